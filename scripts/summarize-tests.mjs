@@ -1,0 +1,23 @@
+// Prints "N passed, N failed" from vitest's JSON report, so a run that executed no test shows as
+// "0 passed, 0 failed" rather than as silence. Exits 1 when the report is missing.
+import { readFileSync } from 'node:fs';
+
+const file = process.argv[2] ?? 'test-results/vitest.json';
+let report;
+try {
+  report = JSON.parse(readFileSync(file, 'utf8'));
+} catch (e) {
+  console.log('0 passed, 0 failed');
+  console.error(`summarize-tests: no vitest report at ${file}: ${e.message}`);
+  process.exit(1);
+}
+const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+const failed = report.numFailedTests + (report.numFailedTestSuites ?? 0) - countSuitesWithFailedTests(report);
+console.log(`${report.numPassedTests} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+
+// A test file that fails to load counts as a failed suite with no failed test in it: count it once.
+function countSuitesWithFailedTests(r) {
+  return (r.testResults ?? []).filter(
+    (s) => s.status === 'failed' && (s.assertionResults ?? []).some((a) => a.status === 'failed'),
+  ).length;
+}

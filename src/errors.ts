@@ -1,0 +1,32 @@
+// Every error dawnet throws on purpose is a DawnetError, so callers can tell ours from the
+// platform's. Subclasses say what kind of mistake it was; messages name the op, tensor, file
+// or layer first. Tests check the class, not the wording.
+
+export class DawnetError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = new.target.name;
+  }
+}
+
+/** Wrong rank, mismatched dimensions, bad option values: caught in TypeScript before dispatch. */
+export class ShapeError extends DawnetError {}
+
+/** A tensor used after dispose(), or read before it was written. */
+export class DisposedError extends DawnetError {}
+
+/** A request beyond what the adapter allows (binding size, buffer size, memory budget). */
+export class LimitError extends DawnetError {}
+
+/** A WGSL compilation or WebGPU validation error, attributed to the kernel that caused it. */
+export class KernelError extends DawnetError {
+  constructor(readonly kernel: string, detail: string) {
+    super(`kernel ${kernel}: ${detail}`);
+  }
+}
+
+/** The GPU device was lost (driver reset, destroy(), out of memory in the driver). */
+export class DeviceLostError extends DawnetError {}
+
+/** No WebGPU adapter, or dawnet used before init(). */
+export class NoDeviceError extends DawnetError {}

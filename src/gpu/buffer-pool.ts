@@ -1,0 +1,112 @@
+// The buffer pool: steady-state training creates no GPU buffers. Buffers are keyed on usage and a
+// rounded size (powers of two below 4 KiB, then steps of 1/8 of the power of two, so at most 12.5%
+// is wasted while shapes that differ slightly still share buckets).
+//
+// A buffer released while commands that read it are still being encoded must not be handed out
+// again before those commands are submitted: queue.writeBuffer on the new owner would run ahead of
+// the unsubmitted reads. Released buffers wait in `pending` until `onSubmit()` (the tfjs rule).
+
+import { LimitError } from '../errors.js';
+
+export interface PoolStats {
+  /** Bytes in buffers currently owned by tensors or kernels. */
+  bytesInUse: number;
+  /** Bytes in all buffers the pool has created and not destroyed. */
+  bytesAllocated: number;
+  /** Highest bytesInUse seen since the last resetPeak(). */
+  peakBytesInUse: number;
+  buffersCreated: number;
+  buffersInUse: number;
+}
+
+export function roundBufferSize(bytes: number): number {
+  const b = Math.max(16, Math.ceil(bytes / 4) * 4);
+  if (b <= 4096) return 2 ** Math.ceil(Math.log2(b));
+  const pow = 2 ** Math.floor(Math.log2(b));
+  const step = pow / 8;
+  return Math.ceil(b / step) * step;
+}
+
+export class BufferPool {
+  private free = new Map<string, GPUBuffer[]>();
+  private pending: { key: string; buffer: GPUBuffer }[] = [];
+  private sizes = new Map<GPUBuffer, number>();
+  private stats: PoolStats = { bytesInUse: 0, bytesAllocated: 0, peakBytesInUse: 0, buffersCreated: 0, buffersInUse: 0 };
+
+  constructor(
+    private device: GPUDevice,
+    private maxBufferSize: number,
+    private budget = Number.POSITIVE_INFINITY,
+  ) {}
+
+  acquire(bytes: number, usage: GPUBufferUsageFlags, label: string): GPUBuffer {
+    const size = roundBufferSize(bytes);
+    if (size > this.maxBufferSize) {
+      throw new LimitError(
+        `${label}: needs a buffer of ${bytes} bytes but the device's maxBufferSize is ${this.maxBufferSize}`,
+      );
+    }
+    const key = `${usage}:${size}`;
+    let buffer = this.free.get(key)?.pop();
+    if (!buffer) {
+      if (this.stats.bytesAllocated + size > this.budget) this.trim();
+      if (this.stats.bytesAllocated + size > this.budget) {
+        throw new LimitError(
+          `${label}: allocating ${size} bytes would exceed the memory budget of ${this.budget} bytes ` +
+            `(${this.stats.bytesInUse} in use)`,
+        );
+      }
+      buffer = this.device.createBuffer({ size, usage, label });
+      this.sizes.set(buffer, size);
+      this.stats.bytesAllocated += size;
+      this.stats.buffersCreated++;
+    }
+    this.stats.bytesInUse += size;
+    this.stats.buffersInUse++;
+    this.stats.peakBytesInUse = Math.max(this.stats.peakBytesInUse, this.stats.bytesInUse);
+    return buffer;
+  }
+
+  /** Gives a buffer back; it becomes reusable after the next submit. */
+  release(buffer: GPUBuffer): void {
+    const size = this.sizes.get(buffer);
+    if (size === undefined) throw new Error('BufferPool.release: buffer not from this pool');
+    this.stats.bytesInUse -= size;
+    this.stats.buffersInUse--;
+    this.pending.push({ key: `${buffer.usage}:${size}`, buffer });
+  }
+
+  /** Called by the queue after each submit: released buffers may be handed out again. */
+  onSubmit(): void {
+    for (const { key, buffer } of this.pending) {
+      let list = this.free.get(key);
+      if (!list) this.free.set(key, (list = []));
+      list.push(buffer);
+    }
+    this.pending = [];
+  }
+
+  /** Destroys every free buffer (not the pending ones: unsubmitted commands may use them). */
+  trim(): void {
+    for (const list of this.free.values()) {
+      for (const buffer of list) {
+        this.stats.bytesAllocated -= this.sizes.get(buffer) ?? 0;
+        this.sizes.delete(buffer);
+        buffer.destroy();
+      }
+    }
+    this.free.clear();
+  }
+
+  setBudget(bytes: number): void {
+    this.budget = bytes;
+  }
+
+  resetPeak(): void {
+    this.stats.peakBytesInUse = this.stats.bytesInUse;
+  }
+
+  getStats(): PoolStats {
+    return { ...this.stats };
+  }
+}

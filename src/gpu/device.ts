@@ -1,0 +1,120 @@
+// Device acquisition: the only place that touches `navigator.gpu` or the `webgpu` package.
+// In Node, Dawn's bindings are loaded lazily so the browser bundle never references them.
+// The limits large models need are requested explicitly (a device only gets the defaults
+// otherwise: 128 MiB storage bindings, 16 KiB workgroup memory).
+
+import { DeviceLostError, NoDeviceError } from '../errors.js';
+
+export interface InitOptions {
+  /** 'high-performance' (default) or 'low-power'. */
+  powerPreference?: GPUPowerPreference;
+  /** Dawn toggles / options passed to `create()` in Node, e.g. ['backend=vulkan']. */
+  dawnOptions?: string[];
+  /** Upper bound on bytes the buffer pool may hold; default: no bound beyond the device's. */
+  memoryBudget?: number;
+}
+
+export interface AdapterReport {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  backend: 'dawn-node' | 'browser';
+  features: string[];
+  limits: Record<string, number>;
+}
+
+export interface GpuContext {
+  device: GPUDevice;
+  adapter: GPUAdapter;
+  report: AdapterReport;
+  /** Set once the device is lost; every later call throws it. */
+  lost: DeviceLostError | null;
+  /** Dawn's GPU object in Node: it keeps the process alive while referenced. */
+  nodeGpu: GPU | null;
+}
+
+/** Limits worth raising to the adapter's maximum: big activations and bigger tiles. */
+const RAISED_LIMITS = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupSizeZ',
+  'maxComputeWorkgroupsPerDimension',
+  'maxStorageBuffersPerShaderStage',
+] as const;
+
+const OPTIONAL_FEATURES: GPUFeatureName[] = ['timestamp-query', 'shader-f16', 'subgroups' as GPUFeatureName];
+
+async function getGpu(options: InitOptions): Promise<{ gpu: GPU; nodeGpu: GPU | null }> {
+  const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
+  const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+  if (!isNode && nav?.gpu) return { gpu: nav.gpu, nodeGpu: null };
+  if (!isNode) throw new NoDeviceError('init: this browser has no WebGPU (navigator.gpu is missing)');
+  const moduleName = 'webgpu';
+  const webgpu = (await import(/* @vite-ignore */ moduleName)) as {
+    create(opts: string[]): GPU;
+    globals: Record<string, unknown>;
+  };
+  // GPUBufferUsage, GPUShaderStage, ... are needed as globals by WebGPU code.
+  for (const [k, v] of Object.entries(webgpu.globals)) {
+    if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+  }
+  const gpu = webgpu.create(options.dawnOptions ?? []);
+  return { gpu, nodeGpu: gpu };
+}
+
+export async function acquireDevice(options: InitOptions = {}): Promise<GpuContext> {
+  const { gpu, nodeGpu } = await getGpu(options);
+  const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+  if (!adapter) {
+    throw new NoDeviceError(
+      'init: no WebGPU adapter found. On Debian 12 run `bash scripts/ensure-env.sh` as root ' +
+        '(installs Mesa lavapipe from bookworm-backports).',
+    );
+  }
+  const requiredLimits: Record<string, number> = {};
+  for (const name of RAISED_LIMITS) {
+    const value = (adapter.limits as unknown as Record<string, number>)[name];
+    if (typeof value === 'number') requiredLimits[name] = value;
+  }
+  const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
+  const device = await adapter.requestDevice({
+    label: 'dawnet',
+    requiredLimits,
+    requiredFeatures,
+  });
+  const info = adapter.info ?? ({} as GPUAdapterInfo);
+  const limits: Record<string, number> = {};
+  for (const key in device.limits) {
+    const v = (device.limits as unknown as Record<string, unknown>)[key];
+    if (typeof v === 'number') limits[key] = v;
+  }
+  const ctx: GpuContext = {
+    device,
+    adapter,
+    nodeGpu,
+    lost: null,
+    report: {
+      vendor: info.vendor ?? '',
+      architecture: info.architecture ?? '',
+      device: info.device ?? '',
+      description: info.description ?? '',
+      backend: nodeGpu ? 'dawn-node' : 'browser',
+      features: [...device.features].sort(),
+      limits,
+    },
+  };
+  void device.lost.then((info) => {
+    ctx.lost = new DeviceLostError(`GPU device lost (${info.reason}): ${info.message}`);
+  });
+  return ctx;
+}
+
+export function adapterName(report: AdapterReport): string {
+  const parts = [report.vendor, report.architecture, report.device, report.description].filter((s) => s);
+  return parts.join(' ') || 'unknown adapter';
+}

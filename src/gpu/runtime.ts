@@ -1,0 +1,268 @@
+// The runtime: one device, its buffer pool, its pipeline cache and the command encoder that
+// collects dispatches until a readback (or a bounded number of dispatches) submits them.
+//
+// Errors: WebGPU reports WGSL and validation errors asynchronously. Pipeline creation runs inside
+// an error scope named after the kernel; submits run inside one too. Their results are awaited at
+// the next readback or sync(), which rethrows the first as a KernelError naming the kernel.
+
+import { KernelError, LimitError, NoDeviceError } from '../errors.js';
+import { BufferPool } from './buffer-pool.js';
+import { acquireDevice, type GpuContext, type InitOptions } from './device.js';
+
+export interface KernelSpec {
+  /** Op and direction, e.g. 'conv2d.forward'; also the label of everything created for it. */
+  name: string;
+  /** Compile-time constants that select a variant (tile sizes, flags): part of the cache key. */
+  key: string;
+  /** Read-only storage bindings, at @binding(0..inputs-1). */
+  inputs: number;
+  /** Read-write storage bindings, after the inputs. */
+  outputs: number;
+  /** WGSL source; called once per (name, key). A uniform `params` binding follows the outputs. */
+  wgsl: () => string;
+}
+
+export interface BufferSlice {
+  buffer: GPUBuffer;
+  /** Bytes bound; the pool's buffers are rounded up, the kernel sees only what the tensor holds. */
+  size: number;
+}
+
+interface CachedKernel {
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+}
+
+/** Submit once this many dispatches are queued, so released buffers become reusable. */
+const DISPATCHES_PER_SUBMIT = 96;
+
+export class Runtime {
+  readonly device: GPUDevice;
+  readonly pool: BufferPool;
+  private kernels = new Map<string, CachedKernel>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private queued = 0;
+  private queuedNames = new Set<string>();
+  private checks: Promise<Error | null>[] = [];
+  private destroyed = false;
+  dispatchCount = 0;
+  submitCount = 0;
+
+  constructor(readonly ctx: GpuContext) {
+    this.device = ctx.device;
+    const limits = ctx.device.limits;
+    this.pool = new BufferPool(ctx.device, limits.maxBufferSize);
+    ctx.device.addEventListener('uncapturederror', (ev) => {
+      const error = (ev as GPUUncapturedErrorEvent).error;
+      this.checks.push(Promise.resolve(new KernelError(this.blame(error.message), error.message)));
+    });
+  }
+
+  get limits(): GPUSupportedLimits {
+    return this.device.limits;
+  }
+
+  checkAlive(): void {
+    if (this.ctx.lost) throw this.ctx.lost;
+    if (this.destroyed) throw new NoDeviceError('dawnet was shut down; call init() again');
+  }
+
+  private kernel(spec: KernelSpec): CachedKernel {
+    const cacheKey = `${spec.name}|${spec.key}`;
+    const hit = this.kernels.get(cacheKey);
+    if (hit) return hit;
+    const entries: GPUBindGroupLayoutEntry[] = [];
+    for (let i = 0; i < spec.inputs + spec.outputs; i++) {
+      entries.push({
+        binding: i,
+        visibility: GPUShaderStage.COMPUTE,
+        buffer: { type: i < spec.inputs ? 'read-only-storage' : 'storage' },
+      });
+    }
+    entries.push({ binding: spec.inputs + spec.outputs, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } });
+    const label = `${spec.name}[${spec.key}]`;
+    this.device.pushErrorScope('validation');
+    const module = this.device.createShaderModule({ label, code: spec.wgsl() });
+    const layout = this.device.createBindGroupLayout({ label, entries });
+    const pipeline = this.device.createComputePipeline({
+      label,
+      layout: this.device.createPipelineLayout({ label, bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: 'main' },
+    });
+    this.checks.push(
+      this.device.popErrorScope().then((e) => (e ? new KernelError(spec.name, `failed to compile: ${e.message}`) : null)),
+    );
+    const cached = { pipeline, layout };
+    this.kernels.set(cacheKey, cached);
+    return cached;
+  }
+
+  /** Encodes one dispatch. Bindings: inputs, then outputs, then the params block. */
+  dispatch(
+    spec: KernelSpec,
+    bindings: { inputs: BufferSlice[]; outputs: BufferSlice[]; params: ArrayBuffer },
+    workgroups: [number, number?, number?],
+  ): void {
+    this.checkAlive();
+    const maxBinding = this.limits.maxStorageBufferBindingSize;
+    for (const b of [...bindings.inputs, ...bindings.outputs]) {
+      if (b.size > maxBinding) {
+        throw new LimitError(
+          `${spec.name}: a binding of ${b.size} bytes exceeds maxStorageBufferBindingSize (${maxBinding} bytes)`,
+        );
+      }
+    }
+    const maxGroups = this.limits.maxComputeWorkgroupsPerDimension;
+    const [x, y = 1, z = 1] = workgroups;
+    if (x > maxGroups || y > maxGroups || z > maxGroups) {
+      throw new LimitError(`${spec.name}: dispatch [${x}, ${y}, ${z}] exceeds maxComputeWorkgroupsPerDimension (${maxGroups})`);
+    }
+    if (x === 0 || y === 0 || z === 0) return;
+    const { pipeline, layout } = this.kernel(spec);
+    const uniform = this.pool.acquire(bindings.params.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, `${spec.name}.params`);
+    this.device.queue.writeBuffer(uniform, 0, bindings.params);
+    const entries: GPUBindGroupEntry[] = [...bindings.inputs, ...bindings.outputs].map((b, i) => ({
+      binding: i,
+      resource: { buffer: b.buffer, offset: 0, size: Math.ceil(b.size / 4) * 4 },
+    }));
+    entries.push({ binding: entries.length, resource: { buffer: uniform, size: bindings.params.byteLength } });
+    const bindGroup = this.device.createBindGroup({ label: spec.name, layout, entries });
+    const pass = this.computePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(x, y, z);
+    this.pool.release(uniform);
+    this.queuedNames.add(spec.name);
+    this.queued++;
+    this.dispatchCount++;
+    if (this.queued >= DISPATCHES_PER_SUBMIT) this.submit();
+  }
+
+  private computePass(): GPUComputePassEncoder {
+    if (!this.pass) this.pass = this.commandEncoder().beginComputePass({ label: 'dawnet' });
+    return this.pass;
+  }
+
+  private commandEncoder(): GPUCommandEncoder {
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder({ label: 'dawnet' });
+    return this.encoder;
+  }
+
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.checkAlive();
+    this.endPass();
+    this.commandEncoder().copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+    this.queued++;
+  }
+
+  private endPass(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+  }
+
+  /** Submits everything encoded so far. Cheap when nothing is queued. */
+  submit(): void {
+    this.endPass();
+    if (this.encoder) {
+      const names = [...this.queuedNames];
+      this.device.pushErrorScope('validation');
+      this.device.queue.submit([this.encoder.finish()]);
+      this.checks.push(
+        this.device.popErrorScope().then((e) => (e ? new KernelError(this.blame(e.message, names), e.message) : null)),
+      );
+      this.encoder = null;
+      this.queued = 0;
+      this.queuedNames.clear();
+      this.submitCount++;
+    }
+    this.pool.onSubmit();
+  }
+
+  /** Names the kernel a validation message is about: its label appears in Dawn's messages. */
+  private blame(message: string, candidates: string[] = []): string {
+    const labelled = /"([a-zA-Z0-9_.]+)(\[[^\]]*\])?(\.params)?"/.exec(message);
+    if (labelled) return labelled[1];
+    return candidates.length ? candidates.join(', ') : 'unknown kernel';
+  }
+
+  /** Writes host data into a buffer. Flushes first so the write cannot overtake queued reads. */
+  write(buffer: GPUBuffer, data: ArrayBufferView, offset = 0): void {
+    this.checkAlive();
+    if (this.encoder) this.submit();
+    this.device.queue.writeBuffer(buffer, offset, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Copies `bytes` of a buffer back to the host; submits what is queued. */
+  async read(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+    this.checkAlive();
+    const staging = this.pool.acquire(bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback');
+    this.copy(buffer, 0, staging, 0, Math.ceil(bytes / 4) * 4);
+    this.submit();
+    try {
+      await staging.mapAsync(GPUMapMode.READ, 0, Math.ceil(bytes / 4) * 4);
+      const out = staging.getMappedRange(0, Math.ceil(bytes / 4) * 4).slice(0, bytes);
+      staging.unmap();
+      return out;
+    } catch (e) {
+      if (this.ctx.lost) throw this.ctx.lost;
+      throw e;
+    } finally {
+      this.pool.release(staging);
+      await this.throwPendingErrors();
+    }
+  }
+
+  /** Waits for the GPU to finish everything submitted and rethrows any kernel error. */
+  async sync(): Promise<void> {
+    this.submit();
+    await this.device.queue.onSubmittedWorkDone();
+    await this.throwPendingErrors();
+  }
+
+  private async throwPendingErrors(): Promise<void> {
+    const checks = this.checks;
+    this.checks = [];
+    const results = await Promise.all(checks);
+    if (this.ctx.lost) throw this.ctx.lost;
+    const first = results.find((e) => e);
+    if (first) throw first;
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.encoder = null;
+    this.pass = null;
+    this.device.destroy();
+    this.ctx.nodeGpu = null;
+  }
+}
+
+let current: Runtime | null = null;
+
+export async function initRuntime(options: InitOptions = {}): Promise<Runtime> {
+  if (current && !current.ctx.lost) return current;
+  const ctx = await acquireDevice(options);
+  current = new Runtime(ctx);
+  if (options.memoryBudget) current.pool.setBudget(options.memoryBudget);
+  return current;
+}
+
+export function runtime(): Runtime {
+  if (!current) throw new NoDeviceError('dawnet: call `await dn.init()` before using tensors or ops');
+  current.checkAlive();
+  return current;
+}
+
+export function hasRuntime(): boolean {
+  return current !== null;
+}
+
+export function shutdownRuntime(): void {
+  current?.destroy();
+  current = null;
+}
+

@@ -1,0 +1,145 @@
+// Reverse-mode autograd over a tape of op nodes. An op records a node on its output when any input
+// requires a gradient and recording is on (it is off inside noGrad). backward() orders the nodes
+// reachable from the loss topologically, runs each node's backward once with the summed gradient of
+// its output, and accumulates into leaf tensors' `grad`. Gradients of inputs that do not require
+// them are never computed: a frozen base costs nothing below its head.
+//
+// Saved tensors are shares of the originals (reference-counted storage), released as soon as their
+// node has run, so memory falls during backward as it does in PyTorch.
+
+import { ShapeError } from '../errors.js';
+import { binaryForward } from '../kernels/elementwise.js';
+import { keep, scope } from './scope.js';
+import { full, type Tensor } from './tensor.js';
+
+export interface TapeNode {
+  op: string;
+  inputs: Tensor[];
+  /**
+   * Given dL/d(output), returns dL/d(input) for each input (null where needsGrad[i] is false).
+   * `saved` are the recorded tensors, in the order given to record(): read them, not the
+   * originals, which the user may have disposed.
+   */
+  backward: (dy: Tensor, needsGrad: boolean[], saved: Tensor[]) => (Tensor | null)[];
+  /** Tensors the backward reads; disposed after it runs. */
+  saved: Tensor[];
+}
+
+let recording = true;
+
+export function isRecording(): boolean {
+  return recording;
+}
+
+/** Runs fn without recording any op for autograd. */
+export function noGrad<T>(fn: () => T): T {
+  const before = recording;
+  recording = false;
+  try {
+    return fn();
+  } finally {
+    recording = before;
+  }
+}
+
+/**
+ * Called by ops after computing `output`. Shares the saved tensors so they outlive a user's
+ * dispose(). Returns output for chaining.
+ */
+export function record(
+  op: string,
+  inputs: Tensor[],
+  output: Tensor,
+  backward: TapeNode['backward'],
+  saved: Tensor[] = [],
+): Tensor {
+  if (!recording || !inputs.some((t) => t.requiresGrad)) {
+    return output;
+  }
+  output.requiresGrad = true;
+  output.node = { op, inputs, backward, saved: saved.map((t) => keep(t.share())) };
+  return output;
+}
+
+function topoOrder(root: Tensor): Tensor[] {
+  const order: Tensor[] = [];
+  const seen = new Set<number>();
+  const stack: [Tensor, boolean][] = [[root, false]];
+  while (stack.length) {
+    const [t, expanded] = stack.pop()!;
+    if (expanded) {
+      order.push(t);
+      continue;
+    }
+    if (seen.has(t.id)) continue;
+    seen.add(t.id);
+    stack.push([t, true]);
+    for (const input of t.node?.inputs ?? []) if (input.requiresGrad && !seen.has(input.id)) stack.push([input, false]);
+  }
+  return order.reverse();
+}
+
+const add = (a: Tensor, b: Tensor): Tensor => binaryForward('add', a, b);
+
+/**
+ * Backpropagates from `loss` (a scalar unless `dy` is given). Leaf tensors with requiresGrad get
+ * `.grad` (summed with any existing grad). The graph is released afterwards unless retainGraph.
+ */
+export function backward(loss: Tensor, dy?: Tensor, retainGraph = false): void {
+  if (!loss.requiresGrad) throw new ShapeError(`backward: ${loss.describe()} does not require a gradient`);
+  if (!dy && loss.size !== 1) throw new ShapeError(`backward: ${loss.describe()} is not a scalar; pass dy`);
+  const order = topoOrder(loss);
+  const grads = new Map<number, Tensor>();
+  grads.set(loss.id, keep(dy ? dy.share() : full(loss.shape, 1)));
+  const before = recording;
+  recording = false;
+  try {
+    for (const t of order) {
+      const g = grads.get(t.id);
+      if (!g) continue;
+      const node = t.node;
+      if (!node) {
+        grads.delete(t.id);
+        if (t.grad) {
+          const sum = keep(add(t.grad, g));
+          t.grad.dispose();
+          g.dispose();
+          t.grad = sum;
+        } else t.grad = g;
+        continue;
+      }
+      const needs = node.inputs.map((x) => x.requiresGrad);
+      const inputGrads = scope(() => node.backward(g, needs, node.saved));
+      grads.delete(t.id);
+      g.dispose();
+      inputGrads.forEach((result, i) => {
+        let gi = result;
+        if (!gi || !needs[i]) {
+          gi?.dispose();
+          return;
+        }
+        const x = node.inputs[i];
+        if (gi.size !== x.size) throw new ShapeError(`backward of ${node.op}: gradient ${gi.describe()} for input ${x.describe()}`);
+        if (gi.shape.join() !== x.shape.join()) {
+          const view = gi.share(x.shape);
+          gi.dispose();
+          gi = view;
+        }
+        const prev = grads.get(x.id);
+        if (prev) {
+          grads.set(x.id, keep(scope(() => add(prev, gi))));
+          prev.dispose();
+          gi.dispose();
+        } else grads.set(x.id, keep(gi));
+      });
+      if (!retainGraph) {
+        for (const s of node.saved) s.dispose();
+        node.saved = [];
+        t.node = null;
+      }
+    }
+  } finally {
+    recording = before;
+    for (const g of grads.values()) g.dispose();
+  }
+}

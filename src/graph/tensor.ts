@@ -1,0 +1,170 @@
+// Tensor: a shape over a float32 GPU buffer, plus what autograd needs (requiresGrad, grad and the
+// node that produced it). Storage is reference-counted so reshape() views and tensors saved for
+// backward keep a buffer alive after the user disposes the original; the buffer returns to the
+// pool when the last reference goes. Nothing relies on garbage collection.
+
+import { DisposedError, ShapeError } from '../errors.js';
+import { runtime, type BufferSlice } from '../gpu/runtime.js';
+import { backward, type TapeNode } from './autograd.js';
+import { trackInScope } from './scope.js';
+
+export type Shape = readonly number[];
+
+export const TENSOR_USAGE = 0x80 | 0x4 | 0x8; // STORAGE | COPY_SRC | COPY_DST (constants for the browser too)
+
+interface Storage {
+  buffer: GPUBuffer;
+  bytes: number;
+  refs: number;
+}
+
+let nextId = 1;
+
+export function shapeSize(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function formatShape(shape: Shape): string {
+  return `[${shape.join(',')}]`;
+}
+
+function checkShape(shape: Shape, what: string): void {
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0) throw new ShapeError(`${what}: invalid shape ${formatShape(shape)}`);
+  }
+}
+
+export interface TensorOptions {
+  requiresGrad?: boolean;
+  name?: string;
+}
+
+export class Tensor {
+  readonly id = nextId++;
+  readonly shape: Shape;
+  readonly size: number;
+  requiresGrad: boolean;
+  grad: Tensor | null = null;
+  /** The op that produced this tensor, when it was made with gradients enabled. */
+  node: TapeNode | null = null;
+  name: string | undefined;
+  private storage: Storage | null;
+
+  /** Internal: use dn.tensor(), dn.zeros() or an op. */
+  constructor(storage: Storage, shape: Shape, options: TensorOptions = {}) {
+    this.storage = storage;
+    this.shape = Object.freeze([...shape]);
+    this.size = shapeSize(shape);
+    this.requiresGrad = options.requiresGrad ?? false;
+    this.name = options.name;
+    trackInScope(this);
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  get disposed(): boolean {
+    return this.storage === null;
+  }
+
+  /** A label for error messages: the tensor's name, or its id and shape. */
+  describe(): string {
+    return `${this.name ?? `tensor#${this.id}`} ${formatShape(this.shape)}`;
+  }
+
+  get buffer(): GPUBuffer {
+    if (!this.storage) throw new DisposedError(`${this.describe()} was used after dispose()`);
+    return this.storage.buffer;
+  }
+
+  /** The binding a kernel sees: exactly this tensor's bytes (the pool rounds buffers up). */
+  get slice(): BufferSlice {
+    return { buffer: this.buffer, size: Math.max(4, this.size * 4) };
+  }
+
+  async toArray(): Promise<Float32Array> {
+    const buffer = this.buffer;
+    if (this.size === 0) return new Float32Array(0);
+    return new Float32Array(await runtime().read(buffer, this.size * 4));
+  }
+
+  /** Reads a one-element tensor. */
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new ShapeError(`item: ${this.describe()} has ${this.size} elements, expected 1`);
+    return (await this.toArray())[0];
+  }
+
+  /** A new tensor over the same storage (no copy, no gradient link). */
+  share(shape: Shape = this.shape): Tensor {
+    if (!this.storage) throw new DisposedError(`${this.describe()} was used after dispose()`);
+    if (shapeSize(shape) !== this.size) {
+      throw new ShapeError(`reshape: cannot view ${this.describe()} as ${formatShape(shape)}`);
+    }
+    this.storage.refs++;
+    return new Tensor(this.storage, shape, { name: this.name });
+  }
+
+  /**
+   * Backpropagates from this tensor (a scalar, or any shape with `dy`), accumulating `.grad` on
+   * every leaf that requires it.
+   */
+  backward(dy?: Tensor, options: { retainGraph?: boolean } = {}): void {
+    backward(this, dy, options.retainGraph ?? false);
+  }
+
+  /** Detaches and disposes the gradient. */
+  zeroGrad(): void {
+    this.grad?.dispose();
+    this.grad = null;
+  }
+
+  dispose(): void {
+    const s = this.storage;
+    if (!s) return;
+    this.storage = null;
+    if (--s.refs === 0) runtime().pool.release(s.buffer);
+    if (this.grad) {
+      this.grad.dispose();
+      this.grad = null;
+    }
+    this.node = null;
+  }
+
+  toString(): string {
+    return `Tensor(${this.describe()}${this.requiresGrad ? ', requiresGrad' : ''})`;
+  }
+}
+
+/** An uninitialised tensor: every kernel output starts here. */
+export function emptyTensor(shape: Shape, label = 'tensor'): Tensor {
+  checkShape(shape, label);
+  const bytes = Math.max(4, shapeSize(shape) * 4);
+  const buffer = runtime().pool.acquire(bytes, TENSOR_USAGE, label);
+  return new Tensor({ buffer, bytes, refs: 1 }, shape);
+}
+
+/** dn.tensor(data, shape, {requiresGrad}): uploads host data. */
+export function tensor(data: ArrayLike<number>, shape?: Shape, options: TensorOptions = {}): Tensor {
+  const s = shape ?? [data.length];
+  checkShape(s, 'tensor');
+  if (shapeSize(s) !== data.length) {
+    throw new ShapeError(`tensor: ${data.length} values do not fill shape ${formatShape(s)}`);
+  }
+  const t = emptyTensor(s, options.name ?? 'tensor');
+  t.requiresGrad = options.requiresGrad ?? false;
+  t.name = options.name;
+  const f32 = data instanceof Float32Array ? data : Float32Array.from(data);
+  if (f32.length) runtime().write(t.buffer, f32);
+  return t;
+}
+
+export function zeros(shape: Shape, options: TensorOptions = {}): Tensor {
+  return tensor(new Float32Array(shapeSize(shape)), shape, options);
+}
+
+export function full(shape: Shape, value: number, options: TensorOptions = {}): Tensor {
+  return tensor(new Float32Array(shapeSize(shape)).fill(value), shape, options);
+}

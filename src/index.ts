@@ -1,0 +1,57 @@
+// dawnet's one public entry point.
+
+import { adapterName, type AdapterReport, type InitOptions } from './gpu/device.js';
+import { initRuntime, runtime, shutdownRuntime } from './gpu/runtime.js';
+import type { PoolStats } from './gpu/buffer-pool.js';
+import { binary, unary } from './kernels/elementwise.js';
+import type { Tensor } from './graph/tensor.js';
+
+export * from './errors.js';
+export { Tensor, tensor, zeros, full, shapeSize } from './graph/tensor.js';
+export type { Shape, TensorOptions } from './graph/tensor.js';
+export { scope, keep } from './graph/scope.js';
+export { noGrad, isRecording } from './graph/autograd.js';
+export { sum, mean } from './kernels/reduce.js';
+export type { InitOptions, AdapterReport, PoolStats };
+
+/** Acquires the GPU (Dawn in Node, navigator.gpu in the browser). Safe to call twice. */
+export async function init(options: InitOptions = {}): Promise<AdapterReport> {
+  const rt = await initRuntime(options);
+  return rt.ctx.report;
+}
+
+/** The adapter's name, features and limits. */
+export function info(): AdapterReport & { name: string } {
+  const report = runtime().ctx.report;
+  return { ...report, name: adapterName(report) };
+}
+
+/** Waits for all queued GPU work and rethrows any kernel error. */
+export async function sync(): Promise<void> {
+  await runtime().sync();
+}
+
+export function memory(): PoolStats {
+  return runtime().pool.getStats();
+}
+
+/** Releases the device; in Node this lets the process exit. */
+export function shutdown(): void {
+  shutdownRuntime();
+}
+
+export const relu = (x: Tensor): Tensor => unary('relu', x);
+export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', x);
+export const tanh = (x: Tensor): Tensor => unary('tanh', x);
+export const exp = (x: Tensor): Tensor => unary('exp', x);
+export const log = (x: Tensor): Tensor => unary('log', x);
+export const neg = (x: Tensor): Tensor => unary('neg', x);
+export const square = (x: Tensor): Tensor => unary('square', x);
+export const sqrt = (x: Tensor): Tensor => unary('sqrt', x);
+export const scale = (x: Tensor, c: number): Tensor => unary('scale', x, c);
+export const addScalar = (x: Tensor, c: number): Tensor => unary('addScalar', x, c);
+export const leakyRelu = (x: Tensor, slope = 0.01): Tensor => unary('leakyRelu', x, slope);
+export const add = (a: Tensor, b: Tensor): Tensor => binary('add', a, b);
+export const sub = (a: Tensor, b: Tensor): Tensor => binary('sub', a, b);
+export const mul = (a: Tensor, b: Tensor): Tensor => binary('mul', a, b);
+export const div = (a: Tensor, b: Tensor): Tensor => binary('div', a, b);

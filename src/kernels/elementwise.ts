@@ -1,0 +1,207 @@
+// Element-wise ops. Unary: y = f(x), dx = dy * f'(·) where f' is written in terms of the saved
+// input x or output y (sigmoid's derivative from y is exact and cheaper). Binary: out = a ∘ b
+// where either operand may be a trailing suffix of the other's shape (a scalar, a per-channel
+// vector against NHWC, ...): the flat index modulo the smaller size addresses it. The backward
+// sums the broadcast gradient back over the leading dimensions with reduce.sumLeading.
+// All layouts are flat float32; shapes are only checked here.
+
+import { ShapeError } from '../errors.js';
+import { packParams, u32, f32 } from '../gpu/params.js';
+import { runtime, type KernelSpec } from '../gpu/runtime.js';
+import { record } from '../graph/autograd.js';
+import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
+import { sumLeading } from './reduce.js';
+import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
+
+// ---------------------------------------------------------------------------------------------
+// Unary
+
+interface UnaryDef {
+  /** y from x (and the scalar param c). */
+  forward: string;
+  /** dx from dy and saved `x` or `y` (and c). */
+  backward: string;
+  /** Which tensor the backward reads. */
+  saves: 'x' | 'y';
+}
+
+export const UNARY = {
+  relu: { forward: 'max(x, 0.0)', backward: 'select(0.0, dy, x > 0.0)', saves: 'x' },
+  sigmoid: { forward: '1.0 / (1.0 + exp(-x))', backward: 'dy * y * (1.0 - y)', saves: 'y' },
+  tanh: { forward: 'tanh(x)', backward: 'dy * (1.0 - y * y)', saves: 'y' },
+  exp: { forward: 'exp(x)', backward: 'dy * y', saves: 'y' },
+  log: { forward: 'log(x)', backward: 'dy / x', saves: 'x' },
+  neg: { forward: '-x', backward: '-dy', saves: 'x' },
+  square: { forward: 'x * x', backward: '2.0 * x * dy', saves: 'x' },
+  sqrt: { forward: 'sqrt(x)', backward: 'dy * 0.5 / y', saves: 'y' },
+  scale: { forward: 'x * c', backward: 'dy * c', saves: 'x' },
+  addScalar: { forward: 'x + c', backward: 'dy', saves: 'x' },
+  leakyRelu: { forward: 'select(c * x, x, x > 0.0)', backward: 'select(c * dy, dy, x > 0.0)', saves: 'x' },
+} as const satisfies Record<string, UnaryDef>;
+
+export type UnaryOp = keyof typeof UNARY;
+
+function unarySpec(op: UnaryOp, direction: 'forward' | 'backward'): KernelSpec {
+  const def: UnaryDef = UNARY[op];
+  const body =
+    direction === 'forward'
+      ? `let x = src[i]; out[i] = ${def.forward};`
+      : `let dy = grad[i]; let ${def.saves} = saved[i]; out[i] = ${def.backward};`;
+  const inputs = direction === 'forward' ? 'src' : 'grad, saved';
+  const decls =
+    direction === 'forward'
+      ? '@group(0) @binding(0) var<storage, read> src: array<f32>;'
+      : `@group(0) @binding(0) var<storage, read> grad: array<f32>;
+@group(0) @binding(1) var<storage, read> saved: array<f32>;`;
+  const nIn = direction === 'forward' ? 1 : 2;
+  return {
+    name: `${op}.${direction}`,
+    key: '',
+    inputs: nIn,
+    outputs: 1,
+    wgsl: () => /* wgsl */ `
+struct Params { n: u32, c: f32 }
+${decls}
+@group(0) @binding(${nIn}) var<storage, read_write> out: array<f32>;
+@group(0) @binding(${nIn + 1}) var<uniform> params: Params;
+// inputs: ${inputs}
+@compute @workgroup_size(256)
+fn main(${LINEAR_MAIN_ARGS}) {
+  let i = ${linearIndex()};
+  if (i >= params.n) { return; }
+  let c = params.c;
+  ${body}
+}`,
+  };
+}
+
+export function unaryForward(op: UnaryOp, x: Tensor, c = 0): Tensor {
+  const y = emptyTensor(x.shape, `${op}.out`);
+  runtime().dispatch(unarySpec(op, 'forward'), { inputs: [x.slice], outputs: [y.slice], params: packParams([u32(x.size), f32(c)]) }, linearGrid(x.size));
+  return y;
+}
+
+export function unaryBackward(op: UnaryOp, dy: Tensor, saved: Tensor, c = 0): Tensor {
+  const dx = emptyTensor(dy.shape, `${op}.dx`);
+  runtime().dispatch(
+    unarySpec(op, 'backward'),
+    { inputs: [dy.slice, saved.slice], outputs: [dx.slice], params: packParams([u32(dy.size), f32(c)]) },
+    linearGrid(dy.size),
+  );
+  return dx;
+}
+
+/** Differentiable unary op. */
+export function unary(op: UnaryOp, x: Tensor, c = 0): Tensor {
+  const y = unaryForward(op, x, c);
+  const saved = UNARY[op].saves === 'x' ? x : y;
+  return record(op, [x], y, (dy, _needs, [s]) => [unaryBackward(op, dy, s, c)], [saved]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Binary with suffix broadcasting
+
+export const BINARY = {
+  add: 'a + b',
+  sub: 'a - b',
+  mul: 'a * b',
+  div: 'a / b',
+} as const;
+
+export type BinaryOp = keyof typeof BINARY;
+
+function binarySpec(op: BinaryOp): KernelSpec {
+  return {
+    name: `${op}.forward`,
+    key: '',
+    inputs: 2,
+    outputs: 1,
+    wgsl: () => /* wgsl */ `
+struct Params { n: u32, na: u32, nb: u32 }
+@group(0) @binding(0) var<storage, read> lhs: array<f32>;
+@group(0) @binding(1) var<storage, read> rhs: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<uniform> params: Params;
+@compute @workgroup_size(256)
+fn main(${LINEAR_MAIN_ARGS}) {
+  let i = ${linearIndex()};
+  if (i >= params.n) { return; }
+  let a = lhs[i % params.na];
+  let b = rhs[i % params.nb];
+  out[i] = ${BINARY[op]};
+}`,
+  };
+}
+
+function isSuffix(small: Shape, big: Shape): boolean {
+  if (small.length > big.length) return false;
+  const off = big.length - small.length;
+  return small.every((d, i) => d === big[off + i]);
+}
+
+/** The broadcast output shape, or a ShapeError naming the op and both shapes. */
+export function broadcastShape(op: string, a: Shape, b: Shape): Shape {
+  const sa = a.reduce((p, d) => p * d, 1);
+  const sb = b.reduce((p, d) => p * d, 1);
+  if (sb === 1 || isSuffix(b, a)) return a;
+  if (sa === 1 || isSuffix(a, b)) return b;
+  throw new ShapeError(
+    `${op}: shapes ${formatShape(a)} and ${formatShape(b)} do not broadcast (one must be a trailing part of the other, or a scalar)`,
+  );
+}
+
+export function binaryForward(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
+  const shape = broadcastShape(op, a.shape, b.shape);
+  const out = emptyTensor(shape, `${op}.out`);
+  runtime().dispatch(
+    binarySpec(op),
+    { inputs: [a.slice, b.slice], outputs: [out.slice], params: packParams([u32(out.size), u32(a.size), u32(b.size)]) },
+    linearGrid(out.size),
+  );
+  return out;
+}
+
+/** Sums a broadcast gradient back to `like`'s shape. Consumes g when it reduces. */
+function unbroadcast(g: Tensor, like: Tensor): Tensor {
+  if (g.size === like.size) return g;
+  const reduced = sumLeading(g, like.size);
+  g.dispose();
+  return reduced;
+}
+
+/** Differentiable binary op with suffix broadcasting. */
+export function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
+  const out = binaryForward(op, a, b);
+  const saved = op === 'mul' || op === 'div' ? [a, b] : [];
+  return record(
+    op,
+    [a, b],
+    out,
+    (dy, needs, [sa, sb]) => {
+      let ga: Tensor | null = null;
+      let gb: Tensor | null = null;
+      if (needs[0]) {
+        if (op === 'add' || op === 'sub') ga = unbroadcast(dy.share(), a);
+        else if (op === 'mul') ga = unbroadcast(binaryForward('mul', dy, sb!), a);
+        else ga = unbroadcast(binaryForward('div', dy, sb!), a);
+      }
+      if (needs[1]) {
+        if (op === 'add') gb = unbroadcast(dy.share(), b);
+        else if (op === 'sub') gb = unbroadcast(unaryForward('neg', dy), b);
+        else if (op === 'mul') gb = unbroadcast(binaryForward('mul', dy, sa!), b);
+        else {
+          // d(a/b)/db = -a / b^2 = -(a/b) / b
+          const q = binaryForward('div', sa!, sb!);
+          const t = binaryForward('div', q, sb!);
+          const u = binaryForward('mul', dy, t);
+          gb = unbroadcast(unaryForward('neg', u), b);
+          q.dispose();
+          t.dispose();
+          u.dispose();
+        }
+      }
+      return [ga, gb];
+    },
+    saved,
+  );
+}

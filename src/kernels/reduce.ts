@@ -1,0 +1,176 @@
+// Sum and mean over axes. Any contiguous run of axes views the input as [A, R, B] and reduces the
+// middle: one workgroup per output element, 256 threads striding over R and a tree reduction in
+// workgroup memory, so a reduction over a million elements still uses a full workgroup instead of
+// one thread. Several non-adjacent axes are reduced one run at a time.
+// Backward broadcasts dy back over R (expandMiddle), scaled by 1/R for the mean.
+
+import { ShapeError } from '../errors.js';
+import { packParams, u32, f32 } from '../gpu/params.js';
+import { runtime, type KernelSpec } from '../gpu/runtime.js';
+import { record } from '../graph/autograd.js';
+import { emptyTensor, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
+
+const WG = 256;
+
+const reduceSpec: KernelSpec = {
+  name: 'reduce.sum',
+  key: '',
+  inputs: 1,
+  outputs: 1,
+  wgsl: () => /* wgsl */ `
+struct Params { a: u32, r: u32, b: u32, scale: f32 }
+@group(0) @binding(0) var<storage, read> src: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+var<workgroup> partial: array<f32, ${WG}>;
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let o = wid.x + wid.y * nwg.x;
+  let inRange = o < params.a * params.b;
+  var acc = 0.0;
+  if (inRange) {
+    let ia = o / params.b;
+    let ib = o % params.b;
+    let base = ia * params.r * params.b + ib;
+    for (var r = lid; r < params.r; r += ${WG}u) {
+      acc += src[base + r * params.b];
+    }
+  }
+  partial[lid] = acc;
+  workgroupBarrier();
+  for (var s = ${WG / 2}u; s > 0u; s >>= 1u) {
+    if (lid < s) { partial[lid] += partial[lid + s]; }
+    workgroupBarrier();
+  }
+  if (lid == 0u && inRange) { out[o] = partial[0] * params.scale; }
+}`,
+};
+
+const expandSpec: KernelSpec = {
+  name: 'reduce.expand',
+  key: '',
+  inputs: 1,
+  outputs: 1,
+  wgsl: () => /* wgsl */ `
+struct Params { a: u32, r: u32, b: u32, scale: f32 }
+@group(0) @binding(0) var<storage, read> src: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  if (i >= params.a * params.r * params.b) { return; }
+  let ib = i % params.b;
+  let ia = i / (params.r * params.b);
+  out[i] = src[ia * params.b + ib] * params.scale;
+}`,
+};
+
+function grid2d(groups: number): [number, number] {
+  const maxX = runtime().limits.maxComputeWorkgroupsPerDimension;
+  return groups <= maxX ? [groups, 1] : [maxX, Math.ceil(groups / maxX)];
+}
+
+/** Reduces the middle of an [a, r, b] view; `scale` multiplies the sums (1/r for a mean). */
+export function reduceMiddle(x: Tensor, a: number, r: number, b: number, outShape: Shape, scale = 1): Tensor {
+  const out = emptyTensor(outShape, 'reduce.out');
+  runtime().dispatch(reduceSpec, { inputs: [x.slice], outputs: [out.slice], params: packParams([u32(a), u32(r), u32(b), f32(scale)]) }, grid2d(a * b));
+  return out;
+}
+
+/** Inverse of reduceMiddle's shape change: out[a, r, b] = dy[a, b] * scale. */
+export function expandMiddle(dy: Tensor, a: number, r: number, b: number, outShape: Shape, scale = 1): Tensor {
+  const out = emptyTensor(outShape, 'reduce.expand.out');
+  runtime().dispatch(expandSpec, { inputs: [dy.slice], outputs: [out.slice], params: packParams([u32(a), u32(r), u32(b), f32(scale)]) }, grid2d(Math.ceil((a * r * b) / 256)));
+  return out;
+}
+
+/** Sums g (any shape) over its leading elements down to the trailing `n` elements: [g.size/n, n] -> [n]. */
+export function sumLeading(g: Tensor, n: number): Tensor {
+  return reduceMiddle(g, 1, g.size / n, n, [n]);
+}
+
+function normaliseAxes(op: string, x: Tensor, axes?: number[]): number[] {
+  if (axes === undefined) return x.shape.map((_, i) => i);
+  const out = axes.map((ax) => (ax < 0 ? ax + x.rank : ax));
+  for (const ax of out) {
+    if (!Number.isInteger(ax) || ax < 0 || ax >= x.rank) throw new ShapeError(`${op}: axis ${ax} is out of range for ${x.describe()}`);
+  }
+  return [...new Set(out)].sort((p, q) => p - q);
+}
+
+/** Splits sorted axes into runs of adjacent axes, last run first (so earlier indices stay valid). */
+function runs(axes: number[]): [number, number][] {
+  const out: [number, number][] = [];
+  for (const ax of axes) {
+    const last = out[out.length - 1];
+    if (last && last[1] === ax) last[1] = ax + 1;
+    else out.push([ax, ax + 1]);
+  }
+  return out.reverse();
+}
+
+function reduceAxes(op: 'sum' | 'mean', x: Tensor, axes: number[] | undefined, keepDims: boolean): Tensor {
+  const ax = normaliseAxes(op, x, axes);
+  let shape = [...x.shape];
+  let current = x;
+  let count = 1;
+  const keptShape = x.shape.map((d, i) => (ax.includes(i) ? 1 : d));
+  for (const [from, to] of runs(ax)) {
+    const a = shapeSize(shape.slice(0, from));
+    const r = shapeSize(shape.slice(from, to));
+    const b = shapeSize(shape.slice(to));
+    count *= r;
+    const next = [...shape.slice(0, from), ...shape.slice(to)];
+    const reduced = reduceMiddle(current, a, r, b, next);
+    if (current !== x) current.dispose();
+    current = reduced;
+    shape = next;
+  }
+  if (current === x) current = x.share();
+  const finalShape = keepDims ? keptShape : shape;
+  let out = current.shape.join() === finalShape.join() ? current : current.share(finalShape);
+  if (out !== current) current.dispose();
+  if (op === 'mean' && count !== 1) {
+    const scaled = reduceMiddle(out, 1, 1, out.size, out.shape, 1 / count);
+    out.dispose();
+    out = scaled;
+  }
+  return out;
+}
+
+/** Broadcasts dy (reduced over `axes`) back to `shape`, times `scale`. */
+function expandAxes(dy: Tensor, shape: Shape, axes: number[], scale: number): Tensor {
+  let current = dy.share(shape.map((d, i) => (axes.includes(i) ? 1 : d)));
+  let curShape = [...current.shape];
+  for (const [from, to] of runs(axes).reverse()) {
+    const a = shapeSize(curShape.slice(0, from));
+    const r = shapeSize(shape.slice(from, to));
+    const b = shapeSize(curShape.slice(to));
+    const nextShape = [...curShape.slice(0, from), ...shape.slice(from, to), ...curShape.slice(to)];
+    const next = expandMiddle(current, a, r, b, nextShape, scale);
+    scale = 1;
+    current.dispose();
+    current = next;
+    curShape = nextShape;
+  }
+  return current;
+}
+
+function reduceOp(op: 'sum' | 'mean', x: Tensor, axes: number[] | undefined, keepDims: boolean): Tensor {
+  const ax = normaliseAxes(op, x, axes);
+  const out = reduceAxes(op, x, ax, keepDims);
+  const count = ax.reduce((p, i) => p * x.shape[i], 1);
+  return record(op, [x], out, (dy) => [expandAxes(dy, x.shape, ax, op === 'mean' ? 1 / count : 1)]);
+}
+
+/** dn.sum(x, axes?, keepDims?): all axes when none are given. */
+export function sum(x: Tensor, axes?: number[], keepDims = false): Tensor {
+  return reduceOp('sum', x, axes, keepDims);
+}
+
+export function mean(x: Tensor, axes?: number[], keepDims = false): Tensor {
+  return reduceOp('mean', x, axes, keepDims);
+}
+

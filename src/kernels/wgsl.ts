@@ -1,0 +1,33 @@
+// Shared pieces of kernel plumbing: 1-D launches over more elements than one grid dimension
+// allows, and the uniform-params struct every kernel declares.
+
+import { runtime } from '../gpu/runtime.js';
+
+/** Threads per workgroup for simple element-wise kernels. */
+export const LINEAR_WG = 256;
+
+/**
+ * Workgroups for n threads of LINEAR_WG: x up to the device's per-dimension maximum, then y.
+ * Kernels recover the flat index with `linearIndex()` below.
+ */
+export function linearGrid(n: number, wg = LINEAR_WG): [number, number] {
+  const groups = Math.ceil(n / wg);
+  const maxX = runtime().limits.maxComputeWorkgroupsPerDimension;
+  if (groups <= maxX) return [groups, 1];
+  return [maxX, Math.ceil(groups / maxX)];
+}
+
+/** WGSL: builtins and `let i = ...` for a linearGrid launch. Use inside `fn main(...)`. */
+export const LINEAR_MAIN_ARGS = /* wgsl */ `@builtin(global_invocation_id) gid: vec3<u32>,
+  @builtin(num_workgroups) nwg: vec3<u32>`;
+
+export function linearIndex(wg = LINEAR_WG): string {
+  return /* wgsl */ `gid.x + gid.y * nwg.x * ${wg}u`;
+}
+
+/** Formats a JS number as a WGSL f32 literal. */
+export function f32Literal(v: number): string {
+  if (!Number.isFinite(v)) throw new RangeError(`f32Literal: ${v}`);
+  const s = String(v);
+  return /[.eE]/.test(s) ? s : `${s}.0`;
+}

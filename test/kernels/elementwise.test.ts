@@ -1,0 +1,163 @@
+import { describe, expect, it } from 'vitest';
+import * as dn from '../../src/index.js';
+import { UNARY, type UnaryOp } from '../../src/kernels/elementwise.js';
+import { nd } from '../../src/reference/array.js';
+import {
+  binaryBackwardRef,
+  binaryForwardRef,
+  sumRef,
+  unaryBackwardRef,
+  unaryForwardRef,
+} from '../../src/reference/elementwise.js';
+import { expectClose } from '../helpers/close.js';
+import { checkGrad } from '../helpers/finite-diff.js';
+import { fromNd, useGpu } from '../helpers/gpu.js';
+import { awayFromZero, uniform } from '../helpers/rng.js';
+
+useGpu();
+
+const UNARY_CASES = [
+  { op: 'relu', shape: [2, 3, 5, 7] },
+  { op: 'sigmoid', shape: [1000] },
+  { op: 'tanh', shape: [3, 17] },
+  { op: 'exp', shape: [257] },
+  { op: 'log', shape: [5, 5], positive: true },
+  { op: 'neg', shape: [9] },
+  { op: 'square', shape: [4, 4] },
+  { op: 'sqrt', shape: [33], positive: true },
+  { op: 'scale', shape: [65], c: -2.5 },
+  { op: 'addScalar', shape: [3, 3], c: 0.75 },
+  { op: 'leakyRelu', shape: [2, 50], c: 0.1 },
+] as const satisfies readonly { op: UnaryOp; shape: number[]; c?: number; positive?: boolean }[];
+
+describe('unary ops', () => {
+  it('every unary op has a case', () => {
+    expect(new Set(UNARY_CASES.map((c) => c.op))).toEqual(new Set(Object.keys(UNARY)));
+  });
+
+  for (const [k, cs] of UNARY_CASES.entries()) {
+    const c = 'c' in cs ? cs.c : 0;
+    const n = cs.shape.reduce((p, d) => p * d, 1);
+    // Positive inputs (0.1..2) for log/sqrt; elsewhere values kept away from ReLU's kink.
+    const x = 'positive' in cs ? uniform(n, 10 + k, 0.1, 2) : awayFromZero(n, 10 + k);
+    const dy = uniform(n, 100 + k);
+
+    it(`${cs.op} ${JSON.stringify(cs.shape)}: CPU backward matches finite differences`, () => {
+      const analytic = unaryBackwardRef(cs.op, nd(x, [...cs.shape]), nd(dy, [...cs.shape]), c);
+      checkGrad(cs.op, (v) => unaryForwardRef(cs.op, nd(v, [...cs.shape]), c), x, dy, analytic.data);
+    });
+
+    it(`${cs.op} ${JSON.stringify(cs.shape)}: GPU forward and backward match CPU`, async () => {
+      const xt = fromNd(x, [...cs.shape], true);
+      const y = dn.scope(() => {
+        const fns: Record<UnaryOp, (t: dn.Tensor) => dn.Tensor> = {
+          relu: dn.relu, sigmoid: dn.sigmoid, tanh: dn.tanh, exp: dn.exp, log: dn.log, neg: dn.neg,
+          square: dn.square, sqrt: dn.sqrt, scale: (t) => dn.scale(t, c), addScalar: (t) => dn.addScalar(t, c),
+          leakyRelu: (t) => dn.leakyRelu(t, c),
+        };
+        return fns[cs.op](xt);
+      });
+      const want = unaryForwardRef(cs.op, nd(x, [...cs.shape]), c);
+      // exp and sigmoid go through the GPU's exp(): a few ulp, so rtol 1e-5 above float32 rounding.
+      expectClose(`${cs.op} forward`, await y.toArray(), want.data);
+      const dyt = fromNd(dy, [...cs.shape]);
+      y.backward(dyt);
+      const wantDx = unaryBackwardRef(cs.op, nd(x, [...cs.shape]), nd(dy, [...cs.shape]), c);
+      expectClose(`${cs.op} backward`, await xt.grad!.toArray(), wantDx.data);
+      for (const t of [xt, y, dyt]) t.dispose();
+    });
+  }
+});
+
+const BINARY_CASES = [
+  { op: 'add', a: [2, 3, 4], b: [2, 3, 4] },
+  { op: 'add', a: [2, 5, 5, 3], b: [3] },
+  { op: 'sub', a: [4], b: [7, 4] },
+  { op: 'mul', a: [3, 7], b: [1] },
+  { op: 'mul', a: [2, 2, 9], b: [2, 9] },
+  { op: 'div', a: [6, 5], b: [5] },
+] as const;
+
+describe('binary ops with suffix broadcasting', () => {
+  for (const [k, cs] of BINARY_CASES.entries()) {
+    const na = cs.a.reduce((p: number, d: number) => p * d, 1);
+    const nb = cs.b.reduce((p: number, d: number) => p * d, 1);
+    const a = uniform(na, 200 + k);
+    const b = cs.op === 'div' ? uniform(nb, 300 + k, 0.5, 2) : uniform(nb, 300 + k);
+    const outShape = na >= nb ? [...cs.a] : [...cs.b];
+    const dy = uniform(Math.max(na, nb), 400 + k);
+    const name = `${cs.op} ${JSON.stringify(cs.a)} ${JSON.stringify(cs.b)}`;
+
+    it(`${name}: CPU backward matches finite differences`, () => {
+      const [da, db] = binaryBackwardRef(cs.op, nd(a, [...cs.a]), nd(b, [...cs.b]), nd(dy, outShape));
+      checkGrad(`${name} da`, (v) => binaryForwardRef(cs.op, nd(v, [...cs.a]), nd(b, [...cs.b])), a, dy, da.data);
+      checkGrad(`${name} db`, (v) => binaryForwardRef(cs.op, nd(a, [...cs.a]), nd(v, [...cs.b])), b, dy, db.data);
+    });
+
+    it(`${name}: GPU forward and backward match CPU`, async () => {
+      const at = fromNd(a, [...cs.a], true);
+      const bt = fromNd(b, [...cs.b], true);
+      const fns = { add: dn.add, sub: dn.sub, mul: dn.mul, div: dn.div };
+      const out = fns[cs.op](at, bt);
+      expect(out.shape).toEqual(outShape);
+      expectClose(`${name} forward`, await out.toArray(), binaryForwardRef(cs.op, nd(a, [...cs.a]), nd(b, [...cs.b])).data);
+      const dyt = fromNd(dy, outShape);
+      out.backward(dyt);
+      const [da, db] = binaryBackwardRef(cs.op, nd(a, [...cs.a]), nd(b, [...cs.b]), nd(dy, outShape));
+      // Broadcast gradients are sums of up to 50 float32 products: rtol 1e-4 (default) holds, atol 1e-5.
+      expectClose(`${name} da`, await at.grad!.toArray(), da.data);
+      expectClose(`${name} db`, await bt.grad!.toArray(), db.data);
+      for (const t of [at, bt, out, dyt]) t.dispose();
+    });
+  }
+
+  it('rejects shapes that do not broadcast', () => {
+    const a = dn.zeros([2, 3]);
+    const b = dn.zeros([2]);
+    expect(() => dn.add(a, b)).toThrow(dn.ShapeError);
+    a.dispose();
+    b.dispose();
+  });
+});
+
+const REDUCE_CASES = [
+  { shape: [1000], axes: undefined },
+  { shape: [3, 4, 5], axes: [1] },
+  { shape: [2, 3, 4, 5], axes: [0, 1, 2] },
+  { shape: [2, 3, 4, 5], axes: [0, 2] },
+  { shape: [7, 300], axes: [-1] },
+] as const;
+
+describe('sum and mean', () => {
+  for (const [k, cs] of REDUCE_CASES.entries()) {
+    const n = cs.shape.reduce((p: number, d: number) => p * d, 1);
+    const x = uniform(n, 500 + k);
+    const axes = cs.axes?.map((a: number) => (a < 0 ? a + cs.shape.length : a));
+    it(`sum and mean ${JSON.stringify(cs.shape)} over ${JSON.stringify(cs.axes)}: GPU matches CPU`, async () => {
+      const xt = fromNd(x, [...cs.shape], true);
+      const s = dn.sum(xt, cs.axes ? [...cs.axes] : undefined);
+      const want = sumRef(nd(x, [...cs.shape]), axes);
+      expect(s.shape).toEqual(want.shape);
+      // Sums of up to 1000 float32 values in a different order than the float64 loop: atol 1e-4.
+      expectClose('sum forward', await s.toArray(), want.data, { atol: 1e-4 });
+      const m = dn.mean(xt, cs.axes ? [...cs.axes] : undefined);
+      const count = n / want.data.length;
+      expectClose('mean forward', await m.toArray(), want.data.map((v) => v / count), { atol: 1e-5 });
+      const dy = uniform(want.data.length, 600 + k);
+      const dyt = fromNd(dy, want.shape);
+      m.backward(dyt);
+      // d mean / dx = dy broadcast back over the reduced axes, divided by their count.
+      const gx = await xt.grad!.toArray();
+      const strides = cs.shape.map((_: number, i: number) => cs.shape.slice(i + 1).reduce((p: number, d: number) => p * d, 1));
+      const wantGrad = Array.from({ length: n }, (_, i) => {
+        let o = 0;
+        cs.shape.forEach((d: number, ax: number) => {
+          if (!(axes ?? cs.shape.map((_: number, j: number) => j)).includes(ax)) o = o * d + (Math.floor(i / strides[ax]) % d);
+        });
+        return dy[o] / count;
+      });
+      expectClose('mean backward', gx, wantGrad);
+      for (const t of [xt, s, m, dyt]) t.dispose();
+    });
+  }
+});
