@@ -30,3 +30,6 @@ export class DeviceLostError extends DawnetError {}
 
 /** No WebGPU adapter, or dawnet used before init(). */
 export class NoDeviceError extends DawnetError {}
+
+/** A file that is not what it claims (weights, checkpoint, image): the message names the file. */
+export class FormatError extends DawnetError {}

@@ -23,6 +23,23 @@ export interface TapeNode {
   backward: (dy: Tensor, needsGrad: boolean[], saved: Tensor[]) => (Tensor | null)[];
   /** Tensors the backward reads; disposed after it runs. */
   saved: Tensor[];
+  /**
+   * The output's handle plus one per later node that consumes the output. When it reaches zero
+   * nothing can reach this node any more, and its saved tensors are freed: disposing an
+   * intermediate tensor does not cut the graph, and a graph nobody backpropagates through does
+   * not leak.
+   */
+  refs: number;
+  /** Set once backward has run and freed the saved tensors (unless retainGraph). */
+  consumed?: boolean;
+}
+
+/** Drops one reference to a node; frees its saved tensors and its inputs' nodes at zero. */
+export function releaseNode(node: TapeNode): void {
+  if (--node.refs > 0) return;
+  for (const s of node.saved) s.dispose();
+  node.saved = [];
+  for (const x of node.inputs) if (x.node) releaseNode(x.node);
 }
 
 let recording = true;
@@ -57,7 +74,8 @@ export function record(
     return output;
   }
   output.requiresGrad = true;
-  output.node = { op, inputs, backward, saved: saved.map((t) => keep(t.share())) };
+  for (const x of inputs) if (x.node) x.node.refs++;
+  output.node = { op, inputs, backward, saved: saved.map((t) => keep(t.share())), refs: 1 };
   return output;
 }
 
@@ -108,6 +126,9 @@ export function backward(loss: Tensor, dy?: Tensor, retainGraph = false): void {
         } else t.grad = g;
         continue;
       }
+      if (node.consumed) {
+        throw new ShapeError(`backward: the graph through ${node.op} was already freed by an earlier backward(); pass { retainGraph: true } to the first`);
+      }
       const needs = node.inputs.map((x) => x.requiresGrad);
       const inputGrads = scope(() => node.backward(g, needs, node.saved));
       grads.delete(t.id);
@@ -133,9 +154,10 @@ export function backward(loss: Tensor, dy?: Tensor, retainGraph = false): void {
         } else grads.set(x.id, keep(gi));
       });
       if (!retainGraph) {
+        // Backward has used this node: its saved tensors are not needed again.
         for (const s of node.saved) s.dispose();
         node.saved = [];
-        t.node = null;
+        node.consumed = true;
       }
     }
   } finally {

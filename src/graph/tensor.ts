@@ -5,7 +5,7 @@
 
 import { DisposedError, ShapeError } from '../errors.js';
 import { runtime, type BufferSlice } from '../gpu/runtime.js';
-import { backward, type TapeNode } from './autograd.js';
+import { backward, releaseNode, type TapeNode } from './autograd.js';
 import { trackInScope } from './scope.js';
 
 export type Shape = readonly number[];
@@ -130,11 +130,21 @@ export class Tensor {
       this.grad.dispose();
       this.grad = null;
     }
-    this.node = null;
+    if (this.node) releaseNode(this.node);
   }
 
   toString(): string {
     return `Tensor(${this.describe()}${this.requiresGrad ? ', requiresGrad' : ''})`;
+  }
+}
+
+/**
+ * Throws DisposedError if any input was disposed. Ops call it before allocating outputs, so a
+ * failed call leaves nothing allocated.
+ */
+export function assertLive(op: string, ...tensors: (Tensor | null | undefined)[]): void {
+  for (const t of tensors) {
+    if (t && t.disposed) throw new DisposedError(`${op}: input ${t.describe()} was used after dispose()`);
   }
 }
 

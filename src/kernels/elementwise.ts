@@ -9,7 +9,7 @@ import { ShapeError } from '../errors.js';
 import { packParams, u32, f32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { record } from '../graph/autograd.js';
-import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
+import { assertLive, emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
 import { sumLeading } from './reduce.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
 
@@ -76,12 +76,14 @@ fn main(${LINEAR_MAIN_ARGS}) {
 }
 
 export function unaryForward(op: UnaryOp, x: Tensor, c = 0): Tensor {
+  assertLive(op, x);
   const y = emptyTensor(x.shape, `${op}.out`);
   runtime().dispatch(unarySpec(op, 'forward'), { inputs: [x.slice], outputs: [y.slice], params: packParams([u32(x.size), f32(c)]) }, linearGrid(x.size));
   return y;
 }
 
 export function unaryBackward(op: UnaryOp, dy: Tensor, saved: Tensor, c = 0): Tensor {
+  assertLive(op, dy, saved);
   const dx = emptyTensor(dy.shape, `${op}.dx`);
   runtime().dispatch(
     unarySpec(op, 'backward'),
@@ -151,6 +153,7 @@ export function broadcastShape(op: string, a: Shape, b: Shape): Shape {
 }
 
 export function binaryForward(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
+  assertLive(op, a, b);
   const shape = broadcastShape(op, a.shape, b.shape);
   const out = emptyTensor(shape, `${op}.out`);
   runtime().dispatch(

@@ -8,7 +8,7 @@ import { ShapeError } from '../errors.js';
 import { packParams, u32, f32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { record } from '../graph/autograd.js';
-import { emptyTensor, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
+import { assertLive, emptyTensor, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
 
 const WG = 256;
 
@@ -74,6 +74,7 @@ function grid2d(groups: number): [number, number] {
 
 /** Reduces the middle of an [a, r, b] view; `scale` multiplies the sums (1/r for a mean). */
 export function reduceMiddle(x: Tensor, a: number, r: number, b: number, outShape: Shape, scale = 1): Tensor {
+  assertLive('reduce', x);
   const out = emptyTensor(outShape, 'reduce.out');
   runtime().dispatch(reduceSpec, { inputs: [x.slice], outputs: [out.slice], params: packParams([u32(a), u32(r), u32(b), f32(scale)]) }, grid2d(a * b));
   return out;
@@ -81,6 +82,7 @@ export function reduceMiddle(x: Tensor, a: number, r: number, b: number, outShap
 
 /** Inverse of reduceMiddle's shape change: out[a, r, b] = dy[a, b] * scale. */
 export function expandMiddle(dy: Tensor, a: number, r: number, b: number, outShape: Shape, scale = 1): Tensor {
+  assertLive('reduce.expand', dy);
   const out = emptyTensor(outShape, 'reduce.expand.out');
   runtime().dispatch(expandSpec, { inputs: [dy.slice], outputs: [out.slice], params: packParams([u32(a), u32(r), u32(b), f32(scale)]) }, grid2d(Math.ceil((a * r * b) / 256)));
   return out;

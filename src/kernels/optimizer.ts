@@ -1,0 +1,126 @@
+// Optimiser updates, one kernel per step and parameter, updating the parameter and its moment
+// buffers in place (no temporaries):
+//
+//   Adam (PyTorch):  m = b1 m + (1-b1) g;  v = b2 v + (1-b2) g²;
+//                    p -= lr * (m / (1-b1^t)) / (sqrt(v / (1-b2^t)) + eps)
+//   Adam (Keras 2):  the same moments, p -= lr_t * m / (sqrt(v) + eps),
+//                    lr_t = lr * sqrt(1-b2^t) / (1-b1^t)   (eps applied before bias correction)
+//   L2 weight decay (Adam, SGD): g += wd * p before the update.
+//   AdamW:           p -= lr * wd * p (decoupled) before the Adam update.
+//   SGD + momentum:  buf = mu buf + g;  p -= lr * (nesterov ? g + mu buf : buf)   (PyTorch's form)
+//
+// The bias corrections are folded into two per-step scalars on the CPU so the kernel does the
+// same arithmetic for both Adam conventions: p -= stepSize * m / (sqrt(v) * vScale + epsHat).
+
+import { packParams, u32, f32 } from '../gpu/params.js';
+import { runtime, type KernelSpec } from '../gpu/runtime.js';
+import type { Tensor } from '../graph/tensor.js';
+import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
+
+const adamSpec: KernelSpec = {
+  name: 'adam.update',
+  key: '',
+  inputs: 1,
+  outputs: 3,
+  wgsl: () => /* wgsl */ `
+struct Params { n: u32, beta1: f32, beta2: f32, stepSize: f32, vScale: f32, epsHat: f32, l2: f32, decoupled: f32 }
+@group(0) @binding(0) var<storage, read> grad: array<f32>;
+@group(0) @binding(1) var<storage, read_write> param: array<f32>;
+@group(0) @binding(2) var<storage, read_write> m: array<f32>;
+@group(0) @binding(3) var<storage, read_write> v: array<f32>;
+@group(0) @binding(4) var<uniform> params: Params;
+@compute @workgroup_size(256)
+fn main(${LINEAR_MAIN_ARGS}) {
+  let i = ${linearIndex()};
+  if (i >= params.n) { return; }
+  var p = param[i];
+  let g = grad[i] + params.l2 * p;
+  p = p * (1.0 - params.decoupled);
+  let mi = params.beta1 * m[i] + (1.0 - params.beta1) * g;
+  let vi = params.beta2 * v[i] + (1.0 - params.beta2) * g * g;
+  m[i] = mi;
+  v[i] = vi;
+  param[i] = p - params.stepSize * mi / (sqrt(vi) * params.vScale + params.epsHat);
+}`,
+};
+
+export interface AdamStep {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** 1-based step count, for the bias corrections. */
+  step: number;
+  /** 'pytorch': eps added to the bias-corrected sqrt(v̂); 'keras': to the raw sqrt(v). */
+  epsilonMode: 'pytorch' | 'keras';
+  /** L2 penalty added to the gradient (Adam's weight_decay). */
+  l2: number;
+  /** Decoupled decay (AdamW's weight_decay); the kernel multiplies p by 1 - lr * decoupled. */
+  decoupled: number;
+}
+
+export function adamUpdate(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, s: AdamStep): void {
+  const c1 = 1 - s.beta1 ** s.step;
+  const c2 = 1 - s.beta2 ** s.step;
+  // PyTorch: lr/c1 * m / (sqrt(v)/sqrt(c2) + eps).  Keras: lr*sqrt(c2)/c1 * m / (sqrt(v) + eps).
+  const [stepSize, vScale, epsHat] =
+    s.epsilonMode === 'pytorch' ? [s.lr / c1, 1 / Math.sqrt(c2), s.eps] : [(s.lr * Math.sqrt(c2)) / c1, 1, s.eps];
+  runtime().dispatch(
+    adamSpec,
+    {
+      inputs: [grad.slice],
+      outputs: [param.slice, m.slice, v.slice],
+      params: packParams([
+        u32(param.size), f32(s.beta1), f32(s.beta2), f32(stepSize), f32(vScale), f32(epsHat), f32(s.l2), f32(s.lr * s.decoupled),
+      ]),
+    },
+    linearGrid(param.size),
+  );
+}
+
+const sgdSpec: KernelSpec = {
+  name: 'sgd.update',
+  key: '',
+  inputs: 1,
+  outputs: 2,
+  wgsl: () => /* wgsl */ `
+struct Params { n: u32, lr: f32, momentum: f32, l2: f32, nesterov: u32, first: u32 }
+@group(0) @binding(0) var<storage, read> grad: array<f32>;
+@group(0) @binding(1) var<storage, read_write> param: array<f32>;
+@group(0) @binding(2) var<storage, read_write> buf: array<f32>;
+@group(0) @binding(3) var<uniform> params: Params;
+@compute @workgroup_size(256)
+fn main(${LINEAR_MAIN_ARGS}) {
+  let i = ${linearIndex()};
+  if (i >= params.n) { return; }
+  let p = param[i];
+  let g = grad[i] + params.l2 * p;
+  // PyTorch initialises the momentum buffer with the first gradient.
+  var b = g;
+  if (params.first == 0u) { b = params.momentum * buf[i] + g; }
+  buf[i] = b;
+  var d = b;
+  if (params.nesterov == 1u) { d = g + params.momentum * b; }
+  param[i] = p - params.lr * d;
+}`,
+};
+
+export interface SgdStep {
+  lr: number;
+  momentum: number;
+  nesterov: boolean;
+  l2: number;
+  first: boolean;
+}
+
+export function sgdUpdate(param: Tensor, grad: Tensor, buf: Tensor, s: SgdStep): void {
+  runtime().dispatch(
+    sgdSpec,
+    {
+      inputs: [grad.slice],
+      outputs: [param.slice, buf.slice],
+      params: packParams([u32(param.size), f32(s.lr), f32(s.momentum), f32(s.l2), u32(s.nesterov ? 1 : 0), u32(s.first ? 1 : 0)]),
+    },
+    linearGrid(param.size),
+  );
+}

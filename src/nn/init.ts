@@ -1,0 +1,62 @@
+// Weight initialisers, seeded so the same seed builds the same model. Keras's defaults: Glorot
+// uniform for kernels, zeros for biases; He (normal, fan-in) for ReLU stacks as PyTorch's
+// kaiming_normal_. Fans for conv kernels [kh, kw, cin, cout]: fanIn = kh*kw*cin, fanOut = kh*kw*cout.
+
+export type InitName = 'glorotUniform' | 'heNormal' | 'heUniform' | 'zeros' | 'ones';
+
+/** Mulberry32: small, fast, good enough for initialisation; deterministic across platforms. */
+export function seededRandom(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function fans(shape: readonly number[]): { fanIn: number; fanOut: number } {
+  if (shape.length === 2) return { fanIn: shape[0], fanOut: shape[1] };
+  if (shape.length === 1) return { fanIn: shape[0], fanOut: shape[0] };
+  const receptive = shape.slice(0, -2).reduce((p, d) => p * d, 1);
+  return { fanIn: receptive * shape[shape.length - 2], fanOut: receptive * shape[shape.length - 1] };
+}
+
+export function initValues(name: InitName, shape: readonly number[], seed: number, fanOverride?: { fanIn: number; fanOut: number }): Float32Array {
+  const n = shape.reduce((p, d) => p * d, 1);
+  const out = new Float32Array(n);
+  if (name === 'zeros') return out;
+  if (name === 'ones') return out.fill(1);
+  const { fanIn, fanOut } = fanOverride ?? fans(shape);
+  const rand = seededRandom(seed);
+  if (name === 'glorotUniform') {
+    const limit = Math.sqrt(6 / (fanIn + fanOut));
+    for (let i = 0; i < n; i++) out[i] = (2 * rand() - 1) * limit;
+  } else if (name === 'heUniform') {
+    const limit = Math.sqrt(6 / fanIn);
+    for (let i = 0; i < n; i++) out[i] = (2 * rand() - 1) * limit;
+  } else {
+    const std = Math.sqrt(2 / fanIn);
+    for (let i = 0; i < n; i += 2) {
+      // Box-Muller: two normals per pair of uniforms.
+      const u = Math.max(rand(), 1e-12);
+      const v = rand();
+      const r = Math.sqrt(-2 * Math.log(u));
+      out[i] = r * Math.cos(2 * Math.PI * v) * std;
+      if (i + 1 < n) out[i + 1] = r * Math.sin(2 * Math.PI * v) * std;
+    }
+  }
+  return out;
+}
+
+let seedCounter = 1;
+
+/** Seeds layers created without an explicit seed: same creation order, same weights. */
+export function setInitSeed(seed: number): void {
+  seedCounter = seed;
+}
+
+export function nextSeed(): number {
+  return (seedCounter = (Math.imul(seedCounter, 1664525) + 1013904223) >>> 0);
+}

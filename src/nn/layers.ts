@@ -1,0 +1,171 @@
+// The layers, thin wrappers over the differentiable ops: each owns its parameters (created with
+// the Keras/PyTorch initialisers, seeded) and calls one op in forward().
+
+import { ShapeError } from '../errors.js';
+import { reshape } from '../graph/reshape.js';
+import { tensor, type Tensor } from '../graph/tensor.js';
+import { batchNorm2d } from '../kernels/batchnorm.js';
+import { conv2d, type Conv2dOptions } from '../kernels/conv2d.js';
+import { convTranspose2d } from '../kernels/conv-transpose2d.js';
+import { dropout } from '../kernels/dropout.js';
+import { unary } from '../kernels/elementwise.js';
+import { linear } from '../kernels/matmul.js';
+import { maxPool2d } from '../kernels/pool.js';
+import { upsample2d } from '../kernels/upsample.js';
+import { initValues, nextSeed, type InitName } from './init.js';
+import { Module } from './module.js';
+
+function param(shape: number[], init: InitName, seed: number): Tensor {
+  return tensor(initValues(init, shape, seed), shape, { requiresGrad: true });
+}
+
+export interface ConvLayerOptions {
+  kernelSize?: number;
+  stride?: number;
+  padding?: Conv2dOptions['padding'];
+  bias?: boolean;
+  init?: InitName;
+  seed?: number;
+}
+
+/** Conv2d(cin, cout): weight [k, k, cin, cout], bias [cout]. Default padding 'same'. */
+export class Conv2d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  constructor(readonly inChannels: number, readonly outChannels: number, readonly opts: ConvLayerOptions = {}) {
+    super();
+    const k = opts.kernelSize ?? 3;
+    const seed = opts.seed ?? nextSeed();
+    this.weight = this.addParameter('weight', param([k, k, inChannels, outChannels], opts.init ?? 'glorotUniform', seed));
+    this.bias = opts.bias === false ? null : this.addParameter('bias', param([outChannels], 'zeros', 0));
+  }
+  forward(x: Tensor): Tensor {
+    return conv2d(x, this.weight, this.bias, { stride: this.opts.stride ?? 1, padding: this.opts.padding ?? 'same' });
+  }
+}
+
+/** ConvTranspose2d(cin, cout): weight [k, k, cout, cin] (Keras's layout). Default 2x2 stride 2. */
+export class ConvTranspose2d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  constructor(readonly inChannels: number, readonly outChannels: number, readonly opts: ConvLayerOptions = {}) {
+    super();
+    const k = opts.kernelSize ?? 2;
+    const seed = opts.seed ?? nextSeed();
+    const shape = [k, k, outChannels, inChannels];
+    // Fans as Keras computes them for Conv2DTranspose: the kernel's last axis is the input.
+    const values = initValues(opts.init ?? 'glorotUniform', shape, seed, { fanIn: k * k * inChannels, fanOut: k * k * outChannels });
+    this.weight = this.addParameter('weight', tensor(values, shape, { requiresGrad: true }));
+    this.bias = opts.bias === false ? null : this.addParameter('bias', param([outChannels], 'zeros', 0));
+  }
+  forward(x: Tensor): Tensor {
+    return convTranspose2d(x, this.weight, this.bias, { stride: this.opts.stride ?? 2, padding: (this.opts.padding as 'same' | 'valid') ?? 'valid' });
+  }
+}
+
+export interface BatchNormOptions {
+  /** PyTorch convention: running = (1 - momentum) running + momentum batch. Keras 0.99 = PyTorch 0.01. */
+  momentum?: number;
+  eps?: number;
+}
+
+export class BatchNorm2d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+  readonly runningMean: Tensor;
+  readonly runningVar: Tensor;
+  constructor(readonly channels: number, readonly opts: BatchNormOptions = {}) {
+    super();
+    this.weight = this.addParameter('weight', param([channels], 'ones', 0));
+    this.bias = this.addParameter('bias', param([channels], 'zeros', 0));
+    this.runningMean = this.addBuffer('running_mean', tensor(new Float32Array(channels), [channels]));
+    this.runningVar = this.addBuffer('running_var', tensor(new Float32Array(channels).fill(1), [channels]));
+  }
+  forward(x: Tensor): Tensor {
+    return batchNorm2d(x, this.weight, this.bias, this.runningMean, this.runningVar, {
+      training: this.training,
+      momentum: this.opts.momentum ?? 0.1,
+      eps: this.opts.eps ?? 1e-5,
+    });
+  }
+}
+
+/** Linear (Keras Dense): weight [in, out], bias [out]. */
+export class Linear extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  constructor(readonly inFeatures: number, readonly outFeatures: number, opts: { bias?: boolean; init?: InitName; seed?: number } = {}) {
+    super();
+    this.weight = this.addParameter('weight', param([inFeatures, outFeatures], opts.init ?? 'glorotUniform', opts.seed ?? nextSeed()));
+    this.bias = opts.bias === false ? null : this.addParameter('bias', param([outFeatures], 'zeros', 0));
+  }
+  forward(x: Tensor): Tensor {
+    if (x.rank !== 2) throw new ShapeError(`Linear: expects [N, ${this.inFeatures}] input, got ${x.describe()}`);
+    return linear(x, this.weight, this.bias);
+  }
+}
+
+/** Inverted dropout; a fresh mask each call (the seed advances), identity in eval(). */
+export class Dropout extends Module {
+  private calls = 0;
+  constructor(readonly rate: number, readonly seed = nextSeed()) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return dropout(x, { rate: this.rate, seed: (this.seed + 7919 * this.calls++) >>> 0, training: this.training });
+  }
+}
+
+export class MaxPool2d extends Module {
+  constructor(readonly size = 2, readonly stride = size) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return maxPool2d(x, { size: this.size, stride: this.stride });
+  }
+}
+
+export class Upsample extends Module {
+  constructor(readonly scale = 2, readonly mode: 'nearest' | 'bilinear' = 'nearest') {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return upsample2d(x, { scale: this.scale, mode: this.mode });
+  }
+}
+
+export class ReLU extends Module {
+  forward(x: Tensor): Tensor {
+    return unary('relu', x);
+  }
+}
+
+export class Sigmoid extends Module {
+  forward(x: Tensor): Tensor {
+    return unary('sigmoid', x);
+  }
+}
+
+/** [N, ...] -> [N, prod(...)] in NHWC order, as Keras's Flatten on channels-last data. */
+export class Flatten extends Module {
+  forward(x: Tensor): Tensor {
+    return reshape(x, [x.shape[0], -1]);
+  }
+}
+
+export class Sequential extends Module {
+  readonly layers: Module[];
+  constructor(...layers: (Module | [string, Module])[]) {
+    super();
+    this.layers = layers.map((l, i) => (Array.isArray(l) ? this.addModule(l[0], l[1]) : this.addModule(String(i), l)));
+  }
+  forward(x: Tensor): Tensor {
+    let h = x;
+    for (const layer of this.layers) {
+      const next = layer.forward(h);
+      if (h !== x) h.dispose();
+      h = next;
+    }
+    return h;
+  }
+}

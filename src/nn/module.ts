@@ -1,0 +1,129 @@
+// Module: parameters (trainable tensors), buffers (state such as running statistics) and child
+// modules, all named by their path ('down1.conv2.weight'), as PyTorch's state_dict names them.
+// train()/eval() switch dropout and batch norm; freeze() turns off gradients so backward skips
+// those weights entirely.
+
+import { ShapeError } from '../errors.js';
+import type { Tensor } from '../graph/tensor.js';
+
+export interface Named {
+  name: string;
+  tensor: Tensor;
+}
+
+export abstract class Module {
+  training = true;
+  private ownParams = new Map<string, Tensor>();
+  private ownBuffers = new Map<string, Tensor>();
+  private children = new Map<string, Module>();
+
+  abstract forward(x: Tensor): Tensor;
+
+  protected addParameter(name: string, t: Tensor): Tensor {
+    t.requiresGrad = true;
+    t.name ??= name;
+    this.ownParams.set(name, t);
+    return t;
+  }
+
+  protected addBuffer(name: string, t: Tensor): Tensor {
+    t.name ??= name;
+    this.ownBuffers.set(name, t);
+    return t;
+  }
+
+  protected addModule<M extends Module>(name: string, m: M): M {
+    this.children.set(name, m);
+    return m;
+  }
+
+  /** Child modules in registration order, with their names. */
+  namedChildren(): [string, Module][] {
+    return [...this.children];
+  }
+
+  namedParameters(prefix = ''): Named[] {
+    const out: Named[] = [];
+    for (const [n, t] of this.ownParams) out.push({ name: prefix + n, tensor: t });
+    for (const [n, c] of this.children) out.push(...c.namedParameters(`${prefix}${n}.`));
+    return out;
+  }
+
+  parameters(): Tensor[] {
+    return this.namedParameters().map((p) => p.tensor);
+  }
+
+  /** Parameters that currently require gradients (what an optimiser should update). */
+  trainableParameters(): Named[] {
+    return this.namedParameters().filter((p) => p.tensor.requiresGrad);
+  }
+
+  namedBuffers(prefix = ''): Named[] {
+    const out: Named[] = [];
+    for (const [n, t] of this.ownBuffers) out.push({ name: prefix + n, tensor: t });
+    for (const [n, c] of this.children) out.push(...c.namedBuffers(`${prefix}${n}.`));
+    return out;
+  }
+
+  /** Parameters and buffers by name: what a checkpoint holds. */
+  stateDict(): Map<string, Tensor> {
+    return new Map([...this.namedParameters(), ...this.namedBuffers()].map((p) => [p.name, p.tensor]));
+  }
+
+  parameterCount(): number {
+    return this.namedParameters().reduce((n, p) => n + p.tensor.size, 0);
+  }
+
+  train(on = true): this {
+    this.training = on;
+    for (const c of this.children.values()) c.train(on);
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  /**
+   * Stops gradients for parameters whose name starts with any of the prefixes (all when none are
+   * given). Returns the number of tensors frozen.
+   */
+  freeze(...prefixes: string[]): number {
+    return this.setTrainable(false, prefixes);
+  }
+
+  unfreeze(...prefixes: string[]): number {
+    return this.setTrainable(true, prefixes);
+  }
+
+  private setTrainable(on: boolean, prefixes: string[]): number {
+    let n = 0;
+    for (const p of this.namedParameters()) {
+      if (prefixes.length === 0 || prefixes.some((q) => p.name === q || p.name.startsWith(q.endsWith('.') ? q : `${q}.`))) {
+        p.tensor.requiresGrad = on;
+        if (!on) p.tensor.zeroGrad();
+        n++;
+      }
+    }
+    if (prefixes.length && n === 0) {
+      throw new ShapeError(`freeze: no parameter matches ${prefixes.map((q) => `'${q}'`).join(', ')}`);
+    }
+    return n;
+  }
+
+  /** Sub-module by dotted path, e.g. 'features.block1_conv1'. */
+  module(path: string): Module {
+    let m: Module = this;
+    for (const part of path.split('.')) {
+      const next = m.children.get(part);
+      if (!next) throw new ShapeError(`module: no sub-module '${path}' (stopped at '${part}')`);
+      m = next;
+    }
+    return m;
+  }
+
+  dispose(): void {
+    for (const p of this.namedParameters()) p.tensor.dispose();
+    for (const b of this.namedBuffers()) b.tensor.dispose();
+  }
+}

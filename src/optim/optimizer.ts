@@ -1,0 +1,76 @@
+// The optimiser base: the parameters it updates, a learning rate that callbacks may change, and
+// per-parameter state tensors (moments) that checkpoints save and restore by name.
+
+import { ShapeError } from '../errors.js';
+import { zeros, type Tensor } from '../graph/tensor.js';
+
+export interface NamedParameter {
+  name: string;
+  tensor: Tensor;
+}
+
+export abstract class Optimizer {
+  lr: number;
+  /** Completed steps; Adam's bias corrections use it. */
+  stepCount = 0;
+  protected params: NamedParameter[];
+  /** State tensors by `${paramName}.${slot}`. */
+  protected state = new Map<string, Tensor>();
+
+  constructor(params: NamedParameter[] | Tensor[], lr: number) {
+    this.params = params.map((p, i) => ('tensor' in p ? p : { name: (p as Tensor).name ?? `param${i}`, tensor: p as Tensor }));
+    this.lr = lr;
+  }
+
+  /** Applies one update to every parameter that has a gradient, then counts the step. */
+  step(): void {
+    this.stepCount++;
+    for (const p of this.params) {
+      if (!p.tensor.requiresGrad || !p.tensor.grad) continue;
+      this.update(p);
+    }
+  }
+
+  protected abstract update(p: NamedParameter): void;
+
+  zeroGrad(): void {
+    for (const p of this.params) p.tensor.zeroGrad();
+  }
+
+  protected slot(p: NamedParameter, slot: string): { tensor: Tensor; fresh: boolean } {
+    const key = `${p.name}.${slot}`;
+    let t = this.state.get(key);
+    const fresh = !t;
+    if (!t) {
+      t = zeros(p.tensor.shape, { name: `optimizer.${key}` });
+      this.state.set(key, t);
+    }
+    return { tensor: t, fresh };
+  }
+
+  /** State for checkpoints: tensors by name plus the scalars needed to resume. */
+  stateDict(): { tensors: Map<string, Tensor>; scalars: { lr: number; step: number } } {
+    return { tensors: new Map(this.state), scalars: { lr: this.lr, step: this.stepCount } };
+  }
+
+  /** Restores state saved by stateDict(); the tensors are copied into the optimiser's own. */
+  loadStateDict(tensors: Map<string, Tensor>, scalars: { lr: number; step: number }): void {
+    for (const [key, t] of tensors) {
+      const paramName = key.slice(0, key.lastIndexOf('.'));
+      const p = this.params.find((q) => q.name === paramName);
+      if (!p) throw new ShapeError(`optimizer state: '${key}' belongs to no parameter of this optimiser`);
+      if (t.shape.join() !== p.tensor.shape.join()) {
+        throw new ShapeError(`optimizer state: '${key}' has shape [${t.shape}] but the parameter is [${p.tensor.shape}]`);
+      }
+      this.state.get(key)?.dispose();
+      this.state.set(key, t);
+    }
+    this.lr = scalars.lr;
+    this.stepCount = scalars.step;
+  }
+
+  dispose(): void {
+    for (const t of this.state.values()) t.dispose();
+    this.state.clear();
+  }
+}
