@@ -33,3 +33,6 @@ export class NoDeviceError extends DawnetError {}
 
 /** A file that is not what it claims (weights, checkpoint, image): the message names the file. */
 export class FormatError extends DawnetError {}
+
+/** Training cannot go on (a loss that turned NaN or infinite): the last checkpoint is kept. */
+export class TrainingError extends DawnetError {}

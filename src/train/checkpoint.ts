@@ -1,0 +1,120 @@
+// Checkpoints: model weights and buffers (as `model/<name>`), optimiser state (`optim/<name>`)
+// and metadata (architecture, epoch, metrics, seed, optimiser scalars) in one .safetensors file,
+// written to a temporary name and renamed, so a crash mid-save leaves the previous file intact.
+// Loading checks every name and shape before touching the model: a mismatch changes nothing.
+
+import { FormatError, ShapeError } from '../errors.js';
+import { runtime } from '../gpu/runtime.js';
+import { emptyTensor, tensor, type Tensor } from '../graph/tensor.js';
+import { decodeSafetensors, encodeSafetensors, type HostTensor } from '../io/safetensors.js';
+import { readFileBytes, writeFileAtomic } from '../io/files.js';
+import type { Module } from '../nn/module.js';
+import type { Optimizer } from '../optim/optimizer.js';
+
+export interface CheckpointMeta {
+  /** Free-form description of the model (builder name and options) to rebuild it. */
+  architecture?: unknown;
+  epoch?: number;
+  metrics?: Record<string, number>;
+  seed?: number;
+  [key: string]: unknown;
+}
+
+async function toHost(t: Tensor): Promise<HostTensor> {
+  return { shape: [...t.shape], data: await t.toArray() };
+}
+
+export async function encodeCheckpoint(model: Module, optimizer: Optimizer | null, meta: CheckpointMeta): Promise<Uint8Array> {
+  const tensors = new Map<string, HostTensor>();
+  for (const [name, t] of model.stateDict()) tensors.set(`model/${name}`, await toHost(t));
+  const metadata: Record<string, string> = { format: 'dawnet-checkpoint-1', meta: JSON.stringify(meta) };
+  if (optimizer) {
+    const { tensors: state, scalars } = optimizer.stateDict();
+    for (const [name, t] of state) tensors.set(`optim/${name}`, await toHost(t));
+    metadata.optimizer = JSON.stringify({ type: optimizer.constructor.name, ...scalars });
+  }
+  return encodeSafetensors(tensors, metadata);
+}
+
+export async function saveCheckpoint(path: string, model: Module, optimizer: Optimizer | null, meta: CheckpointMeta): Promise<void> {
+  await writeFileAtomic(path, await encodeCheckpoint(model, optimizer, meta));
+}
+
+export interface LoadedCheckpoint {
+  meta: CheckpointMeta;
+  optimizerRestored: boolean;
+}
+
+/**
+ * Copies a checkpoint's weights into `model` (and state into `optimizer` when given). Every name
+ * and shape is checked first; errors list the missing and unexpected names or name the tensor and
+ * both shapes.
+ */
+export function applyCheckpoint(bytes: Uint8Array, source: string, model: Module, optimizer: Optimizer | null = null): LoadedCheckpoint {
+  const { tensors, metadata } = decodeSafetensors(bytes, source);
+  if (metadata.format !== 'dawnet-checkpoint-1') {
+    throw new FormatError(`${source}: not a dawnet checkpoint (no dawnet metadata); to import weights use dn.io.loadWeights`);
+  }
+  const state = model.stateDict();
+  const missing = [...state.keys()].filter((n) => !tensors.has(`model/${n}`));
+  const unexpected = [...tensors.keys()].filter((n) => n.startsWith('model/') && !state.has(n.slice(6)));
+  if (missing.length || unexpected.length) {
+    throw new ShapeError(
+      `${source}: checkpoint does not match the model: missing [${missing.join(', ')}], unexpected [${unexpected.map((n) => n.slice(6)).join(', ')}]`,
+    );
+  }
+  for (const [name, t] of state) {
+    const saved = tensors.get(`model/${name}`)!;
+    if (saved.shape.join() !== t.shape.join()) {
+      throw new ShapeError(`${source}: parameter '${name}' has shape [${saved.shape}] in the checkpoint but [${t.shape}] in the model`);
+    }
+  }
+  for (const [name, t] of state) runtime().write(t.buffer, tensors.get(`model/${name}`)!.data);
+  let optimizerRestored = false;
+  if (optimizer && metadata.optimizer) {
+    const scalars = JSON.parse(metadata.optimizer) as { lr: number; step: number };
+    const optState = new Map<string, Tensor>();
+    for (const [name, h] of tensors) {
+      if (name.startsWith('optim/')) optState.set(name.slice(6), tensor(h.data, h.shape, { name }));
+    }
+    try {
+      optimizer.loadStateDict(optState, scalars);
+    } catch (e) {
+      for (const t of optState.values()) t.dispose();
+      throw e;
+    }
+    optimizerRestored = true;
+  }
+  return { meta: JSON.parse(metadata.meta ?? '{}') as CheckpointMeta, optimizerRestored };
+}
+
+export async function loadCheckpoint(path: string, model: Module, optimizer: Optimizer | null = null): Promise<LoadedCheckpoint> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFileBytes(path);
+  } catch (e) {
+    throw new FormatError(`${path}: cannot read checkpoint (${(e as Error).message})`);
+  }
+  return applyCheckpoint(bytes, path, model, optimizer);
+}
+
+/** GPU copies of the model's state, for EarlyStopping's restore-best-weights. */
+export function snapshotState(model: Module): Map<string, Tensor> {
+  const out = new Map<string, Tensor>();
+  for (const [name, t] of model.stateDict()) out.set(name, cloneTensor(t));
+  return out;
+}
+
+export function restoreState(model: Module, snapshot: Map<string, Tensor>): void {
+  for (const [name, t] of model.stateDict()) {
+    const src = snapshot.get(name);
+    if (src) runtime().copy(src.buffer, 0, t.buffer, 0, t.size * 4);
+  }
+}
+
+export function cloneTensor(t: Tensor): Tensor {
+  const out = emptyTensor(t.shape, `${t.name ?? 'tensor'}.clone`);
+  out.name = t.name;
+  if (t.size) runtime().copy(t.buffer, 0, out.buffer, 0, t.size * 4);
+  return out;
+}

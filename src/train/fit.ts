@@ -1,0 +1,194 @@
+// fit(): the Keras-style training loop. Each epoch: one optimiser step per training batch (one
+// forward, loss, backward, update; temporaries freed by a scope), then the validation set in eval
+// mode without gradients, whose predictions are gathered on the host so that metrics such as
+// ROC AUC and per-volume Dice see the whole set. Callbacks then see the epoch's logs.
+
+import { TrainingError } from '../errors.js';
+import { noGrad } from '../graph/autograd.js';
+import { keep, scope } from '../graph/scope.js';
+import type { Tensor } from '../graph/tensor.js';
+import type { Module } from '../nn/module.js';
+import type { Optimizer } from '../optim/optimizer.js';
+import type { Callback, Logs, TrainingControl } from './callbacks.js';
+import { restoreState, saveCheckpoint, snapshotState } from './checkpoint.js';
+
+export interface Batch {
+  x: Tensor;
+  y: Tensor;
+  /** Volume (patient) of each sample, for per-volume metrics. */
+  volumes?: string[];
+}
+
+/** Batches are handed over: fit() disposes them after use. */
+export interface Dataset {
+  batches(epoch: number): Iterable<Batch> | AsyncIterable<Batch>;
+  /** Batches per epoch, when known (for progress and time left). */
+  batchCount?: number;
+}
+
+export interface EvalSet {
+  pred: Float32Array;
+  target: Float32Array;
+  /** Values per sample (1 for classification, H*W for masks). */
+  sampleSize: number;
+  volumes?: string[];
+}
+
+export type MetricFn = (set: EvalSet) => number;
+
+export interface BatchProgress {
+  epoch: number;
+  batch: number;
+  batchCount?: number;
+  loss: number;
+  samples: number;
+  seconds: number;
+}
+
+export interface FitOptions {
+  epochs: number;
+  initialEpoch?: number;
+  optimizer: Optimizer;
+  loss: (pred: Tensor, target: Tensor) => Tensor;
+  /** Computed on the validation set each epoch, logged as val_<name>. */
+  metrics?: Record<string, MetricFn>;
+  callbacks?: Callback[];
+  onBatch?: (p: BatchProgress) => void;
+  onEpoch?: (epoch: number, logs: Logs) => void | Promise<void>;
+  /** Metadata stored in checkpoints written by callbacks. */
+  checkpointMeta?: Record<string, unknown>;
+  /** Set `.stop = true` (e.g. on Ctrl-C) to end after the current batch. */
+  signal?: { stop: boolean };
+  log?: (message: string) => void;
+}
+
+export interface History {
+  epochs: number[];
+  logs: Logs[];
+  stoppedEarly: boolean;
+  interrupted: boolean;
+}
+
+export async function trainEpoch(model: Module, data: Dataset, opts: FitOptions, epoch: number): Promise<{ loss: number; interrupted: boolean }> {
+  model.train();
+  const start = performance.now();
+  let total = 0;
+  let samples = 0;
+  let batch = 0;
+  for await (const b of data.batches(epoch)) {
+    let lossTensor: Tensor;
+    try {
+      lossTensor = scope(() => {
+        const pred = model.forward(b.x);
+        const loss = keep(opts.loss(pred, b.y));
+        loss.backward();
+        return loss;
+      });
+    } finally {
+      b.x.dispose();
+      b.y.dispose();
+    }
+    const n = b.x.shape[0];
+    const value = await lossTensor.item();
+    lossTensor.dispose();
+    if (!Number.isFinite(value)) {
+      opts.optimizer.zeroGrad();
+      throw new TrainingError(`training loss became ${value} at epoch ${epoch + 1}, batch ${batch + 1}; stopping (the last checkpoint is kept)`);
+    }
+    opts.optimizer.step();
+    opts.optimizer.zeroGrad();
+    total += value * n;
+    samples += n;
+    batch++;
+    opts.onBatch?.({ epoch, batch, batchCount: data.batchCount, loss: total / samples, samples, seconds: (performance.now() - start) / 1000 });
+    if (opts.signal?.stop) return { loss: total / samples, interrupted: true };
+  }
+  return { loss: samples ? total / samples : NaN, interrupted: false };
+}
+
+/** Runs the model over a dataset without gradients: mean loss and the gathered predictions. */
+export async function evaluate(model: Module, data: Dataset, lossFn: FitOptions['loss']): Promise<{ loss: number; set: EvalSet }> {
+  model.eval();
+  const preds: Float32Array[] = [];
+  const targets: Float32Array[] = [];
+  const volumes: string[] = [];
+  let total = 0;
+  let samples = 0;
+  let sampleSize = 1;
+  for await (const b of data.batches(0)) {
+    const { pred, loss } = noGrad(() => scope(() => {
+      const p = model.forward(b.x);
+      return { pred: p, loss: lossFn(p, b.y) };
+    }));
+    const n = b.x.shape[0];
+    sampleSize = pred.size / n;
+    total += (await loss.item()) * n;
+    samples += n;
+    preds.push(await pred.toArray());
+    targets.push(await b.y.toArray());
+    volumes.push(...(b.volumes ?? []));
+    for (const t of [pred, loss, b.x, b.y]) t.dispose();
+  }
+  const concat = (parts: Float32Array[]): Float32Array => {
+    const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+    let o = 0;
+    for (const p of parts) {
+      out.set(p, o);
+      o += p.length;
+    }
+    return out;
+  };
+  return {
+    loss: samples ? total / samples : NaN,
+    set: { pred: concat(preds), target: concat(targets), sampleSize, volumes: volumes.length ? volumes : undefined },
+  };
+}
+
+export async function fit(model: Module, train: Dataset, val: Dataset | null, opts: FitOptions): Promise<History> {
+  const log = opts.log ?? (() => undefined);
+  const ctl: TrainingControl = {
+    stopTraining: false,
+    getLr: () => opts.optimizer.lr,
+    setLr: (lr) => {
+      opts.optimizer.lr = lr;
+    },
+    snapshotWeights: () => snapshotState(model),
+    restoreWeights: (s) => restoreState(model, s as Map<string, Tensor>),
+    disposeWeights: (s) => {
+      for (const t of (s as Map<string, Tensor> | null)?.values() ?? []) t.dispose();
+    },
+    saveCheckpoint: (path, epoch, logs) =>
+      saveCheckpoint(path, model, opts.optimizer, { ...opts.checkpointMeta, epoch, metrics: logs }),
+    log,
+  };
+  const history: History = { epochs: [], logs: [], stoppedEarly: false, interrupted: false };
+  const callbacks = opts.callbacks ?? [];
+  for (const cb of callbacks) await cb.onTrainBegin?.(ctl);
+  try {
+    for (let epoch = opts.initialEpoch ?? 0; epoch < opts.epochs; epoch++) {
+      const { loss, interrupted } = await trainEpoch(model, train, opts, epoch);
+      const logs: Logs = { loss };
+      if (interrupted) {
+        history.interrupted = true;
+        break;
+      }
+      if (val) {
+        const { loss: valLoss, set } = await evaluate(model, val, opts.loss);
+        logs.val_loss = valLoss;
+        for (const [name, fn] of Object.entries(opts.metrics ?? {})) logs[`val_${name}`] = fn(set);
+      }
+      for (const cb of callbacks) await cb.onEpochEnd?.(epoch, logs, ctl);
+      logs.lr ??= opts.optimizer.lr;
+      history.epochs.push(epoch);
+      history.logs.push(logs);
+      await opts.onEpoch?.(epoch, logs);
+      if (ctl.stopTraining) {
+        history.stoppedEarly = true;
+        break;
+      }
+    }
+  } finally {
+    for (const cb of callbacks) await cb.onTrainEnd?.(ctl);
+  }
+  return history;
+}

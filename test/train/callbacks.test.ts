@@ -1,0 +1,108 @@
+// Scripted metric sequences with the decisions Keras makes on them, worked out by hand from
+// Keras's callback source (the comments trace each epoch).
+import { describe, expect, it } from 'vitest';
+import { EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, resolveMode, type Callback, type TrainingControl } from '../../src/train/callbacks.js';
+
+class FakeControl implements TrainingControl {
+  stopTraining = false;
+  lr = 1;
+  weights = 0; // the "model": a number that changes every epoch
+  restored: number[] = [];
+  saved: string[] = [];
+  live = new Set<number>();
+  getLr(): number { return this.lr; }
+  setLr(lr: number): void { this.lr = lr; }
+  snapshotWeights(): unknown { this.live.add(this.weights); return { w: this.weights }; }
+  restoreWeights(s: unknown): void { this.weights = (s as { w: number }).w; this.restored.push(this.weights); }
+  disposeWeights(s: unknown): void { if (s) this.live.delete((s as { w: number }).w); }
+  async saveCheckpoint(path: string): Promise<void> { this.saved.push(path); }
+  log(): void {}
+}
+
+async function run(cb: Callback, key: string, values: number[], ctl = new FakeControl()): Promise<{ ctl: FakeControl; lrs: number[]; epochs: number }> {
+  await cb.onTrainBegin?.(ctl);
+  const lrs: number[] = [];
+  let epochs = 0;
+  for (const [epoch, v] of values.entries()) {
+    ctl.weights = epoch;
+    await cb.onEpochEnd?.(epoch, { [key]: v }, ctl);
+    lrs.push(ctl.lr);
+    epochs++;
+    if (ctl.stopTraining) break;
+  }
+  await cb.onTrainEnd?.(ctl);
+  return { ctl, lrs, epochs };
+}
+
+describe('EarlyStopping', () => {
+  it('stops after `patience` epochs without an improvement larger than minDelta, restoring the best weights', async () => {
+    // e0 best=1.0 (snapshot); e1 0.9+0.001<1.0 improves, wait 0; e2 0.9005<0.9? no, wait 1;
+    // e3 0.9002<0.9? no, wait 2 >= patience 2 -> stop at e3, restore e1's weights.
+    const es = new EarlyStopping({ monitor: 'val_loss', minDelta: 0.001, patience: 2, restoreBestWeights: true });
+    const { ctl, epochs } = await run(es, 'val_loss', [1.0, 0.9, 0.8995, 0.8992, 0.85, 0.86]);
+    expect(epochs).toBe(4);
+    expect(es.stoppedEpoch).toBe(3);
+    expect(es.bestEpoch).toBe(1);
+    expect(ctl.restored).toEqual([1]);
+    expect(ctl.weights).toBe(1);
+    expect(ctl.live.size).toBe(0); // snapshots released at the end
+  });
+
+  it('patience 0 still needs epoch > 0 to stop, and max mode for accuracy', async () => {
+    const es = new EarlyStopping({ monitor: 'val_accuracy', patience: 0 });
+    expect(es.mode).toBe('max');
+    // e0 improves (first value); e1 0.5 > 0.6? no, wait 1 >= 0 and epoch 1 > 0 -> stop.
+    const { epochs } = await run(es, 'val_accuracy', [0.6, 0.5, 0.9]);
+    expect(epochs).toBe(2);
+  });
+
+  it('without restoreBestWeights keeps the last weights; a baseline not beaten does not reset wait', async () => {
+    // baseline 0.5 (min mode): e0 1.0 improves on NaN but not on the baseline -> wait stays 1;
+    // e1 0.9 improves best but not baseline -> wait 2 ... returns early on improvements;
+    // e2 0.95 no improvement, wait 3 >= 3 -> stop at e2.
+    const es = new EarlyStopping({ monitor: 'val_loss', patience: 3, baseline: 0.5 });
+    const { ctl, epochs } = await run(es, 'val_loss', [1.0, 0.9, 0.95, 0.4]);
+    expect(epochs).toBe(3);
+    expect(ctl.restored).toEqual([]);
+  });
+});
+
+describe('ReduceLROnPlateau', () => {
+  it('reduces by factor after patience, honours cooldown, minDelta and minLr', async () => {
+    // lr 1, factor 0.5, patience 2, minDelta 0.01, cooldown 1, minLr 0.1
+    // e0 best 1.0 | e1 0.995 !< 0.99 wait 1 | e2 0.99 !< 0.99 wait 2 -> lr 0.5, cooldown 1
+    // e3 cooldown->0, 0.95 < 0.99 best | e4 wait 1 | e5 wait 2 -> 0.25, cooldown 1
+    // e6 cooldown->0, no improvement, wait 1 | e7 wait 2 -> max(0.125, 0.1) = 0.125 | e8 wait 1
+    const cb = new ReduceLROnPlateau({ factor: 0.5, patience: 2, minDelta: 0.01, cooldown: 1, minLr: 0.1 });
+    const { lrs } = await run(cb, 'val_loss', [1.0, 0.995, 0.99, 0.95, 0.949, 0.948, 0.947, 0.946, 0.945]);
+    expect(lrs).toEqual([1, 1, 0.5, 0.5, 0.5, 0.25, 0.25, 0.125, 0.125]);
+  });
+
+  it('never goes below minLr', async () => {
+    const cb = new ReduceLROnPlateau({ factor: 0.2, patience: 1, minLr: 0.05 });
+    // e0 best | e1 wait 1 -> 0.2 | e2 -> 0.05 (floor) | e3: lr 0.05 is not > minLr: stays
+    const { lrs } = await run(cb, 'val_loss', [1, 1, 1, 1]);
+    expect(lrs.map((v) => Number(v.toFixed(6)))).toEqual([1, 0.2, 0.05, 0.05]);
+  });
+});
+
+describe('ModelCheckpoint', () => {
+  it('saveBestOnly saves when the monitored metric improves (auto -> max for accuracy)', async () => {
+    const cb = new ModelCheckpoint('run/best-{epoch}.safetensors', { monitor: 'val_accuracy', saveBestOnly: true });
+    const { ctl } = await run(cb, 'val_accuracy', [0.5, 0.6, 0.6, 0.55, 0.7]);
+    expect(cb.saves).toEqual([0, 1, 4]);
+    expect(ctl.saved).toEqual(['run/best-001.safetensors', 'run/best-002.safetensors', 'run/best-005.safetensors']);
+  });
+
+  it('saves every epoch without saveBestOnly', async () => {
+    const cb = new ModelCheckpoint('run/last.safetensors');
+    const { ctl } = await run(cb, 'val_loss', [3, 2, 4]);
+    expect(ctl.saved).toHaveLength(3);
+  });
+
+  it('auto mode follows the metric name', () => {
+    expect(resolveMode('auto', 'val_loss')).toBe('min');
+    expect(resolveMode('auto', 'val_dice')).toBe('max');
+    expect(resolveMode('min', 'val_accuracy')).toBe('min');
+  });
+});
