@@ -91,7 +91,12 @@ export class Runtime {
       compute: { module, entryPoint: 'main' },
     });
     this.checks.push(
-      this.device.popErrorScope().then((e) => (e ? new KernelError(spec.name, `failed to compile: ${e.message}`) : null)),
+      this.device.popErrorScope().then((e) => {
+        if (!e) return null;
+        // Forget the broken pipeline so the next use reports the compile error again.
+        this.kernels.delete(cacheKey);
+        return new KernelError(spec.name, `failed to compile: ${e.message}`);
+      }),
     );
     const cached = { pipeline, layout };
     this.kernels.set(cacheKey, cached);
