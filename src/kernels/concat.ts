@@ -1,0 +1,173 @@
+// Concatenation and its inverse along any axis.
+//
+// Around `axis`, every tensor is viewed as [outer, width] rows with width = (its size on the axis) *
+// (product of the later dimensions): concat writes input i's rows into the output's rows at column
+// offset_i, split reads them back out. Both are one "slab copy" dispatch per part, so any number of
+// inputs works without running into the binding limit, and the channel axis of a U-Net skip (rows
+// of C1 and C2 floats) is a plain strided copy.
+//
+//   concat backward: split(dy, sizes, axis).
+//   split backward:  each part is its own tape node (the tape has one output per node); its
+//                    gradient is dy_i placed at its slab of a zero tensor of x's shape, and the tape
+//                    sums the parts' contributions.
+
+import { ShapeError } from '../errors.js';
+import { packParams, u32 } from '../gpu/params.js';
+import { runtime, type KernelSpec } from '../gpu/runtime.js';
+import { record } from '../graph/autograd.js';
+import { emptyTensor, formatShape, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
+import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
+
+function slabCopySpec(name: string): KernelSpec {
+  return {
+    name,
+    key: '',
+    inputs: 1,
+    outputs: 1,
+    wgsl: () => /* wgsl */ `
+struct Params { total: u32, width: u32, srcStride: u32, srcOffset: u32, dstStride: u32, dstOffset: u32 }
+@group(0) @binding(0) var<storage, read> src: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+@compute @workgroup_size(256)
+fn main(${LINEAR_MAIN_ARGS}) {
+  let i = ${linearIndex()};
+  if (i >= params.total) { return; }
+  let row = i / params.width;
+  let j = i % params.width;
+  dst[row * params.dstStride + params.dstOffset + j] = src[row * params.srcStride + params.srcOffset + j];
+}`,
+  };
+}
+
+const concatSpec = slabCopySpec('concat.forward');
+const splitSpec = slabCopySpec('split.forward');
+
+/** dx[row, j] = dy[row, j - offset] inside the slab, 0 outside: the gradient of one split part. */
+const splitBackwardSpec: KernelSpec = {
+  name: 'split.backward',
+  key: '',
+  inputs: 1,
+  outputs: 1,
+  wgsl: () => /* wgsl */ `
+struct Params { total: u32, stride: u32, offset: u32, width: u32 }
+@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+@compute @workgroup_size(256)
+fn main(${LINEAR_MAIN_ARGS}) {
+  let i = ${linearIndex()};
+  if (i >= params.total) { return; }
+  let j = i % params.stride;
+  var v = 0.0;
+  if (j >= params.offset && j < params.offset + params.width) {
+    v = dy[(i / params.stride) * params.width + j - params.offset];
+  }
+  dx[i] = v;
+}`,
+};
+
+function normaliseAxis(op: string, axis: number, rank: number, what: string): number {
+  const ax = axis < 0 ? axis + rank : axis;
+  if (!Number.isInteger(ax) || ax < 0 || ax >= rank) throw new ShapeError(`${op}: axis ${axis} is out of range for ${what}`);
+  return ax;
+}
+
+/** Validates the inputs; returns the normalised axis, each input's size on it, and the output shape. */
+export function concatShape(shapes: Shape[], axis: number): { axis: number; sizes: number[]; shape: number[] } {
+  if (shapes.length === 0) throw new ShapeError('concat: needs at least one tensor');
+  const first = shapes[0];
+  const all = shapes.map(formatShape).join(', ');
+  const ax = normaliseAxis('concat', axis, first.length, all);
+  for (const s of shapes) {
+    if (s.length !== first.length || s.some((d, i) => i !== ax && d !== first[i])) {
+      throw new ShapeError(`concat: shapes must agree except on axis ${ax} (got ${all})`);
+    }
+  }
+  const sizes = shapes.map((s) => s[ax]);
+  const shape = [...first];
+  shape[ax] = sizes.reduce((p, d) => p + d, 0);
+  return { axis: ax, sizes, shape };
+}
+
+/** Rows before the axis and floats per unit of the axis. */
+function rowsAround(shape: Shape, axis: number): { outer: number; inner: number } {
+  return { outer: shapeSize(shape.slice(0, axis)), inner: shapeSize(shape.slice(axis + 1)) };
+}
+
+export function concatForward(xs: Tensor[], axis: number): Tensor {
+  const { axis: ax, sizes, shape } = concatShape(xs.map((x) => x.shape), axis);
+  const out = emptyTensor(shape, 'concat.out');
+  const { outer, inner } = rowsAround(shape, ax);
+  const stride = shape[ax] * inner;
+  let offset = 0;
+  xs.forEach((x, i) => {
+    const width = sizes[i] * inner;
+    const params = packParams([u32(outer * width), u32(width), u32(width), u32(0), u32(stride), u32(offset)]);
+    runtime().dispatch(concatSpec, { inputs: [x.slice], outputs: [out.slice], params }, linearGrid(outer * width));
+    offset += width;
+  });
+  return out;
+}
+
+function checkSizes(x: Tensor, sizes: number[], axis: number): number {
+  const ax = normaliseAxis('split', axis, x.rank, x.describe());
+  const total = sizes.reduce((p, d) => p + d, 0);
+  if (!sizes.every((d) => Number.isInteger(d) && d >= 0) || total !== x.shape[ax]) {
+    throw new ShapeError(`split: sizes [${sizes}] must be non-negative integers summing to ${x.shape[ax]} (axis ${ax} of ${x.describe()})`);
+  }
+  return ax;
+}
+
+/** The parts of x along axis; `wanted[i] === false` skips part i (returned as null). */
+function splitParts(x: Tensor, sizes: number[], ax: number, wanted?: boolean[]): (Tensor | null)[] {
+  const { outer, inner } = rowsAround(x.shape, ax);
+  const stride = x.shape[ax] * inner;
+  let offset = 0;
+  return sizes.map((size, i) => {
+    const width = size * inner;
+    const start = offset;
+    offset += width;
+    if (wanted && !wanted[i]) return null;
+    const shape = [...x.shape];
+    shape[ax] = size;
+    const part = emptyTensor(shape, 'split.out');
+    const params = packParams([u32(outer * width), u32(width), u32(stride), u32(start), u32(width), u32(0)]);
+    runtime().dispatch(splitSpec, { inputs: [x.slice], outputs: [part.slice], params }, linearGrid(outer * width));
+    return part;
+  });
+}
+
+export function splitForward(x: Tensor, sizes: number[], axis: number): Tensor[] {
+  return splitParts(x, sizes, checkSizes(x, sizes, axis)) as Tensor[];
+}
+
+/** The gradient of x from part i's dy: dy at the part's slab, zeros elsewhere. */
+export function splitBackward(dy: Tensor, xShape: Shape, axis: number, start: number, size: number): Tensor {
+  const ax = normaliseAxis('split', axis, xShape.length, formatShape(xShape));
+  const { inner } = rowsAround(xShape, ax);
+  const dx = emptyTensor(xShape, 'split.dx');
+  const params = packParams([u32(dx.size), u32(xShape[ax] * inner), u32(start * inner), u32(size * inner)]);
+  runtime().dispatch(splitBackwardSpec, { inputs: [dy.slice], outputs: [dx.slice], params }, linearGrid(dx.size));
+  return dx;
+}
+
+/** Differentiable concatenation along `axis` (negative counts from the end: -1 is NHWC's channels). */
+export function concat(xs: Tensor[], axis: number): Tensor {
+  const { axis: ax, sizes } = concatShape(xs.map((x) => x.shape), axis);
+  const y = concatForward(xs, ax);
+  return record('concat', xs, y, (dy, needs) => splitParts(dy, sizes, ax, needs));
+}
+
+/** Differentiable split into parts of `sizes` along `axis`. */
+export function split(x: Tensor, sizes: number[], axis: number): Tensor[] {
+  const ax = checkSizes(x, sizes, axis);
+  const parts = splitParts(x, sizes, ax) as Tensor[];
+  const xShape = x.shape;
+  let start = 0;
+  return parts.map((part, i) => {
+    const from = start;
+    start += sizes[i];
+    return record('split', [x], part, (dy) => [splitBackward(dy, xShape, ax, from, sizes[i])]);
+  });
+}

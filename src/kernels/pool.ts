@@ -1,0 +1,370 @@
+// Pooling over NHWC activations.
+//
+//   maxPool2d:       y[n,oh,ow,c] = max over the window of x[n, oh*sh - padTop + i, ow*sw - padLeft + j, c]
+//   avgPool2d:       the mean over the window's real pixels (padded positions are not counted, as in TF)
+//   globalAvgPool2d: y[n,c] = mean over h, w of x[n,h,w,c]          [N,H,W,C] -> [N,C]
+//
+// Windows: 'valid' keeps only windows inside the input, out = floor((in - k) / s) + 1; 'same' is TF's,
+// out = ceil(in / s) with max(0, (out-1) s + k - in) padding split low-first-smaller (padTop = total/2
+// rounded down). Padded positions never win a max and never count in a mean.
+//
+// Max pool saves the winner of every window (argmax: a u32 tensor of y's shape holding h * W + w of the
+// winning input pixel; the first maximum in scan order wins ties). Both backwards are gathers: one
+// thread per input pixel visits the few windows that contain it and sums what they send back, so
+// overlapping windows (stride < size) need no atomics and every dy reaches its winner exactly once.
+
+import { ShapeError } from '../errors.js';
+import { f32, packParams, u32 } from '../gpu/params.js';
+import { runtime, type KernelSpec } from '../gpu/runtime.js';
+import { record } from '../graph/autograd.js';
+import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
+import { expandMiddle } from './reduce.js';
+import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
+
+export interface Pool2dOptions {
+  /** Window [kh, kw]; a number means square. */
+  size: number | readonly [number, number];
+  /** Defaults to the window size. */
+  stride?: number | readonly [number, number];
+  padding?: 'valid' | 'same';
+}
+
+export interface Pool2dGeometry {
+  n: number;
+  h: number;
+  w: number;
+  c: number;
+  kh: number;
+  kw: number;
+  sh: number;
+  sw: number;
+  padTop: number;
+  padLeft: number;
+  outH: number;
+  outW: number;
+}
+
+function pair(op: string, what: string, v: number | readonly [number, number]): [number, number] {
+  const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
+  if (!p.every((d) => Number.isInteger(d) && d > 0)) throw new ShapeError(`${op}: ${what} must be positive integers, got ${String(v)}`);
+  return p;
+}
+
+/** Validates x's shape and the options; the output size and padding, as described above. */
+export function pool2dGeometry(op: string, xShape: Shape, opts: Pool2dOptions): Pool2dGeometry {
+  if (xShape.length !== 4) throw new ShapeError(`${op}: expected an NHWC input of rank 4, got ${formatShape(xShape)}`);
+  const [n, h, w, c] = xShape;
+  const [kh, kw] = pair(op, 'size', opts.size);
+  const [sh, sw] = pair(op, 'stride', opts.stride ?? [kh, kw]);
+  const padding = opts.padding ?? 'valid';
+  if (padding === 'valid') {
+    if (kh > h || kw > w) {
+      throw new ShapeError(`${op}: window ${kh}x${kw} is larger than the input ${formatShape(xShape)} with 'valid' padding`);
+    }
+    return { n, h, w, c, kh, kw, sh, sw, padTop: 0, padLeft: 0, outH: Math.floor((h - kh) / sh) + 1, outW: Math.floor((w - kw) / sw) + 1 };
+  }
+  if (padding !== 'same') throw new ShapeError(`${op}: padding must be 'valid' or 'same', got ${String(padding)}`);
+  if (h === 0 || w === 0) throw new ShapeError(`${op}: empty input ${formatShape(xShape)}`);
+  const outH = Math.ceil(h / sh);
+  const outW = Math.ceil(w / sw);
+  const padTop = Math.floor(Math.max(0, (outH - 1) * sh + kh - h) / 2);
+  const padLeft = Math.floor(Math.max(0, (outW - 1) * sw + kw - w) / 2);
+  return { n, h, w, c, kh, kw, sh, sw, padTop, padLeft, outH, outW };
+}
+
+/** Params shared by every windowed pool kernel; `total` is the thread count. */
+function poolParams(g: Pool2dGeometry, total: number): ArrayBuffer {
+  return packParams([u32(total), u32(g.h), u32(g.w), u32(g.c), u32(g.outH), u32(g.outW), u32(g.kh), u32(g.kw), u32(g.sh), u32(g.sw), u32(g.padTop), u32(g.padLeft)]);
+}
+
+const POOL_PARAMS = /* wgsl */ `
+struct Params { total: u32, h: u32, w: u32, c: u32, outH: u32, outW: u32, kh: u32, kw: u32, sh: u32, sw: u32, padTop: u32, padLeft: u32 }`;
+
+/** WGSL: splits flat index i of a [N, rows, cols, C] tensor into n, row, col, ch. */
+function decode(rows: string, cols: string): string {
+  return /* wgsl */ `
+  let ch = i % params.c;
+  let pix = i / params.c;
+  let col = pix % ${cols};
+  let row = (pix / ${cols}) % ${rows};
+  let n = pix / (${cols} * ${rows});`;
+}
+
+/** WGSL: for output pixel (row, col), the window clipped to the image: rows [h0, h1), cols [w0, w1). */
+const WINDOW = /* wgsl */ `
+  let top = i32(row * params.sh) - i32(params.padTop);
+  let left = i32(col * params.sw) - i32(params.padLeft);
+  let h0 = max(top, 0);
+  let h1 = min(top + i32(params.kh), i32(params.h));
+  let w0 = max(left, 0);
+  let w1 = min(left + i32(params.kw), i32(params.w));`;
+
+/**
+ * WGSL: for input pixel (row, col), the output windows that contain it: rows [oh0, oh1], cols [ow0, ow1].
+ * Window oh covers input rows oh*sh - padTop .. oh*sh - padTop + kh - 1.
+ */
+const COVERING = /* wgsl */ `
+  let ph = i32(row + params.padTop);
+  let pw = i32(col + params.padLeft);
+  let oh0 = max(ph - i32(params.kh) + i32(params.sh), 0) / i32(params.sh);
+  let oh1 = min(ph / i32(params.sh), i32(params.outH) - 1);
+  let ow0 = max(pw - i32(params.kw) + i32(params.sw), 0) / i32(params.sw);
+  let ow1 = min(pw / i32(params.sw), i32(params.outW) - 1);`;
+
+// ---------------------------------------------------------------------------------------------
+// Max pool
+
+const maxForwardSpec: KernelSpec = {
+  name: 'maxPool2d.forward',
+  key: '',
+  inputs: 1,
+  outputs: 2,
+  wgsl: () => /* wgsl */ `${POOL_PARAMS}
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<storage, read_write> argmax: array<u32>;
+@group(0) @binding(3) var<uniform> params: Params;
+@compute @workgroup_size(256)
+fn main(${LINEAR_MAIN_ARGS}) {
+  let i = ${linearIndex()};
+  if (i >= params.total) { return; }
+  ${decode('params.outH', 'params.outW')}
+  ${WINDOW}
+  // 'same' padding never leaves a window without a real pixel, so (h0, w0) is always inside.
+  var bestAt = u32(h0) * params.w + u32(w0);
+  var best = x[(n * params.h * params.w + bestAt) * params.c + ch];
+  for (var ih = h0; ih < h1; ih++) {
+    for (var iw = w0; iw < w1; iw++) {
+      let at = u32(ih) * params.w + u32(iw);
+      let v = x[(n * params.h * params.w + at) * params.c + ch];
+      if (v > best) { best = v; bestAt = at; }
+    }
+  }
+  y[i] = best;
+  argmax[i] = bestAt;
+}`,
+};
+
+const maxBackwardSpec: KernelSpec = {
+  name: 'maxPool2d.backward',
+  key: '',
+  inputs: 2,
+  outputs: 1,
+  wgsl: () => /* wgsl */ `${POOL_PARAMS}
+@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> argmax: array<u32>;
+@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(3) var<uniform> params: Params;
+@compute @workgroup_size(256)
+fn main(${LINEAR_MAIN_ARGS}) {
+  let i = ${linearIndex()};
+  if (i >= params.total) { return; }
+  ${decode('params.h', 'params.w')}
+  ${COVERING}
+  let me = row * params.w + col;
+  var acc = 0.0;
+  for (var oh = oh0; oh <= oh1; oh++) {
+    for (var ow = ow0; ow <= ow1; ow++) {
+      let o = ((n * params.outH + u32(oh)) * params.outW + u32(ow)) * params.c + ch;
+      if (argmax[o] == me) { acc += dy[o]; }
+    }
+  }
+  dx[i] = acc;
+}`,
+};
+
+/** y and the winners' positions (u32 bits in a tensor of y's shape: not float data, only for the backward). */
+export function maxPool2dForward(x: Tensor, opts: Pool2dOptions): { y: Tensor; argmax: Tensor } {
+  const g = pool2dGeometry('maxPool2d', x.shape, opts);
+  const shape = [g.n, g.outH, g.outW, g.c];
+  const y = emptyTensor(shape, 'maxPool2d.out');
+  const argmax = emptyTensor(shape, 'maxPool2d.argmax');
+  runtime().dispatch(maxForwardSpec, { inputs: [x.slice], outputs: [y.slice, argmax.slice], params: poolParams(g, y.size) }, linearGrid(y.size));
+  return { y, argmax };
+}
+
+/** dx of x's shape: each dy goes to its window's winner; a pixel winning several windows sums them. */
+export function maxPool2dBackward(dy: Tensor, argmax: Tensor, xShape: Shape, opts: Pool2dOptions): Tensor {
+  const g = pool2dGeometry('maxPool2d', xShape, opts);
+  const yShape = [g.n, g.outH, g.outW, g.c];
+  if (dy.shape.join() !== yShape.join() || argmax.shape.join() !== yShape.join()) {
+    throw new ShapeError(`maxPool2d backward: dy ${formatShape(dy.shape)} and argmax ${formatShape(argmax.shape)} must be ${formatShape(yShape)}`);
+  }
+  const dx = emptyTensor(xShape, 'maxPool2d.dx');
+  runtime().dispatch(maxBackwardSpec, { inputs: [dy.slice, argmax.slice], outputs: [dx.slice], params: poolParams(g, dx.size) }, linearGrid(dx.size));
+  return dx;
+}
+
+/** Differentiable max pool; the argmax lives on the tape until the backward has run. */
+export function maxPool2d(x: Tensor, opts: Pool2dOptions): Tensor {
+  const { y, argmax } = maxPool2dForward(x, opts);
+  const xShape = x.shape;
+  const o = { ...opts };
+  record('maxPool2d', [x], y, (dy, _needs, [winners]) => [maxPool2dBackward(dy, winners, xShape, o)], [argmax]);
+  argmax.dispose();
+  return y;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Average pool (windowed)
+
+const avgForwardSpec: KernelSpec = {
+  name: 'avgPool2d.forward',
+  key: '',
+  inputs: 1,
+  outputs: 1,
+  wgsl: () => /* wgsl */ `${POOL_PARAMS}
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+@compute @workgroup_size(256)
+fn main(${LINEAR_MAIN_ARGS}) {
+  let i = ${linearIndex()};
+  if (i >= params.total) { return; }
+  ${decode('params.outH', 'params.outW')}
+  ${WINDOW}
+  var acc = 0.0;
+  for (var ih = h0; ih < h1; ih++) {
+    for (var iw = w0; iw < w1; iw++) {
+      acc += x[((n * params.h + u32(ih)) * params.w + u32(iw)) * params.c + ch];
+    }
+  }
+  y[i] = acc / f32((h1 - h0) * (w1 - w0));
+}`,
+};
+
+const avgBackwardSpec: KernelSpec = {
+  name: 'avgPool2d.backward',
+  key: '',
+  inputs: 1,
+  outputs: 1,
+  wgsl: () => /* wgsl */ `${POOL_PARAMS}
+@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+@compute @workgroup_size(256)
+fn main(${LINEAR_MAIN_ARGS}) {
+  let i = ${linearIndex()};
+  if (i >= params.total) { return; }
+  ${decode('params.h', 'params.w')}
+  ${COVERING}
+  var acc = 0.0;
+  for (var oh = oh0; oh <= oh1; oh++) {
+    let top = oh * i32(params.sh) - i32(params.padTop);
+    let rows = min(top + i32(params.kh), i32(params.h)) - max(top, 0);
+    for (var ow = ow0; ow <= ow1; ow++) {
+      let left = ow * i32(params.sw) - i32(params.padLeft);
+      let cols = min(left + i32(params.kw), i32(params.w)) - max(left, 0);
+      acc += dy[((n * params.outH + u32(oh)) * params.outW + u32(ow)) * params.c + ch] / f32(rows * cols);
+    }
+  }
+  dx[i] = acc;
+}`,
+};
+
+export function avgPool2dForward(x: Tensor, opts: Pool2dOptions): Tensor {
+  const g = pool2dGeometry('avgPool2d', x.shape, opts);
+  const y = emptyTensor([g.n, g.outH, g.outW, g.c], 'avgPool2d.out');
+  runtime().dispatch(avgForwardSpec, { inputs: [x.slice], outputs: [y.slice], params: poolParams(g, y.size) }, linearGrid(y.size));
+  return y;
+}
+
+export function avgPool2dBackward(dy: Tensor, xShape: Shape, opts: Pool2dOptions): Tensor {
+  const g = pool2dGeometry('avgPool2d', xShape, opts);
+  const yShape = [g.n, g.outH, g.outW, g.c];
+  if (dy.shape.join() !== yShape.join()) throw new ShapeError(`avgPool2d backward: dy ${formatShape(dy.shape)} must be ${formatShape(yShape)}`);
+  const dx = emptyTensor(xShape, 'avgPool2d.dx');
+  runtime().dispatch(avgBackwardSpec, { inputs: [dy.slice], outputs: [dx.slice], params: poolParams(g, dx.size) }, linearGrid(dx.size));
+  return dx;
+}
+
+export function avgPool2d(x: Tensor, opts: Pool2dOptions): Tensor {
+  const y = avgPool2dForward(x, opts);
+  const xShape = x.shape;
+  const o = { ...opts };
+  return record('avgPool2d', [x], y, (dy) => [avgPool2dBackward(dy, xShape, o)]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Global average pool: one workgroup per (n, block of CB channels). Its 256 threads are CB channel
+// lanes times 256/CB pixel lanes, so adjacent threads read adjacent channels (coalesced) and a large
+// H*W is spread over many threads before the tree reduction in workgroup memory.
+
+const GAP_WG = 256;
+
+function gapSpec(cb: number): KernelSpec {
+  const lanes = GAP_WG / cb;
+  return {
+    name: 'globalAvgPool2d.forward',
+    key: `cb=${cb}`,
+    inputs: 1,
+    outputs: 1,
+    wgsl: () => /* wgsl */ `
+struct Params { n: u32, hw: u32, c: u32, scale: f32 }
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+var<workgroup> partial: array<f32, ${GAP_WG}>;
+@compute @workgroup_size(${GAP_WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lid: u32) {
+  let blocks = (params.c + ${cb - 1}u) / ${cb}u;
+  let wgIndex = wid.x + wid.y * nwg.x;
+  let n = wgIndex / blocks;
+  let lane = lid / ${cb}u;
+  let ch = (wgIndex % blocks) * ${cb}u + lid % ${cb}u;
+  let inRange = n < params.n && ch < params.c;
+  var acc = 0.0;
+  if (inRange) {
+    for (var p = lane; p < params.hw; p += ${lanes}u) {
+      acc += x[(n * params.hw + p) * params.c + ch];
+    }
+  }
+  partial[lid] = acc;
+  workgroupBarrier();
+  for (var s = ${lanes / 2}u; s > 0u; s >>= 1u) {
+    if (lane < s) { partial[lid] += partial[lid + s * ${cb}u]; }
+    workgroupBarrier();
+  }
+  if (lane == 0u && inRange) { y[n * params.c + ch] = partial[lid] * params.scale; }
+}`,
+  };
+}
+
+/** Channel block: the smallest power of two covering C, at most 64 (so at least 4 pixel lanes). */
+function channelBlock(c: number): number {
+  let cb = 1;
+  while (cb < c && cb < 64) cb *= 2;
+  return cb;
+}
+
+function grid2d(groups: number): [number, number] {
+  const maxX = runtime().limits.maxComputeWorkgroupsPerDimension;
+  return groups <= maxX ? [groups, 1] : [maxX, Math.ceil(groups / maxX)];
+}
+
+export function globalAvgPool2dForward(x: Tensor): Tensor {
+  if (x.rank !== 4) throw new ShapeError(`globalAvgPool2d: expected an NHWC input of rank 4, got ${formatShape(x.shape)}`);
+  const [n, h, w, c] = x.shape;
+  if (h * w === 0) throw new ShapeError(`globalAvgPool2d: empty spatial size in ${formatShape(x.shape)}`);
+  const y = emptyTensor([n, c], 'globalAvgPool2d.out');
+  const cb = channelBlock(c);
+  const params = packParams([u32(n), u32(h * w), u32(c), f32(1 / (h * w))]);
+  runtime().dispatch(gapSpec(cb), { inputs: [x.slice], outputs: [y.slice], params }, grid2d(n * Math.ceil(c / cb)));
+  return y;
+}
+
+/** dx[n,h,w,c] = dy[n,c] / (H*W). */
+export function globalAvgPool2dBackward(dy: Tensor, xShape: Shape): Tensor {
+  const [n, h, w, c] = xShape;
+  if (xShape.length !== 4 || dy.shape.join() !== [n, c].join()) {
+    throw new ShapeError(`globalAvgPool2d backward: dy ${formatShape(dy.shape)} does not match input ${formatShape(xShape)}`);
+  }
+  return expandMiddle(dy, n, h * w, c, xShape, 1 / (h * w));
+}
+
+export function globalAvgPool2d(x: Tensor): Tensor {
+  const y = globalAvgPool2dForward(x);
+  const xShape = x.shape;
+  return record('globalAvgPool2d', [x], y, (dy) => [globalAvgPool2dBackward(dy, xShape)]);
+}

@@ -1,0 +1,208 @@
+import { describe, expect, it } from 'vitest';
+import * as dn from '../../src/index.js';
+import {
+  avgPool2d,
+  globalAvgPool2d,
+  maxPool2d,
+  maxPool2dBackward,
+  maxPool2dForward,
+  pool2dGeometry,
+  type Pool2dOptions,
+} from '../../src/kernels/pool.js';
+import { nd } from '../../src/reference/array.js';
+import {
+  avgPool2dBackwardRef,
+  avgPool2dRef,
+  globalAvgPool2dBackwardRef,
+  globalAvgPool2dRef,
+  maxPool2dBackwardRef,
+  maxPool2dRef,
+} from '../../src/reference/pool.js';
+import { expectClose } from '../helpers/close.js';
+import { checkGrad } from '../helpers/finite-diff.js';
+import { fromNd, useGpu } from '../helpers/gpu.js';
+import { rng, uniform } from '../helpers/rng.js';
+
+useGpu();
+
+/** n distinct values in [-1, 1), shuffled: no max-pool ties, gaps (2/n) far above the FD step. */
+function distinct(n: number, seed: number): Float64Array {
+  const r = rng(seed);
+  const order = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return Float64Array.from(order, (k) => ((k + 0.5) / n) * 2 - 1);
+}
+
+const size = (shape: readonly number[]): number => shape.reduce((p, d) => p * d, 1);
+
+const POOL_CASES = [
+  { shape: [2, 7, 9, 3], opts: { size: 2 } },
+  { shape: [2, 8, 6, 5], opts: { size: 2, stride: 2, padding: 'same' } },
+  { shape: [2, 7, 9, 5], opts: { size: 3, stride: 2 } },
+  { shape: [1, 7, 9, 3], opts: { size: 3, stride: 2, padding: 'same' } },
+  { shape: [2, 5, 6, 3], opts: { size: 3, stride: 1, padding: 'same' } },
+  { shape: [1, 6, 5, 2], opts: { size: [3, 2], stride: [1, 2], padding: 'same' } },
+  { shape: [2, 5, 5, 3], opts: { size: 2, stride: 3 } },
+  { shape: [1, 4, 4, 70], opts: { size: 2 } },
+] as const satisfies readonly { shape: readonly number[]; opts: Pool2dOptions }[];
+
+function outShapeOf(shape: readonly number[], opts: Pool2dOptions): number[] {
+  const g = pool2dGeometry('test', shape, opts);
+  return [g.n, g.outH, g.outW, g.c];
+}
+
+describe('maxPool2d', () => {
+  for (const [k, cs] of POOL_CASES.entries()) {
+    const shape = [...cs.shape];
+    const name = `maxPool2d ${JSON.stringify(cs.shape)} ${JSON.stringify(cs.opts)}`;
+    const x = distinct(size(shape), 10 + k);
+    const yShape = outShapeOf(shape, cs.opts);
+    const dy = uniform(size(yShape), 20 + k);
+
+    it(`${name}: CPU backward matches finite differences`, () => {
+      const analytic = maxPool2dBackwardRef(nd(x, shape), nd(dy, yShape), cs.opts);
+      checkGrad(name, (v) => maxPool2dRef(nd(v, shape), cs.opts), x, dy, analytic.data);
+    });
+
+    it(`${name}: GPU forward and backward match CPU`, async () => {
+      const xt = fromNd(x, shape, true);
+      const y = maxPool2d(xt, cs.opts);
+      expect(y.shape).toEqual(yShape);
+      expectClose(`${name} forward`, await y.toArray(), maxPool2dRef(nd(x, shape), cs.opts).data);
+      const dyt = fromNd(dy, yShape);
+      y.backward(dyt);
+      expectClose(`${name} backward`, await xt.grad!.toArray(), maxPool2dBackwardRef(nd(x, shape), nd(dy, yShape), cs.opts).data);
+      for (const t of [xt, y, dyt]) t.dispose();
+    });
+  }
+
+  it("'same' padding is TF's: 3x3 input, 2x2 stride 2 pads only the bottom and right", async () => {
+    const x = dn.tensor([1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 3, 3, 1]);
+    const y = maxPool2d(x, { size: 2, padding: 'same' });
+    expect(Array.from(await y.toArray())).toEqual([5, 6, 8, 9]);
+    expect(maxPool2dRef(nd([1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 3, 3, 1]), { size: 2, padding: 'same' }).data).toEqual(Float64Array.from([5, 6, 8, 9]));
+    x.dispose();
+    y.dispose();
+  });
+
+  it('padded positions never win, even over negative inputs', async () => {
+    const data = uniform(5 * 5, 31, -2, -1);
+    const x = fromNd(data, [1, 5, 5, 1]);
+    const y = maxPool2d(x, { size: 3, stride: 2, padding: 'same' });
+    const want = maxPool2dRef(nd(data, [1, 5, 5, 1]), { size: 3, stride: 2, padding: 'same' });
+    expect(Math.max(...want.data)).toBeLessThan(0);
+    expectClose('maxPool2d negative same', await y.toArray(), want.data);
+    x.dispose();
+    y.dispose();
+  });
+
+  it('ties: the first maximum in scan order takes the whole gradient, exactly once', async () => {
+    const shape = [2, 5, 6, 3];
+    const opts = { size: 3, stride: 1 } as const;
+    const ones = new Float64Array(size(shape)).fill(0.5);
+    const x = fromNd(ones, shape);
+    const { y, argmax } = maxPool2dForward(x, opts);
+    const dy = uniform(y.size, 32);
+    const dyt = fromNd(dy, [...y.shape]);
+    const dx = maxPool2dBackward(dyt, argmax, shape, opts);
+    const got = await dx.toArray();
+    expectClose('maxPool2d ties', got, maxPool2dBackwardRef(nd(ones, shape), nd(dy, [...y.shape]), opts).data);
+    const total = (a: ArrayLike<number>): number => Array.from(a).reduce((s, v) => s + v, 0);
+    expect(total(got)).toBeCloseTo(total(dy), 4);
+    for (const t of [x, y, argmax, dyt, dx]) t.dispose();
+  });
+
+  it('does not keep the argmax when nothing needs a gradient', async () => {
+    const x = fromNd(distinct(2 * 4 * 4 * 3, 33), [2, 4, 4, 3]);
+    const before = dn.memory().bytesInUse;
+    const y = maxPool2d(x, { size: 2 });
+    expect(y.node).toBeNull();
+    y.dispose();
+    expect(dn.memory().bytesInUse).toBe(before);
+    x.dispose();
+  });
+});
+
+const AVG_CASES = [
+  { shape: [2, 7, 9, 3], opts: { size: 2 } },
+  { shape: [1, 7, 9, 5], opts: { size: 3, stride: 2, padding: 'same' } },
+  { shape: [2, 6, 5, 3], opts: { size: 3, stride: 1, padding: 'same' } },
+] as const satisfies readonly { shape: readonly number[]; opts: Pool2dOptions }[];
+
+describe('avgPool2d', () => {
+  for (const [k, cs] of AVG_CASES.entries()) {
+    const shape = [...cs.shape];
+    const name = `avgPool2d ${JSON.stringify(cs.shape)} ${JSON.stringify(cs.opts)}`;
+    const x = uniform(size(shape), 40 + k);
+    const yShape = outShapeOf(shape, cs.opts);
+    const dy = uniform(size(yShape), 50 + k);
+
+    it(`${name}: CPU backward matches finite differences`, () => {
+      const analytic = avgPool2dBackwardRef(shape, nd(dy, yShape), cs.opts);
+      checkGrad(name, (v) => avgPool2dRef(nd(v, shape), cs.opts), x, dy, analytic.data);
+    });
+
+    it(`${name}: GPU forward and backward match CPU`, async () => {
+      const xt = fromNd(x, shape, true);
+      const y = avgPool2d(xt, cs.opts);
+      expectClose(`${name} forward`, await y.toArray(), avgPool2dRef(nd(x, shape), cs.opts).data);
+      const dyt = fromNd(dy, yShape);
+      y.backward(dyt);
+      expectClose(`${name} backward`, await xt.grad!.toArray(), avgPool2dBackwardRef(shape, nd(dy, yShape), cs.opts).data);
+      for (const t of [xt, y, dyt]) t.dispose();
+    });
+  }
+});
+
+// Channel blocks of 4 and 8 lanes, a C = 70 that needs two 64-channel blocks, and C = 1 with
+// H*W = 1023 spread over all 256 pixel lanes.
+const GAP_CASES = [[2, 7, 9, 3], [2, 3, 5, 5], [1, 3, 5, 70], [2, 33, 31, 1]] as const;
+
+describe('globalAvgPool2d', () => {
+  for (const [k, s] of GAP_CASES.entries()) {
+    const shape = [...s];
+    const name = `globalAvgPool2d ${JSON.stringify(s)}`;
+    const x = uniform(size(shape), 60 + k);
+    const dy = uniform(shape[0] * shape[3], 70 + k);
+
+    it(`${name}: CPU backward matches finite differences`, () => {
+      const analytic = globalAvgPool2dBackwardRef(shape, nd(dy, [shape[0], shape[3]]));
+      checkGrad(name, (v) => globalAvgPool2dRef(nd(v, shape)), x, dy, analytic.data);
+    });
+
+    it(`${name}: GPU forward and backward match CPU`, async () => {
+      const xt = fromNd(x, shape, true);
+      const y = globalAvgPool2d(xt);
+      expect(y.shape).toEqual([shape[0], shape[3]]);
+      expectClose(`${name} forward`, await y.toArray(), globalAvgPool2dRef(nd(x, shape)).data);
+      const dyt = fromNd(dy, [shape[0], shape[3]]);
+      y.backward(dyt);
+      expectClose(`${name} backward`, await xt.grad!.toArray(), globalAvgPool2dBackwardRef(shape, nd(dy, [shape[0], shape[3]])).data);
+      for (const t of [xt, y, dyt]) t.dispose();
+    });
+  }
+});
+
+describe('pool argument checks', () => {
+  it('throws ShapeError before dispatch for bad inputs', () => {
+    const rank3 = dn.zeros([4, 4, 3]);
+    const small = dn.zeros([1, 3, 5, 2]);
+    const before = dn.memory().bytesInUse;
+    expect(() => maxPool2d(rank3, { size: 2 })).toThrow(dn.ShapeError);
+    expect(() => avgPool2d(rank3, { size: 2 })).toThrow(dn.ShapeError);
+    expect(() => globalAvgPool2d(rank3)).toThrow(dn.ShapeError);
+    expect(() => maxPool2d(small, { size: 4 })).toThrow(dn.ShapeError);
+    expect(() => maxPool2d(small, { size: [2, 6] })).toThrow(dn.ShapeError);
+    expect(() => maxPool2d(small, { size: 2, stride: 0 })).toThrow(dn.ShapeError);
+    expect(() => maxPool2d(small, { size: 1.5 })).toThrow(dn.ShapeError);
+    expect(() => maxPool2d(small, { size: 2, padding: 'full' as 'same' })).toThrow(dn.ShapeError);
+    expect(dn.memory().bytesInUse).toBe(before);
+    // A window larger than the input is fine with 'same' padding.
+    const y = maxPool2d(small, { size: 4, stride: 1, padding: 'same' });
+    expect(y.shape).toEqual([1, 3, 5, 2]);
+    for (const t of [rank3, small, y]) t.dispose();
+  });
+});

@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import * as dn from '../../src/index.js';
+import {
+  upsample2d,
+  upsample2dBackward,
+  upsample2dForward,
+  upsample2dShape,
+  type Upsample2dOptions,
+} from '../../src/kernels/upsample.js';
+import { nd } from '../../src/reference/array.js';
+import { upsample2dBackwardRef, upsample2dRef } from '../../src/reference/upsample.js';
+import { expectClose } from '../helpers/close.js';
+import { checkGrad } from '../helpers/finite-diff.js';
+import { fromNd, useGpu } from '../helpers/gpu.js';
+import { uniform } from '../helpers/rng.js';
+
+useGpu();
+
+const size = (shape: readonly number[]): number => shape.reduce((p, d) => p * d, 1);
+
+const CASES = [
+  { shape: [2, 3, 5, 3], opts: { scale: 2, mode: 'nearest' } },
+  { shape: [1, 4, 3, 5], opts: { scale: 3, mode: 'nearest' } },
+  { shape: [1, 3, 4, 2], opts: { size: [7, 9], mode: 'nearest' } },
+  { shape: [2, 5, 7, 2], opts: { size: [2, 3], mode: 'nearest' } },
+  { shape: [2, 3, 5, 3], opts: { scale: 2, mode: 'bilinear' } },
+  { shape: [1, 4, 3, 5], opts: { scale: 3, mode: 'bilinear' } },
+  { shape: [2, 3, 4, 2], opts: { size: [7, 9], mode: 'bilinear' } },
+  { shape: [1, 5, 4, 3], opts: { scale: [1.5, 2.5], mode: 'bilinear' } },
+  { shape: [1, 7, 5, 2], opts: { size: [3, 2], mode: 'bilinear' } },
+  { shape: [2, 1, 3, 2], opts: { size: [4, 5], mode: 'bilinear' } },
+  { shape: [1, 3, 4, 2], opts: { size: [17, 23], mode: 'bilinear' } },
+] as const satisfies readonly { shape: readonly number[]; opts: Upsample2dOptions }[];
+
+describe('upsample2d', () => {
+  for (const [k, cs] of CASES.entries()) {
+    const shape = [...cs.shape];
+    const name = `upsample2d ${JSON.stringify(cs.shape)} ${JSON.stringify(cs.opts)}`;
+    const yShape = upsample2dShape(shape, cs.opts);
+    const [, outH, outW] = yShape;
+    const x = uniform(size(shape), 10 + k);
+    const dy = uniform(size(yShape), 20 + k);
+
+    it(`${name}: CPU backward matches finite differences`, () => {
+      const analytic = upsample2dBackwardRef(shape, nd(dy, yShape), cs.opts.mode);
+      checkGrad(name, (v) => upsample2dRef(nd(v, shape), outH, outW, cs.opts.mode), x, dy, analytic.data);
+    });
+
+    it(`${name}: GPU forward and backward match CPU`, async () => {
+      const xt = fromNd(x, shape, true);
+      const y = upsample2d(xt, cs.opts);
+      expect(y.shape).toEqual(yShape);
+      // Bilinear weights come from an f32 ratio on the GPU (float64 on the CPU): about 1e-7 apart,
+      // inside the default tolerance.
+      expectClose(`${name} forward`, await y.toArray(), upsample2dRef(nd(x, shape), outH, outW, cs.opts.mode).data);
+      const dyt = fromNd(dy, yShape);
+      y.backward(dyt);
+      expectClose(`${name} backward`, await xt.grad!.toArray(), upsample2dBackwardRef(shape, nd(dy, yShape), cs.opts.mode).data);
+      for (const t of [xt, y, dyt]) t.dispose();
+    });
+  }
+
+  // Values from torch.nn.functional.interpolate on [[1, 2], [3, 4]] with scale_factor=2.
+  const PYTORCH = {
+    nearest: [1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4],
+    bilinear: [1, 1.25, 1.75, 2, 1.5, 1.75, 2.25, 2.5, 2.5, 2.75, 3.25, 3.5, 3, 3.25, 3.75, 4],
+  } as const;
+  for (const mode of ['nearest', 'bilinear'] as const) {
+    it(`${mode} matches PyTorch (align_corners=False) on a 2x2 image`, async () => {
+      const x = dn.tensor([1, 2, 3, 4], [1, 2, 2, 1]);
+      const y = upsample2dForward(x, { scale: 2, mode });
+      expectClose(`${mode} pytorch`, await y.toArray(), PYTORCH[mode]);
+      expectClose(`${mode} pytorch ref`, upsample2dRef(nd([1, 2, 3, 4], [1, 2, 2, 1]), 4, 4, mode).data, PYTORCH[mode]);
+      x.dispose();
+      y.dispose();
+    });
+  }
+
+  it('nearest with a non-integer ratio reads floor(dst * in / out): 3 -> 7 reads 0,0,0,1,1,2,2', async () => {
+    const x = dn.tensor([10, 20, 30], [1, 1, 3, 1]);
+    const y = upsample2dForward(x, { size: [1, 7], mode: 'nearest' });
+    expect(Array.from(await y.toArray())).toEqual([10, 10, 10, 20, 20, 30, 30]);
+    x.dispose();
+    y.dispose();
+  });
+
+  it('the raw backward is the transpose of the forward: <up(x), dy> = <x, up^T(dy)>', async () => {
+    const shape = [2, 4, 5, 3];
+    const opts = { size: [9, 11], mode: 'bilinear' } as const;
+    const x = uniform(size(shape), 40);
+    const dy = uniform(2 * 9 * 11 * 3, 41);
+    const xt = fromNd(x, shape);
+    const dyt = fromNd(dy, [2, 9, 11, 3]);
+    const y = upsample2dForward(xt, opts);
+    const dx = upsample2dBackward(dyt, shape, opts);
+    const [yv, dxv] = [await y.toArray(), await dx.toArray()];
+    const lhs = yv.reduce((s, v, i) => s + v * dy[i], 0);
+    const rhs = dxv.reduce((s, v, i) => s + v * x[i], 0);
+    expect(Math.abs(lhs - rhs)).toBeLessThan(1e-4 * Math.max(1, Math.abs(lhs)));
+    for (const t of [xt, dyt, y, dx]) t.dispose();
+  });
+
+  it('throws ShapeError before dispatch for bad inputs', () => {
+    const rank3 = dn.zeros([4, 4, 3]);
+    const x = dn.zeros([1, 3, 3, 2]);
+    const dy = dn.zeros([1, 5, 6, 2]);
+    const before = dn.memory().bytesInUse;
+    expect(() => upsample2d(rank3, { scale: 2, mode: 'nearest' })).toThrow(dn.ShapeError);
+    expect(() => upsample2d(x, { mode: 'nearest' })).toThrow(dn.ShapeError);
+    expect(() => upsample2d(x, { scale: 2, size: [6, 6], mode: 'nearest' })).toThrow(dn.ShapeError);
+    expect(() => upsample2d(x, { scale: 0, mode: 'bilinear' })).toThrow(dn.ShapeError);
+    expect(() => upsample2d(x, { scale: 0.2, mode: 'bilinear' })).toThrow(dn.ShapeError);
+    expect(() => upsample2d(x, { size: [6, 6.5], mode: 'bilinear' })).toThrow(dn.ShapeError);
+    expect(() => upsample2d(x, { scale: 2, mode: 'bicubic' as 'bilinear' })).toThrow(dn.ShapeError);
+    expect(() => upsample2dBackward(dy, [1, 3, 3, 2], { scale: 2, mode: 'nearest' })).toThrow(dn.ShapeError);
+    expect(dn.memory().bytesInUse).toBe(before);
+    for (const t of [rank3, x, dy]) t.dispose();
+  });
+});
