@@ -1,0 +1,305 @@
+// Data augmentation on the GPU, for images [N, H, W, C] and their masks [N, H, W, 1]:
+//   flip(x, {horizontal, vertical})      explicit per-sample flags; returns a Tensor.
+//   affine(x, {rotation, widthShift, heightShift, zoom, seed, mask, ...})   -> {image, mask?}
+//   elastic(x, {alpha, sigma, seed, noise, mask, ...})                      -> {image, mask?}
+//   augmentBatch(images, masks, preset, seed)                               -> {images, masks}
+// The random transforms take the mask in their options and return both, so one draw of the
+// parameters always moves image and mask together (affinePair is the same with a required mask).
+//
+// Random parameters are drawn on the CPU from a seeded generator (same seed, same output) and
+// uploaded as small tensors: a 2x3 matrix per sample for affine, the noise planes and per-sample
+// scales for elastic. Masks are sampled like the image, then thresholded at 0.5 (maskMode
+// 'threshold', the default) or read with nearest-neighbour sampling (maskMode 'nearest'); outside
+// the image a mask reads 0 under fillMode 'constant'.
+//
+// Conventions follow the originals: affine parameters as Keras' ImageDataGenerator (theta in
+// degrees, tx a row shift, ty a column shift, zx/zy row/column zooms, input = M (row, col, 1) about
+// the centre); elastic as the notebook's scipy elastic_transform: dx (rows) and dy (columns) are
+// uniform noise in [-1, 1) smoothed by gaussian_filter(sigma, mode 'reflect') times alpha, and the
+// image is read at (row + dx, col + dy) with map_coordinates(order=1, mode='reflect'), the
+// half-sample symmetric extension. See src/reference/augment.ts for the exact specification.
+
+import { ShapeError } from '../errors.js';
+import { formatShape, tensor, type Tensor } from '../graph/tensor.js';
+import {
+  affineForward,
+  displaceForward,
+  flipForward,
+  gaussianWeights,
+  smoothField,
+  type FillMode,
+  type Interpolation,
+  type Parametrisation,
+  type SampleOptions,
+} from '../kernels/augment.js';
+
+export type { FillMode, Interpolation, Parametrisation };
+export type MaskMode = 'threshold' | 'nearest';
+
+/** A transformed image and, when one was given, its mask transformed by the same draw. */
+export interface Augmented {
+  image: Tensor;
+  mask?: Tensor;
+}
+
+/** Seeded uniform generator in [0, 1): a Weyl sequence through the murmur3 finaliser. */
+export function seededRandom(seed: number): () => number {
+  let state = Math.floor(seed) >>> 0;
+  return () => {
+    state = (state + 0x9e3779b9) >>> 0;
+    let z = state;
+    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+    return ((z ^ (z >>> 16)) >>> 0) / 4294967296;
+  };
+}
+
+function resolveSeed(op: string, seed: number | undefined): number {
+  if (seed === undefined) return Math.floor(Math.random() * 4294967296);
+  if (!Number.isFinite(seed)) throw new ShapeError(`${op}: seed must be a finite number, got ${seed}`);
+  return seed;
+}
+
+function checkImage(op: string, x: Tensor): void {
+  if (x.rank !== 4) throw new ShapeError(`${op}: expected an image batch [N, H, W, C], got ${x.describe()}`);
+}
+
+function checkMask(op: string, x: Tensor, mask: Tensor | undefined | null): void {
+  if (!mask) return;
+  const [n, h, w] = x.shape;
+  if (mask.rank !== 4 || mask.shape[0] !== n || mask.shape[1] !== h || mask.shape[2] !== w || mask.shape[3] !== 1) {
+    throw new ShapeError(`${op}: mask ${formatShape(mask.shape)} does not match image ${formatShape(x.shape)}; expected ${formatShape([n, h, w, 1])}`);
+  }
+}
+
+/** How the image and the mask are read at the transformed points. */
+export interface SamplingOptions {
+  /** Outside the image: 'reflect' (half-sample symmetric), 'nearest' (edge) or 'constant' (cval). */
+  fillMode?: FillMode;
+  /** Image interpolation; default 'bilinear'. */
+  interpolation?: Interpolation;
+  /** Image value outside for fillMode 'constant'; default 0 (masks always read 0). */
+  cval?: number;
+  /** Mask: bilinear then > 0.5 ('threshold', default), or nearest-neighbour ('nearest'). */
+  maskMode?: MaskMode;
+}
+
+function imageSampling(o: SamplingOptions, defaultFill: FillMode): SampleOptions {
+  return { fillMode: o.fillMode ?? defaultFill, interpolation: o.interpolation ?? 'bilinear', threshold: false, cval: o.cval ?? 0 };
+}
+
+function maskSampling(o: SamplingOptions, defaultFill: FillMode): SampleOptions {
+  const nearest = o.maskMode === 'nearest';
+  return { fillMode: o.fillMode ?? defaultFill, interpolation: nearest ? 'nearest' : 'bilinear', threshold: !nearest, cval: 0 };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flip
+
+export interface FlipOptions {
+  /** Reverse the columns (W): one flag for the batch or one per sample. */
+  horizontal?: boolean | readonly boolean[];
+  /** Reverse the rows (H). */
+  vertical?: boolean | readonly boolean[];
+}
+
+function perSample(op: string, name: string, value: boolean | readonly boolean[] | undefined, n: number): readonly boolean[] {
+  if (value === undefined || typeof value === 'boolean') return Array<boolean>(n).fill(value ?? false);
+  if (value.length !== n) throw new ShapeError(`${op}: ${name} has ${value.length} flags for a batch of ${n}`);
+  return value;
+}
+
+/** Flips x [N, H, W, C] per sample. Flip a mask by calling it again with the same flags. */
+export function flip(x: Tensor, options: FlipOptions = {}): Tensor {
+  checkImage('flip', x);
+  const n = x.shape[0];
+  const horizontal = perSample('flip', 'horizontal', options.horizontal, n);
+  const vertical = perSample('flip', 'vertical', options.vertical, n);
+  const flags = tensor(Float32Array.from({ length: 2 * n }, (_, i) => ((i % 2 ? vertical : horizontal)[i >> 1] ? 1 : 0)), [n, 2]);
+  const out = flipForward(x, flags);
+  flags.dispose();
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Affine (Keras ImageDataGenerator)
+
+/** One sample's transform, as Keras: degrees, row/column shifts in pixels, row/column zooms. */
+export interface AffineParams {
+  theta: number;
+  tx: number;
+  ty: number;
+  zx: number;
+  zy: number;
+}
+
+export interface AffineOptions extends SamplingOptions {
+  /** theta ~ U(-rotation, rotation) degrees. */
+  rotation?: number;
+  /** ty ~ U(-s, s), times W when s < 1 (a fraction), else pixels. */
+  widthShift?: number;
+  /** tx ~ U(-s, s), times H when s < 1. */
+  heightShift?: number;
+  /** zx, zy ~ U(lo, hi) independently; a number z means [1 - z, 1 + z]. */
+  zoom?: number | readonly [number, number];
+  seed?: number;
+  /** Given parameters (one per sample) instead of a draw. */
+  params?: readonly AffineParams[];
+  mask?: Tensor;
+}
+
+/**
+ * Draws per-sample parameters: five values per sample in the order theta, tx, ty, zx, zy, whatever
+ * the ranges, so changing one range does not shift the others' draws.
+ */
+export function drawAffineParams(n: number, height: number, width: number, options: AffineOptions = {}): AffineParams[] {
+  const rand = seededRandom(resolveSeed('affine', options.seed));
+  const zoom = options.zoom ?? 0;
+  const [zlo, zhi] = typeof zoom === 'number' ? [1 - zoom, 1 + zoom] : zoom;
+  if (!(zlo > 0 && zhi >= zlo)) throw new ShapeError(`affine: zoom range [${zlo}, ${zhi}] must be positive and ordered`);
+  const symmetric = (range: number): number => range * (2 * rand() - 1);
+  const pixels = (range: number, size: number): number => (range < 1 ? range * size : range);
+  return Array.from({ length: n }, () => ({
+    theta: symmetric(options.rotation ?? 0),
+    tx: symmetric(pixels(options.heightShift ?? 0, height)),
+    ty: symmetric(pixels(options.widthShift ?? 0, width)),
+    zx: zlo + (zhi - zlo) * rand(),
+    zy: zlo + (zhi - zlo) * rand(),
+  }));
+}
+
+/**
+ * The 2x3 matrix [a, b, c, d, e, f]: output (row, col) reads input (a row + b col + c, d row + e col
+ * + f). Keras' R(theta) T(tx, ty) Z(zx, zy) about the centre o = ((h-1)/2, (w-1)/2):
+ * input = A (out - o) + t' + o with A = R Z and t' = R t.
+ */
+export function affineMatrix(p: AffineParams, height: number, width: number): number[] {
+  const t = (p.theta * Math.PI) / 180;
+  const [cos, sin] = [Math.cos(t), Math.sin(t)];
+  const a = [cos * p.zx, -sin * p.zy, sin * p.zx, cos * p.zy];
+  const shift = [cos * p.tx - sin * p.ty, sin * p.tx + cos * p.ty];
+  const [oy, ox] = [height / 2 - 0.5, width / 2 - 0.5];
+  return [
+    a[0], a[1], shift[0] + oy - a[0] * oy - a[1] * ox,
+    a[2], a[3], shift[1] + ox - a[2] * oy - a[3] * ox,
+  ];
+}
+
+/** Random affine warp of x (and options.mask by the same draw); fillMode defaults to Keras' 'nearest'. */
+export function affine(x: Tensor, options: AffineOptions = {}): Augmented {
+  checkImage('affine', x);
+  checkMask('affine', x, options.mask);
+  const [n, h, w] = x.shape;
+  const params = options.params ?? drawAffineParams(n, h, w, options);
+  if (params.length !== n) throw new ShapeError(`affine: ${params.length} parameter sets for a batch of ${n}`);
+  const matrices = tensor(Float32Array.from(params.flatMap((p) => affineMatrix(p, h, w))), [n, 6]);
+  const image = affineForward(x, matrices, imageSampling(options, 'nearest'));
+  const mask = options.mask ? affineForward(options.mask, matrices, maskSampling(options, 'nearest')) : undefined;
+  matrices.dispose();
+  return mask ? { image, mask } : { image };
+}
+
+/** affine() with a required mask: one draw applied to both. */
+export function affinePair(image: Tensor, mask: Tensor, options: Omit<AffineOptions, 'mask'> = {}): { image: Tensor; mask: Tensor } {
+  checkMask('affine', image, mask);
+  return affine(image, { ...options, mask }) as { image: Tensor; mask: Tensor };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Elastic deformation
+
+export interface ElasticOptions extends SamplingOptions {
+  /** Displacement scale, or a range [low, high] drawn once per image. */
+  alpha: number | readonly [number, number];
+  /** Gaussian standard deviation in pixels; 0 leaves the noise unsmoothed. */
+  sigma: number;
+  /** Noise planes [N, H, W] each, in [-1, 1]: dx along rows, dy along columns. Drawn from seed if absent. */
+  noise?: { dx: Float32Array; dy: Float32Array };
+  seed?: number;
+  mask?: Tensor;
+  /** 'scipy' (the notebook, default) or 'torchvision' (kernel int(8 sigma + 1), alpha relative to size). */
+  parametrisation?: Parametrisation;
+}
+
+/**
+ * Elastic deformation of x (and options.mask with the same field); fillMode defaults to 'reflect'
+ * as the notebook's map_coordinates. Draw order from the seed: the N alphas (when a range), then
+ * per image H*W values of dx, then H*W of dy, each 2u - 1.
+ */
+export function elastic(x: Tensor, options: ElasticOptions): Augmented {
+  checkImage('elastic', x);
+  checkMask('elastic', x, options.mask);
+  const [n, h, w] = x.shape;
+  const plane = h * w;
+  const { alpha, sigma } = options;
+  if (!(sigma >= 0 && Number.isFinite(sigma))) throw new ShapeError(`elastic: sigma must be finite and >= 0, got ${sigma}`);
+  const [lo, hi] = typeof alpha === 'number' ? [alpha, alpha] : alpha;
+  if (!(Number.isFinite(lo) && Number.isFinite(hi) && lo <= hi)) throw new ShapeError(`elastic: bad alpha ${JSON.stringify(alpha)}`);
+  if (options.noise && (options.noise.dx.length !== n * plane || options.noise.dy.length !== n * plane)) {
+    throw new ShapeError(`elastic: noise planes have ${options.noise.dx.length} and ${options.noise.dy.length} values, expected ${n * plane} (N*H*W of ${formatShape(x.shape)})`);
+  }
+  const rand = seededRandom(resolveSeed('elastic', options.seed));
+  const alphas = Array.from({ length: n }, () => (lo === hi ? lo : lo + (hi - lo) * rand()));
+  const noise = new Float32Array(2 * n * plane);
+  for (let b = 0; b < n; b++) {
+    for (const k of [0, 1]) {
+      const given = options.noise && (k === 0 ? options.noise.dx : options.noise.dy);
+      for (let i = 0; i < plane; i++) noise[2 * (b * plane + i) + k] = given ? given[b * plane + i] : 2 * rand() - 1;
+    }
+  }
+  const parametrisation = options.parametrisation ?? 'scipy';
+  const torch = parametrisation === 'torchvision';
+  const scales = alphas.flatMap((a) => (torch ? [(a * h) / (2 * w), (a * w) / (2 * h)] : [a, a]));
+
+  const noiseT = tensor(noise, [n, h, w, 2]);
+  const weightsT = tensor(Float32Array.from(gaussianWeights(sigma, parametrisation)));
+  const scalesT = tensor(Float32Array.from(scales), [n, 2]);
+  const field = smoothField(noiseT, weightsT, scalesT, parametrisation);
+  const image = displaceForward(x, field, imageSampling(options, 'reflect'));
+  const mask = options.mask ? displaceForward(options.mask, field, maskSampling(options, 'reflect')) : undefined;
+  for (const t of [noiseT, weightsT, scalesT, field]) t.dispose();
+  return mask ? { image, mask } : { image };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Presets
+
+/**
+ * 'hflip': horizontal flip with p 0.5 per sample. 'elastic': alpha ~ U(2, 6) per image, sigma 2.5
+ * (the notebook's best, also after the flip in 'hflip+elastic'). 'affine': Keras-like rotation 20
+ * degrees, width and height shifts 0.1, zoom 0.1, fillMode 'nearest'. Masks are thresholded at 0.5.
+ */
+export type AugmentPreset = 'none' | 'hflip' | 'elastic' | 'hflip+elastic' | 'affine';
+
+export const AUGMENT_PRESETS: readonly AugmentPreset[] = ['none', 'hflip', 'elastic', 'hflip+elastic', 'affine'];
+
+/** Augments a batch (and its masks by the same draws). Same seed, same output. Returns new tensors. */
+export function augmentBatch(images: Tensor, masks: Tensor | null, preset: AugmentPreset, seed: number): { images: Tensor; masks: Tensor | null } {
+  checkImage('augmentBatch', images);
+  checkMask('augmentBatch', images, masks);
+  if (!AUGMENT_PRESETS.includes(preset)) throw new ShapeError(`augmentBatch: unknown preset '${preset}' (${AUGMENT_PRESETS.join(', ')})`);
+  const rand = seededRandom(resolveSeed('augmentBatch', seed));
+  // Separate streams per stage, so adding the flip does not change the elastic draw.
+  const flipSeed = Math.floor(rand() * 4294967296);
+  const warpSeed = Math.floor(rand() * 4294967296);
+  let image = images.share();
+  let mask = masks ? masks.share() : null;
+  const replace = (next: Augmented): void => {
+    image.dispose();
+    mask?.dispose();
+    image = next.image;
+    mask = next.mask ?? null;
+  };
+  if (preset === 'hflip' || preset === 'hflip+elastic') {
+    const coin = seededRandom(flipSeed);
+    const horizontal = Array.from({ length: images.shape[0] }, () => coin() < 0.5);
+    replace({ image: flip(image, { horizontal }), mask: mask ? flip(mask, { horizontal }) : undefined });
+  }
+  if (preset === 'elastic' || preset === 'hflip+elastic') {
+    replace(elastic(image, { alpha: [2, 6], sigma: 2.5, seed: warpSeed, mask: mask ?? undefined }));
+  }
+  if (preset === 'affine') {
+    replace(affine(image, { rotation: 20, widthShift: 0.1, heightShift: 0.1, zoom: 0.1, fillMode: 'nearest', seed: warpSeed, mask: mask ?? undefined }));
+  }
+  return { images: image, masks: mask };
+}
