@@ -1,0 +1,389 @@
+// Batch normalisation over NHWC x [N, H, W, C] with per-channel gamma, beta, runningMean,
+// runningVar [C]. Statistics run over the n = N*H*W rows of the [n, C] view.
+//
+//   training:  mean = Σx / n,  var = Σ(x - mean)² / n (biased),  invStd = 1 / sqrt(var + eps)
+//              y = (x - mean) * invStd * gamma + beta
+//              running = (1 - momentum) * running + momentum * stat, in place on the GPU, with the
+//              UNBIASED variance var * n / (n - 1) for runningVar (PyTorch semantics).
+//              Keras's BatchNormalization(momentum = m) is PyTorch momentum 1 - m (0.99 -> 0.01).
+//   inference: mean = runningMean, invStd = 1 / sqrt(runningVar + eps), same y.
+//
+// Backward, with xhat = (x - mean) * invStd:
+//   dbeta = Σ dy,  dgamma = Σ dy * xhat  (both modes)
+//   training:  dx = gamma * invStd * (dy - dbeta / n - xhat * dgamma / n)  (mean and var depend on x)
+//   inference: dx = dy * gamma * invStd
+// Saved for backward: x, gamma and the per-channel mean and invStd (xhat is recomputed, which costs
+// less memory than saving it). Running stats are not differentiable.
+//
+// Reductions: the mean and the variance are two passes (Σx, then Σ(x - mean)²), so a channel whose
+// mean is large next to its spread keeps its variance. Each pass is a grid of workgroups, 32 channels
+// by up to MAX_CHUNKS row chunks; 8 row lanes per channel stride the chunk (neighbouring threads read
+// neighbouring channels, so loads coalesce) and a tree in workgroup memory combines them. A thread per
+// channel then adds the chunks' partials, which also finishes the statistics.
+
+import { ShapeError } from '../errors.js';
+import { f32, packParams, u32 } from '../gpu/params.js';
+import { runtime, type KernelSpec } from '../gpu/runtime.js';
+import { record } from '../graph/autograd.js';
+import { emptyTensor, formatShape, type Tensor } from '../graph/tensor.js';
+import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
+
+/** Channels per workgroup (contiguous in memory) and row lanes per channel: 256 threads. */
+const CH_LANES = 32;
+const ROW_LANES = 8;
+/** Rows per chunk at least this, and at most this many chunks: partials stay small. */
+const MIN_ROWS_PER_CHUNK = 256;
+const MAX_CHUNKS = 128;
+
+export interface BatchNormOptions {
+  training: boolean;
+  /** PyTorch convention: weight of the new batch statistic (Keras momentum m is 1 - m here). */
+  momentum?: number;
+  eps?: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Kernels
+
+/** Per-chunk channel sums. 'mean': Σx. 'var': Σ(x - mean)². 'grad': Σdy and Σdy * xhat. */
+type SumsMode = 'mean' | 'var' | 'grad';
+
+function sumsSpec(mode: SumsMode): KernelSpec {
+  const inputs = { mean: ['x'], var: ['x', 'mean'], grad: ['x', 'dy', 'mean', 'invStd'] }[mode];
+  const body = {
+    mean: 'a0 += x[r * params.c + ch];',
+    var: 'let d = x[r * params.c + ch] - mu; a0 += d * d;',
+    grad: 'let g = dy[r * params.c + ch]; a0 += g; a1 += g * (x[r * params.c + ch] - mu) * istd;',
+  }[mode];
+  const perChannel = mode === 'grad' ? 2 : 1;
+  return {
+    name: 'batchnorm.sums',
+    key: `${mode}c${CH_LANES}r${ROW_LANES}`,
+    inputs: inputs.length,
+    outputs: 1,
+    wgsl: () => /* wgsl */ `
+struct Params { rows: u32, c: u32, rowsPerChunk: u32 }
+${inputs.map((name, i) => `@group(0) @binding(${i}) var<storage, read> ${name}: array<f32>;`).join('\n')}
+@group(0) @binding(${inputs.length}) var<storage, read_write> partial: array<f32>;
+@group(0) @binding(${inputs.length + 1}) var<uniform> params: Params;
+var<workgroup> s0: array<f32, ${CH_LANES * ROW_LANES}>;
+var<workgroup> s1: array<f32, ${CH_LANES * ROW_LANES}>;
+@compute @workgroup_size(${CH_LANES}, ${ROW_LANES})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let ch = wid.x * ${CH_LANES}u + lid.x;
+  let chunk = wid.y;
+  let r1 = min((chunk + 1u) * params.rowsPerChunk, params.rows);
+  var a0 = 0.0;
+  var a1 = 0.0;
+  if (ch < params.c) {
+    ${mode === 'mean' ? '' : 'let mu = mean[ch];'}
+    ${mode === 'grad' ? 'let istd = invStd[ch];' : ''}
+    for (var r = chunk * params.rowsPerChunk + lid.y; r < r1; r += ${ROW_LANES}u) {
+      ${body}
+    }
+  }
+  let slot = lid.y * ${CH_LANES}u + lid.x;
+  s0[slot] = a0;
+  s1[slot] = a1;
+  workgroupBarrier();
+  for (var h = ${ROW_LANES / 2}u; h > 0u; h >>= 1u) {
+    if (lid.y < h) {
+      s0[slot] += s0[slot + h * ${CH_LANES}u];
+      s1[slot] += s1[slot + h * ${CH_LANES}u];
+    }
+    workgroupBarrier();
+  }
+  if (lid.y == 0u && ch < params.c) {
+    partial[chunk * ${perChannel}u * params.c + ch] = s0[lid.x];
+    ${mode === 'grad' ? 'partial[(chunk * 2u + 1u) * params.c + ch] = s1[lid.x];' : ''}
+  }
+}`,
+  };
+}
+
+/**
+ * A thread per channel adds the chunks' partials and finishes:
+ * 'mean': mean = Σ / n. 'var': invStd, and with `update` the running stats in place.
+ * 'grad': dbeta = Σdy, dgamma = Σdy * xhat.
+ */
+function finishSpec(mode: SumsMode, update = false): KernelSpec {
+  const inputs = mode === 'var' ? ['partial', 'mean'] : ['partial'];
+  const outputs = { mean: ['mean'], var: update ? ['invStd', 'runningMean', 'runningVar'] : ['invStd'], grad: ['dbeta', 'dgamma'] }[mode];
+  const body = {
+    mean: 'mean[ch] = s0 / params.n;',
+    var: /* wgsl */ `let v = s0 / params.n;
+    invStd[ch] = 1.0 / sqrt(v + params.eps);
+    ${update ? `runningMean[ch] = (1.0 - params.momentum) * runningMean[ch] + params.momentum * mean[ch];
+    runningVar[ch] = (1.0 - params.momentum) * runningVar[ch] + params.momentum * v * params.unbias;` : ''}`,
+    grad: 'dbeta[ch] = s0; dgamma[ch] = s1;',
+  }[mode];
+  const perChannel = mode === 'grad' ? 2 : 1;
+  return {
+    name: 'batchnorm.finish',
+    key: `${mode}${update ? 'update' : ''}`,
+    inputs: inputs.length,
+    outputs: outputs.length,
+    wgsl: () => /* wgsl */ `
+struct Params { c: u32, chunks: u32, n: f32, eps: f32, momentum: f32, unbias: f32 }
+${inputs.map((name, i) => `@group(0) @binding(${i}) var<storage, read> ${name}: array<f32>;`).join('\n')}
+${outputs.map((name, i) => `@group(0) @binding(${inputs.length + i}) var<storage, read_write> ${name}: array<f32>;`).join('\n')}
+@group(0) @binding(${inputs.length + outputs.length}) var<uniform> params: Params;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let ch = gid.x;
+  if (ch >= params.c) { return; }
+  var s0 = 0.0;
+  var s1 = 0.0;
+  for (var k = 0u; k < params.chunks; k++) {
+    s0 += partial[k * ${perChannel}u * params.c + ch];
+    ${mode === 'grad' ? 's1 += partial[(k * 2u + 1u) * params.c + ch];' : ''}
+  }
+  ${body}
+}`,
+  };
+}
+
+const inferenceStatsSpec: KernelSpec = {
+  name: 'batchnorm.inferenceStats',
+  key: '',
+  inputs: 2,
+  outputs: 2,
+  wgsl: () => /* wgsl */ `
+struct Params { c: u32, eps: f32 }
+@group(0) @binding(0) var<storage, read> runningMean: array<f32>;
+@group(0) @binding(1) var<storage, read> runningVar: array<f32>;
+@group(0) @binding(2) var<storage, read_write> mean: array<f32>;
+@group(0) @binding(3) var<storage, read_write> invStd: array<f32>;
+@group(0) @binding(4) var<uniform> params: Params;
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let ch = gid.x;
+  if (ch >= params.c) { return; }
+  mean[ch] = runningMean[ch];
+  invStd[ch] = 1.0 / sqrt(runningVar[ch] + params.eps);
+}`,
+};
+
+const normaliseSpec: KernelSpec = {
+  name: 'batchnorm.forward',
+  key: '',
+  inputs: 5,
+  outputs: 1,
+  wgsl: () => /* wgsl */ `
+struct Params { size: u32, c: u32 }
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read> gamma: array<f32>;
+@group(0) @binding(2) var<storage, read> beta: array<f32>;
+@group(0) @binding(3) var<storage, read> mean: array<f32>;
+@group(0) @binding(4) var<storage, read> invStd: array<f32>;
+@group(0) @binding(5) var<storage, read_write> y: array<f32>;
+@group(0) @binding(6) var<uniform> params: Params;
+@compute @workgroup_size(256)
+fn main(${LINEAR_MAIN_ARGS}) {
+  let i = ${linearIndex()};
+  if (i >= params.size) { return; }
+  let ch = i % params.c;
+  y[i] = (x[i] - mean[ch]) * invStd[ch] * gamma[ch] + beta[ch];
+}`,
+};
+
+function backwardInputSpec(training: boolean): KernelSpec {
+  const inputs = training ? ['dy', 'x', 'gamma', 'mean', 'invStd', 'dbeta', 'dgamma'] : ['dy', 'gamma', 'invStd'];
+  const body = training
+    ? 'let xhat = (x[i] - mean[ch]) * invStd[ch];\n  dx[i] = gamma[ch] * invStd[ch] * (dy[i] - dbeta[ch] / params.n - xhat * dgamma[ch] / params.n);'
+    : 'dx[i] = dy[i] * gamma[ch] * invStd[ch];';
+  return {
+    name: 'batchnorm.backwardInput',
+    key: training ? 'training' : 'inference',
+    inputs: inputs.length,
+    outputs: 1,
+    wgsl: () => /* wgsl */ `
+struct Params { size: u32, c: u32, n: f32 }
+${inputs.map((name, i) => `@group(0) @binding(${i}) var<storage, read> ${name}: array<f32>;`).join('\n')}
+@group(0) @binding(${inputs.length}) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(${inputs.length + 1}) var<uniform> params: Params;
+@compute @workgroup_size(256)
+fn main(${LINEAR_MAIN_ARGS}) {
+  let i = ${linearIndex()};
+  if (i >= params.size) { return; }
+  let ch = i % params.c;
+  ${body}
+}`,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw GPU functions
+
+function chunking(rows: number): { chunks: number; rowsPerChunk: number } {
+  const chunks = Math.max(1, Math.min(MAX_CHUNKS, Math.ceil(rows / MIN_ROWS_PER_CHUNK)));
+  const rowsPerChunk = Math.ceil(rows / chunks);
+  return { chunks: Math.ceil(rows / rowsPerChunk) || 1, rowsPerChunk: Math.max(1, rowsPerChunk) };
+}
+
+/** One sums pass and its finish, written to finishOutputs (3 of them: the running stats too). */
+function channelSums(
+  mode: SumsMode,
+  inputs: Tensor[],
+  finishInputs: Tensor[],
+  finishOutputs: Tensor[],
+  rows: number,
+  c: number,
+  extra: { eps?: number; momentum?: number } = {},
+): void {
+  const rt = runtime();
+  const { chunks, rowsPerChunk } = chunking(rows);
+  const partial = emptyTensor([chunks, mode === 'grad' ? 2 : 1, c], 'batchnorm.partial');
+  rt.dispatch(
+    sumsSpec(mode),
+    { inputs: inputs.map((t) => t.slice), outputs: [partial.slice], params: packParams([u32(rows), u32(c), u32(rowsPerChunk)]) },
+    [Math.ceil(c / CH_LANES), chunks],
+  );
+  const update = mode === 'var' && finishOutputs.length === 3;
+  rt.dispatch(
+    finishSpec(mode, update),
+    {
+      inputs: [partial.slice, ...finishInputs.map((t) => t.slice)],
+      outputs: finishOutputs.map((t) => t.slice),
+      params: packParams([u32(c), u32(chunks), f32(rows), f32(extra.eps ?? 0), f32(extra.momentum ?? 0), f32(rows > 1 ? rows / (rows - 1) : 1)]),
+    },
+    [Math.ceil(c / 64)],
+  );
+  partial.dispose();
+}
+
+function checkShapes(x: Tensor, params: [string, Tensor | null][], options: BatchNormOptions): void {
+  if (x.rank !== 4) throw new ShapeError(`batchNorm2d: expects x [N, H, W, C], got ${formatShape(x.shape)}`);
+  const c = x.shape[3];
+  for (const [name, t] of params) {
+    if (t && (t.rank !== 1 || t.shape[0] !== c)) {
+      throw new ShapeError(`batchNorm2d: ${name} ${formatShape(t.shape)} does not match the ${c} channels of x ${formatShape(x.shape)}`);
+    }
+  }
+  const momentum = options.momentum ?? 0.1;
+  const eps = options.eps ?? 1e-5;
+  if (!(momentum >= 0 && momentum <= 1)) throw new ShapeError(`batchNorm2d: momentum must be in [0, 1], got ${momentum}`);
+  if (!(eps > 0)) throw new ShapeError(`batchNorm2d: eps must be positive, got ${eps}`);
+  if (options.training && x.size / c < 2) {
+    throw new ShapeError(`batchNorm2d: training needs more than one value per channel, x is ${formatShape(x.shape)}`);
+  }
+}
+
+/**
+ * Raw GPU forward. Training: batch statistics, running stats updated in place when given.
+ * Inference: running stats (required). Returns y and the mean and invStd it normalised with.
+ */
+export function batchNorm2dForward(
+  x: Tensor,
+  gamma: Tensor,
+  beta: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  options: BatchNormOptions,
+): { y: Tensor; mean: Tensor; invStd: Tensor } {
+  checkShapes(x, [['gamma', gamma], ['beta', beta], ['runningMean', runningMean], ['runningVar', runningVar]], options);
+  if (!options.training && (!runningMean || !runningVar)) {
+    throw new ShapeError('batchNorm2d: inference mode needs runningMean and runningVar');
+  }
+  if (!runningMean !== !runningVar) throw new ShapeError('batchNorm2d: give both runningMean and runningVar, or neither');
+  const c = x.shape[3];
+  const rows = x.size / c;
+  const eps = options.eps ?? 1e-5;
+  const mean = emptyTensor([c], 'batchnorm.mean');
+  const invStd = emptyTensor([c], 'batchnorm.invStd');
+  const rt = runtime();
+  if (options.training) {
+    channelSums('mean', [x], [], [mean], rows, c);
+    const running = runningMean && runningVar ? [runningMean, runningVar] : [];
+    channelSums('var', [x, mean], [mean], [invStd, ...running], rows, c, { eps, momentum: options.momentum ?? 0.1 });
+  } else {
+    rt.dispatch(
+      inferenceStatsSpec,
+      { inputs: [runningMean!.slice, runningVar!.slice], outputs: [mean.slice, invStd.slice], params: packParams([u32(c), f32(eps)]) },
+      [Math.ceil(c / 64)],
+    );
+  }
+  const y = emptyTensor(x.shape, 'batchnorm.y');
+  rt.dispatch(
+    normaliseSpec,
+    { inputs: [x.slice, gamma.slice, beta.slice, mean.slice, invStd.slice], outputs: [y.slice], params: packParams([u32(x.size), u32(c)]) },
+    linearGrid(x.size),
+  );
+  return { y, mean, invStd };
+}
+
+/**
+ * Raw GPU backward from the forward's saved mean and invStd. `needs` = [dx, dgamma, dbeta];
+ * gradients not needed come back null (inference mode with only dx skips the sums).
+ */
+export function batchNorm2dBackward(
+  dy: Tensor,
+  x: Tensor,
+  gamma: Tensor,
+  mean: Tensor,
+  invStd: Tensor,
+  options: { training: boolean },
+  needs: readonly boolean[] = [true, true, true],
+): { dx: Tensor | null; dgamma: Tensor | null; dbeta: Tensor | null } {
+  if (dy.shape.join() !== x.shape.join()) {
+    throw new ShapeError(`batchNorm2d backward: dy ${formatShape(dy.shape)} does not match x ${formatShape(x.shape)}`);
+  }
+  const c = x.shape[3];
+  const rows = x.size / c;
+  const rt = runtime();
+  let dgamma: Tensor | null = null;
+  let dbeta: Tensor | null = null;
+  if (options.training || needs[1] || needs[2]) {
+    dbeta = emptyTensor([c], 'batchnorm.dbeta');
+    dgamma = emptyTensor([c], 'batchnorm.dgamma');
+    channelSums('grad', [x, dy, mean, invStd], [], [dbeta, dgamma], rows, c);
+  }
+  let dx: Tensor | null = null;
+  if (needs[0]) {
+    dx = emptyTensor(x.shape, 'batchnorm.dx');
+    const inputs = options.training ? [dy, x, gamma, mean, invStd, dbeta!, dgamma!] : [dy, gamma, invStd];
+    rt.dispatch(
+      backwardInputSpec(options.training),
+      { inputs: inputs.map((t) => t.slice), outputs: [dx.slice], params: packParams([u32(x.size), u32(c), f32(rows)]) },
+      linearGrid(x.size),
+    );
+  }
+  if (!needs[1] && dgamma) {
+    dgamma.dispose();
+    dgamma = null;
+  }
+  if (!needs[2] && dbeta) {
+    dbeta.dispose();
+    dbeta = null;
+  }
+  return { dx, dgamma, dbeta };
+}
+
+/**
+ * Differentiable batch norm: gradients to x, gamma and beta. In training mode the running stats
+ * (when given) are updated in place; they never get gradients.
+ */
+export function batchNorm2d(
+  x: Tensor,
+  gamma: Tensor,
+  beta: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  options: BatchNormOptions,
+): Tensor {
+  const training = options.training;
+  const { y, mean, invStd } = batchNorm2dForward(x, gamma, beta, runningMean, runningVar, options);
+  const out = record(
+    'batchNorm2d',
+    [x, gamma, beta],
+    y,
+    (dy, needs, [sx, sg, sm, si]) => {
+      const { dx, dgamma, dbeta } = batchNorm2dBackward(dy, sx, sg, sm, si, { training }, needs);
+      return [dx, dgamma, dbeta];
+    },
+    [x, gamma, mean, invStd],
+  );
+  mean.dispose();
+  invStd.dispose();
+  return out;
+}
