@@ -12,7 +12,35 @@ export type { Shape, TensorOptions } from './graph/tensor.js';
 export { scope, keep } from './graph/scope.js';
 export { noGrad, isRecording } from './graph/autograd.js';
 export { sum, mean } from './kernels/reduce.js';
+export { reshape } from './graph/reshape.js';
 export type { InitOptions, AdapterReport, PoolStats };
+
+// Ops, each differentiable (backward next to forward in src/kernels/<op>.ts).
+export { conv2d, conv2dForward, conv2dBackwardInput, conv2dBackwardWeight, conv2dBackwardBias } from './kernels/conv2d.js';
+export type { Conv2dOptions } from './kernels/conv2d.js';
+export { convTranspose2d } from './kernels/conv-transpose2d.js';
+export type { ConvTranspose2dOptions } from './kernels/conv-transpose2d.js';
+export { maxPool2d, avgPool2d, globalAvgPool2d } from './kernels/pool.js';
+export type { Pool2dOptions } from './kernels/pool.js';
+export { upsample2d } from './kernels/upsample.js';
+export type { Upsample2dOptions } from './kernels/upsample.js';
+export { concat, split } from './kernels/concat.js';
+export { batchNorm2d } from './kernels/batchnorm.js';
+export type { BatchNormOptions } from './kernels/batchnorm.js';
+export { matmul, linear } from './kernels/matmul.js';
+export { dropout, randomUniform } from './kernels/dropout.js';
+export { bceLoss, bceWithLogits, diceLoss, bceDiceLoss } from './kernels/loss.js';
+export type { Reduction, BceOptions, DiceOptions, BceDiceOptions } from './kernels/loss.js';
+export { channelAffine, imagenetPreprocess } from './kernels/preprocess.js';
+
+// Layers, optimisers, training, models, augmentation.
+export * as nn from './nn/index.js';
+export { Module } from './nn/module.js';
+export { setInitSeed } from './nn/init.js';
+export * as optim from './optim/index.js';
+export * as train from './train/index.js';
+export * as models from './models/index.js';
+export * as augment from './data/augment-api.js';
 
 /** Acquires the GPU (Dawn in Node, navigator.gpu in the browser). Safe to call twice. */
 export async function init(options: InitOptions = {}): Promise<AdapterReport> {

@@ -1,0 +1,92 @@
+// A small declarative flag parser: each command declares its flags once, and the same table gives
+// parsing, defaults, validation and --help. Unknown flags and bad values are one-line errors.
+
+import { DawnetError } from '../errors.js';
+
+export class UsageError extends DawnetError {}
+
+export interface FlagSpec {
+  type: 'string' | 'number' | 'boolean' | 'list';
+  help: string;
+  default?: string | number | boolean | string[];
+  /** Allowed values for strings. */
+  choices?: readonly string[];
+  short?: string;
+}
+
+export interface CommandSpec {
+  name: string;
+  summary: string;
+  /** Positional arguments, e.g. ['RUN', 'IMAGE...']. */
+  positionals?: { name: string; help: string; required?: boolean; variadic?: boolean }[];
+  flags: Record<string, FlagSpec>;
+  examples?: string[];
+}
+
+export type ParsedArgs = { positionals: string[]; flags: Record<string, string | number | boolean | string[] | undefined> };
+
+export function helpText(spec: CommandSpec): string {
+  const pos = (spec.positionals ?? []).map((p) => (p.required === false ? `[${p.name}]` : p.name)).join(' ');
+  const lines = [`usage: dawnet ${spec.name}${pos ? ` ${pos}` : ''} [options]`, '', spec.summary, ''];
+  if (spec.positionals?.length) {
+    lines.push('arguments:');
+    for (const p of spec.positionals) lines.push(`  ${p.name.padEnd(24)} ${p.help}`);
+    lines.push('');
+  }
+  lines.push('options:');
+  for (const [name, f] of Object.entries(spec.flags)) {
+    const label = `--${name}${f.type === 'boolean' ? '' : ` <${f.type === 'list' ? 'a,b,...' : f.type}>`}`;
+    const extra = [f.choices ? `one of: ${f.choices.join(', ')}` : '', f.default !== undefined ? `default: ${Array.isArray(f.default) ? f.default.join(',') : f.default}` : '']
+      .filter(Boolean)
+      .join('; ');
+    lines.push(`  ${label.padEnd(24)} ${f.help}${extra ? ` (${extra})` : ''}`);
+  }
+  lines.push(`  ${'--help'.padEnd(24)} show this help`);
+  if (spec.examples?.length) lines.push('', 'examples:', ...spec.examples.map((e) => `  ${e}`));
+  return lines.join('\n');
+}
+
+export function parseArgs(spec: CommandSpec, argv: string[]): ParsedArgs | null {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(helpText(spec));
+    return null;
+  }
+  const flags: ParsedArgs['flags'] = {};
+  for (const [name, f] of Object.entries(spec.flags)) flags[name] = f.default;
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('--')) {
+      positionals.push(arg);
+      continue;
+    }
+    const [rawName, inline] = arg.slice(2).split(/=(.*)/s, 2);
+    const f = spec.flags[rawName];
+    if (!f) throw new UsageError(`unknown option --${rawName} (see 'dawnet ${spec.name} --help')`);
+    if (f.type === 'boolean') {
+      flags[rawName] = inline === undefined ? true : inline !== 'false';
+      continue;
+    }
+    const value = inline ?? argv[++i];
+    if (value === undefined) throw new UsageError(`--${rawName} needs a value`);
+    if (f.type === 'number') {
+      const n = Number(value);
+      if (!Number.isFinite(n)) throw new UsageError(`--${rawName} expects a number, got '${value}'`);
+      flags[rawName] = n;
+    } else if (f.type === 'list') {
+      flags[rawName] = value.split(',').map((s) => s.trim()).filter(Boolean);
+    } else {
+      if (f.choices && !f.choices.includes(value)) throw new UsageError(`--${rawName} must be one of ${f.choices.join(', ')}, got '${value}'`);
+      flags[rawName] = value;
+    }
+  }
+  const specs = spec.positionals ?? [];
+  const required = specs.filter((p) => p.required !== false).length;
+  if (positionals.length < required) {
+    throw new UsageError(`missing ${specs.slice(positionals.length).filter((p) => p.required !== false).map((p) => p.name).join(' ')} (see 'dawnet ${spec.name} --help')`);
+  }
+  if (!specs.some((p) => p.variadic) && positionals.length > specs.length) {
+    throw new UsageError(`unexpected argument '${positionals[specs.length]}' (see 'dawnet ${spec.name} --help')`);
+  }
+  return { positionals, flags };
+}

@@ -1,0 +1,4 @@
+export { unet, UNet } from './unet.js';
+export type { UNetOptions } from './unet.js';
+export { vgg16, Vgg16, vggClassifier, VggClassifier, vggFeatures } from './vgg16.js';
+export type { Vgg16Options, ClassifierOptions } from './vgg16.js';

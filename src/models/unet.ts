@@ -1,0 +1,129 @@
+// U-Net of Buda et al. (brain-segmentation-pytorch, the reference result on the LGG data set):
+// `depth` levels of two [3x3 conv without bias, BatchNorm, ReLU] blocks with features f, 2f, 4f, 8f,
+// a 16f bottleneck, 2x2 max pooling, 2x2 stride-2 transposed convolutions whose output is
+// concatenated with the skip (up first, then skip, as torch.cat((up, enc), dim=1)), a 1x1 conv
+// and a sigmoid. Parameter names match the PyTorch module's state_dict exactly
+// ('encoder1.enc1conv1.weight', 'upconv4.bias', ...), so its checkpoints load by name.
+// Defaults (f = 32, depth 4, 3 in, 1 out): 7,763,041 parameters.
+//
+// `batchNorm: false` gives the plainer U-Net of the Keras notebooks (convs with bias, no BN);
+// `up: 'bilinear'` replaces each transposed conv by bilinear x2 up-sampling and a 3x3 conv.
+
+import { ShapeError } from '../errors.js';
+import type { Tensor } from '../graph/tensor.js';
+import { concat } from '../kernels/concat.js';
+import { unary } from '../kernels/elementwise.js';
+import { BatchNorm2d, Conv2d, ConvTranspose2d, MaxPool2d, ReLU, Sequential, Upsample } from '../nn/layers.js';
+import { Module } from '../nn/module.js';
+
+export interface UNetOptions {
+  features?: number;
+  depth?: number;
+  inChannels?: number;
+  outChannels?: number;
+  up?: 'transpose' | 'bilinear';
+  batchNorm?: boolean;
+  /** Apply the final sigmoid (default); false returns logits for bceWithLogits. */
+  sigmoid?: boolean;
+}
+
+function block(inCh: number, features: number, name: string, batchNorm: boolean): Sequential {
+  const parts: [string, Module][] = [];
+  for (const i of [1, 2]) {
+    parts.push([`${name}conv${i}`, new Conv2d(i === 1 ? inCh : features, features, { kernelSize: 3, padding: 'same', bias: !batchNorm, init: 'heNormal' })]);
+    if (batchNorm) parts.push([`${name}norm${i}`, new BatchNorm2d(features)]);
+    parts.push([`${name}relu${i}`, new ReLU()]);
+  }
+  return new Sequential(...parts);
+}
+
+/** Bilinear x2 then a 3x3 conv: the alternative to a transposed conv. */
+class UpBilinear extends Module {
+  private up = new Upsample(2, 'bilinear');
+  private conv: Conv2d;
+  constructor(inCh: number, outCh: number) {
+    super();
+    this.conv = this.addModule('conv', new Conv2d(inCh, outCh, { kernelSize: 3, padding: 'same' }));
+  }
+  forward(x: Tensor): Tensor {
+    const u = this.up.forward(x);
+    const y = this.conv.forward(u);
+    u.dispose();
+    return y;
+  }
+}
+
+export class UNet extends Module {
+  readonly options: Required<UNetOptions>;
+  private encoders: Sequential[] = [];
+  private decoders: Sequential[] = [];
+  private ups: Module[] = [];
+  private pool = new MaxPool2d(2, 2);
+  private bottleneck: Sequential;
+  private head: Conv2d;
+
+  constructor(opts: UNetOptions = {}) {
+    super();
+    const o = { features: 32, depth: 4, inChannels: 3, outChannels: 1, up: 'transpose', batchNorm: true, sigmoid: true, ...opts } as Required<UNetOptions>;
+    this.options = o;
+    const f = o.features;
+    let ch = o.inChannels;
+    for (let level = 1; level <= o.depth; level++) {
+      const width = f * 2 ** (level - 1);
+      this.encoders.push(this.addModule(`encoder${level}`, block(ch, width, `enc${level}`, o.batchNorm)));
+      ch = width;
+    }
+    const bottom = f * 2 ** o.depth;
+    this.bottleneck = this.addModule('bottleneck', block(ch, bottom, 'bottleneck', o.batchNorm));
+    ch = bottom;
+    for (let level = o.depth; level >= 1; level--) {
+      const width = f * 2 ** (level - 1);
+      const up = o.up === 'transpose' ? new ConvTranspose2d(ch, width, { kernelSize: 2, stride: 2 }) : new UpBilinear(ch, width);
+      this.ups.push(this.addModule(`upconv${level}`, up));
+      this.decoders.push(this.addModule(`decoder${level}`, block(width * 2, width, `dec${level}`, o.batchNorm)));
+      ch = width;
+    }
+    this.head = this.addModule('conv', new Conv2d(f, o.outChannels, { kernelSize: 1, padding: 'valid' }));
+  }
+
+  forward(x: Tensor): Tensor {
+    const o = this.options;
+    if (x.rank !== 4 || x.shape[3] !== o.inChannels) {
+      throw new ShapeError(`UNet: expects [N, H, W, ${o.inChannels}] input, got ${x.describe()}`);
+    }
+    const step = 2 ** o.depth;
+    if (x.shape[1] % step || x.shape[2] % step) {
+      throw new ShapeError(`UNet: height and width must be multiples of ${step} for depth ${o.depth}, got ${x.describe()}`);
+    }
+    const skips: Tensor[] = [];
+    let h = x;
+    for (const enc of this.encoders) {
+      const e = enc.forward(h);
+      if (h !== x) h.dispose();
+      skips.push(e);
+      h = this.pool.forward(e);
+    }
+    let b = this.bottleneck.forward(h);
+    h.dispose();
+    for (let i = 0; i < this.decoders.length; i++) {
+      const skip = skips.pop()!;
+      const u = this.ups[i].forward(b);
+      b.dispose();
+      const cat = concat([u, skip], -1);
+      u.dispose();
+      skip.dispose();
+      b = this.decoders[i].forward(cat);
+      cat.dispose();
+    }
+    const logits = this.head.forward(b);
+    b.dispose();
+    if (!o.sigmoid) return logits;
+    const y = unary('sigmoid', logits);
+    logits.dispose();
+    return y;
+  }
+}
+
+export function unet(opts: UNetOptions = {}): UNet {
+  return new UNet(opts);
+}

@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import * as dn from '../../src/index.js';
+import { bceDiceLoss } from '../../src/kernels/loss.js';
+import { Adam } from '../../src/optim/adam.js';
+import { unet } from '../../src/models/unet.js';
+import { vgg16, vggClassifier } from '../../src/models/vgg16.js';
+import { useGpu } from '../helpers/gpu.js';
+import { rng } from '../helpers/rng.js';
+
+useGpu();
+
+describe('model sizes', () => {
+  it("Buda's U-Net has 7,763,041 parameters with the PyTorch module's names", () => {
+    const m = unet();
+    expect(m.parameterCount()).toBe(7_763_041);
+    const names = m.namedParameters().map((p) => p.name);
+    expect(names.slice(0, 3)).toEqual(['encoder1.enc1conv1.weight', 'encoder1.enc1norm1.weight', 'encoder1.enc1norm1.bias']);
+    expect(names).toContain('upconv4.weight');
+    expect(names).toContain('decoder1.dec1conv2.weight');
+    expect(names.slice(-2)).toEqual(['conv.weight', 'conv.bias']);
+    expect(m.namedBuffers().map((b) => b.name)).toContain('bottleneck.bottlenecknorm2.running_var');
+    m.dispose();
+  });
+
+  it('VGG16 without top has 14,714,688 parameters', () => {
+    const m = vgg16({ includeTop: false });
+    expect(m.parameterCount()).toBe(14_714_688);
+    expect(m.namedParameters()[0].name).toBe('features.block1_conv1.weight');
+    m.dispose();
+  });
+});
+
+/** Synthetic "tumour" images: a bright disc in channel 1 whose mask is the target. */
+function discBatch(n: number, size: number, seed: number): { x: Float32Array; y: Float32Array } {
+  const r = rng(seed);
+  const x = new Float32Array(n * size * size * 3);
+  const y = new Float32Array(n * size * size);
+  for (let b = 0; b < n; b++) {
+    const cy = 3 + r() * (size - 6);
+    const cx = 3 + r() * (size - 6);
+    const rad = 2 + r() * 2;
+    for (let i = 0; i < size; i++) {
+      for (let j = 0; j < size; j++) {
+        const inside = (i - cy) ** 2 + (j - cx) ** 2 < rad * rad ? 1 : 0;
+        const p = (b * size + i) * size + j;
+        y[p] = inside;
+        x[p * 3] = 0.3 + 0.1 * r();
+        x[p * 3 + 1] = 0.2 + 0.6 * inside + 0.1 * r();
+        x[p * 3 + 2] = 0.5 * r();
+      }
+    }
+  }
+  return { x, y };
+}
+
+describe('training a tiny U-Net', () => {
+  it('overfits a handful of synthetic images (loss falls by an order of magnitude) without leaking', async () => {
+    dn.setInitSeed(3);
+    const model = unet({ features: 4, depth: 2 });
+    const opt = new Adam(model.trainableParameters(), { lr: 0.02 });
+    const { x, y } = discBatch(4, 16, 5);
+    const xt = dn.tensor(x, [4, 16, 16, 3]);
+    const yt = dn.tensor(y, [4, 16, 16, 1]);
+    const losses: number[] = [];
+    let bytesAt10 = 0;
+    for (let step = 1; step <= 120; step++) {
+      const loss = dn.scope(() => {
+        const l = bceDiceLoss(model.forward(xt), yt);
+        l.backward();
+        return l;
+      });
+      opt.step();
+      opt.zeroGrad();
+      losses.push(await loss.item());
+      loss.dispose();
+      if (step === 10) bytesAt10 = dn.memory().bytesInUse;
+    }
+    expect(dn.memory().bytesInUse).toBe(bytesAt10);
+    expect(losses[losses.length - 1]).toBeLessThan(losses[0] / 10);
+    for (const t of [xt, yt]) t.dispose();
+    opt.dispose();
+    model.dispose();
+  });
+
+  it('the frozen VGG classifier computes no gradient for its base', async () => {
+    const model = vggClassifier({ inputSize: 32, widthScale: 1 / 16, hidden: 8 });
+    const x = dn.tensor(new Float32Array(2 * 32 * 32 * 3).fill(0.5), [2, 32, 32, 3]);
+    const y = dn.tensor([1, 0], [2, 1]);
+    const loss = dn.scope(() => dn.mean(dn.square(dn.sub(model.forward(x), y))));
+    loss.backward();
+    expect(model.base.parameters().every((p) => p.grad === null)).toBe(true);
+    expect(model.head.parameters().every((p) => p.grad !== null)).toBe(true);
+    for (const t of [x, y, loss]) t.dispose();
+    model.dispose();
+  });
+});

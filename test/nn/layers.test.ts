@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import * as dn from '../../src/index.js';
+import { BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sequential, Sigmoid, Upsample } from '../../src/nn/layers.js';
+import { fans, initValues } from '../../src/nn/init.js';
+import { useGpu } from '../helpers/gpu.js';
+
+useGpu();
+
+describe('layers', () => {
+  it('name parameters by path and count them', () => {
+    const net = new Sequential(
+      ['conv', new Conv2d(3, 4, { kernelSize: 3 })],
+      ['bn', new BatchNorm2d(4)],
+      ['relu', new ReLU()],
+      ['pool', new MaxPool2d(2)],
+      ['flat', new Flatten()],
+      ['fc', new Linear(4 * 4 * 4, 2)],
+    );
+    expect(net.namedParameters().map((p) => p.name)).toEqual(['conv.weight', 'conv.bias', 'bn.weight', 'bn.bias', 'fc.weight', 'fc.bias']);
+    expect(net.namedBuffers().map((p) => p.name)).toEqual(['bn.running_mean', 'bn.running_var']);
+    expect(net.parameterCount()).toBe(3 * 3 * 3 * 4 + 4 + 4 + 4 + 64 * 2 + 2);
+    net.dispose();
+  });
+
+  it('run forward through every layer with the expected shapes', async () => {
+    const x = dn.tensor(new Float32Array(2 * 8 * 8 * 3).map((_, i) => Math.sin(i)), [2, 8, 8, 3]);
+    const net = new Sequential(
+      new Conv2d(3, 4),
+      new BatchNorm2d(4),
+      new ReLU(),
+      new MaxPool2d(2),
+      new ConvTranspose2d(4, 2, { kernelSize: 2, stride: 2 }),
+      new Upsample(2, 'bilinear'),
+      new Dropout(0.5),
+      new Sigmoid(),
+      new Flatten(),
+    );
+    const y = net.forward(x);
+    expect(y.shape).toEqual([2, 16 * 16 * 2]);
+    const values = await y.toArray();
+    expect(values.every((v) => v >= 0 && v <= 1)).toBe(true);
+    net.eval();
+    expect(net.layers.every((l) => !l.training)).toBe(true);
+    for (const t of [x, y]) t.dispose();
+    net.dispose();
+  });
+
+  it('freeze by name prefix turns gradients off, and errors on an unknown name', () => {
+    const net = new Sequential(['a', new Linear(2, 2)], ['b', new Linear(2, 1)]);
+    expect(net.freeze('a')).toBe(2);
+    expect(net.trainableParameters().map((p) => p.name)).toEqual(['b.weight', 'b.bias']);
+    expect(() => net.freeze('nope')).toThrow(dn.ShapeError);
+    net.unfreeze();
+    expect(net.trainableParameters()).toHaveLength(4);
+    net.dispose();
+  });
+
+  it('initialisers: Glorot limits, He standard deviation, seeded', () => {
+    expect(fans([3, 3, 16, 32])).toEqual({ fanIn: 144, fanOut: 288 });
+    const g = initValues('glorotUniform', [3, 3, 16, 32], 1);
+    const limit = Math.sqrt(6 / (144 + 288));
+    expect(Math.max(...g.map(Math.abs))).toBeLessThanOrEqual(limit);
+    expect(Math.max(...g.map(Math.abs))).toBeGreaterThan(0.95 * limit);
+    const h = initValues('heNormal', [3, 3, 64, 64], 2);
+    const std = Math.sqrt(h.reduce((s, v) => s + v * v, 0) / h.length);
+    // 36864 samples: the sample std is within 2% of sqrt(2/576) with overwhelming probability.
+    expect(Math.abs(std / Math.sqrt(2 / 576) - 1)).toBeLessThan(0.02);
+    expect(initValues('glorotUniform', [4, 4], 5)).toEqual(initValues('glorotUniform', [4, 4], 5));
+  });
+});
