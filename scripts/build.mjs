@@ -7,7 +7,7 @@ const common = { bundle: true, format: 'esm', sourcemap: true, target: 'es2022',
 
 await build({
   ...common,
-  entryPoints: { index: 'src/index.ts', cli: 'src/cli/main.ts' },
+  entryPoints: { index: 'src/index.ts', cli: 'src/cli/main.ts', 'decode-worker': 'src/data/decode-worker.ts' },
   outdir: 'dist',
   platform: 'node',
   external: ['webgpu', 'h5wasm', 'playwright-core'],

@@ -2,10 +2,12 @@
 
 import { runInfo } from './info.js';
 import { runSmoke } from './smoke.js';
+import { runSynth } from './synth.js';
 
 const COMMANDS: Record<string, { summary: string; run: (args: string[]) => Promise<void> }> = {
   info: { summary: 'print the WebGPU adapter, its features and limits', run: runInfo },
-  smoke: { summary: 'run a conv kernel on the GPU and check it against the CPU reference', run: runSmoke },
+  smoke: { summary: 'run a kernel on the GPU and check it against the CPU reference', run: runSmoke },
+  synth: { summary: 'write a synthetic LGG data set in the kaggle_3m layout', run: runSynth },
 };
 
 function usage(): string {

@@ -1,0 +1,448 @@
+// The LGG brain-MRI segmentation data set as Kaggle ships it (`kaggle_3m/`): one folder per
+// patient (`TCGA_CS_4941_19960909`), slices `<folder>_<n>.tif` (256x256, 8-bit, 3 channels:
+// pre-contrast, FLAIR, post-contrast) each with a mask `<folder>_<n>_mask.tif` (8-bit, 1 channel,
+// 0 or 255), and `data.csv` with one row of clinical data per patient (`Patient` = the folder
+// name without its date). A slice's label is 1 when any pixel of its full-size mask is non-zero.
+//
+// scanLgg() lists and checks everything once; decodeSlice() turns a slice's two files into the
+// float tensors the model eats: image [S, S, 3] in 0..1 (bilinear when resized), mask [S, S] in
+// {0, 1} (nearest). Node's fs is imported lazily so this file also bundles for the browser,
+// where decodeSlice() works on bytes fetched some other way.
+
+import { DataError } from './errors.js';
+import { decodeTiff, readTiffInfo, type TiffImage } from './tiff.js';
+
+export interface LggSlice {
+  /** File name without extension, e.g. `TCGA_CS_4941_19960909_12`. */
+  id: string;
+  /** data.csv key, e.g. `TCGA_CS_4941`. */
+  patient: string;
+  /** Patient folder name, e.g. `TCGA_CS_4941_19960909`. */
+  folder: string;
+  /** The slice number in the file name. */
+  index: number;
+  imagePath: string;
+  maskPath: string;
+  /** Size as stored; decodeSlice resizes when it differs from the working size. */
+  width: number;
+  height: number;
+  label: 0 | 1;
+  /** Non-zero mask pixels at the stored size. */
+  tumourPixels: number;
+}
+
+export interface LggPatient {
+  patient: string;
+  folder: string;
+  slices: LggSlice[];
+  tumourSlices: number;
+  /** The patient's data.csv row, by column name; absent when data.csv has none. */
+  clinical?: Record<string, string>;
+}
+
+export interface LggProblem {
+  file: string;
+  reason: string;
+}
+
+export interface LggSummary {
+  patients: number;
+  slices: number;
+  tumourSlices: number;
+  /** Slices whose stored size differs from the working size. */
+  resized: number;
+  /** Files or folders left out, each with why. */
+  problems: LggProblem[];
+  patientsWithoutCsvRow: string[];
+  csvRowsWithoutFolder: string[];
+}
+
+export interface LggDataset {
+  root: string;
+  /** Working size S: decodeSlice gives [S, S, 3] images and [S, S] masks. */
+  size: number;
+  patients: LggPatient[];
+  /** All slices, patients in folder order, slices in numeric order. */
+  slices: LggSlice[];
+  csvColumns: string[];
+  summary: LggSummary;
+}
+
+export interface ScanLggOptions {
+  /** Working size S (default 256, the stored size). */
+  size?: number;
+  /** Throw on the first bad file instead of skipping it and listing it in summary.problems. */
+  strict?: boolean;
+  /** Decode every image to catch corrupt pixel data (default); false checks image headers only. */
+  verifyImages?: boolean;
+  /** Files read at once (default 8). */
+  concurrency?: number;
+}
+
+type NodeFs = typeof import('node:fs/promises');
+const FS_MODULE = 'node:fs/promises';
+async function nodeFs(): Promise<NodeFs> {
+  try {
+    return (await import(/* @vite-ignore */ FS_MODULE)) as NodeFs;
+  } catch {
+    throw new DataError('lgg: reading folders needs Node (node:fs); in the browser pass the bytes to decodeSlice');
+  }
+}
+
+/** Reads a whole file (Node). */
+export async function readFileBytes(path: string): Promise<Uint8Array> {
+  const fs = await nodeFs();
+  try {
+    return new Uint8Array(await fs.readFile(path));
+  } catch (e) {
+    throw new DataError(`${path}: cannot read (${(e as Error).message})`);
+  }
+}
+
+const SLICE_FILE = /^(.+)_(\d+)(_mask)?\.tiff?$/i;
+const DATED_FOLDER = /^(.+)_\d{8}$/;
+
+/** Lists, pairs, checks and labels every slice of a kaggle_3m-shaped folder. */
+export async function scanLgg(root: string, options: ScanLggOptions = {}): Promise<LggDataset> {
+  const size = options.size ?? 256;
+  if (!Number.isInteger(size) || size < 1) throw new DataError(`${root}: working size must be a positive integer, got ${size}`);
+  const fs = await nodeFs();
+  const problems: LggProblem[] = [];
+  const problem = (file: string, reason: string) => {
+    if (options.strict) throw new DataError(`${file}: ${reason}`);
+    problems.push({ file, reason });
+  };
+
+  const dir = await findPatientRoot(fs, root);
+  const found: { folder: string; pairs: SlicePair[] }[] = [];
+  for (const folder of dir.patientFolders) {
+    found.push({ folder, pairs: pairSliceFiles(folder, `${dir.path}/${folder}`, await fs.readdir(`${dir.path}/${folder}`), problem) });
+  }
+
+  const verifyImages = options.verifyImages ?? true;
+  const jobs = found.flatMap(({ folder, pairs }) => pairs.map((p) => ({ folder, ...p })));
+  const results = await mapLimit(jobs, options.concurrency ?? 8, async (job) => {
+    try {
+      return await checkSlice(job, verifyImages);
+    } catch (e) {
+      if (!(e instanceof DataError) || options.strict) throw e;
+      // The error names the file it is about (the slice or its mask): keep that one.
+      const file = e.message.startsWith(`${job.mask}:`) ? job.mask : job.image;
+      problems.push({ file, reason: e.message.startsWith(`${file}: `) ? e.message.slice(file.length + 2) : e.message });
+      return undefined;
+    }
+  });
+
+  const patients: LggPatient[] = [];
+  for (const { folder } of found) {
+    const slices = results.filter((s): s is LggSlice => s !== undefined && s.folder === folder);
+    if (slices.length === 0) {
+      problem(`${dir.path}/${folder}`, 'patient folder without a usable slice');
+      continue;
+    }
+    const patient = slices[0]!.patient;
+    patients.push({ patient, folder, slices, tumourSlices: slices.filter((s) => s.label === 1).length });
+  }
+  const slices = patients.flatMap((p) => p.slices);
+  if (slices.length === 0) {
+    const first = problems[0] ? ` First problem: ${problems[0].file}: ${problems[0].reason}` : '';
+    throw new DataError(`${dir.path}: no usable slice among ${jobs.length} image/mask pairs.${first}`);
+  }
+
+  const csv = await joinCsv(fs, dir.path, patients, problem);
+  return {
+    root: dir.path,
+    size,
+    patients,
+    slices,
+    csvColumns: csv.columns,
+    summary: {
+      patients: patients.length,
+      slices: slices.length,
+      tumourSlices: slices.filter((s) => s.label === 1).length,
+      resized: slices.filter((s) => s.width !== size || s.height !== size).length,
+      problems,
+      patientsWithoutCsvRow: csv.missing,
+      csvRowsWithoutFolder: csv.unused,
+    },
+  };
+}
+
+interface SlicePair {
+  index: number;
+  image: string;
+  mask: string;
+}
+
+/** Pairs `<folder>_<n>.tif` with `<folder>_<n>_mask.tif`, in numeric order of n; strays become problems. */
+function pairSliceFiles(folder: string, folderPath: string, names: string[], problem: (file: string, reason: string) => void): SlicePair[] {
+  const images = new Map<number, string>();
+  const masks = new Map<number, string>();
+  for (const name of names.sort()) {
+    const m = SLICE_FILE.exec(name);
+    if (!m) continue;
+    const path = `${folderPath}/${name}`;
+    if (m[1] !== folder) {
+      problem(path, `file name does not start with its folder's name '${folder}'`);
+      continue;
+    }
+    const index = Number(m[2]);
+    const into = m[3] ? masks : images;
+    const before = into.get(index);
+    if (before !== undefined) problem(path, `slice number ${index} already taken by ${before}`);
+    else into.set(index, path);
+  }
+  const pairs: SlicePair[] = [];
+  for (const [index, image] of images) {
+    const mask = masks.get(index);
+    if (mask === undefined) problem(image, `slice without a mask (expected ${folder}_${index}_mask.tif)`);
+    else pairs.push({ index, image, mask });
+  }
+  for (const [index, mask] of masks) {
+    if (!images.has(index)) problem(mask, `mask without a slice (expected ${folder}_${index}.tif)`);
+  }
+  return pairs.sort((a, b) => a.index - b.index);
+}
+
+/** The folder holding the patient folders: `root` itself, or its `kaggle_3m/` as the zip unpacks. */
+async function findPatientRoot(fs: NodeFs, root: string): Promise<{ path: string; patientFolders: string[] }> {
+  let entries: import('node:fs').Dirent[];
+  try {
+    entries = await fs.readdir(root, { withFileTypes: true });
+  } catch (e) {
+    throw new DataError(`${root}: cannot list the folder (${(e as Error).message})`);
+  }
+  if (entries.length === 0) throw new DataError(`${root}: empty folder; expected kaggle_3m's patient folders (TCGA_..._<date>/)`);
+  const patientFolders: string[] = [];
+  for (const e of entries.filter((d) => d.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
+    const names = await fs.readdir(`${root}/${e.name}`);
+    if (names.some((n) => SLICE_FILE.test(n))) patientFolders.push(e.name);
+  }
+  if (patientFolders.length > 0) return { path: root, patientFolders };
+  const nested = entries.find((d) => d.isDirectory() && d.name === 'kaggle_3m');
+  if (nested) return findPatientRoot(fs, `${root}/kaggle_3m`);
+  const folders = entries.filter((d) => d.isDirectory()).length;
+  throw new DataError(
+    `${root}: not an LGG data set folder: none of its ${folders} folders holds <folder>_<n>.tif slices ` +
+      `(${entries.length - folders} files: ${entries.slice(0, 3).map((d) => d.name).join(', ')}${entries.length > 3 ? ', ...' : ''})`,
+  );
+}
+
+async function checkSlice(job: SlicePair & { folder: string }, verifyImages: boolean): Promise<LggSlice> {
+  const [imageBytes, maskBytes] = await Promise.all([readFileBytes(job.image), readFileBytes(job.mask)]);
+  const image = verifyImages ? decodeTiff(imageBytes, job.image) : readTiffInfo(imageBytes, job.image);
+  const mask = decodeTiff(maskBytes, job.mask);
+  checkPair(image, mask, job.image, job.mask);
+  const tumourPixels = countNonZeroPixels(mask);
+  return {
+    id: `${job.folder}_${job.index}`,
+    patient: DATED_FOLDER.exec(job.folder)?.[1] ?? job.folder,
+    folder: job.folder,
+    index: job.index,
+    imagePath: job.image,
+    maskPath: job.mask,
+    width: image.width,
+    height: image.height,
+    label: tumourPixels > 0 ? 1 : 0,
+    tumourPixels,
+  };
+}
+
+function checkPair(image: { width: number; height: number; channels: number }, mask: { width: number; height: number }, imageName: string, maskName: string): void {
+  if (image.channels !== 3 && image.channels !== 4) {
+    throw new DataError(`${imageName}: ${image.channels}-channel image; LGG slices have 3 (pre-contrast, FLAIR, post-contrast)`);
+  }
+  if (mask.width !== image.width || mask.height !== image.height) {
+    throw new DataError(`${maskName}: mask is ${mask.width}x${mask.height} but its slice ${imageName} is ${image.width}x${image.height}`);
+  }
+}
+
+function countNonZeroPixels(mask: TiffImage): number {
+  let count = 0;
+  const c = mask.channels;
+  for (let p = 0; p < mask.width * mask.height; p++) {
+    for (let k = 0; k < c; k++) {
+      if (mask.data[p * c + k] !== 0) {
+        count++;
+        break;
+      }
+    }
+  }
+  return count;
+}
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const lane = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
+  return out;
+}
+
+async function joinCsv(
+  fs: NodeFs,
+  dir: string,
+  patients: LggPatient[],
+  problem: (file: string, reason: string) => void,
+): Promise<{ columns: string[]; missing: string[]; unused: string[] }> {
+  const path = `${dir}/data.csv`;
+  let text: string;
+  try {
+    text = await fs.readFile(path, 'utf8');
+  } catch {
+    return { columns: [], missing: patients.map((p) => p.patient), unused: [] };
+  }
+  let rows: string[][];
+  try {
+    rows = parseCsv(text, path);
+  } catch (e) {
+    problem(path, (e as Error).message);
+    return { columns: [], missing: patients.map((p) => p.patient), unused: [] };
+  }
+  const [columns = [], ...body] = rows;
+  const key = columns.indexOf('Patient');
+  if (key < 0) {
+    problem(path, `no 'Patient' column (columns: ${columns.slice(0, 5).join(', ')})`);
+    return { columns, missing: patients.map((p) => p.patient), unused: [] };
+  }
+  const byPatient = new Map<string, Record<string, string>>();
+  for (const row of body) byPatient.set(row[key]!, Object.fromEntries(columns.map((c, i) => [c, row[i] ?? ''])));
+  const missing: string[] = [];
+  for (const p of patients) {
+    const row = byPatient.get(p.patient);
+    if (row) p.clinical = row;
+    else missing.push(p.patient);
+  }
+  const present = new Set(patients.map((p) => p.patient));
+  return { columns, missing, unused: [...byPatient.keys()].filter((k) => !present.has(k)) };
+}
+
+/** RFC 4180 CSV: quoted fields may hold commas, newlines and doubled quotes; blank lines are dropped. */
+export function parseCsv(text: string, name = 'CSV'): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let field = '';
+  let quoted = false;
+  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  const endRow = () => {
+    row.push(field);
+    if (row.length > 1 || row[0] !== '') rows.push(row);
+    row = [];
+    field = '';
+  };
+  for (; i < text.length; i++) {
+    const ch = text[i]!;
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (ch === '"') quoted = false;
+      else field += ch;
+    } else if (ch === '"' && field === '') quoted = true;
+    else if (ch === ',') {
+      row.push(field);
+      field = '';
+    } else if (ch === '\n') endRow();
+    else if (ch !== '\r') field += ch;
+  }
+  if (quoted) throw new DataError(`${name}: a quoted field is never closed`);
+  if (field !== '' || row.length > 0) endRow();
+  const width = rows[0]?.length ?? 0;
+  rows.forEach((r, n) => {
+    if (r.length !== width) throw new DataError(`${name}: row ${n + 1} has ${r.length} fields, the header has ${width}`);
+  });
+  return rows;
+}
+
+export interface DecodedSlice {
+  /** [S, S, 3] row-major, channels interleaved, 0..1. */
+  image: Float32Array;
+  /** [S, S], 0 or 1. */
+  mask: Float32Array;
+  /** 1 when the stored (not resized) mask has a non-zero pixel. */
+  label: 0 | 1;
+}
+
+/** Decodes a slice and its mask to the working size S. Names are the files, for error messages. */
+export function decodeSlice(imageBytes: Uint8Array, maskBytes: Uint8Array, size: number, names: { image: string; mask: string }): DecodedSlice {
+  const image = decodeTiff(imageBytes, names.image);
+  const mask = decodeTiff(maskBytes, names.mask);
+  checkPair(image, mask, names.image, names.mask);
+  const { width, height } = image;
+  const scale = image.data instanceof Uint16Array ? 1 / 65535 : 1 / 255;
+  const rgb = new Float32Array(width * height * 3);
+  for (let p = 0, q = 0; p < width * height; p++, q += image.channels) {
+    // A 4th (alpha) channel, if any, is dropped.
+    rgb[3 * p] = image.data[q]! * scale;
+    rgb[3 * p + 1] = image.data[q + 1]! * scale;
+    rgb[3 * p + 2] = image.data[q + 2]! * scale;
+  }
+  const binary = new Float32Array(width * height);
+  let tumour = 0;
+  for (let p = 0; p < width * height; p++) {
+    for (let k = 0; k < mask.channels; k++) {
+      if (mask.data[p * mask.channels + k] !== 0) {
+        binary[p] = 1;
+        tumour++;
+        break;
+      }
+    }
+  }
+  const same = width === size && height === size;
+  return {
+    image: same ? rgb : resizeBilinear(rgb, width, height, 3, size, size),
+    mask: same ? binary : resizeNearest(binary, width, height, 1, size, size),
+    label: tumour > 0 ? 1 : 0,
+  };
+}
+
+/** Bilinear resize with pixel centres aligned (OpenCV's INTER_LINEAR, align_corners = false). [H, W, C] -> [outH, outW, C]. */
+export function resizeBilinear(src: ArrayLike<number>, width: number, height: number, channels: number, outWidth: number, outHeight: number): Float32Array {
+  const out = new Float32Array(outWidth * outHeight * channels);
+  const sx = width / outWidth;
+  const sy = height / outHeight;
+  for (let y = 0; y < outHeight; y++) {
+    const fy = Math.min(Math.max((y + 0.5) * sy - 0.5, 0), height - 1);
+    const y0 = Math.floor(fy);
+    const y1 = Math.min(y0 + 1, height - 1);
+    const wy = fy - y0;
+    for (let x = 0; x < outWidth; x++) {
+      const fx = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), width - 1);
+      const x0 = Math.floor(fx);
+      const x1 = Math.min(x0 + 1, width - 1);
+      const wx = fx - x0;
+      for (let c = 0; c < channels; c++) {
+        const a = src[(y0 * width + x0) * channels + c]!;
+        const b = src[(y0 * width + x1) * channels + c]!;
+        const d = src[(y1 * width + x0) * channels + c]!;
+        const e = src[(y1 * width + x1) * channels + c]!;
+        out[(y * outWidth + x) * channels + c] = (a * (1 - wx) + b * wx) * (1 - wy) + (d * (1 - wx) + e * wx) * wy;
+      }
+    }
+  }
+  return out;
+}
+
+/** Nearest-neighbour resize: each output pixel takes the source pixel under its centre. [H, W, C] -> [outH, outW, C]. */
+export function resizeNearest(src: ArrayLike<number>, width: number, height: number, channels: number, outWidth: number, outHeight: number): Float32Array {
+  const out = new Float32Array(outWidth * outHeight * channels);
+  for (let y = 0; y < outHeight; y++) {
+    const sy = Math.min(Math.floor(((y + 0.5) * height) / outHeight), height - 1);
+    for (let x = 0; x < outWidth; x++) {
+      const sx = Math.min(Math.floor(((x + 0.5) * width) / outWidth), width - 1);
+      for (let c = 0; c < channels; c++) out[(y * outWidth + x) * channels + c] = src[(sy * width + sx) * channels + c]!;
+    }
+  }
+  return out;
+}
+
+/** Reads and decodes one scanned slice at the working size (Node, or any `read` you pass). */
+export async function loadSlice(slice: Pick<LggSlice, 'imagePath' | 'maskPath'>, size: number, read: (path: string) => Promise<Uint8Array> = readFileBytes): Promise<DecodedSlice> {
+  const [image, mask] = await Promise.all([read(slice.imagePath), read(slice.maskPath)]);
+  return decodeSlice(image, mask, size, { image: slice.imagePath, mask: slice.maskPath });
+}

@@ -1,0 +1,363 @@
+// Baseline TIFF, as the LGG data set stores its slices: one image per file, strips, chunky
+// (interleaved) samples. Decoding goes through `utif`; this file checks what utif takes on trust
+// (header bounds, strips inside the file, LZW streams that terminate) so that a truncated or
+// corrupt file becomes a DataError naming the file instead of zeros or an endless loop.
+// Encoding is a small writer of our own: little-endian, uncompressed, PackBits or Deflate.
+//
+// Pixels come out row-major with channels interleaved: data[(y * width + x) * channels + c],
+// Uint8Array for 8-bit samples, Uint16Array for 16-bit ones. Browser-safe: no Node imports.
+
+// @ts-expect-error utif ships no type declarations; UtifApi below declares the part dawnet uses.
+import UTIFModule from 'utif';
+import { DataError } from './errors.js';
+
+interface UtifIfd {
+  [tag: string]: unknown;
+  data?: Uint8Array;
+}
+interface UtifApi {
+  decode(buffer: ArrayBuffer): UtifIfd[];
+  decodeImage(buffer: ArrayBuffer, ifd: UtifIfd): void;
+}
+const UTIF = UTIFModule as UtifApi;
+
+export interface TiffImage {
+  width: number;
+  height: number;
+  /** Samples per pixel: 1 (gray), 3 (RGB) or 4 (RGBA). */
+  channels: number;
+  data: Uint8Array | Uint16Array;
+}
+
+/** What the first IFD says, checked against the file's length; no pixel is decoded. */
+export interface TiffInfo {
+  width: number;
+  height: number;
+  channels: number;
+  bitsPerSample: 8 | 16;
+  /** TIFF compression code: 1 none, 5 LZW, 8 or 32946 Deflate, 32773 PackBits. */
+  compression: number;
+  littleEndian: boolean;
+  strips: { offset: number; length: number }[];
+}
+
+const COMPRESSION = { none: 1, lzw: 5, deflate: 8, oldDeflate: 32946, packBits: 32773 } as const;
+const SUPPORTED_COMPRESSION: readonly number[] = Object.values(COMPRESSION);
+
+function asBytes(input: Uint8Array | ArrayBuffer): Uint8Array {
+  return input instanceof Uint8Array ? input : new Uint8Array(input);
+}
+
+function tagValues(ifd: UtifIfd, tag: number): number[] | undefined {
+  const v = ifd[`t${tag}`];
+  return Array.isArray(v) ? (v as number[]) : undefined;
+}
+
+function tag1(ifd: UtifIfd, tag: number, fallback?: number): number | undefined {
+  return tagValues(ifd, tag)?.[0] ?? fallback;
+}
+
+/**
+ * Parses the first IFD with utif. The parse runs on a copy whose next-IFD pointer is zeroed: a
+ * corrupt chain of IFDs (a cycle) would otherwise loop forever, and we only read the first image.
+ */
+function parseFirstIfd(bytes: Uint8Array, name: string): { ifd: UtifIfd; buffer: ArrayBuffer; littleEndian: boolean } {
+  const fail = (why: string) => new DataError(`${name}: not a readable TIFF (${why})`);
+  if (bytes.length < 8) throw fail(`${bytes.length} bytes, shorter than a TIFF header`);
+  const order = String.fromCharCode(bytes[0]!, bytes[1]!);
+  if (order !== 'II' && order !== 'MM') throw fail('no II/MM byte-order mark');
+  const littleEndian = order === 'II';
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const magic = view.getUint16(2, littleEndian);
+  if (magic === 43) throw fail('BigTIFF is not supported');
+  if (magic !== 42) throw fail(`magic number ${magic}, expected 42`);
+  const ifdOffset = view.getUint32(4, littleEndian);
+  if (ifdOffset < 8 || ifdOffset + 2 > bytes.length) throw fail(`first IFD at byte ${ifdOffset} lies outside the ${bytes.length}-byte file`);
+  const entries = view.getUint16(ifdOffset, littleEndian);
+  const nextPointer = ifdOffset + 2 + 12 * entries;
+  if (entries === 0 || nextPointer + 4 > bytes.length) throw fail(`IFD with ${entries} entries runs past the end of the file (truncated?)`);
+  const copy = new Uint8Array(bytes); // a copy: a Node Buffer's slice() would be a view
+  copy.fill(0, nextPointer, nextPointer + 4);
+  let ifds: UtifIfd[];
+  try {
+    ifds = UTIF.decode(copy.buffer);
+  } catch (e) {
+    throw fail(`utif could not parse the IFD: ${String((e as Error)?.message ?? e)}`);
+  }
+  const ifd = ifds[0];
+  if (!ifd) throw fail('no image directory');
+  return { ifd, buffer: copy.buffer, littleEndian };
+}
+
+function checkInfo(ifd: UtifIfd, fileLength: number, littleEndian: boolean, name: string): TiffInfo {
+  const unsupported = (what: string) => new DataError(`${name}: unsupported TIFF (${what})`);
+  const corrupt = (what: string) => new DataError(`${name}: corrupt or truncated TIFF (${what})`);
+  const width = tag1(ifd, 256) ?? 0;
+  const height = tag1(ifd, 257) ?? 0;
+  if (width < 1 || height < 1) throw corrupt(`image size ${width}x${height}`);
+  const channels = tag1(ifd, 277, 1)!;
+  if (channels !== 1 && channels !== 3 && channels !== 4) throw unsupported(`${channels} samples per pixel; 1, 3 or 4 are read`);
+  const bits = tagValues(ifd, 258) ?? [1];
+  const bitsPerSample = bits[0]!;
+  if ((bitsPerSample !== 8 && bitsPerSample !== 16) || bits.some((b) => b !== bitsPerSample)) {
+    throw unsupported(`bits per sample ${bits.join(',')}; 8 or 16 in every channel are read`);
+  }
+  const compression = tag1(ifd, 259, 1)!;
+  if (!SUPPORTED_COMPRESSION.includes(compression)) throw unsupported(`compression ${compression}; none, LZW, Deflate and PackBits are read`);
+  const photometric = tag1(ifd, 262, channels >= 3 ? 2 : 1)!;
+  if (photometric > 2) throw unsupported(`photometric interpretation ${photometric}; gray or RGB are read`);
+  if (tag1(ifd, 284, 1) !== 1) throw unsupported('planar configuration 2 (separate planes)');
+  if (tagValues(ifd, 322)) throw unsupported('tiled image');
+  if ((tag1(ifd, 339, 1) ?? 1) !== 1) throw unsupported(`sample format ${tag1(ifd, 339)}; unsigned integers are read`);
+  const predictor = tag1(ifd, 317, 1)!;
+  if (predictor !== 1 && predictor !== 2) throw unsupported(`predictor ${predictor}`);
+
+  const offsets = tagValues(ifd, 273) ?? [];
+  const lengths = tagValues(ifd, 279) ?? [];
+  if (offsets.length === 0 || offsets.length !== lengths.length) {
+    throw corrupt(`${offsets.length} strip offsets and ${lengths.length} strip byte counts`);
+  }
+  const strips = offsets.map((offset, i) => ({ offset, length: lengths[i]! }));
+  strips.forEach(({ offset, length }, i) => {
+    if (!(offset >= 0 && length >= 0 && offset + length <= fileLength)) {
+      throw corrupt(`strip ${i} spans bytes ${offset}..${offset + length} but the file has ${fileLength}`);
+    }
+  });
+  const expected = width * height * channels * (bitsPerSample / 8);
+  const stored = lengths.reduce((a, b) => a + b, 0);
+  if (compression === COMPRESSION.none && stored < expected) {
+    throw corrupt(`${stored} bytes of pixel data, a ${width}x${height}x${channels} ${bitsPerSample}-bit image needs ${expected}`);
+  }
+  return { width, height, channels, bitsPerSample, compression, littleEndian, strips };
+}
+
+/** Reads and checks the header of a TIFF without decoding pixels (cheap: no decompression). */
+export function readTiffInfo(input: Uint8Array | ArrayBuffer, name = 'TIFF'): TiffInfo {
+  const bytes = asBytes(input);
+  const { ifd, littleEndian } = parseFirstIfd(bytes, name);
+  return checkInfo(ifd, bytes.length, littleEndian, name);
+}
+
+/** Decodes the first image of a TIFF. `name` (the file) opens every error message. */
+export function decodeTiff(input: Uint8Array | ArrayBuffer, name = 'TIFF'): TiffImage {
+  const bytes = asBytes(input);
+  const { ifd, buffer, littleEndian } = parseFirstIfd(bytes, name);
+  const info = checkInfo(ifd, bytes.length, littleEndian, name);
+  const { width, height, channels, bitsPerSample, compression } = info;
+  const rowsPerStrip = Math.min(tag1(ifd, 278, height)!, height);
+  const rowBytes = width * channels * (bitsPerSample / 8);
+  if (compression === COMPRESSION.lzw) {
+    info.strips.forEach((s, i) => {
+      const rows = Math.min(rowsPerStrip, height - i * rowsPerStrip);
+      checkLzwStrip(bytes, s.offset, s.length, rows * rowBytes, `${name}: LZW strip ${i}`);
+    });
+  }
+  if (compression === COMPRESSION.oldDeflate) ifd['t259'] = [COMPRESSION.deflate];
+  try {
+    UTIF.decodeImage(buffer, ifd);
+  } catch (e) {
+    throw new DataError(`${name}: corrupt TIFF pixel data (${String((e as Error)?.message ?? e)})`);
+  }
+  const raw = ifd.data;
+  const samples = width * height * channels;
+  if (!raw || raw.length < samples * (bitsPerSample / 8)) {
+    throw new DataError(`${name}: corrupt TIFF pixel data (${raw?.length ?? 0} bytes decoded, ${samples * (bitsPerSample / 8)} expected)`);
+  }
+  const photometric = tag1(ifd, 262, channels >= 3 ? 2 : 1)!;
+  let data: Uint8Array | Uint16Array;
+  if (bitsPerSample === 8) {
+    data = raw.slice(0, samples);
+  } else {
+    // utif turns 16-bit samples little-endian whatever the file's byte order.
+    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+    data = new Uint16Array(samples);
+    for (let i = 0; i < samples; i++) data[i] = view.getUint16(2 * i, true);
+  }
+  if (photometric === 0) {
+    const top = bitsPerSample === 8 ? 255 : 65535;
+    for (let i = 0; i < samples; i++) data[i] = top - data[i]!;
+  }
+  return { width, height, channels, data };
+}
+
+/**
+ * Walks a TIFF LZW stream (MSB-first codes, 9 to 12 bits, early change) without keeping the
+ * strings, only their lengths: enough to prove that it ends with an EOI code inside the strip,
+ * uses only defined codes and yields no more than the strip holds. utif's own decoder assumes
+ * all three and spins forever on a stream that breaks them.
+ */
+function checkLzwStrip(bytes: Uint8Array, offset: number, length: number, maxOut: number, what: string): void {
+  const CLEAR = 256;
+  const EOI = 257;
+  const lengths = new Uint32Array(4096);
+  for (let i = 0; i < 256; i++) lengths[i] = 1;
+  const endBit = (offset + length) * 8;
+  let bit = offset * 8;
+  let width = 9;
+  let next = 258;
+  let prev = 0;
+  let out = 0;
+  const fail = (why: string) => new DataError(`${what} is corrupt (${why})`);
+  for (;;) {
+    if (bit + width > endBit) throw fail('no end-of-information code before the end of the strip');
+    const b = bit >>> 3;
+    const v = (bytes[b]! << 16) | ((bytes[b + 1] ?? 0) << 8) | (bytes[b + 2] ?? 0);
+    const code = (v >>> (24 - (bit & 7) - width)) & ((1 << width) - 1);
+    bit += width;
+    if (code === EOI) break;
+    if (code === CLEAR) {
+      width = 9;
+      next = 258;
+      prev = -1;
+      continue;
+    }
+    let len: number;
+    if (prev < 0) {
+      if (code > 255) throw fail(`code ${code} right after a clear code`);
+      len = 1;
+    } else {
+      if (code > next) throw fail(`code ${code} before it was defined (next is ${next})`);
+      len = code === next ? lengths[prev]! + 1 : lengths[code]!;
+      if (next >= 4094) throw fail('string table overflow without a clear code');
+      lengths[next] = lengths[prev]! + 1;
+      next++;
+      if (next + 1 === 1 << width) width = Math.min(width + 1, 12);
+    }
+    out += len;
+    if (out > maxOut) throw fail(`decodes to more than the ${maxOut} bytes the strip holds`);
+    prev = code;
+  }
+  if (out < maxOut) throw fail(`decodes to ${out} bytes, the strip holds ${maxOut}`);
+}
+
+export type TiffCompression = 'none' | 'packbits' | 'deflate';
+
+export interface EncodeTiffOptions {
+  /** 'none' is how the LGG data set stores its slices. */
+  compression?: TiffCompression;
+  /** zlib-format compressor for 'deflate' (in Node: `zlib.deflateSync`); kept out of this file so it stays browser-safe. */
+  deflate?: (bytes: Uint8Array) => Uint8Array;
+  /** Rows per strip; the whole image in one strip when left out. */
+  rowsPerStrip?: number;
+}
+
+const TAG_TYPE = { short: 3, long: 4, rational: 5 } as const;
+type TagType = (typeof TAG_TYPE)[keyof typeof TAG_TYPE];
+const TYPE_BYTES: Record<TagType, number> = { 3: 2, 4: 4, 5: 8 };
+
+/**
+ * Writes a little-endian baseline TIFF: header, the strips, then the IFD and its out-of-line
+ * values. Gray for 1 channel, RGB for 3, RGB plus unassociated alpha for 4.
+ */
+export function encodeTiff(image: TiffImage, options: EncodeTiffOptions = {}): Uint8Array {
+  const { width, height, channels, data } = image;
+  const compression = options.compression ?? 'none';
+  const bytesPerSample = data instanceof Uint16Array ? 2 : 1;
+  if (!(data instanceof Uint8Array || data instanceof Uint16Array)) throw new DataError('encodeTiff: data must be a Uint8Array or Uint16Array');
+  if (channels !== 1 && channels !== 3 && channels !== 4) throw new DataError(`encodeTiff: ${channels} channels; 1, 3 or 4 are written`);
+  if (!(width >= 1 && height >= 1) || data.length !== width * height * channels) {
+    throw new DataError(`encodeTiff: ${data.length} samples do not make a ${width}x${height}x${channels} image`);
+  }
+  if (compression === 'deflate' && !options.deflate) throw new DataError("encodeTiff: compression 'deflate' needs options.deflate (zlib.deflateSync in Node)");
+  const rowsPerStrip = Math.max(1, Math.min(options.rowsPerStrip ?? height, height));
+  const rowBytes = width * channels * bytesPerSample;
+  const pixels = new Uint8Array(width * height * channels * bytesPerSample);
+  if (bytesPerSample === 1) pixels.set(data);
+  else {
+    const view = new DataView(pixels.buffer);
+    for (let i = 0; i < data.length; i++) view.setUint16(2 * i, data[i]!, true);
+  }
+
+  const strips: Uint8Array[] = [];
+  for (let y = 0; y < height; y += rowsPerStrip) {
+    const raw = pixels.subarray(y * rowBytes, Math.min(height, y + rowsPerStrip) * rowBytes);
+    if (compression === 'packbits') strips.push(packBitsRows(raw, rowBytes));
+    else if (compression === 'deflate') strips.push(options.deflate!(raw));
+    else strips.push(raw);
+  }
+
+  let offset = 8;
+  const stripOffsets = strips.map((s) => {
+    const at = offset;
+    offset += s.length + (s.length & 1); // word-align what follows, as the spec recommends
+    return at;
+  });
+  const code = { none: COMPRESSION.none, packbits: COMPRESSION.packBits, deflate: COMPRESSION.deflate }[compression];
+  const tags: [number, TagType, number[]][] = [
+    [256, TAG_TYPE.long, [width]],
+    [257, TAG_TYPE.long, [height]],
+    [258, TAG_TYPE.short, new Array<number>(channels).fill(bytesPerSample * 8)],
+    [259, TAG_TYPE.short, [code]],
+    [262, TAG_TYPE.short, [channels === 1 ? 1 : 2]],
+    [273, TAG_TYPE.long, stripOffsets],
+    [277, TAG_TYPE.short, [channels]],
+    [278, TAG_TYPE.long, [rowsPerStrip]],
+    [279, TAG_TYPE.long, strips.map((s) => s.length)],
+    [282, TAG_TYPE.rational, [72, 1]],
+    [283, TAG_TYPE.rational, [72, 1]],
+    [284, TAG_TYPE.short, [1]],
+    [296, TAG_TYPE.short, [2]],
+  ];
+  if (channels === 4) tags.push([338, TAG_TYPE.short, [2]]);
+
+  const ifdOffset = offset;
+  let extraOffset = ifdOffset + 2 + tags.length * 12 + 4;
+  const extraBytes = tags.reduce((sum, [, type, values]) => {
+    const n = (values.length / (type === TAG_TYPE.rational ? 2 : 1)) * TYPE_BYTES[type];
+    return sum + (n > 4 ? n + (n & 1) : 0);
+  }, 0);
+  const out = new Uint8Array(extraOffset + extraBytes);
+  const view = new DataView(out.buffer);
+  out[0] = 0x49;
+  out[1] = 0x49;
+  view.setUint16(2, 42, true);
+  view.setUint32(4, ifdOffset, true);
+  strips.forEach((s, i) => out.set(s, stripOffsets[i]));
+  view.setUint16(ifdOffset, tags.length, true);
+  tags.forEach(([tag, type, values], i) => {
+    const entry = ifdOffset + 2 + 12 * i;
+    const count = type === TAG_TYPE.rational ? values.length / 2 : values.length;
+    const size = count * TYPE_BYTES[type];
+    view.setUint16(entry, tag, true);
+    view.setUint16(entry + 2, type, true);
+    view.setUint32(entry + 4, count, true);
+    let at = entry + 8;
+    if (size > 4) {
+      view.setUint32(entry + 8, extraOffset, true);
+      at = extraOffset;
+      extraOffset += size + (size & 1);
+    }
+    values.forEach((v, j) => {
+      if (type === TAG_TYPE.short) view.setUint16(at + 2 * j, v, true);
+      else view.setUint32(at + 4 * j, v, true);
+    });
+  });
+  view.setUint32(ifdOffset + 2 + 12 * tags.length, 0, true);
+  return out;
+}
+
+/** PackBits, each row on its own as TIFF requires: runs of 3+ equal bytes repeat, the rest are literals. */
+function packBitsRows(raw: Uint8Array, rowBytes: number): Uint8Array {
+  const out: number[] = [];
+  for (let row = 0; row < raw.length; row += rowBytes) {
+    const end = row + rowBytes;
+    let i = row;
+    while (i < end) {
+      let run = 1;
+      while (i + run < end && run < 128 && raw[i + run] === raw[i]) run++;
+      if (run >= 3) {
+        out.push(257 - run, raw[i]!);
+        i += run;
+        continue;
+      }
+      const start = i;
+      while (i < end && i - start < 128) {
+        if (i + 2 < end && raw[i] === raw[i + 1] && raw[i] === raw[i + 2]) break;
+        i++;
+      }
+      out.push(i - start - 1);
+      for (let j = start; j < i; j++) out.push(raw[j]!);
+    }
+  }
+  return Uint8Array.from(out);
+}
