@@ -1,12 +1,19 @@
 // The `dawnet` command. Each subcommand lives in its own file; this one only dispatches.
 
+import { DawnetError } from '../errors.js';
+import { runConvert } from './convert.js';
+import { runEvalCommand } from './eval.js';
 import { runInfo } from './info.js';
 import { runSmoke } from './smoke.js';
 import { runSynth } from './synth.js';
+import { runTrain } from './train.js';
 
 const COMMANDS: Record<string, { summary: string; run: (args: string[]) => Promise<void> }> = {
   info: { summary: 'print the WebGPU adapter, its features and limits', run: runInfo },
   smoke: { summary: 'run a kernel on the GPU and check it against the CPU reference', run: runSmoke },
+  train: { summary: 'train the classifier or the U-Net on a kaggle_3m folder', run: runTrain },
+  eval: { summary: "test-split metrics of a run's best checkpoint", run: runEvalCommand },
+  convert: { summary: 'convert PyTorch/Keras/safetensors weights to a dawnet .safetensors', run: runConvert },
   synth: { summary: 'write a synthetic LGG data set in the kaggle_3m layout', run: runSynth },
 };
 
@@ -31,7 +38,9 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (e) {
     const err = e as Error;
-    console.error(`dawnet ${name}: ${err.name === 'Error' ? '' : `${err.name}: `}${err.message}`);
+    // Usage mistakes and our own errors are one line; anything else is a bug worth its stack.
+    console.error(`dawnet ${name}: ${err.message}`);
+    if (!(err instanceof DawnetError)) console.error(err.stack);
     if (process.env.DAWNET_DEBUG) console.error(err.stack);
     return 1;
   }

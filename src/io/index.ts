@@ -1,0 +1,5 @@
+// dn.io: weight import and conversion, checkpoint files.
+export { loadWeights, convertWeights, readWeightFile, detectFormat } from './load-weights.js';
+export type { LoadOptions, LoadReport, ConvertOptions, ConvertReport, WeightFormat } from './load-weights.js';
+export { encodeSafetensors, decodeSafetensors } from './safetensors.js';
+export type { HostTensor, DecodedSafetensors } from './safetensors.js';

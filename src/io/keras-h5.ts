@@ -1,0 +1,130 @@
+// Keras HDF5 weights (model.save_weights('x.h5'), or the 'model_weights' group of model.save('x.h5')),
+// read with h5wasm (the HDF5 C library compiled to WebAssembly).
+// Layout, as Keras 2's hdf5_format writes it: the group has an attribute 'layer_names' (or, past
+// HDF5's 64 KB header limit, 'layer_names0', 'layer_names1', ...); each layer's group has
+// 'weight_names' naming its datasets relative to the group: 'block1_conv1/kernel:0' in Keras 2,
+// 'block1_conv1_W_1:0' in Keras 1 era files (the original VGG16 ImageNet weights).
+// Keys come out as 'layer/variable' ('block1_conv1/kernel'); values keep Keras's layout.
+
+import { FormatError } from '../errors.js';
+import type { SourceTensor } from './torch.js';
+
+type H5 = typeof import('h5wasm');
+type H5Group = InstanceType<H5['Group']>;
+
+interface H5Runtime {
+  h5: H5;
+  fs: { writeFile(path: string, data: Uint8Array): void; unlink(path: string): void };
+  /** While on, HDF5 errors throw (with HDF5's message) instead of printing to stderr. */
+  throwErrors(on: boolean): void;
+}
+
+let loading: Promise<H5Runtime> | null = null;
+
+async function h5wasm(): Promise<H5Runtime> {
+  // h5wasm ships a Node build (synchronous file access) and a browser build; both expose FS.
+  loading ??= (async () => {
+    const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+    // The Node build's specifier is a variable so that browser bundlers do not try to pull it in.
+    const nodeBuild = 'h5wasm/node';
+    const mod = (isNode ? await import(nodeBuild) : await import('h5wasm')) as { default?: H5 } & H5;
+    const h5 = (mod.default ?? mod) as H5;
+    const module = await h5.ready;
+    return {
+      h5,
+      fs: module.FS as unknown as H5Runtime['fs'],
+      throwErrors: (on) => void (on ? module.activate_throwing_error_handler() : module.deactivate_throwing_error_handler()),
+    };
+  })();
+  return loading;
+}
+
+/** Reads an attribute Keras wrote as a list of byte strings, joining chunked parts. */
+function stringList(group: H5Group, name: string): string[] | null {
+  const attrs = group.attrs;
+  const read = (key: string): string[] => {
+    const v = attrs[key].value;
+    if (typeof v === 'string') return [v];
+    // An empty list is written as an empty float array.
+    return Array.isArray(v) ? v.map(String) : [];
+  };
+  if (name in attrs) return read(name);
+  if (!(`${name}0` in attrs)) return null;
+  const out: string[] = [];
+  for (let i = 0; `${name}${i}` in attrs; i++) out.push(...read(`${name}${i}`));
+  return out;
+}
+
+const KERAS1_VARIABLES: Record<string, string> = { W: 'kernel', b: 'bias', gamma: 'gamma', beta: 'beta', running_mean: 'moving_mean' };
+
+/** 'block1_conv1/kernel:0' -> 'block1_conv1/kernel'; 'block1_conv1_W_1:0' in layer block1_conv1 -> the same. */
+export function kerasWeightKey(layer: string, weightName: string): string {
+  const name = weightName.replace(/:\d+$/, '');
+  if (name.includes('/')) return name.split('/').slice(-2).join('/');
+  const rest = name.startsWith(`${layer}_`) ? name.slice(layer.length + 1) : name;
+  const variable = rest.replace(/_\d+$/, '');
+  return `${layer}/${KERAS1_VARIABLES[variable] ?? variable}`;
+}
+
+function toFloat32(value: unknown, key: string, source: string): Float32Array {
+  if (value instanceof Float32Array) return value.slice();
+  if (value instanceof BigInt64Array || value instanceof BigUint64Array) return Float32Array.from(value, (v) => Number(v));
+  if (ArrayBuffer.isView(value)) return Float32Array.from(value as unknown as ArrayLike<number>);
+  if (typeof value === 'number') return Float32Array.of(value);
+  throw new FormatError(`${source}: dataset '${key}' is not numeric`);
+}
+
+/** h5wasm's numpy-style type strings, by safetensors dtype name. */
+const H5_DTYPES: Record<string, string> = { '<f': 'F32', '<d': 'F64', '<e': 'F16', '>f': 'F32', '>d': 'F64' };
+
+let fileCounter = 0;
+
+/** Reads a Keras HDF5 weights or model file into 'layer/variable' -> float32 tensor. */
+export async function readKerasH5(bytes: Uint8Array, source: string): Promise<Map<string, SourceTensor>> {
+  const { h5, fs, throwErrors } = await h5wasm();
+  const path = `/dawnet-keras-${++fileCounter}.h5`;
+  fs.writeFile(path, bytes);
+  let file: InstanceType<H5['File']> | null = null;
+  throwErrors(true);
+  try {
+    file = new h5.File(path, 'r');
+    return readLayers(h5, file, source);
+  } catch (e) {
+    if (e instanceof FormatError) throw e;
+    throw new FormatError(`${source}: not a readable HDF5 file (truncated or damaged): ${firstLine(e)}`);
+  } finally {
+    try {
+      file?.close();
+    } catch {
+      /* a file that failed to open has nothing to close */
+    }
+    throwErrors(false);
+    fs.unlink(path);
+  }
+}
+
+function firstLine(e: unknown): string {
+  const text = e instanceof Error ? e.message : String(e);
+  return text.split('\n').find((l) => /\S/.test(l) && !l.startsWith('HDF5-DIAG'))?.trim() ?? 'unknown HDF5 error';
+}
+
+function readLayers(h5: H5, file: InstanceType<H5['File']>, source: string): Map<string, SourceTensor> {
+  const nested = file.get('model_weights');
+  const group = (nested instanceof h5.Group ? nested : file) as H5Group;
+  const layers = stringList(group, 'layer_names');
+  if (!layers) throw new FormatError(`${source}: HDF5 file without 'layer_names': not a Keras weights file (Keras 3 '.weights.h5' is not supported)`);
+  const out = new Map<string, SourceTensor>();
+  for (const layer of layers) {
+    const lg = group.get(layer);
+    if (!(lg instanceof h5.Group)) throw new FormatError(`${source}: layer '${layer}' is listed in layer_names but has no group`);
+    for (const weightName of stringList(lg, 'weight_names') ?? []) {
+      const ds = lg.get(weightName);
+      if (!(ds instanceof h5.Dataset)) throw new FormatError(`${source}: layer '${layer}' lists weight '${weightName}' but has no such dataset`);
+      const key = kerasWeightKey(layer, weightName);
+      if (out.has(key)) throw new FormatError(`${source}: two weights map to '${key}' (layer '${layer}', '${weightName}')`);
+      const dtype = H5_DTYPES[String(ds.dtype)] ?? String(ds.dtype);
+      out.set(key, { shape: [...(ds.shape ?? [])], data: toFloat32(ds.value, key, source), dtype });
+    }
+  }
+  return out;
+}

@@ -1,0 +1,113 @@
+// The safe unpickler: plain data from Python's own pickler (protocols 2 and 4), hostile pickles
+// refused by the global they name, malformed streams refused with FormatError.
+
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FormatError } from '../../src/errors.js';
+import { looksLikePickle, unpickle } from '../../src/io/pickle.js';
+import { useGpu } from '../helpers/gpu.js';
+
+useGpu();
+
+const DIR = join(import.meta.dirname, '../fixtures/weights');
+const fixture = (name: string) => new Uint8Array(readFileSync(join(DIR, name)));
+
+/** The values make_fixtures.py pickles (plain_data_fixtures), as the unpickler represents them. */
+function expectedPlain(): Map<string, unknown> {
+  return new Map<string, unknown>([
+    ['int1', 7], ['int2', 300], ['int4', -5], ['int4big', 70000], ['long', 2n ** 70n], ['neglong', -(2 ** 40)],
+    ['float', 0.1], ['true', true], ['false', false], ['none', null], ['str', 'h\u00e9llo'],
+    ['tuple', [1, 2, 3]], ['tuple1', [1]], ['tuple2', [1, 'a']], ['empty', []], ['list', [1, [2, 3], 'x']],
+    ['nested', new Map([['a', new Map([['b', 1]])]])], ['bytes', Uint8Array.of(0, 255, 97, 98)], ['shared', [[4, 5], [4, 5]]],
+  ]);
+}
+
+describe('unpickle: plain data written by Python', () => {
+  it('protocol 2 (GLOBAL OrderedDict, _codecs.encode bytes, LONG1, BINFLOAT, memo)', () => {
+    const bytes = fixture('plain_p2.pkl');
+    const { value, end } = unpickle(bytes, { source: 'plain_p2.pkl' });
+    expect(end).toBe(bytes.length);
+    expect(value).toEqual(expectedPlain());
+    // BINGET returns the memoised object itself, as Python shares it.
+    const shared = (value as Map<string, unknown[]>).get('shared')!;
+    expect(shared[0]).toBe(shared[1]);
+  });
+
+  it('protocol 4 (FRAME, MEMOIZE, SHORT_BINUNICODE, STACK_GLOBAL, sets)', () => {
+    const { value } = unpickle(fixture('plain_p4.pkl'), { source: 'plain_p4.pkl' });
+    const want = expectedPlain();
+    want.set('set', new Set([1, 2]));
+    want.set('frozen', new Set([3]));
+    expect(value).toEqual(want);
+  });
+
+  it('reads consecutive pickles from an offset', () => {
+    const one = fixture('plain_p2.pkl');
+    const two = new Uint8Array(one.length * 2);
+    two.set(one);
+    two.set(one, one.length);
+    const first = unpickle(two, { source: 'two' });
+    const second = unpickle(two, { source: 'two' }, first.end);
+    expect(second.end).toBe(two.length);
+    expect(second.value).toEqual(first.value);
+  });
+
+  it('recognises a binary pickle by its PROTO opcode', () => {
+    expect(looksLikePickle(fixture('plain_p2.pkl'))).toBe(true);
+    expect(looksLikePickle(fixture('plain_p4.pkl'))).toBe(true);
+    expect(looksLikePickle(fixture('not_weights.txt'))).toBe(false);
+  });
+});
+
+describe('unpickle: refuses what could run code', () => {
+  const cases = [
+    { file: 'evil_eval.pkl', global: 'builtins.eval' },
+    { file: 'evil_load_from_bytes.pkl', global: 'torch.storage._load_from_bytes' },
+  ] as const;
+  for (const c of cases) {
+    it(`${c.file}: FormatError naming ${c.global} and the file`, () => {
+      let error: unknown;
+      try {
+        unpickle(fixture(c.file), { source: c.file });
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(FormatError);
+      expect((error as Error).message).toContain(c.global);
+      expect((error as Error).message).toContain(c.file);
+    });
+  }
+
+  it('refuses a GLOBAL for os.system written by hand (protocol 2)', () => {
+    const enc = new TextEncoder();
+    const bytes = Uint8Array.from([0x80, 2, ...enc.encode('cos\nsystem\n'), 0x58, 2, 0, 0, 0, ...enc.encode('id'), 0x85, 0x52, 0x2e]);
+    expect(() => unpickle(bytes, { source: 'hand.pkl' })).toThrow(/os\.system/);
+  });
+
+  it('calls nothing that is not an allowed callable (a storage type is not callable)', () => {
+    const enc = new TextEncoder();
+    const bytes = Uint8Array.from([0x80, 2, ...enc.encode('ctorch\nFloatStorage\n'), 0x29, 0x52, 0x2e]);
+    expect(() => unpickle(bytes, { source: 'hand.pkl' })).toThrow(FormatError);
+  });
+});
+
+describe('unpickle: malformed streams', () => {
+  const p2 = () => fixture('plain_p2.pkl');
+  const cases = [
+    { what: 'truncated in the middle', bytes: () => p2().subarray(0, 100) },
+    { what: 'no STOP', bytes: () => p2().subarray(0, p2().length - 1) },
+    { what: 'unknown opcode', bytes: () => Uint8Array.from([0x80, 2, 0xff, 0x2e]) },
+    { what: 'stack underflow', bytes: () => Uint8Array.from([0x80, 2, 0x85, 0x2e]) },
+    { what: 'memo key never stored', bytes: () => Uint8Array.from([0x80, 2, 0x68, 9, 0x2e]) },
+    { what: 'SETITEM on a list', bytes: () => Uint8Array.from([0x80, 2, 0x5d, 0x4b, 1, 0x4b, 2, 0x73, 0x2e]) },
+    { what: 'persistent id without a loader', bytes: () => Uint8Array.from([0x80, 2, 0x4b, 1, 0x51, 0x2e]) },
+    { what: 'length beyond the file', bytes: () => Uint8Array.from([0x80, 2, 0x58, 0xff, 0xff, 0, 0, 0x61, 0x2e]) },
+    { what: 'empty input', bytes: () => new Uint8Array(0) },
+  ] as const;
+  for (const c of cases) {
+    it(`${c.what}: FormatError`, () => {
+      expect(() => unpickle(c.bytes(), { source: 'bad.pkl' })).toThrow(FormatError);
+    });
+  }
+});
