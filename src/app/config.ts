@@ -1,0 +1,97 @@
+// A training run's settings: everything needed to rebuild the model and data pipeline later
+// (eval, predict, resume). Stored as RUN/config.json. Defaults follow the reference notebook for
+// `classify` (batch 32, 256x256, Adam, its callbacks) and Buda et al. for `segment` (batch 16,
+// lr 1e-4, Dice loss).
+
+import type { AugmentPreset } from '../data/augment.js';
+
+export type Task = 'classify' | 'segment';
+
+export interface TrainConfig {
+  task: Task;
+  data: string;
+  out: string;
+  epochs: number;
+  batch: number;
+  size: number;
+  lr: number;
+  seed: number;
+  augment: AugmentPreset;
+  /** Patient-level split (default) or the notebook's leaking slice-level split. */
+  split: 'patient' | 'slice';
+  testFraction: number;
+  valFraction: number;
+  /** segment: 'dice' or 'bce+dice'. */
+  loss: 'dice' | 'bce+dice' | 'bce';
+  /** U-Net width and depth (segment), VGG width scale (classify; 1 = VGG16). */
+  features: number;
+  depth: number;
+  widthScale: number;
+  /** classify: imported ImageNet weights for the VGG16 base. */
+  weights: string | null;
+  /** Normalisation of inputs: per-image z-score (segment default), 'imagenet' for VGG weights, or none. */
+  normalize: 'zscore' | 'imagenet' | 'none';
+  emptyPolicy: 'one' | 'skip';
+  patience: number;
+  minDelta: number;
+  lrPatience: number;
+  lrFactor: number;
+  /** Cap on slices per split, for quick runs (0 = all). */
+  limit: number;
+  workers: number;
+  strict: boolean;
+}
+
+export function defaultConfig(task: Task): TrainConfig {
+  const common = {
+    data: '',
+    out: 'runs/latest',
+    size: 256,
+    seed: 42,
+    split: 'patient' as const,
+    testFraction: 0.1,
+    valFraction: 0.2,
+    emptyPolicy: 'one' as const,
+    limit: 0,
+    workers: -1,
+    strict: false,
+    features: 32,
+    depth: 4,
+    widthScale: 1,
+    weights: null,
+    minDelta: 0.001,
+  };
+  if (task === 'classify') {
+    return {
+      ...common,
+      task,
+      epochs: 100,
+      batch: 32,
+      lr: 1e-3,
+      augment: 'hflip+elastic',
+      loss: 'bce',
+      normalize: 'imagenet',
+      patience: 20,
+      lrPatience: 15,
+      lrFactor: 0.2,
+    };
+  }
+  return {
+    ...common,
+    task,
+    epochs: 50,
+    batch: 16,
+    lr: 1e-4,
+    augment: 'hflip+elastic',
+    loss: 'dice',
+    normalize: 'zscore',
+    patience: 20,
+    lrPatience: 15,
+    lrFactor: 0.2,
+  };
+}
+
+/** The metric that picks the best checkpoint: the notebook's val accuracy, or val Dice. */
+export function bestMonitor(task: Task): string {
+  return task === 'classify' ? 'val_accuracy' : 'val_dice';
+}

@@ -1,0 +1,93 @@
+// The run's data: scan the kaggle_3m folder, split by patient, and serve batches to fit() as GPU
+// tensors. Decoding happens ahead on worker threads (BatchLoader); normalisation on the host;
+// augmentation on the GPU (the same draw for image and mask) for training batches only.
+
+import { augmentBatch } from '../data/augment.js';
+import { BatchLoader } from '../data/batches.js';
+import { scanLgg, type LggDataset, type LggSlice } from '../data/lgg.js';
+import { splitDataset, type DataSplit } from '../data/split.js';
+import { tensor } from '../graph/tensor.js';
+import type { Batch, Dataset } from '../train/fit.js';
+import type { TrainConfig } from './config.js';
+
+export interface PreparedData {
+  dataset: LggDataset;
+  split: DataSplit<LggSlice>;
+}
+
+export async function prepareData(c: TrainConfig, log: (m: string) => void): Promise<PreparedData> {
+  const dataset = await scanLgg(c.data, { size: c.size, strict: c.strict, verifyImages: false });
+  const s = dataset.summary;
+  log(`data: ${s.patients} patients, ${s.slices} slices (${s.tumourSlices} with tumour) in ${dataset.root}`);
+  if (s.problems.length) {
+    log(`data: skipped ${s.problems.length} problem file(s), e.g. ${s.problems.slice(0, 3).map((p) => `${p.file}: ${p.reason}`).join('; ')}`);
+  }
+  const split = splitDataset(dataset.slices, { seed: c.seed, test: c.testFraction, val: c.valFraction, level: c.split, warn: log });
+  if (c.limit > 0) {
+    split.train = split.train.slice(0, c.limit);
+    split.val = split.val.slice(0, Math.max(1, Math.ceil(c.limit / 4)));
+    split.test = split.test.slice(0, Math.max(1, Math.ceil(c.limit / 4)));
+  }
+  for (const part of ['train', 'val', 'test'] as const) {
+    const k = split.counts[part];
+    log(`split ${part.padEnd(5)}: ${k.patients} patients, ${split[part].length} slices used (${k.tumour} tumour / ${k.empty} empty in full split)`);
+  }
+  return { dataset, split };
+}
+
+/** Per-image, per-channel z-score, in place: MRI intensities vary between scanners and patients. */
+export function zscoreImages(images: Float32Array, count: number, pixels: number, channels: number): void {
+  for (let b = 0; b < count; b++) {
+    for (let c = 0; c < channels; c++) {
+      let sum = 0;
+      let sq = 0;
+      const base = b * pixels * channels + c;
+      for (let p = 0; p < pixels; p++) {
+        const v = images[base + p * channels];
+        sum += v;
+        sq += v * v;
+      }
+      const mean = sum / pixels;
+      const std = Math.sqrt(Math.max(sq / pixels - mean * mean, 0)) || 1;
+      for (let p = 0; p < pixels; p++) images[base + p * channels] = (images[base + p * channels] - mean) / std;
+    }
+  }
+}
+
+export interface RunDataset extends Dataset {
+  close(): Promise<void>;
+}
+
+export function makeDataset(slices: LggSlice[], c: TrainConfig, opts: { train: boolean }): RunDataset {
+  const loader = new BatchLoader(slices, {
+    batchSize: c.batch,
+    size: c.size,
+    seed: c.seed,
+    shuffle: opts.train,
+    workers: c.workers >= 0 ? c.workers : undefined,
+  });
+  const patientOf = new Map(slices.map((s) => [s.id, s.patient]));
+  async function* batches(epoch: number): AsyncGenerator<Batch> {
+    for await (const b of loader.epoch(epoch)) {
+      const s = b.size;
+      // Normalise after augmentation would also work; before keeps the reflect-filled borders in range.
+      if (c.normalize === 'zscore') zscoreImages(b.images, b.count, s * s, 3);
+      let x = tensor(b.images, [b.count, s, s, 3]);
+      let m = tensor(b.masks, [b.count, s, s, 1]);
+      if (opts.train && c.augment !== 'none') {
+        const aug = augmentBatch(x, m, c.augment, (c.seed * 100003 + epoch * 1009 + b.index) >>> 0);
+        x.dispose();
+        m.dispose();
+        x = aug.images;
+        m = aug.masks!;
+      }
+      let y = m;
+      if (c.task === 'classify') {
+        m.dispose();
+        y = tensor(b.labels, [b.count, 1]);
+      }
+      yield { x, y, volumes: b.ids.map((id) => patientOf.get(id) ?? id) };
+    }
+  }
+  return { batches, batchCount: loader.batchesPerEpoch, close: () => loader.close() };
+}

@@ -1,0 +1,50 @@
+// Builds a run's model, loss and validation metrics from its config.
+
+import type { Tensor } from '../graph/tensor.js';
+import { bceDiceLoss, bceLoss, diceLoss } from '../kernels/loss.js';
+import { unet } from '../models/unet.js';
+import { vggClassifier } from '../models/vgg16.js';
+import type { Module } from '../nn/module.js';
+import { setInitSeed } from '../nn/init.js';
+import { binaryReport, segmentationReport } from '../train/metrics.js';
+import type { MetricFn } from '../train/fit.js';
+import type { TrainConfig } from './config.js';
+
+export interface RunModel {
+  model: Module;
+  loss: (pred: Tensor, target: Tensor) => Tensor;
+  metrics: Record<string, MetricFn>;
+  architecture: Record<string, unknown>;
+}
+
+/** The run's loss: BCE for classification; Dice, BCE or BCE + Dice for segmentation. */
+export function lossFor(c: TrainConfig): (pred: Tensor, target: Tensor) => Tensor {
+  if (c.task === 'classify' || c.loss === 'bce') return (p, y) => bceLoss(p, y);
+  if (c.loss === 'bce+dice') return (p, y) => bceDiceLoss(p, y);
+  return (p, y) => diceLoss(p, y);
+}
+
+export function buildModel(c: TrainConfig): RunModel {
+  setInitSeed(c.seed);
+  if (c.task === 'classify') {
+    const architecture = { name: 'vggClassifier', inputSize: c.size, widthScale: c.widthScale, hidden: 256, dropout: 0.3 };
+    const model = vggClassifier({ inputSize: c.size, widthScale: c.widthScale, freezeBase: c.weights !== null, preprocess: c.normalize === 'imagenet' && c.weights ? 'caffe' : 'none' });
+    const metrics: Record<string, MetricFn> = {
+      accuracy: (s) => binaryReport(s.pred, s.target).accuracy,
+      auc: (s) => binaryReport(s.pred, s.target).auc,
+      sensitivity: (s) => binaryReport(s.pred, s.target).recall,
+      specificity: (s) => binaryReport(s.pred, s.target).specificity,
+    };
+    return { model, loss: lossFor(c), metrics, architecture };
+  }
+  const architecture = { name: 'unet', features: c.features, depth: c.depth, inChannels: 3, outChannels: 1 };
+  const model = unet({ features: c.features, depth: c.depth });
+  const loss = lossFor(c);
+  const seg = (s: Parameters<MetricFn>[0]) => segmentationReport(s.pred, s.target, s.sampleSize, { emptyPolicy: c.emptyPolicy, volumes: s.volumes });
+  const metrics: Record<string, MetricFn> = {
+    dice: (s) => seg(s).dicePerSlice,
+    dice_volume: (s) => seg(s).dicePerVolume,
+    iou: (s) => seg(s).iouPerSlice,
+  };
+  return { model, loss, metrics, architecture };
+}

@@ -1,0 +1,111 @@
+// Gathers what the run report shows: curves from metrics.jsonl, class counts per split, a grid of
+// validation slices with truth and prediction, the confusion matrix or Dice distribution, and an
+// augmentation preview, then renders RUN/report.html.
+
+import { augmentBatch } from '../data/augment.js';
+import { loadSlice, type LggSlice } from '../data/lgg.js';
+import type { DataSplit } from '../data/split.js';
+import { adapterName } from '../gpu/device.js';
+import { runtime } from '../gpu/runtime.js';
+import { noGrad } from '../graph/autograd.js';
+import { tensor } from '../graph/tensor.js';
+import type { Module } from '../nn/module.js';
+import { writeReport, type ReportData } from '../report/html.js';
+import { binaryReport } from '../train/metrics.js';
+import type { TrainConfig } from './config.js';
+import { zscoreImages } from './data.js';
+import type { EvalResult } from './eval-job.js';
+import { readMetrics, runFiles } from './run-dir.js';
+
+type Sample = NonNullable<ReportData['samples']>[number];
+
+/** Up to n slices, tumour slices first, spread over the split. */
+function pickSlices(slices: LggSlice[], n: number, labels: Map<string, number>): LggSlice[] {
+  const withTumour = slices.filter((s) => labels.get(s.id) === 1);
+  const without = slices.filter((s) => labels.get(s.id) !== 1);
+  const spread = (xs: LggSlice[], k: number) => Array.from({ length: Math.min(k, xs.length) }, (_, i) => xs[Math.floor((i * xs.length) / Math.min(k, xs.length))]);
+  const a = spread(withTumour, Math.ceil((n * 2) / 3));
+  return [...a, ...spread(without, n - a.length)];
+}
+
+async function predictSamples(c: TrainConfig, model: Module, slices: LggSlice[]): Promise<Sample[]> {
+  const size = c.size;
+  const decoded = await Promise.all(slices.map((s) => loadSlice(s, size)));
+  const images = new Float32Array(decoded.length * size * size * 3);
+  decoded.forEach((d, i) => images.set(d.image, i * size * size * 3));
+  const input = Float32Array.from(images);
+  if (c.normalize === 'zscore') zscoreImages(input, decoded.length, size * size, 3);
+  model.eval();
+  const x = tensor(input, [decoded.length, size, size, 3]);
+  const y = noGrad(() => model.forward(x));
+  const out = await y.toArray();
+  x.dispose();
+  y.dispose();
+  return decoded.map((d, i) => {
+    const image = images.subarray(i * size * size * 3, (i + 1) * size * size * 3);
+    if (c.task === 'classify') {
+      return { image, height: size, width: size, truth: d.mask, caption: `${slices[i].id}: p(tumour) ${out[i].toFixed(3)}, label ${d.label}` };
+    }
+    const pred = out.subarray(i * size * size, (i + 1) * size * size);
+    let inter = 0;
+    let sum = 0;
+    for (let p = 0; p < pred.length; p++) {
+      const a = pred[p] >= 0.5 ? 1 : 0;
+      inter += a * d.mask[p];
+      sum += a + d.mask[p];
+    }
+    const dice = sum === 0 ? 1 : (2 * inter) / sum;
+    return { image, height: size, width: size, truth: d.mask, pred, caption: `${slices[i].id}: Dice ${dice.toFixed(3)}` };
+  });
+}
+
+async function augmentPreview(c: TrainConfig, slices: LggSlice[]): Promise<NonNullable<ReportData['augmentPreview']>> {
+  const size = c.size;
+  const decoded = await Promise.all(slices.map((s) => loadSlice(s, size)));
+  if (!decoded.length) return [];
+  const images = new Float32Array(decoded.length * size * size * 3);
+  const masks = new Float32Array(decoded.length * size * size);
+  decoded.forEach((d, i) => {
+    images.set(d.image, i * size * size * 3);
+    masks.set(d.mask, i * size * size);
+  });
+  const x = tensor(images, [decoded.length, size, size, 3]);
+  const m = tensor(masks, [decoded.length, size, size, 1]);
+  const preset = c.augment === 'none' ? 'hflip+elastic' : c.augment;
+  const aug = augmentBatch(x, m, preset, c.seed);
+  const [ai, am] = [await aug.images.toArray(), await aug.masks!.toArray()];
+  for (const t of [x, m, aug.images, aug.masks!]) t.dispose();
+  return decoded.map((d, i) => ({
+    before: { image: d.image, height: size, width: size, truth: d.mask, caption: 'original' },
+    after: { image: ai.subarray(i * size * size * 3, (i + 1) * size * size * 3), height: size, width: size, truth: am.subarray(i * size * size, (i + 1) * size * size), caption: preset },
+  }));
+}
+
+export async function writeRunReport(c: TrainConfig, model: Module, split: DataSplit<LggSlice>, test: EvalResult | null, log: (m: string) => void): Promise<void> {
+  const history = await readMetrics(c.out);
+  const labels = new Map(split.val.concat(split.train).map((s) => [s.id, s.label]));
+  const samples = await predictSamples(c, model, pickSlices(split.val, 8, labels));
+  const preview = await augmentPreview(c, pickSlices(split.train, 3, labels));
+  const data: ReportData = {
+    title: `dawnet ${c.task} run`,
+    task: c.task,
+    config: c as unknown as Record<string, unknown>,
+    adapter: adapterName(runtime().ctx.report),
+    history,
+    classCounts: Object.fromEntries(Object.entries(split.counts).map(([k, v]) => [k, { positive: v.tumour, negative: v.empty }])),
+    samples,
+    augmentPreview: preview,
+  };
+  if (test) {
+    data.testMetrics = Object.fromEntries(Object.entries(test.json).filter(([, v]) => typeof v === 'number')) as Record<string, number>;
+    if (c.task === 'classify') {
+      const r = binaryReport(test.set.pred, test.set.target);
+      data.confusion = { tp: r.tp, fp: r.fp, tn: r.tn, fn: r.fn };
+    } else {
+      data.sliceDice = (test.json.sliceDice as (number | null)[]) ?? [];
+      data.emptyPolicy = c.emptyPolicy === 'one' ? 'slices where mask and prediction are both empty count as Dice 1' : 'slices where mask and prediction are both empty are skipped';
+    }
+  }
+  await writeReport(runFiles(c.out).report, data);
+  log(`report: ${runFiles(c.out).report}`);
+}

@@ -1,0 +1,90 @@
+// The run folder: config.json, split.json, metrics.jsonl (one line per epoch), last.safetensors
+// (every epoch, for --resume), best.safetensors (best validation metric), eval.json, report.html.
+
+import { FormatError } from '../errors.js';
+import { writeFileAtomic } from '../io/files.js';
+import type { Logs } from '../train/callbacks.js';
+import type { TrainConfig } from './config.js';
+
+type Fs = typeof import('node:fs/promises');
+const fsName = 'node:fs/promises';
+const fs = (): Promise<Fs> => import(/* @vite-ignore */ fsName) as Promise<Fs>;
+const join = (...parts: string[]): string => parts.join('/').replace(/\/+/g, '/');
+
+export const runFiles = (dir: string) => ({
+  config: join(dir, 'config.json'),
+  split: join(dir, 'split.json'),
+  metrics: join(dir, 'metrics.jsonl'),
+  last: join(dir, 'last.safetensors'),
+  best: join(dir, 'best.safetensors'),
+  eval: join(dir, 'eval.json'),
+  report: join(dir, 'report.html'),
+});
+
+export async function ensureRunDir(dir: string): Promise<void> {
+  await (await fs()).mkdir(dir, { recursive: true });
+}
+
+export async function writeJson(path: string, value: unknown): Promise<void> {
+  await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+export async function readJson<T>(path: string, what: string): Promise<T> {
+  let text: string;
+  try {
+    text = await (await fs()).readFile(path, 'utf8');
+  } catch {
+    throw new FormatError(`${path}: missing ${what} (is this a dawnet run folder?)`);
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new FormatError(`${path}: ${what} is not valid JSON`);
+  }
+}
+
+export async function readConfig(dir: string): Promise<TrainConfig> {
+  return readJson<TrainConfig>(runFiles(dir).config, 'run config');
+}
+
+export interface EpochRecord extends Logs {
+  epoch: number;
+}
+
+export async function appendMetrics(dir: string, record: EpochRecord): Promise<void> {
+  await (await fs()).appendFile(runFiles(dir).metrics, `${JSON.stringify(record)}\n`);
+}
+
+/** Epoch records so far; a torn last line (a crash mid-append) is ignored. */
+export async function readMetrics(dir: string): Promise<EpochRecord[]> {
+  let text = '';
+  try {
+    text = await (await fs()).readFile(runFiles(dir).metrics, 'utf8');
+  } catch {
+    return [];
+  }
+  const out: EpochRecord[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      out.push(JSON.parse(line) as EpochRecord);
+    } catch {
+      break;
+    }
+  }
+  return out;
+}
+
+/** Rewrites metrics.jsonl with only the given records (used when resuming from an earlier epoch). */
+export async function rewriteMetrics(dir: string, records: EpochRecord[]): Promise<void> {
+  await writeFileAtomic(runFiles(dir).metrics, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+}
+
+export async function fileExists(path: string): Promise<boolean> {
+  try {
+    await (await fs()).access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

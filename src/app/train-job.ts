@@ -1,0 +1,136 @@
+// `dawnet train`: the whole run. Builds data and model from the config, trains with the
+// notebook's callbacks, writes metrics.jsonl and checkpoints every epoch, evaluates the test
+// split at the end and writes the report. Interrupted runs save a checkpoint and can be resumed.
+
+import { DawnetError, TrainingError } from '../errors.js';
+import { adapterName } from '../gpu/device.js';
+import { runtime } from '../gpu/runtime.js';
+import { Adam } from '../optim/adam.js';
+import { EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, type Callback, type Logs } from '../train/callbacks.js';
+import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
+import { fit, type BatchProgress, type History } from '../train/fit.js';
+import { bestMonitor, type TrainConfig } from './config.js';
+import { makeDataset, prepareData } from './data.js';
+import { evaluateRun, type EvalResult } from './eval-job.js';
+import { buildModel } from './model.js';
+import { writeRunReport } from './report-job.js';
+import { appendMetrics, ensureRunDir, fileExists, readConfig, readMetrics, rewriteMetrics, runFiles, writeJson } from './run-dir.js';
+
+export interface TrainHooks {
+  log: (message: string) => void;
+  onBatch?: (p: BatchProgress & { epochs: number }) => void;
+  onEpoch?: (epoch: number, logs: Logs) => void;
+  /** Set .stop to end after the current batch (Ctrl-C). */
+  signal?: { stop: boolean };
+}
+
+export interface TrainResult {
+  history: History;
+  test: EvalResult | null;
+  interrupted: boolean;
+}
+
+/** Loads the weights file given with --weights into the classifier's VGG16 base. */
+async function importBaseWeights(c: TrainConfig, model: ReturnType<typeof buildModel>['model'], log: (m: string) => void): Promise<void> {
+  if (!c.weights) return;
+  const { loadWeights } = await import('../io/load-weights.js');
+  const base = model.module('base');
+  const report = await loadWeights(base, c.weights, { strict: false });
+  log(`weights: loaded ${report.loaded.length} tensors from ${c.weights} (${report.format}); missing ${report.missing.length}, unexpected ${report.unexpected.length}`);
+  if (report.loaded.length === 0) throw new DawnetError(`${c.weights}: no tensor matched the VGG16 base`);
+}
+
+export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume = false): Promise<TrainResult> {
+  const log = hooks.log;
+  const files = runFiles(config.out);
+  let c = config;
+  let initialEpoch = 0;
+  let callbackState: Record<string, Record<string, number>> = {};
+  if (resume) {
+    c = { ...(await readConfig(config.out)), epochs: config.epochs };
+  }
+  await ensureRunDir(c.out);
+  const { split } = await prepareData(c, log);
+  const built = buildModel(c);
+  const { model } = built;
+  const optimizer = c.task === 'classify' ? Adam.keras(model.trainableParameters(), { lr: c.lr }) : new Adam(model.trainableParameters(), { lr: c.lr });
+  if (resume && (await fileExists(files.last))) {
+    const loaded = await loadCheckpoint(files.last, model, optimizer);
+    initialEpoch = (loaded.meta.epoch ?? -1) + 1;
+    callbackState = (loaded.meta.callbacks as typeof callbackState) ?? {};
+    await rewriteMetrics(c.out, (await readMetrics(c.out)).filter((r) => r.epoch < initialEpoch));
+    log(`resume: continuing ${c.out} from epoch ${initialEpoch + 1} of ${c.epochs}`);
+  } else {
+    if (resume) log(`resume: no checkpoint in ${c.out} yet; starting from the beginning`);
+    await importBaseWeights(c, model, log);
+    await rewriteMetrics(c.out, []);
+  }
+  await writeJson(files.config, c);
+  await writeJson(files.split, { level: split.level, patients: split.patients, counts: split.counts });
+
+  const monitor = bestMonitor(c.task);
+  const callbacks: Record<string, Callback> = {
+    earlyStopping: new EarlyStopping({ monitor: 'val_loss', minDelta: c.minDelta, patience: c.patience, restoreBestWeights: true }),
+    checkpoint: new ModelCheckpoint(files.best, { monitor, saveBestOnly: true }),
+    reduceLr: new ReduceLROnPlateau({ monitor: 'val_loss', factor: c.lrFactor, patience: c.lrPatience }),
+  };
+  for (const [name, cb] of Object.entries(callbacks)) if (callbackState[name]) cb.setState?.(callbackState[name]);
+  const callbackStates = () => Object.fromEntries(Object.entries(callbacks).map(([n, cb]) => [n, cb.getState?.() ?? {}]));
+  const meta = (epoch: number, logs: Logs) => ({
+    architecture: built.architecture,
+    epoch,
+    metrics: logs,
+    seed: c.seed,
+    task: c.task,
+    adapter: adapterName(runtime().ctx.report),
+    callbacks: callbackStates(),
+  });
+
+  const train = makeDataset(split.train, c, { train: true });
+  const val = makeDataset(split.val, c, { train: false });
+  const started = performance.now();
+  let lastCompleted = initialEpoch - 1;
+  let history: History;
+  try {
+    history = await fit(model, train, val, {
+      epochs: c.epochs,
+      initialEpoch,
+      optimizer,
+      loss: built.loss,
+      metrics: built.metrics,
+      callbacks: Object.values(callbacks),
+      checkpointMeta: { architecture: built.architecture, seed: c.seed, task: c.task },
+      signal: hooks.signal,
+      log,
+      onBatch: (p) => hooks.onBatch?.({ ...p, epochs: c.epochs }),
+      onEpoch: async (epoch, logs) => {
+        lastCompleted = epoch;
+        await appendMetrics(c.out, { epoch, ...logs, seconds: (performance.now() - started) / 1000 });
+        await saveCheckpoint(files.last, model, optimizer, meta(epoch, logs));
+        hooks.onEpoch?.(epoch, logs);
+      },
+    });
+  } catch (e) {
+    if (e instanceof TrainingError) log(`${e.message}; last good checkpoint: ${files.last}`);
+    await Promise.all([train.close(), val.close()]);
+    model.dispose();
+    optimizer.dispose();
+    throw e;
+  }
+  await Promise.all([train.close(), val.close()]);
+  if (history.interrupted) {
+    // Mid-epoch weights: saved so nothing is lost; --resume restarts the unfinished epoch from them.
+    await saveCheckpoint(files.last, model, optimizer, { ...meta(lastCompleted, {}), interrupted: true });
+    log(`interrupted: checkpoint saved to ${files.last}; continue with --resume ${c.out}`);
+    model.dispose();
+    optimizer.dispose();
+    return { history, test: null, interrupted: true };
+  }
+  optimizer.dispose();
+  // Evaluate the weights EarlyStopping restored (the best by val_loss), as Keras's model would be.
+  const test = await evaluateRun(c, model, split.test, log);
+  await writeJson(files.eval, test.json);
+  await writeRunReport(c, model, split, test, log);
+  model.dispose();
+  return { history, test, interrupted: false };
+}

@@ -1,0 +1,129 @@
+// `dawnet train classify|segment --data DIR --out RUN [options]`.
+
+import { defaultConfig, type Task, type TrainConfig } from '../app/config.js';
+import { runTraining } from '../app/train-job.js';
+import { AUGMENT_PRESETS } from '../data/augment.js';
+import * as dn from '../index.js';
+import { parseArgs, UsageError, type CommandSpec } from './args.js';
+import { ProgressBar } from './progress.js';
+
+export const trainSpec: CommandSpec = {
+  name: 'train',
+  summary:
+    'Train the tumour classifier (frozen VGG16 + dense head, BCE) or the U-Net segmenter (Dice loss) on a kaggle_3m folder.\n' +
+    'Defaults follow the reference notebook (classify) and Buda et al. (segment). Ctrl-C saves a checkpoint; --resume continues.',
+  positionals: [{ name: 'classify|segment', help: 'the task' }],
+  flags: {
+    data: { type: 'string', help: 'kaggle_3m folder (patient folders of TIFF slices and masks, data.csv)' },
+    out: { type: 'string', help: 'run folder for config, metrics.jsonl, checkpoints and report.html', default: 'runs/latest' },
+    resume: { type: 'string', help: 'continue the interrupted run in this folder (its config is reused)' },
+    epochs: { type: 'number', help: 'epochs (default: classify 100, segment 50)' },
+    batch: { type: 'number', help: 'batch size (default: classify 32, segment 16)' },
+    size: { type: 'number', help: 'working image size in pixels', default: 256 },
+    lr: { type: 'number', help: 'Adam learning rate (default: classify 1e-3, segment 1e-4)' },
+    seed: { type: 'number', help: 'seed for splits, initialisation, shuffling and augmentation', default: 42 },
+    augment: { type: 'string', help: 'augmentation preset (the notebook\'s best: hflip+elastic, alpha [2,6], sigma 2.5)', choices: AUGMENT_PRESETS, default: 'hflip+elastic' },
+    split: { type: 'string', help: "'patient' keeps each patient in one split; 'slice' is the notebook's leaking random split (warns)", choices: ['patient', 'slice'], default: 'patient' },
+    'test-fraction': { type: 'number', help: 'fraction of patients held out for test', default: 0.1 },
+    'val-fraction': { type: 'number', help: 'fraction of the rest used for validation', default: 0.2 },
+    loss: { type: 'string', help: 'segment loss', choices: ['dice', 'bce+dice', 'bce'], default: 'dice' },
+    features: { type: 'number', help: 'U-Net width (features of the first level)', default: 32 },
+    depth: { type: 'number', help: 'U-Net levels', default: 4 },
+    'width-scale': { type: 'number', help: 'VGG width multiplier (1 = VGG16; smaller for tiny tests)', default: 1 },
+    weights: { type: 'string', help: 'classify: ImageNet VGG16 weights (.h5 Keras, .pth torchvision, .safetensors)' },
+    normalize: { type: 'string', help: 'input normalisation (default: classify imagenet, segment zscore)', choices: ['zscore', 'imagenet', 'none'] },
+    'empty-policy': { type: 'string', help: 'Dice/IoU of slices where mask and prediction are both empty', choices: ['one', 'skip'], default: 'one' },
+    patience: { type: 'number', help: 'early stopping patience on val_loss', default: 20 },
+    'min-delta': { type: 'number', help: 'early stopping min delta', default: 0.001 },
+    'lr-patience': { type: 'number', help: 'reduce-LR-on-plateau patience', default: 15 },
+    'lr-factor': { type: 'number', help: 'reduce-LR-on-plateau factor', default: 0.2 },
+    limit: { type: 'number', help: 'use at most this many training slices (quick runs; 0 = all)', default: 0 },
+    workers: { type: 'number', help: 'decoding threads (default: cores - 1, at most 4)' },
+    strict: { type: 'boolean', help: 'stop on the first bad file instead of skipping it' },
+  },
+  examples: [
+    'dawnet train segment --data kaggle_3m --out runs/unet',
+    'dawnet train classify --data kaggle_3m --weights vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 --out runs/vgg',
+    'dawnet train segment --resume runs/unet',
+  ],
+};
+
+export function configFromFlags(task: Task, f: Record<string, unknown>): TrainConfig {
+  const c = defaultConfig(task);
+  const num = (k: string): number | undefined => (typeof f[k] === 'number' ? (f[k] as number) : undefined);
+  const str = (k: string): string | undefined => (typeof f[k] === 'string' ? (f[k] as string) : undefined);
+  return {
+    ...c,
+    data: str('data') ?? c.data,
+    out: str('resume') ?? str('out') ?? c.out,
+    epochs: num('epochs') ?? c.epochs,
+    batch: num('batch') ?? c.batch,
+    size: num('size') ?? c.size,
+    lr: num('lr') ?? c.lr,
+    seed: num('seed') ?? c.seed,
+    augment: (str('augment') ?? c.augment) as TrainConfig['augment'],
+    split: (str('split') ?? c.split) as TrainConfig['split'],
+    testFraction: num('test-fraction') ?? c.testFraction,
+    valFraction: num('val-fraction') ?? c.valFraction,
+    loss: task === 'classify' ? 'bce' : ((str('loss') ?? c.loss) as TrainConfig['loss']),
+    features: num('features') ?? c.features,
+    depth: num('depth') ?? c.depth,
+    widthScale: num('width-scale') ?? c.widthScale,
+    weights: str('weights') ?? null,
+    normalize: (str('normalize') ?? (task === 'classify' && !str('weights') ? 'zscore' : c.normalize)) as TrainConfig['normalize'],
+    emptyPolicy: (str('empty-policy') ?? c.emptyPolicy) as TrainConfig['emptyPolicy'],
+    patience: num('patience') ?? c.patience,
+    minDelta: num('min-delta') ?? c.minDelta,
+    lrPatience: num('lr-patience') ?? c.lrPatience,
+    lrFactor: num('lr-factor') ?? c.lrFactor,
+    limit: num('limit') ?? c.limit,
+    workers: num('workers') ?? c.workers,
+    strict: f.strict === true,
+  };
+}
+
+function validate(c: TrainConfig, resume: boolean): void {
+  if (!resume && !c.data) throw new UsageError('--data DIR is required (a kaggle_3m folder; `dawnet synth --out DIR` makes a synthetic one)');
+  for (const [k, v] of [['epochs', c.epochs], ['batch', c.batch], ['size', c.size]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new UsageError(`--${k} must be a positive whole number, got ${v}`);
+  }
+  if (!(c.lr > 0)) throw new UsageError(`--lr must be positive, got ${c.lr}`);
+  if (c.task === 'segment' && c.size % 2 ** c.depth) throw new UsageError(`--size ${c.size} must be a multiple of ${2 ** c.depth} for a U-Net of depth ${c.depth}`);
+  if (c.task === 'classify' && c.size % 32) throw new UsageError(`--size ${c.size} must be a multiple of 32 for VGG16's five poolings`);
+}
+
+export async function runTrain(args: string[]): Promise<void> {
+  const parsed = parseArgs(trainSpec, args);
+  if (!parsed) return;
+  const task = parsed.positionals[0];
+  if (task !== 'classify' && task !== 'segment') throw new UsageError(`the task must be 'classify' or 'segment', got '${task}'`);
+  const resume = typeof parsed.flags.resume === 'string';
+  const config = configFromFlags(task, parsed.flags);
+  validate(config, resume);
+  await dn.init();
+  const log = (m: string) => console.log(m);
+  log(`adapter: ${dn.info().name}`);
+  const signal = { stop: false };
+  const onSigint = () => {
+    if (signal.stop) process.exit(130);
+    signal.stop = true;
+    console.error('\ninterrupt: finishing the current batch and saving a checkpoint (Ctrl-C again to quit at once)');
+  };
+  process.on('SIGINT', onSigint);
+  const bar = new ProgressBar();
+  try {
+    const result = await runTraining(config, {
+      log,
+      signal,
+      onBatch: (p) => bar.update({ ...p, epoch: p.epoch }),
+      onEpoch: (_epoch, logs) => {
+        const parts = Object.entries(logs).filter(([k]) => k !== 'loss').map(([k, v]) => `${k} ${Number(v).toPrecision(4)}`);
+        bar.done(` | ${parts.join(' ')}`);
+      },
+    }, resume);
+    if (result.interrupted) process.exitCode = 130;
+  } finally {
+    process.off('SIGINT', onSigint);
+    dn.shutdown();
+  }
+}

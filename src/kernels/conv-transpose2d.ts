@@ -1,0 +1,99 @@
+// Transposed 2-D convolution (U-Net's up-convolution), NHWC. x [N, H, W, Cin],
+// w [kh, kw, Cout, Cin] (Keras Conv2DTranspose), b [Cout] -> y [N, Hy, Wy, Cout]: every input pixel
+// scatters x[n, h, w, :] · w[i, j, :, :]ᵀ to y[n, h·sh − top + i, w·sw − left + j, :].
+// Sizes as Keras: 'valid' Hy = H·sh + max(kh − sh, 0), 'same' Hy = H·sh, explicit [top, bottom,
+// left, right] Hy = (H − 1)·sh + kh − top − bottom.
+//
+// This is exactly the input gradient of the conv2d that maps y-shaped [N, Hy, Wy, Cout] to x with
+// the same w (its layout [kh, kw, Cout, Cin] is conv2d's [kh, kw, in, out]) and padding. So it is
+// composed from the conv2d kernels, no WGSL of its own:
+//   forward  = conv2d backward input (with the bias added in its epilogue)
+//   dx       = conv2d forward of dy
+//   dw       = conv2d backward weight with the roles of x and dy swapped
+//   db       = Σ_{n, h, w} dy
+// Saved for backward: x (only if w needs a gradient) and w (only if x does).
+
+import { ShapeError } from '../errors.js';
+import { record } from '../graph/autograd.js';
+import { formatShape, type Shape, type Tensor } from '../graph/tensor.js';
+import {
+  checkBias,
+  conv2dBackwardBias,
+  conv2dGeometry,
+  resolveExplicitPadding,
+  resolveStride,
+  type ConvGeometry,
+} from './conv2d.js';
+import { backwardInputGemm, backwardWeightGemm, forwardGemm } from './conv2d-gemm.js';
+
+export interface ConvTranspose2dOptions {
+  stride?: number | [number, number];
+  padding?: 'same' | 'valid' | number | [number, number, number, number];
+}
+
+const OP = 'convTranspose2d';
+
+/** Output size of one spatial dimension and the padding of the equivalent conv2d. */
+function transposedSize(size: number, k: number, s: number, padding: ConvTranspose2dOptions['padding'], pads: [number, number]): [number, number, number] {
+  if (padding === 'same') {
+    const total = Math.max(k - s, 0);
+    return [size * s, Math.floor(total / 2), total - Math.floor(total / 2)];
+  }
+  if (padding === 'valid' || padding === undefined) return [size * s + Math.max(k - s, 0), 0, 0];
+  return [(size - 1) * s + k - pads[0] - pads[1], pads[0], pads[1]];
+}
+
+/**
+ * Validates a convTranspose2d call. Returns its output shape and the geometry of the conv2d whose
+ * input is that output (so `g.ho, g.wo` are x's H, W).
+ */
+export function convTranspose2dGeometry(xShape: Shape, wShape: Shape, opts: ConvTranspose2dOptions = {}): { yShape: Shape; g: ConvGeometry } {
+  if (xShape.length !== 4) throw new ShapeError(`${OP}: input must be [N, H, W, C] (rank 4) but is ${formatShape(xShape)}`);
+  if (wShape.length !== 4) throw new ShapeError(`${OP}: weight must be [kh, kw, Cout, Cin] (rank 4) but is ${formatShape(wShape)}`);
+  const [n, h, w, cin] = xShape;
+  const [kh, kw, cout, wCin] = wShape;
+  if (wCin !== cin) {
+    throw new ShapeError(`${OP}: input has ${cin} channels but the weight expects ${wCin} (input ${formatShape(xShape)}, weight ${formatShape(wShape)})`);
+  }
+  const [sh, sw] = resolveStride(OP, opts.stride);
+  const padding = opts.padding ?? 'valid';
+  const explicit = padding === 'same' || padding === 'valid' ? [0, 0, 0, 0] : resolveExplicitPadding(OP, padding);
+  const [hy, top, bottom] = transposedSize(h, kh, sh, padding, [explicit[0], explicit[1]]);
+  const [wy, left, right] = transposedSize(w, kw, sw, padding, [explicit[2], explicit[3]]);
+  if (hy < 1 || wy < 1 || [n, h, w, cin, kh, kw, cout].some((d) => d < 1)) {
+    throw new ShapeError(`${OP}: empty output ${hy}x${wy} (input ${formatShape(xShape)}, weight ${formatShape(wShape)}, padding ${JSON.stringify(padding)})`);
+  }
+  const yShape = [n, hy, wy, cout];
+  const g = conv2dGeometry(yShape, wShape, { stride: [sh, sw], padding: [top, bottom, left, right] }, OP);
+  if (g.ho !== h || g.wo !== w) throw new Error(`${OP}: internal size mismatch (${g.ho}x${g.wo} vs ${h}x${w})`);
+  return { yShape, g };
+}
+
+export function convTranspose2dOutputShape(xShape: Shape, wShape: Shape, opts: ConvTranspose2dOptions = {}): Shape {
+  return convTranspose2dGeometry(xShape, wShape, opts).yShape;
+}
+
+export function convTranspose2dForward(x: Tensor, w: Tensor, b: Tensor | null, opts: ConvTranspose2dOptions = {}): Tensor {
+  const { g } = convTranspose2dGeometry(x.shape, w.shape, opts);
+  checkBias(OP, b, g.cin);
+  return backwardInputGemm(g, x, w, b);
+}
+
+/** dn.convTranspose2d(x, w, b?, {stride, padding}): records dx, dw, db, computing only those needed. */
+export function convTranspose2d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: ConvTranspose2dOptions = {}): Tensor {
+  const { g } = convTranspose2dGeometry(x.shape, w.shape, opts);
+  checkBias(OP, b, g.cin);
+  const y = backwardInputGemm(g, x, w, b);
+  const keepsX = w.requiresGrad;
+  const keepsW = x.requiresGrad;
+  const saved = [...(keepsX ? [x] : []), ...(keepsW ? [w] : [])];
+  return record(OP, b ? [x, w, b] : [x, w], y, (dy, needs, kept) => {
+    const sx = keepsX ? kept[0] : null;
+    const sw = keepsW ? kept[keepsX ? 1 : 0] : null;
+    return [
+      needs[0] && sw ? forwardGemm(g, dy, sw, null) : null,
+      needs[1] && sx ? backwardWeightGemm(g, sx, dy) : null,
+      b && needs[2] ? conv2dBackwardBias(dy) : null,
+    ];
+  }, saved);
+}

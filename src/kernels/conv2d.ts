@@ -1,0 +1,286 @@
+// 2-D convolution, NHWC. x [N, H, W, Cin], w [kh, kw, Cin, Cout] (Keras layout), b [Cout]:
+//
+//   y[n, ho, wo, co] = b[co] + Σ_{i, j, ci} x[n, ho·sh − padTop + i, wo·sw − padLeft + j, ci] · w[i, j, ci, co]
+//
+// with x read as zero outside the image. 'same' padding follows TensorFlow: Ho = ceil(H / sh) and
+// the total padding max((Ho − 1)·sh + kh − H, 0) is split with the odd pixel at the bottom/right.
+// Backward: dx is a correlation of dy with w (gathered per stride phase), dw = Σ_pixels patchᵀ·dy,
+// db = Σ_{n, ho, wo} dy. Saved for backward: x (only if w needs a gradient) and w (only if x does).
+//
+// The fast kernels are implicit GEMMs in conv2d-gemm.ts; the naive kernels here (one thread per
+// output element, plain loops) are the baseline they are raced against in bench/.
+
+import { ShapeError } from '../errors.js';
+import { packParams, i32 } from '../gpu/params.js';
+import { runtime, type KernelSpec } from '../gpu/runtime.js';
+import { record } from '../graph/autograd.js';
+import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
+import { backwardInputGemm, backwardWeightGemm, forwardGemm } from './conv2d-gemm.js';
+import { sumLeading } from './reduce.js';
+import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
+
+export interface Conv2dOptions {
+  stride?: number | [number, number];
+  padding?: 'same' | 'valid' | number | [number, number, number, number];
+}
+
+/** Everything a conv kernel needs to know about one call; h, w are the input's height and width. */
+export interface ConvGeometry {
+  n: number;
+  h: number;
+  w: number;
+  cin: number;
+  kh: number;
+  kw: number;
+  cout: number;
+  sh: number;
+  sw: number;
+  padTop: number;
+  padBottom: number;
+  padLeft: number;
+  padRight: number;
+  ho: number;
+  wo: number;
+}
+
+const isCount = (v: unknown, min: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min;
+
+/** [sh, sw] from a number or a pair; throws unless both are positive integers. */
+export function resolveStride(op: string, stride: number | [number, number] | undefined): [number, number] {
+  const s = stride ?? 1;
+  const pair: unknown[] = Array.isArray(s) ? s : [s, s];
+  if (pair.length !== 2 || !pair.every((v) => isCount(v, 1))) {
+    throw new ShapeError(`${op}: stride must be a positive integer or a pair of them, got ${JSON.stringify(stride)}`);
+  }
+  return pair as [number, number];
+}
+
+/** Explicit [top, bottom, left, right] from a number or a 4-tuple; throws unless non-negative integers. */
+export function resolveExplicitPadding(op: string, padding: number | readonly number[]): [number, number, number, number] {
+  const p: unknown[] = Array.isArray(padding) ? [...padding] : [padding, padding, padding, padding];
+  if (p.length !== 4 || !p.every((v) => isCount(v, 0))) {
+    throw new ShapeError(`${op}: padding must be 'same', 'valid', a non-negative integer or [top, bottom, left, right], got ${JSON.stringify(padding)}`);
+  }
+  return p as [number, number, number, number];
+}
+
+/** TensorFlow's 'same': [before, after] for one spatial dimension. */
+export function samePadding(size: number, k: number, stride: number): [number, number] {
+  const out = Math.ceil(size / stride);
+  const total = Math.max((out - 1) * stride + k - size, 0);
+  return [Math.floor(total / 2), total - Math.floor(total / 2)];
+}
+
+function checkRank4(op: string, what: string, shape: Shape, layout: string): void {
+  if (shape.length !== 4) throw new ShapeError(`${op}: ${what} must be ${layout} (rank 4) but is ${formatShape(shape)}`);
+}
+
+/** Validates a conv2d call and works out its output size and padding. */
+export function conv2dGeometry(xShape: Shape, wShape: Shape, opts: Conv2dOptions = {}, op = 'conv2d'): ConvGeometry {
+  checkRank4(op, 'input', xShape, '[N, H, W, C]');
+  checkRank4(op, 'weight', wShape, '[kh, kw, Cin, Cout]');
+  const [n, h, w, cin] = xShape;
+  const [kh, kw, wCin, cout] = wShape;
+  if (wCin !== cin) {
+    throw new ShapeError(`${op}: input has ${cin} channels but the weight expects ${wCin} (input ${formatShape(xShape)}, weight ${formatShape(wShape)})`);
+  }
+  if ([n, h, w, cin, kh, kw, cout].some((d) => d < 1)) {
+    throw new ShapeError(`${op}: empty input or weight (input ${formatShape(xShape)}, weight ${formatShape(wShape)})`);
+  }
+  const [sh, sw] = resolveStride(op, opts.stride);
+  const padding = opts.padding ?? 'valid';
+  let pads: [number, number, number, number];
+  if (padding === 'same') pads = [...samePadding(h, kh, sh), ...samePadding(w, kw, sw)];
+  else if (padding === 'valid') pads = [0, 0, 0, 0];
+  else pads = resolveExplicitPadding(op, padding);
+  const [padTop, padBottom, padLeft, padRight] = pads;
+  const ho = Math.floor((h + padTop + padBottom - kh) / sh) + 1;
+  const wo = Math.floor((w + padLeft + padRight - kw) / sw) + 1;
+  if (ho < 1 || wo < 1) {
+    throw new ShapeError(
+      `${op}: a ${kh}x${kw} kernel does not fit input ${formatShape(xShape)} with padding [${pads.join(',')}] (output would be ${ho}x${wo})`,
+    );
+  }
+  return { n, h, w, cin, kh, kw, cout, sh, sw, padTop, padBottom, padLeft, padRight, ho, wo };
+}
+
+export function conv2dOutputShape(xShape: Shape, wShape: Shape, opts: Conv2dOptions = {}): Shape {
+  const g = conv2dGeometry(xShape, wShape, opts);
+  return [g.n, g.ho, g.wo, g.cout];
+}
+
+export function checkBias(op: string, b: Tensor | null | undefined, channels: number): void {
+  if (b && (b.rank !== 1 || b.shape[0] !== channels)) {
+    throw new ShapeError(`${op}: bias must be [${channels}] but is ${formatShape(b.shape)}`);
+  }
+}
+
+function checkGradShape(op: string, dy: Tensor, want: Shape): void {
+  if (dy.shape.join() !== want.join()) {
+    throw new ShapeError(`${op}: gradient dy is ${formatShape(dy.shape)} but the output is ${formatShape(want)}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// GPU entry points (no autograd)
+
+export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+  const g = conv2dGeometry(x.shape, w.shape, opts);
+  checkBias('conv2d', b, g.cout);
+  return forwardGemm(g, x, w, b);
+}
+
+export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, opts: Conv2dOptions = {}): Tensor {
+  const g = conv2dGeometry(xShape, w.shape, opts);
+  checkGradShape('conv2d.backwardInput', dy, [g.n, g.ho, g.wo, g.cout]);
+  return backwardInputGemm(g, dy, w, null);
+}
+
+export function conv2dBackwardWeight(dy: Tensor, x: Tensor, wShape: Shape, opts: Conv2dOptions = {}): Tensor {
+  const g = conv2dGeometry(x.shape, wShape, opts);
+  checkGradShape('conv2d.backwardWeight', dy, [g.n, g.ho, g.wo, g.cout]);
+  return backwardWeightGemm(g, dy, x);
+}
+
+/** db = Σ_{n, ho, wo} dy: a sum over all but the channel axis. */
+export function conv2dBackwardBias(dy: Tensor): Tensor {
+  return sumLeading(dy, dy.shape[dy.rank - 1]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Naive kernels: one thread per output element, loops straight from the definition.
+
+const NAIVE_PARAMS = /* wgsl */ `struct Params { total: i32, n: i32, h: i32, w: i32, cin: i32, ho: i32, wo: i32, cout: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, padTop: i32, padLeft: i32 }`;
+
+function naiveParams(g: ConvGeometry, total: number): ArrayBuffer {
+  return packParams([total, g.n, g.h, g.w, g.cin, g.ho, g.wo, g.cout, g.kh, g.kw, g.sh, g.sw, g.padTop, g.padLeft].map(i32));
+}
+
+const naiveBody = {
+  forward: /* wgsl */ `
+  let co = o % params.cout;
+  let wo = (o / params.cout) % params.wo;
+  let ho = (o / (params.cout * params.wo)) % params.ho;
+  let n = o / (params.cout * params.wo * params.ho);
+  var acc = 0.0;
+  for (var i = 0; i < params.kh; i++) {
+    let hi = ho * params.sh - params.padTop + i;
+    if (hi < 0 || hi >= params.h) { continue; }
+    for (var j = 0; j < params.kw; j++) {
+      let wi = wo * params.sw - params.padLeft + j;
+      if (wi < 0 || wi >= params.w) { continue; }
+      for (var ci = 0; ci < params.cin; ci++) {
+        acc += a[((n * params.h + hi) * params.w + wi) * params.cin + ci] * b[((i * params.kw + j) * params.cin + ci) * params.cout + co];
+      }
+    }
+  }`,
+  backwardInput: /* wgsl */ `
+  let ci = o % params.cin;
+  let wi = (o / params.cin) % params.w;
+  let hi = (o / (params.cin * params.w)) % params.h;
+  let n = o / (params.cin * params.w * params.h);
+  var acc = 0.0;
+  for (var i = 0; i < params.kh; i++) {
+    let th = hi + params.padTop - i;
+    if (th < 0 || th % params.sh != 0 || th / params.sh >= params.ho) { continue; }
+    for (var j = 0; j < params.kw; j++) {
+      let tw = wi + params.padLeft - j;
+      if (tw < 0 || tw % params.sw != 0 || tw / params.sw >= params.wo) { continue; }
+      for (var co = 0; co < params.cout; co++) {
+        acc += a[((n * params.ho + th / params.sh) * params.wo + tw / params.sw) * params.cout + co] * b[((i * params.kw + j) * params.cin + ci) * params.cout + co];
+      }
+    }
+  }`,
+  backwardWeight: /* wgsl */ `
+  let co = o % params.cout;
+  let ci = (o / params.cout) % params.cin;
+  let j = (o / (params.cout * params.cin)) % params.kw;
+  let i = o / (params.cout * params.cin * params.kw);
+  var acc = 0.0;
+  for (var n = 0; n < params.n; n++) {
+    for (var ho = 0; ho < params.ho; ho++) {
+      let hi = ho * params.sh - params.padTop + i;
+      if (hi < 0 || hi >= params.h) { continue; }
+      for (var wo = 0; wo < params.wo; wo++) {
+        let wi = wo * params.sw - params.padLeft + j;
+        if (wi < 0 || wi >= params.w) { continue; }
+        acc += a[((n * params.h + hi) * params.w + wi) * params.cin + ci] * b[((n * params.ho + ho) * params.wo + wo) * params.cout + co];
+      }
+    }
+  }`,
+};
+
+/** Bindings a, b are (x, w) forward, (dy, w) for dx and (x, dy) for dw. */
+function naiveSpec(direction: keyof typeof naiveBody, hasBias: boolean): KernelSpec {
+  return {
+    name: `conv2d.${direction}Naive`,
+    key: hasBias ? 'bias' : '',
+    inputs: hasBias ? 3 : 2,
+    outputs: 1,
+    wgsl: () => /* wgsl */ `
+${NAIVE_PARAMS}
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+${hasBias ? '@group(0) @binding(2) var<storage, read> bias: array<f32>;' : ''}
+@group(0) @binding(${hasBias ? 3 : 2}) var<storage, read_write> out: array<f32>;
+@group(0) @binding(${hasBias ? 4 : 3}) var<uniform> params: Params;
+@compute @workgroup_size(256)
+fn main(${LINEAR_MAIN_ARGS}) {
+  let o = i32(${linearIndex()});
+  if (o >= params.total) { return; }
+  ${naiveBody[direction]}
+  out[o] = acc${hasBias ? ' + bias[co]' : ''};
+}`,
+  };
+}
+
+function runNaive(direction: keyof typeof naiveBody, g: ConvGeometry, inputs: Tensor[], outShape: Shape): Tensor {
+  const out = emptyTensor(outShape, `conv2d.${direction}Naive.out`);
+  runtime().dispatch(
+    naiveSpec(direction, inputs.length === 3),
+    { inputs: inputs.map((t) => t.slice), outputs: [out.slice], params: naiveParams(g, out.size) },
+    linearGrid(out.size),
+  );
+  return out;
+}
+
+export function conv2dForwardNaive(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+  const g = conv2dGeometry(x.shape, w.shape, opts);
+  checkBias('conv2d', b, g.cout);
+  return runNaive('forward', g, b ? [x, w, b] : [x, w], [g.n, g.ho, g.wo, g.cout]);
+}
+
+export function conv2dBackwardInputNaive(dy: Tensor, w: Tensor, xShape: Shape, opts: Conv2dOptions = {}): Tensor {
+  const g = conv2dGeometry(xShape, w.shape, opts);
+  checkGradShape('conv2d.backwardInput', dy, [g.n, g.ho, g.wo, g.cout]);
+  return runNaive('backwardInput', g, [dy, w], xShape);
+}
+
+export function conv2dBackwardWeightNaive(dy: Tensor, x: Tensor, wShape: Shape, opts: Conv2dOptions = {}): Tensor {
+  const g = conv2dGeometry(x.shape, wShape, opts);
+  checkGradShape('conv2d.backwardWeight', dy, [g.n, g.ho, g.wo, g.cout]);
+  return runNaive('backwardWeight', g, [x, dy], wShape);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Differentiable op
+
+/** dn.conv2d(x, w, b?, {stride, padding}): records dx, dw, db, computing only those needed. */
+export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
+  const g = conv2dGeometry(x.shape, w.shape, opts);
+  checkBias('conv2d', b, g.cout);
+  const y = forwardGemm(g, x, w, b);
+  const keepsX = w.requiresGrad;
+  const keepsW = x.requiresGrad;
+  const saved = [...(keepsX ? [x] : []), ...(keepsW ? [w] : [])];
+  return record('conv2d', b ? [x, w, b] : [x, w], y, (dy, needs, kept) => {
+    const sx = keepsX ? kept[0] : null;
+    const sw = keepsW ? kept[keepsX ? 1 : 0] : null;
+    return [
+      needs[0] && sw ? backwardInputGemm(g, dy, sw, null) : null,
+      needs[1] && sx ? backwardWeightGemm(g, dy, sx) : null,
+      b && needs[2] ? conv2dBackwardBias(dy) : null,
+    ];
+  }, saved);
+}

@@ -1,0 +1,195 @@
+import { describe, expect, it } from 'vitest';
+import * as dn from '../../src/index.js';
+import {
+  conv2d,
+  conv2dBackwardBias,
+  conv2dBackwardInput,
+  conv2dBackwardInputNaive,
+  conv2dBackwardWeight,
+  conv2dBackwardWeightNaive,
+  conv2dForward,
+  conv2dForwardNaive,
+  conv2dGeometry,
+  conv2dOutputShape,
+  type Conv2dOptions,
+} from '../../src/kernels/conv2d.js';
+import { backwardInputGemm, backwardWeightGemm, forwardGemm, splitKCount, type ConvFamily } from '../../src/kernels/conv2d-gemm.js';
+import { runtime } from '../../src/gpu/runtime.js';
+import { nd, type NdArray } from '../../src/reference/array.js';
+import { conv2dBackwardRef, conv2dForwardRef, conv2dOutputShapeRef } from '../../src/reference/conv.js';
+import { expectClose } from '../helpers/close.js';
+import { checkGrad } from '../helpers/finite-diff.js';
+import { fromNd, useGpu } from '../helpers/gpu.js';
+import { uniform } from '../helpers/rng.js';
+
+useGpu();
+
+// GPU results are float32 sums of up to K = 1152 products of values in [-1, 1] (K = kh·kw·Cin forward,
+// kh·kw·Cout for dx, N·Ho·Wo for dw), accumulated in a different order from the float64 loops. The
+// rounding error grows like sqrt(K)·2^-24 times the partial sums (|partial| ≲ sqrt(K)), i.e. ~1e-5 at
+// K = 1000, with a worst case a few times that: atol 1e-4 with rtol 1e-4 holds with margin, and an
+// indexing bug (a missed or doubled tap of size ~0.1-1) still fails by orders of magnitude.
+const TOL = { atol: 1e-4, rtol: 1e-4 };
+
+/** Both GEMM families run wherever the adapter allows, whichever the default picks on it. */
+function families(): ConvFamily[] {
+  return runtime().device.features.has('subgroups') ? ['tiled', 'subgroup'] : ['tiled'];
+}
+
+const CASES = [
+  { name: 'k3 s1 same', x: [1, 5, 6, 2], k: [3, 3], cout: 3, opts: { stride: 1, padding: 'same' } },
+  { name: 'k3 s2 same, odd sizes, batch 2', x: [2, 7, 9, 3], k: [3, 3], cout: 5, opts: { stride: 2, padding: 'same' } },
+  { name: 'k3 s2 valid, rows left over', x: [2, 7, 9, 3], k: [3, 3], cout: 5, opts: { stride: 2, padding: 'valid' } },
+  { name: 'k7 s1 same', x: [1, 9, 7, 3], k: [7, 7], cout: 4, opts: { stride: 1, padding: 'same' } },
+  { name: 'k7 s2 same', x: [2, 8, 11, 2], k: [7, 7], cout: 3, opts: { stride: 2, padding: 'same' } },
+  { name: 'k1 s2 valid (phases without taps)', x: [2, 8, 7, 4], k: [1, 1], cout: 6, opts: { stride: 2, padding: 'valid' } },
+  { name: 'k1 s1 Cout 1', x: [1, 6, 5, 7], k: [1, 1], cout: 1, opts: {} },
+  { name: 'k2 s2 valid', x: [2, 6, 8, 3], k: [2, 2], cout: 8, opts: { stride: 2, padding: 'valid' } },
+  { name: '3x5 kernel, stride [2, 1], explicit pads', x: [1, 6, 7, 5], k: [3, 5], cout: 3, opts: { stride: [2, 1], padding: [1, 0, 2, 1] } },
+  { name: 'k3 padding 1, stride 3', x: [2, 7, 8, 3], k: [3, 3], cout: 2, opts: { stride: 3, padding: 1 } },
+  { name: 'several tiles in M and K', x: [2, 20, 20, 16], k: [3, 3], cout: 24, opts: { padding: 'same' } },
+  { name: 'several tiles in M, N and K', x: [1, 12, 12, 70], k: [3, 3], cout: 72, opts: { padding: 'same' } },
+  { name: 'split-K weight gradient', x: [2, 24, 24, 4], k: [3, 3], cout: 8, opts: { padding: 'same' } },
+] as const satisfies readonly { name: string; x: number[]; k: number[]; cout: number; opts: Conv2dOptions }[];
+
+/** Finite differences cost two forwards per element: only the small cases. */
+const FD_MAX_ELEMENTS = 400;
+
+function caseData(cs: (typeof CASES)[number], seed: number) {
+  const xShape: number[] = [...cs.x];
+  const wShape: number[] = [cs.k[0], cs.k[1], cs.x[3], cs.cout];
+  const opts = cs.opts as Conv2dOptions;
+  const x = nd(uniform(xShape.reduce((p, d) => p * d, 1), seed), xShape);
+  const w = nd(uniform(wShape.reduce((p, d) => p * d, 1), seed + 1), wShape);
+  const b = nd(uniform(cs.cout, seed + 2), [cs.cout]);
+  const yShape = conv2dOutputShapeRef(x, w, opts);
+  const dy = nd(uniform(yShape.reduce((p, d) => p * d, 1), seed + 3), yShape);
+  return { xShape, wShape, yShape, opts, x, w, b, dy };
+}
+
+describe('conv2d', () => {
+  for (const [k, cs] of CASES.entries()) {
+    const d = caseData(cs, 1000 + 10 * k);
+
+    if (d.x.data.length + d.w.data.length <= FD_MAX_ELEMENTS) {
+      it(`${cs.name}: CPU backward matches finite differences`, () => {
+        const { dx, dw, db } = conv2dBackwardRef(d.x, d.w, d.dy, d.opts);
+        const r = d.dy.data;
+        checkGrad(`${cs.name} dx`, (v) => conv2dForwardRef(nd(v, d.xShape), d.w, d.b, d.opts), d.x.data, r, dx.data);
+        checkGrad(`${cs.name} dw`, (v) => conv2dForwardRef(d.x, nd(v, d.wShape), d.b, d.opts), d.w.data, r, dw.data);
+        checkGrad(`${cs.name} db`, (v) => conv2dForwardRef(d.x, d.w, nd(v, [cs.cout]), d.opts), d.b.data, r, db.data);
+      });
+    }
+
+    it(`${cs.name}: GPU forward (every kernel family and the naive kernel) matches CPU`, async () => {
+      const want = conv2dForwardRef(d.x, d.w, d.b, d.opts);
+      const wantNoBias = conv2dForwardRef(d.x, d.w, null, d.opts);
+      expect(conv2dOutputShape(d.xShape, d.wShape, d.opts)).toEqual(d.yShape);
+      const g = conv2dGeometry(d.xShape, d.wShape, d.opts);
+      const [x, w, b] = [fromNd(d.x.data, d.xShape), fromNd(d.w.data, d.wShape), fromNd(d.b.data, [cs.cout])];
+      const outs: [string, dn.Tensor, NdArray][] = dn.scope(() => [
+        ['default', conv2dForward(x, w, b, d.opts), want],
+        ['naive', conv2dForwardNaive(x, w, b, d.opts), want],
+        ...families().flatMap((f): [string, dn.Tensor, NdArray][] => [
+          [f, forwardGemm(g, x, w, b, f), want],
+          [`${f} without bias`, forwardGemm(g, x, w, null, f), wantNoBias],
+        ]),
+      ]);
+      for (const [what, y, ref] of outs) {
+        expect(y.shape).toEqual(d.yShape);
+        expectClose(`${cs.name} forward (${what})`, await y.toArray(), ref.data, TOL);
+      }
+      for (const t of [x, w, b, ...outs.map((o) => o[1])]) t.dispose();
+    });
+
+    it(`${cs.name}: GPU backward (every kernel family, naive, autograd) matches CPU`, async () => {
+      const want = conv2dBackwardRef(d.x, d.w, d.dy, d.opts);
+      const g = conv2dGeometry(d.xShape, d.wShape, d.opts);
+      const x = fromNd(d.x.data, d.xShape, true);
+      const w = fromNd(d.w.data, d.wShape, true);
+      const b = fromNd(d.b.data, [cs.cout], true);
+      const dy = fromNd(d.dy.data, d.yShape);
+      const outs: [string, dn.Tensor, NdArray][] = dn.scope(() => [
+        ['dx (default)', conv2dBackwardInput(dy, w, d.xShape, d.opts), want.dx],
+        ['dx (naive)', conv2dBackwardInputNaive(dy, w, d.xShape, d.opts), want.dx],
+        ['dw (default)', conv2dBackwardWeight(dy, x, d.wShape, d.opts), want.dw],
+        ['dw (naive)', conv2dBackwardWeightNaive(dy, x, d.wShape, d.opts), want.dw],
+        ['db', conv2dBackwardBias(dy), want.db],
+        ...families().flatMap((f): [string, dn.Tensor, NdArray][] => [
+          [`dx (${f})`, backwardInputGemm(g, dy, w, null, f), want.dx],
+          [`dw (${f})`, backwardWeightGemm(g, dy, x, f), want.dw],
+        ]),
+      ]);
+      for (const [what, got, ref] of outs) expectClose(`${cs.name} ${what}`, await got.toArray(), ref.data, TOL);
+      const y = conv2d(x, w, b, d.opts);
+      y.backward(dy);
+      expectClose(`${cs.name} x.grad`, await x.grad!.toArray(), want.dx.data, TOL);
+      expectClose(`${cs.name} w.grad`, await w.grad!.toArray(), want.dw.data, TOL);
+      expectClose(`${cs.name} b.grad`, await b.grad!.toArray(), want.db.data, TOL);
+      for (const t of [x, w, b, dy, y, ...outs.map((o) => o[1])]) t.dispose();
+    });
+  }
+
+  it('split-K gives the same weight gradient for any number of slices', async () => {
+    const d = caseData(CASES[12], 77);
+    const g = conv2dGeometry(d.xShape, d.wShape, d.opts);
+    expect(splitKCount(g, 'tiled')).toBeGreaterThan(1);
+    const want = conv2dBackwardRef(d.x, d.w, d.dy, d.opts).dw;
+    const [x, dy] = [fromNd(d.x.data, d.xShape), fromNd(d.dy.data, d.yShape)];
+    // K = 1152 pixels, 72 steps of 16: 5 slices leave a short last one, 100 asks for more slices
+    // than there are steps.
+    for (const f of families()) {
+      for (const splits of [1, 2, 5, 100]) {
+        const dw = backwardWeightGemm(g, dy, x, f, splits);
+        expectClose(`dw (${f}) with ${splits} K slices`, await dw.toArray(), want.data, TOL);
+        dw.dispose();
+      }
+    }
+    x.dispose();
+    dy.dispose();
+  });
+
+  it('computes only the gradients that are needed', async () => {
+    const d = caseData(CASES[1], 88);
+    const want = conv2dBackwardRef(d.x, d.w, d.dy, d.opts);
+    const x = fromNd(d.x.data, d.xShape);
+    const w = fromNd(d.w.data, d.wShape, true);
+    const dy = fromNd(d.dy.data, d.yShape);
+    const y = conv2d(x, w, null, d.opts);
+    y.backward(dy);
+    expect(x.grad).toBeNull();
+    expectClose('w.grad with a frozen input', await w.grad!.toArray(), want.dw.data, TOL);
+    for (const t of [x, w, dy, y]) t.dispose();
+  });
+
+  it("'same' padding follows TensorFlow", () => {
+    // Ho = ceil(7 / 2) = 4, Wo = ceil(9 / 2) = 5. k 4, s 1 on 8: total padding 3, the odd pixel after;
+    // k 3, s 2 on 8: total max(3·2 + 3 − 8, 0) = 1, all of it after.
+    expect(conv2dOutputShape([1, 7, 9, 3], [3, 3, 3, 5], { stride: 2, padding: 'same' })).toEqual([1, 4, 5, 5]);
+    const g = conv2dGeometry([1, 8, 8, 1], [4, 4, 1, 1], { stride: 1, padding: 'same' });
+    expect([g.padTop, g.padBottom, g.ho]).toEqual([1, 2, 8]);
+    const g2 = conv2dGeometry([1, 8, 8, 1], [3, 3, 1, 1], { stride: 2, padding: 'same' });
+    expect([g2.padTop, g2.padBottom, g2.ho]).toEqual([0, 1, 4]);
+  });
+
+  it('rejects bad shapes and options with ShapeError', () => {
+    dn.scope(() => {
+      const x = dn.zeros([1, 8, 8, 3]);
+      const w3 = dn.zeros([3, 3, 3, 8]);
+      const dy = dn.zeros([1, 8, 8, 7]);
+      expect(() => conv2d(x, dn.zeros([3, 3, 4, 8]))).toThrow(dn.ShapeError);
+      expect(() => conv2d(dn.zeros([8, 8, 3]), w3)).toThrow(dn.ShapeError);
+      expect(() => conv2d(x, dn.zeros([3, 3, 3]))).toThrow(dn.ShapeError);
+      expect(() => conv2d(x, w3, null, { stride: 0 })).toThrow(dn.ShapeError);
+      expect(() => conv2d(x, w3, null, { stride: 1.5 })).toThrow(dn.ShapeError);
+      expect(() => conv2d(x, w3, null, { stride: [1, 2, 3] as unknown as [number, number] })).toThrow(dn.ShapeError);
+      expect(() => conv2d(x, w3, null, { padding: -1 })).toThrow(dn.ShapeError);
+      expect(() => conv2d(x, w3, null, { padding: [1, 1] as unknown as [number, number, number, number] })).toThrow(dn.ShapeError);
+      expect(() => conv2d(x, dn.zeros([9, 9, 3, 8]), null, { padding: 'valid' })).toThrow(dn.ShapeError);
+      expect(() => conv2d(x, w3, dn.zeros([7]))).toThrow(dn.ShapeError);
+      expect(() => conv2dBackwardInput(dy, w3, [1, 8, 8, 3], { padding: 'same' })).toThrow(dn.ShapeError);
+      expect(() => conv2dBackwardWeight(dy, x, [3, 3, 3, 8], { padding: 'same' })).toThrow(dn.ShapeError);
+      expect(() => conv2dOutputShape([1, 32, 32, 3], [3, 3, 4, 8], {})).toThrow(dn.ShapeError);
+    });
+  });
+});
