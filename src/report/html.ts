@@ -1,0 +1,433 @@
+// The run report: ONE self-contained HTML file (no network), with Chart.js inlined, the curves of the
+// training history, class counts, validation slices with truth/prediction outlines as PNG data URIs,
+// the confusion matrix (classify) or per-slice Dice histogram (segment), an augmentation preview and
+// the test metrics.
+//
+// Chart configurations are plain JSON built here; the page's script only hands them to Chart.js, so
+// what a chart shows is decided (and testable) in TypeScript. When Chart.js is missing or fails, the
+// page says so in a visible banner instead of showing empty boxes; the tables still carry the numbers.
+// Rendering is async: PNG compression and the lazy loading of node:fs (for Chart.js) both are.
+
+import { writeFileAtomic } from '../io/files.js';
+import { pngDataUri } from '../io/png.js';
+import { overlay, toRgb8 } from './overlay.js';
+
+export interface ReportSample {
+  /** [H, W, C] in 0..1; 3 channels show as RGB (pre-contrast, FLAIR, post-contrast), 1 as gray. */
+  image: Float32Array;
+  height: number;
+  width: number;
+  /** [H, W] ground-truth mask, outlined in green. */
+  truth?: Float32Array;
+  /** [H, W] prediction (probabilities, thresholded at 0.5), outlined in red. */
+  pred?: Float32Array;
+  caption: string;
+}
+
+export interface ReportData {
+  title: string;
+  task: 'classify' | 'segment';
+  config: Record<string, unknown>;
+  adapter: string;
+  /** One entry per epoch: loss, val_loss, val_<metric>..., lr, as fit() logs them. */
+  history: { epoch: number; [k: string]: number }[];
+  /** Per split (train, val, test): slices with and without a lesion. */
+  classCounts?: Record<string, { positive: number; negative: number }>;
+  samples?: ReportSample[];
+  confusion?: { tp: number; fp: number; tn: number; fn: number };
+  /** Per-slice Dice on the validation set; null where the empty-slice policy skipped the slice. */
+  sliceDice?: (number | null)[];
+  /** How slices with an empty truth and an empty prediction were scored ('one', 'skip', ...). */
+  emptyPolicy?: string;
+  augmentPreview?: { before: ReportSample; after: ReportSample }[];
+  testMetrics?: Record<string, number>;
+  /** Chart.js UMD source; read from node_modules when absent (Node only). */
+  chartJsSource?: string;
+}
+
+interface ChartSpec {
+  id: string;
+  title: string;
+  config: Record<string, unknown>;
+}
+
+const TRAIN_COLOR = '#2563eb';
+const VAL_COLOR = '#ea580c';
+
+const escapeHtml = (s: string): string =>
+  s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+
+/** Text that is safe inside <script>: the only way out of a script element is "</script" (or "<!--"). */
+const scriptSafe = (s: string): string => s.replace(/<\/(script)/gi, '<\\/$1').replace(/<!--/g, '<\\!--');
+
+function formatNumber(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  if (Number.isInteger(v)) return String(v);
+  const a = Math.abs(v);
+  return a !== 0 && (a < 1e-3 || a >= 1e6) ? v.toExponential(3) : String(Number(v.toPrecision(4)));
+}
+
+function formatValue(v: unknown): string {
+  if (typeof v === 'number') return formatNumber(v);
+  if (v === undefined || v === null) return '—';
+  if (typeof v === 'string') return v;
+  return JSON.stringify(v);
+}
+
+const percent = (a: number, b: number): string => (b === 0 ? '—' : `${((100 * a) / b).toFixed(1)}%`);
+
+function lineChart(id: string, title: string, epochs: number[], series: { label: string; color: string; data: number[] }[], log = false): ChartSpec {
+  return {
+    id,
+    title,
+    config: {
+      type: 'line',
+      data: {
+        labels: epochs,
+        datasets: series.map((s) => ({
+          label: s.label,
+          data: s.data.map((v) => (Number.isFinite(v) ? v : null)),
+          borderColor: s.color,
+          backgroundColor: s.color,
+          pointRadius: 2.5,
+          tension: 0.2,
+        })),
+      },
+      options: {
+        animation: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        interaction: { mode: 'index', intersect: false },
+        plugins: { legend: { position: 'bottom' } },
+        scales: {
+          x: { title: { display: true, text: 'epoch' } },
+          y: { type: log ? 'logarithmic' : 'linear', title: { display: true, text: title } },
+        },
+      },
+    },
+  };
+}
+
+/**
+ * One chart per quantity: loss (train and val), each metric (val_<m> with the train <m> when logged),
+ * the learning rate, and any other logged key. Epoch on x.
+ */
+function historyCharts(history: ReportData['history']): ChartSpec[] {
+  const keys = new Set<string>();
+  for (const row of history) for (const k of Object.keys(row)) if (k !== 'epoch') keys.add(k);
+  const bases = [...new Set([...keys].filter((k) => k !== 'lr').map((k) => k.replace(/^val_/, '')))];
+  bases.sort((a, b) => (a === 'loss' ? -1 : b === 'loss' ? 1 : a.localeCompare(b)));
+  const epochs = history.map((r) => r.epoch);
+  const column = (k: string): number[] => history.map((r) => (k in r ? r[k] : NaN));
+  const charts = bases.map((base) => {
+    const series = [];
+    if (keys.has(base)) series.push({ label: `train ${base}`, color: TRAIN_COLOR, data: column(base) });
+    if (keys.has(`val_${base}`)) series.push({ label: `val ${base}`, color: VAL_COLOR, data: column(`val_${base}`) });
+    return lineChart(`chart-${base}`, base, epochs, series);
+  });
+  if (keys.has('lr')) {
+    const lr = column('lr').filter((v) => v > 0);
+    const log = lr.length > 0 && Math.max(...lr) / Math.min(...lr) > 20;
+    charts.push(lineChart('chart-lr', 'learning rate', epochs, [{ label: 'lr', color: '#7c3aed', data: column('lr') }], log));
+  }
+  return charts;
+}
+
+function barChart(id: string, title: string, labels: string[], datasets: { label: string; color: string; data: number[] }[], xTitle: string): ChartSpec {
+  return {
+    id,
+    title,
+    config: {
+      type: 'bar',
+      data: { labels, datasets: datasets.map((d) => ({ label: d.label, data: d.data, backgroundColor: d.color })) },
+      options: {
+        animation: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        plugins: { legend: { display: datasets.length > 1, position: 'bottom' } },
+        scales: { x: { title: { display: true, text: xTitle } }, y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: 'slices' } } },
+      },
+    },
+  };
+}
+
+const DICE_BINS = 10;
+
+function diceHistogram(sliceDice: (number | null)[]): { counts: number[]; labels: string[] } {
+  const counts = new Array<number>(DICE_BINS).fill(0);
+  for (const d of sliceDice) {
+    if (d === null || !Number.isFinite(d)) continue;
+    counts[Math.min(DICE_BINS - 1, Math.max(0, Math.floor(d * DICE_BINS)))]++;
+  }
+  const labels = counts.map((_, i) => `${(i / DICE_BINS).toFixed(1)}–${((i + 1) / DICE_BINS).toFixed(1)}`);
+  return { counts, labels };
+}
+
+function chartBox(spec: ChartSpec): string {
+  return `<div class="chart"><h3>${escapeHtml(spec.title)}</h3><div class="chart-box"><canvas data-testid="${spec.id}" role="img" aria-label="${escapeHtml(spec.title)}"></canvas></div></div>`;
+}
+
+function section(id: string, title: string, body: string): string {
+  return `<section class="card" data-testid="section-${id}"><h2>${escapeHtml(title)}</h2>${body}</section>`;
+}
+
+function keyValueTable(entries: [string, string][], testid: string): string {
+  const rows = entries.map(([k, v]) => `<tr><th scope="row">${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`);
+  return `<table class="kv" data-testid="${testid}"><tbody>${rows.join('')}</tbody></table>`;
+}
+
+function settingsSection(data: ReportData): string {
+  const entries: [string, string][] = Object.keys(data.config)
+    .sort()
+    .map((k) => [k, formatValue(data.config[k])]);
+  const half = entries.length > 8 ? Math.ceil(entries.length / 2) : entries.length;
+  const tables = [entries.slice(0, half), entries.slice(half)].filter((e) => e.length > 0);
+  const body = `<p class="adapter"><span class="muted">GPU adapter</span> ${escapeHtml(data.adapter)}</p>
+<div class="kv-columns">${tables.map((t) => keyValueTable(t, 'settings-table')).join('')}</div>`;
+  return section('settings', 'Run settings', body);
+}
+
+async function sampleFigure(s: ReportSample, testid: string): Promise<string> {
+  const rgb = toRgb8(s.image, s.height, s.width, { stretch: !inUnitRange(s.image) });
+  const uri = await pngDataUri(overlay(rgb, s.truth, s.pred));
+  const small = s.width < 160 ? ' class="pixelated"' : '';
+  return `<figure><img${small} data-testid="${testid}" src="${uri}" width="${s.width}" height="${s.height}" alt="${escapeHtml(s.caption)}"><figcaption>${escapeHtml(s.caption)}</figcaption></figure>`;
+}
+
+function inUnitRange(a: Float32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] < 0 || a[i] > 1) return false;
+  return true;
+}
+
+const LEGEND = `<p class="legend"><span class="swatch" style="background:#00e640"></span>ground truth
+<span class="swatch" style="background:#ff2020"></span>prediction (p &gt; 0.5)
+<span class="swatch" style="background:#ffe600"></span>both</p>`;
+
+async function samplesSection(samples: ReportSample[]): Promise<string> {
+  const figures = await Promise.all(samples.map((s) => sampleFigure(s, 'sample-image')));
+  return section('samples', 'Validation slices', `${LEGEND}<div class="gallery">${figures.join('')}</div>`);
+}
+
+async function augmentSection(pairs: NonNullable<ReportData['augmentPreview']>): Promise<string> {
+  const cards = await Promise.all(
+    pairs.map(async (p) => {
+      const [before, after] = await Promise.all([sampleFigure(p.before, 'augment-image'), sampleFigure(p.after, 'augment-image')]);
+      return `<div class="pair">${before}${after}</div>`;
+    }),
+  );
+  const note = '<p class="muted">Original (left) and augmented (right), the mask outlined in green.</p>';
+  return section('augment', 'Augmentation preview', `${note}<div class="pairs">${cards.join('')}</div>`);
+}
+
+function confusionSection(c: NonNullable<ReportData['confusion']>): string {
+  const pos = c.tp + c.fn;
+  const neg = c.fp + c.tn;
+  const cell = (n: number, of: number, name: string, correct: boolean): string => {
+    const share = of === 0 ? 0 : n / of;
+    const tint = correct ? `rgba(22,163,74,${(0.1 + 0.5 * share).toFixed(2)})` : `rgba(220,38,38,${(0.08 + 0.5 * share).toFixed(2)})`;
+    return `<td style="background:${tint}"><div class="count">${n}</div><div class="rate">${name} · ${percent(n, of)}</div></td>`;
+  };
+  const table = `<table class="confusion" data-testid="confusion-table">
+<thead><tr><th></th><th>predicted positive</th><th>predicted negative</th></tr></thead>
+<tbody><tr><th scope="row">actual positive (${pos})</th>${cell(c.tp, pos, 'TP', true)}${cell(c.fn, pos, 'FN', false)}</tr>
+<tr><th scope="row">actual negative (${neg})</th>${cell(c.fp, neg, 'FP', false)}${cell(c.tn, neg, 'TN', true)}</tr></tbody></table>`;
+  const precision = c.tp + c.fp;
+  const stats = keyValueTable(
+    [
+      ['accuracy', percent(c.tp + c.tn, pos + neg)],
+      ['precision', percent(c.tp, precision)],
+      ['recall (sensitivity)', percent(c.tp, pos)],
+      ['specificity', percent(c.tn, neg)],
+      ['F1', precision + pos === 0 ? '—' : ((2 * c.tp) / (precision + pos)).toFixed(3)],
+    ],
+    'confusion-stats',
+  );
+  const note = '<p class="muted">Rates are shares of the actual class (each row sums to 100%).</p>';
+  return section('confusion', 'Confusion matrix', `${note}<div class="split">${table}${stats}</div>`);
+}
+
+function policyText(policy: string | undefined, skipped: number): string {
+  const skippedText = skipped > 0 ? ` ${skipped} slice${skipped === 1 ? ' was' : 's were'} skipped and appear in no bin.` : '';
+  if (policy === 'one') return `Slices whose true mask and prediction are both empty count as Dice 1 (policy "one").${skippedText}`;
+  if (policy === 'skip') return `Slices whose true mask and prediction are both empty are left out (policy "skip").${skippedText}`;
+  // Anything else is the caller's own sentence, e.g. "slices where ... are skipped".
+  if (policy) return `Empty slices: ${policy.replace(/\.?\s*$/, '.')}${skippedText}`;
+  return `Empty-slice policy not stated.${skippedText}`;
+}
+
+function diceSection(sliceDice: (number | null)[], policy: string | undefined, spec: ChartSpec): string {
+  const scored = sliceDice.filter((d): d is number => d !== null && Number.isFinite(d)).sort((a, b) => a - b);
+  const mean = scored.length ? scored.reduce((s, d) => s + d, 0) / scored.length : NaN;
+  const median = scored.length ? scored[Math.floor((scored.length - 1) / 2)] : NaN;
+  const summary = `<p data-testid="empty-policy">${scored.length} of ${sliceDice.length} slices scored; mean Dice <b>${formatNumber(mean)}</b>, median ${formatNumber(median)}. ${escapeHtml(policyText(policy, sliceDice.length - scored.length))}</p>`;
+  return section('dice', 'Per-slice Dice', `${summary}<div class="charts one">${chartBox(spec)}</div>`);
+}
+
+function classSection(counts: NonNullable<ReportData['classCounts']>, spec: ChartSpec): string {
+  const rows = Object.entries(counts).map(
+    ([split, c]) => `<tr><th scope="row">${escapeHtml(split)}</th><td>${c.positive}</td><td>${c.negative}</td><td>${c.positive + c.negative}</td><td>${percent(c.positive, c.positive + c.negative)}</td></tr>`,
+  );
+  const table = `<table class="counts" data-testid="class-table"><thead><tr><th>split</th><th>positive</th><th>negative</th><th>total</th><th>positive share</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+  return section('classes', 'Class counts per split', `<div class="split"><div class="charts one">${chartBox(spec)}</div>${table}</div>`);
+}
+
+async function loadChartJs(): Promise<{ source: string | null; reason: string }> {
+  const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+  if (!isNode) return { source: null, reason: 'no Chart.js source was given' };
+  try {
+    const [moduleName, fsName, pathName] = ['node:module', 'node:fs/promises', 'node:path'];
+    const { createRequire } = (await import(/* @vite-ignore */ moduleName)) as typeof import('node:module');
+    const fs = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs/promises');
+    const path = (await import(/* @vite-ignore */ pathName)) as typeof import('node:path');
+    // chart.js exports no ./dist/* subpath, so resolve its main file and look beside it.
+    const main = createRequire(import.meta.url).resolve('chart.js');
+    return { source: await fs.readFile(path.join(path.dirname(main), 'chart.umd.min.js'), 'utf8'), reason: '' };
+  } catch (e) {
+    return { source: null, reason: `chart.js could not be read from node_modules (${(e as Error).message})` };
+  }
+}
+
+/** Runs in the page: builds every chart from the embedded JSON, or says why it cannot. */
+const PAGE_SCRIPT = `(function () {
+  var specs = JSON.parse(document.getElementById('chart-specs').textContent);
+  var banner = document.getElementById('chart-error');
+  function fail(message) {
+    banner.textContent = message;
+    banner.hidden = false;
+    document.body.setAttribute('data-charts', 'failed');
+  }
+  function build() {
+    if (typeof window.Chart !== 'function') {
+      fail('Charts unavailable: Chart.js did not load (' + specs.reason + '). The ' + specs.charts.length +
+        ' chart areas below stay empty; the tables still hold the numbers.');
+      return;
+    }
+    Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
+    Chart.defaults.color = '#475467';
+    var failed = [];
+    specs.charts.forEach(function (s) {
+      try { new Chart(document.querySelector('canvas[data-testid="' + s.id + '"]'), s.config); }
+      catch (e) { failed.push(s.title + ': ' + e.message); }
+    });
+    if (failed.length) fail('Some charts could not be drawn: ' + failed.join('; '));
+    else document.body.setAttribute('data-charts', 'ready');
+  }
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', build);
+  else build();
+})();`;
+
+const CSS = `:root{--bg:#f4f6f9;--card:#fff;--text:#1d2939;--muted:#667085;--border:#e4e7ec}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--text);font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
+header{max-width:1280px;margin:0 auto;padding:28px 24px 8px}
+h1{margin:0 0 6px;font-size:24px;letter-spacing:-.01em}
+.chips{display:flex;flex-wrap:wrap;gap:8px;margin:0;padding:0;list-style:none}
+.chips li{background:#fff;border:1px solid var(--border);border-radius:999px;padding:2px 12px;color:var(--muted)}
+.chips b{color:var(--text);font-weight:600}
+main{max-width:1280px;margin:0 auto;padding:12px 24px 40px;display:grid;gap:16px}
+.card{background:var(--card);border:1px solid var(--border);border-radius:12px;padding:16px 20px;box-shadow:0 1px 2px rgba(16,24,40,.05)}
+.card h2{margin:0 0 12px;font-size:16px}
+.muted{color:var(--muted)}
+.error{background:#fef3f2;border:1px solid #fda29b;color:#b42318;border-radius:10px;padding:10px 14px;font-weight:600}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(360px,1fr));gap:14px}
+.charts.one{grid-template-columns:1fr}
+.chart{border:1px solid var(--border);border-radius:10px;padding:10px 12px}
+.chart h3{margin:0 0 6px;font-size:13px;font-weight:600;color:var(--muted)}
+.chart-box{position:relative;height:240px}
+table{border-collapse:collapse}
+th,td{padding:5px 12px;border-bottom:1px solid var(--border);text-align:left;vertical-align:top}
+thead th{font-size:12px;color:var(--muted);font-weight:600}
+.kv th{width:1%;font-weight:500;color:var(--muted);font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px;white-space:nowrap}
+.kv td{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px;word-break:break-word}
+.kv-columns{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:0 24px}
+.kv-columns table{width:100%}
+.adapter{margin:0 0 10px}
+.split{display:grid;grid-template-columns:minmax(0,1.4fr) minmax(0,1fr);gap:20px;align-items:start}
+@media (max-width:800px){.split{grid-template-columns:1fr}}
+.counts td,.counts th{text-align:right}.counts th:first-child{text-align:left}
+.confusion th,.confusion td{text-align:center;vertical-align:middle;border:1px solid var(--border)}
+.confusion td{min-width:150px;padding:12px}
+.confusion .count{font-size:22px;font-weight:700}
+.confusion .rate{font-size:12px;color:#344054}
+.gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:14px}
+figure{margin:0}
+figure img{display:block;width:100%;height:auto;border-radius:8px;background:#000}
+img.pixelated{image-rendering:pixelated}
+figcaption{margin-top:4px;font-size:12px;color:var(--muted);text-align:center}
+.legend{margin:0 0 10px;color:var(--muted)}
+.swatch{display:inline-block;width:12px;height:12px;border-radius:3px;margin:0 4px 0 12px;vertical-align:-1px}
+.swatch:first-child{margin-left:0}
+.pairs{display:grid;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:16px}
+.pair{display:grid;grid-template-columns:1fr 1fr;gap:8px}`;
+
+function headerChips(data: ReportData): string {
+  const chips: [string, string][] = [
+    ['task', data.task],
+    ['epochs', String(data.history.length)],
+  ];
+  const withVal = data.history.filter((r) => Number.isFinite(r.val_loss));
+  if (withVal.length > 0) {
+    const best = withVal.reduce((a, b) => (b.val_loss < a.val_loss ? b : a));
+    chips.push(['best val_loss', `${formatNumber(best.val_loss)} (epoch ${best.epoch})`]);
+  }
+  chips.push(['adapter', data.adapter]);
+  return `<ul class="chips">${chips.map(([k, v]) => `<li>${escapeHtml(k)} <b>${escapeHtml(v)}</b></li>`).join('')}</ul>`;
+}
+
+export async function renderReport(data: ReportData): Promise<string> {
+  const loaded = data.chartJsSource !== undefined ? { source: data.chartJsSource, reason: 'the given Chart.js source did not define Chart' } : await loadChartJs();
+  const curves = historyCharts(data.history);
+  const charts = [...curves];
+  const sections = [settingsSection(data)];
+  const curveBody = curves.length ? `<div class="charts">${curves.map(chartBox).join('')}</div>` : '<p class="muted">No epochs were logged.</p>';
+  sections.push(section('curves', 'Training curves', curveBody));
+  if (data.classCounts && Object.keys(data.classCounts).length > 0) {
+    const splits = Object.keys(data.classCounts);
+    const spec = barChart('chart-class-counts', 'slices per split', splits, [
+      { label: 'positive (lesion)', color: '#f97316', data: splits.map((s) => data.classCounts![s].positive) },
+      { label: 'negative', color: '#94a3b8', data: splits.map((s) => data.classCounts![s].negative) },
+    ], 'split');
+    charts.push(spec);
+    sections.push(classSection(data.classCounts, spec));
+  }
+  if (data.samples && data.samples.length > 0) sections.push(await samplesSection(data.samples));
+  if (data.task === 'classify' && data.confusion) sections.push(confusionSection(data.confusion));
+  if (data.task === 'segment' && data.sliceDice) {
+    const { counts, labels } = diceHistogram(data.sliceDice);
+    const spec = barChart('chart-dice-hist', 'slices per Dice bin', labels, [{ label: 'slices', color: '#0e9384', data: counts }], 'Dice');
+    charts.push(spec);
+    sections.push(diceSection(data.sliceDice, data.emptyPolicy, spec));
+  }
+  if (data.augmentPreview && data.augmentPreview.length > 0) sections.push(await augmentSection(data.augmentPreview));
+  if (data.testMetrics && Object.keys(data.testMetrics).length > 0) {
+    const entries: [string, string][] = Object.entries(data.testMetrics).map(([k, v]) => [k, formatNumber(v)]);
+    sections.push(section('test', 'Test metrics', keyValueTable(entries, 'test-table')));
+  }
+  const specJson = JSON.stringify({ reason: loaded.reason, charts }).replace(/</g, '\\u003c');
+  const chartScript = loaded.source ? `<script>${scriptSafe(loaded.source)}</script>` : '';
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>${escapeHtml(data.title)}</title><style>${CSS}</style></head>
+<body data-charts="pending">
+<header><h1 data-testid="report-title">${escapeHtml(data.title)}</h1>${headerChips(data)}</header>
+<main>
+<div id="chart-error" class="error" data-testid="chart-error" role="alert" hidden></div>
+<noscript><div class="error">Charts need JavaScript; the tables below hold the numbers.</div></noscript>
+${sections.join('\n')}
+</main>
+<script type="application/json" id="chart-specs">${specJson}</script>
+${chartScript}
+<script>${PAGE_SCRIPT}</script>
+</body></html>
+`;
+}
+
+/** Renders the report and writes it atomically (creating the folder if needed). */
+export async function writeReport(path: string, data: ReportData): Promise<void> {
+  const html = await renderReport(data);
+  const [fsName, pathName] = ['node:fs/promises', 'node:path'];
+  const fs = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs/promises');
+  const nodePath = (await import(/* @vite-ignore */ pathName)) as typeof import('node:path');
+  await fs.mkdir(nodePath.dirname(path), { recursive: true });
+  await writeFileAtomic(path, html);
+}
