@@ -19,5 +19,6 @@ await build({
   entryPoints: { dawnet: 'src/index.ts' },
   outdir: 'dist/browser',
   platform: 'browser',
-  external: ['webgpu'],
+  // Node-only code paths import these lazily and never run in a browser.
+  external: ['webgpu', 'node:*', 'h5wasm/node'],
 });

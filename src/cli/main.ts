@@ -1,6 +1,7 @@
 // The `dawnet` command. Each subcommand lives in its own file; this one only dispatches.
 
 import { DawnetError } from '../errors.js';
+import { runBench } from '../../bench/main.js';
 import { runConvert } from './convert.js';
 import { runEvalCommand } from './eval.js';
 import { runInfo } from './info.js';
@@ -13,6 +14,7 @@ const COMMANDS: Record<string, { summary: string; run: (args: string[]) => Promi
   smoke: { summary: 'run a kernel on the GPU and check it against the CPU reference', run: runSmoke },
   train: { summary: 'train the classifier or the U-Net on a kaggle_3m folder', run: runTrain },
   eval: { summary: "test-split metrics of a run's best checkpoint", run: runEvalCommand },
+  bench: { summary: 'time the kernels against the device peak and TensorFlow.js on the same adapter', run: runBench },
   convert: { summary: 'convert PyTorch/Keras/safetensors weights to a dawnet .safetensors', run: runConvert },
   synth: { summary: 'write a synthetic LGG data set in the kaggle_3m layout', run: runSynth },
 };

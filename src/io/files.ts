@@ -2,9 +2,15 @@
 // writeFileAtomic: write to a temporary file in the same folder, flush it to disk, then rename over
 // the target. A crash at any point leaves either the old file or the new one, never half of one.
 
+// Module names in variables: bundlers for the browser then leave these imports alone.
+const FS = 'node:fs/promises';
+const PATH = 'node:path';
+type Fs = typeof import('node:fs/promises');
+type NodePath = typeof import('node:path');
+
 export async function writeFileAtomic(path: string, bytes: Uint8Array | string): Promise<void> {
-  const fs = await import('node:fs/promises');
-  const nodePath = await import('node:path');
+  const fs = (await import(/* @vite-ignore */ FS)) as Fs;
+  const nodePath = (await import(/* @vite-ignore */ PATH)) as NodePath;
   const dir = nodePath.dirname(path);
   const tmp = nodePath.join(dir, `.${nodePath.basename(path)}.${process.pid}.${Date.now()}.tmp`);
   const handle = await fs.open(tmp, 'w');
@@ -31,7 +37,7 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array | string):
 }
 
 export async function readFileBytes(path: string): Promise<Uint8Array> {
-  const fs = await import('node:fs/promises');
+  const fs = (await import(/* @vite-ignore */ FS)) as Fs;
   const buf = await fs.readFile(path);
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }

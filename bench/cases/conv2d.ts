@@ -1,0 +1,99 @@
+// conv2d in its three directions on the U-Net levels (batch 16, 3x3, cin = cout) and VGG16's conv
+// layers (batch 32, 256x256 input), 'same' padding, stride 1. Compute bound: 2 flops per
+// multiply-add, the same count for all three directions. The naive kernels (one thread per
+// output) are raced against the tiled ones under group 'conv2d-naive' (run with --naive).
+//
+// tfjs: tf.conv2d, and the backend kernels Conv2DBackpropInput / Conv2DBackpropFilter (what
+// tf.grads of a conv2d runs; tfjs's gradient registry is not loaded in Node, see peer-tfjs.ts).
+
+import type * as TF from '@tensorflow/tfjs-core';
+import type { Tensor } from '../../src/graph/tensor.js';
+import {
+  convFlops,
+  dims,
+  missing,
+  unetLevels,
+  vggLayers,
+  family,
+  type BenchCase,
+  type CaseFamily,
+  type ConvLayer,
+  type Tfjs,
+} from '../case.js';
+
+type Kernels = typeof import('../../src/kernels/conv2d.js');
+
+const PAD = 'same';
+
+type Direction = 'forward' | 'backwardInput' | 'backwardWeight';
+
+function tfjsSide(dir: Direction, l: ConvLayer): (tf: Tfjs, x: TF.Tensor[]) => TF.Tensor {
+  const wShape: [number, number, number, number] = [l.k, l.k, l.cin, l.cout];
+  const xShape: [number, number, number, number] = [l.n, l.h, l.w, l.cin];
+  if (dir === 'forward') return (tf, [x, w]) => tf.conv2d(x as TF.Tensor4D, w as TF.Tensor4D, 1, PAD);
+  if (dir === 'backwardInput') {
+    return (tf, [dy, w]) =>
+      tf.engine().runKernel('Conv2DBackpropInput', { dy, filter: w }, { strides: 1, pad: PAD, dataFormat: 'NHWC', inputShape: xShape });
+  }
+  return (tf, [dy, x]) =>
+    tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { strides: 1, pad: PAD, dataFormat: 'NHWC', filterShape: wShape });
+}
+
+function dawnetSide(k: Kernels, dir: Direction, l: ConvLayer, naive: boolean): (x: Tensor[]) => Tensor {
+  const opts = { stride: 1, padding: PAD } as const;
+  const xShape = [l.n, l.h, l.w, l.cin];
+  const wShape = [l.k, l.k, l.cin, l.cout];
+  if (dir === 'forward') {
+    const f = naive ? k.conv2dForwardNaive : k.conv2dForward;
+    return ([x, w]) => f(x, w, null, opts);
+  }
+  if (dir === 'backwardInput') {
+    const f = naive ? k.conv2dBackwardInputNaive : k.conv2dBackwardInput;
+    return ([dy, w]) => f(dy, w, xShape, opts);
+  }
+  const f = naive ? k.conv2dBackwardWeightNaive : k.conv2dBackwardWeight;
+  return ([dy, x]) => f(dy, x, wShape, opts);
+}
+
+function convCase(k: Kernels, dir: Direction, l: ConvLayer, naive: boolean): BenchCase {
+  const x = { name: 'x', shape: [l.n, l.h, l.w, l.cin] };
+  const w = { name: 'w', shape: [l.k, l.k, l.cin, l.cout] };
+  const dy = { name: 'dy', shape: [l.n, l.h, l.w, l.cout] };
+  const inputs = dir === 'forward' ? [x, w] : dir === 'backwardInput' ? [dy, w] : [dy, x];
+  return {
+    id: `conv2d.${dir}${naive ? '.naive' : ''}/${l.name}`,
+    group: naive ? 'conv2d-naive' : 'conv2d',
+    shape: `${dims(x.shape)} k${l.k} ->${l.cout}`,
+    metric: 'flops',
+    work: convFlops(l),
+    inputs,
+    dawnet: dawnetSide(k, dir, l, naive),
+    tfjs: tfjsSide(dir, l),
+    // Sums over up to 9·512 products (forward) or N·H·W (weight gradient) in different orders.
+    tolerance: dir === 'backwardWeight' ? 1e-3 : 2e-4,
+  };
+}
+
+const DIRECTIONS: Direction[] = ['forward', 'backwardInput', 'backwardWeight'];
+
+function cases(k: Kernels, scale: number): BenchCase[] {
+  const out: BenchCase[] = [];
+  for (const naive of [false, true]) {
+    if (naive && typeof k.conv2dForwardNaive !== 'function') continue;
+    for (const l of [...unetLevels(scale), ...vggLayers(scale)]) {
+      for (const dir of DIRECTIONS) out.push(convCase(k, dir, l, naive));
+    }
+  }
+  return out;
+}
+
+/** Dynamic so the suite still runs while the module is missing or broken. */
+async function load(): Promise<Kernels | null> {
+  try {
+    return await import('../../src/kernels/conv2d.js');
+  } catch (e) {
+    return missing('conv2d', e);
+  }
+}
+
+export const conv2dFamily: CaseFamily = family('conv2d', load, cases);

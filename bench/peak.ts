@@ -1,0 +1,158 @@
+// The device's measured peaks, the yardstick for "% of peak":
+//  - compute: every thread runs CHAINS independent vec4 fma chains for `iters` rounds; 2 flops per
+//    fma lane. Independent chains hide fma latency; a million threads fill any GPU. The chains
+//    converge to the fixed point c / (1 - b), so values stay finite and never go denormal, and the
+//    result is written out so no compiler can drop the loop.
+//  - memory: a vec4 copy between two large buffers; bytes = read + write.
+// Both are timed like the cases (wall clock around sync), with the work grown until one sample lasts
+// TARGET_MS, so the queue round trip is a small fraction. A peak is a best case and other load on
+// the machine only slows a sample down, so the peak comes from the fastest sample, not the median.
+
+import { packParams, f32, u32 } from '../src/gpu/params.js';
+import { runtime, type KernelSpec } from '../src/gpu/runtime.js';
+import { emptyTensor, type Tensor } from '../src/graph/tensor.js';
+import { LINEAR_MAIN_ARGS, LINEAR_WG, linearGrid, linearIndex } from '../src/kernels/wgsl.js';
+import { timeRunner, type Timing } from './harness.js';
+
+const CHAINS = 8;
+const FMA_THREADS = 1 << 20;
+const TARGET_MS = 50;
+const MAX_ITERS = 1 << 20;
+
+const fmaSpec: KernelSpec = {
+  name: 'bench.fmaPeak',
+  key: `chains${CHAINS}`,
+  inputs: 0,
+  outputs: 1,
+  wgsl: () => {
+    const chains = Array.from({ length: CHAINS }, (_, k) => k);
+    return /* wgsl */ `
+struct Params { n: u32, iters: u32, b: f32, c: f32 }
+@group(0) @binding(0) var<storage, read_write> out: array<f32>;
+@group(0) @binding(1) var<uniform> params: Params;
+@compute @workgroup_size(${LINEAR_WG})
+fn main(${LINEAR_MAIN_ARGS}) {
+  let i = ${linearIndex()};
+  if (i >= params.n) { return; }
+  let seed = f32(i & 1023u) * 0.001;
+  ${chains.map((k) => `var a${k} = vec4<f32>(seed + ${k}.0, seed + ${k}.25, seed + ${k}.5, seed + ${k}.75);`).join('\n  ')}
+  let b = vec4<f32>(params.b);
+  let c = vec4<f32>(params.c);
+  for (var r = 0u; r < params.iters; r++) {
+    ${chains.map((k) => `a${k} = fma(a${k}, b, c);`).join('\n    ')}
+  }
+  let s = ${chains.map((k) => `a${k}`).join(' + ')};
+  out[i] = s.x + s.y + s.z + s.w;
+}`;
+  },
+};
+
+// Grid-stride: each thread copies every `threads`-th vec4. Few threads with long loops suit a CPU
+// adapter, many suit a GPU; copyPeak tries several counts and keeps the fastest.
+const copySpec: KernelSpec = {
+  name: 'bench.copyPeak',
+  key: '',
+  inputs: 1,
+  outputs: 1,
+  wgsl: () => /* wgsl */ `
+struct Params { n: u32, threads: u32 }
+@group(0) @binding(0) var<storage, read> src: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> dst: array<vec4<f32>>;
+@group(0) @binding(2) var<uniform> params: Params;
+@compute @workgroup_size(${LINEAR_WG})
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  for (var i = gid.x; i < params.n; i += params.threads) {
+    dst[i] = src[i];
+  }
+}`,
+};
+
+const COPY_THREADS = [1 << 12, 1 << 15, 1 << 18, 1 << 21];
+
+export interface PeakResult {
+  /** FMA peak in GFLOP/s (fastest sample). */
+  gflops: number;
+  /** Copy bandwidth in GB/s (read + write bytes, fastest sample). */
+  gbps: number;
+  fma: { threads: number; iters: number; flops: number; timing: Timing };
+  copy: { bytes: number; threads: number; dispatches: number; timing: Timing };
+}
+
+function fmaStep(out: Tensor, iters: number): void {
+  runtime().dispatch(
+    fmaSpec,
+    { inputs: [], outputs: [out.slice], params: packParams([u32(FMA_THREADS), u32(iters), f32(0.5), f32(0.25)]) },
+    linearGrid(FMA_THREADS),
+  );
+}
+
+async function timedOnce(step: () => void): Promise<number> {
+  const t0 = performance.now();
+  step();
+  await runtime().sync();
+  return performance.now() - t0;
+}
+
+/** Grows `n` (a loop count or a repeat count) until one run lasts TARGET_MS. */
+async function calibrate(run: (n: number) => void, start: number, max: number): Promise<number> {
+  let n = start;
+  await timedOnce(() => run(n));
+  for (;;) {
+    const ms = await timedOnce(() => run(n));
+    if (ms >= TARGET_MS || n >= max) return n;
+    n = Math.min(max, n * Math.min(64, Math.max(2, Math.ceil(TARGET_MS / Math.max(ms, 0.01)))));
+  }
+}
+
+async function fmaPeak(reps: number): Promise<PeakResult['fma']> {
+  const out = emptyTensor([FMA_THREADS], 'bench.fmaPeak.out');
+  try {
+    const iters = await calibrate((n) => fmaStep(out, n), 4, MAX_ITERS);
+    const timing = await timeRunner({ step: () => fmaStep(out, iters), sync: () => runtime().sync() }, { warmup: 1, reps, minSampleMs: 0, maxInner: 1 });
+    const flops = FMA_THREADS * iters * CHAINS * 4 * 2;
+    return { threads: FMA_THREADS, iters, flops, timing };
+  } finally {
+    out.dispose();
+  }
+}
+
+async function copyPeak(reps: number, bytes: number): Promise<PeakResult['copy']> {
+  const limit = Math.min(runtime().limits.maxStorageBufferBindingSize, runtime().limits.maxBufferSize);
+  const size = Math.floor(Math.min(bytes, limit) / 16) * 16;
+  const vec4s = size / 16;
+  const src = emptyTensor([vec4s * 4], 'bench.copyPeak.src');
+  const dst = emptyTensor([vec4s * 4], 'bench.copyPeak.dst');
+  try {
+    let best: PeakResult['copy'] | null = null;
+    for (const wanted of COPY_THREADS) {
+      const groups = Math.max(1, Math.min(Math.ceil(Math.min(wanted, vec4s) / LINEAR_WG), runtime().limits.maxComputeWorkgroupsPerDimension));
+      const threads = groups * LINEAR_WG;
+      const params = packParams([u32(vec4s), u32(threads)]);
+      const copies = (n: number) => {
+        for (let i = 0; i < n; i++) runtime().dispatch(copySpec, { inputs: [src.slice], outputs: [dst.slice], params }, [groups]);
+      };
+      const dispatches = await calibrate(copies, 1, 256);
+      const timing = await timeRunner({ step: () => copies(dispatches), sync: () => runtime().sync() }, { warmup: 0, reps, minSampleMs: 0, maxInner: 1 });
+      const result = { bytes: 2 * size, threads, dispatches, timing };
+      if (!best || timing.minMs / dispatches < best.timing.minMs / best.dispatches) best = result;
+      if (threads >= vec4s) break;
+    }
+    return best!;
+  } finally {
+    src.dispose();
+    dst.dispose();
+  }
+}
+
+/** Measures both peaks on dawnet's device. `copyBytes` is the size of each of the two buffers. */
+export async function measurePeak(options: { reps?: number; copyBytes?: number } = {}): Promise<PeakResult> {
+  const reps = options.reps ?? 5;
+  const fma = await fmaPeak(reps);
+  const copy = await copyPeak(reps, options.copyBytes ?? 256 * 2 ** 20);
+  return {
+    gflops: fma.flops / (fma.timing.minMs * 1e6),
+    gbps: (copy.bytes * copy.dispatches) / (copy.timing.minMs * 1e6),
+    fma,
+    copy,
+  };
+}

@@ -1,0 +1,102 @@
+// TensorFlow.js's WebGPU backend as the peer, on the same Dawn GPU object (so the same adapter) in
+// the same process. What tfjs needs in Node:
+//  - `navigator.gpu` at the moment tfjs-backend-webgpu is imported: it registers the 'webgpu'
+//    backend only when it sees one. Node 20 has no `navigator`; Node 21+ has one without `gpu`.
+//  - the WebGPU enum globals (GPUBufferUsage, GPUMapMode, GPUShaderStage, ...): dawnet's device
+//    code already copies Dawn's `globals` onto globalThis.
+//  - nothing else for compute (no OffscreenCanvas: only tf.browser/fromPixels paths use it).
+// Its gradient registrations (register_all_gradients) are an ESM-only module that does not share
+// state with the CommonJS build Node loads, so backward convs call the backend kernels
+// Conv2DBackpropInput / Conv2DBackpropFilter directly through the engine.
+//
+// tfjs forwards ops on small CPU-resident tensors to a CPU implementation (WEBGPU_CPU_FORWARD);
+// that is switched off so every timed op runs on the GPU.
+
+import type { Tfjs } from './case.js';
+
+/** The parts of tfjs's WebGPUBackend the harness uses (not in its public types). */
+interface WebGpuBackend {
+  device: GPUDevice;
+  queue: GPUQueue;
+  adapterInfo?: { vendor?: string; architecture?: string };
+  commandEncoder: GPUCommandEncoder | null;
+  endComputePassEncoder(): void;
+  submitQueue(): void;
+}
+
+export interface TfjsPeer {
+  tf: Tfjs;
+  version: string;
+  adapter: string;
+  /** Submits what tfjs has encoded and waits for the GPU. */
+  sync(): Promise<void>;
+  /** Releases tfjs's device and the navigator shim. */
+  unload(): void;
+}
+
+// Variables, not literals: bundlers leave the import to run time, so dawnet's CLI bundle does not
+// contain tfjs and works without it installed (tfjs is a devDependency).
+const CORE = '@tensorflow/tfjs-core';
+const WEBGPU = '@tensorflow/tfjs-backend-webgpu';
+
+function installNavigator(gpu: GPU): () => void {
+  const g = globalThis as unknown as { navigator?: Record<string, unknown> };
+  const before = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
+  if (g.navigator?.gpu === gpu) return () => {};
+  // Node 21+ defines `navigator` as a getter without a setter: redefine instead of assigning.
+  Object.defineProperty(globalThis, 'navigator', {
+    value: { ...(g.navigator ?? {}), gpu },
+    configurable: true,
+    writable: true,
+  });
+  return () => {
+    if (before) Object.defineProperty(globalThis, 'navigator', before);
+    else delete (globalThis as { navigator?: unknown }).navigator;
+  };
+}
+
+function namespace<T>(mod: T & { default?: T }, probe: string): T {
+  return probe in (mod as object) ? mod : (mod.default ?? mod);
+}
+
+/** Loads tfjs on `gpu` (Dawn's GPU object) and makes 'webgpu' its backend. */
+export async function loadTfjs(gpu: GPU): Promise<TfjsPeer> {
+  const restore = installNavigator(gpu);
+  try {
+    const tf = namespace((await import(/* @vite-ignore */ CORE)) as Tfjs & { default?: Tfjs }, 'setBackend');
+    await import(/* @vite-ignore */ WEBGPU);
+    if (!tf.findBackendFactory('webgpu')) {
+      throw new Error('bench: tfjs-backend-webgpu did not register (navigator.gpu was not visible at import)');
+    }
+    tf.env().set('WEBGPU_CPU_FORWARD', false);
+    if (!(await tf.setBackend('webgpu'))) throw new Error('bench: tf.setBackend("webgpu") failed');
+    await tf.ready();
+    const backend = tf.backend() as unknown as WebGpuBackend;
+    if (typeof backend.submitQueue !== 'function' || typeof backend.endComputePassEncoder !== 'function') {
+      throw new Error(`bench: tfjs ${tf.version_core}'s WebGPU backend lacks submitQueue(); update peer-tfjs.ts`);
+    }
+    const info = backend.adapterInfo ?? {};
+    return {
+      tf,
+      version: tf.version_core,
+      adapter: [info.vendor, info.architecture].filter((s) => s).join(' ') || 'unknown',
+      sync: async () => {
+        backend.endComputePassEncoder();
+        if (backend.commandEncoder) backend.submitQueue();
+        await backend.queue.onSubmittedWorkDone();
+      },
+      unload: () => {
+        // removeBackend() also drops the factory; put it back so a later loadTfjs() can set it again.
+        const factory = tf.findBackendFactory('webgpu');
+        tf.removeBackend('webgpu');
+        if (factory) tf.registerBackend('webgpu', factory, 3);
+        backend.device.destroy();
+        restore();
+      },
+    };
+  } catch (e) {
+    restore();
+    throw e;
+  }
+}
+
