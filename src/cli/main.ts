@@ -3,19 +3,25 @@
 import { DawnetError } from '../errors.js';
 import { runBench } from '../../bench/main.js';
 import { runConvert } from './convert.js';
+import { runDemo } from './demo.js';
 import { runEvalCommand } from './eval.js';
 import { runInfo } from './info.js';
+import { runPredictCommand } from './predict.js';
 import { runSmoke } from './smoke.js';
+import { runSweep } from './sweep.js';
 import { runSynth } from './synth.js';
 import { runTrain } from './train.js';
 
 const COMMANDS: Record<string, { summary: string; run: (args: string[]) => Promise<void> }> = {
+  demo: { summary: 'the main job: train and evaluate a U-Net end to end (synthetic data unless --data), write the report', run: runDemo },
   info: { summary: 'print the WebGPU adapter, its features and limits', run: runInfo },
   smoke: { summary: 'run a kernel on the GPU and check it against the CPU reference', run: runSmoke },
   train: { summary: 'train the classifier or the U-Net on a kaggle_3m folder', run: runTrain },
   eval: { summary: "test-split metrics of a run's best checkpoint", run: runEvalCommand },
   bench: { summary: 'time the kernels against the device peak and TensorFlow.js on the same adapter', run: runBench },
   convert: { summary: 'convert PyTorch/Keras/safetensors weights to a dawnet .safetensors', run: runConvert },
+  predict: { summary: 'segment or classify TIFF slices with a trained run', run: runPredictCommand },
+  sweep: { summary: 'train a grid of settings and print the comparison table', run: runSweep },
   synth: { summary: 'write a synthetic LGG data set in the kaggle_3m layout', run: runSynth },
 };
 

@@ -1,0 +1,32 @@
+// `dawnet predict RUN IMAGE.tif... --out DIR`.
+
+import { runPredict } from '../app/predict-job.js';
+import * as dn from '../index.js';
+import { parseArgs, UsageError, type CommandSpec } from './args.js';
+
+export const predictSpec: CommandSpec = {
+  name: 'predict',
+  summary:
+    "Run a trained model on MRI slices (TIFF). segment: writes NAME_prob.png, NAME_mask.png and NAME_overlay.png\n(predicted outline over the slice); classify: prints p(tumour). Both write DIR/predictions.json.",
+  positionals: [
+    { name: 'RUN', help: 'run folder written by dawnet train' },
+    { name: 'IMAGE.tif...', help: 'one or more slices', variadic: true },
+  ],
+  flags: { out: { type: 'string', help: 'output folder', default: 'predictions' } },
+  examples: ['dawnet predict runs/unet kaggle_3m/TCGA_CS_4941_19960909/TCGA_CS_4941_19960909_12.tif --out pred'],
+};
+
+export async function runPredictCommand(args: string[]): Promise<void> {
+  const parsed = parseArgs(predictSpec, args);
+  if (!parsed) return;
+  const [run, ...images] = parsed.positionals;
+  if (!images.length) {
+    throw new UsageError("give at least one IMAGE.tif (see 'dawnet predict --help')");
+  }
+  await dn.init();
+  try {
+    await runPredict(run, images, parsed.flags.out as string, (m) => console.log(m));
+  } finally {
+    dn.shutdown();
+  }
+}
