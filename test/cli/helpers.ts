@@ -1,0 +1,64 @@
+// Runs the real `dawnet` command: the CLI bundled once per test file with esbuild, executed with
+// node in a child process, as a user would run it.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { build } from 'esbuild';
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export async function buildCli(): Promise<string> {
+  const dir = mkdtempSync(join(resolve('node_modules'), '.dawnet-cli-test-'));
+  await build({
+    entryPoints: { cli: 'src/cli/main.ts', 'decode-worker': 'src/data/decode-worker.ts' },
+    outdir: dir,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    external: ['webgpu', 'h5wasm', 'playwright-core', '@tensorflow/*'],
+    banner: { js: "import { createRequire as __r } from 'node:module'; const require = __r(import.meta.url);" },
+    logLevel: 'silent',
+  });
+  return join(dir, 'cli.js');
+}
+
+/** Strips Dawn's harmless adapter warnings so assertions see only dawnet's output. */
+export function clean(text: string): string {
+  return text
+    .split('\n')
+    .filter((l) => !/^Warning: max(Dynamic|Storage)|XDG_RUNTIME_DIR/.test(l))
+    .join('\n');
+}
+
+export function runCli(cli: string, args: string[], opts: { timeoutMs?: number; onStdout?: (chunk: string, kill: (s: NodeJS.Signals) => void) => void } = {}): Promise<CliResult> {
+  return new Promise((resolvePromise) => {
+    const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 300_000);
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      opts.onStdout?.(stdout, (s) => child.kill(s));
+    });
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({ code, signal, stdout: clean(stdout), stderr: clean(stderr) });
+    });
+  });
+}
+
+export function runCliSync(cli: string, args: string[]): CliResult {
+  const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, signal: r.signal, stdout: clean(r.stdout), stderr: clean(r.stderr) };
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
