@@ -102,6 +102,8 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
       checkpointMeta: { architecture: built.architecture, seed: c.seed, task: c.task },
       signal: hooks.signal,
       log,
+      // DAWNET_INJECT_NAN_AT_BATCH=n: a NaN loss at batch n, to test the stop path end to end.
+      injectNanAtBatch: process.env.DAWNET_INJECT_NAN_AT_BATCH ? Number(process.env.DAWNET_INJECT_NAN_AT_BATCH) : undefined,
       onBatch: (p) => hooks.onBatch?.({ ...p, epochs: c.epochs }),
       onEpoch: async (epoch, logs) => {
         lastCompleted = epoch;
@@ -111,10 +113,13 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
       },
     });
   } catch (e) {
-    if (e instanceof TrainingError) log(`${e.message}; last good checkpoint: ${files.last}`);
     await Promise.all([train.close(), val.close()]);
     model.dispose();
     optimizer.dispose();
+    if (e instanceof TrainingError) {
+      const kept = (await fileExists(files.last)) ? `last good checkpoint: ${files.last}` : 'no epoch had finished, so there is no checkpoint';
+      throw new TrainingError(`${e.message.replace(/ \(the last checkpoint is kept\)$/, '')}; ${kept}`);
+    }
     throw e;
   }
   await Promise.all([train.close(), val.close()]);
@@ -127,7 +132,9 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
     return { history, test: null, interrupted: true };
   }
   optimizer.dispose();
-  // Evaluate the weights EarlyStopping restored (the best by val_loss), as Keras's model would be.
+  // Evaluate the best checkpoint (by the validation metric), as `dawnet eval` does: the last
+  // epoch's weights are not necessarily the best ones.
+  if (await fileExists(files.best)) await loadCheckpoint(files.best, model);
   const test = await evaluateRun(c, model, split.test, log);
   await writeJson(files.eval, test.json);
   await writeRunReport(c, model, split, test, log);

@@ -43,7 +43,8 @@ async function main(argv: string[]): Promise<number> {
   }
   try {
     await command.run(rest);
-    return 0;
+    // A command may set an exit status of its own (130 for an interrupted training run).
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     const err = e as Error;
     // Usage mistakes and our own errors are one line; anything else is a bug worth its stack.

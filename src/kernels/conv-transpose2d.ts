@@ -17,14 +17,16 @@ import { ShapeError } from '../errors.js';
 import { record } from '../graph/autograd.js';
 import { formatShape, type Shape, type Tensor } from '../graph/tensor.js';
 import {
+  backwardInputGemm,
+  backwardWeightGemm,
   checkBias,
   conv2dBackwardBias,
   conv2dGeometry,
+  forwardGemm,
   resolveExplicitPadding,
   resolveStride,
   type ConvGeometry,
 } from './conv2d.js';
-import { backwardInputGemm, backwardWeightGemm, forwardGemm } from './conv2d-gemm.js';
 
 export interface ConvTranspose2dOptions {
   stride?: number | [number, number];

@@ -7,15 +7,16 @@
 // Backward: dx is a correlation of dy with w (gathered per stride phase), dw = Σ_pixels patchᵀ·dy,
 // db = Σ_{n, ho, wo} dy. Saved for backward: x (only if w needs a gradient) and w (only if x does).
 //
-// The fast kernels are implicit GEMMs in conv2d-gemm.ts; the naive kernels here (one thread per
-// output element, plain loops) are the baseline they are raced against in bench/.
+// The fast kernels are implicit GEMMs generated in conv2d-gemm.ts, in two families: 'tiled' for GPUs
+// and 'subgroup' for CPU adapters such as lavapipe; this file picks one and launches it. The naive
+// kernels here (one thread per output element, plain loops) are the baseline they race in bench/.
 
 import { ShapeError } from '../errors.js';
 import { packParams, i32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
-import { backwardInputGemm, backwardWeightGemm, forwardGemm } from './conv2d-gemm.js';
+import { CONV_TILE, gemmKernel, SUBGROUP_LANES, subgroupTile, type ConvDirection, type ConvFamily } from './conv2d-gemm.js';
 import { sumLeading } from './reduce.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
 
@@ -120,6 +121,130 @@ function checkGradShape(op: string, dy: Tensor, want: Shape): void {
     throw new ShapeError(`${op}: gradient dy is ${formatShape(dy.shape)} but the output is ${formatShape(want)}`);
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Launching the GEMM kernels
+
+const familyByDevice = new WeakMap<GPUDevice, ConvFamily>();
+
+/**
+ * 'subgroup' on CPU adapters (lavapipe, SwiftShader) with subgroups of 8 lanes or more, where it
+ * measured several times faster; 'tiled' elsewhere (8-lane workgroups would leave a GPU idle).
+ */
+export function defaultConvFamily(): ConvFamily {
+  const rt = runtime();
+  const known = familyByDevice.get(rt.device);
+  if (known) return known;
+  const r = rt.ctx.report;
+  const cpu = r.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(`${r.device} ${r.description}`);
+  const lanes = rt.ctx.adapter.info?.subgroupMinSize ?? 0;
+  const family: ConvFamily = cpu && lanes >= SUBGROUP_LANES && rt.device.features.has('subgroups') ? 'subgroup' : 'tiled';
+  familyByDevice.set(rt.device, family);
+  return family;
+}
+
+/** Flattens `groups` workgroups into x (up to the device maximum), then y. */
+function grid(groups: number): [number, number] {
+  const maxX = runtime().limits.maxComputeWorkgroupsPerDimension;
+  return groups <= maxX ? [groups, 1] : [maxX, Math.ceil(groups / maxX)];
+}
+
+/** Dispatches an M×N GEMM kernel `batches` times over (phases or K slices). A bias is inputs[2]. */
+function launch(dir: ConvDirection, family: ConvFamily, g: ConvGeometry, inputs: Tensor[], out: Tensor, m: number, n: number, batches: number, extras: Record<string, number>): void {
+  const kernel = gemmKernel(dir, family, inputs.length === 3, m, n);
+  const mTiles = Math.ceil(m / kernel.bm);
+  const nTiles = Math.ceil(n / kernel.bn);
+  const groups = mTiles * nTiles * batches;
+  const values: Record<string, number> = { ...g, mTiles, nTiles, groups, ...extras };
+  const params = packParams(kernel.params.map((f) => {
+    if (values[f] === undefined) throw new Error(`${kernel.spec.name}: param ${f} missing`);
+    return i32(values[f]);
+  }));
+  runtime().dispatch(kernel.spec, { inputs: inputs.map((t) => t.slice), outputs: [out.slice], params }, grid(groups));
+}
+
+/** y = conv2d(x, w) + b, geometry already checked. */
+export function forwardGemm(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | null, family = defaultConvFamily()): Tensor {
+  const y = emptyTensor([g.n, g.ho, g.wo, g.cout], 'conv2d.y');
+  const m = g.n * g.ho * g.wo;
+  const dTap = Math.floor(CONV_TILE.bk / g.cin);
+  launch('forward', family, g, b ? [x, w, b] : [x, w], y, m, g.cout, 1, {
+    m, k: g.kh * g.kw * g.cin, dCi: CONV_TILE.bk % g.cin, dTapW: dTap % g.kw, dTapH: Math.floor(dTap / g.kw),
+  });
+  return y;
+}
+
+/** conv2d's input gradient, + b when given (convTranspose2d's forward is this with a bias). */
+export function backwardInputGemm(g: ConvGeometry, dy: Tensor, w: Tensor, b: Tensor | null, family = defaultConvFamily()): Tensor {
+  const dx = emptyTensor([g.n, g.h, g.w, g.cin], 'conv2d.dx');
+  // Stride phase (0, 0) has the most pixels: the grid is sized for it, smaller phases skip tiles.
+  const m = g.n * Math.ceil(g.h / g.sh) * Math.ceil(g.w / g.sw);
+  launch('backwardInput', family, g, b ? [dy, w, b] : [dy, w], dx, m, g.cin, g.sh * g.sw, {
+    dCo: CONV_TILE.bk % g.cout, dTap: Math.floor(CONV_TILE.bk / g.cout),
+  });
+  return dx;
+}
+
+/** Each split-K slice covers at least this many pixels, so its partial sums are worth their traffic. */
+const SPLIT_K_MIN = 512;
+
+/**
+ * K slices for backward weight: enough workgroups to keep the device busy (a few hundred on a GPU,
+ * a few dozen on lavapipe's threads), each slice long enough to be worth its partial sums.
+ */
+export function splitKCount(g: ConvGeometry, family = defaultConvFamily()): number {
+  const m = g.kh * g.kw * g.cin;
+  const sg = subgroupTile(m, g.cout);
+  const [bm, bn, target] = family === 'tiled' ? [CONV_TILE.bm, CONV_TILE.bn, 256] : [sg.tm, sg.w * sg.tn, 32];
+  const tiles = Math.ceil(m / bm) * Math.ceil(g.cout / bn);
+  return Math.max(1, Math.min(Math.ceil(target / tiles), Math.floor((g.n * g.ho * g.wo) / SPLIT_K_MIN)));
+}
+
+/**
+ * dw = Σ over pixels of x patchᵀ · dy, in `splits` K slices summed afterwards when above 1. The
+ * tiled kernels slice K in steps of BK pixels, the subgroup kernels in whole image rows.
+ */
+export function backwardWeightGemm(g: ConvGeometry, dy: Tensor, x: Tensor, family = defaultConvFamily(), splits = splitKCount(g, family)): Tensor {
+  const mw = g.kh * g.kw * g.cin;
+  const k = g.n * g.ho * g.wo;
+  const bk = CONV_TILE.bk;
+  const parts = Math.max(1, splits);
+  const chunk = Math.ceil(k / bk / parts) * bk;
+  const rowChunk = Math.ceil((g.n * g.ho) / parts);
+  const used = family === 'tiled' ? Math.ceil(k / chunk) : Math.ceil((g.n * g.ho) / rowChunk);
+  const inImage = bk % (g.ho * g.wo);
+  const wShape = [g.kh, g.kw, g.cin, g.cout];
+  const out = emptyTensor(used === 1 ? wShape : [used, mw, g.cout], used === 1 ? 'conv2d.dw' : 'conv2d.dw.partial');
+  launch('backwardWeight', family, g, [dy, x], out, mw, g.cout, used, {
+    mw, k, chunk, rowChunk, dWo: inImage % g.wo, dHo: Math.floor(inImage / g.wo), dN: Math.floor(bk / (g.ho * g.wo)),
+  });
+  if (used === 1) return out;
+  const dw = emptyTensor(wShape, 'conv2d.dw');
+  runtime().dispatch(splitSumSpec, { inputs: [out.slice], outputs: [dw.slice], params: packParams([i32(dw.size), i32(used)]) }, linearGrid(dw.size));
+  out.dispose();
+  return dw;
+}
+
+/** Sums the split-K slices [splits, n] -> [n]: one thread per weight. */
+const splitSumSpec: KernelSpec = {
+  name: 'conv2d.splitKSum',
+  key: '',
+  inputs: 1,
+  outputs: 1,
+  wgsl: () => /* wgsl */ `
+struct Params { n: i32, splits: i32 }
+@group(0) @binding(0) var<storage, read> partial: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+@compute @workgroup_size(256)
+fn main(${LINEAR_MAIN_ARGS}) {
+  let i = i32(${linearIndex()});
+  if (i >= params.n) { return; }
+  var acc = 0.0;
+  for (var s = 0; s < params.splits; s++) { acc += partial[s * params.n + i]; }
+  out[i] = acc;
+}`,
+};
 
 // ---------------------------------------------------------------------------------------------
 // GPU entry points (no autograd)

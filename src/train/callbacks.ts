@@ -20,6 +20,9 @@ export interface TrainingControl {
 }
 
 export interface Callback {
+  /** Counters worth carrying across a resumed run (wait, best, cooldown). */
+  getState?(): Record<string, number>;
+  setState?(state: Record<string, number>): void;
   onTrainBegin?(ctl: TrainingControl): void | Promise<void>;
   onEpochEnd?(epoch: number, logs: Logs, ctl: TrainingControl): void | Promise<void>;
   onTrainEnd?(ctl: TrainingControl): void | Promise<void>;
@@ -71,11 +74,22 @@ export class EarlyStopping implements Callback {
     return this.mode === 'min' ? current + this.minDelta < reference : current - this.minDelta > reference;
   }
 
+  private resumed: Record<string, number> | null = null;
+
+  getState(): Record<string, number> {
+    return { wait: this.wait, best: this.best, bestEpoch: this.bestEpoch };
+  }
+
+  setState(state: Record<string, number>): void {
+    this.resumed = state;
+  }
+
   onTrainBegin(ctl: TrainingControl): void {
-    this.wait = 0;
+    this.wait = this.resumed?.wait ?? 0;
     this.stoppedEpoch = 0;
-    this.best = NaN;
-    this.bestEpoch = 0;
+    this.best = this.resumed?.best ?? NaN;
+    this.bestEpoch = this.resumed?.bestEpoch ?? 0;
+    this.resumed = null;
     if (this.bestWeights) ctl.disposeWeights(this.bestWeights);
     this.bestWeights = null;
   }
@@ -154,10 +168,21 @@ export class ReduceLROnPlateau implements Callback {
     return this.mode === 'min' ? current < this.best - this.minDelta : current > this.best + this.minDelta;
   }
 
+  private resumed: Record<string, number> | null = null;
+
+  getState(): Record<string, number> {
+    return { wait: this.wait, cooldownCounter: this.cooldownCounter, best: this.best };
+  }
+
+  setState(state: Record<string, number>): void {
+    this.resumed = state;
+  }
+
   onTrainBegin(): void {
-    this.wait = 0;
-    this.cooldownCounter = 0;
-    this.best = NaN;
+    this.wait = this.resumed?.wait ?? 0;
+    this.cooldownCounter = this.resumed?.cooldownCounter ?? 0;
+    this.best = this.resumed?.best ?? NaN;
+    this.resumed = null;
   }
 
   onEpochEnd(_epoch: number, logs: Logs, ctl: TrainingControl): void {
@@ -204,6 +229,14 @@ export class ModelCheckpoint implements Callback {
   constructor(readonly path: string, readonly opts: ModelCheckpointOptions = {}) {
     this.monitor = opts.monitor ?? 'val_loss';
     this.mode = resolveMode(opts.mode ?? 'auto', this.monitor);
+  }
+
+  getState(): Record<string, number> {
+    return { best: this.best };
+  }
+
+  setState(state: Record<string, number>): void {
+    this.best = state.best ?? NaN;
   }
 
   async onEpochEnd(epoch: number, logs: Logs, ctl: TrainingControl): Promise<void> {

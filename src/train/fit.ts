@@ -7,6 +7,7 @@ import { TrainingError } from '../errors.js';
 import { noGrad } from '../graph/autograd.js';
 import { keep, scope } from '../graph/scope.js';
 import type { Tensor } from '../graph/tensor.js';
+import { unary } from '../kernels/elementwise.js';
 import type { Module } from '../nn/module.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { Callback, Logs, TrainingControl } from './callbacks.js';
@@ -60,6 +61,8 @@ export interface FitOptions {
   /** Set `.stop = true` (e.g. on Ctrl-C) to end after the current batch. */
   signal?: { stop: boolean };
   log?: (message: string) => void;
+  /** Testing hook: multiplies the loss of this (1-based) batch of the first epoch by NaN. */
+  injectNanAtBatch?: number;
 }
 
 export interface History {
@@ -78,9 +81,13 @@ export async function trainEpoch(model: Module, data: Dataset, opts: FitOptions,
   for await (const b of data.batches(epoch)) {
     let lossTensor: Tensor;
     try {
+      const poison = opts.injectNanAtBatch !== undefined && opts.injectNanAtBatch === batch + 1 && epoch === (opts.initialEpoch ?? 0);
       lossTensor = scope(() => {
         const pred = model.forward(b.x);
-        const loss = keep(opts.loss(pred, b.y));
+        let loss = opts.loss(pred, b.y);
+        // Fault injection for tests: a real NaN flowing through the graph, not a faked number.
+        if (poison) loss = unary('scale', loss, Number.NaN);
+        keep(loss);
         loss.backward();
         return loss;
       });

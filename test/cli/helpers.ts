@@ -46,7 +46,11 @@ export function runCli(cli: string, args: string[], opts: { timeoutMs?: number; 
       stdout += d.toString();
       opts.onStdout?.(stdout, (s) => child.kill(s));
     });
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      // The progress bar writes to stderr: watchers see both streams.
+      opts.onStdout?.(stdout + stderr, (s) => child.kill(s));
+    });
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
       resolvePromise({ code, signal, stdout: clean(stdout), stderr: clean(stderr) });

@@ -1,0 +1,154 @@
+// The main job end to end through the real CLI on a synthetic data set: train, eval, predict,
+// the report in headless Chromium, an interrupted run resumed, and a NaN loss stopping cleanly.
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodePng } from '../../src/io/png.js';
+import { buildCli, runCli, tempDir } from './helpers.js';
+
+let cli = '';
+let work = '';
+let data = '';
+
+beforeAll(async () => {
+  cli = await buildCli();
+  work = tempDir('dawnet-e2e-');
+  data = join(work, 'kaggle_3m');
+  const r = await runCli(cli, ['synth', '--out', data, '--patients', '14', '--seed', '3', '--size', '32', '--slices', '10-16']);
+  expect(r.code, r.stderr).toBe(0);
+}, 120_000);
+
+afterAll(() => {
+  rmSync(dirname(cli), { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
+});
+
+const SEGMENT = ['--size', '32', '--features', '8', '--depth', '3', '--batch', '8', '--lr', '0.003', '--loss', 'bce+dice', '--augment', 'hflip'];
+
+describe('train segment, eval, predict, report', () => {
+  const run = () => join(work, 'seg');
+
+  it('reaches a Dice above 0.8 on held-out synthetic patients', async () => {
+    const r = await runCli(cli, ['train', 'segment', '--data', data, '--out', run(), '--epochs', '20', ...SEGMENT], { timeoutMs: 400_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const evalJson = JSON.parse(readFileSync(join(run(), 'eval.json'), 'utf8'));
+    expect(evalJson.dicePerSlice).toBeGreaterThan(0.8);
+    const lines = readFileSync(join(run(), 'metrics.jsonl'), 'utf8').trim().split('\n');
+    expect(lines.length).toBeGreaterThan(0);
+    expect(JSON.parse(lines[0])).toHaveProperty('val_dice');
+    for (const f of ['config.json', 'split.json', 'best.safetensors', 'last.safetensors', 'report.html']) expect(existsSync(join(run(), f)), f).toBe(true);
+    // No patient is in two splits.
+    const split = JSON.parse(readFileSync(join(run(), 'split.json'), 'utf8'));
+    const all = [...split.patients.train, ...split.patients.val, ...split.patients.test];
+    expect(new Set(all).size).toBe(all.length);
+  }, 420_000);
+
+  it('eval --json prints the test metrics with the empty-slice policy', async () => {
+    const r = await runCli(cli, ['eval', run(), '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const json = JSON.parse(r.stdout.slice(r.stdout.indexOf('{')));
+    expect(json.emptyPolicy).toBe('one');
+    expect(json.dicePerSlice).toBeGreaterThan(0.8);
+    expect(json).toHaveProperty('dicePerVolume');
+  }, 120_000);
+
+  it('predict writes probability, mask and overlay PNGs', async () => {
+    const split = JSON.parse(readFileSync(join(run(), 'split.json'), 'utf8'));
+    const patient = split.patients.test[0] as string;
+    const { readdirSync } = await import('node:fs');
+    const folder = readdirSync(data).find((f) => f.startsWith(patient))!;
+    const slice = readdirSync(join(data, folder)).find((f) => /_\d+\.tif$/.test(f))!;
+    const out = join(work, 'pred');
+    const r = await runCli(cli, ['predict', run(), join(data, folder, slice), '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const base = slice.replace(/\.tif$/, '');
+    for (const kind of ['prob', 'mask', 'overlay']) {
+      const png = await decodePng(new Uint8Array(readFileSync(join(out, `${base}_${kind}.png`))));
+      expect([png.width, png.height]).toEqual([32, 32]);
+    }
+    expect(JSON.parse(readFileSync(join(out, 'predictions.json'), 'utf8')).predictions).toHaveLength(1);
+  }, 120_000);
+
+  it.skipIf(!existsSync('/usr/bin/chromium'))('the report opens in headless Chromium and draws its charts', async () => {
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
+      await page.goto(`file://${join(run(), 'report.html')}`);
+      await page.waitForFunction(() => document.body.dataset.charts === 'ready' || document.body.dataset.charts === 'failed');
+      expect(await page.evaluate(() => document.body.dataset.charts)).toBe('ready');
+      const charts = await page.evaluate(() => Object.keys((window as unknown as { Chart: { instances: object } }).Chart.instances).length);
+      expect(charts).toBeGreaterThanOrEqual(4);
+      expect(await page.locator('[data-testid="section-samples"] img').count()).toBeGreaterThan(0);
+      const { mkdirSync } = await import('node:fs');
+      mkdirSync('test-results', { recursive: true });
+      await page.screenshot({ path: 'test-results/e2e-report.png', fullPage: true });
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 120_000);
+});
+
+describe('train classify', () => {
+  it('a small random-weight VGG-style classifier beats the majority class clearly', async () => {
+    const classData = join(work, 'class-data');
+    const s = await runCli(cli, ['synth', '--out', classData, '--patients', '22', '--seed', '11', '--size', '32', '--slices', '10-16']);
+    expect(s.code, s.stderr).toBe(0);
+    const run = join(work, 'cls');
+    const r = await runCli(cli, ['train', 'classify', '--data', classData, '--out', run, '--size', '32', '--width-scale', '0.125', '--epochs', '15', '--batch', '8', '--lr', '0.001', '--augment', 'hflip', '--test-fraction', '0.3'], { timeoutMs: 400_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const e = JSON.parse(readFileSync(join(run, 'eval.json'), 'utf8'));
+    const positives = e.tp + e.fn;
+    const total = e.tp + e.fn + e.tn + e.fp;
+    const majority = Math.max(positives, total - positives) / total;
+    expect(e.accuracy).toBeGreaterThan(majority + 0.08);
+  }, 420_000);
+});
+
+describe('interruptions', () => {
+  it('Ctrl-C mid-run saves a checkpoint and --resume finishes the run', async () => {
+    const run = join(work, 'resume');
+    let sent = false;
+    const first = await runCli(cli, ['train', 'segment', '--data', data, '--out', run, '--epochs', '6', ...SEGMENT], {
+      timeoutMs: 300_000,
+      onStdout: (out, kill) => {
+        if (!sent && /epoch 2\/6/.test(out)) {
+          sent = true;
+          kill('SIGINT');
+        }
+      },
+    });
+    expect(sent).toBe(true);
+    expect(first.code).toBe(130);
+    expect(existsSync(join(run, 'last.safetensors'))).toBe(true);
+    expect(existsSync(join(run, 'eval.json'))).toBe(false);
+    const second = await runCli(cli, ['train', 'segment', '--resume', run, '--epochs', '6'], { timeoutMs: 300_000 });
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stdout).toMatch(/resume: continuing .* from epoch \d of 6/);
+    const epochs = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch);
+    expect(epochs).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(existsSync(join(run, 'eval.json'))).toBe(true);
+  }, 600_000);
+
+  it('a NaN loss stops the run with a message and keeps the last good checkpoint', async () => {
+    const run = join(work, 'nan');
+    const ok = await runCli(cli, ['train', 'segment', '--data', data, '--out', run, '--epochs', '1', ...SEGMENT]);
+    expect(ok.code, ok.stderr).toBe(0);
+    const before = readFileSync(join(run, 'last.safetensors'));
+    const child = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      import('node:child_process').then(({ spawn }) => {
+        const p = spawn(process.execPath, [cli, 'train', 'segment', '--resume', run, '--epochs', '3'], { env: { ...process.env, DAWNET_INJECT_NAN_AT_BATCH: '2' } });
+        let stderr = '';
+        p.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        p.on('exit', (code) => resolve({ code, stderr }));
+      });
+    });
+    expect(child.code).toBe(1);
+    expect(child.stderr).toMatch(/loss became NaN at epoch 2, batch 2.*last good checkpoint/);
+    expect(readFileSync(join(run, 'last.safetensors')).equals(before)).toBe(true);
+  }, 300_000);
+});
