@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import {
+  backwardInputGemm,
+  backwardWeightGemm,
   conv2d,
   conv2dBackwardBias,
   conv2dBackwardInput,
@@ -11,9 +13,11 @@ import {
   conv2dForwardNaive,
   conv2dGeometry,
   conv2dOutputShape,
+  forwardGemm,
+  splitKCount,
   type Conv2dOptions,
 } from '../../src/kernels/conv2d.js';
-import { backwardInputGemm, backwardWeightGemm, forwardGemm, splitKCount, type ConvFamily } from '../../src/kernels/conv2d-gemm.js';
+import type { ConvFamily } from '../../src/kernels/conv2d-gemm.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { nd, type NdArray } from '../../src/reference/array.js';
 import { conv2dBackwardRef, conv2dForwardRef, conv2dOutputShapeRef } from '../../src/reference/conv.js';
