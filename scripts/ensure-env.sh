@@ -1,15 +1,33 @@
 #!/usr/bin/env bash
 # Makes a fresh Debian 12 + Node 20 machine able to run dawnet:
 #  1. npm dependencies, when node_modules is missing or older than the lock file;
-#  2. a WebGPU adapter: when Dawn finds none, Mesa's lavapipe (Mesa 25 from bookworm-backports,
-#     because bookworm's own Mesa 22.3 lacks features Dawn requires). Installed when running as
-#     root; otherwise the exact command is printed and the script fails.
+#  2. with --browser (the test suite): Debian's Chromium, for the report and browser tests;
+#  3. a WebGPU adapter: when Dawn finds none, Mesa's lavapipe (Mesa 25 from bookworm-backports,
+#     because bookworm's own Mesa 22.3 lacks features Dawn requires).
+# System packages are installed when running as root; otherwise the exact command is printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+WANT_BROWSER=0
+[ "${1:-}" = "--browser" ] && WANT_BROWSER=1
+APT_UPDATED=0
+apt_update() {
+  if [ "$APT_UPDATED" = 0 ]; then apt-get update >&2; APT_UPDATED=1; fi
+}
 
 if [ ! -d node_modules/webgpu ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "[dawnet setup] installing npm dependencies" >&2
   if [ -f package-lock.json ]; then npm ci --no-audit --no-fund >&2; else npm install --no-audit --no-fund >&2; fi
+fi
+
+if [ "$WANT_BROWSER" = 1 ] && [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = "0" ] && grep -qs '^ID=debian' /etc/os-release; then
+    echo "[dawnet setup] installing Debian's chromium for the browser tests" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt_update
+    apt-get install -y chromium >&2 || echo "[dawnet setup] chromium could not be installed; browser tests will be skipped" >&2
+  else
+    echo "[dawnet setup] no /usr/bin/chromium: browser tests will be skipped. Install it with: sudo apt-get install -y chromium" >&2
+  fi
 fi
 
 if node scripts/probe-adapter.mjs >/dev/null 2>&1; then
