@@ -4,6 +4,7 @@ import * as dn from '../../src/index.js';
 import { Adam, AdamW } from '../../src/optim/adam.js';
 import { SGD } from '../../src/optim/sgd.js';
 import type { Optimizer } from '../../src/optim/optimizer.js';
+import { sgdUpdate } from '../../src/kernels/optimizer.js';
 import { expectClose } from '../helpers/close.js';
 import { useGpu } from '../helpers/gpu.js';
 import { uniform } from '../helpers/rng.js';
@@ -78,6 +79,16 @@ describe('optimisers', () => {
       p.dispose();
     });
   }
+
+  it('the SGD kernel starts the momentum buffer with the first gradient (PyTorch)', async () => {
+    const p = dn.tensor([1, 1], [2]);
+    const g = dn.tensor([0.5, -1], [2]);
+    const buf = dn.tensor([100, 100], [2]); // stale contents must be ignored on the first step
+    sgdUpdate(p, g, buf, { lr: 0.1, momentum: 0.9, nesterov: false, l2: 0, first: true });
+    expectClose('buffer', await buf.toArray(), [0.5, -1]);
+    expectClose('param', await p.toArray(), [0.95, 1.1]);
+    for (const t of [p, g, buf]) t.dispose();
+  });
 
   it('skips frozen parameters and parameters without a gradient', async () => {
     const a = dn.tensor([1, 2], [2], { requiresGrad: true });

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import * as dn from '../../src/index.js';
+import { mean, sum } from '../../src/kernels/reduce.js';
+import { nd } from '../../src/reference/array.js';
+import { sumRef } from '../../src/reference/elementwise.js';
+import { expectClose } from '../helpers/close.js';
+import { fromNd, useGpu } from '../helpers/gpu.js';
+import { uniform } from '../helpers/rng.js';
+
+useGpu();
+
+const REDUCE_CASES = [
+  { shape: [1000], axes: undefined },
+  { shape: [3, 4, 5], axes: [1] },
+  { shape: [2, 3, 4, 5], axes: [0, 1, 2] },
+  { shape: [2, 3, 4, 5], axes: [0, 2] },
+  { shape: [7, 300], axes: [-1] },
+] as const;
+
+describe('sum and mean', () => {
+  for (const [k, cs] of REDUCE_CASES.entries()) {
+    const n = cs.shape.reduce((p: number, d: number) => p * d, 1);
+    const x = uniform(n, 500 + k);
+    const axes = cs.axes?.map((a: number) => (a < 0 ? a + cs.shape.length : a));
+    it(`sum and mean ${JSON.stringify(cs.shape)} over ${JSON.stringify(cs.axes)}: GPU matches CPU`, async () => {
+      const xt = fromNd(x, [...cs.shape], true);
+      const s = sum(xt, cs.axes ? [...cs.axes] : undefined);
+      const want = sumRef(nd(x, [...cs.shape]), axes);
+      expect(s.shape).toEqual(want.shape);
+      // Sums of up to 1000 float32 values in a different order than the float64 loop: atol 1e-4.
+      expectClose('sum forward', await s.toArray(), want.data, { atol: 1e-4 });
+      const m = mean(xt, cs.axes ? [...cs.axes] : undefined);
+      const count = n / want.data.length;
+      expectClose('mean forward', await m.toArray(), want.data.map((v) => v / count), { atol: 1e-5 });
+      const dy = uniform(want.data.length, 600 + k);
+      const dyt = fromNd(dy, want.shape);
+      m.backward(dyt);
+      // d mean / dx = dy broadcast back over the reduced axes, divided by their count.
+      const gx = await xt.grad!.toArray();
+      const strides = cs.shape.map((_: number, i: number) => cs.shape.slice(i + 1).reduce((p: number, d: number) => p * d, 1));
+      const wantGrad = Array.from({ length: n }, (_, i) => {
+        let o = 0;
+        cs.shape.forEach((d: number, ax: number) => {
+          if (!(axes ?? cs.shape.map((_: number, j: number) => j)).includes(ax)) o = o * d + (Math.floor(i / strides[ax]) % d);
+        });
+        return dy[o] / count;
+      });
+      expectClose('mean backward', gx, wantGrad);
+      for (const t of [xt, s, m, dyt]) t.dispose();
+    });
+  }
+});
