@@ -7,7 +7,6 @@ import { describe, expect, it } from 'vitest';
 const INFRASTRUCTURE: Record<string, string> = {
   'wgsl.ts': 'shared launch helpers, exercised by every op',
   'conv2d-gemm.ts': 'WGSL generators behind conv2d.ts',
-  'chunking.ts': 'binding-limit splitting used by the op files',
 };
 
 function testFiles(dir: string): string[] {
