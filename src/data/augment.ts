@@ -32,6 +32,7 @@ import {
   type Parametrisation,
   type SampleOptions,
 } from '../kernels/augment.js';
+import { splitmix32 } from '../util/random.js';
 
 export type { FillMode, Interpolation, Parametrisation };
 export type MaskMode = 'threshold' | 'nearest';
@@ -42,17 +43,8 @@ export interface Augmented {
   mask?: Tensor;
 }
 
-/** Seeded uniform generator in [0, 1): a Weyl sequence through the murmur3 finaliser. */
-export function seededRandom(seed: number): () => number {
-  let state = Math.floor(seed) >>> 0;
-  return () => {
-    state = (state + 0x9e3779b9) >>> 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    return ((z ^ (z >>> 16)) >>> 0) / 4294967296;
-  };
-}
+/** The data pipeline's seeded generator (src/util/random.ts). */
+export const seededRandom = splitmix32;
 
 function resolveSeed(op: string, seed: number | undefined): number {
   if (seed === undefined) return Math.floor(Math.random() * 4294967296);

@@ -7,19 +7,11 @@
 // train 72 %, val 18 %, test 10 %, here counted in patients. Seeded: the same seed and the
 // same slices give the same split on every machine. Also the seeded RNG the data pipeline shares.
 
+import { splitmix32 } from '../util/random.js';
 import { DataError } from './errors.js';
 
-/** Seeded uniform numbers in [0, 1) (a SplitMix32-style mixer): small, fast, the same everywhere. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x9e3779b9) >>> 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    return ((z ^ (z >>> 16)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded uniform numbers in [0, 1): the shared SplitMix32-style generator. */
+export const seededRandom = splitmix32;
 
 /** Murmur3's 32-bit finaliser: every input bit flips about half the output bits. */
 function mix32(x: number): number {

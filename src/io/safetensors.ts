@@ -49,7 +49,8 @@ function halfToFloat(h: number): number {
   return s * 2 ** (e - 15) * (1 + f / 1024);
 }
 
-function convert(dtype: string, bytes: Uint8Array, count: number): Float32Array {
+/** Raw little-endian tensor bytes of `dtype` (F32, F64, F16, BF16, integers) -> float32. */
+export function toFloat32(dtype: string, bytes: Uint8Array, count: number): Float32Array {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out = new Float32Array(count);
   for (let i = 0; i < count; i++) {
@@ -108,7 +109,7 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): DecodedSaf
       throw new FormatError(`${source}: truncated: tensor '${name}' ends at byte ${dataStart + end} of ${bytes.length}`);
     }
     const raw = bytes.subarray(dataStart + begin, dataStart + end);
-    tensors.set(name, { dtype: entry.dtype, shape: [...entry.shape], data: convert(entry.dtype, raw, count) });
+    tensors.set(name, { dtype: entry.dtype, shape: [...entry.shape], data: toFloat32(entry.dtype, raw, count) });
   }
   return { tensors, metadata };
 }

@@ -11,7 +11,7 @@
 
 import { FormatError } from '../errors.js';
 import { StorageType, TensorRef, unpickle } from './pickle.js';
-import type { HostTensor } from './safetensors.js';
+import { toFloat32, type HostTensor } from './safetensors.js';
 
 export type SourceTensor = HostTensor & { dtype: string };
 
@@ -135,34 +135,10 @@ async function readZipEntry(bytes: Uint8Array, e: ZipEntry, source: string): Pro
 
 // ---- tensors --------------------------------------------------------------------------------
 
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * 2 ** -14 * (f / 1024);
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * 2 ** (e - 15) * (1 + f / 1024);
-}
-
 /** Raw little-endian storage bytes -> float32, as decodeSafetensors converts. */
 function storageToFloat32(dtype: string, bytes: Uint8Array, count: number): Float32Array {
   if (dtype === 'F32') return new Float32Array(bytes.slice(0, count * 4).buffer);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const out = new Float32Array(count);
-  const bf = new DataView(new ArrayBuffer(4));
-  for (let i = 0; i < count; i++) {
-    switch (dtype) {
-      case 'F64': out[i] = view.getFloat64(i * 8, true); break;
-      case 'F16': out[i] = halfToFloat(view.getUint16(i * 2, true)); break;
-      case 'BF16': bf.setUint32(0, view.getUint16(i * 2, true) << 16, true); out[i] = bf.getFloat32(0, true); break;
-      case 'I64': out[i] = Number(view.getBigInt64(i * 8, true)); break;
-      case 'I32': out[i] = view.getInt32(i * 4, true); break;
-      case 'I16': out[i] = view.getInt16(i * 2, true); break;
-      case 'I8': out[i] = view.getInt8(i); break;
-      default: out[i] = bytes[i]; break;
-    }
-  }
-  return out;
+  return toFloat32(dtype, bytes, count);
 }
 
 /** Copies the strided view out of its storage in row-major order. */

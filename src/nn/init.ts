@@ -2,19 +2,12 @@
 // uniform for kernels, zeros for biases; He (normal, fan-in) for ReLU stacks as PyTorch's
 // kaiming_normal_. Fans for conv kernels [kh, kw, cin, cout]: fanIn = kh*kw*cin, fanOut = kh*kw*cout.
 
+import { mulberry32 } from '../util/random.js';
+
 export type InitName = 'glorotUniform' | 'heNormal' | 'heUniform' | 'zeros' | 'ones';
 
-/** Mulberry32: small, fast, good enough for initialisation; deterministic across platforms. */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded generator for initialisers (src/util/random.ts). */
+export const seededRandom = mulberry32;
 
 export function fans(shape: readonly number[]): { fanIn: number; fanOut: number } {
   if (shape.length === 2) return { fanIn: shape[0], fanOut: shape[1] };
