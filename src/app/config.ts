@@ -29,8 +29,8 @@ export interface TrainConfig {
   widthScale: number;
   /** classify: imported ImageNet weights for the VGG16 base. */
   weights: string | null;
-  /** Normalisation of inputs: per-image z-score (segment default), 'imagenet' for VGG weights, or none. */
-  normalize: 'zscore' | 'imagenet' | 'none';
+  /** Input normalisation: per-image z-score (segment default), per-volume (patient) z-score, 'imagenet' for VGG weights, or none. */
+  normalize: 'zscore' | 'zscore-volume' | 'imagenet' | 'none';
   emptyPolicy: 'one' | 'skip';
   patience: number;
   minDelta: number;

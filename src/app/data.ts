@@ -5,6 +5,7 @@
 import { augmentBatch } from '../data/augment.js';
 import { BatchLoader } from '../data/batches.js';
 import { scanLgg, type LggDataset, type LggSlice } from '../data/lgg.js';
+import { applyStats, volumeStats, zscoreImages, type ChannelStats } from '../data/normalize.js';
 import { splitDataset, type DataSplit } from '../data/split.js';
 import { tensor } from '../graph/tensor.js';
 import type { Batch, Dataset } from '../train/fit.js';
@@ -35,30 +36,14 @@ export async function prepareData(c: TrainConfig, log: (m: string) => void): Pro
   return { dataset, split };
 }
 
-/** Per-image, per-channel z-score, in place: MRI intensities vary between scanners and patients. */
-export function zscoreImages(images: Float32Array, count: number, pixels: number, channels: number): void {
-  for (let b = 0; b < count; b++) {
-    for (let c = 0; c < channels; c++) {
-      let sum = 0;
-      let sq = 0;
-      const base = b * pixels * channels + c;
-      for (let p = 0; p < pixels; p++) {
-        const v = images[base + p * channels];
-        sum += v;
-        sq += v * v;
-      }
-      const mean = sum / pixels;
-      const std = Math.sqrt(Math.max(sq / pixels - mean * mean, 0)) || 1;
-      for (let p = 0; p < pixels; p++) images[base + p * channels] = (images[base + p * channels] - mean) / std;
-    }
-  }
-}
-
 export interface RunDataset extends Dataset {
   close(): Promise<void>;
 }
 
+export { zscoreImages };
+
 export function makeDataset(slices: LggSlice[], c: TrainConfig, opts: { train: boolean }): RunDataset {
+  let stats: Promise<Map<string, ChannelStats>> | null = null;
   const loader = new BatchLoader(slices, {
     batchSize: c.batch,
     size: c.size,
@@ -72,6 +57,13 @@ export function makeDataset(slices: LggSlice[], c: TrainConfig, opts: { train: b
       const s = b.size;
       // Normalise after augmentation would also work; before keeps the reflect-filled borders in range.
       if (c.normalize === 'zscore') zscoreImages(b.images, b.count, s * s, 3);
+      if (c.normalize === 'zscore-volume') {
+        stats ??= volumeStats(slices, c.size);
+        const byPatient = await stats;
+        for (let k = 0; k < b.count; k++) {
+          applyStats(b.images.subarray(k * s * s * 3, (k + 1) * s * s * 3), s * s, byPatient.get(patientOf.get(b.ids[k])!)!);
+        }
+      }
       let x = tensor(b.images, [b.count, s, s, 3]);
       let m = tensor(b.masks, [b.count, s, s, 1]);
       if (opts.train && c.augment !== 'none') {

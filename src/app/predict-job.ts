@@ -49,7 +49,8 @@ export async function runPredict(runDir: string, images: string[], outDir: strin
   for (const path of images) {
     const rgb = sliceToRgb(await readFileBytes(path), path, size);
     const input = Float32Array.from(rgb);
-    if (c.normalize === 'zscore') zscoreImages(input, 1, size * size, 3);
+    // A lone slice has no volume: per-volume runs fall back to the slice's own statistics.
+    if (c.normalize === 'zscore' || c.normalize === 'zscore-volume') zscoreImages(input, 1, size * size, 3);
     const x = tensor(input, [1, size, size, 3]);
     const y = noGrad(() => model.forward(x));
     const out = await y.toArray();

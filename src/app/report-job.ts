@@ -14,6 +14,7 @@ import { writeReport, type ReportData } from '../report/html.js';
 import { binaryReport } from '../train/metrics.js';
 import type { TrainConfig } from './config.js';
 import { zscoreImages } from './data.js';
+import { applyStats, volumeStats } from '../data/normalize.js';
 import type { EvalResult } from './eval-job.js';
 import { readMetrics, runFiles } from './run-dir.js';
 
@@ -28,13 +29,17 @@ function pickSlices(slices: LggSlice[], n: number, labels: Map<string, number>):
   return [...a, ...spread(without, n - a.length)];
 }
 
-async function predictSamples(c: TrainConfig, model: Module, slices: LggSlice[]): Promise<Sample[]> {
+async function predictSamples(c: TrainConfig, model: Module, slices: LggSlice[], volumeSlices: LggSlice[]): Promise<Sample[]> {
   const size = c.size;
   const decoded = await Promise.all(slices.map((s) => loadSlice(s, size)));
   const images = new Float32Array(decoded.length * size * size * 3);
   decoded.forEach((d, i) => images.set(d.image, i * size * size * 3));
   const input = Float32Array.from(images);
   if (c.normalize === 'zscore') zscoreImages(input, decoded.length, size * size, 3);
+  if (c.normalize === 'zscore-volume') {
+    const stats = await volumeStats(volumeSlices, size);
+    slices.forEach((s, i) => applyStats(input.subarray(i * size * size * 3, (i + 1) * size * size * 3), size * size, stats.get(s.patient)!));
+  }
   model.eval();
   const x = tensor(input, [decoded.length, size, size, 3]);
   const y = noGrad(() => model.forward(x));
@@ -84,7 +89,7 @@ async function augmentPreview(c: TrainConfig, slices: LggSlice[]): Promise<NonNu
 export async function writeRunReport(c: TrainConfig, model: Module, split: DataSplit<LggSlice>, test: EvalResult | null, log: (m: string) => void): Promise<void> {
   const history = await readMetrics(c.out);
   const labels = new Map(split.val.concat(split.train).map((s) => [s.id, s.label]));
-  const samples = await predictSamples(c, model, pickSlices(split.val, 8, labels));
+  const samples = await predictSamples(c, model, pickSlices(split.val, 8, labels), split.val);
   const preview = await augmentPreview(c, pickSlices(split.train, 3, labels));
   const data: ReportData = {
     title: `dawnet ${c.task} run`,

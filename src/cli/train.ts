@@ -31,7 +31,7 @@ export const trainSpec: CommandSpec = {
     depth: { type: 'number', help: 'U-Net levels', default: 4 },
     'width-scale': { type: 'number', help: 'VGG width multiplier (1 = VGG16; smaller for tiny tests)', default: 1 },
     weights: { type: 'string', help: 'classify: ImageNet VGG16 weights (.h5 Keras, .pth torchvision, .safetensors)' },
-    normalize: { type: 'string', help: 'input normalisation (default: classify imagenet, segment zscore)', choices: ['zscore', 'imagenet', 'none'] },
+    normalize: { type: 'string', help: 'input normalisation (default: classify imagenet, segment zscore)', choices: ['zscore', 'zscore-volume', 'imagenet', 'none'] },
     'empty-policy': { type: 'string', help: 'Dice/IoU of slices where mask and prediction are both empty', choices: ['one', 'skip'], default: 'one' },
     patience: { type: 'number', help: 'early stopping patience on val_loss', default: 20 },
     'min-delta': { type: 'number', help: 'early stopping min delta', default: 0.001 },

@@ -1,0 +1,61 @@
+// Intensity normalisation of MRI slices on the host, before upload. MRI intensities have no
+// absolute scale (they vary between scanners and patients), so inputs are standardised:
+// per image (each slice's own channel statistics) or per volume (statistics over all of a
+// patient's slices, as Buda et al. normalise whole volumes). ImageNet preprocessing for VGG16's
+// imported weights runs on the GPU instead (src/kernels/preprocess.ts).
+
+import { loadSlice, type LggSlice } from './lgg.js';
+
+export interface ChannelStats {
+  mean: number[];
+  std: number[];
+}
+
+/** Per-image, per-channel z-score of `count` NHWC images in place. */
+export function zscoreImages(images: Float32Array, count: number, pixels: number, channels: number): void {
+  for (let b = 0; b < count; b++) {
+    const view = images.subarray(b * pixels * channels, (b + 1) * pixels * channels);
+    applyStats(view, pixels, channelStats([view], pixels, channels));
+  }
+}
+
+/** Channel means and standard deviations over several [pixels, C] images (float64 sums). */
+export function channelStats(images: Float32Array[], pixels: number, channels: number): ChannelStats {
+  const sum = new Float64Array(channels);
+  const sq = new Float64Array(channels);
+  let n = 0;
+  for (const img of images) {
+    for (let p = 0; p < pixels; p++) {
+      for (let c = 0; c < channels; c++) {
+        const v = img[p * channels + c];
+        sum[c] += v;
+        sq[c] += v * v;
+      }
+    }
+    n += pixels;
+  }
+  const mean = Array.from(sum, (s) => s / n);
+  // A constant channel (std 0) is only centred, never divided by zero.
+  const std = Array.from(sq, (s, c) => Math.sqrt(Math.max(s / n - mean[c] ** 2, 0)) || 1);
+  return { mean, std };
+}
+
+/** Standardises one [pixels, C] image in place with given statistics. */
+export function applyStats(image: Float32Array, pixels: number, stats: ChannelStats): void {
+  const channels = stats.mean.length;
+  for (let p = 0; p < pixels; p++) {
+    for (let c = 0; c < channels; c++) image[p * channels + c] = (image[p * channels + c] - stats.mean[c]) / stats.std[c];
+  }
+}
+
+/** Per-patient channel statistics over all of each patient's slices (decodes every slice once). */
+export async function volumeStats(slices: LggSlice[], size: number): Promise<Map<string, ChannelStats>> {
+  const byPatient = new Map<string, LggSlice[]>();
+  for (const s of slices) byPatient.set(s.patient, [...(byPatient.get(s.patient) ?? []), s]);
+  const out = new Map<string, ChannelStats>();
+  for (const [patient, list] of byPatient) {
+    const images = await Promise.all(list.map(async (s) => (await loadSlice(s, size)).image));
+    out.set(patient, channelStats(images, size * size, 3));
+  }
+  return out;
+}
