@@ -87,7 +87,8 @@ async function augmentPreview(c: TrainConfig, slices: LggSlice[]): Promise<NonNu
 }
 
 export async function writeRunReport(c: TrainConfig, model: Module, split: DataSplit<LggSlice>, test: EvalResult | null, log: (m: string) => void): Promise<void> {
-  const history = await readMetrics(c.out);
+  // Epochs shown 1-based as in the progress output; wall-clock seconds are not a curve worth plotting.
+  const history = (await readMetrics(c.out)).map(({ seconds: _seconds, ...r }) => ({ ...r, epoch: r.epoch + 1 }));
   const labels = new Map(split.val.concat(split.train).map((s) => [s.id, s.label]));
   const samples = await predictSamples(c, model, pickSlices(split.val, 8, labels), split.val);
   const preview = await augmentPreview(c, pickSlices(split.train, 3, labels));
