@@ -26,6 +26,11 @@ export interface BufferSlice {
   buffer: GPUBuffer;
   /** Bytes bound; the pool's buffers are rounded up, the kernel sees only what the tensor holds. */
   size: number;
+  /**
+   * First byte bound (default 0): kernels that split their work bind one chunk of a tensor. A
+   * multiple of `offsetAlignment` (minStorageBufferOffsetAlignment).
+   */
+  offset?: number;
 }
 
 interface CachedKernel {
@@ -46,6 +51,8 @@ export class Runtime {
   private queuedNames = new Set<string>();
   private checks: Promise<Error | null>[] = [];
   private destroyed = false;
+  private bindingOverride: number | null = null;
+  private alignmentOverride: number | null = null;
   dispatchCount = 0;
   submitCount = 0;
 
@@ -61,6 +68,38 @@ export class Runtime {
 
   get limits(): GPUSupportedLimits {
     return this.device.limits;
+  }
+
+  /**
+   * The largest storage binding a dispatch may use: the device's maxStorageBufferBindingSize, or
+   * less under setBindingLimit(). Kernels split their work to stay under it (kernels/chunking.ts).
+   */
+  get bindingLimit(): number {
+    const device = this.limits.maxStorageBufferBindingSize;
+    return this.bindingOverride === null ? device : Math.min(device, this.bindingOverride);
+  }
+
+  /** What a binding's byte offset must be a multiple of: the device's, or stricter under setBindingLimit(). */
+  get offsetAlignment(): number {
+    const device = this.limits.minStorageBufferOffsetAlignment;
+    return this.alignmentOverride === null ? device : Math.max(device, this.alignmentOverride);
+  }
+
+  /**
+   * For tests: behave as if the adapter allowed bindings of only `bytes` (null restores the
+   * device's limit), so the splitting code runs on small tensors. `offsetAlignment` (a power of
+   * two) can also be made stricter than the device's, until the next call.
+   */
+  setBindingLimit(bytes: number | null, options: { offsetAlignment?: number } = {}): void {
+    if (bytes !== null && !(Number.isInteger(bytes) && bytes >= 4 && bytes % 4 === 0)) {
+      throw new RangeError(`setBindingLimit: expected a positive multiple of 4 bytes or null, got ${bytes}`);
+    }
+    const a = options.offsetAlignment;
+    if (a !== undefined && !(Number.isInteger(a) && a > 0 && (a & (a - 1)) === 0)) {
+      throw new RangeError(`setBindingLimit: offsetAlignment must be a power of two, got ${a}`);
+    }
+    this.bindingOverride = bytes;
+    this.alignmentOverride = bytes === null ? null : a ?? null;
   }
 
   checkAlive(): void {
@@ -110,14 +149,8 @@ export class Runtime {
     workgroups: [number, number?, number?],
   ): void {
     this.checkAlive();
-    const maxBinding = this.limits.maxStorageBufferBindingSize;
-    for (const b of [...bindings.inputs, ...bindings.outputs]) {
-      if (b.size > maxBinding) {
-        throw new LimitError(
-          `${spec.name}: a binding of ${b.size} bytes exceeds maxStorageBufferBindingSize (${maxBinding} bytes)`,
-        );
-      }
-    }
+    const storage = [...bindings.inputs, ...bindings.outputs];
+    this.checkBindings(spec.name, storage);
     const maxGroups = this.limits.maxComputeWorkgroupsPerDimension;
     const [x, y = 1, z = 1] = workgroups;
     if (x > maxGroups || y > maxGroups || z > maxGroups) {
@@ -127,9 +160,9 @@ export class Runtime {
     const { pipeline, layout } = this.kernel(spec);
     const uniform = this.pool.acquire(bindings.params.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, `${spec.name}.params`);
     this.device.queue.writeBuffer(uniform, 0, bindings.params);
-    const entries: GPUBindGroupEntry[] = [...bindings.inputs, ...bindings.outputs].map((b, i) => ({
+    const entries: GPUBindGroupEntry[] = storage.map((b, i) => ({
       binding: i,
-      resource: { buffer: b.buffer, offset: 0, size: Math.ceil(b.size / 4) * 4 },
+      resource: { buffer: b.buffer, offset: b.offset ?? 0, size: Math.ceil(b.size / 4) * 4 },
     }));
     entries.push({ binding: entries.length, resource: { buffer: uniform, size: bindings.params.byteLength } });
     const bindGroup = this.device.createBindGroup({ label: spec.name, layout, entries });
@@ -142,6 +175,24 @@ export class Runtime {
     this.queued++;
     this.dispatchCount++;
     if (this.queued >= DISPATCHES_PER_SUBMIT) this.submit();
+  }
+
+  /** Sizes and offsets, checked here so the error names the kernel instead of surfacing at submit. */
+  private checkBindings(name: string, storage: BufferSlice[]): void {
+    const limit = this.bindingLimit;
+    const align = this.offsetAlignment;
+    storage.forEach((b, i) => {
+      const offset = b.offset ?? 0;
+      if (b.size > limit) {
+        throw new LimitError(`${name}: binding ${i} of ${b.size} bytes exceeds the storage binding limit of ${limit} bytes (maxStorageBufferBindingSize)`);
+      }
+      if (offset % align !== 0) {
+        throw new LimitError(`${name}: binding ${i} starts at byte ${offset}, not a multiple of minStorageBufferOffsetAlignment (${align})`);
+      }
+      if (offset !== 0 && (offset < 0 || offset + Math.ceil(b.size / 4) * 4 > b.buffer.size)) {
+        throw new RangeError(`${name}: binding ${i} (bytes ${offset}..${offset + b.size}) lies outside its buffer of ${b.buffer.size} bytes`);
+      }
+    });
   }
 
   private computePass(): GPUComputePassEncoder {

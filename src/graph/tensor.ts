@@ -85,6 +85,19 @@ export class Tensor {
     return { buffer: this.buffer, size: Math.max(4, this.size * 4) };
   }
 
+  /**
+   * A binding over `bytes` of this tensor from byte `offsetBytes`: one chunk, for kernels that split
+   * their work to stay under the binding limit. The offset must suit the device's alignment
+   * (runtime().offsetAlignment); dispatch checks it.
+   */
+  sliceRange(offsetBytes: number, bytes: number): BufferSlice {
+    const buffer = this.buffer;
+    if (!Number.isInteger(offsetBytes) || !Number.isInteger(bytes) || offsetBytes < 0 || bytes < 4 || offsetBytes + bytes > this.size * 4) {
+      throw new RangeError(`sliceRange: bytes ${offsetBytes}..${offsetBytes + bytes} are outside ${this.describe()} (${this.size * 4} bytes)`);
+    }
+    return { buffer, offset: offsetBytes, size: bytes };
+  }
+
   async toArray(): Promise<Float32Array> {
     const buffer = this.buffer;
     if (this.size === 0) return new Float32Array(0);

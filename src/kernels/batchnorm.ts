@@ -20,12 +20,20 @@
 // by up to MAX_CHUNKS row chunks; 8 row lanes per channel stride the chunk (neighbouring threads read
 // neighbouring channels, so loads coalesce) and a tree in workgroup memory combines them. A thread per
 // channel then adds the chunks' partials, which also finishes the statistics.
+//
+// Past the binding limit (kernels/chunking.ts) every pass splits into chunks of whole rows: a sums
+// pass dispatches once per chunk, each writing its row chunks' partials to its own range of the
+// partial buffer, and the finish adds them all (first collapsed by reduce.ts when the partials
+// themselves are too big to bind); normalising and the input gradient are per row, so their chunks
+// are independent.
 
 import { ShapeError } from '../errors.js';
 import { f32, packParams, u32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Tensor } from '../graph/tensor.js';
+import { chunkItems, dispatchChunk, forEachChunk, part, range } from './chunking.js';
+import { reduceMiddle } from './reduce.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
 
 /** Channels per workgroup (contiguous in memory) and row lanes per channel: 256 threads. */
@@ -221,10 +229,14 @@ function chunking(rows: number): { chunks: number; rowsPerChunk: number } {
   return { chunks: Math.ceil(rows / rowsPerChunk) || 1, rowsPerChunk: Math.max(1, rowsPerChunk) };
 }
 
-/** One sums pass and its finish, written to finishOutputs (3 of them: the running stats too). */
+/**
+ * One sums pass and its finish, written to finishOutputs (3 of them: the running stats too).
+ * `rowInputs` are [rows, c] tensors bound in chunks of rows, `channelInputs` [c] vectors.
+ */
 function channelSums(
   mode: SumsMode,
-  inputs: Tensor[],
+  rowInputs: Tensor[],
+  channelInputs: Tensor[],
   finishInputs: Tensor[],
   finishOutputs: Tensor[],
   rows: number,
@@ -232,24 +244,47 @@ function channelSums(
   extra: { eps?: number; momentum?: number } = {},
 ): void {
   const rt = runtime();
-  const { chunks, rowsPerChunk } = chunking(rows);
-  const partial = emptyTensor([chunks, mode === 'grad' ? 2 : 1, c], 'batchnorm.partial');
-  rt.dispatch(
-    sumsSpec(mode),
-    { inputs: inputs.map((t) => t.slice), outputs: [partial.slice], params: packParams([u32(rows), u32(c), u32(rowsPerChunk)]) },
-    [Math.ceil(c / CH_LANES), chunks],
-  );
+  const spec = sumsSpec(mode);
+  const per = chunkItems(spec.name, rows, rowInputs.map((t) => part(t, c)), channelInputs);
+  const plans: { first: number; count: number; chunks: number; rowsPerChunk: number }[] = [];
+  forEachChunk(rows, per, (first, count) => plans.push({ first, count, ...chunking(count) }));
+  const perChannel = mode === 'grad' ? 2 : 1;
+  let total = plans.reduce((n, p) => n + p.chunks, 0);
+  let partial = emptyTensor([total, perChannel, c], 'batchnorm.partial');
+  let firstChunk = 0;
+  for (const p of plans) {
+    const inputs = [...rowInputs.map((t) => range(t, p.first * c, p.count * c)), ...channelInputs];
+    const out = range(partial, firstChunk * perChannel * c, p.chunks * perChannel * c);
+    dispatchChunk(spec, inputs, [out], packParams([u32(p.count), u32(c), u32(p.rowsPerChunk)]), [Math.ceil(c / CH_LANES), p.chunks]);
+    firstChunk += p.chunks;
+  }
+  if (partial.size * 4 > rt.bindingLimit) {
+    const collapsed = reduceMiddle(partial, 1, total, perChannel * c, [1, perChannel, c]);
+    partial.dispose();
+    [partial, total] = [collapsed, 1];
+  }
   const update = mode === 'var' && finishOutputs.length === 3;
   rt.dispatch(
     finishSpec(mode, update),
     {
       inputs: [partial.slice, ...finishInputs.map((t) => t.slice)],
       outputs: finishOutputs.map((t) => t.slice),
-      params: packParams([u32(c), u32(chunks), f32(rows), f32(extra.eps ?? 0), f32(extra.momentum ?? 0), f32(rows > 1 ? rows / (rows - 1) : 1)]),
+      params: packParams([u32(c), u32(total), f32(rows), f32(extra.eps ?? 0), f32(extra.momentum ?? 0), f32(rows > 1 ? rows / (rows - 1) : 1)]),
     },
     [Math.ceil(c / 64)],
   );
   partial.dispose();
+}
+
+/** A per-element pass over [rows, c] tensors (`rowInputs`, `out`) with [c] vectors bound whole. */
+function rowPass(spec: KernelSpec, rowInputs: Tensor[], channelInputs: Tensor[], out: Tensor, c: number, extra: number[]): void {
+  const rows = out.size / c;
+  const per = chunkItems(spec.name, rows, [...rowInputs, out].map((t) => part(t, c)), channelInputs);
+  forEachChunk(rows, per, (first, count) => {
+    const chunk = (t: Tensor) => range(t, first * c, count * c);
+    const params = packParams([u32(count * c), u32(c), ...extra.map(f32)]);
+    dispatchChunk(spec, [...rowInputs.map(chunk), ...channelInputs], [chunk(out)], params, linearGrid(count * c));
+  });
 }
 
 function checkShapes(x: Tensor, params: [string, Tensor | null][], options: BatchNormOptions): void {
@@ -289,13 +324,15 @@ export function batchNorm2dForward(
   const c = x.shape[3];
   const rows = x.size / c;
   const eps = options.eps ?? 1e-5;
+  // Passes split into chunks of rows; a row must fit. Checked before anything is allocated.
+  chunkItems('batchNorm2d', rows, [part(x, c)], [gamma]);
   const mean = emptyTensor([c], 'batchnorm.mean');
   const invStd = emptyTensor([c], 'batchnorm.invStd');
   const rt = runtime();
   if (options.training) {
-    channelSums('mean', [x], [], [mean], rows, c);
+    channelSums('mean', [x], [], [], [mean], rows, c);
     const running = runningMean && runningVar ? [runningMean, runningVar] : [];
-    channelSums('var', [x, mean], [mean], [invStd, ...running], rows, c, { eps, momentum: options.momentum ?? 0.1 });
+    channelSums('var', [x], [mean], [mean], [invStd, ...running], rows, c, { eps, momentum: options.momentum ?? 0.1 });
   } else {
     rt.dispatch(
       inferenceStatsSpec,
@@ -304,11 +341,7 @@ export function batchNorm2dForward(
     );
   }
   const y = emptyTensor(x.shape, 'batchnorm.y');
-  rt.dispatch(
-    normaliseSpec,
-    { inputs: [x.slice, gamma.slice, beta.slice, mean.slice, invStd.slice], outputs: [y.slice], params: packParams([u32(x.size), u32(c)]) },
-    linearGrid(x.size),
-  );
+  rowPass(normaliseSpec, [x], [gamma, beta, mean, invStd], y, c, []);
   return { y, mean, invStd };
 }
 
@@ -330,23 +363,19 @@ export function batchNorm2dBackward(
   }
   const c = x.shape[3];
   const rows = x.size / c;
-  const rt = runtime();
+  chunkItems('batchNorm2d.backward', rows, [part(x, c)], [gamma]);
   let dgamma: Tensor | null = null;
   let dbeta: Tensor | null = null;
   if (options.training || needs[1] || needs[2]) {
     dbeta = emptyTensor([c], 'batchnorm.dbeta');
     dgamma = emptyTensor([c], 'batchnorm.dgamma');
-    channelSums('grad', [x, dy, mean, invStd], [], [dbeta, dgamma], rows, c);
+    channelSums('grad', [x, dy], [mean, invStd], [], [dbeta, dgamma], rows, c);
   }
   let dx: Tensor | null = null;
   if (needs[0]) {
     dx = emptyTensor(x.shape, 'batchnorm.dx');
-    const inputs = options.training ? [dy, x, gamma, mean, invStd, dbeta!, dgamma!] : [dy, gamma, invStd];
-    rt.dispatch(
-      backwardInputSpec(options.training),
-      { inputs: inputs.map((t) => t.slice), outputs: [dx.slice], params: packParams([u32(x.size), u32(c), f32(rows)]) },
-      linearGrid(x.size),
-    );
+    const [rowInputs, channelInputs] = options.training ? [[dy, x], [gamma, mean, invStd, dbeta!, dgamma!]] : [[dy], [gamma, invStd]];
+    rowPass(backwardInputSpec(options.training), rowInputs, channelInputs, dx, c, [rows]);
   }
   if (!needs[1] && dgamma) {
     dgamma.dispose();

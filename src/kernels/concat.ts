@@ -10,12 +10,17 @@
 //   split backward:  each part is its own tape node (the tape has one output per node); its
 //                    gradient is dy_i placed at its slab of a zero tensor of x's shape, and the tape
 //                    sums the parts' contributions.
+//
+// Past the binding limit (kernels/chunking.ts) the slab copies split into chunks of whole rows; a
+// row too wide for one binding (concatenating along N, say) is copied with buffer copies, which no
+// binding limit applies to. split's backward splits into chunks of rows.
 
 import { ShapeError } from '../errors.js';
 import { packParams, u32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
+import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
 
 function slabCopySpec(name: string): KernelSpec {
@@ -67,6 +72,31 @@ fn main(${LINEAR_MAIN_ARGS}) {
 }`,
 };
 
+/** One side of a slab copy: row r's slab starts at float r·stride + offset of the tensor. */
+interface Slab {
+  t: Tensor;
+  stride: number;
+  offset: number;
+}
+
+/** dst's slab of each of `rows` rows = src's slab, `width` floats each. */
+function slabCopy(spec: KernelSpec, src: Slab, dst: Slab, rows: number, width: number): void {
+  if (rows * width === 0) return;
+  const rt = runtime();
+  if (Math.max(src.stride, dst.stride) * 4 > rt.bindingLimit) {
+    for (let r = 0; r < rows; r++) rt.copy(src.t.buffer, (r * src.stride + src.offset) * 4, dst.t.buffer, (r * dst.stride + dst.offset) * 4, width * 4);
+    return;
+  }
+  const per = chunkItems(spec.name, rows, [part(src.t, src.stride), part(dst.t, dst.stride)]);
+  forEachChunk(rows, per, (r0, count) => {
+    const params = packParams([u32(count * width), u32(width), u32(src.stride), u32(src.offset), u32(dst.stride), u32(dst.offset)]);
+    const from = range(src.t, r0 * src.stride, count * src.stride);
+    // The other slabs of dst's rows belong to other parts: a staged copy must keep them.
+    const to = range(dst.t, r0 * dst.stride, count * dst.stride, true);
+    dispatchChunk(spec, [from], [to], params, linearGrid(count * width));
+  });
+}
+
 function normaliseAxis(op: string, axis: number, rank: number, what: string): number {
   const ax = axis < 0 ? axis + rank : axis;
   if (!Number.isInteger(ax) || ax < 0 || ax >= rank) throw new ShapeError(`${op}: axis ${axis} is out of range for ${what}`);
@@ -103,8 +133,7 @@ export function concatForward(xs: Tensor[], axis: number): Tensor {
   let offset = 0;
   xs.forEach((x, i) => {
     const width = sizes[i] * inner;
-    const params = packParams([u32(outer * width), u32(width), u32(width), u32(0), u32(stride), u32(offset)]);
-    runtime().dispatch(concatSpec, { inputs: [x.slice], outputs: [out.slice], params }, linearGrid(outer * width));
+    slabCopy(concatSpec, { t: x, stride: width, offset: 0 }, { t: out, stride, offset }, outer, width);
     offset += width;
   });
   return out;
@@ -131,10 +160,9 @@ function splitParts(x: Tensor, sizes: number[], ax: number, wanted?: boolean[]):
     if (wanted && !wanted[i]) return null;
     const shape = [...x.shape];
     shape[ax] = size;
-    const part = emptyTensor(shape, 'split.out');
-    const params = packParams([u32(outer * width), u32(width), u32(stride), u32(start), u32(width), u32(0)]);
-    runtime().dispatch(splitSpec, { inputs: [x.slice], outputs: [part.slice], params }, linearGrid(outer * width));
-    return part;
+    const out = emptyTensor(shape, 'split.out');
+    slabCopy(splitSpec, { t: x, stride, offset: start }, { t: out, stride: width, offset: 0 }, outer, width);
+    return out;
   });
 }
 
@@ -146,9 +174,14 @@ export function splitForward(x: Tensor, sizes: number[], axis: number): Tensor[]
 export function splitBackward(dy: Tensor, xShape: Shape, axis: number, start: number, size: number): Tensor {
   const ax = normaliseAxis('split', axis, xShape.length, formatShape(xShape));
   const { inner } = rowsAround(xShape, ax);
+  const [stride, width] = [xShape[ax] * inner, size * inner];
+  const rows = stride === 0 ? 0 : shapeSize(xShape) / stride;
+  const per = chunkItems(splitBackwardSpec.name, rows, [part(dy, width), part(planned('split.dx', xShape), stride)]);
   const dx = emptyTensor(xShape, 'split.dx');
-  const params = packParams([u32(dx.size), u32(xShape[ax] * inner), u32(start * inner), u32(size * inner)]);
-  runtime().dispatch(splitBackwardSpec, { inputs: [dy.slice], outputs: [dx.slice], params }, linearGrid(dx.size));
+  forEachChunk(rows, per, (r0, count) => {
+    const params = packParams([u32(count * stride), u32(stride), u32(start * inner), u32(width)]);
+    dispatchChunk(splitBackwardSpec, [range(dy, r0 * width, count * width)], [range(dx, r0 * stride, count * stride)], params, linearGrid(count * stride));
+  });
   return dx;
 }
 

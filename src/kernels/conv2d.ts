@@ -10,12 +10,19 @@
 // The fast kernels are implicit GEMMs generated in conv2d-gemm.ts, in two families: 'tiled' for GPUs
 // and 'subgroup' for CPU adapters such as lavapipe; this file picks one and launches it. The naive
 // kernels here (one thread per output element, plain loops) are the baseline they race in bench/.
+//
+// Past the binding limit (kernels/chunking.ts) the GEMM directions split along N, a chunk of whole
+// samples per dispatch with the weights and bias bound whole: forward and backward input are
+// independent per sample; the weight gradient sums over N, so each chunk's (split-K) partial sums
+// are added into dw by the split-K sum kernel, the first chunk writing and the rest accumulating.
+// The naive kernels do not split (bench only).
 
 import { ShapeError } from '../errors.js';
 import { packParams, i32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
+import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Bound, type Range } from './chunking.js';
 import { CONV_TILE, gemmKernel, SUBGROUP_LANES, subgroupTile, type ConvDirection, type ConvFamily } from './conv2d-gemm.js';
 import { sumLeading } from './reduce.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
@@ -150,7 +157,7 @@ function grid(groups: number): [number, number] {
 }
 
 /** Dispatches an M×N GEMM kernel `batches` times over (phases or K slices). A bias is inputs[2]. */
-function launch(dir: ConvDirection, family: ConvFamily, g: ConvGeometry, inputs: Tensor[], out: Tensor, m: number, n: number, batches: number, extras: Record<string, number>): void {
+function launch(dir: ConvDirection, family: ConvFamily, g: ConvGeometry, inputs: (Tensor | Range)[], out: Tensor | Range, m: number, n: number, batches: number, extras: Record<string, number>): void {
   const kernel = gemmKernel(dir, family, inputs.length === 3, m, n);
   const mTiles = Math.ceil(m / kernel.bm);
   const nTiles = Math.ceil(n / kernel.bn);
@@ -160,27 +167,53 @@ function launch(dir: ConvDirection, family: ConvFamily, g: ConvGeometry, inputs:
     if (values[f] === undefined) throw new Error(`${kernel.spec.name}: param ${f} missing`);
     return i32(values[f]);
   }));
-  runtime().dispatch(kernel.spec, { inputs: inputs.map((t) => t.slice), outputs: [out.slice], params }, grid(groups));
+  dispatchChunk(kernel.spec, inputs, [out], params, grid(groups));
+}
+
+/** Floats per sample of the conv's input and output. */
+const perSample = (g: ConvGeometry): { x: number; y: number } => ({ x: g.h * g.w * g.cin, y: g.ho * g.wo * g.cout });
+
+/**
+ * Samples per dispatch so that the chunks of the input-sized and output-sized tensors fit a binding
+ * (all of them when everything fits); `whole` tensors are bound entirely.
+ */
+function samplesPerChunk(op: string, g: ConvGeometry, xLike: Bound, yLike: Bound, whole: (Bound | null)[]): number {
+  const { x: X, y: Y } = perSample(g);
+  return chunkItems(op, g.n, [part(xLike, X), part(yLike, Y)], whole);
+}
+
+/** Calls fn per chunk of `per` samples with the chunk's geometry and ranges of the two tensors. */
+function forEachSampleChunk(g: ConvGeometry, per: number, xLike: Tensor, yLike: Tensor, fn: (gc: ConvGeometry, x: Range, y: Range, index: number) => void): void {
+  const { x: X, y: Y } = perSample(g);
+  forEachChunk(g.n, per, (n0, count, index) => fn({ ...g, n: count }, range(xLike, n0 * X, count * X), range(yLike, n0 * Y, count * Y), index));
 }
 
 /** y = conv2d(x, w) + b, geometry already checked. */
 export function forwardGemm(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | null, family = defaultConvFamily()): Tensor {
-  const y = emptyTensor([g.n, g.ho, g.wo, g.cout], 'conv2d.y');
-  const m = g.n * g.ho * g.wo;
+  const yShape = [g.n, g.ho, g.wo, g.cout];
+  const per = samplesPerChunk('conv2d.forward', g, x, planned('conv2d.y', yShape), [w, b]);
+  const y = emptyTensor(yShape, 'conv2d.y');
   const dTap = Math.floor(CONV_TILE.bk / g.cin);
-  launch('forward', family, g, b ? [x, w, b] : [x, w], y, m, g.cout, 1, {
-    m, k: g.kh * g.kw * g.cin, dCi: CONV_TILE.bk % g.cin, dTapW: dTap % g.kw, dTapH: Math.floor(dTap / g.kw),
+  forEachSampleChunk(g, per, x, y, (gc, xc, yc) => {
+    const m = gc.n * g.ho * g.wo;
+    launch('forward', family, gc, b ? [xc, w, b] : [xc, w], yc, m, g.cout, 1, {
+      m, k: g.kh * g.kw * g.cin, dCi: CONV_TILE.bk % g.cin, dTapW: dTap % g.kw, dTapH: Math.floor(dTap / g.kw),
+    });
   });
   return y;
 }
 
 /** conv2d's input gradient, + b when given (convTranspose2d's forward is this with a bias). */
 export function backwardInputGemm(g: ConvGeometry, dy: Tensor, w: Tensor, b: Tensor | null, family = defaultConvFamily()): Tensor {
-  const dx = emptyTensor([g.n, g.h, g.w, g.cin], 'conv2d.dx');
-  // Stride phase (0, 0) has the most pixels: the grid is sized for it, smaller phases skip tiles.
-  const m = g.n * Math.ceil(g.h / g.sh) * Math.ceil(g.w / g.sw);
-  launch('backwardInput', family, g, b ? [dy, w, b] : [dy, w], dx, m, g.cin, g.sh * g.sw, {
-    dCo: CONV_TILE.bk % g.cout, dTap: Math.floor(CONV_TILE.bk / g.cout),
+  const dxShape = [g.n, g.h, g.w, g.cin];
+  const per = samplesPerChunk('conv2d.backwardInput', g, planned('conv2d.dx', dxShape), dy, [w, b]);
+  const dx = emptyTensor(dxShape, 'conv2d.dx');
+  forEachSampleChunk(g, per, dx, dy, (gc, dxc, dyc) => {
+    // Stride phase (0, 0) has the most pixels: the grid is sized for it, smaller phases skip tiles.
+    const m = gc.n * Math.ceil(g.h / g.sh) * Math.ceil(g.w / g.sw);
+    launch('backwardInput', family, gc, b ? [dyc, w, b] : [dyc, w], dxc, m, g.cin, g.sh * g.sw, {
+      dCo: CONV_TILE.bk % g.cout, dTap: Math.floor(CONV_TILE.bk / g.cout),
+    });
   });
   return dx;
 }
@@ -201,38 +234,51 @@ export function splitKCount(g: ConvGeometry, family = defaultConvFamily()): numb
 }
 
 /**
- * dw = Σ over pixels of x patchᵀ · dy, in `splits` K slices summed afterwards when above 1. The
- * tiled kernels slice K in steps of BK pixels, the subgroup kernels in whole image rows.
+ * dw = Σ over pixels of x patchᵀ · dy, in `splits` K slices summed afterwards when above 1 (by
+ * default splitKCount of each chunk of samples). The tiled kernels slice K in steps of BK pixels,
+ * the subgroup kernels in whole image rows.
  */
-export function backwardWeightGemm(g: ConvGeometry, dy: Tensor, x: Tensor, family = defaultConvFamily(), splits = splitKCount(g, family)): Tensor {
+export function backwardWeightGemm(g: ConvGeometry, dy: Tensor, x: Tensor, family = defaultConvFamily(), splits?: number): Tensor {
+  const wShape = [g.kh, g.kw, g.cin, g.cout];
+  const per = samplesPerChunk('conv2d.backwardWeight', g, x, dy, [planned('conv2d.dw', wShape)]);
+  const dw = emptyTensor(wShape, 'conv2d.dw');
+  // The slices of one chunk are bound together: at most as many as fit a binding.
+  const maxSlices = Math.max(1, Math.floor(runtime().bindingLimit / (dw.size * 4)));
+  forEachSampleChunk(g, per, x, dy, (gc, xc, dyc, index) => {
+    const parts = Math.min(maxSlices, Math.max(1, splits ?? splitKCount(gc, family)));
+    weightSlices(gc, dyc, xc, dw, family, parts, index > 0);
+  });
+  return dw;
+}
+
+/** One chunk's weight gradient in `parts` K slices, written to dw or (`accumulate`) added to it. */
+function weightSlices(g: ConvGeometry, dy: Range, x: Range, dw: Tensor, family: ConvFamily, parts: number, accumulate: boolean): void {
   const mw = g.kh * g.kw * g.cin;
   const k = g.n * g.ho * g.wo;
   const bk = CONV_TILE.bk;
-  const parts = Math.max(1, splits);
   const chunk = Math.ceil(k / bk / parts) * bk;
   const rowChunk = Math.ceil((g.n * g.ho) / parts);
   const used = family === 'tiled' ? Math.ceil(k / chunk) : Math.ceil((g.n * g.ho) / rowChunk);
   const inImage = bk % (g.ho * g.wo);
-  const wShape = [g.kh, g.kw, g.cin, g.cout];
-  const out = emptyTensor(used === 1 ? wShape : [used, mw, g.cout], used === 1 ? 'conv2d.dw' : 'conv2d.dw.partial');
+  const direct = used === 1 && !accumulate;
+  const out = direct ? dw : emptyTensor([used, mw, g.cout], 'conv2d.dw.partial');
   launch('backwardWeight', family, g, [dy, x], out, mw, g.cout, used, {
     mw, k, chunk, rowChunk, dWo: inImage % g.wo, dHo: Math.floor(inImage / g.wo), dN: Math.floor(bk / (g.ho * g.wo)),
   });
-  if (used === 1) return out;
-  const dw = emptyTensor(wShape, 'conv2d.dw');
-  runtime().dispatch(splitSumSpec, { inputs: [out.slice], outputs: [dw.slice], params: packParams([i32(dw.size), i32(used)]) }, linearGrid(dw.size));
+  if (direct) return;
+  const params = packParams([i32(dw.size), i32(used), i32(accumulate ? 1 : 0)]);
+  dispatchChunk(splitSumSpec, [out], [dw], params, linearGrid(dw.size));
   out.dispose();
-  return dw;
 }
 
-/** Sums the split-K slices [splits, n] -> [n]: one thread per weight. */
+/** Sums the split-K slices [splits, n] -> [n] (adding to what out holds with `accumulate`): one thread per weight. */
 const splitSumSpec: KernelSpec = {
   name: 'conv2d.splitKSum',
   key: '',
   inputs: 1,
   outputs: 1,
   wgsl: () => /* wgsl */ `
-struct Params { n: i32, splits: i32 }
+struct Params { n: i32, splits: i32, accumulate: i32 }
 @group(0) @binding(0) var<storage, read> partial: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
@@ -242,6 +288,7 @@ fn main(${LINEAR_MAIN_ARGS}) {
   if (i >= params.n) { return; }
   var acc = 0.0;
   for (var s = 0; s < params.splits; s++) { acc += partial[s * params.n + i]; }
+  if (params.accumulate != 0) { acc += out[i]; }
   out[i] = acc;
 }`,
 };

@@ -8,12 +8,15 @@
 // GPU Rendering", JCGT 2020) applied to the index, xored with the hashed seed, and hashed again;
 // each step is a bijection on u32, so within one seed no two elements share a hash. u keeps the top
 // 24 bits, which f32 represents exactly. Pass a new seed every training step.
+// Past the binding limit (kernels/chunking.ts) both kernels run in flat chunks; params.first gives
+// each chunk its global element index, so the mask does not depend on the chunking.
 
 import { ShapeError } from '../errors.js';
 import { f32, packParams, u32 } from '../gpu/params.js';
-import { runtime, type KernelSpec } from '../gpu/runtime.js';
+import type { KernelSpec } from '../gpu/runtime.js';
 import { record } from '../graph/autograd.js';
-import { emptyTensor, type Shape, type Tensor } from '../graph/tensor.js';
+import { emptyTensor, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
+import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
 
 /**
@@ -52,7 +55,7 @@ const uniformSpec: KernelSpec = {
   inputs: 0,
   outputs: 1,
   wgsl: () => /* wgsl */ `
-struct Params { n: u32, seed: u32 }
+struct Params { n: u32, seed: u32, first: u32 }
 @group(0) @binding(0) var<storage, read_write> out: array<f32>;
 @group(0) @binding(1) var<uniform> params: Params;
 ${WGSL_RANDOM}
@@ -60,7 +63,7 @@ ${WGSL_RANDOM}
 fn main(${LINEAR_MAIN_ARGS}) {
   let i = ${linearIndex()};
   if (i >= params.n) { return; }
-  out[i] = randomUniform(params.seed, i);
+  out[i] = randomUniform(params.seed, params.first + i);
 }`,
 };
 
@@ -70,7 +73,7 @@ const dropoutSpec: KernelSpec = {
   inputs: 1,
   outputs: 1,
   wgsl: () => /* wgsl */ `
-struct Params { n: u32, seed: u32, rate: f32, scale: f32 }
+struct Params { n: u32, seed: u32, rate: f32, scale: f32, first: u32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
@@ -79,7 +82,7 @@ ${WGSL_RANDOM}
 fn main(${LINEAR_MAIN_ARGS}) {
   let i = ${linearIndex()};
   if (i >= params.n) { return; }
-  y[i] = select(0.0, x[i] * params.scale, randomUniform(params.seed, i) >= params.rate);
+  y[i] = select(0.0, x[i] * params.scale, randomUniform(params.seed, params.first + i) >= params.rate);
 }`,
 };
 
@@ -92,8 +95,11 @@ function checkSeed(op: string, seed: number): void {
 /** A tensor of uniform [0, 1) values: element i is randomUniformRef(seed, i). */
 export function randomUniform(shape: Shape, seed: number): Tensor {
   checkSeed('randomUniform', seed);
+  const per = chunkItems(uniformSpec.name, shapeSize(shape), [part(planned('random.uniform', shape), 1)]);
   const out = emptyTensor(shape, 'random.uniform');
-  runtime().dispatch(uniformSpec, { inputs: [], outputs: [out.slice], params: packParams([u32(out.size), u32(seed)]) }, linearGrid(out.size));
+  forEachChunk(out.size, per, (first, count) => {
+    dispatchChunk(uniformSpec, [], [range(out, first, count)], packParams([u32(count), u32(seed), u32(first)]), linearGrid(count));
+  });
   return out;
 }
 
@@ -102,9 +108,12 @@ export function randomUniform(shape: Shape, seed: number): Tensor {
  * 1 / (1 - rate). Also the backward, applied to dy with the same seed.
  */
 export function dropoutForward(x: Tensor, rate: number, seed: number): Tensor {
+  const per = chunkItems(dropoutSpec.name, x.size, [part(x, 1), part(planned('dropout.out', x.shape), 1)]);
   const y = emptyTensor(x.shape, 'dropout.out');
-  const params = packParams([u32(x.size), u32(seed), f32(rate), f32(1 / (1 - rate))]);
-  runtime().dispatch(dropoutSpec, { inputs: [x.slice], outputs: [y.slice], params }, linearGrid(x.size));
+  forEachChunk(x.size, per, (first, count) => {
+    const params = packParams([u32(count), u32(seed), f32(rate), f32(1 / (1 - rate)), u32(first)]);
+    dispatchChunk(dropoutSpec, [range(x, first, count)], [range(y, first, count)], params, linearGrid(count));
+  });
   return y;
 }
 

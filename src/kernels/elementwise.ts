@@ -4,12 +4,16 @@
 // vector against NHWC, ...): the flat index modulo the smaller size addresses it. The backward
 // sums the broadcast gradient back over the leading dimensions with reduce.sumLeading.
 // All layouts are flat float32; shapes are only checked here.
+// Past the binding limit both split into flat chunks of elements (kernels/chunking.ts), each
+// dispatch seeing only its chunk; the smaller operand of a broadcast is bound whole, and chunks
+// start at multiples of its size so `i % nb` still addresses it.
 
 import { ShapeError } from '../errors.js';
 import { packParams, u32, f32 } from '../gpu/params.js';
-import { runtime, type KernelSpec } from '../gpu/runtime.js';
+import type { KernelSpec } from '../gpu/runtime.js';
 import { record } from '../graph/autograd.js';
-import { assertLive, emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
+import { assertLive, emptyTensor, formatShape, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
+import { chunkItems, dispatchChunk, forEachChunk, lcm, part, planned, range } from './chunking.js';
 import { sumLeading } from './reduce.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
 
@@ -75,22 +79,27 @@ fn main(${LINEAR_MAIN_ARGS}) {
   };
 }
 
+/** One flat pass over same-sized tensors into a new one, in chunks when they exceed the binding limit. */
+function flatPass(spec: KernelSpec, inputs: Tensor[], label: string, c: number): Tensor {
+  const shape = inputs[0].shape;
+  const n = inputs[0].size;
+  const per = chunkItems(spec.name, n, [...inputs, planned(label, shape)].map((t) => part(t, 1)));
+  const out = emptyTensor(shape, label);
+  forEachChunk(n, per, (first, count) => {
+    const ranges = inputs.map((t) => range(t, first, count));
+    dispatchChunk(spec, ranges, [range(out, first, count)], packParams([u32(count), f32(c)]), linearGrid(count));
+  });
+  return out;
+}
+
 export function unaryForward(op: UnaryOp, x: Tensor, c = 0): Tensor {
   assertLive(op, x);
-  const y = emptyTensor(x.shape, `${op}.out`);
-  runtime().dispatch(unarySpec(op, 'forward'), { inputs: [x.slice], outputs: [y.slice], params: packParams([u32(x.size), f32(c)]) }, linearGrid(x.size));
-  return y;
+  return flatPass(unarySpec(op, 'forward'), [x], `${op}.out`, c);
 }
 
 export function unaryBackward(op: UnaryOp, dy: Tensor, saved: Tensor, c = 0): Tensor {
   assertLive(op, dy, saved);
-  const dx = emptyTensor(dy.shape, `${op}.dx`);
-  runtime().dispatch(
-    unarySpec(op, 'backward'),
-    { inputs: [dy.slice, saved.slice], outputs: [dx.slice], params: packParams([u32(dy.size), f32(c)]) },
-    linearGrid(dy.size),
-  );
-  return dx;
+  return flatPass(unarySpec(op, 'backward'), [dy, saved], `${op}.dx`, c);
 }
 
 /** Differentiable unary op. */
@@ -155,12 +164,19 @@ export function broadcastShape(op: string, a: Shape, b: Shape): Shape {
 export function binaryForward(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   assertLive(op, a, b);
   const shape = broadcastShape(op, a.shape, b.shape);
+  const n = shapeSize(shape);
+  // A broadcast operand is bound whole; chunks start at multiples of its size.
+  const small = [a, b].filter((t) => t.size < n);
+  const granule = small.reduce((g, t) => lcm(g, t.size), 1);
+  const big = [a, b, planned(`${op}.out`, shape)].filter((t) => t.size === n);
+  const per = chunkItems(`${op}.forward`, n, big.map((t) => part(t, 1)), small, granule);
   const out = emptyTensor(shape, `${op}.out`);
-  runtime().dispatch(
-    binarySpec(op),
-    { inputs: [a.slice, b.slice], outputs: [out.slice], params: packParams([u32(out.size), u32(a.size), u32(b.size)]) },
-    linearGrid(out.size),
-  );
+  forEachChunk(n, per, (first, count) => {
+    const bind = (t: Tensor) => (t.size < n ? t : range(t, first, count));
+    const period = (t: Tensor) => u32(t.size < n ? t.size : count);
+    const params = packParams([u32(count), period(a), period(b)]);
+    dispatchChunk(binarySpec(op), [bind(a), bind(b)], [range(out, first, count)], params, linearGrid(count));
+  });
   return out;
 }
 

@@ -12,12 +12,16 @@
 // winning input pixel; the first maximum in scan order wins ties). Both backwards are gathers: one
 // thread per input pixel visits the few windows that contain it and sums what they send back, so
 // overlapping windows (stride < size) need no atomics and every dy reaches its winner exactly once.
+//
+// Every kernel here works per sample, so past the binding limit (kernels/chunking.ts) each splits
+// along N: one dispatch per chunk of whole samples, its params counting only that chunk.
 
 import { ShapeError } from '../errors.js';
 import { f32, packParams, u32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
+import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Bound } from './chunking.js';
 import { expandMiddle } from './reduce.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
 
@@ -111,6 +115,23 @@ const COVERING = /* wgsl */ `
   let ow0 = max(pw - i32(params.kw) + i32(params.sw), 0) / i32(params.sw);
   let ow1 = min(pw / i32(params.sw), i32(params.outW) - 1);`;
 
+/**
+ * Runs a windowed pool kernel over chunks of samples into new outputs of the given shapes (labels
+ * first): `inputs` and outputs are [N, ...] tensors, one thread per element of the first output.
+ */
+function poolPass(spec: KernelSpec, g: Pool2dGeometry, inputs: Tensor[], outputs: [string, Shape][]): Tensor[] {
+  const perSample = (t: Bound) => (g.n === 0 ? 0 : t.size / g.n);
+  const planOut = outputs.map(([label, shape]) => planned(label, shape));
+  const per = chunkItems(spec.name, g.n, [...inputs, ...planOut].map((t) => part(t, perSample(t))));
+  const outs = outputs.map(([label, shape]) => emptyTensor(shape, label));
+  forEachChunk(g.n, per, (n0, count) => {
+    const chunk = (t: Tensor) => range(t, n0 * perSample(t), count * perSample(t));
+    const total = count * perSample(outs[0]);
+    dispatchChunk(spec, inputs.map(chunk), outs.map(chunk), poolParams(g, total), linearGrid(total));
+  });
+  return outs;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Max pool
 
@@ -177,9 +198,7 @@ fn main(${LINEAR_MAIN_ARGS}) {
 export function maxPool2dForward(x: Tensor, opts: Pool2dOptions): { y: Tensor; argmax: Tensor } {
   const g = pool2dGeometry('maxPool2d', x.shape, opts);
   const shape = [g.n, g.outH, g.outW, g.c];
-  const y = emptyTensor(shape, 'maxPool2d.out');
-  const argmax = emptyTensor(shape, 'maxPool2d.argmax');
-  runtime().dispatch(maxForwardSpec, { inputs: [x.slice], outputs: [y.slice, argmax.slice], params: poolParams(g, y.size) }, linearGrid(y.size));
+  const [y, argmax] = poolPass(maxForwardSpec, g, [x], [['maxPool2d.out', shape], ['maxPool2d.argmax', shape]]);
   return { y, argmax };
 }
 
@@ -190,9 +209,7 @@ export function maxPool2dBackward(dy: Tensor, argmax: Tensor, xShape: Shape, opt
   if (dy.shape.join() !== yShape.join() || argmax.shape.join() !== yShape.join()) {
     throw new ShapeError(`maxPool2d backward: dy ${formatShape(dy.shape)} and argmax ${formatShape(argmax.shape)} must be ${formatShape(yShape)}`);
   }
-  const dx = emptyTensor(xShape, 'maxPool2d.dx');
-  runtime().dispatch(maxBackwardSpec, { inputs: [dy.slice, argmax.slice], outputs: [dx.slice], params: poolParams(g, dx.size) }, linearGrid(dx.size));
-  return dx;
+  return poolPass(maxBackwardSpec, g, [dy, argmax], [['maxPool2d.dx', xShape]])[0];
 }
 
 /** Differentiable max pool; the argmax lives on the tape until the backward has run. */
@@ -264,18 +281,14 @@ fn main(${LINEAR_MAIN_ARGS}) {
 
 export function avgPool2dForward(x: Tensor, opts: Pool2dOptions): Tensor {
   const g = pool2dGeometry('avgPool2d', x.shape, opts);
-  const y = emptyTensor([g.n, g.outH, g.outW, g.c], 'avgPool2d.out');
-  runtime().dispatch(avgForwardSpec, { inputs: [x.slice], outputs: [y.slice], params: poolParams(g, y.size) }, linearGrid(y.size));
-  return y;
+  return poolPass(avgForwardSpec, g, [x], [['avgPool2d.out', [g.n, g.outH, g.outW, g.c]]])[0];
 }
 
 export function avgPool2dBackward(dy: Tensor, xShape: Shape, opts: Pool2dOptions): Tensor {
   const g = pool2dGeometry('avgPool2d', xShape, opts);
   const yShape = [g.n, g.outH, g.outW, g.c];
   if (dy.shape.join() !== yShape.join()) throw new ShapeError(`avgPool2d backward: dy ${formatShape(dy.shape)} must be ${formatShape(yShape)}`);
-  const dx = emptyTensor(xShape, 'avgPool2d.dx');
-  runtime().dispatch(avgBackwardSpec, { inputs: [dy.slice], outputs: [dx.slice], params: poolParams(g, dx.size) }, linearGrid(dx.size));
-  return dx;
+  return poolPass(avgBackwardSpec, g, [dy], [['avgPool2d.dx', xShape]])[0];
 }
 
 export function avgPool2d(x: Tensor, opts: Pool2dOptions): Tensor {
@@ -347,10 +360,13 @@ export function globalAvgPool2dForward(x: Tensor): Tensor {
   if (x.rank !== 4) throw new ShapeError(`globalAvgPool2d: expected an NHWC input of rank 4, got ${formatShape(x.shape)}`);
   const [n, h, w, c] = x.shape;
   if (h * w === 0) throw new ShapeError(`globalAvgPool2d: empty spatial size in ${formatShape(x.shape)}`);
-  const y = emptyTensor([n, c], 'globalAvgPool2d.out');
   const cb = channelBlock(c);
-  const params = packParams([u32(n), u32(h * w), u32(c), f32(1 / (h * w))]);
-  runtime().dispatch(gapSpec(cb), { inputs: [x.slice], outputs: [y.slice], params }, grid2d(n * Math.ceil(c / cb)));
+  const per = chunkItems('globalAvgPool2d.forward', n, [part(x, h * w * c), part(planned('globalAvgPool2d.out', [n, c]), c)]);
+  const y = emptyTensor([n, c], 'globalAvgPool2d.out');
+  forEachChunk(n, per, (n0, count) => {
+    const params = packParams([u32(count), u32(h * w), u32(c), f32(1 / (h * w))]);
+    dispatchChunk(gapSpec(cb), [range(x, n0 * h * w * c, count * h * w * c)], [range(y, n0 * c, count * c)], params, grid2d(count * Math.ceil(c / cb)));
+  });
   return y;
 }
 

@@ -3,12 +3,19 @@
 // workgroup memory, so a reduction over a million elements still uses a full workgroup instead of
 // one thread. Several non-adjacent axes are reduced one run at a time.
 // Backward broadcasts dy back over R (expandMiddle), scaled by 1/R for the mean.
+//
+// Past the binding limit (kernels/chunking.ts) both split along A, a chunk of [a, R, B] rows per
+// dispatch, when one row R·B fits a binding. Otherwise (a bias gradient sums [1, N·H·W, C]) they
+// split along R: reduceMiddle writes a partial sum per chunk of R, [A, chunks, B], and reduces that
+// in a second pass; expandMiddle writes each chunk of R from its row of dy. With R = 1 (a scaling)
+// the op is element-wise and splits into flat chunks.
 
 import { ShapeError } from '../errors.js';
 import { packParams, u32, f32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { record } from '../graph/autograd.js';
 import { assertLive, emptyTensor, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
+import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Range } from './chunking.js';
 
 const WG = 256;
 
@@ -67,6 +74,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 }`,
 };
 
+const middleParams = (a: number, r: number, b: number, scale: number): ArrayBuffer => packParams([u32(a), u32(r), u32(b), f32(scale)]);
+
 function grid2d(groups: number): [number, number] {
   const maxX = runtime().limits.maxComputeWorkgroupsPerDimension;
   return groups <= maxX ? [groups, 1] : [maxX, Math.ceil(groups / maxX)];
@@ -75,16 +84,54 @@ function grid2d(groups: number): [number, number] {
 /** Reduces the middle of an [a, r, b] view; `scale` multiplies the sums (1/r for a mean). */
 export function reduceMiddle(x: Tensor, a: number, r: number, b: number, outShape: Shape, scale = 1): Tensor {
   assertLive('reduce', x);
+  const op = reduceSpec.name;
+  if (r * b * 4 > runtime().bindingLimit && r > 1) return reduceSplitR(x, a, r, b, outShape, scale);
+  // r = 1 is a scaling, element-wise: flat chunks. Otherwise chunks of whole [r, b] rows.
+  const [items, rows, cols] = r === 1 ? [a * b, 1, 1] : [a, r * b, b];
+  const per = chunkItems(op, items, [part(x, rows), part(planned('reduce.out', outShape), cols)]);
   const out = emptyTensor(outShape, 'reduce.out');
-  runtime().dispatch(reduceSpec, { inputs: [x.slice], outputs: [out.slice], params: packParams([u32(a), u32(r), u32(b), f32(scale)]) }, grid2d(a * b));
+  forEachChunk(items, per, (first, count) => {
+    const params = r === 1 ? middleParams(1, 1, count, scale) : middleParams(count, r, b, scale);
+    dispatchChunk(reduceSpec, [range(x, first * rows, count * rows)], [range(out, first * cols, count * cols)], params, grid2d(count * cols));
+  });
+  return out;
+}
+
+/** reduceMiddle for rows too big to bind: partial sums over chunks of r, [a, chunks, b], then their sum. */
+function reduceSplitR(x: Tensor, a: number, r: number, b: number, outShape: Shape, scale: number): Tensor {
+  const per = chunkItems(reduceSpec.name, r, [part(x, b)]);
+  const chunks = Math.ceil(r / per);
+  const partial = emptyTensor([a, chunks, b], 'reduce.partial');
+  for (let ia = 0; ia < a; ia++) {
+    forEachChunk(r, per, (first, count, k) => {
+      const src = range(x, (ia * r + first) * b, count * b);
+      dispatchChunk(reduceSpec, [src], [range(partial, (ia * chunks + k) * b, b)], middleParams(1, count, b, 1), grid2d(b));
+    });
+  }
+  const out = reduceMiddle(partial, a, chunks, b, outShape, scale);
+  partial.dispose();
   return out;
 }
 
 /** Inverse of reduceMiddle's shape change: out[a, r, b] = dy[a, b] * scale. */
 export function expandMiddle(dy: Tensor, a: number, r: number, b: number, outShape: Shape, scale = 1): Tensor {
   assertLive('reduce.expand', dy);
+  const expand = (src: Range, dst: Range, ca: number, cr: number): void => {
+    dispatchChunk(expandSpec, [src], [dst], middleParams(ca, cr, b, scale), grid2d(Math.ceil((ca * cr * b) / 256)));
+  };
+  const planOut = planned('reduce.expand.out', outShape);
+  if (r * b * 4 <= runtime().bindingLimit) {
+    const per = chunkItems(expandSpec.name, a, [part(dy, b), part(planOut, r * b)]);
+    const out = emptyTensor(outShape, 'reduce.expand.out');
+    forEachChunk(a, per, (first, count) => expand(range(dy, first * b, count * b), range(out, first * r * b, count * r * b), count, r));
+    return out;
+  }
+  // Rows too big to bind: chunks of r, each reading its row of dy.
+  const per = chunkItems(expandSpec.name, r, [part(planOut, b)]);
   const out = emptyTensor(outShape, 'reduce.expand.out');
-  runtime().dispatch(expandSpec, { inputs: [dy.slice], outputs: [out.slice], params: packParams([u32(a), u32(r), u32(b), f32(scale)]) }, grid2d(Math.ceil((a * r * b) / 256)));
+  for (let ia = 0; ia < a; ia++) {
+    forEachChunk(r, per, (first, count) => expand(range(dy, ia * b, b), range(out, (ia * r + first) * b, count * b), 1, count));
+  }
   return out;
 }
 

@@ -9,12 +9,14 @@
 // Nothing is saved for the backward, which is a gather: one thread per input pixel visits the output
 // pixels that read it and sums dy times the weight they used, recomputed with the forward's arithmetic,
 // so there are no float atomics and the gradient is exactly the forward's transpose.
+// Both directions work per sample: past the binding limit (kernels/chunking.ts) they split along N.
 
 import { ShapeError } from '../errors.js';
 import { f32, packParams, u32 } from '../gpu/params.js';
-import { runtime, type KernelSpec } from '../gpu/runtime.js';
+import type { KernelSpec } from '../gpu/runtime.js';
 import { record } from '../graph/autograd.js';
-import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
+import { emptyTensor, formatShape, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
+import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
 
 export type UpsampleMode = 'nearest' | 'bilinear';
@@ -157,15 +159,22 @@ const BODIES = {
   },
 } as const;
 
+/** A new tensor of dstShape, one thread per element, in chunks of whole samples when a binding would exceed the limit. */
+function samplePass(k: KernelSpec, src: Tensor, dstShape: Shape, label: string, xShape: Shape, outShape: Shape): Tensor {
+  const n = xShape[0];
+  const [s, d] = n === 0 ? [0, 0] : [src.size / n, shapeSize(dstShape) / n];
+  const per = chunkItems(k.name, n, [part(src, s), part(planned(label, dstShape), d)]);
+  const dst = emptyTensor(dstShape, label);
+  forEachChunk(n, per, (n0, count) => {
+    const p = params(count * d, xShape, outShape[1], outShape[2]);
+    dispatchChunk(k, [range(src, n0 * s, count * s)], [range(dst, n0 * d, count * d)], p, linearGrid(count * d));
+  });
+  return dst;
+}
+
 export function upsample2dForward(x: Tensor, opts: Upsample2dOptions): Tensor {
   const outShape = upsample2dShape(x.shape, opts);
-  const y = emptyTensor(outShape, 'upsample2d.out');
-  runtime().dispatch(
-    spec(opts.mode, 'forward'),
-    { inputs: [x.slice], outputs: [y.slice], params: params(y.size, x.shape, outShape[1], outShape[2]) },
-    linearGrid(y.size),
-  );
-  return y;
+  return samplePass(spec(opts.mode, 'forward'), x, outShape, 'upsample2d.out', x.shape, outShape);
 }
 
 /** dx of xShape: the transpose of the forward's sampling. */
@@ -174,13 +183,7 @@ export function upsample2dBackward(dy: Tensor, xShape: Shape, opts: Upsample2dOp
   if (dy.shape.join() !== outShape.join()) {
     throw new ShapeError(`upsample2d backward: dy ${formatShape(dy.shape)} must be ${formatShape(outShape)}`);
   }
-  const dx = emptyTensor(xShape, 'upsample2d.dx');
-  runtime().dispatch(
-    spec(opts.mode, 'backward'),
-    { inputs: [dy.slice], outputs: [dx.slice], params: params(dx.size, xShape, outShape[1], outShape[2]) },
-    linearGrid(dx.size),
-  );
-  return dx;
+  return samplePass(spec(opts.mode, 'backward'), dy, xShape, 'upsample2d.dx', xShape, outShape);
 }
 
 export function upsample2d(x: Tensor, opts: Upsample2dOptions): Tensor {
