@@ -7,6 +7,7 @@ import { runDemo } from './demo.js';
 import { runEvalCommand } from './eval.js';
 import { runInfo } from './info.js';
 import { runPredictCommand } from './predict.js';
+import { runServe } from './serve.js';
 import { runSmoke } from './smoke.js';
 import { runSweep } from './sweep.js';
 import { runSynth } from './synth.js';
@@ -21,6 +22,7 @@ const COMMANDS: Record<string, { summary: string; run: (args: string[]) => Promi
   bench: { summary: 'time the kernels against the device peak and TensorFlow.js on the same adapter', run: runBench },
   convert: { summary: 'convert PyTorch/Keras/safetensors weights to a dawnet .safetensors', run: runConvert },
   predict: { summary: 'segment or classify TIFF slices with a trained run', run: runPredictCommand },
+  serve: { summary: 'serve the browser page (segment slices, train a small U-Net live) on localhost', run: runServe },
   sweep: { summary: 'train a grid of settings and print the comparison table', run: runSweep },
   synth: { summary: 'write a synthetic LGG data set in the kaggle_3m layout', run: runSynth },
 };

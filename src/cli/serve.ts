@@ -1,0 +1,208 @@
+// `dawnet serve`: serves the browser page (dist/web, built by scripts/build-web.mjs) over HTTP on
+// this machine only. WebGPU needs a secure context, which localhost is; anything wider would need
+// TLS and would expose the page, so non-loopback hosts are refused. Only GET and HEAD, only files
+// under the root (no `..`, no symlinks leading out), each with its MIME type.
+
+import { execFile } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { realpath, stat } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
+import { dirname, extname, join, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, UsageError, type CommandSpec } from './args.js';
+
+const SPEC: CommandSpec = {
+  name: 'serve',
+  summary:
+    'Serves the dawnet page (segment MRI slices with a checkpoint, train a small U-Net live) on this machine.\n' +
+    'The page runs on WebGPU in the browser; open the printed address in a browser that has it.\n' +
+    'dist/web is built first when it is missing (or with --build); only loopback hosts are allowed.',
+  flags: {
+    port: { type: 'number', help: 'TCP port (0 picks a free one)', default: 8080 },
+    host: { type: 'string', help: 'loopback address to listen on: 127.0.0.1, ::1 or localhost', default: '127.0.0.1' },
+    dir: { type: 'string', help: 'folder to serve (default: dist/web of this checkout)' },
+    build: { type: 'boolean', help: 'rebuild dist/web before serving', default: false },
+  },
+  examples: ['dawnet serve', 'dawnet serve --port 9000 --build'],
+};
+
+export const MIME_TYPES: Readonly<Record<string, string>> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.png': 'image/png',
+  '.svg': 'image/svg+xml',
+  '.ico': 'image/x-icon',
+  '.txt': 'text/plain; charset=utf-8',
+  '.tif': 'image/tiff',
+  '.tiff': 'image/tiff',
+  '.safetensors': 'application/octet-stream',
+};
+
+/** True for addresses that only this machine can reach. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  if (h === 'localhost') return true;
+  if (isIP(h) === 4) return h.startsWith('127.');
+  if (isIP(h) === 6) return h === '::1' || h === '0:0:0:0:0:0:0:1';
+  return false;
+}
+
+/** The checkout's root: this file is src/cli/serve.ts, or bundled into dist/cli.js. */
+function checkoutRoot(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  return resolve(here, here.endsWith(`${sep}cli`) ? '../..' : '..');
+}
+
+export interface StartedServer {
+  server: Server;
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * Maps a request path onto a file under `root` (already real-pathed), or null when it leads
+ * outside, is malformed or names nothing servable.
+ */
+async function resolveFile(root: string, rawUrl: string): Promise<string | null> {
+  let pathname: string;
+  try {
+    pathname = decodeURIComponent(new URL(rawUrl, 'http://localhost').pathname);
+  } catch {
+    return null;
+  }
+  if (pathname.includes('\0') || pathname.includes('\\')) return null;
+  let file = resolve(root, `.${pathname}`);
+  if (file !== root && !file.startsWith(root + sep)) return null;
+  try {
+    if ((await stat(file)).isDirectory()) file = join(file, 'index.html');
+    const real = await realpath(file);
+    if (real !== root && !real.startsWith(root + sep)) return null;
+    return (await stat(real)).isFile() ? real : null;
+  } catch {
+    return null;
+  }
+}
+
+function reply(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+async function handle(root: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('Allow', 'GET, HEAD');
+    reply(res, 405, 'method not allowed\n');
+    return;
+  }
+  const file = await resolveFile(root, req.url ?? '/');
+  if (!file) {
+    reply(res, 404, 'not found\n');
+    return;
+  }
+  const { size } = await stat(file);
+  res.writeHead(200, {
+    'Content-Type': MIME_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream',
+    'Content-Length': size,
+    'Cache-Control': 'no-store',
+    'X-Content-Type-Options': 'nosniff',
+  });
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  createReadStream(file).on('error', () => res.destroy()).pipe(res);
+}
+
+/** Serves `root` on host:port (loopback only) until close(). Port 0 picks a free port. */
+export async function startServer(options: { root: string; host?: string; port?: number }): Promise<StartedServer> {
+  const host = options.host ?? '127.0.0.1';
+  if (!isLoopbackHost(host)) {
+    throw new UsageError(`serve: refusing to listen on '${host}': only loopback hosts (127.0.0.1, ::1, localhost) are allowed`);
+  }
+  const port = options.port ?? 8080;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`serve: --port must be an integer 0..65535, got ${port}`);
+  let root: string;
+  try {
+    root = await realpath(resolve(options.root));
+  } catch {
+    throw new UsageError(`serve: folder ${options.root} does not exist (build it with 'node scripts/build-web.mjs')`);
+  }
+  const server = createServer((req, res) => {
+    handle(root, req, res).catch(() => {
+      if (!res.headersSent) reply(res, 500, 'internal error\n');
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((ok, fail) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      fail(e.code === 'EADDRINUSE' ? new UsageError(`serve: port ${port} on ${host} is in use (try --port 0)`) : e),
+    );
+    server.listen(port, host, () => ok());
+  });
+  const address = server.address();
+  const actualPort = typeof address === 'object' && address ? address.port : port;
+  const urlHost = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+  return {
+    server,
+    port: actualPort,
+    url: `http://${urlHost}:${actualPort}/`,
+    close: () =>
+      new Promise<void>((ok) => {
+        server.close(() => ok());
+        server.closeAllConnections(); // a browser's keep-alive connections would hold close() open
+      }),
+  };
+}
+
+async function buildPage(root: string): Promise<void> {
+  const script = join(root, 'scripts/build-web.mjs');
+  try {
+    await stat(script);
+  } catch {
+    throw new UsageError(`serve: dist/web is missing and ${script} is not there to build it`);
+  }
+  await new Promise<void>((ok, fail) => {
+    execFile(process.execPath, [script], { cwd: root }, (error, stdout, stderr) => {
+      if (error) fail(new UsageError(`serve: building the page failed: ${(stderr || error.message).trim()}`));
+      else {
+        process.stdout.write(stdout);
+        ok();
+      }
+    });
+  });
+}
+
+export async function runServe(args: string[]): Promise<void> {
+  const parsed = parseArgs(SPEC, args);
+  if (!parsed) return;
+  const host = parsed.flags.host as string;
+  const port = parsed.flags.port as number;
+  if (!isLoopbackHost(host)) {
+    throw new UsageError(`refusing to listen on '${host}': only loopback hosts (127.0.0.1, ::1, localhost) are allowed`);
+  }
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be an integer 0..65535, got ${port}`);
+  const checkout = checkoutRoot();
+  const given = parsed.flags.dir as string | undefined;
+  const dir = given ?? join(checkout, 'dist/web');
+  const missing = await stat(join(dir, 'index.html')).then(() => false, () => true);
+  if (parsed.flags.build || (missing && given === undefined)) await buildPage(checkout);
+  else if (missing) throw new UsageError(`${dir} holds no index.html (build the page with 'node scripts/build-web.mjs --outdir ${dir}')`);
+  const started = await startServer({ root: dir, host, port });
+  console.log(`dawnet serve: ${dir} at ${started.url} (Ctrl-C to stop)`);
+  await new Promise<void>((done) => {
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      void started.close().then(done);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
