@@ -111,6 +111,13 @@ export class Dropout extends Module {
   constructor(readonly rate: number, readonly seed = nextSeed()) {
     super();
   }
+  /** The call counter picks the next mask: checkpoints carry it so a resumed run draws the same masks. */
+  override scalarState(): Record<string, number> {
+    return { calls: this.calls };
+  }
+  override loadScalarState(state: Record<string, number>): void {
+    this.calls = state.calls ?? 0;
+  }
   forward(x: Tensor): Tensor {
     return dropout(x, { rate: this.rate, seed: (this.seed + 7919 * this.calls++) >>> 0, training: this.training });
   }

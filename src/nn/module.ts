@@ -111,6 +111,27 @@ export abstract class Module {
     return n;
   }
 
+  /** Host-side state that is neither a parameter nor a buffer (e.g. a dropout layer's call count). */
+  scalarState(): Record<string, number> {
+    return {};
+  }
+
+  loadScalarState(_state: Record<string, number>): void {}
+
+  /** scalarState() of every module that has any, by module path ('' for this one). */
+  namedScalarState(prefix = ''): Record<string, Record<string, number>> {
+    const out: Record<string, Record<string, number>> = {};
+    const own = this.scalarState();
+    if (Object.keys(own).length) out[prefix] = own;
+    for (const [n, c] of this.children) Object.assign(out, c.namedScalarState(prefix ? `${prefix}.${n}` : n));
+    return out;
+  }
+
+  loadNamedScalarState(state: Record<string, Record<string, number>>, prefix = ''): void {
+    if (state[prefix]) this.loadScalarState(state[prefix]);
+    for (const [n, c] of this.children) c.loadNamedScalarState(state, prefix ? `${prefix}.${n}` : n);
+  }
+
   /** Sub-module by dotted path, e.g. 'features.block1_conv1'. */
   module(path: string): Module {
     let m: Module = this;

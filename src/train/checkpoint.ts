@@ -27,7 +27,11 @@ async function toHost(t: Tensor): Promise<HostTensor> {
 export async function encodeCheckpoint(model: Module, optimizer: Optimizer | null, meta: CheckpointMeta): Promise<Uint8Array> {
   const tensors = new Map<string, HostTensor>();
   for (const [name, t] of model.stateDict()) tensors.set(`model/${name}`, await toHost(t));
-  const metadata: Record<string, string> = { format: 'dawnet-checkpoint-1', meta: JSON.stringify(meta) };
+  const metadata: Record<string, string> = {
+    format: 'dawnet-checkpoint-1',
+    meta: JSON.stringify(meta),
+    modules: JSON.stringify(model.namedScalarState()),
+  };
   if (optimizer) {
     const { tensors: state, scalars } = optimizer.stateDict();
     for (const [name, t] of state) tensors.set(`optim/${name}`, await toHost(t));
@@ -70,6 +74,7 @@ export function applyCheckpoint(bytes: Uint8Array, source: string, model: Module
     }
   }
   for (const [name, t] of state) runtime().write(t.buffer, tensors.get(`model/${name}`)!.data);
+  if (metadata.modules) model.loadNamedScalarState(JSON.parse(metadata.modules) as Record<string, Record<string, number>>);
   let optimizerRestored = false;
   if (optimizer && metadata.optimizer) {
     const scalars = JSON.parse(metadata.optimizer) as { lr: number; step: number };

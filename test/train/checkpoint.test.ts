@@ -6,6 +6,7 @@ import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import { Module } from '../../src/nn/module.js';
+import { Dropout, Linear, Sequential } from '../../src/nn/layers.js';
 import { Adam } from '../../src/optim/adam.js';
 import { loadCheckpoint, saveCheckpoint } from '../../src/train/checkpoint.js';
 import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors.js';
@@ -67,6 +68,23 @@ describe('checkpoints', () => {
     for (const m of [a, b]) m.dispose();
     opt.dispose();
     optB.dispose();
+  });
+
+  it('carries dropout call counts so a resumed run draws the same masks', async () => {
+    const make = () => new Sequential(['fc', new Linear(4, 4, { seed: 1 })], ['drop', new Dropout(0.5, 99)]);
+    const a = make();
+    const x = dn.tensor(new Float32Array(8).fill(1), [2, 4]);
+    for (let i = 0; i < 3; i++) a.forward(x).dispose();
+    const path = join(dir, 'dropout.safetensors');
+    await saveCheckpoint(path, a, null, {});
+    const b = make();
+    await loadCheckpoint(path, b);
+    expect(b.namedScalarState()).toEqual({ drop: { calls: 3 } });
+    const [ya, yb] = [a.forward(x), b.forward(x)];
+    expect([...(await yb.toArray())]).toEqual([...(await ya.toArray())]);
+    for (const t of [x, ya, yb]) t.dispose();
+    a.dispose();
+    b.dispose();
   });
 
   it('a wrong shape fails naming the parameter and both shapes, and leaves the model untouched', async () => {
