@@ -9,6 +9,10 @@
 // 4 tiles), workgroup z takes a chunk of K and writes a partial [M, N]; a second kernel sums the
 // partials (and adds the bias). Otherwise the bias is added in the tile kernel's epilogue.
 //
+// On CPU adapters (lavapipe), where workgroup memory is slow, the product runs on conv2d's
+// subgroup GEMM instead (a matmul is a 1x1 convolution over a 1 x M image): A·B is conv2d's
+// forward, A·B^T its backward-input and A^T·B its backward-weight (see viaConvGemm).
+//
 // linear(x, w, b) = x · w + b with x [N, in], w [in, out] (Keras Dense layout), b [out].
 // Backward (saved: both operands, nothing else): dA = dC · op(B)^T, dB = op(A)^T · dC, db = the
 // column sums of dC; each is one more call of the same kernel with the transpose flags chosen so
@@ -19,6 +23,9 @@ import { packParams, u32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Tensor } from '../graph/tensor.js';
+import { binaryForward } from './elementwise.js';
+import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, defaultConvFamily } from './conv2d.js';
+import type { ConvFamily } from './conv2d-gemm.js';
 import { sumLeading } from './reduce.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
 
@@ -39,8 +46,10 @@ export interface MatmulOptions {
 export interface MatmulForwardOptions extends MatmulOptions {
   /** Added to every row of C: [N]. */
   bias?: Tensor | null;
-  /** Number of K chunks; default: chosen from the shape (1 = no split). */
+  /** Number of K chunks; default: chosen from the shape (1 = no split). Implies the tiled kernel. */
   splitK?: number;
+  /** 'tiled' (workgroup memory) or 'subgroup' (conv2d's GEMM); default: what suits the adapter. */
+  family?: ConvFamily;
 }
 
 function tileSpec(transposeA: boolean, transposeB: boolean, withBias: boolean): KernelSpec {
@@ -170,6 +179,10 @@ export function matmulForward(a: Tensor, b: Tensor, options: MatmulForwardOption
   if (bias && (bias.rank !== 1 || bias.shape[0] !== n)) {
     throw new ShapeError(`matmul: bias ${formatShape(bias.shape)} does not match the ${n} output columns`);
   }
+  const ta0 = options.transposeA ?? false;
+  const tb0 = options.transposeB ?? false;
+  const family = options.family ?? (options.splitK === undefined ? defaultConvFamily() : 'tiled');
+  if (family === 'subgroup' && !(ta0 && tb0)) return viaConvGemm(a, b, m, k, n, ta0, tb0, bias);
   const requested = options.splitK ?? chooseSplitK(m, k, n);
   if (!Number.isInteger(requested) || requested < 1) throw new ShapeError(`matmul: splitK must be a positive integer, got ${requested}`);
   // Chunks are whole K steps; recount so no chunk is empty.
@@ -195,6 +208,30 @@ export function matmulForward(a: Tensor, b: Tensor, options: MatmulForwardOption
     linearGrid(m * n),
   );
   partials.dispose();
+  return c;
+}
+
+/** C = op(A)·op(B) on conv2d's GEMM kernels, viewing the operands as 1 x M images. */
+function viaConvGemm(a: Tensor, b: Tensor, m: number, k: number, n: number, ta: boolean, tb: boolean, bias: Tensor | null): Tensor {
+  const views: Tensor[] = [];
+  const view = (t: Tensor, shape: number[]): Tensor => {
+    const v = t.share(shape);
+    views.push(v);
+    return v;
+  };
+  const valid = { padding: 'valid' as const };
+  let out: Tensor;
+  if (!ta && !tb) out = conv2dForward(view(a, [1, 1, m, k]), view(b, [1, 1, k, n]), bias, valid);
+  else if (!ta) out = conv2dBackwardInput(view(a, [1, 1, m, k]), view(b, [1, 1, n, k]), [1, 1, m, n], valid);
+  else out = conv2dBackwardWeight(view(b, [1, 1, k, n]), view(a, [1, 1, k, m]), [1, 1, m, n], valid);
+  for (const v of views) v.dispose();
+  let c = out.share([m, n]);
+  out.dispose();
+  if (bias && (ta || tb)) {
+    const biased = binaryForward('add', c, bias);
+    c.dispose();
+    c = biased;
+  }
   return c;
 }
 

@@ -148,3 +148,30 @@ describe('linear', () => {
     });
   });
 });
+
+describe('matmul kernel families', () => {
+  // The subgroup family reuses conv2d's GEMM (A·B forward, A·B^T backward-input, A^T·B
+  // backward-weight); the tiled family is the workgroup-memory kernel. Both must agree with the CPU.
+  const CASES = [
+    { m: 37, k: 53, n: 29, tA: false, tB: false },
+    { m: 33, k: 70, n: 9, tA: false, tB: true },
+    { m: 5, k: 300, n: 21, tA: true, tB: false },
+  ] as const;
+  for (const [i, c] of CASES.entries()) {
+    for (const family of ['tiled', 'subgroup'] as const) {
+      it(`${family}: [${c.m},${c.k}]x[${c.k},${c.n}]${c.tA ? ' tA' : ''}${c.tB ? ' tB' : ''} with bias matches the CPU`, async () => {
+        const aShape = c.tA ? [c.k, c.m] : [c.m, c.k];
+        const bShape = c.tB ? [c.n, c.k] : [c.k, c.n];
+        const a = uniform(c.m * c.k, 1500 + i);
+        const b = uniform(c.k * c.n, 1600 + i);
+        const bias = uniform(c.n, 1700 + i);
+        const [at, bt, biast] = [dn.tensor(Float32Array.from(a), aShape), dn.tensor(Float32Array.from(b), bShape), dn.tensor(Float32Array.from(bias), [c.n])];
+        const out = matmulForward(at, bt, { transposeA: c.tA, transposeB: c.tB, bias: biast, family });
+        const want = matmulRef(nd(a, aShape), nd(b, bShape), { transposeA: c.tA, transposeB: c.tB }, nd(bias, [c.n]));
+        // K up to 300 float32 products: atol 1e-5 * sqrt(K), as the other matmul cases.
+        expectClose(`matmul ${family}`, await out.toArray(), want.data, { atol: 1e-5 * Math.sqrt(c.k), rtol: 1e-4 });
+        for (const t of [at, bt, biast, out]) t.dispose();
+      });
+    }
+  }
+});
