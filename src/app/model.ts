@@ -1,5 +1,6 @@
 // Builds a run's model, loss and validation metrics from its config.
 
+import { noGrad } from '../graph/autograd.js';
 import type { Tensor } from '../graph/tensor.js';
 import { bceDiceLoss, bceLoss, diceLoss } from '../kernels/loss.js';
 import { unet } from '../models/unet.js';
@@ -13,6 +14,8 @@ import type { TrainConfig } from './config.js';
 export interface RunModel {
   model: Module;
   loss: (pred: Tensor, target: Tensor) => Tensor;
+  /** Per training batch: accuracy (classify) or soft Dice (segment), for the progress bar and logs. */
+  trainMetric: { name: string; fn: (pred: Tensor, target: Tensor) => Promise<number> };
   metrics: Record<string, MetricFn>;
   architecture: Record<string, unknown>;
 }
@@ -35,7 +38,8 @@ export function buildModel(c: TrainConfig): RunModel {
       sensitivity: (s) => binaryReport(s.pred, s.target).recall,
       specificity: (s) => binaryReport(s.pred, s.target).specificity,
     };
-    return { model, loss: lossFor(c), metrics, architecture };
+    const accuracy = async (p: Tensor, y: Tensor): Promise<number> => binaryReport(await p.toArray(), await y.toArray()).accuracy;
+    return { model, loss: lossFor(c), trainMetric: { name: 'accuracy', fn: accuracy }, metrics, architecture };
   }
   const architecture = { name: 'unet', features: c.features, depth: c.depth, inChannels: 3, outChannels: 1 };
   const model = unet({ features: c.features, depth: c.depth });
@@ -46,5 +50,12 @@ export function buildModel(c: TrainConfig): RunModel {
     dice_volume: (s) => seg(s).dicePerVolume,
     iou: (s) => seg(s).iouPerSlice,
   };
-  return { model, loss, metrics, architecture };
+  // Soft Dice of the batch, 1 - diceLoss: one reduction on the GPU and a scalar readback.
+  const softDice = async (p: Tensor, y: Tensor): Promise<number> => {
+    const l = noGrad(() => diceLoss(p, y));
+    const v = 1 - (await l.item());
+    l.dispose();
+    return v;
+  };
+  return { model, loss, trainMetric: { name: 'soft_dice', fn: softDice }, metrics, architecture };
 }

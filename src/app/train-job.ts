@@ -97,6 +97,7 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
       initialEpoch,
       optimizer,
       loss: built.loss,
+      trainMetric: built.trainMetric,
       metrics: built.metrics,
       callbacks: Object.values(callbacks),
       checkpointMeta: { architecture: built.architecture, seed: c.seed, task: c.task },

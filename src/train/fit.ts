@@ -42,6 +42,8 @@ export interface BatchProgress {
   batch: number;
   batchCount?: number;
   loss: number;
+  /** The running training metric, when FitOptions.trainMetric is set. */
+  metric?: { name: string; value: number };
   samples: number;
   seconds: number;
 }
@@ -51,6 +53,8 @@ export interface FitOptions {
   initialEpoch?: number;
   optimizer: Optimizer;
   loss: (pred: Tensor, target: Tensor) => Tensor;
+  /** A metric of each training batch (e.g. Dice, accuracy), averaged over the epoch and logged under its name. */
+  trainMetric?: { name: string; fn: (pred: Tensor, target: Tensor) => Promise<number> };
   /** Computed on the validation set each epoch, logged as val_<name>. */
   metrics?: Record<string, MetricFn>;
   callbacks?: Callback[];
@@ -72,26 +76,32 @@ export interface History {
   interrupted: boolean;
 }
 
-export async function trainEpoch(model: Module, data: Dataset, opts: FitOptions, epoch: number): Promise<{ loss: number; interrupted: boolean }> {
+export async function trainEpoch(model: Module, data: Dataset, opts: FitOptions, epoch: number): Promise<{ loss: number; metric?: number; interrupted: boolean }> {
   model.train();
   const start = performance.now();
   let total = 0;
+  let metricTotal = 0;
   let samples = 0;
   let batch = 0;
   for await (const b of data.batches(epoch)) {
     let lossTensor: Tensor;
+    let pred: Tensor | null = null;
+    let metric: number | undefined;
     try {
       const poison = opts.injectNanAtBatch !== undefined && opts.injectNanAtBatch === batch + 1 && epoch === (opts.initialEpoch ?? 0);
       lossTensor = scope(() => {
-        const pred = model.forward(b.x);
-        let loss = opts.loss(pred, b.y);
+        const p = model.forward(b.x);
+        let loss = opts.loss(p, b.y);
         // Fault injection for tests: a real NaN flowing through the graph, not a faked number.
         if (poison) loss = unary('scale', loss, Number.NaN);
         keep(loss);
+        if (opts.trainMetric) pred = keep(p);
         loss.backward();
         return loss;
       });
+      if (pred && opts.trainMetric) metric = await opts.trainMetric.fn(pred, b.y);
     } finally {
+      (pred as Tensor | null)?.dispose();
       b.x.dispose();
       b.y.dispose();
     }
@@ -105,12 +115,14 @@ export async function trainEpoch(model: Module, data: Dataset, opts: FitOptions,
     opts.optimizer.step();
     opts.optimizer.zeroGrad();
     total += value * n;
+    if (metric !== undefined) metricTotal += metric * n;
     samples += n;
     batch++;
-    opts.onBatch?.({ epoch, batch, batchCount: data.batchCount, loss: total / samples, samples, seconds: (performance.now() - start) / 1000 });
+    const runningMetric = opts.trainMetric ? { name: opts.trainMetric.name, value: metricTotal / samples } : undefined;
+    opts.onBatch?.({ epoch, batch, batchCount: data.batchCount, loss: total / samples, metric: runningMetric, samples, seconds: (performance.now() - start) / 1000 });
     if (opts.signal?.stop) return { loss: total / samples, interrupted: true };
   }
-  return { loss: samples ? total / samples : NaN, interrupted: false };
+  return { loss: samples ? total / samples : NaN, metric: opts.trainMetric && samples ? metricTotal / samples : undefined, interrupted: false };
 }
 
 /** Runs the model over a dataset without gradients: mean loss and the gathered predictions. */
@@ -173,8 +185,9 @@ export async function fit(model: Module, train: Dataset, val: Dataset | null, op
   for (const cb of callbacks) await cb.onTrainBegin?.(ctl);
   try {
     for (let epoch = opts.initialEpoch ?? 0; epoch < opts.epochs; epoch++) {
-      const { loss, interrupted } = await trainEpoch(model, train, opts, epoch);
+      const { loss, metric, interrupted } = await trainEpoch(model, train, opts, epoch);
       const logs: Logs = { loss };
+      if (opts.trainMetric && metric !== undefined) logs[opts.trainMetric.name] = metric;
       if (interrupted) {
         history.interrupted = true;
         break;
