@@ -12,7 +12,8 @@ import type { Tensor } from '../src/graph/tensor.js';
 
 export type Tfjs = typeof TF;
 
-export type Metric = 'flops' | 'bytes';
+/** What a case's rate counts: flops and bytes for kernels, images for end-to-end steps. */
+export type Metric = 'flops' | 'bytes' | 'images';
 
 export interface InputSpec {
   name: string;

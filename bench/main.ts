@@ -1,25 +1,35 @@
-// `dawnet bench`: the device's measured peaks, then every case on dawnet and on TensorFlow.js's
-// WebGPU backend (same Dawn GPU object, same process), printed as a table and recorded as JSON.
+// `dawnet bench`: the device's measured peaks, the end-to-end cases (U-Net training step, VGG16
+// forward, with dawnet's peak memory against the minimum), then every kernel case, each on dawnet
+// and on TensorFlow.js's WebGPU backend (same Dawn GPU object, same process), printed as tables,
+// checked against the issue's bars and recorded as JSON; --markdown prints the README section.
 
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as dn from '../src/index.js';
 import { hasRuntime, runtime } from '../src/gpu/runtime.js';
 import { DEFAULT_TIMING, runCase, syncOverheadMs, type CaseResult, type Peak, type TimingOptions } from './harness.js';
+import { barLines, evaluateBars } from './bars.js';
+import { runE2eCase, type E2eResult } from './e2e.js';
+import { runGpuChecks } from './gpu-checks.js';
+import { markdownReport } from './markdown.js';
 import { measurePeak, type PeakResult } from './peak.js';
 import { loadTfjs, type TfjsPeer } from './peer-tfjs.js';
-import { loadCases, type CaseFilter } from './registry.js';
-import { adapterSlug, peakLines, tableHeader, tableRow, writeRecord } from './report.js';
+import { loadCases, loadE2eCases, type CaseFilter } from './registry.js';
+import { adapterSlug, e2eHeader, e2eRow, peakLines, tableHeader, tableRow, writeRecord, type BenchRecord } from './report.js';
 
 const USAGE = `usage: dawnet bench [options]
 
-Times dawnet's kernels against TensorFlow.js (WebGPU backend) on the same adapter.
+Times dawnet against TensorFlow.js (WebGPU backend) on the same adapter and against the
+device's measured peaks: end-to-end cases first (a U-Net training step and a VGG16 forward in
+images per second, with dawnet's peak GPU memory next to the step's minimum), then each kernel.
 
 options:
   --scale S         divide batch and spatial sizes by S (default: 8 on a CPU adapter such as
-                    lavapipe, 1 on a GPU); U-Net levels at batch 16, VGG16 at batch 32, 256x256
+                    lavapipe, 1 on a GPU); U-Net levels at batch 16, VGG16 at batch 32, 256x256;
+                    end-to-end cases run at that batch and half of it
   --only REGEX      run only cases whose id matches (e.g. 'conv2d.forward', 'unet-l3')
-  --group A,B       run only these groups (elementwise, reduce, conv2d, conv2d-naive, matmul,
-                    pool, upsample, batchnorm)
+  --group A,B       run only these groups (e2e, elementwise, reduce, conv2d, conv2d-naive,
+                    matmul, pool, upsample, batchnorm)
   --naive           also race the naive reference kernels (conv2d-naive)
   --warmup N        warm-up runs per case and side (default ${DEFAULT_TIMING.warmup})
   --reps N          timed samples per case and side (default ${DEFAULT_TIMING.reps})
@@ -27,7 +37,14 @@ options:
   --no-tfjs         time dawnet only
   --no-check        do not compare dawnet's output with tfjs's
   --no-peak         skip the FMA and copy peak measurements
+  --no-e2e          skip the end-to-end cases (U-Net training step, VGG16 forward)
+  --no-memory       do not measure the end-to-end cases' peak GPU memory
+  --budget SECONDS  start no new case after this long (the rest are listed as skipped)
   --out FILE        JSON path (default bench/results/<adapter>.json)
+  --markdown [JSON] print the README's benchmark section after the run; given a record
+                    written by an earlier run, print its section and run nothing
+  --checks          run every op on the GPU against the CPU reference, forward and backward,
+                    and exit (non-zero status when one differs)
   --list            print the case ids and exit`;
 
 export interface BenchOptions {
@@ -39,6 +56,12 @@ export interface BenchOptions {
   peak: boolean;
   out: string | null;
   list: boolean;
+  e2e: boolean;
+  memory: boolean;
+  budgetS: number | null;
+  /** true: print after the run; a path: render that record instead of running. */
+  markdown: boolean | string;
+  checks: boolean;
 }
 
 function intArg(name: string, v: string | undefined, min: number): number {
@@ -57,6 +80,11 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     peak: true,
     out: null,
     list: false,
+    e2e: true,
+    memory: true,
+    budgetS: null,
+    markdown: false,
+    checks: false,
   };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -74,6 +102,11 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     else if (a === '--no-peak') o.peak = false;
     else if (a === '--out') o.out = next() ?? null;
     else if (a === '--list') o.list = true;
+    else if (a === '--no-e2e') o.e2e = false;
+    else if (a === '--no-memory') o.memory = false;
+    else if (a === '--budget') o.budgetS = intArg(a, next(), 1);
+    else if (a === '--checks') o.checks = true;
+    else if (a === '--markdown') o.markdown = args[i + 1]?.endsWith('.json') ? next()! : true;
     else throw new RangeError(`bench: unknown option '${a}' (see --help)`);
   }
   return o;
@@ -99,26 +132,83 @@ async function tryLoadTfjs(): Promise<TfjsPeer | null> {
   }
 }
 
+/** Stops starting cases once the budget is spent; remembers what it skipped. */
+class Budget {
+  readonly skipped: string[] = [];
+  private start = performance.now();
+  constructor(private seconds: number | null) {}
+  allows(id: string): boolean {
+    if (this.seconds === null || (performance.now() - this.start) / 1000 < this.seconds) return true;
+    this.skipped.push(id);
+    return false;
+  }
+}
+
+interface RunEnv {
+  peak: Peak | null;
+  tfjs: TfjsPeer | null;
+  budget: Budget;
+  /** Called after each case, so a run killed part-way still leaves its record. */
+  save: () => void;
+}
+
+async function runE2e(opts: BenchOptions, scale: number, env: RunEnv, rows: E2eResult[]): Promise<void> {
+  const cases = opts.e2e ? loadE2eCases(scale, opts.filter) : [];
+  if (!cases.length) return;
+  console.log(e2eHeader());
+  for (const c of cases) {
+    if (!env.budget.allows(c.id)) continue;
+    const row = await runE2eCase(c, { timing: opts.timing, peak: env.peak, tfjs: env.tfjs, check: opts.check, memory: opts.memory }, () => runtime().sync());
+    rows.push(row);
+    env.save();
+    console.log(e2eRow(row));
+  }
+  console.log('');
+}
+
+async function runKernels(opts: BenchOptions, scale: number, env: RunEnv, rows: CaseResult[]): Promise<void> {
+  const cases = await loadCases(scale, opts.filter);
+  if (!cases.length) return;
+  console.log(tableHeader());
+  for (const [i, c] of cases.entries()) {
+    if (!env.budget.allows(c.id)) continue;
+    const row = await runCase(c, { timing: opts.timing, peak: env.peak, tfjs: env.tfjs, check: opts.check, seed: 1000 * (i + 1) });
+    rows.push(row);
+    env.save();
+    console.log(tableRow(row));
+  }
+}
+
+async function listCases(opts: BenchOptions, scale: number): Promise<void> {
+  const e2e = opts.e2e ? loadE2eCases(scale, opts.filter) : [];
+  for (const c of [...e2e, ...(await loadCases(scale, opts.filter))]) console.log(`${c.id.padEnd(44)} ${c.shape}`);
+}
+
 export async function runBench(args: string[]): Promise<void> {
   const opts = parseBenchArgs(args);
   if (!opts) {
     console.log(USAGE);
     return;
   }
+  if (typeof opts.markdown === 'string') {
+    console.log(markdownReport(JSON.parse(readFileSync(opts.markdown, 'utf8')) as BenchRecord));
+    return;
+  }
   const ownsRuntime = !hasRuntime();
   const report = await dn.init();
   const name = dn.info().name;
   const scale = opts.scale ?? (isCpuAdapter(report) ? 8 : 1);
-  const cases = await loadCases(scale, opts.filter);
-  if (opts.list) {
-    for (const c of cases) console.log(`${c.id.padEnd(44)} ${c.shape}`);
-    if (ownsRuntime) dn.shutdown();
-    return;
-  }
   let peer: TfjsPeer | null = null;
   try {
+    if (opts.checks) {
+      console.log(`adapter: ${name}`);
+      const failed = await runGpuChecks();
+      if (failed) throw new Error(`${failed} GPU check(s) differ from the CPU reference`);
+      return;
+    }
+    if (opts.list) return await listCases(opts, scale);
     console.log(`adapter: ${name}`);
-    console.log(`scale:   ${scale} (batch and spatial sizes divided by it), ${cases.length} cases`);
+    console.log(`scale:   ${scale} (batch and spatial sizes divided by it)`);
     let peak: PeakResult | null = null;
     if (opts.peak) {
       peak = await measurePeak({ copyBytes: (isCpuAdapter(report) ? 64 : 256) * 2 ** 20 });
@@ -131,17 +221,10 @@ export async function runBench(args: string[]): Promise<void> {
       tfjs: peer ? await syncOverheadMs(peer.sync) : null,
     };
     console.log(`sync round trip: dawnet ${overhead.dawnet.toFixed(3)} ms${peer ? `, tfjs ${overhead.tfjs!.toFixed(3)} ms` : ''}\n`);
-    const peakRates: Peak | null = peak ? { gflops: peak.gflops, gbps: peak.gbps } : null;
-    console.log(tableHeader());
-    const rows: CaseResult[] = [];
-    for (const [i, c] of cases.entries()) {
-      const row = await runCase(c, { timing: opts.timing, peak: peakRates, tfjs: peer, check: opts.check, seed: 1000 * (i + 1) });
-      rows.push(row);
-      console.log(tableRow(row));
-    }
+    const budget = new Budget(opts.budgetS);
     const device = [report.vendor, report.architecture, report.device].filter((s) => s).join(' ');
     const out = opts.out ?? join('bench', 'results', `${adapterSlug(device || name)}.json`);
-    writeRecord(out, {
+    const record: BenchRecord = {
       date: new Date().toISOString(),
       adapter: name,
       adapterReport: report,
@@ -151,10 +234,20 @@ export async function runBench(args: string[]): Promise<void> {
       tfjs: peer ? { version: peer.version, adapter: peer.adapter } : null,
       syncOverheadMs: overhead,
       peak,
-      rows,
-    });
-    const mismatches = rows.filter((r) => r.check && !r.check.ok).length;
+      rows: [],
+      e2e: [],
+      skipped: budget.skipped,
+    };
+    const save = () => writeRecord(out, record);
+    const env: RunEnv = { peak: peak ? { gflops: peak.gflops, gbps: peak.gbps } : null, tfjs: peer, budget, save };
+    await runE2e(opts, scale, env, record.e2e!);
+    await runKernels(opts, scale, env, record.rows);
+    save();
+    console.log(`\n${barLines(evaluateBars(record))}`);
+    if (budget.skipped.length) console.log(`\nbudget of ${opts.budgetS} s spent: skipped ${budget.skipped.length} case(s): ${budget.skipped.join(', ')}`);
+    const mismatches = [...record.e2e!, ...record.rows].filter((r) => r.check && !r.check.ok).length;
     console.log(`\nwrote ${out}${mismatches ? `; ${mismatches} case(s) differ from tfjs beyond tolerance (check column)` : ''}`);
+    if (opts.markdown) console.log(`\n${markdownReport(record)}`);
   } finally {
     peer?.unload();
     if (ownsRuntime) dn.shutdown();

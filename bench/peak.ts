@@ -18,6 +18,11 @@ const CHAINS = 8;
 const FMA_THREADS = 1 << 20;
 const TARGET_MS = 50;
 const MAX_ITERS = 1 << 20;
+/**
+ * At least this many rounds per thread: with few, starting a million invocations costs more than
+ * their arithmetic (on a CPU adapter, 4 rounds measured a third of the peak that 64 do).
+ */
+const MIN_ITERS = 64;
 
 const fmaSpec: KernelSpec = {
   name: 'bench.fmaPeak',
@@ -107,7 +112,7 @@ async function calibrate(run: (n: number) => void, start: number, max: number): 
 async function fmaPeak(reps: number): Promise<PeakResult['fma']> {
   const out = emptyTensor([FMA_THREADS], 'bench.fmaPeak.out');
   try {
-    const iters = await calibrate((n) => fmaStep(out, n), 4, MAX_ITERS);
+    const iters = await calibrate((n) => fmaStep(out, n), MIN_ITERS, MAX_ITERS);
     const timing = await timeRunner({ step: () => fmaStep(out, iters), sync: () => runtime().sync() }, { warmup: 1, reps, minSampleMs: 0, maxInner: 1 });
     const flops = FMA_THREADS * iters * CHAINS * 4 * 2;
     return { threads: FMA_THREADS, iters, flops, timing };
@@ -146,7 +151,8 @@ async function copyPeak(reps: number, bytes: number): Promise<PeakResult['copy']
 
 /** Measures both peaks on dawnet's device. `copyBytes` is the size of each of the two buffers. */
 export async function measurePeak(options: { reps?: number; copyBytes?: number } = {}): Promise<PeakResult> {
-  const reps = options.reps ?? 5;
+  // The fastest of several samples: other load on the machine only ever slows one down.
+  const reps = options.reps ?? 9;
   const fma = await fmaPeak(reps);
   const copy = await copyPeak(reps, options.copyBytes ?? 256 * 2 ** 20);
   return {

@@ -5,13 +5,22 @@
 //  - the WebGPU enum globals (GPUBufferUsage, GPUMapMode, GPUShaderStage, ...): dawnet's device
 //    code already copies Dawn's `globals` onto globalThis.
 //  - nothing else for compute (no OffscreenCanvas: only tf.browser/fromPixels paths use it).
-// Its gradient registrations (register_all_gradients) are an ESM-only module that does not share
-// state with the CommonJS build Node loads, so backward convs call the backend kernels
+// Gradients: Node loads tfjs-core's CommonJS bundle (dist/tf-core.node.js), which holds no gradient
+// registrations (the union package @tensorflow/tfjs imports them; tfjs-core alone does not), so
+// tf.grads and tf.variableGrads fail with "gradient function not found for Conv2D". The
+// registrations exist only as tfjs-core's unbundled ES modules (dist/register_all_gradients.js and
+// the ops it imports), written for bundlers: extensionless relative imports in a package Node reads
+// as CommonJS. loadGradients() registers a module hook scoped to tfjs-core's dist/ that resolves
+// './x' to './x.js' and reads those files as ES modules, then imports the registrations. That second
+// copy of tfjs-core shares the engine, the kernel registry and the gradient registry with the first
+// through tfjs's global namespace, so the gradients land where tf.variableGrads looks.
+// The kernel cases need none of this: backward convs call the backend kernels
 // Conv2DBackpropInput / Conv2DBackpropFilter directly through the engine.
 //
 // tfjs forwards ops on small CPU-resident tensors to a CPU implementation (WEBGPU_CPU_FORWARD);
 // that is switched off so every timed op runs on the GPU.
 
+import * as nodeModule from 'node:module';
 import type { Tfjs } from './case.js';
 
 /** The parts of tfjs's WebGPUBackend the harness uses (not in its public types). */
@@ -30,6 +39,8 @@ export interface TfjsPeer {
   adapter: string;
   /** Submits what tfjs has encoded and waits for the GPU. */
   sync(): Promise<void>;
+  /** Loads tfjs's gradient registrations once; says how, or throws saying why not. */
+  gradients(): Promise<string>;
   /** Releases tfjs's device and the navigator shim. */
   unload(): void;
 }
@@ -53,6 +64,46 @@ function installNavigator(gpu: GPU): () => void {
     if (before) Object.defineProperty(globalThis, 'navigator', before);
     else delete (globalThis as { navigator?: unknown }).navigator;
   };
+}
+
+const GRADIENTS = `${CORE}/dist/register_all_gradients.js`;
+
+// Runs in Node's loader thread, so it is source text; it touches only tfjs-core's dist/ files.
+const GRADIENT_HOOKS = `
+const DIST = '/@tensorflow/tfjs-core/dist/';
+const BUNDLE = /\\/tf-core[^/]*\\.js$/;
+export async function resolve(specifier, context, next) {
+  if (context.parentURL?.includes(DIST) && specifier.startsWith('.') && !/\\.[cm]?js$/.test(specifier)) {
+    try {
+      return await next(specifier + '.js', context);
+    } catch {
+      return next(specifier + '/index.js', context);
+    }
+  }
+  return next(specifier, context);
+}
+export async function load(url, context, next) {
+  if (url.includes(DIST) && !BUNDLE.test(url)) return next(url, { ...context, format: 'module' });
+  return next(url, context);
+}`;
+
+let gradientsLoaded: Promise<string> | null = null;
+
+/** Makes tf.variableGrads work in Node (see the header); resolves to how, rejects with why not. */
+export function loadGradients(tf: Tfjs): Promise<string> {
+  gradientsLoaded ??= (async () => {
+    if (tf.getGradient('Conv2D')) return 'already registered';
+    const register = (nodeModule as { register?: (url: string) => void }).register;
+    if (typeof register !== 'function') throw new Error(`node ${process.version} has no module.register (needs 20.6+)`);
+    register(`data:text/javascript,${encodeURIComponent(GRADIENT_HOOKS)}`);
+    await import(/* @vite-ignore */ GRADIENTS);
+    const missing = ['Conv2D', 'Conv2DBackpropInput', 'MaxPool', 'Concat', 'FusedBatchNorm', 'Relu', 'Sigmoid', 'Mean'].filter(
+      (k) => !tf.getGradient(k),
+    );
+    if (missing.length) throw new Error(`tfjs gradients still missing for ${missing.join(', ')}`);
+    return "tfjs-core's ESM gradient registrations, loaded through a module hook";
+  })();
+  return gradientsLoaded;
 }
 
 function namespace<T>(mod: T & { default?: T }, probe: string): T {
@@ -80,6 +131,7 @@ export async function loadTfjs(gpu: GPU): Promise<TfjsPeer> {
       tf,
       version: tf.version_core,
       adapter: [info.vendor, info.architecture].filter((s) => s).join(' ') || 'unknown',
+      gradients: () => loadGradients(tf),
       sync: async () => {
         backend.endComputePassEncoder();
         if (backend.commandEncoder) backend.submitQueue();

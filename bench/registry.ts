@@ -3,13 +3,16 @@
 // today and picks the family up once the module lands.
 
 import type { BenchCase, CaseFamily } from './case.js';
+import type { E2eCase } from './e2e.js';
 import { batchnormFamily } from './cases/batchnorm.js';
 import { conv2dFamily } from './cases/conv2d.js';
 import { elementwiseFamily } from './cases/elementwise.js';
 import { matmulFamily } from './cases/matmul.js';
 import { poolFamily } from './cases/pool.js';
 import { reduceFamily } from './cases/reduce.js';
+import { unetTrainCases } from './cases/unet-train.js';
 import { upsampleFamily } from './cases/upsample.js';
+import { vggForwardCases } from './cases/vgg-forward.js';
 
 export const FAMILIES: readonly CaseFamily[] = [
   elementwiseFamily,
@@ -30,7 +33,7 @@ export interface CaseFilter {
   naive?: boolean;
 }
 
-export function keepCase(c: BenchCase, filter: CaseFilter): boolean {
+export function keepCase(c: Pick<BenchCase, 'id' | 'group'>, filter: CaseFilter): boolean {
   if (filter.groups && !filter.groups.includes(c.group)) return false;
   if (!filter.naive && !filter.groups && c.group.endsWith('-naive')) return false;
   return !filter.only || filter.only.test(c.id);
@@ -43,4 +46,9 @@ export async function loadCases(scale: number, filter: CaseFilter = {}): Promise
     if (cases) out.push(...cases.filter((c) => keepCase(c, filter)));
   }
   return out;
+}
+
+/** The end-to-end cases (group 'e2e'): U-Net training steps, then VGG16 forwards, two batch sizes each. */
+export function loadE2eCases(scale: number, filter: CaseFilter = {}): E2eCase[] {
+  return [...unetTrainCases(scale), ...vggForwardCases(scale)].filter((c) => keepCase(c, filter));
 }

@@ -3,6 +3,8 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { mib } from './bars.js';
+import type { E2eResult } from './e2e.js';
 import type { CaseResult } from './harness.js';
 import type { PeakResult } from './peak.js';
 
@@ -40,7 +42,8 @@ function timeCell(side: CaseResult['dawnet'] | null): string {
 
 function rateCell(side: CaseResult['dawnet'] | null, metric: CaseResult['metric']): string {
   if (!side || 'error' in side) return '-';
-  return `${side.rate >= 100 ? side.rate.toFixed(0) : side.rate.toFixed(2)} ${metric === 'flops' ? 'GFLOP/s' : 'GB/s'}`;
+  const unit = metric === 'flops' ? 'GFLOP/s' : metric === 'bytes' ? 'GB/s' : 'img/s';
+  return `${side.rate >= 100 ? side.rate.toFixed(0) : side.rate.toFixed(2)} ${unit}`;
 }
 
 function pctCell(side: CaseResult['dawnet']): string {
@@ -67,6 +70,66 @@ export function tableRow(r: CaseResult): string {
     r.noCheck && r.tfjs ? `  not compared: ${r.noCheck}` : '',
   ].filter((s) => s);
   return [row, ...errors].join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------
+// The end-to-end summary: speed next to the memory figures
+
+const E2E_COLUMNS: [string, number][] = [
+  ['end-to-end', 22],
+  ['shape', 22],
+  ['dawnet', 13],
+  ['tfjs', 13],
+  ['tfjs/dn', 7],
+  ['%peak', 6],
+  ['check', 9],
+  ['peak mem', 9],
+  ['minimum', 9],
+  ['ratio', 6],
+];
+
+function e2eCells(values: string[]): string {
+  return values.map((v, i) => (i < 2 ? v.padEnd(E2E_COLUMNS[i][1]) : v.padStart(E2E_COLUMNS[i][1]))).join(' ');
+}
+
+export function e2eHeader(): string {
+  const head = e2eCells(E2E_COLUMNS.map(([name]) => name));
+  return `${head}\n${'-'.repeat(head.length)}`;
+}
+
+export function e2eRow(r: E2eResult): string {
+  const m = r.memory && 'ratio' in r.memory ? r.memory : null;
+  const row = e2eCells([
+    r.id,
+    r.shape.length > 22 ? `${r.shape.slice(0, 21)}~` : r.shape,
+    rateCell(r.dawnet, 'images'),
+    rateCell(r.tfjs, 'images'),
+    r.ratio === null ? '-' : r.ratio.toFixed(2),
+    pctCell(r.dawnet),
+    r.check ? `${r.check.ok ? 'ok' : 'DIFF'} ${r.check.maxRelErr.toExponential(0)}` : '-',
+    m ? mib(m.peakBytes) : '-',
+    m ? mib(m.minimum.total) : '-',
+    m ? m.ratio.toFixed(2) : '-',
+  ]);
+  const notes = [
+    'error' in r.dawnet ? `  dawnet: ${r.dawnet.error}` : '',
+    r.tfjs && 'error' in r.tfjs ? `  tfjs: ${r.tfjs.error}` : '',
+    r.memory && 'error' in r.memory ? `  memory: ${r.memory.error}` : '',
+    m ? `  memory: ${memoryBreakdown(m)}` : '',
+  ].filter((s) => s);
+  return [row, ...notes].join('\n');
+}
+
+/** One line: the minimum's parts, then the largest groups live at dawnet's peak. */
+export function memoryBreakdown(m: Extract<E2eResult['memory'], { ratio: number }>): string {
+  const min = m.minimum;
+  const held = [`weights ${mib(min.weights)}`, min.moments ? `moments ${mib(min.moments)}` : '', `inputs ${mib(min.inputs)}`].filter((s) => s);
+  const live = [min.atPeak.saved ? `saved ${mib(min.atPeak.saved)}` : '', min.atPeak.gradients ? `grads ${mib(min.atPeak.gradients)}` : '', `transient ${mib(min.atPeak.transient)}`].filter((s) => s);
+  const top = m.atPeak.slice(0, 3).map((g) => `${g.label} ${mib(g.bytes)}`);
+  return (
+    `minimum = ${held.join(' + ')} + at ${min.at}: ${live.join(' + ')} (plain sum ${mib(min.sum)}, dawnet's floor ${mib(m.dawnetFloorBytes)}); ` +
+    `dawnet at its peak: held ${mib(m.baselineBytes)} + ${top.join(', ')}`
+  );
 }
 
 export function peakLines(p: PeakResult): string {
@@ -98,6 +161,10 @@ export interface BenchRecord {
   syncOverheadMs: { dawnet: number; tfjs: number | null };
   peak: PeakResult | null;
   rows: CaseResult[];
+  /** End-to-end cases; absent in records written before they existed. */
+  e2e?: E2eResult[];
+  /** Cases not started because --budget ran out. */
+  skipped?: string[];
 }
 
 export function writeRecord(path: string, record: BenchRecord): void {

@@ -1,12 +1,20 @@
 // Smoke test of the benchmark harness: one tiny case through warm-up and timing on dawnet and on
-// tfjs (same Dawn GPU object), well-formed results, and the two outputs agreeing. Not a speed test.
+// tfjs (same Dawn GPU object), well-formed results, and the two outputs agreeing; one tiny
+// end-to-end U-Net training step on both, with its memory figures and its README rows; the memory
+// minimum of a network small enough to work out by hand. Not a speed test.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as dn from '../../src/index.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { family, type BenchCase } from '../../bench/case.js';
 import { elementwiseFamily } from '../../bench/cases/elementwise.js';
+import { unetTrainCases } from '../../bench/cases/unet-train.js';
+import { runE2eCase } from '../../bench/e2e.js';
 import { compareOutputs, runCase, summarise, type SideResult } from '../../bench/harness.js';
+import { markdownReport } from '../../bench/markdown.js';
+import { DAWNET_SAVES, GraphBuilder, minimumMemory, parameterCount, stepFlops, unetGraph, vgg16Graph } from '../../bench/memory.js';
 import { loadTfjs, type TfjsPeer } from '../../bench/peer-tfjs.js';
+import type { BenchRecord } from '../../bench/report.js';
 import { useGpu } from '../helpers/gpu.js';
 
 useGpu();
@@ -69,5 +77,114 @@ describe('bench harness', () => {
     // Both add the same float32 values: the results are bit-identical.
     expect(row.check!.maxRelErr).toBe(0);
     expect(row.check!.ok).toBe(true);
+  });
+});
+
+/**
+ * x [1,4,4,1] -> conv 3x3 1->2 (no bias) -> batch norm -> relu -> max pool 2 -> conv 1x1 2->1 (bias)
+ * -> sigmoid -> Dice against target [1,2,2,1]. Parameters 18 + 4 + 3 = 25, running stats 4.
+ */
+function tinyNet() {
+  const b = new GraphBuilder('tiny', [
+    ['x', [1, 4, 4, 1]],
+    ['target', [1, 2, 2, 1]],
+  ]);
+  const p = b.maxPool('p', b.relu('r', b.batchNorm('bn', b.conv('c', 'x', 2, 3, false))));
+  b.dice('d', b.sigmoid('s', b.conv('h', p, 1, 1, true)), 'target');
+  return b.graph;
+}
+
+describe('memory minimum', () => {
+  it('a tiny network, worked out by hand', () => {
+    const g = tinyNet();
+    expect(parameterCount(g)).toBe(25);
+    // Multiply-adds: conv c 16 pixels · 9 · 1 · 2 = 288, conv h 4 pixels · 2 = 8. Training: c forward + dW (x needs
+    // no dx), h forward + dW + dx.
+    expect(stepFlops(g, false)).toBe(2 * (288 + 8));
+    expect(stepFlops(g, true)).toBe(2 * (2 * 288 + 3 * 8));
+    const m = minimumMemory(g, 'train');
+    // Held: weights 25, moments 50, running stats 4, inputs 16 + 4, in floats.
+    expect([m.weights, m.moments, m.state, m.inputs, m.gradients]).toEqual([100, 200, 16, 80, 100]);
+    // Saved: bn's input c (32) + mean and 1/std (4); relu's output r (32); pool's argmax (8); conv h's
+    // input p (8); sigmoid's output (4); Dice's two sums (2): 90 floats. conv c's input is the batch.
+    expect(m.saved).toBe(4 * 90);
+    expect(m.savedByKind).toEqual({ conv: 32, batchNorm: 144, relu: 128, maxPool: 32, sigmoid: 16, dice: 8 });
+    // The worst moment is relu's backward: c and r still saved with bn's stats (68), h's and bn's
+    // weight gradients not yet (3), dy of r (32) and dx of the batch norm output (32).
+    expect(m.at).toBe('backward r');
+    expect(m.atPeak).toEqual({ saved: 4 * 68, gradients: 4 * 3, transient: 4 * 64 });
+    expect(m.total).toBe(4 * (25 + 50 + 4 + 20) + 4 * 135);
+    // The plain sum: held + every gradient + every saved value + the largest transient (64).
+    expect(m.sum).toBe(4 * (99 + 25 + 90 + 64));
+    // Inference: only the forward's live tensors; the worst is the batch norm (its input and output).
+    const inference = minimumMemory(g, 'inference');
+    expect(inference.at).toBe('forward bn');
+    expect(inference.total).toBe(4 * (25 + 4 + 20) + 4 * 64);
+    // dawnet's relu keeps its input, the batch norm's output.
+    const relu = g.ops.find((op) => op.name === 'r')!;
+    expect(DAWNET_SAVES.relu(relu, g).tensors).toEqual(['bn']);
+  });
+
+  it('the graphs have the models\' parameters', () => {
+    expect(parameterCount(unetGraph({ batch: 1, size: 32, features: 32, depth: 4 }))).toBe(7_763_041);
+    expect(parameterCount(vgg16Graph({ batch: 1, size: 32 }))).toBe(14_714_688);
+    const model = dn.models.unet({ features: 4, depth: 2 });
+    try {
+      const g = unetGraph({ batch: 1, size: 8, features: 4, depth: 2 });
+      const fromModel = new Set(model.namedParameters().map((p) => p.name.replace(/\.(weight|bias)$/, '')));
+      expect(new Set(g.ops.filter((op) => op.params > 0).map((op) => op.name))).toEqual(fromModel);
+      expect(parameterCount(g)).toBe(model.parameterCount());
+    } finally {
+      model.dispose();
+    }
+  });
+});
+
+describe('end-to-end case', () => {
+  it('a U-Net training step at scale 32: timed on both sides, outputs agree, memory measured', async () => {
+    const c = unetTrainCases(32).find((x) => x.batch === 1)!;
+    expect(c.id).toBe('unet.train/b1');
+    const reps = 1;
+    const row = await runE2eCase(
+      c,
+      { timing: { warmup: 0, reps, minSampleMs: 0, maxInner: 1 }, peak: { gflops: 1, gbps: 1 }, tfjs: peer, check: true, memory: true },
+      () => runtime().sync(),
+    );
+    expect([row.metric, row.work, row.batch]).toEqual(['images', 1, 1]);
+    expect(row.flops).toBe(stepFlops(c.graph, true));
+    const dnSide = expectTiming('dawnet', row.dawnet, reps);
+    expect(dnSide.rate).toBeCloseTo(1000 / dnSide.timing.medianMs, 6);
+    const tfSide = expectTiming('tfjs', row.tfjs, reps);
+    expect(row.ratio).toBeCloseTo(tfSide.timing.medianMs / dnSide.timing.medianMs, 10);
+    expect(row.check, 'outputs compared').not.toBeNull();
+    expect(row.check!.ok, `max rel err ${row.check!.maxRelErr}`).toBe(true);
+    const m = row.memory;
+    if (!m || 'error' in m) throw new Error(`memory not measured: ${m && 'error' in m ? m.error : 'null'}`);
+    expect(m.peakBytes).toBeGreaterThan(m.baselineBytes);
+    expect(m.ratio).toBeCloseTo(m.peakBytes / m.minimum.total, 10);
+    // At this size the weights, moments and gradients dominate: dawnet should sit right on the minimum.
+    expect(m.ratio).toBeGreaterThan(0.9);
+    expect(m.ratio).toBeLessThanOrEqual(1.5);
+    expect(m.atPeak.length).toBeGreaterThan(0);
+    expect(m.dispatches).toBeGreaterThan(100);
+    const record: BenchRecord = {
+      date: '2026-01-02T03:04:05.000Z',
+      adapter: 'test adapter',
+      adapterReport: {},
+      command: 'dawnet bench --scale 32',
+      scale: 32,
+      timing: { warmup: 0, reps },
+      tfjs: { version: 'x', adapter: 'y' },
+      syncOverheadMs: { dawnet: 0, tfjs: 0 },
+      peak: null,
+      rows: [],
+      e2e: [row],
+    };
+    const md = markdownReport(record);
+    expect(md).toContain('test adapter');
+    expect(md).toContain('2026-01-02');
+    expect(md).toContain('dawnet bench --scale 32');
+    expect(md).toMatch(/\| unet\.train\/b1 \| 1x32x32x3 f32 d4 \| [\d.]+ ms \([\d.]+ img\/s\) \| [\d.]+ ms \([\d.]+ img\/s\) \| [\d.]+x \|/);
+    expect(md).toContain('U-Net training step vs tfjs');
   });
 });

@@ -1,0 +1,175 @@
+// The issue's bars, checked against a run, with the figure that says what limits each miss:
+//  - conv2d forward, backward input and backward weight at every U-Net shape: >= 3x tfjs
+//  - the U-Net training step: >= 3x tfjs
+//  - conv2d forward: >= 50% of the measured FMA peak
+//  - peak GPU memory of each end-to-end case: <= 1.5x the theoretical minimum
+// What limits a case is read off three floors under its median time: compute (flops at the FMA
+// peak), memory (the bytes its operands must move at the measured copy bandwidth) and launch (the
+// time one tiny op costs, the 'launch/relu-1' case, times the dispatches). A floor above half the
+// time bounds it; when none does, the kernel itself is what is slow, and the conv's GEMM figures
+// say how it was spread: M x N x K, the workgroup tile, how many workgroups (with split-K slices
+// for the weight gradient) and how full the edge tiles are. On a GPU, fewer workgroups than a
+// GPU has multiprocessors (about 100) leaves it idle: that is called occupancy.
+
+import { CONV_TILE, subgroupTile, type ConvDirection, type ConvFamily } from '../src/kernels/conv2d-gemm.js';
+import { splitKCount, type ConvGeometry } from '../src/kernels/conv2d.js';
+import { unetLevels, vggLayers, type ConvLayer } from './case.js';
+import { MEMORY_BAR, type E2eResult } from './e2e.js';
+import type { CaseResult, SideResult } from './harness.js';
+import type { BenchRecord } from './report.js';
+
+export const SPEED_BAR = 3;
+export const PEAK_BAR = 50;
+
+export interface Miss {
+  id: string;
+  /** The measured value, e.g. '2.41x' or '38.0%'. */
+  value: string;
+  /** The floors and what they say limits the case. */
+  limit: string;
+}
+
+export interface Bar {
+  name: string;
+  target: string;
+  checked: number;
+  misses: Miss[];
+}
+
+const timed = (side: CaseResult['dawnet'] | null): side is SideResult => !!side && 'timing' in side;
+
+function convLayer(id: string, scale: number): ConvLayer | undefined {
+  const name = id.slice(id.indexOf('/') + 1);
+  return [...unetLevels(scale), ...vggLayers(scale)].find((l) => l.name === name);
+}
+
+function launchMs(rec: BenchRecord): number {
+  const launch = rec.rows.find((r) => r.id === 'launch/relu-1');
+  return launch && timed(launch.dawnet) ? launch.dawnet.timing.medianMs : rec.syncOverheadMs.dawnet;
+}
+
+function f(ms: number): string {
+  return ms >= 10 ? ms.toFixed(1) : ms >= 0.1 ? ms.toFixed(2) : ms.toFixed(3);
+}
+
+/** The floors under one dawnet time and the verdict. */
+export function limitOf(measuredMs: number, floors: { compute: number; memory: number | null; launch: number }, gemm?: Gemm): string {
+  const { compute, memory, launch } = floors;
+  const parts = [`${f(measuredMs)} ms; floors: compute ${f(compute)}`, memory === null ? '' : `memory ${f(memory)}`, `launch ${f(launch)} ms`];
+  let verdict = 'the kernel: no floor explains half the time';
+  if (gemm) verdict += ` (GEMM ${gemm.m}x${gemm.n}x${gemm.k} in ${gemm.workgroups} ${gemm.family} workgroups of ${gemm.tile}, tiles ${(100 * gemm.fill).toFixed(0)}% full)`;
+  if (gemm && gemm.family === 'tiled' && gemm.workgroups < 100) verdict = `occupancy: ${gemm.workgroups} workgroups (GEMM ${gemm.m}x${gemm.n}x${gemm.k}, tiles of ${gemm.tile})`;
+  if (launch >= 0.5 * measuredMs) verdict = 'launch overhead';
+  else if (memory !== null && memory >= compute && memory >= 0.5 * measuredMs) verdict = 'memory bound';
+  else if (compute >= 0.5 * measuredMs) verdict = 'compute bound';
+  return `${parts.filter((p) => p).join(', ')} -> ${verdict}`;
+}
+
+export interface Gemm {
+  m: number;
+  n: number;
+  k: number;
+  family: ConvFamily;
+  tile: string;
+  workgroups: number;
+  /** Useful outputs over the outputs the tiles cover. */
+  fill: number;
+}
+
+/** The implicit GEMM a 'same', stride-1 conv direction runs, as src/kernels/conv2d.ts launches it. */
+export function convGemm(dir: ConvDirection, l: ConvLayer, family: ConvFamily): Gemm {
+  const pixels = l.n * l.h * l.w;
+  const [m, n, k] =
+    dir === 'forward' ? [pixels, l.cout, l.k * l.k * l.cin] : dir === 'backwardInput' ? [pixels, l.cin, l.k * l.k * l.cout] : [l.k * l.k * l.cin, l.cout, pixels];
+  const sg = subgroupTile(m, n);
+  const [bm, bn] = family === 'tiled' ? [CONV_TILE.bm, CONV_TILE.bn] : [sg.tm, sg.w * sg.tn];
+  const pad = Math.floor((l.k - 1) / 2);
+  const g: ConvGeometry = { n: l.n, h: l.h, w: l.w, cin: l.cin, kh: l.k, kw: l.k, cout: l.cout, sh: 1, sw: 1, padTop: pad, padBottom: l.k - 1 - pad, padLeft: pad, padRight: l.k - 1 - pad, ho: l.h, wo: l.w };
+  const splits = dir === 'backwardWeight' ? splitKCount(g, family) : 1;
+  const tiles = Math.ceil(m / bm) * Math.ceil(n / bn);
+  return { m, n, k, family, tile: `${bm}x${bn}`, workgroups: tiles * splits, fill: (m * n) / (tiles * bm * bn) };
+}
+
+function convFamilyOf(rec: BenchRecord): ConvFamily {
+  return /llvmpipe|lavapipe|swiftshader/i.test(rec.adapter) ? 'subgroup' : 'tiled';
+}
+
+function convLimit(r: CaseResult, rec: BenchRecord): string {
+  if (!timed(r.dawnet)) return 'dawnet failed';
+  const l = convLayer(r.id, rec.scale);
+  const peak = rec.peak;
+  if (!l || !peak) return 'no peak measured';
+  const bytes = 4 * (l.n * l.h * l.w * (l.cin + l.cout) + l.k * l.k * l.cin * l.cout);
+  const floors = { compute: r.work / (peak.gflops * 1e6), memory: bytes / (peak.gbps * 1e6), launch: launchMs(rec) };
+  const tfjsPct = timed(r.tfjs) && r.tfjs.pctPeak !== null ? `; tfjs runs at ${r.tfjs.pctPeak.toFixed(1)}% of peak` : '';
+  const dir = r.id.slice('conv2d.'.length, r.id.indexOf('/')) as ConvDirection;
+  return limitOf(r.dawnet.timing.medianMs, floors, convGemm(dir, l, convFamilyOf(rec))) + tfjsPct;
+}
+
+function stepLimit(r: E2eResult, rec: BenchRecord): string {
+  if (!timed(r.dawnet) || !rec.peak) return 'no timing or no peak';
+  const dispatches = r.memory && 'dispatches' in r.memory ? r.memory.dispatches : 0;
+  const floors = { compute: r.flops / (rec.peak.gflops * 1e6), memory: null, launch: dispatches * launchMs(rec) };
+  return `${limitOf(r.dawnet.timing.medianMs, floors)} (${dispatches} dispatches)`;
+}
+
+function ratioValue(r: CaseResult): string {
+  return r.ratio === null ? (r.tfjs && 'error' in r.tfjs ? 'tfjs failed' : 'no tfjs') : `${r.ratio.toFixed(2)}x`;
+}
+
+export function evaluateBars(rec: BenchRecord): Bar[] {
+  // A speed bar counts the cases tfjs was run for (a tfjs failure is a miss, no tfjs is no measurement).
+  const convUnet = rec.rows.filter((r) => r.group === 'conv2d' && /\/unet-l\d+$/.test(r.id) && r.tfjs !== null);
+  const convForward = rec.rows.filter((r) => r.group === 'conv2d' && r.id.startsWith('conv2d.forward/'));
+  const e2e = rec.e2e ?? [];
+  const unetSteps = e2e.filter((r) => r.id.startsWith('unet.train/') && r.tfjs !== null);
+  const withMemory = e2e.filter((r) => r.memory && 'ratio' in r.memory);
+  return [
+    {
+      name: 'conv2d (all directions) at the U-Net shapes vs tfjs',
+      target: `>= ${SPEED_BAR}x`,
+      checked: convUnet.length,
+      misses: convUnet.filter((r) => !(r.ratio !== null && r.ratio >= SPEED_BAR)).map((r) => ({ id: r.id, value: ratioValue(r), limit: convLimit(r, rec) })),
+    },
+    {
+      name: 'U-Net training step vs tfjs',
+      target: `>= ${SPEED_BAR}x`,
+      checked: unetSteps.length,
+      misses: unetSteps.filter((r) => !(r.ratio !== null && r.ratio >= SPEED_BAR)).map((r) => ({ id: r.id, value: ratioValue(r), limit: stepLimit(r, rec) })),
+    },
+    {
+      name: 'conv2d forward, % of the FMA peak',
+      target: `>= ${PEAK_BAR}%`,
+      checked: convForward.length,
+      misses: convForward
+        .filter((r) => !(timed(r.dawnet) && r.dawnet.pctPeak !== null && r.dawnet.pctPeak >= PEAK_BAR))
+        .map((r) => ({ id: r.id, value: timed(r.dawnet) && r.dawnet.pctPeak !== null ? `${r.dawnet.pctPeak.toFixed(1)}%` : '-', limit: convLimit(r, rec) })),
+    },
+    {
+      name: 'peak GPU memory / theoretical minimum',
+      target: `<= ${MEMORY_BAR}x`,
+      checked: withMemory.length,
+      misses: withMemory
+        .filter((r) => r.memory && 'ratio' in r.memory && r.memory.ratio > MEMORY_BAR)
+        .map((r) => {
+          const m = r.memory as Extract<E2eResult['memory'], { ratio: number }>;
+          const top = m.atPeak.slice(0, 4).map((g) => `${g.label} ${mib(g.bytes)} (${g.count})`);
+          return { id: r.id, value: `${m.ratio.toFixed(2)}x`, limit: `live at the peak besides the ${mib(m.baselineBytes)} held before the step: ${top.join(', ')}; dawnet's own floor ${mib(m.dawnetFloorBytes)}` };
+        }),
+    },
+  ];
+}
+
+export function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(bytes >= 10 * 2 ** 20 ? 0 : 1)} MiB`;
+}
+
+export function barLines(bars: Bar[]): string {
+  const out: string[] = [];
+  for (const b of bars) {
+    const status = b.checked === 0 ? 'not measured' : b.misses.length === 0 ? `met by all ${b.checked}` : `missed by ${b.misses.length} of ${b.checked}`;
+    out.push(`${b.name} (${b.target}): ${status}`);
+    for (const m of b.misses) out.push(`  ${m.id.padEnd(34)} ${m.value.padStart(9)}  ${m.limit}`);
+  }
+  return out.join('\n');
+}

@@ -1,0 +1,188 @@
+// One U-Net training step: forward, soft Dice loss, backward, Adam. dawnet runs its own model
+// (dn.models.unet: features 32, depth 4, batch norm, transposed up-convolutions, sigmoid) with
+// diceLoss and optim.Adam; tfjs runs the same network written with its ops: conv2d without bias,
+// batch norm in training mode (tf.moments over N, H, W, then tf.batchNorm), relu, maxPool,
+// conv2dTranspose + bias, concat (up first, then skip), a 1x1 conv + bias, sigmoid, soft Dice over
+// the batch (smoothing 1), gradients by tf.variableGrads and tf.train.adam. The sizes are the
+// bench's U-Net levels (batch 16, 256x256x32 down to 16x16x512) divided by --scale; the image side
+// stays a multiple of 16 so four poolings divide it.
+
+import type * as TF from '@tensorflow/tfjs-core';
+import * as dn from '../../src/index.js';
+import { dims, hostData, scaled } from '../case.js';
+import type { DawnetSide, E2eCase, E2eSide, NamedWeight } from '../e2e.js';
+import { unetGraph } from '../memory.js';
+import type { TfjsPeer } from '../peer-tfjs.js';
+
+const FEATURES = 32;
+const DEPTH = 4;
+const EPS = 1e-5;
+const LR = 1e-3;
+const SMOOTH = 1;
+
+/**
+ * 256 / scale, rounded to a multiple of 2^depth, and at least 2·2^depth: the bottleneck must be at
+ * least 2x2, or batch 1 gives batch norm one value per channel.
+ */
+export function unetImageSize(scale: number): number {
+  const step = 2 ** DEPTH;
+  return Math.max(2 * step, Math.round(256 / scale / step) * step);
+}
+
+/** The two batch sizes measured: the scaled one and half of it (or 1 and 2 when it is 1). */
+export function twoBatches(full: number, scale: number): [number, number] {
+  const b = scaled(full, scale);
+  return b >= 2 ? [b, Math.floor(b / 2)] : [1, 2];
+}
+
+export interface Batch {
+  x: Float32Array;
+  target: Float32Array;
+  xShape: number[];
+  targetShape: number[];
+}
+
+export function batchData(batch: number, size: number, seed: number): Batch {
+  const xShape = [batch, size, size, 3];
+  const targetShape = [batch, size, size, 1];
+  const x = hostData({ name: 'x', shape: xShape }, seed);
+  const target = hostData({ name: 'target', shape: targetShape }, seed + 1).map((v) => (v > 0 ? 1 : 0));
+  return { x, target, xShape, targetShape };
+}
+
+export async function readWeights(model: dn.Module): Promise<Map<string, NamedWeight>> {
+  const out = new Map<string, NamedWeight>();
+  for (const p of model.namedParameters()) out.set(p.name, { shape: [...p.tensor.shape], data: await p.tensor.toArray() });
+  return out;
+}
+
+function dawnetSide(data: Batch, seed: number): DawnetSide {
+  dn.setInitSeed(seed);
+  const model = dn.models.unet({ features: FEATURES, depth: DEPTH });
+  const optimizer = new dn.optim.Adam(model.trainableParameters(), { lr: LR });
+  const x = dn.tensor(data.x, data.xShape);
+  const target = dn.tensor(data.target, data.targetShape);
+  return {
+    step: () => {
+      const loss = dn.scope(() => {
+        const l = dn.diceLoss(model.forward(x), target, { smooth: SMOOTH });
+        dn.keep(l);
+        l.backward();
+        return l;
+      });
+      loss.dispose();
+      optimizer.step();
+      optimizer.zeroGrad();
+    },
+    output: async () => {
+      const p = dn.noGrad(() => model.forward(x));
+      try {
+        return await p.toArray();
+      } finally {
+        p.dispose();
+      }
+    },
+    weights: () => readWeights(model),
+    dispose: () => {
+      x.dispose();
+      target.dispose();
+      optimizer.dispose();
+      model.dispose();
+    },
+  };
+}
+
+type T4 = TF.Tensor4D;
+
+/** The same U-Net with tfjs ops, its variables taken from dawnet's weights by name. */
+function tfjsUnet(tf: typeof TF, weights: Map<string, NamedWeight>) {
+  const vars = new Map<string, TF.Variable>();
+  for (const [name, w] of weights) vars.set(name, tf.variable(tf.tensor(w.data, w.shape, 'float32'), true));
+  const v = <R extends TF.Rank>(name: string) => {
+    const t = vars.get(name);
+    if (!t) throw new Error(`bench: the tfjs U-Net needs weight '${name}', which dawnet's model does not have`);
+    return t as unknown as TF.Tensor<R>;
+  };
+  const block = (prefix: string, x: T4): T4 => {
+    let h = x;
+    for (const i of [1, 2]) {
+      h = tf.conv2d(h, v<TF.Rank.R4>(`${prefix}conv${i}.weight`), 1, 'same');
+      const { mean, variance } = tf.moments(h, [0, 1, 2]);
+      h = tf.batchNorm(h, mean, variance, v<TF.Rank.R1>(`${prefix}norm${i}.bias`), v<TF.Rank.R1>(`${prefix}norm${i}.weight`), EPS) as T4;
+      h = tf.relu(h);
+    }
+    return h;
+  };
+  const forward = (x: T4): T4 => {
+    const skips: T4[] = [];
+    let h = x;
+    for (let level = 1; level <= DEPTH; level++) {
+      const e = block(`encoder${level}.enc${level}`, h);
+      skips.push(e);
+      h = tf.maxPool(e, 2, 2, 'valid');
+    }
+    h = block('bottleneck.bottleneck', h);
+    for (let level = DEPTH; level >= 1; level--) {
+      const w = v<TF.Rank.R4>(`upconv${level}.weight`);
+      const [n, hh, ww] = h.shape;
+      const u = tf.add(tf.conv2dTranspose(h, w, [n, 2 * hh, 2 * ww, w.shape[2]], 2, 'valid'), v(`upconv${level}.bias`)) as T4;
+      h = block(`decoder${level}.dec${level}`, tf.concat([u, skips.pop()!], 3));
+    }
+    return tf.sigmoid(tf.add(tf.conv2d(h, v<TF.Rank.R4>('conv.weight'), 1, 'valid'), v('conv.bias')));
+  };
+  const dice = (p: TF.Tensor, target: TF.Tensor): TF.Scalar => {
+    const twiceInter = tf.mul(tf.sum(tf.mul(p, target)), 2);
+    const total = tf.add(tf.sum(p), tf.sum(target));
+    return tf.sub(1, tf.div(tf.add(twiceInter, SMOOTH), tf.add(total, SMOOTH)));
+  };
+  return { vars: [...vars.values()], forward, dice };
+}
+
+async function tfjsSide(peer: TfjsPeer, weights: Map<string, NamedWeight>, data: Batch): Promise<E2eSide> {
+  await peer.gradients();
+  const { tf } = peer;
+  const net = tfjsUnet(tf, weights);
+  const x = tf.tensor4d(data.x, data.xShape as [number, number, number, number]);
+  const target = tf.tensor(data.target, data.targetShape, 'float32');
+  const optimizer = tf.train.adam(LR, 0.9, 0.999, 1e-8);
+  return {
+    step: () => {
+      const { value, grads } = tf.variableGrads(() => net.dice(net.forward(x), target), net.vars);
+      optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
+      tf.dispose([value, ...Object.values(grads)]);
+    },
+    output: async () => {
+      const p = tf.tidy(() => net.forward(x));
+      try {
+        return (await p.data()) as Float32Array;
+      } finally {
+        p.dispose();
+      }
+    },
+    dispose: () => {
+      tf.dispose([x, target, ...net.vars]);
+      optimizer.dispose();
+    },
+  };
+}
+
+export function unetTrainCases(scale: number): E2eCase[] {
+  const size = unetImageSize(scale);
+  return twoBatches(16, scale).map((batch, i) => {
+    let data: Batch | null = null;
+    const get = () => (data ??= batchData(batch, size, 500 + i));
+    return {
+      id: `unet.train/b${batch}`,
+      group: 'e2e',
+      shape: `${dims([batch, size, size, 3])} f${FEATURES} d${DEPTH}`,
+      batch,
+      mode: 'train',
+      graph: unetGraph({ batch, size, features: FEATURES, depth: DEPTH }),
+      dawnet: () => dawnetSide(get(), 7),
+      tfjs: (peer, weights) => tfjsSide(peer, weights, get()),
+      // 19 convs and 18 batch norms in float32, summed in different orders.
+      tolerance: 2e-3,
+      note: 'dawnet also updates the batch norm running statistics; the tfjs step keeps none',
+    } satisfies E2eCase;
+  });
+}

@@ -1,0 +1,188 @@
+// End-to-end cases: a whole model step (a U-Net training step, a VGG16 forward) on dawnet and on
+// TensorFlow.js, in images per second, with dawnet's peak GPU memory held against the step's
+// theoretical minimum (bench/memory.ts).
+//
+// Both sides start from the same weights (dawnet's initialisation, read back and handed to tfjs)
+// and the same batch, and their outputs are compared once before any step changes the weights.
+// A step is timed like a kernel case (wall clock around enqueue + wait for the queue), one step per
+// sample: repeating steps before a sync would let released buffers pile up until the submit.
+// Peak memory is one more dawnet step under the pool probe, after timing, so Adam's moments exist.
+
+import { compareOutputs, timeRunner, type CaseResult, type Peak, type SideResult, type Timing, type TimingOptions } from './harness.js';
+import { DAWNET_SAVES, minimumMemory, stepFlops, type MemoryMinimum, type NetGraph } from './memory.js';
+import type { TfjsPeer } from './peer-tfjs.js';
+import { probePeak, type LiveGroup } from './pool-probe.js';
+
+export interface E2eSide {
+  /** Enqueues one step (forward, and for training loss, backward and optimiser) without waiting. */
+  step(): void;
+  /** The model's output for the case's batch with the current weights. */
+  output(): Promise<Float32Array>;
+  dispose(): void;
+}
+
+export interface NamedWeight {
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface DawnetSide extends E2eSide {
+  /** The parameters by dawnet's names, for tfjs to start from the same weights. */
+  weights(): Promise<Map<string, NamedWeight>>;
+}
+
+export interface E2eCase {
+  /** e.g. 'unet.train/b2'. */
+  id: string;
+  group: 'e2e';
+  shape: string;
+  batch: number;
+  mode: 'train' | 'inference';
+  /** The same network as the two sides build, for the flop count and the memory minimum. */
+  graph: NetGraph;
+  dawnet(): DawnetSide;
+  tfjs?(peer: TfjsPeer, weights: Map<string, NamedWeight>): Promise<E2eSide>;
+  /** Largest allowed max|dawnet - tfjs| / max|tfjs| of the outputs. */
+  tolerance: number;
+  note?: string;
+}
+
+export interface MemoryReport {
+  /** The pool's peakBytesInUse over one step. */
+  peakBytes: number;
+  /** Bytes in use before the step: weights, optimiser moments, the batch. */
+  baselineBytes: number;
+  minimum: MemoryMinimum;
+  /** The same sum with what dawnet's ops save (relu keeps its input): dawnet's floor by design. */
+  dawnetFloorBytes: number;
+  /** peakBytes / minimum.total; the bar is 1.5. */
+  ratio: number;
+  /** The largest groups of buffers acquired during the step and live at the peak. */
+  atPeak: LiveGroup[];
+  /** Kernel dispatches in one dawnet step (launch overhead = this x the cost of one). */
+  dispatches: number;
+}
+
+export interface E2eResult extends CaseResult {
+  batch: number;
+  /** Flops of one step (convolutions only, bench/memory.ts stepFlops). */
+  flops: number;
+  memory: MemoryReport | { error: string } | null;
+}
+
+export interface E2eEnv {
+  timing: TimingOptions;
+  peak: Peak | null;
+  tfjs: TfjsPeer | null;
+  check: boolean;
+  /** Measure dawnet's peak memory (one more step). */
+  memory: boolean;
+}
+
+export const MEMORY_BAR = 1.5;
+
+function message(e: unknown): string {
+  return e instanceof Error ? `${e.name === 'Error' ? '' : `${e.name}: `}${e.message}` : String(e);
+}
+
+/** Images per second; % of the FMA peak from the step's conv flops. */
+function sideResult(c: E2eCase, timing: Timing, peak: Peak | null): SideResult {
+  const seconds = timing.medianMs / 1000;
+  const gflops = stepFlops(c.graph, c.mode === 'train') / seconds / 1e9;
+  return { timing, rate: c.batch / seconds, pctPeak: peak && peak.gflops > 0 ? (100 * gflops) / peak.gflops : null };
+}
+
+async function timeSide(side: E2eSide, sync: () => Promise<void>, opts: TimingOptions): Promise<Timing> {
+  return timeRunner({ step: () => side.step(), sync }, { ...opts, maxInner: 1 });
+}
+
+async function measureMemory(c: E2eCase, side: E2eSide): Promise<MemoryReport> {
+  const probe = await probePeak(() => side.step());
+  const minimum = minimumMemory(c.graph, c.mode);
+  return {
+    peakBytes: probe.peakBytes,
+    baselineBytes: probe.baselineBytes,
+    minimum,
+    dawnetFloorBytes: minimumMemory(c.graph, c.mode, DAWNET_SAVES).total,
+    ratio: probe.peakBytes / minimum.total,
+    atPeak: probe.atPeak.slice(0, 8),
+    dispatches: probe.dispatches,
+  };
+}
+
+interface DawnetRun {
+  side: SideResult | { error: string };
+  out: Float32Array | null;
+  weights: Map<string, NamedWeight> | null;
+  memory: MemoryReport | { error: string } | null;
+}
+
+async function runDawnet(c: E2eCase, env: E2eEnv, sync: () => Promise<void>): Promise<DawnetRun> {
+  const run: DawnetRun = { side: { error: 'not run' }, out: null, weights: null, memory: null };
+  let side: DawnetSide | null = null;
+  try {
+    side = c.dawnet();
+    if (env.tfjs && c.tfjs) run.weights = await side.weights();
+    if (env.check) run.out = await side.output();
+    run.side = sideResult(c, await timeSide(side, sync, env.timing), env.peak);
+    if (env.memory) {
+      try {
+        run.memory = await measureMemory(c, side);
+      } catch (e) {
+        run.memory = { error: message(e) };
+      }
+    }
+  } catch (e) {
+    run.side = { error: message(e) };
+  } finally {
+    side?.dispose();
+    await sync().catch(() => {});
+  }
+  return run;
+}
+
+async function runTfjs(c: E2eCase, env: E2eEnv, peer: TfjsPeer, weights: Map<string, NamedWeight>): Promise<[SideResult, Float32Array | null]> {
+  const side = await c.tfjs!(peer, weights);
+  try {
+    const out = env.check ? await side.output() : null;
+    return [sideResult(c, await timeSide(side, peer.sync, env.timing), env.peak), out];
+  } finally {
+    side.dispose();
+  }
+}
+
+/** Runs one end-to-end case on dawnet and (when loaded) tfjs; failures are reported in the row. */
+export async function runE2eCase(c: E2eCase, env: E2eEnv, dawnetSync: () => Promise<void>): Promise<E2eResult> {
+  const row: E2eResult = {
+    id: c.id,
+    group: c.group,
+    shape: c.shape,
+    metric: 'images',
+    work: c.batch,
+    batch: c.batch,
+    flops: stepFlops(c.graph, c.mode === 'train'),
+    dawnet: { error: 'not run' },
+    tfjs: null,
+    ratio: null,
+    check: null,
+    memory: null,
+    ...(c.note ? { note: c.note } : {}),
+  };
+  const dn = await runDawnet(c, env, dawnetSync);
+  row.dawnet = dn.side;
+  row.memory = dn.memory;
+  let tfOut: Float32Array | null = null;
+  if (env.tfjs && c.tfjs) {
+    if (!dn.weights) row.tfjs = { error: 'not run: dawnet failed before its weights could be read' };
+    else {
+      try {
+        [row.tfjs, tfOut] = await runTfjs(c, env, env.tfjs, dn.weights);
+      } catch (e) {
+        row.tfjs = { error: message(e) };
+      }
+    }
+  }
+  if ('timing' in row.dawnet && row.tfjs && 'timing' in row.tfjs) row.ratio = row.tfjs.timing.medianMs / row.dawnet.timing.medianMs;
+  if (dn.out && tfOut) row.check = compareOutputs(dn.out, tfOut, c.tolerance);
+  return row;
+}

@@ -1,0 +1,223 @@
+// `dawnet bench --checks`: every op once on the GPU against the float64 CPU reference (src/reference),
+// forward and backward, at shapes that cross the kernels' tiles (odd sizes, channels past 64, batch
+// > 1, strides). The test suite does the same on lavapipe; this is for a real GPU, whose subgroup
+// size, workgroup limits and binding limits differ. Each op runs through its differentiable
+// wrapper: y = op(inputs), then y.backward(dy) with a seeded dy, so the gradients come from the
+// same path training uses. Last, element-wise ops over a tensor past maxStorageBufferBindingSize
+// check the binding-limit splitting, where the device's limit is small enough to afford it.
+//
+// Closeness is max|gpu - cpu| / max|cpu| per output, like the bench's tfjs check.
+
+import * as dn from '../src/index.js';
+import { runtime } from '../src/gpu/runtime.js';
+import type { Tensor } from '../src/graph/tensor.js';
+import { nd, ndZeros, type NdArray } from '../src/reference/array.js';
+import { batchNormBackwardRef, batchNormForwardRef } from '../src/reference/batchnorm.js';
+import { concatRef, splitRef } from '../src/reference/concat.js';
+import { conv2dBackwardRef, conv2dForwardRef, convTranspose2dBackwardRef, convTranspose2dForwardRef, type ConvRefOptions } from '../src/reference/conv.js';
+import { binaryBackwardRef, binaryForwardRef, sumRef, unaryBackwardRef, unaryForwardRef } from '../src/reference/elementwise.js';
+import { bceBackwardRef, bceForwardRef, diceBackwardRef, diceForwardRef } from '../src/reference/loss.js';
+import { matmulBackwardRef, matmulRef } from '../src/reference/matmul.js';
+import { maxPool2dBackwardRef, maxPool2dRef } from '../src/reference/pool.js';
+import { upsample2dBackwardRef, upsample2dRef } from '../src/reference/upsample.js';
+import { compareOutputs } from './harness.js';
+import { hostData } from './case.js';
+
+type Data = 'uniform' | 'positive' | 'unit' | 'mask';
+
+interface Input {
+  shape: number[];
+  data?: Data;
+  /** Takes part in backward (its gradient is checked). */
+  grad?: boolean;
+}
+
+export interface GpuCheck {
+  name: string;
+  inputs: Input[];
+  gpu: (x: Tensor[]) => Tensor;
+  /** Output and the gradients of the inputs marked grad, in order. */
+  cpu: (x: NdArray[], dy: NdArray) => { y: NdArray; grads: NdArray[] };
+  /** Largest max|gpu - cpu| / max|cpu|; sums of a few thousand f32 terms stay inside 1e-4. */
+  tolerance?: number;
+}
+
+function values(input: Input, seed: number): Float32Array {
+  const raw = hostData({ name: 'x', shape: input.shape, data: input.data === 'positive' ? 'positive' : 'uniform' }, seed);
+  if (input.data === 'unit') return raw.map((v) => 0.05 + 0.45 * (v + 1));
+  if (input.data === 'mask') return raw.map((v) => (v > 0 ? 1 : 0));
+  return raw;
+}
+
+function conv(name: string, x: number[], w: number[], opts: ConvRefOptions & dn.Conv2dOptions): GpuCheck {
+  return {
+    name: `conv2d ${name} [${x}] * [${w}]`,
+    inputs: [{ shape: x, grad: true }, { shape: w, grad: true }, { shape: [w[3]], grad: true }],
+    gpu: ([a, b, c]) => dn.conv2d(a, b, c, opts),
+    cpu: ([a, b, c], dy) => {
+      const g = conv2dBackwardRef(a, b, dy, opts);
+      return { y: conv2dForwardRef(a, b, c, opts), grads: [g.dx, g.dw, g.db] };
+    },
+    // Sums of up to k²·Cin products forward and N·Ho·Wo products for the weight gradient.
+    tolerance: 2e-4,
+  };
+}
+
+function unary(op: 'relu' | 'sigmoid', shape: number[]): GpuCheck {
+  return {
+    name: `${op} [${shape}]`,
+    inputs: [{ shape, grad: true }],
+    gpu: ([a]) => (op === 'relu' ? dn.relu(a) : dn.sigmoid(a)),
+    cpu: ([a], dy) => ({ y: unaryForwardRef(op, a), grads: [unaryBackwardRef(op, a, dy)] }),
+  };
+}
+
+function binary(op: 'add' | 'mul', a: number[], b: number[]): GpuCheck {
+  return {
+    name: `${op} [${a}] [${b}]`,
+    inputs: [{ shape: a, grad: true }, { shape: b, grad: true }],
+    gpu: ([x, y]) => (op === 'add' ? dn.add(x, y) : dn.mul(x, y)),
+    cpu: ([x, y], dy) => ({ y: binaryForwardRef(op, x, y), grads: binaryBackwardRef(op, x, y, dy) }),
+  };
+}
+
+const POOL = { size: 2, stride: 2 } as const;
+
+export function gpuChecks(): GpuCheck[] {
+  return [
+    conv('3x3 same', [2, 17, 19, 24], [3, 3, 24, 40], { padding: 'same' }),
+    conv('3x3 same, past the 64x64 tile', [2, 33, 35, 16], [3, 3, 16, 72], { padding: 'same' }),
+    conv('3x3 valid stride 2', [3, 15, 13, 8], [3, 3, 8, 12], { padding: 'valid', stride: 2 }),
+    conv('1x1 head', [2, 9, 11, 32], [1, 1, 32, 1], { padding: 'valid' }),
+    {
+      name: 'convTranspose2d 2x2 stride 2 [2,5,7,16] -> 8',
+      inputs: [{ shape: [2, 5, 7, 16], grad: true }, { shape: [2, 2, 8, 16], grad: true }, { shape: [8], grad: true }],
+      gpu: ([x, w, b]) => dn.convTranspose2d(x, w, b, { stride: 2 }),
+      cpu: ([x, w, b], dy) => {
+        const g = convTranspose2dBackwardRef(x, w, dy, { stride: 2 });
+        return { y: convTranspose2dForwardRef(x, w, b, { stride: 2 }), grads: [g.dx, g.dw, g.db] };
+      },
+    },
+    ...[[2, 10, 14, 6], [1, 9, 11, 3]].map((shape) => ({
+      name: `maxPool2d 2x2 [${shape}]`,
+      inputs: [{ shape, grad: true }],
+      gpu: ([x]: Tensor[]) => dn.maxPool2d(x, POOL),
+      cpu: ([x]: NdArray[], dy: NdArray) => ({ y: maxPool2dRef(x, POOL), grads: [maxPool2dBackwardRef(x, dy, POOL)] }),
+    })),
+    ...(['nearest', 'bilinear'] as const).map((mode) => ({
+      name: `upsample2d ${mode} x2 [2,5,6,4]`,
+      inputs: [{ shape: [2, 5, 6, 4], grad: true }],
+      gpu: ([x]: Tensor[]) => dn.upsample2d(x, { scale: 2, mode }),
+      cpu: ([x]: NdArray[], dy: NdArray) => ({ y: upsample2dRef(x, 10, 12, mode), grads: [upsample2dBackwardRef(x.shape, dy, mode)] }),
+    })),
+    {
+      name: 'batchNorm2d training [3,7,9,40]',
+      inputs: [
+        { shape: [3, 7, 9, 40], grad: true },
+        { shape: [40], data: 'positive', grad: true },
+        { shape: [40], grad: true },
+        { shape: [40] },
+        { shape: [40], data: 'positive' },
+      ],
+      gpu: ([x, g, b, m, v]) => dn.batchNorm2d(x, g, b, m, v, { training: true }),
+      cpu: ([x, g, b, m, v], dy) => {
+        const o = { training: true };
+        const r = batchNormBackwardRef(x, g, dy, m, v, o);
+        return { y: batchNormForwardRef(x, g, b, m, v, o).y, grads: [r.dx, r.dgamma, r.dbeta] };
+      },
+      // Per-channel sums over 189 rows feed every output.
+      tolerance: 1e-3,
+    },
+    unary('relu', [2, 13, 11, 7]),
+    unary('sigmoid', [2, 13, 11, 7]),
+    binary('add', [2, 6, 5, 24], [24]),
+    binary('mul', [3, 7, 11], [3, 7, 11]),
+    {
+      name: 'sum over N, H, W [2,9,7,33]',
+      inputs: [{ shape: [2, 9, 7, 33], grad: true }],
+      gpu: ([x]) => dn.sum(x, [0, 1, 2]),
+      cpu: ([x], dy) => ({ y: sumRef(x, [0, 1, 2]), grads: [nd(Array.from(x.data, (_, i) => dy.data[i % 33]), x.shape)] }),
+    },
+    ...[[37, 70, 45], [8, 2000, 16]].map(([m, k, n]) => ({
+      name: `matmul [${m},${k}] x [${k},${n}]`,
+      inputs: [{ shape: [m, k], grad: true }, { shape: [k, n], grad: true }],
+      gpu: ([a, b]: Tensor[]) => dn.matmul(a, b),
+      cpu: ([a, b]: NdArray[], dy: NdArray) => ({ y: matmulRef(a, b), grads: matmulBackwardRef(a, b, dy) }),
+      tolerance: 2e-4,
+    })),
+    {
+      name: 'concat channels [2,3,4,5] + [2,3,4,7]',
+      inputs: [{ shape: [2, 3, 4, 5], grad: true }, { shape: [2, 3, 4, 7], grad: true }],
+      gpu: (xs) => dn.concat(xs, -1),
+      cpu: (xs, dy) => ({ y: concatRef(xs, -1), grads: splitRef(dy, [5, 7], -1) }),
+    },
+    {
+      name: 'diceLoss [2,11,13,1]',
+      inputs: [{ shape: [2, 11, 13, 1], data: 'unit', grad: true }, { shape: [2, 11, 13, 1], data: 'mask' }],
+      gpu: ([p, y]) => dn.diceLoss(p, y),
+      cpu: ([p, y], dy) => ({ y: nd([diceForwardRef(p, y)], [1]), grads: [diceBackwardRef(p, y, dy.data[0])] }),
+    },
+    {
+      name: 'bceLoss mean [2,11,13,1]',
+      inputs: [{ shape: [2, 11, 13, 1], data: 'unit', grad: true }, { shape: [2, 11, 13, 1], data: 'mask' }],
+      gpu: ([p, y]) => dn.bceLoss(p, y, { reduction: 'mean' }),
+      cpu: ([p, y], dy) => ({ y: bceForwardRef(p, y, 1e-7, 'mean'), grads: [bceBackwardRef(p, y, dy, 1e-7, 'mean')] }),
+    },
+    ...bindingLimitChecks(),
+  ];
+}
+
+/** Element-wise ops over 1.25x maxStorageBufferBindingSize, where that stays under 512 MiB. */
+function bindingLimitChecks(): GpuCheck[] {
+  const limit = runtime().limits.maxStorageBufferBindingSize;
+  if (limit * 1.25 > 512 * 2 ** 20) return [];
+  const n = Math.ceil((limit * 1.25) / 4);
+  return [unary('relu', [n]), binary('add', [n], [n])].map((c) => ({ ...c, name: `${c.name} (past the ${limit / 2 ** 20} MiB binding limit)` }));
+}
+
+async function runCheck(c: GpuCheck, seed: number): Promise<string[]> {
+  const host = c.inputs.map((input, i) => values(input, seed + i));
+  const xs = host.map((data, i) => dn.tensor(data, c.inputs[i].shape, { requiresGrad: !!c.inputs[i].grad }));
+  const failures: string[] = [];
+  try {
+    const y = c.gpu(xs);
+    const dyHost = values({ shape: [...y.shape] }, seed + 99);
+    const dy = dn.tensor(dyHost, y.shape);
+    y.backward(dy);
+    const want = c.cpu(
+      host.map((data, i) => nd(data, c.inputs[i].shape)),
+      nd(dyHost, [...y.shape]),
+    );
+    const outputs: [string, Float32Array, NdArray][] = [['forward', await y.toArray(), want.y]];
+    const withGrad = xs.filter((_, i) => c.inputs[i].grad);
+    for (const [k, x] of withGrad.entries()) {
+      outputs.push([`grad ${k}`, x.grad ? await x.grad.toArray() : new Float32Array(0), want.grads[k] ?? ndZeros([0])]);
+    }
+    y.dispose();
+    dy.dispose();
+    for (const [what, got, ref] of outputs) {
+      const r = compareOutputs(got, Float32Array.from(ref.data), c.tolerance ?? 1e-4);
+      if (!r.ok) failures.push(`${what}: max err / max |ref| = ${r.maxRelErr.toExponential(2)}`);
+    }
+  } catch (e) {
+    failures.push(`threw ${(e as Error).name}: ${(e as Error).message}`);
+  } finally {
+    for (const x of xs) x.dispose();
+  }
+  return failures;
+}
+
+/** Runs every check, printing one line each; returns how many failed. */
+export async function runGpuChecks(): Promise<number> {
+  let failed = 0;
+  for (const [i, c] of gpuChecks().entries()) {
+    const t0 = performance.now();
+    const failures = await runCheck(c, 9000 + 100 * i);
+    const ms = (performance.now() - t0).toFixed(0);
+    console.log(`${failures.length ? 'FAIL' : 'ok  '} ${c.name} (${ms} ms)${failures.map((f) => `\n     ${f}`).join('')}`);
+    if (failures.length) failed++;
+  }
+  const leaked = runtime().pool.getStats().bytesInUse;
+  console.log(`${failed ? `${failed} check(s) failed` : 'all checks passed'}; ${leaked} bytes still in use`);
+  return failed;
+}

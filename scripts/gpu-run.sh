@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Runs dawnet on a Linux x86-64 GPU machine that has neither Node nor network, from the folder
+# scripts/gpu-bundle.sh made (.gpu-bundle/ beside scripts/, or $DAWNET_BUNDLE):
+#
+#   scripts/gpu-run.sh OUTDIR
+#
+# It unpacks Node and Dawn, puts the bundled Vulkan loader (and glvnd's dispatcher, which NVIDIA's
+# driver library links against) on LD_LIBRARY_PATH where the machine has none, points the loader
+# at NVIDIA's ICD when it is installed outside the standard folders, then runs, each with a time
+# limit, writing logs under OUTDIR:
+#   env.txt         the machine: GPU, driver, Vulkan files found, what was set
+#   info.log        dawnet info (the adapter, its features and limits)
+#   smoke.log       dawnet smoke (one kernel against the CPU reference)
+#   checks.log      dawnet bench --checks (every op, forward and backward, against the CPU reference)
+#   bench.log       dawnet bench, with the README section (--markdown) at the end
+#   bench.json      the bench's record; bench.md the README section rendered from it
+# Settings: DAWNET_BENCH_SCALE (default 1), DAWNET_BENCH_REPS (5), DAWNET_BENCH_BUDGET (seconds
+# after which the bench starts no new case, 240), DAWNET_BENCH_ARGS (more bench options),
+# DAWNET_VULKAN_LOADER=bundled|system (default: bundled only where the machine has none).
+# The whole run stays under about 8 minutes: 1 + 1 + 2 minutes for the first three steps at most,
+# the bench's budget, and a hard limit 2 minutes past it. The exit status is the first failure's.
+set -uo pipefail
+OUTDIR=${1:?usage: scripts/gpu-run.sh OUTDIR}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUNDLE=$(cd "${DAWNET_BUNDLE:-$ROOT/.gpu-bundle}" && pwd) || exit 1
+SCALE=${DAWNET_BENCH_SCALE:-1}
+REPS=${DAWNET_BENCH_REPS:-5}
+BUDGET=${DAWNET_BENCH_BUDGET:-240}
+mkdir -p "$OUTDIR" && OUTDIR=$(cd "$OUTDIR" && pwd)
+ENV_TXT=$OUTDIR/env.txt
+: >"$ENV_TXT"
+note() { echo "$*" | tee -a "$ENV_TXT"; }
+
+unxz_to() {
+  if command -v xz >/dev/null; then
+    xz -dc "$1" >"$2"
+  else
+    python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$1" "$2"
+  fi
+}
+
+# Node and Dawn, unpacked once per bundle.
+WORK=${DAWNET_GPU_WORK:-${TMPDIR:-/tmp}/dawnet-gpu-run}
+mkdir -p "$WORK"
+NODE=$WORK/node
+if [[ ! -x "$NODE" || "$BUNDLE/node.xz" -nt "$NODE" ]]; then
+  unxz_to "$BUNDLE/node.xz" "$NODE.tmp" && chmod +x "$NODE.tmp" && mv "$NODE.tmp" "$NODE" || { note "gpu-run: could not unpack node"; exit 1; }
+fi
+DAWN=$BUNDLE/node_modules/webgpu/dist/linux-x64/dawn.node
+if [[ ! -f "$DAWN" || "$BUNDLE/dawn.node.xz" -nt "$DAWN" ]]; then
+  mkdir -p "$(dirname "$DAWN")"
+  unxz_to "$BUNDLE/dawn.node.xz" "$DAWN.tmp" && mv "$DAWN.tmp" "$DAWN" || { note "gpu-run: could not unpack dawn.node"; exit 1; }
+fi
+note "node: $("$NODE" -v) from $BUNDLE ($(tr '\n' ';' <"$BUNDLE/VERSIONS"))"
+
+# The Vulkan loader and glvnd: the machine's own where it has them.
+# (ldconfig's list is read first: grep -q would stop early and fail the pipe under pipefail.)
+LIBS=$(ldconfig -p 2>/dev/null || true)
+has_lib() { grep -q "^[[:space:]]*$1 " <<<"$LIBS"; }
+mode=${DAWNET_VULKAN_LOADER:-auto}
+for pair in vulkan:libvulkan.so.1 glvnd:libGLdispatch.so.0; do
+  dir=${pair%%:*} lib=${pair#*:}
+  if [[ "$mode" == bundled ]] || { [[ "$mode" == auto ]] && ! has_lib "$lib"; }; then
+    export LD_LIBRARY_PATH=$BUNDLE/lib/$dir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+    note "using the bundled $lib"
+  else
+    note "using the machine's $lib"
+  fi
+done
+for d in /usr/local/nvidia/lib64 /usr/local/nvidia/lib; do
+  [[ -d "$d" ]] && export LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$d
+done
+
+# NVIDIA's ICD: the loader looks in /usr/share/vulkan/icd.d and /etc/vulkan/icd.d; the driver may sit elsewhere.
+if [[ -z "${VK_DRIVER_FILES:-}${VK_ICD_FILENAMES:-}" ]] && ! ls /usr/share/vulkan/icd.d/nvidia*.json /etc/vulkan/icd.d/nvidia*.json >/dev/null 2>&1; then
+  icd=$(ls /usr/local/nvidia/share/vulkan/icd.d/nvidia*.json /usr/local/nvidia/etc/vulkan/icd.d/nvidia*.json 2>/dev/null | head -n1 || true)
+  if [[ -n "$icd" ]]; then
+    export VK_DRIVER_FILES=$icd VK_ICD_FILENAMES=$icd
+    note "VK_DRIVER_FILES=$icd"
+  fi
+fi
+note "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
+{
+  command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
+  ls /usr/share/vulkan/icd.d /etc/vulkan/icd.d /usr/local/nvidia/share/vulkan/icd.d 2>/dev/null
+  uname -a
+} >>"$ENV_TXT" 2>&1
+
+status=0
+# step NAME SECONDS ARGS...: runs the CLI with a time limit, its output to OUTDIR/NAME.log and here.
+step() {
+  local name=$1 seconds=$2
+  shift 2
+  echo "== dawnet $* (limit ${seconds} s)"
+  (cd "$ROOT" && timeout -k 10 "$seconds" "$NODE" "$BUNDLE/dist/cli.js" "$@") 2>&1 | tee "$OUTDIR/$name.log"
+  local rc=${PIPESTATUS[0]}
+  [[ $rc -eq 0 ]] || echo "== dawnet $* failed with status $rc" | tee -a "$OUTDIR/$name.log"
+  [[ $status -ne 0 || $rc -eq 0 ]] || status=$rc
+}
+
+step info 60 info
+step smoke 60 smoke
+step checks 120 bench --checks
+# shellcheck disable=SC2086
+step bench $((BUDGET + 120)) bench --scale "$SCALE" --reps "$REPS" --budget "$BUDGET" --out "$OUTDIR/bench.json" --markdown ${DAWNET_BENCH_ARGS:-}
+if [[ -f "$OUTDIR/bench.json" ]]; then
+  (cd "$ROOT" && "$NODE" "$BUNDLE/dist/cli.js" bench --markdown "$OUTDIR/bench.json") >"$OUTDIR/bench.md" 2>&1
+fi
+echo "== gpu-run: done (status $status); logs in $OUTDIR"
+exit "$status"
