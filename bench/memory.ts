@@ -16,8 +16,8 @@
 //   concat                   nothing (its backward only splits dy)
 //   sigmoid                  its output (dy * y * (1 - y))
 //   dice loss                the target (a step input) and the two sums per group
-// dawnet's relu saves its input instead (DAWNET_SAVES): after a batch norm that is one more tensor
-// of the activation's size per conv block, which the report attributes.
+// dawnet's ops save exactly these (DAWNET_SAVES = MINIMUM_SAVES); relu used to save its input,
+// one more activation-sized tensor per conv block after a batch norm, until it switched to its output.
 //
 // The ideal schedule, simulated op by op. Forward: the saved tensors made so far, plus tensors no
 // op saves from the op that makes them to their last reader (a batch norm's output before the relu,
@@ -68,11 +68,8 @@ export const MINIMUM_SAVES: Record<OpKind, Saves> = {
   dice: (op) => ({ tensors: [op.inputs[1]], extra: 2 }),
 };
 
-/** What dawnet's ops save (src/kernels/*): the same, except that relu keeps its input. */
-export const DAWNET_SAVES: Record<OpKind, Saves> = {
-  ...MINIMUM_SAVES,
-  relu: (op) => ({ tensors: [op.inputs[0]], extra: 0 }),
-};
+/** What dawnet's ops save (src/kernels/*): the minimum's choices. */
+export const DAWNET_SAVES: Record<OpKind, Saves> = { ...MINIMUM_SAVES };
 
 export function elements(g: NetGraph, t: string): number {
   const shape = g.tensors.get(t);

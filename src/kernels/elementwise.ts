@@ -30,7 +30,8 @@ interface UnaryDef {
 }
 
 export const UNARY = {
-  relu: { forward: 'max(x, 0.0)', backward: 'select(0.0, dy, x > 0.0)', saves: 'x' },
+  // Saves its output (y > 0 exactly where x > 0): the next conv saves the same tensor, so no extra memory.
+  relu: { forward: 'max(x, 0.0)', backward: 'select(0.0, dy, y > 0.0)', saves: 'y' },
   sigmoid: { forward: '1.0 / (1.0 + exp(-x))', backward: 'dy * y * (1.0 - y)', saves: 'y' },
   tanh: { forward: 'tanh(x)', backward: 'dy * (1.0 - y * y)', saves: 'y' },
   exp: { forward: 'exp(x)', backward: 'dy * y', saves: 'y' },
