@@ -6,7 +6,7 @@ import { resizeBilinear } from '../data/lgg.js';
 import { decodeTiff } from '../data/tiff.js';
 import { noGrad } from '../graph/autograd.js';
 import { tensor } from '../graph/tensor.js';
-import { readFileBytes, writeFileAtomic } from '../io/files.js';
+import { nodeFs, readFileBytes, writeFileAtomic } from '../io/files.js';
 import { encodePng } from '../io/png.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
 import { overlay, probabilityToGray, toRgb8 } from '../report/overlay.js';
@@ -42,8 +42,7 @@ export async function runPredict(runDir: string, images: string[], outDir: strin
   const ckpt = (await fileExists(files.best)) ? files.best : files.last;
   await loadCheckpoint(ckpt, model);
   model.eval();
-  const fs = (await import(/* @vite-ignore */ 'node:fs/promises' as string)) as typeof import('node:fs/promises');
-  await fs.mkdir(outDir, { recursive: true });
+  await (await nodeFs()).mkdir(outDir, { recursive: true });
   const results: Prediction[] = [];
   const size = c.size;
   for (const path of images) {

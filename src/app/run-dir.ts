@@ -2,13 +2,10 @@
 // (every epoch, for --resume), best.safetensors (best validation metric), eval.json, report.html.
 
 import { FormatError } from '../errors.js';
-import { writeFileAtomic } from '../io/files.js';
+import { nodeFs as fs, writeFileAtomic } from '../io/files.js';
 import type { Logs } from '../train/callbacks.js';
 import type { TrainConfig } from './config.js';
 
-type Fs = typeof import('node:fs/promises');
-const fsName = 'node:fs/promises';
-const fs = (): Promise<Fs> => import(/* @vite-ignore */ fsName) as Promise<Fs>;
 const join = (...parts: string[]): string => parts.join('/').replace(/\/+/g, '/');
 
 export const runFiles = (dir: string) => ({

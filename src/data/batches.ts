@@ -12,6 +12,7 @@
 import { DataError } from './errors.js';
 import { decodeSlice, readFileBytes, type DecodedSlice } from './lgg.js';
 import { deriveSeed, seededRandom, shuffled } from './split.js';
+import { nodeModule } from '../io/files.js';
 
 /** What a batch needs of a slice (LggSlice has it). */
 export interface BatchSample {
@@ -77,10 +78,6 @@ const isNode = typeof process !== 'undefined' && !!process.versions?.node;
  * Imports a Node-only module by a name the bundler cannot see, so the browser bundle neither
  * includes nor fails on it (the same trick as src/gpu/device.ts for `webgpu`).
  */
-async function nodeOnly<T>(name: string): Promise<T> {
-  return (await import(/* @vite-ignore */ name)) as T;
-}
-
 export class BatchLoader {
   readonly batchesPerEpoch: number;
   private readonly samples: readonly BatchSample[];
@@ -202,7 +199,7 @@ export class BatchLoader {
 
 async function defaultWorkerCount(): Promise<number> {
   if (!isNode) return 0;
-  const os = await nodeOnly<typeof import('node:os')>('node:os');
+  const os = await nodeModule<typeof import('node:os')>('node:os');
   return Math.max(1, Math.min(4, os.availableParallelism() - 1));
 }
 
@@ -228,7 +225,7 @@ class WorkerPool {
   }
 
   static async start(n: number, workerUrl?: URL): Promise<WorkerPool> {
-    const { Worker } = await nodeOnly<typeof import('node:worker_threads')>('node:worker_threads');
+    const { Worker } = await nodeModule<typeof import('node:worker_threads')>('node:worker_threads');
     const source = await workerSource(workerUrl);
     const workers = Array.from({ length: n }, () => (typeof source === 'string' ? new Worker(source, { eval: true }) : new Worker(source)));
     return new WorkerPool(workers);
@@ -292,15 +289,15 @@ async function workerSource(override?: URL): Promise<URL | string> {
   const here = import.meta.url;
   if (!here.endsWith('.ts')) {
     const url = new URL('./decode-worker.js', here);
-    const fs = await nodeOnly<typeof import('node:fs/promises')>('node:fs/promises');
+    const fs = await nodeModule<typeof import('node:fs/promises')>('node:fs/promises');
     await fs.access(url).catch(() => {
       throw new DataError(`batches: worker script ${url.href} is missing (add src/data/decode-worker.ts to the build, pass workerUrl, or use workers: 0)`);
     });
     return url;
   }
   bundledWorker ??= (async () => {
-    const esbuild = await nodeOnly<typeof import('esbuild')>('esbuild');
-    const { fileURLToPath } = await nodeOnly<typeof import('node:url')>('node:url');
+    const esbuild = await nodeModule<typeof import('esbuild')>('esbuild');
+    const { fileURLToPath } = await nodeModule<typeof import('node:url')>('node:url');
     const out = await esbuild.build({
       entryPoints: [fileURLToPath(new URL('./decode-worker.ts', here))],
       bundle: true,

@@ -11,6 +11,7 @@
 
 import { DataError } from './errors.js';
 import { decodeTiff, readTiffInfo, type TiffImage } from './tiff.js';
+import { nodeFs, type NodeFs } from '../io/files.js';
 
 export interface LggSlice {
   /** File name without extension, e.g. `TCGA_CS_4941_19960909_12`. */
@@ -79,11 +80,9 @@ export interface ScanLggOptions {
   concurrency?: number;
 }
 
-type NodeFs = typeof import('node:fs/promises');
-const FS_MODULE = 'node:fs/promises';
-async function nodeFs(): Promise<NodeFs> {
+async function lggFs(): Promise<NodeFs> {
   try {
-    return (await import(/* @vite-ignore */ FS_MODULE)) as NodeFs;
+    return await nodeFs();
   } catch {
     throw new DataError('lgg: reading folders needs Node (node:fs); in the browser pass the bytes to decodeSlice');
   }
@@ -91,7 +90,7 @@ async function nodeFs(): Promise<NodeFs> {
 
 /** Reads a whole file (Node). */
 export async function readFileBytes(path: string): Promise<Uint8Array> {
-  const fs = await nodeFs();
+  const fs = await lggFs();
   try {
     return new Uint8Array(await fs.readFile(path));
   } catch (e) {
@@ -106,7 +105,7 @@ const DATED_FOLDER = /^(.+)_\d{8}$/;
 export async function scanLgg(root: string, options: ScanLggOptions = {}): Promise<LggDataset> {
   const size = options.size ?? 256;
   if (!Number.isInteger(size) || size < 1) throw new DataError(`${root}: working size must be a positive integer, got ${size}`);
-  const fs = await nodeFs();
+  const fs = await lggFs();
   const problems: LggProblem[] = [];
   const problem = (file: string, reason: string) => {
     if (options.strict) throw new DataError(`${file}: ${reason}`);

@@ -11,6 +11,7 @@
 import { DataError } from './errors.js';
 import { deriveSeed, seededRandom } from './split.js';
 import { encodeTiff } from './tiff.js';
+import { nodeFs } from '../io/files.js';
 
 export const LGG_CSV_COLUMNS = [
   'Patient', 'RNASeqCluster', 'MethylationCluster', 'miRNACluster', 'CNCluster', 'RPPACluster', 'OncosignCluster',
@@ -268,9 +269,6 @@ export function synthesizePatient(index: number, options: SynthOptions, taken = 
   return { folder, patient, slices, csvRow: csvRow(r, patient) };
 }
 
-type NodeFs = typeof import('node:fs/promises');
-const FS_MODULE = 'node:fs/promises';
-
 /** Writes a kaggle_3m-shaped synthetic data set into `dir` (patient folders and data.csv directly inside). */
 export async function writeSyntheticDataset(dir: string, options: SynthOptions): Promise<SynthSummary> {
   const size = options.size ?? 256;
@@ -278,7 +276,7 @@ export async function writeSyntheticDataset(dir: string, options: SynthOptions):
   if (!Number.isInteger(options.patients) || options.patients < 1) throw new DataError(`${dir}: synth needs patients >= 1, got ${options.patients}`);
   if (!Number.isInteger(size) || size < 8) throw new DataError(`${dir}: synth needs an integer size >= 8, got ${size}`);
   if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 1 || hi < lo) throw new DataError(`${dir}: slicesPerPatient must be integers 1 <= min <= max, got [${lo}, ${hi}]`);
-  const fs = (await import(/* @vite-ignore */ FS_MODULE)) as NodeFs;
+  const fs = await nodeFs();
   await fs.mkdir(dir, { recursive: true });
   const taken = new Set<string>();
   const folders: string[] = [];

@@ -2,17 +2,25 @@
 // writeFileAtomic: write to a temporary file in the same folder, flush it to disk, then rename over
 // the target. A crash at any point leaves either the old file or the new one, never half of one.
 
-// Module names in variables: bundlers for the browser then leave these imports alone.
-const FS = 'node:fs/promises';
-const PATH = 'node:path';
-type Fs = typeof import('node:fs/promises');
-type NodePath = typeof import('node:path');
+export type NodeFs = typeof import('node:fs/promises');
+export type NodePath = typeof import('node:path');
+
+/**
+ * Imports a Node built-in lazily. The name is a variable, so bundlers for the browser leave the
+ * import alone; every Node-only code path in the library loads node:* through here.
+ */
+export async function nodeModule<T>(name: string): Promise<T> {
+  return (await import(/* @vite-ignore */ name)) as T;
+}
+
+export const nodeFs = (): Promise<NodeFs> => nodeModule<NodeFs>('node:fs/promises');
+export const nodePath = (): Promise<NodePath> => nodeModule<NodePath>('node:path');
 
 export async function writeFileAtomic(path: string, bytes: Uint8Array | string): Promise<void> {
-  const fs = (await import(/* @vite-ignore */ FS)) as Fs;
-  const nodePath = (await import(/* @vite-ignore */ PATH)) as NodePath;
-  const dir = nodePath.dirname(path);
-  const tmp = nodePath.join(dir, `.${nodePath.basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  const fs = await nodeFs();
+  const paths = await nodePath();
+  const dir = paths.dirname(path);
+  const tmp = paths.join(dir, `.${paths.basename(path)}.${process.pid}.${Date.now()}.tmp`);
   const handle = await fs.open(tmp, 'w');
   try {
     await handle.writeFile(bytes);
@@ -37,7 +45,7 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array | string):
 }
 
 export async function readFileBytes(path: string): Promise<Uint8Array> {
-  const fs = (await import(/* @vite-ignore */ FS)) as Fs;
+  const fs = await nodeFs();
   const buf = await fs.readFile(path);
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }

@@ -23,7 +23,7 @@ import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Bound } from './chunking.js';
 import { expandMiddle } from './reduce.js';
-import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
+import { decodeNhwc, LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
 
 export interface Pool2dOptions {
   /** Window [kh, kw]; a number means square. */
@@ -84,15 +84,6 @@ function poolParams(g: Pool2dGeometry, total: number): ArrayBuffer {
 const POOL_PARAMS = /* wgsl */ `
 struct Params { total: u32, h: u32, w: u32, c: u32, outH: u32, outW: u32, kh: u32, kw: u32, sh: u32, sw: u32, padTop: u32, padLeft: u32 }`;
 
-/** WGSL: splits flat index i of a [N, rows, cols, C] tensor into n, row, col, ch. */
-function decode(rows: string, cols: string): string {
-  return /* wgsl */ `
-  let ch = i % params.c;
-  let pix = i / params.c;
-  let col = pix % ${cols};
-  let row = (pix / ${cols}) % ${rows};
-  let n = pix / (${cols} * ${rows});`;
-}
 
 /** WGSL: for output pixel (row, col), the window clipped to the image: rows [h0, h1), cols [w0, w1). */
 const WINDOW = /* wgsl */ `
@@ -149,7 +140,7 @@ const maxForwardSpec: KernelSpec = {
 fn main(${LINEAR_MAIN_ARGS}) {
   let i = ${linearIndex()};
   if (i >= params.total) { return; }
-  ${decode('params.outH', 'params.outW')}
+  ${decodeNhwc('params.outH', 'params.outW')}
   ${WINDOW}
   // 'same' padding never leaves a window without a real pixel, so (h0, w0) is always inside.
   var bestAt = u32(h0) * params.w + u32(w0);
@@ -180,7 +171,7 @@ const maxBackwardSpec: KernelSpec = {
 fn main(${LINEAR_MAIN_ARGS}) {
   let i = ${linearIndex()};
   if (i >= params.total) { return; }
-  ${decode('params.h', 'params.w')}
+  ${decodeNhwc('params.h', 'params.w')}
   ${COVERING}
   let me = row * params.w + col;
   var acc = 0.0;
@@ -238,7 +229,7 @@ const avgForwardSpec: KernelSpec = {
 fn main(${LINEAR_MAIN_ARGS}) {
   let i = ${linearIndex()};
   if (i >= params.total) { return; }
-  ${decode('params.outH', 'params.outW')}
+  ${decodeNhwc('params.outH', 'params.outW')}
   ${WINDOW}
   var acc = 0.0;
   for (var ih = h0; ih < h1; ih++) {
@@ -263,7 +254,7 @@ const avgBackwardSpec: KernelSpec = {
 fn main(${LINEAR_MAIN_ARGS}) {
   let i = ${linearIndex()};
   if (i >= params.total) { return; }
-  ${decode('params.h', 'params.w')}
+  ${decodeNhwc('params.h', 'params.w')}
   ${COVERING}
   var acc = 0.0;
   for (var oh = oh0; oh <= oh1; oh++) {

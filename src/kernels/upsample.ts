@@ -17,7 +17,7 @@ import type { KernelSpec } from '../gpu/runtime.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
-import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
+import { decodeNhwc, LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
 
 export type UpsampleMode = 'nearest' | 'bilinear';
 
@@ -60,14 +60,6 @@ function params(total: number, xShape: Shape, outH: number, outW: number): Array
 const HEADER = /* wgsl */ `
 struct Params { total: u32, h: u32, w: u32, c: u32, outH: u32, outW: u32, rh: f32, rw: f32, gh: f32, gw: f32 }`;
 
-function decode(rows: string, cols: string): string {
-  return /* wgsl */ `
-  let ch = i % params.c;
-  let pix = i / params.c;
-  let col = pix % ${cols};
-  let row = (pix / ${cols}) % ${rows};
-  let n = pix / (${cols} * ${rows});`;
-}
 
 /** WGSL shared by the bilinear kernels: the two taps and the weight of the second along one axis. */
 const BILINEAR_TAPS = /* wgsl */ `
@@ -100,7 +92,7 @@ ${mode === 'bilinear' ? BILINEAR_TAPS : ''}
 fn main(${LINEAR_MAIN_ARGS}) {
   let i = ${linearIndex()};
   if (i >= params.total) { return; }
-  ${direction === 'forward' ? decode('params.outH', 'params.outW') : decode('params.h', 'params.w')}
+  ${direction === 'forward' ? decodeNhwc('params.outH', 'params.outW') : decodeNhwc('params.h', 'params.w')}
   ${body}
 }`,
   };

@@ -31,3 +31,16 @@ export function f32Literal(v: number): string {
   const s = String(v);
   return /[.eE]/.test(s) ? s : `${s}.0`;
 }
+
+/**
+ * WGSL: splits the flat index `i` of an NHWC tensor into n, row, col, ch. `rows` and `cols` are
+ * WGSL expressions (e.g. 'params.outH'); the channel count is read from `params.c`.
+ */
+export function decodeNhwc(rows: string, cols: string): string {
+  return /* wgsl */ `
+  let ch = i % params.c;
+  let pix = i / params.c;
+  let col = pix % ${cols};
+  let row = (pix / ${cols}) % ${rows};
+  let n = pix / (${cols} * ${rows});`;
+}

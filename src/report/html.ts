@@ -8,7 +8,7 @@
 // page says so in a visible banner instead of showing empty boxes; the tables still carry the numbers.
 // Rendering is async: PNG compression and the lazy loading of node:fs (for Chart.js) both are.
 
-import { writeFileAtomic } from '../io/files.js';
+import { nodeFs, nodeModule, nodePath, writeFileAtomic } from '../io/files.js';
 import { pngDataUri } from '../io/png.js';
 import { overlay, toRgb8 } from './overlay.js';
 
@@ -275,10 +275,8 @@ async function loadChartJs(): Promise<{ source: string | null; reason: string }>
   const isNode = typeof process !== 'undefined' && !!process.versions?.node;
   if (!isNode) return { source: null, reason: 'no Chart.js source was given' };
   try {
-    const [moduleName, fsName, pathName] = ['node:module', 'node:fs/promises', 'node:path'];
-    const { createRequire } = (await import(/* @vite-ignore */ moduleName)) as typeof import('node:module');
-    const fs = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs/promises');
-    const path = (await import(/* @vite-ignore */ pathName)) as typeof import('node:path');
+    const { createRequire } = await nodeModule<typeof import('node:module')>('node:module');
+    const [fs, path] = [await nodeFs(), await nodePath()];
     // chart.js exports no ./dist/* subpath, so resolve its main file and look beside it.
     const main = createRequire(import.meta.url).resolve('chart.js');
     return { source: await fs.readFile(path.join(path.dirname(main), 'chart.umd.min.js'), 'utf8'), reason: '' };
@@ -425,9 +423,6 @@ ${chartScript}
 /** Renders the report and writes it atomically (creating the folder if needed). */
 export async function writeReport(path: string, data: ReportData): Promise<void> {
   const html = await renderReport(data);
-  const [fsName, pathName] = ['node:fs/promises', 'node:path'];
-  const fs = (await import(/* @vite-ignore */ fsName)) as typeof import('node:fs/promises');
-  const nodePath = (await import(/* @vite-ignore */ pathName)) as typeof import('node:path');
-  await fs.mkdir(nodePath.dirname(path), { recursive: true });
+  await (await nodeFs()).mkdir((await nodePath()).dirname(path), { recursive: true });
   await writeFileAtomic(path, html);
 }
