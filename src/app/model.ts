@@ -1,6 +1,5 @@
 // Builds a run's model, loss and validation metrics from its config.
 
-import { noGrad } from '../graph/autograd.js';
 import type { Tensor } from '../graph/tensor.js';
 import { bceDiceLoss, bceLoss, diceLoss } from '../kernels/loss.js';
 import { unet } from '../models/unet.js';
@@ -8,14 +7,14 @@ import { vggClassifier } from '../models/vgg16.js';
 import type { Module } from '../nn/module.js';
 import { setInitSeed } from '../nn/init.js';
 import { binaryReport, segmentationReport } from '../train/metrics.js';
-import type { MetricFn } from '../train/fit.js';
+import type { MetricFn, TrainMetric } from '../train/fit.js';
 import type { TrainConfig } from './config.js';
 
 export interface RunModel {
   model: Module;
   loss: (pred: Tensor, target: Tensor) => Tensor;
   /** Per training batch: accuracy (classify) or soft Dice (segment), for the progress bar and logs. */
-  trainMetric: { name: string; fn: (pred: Tensor, target: Tensor) => Promise<number> };
+  trainMetric: TrainMetric;
   metrics: Record<string, MetricFn>;
   architecture: Record<string, unknown>;
 }
@@ -38,8 +37,9 @@ export function buildModel(c: TrainConfig): RunModel {
       sensitivity: (s) => binaryReport(s.pred, s.target).recall,
       specificity: (s) => binaryReport(s.pred, s.target).specificity,
     };
-    const accuracy = async (p: Tensor, y: Tensor): Promise<number> => binaryReport(await p.toArray(), await y.toArray()).accuracy;
-    return { model, loss: lossFor(c), trainMetric: { name: 'accuracy', fn: accuracy }, metrics, architecture };
+    // Accuracy on the host from the batch's predictions and labels ([B, 1] each).
+    const accuracy: TrainMetric = { name: 'accuracy', tensors: (p, y) => [p.share(), y.share()], value: ([p, y]) => binaryReport(p, y).accuracy };
+    return { model, loss: lossFor(c), trainMetric: accuracy, metrics, architecture };
   }
   const architecture = { name: 'unet', features: c.features, depth: c.depth, inChannels: 3, outChannels: 1 };
   const model = unet({ features: c.features, depth: c.depth });
@@ -50,12 +50,7 @@ export function buildModel(c: TrainConfig): RunModel {
     dice_volume: (s) => seg(s).dicePerVolume,
     iou: (s) => seg(s).iouPerSlice,
   };
-  // Soft Dice of the batch, 1 - diceLoss: one reduction on the GPU and a scalar readback.
-  const softDice = async (p: Tensor, y: Tensor): Promise<number> => {
-    const l = noGrad(() => diceLoss(p, y));
-    const v = 1 - (await l.item());
-    l.dispose();
-    return v;
-  };
-  return { model, loss, trainMetric: { name: 'soft_dice', fn: softDice }, metrics, architecture };
+  // Soft Dice of the batch, 1 - diceLoss: one reduction on the GPU, read back with the loss.
+  const softDice: TrainMetric = { name: 'soft_dice', tensors: (p, y) => [diceLoss(p, y)], value: ([l]) => 1 - l[0] };
+  return { model, loss, trainMetric: softDice, metrics, architecture };
 }

@@ -253,13 +253,27 @@ export class Runtime {
 
   /** Copies `bytes` of a buffer back to the host; submits what is queued. */
   async read(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+    return (await this.readMany([{ buffer, bytes }]))[0];
+  }
+
+  /**
+   * Copies several buffers back with one staging buffer, one submit and one map: a training step
+   * that needs its loss and a metric waits for the GPU once, not once per value.
+   */
+  async readMany(sources: { buffer: GPUBuffer; bytes: number }[]): Promise<ArrayBuffer[]> {
     this.checkAlive();
-    const staging = this.pool.acquire(bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback');
-    this.copy(buffer, 0, staging, 0, Math.ceil(bytes / 4) * 4);
+    const padded = sources.map((s) => Math.ceil(s.bytes / 4) * 4);
+    const offsets = padded.map((_, i) => padded.slice(0, i).reduce((a, b) => a + b, 0));
+    const total = Math.max(4, padded.reduce((a, b) => a + b, 0));
+    const staging = this.pool.acquire(total, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback');
+    sources.forEach((s, i) => {
+      if (padded[i]) this.copy(s.buffer, 0, staging, offsets[i], padded[i]);
+    });
     this.submit();
     try {
-      await staging.mapAsync(GPUMapMode.READ, 0, Math.ceil(bytes / 4) * 4);
-      const out = staging.getMappedRange(0, Math.ceil(bytes / 4) * 4).slice(0, bytes);
+      await staging.mapAsync(GPUMapMode.READ, 0, total);
+      const mapped = staging.getMappedRange(0, total);
+      const out = sources.map((s, i) => mapped.slice(offsets[i], offsets[i] + s.bytes));
       staging.unmap();
       return out;
     } catch (e) {

@@ -161,6 +161,12 @@ export function assertLive(op: string, ...tensors: (Tensor | null | undefined)[]
   }
 }
 
+/** Reads several tensors back with one GPU round trip (Runtime.readMany). */
+export async function readTensors(tensors: Tensor[]): Promise<Float32Array[]> {
+  const buffers = await runtime().readMany(tensors.map((t) => ({ buffer: t.buffer, bytes: t.size * 4 })));
+  return buffers.map((b) => new Float32Array(b));
+}
+
 /** An uninitialised tensor: every kernel output starts here. */
 export function emptyTensor(shape: Shape, label = 'tensor'): Tensor {
   checkShape(shape, label);

@@ -6,7 +6,7 @@
 import { TrainingError } from '../errors.js';
 import { noGrad } from '../graph/autograd.js';
 import { keep, scope } from '../graph/scope.js';
-import type { Tensor } from '../graph/tensor.js';
+import { readTensors, type Tensor } from '../graph/tensor.js';
 import { unary } from '../kernels/elementwise.js';
 import type { Module } from '../nn/module.js';
 import type { Optimizer } from '../optim/optimizer.js';
@@ -37,6 +37,17 @@ export interface EvalSet {
 
 export type MetricFn = (set: EvalSet) => number;
 
+/**
+ * A per-batch training metric in two halves: `tensors` enqueues what it needs on the GPU (small
+ * tensors: a loss, the predictions of a classifier), `value` turns their host copies into a number.
+ * The step reads them back together with the loss, in one round trip.
+ */
+export interface TrainMetric {
+  name: string;
+  tensors: (pred: Tensor, target: Tensor) => Tensor[];
+  value: (host: Float32Array[]) => number;
+}
+
 export interface BatchProgress {
   epoch: number;
   batch: number;
@@ -54,7 +65,7 @@ export interface FitOptions {
   optimizer: Optimizer;
   loss: (pred: Tensor, target: Tensor) => Tensor;
   /** A metric of each training batch (e.g. Dice, accuracy), averaged over the epoch and logged under its name. */
-  trainMetric?: { name: string; fn: (pred: Tensor, target: Tensor) => Promise<number> };
+  trainMetric?: TrainMetric;
   /** Computed on the validation set each epoch, logged as val_<name>. */
   metrics?: Record<string, MetricFn>;
   callbacks?: Callback[];
@@ -85,8 +96,7 @@ export async function trainEpoch(model: Module, data: Dataset, opts: FitOptions,
   let batch = 0;
   for await (const b of data.batches(epoch)) {
     let lossTensor: Tensor;
-    let pred: Tensor | null = null;
-    let metric: number | undefined;
+    let metricTensors: Tensor[] = [];
     try {
       const poison = opts.injectNanAtBatch !== undefined && opts.injectNanAtBatch === batch + 1 && epoch === (opts.initialEpoch ?? 0);
       lossTensor = scope(() => {
@@ -95,19 +105,20 @@ export async function trainEpoch(model: Module, data: Dataset, opts: FitOptions,
         // Fault injection for tests: a real NaN flowing through the graph, not a faked number.
         if (poison) loss = unary('scale', loss, Number.NaN);
         keep(loss);
-        if (opts.trainMetric) pred = keep(p);
+        if (opts.trainMetric) metricTensors = noGrad(() => opts.trainMetric!.tensors(p, b.y)).map((t) => keep(t));
         loss.backward();
         return loss;
       });
-      if (pred && opts.trainMetric) metric = await opts.trainMetric.fn(pred, b.y);
     } finally {
-      (pred as Tensor | null)?.dispose();
       b.x.dispose();
       b.y.dispose();
     }
     const n = b.x.shape[0];
-    const value = await lossTensor.item();
-    lossTensor.dispose();
+    // One readback per step: the loss and the metric's inputs together.
+    const [lossHost, ...metricHost] = await readTensors([lossTensor, ...metricTensors]);
+    const value = lossHost[0];
+    const metric = opts.trainMetric ? opts.trainMetric.value(metricHost) : undefined;
+    for (const t of [lossTensor, ...metricTensors]) t.dispose();
     if (!Number.isFinite(value)) {
       opts.optimizer.zeroGrad();
       throw new TrainingError(`training loss became ${value} at epoch ${epoch + 1}, batch ${batch + 1}; stopping (the last checkpoint is kept)`);
@@ -141,10 +152,11 @@ export async function evaluate(model: Module, data: Dataset, lossFn: FitOptions[
     }));
     const n = b.x.shape[0];
     sampleSize = pred.size / n;
-    total += (await loss.item()) * n;
+    const [lossHost, predHost, targetHost] = await readTensors([loss, pred, b.y]);
+    total += lossHost[0] * n;
     samples += n;
-    preds.push(await pred.toArray());
-    targets.push(await b.y.toArray());
+    preds.push(predHost);
+    targets.push(targetHost);
     volumes.push(...(b.volumes ?? []));
     for (const t of [pred, loss, b.x, b.y]) t.dispose();
   }

@@ -1,5 +1,5 @@
 export { fit, trainEpoch, evaluate } from './fit.js';
-export type { Batch, Dataset, EvalSet, MetricFn, FitOptions, History, BatchProgress } from './fit.js';
+export type { Batch, Dataset, EvalSet, MetricFn, FitOptions, History, BatchProgress, TrainMetric } from './fit.js';
 export { EarlyStopping, ReduceLROnPlateau, ModelCheckpoint, resolveMode } from './callbacks.js';
 export type { Callback, Logs, TrainingControl } from './callbacks.js';
 export { saveCheckpoint, loadCheckpoint, applyCheckpoint, encodeCheckpoint } from './checkpoint.js';
