@@ -4,7 +4,7 @@
 // whose side is its own rounded to a multiple of 2^depth and z-scored per image and channel.
 
 import * as dn from '../src/index.js';
-import { zscoreImages } from '../src/app/data.js';
+import { zscoreImages } from '../src/data/normalize.js';
 import { sliceToRgb } from '../src/app/predict-job.js';
 import { readTiffInfo } from '../src/data/tiff.js';
 import { decodeSafetensors } from '../src/io/safetensors.js';

@@ -2,7 +2,7 @@
 // generator as `dawnet synth` (src/data/synth.ts, browser-safe), kept as host arrays: images
 // z-scored per slice and channel as the CLI trains, masks 0/1, and the raw RGB for previews.
 
-import { zscoreImages } from '../src/app/data.js';
+import { zscoreImages } from '../src/data/normalize.js';
 import { synthesizePatient } from '../src/data/synth.js';
 
 export interface SliceSet {

@@ -40,8 +40,6 @@ export interface RunDataset extends Dataset {
   close(): Promise<void>;
 }
 
-export { zscoreImages };
-
 export function makeDataset(slices: LggSlice[], c: TrainConfig, opts: { train: boolean }): RunDataset {
   let stats: Promise<Map<string, ChannelStats>> | null = null;
   const loader = new BatchLoader(slices, {

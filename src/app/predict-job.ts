@@ -3,6 +3,7 @@
 // as the notebook draws with OpenCV contours; classification prints and saves p(tumour).
 
 import { resizeBilinear } from '../data/lgg.js';
+import { zscoreImages } from '../data/normalize.js';
 import { decodeTiff } from '../data/tiff.js';
 import { noGrad } from '../graph/autograd.js';
 import { tensor } from '../graph/tensor.js';
@@ -10,7 +11,6 @@ import { nodeFs, readFileBytes, writeFileAtomic } from '../io/files.js';
 import { encodePng } from '../io/png.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
 import { overlay, probabilityToGray, toRgb8 } from '../report/overlay.js';
-import { zscoreImages } from './data.js';
 import { buildModel } from './model.js';
 import { fileExists, readConfig, runFiles, writeJson } from './run-dir.js';
 

@@ -13,8 +13,7 @@ import type { Module } from '../nn/module.js';
 import { writeReport, type ReportData } from '../report/html.js';
 import { binaryReport } from '../train/metrics.js';
 import type { TrainConfig } from './config.js';
-import { zscoreImages } from './data.js';
-import { applyStats, volumeStats } from '../data/normalize.js';
+import { applyStats, volumeStats, zscoreImages } from '../data/normalize.js';
 import type { EvalResult } from './eval-job.js';
 import { readMetrics, runFiles } from './run-dir.js';
 

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
 import * as dn from '../../src/index.js';
-import { zscoreImages } from '../../src/app/data.js';
+import { zscoreImages } from '../../src/data/normalize.js';
 import { sliceToRgb } from '../../src/app/predict-job.js';
 import { UsageError } from '../../src/cli/args.js';
 import { isLoopbackHost, startServer, type StartedServer } from '../../src/cli/serve.js';
