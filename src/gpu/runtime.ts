@@ -8,6 +8,8 @@
 import { KernelError, LimitError, NoDeviceError } from '../errors.js';
 import { BufferPool } from './buffer-pool.js';
 import { acquireDevice, type GpuContext, type InitOptions } from './device.js';
+import { GpuTimer } from './gpu-timer.js';
+import { patientAwait } from './patient-wait.js';
 
 export interface KernelSpec {
   /** Op and direction, e.g. 'conv2d.forward'; also the label of everything created for it. */
@@ -44,6 +46,8 @@ const DISPATCHES_PER_SUBMIT = 96;
 export class Runtime {
   readonly device: GPUDevice;
   readonly pool: BufferPool;
+  /** Opt-in GPU time of the compute passes between begin() and end() (timestamp queries). */
+  readonly gpuTimer: GpuTimer;
   private kernels = new Map<string, CachedKernel>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
@@ -60,6 +64,11 @@ export class Runtime {
     this.device = ctx.device;
     const limits = ctx.device.limits;
     this.pool = new BufferPool(ctx.device, limits.maxBufferSize);
+    this.gpuTimer = new GpuTimer(ctx.device, ctx.device.features.has('timestamp-query'), {
+      closePass: () => this.endPass(),
+      flush: () => this.submit(),
+      checkAlive: () => this.checkAlive(),
+    });
     ctx.device.addEventListener('uncapturederror', (ev) => {
       const error = (ev as GPUUncapturedErrorEvent).error;
       this.checks.push(Promise.resolve(new KernelError(this.blame(error.message), error.message)));
@@ -196,7 +205,11 @@ export class Runtime {
   }
 
   private computePass(): GPUComputePassEncoder {
-    if (!this.pass) this.pass = this.commandEncoder().beginComputePass({ label: 'dawnet' });
+    if (!this.pass) {
+      // Only while the GPU timer runs does a pass write timestamps.
+      const timestampWrites = this.gpuTimer.passWrites();
+      this.pass = this.commandEncoder().beginComputePass(timestampWrites ? { label: 'dawnet', timestampWrites } : { label: 'dawnet' });
+    }
     return this.pass;
   }
 
@@ -271,7 +284,7 @@ export class Runtime {
     });
     this.submit();
     try {
-      await staging.mapAsync(GPUMapMode.READ, 0, total);
+      await this.gpuWait(staging.mapAsync(GPUMapMode.READ, 0, total));
       const mapped = staging.getMappedRange(0, total);
       const out = sources.map((s, i) => mapped.slice(offsets[i], offsets[i] + s.bytes));
       staging.unmap();
@@ -285,17 +298,22 @@ export class Runtime {
     }
   }
 
+  /** Awaits one of Dawn's promises; in Node without spinning a core while the GPU works. */
+  private gpuWait<T>(pending: Promise<T>): Promise<T> {
+    return patientAwait(pending, this.ctx.nodeGpu !== null);
+  }
+
   /** Waits for the GPU to finish everything submitted and rethrows any kernel error. */
   async sync(): Promise<void> {
     this.submit();
-    await this.device.queue.onSubmittedWorkDone();
+    await this.gpuWait(this.device.queue.onSubmittedWorkDone());
     await this.throwPendingErrors();
   }
 
   private async throwPendingErrors(): Promise<void> {
     const checks = this.checks;
     this.checks = [];
-    const results = await Promise.all(checks);
+    const results = await this.gpuWait(Promise.all(checks));
     if (this.ctx.lost) throw this.ctx.lost;
     const first = results.find((e) => e);
     if (first) throw first;
@@ -306,6 +324,7 @@ export class Runtime {
     this.destroyed = true;
     this.encoder = null;
     this.pass = null;
+    this.gpuTimer.destroy();
     this.device.destroy();
     this.ctx.nodeGpu = null;
   }
