@@ -4,13 +4,28 @@
 //
 // Both sides start from the same weights (dawnet's initialisation, read back and handed to tfjs)
 // and the same batch, and their outputs are compared once before any step changes the weights.
-// A step is timed like a kernel case (wall clock around enqueue + wait for the queue), one step per
-// sample: repeating steps before a sync would let released buffers pile up until the submit.
-// Peak memory is one more dawnet step under the pool probe, after timing, so Adam's moments exist.
+// A step is timed like a kernel case (on the run's clock, wall time beside it: bench/harness.ts),
+// one step per sample: repeating steps before a sync would let released buffers pile up until the
+// submit. Peak memory is one more step on each side after timing, so Adam's moments exist:
+// dawnet's under the pool probe (pool.peakBytesInUse), tfjs's under its buffer manager's watch
+// (peak of tf.memory().numBytesInGPU: bench/peer-tfjs.ts says why that one).
 
-import { compareOutputs, timeRunner, type CaseResult, type Peak, type SideResult, type Timing, type TimingOptions } from './harness.js';
+import {
+  compareOutputs,
+  dawnetGpuClock,
+  pctOfPeak,
+  sameClockRatio,
+  timeClocked,
+  type CaseResult,
+  type ClockedTiming,
+  type GpuClock,
+  type Peak,
+  type SideClocks,
+  type SideResult,
+  type TimingOptions,
+} from './harness.js';
 import { DAWNET_SAVES, minimumMemory, stepFlops, type MemoryMinimum, type NetGraph } from './memory.js';
-import type { TfjsPeer } from './peer-tfjs.js';
+import type { TfjsMemory, TfjsPeer } from './peer-tfjs.js';
 import { probePeak, type LiveGroup } from './pool-probe.js';
 
 export interface E2eSide {
@@ -67,7 +82,10 @@ export interface E2eResult extends CaseResult {
   batch: number;
   /** Flops of one step (convolutions only, bench/memory.ts stepFlops). */
   flops: number;
+  /** dawnet's peak over one step against the minimum. */
   memory: MemoryReport | { error: string } | null;
+  /** tfjs's peak GPU bytes over one step (null: tfjs not run or --no-memory). */
+  tfjsMemory: TfjsMemory | { error: string } | null;
 }
 
 export interface E2eEnv {
@@ -75,8 +93,10 @@ export interface E2eEnv {
   peak: Peak | null;
   tfjs: TfjsPeer | null;
   check: boolean;
-  /** Measure dawnet's peak memory (one more step). */
+  /** Measure each side's peak memory (one more step each). */
   memory: boolean;
+  /** The clock of each side (absent: wall on both). */
+  clocks?: SideClocks;
 }
 
 export const MEMORY_BAR = 1.5;
@@ -86,14 +106,14 @@ function message(e: unknown): string {
 }
 
 /** Images per second; % of the FMA peak from the step's conv flops. */
-function sideResult(c: E2eCase, timing: Timing, peak: Peak | null): SideResult {
-  const seconds = timing.medianMs / 1000;
+function sideResult(c: E2eCase, t: ClockedTiming, peak: Peak | null): SideResult {
+  const seconds = t.timing.medianMs / 1000;
   const gflops = stepFlops(c.graph, c.mode === 'train') / seconds / 1e9;
-  return { timing, rate: c.batch / seconds, pctPeak: peak && peak.gflops > 0 ? (100 * gflops) / peak.gflops : null };
+  return { ...t, rate: c.batch / seconds, pctPeak: pctOfPeak(gflops, peak?.gflops ?? null, peak?.clock ?? 'wall', t.clock) };
 }
 
-async function timeSide(side: E2eSide, sync: () => Promise<void>, opts: TimingOptions): Promise<Timing> {
-  return timeRunner({ step: () => side.step(), sync }, { ...opts, maxInner: 1 });
+async function timeSide(side: E2eSide, sync: () => Promise<void>, opts: TimingOptions, gpu: GpuClock | null): Promise<ClockedTiming> {
+  return timeClocked({ step: () => side.step(), sync }, { ...opts, maxInner: 1 }, gpu);
 }
 
 async function measureMemory(c: E2eCase, side: E2eSide): Promise<MemoryReport> {
@@ -124,7 +144,8 @@ async function runDawnet(c: E2eCase, env: E2eEnv, sync: () => Promise<void>): Pr
     side = c.dawnet();
     if (env.tfjs && c.tfjs) run.weights = await side.weights();
     if (env.check) run.out = await side.output();
-    run.side = sideResult(c, await timeSide(side, sync, env.timing), env.peak);
+    const gpu = env.clocks?.dawnet === 'gpu-timestamp' ? dawnetGpuClock() : null;
+    run.side = sideResult(c, await timeSide(side, sync, env.timing, gpu), env.peak);
     if (env.memory) {
       try {
         run.memory = await measureMemory(c, side);
@@ -141,11 +162,27 @@ async function runDawnet(c: E2eCase, env: E2eEnv, sync: () => Promise<void>): Pr
   return run;
 }
 
-async function runTfjs(c: E2eCase, env: E2eEnv, peer: TfjsPeer, weights: Map<string, NamedWeight>): Promise<[SideResult, Float32Array | null]> {
+interface TfjsRun {
+  side: SideResult;
+  out: Float32Array | null;
+  memory: TfjsMemory | { error: string } | null;
+}
+
+async function runTfjs(c: E2eCase, env: E2eEnv, peer: TfjsPeer, weights: Map<string, NamedWeight>): Promise<TfjsRun> {
   const side = await c.tfjs!(peer, weights);
   try {
     const out = env.check ? await side.output() : null;
-    return [sideResult(c, await timeSide(side, peer.sync, env.timing), env.peak), out];
+    const gpu = env.clocks?.tfjs === 'gpu-timestamp' ? peer.gpuClock : null;
+    const result = sideResult(c, await timeSide(side, peer.sync, env.timing, gpu), env.peak);
+    let memory: TfjsRun['memory'] = null;
+    if (env.memory) {
+      try {
+        memory = await peer.memoryPeak(() => side.step());
+      } catch (e) {
+        memory = { error: message(e) };
+      }
+    }
+    return { side: result, out, memory };
   } finally {
     side.dispose();
   }
@@ -164,8 +201,10 @@ export async function runE2eCase(c: E2eCase, env: E2eEnv, dawnetSync: () => Prom
     dawnet: { error: 'not run' },
     tfjs: null,
     ratio: null,
+    ratioClock: null,
     check: null,
     memory: null,
+    tfjsMemory: null,
     ...(c.note ? { note: c.note } : {}),
   };
   const dn = await runDawnet(c, env, dawnetSync);
@@ -176,13 +215,14 @@ export async function runE2eCase(c: E2eCase, env: E2eEnv, dawnetSync: () => Prom
     if (!dn.weights) row.tfjs = { error: 'not run: dawnet failed before its weights could be read' };
     else {
       try {
-        [row.tfjs, tfOut] = await runTfjs(c, env, env.tfjs, dn.weights);
+        const tf = await runTfjs(c, env, env.tfjs, dn.weights);
+        [row.tfjs, tfOut, row.tfjsMemory] = [tf.side, tf.out, tf.memory];
       } catch (e) {
         row.tfjs = { error: message(e) };
       }
     }
   }
-  if ('timing' in row.dawnet && row.tfjs && 'timing' in row.tfjs) row.ratio = row.tfjs.timing.medianMs / row.dawnet.timing.medianMs;
+  Object.assign(row, sameClockRatio(row.dawnet, row.tfjs));
   if (dn.out && tfOut) row.check = compareOutputs(dn.out, tfOut, c.tolerance);
   return row;
 }

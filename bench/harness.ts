@@ -1,11 +1,30 @@
-// Timing and running one case on both frameworks.
+// Timing and running one case on both frameworks, on one of two clocks.
 //
-// Timing is wall clock around a full GPU round trip: enqueue the op, then wait for the queue to
-// drain (dawnet: runtime().sync(), which submits and awaits onSubmittedWorkDone; tfjs: its own
-// submit, then the same wait). That includes encoding and submission, which is what a training
-// step pays, plus one queue round trip, which is measured separately (syncOverheadMs) and becomes
-// negligible once a sample lasts milliseconds. Short ops are repeated `inner` times per sample so
-// a sample lasts at least minSampleMs. Warm-up runs compile pipelines and fill buffer pools first.
+// Wall clock ('wall'), always measured: a full GPU round trip, enqueue the op, then wait for the
+// queue to drain (dawnet: runtime().sync(), which submits and awaits onSubmittedWorkDone; tfjs:
+// its own submit, then the same wait). That includes encoding and submission, which is what a
+// training step pays, plus one queue round trip, which is measured separately (syncOverheadMs) and
+// becomes negligible once a sample lasts milliseconds.
+//
+// GPU timestamps ('gpu-timestamp'), where the side's device has 'timestamp-query':
+//  - dawnet: runtime().gpuTimer around the sample. Every compute pass dawnet begins in it (one per
+//    command buffer: a submit every 96 dispatches, at a readback or a copy) writes its start and
+//    end; the sample is the sum of end - start over those passes. Not in it: copies between
+//    passes, queue writes (uniforms, uploads), submission and the CPU's encoding. The timer does
+//    not change how work is batched, so the same samples give the wall time too.
+//  - tfjs: tf.time(f).kernelMs. Under tf.time, tfjs 4.22's WebGPU backend puts every kernel in a
+//    pass of its own with timestamp writes, submits it, and reads the two timestamps back before
+//    summing the spans; so kernelMs is the sum of per-kernel spans, its compute programs only
+//    (uploads and buffer copies are not programs). Each kernel pays a pass begin/end of its own,
+//    and on a GPU that could overlap independent dispatches inside one pass none overlap: on such
+//    a GPU this sum can exceed what the batched, untimed step costs. Timing also submits and maps
+//    once per kernel, so tfjs's wall time comes from separate, untimed samples.
+// Both are GPU busy time in compute passes, what the kernels themselves cost; the wall clock adds
+// what it takes to feed them. A tfjs / dawnet ratio is taken only between samples of one clock:
+// when a side could not give GPU time (no feature, no reading), both sides' wall medians are used.
+//
+// Short ops are repeated `inner` times per sample so a (wall) sample lasts at least minSampleMs;
+// GPU samples use the same `inner`. Warm-up runs compile pipelines and fill buffer pools first.
 
 import { runtime } from '../src/gpu/runtime.js';
 import { Tensor, tensor } from '../src/graph/tensor.js';
@@ -39,6 +58,64 @@ export interface Runner {
   sync(): Promise<void>;
 }
 
+export type Clock = 'gpu-timestamp' | 'wall';
+
+/** `--clock`: auto is GPU timestamps when every side run has them, else wall on both. */
+export type ClockOption = 'auto' | 'gpu' | 'wall';
+
+/** A side's GPU clock: timestamp queries around the work. */
+export interface GpuClock {
+  /**
+   * Runs `enqueue` and waits for the GPU: wall ms around both and GPU ms of the kernels it ran
+   * (null when no reading came back).
+   */
+  measure(enqueue: () => void): Promise<{ wallMs: number; gpuMs: number | null }>;
+  /** Measuring changes how work is submitted (tfjs: a submit and a readback per kernel), so its wall time is not the plain one. */
+  perturbsWall: boolean;
+}
+
+/** The clock each side's samples use. */
+export interface SideClocks {
+  dawnet: Clock;
+  tfjs: Clock;
+}
+
+/**
+ * Which clock each side uses. 'wall': both wall. 'gpu': GPU timestamps on each side that has
+ * them. 'auto': GPU timestamps on both when dawnet has them and tfjs either has them or is not
+ * run (`tfjs: null`), else wall on both, so the two sides' numbers stay comparable.
+ */
+export function chooseClocks(option: ClockOption, has: { dawnet: boolean; tfjs: boolean | null }): SideClocks {
+  const gpu = (yes: boolean | null): Clock => (yes ? 'gpu-timestamp' : 'wall');
+  if (option === 'wall') return { dawnet: 'wall', tfjs: 'wall' };
+  if (option === 'gpu') return { dawnet: gpu(has.dawnet), tfjs: gpu(has.tfjs) };
+  const both = has.dawnet && has.tfjs !== false;
+  return { dawnet: gpu(both), tfjs: gpu(both && has.tfjs === true) };
+}
+
+/** dawnet's GPU clock: the runtime's timer around one sample; null without 'timestamp-query'. */
+export function dawnetGpuClock(): GpuClock | null {
+  const timer = runtime().gpuTimer;
+  if (!timer.available) return null;
+  return {
+    perturbsWall: false,
+    measure: async (enqueue) => {
+      timer.begin();
+      const t0 = performance.now();
+      let wallMs: number;
+      try {
+        enqueue();
+        await runtime().sync();
+        wallMs = performance.now() - t0;
+      } catch (e) {
+        await timer.end().catch(() => null);
+        throw e;
+      }
+      return { wallMs, gpuMs: await timer.end() };
+    },
+  };
+}
+
 function quantile(sorted: number[], q: number): number {
   const pos = (sorted.length - 1) * q;
   const lo = Math.floor(pos);
@@ -67,23 +144,75 @@ async function timeOnce(runner: Runner): Promise<number> {
   return performance.now() - t0;
 }
 
-export async function timeRunner(runner: Runner, opts: TimingOptions): Promise<Timing> {
+/** Warm-up runs; returns how many op runs a sample holds. */
+async function warmUp(runner: Runner, opts: TimingOptions): Promise<number> {
   let last = 0;
   for (let i = 0; i < opts.warmup; i++) last = await timeOnce(runner);
-  let inner = 1;
-  if (opts.minSampleMs > 0 && opts.maxInner > 1) {
-    // The last warm-up run sizes the samples; without warm-up, one more run does.
-    const once = opts.warmup > 0 ? last : await timeOnce(runner);
-    inner = Math.min(opts.maxInner, Math.max(1, Math.ceil(opts.minSampleMs / Math.max(once, 1e-3))));
-  }
+  if (!(opts.minSampleMs > 0 && opts.maxInner > 1)) return 1;
+  // The last warm-up run sizes the samples; without warm-up, one more run does.
+  const once = opts.warmup > 0 ? last : await timeOnce(runner);
+  return Math.min(opts.maxInner, Math.max(1, Math.ceil(opts.minSampleMs / Math.max(once, 1e-3))));
+}
+
+async function wallSamples(runner: Runner, reps: number, inner: number): Promise<number[]> {
   const samples: number[] = [];
-  for (let r = 0; r < opts.reps; r++) {
+  for (let r = 0; r < reps; r++) {
     const t0 = performance.now();
     for (let i = 0; i < inner; i++) runner.step();
     await runner.sync();
     samples.push((performance.now() - t0) / inner);
   }
-  return summarise(samples, inner);
+  return samples;
+}
+
+/** Wall-clock samples only. */
+export async function timeRunner(runner: Runner, opts: TimingOptions): Promise<Timing> {
+  const inner = await warmUp(runner, opts);
+  return summarise(await wallSamples(runner, opts.reps, inner), inner);
+}
+
+export interface ClockedTiming {
+  /** The samples of `clock`: what the rate, % of peak and the ratio are computed from. */
+  timing: Timing;
+  clock: Clock;
+  /** Wall-clock samples (the same as `timing` when the clock is 'wall'). */
+  wall: Timing;
+  /** Why GPU time was asked for and wall time is used instead. */
+  fallback?: string;
+}
+
+/** Why GPU samples cannot stand as the timing, or null when they can. */
+export function gpuFallback(samplesMs: (number | null)[]): string | null {
+  if (samplesMs.some((v) => v === null || !Number.isFinite(v))) return 'no GPU time came back for a sample';
+  const sorted = (samplesMs as number[]).slice().sort((a, b) => a - b);
+  if (!(sorted[Math.floor(sorted.length / 2)] > 0)) return 'the GPU time rounds to 0 (timestamp resolution)';
+  return null;
+}
+
+/**
+ * Samples on `gpu` when given (and wall time beside them), else wall time only. Wall samples
+ * come from the GPU samples themselves when timing does not disturb the work, else from
+ * separate untimed samples first.
+ */
+export async function timeClocked(runner: Runner, opts: TimingOptions, gpu: GpuClock | null): Promise<ClockedTiming> {
+  const inner = await warmUp(runner, opts);
+  if (!gpu) {
+    const wall = summarise(await wallSamples(runner, opts.reps, inner), inner);
+    return { timing: wall, clock: 'wall', wall };
+  }
+  const wallMs = gpu.perturbsWall ? await wallSamples(runner, opts.reps, inner) : [];
+  const gpuMs: (number | null)[] = [];
+  for (let r = 0; r < opts.reps; r++) {
+    const m = await gpu.measure(() => {
+      for (let i = 0; i < inner; i++) runner.step();
+    });
+    if (!gpu.perturbsWall) wallMs.push(m.wallMs / inner);
+    gpuMs.push(m.gpuMs === null ? null : m.gpuMs / inner);
+  }
+  const wall = summarise(wallMs, inner);
+  const why = gpuFallback(gpuMs);
+  if (why) return { timing: wall, clock: 'wall', wall, fallback: why };
+  return { timing: summarise(gpuMs as number[], inner), clock: 'gpu-timestamp', wall };
 }
 
 /** Median time of waiting on an idle queue: the floor under every sample. */
@@ -126,13 +255,14 @@ function firstTensor(what: string, result: DnResult): Tensor {
 export interface Peak {
   gflops: number;
   gbps: number;
+  /** The clock the peaks were timed on (absent: wall). */
+  clock?: Clock;
 }
 
-export interface SideResult {
-  timing: Timing;
-  /** GFLOP/s or GB/s, by the case's metric. */
+export interface SideResult extends ClockedTiming {
+  /** GFLOP/s or GB/s, by the case's metric, from `timing`. */
   rate: number;
-  /** rate over the measured peak of that metric; null without a peak. */
+  /** rate over the measured peak of that metric; null without a peak or when the peak is on another clock. */
   pctPeak: number | null;
 }
 
@@ -151,8 +281,10 @@ export interface CaseResult {
   work: number;
   dawnet: SideResult | { error: string };
   tfjs: SideResult | { error: string } | null;
-  /** tfjs median / dawnet median: above 1 means dawnet is faster. */
+  /** tfjs median / dawnet median, both on `ratioClock`: above 1 means dawnet is faster. */
   ratio: number | null;
+  /** The clock of both medians in the ratio: the sides' clock when they agree, else wall. */
+  ratioClock: Clock | null;
   check: CheckResult | null;
   note?: string;
   /** Why the outputs were not compared. */
@@ -166,12 +298,35 @@ export interface CaseEnv {
   /** Read both outputs once and compare them. */
   check: boolean;
   seed: number;
+  /** The clock of each side (absent: wall on both). */
+  clocks?: SideClocks;
 }
 
-function sideResult(c: BenchCase, timing: Timing, peak: Peak | null): SideResult {
-  const rate = c.work / (timing.medianMs * 1e6);
-  const peakRate = peak ? (c.metric === 'flops' ? peak.gflops : peak.gbps) : 0;
-  return { timing, rate, pctPeak: peakRate > 0 ? (100 * rate) / peakRate : null };
+/** % of peak, only when the peak was timed on the side's clock. */
+export function pctOfPeak(rate: number, peakRate: number | null, peakClock: Clock, clock: Clock): number | null {
+  // A wall-clock rate against a GPU-clock peak is still a lower bound (wall time >= GPU time), so
+  // it is shown; a GPU-clock rate against a wall-clock peak could overstate, so it is not.
+  const comparable = peakClock === clock || clock === 'wall';
+  return peakRate !== null && peakRate > 0 && comparable ? (100 * rate) / peakRate : null;
+}
+
+function sideResult(c: BenchCase, t: ClockedTiming, peak: Peak | null): SideResult {
+  const rate = c.work / (t.timing.medianMs * 1e6);
+  const peakRate = peak ? (c.metric === 'flops' ? peak.gflops : peak.gbps) : null;
+  return { ...t, rate, pctPeak: pctOfPeak(rate, peakRate, peak?.clock ?? 'wall', t.clock) };
+}
+
+/** tfjs / dawnet from medians of one clock: the sides' own when they agree, else both walls. */
+export function sameClockRatio(dawnet: SideResult | { error: string }, tfjs: SideResult | { error: string } | null): { ratio: number | null; ratioClock: Clock | null } {
+  if (!('timing' in dawnet) || !tfjs || !('timing' in tfjs)) return { ratio: null, ratioClock: null };
+  if (dawnet.clock === tfjs.clock) return { ratio: tfjs.timing.medianMs / dawnet.timing.medianMs, ratioClock: dawnet.clock };
+  return { ratio: tfjs.wall.medianMs / dawnet.wall.medianMs, ratioClock: 'wall' };
+}
+
+/** The GPU clock a side uses, or null for wall time. */
+function gpuClockOf(side: keyof SideClocks, env: CaseEnv): GpuClock | null {
+  if (env.clocks?.[side] !== 'gpu-timestamp') return null;
+  return side === 'dawnet' ? dawnetGpuClock() : (env.tfjs?.gpuClock ?? null);
 }
 
 function message(e: unknown): string {
@@ -182,7 +337,7 @@ async function runDawnet(c: BenchCase, host: Float32Array[], env: CaseEnv): Prom
   const xs = host.map((data, i) => tensor(data, c.inputs[i].shape));
   try {
     const runner: Runner = { step: () => disposeResult(c.dawnet(xs), xs), sync: () => runtime().sync() };
-    const timing = await timeRunner(runner, env.timing);
+    const timing = await timeClocked(runner, env.timing, gpuClockOf('dawnet', env));
     let out: Float32Array | null = null;
     if (env.check) {
       const result = c.dawnet(xs);
@@ -210,7 +365,7 @@ async function runTfjs(
   try {
     const op = c.tfjs!;
     const runner: Runner = { step: () => tf.dispose(tf.tidy(() => op(tf, xs))), sync: peer.sync };
-    const timing = await timeRunner(runner, env.timing);
+    const timing = await timeClocked(runner, env.timing, gpuClockOf('tfjs', env));
     let out: Float32Array | null = null;
     if (env.check) {
       const result = tf.tidy(() => op(tf, xs));
@@ -252,6 +407,7 @@ export async function runCase(c: BenchCase, env: CaseEnv): Promise<CaseResult> {
     dawnet: { error: 'not run' },
     tfjs: null,
     ratio: null,
+    ratioClock: null,
     check: null,
     ...(c.note ? { note: c.note } : {}),
     ...(c.noCheck ? { noCheck: c.noCheck } : {}),
@@ -271,9 +427,7 @@ export async function runCase(c: BenchCase, env: CaseEnv): Promise<CaseResult> {
       row.tfjs = { error: message(e) };
     }
   }
-  if ('timing' in row.dawnet && row.tfjs && 'timing' in row.tfjs) {
-    row.ratio = row.tfjs.timing.medianMs / row.dawnet.timing.medianMs;
-  }
+  Object.assign(row, sameClockRatio(row.dawnet, row.tfjs));
   if (dnOut && tfOut) row.check = compareOutputs(dnOut, tfOut, c.tolerance ?? CHECK_TOLERANCE);
   return row;
 }

@@ -1,13 +1,25 @@
 // `dawnet bench`: the device's measured peaks, the end-to-end cases (U-Net training step, VGG16
-// forward, with dawnet's peak memory against the minimum), then every kernel case, each on dawnet
-// and on TensorFlow.js's WebGPU backend (same Dawn GPU object, same process), printed as tables,
-// checked against the issue's bars and recorded as JSON; --markdown prints the README section.
+// forward, with each side's peak memory and dawnet's against the minimum), then every kernel
+// case, each on dawnet and on TensorFlow.js's WebGPU backend (same Dawn GPU object, same process),
+// printed as tables, checked against the issue's bars and recorded as JSON; --markdown prints the
+// README section. Times are GPU timestamps where both sides have them, else wall clock (--clock).
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as dn from '../src/index.js';
 import { hasRuntime, runtime } from '../src/gpu/runtime.js';
-import { DEFAULT_TIMING, runCase, syncOverheadMs, type CaseResult, type Peak, type TimingOptions } from './harness.js';
+import {
+  DEFAULT_TIMING,
+  chooseClocks,
+  dawnetGpuClock,
+  runCase,
+  syncOverheadMs,
+  type CaseResult,
+  type ClockOption,
+  type Peak,
+  type SideClocks,
+  type TimingOptions,
+} from './harness.js';
 import { barLines, evaluateBars } from './bars.js';
 import { runE2eCase, type E2eResult } from './e2e.js';
 import { runGpuChecks } from './gpu-checks.js';
@@ -15,7 +27,13 @@ import { markdownReport } from './markdown.js';
 import { measurePeak, type PeakResult } from './peak.js';
 import { loadTfjs, type TfjsPeer } from './peer-tfjs.js';
 import { loadCases, loadE2eCases, type CaseFilter } from './registry.js';
-import { adapterSlug, e2eHeader, e2eRow, peakLines, tableHeader, tableRow, writeRecord, type BenchRecord } from './report.js';
+import { adapterSlug, clockLine, e2eHeader, e2eRow, peakLines, tableHeader, tableRow, writeRecord, type BenchRecord, type ClockRecord } from './report.js';
+
+/**
+ * Dawn rounds timestamps to 2^16 ns (65.5 us) by default, against timing attacks in browsers; a
+ * benchmark wants them whole. It applies to every device made from this GPU object: tfjs's too.
+ */
+const DAWN_TIMESTAMPS = 'disable-dawn-features=timestamp_quantization';
 
 const USAGE = `usage: dawnet bench [options]
 
@@ -34,6 +52,10 @@ options:
   --warmup N        warm-up runs per case and side (default ${DEFAULT_TIMING.warmup})
   --reps N          timed samples per case and side (default ${DEFAULT_TIMING.reps})
   --min-sample-ms T repeat short ops within a sample until it lasts T ms (default ${DEFAULT_TIMING.minSampleMs})
+  --clock C         auto (default): GPU timestamps when dawnet's and tfjs's devices both have
+                    'timestamp-query', else wall clock on both; gpu: timestamps on each side
+                    that has them (a ratio between clocks uses both walls); wall: wall clock.
+                    Wall times are recorded in every case
   --no-tfjs         time dawnet only
   --no-check        do not compare dawnet's output with tfjs's
   --no-peak         skip the FMA and copy peak measurements
@@ -51,6 +73,7 @@ export interface BenchOptions {
   scale: number | null;
   filter: CaseFilter;
   timing: TimingOptions;
+  clock: ClockOption;
   tfjs: boolean;
   check: boolean;
   peak: boolean;
@@ -70,11 +93,17 @@ function intArg(name: string, v: string | undefined, min: number): number {
   return n;
 }
 
+function clockArg(v: string | undefined): ClockOption {
+  if (v === 'auto' || v === 'gpu' || v === 'wall') return v;
+  throw new RangeError(`bench: --clock needs auto, gpu or wall, got '${v}'`);
+}
+
 export function parseBenchArgs(args: string[]): BenchOptions | null {
   const o: BenchOptions = {
     scale: null,
     filter: {},
     timing: { ...DEFAULT_TIMING },
+    clock: 'auto',
     tfjs: true,
     check: true,
     peak: true,
@@ -97,6 +126,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     else if (a === '--warmup') o.timing.warmup = intArg(a, next(), 0);
     else if (a === '--reps') o.timing.reps = intArg(a, next(), 1);
     else if (a === '--min-sample-ms') o.timing.minSampleMs = intArg(a, next(), 0);
+    else if (a === '--clock') o.clock = clockArg(next());
     else if (a === '--no-tfjs') o.tfjs = false;
     else if (a === '--no-check') o.check = false;
     else if (a === '--no-peak') o.peak = false;
@@ -132,6 +162,14 @@ async function tryLoadTfjs(): Promise<TfjsPeer | null> {
   }
 }
 
+/** The clock of each side for this run; throws when --clock gpu meets an adapter without timestamps. */
+function benchClocks(option: ClockOption, peer: TfjsPeer | null, ownsRuntime: boolean): ClockRecord {
+  const dawnet = runtime().gpuTimer.available;
+  if (option === 'gpu' && !dawnet) throw new RangeError("bench: --clock gpu: this adapter has no 'timestamp-query'; use --clock wall or auto");
+  const clocks = chooseClocks(option, { dawnet, tfjs: peer ? peer.gpuClock !== null : null });
+  return { option, dawnet: clocks.dawnet, tfjs: peer ? clocks.tfjs : null, quantized: !ownsRuntime };
+}
+
 /** Stops starting cases once the budget is spent; remembers what it skipped. */
 class Budget {
   readonly skipped: string[] = [];
@@ -147,6 +185,7 @@ class Budget {
 interface RunEnv {
   peak: Peak | null;
   tfjs: TfjsPeer | null;
+  clocks: SideClocks;
   budget: Budget;
   /** Called after each case, so a run killed part-way still leaves its record. */
   save: () => void;
@@ -158,7 +197,12 @@ async function runE2e(opts: BenchOptions, scale: number, env: RunEnv, rows: E2eR
   console.log(e2eHeader());
   for (const c of cases) {
     if (!env.budget.allows(c.id)) continue;
-    const row = await runE2eCase(c, { timing: opts.timing, peak: env.peak, tfjs: env.tfjs, check: opts.check, memory: opts.memory }, () => runtime().sync());
+    // A training step's images per second is what its user waits for: wall clock, unless GPU
+    // time is asked for by name. (Under tf.time, tfjs also gives every kernel its own pass and
+    // readback, which slows its step: its GPU time came out above its wall time on lavapipe.)
+    const e2eClocks: SideClocks = env.clocks && opts.clock === 'gpu' ? env.clocks : { dawnet: 'wall', tfjs: 'wall' };
+    const e2eEnv = { timing: opts.timing, peak: env.peak, tfjs: env.tfjs, check: opts.check, memory: opts.memory, clocks: e2eClocks };
+    const row = await runE2eCase(c, e2eEnv, () => runtime().sync());
     rows.push(row);
     env.save();
     console.log(e2eRow(row));
@@ -172,7 +216,7 @@ async function runKernels(opts: BenchOptions, scale: number, env: RunEnv, rows: 
   console.log(tableHeader());
   for (const [i, c] of cases.entries()) {
     if (!env.budget.allows(c.id)) continue;
-    const row = await runCase(c, { timing: opts.timing, peak: env.peak, tfjs: env.tfjs, check: opts.check, seed: 1000 * (i + 1) });
+    const row = await runCase(c, { timing: opts.timing, peak: env.peak, tfjs: env.tfjs, check: opts.check, seed: 1000 * (i + 1), clocks: env.clocks });
     rows.push(row);
     env.save();
     console.log(tableRow(row));
@@ -195,7 +239,7 @@ export async function runBench(args: string[]): Promise<void> {
     return;
   }
   const ownsRuntime = !hasRuntime();
-  const report = await dn.init();
+  const report = await dn.init({ dawnOptions: [DAWN_TIMESTAMPS] });
   const name = dn.info().name;
   const scale = opts.scale ?? (isCpuAdapter(report) ? 8 : 1);
   let peer: TfjsPeer | null = null;
@@ -209,13 +253,16 @@ export async function runBench(args: string[]): Promise<void> {
     if (opts.list) return await listCases(opts, scale);
     console.log(`adapter: ${name}`);
     console.log(`scale:   ${scale} (batch and spatial sizes divided by it)`);
-    let peak: PeakResult | null = null;
-    if (opts.peak) {
-      peak = await measurePeak({ copyBytes: (isCpuAdapter(report) ? 64 : 256) * 2 ** 20 });
-      console.log(peakLines(peak));
-    }
     if (opts.tfjs) peer = await tryLoadTfjs();
     if (peer) console.log(`tfjs:    ${peer.version} (webgpu backend, adapter ${peer.adapter})`);
+    const clock = benchClocks(opts.clock, peer, ownsRuntime);
+    console.log(clockLine(clock));
+    let peak: PeakResult | null = null;
+    if (opts.peak) {
+      const gpu = clock.dawnet === 'gpu-timestamp' ? dawnetGpuClock() : null;
+      peak = await measurePeak({ copyBytes: (isCpuAdapter(report) ? 64 : 256) * 2 ** 20, gpu });
+      console.log(peakLines(peak));
+    }
     const overhead = {
       dawnet: await syncOverheadMs(() => runtime().sync()),
       tfjs: peer ? await syncOverheadMs(peer.sync) : null,
@@ -231,6 +278,7 @@ export async function runBench(args: string[]): Promise<void> {
       command: ['dawnet', 'bench', ...args].join(' '),
       scale,
       timing: opts.timing,
+      clock,
       tfjs: peer ? { version: peer.version, adapter: peer.adapter } : null,
       syncOverheadMs: overhead,
       peak,
@@ -239,7 +287,8 @@ export async function runBench(args: string[]): Promise<void> {
       skipped: budget.skipped,
     };
     const save = () => writeRecord(out, record);
-    const env: RunEnv = { peak: peak ? { gflops: peak.gflops, gbps: peak.gbps } : null, tfjs: peer, budget, save };
+    const clocks: SideClocks = { dawnet: clock.dawnet, tfjs: clock.tfjs ?? 'wall' };
+    const env: RunEnv = { peak: peak ? { gflops: peak.gflops, gbps: peak.gbps, clock: peak.clock } : null, tfjs: peer, clocks, budget, save };
     await runE2e(opts, scale, env, record.e2e!);
     await runKernels(opts, scale, env, record.rows);
     save();

@@ -2,10 +2,12 @@
 // measured peaks, then the rows grouped (end-to-end first, then each kernel family in suite order),
 // each with dawnet's and tfjs's time and rate, tfjs time / dawnet time, and dawnet's % of peak,
 // and last the issue's bars with the misses. `dawnet bench --markdown [record.json]` prints it.
+// Times are on the run's clock (GPU timestamps or wall); a cell on the other clock says so, and
+// with GPU timestamps a last column gives the wall medians.
 
 import { evaluateBars, mib, type Bar } from './bars.js';
 import type { E2eResult } from './e2e.js';
-import type { CaseResult } from './harness.js';
+import type { CaseResult, Clock } from './harness.js';
 import type { BenchRecord } from './report.js';
 
 function num(v: number): string {
@@ -14,18 +16,34 @@ function num(v: number): string {
 
 const UNITS = { flops: 'GFLOP/s', bytes: 'GB/s', images: 'img/s' } as const;
 
-function side(s: CaseResult['dawnet'] | null, metric: CaseResult['metric']): string {
+/** A cell on another clock than the run's says which. */
+function offClock(clock: Clock | null | undefined, runClock: Clock): string {
+  return clock && clock !== runClock ? ` (${clock === 'wall' ? 'wall clock' : 'GPU time'})` : '';
+}
+
+function side(s: CaseResult['dawnet'] | null, metric: CaseResult['metric'], runClock: Clock): string {
   if (!s) return '-';
   if ('error' in s) return 'error';
-  return `${num(s.timing.medianMs)} ms (${num(s.rate)} ${UNITS[metric]})`;
+  return `${num(s.timing.medianMs)} ms (${num(s.rate)} ${UNITS[metric]})${offClock(s.clock ?? 'wall', runClock)}`;
 }
 
 function pct(s: CaseResult['dawnet']): string {
   return 'timing' in s && s.pctPeak !== null ? s.pctPeak.toFixed(1) : '-';
 }
 
-function ratio(r: CaseResult): string {
-  return r.ratio === null ? '-' : `${r.ratio.toFixed(2)}x`;
+function ratio(r: CaseResult, runClock: Clock): string {
+  return r.ratio === null ? '-' : `${r.ratio.toFixed(2)}x${offClock(r.ratioClock ?? 'wall', runClock)}`;
+}
+
+/** Wall medians of both sides. */
+function wall(r: CaseResult): string {
+  const w = (s: CaseResult['dawnet'] | null) => (s && 'timing' in s && s.wall ? num(s.wall.medianMs) : '-');
+  return r.tfjs ? `${w(r.dawnet)} / ${w(r.tfjs)} ms` : `${w(r.dawnet)} ms`;
+}
+
+/** The run's clock: dawnet's (records from before the choice are wall clock). */
+function runClockOf(rec: BenchRecord): Clock {
+  return rec.clock?.dawnet ?? 'wall';
 }
 
 function escape(s: string): string {
@@ -37,20 +55,46 @@ function table(head: string[], rows: string[][]): string {
   return [line(head), `|${head.map(() => ' --- ').join('|')}|`, ...rows.map(line)].join('\n');
 }
 
-function e2eTable(rows: E2eResult[]): string {
+function e2eTable(rows: E2eResult[], runClock: Clock): string {
+  const gpu = runClock !== 'wall';
   return table(
-    ['case', 'shape', 'dawnet', 'tfjs', 'tfjs / dawnet', '% of peak', 'peak memory', 'minimum', 'ratio'],
+    ['case', 'shape', 'dawnet', 'tfjs', 'tfjs / dawnet', '% of peak', 'dawnet peak memory', 'tfjs peak memory', 'minimum', 'dawnet / minimum', ...(gpu ? ['wall clock (dawnet / tfjs)'] : [])],
     rows.map((r) => {
       const m = r.memory && 'ratio' in r.memory ? r.memory : null;
-      return [r.id, r.shape, side(r.dawnet, 'images'), side(r.tfjs, 'images'), ratio(r), pct(r.dawnet), m ? mib(m.peakBytes) : '-', m ? mib(m.minimum.total) : '-', m ? `${m.ratio.toFixed(2)}x` : '-'];
+      const tm = r.tfjsMemory && 'peakBytes' in r.tfjsMemory ? r.tfjsMemory : null;
+      return [
+        r.id,
+        r.shape,
+        side(r.dawnet, 'images', runClock),
+        side(r.tfjs, 'images', runClock),
+        ratio(r, runClock),
+        pct(r.dawnet),
+        m ? mib(m.peakBytes) : '-',
+        tm ? mib(tm.peakBytes) : '-',
+        m ? mib(m.minimum.total) : '-',
+        m ? `${m.ratio.toFixed(2)}x` : '-',
+        ...(gpu ? [wall(r)] : []),
+      ];
     }),
   );
 }
 
-function groupTable(rows: CaseResult[]): string {
+function groupTable(rows: CaseResult[], runClock: Clock): string {
+  const gpu = runClock !== 'wall';
   return table(
-    ['case', 'shape', 'dawnet', 'tfjs', 'tfjs / dawnet', '% of peak'],
-    rows.map((r) => [r.id, r.shape, side(r.dawnet, r.metric), side(r.tfjs, r.metric), ratio(r), pct(r.dawnet)]),
+    ['case', 'shape', 'dawnet', 'tfjs', 'tfjs / dawnet', '% of peak', ...(gpu ? ['wall clock (dawnet / tfjs)'] : [])],
+    rows.map((r) => [r.id, r.shape, side(r.dawnet, r.metric, runClock), side(r.tfjs, r.metric, runClock), ratio(r, runClock), pct(r.dawnet), ...(gpu ? [wall(r)] : [])]),
+  );
+}
+
+/** What the times are: the clock's sentence for the introduction. */
+function clockSentence(rec: BenchRecord): string {
+  if (runClockOf(rec) === 'wall') return 'wall clock around enqueue and wait for the queue';
+  return (
+    'GPU time from timestamp queries: for dawnet the sum of its compute passes\' spans (one pass per command buffer), for tfjs ' +
+    "tf.time's kernelMs, the sum over its kernels of one timestamped pass each; neither counts copies, uploads, submission or " +
+    `the CPU's encoding, which the wall clock (enqueue to queue drained, in the last column) does` +
+    (rec.clock?.quantized ? '; Dawn rounded each timestamp to 65.5 us' : '')
   );
 }
 
@@ -76,27 +120,32 @@ export function markdownReport(rec: BenchRecord): string {
     '```',
     '',
     `Scale ${rec.scale}: batch and image sides are the models' (U-Net levels at batch 16, 256x256; VGG16 at batch 32, 256x256) divided by ${rec.scale}. ` +
-      `Times are medians of ${t.reps ?? '?'} samples after ${t.warmup ?? '?'} warm-up run(s), wall clock around enqueue and wait for the queue` +
+      `Times are medians of ${t.reps ?? '?'} samples after ${t.warmup ?? '?'} warm-up run(s), ${clockSentence(rec)}` +
       `${rec.tfjs ? `; the peer is TensorFlow.js ${rec.tfjs.version} (WebGPU backend) on the same adapter in the same process` : '; tfjs was not run'}.`,
   ];
   if (rec.peak) {
     lines.push(
       '',
       `Measured peaks: FMA ${rec.peak.gflops.toFixed(1)} GFLOP/s, copy ${rec.peak.gbps.toFixed(1)} GB/s (read + write). ` +
-        '"% of peak" is dawnet\'s rate over the peak of its metric (FMA for convolutions, matmuls and end-to-end steps, copy for the rest).',
+        '"% of peak" is dawnet\'s rate over the peak of its metric (FMA for convolutions, matmuls and end-to-end steps, copy for the rest), ' +
+        'both timed on the same clock. The tfjs / dawnet ratio always divides medians of one clock: where a side could not give GPU time, ' +
+        'both sides\' wall medians (marked).',
     );
   }
   const e2e = rec.e2e ?? [];
   if (e2e.length) {
-    lines.push('', '### End-to-end', '', e2eTable(e2e), '');
+    lines.push('', '### End-to-end', '', e2eTable(e2e, runClockOf(rec)), '');
     lines.push(
-      "Peak memory is the buffer pool's peakBytesInUse over one dawnet step. The minimum is what an ideal schedule must hold at its worst " +
+      "dawnet's peak memory is its buffer pool's peakBytesInUse over one step (buffers rounded up to the pool's size classes). " +
+        "tfjs's is the peak of tf.memory().numBytesInGPU over one step: the bytes in the buffers its WebGPU buffer manager has handed out " +
+        '(tensors, plus uniform and staging buffers until their submit), at exact sizes. Neither counts the free buffers each keeps for reuse. ' +
+        'The minimum is what an ideal schedule must hold at its worst ' +
         'moment: weights, Adam moments and the batch, plus the activations backward still needs, the weight gradients written so far and ' +
         'the transient tensors at that op (bench/memory.ts lists what each op saves). % of peak counts the convolutions\' flops only.',
     );
   }
   const groups = [...new Set(rec.rows.map((r) => r.group))];
-  for (const g of groups) lines.push('', `### ${g}`, '', groupTable(rec.rows.filter((r) => r.group === g)));
+  for (const g of groups) lines.push('', `### ${g}`, '', groupTable(rec.rows.filter((r) => r.group === g), runClockOf(rec)));
   if (rec.skipped?.length) lines.push('', `Not run (the --budget ran out): ${rec.skipped.map((id) => `\`${id}\``).join(', ')}.`);
   lines.push('', '### Bars', '', barList(evaluateBars(rec)), '');
   return lines.join('\n');

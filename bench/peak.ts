@@ -4,15 +4,17 @@
 //    converge to the fixed point c / (1 - b), so values stay finite and never go denormal, and the
 //    result is written out so no compiler can drop the loop.
 //  - memory: a vec4 copy between two large buffers; bytes = read + write.
-// Both are timed like the cases (wall clock around sync), with the work grown until one sample lasts
-// TARGET_MS, so the queue round trip is a small fraction. A peak is a best case and other load on
-// the machine only slows a sample down, so the peak comes from the fastest sample, not the median.
+// Both are timed like dawnet's cases, on the same clock (GPU timestamps or wall clock around sync:
+// bench/harness.ts), so "% of peak" divides like by like. The work is grown (on wall time) until
+// one sample lasts TARGET_MS, so the queue round trip is a small fraction of a wall sample. A peak
+// is a best case and other load on the machine only slows a sample down, so the peak comes from
+// the fastest sample, not the median.
 
 import { packParams, f32, u32 } from '../src/gpu/params.js';
 import { runtime, type KernelSpec } from '../src/gpu/runtime.js';
 import { emptyTensor, type Tensor } from '../src/graph/tensor.js';
 import { LINEAR_MAIN_ARGS, LINEAR_WG, linearGrid, linearIndex } from '../src/kernels/wgsl.js';
-import { timeRunner, type Timing } from './harness.js';
+import { timeClocked, type Clock, type ClockedTiming, type GpuClock, type Timing } from './harness.js';
 
 const CHAINS = 8;
 const FMA_THREADS = 1 << 20;
@@ -75,6 +77,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 const COPY_THREADS = [1 << 12, 1 << 15, 1 << 18, 1 << 21];
 
 export interface PeakResult {
+  /** The clock both peaks were timed on (absent in records from before there was a choice: wall). */
+  clock: Clock;
   /** FMA peak in GFLOP/s (fastest sample). */
   gflops: number;
   /** Copy bandwidth in GB/s (read + write bytes, fastest sample). */
@@ -109,26 +113,33 @@ async function calibrate(run: (n: number) => void, start: number, max: number): 
   }
 }
 
-async function fmaPeak(reps: number): Promise<PeakResult['fma']> {
+function timePeak(step: () => void, warmup: number, reps: number, gpu: GpuClock | null): Promise<ClockedTiming> {
+  return timeClocked({ step, sync: () => runtime().sync() }, { warmup, reps, minSampleMs: 0, maxInner: 1 }, gpu);
+}
+
+/** A peak's figures with its samples on both clocks; measurePeak keeps the clock both peaks share. */
+type Timed<T extends { timing: Timing }> = Omit<T, 'timing'> & { timed: ClockedTiming };
+
+async function fmaPeak(reps: number, gpu: GpuClock | null): Promise<Timed<PeakResult['fma']>> {
   const out = emptyTensor([FMA_THREADS], 'bench.fmaPeak.out');
   try {
     const iters = await calibrate((n) => fmaStep(out, n), MIN_ITERS, MAX_ITERS);
-    const timing = await timeRunner({ step: () => fmaStep(out, iters), sync: () => runtime().sync() }, { warmup: 1, reps, minSampleMs: 0, maxInner: 1 });
+    const timed = await timePeak(() => fmaStep(out, iters), 1, reps, gpu);
     const flops = FMA_THREADS * iters * CHAINS * 4 * 2;
-    return { threads: FMA_THREADS, iters, flops, timing };
+    return { threads: FMA_THREADS, iters, flops, timed };
   } finally {
     out.dispose();
   }
 }
 
-async function copyPeak(reps: number, bytes: number): Promise<PeakResult['copy']> {
+async function copyPeak(reps: number, bytes: number, gpu: GpuClock | null): Promise<Timed<PeakResult['copy']>> {
   const limit = Math.min(runtime().limits.maxStorageBufferBindingSize, runtime().limits.maxBufferSize);
   const size = Math.floor(Math.min(bytes, limit) / 16) * 16;
   const vec4s = size / 16;
   const src = emptyTensor([vec4s * 4], 'bench.copyPeak.src');
   const dst = emptyTensor([vec4s * 4], 'bench.copyPeak.dst');
   try {
-    let best: PeakResult['copy'] | null = null;
+    let best: Timed<PeakResult['copy']> | null = null;
     for (const wanted of COPY_THREADS) {
       const groups = Math.max(1, Math.min(Math.ceil(Math.min(wanted, vec4s) / LINEAR_WG), runtime().limits.maxComputeWorkgroupsPerDimension));
       const threads = groups * LINEAR_WG;
@@ -137,9 +148,9 @@ async function copyPeak(reps: number, bytes: number): Promise<PeakResult['copy']
         for (let i = 0; i < n; i++) runtime().dispatch(copySpec, { inputs: [src.slice], outputs: [dst.slice], params }, [groups]);
       };
       const dispatches = await calibrate(copies, 1, 256);
-      const timing = await timeRunner({ step: () => copies(dispatches), sync: () => runtime().sync() }, { warmup: 0, reps, minSampleMs: 0, maxInner: 1 });
-      const result = { bytes: 2 * size, threads, dispatches, timing };
-      if (!best || timing.minMs / dispatches < best.timing.minMs / best.dispatches) best = result;
+      const timed = await timePeak(() => copies(dispatches), 0, reps, gpu);
+      const result = { bytes: 2 * size, threads, dispatches, timed };
+      if (!best || timed.timing.minMs / dispatches < best.timed.timing.minMs / best.dispatches) best = result;
       if (threads >= vec4s) break;
     }
     return best!;
@@ -149,13 +160,22 @@ async function copyPeak(reps: number, bytes: number): Promise<PeakResult['copy']
   }
 }
 
-/** Measures both peaks on dawnet's device. `copyBytes` is the size of each of the two buffers. */
-export async function measurePeak(options: { reps?: number; copyBytes?: number } = {}): Promise<PeakResult> {
+/**
+ * Measures both peaks on dawnet's device. `copyBytes` is the size of each of the two buffers;
+ * `gpu` (dawnet's GPU clock) times them on GPU timestamps, as the cases are, else wall clock.
+ */
+export async function measurePeak(options: { reps?: number; copyBytes?: number; gpu?: GpuClock | null } = {}): Promise<PeakResult> {
   // The fastest of several samples: other load on the machine only ever slows one down.
   const reps = options.reps ?? 9;
-  const fma = await fmaPeak(reps);
-  const copy = await copyPeak(reps, options.copyBytes ?? 256 * 2 ** 20);
+  const { timed: fmaTimed, ...fmaFigures } = await fmaPeak(reps, options.gpu ?? null);
+  const { timed: copyTimed, ...copyFigures } = await copyPeak(reps, options.copyBytes ?? 256 * 2 ** 20, options.gpu ?? null);
+  // Should one of them have fallen back to wall time, both use wall time.
+  const clock: Clock = fmaTimed.clock === copyTimed.clock ? fmaTimed.clock : 'wall';
+  const on = (t: ClockedTiming) => (t.clock === clock ? t.timing : t.wall);
+  const fma = { ...fmaFigures, timing: on(fmaTimed) };
+  const copy = { ...copyFigures, timing: on(copyTimed) };
   return {
+    clock,
     gflops: fma.flops / (fma.timing.minMs * 1e6),
     gbps: (copy.bytes * copy.dispatches) / (copy.timing.minMs * 1e6),
     fma,

@@ -19,18 +19,50 @@
 //
 // tfjs forwards ops on small CPU-resident tensors to a CPU implementation (WEBGPU_CPU_FORWARD);
 // that is switched off so every timed op runs on the GPU.
+//
+// GPU time: tfjs-backend-webgpu's own factory asks for 'timestamp-query' whenever the adapter has
+// it (4.22: base.js), so no flag is needed; its device has it or the adapter lacks it, and
+// `gpuClock` is null in the second case. tf.time(f).kernelMs then sums one timestamped pass per
+// kernel (bench/harness.ts says what that counts); without the feature it would be 0, not an error.
+//
+// GPU memory: tf.memory() reports numBytesInGPU, the backend's buffer manager's bytes in buffers
+// handed out (tensors, plus uniform and staging buffers until the next submit), and
+// numBytesInGPUAllocated, which adds the free buffers it keeps for reuse (it never gives them
+// back). Both are snapshots; memoryPeak() watches numBytesInGPU through one step for its peak, the
+// counterpart of dawnet's pool.peakBytesInUse. tf.profile(f).peakBytes is not used: it counts
+// tensor bytes in tfjs's engine, not buffers waiting on the queue, and profiling times every kernel.
 
+import { patientAwait } from '../src/gpu/patient-wait.js';
 import * as nodeModule from 'node:module';
 import type { Tfjs } from './case.js';
+import type { GpuClock } from './harness.js';
 
 /** The parts of tfjs's WebGPUBackend the harness uses (not in its public types). */
 interface WebGpuBackend {
   device: GPUDevice;
+  bufferManager: BufferManager;
   queue: GPUQueue;
   adapterInfo?: { vendor?: string; architecture?: string };
   commandEncoder: GPUCommandEncoder | null;
   endComputePassEncoder(): void;
   submitQueue(): void;
+}
+
+/** tfjs-backend-webgpu's buffer manager: the counters and the method memoryPeak() watches. */
+interface BufferManager {
+  numBytesUsed: number;
+  numBytesAllocated: number;
+  acquireBuffer(size: number, usage: number, mappedAtCreation?: boolean, reuse?: boolean): GPUBuffer;
+}
+
+/** tfjs's GPU memory over one step, from its WebGPU buffer manager (exact sizes, no rounding). */
+export interface TfjsMemory {
+  /** Peak of numBytesInGPU during the step: bytes in buffers handed out (tensors, uniforms, staging). */
+  peakBytes: number;
+  /** numBytesInGPU before the step: weights, optimiser state, the batch. */
+  baselineBytes: number;
+  /** numBytesInGPUAllocated after the step: what the manager holds, free buffers kept for reuse included. */
+  allocatedBytes: number;
 }
 
 export interface TfjsPeer {
@@ -39,6 +71,10 @@ export interface TfjsPeer {
   adapter: string;
   /** Submits what tfjs has encoded and waits for the GPU. */
   sync(): Promise<void>;
+  /** tf.time's kernelMs as a clock; null when tfjs's device has no 'timestamp-query'. */
+  gpuClock: GpuClock | null;
+  /** Runs `step` once, waits, and reports the peak of tfjs's GPU bytes in use during it. */
+  memoryPeak(step: () => void): Promise<TfjsMemory>;
   /** Loads tfjs's gradient registrations once; says how, or throws saying why not. */
   gradients(): Promise<string>;
   /** Releases tfjs's device and the navigator shim. */
@@ -106,6 +142,44 @@ export function loadGradients(tf: Tfjs): Promise<string> {
   return gradientsLoaded;
 }
 
+/** tf.time around a sample: kernelMs is the GPU time, anything but a finite number is no reading. */
+function kernelClock(tf: Tfjs, sync: () => Promise<void>): GpuClock {
+  return {
+    perturbsWall: true,
+    measure: async (enqueue) => {
+      const t0 = performance.now();
+      // Napping while tf.time awaits its queries: a spinning JS thread would slow lavapipe's
+      // kernels and so lengthen the very spans being measured.
+      const info = await patientAwait(tf.time(enqueue));
+      await sync();
+      const k: unknown = info.kernelMs;
+      return { wallMs: performance.now() - t0, gpuMs: typeof k === 'number' && Number.isFinite(k) ? k : null };
+    },
+  };
+}
+
+/** Wraps the buffer manager's acquireBuffer on the instance for one step: numBytesUsed only rises there. */
+async function memoryPeak(backend: WebGpuBackend, sync: () => Promise<void>, step: () => void): Promise<TfjsMemory> {
+  const manager = backend.bufferManager;
+  await sync(); // buffers of earlier work waiting on a submit are released now
+  const baselineBytes = manager.numBytesUsed;
+  let peakBytes = baselineBytes;
+  const acquire = manager.acquireBuffer;
+  manager.acquireBuffer = function (this: BufferManager, ...args: Parameters<BufferManager['acquireBuffer']>) {
+    const buffer = acquire.apply(this, args);
+    peakBytes = Math.max(peakBytes, this.numBytesUsed);
+    return buffer;
+  };
+  try {
+    step();
+    await sync();
+  } finally {
+    delete (manager as Partial<BufferManager>).acquireBuffer;
+    if (manager.acquireBuffer !== acquire) manager.acquireBuffer = acquire;
+  }
+  return { peakBytes, baselineBytes, allocatedBytes: manager.numBytesAllocated };
+}
+
 function namespace<T>(mod: T & { default?: T }, probe: string): T {
   return probe in (mod as object) ? mod : (mod.default ?? mod);
 }
@@ -127,16 +201,21 @@ export async function loadTfjs(gpu: GPU): Promise<TfjsPeer> {
       throw new Error(`bench: tfjs ${tf.version_core}'s WebGPU backend lacks submitQueue(); update peer-tfjs.ts`);
     }
     const info = backend.adapterInfo ?? {};
+    const sync = async () => {
+      backend.endComputePassEncoder();
+      if (backend.commandEncoder) backend.submitQueue();
+      // The same wait as dawnet's runtime.sync(): without it dawn.node's tick spins a core that
+      // lavapipe's kernels need, and the two sides would not be timed alike.
+      await patientAwait(backend.queue.onSubmittedWorkDone());
+    };
     return {
       tf,
       version: tf.version_core,
       adapter: [info.vendor, info.architecture].filter((s) => s).join(' ') || 'unknown',
       gradients: () => loadGradients(tf),
-      sync: async () => {
-        backend.endComputePassEncoder();
-        if (backend.commandEncoder) backend.submitQueue();
-        await backend.queue.onSubmittedWorkDone();
-      },
+      sync,
+      gpuClock: backend.device.features.has('timestamp-query') ? kernelClock(tf, sync) : null,
+      memoryPeak: (step) => memoryPeak(backend, sync, step),
       unload: () => {
         // removeBackend() also drops the factory; put it back so a later loadTfjs() can set it again.
         const factory = tf.findBackendFactory('webgpu');

@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { mib } from './bars.js';
 import type { E2eResult } from './e2e.js';
-import type { CaseResult } from './harness.js';
+import type { CaseResult, Clock, ClockOption, SideResult } from './harness.js';
 import type { PeakResult } from './peak.js';
 
 const COLUMNS: [string, number][] = [
@@ -17,6 +17,8 @@ const COLUMNS: [string, number][] = [
   ['tfjs ms', 20],
   ['rate', 13],
   ['tfjs/dn', 7],
+  ['clock', 9],
+  ['wall dn/tfjs', 15],
   ['check', 9],
 ];
 
@@ -46,6 +48,36 @@ function rateCell(side: CaseResult['dawnet'] | null, metric: CaseResult['metric'
   return `${side.rate >= 100 ? side.rate.toFixed(0) : side.rate.toFixed(2)} ${unit}`;
 }
 
+const SHORT: Record<Clock, string> = { 'gpu-timestamp': 'gpu', wall: 'wall' };
+
+/** The sides' clocks: 'gpu', 'wall', or 'gpu/wall' (dawnet/tfjs) when they differ, the ratio then being of walls. */
+export function clockCell(r: CaseResult): string {
+  const clocks = [r.dawnet, r.tfjs].filter((s): s is SideResult => !!s && 'timing' in s).map((s) => SHORT[s.clock]);
+  return clocks.length === 2 && clocks[0] === clocks[1] ? clocks[0] : clocks.join('/') || '-';
+}
+
+/** Wall medians of both sides, whatever clock the row is on. */
+function wallCell(r: CaseResult): string {
+  const wall = (s: CaseResult['dawnet'] | null) => (s && 'timing' in s ? ms(s.wall.medianMs) : '-');
+  return r.tfjs ? `${wall(r.dawnet)}/${wall(r.tfjs)}` : wall(r.dawnet);
+}
+
+/** The wall medians when a side's rate is on GPU time. */
+function wallNote(r: CaseResult): string {
+  const sides: [string, SideResult][] = [];
+  if ('timing' in r.dawnet) sides.push(['dawnet', r.dawnet]);
+  if (r.tfjs && 'timing' in r.tfjs) sides.push(['tfjs', r.tfjs]);
+  if (sides.every(([, s]) => s.clock === 'wall')) return '';
+  return `  wall clock: ${sides.map(([name, s]) => `${name} ${ms(s.wall.medianMs)} ms`).join(', ')}`;
+}
+
+/** Notes under a row: errors, and sides that fell back to wall time. */
+function sideNotes(r: CaseResult): string[] {
+  const note = (name: string, s: CaseResult['dawnet'] | null) =>
+    !s ? '' : 'error' in s ? `  ${name}: ${s.error}` : s.fallback ? `  ${name}: wall clock (${s.fallback})` : '';
+  return [note('dawnet', r.dawnet), note('tfjs', r.tfjs)];
+}
+
 function pctCell(side: CaseResult['dawnet']): string {
   if ('error' in side || side.pctPeak === null) return '-';
   return side.pctPeak.toFixed(1);
@@ -62,13 +94,11 @@ export function tableRow(r: CaseResult): string {
     timeCell(r.tfjs),
     rateCell(r.tfjs, r.metric),
     r.ratio === null ? '-' : r.ratio.toFixed(2),
+    clockCell(r),
+    wallCell(r),
     check,
   ]);
-  const errors = [
-    'error' in r.dawnet ? `  dawnet: ${r.dawnet.error}` : '',
-    r.tfjs && 'error' in r.tfjs ? `  tfjs: ${r.tfjs.error}` : '',
-    r.noCheck && r.tfjs ? `  not compared: ${r.noCheck}` : '',
-  ].filter((s) => s);
+  const errors = [...sideNotes(r), r.noCheck && r.tfjs ? `  not compared: ${r.noCheck}` : ''].filter((s) => s);
   return [row, ...errors].join('\n');
 }
 
@@ -81,11 +111,13 @@ const E2E_COLUMNS: [string, number][] = [
   ['dawnet', 13],
   ['tfjs', 13],
   ['tfjs/dn', 7],
+  ['clock', 9],
   ['%peak', 6],
   ['check', 9],
-  ['peak mem', 9],
+  ['dn mem', 9],
+  ['tfjs mem', 9],
   ['minimum', 9],
-  ['ratio', 6],
+  ['dn/min', 6],
 ];
 
 function e2eCells(values: string[]): string {
@@ -99,23 +131,28 @@ export function e2eHeader(): string {
 
 export function e2eRow(r: E2eResult): string {
   const m = r.memory && 'ratio' in r.memory ? r.memory : null;
+  const tm = r.tfjsMemory && 'peakBytes' in r.tfjsMemory ? r.tfjsMemory : null;
   const row = e2eCells([
     r.id,
     r.shape.length > 22 ? `${r.shape.slice(0, 21)}~` : r.shape,
     rateCell(r.dawnet, 'images'),
     rateCell(r.tfjs, 'images'),
     r.ratio === null ? '-' : r.ratio.toFixed(2),
+    clockCell(r),
     pctCell(r.dawnet),
     r.check ? `${r.check.ok ? 'ok' : 'DIFF'} ${r.check.maxRelErr.toExponential(0)}` : '-',
     m ? mib(m.peakBytes) : '-',
+    tm ? mib(tm.peakBytes) : '-',
     m ? mib(m.minimum.total) : '-',
     m ? m.ratio.toFixed(2) : '-',
   ]);
   const notes = [
-    'error' in r.dawnet ? `  dawnet: ${r.dawnet.error}` : '',
-    r.tfjs && 'error' in r.tfjs ? `  tfjs: ${r.tfjs.error}` : '',
+    ...sideNotes(r),
+    wallNote(r),
     r.memory && 'error' in r.memory ? `  memory: ${r.memory.error}` : '',
+    r.tfjsMemory && 'error' in r.tfjsMemory ? `  tfjs memory: ${r.tfjsMemory.error}` : '',
     m ? `  memory: ${memoryBreakdown(m)}` : '',
+    tm ? `  tfjs memory: peak in use ${mib(tm.peakBytes)} (held before the step ${mib(tm.baselineBytes)}), allocated ${mib(tm.allocatedBytes)} with its free buffers` : '',
   ].filter((s) => s);
   return [row, ...notes].join('\n');
 }
@@ -132,10 +169,18 @@ export function memoryBreakdown(m: Extract<E2eResult['memory'], { ratio: number 
   );
 }
 
+/** The clock line printed before the tables. */
+export function clockLine(c: ClockRecord): string {
+  const sides = c.tfjs === null || c.tfjs === c.dawnet ? c.dawnet : `dawnet ${c.dawnet}, tfjs ${c.tfjs}`;
+  const rounding = c.dawnet === 'wall' && c.tfjs !== 'gpu-timestamp' ? '' : c.quantized ? ', timestamps rounded to 65.5 us by Dawn' : ', timestamps unrounded';
+  return `clock:   ${sides} (--clock ${c.option}${rounding}); wall times recorded too`;
+}
+
 export function peakLines(p: PeakResult): string {
+  const on = (p.clock ?? 'wall') === 'wall' ? 'wall' : 'GPU-timed';
   return [
-    `peak fma:  ${p.gflops.toFixed(1)} GFLOP/s  (fastest of ${p.fma.timing.samplesMs.length}: ${ms(p.fma.timing.minMs)} ms, median ${ms(p.fma.timing.medianMs)}; ${p.fma.threads} threads x ${p.fma.iters} rounds)`,
-    `peak copy: ${p.gbps.toFixed(1)} GB/s  (fastest of ${p.copy.timing.samplesMs.length}: ${ms(p.copy.timing.minMs)} ms, median ${ms(p.copy.timing.medianMs)}; ${(p.copy.bytes / 2 ** 20).toFixed(0)} MiB moved x ${p.copy.dispatches} by ${p.copy.threads} threads)`,
+    `peak fma:  ${p.gflops.toFixed(1)} GFLOP/s  (fastest of ${p.fma.timing.samplesMs.length} ${on}: ${ms(p.fma.timing.minMs)} ms, median ${ms(p.fma.timing.medianMs)}; ${p.fma.threads} threads x ${p.fma.iters} rounds)`,
+    `peak copy: ${p.gbps.toFixed(1)} GB/s  (fastest of ${p.copy.timing.samplesMs.length} ${on}: ${ms(p.copy.timing.minMs)} ms, median ${ms(p.copy.timing.medianMs)}; ${(p.copy.bytes / 2 ** 20).toFixed(0)} MiB moved x ${p.copy.dispatches} by ${p.copy.threads} threads)`,
   ].join('\n');
 }
 
@@ -150,6 +195,17 @@ export function adapterSlug(name: string): string {
   return slug || 'unknown-adapter';
 }
 
+/** Which clock the run's times are on. */
+export interface ClockRecord {
+  /** --clock as given. */
+  option: ClockOption;
+  dawnet: Clock;
+  /** null: tfjs was not run. */
+  tfjs: Clock | null;
+  /** Dawn rounded the timestamps to 2^16 ns (the bench turns that off when it creates the device). */
+  quantized: boolean;
+}
+
 export interface BenchRecord {
   date: string;
   adapter: string;
@@ -157,6 +213,8 @@ export interface BenchRecord {
   command: string;
   scale: number;
   timing: unknown;
+  /** Absent in records from before GPU timestamps: wall clock. */
+  clock?: ClockRecord;
   tfjs: { version: string; adapter: string } | null;
   syncOverheadMs: { dawnet: number; tfjs: number | null };
   peak: PeakResult | null;

@@ -1,7 +1,8 @@
 // Smoke test of the benchmark harness: one tiny case through warm-up and timing on dawnet and on
-// tfjs (same Dawn GPU object), well-formed results, and the two outputs agreeing; one tiny
-// end-to-end U-Net training step on both, with its memory figures and its README rows; the memory
-// minimum of a network small enough to work out by hand. Not a speed test.
+// tfjs (same Dawn GPU object), well-formed results, and the two outputs agreeing, on wall clock and
+// on GPU timestamps; one tiny end-to-end U-Net training step on both on GPU timestamps, with both
+// sides' memory figures and its README rows; the memory minimum of a network small enough to work
+// out by hand. Not a speed test.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
@@ -10,11 +11,12 @@ import { family, type BenchCase } from '../../bench/case.js';
 import { elementwiseFamily } from '../../bench/cases/elementwise.js';
 import { unetTrainCases } from '../../bench/cases/unet-train.js';
 import { runE2eCase } from '../../bench/e2e.js';
-import { compareOutputs, runCase, summarise, type SideResult } from '../../bench/harness.js';
+import { compareOutputs, runCase, summarise, type SideClocks, type SideResult } from '../../bench/harness.js';
 import { markdownReport } from '../../bench/markdown.js';
 import { DAWNET_SAVES, GraphBuilder, minimumMemory, parameterCount, stepFlops, unetGraph, vgg16Graph } from '../../bench/memory.js';
 import { loadTfjs, type TfjsPeer } from '../../bench/peer-tfjs.js';
-import type { BenchRecord } from '../../bench/report.js';
+import { tableRow, type BenchRecord } from '../../bench/report.js';
+import { mib as mibOf } from '../../bench/bars.js';
 import { useGpu } from '../helpers/gpu.js';
 
 useGpu();
@@ -28,13 +30,20 @@ afterAll(() => peer?.unload());
 function expectTiming(what: string, side: SideResult | { error: string } | null, reps: number): SideResult {
   expect(side, what).not.toBeNull();
   if (!side || 'error' in side) throw new Error(`${what} failed: ${side && 'error' in side ? side.error : 'no result'}`);
-  const t = side.timing;
-  expect(t.samplesMs).toHaveLength(reps);
-  for (const v of [t.minMs, t.q1Ms, t.medianMs, t.q3Ms, t.maxMs]) expect(Number.isFinite(v) && v > 0, `${what} times`).toBe(true);
-  expect(t.minMs <= t.q1Ms && t.q1Ms <= t.medianMs && t.medianMs <= t.q3Ms && t.q3Ms <= t.maxMs, `${what} order`).toBe(true);
+  for (const t of [side.timing, side.wall]) {
+    expect(t.samplesMs).toHaveLength(reps);
+    for (const v of [t.minMs, t.q1Ms, t.medianMs, t.q3Ms, t.maxMs]) expect(Number.isFinite(v) && v > 0, `${what} times`).toBe(true);
+    expect(t.minMs <= t.q1Ms && t.q1Ms <= t.medianMs && t.medianMs <= t.q3Ms && t.q3Ms <= t.maxMs, `${what} order`).toBe(true);
+  }
   expect(side.rate).toBeGreaterThan(0);
   expect(side.pctPeak).toBeGreaterThan(0);
   return side;
+}
+
+/** GPU timestamps on both sides where both devices have them (lavapipe does), else wall. */
+function gpuClocks(): SideClocks {
+  const both = runtime().gpuTimer.available && peer?.gpuClock != null;
+  return both ? { dawnet: 'gpu-timestamp', tfjs: 'gpu-timestamp' } : { dawnet: 'wall', tfjs: 'wall' };
 }
 
 describe('bench harness', () => {
@@ -72,10 +81,38 @@ describe('bench harness', () => {
     expect(row.work).toBe(3 * 2048 * 4);
     const dn = expectTiming('dawnet', row.dawnet, 2);
     const tf = expectTiming('tfjs', row.tfjs, 2);
+    expect([dn.clock, tf.clock, row.ratioClock]).toEqual(['wall', 'wall', 'wall']);
+    expect(dn.timing).toBe(dn.wall);
     expect(row.ratio).toBeCloseTo(tf.timing.medianMs / dn.timing.medianMs, 10);
     expect(row.check).not.toBeNull();
     // Both add the same float32 values: the results are bit-identical.
     expect(row.check!.maxRelErr).toBe(0);
+    expect(row.check!.ok).toBe(true);
+  });
+
+  it('add on GPU timestamps: both sides timed on the GPU, wall time beside, ratio of GPU medians', async () => {
+    // Scale 8: [2, 32, 32, 32], 65536 elements per operand, a few tenths of a ms on lavapipe: each
+    // span stays well above Dawn's 65.5 us timestamp rounding (the tests' device keeps it).
+    const c = (await elementwiseFamily.cases(8))!.find((x) => x.id === 'add/unet-l1')!;
+    const clocks = gpuClocks();
+    const reps = 3;
+    const row = await runCase(c, {
+      timing: { warmup: 1, reps, minSampleMs: 0, maxInner: 1 },
+      peak: { gflops: 1, gbps: 1, clock: clocks.dawnet },
+      tfjs: peer,
+      check: true,
+      seed: 7,
+      clocks,
+    });
+    const dn = expectTiming('dawnet', row.dawnet, reps);
+    const tf = expectTiming('tfjs', row.tfjs, reps);
+    expect([dn.clock, tf.clock, row.ratioClock], `fallbacks: ${dn.fallback}, ${tf.fallback}`).toEqual([clocks.dawnet, clocks.tfjs, clocks.dawnet]);
+    expect(row.ratio).toBeCloseTo(tf.timing.medianMs / dn.timing.medianMs, 10);
+    if (clocks.dawnet === 'gpu-timestamp') {
+      // dawnet's GPU span lies inside the same sample's wall interval (up to one rounding step).
+      dn.timing.samplesMs.forEach((gpu, i) => expect(gpu).toBeLessThanOrEqual(dn.wall.samplesMs[i] + 0.066));
+      expect(tableRow(row)).toMatch(/ gpu /);
+    }
     expect(row.check!.ok).toBe(true);
   });
 });
@@ -141,13 +178,14 @@ describe('memory minimum', () => {
 });
 
 describe('end-to-end case', () => {
-  it('a U-Net training step at scale 32: timed on both sides, outputs agree, memory measured', async () => {
+  it('a U-Net training step at scale 32: timed on both sides, outputs agree, both memories measured', async () => {
     const c = unetTrainCases(32).find((x) => x.batch === 1)!;
     expect(c.id).toBe('unet.train/b1');
     const reps = 1;
+    const clocks = gpuClocks();
     const row = await runE2eCase(
       c,
-      { timing: { warmup: 0, reps, minSampleMs: 0, maxInner: 1 }, peak: { gflops: 1, gbps: 1 }, tfjs: peer, check: true, memory: true },
+      { timing: { warmup: 0, reps, minSampleMs: 0, maxInner: 1 }, peak: { gflops: 1, gbps: 1, clock: clocks.dawnet }, tfjs: peer, check: true, memory: true, clocks },
       () => runtime().sync(),
     );
     expect([row.metric, row.work, row.batch]).toEqual(['images', 1, 1]);
@@ -155,6 +193,7 @@ describe('end-to-end case', () => {
     const dnSide = expectTiming('dawnet', row.dawnet, reps);
     expect(dnSide.rate).toBeCloseTo(1000 / dnSide.timing.medianMs, 6);
     const tfSide = expectTiming('tfjs', row.tfjs, reps);
+    expect([dnSide.clock, tfSide.clock, row.ratioClock]).toEqual([clocks.dawnet, clocks.tfjs, clocks.dawnet]);
     expect(row.ratio).toBeCloseTo(tfSide.timing.medianMs / dnSide.timing.medianMs, 10);
     expect(row.check, 'outputs compared').not.toBeNull();
     expect(row.check!.ok, `max rel err ${row.check!.maxRelErr}`).toBe(true);
@@ -167,6 +206,12 @@ describe('end-to-end case', () => {
     expect(m.ratio).toBeLessThanOrEqual(1.5);
     expect(m.atPeak.length).toBeGreaterThan(0);
     expect(m.dispatches).toBeGreaterThan(100);
+    const tm = row.tfjsMemory;
+    if (!tm || 'error' in tm) throw new Error(`tfjs memory not measured: ${tm && 'error' in tm ? tm.error : 'null'}`);
+    // tfjs holds weights, Adam's two moments and the batch before the step, and more during it.
+    expect(tm.baselineBytes).toBeGreaterThan(m.minimum.weights * 3);
+    expect(tm.peakBytes).toBeGreaterThan(tm.baselineBytes);
+    expect(tm.allocatedBytes).toBeGreaterThan(0);
     const record: BenchRecord = {
       date: '2026-01-02T03:04:05.000Z',
       adapter: 'test adapter',
@@ -174,6 +219,7 @@ describe('end-to-end case', () => {
       command: 'dawnet bench --scale 32',
       scale: 32,
       timing: { warmup: 0, reps },
+      clock: { option: 'auto', dawnet: clocks.dawnet, tfjs: clocks.tfjs, quantized: true },
       tfjs: { version: 'x', adapter: 'y' },
       syncOverheadMs: { dawnet: 0, tfjs: 0 },
       peak: null,
@@ -186,5 +232,10 @@ describe('end-to-end case', () => {
     expect(md).toContain('dawnet bench --scale 32');
     expect(md).toMatch(/\| unet\.train\/b1 \| 1x32x32x3 f32 d4 \| [\d.]+ ms \([\d.]+ img\/s\) \| [\d.]+ ms \([\d.]+ img\/s\) \| [\d.]+x \|/);
     expect(md).toContain('U-Net training step vs tfjs');
+    expect(md).toContain(`| ${mibOf(m.peakBytes)} | ${mibOf(tm.peakBytes)} |`);
+    if (clocks.dawnet === 'gpu-timestamp') {
+      expect(md).toContain('GPU time from timestamp queries');
+      expect(md).toMatch(/\| [\d.]+ \/ [\d.]+ ms \|$/m);
+    }
   });
 });
