@@ -23,7 +23,7 @@ import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Bound, type Range } from './chunking.js';
-import { CONV_TILE, gemmKernel, SUBGROUP_LANES, subgroupTile, type ConvDirection, type ConvFamily } from './conv2d-gemm.js';
+import { CONV_TILE, gemmKernel, kVec4Fits, SUBGROUP_LANES, subgroupTile, type ConvDirection, type ConvFamily } from './conv2d-gemm.js';
 import { sumLeading } from './reduce.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
 
@@ -157,8 +157,9 @@ function grid(groups: number): [number, number] {
 }
 
 /** Dispatches an M×N GEMM kernel `batches` times over (phases or K slices). A bias is inputs[2]. */
+
 function launch(dir: ConvDirection, family: ConvFamily, g: ConvGeometry, inputs: (Tensor | Range)[], out: Tensor | Range, m: number, n: number, batches: number, extras: Record<string, number>): void {
-  const kernel = gemmKernel(dir, family, inputs.length === 3, m, n);
+  const kernel = gemmKernel(dir, family, inputs.length === 3, m, n, kVec4Fits(dir, g.cin, g.cout));
   const mTiles = Math.ceil(m / kernel.bm);
   const nTiles = Math.ceil(n / kernel.bn);
   const groups = mTiles * nTiles * batches;

@@ -54,6 +54,11 @@ const CASES = [
   { name: 'several tiles in M and K', x: [2, 20, 20, 16], k: [3, 3], cout: 24, opts: { padding: 'same' } },
   { name: 'several tiles in M, N and K', x: [1, 12, 12, 70], k: [3, 3], cout: 72, opts: { padding: 'same' } },
   { name: 'split-K weight gradient', x: [2, 24, 24, 4], k: [3, 3], cout: 8, opts: { padding: 'same' } },
+  // M <= 16 with Cin and Cout multiples of 4: the subgroup family's 8-row tile walking K by four
+  // with vec4 loads (forward: x; backward input: dy and w), columns not a multiple of 32.
+  { name: '2x2 images, K walked by four', x: [2, 2, 2, 8], k: [3, 3], cout: 12, opts: { padding: 'same' } },
+  { name: 'two 8-row tiles, K walked by four', x: [4, 2, 2, 4], k: [3, 3], cout: 8, opts: { padding: 'same' } },
+  { name: 'stride-2 phases of 6 rows, K walked by four', x: [1, 4, 6, 4], k: [3, 3], cout: 8, opts: { stride: 2, padding: 'same' } },
 ] as const satisfies readonly { name: string; x: number[]; k: number[]; cout: number; opts: Conv2dOptions }[];
 
 /** Finite differences cost two forwards per element: only the small cases. */
