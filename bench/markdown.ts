@@ -128,8 +128,9 @@ export function markdownReport(rec: BenchRecord): string {
       '',
       `Measured peaks: FMA ${rec.peak.gflops.toFixed(1)} GFLOP/s, copy ${rec.peak.gbps.toFixed(1)} GB/s (read + write). ` +
         '"% of peak" is dawnet\'s rate over the peak of its metric (FMA for convolutions, matmuls and end-to-end steps, copy for the rest), ' +
-        'both timed on the same clock. The tfjs / dawnet ratio always divides medians of one clock: where a side could not give GPU time, ' +
-        'both sides\' wall medians (marked).',
+        'the peak timed on the kernels\' clock (a wall-clock rate against a GPU-timed peak, as in the end-to-end rows, is a lower bound). ' +
+        'The tfjs / dawnet ratio always divides medians of one clock: the end-to-end rows use wall clock (what a training run waits for), ' +
+        'and where a side could not give GPU time, both sides\' wall medians (marked).',
     );
   }
   const e2e = rec.e2e ?? [];
