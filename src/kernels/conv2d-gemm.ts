@@ -61,7 +61,10 @@ export interface SubgroupTile {
   kVec4: boolean;
 }
 
-/** Lanes per subgroup workgroup: lavapipe's 256-bit SIMD. */
+/**
+ * Lanes per subgroup workgroup: lavapipe's 256-bit SIMD. Adapters whose subgroups are 4 lanes
+ * (SwiftShader's 128-bit SIMD, in Chrome) get 4-lane workgroups; see conv2d.ts subgroupLanes.
+ */
 export const SUBGROUP_LANES = 8;
 
 /**
@@ -74,8 +77,7 @@ export const SUBGROUP_LANES = 8;
  * 32-row tile. In the 32-row tile it made every case 1.2-1.8x slower (four K steps of 128
  * multiply-adds each per loop turn overflow the registers).
  */
-export function subgroupTile(m: number, n: number, kVec4 = false): SubgroupTile {
-  const w = SUBGROUP_LANES;
+export function subgroupTile(m: number, n: number, kVec4 = false, w = SUBGROUP_LANES): SubgroupTile {
   const tm = m <= 2 * w ? w : 4 * w;
   return { w, tm, tn: n <= w ? 1 : 4, kVec4: kVec4 && tm === w };
 }
@@ -463,7 +465,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
  * The kernel of one direction and family, with its tile chosen for an M×N GEMM; `kVec4` (see
  * kVec4Fits) lets the subgroup family load four K positions at a time.
  */
-export function gemmKernel(dir: ConvDirection, family: ConvFamily, hasBias: boolean, m: number, n: number, kVec4 = false): GemmKernel {
+export function gemmKernel(dir: ConvDirection, family: ConvFamily, hasBias: boolean, m: number, n: number, kVec4 = false, lanes = SUBGROUP_LANES): GemmKernel {
   const d = direction(dir, hasBias);
   const params = [...GEOM, ...d.extras];
   const io = { inputs: d.inputs.length, outputs: 1 };
@@ -472,7 +474,7 @@ export function gemmKernel(dir: ConvDirection, family: ConvFamily, hasBias: bool
     const key = `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}|in${io.inputs}`;
     return { spec: { name: d.name, key, ...io, wgsl: () => tiledWgsl(dir, hasBias, t) }, params, bm: t.bm, bn: t.bn };
   }
-  const t = subgroupTile(m, n, kVec4 && dir !== 'backwardWeight');
+  const t = subgroupTile(m, n, kVec4 && dir !== 'backwardWeight', lanes);
   const key = `${t.w}:${t.tm}x${t.tn}${t.kVec4 ? ':k4' : ''}|in${io.inputs}`;
   return { spec: { name: `${d.name}Subgroup`, key, ...io, wgsl: () => subgroupWgsl(dir, hasBias, t) }, params, bm: t.tm, bn: t.w * t.tn };
 }

@@ -133,10 +133,38 @@ function checkGradShape(op: string, dy: Tensor, want: Shape): void {
 // Launching the GEMM kernels
 
 const familyByDevice = new WeakMap<GPUDevice, ConvFamily>();
+const lanesOverride = new WeakMap<GPUDevice, number>();
 
 /**
- * 'subgroup' on CPU adapters (lavapipe, SwiftShader) with subgroups of 8 lanes or more, where it
- * measured several times faster; 'tiled' elsewhere (8-lane workgroups would leave a GPU idle).
+ * Lanes of the subgroup family's workgroups on this device: 8 where every subgroup has at least 8
+ * (lavapipe), 4 where the smallest has 4 (SwiftShader); 0 when subgroups cannot hold a workgroup.
+ * A workgroup of that many lanes is always one subgroup (or part of one), which the kernels'
+ * broadcasts rely on.
+ */
+export function subgroupLanes(): number {
+  const rt = runtime();
+  const forced = lanesOverride.get(rt.device);
+  if (forced) return forced;
+  if (!rt.device.features.has('subgroups')) return 0;
+  const min = rt.ctx.adapter.info?.subgroupMinSize ?? 0;
+  return min >= SUBGROUP_LANES ? SUBGROUP_LANES : min >= 4 ? 4 : 0;
+}
+
+/**
+ * Runs the subgroup family with `lanes` lanes per workgroup on this device (tests and benchmarks:
+ * the 4-lane kernels Chrome's SwiftShader gets also run on lavapipe's 8-lane subgroups); null
+ * restores the adapter's choice.
+ */
+export function overrideSubgroupLanes(lanes: 4 | 8 | null): void {
+  const device = runtime().device;
+  if (lanes === null) lanesOverride.delete(device);
+  else lanesOverride.set(device, lanes);
+}
+
+/**
+ * 'subgroup' on CPU adapters (lavapipe, SwiftShader) with subgroups of 4 lanes or more, where it
+ * measured several times faster on lavapipe; 'tiled' elsewhere (4- or 8-lane workgroups would
+ * leave a GPU idle).
  */
 export function defaultConvFamily(): ConvFamily {
   const rt = runtime();
@@ -144,8 +172,7 @@ export function defaultConvFamily(): ConvFamily {
   if (known) return known;
   const r = rt.ctx.report;
   const cpu = r.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(`${r.device} ${r.description}`);
-  const lanes = rt.ctx.adapter.info?.subgroupMinSize ?? 0;
-  const family: ConvFamily = cpu && lanes >= SUBGROUP_LANES && rt.device.features.has('subgroups') ? 'subgroup' : 'tiled';
+  const family: ConvFamily = cpu && subgroupLanes() > 0 ? 'subgroup' : 'tiled';
   familyByDevice.set(rt.device, family);
   return family;
 }
@@ -159,7 +186,7 @@ function grid(groups: number): [number, number] {
 /** Dispatches an M×N GEMM kernel `batches` times over (phases or K slices). A bias is inputs[2]. */
 
 function launch(dir: ConvDirection, family: ConvFamily, g: ConvGeometry, inputs: (Tensor | Range)[], out: Tensor | Range, m: number, n: number, batches: number, extras: Record<string, number>): void {
-  const kernel = gemmKernel(dir, family, inputs.length === 3, m, n, kVec4Fits(dir, g.cin, g.cout));
+  const kernel = gemmKernel(dir, family, inputs.length === 3, m, n, kVec4Fits(dir, g.cin, g.cout), family === 'subgroup' ? subgroupLanes() || SUBGROUP_LANES : SUBGROUP_LANES);
   const mTiles = Math.ceil(m / kernel.bm);
   const nTiles = Math.ceil(n / kernel.bn);
   const groups = mTiles * nTiles * batches;
@@ -228,7 +255,7 @@ const SPLIT_K_MIN = 512;
  */
 export function splitKCount(g: ConvGeometry, family = defaultConvFamily()): number {
   const m = g.kh * g.kw * g.cin;
-  const sg = subgroupTile(m, g.cout);
+  const sg = subgroupTile(m, g.cout, false, family === 'subgroup' ? subgroupLanes() || SUBGROUP_LANES : SUBGROUP_LANES);
   const [bm, bn, target] = family === 'tiled' ? [CONV_TILE.bm, CONV_TILE.bn, 256] : [sg.tm, sg.w * sg.tn, 32];
   const tiles = Math.ceil(m / bm) * Math.ceil(g.cout / bn);
   return Math.max(1, Math.min(Math.ceil(target / tiles), Math.floor((g.n * g.ho * g.wo) / SPLIT_K_MIN)));

@@ -14,6 +14,7 @@ import {
   conv2dGeometry,
   conv2dOutputShape,
   forwardGemm,
+  overrideSubgroupLanes,
   splitKCount,
   type Conv2dOptions,
 } from '../../src/kernels/conv2d.js';
@@ -138,6 +139,32 @@ describe('conv2d', () => {
       for (const t of [x, w, b, dy, y, ...outs.map((o) => o[1])]) t.dispose();
     });
   }
+
+  // The 4-lane workgroups Chrome's SwiftShader gets (its subgroups have 4 lanes) also run on
+  // lavapipe's 8-lane subgroups, as a part of one: every case, all three directions.
+  it('4-lane subgroup kernels match CPU in every case', async (ctx) => {
+    if (!runtime().device.features.has('subgroups')) ctx.skip();
+    for (const [k, cs] of CASES.entries()) {
+      const d = caseData(cs, 1000 + 10 * k);
+      const want = conv2dBackwardRef(d.x, d.w, d.dy, d.opts);
+      const wantY = conv2dForwardRef(d.x, d.w, d.b, d.opts);
+      const g = conv2dGeometry(d.xShape, d.wShape, d.opts);
+      const [x, w, b, dy] = [fromNd(d.x.data, d.xShape), fromNd(d.w.data, d.wShape), fromNd(d.b.data, [cs.cout]), fromNd(d.dy.data, d.yShape)];
+      overrideSubgroupLanes(4);
+      let outs: [string, dn.Tensor, NdArray][];
+      try {
+        outs = [
+          ['forward', forwardGemm(g, x, w, b, 'subgroup'), wantY],
+          ['dx', backwardInputGemm(g, dy, w, null, 'subgroup'), want.dx],
+          ['dw', backwardWeightGemm(g, dy, x, 'subgroup'), want.dw],
+        ];
+      } finally {
+        overrideSubgroupLanes(null);
+      }
+      for (const [what, got, ref] of outs) expectClose(`${cs.name} ${what} (4 lanes)`, await got.toArray(), ref.data, TOL);
+      for (const t of [x, w, b, dy, ...outs.map((o) => o[1])]) t.dispose();
+    }
+  });
 
   it('split-K gives the same weight gradient for any number of slices', async () => {
     const d = caseData(CASES[12], 77);
