@@ -4,7 +4,7 @@
 //
 // Both sides start from the same weights (dawnet's initialisation, read back and handed to tfjs)
 // and the same batch, and their outputs are compared once before any step changes the weights.
-// A step is timed like a kernel case (on the run's clock, wall time beside it: bench/harness.ts),
+// A step is timed like a kernel case (on the run's clock, wall time beside it: bench/timing.ts),
 // one step per sample: repeating steps before a sync would let released buffers pile up until the
 // submit. Peak memory is one more step on each side after timing, so Adam's moments exist:
 // dawnet's under the pool probe (pool.peakBytesInUse), tfjs's under its buffer manager's watch
@@ -12,18 +12,20 @@
 
 import {
   compareOutputs,
-  dawnetGpuClock,
   pctOfPeak,
   sameClockRatio,
-  timeClocked,
   type CaseResult,
+  type Peak,
+  type SideResult,
+} from './harness.js';
+import {
+  dawnetGpuClock,
+  timeClocked,
   type ClockedTiming,
   type GpuClock,
-  type Peak,
   type SideClocks,
-  type SideResult,
   type TimingOptions,
-} from './harness.js';
+} from './timing.js';
 import { DAWNET_SAVES, minimumMemory, stepFlops, type MemoryMinimum, type NetGraph } from './memory.js';
 import type { TfjsMemory, TfjsPeer } from './peer-tfjs.js';
 import { probePeak, type LiveGroup } from './pool-probe.js';

@@ -8,18 +8,16 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as dn from '../src/index.js';
 import { hasRuntime, runtime } from '../src/gpu/runtime.js';
+import { runCase, type CaseResult, type Peak } from './harness.js';
 import {
   DEFAULT_TIMING,
   chooseClocks,
   dawnetGpuClock,
-  runCase,
   syncOverheadMs,
-  type CaseResult,
   type ClockOption,
-  type Peak,
   type SideClocks,
   type TimingOptions,
-} from './harness.js';
+} from './timing.js';
 import { barLines, evaluateBars } from './bars.js';
 import { runE2eCase, type E2eResult } from './e2e.js';
 import { runGpuChecks } from './gpu-checks.js';

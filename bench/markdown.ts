@@ -7,7 +7,8 @@
 
 import { evaluateBars, mib, type Bar } from './bars.js';
 import type { E2eResult } from './e2e.js';
-import type { CaseResult, Clock } from './harness.js';
+import type { CaseResult } from './harness.js';
+import type { Clock } from './timing.js';
 import type { BenchRecord } from './report.js';
 
 function num(v: number): string {

@@ -5,7 +5,7 @@
 //    result is written out so no compiler can drop the loop.
 //  - memory: a vec4 copy between two large buffers; bytes = read + write.
 // Both are timed like dawnet's cases, on the same clock (GPU timestamps or wall clock around sync:
-// bench/harness.ts), so "% of peak" divides like by like. The work is grown (on wall time) until
+// bench/timing.ts), so "% of peak" divides like by like. The work is grown (on wall time) until
 // one sample lasts TARGET_MS, so the queue round trip is a small fraction of a wall sample. A peak
 // is a best case and other load on the machine only slows a sample down, so the peak comes from
 // the fastest sample, not the median.
@@ -14,7 +14,7 @@ import { packParams, f32, u32 } from '../src/gpu/params.js';
 import { runtime, type KernelSpec } from '../src/gpu/runtime.js';
 import { emptyTensor, type Tensor } from '../src/graph/tensor.js';
 import { LINEAR_MAIN_ARGS, LINEAR_WG, linearGrid, linearIndex } from '../src/kernels/wgsl.js';
-import { timeClocked, type Clock, type ClockedTiming, type GpuClock, type Timing } from './harness.js';
+import { timeClocked, type Clock, type ClockedTiming, type GpuClock, type Timing } from './timing.js';
 
 const CHAINS = 8;
 const FMA_THREADS = 1 << 20;

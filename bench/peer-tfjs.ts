@@ -23,7 +23,7 @@
 // GPU time: tfjs-backend-webgpu's own factory asks for 'timestamp-query' whenever the adapter has
 // it (4.22: base.js), so no flag is needed; its device has it or the adapter lacks it, and
 // `gpuClock` is null in the second case. tf.time(f).kernelMs then sums one timestamped pass per
-// kernel (bench/harness.ts says what that counts); without the feature it would be 0, not an error.
+// kernel (bench/timing.ts says what that counts); without the feature it would be 0, not an error.
 //
 // GPU memory: tf.memory() reports numBytesInGPU, the backend's buffer manager's bytes in buffers
 // handed out (tensors, plus uniform and staging buffers until the next submit), and
@@ -35,7 +35,7 @@
 import { patientAwait } from '../src/gpu/patient-wait.js';
 import * as nodeModule from 'node:module';
 import type { Tfjs } from './case.js';
-import type { GpuClock } from './harness.js';
+import type { GpuClock } from './timing.js';
 
 /** The parts of tfjs's WebGPUBackend the harness uses (not in its public types). */
 interface WebGpuBackend {

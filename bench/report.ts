@@ -5,7 +5,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { mib } from './bars.js';
 import type { E2eResult } from './e2e.js';
-import type { CaseResult, Clock, ClockOption, SideResult } from './harness.js';
+import type { CaseResult, SideResult } from './harness.js';
+import type { Clock, ClockOption } from './timing.js';
 import type { PeakResult } from './peak.js';
 
 const COLUMNS: [string, number][] = [

@@ -351,6 +351,44 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 // 'subgroup': lane-owned rows lrow{q} (loaded) and columns lcol{j} (owned); the innermost K loop
 // sets a{q} and b{j}.
 
+/**
+ * How the innermost K loop of forward and backward input reads its operands: A of lane row q
+ * (checked by ok{q}) and B of lane column j at K position k of the current tap, one value each or,
+ * when the tile walks K by four, four consecutive values (a4 always; b4 where B is contiguous
+ * along K too, else B is read four times).
+ */
+interface KReads {
+  k: string;
+  end: string;
+  a: (q: number, k: string) => string;
+  a4: (q: number, k: string) => string;
+  b: (j: number, k: string) => string;
+  b4?: (j: number, k: string) => string;
+}
+
+/** The innermost K loop: sets a{q} and b{j} per K position and runs the multiply-adds. */
+function kLoop(t: SubgroupTile, fmas: string, r: KReads): string {
+  const Q = t.tm / t.w;
+  const { k, end } = r;
+  if (!t.kVec4) {
+    return `for (var ${k} = 0; ${k} < ${end}; ${k}++) {
+        ${rep(t.tn, (j) => `let b${j} = ${r.b(j, k)};`, '\n        ')}
+        ${rep(Q, (q) => `let a${q} = select(0.0, ${r.a(q, k)}, ok${q});`, '\n        ')}
+        ${fmas}
+      }`;
+  }
+  const b4 = r.b4;
+  return `for (var ${k} = 0; ${k} < ${end}; ${k} += 4) {
+        ${b4 ? rep(t.tn, (j) => `let bv${j} = ${b4(j, k)};`, '\n        ') : ''}
+        ${rep(Q, (q) => `let av${q} = select(vec4<f32>(0.0), ${r.a4(q, k)}, ok${q});`, '\n        ')}
+        ${rep(4, (u) => `{
+        ${rep(t.tn, (j) => `let b${j} = ${b4 ? `bv${j}.${XYZW[u]}` : r.b(j, `${k} + ${u}`)};`, '\n        ')}
+        ${rep(Q, (q) => `let a${q} = av${q}.${XYZW[u]};`, '\n        ')}
+        ${fmas}
+        }`, '\n        ')}
+      }`;
+}
+
 function subgroupLoops(dir: ConvDirection, t: SubgroupTile, fmas: string): string {
   const Q = t.tm / t.w;
   if (dir === 'forward') {
@@ -362,18 +400,13 @@ function subgroupLoops(dir: ConvDirection, t: SubgroupTile, fmas: string): strin
       let ok${q} = hi${q} >= 0 && hi${q} < params.h && wi${q} >= 0 && wi${q} < params.w;
       let at${q} = select(0, xBase${q} + (hi${q} * params.w + wi${q}) * params.cin, ok${q});`, '\n      ')}
       let tap = (khi * params.kw + kwi) * params.cin;
-      ${t.kVec4 ? `for (var ci = 0; ci < params.cin; ci += 4) {
-        ${rep(Q, (q) => `let av${q} = select(vec4<f32>(0.0), x[(at${q} + ci) / 4], ok${q});`, '\n        ')}
-        ${rep(4, (u) => `{
-        ${rep(t.tn, (j) => `let b${j} = w[(tap + ci + ${u}) * params.cout + bCol${j}];`, '\n        ')}
-        ${rep(Q, (q) => `let a${q} = av${q}.${XYZW[u]};`, '\n        ')}
-        ${fmas}
-        }`, '\n        ')}
-      }` : `for (var ci = 0; ci < params.cin; ci++) {
-        ${rep(t.tn, (j) => `let b${j} = w[(tap + ci) * params.cout + bCol${j}];`, '\n        ')}
-        ${rep(Q, (q) => `let a${q} = select(0.0, x[at${q} + ci], ok${q});`, '\n        ')}
-        ${fmas}
-      }`}
+      ${kLoop(t, fmas, {
+        k: 'ci',
+        end: 'params.cin',
+        a: (q, k) => `x[at${q} + ${k}]`,
+        a4: (q, k) => `x[(at${q} + ${k}) / 4]`,
+        b: (j, k) => `w[(tap + ${k}) * params.cout + bCol${j}]`,
+      })}
     }
   }`;
   }
@@ -387,19 +420,14 @@ function subgroupLoops(dir: ConvDirection, t: SubgroupTile, fmas: string): strin
       let ok${q} = ho${q} >= 0 && ho${q} < params.ho && wo${q} >= 0 && wo${q} < params.wo;
       let at${q} = select(0, dyBase${q} + (ho${q} * params.wo + wo${q}) * params.cout, ok${q});`, '\n      ')}
       let tap = ((rh + params.sh * thi) * params.kw + rw + params.sw * twi) * params.cin;
-      ${t.kVec4 ? `for (var co = 0; co < params.cout; co += 4) {
-        ${rep(t.tn, (j) => `let bv${j} = w[((tap + bCol${j}) * params.cout + co) / 4];`, '\n        ')}
-        ${rep(Q, (q) => `let av${q} = select(vec4<f32>(0.0), dy[(at${q} + co) / 4], ok${q});`, '\n        ')}
-        ${rep(4, (u) => `{
-        ${rep(t.tn, (j) => `let b${j} = bv${j}.${XYZW[u]};`, '\n        ')}
-        ${rep(Q, (q) => `let a${q} = av${q}.${XYZW[u]};`, '\n        ')}
-        ${fmas}
-        }`, '\n        ')}
-      }` : `for (var co = 0; co < params.cout; co++) {
-        ${rep(t.tn, (j) => `let b${j} = w[(tap + bCol${j}) * params.cout + co];`, '\n        ')}
-        ${rep(Q, (q) => `let a${q} = select(0.0, dy[at${q} + co], ok${q});`, '\n        ')}
-        ${fmas}
-      }`}
+      ${kLoop(t, fmas, {
+        k: 'co',
+        end: 'params.cout',
+        a: (q, k) => `dy[at${q} + ${k}]`,
+        a4: (q, k) => `dy[(at${q} + ${k}) / 4]`,
+        b: (j, k) => `w[(tap + bCol${j}) * params.cout + ${k}]`,
+        b4: (j, k) => `w[((tap + bCol${j}) * params.cout + ${k}) / 4]`,
+      })}
     }
   }`;
   }
@@ -474,7 +502,7 @@ export function gemmKernel(dir: ConvDirection, family: ConvFamily, hasBias: bool
     const key = `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}|in${io.inputs}`;
     return { spec: { name: d.name, key, ...io, wgsl: () => tiledWgsl(dir, hasBias, t) }, params, bm: t.bm, bn: t.bn };
   }
-  const t = subgroupTile(m, n, kVec4 && dir !== 'backwardWeight', lanes);
+  const t = subgroupTile(m, n, kVec4, lanes);
   const key = `${t.w}:${t.tm}x${t.tn}${t.kVec4 ? ':k4' : ''}|in${io.inputs}`;
   return { spec: { name: `${d.name}Subgroup`, key, ...io, wgsl: () => subgroupWgsl(dir, hasBias, t) }, params, bm: t.tm, bn: t.w * t.tn };
 }

@@ -150,6 +150,9 @@ export function subgroupLanes(): number {
   return min >= SUBGROUP_LANES ? SUBGROUP_LANES : min >= 4 ? 4 : 0;
 }
 
+/** Lanes per workgroup of a family's kernels (the tiled family ignores it). */
+const familyLanes = (family: ConvFamily): number => (family === 'subgroup' && subgroupLanes()) || SUBGROUP_LANES;
+
 /**
  * Runs the subgroup family with `lanes` lanes per workgroup on this device (tests and benchmarks:
  * the 4-lane kernels Chrome's SwiftShader gets also run on lavapipe's 8-lane subgroups); null
@@ -186,7 +189,7 @@ function grid(groups: number): [number, number] {
 /** Dispatches an M×N GEMM kernel `batches` times over (phases or K slices). A bias is inputs[2]. */
 
 function launch(dir: ConvDirection, family: ConvFamily, g: ConvGeometry, inputs: (Tensor | Range)[], out: Tensor | Range, m: number, n: number, batches: number, extras: Record<string, number>): void {
-  const kernel = gemmKernel(dir, family, inputs.length === 3, m, n, kVec4Fits(dir, g.cin, g.cout), family === 'subgroup' ? subgroupLanes() || SUBGROUP_LANES : SUBGROUP_LANES);
+  const kernel = gemmKernel(dir, family, inputs.length === 3, m, n, kVec4Fits(dir, g.cin, g.cout), familyLanes(family));
   const mTiles = Math.ceil(m / kernel.bm);
   const nTiles = Math.ceil(n / kernel.bn);
   const groups = mTiles * nTiles * batches;
@@ -255,7 +258,7 @@ const SPLIT_K_MIN = 512;
  */
 export function splitKCount(g: ConvGeometry, family = defaultConvFamily()): number {
   const m = g.kh * g.kw * g.cin;
-  const sg = subgroupTile(m, g.cout, false, family === 'subgroup' ? subgroupLanes() || SUBGROUP_LANES : SUBGROUP_LANES);
+  const sg = subgroupTile(m, g.cout, false, familyLanes(family));
   const [bm, bn, target] = family === 'tiled' ? [CONV_TILE.bm, CONV_TILE.bn, 256] : [sg.tm, sg.w * sg.tn, 32];
   const tiles = Math.ceil(m / bm) * Math.ceil(g.cout / bn);
   return Math.max(1, Math.min(Math.ceil(target / tiles), Math.floor((g.n * g.ho * g.wo) / SPLIT_K_MIN)));

@@ -4,19 +4,17 @@
 // runs here (test/bench/harness.test.ts runs tiny ones on the GPU clock).
 
 import { describe, expect, it } from 'vitest';
+import { pctOfPeak, sameClockRatio, type SideResult } from '../../bench/harness.js';
 import {
   chooseClocks,
   dawnetGpuClock,
   gpuFallback,
-  pctOfPeak,
-  sameClockRatio,
   summarise,
   timeClocked,
   type Clock,
   type GpuClock,
   type Runner,
-  type SideResult,
-} from '../../bench/harness.js';
+} from '../../bench/timing.js';
 import { clockCell } from '../../bench/report.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { useGpu } from '../helpers/gpu.js';
