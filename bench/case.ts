@@ -39,6 +39,12 @@ export interface BenchCase {
   dawnet: (x: Tensor[]) => DnResult;
   /** Absent when tfjs has no counterpart worth timing. */
   tfjs?: (tf: Tfjs, x: TF.Tensor[]) => TF.Tensor | TF.Tensor[];
+  /**
+   * Made once per side, untimed, before the runs: tensors the op then receives after its inputs
+   * (what a backward needs from its forward, constant filters or index tables). Disposed after.
+   */
+  dawnetSetup?: (x: Tensor[]) => Tensor[];
+  tfjsSetup?: (tf: Tfjs, x: TF.Tensor[]) => TF.Tensor[];
   /** Largest allowed max|dawnet - tfjs| / max|tfjs|; default CHECK_TOLERANCE. */
   tolerance?: number;
   /** Something a reader of the numbers should know (extra work one side does, ...). */

@@ -8,7 +8,8 @@
 // one step per sample: repeating steps before a sync would let released buffers pile up until the
 // submit. Peak memory is one more step on each side after timing, so Adam's moments exist:
 // dawnet's under the pool probe (pool.peakBytesInUse), tfjs's under its buffer manager's watch
-// (peak of tf.memory().numBytesInGPU: bench/peer-tfjs.ts says why that one).
+// (peak of tf.memory().numBytesInGPU: bench/peer-tfjs.ts says why that one). Last, one more dawnet
+// step with a timestamped pass per dispatch gives its GPU time by kernel.
 
 import {
   compareOutputs,
@@ -29,6 +30,8 @@ import {
 import { DAWNET_SAVES, minimumMemory, stepFlops, type MemoryMinimum, type NetGraph } from './memory.js';
 import type { TfjsMemory, TfjsPeer } from './peer-tfjs.js';
 import { probePeak, type LiveGroup } from './pool-probe.js';
+import { runtime } from '../src/gpu/runtime.js';
+import type { KernelTime } from '../src/gpu/gpu-timer.js';
 
 export interface E2eSide {
   /** Enqueues one step (forward, and for training loss, backward and optimiser) without waiting. */
@@ -88,6 +91,17 @@ export interface E2eResult extends CaseResult {
   memory: MemoryReport | { error: string } | null;
   /** tfjs's peak GPU bytes over one step (null: tfjs not run or --no-memory). */
   tfjsMemory: TfjsMemory | { error: string } | null;
+  /**
+   * dawnet's GPU time per kernel over one more step, each dispatch in its own timestamped pass
+   * (null without 'timestamp-query'): where the step's time goes.
+   */
+  profile?: StepProfile | null;
+}
+
+export interface StepProfile {
+  /** The step's GPU time with one pass per dispatch (a little above its usual GPU time). */
+  totalMs: number;
+  kernels: KernelTime[];
 }
 
 export interface E2eEnv {
@@ -132,7 +146,22 @@ async function measureMemory(c: E2eCase, side: E2eSide): Promise<MemoryReport> {
   };
 }
 
+/** One more step with one timestamped pass per dispatch: GPU time per kernel name. */
+async function profileStep(side: E2eSide): Promise<StepProfile | null> {
+  const timer = runtime().gpuTimer;
+  if (!timer.available) return null;
+  timer.begin({ perKernel: true });
+  let totalMs: number | null = null;
+  try {
+    side.step();
+  } finally {
+    totalMs = await timer.end();
+  }
+  return totalMs === null ? null : { totalMs, kernels: timer.lastProfile };
+}
+
 interface DawnetRun {
+  profile: StepProfile | { error: string } | null;
   side: SideResult | { error: string };
   out: Float32Array | null;
   weights: Map<string, NamedWeight> | null;
@@ -140,7 +169,7 @@ interface DawnetRun {
 }
 
 async function runDawnet(c: E2eCase, env: E2eEnv, sync: () => Promise<void>): Promise<DawnetRun> {
-  const run: DawnetRun = { side: { error: 'not run' }, out: null, weights: null, memory: null };
+  const run: DawnetRun = { side: { error: 'not run' }, out: null, weights: null, memory: null, profile: null };
   let side: DawnetSide | null = null;
   try {
     side = c.dawnet();
@@ -154,6 +183,11 @@ async function runDawnet(c: E2eCase, env: E2eEnv, sync: () => Promise<void>): Pr
       } catch (e) {
         run.memory = { error: message(e) };
       }
+    }
+    try {
+      run.profile = await profileStep(side);
+    } catch (e) {
+      run.profile = { error: message(e) };
     }
   } catch (e) {
     run.side = { error: message(e) };
@@ -212,6 +246,8 @@ export async function runE2eCase(c: E2eCase, env: E2eEnv, dawnetSync: () => Prom
   const dn = await runDawnet(c, env, dawnetSync);
   row.dawnet = dn.side;
   row.memory = dn.memory;
+  row.profile = dn.profile && 'error' in dn.profile ? null : dn.profile;
+  if (dn.profile && 'error' in dn.profile) row.note = [row.note, `profile: ${dn.profile.error}`].filter(Boolean).join('; ');
   let tfOut: Float32Array | null = null;
   if (env.tfjs && c.tfjs) {
     if (!dn.weights) row.tfjs = { error: 'not run: dawnet failed before its weights could be read' };

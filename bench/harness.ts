@@ -123,8 +123,10 @@ function message(e: unknown): string {
 }
 
 async function runDawnet(c: BenchCase, host: Float32Array[], env: CaseEnv): Promise<[SideResult, Float32Array | null]> {
-  const xs = host.map((data, i) => tensor(data, c.inputs[i].shape));
+  const inputs = host.map((data, i) => tensor(data, c.inputs[i].shape));
+  const xs = [...inputs];
   try {
+    if (c.dawnetSetup) xs.push(...c.dawnetSetup(inputs));
     const runner: Runner = { step: () => disposeResult(c.dawnet(xs), xs), sync: () => runtime().sync() };
     const timing = await timeClocked(runner, env.timing, gpuClockOf('dawnet', env));
     let out: Float32Array | null = null;
@@ -138,7 +140,7 @@ async function runDawnet(c: BenchCase, host: Float32Array[], env: CaseEnv): Prom
     }
     return [sideResult(c, timing, env.peak), out];
   } finally {
-    for (const x of xs) x.dispose();
+    for (const x of new Set(xs)) x.dispose(); // a setup may hand an input back
     await runtime().sync().catch(() => {});
   }
 }
@@ -150,8 +152,10 @@ async function runTfjs(
   peer: TfjsPeer,
 ): Promise<[SideResult, Float32Array | null]> {
   const { tf } = peer;
-  const xs = host.map((data, i) => tf.tensor(data, c.inputs[i].shape, 'float32'));
+  const inputs = host.map((data, i) => tf.tensor(data, c.inputs[i].shape, 'float32'));
+  const xs = [...inputs];
   try {
+    if (c.tfjsSetup) xs.push(...tf.tidy(() => c.tfjsSetup!(tf, inputs)));
     const op = c.tfjs!;
     const runner: Runner = { step: () => tf.dispose(tf.tidy(() => op(tf, xs))), sync: peer.sync };
     const timing = await timeClocked(runner, env.timing, gpuClockOf('tfjs', env));

@@ -9,7 +9,7 @@ import { evaluateBars, mib, type Bar } from './bars.js';
 import type { E2eResult } from './e2e.js';
 import type { CaseResult } from './harness.js';
 import type { Clock } from './timing.js';
-import type { BenchRecord } from './report.js';
+import { profileLine, type BenchRecord } from './report.js';
 
 function num(v: number): string {
   return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toFixed(3);
@@ -145,6 +145,15 @@ export function markdownReport(rec: BenchRecord): string {
         'moment: weights, Adam moments and the batch, plus the activations backward still needs, the weight gradients written so far and ' +
         'the transient tensors at that op (bench/memory.ts lists what each op saves). % of peak counts the convolutions\' flops only.',
     );
+    const profiled = e2e.filter((r) => r.profile);
+    if (profiled.length) {
+      lines.push(
+        '',
+        "Where dawnet's step time goes: one more step with every dispatch in its own timestamped pass, GPU time per kernel (dispatches in brackets):",
+        '',
+        ...profiled.map((r) => `- \`${r.id}\`: ${escape(profileLine(r.profile!))}`),
+      );
+    }
   }
   const groups = [...new Set(rec.rows.map((r) => r.group))];
   for (const g of groups) lines.push('', `### ${g}`, '', groupTable(rec.rows.filter((r) => r.group === g), runClockOf(rec)));

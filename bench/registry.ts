@@ -4,6 +4,7 @@
 
 import type { BenchCase, CaseFamily } from './case.js';
 import type { E2eCase } from './e2e.js';
+import { augmentFamily } from './cases/augment.js';
 import { batchnormFamily } from './cases/batchnorm.js';
 import { conv2dFamily } from './cases/conv2d.js';
 import { elementwiseFamily } from './cases/elementwise.js';
@@ -22,6 +23,7 @@ export const FAMILIES: readonly CaseFamily[] = [
   poolFamily,
   upsampleFamily,
   batchnormFamily,
+  augmentFamily,
 ];
 
 export interface CaseFilter {

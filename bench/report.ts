@@ -4,7 +4,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { mib } from './bars.js';
-import type { E2eResult } from './e2e.js';
+import type { E2eResult, StepProfile } from './e2e.js';
+import type { KernelTime } from '../src/gpu/gpu-timer.js';
 import type { CaseResult, SideResult } from './harness.js';
 import type { Clock, ClockOption } from './timing.js';
 import type { PeakResult } from './peak.js';
@@ -154,8 +155,18 @@ export function e2eRow(r: E2eResult): string {
     r.tfjsMemory && 'error' in r.tfjsMemory ? `  tfjs memory: ${r.tfjsMemory.error}` : '',
     m ? `  memory: ${memoryBreakdown(m)}` : '',
     tm ? `  tfjs memory: peak in use ${mib(tm.peakBytes)} (held before the step ${mib(tm.baselineBytes)}), allocated ${mib(tm.allocatedBytes)} with its free buffers` : '',
+    r.profile ? `  dawnet by kernel: ${profileLine(r.profile)}` : '',
   ].filter((s) => s);
   return [row, ...notes].join('\n');
+}
+
+/** The step's GPU time (one pass per dispatch) and its largest kernels' shares, dispatches in brackets. */
+export function profileLine(p: StepProfile, top = 6): string {
+  const share = (k: KernelTime) => `${k.name} ${((100 * k.ms) / p.totalMs).toFixed(0)}% (${k.dispatches})`;
+  const rest = p.kernels.slice(top);
+  const restMs = rest.reduce((acc, k) => acc + k.ms, 0);
+  const tail = rest.length ? [`${rest.length} others ${((100 * restMs) / p.totalMs).toFixed(0)}%`] : [];
+  return `${ms(p.totalMs)} ms on the GPU: ${[...p.kernels.slice(0, top).map(share), ...tail].join(', ')}`;
 }
 
 /** One line: the minimum's parts, then the largest groups live at dawnet's peak. */

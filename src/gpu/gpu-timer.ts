@@ -7,6 +7,8 @@
 //
 // Without the 'timestamp-query' feature begin() and end() still pair up, but end() gives null.
 // When no timing runs, passes get no timestampWrites and no query set exists: the timer is free.
+// begin({ perKernel: true }) gives every dispatch its own pass and `lastProfile` the GPU time per
+// kernel name: where a training step's time goes (more passes than usual, so slightly more time).
 // Query sets come in chunks of QUERIES_PER_SET, made on first need and kept for later timings.
 // Dawn rounds timestamps down to 2^16 ns (65.5 us) unless the device was created with
 // 'disable-dawn-features=timestamp_quantization' (InitOptions.dawnOptions): each span is then off
@@ -64,6 +66,30 @@ interface UsedChunk {
 
 type State = 'idle' | 'timing' | 'reading';
 
+/** GPU time of one kernel over a per-kernel timing: its dispatches and their summed spans. */
+export interface KernelTime {
+  name: string;
+  dispatches: number;
+  ms: number;
+}
+
+/** Sums spans by the name of the pass they came from, largest first. */
+export function profileByName(values: BigUint64Array[], names: readonly string[]): KernelTime[] {
+  const byName = new Map<string, KernelTime>();
+  let pass = 0;
+  for (const v of values) {
+    for (let i = 0; i + 1 < v.length; i += 2, pass++) {
+      const span = v[i + 1] - v[i];
+      const name = names[pass] ?? '(unnamed)';
+      const entry = byName.get(name) ?? { name, dispatches: 0, ms: 0 };
+      entry.dispatches++;
+      entry.ms += span > 0n ? Number(span) / NS_PER_MS : 0;
+      byName.set(name, entry);
+    }
+  }
+  return [...byName.values()].sort((a, b) => b.ms - a.ms);
+}
+
 export class GpuTimer {
   private chunks: QueryChunk[] = [];
   private queries = 0;
@@ -74,6 +100,9 @@ export class GpuTimer {
   lastPasses = 0;
   /** Spans whose end came before their start, over the timer's life (each counted as 0 ms). */
   backwardSpans = 0;
+  /** Per kernel name, from the last end() of a begin({ perKernel: true }); empty otherwise. */
+  lastProfile: KernelTime[] = [];
+  private perKernelNames: string[] | null = null;
 
   constructor(
     private readonly device: GPUDevice,
@@ -86,8 +115,16 @@ export class GpuTimer {
     return this.state !== 'idle';
   }
 
-  /** Starts timing the passes begun from now on. One timing at a time. */
-  begin(): void {
+  /** One pass per dispatch, named by its kernel (the runtime ends the pass after each dispatch). */
+  get perKernel(): boolean {
+    return this.perKernelNames !== null;
+  }
+
+  /**
+   * Starts timing the passes begun from now on. One timing at a time. perKernel: one pass per
+   * dispatch, and end() also fills `lastProfile`.
+   */
+  begin(options: { perKernel?: boolean } = {}): void {
     this.hooks.checkAlive();
     if (this.state !== 'idle') {
       throw new Error(
@@ -96,12 +133,15 @@ export class GpuTimer {
     }
     this.hooks.closePass();
     this.queries = 0;
+    this.lastProfile = [];
+    this.perKernelNames = options.perKernel ? [] : null;
     this.state = 'timing';
   }
 
-  /** The timestampWrites of a compute pass about to begin; undefined when nothing is timed. */
-  passWrites(): GPUComputePassTimestampWrites | undefined {
+  /** The timestampWrites of a compute pass about to begin (for kernel `name`); undefined when nothing is timed. */
+  passWrites(name = ''): GPUComputePassTimestampWrites | undefined {
     if (this.state !== 'timing' || !this.available) return undefined;
+    this.perKernelNames?.push(name);
     const chunk = this.chunks[Math.floor(this.queries / QUERIES_PER_SET)] ?? this.addChunk();
     const start = this.queries % QUERIES_PER_SET;
     this.queries += 2;
@@ -123,8 +163,11 @@ export class GpuTimer {
       if (!this.available) return null;
       if (this.queries === 0) return 0;
       const { used, error } = this.resolveUsed();
-      return this.addSpans(await this.readBack(used, error));
+      const values = await this.readBack(used, error);
+      if (this.perKernelNames) this.lastProfile = profileByName(values, this.perKernelNames);
+      return this.addSpans(values);
     } finally {
+      this.perKernelNames = null;
       this.state = 'idle';
     }
   }

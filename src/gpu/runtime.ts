@@ -175,10 +175,11 @@ export class Runtime {
     }));
     entries.push({ binding: entries.length, resource: { buffer: uniform, size: bindings.params.byteLength } });
     const bindGroup = this.device.createBindGroup({ label: spec.name, layout, entries });
-    const pass = this.computePass();
+    const pass = this.computePass(spec.name);
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
     pass.dispatchWorkgroups(x, y, z);
+    if (this.gpuTimer.perKernel) this.endPass();
     this.pool.release(uniform);
     this.queuedNames.add(spec.name);
     this.queued++;
@@ -204,10 +205,10 @@ export class Runtime {
     });
   }
 
-  private computePass(): GPUComputePassEncoder {
+  private computePass(kernel: string): GPUComputePassEncoder {
     if (!this.pass) {
       // Only while the GPU timer runs does a pass write timestamps.
-      const timestampWrites = this.gpuTimer.passWrites();
+      const timestampWrites = this.gpuTimer.passWrites(kernel);
       this.pass = this.commandEncoder().beginComputePass(timestampWrites ? { label: 'dawnet', timestampWrites } : { label: 'dawnet' });
     }
     return this.pass;

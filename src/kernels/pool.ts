@@ -108,16 +108,17 @@ const COVERING = /* wgsl */ `
 
 /**
  * Runs a windowed pool kernel over chunks of samples into new outputs of the given shapes (labels
- * first): `inputs` and outputs are [N, ...] tensors, one thread per element of the first output.
+ * first): `inputs` and outputs are [N, ...] tensors, one thread per element of the first output
+ * unless `threadsPerSample` says otherwise.
  */
-function poolPass(spec: KernelSpec, g: Pool2dGeometry, inputs: Tensor[], outputs: [string, Shape][]): Tensor[] {
+function poolPass(spec: KernelSpec, g: Pool2dGeometry, inputs: Tensor[], outputs: [string, Shape][], threadsPerSample?: number): Tensor[] {
   const perSample = (t: Bound) => (g.n === 0 ? 0 : t.size / g.n);
   const planOut = outputs.map(([label, shape]) => planned(label, shape));
   const per = chunkItems(spec.name, g.n, [...inputs, ...planOut].map((t) => part(t, perSample(t))));
   const outs = outputs.map(([label, shape]) => emptyTensor(shape, label));
   forEachChunk(g.n, per, (n0, count) => {
     const chunk = (t: Tensor) => range(t, n0 * perSample(t), count * perSample(t));
-    const total = count * perSample(outs[0]);
+    const total = count * (threadsPerSample ?? perSample(outs[0]));
     dispatchChunk(spec, inputs.map(chunk), outs.map(chunk), poolParams(g, total), linearGrid(total));
   });
   return outs;
@@ -185,6 +186,45 @@ fn main(${LINEAR_MAIN_ARGS}) {
 }`,
 };
 
+/**
+ * Backward for windows that tile the image (stride = size, the U-Net's 2x2/2): one thread per
+ * window sends its dy to the winner and zeros to the rest of its cell, instead of one thread per
+ * input pixel searching the windows that cover it. A quarter of the threads for 2x2, no loads per
+ * pixel, and a quarter of the index decoding, which dominates on CPU adapters (an integer
+ * division there is a scalar division per lane). The last row and column of cells also take the
+ * strip no window reaches ('valid' leftovers), so every pixel of dx is written exactly once.
+ */
+const maxBackwardDisjointSpec: KernelSpec = {
+  name: 'maxPool2d.backwardDisjoint',
+  key: '',
+  inputs: 2,
+  outputs: 1,
+  wgsl: () => /* wgsl */ `${POOL_PARAMS}
+@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> argmax: array<u32>;
+@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(3) var<uniform> params: Params;
+@compute @workgroup_size(256)
+fn main(${LINEAR_MAIN_ARGS}) {
+  let i = ${linearIndex()};
+  if (i >= params.total) { return; }
+  ${decodeNhwc('params.outH', 'params.outW')}
+  let top = i32(row * params.sh) - i32(params.padTop);
+  let left = i32(col * params.sw) - i32(params.padLeft);
+  let h1 = select(min(top + i32(params.kh), i32(params.h)), i32(params.h), row == params.outH - 1u);
+  let w1 = select(min(left + i32(params.kw), i32(params.w)), i32(params.w), col == params.outW - 1u);
+  let winner = argmax[i];
+  let g = dy[i];
+  let plane = n * params.h * params.w;
+  for (var ih = max(top, 0); ih < h1; ih++) {
+    for (var iw = max(left, 0); iw < w1; iw++) {
+      let at = u32(ih) * params.w + u32(iw);
+      dx[(plane + at) * params.c + ch] = select(0.0, g, at == winner);
+    }
+  }
+}`,
+};
+
 /** y and the winners' positions (u32 bits in a tensor of y's shape: not float data, only for the backward). */
 export function maxPool2dForward(x: Tensor, opts: Pool2dOptions): { y: Tensor; argmax: Tensor } {
   const g = pool2dGeometry('maxPool2d', x.shape, opts);
@@ -199,6 +239,9 @@ export function maxPool2dBackward(dy: Tensor, argmax: Tensor, xShape: Shape, opt
   const yShape = [g.n, g.outH, g.outW, g.c];
   if (dy.shape.join() !== yShape.join() || argmax.shape.join() !== yShape.join()) {
     throw new ShapeError(`maxPool2d backward: dy ${formatShape(dy.shape)} and argmax ${formatShape(argmax.shape)} must be ${formatShape(yShape)}`);
+  }
+  if (g.sh === g.kh && g.sw === g.kw) {
+    return poolPass(maxBackwardDisjointSpec, g, [dy, argmax], [['maxPool2d.dx', xShape]], g.outH * g.outW * g.c)[0];
   }
   return poolPass(maxBackwardSpec, g, [dy, argmax], [['maxPool2d.dx', xShape]])[0];
 }

@@ -5,7 +5,7 @@
 
 import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
-import { sumSpans } from '../../src/gpu/gpu-timer.js';
+import { profileByName, sumSpans } from '../../src/gpu/gpu-timer.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { binaryForward } from '../../src/kernels/elementwise.js';
 import { useGpu } from '../helpers/gpu.js';
@@ -178,5 +178,45 @@ describe('gpu timer', () => {
     const spans = sumSpans([BigUint64Array.from([big, big + 1_500_000n, big + 3_000_000n, big + 2_000_000n]), BigUint64Array.from([1_000n, 511_000n])]);
     expect(spans.ms).toBeCloseTo(1.5 + 0.51, 12);
     expect(spans.backward).toBe(1);
+  });
+
+  it('profileByName: spans summed per pass name, largest first, across query chunks', () => {
+    const ms = 1_000_000n;
+    const chunks = [BigUint64Array.from([0n, 2n * ms, 5n * ms, 6n * ms]), BigUint64Array.from([10n * ms, 13n * ms, 20n * ms, 19n * ms])];
+    const prof = profileByName(chunks, ['conv', 'relu', 'conv', 'relu']);
+    expect(prof).toEqual([
+      { name: 'conv', dispatches: 2, ms: 5 },
+      { name: 'relu', dispatches: 2, ms: 1 }, // the backward span counts 0
+    ]);
+  });
+
+  it('per-kernel timing: one pass per dispatch, GPU time per kernel name', async () => {
+    const timer = runtime().gpuTimer;
+    const [a, b] = inputs();
+    try {
+      multiplies(a, b, 1);
+      binaryForward('add', a, b).dispose();
+      timer.begin({ perKernel: true });
+      expect(timer.perKernel).toBe(true);
+      multiplies(a, b, 3);
+      binaryForward('add', a, b).dispose();
+      const total = await timer.end();
+      expect(timer.perKernel).toBe(false);
+      expect(timer.lastPasses).toBe(4);
+      if (!timer.available) return expect(timer.lastProfile).toEqual([]);
+      const byName = new Map(timer.lastProfile.map((k) => [k.name, k]));
+      expect(byName.get('mul.forward')?.dispatches).toBe(3);
+      expect(byName.get('add.forward')?.dispatches).toBe(1);
+      expect(timer.lastProfile).toHaveLength(2);
+      const sum = timer.lastProfile.reduce((acc, k) => acc + k.ms, 0);
+      expect(sum).toBeCloseTo(total!, 9);
+      // The next plain timing shares passes again and leaves no profile.
+      await timed(() => multiplies(a, b, 3));
+      expect(timer.lastPasses).toBe(1);
+      expect(timer.lastProfile).toEqual([]);
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
   });
 });

@@ -47,6 +47,10 @@ const POOL_CASES = [
   { shape: [1, 6, 5, 2], opts: { size: [3, 2], stride: [1, 2], padding: 'same' } },
   { shape: [2, 5, 5, 3], opts: { size: 2, stride: 3 } },
   { shape: [1, 4, 4, 70], opts: { size: 2 } },
+  // Windows that tile the image (the one-thread-per-window backward): padded first cells, and
+  // 'valid' leftovers in the last row and column that no window reaches.
+  { shape: [1, 7, 8, 2], opts: { size: 3, stride: 3, padding: 'same' } },
+  { shape: [2, 8, 11, 3], opts: { size: [3, 2], stride: [3, 2] } },
 ] as const satisfies readonly { shape: readonly number[]; opts: Pool2dOptions }[];
 
 function outShapeOf(shape: readonly number[], opts: Pool2dOptions): number[] {

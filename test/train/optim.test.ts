@@ -57,9 +57,9 @@ const CASES: { name: string; make: (ps: dn.Tensor[]) => Optimizer; rule: Rule }[
 ];
 
 describe('optimisers', () => {
-  for (const [k, c] of CASES.entries()) {
-    it(`${c.name}: 5 steps match the update rule`, async () => {
-      const n = 37;
+  // 37 floats: one per thread; 40: four per thread (vec4), the kernels' two widths.
+  for (const [k, c] of CASES.entries()) for (const n of [37, 40]) {
+    it(`${c.name}, ${n} parameters: 5 steps match the update rule`, async () => {
       const init = uniform(n, 700 + k);
       const p = dn.tensor(Float32Array.from(init), [n], { requiresGrad: true, name: 'p' });
       const opt = c.make([p]);
