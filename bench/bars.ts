@@ -6,7 +6,10 @@
 // What limits a case is read off three floors under its median time: compute (flops at the FMA
 // peak), memory (the bytes its operands must move at the measured copy bandwidth) and launch (the
 // time one tiny op costs, the 'launch/relu-1' case, times the dispatches). A floor above half the
-// time bounds it; when none does, the kernel itself is what is slow, and the conv's GEMM figures
+// time bounds it. On a CPU adapter a fourth floor counts the conv kernel's loads and stores at the
+// measured per-lane access rates (bench/lane-access.ts); there they run on the same cores as the
+// FMAs, so that floor and the compute floor add up. When no floor explains half the time, the
+// kernel itself is what is slow, and the conv's GEMM figures
 // say how it was spread: M x N x K, the workgroup tile, how many workgroups (with split-K slices
 // for the weight gradient) and how full the edge tiles are. On a GPU, fewer workgroups than a
 // GPU has multiprocessors (about 100) leaves it idle: that is called occupancy.
@@ -14,6 +17,7 @@
 import { CONV_TILE, subgroupTile, type ConvDirection, type ConvFamily } from '../src/kernels/conv2d-gemm.js';
 import { splitKCount, type ConvGeometry } from '../src/kernels/conv2d.js';
 import { unetLevels, vggLayers, type ConvLayer } from './case.js';
+import { convLaneAccesses, laneAccessMs } from './lane-access.js';
 import { MEMORY_BAR, type E2eResult } from './e2e.js';
 import type { CaseResult, SideResult } from './harness.js';
 import type { BenchRecord } from './report.js';
@@ -52,16 +56,34 @@ function f(ms: number): string {
   return ms >= 10 ? ms.toFixed(1) : ms >= 0.1 ? ms.toFixed(2) : ms.toFixed(3);
 }
 
+export interface Floors {
+  compute: number;
+  memory: number | null;
+  launch: number;
+  /** Per-lane loads and stores at their measured rates (CPU adapters' subgroup convs). */
+  access?: number | null;
+}
+
 /** The floors under one dawnet time and the verdict. */
-export function limitOf(measuredMs: number, floors: { compute: number; memory: number | null; launch: number }, gemm?: Gemm): string {
+export function limitOf(measuredMs: number, floors: Floors, gemm?: Gemm): string {
   const { compute, memory, launch } = floors;
-  const parts = [`${f(measuredMs)} ms; floors: compute ${f(compute)}`, memory === null ? '' : `memory ${f(memory)}`, `launch ${f(launch)} ms`];
+  const access = floors.access ?? null;
+  const parts = [
+    `${f(measuredMs)} ms; floors: compute ${f(compute)}`,
+    memory === null ? '' : `memory ${f(memory)}`,
+    access === null ? '' : `lane accesses ${f(access)}`,
+    `launch ${f(launch)} ms`,
+  ];
   let verdict = 'the kernel: no floor explains half the time';
   if (gemm) verdict += ` (GEMM ${gemm.m}x${gemm.n}x${gemm.k} in ${gemm.workgroups} ${gemm.family} workgroups of ${gemm.tile}, tiles ${(100 * gemm.fill).toFixed(0)}% full)`;
   if (gemm && gemm.family === 'tiled' && gemm.workgroups < 100) verdict = `occupancy: ${gemm.workgroups} workgroups (GEMM ${gemm.m}x${gemm.n}x${gemm.k}, tiles of ${gemm.tile})`;
   if (launch >= 0.5 * measuredMs) verdict = 'launch overhead';
   else if (memory !== null && memory >= compute && memory >= 0.5 * measuredMs) verdict = 'memory bound';
   else if (compute >= 0.5 * measuredMs) verdict = 'compute bound';
+  else if (access !== null && access + compute >= 0.5 * measuredMs) {
+    const share = (100 * (access + compute)) / measuredMs;
+    verdict = `loads and stores a lane at a time (this adapter runs each computed-address access lane by lane): with the FMAs at the peak rate they account for ${share.toFixed(0)}% of the time`;
+  }
   return `${parts.filter((p) => p).join(', ')} -> ${verdict}`;
 }
 
@@ -72,6 +94,8 @@ export interface Gemm {
   family: ConvFamily;
   tile: string;
   workgroups: number;
+  /** Split-K slices (backward weight), 1 otherwise. */
+  splits: number;
   /** Useful outputs over the outputs the tiles cover. */
   fill: number;
 }
@@ -87,7 +111,7 @@ export function convGemm(dir: ConvDirection, l: ConvLayer, family: ConvFamily): 
   const g: ConvGeometry = { n: l.n, h: l.h, w: l.w, cin: l.cin, kh: l.k, kw: l.k, cout: l.cout, sh: 1, sw: 1, padTop: pad, padBottom: l.k - 1 - pad, padLeft: pad, padRight: l.k - 1 - pad, ho: l.h, wo: l.w };
   const splits = dir === 'backwardWeight' ? splitKCount(g, family) : 1;
   const tiles = Math.ceil(m / bm) * Math.ceil(n / bn);
-  return { m, n, k, family, tile: `${bm}x${bn}`, workgroups: tiles * splits, fill: (m * n) / (tiles * bm * bn) };
+  return { m, n, k, family, tile: `${bm}x${bn}`, workgroups: tiles * splits, splits, fill: (m * n) / (tiles * bm * bn) };
 }
 
 function convFamilyOf(rec: BenchRecord): ConvFamily {
@@ -100,10 +124,13 @@ function convLimit(r: CaseResult, rec: BenchRecord): string {
   const peak = rec.peak;
   if (!l || !peak) return 'no peak measured';
   const bytes = 4 * (l.n * l.h * l.w * (l.cin + l.cout) + l.k * l.k * l.cin * l.cout);
-  const floors = { compute: r.work / (peak.gflops * 1e6), memory: bytes / (peak.gbps * 1e6), launch: launchMs(rec) };
-  const tfjsPct = timed(r.tfjs) && r.tfjs.pctPeak !== null ? `; tfjs runs at ${r.tfjs.pctPeak.toFixed(1)}% of peak` : '';
   const dir = r.id.slice('conv2d.'.length, r.id.indexOf('/')) as ConvDirection;
-  return limitOf(r.dawnet.timing.medianMs, floors, convGemm(dir, l, convFamilyOf(rec))) + tfjsPct;
+  const gemm = convGemm(dir, l, convFamilyOf(rec));
+  const rates = peak.laneAccess && peak.laneAccess.clock === peak.clock ? peak.laneAccess : null;
+  const access = gemm.family === 'subgroup' && rates ? laneAccessMs(convLaneAccesses(dir, l, gemm.splits), rates) : null;
+  const floors = { compute: r.work / (peak.gflops * 1e6), memory: bytes / (peak.gbps * 1e6), launch: launchMs(rec), access };
+  const tfjsPct = timed(r.tfjs) && r.tfjs.pctPeak !== null ? `; tfjs runs at ${r.tfjs.pctPeak.toFixed(1)}% of peak` : '';
+  return limitOf(r.dawnet.timing.medianMs, floors, gemm) + tfjsPct;
 }
 
 function stepLimit(r: E2eResult, rec: BenchRecord): string {

@@ -9,7 +9,7 @@ import { evaluateBars, mib, type Bar } from './bars.js';
 import type { E2eResult } from './e2e.js';
 import type { CaseResult } from './harness.js';
 import type { Clock } from './timing.js';
-import { profileLine, type BenchRecord } from './report.js';
+import { laneAccessLine, profileLine, type BenchRecord } from './report.js';
 
 function num(v: number): string {
   return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toFixed(3);
@@ -131,7 +131,11 @@ export function markdownReport(rec: BenchRecord): string {
         '"% of peak" is dawnet\'s rate over the peak of its metric (FMA for convolutions, matmuls and end-to-end steps, copy for the rest), ' +
         'the peak timed on the kernels\' clock (a wall-clock rate against a GPU-timed peak, as in the end-to-end rows, is a lower bound). ' +
         'The tfjs / dawnet ratio always divides medians of one clock: the end-to-end rows use wall clock (what a training run waits for), ' +
-        'and where a side could not give GPU time, both sides\' wall medians (marked).',
+        'and where a side could not give GPU time, both sides\' wall medians (marked).' +
+        (rec.peak.laneAccess
+          ? ` Per-lane accesses (a loop of loads or stores whose address differs per invocation): ${laneAccessLine(rec.peak.laneAccess)}; ` +
+            'the bars below count a conv kernel\'s loads and stores at these rates as a fourth floor, which on this CPU adapter adds to the FMA floor.'
+          : ''),
     );
   }
   const e2e = rec.e2e ?? [];

@@ -14,6 +14,8 @@ import { packParams, f32, u32 } from '../src/gpu/params.js';
 import { runtime, type KernelSpec } from '../src/gpu/runtime.js';
 import { emptyTensor, type Tensor } from '../src/graph/tensor.js';
 import { LINEAR_MAIN_ARGS, LINEAR_WG, linearGrid, linearIndex } from '../src/kernels/wgsl.js';
+import { defaultConvFamily } from '../src/kernels/conv2d.js';
+import { measureLaneAccess, type LaneAccessRates } from './lane-access.js';
 import { timeClocked, type Clock, type ClockedTiming, type GpuClock, type Timing } from './timing.js';
 
 const CHAINS = 8;
@@ -85,6 +87,8 @@ export interface PeakResult {
   gbps: number;
   fma: { threads: number; iters: number; flops: number; timing: Timing };
   copy: { bytes: number; threads: number; dispatches: number; timing: Timing };
+  /** Per-lane load and store rates, where convs run the 'subgroup' family (CPU adapters). */
+  laneAccess?: LaneAccessRates;
 }
 
 function fmaStep(out: Tensor, iters: number): void {
@@ -174,11 +178,13 @@ export async function measurePeak(options: { reps?: number; copyBytes?: number; 
   const on = (t: ClockedTiming) => (t.clock === clock ? t.timing : t.wall);
   const fma = { ...fmaFigures, timing: on(fmaTimed) };
   const copy = { ...copyFigures, timing: on(copyTimed) };
+  const laneAccess = defaultConvFamily() === 'subgroup' ? await measureLaneAccess(reps, options.gpu ?? null) : undefined;
   return {
     clock,
     gflops: fma.flops / (fma.timing.minMs * 1e6),
     gbps: (copy.bytes * copy.dispatches) / (copy.timing.minMs * 1e6),
     fma,
     copy,
+    ...(laneAccess ? { laneAccess } : {}),
   };
 }

@@ -9,6 +9,7 @@ import type { KernelTime } from '../src/gpu/gpu-timer.js';
 import type { CaseResult, SideResult } from './harness.js';
 import type { Clock, ClockOption } from './timing.js';
 import type { PeakResult } from './peak.js';
+import type { LaneAccessRates } from './lane-access.js';
 
 const COLUMNS: [string, number][] = [
   ['case', 36],
@@ -193,7 +194,14 @@ export function peakLines(p: PeakResult): string {
   return [
     `peak fma:  ${p.gflops.toFixed(1)} GFLOP/s  (fastest of ${p.fma.timing.samplesMs.length} ${on}: ${ms(p.fma.timing.minMs)} ms, median ${ms(p.fma.timing.medianMs)}; ${p.fma.threads} threads x ${p.fma.iters} rounds)`,
     `peak copy: ${p.gbps.toFixed(1)} GB/s  (fastest of ${p.copy.timing.samplesMs.length} ${on}: ${ms(p.copy.timing.minMs)} ms, median ${ms(p.copy.timing.medianMs)}; ${(p.copy.bytes / 2 ** 20).toFixed(0)} MiB moved x ${p.copy.dispatches} by ${p.copy.threads} threads)`,
+    ...(p.laneAccess ? [`per-lane accesses: ${laneAccessLine(p.laneAccess)}`] : []),
   ].join('\n');
+}
+
+/** The per-lane access rates in G accesses per second. */
+export function laneAccessLine(r: LaneAccessRates): string {
+  const g = (perUs: number) => (perUs / 1000).toFixed(2);
+  return `${g(r.scalarLoads)} G float loads/s, ${g(r.vec4Loads)} G vec4 loads/s, ${g(r.scalarStores)} G float stores/s (a lane at a time)`;
 }
 
 /** 'mesa software llvmpipe...' -> 'mesa-software-llvmpipe...', short and file-safe. */
