@@ -11,7 +11,7 @@
 import { packParams, u32 } from '../src/gpu/params.js';
 import { runtime, type KernelSpec } from '../src/gpu/runtime.js';
 import { emptyTensor } from '../src/graph/tensor.js';
-import { kVec4Fits, subgroupTile, type ConvDirection } from '../src/kernels/conv2d-gemm.js';
+import { subgroupTile, vec4Fits, type ConvDirection } from '../src/kernels/conv2d-gemm.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from '../src/kernels/wgsl.js';
 import type { ConvLayer } from './case.js';
 import { timeClocked, type Clock, type GpuClock } from './timing.js';
@@ -105,13 +105,13 @@ export type LaneAccesses = Record<Kind, number>;
 /**
  * The per-lane accesses a subgroup-family conv makes for a 'same', stride-1 layer, from its loops:
  * per K position each lane loads TM/W values of A and TN of B; with kVec4, per four K positions
- * TM/W vec4s of A and TN vec4s (backward input) or 4·TN floats (forward) of B; every output is
- * stored once per split-K slice.
+ * TM/W vec4s of A, and of B TN vec4s (backward input), 4 vec4s (forward with nVec4) or 4·TN
+ * floats (forward without); every output is stored once per split-K slice.
  */
 export function convLaneAccesses(dir: ConvDirection, l: ConvLayer, splits: number, lanes = 8): LaneAccesses {
   const pixels = l.n * l.h * l.w;
   const [m, n] = dir === 'backwardWeight' ? [l.k * l.k * l.cin, l.cout] : [pixels, dir === 'forward' ? l.cout : l.cin];
-  const t = subgroupTile(m, n, kVec4Fits(dir, l.cin, l.cout), lanes);
+  const t = subgroupTile(m, n, vec4Fits(dir, l.cin, l.cout), lanes);
   const groups = Math.ceil(m / t.tm) * Math.ceil(n / (t.w * t.tn));
   const q = t.tm / t.w;
   const stores = m * n * splits;
@@ -120,9 +120,10 @@ export function convLaneAccesses(dir: ConvDirection, l: ConvLayer, splits: numbe
   const perLane = groups * t.w;
   if (!t.kVec4) return { scalarLoads: perLane * k * (q + t.tn), vec4Loads: 0, scalarStores: stores };
   const steps = k / 4;
-  return dir === 'forward'
-    ? { scalarLoads: perLane * steps * 4 * t.tn, vec4Loads: perLane * steps * q, scalarStores: stores }
-    : { scalarLoads: 0, vec4Loads: perLane * steps * (q + t.tn), scalarStores: stores };
+  if (dir === 'backwardInput') return { scalarLoads: 0, vec4Loads: perLane * steps * (q + t.tn), scalarStores: stores };
+  return t.nVec4
+    ? { scalarLoads: 0, vec4Loads: perLane * steps * (q + 4), scalarStores: stores }
+    : { scalarLoads: perLane * steps * 4 * t.tn, vec4Loads: perLane * steps * q, scalarStores: stores };
 }
 
 /** Milliseconds those accesses take at the measured rates. */

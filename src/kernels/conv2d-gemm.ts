@@ -51,15 +51,26 @@ export const CONV_TILE: GemmTile = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 };
  * kVec4: K is walked four at a time with vec4 loads of the operands that are contiguous along K
  * (forward: x, whose K runs along Cin; backward input: dy and w, whose K runs along Cout), for
  * Cin (or Cout) a multiple of 4. lavapipe loads each lane's value separately, with a bounds check
- * and a mask test per lane; a vec4 pays that once for four floats: measured here, a reduction read
- * 2.4x more floats per second through vec4 loads than through scalar ones.
+ * and a mask test per lane; a vec4 pays that once for four floats: the bench measures about 1.1G
+ * vec4 loads per second against 2.6G float loads, 1.7x fewer seconds per float.
+ * nVec4 (forward, with kVec4 and TN = 4): a lane owns four adjacent columns instead of every W-th,
+ * so its four weights of one K position (w is [K, Cout]) are one vec4, for Cout a multiple of 4.
  */
 export interface SubgroupTile {
   w: number;
   tm: number;
   tn: number;
   kVec4: boolean;
+  nVec4: boolean;
 }
+
+/** Which operands a direction may read as vec4s, from the channel counts (see SubgroupTile). */
+export interface Vec4Fit {
+  k: boolean;
+  n: boolean;
+}
+
+export const NO_VEC4: Vec4Fit = { k: false, n: false };
 
 /**
  * Lanes per subgroup workgroup: lavapipe's 256-bit SIMD. Adapters whose subgroups are 4 lanes
@@ -70,27 +81,29 @@ export const SUBGROUP_LANES = 8;
 /**
  * 32 rows × 32 columns (TN = 4) measured best on lavapipe; narrower tiles for GEMMs with few rows
  * or columns. Few variants on purpose: each costs seconds of LLVM compile time on lavapipe.
- * K is walked by four (kVec4) only in the 8-row tile, for M <= 16 (the 2x2 and 4x4 images of
- * U-Net's and VGG's deepest levels at small sizes): there, where every weight is loaded for only
- * 8 rows, it made the U-Net l5 forward and backward input 1.7x faster (interleaved A/B on
- * lavapipe, GPU timestamps), and backward input at M = 16 1.4-1.8x faster than the half-empty
- * 32-row tile. In the 32-row tile it made every case 1.2-1.8x slower (four K steps of 128
- * multiply-adds each per loop turn overflow the registers).
+ * Walking K by four: see kLoop for the order of its multiply-adds, which is what makes it pay in
+ * the 32-row tile too.
  */
-export function subgroupTile(m: number, n: number, kVec4 = false, w = SUBGROUP_LANES): SubgroupTile {
+export function subgroupTile(m: number, n: number, fit: Vec4Fit = NO_VEC4, w = SUBGROUP_LANES): SubgroupTile {
   const tm = m <= 2 * w ? w : 4 * w;
-  return { w, tm, tn: n <= w ? 1 : 4, kVec4: kVec4 && tm === w };
+  const tn = n <= w ? 1 : 4;
+  return { w, tm, tn, kVec4: fit.k, nVec4: fit.k && fit.n && tn === 4 };
 }
 
-/** The inputs a direction reads as vec4 along K when the tile walks K by four. */
+/** The inputs a direction binds as vec4 arrays for the tile's vec4 walks. */
 function vec4Inputs(dir: ConvDirection, t: SubgroupTile): string[] {
   if (!t.kVec4) return [];
-  return dir === 'forward' ? ['x'] : dir === 'backwardInput' ? ['dy', 'w'] : [];
+  if (dir === 'forward') return t.nVec4 ? ['x', 'w'] : ['x'];
+  return dir === 'backwardInput' ? ['dy', 'w'] : [];
 }
 
-/** Can this direction walk K by four with vec4 loads (its contiguous K axis a multiple of 4)? */
-export function kVec4Fits(dir: ConvDirection, cin: number, cout: number): boolean {
-  return dir === 'forward' ? cin % 4 === 0 : dir === 'backwardInput' ? cout % 4 === 0 : false;
+/**
+ * k: the direction can walk K by four with vec4 loads (its contiguous K axis a multiple of 4);
+ * n: the forward's weights can be read four output channels at a time.
+ */
+export function vec4Fits(dir: ConvDirection, cin: number, cout: number): Vec4Fit {
+  if (dir === 'forward') return { k: cin % 4 === 0, n: cout % 4 === 0 };
+  return { k: dir === 'backwardInput' && cout % 4 === 0, n: false };
 }
 
 /** A generated kernel: its spec, the names of its i32 params in order, its tile's rows and columns. */
@@ -355,7 +368,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
  * How the innermost K loop of forward and backward input reads its operands: A of lane row q
  * (checked by ok{q}) and B of lane column j at K position k of the current tap, one value each or,
  * when the tile walks K by four, four consecutive values (a4 always; b4 where B is contiguous
- * along K too, else B is read four times).
+ * along K too; else bN4, the lane's four columns at one K position, when the tile has nVec4; else
+ * B is read one value at a time).
  */
 interface KReads {
   k: string;
@@ -364,6 +378,7 @@ interface KReads {
   a4: (q: number, k: string) => string;
   b: (j: number, k: string) => string;
   b4?: (j: number, k: string) => string;
+  bN4?: (k: string) => string;
 }
 
 /** The innermost K loop: sets a{q} and b{j} per K position and runs the multiply-adds. */
@@ -377,14 +392,22 @@ function kLoop(t: SubgroupTile, fmas: string, r: KReads): string {
         ${fmas}
       }`;
   }
-  const b4 = r.b4;
+  // Accumulator by accumulator, each taking its four multiply-adds in a row: one accumulator
+  // live at a time besides the operands. Step by step (all TM·TN accumulators per K position,
+  // four times) kept them all live across the turn, and in the 32-row tile, whose 128 overflow
+  // the registers anyway, each was spilled and reloaded four times: 1.2-1.8x slower than walking
+  // K one at a time, where this order is 1.1-1.3x faster (interleaved A/B on lavapipe).
+  const { b4, bN4 } = r;
+  const bLoads = bN4
+    ? rep(4, (u) => `let bn${u} = ${bN4(`${k} + ${u}`)};`, '\n        ')
+    : rep(t.tn, (j) => (b4 ? `let bv${j} = ${b4(j, k)};` : rep(4, (u) => `let b${j}_${u} = ${r.b(j, `${k} + ${u}`)};`, '\n        ')), '\n        ');
+  const b = (j: number, u: number): string => (bN4 ? `bn${u}.${XYZW[j]}` : b4 ? `bv${j}.${XYZW[u]}` : `b${j}_${u}`);
   return `for (var ${k} = 0; ${k} < ${end}; ${k} += 4) {
-        ${b4 ? rep(t.tn, (j) => `let bv${j} = ${b4(j, k)};`, '\n        ') : ''}
+        ${bLoads}
         ${rep(Q, (q) => `let av${q} = select(vec4<f32>(0.0), ${r.a4(q, k)}, ok${q});`, '\n        ')}
-        ${rep(4, (u) => `{
-        ${rep(t.tn, (j) => `let b${j} = ${b4 ? `bv${j}.${XYZW[u]}` : r.b(j, `${k} + ${u}`)};`, '\n        ')}
-        ${rep(Q, (q) => `let a${q} = av${q}.${XYZW[u]};`, '\n        ')}
-        ${fmas}
+        ${rep(t.tm, (row) => `{
+          let a = vec4<f32>(${rep(4, (u) => `subgroupBroadcast(av${Math.floor(row / t.w)}.${XYZW[u]}, ${row % t.w}u)`, ', ')});
+          ${rep(t.tn, (j) => `acc${row}_${j} = ${[0, 1, 2, 3].reduce((e, u) => `fma(a.${XYZW[u]}, ${b(j, u)}, ${e})`, `acc${row}_${j}`)};`, '\n          ')}
         }`, '\n        ')}
       }`;
 }
@@ -406,6 +429,7 @@ function subgroupLoops(dir: ConvDirection, t: SubgroupTile, fmas: string): strin
         a: (q, k) => `x[at${q} + ${k}]`,
         a4: (q, k) => `x[(at${q} + ${k}) / 4]`,
         b: (j, k) => `w[(tap + ${k}) * params.cout + bCol${j}]`,
+        ...(t.nVec4 ? { bN4: (k: string) => `w[((tap + ${k}) * params.cout + c4) / 4]` } : {}),
       })}
     }
   }`;
@@ -477,7 +501,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let row0 = ((g / params.nTiles) % params.mTiles) * ${t.tm};
   let batch = g / (params.nTiles * params.mTiles);
   ${rep(t.tm / t.w, (q) => `let lrow${q} = row0 + lane + ${q * t.w};`)}
-  ${rep(t.tn, (j) => `let lcol${j} = col0 + lane + ${j * t.w};
+  ${t.nVec4
+    ? `let c4 = min(col0 + 4 * lane, ${d.cols} - 4); // the lane's four columns; past the edge, the last four
+  ${rep(t.tn, (j) => `let lcol${j} = col0 + 4 * lane + ${j};`)}`
+    : rep(t.tn, (j) => `let lcol${j} = col0 + lane + ${j * t.w};
   let bCol${j} = min(lcol${j}, ${d.cols} - 1);`)}
   ${rep(t.tm * t.tn, (i) => `var acc${Math.floor(i / t.tn)}_${i % t.tn} = 0.0;`)}
   ${subgroupLoops(dir, t, fmas)}
@@ -490,10 +517,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 
 /**
- * The kernel of one direction and family, with its tile chosen for an M×N GEMM; `kVec4` (see
- * kVec4Fits) lets the subgroup family load four K positions at a time.
+ * The kernel of one direction and family, with its tile chosen for an M×N GEMM; `fit` (see
+ * vec4Fits) lets the subgroup family read its operands four floats at a time.
  */
-export function gemmKernel(dir: ConvDirection, family: ConvFamily, hasBias: boolean, m: number, n: number, kVec4 = false, lanes = SUBGROUP_LANES): GemmKernel {
+export function gemmKernel(dir: ConvDirection, family: ConvFamily, hasBias: boolean, m: number, n: number, fit: Vec4Fit = NO_VEC4, lanes = SUBGROUP_LANES): GemmKernel {
   const d = direction(dir, hasBias);
   const params = [...GEOM, ...d.extras];
   const io = { inputs: d.inputs.length, outputs: 1 };
@@ -502,7 +529,7 @@ export function gemmKernel(dir: ConvDirection, family: ConvFamily, hasBias: bool
     const key = `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}|in${io.inputs}`;
     return { spec: { name: d.name, key, ...io, wgsl: () => tiledWgsl(dir, hasBias, t) }, params, bm: t.bm, bn: t.bn };
   }
-  const t = subgroupTile(m, n, kVec4, lanes);
-  const key = `${t.w}:${t.tm}x${t.tn}${t.kVec4 ? ':k4' : ''}|in${io.inputs}`;
+  const t = subgroupTile(m, n, fit, lanes);
+  const key = `${t.w}:${t.tm}x${t.tn}${t.kVec4 ? ':k4' : ''}${t.nVec4 ? ':n4' : ''}|in${io.inputs}`;
   return { spec: { name: `${d.name}Subgroup`, key, ...io, wgsl: () => subgroupWgsl(dir, hasBias, t) }, params, bm: t.tm, bn: t.w * t.tn };
 }

@@ -23,7 +23,7 @@ import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Bound, type Range } from './chunking.js';
-import { CONV_TILE, gemmKernel, kVec4Fits, SUBGROUP_LANES, subgroupTile, type ConvDirection, type ConvFamily } from './conv2d-gemm.js';
+import { CONV_TILE, gemmKernel, SUBGROUP_LANES, subgroupTile, vec4Fits, type ConvDirection, type ConvFamily } from './conv2d-gemm.js';
 import { sumLeading } from './reduce.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
 
@@ -189,7 +189,7 @@ function grid(groups: number): [number, number] {
 /** Dispatches an M×N GEMM kernel `batches` times over (phases or K slices). A bias is inputs[2]. */
 
 function launch(dir: ConvDirection, family: ConvFamily, g: ConvGeometry, inputs: (Tensor | Range)[], out: Tensor | Range, m: number, n: number, batches: number, extras: Record<string, number>): void {
-  const kernel = gemmKernel(dir, family, inputs.length === 3, m, n, kVec4Fits(dir, g.cin, g.cout), familyLanes(family));
+  const kernel = gemmKernel(dir, family, inputs.length === 3, m, n, vec4Fits(dir, g.cin, g.cout), familyLanes(family));
   const mTiles = Math.ceil(m / kernel.bm);
   const nTiles = Math.ceil(n / kernel.bn);
   const groups = mTiles * nTiles * batches;
@@ -258,7 +258,7 @@ const SPLIT_K_MIN = 512;
  */
 export function splitKCount(g: ConvGeometry, family = defaultConvFamily()): number {
   const m = g.kh * g.kw * g.cin;
-  const sg = subgroupTile(m, g.cout, false, familyLanes(family));
+  const sg = subgroupTile(m, g.cout, undefined, familyLanes(family));
   const [bm, bn, target] = family === 'tiled' ? [CONV_TILE.bm, CONV_TILE.bn, 256] : [sg.tm, sg.w * sg.tn, 32];
   const tiles = Math.ceil(m / bm) * Math.ceil(g.cout / bn);
   return Math.max(1, Math.min(Math.ceil(target / tiles), Math.floor((g.n * g.ho * g.wo) / SPLIT_K_MIN)));

@@ -22,6 +22,14 @@ describe('per-lane access floor', () => {
     expect(a).toEqual({ scalarLoads: 2 * 8 * 18 * 4, vec4Loads: 2 * 8 * 18, scalarStores: 16 * 8 });
   });
 
+  it('counts a forward reading its weights four output channels at a time', () => {
+    // M = 32 pixels (one 32-row workgroup), N = 16 (one 32-column tile, TN = 4), K = 9 x 4 = 36 in
+    // 9 steps of four; per step each lane loads 4 vec4s of x (one per row group) and one vec4 of
+    // its four weights per K position.
+    const a = convLaneAccesses('forward', { name: 't', n: 2, h: 4, w: 4, cin: 4, cout: 16, k: 3 }, 1);
+    expect(a).toEqual({ scalarLoads: 0, vec4Loads: 8 * 9 * (4 + 4), scalarStores: 32 * 16 });
+  });
+
   it('counts a backward input in the 8-row tile: both operands as vec4s', () => {
     const a = convLaneAccesses('backwardInput', { name: 't', n: 1, h: 2, w: 4, cin: 16, cout: 8, k: 3 }, 1);
     // M = 8, N = 16: one 8x32 workgroup (TN = 4 columns per lane once N > 8, half of them past

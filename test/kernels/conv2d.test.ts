@@ -60,6 +60,9 @@ const CASES = [
   { name: '2x2 images, K walked by four', x: [2, 2, 2, 8], k: [3, 3], cout: 12, opts: { padding: 'same' } },
   { name: 'two 8-row tiles, K walked by four', x: [4, 2, 2, 4], k: [3, 3], cout: 8, opts: { padding: 'same' } },
   { name: 'stride-2 phases of 6 rows, K walked by four', x: [1, 4, 6, 4], k: [3, 3], cout: 8, opts: { stride: 2, padding: 'same' } },
+  // The 32-row tile walking K by four too; 'several tiles in M and K' above reads the forward's
+  // weights four output channels at a time (Cout 24), this one cannot (Cout 10: one at a time).
+  { name: '32-row tiles, K walked by four, Cout not a multiple of 4', x: [2, 6, 5, 8], k: [3, 3], cout: 10, opts: { padding: 'same' } },
 ] as const satisfies readonly { name: string; x: number[]; k: number[]; cout: number; opts: Conv2dOptions }[];
 
 /** Finite differences cost two forwards per element: only the small cases. */
