@@ -115,7 +115,16 @@ export function convLaneAccesses(dir: ConvDirection, l: ConvLayer, splits: numbe
   const groups = Math.ceil(m / t.tm) * Math.ceil(n / (t.w * t.tn));
   const q = t.tm / t.w;
   const stores = m * n * splits;
-  if (dir === 'backwardWeight') return { scalarLoads: groups * pixels * (q + t.tn) * t.w, vec4Loads: 0, scalarStores: stores };
+  if (dir === 'backwardWeight') {
+    // Per pixel each lane loads its rows' x (one vec4 with mVec4) and its columns' dy (one vec4
+    // with nVec4); with nVec4 each row's four columns are stored as one vec4, counted as four.
+    const perPixel = groups * pixels * t.w;
+    return {
+      scalarLoads: perPixel * ((t.mVec4 ? 0 : q) + (t.nVec4 ? 0 : t.tn)),
+      vec4Loads: perPixel * ((t.mVec4 ? 1 : 0) + (t.nVec4 ? 1 : 0)),
+      scalarStores: stores,
+    };
+  }
   const k = l.k * l.k * (dir === 'forward' ? l.cin : l.cout);
   const perLane = groups * t.w;
   if (!t.kVec4) return { scalarLoads: perLane * k * (q + t.tn), vec4Loads: 0, scalarStores: stores };

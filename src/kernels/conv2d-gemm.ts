@@ -53,8 +53,12 @@ export const CONV_TILE: GemmTile = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 };
  * Cin (or Cout) a multiple of 4. lavapipe loads each lane's value separately, with a bounds check
  * and a mask test per lane; a vec4 pays that once for four floats: the bench measures about 1.1G
  * vec4 loads per second against 2.6G float loads, 1.7x fewer seconds per float.
- * nVec4 (forward, with kVec4 and TN = 4): a lane owns four adjacent columns instead of every W-th,
- * so its four weights of one K position (w is [K, Cout]) are one vec4, for Cout a multiple of 4.
+ * nVec4 (TN = 4): a lane owns four adjacent columns instead of every W-th, so its four values of B
+ * at one K position are one vec4: the forward's weights (w is [K, Cout], with kVec4) and the
+ * weight gradient's dy ([pixels, Cout]), for Cout a multiple of 4; the weight gradient then also
+ * stores each row's four columns as one vec4.
+ * mVec4 (weight gradient, TM = 4W): a lane owns four adjacent rows, four input channels of one
+ * tap, so its four values of A at one pixel are one vec4 of x, for Cin a multiple of 4.
  */
 export interface SubgroupTile {
   w: number;
@@ -62,15 +66,17 @@ export interface SubgroupTile {
   tn: number;
   kVec4: boolean;
   nVec4: boolean;
+  mVec4: boolean;
 }
 
 /** Which operands a direction may read as vec4s, from the channel counts (see SubgroupTile). */
 export interface Vec4Fit {
   k: boolean;
   n: boolean;
+  m: boolean;
 }
 
-export const NO_VEC4: Vec4Fit = { k: false, n: false };
+export const NO_VEC4: Vec4Fit = { k: false, n: false, m: false };
 
 /**
  * Lanes per subgroup workgroup: lavapipe's 256-bit SIMD. Adapters whose subgroups are 4 lanes
@@ -87,23 +93,25 @@ export const SUBGROUP_LANES = 8;
 export function subgroupTile(m: number, n: number, fit: Vec4Fit = NO_VEC4, w = SUBGROUP_LANES): SubgroupTile {
   const tm = m <= 2 * w ? w : 4 * w;
   const tn = n <= w ? 1 : 4;
-  return { w, tm, tn, kVec4: fit.k, nVec4: fit.k && fit.n && tn === 4 };
+  return { w, tm, tn, kVec4: fit.k, nVec4: fit.n && tn === 4, mVec4: fit.m && tm === 4 * w };
 }
 
-/** The inputs a direction binds as vec4 arrays for the tile's vec4 walks. */
-function vec4Inputs(dir: ConvDirection, t: SubgroupTile): string[] {
-  if (!t.kVec4) return [];
-  if (dir === 'forward') return t.nVec4 ? ['x', 'w'] : ['x'];
-  return dir === 'backwardInput' ? ['dy', 'w'] : [];
+/** The bindings a direction declares as vec4 arrays for the tile's vec4 reads and writes. */
+function vec4Bindings(dir: ConvDirection, t: SubgroupTile): string[] {
+  if (dir === 'forward') return t.kVec4 ? (t.nVec4 ? ['x', 'w'] : ['x']) : [];
+  if (dir === 'backwardInput') return t.kVec4 ? ['dy', 'w'] : [];
+  return [...(t.mVec4 ? ['x'] : []), ...(t.nVec4 ? ['dy', 'dw'] : [])];
 }
 
 /**
- * k: the direction can walk K by four with vec4 loads (its contiguous K axis a multiple of 4);
- * n: the forward's weights can be read four output channels at a time.
+ * What a direction may read four floats at a time (see SubgroupTile): k, its contiguous K axis
+ * is a multiple of 4; n, the columns of B (forward: only while walking K by four); m, the rows
+ * of A (weight gradient).
  */
 export function vec4Fits(dir: ConvDirection, cin: number, cout: number): Vec4Fit {
-  if (dir === 'forward') return { k: cin % 4 === 0, n: cout % 4 === 0 };
-  return { k: dir === 'backwardInput' && cout % 4 === 0, n: false };
+  if (dir === 'forward') return { k: cin % 4 === 0, n: cin % 4 === 0 && cout % 4 === 0, m: false };
+  if (dir === 'backwardInput') return { k: cout % 4 === 0, n: false, m: false };
+  return { k: false, n: cout % 4 === 0, m: cin % 4 === 0 };
 }
 
 /** A generated kernel: its spec, the names of its i32 params in order, its tile's rows and columns. */
@@ -457,6 +465,7 @@ function subgroupLoops(dir: ConvDirection, t: SubgroupTile, fmas: string): strin
   }
   // K runs over whole image rows r = (n, ho), rowChunk of them per split, so the row's bounds
   // checks and addresses are worked out once per Wo pixels.
+  if (t.mVec4) return weightGradVec4Rows(t, fmas);
   return `let rBegin = batch * params.rowChunk;
   let rEnd = min(params.n * params.ho, rBegin + params.rowChunk);
   ${rep(Q, (q) => `let rowOk${q} = lrow${q} < params.mw;
@@ -474,7 +483,44 @@ function subgroupLoops(dir: ConvDirection, t: SubgroupTile, fmas: string): strin
       ${rep(Q, (q) => `let wi${q} = wo * params.sw + kwOff${q};
       let ok${q} = hOk${q} && wi${q} >= 0 && wi${q} < params.w;
       let a${q} = select(0.0, x[select(0, xRow${q} + wi${q} * params.cin, ok${q})], ok${q});`, '\n      ')}
-      ${rep(t.tn, (j) => `let b${j} = dy[dyRow + wo * params.cout + bCol${j}];`, '\n      ')}
+      ${weightGradB(t)}
+      ${fmas}
+    }
+    ho += 1;
+    if (ho == params.ho) { ho = 0; n += 1; }
+  }`;
+}
+
+/** The weight gradient's B (dy) at pixel wo of the row: TN values, or one vec4 with nVec4. */
+function weightGradB(t: SubgroupTile): string {
+  if (t.nVec4) return `let bv = dy[(dyRow + wo * params.cout + c4) / 4];\n      ${rep(t.tn, (j) => `let b${j} = bv.${XYZW[j]};`, ' ')}`;
+  return rep(t.tn, (j) => `let b${j} = dy[dyRow + wo * params.cout + bCol${j}];`, '\n      ');
+}
+
+/**
+ * The weight gradient's walk with mVec4: the lane's four rows are input channels ci..ci+3 of one
+ * tap, so they share the bounds checks and their x values are one vec4 per pixel.
+ */
+function weightGradVec4Rows(t: SubgroupTile, fmas: string): string {
+  return `let rBegin = batch * params.rowChunk;
+  let rEnd = min(params.n * params.ho, rBegin + params.rowChunk);
+  let rowOk = lrow0 < params.mw;
+  let ci = lrow0 % params.cin;
+  let kwOff = (lrow0 / params.cin) % params.kw - params.padLeft;
+  let khOff = lrow0 / (params.cin * params.kw) - params.padTop;
+  var ho = rBegin % params.ho;
+  var n = rBegin / params.ho;
+  for (var r = rBegin; r < rEnd; r++) {
+    let hi = ho * params.sh + khOff;
+    let hOk = rowOk && hi >= 0 && hi < params.h;
+    let xRow = ((n * params.h + hi) * params.w) * params.cin + ci;
+    let dyRow = r * params.wo * params.cout;
+    for (var wo = 0; wo < params.wo; wo++) {
+      let wi = wo * params.sw + kwOff;
+      let ok = hOk && wi >= 0 && wi < params.w;
+      let av = select(vec4<f32>(0.0), x[select(0, xRow + wi * params.cin, ok) / 4], ok);
+      ${rep(4, (q) => `let a${q} = av.${XYZW[q]};`, ' ')}
+      ${weightGradB(t)}
       ${fmas}
     }
     ho += 1;
@@ -484,13 +530,14 @@ function subgroupLoops(dir: ConvDirection, t: SubgroupTile, fmas: string): strin
 
 function subgroupWgsl(dir: ConvDirection, hasBias: boolean, t: SubgroupTile): string {
   const d = direction(dir, hasBias);
+  // Tile row r: lane r mod W's value a{r / W}, or with mVec4 lane r / 4's value a{r mod 4}.
   const fmas = rep(t.tm, (r) => `{
-          let a = subgroupBroadcast(a${Math.floor(r / t.w)}, ${r % t.w}u);
+          let a = subgroupBroadcast(${t.mVec4 ? `a${r % 4}, ${Math.floor(r / 4)}u` : `a${Math.floor(r / t.w)}, ${r % t.w}u`});
           ${rep(t.tn, (j) => `acc${r}_${j} = fma(a, b${j}, acc${r}_${j});`, ' ')}
         }`, '\n        ');
   return /* wgsl */ `enable subgroups;
 struct Params { ${[...GEOM, ...d.extras].map((f) => `${f}: i32`).join(', ')} }
-${bindings(d.inputs, d.output, vec4Inputs(dir, t))}
+${bindings(d.inputs, d.output, vec4Bindings(dir, t))}
 @compute @workgroup_size(${t.w})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(subgroup_invocation_id) sgi: u32) {
@@ -500,7 +547,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let col0 = (g % params.nTiles) * ${t.w * t.tn};
   let row0 = ((g / params.nTiles) % params.mTiles) * ${t.tm};
   let batch = g / (params.nTiles * params.mTiles);
-  ${rep(t.tm / t.w, (q) => `let lrow${q} = row0 + lane + ${q * t.w};`)}
+  ${rep(t.tm / t.w, (q) => (t.mVec4 ? `let lrow${q} = row0 + 4 * lane + ${q};` : `let lrow${q} = row0 + lane + ${q * t.w};`))}
   ${t.nVec4
     ? `let c4 = min(col0 + 4 * lane, ${d.cols} - 4); // the lane's four columns; past the edge, the last four
   ${rep(t.tn, (j) => `let lcol${j} = col0 + 4 * lane + ${j};`)}`
@@ -511,7 +558,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   ${rep(t.tm, (r) => `{
     let m = row0 + ${r};
     ${dir === 'backwardInput' ? PHASE_PIXEL : ''}
-    ${rep(t.tn, (j) => `if (lcol${j} < ${d.cols}) { ${storeOne(dir, hasBias, `lcol${j}`, `acc${r}_${j}`)} }`, '\n    ')}
+    ${dir === 'backwardWeight' && t.nVec4
+      ? `if (lcol0 < ${d.cols} && m < params.mw) { dw[((batch * params.mw + m) * params.cout + c4) / 4] = vec4<f32>(${rep(4, (j) => `acc${r}_${j}`, ', ')}); }`
+      : rep(t.tn, (j) => `if (lcol${j} < ${d.cols}) { ${storeOne(dir, hasBias, `lcol${j}`, `acc${r}_${j}`)} }`, '\n    ')}
   }`)}
 }`;
 }
@@ -530,6 +579,6 @@ export function gemmKernel(dir: ConvDirection, family: ConvFamily, hasBias: bool
     return { spec: { name: d.name, key, ...io, wgsl: () => tiledWgsl(dir, hasBias, t) }, params, bm: t.bm, bn: t.bn };
   }
   const t = subgroupTile(m, n, fit, lanes);
-  const key = `${t.w}:${t.tm}x${t.tn}${t.kVec4 ? ':k4' : ''}${t.nVec4 ? ':n4' : ''}|in${io.inputs}`;
+  const key = `${t.w}:${t.tm}x${t.tn}${t.kVec4 ? ':k4' : ''}${t.nVec4 ? ':n4' : ''}${t.mVec4 ? ':m4' : ''}|in${io.inputs}`;
   return { spec: { name: `${d.name}Subgroup`, key, ...io, wgsl: () => subgroupWgsl(dir, hasBias, t) }, params, bm: t.tm, bn: t.w * t.tn };
 }

@@ -40,9 +40,13 @@ describe('per-lane access floor', () => {
 
   it('counts a backward weight in the 32-row tile, stores once per split-K slice', () => {
     // M = 9 x 4 = 36 weight rows (two 32-row workgroups), N = 16 (one 32-column tile), K = 32
-    // pixels; per pixel each lane loads 4 rows of x and 4 columns of dy.
+    // pixels; Cin 4 and Cout 16 multiples of 4: per pixel each lane loads one vec4 of x (its four
+    // rows) and one of dy (its four columns).
     const a = convLaneAccesses('backwardWeight', { name: 't', n: 2, h: 4, w: 4, cin: 4, cout: 16, k: 3 }, 3);
-    expect(a).toEqual({ scalarLoads: 2 * 32 * (4 + 4) * 8, vec4Loads: 0, scalarStores: 36 * 16 * 3 });
+    expect(a).toEqual({ scalarLoads: 0, vec4Loads: 2 * 32 * 2 * 8, scalarStores: 36 * 16 * 3 });
+    // Cin 3: the rows one float at a time (the columns still a vec4).
+    const b = convLaneAccesses('backwardWeight', { name: 't', n: 2, h: 4, w: 4, cin: 3, cout: 16, k: 3 }, 1);
+    expect(b).toEqual({ scalarLoads: 1 * 32 * 4 * 8, vec4Loads: 1 * 32 * 8, scalarStores: 27 * 16 });
   });
 
   it('limitOf: the access floor and the FMAs together explain the time', () => {
