@@ -29,9 +29,11 @@ interface UnaryDef {
   saves: 'x' | 'y';
 }
 
+// Expressions over T, which is f32 or vec4<f32> (four elements per thread): constants that meet a
+// value in max/select/comparisons are written T(...), since WGSL does not splat those.
 export const UNARY = {
   // Saves its output (y > 0 exactly where x > 0): the next conv saves the same tensor, so no extra memory.
-  relu: { forward: 'max(x, 0.0)', backward: 'select(0.0, dy, y > 0.0)', saves: 'y' },
+  relu: { forward: 'max(x, T(0.0))', backward: 'select(T(0.0), dy, y > T(0.0))', saves: 'y' },
   sigmoid: { forward: '1.0 / (1.0 + exp(-x))', backward: 'dy * y * (1.0 - y)', saves: 'y' },
   tanh: { forward: 'tanh(x)', backward: 'dy * (1.0 - y * y)', saves: 'y' },
   exp: { forward: 'exp(x)', backward: 'dy * y', saves: 'y' },
@@ -41,13 +43,19 @@ export const UNARY = {
   sqrt: { forward: 'sqrt(x)', backward: 'dy * 0.5 / y', saves: 'y' },
   scale: { forward: 'x * c', backward: 'dy * c', saves: 'x' },
   addScalar: { forward: 'x + c', backward: 'dy', saves: 'x' },
-  leakyRelu: { forward: 'select(c * x, x, x > 0.0)', backward: 'select(c * dy, dy, x > 0.0)', saves: 'x' },
+  leakyRelu: { forward: 'select(c * x, x, x > T(0.0))', backward: 'select(c * dy, dy, x > T(0.0))', saves: 'x' },
 } as const satisfies Record<string, UnaryDef>;
 
 export type UnaryOp = keyof typeof UNARY;
 
-function unarySpec(op: UnaryOp, direction: 'forward' | 'backward'): KernelSpec {
+/**
+ * width 4: each thread reads and writes vec4s, for sizes a multiple of 4 (nearly every
+ * activation): on CPU adapters every load and store costs a bounds check and a branch per lane,
+ * paid once per vec4 instead of per float.
+ */
+function unarySpec(op: UnaryOp, direction: 'forward' | 'backward', width: 1 | 4): KernelSpec {
   const def: UnaryDef = UNARY[op];
+  const t = width === 4 ? 'vec4<f32>' : 'f32';
   const body =
     direction === 'forward'
       ? `let x = src[i]; out[i] = ${def.forward};`
@@ -55,19 +63,20 @@ function unarySpec(op: UnaryOp, direction: 'forward' | 'backward'): KernelSpec {
   const inputs = direction === 'forward' ? 'src' : 'grad, saved';
   const decls =
     direction === 'forward'
-      ? '@group(0) @binding(0) var<storage, read> src: array<f32>;'
-      : `@group(0) @binding(0) var<storage, read> grad: array<f32>;
-@group(0) @binding(1) var<storage, read> saved: array<f32>;`;
+      ? `@group(0) @binding(0) var<storage, read> src: array<${t}>;`
+      : `@group(0) @binding(0) var<storage, read> grad: array<${t}>;
+@group(0) @binding(1) var<storage, read> saved: array<${t}>;`;
   const nIn = direction === 'forward' ? 1 : 2;
   return {
     name: `${op}.${direction}`,
-    key: '',
+    key: `w${width}`,
     inputs: nIn,
     outputs: 1,
     wgsl: () => /* wgsl */ `
+alias T = ${t};
 struct Params { n: u32, c: f32 }
 ${decls}
-@group(0) @binding(${nIn}) var<storage, read_write> out: array<f32>;
+@group(0) @binding(${nIn}) var<storage, read_write> out: array<T>;
 @group(0) @binding(${nIn + 1}) var<uniform> params: Params;
 // inputs: ${inputs}
 @compute @workgroup_size(256)
@@ -80,27 +89,43 @@ fn main(${LINEAR_MAIN_ARGS}) {
   };
 }
 
-/** One flat pass over same-sized tensors into a new one, in chunks when they exceed the binding limit. */
-function flatPass(spec: KernelSpec, inputs: Tensor[], label: string, c: number): Tensor {
+const UNARY_SPECS = new Map<string, KernelSpec>();
+
+function unaryKernel(op: UnaryOp, direction: 'forward' | 'backward', width: 1 | 4): KernelSpec {
+  const key = `${op}.${direction}.${width}`;
+  let spec = UNARY_SPECS.get(key);
+  if (!spec) UNARY_SPECS.set(key, (spec = unarySpec(op, direction, width)));
+  return spec;
+}
+
+/**
+ * One flat pass over same-sized tensors into a new one, in chunks when they exceed the binding
+ * limit; `width` elements per thread (chunks stay multiples of it).
+ */
+function flatPass(spec: KernelSpec, inputs: Tensor[], label: string, c: number, width: 1 | 4): Tensor {
   const shape = inputs[0].shape;
   const n = inputs[0].size;
-  const per = chunkItems(spec.name, n, [...inputs, planned(label, shape)].map((t) => part(t, 1)));
+  const per = chunkItems(spec.name, n, [...inputs, planned(label, shape)].map((t) => part(t, 1)), [], width);
   const out = emptyTensor(shape, label);
   forEachChunk(n, per, (first, count) => {
     const ranges = inputs.map((t) => range(t, first, count));
-    dispatchChunk(spec, ranges, [range(out, first, count)], packParams([u32(count), f32(c)]), linearGrid(count));
+    dispatchChunk(spec, ranges, [range(out, first, count)], packParams([u32(count / width), f32(c)]), linearGrid(count / width));
   });
   return out;
 }
 
+const widthOf = (n: number): 1 | 4 => (n % 4 === 0 ? 4 : 1);
+
 export function unaryForward(op: UnaryOp, x: Tensor, c = 0): Tensor {
   assertLive(op, x);
-  return flatPass(unarySpec(op, 'forward'), [x], `${op}.out`, c);
+  const width = widthOf(x.size);
+  return flatPass(unaryKernel(op, 'forward', width), [x], `${op}.out`, c, width);
 }
 
 export function unaryBackward(op: UnaryOp, dy: Tensor, saved: Tensor, c = 0): Tensor {
   assertLive(op, dy, saved);
-  return flatPass(unarySpec(op, 'backward'), [dy, saved], `${op}.dx`, c);
+  const width = widthOf(dy.size);
+  return flatPass(unaryKernel(op, 'backward', width), [dy, saved], `${op}.dx`, c, width);
 }
 
 /** Differentiable unary op. */

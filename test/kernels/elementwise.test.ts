@@ -27,6 +27,18 @@ const UNARY_CASES = [
   { op: 'scale', shape: [65], c: -2.5 },
   { op: 'addScalar', shape: [3, 3], c: 0.75 },
   { op: 'leakyRelu', shape: [2, 50], c: 0.1 },
+  // Sizes a multiple of 4 run four elements per thread (vec4): every op in that kernel too.
+  { op: 'relu', shape: [2, 4, 5, 6] },
+  { op: 'sigmoid', shape: [999] },
+  { op: 'tanh', shape: [3, 16] },
+  { op: 'exp', shape: [256] },
+  { op: 'log', shape: [5, 4], positive: true },
+  { op: 'neg', shape: [8] },
+  { op: 'square', shape: [3, 3] },
+  { op: 'sqrt', shape: [32], positive: true },
+  { op: 'scale', shape: [64], c: -2.5 },
+  { op: 'addScalar', shape: [3, 4], c: 0.75 },
+  { op: 'leakyRelu', shape: [2, 49], c: 0.1 },
 ] as const satisfies readonly { op: UnaryOp; shape: number[]; c?: number; positive?: boolean }[];
 
 describe('unary ops', () => {
