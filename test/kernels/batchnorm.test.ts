@@ -21,6 +21,10 @@ const CASES = [
   // arbitrarily close, and then xhat = (x - mean) * invStd is ill-conditioned in float32 whatever
   // the kernel does (the mean's rounding, ~ulp(3), over |x - mean|); these pairs are >= 0.7 apart.
   { shape: [1, 1, 2, 4], x: [2.1, 3.7, 2.5, 3.3, 3.4, 2.2, 3.9, 2.6] },
+  // Channels a multiple of 4: every pass four channels per thread (vec4). 44 channels: two blocks
+  // of 32 (the second partly empty); 560 rows: several row chunks.
+  { shape: [2, 4, 5, 44] },
+  { shape: [2, 16, 35, 8] },
 ] as const;
 
 interface Data {
