@@ -153,7 +153,8 @@ export function markdownReport(rec: BenchRecord): string {
     if (profiled.length) {
       lines.push(
         '',
-        "Where dawnet's step time goes: one more step with every dispatch in its own timestamped pass, GPU time per kernel (dispatches in brackets):",
+        "Where dawnet's step time goes: one more step with every dispatch in its own timestamped pass, GPU time per kernel (dispatches in brackets). " +
+          'A pass per dispatch costs extra time, most of it on the tiny kernels, so their shares are upper bounds:',
         '',
         ...profiled.map((r) => `- \`${r.id}\`: ${escape(profileLine(r.profile!))}`),
       );

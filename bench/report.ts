@@ -167,7 +167,8 @@ export function profileLine(p: StepProfile, top = 6): string {
   const rest = p.kernels.slice(top);
   const restMs = rest.reduce((acc, k) => acc + k.ms, 0);
   const tail = rest.length ? [`${rest.length} others ${((100 * restMs) / p.totalMs).toFixed(0)}%`] : [];
-  return `${ms(p.totalMs)} ms on the GPU: ${[...p.kernels.slice(0, top).map(share), ...tail].join(', ')}`;
+  const head = `${ms(p.plainMs)} ms on the GPU (${ms(p.totalMs)} with a pass per dispatch, shares of the latter)`;
+  return `${head}: ${[...p.kernels.slice(0, top).map(share), ...tail].join(', ')}`;
 }
 
 /** One line: the minimum's parts, then the largest groups live at dawnet's peak. */

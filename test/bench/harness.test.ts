@@ -207,6 +207,17 @@ describe('end-to-end case', () => {
     expect(m.ratio).toBeLessThanOrEqual(1.5);
     expect(m.atPeak.length).toBeGreaterThan(0);
     expect(m.dispatches).toBeGreaterThan(100);
+    // One more step per kernel: conv and Adam among the kernels, the shares adding up to the total.
+    if (runtime().gpuTimer.available) {
+      const p = row.profile;
+      if (!p) throw new Error('no per-kernel profile');
+      expect(p.plainMs).toBeGreaterThan(0);
+      const names = p.kernels.map((k) => k.name);
+      expect(names).toContain('adam.update');
+      expect(names.some((n) => n.startsWith('conv2d.'))).toBe(true);
+      expect(p.kernels.reduce((acc, k) => acc + k.ms, 0)).toBeCloseTo(p.totalMs, 6);
+      expect(p.kernels.reduce((acc, k) => acc + k.dispatches, 0)).toBe(m.dispatches);
+    }
     const tm = row.tfjsMemory;
     if (!tm || 'error' in tm) throw new Error(`tfjs memory not measured: ${tm && 'error' in tm ? tm.error : 'null'}`);
     // tfjs holds weights, Adam's two moments and the batch before the step, and more during it.
@@ -234,6 +245,7 @@ describe('end-to-end case', () => {
     expect(md).toMatch(/\| unet\.train\/b1 \| 1x32x32x3 f32 d4 \| [\d.]+ ms \([\d.]+ img\/s\) \| [\d.]+ ms \([\d.]+ img\/s\) \| [\d.]+x \|/);
     expect(md).toContain('U-Net training step vs tfjs');
     expect(md).toContain(`| ${mibOf(m.peakBytes)} | ${mibOf(tm.peakBytes)} |`);
+    if (row.profile) expect(md).toMatch(/- `unet\.train\/b1`: [\d.]+ ms on the GPU \([\d.]+ with a pass per dispatch/);
     if (clocks.dawnet === 'gpu-timestamp') {
       expect(md).toContain('GPU time from timestamp queries');
       expect(md).toMatch(/\| [\d.]+ \/ [\d.]+ ms \|$/m);
