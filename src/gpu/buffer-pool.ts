@@ -5,6 +5,11 @@
 // A buffer released while commands that read it are still being encoded must not be handed out
 // again before those commands are submitted: queue.writeBuffer on the new owner would run ahead of
 // the unsubmitted reads. Released buffers wait in `pending` until `onSubmit()` (the tfjs rule).
+//
+// A free list hands out its oldest buffer first (the lowest creation serial), whatever order
+// buffers came back in. So a step that repeats the same allocations from the same free buffers,
+// as every training step does, gets the very same buffers each time, and the runtime's bind
+// groups for its dispatches (src/gpu/bind-group-cache.ts) are found again instead of recreated.
 
 import { LimitError } from '../errors.js';
 
@@ -31,7 +36,13 @@ export class BufferPool {
   private free = new Map<string, GPUBuffer[]>();
   private pending: { key: string; buffer: GPUBuffer }[] = [];
   private sizes = new Map<GPUBuffer, number>();
+  /** Creation order of every live buffer: free lists pop the lowest. */
+  private serials = new Map<GPUBuffer, number>();
+  private nextSerial = 0;
   private stats: PoolStats = { bytesInUse: 0, bytesAllocated: 0, peakBytesInUse: 0, buffersCreated: 0, buffersInUse: 0 };
+
+  /** Called before a buffer is destroyed (the runtime drops the bind groups that bind it). */
+  onDestroy: ((buffer: GPUBuffer) => void) | null = null;
 
   constructor(
     private device: GPUDevice,
@@ -58,6 +69,7 @@ export class BufferPool {
       }
       buffer = this.device.createBuffer({ size, usage, label });
       this.sizes.set(buffer, size);
+      this.serials.set(buffer, this.nextSerial++);
       this.stats.bytesAllocated += size;
       this.stats.buffersCreated++;
     }
@@ -78,12 +90,17 @@ export class BufferPool {
 
   /** Called by the queue after each submit: released buffers may be handed out again. */
   onSubmit(): void {
+    const touched = new Set<GPUBuffer[]>();
     for (const { key, buffer } of this.pending) {
       let list = this.free.get(key);
       if (!list) this.free.set(key, (list = []));
       list.push(buffer);
+      touched.add(list);
     }
     this.pending = [];
+    // Highest serial first, so pop() gives the oldest.
+    const serial = (b: GPUBuffer) => this.serials.get(b) ?? 0;
+    for (const list of touched) list.sort((x, y) => serial(y) - serial(x));
   }
 
   /** Destroys every free buffer (not the pending ones: unsubmitted commands may use them). */
@@ -92,6 +109,8 @@ export class BufferPool {
       for (const buffer of list) {
         this.stats.bytesAllocated -= this.sizes.get(buffer) ?? 0;
         this.sizes.delete(buffer);
+        this.serials.delete(buffer);
+        this.onDestroy?.(buffer);
         buffer.destroy();
       }
     }

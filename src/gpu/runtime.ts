@@ -7,6 +7,7 @@
 
 import { KernelError, LimitError, NoDeviceError } from '../errors.js';
 import { BufferPool } from './buffer-pool.js';
+import { BindGroupCache } from './bind-group-cache.js';
 import { acquireDevice, type GpuContext, type InitOptions } from './device.js';
 import { GpuTimer } from './gpu-timer.js';
 import { patientAwait } from './patient-wait.js';
@@ -49,6 +50,8 @@ export class Runtime {
   /** Opt-in GPU time of the compute passes between begin() and end() (timestamp queries). */
   readonly gpuTimer: GpuTimer;
   private kernels = new Map<string, CachedKernel>();
+  /** Bind groups reused by dispatches that bind the same buffer ranges (src/gpu/bind-group-cache.ts). */
+  readonly bindGroups: BindGroupCache;
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private queued = 0;
@@ -64,6 +67,8 @@ export class Runtime {
     this.device = ctx.device;
     const limits = ctx.device.limits;
     this.pool = new BufferPool(ctx.device, limits.maxBufferSize);
+    this.bindGroups = new BindGroupCache(ctx.device);
+    this.pool.onDestroy = (buffer) => this.bindGroups.forget(buffer);
     this.gpuTimer = new GpuTimer(ctx.device, ctx.device.features.has('timestamp-query'), {
       closePass: () => this.endPass(),
       flush: () => this.submit(),
@@ -169,12 +174,9 @@ export class Runtime {
     const { pipeline, layout } = this.kernel(spec);
     const uniform = this.pool.acquire(bindings.params.byteLength, GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST, `${spec.name}.params`);
     this.device.queue.writeBuffer(uniform, 0, bindings.params);
-    const entries: GPUBindGroupEntry[] = storage.map((b, i) => ({
-      binding: i,
-      resource: { buffer: b.buffer, offset: b.offset ?? 0, size: Math.ceil(b.size / 4) * 4 },
-    }));
-    entries.push({ binding: entries.length, resource: { buffer: uniform, size: bindings.params.byteLength } });
-    const bindGroup = this.device.createBindGroup({ label: spec.name, layout, entries });
+    const ranges = storage.map((b) => ({ buffer: b.buffer, offset: b.offset ?? 0, size: Math.ceil(b.size / 4) * 4 }));
+    ranges.push({ buffer: uniform, offset: 0, size: bindings.params.byteLength });
+    const bindGroup = this.bindGroups.get(layout, spec.name, ranges);
     const pass = this.computePass(spec.name);
     pass.setPipeline(pipeline);
     pass.setBindGroup(0, bindGroup);
