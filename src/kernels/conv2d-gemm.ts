@@ -85,13 +85,15 @@ export const NO_VEC4: Vec4Fit = { k: false, n: false, m: false };
 export const SUBGROUP_LANES = 8;
 
 /**
- * 32 rows × 32 columns (TN = 4) measured best on lavapipe; narrower tiles for GEMMs with few rows
- * or columns. Few variants on purpose: each costs seconds of LLVM compile time on lavapipe.
- * Walking K by four: see kLoop for the order of its multiply-adds, which is what makes it pay in
- * the 32-row tile too.
+ * 32 rows × 32 columns (TN = 4) measured best on lavapipe; shorter tiles for GEMMs with few rows
+ * (the deepest levels' 2x2 and 4x4 images, where every weight feeds only M rows, so what matters
+ * is loading it once: M <= 16 gets one tile of 8 or 16 rows; 16 rows at M = 16 was 1.2-1.4x faster
+ * than two tiles of 8, interleaved A/B on lavapipe) and one column per lane for N <= W. Few variants
+ * on purpose: each costs seconds of LLVM compile time on lavapipe. Walking K by four: see kLoop
+ * for the order of its multiply-adds, which is what makes it pay in the 32-row tile too.
  */
 export function subgroupTile(m: number, n: number, fit: Vec4Fit = NO_VEC4, w = SUBGROUP_LANES): SubgroupTile {
-  const tm = m <= 2 * w ? w : 4 * w;
+  const tm = m <= w ? w : m <= 2 * w ? 2 * w : 4 * w;
   const tn = n <= w ? 1 : 4;
   return { w, tm, tn, kVec4: fit.k, nVec4: fit.n && tn === 4, mVec4: fit.m && tm === 4 * w };
 }

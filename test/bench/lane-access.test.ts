@@ -15,11 +15,12 @@ import { useGpu } from '../helpers/gpu.js';
 useGpu();
 
 describe('per-lane access floor', () => {
-  it('counts a forward conv in the 8-row tile walking K by four', () => {
-    // M = 16 pixels, N = 8: two 8-row workgroups of 8 lanes, one column per lane; K = 9 taps x 8
-    // channels = 72, 18 steps of four. Per step each lane loads one vec4 of x and 4 floats of w.
+  it('counts a forward conv in the 16-row tile walking K by four', () => {
+    // M = 16 pixels, N = 8: one 16-row workgroup of 8 lanes (two rows each), one column per lane;
+    // K = 9 taps x 8 channels = 72, 18 steps of four. Per step each lane loads two vec4s of x
+    // (one per row) and 4 floats of w.
     const a = convLaneAccesses('forward', { name: 't', n: 1, h: 4, w: 4, cin: 8, cout: 8, k: 3 }, 1);
-    expect(a).toEqual({ scalarLoads: 2 * 8 * 18 * 4, vec4Loads: 2 * 8 * 18, scalarStores: 16 * 8 });
+    expect(a).toEqual({ scalarLoads: 8 * 18 * 4, vec4Loads: 8 * 18 * 2, scalarStores: 16 * 8 });
   });
 
   it('counts a forward reading its weights four output channels at a time', () => {

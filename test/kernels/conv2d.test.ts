@@ -55,10 +55,11 @@ const CASES = [
   { name: 'several tiles in M and K', x: [2, 20, 20, 16], k: [3, 3], cout: 24, opts: { padding: 'same' } },
   { name: 'several tiles in M, N and K', x: [1, 12, 12, 70], k: [3, 3], cout: 72, opts: { padding: 'same' } },
   { name: 'split-K weight gradient', x: [2, 24, 24, 4], k: [3, 3], cout: 8, opts: { padding: 'same' } },
-  // M <= 16 with Cin and Cout multiples of 4: the subgroup family's 8-row tile walking K by four
-  // with vec4 loads (forward: x; backward input: dy and w), columns not a multiple of 32.
+  // M <= 16 with Cin and Cout multiples of 4: the subgroup family's 8- and 16-row tiles walking K
+  // by four with vec4 loads (forward: x and w; backward input: dy and w), columns not a multiple of 32.
   { name: '2x2 images, K walked by four', x: [2, 2, 2, 8], k: [3, 3], cout: 12, opts: { padding: 'same' } },
-  { name: 'two 8-row tiles, K walked by four', x: [4, 2, 2, 4], k: [3, 3], cout: 8, opts: { padding: 'same' } },
+  { name: 'a 16-row tile, K walked by four', x: [4, 2, 2, 4], k: [3, 3], cout: 8, opts: { padding: 'same' } },
+  { name: 'a half-empty 16-row tile, weights four channels at a time', x: [3, 2, 2, 8], k: [3, 3], cout: 16, opts: { padding: 'same' } },
   { name: 'stride-2 phases of 6 rows, K walked by four', x: [1, 4, 6, 4], k: [3, 3], cout: 8, opts: { stride: 2, padding: 'same' } },
   // The 32-row tile walking K by four too; 'several tiles in M and K' above reads the forward's
   // weights four output channels at a time (Cout 24), this one cannot (Cout 10: one at a time).
