@@ -2,6 +2,7 @@
 
 import { adapterName, type AdapterReport, type InitOptions } from './gpu/device.js';
 import { initRuntime, runtime, shutdownRuntime } from './gpu/runtime.js';
+import type { KernelTime } from './gpu/gpu-timer.js';
 import type { PoolStats } from './gpu/buffer-pool.js';
 import { binary, unary } from './kernels/elementwise.js';
 import type { Tensor } from './graph/tensor.js';
@@ -13,7 +14,7 @@ export { scope, keep } from './graph/scope.js';
 export { noGrad, isRecording } from './graph/autograd.js';
 export { sum, mean } from './kernels/reduce.js';
 export { reshape } from './graph/reshape.js';
-export type { InitOptions, AdapterReport, PoolStats };
+export type { InitOptions, AdapterReport, PoolStats, KernelTime };
 
 // Ops, each differentiable (backward next to forward in src/kernels/<op>.ts).
 export { conv2d, conv2dForward, conv2dBackwardInput, conv2dBackwardWeight, conv2dBackwardBias } from './kernels/conv2d.js';
@@ -62,6 +63,32 @@ export async function sync(): Promise<void> {
 
 export function memory(): PoolStats {
   return runtime().pool.getStats();
+}
+
+/** GPU time of the work a function enqueued, per kernel name. */
+export interface Profile {
+  /** Sum of the kernels' times: GPU time with one compute pass per dispatch. */
+  totalMs: number;
+  /** Largest first: name, dispatches, milliseconds. */
+  kernels: KernelTime[];
+}
+
+/**
+ * Runs `fn` (awaited if it returns a promise) and times on the GPU every dispatch it enqueues,
+ * each in its own timestamped pass; null where the adapter has no 'timestamp-query'. A pass per
+ * dispatch costs some time of its own, most visible on tiny kernels.
+ */
+export async function profile(fn: () => unknown): Promise<Profile | null> {
+  const timer = runtime().gpuTimer;
+  timer.begin({ perKernel: true });
+  try {
+    await fn();
+  } catch (e) {
+    await timer.end(); // frees the timer before the error propagates
+    throw e;
+  }
+  const totalMs = await timer.end();
+  return totalMs === null ? null : { totalMs, kernels: timer.lastProfile };
 }
 
 /** Releases the device; in Node this lets the process exit. */

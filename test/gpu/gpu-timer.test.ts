@@ -219,4 +219,25 @@ describe('gpu timer', () => {
       b.dispose();
     }
   });
+
+  it('dn.profile: GPU time per kernel of what a function enqueues, awaited when async', async () => {
+    const [a, b] = inputs();
+    try {
+      const p = await dn.profile(async () => {
+        multiplies(a, b, 2);
+        const sum = binaryForward('add', a, b);
+        await sum.toArray(); // a readback inside: the profile spans its submit
+        sum.dispose();
+      });
+      if (!runtime().gpuTimer.available) return expect(p).toBeNull();
+      expect(p!.kernels.map((k) => [k.name, k.dispatches])).toEqual(expect.arrayContaining([['mul.forward', 2], ['add.forward', 1]]));
+      expect(p!.totalMs).toBeCloseTo(p!.kernels.reduce((acc, k) => acc + k.ms, 0), 9);
+      // A throwing function frees the timer and rethrows.
+      await expect(dn.profile(() => { throw new Error('boom'); })).rejects.toThrow('boom');
+      expect(runtime().gpuTimer.active).toBe(false);
+    } finally {
+      a.dispose();
+      b.dispose();
+    }
+  });
 });
