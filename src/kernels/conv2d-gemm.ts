@@ -155,7 +155,7 @@ function direction(dir: ConvDirection, hasBias: boolean): Direction {
   const bias = hasBias ? ['b'] : [];
   if (dir === 'forward') return { name: 'conv2d.forward', extras: ['m', 'k', 'dCi', 'dTapW', 'dTapH'], inputs: ['x', 'w', ...bias], output: 'y', cols: 'params.cout' };
   if (dir === 'backwardInput') return { name: 'conv2d.backwardInput', extras: ['dCo', 'dTap'], inputs: ['dy', 'w', ...bias], output: 'dx', cols: 'params.cin' };
-  return { name: 'conv2d.backwardWeight', extras: ['mw', 'k', 'chunk', 'dWo', 'dHo', 'dN', 'rowChunk'], inputs: ['dy', 'x'], output: 'dw', cols: 'params.cout' };
+  return { name: 'conv2d.backwardWeight', extras: ['mw', 'k', 'chunk', 'dWo', 'dHo', 'dN', 'rowChunk', 'nPer'], inputs: ['dy', 'x'], output: 'dw', cols: 'params.cout' };
 }
 
 /** Forward row m = (n, ho, wo): where its patch starts (FAR when m is past the end). */
@@ -467,15 +467,36 @@ function subgroupLoops(dir: ConvDirection, t: SubgroupTile, fmas: string): strin
   }
   // K runs over whole image rows r = (n, ho), rowChunk of them per split, so the row's bounds
   // checks and addresses are worked out once per Wo pixels.
-  if (t.mVec4) return weightGradVec4Rows(t, fmas);
-  return `let rBegin = batch * params.rowChunk;
-  let rEnd = min(params.n * params.ho, rBegin + params.rowChunk);
-  ${rep(Q, (q) => `let rowOk${q} = lrow${q} < params.mw;
+  return weightGradWalk(t, fmas);
+}
+
+/**
+ * The weight gradient's per-workgroup setup, done once for all its column tiles: the K slice's
+ * image rows, and where each lane's rows (weight rows: tap and input channel) read x.
+ */
+function weightGradSetup(t: SubgroupTile): string {
+  const rows = t.mVec4
+    ? `let rowOk = lrow0 < params.mw;
+  let ci = lrow0 % params.cin;
+  let kwOff = (lrow0 / params.cin) % params.kw - params.padLeft;
+  let khOff = lrow0 / (params.cin * params.kw) - params.padTop;`
+    : rep(t.tm / t.w, (q) => `let rowOk${q} = lrow${q} < params.mw;
   let ci${q} = lrow${q} % params.cin;
   let kwOff${q} = (lrow${q} / params.cin) % params.kw - params.padLeft;
-  let khOff${q} = lrow${q} / (params.cin * params.kw) - params.padTop;`)}
-  var ho = rBegin % params.ho;
-  var n = rBegin / params.ho;
+  let khOff${q} = lrow${q} / (params.cin * params.kw) - params.padTop;`);
+  return `let rBegin = batch * params.rowChunk;
+  let rEnd = min(params.n * params.ho, rBegin + params.rowChunk);
+  let ho0 = rBegin % params.ho;
+  let n0 = rBegin / params.ho;
+  ${rows}`;
+}
+
+/** The weight gradient's K loop over the slice's image rows, for one column tile. */
+function weightGradWalk(t: SubgroupTile, fmas: string): string {
+  const Q = t.tm / t.w;
+  if (t.mVec4) return weightGradVec4Rows(t, fmas);
+  return `var ho = ho0;
+  var n = n0;
   for (var r = rBegin; r < rEnd; r++) {
     ${rep(Q, (q) => `let hi${q} = ho * params.sh + khOff${q};
     let hOk${q} = rowOk${q} && hi${q} >= 0 && hi${q} < params.h;
@@ -504,14 +525,8 @@ function weightGradB(t: SubgroupTile): string {
  * tap, so they share the bounds checks and their x values are one vec4 per pixel.
  */
 function weightGradVec4Rows(t: SubgroupTile, fmas: string): string {
-  return `let rBegin = batch * params.rowChunk;
-  let rEnd = min(params.n * params.ho, rBegin + params.rowChunk);
-  let rowOk = lrow0 < params.mw;
-  let ci = lrow0 % params.cin;
-  let kwOff = (lrow0 / params.cin) % params.kw - params.padLeft;
-  let khOff = lrow0 / (params.cin * params.kw) - params.padTop;
-  var ho = rBegin % params.ho;
-  var n = rBegin / params.ho;
+  return `var ho = ho0;
+  var n = n0;
   for (var r = rBegin; r < rEnd; r++) {
     let hi = ho * params.sh + khOff;
     let hOk = rowOk && hi >= 0 && hi < params.h;
@@ -530,6 +545,25 @@ function weightGradVec4Rows(t: SubgroupTile, fmas: string): string {
   }`;
 }
 
+/** One column tile of the subgroup kernel: the lanes' columns, accumulators, K walk and stores. */
+function columnTile(dir: ConvDirection, hasBias: boolean, t: SubgroupTile, d: Direction, fmas: string): string {
+  return `  ${t.nVec4
+    ? `let c4 = min(col0 + 4 * lane, ${d.cols} - 4); // the lane's four columns; past the edge, the last four
+  ${rep(t.tn, (j) => `let lcol${j} = col0 + 4 * lane + ${j};`)}`
+    : rep(t.tn, (j) => `let lcol${j} = col0 + lane + ${j * t.w};
+  let bCol${j} = min(lcol${j}, ${d.cols} - 1);`)}
+  ${rep(t.tm * t.tn, (i) => `var acc${Math.floor(i / t.tn)}_${i % t.tn} = 0.0;`)}
+  ${subgroupLoops(dir, t, fmas)}
+  ${rep(t.tm, (r) => `{
+    let m = row0 + ${r};
+    ${dir === 'backwardInput' ? PHASE_PIXEL : ''}
+    ${dir === 'backwardWeight' && t.nVec4
+      ? `if (lcol0 < ${d.cols} && m < params.mw) { dw[((batch * params.mw + m) * params.cout + c4) / 4] = vec4<f32>(${rep(4, (j) => `acc${r}_${j}`, ', ')}); }`
+      : rep(t.tn, (j) => `if (lcol${j} < ${d.cols}) { ${storeOne(dir, hasBias, `lcol${j}`, `acc${r}_${j}`)} }`, '\n    ')}
+  }`)}
+`;
+}
+
 function subgroupWgsl(dir: ConvDirection, hasBias: boolean, t: SubgroupTile): string {
   const d = direction(dir, hasBias);
   // Tile row r: lane r mod W's value a{r / W}, or with mVec4 lane r / 4's value a{r mod 4}.
@@ -546,24 +580,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let g = i32(wid.x + wid.y * nwg.x);
   if (g >= params.groups) { return; }
   let lane = i32(sgi);
-  let col0 = (g % params.nTiles) * ${t.w * t.tn};
   let row0 = ((g / params.nTiles) % params.mTiles) * ${t.tm};
   let batch = g / (params.nTiles * params.mTiles);
   ${rep(t.tm / t.w, (q) => (t.mVec4 ? `let lrow${q} = row0 + 4 * lane + ${q};` : `let lrow${q} = row0 + lane + ${q * t.w};`))}
-  ${t.nVec4
-    ? `let c4 = min(col0 + 4 * lane, ${d.cols} - 4); // the lane's four columns; past the edge, the last four
-  ${rep(t.tn, (j) => `let lcol${j} = col0 + 4 * lane + ${j};`)}`
-    : rep(t.tn, (j) => `let lcol${j} = col0 + lane + ${j * t.w};
-  let bCol${j} = min(lcol${j}, ${d.cols} - 1);`)}
-  ${rep(t.tm * t.tn, (i) => `var acc${Math.floor(i / t.tn)}_${i % t.tn} = 0.0;`)}
-  ${subgroupLoops(dir, t, fmas)}
-  ${rep(t.tm, (r) => `{
-    let m = row0 + ${r};
-    ${dir === 'backwardInput' ? PHASE_PIXEL : ''}
-    ${dir === 'backwardWeight' && t.nVec4
-      ? `if (lcol0 < ${d.cols} && m < params.mw) { dw[((batch * params.mw + m) * params.cout + c4) / 4] = vec4<f32>(${rep(4, (j) => `acc${r}_${j}`, ', ')}); }`
-      : rep(t.tn, (j) => `if (lcol${j} < ${d.cols}) { ${storeOne(dir, hasBias, `lcol${j}`, `acc${r}_${j}`)} }`, '\n    ')}
-  }`)}
+  ${dir === 'backwardWeight'
+    ? `// params.nPer column tiles per workgroup, one after another: the setup above and here is
+  // paid once for them all (it is most of a tile's work when K is a few pixels).
+  ${weightGradSetup(t)}
+  for (var nt = 0; nt < params.nPer; nt++) {
+  let col0 = ((g % params.nTiles) * params.nPer + nt) * ${t.w * t.tn};
+  if (col0 >= ${d.cols}) { break; }
+  ${columnTile(dir, hasBias, t, d, fmas)}
+  }`
+    : `let col0 = (g % params.nTiles) * ${t.w * t.tn};
+  ${columnTile(dir, hasBias, t, d, fmas)}`}
 }`;
 }
 

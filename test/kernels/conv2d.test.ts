@@ -15,6 +15,7 @@ import {
   conv2dOutputShape,
   forwardGemm,
   overrideSubgroupLanes,
+  columnTilesPerGroup,
   splitKCount,
   type Conv2dOptions,
 } from '../../src/kernels/conv2d.js';
@@ -64,6 +65,9 @@ const CASES = [
   // The 32-row tile walking K by four too; 'several tiles in M and K' above reads the forward's
   // weights four output channels at a time (Cout 24), this one cannot (Cout 10: one at a time).
   { name: '32-row tiles, K walked by four, Cout not a multiple of 4', x: [2, 6, 5, 8], k: [3, 3], cout: 10, opts: { padding: 'same' } },
+  // A weight gradient with K = 6 pixels and 27 x 5 tiles: each subgroup workgroup takes two column
+  // tiles in turn, the last one only one (its second would start past Cout).
+  { name: 'weight gradient, two column tiles per workgroup', x: [1, 2, 3, 96], k: [3, 3], cout: 160, opts: { padding: 'same' } },
 ] as const satisfies readonly { name: string; x: number[]; k: number[]; cout: number; opts: Conv2dOptions }[];
 
 /** Finite differences cost two forwards per element: only the small cases. */
@@ -168,6 +172,14 @@ describe('conv2d', () => {
       for (const [what, got, ref] of outs) expectClose(`${cs.name} ${what} (4 lanes)`, await got.toArray(), ref.data, TOL);
       for (const t of [x, w, b, dy, ...outs.map((o) => o[1])]) t.dispose();
     }
+  });
+
+  it('the subgroup weight gradient groups column tiles only where tiles are many and K short', () => {
+    const geometry = (x: readonly number[], cout: number) => conv2dGeometry([...x], [3, 3, x[3], cout], { padding: 'same' });
+    const twoPerGroup = CASES.find((c) => c.name.startsWith('weight gradient, two column tiles'))!;
+    expect(columnTilesPerGroup(geometry(twoPerGroup.x, twoPerGroup.cout), 'subgroup', 1)).toBe(2);
+    expect(columnTilesPerGroup(geometry(twoPerGroup.x, twoPerGroup.cout), 'tiled', 1)).toBe(1);
+    expect(columnTilesPerGroup(geometry([2, 20, 20, 16], 24), 'subgroup', 1)).toBe(1);
   });
 
   it('split-K gives the same weight gradient for any number of slices', async () => {
