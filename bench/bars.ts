@@ -15,7 +15,7 @@
 // GPU has multiprocessors (about 100) leaves it idle: that is called occupancy.
 
 import { CONV_TILE, subgroupTile, type ConvDirection, type ConvFamily } from '../src/kernels/conv2d-gemm.js';
-import { splitKCount, type ConvGeometry } from '../src/kernels/conv2d.js';
+import { columnTilesPerGroup, splitKCount, type ConvGeometry } from '../src/kernels/conv2d.js';
 import { unetLevels, vggLayers, type ConvLayer } from './case.js';
 import { convLaneAccesses, laneAccessMs } from './lane-access.js';
 import { MEMORY_BAR, type E2eResult } from './e2e.js';
@@ -110,8 +110,10 @@ export function convGemm(dir: ConvDirection, l: ConvLayer, family: ConvFamily): 
   const pad = Math.floor((l.k - 1) / 2);
   const g: ConvGeometry = { n: l.n, h: l.h, w: l.w, cin: l.cin, kh: l.k, kw: l.k, cout: l.cout, sh: 1, sw: 1, padTop: pad, padBottom: l.k - 1 - pad, padLeft: pad, padRight: l.k - 1 - pad, ho: l.h, wo: l.w };
   const splits = dir === 'backwardWeight' ? splitKCount(g, family) : 1;
+  const perGroup = dir === 'backwardWeight' ? columnTilesPerGroup(g, family, splits) : 1;
   const tiles = Math.ceil(m / bm) * Math.ceil(n / bn);
-  return { m, n, k, family, tile: `${bm}x${bn}`, workgroups: tiles * splits, splits, fill: (m * n) / (tiles * bm * bn) };
+  const workgroups = Math.ceil(m / bm) * Math.ceil(Math.ceil(n / bn) / perGroup) * splits;
+  return { m, n, k, family, tile: `${bm}x${bn}`, workgroups, splits, fill: (m * n) / (tiles * bm * bn) };
 }
 
 function convFamilyOf(rec: BenchRecord): ConvFamily {

@@ -291,8 +291,8 @@ const WEIGHT_GRAD_GROUPS = 64;
  * pixels (the deepest levels), a tile's setup is much of its work and there are thousands of
  * tiles: a workgroup then takes several column tiles in turn, down to about WEIGHT_GRAD_GROUPS
  * workgroups. On lavapipe that made the U-Net's l5 and l4 weight gradients 16% and 7% faster
- * (interleaved A/B, GPU timestamps). The tiled (GPU)
- * family keeps one tile per workgroup: a GPU wants every workgroup it can get.
+ * (interleaved A/B, GPU timestamps). The tiled (GPU) family keeps one tile per workgroup: a GPU
+ * wants every workgroup it can get.
  */
 export function columnTilesPerGroup(g: ConvGeometry, family: ConvFamily, slices: number): number {
   if (family !== 'subgroup') return 1;
