@@ -78,6 +78,8 @@ export interface CaseResult {
   note?: string;
   /** Why the outputs were not compared. */
   noCheck?: string;
+  /** The FMA peak re-timed right after dawnet's samples (GFLOP/s), for cases counted in flops. */
+  peakBeside?: number;
 }
 
 export interface CaseEnv {
@@ -89,6 +91,8 @@ export interface CaseEnv {
   seed: number;
   /** The clock of each side (absent: wall on both). */
   clocks?: SideClocks;
+  /** Re-times the FMA peak (bench/peak.ts fmaProbe); called after dawnet's samples of flops cases. */
+  probePeak?: () => Promise<number | null>;
 }
 
 /** % of peak, only when the peak was timed on the side's clock. */
@@ -212,6 +216,10 @@ export async function runCase(c: BenchCase, env: CaseEnv): Promise<CaseResult> {
     [row.dawnet, dnOut] = await runDawnet(c, host, { ...env, check });
   } catch (e) {
     row.dawnet = { error: message(e) };
+  }
+  if (env.probePeak && c.metric === 'flops' && 'timing' in row.dawnet) {
+    const beside = await env.probePeak();
+    if (beside !== null) row.peakBeside = beside;
   }
   if (env.tfjs && c.tfjs) {
     try {

@@ -22,7 +22,7 @@ import { barLines, evaluateBars } from './bars.js';
 import { runE2eCase, type E2eResult } from './e2e.js';
 import { runGpuChecks } from './gpu-checks.js';
 import { markdownReport } from './markdown.js';
-import { measurePeak, type PeakResult } from './peak.js';
+import { fmaProbe, measurePeak, type PeakResult } from './peak.js';
 import { loadTfjs, type TfjsPeer } from './peer-tfjs.js';
 import { loadCases, loadE2eCases, type CaseFilter } from './registry.js';
 import { adapterSlug, clockLine, e2eHeader, e2eRow, peakLines, tableHeader, tableRow, writeRecord, type BenchRecord, type ClockRecord } from './report.js';
@@ -187,6 +187,8 @@ interface RunEnv {
   budget: Budget;
   /** Called after each case, so a run killed part-way still leaves its record. */
   save: () => void;
+  /** Re-times the FMA peak beside each flops case (null: no peak measured). */
+  probePeak: (() => Promise<number | null>) | null;
 }
 
 async function runE2e(opts: BenchOptions, scale: number, env: RunEnv, rows: E2eResult[]): Promise<void> {
@@ -214,7 +216,7 @@ async function runKernels(opts: BenchOptions, scale: number, env: RunEnv, rows: 
   console.log(tableHeader());
   for (const [i, c] of cases.entries()) {
     if (!env.budget.allows(c.id)) continue;
-    const row = await runCase(c, { timing: opts.timing, peak: env.peak, tfjs: env.tfjs, check: opts.check, seed: 1000 * (i + 1), clocks: env.clocks });
+    const row = await runCase(c, { timing: opts.timing, peak: env.peak, tfjs: env.tfjs, check: opts.check, seed: 1000 * (i + 1), clocks: env.clocks, probePeak: env.probePeak ?? undefined });
     rows.push(row);
     env.save();
     console.log(tableRow(row));
@@ -286,7 +288,8 @@ export async function runBench(args: string[]): Promise<void> {
     };
     const save = () => writeRecord(out, record);
     const clocks: SideClocks = { dawnet: clock.dawnet, tfjs: clock.tfjs ?? 'wall' };
-    const env: RunEnv = { peak: peak ? { gflops: peak.gflops, gbps: peak.gbps, clock: peak.clock } : null, tfjs: peer, clocks, budget, save };
+    const probePeak = peak ? fmaProbe(peak, clock.dawnet === 'gpu-timestamp' ? dawnetGpuClock() : null) : null;
+    const env: RunEnv = { peak: peak ? { gflops: peak.gflops, gbps: peak.gbps, clock: peak.clock } : null, tfjs: peer, clocks, budget, save, probePeak };
     await runE2e(opts, scale, env, record.e2e!);
     await runKernels(opts, scale, env, record.rows);
     save();

@@ -103,7 +103,7 @@ function barList(bars: Bar[]): string {
   const out: string[] = [];
   for (const b of bars) {
     const status = b.checked === 0 ? 'not measured' : b.misses.length === 0 ? `met by all ${b.checked} cases` : `missed by ${b.misses.length} of ${b.checked}`;
-    out.push(`- ${b.name}, ${b.target}: ${status}`);
+    out.push(`- ${b.name}, ${b.target}: ${status}${b.note ? ` (${b.note})` : ''}`);
     for (const m of b.misses) out.push(`  - \`${m.id}\` ${m.value}: ${m.limit}`);
   }
   return out.join('\n');

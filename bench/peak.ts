@@ -164,6 +164,29 @@ async function copyPeak(reps: number, bytes: number, gpu: GpuClock | null): Prom
   }
 }
 
+/** Rounds of the FMA loop in a probe sample: a quarter of the peak's, ~13 ms on lavapipe. */
+const PROBE_SHARE = 4;
+
+/**
+ * A short re-timing of the FMA peak (fastest of `reps` samples of a quarter of the peak's work)
+ * on the peak's clock, to take right after a case: on a machine whose speed drifts (a shared VM),
+ * it says what the FMA loop reached while the case ran, beside the run's peak. Null when the
+ * sample's clock is not the peak's.
+ */
+export function fmaProbe(peak: PeakResult, gpu: GpuClock | null, reps = 3): () => Promise<number | null> {
+  const iters = Math.max(MIN_ITERS, Math.floor(peak.fma.iters / PROBE_SHARE));
+  return async () => {
+    const out = emptyTensor([FMA_THREADS], 'bench.fmaProbe.out');
+    try {
+      const t = await timePeak(() => fmaStep(out, iters), 1, reps, gpu);
+      const timing = t.clock === (peak.clock ?? 'wall') ? t.timing : (peak.clock ?? 'wall') === 'wall' ? t.wall : null;
+      return timing ? (FMA_THREADS * iters * CHAINS * 4 * 2) / (timing.minMs * 1e6) : null;
+    } finally {
+      out.dispose();
+    }
+  };
+}
+
 /**
  * Measures both peaks on dawnet's device. `copyBytes` is the size of each of the two buffers;
  * `gpu` (dawnet's GPU clock) times them on GPU timestamps, as the cases are, else wall clock.

@@ -1,0 +1,83 @@
+// The bars of bench/bars.ts on made-up records (no GPU work): which cases meet each bar, the
+// floors named for a miss (the per-lane access floor on a CPU adapter), and the conv forward's
+// figure against the FMA loop re-timed beside each case, which is shown but leaves the verdict on
+// the run's peak.
+
+import { describe, expect, it } from 'vitest';
+import { evaluateBars } from '../../bench/bars.js';
+import type { CaseResult, SideResult } from '../../bench/harness.js';
+import type { PeakResult } from '../../bench/peak.js';
+import type { BenchRecord } from '../../bench/report.js';
+import { summarise } from '../../bench/timing.js';
+import { markdownReport } from '../../bench/markdown.js';
+import { useGpu } from '../helpers/gpu.js';
+
+// convGemm and the tile choice read the runtime's conv family (lavapipe: subgroup).
+useGpu();
+
+const PEAK_GFLOPS = 80;
+
+function side(ms: number, flops: number): SideResult {
+  const t = summarise([ms, ms, ms]);
+  const rate = flops / (ms * 1e6);
+  return { timing: t, wall: t, clock: 'gpu-timestamp', rate, pctPeak: (100 * rate) / PEAK_GFLOPS };
+}
+
+/** A conv forward row at U-Net level l (scale 8) taking `ms`, with an optional re-timed peak. */
+function convRow(level: number, ms: number, tfjsMs: number, peakBeside?: number): CaseResult {
+  const [h, c] = [[32, 32], [16, 64], [8, 128], [4, 256], [2, 512]][level - 1];
+  const flops = 2 * 2 * h * h * 9 * c * c;
+  return {
+    id: `conv2d.forward/unet-l${level}`,
+    group: 'conv2d',
+    shape: '',
+    metric: 'flops',
+    work: flops,
+    dawnet: side(ms, flops),
+    tfjs: side(tfjsMs, flops),
+    ratio: tfjsMs / ms,
+    ratioClock: 'gpu-timestamp',
+    check: null,
+    ...(peakBeside ? { peakBeside } : {}),
+  };
+}
+
+function record(rows: CaseResult[]): BenchRecord {
+  const timing = summarise([1]);
+  const peak: PeakResult = {
+    clock: 'gpu-timestamp',
+    gflops: PEAK_GFLOPS,
+    gbps: 10,
+    fma: { threads: 1, iters: 64, flops: 1, timing },
+    copy: { bytes: 1, threads: 1, dispatches: 1, timing },
+    laneAccess: { clock: 'gpu-timestamp', scalarLoads: 3000, vec4Loads: 1200, scalarStores: 2600 },
+  };
+  return {
+    date: '2026-01-01T00:00:00.000Z', adapter: 'llvmpipe (test)', adapterReport: {}, command: 'dawnet bench', scale: 8,
+    timing: { reps: 3, warmup: 1 }, tfjs: null, syncOverheadMs: { dawnet: 0, tfjs: null }, peak, rows, e2e: [],
+  };
+}
+
+describe('bench bars', () => {
+  it('counts misses on the run peak and names the lane-access floor for a CPU adapter', () => {
+    // l1: 37.7 MFLOP in 1.2 ms = 31 GFLOP/s, 39% of 80; l3 in 0.8 ms = 47 GFLOP/s, 59%.
+    const bars = evaluateBars(record([convRow(1, 1.2, 6), convRow(3, 0.8, 1.6)]));
+    const speed = bars.find((b) => b.name.startsWith('conv2d (all directions)'))!;
+    expect(speed.checked).toBe(2);
+    expect(speed.misses.map((m) => m.id)).toEqual(['conv2d.forward/unet-l3']); // 1.6 / 0.8 = 2x < 3x
+    const pct = bars.find((b) => b.name.startsWith('conv2d forward, % of the FMA peak'))!;
+    expect(pct.misses.map((m) => [m.id, m.value])).toEqual([['conv2d.forward/unet-l1', '39.3%']]);
+    expect(pct.misses[0].limit).toMatch(/lane accesses [\d.]+/);
+    expect(pct.note).toBeUndefined();
+  });
+
+  it('shows the cases against the FMA loop re-timed beside them, without changing the verdict', () => {
+    // l1 at 39% of the run's 80 GFLOP/s, but the loop re-timed beside it ran at 60: 52% of that.
+    const rec = record([convRow(1, 1.2, 6, 60), convRow(3, 0.8, 6, 79)]);
+    const pct = evaluateBars(rec).find((b) => b.name.startsWith('conv2d forward, % of the FMA peak'))!;
+    expect(pct.misses.map((m) => m.id)).toEqual(['conv2d.forward/unet-l1']);
+    expect(pct.misses[0].limit).toMatch(/re-timed right after it ran at 60\.0 GFLOP\/s, 52\.4% of that/);
+    expect(pct.note).toMatch(/2 of 2 at 50% or more \(52\.4-59\.7%\)/);
+    expect(markdownReport(rec)).toContain('(against the FMA loop re-timed right after each case: 2 of 2');
+  });
+});
