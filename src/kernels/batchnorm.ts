@@ -55,6 +55,8 @@ const MAX_CHUNKS = 128;
 
 export interface BatchNormOptions {
   training: boolean;
+  /** A ReLU fused after the normalisation (y = max(0, ...)): one pass fewer each way. */
+  relu?: boolean;
   /** PyTorch convention: weight of the new batch statistic (Keras momentum m is 1 - m here). */
   momentum?: number;
   eps?: number;
@@ -66,20 +68,25 @@ export interface BatchNormOptions {
 /** Per-chunk channel sums. 'mean': Σx. 'var': Σ(x - mean)². 'grad': Σdy and Σdy * xhat. */
 type SumsMode = 'mean' | 'var' | 'grad';
 
-/** Per-chunk channel sums; params.c counts channels in units of the width (vec4s for width 4). */
-function sumsSpec(mode: SumsMode, width: Width): KernelSpec {
-  const inputs = { mean: ['x'], var: ['x', 'mean'], grad: ['x', 'dy', 'mean', 'invStd'] }[mode];
+/**
+ * Per-chunk channel sums; params.c counts channels in units of the width (vec4s for width 4).
+ * `relu` ('grad' only): the gradient arrives through a fused ReLU, so dy counts only where the
+ * forward's output y is positive.
+ */
+function sumsSpec(mode: SumsMode, width: Width, relu = false): KernelSpec {
+  const inputs = { mean: ['x'], var: ['x', 'mean'], grad: relu ? ['x', 'dy', 'y', 'mean', 'invStd'] : ['x', 'dy', 'mean', 'invStd'] }[mode];
+  const T = typeOf(width);
+  const dyAt = (at: string) => (relu ? `select(${T}(0.0), dy[${at}], y[${at}] > ${T}(0.0))` : `dy[${at}]`);
   const body = {
     mean: 'a0 += x[r * params.c + ch];',
     var: 'let d = x[r * params.c + ch] - mu; a0 += d * d;',
-    grad: 'let g = dy[r * params.c + ch]; a0 += g; a1 += g * (x[r * params.c + ch] - mu) * istd;',
+    grad: `let g = ${dyAt('r * params.c + ch')}; a0 += g; a1 += g * (x[r * params.c + ch] - mu) * istd;`,
   }[mode];
   const perChannel = mode === 'grad' ? 2 : 1;
   const lanes = CH_LANES[width];
-  const T = typeOf(width);
   return {
     name: 'batchnorm.sums',
-    key: `${mode}c${lanes}r${ROW_LANES}w${width}`,
+    key: `${mode}${relu ? 'Relu' : ''}c${lanes}r${ROW_LANES}w${width}`,
     inputs: inputs.length,
     outputs: 1,
     wgsl: () => /* wgsl */ `
@@ -185,10 +192,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }`,
 };
 
-/** size and c in units of the width, as in sumsSpec. */
-const normaliseSpec = (width: Width): KernelSpec => ({
+/** size and c in units of the width, as in sumsSpec; `relu` applies a fused ReLU to y. */
+const normaliseSpec = (width: Width, relu: boolean): KernelSpec => ({
   name: 'batchnorm.forward',
-  key: `w${width}`,
+  key: `w${width}${relu ? 'relu' : ''}`,
   inputs: 5,
   outputs: 1,
   wgsl: () => /* wgsl */ `
@@ -201,20 +208,29 @@ fn main(${LINEAR_MAIN_ARGS}) {
   let i = ${linearIndex()};
   if (i >= params.size) { return; }
   let ch = i % params.c;
-  y[i] = (x[i] - mean[ch]) * invStd[ch] * gamma[ch] + beta[ch];
+  let v = (x[i] - mean[ch]) * invStd[ch] * gamma[ch] + beta[ch];
+  y[i] = ${relu ? `max(v, ${typeOf(width)}(0.0))` : 'v'};
 }`,
 });
-const NORMALISE = { 1: normaliseSpec(1), 4: normaliseSpec(4) } as const;
+const NORMALISE = {
+  plain: { 1: normaliseSpec(1, false), 4: normaliseSpec(4, false) },
+  relu: { 1: normaliseSpec(1, true), 4: normaliseSpec(4, true) },
+} as const;
 
-/** size and c in units of the width, as in sumsSpec; n (the rows) is a count of values. */
-function backwardInputSpec(training: boolean, width: Width): KernelSpec {
-  const inputs = training ? ['dy', 'x', 'gamma', 'mean', 'invStd', 'dbeta', 'dgamma'] : ['dy', 'gamma', 'invStd'];
+/**
+ * size and c in units of the width, as in sumsSpec; n (the rows) is a count of values. `relu`:
+ * dy comes through a fused ReLU (counts where the forward's output y is positive).
+ */
+function backwardInputSpec(training: boolean, width: Width, relu = false): KernelSpec {
+  const rowInputs = relu ? ['dy', 'y'] : ['dy'];
+  const inputs = training ? [...rowInputs, 'x', 'gamma', 'mean', 'invStd', 'dbeta', 'dgamma'] : [...rowInputs, 'gamma', 'invStd'];
+  const g = relu ? `let g = select(${typeOf(width)}(0.0), dy[i], y[i] > ${typeOf(width)}(0.0));` : 'let g = dy[i];';
   const body = training
-    ? 'let xhat = (x[i] - mean[ch]) * invStd[ch];\n  dx[i] = gamma[ch] * invStd[ch] * (dy[i] - dbeta[ch] / params.n - xhat * dgamma[ch] / params.n);'
-    : 'dx[i] = dy[i] * gamma[ch] * invStd[ch];';
+    ? `${g}\n  let xhat = (x[i] - mean[ch]) * invStd[ch];\n  dx[i] = gamma[ch] * invStd[ch] * (g - dbeta[ch] / params.n - xhat * dgamma[ch] / params.n);`
+    : `${g}\n  dx[i] = g * gamma[ch] * invStd[ch];`;
   return {
     name: 'batchnorm.backwardInput',
-    key: `${training ? 'training' : 'inference'}w${width}`,
+    key: `${training ? 'training' : 'inference'}${relu ? 'Relu' : ''}w${width}`,
     inputs: inputs.length,
     outputs: 1,
     wgsl: () => /* wgsl */ `
@@ -253,11 +269,11 @@ function channelSums(
   finishOutputs: Tensor[],
   rows: number,
   c: number,
-  extra: { eps?: number; momentum?: number } = {},
+  extra: { eps?: number; momentum?: number; relu?: boolean } = {},
 ): void {
   const rt = runtime();
   const width = widthFor(c);
-  const spec = sumsSpec(mode, width);
+  const spec = sumsSpec(mode, width, extra.relu);
   const per = chunkItems(spec.name, rows, rowInputs.map((t) => part(t, c)), channelInputs);
   const plans: { first: number; count: number; chunks: number; rowsPerChunk: number }[] = [];
   forEachChunk(rows, per, (first, count) => plans.push({ first, count, ...chunking(count) }));
@@ -354,7 +370,7 @@ export function batchNorm2dForward(
     );
   }
   const y = emptyTensor(x.shape, 'batchnorm.y');
-  rowPass(NORMALISE[widthFor(c)], [x], [gamma, beta, mean, invStd], y, c, [], widthFor(c));
+  rowPass(NORMALISE[options.relu ? 'relu' : 'plain'][widthFor(c)], [x], [gamma, beta, mean, invStd], y, c, [], widthFor(c));
   return { y, mean, invStd };
 }
 
@@ -370,9 +386,11 @@ export function batchNorm2dBackward(
   invStd: Tensor,
   options: { training: boolean },
   needs: readonly boolean[] = [true, true, true],
+  reluOut: Tensor | null = null,
 ): { dx: Tensor | null; dgamma: Tensor | null; dbeta: Tensor | null } {
-  if (dy.shape.join() !== x.shape.join()) {
-    throw new ShapeError(`batchNorm2d backward: dy ${formatShape(dy.shape)} does not match x ${formatShape(x.shape)}`);
+  if (dy.shape.join() !== x.shape.join() || (reluOut && reluOut.shape.join() !== x.shape.join())) {
+    const y = reluOut ? ` and the fused ReLU's output ${formatShape(reluOut.shape)}` : '';
+    throw new ShapeError(`batchNorm2d backward: dy ${formatShape(dy.shape)}${y} must match x ${formatShape(x.shape)}`);
   }
   const c = x.shape[3];
   const rows = x.size / c;
@@ -382,13 +400,14 @@ export function batchNorm2dBackward(
   if (options.training || needs[1] || needs[2]) {
     dbeta = emptyTensor([c], 'batchnorm.dbeta');
     dgamma = emptyTensor([c], 'batchnorm.dgamma');
-    channelSums('grad', [x, dy], [mean, invStd], [], [dbeta, dgamma], rows, c);
+    channelSums('grad', reluOut ? [x, dy, reluOut] : [x, dy], [mean, invStd], [], [dbeta, dgamma], rows, c, { relu: !!reluOut });
   }
   let dx: Tensor | null = null;
   if (needs[0]) {
     dx = emptyTensor(x.shape, 'batchnorm.dx');
-    const [rowInputs, channelInputs] = options.training ? [[dy, x], [gamma, mean, invStd, dbeta!, dgamma!]] : [[dy], [gamma, invStd]];
-    rowPass(backwardInputSpec(options.training, widthFor(c)), rowInputs, channelInputs, dx, c, [rows], widthFor(c));
+    const dyIn = reluOut ? [dy, reluOut] : [dy];
+    const [rowInputs, channelInputs] = options.training ? [[...dyIn, x], [gamma, mean, invStd, dbeta!, dgamma!]] : [dyIn, [gamma, invStd]];
+    rowPass(backwardInputSpec(options.training, widthFor(c), !!reluOut), rowInputs, channelInputs, dx, c, [rows], widthFor(c));
   }
   if (!needs[1] && dgamma) {
     dgamma.dispose();
@@ -414,16 +433,19 @@ export function batchNorm2d(
   options: BatchNormOptions,
 ): Tensor {
   const training = options.training;
+  const relu = !!options.relu;
   const { y, mean, invStd } = batchNorm2dForward(x, gamma, beta, runningMean, runningVar, options);
   const out = record(
-    'batchNorm2d',
+    relu ? 'batchNorm2dRelu' : 'batchNorm2d',
     [x, gamma, beta],
     y,
-    (dy, needs, [sx, sg, sm, si]) => {
-      const { dx, dgamma, dbeta } = batchNorm2dBackward(dy, sx, sg, sm, si, { training }, needs);
+    (dy, needs, [sx, sg, sm, si, sy]) => {
+      const { dx, dgamma, dbeta } = batchNorm2dBackward(dy, sx, sg, sm, si, { training }, needs, relu ? sy : null);
       return [dx, dgamma, dbeta];
     },
-    [x, gamma, mean, invStd],
+    // With the fused ReLU the output is saved too (its sign masks the gradient); the next conv
+    // saves that same tensor, so it costs no memory of its own.
+    relu ? [x, gamma, mean, invStd, y] : [x, gamma, mean, invStd],
   );
   mean.dispose();
   invStd.dispose();

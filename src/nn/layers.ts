@@ -82,10 +82,18 @@ export class BatchNorm2d extends Module {
     this.runningVar = this.addBuffer('running_var', tensor(new Float32Array(channels).fill(1), [channels]));
   }
   forward(x: Tensor): Tensor {
+    return this.normalise(x, false);
+  }
+  /** This layer then a ReLU, fused: one pass fewer forward and backward (Sequential uses it). */
+  forwardRelu(x: Tensor): Tensor {
+    return this.normalise(x, true);
+  }
+  private normalise(x: Tensor, relu: boolean): Tensor {
     return batchNorm2d(x, this.weight, this.bias, this.runningMean, this.runningVar, {
       training: this.training,
       momentum: this.opts.momentum ?? 0.1,
       eps: this.opts.eps ?? 1e-5,
+      relu,
     });
   }
 }
@@ -166,10 +174,19 @@ export class Sequential extends Module {
     super();
     this.layers = layers.map((l, i) => (Array.isArray(l) ? this.addModule(l[0], l[1]) : this.addModule(String(i), l)));
   }
+  /**
+   * Runs the layers in turn. A BatchNorm2d directly followed by a ReLU (those classes exactly, not
+   * subclasses that may change forward) runs as one fused op: 2 of the pair's 7 passes over the
+   * activation and 2 of its dispatches fewer per step, forward and backward together. On lavapipe
+   * the U-Net step's time did not move beyond the run-to-run noise (conv and Adam dominate there).
+   */
   forward(x: Tensor): Tensor {
     let h = x;
-    for (const layer of this.layers) {
-      const next = layer.forward(h);
+    for (let i = 0; i < this.layers.length; i++) {
+      const layer = this.layers[i];
+      const fuse = layer.constructor === BatchNorm2d && this.layers[i + 1]?.constructor === ReLU;
+      const next = fuse ? (layer as BatchNorm2d).forwardRelu(h) : layer.forward(h);
+      if (fuse) i++;
       if (h !== x) h.dispose();
       h = next;
     }

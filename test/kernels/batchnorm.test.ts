@@ -3,6 +3,7 @@ import * as dn from '../../src/index.js';
 import { batchNorm2d, batchNorm2dForward } from '../../src/kernels/batchnorm.js';
 import { nd, type NdArray } from '../../src/reference/array.js';
 import { batchNormBackwardRef, batchNormForwardRef, channelMoments } from '../../src/reference/batchnorm.js';
+import { unaryBackwardRef, unaryForwardRef } from '../../src/reference/elementwise.js';
 import { expectClose } from '../helpers/close.js';
 import { checkGrad } from '../helpers/finite-diff.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
@@ -102,6 +103,29 @@ describe('batchNorm2d', () => {
         expectClose(`${name} ${mode} dx`, await x.grad!.toArray(), g.dx.data);
         expectClose(`${name} ${mode} dgamma`, await gamma.grad!.toArray(), g.dgamma.data);
         expectClose(`${name} ${mode} dbeta`, await beta.grad!.toArray(), g.dbeta.data);
+        for (const t of [x, gamma, beta, rm, rv, y, dy]) t.dispose();
+      });
+
+      // The fused ReLU against the CPU batch norm followed by the CPU ReLU (each of which is
+      // checked against finite differences above and in the element-wise tests; the composition
+      // is not, as batch-norm outputs near 0 put the ReLU's kink inside a finite-difference step).
+      it(`${name} ${mode} with a fused ReLU: GPU forward and backward match CPU batch norm then ReLU`, async () => {
+        const r = ndOf(d);
+        const x = fromNd(d.x, d.shape, true);
+        const gamma = fromNd(d.gamma, [d.c], true);
+        const beta = fromNd(d.beta, [d.c], true);
+        const rm = fromNd(d.runningMean, [d.c]);
+        const rv = fromNd(d.runningVar, [d.c]);
+        const y = batchNorm2d(x, gamma, beta, rm, rv, { ...o, relu: true });
+        const bn = batchNormForwardRef(r.x, r.gamma, r.beta, r.rm, r.rv, o);
+        expectClose(`${name} ${mode} relu(y)`, await y.toArray(), unaryForwardRef('relu', bn.y).data);
+        expectClose(`${name} ${mode} runningMean (fused)`, await rm.toArray(), bn.runningMean.data);
+        const dy = fromNd(d.dy, d.shape);
+        y.backward(dy);
+        const g = batchNormBackwardRef(r.x, r.gamma, unaryBackwardRef('relu', bn.y, r.dy), r.rm, r.rv, o);
+        expectClose(`${name} ${mode} dx (fused)`, await x.grad!.toArray(), g.dx.data);
+        expectClose(`${name} ${mode} dgamma (fused)`, await gamma.grad!.toArray(), g.dgamma.data);
+        expectClose(`${name} ${mode} dbeta (fused)`, await beta.grad!.toArray(), g.dbeta.data);
         for (const t of [x, gamma, beta, rm, rv, y, dy]) t.dispose();
       });
     }

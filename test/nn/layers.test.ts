@@ -45,6 +45,38 @@ describe('layers', () => {
     net.dispose();
   });
 
+  it('Sequential fuses a BatchNorm2d followed by a ReLU: same outputs, gradients and running stats as the two apart', async () => {
+    const data = new Float32Array(2 * 5 * 6 * 8).map((_, i) => Math.sin(i * 0.37) * 2 + 0.3);
+    const run = async (fused: boolean) => {
+      const bn = new BatchNorm2d(8);
+      const x = dn.tensor(data, [2, 5, 6, 8], { requiresGrad: true });
+      // The scope disposes the unfused pair's intermediate tensor and the loss.
+      const y = dn.scope(() => {
+        const out = fused ? new Sequential(bn, new ReLU()).forward(x) : dn.relu(bn.forward(x));
+        dn.sum(dn.mul(out, out)).backward();
+        return dn.keep(out);
+      });
+      const result = await Promise.all([y.toArray(), x.grad!.toArray(), bn.weight.grad!.toArray(), bn.bias.grad!.toArray(), bn.runningVar.toArray()]);
+      for (const t of [x.grad!, bn.weight.grad!, bn.bias.grad!, x, y]) t.dispose();
+      bn.dispose();
+      return result;
+    };
+    const [apart, fused] = [await run(false), await run(true)];
+    // It is fused: no ReLU kernel runs (where the adapter can say which kernels ran).
+    const bn = new BatchNorm2d(8);
+    const x = dn.tensor(data, [2, 5, 6, 8]);
+    const p = await dn.profile(() => dn.scope(() => void new Sequential(bn, new ReLU()).forward(x)));
+    if (p) expect(p.kernels.map((k) => k.name)).toEqual(expect.arrayContaining(['batchnorm.forward']));
+    if (p) expect(p.kernels.map((k) => k.name)).not.toContain('relu.forward');
+    x.dispose();
+    bn.dispose();
+    for (const [i, what] of ['y', 'dx', 'dgamma', 'dbeta', 'running_var'].entries()) {
+      // Same arithmetic in another order (the mask is applied inside the sums): float32 rounding only.
+      const worst = Math.max(...apart[i].map((v, j) => Math.abs(v - fused[i][j]) / Math.max(1, Math.abs(v))));
+      expect(worst, what).toBeLessThan(1e-5);
+    }
+  });
+
   it('freeze by name prefix turns gradients off, and errors on an unknown name', () => {
     const net = new Sequential(['a', new Linear(2, 2)], ['b', new Linear(2, 1)]);
     expect(net.freeze('a')).toBe(2);
