@@ -14,7 +14,7 @@
 // for the weight gradient) and how full the edge tiles are. On a GPU, fewer workgroups than a
 // GPU has multiprocessors (about 100) leaves it idle: that is called occupancy.
 
-import { CONV_TILE, subgroupTile, type ConvDirection, type ConvFamily } from '../src/kernels/conv2d-gemm.js';
+import { CONV_TILE, parseGemmTile, subgroupTile, type ConvDirection, type ConvFamily, type GemmTile } from '../src/kernels/conv2d-gemm.js';
 import { columnTilesPerGroup, splitKCount, type ConvGeometry } from '../src/kernels/conv2d.js';
 import { unetLevels, vggLayers, type ConvLayer } from './case.js';
 import { convLaneAccesses, laneAccessMs } from './lane-access.js';
@@ -103,12 +103,12 @@ export interface Gemm {
 }
 
 /** The implicit GEMM a 'same', stride-1 conv direction runs, as src/kernels/conv2d.ts launches it. */
-export function convGemm(dir: ConvDirection, l: ConvLayer, family: ConvFamily): Gemm {
+export function convGemm(dir: ConvDirection, l: ConvLayer, family: ConvFamily, tile: GemmTile = CONV_TILE): Gemm {
   const pixels = l.n * l.h * l.w;
   const [m, n, k] =
     dir === 'forward' ? [pixels, l.cout, l.k * l.k * l.cin] : dir === 'backwardInput' ? [pixels, l.cin, l.k * l.k * l.cout] : [l.k * l.k * l.cin, l.cout, pixels];
   const sg = subgroupTile(m, n);
-  const [bm, bn] = family === 'tiled' ? [CONV_TILE.bm, CONV_TILE.bn] : [sg.tm, sg.w * sg.tn];
+  const [bm, bn] = family === 'tiled' ? [tile.bm, tile.bn] : [sg.tm, sg.w * sg.tn];
   const pad = Math.floor((l.k - 1) / 2);
   const g: ConvGeometry = { n: l.n, h: l.h, w: l.w, cin: l.cin, kh: l.k, kw: l.k, cout: l.cout, sh: 1, sw: 1, padTop: pad, padBottom: l.k - 1 - pad, padLeft: pad, padRight: l.k - 1 - pad, ho: l.h, wo: l.w };
   const splits = dir === 'backwardWeight' ? splitKCount(g, family) : 1;
@@ -129,7 +129,7 @@ function convLimit(r: CaseResult, rec: BenchRecord): string {
   if (!l || !peak) return 'no peak measured';
   const bytes = 4 * (l.n * l.h * l.w * (l.cin + l.cout) + l.k * l.k * l.cin * l.cout);
   const dir = r.id.slice('conv2d.'.length, r.id.indexOf('/')) as ConvDirection;
-  const gemm = convGemm(dir, l, convFamilyOf(rec));
+  const gemm = convGemm(dir, l, convFamilyOf(rec), rec.convTile ? parseGemmTile(rec.convTile) : CONV_TILE);
   const rates = peak.laneAccess && peak.laneAccess.clock === peak.clock ? peak.laneAccess : null;
   const access = gemm.family === 'subgroup' && rates ? laneAccessMs(convLaneAccesses(dir, l, gemm.splits), rates) : null;
   const floors = { compute: r.work / (peak.gflops * 1e6), memory: bytes / (peak.gbps * 1e6), launch: launchMs(rec), access };

@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as dn from '../src/index.js';
 import { hasRuntime, runtime } from '../src/gpu/runtime.js';
+import { parseGemmTile } from '../src/kernels/conv2d-gemm.js';
+import { setConvTile } from '../src/kernels/conv2d.js';
 import { runCase, type CaseResult, type Peak } from './harness.js';
 import {
   DEFAULT_TIMING,
@@ -65,6 +67,8 @@ options:
                     written by an earlier run, print its section and run nothing
   --checks          run every op on the GPU against the CPU reference, forward and backward,
                     and exit (non-zero status when one differs)
+  --conv-tile T     the tiled conv family's tile, BMxBNxBK/TMxTN (default 64x64x16/4x4; on a
+                    GPU try 128x128x16/8x8): compare tiles on one machine in one sitting
   --list            print the case ids and exit`;
 
 export interface BenchOptions {
@@ -80,6 +84,8 @@ export interface BenchOptions {
   e2e: boolean;
   memory: boolean;
   budgetS: number | null;
+  /** The tiled conv family's tile (parseGemmTile), or null for CONV_TILE. */
+  convTile: string | null;
   /** true: print after the run; a path: render that record instead of running. */
   markdown: boolean | string;
   checks: boolean;
@@ -110,6 +116,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     e2e: true,
     memory: true,
     budgetS: null,
+    convTile: null,
     markdown: false,
     checks: false,
   };
@@ -133,6 +140,10 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     else if (a === '--no-e2e') o.e2e = false;
     else if (a === '--no-memory') o.memory = false;
     else if (a === '--budget') o.budgetS = intArg(a, next(), 1);
+    else if (a === '--conv-tile') {
+      o.convTile = next() ?? '';
+      parseGemmTile(o.convTile); // a bad tile fails here, before any GPU work
+    }
     else if (a === '--checks') o.checks = true;
     else if (a === '--markdown') o.markdown = args[i + 1]?.endsWith('.json') ? next()! : true;
     else throw new RangeError(`bench: unknown option '${a}' (see --help)`);
@@ -240,6 +251,7 @@ export async function runBench(args: string[]): Promise<void> {
   }
   const ownsRuntime = !hasRuntime();
   const report = await dn.init({ dawnOptions: [DAWN_TIMESTAMPS] });
+  if (opts.convTile) setConvTile(parseGemmTile(opts.convTile));
   const name = dn.info().name;
   const scale = opts.scale ?? (isCpuAdapter(report) ? 8 : 1);
   let peer: TfjsPeer | null = null;
@@ -285,6 +297,7 @@ export async function runBench(args: string[]): Promise<void> {
       rows: [],
       e2e: [],
       skipped: budget.skipped,
+      ...(opts.convTile ? { convTile: opts.convTile } : {}),
     };
     const save = () => writeRecord(out, record);
     const clocks: SideClocks = { dawnet: clock.dawnet, tfjs: clock.tfjs ?? 'wall' };
@@ -299,6 +312,7 @@ export async function runBench(args: string[]): Promise<void> {
     console.log(`\nwrote ${out}${mismatches ? `; ${mismatches} case(s) differ from tfjs beyond tolerance (check column)` : ''}`);
     if (opts.markdown) console.log(`\n${markdownReport(record)}`);
   } finally {
+    if (opts.convTile && hasRuntime()) setConvTile(null);
     peer?.unload();
     if (ownsRuntime) dn.shutdown();
   }

@@ -244,6 +244,8 @@ export interface BenchRecord {
   e2e?: E2eResult[];
   /** Cases not started because --budget ran out. */
   skipped?: string[];
+  /** The tiled conv family's tile when --conv-tile chose one (absent: CONV_TILE). */
+  convTile?: string;
 }
 
 export function writeRecord(path: string, record: BenchRecord): void {

@@ -14,11 +14,16 @@
 #   checks.log      dawnet bench --checks (every op, forward and backward, against the CPU reference)
 #   bench.log       dawnet bench, with the README section (--markdown) at the end
 #   bench.json      the bench's record; bench.md the README section rendered from it
+#   bench-tile.log  the U-Net convs again with the tiled family on another tile (DAWNET_TILE,
+#                   default 128x128x16/8x8), when the run so far leaves time for it; bench-tile.json
 # Settings: DAWNET_BENCH_SCALE (default 1), DAWNET_BENCH_REPS (5), DAWNET_BENCH_BUDGET (seconds
 # after which the bench starts no new case, 240), DAWNET_BENCH_ARGS (more bench options),
-# DAWNET_VULKAN_LOADER=bundled|system (default: bundled only where the machine has none).
+# DAWNET_VULKAN_LOADER=bundled|system (default: bundled only where the machine has none),
+# DAWNET_TILE (the tile to compare; empty: skip), DAWNET_TOTAL_S (the tile comparison starts only
+# if it can end by then, default 500 s).
 # The whole run stays under about 8 minutes: 1 + 1 + 2 minutes for the first three steps at most,
-# the bench's budget, and a hard limit 2 minutes past it. The exit status is the first failure's.
+# the bench's budget, and a hard limit 2 minutes past it; the tile comparison (at most 150 s) only
+# where the steps before left time for it. The exit status is the first failure's.
 set -uo pipefail
 OUTDIR=${1:?usage: scripts/gpu-run.sh OUTDIR}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -105,6 +110,13 @@ step checks 120 bench --checks
 step bench $((BUDGET + 120)) bench --scale "$SCALE" --reps "$REPS" --budget "$BUDGET" --out "$OUTDIR/bench.json" --markdown ${DAWNET_BENCH_ARGS:-}
 if [[ -f "$OUTDIR/bench.json" ]]; then
   (cd "$ROOT" && "$NODE" "$BUNDLE/dist/cli.js" bench --markdown "$OUTDIR/bench.json") >"$OUTDIR/bench.md" 2>&1
+fi
+# The tiled family's next tile, on the U-Net convs only, if the run so far leaves time for it.
+TILE=${DAWNET_TILE-128x128x16/8x8}
+if [[ -n "$TILE" ]] && (( SECONDS + 150 <= ${DAWNET_TOTAL_S:-500} )); then
+  step bench-tile 150 bench --scale "$SCALE" --reps "$REPS" --group conv2d --only unet --no-e2e --no-tfjs --budget 90 --conv-tile "$TILE" --out "$OUTDIR/bench-tile.json"
+else
+  note "gpu-run: no time left for the tile comparison (${SECONDS} s so far)"
 fi
 echo "== gpu-run: done (status $status); logs in $OUTDIR"
 exit "$status"

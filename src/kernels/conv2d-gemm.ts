@@ -47,6 +47,31 @@ export interface GemmTile {
 export const CONV_TILE: GemmTile = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 };
 
 /**
+ * A tile written 'BMxBNxBK/TMxTN' (e.g. '128x128x16/8x8': 256 threads with 8x8 outputs each, the
+ * usual next step on a large GPU), checked against what tiledWgsl needs: TM and TN multiples of 4
+ * dividing BM and BN, at most 256 threads, each loading a whole number of values of both
+ * operands per slice, and both slices within the 16 KiB of workgroup memory every adapter has.
+ */
+export function parseGemmTile(spec: string): GemmTile {
+  const m = /^(\d+)x(\d+)x(\d+)\/(\d+)x(\d+)$/.exec(spec.trim());
+  if (!m) throw new RangeError(`conv tile: expected BMxBNxBK/TMxTN (e.g. 128x128x16/8x8), got '${spec}'`);
+  const [bm, bn, bk, tm, tn] = m.slice(1).map(Number);
+  const t: GemmTile = { bm, bn, bk, tm, tn };
+  const threads = (bm / tm) * (bn / tn);
+  const problems = [
+    tm % 4 || tn % 4 ? 'TM and TN must be multiples of 4' : '',
+    bm % tm || bn % tn ? 'TM must divide BM and TN divide BN' : '',
+    !Number.isInteger(threads) || threads > 256 ? `(BM/TM)(BN/TN) = ${threads} threads; at most 256` : '',
+    threads % bk || threads % bm || threads % bn || (bm * bk) % threads || (bn * bk) % threads
+      ? 'each thread must load whole values of both slices (threads a multiple of BK, BM and BN, dividing BM·BK and BN·BK)'
+      : '',
+    (bk * (bm + bn) * 4) > 16384 ? `slices of ${bk * (bm + bn) * 4} bytes exceed 16 KiB of workgroup memory` : '',
+  ].filter((p) => p);
+  if (problems.length) throw new RangeError(`conv tile ${spec}: ${problems.join('; ')}`);
+  return t;
+}
+
+/**
  * 'subgroup': W lanes per workgroup (one subgroup), TM rows (a multiple of W), TN columns per lane.
  * kVec4: K is walked four at a time with vec4 loads of the operands that are contiguous along K
  * (forward: x, whose K runs along Cin; backward input: dy and w, whose K runs along Cout), for
@@ -601,12 +626,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
  * The kernel of one direction and family, with its tile chosen for an M×N GEMM; `fit` (see
  * vec4Fits) lets the subgroup family read its operands four floats at a time.
  */
-export function gemmKernel(dir: ConvDirection, family: ConvFamily, hasBias: boolean, m: number, n: number, fit: Vec4Fit = NO_VEC4, lanes = SUBGROUP_LANES): GemmKernel {
+export function gemmKernel(dir: ConvDirection, family: ConvFamily, hasBias: boolean, m: number, n: number, fit: Vec4Fit = NO_VEC4, lanes = SUBGROUP_LANES, tile: GemmTile = CONV_TILE): GemmKernel {
   const d = direction(dir, hasBias);
   const params = [...GEOM, ...d.extras];
   const io = { inputs: d.inputs.length, outputs: 1 };
   if (family === 'tiled') {
-    const t = CONV_TILE;
+    const t = tile;
     const key = `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}|in${io.inputs}`;
     return { spec: { name: d.name, key, ...io, wgsl: () => tiledWgsl(dir, hasBias, t) }, params, bm: t.bm, bn: t.bn };
   }

@@ -23,7 +23,7 @@ import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Bound, type Range } from './chunking.js';
-import { CONV_TILE, gemmKernel, SUBGROUP_LANES, subgroupTile, vec4Fits, type ConvDirection, type ConvFamily } from './conv2d-gemm.js';
+import { CONV_TILE, gemmKernel, SUBGROUP_LANES, subgroupTile, vec4Fits, type ConvDirection, type ConvFamily, type GemmTile } from './conv2d-gemm.js';
 import { sumLeading } from './reduce.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
 
@@ -164,6 +164,23 @@ export function overrideSubgroupLanes(lanes: 4 | 8 | null): void {
   else lanesOverride.set(device, lanes);
 }
 
+const tileOverride = new WeakMap<GPUDevice, GemmTile>();
+
+/** The tiled family's tile on this device: CONV_TILE unless setConvTile chose another. */
+export function convTile(): GemmTile {
+  return tileOverride.get(runtime().device) ?? CONV_TILE;
+}
+
+/**
+ * Runs the tiled family with another tile on this device (parseGemmTile checks one), for the
+ * benchmark to compare tiles on a GPU in one run; null restores CONV_TILE.
+ */
+export function setConvTile(tile: GemmTile | null): void {
+  const device = runtime().device;
+  if (tile === null) tileOverride.delete(device);
+  else tileOverride.set(device, tile);
+}
+
 /**
  * 'subgroup' on CPU adapters (lavapipe, SwiftShader) with subgroups of 4 lanes or more, where it
  * measured several times faster on lavapipe; 'tiled' elsewhere (4- or 8-lane workgroups would
@@ -189,7 +206,7 @@ function grid(groups: number): [number, number] {
 /** Dispatches an M×N GEMM kernel `batches` times over (phases or K slices). A bias is inputs[2]. */
 
 function launch(dir: ConvDirection, family: ConvFamily, g: ConvGeometry, inputs: (Tensor | Range)[], out: Tensor | Range, m: number, n: number, batches: number, extras: Record<string, number>): void {
-  const kernel = gemmKernel(dir, family, inputs.length === 3, m, n, vec4Fits(dir, g.cin, g.cout), familyLanes(family));
+  const kernel = gemmKernel(dir, family, inputs.length === 3, m, n, vec4Fits(dir, g.cin, g.cout), familyLanes(family), convTile());
   const mTiles = Math.ceil(m / kernel.bm);
   // Backward weight may give each workgroup several column tiles (extras.nPer): nTiles counts groups of them.
   const nTiles = Math.ceil(Math.ceil(n / kernel.bn) / (extras.nPer ?? 1));
@@ -225,11 +242,12 @@ export function forwardGemm(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | n
   const yShape = [g.n, g.ho, g.wo, g.cout];
   const per = samplesPerChunk('conv2d.forward', g, x, planned('conv2d.y', yShape), [w, b]);
   const y = emptyTensor(yShape, 'conv2d.y');
-  const dTap = Math.floor(CONV_TILE.bk / g.cin);
+  const bk = convTile().bk;
+  const dTap = Math.floor(bk / g.cin);
   forEachSampleChunk(g, per, x, y, (gc, xc, yc) => {
     const m = gc.n * g.ho * g.wo;
     launch('forward', family, gc, b ? [xc, w, b] : [xc, w], yc, m, g.cout, 1, {
-      m, k: g.kh * g.kw * g.cin, dCi: CONV_TILE.bk % g.cin, dTapW: dTap % g.kw, dTapH: Math.floor(dTap / g.kw),
+      m, k: g.kh * g.kw * g.cin, dCi: bk % g.cin, dTapW: dTap % g.kw, dTapH: Math.floor(dTap / g.kw),
     });
   });
   return y;
@@ -244,7 +262,7 @@ export function backwardInputGemm(g: ConvGeometry, dy: Tensor, w: Tensor, b: Ten
     // Stride phase (0, 0) has the most pixels: the grid is sized for it, smaller phases skip tiles.
     const m = gc.n * Math.ceil(g.h / g.sh) * Math.ceil(g.w / g.sw);
     launch('backwardInput', family, gc, b ? [dyc, w, b] : [dyc, w], dxc, m, g.cin, g.sh * g.sw, {
-      dCo: CONV_TILE.bk % g.cout, dTap: Math.floor(CONV_TILE.bk / g.cout),
+      dCo: convTile().bk % g.cout, dTap: Math.floor(convTile().bk / g.cout),
     });
   });
   return dx;
@@ -260,7 +278,7 @@ const SPLIT_K_MIN = 512;
 export function splitKCount(g: ConvGeometry, family = defaultConvFamily()): number {
   const m = g.kh * g.kw * g.cin;
   const sg = subgroupTile(m, g.cout, undefined, familyLanes(family));
-  const [bm, bn, target] = family === 'tiled' ? [CONV_TILE.bm, CONV_TILE.bn, 256] : [sg.tm, sg.w * sg.tn, 32];
+  const [bm, bn, target] = family === 'tiled' ? [convTile().bm, convTile().bn, 256] : [sg.tm, sg.w * sg.tn, 32];
   const tiles = Math.ceil(m / bm) * Math.ceil(g.cout / bn);
   return Math.max(1, Math.min(Math.ceil(target / tiles), Math.floor((g.n * g.ho * g.wo) / SPLIT_K_MIN)));
 }
@@ -306,7 +324,7 @@ export function columnTilesPerGroup(g: ConvGeometry, family: ConvFamily, slices:
 function weightSlices(g: ConvGeometry, dy: Range, x: Range, dw: Tensor, family: ConvFamily, parts: number, accumulate: boolean): void {
   const mw = g.kh * g.kw * g.cin;
   const k = g.n * g.ho * g.wo;
-  const bk = CONV_TILE.bk;
+  const bk = convTile().bk;
   const chunk = Math.ceil(k / bk / parts) * bk;
   const rowChunk = Math.ceil((g.n * g.ho) / parts);
   const used = family === 'tiled' ? Math.ceil(k / chunk) : Math.ceil((g.n * g.ho) / rowChunk);

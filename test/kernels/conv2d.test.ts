@@ -16,10 +16,11 @@ import {
   forwardGemm,
   overrideSubgroupLanes,
   columnTilesPerGroup,
+  setConvTile,
   splitKCount,
   type Conv2dOptions,
 } from '../../src/kernels/conv2d.js';
-import type { ConvFamily } from '../../src/kernels/conv2d-gemm.js';
+import { parseGemmTile, type ConvFamily } from '../../src/kernels/conv2d-gemm.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { nd, type NdArray } from '../../src/reference/array.js';
 import { conv2dBackwardRef, conv2dForwardRef, conv2dOutputShapeRef } from '../../src/reference/conv.js';
@@ -172,6 +173,37 @@ describe('conv2d', () => {
       for (const [what, got, ref] of outs) expectClose(`${cs.name} ${what} (4 lanes)`, await got.toArray(), ref.data, TOL);
       for (const t of [x, w, b, dy, ...outs.map((o) => o[1])]) t.dispose();
     }
+  });
+
+  // The tile a large GPU would try next, on every case and direction of the tiled family.
+  it('the tiled kernels with a 128x128 tile of 8x8 per thread match CPU in every case', async () => {
+    setConvTile(parseGemmTile('128x128x16/8x8'));
+    try {
+      for (const [k, cs] of CASES.entries()) {
+        const d = caseData(cs, 1000 + 10 * k);
+        const want = conv2dBackwardRef(d.x, d.w, d.dy, d.opts);
+        const wantY = conv2dForwardRef(d.x, d.w, d.b, d.opts);
+        const g = conv2dGeometry(d.xShape, d.wShape, d.opts);
+        const [x, w, b, dy] = [fromNd(d.x.data, d.xShape), fromNd(d.w.data, d.wShape), fromNd(d.b.data, [cs.cout]), fromNd(d.dy.data, d.yShape)];
+        const outs: [string, dn.Tensor, NdArray][] = [
+          ['forward', forwardGemm(g, x, w, b, 'tiled'), wantY],
+          ['dx', backwardInputGemm(g, dy, w, null, 'tiled'), want.dx],
+          ['dw', backwardWeightGemm(g, dy, x, 'tiled'), want.dw],
+        ];
+        for (const [what, got, ref] of outs) expectClose(`${cs.name} ${what} (128x128 tile)`, await got.toArray(), ref.data, TOL);
+        for (const t of [x, w, b, dy, ...outs.map((o) => o[1])]) t.dispose();
+      }
+    } finally {
+      setConvTile(null);
+    }
+  });
+
+  it('parseGemmTile reads a tile and says what is wrong with a bad one', () => {
+    expect(parseGemmTile('64x64x16/4x4')).toEqual({ bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 });
+    expect(() => parseGemmTile('64x64')).toThrow(/BMxBNxBK\/TMxTN/);
+    expect(() => parseGemmTile('64x64x16/6x4')).toThrow(/multiples of 4/);
+    expect(() => parseGemmTile('128x128x16/4x4')).toThrow(/1024 threads/);
+    expect(() => parseGemmTile('128x128x32/8x8')).toThrow(/16 KiB/);
   });
 
   it('the subgroup weight gradient groups column tiles only where tiles are many and K short', () => {
