@@ -11,7 +11,7 @@
 import { packParams, u32 } from '../src/gpu/params.js';
 import { runtime, type KernelSpec } from '../src/gpu/runtime.js';
 import { emptyTensor } from '../src/graph/tensor.js';
-import { subgroupTile, vec4Fits, type ConvDirection } from '../src/kernels/conv2d-gemm.js';
+import { subgroupTile, tileFit, type ConvDirection } from '../src/kernels/conv2d-gemm.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from '../src/kernels/wgsl.js';
 import type { ConvLayer } from './case.js';
 import { timeClocked, type Clock, type GpuClock } from './timing.js';
@@ -111,7 +111,7 @@ export type LaneAccesses = Record<Kind, number>;
 export function convLaneAccesses(dir: ConvDirection, l: ConvLayer, splits: number, lanes = 8): LaneAccesses {
   const pixels = l.n * l.h * l.w;
   const [m, n] = dir === 'backwardWeight' ? [l.k * l.k * l.cin, l.cout] : [pixels, dir === 'forward' ? l.cout : l.cin];
-  const t = subgroupTile(m, n, vec4Fits(dir, l.cin, l.cout), lanes);
+  const t = subgroupTile(m, n, tileFit(dir, { cin: l.cin, cout: l.cout, wo: l.w }), lanes);
   const groups = Math.ceil(m / t.tm) * Math.ceil(n / (t.w * t.tn));
   const q = t.tm / t.w;
   const stores = m * n * splits;

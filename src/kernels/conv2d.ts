@@ -23,7 +23,7 @@ import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Bound, type Range } from './chunking.js';
-import { CONV_TILE, gemmKernel, SUBGROUP_LANES, subgroupTile, vec4Fits, type ConvDirection, type ConvFamily, type GemmTile } from './conv2d-gemm.js';
+import { CONV_TILE, gemmKernel, SUBGROUP_LANES, subgroupTile, tileFit, type ConvDirection, type ConvFamily, type GemmTile } from './conv2d-gemm.js';
 import { sumLeading } from './reduce.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
 
@@ -206,7 +206,7 @@ function grid(groups: number): [number, number] {
 /** Dispatches an M×N GEMM kernel `batches` times over (phases or K slices). A bias is inputs[2]. */
 
 function launch(dir: ConvDirection, family: ConvFamily, g: ConvGeometry, inputs: (Tensor | Range)[], out: Tensor | Range, m: number, n: number, batches: number, extras: Record<string, number>): void {
-  const kernel = gemmKernel(dir, family, inputs.length === 3, m, n, vec4Fits(dir, g.cin, g.cout), familyLanes(family), convTile());
+  const kernel = gemmKernel(dir, family, inputs.length === 3, m, n, tileFit(dir, g), familyLanes(family), convTile());
   const mTiles = Math.ceil(m / kernel.bm);
   // Backward weight may give each workgroup several column tiles (extras.nPer): nTiles counts groups of them.
   const nTiles = Math.ceil(Math.ceil(n / kernel.bn) / (extras.nPer ?? 1));

@@ -69,6 +69,10 @@ const CASES = [
   // A weight gradient with K = 6 pixels and 27 x 5 tiles: each subgroup workgroup takes two column
   // tiles in turn, the last one only one (its second would start past Cout).
   { name: 'weight gradient, two column tiles per workgroup', x: [1, 2, 3, 96], k: [3, 3], cout: 160, opts: { padding: 'same' } },
+  // The weight gradient walking pixels two at a time (rows of 8 or more): an odd row (a last
+  // pixel alone), and stride 2.
+  { name: 'weight gradient by pixel pairs, rows of 9', x: [1, 3, 9, 8], k: [3, 3], cout: 12, opts: { padding: 'same' } },
+  { name: 'weight gradient by pixel pairs, stride 2', x: [1, 6, 19, 8], k: [3, 3], cout: 12, opts: { stride: 2, padding: 'same' } },
 ] as const satisfies readonly { name: string; x: number[]; k: number[]; cout: number; opts: Conv2dOptions }[];
 
 /** Finite differences cost two forwards per element: only the small cases. */
