@@ -14,7 +14,10 @@
 // for the weight gradient) and how full the edge tiles are. On a GPU, fewer workgroups than a
 // GPU has multiprocessors (about 100) leaves it idle: that is called occupancy.
 
-import { CONV_TILE, parseGemmTile, subgroupTile, type ConvDirection, type ConvFamily, type GemmTile } from '../src/kernels/conv2d-gemm.js';
+import type { ConvDirection } from '../src/kernels/conv2d-gemm-common.js';
+import type { ConvFamily } from '../src/kernels/conv2d-gemm.js';
+import { subgroupTile } from '../src/kernels/conv2d-subgroup.js';
+import { CONV_TILE, parseGemmTile, type GemmTile } from '../src/kernels/conv2d-tiled.js';
 import { columnTilesPerGroup, splitKCount, type ConvGeometry } from '../src/kernels/conv2d.js';
 import { unetLevels, vggLayers, type ConvLayer } from './case.js';
 import { convLaneAccesses, laneAccessMs } from './lane-access.js';

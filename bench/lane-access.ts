@@ -11,7 +11,8 @@
 import { packParams, u32 } from '../src/gpu/params.js';
 import { runtime, type KernelSpec } from '../src/gpu/runtime.js';
 import { emptyTensor } from '../src/graph/tensor.js';
-import { subgroupTile, tileFit, type ConvDirection } from '../src/kernels/conv2d-gemm.js';
+import type { ConvDirection } from '../src/kernels/conv2d-gemm-common.js';
+import { subgroupTile, tileFit } from '../src/kernels/conv2d-subgroup.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from '../src/kernels/wgsl.js';
 import type { ConvLayer } from './case.js';
 import { timeClocked, type Clock, type GpuClock } from './timing.js';

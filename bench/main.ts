@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as dn from '../src/index.js';
 import { hasRuntime, runtime } from '../src/gpu/runtime.js';
-import { parseGemmTile } from '../src/kernels/conv2d-gemm.js';
+import { parseGemmTile } from '../src/kernels/conv2d-tiled.js';
 import { setConvTile } from '../src/kernels/conv2d.js';
 import { runCase, type CaseResult, type Peak } from './harness.js';
 import {

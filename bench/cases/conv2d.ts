@@ -21,7 +21,7 @@ import {
   type Tfjs,
 } from '../case.js';
 
-type Kernels = typeof import('../../src/kernels/conv2d.js');
+type Kernels = typeof import('../../src/kernels/conv2d.js') & typeof import('../../src/kernels/conv2d-naive.js');
 
 const PAD = 'same';
 
@@ -90,7 +90,7 @@ function cases(k: Kernels, scale: number): BenchCase[] {
 /** Dynamic so the suite still runs while the module is missing or broken. */
 async function load(): Promise<Kernels | null> {
   try {
-    return await import('../../src/kernels/conv2d.js');
+    return { ...(await import('../../src/kernels/conv2d.js')), ...(await import('../../src/kernels/conv2d-naive.js')) };
   } catch (e) {
     return missing('conv2d', e);
   }

@@ -6,11 +6,8 @@ import {
   conv2d,
   conv2dBackwardBias,
   conv2dBackwardInput,
-  conv2dBackwardInputNaive,
   conv2dBackwardWeight,
-  conv2dBackwardWeightNaive,
   conv2dForward,
-  conv2dForwardNaive,
   conv2dGeometry,
   conv2dOutputShape,
   forwardGemm,
@@ -20,7 +17,9 @@ import {
   splitKCount,
   type Conv2dOptions,
 } from '../../src/kernels/conv2d.js';
-import { parseGemmTile, type ConvFamily } from '../../src/kernels/conv2d-gemm.js';
+import type { ConvFamily } from '../../src/kernels/conv2d-gemm.js';
+import { parseGemmTile } from '../../src/kernels/conv2d-tiled.js';
+import { conv2dBackwardInputNaive, conv2dBackwardWeightNaive, conv2dForwardNaive } from '../../src/kernels/conv2d-naive.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { nd, type NdArray } from '../../src/reference/array.js';
 import { conv2dBackwardRef, conv2dForwardRef, conv2dOutputShapeRef } from '../../src/reference/conv.js';

@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 const INFRASTRUCTURE: Record<string, string> = {
   'wgsl.ts': 'shared launch helpers, exercised by every op',
   'conv2d-gemm.ts': 'WGSL generators behind conv2d.ts',
+  'conv2d-gemm-common.ts': 'WGSL pieces shared by the conv2d generators, behind conv2d.ts',
+  'conv2d-subgroup.ts': "the subgroup family's WGSL generator, behind conv2d.ts (tested through it on every case)",
 };
 
 function testFiles(dir: string): string[] {

@@ -1,0 +1,216 @@
+// conv2d's GEMMs (conv2d-gemm.ts), 'tiled' family, for GPUs: a workgroup of 256 threads computes
+// a BM×BN tile, staging BK-deep slices of A and B in workgroup memory; each thread accumulates a
+// TM×TN block in registers, and reads the next slice from global memory while it multiplies the
+// current one. K positions are decoded once and then advanced by BK with carries (constants like
+// BK = dTap·Cin + dCi come in params): no integer division in the loop.
+
+import { bindings, direction, forwardRow, guard, PHASE, PHASE_PIXEL, phaseRow, rep, storeOne, GEOM, type ConvDirection } from './conv2d-gemm-common.js';
+
+/** 'tiled': BM×BN outputs per workgroup, BK-deep slices, TM×TN outputs per thread. */
+export interface GemmTile {
+  bm: number;
+  bn: number;
+  bk: number;
+  tm: number;
+  tn: number;
+}
+
+/**
+ * 64×64 tiles, 16-deep slices, 256 threads with a 4×4 block each: 8 KiB of workgroup memory (half
+ * the 16 KiB every adapter offers), 16 accumulators per thread, and two vec4 reads of workgroup
+ * memory per 16 multiply-adds.
+ */
+export const CONV_TILE: GemmTile = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 };
+
+/**
+ * A tile written 'BMxBNxBK/TMxTN' (e.g. '128x128x16/8x8': 256 threads with 8x8 outputs each, the
+ * usual next step on a large GPU), checked against what tiledWgsl needs: TM and TN multiples of 4
+ * dividing BM and BN, at most 256 threads, each loading a whole number of values of both
+ * operands per slice, and both slices within the 16 KiB of workgroup memory every adapter has.
+ */
+export function parseGemmTile(spec: string): GemmTile {
+  const m = /^(\d+)x(\d+)x(\d+)\/(\d+)x(\d+)$/.exec(spec.trim());
+  if (!m) throw new RangeError(`conv tile: expected BMxBNxBK/TMxTN (e.g. 128x128x16/8x8), got '${spec}'`);
+  const [bm, bn, bk, tm, tn] = m.slice(1).map(Number);
+  const t: GemmTile = { bm, bn, bk, tm, tn };
+  const threads = (bm / tm) * (bn / tn);
+  const problems = [
+    tm % 4 || tn % 4 ? 'TM and TN must be multiples of 4' : '',
+    bm % tm || bn % tn ? 'TM must divide BM and TN divide BN' : '',
+    !Number.isInteger(threads) || threads > 256 ? `(BM/TM)(BN/TN) = ${threads} threads; at most 256` : '',
+    threads % bk || threads % bm || threads % bn || (bm * bk) % threads || (bn * bk) % threads
+      ? 'each thread must load whole values of both slices (threads a multiple of BK, BM and BN, dividing BM·BK and BN·BK)'
+      : '',
+    (bk * (bm + bn) * 4) > 16384 ? `slices of ${bk * (bm + bn) * 4} bytes exceed 16 KiB of workgroup memory` : '',
+  ].filter((p) => p);
+  if (problems.length) throw new RangeError(`conv tile ${spec}: ${problems.join('; ')}`);
+  return t;
+}
+
+
+/** Per direction: how the threads cover a tile when loading it ('k': along K, coalescing reads
+ *  where K is the contiguous axis; 'mn': along rows or columns), the setup, loads and advance. */
+interface TiledParts {
+  aMap: 'k' | 'mn';
+  bMap: 'k' | 'mn';
+  setup: (la: number) => string;
+  loadA: (i: number) => string;
+  loadB: (j: number) => string;
+  advance: (la: number) => string;
+}
+
+function tiledParts(dir: ConvDirection): TiledParts {
+  if (dir === 'forward') {
+    return {
+      aMap: 'k',
+      bMap: 'mn',
+      setup: (la) => `let kBegin = 0;
+  let kEnd = params.k;
+  var ci = aK % params.cin;
+  var kwi = (aK / params.cin) % params.kw;
+  var khi = aK / (params.cin * params.kw);
+  ${rep(la, (i) => forwardRow(`${i}`, `aRow${i}`))}`,
+      loadA: (i) => `{
+      let hi = hBase${i} + khi;
+      let wi = wBase${i} + kwi;
+      aReg${i} = 0.0;
+      ${guard('kLoad + aK < kEnd && hi >= 0 && hi < params.h && wi >= 0 && wi < params.w', `aReg${i} = x[xBase${i} + (hi * params.w + wi) * params.cin + ci];`)}
+    }`,
+      loadB: (j) => `bReg${j} = 0.0;
+    ${guard(`kLoad + bK${j} < kEnd && bCol < params.cout`, `bReg${j} = w[(kLoad + bK${j}) * params.cout + bCol];`)}`,
+      advance: () => `ci += params.dCi;
+    kwi += params.dTapW;
+    khi += params.dTapH;
+    if (ci >= params.cin) { ci -= params.cin; kwi += 1; }
+    if (kwi >= params.kw) { kwi -= params.kw; khi += 1; }`,
+    };
+  }
+  if (dir === 'backwardInput') {
+    return {
+      aMap: 'k',
+      bMap: 'k',
+      setup: (la) => `${PHASE}
+  let kBegin = 0;
+  let kEnd = th * tw * params.cout;
+  let twSafe = max(tw, 1);
+  let dTapW = params.dTap % twSafe;
+  let dTapH = params.dTap / twSafe;
+  var co = aK % params.cout;
+  var twi = (aK / params.cout) % twSafe;
+  var thi = aK / (params.cout * twSafe);
+  ${rep(la, (i) => phaseRow(`${i}`, `aRow${i}`))}`,
+      loadA: (i) => `{
+      let ho = hoBase${i} - thi;
+      let wo = woBase${i} - twi;
+      aReg${i} = 0.0;
+      ${guard('kLoad + aK < kEnd && ho >= 0 && ho < params.ho && wo >= 0 && wo < params.wo', `aReg${i} = dy[dyBase${i} + (ho * params.wo + wo) * params.cout + co];`)}
+    }`,
+      loadB: (j) => `bReg${j} = 0.0;
+    ${guard(`kLoad + bK < kEnd && bCol${j} < params.cin`, `bReg${j} = w[(((rh + params.sh * thi) * params.kw + rw + params.sw * twi) * params.cin + bCol${j}) * params.cout + co];`)}`,
+      advance: () => `co += params.dCo;
+    twi += dTapW;
+    thi += dTapH;
+    if (co >= params.cout) { co -= params.cout; twi += 1; }
+    if (twi >= twSafe) { twi -= twSafe; thi += 1; }`,
+    };
+  }
+  return {
+    aMap: 'mn',
+    bMap: 'mn',
+    setup: (la) => `let kBegin = batch * params.chunk;
+  let kEnd = min(params.k, kBegin + params.chunk);
+  let ci = aRow % params.cin;
+  let kwOff = (aRow / params.cin) % params.kw - params.padLeft;
+  let khOff = aRow / (params.cin * params.kw) - params.padTop;
+  ${rep(la, (i) => `var wo${i} = (kBegin + aK${i}) % params.wo;
+  var ho${i} = ((kBegin + aK${i}) / params.wo) % params.ho;
+  var n${i} = (kBegin + aK${i}) / (params.wo * params.ho);`)}`,
+    loadA: (i) => `{
+      let hi = ho${i} * params.sh + khOff;
+      let wi = wo${i} * params.sw + kwOff;
+      aReg${i} = 0.0;
+      ${guard(`aRow < params.mw && kLoad + aK${i} < kEnd && hi >= 0 && hi < params.h && wi >= 0 && wi < params.w`, `aReg${i} = x[((n${i} * params.h + hi) * params.w + wi) * params.cin + ci];`)}
+    }`,
+    loadB: (j) => `bReg${j} = 0.0;
+    ${guard(`kLoad + bK${j} < kEnd && bCol < params.cout`, `bReg${j} = dy[(kLoad + bK${j}) * params.cout + bCol];`)}`,
+    advance: (la) => rep(la, (i) => `wo${i} += params.dWo;
+    if (wo${i} >= params.wo) { wo${i} -= params.wo; ho${i} += 1; }
+    ho${i} += params.dHo;
+    if (ho${i} >= params.ho) { ho${i} -= params.ho; n${i} += 1; }
+    n${i} += params.dN;`, '\n    '),
+  };
+}
+
+/** Load slots: 'k' gives aK, aRow{i} (or bK, bCol{j}); 'mn' gives aRow, aK{i} (or bCol, bK{j}). */
+function slots(side: 'a' | 'b', map: 'k' | 'mn', rows: number, t: GemmTile, T: number): string {
+  const [row, col, base] = side === 'a' ? ['Row', 'K', 'row0'] : ['Col', 'K', 'col0'];
+  const n = (rows * t.bk) / T;
+  if (map === 'k') {
+    return `let ${side}K = l % ${t.bk};
+  ${rep(n, (i) => `let ${side}${row}${i} = ${base} + l / ${t.bk} + ${i * (T / t.bk)};`)}
+  ${rep(n, (i) => `let ${side}At${i} = ${side}K * ${rows} + l / ${t.bk} + ${i * (T / t.bk)};`)}`;
+  }
+  return `let ${side}${row} = ${base} + l % ${rows};
+  ${rep(n, (i) => `let ${side}${col}${i} = l / ${rows} + ${i * (T / rows)};`)}
+  ${rep(n, (i) => `let ${side}At${i} = ${side}${col}${i} * ${rows} + l % ${rows};`)}`;
+}
+
+export function tiledWgsl(dir: ConvDirection, hasBias: boolean, t: GemmTile): string {
+  const d = direction(dir, hasBias);
+  const p = tiledParts(dir);
+  const T = (t.bm / t.tm) * (t.bn / t.tn);
+  const [la, lb, nv] = [(t.bm * t.bk) / T, (t.bn * t.bk) / T, t.tn / 4];
+  const load = `${rep(la, p.loadA)}\n    ${rep(lb, p.loadB, '\n    ')}`;
+  const row = dir === 'backwardInput' ? PHASE_PIXEL : '';
+  return /* wgsl */ `
+struct Params { ${[...GEOM, ...d.extras].map((f) => `${f}: i32`).join(', ')} }
+${bindings(d.inputs, d.output)}
+var<workgroup> tileA: array<vec4<f32>, ${(t.bk * t.bm) / 4}>;
+var<workgroup> tileB: array<vec4<f32>, ${(t.bk * t.bn) / 4}>;
+@compute @workgroup_size(${T})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lidx: u32) {
+  let g = i32(wid.x + wid.y * nwg.x);
+  if (g >= params.groups) { return; }
+  let l = i32(lidx);
+  let col0 = (g % params.nTiles) * ${t.bn};
+  let row0 = ((g / params.nTiles) % params.mTiles) * ${t.bm};
+  let batch = g / (params.nTiles * params.mTiles);
+  let tx = l % ${t.bn / t.tn};
+  let ty = l / ${t.bn / t.tn};
+  ${slots('a', p.aMap, t.bm, t, T)}
+  ${slots('b', p.bMap, t.bn, t, T)}
+  ${p.setup(la)}
+  ${rep(t.tm * nv, (i) => `var acc${Math.floor(i / nv)}_${i % nv} = vec4<f32>(0.0);`)}
+  ${rep(la, (i) => `var aReg${i} = 0.0;`)}
+  ${rep(lb, (j) => `var bReg${j} = 0.0;`)}
+  var kLoad = kBegin;
+  if (kLoad < kEnd) {
+    ${load}
+  }
+  for (var k0 = kBegin; k0 < kEnd; k0 += ${t.bk}) {
+    ${rep(la, (i) => `tileA[aAt${i} / 4][aAt${i} % 4] = aReg${i};`, '\n    ')}
+    ${rep(lb, (j) => `tileB[bAt${j} / 4][bAt${j} % 4] = bReg${j};`, '\n    ')}
+    workgroupBarrier();
+    kLoad += ${t.bk};
+    ${p.advance(la)}
+    if (kLoad < kEnd) {
+      ${load}
+    }
+    for (var kk = 0; kk < ${t.bk}; kk++) {
+      ${rep(t.tm / 4, (a) => `let a${a} = tileA[kk * ${t.bm / 4} + ty * ${t.tm / 4} + ${a}];`, '\n      ')}
+      ${rep(nv, (b) => `let b${b} = tileB[kk * ${t.bn / 4} + tx * ${nv} + ${b}];`, '\n      ')}
+      ${rep(t.tm * nv, (i) => {
+        const r = Math.floor(i / nv);
+        return `acc${r}_${i % nv} = fma(vec4<f32>(a${r >> 2}.${'xyzw'[r & 3]}), b${i % nv}, acc${r}_${i % nv});`;
+      }, '\n      ')}
+    }
+    workgroupBarrier();
+  }
+  ${rep(t.tm, (i) => `{
+    let m = row0 + ty * ${t.tm} + ${i};
+    ${row}
+    ${rep(t.tn, (c) => `if (col0 + tx * ${t.tn} + ${c} < ${d.cols}) { ${storeOne(dir, hasBias, `col0 + tx * ${t.tn} + ${c}`, `acc${i}_${Math.floor(c / 4)}.${'xyzw'[c % 4]}`)} }`, '\n    ')}
+  }`)}
+}`;
+}
