@@ -128,7 +128,26 @@ export function gpuChecks(): GpuCheck[] {
       // Per-channel sums over 189 rows feed every output.
       tolerance: 1e-3,
     },
+    {
+      name: 'batchNorm2d training with a fused ReLU [3,7,9,40]',
+      inputs: [
+        { shape: [3, 7, 9, 40], grad: true },
+        { shape: [40], data: 'positive', grad: true },
+        { shape: [40], grad: true },
+        { shape: [40] },
+        { shape: [40], data: 'positive' },
+      ],
+      gpu: ([x, g, b, m, v]) => dn.batchNorm2d(x, g, b, m, v, { training: true, relu: true }),
+      cpu: ([x, g, b, m, v], dy) => {
+        const o = { training: true };
+        const y = batchNormForwardRef(x, g, b, m, v, o).y;
+        const r = batchNormBackwardRef(x, g, unaryBackwardRef('relu', y, dy), m, v, o);
+        return { y: unaryForwardRef('relu', y), grads: [r.dx, r.dgamma, r.dbeta] };
+      },
+      tolerance: 1e-3,
+    },
     unary('relu', [2, 13, 11, 7]),
+    unary('relu', [2, 4, 5, 8]),
     unary('sigmoid', [2, 13, 11, 7]),
     binary('add', [2, 6, 5, 24], [24]),
     binary('mul', [3, 7, 11], [3, 7, 11]),
