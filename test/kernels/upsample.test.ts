@@ -30,6 +30,12 @@ const CASES = [
   { shape: [1, 7, 5, 2], opts: { size: [3, 2], mode: 'bilinear' } },
   { shape: [2, 1, 3, 2], opts: { size: [4, 5], mode: 'bilinear' } },
   { shape: [1, 3, 4, 2], opts: { size: [17, 23], mode: 'bilinear' } },
+  // Channels a multiple of 4: four per thread (vec4), up and down, both modes.
+  { shape: [2, 3, 5, 4], opts: { scale: 2, mode: 'nearest' } },
+  { shape: [1, 5, 7, 8], opts: { size: [2, 3], mode: 'nearest' } },
+  { shape: [2, 3, 5, 4], opts: { scale: 2, mode: 'bilinear' } },
+  { shape: [1, 5, 4, 8], opts: { scale: [1.5, 2.5], mode: 'bilinear' } },
+  { shape: [1, 7, 5, 4], opts: { size: [3, 2], mode: 'bilinear' } },
 ] as const satisfies readonly { shape: readonly number[]; opts: Upsample2dOptions }[];
 
 describe('upsample2d', () => {
