@@ -77,9 +77,18 @@ export function pool2dGeometry(op: string, xShape: Shape, opts: Pool2dOptions): 
 }
 
 /** Params shared by every windowed pool kernel; `total` is the thread count. */
-function poolParams(g: Pool2dGeometry, total: number): ArrayBuffer {
-  return packParams([u32(total), u32(g.h), u32(g.w), u32(g.c), u32(g.outH), u32(g.outW), u32(g.kh), u32(g.kw), u32(g.sh), u32(g.sw), u32(g.padTop), u32(g.padLeft)]);
+function poolParams(g: Pool2dGeometry, total: number, width: Width = 1): ArrayBuffer {
+  return packParams([u32(total), u32(g.h), u32(g.w), u32(g.c / width), u32(g.outH), u32(g.outW), u32(g.kh), u32(g.kw), u32(g.sh), u32(g.sw), u32(g.padTop), u32(g.padLeft)]);
 }
+
+/**
+ * Channels per thread in the max pool's kernels: 4 (vec4) when they divide C, a quarter of the
+ * threads, index decoding and lane-by-lane accesses of a CPU adapter. params.c and the thread
+ * count are then in vec4s, and the argmax holds one position per channel as before.
+ */
+type Width = 1 | 4;
+const widthOf = (c: number): Width => (c % 4 === 0 ? 4 : 1);
+const TYPES = (width: Width): string => `alias T = ${width === 4 ? 'vec4<f32>' : 'f32'};\nalias U = ${width === 4 ? 'vec4<u32>' : 'u32'};`;
 
 const POOL_PARAMS = /* wgsl */ `
 struct Params { total: u32, h: u32, w: u32, c: u32, outH: u32, outW: u32, kh: u32, kw: u32, sh: u32, sw: u32, padTop: u32, padLeft: u32 }`;
@@ -111,15 +120,15 @@ const COVERING = /* wgsl */ `
  * first): `inputs` and outputs are [N, ...] tensors, one thread per element of the first output
  * unless `threadsPerSample` says otherwise.
  */
-function poolPass(spec: KernelSpec, g: Pool2dGeometry, inputs: Tensor[], outputs: [string, Shape][], threadsPerSample?: number): Tensor[] {
+function poolPass(spec: KernelSpec, g: Pool2dGeometry, inputs: Tensor[], outputs: [string, Shape][], threadsPerSample?: number, width: Width = 1): Tensor[] {
   const perSample = (t: Bound) => (g.n === 0 ? 0 : t.size / g.n);
   const planOut = outputs.map(([label, shape]) => planned(label, shape));
   const per = chunkItems(spec.name, g.n, [...inputs, ...planOut].map((t) => part(t, perSample(t))));
   const outs = outputs.map(([label, shape]) => emptyTensor(shape, label));
   forEachChunk(g.n, per, (n0, count) => {
     const chunk = (t: Tensor) => range(t, n0 * perSample(t), count * perSample(t));
-    const total = count * (threadsPerSample ?? perSample(outs[0]));
-    dispatchChunk(spec, inputs.map(chunk), outs.map(chunk), poolParams(g, total), linearGrid(total));
+    const total = (count * (threadsPerSample ?? perSample(outs[0]))) / width;
+    dispatchChunk(spec, inputs.map(chunk), outs.map(chunk), poolParams(g, total, width), linearGrid(total));
   });
   return outs;
 }
@@ -127,15 +136,16 @@ function poolPass(spec: KernelSpec, g: Pool2dGeometry, inputs: Tensor[], outputs
 // ---------------------------------------------------------------------------------------------
 // Max pool
 
-const maxForwardSpec: KernelSpec = {
+const maxForwardSpec = (width: Width): KernelSpec => ({
   name: 'maxPool2d.forward',
-  key: '',
+  key: `w${width}`,
   inputs: 1,
   outputs: 2,
   wgsl: () => /* wgsl */ `${POOL_PARAMS}
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
-@group(0) @binding(2) var<storage, read_write> argmax: array<u32>;
+${TYPES(width)}
+@group(0) @binding(0) var<storage, read> x: array<T>;
+@group(0) @binding(1) var<storage, read_write> y: array<T>;
+@group(0) @binding(2) var<storage, read_write> argmax: array<U>;
 @group(0) @binding(3) var<uniform> params: Params;
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
@@ -144,29 +154,35 @@ fn main(${LINEAR_MAIN_ARGS}) {
   ${decodeNhwc('params.outH', 'params.outW')}
   ${WINDOW}
   // 'same' padding never leaves a window without a real pixel, so (h0, w0) is always inside.
-  var bestAt = u32(h0) * params.w + u32(w0);
-  var best = x[(n * params.h * params.w + bestAt) * params.c + ch];
+  let first = u32(h0) * params.w + u32(w0);
+  var bestAt = U(first);
+  var best = x[(n * params.h * params.w + first) * params.c + ch];
   for (var ih = h0; ih < h1; ih++) {
     for (var iw = w0; iw < w1; iw++) {
       let at = u32(ih) * params.w + u32(iw);
       let v = x[(n * params.h * params.w + at) * params.c + ch];
-      if (v > best) { best = v; bestAt = at; }
+      // Strictly greater: the first maximum in scan order wins ties, per channel.
+      let better = v > best;
+      best = select(best, v, better);
+      bestAt = select(bestAt, U(at), better);
     }
   }
   y[i] = best;
   argmax[i] = bestAt;
 }`,
-};
+});
+const MAX_FORWARD = { 1: maxForwardSpec(1), 4: maxForwardSpec(4) } as const;
 
-const maxBackwardSpec: KernelSpec = {
+const maxBackwardSpec = (width: Width): KernelSpec => ({
   name: 'maxPool2d.backward',
-  key: '',
+  key: `w${width}`,
   inputs: 2,
   outputs: 1,
   wgsl: () => /* wgsl */ `${POOL_PARAMS}
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
-@group(0) @binding(1) var<storage, read> argmax: array<u32>;
-@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
+${TYPES(width)}
+@group(0) @binding(0) var<storage, read> dy: array<T>;
+@group(0) @binding(1) var<storage, read> argmax: array<U>;
+@group(0) @binding(2) var<storage, read_write> dx: array<T>;
 @group(0) @binding(3) var<uniform> params: Params;
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
@@ -174,17 +190,18 @@ fn main(${LINEAR_MAIN_ARGS}) {
   if (i >= params.total) { return; }
   ${decodeNhwc('params.h', 'params.w')}
   ${COVERING}
-  let me = row * params.w + col;
-  var acc = 0.0;
+  let me = U(row * params.w + col);
+  var acc = T(0.0);
   for (var oh = oh0; oh <= oh1; oh++) {
     for (var ow = ow0; ow <= ow1; ow++) {
       let o = ((n * params.outH + u32(oh)) * params.outW + u32(ow)) * params.c + ch;
-      if (argmax[o] == me) { acc += dy[o]; }
+      acc += select(T(0.0), dy[o], argmax[o] == me);
     }
   }
   dx[i] = acc;
 }`,
-};
+});
+const MAX_BACKWARD = { 1: maxBackwardSpec(1), 4: maxBackwardSpec(4) } as const;
 
 /**
  * Backward for windows that tile the image (stride = size, the U-Net's 2x2/2): one thread per
@@ -194,15 +211,16 @@ fn main(${LINEAR_MAIN_ARGS}) {
  * division there is a scalar division per lane). The last row and column of cells also take the
  * strip no window reaches ('valid' leftovers), so every pixel of dx is written exactly once.
  */
-const maxBackwardDisjointSpec: KernelSpec = {
+const maxBackwardDisjointSpec = (width: Width): KernelSpec => ({
   name: 'maxPool2d.backwardDisjoint',
-  key: '',
+  key: `w${width}`,
   inputs: 2,
   outputs: 1,
   wgsl: () => /* wgsl */ `${POOL_PARAMS}
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
-@group(0) @binding(1) var<storage, read> argmax: array<u32>;
-@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
+${TYPES(width)}
+@group(0) @binding(0) var<storage, read> dy: array<T>;
+@group(0) @binding(1) var<storage, read> argmax: array<U>;
+@group(0) @binding(2) var<storage, read_write> dx: array<T>;
 @group(0) @binding(3) var<uniform> params: Params;
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
@@ -219,17 +237,19 @@ fn main(${LINEAR_MAIN_ARGS}) {
   for (var ih = max(top, 0); ih < h1; ih++) {
     for (var iw = max(left, 0); iw < w1; iw++) {
       let at = u32(ih) * params.w + u32(iw);
-      dx[(plane + at) * params.c + ch] = select(0.0, g, at == winner);
+      dx[(plane + at) * params.c + ch] = select(T(0.0), g, U(at) == winner);
     }
   }
 }`,
-};
+});
+const MAX_BACKWARD_DISJOINT = { 1: maxBackwardDisjointSpec(1), 4: maxBackwardDisjointSpec(4) } as const;
 
 /** y and the winners' positions (u32 bits in a tensor of y's shape: not float data, only for the backward). */
 export function maxPool2dForward(x: Tensor, opts: Pool2dOptions): { y: Tensor; argmax: Tensor } {
   const g = pool2dGeometry('maxPool2d', x.shape, opts);
   const shape = [g.n, g.outH, g.outW, g.c];
-  const [y, argmax] = poolPass(maxForwardSpec, g, [x], [['maxPool2d.out', shape], ['maxPool2d.argmax', shape]]);
+  const width = widthOf(g.c);
+  const [y, argmax] = poolPass(MAX_FORWARD[width], g, [x], [['maxPool2d.out', shape], ['maxPool2d.argmax', shape]], undefined, width);
   return { y, argmax };
 }
 
@@ -241,9 +261,9 @@ export function maxPool2dBackward(dy: Tensor, argmax: Tensor, xShape: Shape, opt
     throw new ShapeError(`maxPool2d backward: dy ${formatShape(dy.shape)} and argmax ${formatShape(argmax.shape)} must be ${formatShape(yShape)}`);
   }
   if (g.sh === g.kh && g.sw === g.kw) {
-    return poolPass(maxBackwardDisjointSpec, g, [dy, argmax], [['maxPool2d.dx', xShape]], g.outH * g.outW * g.c)[0];
+    return poolPass(MAX_BACKWARD_DISJOINT[widthOf(g.c)], g, [dy, argmax], [['maxPool2d.dx', xShape]], g.outH * g.outW * g.c, widthOf(g.c))[0];
   }
-  return poolPass(maxBackwardSpec, g, [dy, argmax], [['maxPool2d.dx', xShape]])[0];
+  return poolPass(MAX_BACKWARD[widthOf(g.c)], g, [dy, argmax], [['maxPool2d.dx', xShape]], undefined, widthOf(g.c))[0];
 }
 
 /** Differentiable max pool; the argmax lives on the tape until the backward has run. */

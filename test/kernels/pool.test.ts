@@ -51,6 +51,9 @@ const POOL_CASES = [
   // 'valid' leftovers in the last row and column that no window reaches.
   { shape: [1, 7, 8, 2], opts: { size: 3, stride: 3, padding: 'same' } },
   { shape: [2, 8, 11, 3], opts: { size: [3, 2], stride: [3, 2] } },
+  // Channels a multiple of 4: four per thread (vec4) in the forward and both backwards.
+  { shape: [2, 7, 9, 4], opts: { size: 2 } },
+  { shape: [1, 7, 9, 8], opts: { size: 3, stride: 2, padding: 'same' } },
 ] as const satisfies readonly { shape: readonly number[]; opts: Pool2dOptions }[];
 
 function outShapeOf(shape: readonly number[], opts: Pool2dOptions): number[] {
@@ -103,17 +106,20 @@ describe('maxPool2d', () => {
     y.dispose();
   });
 
-  it('ties: the first maximum in scan order takes the whole gradient, exactly once', async () => {
-    const shape = [2, 5, 6, 3];
-    const opts = { size: 3, stride: 1 } as const;
+  // Overlapping windows and windows that tile the image; one channel per thread (C = 3) and four (C = 4).
+  for (const [shape, opts] of [
+    [[2, 5, 6, 3], { size: 3, stride: 1 }],
+    [[2, 5, 6, 4], { size: 3, stride: 1 }],
+    [[2, 6, 6, 4], { size: 2 }],
+  ] as const) it(`ties ${JSON.stringify(shape)} ${JSON.stringify(opts)}: the first maximum in scan order takes the whole gradient, exactly once`, async () => {
     const ones = new Float64Array(size(shape)).fill(0.5);
-    const x = fromNd(ones, shape);
+    const x = fromNd(ones, [...shape]);
     const { y, argmax } = maxPool2dForward(x, opts);
     const dy = uniform(y.size, 32);
     const dyt = fromNd(dy, [...y.shape]);
-    const dx = maxPool2dBackward(dyt, argmax, shape, opts);
+    const dx = maxPool2dBackward(dyt, argmax, [...shape], opts);
     const got = await dx.toArray();
-    expectClose('maxPool2d ties', got, maxPool2dBackwardRef(nd(ones, shape), nd(dy, [...y.shape]), opts).data);
+    expectClose('maxPool2d ties', got, maxPool2dBackwardRef(nd(ones, [...shape]), nd(dy, [...y.shape]), opts).data);
     const total = (a: ArrayLike<number>): number => Array.from(a).reduce((s, v) => s + v, 0);
     expect(total(got)).toBeCloseTo(total(dy), 4);
     for (const t of [x, y, argmax, dyt, dx]) t.dispose();
