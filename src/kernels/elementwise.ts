@@ -151,11 +151,16 @@ export type BinaryOp = keyof typeof BINARY;
  * `width` 4 reads and writes vec4s: a quarter of the loads, stores and index arithmetic, used when
  * every length and period is a multiple of 4 (then `i % na` in vec4 units is still exact).
  */
-function binarySpec(op: BinaryOp, width: 1 | 4 = 1): KernelSpec {
+/**
+ * `broadcastA` / `broadcastB`: that operand repeats (period na or nb); a full-size operand is read
+ * at i directly, sparing `i % n`, an integer division per element that a CPU adapter runs lane by
+ * lane.
+ */
+function binarySpec(op: BinaryOp, width: 1 | 4, broadcastA: boolean, broadcastB: boolean): KernelSpec {
   const t = width === 4 ? 'vec4<f32>' : 'f32';
   return {
     name: `${op}.forward`,
-    key: `w${width}`,
+    key: `w${width}${broadcastA ? 'a' : ''}${broadcastB ? 'b' : ''}`,
     inputs: 2,
     outputs: 1,
     wgsl: () => /* wgsl */ `
@@ -168,8 +173,8 @@ struct Params { n: u32, na: u32, nb: u32 }
 fn main(${LINEAR_MAIN_ARGS}) {
   let i = ${linearIndex()};
   if (i >= params.n) { return; }
-  let a = lhs[i % params.na];
-  let b = rhs[i % params.nb];
+  let a = lhs[${broadcastA ? 'i % params.na' : 'i'}];
+  let b = rhs[${broadcastB ? 'i % params.nb' : 'i'}];
   out[i] = ${BINARY[op]};
 }`,
   };
@@ -207,7 +212,7 @@ export function binaryForward(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
     const periods = [count, a.size < n ? a.size : count, b.size < n ? b.size : count];
     const w = first % 4 === 0 && periods.every((p) => p % 4 === 0) ? 4 : 1;
     const params = packParams(periods.map((p) => u32(p / w)));
-    dispatchChunk(binarySpec(op, w), [bind(a), bind(b)], [range(out, first, count)], params, linearGrid(count / w));
+    dispatchChunk(binarySpec(op, w, a.size < n, b.size < n), [bind(a), bind(b)], [range(out, first, count)], params, linearGrid(count / w));
   });
   return out;
 }
