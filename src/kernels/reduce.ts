@@ -2,6 +2,13 @@
 // middle: one workgroup per output element, 256 threads striding over R and a tree reduction in
 // workgroup memory, so a reduction over a million elements still uses a full workgroup instead of
 // one thread. Several non-adjacent axes are reduced one run at a time.
+// Column sums ([1, R, B] with B a multiple of 4: a bias gradient over NHWC's channels, the shape
+// most reductions here have) take a second kernel instead: 8 column lanes of four columns each
+// (vec4) by 8 row lanes per workgroup, the rows in chunks of at least 256 (one workgroup row per
+// chunk) whose partial sums a second pass adds. One workgroup of 256 threads per column read each
+// column's values a lane at a time on CPU adapters and synchronised 32 SIMD groups at every step
+// of its tree. (A sum over everything routed through them as [R/32, 32] was no faster on lavapipe
+// than its single workgroup.)
 // Backward broadcasts dy back over R (expandMiddle), scaled by 1/R for the mean.
 //
 // Past the binding limit (kernels/chunking.ts) both split along A, a chunk of [a, R, B] rows per
@@ -54,6 +61,56 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }`,
 };
 
+/** Rows per chunk of the column sums at least this, at most this many chunks (as batchnorm.ts). */
+const COLUMN_MIN_ROWS = 256;
+const COLUMN_MAX_CHUNKS = 128;
+
+const columnsSpec: KernelSpec = {
+  name: 'reduce.columns',
+  key: '',
+  inputs: 1,
+  outputs: 1,
+  wgsl: () => /* wgsl */ `
+struct Params { r: u32, b4: u32, rowsPerChunk: u32, scale: f32 }
+@group(0) @binding(0) var<storage, read> src: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> out: array<vec4<f32>>;
+@group(0) @binding(2) var<uniform> params: Params;
+var<workgroup> partial: array<vec4<f32>, 64>;
+@compute @workgroup_size(8, 8)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
+  let col = wid.x * 8u + lid.x;
+  let chunk = wid.y;
+  let r1 = min((chunk + 1u) * params.rowsPerChunk, params.r);
+  var acc = vec4<f32>(0.0);
+  if (col < params.b4) {
+    for (var row = chunk * params.rowsPerChunk + lid.y; row < r1; row += 8u) {
+      acc += src[row * params.b4 + col];
+    }
+  }
+  partial[lid.y * 8u + lid.x] = acc;
+  workgroupBarrier();
+  for (var h = 4u; h > 0u; h >>= 1u) {
+    if (lid.y < h) { partial[lid.y * 8u + lid.x] += partial[(lid.y + h) * 8u + lid.x]; }
+    workgroupBarrier();
+  }
+  if (lid.y == 0u && col < params.b4) { out[chunk * params.b4 + col] = partial[lid.x] * params.scale; }
+}`,
+};
+
+/** Sums the rows of an [r, b] tensor (b a multiple of 4, bound whole): partial sums per chunk of rows, then their sum. */
+function columnSums(x: Tensor, r: number, b: number, outShape: Shape, scale: number): Tensor {
+  const chunks = Math.max(1, Math.min(COLUMN_MAX_CHUNKS, Math.ceil(r / COLUMN_MIN_ROWS)));
+  const rowsPerChunk = Math.ceil(r / chunks);
+  const used = Math.ceil(r / rowsPerChunk);
+  const out = emptyTensor(used === 1 ? outShape : [used, b], used === 1 ? 'reduce.out' : 'reduce.partial');
+  const params = packParams([u32(r), u32(b / 4), u32(rowsPerChunk), f32(used === 1 ? scale : 1)]);
+  runtime().dispatch(columnsSpec, { inputs: [x.slice], outputs: [out.slice], params }, [Math.ceil(b / 32), used]);
+  if (used === 1) return out;
+  const sums = columnSums(out, used, b, outShape, scale);
+  out.dispose();
+  return sums;
+}
+
 const expandSpec: KernelSpec = {
   name: 'reduce.expand',
   key: '',
@@ -86,6 +143,7 @@ export function reduceMiddle(x: Tensor, a: number, r: number, b: number, outShap
   assertLive('reduce', x);
   const op = reduceSpec.name;
   if (r * b * 4 > runtime().bindingLimit && r > 1) return reduceSplitR(x, a, r, b, outShape, scale);
+  if (a === 1 && r > 1 && b % 4 === 0) return columnSums(x, r, b, outShape, scale);
   // r = 1 is a scaling, element-wise: flat chunks. Otherwise chunks of whole [r, b] rows.
   const [items, rows, cols] = r === 1 ? [a * b, 1, 1] : [a, r * b, b];
   const per = chunkItems(op, items, [part(x, rows), part(planned('reduce.out', outShape), cols)]);

@@ -15,6 +15,10 @@ const REDUCE_CASES = [
   { shape: [2, 3, 4, 5], axes: [0, 1, 2] },
   { shape: [2, 3, 4, 5], axes: [0, 2] },
   { shape: [7, 300], axes: [-1] },
+  // Column sums (leading axes of a trailing size that is a multiple of 4): one chunk of rows, and
+  // 1200 rows in chunks whose partial sums a second pass adds, over 36 columns (two column blocks).
+  { shape: [2, 3, 4, 8], axes: [0, 1, 2] },
+  { shape: [4, 15, 20, 36], axes: [0, 1, 2] },
 ] as const;
 
 describe('sum and mean', () => {
