@@ -1,5 +1,6 @@
 // Running one case on both frameworks: inputs, outputs checked against each other, timings (on
-// the clocks of bench/timing.ts), rates, % of the peak and the tfjs / dawnet ratio of one clock.
+// the clocks of bench/timing.ts, the two sides' samples interleaved so that a slow stretch of the
+// machine slows both alike), rates, % of the peak and the tfjs / dawnet ratio of one clock.
 
 import { runtime } from '../src/gpu/runtime.js';
 import { Tensor, tensor } from '../src/graph/tensor.js';
@@ -7,7 +8,7 @@ import { CHECK_TOLERANCE, hostData, type BenchCase, type DnResult, type Metric }
 import type { TfjsPeer } from './peer-tfjs.js';
 import {
   dawnetGpuClock,
-  timeClocked,
+  timeInterleaved,
   type Clock,
   type ClockedTiming,
   type GpuClock,
@@ -78,7 +79,7 @@ export interface CaseResult {
   note?: string;
   /** Why the outputs were not compared. */
   noCheck?: string;
-  /** The FMA peak re-timed right after dawnet's samples (GFLOP/s), for cases counted in flops. */
+  /** The FMA peak re-timed right after the case's samples (GFLOP/s), for cases counted in flops. */
   peakBeside?: number;
 }
 
@@ -91,7 +92,7 @@ export interface CaseEnv {
   seed: number;
   /** The clock of each side (absent: wall on both). */
   clocks?: SideClocks;
-  /** Re-times the FMA peak (bench/peak.ts fmaProbe); called after dawnet's samples of flops cases. */
+  /** Re-times the FMA peak (bench/peak.ts fmaProbe); called after the samples of flops cases. */
   probePeak?: () => Promise<number | null>;
 }
 
@@ -126,57 +127,65 @@ function message(e: unknown): string {
   return e instanceof Error ? `${e.name === 'Error' ? '' : `${e.name}: `}${e.message}` : String(e);
 }
 
-async function runDawnet(c: BenchCase, host: Float32Array[], env: CaseEnv): Promise<[SideResult, Float32Array | null]> {
+/** A side of a case, set up and ready to time: its runner, its output for the check, its teardown. */
+interface PreparedSide {
+  runner: Runner;
+  output(): Promise<Float32Array>;
+  dispose(): Promise<void>;
+}
+
+function prepareDawnet(c: BenchCase, host: Float32Array[]): PreparedSide {
   const inputs = host.map((data, i) => tensor(data, c.inputs[i].shape));
   const xs = [...inputs];
+  const dispose = async () => {
+    for (const x of new Set(xs)) x.dispose(); // a setup may hand an input back
+    await runtime().sync().catch(() => {});
+  };
   try {
     if (c.dawnetSetup) xs.push(...c.dawnetSetup(inputs));
-    const runner: Runner = { step: () => disposeResult(c.dawnet(xs), xs), sync: () => runtime().sync() };
-    const timing = await timeClocked(runner, env.timing, gpuClockOf('dawnet', env));
-    let out: Float32Array | null = null;
-    if (env.check) {
+  } catch (e) {
+    void dispose();
+    throw e;
+  }
+  return {
+    runner: { step: () => disposeResult(c.dawnet(xs), xs), sync: () => runtime().sync() },
+    output: async () => {
       const result = c.dawnet(xs);
       try {
-        out = await firstTensor(c.id, result).toArray();
+        return await firstTensor(c.id, result).toArray();
       } finally {
         disposeResult(result, xs);
       }
-    }
-    return [sideResult(c, timing, env.peak), out];
-  } finally {
-    for (const x of new Set(xs)) x.dispose(); // a setup may hand an input back
-    await runtime().sync().catch(() => {});
-  }
+    },
+    dispose,
+  };
 }
 
-async function runTfjs(
-  c: BenchCase,
-  host: Float32Array[],
-  env: CaseEnv,
-  peer: TfjsPeer,
-): Promise<[SideResult, Float32Array | null]> {
+function prepareTfjs(c: BenchCase, host: Float32Array[], peer: TfjsPeer): PreparedSide {
   const { tf } = peer;
   const inputs = host.map((data, i) => tf.tensor(data, c.inputs[i].shape, 'float32'));
   const xs = [...inputs];
+  const dispose = async () => tf.dispose(xs);
   try {
     if (c.tfjsSetup) xs.push(...tf.tidy(() => c.tfjsSetup!(tf, inputs)));
-    const op = c.tfjs!;
-    const runner: Runner = { step: () => tf.dispose(tf.tidy(() => op(tf, xs))), sync: peer.sync };
-    const timing = await timeClocked(runner, env.timing, gpuClockOf('tfjs', env));
-    let out: Float32Array | null = null;
-    if (env.check) {
+  } catch (e) {
+    void dispose();
+    throw e;
+  }
+  const op = c.tfjs!;
+  return {
+    runner: { step: () => tf.dispose(tf.tidy(() => op(tf, xs))), sync: peer.sync },
+    output: async () => {
       const result = tf.tidy(() => op(tf, xs));
       try {
         const first = Array.isArray(result) ? result[0] : result;
-        out = (await first.data()) as Float32Array;
+        return (await first.data()) as Float32Array;
       } finally {
         tf.dispose(result);
       }
-    }
-    return [sideResult(c, timing, env.peak), out];
-  } finally {
-    tf.dispose(xs);
-  }
+    },
+    dispose,
+  };
 }
 
 export function compareOutputs(got: Float32Array, want: Float32Array, tolerance: number): CheckResult {
@@ -212,21 +221,46 @@ export async function runCase(c: BenchCase, env: CaseEnv): Promise<CaseResult> {
   const check = env.check && !c.noCheck;
   let dnOut: Float32Array | null = null;
   let tfOut: Float32Array | null = null;
+  // Both sides set up, then timed with their samples interleaved (bench/timing.ts says why); a
+  // side that fails to set up or to run is reported and the other still timed.
+  const sides: { name: 'dawnet' | 'tfjs'; prepared: PreparedSide; gpu: GpuClock | null }[] = [];
   try {
-    [row.dawnet, dnOut] = await runDawnet(c, host, { ...env, check });
+    sides.push({ name: 'dawnet', prepared: prepareDawnet(c, host), gpu: gpuClockOf('dawnet', env) });
   } catch (e) {
     row.dawnet = { error: message(e) };
+  }
+  if (env.tfjs && c.tfjs) {
+    try {
+      sides.push({ name: 'tfjs', prepared: prepareTfjs(c, host, env.tfjs), gpu: gpuClockOf('tfjs', env) });
+    } catch (e) {
+      row.tfjs = { error: message(e) };
+    }
+  }
+  try {
+    let timings: ClockedTiming[] | null = null;
+    try {
+      timings = await timeInterleaved(sides.map((s) => ({ runner: s.prepared.runner, gpu: s.gpu })), env.timing);
+    } catch {
+      // One side failed part-way: time each alone, so the other still gets its numbers.
+    }
+    for (const [i, s] of sides.entries()) {
+      try {
+        const t = timings ? timings[i] : await timeInterleaved([{ runner: s.prepared.runner, gpu: s.gpu }], env.timing).then((r) => r[0]);
+        const result = sideResult(c, t, env.peak);
+        const out = check ? await s.prepared.output() : null;
+        if (s.name === 'dawnet') [row.dawnet, dnOut] = [result, out];
+        else [row.tfjs, tfOut] = [result, out];
+      } catch (e) {
+        if (s.name === 'dawnet') row.dawnet = { error: message(e) };
+        else row.tfjs = { error: message(e) };
+      }
+    }
+  } finally {
+    for (const s of sides) await s.prepared.dispose();
   }
   if (env.probePeak && c.metric === 'flops' && 'timing' in row.dawnet) {
     const beside = await env.probePeak();
     if (beside !== null) row.peakBeside = beside;
-  }
-  if (env.tfjs && c.tfjs) {
-    try {
-      [row.tfjs, tfOut] = await runTfjs(c, host, { ...env, check }, env.tfjs);
-    } catch (e) {
-      row.tfjs = { error: message(e) };
-    }
   }
   Object.assign(row, sameClockRatio(row.dawnet, row.tfjs));
   if (dnOut && tfOut) row.check = compareOutputs(dnOut, tfOut, c.tolerance ?? CHECK_TOLERANCE);

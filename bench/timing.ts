@@ -187,30 +187,63 @@ export function gpuFallback(samplesMs: (number | null)[]): string | null {
   return null;
 }
 
+/** One side to time: how to run its op, and its GPU clock (null: wall time only). */
+export interface TimedSide {
+  runner: Runner;
+  gpu: GpuClock | null;
+}
+
+/** A side's samples as they are taken, one rep at a time. */
+interface SideSamples {
+  side: TimedSide;
+  inner: number;
+  wallMs: number[];
+  gpuMs: (number | null)[];
+}
+
+/** One rep of a side: a GPU sample (and its wall time, or a separate wall sample first when timing disturbs the work). */
+async function sampleOnce(s: SideSamples): Promise<void> {
+  const { runner, gpu } = s.side;
+  if (!gpu) {
+    s.wallMs.push(...(await wallSamples(runner, 1, s.inner)));
+    return;
+  }
+  if (gpu.perturbsWall) s.wallMs.push(...(await wallSamples(runner, 1, s.inner)));
+  const m = await gpu.measure(() => {
+    for (let i = 0; i < s.inner; i++) runner.step();
+  });
+  if (!gpu.perturbsWall) s.wallMs.push(m.wallMs / s.inner);
+  s.gpuMs.push(m.gpuMs === null ? null : m.gpuMs / s.inner);
+}
+
+function clocked(s: SideSamples): ClockedTiming {
+  const wall = summarise(s.wallMs, s.inner);
+  if (!s.side.gpu) return { timing: wall, clock: 'wall', wall };
+  const why = gpuFallback(s.gpuMs);
+  if (why) return { timing: wall, clock: 'wall', wall, fallback: why };
+  return { timing: summarise(s.gpuMs as number[], s.inner), clock: 'gpu-timestamp', wall };
+}
+
+/**
+ * Times several sides of one case with their samples interleaved (rep 1 of each side, then rep 2
+ * of each, ...), each on its GPU clock when given, wall time beside it. On a machine whose speed
+ * drifts, a slow stretch then slows every side's samples alike instead of one side's all, so
+ * their ratio holds. Warm-ups come first, side by side.
+ */
+export async function timeInterleaved(sides: TimedSide[], opts: TimingOptions): Promise<ClockedTiming[]> {
+  const samples: SideSamples[] = [];
+  for (const side of sides) samples.push({ side, inner: await warmUp(side.runner, opts), wallMs: [], gpuMs: [] });
+  for (let r = 0; r < opts.reps; r++) for (const s of samples) await sampleOnce(s);
+  return samples.map(clocked);
+}
+
 /**
  * Samples on `gpu` when given (and wall time beside them), else wall time only. Wall samples
  * come from the GPU samples themselves when timing does not disturb the work, else from
- * separate untimed samples first.
+ * separate untimed samples taken before each.
  */
 export async function timeClocked(runner: Runner, opts: TimingOptions, gpu: GpuClock | null): Promise<ClockedTiming> {
-  const inner = await warmUp(runner, opts);
-  if (!gpu) {
-    const wall = summarise(await wallSamples(runner, opts.reps, inner), inner);
-    return { timing: wall, clock: 'wall', wall };
-  }
-  const wallMs = gpu.perturbsWall ? await wallSamples(runner, opts.reps, inner) : [];
-  const gpuMs: (number | null)[] = [];
-  for (let r = 0; r < opts.reps; r++) {
-    const m = await gpu.measure(() => {
-      for (let i = 0; i < inner; i++) runner.step();
-    });
-    if (!gpu.perturbsWall) wallMs.push(m.wallMs / inner);
-    gpuMs.push(m.gpuMs === null ? null : m.gpuMs / inner);
-  }
-  const wall = summarise(wallMs, inner);
-  const why = gpuFallback(gpuMs);
-  if (why) return { timing: wall, clock: 'wall', wall, fallback: why };
-  return { timing: summarise(gpuMs as number[], inner), clock: 'gpu-timestamp', wall };
+  return (await timeInterleaved([{ runner, gpu }], opts))[0];
 }
 
 /** Median time of waiting on an idle queue: the floor under every sample. */
