@@ -11,6 +11,7 @@ import {
   gpuFallback,
   summarise,
   timeClocked,
+  timeInterleaved,
   type Clock,
   type GpuClock,
   type Runner,
@@ -128,6 +129,24 @@ describe('timeClocked', () => {
     expect(t.clock).toBe('wall');
     expect(t.timing).toBe(t.wall);
     expect(t.fallback).toMatch(/no GPU time/);
+  });
+
+  it('timeInterleaved: warm-ups side by side, then the sides\' samples alternate, each on its own clock', async () => {
+    const order: string[] = [];
+    const logged = (name: string): Runner => ({ step: () => void order.push(name), sync: async () => {} });
+    const clock: GpuClock = {
+      perturbsWall: false,
+      measure: async (enqueue) => {
+        enqueue();
+        return { wallMs: 5, gpuMs: 1 };
+      },
+    };
+    const [a, b] = await timeInterleaved([{ runner: logged('a'), gpu: clock }, { runner: logged('b'), gpu: null }], opts);
+    // One warm-up run each, then reps alternate a, b, a, b, a, b.
+    expect(order).toEqual(['a', 'b', 'a', 'b', 'a', 'b', 'a', 'b']);
+    expect([a.clock, b.clock]).toEqual(['gpu-timestamp', 'wall']);
+    expect(a.timing.samplesMs).toEqual([1, 1, 1]);
+    expect(b.timing.samplesMs).toHaveLength(3);
   });
 
   it('without a GPU clock: wall time only', async () => {
