@@ -30,7 +30,7 @@ import {
 import { DAWNET_SAVES, minimumMemory, stepFlops, type MemoryMinimum, type NetGraph } from './memory.js';
 import type { TfjsMemory, TfjsPeer } from './peer-tfjs.js';
 import { probePeak, type LiveGroup } from './pool-probe.js';
-import { runtime } from '../src/gpu/runtime.js';
+import * as dn from '../src/index.js';
 import type { KernelTime } from '../src/gpu/gpu-timer.js';
 
 export interface E2eSide {
@@ -154,21 +154,11 @@ async function measureMemory(c: E2eCase, side: E2eSide): Promise<MemoryReport> {
  * overhead, which weighs most on tiny kernels); both totals are kept so the report can say so.
  */
 async function profileStep(side: E2eSide): Promise<StepProfile | null> {
-  const timer = runtime().gpuTimer;
-  if (!timer.available) return null;
-  const timeStep = async (perKernel: boolean): Promise<number | null> => {
-    timer.begin({ perKernel });
-    try {
-      side.step();
-    } catch (e) {
-      await timer.end(); // frees the timer before the error propagates
-      throw e;
-    }
-    return timer.end();
-  };
-  const plainMs = await timeStep(false);
-  const totalMs = await timeStep(true);
-  return totalMs === null || plainMs === null ? null : { plainMs, totalMs, kernels: timer.lastProfile };
+  const clock = dawnetGpuClock();
+  if (!clock) return null;
+  const plain = await clock.measure(() => side.step());
+  const profile = await dn.profile(() => side.step());
+  return plain.gpuMs === null || !profile ? null : { plainMs: plain.gpuMs, ...profile };
 }
 
 interface DawnetRun {

@@ -63,6 +63,29 @@ function conv(name: string, x: number[], w: number[], opts: ConvRefOptions & dn.
   };
 }
 
+/** Batch norm in training mode over [3, 7, 9, 40], plain or with its fused ReLU (CPU: batch norm, then ReLU). */
+function batchNorm(relu: boolean): GpuCheck {
+  return {
+    name: `batchNorm2d training${relu ? ' with a fused ReLU' : ''} [3,7,9,40]`,
+    inputs: [
+      { shape: [3, 7, 9, 40], grad: true },
+      { shape: [40], data: 'positive', grad: true },
+      { shape: [40], grad: true },
+      { shape: [40] },
+      { shape: [40], data: 'positive' },
+    ],
+    gpu: ([x, g, b, m, v]) => dn.batchNorm2d(x, g, b, m, v, { training: true, relu }),
+    cpu: ([x, g, b, m, v], dy) => {
+      const o = { training: true };
+      const y = batchNormForwardRef(x, g, b, m, v, o).y;
+      const r = batchNormBackwardRef(x, g, relu ? unaryBackwardRef('relu', y, dy) : dy, m, v, o);
+      return { y: relu ? unaryForwardRef('relu', y) : y, grads: [r.dx, r.dgamma, r.dbeta] };
+    },
+    // Per-channel sums over 189 rows feed every output.
+    tolerance: 1e-3,
+  };
+}
+
 function unary(op: 'relu' | 'sigmoid', shape: number[]): GpuCheck {
   return {
     name: `${op} [${shape}]`,
@@ -110,42 +133,8 @@ export function gpuChecks(): GpuCheck[] {
       gpu: ([x]: Tensor[]) => dn.upsample2d(x, { scale: 2, mode }),
       cpu: ([x]: NdArray[], dy: NdArray) => ({ y: upsample2dRef(x, 10, 12, mode), grads: [upsample2dBackwardRef(x.shape, dy, mode)] }),
     })),
-    {
-      name: 'batchNorm2d training [3,7,9,40]',
-      inputs: [
-        { shape: [3, 7, 9, 40], grad: true },
-        { shape: [40], data: 'positive', grad: true },
-        { shape: [40], grad: true },
-        { shape: [40] },
-        { shape: [40], data: 'positive' },
-      ],
-      gpu: ([x, g, b, m, v]) => dn.batchNorm2d(x, g, b, m, v, { training: true }),
-      cpu: ([x, g, b, m, v], dy) => {
-        const o = { training: true };
-        const r = batchNormBackwardRef(x, g, dy, m, v, o);
-        return { y: batchNormForwardRef(x, g, b, m, v, o).y, grads: [r.dx, r.dgamma, r.dbeta] };
-      },
-      // Per-channel sums over 189 rows feed every output.
-      tolerance: 1e-3,
-    },
-    {
-      name: 'batchNorm2d training with a fused ReLU [3,7,9,40]',
-      inputs: [
-        { shape: [3, 7, 9, 40], grad: true },
-        { shape: [40], data: 'positive', grad: true },
-        { shape: [40], grad: true },
-        { shape: [40] },
-        { shape: [40], data: 'positive' },
-      ],
-      gpu: ([x, g, b, m, v]) => dn.batchNorm2d(x, g, b, m, v, { training: true, relu: true }),
-      cpu: ([x, g, b, m, v], dy) => {
-        const o = { training: true };
-        const y = batchNormForwardRef(x, g, b, m, v, o).y;
-        const r = batchNormBackwardRef(x, g, unaryBackwardRef('relu', y, dy), m, v, o);
-        return { y: unaryForwardRef('relu', y), grads: [r.dx, r.dgamma, r.dbeta] };
-      },
-      tolerance: 1e-3,
-    },
+    batchNorm(false),
+    batchNorm(true),
     unary('relu', [2, 13, 11, 7]),
     unary('relu', [2, 4, 5, 8]),
     unary('sigmoid', [2, 13, 11, 7]),

@@ -29,6 +29,7 @@
 import type * as TF from '@tensorflow/tfjs-core';
 import { tensor, type Tensor } from '../../src/graph/tensor.js';
 import type { SampleOptions } from '../../src/kernels/augment.js';
+import { reflectIndex } from '../../src/reference/augment.js';
 import { count, dims, f32Bytes, missing, scaled, family, type BenchCase, type CaseFamily } from '../case.js';
 
 type Kernels = typeof import('../../src/kernels/augment.js');
@@ -44,12 +45,6 @@ const MASK_SAMPLING: SampleOptions = { ...IMAGE_SAMPLING, threshold: true };
 function lggBatch(scale: number): { image: number[]; mask: number[]; noise: number[] } {
   const [n, s] = [scaled(16, scale), scaled(256, scale)];
   return { image: [n, s, s, 3], mask: [n, s, s, 1], noise: [n, s, s, 2] };
-}
-
-/** Half-sample symmetric index (scipy 'reflect'): d c b a | a b c d | d c b a, periodic. */
-function foldIndex(i: number, len: number): number {
-  const m = ((i % (2 * len)) + 2 * len) % (2 * len);
-  return m < len ? m : 2 * len - 1 - m;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -80,7 +75,7 @@ function tfjsElasticSetup(k: Kernels, shape: number[]) {
       tf.tensor4d(offsets, [n, 1, 1, 2]),
     ];
     if (r > Math.min(h, w)) {
-      const table = (len: number) => Int32Array.from({ length: len + 2 * r }, (_, i) => foldIndex(i - r, len));
+      const table = (len: number) => Int32Array.from({ length: len + 2 * r }, (_, i) => reflectIndex(i - r, len));
       consts.push(tf.tensor1d(table(h), 'int32'), tf.tensor1d(table(w), 'int32'));
     }
     return consts;

@@ -25,8 +25,6 @@ export class BindGroupCache {
   private keysByBuffer = new Map<number, Set<string>>();
   hits = 0;
   misses = 0;
-  /** false: every get() creates a new group (to measure what the cache saves). */
-  enabled = true;
 
   constructor(
     private readonly device: GPUDevice,
@@ -45,7 +43,7 @@ export class BindGroupCache {
     if (layoutId === undefined) this.layoutIds.set(layout, (layoutId = this.nextId++));
     const ids = ranges.map((r) => this.idOf(r.buffer));
     const key = `${layoutId}|${ranges.map((r, i) => `${ids[i]}:${r.offset}:${r.size}`).join(',')}`;
-    const hit = this.enabled ? this.groups.get(key) : undefined;
+    const hit = this.groups.get(key);
     if (hit) {
       // Refresh its place in the insertion order, which is the eviction order.
       this.groups.delete(key);
@@ -59,7 +57,6 @@ export class BindGroupCache {
       layout,
       entries: ranges.map((r, i) => ({ binding: i, resource: { buffer: r.buffer, offset: r.offset, size: r.size } })),
     });
-    if (!this.enabled) return group;
     this.groups.set(key, group);
     for (const id of ids) {
       let keys = this.keysByBuffer.get(id);

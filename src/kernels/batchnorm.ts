@@ -39,16 +39,12 @@ import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, range } from './chunking.js';
 import { reduceMiddle } from './reduce.js';
-import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
+import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, type VecWidth } from './wgsl.js';
 
 /** Channel lanes per workgroup (each 1 channel, or 4 as a vec4) and row lanes per channel. */
-const CH_LANES: Record<Width, number> = { 1: 32, 4: 8 };
+const CH_LANES: Record<VecWidth, number> = { 1: 32, 4: 8 };
 const ROW_LANES = 8;
 
-/** Channels per thread: 4 (vec4) when C is a multiple of 4. */
-type Width = 1 | 4;
-const widthFor = (c: number): Width => (c % 4 === 0 ? 4 : 1);
-const typeOf = (width: Width): string => (width === 4 ? 'vec4<f32>' : 'f32');
 /** Rows per chunk at least this, and at most this many chunks: partials stay small. */
 const MIN_ROWS_PER_CHUNK = 256;
 const MAX_CHUNKS = 128;
@@ -73,9 +69,9 @@ type SumsMode = 'mean' | 'var' | 'grad';
  * `relu` ('grad' only): the gradient arrives through a fused ReLU, so dy counts only where the
  * forward's output y is positive.
  */
-function sumsSpec(mode: SumsMode, width: Width, relu = false): KernelSpec {
+function sumsSpec(mode: SumsMode, width: VecWidth, relu = false): KernelSpec {
   const inputs = { mean: ['x'], var: ['x', 'mean'], grad: relu ? ['x', 'dy', 'y', 'mean', 'invStd'] : ['x', 'dy', 'mean', 'invStd'] }[mode];
-  const T = typeOf(width);
+  const T = vecType(width);
   const dyAt = (at: string) => (relu ? `select(${T}(0.0), dy[${at}], y[${at}] > ${T}(0.0))` : `dy[${at}]`);
   const body = {
     mean: 'a0 += x[r * params.c + ch];',
@@ -193,15 +189,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 };
 
 /** size and c in units of the width, as in sumsSpec; `relu` applies a fused ReLU to y. */
-const normaliseSpec = (width: Width, relu: boolean): KernelSpec => ({
+const normaliseSpec = (width: VecWidth, relu: boolean): KernelSpec => ({
   name: 'batchnorm.forward',
   key: `w${width}${relu ? 'relu' : ''}`,
   inputs: 5,
   outputs: 1,
   wgsl: () => /* wgsl */ `
 struct Params { size: u32, c: u32 }
-${['x', 'gamma', 'beta', 'mean', 'invStd'].map((name, i) => `@group(0) @binding(${i}) var<storage, read> ${name}: array<${typeOf(width)}>;`).join('\n')}
-@group(0) @binding(5) var<storage, read_write> y: array<${typeOf(width)}>;
+${['x', 'gamma', 'beta', 'mean', 'invStd'].map((name, i) => `@group(0) @binding(${i}) var<storage, read> ${name}: array<${vecType(width)}>;`).join('\n')}
+@group(0) @binding(5) var<storage, read_write> y: array<${vecType(width)}>;
 @group(0) @binding(6) var<uniform> params: Params;
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
@@ -209,7 +205,7 @@ fn main(${LINEAR_MAIN_ARGS}) {
   if (i >= params.size) { return; }
   let ch = i % params.c;
   let v = (x[i] - mean[ch]) * invStd[ch] * gamma[ch] + beta[ch];
-  y[i] = ${relu ? `max(v, ${typeOf(width)}(0.0))` : 'v'};
+  y[i] = ${relu ? `max(v, ${vecType(width)}(0.0))` : 'v'};
 }`,
 });
 const NORMALISE = {
@@ -221,10 +217,10 @@ const NORMALISE = {
  * size and c in units of the width, as in sumsSpec; n (the rows) is a count of values. `relu`:
  * dy comes through a fused ReLU (counts where the forward's output y is positive).
  */
-function backwardInputSpec(training: boolean, width: Width, relu = false): KernelSpec {
+function backwardInputSpec(training: boolean, width: VecWidth, relu = false): KernelSpec {
   const rowInputs = relu ? ['dy', 'y'] : ['dy'];
   const inputs = training ? [...rowInputs, 'x', 'gamma', 'mean', 'invStd', 'dbeta', 'dgamma'] : [...rowInputs, 'gamma', 'invStd'];
-  const g = relu ? `let g = select(${typeOf(width)}(0.0), dy[i], y[i] > ${typeOf(width)}(0.0));` : 'let g = dy[i];';
+  const g = relu ? `let g = select(${vecType(width)}(0.0), dy[i], y[i] > ${vecType(width)}(0.0));` : 'let g = dy[i];';
   const body = training
     ? `${g}\n  let xhat = (x[i] - mean[ch]) * invStd[ch];\n  dx[i] = gamma[ch] * invStd[ch] * (g - dbeta[ch] / params.n - xhat * dgamma[ch] / params.n);`
     : `${g}\n  dx[i] = g * gamma[ch] * invStd[ch];`;
@@ -235,8 +231,8 @@ function backwardInputSpec(training: boolean, width: Width, relu = false): Kerne
     outputs: 1,
     wgsl: () => /* wgsl */ `
 struct Params { size: u32, c: u32, n: f32 }
-${inputs.map((name, i) => `@group(0) @binding(${i}) var<storage, read> ${name}: array<${typeOf(width)}>;`).join('\n')}
-@group(0) @binding(${inputs.length}) var<storage, read_write> dx: array<${typeOf(width)}>;
+${inputs.map((name, i) => `@group(0) @binding(${i}) var<storage, read> ${name}: array<${vecType(width)}>;`).join('\n')}
+@group(0) @binding(${inputs.length}) var<storage, read_write> dx: array<${vecType(width)}>;
 @group(0) @binding(${inputs.length + 1}) var<uniform> params: Params;
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
@@ -272,7 +268,7 @@ function channelSums(
   extra: { eps?: number; momentum?: number; relu?: boolean } = {},
 ): void {
   const rt = runtime();
-  const width = widthFor(c);
+  const width = vecWidth(c);
   const spec = sumsSpec(mode, width, extra.relu);
   const per = chunkItems(spec.name, rows, rowInputs.map((t) => part(t, c)), channelInputs);
   const plans: { first: number; count: number; chunks: number; rowsPerChunk: number }[] = [];
@@ -306,7 +302,7 @@ function channelSums(
 }
 
 /** A per-element pass over [rows, c] tensors (`rowInputs`, `out`) with [c] vectors bound whole. */
-function rowPass(spec: KernelSpec, rowInputs: Tensor[], channelInputs: Tensor[], out: Tensor, c: number, extra: number[], width: Width): void {
+function rowPass(spec: KernelSpec, rowInputs: Tensor[], channelInputs: Tensor[], out: Tensor, c: number, extra: number[], width: VecWidth): void {
   const rows = out.size / c;
   const per = chunkItems(spec.name, rows, [...rowInputs, out].map((t) => part(t, c)), channelInputs);
   forEachChunk(rows, per, (first, count) => {
@@ -370,7 +366,7 @@ export function batchNorm2dForward(
     );
   }
   const y = emptyTensor(x.shape, 'batchnorm.y');
-  rowPass(NORMALISE[options.relu ? 'relu' : 'plain'][widthFor(c)], [x], [gamma, beta, mean, invStd], y, c, [], widthFor(c));
+  rowPass(NORMALISE[options.relu ? 'relu' : 'plain'][vecWidth(c)], [x], [gamma, beta, mean, invStd], y, c, [], vecWidth(c));
   return { y, mean, invStd };
 }
 
@@ -407,7 +403,7 @@ export function batchNorm2dBackward(
     dx = emptyTensor(x.shape, 'batchnorm.dx');
     const dyIn = reluOut ? [dy, reluOut] : [dy];
     const [rowInputs, channelInputs] = options.training ? [[...dyIn, x], [gamma, mean, invStd, dbeta!, dgamma!]] : [dyIn, [gamma, invStd]];
-    rowPass(backwardInputSpec(options.training, widthFor(c), !!reluOut), rowInputs, channelInputs, dx, c, [rows], widthFor(c));
+    rowPass(backwardInputSpec(options.training, vecWidth(c), !!reluOut), rowInputs, channelInputs, dx, c, [rows], vecWidth(c));
   }
   if (!needs[1] && dgamma) {
     dgamma.dispose();

@@ -15,7 +15,7 @@ import { record } from '../graph/autograd.js';
 import { assertLive, emptyTensor, formatShape, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, lcm, part, planned, range } from './chunking.js';
 import { sumLeading } from './reduce.js';
-import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
+import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, type VecWidth } from './wgsl.js';
 
 // ---------------------------------------------------------------------------------------------
 // Unary
@@ -53,9 +53,9 @@ export type UnaryOp = keyof typeof UNARY;
  * activation): on CPU adapters every load and store costs a bounds check and a branch per lane,
  * paid once per vec4 instead of per float.
  */
-function unarySpec(op: UnaryOp, direction: 'forward' | 'backward', width: 1 | 4): KernelSpec {
+function unarySpec(op: UnaryOp, direction: 'forward' | 'backward', width: VecWidth): KernelSpec {
   const def: UnaryDef = UNARY[op];
-  const t = width === 4 ? 'vec4<f32>' : 'f32';
+  const t = vecType(width);
   const body =
     direction === 'forward'
       ? `let x = src[i]; out[i] = ${def.forward};`
@@ -91,7 +91,7 @@ fn main(${LINEAR_MAIN_ARGS}) {
 
 const UNARY_SPECS = new Map<string, KernelSpec>();
 
-function unaryKernel(op: UnaryOp, direction: 'forward' | 'backward', width: 1 | 4): KernelSpec {
+function unaryKernel(op: UnaryOp, direction: 'forward' | 'backward', width: VecWidth): KernelSpec {
   const key = `${op}.${direction}.${width}`;
   let spec = UNARY_SPECS.get(key);
   if (!spec) UNARY_SPECS.set(key, (spec = unarySpec(op, direction, width)));
@@ -102,7 +102,7 @@ function unaryKernel(op: UnaryOp, direction: 'forward' | 'backward', width: 1 | 
  * One flat pass over same-sized tensors into a new one, in chunks when they exceed the binding
  * limit; `width` elements per thread (chunks stay multiples of it).
  */
-function flatPass(spec: KernelSpec, inputs: Tensor[], label: string, c: number, width: 1 | 4): Tensor {
+function flatPass(spec: KernelSpec, inputs: Tensor[], label: string, c: number, width: VecWidth): Tensor {
   const shape = inputs[0].shape;
   const n = inputs[0].size;
   const per = chunkItems(spec.name, n, [...inputs, planned(label, shape)].map((t) => part(t, 1)), [], width);
@@ -114,17 +114,16 @@ function flatPass(spec: KernelSpec, inputs: Tensor[], label: string, c: number, 
   return out;
 }
 
-const widthOf = (n: number): 1 | 4 => (n % 4 === 0 ? 4 : 1);
 
 export function unaryForward(op: UnaryOp, x: Tensor, c = 0): Tensor {
   assertLive(op, x);
-  const width = widthOf(x.size);
+  const width = vecWidth(x.size);
   return flatPass(unaryKernel(op, 'forward', width), [x], `${op}.out`, c, width);
 }
 
 export function unaryBackward(op: UnaryOp, dy: Tensor, saved: Tensor, c = 0): Tensor {
   assertLive(op, dy, saved);
-  const width = widthOf(dy.size);
+  const width = vecWidth(dy.size);
   return flatPass(unaryKernel(op, 'backward', width), [dy, saved], `${op}.dx`, c, width);
 }
 
@@ -156,8 +155,8 @@ export type BinaryOp = keyof typeof BINARY;
  * at i directly, sparing `i % n`, an integer division per element that a CPU adapter runs lane by
  * lane.
  */
-function binarySpec(op: BinaryOp, width: 1 | 4, broadcastA: boolean, broadcastB: boolean): KernelSpec {
-  const t = width === 4 ? 'vec4<f32>' : 'f32';
+function binarySpec(op: BinaryOp, width: VecWidth, broadcastA: boolean, broadcastB: boolean): KernelSpec {
+  const t = vecType(width);
   return {
     name: `${op}.forward`,
     key: `w${width}${broadcastA ? 'a' : ''}${broadcastB ? 'b' : ''}`,

@@ -22,26 +22,19 @@
 import { packParams, u32, f32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import type { Tensor } from '../graph/tensor.js';
-import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
+import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, type VecWidth } from './wgsl.js';
 
-/** Floats per thread for a parameter of `size` elements: 4 (vec4) when it divides the size. */
-function widthFor(size: number): 1 | 4 {
-  return size % 4 === 0 ? 4 : 1;
-}
-
-const elementType = (width: 1 | 4): string => (width === 4 ? 'vec4<f32>' : 'f32');
-
-const adamSpec = (width: 1 | 4): KernelSpec => ({
+const adamSpec = (width: VecWidth): KernelSpec => ({
   name: 'adam.update',
   key: `w${width}`,
   inputs: 1,
   outputs: 3,
   wgsl: () => /* wgsl */ `
 struct Params { n: u32, beta1: f32, beta2: f32, stepSize: f32, vScale: f32, epsHat: f32, l2: f32, decoupled: f32 }
-@group(0) @binding(0) var<storage, read> grad: array<${elementType(width)}>;
-@group(0) @binding(1) var<storage, read_write> param: array<${elementType(width)}>;
-@group(0) @binding(2) var<storage, read_write> m: array<${elementType(width)}>;
-@group(0) @binding(3) var<storage, read_write> v: array<${elementType(width)}>;
+@group(0) @binding(0) var<storage, read> grad: array<${vecType(width)}>;
+@group(0) @binding(1) var<storage, read_write> param: array<${vecType(width)}>;
+@group(0) @binding(2) var<storage, read_write> m: array<${vecType(width)}>;
+@group(0) @binding(3) var<storage, read_write> v: array<${vecType(width)}>;
 @group(0) @binding(4) var<uniform> params: Params;
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
@@ -80,7 +73,7 @@ export function adamUpdate(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, s:
   // PyTorch: lr/c1 * m / (sqrt(v)/sqrt(c2) + eps).  Keras: lr*sqrt(c2)/c1 * m / (sqrt(v) + eps).
   const [stepSize, vScale, epsHat] =
     s.epsilonMode === 'pytorch' ? [s.lr / c1, 1 / Math.sqrt(c2), s.eps] : [(s.lr * Math.sqrt(c2)) / c1, 1, s.eps];
-  const width = widthFor(param.size);
+  const width = vecWidth(param.size);
   runtime().dispatch(
     ADAM[width],
     {
@@ -94,16 +87,16 @@ export function adamUpdate(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, s:
   );
 }
 
-const sgdSpec = (width: 1 | 4): KernelSpec => ({
+const sgdSpec = (width: VecWidth): KernelSpec => ({
   name: 'sgd.update',
   key: `w${width}`,
   inputs: 1,
   outputs: 2,
   wgsl: () => /* wgsl */ `
 struct Params { n: u32, lr: f32, momentum: f32, l2: f32, nesterov: u32, first: u32 }
-@group(0) @binding(0) var<storage, read> grad: array<${elementType(width)}>;
-@group(0) @binding(1) var<storage, read_write> param: array<${elementType(width)}>;
-@group(0) @binding(2) var<storage, read_write> buf: array<${elementType(width)}>;
+@group(0) @binding(0) var<storage, read> grad: array<${vecType(width)}>;
+@group(0) @binding(1) var<storage, read_write> param: array<${vecType(width)}>;
+@group(0) @binding(2) var<storage, read_write> buf: array<${vecType(width)}>;
 @group(0) @binding(3) var<uniform> params: Params;
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
@@ -131,7 +124,7 @@ export interface SgdStep {
 }
 
 export function sgdUpdate(param: Tensor, grad: Tensor, buf: Tensor, s: SgdStep): void {
-  const width = widthFor(param.size);
+  const width = vecWidth(param.size);
   runtime().dispatch(
     SGD[width],
     {

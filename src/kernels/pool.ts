@@ -23,7 +23,7 @@ import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Bound } from './chunking.js';
 import { expandMiddle } from './reduce.js';
-import { decodeNhwc, LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
+import { decodeNhwc, LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, type VecWidth } from './wgsl.js';
 
 export interface Pool2dOptions {
   /** Window [kh, kw]; a number means square. */
@@ -77,7 +77,7 @@ export function pool2dGeometry(op: string, xShape: Shape, opts: Pool2dOptions): 
 }
 
 /** Params shared by every windowed pool kernel; `total` is the thread count. */
-function poolParams(g: Pool2dGeometry, total: number, width: Width = 1): ArrayBuffer {
+function poolParams(g: Pool2dGeometry, total: number, width: VecWidth = 1): ArrayBuffer {
   return packParams([u32(total), u32(g.h), u32(g.w), u32(g.c / width), u32(g.outH), u32(g.outW), u32(g.kh), u32(g.kw), u32(g.sh), u32(g.sw), u32(g.padTop), u32(g.padLeft)]);
 }
 
@@ -86,9 +86,7 @@ function poolParams(g: Pool2dGeometry, total: number, width: Width = 1): ArrayBu
  * threads, index decoding and lane-by-lane accesses of a CPU adapter. params.c and the thread
  * count are then in vec4s, and the argmax holds one position per channel as before.
  */
-type Width = 1 | 4;
-const widthOf = (c: number): Width => (c % 4 === 0 ? 4 : 1);
-const TYPES = (width: Width): string => `alias T = ${width === 4 ? 'vec4<f32>' : 'f32'};\nalias U = ${width === 4 ? 'vec4<u32>' : 'u32'};`;
+const TYPES = (width: VecWidth): string => `alias T = ${vecType(width)};\nalias U = ${vecType(width, 'u32')};`;
 
 const POOL_PARAMS = /* wgsl */ `
 struct Params { total: u32, h: u32, w: u32, c: u32, outH: u32, outW: u32, kh: u32, kw: u32, sh: u32, sw: u32, padTop: u32, padLeft: u32 }`;
@@ -120,7 +118,7 @@ const COVERING = /* wgsl */ `
  * first): `inputs` and outputs are [N, ...] tensors, one thread per element of the first output
  * unless `threadsPerSample` says otherwise.
  */
-function poolPass(spec: KernelSpec, g: Pool2dGeometry, inputs: Tensor[], outputs: [string, Shape][], threadsPerSample?: number, width: Width = 1): Tensor[] {
+function poolPass(spec: KernelSpec, g: Pool2dGeometry, inputs: Tensor[], outputs: [string, Shape][], threadsPerSample?: number, width: VecWidth = 1): Tensor[] {
   const perSample = (t: Bound) => (g.n === 0 ? 0 : t.size / g.n);
   const planOut = outputs.map(([label, shape]) => planned(label, shape));
   const per = chunkItems(spec.name, g.n, [...inputs, ...planOut].map((t) => part(t, perSample(t))));
@@ -136,7 +134,7 @@ function poolPass(spec: KernelSpec, g: Pool2dGeometry, inputs: Tensor[], outputs
 // ---------------------------------------------------------------------------------------------
 // Max pool
 
-const maxForwardSpec = (width: Width): KernelSpec => ({
+const maxForwardSpec = (width: VecWidth): KernelSpec => ({
   name: 'maxPool2d.forward',
   key: `w${width}`,
   inputs: 1,
@@ -173,21 +171,8 @@ fn main(${LINEAR_MAIN_ARGS}) {
 });
 const MAX_FORWARD = { 1: maxForwardSpec(1), 4: maxForwardSpec(4) } as const;
 
-const maxBackwardSpec = (width: Width): KernelSpec => ({
-  name: 'maxPool2d.backward',
-  key: `w${width}`,
-  inputs: 2,
-  outputs: 1,
-  wgsl: () => /* wgsl */ `${POOL_PARAMS}
-${TYPES(width)}
-@group(0) @binding(0) var<storage, read> dy: array<T>;
-@group(0) @binding(1) var<storage, read> argmax: array<U>;
-@group(0) @binding(2) var<storage, read_write> dx: array<T>;
-@group(0) @binding(3) var<uniform> params: Params;
-@compute @workgroup_size(256)
-fn main(${LINEAR_MAIN_ARGS}) {
-  let i = ${linearIndex()};
-  if (i >= params.total) { return; }
+/** One thread per input pixel: visits the windows that cover it and sums what their winners got. */
+const GATHER_BACKWARD = /* wgsl */ `
   ${decodeNhwc('params.h', 'params.w')}
   ${COVERING}
   let me = U(row * params.w + col);
@@ -198,34 +183,17 @@ fn main(${LINEAR_MAIN_ARGS}) {
       acc += select(T(0.0), dy[o], argmax[o] == me);
     }
   }
-  dx[i] = acc;
-}`,
-});
-const MAX_BACKWARD = { 1: maxBackwardSpec(1), 4: maxBackwardSpec(4) } as const;
+  dx[i] = acc;`;
 
 /**
- * Backward for windows that tile the image (stride = size, the U-Net's 2x2/2): one thread per
- * window sends its dy to the winner and zeros to the rest of its cell, instead of one thread per
- * input pixel searching the windows that cover it. A quarter of the threads for 2x2, no loads per
- * pixel, and a quarter of the index decoding, which dominates on CPU adapters (an integer
- * division there is a scalar division per lane). The last row and column of cells also take the
- * strip no window reaches ('valid' leftovers), so every pixel of dx is written exactly once.
+ * For windows that tile the image (stride = size, the U-Net's 2x2/2): one thread per window sends
+ * its dy to the winner and zeros to the rest of its cell, instead of one thread per input pixel
+ * searching the windows that cover it. A quarter of the threads for 2x2, no loads per pixel, and
+ * a quarter of the index decoding, which dominates on CPU adapters (an integer division there is
+ * a scalar division per lane). The last row and column of cells also take the strip no window
+ * reaches ('valid' leftovers), so every pixel of dx is written exactly once.
  */
-const maxBackwardDisjointSpec = (width: Width): KernelSpec => ({
-  name: 'maxPool2d.backwardDisjoint',
-  key: `w${width}`,
-  inputs: 2,
-  outputs: 1,
-  wgsl: () => /* wgsl */ `${POOL_PARAMS}
-${TYPES(width)}
-@group(0) @binding(0) var<storage, read> dy: array<T>;
-@group(0) @binding(1) var<storage, read> argmax: array<U>;
-@group(0) @binding(2) var<storage, read_write> dx: array<T>;
-@group(0) @binding(3) var<uniform> params: Params;
-@compute @workgroup_size(256)
-fn main(${LINEAR_MAIN_ARGS}) {
-  let i = ${linearIndex()};
-  if (i >= params.total) { return; }
+const DISJOINT_BACKWARD = /* wgsl */ `
   ${decodeNhwc('params.outH', 'params.outW')}
   let top = i32(row * params.sh) - i32(params.padTop);
   let left = i32(col * params.sw) - i32(params.padLeft);
@@ -239,16 +207,35 @@ fn main(${LINEAR_MAIN_ARGS}) {
       let at = u32(ih) * params.w + u32(iw);
       dx[(plane + at) * params.c + ch] = select(T(0.0), g, U(at) == winner);
     }
-  }
+  }`;
+
+/** The max pool's backwards: dy and the forward's argmax in, dx out; `disjoint` picks the body. */
+const maxBackwardSpec = (width: VecWidth, disjoint: boolean): KernelSpec => ({
+  name: disjoint ? 'maxPool2d.backwardDisjoint' : 'maxPool2d.backward',
+  key: `w${width}`,
+  inputs: 2,
+  outputs: 1,
+  wgsl: () => /* wgsl */ `${POOL_PARAMS}
+${TYPES(width)}
+@group(0) @binding(0) var<storage, read> dy: array<T>;
+@group(0) @binding(1) var<storage, read> argmax: array<U>;
+@group(0) @binding(2) var<storage, read_write> dx: array<T>;
+@group(0) @binding(3) var<uniform> params: Params;
+@compute @workgroup_size(256)
+fn main(${LINEAR_MAIN_ARGS}) {
+  let i = ${linearIndex()};
+  if (i >= params.total) { return; }
+  ${disjoint ? DISJOINT_BACKWARD : GATHER_BACKWARD}
 }`,
 });
-const MAX_BACKWARD_DISJOINT = { 1: maxBackwardDisjointSpec(1), 4: maxBackwardDisjointSpec(4) } as const;
+const MAX_BACKWARD = { 1: maxBackwardSpec(1, false), 4: maxBackwardSpec(4, false) } as const;
+const MAX_BACKWARD_DISJOINT = { 1: maxBackwardSpec(1, true), 4: maxBackwardSpec(4, true) } as const;
 
 /** y and the winners' positions (u32 bits in a tensor of y's shape: not float data, only for the backward). */
 export function maxPool2dForward(x: Tensor, opts: Pool2dOptions): { y: Tensor; argmax: Tensor } {
   const g = pool2dGeometry('maxPool2d', x.shape, opts);
   const shape = [g.n, g.outH, g.outW, g.c];
-  const width = widthOf(g.c);
+  const width = vecWidth(g.c);
   const [y, argmax] = poolPass(MAX_FORWARD[width], g, [x], [['maxPool2d.out', shape], ['maxPool2d.argmax', shape]], undefined, width);
   return { y, argmax };
 }
@@ -261,9 +248,9 @@ export function maxPool2dBackward(dy: Tensor, argmax: Tensor, xShape: Shape, opt
     throw new ShapeError(`maxPool2d backward: dy ${formatShape(dy.shape)} and argmax ${formatShape(argmax.shape)} must be ${formatShape(yShape)}`);
   }
   if (g.sh === g.kh && g.sw === g.kw) {
-    return poolPass(MAX_BACKWARD_DISJOINT[widthOf(g.c)], g, [dy, argmax], [['maxPool2d.dx', xShape]], g.outH * g.outW * g.c, widthOf(g.c))[0];
+    return poolPass(MAX_BACKWARD_DISJOINT[vecWidth(g.c)], g, [dy, argmax], [['maxPool2d.dx', xShape]], g.outH * g.outW * g.c, vecWidth(g.c))[0];
   }
-  return poolPass(MAX_BACKWARD[widthOf(g.c)], g, [dy, argmax], [['maxPool2d.dx', xShape]], undefined, widthOf(g.c))[0];
+  return poolPass(MAX_BACKWARD[vecWidth(g.c)], g, [dy, argmax], [['maxPool2d.dx', xShape]], undefined, vecWidth(g.c))[0];
 }
 
 /** Differentiable max pool; the argmax lives on the tape until the backward has run. */

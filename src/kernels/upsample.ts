@@ -19,7 +19,7 @@ import type { KernelSpec } from '../gpu/runtime.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
-import { decodeNhwc, LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
+import { decodeNhwc, LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, type VecWidth } from './wgsl.js';
 
 export type UpsampleMode = 'nearest' | 'bilinear';
 
@@ -53,12 +53,9 @@ export function upsample2dShape(xShape: Shape, opts: Upsample2dOptions): [number
   return [n, out[0], out[1], c];
 }
 
-/** Channels per thread: 4 (vec4) when they divide C. */
-type Width = 1 | 4;
-const widthOf = (c: number): Width => (c % 4 === 0 ? 4 : 1);
 
 /** total and c count vec4s for width 4. */
-function params(total: number, xShape: Shape, outH: number, outW: number, width: Width): ArrayBuffer {
+function params(total: number, xShape: Shape, outH: number, outW: number, width: VecWidth): ArrayBuffer {
   const [, h, w, c] = xShape;
   return packParams([u32(total / width), u32(h), u32(w), u32(c / width), u32(outH), u32(outW), f32(h / outH), f32(w / outW), f32(outH / h), f32(outW / w)]);
 }
@@ -82,7 +79,7 @@ fn weight(dst: u32, i: u32, size: u32, ratio: f32) -> f32 {
   return select(0.0, 1.0 - k.t, k.i0 == i) + select(0.0, k.t, k.i1 == i);
 }`;
 
-function spec(mode: UpsampleMode, direction: 'forward' | 'backward', width: Width): KernelSpec {
+function spec(mode: UpsampleMode, direction: 'forward' | 'backward', width: VecWidth): KernelSpec {
   const body = BODIES[mode][direction];
   const [a, b] = direction === 'forward' ? ['x', 'y'] : ['dy', 'dx'];
   return {
@@ -91,7 +88,7 @@ function spec(mode: UpsampleMode, direction: 'forward' | 'backward', width: Widt
     inputs: 1,
     outputs: 1,
     wgsl: () => /* wgsl */ `${HEADER}
-alias T = ${width === 4 ? 'vec4<f32>' : 'f32'};
+alias T = ${vecType(width)};
 ${mode === 'bilinear' ? BILINEAR_TAPS : ''}
 @group(0) @binding(0) var<storage, read> ${a}: array<T>;
 @group(0) @binding(1) var<storage, read_write> ${b}: array<T>;
@@ -163,7 +160,7 @@ const BODIES = {
  * A new tensor of dstShape, one thread per element (per vec4 for width 4), in chunks of whole
  * samples when a binding would exceed the limit.
  */
-function samplePass(k: KernelSpec, src: Tensor, dstShape: Shape, label: string, xShape: Shape, outShape: Shape, width: Width): Tensor {
+function samplePass(k: KernelSpec, src: Tensor, dstShape: Shape, label: string, xShape: Shape, outShape: Shape, width: VecWidth): Tensor {
   const n = xShape[0];
   const [s, d] = n === 0 ? [0, 0] : [src.size / n, shapeSize(dstShape) / n];
   const per = chunkItems(k.name, n, [part(src, s), part(planned(label, dstShape), d)]);
@@ -177,7 +174,7 @@ function samplePass(k: KernelSpec, src: Tensor, dstShape: Shape, label: string, 
 
 export function upsample2dForward(x: Tensor, opts: Upsample2dOptions): Tensor {
   const outShape = upsample2dShape(x.shape, opts);
-  const width = widthOf(x.shape[3]);
+  const width = vecWidth(x.shape[3]);
   return samplePass(spec(opts.mode, 'forward', width), x, outShape, 'upsample2d.out', x.shape, outShape, width);
 }
 
@@ -187,7 +184,7 @@ export function upsample2dBackward(dy: Tensor, xShape: Shape, opts: Upsample2dOp
   if (dy.shape.join() !== outShape.join()) {
     throw new ShapeError(`upsample2d backward: dy ${formatShape(dy.shape)} must be ${formatShape(outShape)}`);
   }
-  const width = widthOf(xShape[3]);
+  const width = vecWidth(xShape[3]);
   return samplePass(spec(opts.mode, 'backward', width), dy, xShape, 'upsample2d.dx', xShape, outShape, width);
 }
 

@@ -25,6 +25,16 @@ export function linearIndex(wg = LINEAR_WG): string {
   return /* wgsl */ `gid.x + gid.y * nwg.x * ${wg}u`;
 }
 
+/**
+ * Elements per thread for kernels that read and write four floats at a time where a length (or a
+ * channel count) allows it: on CPU adapters each load and store costs a bounds check and a
+ * branch per lane, paid once per vec4 instead of per float.
+ */
+export type VecWidth = 1 | 4;
+export const vecWidth = (n: number): VecWidth => (n % 4 === 0 ? 4 : 1);
+/** The WGSL type of one thread's element: f32 or vec4<f32> (u32 or vec4<u32> with `scalar` 'u32'). */
+export const vecType = (width: VecWidth, scalar: 'f32' | 'u32' = 'f32'): string => (width === 4 ? `vec4<${scalar}>` : scalar);
+
 /** Formats a JS number as a WGSL f32 literal. */
 export function f32Literal(v: number): string {
   if (!Number.isFinite(v)) throw new RangeError(`f32Literal: ${v}`);

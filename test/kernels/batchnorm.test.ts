@@ -66,6 +66,15 @@ const ndOf = (d: Data) => ({
   dy: nd(d.dy, d.shape),
 });
 
+/** The case's tensors on the GPU: x, gamma and beta with gradients, the running stats without. */
+const gpuOf = (d: Data) => ({
+  x: fromNd(d.x, d.shape, true),
+  gamma: fromNd(d.gamma, [d.c], true),
+  beta: fromNd(d.beta, [d.c], true),
+  rm: fromNd(d.runningMean, [d.c]),
+  rv: fromNd(d.runningVar, [d.c]),
+});
+
 describe('batchNorm2d', () => {
   for (const [k, cs] of CASES.entries()) {
     const d = makeData(cs.shape, 10 * k + 1, 'x' in cs ? cs.x : undefined);
@@ -86,11 +95,7 @@ describe('batchNorm2d', () => {
 
       it(`${name} ${mode}: GPU forward, running stats and backward match CPU`, async () => {
         const r = ndOf(d);
-        const x = fromNd(d.x, d.shape, true);
-        const gamma = fromNd(d.gamma, [d.c], true);
-        const beta = fromNd(d.beta, [d.c], true);
-        const rm = fromNd(d.runningMean, [d.c]);
-        const rv = fromNd(d.runningVar, [d.c]);
+        const { x, gamma, beta, rm, rv } = gpuOf(d);
         const y = batchNorm2d(x, gamma, beta, rm, rv, o);
         const want = batchNormForwardRef(r.x, r.gamma, r.beta, r.rm, r.rv, o);
         expectClose(`${name} ${mode} y`, await y.toArray(), want.y.data);
@@ -111,11 +116,7 @@ describe('batchNorm2d', () => {
       // is not, as batch-norm outputs near 0 put the ReLU's kink inside a finite-difference step).
       it(`${name} ${mode} with a fused ReLU: GPU forward and backward match CPU batch norm then ReLU`, async () => {
         const r = ndOf(d);
-        const x = fromNd(d.x, d.shape, true);
-        const gamma = fromNd(d.gamma, [d.c], true);
-        const beta = fromNd(d.beta, [d.c], true);
-        const rm = fromNd(d.runningMean, [d.c]);
-        const rv = fromNd(d.runningVar, [d.c]);
+        const { x, gamma, beta, rm, rv } = gpuOf(d);
         const y = batchNorm2d(x, gamma, beta, rm, rv, { ...o, relu: true });
         const bn = batchNormForwardRef(r.x, r.gamma, r.beta, r.rm, r.rv, o);
         expectClose(`${name} ${mode} relu(y)`, await y.toArray(), unaryForwardRef('relu', bn.y).data);

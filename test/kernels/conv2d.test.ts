@@ -152,53 +152,43 @@ describe('conv2d', () => {
     });
   }
 
-  // The 4-lane workgroups Chrome's SwiftShader gets (its subgroups have 4 lanes) also run on
-  // lavapipe's 8-lane subgroups, as a part of one: every case, all three directions.
-  it('4-lane subgroup kernels match CPU in every case', async (ctx) => {
-    if (!runtime().device.features.has('subgroups')) ctx.skip();
+  /**
+   * Runs the three GEMM directions of `family` on every case under a setting (`set` applies it,
+   * `reset` undoes it even on failure) and compares them with the CPU reference.
+   */
+  async function everyCaseMatches(label: string, family: ConvFamily, set: () => void, reset: () => void): Promise<void> {
     for (const [k, cs] of CASES.entries()) {
       const d = caseData(cs, 1000 + 10 * k);
       const want = conv2dBackwardRef(d.x, d.w, d.dy, d.opts);
       const wantY = conv2dForwardRef(d.x, d.w, d.b, d.opts);
       const g = conv2dGeometry(d.xShape, d.wShape, d.opts);
       const [x, w, b, dy] = [fromNd(d.x.data, d.xShape), fromNd(d.w.data, d.wShape), fromNd(d.b.data, [cs.cout]), fromNd(d.dy.data, d.yShape)];
-      overrideSubgroupLanes(4);
+      set();
       let outs: [string, dn.Tensor, NdArray][];
       try {
         outs = [
-          ['forward', forwardGemm(g, x, w, b, 'subgroup'), wantY],
-          ['dx', backwardInputGemm(g, dy, w, null, 'subgroup'), want.dx],
-          ['dw', backwardWeightGemm(g, dy, x, 'subgroup'), want.dw],
+          ['forward', forwardGemm(g, x, w, b, family), wantY],
+          ['dx', backwardInputGemm(g, dy, w, null, family), want.dx],
+          ['dw', backwardWeightGemm(g, dy, x, family), want.dw],
         ];
       } finally {
-        overrideSubgroupLanes(null);
+        reset();
       }
-      for (const [what, got, ref] of outs) expectClose(`${cs.name} ${what} (4 lanes)`, await got.toArray(), ref.data, TOL);
+      for (const [what, got, ref] of outs) expectClose(`${cs.name} ${what} (${label})`, await got.toArray(), ref.data, TOL);
       for (const t of [x, w, b, dy, ...outs.map((o) => o[1])]) t.dispose();
     }
+  }
+
+  // The 4-lane workgroups Chrome's SwiftShader gets (its subgroups have 4 lanes) also run on
+  // lavapipe's 8-lane subgroups, as a part of one: every case, all three directions.
+  it('4-lane subgroup kernels match CPU in every case', async (ctx) => {
+    if (!runtime().device.features.has('subgroups')) ctx.skip();
+    await everyCaseMatches('4 lanes', 'subgroup', () => overrideSubgroupLanes(4), () => overrideSubgroupLanes(null));
   });
 
   // The tile a large GPU would try next, on every case and direction of the tiled family.
   it('the tiled kernels with a 128x128 tile of 8x8 per thread match CPU in every case', async () => {
-    setConvTile(parseGemmTile('128x128x16/8x8'));
-    try {
-      for (const [k, cs] of CASES.entries()) {
-        const d = caseData(cs, 1000 + 10 * k);
-        const want = conv2dBackwardRef(d.x, d.w, d.dy, d.opts);
-        const wantY = conv2dForwardRef(d.x, d.w, d.b, d.opts);
-        const g = conv2dGeometry(d.xShape, d.wShape, d.opts);
-        const [x, w, b, dy] = [fromNd(d.x.data, d.xShape), fromNd(d.w.data, d.wShape), fromNd(d.b.data, [cs.cout]), fromNd(d.dy.data, d.yShape)];
-        const outs: [string, dn.Tensor, NdArray][] = [
-          ['forward', forwardGemm(g, x, w, b, 'tiled'), wantY],
-          ['dx', backwardInputGemm(g, dy, w, null, 'tiled'), want.dx],
-          ['dw', backwardWeightGemm(g, dy, x, 'tiled'), want.dw],
-        ];
-        for (const [what, got, ref] of outs) expectClose(`${cs.name} ${what} (128x128 tile)`, await got.toArray(), ref.data, TOL);
-        for (const t of [x, w, b, dy, ...outs.map((o) => o[1])]) t.dispose();
-      }
-    } finally {
-      setConvTile(null);
-    }
+    await everyCaseMatches('128x128 tile', 'tiled', () => setConvTile(parseGemmTile('128x128x16/8x8')), () => setConvTile(null));
   });
 
   it('parseGemmTile reads a tile and says what is wrong with a bad one', () => {
