@@ -9,7 +9,7 @@ import { evaluateBars, mib, type Bar } from './bars.js';
 import type { E2eResult } from './e2e.js';
 import type { CaseResult } from './harness.js';
 import type { Clock } from './timing.js';
-import { laneAccessLine, profileLine, type BenchRecord } from './report.js';
+import { fmaUnrollNote, laneAccessLine, profileLine, type BenchRecord } from './report.js';
 
 function num(v: number): string {
   return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toFixed(3);
@@ -127,7 +127,7 @@ export function markdownReport(rec: BenchRecord): string {
   if (rec.peak) {
     lines.push(
       '',
-      `Measured peaks: FMA ${rec.peak.gflops.toFixed(1)} GFLOP/s, copy ${rec.peak.gbps.toFixed(1)} GB/s (read + write). ` +
+      `Measured peaks: FMA ${rec.peak.gflops.toFixed(1)} GFLOP/s${fmaUnrollNote(rec.peak)}, copy ${rec.peak.gbps.toFixed(1)} GB/s (read + write). ` +
         '"% of peak" is dawnet\'s rate over the peak of its metric (FMA for convolutions, matmuls and end-to-end steps, copy for the rest), ' +
         'the peak timed on the kernels\' clock (a wall-clock rate against a GPU-timed peak, as in the end-to-end rows, is a lower bound). ' +
         'The tfjs / dawnet ratio always divides medians of one clock: the end-to-end rows use wall clock (what a training run waits for), ' +

@@ -193,13 +193,18 @@ export function clockLine(c: ClockRecord): string {
 export function peakLines(p: PeakResult): string {
   const on = (p.clock ?? 'wall') === 'wall' ? 'wall' : 'GPU-timed';
   return [
-    `peak fma:  ${p.gflops.toFixed(1)} GFLOP/s  (fastest of ${p.fma.timing.samplesMs.length} ${on}: ${ms(p.fma.timing.minMs)} ms, median ${ms(p.fma.timing.medianMs)}; ${p.fma.threads} threads x ${p.fma.iters} rounds)`,
+    `peak fma:  ${p.gflops.toFixed(1)} GFLOP/s  (fastest of ${p.fma.timing.samplesMs.length} ${on}: ${ms(p.fma.timing.minMs)} ms, median ${ms(p.fma.timing.medianMs)}; ${p.fma.threads} threads x ${p.fma.iters} rounds of ${p.fma.unroll ?? 1} fma(s) per chain)`,
     `peak copy: ${p.gbps.toFixed(1)} GB/s  (fastest of ${p.copy.timing.samplesMs.length} ${on}: ${ms(p.copy.timing.minMs)} ms, median ${ms(p.copy.timing.medianMs)}; ${(p.copy.bytes / 2 ** 20).toFixed(0)} MiB moved x ${p.copy.dispatches} by ${p.copy.threads} threads)`,
     ...(p.laneAccess ? [`per-lane accesses: ${laneAccessLine(p.laneAccess)}`] : []),
   ].join('\n');
 }
 
 /** The per-lane access rates in G accesses per second. */
+/** Which FMA loop gave the peak, for the README: ' (4 fmas per chain a round)'; '' for records before the unroll was a choice. */
+export function fmaUnrollNote(p: PeakResult): string {
+  return p.fma.unroll === undefined ? '' : ` (the fastest FMA loop, ${p.fma.unroll} fma${p.fma.unroll === 1 ? '' : 's'} per chain a round)`;
+}
+
 export function laneAccessLine(r: LaneAccessRates): string {
   const g = (perUs: number) => (perUs / 1000).toFixed(2);
   return `${g(r.scalarLoads)} G float loads/s, ${g(r.vec4Loads)} G vec4 loads/s, ${g(r.scalarStores)} G float stores/s (a lane at a time)`;
