@@ -137,7 +137,20 @@ function convLimit(r: CaseResult, rec: BenchRecord): string {
   const access = gemm.family === 'subgroup' && rates ? laneAccessMs(convLaneAccesses(dir, l, gemm.splits), rates) : null;
   const floors = { compute: r.work / (peak.gflops * 1e6), memory: bytes / (peak.gbps * 1e6), launch: launchMs(rec), access };
   const tfjsPct = timed(r.tfjs) && r.tfjs.pctPeak !== null ? `; tfjs runs at ${r.tfjs.pctPeak.toFixed(1)}% of peak` : '';
-  return limitOf(r.dawnet.timing.medianMs, floors, gemm) + tfjsPct;
+  return limitOf(r.dawnet.timing.medianMs, floors, gemm) + operandProbeNote(r, rec) + tfjsPct;
+}
+
+/**
+ * What the operand-load probe measured (bench/harness.ts timeOperandProbe): the same kernels with
+ * their loads replaced by register values, timed in the same run, and the share of the time the
+ * loads account for.
+ */
+function operandProbeNote(r: CaseResult, rec: BenchRecord): string {
+  const ms = r.operandsInRegistersMs;
+  if (!timed(r.dawnet) || ms === undefined || ms <= 0) return '';
+  const pct = rec.peak && rec.peak.clock === r.dawnet.clock ? ` (${((100 * r.work) / (ms * 1e6) / rec.peak.gflops).toFixed(1)}% of peak)` : '';
+  const share = 100 * (1 - ms / r.dawnet.timing.medianMs);
+  return `; with its operand loads replaced by register values the same kernels ran in ${ms.toFixed(2)} ms${pct}: loading the operands takes ${share.toFixed(0)}% of the time`;
 }
 
 function stepLimit(r: E2eResult, rec: BenchRecord): string {

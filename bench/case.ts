@@ -51,6 +51,12 @@ export interface BenchCase {
   note?: string;
   /** Set when the outputs are known not to match, saying why; the comparison is skipped. */
   noCheck?: string;
+  /**
+   * A conv forward or backward input: where the subgroup family runs, dawnet is timed once more
+   * with its operand loads replaced by register values (setOperandProbe), which says what the
+   * loads cost.
+   */
+  probeOperands?: boolean;
 }
 
 /** f32 sums in different orders over a few thousand terms stay well inside this. */

@@ -3,6 +3,7 @@
 // machine slows both alike), rates, % of the peak and the tfjs / dawnet ratio of one clock.
 
 import { runtime } from '../src/gpu/runtime.js';
+import { setOperandProbe } from '../src/kernels/conv2d.js';
 import { Tensor, tensor } from '../src/graph/tensor.js';
 import { CHECK_TOLERANCE, hostData, type BenchCase, type DnResult, type Metric } from './case.js';
 import type { TfjsPeer } from './peer-tfjs.js';
@@ -81,6 +82,11 @@ export interface CaseResult {
   noCheck?: string;
   /** The FMA peak re-timed right after the case's samples (GFLOP/s), for cases counted in flops. */
   peakBeside?: number;
+  /**
+   * dawnet's median with its conv kernels' operand loads replaced by register values (ms, on
+   * dawnet's clock), for cases with probeOperands where the probe ran.
+   */
+  operandsInRegistersMs?: number;
 }
 
 export interface CaseEnv {
@@ -94,6 +100,8 @@ export interface CaseEnv {
   clocks?: SideClocks;
   /** Re-times the FMA peak (bench/peak.ts fmaProbe); called after the samples of flops cases. */
   probePeak?: () => Promise<number | null>;
+  /** Run the operand-load probe of cases that ask for it (the conv family is 'subgroup'). */
+  probeOperands?: boolean;
 }
 
 /** % of peak, only when the peak was timed on the side's clock. */
@@ -201,6 +209,25 @@ export function compareOutputs(got: Float32Array, want: Float32Array, tolerance:
   return { maxRelErr, tolerance, ok: maxRelErr <= tolerance };
 }
 
+/**
+ * dawnet's side once more with the conv kernels' operand loads in registers (setOperandProbe on
+ * for its steps only), timed among the sides' samples so a slow stretch of a shared machine slows
+ * it as much as the others.
+ */
+function prepareOperandProbe(c: BenchCase, host: Float32Array[]): PreparedSide {
+  const side = prepareDawnet(c, host);
+  const step = side.runner.step;
+  const probed = (): ReturnType<typeof step> => {
+    setOperandProbe(true);
+    try {
+      return step();
+    } finally {
+      setOperandProbe(false);
+    }
+  };
+  return { ...side, runner: { ...side.runner, step: probed } };
+}
+
 /** Runs a case on dawnet and (when loaded) tfjs; a failing side is reported, not thrown. */
 export async function runCase(c: BenchCase, env: CaseEnv): Promise<CaseResult> {
   const host = c.inputs.map((spec, i) => hostData(spec, env.seed + i));
@@ -222,8 +249,9 @@ export async function runCase(c: BenchCase, env: CaseEnv): Promise<CaseResult> {
   let dnOut: Float32Array | null = null;
   let tfOut: Float32Array | null = null;
   // Both sides set up, then timed with their samples interleaved (bench/timing.ts says why); a
-  // side that fails to set up or to run is reported and the other still timed.
-  const sides: { name: 'dawnet' | 'tfjs'; prepared: PreparedSide; gpu: GpuClock | null }[] = [];
+  // side that fails to set up or to run is reported and the other still timed. The operand probe,
+  // where it runs, is a third side, with neither output nor check.
+  const sides: { name: 'dawnet' | 'tfjs' | 'probe'; prepared: PreparedSide; gpu: GpuClock | null }[] = [];
   try {
     sides.push({ name: 'dawnet', prepared: prepareDawnet(c, host), gpu: gpuClockOf('dawnet', env) });
   } catch (e) {
@@ -236,6 +264,13 @@ export async function runCase(c: BenchCase, env: CaseEnv): Promise<CaseResult> {
       row.tfjs = { error: message(e) };
     }
   }
+  if (env.probeOperands && c.probeOperands && sides[0]?.name === 'dawnet') {
+    try {
+      sides.push({ name: 'probe', prepared: prepareOperandProbe(c, host), gpu: gpuClockOf('dawnet', env) });
+    } catch {
+      // The case's own figures stand without the probe.
+    }
+  }
   try {
     let timings: ClockedTiming[] | null = null;
     try {
@@ -246,13 +281,17 @@ export async function runCase(c: BenchCase, env: CaseEnv): Promise<CaseResult> {
     for (const [i, s] of sides.entries()) {
       try {
         const t = timings ? timings[i] : await timeInterleaved([{ runner: s.prepared.runner, gpu: s.gpu }], env.timing).then((r) => r[0]);
+        if (s.name === 'probe') {
+          if (t.clock === (row.dawnet as SideResult).clock) row.operandsInRegistersMs = t.timing.medianMs;
+          continue;
+        }
         const result = sideResult(c, t, env.peak);
         const out = check ? await s.prepared.output() : null;
         if (s.name === 'dawnet') [row.dawnet, dnOut] = [result, out];
         else [row.tfjs, tfOut] = [result, out];
       } catch (e) {
         if (s.name === 'dawnet') row.dawnet = { error: message(e) };
-        else row.tfjs = { error: message(e) };
+        else if (s.name === 'tfjs') row.tfjs = { error: message(e) };
       }
     }
   } finally {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import * as dn from '../src/index.js';
 import { hasRuntime, runtime } from '../src/gpu/runtime.js';
 import { parseGemmTile } from '../src/kernels/conv2d-tiled.js';
-import { setConvTile } from '../src/kernels/conv2d.js';
+import { defaultConvFamily, setConvTile } from '../src/kernels/conv2d.js';
 import { runCase, type CaseResult, type Peak } from './harness.js';
 import {
   DEFAULT_TIMING,
@@ -200,6 +200,8 @@ interface RunEnv {
   save: () => void;
   /** Re-times the FMA peak beside each flops case (null: no peak measured). */
   probePeak: (() => Promise<number | null>) | null;
+  /** Time the conv cases' operand-load probe (the subgroup family runs the convs). */
+  probeOperands: boolean;
 }
 
 async function runE2e(opts: BenchOptions, scale: number, env: RunEnv, rows: E2eResult[]): Promise<void> {
@@ -227,7 +229,7 @@ async function runKernels(opts: BenchOptions, scale: number, env: RunEnv, rows: 
   console.log(tableHeader());
   for (const [i, c] of cases.entries()) {
     if (!env.budget.allows(c.id)) continue;
-    const row = await runCase(c, { timing: opts.timing, peak: env.peak, tfjs: env.tfjs, check: opts.check, seed: 1000 * (i + 1), clocks: env.clocks, probePeak: env.probePeak ?? undefined });
+    const row = await runCase(c, { timing: opts.timing, peak: env.peak, tfjs: env.tfjs, check: opts.check, seed: 1000 * (i + 1), clocks: env.clocks, probePeak: env.probePeak ?? undefined, probeOperands: env.probeOperands });
     rows.push(row);
     env.save();
     console.log(tableRow(row));
@@ -302,7 +304,8 @@ export async function runBench(args: string[]): Promise<void> {
     const save = () => writeRecord(out, record);
     const clocks: SideClocks = { dawnet: clock.dawnet, tfjs: clock.tfjs ?? 'wall' };
     const probePeak = peak ? fmaProbe(peak, clock.dawnet === 'gpu-timestamp' ? dawnetGpuClock() : null) : null;
-    const env: RunEnv = { peak: peak ? { gflops: peak.gflops, gbps: peak.gbps, clock: peak.clock } : null, tfjs: peer, clocks, budget, save, probePeak };
+    const probeOperands = defaultConvFamily() === 'subgroup';
+    const env: RunEnv = { peak: peak ? { gflops: peak.gflops, gbps: peak.gbps, clock: peak.clock } : null, tfjs: peer, clocks, budget, save, probePeak, probeOperands };
     await runE2e(opts, scale, env, record.e2e!);
     await runKernels(opts, scale, env, record.rows);
     save();

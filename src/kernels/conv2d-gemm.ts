@@ -17,7 +17,7 @@
 
 import type { KernelSpec } from '../gpu/runtime.js';
 import { direction, GEOM, type ConvDirection } from './conv2d-gemm-common.js';
-import { NO_FIT, SUBGROUP_LANES, subgroupTile, subgroupWgsl, type TileFit } from './conv2d-subgroup.js';
+import { NO_FIT, SUBGROUP_LANES, subgroupTile, subgroupWgsl, type OperandSource, type TileFit } from './conv2d-subgroup.js';
 import { CONV_TILE, tiledWgsl, type GemmTile } from './conv2d-tiled.js';
 
 export type ConvFamily = 'tiled' | 'subgroup';
@@ -32,9 +32,10 @@ export interface GemmKernel {
 
 /**
  * The kernel of one direction and family, with its tile chosen for an M×N GEMM; `fit` (see
- * tileFit) lets the subgroup family read its operands four floats at a time.
+ * tileFit) lets the subgroup family read its operands four floats at a time; `src` 'registers'
+ * is the subgroup family's load probe (see OperandSource), for forward and backward input.
  */
-export function gemmKernel(dir: ConvDirection, family: ConvFamily, hasBias: boolean, m: number, n: number, fit: TileFit = NO_FIT, lanes = SUBGROUP_LANES, tile: GemmTile = CONV_TILE): GemmKernel {
+export function gemmKernel(dir: ConvDirection, family: ConvFamily, hasBias: boolean, m: number, n: number, fit: TileFit = NO_FIT, lanes = SUBGROUP_LANES, tile: GemmTile = CONV_TILE, src: OperandSource = 'memory'): GemmKernel {
   const d = direction(dir, hasBias);
   const params = [...GEOM, ...d.extras];
   const io = { inputs: d.inputs.length, outputs: 1 };
@@ -44,6 +45,6 @@ export function gemmKernel(dir: ConvDirection, family: ConvFamily, hasBias: bool
     return { spec: { name: d.name, key, ...io, wgsl: () => tiledWgsl(dir, hasBias, t) }, params, bm: t.bm, bn: t.bn };
   }
   const t = subgroupTile(m, n, fit, lanes);
-  const key = `${t.w}:${t.tm}x${t.tn}${t.kVec4 ? ':k4' : ''}${t.nVec4 ? ':n4' : ''}${t.mVec4 ? ':m4' : ''}${t.pixelPairs ? ':p2' : ''}|in${io.inputs}`;
-  return { spec: { name: `${d.name}Subgroup`, key, ...io, wgsl: () => subgroupWgsl(dir, hasBias, t) }, params, bm: t.tm, bn: t.w * t.tn };
+  const key = `${t.w}:${t.tm}x${t.tn}${t.kVec4 ? ':k4' : ''}${t.nVec4 ? ':n4' : ''}${t.mVec4 ? ':m4' : ''}${t.pixelPairs ? ':p2' : ''}${src === 'registers' ? ':regs' : ''}|in${io.inputs}`;
+  return { spec: { name: `${d.name}Subgroup`, key, ...io, wgsl: () => subgroupWgsl(dir, hasBias, t, src) }, params, bm: t.tm, bn: t.w * t.tn };
 }

@@ -139,8 +139,22 @@ function kLoop(t: SubgroupTile, fmas: string, r: KReads): string {
       }`;
 }
 
-function subgroupLoops(dir: ConvDirection, t: SubgroupTile, fmas: string): string {
+/**
+ * Where the K loop of forward and backward input takes its operands: 'memory' is the kernel;
+ * 'registers' is a measurement probe (bench/bars.ts), the same kernel with each load of A and B
+ * replaced by a value made from its index (one conversion, no memory access), to time what the
+ * loads cost on an adapter that runs them lane by lane. Its results are meaningless.
+ */
+export type OperandSource = 'memory' | 'registers';
+
+function reader(src: OperandSource): (buf: string, index: string, vec4: boolean) => string {
+  if (src === 'memory') return (buf, index) => `${buf}[${index}]`;
+  return (_buf, index, vec4) => (vec4 ? `vec4<f32>(f32(${index}))` : `f32(${index})`);
+}
+
+function subgroupLoops(dir: ConvDirection, t: SubgroupTile, fmas: string, src: OperandSource): string {
   const Q = t.tm / t.w;
+  const read = reader(src);
   if (dir === 'forward') {
     return `${rep(Q, (q) => forwardRow(`${q}`, `lrow${q}`))}
   for (var khi = 0; khi < params.kh; khi++) {
@@ -153,10 +167,10 @@ function subgroupLoops(dir: ConvDirection, t: SubgroupTile, fmas: string): strin
       ${kLoop(t, fmas, {
         k: 'ci',
         end: 'params.cin',
-        a: (q, k) => `x[at${q} + ${k}]`,
-        a4: (q, k) => `x[(at${q} + ${k}) / 4]`,
-        b: (j, k) => `w[(tap + ${k}) * params.cout + bCol${j}]`,
-        ...(t.nVec4 ? { bN4: (k: string) => `w[((tap + ${k}) * params.cout + c4) / 4]` } : {}),
+        a: (q, k) => read('x', `at${q} + ${k}`, false),
+        a4: (q, k) => read('x', `(at${q} + ${k}) / 4`, true),
+        b: (j, k) => read('w', `(tap + ${k}) * params.cout + bCol${j}`, false),
+        ...(t.nVec4 ? { bN4: (k: string) => read('w', `((tap + ${k}) * params.cout + c4) / 4`, true) } : {}),
       })}
     }
   }`;
@@ -174,10 +188,10 @@ function subgroupLoops(dir: ConvDirection, t: SubgroupTile, fmas: string): strin
       ${kLoop(t, fmas, {
         k: 'co',
         end: 'params.cout',
-        a: (q, k) => `dy[at${q} + ${k}]`,
-        a4: (q, k) => `dy[(at${q} + ${k}) / 4]`,
-        b: (j, k) => `w[(tap + bCol${j}) * params.cout + ${k}]`,
-        b4: (j, k) => `w[((tap + bCol${j}) * params.cout + ${k}) / 4]`,
+        a: (q, k) => read('dy', `at${q} + ${k}`, false),
+        a4: (q, k) => read('dy', `(at${q} + ${k}) / 4`, true),
+        b: (j, k) => read('w', `(tap + bCol${j}) * params.cout + ${k}`, false),
+        b4: (j, k) => read('w', `((tap + bCol${j}) * params.cout + ${k}) / 4`, true),
       })}
     }
   }`;
@@ -277,14 +291,14 @@ function weightGradVec4Rows(t: SubgroupTile, fmas: string): string {
 }
 
 /** One column tile of the subgroup kernel: the lanes' columns, accumulators, K walk and stores. */
-function columnTile(dir: ConvDirection, hasBias: boolean, t: SubgroupTile, d: Direction, fmas: string): string {
+function columnTile(dir: ConvDirection, hasBias: boolean, t: SubgroupTile, d: Direction, fmas: string, src: OperandSource): string {
   return `  ${t.nVec4
     ? `let c4 = min(col0 + 4 * lane, ${d.cols} - 4); // the lane's four columns; past the edge, the last four
   ${rep(t.tn, (j) => `let lcol${j} = col0 + 4 * lane + ${j};`)}`
     : rep(t.tn, (j) => `let lcol${j} = col0 + lane + ${j * t.w};
   let bCol${j} = min(lcol${j}, ${d.cols} - 1);`)}
   ${rep(t.tm * t.tn, (i) => `var acc${Math.floor(i / t.tn)}_${i % t.tn} = 0.0;`)}
-  ${subgroupLoops(dir, t, fmas)}
+  ${subgroupLoops(dir, t, fmas, src)}
   ${rep(t.tm, (r) => `{
     let m = row0 + ${r};
     ${dir === 'backwardInput' ? PHASE_PIXEL : ''}
@@ -295,7 +309,7 @@ function columnTile(dir: ConvDirection, hasBias: boolean, t: SubgroupTile, d: Di
 `;
 }
 
-export function subgroupWgsl(dir: ConvDirection, hasBias: boolean, t: SubgroupTile): string {
+export function subgroupWgsl(dir: ConvDirection, hasBias: boolean, t: SubgroupTile, src: OperandSource = 'memory'): string {
   const d = direction(dir, hasBias);
   // Tile row r: lane r mod W's value a{r / W}, or with mVec4 lane r / 4's value a{r mod 4}.
   const fmas = rep(t.tm, (r) => `{
@@ -321,9 +335,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var nt = 0; nt < params.nPer; nt++) {
   let col0 = ((g % params.nTiles) * params.nPer + nt) * ${t.w * t.tn};
   if (col0 >= ${d.cols}) { break; }
-  ${columnTile(dir, hasBias, t, d, fmas)}
+  ${columnTile(dir, hasBias, t, d, fmas, src)}
   }`
     : `let col0 = (g % params.nTiles) * ${t.w * t.tn};
-  ${columnTile(dir, hasBias, t, d, fmas)}`}
+  ${columnTile(dir, hasBias, t, d, fmas, src)}`}
 }`;
 }

@@ -185,6 +185,18 @@ export function setConvTile(tile: GemmTile | null): void {
   else tileOverride.set(device, tile);
 }
 
+const operandProbe = new WeakSet<GPUDevice>();
+
+/**
+ * Runs the subgroup family's forward and backward input on this device with its operand loads
+ * replaced by register arithmetic (OperandSource 'registers'): a measurement probe for the
+ * benchmark, whose outputs are meaningless; false restores the kernels.
+ */
+export function setOperandProbe(on: boolean): void {
+  if (on) operandProbe.add(runtime().device);
+  else operandProbe.delete(runtime().device);
+}
+
 /**
  * 'subgroup' on CPU adapters (lavapipe, SwiftShader) with subgroups of 4 lanes or more, where it
  * measured several times faster on lavapipe; 'tiled' elsewhere (4- or 8-lane workgroups would
@@ -210,7 +222,8 @@ function grid(groups: number): [number, number] {
 /** Dispatches an M×N GEMM kernel `batches` times over (phases or K slices). A bias is inputs[2]. */
 
 function launch(dir: ConvDirection, family: ConvFamily, g: ConvGeometry, inputs: (Tensor | Range)[], out: Tensor | Range, m: number, n: number, batches: number, extras: Record<string, number>): void {
-  const kernel = gemmKernel(dir, family, inputs.length === 3, m, n, tileFit(dir, g), familyLanes(family), convTile());
+  const probe = dir !== 'backwardWeight' && operandProbe.has(runtime().device);
+  const kernel = gemmKernel(dir, family, inputs.length === 3, m, n, tileFit(dir, g), familyLanes(family), convTile(), probe ? 'registers' : 'memory');
   const mTiles = Math.ceil(m / kernel.bm);
   // Backward weight may give each workgroup several column tiles (extras.nPer): nTiles counts groups of them.
   const nTiles = Math.ceil(Math.ceil(n / kernel.bn) / (extras.nPer ?? 1));

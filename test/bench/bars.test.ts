@@ -1,7 +1,7 @@
 // The bars of bench/bars.ts on made-up records (no GPU work): which cases meet each bar, the
 // floors named for a miss (the per-lane access floor on a CPU adapter), and the conv forward's
 // figure against the FMA loop re-timed beside each case, which is shown but leaves the verdict on
-// the run's peak.
+// the run's peak; the operand-load probe's figure where a row has it.
 
 import { describe, expect, it } from 'vitest';
 import { evaluateBars } from '../../bench/bars.js';
@@ -79,5 +79,15 @@ describe('bench bars', () => {
     expect(pct.misses[0].limit).toMatch(/re-timed right after it ran at 60\.0 GFLOP\/s, 52\.4% of that/);
     expect(pct.note).toMatch(/2 of 2 at 50% or more \(52\.4-59\.7%\)/);
     expect(markdownReport(rec)).toContain('(against the FMA loop re-timed right after each case: 2 of 2');
+  });
+
+  it('gives what the operand-load probe measured: the time without the loads and their share', () => {
+    // l1 in 1.2 ms, 0.45 ms with the loads replaced: 37.7 MFLOP / 0.45 ms = 83.9 GFLOP/s, 104.9%
+    // of 80; the loads take 1 - 0.45 / 1.2 = 62.5% of the time.
+    const row = { ...convRow(1, 1.2, 6), operandsInRegistersMs: 0.45 };
+    const pct = evaluateBars(record([row])).find((b) => b.name.startsWith('conv2d forward, % of the FMA peak'))!;
+    expect(pct.misses[0].limit).toMatch(/replaced by register values the same kernels ran in 0\.45 ms \(104\.9% of peak\): loading the operands takes 63% of the time/);
+    const without = evaluateBars(record([convRow(1, 1.2, 6)])).find((b) => b.name.startsWith('conv2d forward, % of the FMA peak'))!;
+    expect(without.misses[0].limit).not.toMatch(/register values/);
   });
 });
