@@ -16,7 +16,7 @@
 
 import type { ConvDirection } from '../src/kernels/conv2d-gemm-common.js';
 import type { ConvFamily } from '../src/kernels/conv2d-gemm.js';
-import { subgroupTile } from '../src/kernels/conv2d-subgroup.js';
+import { SUBGROUP_LANES, subgroupTile } from '../src/kernels/conv2d-subgroup.js';
 import { CONV_TILE, parseGemmTile, type GemmTile } from '../src/kernels/conv2d-tiled.js';
 import { columnTilesPerGroup, splitKCount, type ConvGeometry } from '../src/kernels/conv2d.js';
 import { unetLevels, vggLayers, type ConvLayer } from './case.js';
@@ -106,11 +106,11 @@ export interface Gemm {
 }
 
 /** The implicit GEMM a 'same', stride-1 conv direction runs, as src/kernels/conv2d.ts launches it. */
-export function convGemm(dir: ConvDirection, l: ConvLayer, family: ConvFamily, tile: GemmTile = CONV_TILE): Gemm {
+export function convGemm(dir: ConvDirection, l: ConvLayer, family: ConvFamily, tile: GemmTile = CONV_TILE, lanes = SUBGROUP_LANES): Gemm {
   const pixels = l.n * l.h * l.w;
   const [m, n, k] =
     dir === 'forward' ? [pixels, l.cout, l.k * l.k * l.cin] : dir === 'backwardInput' ? [pixels, l.cin, l.k * l.k * l.cout] : [l.k * l.k * l.cin, l.cout, pixels];
-  const sg = subgroupTile(m, n);
+  const sg = subgroupTile(m, n, undefined, lanes);
   const [bm, bn] = family === 'tiled' ? [tile.bm, tile.bn] : [sg.tm, sg.w * sg.tn];
   const pad = Math.floor((l.k - 1) / 2);
   const g: ConvGeometry = { n: l.n, h: l.h, w: l.w, cin: l.cin, kh: l.k, kw: l.k, cout: l.cout, sh: 1, sw: 1, padTop: pad, padBottom: l.k - 1 - pad, padLeft: pad, padRight: l.k - 1 - pad, ho: l.h, wo: l.w };
@@ -132,9 +132,10 @@ function convLimit(r: CaseResult, rec: BenchRecord): string {
   if (!l || !peak) return 'no peak measured';
   const bytes = 4 * (l.n * l.h * l.w * (l.cin + l.cout) + l.k * l.k * l.cin * l.cout);
   const dir = r.id.slice('conv2d.'.length, r.id.indexOf('/')) as ConvDirection;
-  const gemm = convGemm(dir, l, convFamilyOf(rec), rec.convTile ? parseGemmTile(rec.convTile) : CONV_TILE);
+  const lanes = rec.convLanes ?? SUBGROUP_LANES;
+  const gemm = convGemm(dir, l, convFamilyOf(rec), rec.convTile ? parseGemmTile(rec.convTile) : CONV_TILE, lanes);
   const rates = peak.laneAccess && peak.laneAccess.clock === peak.clock ? peak.laneAccess : null;
-  const access = gemm.family === 'subgroup' && rates ? laneAccessMs(convLaneAccesses(dir, l, gemm.splits), rates) : null;
+  const access = gemm.family === 'subgroup' && rates ? laneAccessMs(convLaneAccesses(dir, l, gemm.splits, lanes), rates) : null;
   const floors = { compute: r.work / (peak.gflops * 1e6), memory: bytes / (peak.gbps * 1e6), launch: launchMs(rec), access };
   const tfjsPct = timed(r.tfjs) && r.tfjs.pctPeak !== null ? `; tfjs runs at ${r.tfjs.pctPeak.toFixed(1)}% of peak` : '';
   return limitOf(r.dawnet.timing.medianMs, floors, gemm) + operandProbeNote(r, rec) + tfjsPct;

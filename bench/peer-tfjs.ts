@@ -33,7 +33,6 @@
 // tensor bytes in tfjs's engine, not buffers waiting on the queue, and profiling times every kernel.
 
 import { patientAwait } from '../src/gpu/patient-wait.js';
-import * as nodeModule from 'node:module';
 import type { Tfjs } from './case.js';
 import type { GpuClock } from './timing.js';
 
@@ -129,6 +128,8 @@ let gradientsLoaded: Promise<string> | null = null;
 export function loadGradients(tf: Tfjs): Promise<string> {
   gradientsLoaded ??= (async () => {
     if (tf.getGradient('Conv2D')) return 'already registered';
+    // Imported here, not at the top: the browser bench (bench/web.ts) shares this module.
+    const nodeModule = await import('node:module');
     const register = (nodeModule as { register?: (url: string) => void }).register;
     if (typeof register !== 'function') throw new Error(`node ${process.version} has no module.register (needs 20.6+)`);
     register(`data:text/javascript,${encodeURIComponent(GRADIENT_HOOKS)}`);
@@ -190,44 +191,52 @@ export async function loadTfjs(gpu: GPU): Promise<TfjsPeer> {
   try {
     const tf = namespace((await import(/* @vite-ignore */ CORE)) as Tfjs & { default?: Tfjs }, 'setBackend');
     await import(/* @vite-ignore */ WEBGPU);
-    if (!tf.findBackendFactory('webgpu')) {
-      throw new Error('bench: tfjs-backend-webgpu did not register (navigator.gpu was not visible at import)');
-    }
-    tf.env().set('WEBGPU_CPU_FORWARD', false);
-    if (!(await tf.setBackend('webgpu'))) throw new Error('bench: tf.setBackend("webgpu") failed');
-    await tf.ready();
-    const backend = tf.backend() as unknown as WebGpuBackend;
-    if (typeof backend.submitQueue !== 'function' || typeof backend.endComputePassEncoder !== 'function') {
-      throw new Error(`bench: tfjs ${tf.version_core}'s WebGPU backend lacks submitQueue(); update peer-tfjs.ts`);
-    }
-    const info = backend.adapterInfo ?? {};
-    const sync = async () => {
-      backend.endComputePassEncoder();
-      if (backend.commandEncoder) backend.submitQueue();
-      // The same wait as dawnet's runtime.sync(): without it dawn.node's tick spins a core that
-      // lavapipe's kernels need, and the two sides would not be timed alike.
-      await patientAwait(backend.queue.onSubmittedWorkDone());
-    };
-    return {
-      tf,
-      version: tf.version_core,
-      adapter: [info.vendor, info.architecture].filter((s) => s).join(' ') || 'unknown',
-      gradients: () => loadGradients(tf),
-      sync,
-      gpuClock: backend.device.features.has('timestamp-query') ? kernelClock(tf, sync) : null,
-      memoryPeak: (step) => memoryPeak(backend, sync, step),
-      unload: () => {
-        // removeBackend() also drops the factory; put it back so a later loadTfjs() can set it again.
-        const factory = tf.findBackendFactory('webgpu');
-        tf.removeBackend('webgpu');
-        if (factory) tf.registerBackend('webgpu', factory, 3);
-        backend.device.destroy();
-        restore();
-      },
-    };
+    return await tfjsPeer(tf, restore, () => loadGradients(tf));
   } catch (e) {
     restore();
     throw e;
   }
+}
+
+/**
+ * The peer from a tfjs whose WebGPU backend module is loaded (in a browser page, bundled with
+ * it); `restore` undoes what loading needed, `gradients` makes tf.variableGrads work.
+ */
+export async function tfjsPeer(tf: Tfjs, restore: () => void, gradients: () => Promise<string>): Promise<TfjsPeer> {
+  if (!tf.findBackendFactory('webgpu')) {
+    throw new Error('bench: tfjs-backend-webgpu did not register (navigator.gpu was not visible at import)');
+  }
+  tf.env().set('WEBGPU_CPU_FORWARD', false);
+  if (!(await tf.setBackend('webgpu'))) throw new Error('bench: tf.setBackend("webgpu") failed');
+  await tf.ready();
+  const backend = tf.backend() as unknown as WebGpuBackend;
+  if (typeof backend.submitQueue !== 'function' || typeof backend.endComputePassEncoder !== 'function') {
+    throw new Error(`bench: tfjs ${tf.version_core}'s WebGPU backend lacks submitQueue(); update peer-tfjs.ts`);
+  }
+  const info = backend.adapterInfo ?? {};
+  const sync = async () => {
+    backend.endComputePassEncoder();
+    if (backend.commandEncoder) backend.submitQueue();
+    // The same wait as dawnet's runtime.sync(): without it dawn.node's tick spins a core that
+    // lavapipe's kernels need, and the two sides would not be timed alike.
+    await patientAwait(backend.queue.onSubmittedWorkDone());
+  };
+  return {
+    tf,
+    version: tf.version_core,
+    adapter: [info.vendor, info.architecture].filter((s) => s).join(' ') || 'unknown',
+    gradients,
+    sync,
+    gpuClock: backend.device.features.has('timestamp-query') ? kernelClock(tf, sync) : null,
+    memoryPeak: (step) => memoryPeak(backend, sync, step),
+    unload: () => {
+      // removeBackend() also drops the factory; put it back so a later loadTfjs() can set it again.
+      const factory = tf.findBackendFactory('webgpu');
+      tf.removeBackend('webgpu');
+      if (factory) tf.registerBackend('webgpu', factory, 3);
+      backend.device.destroy();
+      restore();
+    },
+  };
 }
 

@@ -1,8 +1,6 @@
-// The terminal table (one row printed as each case finishes) and the JSON record under
-// bench/results/<adapter-slug>.json.
+// The terminal table (one row printed as each case finishes) and the JSON record's shape (the
+// Node CLI writes it under bench/results/<adapter-slug>.json, the browser driver likewise).
 
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { mib } from './bars.js';
 import type { E2eResult, StepProfile } from './e2e.js';
 import type { KernelTime } from '../src/gpu/gpu-timer.js';
@@ -251,9 +249,7 @@ export interface BenchRecord {
   skipped?: string[];
   /** The tiled conv family's tile when --conv-tile chose one (absent: CONV_TILE). */
   convTile?: string;
+  /** Lanes per workgroup of the subgroup conv family, where it ran (absent in older records: 8). */
+  convLanes?: number;
 }
 
-export function writeRecord(path: string, record: BenchRecord): void {
-  mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, `${JSON.stringify(record, null, 2)}\n`);
-}

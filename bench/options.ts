@@ -1,0 +1,123 @@
+// `dawnet bench`'s options: their usage text and parser, shared by the Node CLI (bench/main.ts)
+// and the browser page (bench/web.ts).
+
+import { parseGemmTile } from '../src/kernels/conv2d-tiled.js';
+import type { CaseFilter } from './registry.js';
+import { DEFAULT_TIMING, type ClockOption, type TimingOptions } from './timing.js';
+
+export const USAGE = `usage: dawnet bench [options]
+
+Times dawnet against TensorFlow.js (WebGPU backend) on the same adapter and against the
+device's measured peaks: end-to-end cases first (a U-Net training step and a VGG16 forward in
+images per second, with dawnet's peak GPU memory next to the step's minimum), then each kernel.
+
+options:
+  --scale S         divide batch and spatial sizes by S (default: 8 on a CPU adapter such as
+                    lavapipe, 1 on a GPU); U-Net levels at batch 16, VGG16 at batch 32, 256x256;
+                    end-to-end cases run at that batch and half of it
+  --only REGEX      run only cases whose id matches (e.g. 'conv2d.forward', 'unet-l3')
+  --group A,B       run only these groups (e2e, elementwise, reduce, conv2d, conv2d-naive,
+                    matmul, pool, upsample, batchnorm, augment)
+  --naive           also race the naive reference kernels (conv2d-naive)
+  --warmup N        warm-up runs per case and side (default ${DEFAULT_TIMING.warmup})
+  --reps N          timed samples per case and side (default ${DEFAULT_TIMING.reps})
+  --min-sample-ms T repeat short ops within a sample until it lasts T ms (default ${DEFAULT_TIMING.minSampleMs})
+  --clock C         auto (default): GPU timestamps when dawnet's and tfjs's devices both have
+                    'timestamp-query', else wall clock on both; gpu: timestamps on each side
+                    that has them (a ratio between clocks uses both walls); wall: wall clock.
+                    Wall times are recorded in every case
+  --no-tfjs         time dawnet only
+  --no-check        do not compare dawnet's output with tfjs's
+  --no-peak         skip the FMA and copy peak measurements
+  --no-e2e          skip the end-to-end cases (U-Net training step, VGG16 forward)
+  --no-memory       do not measure the end-to-end cases' peak GPU memory
+  --budget SECONDS  start no new case after this long (the rest are listed as skipped)
+  --out FILE        JSON path (default bench/results/<adapter>.json)
+  --markdown [JSON] print the README's benchmark section after the run; given a record
+                    written by an earlier run, print its section and run nothing
+  --checks          run every op on the GPU against the CPU reference, forward and backward,
+                    and exit (non-zero status when one differs)
+  --conv-tile T     the tiled conv family's tile, BMxBNxBK/TMxTN (default 64x64x16/4x4; on a
+                    GPU try 128x128x16/8x8): compare tiles on one machine in one sitting
+  --list            print the case ids and exit`;
+
+export interface BenchOptions {
+  scale: number | null;
+  filter: CaseFilter;
+  timing: TimingOptions;
+  clock: ClockOption;
+  tfjs: boolean;
+  check: boolean;
+  peak: boolean;
+  out: string | null;
+  list: boolean;
+  e2e: boolean;
+  memory: boolean;
+  budgetS: number | null;
+  /** The tiled conv family's tile (parseGemmTile), or null for CONV_TILE. */
+  convTile: string | null;
+  /** true: print after the run; a path: render that record instead of running. */
+  markdown: boolean | string;
+  checks: boolean;
+}
+
+function intArg(name: string, v: string | undefined, min: number): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < min) throw new RangeError(`bench: ${name} needs a number >= ${min}, got '${v}'`);
+  return n;
+}
+
+function clockArg(v: string | undefined): ClockOption {
+  if (v === 'auto' || v === 'gpu' || v === 'wall') return v;
+  throw new RangeError(`bench: --clock needs auto, gpu or wall, got '${v}'`);
+}
+
+export function parseBenchArgs(args: string[]): BenchOptions | null {
+  const o: BenchOptions = {
+    scale: null,
+    filter: {},
+    timing: { ...DEFAULT_TIMING },
+    clock: 'auto',
+    tfjs: true,
+    check: true,
+    peak: true,
+    out: null,
+    list: false,
+    e2e: true,
+    memory: true,
+    budgetS: null,
+    convTile: null,
+    markdown: false,
+    checks: false,
+  };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const next = () => args[++i];
+    if (a === '--help' || a === '-h') return null;
+    else if (a === '--scale') o.scale = intArg(a, next(), 1);
+    else if (a === '--only') o.filter.only = new RegExp(next() ?? '');
+    else if (a === '--group') o.filter.groups = (next() ?? '').split(',').filter((s) => s);
+    else if (a === '--naive') o.filter.naive = true;
+    else if (a === '--warmup') o.timing.warmup = intArg(a, next(), 0);
+    else if (a === '--reps') o.timing.reps = intArg(a, next(), 1);
+    else if (a === '--min-sample-ms') o.timing.minSampleMs = intArg(a, next(), 0);
+    else if (a === '--clock') o.clock = clockArg(next());
+    else if (a === '--no-tfjs') o.tfjs = false;
+    else if (a === '--no-check') o.check = false;
+    else if (a === '--no-peak') o.peak = false;
+    else if (a === '--out') o.out = next() ?? null;
+    else if (a === '--list') o.list = true;
+    else if (a === '--no-e2e') o.e2e = false;
+    else if (a === '--no-memory') o.memory = false;
+    else if (a === '--budget') o.budgetS = intArg(a, next(), 1);
+    else if (a === '--conv-tile') {
+      o.convTile = next() ?? '';
+      parseGemmTile(o.convTile); // a bad tile fails here, before any GPU work
+    }
+    else if (a === '--checks') o.checks = true;
+    else if (a === '--markdown') o.markdown = args[i + 1]?.endsWith('.json') ? next()! : true;
+    else throw new RangeError(`bench: unknown option '${a}' (see --help)`);
+  }
+  return o;
+}
+

@@ -1,0 +1,160 @@
+// The run itself, wherever it happens (Node's CLI in bench/main.ts, a browser page in
+// bench/web.ts): the peaks, the end-to-end cases, then every kernel case on dawnet and tfjs,
+// printed as tables, checked against the bars, gathered into one record. The host initialises
+// dawnet, loads tfjs and keeps the record (a file in Node, the page's return value in a browser).
+
+import * as dn from '../src/index.js';
+import { runtime } from '../src/gpu/runtime.js';
+import { defaultConvFamily, subgroupLanes } from '../src/kernels/conv2d.js';
+import { runCase, type CaseResult, type Peak } from './harness.js';
+import { chooseClocks, dawnetGpuClock, syncOverheadMs, type ClockOption, type SideClocks } from './timing.js';
+import { barLines, evaluateBars } from './bars.js';
+import { runE2eCase, type E2eResult } from './e2e.js';
+import { markdownReport } from './markdown.js';
+import type { BenchOptions } from './options.js';
+import { fmaProbe, measurePeak, type PeakResult } from './peak.js';
+import type { TfjsPeer } from './peer-tfjs.js';
+import { loadCases, loadE2eCases } from './registry.js';
+import { clockLine, e2eHeader, e2eRow, peakLines, tableHeader, tableRow, type BenchRecord, type ClockRecord } from './report.js';
+
+/** lavapipe, llvmpipe, SwiftShader, WARP: adapters that run on the CPU get a smaller default. */
+export function isCpuAdapter(report: dn.AdapterReport): boolean {
+  const text = [report.vendor, report.architecture, report.device, report.description].join(' ');
+  return /llvmpipe|lavapipe|swiftshader|software|warp|cpu/i.test(text);
+}
+
+/** The clock of each side for this run; throws when --clock gpu meets an adapter without timestamps. */
+function benchClocks(option: ClockOption, peer: TfjsPeer | null, ownsRuntime: boolean): ClockRecord {
+  const dawnet = runtime().gpuTimer.available;
+  if (option === 'gpu' && !dawnet) throw new RangeError("bench: --clock gpu: this adapter has no 'timestamp-query'; use --clock wall or auto");
+  const clocks = chooseClocks(option, { dawnet, tfjs: peer ? peer.gpuClock !== null : null });
+  return { option, dawnet: clocks.dawnet, tfjs: peer ? clocks.tfjs : null, quantized: !ownsRuntime };
+}
+
+/** Stops starting cases once the budget is spent; remembers what it skipped. */
+class Budget {
+  readonly skipped: string[] = [];
+  private start = performance.now();
+  constructor(private seconds: number | null) {}
+  allows(id: string): boolean {
+    if (this.seconds === null || (performance.now() - this.start) / 1000 < this.seconds) return true;
+    this.skipped.push(id);
+    return false;
+  }
+}
+
+interface RunEnv {
+  peak: Peak | null;
+  tfjs: TfjsPeer | null;
+  clocks: SideClocks;
+  budget: Budget;
+  /** Called after each case, so a run killed part-way still leaves its record. */
+  save: () => void;
+  /** Re-times the FMA peak beside each flops case (null: no peak measured). */
+  probePeak: (() => Promise<number | null>) | null;
+  /** Time the conv cases' operand-load probe (the subgroup family runs the convs). */
+  probeOperands: boolean;
+}
+
+async function runE2e(opts: BenchOptions, scale: number, env: RunEnv, rows: E2eResult[]): Promise<void> {
+  const cases = opts.e2e ? loadE2eCases(scale, opts.filter) : [];
+  if (!cases.length) return;
+  console.log(e2eHeader());
+  for (const c of cases) {
+    if (!env.budget.allows(c.id)) continue;
+    // A training step's images per second is what its user waits for: wall clock, unless GPU
+    // time is asked for by name. (Under tf.time, tfjs also gives every kernel its own pass and
+    // readback, which slows its step: its GPU time came out above its wall time on lavapipe.)
+    const e2eClocks: SideClocks = env.clocks && opts.clock === 'gpu' ? env.clocks : { dawnet: 'wall', tfjs: 'wall' };
+    const e2eEnv = { timing: opts.timing, peak: env.peak, tfjs: env.tfjs, check: opts.check, memory: opts.memory, clocks: e2eClocks };
+    const row = await runE2eCase(c, e2eEnv, () => runtime().sync());
+    rows.push(row);
+    env.save();
+    console.log(e2eRow(row));
+  }
+  console.log('');
+}
+
+async function runKernels(opts: BenchOptions, scale: number, env: RunEnv, rows: CaseResult[]): Promise<void> {
+  const cases = await loadCases(scale, opts.filter);
+  if (!cases.length) return;
+  console.log(tableHeader());
+  for (const [i, c] of cases.entries()) {
+    if (!env.budget.allows(c.id)) continue;
+    const row = await runCase(c, { timing: opts.timing, peak: env.peak, tfjs: env.tfjs, check: opts.check, seed: 1000 * (i + 1), clocks: env.clocks, probePeak: env.probePeak ?? undefined, probeOperands: env.probeOperands });
+    rows.push(row);
+    env.save();
+    console.log(tableRow(row));
+  }
+}
+
+export async function listCases(opts: BenchOptions, scale: number): Promise<void> {
+  const e2e = opts.e2e ? loadE2eCases(scale, opts.filter) : [];
+  for (const c of [...e2e, ...(await loadCases(scale, opts.filter))]) console.log(`${c.id.padEnd(44)} ${c.shape}`);
+}
+
+/** What the host hands the run. */
+export interface BenchHost {
+  opts: BenchOptions;
+  /** The command line as the record shows it. */
+  command: string;
+  report: dn.AdapterReport;
+  scale: number;
+  peer: TfjsPeer | null;
+  /** false when dawnet's runtime was made elsewhere, with Dawn's timestamp rounding left on. */
+  ownsRuntime: boolean;
+  /** The file the record goes to, as the last line says; null where the host writes it later. */
+  out: string | null;
+  /** Keeps the record; called after each case, so a run killed part-way still leaves one. */
+  save(record: BenchRecord): void;
+}
+
+/** Runs every selected case on the host's runtime and tfjs peer; returns the record. */
+export async function runBenchRecord(host: BenchHost): Promise<BenchRecord> {
+  const { opts, report, scale, peer } = host;
+  const clock = benchClocks(opts.clock, peer, host.ownsRuntime);
+  console.log(clockLine(clock));
+  let peak: PeakResult | null = null;
+  if (opts.peak) {
+    const gpu = clock.dawnet === 'gpu-timestamp' ? dawnetGpuClock() : null;
+    peak = await measurePeak({ copyBytes: (isCpuAdapter(report) ? 64 : 256) * 2 ** 20, gpu });
+    console.log(peakLines(peak));
+  }
+  const overhead = {
+    dawnet: await syncOverheadMs(() => runtime().sync()),
+    tfjs: peer ? await syncOverheadMs(peer.sync) : null,
+  };
+  console.log(`sync round trip: dawnet ${overhead.dawnet.toFixed(3)} ms${peer ? `, tfjs ${overhead.tfjs!.toFixed(3)} ms` : ''}\n`);
+  const budget = new Budget(opts.budgetS);
+  const record: BenchRecord = {
+    date: new Date().toISOString(),
+    adapter: dn.info().name,
+    adapterReport: report,
+    command: host.command,
+    scale,
+    timing: opts.timing,
+    clock,
+    tfjs: peer ? { version: peer.version, adapter: peer.adapter } : null,
+    syncOverheadMs: overhead,
+    peak,
+    rows: [],
+    e2e: [],
+    skipped: budget.skipped,
+    ...(opts.convTile ? { convTile: opts.convTile } : {}),
+    ...(defaultConvFamily() === 'subgroup' ? { convLanes: subgroupLanes() } : {}),
+  };
+  const save = () => host.save(record);
+  const clocks: SideClocks = { dawnet: clock.dawnet, tfjs: clock.tfjs ?? 'wall' };
+  const probePeak = peak ? fmaProbe(peak, clock.dawnet === 'gpu-timestamp' ? dawnetGpuClock() : null) : null;
+  const probeOperands = defaultConvFamily() === 'subgroup';
+  const env: RunEnv = { peak: peak ? { gflops: peak.gflops, gbps: peak.gbps, clock: peak.clock } : null, tfjs: peer, clocks, budget, save, probePeak, probeOperands };
+  await runE2e(opts, scale, env, record.e2e!);
+  await runKernels(opts, scale, env, record.rows);
+  save();
+  console.log(`\n${barLines(evaluateBars(record))}`);
+  if (budget.skipped.length) console.log(`\nbudget of ${opts.budgetS} s spent: skipped ${budget.skipped.length} case(s): ${budget.skipped.join(', ')}`);
+  const mismatches = [...record.e2e!, ...record.rows].filter((r) => r.check && !r.check.ok).length;
+  console.log(`\n${host.out ? `wrote ${host.out}` : 'record complete'}${mismatches ? `; ${mismatches} case(s) differ from tfjs beyond tolerance (check column)` : ''}`);
+  if (opts.markdown) console.log(`\n${markdownReport(record)}`);
+  return record;
+}

@@ -1,0 +1,69 @@
+// `dawnet bench` in a browser page (scripts/bench-browser.mjs drives it in headless Chromium):
+// dawnet on the page's WebGPU, TensorFlow.js's WebGPU backend bundled beside it on the same
+// adapter (each gets its own device from navigator.gpu), the same cases and record as the Node
+// CLI (bench/run.ts). The page prints the tables to its console and returns the record; the
+// driver writes it. tfjs's gradients come from tfjs-core's ES modules, bundled here.
+
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-webgpu';
+import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
+import * as dn from '../src/index.js';
+import { runGpuChecks } from './gpu-checks.js';
+import { parseBenchArgs, USAGE } from './options.js';
+import { tfjsPeer, type TfjsPeer } from './peer-tfjs.js';
+import { adapterSlug, type BenchRecord } from './report.js';
+import { isCpuAdapter, listCases, runBenchRecord } from './run.js';
+import type { Tfjs } from './case.js';
+
+/** What the page answers: a record, or what ran instead (help, a case list, the GPU checks). */
+/** `slug` names the record's file as the Node CLI would (adapterSlug). */
+export type PageBenchResult = { record: BenchRecord; slug: string } | { done: string } | { failedChecks: number };
+
+async function benchInPage(args: string[]): Promise<PageBenchResult> {
+  const opts = parseBenchArgs(args);
+  if (!opts) {
+    console.log(USAGE);
+    return { done: 'usage' };
+  }
+  if (typeof opts.markdown === 'string') throw new RangeError('bench: --markdown FILE renders a record in Node: dawnet bench --markdown FILE');
+  const report = await dn.init();
+  const scale = opts.scale ?? (isCpuAdapter(report) ? 8 : 1);
+  let peer: TfjsPeer | null = null;
+  try {
+    console.log(`adapter: ${dn.info().name} (${navigator.userAgent})`);
+    if (opts.checks) {
+      const failed = await runGpuChecks();
+      return { failedChecks: failed };
+    }
+    if (opts.list) {
+      await listCases(opts, scale);
+      return { done: 'list' };
+    }
+    console.log(`scale:   ${scale} (batch and spatial sizes divided by it)`);
+    if (opts.tfjs) {
+      try {
+        peer = await tfjsPeer(tf as unknown as Tfjs, () => {}, async () => "tfjs-core's gradient registrations, bundled with the page");
+        console.log(`tfjs:    ${peer.version} (webgpu backend, adapter ${peer.adapter})`);
+      } catch (e) {
+        console.log(`bench: tfjs did not load (${(e as Error).message}); timing dawnet only`);
+      }
+    }
+    const command = ['npm run bench:browser --', ...args].join(' ');
+    // ownsRuntime: timestamps are whole, as the driver starts Chromium with
+    // --enable-webgpu-developer-features (else Chrome rounds them to 100 us).
+    const record = await runBenchRecord({ opts, command, report, scale, peer, ownsRuntime: true, out: null, save: () => {} });
+    const device = [report.vendor, report.architecture, report.device].filter((s) => s).join(' ');
+    return { record, slug: adapterSlug(device || dn.info().name) };
+  } finally {
+    peer?.unload();
+    dn.shutdown();
+  }
+}
+
+declare global {
+  interface Window {
+    __dawnetBench?: (args: string[]) => Promise<PageBenchResult>;
+  }
+}
+
+window.__dawnetBench = benchInPage;

@@ -1,0 +1,110 @@
+// `npm run bench:browser -- [bench options]`: `dawnet bench` in headless Chromium, on the page's
+// WebGPU (here SwiftShader's adapter; a GPU's where Chromium has one), with TensorFlow.js's WebGPU
+// backend in the same page on the same adapter. Bundles bench/web.ts, serves it on 127.0.0.1 (a
+// secure context, as WebGPU needs), prints the page's console, and writes the record it returns
+// to bench/results/<adapter>-chromium.json (or --out FILE), whole or not at all.
+//
+// Chromium: CHROMIUM or /usr/bin/chromium (Debian's package; scripts/ensure-env.sh --browser
+// installs it). Its flags: WebGPU on Vulkan with SwiftShader's adapter unless DAWNET_BROWSER_GPU=1,
+// and --enable-webgpu-developer-features so timestamps are not rounded to 100 us.
+import { build } from 'esbuild';
+import { createServer } from 'node:http';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const FLAGS = [
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+  '--enable-webgpu-developer-features',
+  ...(process.env.DAWNET_BROWSER_GPU === '1' ? [] : ['--use-webgpu-adapter=swiftshader']),
+];
+
+/** '--out FILE' is the driver's; every other argument goes to the page's `dawnet bench`. */
+function splitArgs(argv) {
+  const page = [];
+  let out = null;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--out') out = argv[++i] ?? null;
+    else page.push(argv[i]);
+  }
+  return { page, out };
+}
+
+async function bundle(dir) {
+  await build({
+    entryPoints: { bench: join(ROOT, 'bench/web.ts') },
+    outdir: dir,
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    logLevel: 'warning',
+    // Node-only code paths import these lazily and never run in the page.
+    external: ['webgpu', 'node:*', 'h5wasm/node'],
+  });
+  await writeFile(join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><title>dawnet bench</title><link rel="icon" href="data:,"><script type="module" src="bench.js"></script>\n');
+}
+
+function serve(dir) {
+  const types = { '.html': 'text/html', '.js': 'text/javascript' };
+  const server = createServer(async (req, res) => {
+    const name = req.url === '/' ? 'index.html' : req.url.slice(1);
+    const ext = name.slice(name.lastIndexOf('.'));
+    if (!/^[\w.-]+$/.test(name) || !types[ext]) return res.writeHead(404).end();
+    try {
+      res.writeHead(200, { 'content-type': types[ext] }).end(await readFile(join(dir, name)));
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
+}
+
+async function main() {
+  const { page: args, out } = splitArgs(process.argv.slice(2));
+  const dir = await mkdtemp(join(tmpdir(), 'dawnet-bench-web-'));
+  let server;
+  let browser;
+  try {
+    await bundle(dir);
+    server = await serve(dir);
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
+    const page = await browser.newPage();
+    page.on('console', (msg) => console.log(msg.text()));
+    page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
+    await page.goto(`http://127.0.0.1:${server.address().port}/`);
+    await page.waitForFunction(() => typeof window.__dawnetBench === 'function', null, { timeout: 60_000 });
+    const result = await page.evaluate((a) => window.__dawnetBench(a), args);
+    if ('failedChecks' in result) {
+      if (result.failedChecks) throw new Error(`${result.failedChecks} GPU check(s) differ from the CPU reference`);
+      return;
+    }
+    if (!('record' in result)) return;
+    const path = out ?? join(ROOT, 'bench', 'results', `${result.slug}-chromium.json`);
+    await mkdir(dirname(path), { recursive: true });
+    await writeFile(`${path}.partial`, `${JSON.stringify(result.record, null, 2)}\n`);
+    await rename(`${path}.partial`, path);
+    console.log(`record written to ${path}`);
+  } finally {
+    await browser?.close();
+    server?.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    console.error(`bench:browser: ${e.message}`);
+    process.exit(1);
+  },
+);
