@@ -142,14 +142,16 @@ function kLoop(t: SubgroupTile, fmas: string, r: KReads): string {
 /**
  * Where the K loop of forward and backward input takes its operands: 'memory' is the kernel;
  * 'registers' is a measurement probe (bench/bars.ts), the same kernel with each load of A and B
- * replaced by a value made from its index (one conversion, no memory access), to time what the
- * loads cost on an adapter that runs them lane by lane. Its results are meaningless.
+ * replaced by a value made from its index (a conversion, and for a vec4 an add of 0, 1, 2, 3 so
+ * its four values differ: with four equal ones the compiler shares products between them, and the
+ * probe ran faster than the FMA peak), to time what the loads cost on an adapter that runs them
+ * lane by lane. Its results are meaningless.
  */
 export type OperandSource = 'memory' | 'registers';
 
 function reader(src: OperandSource): (buf: string, index: string, vec4: boolean) => string {
   if (src === 'memory') return (buf, index) => `${buf}[${index}]`;
-  return (_buf, index, vec4) => (vec4 ? `vec4<f32>(f32(${index}))` : `f32(${index})`);
+  return (_buf, index, vec4) => (vec4 ? `(vec4<f32>(f32(${index})) + vec4<f32>(0.0, 1.0, 2.0, 3.0))` : `f32(${index})`);
 }
 
 function subgroupLoops(dir: ConvDirection, t: SubgroupTile, fmas: string, src: OperandSource): string {
