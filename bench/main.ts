@@ -7,10 +7,12 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as dn from '../src/index.js';
+import { FormatError } from '../src/errors.js';
 import { hasRuntime, runtime } from '../src/gpu/runtime.js';
 import { parseGemmTile } from '../src/kernels/conv2d-tiled.js';
 import { setConvTile } from '../src/kernels/conv2d.js';
 import { runGpuChecks } from './gpu-checks.js';
+import { compareRecords, comparisonLines } from './compare.js';
 import { markdownReport } from './markdown.js';
 import { parseBenchArgs, USAGE } from './options.js';
 import { loadTfjs, type TfjsPeer } from './peer-tfjs.js';
@@ -22,6 +24,18 @@ import { isCpuAdapter, listCases, runBenchRecord } from './run.js';
  * benchmark wants them whole. It applies to every device made from this GPU object: tfjs's too.
  */
 const DAWN_TIMESTAMPS = 'disable-dawn-features=timestamp_quantization';
+
+/** A record written by an earlier run; says which file when it is not one. */
+function readRecord(path: string): BenchRecord {
+  let rec: Partial<BenchRecord>;
+  try {
+    rec = JSON.parse(readFileSync(path, 'utf8')) as Partial<BenchRecord>;
+  } catch (e) {
+    throw new FormatError(`${path}: not a readable JSON file (${(e as Error).message})`);
+  }
+  if (!rec || !Array.isArray(rec.rows) || typeof rec.adapter !== 'string') throw new FormatError(`${path}: not a dawnet bench record (no adapter or rows)`);
+  return rec as BenchRecord;
+}
 
 /** Writes the record whole or not at all: a run killed mid-write keeps the previous save. */
 export function writeRecord(path: string, record: BenchRecord): void {
@@ -52,7 +66,12 @@ export async function runBench(args: string[]): Promise<void> {
     return;
   }
   if (typeof opts.markdown === 'string') {
-    console.log(markdownReport(JSON.parse(readFileSync(opts.markdown, 'utf8')) as BenchRecord));
+    console.log(markdownReport(readRecord(opts.markdown)));
+    return;
+  }
+  if (opts.compare) {
+    const [base, next] = opts.compare;
+    console.log(comparisonLines(compareRecords(readRecord(base), readRecord(next)), base, next));
     return;
   }
   const ownsRuntime = !hasRuntime();

@@ -35,6 +35,9 @@ options:
   --out FILE        JSON path (default bench/results/<adapter>.json)
   --markdown [JSON] print the README's benchmark section after the run; given a record
                     written by an earlier run, print its section and run nothing
+  --compare A B     compare two records (before and after a change, or two adapters): each
+                    case's speedup, whether it exceeds the runs' spread, and its speedup
+                    measured against tfjs; runs nothing
   --checks          run every op on the GPU against the CPU reference, forward and backward,
                     and exit (non-zero status when one differs)
   --conv-tile T     the tiled conv family's tile, BMxBNxBK/TMxTN (default 64x64x16/4x4; on a
@@ -58,6 +61,8 @@ export interface BenchOptions {
   convTile: string | null;
   /** true: print after the run; a path: render that record instead of running. */
   markdown: boolean | string;
+  /** Two records to compare instead of running (BASE, NEW). */
+  compare: [string, string] | null;
   checks: boolean;
 }
 
@@ -88,6 +93,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     budgetS: null,
     convTile: null,
     markdown: false,
+    compare: null,
     checks: false,
   };
   for (let i = 0; i < args.length; i++) {
@@ -115,6 +121,11 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
       parseGemmTile(o.convTile); // a bad tile fails here, before any GPU work
     }
     else if (a === '--checks') o.checks = true;
+    else if (a === '--compare') {
+      const [basePath, newPath] = [next(), next()];
+      if (!basePath || !newPath) throw new RangeError('bench: --compare needs two record files, BASE and NEW');
+      o.compare = [basePath, newPath];
+    }
     else if (a === '--markdown') o.markdown = args[i + 1]?.endsWith('.json') ? next()! : true;
     else throw new RangeError(`bench: unknown option '${a}' (see --help)`);
   }

@@ -5,7 +5,7 @@ import { mib } from './bars.js';
 import type { E2eResult, StepProfile } from './e2e.js';
 import type { KernelTime } from '../src/gpu/gpu-timer.js';
 import type { CaseResult, SideResult } from './harness.js';
-import type { Clock, ClockOption } from './timing.js';
+import type { Clock, ClockOption, TimingOptions } from './timing.js';
 import type { PeakResult } from './peak.js';
 import type { LaneAccessRates } from './lane-access.js';
 
@@ -236,7 +236,7 @@ export interface BenchRecord {
   adapterReport: unknown;
   command: string;
   scale: number;
-  timing: unknown;
+  timing: Pick<TimingOptions, 'reps' | 'warmup'> & Partial<TimingOptions>;
   /** Absent in records from before GPU timestamps: wall clock. */
   clock?: ClockRecord;
   tfjs: { version: string; adapter: string } | null;

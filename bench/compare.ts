@@ -1,0 +1,125 @@
+// `dawnet bench --compare BASE.json NEW.json`: what changed between two records, case by case, for
+// a change to a kernel (same machine, before and after) or between adapters. Two figures per case:
+//  - dawnet's own speedup, BASE median / NEW median on one clock, called faster or slower only
+//    when the interquartile ranges of the two runs do not overlap;
+//  - the speedup measured against tfjs, NEW's tfjs/dawnet ratio over BASE's: where both runs timed
+//    the peer, tfjs is a control that ran beside dawnet in each run, so a machine that was slower
+//    during one of them (a shared VM drifts) moves both sides and cancels out of this figure.
+// Nothing runs on the GPU; cases whose shapes differ (another --scale) are listed, not compared.
+
+import type { CaseResult, SideResult } from './harness.js';
+import type { BenchRecord } from './report.js';
+import type { Clock, Timing } from './timing.js';
+
+export type Verdict = 'faster' | 'slower' | 'within spread';
+
+export interface CaseChange {
+  id: string;
+  shape: string;
+  clock: Clock;
+  baseMs: number;
+  nextMs: number;
+  /** baseMs / nextMs: above 1 means NEW is faster. */
+  speedup: number;
+  verdict: Verdict;
+  /** NEW's tfjs/dawnet ratio over BASE's, where both runs timed tfjs on dawnet's clock. */
+  peerSpeedup: number | null;
+}
+
+export interface Comparison {
+  changes: CaseChange[];
+  /** Cases in one record only, or timed in one only, or with another shape: why each is left out. */
+  skipped: string[];
+  /** What differs between the runs besides the code (adapter, scale, clock, timing). */
+  notes: string[];
+}
+
+const timed = (s: CaseResult['dawnet'] | CaseResult['tfjs']): s is SideResult => !!s && 'timing' in s;
+
+/** Both sides' timings on one clock: their own when they share it, else both walls. */
+function onOneClock(a: SideResult, b: SideResult): { clock: Clock; a: Timing; b: Timing } {
+  return a.clock === b.clock ? { clock: a.clock, a: a.timing, b: b.timing } : { clock: 'wall', a: a.wall, b: b.wall };
+}
+
+/** Faster or slower only when the middle halves of the two runs' samples do not overlap. */
+export function verdict(base: Timing, next: Timing): Verdict {
+  if (next.q3Ms < base.q1Ms) return 'faster';
+  if (next.q1Ms > base.q3Ms) return 'slower';
+  return 'within spread';
+}
+
+/** tfjs/dawnet in one run, from medians on one clock. */
+function peerRatio(r: CaseResult): number | null {
+  if (!timed(r.dawnet) || !timed(r.tfjs)) return null;
+  const t = onOneClock(r.dawnet, r.tfjs);
+  return t.b.medianMs / t.a.medianMs;
+}
+
+function changeOf(base: CaseResult, next: CaseResult): CaseChange | string {
+  if (base.shape !== next.shape) return `${next.id}: shape ${base.shape} in BASE, ${next.shape} in NEW`;
+  if (!timed(base.dawnet) || !timed(next.dawnet)) return `${next.id}: dawnet not timed in ${timed(base.dawnet) ? 'NEW' : 'BASE'}`;
+  const t = onOneClock(base.dawnet, next.dawnet);
+  const [pb, pn] = [peerRatio(base), peerRatio(next)];
+  return {
+    id: next.id,
+    shape: next.shape,
+    clock: t.clock,
+    baseMs: t.a.medianMs,
+    nextMs: t.b.medianMs,
+    speedup: t.a.medianMs / t.b.medianMs,
+    verdict: verdict(t.a, t.b),
+    peerSpeedup: pb !== null && pn !== null ? pn / pb : null,
+  };
+}
+
+function runNotes(base: BenchRecord, next: BenchRecord): string[] {
+  const notes: string[] = [];
+  if (base.adapter !== next.adapter) notes.push(`adapters differ: BASE ${base.adapter}, NEW ${next.adapter}`);
+  if (base.scale !== next.scale) notes.push(`scales differ: BASE ${base.scale}, NEW ${next.scale} (cases of another shape are not compared)`);
+  if (base.timing.reps !== next.timing.reps || base.timing.warmup !== next.timing.warmup) {
+    notes.push(`samples differ: BASE ${base.timing.reps} after ${base.timing.warmup} warm-up(s), NEW ${next.timing.reps} after ${next.timing.warmup}`);
+  }
+  if (base.tfjs?.version !== next.tfjs?.version) notes.push(`tfjs differs: BASE ${base.tfjs?.version ?? 'not run'}, NEW ${next.tfjs?.version ?? 'not run'}`);
+  return notes;
+}
+
+export function compareRecords(base: BenchRecord, next: BenchRecord): Comparison {
+  const all = (r: BenchRecord): CaseResult[] => [...(r.e2e ?? []), ...r.rows];
+  const byId = new Map(all(base).map((r) => [r.id, r]));
+  const changes: CaseChange[] = [];
+  const skipped: string[] = [];
+  for (const r of all(next)) {
+    const b = byId.get(r.id);
+    if (!b) {
+      skipped.push(`${r.id}: only in NEW`);
+      continue;
+    }
+    byId.delete(r.id);
+    const c = changeOf(b, r);
+    if (typeof c === 'string') skipped.push(c);
+    else changes.push(c);
+  }
+  for (const id of byId.keys()) skipped.push(`${id}: only in BASE`);
+  return { changes, skipped, notes: runNotes(base, next) };
+}
+
+const ms = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toFixed(3));
+
+/** The comparison as a terminal table with a summary line. */
+export function comparisonLines(c: Comparison, basePath: string, nextPath: string): string {
+  const out = [`BASE ${basePath}`, `NEW  ${nextPath}`, ...c.notes.map((n) => `note: ${n}`), ''];
+  const head = `${'case'.padEnd(36)} ${'BASE ms'.padStart(9)} ${'NEW ms'.padStart(9)} ${'speedup'.padStart(8)} ${'verdict'.padStart(14)} ${'vs tfjs'.padStart(8)}  clock`;
+  out.push(head, '-'.repeat(head.length));
+  for (const x of c.changes) {
+    const peer = x.peerSpeedup === null ? '-' : `${x.peerSpeedup.toFixed(2)}x`;
+    out.push(`${x.id.padEnd(36)} ${ms(x.baseMs).padStart(9)} ${ms(x.nextMs).padStart(9)} ${`${x.speedup.toFixed(2)}x`.padStart(8)} ${x.verdict.padStart(14)} ${peer.padStart(8)}  ${x.clock}`);
+  }
+  const count = (v: Verdict) => c.changes.filter((x) => x.verdict === v).length;
+  const geo = c.changes.length ? Math.exp(c.changes.reduce((s, x) => s + Math.log(x.speedup), 0) / c.changes.length) : null;
+  out.push('', `${c.changes.length} case(s): ${count('faster')} faster, ${count('slower')} slower, ${count('within spread')} within the runs' spread` +
+    (geo === null ? '' : `; geometric mean speedup ${geo.toFixed(2)}x`));
+  if (c.skipped.length) out.push(`not compared: ${c.skipped.join('; ')}`);
+  out.push("speedup: BASE median / NEW median on one clock; faster or slower only when the runs' interquartile ranges do not overlap;",
+    "vs tfjs: NEW's tfjs/dawnet ratio over BASE's, which a machine slower in one run than the other leaves unchanged");
+  return out.join('\n');
+}
