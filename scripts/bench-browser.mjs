@@ -62,7 +62,8 @@ function serve(dir) {
     try {
       // Cross-origin isolated, so performance.now() ticks in microseconds, not 100 us steps.
       const isolation = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
-      res.writeHead(200, { 'content-type': types[ext], ...isolation }).end(await readFile(join(dir, name)));
+      const body = await readFile(join(dir, name));
+      res.writeHead(200, { 'content-type': types[ext], ...isolation }).end(body);
     } catch {
       res.writeHead(404).end();
     }
