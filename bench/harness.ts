@@ -1,6 +1,8 @@
 // Running one case on both frameworks: inputs, outputs checked against each other, timings (on
 // the clocks of bench/timing.ts, the two sides' samples interleaved so that a slow stretch of the
-// machine slows both alike), rates, % of the peak and the tfjs / dawnet ratio of one clock.
+// machine slows both alike), rates, % of the peak and the tfjs / dawnet ratio of one clock. Conv
+// cases on CPU adapters get a third side in the same interleaving: dawnet with its operand loads
+// replaced by register values (the operand probe), which says what those loads cost.
 
 import { runtime } from '../src/gpu/runtime.js';
 import { setOperandProbe } from '../src/kernels/conv2d.js';
