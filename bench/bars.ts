@@ -16,7 +16,7 @@
 
 import type { ConvDirection } from '../src/kernels/conv2d-gemm-common.js';
 import type { ConvFamily } from '../src/kernels/conv2d-gemm.js';
-import { SUBGROUP_LANES, subgroupTile } from '../src/kernels/conv2d-subgroup.js';
+import { SUBGROUP_LANES, subgroupTile, tileFit } from '../src/kernels/conv2d-subgroup.js';
 import { CONV_TILE, parseGemmTile, type GemmTile } from '../src/kernels/conv2d-tiled.js';
 import { columnTilesPerGroup, splitKCount, type ConvGeometry } from '../src/kernels/conv2d.js';
 import { unetLevels, vggLayers, type ConvLayer } from './case.js';
@@ -110,7 +110,7 @@ export function convGemm(dir: ConvDirection, l: ConvLayer, family: ConvFamily, t
   const pixels = l.n * l.h * l.w;
   const [m, n, k] =
     dir === 'forward' ? [pixels, l.cout, l.k * l.k * l.cin] : dir === 'backwardInput' ? [pixels, l.cin, l.k * l.k * l.cout] : [l.k * l.k * l.cin, l.cout, pixels];
-  const sg = subgroupTile(m, n, undefined, lanes);
+  const sg = subgroupTile(m, n, tileFit(dir, { cin: l.cin, cout: l.cout, wo: l.w }), lanes);
   const [bm, bn] = family === 'tiled' ? [tile.bm, tile.bn] : [sg.tm, sg.w * sg.tn];
   const pad = Math.floor((l.k - 1) / 2);
   const g: ConvGeometry = { n: l.n, h: l.h, w: l.w, cin: l.cin, kh: l.k, kw: l.k, cout: l.cout, sh: 1, sw: 1, padTop: pad, padBottom: l.k - 1 - pad, padLeft: pad, padRight: l.k - 1 - pad, ho: l.h, wo: l.w };

@@ -62,9 +62,21 @@ export const SUBGROUP_LANES = 8;
  */
 export function subgroupTile(m: number, n: number, fit: TileFit = NO_FIT, w = SUBGROUP_LANES): SubgroupTile {
   const tm = m <= w ? w : m <= 2 * w ? 2 * w : 4 * w;
-  const tn = n <= w ? 1 : 4;
+  const tn = n <= w ? 1 : wideColumns(w, tm, n, fit) ? 8 : 4;
   const [nVec4, mVec4] = [fit.n && tn === 4, fit.m && tm === 4 * w];
   return { w, tm, tn, kVec4: fit.k, nVec4, mVec4, pixelPairs: fit.pairs && nVec4 && mVec4 };
+}
+
+/**
+ * Eight columns per lane for 4-lane workgroups (SwiftShader's) with at most 8 rows and 32 columns
+ * or more, where the columns are read one at a time (neither nVec4 nor mVec4: the backward input):
+ * each broadcast value of A, and each vec4 of A a lane loads, then feeds 8 multiply-adds instead
+ * of 4. The U-Net's l5 backward input (2x2 images, 512 channels) ran 1.26x faster in Chromium's
+ * SwiftShader; lavapipe's 8-lane workgroups measured 0.91-1.03x and keep 4 (GPU timestamps,
+ * interleaved A/B).
+ */
+function wideColumns(w: number, tm: number, n: number, fit: TileFit): boolean {
+  return w === 4 && tm <= 2 * w && n >= 8 * w && !fit.n && !fit.m;
 }
 
 /** The bindings a direction declares as vec4 arrays for the tile's vec4 reads and writes. */

@@ -294,7 +294,7 @@ const SPLIT_K_MIN = 512;
  */
 export function splitKCount(g: ConvGeometry, family = defaultConvFamily()): number {
   const m = g.kh * g.kw * g.cin;
-  const sg = subgroupTile(m, g.cout, undefined, familyLanes(family));
+  const sg = subgroupTile(m, g.cout, tileFit('backwardWeight', g), familyLanes(family));
   const [bm, bn, target] = family === 'tiled' ? [convTile().bm, convTile().bn, 256] : [sg.tm, sg.w * sg.tn, 32];
   const tiles = Math.ceil(m / bm) * Math.ceil(g.cout / bn);
   return Math.max(1, Math.min(Math.ceil(target / tiles), Math.floor((g.n * g.ho * g.wo) / SPLIT_K_MIN)));
@@ -331,7 +331,7 @@ const WEIGHT_GRAD_GROUPS = 64;
  */
 export function columnTilesPerGroup(g: ConvGeometry, family: ConvFamily, slices: number): number {
   if (family !== 'subgroup') return 1;
-  const sg = subgroupTile(g.kh * g.kw * g.cin, g.cout, undefined, familyLanes(family));
+  const sg = subgroupTile(g.kh * g.kw * g.cin, g.cout, tileFit('backwardWeight', g), familyLanes(family));
   const nTiles = Math.ceil(g.cout / (sg.w * sg.tn));
   const tiles = Math.ceil((g.kh * g.kw * g.cin) / sg.tm) * nTiles * slices;
   return Math.max(1, Math.min(nTiles, Math.floor(tiles / WEIGHT_GRAD_GROUPS)));

@@ -19,6 +19,7 @@ import {
 } from '../../src/kernels/conv2d.js';
 import type { ConvFamily } from '../../src/kernels/conv2d-gemm.js';
 import { parseGemmTile } from '../../src/kernels/conv2d-tiled.js';
+import { subgroupTile, tileFit } from '../../src/kernels/conv2d-subgroup.js';
 import { conv2dBackwardInputNaive, conv2dBackwardWeightNaive, conv2dForwardNaive } from '../../src/kernels/conv2d-naive.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { nd, type NdArray } from '../../src/reference/array.js';
@@ -62,6 +63,11 @@ const CASES = [
   { name: 'a 16-row tile, K walked by four', x: [4, 2, 2, 4], k: [3, 3], cout: 8, opts: { padding: 'same' } },
   { name: 'a half-empty 16-row tile, weights four channels at a time', x: [3, 2, 2, 8], k: [3, 3], cout: 16, opts: { padding: 'same' } },
   { name: 'stride-2 phases of 6 rows, K walked by four', x: [1, 4, 6, 4], k: [3, 3], cout: 8, opts: { stride: 2, padding: 'same' } },
+  // The backward input's 8 columns per lane in 4-lane workgroups of at most 8 rows and 32 columns
+  // or more (wideColumns): 36 input channels (a second tile with 4 columns left), K by four and,
+  // with Cout 6, one at a time.
+  { name: '2x2 images, 36 input channels', x: [2, 2, 2, 36], k: [3, 3], cout: 8, opts: { padding: 'same' } },
+  { name: '2x4 image, 40 input channels, Cout 6', x: [1, 2, 4, 40], k: [3, 3], cout: 6, opts: { padding: 'same' } },
   // The 32-row tile walking K by four too; 'several tiles in M and K' above reads the forward's
   // weights four output channels at a time (Cout 24), this one cannot (Cout 10: one at a time).
   { name: '32-row tiles, K walked by four, Cout not a multiple of 4', x: [2, 6, 5, 8], k: [3, 3], cout: 10, opts: { padding: 'same' } },
@@ -189,6 +195,17 @@ describe('conv2d', () => {
   // The tile a large GPU would try next, on every case and direction of the tiled family.
   it('the tiled kernels with a 128x128 tile of 8x8 per thread match CPU in every case', async () => {
     await everyCaseMatches('128x128 tile', 'tiled', () => setConvTile(parseGemmTile('128x128x16/8x8')), () => setConvTile(null));
+  });
+
+  it('4-lane workgroups of at most 8 rows take 8 columns per lane where columns are read one at a time', () => {
+    const bi = (cin: number, cout: number) => tileFit('backwardInput', { cin, cout, wo: 2 });
+    expect(subgroupTile(8, 512, bi(512, 512), 4)).toMatchObject({ tm: 8, tn: 8 });
+    expect(subgroupTile(8, 32, bi(32, 8), 4).tn).toBe(8);
+    // Fewer columns, more rows, 8 lanes, or a forward reading its weights as vec4s: 4.
+    expect(subgroupTile(8, 28, bi(28, 8), 4).tn).toBe(4);
+    expect(subgroupTile(12, 512, bi(512, 512), 4).tn).toBe(4);
+    expect(subgroupTile(8, 512, bi(512, 512), 8).tn).toBe(4);
+    expect(subgroupTile(8, 512, tileFit('forward', { cin: 512, cout: 512, wo: 2 }), 4)).toMatchObject({ tn: 4, nVec4: true });
   });
 
   it('parseGemmTile reads a tile and says what is wrong with a bad one', () => {
