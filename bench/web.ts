@@ -15,8 +15,10 @@ import { adapterSlug, type BenchRecord } from './report.js';
 import { isCpuAdapter, listCases, runBenchRecord } from './run.js';
 import type { Tfjs } from './case.js';
 
-/** What the page answers: a record, or what ran instead (help, a case list, the GPU checks). */
-/** `slug` names the record's file as the Node CLI would (adapterSlug). */
+/**
+ * What the page answers: a record with `slug`, the name the Node CLI would give its file
+ * (adapterSlug), or what ran instead (help, a case list, the GPU checks).
+ */
 export type PageBenchResult = { record: BenchRecord; slug: string } | { done: string } | { failedChecks: number };
 
 async function benchInPage(args: string[]): Promise<PageBenchResult> {

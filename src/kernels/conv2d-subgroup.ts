@@ -71,9 +71,9 @@ export function subgroupTile(m: number, n: number, fit: TileFit = NO_FIT, w = SU
  * Eight columns per lane for 4-lane workgroups (SwiftShader's) with at most 8 rows and 32 columns
  * or more, where the columns are read one at a time (neither nVec4 nor mVec4: the backward input):
  * each broadcast value of A, and each vec4 of A a lane loads, then feeds 8 multiply-adds instead
- * of 4. The U-Net's l5 backward input (2x2 images, 512 channels) ran 1.26x faster in Chromium's
- * SwiftShader; lavapipe's 8-lane workgroups measured 0.91-1.03x and keep 4 (GPU timestamps,
- * interleaved A/B).
+ * of 4. The U-Net's l5 backward input (2x2 images, 512 channels) ran 1.21-1.26x faster in three
+ * runs in Chromium's SwiftShader; lavapipe's 8-lane workgroups measured 0.91-1.03x and keep 4 (GPU
+ * timestamps, interleaved A/B).
  */
 function wideColumns(w: number, tm: number, n: number, fit: TileFit): boolean {
   return w === 4 && tm <= 2 * w && n >= 8 * w && !fit.n && !fit.m;
