@@ -8,6 +8,7 @@
 // installs it). Its flags: WebGPU on Vulkan with SwiftShader's adapter unless DAWNET_BROWSER_GPU=1,
 // and --enable-webgpu-developer-features so timestamps are not rounded to 100 us.
 import { build } from 'esbuild';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -73,6 +74,7 @@ function serve(dir) {
 
 async function main() {
   const { page: args, out } = splitArgs(process.argv.slice(2));
+  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's (scripts/ensure-env.sh --browser does) or set CHROMIUM`);
   const dir = await mkdtemp(join(tmpdir(), 'dawnet-bench-web-'));
   let server;
   let browser;
