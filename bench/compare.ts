@@ -11,7 +11,13 @@ import type { CaseResult, SideResult } from './harness.js';
 import type { BenchRecord } from './report.js';
 import type { Clock, Timing } from './timing.js';
 
-export type Verdict = 'faster' | 'slower' | 'within spread';
+export type Verdict = 'faster' | 'slower' | 'within spread' | 'few samples';
+
+/**
+ * Fewer samples a side and the quartiles are the samples themselves: two runs of the same kernel
+ * with 2 samples each were called 0.53x and 1.10x apart on lavapipe.
+ */
+export const MIN_SAMPLES = 5;
 
 export interface CaseChange {
   id: string;
@@ -41,8 +47,12 @@ function onOneClock(a: SideResult, b: SideResult): { clock: Clock; a: Timing; b:
   return a.clock === b.clock ? { clock: a.clock, a: a.timing, b: b.timing } : { clock: 'wall', a: a.wall, b: b.wall };
 }
 
-/** Faster or slower only when the middle halves of the two runs' samples do not overlap. */
+/**
+ * Faster or slower only when the middle halves of the two runs' samples do not overlap, each run
+ * having at least MIN_SAMPLES samples.
+ */
 export function verdict(base: Timing, next: Timing): Verdict {
+  if (Math.min(base.samplesMs.length, next.samplesMs.length) < MIN_SAMPLES) return 'few samples';
   if (next.q3Ms < base.q1Ms) return 'faster';
   if (next.q1Ms > base.q3Ms) return 'slower';
   return 'within spread';
@@ -79,7 +89,11 @@ function runNotes(base: BenchRecord, next: BenchRecord): string[] {
   if (base.timing.reps !== next.timing.reps || base.timing.warmup !== next.timing.warmup) {
     notes.push(`samples differ: BASE ${base.timing.reps} after ${base.timing.warmup} warm-up(s), NEW ${next.timing.reps} after ${next.timing.warmup}`);
   }
-  if (base.tfjs?.version !== next.tfjs?.version) notes.push(`tfjs differs: BASE ${base.tfjs?.version ?? 'not run'}, NEW ${next.tfjs?.version ?? 'not run'}`);
+  if (!base.tfjs !== !next.tfjs) {
+    notes.push(`tfjs ran in ${base.tfjs ? 'BASE' : 'NEW'} only: dawnet's samples there alternated with tfjs's; runs made the same way compare best`);
+  } else if (base.tfjs && next.tfjs && base.tfjs.version !== next.tfjs.version) {
+    notes.push(`tfjs differs: BASE ${base.tfjs.version}, NEW ${next.tfjs.version}`);
+  }
   return notes;
 }
 
@@ -116,7 +130,9 @@ export function comparisonLines(c: Comparison, basePath: string, nextPath: strin
   }
   const count = (v: Verdict) => c.changes.filter((x) => x.verdict === v).length;
   const geo = c.changes.length ? Math.exp(c.changes.reduce((s, x) => s + Math.log(x.speedup), 0) / c.changes.length) : null;
+  const few = count('few samples');
   out.push('', `${c.changes.length} case(s): ${count('faster')} faster, ${count('slower')} slower, ${count('within spread')} within the runs' spread` +
+    (few ? `, ${few} with fewer than ${MIN_SAMPLES} samples a side (no verdict)` : '') +
     (geo === null ? '' : `; geometric mean speedup ${geo.toFixed(2)}x`));
   if (c.skipped.length) out.push(`not compared: ${c.skipped.join('; ')}`);
   out.push("speedup: BASE median / NEW median on one clock; faster or slower only when the runs' interquartile ranges do not overlap;",

@@ -15,15 +15,17 @@
 #   bench.log       dawnet bench, with the README section (--markdown) at the end
 #   bench.json      the bench's record; bench.md the README section rendered from it
 #   bench-tile.log  the U-Net convs again with the tiled family on another tile (DAWNET_TILE,
-#                   default 128x128x16/8x8), when the run so far leaves time for it; bench-tile.json
+#                   default 128x128x16/8x8), when the run so far leaves time for it: bench-tile.json,
+#                   bench-tile-base.json (the default tile, run the same way just before) and
+#                   tile-compare.txt (dawnet bench --compare of the two)
 # Settings: DAWNET_BENCH_SCALE (default 1), DAWNET_BENCH_REPS (5), DAWNET_BENCH_BUDGET (seconds
 # after which the bench starts no new case, 240), DAWNET_BENCH_ARGS (more bench options),
 # DAWNET_VULKAN_LOADER=bundled|system (default: bundled only where the machine has none),
 # DAWNET_TILE (the tile to compare; empty: skip), DAWNET_TOTAL_S (the tile comparison starts only
 # if it can end by then, default 500 s).
 # The whole run stays under about 8 minutes: 1 + 1 + 2 minutes for the first three steps at most,
-# the bench's budget, and a hard limit 2 minutes past it; the tile comparison (at most 150 s) only
-# where the steps before left time for it. The exit status is the first failure's.
+# the bench's budget, and a hard limit 2 minutes past it; the tile comparison (two runs of at most
+# 100 s) only where the steps before left time for it. The exit status is the first failure's.
 set -uo pipefail
 OUTDIR=${1:?usage: scripts/gpu-run.sh OUTDIR}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -111,10 +113,16 @@ step bench $((BUDGET + 120)) bench --scale "$SCALE" --reps "$REPS" --budget "$BU
 if [[ -f "$OUTDIR/bench.json" ]]; then
   (cd "$ROOT" && "$NODE" "$BUNDLE/dist/cli.js" bench --markdown "$OUTDIR/bench.json") >"$OUTDIR/bench.md" 2>&1
 fi
-# The tiled family's next tile, on the U-Net convs only, if the run so far leaves time for it.
+# The tiled family's next tile, on the U-Net convs only, if the run so far leaves time for it: the
+# default tile and the other one, each run alike (dawnet only), then compared case by case.
 TILE=${DAWNET_TILE-128x128x16/8x8}
-if [[ -n "$TILE" ]] && (( SECONDS + 150 <= ${DAWNET_TOTAL_S:-500} )); then
-  step bench-tile 150 bench --scale "$SCALE" --reps "$REPS" --group conv2d --only unet --no-e2e --no-tfjs --budget 90 --conv-tile "$TILE" --out "$OUTDIR/bench-tile.json"
+if [[ -n "$TILE" ]] && (( SECONDS + 200 <= ${DAWNET_TOTAL_S:-500} )); then
+  TILE_ARGS=(bench --scale "$SCALE" --reps "$REPS" --group conv2d --only unet --no-e2e --no-tfjs --budget 60)
+  step bench-tile-base 100 "${TILE_ARGS[@]}" --out "$OUTDIR/bench-tile-base.json"
+  step bench-tile 100 "${TILE_ARGS[@]}" --conv-tile "$TILE" --out "$OUTDIR/bench-tile.json"
+  if [[ -f "$OUTDIR/bench-tile-base.json" && -f "$OUTDIR/bench-tile.json" ]]; then
+    (cd "$ROOT" && "$NODE" "$BUNDLE/dist/cli.js" bench --compare "$OUTDIR/bench-tile-base.json" "$OUTDIR/bench-tile.json") >"$OUTDIR/tile-compare.txt" 2>&1
+  fi
 else
   note "gpu-run: no time left for the tile comparison (${SECONDS} s so far)"
 fi
