@@ -135,7 +135,7 @@ export function comparisonLines(c: Comparison, basePath: string, nextPath: strin
     (few ? `, ${few} with fewer than ${MIN_SAMPLES} samples a side (no verdict)` : '') +
     (geo === null ? '' : `; geometric mean speedup ${geo.toFixed(2)}x`));
   if (c.skipped.length) out.push(`not compared: ${c.skipped.join('; ')}`);
-  out.push("speedup: BASE median / NEW median on one clock; faster or slower only when the runs' interquartile ranges do not overlap;",
+  out.push(`speedup: BASE median / NEW median on one clock; faster or slower only when the runs' interquartile ranges do not overlap (${MIN_SAMPLES} samples a side at least);`,
     "vs tfjs: NEW's tfjs/dawnet ratio over BASE's, which a machine slower in one run than the other leaves unchanged");
   return out.join('\n');
 }
