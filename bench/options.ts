@@ -1,6 +1,7 @@
 // `dawnet bench`'s options: their usage text and parser, shared by the Node CLI (bench/main.ts)
 // and the browser page (bench/web.ts).
 
+import { UsageError } from '../src/cli/args.js';
 import { parseGemmTile } from '../src/kernels/conv2d-tiled.js';
 import type { CaseFilter } from './registry.js';
 import { DEFAULT_TIMING, type ClockOption, type TimingOptions } from './timing.js';
@@ -68,13 +69,13 @@ export interface BenchOptions {
 
 function intArg(name: string, v: string | undefined, min: number): number {
   const n = Number(v);
-  if (!Number.isFinite(n) || n < min) throw new RangeError(`bench: ${name} needs a number >= ${min}, got '${v}'`);
+  if (!Number.isFinite(n) || n < min) throw new UsageError(`${name} needs a number >= ${min}, got '${v}'`);
   return n;
 }
 
 function clockArg(v: string | undefined): ClockOption {
   if (v === 'auto' || v === 'gpu' || v === 'wall') return v;
-  throw new RangeError(`bench: --clock needs auto, gpu or wall, got '${v}'`);
+  throw new UsageError(`--clock needs auto, gpu or wall, got '${v}'`);
 }
 
 export function parseBenchArgs(args: string[]): BenchOptions | null {
@@ -118,16 +119,20 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     else if (a === '--budget') o.budgetS = intArg(a, next(), 1);
     else if (a === '--conv-tile') {
       o.convTile = next() ?? '';
-      parseGemmTile(o.convTile); // a bad tile fails here, before any GPU work
+      try {
+        parseGemmTile(o.convTile); // a bad tile fails here, before any GPU work
+      } catch (e) {
+        throw new UsageError(`--conv-tile: ${(e as Error).message}`);
+      }
     }
     else if (a === '--checks') o.checks = true;
     else if (a === '--compare') {
       const [basePath, newPath] = [next(), next()];
-      if (!basePath || !newPath) throw new RangeError('bench: --compare needs two record files, BASE and NEW');
+      if (!basePath || !newPath) throw new UsageError('--compare needs two record files, BASE and NEW');
       o.compare = [basePath, newPath];
     }
     else if (a === '--markdown') o.markdown = args[i + 1]?.endsWith('.json') ? next()! : true;
-    else throw new RangeError(`bench: unknown option '${a}' (see --help)`);
+    else throw new UsageError(`unknown option '${a}' (see --help)`);
   }
   return o;
 }

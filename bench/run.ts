@@ -3,6 +3,7 @@
 // printed as tables, checked against the bars, gathered into one record. The host initialises
 // dawnet, loads tfjs and keeps the record (a file in Node, the page's return value in a browser).
 
+import { UsageError } from '../src/cli/args.js';
 import * as dn from '../src/index.js';
 import { runtime } from '../src/gpu/runtime.js';
 import { defaultConvFamily, subgroupLanes } from '../src/kernels/conv2d.js';
@@ -26,7 +27,7 @@ export function isCpuAdapter(report: dn.AdapterReport): boolean {
 /** The clock of each side for this run; throws when --clock gpu meets an adapter without timestamps. */
 function benchClocks(option: ClockOption, peer: TfjsPeer | null, ownsRuntime: boolean): ClockRecord {
   const dawnet = runtime().gpuTimer.available;
-  if (option === 'gpu' && !dawnet) throw new RangeError("bench: --clock gpu: this adapter has no 'timestamp-query'; use --clock wall or auto");
+  if (option === 'gpu' && !dawnet) throw new UsageError("--clock gpu: this adapter has no 'timestamp-query'; use --clock wall or auto");
   const clocks = chooseClocks(option, { dawnet, tfjs: peer ? peer.gpuClock !== null : null });
   return { option, dawnet: clocks.dawnet, tfjs: peer ? clocks.tfjs : null, quantized: !ownsRuntime };
 }

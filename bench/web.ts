@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-webgpu';
 import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import * as dn from '../src/index.js';
+import { UsageError } from '../src/cli/args.js';
 import { runGpuChecks } from './gpu-checks.js';
 import { parseBenchArgs, USAGE } from './options.js';
 import { tfjsPeer, type TfjsPeer } from './peer-tfjs.js';
@@ -27,7 +28,7 @@ async function benchInPage(args: string[]): Promise<PageBenchResult> {
     console.log(USAGE);
     return { done: 'usage' };
   }
-  if (typeof opts.markdown === 'string') throw new RangeError('bench: --markdown FILE renders a record in Node: dawnet bench --markdown FILE');
+  if (typeof opts.markdown === 'string') throw new UsageError('--markdown FILE renders a record in Node: dawnet bench --markdown FILE');
   const report = await dn.init();
   const scale = opts.scale ?? (isCpuAdapter(report) ? 8 : 1);
   let peer: TfjsPeer | null = null;

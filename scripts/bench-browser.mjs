@@ -109,7 +109,10 @@ async function main() {
 main().then(
   () => process.exit(0),
   (e) => {
-    console.error(`bench:browser: ${e.message}`);
+    // An error in the page arrives as 'page.evaluate: Name: message' followed by its stack.
+    const line = e.message.split('\n')[0].replace(/^page\.evaluate: (UsageError|FormatError): /, '');
+    console.error(`bench:browser: ${line}`);
+    if (process.env.DAWNET_DEBUG) console.error(e.stack);
     process.exit(1);
   },
 );
