@@ -26,7 +26,7 @@ import { isCpuAdapter, listCases, runBenchRecord } from './run.js';
 const DAWN_TIMESTAMPS = 'disable-dawn-features=timestamp_quantization';
 
 /** A record written by an earlier run; says which file when it is not one. */
-function readRecord(path: string): BenchRecord {
+export function readRecord(path: string): BenchRecord {
   let rec: Partial<BenchRecord>;
   try {
     rec = JSON.parse(readFileSync(path, 'utf8')) as Partial<BenchRecord>;
