@@ -68,12 +68,16 @@ export interface CaseFamily {
   cases: (scale: number) => Promise<BenchCase[] | null>;
 }
 
-/** Builds a family from a kernel loader (null when the module is missing) and a case list. */
+/**
+ * Builds a family from a kernel loader and a case list. The loader is a dynamic import, so the
+ * suite still runs while a kernel module is missing or broken: a loader that rejects (or gives
+ * null) yields no cases, with a line saying why.
+ */
 export function family<K>(group: string, load: () => Promise<K | null>, build: (kernels: K, scale: number) => BenchCase[]): CaseFamily {
   return {
     group,
     cases: async (scale) => {
-      const kernels = await load();
+      const kernels = await load().catch((e: unknown) => missing(group, e));
       return kernels ? build(kernels, scale) : null;
     },
   };
@@ -172,7 +176,7 @@ export function count(shape: readonly number[]): number {
 }
 
 /** A family's dawnet kernel module failed to load (missing while it is being written, or broken). */
-export function missing(group: string, e: unknown): null {
+function missing(group: string, e: unknown): null {
   const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
   console.log(`bench: skipping ${group} cases: its kernel module did not load (${why})`);
   return null;

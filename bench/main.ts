@@ -17,7 +17,7 @@ import { markdownReport } from './markdown.js';
 import { parseBenchArgs, USAGE } from './options.js';
 import { loadTfjs, type TfjsPeer } from './peer-tfjs.js';
 import { adapterSlug, type BenchRecord } from './report.js';
-import { isCpuAdapter, listCases, runBenchRecord } from './run.js';
+import { isCpuAdapter, listCases, loadPeer, runBenchRecord } from './run.js';
 
 /**
  * Dawn rounds timestamps to 2^16 ns (65.5 us) by default, against timing attacks in browsers; a
@@ -51,12 +51,7 @@ async function tryLoadTfjs(): Promise<TfjsPeer | null> {
     console.log('bench: no GPU object to give tfjs; timing dawnet only');
     return null;
   }
-  try {
-    return await loadTfjs(gpu);
-  } catch (e) {
-    console.log(`bench: tfjs did not load (${(e as Error).message}); timing dawnet only`);
-    return null;
-  }
+  return loadPeer(() => loadTfjs(gpu));
 }
 
 export async function runBench(args: string[]): Promise<void> {
@@ -91,7 +86,6 @@ export async function runBench(args: string[]): Promise<void> {
     console.log(`adapter: ${name}`);
     console.log(`scale:   ${scale} (batch and spatial sizes divided by it)`);
     if (opts.tfjs) peer = await tryLoadTfjs();
-    if (peer) console.log(`tfjs:    ${peer.version} (webgpu backend, adapter ${peer.adapter})`);
     const device = [report.vendor, report.architecture, report.device].filter((s) => s).join(' ');
     const out = opts.out ?? join('bench', 'results', `${adapterSlug(device || name)}.json`);
     const command = ['dawnet', 'bench', ...args].join(' ');

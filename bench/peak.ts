@@ -35,15 +35,8 @@ const MAX_ITERS = 1 << 20;
  */
 const MIN_ITERS = 64;
 
-const fmaSpecs = new Map<number, KernelSpec>();
-
-function fmaSpec(unroll: number): KernelSpec {
-  let spec = fmaSpecs.get(unroll);
-  if (!spec) fmaSpecs.set(unroll, (spec = fmaLoop(unroll)));
-  return spec;
-}
-
-const fmaLoop = (unroll: number): KernelSpec => ({
+// The runtime caches pipelines by name and key, so a spec made per dispatch compiles once.
+const fmaSpec = (unroll: number): KernelSpec => ({
   name: 'bench.fmaPeak',
   key: `chains${CHAINS}-unroll${unroll}`,
   inputs: 0,

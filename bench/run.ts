@@ -94,6 +94,21 @@ export async function listCases(opts: BenchOptions, scale: number): Promise<void
   for (const c of [...e2e, ...(await loadCases(scale, opts.filter))]) console.log(`${c.id.padEnd(44)} ${c.shape}`);
 }
 
+/**
+ * The tfjs peer from `load`, its line printed; null, saying why, when it does not load (dawnet is
+ * then timed alone).
+ */
+export async function loadPeer(load: () => Promise<TfjsPeer>): Promise<TfjsPeer | null> {
+  try {
+    const peer = await load();
+    console.log(`tfjs:    ${peer.version} (webgpu backend, adapter ${peer.adapter})`);
+    return peer;
+  } catch (e) {
+    console.log(`bench: tfjs did not load (${(e as Error).message}); timing dawnet only`);
+    return null;
+  }
+}
+
 /** What the host hands the run. */
 export interface BenchHost {
   opts: BenchOptions;

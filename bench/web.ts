@@ -13,7 +13,7 @@ import { runGpuChecks } from './gpu-checks.js';
 import { parseBenchArgs, USAGE } from './options.js';
 import { tfjsPeer, type TfjsPeer } from './peer-tfjs.js';
 import { adapterSlug, type BenchRecord } from './report.js';
-import { isCpuAdapter, listCases, runBenchRecord } from './run.js';
+import { isCpuAdapter, listCases, loadPeer, runBenchRecord } from './run.js';
 import type { Tfjs } from './case.js';
 
 /**
@@ -43,14 +43,7 @@ async function benchInPage(args: string[]): Promise<PageBenchResult> {
       return { done: 'list' };
     }
     console.log(`scale:   ${scale} (batch and spatial sizes divided by it)`);
-    if (opts.tfjs) {
-      try {
-        peer = await tfjsPeer(tf as unknown as Tfjs, () => {}, async () => "tfjs-core's gradient registrations, bundled with the page");
-        console.log(`tfjs:    ${peer.version} (webgpu backend, adapter ${peer.adapter})`);
-      } catch (e) {
-        console.log(`bench: tfjs did not load (${(e as Error).message}); timing dawnet only`);
-      }
-    }
+    if (opts.tfjs) peer = await loadPeer(() => tfjsPeer(tf as unknown as Tfjs, () => {}, async () => "tfjs-core's gradient registrations, bundled with the page"));
     const command = ['npm run bench:browser --', ...args].join(' ');
     // ownsRuntime: timestamps are whole, as the driver starts Chromium with
     // --enable-webgpu-developer-features (else Chrome rounds them to 100 us).

@@ -1,19 +1,20 @@
 // `npm run bench:browser -- [bench options]`: `dawnet bench` in headless Chromium, on the page's
 // WebGPU (here SwiftShader's adapter; a GPU's where Chromium has one), with TensorFlow.js's WebGPU
-// backend in the same page on the same adapter. Bundles bench/web.ts, serves it on 127.0.0.1 (a
-// secure context, as WebGPU needs), prints the page's console, and writes the record it returns
-// to bench/results/<adapter>-chromium.json (or --out FILE), whole or not at all.
+// backend in the same page on the same adapter. Bundles bench/web.ts, serves it on 127.0.0.1 with
+// `dawnet serve`'s server (a secure context, as WebGPU needs), prints the page's console, and
+// writes the record it returns to bench/results/<adapter>-chromium.json (or --out FILE), whole or
+// not at all.
 //
 // Chromium: CHROMIUM or /usr/bin/chromium (Debian's package; scripts/ensure-env.sh --browser
 // installs it). Its flags: WebGPU on Vulkan with SwiftShader's adapter unless DAWNET_BROWSER_GPU=1,
 // and --enable-webgpu-developer-features so timestamps are not rounded to 100 us.
 import { build } from 'esbuild';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:http';
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { importTs } from './ts-module.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -54,24 +55,6 @@ async function bundle(dir) {
   await writeFile(join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><title>dawnet bench</title><link rel="icon" href="data:,"><script type="module" src="bench.js"></script>\n');
 }
 
-function serve(dir) {
-  const types = { '.html': 'text/html', '.js': 'text/javascript' };
-  const server = createServer(async (req, res) => {
-    const name = req.url === '/' ? 'index.html' : req.url.slice(1);
-    const ext = name.slice(name.lastIndexOf('.'));
-    if (!/^[\w.-]+$/.test(name) || !types[ext]) return res.writeHead(404).end();
-    try {
-      // Cross-origin isolated, so performance.now() ticks in microseconds, not 100 us steps.
-      const isolation = { 'cross-origin-opener-policy': 'same-origin', 'cross-origin-embedder-policy': 'require-corp' };
-      const body = await readFile(join(dir, name));
-      res.writeHead(200, { 'content-type': types[ext], ...isolation }).end(body);
-    } catch {
-      res.writeHead(404).end();
-    }
-  });
-  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
-}
-
 async function main() {
   const { page: args, out } = splitArgs(process.argv.slice(2));
   if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's (scripts/ensure-env.sh --browser does) or set CHROMIUM`);
@@ -80,13 +63,19 @@ async function main() {
   let browser;
   try {
     await bundle(dir);
-    server = await serve(dir);
+    const { startServer } = await importTs('src/cli/serve.ts');
+    // Cross-origin isolated, so performance.now() ticks in microseconds, not 100 us steps.
+    server = await startServer({
+      root: dir,
+      port: 0,
+      headers: { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' },
+    });
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS });
     const page = await browser.newPage();
     page.on('console', (msg) => console.log(msg.text()));
     page.on('pageerror', (e) => console.error(`page error: ${e.message}`));
-    await page.goto(`http://127.0.0.1:${server.address().port}/`);
+    await page.goto(server.url);
     await page.waitForFunction(() => typeof window.__dawnetBench === 'function', null, { timeout: 60_000 });
     const result = await page.evaluate((a) => window.__dawnetBench(a), args);
     if ('failedChecks' in result) {
@@ -101,7 +90,7 @@ async function main() {
     console.log(`record written to ${path}`);
   } finally {
     await browser?.close();
-    server?.close();
+    await server?.close();
     await rm(dir, { recursive: true, force: true });
   }
 }

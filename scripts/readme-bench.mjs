@@ -4,38 +4,16 @@
 // becomes what `dawnet bench --markdown RECORD.json` prints, without its section title and with
 // its headings one level down; what the README says around the blocks is written by hand. The
 // record's path is relative to the repository. --check changes nothing and exits 1 when a block
-// is out of date. bench/markdown.ts is bundled on the fly (esbuild), so nothing needs building.
-import { build } from 'esbuild';
+// is out of date. bench/markdown.ts is bundled on the fly (ts-module.mjs), so nothing needs building.
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
+import { importTs } from './ts-module.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const START = /^<!-- bench-record (\S+?): .*-->$/;
 const END = '<!-- /bench-record -->';
-
-/** markdownReport from bench/markdown.ts, bundled into a temporary module. */
-async function loadMarkdownReport() {
-  const dir = await mkdtemp(join(tmpdir(), 'dawnet-readme-bench-'));
-  try {
-    const out = join(dir, 'markdown.mjs');
-    await build({
-      entryPoints: [join(ROOT, 'bench/markdown.ts')],
-      outfile: out,
-      bundle: true,
-      format: 'esm',
-      platform: 'node',
-      logLevel: 'warning',
-      external: ['webgpu', 'h5wasm', '@tensorflow/*'],
-    });
-    return (await import(pathToFileURL(out).href)).markdownReport;
-  } finally {
-    // The module is loaded by now; its file can go.
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 /** The block's lines for one record: the section without its '## Benchmarks' title, headings demoted. */
 export function blockLines(markdown) {
@@ -66,7 +44,7 @@ async function main() {
   const check = args.includes('--check');
   const at = args.indexOf('--readme');
   const readmePath = at >= 0 ? resolve(args[at + 1] ?? '') : join(ROOT, 'README.md');
-  const markdownReport = await loadMarkdownReport();
+  const { markdownReport } = await importTs('bench/markdown.ts');
   const readme = await readFile(readmePath, 'utf8');
   const records = new Map();
   const render = (rel) => {

@@ -30,7 +30,7 @@ import type * as TF from '@tensorflow/tfjs-core';
 import { tensor, type Tensor } from '../../src/graph/tensor.js';
 import type { SampleOptions } from '../../src/kernels/augment.js';
 import { reflectIndex } from '../../src/reference/augment.js';
-import { count, dims, f32Bytes, missing, scaled, family, type BenchCase, type CaseFamily } from '../case.js';
+import { count, dims, f32Bytes, scaled, family, type BenchCase, type CaseFamily } from '../case.js';
 
 type Kernels = typeof import('../../src/kernels/augment.js');
 
@@ -175,13 +175,4 @@ function cases(k: Kernels, scale: number): BenchCase[] {
   return [elastic, flip];
 }
 
-/** Dynamic so the suite still runs while the module is missing or broken. */
-async function load(): Promise<Kernels | null> {
-  try {
-    return await import('../../src/kernels/augment.js');
-  } catch (e) {
-    return missing('augment', e);
-  }
-}
-
-export const augmentFamily: CaseFamily = family('augment', load, cases);
+export const augmentFamily: CaseFamily = family('augment', () => import('../../src/kernels/augment.js'), cases);

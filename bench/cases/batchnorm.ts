@@ -8,7 +8,7 @@
 // same training-mode formula is written here with tfjs ops.
 
 import type * as TF from '@tensorflow/tfjs-core';
-import { count, dims, f32Bytes, missing, unetLevels, family, type BenchCase, type CaseFamily } from '../case.js';
+import { count, dims, f32Bytes, unetLevels, family, type BenchCase, type CaseFamily } from '../case.js';
 
 type Kernels = typeof import('../../src/kernels/batchnorm.js');
 
@@ -73,13 +73,4 @@ function cases(k: Kernels, scale: number): BenchCase[] {
   return out;
 }
 
-/** Dynamic so the suite still runs while the module is missing or broken. */
-async function load(): Promise<Kernels | null> {
-  try {
-    return await import('../../src/kernels/batchnorm.js');
-  } catch (e) {
-    return missing('batchnorm', e);
-  }
-}
-
-export const batchnormFamily: CaseFamily = family('batchnorm', load, cases);
+export const batchnormFamily: CaseFamily = family('batchnorm', () => import('../../src/kernels/batchnorm.js'), cases);

@@ -7,7 +7,7 @@
 // extra pass on every run.
 
 import type * as TF from '@tensorflow/tfjs-core';
-import { count, dims, f32Bytes, missing, unetLevels, family, type BenchCase, type CaseFamily } from '../case.js';
+import { count, dims, f32Bytes, unetLevels, family, type BenchCase, type CaseFamily } from '../case.js';
 
 type Kernels = typeof import('../../src/kernels/pool.js');
 
@@ -50,13 +50,4 @@ function cases(k: Kernels, scale: number): BenchCase[] {
     });
 }
 
-/** Dynamic so the suite still runs while the module is missing or broken. */
-async function load(): Promise<Kernels | null> {
-  try {
-    return await import('../../src/kernels/pool.js');
-  } catch (e) {
-    return missing('pool', e);
-  }
-}
-
-export const poolFamily: CaseFamily = family('pool', load, cases);
+export const poolFamily: CaseFamily = family('pool', () => import('../../src/kernels/pool.js'), cases);

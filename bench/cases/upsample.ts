@@ -3,7 +3,7 @@
 // writes dx). Bilinear is PyTorch's align_corners=False, which is tfjs's halfPixelCenters=true.
 
 import type * as TF from '@tensorflow/tfjs-core';
-import { count, dims, f32Bytes, missing, unetLevels, family, type BenchCase, type CaseFamily } from '../case.js';
+import { count, dims, f32Bytes, unetLevels, family, type BenchCase, type CaseFamily } from '../case.js';
 
 type Kernels = typeof import('../../src/kernels/upsample.js');
 type Mode = 'nearest' | 'bilinear';
@@ -63,13 +63,4 @@ function cases(k: Kernels, scale: number): BenchCase[] {
   return out;
 }
 
-/** Dynamic so the suite still runs while the module is missing or broken. */
-async function load(): Promise<Kernels | null> {
-  try {
-    return await import('../../src/kernels/upsample.js');
-  } catch (e) {
-    return missing('upsample', e);
-  }
-}
-
-export const upsampleFamily: CaseFamily = family('upsample', load, cases);
+export const upsampleFamily: CaseFamily = family('upsample', () => import('../../src/kernels/upsample.js'), cases);

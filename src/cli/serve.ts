@@ -95,7 +95,7 @@ function reply(res: ServerResponse, status: number, text: string): void {
   res.end(text);
 }
 
-async function handle(root: string, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(root: string, headers: Readonly<Record<string, string>>, req: IncomingMessage, res: ServerResponse): Promise<void> {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('Allow', 'GET, HEAD');
     reply(res, 405, 'method not allowed\n');
@@ -112,6 +112,7 @@ async function handle(root: string, req: IncomingMessage, res: ServerResponse): 
     'Content-Length': size,
     'Cache-Control': 'no-store',
     'X-Content-Type-Options': 'nosniff',
+    ...headers,
   });
   if (req.method === 'HEAD') {
     res.end();
@@ -120,8 +121,11 @@ async function handle(root: string, req: IncomingMessage, res: ServerResponse): 
   createReadStream(file).on('error', () => res.destroy()).pipe(res);
 }
 
-/** Serves `root` on host:port (loopback only) until close(). Port 0 picks a free port. */
-export async function startServer(options: { root: string; host?: string; port?: number }): Promise<StartedServer> {
+/**
+ * Serves `root` on host:port (loopback only) until close(). Port 0 picks a free port. `headers`
+ * go on every file served (the browser bench asks for cross-origin isolation with them).
+ */
+export async function startServer(options: { root: string; host?: string; port?: number; headers?: Readonly<Record<string, string>> }): Promise<StartedServer> {
   const host = options.host ?? '127.0.0.1';
   if (!isLoopbackHost(host)) {
     throw new UsageError(`serve: refusing to listen on '${host}': only loopback hosts (127.0.0.1, ::1, localhost) are allowed`);
@@ -135,7 +139,7 @@ export async function startServer(options: { root: string; host?: string; port?:
     throw new UsageError(`serve: folder ${options.root} does not exist (build it with 'node scripts/build-web.mjs')`);
   }
   const server = createServer((req, res) => {
-    handle(root, req, res).catch(() => {
+    handle(root, options.headers ?? {}, req, res).catch(() => {
       if (!res.headersSent) reply(res, 500, 'internal error\n');
       else res.destroy();
     });

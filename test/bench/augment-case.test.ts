@@ -3,24 +3,19 @@
 // thresholded mask) from the same noise planes, on the mirrorPad path (radius 10 < side) and on the
 // periodic fold-table path (radius 10 > side 8). Not a speed test.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type * as TF from '@tensorflow/tfjs-core';
-import { runtime } from '../../src/gpu/runtime.js';
 import { tensor } from '../../src/graph/tensor.js';
 import { elastic } from '../../src/data/augment.js';
 import { hostData, type BenchCase } from '../../bench/case.js';
 import { augmentFamily } from '../../bench/cases/augment.js';
 import { compareOutputs, runCase } from '../../bench/harness.js';
-import { loadTfjs, type TfjsPeer } from '../../bench/peer-tfjs.js';
 import { useGpu } from '../helpers/gpu.js';
+import { useTfjsPeer } from '../helpers/tfjs-peer.js';
 
 useGpu();
 
-let peer: TfjsPeer | null = null;
-beforeAll(async () => {
-  peer = await loadTfjs(runtime().ctx.nodeGpu!);
-}, 60_000);
-afterAll(() => peer?.unload());
+const peer = useTfjsPeer();
 
 const SEED = 11;
 
@@ -53,7 +48,7 @@ describe('augment bench cases', () => {
         const row = await runCase(c, {
           timing: { warmup: 1, reps: 2, minSampleMs: 0, maxInner: 1 },
           peak: { gflops: 1, gbps: 1 },
-          tfjs: peer,
+          tfjs: peer(),
           check: true,
           seed: SEED,
         });
@@ -72,7 +67,7 @@ describe('augment bench cases', () => {
   // Scale 8: 2x32x32 (batch offsets in the flat indices); scale 32: 1x8x8 (the periodic fold).
   for (const scale of [8, 32]) {
     it(`tfjs elastic peer matches dawnet's elastic() at scale ${scale}: image and mask`, async () => {
-      const tf = peer!.tf;
+      const tf = peer().tf;
       const c = await caseAt(scale, 'augment.elastic/lgg-batch');
       const host = c.inputs.map((spec, i) => hostData(spec, SEED + i));
       const [imageData, maskData, noiseData] = host;

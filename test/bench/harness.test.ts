@@ -4,7 +4,7 @@
 // sides' memory figures and its README rows; the memory minimum of a network small enough to work
 // out by hand. Not a speed test.
 
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { family, type BenchCase } from '../../bench/case.js';
@@ -15,18 +15,14 @@ import { compareOutputs, runCase, type SideResult } from '../../bench/harness.js
 import { summarise, type SideClocks } from '../../bench/timing.js';
 import { markdownReport } from '../../bench/markdown.js';
 import { DAWNET_SAVES, GraphBuilder, minimumMemory, parameterCount, stepFlops, unetGraph, vgg16Graph } from '../../bench/memory.js';
-import { loadTfjs, type TfjsPeer } from '../../bench/peer-tfjs.js';
 import { tableRow, type BenchRecord } from '../../bench/report.js';
 import { mib as mibOf } from '../../bench/bars.js';
 import { useGpu } from '../helpers/gpu.js';
+import { useTfjsPeer } from '../helpers/tfjs-peer.js';
 
 useGpu();
 
-let peer: TfjsPeer | null = null;
-beforeAll(async () => {
-  peer = await loadTfjs(runtime().ctx.nodeGpu!);
-}, 60_000);
-afterAll(() => peer?.unload());
+const peer = useTfjsPeer();
 
 function expectTiming(what: string, side: SideResult | { error: string } | null, reps: number): SideResult {
   expect(side, what).not.toBeNull();
@@ -43,7 +39,7 @@ function expectTiming(what: string, side: SideResult | { error: string } | null,
 
 /** GPU timestamps on both sides where both devices have them (lavapipe does), else wall. */
 function gpuClocks(): SideClocks {
-  const both = runtime().gpuTimer.available && peer?.gpuClock != null;
+  const both = runtime().gpuTimer.available && peer().gpuClock != null;
   return both ? { dawnet: 'gpu-timestamp', tfjs: 'gpu-timestamp' } : { dawnet: 'wall', tfjs: 'wall' };
 }
 
@@ -74,7 +70,7 @@ describe('bench harness', () => {
     const row = await runCase(c, {
       timing: { warmup: 1, reps: 2, minSampleMs: 0, maxInner: 1 },
       peak: { gflops: 1, gbps: 1 },
-      tfjs: peer,
+      tfjs: peer(),
       check: true,
       seed: 7,
     });
@@ -100,7 +96,7 @@ describe('bench harness', () => {
     const row = await runCase(c, {
       timing: { warmup: 1, reps, minSampleMs: 0, maxInner: 1 },
       peak: { gflops: 1, gbps: 1, clock: clocks.dawnet },
-      tfjs: peer,
+      tfjs: peer(),
       check: true,
       seed: 7,
       clocks,
@@ -186,7 +182,7 @@ describe('end-to-end case', () => {
     const clocks = gpuClocks();
     const row = await runE2eCase(
       c,
-      { timing: { warmup: 0, reps, minSampleMs: 0, maxInner: 1 }, peak: { gflops: 1, gbps: 1, clock: clocks.dawnet }, tfjs: peer, check: true, memory: true, clocks },
+      { timing: { warmup: 0, reps, minSampleMs: 0, maxInner: 1 }, peak: { gflops: 1, gbps: 1, clock: clocks.dawnet }, tfjs: peer(), check: true, memory: true, clocks },
       () => runtime().sync(),
     );
     expect([row.metric, row.work, row.batch]).toEqual(['images', 1, 1]);
