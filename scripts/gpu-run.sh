@@ -14,18 +14,18 @@
 #   checks.log      dawnet bench --checks (every op, forward and backward, against the CPU reference)
 #   bench.log       dawnet bench, with the README section (--markdown) at the end
 #   bench.json      the bench's record; bench.md the README section rendered from it
-#   bench-tile.log  the U-Net convs again with the tiled family on another tile (DAWNET_TILE,
-#                   default 128x128x16/8x8), when the run so far leaves time for it: bench-tile.json,
-#                   bench-tile-base.json (the default tile, run the same way just before) and
-#                   tile-compare.txt (dawnet bench --compare of the two)
+#   bench-tile-*.log  the U-Net convs again, dawnet only, with the tiled family's default tile
+#                   (bench-tile-base.json) and each tile of DAWNET_TILE (bench-tile-N.json), while
+#                   the run so far leaves time; tile-compare.txt: dawnet bench --compare of each
+#                   against the default
 # Settings: DAWNET_BENCH_SCALE (default 1), DAWNET_BENCH_REPS (5), DAWNET_BENCH_BUDGET (seconds
 # after which the bench starts no new case, 240), DAWNET_BENCH_ARGS (more bench options),
 # DAWNET_VULKAN_LOADER=bundled|system (default: bundled only where the machine has none),
-# DAWNET_TILE (the tile to compare; empty: skip), DAWNET_TOTAL_S (the tile comparison starts only
-# if it can end by then, default 500 s).
+# DAWNET_TILE (the tiles to compare, space-separated; empty: skip), DAWNET_TOTAL_S (a tile run
+# starts only if it can end by then, default 500 s).
 # The whole run stays under about 8 minutes: 1 + 1 + 2 minutes for the first three steps at most,
-# the bench's budget, and a hard limit 2 minutes past it; the tile comparison (two runs of at most
-# 100 s) only where the steps before left time for it. The exit status is the first failure's.
+# the bench's budget, and a hard limit 2 minutes past it; the tile runs (at most 70 s each) only
+# where the steps before left time for them. The exit status is the first failure's.
 set -uo pipefail
 OUTDIR=${1:?usage: scripts/gpu-run.sh OUTDIR}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -106,6 +106,23 @@ step() {
 }
 
 step info 60 info
+# No adapter: the rest would fail the same way, so spend the lease on finding out why instead.
+if [[ $status -ne 0 ]]; then
+  {
+    echo "== gpu-run: dawnet info failed; Vulkan diagnostics"
+    for f in /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json /usr/local/nvidia/share/vulkan/icd.d/*.json /usr/local/nvidia/etc/vulkan/icd.d/*.json; do
+      [[ -f "$f" ]] || continue
+      echo "-- $f"; cat "$f"
+      lib=$(grep -o '"library_path"[^,}]*' "$f" | sed 's/.*: *"\(.*\)"/\1/')
+      [[ -n "$lib" ]] && { echo "-- ldd $lib"; ldd "$(ldconfig -p | awk -v n="$lib" '$1 == n { print $NF; exit }' || echo "$lib")" 2>&1 || ldd "$lib" 2>&1; }
+    done
+    ldconfig -p | grep -i -E 'vulkan|nvidia|GLdispatch' | head -n 20
+    echo "-- dawnet info with VK_LOADER_DEBUG=error,warn,driver"
+    (cd "$ROOT" && VK_LOADER_DEBUG=error,warn,driver timeout -k 5 30 "$NODE" "$BUNDLE/dist/cli.js" info) 2>&1 | tail -n 60
+  } 2>&1 | tee "$OUTDIR/vulkan-diagnostics.log"
+  echo "== gpu-run: stopped after info (status $status); logs in $OUTDIR"
+  exit "$status"
+fi
 step smoke 60 smoke
 step checks 120 bench --checks
 # shellcheck disable=SC2086
@@ -113,16 +130,31 @@ step bench $((BUDGET + 120)) bench --scale "$SCALE" --reps "$REPS" --budget "$BU
 if [[ -f "$OUTDIR/bench.json" ]]; then
   (cd "$ROOT" && "$NODE" "$BUNDLE/dist/cli.js" bench --markdown "$OUTDIR/bench.json") >"$OUTDIR/bench.md" 2>&1
 fi
-# The tiled family's next tile, on the U-Net convs only, if the run so far leaves time for it: the
-# default tile and the other one, each run alike (dawnet only), then compared case by case.
-TILE=${DAWNET_TILE-128x128x16/8x8}
-if [[ -n "$TILE" ]] && (( SECONDS + 200 <= ${DAWNET_TOTAL_S:-500} )); then
-  TILE_ARGS=(bench --scale "$SCALE" --reps "$REPS" --group conv2d --only unet --no-e2e --no-tfjs --budget 60)
-  step bench-tile-base 100 "${TILE_ARGS[@]}" --out "$OUTDIR/bench-tile-base.json"
-  step bench-tile 100 "${TILE_ARGS[@]}" --conv-tile "$TILE" --out "$OUTDIR/bench-tile.json"
-  if [[ -f "$OUTDIR/bench-tile-base.json" && -f "$OUTDIR/bench-tile.json" ]]; then
-    (cd "$ROOT" && "$NODE" "$BUNDLE/dist/cli.js" bench --compare "$OUTDIR/bench-tile-base.json" "$OUTDIR/bench-tile.json") >"$OUTDIR/tile-compare.txt" 2>&1
-  fi
+# The tiled family's other tiles, on the U-Net convs only, while the run so far leaves time: the
+# default tile once, then each tile in DAWNET_TILE run alike (dawnet only) and compared with it
+# case by case. Each run stops starting cases after 40 s and is killed at 70 s.
+TILES=${DAWNET_TILE-128x128x16/8x8 128x64x16/8x4 64x64x32/4x4 128x128x8/8x8}
+TOTAL_S=${DAWNET_TOTAL_S:-500}
+TILE_ARGS=(bench --scale "$SCALE" --reps "$REPS" --group conv2d --only unet --no-e2e --no-tfjs --budget 40)
+if [[ -n "$TILES" ]] && (( SECONDS + 140 <= TOTAL_S )); then
+  step bench-tile-base 70 "${TILE_ARGS[@]}" --out "$OUTDIR/bench-tile-base.json"
+  : >"$OUTDIR/tile-compare.txt"
+  i=0
+  for tile in $TILES; do
+    i=$((i + 1))
+    if (( SECONDS + 70 > TOTAL_S )); then
+      note "gpu-run: no time left for tile $tile (${SECONDS} s so far)"
+      continue
+    fi
+    step "bench-tile-$i" 70 "${TILE_ARGS[@]}" --conv-tile "$tile" --out "$OUTDIR/bench-tile-$i.json"
+    if [[ -f "$OUTDIR/bench-tile-base.json" && -f "$OUTDIR/bench-tile-$i.json" ]]; then
+      {
+        echo "== tile $tile against the default tile"
+        (cd "$ROOT" && "$NODE" "$BUNDLE/dist/cli.js" bench --compare "$OUTDIR/bench-tile-base.json" "$OUTDIR/bench-tile-$i.json") 2>&1
+        echo
+      } >>"$OUTDIR/tile-compare.txt"
+    fi
+  done
 else
   note "gpu-run: no time left for the tile comparison (${SECONDS} s so far)"
 fi
