@@ -14,6 +14,8 @@
 #   lib/vulkan/libvulkan.so.1   the Vulkan loader (Debian's libvulkan1), for a machine without one
 #   lib/glvnd/libGLdispatch.so.0  glvnd's dispatcher (libglvnd0): NVIDIA's Vulkan driver library
 #                               (libGLX_nvidia.so.0) links against it
+#   debs/                       libvulkan1 and glvnd's libraries (EGL, GLX, GL, GLES) as Debian
+#                               packages, which gpu-run.sh unpacks into / where it runs as root
 # h5wasm and playwright-core (weights import, report PDFs) are left out: no command run there uses them.
 # Compressing Node takes minutes on two cores, so node.xz and dawn.node.xz are kept while the files
 # they come from are unchanged.
@@ -92,6 +94,18 @@ console.log(Object.keys(r.metafile.inputs).join('\n'));
   cp "$file" "$OUT/$file"
 done
 for pkg in long seedrandom; do cp "node_modules/$pkg/package.json" "$NM/$pkg/"; done
+
+# The same loaders as Debian packages, for a machine where gpu-run.sh runs as root: unpacked into /
+# with EGL and GLX's glvnd front ends, they give NVIDIA's Vulkan driver (libGLX_nvidia.so.0) what
+# it looks for at vkCreateInstance. The bare loader alone was refused on an H200 there ("Could not
+# get 'vkCreateInstance' via 'vk_icdGetInstanceProcAddr'").
+GL_DEBS=(libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
+rm -rf "$OUT/debs" && mkdir -p "$OUT/debs" /tmp/dawnet-apt-amd64/partial
+apt_amd64=(-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/dawnet-apt-amd64)
+if ! (cd "$OUT/debs" && apt-get "${apt_amd64[@]}" download "${GL_DEBS[@]}" >/dev/null 2>&1); then
+  apt-get "${apt_amd64[@]}" update >/dev/null 2>&1 || fail "apt-get update failed: the bundle's Debian packages need Debian's archive"
+  (cd "$OUT/debs" && apt-get "${apt_amd64[@]}" download "${GL_DEBS[@]}" >/dev/null 2>&1) || fail "apt-get download ${GL_DEBS[*]} failed"
+fi
 
 mkdir -p "$OUT/lib/vulkan" "$OUT/lib/glvnd"
 cp "$(library libvulkan1 libvulkan.so.1)" "$OUT/lib/vulkan/libvulkan.so.1"

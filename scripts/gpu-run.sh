@@ -64,6 +64,23 @@ note "node: $("$NODE" -v) from $BUNDLE ($(tr '\n' ';' <"$BUNDLE/VERSIONS"))"
 # (ldconfig's list is read first: grep -q would stop early and fail the pipe under pipefail.)
 LIBS=$(ldconfig -p 2>/dev/null || true)
 has_lib() { grep -q "^[[:space:]]*$1 " <<<"$LIBS"; }
+# As root on a machine without them, the bundle's Debian packages go into / (what the device
+# machines' notes prescribe: NVIDIA's Vulkan driver found no instance with the bare loader).
+if [[ -d "$BUNDLE/debs" && "$(id -u)" == 0 && "${DAWNET_GL_DEBS:-auto}" != no ]] && { ! has_lib libvulkan.so.1 || ! has_lib libEGL.so.1; }; then
+  if command -v dpkg >/dev/null; then
+    for f in "$BUNDLE"/debs/*.deb; do dpkg -x "$f" / || note "gpu-run: dpkg -x $f failed"; done
+    ldconfig
+    LIBS=$(ldconfig -p 2>/dev/null || true)
+    note "unpacked into /: $(cd "$BUNDLE/debs" && ls *.deb | tr '\n' ' ')"
+  else
+    note "gpu-run: no dpkg here, the bundle's Debian packages stay packed"
+  fi
+fi
+egl=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
+if [[ -z "${__EGL_VENDOR_LIBRARY_FILENAMES:-}" && -f "$egl" ]]; then
+  export __EGL_VENDOR_LIBRARY_FILENAMES=$egl
+  note "__EGL_VENDOR_LIBRARY_FILENAMES=$egl"
+fi
 mode=${DAWNET_VULKAN_LOADER:-auto}
 for pair in vulkan:libvulkan.so.1 glvnd:libGLdispatch.so.0; do
   dir=${pair%%:*} lib=${pair#*:}
@@ -106,10 +123,30 @@ step() {
 }
 
 step info 60 info
-# No adapter: the rest would fail the same way, so spend the lease on finding out why instead.
+# No adapter: first a few other settings that NVIDIA's driver has been seen to need; the first
+# that gives one is kept for the rest of the run.
+if [[ $status -ne 0 ]]; then
+  bundled_free=$(tr ':' '\n' <<<"${LD_LIBRARY_PATH:-}" | grep -v "^$BUNDLE/" | paste -sd: -)
+  for alt in "__GLX_VENDOR_LIBRARY_NAME=nvidia" "LD_LIBRARY_PATH=$bundled_free" "__GLX_VENDOR_LIBRARY_NAME=nvidia LD_LIBRARY_PATH=$bundled_free"; do
+    echo "== dawnet info with $alt"
+    # shellcheck disable=SC2086
+    if (cd "$ROOT" && env $alt timeout -k 5 30 "$NODE" "$BUNDLE/dist/cli.js" info) >"$OUTDIR/info-alt.log" 2>&1; then
+      # shellcheck disable=SC2163,SC2086
+      export $alt
+      note "gpu-run: dawnet info works with $alt; the run goes on with it"
+      cat "$OUTDIR/info-alt.log" >>"$OUTDIR/info.log"
+      status=0
+      break
+    fi
+    tail -n 3 "$OUTDIR/info-alt.log"
+  done
+fi
+# Still none: the rest would fail the same way, so spend the lease on finding out why instead.
 if [[ $status -ne 0 ]]; then
   {
     echo "== gpu-run: dawnet info failed; Vulkan diagnostics"
+    ls -la /dev/nvidia* /dev/dri 2>&1
+    env | grep -E '^(NVIDIA|VK_|__GLX|__EGL|LD_LIBRARY)' | sort
     for f in /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json /usr/local/nvidia/share/vulkan/icd.d/*.json /usr/local/nvidia/etc/vulkan/icd.d/*.json; do
       [[ -f "$f" ]] || continue
       echo "-- $f"; cat "$f"
