@@ -17,7 +17,7 @@
 import type { ConvDirection } from '../src/kernels/conv2d-gemm-common.js';
 import type { ConvFamily } from '../src/kernels/conv2d-gemm.js';
 import { SUBGROUP_LANES, subgroupTile, tileFit } from '../src/kernels/conv2d-subgroup.js';
-import { CONV_TILE, parseGemmTile, type GemmTile } from '../src/kernels/conv2d-tiled.js';
+import { CONV_TILE, parseGemmTile, tiledTileFor, type GemmTile } from '../src/kernels/conv2d-tiled.js';
 import { columnTilesPerGroup, splitKCount, type ConvGeometry } from '../src/kernels/conv2d.js';
 import { unetLevels, vggLayers, type ConvLayer } from './case.js';
 import { convLaneAccesses, laneAccessMs } from './lane-access.js';
@@ -106,19 +106,29 @@ export interface Gemm {
 }
 
 /** The implicit GEMM a 'same', stride-1 conv direction runs, as src/kernels/conv2d.ts launches it. */
-export function convGemm(dir: ConvDirection, l: ConvLayer, family: ConvFamily, tile: GemmTile = CONV_TILE, lanes = SUBGROUP_LANES): Gemm {
+export function convGemm(dir: ConvDirection, l: ConvLayer, family: ConvFamily, choice: TileChoice = tiledTileFor, lanes = SUBGROUP_LANES): Gemm {
   const pixels = l.n * l.h * l.w;
   const [m, n, k] =
     dir === 'forward' ? [pixels, l.cout, l.k * l.k * l.cin] : dir === 'backwardInput' ? [pixels, l.cin, l.k * l.k * l.cout] : [l.k * l.k * l.cin, l.cout, pixels];
+  const tile = typeof choice === 'function' ? choice(dir, n) : choice;
   const sg = subgroupTile(m, n, tileFit(dir, { cin: l.cin, cout: l.cout, wo: l.w }), lanes);
   const [bm, bn] = family === 'tiled' ? [tile.bm, tile.bn] : [sg.tm, sg.w * sg.tn];
   const pad = Math.floor((l.k - 1) / 2);
   const g: ConvGeometry = { n: l.n, h: l.h, w: l.w, cin: l.cin, kh: l.k, kw: l.k, cout: l.cout, sh: 1, sw: 1, padTop: pad, padBottom: l.k - 1 - pad, padLeft: pad, padRight: l.k - 1 - pad, ho: l.h, wo: l.w };
-  const splits = dir === 'backwardWeight' ? splitKCount(g, family) : 1;
+  const splits = dir === 'backwardWeight' ? splitKCount(g, family, tile) : 1;
   const perGroup = dir === 'backwardWeight' ? columnTilesPerGroup(g, family, splits) : 1;
   const tiles = Math.ceil(m / bm) * Math.ceil(n / bn);
   const workgroups = Math.ceil(m / bm) * Math.ceil(Math.ceil(n / bn) / perGroup) * splits;
   return { m, n, k, family, tile: `${bm}x${bn}`, workgroups, splits, fill: (m * n) / (tiles * bm * bn) };
+}
+
+/** One tile for every GEMM, or the tile a GEMM of `n` columns takes. */
+type TileChoice = GemmTile | ((dir: ConvDirection, n: number) => GemmTile);
+
+/** The tiles a record's tiled convs ran: --conv-tile's, the choice by shape, or (older records) CONV_TILE. */
+function recordTiles(rec: BenchRecord): TileChoice {
+  if (rec.convTile) return parseGemmTile(rec.convTile);
+  return rec.convTileRule === 'by-shape' ? tiledTileFor : CONV_TILE;
 }
 
 function convFamilyOf(rec: BenchRecord): ConvFamily {
@@ -133,7 +143,7 @@ function convLimit(r: CaseResult, rec: BenchRecord): string {
   const bytes = 4 * (l.n * l.h * l.w * (l.cin + l.cout) + l.k * l.k * l.cin * l.cout);
   const dir = r.id.slice('conv2d.'.length, r.id.indexOf('/')) as ConvDirection;
   const lanes = rec.convLanes ?? SUBGROUP_LANES;
-  const gemm = convGemm(dir, l, convFamilyOf(rec), rec.convTile ? parseGemmTile(rec.convTile) : CONV_TILE, lanes);
+  const gemm = convGemm(dir, l, convFamilyOf(rec), recordTiles(rec), lanes);
   const rates = peak.laneAccess && peak.laneAccess.clock === peak.clock ? peak.laneAccess : null;
   const access = gemm.family === 'subgroup' && rates ? laneAccessMs(convLaneAccesses(dir, l, gemm.splits, lanes), rates) : null;
   const floors = { compute: r.work / (peak.gflops * 1e6), memory: bytes / (peak.gbps * 1e6), launch: launchMs(rec), access };

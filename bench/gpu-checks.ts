@@ -110,6 +110,8 @@ export function gpuChecks(): GpuCheck[] {
   return [
     conv('3x3 same', [2, 17, 19, 24], [3, 3, 24, 40], { padding: 'same' }),
     conv('3x3 same, past the 64x64 tile', [2, 33, 35, 16], [3, 3, 16, 72], { padding: 'same' }),
+    // 128-wide tiles (tiledTileFor) both ways: forward N = 144, backward input N = 136, 646 rows.
+    conv('3x3 same, 128x128 tiles', [2, 19, 17, 136], [3, 3, 136, 144], { padding: 'same' }),
     conv('3x3 valid stride 2', [3, 15, 13, 8], [3, 3, 8, 12], { padding: 'valid', stride: 2 }),
     conv('1x1 head', [2, 9, 11, 32], [1, 1, 32, 1], { padding: 'valid' }),
     {

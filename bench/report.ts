@@ -247,8 +247,13 @@ export interface BenchRecord {
   e2e?: E2eResult[];
   /** Cases not started because --budget ran out. */
   skipped?: string[];
-  /** The tiled conv family's tile when --conv-tile chose one (absent: CONV_TILE). */
+  /** The tiled conv family's tile when --conv-tile chose one for every GEMM. */
   convTile?: string;
+  /**
+   * 'by-shape': without --conv-tile, the tiled family took tiledTileFor's tile for each GEMM;
+   * absent in records from before that choice, whose tiled family ran CONV_TILE everywhere.
+   */
+  convTileRule?: 'by-shape';
   /** Lanes per workgroup of the subgroup conv family, where it ran (absent in older records: 8). */
   convLanes?: number;
 }

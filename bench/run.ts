@@ -156,7 +156,7 @@ export async function runBenchRecord(host: BenchHost): Promise<BenchRecord> {
     rows: [],
     e2e: [],
     skipped: budget.skipped,
-    ...(opts.convTile ? { convTile: opts.convTile } : {}),
+    ...(opts.convTile ? { convTile: opts.convTile } : { convTileRule: 'by-shape' as const }),
     ...(defaultConvFamily() === 'subgroup' ? { convLanes: subgroupLanes() } : {}),
   };
   const save = () => host.save(record);

@@ -172,7 +172,7 @@ fi
 # case by case. Each run stops starting cases after 40 s and is killed at 70 s.
 TILES=${DAWNET_TILE-128x128x16/8x8 128x64x16/8x4 64x64x32/4x4 128x128x8/8x8}
 TOTAL_S=${DAWNET_TOTAL_S:-500}
-TILE_ARGS=(bench --scale "$SCALE" --reps "$REPS" --group conv2d --only unet --no-e2e --no-tfjs --budget 40)
+TILE_ARGS=(bench --scale "$SCALE" --reps "$REPS" --group conv2d --only unet --no-e2e --no-tfjs --no-peak --budget 40)
 if [[ -n "$TILES" ]] && (( SECONDS + 140 <= TOTAL_S )); then
   step bench-tile-base 70 "${TILE_ARGS[@]}" --out "$OUTDIR/bench-tile-base.json"
   : >"$OUTDIR/tile-compare.txt"

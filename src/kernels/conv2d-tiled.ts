@@ -22,6 +22,30 @@ export interface GemmTile {
  */
 export const CONV_TILE: GemmTile = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 };
 
+/** 128×128 tiles, 8-deep slices, 8×8 per thread: 8 KiB of workgroup memory, 64 accumulators. */
+export const WIDE_TILE: GemmTile = { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 };
+
+/** 128×64 tiles, 16-deep slices, 8×4 per thread: for GEMMs too narrow to fill a 128-wide tile. */
+export const NARROW_TILE: GemmTile = { bm: 128, bn: 64, bk: 16, tm: 8, tn: 4 };
+
+/**
+ * The tiled family's tile for a GEMM of N columns (forward: Cout; backward input: Cin; backward
+ * weight: Cout), from the U-Net's convs timed on an H200 (dawnet only, GPU timestamps, one run):
+ * - N >= 128: WIDE_TILE took 0.68-0.82 ms where CONV_TILE took 0.92-1.23 (forward 1.29-1.36x,
+ *   backward input 1.50-1.61x faster at l3-l5), 43-46% of the FMA peak for the forward;
+ * - 16 < N < 128: a 128-wide tile is half empty or worse (WIDE_TILE was 0.70-0.84x at N = 32 and
+ *   64), and NARROW_TILE was 1.05-1.16x faster than CONV_TILE;
+ * - N <= 16 and the weight gradient keep CONV_TILE: no tile was timed at N <= 16, and the weight
+ *   gradient's split K changes with the tile (WIDE_TILE: 1.49x at l3, 0.89x at l5).
+ */
+export function tiledTileFor(dir: ConvDirection, n: number): GemmTile {
+  if (dir === 'backwardWeight' || n <= 16) return CONV_TILE;
+  return n >= 128 ? WIDE_TILE : NARROW_TILE;
+}
+
+/** A tile as parseGemmTile reads it: 'BMxBNxBK/TMxTN'. */
+export const formatGemmTile = (t: GemmTile): string => `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}`;
+
 /**
  * A tile written 'BMxBNxBK/TMxTN' (e.g. '128x128x16/8x8': 256 threads with 8x8 outputs each, the
  * usual next step on a large GPU), checked against what tiledWgsl needs: TM and TN multiples of 4

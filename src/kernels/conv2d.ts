@@ -27,7 +27,7 @@ import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Bou
 import type { ConvDirection } from './conv2d-gemm-common.js';
 import { gemmKernel, type ConvFamily } from './conv2d-gemm.js';
 import { SUBGROUP_LANES, subgroupTile, tileFit } from './conv2d-subgroup.js';
-import { CONV_TILE, type GemmTile } from './conv2d-tiled.js';
+import { CONV_TILE, tiledTileFor, type GemmTile } from './conv2d-tiled.js';
 import { sumLeading } from './reduce.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
 
@@ -170,14 +170,18 @@ export function overrideSubgroupLanes(lanes: 4 | 8 | null): void {
 
 const tileOverride = new WeakMap<GPUDevice, GemmTile>();
 
-/** The tiled family's tile on this device: CONV_TILE unless setConvTile chose another. */
-export function convTile(): GemmTile {
-  return tileOverride.get(runtime().device) ?? CONV_TILE;
+/**
+ * The tile of the GEMM with N columns that `dir` runs on this device: the tile setConvTile chose,
+ * else for the tiled family tiledTileFor's choice by N, and CONV_TILE for the subgroup family
+ * (which takes only its K step from it).
+ */
+export function gemmTile(dir: ConvDirection, n: number, family = defaultConvFamily()): GemmTile {
+  return tileOverride.get(runtime().device) ?? (family === 'tiled' ? tiledTileFor(dir, n) : CONV_TILE);
 }
 
 /**
- * Runs the tiled family with another tile on this device (parseGemmTile checks one), for the
- * benchmark to compare tiles on a GPU in one run; null restores CONV_TILE.
+ * Runs the tiled family with one tile for every GEMM on this device (parseGemmTile checks one),
+ * for the benchmark to compare tiles on a GPU in one run; null restores the choice by shape.
  */
 export function setConvTile(tile: GemmTile | null): void {
   const device = runtime().device;
@@ -223,7 +227,7 @@ function grid(groups: number): [number, number] {
 
 function launch(dir: ConvDirection, family: ConvFamily, g: ConvGeometry, inputs: (Tensor | Range)[], out: Tensor | Range, m: number, n: number, batches: number, extras: Record<string, number>): void {
   const probe = dir !== 'backwardWeight' && operandProbe.has(runtime().device);
-  const kernel = gemmKernel(dir, family, inputs.length === 3, m, n, tileFit(dir, g), familyLanes(family), convTile(), probe ? 'registers' : 'memory');
+  const kernel = gemmKernel(dir, family, inputs.length === 3, m, n, tileFit(dir, g), familyLanes(family), gemmTile(dir, n, family), probe ? 'registers' : 'memory');
   const mTiles = Math.ceil(m / kernel.bm);
   // Backward weight may give each workgroup several column tiles (extras.nPer): nTiles counts groups of them.
   const nTiles = Math.ceil(Math.ceil(n / kernel.bn) / (extras.nPer ?? 1));
@@ -259,7 +263,7 @@ export function forwardGemm(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | n
   const yShape = [g.n, g.ho, g.wo, g.cout];
   const per = samplesPerChunk('conv2d.forward', g, x, planned('conv2d.y', yShape), [w, b]);
   const y = emptyTensor(yShape, 'conv2d.y');
-  const bk = convTile().bk;
+  const bk = gemmTile('forward', g.cout, family).bk;
   const dTap = Math.floor(bk / g.cin);
   forEachSampleChunk(g, per, x, y, (gc, xc, yc) => {
     const m = gc.n * g.ho * g.wo;
@@ -275,11 +279,12 @@ export function backwardInputGemm(g: ConvGeometry, dy: Tensor, w: Tensor, b: Ten
   const dxShape = [g.n, g.h, g.w, g.cin];
   const per = samplesPerChunk('conv2d.backwardInput', g, planned('conv2d.dx', dxShape), dy, [w, b]);
   const dx = emptyTensor(dxShape, 'conv2d.dx');
+  const bk = gemmTile('backwardInput', g.cin, family).bk;
   forEachSampleChunk(g, per, dx, dy, (gc, dxc, dyc) => {
     // Stride phase (0, 0) has the most pixels: the grid is sized for it, smaller phases skip tiles.
     const m = gc.n * Math.ceil(g.h / g.sh) * Math.ceil(g.w / g.sw);
     launch('backwardInput', family, gc, b ? [dyc, w, b] : [dyc, w], dxc, m, g.cin, g.sh * g.sw, {
-      dCo: convTile().bk % g.cout, dTap: Math.floor(convTile().bk / g.cout),
+      dCo: bk % g.cout, dTap: Math.floor(bk / g.cout),
     });
   });
   return dx;
@@ -292,10 +297,10 @@ const SPLIT_K_MIN = 512;
  * K slices for backward weight: enough workgroups to keep the device busy (a few hundred on a GPU,
  * a few dozen on lavapipe's threads), each slice long enough to be worth its partial sums.
  */
-export function splitKCount(g: ConvGeometry, family = defaultConvFamily()): number {
+export function splitKCount(g: ConvGeometry, family = defaultConvFamily(), tile = gemmTile('backwardWeight', g.cout, family)): number {
   const m = g.kh * g.kw * g.cin;
   const sg = subgroupTile(m, g.cout, tileFit('backwardWeight', g), familyLanes(family));
-  const [bm, bn, target] = family === 'tiled' ? [convTile().bm, convTile().bn, 256] : [sg.tm, sg.w * sg.tn, 32];
+  const [bm, bn, target] = family === 'tiled' ? [tile.bm, tile.bn, 256] : [sg.tm, sg.w * sg.tn, 32];
   const tiles = Math.ceil(m / bm) * Math.ceil(g.cout / bn);
   return Math.max(1, Math.min(Math.ceil(target / tiles), Math.floor((g.n * g.ho * g.wo) / SPLIT_K_MIN)));
 }
@@ -341,7 +346,7 @@ export function columnTilesPerGroup(g: ConvGeometry, family: ConvFamily, slices:
 function weightSlices(g: ConvGeometry, dy: Range, x: Range, dw: Tensor, family: ConvFamily, parts: number, accumulate: boolean): void {
   const mw = g.kh * g.kw * g.cin;
   const k = g.n * g.ho * g.wo;
-  const bk = convTile().bk;
+  const bk = gemmTile('backwardWeight', g.cout, family).bk;
   const chunk = Math.ceil(k / bk / parts) * bk;
   const rowChunk = Math.ceil((g.n * g.ho) / parts);
   const used = family === 'tiled' ? Math.ceil(k / chunk) : Math.ceil((g.n * g.ho) / rowChunk);

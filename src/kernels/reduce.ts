@@ -26,13 +26,15 @@ import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Ran
 
 const WG = 256;
 
+// Each workgroup sums one output's rows, or one chunk of them: out[a, chunk, b] = sum over the
+// chunk's rows of src[a, r, b] (chunks = 1: the whole middle axis).
 const reduceSpec: KernelSpec = {
   name: 'reduce.sum',
   key: '',
   inputs: 1,
   outputs: 1,
   wgsl: () => /* wgsl */ `
-struct Params { a: u32, r: u32, b: u32, scale: f32 }
+struct Params { a: u32, r: u32, b: u32, scale: f32, chunks: u32, rowsPerChunk: u32 }
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var<storage, read_write> out: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
@@ -41,13 +43,15 @@ var<workgroup> partial: array<f32, ${WG}>;
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
   let o = wid.x + wid.y * nwg.x;
-  let inRange = o < params.a * params.b;
+  let inRange = o < params.a * params.chunks * params.b;
   var acc = 0.0;
   if (inRange) {
-    let ia = o / params.b;
     let ib = o % params.b;
+    let chunk = (o / params.b) % params.chunks;
+    let ia = o / (params.b * params.chunks);
     let base = ia * params.r * params.b + ib;
-    for (var r = lid; r < params.r; r += ${WG}u) {
+    let r1 = min(params.r, (chunk + 1u) * params.rowsPerChunk);
+    for (var r = chunk * params.rowsPerChunk + lid; r < r1; r += ${WG}u) {
       acc += src[base + r * params.b];
     }
   }
@@ -60,6 +64,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (lid == 0u && inRange) { out[o] = partial[0] * params.scale; }
 }`,
 };
+
+/**
+ * With fewer outputs than this, long rows are summed in chunks by as many workgroups, then the
+ * partial sums: one workgroup per output left a GPU idle (a sum of 33 M floats to one took 52 ms
+ * on an H200, 0.1% of its copy bandwidth).
+ */
+const FEW_OUTPUTS = 1024;
+/** Rows per chunk at least this: a workgroup's 256 threads sum 16 rows each before reducing. */
+const MIN_CHUNK_ROWS = 4096;
 
 /** Rows per chunk of the column sums at least this, at most this many chunks (as batchnorm.ts). */
 const COLUMN_MIN_ROWS = 256;
@@ -131,7 +144,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 }`,
 };
 
-const middleParams = (a: number, r: number, b: number, scale: number): ArrayBuffer => packParams([u32(a), u32(r), u32(b), f32(scale)]);
+const middleParams = (a: number, r: number, b: number, scale: number, chunks = 1, rowsPerChunk = r): ArrayBuffer =>
+  packParams([u32(a), u32(r), u32(b), f32(scale), u32(chunks), u32(rowsPerChunk)]);
 
 function grid2d(groups: number): [number, number] {
   const maxX = runtime().limits.maxComputeWorkgroupsPerDimension;
@@ -144,6 +158,7 @@ export function reduceMiddle(x: Tensor, a: number, r: number, b: number, outShap
   const op = reduceSpec.name;
   if (r * b * 4 > runtime().bindingLimit && r > 1) return reduceSplitR(x, a, r, b, outShape, scale);
   if (a === 1 && r > 1 && b % 4 === 0) return columnSums(x, r, b, outShape, scale);
+  if (a * b < FEW_OUTPUTS && r >= 2 * MIN_CHUNK_ROWS && a * r * b * 4 <= runtime().bindingLimit) return reduceInChunks(x, a, r, b, outShape, scale);
   // r = 1 is a scaling, element-wise: flat chunks. Otherwise chunks of whole [r, b] rows.
   const [items, rows, cols] = r === 1 ? [a * b, 1, 1] : [a, r * b, b];
   const per = chunkItems(op, items, [part(x, rows), part(planned('reduce.out', outShape), cols)]);
@@ -152,6 +167,18 @@ export function reduceMiddle(x: Tensor, a: number, r: number, b: number, outShap
     const params = r === 1 ? middleParams(1, 1, count, scale) : middleParams(count, r, b, scale);
     dispatchChunk(reduceSpec, [range(x, first * rows, count * rows)], [range(out, first * cols, count * cols)], params, grid2d(count * cols));
   });
+  return out;
+}
+
+/** reduceMiddle with few outputs and long rows (bound whole): partial sums over chunks of r, [a, chunks, b], then their sum. */
+function reduceInChunks(x: Tensor, a: number, r: number, b: number, outShape: Shape, scale: number): Tensor {
+  const chunks = Math.min(Math.floor(r / MIN_CHUNK_ROWS), Math.ceil(FEW_OUTPUTS / (a * b)));
+  const rowsPerChunk = Math.ceil(r / chunks);
+  const used = Math.ceil(r / rowsPerChunk);
+  const partial = emptyTensor([a, used, b], 'reduce.partial');
+  runtime().dispatch(reduceSpec, { inputs: [x.slice], outputs: [partial.slice], params: middleParams(a, r, b, 1, used, rowsPerChunk) }, grid2d(a * used * b));
+  const out = reduceMiddle(partial, a, used, b, outShape, scale);
+  partial.dispose();
   return out;
 }
 

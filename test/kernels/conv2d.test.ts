@@ -18,7 +18,7 @@ import {
   type Conv2dOptions,
 } from '../../src/kernels/conv2d.js';
 import type { ConvFamily } from '../../src/kernels/conv2d-gemm.js';
-import { parseGemmTile } from '../../src/kernels/conv2d-tiled.js';
+import { CONV_TILE, formatGemmTile, NARROW_TILE, parseGemmTile, tiledTileFor, WIDE_TILE } from '../../src/kernels/conv2d-tiled.js';
 import { subgroupTile, tileFit } from '../../src/kernels/conv2d-subgroup.js';
 import { conv2dBackwardInputNaive, conv2dBackwardWeightNaive, conv2dForwardNaive } from '../../src/kernels/conv2d-naive.js';
 import { runtime } from '../../src/gpu/runtime.js';
@@ -78,6 +78,10 @@ const CASES = [
   // pixel alone), and stride 2.
   { name: 'weight gradient by pixel pairs, rows of 9', x: [1, 3, 9, 8], k: [3, 3], cout: 12, opts: { padding: 'same' } },
   { name: 'weight gradient by pixel pairs, stride 2', x: [1, 6, 19, 8], k: [3, 3], cout: 12, opts: { stride: 2, padding: 'same' } },
+  // The tiled family's wide tile (N >= 128, tiledTileFor): a forward of 136 columns over 156
+  // pixels (two row and two column tiles, the second ones partial), and a backward input of 136.
+  { name: 'wide tiles: Cout 136 over 156 pixels', x: [1, 12, 13, 24], k: [3, 3], cout: 136, opts: { padding: 'same' } },
+  { name: 'wide tiles: 136 input channels', x: [1, 5, 6, 136], k: [3, 3], cout: 20, opts: { padding: 'same' } },
 ] as const satisfies readonly { name: string; x: number[]; k: number[]; cout: number; opts: Conv2dOptions }[];
 
 /** Finite differences cost two forwards per element: only the small cases. */
@@ -206,6 +210,17 @@ describe('conv2d', () => {
     expect(subgroupTile(12, 512, bi(512, 512), 4).tn).toBe(4);
     expect(subgroupTile(8, 512, bi(512, 512), 8).tn).toBe(4);
     expect(subgroupTile(8, 512, tileFit('forward', { cin: 512, cout: 512, wo: 2 }), 4)).toMatchObject({ tn: 4, nVec4: true });
+  });
+
+  it('the tiled family picks its tile by the GEMM\'s columns', () => {
+    expect(tiledTileFor('forward', 512)).toBe(WIDE_TILE);
+    expect(tiledTileFor('backwardInput', 128)).toBe(WIDE_TILE);
+    expect(tiledTileFor('forward', 127)).toBe(NARROW_TILE);
+    expect(tiledTileFor('backwardInput', 17)).toBe(NARROW_TILE);
+    expect(tiledTileFor('forward', 16)).toBe(CONV_TILE);
+    expect(tiledTileFor('backwardWeight', 512)).toBe(CONV_TILE);
+    // The two tiles are ones parseGemmTile accepts.
+    for (const t of [WIDE_TILE, NARROW_TILE]) expect(parseGemmTile(formatGemmTile(t))).toEqual(t);
   });
 
   it('parseGemmTile reads a tile and says what is wrong with a bad one', () => {
