@@ -25,21 +25,29 @@ export const CONV_TILE: GemmTile = { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 };
 /** 128×128 tiles, 8-deep slices, 8×8 per thread: 8 KiB of workgroup memory, 64 accumulators. */
 export const WIDE_TILE: GemmTile = { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 };
 
-/** 128×64 tiles, 16-deep slices, 8×4 per thread: for GEMMs too narrow to fill a 128-wide tile. */
-export const NARROW_TILE: GemmTile = { bm: 128, bn: 64, bk: 16, tm: 8, tn: 4 };
+/** 128×64 tiles, 8-deep slices, 8×4 per thread: for GEMMs too narrow to fill a 128-wide tile. */
+export const NARROW_TILE: GemmTile = { bm: 128, bn: 64, bk: 8, tm: 8, tn: 4 };
+
+/** 128×32 tiles, 16-deep slices, 8×4 per thread (128 threads): for GEMMs of 17 to 32 columns. */
+export const SLIM_TILE: GemmTile = { bm: 128, bn: 32, bk: 16, tm: 8, tn: 4 };
 
 /**
  * The tiled family's tile for a GEMM of N columns (forward: Cout; backward input: Cin; backward
- * weight: Cout), from the U-Net's convs timed on an H200 (dawnet only, GPU timestamps, one run):
- * - N >= 128: WIDE_TILE took 0.68-0.82 ms where CONV_TILE took 0.92-1.23 (forward 1.29-1.36x,
- *   backward input 1.50-1.61x faster at l3-l5), 43-46% of the FMA peak for the forward;
- * - 16 < N < 128: a 128-wide tile is half empty or worse (WIDE_TILE was 0.70-0.84x at N = 32 and
- *   64), and NARROW_TILE was 1.05-1.16x faster than CONV_TILE;
- * - N <= 16 and the weight gradient keep CONV_TILE: no tile was timed at N <= 16, and the weight
- *   gradient's split K changes with the tile (WIDE_TILE: 1.49x at l3, 0.89x at l5).
+ * weight: Cout), from the U-Net's convs at batch 16, 256x256, timed on an H200 in two runs
+ * (dawnet only, GPU timestamps; CONV_TILE's times in brackets):
+ * - forward and backward input: N >= 128 (l3-l5): WIDE_TILE, 0.68-0.82 ms [0.92-1.23], the
+ *   forwards at 43-46% of the FMA peak; N = 64 (l2): NARROW_TILE, 0.75 and 0.84 ms [0.93, 1.21];
+ *   N = 32 (l1): SLIM_TILE, 1.27 and 1.45 ms [1.82, 2.37]. Each was the fastest of the tiles
+ *   tried at its N (128x128 and 128x64 with 4-, 8- and 16-deep slices, 128x32, 64x64 with 8 and
+ *   32). 128-wide tiles ran 0.5-0.8x at N <= 64, where most of their columns are empty.
+ * - weight gradient: WIDE_TILE at N = 128 and 256 (1.49x and 1.10x), SLIM_TILE at N = 32
+ *   (1.27x); at N = 64 and 512 CONV_TILE stayed the fastest (its split K changes with the tile).
+ * - N <= 16 keeps CONV_TILE: no tile was timed there.
  */
 export function tiledTileFor(dir: ConvDirection, n: number): GemmTile {
-  if (dir === 'backwardWeight' || n <= 16) return CONV_TILE;
+  if (n <= 16) return CONV_TILE;
+  if (n <= 32) return SLIM_TILE;
+  if (dir === 'backwardWeight') return n >= 128 && n <= 256 ? WIDE_TILE : CONV_TILE;
   return n >= 128 ? WIDE_TILE : NARROW_TILE;
 }
 
