@@ -1,7 +1,8 @@
 // The issue's bars, checked against a run, with the figure that says what limits each miss:
 //  - conv2d forward, backward input and backward weight at every U-Net shape: >= 3x tfjs
 //  - the U-Net training step: >= 3x tfjs
-//  - conv2d forward: >= 50% of the measured FMA peak
+//  - conv2d forward: >= 50% of the measured FMA peak on lavapipe (a CPU adapter), >= 40% on a GPU
+//    (the issue's H100/H200 bar)
 //  - peak GPU memory of each end-to-end case: <= 1.5x the theoretical minimum
 // What limits a case is read off three floors under its median time: compute (flops at the FMA
 // peak), memory (the bytes its operands must move at the measured copy bandwidth) and launch (the
@@ -26,7 +27,13 @@ import type { CaseResult, SideResult } from './harness.js';
 import type { BenchRecord } from './report.js';
 
 export const SPEED_BAR = 3;
-export const PEAK_BAR = 50;
+/** % of the FMA peak the conv forwards must reach: on a CPU adapter, and on a GPU. */
+export const PEAK_BAR = { cpu: 50, gpu: 40 } as const;
+
+const isCpuRecord = (rec: BenchRecord): boolean => /llvmpipe|lavapipe|swiftshader/i.test(rec.adapter);
+
+/** The forward's % of peak bar for the adapter a record was measured on. */
+export const peakBarOf = (rec: BenchRecord): number => (isCpuRecord(rec) ? PEAK_BAR.cpu : PEAK_BAR.gpu);
 
 export interface Miss {
   id: string;
@@ -132,7 +139,7 @@ function recordTiles(rec: BenchRecord): TileChoice {
 }
 
 function convFamilyOf(rec: BenchRecord): ConvFamily {
-  return /llvmpipe|lavapipe|swiftshader/i.test(rec.adapter) ? 'subgroup' : 'tiled';
+  return isCpuRecord(rec) ? 'subgroup' : 'tiled';
 }
 
 function convLimit(r: CaseResult, rec: BenchRecord): string {
@@ -185,11 +192,11 @@ function besideNote(r: CaseResult): string {
  * How the cases fare against the FMA loop re-timed beside each (the machine's speed drifts on a
  * shared VM): a figure for the reader, the verdict stays on the run's peak.
  */
-function besideSummary(rows: CaseResult[]): { note?: string } {
+function besideSummary(rows: CaseResult[], bar: number): { note?: string } {
   const pcts = rows.map(pctBeside).filter((p): p is number => p !== null);
   if (!pcts.length) return {};
-  const met = pcts.filter((p) => p >= PEAK_BAR).length;
-  return { note: `against the FMA loop re-timed right after each case: ${met} of ${pcts.length} at ${PEAK_BAR}% or more (${Math.min(...pcts).toFixed(1)}-${Math.max(...pcts).toFixed(1)}%)` };
+  const met = pcts.filter((p) => p >= bar).length;
+  return { note: `against the FMA loop re-timed right after each case: ${met} of ${pcts.length} at ${bar}% or more (${Math.min(...pcts).toFixed(1)}-${Math.max(...pcts).toFixed(1)}%)` };
 }
 
 function ratioValue(r: CaseResult): string {
@@ -203,6 +210,7 @@ export function evaluateBars(rec: BenchRecord): Bar[] {
   const e2e = rec.e2e ?? [];
   const unetSteps = e2e.filter((r) => r.id.startsWith('unet.train/') && r.tfjs !== null);
   const withMemory = e2e.filter((r) => r.memory && 'ratio' in r.memory);
+  const peakBar = peakBarOf(rec);
   return [
     {
       name: 'conv2d (all directions) at the U-Net shapes vs tfjs',
@@ -218,12 +226,12 @@ export function evaluateBars(rec: BenchRecord): Bar[] {
     },
     {
       name: 'conv2d forward, % of the FMA peak',
-      target: `>= ${PEAK_BAR}%`,
+      target: `>= ${peakBar}%`,
       checked: convForward.length,
       misses: convForward
-        .filter((r) => !(timed(r.dawnet) && r.dawnet.pctPeak !== null && r.dawnet.pctPeak >= PEAK_BAR))
+        .filter((r) => !(timed(r.dawnet) && r.dawnet.pctPeak !== null && r.dawnet.pctPeak >= peakBar))
         .map((r) => ({ id: r.id, value: timed(r.dawnet) && r.dawnet.pctPeak !== null ? `${r.dawnet.pctPeak.toFixed(1)}%` : '-', limit: `${convLimit(r, rec)}${besideNote(r)}` })),
-      ...besideSummary(convForward),
+      ...besideSummary(convForward, peakBar),
     },
     {
       name: 'peak GPU memory / theoretical minimum',

@@ -71,6 +71,21 @@ describe('bench bars', () => {
     expect(pct.note).toBeUndefined();
   });
 
+  it('holds a GPU to 40% of the FMA peak and a CPU adapter to 50%, and names the tiles a GPU ran', () => {
+    // l3 in 0.8 ms = 59% and l2 (37.7 MFLOP like every level) in 1.1 ms = 43% of 80 GFLOP/s.
+    const rows = [convRow(2, 1.1, 2), convRow(3, 0.8, 6)];
+    const peakBar = (rec: BenchRecord) => evaluateBars(rec).find((b) => b.name.startsWith('conv2d forward, % of the FMA peak'))!;
+    const cpu = peakBar(record(rows));
+    expect([cpu.target, cpu.misses.map((m) => m.id)]).toEqual(['>= 50%', ['conv2d.forward/unet-l2']]);
+    const gpuRecord = { ...record(rows), adapter: 'nvidia nvidia-h200 (test)', convTileRule: 'by-shape' as const };
+    const gpu = peakBar(gpuRecord);
+    expect([gpu.target, gpu.misses]).toEqual(['>= 40%', []]);
+    // On a GPU the convs ran the tiled family with tiledTileFor's tiles: l2 (N = 64) 128x64
+    // (at scale 8, 4 workgroups: too few for a GPU, which the verdict names).
+    const speed = evaluateBars(gpuRecord).find((b) => b.name.startsWith('conv2d (all directions)'))!;
+    expect(speed.misses.find((m) => m.id === 'conv2d.forward/unet-l2')!.limit).toMatch(/tiles of 128x64/);
+  });
+
   it('shows the cases against the FMA loop re-timed beside them, without changing the verdict', () => {
     // l1 at 39% of the run's 80 GFLOP/s, but the loop re-timed beside it ran at 60: 52% of that.
     const rec = record([convRow(1, 1.2, 6, 60), convRow(3, 0.8, 6, 79)]);
