@@ -17,12 +17,10 @@ import { fmaProbe, measurePeak, type PeakResult } from './peak.js';
 import type { TfjsPeer } from './peer-tfjs.js';
 import { loadCases, loadE2eCases } from './registry.js';
 import { clockLine, e2eHeader, e2eRow, peakLines, tableHeader, tableRow, type BenchRecord, type ClockRecord } from './report.js';
+import { isCpuAdapterReport } from '../src/gpu/adapter-kind.js';
 
 /** lavapipe, llvmpipe, SwiftShader, WARP: adapters that run on the CPU get a smaller default. */
-export function isCpuAdapter(report: dn.AdapterReport): boolean {
-  const text = [report.vendor, report.architecture, report.device, report.description].join(' ');
-  return /llvmpipe|lavapipe|swiftshader|software|warp|cpu/i.test(text);
-}
+export const isCpuAdapter = (report: dn.AdapterReport): boolean => isCpuAdapterReport(report);
 
 /** The clock of each side for this run; throws when --clock gpu meets an adapter without timestamps. */
 function benchClocks(option: ClockOption, peer: TfjsPeer | null, ownsRuntime: boolean): ClockRecord {

@@ -17,7 +17,7 @@
 //
 // Reductions: the mean and the variance are two passes (Σx, then Σ(x - mean)²), so a channel whose
 // mean is large next to its spread keeps its variance. Each pass is a grid of workgroups, 32 channels
-// by up to MAX_CHUNKS row chunks; 8 row lanes per channel stride the chunk (neighbouring threads read
+// by up to maxRowChunks row chunks (row-chunks.ts: 128 on a CPU adapter, more on a GPU); 8 row lanes per channel stride the chunk (neighbouring threads read
 // neighbouring channels, so loads coalesce) and a tree in workgroup memory combines them. A thread per
 // channel then adds the chunks' partials, which also finishes the statistics.
 //
@@ -39,15 +39,17 @@ import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, range } from './chunking.js';
 import { reduceMiddle } from './reduce.js';
+import { maxRowChunks } from './row-chunks.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, type VecWidth } from './wgsl.js';
 
 /** Channel lanes per workgroup (each 1 channel, or 4 as a vec4) and row lanes per channel. */
 const CH_LANES: Record<VecWidth, number> = { 1: 32, 4: 8 };
 const ROW_LANES = 8;
 
-/** Rows per chunk at least this, and at most this many chunks: partials stay small. */
+/** Rows per chunk at least this (chunks at most maxRowChunks): partials stay small. */
 const MIN_ROWS_PER_CHUNK = 256;
-const MAX_CHUNKS = 128;
+/** The finish adds at most this many chunks per channel in a loop; more are collapsed first. */
+const FINISH_MAX_CHUNKS = 128;
 
 export interface BatchNormOptions {
   training: boolean;
@@ -247,8 +249,8 @@ fn main(${LINEAR_MAIN_ARGS}) {
 // ---------------------------------------------------------------------------------------------
 // Raw GPU functions
 
-function chunking(rows: number): { chunks: number; rowsPerChunk: number } {
-  const chunks = Math.max(1, Math.min(MAX_CHUNKS, Math.ceil(rows / MIN_ROWS_PER_CHUNK)));
+function chunking(rows: number, columnGroups: number): { chunks: number; rowsPerChunk: number } {
+  const chunks = Math.max(1, Math.min(maxRowChunks(columnGroups), Math.ceil(rows / MIN_ROWS_PER_CHUNK)));
   const rowsPerChunk = Math.ceil(rows / chunks);
   return { chunks: Math.ceil(rows / rowsPerChunk) || 1, rowsPerChunk: Math.max(1, rowsPerChunk) };
 }
@@ -271,8 +273,9 @@ function channelSums(
   const width = vecWidth(c);
   const spec = sumsSpec(mode, width, extra.relu);
   const per = chunkItems(spec.name, rows, rowInputs.map((t) => part(t, c)), channelInputs);
+  const columnGroups = Math.ceil(c / width / CH_LANES[width]);
   const plans: { first: number; count: number; chunks: number; rowsPerChunk: number }[] = [];
-  forEachChunk(rows, per, (first, count) => plans.push({ first, count, ...chunking(count) }));
+  forEachChunk(rows, per, (first, count) => plans.push({ first, count, ...chunking(count, columnGroups) }));
   const perChannel = mode === 'grad' ? 2 : 1;
   let total = plans.reduce((n, p) => n + p.chunks, 0);
   let partial = emptyTensor([total, perChannel, c], 'batchnorm.partial');
@@ -280,10 +283,12 @@ function channelSums(
   for (const p of plans) {
     const inputs = [...rowInputs.map((t) => range(t, p.first * c, p.count * c)), ...channelInputs];
     const out = range(partial, firstChunk * perChannel * c, p.chunks * perChannel * c);
-    dispatchChunk(spec, inputs, [out], packParams([u32(p.count), u32(c / width), u32(p.rowsPerChunk)]), [Math.ceil(c / width / CH_LANES[width]), p.chunks]);
+    dispatchChunk(spec, inputs, [out], packParams([u32(p.count), u32(c / width), u32(p.rowsPerChunk)]), [columnGroups, p.chunks]);
     firstChunk += p.chunks;
   }
-  if (partial.size * 4 > rt.bindingLimit) {
+  // A thread per channel would add thousands of chunks one by one (a GPU's many chunks), or the
+  // partials may be too big to bind: reduce.ts adds them first, many workgroups wide.
+  if (total > FINISH_MAX_CHUNKS || partial.size * 4 > rt.bindingLimit) {
     const collapsed = reduceMiddle(partial, 1, total, perChannel * c, [1, perChannel, c]);
     partial.dispose();
     [partial, total] = [collapsed, 1];

@@ -28,6 +28,7 @@ import type { ConvDirection } from './conv2d-gemm-common.js';
 import { gemmKernel, type ConvFamily } from './conv2d-gemm.js';
 import { SUBGROUP_LANES, subgroupTile, tileFit } from './conv2d-subgroup.js';
 import { CONV_TILE, tiledTileFor, type GemmTile } from './conv2d-tiled.js';
+import { isCpuAdapterReport } from '../gpu/adapter-kind.js';
 import { sumLeading } from './reduce.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
 
@@ -210,9 +211,7 @@ export function defaultConvFamily(): ConvFamily {
   const rt = runtime();
   const known = familyByDevice.get(rt.device);
   if (known) return known;
-  const r = rt.ctx.report;
-  const cpu = r.architecture === 'software' || /llvmpipe|lavapipe|swiftshader/i.test(`${r.device} ${r.description}`);
-  const family: ConvFamily = cpu && subgroupLanes() > 0 ? 'subgroup' : 'tiled';
+  const family: ConvFamily = isCpuAdapterReport(rt.ctx.report) && subgroupLanes() > 0 ? 'subgroup' : 'tiled';
   familyByDevice.set(rt.device, family);
   return family;
 }

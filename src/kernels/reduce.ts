@@ -23,6 +23,7 @@ import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { record } from '../graph/autograd.js';
 import { assertLive, emptyTensor, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Range } from './chunking.js';
+import { maxRowChunks } from './row-chunks.js';
 
 const WG = 256;
 
@@ -74,9 +75,8 @@ const FEW_OUTPUTS = 1024;
 /** Rows per chunk at least this: a workgroup's 256 threads sum 16 rows each before reducing. */
 const MIN_CHUNK_ROWS = 4096;
 
-/** Rows per chunk of the column sums at least this, at most this many chunks (as batchnorm.ts). */
+/** Rows per chunk of the column sums at least this, at most maxRowChunks chunks (as batchnorm.ts). */
 const COLUMN_MIN_ROWS = 256;
-const COLUMN_MAX_CHUNKS = 128;
 
 const columnsSpec: KernelSpec = {
   name: 'reduce.columns',
@@ -112,12 +112,13 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 
 /** Sums the rows of an [r, b] tensor (b a multiple of 4, bound whole): partial sums per chunk of rows, then their sum. */
 function columnSums(x: Tensor, r: number, b: number, outShape: Shape, scale: number): Tensor {
-  const chunks = Math.max(1, Math.min(COLUMN_MAX_CHUNKS, Math.ceil(r / COLUMN_MIN_ROWS)));
+  const columnGroups = Math.ceil(b / 32);
+  const chunks = Math.max(1, Math.min(maxRowChunks(columnGroups), Math.ceil(r / COLUMN_MIN_ROWS)));
   const rowsPerChunk = Math.ceil(r / chunks);
   const used = Math.ceil(r / rowsPerChunk);
   const out = emptyTensor(used === 1 ? outShape : [used, b], used === 1 ? 'reduce.out' : 'reduce.partial');
   const params = packParams([u32(r), u32(b / 4), u32(rowsPerChunk), f32(used === 1 ? scale : 1)]);
-  runtime().dispatch(columnsSpec, { inputs: [x.slice], outputs: [out.slice], params }, [Math.ceil(b / 32), used]);
+  runtime().dispatch(columnsSpec, { inputs: [x.slice], outputs: [out.slice], params }, [columnGroups, used]);
   if (used === 1) return out;
   const sums = columnSums(out, used, b, outShape, scale);
   out.dispose();

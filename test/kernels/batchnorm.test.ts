@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import { batchNorm2d, batchNorm2dForward } from '../../src/kernels/batchnorm.js';
+import { maxRowChunks, overrideRowChunkSizing } from '../../src/kernels/row-chunks.js';
 import { nd, type NdArray } from '../../src/reference/array.js';
 import { batchNormBackwardRef, batchNormForwardRef, channelMoments } from '../../src/reference/batchnorm.js';
 import { unaryBackwardRef, unaryForwardRef } from '../../src/reference/elementwise.js';
@@ -131,6 +132,42 @@ describe('batchNorm2d', () => {
       });
     }
   }
+
+  // On a GPU the sums spread over more row chunks than on lavapipe (row-chunks.ts), and past 128
+  // the finish gets them collapsed by reduce.ts first: 33,800 rows make 133 chunks that way, in
+  // vec4 (8 channels) and scalar (5 channels) kernels.
+  for (const c of [8, 5]) {
+    it(`training with a GPU's row chunks, ${c} channels: forward, running stats and backward match CPU`, async () => {
+      const d = makeData([2, 130, 130, c], 90 + c);
+      const r = ndOf(d);
+      const o = { training: true, momentum: 0.1, eps: 1e-5 };
+      overrideRowChunkSizing('gpu');
+      try {
+        const { x, gamma, beta, rm, rv } = gpuOf(d);
+        const y = batchNorm2d(x, gamma, beta, rm, rv, o);
+        const want = batchNormForwardRef(r.x, r.gamma, r.beta, r.rm, r.rv, o);
+        expectClose(`c${c} y`, await y.toArray(), want.y.data);
+        expectClose(`c${c} runningVar`, await rv.toArray(), want.runningVar.data);
+        const dy = fromNd(d.dy, d.shape);
+        y.backward(dy);
+        const g = batchNormBackwardRef(r.x, r.gamma, r.dy, r.rm, r.rv, o);
+        expectClose(`c${c} dx`, await x.grad!.toArray(), g.dx.data);
+        expectClose(`c${c} dgamma`, await gamma.grad!.toArray(), g.dgamma.data);
+        expectClose(`c${c} dbeta`, await beta.grad!.toArray(), g.dbeta.data);
+        for (const t of [x, gamma, beta, rm, rv, y, dy]) t.dispose();
+      } finally {
+        overrideRowChunkSizing(null);
+      }
+    });
+  }
+
+  it('row chunks: 128 at most on a CPU adapter, about 2048 workgroups on a GPU', () => {
+    overrideRowChunkSizing('cpu');
+    expect([maxRowChunks(1), maxRowChunks(64)]).toEqual([128, 128]);
+    overrideRowChunkSizing('gpu');
+    expect([maxRowChunks(1), maxRowChunks(4), maxRowChunks(64)]).toEqual([2048, 512, 128]);
+    overrideRowChunkSizing(null);
+  });
 
   it('batchNorm2dForward returns the batch mean and invStd (training) or the running ones (inference)', async () => {
     const d = makeData([2, 3, 5, 37], 77);

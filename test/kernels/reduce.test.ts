@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import { mean, sum } from '../../src/kernels/reduce.js';
+import { overrideRowChunkSizing } from '../../src/kernels/row-chunks.js';
 import { nd } from '../../src/reference/array.js';
 import { sumRef } from '../../src/reference/elementwise.js';
 import { expectClose } from '../helpers/close.js';
@@ -34,6 +35,21 @@ const REDUCE_CASES = [
 const sumTolerance = (terms: number): number => (terms > 1000 ? 2e-3 : 1e-4);
 
 describe('sum and mean', () => {
+  // Column sums with a GPU's row chunks (row-chunks.ts): 40,000 rows of 8 columns in 157 chunks.
+  it('column sums with a GPU\'s row chunks match CPU', async () => {
+    const shape = [40000, 8];
+    const x = uniform(40000 * 8, 77);
+    overrideRowChunkSizing('gpu');
+    try {
+      const xt = fromNd(x, shape);
+      const s = sum(xt, [0]);
+      expectClose('column sums', await s.toArray(), sumRef(nd(x, shape), [0]).data, { atol: sumTolerance(40000) });
+      for (const t of [xt, s]) t.dispose();
+    } finally {
+      overrideRowChunkSizing(null);
+    }
+  });
+
   for (const [k, cs] of REDUCE_CASES.entries()) {
     const n = cs.shape.reduce((p: number, d: number) => p * d, 1);
     const x = uniform(n, 500 + k);
