@@ -168,7 +168,8 @@ function operandProbeNote(r: CaseResult, rec: BenchRecord): string {
   if (!timed(r.dawnet) || ms === undefined || ms <= 0) return '';
   const pct = rec.peak && rec.peak.clock === r.dawnet.clock ? ` (${((100 * r.work) / (ms * 1e6) / rec.peak.gflops).toFixed(1)}% of peak)` : '';
   const share = 100 * (1 - ms / r.dawnet.timing.medianMs);
-  return `; with its operand loads replaced by register values the same kernels ran in ${ms.toFixed(2)} ms${pct}: loading the operands takes ${share.toFixed(0)}% of the time`;
+  const staged = convFamilyOf(rec) === 'tiled' ? ' (still staged in workgroup memory)' : '';
+  return `; with its operand loads replaced by register values${staged} the same kernels ran in ${ms.toFixed(2)} ms${pct}: loading the operands takes ${share.toFixed(0)}% of the time`;
 }
 
 function stepLimit(r: E2eResult, rec: BenchRecord): string {

@@ -160,8 +160,8 @@ export async function runBenchRecord(host: BenchHost): Promise<BenchRecord> {
   const save = () => host.save(record);
   const clocks: SideClocks = { dawnet: clock.dawnet, tfjs: clock.tfjs ?? 'wall' };
   const probePeak = peak ? fmaProbe(peak, clock.dawnet === 'gpu-timestamp' ? dawnetGpuClock() : null) : null;
-  const probeOperands = defaultConvFamily() === 'subgroup';
-  const env: RunEnv = { peak: peak ? { gflops: peak.gflops, gbps: peak.gbps, clock: peak.clock } : null, tfjs: peer, clocks, budget, save, probePeak, probeOperands };
+  // Both conv families have the operand probe: the subgroup one (CPU adapters) and the tiled one (GPUs).
+  const env: RunEnv = { peak: peak ? { gflops: peak.gflops, gbps: peak.gbps, clock: peak.clock } : null, tfjs: peer, clocks, budget, save, probePeak, probeOperands: true };
   await runE2e(opts, scale, env, record.e2e!);
   await runKernels(opts, scale, env, record.rows);
   save();

@@ -33,7 +33,7 @@ export interface GemmKernel {
 /**
  * The kernel of one direction and family, with its tile chosen for an M×N GEMM; `fit` (see
  * tileFit) lets the subgroup family read its operands four floats at a time; `src` 'registers'
- * is the subgroup family's load probe (see OperandSource), for forward and backward input.
+ * is either family's load probe (see OperandSource), for forward and backward input.
  */
 export function gemmKernel(dir: ConvDirection, family: ConvFamily, hasBias: boolean, m: number, n: number, fit: TileFit = NO_FIT, lanes = SUBGROUP_LANES, tile: GemmTile = CONV_TILE, src: OperandSource = 'memory'): GemmKernel {
   const d = direction(dir, hasBias);
@@ -41,8 +41,8 @@ export function gemmKernel(dir: ConvDirection, family: ConvFamily, hasBias: bool
   const io = { inputs: d.inputs.length, outputs: 1 };
   if (family === 'tiled') {
     const t = tile;
-    const key = `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}|in${io.inputs}`;
-    return { spec: { name: d.name, key, ...io, wgsl: () => tiledWgsl(dir, hasBias, t) }, params, bm: t.bm, bn: t.bn };
+    const key = `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}${src === 'registers' ? ':regs' : ''}|in${io.inputs}`;
+    return { spec: { name: d.name, key, ...io, wgsl: () => tiledWgsl(dir, hasBias, t, src) }, params, bm: t.bm, bn: t.bn };
   }
   const t = subgroupTile(m, n, fit, lanes);
   const key = `${t.w}:${t.tm}x${t.tn}${t.kVec4 ? ':k4' : ''}${t.nVec4 ? ':n4' : ''}${t.mVec4 ? ':m4' : ''}${t.pixelPairs ? ':p2' : ''}${src === 'registers' ? ':regs' : ''}|in${io.inputs}`;

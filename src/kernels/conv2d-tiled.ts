@@ -5,6 +5,7 @@
 // BK = dTap·Cin + dCi come in params): no integer division in the loop.
 
 import { bindings, direction, forwardRow, guard, PHASE, PHASE_PIXEL, phaseRow, rep, storeOne, GEOM, type ConvDirection } from './conv2d-gemm-common.js';
+import type { OperandSource } from './conv2d-subgroup.js';
 
 /** 'tiled': BM×BN outputs per workgroup, BK-deep slices, TM×TN outputs per thread. */
 export interface GemmTile {
@@ -187,12 +188,20 @@ function slots(side: 'a' | 'b', map: 'k' | 'mn', rows: number, t: GemmTile, T: n
   ${rep(n, (i) => `let ${side}At${i} = ${side}${col}${i} * ${rows} + l % ${rows};`)}`;
 }
 
-export function tiledWgsl(dir: ConvDirection, hasBias: boolean, t: GemmTile): string {
+/**
+ * The operand-load probe's loads (OperandSource 'registers', see conv2d-subgroup.ts): each read of
+ * x, w or dy becomes its index as a float, so the index arithmetic, the bounds checks, the staging
+ * in workgroup memory and the multiply-adds stay and only the buffer reads go.
+ */
+const indexInstead = (load: string): string => load.replace(/\b(x|w|dy)\[([^[\]]+)\]/g, 'f32($2)');
+
+export function tiledWgsl(dir: ConvDirection, hasBias: boolean, t: GemmTile, src: OperandSource = 'memory'): string {
   const d = direction(dir, hasBias);
   const p = tiledParts(dir);
   const T = (t.bm / t.tm) * (t.bn / t.tn);
   const [la, lb, nv] = [(t.bm * t.bk) / T, (t.bn * t.bk) / T, t.tn / 4];
-  const load = `${rep(la, p.loadA)}\n    ${rep(lb, p.loadB, '\n    ')}`;
+  const loads = `${rep(la, p.loadA)}\n    ${rep(lb, p.loadB, '\n    ')}`;
+  const load = src === 'registers' ? indexInstead(loads) : loads;
   const row = dir === 'backwardInput' ? PHASE_PIXEL : '';
   return /* wgsl */ `
 struct Params { ${[...GEOM, ...d.extras].map((f) => `${f}: i32`).join(', ')} }

@@ -193,9 +193,10 @@ export function setConvTile(tile: GemmTile | null): void {
 const operandProbe = new WeakSet<GPUDevice>();
 
 /**
- * Runs the subgroup family's forward and backward input on this device with its operand loads
- * replaced by register arithmetic (OperandSource 'registers'): a measurement probe for the
- * benchmark, whose outputs are meaningless; false restores the kernels.
+ * Runs both families' forward and backward input on this device with their operand loads
+ * replaced by register arithmetic (OperandSource 'registers'; the tiled family still stages the
+ * values in workgroup memory): a measurement probe for the benchmark, whose outputs are
+ * meaningless; false restores the kernels.
  */
 export function setOperandProbe(on: boolean): void {
   if (on) operandProbe.add(runtime().device);

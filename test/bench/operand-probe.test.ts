@@ -1,12 +1,14 @@
-// The operand-load probe (OperandSource 'registers' in src/kernels/conv2d-subgroup.ts, switched by
-// setOperandProbe, timed by bench/harness.ts as a third side of conv cases): its kernels make no
-// load of the GEMM's operands but keep the multiply-adds; switching it on changes what the convs
-// compute and switching it off gives back the exact kernels; a conv case records its time.
+// The operand-load probe (OperandSource 'registers' in src/kernels/conv2d-subgroup.ts and
+// conv2d-tiled.ts, switched by setOperandProbe, timed by bench/harness.ts as a third side of conv
+// cases): its kernels make no load of the GEMM's operands but keep the multiply-adds; switching it
+// on changes what the convs of both families compute and switching it off gives back the exact
+// kernels; a conv case records its time.
 
 import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import { backwardInputGemm, forwardGemm, setOperandProbe } from '../../src/kernels/conv2d.js';
 import { subgroupTile, subgroupWgsl, tileFit } from '../../src/kernels/conv2d-subgroup.js';
+import { NARROW_TILE, SLIM_TILE, tiledWgsl, WIDE_TILE } from '../../src/kernels/conv2d-tiled.js';
 import { conv2dFamily } from '../../bench/cases/conv2d.js';
 import { runCase } from '../../bench/harness.js';
 import { useGpu } from '../helpers/gpu.js';
@@ -32,15 +34,26 @@ describe('operand-load probe', () => {
     expect(fmas(registers)).toBe(fmas(memory));
   });
 
+  // The tiled (GPU) family: each tile the shape rule picks, in both directions.
+  const tiles = [['128x128x8/8x8', WIDE_TILE], ['128x64x8/8x4', NARROW_TILE], ['128x32x16/8x4', SLIM_TILE]] as const;
+  for (const dir of ['forward', 'backwardInput'] as const) {
+    it.each(tiles)(`tiled ${dir}, %s: no operand load, the same multiply-adds`, (_name, t) => {
+      const [memory, registers] = [tiledWgsl(dir, false, t, 'memory'), tiledWgsl(dir, false, t, 'registers')];
+      expect(operandReads(memory)).toBeGreaterThan(0);
+      expect(operandReads(registers)).toBe(0);
+      expect(fmas(registers)).toBe(fmas(memory));
+    });
+  }
+
   it('switched on, the convs compute something else; switched off, exactly what they did', async () => {
     const [n, h, c] = [1, 8, 16];
     const g = { n, h, w: h, cin: c, cout: c, kh: 3, kw: 3, sh: 1, sw: 1, padTop: 1, padBottom: 1, padLeft: 1, padRight: 1, ho: h, wo: h };
     const x = dn.tensor(Float32Array.from({ length: n * h * h * c }, (_, i) => Math.sin(i)), [n, h, h, c]);
     const w = dn.tensor(Float32Array.from({ length: 9 * c * c }, (_, i) => Math.cos(i)), [3, 3, c, c]);
-    const run = async (probe: boolean) => {
+    const run = async (probe: boolean, family: 'subgroup' | 'tiled') => {
       setOperandProbe(probe);
       try {
-        const [y, dx] = [forwardGemm(g, x, w, null, 'subgroup'), backwardInputGemm(g, x, w, null, 'subgroup')];
+        const [y, dx] = [forwardGemm(g, x, w, null, family), backwardInputGemm(g, x, w, null, family)];
         const out = [await y.toArray(), await dx.toArray()];
         y.dispose();
         dx.dispose();
@@ -49,12 +62,14 @@ describe('operand-load probe', () => {
         setOperandProbe(false);
       }
     };
-    const before = await run(false);
-    const probed = await run(true);
-    const after = await run(false);
-    for (const i of [0, 1]) {
-      expect(probed[i]).not.toEqual(before[i]);
-      expect(after[i]).toEqual(before[i]);
+    for (const family of ['subgroup', 'tiled'] as const) {
+      const before = await run(false, family);
+      const probed = await run(true, family);
+      const after = await run(false, family);
+      for (const i of [0, 1]) {
+        expect(probed[i]).not.toEqual(before[i]);
+        expect(after[i]).toEqual(before[i]);
+      }
     }
     x.dispose();
     w.dispose();
