@@ -172,7 +172,7 @@ fi
 # case by case. Each run stops starting cases after 40 s and is killed at 70 s.
 # Defaults: candidates for the narrow GEMMs the H200 runs of 2026-11-26 left slowest (U-Net l1,
 # N = 32, at 25% of the FMA peak) and for the weight gradient.
-TILES=${DAWNET_TILE-128x32x8/8x4 64x32x16/4x4 128x128x4/8x8 128x64x16/8x4}
+TILES=${DAWNET_TILE-128x32x8/8x4 256x32x8/8x4 64x32x16/4x4 128x128x4/8x8}
 TOTAL_S=${DAWNET_TOTAL_S:-500}
 TILE_ARGS=(bench --scale "$SCALE" --reps "$REPS" --group conv2d --only unet --no-e2e --no-tfjs --no-peak --budget 40)
 if [[ -n "$TILES" ]] && (( SECONDS + 140 <= TOTAL_S )); then
