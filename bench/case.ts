@@ -52,9 +52,8 @@ export interface BenchCase {
   /** Set when the outputs are known not to match, saying why; the comparison is skipped. */
   noCheck?: string;
   /**
-   * A conv forward or backward input: where the subgroup family runs, dawnet is timed once more
-   * with its operand loads replaced by register values (setOperandProbe), which says what the
-   * loads cost.
+   * A conv forward or backward input: dawnet is timed once more with its operand loads replaced
+   * by register values (setOperandProbe, either conv family), which says what the loads cost.
    */
   probeOperands?: boolean;
 }

@@ -7,8 +7,8 @@
 //    during one of them (a shared VM drifts) moves both sides and cancels out of this figure.
 // Nothing runs on the GPU; cases whose shapes differ (another --scale) are listed, not compared.
 
-import type { CaseResult, SideResult } from './harness.js';
-import type { BenchRecord } from './report.js';
+import { timed, type CaseResult, type SideResult } from './harness.js';
+import { ms, type BenchRecord } from './report.js';
 import type { Clock, Timing } from './timing.js';
 
 export type Verdict = 'faster' | 'slower' | 'within spread' | 'few samples';
@@ -17,7 +17,7 @@ export type Verdict = 'faster' | 'slower' | 'within spread' | 'few samples';
  * Fewer samples a side and the quartiles are the samples themselves: two runs of the same kernel
  * with 2 samples each were called 0.53x and 1.10x apart on lavapipe.
  */
-export const MIN_SAMPLES = 5;
+const MIN_SAMPLES = 5;
 
 export interface CaseChange {
   id: string;
@@ -40,7 +40,6 @@ export interface Comparison {
   notes: string[];
 }
 
-const timed = (s: CaseResult['dawnet'] | CaseResult['tfjs']): s is SideResult => !!s && 'timing' in s;
 
 /** Both sides' timings on one clock: their own when they share it, else both walls. */
 function onOneClock(a: SideResult, b: SideResult): { clock: Clock; a: Timing; b: Timing } {
@@ -58,18 +57,12 @@ export function verdict(base: Timing, next: Timing): Verdict {
   return 'within spread';
 }
 
-/** tfjs/dawnet in one run, from medians on one clock. */
-function peerRatio(r: CaseResult): number | null {
-  if (!timed(r.dawnet) || !timed(r.tfjs)) return null;
-  const t = onOneClock(r.dawnet, r.tfjs);
-  return t.b.medianMs / t.a.medianMs;
-}
-
 function changeOf(base: CaseResult, next: CaseResult): CaseChange | string {
   if (base.shape !== next.shape) return `${next.id}: shape ${base.shape} in BASE, ${next.shape} in NEW`;
   if (!timed(base.dawnet) || !timed(next.dawnet)) return `${next.id}: dawnet not timed in ${timed(base.dawnet) ? 'NEW' : 'BASE'}`;
   const t = onOneClock(base.dawnet, next.dawnet);
-  const [pb, pn] = [peerRatio(base), peerRatio(next)];
+  // The tfjs / dawnet ratio each record keeps (on one clock: bench/harness.ts sameClockRatio).
+  const [pb, pn] = [base.ratio, next.ratio];
   return {
     id: next.id,
     shape: next.shape,
@@ -117,7 +110,6 @@ export function compareRecords(base: BenchRecord, next: BenchRecord): Comparison
   return { changes, skipped, notes: runNotes(base, next) };
 }
 
-const ms = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toFixed(3));
 
 /** The comparison as a terminal table with a summary line. */
 export function comparisonLines(c: Comparison, basePath: string, nextPath: string): string {

@@ -30,7 +30,7 @@ import {
 import { DAWNET_SAVES, minimumMemory, stepFlops, type MemoryMinimum, type NetGraph } from './memory.js';
 import type { TfjsMemory, TfjsPeer } from './peer-tfjs.js';
 import { probePeak, type LiveGroup } from './pool-probe.js';
-import * as dn from '../src/index.js';
+import { profile as profileKernels } from '../src/index.js';
 import type { KernelTime } from '../src/gpu/gpu-timer.js';
 
 export interface E2eSide {
@@ -157,7 +157,7 @@ async function profileStep(side: E2eSide): Promise<StepProfile | null> {
   const clock = dawnetGpuClock();
   if (!clock) return null;
   const plain = await clock.measure(() => side.step());
-  const profile = await dn.profile(() => side.step());
+  const profile = await profileKernels(() => side.step());
   return plain.gpuMs === null || !profile ? null : { plainMs: plain.gpuMs, ...profile };
 }
 

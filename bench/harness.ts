@@ -1,8 +1,8 @@
 // Running one case on both frameworks: inputs, outputs checked against each other, timings (on
 // the clocks of bench/timing.ts, the two sides' samples interleaved so that a slow stretch of the
 // machine slows both alike), rates, % of the peak and the tfjs / dawnet ratio of one clock. Conv
-// cases on CPU adapters get a third side in the same interleaving: dawnet with its operand loads
-// replaced by register values (the operand probe), which says what those loads cost.
+// cases get a third side in the same interleaving: dawnet with its operand loads replaced by
+// register values (the operand probe), which says what those loads cost.
 
 import { runtime } from '../src/gpu/runtime.js';
 import { setOperandProbe } from '../src/kernels/conv2d.js';
@@ -102,7 +102,7 @@ export interface CaseEnv {
   clocks?: SideClocks;
   /** Re-times the FMA peak (bench/peak.ts fmaProbe); called after the samples of flops cases. */
   probePeak?: () => Promise<number | null>;
-  /** Run the operand-load probe of cases that ask for it (the conv family is 'subgroup'). */
+  /** Run the operand-load probe of cases that ask for it. */
   probeOperands?: boolean;
 }
 
@@ -121,6 +121,9 @@ function sideResult(c: BenchCase, t: ClockedTiming, peak: Peak | null): SideResu
 }
 
 /** tfjs / dawnet from medians of one clock: the sides' own when they agree, else both walls. */
+/** A side that was timed (not an error, not absent). */
+export const timed = (side: CaseResult['dawnet'] | CaseResult['tfjs']): side is SideResult => !!side && 'timing' in side;
+
 export function sameClockRatio(dawnet: SideResult | { error: string }, tfjs: SideResult | { error: string } | null): { ratio: number | null; ratioClock: Clock | null } {
   if (!('timing' in dawnet) || !tfjs || !('timing' in tfjs)) return { ratio: null, ratioClock: null };
   if (dawnet.clock === tfjs.clock) return { ratio: tfjs.timing.medianMs / dawnet.timing.medianMs, ratioClock: dawnet.clock };
@@ -214,10 +217,9 @@ export function compareOutputs(got: Float32Array, want: Float32Array, tolerance:
 /**
  * dawnet's side once more with the conv kernels' operand loads in registers (setOperandProbe on
  * for its steps only), timed among the sides' samples so a slow stretch of a shared machine slows
- * it as much as the others.
+ * it as much as the others. It runs on the dawnet side's own tensors, which that side disposes.
  */
-function prepareOperandProbe(c: BenchCase, host: Float32Array[]): PreparedSide {
-  const side = prepareDawnet(c, host);
+function operandProbeOf(side: PreparedSide): PreparedSide {
   const step = side.runner.step;
   const probed = (): ReturnType<typeof step> => {
     setOperandProbe(true);
@@ -227,7 +229,7 @@ function prepareOperandProbe(c: BenchCase, host: Float32Array[]): PreparedSide {
       setOperandProbe(false);
     }
   };
-  return { ...side, runner: { ...side.runner, step: probed } };
+  return { ...side, runner: { ...side.runner, step: probed }, dispose: async () => {} };
 }
 
 /** Runs a case on dawnet and (when loaded) tfjs; a failing side is reported, not thrown. */
@@ -267,11 +269,7 @@ export async function runCase(c: BenchCase, env: CaseEnv): Promise<CaseResult> {
     }
   }
   if (env.probeOperands && c.probeOperands && sides[0]?.name === 'dawnet') {
-    try {
-      sides.push({ name: 'probe', prepared: prepareOperandProbe(c, host), gpu: gpuClockOf('dawnet', env) });
-    } catch {
-      // The case's own figures stand without the probe.
-    }
+    sides.push({ name: 'probe', prepared: operandProbeOf(sides[0].prepared), gpu: gpuClockOf('dawnet', env) });
   }
   try {
     let timings: ClockedTiming[] | null = null;

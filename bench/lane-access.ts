@@ -12,7 +12,7 @@ import { packParams, u32 } from '../src/gpu/params.js';
 import { runtime, type KernelSpec } from '../src/gpu/runtime.js';
 import { emptyTensor } from '../src/graph/tensor.js';
 import type { ConvDirection } from '../src/kernels/conv2d-gemm-common.js';
-import { subgroupTile, tileFit } from '../src/kernels/conv2d-subgroup.js';
+import { SUBGROUP_LANES, subgroupTile, tileFit } from '../src/kernels/conv2d-subgroup.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from '../src/kernels/wgsl.js';
 import type { ConvLayer } from './case.js';
 import { timeClocked, type Clock, type GpuClock } from './timing.js';
@@ -109,7 +109,7 @@ export type LaneAccesses = Record<Kind, number>;
  * TM/W vec4s of A, and of B TN vec4s (backward input), 4 vec4s (forward with nVec4) or 4·TN
  * floats (forward without); every output is stored once per split-K slice.
  */
-export function convLaneAccesses(dir: ConvDirection, l: ConvLayer, splits: number, lanes = 8): LaneAccesses {
+export function convLaneAccesses(dir: ConvDirection, l: ConvLayer, splits: number, lanes = SUBGROUP_LANES): LaneAccesses {
   const pixels = l.n * l.h * l.w;
   const [m, n] = dir === 'backwardWeight' ? [l.k * l.k * l.cin, l.cout] : [pixels, dir === 'forward' ? l.cout : l.cin];
   const t = subgroupTile(m, n, tileFit(dir, { cin: l.cin, cout: l.cout, wo: l.w }), lanes);

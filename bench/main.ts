@@ -4,46 +4,22 @@
 // bench/results/; --markdown prints the README section. Times are GPU timestamps where both sides
 // have them, else wall clock (--clock). `npm run bench:browser` runs the same in Chromium.
 
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import * as dn from '../src/index.js';
-import { FormatError } from '../src/errors.js';
 import { hasRuntime, runtime } from '../src/gpu/runtime.js';
-import { parseGemmTile } from '../src/kernels/conv2d-tiled.js';
-import { setConvTile } from '../src/kernels/conv2d.js';
 import { runGpuChecks } from './gpu-checks.js';
 import { compareRecords, comparisonLines } from './compare.js';
 import { markdownReport } from './markdown.js';
 import { parseBenchArgs, USAGE } from './options.js';
 import { loadTfjs, type TfjsPeer } from './peer-tfjs.js';
-import { adapterSlug, type BenchRecord } from './report.js';
-import { isCpuAdapter, listCases, loadPeer, runBenchRecord } from './run.js';
+import { readRecord, writeRecord } from './record-file.js';
+import { defaultScale, listCases, loadPeer, recordSlug, runBenchRecord, useConvTile } from './run.js';
 
 /**
  * Dawn rounds timestamps to 2^16 ns (65.5 us) by default, against timing attacks in browsers; a
  * benchmark wants them whole. It applies to every device made from this GPU object: tfjs's too.
  */
 const DAWN_TIMESTAMPS = 'disable-dawn-features=timestamp_quantization';
-
-/** A record written by an earlier run; says which file when it is not one. */
-export function readRecord(path: string): BenchRecord {
-  let rec: Partial<BenchRecord>;
-  try {
-    rec = JSON.parse(readFileSync(path, 'utf8')) as Partial<BenchRecord>;
-  } catch (e) {
-    throw new FormatError(`${path}: not a readable JSON file (${(e as Error).message})`);
-  }
-  if (!rec || !Array.isArray(rec.rows) || typeof rec.adapter !== 'string') throw new FormatError(`${path}: not a dawnet bench record (no adapter or rows)`);
-  return rec as BenchRecord;
-}
-
-/** Writes the record whole or not at all: a run killed mid-write keeps the previous save. */
-export function writeRecord(path: string, record: BenchRecord): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const partial = `${path}.partial`;
-  writeFileSync(partial, `${JSON.stringify(record, null, 2)}\n`);
-  renameSync(partial, path);
-}
 
 async function tryLoadTfjs(): Promise<TfjsPeer | null> {
   const gpu = runtime().ctx.nodeGpu ?? (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
@@ -71,9 +47,9 @@ export async function runBench(args: string[]): Promise<void> {
   }
   const ownsRuntime = !hasRuntime();
   const report = await dn.init({ dawnOptions: [DAWN_TIMESTAMPS] });
-  if (opts.convTile) setConvTile(parseGemmTile(opts.convTile));
+  const resetConvTile = useConvTile(opts);
   const name = dn.info().name;
-  const scale = opts.scale ?? (isCpuAdapter(report) ? 8 : 1);
+  const scale = opts.scale ?? defaultScale(report);
   let peer: TfjsPeer | null = null;
   try {
     if (opts.checks) {
@@ -86,12 +62,11 @@ export async function runBench(args: string[]): Promise<void> {
     console.log(`adapter: ${name}`);
     console.log(`scale:   ${scale} (batch and spatial sizes divided by it)`);
     if (opts.tfjs) peer = await tryLoadTfjs();
-    const device = [report.vendor, report.architecture, report.device].filter((s) => s).join(' ');
-    const out = opts.out ?? join('bench', 'results', `${adapterSlug(device || name)}.json`);
+    const out = opts.out ?? join('bench', 'results', `${recordSlug(report)}.json`);
     const command = ['dawnet', 'bench', ...args].join(' ');
     await runBenchRecord({ opts, command, report, scale, peer, ownsRuntime, out, save: (record) => writeRecord(out, record) });
   } finally {
-    if (opts.convTile && hasRuntime()) setConvTile(null);
+    resetConvTile();
     peer?.unload();
     if (ownsRuntime) dn.shutdown();
   }

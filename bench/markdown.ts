@@ -9,11 +9,7 @@ import { evaluateBars, mib, type Bar } from './bars.js';
 import type { E2eResult } from './e2e.js';
 import type { CaseResult } from './harness.js';
 import type { Clock } from './timing.js';
-import { fmaUnrollNote, laneAccessLine, profileLine, type BenchRecord } from './report.js';
-
-function num(v: number): string {
-  return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toFixed(3);
-}
+import { fmaUnrollNote, laneAccessLine, ms, profileLine, type BenchRecord } from './report.js';
 
 const UNITS = { flops: 'GFLOP/s', bytes: 'GB/s', images: 'img/s' } as const;
 
@@ -25,7 +21,7 @@ function offClock(clock: Clock | null | undefined, runClock: Clock): string {
 function side(s: CaseResult['dawnet'] | null, metric: CaseResult['metric'], runClock: Clock): string {
   if (!s) return '-';
   if ('error' in s) return 'error';
-  return `${num(s.timing.medianMs)} ms (${num(s.rate)} ${UNITS[metric]})${offClock(s.clock ?? 'wall', runClock)}`;
+  return `${ms(s.timing.medianMs)} ms (${ms(s.rate)} ${UNITS[metric]})${offClock(s.clock ?? 'wall', runClock)}`;
 }
 
 function pct(s: CaseResult['dawnet']): string {
@@ -38,7 +34,7 @@ function ratio(r: CaseResult, runClock: Clock): string {
 
 /** Wall medians of both sides. */
 function wall(r: CaseResult): string {
-  const w = (s: CaseResult['dawnet'] | null) => (s && 'timing' in s && s.wall ? num(s.wall.medianMs) : '-');
+  const w = (s: CaseResult['dawnet'] | null) => (s && 'timing' in s && s.wall ? ms(s.wall.medianMs) : '-');
   return r.tfjs ? `${w(r.dawnet)} / ${w(r.tfjs)} ms` : `${w(r.dawnet)} ms`;
 }
 

@@ -32,7 +32,8 @@ export function tableHeader(): string {
   return `${head}\n${'-'.repeat(head.length)}`;
 }
 
-function ms(v: number): string {
+/** A time in ms (or any figure) to three significant digits, at most three decimals. */
+export function ms(v: number): string {
   return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toFixed(3);
 }
 
@@ -197,12 +198,12 @@ export function peakLines(p: PeakResult): string {
   ].join('\n');
 }
 
-/** The per-lane access rates in G accesses per second. */
 /** Which FMA loop gave the peak, for the README: ' (4 fmas per chain a round)'; '' for records before the unroll was a choice. */
 export function fmaUnrollNote(p: PeakResult): string {
   return p.fma.unroll === undefined ? '' : ` (the fastest FMA loop, ${p.fma.unroll} fma${p.fma.unroll === 1 ? '' : 's'} per chain a round)`;
 }
 
+/** The per-lane access rates in G accesses per second. */
 export function laneAccessLine(r: LaneAccessRates): string {
   const g = (perUs: number) => (perUs / 1000).toFixed(2);
   return `${g(r.scalarLoads)} G float loads/s, ${g(r.vec4Loads)} G vec4 loads/s, ${g(r.scalarStores)} G float stores/s (a lane at a time)`;

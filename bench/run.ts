@@ -5,8 +5,9 @@
 
 import { UsageError } from '../src/cli/args.js';
 import * as dn from '../src/index.js';
-import { runtime } from '../src/gpu/runtime.js';
-import { defaultConvFamily, subgroupLanes } from '../src/kernels/conv2d.js';
+import { hasRuntime, runtime } from '../src/gpu/runtime.js';
+import { defaultConvFamily, setConvTile, subgroupLanes } from '../src/kernels/conv2d.js';
+import { parseGemmTile } from '../src/kernels/conv2d-tiled.js';
 import { runCase, type CaseResult, type Peak } from './harness.js';
 import { chooseClocks, dawnetGpuClock, syncOverheadMs, type ClockOption, type SideClocks } from './timing.js';
 import { barLines, evaluateBars } from './bars.js';
@@ -16,11 +17,29 @@ import type { BenchOptions } from './options.js';
 import { fmaProbe, measurePeak, type PeakResult } from './peak.js';
 import type { TfjsPeer } from './peer-tfjs.js';
 import { loadCases, loadE2eCases } from './registry.js';
-import { clockLine, e2eHeader, e2eRow, peakLines, tableHeader, tableRow, type BenchRecord, type ClockRecord } from './report.js';
+import { adapterSlug, clockLine, e2eHeader, e2eRow, peakLines, tableHeader, tableRow, type BenchRecord, type ClockRecord } from './report.js';
 import { isCpuAdapterReport } from '../src/gpu/adapter-kind.js';
 
-/** lavapipe, llvmpipe, SwiftShader, WARP: adapters that run on the CPU get a smaller default. */
-export const isCpuAdapter = (report: dn.AdapterReport): boolean => isCpuAdapterReport(report);
+/** The default --scale: 8 on an adapter that runs on the CPU (lavapipe, SwiftShader), 1 on a GPU. */
+export const defaultScale = (report: dn.AdapterReport): number => (isCpuAdapterReport(report) ? 8 : 1);
+
+/** The name a record's file takes after its adapter (bench/results/<slug>.json). */
+export function recordSlug(report: dn.AdapterReport): string {
+  const device = [report.vendor, report.architecture, report.device].filter((s) => s).join(' ');
+  return adapterSlug(device || dn.info().name);
+}
+
+/**
+ * Applies --conv-tile on the current runtime (the tiled family then runs that tile on every
+ * GEMM); returns what undoes it.
+ */
+export function useConvTile(opts: BenchOptions): () => void {
+  if (!opts.convTile) return () => {};
+  setConvTile(parseGemmTile(opts.convTile));
+  return () => {
+    if (hasRuntime()) setConvTile(null);
+  };
+}
 
 /** The clock of each side for this run; throws when --clock gpu meets an adapter without timestamps. */
 function benchClocks(option: ClockOption, peer: TfjsPeer | null, ownsRuntime: boolean): ClockRecord {
@@ -51,8 +70,6 @@ interface RunEnv {
   save: () => void;
   /** Re-times the FMA peak beside each flops case (null: no peak measured). */
   probePeak: (() => Promise<number | null>) | null;
-  /** Time the conv cases' operand-load probe (the subgroup family runs the convs). */
-  probeOperands: boolean;
 }
 
 async function runE2e(opts: BenchOptions, scale: number, env: RunEnv, rows: E2eResult[]): Promise<void> {
@@ -80,7 +97,8 @@ async function runKernels(opts: BenchOptions, scale: number, env: RunEnv, rows: 
   console.log(tableHeader());
   for (const [i, c] of cases.entries()) {
     if (!env.budget.allows(c.id)) continue;
-    const row = await runCase(c, { timing: opts.timing, peak: env.peak, tfjs: env.tfjs, check: opts.check, seed: 1000 * (i + 1), clocks: env.clocks, probePeak: env.probePeak ?? undefined, probeOperands: env.probeOperands });
+    // Both conv families have the operand probe: the subgroup one (CPU adapters) and the tiled one (GPUs).
+    const row = await runCase(c, { timing: opts.timing, peak: env.peak, tfjs: env.tfjs, check: opts.check, seed: 1000 * (i + 1), clocks: env.clocks, probePeak: env.probePeak ?? undefined, probeOperands: true });
     rows.push(row);
     env.save();
     console.log(tableRow(row));
@@ -128,10 +146,10 @@ export async function runBenchRecord(host: BenchHost): Promise<BenchRecord> {
   const { opts, report, scale, peer } = host;
   const clock = benchClocks(opts.clock, peer, host.ownsRuntime);
   console.log(clockLine(clock));
+  const gpu = clock.dawnet === 'gpu-timestamp' ? dawnetGpuClock() : null;
   let peak: PeakResult | null = null;
   if (opts.peak) {
-    const gpu = clock.dawnet === 'gpu-timestamp' ? dawnetGpuClock() : null;
-    peak = await measurePeak({ copyBytes: (isCpuAdapter(report) ? 64 : 256) * 2 ** 20, gpu });
+    peak = await measurePeak({ copyBytes: (isCpuAdapterReport(report) ? 64 : 256) * 2 ** 20, gpu });
     console.log(peakLines(peak));
   }
   const overhead = {
@@ -159,9 +177,8 @@ export async function runBenchRecord(host: BenchHost): Promise<BenchRecord> {
   };
   const save = () => host.save(record);
   const clocks: SideClocks = { dawnet: clock.dawnet, tfjs: clock.tfjs ?? 'wall' };
-  const probePeak = peak ? fmaProbe(peak, clock.dawnet === 'gpu-timestamp' ? dawnetGpuClock() : null) : null;
-  // Both conv families have the operand probe: the subgroup one (CPU adapters) and the tiled one (GPUs).
-  const env: RunEnv = { peak: peak ? { gflops: peak.gflops, gbps: peak.gbps, clock: peak.clock } : null, tfjs: peer, clocks, budget, save, probePeak, probeOperands: true };
+  const probePeak = peak ? fmaProbe(peak, gpu) : null;
+  const env: RunEnv = { peak: peak ? { gflops: peak.gflops, gbps: peak.gbps, clock: peak.clock } : null, tfjs: peer, clocks, budget, save, probePeak };
   await runE2e(opts, scale, env, record.e2e!);
   await runKernels(opts, scale, env, record.rows);
   save();

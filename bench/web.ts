@@ -12,13 +12,13 @@ import { UsageError } from '../src/cli/args.js';
 import { runGpuChecks } from './gpu-checks.js';
 import { parseBenchArgs, USAGE } from './options.js';
 import { tfjsPeer, type TfjsPeer } from './peer-tfjs.js';
-import { adapterSlug, type BenchRecord } from './report.js';
-import { isCpuAdapter, listCases, loadPeer, runBenchRecord } from './run.js';
+import type { BenchRecord } from './report.js';
+import { defaultScale, listCases, loadPeer, recordSlug, runBenchRecord, useConvTile } from './run.js';
 import type { Tfjs } from './case.js';
 
 /**
  * What the page answers: a record with `slug`, the name the Node CLI would give its file
- * (adapterSlug), or what ran instead (help, a case list, the GPU checks).
+ * (recordSlug), or what ran instead (help, a case list, the GPU checks).
  */
 export type PageBenchResult = { record: BenchRecord; slug: string } | { done: string } | { failedChecks: number };
 
@@ -29,8 +29,10 @@ async function benchInPage(args: string[]): Promise<PageBenchResult> {
     return { done: 'usage' };
   }
   if (typeof opts.markdown === 'string') throw new UsageError('--markdown FILE renders a record in Node: dawnet bench --markdown FILE');
+  if (opts.compare) throw new UsageError('--compare A B compares records in Node: dawnet bench --compare A B');
   const report = await dn.init();
-  const scale = opts.scale ?? (isCpuAdapter(report) ? 8 : 1);
+  const resetConvTile = useConvTile(opts);
+  const scale = opts.scale ?? defaultScale(report);
   let peer: TfjsPeer | null = null;
   try {
     console.log(`adapter: ${dn.info().name} (${navigator.userAgent})`);
@@ -48,9 +50,9 @@ async function benchInPage(args: string[]): Promise<PageBenchResult> {
     // ownsRuntime: timestamps are whole, as the driver starts Chromium with
     // --enable-webgpu-developer-features (else Chrome rounds them to 100 us).
     const record = await runBenchRecord({ opts, command, report, scale, peer, ownsRuntime: true, out: null, save: () => {} });
-    const device = [report.vendor, report.architecture, report.device].filter((s) => s).join(' ');
-    return { record, slug: adapterSlug(device || dn.info().name) };
+    return { record, slug: recordSlug(report) };
   } finally {
+    resetConvTile();
     peer?.unload();
     dn.shutdown();
   }

@@ -10,7 +10,7 @@
 // and --enable-webgpu-developer-features so timestamps are not rounded to 100 us.
 import { build } from 'esbuild';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,9 +84,8 @@ async function main() {
     }
     if (!('record' in result)) return;
     const path = out ?? join(ROOT, 'bench', 'results', `${result.slug}-chromium.json`);
-    await mkdir(dirname(path), { recursive: true });
-    await writeFile(`${path}.partial`, `${JSON.stringify(result.record, null, 2)}\n`);
-    await rename(`${path}.partial`, path);
+    const { writeRecord } = await importTs('bench/record-file.ts');
+    writeRecord(path, result.record);
     console.log(`record written to ${path}`);
   } finally {
     await browser?.close();

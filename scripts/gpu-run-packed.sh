@@ -14,6 +14,8 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/dawnet-gpu.XXXXXX")
 RESULTS=$SCRATCH/dawnet-res
 mkdir -p "$OUTDIR" "$RESULTS"
+# gpu-run.sh starts a tile run only if it can end by DAWNET_TOTAL_S: inside this limit.
+export DAWNET_TOTAL_S=${DAWNET_TOTAL_S:-$((LIMIT_S - 30))}
 timeout -k 5 "$LIMIT_S" "$ROOT/scripts/gpu-run.sh" "$RESULTS"
 rc=$?
 for f in bench.json bench.md env.txt checks.log tile-compare.txt; do

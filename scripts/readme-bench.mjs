@@ -5,7 +5,6 @@
 // its headings one level down; what the README says around the blocks is written by hand. The
 // record's path is relative to the repository. --check changes nothing and exits 1 when a block
 // is out of date. bench/markdown.ts is bundled on the fly (ts-module.mjs), so nothing needs building.
-import { readFileSync } from 'node:fs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,18 +44,12 @@ async function main() {
   const at = args.indexOf('--readme');
   const readmePath = at >= 0 ? resolve(args[at + 1] ?? '') : join(ROOT, 'README.md');
   const { markdownReport } = await importTs('bench/markdown.ts');
+  const { readRecord } = await importTs('bench/record-file.ts');
   const readme = await readFile(readmePath, 'utf8');
   const records = new Map();
   const render = (rel) => {
     if (!records.has(rel)) {
-      const path = resolve(ROOT, rel);
-      let record;
-      try {
-        record = JSON.parse(readFileSync(path, 'utf8'));
-      } catch (e) {
-        throw new Error(`${rel}: not a readable record (${e.message})`);
-      }
-      records.set(rel, blockLines(markdownReport(record)));
+      records.set(rel, blockLines(markdownReport(readRecord(resolve(ROOT, rel)))));
     }
     return records.get(rel);
   };

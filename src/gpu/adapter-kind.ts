@@ -4,9 +4,10 @@
 
 import type { AdapterReport } from './device.js';
 
+/** A name (vendor, architecture, device, description) that says the adapter runs on the CPU. */
+export const isCpuAdapterName = (name: string): boolean => /llvmpipe|lavapipe|swiftshader|software|warp|\bcpu\b/i.test(name);
+
 /** The adapter runs on the CPU: by its reported architecture or its name. */
 export function isCpuAdapterReport(report: AdapterReport): boolean {
-  if (report.architecture === 'software') return true;
-  const text = [report.vendor, report.architecture, report.device, report.description].join(' ');
-  return /llvmpipe|lavapipe|swiftshader|software|warp|\bcpu\b/i.test(text);
+  return report.architecture === 'software' || isCpuAdapterName([report.vendor, report.architecture, report.device, report.description].join(' '));
 }

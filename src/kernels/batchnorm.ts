@@ -17,9 +17,10 @@
 //
 // Reductions: the mean and the variance are two passes (Σx, then Σ(x - mean)²), so a channel whose
 // mean is large next to its spread keeps its variance. Each pass is a grid of workgroups, 32 channels
-// by up to maxRowChunks row chunks (row-chunks.ts: 128 on a CPU adapter, more on a GPU); 8 row lanes per channel stride the chunk (neighbouring threads read
-// neighbouring channels, so loads coalesce) and a tree in workgroup memory combines them. A thread per
-// channel then adds the chunks' partials, which also finishes the statistics.
+// by up to maxRowChunks row chunks (row-chunks.ts: 128 on a CPU adapter, more on a GPU); 8 row
+// lanes per channel stride the chunk (neighbouring threads read neighbouring channels, so loads
+// coalesce) and a tree in workgroup memory combines them. A thread per channel then adds the
+// chunks' partials, which also finishes the statistics (past 128 chunks, reduce.ts adds them first).
 //
 // With C a multiple of 4 (every layer of the models here) each thread takes four adjacent channels
 // as a vec4 in every pass: CPU adapters pay a bounds check and a branch per lane for each load and

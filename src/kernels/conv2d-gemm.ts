@@ -18,7 +18,7 @@
 import type { KernelSpec } from '../gpu/runtime.js';
 import { direction, GEOM, type ConvDirection } from './conv2d-gemm-common.js';
 import { NO_FIT, SUBGROUP_LANES, subgroupTile, subgroupWgsl, type OperandSource, type TileFit } from './conv2d-subgroup.js';
-import { CONV_TILE, tiledWgsl, type GemmTile } from './conv2d-tiled.js';
+import { CONV_TILE, formatGemmTile, tiledWgsl, type GemmTile } from './conv2d-tiled.js';
 
 export type ConvFamily = 'tiled' | 'subgroup';
 
@@ -41,7 +41,7 @@ export function gemmKernel(dir: ConvDirection, family: ConvFamily, hasBias: bool
   const io = { inputs: d.inputs.length, outputs: 1 };
   if (family === 'tiled') {
     const t = tile;
-    const key = `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}${src === 'registers' ? ':regs' : ''}|in${io.inputs}`;
+    const key = `${formatGemmTile(t)}${src === 'registers' ? ':regs' : ''}|in${io.inputs}`;
     return { spec: { name: d.name, key, ...io, wgsl: () => tiledWgsl(dir, hasBias, t, src) }, params, bm: t.bm, bn: t.bn };
   }
   const t = subgroupTile(m, n, fit, lanes);

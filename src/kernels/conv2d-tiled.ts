@@ -80,7 +80,6 @@ export function parseGemmTile(spec: string): GemmTile {
   return t;
 }
 
-
 /** Per direction: how the threads cover a tile when loading it ('k': along K, coalescing reads
  *  where K is the contiguous axis; 'mn': along rows or columns), the setup, loads and advance. */
 interface TiledParts {

@@ -30,7 +30,7 @@ import { SUBGROUP_LANES, subgroupTile, tileFit } from './conv2d-subgroup.js';
 import { CONV_TILE, tiledTileFor, type GemmTile } from './conv2d-tiled.js';
 import { isCpuAdapterReport } from '../gpu/adapter-kind.js';
 import { sumLeading } from './reduce.js';
-import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
+import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, workgroupGrid } from './wgsl.js';
 
 export interface Conv2dOptions {
   stride?: number | [number, number];
@@ -217,17 +217,13 @@ export function defaultConvFamily(): ConvFamily {
   return family;
 }
 
-/** Flattens `groups` workgroups into x (up to the device maximum), then y. */
-function grid(groups: number): [number, number] {
-  const maxX = runtime().limits.maxComputeWorkgroupsPerDimension;
-  return groups <= maxX ? [groups, 1] : [maxX, Math.ceil(groups / maxX)];
-}
-
-/** Dispatches an M×N GEMM kernel `batches` times over (phases or K slices). A bias is inputs[2]. */
-
-function launch(dir: ConvDirection, family: ConvFamily, g: ConvGeometry, inputs: (Tensor | Range)[], out: Tensor | Range, m: number, n: number, batches: number, extras: Record<string, number>): void {
+/**
+ * Dispatches an M×N GEMM kernel `batches` times over (phases or K slices). A bias is inputs[2].
+ * `tile` is gemmTile's for this GEMM: the caller has worked its K step into `extras` already.
+ */
+function launch(dir: ConvDirection, family: ConvFamily, tile: GemmTile, g: ConvGeometry, inputs: (Tensor | Range)[], out: Tensor | Range, m: number, n: number, batches: number, extras: Record<string, number>): void {
   const probe = dir !== 'backwardWeight' && operandProbe.has(runtime().device);
-  const kernel = gemmKernel(dir, family, inputs.length === 3, m, n, tileFit(dir, g), familyLanes(family), gemmTile(dir, n, family), probe ? 'registers' : 'memory');
+  const kernel = gemmKernel(dir, family, inputs.length === 3, m, n, tileFit(dir, g), familyLanes(family), tile, probe ? 'registers' : 'memory');
   const mTiles = Math.ceil(m / kernel.bm);
   // Backward weight may give each workgroup several column tiles (extras.nPer): nTiles counts groups of them.
   const nTiles = Math.ceil(Math.ceil(n / kernel.bn) / (extras.nPer ?? 1));
@@ -237,7 +233,7 @@ function launch(dir: ConvDirection, family: ConvFamily, g: ConvGeometry, inputs:
     if (values[f] === undefined) throw new Error(`${kernel.spec.name}: param ${f} missing`);
     return i32(values[f]);
   }));
-  dispatchChunk(kernel.spec, inputs, [out], params, grid(groups));
+  dispatchChunk(kernel.spec, inputs, [out], params, workgroupGrid(groups));
 }
 
 /** Floats per sample of the conv's input and output. */
@@ -263,11 +259,12 @@ export function forwardGemm(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | n
   const yShape = [g.n, g.ho, g.wo, g.cout];
   const per = samplesPerChunk('conv2d.forward', g, x, planned('conv2d.y', yShape), [w, b]);
   const y = emptyTensor(yShape, 'conv2d.y');
-  const bk = gemmTile('forward', g.cout, family).bk;
+  const tile = gemmTile('forward', g.cout, family);
+  const bk = tile.bk;
   const dTap = Math.floor(bk / g.cin);
   forEachSampleChunk(g, per, x, y, (gc, xc, yc) => {
     const m = gc.n * g.ho * g.wo;
-    launch('forward', family, gc, b ? [xc, w, b] : [xc, w], yc, m, g.cout, 1, {
+    launch('forward', family, tile, gc, b ? [xc, w, b] : [xc, w], yc, m, g.cout, 1, {
       m, k: g.kh * g.kw * g.cin, dCi: bk % g.cin, dTapW: dTap % g.kw, dTapH: Math.floor(dTap / g.kw),
     });
   });
@@ -279,11 +276,12 @@ export function backwardInputGemm(g: ConvGeometry, dy: Tensor, w: Tensor, b: Ten
   const dxShape = [g.n, g.h, g.w, g.cin];
   const per = samplesPerChunk('conv2d.backwardInput', g, planned('conv2d.dx', dxShape), dy, [w, b]);
   const dx = emptyTensor(dxShape, 'conv2d.dx');
-  const bk = gemmTile('backwardInput', g.cin, family).bk;
+  const tile = gemmTile('backwardInput', g.cin, family);
+  const bk = tile.bk;
   forEachSampleChunk(g, per, dx, dy, (gc, dxc, dyc) => {
     // Stride phase (0, 0) has the most pixels: the grid is sized for it, smaller phases skip tiles.
     const m = gc.n * Math.ceil(g.h / g.sh) * Math.ceil(g.w / g.sw);
-    launch('backwardInput', family, gc, b ? [dyc, w, b] : [dyc, w], dxc, m, g.cin, g.sh * g.sw, {
+    launch('backwardInput', family, tile, gc, b ? [dyc, w, b] : [dyc, w], dxc, m, g.cin, g.sh * g.sw, {
       dCo: bk % g.cout, dTap: Math.floor(bk / g.cout),
     });
   });
@@ -295,11 +293,12 @@ const SPLIT_K_MIN = 512;
 
 /**
  * K slices for backward weight: enough workgroups to keep the device busy (a few hundred on a GPU,
- * a few dozen on lavapipe's threads), each slice long enough to be worth its partial sums.
+ * a few dozen on lavapipe's threads), each slice long enough to be worth its partial sums. `tile`
+ * and `lanes` default to this device's; a record's (bench/bars.ts) need no device.
  */
-export function splitKCount(g: ConvGeometry, family = defaultConvFamily(), tile = gemmTile('backwardWeight', g.cout, family)): number {
+export function splitKCount(g: ConvGeometry, family = defaultConvFamily(), tile = gemmTile('backwardWeight', g.cout, family), lanes = familyLanes(family)): number {
   const m = g.kh * g.kw * g.cin;
-  const sg = subgroupTile(m, g.cout, tileFit('backwardWeight', g), familyLanes(family));
+  const sg = subgroupTile(m, g.cout, tileFit('backwardWeight', g), lanes);
   const [bm, bn, target] = family === 'tiled' ? [tile.bm, tile.bn, 256] : [sg.tm, sg.w * sg.tn, 32];
   const tiles = Math.ceil(m / bm) * Math.ceil(g.cout / bn);
   return Math.max(1, Math.min(Math.ceil(target / tiles), Math.floor((g.n * g.ho * g.wo) / SPLIT_K_MIN)));
@@ -334,9 +333,9 @@ const WEIGHT_GRAD_GROUPS = 64;
  * (interleaved A/B, GPU timestamps). The tiled (GPU) family keeps one tile per workgroup: a GPU
  * wants every workgroup it can get.
  */
-export function columnTilesPerGroup(g: ConvGeometry, family: ConvFamily, slices: number): number {
+export function columnTilesPerGroup(g: ConvGeometry, family: ConvFamily, slices: number, lanes = familyLanes(family)): number {
   if (family !== 'subgroup') return 1;
-  const sg = subgroupTile(g.kh * g.kw * g.cin, g.cout, tileFit('backwardWeight', g), familyLanes(family));
+  const sg = subgroupTile(g.kh * g.kw * g.cin, g.cout, tileFit('backwardWeight', g), lanes);
   const nTiles = Math.ceil(g.cout / (sg.w * sg.tn));
   const tiles = Math.ceil((g.kh * g.kw * g.cin) / sg.tm) * nTiles * slices;
   return Math.max(1, Math.min(nTiles, Math.floor(tiles / WEIGHT_GRAD_GROUPS)));
@@ -346,14 +345,15 @@ export function columnTilesPerGroup(g: ConvGeometry, family: ConvFamily, slices:
 function weightSlices(g: ConvGeometry, dy: Range, x: Range, dw: Tensor, family: ConvFamily, parts: number, accumulate: boolean): void {
   const mw = g.kh * g.kw * g.cin;
   const k = g.n * g.ho * g.wo;
-  const bk = gemmTile('backwardWeight', g.cout, family).bk;
+  const tile = gemmTile('backwardWeight', g.cout, family);
+  const bk = tile.bk;
   const chunk = Math.ceil(k / bk / parts) * bk;
   const rowChunk = Math.ceil((g.n * g.ho) / parts);
   const used = family === 'tiled' ? Math.ceil(k / chunk) : Math.ceil((g.n * g.ho) / rowChunk);
   const inImage = bk % (g.ho * g.wo);
   const direct = used === 1 && !accumulate;
   const out = direct ? dw : emptyTensor([used, mw, g.cout], 'conv2d.dw.partial');
-  launch('backwardWeight', family, g, [dy, x], out, mw, g.cout, used, {
+  launch('backwardWeight', family, tile, g, [dy, x], out, mw, g.cout, used, {
     mw, k, chunk, rowChunk, dWo: inImage % g.wo, dHo: Math.floor(inImage / g.wo), dN: Math.floor(bk / (g.ho * g.wo)),
     nPer: columnTilesPerGroup(g, family, used),
   });

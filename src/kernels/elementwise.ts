@@ -89,15 +89,6 @@ fn main(${LINEAR_MAIN_ARGS}) {
   };
 }
 
-const UNARY_SPECS = new Map<string, KernelSpec>();
-
-function unaryKernel(op: UnaryOp, direction: 'forward' | 'backward', width: VecWidth): KernelSpec {
-  const key = `${op}.${direction}.${width}`;
-  let spec = UNARY_SPECS.get(key);
-  if (!spec) UNARY_SPECS.set(key, (spec = unarySpec(op, direction, width)));
-  return spec;
-}
-
 /**
  * One flat pass over same-sized tensors into a new one, in chunks when they exceed the binding
  * limit; `width` elements per thread (chunks stay multiples of it).
@@ -114,17 +105,17 @@ function flatPass(spec: KernelSpec, inputs: Tensor[], label: string, c: number, 
   return out;
 }
 
-
+// The runtime caches pipelines by name and key: a spec made per call compiles once.
 export function unaryForward(op: UnaryOp, x: Tensor, c = 0): Tensor {
   assertLive(op, x);
   const width = vecWidth(x.size);
-  return flatPass(unaryKernel(op, 'forward', width), [x], `${op}.out`, c, width);
+  return flatPass(unarySpec(op, 'forward', width), [x], `${op}.out`, c, width);
 }
 
 export function unaryBackward(op: UnaryOp, dy: Tensor, saved: Tensor, c = 0): Tensor {
   assertLive(op, dy, saved);
   const width = vecWidth(dy.size);
-  return flatPass(unaryKernel(op, 'backward', width), [dy, saved], `${op}.dx`, c, width);
+  return flatPass(unarySpec(op, 'backward', width), [dy, saved], `${op}.dx`, c, width);
 }
 
 /** Differentiable unary op. */
@@ -149,8 +140,6 @@ export type BinaryOp = keyof typeof BINARY;
 /**
  * `width` 4 reads and writes vec4s: a quarter of the loads, stores and index arithmetic, used when
  * every length and period is a multiple of 4 (then `i % na` in vec4 units is still exact).
- */
-/**
  * `broadcastA` / `broadcastB`: that operand repeats (period na or nb); a full-size operand is read
  * at i directly, sparing `i % n`, an integer division per element that a CPU adapter runs lane by
  * lane.

@@ -27,7 +27,7 @@ import { binaryForward } from './elementwise.js';
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, defaultConvFamily } from './conv2d.js';
 import type { ConvFamily } from './conv2d-gemm.js';
 import { sumLeading } from './reduce.js';
-import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
+import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, workgroupGrid } from './wgsl.js';
 
 /** Output tile edge (rows and columns) and K step; 16x16 threads with 4x4 results each. */
 const TILE = 64;
@@ -168,8 +168,7 @@ export function chooseSplitK(m: number, k: number, n: number): number {
 }
 
 function tileGrid(tiles: number, splits: number): [number, number, number] {
-  const maxX = runtime().limits.maxComputeWorkgroupsPerDimension;
-  return tiles <= maxX ? [tiles, 1, splits] : [maxX, Math.ceil(tiles / maxX), splits];
+  return [...workgroupGrid(tiles), splits];
 }
 
 /** Raw GPU op(A) · op(B) (+ bias): no autograd. */

@@ -18,12 +18,12 @@
 
 import { ShapeError } from '../errors.js';
 import { f32, packParams, u32 } from '../gpu/params.js';
-import { runtime, type KernelSpec } from '../gpu/runtime.js';
+import type { KernelSpec } from '../gpu/runtime.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Bound } from './chunking.js';
 import { expandMiddle } from './reduce.js';
-import { decodeNhwc, LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, type VecWidth } from './wgsl.js';
+import { decodeNhwc, LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, workgroupGrid, type VecWidth } from './wgsl.js';
 
 export interface Pool2dOptions {
   /** Window [kh, kw]; a number means square. */
@@ -247,10 +247,11 @@ export function maxPool2dBackward(dy: Tensor, argmax: Tensor, xShape: Shape, opt
   if (dy.shape.join() !== yShape.join() || argmax.shape.join() !== yShape.join()) {
     throw new ShapeError(`maxPool2d backward: dy ${formatShape(dy.shape)} and argmax ${formatShape(argmax.shape)} must be ${formatShape(yShape)}`);
   }
+  const width = vecWidth(g.c);
   if (g.sh === g.kh && g.sw === g.kw) {
-    return poolPass(MAX_BACKWARD_DISJOINT[vecWidth(g.c)], g, [dy, argmax], [['maxPool2d.dx', xShape]], g.outH * g.outW * g.c, vecWidth(g.c))[0];
+    return poolPass(MAX_BACKWARD_DISJOINT[width], g, [dy, argmax], [['maxPool2d.dx', xShape]], g.outH * g.outW * g.c, width)[0];
   }
-  return poolPass(MAX_BACKWARD[vecWidth(g.c)], g, [dy, argmax], [['maxPool2d.dx', xShape]], undefined, vecWidth(g.c))[0];
+  return poolPass(MAX_BACKWARD[width], g, [dy, argmax], [['maxPool2d.dx', xShape]], undefined, width)[0];
 }
 
 /** Differentiable max pool; the argmax lives on the tape until the backward has run. */
@@ -392,11 +393,6 @@ function channelBlock(c: number): number {
   return cb;
 }
 
-function grid2d(groups: number): [number, number] {
-  const maxX = runtime().limits.maxComputeWorkgroupsPerDimension;
-  return groups <= maxX ? [groups, 1] : [maxX, Math.ceil(groups / maxX)];
-}
-
 export function globalAvgPool2dForward(x: Tensor): Tensor {
   if (x.rank !== 4) throw new ShapeError(`globalAvgPool2d: expected an NHWC input of rank 4, got ${formatShape(x.shape)}`);
   const [n, h, w, c] = x.shape;
@@ -406,7 +402,7 @@ export function globalAvgPool2dForward(x: Tensor): Tensor {
   const y = emptyTensor([n, c], 'globalAvgPool2d.out');
   forEachChunk(n, per, (n0, count) => {
     const params = packParams([u32(count), u32(h * w), u32(c), f32(1 / (h * w))]);
-    dispatchChunk(gapSpec(cb), [range(x, n0 * h * w * c, count * h * w * c)], [range(y, n0 * c, count * c)], params, grid2d(count * Math.ceil(c / cb)));
+    dispatchChunk(gapSpec(cb), [range(x, n0 * h * w * c, count * h * w * c)], [range(y, n0 * c, count * c)], params, workgroupGrid(count * Math.ceil(c / cb)));
   });
   return y;
 }

@@ -24,6 +24,7 @@ import { record } from '../graph/autograd.js';
 import { assertLive, emptyTensor, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Range } from './chunking.js';
 import { maxRowChunks } from './row-chunks.js';
+import { linearGrid, workgroupGrid } from './wgsl.js';
 
 const WG = 256;
 
@@ -148,11 +149,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 const middleParams = (a: number, r: number, b: number, scale: number, chunks = 1, rowsPerChunk = r): ArrayBuffer =>
   packParams([u32(a), u32(r), u32(b), f32(scale), u32(chunks), u32(rowsPerChunk)]);
 
-function grid2d(groups: number): [number, number] {
-  const maxX = runtime().limits.maxComputeWorkgroupsPerDimension;
-  return groups <= maxX ? [groups, 1] : [maxX, Math.ceil(groups / maxX)];
-}
-
 /** Reduces the middle of an [a, r, b] view; `scale` multiplies the sums (1/r for a mean). */
 export function reduceMiddle(x: Tensor, a: number, r: number, b: number, outShape: Shape, scale = 1): Tensor {
   assertLive('reduce', x);
@@ -166,7 +162,7 @@ export function reduceMiddle(x: Tensor, a: number, r: number, b: number, outShap
   const out = emptyTensor(outShape, 'reduce.out');
   forEachChunk(items, per, (first, count) => {
     const params = r === 1 ? middleParams(1, 1, count, scale) : middleParams(count, r, b, scale);
-    dispatchChunk(reduceSpec, [range(x, first * rows, count * rows)], [range(out, first * cols, count * cols)], params, grid2d(count * cols));
+    dispatchChunk(reduceSpec, [range(x, first * rows, count * rows)], [range(out, first * cols, count * cols)], params, workgroupGrid(count * cols));
   });
   return out;
 }
@@ -177,7 +173,7 @@ function reduceInChunks(x: Tensor, a: number, r: number, b: number, outShape: Sh
   const rowsPerChunk = Math.ceil(r / chunks);
   const used = Math.ceil(r / rowsPerChunk);
   const partial = emptyTensor([a, used, b], 'reduce.partial');
-  runtime().dispatch(reduceSpec, { inputs: [x.slice], outputs: [partial.slice], params: middleParams(a, r, b, 1, used, rowsPerChunk) }, grid2d(a * used * b));
+  runtime().dispatch(reduceSpec, { inputs: [x.slice], outputs: [partial.slice], params: middleParams(a, r, b, 1, used, rowsPerChunk) }, workgroupGrid(a * used * b));
   const out = reduceMiddle(partial, a, used, b, outShape, scale);
   partial.dispose();
   return out;
@@ -191,7 +187,7 @@ function reduceSplitR(x: Tensor, a: number, r: number, b: number, outShape: Shap
   for (let ia = 0; ia < a; ia++) {
     forEachChunk(r, per, (first, count, k) => {
       const src = range(x, (ia * r + first) * b, count * b);
-      dispatchChunk(reduceSpec, [src], [range(partial, (ia * chunks + k) * b, b)], middleParams(1, count, b, 1), grid2d(b));
+      dispatchChunk(reduceSpec, [src], [range(partial, (ia * chunks + k) * b, b)], middleParams(1, count, b, 1), workgroupGrid(b));
     });
   }
   const out = reduceMiddle(partial, a, chunks, b, outShape, scale);
@@ -203,7 +199,7 @@ function reduceSplitR(x: Tensor, a: number, r: number, b: number, outShape: Shap
 export function expandMiddle(dy: Tensor, a: number, r: number, b: number, outShape: Shape, scale = 1): Tensor {
   assertLive('reduce.expand', dy);
   const expand = (src: Range, dst: Range, ca: number, cr: number): void => {
-    dispatchChunk(expandSpec, [src], [dst], middleParams(ca, cr, b, scale), grid2d(Math.ceil((ca * cr * b) / 256)));
+    dispatchChunk(expandSpec, [src], [dst], middleParams(ca, cr, b, scale), linearGrid(ca * cr * b));
   };
   const planOut = planned('reduce.expand.out', outShape);
   if (r * b * 4 <= runtime().bindingLimit) {

@@ -53,7 +53,6 @@ export function upsample2dShape(xShape: Shape, opts: Upsample2dOptions): [number
   return [n, out[0], out[1], c];
 }
 
-
 /** total and c count vec4s for width 4. */
 function params(total: number, xShape: Shape, outH: number, outW: number, width: VecWidth): ArrayBuffer {
   const [, h, w, c] = xShape;

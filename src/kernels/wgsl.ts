@@ -7,14 +7,20 @@ import { runtime } from '../gpu/runtime.js';
 export const LINEAR_WG = 256;
 
 /**
- * Workgroups for n threads of LINEAR_WG: x up to the device's per-dimension maximum, then y.
- * Kernels recover the flat index with `linearIndex()` below.
+ * `groups` workgroups laid out x first, up to the device's per-dimension maximum, then y; kernels
+ * recover the flat workgroup index as wid.x + wid.y * nwg.x.
+ */
+export function workgroupGrid(groups: number): [number, number] {
+  const maxX = runtime().limits.maxComputeWorkgroupsPerDimension;
+  return groups <= maxX ? [groups, 1] : [maxX, Math.ceil(groups / maxX)];
+}
+
+/**
+ * Workgroups for n threads of LINEAR_WG, as workgroupGrid lays them out. Kernels recover the flat
+ * index with `linearIndex()` below.
  */
 export function linearGrid(n: number, wg = LINEAR_WG): [number, number] {
-  const groups = Math.ceil(n / wg);
-  const maxX = runtime().limits.maxComputeWorkgroupsPerDimension;
-  if (groups <= maxX) return [groups, 1];
-  return [maxX, Math.ceil(groups / maxX)];
+  return workgroupGrid(Math.ceil(n / wg));
 }
 
 /** WGSL: builtins and `let i = ...` for a linearGrid launch. Use inside `fn main(...)`. */

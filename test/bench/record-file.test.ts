@@ -6,7 +6,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readRecord, writeRecord } from '../../bench/main.js';
+import { readRecord, writeRecord } from '../../bench/record-file.js';
 import type { BenchRecord } from '../../bench/report.js';
 import { FormatError } from '../../src/errors.js';
 
