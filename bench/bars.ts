@@ -156,7 +156,35 @@ function convLimit(r: CaseResult, rec: BenchRecord): string {
   const access = gemm.family === 'subgroup' && rates ? laneAccessMs(convLaneAccesses(dir, l, gemm.splits, lanes), rates) : null;
   const floors = { compute: r.work / (peak.gflops * 1e6), memory: bytes / (peak.gbps * 1e6), launch: launchMs(rec), access };
   const tfjsPct = timed(r.tfjs) && r.tfjs.pctPeak !== null ? `; tfjs runs at ${r.tfjs.pctPeak.toFixed(1)}% of peak` : '';
-  return limitOf(r.dawnet.timing.medianMs, floors, gemm) + operandProbeNote(r, rec) + tfjsPct;
+  const limit = r.algorithm === 'winograd' ? winogradLimit(r.dawnet.timing.medianMs, dir, l, rec) : limitOf(r.dawnet.timing.medianMs, floors, gemm);
+  return limit + operandProbeNote(r, rec) + alternativeNote(r) + tfjsPct;
+}
+
+/**
+ * A Winograd F(4x4, 3x3) conv (src/kernels/conv2d-winograd.ts): its rate counts the direct
+ * convolution's flops, so the floors are its own: the 36 GEMMs' multiply-adds over the blocks
+ * (padded to whole tiles) at the FMA peak, and its memory traffic (input, V written and read, M
+ * written and read, output) at the copy bandwidth.
+ */
+function winogradLimit(measuredMs: number, dir: ConvDirection, l: ConvLayer, rec: BenchRecord): string {
+  const peak = rec.peak!;
+  const [k, n] = dir === 'forward' ? [l.cin, l.cout] : [l.cout, l.cin];
+  const blocks = l.n * Math.ceil(l.h / 4) * Math.ceil(l.w / 4);
+  const choice = recordTiles(rec);
+  const bm = convFamilyOf(rec) === 'tiled'
+    ? (typeof choice === 'function' ? choice('forward', n) : choice).bm
+    : subgroupTile(blocks, n, tileFit('forward', { cin: k, cout: n, wo: 1 }), rec.convLanes ?? SUBGROUP_LANES).tm;
+  const rows = Math.ceil(blocks / bm) * bm;
+  const flops = 2 * 36 * rows * k * n;
+  const bytes = 4 * (l.n * l.h * l.w * (k + n) + 2 * 36 * rows * (k + n) + 45 * k * n);
+  const floors = { compute: flops / (peak.gflops * 1e6), memory: bytes / (peak.gbps * 1e6), launch: 4 * launchMs(rec) };
+  const share = (100 * flops) / (2 * l.n * l.h * l.w * 9 * k * n);
+  return `Winograd F(4x4, 3x3), ${share.toFixed(0)}% of the direct multiply-adds (36 GEMMs ${rows}x${n}x${k}, 4 dispatches): ${limitOf(measuredMs, floors)}`;
+}
+
+/** The other algorithm, timed beside the case (BenchCase.alternative). */
+function alternativeNote(r: CaseResult): string {
+  return r.alternative && timed(r.dawnet) ? `; ${r.alternative.algorithm} beside it: ${f(r.alternative.ms)} ms (${(r.alternative.ms / r.dawnet.timing.medianMs).toFixed(2)}x the time)` : '';
 }
 
 /**

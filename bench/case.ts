@@ -56,6 +56,17 @@ export interface BenchCase {
    * by register values (setOperandProbe, either conv family), which says what the loads cost.
    */
   probeOperands?: boolean;
+  /**
+   * The algorithm dawnet runs the case with, asked once the device exists (conv2d: 'winograd' or
+   * 'direct', see convAlgorithm); recorded with the row, since a Winograd conv's rate counts the
+   * direct convolution's flops.
+   */
+  algorithm?: () => string;
+  /**
+   * Another algorithm dawnet could run the case with, asked with `algorithm`: `around` runs a
+   * step under it. The harness times it as one more interleaved side (the row's `alternative`).
+   */
+  alternative?: () => { algorithm: string; around: <T>(step: () => T) => T } | null;
 }
 
 /** f32 sums in different orders over a few thousand terms stay well inside this. */

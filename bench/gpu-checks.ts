@@ -40,6 +40,8 @@ export interface GpuCheck {
   cpu: (x: NdArray[], dy: NdArray) => { y: NdArray; grads: NdArray[] };
   /** Largest max|gpu - cpu| / max|cpu|; sums of a few thousand f32 terms stay inside 1e-4. */
   tolerance?: number;
+  /** The conv algorithm the check runs under, forward and backward alike (default: convAlgorithm's). */
+  algorithm?: dn.ConvAlgorithm;
 }
 
 function values(input: Input, seed: number): Float32Array {
@@ -49,11 +51,13 @@ function values(input: Input, seed: number): Float32Array {
   return raw;
 }
 
-function conv(name: string, x: number[], w: number[], opts: ConvRefOptions & dn.Conv2dOptions): GpuCheck {
+/** A conv2d with its gradients; `algorithm` forces one (setConvAlgorithm) for the forward and dx. */
+function conv(name: string, x: number[], w: number[], opts: ConvRefOptions & dn.Conv2dOptions, algorithm: dn.ConvAlgorithm | 'auto' = 'auto'): GpuCheck {
   return {
     name: `conv2d ${name} [${x}] * [${w}]`,
     inputs: [{ shape: x, grad: true }, { shape: w, grad: true }, { shape: [w[3]], grad: true }],
     gpu: ([a, b, c]) => dn.conv2d(a, b, c, opts),
+    ...(algorithm === 'auto' ? {} : { algorithm }),
     cpu: ([a, b, c], dy) => {
       const g = conv2dBackwardRef(a, b, dy, opts);
       return { y: conv2dForwardRef(a, b, c, opts), grads: [g.dx, g.dw, g.db] };
@@ -117,6 +121,9 @@ export function gpuChecks(): GpuCheck[] {
     // 128-wide tiles (tiledTileFor) both ways: forward N = 144, backward input N = 136, 646 rows.
     conv('3x3 same, 128x128 tiles', [2, 19, 17, 136], [3, 3, 136, 144], { padding: 'same' }),
     conv('3x3 valid stride 2', [3, 15, 13, 8], [3, 3, 8, 12], { padding: 'valid', stride: 2 }),
+    // Winograd F(4x4, 3x3) forced: blocks past the edge, an odd channel count, 'valid'.
+    conv('3x3 same by Winograd', [2, 18, 21, 32], [3, 3, 32, 40], { padding: 'same' }, 'winograd'),
+    conv('3x3 valid by Winograd, 7 output channels', [3, 11, 10, 20], [3, 3, 20, 7], { padding: 'valid' }, 'winograd'),
     conv('1x1 head', [2, 9, 11, 32], [1, 1, 32, 1], { padding: 'valid' }),
     {
       name: 'convTranspose2d 2x2 stride 2 [2,5,7,16] -> 8',
@@ -195,11 +202,13 @@ async function runCheck(c: GpuCheck, seed: number): Promise<string[]> {
   const host = c.inputs.map((input, i) => values(input, seed + i));
   const xs = host.map((data, i) => dn.tensor(data, c.inputs[i].shape, { requiresGrad: !!c.inputs[i].grad }));
   const failures: string[] = [];
+  const before = c.algorithm ? dn.setConvAlgorithm(c.algorithm) : null;
   try {
     const y = c.gpu(xs);
     const dyHost = values({ shape: [...y.shape] }, seed + 99);
     const dy = dn.tensor(dyHost, y.shape);
     y.backward(dy);
+    if (before) dn.setConvAlgorithm(before);
     const want = c.cpu(
       host.map((data, i) => nd(data, c.inputs[i].shape)),
       nd(dyHost, [...y.shape]),
@@ -218,6 +227,7 @@ async function runCheck(c: GpuCheck, seed: number): Promise<string[]> {
   } catch (e) {
     failures.push(`threw ${(e as Error).name}: ${(e as Error).message}`);
   } finally {
+    if (before) dn.setConvAlgorithm(before);
     for (const x of xs) x.dispose();
   }
   return failures;

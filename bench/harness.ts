@@ -89,6 +89,10 @@ export interface CaseResult {
    * dawnet's clock), for cases with probeOperands where the probe ran.
    */
   operandsInRegistersMs?: number;
+  /** The algorithm dawnet ran (BenchCase.algorithm), where the case names one. */
+  algorithm?: string;
+  /** dawnet's median under BenchCase.alternative's algorithm (ms, on dawnet's clock). */
+  alternative?: { algorithm: string; ms: number };
 }
 
 export interface CaseEnv {
@@ -232,6 +236,12 @@ function operandProbeOf(side: PreparedSide): PreparedSide {
   return { ...side, runner: { ...side.runner, step: probed }, dispose: async () => {} };
 }
 
+/** dawnet's side once more with each step run `around` another algorithm, on the same tensors. */
+function alternativeOf(side: PreparedSide, around: <T>(step: () => T) => T): PreparedSide {
+  const step = side.runner.step;
+  return { ...side, runner: { ...side.runner, step: () => around(step) }, dispose: async () => {} };
+}
+
 /** Runs a case on dawnet and (when loaded) tfjs; a failing side is reported, not thrown. */
 export async function runCase(c: BenchCase, env: CaseEnv): Promise<CaseResult> {
   const host = c.inputs.map((spec, i) => hostData(spec, env.seed + i));
@@ -248,6 +258,7 @@ export async function runCase(c: BenchCase, env: CaseEnv): Promise<CaseResult> {
     check: null,
     ...(c.note ? { note: c.note } : {}),
     ...(c.noCheck ? { noCheck: c.noCheck } : {}),
+    ...(c.algorithm ? { algorithm: c.algorithm() } : {}),
   };
   const check = env.check && !c.noCheck;
   let dnOut: Float32Array | null = null;
@@ -255,7 +266,7 @@ export async function runCase(c: BenchCase, env: CaseEnv): Promise<CaseResult> {
   // Both sides set up, then timed with their samples interleaved (bench/timing.ts says why); a
   // side that fails to set up or to run is reported and the other still timed. The operand probe,
   // where it runs, is a third side, with neither output nor check.
-  const sides: { name: 'dawnet' | 'tfjs' | 'probe'; prepared: PreparedSide; gpu: GpuClock | null }[] = [];
+  const sides: { name: 'dawnet' | 'tfjs' | 'probe' | 'alternative'; prepared: PreparedSide; gpu: GpuClock | null }[] = [];
   try {
     sides.push({ name: 'dawnet', prepared: prepareDawnet(c, host), gpu: gpuClockOf('dawnet', env) });
   } catch (e) {
@@ -271,6 +282,8 @@ export async function runCase(c: BenchCase, env: CaseEnv): Promise<CaseResult> {
   if (env.probeOperands && c.probeOperands && sides[0]?.name === 'dawnet') {
     sides.push({ name: 'probe', prepared: operandProbeOf(sides[0].prepared), gpu: gpuClockOf('dawnet', env) });
   }
+  const other = sides[0]?.name === 'dawnet' && c.alternative ? c.alternative() : null;
+  if (other) sides.push({ name: 'alternative', prepared: alternativeOf(sides[0].prepared, other.around), gpu: gpuClockOf('dawnet', env) });
   try {
     let timings: ClockedTiming[] | null = null;
     try {
@@ -283,6 +296,10 @@ export async function runCase(c: BenchCase, env: CaseEnv): Promise<CaseResult> {
         const t = timings ? timings[i] : await timeInterleaved([{ runner: s.prepared.runner, gpu: s.gpu }], env.timing).then((r) => r[0]);
         if (s.name === 'probe') {
           if (t.clock === (row.dawnet as SideResult).clock) row.operandsInRegistersMs = t.timing.medianMs;
+          continue;
+        }
+        if (s.name === 'alternative') {
+          if (other && t.clock === (row.dawnet as SideResult).clock) row.alternative = { algorithm: other.algorithm, ms: t.timing.medianMs };
           continue;
         }
         const result = sideResult(c, t, env.peak);

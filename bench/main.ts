@@ -13,7 +13,7 @@ import { markdownReport } from './markdown.js';
 import { parseBenchArgs, USAGE } from './options.js';
 import { loadTfjs, type TfjsPeer } from './peer-tfjs.js';
 import { readRecord, writeRecord } from './record-file.js';
-import { defaultScale, listCases, loadPeer, recordSlug, runBenchRecord, useConvTile } from './run.js';
+import { defaultScale, listCases, loadPeer, recordSlug, runBenchRecord, useConvSettings } from './run.js';
 
 /**
  * Dawn rounds timestamps to 2^16 ns (65.5 us) by default, against timing attacks in browsers; a
@@ -47,7 +47,7 @@ export async function runBench(args: string[]): Promise<void> {
   }
   const ownsRuntime = !hasRuntime();
   const report = await dn.init({ dawnOptions: [DAWN_TIMESTAMPS] });
-  const resetConvTile = useConvTile(opts);
+  const resetConvSettings = useConvSettings(opts);
   const name = dn.info().name;
   const scale = opts.scale ?? defaultScale(report);
   let peer: TfjsPeer | null = null;
@@ -66,7 +66,7 @@ export async function runBench(args: string[]): Promise<void> {
     const command = ['dawnet', 'bench', ...args].join(' ');
     await runBenchRecord({ opts, command, report, scale, peer, ownsRuntime, out, save: (record) => writeRecord(out, record) });
   } finally {
-    resetConvTile();
+    resetConvSettings();
     peer?.unload();
     if (ownsRuntime) dn.shutdown();
   }

@@ -76,11 +76,14 @@ function e2eTable(rows: E2eResult[], runClock: Clock): string {
   );
 }
 
+/** The case id, marked where it ran Winograd (its rate and % of peak count direct flops). */
+const caseCell = (r: CaseResult): string => (r.algorithm === 'winograd' ? `${r.id} (Winograd)` : r.id);
+
 function groupTable(rows: CaseResult[], runClock: Clock): string {
   const gpu = runClock !== 'wall';
   return table(
     ['case', 'shape', 'dawnet', 'tfjs', 'tfjs / dawnet', '% of peak', ...(gpu ? ['wall clock (dawnet / tfjs)'] : [])],
-    rows.map((r) => [r.id, r.shape, side(r.dawnet, r.metric, runClock), side(r.tfjs, r.metric, runClock), ratio(r, runClock), pct(r.dawnet), ...(gpu ? [wall(r)] : [])]),
+    rows.map((r) => [caseCell(r), r.shape, side(r.dawnet, r.metric, runClock), side(r.tfjs, r.metric, runClock), ratio(r, runClock), pct(r.dawnet), ...(gpu ? [wall(r)] : [])]),
   );
 }
 

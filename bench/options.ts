@@ -43,6 +43,9 @@ options:
                     and exit (non-zero status when one differs)
   --conv-tile T     the tiled conv family's tile, BMxBNxBK/TMxTN (default 64x64x16/4x4; on a
                     GPU try 128x128x16/8x8): compare tiles on one machine in one sitting
+  --conv-algorithm A  auto (default: Winograd F(4x4, 3x3) for the 3x3 stride-1 forwards and
+                    backward inputs it suits, see convAlgorithm), direct or winograd (wherever it
+                    fits): compare them in one sitting
   --list            print the case ids and exit`;
 
 export interface BenchOptions {
@@ -60,6 +63,8 @@ export interface BenchOptions {
   budgetS: number | null;
   /** The tiled conv family's tile (parseGemmTile), or null for CONV_TILE. */
   convTile: string | null;
+  /** --conv-algorithm: 'auto' leaves the choice to convAlgorithm. */
+  convAlgorithm: 'auto' | 'direct' | 'winograd';
   /** true: print after the run; a path: render that record instead of running. */
   markdown: boolean | string;
   /** Two records to compare instead of running (BASE, NEW). */
@@ -93,6 +98,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     memory: true,
     budgetS: null,
     convTile: null,
+    convAlgorithm: 'auto',
     markdown: false,
     compare: null,
     checks: false,
@@ -124,6 +130,11 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
       } catch (e) {
         throw new UsageError(`--conv-tile: ${(e as Error).message}`);
       }
+    }
+    else if (a === '--conv-algorithm') {
+      const v = next();
+      if (v !== 'auto' && v !== 'direct' && v !== 'winograd') throw new UsageError(`--conv-algorithm needs auto, direct or winograd, got '${v}'`);
+      o.convAlgorithm = v;
     }
     else if (a === '--checks') o.checks = true;
     else if (a === '--compare') {

@@ -85,6 +85,19 @@ function pctCell(side: CaseResult['dawnet']): string {
   return side.pctPeak.toFixed(1);
 }
 
+/**
+ * The algorithm a row ran when it is not the direct one, or when another was timed beside it: its
+ * median against the other's, e.g. 'winograd; direct beside it: 1.31 ms, 2.10x slower'.
+ */
+export function algorithmNote(r: CaseResult): string {
+  if (!r.alternative && (!r.algorithm || r.algorithm === 'direct')) return '';
+  const ran = r.algorithm ?? 'direct';
+  if (!r.alternative || !('timing' in r.dawnet)) return `  algorithm: ${ran}`;
+  const speedup = r.alternative.ms / r.dawnet.timing.medianMs;
+  const verdict = speedup >= 1 ? `${speedup.toFixed(2)}x slower` : `${(1 / speedup).toFixed(2)}x faster`;
+  return `  algorithm: ${ran}; ${r.alternative.algorithm} beside it: ${ms(r.alternative.ms)} ms, ${verdict}`;
+}
+
 export function tableRow(r: CaseResult): string {
   const check = r.check ? `${r.check.ok ? 'ok' : 'DIFF'} ${r.check.maxRelErr.toExponential(0)}` : '-';
   const row = cells([
@@ -100,7 +113,7 @@ export function tableRow(r: CaseResult): string {
     wallCell(r),
     check,
   ]);
-  const errors = [...sideNotes(r), r.noCheck && r.tfjs ? `  not compared: ${r.noCheck}` : ''].filter((s) => s);
+  const errors = [...sideNotes(r), r.noCheck && r.tfjs ? `  not compared: ${r.noCheck}` : '', algorithmNote(r)].filter((s) => s);
   return [row, ...errors].join('\n');
 }
 
@@ -255,6 +268,8 @@ export interface BenchRecord {
    * absent in records from before that choice, whose tiled family ran CONV_TILE everywhere.
    */
   convTileRule?: 'by-shape';
+  /** --conv-algorithm when not auto (absent: convAlgorithm chose; in records before Winograd: direct). */
+  convAlgorithm?: 'direct' | 'winograd';
   /** Lanes per workgroup of the subgroup conv family, where it ran (absent in older records: 8). */
   convLanes?: number;
 }

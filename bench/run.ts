@@ -6,7 +6,7 @@
 import { UsageError } from '../src/cli/args.js';
 import * as dn from '../src/index.js';
 import { hasRuntime, runtime } from '../src/gpu/runtime.js';
-import { defaultConvFamily, setConvTile, subgroupLanes } from '../src/kernels/conv2d.js';
+import { defaultConvFamily, setConvAlgorithm, setConvTile, subgroupLanes } from '../src/kernels/conv2d.js';
 import { parseGemmTile } from '../src/kernels/conv2d-tiled.js';
 import { runCase, type CaseResult, type Peak } from './harness.js';
 import { chooseClocks, dawnetGpuClock, syncOverheadMs, type ClockOption, type SideClocks } from './timing.js';
@@ -30,14 +30,16 @@ export function recordSlug(report: dn.AdapterReport): string {
 }
 
 /**
- * Applies --conv-tile on the current runtime (the tiled family then runs that tile on every
- * GEMM); returns what undoes it.
+ * Applies --conv-tile (the tiled family then runs that tile on every GEMM) and --conv-algorithm on
+ * the current runtime; returns what undoes them.
  */
-export function useConvTile(opts: BenchOptions): () => void {
-  if (!opts.convTile) return () => {};
-  setConvTile(parseGemmTile(opts.convTile));
+export function useConvSettings(opts: BenchOptions): () => void {
+  if (opts.convTile) setConvTile(parseGemmTile(opts.convTile));
+  if (opts.convAlgorithm !== 'auto') setConvAlgorithm(opts.convAlgorithm);
   return () => {
-    if (hasRuntime()) setConvTile(null);
+    if (!hasRuntime()) return;
+    if (opts.convTile) setConvTile(null);
+    if (opts.convAlgorithm !== 'auto') setConvAlgorithm('auto');
   };
 }
 
@@ -173,6 +175,7 @@ export async function runBenchRecord(host: BenchHost): Promise<BenchRecord> {
     e2e: [],
     skipped: budget.skipped,
     ...(opts.convTile ? { convTile: opts.convTile } : { convTileRule: 'by-shape' as const }),
+    ...(opts.convAlgorithm !== 'auto' ? { convAlgorithm: opts.convAlgorithm } : {}),
     ...(defaultConvFamily() === 'subgroup' ? { convLanes: subgroupLanes() } : {}),
   };
   const save = () => host.save(record);

@@ -13,7 +13,7 @@ import { runGpuChecks } from './gpu-checks.js';
 import { parseBenchArgs, USAGE } from './options.js';
 import { tfjsPeer, type TfjsPeer } from './peer-tfjs.js';
 import type { BenchRecord } from './report.js';
-import { defaultScale, listCases, loadPeer, recordSlug, runBenchRecord, useConvTile } from './run.js';
+import { defaultScale, listCases, loadPeer, recordSlug, runBenchRecord, useConvSettings } from './run.js';
 import type { Tfjs } from './case.js';
 
 /**
@@ -31,7 +31,7 @@ async function benchInPage(args: string[]): Promise<PageBenchResult> {
   if (typeof opts.markdown === 'string') throw new UsageError('--markdown FILE renders a record in Node: dawnet bench --markdown FILE');
   if (opts.compare) throw new UsageError('--compare A B compares records in Node: dawnet bench --compare A B');
   const report = await dn.init();
-  const resetConvTile = useConvTile(opts);
+  const resetConvSettings = useConvSettings(opts);
   const scale = opts.scale ?? defaultScale(report);
   let peer: TfjsPeer | null = null;
   try {
@@ -52,7 +52,7 @@ async function benchInPage(args: string[]): Promise<PageBenchResult> {
     const record = await runBenchRecord({ opts, command, report, scale, peer, ownsRuntime: true, out: null, save: () => {} });
     return { record, slug: recordSlug(report) };
   } finally {
-    resetConvTile();
+    resetConvSettings();
     peer?.unload();
     dn.shutdown();
   }

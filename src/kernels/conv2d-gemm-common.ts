@@ -32,9 +32,17 @@ export interface Direction {
   cols: string;
 }
 
-export function direction(dir: ConvDirection, hasBias: boolean): Direction {
+/**
+ * `batchedWeights` (forward only): the weights change with the sample, sample s reading w from
+ * s·wBatch on (params.wBatch); each GEMM tile's rows lie in one sample. conv2d-winograd.ts runs
+ * its 36 GEMMs as the samples of one 1x1 convolution this way.
+ */
+export function direction(dir: ConvDirection, hasBias: boolean, batchedWeights = false): Direction {
   const bias = hasBias ? ['b'] : [];
-  if (dir === 'forward') return { name: 'conv2d.forward', extras: ['m', 'k', 'dCi', 'dTapW', 'dTapH'], inputs: ['x', 'w', ...bias], output: 'y', cols: 'params.cout' };
+  if (dir === 'forward') {
+    const extras = ['m', 'k', 'dCi', 'dTapW', 'dTapH', ...(batchedWeights ? ['wBatch'] : [])];
+    return { name: batchedWeights ? 'conv2d.forwardBatched' : 'conv2d.forward', extras, inputs: ['x', 'w', ...bias], output: 'y', cols: 'params.cout' };
+  }
   if (dir === 'backwardInput') return { name: 'conv2d.backwardInput', extras: ['dCo', 'dTap'], inputs: ['dy', 'w', ...bias], output: 'dx', cols: 'params.cin' };
   return { name: 'conv2d.backwardWeight', extras: ['mw', 'k', 'chunk', 'dWo', 'dHo', 'dN', 'rowChunk', 'nPer'], inputs: ['dy', 'x'], output: 'dw', cols: 'params.cout' };
 }
@@ -70,6 +78,9 @@ export const phaseRow = (s: string, m: string): string => `var hoBase${s} = ${FA
     hoBase${s} = (${m} / wp) % hp + (ph + params.padTop - rh) / params.sh;
     dyBase${s} = (${m} / (wp * hp)) * params.ho * params.wo * params.cout;
   }`;
+
+/** Batched weights: where this workgroup's sample's weights start (its rows share one sample). */
+export const WEIGHT_OFFSET = 'let wOff = (row0 / (params.ho * params.wo)) * params.wBatch;';
 
 export const PHASE_PIXEL = 'let px = ((m / (wp * hp)) * params.h + ph + params.sh * ((m / wp) % hp)) * params.w + pw + params.sw * (m % wp);';
 

@@ -35,16 +35,16 @@ export interface GemmKernel {
  * tileFit) lets the subgroup family read its operands four floats at a time; `src` 'registers'
  * is either family's load probe (see OperandSource), for forward and backward input.
  */
-export function gemmKernel(dir: ConvDirection, family: ConvFamily, hasBias: boolean, m: number, n: number, fit: TileFit = NO_FIT, lanes = SUBGROUP_LANES, tile: GemmTile = CONV_TILE, src: OperandSource = 'memory'): GemmKernel {
-  const d = direction(dir, hasBias);
+export function gemmKernel(dir: ConvDirection, family: ConvFamily, hasBias: boolean, m: number, n: number, fit: TileFit = NO_FIT, lanes = SUBGROUP_LANES, tile: GemmTile = CONV_TILE, src: OperandSource = 'memory', batchedWeights = false): GemmKernel {
+  const d = direction(dir, hasBias, batchedWeights);
   const params = [...GEOM, ...d.extras];
   const io = { inputs: d.inputs.length, outputs: 1 };
   if (family === 'tiled') {
     const t = tile;
     const key = `${formatGemmTile(t)}${src === 'registers' ? ':regs' : ''}|in${io.inputs}`;
-    return { spec: { name: d.name, key, ...io, wgsl: () => tiledWgsl(dir, hasBias, t, src) }, params, bm: t.bm, bn: t.bn };
+    return { spec: { name: d.name, key, ...io, wgsl: () => tiledWgsl(dir, hasBias, t, src, batchedWeights) }, params, bm: t.bm, bn: t.bn };
   }
   const t = subgroupTile(m, n, fit, lanes);
   const key = `${t.w}:${t.tm}x${t.tn}${t.kVec4 ? ':k4' : ''}${t.nVec4 ? ':n4' : ''}${t.mVec4 ? ':m4' : ''}${t.pixelPairs ? ':p2' : ''}${src === 'registers' ? ':regs' : ''}|in${io.inputs}`;
-  return { spec: { name: `${d.name}Subgroup`, key, ...io, wgsl: () => subgroupWgsl(dir, hasBias, t, src) }, params, bm: t.tm, bn: t.w * t.tn };
+  return { spec: { name: `${d.name}Subgroup`, key, ...io, wgsl: () => subgroupWgsl(dir, hasBias, t, src, batchedWeights) }, params, bm: t.tm, bn: t.w * t.tn };
 }

@@ -7,7 +7,7 @@
 // Its backward weight walks K by image rows, so bounds checks and addresses are worked out once
 // per row.
 
-import { bindings, direction, forwardRow, GEOM, PHASE, PHASE_PIXEL, phaseRow, rep, storeOne, XYZW, type ConvDirection, type Direction } from './conv2d-gemm-common.js';
+import { bindings, direction, forwardRow, GEOM, PHASE, PHASE_PIXEL, phaseRow, rep, storeOne, WEIGHT_OFFSET, XYZW, type ConvDirection, type Direction } from './conv2d-gemm-common.js';
 
 /**
  * 'subgroup': W lanes per workgroup (one subgroup), TM rows (a multiple of W), TN columns per lane.
@@ -166,11 +166,13 @@ function reader(src: OperandSource): (buf: string, index: string, vec4: boolean)
   return (_buf, index, vec4) => (vec4 ? `(vec4<f32>(f32(${index})) + vec4<f32>(0.0, 1.0, 2.0, 3.0))` : `f32(${index})`);
 }
 
-function subgroupLoops(dir: ConvDirection, t: SubgroupTile, fmas: string, src: OperandSource): string {
+function subgroupLoops(dir: ConvDirection, t: SubgroupTile, fmas: string, src: OperandSource, batchedWeights: boolean): string {
   const Q = t.tm / t.w;
   const read = reader(src);
   if (dir === 'forward') {
-    return `${rep(Q, (q) => forwardRow(`${q}`, `lrow${q}`))}
+    const wOff = batchedWeights ? 'wOff + ' : '';
+    return `${batchedWeights ? WEIGHT_OFFSET : ''}
+  ${rep(Q, (q) => forwardRow(`${q}`, `lrow${q}`))}
   for (var khi = 0; khi < params.kh; khi++) {
     for (var kwi = 0; kwi < params.kw; kwi++) {
       ${rep(Q, (q) => `let hi${q} = hBase${q} + khi;
@@ -183,8 +185,8 @@ function subgroupLoops(dir: ConvDirection, t: SubgroupTile, fmas: string, src: O
         end: 'params.cin',
         a: (q, k) => read('x', `at${q} + ${k}`, false),
         a4: (q, k) => read('x', `(at${q} + ${k}) / 4`, true),
-        b: (j, k) => read('w', `(tap + ${k}) * params.cout + bCol${j}`, false),
-        ...(t.nVec4 ? { bN4: (k: string) => read('w', `((tap + ${k}) * params.cout + c4) / 4`, true) } : {}),
+        b: (j, k) => read('w', `${wOff}(tap + ${k}) * params.cout + bCol${j}`, false),
+        ...(t.nVec4 ? { bN4: (k: string) => read('w', `(${wOff}(tap + ${k}) * params.cout + c4) / 4`, true) } : {}),
       })}
     }
   }`;
@@ -305,14 +307,14 @@ function weightGradVec4Rows(t: SubgroupTile, fmas: string): string {
 }
 
 /** One column tile of the subgroup kernel: the lanes' columns, accumulators, K walk and stores. */
-function columnTile(dir: ConvDirection, hasBias: boolean, t: SubgroupTile, d: Direction, fmas: string, src: OperandSource): string {
+function columnTile(dir: ConvDirection, hasBias: boolean, t: SubgroupTile, d: Direction, fmas: string, src: OperandSource, batchedWeights: boolean): string {
   return `  ${t.nVec4
     ? `let c4 = min(col0 + 4 * lane, ${d.cols} - 4); // the lane's four columns; past the edge, the last four
   ${rep(t.tn, (j) => `let lcol${j} = col0 + 4 * lane + ${j};`)}`
     : rep(t.tn, (j) => `let lcol${j} = col0 + lane + ${j * t.w};
   let bCol${j} = min(lcol${j}, ${d.cols} - 1);`)}
   ${rep(t.tm * t.tn, (i) => `var acc${Math.floor(i / t.tn)}_${i % t.tn} = 0.0;`)}
-  ${subgroupLoops(dir, t, fmas, src)}
+  ${subgroupLoops(dir, t, fmas, src, batchedWeights)}
   ${rep(t.tm, (r) => `{
     let m = row0 + ${r};
     ${dir === 'backwardInput' ? PHASE_PIXEL : ''}
@@ -323,8 +325,8 @@ function columnTile(dir: ConvDirection, hasBias: boolean, t: SubgroupTile, d: Di
 `;
 }
 
-export function subgroupWgsl(dir: ConvDirection, hasBias: boolean, t: SubgroupTile, src: OperandSource = 'memory'): string {
-  const d = direction(dir, hasBias);
+export function subgroupWgsl(dir: ConvDirection, hasBias: boolean, t: SubgroupTile, src: OperandSource = 'memory', batchedWeights = false): string {
+  const d = direction(dir, hasBias, batchedWeights);
   // Tile row r: lane r mod W's value a{r / W}, or with mVec4 lane r / 4's value a{r mod 4}.
   const fmas = rep(t.tm, (r) => `{
           let a = subgroupBroadcast(${t.mVec4 ? `a${r % 4}, ${Math.floor(r / 4)}u` : `a${Math.floor(r / t.w)}, ${r % t.w}u`});
@@ -349,9 +351,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var nt = 0; nt < params.nPer; nt++) {
   let col0 = ((g % params.nTiles) * params.nPer + nt) * ${t.w * t.tn};
   if (col0 >= ${d.cols}) { break; }
-  ${columnTile(dir, hasBias, t, d, fmas, src)}
+  ${columnTile(dir, hasBias, t, d, fmas, src, batchedWeights)}
   }`
     : `let col0 = (g % params.nTiles) * ${t.w * t.tn};
-  ${columnTile(dir, hasBias, t, d, fmas, src)}`}
+  ${columnTile(dir, hasBias, t, d, fmas, src, batchedWeights)}`}
 }`;
 }

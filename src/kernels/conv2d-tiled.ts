@@ -4,7 +4,7 @@
 // current one. K positions are decoded once and then advanced by BK with carries (constants like
 // BK = dTap·Cin + dCi come in params): no integer division in the loop.
 
-import { bindings, direction, forwardRow, guard, PHASE, PHASE_PIXEL, phaseRow, rep, storeOne, GEOM, type ConvDirection } from './conv2d-gemm-common.js';
+import { bindings, direction, forwardRow, guard, PHASE, PHASE_PIXEL, phaseRow, rep, storeOne, GEOM, WEIGHT_OFFSET, type ConvDirection } from './conv2d-gemm-common.js';
 import type { OperandSource } from './conv2d-subgroup.js';
 
 /** 'tiled': BM×BN outputs per workgroup, BK-deep slices, TM×TN outputs per thread. */
@@ -29,8 +29,11 @@ export const WIDE_TILE: GemmTile = { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 };
 /** 128×64 tiles, 8-deep slices, 8×4 per thread: for GEMMs too narrow to fill a 128-wide tile. */
 export const NARROW_TILE: GemmTile = { bm: 128, bn: 64, bk: 8, tm: 8, tn: 4 };
 
-/** 128×32 tiles, 16-deep slices, 8×4 per thread (128 threads): for GEMMs of 17 to 32 columns. */
-export const SLIM_TILE: GemmTile = { bm: 128, bn: 32, bk: 16, tm: 8, tn: 4 };
+/** 128×32 tiles, 8-deep slices, 8×4 per thread (128 threads): forwards and backward inputs of 17 to 32 columns. */
+export const SLIM_TILE: GemmTile = { bm: 128, bn: 32, bk: 8, tm: 8, tn: 4 };
+
+/** SLIM_TILE with 16-deep slices: weight gradients of 17 to 32 columns. */
+export const SLIM_DEEP_TILE: GemmTile = { bm: 128, bn: 32, bk: 16, tm: 8, tn: 4 };
 
 /**
  * The tiled family's tile for a GEMM of N columns (forward: Cout; backward input: Cin; backward
@@ -38,16 +41,19 @@ export const SLIM_TILE: GemmTile = { bm: 128, bn: 32, bk: 16, tm: 8, tn: 4 };
  * (dawnet only, GPU timestamps; CONV_TILE's times in brackets):
  * - forward and backward input: N >= 128 (l3-l5): WIDE_TILE, 0.68-0.82 ms [0.92-1.23], the
  *   forwards at 43-46% of the FMA peak; N = 64 (l2): NARROW_TILE, 0.75 and 0.84 ms [0.93, 1.21];
- *   N = 32 (l1): SLIM_TILE, 1.27 and 1.45 ms [1.82, 2.37]. Each was the fastest of the tiles
- *   tried at its N (128x128 and 128x64 with 4-, 8- and 16-deep slices, 128x32, 64x64 with 8 and
- *   32). 128-wide tiles ran 0.5-0.8x at N <= 64, where most of their columns are empty.
- * - weight gradient: WIDE_TILE at N = 128 and 256 (1.49x and 1.10x), SLIM_TILE at N = 32
- *   (1.27x); at N = 64 and 512 CONV_TILE stayed the fastest (its split K changes with the tile).
+ *   N = 32 (l1): SLIM_TILE, 0.90 and 1.03 ms [1.24, 1.59] in a third run, where 16-deep slices
+ *   (SLIM_DEEP_TILE, the rule before it) took 1.27 and 1.45 ms and 256x32x8/8x4 0.97 and 1.03.
+ *   Each was the fastest of the tiles tried at its N (128x128 and 128x64 with 4-, 8- and 16-deep
+ *   slices, 128x32 and 256x32, 64x64 with 8 and 32). 128-wide tiles ran 0.5-0.8x at N <= 64,
+ *   where most of their columns are empty.
+ * - weight gradient: WIDE_TILE at N = 128 and 256 (1.49x and 1.10x), SLIM_DEEP_TILE at N = 32
+ *   (1.27x; 8-deep slices 0.96x of it); at N = 64 and 512 CONV_TILE stayed the fastest (its split
+ *   K changes with the tile).
  * - N <= 16 keeps CONV_TILE: no tile was timed there.
  */
 export function tiledTileFor(dir: ConvDirection, n: number): GemmTile {
   if (n <= 16) return CONV_TILE;
-  if (n <= 32) return SLIM_TILE;
+  if (n <= 32) return dir === 'backwardWeight' ? SLIM_DEEP_TILE : SLIM_TILE;
   if (dir === 'backwardWeight') return n >= 128 && n <= 256 ? WIDE_TILE : CONV_TILE;
   return n >= 128 ? WIDE_TILE : NARROW_TILE;
 }
@@ -91,12 +97,14 @@ interface TiledParts {
   advance: (la: number) => string;
 }
 
-function tiledParts(dir: ConvDirection): TiledParts {
+function tiledParts(dir: ConvDirection, batchedWeights: boolean): TiledParts {
   if (dir === 'forward') {
+    const wOff = batchedWeights ? 'wOff + ' : '';
     return {
       aMap: 'k',
       bMap: 'mn',
-      setup: (la) => `let kBegin = 0;
+      setup: (la) => `${batchedWeights ? WEIGHT_OFFSET : ''}
+  let kBegin = 0;
   let kEnd = params.k;
   var ci = aK % params.cin;
   var kwi = (aK / params.cin) % params.kw;
@@ -109,7 +117,7 @@ function tiledParts(dir: ConvDirection): TiledParts {
       ${guard('kLoad + aK < kEnd && hi >= 0 && hi < params.h && wi >= 0 && wi < params.w', `aReg${i} = x[xBase${i} + (hi * params.w + wi) * params.cin + ci];`)}
     }`,
       loadB: (j) => `bReg${j} = 0.0;
-    ${guard(`kLoad + bK${j} < kEnd && bCol < params.cout`, `bReg${j} = w[(kLoad + bK${j}) * params.cout + bCol];`)}`,
+    ${guard(`kLoad + bK${j} < kEnd && bCol < params.cout`, `bReg${j} = w[${wOff}(kLoad + bK${j}) * params.cout + bCol];`)}`,
       advance: () => `ci += params.dCi;
     kwi += params.dTapW;
     khi += params.dTapH;
@@ -194,9 +202,9 @@ function slots(side: 'a' | 'b', map: 'k' | 'mn', rows: number, t: GemmTile, T: n
  */
 const indexInstead = (load: string): string => load.replace(/\b(x|w|dy)\[([^[\]]+)\]/g, 'f32($2)');
 
-export function tiledWgsl(dir: ConvDirection, hasBias: boolean, t: GemmTile, src: OperandSource = 'memory'): string {
-  const d = direction(dir, hasBias);
-  const p = tiledParts(dir);
+export function tiledWgsl(dir: ConvDirection, hasBias: boolean, t: GemmTile, src: OperandSource = 'memory', batchedWeights = false): string {
+  const d = direction(dir, hasBias, batchedWeights);
+  const p = tiledParts(dir, batchedWeights);
   const T = (t.bm / t.tm) * (t.bn / t.tn);
   const [la, lb, nv] = [(t.bm * t.bk) / T, (t.bn * t.bk) / T, t.tn / 4];
   const loads = `${rep(la, p.loadA)}\n    ${rep(lb, p.loadB, '\n    ')}`;

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import { backwardInputGemm, forwardGemm, setOperandProbe } from '../../src/kernels/conv2d.js';
 import { subgroupTile, subgroupWgsl, tileFit } from '../../src/kernels/conv2d-subgroup.js';
-import { NARROW_TILE, SLIM_TILE, tiledWgsl, WIDE_TILE } from '../../src/kernels/conv2d-tiled.js';
+import { NARROW_TILE, SLIM_DEEP_TILE, SLIM_TILE, tiledWgsl, WIDE_TILE } from '../../src/kernels/conv2d-tiled.js';
 import { conv2dFamily } from '../../bench/cases/conv2d.js';
 import { runCase } from '../../bench/harness.js';
 import { useGpu } from '../helpers/gpu.js';
@@ -35,7 +35,7 @@ describe('operand-load probe', () => {
   });
 
   // The tiled (GPU) family: each tile the shape rule picks, in both directions.
-  const tiles = [['128x128x8/8x8', WIDE_TILE], ['128x64x8/8x4', NARROW_TILE], ['128x32x16/8x4', SLIM_TILE]] as const;
+  const tiles = [['128x128x8/8x8', WIDE_TILE], ['128x64x8/8x4', NARROW_TILE], ['128x32x8/8x4', SLIM_TILE], ['128x32x16/8x4', SLIM_DEEP_TILE]] as const;
   for (const dir of ['forward', 'backwardInput'] as const) {
     it.each(tiles)(`tiled ${dir}, %s: no operand load, the same multiply-adds`, (_name, t) => {
       const [memory, registers] = [tiledWgsl(dir, false, t, 'memory'), tiledWgsl(dir, false, t, 'registers')];

@@ -44,3 +44,14 @@ export function expectClose(
     );
   }
 }
+
+/**
+ * conv2d by Winograd F(4x4, 3x3) (src/kernels/conv2d-winograd.ts) summing K channels of values in
+ * [-1, 1]. Its transforms scale values up before the sum (Bᵀ's rows add up to 10 in absolute
+ * value, so V reaches ~100x the input) and Aᵀ (rows up to 19) cancels them afterwards, so float32
+ * rounding in V, U and M reaches the output amplified: measured on lavapipe, the worst errors were
+ * 1.1e-5 at K = 5, 4e-5 at K = 16 and 1.4e-4 at K = 64 (outputs up to ~26), growing like sqrt(K),
+ * 10-100x direct convolution's. atol 5e-5·sqrt(K) leaves a margin of 3-10x over those; a wrong
+ * index (a missed or doubled tap of size 0.1-1) still fails by orders of magnitude.
+ */
+export const winogradTolerance = (k: number): Required<Tolerance> => ({ atol: 5e-5 * Math.sqrt(k), rtol: 1e-4 });

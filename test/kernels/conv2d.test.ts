@@ -18,7 +18,7 @@ import {
   type Conv2dOptions,
 } from '../../src/kernels/conv2d.js';
 import type { ConvFamily } from '../../src/kernels/conv2d-gemm.js';
-import { CONV_TILE, formatGemmTile, NARROW_TILE, parseGemmTile, SLIM_TILE, tiledTileFor, WIDE_TILE } from '../../src/kernels/conv2d-tiled.js';
+import { CONV_TILE, formatGemmTile, NARROW_TILE, parseGemmTile, SLIM_DEEP_TILE, SLIM_TILE, tiledTileFor, WIDE_TILE } from '../../src/kernels/conv2d-tiled.js';
 import { subgroupTile, tileFit } from '../../src/kernels/conv2d-subgroup.js';
 import { conv2dBackwardInputNaive, conv2dBackwardWeightNaive, conv2dForwardNaive } from '../../src/kernels/conv2d-naive.js';
 import { runtime } from '../../src/gpu/runtime.js';
@@ -221,12 +221,12 @@ describe('conv2d', () => {
     expect(tiledTileFor('forward', 32)).toBe(SLIM_TILE);
     expect(tiledTileFor('backwardInput', 17)).toBe(SLIM_TILE);
     expect(tiledTileFor('forward', 16)).toBe(CONV_TILE);
-    expect(tiledTileFor('backwardWeight', 32)).toBe(SLIM_TILE);
+    expect(tiledTileFor('backwardWeight', 32)).toBe(SLIM_DEEP_TILE);
     expect(tiledTileFor('backwardWeight', 64)).toBe(CONV_TILE);
     expect(tiledTileFor('backwardWeight', 256)).toBe(WIDE_TILE);
     expect(tiledTileFor('backwardWeight', 512)).toBe(CONV_TILE);
     // The tiles are ones parseGemmTile accepts.
-    for (const t of [WIDE_TILE, NARROW_TILE, SLIM_TILE]) expect(parseGemmTile(formatGemmTile(t))).toEqual(t);
+    for (const t of [WIDE_TILE, NARROW_TILE, SLIM_TILE, SLIM_DEEP_TILE]) expect(parseGemmTile(formatGemmTile(t))).toEqual(t);
   });
 
   it('parseGemmTile reads a tile and says what is wrong with a bad one', () => {

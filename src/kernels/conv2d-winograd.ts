@@ -1,0 +1,220 @@
+// Winograd F(4x4, 3x3) for conv2d's 3x3 stride-1 forward and backward input (Lavin and Gray,
+// "Fast Algorithms for Convolutional Neural Networks", 2016). Each 4x4 block of outputs is
+//
+//   Y = Aᵀ [ Σ_c (G g_c Gᵀ) ⊙ (Bᵀ d_c B) ] A
+//
+// where d_c is the 6x6 input patch under the block in channel c and g_c the 3x3 filter: 36
+// multiply-adds per channel for 16 outputs instead of 144, so 4x fewer than direct convolution.
+// The sum over channels is 36 independent GEMMs, one per position ξ of the 6x6 transform:
+//
+//   M[ξ] (T × N) = V[ξ] (T × K) · U[ξ] (K × N),   T = the 4x4 blocks of the batch, K = channels in,
+//                                                  N = channels out
+//
+// run as one dispatch of conv2d's own GEMM kernels (either family) over "36 samples of a 1x1
+// convolution" whose weights change with the sample (their batchedWeights variant). Three small
+// kernels around it: the weight transform U = G g Gᵀ, the input transform V = Bᵀ d B (one thread
+// per block and channel, zero rows past the last block so that a GEMM tile never spans two ξ), and
+// the output transform Aᵀ M A, which adds the bias and writes the block's in-range pixels.
+//
+// The backward input of a stride-1 3x3 conv is the forward of dy with the filters turned by 180°
+// and their channel axes swapped, padded by 2 − pad: the same kernels with a flipped weight
+// transform. The cost is memory: V and M hold 36/16 = 2.25x the input and output, so conv2d.ts
+// runs a batch in chunks of samples whose V and M stay under WORKSPACE_BYTES each.
+//
+// Accuracy: the transforms scale values by up to 5 (Bᵀ) and 8 (Aᵀ) and cancel afterwards, so the
+// float32 rounding error is larger than direct convolution's; the tests bound it (see
+// test/kernels/conv2d-winograd.test.ts).
+
+import type { KernelSpec } from '../gpu/runtime.js';
+import { rep } from './conv2d-gemm-common.js';
+import { f32Literal, LINEAR_MAIN_ARGS, linearIndex, vecType, type VecWidth } from './wgsl.js';
+
+/** Outputs per block side (m), filter side (r) and transform side (m + r − 1). */
+export const WINO_M = 4;
+export const WINO_R = 3;
+export const WINO_A = 6;
+/** Transform positions ξ: the GEMMs per conv. */
+export const WINO_XI = WINO_A * WINO_A;
+
+/** Bᵀ (6x6), interpolation points 0, ±1, ±2 and ∞. */
+export const WINO_BT: readonly (readonly number[])[] = [
+  [4, 0, -5, 0, 1, 0],
+  [0, -4, -4, 1, 1, 0],
+  [0, 4, -4, -1, 1, 0],
+  [0, -2, -1, 2, 1, 0],
+  [0, 2, -1, -2, 1, 0],
+  [0, 4, 0, -5, 0, 1],
+];
+
+/** G (6x3). */
+export const WINO_G: readonly (readonly number[])[] = [
+  [1 / 4, 0, 0],
+  [-1 / 6, -1 / 6, -1 / 6],
+  [-1 / 6, 1 / 6, -1 / 6],
+  [1 / 24, 1 / 12, 1 / 6],
+  [1 / 24, -1 / 12, 1 / 6],
+  [0, 0, 1],
+];
+
+/** Aᵀ (4x6). */
+export const WINO_AT: readonly (readonly number[])[] = [
+  [1, 1, 1, 1, 1, 0],
+  [0, 1, -1, 2, -2, 0],
+  [0, 1, 1, 4, 4, 0],
+  [0, 1, -1, 8, -8, 1],
+];
+
+/**
+ * Most bytes V and M may take together per chunk of samples (conv2d.ts sizes the chunks by it):
+ * at the U-Net's l1 (batch 16, 256x256x32) three chunks, and a tenth of its training step's
+ * minimum memory.
+ */
+export const WORKSPACE_BYTES = 256 * 1024 * 1024;
+
+/** The 4x4 blocks covering an output of ho x wo: rows and columns of blocks. */
+export const winogradBlocks = (ho: number, wo: number): [number, number] => [Math.ceil(ho / WINO_M), Math.ceil(wo / WINO_M)];
+
+/** WGSL: Σ_j c[j]·terms[j] with the zero coefficients left out and ±1 as plain adds. */
+function combination(coeffs: readonly number[], terms: readonly string[]): string {
+  let s = '';
+  coeffs.forEach((c, j) => {
+    if (c === 0) return;
+    const mag = Math.abs(c);
+    const term = mag === 1 ? terms[j] : `${f32Literal(mag)} * ${terms[j]}`;
+    s += s === '' ? (c < 0 ? `-${term}` : term) : ` ${c < 0 ? '-' : '+'} ${term}`;
+  });
+  return s === '' ? '0.0' : s;
+}
+
+/**
+ * WGSL lets for L · X · Rᵀ, with X the names `x{i}_{j}` (rows × cols) and the result named
+ * `out{i}_{j}`: two passes of combinations through `mid{i}_{j}`. L is p × rows, R is q × cols.
+ */
+function sandwich(l: readonly (readonly number[])[], r: readonly (readonly number[])[], x: string, mid: string, out: string, type: string): string {
+  const cols = r[0].length;
+  const lines: string[] = [];
+  for (let i = 0; i < l.length; i++) {
+    for (let j = 0; j < cols; j++) lines.push(`let ${mid}${i}_${j}: ${type} = ${combination(l[i], l[i].map((_, k) => `${x}${k}_${j}`))};`);
+  }
+  for (let i = 0; i < l.length; i++) {
+    for (let j = 0; j < r.length; j++) lines.push(`let ${out}${i}_${j}: ${type} = ${combination(r[j], r[j].map((_, k) => `${mid}${i}_${k}`))};`);
+  }
+  return lines.join('\n  ');
+}
+
+/**
+ * U[ξ, k, n] = (G g Gᵀ)[ξ] for the GEMM's B (K × N per ξ, stored at ξ·K·N + k·N + n), one thread
+ * per (k, n). Forward: k = ci, n = co, g[i][j] = w[i, j, ci, co]. Backward input ('flipped'): k =
+ * co, n = ci, g[i][j] = w[2 − i, 2 − j, ci, co].
+ */
+export function weightTransformSpec(flipped: boolean): KernelSpec {
+  const tap = (i: number, j: number) => (flipped ? (2 - i) * 3 + (2 - j) : i * 3 + j);
+  return {
+    name: flipped ? 'conv2d.winogradWeightsFlipped' : 'conv2d.winogradWeights',
+    key: '',
+    inputs: 1,
+    outputs: 1,
+    wgsl: () => /* wgsl */ `
+struct Params { cin: i32, cout: i32 }
+@group(0) @binding(0) var<storage, read> w: array<f32>;
+@group(0) @binding(1) var<storage, read_write> u: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+@compute @workgroup_size(256)
+fn main(${LINEAR_MAIN_ARGS}) {
+  let i = i32(${linearIndex()});
+  let kn = params.cin * params.cout;
+  if (i >= kn) { return; }
+  ${flipped
+    ? `let ci = i % params.cin;
+  let co = i / params.cin;`
+    : `let co = i % params.cout;
+  let ci = i / params.cout;`}
+  ${rep(9, (t) => `let g${Math.floor(t / 3)}_${t % 3} = w[(${tap(Math.floor(t / 3), t % 3)} * params.cin + ci) * params.cout + co];`)}
+  ${sandwich(WINO_G, WINO_G, 'g', 'h', 'v', 'f32')}
+  ${rep(WINO_XI, (xi) => `u[${xi} * kn + i] = v${Math.floor(xi / WINO_A)}_${xi % WINO_A};`)}
+}`,
+  };
+}
+
+/**
+ * V[ξ, t, c] = (Bᵀ d B)[ξ] of block t's 6x6 patch of src [n, h, w, c] (zero outside the image and
+ * for t >= blocks, up to the padded row count tPad), `width` channels per thread.
+ */
+export function inputTransformSpec(width: VecWidth): KernelSpec {
+  const T = vecType(width);
+  return {
+    name: 'conv2d.winogradInput',
+    key: `v${width}`,
+    inputs: 1,
+    outputs: 1,
+    wgsl: () => /* wgsl */ `
+struct Params { h: i32, w: i32, c: i32, padTop: i32, padLeft: i32, rows: i32, cols: i32, blocks: i32, tPad: i32 }
+@group(0) @binding(0) var<storage, read> src: array<${T}>;
+@group(0) @binding(1) var<storage, read_write> v: array<${T}>;
+@group(0) @binding(2) var<uniform> params: Params;
+@compute @workgroup_size(256)
+fn main(${LINEAR_MAIN_ARGS}) {
+  let i = i32(${linearIndex()});
+  let c = i % params.c;
+  let t = i / params.c;
+  if (t >= params.tPad) { return; }
+  let plane = params.tPad * params.c;
+  if (t >= params.blocks) {
+    ${rep(WINO_XI, (xi) => `v[${xi} * plane + i] = ${T}(0.0);`, '\n    ')}
+    return;
+  }
+  let n = t / (params.rows * params.cols);
+  let h0 = ((t / params.cols) % params.rows) * ${WINO_M} - params.padTop;
+  let w0 = (t % params.cols) * ${WINO_M} - params.padLeft;
+  let base = n * params.h * params.w;
+  ${rep(WINO_A, (r) => `let inH${r} = h0 + ${r} >= 0 && h0 + ${r} < params.h;`)}
+  ${rep(WINO_A, (s) => `let inW${s} = w0 + ${s} >= 0 && w0 + ${s} < params.w;`)}
+  ${rep(WINO_XI, (e) => {
+    const [r, s] = [Math.floor(e / WINO_A), e % WINO_A];
+    return `var d${r}_${s} = ${T}(0.0);
+  if (inH${r} && inW${s}) { d${r}_${s} = src[(base + (h0 + ${r}) * params.w + w0 + ${s}) * params.c + c]; }`;
+  })}
+  ${sandwich(WINO_BT, WINO_BT, 'd', 'e', 'x', T)}
+  ${rep(WINO_XI, (xi) => `v[${xi} * plane + i] = x${Math.floor(xi / WINO_A)}_${xi % WINO_A};`)}
+}`,
+  };
+}
+
+/**
+ * y [n, ho, wo, c] from M[ξ, t, c]: Aᵀ M A per block t (+ b[c]), the pixels inside the output
+ * only; `width` channels per thread.
+ */
+export function outputTransformSpec(width: VecWidth, hasBias: boolean): KernelSpec {
+  const T = vecType(width);
+  return {
+    name: 'conv2d.winogradOutput',
+    key: `v${width}${hasBias ? 'b' : ''}`,
+    inputs: hasBias ? 2 : 1,
+    outputs: 1,
+    wgsl: () => /* wgsl */ `
+struct Params { ho: i32, wo: i32, c: i32, rows: i32, cols: i32, blocks: i32, tPad: i32 }
+@group(0) @binding(0) var<storage, read> m: array<${T}>;
+${hasBias ? `@group(0) @binding(1) var<storage, read> b: array<${T}>;` : ''}
+@group(0) @binding(${hasBias ? 2 : 1}) var<storage, read_write> y: array<${T}>;
+@group(0) @binding(${hasBias ? 3 : 2}) var<uniform> params: Params;
+@compute @workgroup_size(256)
+fn main(${LINEAR_MAIN_ARGS}) {
+  let i = i32(${linearIndex()});
+  let c = i % params.c;
+  let t = i / params.c;
+  if (t >= params.blocks) { return; }
+  let plane = params.tPad * params.c;
+  ${rep(WINO_XI, (xi) => `let m${Math.floor(xi / WINO_A)}_${xi % WINO_A} = m[${xi} * plane + i];`)}
+  ${sandwich(WINO_AT, WINO_AT, 'm', 'p', 'o', T)}
+  let bias = ${hasBias ? 'b[c]' : `${T}(0.0)`};
+  let n = t / (params.rows * params.cols);
+  let h0 = ((t / params.cols) % params.rows) * ${WINO_M};
+  let w0 = (t % params.cols) * ${WINO_M};
+  let base = n * params.ho * params.wo;
+  ${rep(WINO_M * WINO_M, (e) => {
+    const [r, s] = [Math.floor(e / WINO_M), e % WINO_M];
+    return `if (h0 + ${r} < params.ho && w0 + ${s} < params.wo) { y[(base + (h0 + ${r}) * params.wo + w0 + ${s}) * params.c + c] = o${r}_${s} + bias; }`;
+  })}
+}`,
+  };
+}

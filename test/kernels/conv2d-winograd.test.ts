@@ -1,0 +1,197 @@
+import { describe, expect, it } from 'vitest';
+import * as dn from '../../src/index.js';
+import {
+  backwardInputGemm,
+  conv2d,
+  conv2dGeometry,
+  convAlgorithm,
+  forwardGemm,
+  setConvAlgorithm,
+  setWinogradWorkspace,
+  winogradFits,
+  type Conv2dOptions,
+} from '../../src/kernels/conv2d.js';
+import type { ConvFamily } from '../../src/kernels/conv2d-gemm.js';
+import { WINO_AT, WINO_BT, WINO_G } from '../../src/kernels/conv2d-winograd.js';
+import { LimitError } from '../../src/errors.js';
+import { runtime } from '../../src/gpu/runtime.js';
+import { nd } from '../../src/reference/array.js';
+import { conv2dBackwardRef, conv2dForwardRef, conv2dOutputShapeRef } from '../../src/reference/conv.js';
+import { expectClose, winogradTolerance } from '../helpers/close.js';
+import { fromNd, useGpu } from '../helpers/gpu.js';
+import { uniform } from '../helpers/rng.js';
+
+useGpu();
+
+function families(): ConvFamily[] {
+  return runtime().device.features.has('subgroups') ? ['tiled', 'subgroup'] : ['tiled'];
+}
+
+type Matrix = readonly (readonly number[])[];
+const mul = (a: Matrix, b: Matrix): number[][] => a.map((row) => b[0].map((_, j) => row.reduce((s, v, k) => s + v * b[k][j], 0)));
+const transpose = (a: Matrix): number[][] => a[0].map((_, j) => a.map((row) => row[j]));
+
+describe('Winograd F(4x4, 3x3) transforms (float64)', () => {
+  // The matrices are the algorithm: if any entry were wrong, the 4x4 block would not be the
+  // correlation of the 6x6 patch with the filter.
+  it('Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A is the valid 3x3 correlation of a 6x6 patch', () => {
+    for (let trial = 0; trial < 20; trial++) {
+      const d = Array.from({ length: 6 }, (_, i) => Array.from(uniform(6, 100 * trial + i)));
+      const g = Array.from({ length: 3 }, (_, i) => Array.from(uniform(3, 100 * trial + 50 + i)));
+      const u = mul(mul(WINO_G, g), transpose(WINO_G));
+      const v = mul(mul(WINO_BT, d), transpose(WINO_BT));
+      const y = mul(mul(WINO_AT, u.map((row, i) => row.map((x, j) => x * v[i][j]))), transpose(WINO_AT));
+      for (let r = 0; r < 4; r++) {
+        for (let s = 0; s < 4; s++) {
+          let want = 0;
+          for (let i = 0; i < 3; i++) for (let j = 0; j < 3; j++) want += d[r + i][s + j] * g[i][j];
+          expect(Math.abs(y[r][s] - want), `trial ${trial} (${r}, ${s})`).toBeLessThan(1e-12);
+        }
+      }
+    }
+  });
+});
+
+// Shapes that exercise the kernels' edges: blocks past the output's edge (sizes not multiples of
+// 4), padding on one side only and more than the filter's reach, channel counts that are not
+// multiples of 4 (scalar transforms) or are (vec4), batch > 1 (blocks of several samples in one
+// GEMM), and GEMMs of several row and column tiles.
+const CASES = [
+  { name: "'same', batch 2, 16 channels", x: [2, 12, 12, 16], cout: 16, opts: { padding: 'same' } },
+  { name: 'odd sizes, odd channels', x: [1, 9, 11, 5], cout: 7, opts: { padding: 'same' } },
+  { name: "'valid', sizes not multiples of 4", x: [2, 10, 13, 8], cout: 12, opts: { padding: 'valid' } },
+  { name: 'explicit pads [2, 0, 1, 2]', x: [1, 7, 8, 4], cout: 6, opts: { padding: [2, 0, 1, 2] } },
+  { name: 'K 64, N 40', x: [1, 8, 8, 64], cout: 40, opts: { padding: 'same' } },
+  { name: 'batch 3, 136 output channels (wide tiles)', x: [3, 9, 6, 12], cout: 136, opts: { padding: 'same' } },
+] as const satisfies readonly { name: string; x: number[]; cout: number; opts: Conv2dOptions }[];
+
+function caseData(cs: (typeof CASES)[number], seed: number) {
+  const xShape: number[] = [...cs.x];
+  const wShape = [3, 3, cs.x[3], cs.cout];
+  const opts = cs.opts as Conv2dOptions;
+  const x = nd(uniform(xShape.reduce((p, d) => p * d, 1), seed), xShape);
+  const w = nd(uniform(wShape.reduce((p, d) => p * d, 1), seed + 1), wShape);
+  const b = nd(uniform(cs.cout, seed + 2), [cs.cout]);
+  const bIn = nd(uniform(cs.x[3], seed + 4), [cs.x[3]]);
+  const yShape = conv2dOutputShapeRef(x, w, opts);
+  const dy = nd(uniform(yShape.reduce((p, d) => p * d, 1), seed + 3), yShape);
+  return { xShape, wShape, yShape, opts, x, w, b, bIn, dy };
+}
+
+/** Bytes of V or M for one sample: a workspace that makes every chunk one sample. */
+const oneSampleWorkspace = (blocksH: number, blocksW: number, channels: number): number => 2 * 36 * blocksH * blocksW * channels * 4;
+
+describe('conv2d by Winograd', () => {
+  for (const [k, cs] of CASES.entries()) {
+    it(`${cs.name}: forward and backward input match CPU (every family, whole and one sample per chunk)`, async () => {
+      const d = caseData(cs, 7000 + 10 * k);
+      const g = conv2dGeometry(d.xShape, d.wShape, d.opts);
+      expect(winogradFits('forward', g)).toBe(true);
+      const wantY = conv2dForwardRef(d.x, d.w, d.b, d.opts);
+      const wantYNoBias = conv2dForwardRef(d.x, d.w, null, d.opts);
+      const wantDx = conv2dBackwardRef(d.x, d.w, d.dy, d.opts).dx;
+      // dx + a bias over input channels: convTranspose2d's forward.
+      const wantDxBias = wantDx.data.map((v, i) => v + d.bIn.data[i % g.cin]);
+      const [x, w, b, bIn, dy] = [fromNd(d.x.data, d.xShape), fromNd(d.w.data, d.wShape), fromNd(d.b.data, [g.cout]), fromNd(d.bIn.data, [g.cin]), fromNd(d.dy.data, d.yShape)];
+      const chunked = {
+        forward: oneSampleWorkspace(Math.ceil(g.ho / 4), Math.ceil(g.wo / 4), Math.max(g.cin, g.cout)),
+        dx: oneSampleWorkspace(Math.ceil(g.h / 4), Math.ceil(g.w / 4), Math.max(g.cin, g.cout)),
+      };
+      try {
+        for (const f of families()) {
+          for (const [label, fwdBytes, dxBytes] of [['whole', null, null], ['one sample per chunk', chunked.forward, chunked.dx]] as const) {
+            setWinogradWorkspace(fwdBytes);
+            const outs: [string, dn.Tensor, ArrayLike<number>, number][] = [
+              ['forward', forwardGemm(g, x, w, b, f, 'winograd'), wantY.data, g.cin],
+              ['forward without bias', forwardGemm(g, x, w, null, f, 'winograd'), wantYNoBias.data, g.cin],
+            ];
+            setWinogradWorkspace(dxBytes);
+            outs.push(['dx', backwardInputGemm(g, dy, w, null, f, 'winograd'), wantDx.data, g.cout]);
+            outs.push(['dx + bias', backwardInputGemm(g, dy, w, bIn, f, 'winograd'), wantDxBias, g.cout]);
+            setWinogradWorkspace(null);
+            for (const [what, got, want, kSum] of outs) {
+              expectClose(`${cs.name} ${what} (${f}, ${label})`, await got.toArray(), want, winogradTolerance(kSum));
+              got.dispose();
+            }
+          }
+        }
+      } finally {
+        setWinogradWorkspace(null);
+        for (const t of [x, w, b, bIn, dy]) t.dispose();
+      }
+    });
+  }
+
+  it('conv2d (autograd) under setConvAlgorithm(winograd) runs it, and its gradients match CPU', async () => {
+    const d = caseData(CASES[0], 7500);
+    const g = conv2dGeometry(d.xShape, d.wShape, d.opts);
+    const before = setConvAlgorithm('winograd');
+    expect(before).toBe('auto');
+    expect(convAlgorithm('forward', g)).toBe('winograd');
+    expect(convAlgorithm('backwardInput', g)).toBe('winograd');
+    expect(convAlgorithm('backwardWeight', g)).toBe('direct');
+    const want = conv2dBackwardRef(d.x, d.w, d.dy, d.opts);
+    const [x, w, b, dy] = [fromNd(d.x.data, d.xShape, true), fromNd(d.w.data, d.wShape, true), fromNd(d.b.data, [g.cout], true), fromNd(d.dy.data, d.yShape)];
+    let y: dn.Tensor;
+    try {
+      y = conv2d(x, w, b, d.opts);
+      y.backward(dy);
+    } finally {
+      setConvAlgorithm('auto');
+    }
+    const tol = winogradTolerance(g.cin);
+    expectClose('conv2d y', await y.toArray(), conv2dForwardRef(d.x, d.w, d.b, d.opts).data, tol);
+    expectClose('conv2d x.grad', await x.grad!.toArray(), want.dx.data, winogradTolerance(g.cout));
+    expectClose('conv2d w.grad', await w.grad!.toArray(), want.dw.data, tol);
+    for (const t of [x, w, b, dy, y]) t.dispose();
+  });
+
+  it('convAlgorithm: on GPUs Winograd for the U-Net and VGG16 3x3 convs with K >= 16 and outputs of 4x4 or more; direct elsewhere and on CPU adapters', () => {
+    const geometry = (x: number[], k: number, cout: number, opts: Conv2dOptions = { padding: 'same' }) => conv2dGeometry(x, [k, k, x[3], cout], opts);
+    const tiled = 'tiled';
+    for (const [h, c] of [[256, 32], [128, 64], [64, 128], [32, 256], [16, 512]]) {
+      const g = geometry([16, h, h, c], 3, c);
+      expect(convAlgorithm('forward', g, tiled), `U-Net ${h}x${h}x${c} forward`).toBe('winograd');
+      expect(convAlgorithm('backwardInput', g, tiled), `U-Net ${h}x${h}x${c} dx`).toBe('winograd');
+      expect(convAlgorithm('forward', g, 'subgroup'), `U-Net ${h}x${h}x${c} on a CPU adapter`).toBe('direct');
+    }
+    // Sixteen 4x4 images: 16 blocks, padded to a whole 128-row tile, 2x the direct multiply-adds.
+    expect(convAlgorithm('forward', geometry([16, 4, 4, 256], 3, 256), tiled), 'sixteen 4x4 outputs').toBe('direct');
+    expect(convAlgorithm('forward', geometry([128, 4, 4, 256], 3, 256), tiled), '128 4x4 outputs').toBe('winograd');
+    const conv1_1 = geometry([32, 256, 256, 3], 3, 64);
+    expect(convAlgorithm('forward', conv1_1, tiled), 'K = 3').toBe('direct');
+    expect(convAlgorithm('backwardInput', conv1_1, tiled), 'dx of conv1_1: K = 64').toBe('winograd');
+    expect(convAlgorithm('backwardWeight', geometry([16, 64, 64, 32], 3, 32), tiled), 'weight gradient').toBe('direct');
+    expect(convAlgorithm('forward', geometry([16, 64, 64, 32], 3, 32, { stride: 2, padding: 'same' }), tiled), 'stride 2').toBe('direct');
+    expect(convAlgorithm('forward', geometry([16, 64, 64, 32], 1, 32), tiled), '1x1').toBe('direct');
+    expect(convAlgorithm('forward', geometry([512, 2, 2, 512], 3, 512), tiled), '2x2 outputs').toBe('direct');
+    try {
+      setConvAlgorithm('direct');
+      expect(convAlgorithm('forward', geometry([16, 64, 64, 128], 3, 128), tiled)).toBe('direct');
+      setConvAlgorithm('winograd');
+      expect(convAlgorithm('forward', conv1_1, 'subgroup'), 'forced where it fits').toBe('winograd');
+      expect(convAlgorithm('forward', geometry([2, 16, 16, 32], 3, 32, { stride: 2 })), 'never at stride 2').toBe('direct');
+    } finally {
+      setConvAlgorithm('auto');
+    }
+    expect(convAlgorithm('forward', conv1_1, tiled)).toBe('direct');
+  });
+
+  it('a sample too large for the workspace is a LimitError naming the op, and nothing leaks', async () => {
+    const d = caseData(CASES[0], 7600);
+    const g = conv2dGeometry(d.xShape, d.wShape, d.opts);
+    const [x, w] = [fromNd(d.x.data, d.xShape), fromNd(d.w.data, d.wShape)];
+    await dn.sync();
+    const before = dn.memory().bytesInUse;
+    setWinogradWorkspace(1024);
+    try {
+      expect(() => forwardGemm(g, x, w, null, undefined, 'winograd')).toThrow(LimitError);
+      expect(() => forwardGemm(g, x, w, null, undefined, 'winograd')).toThrow(/conv2d\.forward: Winograd's transforms of one sample of \[1,12,12,16\]/);
+    } finally {
+      setWinogradWorkspace(null);
+    }
+    expect(dn.memory().bytesInUse).toBe(before);
+    x.dispose();
+    w.dispose();
+  });
+});
