@@ -26,6 +26,7 @@ import { convLaneAccesses, laneAccessMs } from './lane-access.js';
 import { MEMORY_BAR, type E2eResult } from './e2e.js';
 import { timed, type CaseResult, type SideResult } from './harness.js';
 import type { BenchRecord } from './report.js';
+import type { KernelTime } from '../src/gpu/gpu-timer.js';
 
 export const SPEED_BAR = 3;
 /** % of the FMA peak the conv forwards must reach: on a CPU adapter, and on a GPU. */
@@ -156,7 +157,7 @@ function convLimit(r: CaseResult, rec: BenchRecord): string {
   const access = gemm.family === 'subgroup' && rates ? laneAccessMs(convLaneAccesses(dir, l, gemm.splits, lanes), rates) : null;
   const floors = { compute: r.work / (peak.gflops * 1e6), memory: bytes / (peak.gbps * 1e6), launch: launchMs(rec), access };
   const tfjsPct = timed(r.tfjs) && r.tfjs.pctPeak !== null ? `; tfjs runs at ${r.tfjs.pctPeak.toFixed(1)}% of peak` : '';
-  const limit = r.algorithm === 'winograd' ? winogradLimit(r.dawnet.timing.medianMs, dir, l, rec) : limitOf(r.dawnet.timing.medianMs, floors, gemm);
+  const limit = r.algorithm === 'winograd' ? winogradLimit(r.dawnet.timing.medianMs, dir, l, rec, r.kernels) : limitOf(r.dawnet.timing.medianMs, floors, gemm);
   return limit + operandProbeNote(r, rec) + alternativeNote(r) + tfjsPct;
 }
 
@@ -166,8 +167,9 @@ function convLimit(r: CaseResult, rec: BenchRecord): string {
  * (padded to whole tiles) at the FMA peak, and its memory traffic (input, V written and read, M
  * written and read, output) at the copy bandwidth.
  */
-function winogradLimit(measuredMs: number, dir: ConvDirection, l: ConvLayer, rec: BenchRecord): string {
+function winogradLimit(measuredMs: number, dir: ConvDirection, l: ConvLayer, rec: BenchRecord, kernels?: KernelTime[]): string {
   const peak = rec.peak!;
+  const byKernel = kernels && kernels.length > 1 ? `; by kernel (a pass each): ${kernels.map((k) => `${k.name.replace(/^conv2d\./, '')} ${f(k.ms)}`).join(', ')} ms` : '';
   const [k, n] = dir === 'forward' ? [l.cin, l.cout] : [l.cout, l.cin];
   const blocks = l.n * Math.ceil(l.h / 4) * Math.ceil(l.w / 4);
   const choice = recordTiles(rec);
@@ -179,7 +181,7 @@ function winogradLimit(measuredMs: number, dir: ConvDirection, l: ConvLayer, rec
   const bytes = 4 * (l.n * l.h * l.w * (k + n) + 2 * 36 * rows * (k + n) + 45 * k * n);
   const floors = { compute: flops / (peak.gflops * 1e6), memory: bytes / (peak.gbps * 1e6), launch: 4 * launchMs(rec) };
   const share = (100 * flops) / (2 * l.n * l.h * l.w * 9 * k * n);
-  return `Winograd F(4x4, 3x3), ${share.toFixed(0)}% of the direct multiply-adds (36 GEMMs ${rows}x${n}x${k}, 4 dispatches): ${limitOf(measuredMs, floors)}`;
+  return `Winograd F(4x4, 3x3), ${share.toFixed(0)}% of the direct multiply-adds (36 GEMMs ${rows}x${n}x${k}, 4 dispatches): ${limitOf(measuredMs, floors)}${byKernel}`;
 }
 
 /** The other algorithm, timed beside the case (BenchCase.alternative). */

@@ -67,6 +67,8 @@ export interface BenchCase {
    * step under it. The harness times it as one more interleaved side (the row's `alternative`).
    */
   alternative?: () => { algorithm: string; around: <T>(step: () => T) => T } | null;
+  /** Time dawnet's kernels one by one once more after the samples (the row's `kernels`). */
+  profileKernels?: boolean;
 }
 
 /** f32 sums in different orders over a few thousand terms stay well inside this. */

@@ -5,6 +5,8 @@
 // register values (the operand probe), which says what those loads cost.
 
 import { runtime } from '../src/gpu/runtime.js';
+import type { KernelTime } from '../src/gpu/gpu-timer.js';
+import { profile } from '../src/index.js';
 import { setOperandProbe } from '../src/kernels/conv2d.js';
 import { Tensor, tensor } from '../src/graph/tensor.js';
 import { CHECK_TOLERANCE, hostData, type BenchCase, type DnResult, type Metric } from './case.js';
@@ -93,6 +95,11 @@ export interface CaseResult {
   algorithm?: string;
   /** dawnet's median under BenchCase.alternative's algorithm (ms, on dawnet's clock). */
   alternative?: { algorithm: string; ms: number };
+  /**
+   * One more dawnet step with each dispatch in its own timestamped pass (BenchCase.profileKernels):
+   * GPU time by kernel, largest first. The passes add a little time of their own.
+   */
+  kernels?: KernelTime[];
 }
 
 export interface CaseEnv {
@@ -306,6 +313,10 @@ export async function runCase(c: BenchCase, env: CaseEnv): Promise<CaseResult> {
         const out = check ? await s.prepared.output() : null;
         if (s.name === 'dawnet') [row.dawnet, dnOut] = [result, out];
         else [row.tfjs, tfOut] = [result, out];
+        if (s.name === 'dawnet' && c.profileKernels && t.clock === 'gpu-timestamp') {
+          const p = await profile(() => s.prepared.runner.step());
+          if (p) row.kernels = p.kernels;
+        }
       } catch (e) {
         if (s.name === 'dawnet') row.dawnet = { error: message(e) };
         else if (s.name === 'tfjs') row.tfjs = { error: message(e) };

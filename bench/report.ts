@@ -98,6 +98,12 @@ export function algorithmNote(r: CaseResult): string {
   return `  algorithm: ${ran}; ${r.alternative.algorithm} beside it: ${ms(r.alternative.ms)} ms, ${verdict}`;
 }
 
+/** Where a case's GPU time went, where it ran several kernels: 'by kernel: a 0.31, b 0.12 ms'. */
+export function kernelsNote(r: CaseResult): string {
+  if (!r.kernels || r.kernels.length < 2) return '';
+  return `  by kernel (a pass each): ${r.kernels.map((k) => `${k.name} ${ms(k.ms)}`).join(', ')} ms`;
+}
+
 export function tableRow(r: CaseResult): string {
   const check = r.check ? `${r.check.ok ? 'ok' : 'DIFF'} ${r.check.maxRelErr.toExponential(0)}` : '-';
   const row = cells([
@@ -113,7 +119,7 @@ export function tableRow(r: CaseResult): string {
     wallCell(r),
     check,
   ]);
-  const errors = [...sideNotes(r), r.noCheck && r.tfjs ? `  not compared: ${r.noCheck}` : '', algorithmNote(r)].filter((s) => s);
+  const errors = [...sideNotes(r), r.noCheck && r.tfjs ? `  not compared: ${r.noCheck}` : '', algorithmNote(r), kernelsNote(r)].filter((s) => s);
   return [row, ...errors].join('\n');
 }
 

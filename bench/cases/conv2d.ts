@@ -73,7 +73,7 @@ function convCase(k: Kernels, dir: Direction, l: ConvLayer, naive: boolean): Ben
     // up to ~1e-5 of the largest output at K = 64, growing like sqrt(K)).
     tolerance: dir === 'backwardWeight' ? 1e-3 : 5e-4,
     ...(naive || dir === 'backwardWeight' ? {} : { probeOperands: true }),
-    ...(naive ? {} : algorithms(k, dir, l)),
+    ...(naive ? {} : { ...algorithms(k, dir, l), profileKernels: true }),
   };
 }
 

@@ -19,7 +19,7 @@
 // The backward input of a stride-1 3x3 conv is the forward of dy with the filters turned by 180°
 // and their channel axes swapped, padded by 2 − pad: the same kernels with a flipped weight
 // transform. The cost is memory: V and M hold 36/16 = 2.25x the input and output, so conv2d.ts
-// runs a batch in chunks of samples whose V and M stay under WORKSPACE_BYTES each.
+// runs a batch in chunks of samples whose V and M together stay under WORKSPACE_BYTES.
 //
 // Accuracy: the transforms scale values by up to 5 (Bᵀ) and 8 (Aᵀ) and cancel afterwards, so the
 // float32 rounding error is larger than direct convolution's; the tests bound it (see
@@ -65,9 +65,9 @@ export const WINO_AT: readonly (readonly number[])[] = [
 ];
 
 /**
- * Most bytes V and M may take together per chunk of samples (conv2d.ts sizes the chunks by it):
- * at the U-Net's l1 (batch 16, 256x256x32) three chunks, and a tenth of its training step's
- * minimum memory.
+ * Most bytes V and M may take together per chunk of samples (conv2d.ts sizes the chunks by it;
+ * each also stays within one binding): at the U-Net's l1 (batch 16, 256x256x32) three chunks,
+ * and a tenth of its training step's minimum memory.
  */
 export const WORKSPACE_BYTES = 256 * 1024 * 1024;
 

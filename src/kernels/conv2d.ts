@@ -314,7 +314,7 @@ export function setConvAlgorithm(algorithm: ConvAlgorithm | 'auto'): ConvAlgorit
 
 const workspaceOverride = new WeakMap<GPUDevice, number>();
 
-/** Caps V and M at `bytes` each on this device (tests: chunks of a few samples); null restores WORKSPACE_BYTES. */
+/** Caps V and M together at `bytes` on this device (tests: chunks of a few samples); null restores WORKSPACE_BYTES. */
 export function setWinogradWorkspace(bytes: number | null): void {
   const device = runtime().device;
   if (bytes === null) workspaceOverride.delete(device);
@@ -372,6 +372,17 @@ export function convAlgorithm(dir: ConvDirection, g: ConvGeometry, family = defa
 }
 
 /**
+ * Bytes of V and M when Winograd runs `samples` samples of `g` at once: 36 × (their blocks padded
+ * to whole tiles) × K or N floats.
+ */
+export function winogradChunkBytes(dir: 'forward' | 'backwardInput', g: ConvGeometry, samples: number, family = defaultConvFamily()): { v: number; m: number } {
+  const s = winogradShape(dir, g);
+  const [rows, cols] = winogradBlocks(s.hOut, s.wOut);
+  const tPad = paddedBlocks(samples * rows * cols, s.k, s.n, family);
+  return { v: WINO_XI * tPad * s.k * 4, m: WINO_XI * tPad * s.n * 4 };
+}
+
+/**
  * M[ξ] = V[ξ] · U[ξ] for ξ < 36: the forward GEMM of a 1x1 conv over 36 samples of `rows` pixels
  * and k channels, each sample with its own k × n weights (batched weights).
  */
@@ -397,11 +408,17 @@ function winogradConv(dir: 'forward' | 'backwardInput', g: ConvGeometry, src: Te
   const outShape = [g.n, s.hOut, s.wOut, s.n];
   const outLabel = dir === 'forward' ? 'conv2d.y' : 'conv2d.dx';
   const uShape = [WINO_XI, s.k, s.n];
-  // Room for a tile's padding rows beside each chunk's V and M.
-  const workspace = Math.min(workspaceOverride.get(runtime().device) ?? WORKSPACE_BYTES, runtime().bindingLimit) / 2;
-  const fit = Math.floor(workspace / (Math.max(perSample.v, perSample.m) * 4));
-  if (fit < 1) throw new LimitError(`${op}: Winograd's transforms of one sample of ${formatShape([1, s.hIn, s.wIn, s.k])} take more than ${workspace} bytes; run it with setConvAlgorithm('direct')`);
-  const most = Math.min(fit, chunkItems(op, g.n, [part(src, perSample.src), part(planned(outLabel, outShape), perSample.out)], [w, b, planned('conv2d.winograd.u', uShape)]));
+  // The most samples whose V and M (their blocks padded to whole tiles) fit the workspace together
+  // and one binding each: an estimate from one sample's, lowered while the padding overflows it.
+  const rt = runtime();
+  const workspace = Math.min(workspaceOverride.get(rt.device) ?? WORKSPACE_BYTES, 2 * rt.bindingLimit);
+  const fits = (samples: number) => {
+    const { v, m } = winogradChunkBytes(dir, g, samples, family);
+    return v + m <= workspace && Math.max(v, m) <= rt.bindingLimit;
+  };
+  let most = Math.min(g.n, Math.floor(workspace / ((perSample.v + perSample.m) * 4)), chunkItems(op, g.n, [part(src, perSample.src), part(planned(outLabel, outShape), perSample.out)], [w, b, planned('conv2d.winograd.u', uShape)]));
+  while (most > 0 && !fits(most)) most--;
+  if (most < 1) throw new LimitError(`${op}: Winograd's transforms of one sample of ${formatShape([1, s.hIn, s.wIn, s.k])} take more than ${workspace} bytes; run it with setConvAlgorithm('direct')`);
   const per = Math.ceil(g.n / Math.ceil(g.n / most)); // chunks evened out: 16 samples by 6 run as 6 + 5 + 5
   const out = emptyTensor(outShape, outLabel);
   const u = emptyTensor(uShape, 'conv2d.winograd.u');

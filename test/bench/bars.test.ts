@@ -90,6 +90,27 @@ describe('bench bars', () => {
     expect(peakBar(record(rows)).misses[0].limit).toMatch(/register values the same kernels ran in 0\.70 ms/);
   });
 
+  it('names Winograd, its floors, kernels and the direct conv beside it where a row ran it', () => {
+    // l1 at 1.5 ms against tfjs's 3 ms (2x, a miss) on a GPU record; 128-row tiles (N = 32):
+    // 2 x 32 x 32 outputs in 4x4 blocks = 128 blocks, one tile; 36·128·32·32 multiply-adds.
+    const row: CaseResult = {
+      ...convRow(1, 1.5, 3),
+      algorithm: 'winograd',
+      alternative: { algorithm: 'direct', ms: 2.4 },
+      kernels: [
+        { name: 'conv2d.forwardBatched', dispatches: 1, ms: 0.9 },
+        { name: 'conv2d.winogradInput', dispatches: 1, ms: 0.3 },
+      ],
+    };
+    const rec = { ...record([row]), adapter: 'nvidia nvidia-h200 (test)', convTileRule: 'by-shape' as const };
+    const speed = evaluateBars(rec).find((b) => b.name.startsWith('conv2d (all directions)'))!;
+    const limit = speed.misses.find((m) => m.id === 'conv2d.forward/unet-l1')!.limit;
+    expect(limit).toMatch(/^Winograd F\(4x4, 3x3\), 25% of the direct multiply-adds \(36 GEMMs 128x32x32, 4 dispatches\): 1\.50 ms; floors: compute /);
+    expect(limit).toMatch(/by kernel \(a pass each\): forwardBatched 0\.90, winogradInput 0\.30 ms/);
+    expect(limit).toMatch(/direct beside it: 2\.40 ms \(1\.60x the time\)/);
+    expect(markdownReport(rec)).toContain('| conv2d.forward/unet-l1 (Winograd) |');
+  });
+
   it('shows the cases against the FMA loop re-timed beside them, without changing the verdict', () => {
     // l1 at 39% of the run's 80 GFLOP/s, but the loop re-timed beside it ran at 60: 52% of that.
     const rec = record([convRow(1, 1.2, 6, 60), convRow(3, 0.8, 6, 79)]);

@@ -88,6 +88,9 @@ describe('bench --compare', () => {
   it('parses --compare BASE NEW and refuses it with one file', () => {
     expect(parseBenchArgs(['--compare', 'a.json', 'b.json'])!.compare).toEqual(['a.json', 'b.json']);
     expect(parseBenchArgs([])!.compare).toBeNull();
+    expect(parseBenchArgs([])!.convAlgorithm).toBe('auto');
+    expect(parseBenchArgs(['--conv-algorithm', 'winograd'])!.convAlgorithm).toBe('winograd');
+    expect(() => parseBenchArgs(['--conv-algorithm', 'fft'])).toThrow(/--conv-algorithm needs auto, direct or winograd, got 'fft'/);
     expect(() => parseBenchArgs(['--compare', 'a.json'])).toThrow(/needs two record files/);
   });
 });

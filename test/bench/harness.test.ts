@@ -9,6 +9,8 @@ import * as dn from '../../src/index.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { family, type BenchCase } from '../../bench/case.js';
 import { elementwiseFamily } from '../../bench/cases/elementwise.js';
+import { conv2dFamily } from '../../bench/cases/conv2d.js';
+import { conv2dGeometry } from '../../src/kernels/conv2d.js';
 import { unetTrainCases } from '../../bench/cases/unet-train.js';
 import { runE2eCase } from '../../bench/e2e.js';
 import { compareOutputs, runCase, type SideResult } from '../../bench/harness.js';
@@ -111,6 +113,33 @@ describe('bench harness', () => {
       expect(tableRow(row)).toMatch(/ gpu /);
     }
     expect(row.check!.ok).toBe(true);
+  });
+
+  it('a conv forward: the algorithm it ran, the other one timed beside it, and its kernels one by one', async () => {
+    // Scale 32: U-Net l2 is [1, 8, 8, 64]. On lavapipe convAlgorithm keeps it direct, so Winograd
+    // is the alternative; forced, the two swap.
+    const c = (await conv2dFamily.cases(32))!.find((x) => x.id === 'conv2d.forward/unet-l2')!;
+    const clocks = gpuClocks();
+    const env = { timing: { warmup: 1, reps: 2, minSampleMs: 0, maxInner: 1 }, peak: { gflops: 1, gbps: 1, clock: clocks.dawnet }, tfjs: null, check: false, seed: 3, clocks };
+    const row = await runCase(c, env);
+    expect(row.algorithm).toBe(dn.convAlgorithm('forward', conv2dGeometry([1, 8, 8, 64], [3, 3, 64, 64], { padding: 'same' })));
+    const other = row.algorithm === 'direct' ? 'winograd' : 'direct';
+    if (clocks.dawnet !== 'gpu-timestamp') return;
+    expect(row.alternative?.algorithm).toBe(other);
+    expect(row.alternative!.ms).toBeGreaterThan(0);
+    expect(tableRow(row)).toMatch(new RegExp(`algorithm: ${row.algorithm}; ${other} beside it: [\\d.]+ ms`));
+    const before = dn.setConvAlgorithm('winograd');
+    let forced: Awaited<ReturnType<typeof runCase>>;
+    try {
+      forced = await runCase(c, env);
+    } finally {
+      dn.setConvAlgorithm(before);
+    }
+    expect([forced.algorithm, forced.alternative?.algorithm]).toEqual(['winograd', 'direct']);
+    // Winograd's four kernels, each timed in its own pass.
+    const gemm = runtime().device.features.has('subgroups') ? 'conv2d.forwardBatchedSubgroup' : 'conv2d.forwardBatched';
+    expect(forced.kernels!.map((k) => k.name).sort()).toEqual([gemm, 'conv2d.winogradInput', 'conv2d.winogradOutput', 'conv2d.winogradWeights'].sort());
+    expect(tableRow(forced)).toMatch(/by kernel \(a pass each\): conv2d\.\w+ [\d.]+/);
   });
 });
 

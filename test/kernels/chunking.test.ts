@@ -13,7 +13,7 @@ import * as dn from '../../src/index.js';
 import { LimitError } from '../../src/errors.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { chunkItems, part, planned } from '../../src/kernels/chunking.js';
-import { backwardInputGemm, backwardWeightGemm, conv2dGeometry, forwardGemm } from '../../src/kernels/conv2d.js';
+import { backwardInputGemm, backwardWeightGemm, conv2dGeometry, forwardGemm, type ConvAlgorithm } from '../../src/kernels/conv2d.js';
 import type { ConvFamily } from '../../src/kernels/conv2d-gemm.js';
 import { batchNorm2d } from '../../src/kernels/batchnorm.js';
 import { randomUniformRef } from '../../src/kernels/dropout.js';
@@ -31,7 +31,7 @@ import {
   maxPool2dRef,
 } from '../../src/reference/pool.js';
 import { upsample2dBackwardRef, upsample2dRef } from '../../src/reference/upsample.js';
-import { expectClose, type Tolerance } from '../helpers/close.js';
+import { expectClose, winogradTolerance, type Tolerance } from '../helpers/close.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
 import { awayFromZero, uniform } from '../helpers/rng.js';
 
@@ -191,18 +191,18 @@ const elementwiseCases: SplitCase[] = [
   })(),
 ];
 
-function convCase(family: ConvFamily | 'autograd', xShape: number[], k: number, cout: number, opts: dn.Conv2dOptions, limit: number): SplitCase {
+function convCase(family: ConvFamily | 'autograd', xShape: number[], k: number, cout: number, opts: dn.Conv2dOptions, limit: number, algorithm: ConvAlgorithm = 'direct'): SplitCase {
   const wShape = [k, k, xShape[3], cout];
   const g = conv2dGeometry(xShape, wShape, opts);
   const yShape = [g.n, g.ho, g.wo, g.cout];
   const [x, w, b, dy] = [data(xShape, 41), data(wShape, 42), data([cout], 43), data(yShape, 44)];
   return {
-    name: `conv2d ${family} x [${xShape}] k${k} ${JSON.stringify(opts)} under ${limit} bytes: forward and gradients`,
+    name: `conv2d ${family}${algorithm === 'winograd' ? ' by Winograd' : ''} x [${xShape}] k${k} ${JSON.stringify(opts)} under ${limit} bytes: forward and gradients`,
     limit,
     gpu: (): Outputs => {
       const [xt, wt, bt, dyt] = [fromNd(x.data, xShape, true), fromNd(w.data, wShape, true), fromNd(b.data, [cout], true), fromNd(dy.data, yShape)];
       if (family !== 'autograd') {
-        return { y: forwardGemm(g, xt, wt, bt, family), dx: backwardInputGemm(g, dyt, wt, null, family), dw: backwardWeightGemm(g, dyt, xt, family) };
+        return { y: forwardGemm(g, xt, wt, bt, family, algorithm), dx: backwardInputGemm(g, dyt, wt, null, family, algorithm), dw: backwardWeightGemm(g, dyt, xt, family) };
       }
       const y = dn.conv2d(xt, wt, bt, opts);
       y.backward(dyt);
@@ -213,7 +213,7 @@ function convCase(family: ConvFamily | 'autograd', xShape: number[], k: number, 
       return { y: conv2dForwardRef(x, w, b, opts).data, dx: grads.dx.data, dw: grads.dw.data, db: grads.db.data };
     },
     exact: ['y', 'dx'],
-    tol: CONV_TOL,
+    tol: algorithm === 'winograd' ? winogradTolerance(Math.max(xShape[3], cout)) : CONV_TOL,
   };
 }
 
@@ -226,6 +226,10 @@ const convCases: SplitCase[] = [
   // through autograd, and the tiled one.
   convCase('autograd', [3, 9, 8, 2], 3, 5, { stride: 2, padding: 'same' }, 1024),
   convCase('tiled', [3, 9, 8, 2], 3, 5, { stride: 2, padding: 'same' }, 1024),
+  // Winograd (tiled family: blocks padded to 64-row tiles): per sample x is 32 KiB (bound in
+  // place), 64 blocks, whose V and M take 72 KiB each; the 160 KiB limit holds one sample's V and
+  // M together, so each sample is a chunk. U (36 x 8 x 8) is bound whole.
+  convCase('tiled', [3, 32, 32, 8], 3, 8, { padding: 'same' }, 160 * 1024, 'winograd'),
   // Chunks of 2 and 1 samples: the first with two split-K slices, both added into dw.
   convCase('autograd', [3, 24, 24, 2], 3, 4, { padding: 'same' }, 20 * 1024),
   (() => {

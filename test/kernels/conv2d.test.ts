@@ -123,8 +123,8 @@ describe('conv2d', () => {
         ['default', conv2dForward(x, w, b, d.opts), want],
         ['naive', conv2dForwardNaive(x, w, b, d.opts), want],
         ...families().flatMap((f): [string, dn.Tensor, NdArray][] => [
-          [f, forwardGemm(g, x, w, b, f), want],
-          [`${f} without bias`, forwardGemm(g, x, w, null, f), wantNoBias],
+          [f, forwardGemm(g, x, w, b, f, 'direct'), want],
+          [`${f} without bias`, forwardGemm(g, x, w, null, f, 'direct'), wantNoBias],
         ]),
       ]);
       for (const [what, y, ref] of outs) {
@@ -148,7 +148,7 @@ describe('conv2d', () => {
         ['dw (naive)', conv2dBackwardWeightNaive(dy, x, d.wShape, d.opts), want.dw],
         ['db', conv2dBackwardBias(dy), want.db],
         ...families().flatMap((f): [string, dn.Tensor, NdArray][] => [
-          [`dx (${f})`, backwardInputGemm(g, dy, w, null, f), want.dx],
+          [`dx (${f})`, backwardInputGemm(g, dy, w, null, f, 'direct'), want.dx],
           [`dw (${f})`, backwardWeightGemm(g, dy, x, f), want.dw],
         ]),
       ]);
@@ -177,8 +177,8 @@ describe('conv2d', () => {
       let outs: [string, dn.Tensor, NdArray][];
       try {
         outs = [
-          ['forward', forwardGemm(g, x, w, b, family), wantY],
-          ['dx', backwardInputGemm(g, dy, w, null, family), want.dx],
+          ['forward', forwardGemm(g, x, w, b, family, 'direct'), wantY],
+          ['dx', backwardInputGemm(g, dy, w, null, family, 'direct'), want.dx],
           ['dw', backwardWeightGemm(g, dy, x, family), want.dw],
         ];
       } finally {
