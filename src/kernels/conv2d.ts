@@ -431,7 +431,7 @@ function winogradConv(dir: 'forward' | 'backwardInput', g: ConvGeometry, src: Te
     const tPad = paddedBlocks(blocks, s.k, s.n, family);
     const v = emptyTensor([WINO_XI, tPad, s.k], 'conv2d.winograd.v');
     dispatchChunk(inputTransformSpec(inW), [range(src, n0 * perSample.src, count * perSample.src)], [v],
-      packParams([s.hIn, s.wIn, s.k / inW, s.padTop, s.padLeft, rows, cols, blocks, tPad].map(i32)), linearGrid(tPad * (s.k / inW)));
+      packParams([s.hIn, s.wIn, s.k / inW, s.padTop, s.padLeft, rows, cols, blocks, tPad].map(i32)), linearGrid(blocks * (s.k / inW)));
     const m = batchedGemm(v, u, tPad, s.k, s.n, family);
     v.dispose();
     dispatchChunk(outputTransformSpec(outW, b !== null), b ? [m, b] : [m], [range(out, n0 * perSample.out, count * perSample.out)],
