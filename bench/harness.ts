@@ -7,7 +7,7 @@
 import { runtime } from '../src/gpu/runtime.js';
 import type { KernelTime } from '../src/gpu/gpu-timer.js';
 import { profile } from '../src/index.js';
-import { setOperandProbe } from '../src/kernels/conv2d.js';
+import { setOperandProbe } from '../src/kernels/conv2d-launch.js';
 import { Tensor, tensor } from '../src/graph/tensor.js';
 import { CHECK_TOLERANCE, hostData, type BenchCase, type DnResult, type Metric } from './case.js';
 import type { TfjsPeer } from './peer-tfjs.js';

@@ -19,7 +19,7 @@ import { packParams, f32, u32 } from '../src/gpu/params.js';
 import { runtime, type KernelSpec } from '../src/gpu/runtime.js';
 import { emptyTensor, type Tensor } from '../src/graph/tensor.js';
 import { LINEAR_MAIN_ARGS, LINEAR_WG, linearGrid, linearIndex } from '../src/kernels/wgsl.js';
-import { defaultConvFamily } from '../src/kernels/conv2d.js';
+import { defaultConvFamily } from '../src/kernels/conv2d-launch.js';
 import { measureLaneAccess, type LaneAccessRates } from './lane-access.js';
 import { timeClocked, type Clock, type ClockedTiming, type GpuClock, type Timing } from './timing.js';
 

@@ -6,7 +6,8 @@
 import { UsageError } from '../src/cli/args.js';
 import * as dn from '../src/index.js';
 import { hasRuntime, runtime } from '../src/gpu/runtime.js';
-import { defaultConvFamily, setConvAlgorithm, setConvTile, subgroupLanes } from '../src/kernels/conv2d.js';
+import { defaultConvFamily, setConvTile, subgroupLanes } from '../src/kernels/conv2d-launch.js';
+import { setConvAlgorithm } from '../src/kernels/conv2d-winograd-run.js';
 import { parseGemmTile } from '../src/kernels/conv2d-tiled.js';
 import { runCase, type CaseResult, type Peak } from './harness.js';
 import { chooseClocks, dawnetGpuClock, syncOverheadMs, type ClockOption, type SideClocks } from './timing.js';

@@ -17,8 +17,9 @@ export { reshape } from './graph/reshape.js';
 export type { InitOptions, AdapterReport, PoolStats, KernelTime };
 
 // Ops, each differentiable (backward next to forward in src/kernels/<op>.ts).
-export { conv2d, conv2dForward, conv2dBackwardInput, conv2dBackwardWeight, conv2dBackwardBias, convAlgorithm, setConvAlgorithm } from './kernels/conv2d.js';
-export type { Conv2dOptions, ConvAlgorithm } from './kernels/conv2d.js';
+export { conv2d, conv2dForward, conv2dBackwardInput, conv2dBackwardWeight, conv2dBackwardBias } from './kernels/conv2d.js';
+export type { Conv2dOptions } from './kernels/conv2d.js';
+export { convAlgorithm, setConvAlgorithm, type ConvAlgorithm } from './kernels/conv2d-winograd-run.js';
 export { convTranspose2d } from './kernels/conv-transpose2d.js';
 export type { ConvTranspose2dOptions } from './kernels/conv-transpose2d.js';
 export { maxPool2d, avgPool2d, globalAvgPool2d } from './kernels/pool.js';

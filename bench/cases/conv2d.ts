@@ -20,7 +20,7 @@ import {
   type Tfjs,
 } from '../case.js';
 
-type Kernels = typeof import('../../src/kernels/conv2d.js') & typeof import('../../src/kernels/conv2d-naive.js');
+type Kernels = typeof import('../../src/kernels/conv2d.js') & typeof import('../../src/kernels/conv2d-naive.js') & typeof import('../../src/kernels/conv2d-winograd-run.js');
 
 const PAD = 'same';
 
@@ -116,9 +116,13 @@ function cases(k: Kernels, scale: number): BenchCase[] {
   return out;
 }
 
-/** Both conv2d modules' kernels: the GEMM ones and the naive ones they race. */
+/** The conv2d modules: the GEMM kernels, the naive ones they race, and Winograd's choice. */
 async function load(): Promise<Kernels> {
-  return { ...(await import('../../src/kernels/conv2d.js')), ...(await import('../../src/kernels/conv2d-naive.js')) };
+  return {
+    ...(await import('../../src/kernels/conv2d.js')),
+    ...(await import('../../src/kernels/conv2d-naive.js')),
+    ...(await import('../../src/kernels/conv2d-winograd-run.js')),
+  };
 }
 
 export const conv2dFamily: CaseFamily = family('conv2d', load, cases);

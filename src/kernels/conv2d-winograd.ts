@@ -104,6 +104,16 @@ function sandwich(l: readonly (readonly number[])[], r: readonly (readonly numbe
 }
 
 /**
+ * WGSL, inside main: this thread's channel c (of params.c, counted in the thread's width) and
+ * block t, leaving past the last block; plane, the elements of V or M per position ξ.
+ */
+const BLOCK_THREAD = /* wgsl */ `let i = i32(${linearIndex()});
+  let c = i % params.c;
+  let t = i / params.c;
+  if (t >= params.blocks) { return; }
+  let plane = params.tPad * params.c;`;
+
+/**
  * U[ξ, k, n] = (G g Gᵀ)[ξ] for the GEMM's B (K × N per ξ, stored at ξ·K·N + k·N + n), one thread
  * per (k, n). Forward: k = ci, n = co, g[i][j] = w[i, j, ci, co]. Backward input ('flipped'): k =
  * co, n = ci, g[i][j] = w[2 − i, 2 − j, ci, co].
@@ -156,11 +166,7 @@ struct Params { h: i32, w: i32, c: i32, padTop: i32, padLeft: i32, rows: i32, co
 @group(0) @binding(2) var<uniform> params: Params;
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
-  let i = i32(${linearIndex()});
-  let c = i % params.c;
-  let t = i / params.c;
-  if (t >= params.blocks) { return; }
-  let plane = params.tPad * params.c;
+  ${BLOCK_THREAD}
   let n = t / (params.rows * params.cols);
   let h0 = ((t / params.cols) % params.rows) * ${WINO_M} - params.padTop;
   let w0 = (t % params.cols) * ${WINO_M} - params.padLeft;
@@ -197,11 +203,7 @@ ${hasBias ? `@group(0) @binding(1) var<storage, read> b: array<${T}>;` : ''}
 @group(0) @binding(${hasBias ? 3 : 2}) var<uniform> params: Params;
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
-  let i = i32(${linearIndex()});
-  let c = i % params.c;
-  let t = i / params.c;
-  if (t >= params.blocks) { return; }
-  let plane = params.tPad * params.c;
+  ${BLOCK_THREAD}
   ${rep(WINO_XI, (xi) => `let m${Math.floor(xi / WINO_A)}_${xi % WINO_A} = m[${xi} * plane + i];`)}
   ${sandwich(WINO_AT, WINO_AT, 'm', 'p', 'o', T)}
   let bias = ${hasBias ? 'b[c]' : `${T}(0.0)`};

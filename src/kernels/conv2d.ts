@@ -8,8 +8,10 @@
 // db = Σ_{n, ho, wo} dy. Saved for backward: x (only if w needs a gradient) and w (only if x does).
 //
 // The fast kernels are implicit GEMMs generated in conv2d-gemm.ts, in two families: 'tiled' for GPUs
-// (conv2d-tiled.ts) and 'subgroup' for CPU adapters such as lavapipe (conv2d-subgroup.ts); this
-// file picks one and launches it. The naive kernels (conv2d-naive.ts: one thread per output
+// (conv2d-tiled.ts) and 'subgroup' for CPU adapters such as lavapipe (conv2d-subgroup.ts);
+// conv2d-launch.ts picks one and launches it. On GPUs the forward and backward input of 3x3
+// stride-1 convs run by Winograd F(4x4, 3x3) instead (conv2d-winograd-run.ts decides, see
+// convAlgorithm). The naive kernels (conv2d-naive.ts: one thread per output
 // element, plain loops) are the baseline they race in bench/.
 //
 // Past the binding limit (kernels/chunking.ts) the GEMM directions split along N, a chunk of whole
@@ -18,20 +20,18 @@
 // are added into dw by the split-K sum kernel, the first chunk writing and the rest accumulating.
 // The naive kernels do not split (bench only).
 
-import { LimitError, ShapeError } from '../errors.js';
+import { ShapeError } from '../errors.js';
 import { packParams, i32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Bound, type Range } from './chunking.js';
-import type { ConvDirection } from './conv2d-gemm-common.js';
-import { gemmKernel, type ConvFamily } from './conv2d-gemm.js';
-import { SUBGROUP_LANES, subgroupTile, tileFit } from './conv2d-subgroup.js';
-import { CONV_TILE, tiledTileFor, type GemmTile } from './conv2d-tiled.js';
-import { isCpuAdapterReport } from '../gpu/adapter-kind.js';
+import type { ConvFamily } from './conv2d-gemm.js';
+import { defaultConvFamily, familyLanes, gemmTile, launch } from './conv2d-launch.js';
+import { subgroupTile, tileFit } from './conv2d-subgroup.js';
+import { convAlgorithm, winogradConv } from './conv2d-winograd-run.js';
 import { sumLeading } from './reduce.js';
-import { inputTransformSpec, outputTransformSpec, weightTransformSpec, winogradBlocks, WINO_R, WINO_XI, WORKSPACE_BYTES } from './conv2d-winograd.js';
-import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecWidth, workgroupGrid, type VecWidth } from './wgsl.js';
+import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
 
 export interface Conv2dOptions {
   stride?: number | [number, number];
@@ -136,107 +136,7 @@ export function checkGradShape(op: string, dy: Tensor, want: Shape): void {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Launching the GEMM kernels
-
-const familyByDevice = new WeakMap<GPUDevice, ConvFamily>();
-const lanesOverride = new WeakMap<GPUDevice, number>();
-
-/**
- * Lanes of the subgroup family's workgroups on this device: 8 where every subgroup has at least 8
- * (lavapipe), 4 where the smallest has 4 (SwiftShader); 0 when subgroups cannot hold a workgroup.
- * A workgroup of that many lanes is always one subgroup (or part of one), which the kernels'
- * broadcasts rely on.
- */
-export function subgroupLanes(): number {
-  const rt = runtime();
-  const forced = lanesOverride.get(rt.device);
-  if (forced) return forced;
-  if (!rt.device.features.has('subgroups')) return 0;
-  const min = rt.ctx.adapter.info?.subgroupMinSize ?? 0;
-  return min >= SUBGROUP_LANES ? SUBGROUP_LANES : min >= 4 ? 4 : 0;
-}
-
-/** Lanes per workgroup of a family's kernels (the tiled family ignores it). */
-const familyLanes = (family: ConvFamily): number => (family === 'subgroup' && subgroupLanes()) || SUBGROUP_LANES;
-
-/**
- * Runs the subgroup family with `lanes` lanes per workgroup on this device (tests and benchmarks:
- * the 4-lane kernels Chrome's SwiftShader gets also run on lavapipe's 8-lane subgroups); null
- * restores the adapter's choice.
- */
-export function overrideSubgroupLanes(lanes: 4 | 8 | null): void {
-  const device = runtime().device;
-  if (lanes === null) lanesOverride.delete(device);
-  else lanesOverride.set(device, lanes);
-}
-
-const tileOverride = new WeakMap<GPUDevice, GemmTile>();
-
-/**
- * The tile of the GEMM with N columns that `dir` runs on this device: the tile setConvTile chose,
- * else for the tiled family tiledTileFor's choice by N, and CONV_TILE for the subgroup family
- * (which takes only its K step from it).
- */
-export function gemmTile(dir: ConvDirection, n: number, family = defaultConvFamily()): GemmTile {
-  return tileOverride.get(runtime().device) ?? (family === 'tiled' ? tiledTileFor(dir, n) : CONV_TILE);
-}
-
-/**
- * Runs the tiled family with one tile for every GEMM on this device (parseGemmTile checks one),
- * for the benchmark to compare tiles on a GPU in one run; null restores the choice by shape.
- */
-export function setConvTile(tile: GemmTile | null): void {
-  const device = runtime().device;
-  if (tile === null) tileOverride.delete(device);
-  else tileOverride.set(device, tile);
-}
-
-const operandProbe = new WeakSet<GPUDevice>();
-
-/**
- * Runs both families' forward and backward input on this device with their operand loads
- * replaced by register arithmetic (OperandSource 'registers'; the tiled family still stages the
- * values in workgroup memory): a measurement probe for the benchmark, whose outputs are
- * meaningless; false restores the kernels.
- */
-export function setOperandProbe(on: boolean): void {
-  if (on) operandProbe.add(runtime().device);
-  else operandProbe.delete(runtime().device);
-}
-
-/**
- * 'subgroup' on CPU adapters (lavapipe, SwiftShader) with subgroups of 4 lanes or more, where it
- * measured several times faster on lavapipe; 'tiled' elsewhere (4- or 8-lane workgroups would
- * leave a GPU idle).
- */
-export function defaultConvFamily(): ConvFamily {
-  const rt = runtime();
-  const known = familyByDevice.get(rt.device);
-  if (known) return known;
-  const family: ConvFamily = isCpuAdapterReport(rt.ctx.report) && subgroupLanes() > 0 ? 'subgroup' : 'tiled';
-  familyByDevice.set(rt.device, family);
-  return family;
-}
-
-/**
- * Dispatches an M×N GEMM kernel `batches` times over (phases or K slices). A bias is inputs[2].
- * `tile` is gemmTile's for this GEMM: the caller has worked its K step into `extras` already.
- */
-function launch(dir: ConvDirection, family: ConvFamily, tile: GemmTile, g: ConvGeometry, inputs: (Tensor | Range)[], out: Tensor | Range, m: number, n: number, batches: number, extras: Record<string, number>, batchedWeights = false): void {
-  const probe = dir !== 'backwardWeight' && operandProbe.has(runtime().device);
-  // Batched weights: the subgroup family sizes its tile by one sample's rows (see batchedRowMultiple).
-  const kernel = gemmKernel(dir, family, inputs.length === 3, batchedWeights ? g.ho : m, n, tileFit(dir, g), familyLanes(family), tile, probe ? 'registers' : 'memory', batchedWeights);
-  const mTiles = Math.ceil(m / kernel.bm);
-  // Backward weight may give each workgroup several column tiles (extras.nPer): nTiles counts groups of them.
-  const nTiles = Math.ceil(Math.ceil(n / kernel.bn) / (extras.nPer ?? 1));
-  const groups = mTiles * nTiles * batches;
-  const values: Record<string, number> = { ...g, mTiles, nTiles, groups, ...extras };
-  const params = packParams(kernel.params.map((f) => {
-    if (values[f] === undefined) throw new Error(`${kernel.spec.name}: param ${f} missing`);
-    return i32(values[f]);
-  }));
-  dispatchChunk(kernel.spec, inputs, [out], params, workgroupGrid(groups));
-}
+// The direct GEMMs (conv2d-launch.ts picks the family and tile and launches them)
 
 /** Floats per sample of the conv's input and output. */
 const perSample = (g: ConvGeometry): { x: number; y: number } => ({ x: g.h * g.w * g.cin, y: g.ho * g.wo * g.cout });
@@ -290,156 +190,6 @@ export function backwardInputGemm(g: ConvGeometry, dy: Tensor, w: Tensor, b: Ten
     });
   });
   return dx;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Winograd F(4x4, 3x3) (conv2d-winograd.ts): forward and backward input of 3x3 stride-1 convs
-
-export type ConvAlgorithm = 'direct' | 'winograd';
-
-const algorithmOverride = new WeakMap<GPUDevice, ConvAlgorithm>();
-
-/**
- * Runs every conv forward and backward input on this device with one algorithm ('winograd' only
- * where winogradFits), for tests and the benchmark; 'auto' restores convAlgorithm's choice.
- * Returns the setting it replaced.
- */
-export function setConvAlgorithm(algorithm: ConvAlgorithm | 'auto'): ConvAlgorithm | 'auto' {
-  const device = runtime().device;
-  const before = algorithmOverride.get(device) ?? 'auto';
-  if (algorithm === 'auto') algorithmOverride.delete(device);
-  else algorithmOverride.set(device, algorithm);
-  return before;
-}
-
-const workspaceOverride = new WeakMap<GPUDevice, number>();
-
-/** Caps V and M together at `bytes` on this device (tests: chunks of a few samples); null restores WORKSPACE_BYTES. */
-export function setWinogradWorkspace(bytes: number | null): void {
-  const device = runtime().device;
-  if (bytes === null) workspaceOverride.delete(device);
-  else workspaceOverride.set(device, bytes);
-}
-
-/** Winograd's GEMM K and N, its input's and output's sides, and the input's padding, per direction. */
-function winogradShape(dir: 'forward' | 'backwardInput', g: ConvGeometry) {
-  return dir === 'forward'
-    ? { k: g.cin, n: g.cout, hIn: g.h, wIn: g.w, hOut: g.ho, wOut: g.wo, padTop: g.padTop, padLeft: g.padLeft }
-    : // dx is the forward of dy with the filters turned by 180°, padded by (kernel − 1) − pad.
-      { k: g.cout, n: g.cin, hIn: g.ho, wIn: g.wo, hOut: g.h, wOut: g.w, padTop: WINO_R - 1 - g.padTop, padLeft: WINO_R - 1 - g.padLeft };
-}
-
-/**
- * GEMM rows per sample of Winograd's batched GEMM must fill whole tiles (a tile's rows share one
- * ξ): the tiled family's tile height, the subgroup family's rows for that many rows per sample.
- */
-function batchedRowMultiple(rows: number, k: number, n: number, family: ConvFamily): number {
-  if (family === 'tiled') return gemmTile('forward', n, family).bm;
-  return subgroupTile(rows, n, tileFit('forward', { cin: k, cout: n, wo: 1 }), familyLanes(family)).tm;
-}
-
-/** Blocks per chunk of samples padded to whole tiles: the GEMM's rows per ξ. */
-function paddedBlocks(blocks: number, k: number, n: number, family: ConvFamily): number {
-  const q = batchedRowMultiple(blocks, k, n, family);
-  return Math.ceil(blocks / q) * q;
-}
-
-/** Whether Winograd can run this conv direction: a 3x3 kernel at stride 1 (any padding). */
-export function winogradFits(dir: ConvDirection, g: ConvGeometry): boolean {
-  return dir !== 'backwardWeight' && g.kh === WINO_R && g.kw === WINO_R && g.sh === 1 && g.sw === 1;
-}
-
-/**
- * The algorithm of a forward or backward input: setConvAlgorithm's where set, else on GPUs (the
- * tiled family) Winograd where it fits, K (channels summed) is at least 16, so that its transforms
- * are small next to the GEMM (VGG16's first conv, K = 3, stays direct), and its GEMM rows, padded
- * to whole tiles, take at most half the multiply-adds of the direct GEMM (images of 4x4 outputs or
- * more; a 2x2 output fills a quarter of its 4x4 block). CPU adapters (the subgroup family) stay
- * direct: on lavapipe the transforms alone took about as long as the direct conv (U-Net l1-l3 at
- * scale 8, 1.04-1.55x slower in all, interleaved A/B), and the short-K GEMM ran at half the
- * direct kernel's rate.
- */
-export function convAlgorithm(dir: ConvDirection, g: ConvGeometry, family = defaultConvFamily()): ConvAlgorithm {
-  if (!winogradFits(dir, g)) return 'direct';
-  const forced = algorithmOverride.get(runtime().device);
-  if (forced) return forced;
-  if (family === 'subgroup') return 'direct';
-  const s = winogradShape(dir as 'forward' | 'backwardInput', g);
-  if (s.k < 16) return 'direct';
-  const [rows, cols] = winogradBlocks(s.hOut, s.wOut);
-  const tPad = paddedBlocks(g.n * rows * cols, s.k, s.n, family);
-  return WINO_XI * tPad <= 0.5 * WINO_R * WINO_R * g.n * s.hOut * s.wOut ? 'winograd' : 'direct';
-}
-
-/**
- * Bytes of V and M when Winograd runs `samples` samples of `g` at once: 36 × (their blocks padded
- * to whole tiles) × K or N floats.
- */
-export function winogradChunkBytes(dir: 'forward' | 'backwardInput', g: ConvGeometry, samples: number, family = defaultConvFamily()): { v: number; m: number } {
-  const s = winogradShape(dir, g);
-  const [rows, cols] = winogradBlocks(s.hOut, s.wOut);
-  const tPad = paddedBlocks(samples * rows * cols, s.k, s.n, family);
-  return { v: WINO_XI * tPad * s.k * 4, m: WINO_XI * tPad * s.n * 4 };
-}
-
-/**
- * M[ξ] = V[ξ] · U[ξ] for ξ < 36: the forward GEMM of a 1x1 conv over 36 samples of `rows` pixels
- * and k channels, each sample with its own k × n weights (batched weights).
- */
-function batchedGemm(v: Tensor, u: Tensor, rows: number, k: number, n: number, family: ConvFamily): Tensor {
-  const g: ConvGeometry = { n: WINO_XI, h: rows, w: 1, cin: k, kh: 1, kw: 1, cout: n, sh: 1, sw: 1, padTop: 0, padBottom: 0, padLeft: 0, padRight: 0, ho: rows, wo: 1 };
-  const out = emptyTensor([WINO_XI, rows, n], 'conv2d.winograd.m');
-  const tile = gemmTile('forward', n, family);
-  const m = WINO_XI * rows;
-  launch('forward', family, tile, g, [v, u], out, m, n, 1, { m, k, dCi: tile.bk % k, dTapW: 0, dTapH: Math.floor(tile.bk / k), wBatch: k * n }, true);
-  return out;
-}
-
-/**
- * A forward (y from x) or backward input (dx from dy, + b for convTranspose2d) by Winograd: the
- * weights transformed once, then per chunk of samples the input transform, the batched GEMM and
- * the output transform, with V and M (2.25x the chunk's input and output) freed after each chunk.
- */
-function winogradConv(dir: 'forward' | 'backwardInput', g: ConvGeometry, src: Tensor, w: Tensor, b: Tensor | null, family: ConvFamily): Tensor {
-  const op = `conv2d.${dir}`;
-  const s = winogradShape(dir, g);
-  const [rows, cols] = winogradBlocks(s.hOut, s.wOut);
-  const perSample = { src: s.hIn * s.wIn * s.k, out: s.hOut * s.wOut * s.n, v: WINO_XI * rows * cols * s.k, m: WINO_XI * rows * cols * s.n };
-  const outShape = [g.n, s.hOut, s.wOut, s.n];
-  const outLabel = dir === 'forward' ? 'conv2d.y' : 'conv2d.dx';
-  const uShape = [WINO_XI, s.k, s.n];
-  // The most samples whose V and M (their blocks padded to whole tiles) fit the workspace together
-  // and one binding each: an estimate from one sample's, lowered while the padding overflows it.
-  const rt = runtime();
-  const workspace = Math.min(workspaceOverride.get(rt.device) ?? WORKSPACE_BYTES, 2 * rt.bindingLimit);
-  const fits = (samples: number) => {
-    const { v, m } = winogradChunkBytes(dir, g, samples, family);
-    return v + m <= workspace && Math.max(v, m) <= rt.bindingLimit;
-  };
-  let most = Math.min(g.n, Math.floor(workspace / ((perSample.v + perSample.m) * 4)), chunkItems(op, g.n, [part(src, perSample.src), part(planned(outLabel, outShape), perSample.out)], [w, b, planned('conv2d.winograd.u', uShape)]));
-  while (most > 0 && !fits(most)) most--;
-  if (most < 1) throw new LimitError(`${op}: Winograd's transforms of one sample of ${formatShape([1, s.hIn, s.wIn, s.k])} take more than ${workspace} bytes; run it with setConvAlgorithm('direct')`);
-  const per = Math.ceil(g.n / Math.ceil(g.n / most)); // chunks evened out: 16 samples by 6 run as 6 + 5 + 5
-  const out = emptyTensor(outShape, outLabel);
-  const u = emptyTensor(uShape, 'conv2d.winograd.u');
-  dispatchChunk(weightTransformSpec(dir === 'backwardInput'), [w], [u], packParams([i32(g.cin), i32(g.cout)]), linearGrid(s.k * s.n));
-  // Four channels a thread on CPU adapters (a vec4 pays lavapipe's per-lane load cost once); one
-  // on GPUs, where 36 live vec4 values would spill registers and a warp's 32 channels coalesce.
-  const [inW, outW]: VecWidth[] = family === 'subgroup' ? [vecWidth(s.k), vecWidth(s.n)] : [1, 1];
-  forEachChunk(g.n, per, (n0, count) => {
-    const blocks = count * rows * cols;
-    const tPad = paddedBlocks(blocks, s.k, s.n, family);
-    const v = emptyTensor([WINO_XI, tPad, s.k], 'conv2d.winograd.v');
-    dispatchChunk(inputTransformSpec(inW), [range(src, n0 * perSample.src, count * perSample.src)], [v],
-      packParams([s.hIn, s.wIn, s.k / inW, s.padTop, s.padLeft, rows, cols, blocks, tPad].map(i32)), linearGrid(blocks * (s.k / inW)));
-    const m = batchedGemm(v, u, tPad, s.k, s.n, family);
-    v.dispose();
-    dispatchChunk(outputTransformSpec(outW, b !== null), b ? [m, b] : [m], [range(out, n0 * perSample.out, count * perSample.out)],
-      packParams([s.hOut, s.wOut, s.n / outW, rows, cols, blocks, tPad].map(i32)), linearGrid(blocks * (s.n / outW)));
-    m.dispose();
-  });
-  u.dispose();
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import { runtime } from '../../src/gpu/runtime.js';
-import { defaultConvFamily, forwardGemm } from '../../src/kernels/conv2d.js';
+import { forwardGemm } from '../../src/kernels/conv2d.js';
+import { defaultConvFamily } from '../../src/kernels/conv2d-launch.js';
 import { limitOf } from '../../bench/bars.js';
 import { convLaneAccesses, laneAccessMs, measureLaneAccess } from '../../bench/lane-access.js';
 import { dawnetGpuClock } from '../../bench/timing.js';

@@ -6,7 +6,8 @@
 
 import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
-import { backwardInputGemm, forwardGemm, setOperandProbe } from '../../src/kernels/conv2d.js';
+import { backwardInputGemm, forwardGemm } from '../../src/kernels/conv2d.js';
+import { setOperandProbe } from '../../src/kernels/conv2d-launch.js';
 import { subgroupTile, subgroupWgsl, tileFit } from '../../src/kernels/conv2d-subgroup.js';
 import { NARROW_TILE, SLIM_DEEP_TILE, SLIM_TILE, tiledWgsl, WIDE_TILE } from '../../src/kernels/conv2d-tiled.js';
 import { conv2dFamily } from '../../bench/cases/conv2d.js';

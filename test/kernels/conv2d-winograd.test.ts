@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
-import {
-  backwardInputGemm,
-  conv2d,
-  conv2dGeometry,
-  convAlgorithm,
-  forwardGemm,
-  setConvAlgorithm,
-  setWinogradWorkspace,
-  winogradChunkBytes,
-  winogradFits,
-  type Conv2dOptions,
-} from '../../src/kernels/conv2d.js';
+import { backwardInputGemm, conv2d, conv2dGeometry, forwardGemm, type Conv2dOptions } from '../../src/kernels/conv2d.js';
+import { convAlgorithm, setConvAlgorithm, setWinogradWorkspace, winogradChunkBytes, winogradFits } from '../../src/kernels/conv2d-winograd-run.js';
 import type { ConvFamily } from '../../src/kernels/conv2d-gemm.js';
 import { WINO_AT, WINO_BT, WINO_G } from '../../src/kernels/conv2d-winograd.js';
 import { LimitError } from '../../src/errors.js';
