@@ -170,9 +170,10 @@ fi
 # The tiled family's other tiles, on the U-Net convs only, while the run so far leaves time: the
 # default tile once, then each tile in DAWNET_TILE run alike (dawnet only) and compared with it
 # case by case. Each run stops starting cases after 40 s and is killed at 70 s.
-# Defaults: candidates for the narrow GEMMs the H200 runs of 2026-11-26 left slowest (U-Net l1,
-# N = 32, at 25% of the FMA peak) and for the weight gradient.
-TILES=${DAWNET_TILE-128x32x8/8x4 256x32x8/8x4 64x32x16/4x4 128x128x4/8x8}
+# Defaults: candidates for the GEMMs the last H200 run left slowest, Winograd's batched GEMMs at
+# U-Net l1 and l2 (K = N = 32 and 64: 0.47 and 0.32 ms of their forwards' 0.67 and 0.42): more
+# rows per workgroup, so each walks its short K with more work per slice, and a deeper slice.
+TILES=${DAWNET_TILE-256x32x8/8x4 256x64x8/8x8 128x32x16/8x4 64x64x8/4x4}
 TOTAL_S=${DAWNET_TOTAL_S:-500}
 TILE_ARGS=(bench --scale "$SCALE" --reps "$REPS" --group conv2d --only unet --no-e2e --no-tfjs --no-peak --budget 40)
 if [[ -n "$TILES" ]] && (( SECONDS + 140 <= TOTAL_S )); then

@@ -4,6 +4,8 @@ import { backwardInputGemm, conv2d, conv2dGeometry, forwardGemm, type Conv2dOpti
 import { convAlgorithm, setConvAlgorithm, setWinogradWorkspace, winogradChunkBytes, winogradFits } from '../../src/kernels/conv2d-winograd-run.js';
 import type { ConvFamily } from '../../src/kernels/conv2d-gemm.js';
 import { WINO_AT, WINO_BT, WINO_G } from '../../src/kernels/conv2d-winograd.js';
+import { setConvTile } from '../../src/kernels/conv2d-launch.js';
+import { parseGemmTile } from '../../src/kernels/conv2d-tiled.js';
 import { LimitError } from '../../src/errors.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { nd } from '../../src/reference/array.js';
@@ -109,6 +111,24 @@ describe('conv2d by Winograd', () => {
       }
     });
   }
+
+  // scripts/gpu-run.sh forces other tiles on every GEMM, Winograd's batched one included: its rows
+  // are then padded to that tile's height.
+  it.each(['256x64x8/8x8', '64x64x8/4x4'])('the tiled family with the tile %s forced: forward and dx match CPU', async (spec) => {
+    const d = caseData(CASES[5], 7700);
+    const g = conv2dGeometry(d.xShape, d.wShape, d.opts);
+    const [x, w, dy] = [fromNd(d.x.data, d.xShape), fromNd(d.w.data, d.wShape), fromNd(d.dy.data, d.yShape)];
+    setConvTile(parseGemmTile(spec));
+    let outs: dn.Tensor[];
+    try {
+      outs = [forwardGemm(g, x, w, null, 'tiled', 'winograd'), backwardInputGemm(g, dy, w, null, 'tiled', 'winograd')];
+    } finally {
+      setConvTile(null);
+    }
+    expectClose(`forward (${spec})`, await outs[0].toArray(), conv2dForwardRef(d.x, d.w, null, d.opts).data, winogradTolerance(g.cin));
+    expectClose(`dx (${spec})`, await outs[1].toArray(), conv2dBackwardRef(d.x, d.w, d.dy, d.opts).dx.data, winogradTolerance(g.cout));
+    for (const t of [x, w, dy, ...outs]) t.dispose();
+  });
 
   it('conv2d (autograd) under setConvAlgorithm(winograd) runs it, and its gradients match CPU', async () => {
     const d = caseData(CASES[0], 7500);
