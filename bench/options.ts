@@ -41,11 +41,12 @@ options:
                     measured against tfjs; runs nothing
   --checks          run every op on the GPU against the CPU reference, forward and backward,
                     and exit (non-zero status when one differs)
-  --conv-tile T     the tiled conv family's tile, BMxBNxBK/TMxTN (default 64x64x16/4x4; on a
-                    GPU try 128x128x16/8x8): compare tiles on one machine in one sitting
-  --conv-algorithm A  auto (default: Winograd F(4x4, 3x3) for the 3x3 stride-1 forwards and
-                    backward inputs it suits, see convAlgorithm), direct or winograd (wherever it
-                    fits): compare them in one sitting
+  --conv-tile T     one tile, BMxBNxBK/TMxTN (e.g. 256x64x8/8x8), for every GEMM of the tiled
+                    conv family, Winograd's included (default: tiledTileFor's, by the GEMM's
+                    width): compare tiles on one machine in one sitting
+  --conv-algorithm A  auto (default: on GPUs Winograd F(4x4, 3x3) for the 3x3 stride-1 forwards
+                    and backward inputs it suits, see convAlgorithm), direct or winograd
+                    (wherever it fits); the other one is timed beside each conv either way
   --list            print the case ids and exit`;
 
 export interface BenchOptions {
@@ -61,7 +62,7 @@ export interface BenchOptions {
   e2e: boolean;
   memory: boolean;
   budgetS: number | null;
-  /** The tiled conv family's tile (parseGemmTile), or null for CONV_TILE. */
+  /** The tiled conv family's tile for every GEMM (parseGemmTile), or null for tiledTileFor's. */
   convTile: string | null;
   /** --conv-algorithm: 'auto' leaves the choice to convAlgorithm. */
   convAlgorithm: 'auto' | 'direct' | 'winograd';
