@@ -1,8 +1,9 @@
 // Running one case on both frameworks: inputs, outputs checked against each other, timings (on
 // the clocks of bench/timing.ts, the two sides' samples interleaved so that a slow stretch of the
 // machine slows both alike), rates, % of the peak and the tfjs / dawnet ratio of one clock. Conv
-// cases get a third side in the same interleaving: dawnet with its operand loads replaced by
-// register values (the operand probe), which says what those loads cost.
+// cases get more dawnet sides in the same interleaving: with its operand loads replaced by
+// register values (the operand probe), which says what those loads cost, and with the other conv
+// algorithm (Winograd or direct) where both fit.
 
 import { runtime } from '../src/gpu/runtime.js';
 import type { KernelTime } from '../src/gpu/gpu-timer.js';
@@ -131,10 +132,10 @@ function sideResult(c: BenchCase, t: ClockedTiming, peak: Peak | null): SideResu
   return { ...t, rate, pctPeak: pctOfPeak(rate, peakRate, peak?.clock ?? 'wall', t.clock) };
 }
 
-/** tfjs / dawnet from medians of one clock: the sides' own when they agree, else both walls. */
 /** A side that was timed (not an error, not absent). */
 export const timed = (side: CaseResult['dawnet'] | CaseResult['tfjs']): side is SideResult => !!side && 'timing' in side;
 
+/** tfjs / dawnet from medians of one clock: the sides' own when they agree, else both walls. */
 export function sameClockRatio(dawnet: SideResult | { error: string }, tfjs: SideResult | { error: string } | null): { ratio: number | null; ratioClock: Clock | null } {
   if (!('timing' in dawnet) || !tfjs || !('timing' in tfjs)) return { ratio: null, ratioClock: null };
   if (dawnet.clock === tfjs.clock) return { ratio: tfjs.timing.medianMs / dawnet.timing.medianMs, ratioClock: dawnet.clock };
@@ -226,27 +227,23 @@ export function compareOutputs(got: Float32Array, want: Float32Array, tolerance:
 }
 
 /**
- * dawnet's side once more with the conv kernels' operand loads in registers (setOperandProbe on
- * for its steps only), timed among the sides' samples so a slow stretch of a shared machine slows
- * it as much as the others. It runs on the dawnet side's own tensors, which that side disposes.
+ * dawnet's side once more with each step run `around` a setting (the operand probe, another
+ * algorithm), timed among the sides' samples so a slow stretch of a shared machine slows it as
+ * much as the others. It runs on the dawnet side's own tensors, which that side disposes.
  */
-function operandProbeOf(side: PreparedSide): PreparedSide {
-  const step = side.runner.step;
-  const probed = (): ReturnType<typeof step> => {
-    setOperandProbe(true);
-    try {
-      return step();
-    } finally {
-      setOperandProbe(false);
-    }
-  };
-  return { ...side, runner: { ...side.runner, step: probed }, dispose: async () => {} };
-}
-
-/** dawnet's side once more with each step run `around` another algorithm, on the same tensors. */
-function alternativeOf(side: PreparedSide, around: <T>(step: () => T) => T): PreparedSide {
+function dawnetAround(side: PreparedSide, around: <T>(step: () => T) => T): PreparedSide {
   const step = side.runner.step;
   return { ...side, runner: { ...side.runner, step: () => around(step) }, dispose: async () => {} };
+}
+
+/** Runs a step with the conv kernels' operand loads in registers (setOperandProbe on for it only). */
+function withOperandProbe<T>(step: () => T): T {
+  setOperandProbe(true);
+  try {
+    return step();
+  } finally {
+    setOperandProbe(false);
+  }
 }
 
 /** Runs a case on dawnet and (when loaded) tfjs; a failing side is reported, not thrown. */
@@ -271,8 +268,8 @@ export async function runCase(c: BenchCase, env: CaseEnv): Promise<CaseResult> {
   let dnOut: Float32Array | null = null;
   let tfOut: Float32Array | null = null;
   // Both sides set up, then timed with their samples interleaved (bench/timing.ts says why); a
-  // side that fails to set up or to run is reported and the other still timed. The operand probe,
-  // where it runs, is a third side, with neither output nor check.
+  // side that fails to set up or to run is reported and the other still timed. The operand probe
+  // and the other algorithm, where they run, are more sides, with neither output nor check.
   const sides: { name: 'dawnet' | 'tfjs' | 'probe' | 'alternative'; prepared: PreparedSide; gpu: GpuClock | null }[] = [];
   try {
     sides.push({ name: 'dawnet', prepared: prepareDawnet(c, host), gpu: gpuClockOf('dawnet', env) });
@@ -287,10 +284,10 @@ export async function runCase(c: BenchCase, env: CaseEnv): Promise<CaseResult> {
     }
   }
   if (env.probeOperands && c.probeOperands && sides[0]?.name === 'dawnet') {
-    sides.push({ name: 'probe', prepared: operandProbeOf(sides[0].prepared), gpu: gpuClockOf('dawnet', env) });
+    sides.push({ name: 'probe', prepared: dawnetAround(sides[0].prepared, withOperandProbe), gpu: gpuClockOf('dawnet', env) });
   }
   const other = sides[0]?.name === 'dawnet' && c.alternative ? c.alternative() : null;
-  if (other) sides.push({ name: 'alternative', prepared: alternativeOf(sides[0].prepared, other.around), gpu: gpuClockOf('dawnet', env) });
+  if (other) sides.push({ name: 'alternative', prepared: dawnetAround(sides[0].prepared, other.around), gpu: gpuClockOf('dawnet', env) });
   try {
     let timings: ClockedTiming[] | null = null;
     try {

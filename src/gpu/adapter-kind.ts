@@ -7,7 +7,17 @@ import type { AdapterReport } from './device.js';
 /** A name (vendor, architecture, device, description) that says the adapter runs on the CPU. */
 export const isCpuAdapterName = (name: string): boolean => /llvmpipe|lavapipe|swiftshader|software|warp|\bcpu\b/i.test(name);
 
-/** The adapter runs on the CPU: by its reported architecture or its name. */
+const known = new WeakMap<AdapterReport, boolean>();
+
+/**
+ * The adapter runs on the CPU: by its reported architecture or its name. Remembered per report:
+ * reductions and convs ask on every call.
+ */
 export function isCpuAdapterReport(report: AdapterReport): boolean {
-  return report.architecture === 'software' || isCpuAdapterName([report.vendor, report.architecture, report.device, report.description].join(' '));
+  let cpu = known.get(report);
+  if (cpu === undefined) {
+    cpu = report.architecture === 'software' || isCpuAdapterName([report.vendor, report.architecture, report.device, report.description].join(' '));
+    known.set(report, cpu);
+  }
+  return cpu;
 }

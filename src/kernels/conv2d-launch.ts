@@ -11,7 +11,7 @@ import type { Tensor } from '../graph/tensor.js';
 import { dispatchChunk, type Range } from './chunking.js';
 import type { ConvGeometry } from './conv2d.js';
 import type { ConvDirection } from './conv2d-gemm-common.js';
-import { gemmKernel, type ConvFamily } from './conv2d-gemm.js';
+import { gemmKernel, type ConvFamily, type GemmKernel } from './conv2d-gemm.js';
 import { SUBGROUP_LANES, tileFit } from './conv2d-subgroup.js';
 import { CONV_TILE, tiledTileFor, type GemmTile } from './conv2d-tiled.js';
 import { workgroupGrid } from './wgsl.js';
@@ -97,13 +97,20 @@ export function defaultConvFamily(): ConvFamily {
 }
 
 /**
+ * The kernel launch() runs for an M×N GEMM (its tile: bm rows, bn columns). With batched weights
+ * the subgroup family sizes its tile by one sample's rows (g.ho), which Winograd pads to it.
+ */
+export function launchedKernel(dir: ConvDirection, family: ConvFamily, tile: GemmTile, g: ConvGeometry, m: number, n: number, hasBias: boolean, batchedWeights = false): GemmKernel {
+  const probe = dir !== 'backwardWeight' && operandProbe.has(runtime().device);
+  return gemmKernel(dir, family, hasBias, batchedWeights ? g.ho : m, n, tileFit(dir, g), familyLanes(family), tile, probe ? 'registers' : 'memory', batchedWeights);
+}
+
+/**
  * Dispatches an M×N GEMM kernel `batches` times over (phases or K slices). A bias is inputs[2].
  * `tile` is gemmTile's for this GEMM: the caller has worked its K step into `extras` already.
  */
 export function launch(dir: ConvDirection, family: ConvFamily, tile: GemmTile, g: ConvGeometry, inputs: (Tensor | Range)[], out: Tensor | Range, m: number, n: number, batches: number, extras: Record<string, number>, batchedWeights = false): void {
-  const probe = dir !== 'backwardWeight' && operandProbe.has(runtime().device);
-  // Batched weights: the subgroup family sizes its tile by one sample's rows (see batchedRowMultiple).
-  const kernel = gemmKernel(dir, family, inputs.length === 3, batchedWeights ? g.ho : m, n, tileFit(dir, g), familyLanes(family), tile, probe ? 'registers' : 'memory', batchedWeights);
+  const kernel = launchedKernel(dir, family, tile, g, m, n, inputs.length === 3, batchedWeights);
   const mTiles = Math.ceil(m / kernel.bm);
   // Backward weight may give each workgroup several column tiles (extras.nPer): nTiles counts groups of them.
   const nTiles = Math.ceil(Math.ceil(n / kernel.bn) / (extras.nPer ?? 1));

@@ -12,8 +12,7 @@ import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from '.
 import type { ConvGeometry } from './conv2d.js';
 import type { ConvDirection } from './conv2d-gemm-common.js';
 import type { ConvFamily } from './conv2d-gemm.js';
-import { defaultConvFamily, familyLanes, gemmTile, launch } from './conv2d-launch.js';
-import { subgroupTile, tileFit } from './conv2d-subgroup.js';
+import { defaultConvFamily, gemmTile, launch, launchedKernel } from './conv2d-launch.js';
 import { inputTransformSpec, outputTransformSpec, weightTransformSpec, winogradBlocks, WINO_R, WINO_XI, WORKSPACE_BYTES } from './conv2d-winograd.js';
 import { linearGrid, vecWidth, type VecWidth } from './wgsl.js';
 
@@ -52,13 +51,17 @@ function winogradShape(dir: 'forward' | 'backwardInput', g: ConvGeometry) {
       { k: g.cout, n: g.cin, hIn: g.ho, wIn: g.wo, hOut: g.h, wOut: g.w, padTop: WINO_R - 1 - g.padTop, padLeft: WINO_R - 1 - g.padLeft };
 }
 
+/** The batched GEMM as a conv: a 1x1 conv over 36 samples (one per ξ) of `rows` pixels, k channels in, n out. */
+const batchedGeometry = (rows: number, k: number, n: number): ConvGeometry => ({
+  n: WINO_XI, h: rows, w: 1, cin: k, kh: 1, kw: 1, cout: n, sh: 1, sw: 1, padTop: 0, padBottom: 0, padLeft: 0, padRight: 0, ho: rows, wo: 1,
+});
+
 /**
  * GEMM rows per sample of Winograd's batched GEMM must fill whole tiles (a tile's rows share one
- * ξ): the tiled family's tile height, the subgroup family's rows for that many rows per sample.
+ * ξ): the height of the tile launch() takes for that many rows per sample.
  */
 function batchedRowMultiple(rows: number, k: number, n: number, family: ConvFamily): number {
-  if (family === 'tiled') return gemmTile('forward', n, family).bm;
-  return subgroupTile(rows, n, tileFit('forward', { cin: k, cout: n, wo: 1 }), familyLanes(family)).tm;
+  return launchedKernel('forward', family, gemmTile('forward', n, family), batchedGeometry(rows, k, n), WINO_XI * rows, n, false, true).bm;
 }
 
 /** Blocks per chunk of samples padded to whole tiles: the GEMM's rows per ξ. */
@@ -111,7 +114,7 @@ export function winogradChunkBytes(dir: 'forward' | 'backwardInput', g: ConvGeom
  * and k channels, each sample with its own k × n weights (batched weights).
  */
 function batchedGemm(v: Tensor, u: Tensor, rows: number, k: number, n: number, family: ConvFamily): Tensor {
-  const g: ConvGeometry = { n: WINO_XI, h: rows, w: 1, cin: k, kh: 1, kw: 1, cout: n, sh: 1, sw: 1, padTop: 0, padBottom: 0, padLeft: 0, padRight: 0, ho: rows, wo: 1 };
+  const g = batchedGeometry(rows, k, n);
   const out = emptyTensor([WINO_XI, rows, n], 'conv2d.winograd.m');
   const tile = gemmTile('forward', n, family);
   const m = WINO_XI * rows;
