@@ -13,18 +13,23 @@ import type { ConvGeometry } from './conv2d.js';
 import type { ConvDirection } from './conv2d-gemm-common.js';
 import type { ConvFamily } from './conv2d-gemm.js';
 import { defaultConvFamily, gemmTile, launch, launchedKernel } from './conv2d-launch.js';
-import { inputTransformSpec, outputTransformSpec, weightTransformSpec, winogradBlocks, WINO_R, WINO_XI, WORKSPACE_BYTES } from './conv2d-winograd.js';
+import { inputTransformSpec, outputTransformSpec, weightTransformSpec, winogradBlocks, winogradShape, WINO_R, WINO_XI, WORKSPACE_BYTES } from './conv2d-winograd.js';
+import { fusedFits } from './conv2d-winograd-fused.js';
 import { linearGrid, vecWidth, type VecWidth } from './wgsl.js';
 
-/** 'direct': the implicit GEMMs of conv2d.ts; 'winograd': F(4x4, 3x3), where winogradFits. */
-export type ConvAlgorithm = 'direct' | 'winograd';
+/**
+ * 'direct': the implicit GEMMs of conv2d.ts; 'winograd': F(4x4, 3x3), where winogradFits, staged
+ * through V and M in memory; 'winograd-fused': the same in one kernel (conv2d-winograd-fused.ts),
+ * where its output channels come in vec4s.
+ */
+export type ConvAlgorithm = 'direct' | 'winograd' | 'winograd-fused';
 
 const algorithmOverride = new WeakMap<GPUDevice, ConvAlgorithm>();
 
 /**
- * Runs every conv forward and backward input on this device with one algorithm ('winograd' only
- * where winogradFits), for tests and the benchmark; 'auto' restores convAlgorithm's choice.
- * Returns the setting it replaced.
+ * Runs every conv forward and backward input on this device with one algorithm (Winograd only
+ * where winogradFits; 'winograd-fused' where it does not fit runs the staged 'winograd'), for
+ * tests and the benchmark; 'auto' restores convAlgorithm's choice. Returns the setting it replaced.
  */
 export function setConvAlgorithm(algorithm: ConvAlgorithm | 'auto'): ConvAlgorithm | 'auto' {
   const device = runtime().device;
@@ -41,14 +46,6 @@ export function setWinogradWorkspace(bytes: number | null): void {
   const device = runtime().device;
   if (bytes === null) workspaceOverride.delete(device);
   else workspaceOverride.set(device, bytes);
-}
-
-/** Winograd's GEMM K and N, its input's and output's sides, and the input's padding, per direction. */
-function winogradShape(dir: 'forward' | 'backwardInput', g: ConvGeometry) {
-  return dir === 'forward'
-    ? { k: g.cin, n: g.cout, hIn: g.h, wIn: g.w, hOut: g.ho, wOut: g.wo, padTop: g.padTop, padLeft: g.padLeft }
-    : // dx is the forward of dy with the filters turned by 180°, padded by (kernel − 1) − pad.
-      { k: g.cout, n: g.cin, hIn: g.ho, wIn: g.wo, hOut: g.h, wOut: g.w, padTop: WINO_R - 1 - g.padTop, padLeft: WINO_R - 1 - g.padLeft };
 }
 
 /** The batched GEMM as a conv: a 1x1 conv over 36 samples (one per ξ) of `rows` pixels, k channels in, n out. */
@@ -88,10 +85,10 @@ export function winogradFits(dir: ConvDirection, g: ConvGeometry): boolean {
  */
 export function convAlgorithm(dir: ConvDirection, g: ConvGeometry, family = defaultConvFamily(), cpu = isCpuAdapterReport(runtime().ctx.report)): ConvAlgorithm {
   if (!winogradFits(dir, g)) return 'direct';
-  const forced = algorithmOverride.get(runtime().device);
-  if (forced) return forced;
-  if (cpu) return 'direct';
   const s = winogradShape(dir as 'forward' | 'backwardInput', g);
+  const forced = algorithmOverride.get(runtime().device);
+  if (forced) return forced === 'winograd-fused' && !fusedFits(s.n) ? 'winograd' : forced;
+  if (cpu) return 'direct';
   if (s.k < 16) return 'direct';
   const [rows, cols] = winogradBlocks(s.hOut, s.wOut);
   const tPad = paddedBlocks(g.n * rows * cols, s.k, s.n, family);

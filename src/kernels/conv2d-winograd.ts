@@ -27,6 +27,7 @@
 // gives the measured figures and the bound the tests hold it to.
 
 import type { KernelSpec } from '../gpu/runtime.js';
+import type { ConvGeometry } from './conv2d.js';
 import { rep } from './conv2d-gemm-common.js';
 import { f32Literal, LINEAR_MAIN_ARGS, linearIndex, vecType, type VecWidth } from './wgsl.js';
 
@@ -75,6 +76,17 @@ export const WORKSPACE_BYTES = 256 * 1024 * 1024;
 /** The 4x4 blocks covering an output of ho x wo: rows and columns of blocks. */
 export const winogradBlocks = (ho: number, wo: number): [number, number] => [Math.ceil(ho / WINO_M), Math.ceil(wo / WINO_M)];
 
+/**
+ * Winograd's GEMM K and N, its input's and output's sides, and the input's padding, per direction:
+ * the backward input is the forward of dy with the filters turned by 180°, padded by
+ * (kernel − 1) − pad.
+ */
+export function winogradShape(dir: 'forward' | 'backwardInput', g: ConvGeometry) {
+  return dir === 'forward'
+    ? { k: g.cin, n: g.cout, hIn: g.h, wIn: g.w, hOut: g.ho, wOut: g.wo, padTop: g.padTop, padLeft: g.padLeft }
+    : { k: g.cout, n: g.cin, hIn: g.ho, wIn: g.wo, hOut: g.h, wOut: g.w, padTop: WINO_R - 1 - g.padTop, padLeft: WINO_R - 1 - g.padLeft };
+}
+
 /** WGSL: Σ_j c[j]·terms[j] with the zero coefficients left out and ±1 as plain adds. */
 function combination(coeffs: readonly number[], terms: readonly string[]): string {
   let s = '';
@@ -91,7 +103,7 @@ function combination(coeffs: readonly number[], terms: readonly string[]): strin
  * WGSL lets for L · X · Rᵀ, with X the names `x{i}_{j}` (rows × cols) and the result named
  * `out{i}_{j}`: two passes of combinations through `mid{i}_{j}`. L is p × rows, R is q × cols.
  */
-function sandwich(l: readonly (readonly number[])[], r: readonly (readonly number[])[], x: string, mid: string, out: string, type: string): string {
+export function sandwich(l: readonly (readonly number[])[], r: readonly (readonly number[])[], x: string, mid: string, out: string, type: string): string {
   const cols = r[0].length;
   const lines: string[] = [];
   for (let i = 0; i < l.length; i++) {

@@ -1,0 +1,182 @@
+// Winograd F(4x4, 3x3) in one kernel (the staged version and the matrices are in
+// conv2d-winograd.ts): input transform, the 36 GEMMs and output transform without V and M ever
+// reaching memory. The staged version writes V and M, 2.25x the input and output each, and reads
+// them back: at the U-Net's first level (batch 16, 256x256x32) that is 1.2 GB of its 1.5 GB of
+// traffic, and its batched GEMM, whose K is only the 32 channels, ran at a third of its memory
+// floor on an H200 (0.47 of 0.67 ms).
+//
+// A workgroup owns BT = 32 consecutive 4x4 blocks and CG vec4s of output channels (CG ≤ 8, so up
+// to 32 channels), and walks the input channels CK at a time:
+//   1. stage: each (block, channel) pair of the slice is one thread's: it reads the block's 6x6
+//      patch (eight threads side by side read eight adjacent channels of a pixel, 32 bytes) and
+//      writes the 36 values of Bᵀ d B to workgroup memory;
+//   2. GEMM: thread (lane bt, group cg) adds V[ξ][bt][c] · U[ξ][c][4 channels] into 36 vec4
+//      accumulators, one per ξ. The 32 lanes of a warp are 32 blocks of one channel group, so
+//      their U reads are one address (a broadcast) and their V reads 32 consecutive banks (the
+//      row stride S is odd);
+//   3. after the last slice the thread holds all 36 ξ of its block and 4 channels: Aᵀ M A, the
+//      bias, and 16 vec4 stores.
+// The cost is registers (144 accumulators a thread) and, per slice, 36·BT·S floats of workgroup
+// memory: CK = 8 needs 41 KiB (an H200 offers 48), lavapipe's 32 KiB get CK = 6, the 16 KiB every
+// adapter offers CK = 2. Outputs need channels in multiples of 4 (vec4 weights and stores).
+//
+// Not yet timed on a GPU: convAlgorithm never picks it on its own; setConvAlgorithm('winograd-fused')
+// forces it and the benchmark times it beside every conv it fits.
+
+import { packParams, i32 } from '../gpu/params.js';
+import { runtime, type KernelSpec } from '../gpu/runtime.js';
+import { emptyTensor, type Tensor } from '../graph/tensor.js';
+import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
+import type { ConvGeometry } from './conv2d.js';
+import { rep } from './conv2d-gemm-common.js';
+import { sandwich, weightTransformSpec, winogradBlocks, winogradShape, WINO_A, WINO_AT, WINO_BT, WINO_M, WINO_XI } from './conv2d-winograd.js';
+import { linearGrid, workgroupGrid } from './wgsl.js';
+
+/** Blocks per workgroup: a warp's worth, one per lane in the GEMM. */
+export const FUSED_BLOCKS = 32;
+/** Channel vec4s per workgroup at most: 256 threads. */
+const MAX_GROUPS = 8;
+/** Channels per slice to try, most first. */
+const SLICE_DEPTHS = [8, 6, 4, 2, 1];
+
+/** Row stride of V's slice in workgroup memory: odd, so 32 lanes reading one c hit 32 banks. */
+const sliceStride = (ck: number): number => (ck % 2 === 0 ? ck + 1 : ck);
+const sliceBytes = (ck: number): number => WINO_XI * FUSED_BLOCKS * sliceStride(ck) * 4;
+
+const depthOverride = new WeakMap<GPUDevice, number>();
+
+/** Channels per slice on this device: the deepest whose V fits its workgroup memory (or the override). */
+export function fusedSliceDepth(): number {
+  const rt = runtime();
+  const forced = depthOverride.get(rt.device);
+  if (forced) return forced;
+  const limit = rt.limits.maxComputeWorkgroupStorageSize;
+  return SLICE_DEPTHS.find((ck) => sliceBytes(ck) <= limit) ?? 1;
+}
+
+/** Forces the slice depth on this device (tests: every staging pattern on one adapter); null restores it. */
+export function setFusedSliceDepth(ck: number | null): void {
+  const device = runtime().device;
+  if (ck === null) depthOverride.delete(device);
+  else depthOverride.set(device, ck);
+}
+
+/** Whether the fused kernel can run a Winograd conv: output channels in whole vec4s. */
+export const fusedFits = (n: number): boolean => n % 4 === 0;
+
+function fusedSpec(ck: number, cg: number, hasBias: boolean): KernelSpec {
+  const [bt, s] = [FUSED_BLOCKS, sliceStride(ck)];
+  const threads = bt * cg;
+  const vAt = (xi: number, block: string, c: string) => `(${xi * bt} + ${block}) * ${s} + ${c}`;
+  return {
+    name: 'conv2d.winogradFused',
+    key: `ck${ck}cg${cg}${hasBias ? 'b' : ''}`,
+    inputs: hasBias ? 3 : 2,
+    outputs: 1,
+    wgsl: () => /* wgsl */ `
+struct Params { h: i32, w: i32, k: i32, ho: i32, wo: i32, n4: i32, padTop: i32, padLeft: i32, rows: i32, cols: i32, blocks: i32, coTiles: i32, groups: i32 }
+@group(0) @binding(0) var<storage, read> src: array<f32>;
+@group(0) @binding(1) var<storage, read> u: array<vec4<f32>>;
+${hasBias ? '@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;' : ''}
+@group(0) @binding(${hasBias ? 3 : 2}) var<storage, read_write> y: array<vec4<f32>>;
+@group(0) @binding(${hasBias ? 4 : 3}) var<uniform> params: Params;
+var<workgroup> vs: array<f32, ${WINO_XI * bt * s}>;
+@compute @workgroup_size(${threads})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lidx: u32) {
+  let g = i32(wid.x + wid.y * nwg.x);
+  if (g >= params.groups) { return; }
+  let l = i32(lidx);
+  let t0 = (g / params.coTiles) * ${bt};
+  // The GEMM's roles: lane bt (a block), channel group cg (four output channels).
+  let bt = l % ${bt};
+  let cg = (g % params.coTiles) * ${cg} + l / ${bt};
+  let cgSafe = min(cg, params.n4 - 1);
+  ${rep(WINO_XI, (xi) => `var acc${xi} = vec4<f32>(0.0);`)}
+  for (var ci0 = 0; ci0 < params.k; ci0 += ${ck}) {
+    for (var p = l; p < ${bt * ck}; p += ${threads}) {
+      ${stage(ck, vAt)}
+    }
+    workgroupBarrier();
+    let kc = min(${ck}, params.k - ci0);
+    for (var c = 0; c < kc; c++) {
+      let uRow = (ci0 + c) * params.n4 + cgSafe;
+      let uPlane = params.k * params.n4;
+      ${rep(WINO_XI, (xi) => `acc${xi} = fma(vec4<f32>(vs[${vAt(xi, 'bt', 'c')}]), u[${xi} * uPlane + uRow], acc${xi});`, '\n      ')}
+    }
+    workgroupBarrier();
+  }
+  let t = t0 + bt;
+  if (t >= params.blocks || cg >= params.n4) { return; }
+  ${rep(WINO_XI, (xi) => `let m${Math.floor(xi / WINO_A)}_${xi % WINO_A} = acc${xi};`)}
+  ${sandwich(WINO_AT, WINO_AT, 'm', 'p', 'o', 'vec4<f32>')}
+  let bias = ${hasBias ? 'b[cg]' : 'vec4<f32>(0.0)'};
+  let n = t / (params.rows * params.cols);
+  let h0 = ((t / params.cols) % params.rows) * ${WINO_M};
+  let w0 = (t % params.cols) * ${WINO_M};
+  let base = n * params.ho * params.wo;
+  ${rep(WINO_M * WINO_M, (e) => {
+    const [r, c] = [Math.floor(e / WINO_M), e % WINO_M];
+    return `if (h0 + ${r} < params.ho && w0 + ${c} < params.wo) { y[(base + (h0 + ${r}) * params.wo + w0 + ${c}) * params.n4 + cg] = o${r}_${c} + bias; }`;
+  })}
+}`,
+  };
+}
+
+/**
+ * Staging pair p of the slice: channel ci0 + p mod CK of block t0 + p / CK, transformed into vs
+ * (zeros past the last block or channel).
+ */
+function stage(ck: number, vAt: (xi: number, block: string, c: string) => string): string {
+  return `let c = p % ${ck};
+      let tb = p / ${ck};
+      let t = t0 + tb;
+      let ci = ci0 + c;
+      let live = t < params.blocks && ci < params.k;
+      let n = t / (params.rows * params.cols);
+      let h0 = ((t / params.cols) % params.rows) * ${WINO_M} - params.padTop;
+      let w0 = (t % params.cols) * ${WINO_M} - params.padLeft;
+      let base = n * params.h * params.w;
+      ${rep(WINO_A, (r) => `let inH${r} = live && h0 + ${r} >= 0 && h0 + ${r} < params.h;`, '\n      ')}
+      ${rep(WINO_A, (q) => `let inW${q} = w0 + ${q} >= 0 && w0 + ${q} < params.w;`, '\n      ')}
+      ${rep(WINO_XI, (e) => {
+        const [r, q] = [Math.floor(e / WINO_A), e % WINO_A];
+        return `var d${r}_${q} = 0.0;
+      if (inH${r} && inW${q}) { d${r}_${q} = src[(base + (h0 + ${r}) * params.w + w0 + ${q}) * params.k + ci]; }`;
+      }, '\n      ')}
+      ${sandwich(WINO_BT, WINO_BT, 'd', 'e', 'x', 'f32').replace(/\n {2}/g, '\n      ')}
+      ${rep(WINO_XI, (xi) => `vs[${vAt(xi, 'tb', 'c')}] = x${Math.floor(xi / WINO_A)}_${xi % WINO_A};`, '\n      ')}`;
+}
+
+/**
+ * A forward (y from x) or backward input (dx from dy, + b for convTranspose2d) by the fused
+ * Winograd kernel: the weights transformed once (as the staged version does), then one dispatch
+ * per chunk of samples that fits the storage bindings.
+ */
+export function winogradFusedConv(dir: 'forward' | 'backwardInput', g: ConvGeometry, src: Tensor, w: Tensor, b: Tensor | null): Tensor {
+  const op = `conv2d.${dir}`;
+  const s = winogradShape(dir, g);
+  if (!fusedFits(s.n)) throw new RangeError(`${op}: the fused Winograd kernel needs output channels in multiples of 4, got ${s.n}`);
+  const [rows, cols] = winogradBlocks(s.hOut, s.wOut);
+  const perSample = { src: s.hIn * s.wIn * s.k, out: s.hOut * s.wOut * s.n };
+  const outShape = [g.n, s.hOut, s.wOut, s.n];
+  const outLabel = dir === 'forward' ? 'conv2d.y' : 'conv2d.dx';
+  const uShape = [WINO_XI, s.k, s.n];
+  const per = chunkItems(op, g.n, [part(src, perSample.src), part(planned(outLabel, outShape), perSample.out)], [w, b, planned('conv2d.winograd.u', uShape)]);
+  const out = emptyTensor(outShape, outLabel);
+  const u = emptyTensor(uShape, 'conv2d.winograd.u');
+  dispatchChunk(weightTransformSpec(dir === 'backwardInput'), [w], [u], packParams([i32(g.cin), i32(g.cout)]), linearGrid(s.k * s.n));
+  const n4 = s.n / 4;
+  const cg = Math.min(MAX_GROUPS, n4);
+  const coTiles = Math.ceil(n4 / cg);
+  const spec = fusedSpec(fusedSliceDepth(), cg, b !== null);
+  forEachChunk(g.n, per, (n0, count) => {
+    const blocks = count * rows * cols;
+    const groups = Math.ceil(blocks / FUSED_BLOCKS) * coTiles;
+    const inputs = [range(src, n0 * perSample.src, count * perSample.src), u, ...(b ? [b] : [])];
+    const params = packParams([s.hIn, s.wIn, s.k, s.hOut, s.wOut, n4, s.padTop, s.padLeft, rows, cols, blocks, coTiles, groups].map(i32));
+    dispatchChunk(spec, inputs, [range(out, n0 * perSample.out, count * perSample.out)], params, workgroupGrid(groups));
+  });
+  u.dispose();
+  return out;
+}

@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import * as dn from '../../src/index.js';
+import { backwardInputGemm, conv2d, conv2dGeometry, forwardGemm, type Conv2dOptions } from '../../src/kernels/conv2d.js';
+import { convAlgorithm, setConvAlgorithm } from '../../src/kernels/conv2d-winograd-run.js';
+import { fusedSliceDepth, setFusedSliceDepth, winogradFusedConv } from '../../src/kernels/conv2d-winograd-fused.js';
+import { runtime } from '../../src/gpu/runtime.js';
+import { nd } from '../../src/reference/array.js';
+import { conv2dBackwardRef, conv2dForwardRef, conv2dOutputShapeRef } from '../../src/reference/conv.js';
+import { expectClose, winogradTolerance } from '../helpers/close.js';
+import { fromNd, useGpu } from '../helpers/gpu.js';
+import { uniform } from '../helpers/rng.js';
+
+useGpu();
+
+// Shapes for the fused kernel's edges: more blocks than one workgroup's 32 (several block tiles,
+// the last one partial), blocks past the output's edge, one-sided and 'valid' padding, channel
+// counts in (K) that do not fill a slice or are odd, and output channels (N, multiples of 4) that
+// give 1, 3 or 8 channel groups per workgroup (so 32-256 threads staging the slice's 32·CK pairs
+// in one or several turns) and several channel tiles, the last one partial. Each kernel variant
+// costs lavapipe ~10 s of compiling (36 vec4 loads of U, each a loop over the lanes there), so the
+// cases share eight: `runs` says which outputs a case checks (y, y without bias, dx, dx + bias);
+// dx's output channels are the conv's input channels.
+type Run = 'y' | 'y0' | 'dx' | 'dxb';
+const CASES = [
+  { name: "'same', batch 2, 112 blocks", x: [2, 30, 26, 8], cout: 8, opts: { padding: 'same' }, runs: ['y', 'dx'] },
+  { name: 'odd K, one channel group', x: [1, 9, 11, 5], cout: 4, opts: { padding: 'same' }, runs: ['y0'] },
+  { name: "'valid', three channel groups", x: [2, 10, 13, 8], cout: 12, opts: { padding: 'valid' }, runs: ['y', 'dxb'] },
+  { name: 'explicit pads [2, 0, 1, 2]', x: [1, 7, 8, 4], cout: 8, opts: { padding: [2, 0, 1, 2] }, runs: ['y0', 'dx'] },
+  { name: 'K 64, N 40: two channel tiles', x: [1, 8, 8, 64], cout: 40, opts: { padding: 'same' }, runs: ['y', 'dx'] },
+  { name: 'batch 3, N 136: five channel tiles', x: [3, 9, 6, 12], cout: 136, opts: { padding: 'same' }, runs: ['y0', 'dxb'] },
+] as const satisfies readonly { name: string; x: number[]; cout: number; opts: Conv2dOptions; runs: readonly Run[] }[];
+
+function caseData(cs: (typeof CASES)[number], seed: number) {
+  const xShape: number[] = [...cs.x];
+  const wShape = [3, 3, cs.x[3], cs.cout];
+  const opts = cs.opts as Conv2dOptions;
+  const x = nd(uniform(xShape.reduce((p, d) => p * d, 1), seed), xShape);
+  const w = nd(uniform(wShape.reduce((p, d) => p * d, 1), seed + 1), wShape);
+  const b = nd(uniform(cs.cout, seed + 2), [cs.cout]);
+  const bIn = nd(uniform(cs.x[3], seed + 4), [cs.x[3]]);
+  const yShape = conv2dOutputShapeRef(x, w, opts);
+  const dy = nd(uniform(yShape.reduce((p, d) => p * d, 1), seed + 3), yShape);
+  return { xShape, wShape, yShape, opts, x, w, b, bIn, dy };
+}
+
+describe('conv2d by fused Winograd', () => {
+  it('takes the deepest slice whose V fits the workgroup memory', () => {
+    const limit = runtime().limits.maxComputeWorkgroupStorageSize;
+    const ck = fusedSliceDepth();
+    const bytes = (c: number) => 36 * 32 * (c % 2 === 0 ? c + 1 : c) * 4;
+    expect(bytes(ck)).toBeLessThanOrEqual(limit);
+    if (ck < 8) expect(bytes([8, 6, 4, 2, 1][[8, 6, 4, 2, 1].indexOf(ck) - 1])).toBeGreaterThan(limit);
+  });
+
+  for (const [k, cs] of CASES.entries()) {
+    it(`${cs.name}: ${cs.runs.join(', ')} match CPU`, async () => {
+      const d = caseData(cs, 9000 + 10 * k);
+      const g = conv2dGeometry(d.xShape, d.wShape, d.opts);
+      const [x, w, b, bIn, dy] = [fromNd(d.x.data, d.xShape), fromNd(d.w.data, d.wShape), fromNd(d.b.data, [g.cout]), fromNd(d.bIn.data, [g.cin]), fromNd(d.dy.data, d.yShape)];
+      const dxRef = () => conv2dBackwardRef(d.x, d.w, d.dy, d.opts).dx.data;
+      const run: Record<Run, () => [dn.Tensor, ArrayLike<number>, number]> = {
+        y: () => [forwardGemm(g, x, w, b, undefined, 'winograd-fused'), conv2dForwardRef(d.x, d.w, d.b, d.opts).data, g.cin],
+        y0: () => [forwardGemm(g, x, w, null, undefined, 'winograd-fused'), conv2dForwardRef(d.x, d.w, null, d.opts).data, g.cin],
+        dx: () => [backwardInputGemm(g, dy, w, null, undefined, 'winograd-fused'), dxRef(), g.cout],
+        // dx + a bias over input channels: convTranspose2d's forward.
+        dxb: () => [backwardInputGemm(g, dy, w, bIn, undefined, 'winograd-fused'), dxRef().map((v, i) => v + d.bIn.data[i % g.cin]), g.cout],
+      };
+      try {
+        for (const what of cs.runs) {
+          const [got, want, kSum] = run[what]();
+          expectClose(`${cs.name} ${what}`, await got.toArray(), want, winogradTolerance(kSum));
+          got.dispose();
+        }
+      } finally {
+        for (const t of [x, w, b, bIn, dy]) t.dispose();
+      }
+    });
+  }
+
+  // Slices of one channel (no padding column: CK odd) and of four (stride 5), against the
+  // adapter's own depth above (6 on lavapipe, 8 on an H200).
+  it.each([1, 4])('slices of %i channels: forward matches CPU', async (ck) => {
+    const d = caseData(CASES[0], 9100);
+    const g = conv2dGeometry(d.xShape, d.wShape, d.opts);
+    const [x, w] = [fromNd(d.x.data, d.xShape), fromNd(d.w.data, d.wShape)];
+    setFusedSliceDepth(ck);
+    let y: dn.Tensor;
+    try {
+      y = forwardGemm(g, x, w, null, undefined, 'winograd-fused');
+    } finally {
+      setFusedSliceDepth(null);
+    }
+    expectClose(`slice depth ${ck}`, await y.toArray(), conv2dForwardRef(d.x, d.w, null, d.opts).data, winogradTolerance(g.cin));
+    for (const t of [x, w, y]) t.dispose();
+  });
+
+  it('conv2d (autograd) under setConvAlgorithm(winograd-fused) runs it, and its gradients match CPU; output channels not in vec4s get the staged Winograd', async () => {
+    const d = caseData(CASES[0], 9200);
+    const g = conv2dGeometry(d.xShape, d.wShape, d.opts);
+    const before = setConvAlgorithm('winograd-fused');
+    const want = conv2dBackwardRef(d.x, d.w, d.dy, d.opts);
+    const [x, w, b, dy] = [fromNd(d.x.data, d.xShape, true), fromNd(d.w.data, d.wShape, true), fromNd(d.b.data, [g.cout], true), fromNd(d.dy.data, d.yShape)];
+    let y: dn.Tensor;
+    try {
+      expect(convAlgorithm('forward', g)).toBe('winograd-fused');
+      expect(convAlgorithm('backwardInput', g)).toBe('winograd-fused');
+      expect(convAlgorithm('backwardWeight', g)).toBe('direct');
+      const odd = conv2dGeometry([1, 8, 8, 5], [3, 3, 5, 6], { padding: 'same' });
+      expect(convAlgorithm('forward', odd), '6 output channels').toBe('winograd');
+      expect(convAlgorithm('backwardInput', odd), 'dx: 5 output channels').toBe('winograd');
+      expect(() => winogradFusedConv('forward', odd, x, w, null)).toThrow(/conv2d\.forward: the fused Winograd kernel needs output channels in multiples of 4, got 6/);
+      y = conv2d(x, w, b, d.opts);
+      y.backward(dy);
+    } finally {
+      setConvAlgorithm(before);
+    }
+    const unetL1 = conv2dGeometry([16, 256, 256, 32], [3, 3, 32, 32], { padding: 'same' });
+    expect(convAlgorithm('forward', unetL1, 'tiled', false), 'auto never picks it (not yet timed on a GPU)').toBe('winograd');
+    const tol = winogradTolerance(g.cin);
+    expectClose('conv2d y', await y.toArray(), conv2dForwardRef(d.x, d.w, d.b, d.opts).data, tol);
+    expectClose('conv2d x.grad', await x.grad!.toArray(), want.dx.data, winogradTolerance(g.cout));
+    expectClose('conv2d w.grad', await w.grad!.toArray(), want.dw.data, tol);
+    for (const t of [x, w, b, dy, y]) t.dispose();
+  });
+});
