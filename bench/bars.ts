@@ -24,7 +24,7 @@ import { columnTilesPerGroup, splitKCount, type ConvGeometry } from '../src/kern
 import { unetLevels, vggLayers, type ConvLayer } from './case.js';
 import { convLaneAccesses, laneAccessMs } from './lane-access.js';
 import { MEMORY_BAR, type E2eResult } from './e2e.js';
-import { timed, type CaseResult, type SideResult } from './harness.js';
+import { alternativesOf, timed, type CaseResult, type SideResult } from './harness.js';
 import type { BenchRecord } from './report.js';
 import type { KernelTime } from '../src/gpu/gpu-timer.js';
 
@@ -157,7 +157,8 @@ function convLimit(r: CaseResult, rec: BenchRecord): string {
   const access = gemm.family === 'subgroup' && rates ? laneAccessMs(convLaneAccesses(dir, l, gemm.splits, lanes), rates) : null;
   const floors = { compute: r.work / (peak.gflops * 1e6), memory: bytes / (peak.gbps * 1e6), launch: launchMs(rec), access };
   const tfjsPct = timed(r.tfjs) && r.tfjs.pctPeak !== null ? `; tfjs runs at ${r.tfjs.pctPeak.toFixed(1)}% of peak` : '';
-  const limit = r.algorithm === 'winograd' ? winogradLimit(r.dawnet.timing.medianMs, dir, l, rec, r.kernels) : limitOf(r.dawnet.timing.medianMs, floors, gemm);
+  const measured = r.dawnet.timing.medianMs;
+  const limit = r.algorithm === 'winograd' ? winogradLimit(measured, dir, l, rec, r.kernels) : r.algorithm === 'winograd-fused' ? fusedLimit(measured, dir, l, rec) : limitOf(measured, floors, gemm);
   return limit + operandProbeNote(r, rec) + alternativeNote(r) + tfjsPct;
 }
 
@@ -184,9 +185,27 @@ function winogradLimit(measuredMs: number, dir: ConvDirection, l: ConvLayer, rec
   return `Winograd F(4x4, 3x3), ${share.toFixed(0)}% of the direct multiply-adds (36 GEMMs ${rows}x${n}x${k}, 4 dispatches): ${limitOf(measuredMs, floors)}${byKernel}`;
 }
 
-/** The other algorithm, timed beside the case (BenchCase.alternative). */
+/** The other algorithms, timed beside the case (BenchCase.alternatives). */
 function alternativeNote(r: CaseResult): string {
-  return r.alternative && timed(r.dawnet) ? `; ${r.alternative.algorithm} beside it: ${f(r.alternative.ms)} ms (${(r.alternative.ms / r.dawnet.timing.medianMs).toFixed(2)}x the time)` : '';
+  if (!timed(r.dawnet)) return '';
+  const ran = r.dawnet.timing.medianMs;
+  return alternativesOf(r).map((a) => `; ${a.algorithm} beside it: ${f(a.ms)} ms (${(a.ms / ran).toFixed(2)}x the time)`).join('');
+}
+
+/**
+ * A fused Winograd conv (src/kernels/conv2d-winograd-fused.ts): the 36 GEMMs' multiply-adds over
+ * the blocks (no padding: its tiles are 32 blocks, the last one partial) at the FMA peak, and its
+ * traffic, the input and output once and the weights and their transform, at the copy bandwidth.
+ */
+function fusedLimit(measuredMs: number, dir: ConvDirection, l: ConvLayer, rec: BenchRecord): string {
+  const peak = rec.peak!;
+  const [k, n] = dir === 'forward' ? [l.cin, l.cout] : [l.cout, l.cin];
+  const blocks = l.n * Math.ceil(l.h / 4) * Math.ceil(l.w / 4);
+  const flops = 2 * 36 * blocks * k * n;
+  const bytes = 4 * (l.n * l.h * l.w * (k + n) + 45 * k * n);
+  const floors = { compute: flops / (peak.gflops * 1e6), memory: bytes / (peak.gbps * 1e6), launch: 2 * launchMs(rec) };
+  const share = (100 * flops) / (2 * l.n * l.h * l.w * 9 * k * n);
+  return `fused Winograd F(4x4, 3x3), ${share.toFixed(0)}% of the direct multiply-adds (36 GEMMs ${blocks}x${n}x${k} in one kernel, 2 dispatches): ${limitOf(measuredMs, floors)}`;
 }
 
 /**

@@ -63,10 +63,10 @@ export interface BenchCase {
    */
   algorithm?: () => string;
   /**
-   * Another algorithm dawnet could run the case with, asked with `algorithm`: `around` runs a
-   * step under it. The harness times it as one more interleaved side (the row's `alternative`).
+   * The other algorithms dawnet could run the case with, asked with `algorithm`: `around` runs a
+   * step under one. The harness times each as one more interleaved side (the row's `alternatives`).
    */
-  alternative?: () => { algorithm: string; around: <T>(step: () => T) => T } | null;
+  alternatives?: () => { algorithm: string; around: <T>(step: () => T) => T }[];
   /** Time dawnet's kernels one by one once more after the samples (the row's `kernels`). */
   profileKernels?: boolean;
 }

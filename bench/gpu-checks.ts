@@ -124,6 +124,10 @@ export function gpuChecks(): GpuCheck[] {
     // Winograd F(4x4, 3x3) forced: blocks past the edge, an odd channel count, 'valid'.
     conv('3x3 same by Winograd', [2, 18, 21, 32], [3, 3, 32, 40], { padding: 'same' }, 'winograd'),
     conv('3x3 valid by Winograd, 7 output channels', [3, 11, 10, 20], [3, 3, 20, 7], { padding: 'valid' }, 'winograd'),
+    // Winograd in one kernel (not yet picked by convAlgorithm): several block and channel tiles,
+    // the last ones partial; the second's dx (20 channels) and forward (12) in 5 and 3 vec4s.
+    conv('3x3 same by fused Winograd', [2, 18, 21, 32], [3, 3, 32, 40], { padding: 'same' }, 'winograd-fused'),
+    conv('3x3 valid by fused Winograd, 12 output channels', [3, 11, 10, 20], [3, 3, 20, 12], { padding: 'valid' }, 'winograd-fused'),
     conv('1x1 head', [2, 9, 11, 32], [1, 1, 32, 1], { padding: 'valid' }),
     {
       name: 'convTranspose2d 2x2 stride 2 [2,5,7,16] -> 8',

@@ -2,8 +2,8 @@
 // the clocks of bench/timing.ts, the two sides' samples interleaved so that a slow stretch of the
 // machine slows both alike), rates, % of the peak and the tfjs / dawnet ratio of one clock. Conv
 // cases get more dawnet sides in the same interleaving: with its operand loads replaced by
-// register values (the operand probe), which says what those loads cost, and with the other conv
-// algorithm (Winograd or direct) where both fit.
+// register values (the operand probe), which says what those loads cost, and with each other conv
+// algorithm (direct, Winograd, fused Winograd) that fits.
 
 import { runtime } from '../src/gpu/runtime.js';
 import type { KernelTime } from '../src/gpu/gpu-timer.js';
@@ -94,7 +94,9 @@ export interface CaseResult {
   operandsInRegistersMs?: number;
   /** The algorithm dawnet ran (BenchCase.algorithm), where the case names one. */
   algorithm?: string;
-  /** dawnet's median under BenchCase.alternative's algorithm (ms, on dawnet's clock). */
+  /** dawnet's median under each of BenchCase.alternatives' algorithms (ms, on dawnet's clock). */
+  alternatives?: { algorithm: string; ms: number }[];
+  /** Records before 2026-11-27 timed one other algorithm: read them with alternativesOf. */
   alternative?: { algorithm: string; ms: number };
   /**
    * One more dawnet step with each dispatch in its own timestamped pass (BenchCase.profileKernels):
@@ -246,6 +248,9 @@ function withOperandProbe<T>(step: () => T): T {
   }
 }
 
+/** The other algorithms a row timed beside it, from either record format. */
+export const alternativesOf = (r: CaseResult): { algorithm: string; ms: number }[] => r.alternatives ?? (r.alternative ? [r.alternative] : []);
+
 /** Runs a case on dawnet and (when loaded) tfjs; a failing side is reported, not thrown. */
 export async function runCase(c: BenchCase, env: CaseEnv): Promise<CaseResult> {
   const host = c.inputs.map((spec, i) => hostData(spec, env.seed + i));
@@ -270,7 +275,7 @@ export async function runCase(c: BenchCase, env: CaseEnv): Promise<CaseResult> {
   // Both sides set up, then timed with their samples interleaved (bench/timing.ts says why); a
   // side that fails to set up or to run is reported and the other still timed. The operand probe
   // and the other algorithm, where they run, are more sides, with neither output nor check.
-  const sides: { name: 'dawnet' | 'tfjs' | 'probe' | 'alternative'; prepared: PreparedSide; gpu: GpuClock | null }[] = [];
+  const sides: { name: 'dawnet' | 'tfjs' | 'probe' | 'alternative'; prepared: PreparedSide; gpu: GpuClock | null; algorithm?: string }[] = [];
   try {
     sides.push({ name: 'dawnet', prepared: prepareDawnet(c, host), gpu: gpuClockOf('dawnet', env) });
   } catch (e) {
@@ -286,8 +291,10 @@ export async function runCase(c: BenchCase, env: CaseEnv): Promise<CaseResult> {
   if (env.probeOperands && c.probeOperands && sides[0]?.name === 'dawnet') {
     sides.push({ name: 'probe', prepared: dawnetAround(sides[0].prepared, withOperandProbe), gpu: gpuClockOf('dawnet', env) });
   }
-  const other = sides[0]?.name === 'dawnet' && c.alternative ? c.alternative() : null;
-  if (other) sides.push({ name: 'alternative', prepared: dawnetAround(sides[0].prepared, other.around), gpu: gpuClockOf('dawnet', env) });
+  const others = sides[0]?.name === 'dawnet' && c.alternatives ? c.alternatives() : [];
+  for (const other of others) {
+    sides.push({ name: 'alternative', prepared: dawnetAround(sides[0].prepared, other.around), gpu: gpuClockOf('dawnet', env), algorithm: other.algorithm });
+  }
   try {
     let timings: ClockedTiming[] | null = null;
     try {
@@ -303,7 +310,7 @@ export async function runCase(c: BenchCase, env: CaseEnv): Promise<CaseResult> {
           continue;
         }
         if (s.name === 'alternative') {
-          if (other && t.clock === (row.dawnet as SideResult).clock) row.alternative = { algorithm: other.algorithm, ms: t.timing.medianMs };
+          if (t.clock === (row.dawnet as SideResult).clock) (row.alternatives ??= []).push({ algorithm: s.algorithm!, ms: t.timing.medianMs });
           continue;
         }
         const result = sideResult(c, t, env.peak);

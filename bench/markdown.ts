@@ -77,7 +77,7 @@ function e2eTable(rows: E2eResult[], runClock: Clock): string {
 }
 
 /** The case id, marked where it ran Winograd (its rate and % of peak count direct flops). */
-const caseCell = (r: CaseResult): string => (r.algorithm === 'winograd' ? `${r.id} (Winograd)` : r.id);
+const caseCell = (r: CaseResult): string => (r.algorithm === 'winograd' ? `${r.id} (Winograd)` : r.algorithm === 'winograd-fused' ? `${r.id} (fused Winograd)` : r.id);
 
 function groupTable(rows: CaseResult[], runClock: Clock): string {
   const gpu = runClock !== 'wall';

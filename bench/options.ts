@@ -45,8 +45,9 @@ options:
                     conv family, Winograd's included (default: tiledTileFor's, by the GEMM's
                     width): compare tiles on one machine in one sitting
   --conv-algorithm A  auto (default: on GPUs Winograd F(4x4, 3x3) for the 3x3 stride-1 forwards
-                    and backward inputs it suits, see convAlgorithm), direct or winograd
-                    (wherever it fits); the other one is timed beside each conv either way
+                    and backward inputs it suits, see convAlgorithm), direct, winograd or
+                    winograd-fused (Winograd in one kernel; both wherever they fit); the others
+                    are timed beside each conv either way
   --list            print the case ids and exit`;
 
 export interface BenchOptions {
@@ -65,7 +66,7 @@ export interface BenchOptions {
   /** The tiled conv family's tile for every GEMM (parseGemmTile), or null for tiledTileFor's. */
   convTile: string | null;
   /** --conv-algorithm: 'auto' leaves the choice to convAlgorithm. */
-  convAlgorithm: 'auto' | 'direct' | 'winograd';
+  convAlgorithm: 'auto' | 'direct' | 'winograd' | 'winograd-fused';
   /** true: print after the run; a path: render that record instead of running. */
   markdown: boolean | string;
   /** Two records to compare instead of running (BASE, NEW). */
@@ -134,7 +135,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     }
     else if (a === '--conv-algorithm') {
       const v = next();
-      if (v !== 'auto' && v !== 'direct' && v !== 'winograd') throw new UsageError(`--conv-algorithm needs auto, direct or winograd, got '${v}'`);
+      if (v !== 'auto' && v !== 'direct' && v !== 'winograd' && v !== 'winograd-fused') throw new UsageError(`--conv-algorithm needs auto, direct, winograd or winograd-fused, got '${v}'`);
       o.convAlgorithm = v;
     }
     else if (a === '--checks') o.checks = true;

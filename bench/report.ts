@@ -4,7 +4,7 @@
 import { mib } from './bars.js';
 import type { E2eResult, StepProfile } from './e2e.js';
 import type { KernelTime } from '../src/gpu/gpu-timer.js';
-import type { CaseResult, SideResult } from './harness.js';
+import { alternativesOf, type CaseResult, type SideResult } from './harness.js';
 import type { Clock, ClockOption, TimingOptions } from './timing.js';
 import type { PeakResult } from './peak.js';
 import type { LaneAccessRates } from './lane-access.js';
@@ -90,12 +90,17 @@ function pctCell(side: CaseResult['dawnet']): string {
  * median against the other's, e.g. 'winograd; direct beside it: 1.31 ms, 2.10x slower'.
  */
 export function algorithmNote(r: CaseResult): string {
-  if (!r.alternative && (!r.algorithm || r.algorithm === 'direct')) return '';
+  const others = alternativesOf(r);
+  if (!others.length && (!r.algorithm || r.algorithm === 'direct')) return '';
   const ran = r.algorithm ?? 'direct';
-  if (!r.alternative || !('timing' in r.dawnet)) return `  algorithm: ${ran}`;
-  const speedup = r.alternative.ms / r.dawnet.timing.medianMs;
-  const verdict = speedup >= 1 ? `${speedup.toFixed(2)}x slower` : `${(1 / speedup).toFixed(2)}x faster`;
-  return `  algorithm: ${ran}; ${r.alternative.algorithm} beside it: ${ms(r.alternative.ms)} ms, ${verdict}`;
+  if (!others.length || !('timing' in r.dawnet)) return `  algorithm: ${ran}`;
+  const mine = r.dawnet.timing.medianMs;
+  const beside = others.map((a) => {
+    const speedup = a.ms / mine;
+    const verdict = speedup >= 1 ? `${speedup.toFixed(2)}x slower` : `${(1 / speedup).toFixed(2)}x faster`;
+    return `${a.algorithm} beside it: ${ms(a.ms)} ms, ${verdict}`;
+  });
+  return `  algorithm: ${ran}; ${beside.join('; ')}`;
 }
 
 /** Where a case's GPU time went, where it ran several kernels: 'by kernel: a 0.31, b 0.12 ms'. */
@@ -275,7 +280,7 @@ export interface BenchRecord {
    */
   convTileRule?: 'by-shape';
   /** --conv-algorithm when not auto (absent: convAlgorithm chose; in records before Winograd: direct). */
-  convAlgorithm?: 'direct' | 'winograd';
+  convAlgorithm?: 'direct' | 'winograd' | 'winograd-fused';
   /** Lanes per workgroup of the subgroup conv family, where it ran (absent in older records: 8). */
   convLanes?: number;
 }

@@ -8,6 +8,7 @@
 
 import type * as TF from '@tensorflow/tfjs-core';
 import type { Tensor } from '../../src/graph/tensor.js';
+import type { ConvAlgorithm } from '../../src/kernels/conv2d-winograd-run.js';
 import {
   convFlops,
   dims,
@@ -20,7 +21,10 @@ import {
   type Tfjs,
 } from '../case.js';
 
-type Kernels = typeof import('../../src/kernels/conv2d.js') & typeof import('../../src/kernels/conv2d-naive.js') & typeof import('../../src/kernels/conv2d-winograd-run.js');
+type Kernels = typeof import('../../src/kernels/conv2d.js') &
+  typeof import('../../src/kernels/conv2d-naive.js') &
+  typeof import('../../src/kernels/conv2d-winograd-run.js') &
+  typeof import('../../src/kernels/conv2d-winograd-fused.js');
 
 const PAD = 'same';
 
@@ -79,16 +83,20 @@ function convCase(k: Kernels, dir: Direction, l: ConvLayer, naive: boolean): Ben
 
 /**
  * What the case runs (convAlgorithm) and, where Winograd fits (3x3 stride-1 forward and backward
- * input), the other algorithm, timed beside it in the same run.
+ * input), the other algorithms, timed beside it in the same run: direct, Winograd staged through
+ * memory, and fused where its output channels come in vec4s.
  */
-function algorithms(k: Kernels, dir: Direction, l: ConvLayer): Pick<BenchCase, 'algorithm' | 'alternative'> {
+function algorithms(k: Kernels, dir: Direction, l: ConvLayer): Pick<BenchCase, 'algorithm' | 'alternatives'> {
   const geometry = () => k.conv2dGeometry([l.n, l.h, l.w, l.cin], [l.k, l.k, l.cin, l.cout], { stride: 1, padding: PAD });
   return {
     algorithm: () => k.convAlgorithm(dir, geometry()),
-    alternative: () => {
-      if (!k.winogradFits(dir, geometry())) return null;
-      const algorithm = k.convAlgorithm(dir, geometry()) === 'winograd' ? 'direct' : 'winograd';
-      return {
+    alternatives: () => {
+      if (!k.winogradFits(dir, geometry())) return [];
+      const ran = k.convAlgorithm(dir, geometry());
+      const fused = k.fusedFits(dir === 'forward' ? l.cout : l.cin);
+      const all: ConvAlgorithm[] = fused ? ['direct', 'winograd', 'winograd-fused'] : ['direct', 'winograd'];
+      const others = all.filter((a) => a !== ran);
+      return others.map((algorithm) => ({
         algorithm,
         around: <T>(step: () => T): T => {
           const before = k.setConvAlgorithm(algorithm);
@@ -98,7 +106,7 @@ function algorithms(k: Kernels, dir: Direction, l: ConvLayer): Pick<BenchCase, '
             k.setConvAlgorithm(before);
           }
         },
-      };
+      }));
     },
   };
 }
@@ -116,12 +124,13 @@ function cases(k: Kernels, scale: number): BenchCase[] {
   return out;
 }
 
-/** The conv2d modules: the GEMM kernels, the naive ones they race, and Winograd's choice. */
+/** The conv2d modules: the GEMM kernels, the naive ones they race, and Winograd's choice and kernels. */
 async function load(): Promise<Kernels> {
   return {
     ...(await import('../../src/kernels/conv2d.js')),
     ...(await import('../../src/kernels/conv2d-naive.js')),
     ...(await import('../../src/kernels/conv2d-winograd-run.js')),
+    ...(await import('../../src/kernels/conv2d-winograd-fused.js')),
   };
 }
 

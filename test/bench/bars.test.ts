@@ -96,7 +96,7 @@ describe('bench bars', () => {
     const row: CaseResult = {
       ...convRow(1, 1.5, 3),
       algorithm: 'winograd',
-      alternative: { algorithm: 'direct', ms: 2.4 },
+      alternatives: [{ algorithm: 'direct', ms: 2.4 }, { algorithm: 'winograd-fused', ms: 1.2 }],
       kernels: [
         { name: 'conv2d.forwardBatched', dispatches: 1, ms: 0.9 },
         { name: 'conv2d.winogradInput', dispatches: 1, ms: 0.3 },
@@ -107,8 +107,20 @@ describe('bench bars', () => {
     const limit = speed.misses.find((m) => m.id === 'conv2d.forward/unet-l1')!.limit;
     expect(limit).toMatch(/^Winograd F\(4x4, 3x3\), 25% of the direct multiply-adds \(36 GEMMs 128x32x32, 4 dispatches\): 1\.50 ms; floors: compute /);
     expect(limit).toMatch(/by kernel \(a pass each\): forwardBatched 0\.90, winogradInput 0\.30 ms/);
-    expect(limit).toMatch(/direct beside it: 2\.40 ms \(1\.60x the time\)/);
+    expect(limit).toMatch(/direct beside it: 2\.40 ms \(1\.60x the time\); winograd-fused beside it: 1\.20 ms \(0\.80x the time\)/);
     expect(markdownReport(rec)).toContain('| conv2d.forward/unet-l1 (Winograd) |');
+  });
+
+  it('gives the fused Winograd its own floors, and reads records from before alternatives were a list', () => {
+    // The same l1 by fused Winograd: 128 blocks unpadded, one kernel; a record of 2026-11-26 with
+    // its single `alternative`.
+    const fused: CaseResult = { ...convRow(1, 1.5, 3), algorithm: 'winograd-fused' };
+    const old: CaseResult = { ...convRow(2, 1.5, 3), algorithm: 'winograd', alternative: { algorithm: 'direct', ms: 3 } };
+    const rec = { ...record([fused, old]), adapter: 'nvidia nvidia-h200 (test)', convTileRule: 'by-shape' as const };
+    const misses = evaluateBars(rec).find((b) => b.name.startsWith('conv2d (all directions)'))!.misses;
+    expect(misses.find((m) => m.id === 'conv2d.forward/unet-l1')!.limit).toMatch(/^fused Winograd F\(4x4, 3x3\), 25% of the direct multiply-adds \(36 GEMMs 128x32x32 in one kernel, 2 dispatches\): 1\.50 ms; floors: compute /);
+    expect(misses.find((m) => m.id === 'conv2d.forward/unet-l2')!.limit).toMatch(/; direct beside it: 3\.00 ms \(2\.00x the time\)/);
+    expect(markdownReport(rec)).toContain('| conv2d.forward/unet-l1 (fused Winograd) |');
   });
 
   it('shows the cases against the FMA loop re-timed beside them, without changing the verdict', () => {

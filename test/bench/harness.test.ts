@@ -115,19 +115,19 @@ describe('bench harness', () => {
     expect(row.check!.ok).toBe(true);
   });
 
-  it('a conv forward: the algorithm it ran, the other one timed beside it, and its kernels one by one', async () => {
-    // Scale 32: U-Net l2 is [1, 8, 8, 64]. On lavapipe convAlgorithm keeps it direct, so Winograd
-    // is the alternative; forced, the two swap.
+  it('a conv forward: the algorithm it ran, the others timed beside it, and its kernels one by one', async () => {
+    // Scale 32: U-Net l2 is [1, 8, 8, 64]. On lavapipe convAlgorithm keeps it direct, so both
+    // Winograds are the alternatives; forced, Winograd and direct swap.
     const c = (await conv2dFamily.cases(32))!.find((x) => x.id === 'conv2d.forward/unet-l2')!;
     const clocks = gpuClocks();
     const env = { timing: { warmup: 1, reps: 2, minSampleMs: 0, maxInner: 1 }, peak: { gflops: 1, gbps: 1, clock: clocks.dawnet }, tfjs: null, check: false, seed: 3, clocks };
     const row = await runCase(c, env);
     expect(row.algorithm).toBe(dn.convAlgorithm('forward', conv2dGeometry([1, 8, 8, 64], [3, 3, 64, 64], { padding: 'same' })));
-    const other = row.algorithm === 'direct' ? 'winograd' : 'direct';
+    const others = ['direct', 'winograd', 'winograd-fused'].filter((a) => a !== row.algorithm);
     if (clocks.dawnet !== 'gpu-timestamp') return;
-    expect(row.alternative?.algorithm).toBe(other);
-    expect(row.alternative!.ms).toBeGreaterThan(0);
-    expect(tableRow(row)).toMatch(new RegExp(`algorithm: ${row.algorithm}; ${other} beside it: [\\d.]+ ms`));
+    expect(row.alternatives?.map((a) => a.algorithm)).toEqual(others);
+    for (const a of row.alternatives!) expect(a.ms, a.algorithm).toBeGreaterThan(0);
+    expect(tableRow(row)).toMatch(new RegExp(`algorithm: ${row.algorithm}; ${others[0]} beside it: [\\d.]+ ms, [\\d.]+x \\w+; ${others[1]} beside it: [\\d.]+ ms`));
     const before = dn.setConvAlgorithm('winograd');
     let forced: Awaited<ReturnType<typeof runCase>>;
     try {
@@ -135,7 +135,7 @@ describe('bench harness', () => {
     } finally {
       dn.setConvAlgorithm(before);
     }
-    expect([forced.algorithm, forced.alternative?.algorithm]).toEqual(['winograd', 'direct']);
+    expect([forced.algorithm, ...forced.alternatives!.map((a) => a.algorithm)]).toEqual(['winograd', 'direct', 'winograd-fused']);
     // Winograd's four kernels, each timed in its own pass.
     const gemm = runtime().device.features.has('subgroups') ? 'conv2d.forwardBatchedSubgroup' : 'conv2d.forwardBatched';
     expect(forced.kernels!.map((k) => k.name).sort()).toEqual([gemm, 'conv2d.winogradInput', 'conv2d.winogradOutput', 'conv2d.winogradWeights'].sort());
