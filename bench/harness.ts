@@ -118,6 +118,8 @@ export interface CaseEnv {
   probePeak?: () => Promise<number | null>;
   /** Run the operand-load probe of cases that ask for it. */
   probeOperands?: boolean;
+  /** Time the other algorithms of cases that name them (default: yes). */
+  alternatives?: boolean;
 }
 
 /** % of peak, only when the peak was timed on the side's clock. */
@@ -291,7 +293,7 @@ export async function runCase(c: BenchCase, env: CaseEnv): Promise<CaseResult> {
   if (env.probeOperands && c.probeOperands && sides[0]?.name === 'dawnet') {
     sides.push({ name: 'probe', prepared: dawnetAround(sides[0].prepared, withOperandProbe), gpu: gpuClockOf('dawnet', env) });
   }
-  const others = sides[0]?.name === 'dawnet' && c.alternatives ? c.alternatives() : [];
+  const others = env.alternatives !== false && sides[0]?.name === 'dawnet' && c.alternatives ? c.alternatives() : [];
   for (const other of others) {
     sides.push({ name: 'alternative', prepared: dawnetAround(sides[0].prepared, other.around), gpu: gpuClockOf('dawnet', env), algorithm: other.algorithm });
   }

@@ -32,6 +32,8 @@ options:
   --no-peak         skip the FMA and copy peak measurements
   --no-e2e          skip the end-to-end cases (U-Net training step, VGG16 forward)
   --no-memory       do not measure the end-to-end cases' peak GPU memory
+  --no-beside       time neither the operand probe nor the other conv algorithms beside the
+                    conv cases (what the tile comparisons of scripts/gpu-run.sh need)
   --budget SECONDS  start no new case after this long (the rest are listed as skipped)
   --out FILE        JSON path (default bench/results/<adapter>.json)
   --markdown [JSON] print the README's benchmark section after the run; given a record
@@ -72,6 +74,8 @@ export interface BenchOptions {
   /** Two records to compare instead of running (BASE, NEW). */
   compare: [string, string] | null;
   checks: boolean;
+  /** Time the conv cases' operand probe and other algorithms beside them (--no-beside: not). */
+  beside: boolean;
 }
 
 function intArg(name: string, v: string | undefined, min: number): number {
@@ -104,6 +108,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     markdown: false,
     compare: null,
     checks: false,
+    beside: true,
   };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -124,6 +129,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     else if (a === '--list') o.list = true;
     else if (a === '--no-e2e') o.e2e = false;
     else if (a === '--no-memory') o.memory = false;
+    else if (a === '--no-beside') o.beside = false;
     else if (a === '--budget') o.budgetS = intArg(a, next(), 1);
     else if (a === '--conv-tile') {
       o.convTile = next() ?? '';

@@ -101,7 +101,7 @@ async function runKernels(opts: BenchOptions, scale: number, env: RunEnv, rows: 
   for (const [i, c] of cases.entries()) {
     if (!env.budget.allows(c.id)) continue;
     // Both conv families have the operand probe: the subgroup one (CPU adapters) and the tiled one (GPUs).
-    const row = await runCase(c, { timing: opts.timing, peak: env.peak, tfjs: env.tfjs, check: opts.check, seed: 1000 * (i + 1), clocks: env.clocks, probePeak: env.probePeak ?? undefined, probeOperands: true });
+    const row = await runCase(c, { timing: opts.timing, peak: env.peak, tfjs: env.tfjs, check: opts.check, seed: 1000 * (i + 1), clocks: env.clocks, probePeak: env.probePeak ?? undefined, probeOperands: opts.beside, alternatives: opts.beside });
     rows.push(row);
     env.save();
     console.log(tableRow(row));

@@ -169,13 +169,14 @@ if [[ -f "$OUTDIR/bench.json" ]]; then
 fi
 # The tiled family's other tiles, on the U-Net convs only, while the run so far leaves time: the
 # default tile once, then each tile in DAWNET_TILE run alike (dawnet only) and compared with it
-# case by case. Each run stops starting cases after 40 s and is killed at 70 s.
+# case by case (without the probe and the other algorithms beside each conv: the main run has
+# them). Each run stops starting cases after 40 s and is killed at 70 s.
 # Defaults: candidates for the GEMMs the last H200 run left slowest, Winograd's batched GEMMs at
 # U-Net l1 and l2 (K = N = 32 and 64: 0.47 and 0.32 ms of their forwards' 0.67 and 0.42): more
 # rows per workgroup, so each walks its short K with more work per slice, and a deeper slice.
 TILES=${DAWNET_TILE-256x32x8/8x4 256x64x8/8x8 128x32x16/8x4 64x64x8/4x4}
 TOTAL_S=${DAWNET_TOTAL_S:-500}
-TILE_ARGS=(bench --scale "$SCALE" --reps "$REPS" --group conv2d --only unet --no-e2e --no-tfjs --no-peak --budget 40)
+TILE_ARGS=(bench --scale "$SCALE" --reps "$REPS" --group conv2d --only unet --no-e2e --no-tfjs --no-peak --no-beside --budget 40)
 if [[ -n "$TILES" ]] && (( SECONDS + 140 <= TOTAL_S )); then
   step bench-tile-base 70 "${TILE_ARGS[@]}" --out "$OUTDIR/bench-tile-base.json"
   : >"$OUTDIR/tile-compare.txt"

@@ -90,7 +90,9 @@ describe('bench --compare', () => {
     expect(parseBenchArgs([])!.compare).toBeNull();
     expect(parseBenchArgs([])!.convAlgorithm).toBe('auto');
     expect(parseBenchArgs(['--conv-algorithm', 'winograd'])!.convAlgorithm).toBe('winograd');
-    expect(() => parseBenchArgs(['--conv-algorithm', 'fft'])).toThrow(/--conv-algorithm needs auto, direct or winograd, got 'fft'/);
+    expect(parseBenchArgs(['--conv-algorithm', 'winograd-fused'])!.convAlgorithm).toBe('winograd-fused');
+    expect(() => parseBenchArgs(['--conv-algorithm', 'fft'])).toThrow(/--conv-algorithm needs auto, direct, winograd or winograd-fused, got 'fft'/);
+    expect([parseBenchArgs([])!.beside, parseBenchArgs(['--no-beside'])!.beside]).toEqual([true, false]);
     expect(() => parseBenchArgs(['--compare', 'a.json'])).toThrow(/needs two record files/);
   });
 });

@@ -127,6 +127,8 @@ describe('bench harness', () => {
     if (clocks.dawnet !== 'gpu-timestamp') return;
     expect(row.alternatives?.map((a) => a.algorithm)).toEqual(others);
     for (const a of row.alternatives!) expect(a.ms, a.algorithm).toBeGreaterThan(0);
+    const alone = await runCase(c, { ...env, alternatives: false });
+    expect(alone.alternatives, 'bench --no-beside').toBeUndefined();
     expect(tableRow(row)).toMatch(new RegExp(`algorithm: ${row.algorithm}; ${others[0]} beside it: [\\d.]+ ms, [\\d.]+x \\w+; ${others[1]} beside it: [\\d.]+ ms`));
     const before = dn.setConvAlgorithm('winograd');
     let forced: Awaited<ReturnType<typeof runCase>>;
