@@ -125,7 +125,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 /**
  * Staging pair p of the slice: channel ci0 + p mod CK of block t0 + p / CK, transformed into vs
- * (zeros past the last block or channel).
+ * (zeros past the last block). Channels past K are never multiplied (the GEMM stops at kc); `live`
+ * only keeps their reads inside the tensor.
  */
 function stage(ck: number, vAt: (xi: number, block: string, c: string) => string): string {
   return `let c = p % ${ck};
