@@ -32,6 +32,8 @@ options:
   --no-peak         skip the FMA and copy peak measurements
   --no-e2e          skip the end-to-end cases (U-Net training step, VGG16 forward)
   --no-memory       do not measure the end-to-end cases' peak GPU memory
+  --fused-groups G  the fused Winograd kernel's channel vec4s per workgroup at most: 1, 2, 4 or
+                    8 (default 8: 32 channels, 256 threads)
   --no-beside       time neither the operand probe nor the other conv algorithms beside the
                     conv cases (what the tile comparisons of scripts/gpu-run.sh need)
   --budget SECONDS  start no new case after this long (the rest are listed as skipped)
@@ -74,6 +76,8 @@ export interface BenchOptions {
   /** Two records to compare instead of running (BASE, NEW). */
   compare: [string, string] | null;
   checks: boolean;
+  /** --fused-groups: channel vec4s per workgroup of the fused Winograd kernel (null: its default). */
+  fusedGroups: 1 | 2 | 4 | 8 | null;
   /** Time the conv cases' operand probe and other algorithms beside them (--no-beside: not). */
   beside: boolean;
 }
@@ -109,6 +113,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     compare: null,
     checks: false,
     beside: true,
+    fusedGroups: null,
   };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
@@ -130,6 +135,11 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     else if (a === '--no-e2e') o.e2e = false;
     else if (a === '--no-memory') o.memory = false;
     else if (a === '--no-beside') o.beside = false;
+    else if (a === '--fused-groups') {
+      const v = Number(next());
+      if (v !== 1 && v !== 2 && v !== 4 && v !== 8) throw new UsageError(`--fused-groups needs 1, 2, 4 or 8, got '${args[i] ?? ''}'`);
+      o.fusedGroups = v;
+    }
     else if (a === '--budget') o.budgetS = intArg(a, next(), 1);
     else if (a === '--conv-tile') {
       o.convTile = next() ?? '';

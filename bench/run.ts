@@ -8,6 +8,7 @@ import * as dn from '../src/index.js';
 import { hasRuntime, runtime } from '../src/gpu/runtime.js';
 import { defaultConvFamily, setConvTile, subgroupLanes } from '../src/kernels/conv2d-launch.js';
 import { setConvAlgorithm } from '../src/kernels/conv2d-winograd-run.js';
+import { setFusedGroups } from '../src/kernels/conv2d-winograd-fused.js';
 import { parseGemmTile } from '../src/kernels/conv2d-tiled.js';
 import { runCase, type CaseResult, type Peak } from './harness.js';
 import { chooseClocks, dawnetGpuClock, syncOverheadMs, type ClockOption, type SideClocks } from './timing.js';
@@ -31,16 +32,18 @@ export function recordSlug(report: dn.AdapterReport): string {
 }
 
 /**
- * Applies --conv-tile (the tiled family then runs that tile on every GEMM) and --conv-algorithm on
- * the current runtime; returns what undoes them.
+ * Applies --conv-tile (the tiled family then runs that tile on every GEMM), --conv-algorithm and
+ * --fused-groups on the current runtime; returns what undoes them.
  */
 export function useConvSettings(opts: BenchOptions): () => void {
   if (opts.convTile) setConvTile(parseGemmTile(opts.convTile));
   if (opts.convAlgorithm !== 'auto') setConvAlgorithm(opts.convAlgorithm);
+  if (opts.fusedGroups) setFusedGroups(opts.fusedGroups);
   return () => {
     if (!hasRuntime()) return;
     if (opts.convTile) setConvTile(null);
     if (opts.convAlgorithm !== 'auto') setConvAlgorithm('auto');
+    if (opts.fusedGroups) setFusedGroups(null);
   };
 }
 
@@ -177,6 +180,7 @@ export async function runBenchRecord(host: BenchHost): Promise<BenchRecord> {
     skipped: budget.skipped,
     ...(opts.convTile ? { convTile: opts.convTile } : { convTileRule: 'by-shape' as const }),
     ...(opts.convAlgorithm !== 'auto' ? { convAlgorithm: opts.convAlgorithm } : {}),
+    ...(opts.fusedGroups ? { fusedGroups: opts.fusedGroups } : {}),
     ...(defaultConvFamily() === 'subgroup' ? { convLanes: subgroupLanes() } : {}),
   };
   const save = () => host.save(record);

@@ -34,8 +34,21 @@ import { linearGrid, workgroupGrid } from './wgsl.js';
 
 /** Blocks per workgroup: a warp's worth, one per lane in the GEMM. */
 export const FUSED_BLOCKS = 32;
-/** Channel vec4s per workgroup at most: 256 threads. */
+/**
+ * Channel vec4s per workgroup at most: 8 (256 threads, 32 channels) stages each slice once for 32
+ * output channels; 4 (128 threads) stages it twice as often, but two workgroups fit an SM where
+ * one of 256 threads × ~200 registers leaves it idle at every barrier. Which wins is for a GPU to
+ * say (setFusedGroups, bench --fused-groups).
+ */
 const MAX_GROUPS = 8;
+const groupsOverride = new WeakMap<GPUDevice, number>();
+
+/** Runs the fused kernel with at most `groups` channel vec4s per workgroup on this device; null restores 8. */
+export function setFusedGroups(groups: 1 | 2 | 4 | 8 | null): void {
+  const device = runtime().device;
+  if (groups === null) groupsOverride.delete(device);
+  else groupsOverride.set(device, groups);
+}
 /** Channels per slice to try, most first. */
 const SLICE_DEPTHS = [8, 6, 4, 2, 1];
 
@@ -168,7 +181,7 @@ export function winogradFusedConv(dir: 'forward' | 'backwardInput', g: ConvGeome
   const u = emptyTensor(uShape, 'conv2d.winograd.u');
   dispatchChunk(weightTransformSpec(dir === 'backwardInput'), [w], [u], packParams([i32(g.cin), i32(g.cout)]), linearGrid(s.k * s.n));
   const n4 = s.n / 4;
-  const cg = Math.min(MAX_GROUPS, n4);
+  const cg = Math.min(groupsOverride.get(runtime().device) ?? MAX_GROUPS, n4);
   const coTiles = Math.ceil(n4 / cg);
   const spec = fusedSpec(fusedSliceDepth(), cg, b !== null);
   forEachChunk(g.n, per, (n0, count) => {

@@ -93,6 +93,8 @@ describe('bench --compare', () => {
     expect(parseBenchArgs(['--conv-algorithm', 'winograd-fused'])!.convAlgorithm).toBe('winograd-fused');
     expect(() => parseBenchArgs(['--conv-algorithm', 'fft'])).toThrow(/--conv-algorithm needs auto, direct, winograd or winograd-fused, got 'fft'/);
     expect([parseBenchArgs([])!.beside, parseBenchArgs(['--no-beside'])!.beside]).toEqual([true, false]);
+    expect([parseBenchArgs([])!.fusedGroups, parseBenchArgs(['--fused-groups', '4'])!.fusedGroups]).toEqual([null, 4]);
+    expect(() => parseBenchArgs(['--fused-groups', '3'])).toThrow(/--fused-groups needs 1, 2, 4 or 8, got '3'/);
     expect(() => parseBenchArgs(['--compare', 'a.json'])).toThrow(/needs two record files/);
   });
 });

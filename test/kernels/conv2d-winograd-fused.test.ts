@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import { backwardInputGemm, conv2d, conv2dGeometry, forwardGemm, type Conv2dOptions } from '../../src/kernels/conv2d.js';
 import { convAlgorithm, setConvAlgorithm } from '../../src/kernels/conv2d-winograd-run.js';
-import { fusedSliceDepth, setFusedSliceDepth, winogradFusedConv } from '../../src/kernels/conv2d-winograd-fused.js';
+import { fusedSliceDepth, setFusedGroups, setFusedSliceDepth, winogradFusedConv } from '../../src/kernels/conv2d-winograd-fused.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { nd } from '../../src/reference/array.js';
 import { conv2dBackwardRef, conv2dForwardRef, conv2dOutputShapeRef } from '../../src/reference/conv.js';
@@ -91,6 +91,22 @@ describe('conv2d by fused Winograd', () => {
       setFusedSliceDepth(null);
     }
     expectClose(`slice depth ${ck}`, await y.toArray(), conv2dForwardRef(d.x, d.w, null, d.opts).data, winogradTolerance(g.cin));
+    for (const t of [x, w, y]) t.dispose();
+  });
+
+  // 40 output channels in workgroups of at most 4 channel vec4s: three channel tiles (4, 4, 2).
+  it('at most 4 channel vec4s per workgroup (setFusedGroups): forward matches CPU', async () => {
+    const d = caseData(CASES[4], 9300);
+    const g = conv2dGeometry(d.xShape, d.wShape, d.opts);
+    const [x, w] = [fromNd(d.x.data, d.xShape), fromNd(d.w.data, d.wShape)];
+    setFusedGroups(4);
+    let y: dn.Tensor;
+    try {
+      y = forwardGemm(g, x, w, null, undefined, 'winograd-fused');
+    } finally {
+      setFusedGroups(null);
+    }
+    expectClose('4 groups', await y.toArray(), conv2dForwardRef(d.x, d.w, null, d.opts).data, winogradTolerance(g.cin));
     for (const t of [x, w, y]) t.dispose();
   });
 
