@@ -29,7 +29,7 @@ import { emptyTensor, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
 import type { ConvGeometry } from './conv2d.js';
 import { rep } from './conv2d-gemm-common.js';
-import { sandwich, weightTransformSpec, winogradBlocks, winogradShape, WINO_A, WINO_AT, WINO_BT, WINO_M, WINO_XI } from './conv2d-winograd.js';
+import { outputBlock, sandwich, weightTransformSpec, winogradBlocks, winogradShape, WINO_A, WINO_BT, WINO_M, WINO_XI } from './conv2d-winograd.js';
 import { linearGrid, workgroupGrid } from './wgsl.js';
 
 /** Blocks per workgroup: a warp's worth, one per lane in the GEMM. */
@@ -122,16 +122,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let t = t0 + bt;
   if (t >= params.blocks || cg >= params.n4) { return; }
   ${rep(WINO_XI, (xi) => `let m${Math.floor(xi / WINO_A)}_${xi % WINO_A} = acc${xi};`)}
-  ${sandwich(WINO_AT, WINO_AT, 'm', 'p', 'o', 'vec4<f32>')}
-  let bias = ${hasBias ? 'b[cg]' : 'vec4<f32>(0.0)'};
-  let n = t / (params.rows * params.cols);
-  let h0 = ((t / params.cols) % params.rows) * ${WINO_M};
-  let w0 = (t % params.cols) * ${WINO_M};
-  let base = n * params.ho * params.wo;
-  ${rep(WINO_M * WINO_M, (e) => {
-    const [r, c] = [Math.floor(e / WINO_M), e % WINO_M];
-    return `if (h0 + ${r} < params.ho && w0 + ${c} < params.wo) { y[(base + (h0 + ${r}) * params.wo + w0 + ${c}) * params.n4 + cg] = o${r}_${c} + bias; }`;
-  })}
+  ${outputBlock('vec4<f32>', hasBias ? 'b[cg]' : null, 'params.n4', 'cg')}
 }`,
   };
 }

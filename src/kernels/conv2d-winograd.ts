@@ -197,6 +197,24 @@ fn main(${LINEAR_MAIN_ARGS}) {
 }
 
 /**
+ * WGSL, inside main: block t's outputs from its 36 values m{i}_{j} (of `type`): Aᵀ M A, plus
+ * `bias` where given, stored to y[n, ho, wo, ·] at channel index `channel` of `channels` (in
+ * y's element type), the pixels inside the output only.
+ */
+export function outputBlock(type: string, bias: string | null, channels: string, channel: string): string {
+  return `${sandwich(WINO_AT, WINO_AT, 'm', 'p', 'o', type)}
+  let bias = ${bias ?? `${type}(0.0)`};
+  let n = t / (params.rows * params.cols);
+  let h0 = ((t / params.cols) % params.rows) * ${WINO_M};
+  let w0 = (t % params.cols) * ${WINO_M};
+  let base = n * params.ho * params.wo;
+  ${rep(WINO_M * WINO_M, (e) => {
+    const [r, s] = [Math.floor(e / WINO_M), e % WINO_M];
+    return `if (h0 + ${r} < params.ho && w0 + ${s} < params.wo) { y[(base + (h0 + ${r}) * params.wo + w0 + ${s}) * ${channels} + ${channel}] = o${r}_${s} + bias; }`;
+  })}`;
+}
+
+/**
  * y [n, ho, wo, c] from M[ξ, t, c]: Aᵀ M A per block t (+ b[c]), the pixels inside the output
  * only; `width` channels per thread.
  */
@@ -217,16 +235,7 @@ ${hasBias ? `@group(0) @binding(1) var<storage, read> b: array<${T}>;` : ''}
 fn main(${LINEAR_MAIN_ARGS}) {
   ${BLOCK_THREAD}
   ${rep(WINO_XI, (xi) => `let m${Math.floor(xi / WINO_A)}_${xi % WINO_A} = m[${xi} * plane + i];`)}
-  ${sandwich(WINO_AT, WINO_AT, 'm', 'p', 'o', T)}
-  let bias = ${hasBias ? 'b[c]' : `${T}(0.0)`};
-  let n = t / (params.rows * params.cols);
-  let h0 = ((t / params.cols) % params.rows) * ${WINO_M};
-  let w0 = (t % params.cols) * ${WINO_M};
-  let base = n * params.ho * params.wo;
-  ${rep(WINO_M * WINO_M, (e) => {
-    const [r, s] = [Math.floor(e / WINO_M), e % WINO_M];
-    return `if (h0 + ${r} < params.ho && w0 + ${s} < params.wo) { y[(base + (h0 + ${r}) * params.wo + w0 + ${s}) * params.c + c] = o${r}_${s} + bias; }`;
-  })}
+  ${outputBlock(T, hasBias ? 'b[c]' : null, 'params.c', 'c')}
 }`,
   };
 }

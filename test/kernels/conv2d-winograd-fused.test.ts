@@ -4,11 +4,10 @@ import { backwardInputGemm, conv2d, conv2dGeometry, forwardGemm, type Conv2dOpti
 import { convAlgorithm, setConvAlgorithm } from '../../src/kernels/conv2d-winograd-run.js';
 import { fusedSliceDepth, setFusedGroups, setFusedSliceDepth, winogradFusedConv } from '../../src/kernels/conv2d-winograd-fused.js';
 import { runtime } from '../../src/gpu/runtime.js';
-import { nd } from '../../src/reference/array.js';
-import { conv2dBackwardRef, conv2dForwardRef, conv2dOutputShapeRef } from '../../src/reference/conv.js';
+import { conv2dBackwardRef, conv2dForwardRef } from '../../src/reference/conv.js';
 import { expectClose, winogradTolerance } from '../helpers/close.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
-import { uniform } from '../helpers/rng.js';
+import { winogradCaseData, type WinogradCase } from '../helpers/winograd-case.js';
 
 useGpu();
 
@@ -30,18 +29,7 @@ const CASES = [
   { name: 'batch 3, N 136: five channel tiles', x: [3, 9, 6, 12], cout: 136, opts: { padding: 'same' }, runs: ['y0', 'dxb'] },
 ] as const satisfies readonly { name: string; x: number[]; cout: number; opts: Conv2dOptions; runs: readonly Run[] }[];
 
-function caseData(cs: (typeof CASES)[number], seed: number) {
-  const xShape: number[] = [...cs.x];
-  const wShape = [3, 3, cs.x[3], cs.cout];
-  const opts = cs.opts as Conv2dOptions;
-  const x = nd(uniform(xShape.reduce((p, d) => p * d, 1), seed), xShape);
-  const w = nd(uniform(wShape.reduce((p, d) => p * d, 1), seed + 1), wShape);
-  const b = nd(uniform(cs.cout, seed + 2), [cs.cout]);
-  const bIn = nd(uniform(cs.x[3], seed + 4), [cs.x[3]]);
-  const yShape = conv2dOutputShapeRef(x, w, opts);
-  const dy = nd(uniform(yShape.reduce((p, d) => p * d, 1), seed + 3), yShape);
-  return { xShape, wShape, yShape, opts, x, w, b, bIn, dy };
-}
+const caseData = (cs: (typeof CASES)[number], seed: number) => winogradCaseData(cs as WinogradCase, seed);
 
 describe('conv2d by fused Winograd', () => {
   it('takes the deepest slice whose V fits the workgroup memory', () => {
