@@ -84,6 +84,17 @@ export const WEIGHT_OFFSET = 'let wOff = (row0 / (params.ho * params.wo)) * para
 
 export const PHASE_PIXEL = 'let px = ((m / (wp * hp)) * params.h + ph + params.sh * ((m / wp) % hp)) * params.w + pw + params.sw * (m % wp);';
 
+/**
+ * The store of output row `m` (already checked) and columns col..col + 3 as one vec4 (the output
+ * and bias bound as vec4 arrays, N a multiple of 4 and col of 4): forward and backward input.
+ */
+export function storeVec4(dir: ConvDirection, hasBias: boolean, col: string, value: string): string {
+  const b = hasBias ? ` + b[(${col}) / 4]` : '';
+  if (dir === 'forward') return guard('m < params.m', `y[(m * params.cout + ${col}) / 4] = ${value}${b};`);
+  if (dir === 'backwardInput') return guard('m < mp', `dx[(px * params.cin + ${col}) / 4] = ${value}${b};`);
+  throw new Error('storeVec4: forward and backward input only');
+}
+
 /** The store of output row `m` (already checked) and column `col`, for each direction. */
 export function storeOne(dir: ConvDirection, hasBias: boolean, col: string, value: string): string {
   const b = hasBias ? ` + b[${col}]` : '';

@@ -41,8 +41,9 @@ export function gemmKernel(dir: ConvDirection, family: ConvFamily, hasBias: bool
   const io = { inputs: d.inputs.length, outputs: 1 };
   if (family === 'tiled') {
     const t = tile;
-    const key = `${formatGemmTile(t)}${src === 'registers' ? ':regs' : ''}|in${io.inputs}`;
-    return { spec: { name: d.name, key, ...io, wgsl: () => tiledWgsl(dir, hasBias, t, src, batchedWeights) }, params, bm: t.bm, bn: t.bn };
+    const vecOut = dir !== 'backwardWeight' && n % 4 === 0;
+    const key = `${formatGemmTile(t)}${src === 'registers' ? ':regs' : ''}${vecOut ? ':v4' : ''}|in${io.inputs}`;
+    return { spec: { name: d.name, key, ...io, wgsl: () => tiledWgsl(dir, hasBias, t, src, batchedWeights, vecOut) }, params, bm: t.bm, bn: t.bn };
   }
   const t = subgroupTile(m, n, fit, lanes);
   const key = `${t.w}:${t.tm}x${t.tn}${t.kVec4 ? ':k4' : ''}${t.nVec4 ? ':n4' : ''}${t.mVec4 ? ':m4' : ''}${t.pixelPairs ? ':p2' : ''}${src === 'registers' ? ':regs' : ''}|in${io.inputs}`;

@@ -4,7 +4,7 @@
 // current one. K positions are decoded once and then advanced by BK with carries (constants like
 // BK = dTap·Cin + dCi come in params): no integer division in the loop.
 
-import { bindings, direction, forwardRow, guard, PHASE, PHASE_PIXEL, phaseRow, rep, storeOne, GEOM, WEIGHT_OFFSET, type ConvDirection } from './conv2d-gemm-common.js';
+import { bindings, direction, forwardRow, guard, PHASE, PHASE_PIXEL, phaseRow, rep, storeOne, storeVec4, GEOM, WEIGHT_OFFSET, type ConvDirection } from './conv2d-gemm-common.js';
 import type { OperandSource } from './conv2d-subgroup.js';
 
 /** 'tiled': BM×BN outputs per workgroup, BK-deep slices, TM×TN outputs per thread. */
@@ -202,8 +202,16 @@ function slots(side: 'a' | 'b', map: 'k' | 'mn', rows: number, t: GemmTile, T: n
  */
 const indexInstead = (load: string): string => load.replace(/\b(x|w|dy)\[([^[\]]+)\]/g, 'f32($2)');
 
-export function tiledWgsl(dir: ConvDirection, hasBias: boolean, t: GemmTile, src: OperandSource = 'memory', batchedWeights = false): string {
+/**
+ * vecOut (forward and backward input, with N a multiple of 4): each thread stores its TN columns
+ * of a row as TN/4 vec4s (and reads the bias so), not one float at a time. A warp's scalar store
+ * there touches 4 rows × 8 lanes 16 bytes apart, 16 sectors for 128 bytes, four times the
+ * sectors its vec4 store needs for the same bytes: at the U-Net's l1, Winograd's GEMM writes
+ * M, 302 MB, this way.
+ */
+export function tiledWgsl(dir: ConvDirection, hasBias: boolean, t: GemmTile, src: OperandSource = 'memory', batchedWeights = false, vecOut = false): string {
   const d = direction(dir, hasBias, batchedWeights);
+  if (vecOut && dir === 'backwardWeight') throw new Error('tiledWgsl: vec4 stores are for forward and backward input');
   const p = tiledParts(dir, batchedWeights);
   const T = (t.bm / t.tm) * (t.bn / t.tn);
   const [la, lb, nv] = [(t.bm * t.bk) / T, (t.bn * t.bk) / T, t.tn / 4];
@@ -212,7 +220,7 @@ export function tiledWgsl(dir: ConvDirection, hasBias: boolean, t: GemmTile, src
   const row = dir === 'backwardInput' ? PHASE_PIXEL : '';
   return /* wgsl */ `
 struct Params { ${[...GEOM, ...d.extras].map((f) => `${f}: i32`).join(', ')} }
-${bindings(d.inputs, d.output)}
+${bindings(d.inputs, d.output, vecOut ? [d.output, ...(hasBias ? ['b'] : [])] : [])}
 var<workgroup> tileA: array<vec4<f32>, ${(t.bk * t.bm) / 4}>;
 var<workgroup> tileB: array<vec4<f32>, ${(t.bk * t.bn) / 4}>;
 @compute @workgroup_size(${T})
@@ -258,7 +266,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   ${rep(t.tm, (i) => `{
     let m = row0 + ty * ${t.tm} + ${i};
     ${row}
-    ${rep(t.tn, (c) => `if (col0 + tx * ${t.tn} + ${c} < ${d.cols}) { ${storeOne(dir, hasBias, `col0 + tx * ${t.tn} + ${c}`, `acc${i}_${Math.floor(c / 4)}.${'xyzw'[c % 4]}`)} }`, '\n    ')}
+    ${vecOut
+      ? rep(nv, (v) => `if (col0 + tx * ${t.tn} + ${4 * v} < ${d.cols}) { ${storeVec4(dir, hasBias, `col0 + tx * ${t.tn} + ${4 * v}`, `acc${i}_${v}`)} }`, '\n    ')
+      : rep(t.tn, (c) => `if (col0 + tx * ${t.tn} + ${c} < ${d.cols}) { ${storeOne(dir, hasBias, `col0 + tx * ${t.tn} + ${c}`, `acc${i}_${Math.floor(c / 4)}.${'xyzw'[c % 4]}`)} }`, '\n    ')}
   }`)}
 }`;
 }
