@@ -2,8 +2,8 @@
 // conv2d-winograd.ts): input transform, the 36 GEMMs and output transform without V and M ever
 // reaching memory. The staged version writes V and M, 2.25x the input and output each, and reads
 // them back: at the U-Net's first level (batch 16, 256x256x32) that is 1.2 GB of its 1.5 GB of
-// traffic, and its batched GEMM, whose K is only the 32 channels, ran at a third of its memory
-// floor on an H200 (0.47 of 0.67 ms).
+// traffic, and its batched GEMM, whose K is only the 32 channels, took three times its memory
+// floor on an H200 (0.47 of the forward's 0.67 ms).
 //
 // A workgroup owns BT = 32 consecutive 4x4 blocks and CG vec4s of output channels (CG ≤ 8, so up
 // to 32 channels), and walks the input channels CK at a time:
@@ -49,6 +49,7 @@ export function setFusedGroups(groups: 1 | 2 | 4 | 8 | null): void {
   if (groups === null) groupsOverride.delete(device);
   else groupsOverride.set(device, groups);
 }
+
 /** Channels per slice to try, most first. */
 const SLICE_DEPTHS = [8, 6, 4, 2, 1];
 
