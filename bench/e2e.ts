@@ -32,6 +32,7 @@ import type { TfjsMemory, TfjsPeer } from './peer-tfjs.js';
 import { probePeak, type LiveGroup } from './pool-probe.js';
 import { profile as profileKernels } from '../src/index.js';
 import type { KernelTime } from '../src/gpu/gpu-timer.js';
+import { setConvAlgorithm, type ConvAlgorithm } from '../src/kernels/conv2d-winograd-run.js';
 
 export interface E2eSide {
   /** Enqueues one step (forward, and for training loss, backward and optimiser) without waiting. */
@@ -115,6 +116,11 @@ export interface E2eEnv {
   memory: boolean;
   /** The clock of each side (absent: wall on both). */
   clocks?: SideClocks;
+  /**
+   * Conv algorithms to time dawnet's step under as well (setConvAlgorithm, on every conv it fits),
+   * after its own samples and on the same model: the row's `alternatives`.
+   */
+  convAlternatives?: readonly ConvAlgorithm[];
 }
 
 export const MEMORY_BAR = 1.5;
@@ -161,7 +167,28 @@ async function profileStep(side: E2eSide): Promise<StepProfile | null> {
   return plain.gpuMs === null || !profile ? null : { plainMs: plain.gpuMs, ...profile };
 }
 
+/** The step timed again under each of env.convAlternatives (ms on the side's clock; failures noted). */
+async function timeAlternatives(side: E2eSide, env: E2eEnv, sync: () => Promise<void>, gpu: GpuClock | null, clock: string): Promise<{ alternatives: { algorithm: string; ms: number }[]; errors: string[] }> {
+  const alternatives: { algorithm: string; ms: number }[] = [];
+  const errors: string[] = [];
+  for (const algorithm of env.convAlternatives ?? []) {
+    const before = setConvAlgorithm(algorithm);
+    try {
+      const t = await timeSide(side, sync, env.timing, gpu);
+      if (t.clock === clock) alternatives.push({ algorithm, ms: t.timing.medianMs });
+    } catch (e) {
+      errors.push(`${algorithm}: ${message(e)}`);
+      await sync().catch(() => {});
+    } finally {
+      setConvAlgorithm(before);
+    }
+  }
+  return { alternatives, errors };
+}
+
 interface DawnetRun {
+  alternatives?: { algorithm: string; ms: number }[];
+  alternativeErrors?: string[];
   profile: StepProfile | { error: string } | null;
   side: SideResult | { error: string };
   out: Float32Array | null;
@@ -178,6 +205,10 @@ async function runDawnet(c: E2eCase, env: E2eEnv, sync: () => Promise<void>): Pr
     if (env.check) run.out = await side.output();
     const gpu = env.clocks?.dawnet === 'gpu-timestamp' ? dawnetGpuClock() : null;
     run.side = sideResult(c, await timeSide(side, sync, env.timing, gpu), env.peak);
+    if (env.convAlternatives?.length) {
+      const { alternatives, errors } = await timeAlternatives(side, env, sync, gpu, run.side.clock);
+      [run.alternatives, run.alternativeErrors] = [alternatives, errors];
+    }
     if (env.memory) {
       try {
         run.memory = await measureMemory(c, side);
@@ -249,6 +280,8 @@ export async function runE2eCase(c: E2eCase, env: E2eEnv, dawnetSync: () => Prom
   row.memory = dn.memory;
   row.profile = dn.profile && 'error' in dn.profile ? null : dn.profile;
   if (dn.profile && 'error' in dn.profile) row.note = [row.note, `profile: ${dn.profile.error}`].filter(Boolean).join('; ');
+  if (dn.alternatives?.length) Object.assign(row, { algorithm: 'auto', alternatives: dn.alternatives });
+  if (dn.alternativeErrors?.length) row.note = [row.note, ...dn.alternativeErrors.map((e) => `under ${e}`)].filter(Boolean).join('; ');
   let tfOut: Float32Array | null = null;
   if (env.tfjs && c.tfjs) {
     if (!dn.weights) row.tfjs = { error: 'not run: dawnet failed before its weights could be read' };

@@ -180,6 +180,7 @@ export function e2eRow(r: E2eResult): string {
     m ? `  memory: ${memoryBreakdown(m)}` : '',
     tm ? `  tfjs memory: peak in use ${mib(tm.peakBytes)} (held before the step ${mib(tm.baselineBytes)}), allocated ${mib(tm.allocatedBytes)} with its free buffers` : '',
     r.profile ? `  dawnet by kernel: ${profileLine(r.profile)}` : '',
+    algorithmNote(r),
   ].filter((s) => s);
   return [row, ...notes].join('\n');
 }

@@ -7,7 +7,7 @@ import { UsageError } from '../src/cli/args.js';
 import * as dn from '../src/index.js';
 import { hasRuntime, runtime } from '../src/gpu/runtime.js';
 import { defaultConvFamily, setConvTile, subgroupLanes } from '../src/kernels/conv2d-launch.js';
-import { setConvAlgorithm } from '../src/kernels/conv2d-winograd-run.js';
+import { setConvAlgorithm, type ConvAlgorithm } from '../src/kernels/conv2d-winograd-run.js';
 import { setFusedGroups } from '../src/kernels/conv2d-winograd-fused.js';
 import { parseGemmTile } from '../src/kernels/conv2d-tiled.js';
 import { runCase, type CaseResult, type Peak } from './harness.js';
@@ -78,6 +78,8 @@ interface RunEnv {
   probePeak: (() => Promise<number | null>) | null;
 }
 
+const CONV_ALGORITHMS: readonly ConvAlgorithm[] = ['direct', 'winograd', 'winograd-fused'];
+
 async function runE2e(opts: BenchOptions, scale: number, env: RunEnv, rows: E2eResult[]): Promise<void> {
   const cases = opts.e2e ? loadE2eCases(scale, opts.filter) : [];
   if (!cases.length) return;
@@ -88,7 +90,10 @@ async function runE2e(opts: BenchOptions, scale: number, env: RunEnv, rows: E2eR
     // time is asked for by name. (Under tf.time, tfjs also gives every kernel its own pass and
     // readback, which slows its step: its GPU time came out above its wall time on lavapipe.)
     const e2eClocks: SideClocks = env.clocks && opts.clock === 'gpu' ? env.clocks : { dawnet: 'wall', tfjs: 'wall' };
-    const e2eEnv = { timing: opts.timing, peak: env.peak, tfjs: env.tfjs, check: opts.check, memory: opts.memory, clocks: e2eClocks };
+    // The step under each conv algorithm it did not run with (every conv it fits), after its own
+    // samples: what Winograd, and Winograd in one kernel, do to a whole step.
+    const convAlternatives = opts.beside ? CONV_ALGORITHMS.filter((a) => a !== opts.convAlgorithm) : [];
+    const e2eEnv = { timing: opts.timing, peak: env.peak, tfjs: env.tfjs, check: opts.check, memory: opts.memory, clocks: e2eClocks, convAlternatives };
     const row = await runE2eCase(c, e2eEnv, () => runtime().sync());
     rows.push(row);
     env.save();

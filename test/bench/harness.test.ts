@@ -17,7 +17,7 @@ import { compareOutputs, runCase, type SideResult } from '../../bench/harness.js
 import { summarise, type SideClocks } from '../../bench/timing.js';
 import { markdownReport } from '../../bench/markdown.js';
 import { DAWNET_SAVES, GraphBuilder, minimumMemory, parameterCount, stepFlops, unetGraph, vgg16Graph } from '../../bench/memory.js';
-import { tableRow, type BenchRecord } from '../../bench/report.js';
+import { e2eRow, tableRow, type BenchRecord } from '../../bench/report.js';
 import { mib as mibOf } from '../../bench/bars.js';
 import { useGpu } from '../helpers/gpu.js';
 import { useTfjsPeer } from '../helpers/tfjs-peer.js';
@@ -206,14 +206,14 @@ describe('memory minimum', () => {
 });
 
 describe('end-to-end case', () => {
-  it('a U-Net training step at scale 32: timed on both sides, outputs agree, both memories measured', async () => {
+  it('a U-Net training step at scale 32: timed on both sides, outputs agree, both memories measured, and timed under Winograd beside', async () => {
     const c = unetTrainCases(32).find((x) => x.batch === 1)!;
     expect(c.id).toBe('unet.train/b1');
     const reps = 1;
     const clocks = gpuClocks();
     const row = await runE2eCase(
       c,
-      { timing: { warmup: 0, reps, minSampleMs: 0, maxInner: 1 }, peak: { gflops: 1, gbps: 1, clock: clocks.dawnet }, tfjs: peer(), check: true, memory: true, clocks },
+      { timing: { warmup: 0, reps, minSampleMs: 0, maxInner: 1 }, peak: { gflops: 1, gbps: 1, clock: clocks.dawnet }, tfjs: peer(), check: true, memory: true, clocks, convAlternatives: ['winograd'] },
       () => runtime().sync(),
     );
     expect([row.metric, row.work, row.batch]).toEqual(['images', 1, 1]);
@@ -225,6 +225,11 @@ describe('end-to-end case', () => {
     expect(row.ratio).toBeCloseTo(tfSide.timing.medianMs / dnSide.timing.medianMs, 10);
     expect(row.check, 'outputs compared').not.toBeNull();
     expect(row.check!.ok, `max rel err ${row.check!.maxRelErr}`).toBe(true);
+    expect(row.algorithm).toBe('auto');
+    expect(row.alternatives?.map((a) => a.algorithm)).toEqual(['winograd']);
+    expect(row.alternatives![0].ms).toBeGreaterThan(0);
+    expect(e2eRow(row)).toMatch(/algorithm: auto; winograd beside it: [\d.]+ ms, [\d.]+x (slower|faster)/);
+    expect(dn.setConvAlgorithm('auto'), 'the setting before the alternatives, restored').toBe('auto');
     const m = row.memory;
     if (!m || 'error' in m) throw new Error(`memory not measured: ${m && 'error' in m ? m.error : 'null'}`);
     expect(m.peakBytes).toBeGreaterThan(m.baselineBytes);
