@@ -90,9 +90,11 @@ async function runE2e(opts: BenchOptions, scale: number, env: RunEnv, rows: E2eR
     // time is asked for by name. (Under tf.time, tfjs also gives every kernel its own pass and
     // readback, which slows its step: its GPU time came out above its wall time on lavapipe.)
     const e2eClocks: SideClocks = env.clocks && opts.clock === 'gpu' ? env.clocks : { dawnet: 'wall', tfjs: 'wall' };
-    // The step under each conv algorithm it did not run with (every conv it fits), after its own
-    // samples: what Winograd, and Winograd in one kernel, do to a whole step.
-    const convAlternatives = opts.beside ? CONV_ALGORITHMS.filter((a) => a !== opts.convAlgorithm) : [];
+    // On GPUs, the step under each conv algorithm it did not run with (every conv it fits), after
+    // its own samples: what Winograd, and Winograd in one kernel, do to a whole step. Not on CPU
+    // adapters, where 'auto' is direct everywhere and the conv rows time the others beside each
+    // conv (lavapipe took 15-66x longer for a step with fused Winograd, at scale 32).
+    const convAlternatives = opts.beside && !isCpuAdapterReport(runtime().ctx.report) ? CONV_ALGORITHMS.filter((a) => a !== opts.convAlgorithm) : [];
     const e2eEnv = { timing: opts.timing, peak: env.peak, tfjs: env.tfjs, check: opts.check, memory: opts.memory, clocks: e2eClocks, convAlternatives };
     const row = await runE2eCase(c, e2eEnv, () => runtime().sync());
     rows.push(row);
