@@ -121,6 +121,8 @@ export interface E2eEnv {
    * after its own samples and on the same model: the row's `alternatives`.
    */
   convAlternatives?: readonly ConvAlgorithm[];
+  /** What the step itself runs its convs with: 'auto' (convAlgorithm's choice, the default) or the forced one. */
+  convAlgorithm?: ConvAlgorithm | 'auto';
 }
 
 export const MEMORY_BAR = 1.5;
@@ -280,7 +282,7 @@ export async function runE2eCase(c: E2eCase, env: E2eEnv, dawnetSync: () => Prom
   row.memory = dn.memory;
   row.profile = dn.profile && 'error' in dn.profile ? null : dn.profile;
   if (dn.profile && 'error' in dn.profile) row.note = [row.note, `profile: ${dn.profile.error}`].filter(Boolean).join('; ');
-  if (dn.alternatives?.length) Object.assign(row, { algorithm: 'auto', alternatives: dn.alternatives });
+  if (dn.alternatives?.length) Object.assign(row, { algorithm: env.convAlgorithm ?? 'auto', alternatives: dn.alternatives });
   if (dn.alternativeErrors?.length) row.note = [row.note, ...dn.alternativeErrors.map((e) => `under ${e}`)].filter(Boolean).join('; ');
   let tfOut: Float32Array | null = null;
   if (env.tfjs && c.tfjs) {
