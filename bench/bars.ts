@@ -185,11 +185,16 @@ function winogradLimit(measuredMs: number, dir: ConvDirection, l: ConvLayer, rec
   return `Winograd F(4x4, 3x3), ${share.toFixed(0)}% of the direct multiply-adds (36 GEMMs ${rows}x${n}x${k}, 4 dispatches): ${limitOf(measuredMs, floors)}${byKernel}`;
 }
 
-/** The other algorithms, timed beside the case (BenchCase.alternatives). */
+/**
+ * The other algorithms, timed beside the case (BenchCase.alternatives), and where tfjs was timed
+ * on the same clock, what each would make the ratio against it.
+ */
 function alternativeNote(r: CaseResult): string {
   if (!timed(r.dawnet)) return '';
   const ran = r.dawnet.timing.medianMs;
-  return alternativesOf(r).map((a) => `; ${a.algorithm} beside it: ${f(a.ms)} ms (${(a.ms / ran).toFixed(2)}x the time)`).join('');
+  const tfjsMs = timed(r.tfjs) && r.tfjs.clock === r.dawnet.clock ? r.tfjs.timing.medianMs : null;
+  const vsTfjs = (ms: number) => (tfjsMs === null ? '' : `, ${(tfjsMs / ms).toFixed(2)}x tfjs`);
+  return alternativesOf(r).map((a) => `; ${a.algorithm} beside it: ${f(a.ms)} ms (${(a.ms / ran).toFixed(2)}x the time${vsTfjs(a.ms)})`).join('');
 }
 
 /**

@@ -107,7 +107,7 @@ describe('bench bars', () => {
     const limit = speed.misses.find((m) => m.id === 'conv2d.forward/unet-l1')!.limit;
     expect(limit).toMatch(/^Winograd F\(4x4, 3x3\), 25% of the direct multiply-adds \(36 GEMMs 128x32x32, 4 dispatches\): 1\.50 ms; floors: compute /);
     expect(limit).toMatch(/by kernel \(a pass each\): forwardBatched 0\.90, winogradInput 0\.30 ms/);
-    expect(limit).toMatch(/direct beside it: 2\.40 ms \(1\.60x the time\); winograd-fused beside it: 1\.20 ms \(0\.80x the time\)/);
+    expect(limit).toMatch(/direct beside it: 2\.40 ms \(1\.60x the time, 1\.25x tfjs\); winograd-fused beside it: 1\.20 ms \(0\.80x the time, 2\.50x tfjs\)/);
     expect(markdownReport(rec)).toContain('| conv2d.forward/unet-l1 (Winograd) |');
   });
 
@@ -119,7 +119,7 @@ describe('bench bars', () => {
     const rec = { ...record([fused, old]), adapter: 'nvidia nvidia-h200 (test)', convTileRule: 'by-shape' as const };
     const misses = evaluateBars(rec).find((b) => b.name.startsWith('conv2d (all directions)'))!.misses;
     expect(misses.find((m) => m.id === 'conv2d.forward/unet-l1')!.limit).toMatch(/^fused Winograd F\(4x4, 3x3\), 25% of the direct multiply-adds \(36 GEMMs 128x32x32 in one kernel, 2 dispatches\): 1\.50 ms; floors: compute /);
-    expect(misses.find((m) => m.id === 'conv2d.forward/unet-l2')!.limit).toMatch(/; direct beside it: 3\.00 ms \(2\.00x the time\)/);
+    expect(misses.find((m) => m.id === 'conv2d.forward/unet-l2')!.limit).toMatch(/; direct beside it: 3\.00 ms \(2\.00x the time, 1\.00x tfjs\)/);
     expect(markdownReport(rec)).toContain('| conv2d.forward/unet-l1 (fused Winograd) |');
   });
 
