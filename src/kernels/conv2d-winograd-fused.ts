@@ -68,11 +68,21 @@ export function fusedSliceDepth(): number {
   return SLICE_DEPTHS.find((ck) => sliceBytes(ck) <= limit) ?? 1;
 }
 
-/** Forces the slice depth on this device (tests: every staging pattern on one adapter); null restores it. */
+/**
+ * Forces the slice depth on this device (tests: every staging pattern on one adapter), one of 8,
+ * 6, 4, 2 or 1 that fits its workgroup memory; null restores it.
+ */
 export function setFusedSliceDepth(ck: number | null): void {
-  const device = runtime().device;
-  if (ck === null) depthOverride.delete(device);
-  else depthOverride.set(device, ck);
+  const rt = runtime();
+  if (ck === null) {
+    depthOverride.delete(rt.device);
+    return;
+  }
+  const limit = rt.limits.maxComputeWorkgroupStorageSize;
+  if (!SLICE_DEPTHS.includes(ck) || sliceBytes(ck) > limit) {
+    throw new RangeError(`setFusedSliceDepth: ${ck} channels a slice; this device takes ${SLICE_DEPTHS.filter((d) => sliceBytes(d) <= limit).join(', ')}`);
+  }
+  depthOverride.set(rt.device, ck);
 }
 
 /** Whether the fused kernel can run a Winograd conv: output channels in whole vec4s. */

@@ -38,6 +38,8 @@ describe('conv2d by fused Winograd', () => {
     const bytes = (c: number) => 36 * 32 * (c % 2 === 0 ? c + 1 : c) * 4;
     expect(bytes(ck)).toBeLessThanOrEqual(limit);
     if (ck < 8) expect(bytes([8, 6, 4, 2, 1][[8, 6, 4, 2, 1].indexOf(ck) - 1])).toBeGreaterThan(limit);
+    expect(() => setFusedSliceDepth(3)).toThrow(/setFusedSliceDepth: 3 channels a slice; this device takes/);
+    expect(fusedSliceDepth(), 'unchanged by the refused call').toBe(ck);
   });
 
   for (const [k, cs] of CASES.entries()) {
