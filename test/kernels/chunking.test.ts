@@ -227,6 +227,9 @@ const convCases: SplitCase[] = [
   // through autograd, and the tiled one.
   convCase('autograd', [3, 9, 8, 2], 3, 5, { stride: 2, padding: 'same' }, 1024),
   convCase('tiled', [3, 9, 8, 2], 3, 5, { stride: 2, padding: 'same' }, 1024),
+  // The tiled family's vec4 stores (4 and 8 channels) into staged chunks: y is 1344 bytes a
+  // sample and x 672, neither a multiple of the 256-byte offset alignment.
+  convCase('tiled', [5, 6, 7, 4], 3, 8, { padding: 'same' }, 2048),
   // Winograd (tiled family: blocks padded to 64-row tiles): per sample x is 32 KiB (bound in
   // place), 64 blocks, whose V and M take 72 KiB each; the 160 KiB limit holds one sample's V and
   // M together, so each sample is a chunk. U (36 x 8 x 8) is bound whole.
