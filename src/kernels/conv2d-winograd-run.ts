@@ -28,7 +28,8 @@ const algorithmOverride = new WeakMap<GPUDevice, ConvAlgorithm>();
 
 /**
  * Runs every conv forward and backward input on this device with one algorithm (Winograd only
- * where winogradFits; 'winograd-fused' where it does not fit runs the staged 'winograd'), for
+ * where winogradFits; 'winograd-fused' runs the staged 'winograd' where the outputs' channels are
+ * not a multiple of 4), for
  * tests and the benchmark; 'auto' restores convAlgorithm's choice. Returns the setting it replaced.
  */
 export function setConvAlgorithm(algorithm: ConvAlgorithm | 'auto'): ConvAlgorithm | 'auto' {
