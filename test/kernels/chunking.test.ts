@@ -198,7 +198,7 @@ function convCase(family: ConvFamily | 'autograd', xShape: number[], k: number, 
   const yShape = [g.n, g.ho, g.wo, g.cout];
   const [x, w, b, dy] = [data(xShape, 41), data(wShape, 42), data([cout], 43), data(yShape, 44)];
   return {
-    name: `conv2d ${family}${algorithm === 'winograd' ? ' by Winograd' : ''} x [${xShape}] k${k} ${JSON.stringify(opts)} under ${limit} bytes: forward and gradients`,
+    name: `conv2d ${family}${algorithm === 'winograd' ? ' by Winograd' : algorithm === 'winograd-fused' ? ' by fused Winograd' : ''} x [${xShape}] k${k} ${JSON.stringify(opts)} under ${limit} bytes: forward and gradients`,
     limit,
     gpu: (): Outputs => {
       const [xt, wt, bt, dyt] = [fromNd(x.data, xShape, true), fromNd(w.data, wShape, true), fromNd(b.data, [cout], true), fromNd(dy.data, yShape)];
@@ -214,7 +214,7 @@ function convCase(family: ConvFamily | 'autograd', xShape: number[], k: number, 
       return { y: conv2dForwardRef(x, w, b, opts).data, dx: grads.dx.data, dw: grads.dw.data, db: grads.db.data };
     },
     exact: ['y', 'dx'],
-    tol: algorithm === 'winograd' ? winogradTolerance(Math.max(xShape[3], cout)) : CONV_TOL,
+    tol: algorithm === 'direct' ? CONV_TOL : winogradTolerance(Math.max(xShape[3], cout)),
   };
 }
 
@@ -234,6 +234,9 @@ const convCases: SplitCase[] = [
   // place), 64 blocks, whose V and M take 72 KiB each; the 160 KiB limit holds one sample's V and
   // M together, so each sample is a chunk. U (36 x 8 x 8) is bound whole.
   convCase('tiled', [3, 32, 32, 8], 3, 8, { padding: 'same' }, 160 * 1024, 'winograd'),
+  // Fused Winograd (no workspace, the family unused; U, 4.5 KiB, bound whole): one sample per
+  // chunk, y 11520 bytes a sample (bound in place) and x 5760 (staged, off the 256-byte alignment).
+  convCase('tiled', [3, 20, 18, 4], 3, 8, { padding: 'same' }, 12 * 1024, 'winograd-fused'),
   // Chunks of 2 and 1 samples: the first with two split-K slices, both added into dw.
   convCase('autograd', [3, 24, 24, 2], 3, 4, { padding: 'same' }, 20 * 1024),
   (() => {
