@@ -51,7 +51,7 @@ options:
   --conv-algorithm A  auto (default: on GPUs Winograd F(4x4, 3x3) for the 3x3 stride-1 forwards
                     and backward inputs it suits, see convAlgorithm), direct, winograd or
                     winograd-fused (Winograd in one kernel; both wherever they fit); the others
-                    are timed beside each conv either way
+                    are timed beside each conv either way, unless --no-beside
   --list            print the case ids and exit`;
 
 export interface BenchOptions {
