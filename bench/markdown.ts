@@ -7,7 +7,7 @@
 
 import { evaluateBars, mib, type Bar } from './bars.js';
 import type { E2eResult } from './e2e.js';
-import type { CaseResult } from './harness.js';
+import { alternativesOf, type CaseResult } from './harness.js';
 import type { Clock } from './timing.js';
 import { fmaUnrollNote, laneAccessLine, ms, profileLine, type BenchRecord } from './report.js';
 
@@ -38,6 +38,14 @@ function wall(r: CaseResult): string {
   return r.tfjs ? `${w(r.dawnet)} / ${w(r.tfjs)} ms` : `${w(r.dawnet)} ms`;
 }
 
+/**
+ * dawnet's other algorithms timed beside the row (conv cases where Winograd fits, and end-to-end
+ * steps on GPUs), on dawnet's clock: the column appears where a table has any.
+ */
+const besideHead = 'other algorithms beside it (dawnet)';
+const besideCell = (r: CaseResult): string => alternativesOf(r).map((a) => `${a.algorithm} ${ms(a.ms)} ms`).join(', ') || '-';
+const hasBeside = (rows: CaseResult[]): boolean => rows.some((r) => alternativesOf(r).length > 0);
+
 /** The run's clock: dawnet's (records from before the choice are wall clock). */
 function runClockOf(rec: BenchRecord): Clock {
   return rec.clock?.dawnet ?? 'wall';
@@ -54,8 +62,9 @@ function table(head: string[], rows: string[][]): string {
 
 function e2eTable(rows: E2eResult[], runClock: Clock): string {
   const gpu = runClock !== 'wall';
+  const beside = hasBeside(rows);
   return table(
-    ['case', 'shape', 'dawnet', 'tfjs', 'tfjs / dawnet', '% of peak', 'dawnet peak memory', 'tfjs peak memory', 'minimum', 'dawnet / minimum', ...(gpu ? ['wall clock (dawnet / tfjs)'] : [])],
+    ['case', 'shape', 'dawnet', 'tfjs', 'tfjs / dawnet', '% of peak', 'dawnet peak memory', 'tfjs peak memory', 'minimum', 'dawnet / minimum', ...(gpu ? ['wall clock (dawnet / tfjs)'] : []), ...(beside ? [besideHead] : [])],
     rows.map((r) => {
       const m = r.memory && 'ratio' in r.memory ? r.memory : null;
       const tm = r.tfjsMemory && 'peakBytes' in r.tfjsMemory ? r.tfjsMemory : null;
@@ -71,6 +80,7 @@ function e2eTable(rows: E2eResult[], runClock: Clock): string {
         m ? mib(m.minimum.total) : '-',
         m ? `${m.ratio.toFixed(2)}x` : '-',
         ...(gpu ? [wall(r)] : []),
+        ...(beside ? [besideCell(r)] : []),
       ];
     }),
   );
@@ -81,9 +91,10 @@ const caseCell = (r: CaseResult): string => (r.algorithm === 'winograd' ? `${r.i
 
 function groupTable(rows: CaseResult[], runClock: Clock): string {
   const gpu = runClock !== 'wall';
+  const beside = hasBeside(rows);
   return table(
-    ['case', 'shape', 'dawnet', 'tfjs', 'tfjs / dawnet', '% of peak', ...(gpu ? ['wall clock (dawnet / tfjs)'] : [])],
-    rows.map((r) => [caseCell(r), r.shape, side(r.dawnet, r.metric, runClock), side(r.tfjs, r.metric, runClock), ratio(r, runClock), pct(r.dawnet), ...(gpu ? [wall(r)] : [])]),
+    ['case', 'shape', 'dawnet', 'tfjs', 'tfjs / dawnet', '% of peak', ...(gpu ? ['wall clock (dawnet / tfjs)'] : []), ...(beside ? [besideHead] : [])],
+    rows.map((r) => [caseCell(r), r.shape, side(r.dawnet, r.metric, runClock), side(r.tfjs, r.metric, runClock), ratio(r, runClock), pct(r.dawnet), ...(gpu ? [wall(r)] : []), ...(beside ? [besideCell(r)] : [])]),
   );
 }
 
