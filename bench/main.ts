@@ -5,6 +5,7 @@
 // have them, else wall clock (--clock). `npm run bench:browser` runs the same in Chromium.
 
 import { join } from 'node:path';
+import { buildCommit } from '../src/util/build-info.js';
 import * as dn from '../src/index.js';
 import { hasRuntime, runtime } from '../src/gpu/runtime.js';
 import { runGpuChecks } from './gpu-checks.js';
@@ -60,6 +61,7 @@ export async function runBench(args: string[]): Promise<void> {
     }
     if (opts.list) return await listCases(opts, scale);
     console.log(`adapter: ${name}`);
+    if (buildCommit) console.log(`code:    dawnet at ${buildCommit}`);
     console.log(`scale:   ${scale} (batch and spatial sizes divided by it)`);
     if (opts.tfjs) peer = await tryLoadTfjs();
     const out = opts.out ?? join('bench', 'results', `${recordSlug(report)}.json`);

@@ -124,7 +124,7 @@ export function markdownReport(rec: BenchRecord): string {
   const lines = [
     '## Benchmarks',
     '',
-    `Measured on **${rec.adapter}** on ${rec.date.slice(0, 10)} with`,
+    `Measured on **${rec.adapter}** on ${rec.date.slice(0, 10)}${rec.commit ? ` (dawnet at ${rec.commit})` : ''} with`,
     '',
     '```',
     rec.command,

@@ -258,6 +258,8 @@ export interface ClockRecord {
 
 export interface BenchRecord {
   date: string;
+  /** The commit the bench's bundle was built from (+changes: with uncommitted edits); absent from source runs and older records. */
+  commit?: string;
   adapter: string;
   adapterReport: unknown;
   command: string;

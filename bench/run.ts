@@ -21,6 +21,7 @@ import type { TfjsPeer } from './peer-tfjs.js';
 import { loadCases, loadE2eCases } from './registry.js';
 import { adapterSlug, clockLine, e2eHeader, e2eRow, peakLines, tableHeader, tableRow, type BenchRecord, type ClockRecord } from './report.js';
 import { isCpuAdapterReport } from '../src/gpu/adapter-kind.js';
+import { buildCommit } from '../src/util/build-info.js';
 
 /** The default --scale: 8 on an adapter that runs on the CPU (lavapipe, SwiftShader), 1 on a GPU. */
 export const defaultScale = (report: dn.AdapterReport): number => (isCpuAdapterReport(report) ? 8 : 1);
@@ -173,6 +174,7 @@ export async function runBenchRecord(host: BenchHost): Promise<BenchRecord> {
   const budget = new Budget(opts.budgetS);
   const record: BenchRecord = {
     date: new Date().toISOString(),
+    ...(buildCommit ? { commit: buildCommit } : {}),
     adapter: dn.info().name,
     adapterReport: report,
     command: host.command,

@@ -9,6 +9,7 @@
 // installs it). Its flags: WebGPU on Vulkan with SwiftShader's adapter unless DAWNET_BROWSER_GPU=1,
 // and --enable-webgpu-developer-features so timestamps are not rounded to 100 us.
 import { build } from 'esbuild';
+import { buildDefine } from './build-info.mjs';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -49,6 +50,7 @@ async function bundle(dir) {
     platform: 'browser',
     target: 'es2022',
     logLevel: 'warning',
+    define: buildDefine(ROOT),
     // Node-only code paths import these lazily and never run in the page.
     external: ['webgpu', 'node:*', 'h5wasm/node'],
   });

@@ -2,8 +2,9 @@
 // (dist/browser/dawnet.js, no Node built-ins). `webgpu` stays external: Dawn's native module is
 // loaded at run time, in Node only.
 import { build } from 'esbuild';
+import { buildDefine } from './build-info.mjs';
 
-const common = { bundle: true, format: 'esm', sourcemap: true, target: 'es2022', logLevel: 'warning' };
+const common = { bundle: true, format: 'esm', sourcemap: true, target: 'es2022', logLevel: 'warning', define: buildDefine() };
 
 await build({
   ...common,
