@@ -40,7 +40,8 @@ function wall(r: CaseResult): string {
 
 /**
  * dawnet's other algorithms timed beside the row (conv cases where Winograd fits, and end-to-end
- * steps on GPUs), on dawnet's clock: the column appears where a table has any.
+ * steps on GPUs), on dawnet's clock: the column appears where a table has any, before the wall
+ * clock's, which the introduction calls the last.
  */
 const besideHead = 'other algorithms beside it (dawnet)';
 const besideCell = (r: CaseResult): string => alternativesOf(r).map((a) => `${a.algorithm} ${ms(a.ms)} ms`).join(', ') || '-';
@@ -64,7 +65,7 @@ function e2eTable(rows: E2eResult[], runClock: Clock): string {
   const gpu = runClock !== 'wall';
   const beside = hasBeside(rows);
   return table(
-    ['case', 'shape', 'dawnet', 'tfjs', 'tfjs / dawnet', '% of peak', 'dawnet peak memory', 'tfjs peak memory', 'minimum', 'dawnet / minimum', ...(gpu ? ['wall clock (dawnet / tfjs)'] : []), ...(beside ? [besideHead] : [])],
+    ['case', 'shape', 'dawnet', 'tfjs', 'tfjs / dawnet', '% of peak', 'dawnet peak memory', 'tfjs peak memory', 'minimum', 'dawnet / minimum', ...(beside ? [besideHead] : []), ...(gpu ? ['wall clock (dawnet / tfjs)'] : [])],
     rows.map((r) => {
       const m = r.memory && 'ratio' in r.memory ? r.memory : null;
       const tm = r.tfjsMemory && 'peakBytes' in r.tfjsMemory ? r.tfjsMemory : null;
@@ -79,8 +80,8 @@ function e2eTable(rows: E2eResult[], runClock: Clock): string {
         tm ? mib(tm.peakBytes) : '-',
         m ? mib(m.minimum.total) : '-',
         m ? `${m.ratio.toFixed(2)}x` : '-',
-        ...(gpu ? [wall(r)] : []),
         ...(beside ? [besideCell(r)] : []),
+        ...(gpu ? [wall(r)] : []),
       ];
     }),
   );
@@ -93,8 +94,8 @@ function groupTable(rows: CaseResult[], runClock: Clock): string {
   const gpu = runClock !== 'wall';
   const beside = hasBeside(rows);
   return table(
-    ['case', 'shape', 'dawnet', 'tfjs', 'tfjs / dawnet', '% of peak', ...(gpu ? ['wall clock (dawnet / tfjs)'] : []), ...(beside ? [besideHead] : [])],
-    rows.map((r) => [caseCell(r), r.shape, side(r.dawnet, r.metric, runClock), side(r.tfjs, r.metric, runClock), ratio(r, runClock), pct(r.dawnet), ...(gpu ? [wall(r)] : []), ...(beside ? [besideCell(r)] : [])]),
+    ['case', 'shape', 'dawnet', 'tfjs', 'tfjs / dawnet', '% of peak', ...(beside ? [besideHead] : []), ...(gpu ? ['wall clock (dawnet / tfjs)'] : [])],
+    rows.map((r) => [caseCell(r), r.shape, side(r.dawnet, r.metric, runClock), side(r.tfjs, r.metric, runClock), ratio(r, runClock), pct(r.dawnet), ...(beside ? [besideCell(r)] : []), ...(gpu ? [wall(r)] : [])]),
   );
 }
 
