@@ -29,7 +29,7 @@ import { emptyTensor, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
 import type { ConvGeometry } from './conv2d.js';
 import { rep } from './conv2d-gemm-common.js';
-import { outputBlock, sandwich, weightTransformSpec, winogradBlocks, winogradShape, WINO_A, WINO_BT, WINO_M, WINO_XI } from './conv2d-winograd.js';
+import { combination, outputBlock, weightTransformSpec, winogradBlocks, winogradShape, WINO_A, WINO_BT, WINO_M, WINO_XI } from './conv2d-winograd.js';
 import { linearGrid, workgroupGrid } from './wgsl.js';
 
 /** Blocks per workgroup: a warp's worth, one per lane in the GEMM. */
@@ -155,13 +155,24 @@ function stage(ck: number, vAt: (xi: number, block: string, c: string) => string
       let base = n * params.h * params.w;
       ${rep(WINO_A, (r) => `let inH${r} = live && h0 + ${r} >= 0 && h0 + ${r} < params.h;`, '\n      ')}
       ${rep(WINO_A, (q) => `let inW${q} = w0 + ${q} >= 0 && w0 + ${q} < params.w;`, '\n      ')}
-      ${rep(WINO_XI, (e) => {
-        const [r, q] = [Math.floor(e / WINO_A), e % WINO_A];
-        return `var d${r}_${q} = 0.0;
-      if (inH${r} && inW${q}) { d${r}_${q} = src[(base + (h0 + ${r}) * params.w + w0 + ${q}) * params.k + ci]; }`;
-      }, '\n      ')}
-      ${sandwich(WINO_BT, WINO_BT, 'd', 'e', 'x', 'f32').replace(/\n {2}/g, '\n      ')}
-      ${rep(WINO_XI, (xi) => `vs[${vAt(xi, 'tb', 'c')}] = x${Math.floor(xi / WINO_A)}_${xi % WINO_A};`, '\n      ')}`;
+      ${rep(WINO_A, (q) => patchColumn(q), '\n      ')}
+      ${rep(WINO_A, (i) => transformRow(i, vAt), '\n      ')}`;
+}
+
+/**
+ * Column q of the patch, d{r}_q, and its Bᵀ d column e{i}_q: the six loads die as soon as they are
+ * used, so at most the 36 values of e are live beside the thread's 144 accumulators (all 36 loads
+ * first, then Bᵀ d, kept up to 72).
+ */
+function patchColumn(q: number): string {
+  return `${rep(WINO_A, (r) => `var d${r}_${q} = 0.0;
+      if (inH${r} && inW${q}) { d${r}_${q} = src[(base + (h0 + ${r}) * params.w + w0 + ${q}) * params.k + ci]; }`, '\n      ')}
+      ${rep(WINO_A, (i) => `let e${i}_${q} = ${combination(WINO_BT[i], WINO_BT.map((_, r) => `d${r}_${q}`))};`, '\n      ')}`;
+}
+
+/** Row i of Bᵀ d B, from row i of e, stored to vs as it is made. */
+function transformRow(i: number, vAt: (xi: number, block: string, c: string) => string): string {
+  return rep(WINO_A, (j) => `vs[${vAt(i * WINO_A + j, 'tb', 'c')}] = ${combination(WINO_BT[j], WINO_BT.map((_, q) => `e${i}_${q}`))};`, '\n      ');
 }
 
 /**

@@ -88,7 +88,7 @@ export function winogradShape(dir: 'forward' | 'backwardInput', g: ConvGeometry)
 }
 
 /** WGSL: Σ_j c[j]·terms[j] with the zero coefficients left out and ±1 as plain adds. */
-function combination(coeffs: readonly number[], terms: readonly string[]): string {
+export function combination(coeffs: readonly number[], terms: readonly string[]): string {
   let s = '';
   coeffs.forEach((c, j) => {
     if (c === 0) return;
