@@ -102,12 +102,15 @@ export function combination(coeffs: readonly number[], terms: readonly string[])
 /**
  * WGSL lets for L · X · Rᵀ, with X the names `x{i}_{j}` (rows × cols) and the result named
  * `out{i}_{j}`: two passes of combinations through `mid{i}_{j}`. L is p × rows, R is q × cols.
+ * The first pass goes column by column, so each column of X is last used before the next one's
+ * mids are made: in the fused kernel's output transform X is the 36 accumulators, which then die
+ * six at a time instead of all staying live until the last row of mids.
  */
 export function sandwich(l: readonly (readonly number[])[], r: readonly (readonly number[])[], x: string, mid: string, out: string, type: string): string {
   const cols = r[0].length;
   const lines: string[] = [];
-  for (let i = 0; i < l.length; i++) {
-    for (let j = 0; j < cols; j++) lines.push(`let ${mid}${i}_${j}: ${type} = ${combination(l[i], l[i].map((_, k) => `${x}${k}_${j}`))};`);
+  for (let j = 0; j < cols; j++) {
+    for (let i = 0; i < l.length; i++) lines.push(`let ${mid}${i}_${j}: ${type} = ${combination(l[i], l[i].map((_, k) => `${x}${k}_${j}`))};`);
   }
   for (let i = 0; i < l.length; i++) {
     for (let j = 0; j < r.length; j++) lines.push(`let ${out}${i}_${j}: ${type} = ${combination(r[j], r[j].map((_, k) => `${mid}${i}_${k}`))};`);
