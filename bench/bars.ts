@@ -158,31 +158,40 @@ function convLimit(r: CaseResult, rec: BenchRecord): string {
   const floors = { compute: r.work / (peak.gflops * 1e6), memory: bytes / (peak.gbps * 1e6), launch: launchMs(rec), access };
   const tfjsPct = timed(r.tfjs) && r.tfjs.pctPeak !== null ? `; tfjs runs at ${r.tfjs.pctPeak.toFixed(1)}% of peak` : '';
   const measured = r.dawnet.timing.medianMs;
-  const limit = r.algorithm === 'winograd' ? winogradLimit(measured, dir, l, rec, r.kernels) : r.algorithm === 'winograd-fused' ? fusedLimit(measured, dir, l, rec) : limitOf(measured, floors, gemm);
+  const winograd = r.algorithm === 'winograd' || r.algorithm === 'winograd-fused';
+  const limit = winograd ? winogradLimit(measured, dir, l, rec, r.algorithm === 'winograd-fused', r.kernels) : limitOf(measured, floors, gemm);
   return limit + operandProbeNote(r, rec) + alternativeNote(r) + tfjsPct;
 }
 
 /**
- * A Winograd F(4x4, 3x3) conv (src/kernels/conv2d-winograd.ts): its rate counts the direct
- * convolution's flops, so the floors are its own: the 36 GEMMs' multiply-adds over the blocks
- * (padded to whole tiles) at the FMA peak, and its memory traffic (input, V written and read, M
- * written and read, output) at the copy bandwidth.
+ * A Winograd F(4x4, 3x3) conv (src/kernels/conv2d-winograd.ts, or fused in one kernel:
+ * conv2d-winograd-fused.ts): its rate counts the direct convolution's flops, so the floors are its
+ * own: the 36 GEMMs' multiply-adds over the blocks at the FMA peak (staged: padded to whole GEMM
+ * tiles; fused: 32-block tiles, the last one partial, so unpadded), and its memory traffic at the
+ * copy bandwidth (input, output, the weights and their transform; staged, also V and M written
+ * and read).
  */
-function winogradLimit(measuredMs: number, dir: ConvDirection, l: ConvLayer, rec: BenchRecord, kernels?: KernelTime[]): string {
+function winogradLimit(measuredMs: number, dir: ConvDirection, l: ConvLayer, rec: BenchRecord, fused: boolean, kernels?: KernelTime[]): string {
   const peak = rec.peak!;
   const byKernel = kernels && kernels.length > 1 ? `; by kernel (a pass each): ${kernels.map((k) => `${k.name.replace(/^conv2d\./, '')} ${f(k.ms)}`).join(', ')} ms` : '';
   const [k, n] = dir === 'forward' ? [l.cin, l.cout] : [l.cout, l.cin];
   const blocks = l.n * Math.ceil(l.h / 4) * Math.ceil(l.w / 4);
+  const rows = fused ? blocks : stagedGemmRows(blocks, k, n, rec);
+  const flops = 2 * 36 * rows * k * n;
+  const bytes = 4 * (l.n * l.h * l.w * (k + n) + (fused ? 0 : 2 * 36 * rows * (k + n)) + 45 * k * n);
+  const floors = { compute: flops / (peak.gflops * 1e6), memory: bytes / (peak.gbps * 1e6), launch: (fused ? 2 : 4) * launchMs(rec) };
+  const share = (100 * flops) / (2 * l.n * l.h * l.w * 9 * k * n);
+  const what = fused ? `fused Winograd F(4x4, 3x3), ${share.toFixed(0)}% of the direct multiply-adds (36 GEMMs ${rows}x${n}x${k} in one kernel, 2 dispatches)` : `Winograd F(4x4, 3x3), ${share.toFixed(0)}% of the direct multiply-adds (36 GEMMs ${rows}x${n}x${k}, 4 dispatches)`;
+  return `${what}: ${limitOf(measuredMs, floors)}${byKernel}`;
+}
+
+/** The staged Winograd's GEMM rows per ξ: the blocks padded to whole tiles of the record's family. */
+function stagedGemmRows(blocks: number, k: number, n: number, rec: BenchRecord): number {
   const choice = recordTiles(rec);
   const bm = convFamilyOf(rec) === 'tiled'
     ? (typeof choice === 'function' ? choice('forward', n) : choice).bm
     : subgroupTile(blocks, n, tileFit('forward', { cin: k, cout: n, wo: 1 }), rec.convLanes ?? SUBGROUP_LANES).tm;
-  const rows = Math.ceil(blocks / bm) * bm;
-  const flops = 2 * 36 * rows * k * n;
-  const bytes = 4 * (l.n * l.h * l.w * (k + n) + 2 * 36 * rows * (k + n) + 45 * k * n);
-  const floors = { compute: flops / (peak.gflops * 1e6), memory: bytes / (peak.gbps * 1e6), launch: 4 * launchMs(rec) };
-  const share = (100 * flops) / (2 * l.n * l.h * l.w * 9 * k * n);
-  return `Winograd F(4x4, 3x3), ${share.toFixed(0)}% of the direct multiply-adds (36 GEMMs ${rows}x${n}x${k}, 4 dispatches): ${limitOf(measuredMs, floors)}${byKernel}`;
+  return Math.ceil(blocks / bm) * bm;
 }
 
 /**
@@ -195,22 +204,6 @@ function alternativeNote(r: CaseResult): string {
   const tfjsMs = timed(r.tfjs) && r.tfjs.clock === r.dawnet.clock ? r.tfjs.timing.medianMs : null;
   const vsTfjs = (ms: number) => (tfjsMs === null ? '' : `, ${(tfjsMs / ms).toFixed(2)}x tfjs`);
   return alternativesOf(r).map((a) => `; ${a.algorithm} beside it: ${f(a.ms)} ms (${(a.ms / ran).toFixed(2)}x the time${vsTfjs(a.ms)})`).join('');
-}
-
-/**
- * A fused Winograd conv (src/kernels/conv2d-winograd-fused.ts): the 36 GEMMs' multiply-adds over
- * the blocks (no padding: its tiles are 32 blocks, the last one partial) at the FMA peak, and its
- * traffic, the input and output once and the weights and their transform, at the copy bandwidth.
- */
-function fusedLimit(measuredMs: number, dir: ConvDirection, l: ConvLayer, rec: BenchRecord): string {
-  const peak = rec.peak!;
-  const [k, n] = dir === 'forward' ? [l.cin, l.cout] : [l.cout, l.cin];
-  const blocks = l.n * Math.ceil(l.h / 4) * Math.ceil(l.w / 4);
-  const flops = 2 * 36 * blocks * k * n;
-  const bytes = 4 * (l.n * l.h * l.w * (k + n) + 45 * k * n);
-  const floors = { compute: flops / (peak.gflops * 1e6), memory: bytes / (peak.gbps * 1e6), launch: 2 * launchMs(rec) };
-  const share = (100 * flops) / (2 * l.n * l.h * l.w * 9 * k * n);
-  return `fused Winograd F(4x4, 3x3), ${share.toFixed(0)}% of the direct multiply-adds (36 GEMMs ${blocks}x${n}x${k} in one kernel, 2 dispatches): ${limitOf(measuredMs, floors)}`;
 }
 
 /**

@@ -7,7 +7,7 @@ import { UsageError } from '../src/cli/args.js';
 import * as dn from '../src/index.js';
 import { hasRuntime, runtime } from '../src/gpu/runtime.js';
 import { defaultConvFamily, setConvTile, subgroupLanes } from '../src/kernels/conv2d-launch.js';
-import { setConvAlgorithm, type ConvAlgorithm } from '../src/kernels/conv2d-winograd-run.js';
+import { CONV_ALGORITHMS, setConvAlgorithm } from '../src/kernels/conv2d-winograd-run.js';
 import { setFusedGroups } from '../src/kernels/conv2d-winograd-fused.js';
 import { parseGemmTile } from '../src/kernels/conv2d-tiled.js';
 import { runCase, type CaseResult, type Peak } from './harness.js';
@@ -78,8 +78,6 @@ interface RunEnv {
   /** Re-times the FMA peak beside each flops case (null: no peak measured). */
   probePeak: (() => Promise<number | null>) | null;
 }
-
-const CONV_ALGORITHMS: readonly ConvAlgorithm[] = ['direct', 'winograd', 'winograd-fused'];
 
 async function runE2e(opts: BenchOptions, scale: number, env: RunEnv, rows: E2eResult[]): Promise<void> {
   const cases = opts.e2e ? loadE2eCases(scale, opts.filter) : [];

@@ -8,7 +8,6 @@
 
 import type * as TF from '@tensorflow/tfjs-core';
 import type { Tensor } from '../../src/graph/tensor.js';
-import type { ConvAlgorithm } from '../../src/kernels/conv2d-winograd-run.js';
 import {
   convFlops,
   dims,
@@ -94,8 +93,7 @@ function algorithms(k: Kernels, dir: Direction, l: ConvLayer): Pick<BenchCase, '
       if (!k.winogradFits(dir, geometry())) return [];
       const ran = k.convAlgorithm(dir, geometry());
       const fused = k.fusedFits(dir === 'forward' ? l.cout : l.cin);
-      const all: ConvAlgorithm[] = fused ? ['direct', 'winograd', 'winograd-fused'] : ['direct', 'winograd'];
-      const others = all.filter((a) => a !== ran);
+      const others = k.CONV_ALGORITHMS.filter((a) => a !== ran && (fused || a !== 'winograd-fused'));
       return others.map((algorithm) => ({
         algorithm,
         around: <T>(step: () => T): T => {

@@ -85,20 +85,15 @@ export const WEIGHT_OFFSET = 'let wOff = (row0 / (params.ho * params.wo)) * para
 export const PHASE_PIXEL = 'let px = ((m / (wp * hp)) * params.h + ph + params.sh * ((m / wp) % hp)) * params.w + pw + params.sw * (m % wp);';
 
 /**
- * The store of output row `m` (already checked) and columns col..col + 3 as one vec4 (the output
- * and bias bound as vec4 arrays, N a multiple of 4 and col of 4): forward and backward input.
+ * The store of output row `m` (already checked) and column `col`, for each direction; with `vec4`
+ * (forward and backward input: the output and bias bound as vec4 arrays, N a multiple of 4 and
+ * col of 4) columns col..col + 3 as one vec4.
  */
-export function storeVec4(dir: ConvDirection, hasBias: boolean, col: string, value: string): string {
-  const b = hasBias ? ` + b[(${col}) / 4]` : '';
-  if (dir === 'forward') return guard('m < params.m', `y[(m * params.cout + ${col}) / 4] = ${value}${b};`);
-  if (dir === 'backwardInput') return guard('m < mp', `dx[(px * params.cin + ${col}) / 4] = ${value}${b};`);
-  throw new Error('storeVec4: forward and backward input only');
-}
-
-/** The store of output row `m` (already checked) and column `col`, for each direction. */
-export function storeOne(dir: ConvDirection, hasBias: boolean, col: string, value: string): string {
-  const b = hasBias ? ` + b[${col}]` : '';
-  if (dir === 'forward') return guard('m < params.m', `y[m * params.cout + ${col}] = ${value}${b};`);
-  if (dir === 'backwardInput') return guard('m < mp', `dx[px * params.cin + ${col}] = ${value}${b};`);
+export function storeOne(dir: ConvDirection, hasBias: boolean, col: string, value: string, vec4 = false): string {
+  if (vec4 && dir === 'backwardWeight') throw new Error('storeOne: vec4 stores are for forward and backward input');
+  const at = (index: string) => (vec4 ? `(${index}) / 4` : index);
+  const b = hasBias ? ` + b[${at(col)}]` : '';
+  if (dir === 'forward') return guard('m < params.m', `y[${at(`m * params.cout + ${col}`)}] = ${value}${b};`);
+  if (dir === 'backwardInput') return guard('m < mp', `dx[${at(`px * params.cin + ${col}`)}] = ${value}${b};`);
   return guard('m < params.mw', `dw[(batch * params.mw + m) * params.cout + ${col}] = ${value};`);
 }

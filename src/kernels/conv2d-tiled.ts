@@ -4,7 +4,7 @@
 // current one. K positions are decoded once and then advanced by BK with carries (constants like
 // BK = dTap·Cin + dCi come in params): no integer division in the loop.
 
-import { bindings, direction, forwardRow, guard, PHASE, PHASE_PIXEL, phaseRow, rep, storeOne, storeVec4, GEOM, WEIGHT_OFFSET, type ConvDirection } from './conv2d-gemm-common.js';
+import { bindings, direction, forwardRow, guard, PHASE, PHASE_PIXEL, phaseRow, rep, storeOne, GEOM, WEIGHT_OFFSET, type ConvDirection } from './conv2d-gemm-common.js';
 import type { OperandSource } from './conv2d-subgroup.js';
 
 /** 'tiled': BM×BN outputs per workgroup, BK-deep slices, TM×TN outputs per thread. */
@@ -211,7 +211,6 @@ const indexInstead = (load: string): string => load.replace(/\b(x|w|dy)\[([^[\]]
  */
 export function tiledWgsl(dir: ConvDirection, hasBias: boolean, t: GemmTile, src: OperandSource = 'memory', batchedWeights = false, vecOut = false): string {
   const d = direction(dir, hasBias, batchedWeights);
-  if (vecOut && dir === 'backwardWeight') throw new Error('tiledWgsl: vec4 stores are for forward and backward input');
   const p = tiledParts(dir, batchedWeights);
   const T = (t.bm / t.tm) * (t.bn / t.tn);
   const [la, lb, nv] = [(t.bm * t.bk) / T, (t.bn * t.bk) / T, t.tn / 4];
@@ -267,7 +266,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let m = row0 + ty * ${t.tm} + ${i};
     ${row}
     ${vecOut
-      ? rep(nv, (v) => `if (col0 + tx * ${t.tn} + ${4 * v} < ${d.cols}) { ${storeVec4(dir, hasBias, `col0 + tx * ${t.tn} + ${4 * v}`, `acc${i}_${v}`)} }`, '\n    ')
+      ? rep(nv, (v) => `if (col0 + tx * ${t.tn} + ${4 * v} < ${d.cols}) { ${storeOne(dir, hasBias, `col0 + tx * ${t.tn} + ${4 * v}`, `acc${i}_${v}`, true)} }`, '\n    ')
       : rep(t.tn, (c) => `if (col0 + tx * ${t.tn} + ${c} < ${d.cols}) { ${storeOne(dir, hasBias, `col0 + tx * ${t.tn} + ${c}`, `acc${i}_${Math.floor(c / 4)}.${'xyzw'[c % 4]}`)} }`, '\n    ')}
   }`)}
 }`;

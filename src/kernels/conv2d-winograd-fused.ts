@@ -26,11 +26,11 @@
 import { packParams, i32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { emptyTensor, type Tensor } from '../graph/tensor.js';
-import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
+import { dispatchChunk, forEachChunk, range } from './chunking.js';
 import type { ConvGeometry } from './conv2d.js';
 import { rep } from './conv2d-gemm-common.js';
-import { combination, outputBlock, weightTransformSpec, winogradBlocks, winogradShape, WINO_A, WINO_BT, WINO_M, WINO_XI } from './conv2d-winograd.js';
-import { linearGrid, workgroupGrid } from './wgsl.js';
+import { bindableSamples, combination, outputBlock, transformWeights, winogradPlan, WINO_A, WINO_BT, WINO_M, WINO_XI } from './conv2d-winograd.js';
+import { workgroupGrid } from './wgsl.js';
 
 /** Blocks per workgroup: a warp's worth, one per lane in the GEMM. */
 export const FUSED_BLOCKS = 32;
@@ -181,18 +181,12 @@ function transformRow(i: number, vAt: (xi: number, block: string, c: string) => 
  * per chunk of samples that fits the storage bindings.
  */
 export function winogradFusedConv(dir: 'forward' | 'backwardInput', g: ConvGeometry, src: Tensor, w: Tensor, b: Tensor | null): Tensor {
-  const op = `conv2d.${dir}`;
-  const s = winogradShape(dir, g);
+  const plan = winogradPlan(dir, g);
+  const { op, s, rows, cols, perSample } = plan;
   if (!fusedFits(s.n)) throw new RangeError(`${op}: the fused Winograd kernel needs output channels in multiples of 4, got ${s.n}`);
-  const [rows, cols] = winogradBlocks(s.hOut, s.wOut);
-  const perSample = { src: s.hIn * s.wIn * s.k, out: s.hOut * s.wOut * s.n };
-  const outShape = [g.n, s.hOut, s.wOut, s.n];
-  const outLabel = dir === 'forward' ? 'conv2d.y' : 'conv2d.dx';
-  const uShape = [WINO_XI, s.k, s.n];
-  const per = chunkItems(op, g.n, [part(src, perSample.src), part(planned(outLabel, outShape), perSample.out)], [w, b, planned('conv2d.winograd.u', uShape)]);
-  const out = emptyTensor(outShape, outLabel);
-  const u = emptyTensor(uShape, 'conv2d.winograd.u');
-  dispatchChunk(weightTransformSpec(dir === 'backwardInput'), [w], [u], packParams([i32(g.cin), i32(g.cout)]), linearGrid(s.k * s.n));
+  const per = bindableSamples(plan, g.n, src, w, b);
+  const out = emptyTensor(plan.outShape, plan.outLabel);
+  const u = transformWeights(plan, g, w);
   const n4 = s.n / 4;
   const cg = Math.min(groupsOverride.get(runtime().device) ?? MAX_GROUPS, n4);
   const coTiles = Math.ceil(n4 / cg);

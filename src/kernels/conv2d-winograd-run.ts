@@ -8,12 +8,12 @@ import { packParams, i32 } from '../gpu/params.js';
 import { runtime } from '../gpu/runtime.js';
 import { isCpuAdapterReport } from '../gpu/adapter-kind.js';
 import { emptyTensor, formatShape, type Tensor } from '../graph/tensor.js';
-import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
+import { dispatchChunk, forEachChunk, range } from './chunking.js';
 import type { ConvGeometry } from './conv2d.js';
 import type { ConvDirection } from './conv2d-gemm-common.js';
 import type { ConvFamily } from './conv2d-gemm.js';
 import { defaultConvFamily, gemmTile, launch, launchedKernel } from './conv2d-launch.js';
-import { inputTransformSpec, outputTransformSpec, weightTransformSpec, winogradBlocks, winogradShape, WINO_R, WINO_XI, WORKSPACE_BYTES } from './conv2d-winograd.js';
+import { bindableSamples, inputTransformSpec, outputTransformSpec, transformWeights, winogradBlocks, winogradPlan, winogradShape, WINO_R, WINO_XI, WORKSPACE_BYTES } from './conv2d-winograd.js';
 import { fusedFits } from './conv2d-winograd-fused.js';
 import { linearGrid, vecWidth, type VecWidth } from './wgsl.js';
 
@@ -23,6 +23,9 @@ import { linearGrid, vecWidth, type VecWidth } from './wgsl.js';
  * where its output channels come in vec4s.
  */
 export type ConvAlgorithm = 'direct' | 'winograd' | 'winograd-fused';
+
+/** Every algorithm, in the order the benchmark times them beside one another. */
+export const CONV_ALGORITHMS: readonly ConvAlgorithm[] = ['direct', 'winograd', 'winograd-fused'];
 
 const algorithmOverride = new WeakMap<GPUDevice, ConvAlgorithm>();
 
@@ -126,13 +129,9 @@ function batchedGemm(v: Tensor, u: Tensor, rows: number, k: number, n: number, f
  * the output transform, with V and M (2.25x the chunk's input and output) freed after each chunk.
  */
 export function winogradConv(dir: 'forward' | 'backwardInput', g: ConvGeometry, src: Tensor, w: Tensor, b: Tensor | null, family: ConvFamily): Tensor {
-  const op = `conv2d.${dir}`;
-  const s = winogradShape(dir, g);
-  const [rows, cols] = winogradBlocks(s.hOut, s.wOut);
-  const perSample = { src: s.hIn * s.wIn * s.k, out: s.hOut * s.wOut * s.n, v: WINO_XI * rows * cols * s.k, m: WINO_XI * rows * cols * s.n };
-  const outShape = [g.n, s.hOut, s.wOut, s.n];
-  const outLabel = dir === 'forward' ? 'conv2d.y' : 'conv2d.dx';
-  const uShape = [WINO_XI, s.k, s.n];
+  const plan = winogradPlan(dir, g);
+  const { op, s, rows, cols, perSample } = plan;
+  const vm = WINO_XI * rows * cols * (s.k + s.n); // V and M of one sample, unpadded
   // The most samples whose V and M (their blocks padded to whole tiles) fit the workspace together
   // and one binding each: an estimate from one sample's, lowered while the padding overflows it.
   const rt = runtime();
@@ -141,13 +140,12 @@ export function winogradConv(dir: 'forward' | 'backwardInput', g: ConvGeometry, 
     const { v, m } = winogradChunkBytes(dir, g, samples, family);
     return v + m <= workspace && Math.max(v, m) <= rt.bindingLimit;
   };
-  let most = Math.min(g.n, Math.floor(workspace / ((perSample.v + perSample.m) * 4)), chunkItems(op, g.n, [part(src, perSample.src), part(planned(outLabel, outShape), perSample.out)], [w, b, planned('conv2d.winograd.u', uShape)]));
+  let most = Math.min(g.n, Math.floor(workspace / (vm * 4)), bindableSamples(plan, g.n, src, w, b));
   while (most > 0 && !fits(most)) most--;
   if (most < 1) throw new LimitError(`${op}: Winograd's transforms of one sample of ${formatShape([1, s.hIn, s.wIn, s.k])} take more than ${workspace} bytes; run it with setConvAlgorithm('direct')`);
   const per = Math.ceil(g.n / Math.ceil(g.n / most)); // chunks evened out: 16 samples by 6 run as 6 + 5 + 5
-  const out = emptyTensor(outShape, outLabel);
-  const u = emptyTensor(uShape, 'conv2d.winograd.u');
-  dispatchChunk(weightTransformSpec(dir === 'backwardInput'), [w], [u], packParams([i32(g.cin), i32(g.cout)]), linearGrid(s.k * s.n));
+  const out = emptyTensor(plan.outShape, plan.outLabel);
+  const u = transformWeights(plan, g, w);
   // Four channels a thread on CPU adapters (a vec4 pays lavapipe's per-lane load cost once); one
   // on GPUs, where 36 live vec4 values would spill registers and a warp's 32 channels coalesce.
   const [inW, outW]: VecWidth[] = family === 'subgroup' ? [vecWidth(s.k), vecWidth(s.n)] : [1, 1];

@@ -26,10 +26,13 @@
 // float32 rounding error is 10-100x direct convolution's; test/helpers/close.ts winogradTolerance
 // gives the measured figures and the bound the tests hold it to.
 
+import { packParams, i32 } from '../gpu/params.js';
 import type { KernelSpec } from '../gpu/runtime.js';
+import { emptyTensor, type Tensor } from '../graph/tensor.js';
+import { chunkItems, dispatchChunk, part, planned } from './chunking.js';
 import type { ConvGeometry } from './conv2d.js';
 import { rep } from './conv2d-gemm-common.js';
-import { f32Literal, LINEAR_MAIN_ARGS, linearIndex, vecType, type VecWidth } from './wgsl.js';
+import { f32Literal, LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, type VecWidth } from './wgsl.js';
 
 /** Outputs per block side (m), filter side (r) and transform side (m + r − 1). */
 export const WINO_M = 4;
@@ -85,6 +88,38 @@ export function winogradShape(dir: 'forward' | 'backwardInput', g: ConvGeometry)
   return dir === 'forward'
     ? { k: g.cin, n: g.cout, hIn: g.h, wIn: g.w, hOut: g.ho, wOut: g.wo, padTop: g.padTop, padLeft: g.padLeft }
     : { k: g.cout, n: g.cin, hIn: g.ho, wIn: g.wo, hOut: g.h, wOut: g.w, padTop: WINO_R - 1 - g.padTop, padLeft: WINO_R - 1 - g.padLeft };
+}
+
+/** What the staged and the fused Winograd plan alike: the GEMM's shape, the blocks, the output and U. */
+export function winogradPlan(dir: 'forward' | 'backwardInput', g: ConvGeometry) {
+  const s = winogradShape(dir, g);
+  const [rows, cols] = winogradBlocks(s.hOut, s.wOut);
+  return {
+    dir,
+    op: `conv2d.${dir}`,
+    s,
+    rows,
+    cols,
+    /** Floats per sample of the input and the output. */
+    perSample: { src: s.hIn * s.wIn * s.k, out: s.hOut * s.wOut * s.n },
+    outShape: [g.n, s.hOut, s.wOut, s.n],
+    outLabel: dir === 'forward' ? 'conv2d.y' : 'conv2d.dx',
+    uShape: [WINO_XI, s.k, s.n],
+  };
+}
+
+export type WinogradPlan = ReturnType<typeof winogradPlan>;
+
+/** Samples per dispatch that the storage bindings allow: input and output in parts, w, b and U whole. */
+export function bindableSamples(p: WinogradPlan, samples: number, src: Tensor, w: Tensor, b: Tensor | null): number {
+  return chunkItems(p.op, samples, [part(src, p.perSample.src), part(planned(p.outLabel, p.outShape), p.perSample.out)], [w, b, planned('conv2d.winograd.u', p.uShape)]);
+}
+
+/** U = G g Gᵀ of every filter (turned by 180° for the backward input): [36, K, N]. */
+export function transformWeights(p: WinogradPlan, g: ConvGeometry, w: Tensor): Tensor {
+  const u = emptyTensor(p.uShape, 'conv2d.winograd.u');
+  dispatchChunk(weightTransformSpec(p.dir === 'backwardInput'), [w], [u], packParams([i32(g.cin), i32(g.cout)]), linearGrid(p.s.k * p.s.n));
+  return u;
 }
 
 /** WGSL: Σ_j c[j]·terms[j] with the zero coefficients left out and ±1 as plain adds. */
