@@ -20,8 +20,9 @@
 // memory: CK = 8 needs 41 KiB (an H200 offers 48), lavapipe's 32 KiB get CK = 6, the 16 KiB every
 // adapter offers CK = 2. Outputs need channels in multiples of 4 (vec4 weights and stores).
 //
-// Not yet timed on a GPU: convAlgorithm never picks it on its own; setConvAlgorithm('winograd-fused')
-// forces it and the benchmark times it beside every conv it fits.
+// Not yet timed on a GPU: convAlgorithm's rule never picks it; tuneConvs (conv2d-tuning.ts) does
+// on a conv where it times fastest, setConvAlgorithm('winograd-fused') forces it, and the
+// benchmark times it beside every conv it fits.
 
 import { packParams, i32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';

@@ -15,6 +15,7 @@ import type { ConvFamily } from './conv2d-gemm.js';
 import { defaultConvFamily, gemmTile, launch, launchedKernel } from './conv2d-launch.js';
 import { bindableSamples, inputTransformSpec, outputTransformSpec, transformWeights, winogradBlocks, winogradPlan, winogradShape, WINO_R, WINO_XI, WORKSPACE_BYTES } from './conv2d-winograd.js';
 import { fusedFits } from './conv2d-winograd-fused.js';
+import { noteConv, tunedConv } from './conv2d-tuned.js';
 import { linearGrid, vecWidth, type VecWidth } from './wgsl.js';
 
 /**
@@ -77,22 +78,31 @@ export function winogradFits(dir: ConvDirection, g: ConvGeometry): boolean {
 }
 
 /**
- * The algorithm of a forward or backward input: setConvAlgorithm's where set, else on GPUs
- * Winograd where it fits, K (channels summed) is at least 16, so that its transforms are small
- * next to the GEMM (VGG16's first conv, K = 3, stays direct), and its GEMM rows, padded to whole
- * tiles of `family`, take at most half the multiply-adds of the direct GEMM (images of 4x4 outputs
- * or more; a 2x2 output fills a quarter of its 4x4 block). On an H200 it was 1.3-3.4x faster than
- * the direct GEMMs wherever this picks it. CPU adapters (`cpu`, by default this device's kind) stay
- * direct: on lavapipe the transforms alone took about as long as the direct conv (U-Net l1-l3 at
- * scale 8, 1.04-1.55x slower in all, interleaved A/B), and the short-K GEMM ran at half the
- * direct kernel's rate.
+ * The algorithm of a forward or backward input: setConvAlgorithm's where set, else the one
+ * tuneConvs timed fastest for this very conv (conv2d-tuning.ts), else ruleConvAlgorithm's.
  */
 export function convAlgorithm(dir: ConvDirection, g: ConvGeometry, family = defaultConvFamily(), cpu = isCpuAdapterReport(runtime().ctx.report)): ConvAlgorithm {
   if (!winogradFits(dir, g)) return 'direct';
-  const s = winogradShape(dir as 'forward' | 'backwardInput', g);
   const forced = algorithmOverride.get(runtime().device);
-  if (forced) return forced === 'winograd-fused' && !fusedFits(s.n) ? 'winograd' : forced;
-  if (cpu) return 'direct';
+  if (forced) return forced === 'winograd-fused' && !fusedFits(winogradShape(dir as 'forward' | 'backwardInput', g).n) ? 'winograd' : forced;
+  noteConv(dir as 'forward' | 'backwardInput', g, family);
+  return tunedConv(runtime().device, dir, g, family)?.algorithm ?? ruleConvAlgorithm(dir, g, family, cpu);
+}
+
+/**
+ * The rule for a conv no one has tuned: on GPUs Winograd where it fits, K (channels summed) is at
+ * least 16, so that its transforms are small next to the GEMM (VGG16's first conv, K = 3, stays
+ * direct), and its GEMM rows, padded to whole tiles of `family`, take at most half the
+ * multiply-adds of the direct GEMM (images of 4x4 outputs or more; a 2x2 output fills a quarter of
+ * its 4x4 block). On an H200 it was 1.3-3.4x faster than the direct GEMMs wherever this picks it.
+ * CPU adapters (`cpu`) stay direct: on lavapipe the transforms alone took about as long as the
+ * direct conv (U-Net l1-l3 at scale 8, 1.04-1.55x slower in all, interleaved A/B), and the
+ * short-K GEMM ran at half the direct kernel's rate. It never picks the fused kernel, which no GPU
+ * has timed yet; tuneConvs does where it measures faster.
+ */
+export function ruleConvAlgorithm(dir: ConvDirection, g: ConvGeometry, family: ConvFamily, cpu: boolean): ConvAlgorithm {
+  if (!winogradFits(dir, g) || cpu) return 'direct';
+  const s = winogradShape(dir as 'forward' | 'backwardInput', g);
   if (s.k < 16) return 'direct';
   const [rows, cols] = winogradBlocks(s.hOut, s.wOut);
   const tPad = paddedBlocks(g.n * rows * cols, s.k, s.n, family);

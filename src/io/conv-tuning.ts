@@ -1,0 +1,27 @@
+// Tuned conv algorithms (tuneConvs, src/kernels/conv2d-tuning.ts) as a JSON file, so that a later
+// run on the same adapter starts with them instead of timing every conv again.
+
+import { FormatError } from '../errors.js';
+import { applyConvTuning, convTuning } from '../kernels/conv2d-tuning.js';
+import { nodeFs, writeFileAtomic } from './files.js';
+
+/** Writes this device's tuned choices to `path`, atomically; returns how many were written. */
+export async function saveConvTuning(path: string): Promise<number> {
+  const t = convTuning();
+  await writeFileAtomic(path, `${JSON.stringify(t, null, 1)}\n`);
+  return t.convs.length;
+}
+
+/**
+ * Takes the tuned choices in `path` (written by saveConvTuning on this adapter); returns how many.
+ * Errors name the file: a missing or unreadable one, bad JSON, a bad entry, another adapter's.
+ */
+export async function loadConvTuning(path: string): Promise<number> {
+  let text: string;
+  try {
+    text = await (await nodeFs()).readFile(path, 'utf8');
+  } catch (e) {
+    throw new FormatError(`${path}: cannot read the conv tuning (${(e as Error).message})`);
+  }
+  return applyConvTuning(text, path);
+}

@@ -1,0 +1,80 @@
+// The conv algorithms chosen by timing them on this device (tuneConvs, conv2d-tuning.ts), one
+// table per device: convAlgorithm (conv2d-winograd-run.ts) takes a tuned choice before its rule.
+// Also the recorder that tuneConvs runs the user's step under, to learn which convs to time:
+// convAlgorithm notes every call that has a choice to make while it records.
+
+import type { ConvGeometry } from './conv2d.js';
+import type { ConvDirection } from './conv2d-gemm-common.js';
+import type { ConvFamily } from './conv2d-gemm.js';
+import type { ConvAlgorithm } from './conv2d-winograd-run.js';
+
+/** A conv that has more than one algorithm: a forward or backward input that Winograd fits. */
+export interface ConvCall {
+  direction: 'forward' | 'backwardInput';
+  geometry: ConvGeometry;
+  family: ConvFamily;
+}
+
+/** One conv's timing: the median of each algorithm timed, and the one chosen. */
+export interface TunedConv extends ConvCall {
+  algorithm: ConvAlgorithm;
+  /** Median milliseconds per algorithm timed (algorithms that could not run are left out). */
+  ms: Partial<Record<ConvAlgorithm, number>>;
+  /** 'gpu': timestamp queries; 'wall': enqueue to queue drained, where the adapter has none. */
+  clock: 'gpu' | 'wall';
+}
+
+/** The geometry's fields, in the order keys and saved tunings list them. */
+export const GEOMETRY_FIELDS = ['n', 'h', 'w', 'cin', 'kh', 'kw', 'cout', 'sh', 'sw', 'padTop', 'padBottom', 'padLeft', 'padRight', 'ho', 'wo'] as const;
+
+/** Same key, same kernels: the batch size is in it, since it decides how full the tiles are. */
+export function convKey(dir: ConvDirection, g: ConvGeometry, family: ConvFamily): string {
+  return `${family}|${dir}|${GEOMETRY_FIELDS.map((f) => g[f]).join(',')}`;
+}
+
+const tables = new WeakMap<GPUDevice, Map<string, TunedConv>>();
+
+function table(device: GPUDevice): Map<string, TunedConv> {
+  let t = tables.get(device);
+  if (!t) tables.set(device, (t = new Map()));
+  return t;
+}
+
+export function tunedConv(device: GPUDevice, dir: ConvDirection, g: ConvGeometry, family: ConvFamily): TunedConv | undefined {
+  return tables.get(device)?.get(convKey(dir, g, family));
+}
+
+export function setTunedConv(device: GPUDevice, t: TunedConv): void {
+  table(device).set(convKey(t.direction, t.geometry, t.family), t);
+}
+
+/** Every tuned conv of the device, in the order they were tuned. */
+export function tunedConvs(device: GPUDevice): TunedConv[] {
+  return [...(tables.get(device)?.values() ?? [])];
+}
+
+export function clearTunedConvs(device: GPUDevice): void {
+  tables.delete(device);
+}
+
+// The recorder. Module state rather than per device: a recording spans one awaited step, and
+// convs that other code runs meanwhile on another device would only be timed once more.
+let recording: Map<string, ConvCall> | null = null;
+
+/** Called by convAlgorithm for every conv with a choice to make. */
+export function noteConv(dir: 'forward' | 'backwardInput', g: ConvGeometry, family: ConvFamily): void {
+  recording?.set(convKey(dir, g, family), { direction: dir, geometry: { ...g }, family });
+}
+
+/** Runs fn (awaited) and returns the distinct convs with a choice that it ran, in first-run order. */
+export async function recordConvs(fn: () => unknown): Promise<ConvCall[]> {
+  if (recording) throw new Error('tuneConvs: a tuning is already recording; await it before starting another');
+  const seen = new Map<string, ConvCall>();
+  recording = seen;
+  try {
+    await fn();
+  } finally {
+    recording = null;
+  }
+  return [...seen.values()];
+}

@@ -1,0 +1,220 @@
+// Tuning: which conv algorithm is fastest is a property of the device, the shape and the batch,
+// and a rule written from one GPU's timings (ruleConvAlgorithm) can be wrong on the next. tuneConvs
+// runs a step once, notes every conv in it that has more than one algorithm (a 3x3 stride-1 forward
+// or backward input), times each algorithm on it, interleaved, on this device's clock, and from
+// then on runs that conv with the fastest (cuDNN's benchmark mode, done explicitly). The choices
+// can be saved as JSON and loaded in a later run on the same adapter.
+
+import { FormatError, LimitError } from '../errors.js';
+import { isCpuAdapterReport } from '../gpu/adapter-kind.js';
+import { adapterName } from '../gpu/device.js';
+import { runtime } from '../gpu/runtime.js';
+import { noGrad } from '../graph/autograd.js';
+import { full, type Tensor } from '../graph/tensor.js';
+import { backwardInputGemm, forwardGemm, type ConvGeometry } from './conv2d.js';
+import { CONV_ALGORITHMS, ruleConvAlgorithm, winogradFits, type ConvAlgorithm } from './conv2d-winograd-run.js';
+import { fusedFits } from './conv2d-winograd-fused.js';
+import { winogradShape } from './conv2d-winograd.js';
+import { clearTunedConvs, GEOMETRY_FIELDS, recordConvs, setTunedConv, tunedConvs, type ConvCall, type TunedConv } from './conv2d-tuned.js';
+
+export type { TunedConv } from './conv2d-tuned.js';
+
+export interface TuneOptions {
+  /** Timed runs of each algorithm per conv, after one warm-up run (which compiles its kernels). Default 5. */
+  reps?: number;
+  /**
+   * The algorithms to time. Default: all three on GPUs; on CPU adapters direct and staged
+   * Winograd only, since the fused kernel ran about 9x slower than direct on lavapipe (workgroup
+   * memory and barriers) and each of its variants takes lavapipe about 10 s to compile.
+   */
+  algorithms?: readonly ConvAlgorithm[];
+  /**
+   * How much faster than the rule's choice another algorithm must be to replace it: 0.05 (5%) by
+   * default, since repeated medians of one kernel differ by a few percent on a shared machine and
+   * the rule's choices were also timed on whole models.
+   */
+  margin?: number;
+}
+
+/** The tuned choices of this device, as saveConvTuning writes them. */
+export interface ConvTuning {
+  format: 'dawnet-conv-tuning';
+  version: 1;
+  /** dn.info().name of the adapter that timed them. */
+  adapter: string;
+  convs: TunedConv[];
+}
+
+const DEFAULT_REPS = 5;
+const DEFAULT_MARGIN = 0.05;
+
+/**
+ * Runs fn (awaited; typically one training step or forward pass) and then tunes every conv it ran
+ * that has a choice of algorithm: later convs of the same geometry and batch run with the one
+ * timed fastest. fn runs exactly once, as it would without tuning; the timing runs use their own
+ * tensors. Returns what was timed and chosen, one entry per distinct conv.
+ */
+export async function tuneConvs(fn: () => unknown, options: TuneOptions = {}): Promise<TunedConv[]> {
+  const calls = await recordConvs(fn);
+  await runtime().sync();
+  const tuned: TunedConv[] = [];
+  for (const call of calls) {
+    const t = await tuneOne(call, options);
+    if (t) tuned.push(t);
+  }
+  return tuned;
+}
+
+function candidates(call: ConvCall, options: TuneOptions): ConvAlgorithm[] {
+  const cpu = isCpuAdapterReport(runtime().ctx.report);
+  const wanted = options.algorithms ?? (cpu ? CONV_ALGORITHMS.filter((a) => a !== 'winograd-fused') : CONV_ALGORITHMS);
+  const n = winogradShape(call.direction, call.geometry).n;
+  return CONV_ALGORITHMS.filter((a) => wanted.includes(a) && (a !== 'winograd-fused' || fusedFits(n)));
+}
+
+/** One conv of `call`'s geometry by `algorithm`, its output freed once enqueued. */
+function runner(call: ConvCall, algorithm: ConvAlgorithm, src: Tensor, w: Tensor): () => void {
+  const { direction, geometry: g, family } = call;
+  return () =>
+    noGrad(() => {
+      const out = direction === 'forward' ? forwardGemm(g, src, w, null, family, algorithm) : backwardInputGemm(g, src, w, null, family, algorithm);
+      out.dispose();
+    });
+}
+
+/** Milliseconds of one run: GPU timestamps where the adapter has them and no other timing runs, else wall clock to the queue drained. */
+async function sample(run: () => void): Promise<{ ms: number; clock: 'gpu' | 'wall' }> {
+  const rt = runtime();
+  if (rt.gpuTimer.available && !rt.gpuTimer.active) {
+    rt.gpuTimer.begin();
+    let ms: number | null;
+    try {
+      run();
+    } finally {
+      ms = await rt.gpuTimer.end();
+    }
+    if (ms !== null) return { ms, clock: 'gpu' };
+  }
+  const t0 = performance.now();
+  run();
+  await rt.sync();
+  return { ms: performance.now() - t0, clock: 'wall' };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+};
+
+async function tuneOne(call: ConvCall, options: TuneOptions): Promise<TunedConv | null> {
+  const rt = runtime();
+  const { direction, geometry: g, family } = call;
+  const reps = options.reps ?? DEFAULT_REPS;
+  if (!Number.isInteger(reps) || reps < 1) throw new RangeError(`tuneConvs: reps must be a positive integer, got ${reps}`);
+  const srcShape = direction === 'forward' ? [g.n, g.h, g.w, g.cin] : [g.n, g.ho, g.wo, g.cout];
+  // Values do not change a kernel's time; constant tensors need no upload.
+  const src = full(srcShape, 0.01);
+  const w = full([g.kh, g.kw, g.cin, g.cout], 0.01);
+  try {
+    const runs = new Map<ConvAlgorithm, () => void>();
+    for (const a of candidates(call, options)) {
+      const run = runner(call, a, src, w);
+      try {
+        await sample(run); // warm-up: compiles the kernels
+        runs.set(a, run);
+      } catch (e) {
+        if (!(e instanceof LimitError)) throw e; // e.g. a workspace the adapter cannot bind: not a candidate
+      }
+    }
+    if (runs.size < 2) return null;
+    const times = new Map<ConvAlgorithm, number[]>([...runs.keys()].map((a) => [a, []]));
+    let clock: 'gpu' | 'wall' = 'gpu';
+    for (let r = 0; r < reps; r++) {
+      for (const [a, run] of runs) {
+        const s = await sample(run);
+        times.get(a)!.push(s.ms);
+        if (s.clock === 'wall') clock = 'wall';
+      }
+    }
+    const ms = Object.fromEntries([...times].map(([a, t]) => [a, median(t)])) as Partial<Record<ConvAlgorithm, number>>;
+    const rule = ruleConvAlgorithm(direction, g, family, isCpuAdapterReport(rt.ctx.report));
+    const tuned: TunedConv = { ...call, algorithm: choose(ms, rule, options.margin ?? DEFAULT_MARGIN), ms, clock };
+    setTunedConv(rt.device, tuned);
+    return tuned;
+  } finally {
+    src.dispose();
+    w.dispose();
+  }
+}
+
+/** The fastest median, unless the rule's choice is within `margin` of it. */
+export function choose(ms: Partial<Record<ConvAlgorithm, number>>, rule: ConvAlgorithm, margin: number): ConvAlgorithm {
+  const timed = (Object.entries(ms) as [ConvAlgorithm, number][]).sort((a, b) => a[1] - b[1]);
+  if (timed.length === 0) return rule;
+  const [best, bestMs] = timed[0];
+  const ruleMs = ms[rule];
+  return ruleMs !== undefined && bestMs > ruleMs * (1 - margin) ? rule : best;
+}
+
+/** This device's tuned choices, to save as JSON (saveConvTuning) and load in a later run. */
+export function convTuning(): ConvTuning {
+  const rt = runtime();
+  return { format: 'dawnet-conv-tuning', version: 1, adapter: adapterName(rt.ctx.report), convs: tunedConvs(rt.device) };
+}
+
+/** Forgets this device's tuned choices: convAlgorithm's rule again everywhere. */
+export function clearConvTuning(): void {
+  clearTunedConvs(runtime().device);
+}
+
+/**
+ * Takes tuned choices made earlier (convTuning's object, or its JSON text), after checking every
+ * field; `source` names where they came from in errors (a file name). Choices from another adapter
+ * are refused: what is fastest on one device says little about the next. Returns how many were taken.
+ */
+export function applyConvTuning(data: unknown, source = 'conv tuning'): number {
+  const rt = runtime();
+  const t = parseTuning(typeof data === 'string' ? parseJson(data, source) : data, source);
+  const here = adapterName(rt.ctx.report);
+  if (t.adapter !== here) throw new FormatError(`${source}: tuned on "${t.adapter}", but this adapter is "${here}"; run tuneConvs here instead`);
+  for (const c of t.convs) setTunedConv(rt.device, c);
+  return t.convs.length;
+}
+
+function parseJson(text: string, source: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new FormatError(`${source}: not JSON (${(e as Error).message})`);
+  }
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function parseTuning(v: unknown, source: string): ConvTuning {
+  if (!isObject(v) || v.format !== 'dawnet-conv-tuning') throw new FormatError(`${source}: not a dawnet conv tuning (no format "dawnet-conv-tuning")`);
+  if (v.version !== 1) throw new FormatError(`${source}: version ${String(v.version)}; this dawnet reads version 1`);
+  if (typeof v.adapter !== 'string' || !Array.isArray(v.convs)) throw new FormatError(`${source}: needs "adapter" (a string) and "convs" (a list)`);
+  return { format: 'dawnet-conv-tuning', version: 1, adapter: v.adapter, convs: v.convs.map((c, i) => parseConv(c, `${source}: convs[${i}]`)) };
+}
+
+function parseConv(c: unknown, where: string): TunedConv {
+  if (!isObject(c)) throw new FormatError(`${where} is not an object`);
+  const { direction, family, algorithm, geometry, ms, clock } = c;
+  if (direction !== 'forward' && direction !== 'backwardInput') throw new FormatError(`${where}: direction ${JSON.stringify(direction)} is not "forward" or "backwardInput"`);
+  if (family !== 'tiled' && family !== 'subgroup') throw new FormatError(`${where}: family ${JSON.stringify(family)} is not "tiled" or "subgroup"`);
+  if (!CONV_ALGORITHMS.includes(algorithm as ConvAlgorithm)) throw new FormatError(`${where}: algorithm ${JSON.stringify(algorithm)} is not one of ${CONV_ALGORITHMS.join(', ')}`);
+  if (!isObject(geometry)) throw new FormatError(`${where}: no geometry`);
+  const g = {} as ConvGeometry;
+  for (const f of GEOMETRY_FIELDS) {
+    const x = geometry[f];
+    if (typeof x !== 'number' || !Number.isInteger(x) || x < (f.startsWith('pad') ? 0 : 1)) throw new FormatError(`${where}: geometry.${f} is ${JSON.stringify(x)}, not a ${f.startsWith('pad') ? 'non-negative' : 'positive'} integer`);
+    g[f] = x;
+  }
+  if (!winogradFits(direction, g)) throw new FormatError(`${where}: a ${g.kh}x${g.kw} conv at stride ${g.sh}x${g.sw} has no choice of algorithm (Winograd runs 3x3 at stride 1)`);
+  if (algorithm === 'winograd-fused' && !fusedFits(winogradShape(direction, g).n)) throw new FormatError(`${where}: the fused kernel cannot run ${winogradShape(direction, g).n} output channels`);
+  const times: Partial<Record<ConvAlgorithm, number>> = {};
+  for (const [a, t] of Object.entries(isObject(ms) ? ms : {})) if (CONV_ALGORITHMS.includes(a as ConvAlgorithm) && typeof t === 'number') times[a as ConvAlgorithm] = t;
+  return { direction, family, algorithm: algorithm as ConvAlgorithm, geometry: g, ms: times, clock: clock === 'wall' ? 'wall' : 'gpu' };
+}

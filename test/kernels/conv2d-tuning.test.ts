@@ -1,0 +1,208 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import * as dn from '../../src/index.js';
+import { FormatError } from '../../src/errors.js';
+import { isCpuAdapterReport } from '../../src/gpu/adapter-kind.js';
+import { runtime } from '../../src/gpu/runtime.js';
+import { conv2dGeometry, type ConvGeometry } from '../../src/kernels/conv2d.js';
+import { defaultConvFamily } from '../../src/kernels/conv2d-launch.js';
+import { choose } from '../../src/kernels/conv2d-tuning.js';
+import { convAlgorithm, ruleConvAlgorithm, setConvAlgorithm, setWinogradWorkspace } from '../../src/kernels/conv2d-winograd-run.js';
+import { conv2dBackwardRef, conv2dForwardRef } from '../../src/reference/conv.js';
+import { nd } from '../../src/reference/array.js';
+import { expectClose, winogradTolerance } from '../helpers/close.js';
+import { fromNd, useGpu } from '../helpers/gpu.js';
+import { uniform } from '../helpers/rng.js';
+
+useGpu();
+
+// A step with three convs: a 3x3 stride-1 one (forward and backward input each have a choice of
+// algorithm), a 1x1 and a 3x3 at stride 2 (no choice: always direct, never timed).
+const X = [2, 12, 12, 8];
+const W3 = [3, 3, 8, 8];
+const g3 = (): ConvGeometry => conv2dGeometry(X, W3, { padding: 'same' });
+
+function makeStep() {
+  const x = fromNd(uniform(2 * 12 * 12 * 8, 1), X, true);
+  const w3 = fromNd(uniform(3 * 3 * 8 * 8, 2), W3, true);
+  const w1 = fromNd(uniform(8 * 4, 3), [1, 1, 8, 4], true);
+  const ws = fromNd(uniform(3 * 3 * 8 * 4, 4), [3, 3, 8, 4], true);
+  let runs = 0;
+  const step = () => {
+    runs++;
+    dn.scope(() => {
+      const y = dn.conv2d(x, w3, null, { padding: 'same' });
+      const loss = dn.add(dn.sum(dn.conv2d(y, w1)), dn.sum(dn.conv2d(y, ws, null, { stride: 2 })));
+      loss.backward();
+    });
+  };
+  const dispose = () => {
+    for (const t of [x, w3, w1, ws]) {
+      t.grad?.dispose();
+      t.dispose();
+    }
+  };
+  return { step, runs: () => runs, dispose };
+}
+
+const winogradKernels = (p: dn.Profile | null): string[] => (p?.kernels ?? []).map((k) => k.name).filter((n) => n.includes('winograd'));
+
+afterEach(() => {
+  dn.clearConvTuning();
+  setWinogradWorkspace(null);
+});
+
+describe('tuneConvs', () => {
+  it('runs the step once, times each conv that has a choice, and runs it by the choice afterwards', async () => {
+    const s = makeStep();
+    try {
+      const tuned = await dn.tuneConvs(s.step, { reps: 2 });
+      expect(s.runs()).toBe(1);
+      expect(tuned.map((t) => t.direction).sort()).toEqual(['backwardInput', 'forward']);
+      const cpu = isCpuAdapterReport(runtime().ctx.report);
+      for (const t of tuned) {
+        expect(t.geometry).toEqual(g3());
+        // CPU adapters leave the fused kernel out by default; GPUs time it too (8 output channels).
+        expect(Object.keys(t.ms).sort()).toEqual(cpu ? ['direct', 'winograd'] : ['direct', 'winograd', 'winograd-fused']);
+        for (const ms of Object.values(t.ms)) expect(ms).toBeGreaterThan(0);
+        expect(t.algorithm).toBe(choose(t.ms, ruleConvAlgorithm(t.direction, t.geometry, t.family, cpu), 0.05));
+        expect(convAlgorithm(t.direction, g3())).toBe(t.algorithm);
+      }
+      expect(dn.convTuning().convs).toEqual(tuned);
+      expect(dn.convTuning().adapter).toBe(dn.info().name);
+    } finally {
+      s.dispose();
+    }
+  });
+
+  it('a tuned choice is what runs, and it computes the same conv', async () => {
+    const g = g3();
+    const rule = convAlgorithm('forward', g);
+    const other = rule === 'direct' ? 'winograd' : 'direct';
+    const entry = { direction: 'forward', geometry: g, family: defaultConvFamily(), algorithm: other, ms: {}, clock: 'gpu' };
+    expect(dn.applyConvTuning({ format: 'dawnet-conv-tuning', version: 1, adapter: dn.info().name, convs: [entry] })).toBe(1);
+    expect(convAlgorithm('forward', g)).toBe(other);
+    expect(convAlgorithm('backwardInput', g), 'only the tuned direction changes').toBe(rule);
+    const xd = uniform(2 * 12 * 12 * 8, 5);
+    const wd = uniform(3 * 3 * 8 * 8, 6);
+    const [x, w] = [fromNd(xd, X), fromNd(wd, W3)];
+    let y: dn.Tensor | undefined;
+    const p = await dn.profile(() => {
+      y = dn.conv2d(x, w, null, { padding: 'same' });
+    });
+    try {
+      if (p) expect(winogradKernels(p).length > 0).toBe(other === 'winograd');
+      const want = conv2dForwardRef(nd(xd, X), nd(wd, W3), null, { padding: 'same' }).data;
+      expectClose('tuned conv2d forward', await y!.toArray(), want, winogradTolerance(8 * 9));
+      // setConvAlgorithm still wins over a tuning.
+      const before = setConvAlgorithm(rule);
+      expect(convAlgorithm('forward', g)).toBe(rule);
+      setConvAlgorithm(before);
+    } finally {
+      for (const t of [x, w, y]) t?.dispose();
+    }
+  });
+
+  it('leaves out an algorithm that cannot run the conv, and tunes nothing with one left', async () => {
+    setWinogradWorkspace(64); // no sample's V and M fit: Winograd throws a LimitError
+    const s = makeStep();
+    try {
+      expect(await dn.tuneConvs(s.step, { reps: 1, algorithms: ['direct', 'winograd'] })).toEqual([]);
+      expect(await dn.tuneConvs(s.step, { reps: 1, algorithms: ['direct'] })).toEqual([]);
+      expect(dn.convTuning().convs).toEqual([]);
+    } finally {
+      s.dispose();
+    }
+  });
+
+  it('stops recording when the step throws, and refuses bad reps', async () => {
+    await expect(dn.tuneConvs(() => { throw new Error('boom'); })).rejects.toThrow('boom');
+    const s = makeStep();
+    try {
+      await expect(dn.tuneConvs(s.step, { reps: 0 })).rejects.toThrow(RangeError);
+      expect((await dn.tuneConvs(s.step, { reps: 1 })).length, 'a new tuning records again').toBe(2);
+    } finally {
+      s.dispose();
+    }
+  });
+
+  it('times on the wall clock inside a profile, whose timer it leaves alone', async () => {
+    const s = makeStep();
+    try {
+      let tuned: dn.TunedConv[] = [];
+      await dn.profile(async () => {
+        tuned = await dn.tuneConvs(s.step, { reps: 1 });
+      });
+      expect(tuned.length).toBe(2);
+      for (const t of tuned) expect(t.clock).toBe('wall');
+    } finally {
+      s.dispose();
+    }
+  });
+});
+
+describe('choose', () => {
+  it('takes the fastest unless the rule is within the margin', () => {
+    expect(choose({ direct: 10, winograd: 8 }, 'direct', 0.05)).toBe('winograd');
+    expect(choose({ direct: 10, winograd: 9.6 }, 'direct', 0.05)).toBe('direct');
+    expect(choose({ direct: 10, winograd: 9.6 }, 'direct', 0)).toBe('winograd');
+    expect(choose({ direct: 10, 'winograd-fused': 5 }, 'winograd', 0.05), 'rule not timed').toBe('winograd-fused');
+    expect(choose({}, 'winograd', 0.05)).toBe('winograd');
+  });
+});
+
+describe('saved tunings', () => {
+  const valid = () => ({
+    format: 'dawnet-conv-tuning',
+    version: 1,
+    adapter: dn.info().name,
+    convs: [{ direction: 'backwardInput', geometry: g3(), family: defaultConvFamily(), algorithm: 'winograd', ms: { direct: 2, winograd: 1 }, clock: 'wall' }],
+  });
+
+  it('round-trips through a file, written atomically', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dawnet-tuning-'));
+    try {
+      dn.applyConvTuning(valid());
+      const path = join(dir, 'tuning.json');
+      expect(await dn.io.saveConvTuning(path)).toBe(1);
+      const saved = dn.convTuning();
+      dn.clearConvTuning();
+      expect(convAlgorithm('backwardInput', g3())).toBe(ruleConvAlgorithm('backwardInput', g3(), defaultConvFamily(), isCpuAdapterReport(runtime().ctx.report)));
+      expect(await dn.io.loadConvTuning(path)).toBe(1);
+      expect(dn.convTuning()).toEqual(saved);
+      expect(convAlgorithm('backwardInput', g3())).toBe('winograd');
+      expect(JSON.parse(await readFile(path, 'utf8'))).toEqual(saved);
+      await expect(dn.io.loadConvTuning(join(dir, 'missing.json'))).rejects.toThrow(FormatError);
+      await writeFile(join(dir, 'bad.json'), '{"format":');
+      await expect(dn.io.loadConvTuning(join(dir, 'bad.json'))).rejects.toThrow(/^.*bad\.json: /);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  const broken: [string, (t: ReturnType<typeof valid>) => unknown][] = [
+    ['another format', (t) => ({ ...t, format: 'other' })],
+    ['another version', (t) => ({ ...t, version: 2 })],
+    ['no conv list', (t) => ({ ...t, convs: {} })],
+    ['another adapter', (t) => ({ ...t, adapter: 'some other GPU' })],
+    ['a bad direction', (t) => ({ ...t, convs: [{ ...t.convs[0], direction: 'backwardWeight' }] })],
+    ['a bad family', (t) => ({ ...t, convs: [{ ...t.convs[0], family: 'cuda' }] })],
+    ['a bad algorithm', (t) => ({ ...t, convs: [{ ...t.convs[0], algorithm: 'fft' }] })],
+    ['a missing geometry field', (t) => ({ ...t, convs: [{ ...t.convs[0], geometry: { ...t.convs[0].geometry, cout: undefined } }] })],
+    ['a negative pad', (t) => ({ ...t, convs: [{ ...t.convs[0], geometry: { ...t.convs[0].geometry, padTop: -1 } }] })],
+    ['a 1x1 conv', (t) => ({ ...t, convs: [{ ...t.convs[0], geometry: { ...t.convs[0].geometry, kh: 1, kw: 1 } }] })],
+    ['fused on 6 output channels', (t) => ({ ...t, convs: [{ ...t.convs[0], algorithm: 'winograd-fused', geometry: { ...t.convs[0].geometry, cin: 6 } }] })],
+  ];
+  for (const [what, mutate] of broken) {
+    it(`refuses ${what}, naming the source, and keeps the choices it had`, () => {
+      dn.applyConvTuning(valid());
+      const before = dn.convTuning();
+      const bad = mutate(valid());
+      expect(() => dn.applyConvTuning(bad, 'my-tuning.json')).toThrow(FormatError);
+      expect(() => dn.applyConvTuning(JSON.stringify(bad), 'my-tuning.json')).toThrow(/^my-tuning\.json/);
+      expect(dn.convTuning()).toEqual(before);
+    });
+  }
+});
