@@ -203,7 +203,7 @@ function alternativeNote(r: CaseResult): string {
   const ran = r.dawnet.timing.medianMs;
   const tfjsMs = timed(r.tfjs) && r.tfjs.clock === r.dawnet.clock ? r.tfjs.timing.medianMs : null;
   const vsTfjs = (ms: number) => (tfjsMs === null ? '' : `, ${(tfjsMs / ms).toFixed(2)}x tfjs`);
-  return alternativesOf(r).map((a) => `; ${a.algorithm} beside it: ${f(a.ms)} ms (${(a.ms / ran).toFixed(2)}x the time${vsTfjs(a.ms)})`).join('');
+  return alternativesOf(r).map((a) => `; ${a.algorithm} beside it: ${f(a.ms)} ms (${(a.ms / (a.pairedMs ?? ran)).toFixed(2)}x the time${a.pairedMs === undefined ? '' : ' interleaved with it'}${vsTfjs(a.ms)})`).join('');
 }
 
 /**

@@ -15,6 +15,7 @@ import {
   compareOutputs,
   pctOfPeak,
   sameClockRatio,
+  type Alternative,
   type CaseResult,
   type Peak,
   type SideResult,
@@ -22,6 +23,7 @@ import {
 import {
   dawnetGpuClock,
   timeClocked,
+  timeInterleaved,
   type ClockedTiming,
   type GpuClock,
   type SideClocks,
@@ -33,6 +35,7 @@ import { probePeak, type LiveGroup } from './pool-probe.js';
 import { profile as profileKernels } from '../src/index.js';
 import type { KernelTime } from '../src/gpu/gpu-timer.js';
 import { setConvAlgorithm, type ConvAlgorithm } from '../src/kernels/conv2d-winograd-run.js';
+import { applyConvTuning, clearConvTuning, convTuning, tuneConvs, type TunedConv } from '../src/kernels/conv2d-tuning.js';
 
 export interface E2eSide {
   /** Enqueues one step (forward, and for training loss, backward and optimiser) without waiting. */
@@ -97,6 +100,8 @@ export interface E2eResult extends CaseResult {
    * (null without 'timestamp-query'): where the step's time goes.
    */
   profile?: StepProfile | null;
+  /** The choices tuneConvs made before the 'tuned' alternative was timed (E2eEnv.tuned). */
+  tuning?: TuningChoice[];
 }
 
 export interface StepProfile {
@@ -123,7 +128,25 @@ export interface E2eEnv {
   convAlternatives?: readonly ConvAlgorithm[];
   /** What the step itself runs its convs with: 'auto' (convAlgorithm's choice, the default) or the forced one. */
   convAlgorithm?: ConvAlgorithm | 'auto';
+  /**
+   * Time dawnet's step once more after tuneConvs on it (each conv by the algorithm it timed
+   * fastest; the tuning is cleared after): the alternative 'tuned', and the choices in `tuning`.
+   */
+  tuned?: boolean;
 }
+
+/** One conv's tuned choice as a record keeps it: the conv, what ran and each algorithm's median. */
+export interface TuningChoice {
+  conv: string;
+  algorithm: ConvAlgorithm;
+  ms: Partial<Record<ConvAlgorithm, number>>;
+}
+
+const tuningChoice = (t: TunedConv): TuningChoice => {
+  const g = t.geometry;
+  const [cin, cout] = t.direction === 'forward' ? [g.cin, g.cout] : [g.cout, g.cin];
+  return { conv: `${t.direction} ${g.n}x${g.ho}x${g.wo} ${cin}->${cout}`, algorithm: t.algorithm, ms: t.ms };
+};
 
 export const MEMORY_BAR = 1.5;
 
@@ -188,8 +211,33 @@ async function timeAlternatives(side: E2eSide, env: E2eEnv, sync: () => Promise<
   return { alternatives, errors };
 }
 
+/**
+ * The step again after tuneConvs on it, interleaved with the step untuned (the table cleared and
+ * refilled around each sample), both on the side's clock: a tuning's gain on one clock stretch.
+ */
+async function timeTuned(side: E2eSide, env: E2eEnv, sync: () => Promise<void>, gpu: GpuClock | null): Promise<{ ms: number; untunedMs: number; clock: string; tuning: TuningChoice[] }> {
+  try {
+    const choices = await tuneConvs(() => side.step());
+    const saved = convTuning();
+    const runner = (tuned: boolean) => ({
+      step: () => {
+        if (tuned) applyConvTuning(saved);
+        else clearConvTuning();
+        side.step();
+      },
+      sync,
+    });
+    const [untuned, tuned] = await timeInterleaved([{ runner: runner(false), gpu }, { runner: runner(true), gpu }], { ...env.timing, maxInner: 1 });
+    if (untuned.clock !== tuned.clock) throw new Error(`the tuned and untuned steps were timed on different clocks (${untuned.clock}, ${tuned.clock})`);
+    return { ms: tuned.timing.medianMs, untunedMs: untuned.timing.medianMs, clock: tuned.clock, tuning: choices.map(tuningChoice) };
+  } finally {
+    clearConvTuning();
+  }
+}
+
 interface DawnetRun {
-  alternatives?: { algorithm: string; ms: number }[];
+  alternatives?: Alternative[];
+  tuning?: TuningChoice[];
   alternativeErrors?: string[];
   profile: StepProfile | { error: string } | null;
   side: SideResult | { error: string };
@@ -210,6 +258,16 @@ async function runDawnet(c: E2eCase, env: E2eEnv, sync: () => Promise<void>): Pr
     if (env.convAlternatives?.length) {
       const { alternatives, errors } = await timeAlternatives(side, env, sync, gpu, run.side.clock);
       [run.alternatives, run.alternativeErrors] = [alternatives, errors];
+    }
+    if (env.tuned) {
+      try {
+        const t = await timeTuned(side, env, sync, gpu);
+        if (t.clock === run.side.clock) run.alternatives = [...(run.alternatives ?? []), { algorithm: 'tuned', ms: t.ms, pairedMs: t.untunedMs }];
+        run.tuning = t.tuning;
+      } catch (e) {
+        run.alternativeErrors = [...(run.alternativeErrors ?? []), `tuned: ${message(e)}`];
+        await sync().catch(() => {});
+      }
     }
     if (env.memory) {
       try {
@@ -283,6 +341,7 @@ export async function runE2eCase(c: E2eCase, env: E2eEnv, dawnetSync: () => Prom
   row.profile = dn.profile && 'error' in dn.profile ? null : dn.profile;
   if (dn.profile && 'error' in dn.profile) row.note = [row.note, `profile: ${dn.profile.error}`].filter(Boolean).join('; ');
   if (dn.alternatives?.length) Object.assign(row, { algorithm: env.convAlgorithm ?? 'auto', alternatives: dn.alternatives });
+  if (dn.tuning) row.tuning = dn.tuning;
   if (dn.alternativeErrors?.length) row.note = [row.note, ...dn.alternativeErrors.map((e) => `under ${e}`)].filter(Boolean).join('; ');
   let tfOut: Float32Array | null = null;
   if (env.tfjs && c.tfjs) {

@@ -95,7 +95,7 @@ export interface CaseResult {
   /** The algorithm dawnet ran (BenchCase.algorithm), where the case names one. */
   algorithm?: string;
   /** dawnet's median under each of BenchCase.alternatives' algorithms (ms, on dawnet's clock). */
-  alternatives?: { algorithm: string; ms: number }[];
+  alternatives?: Alternative[];
   /** Records before 2026-11-27 timed one other algorithm: read them with alternativesOf. */
   alternative?: { algorithm: string; ms: number };
   /**
@@ -103,6 +103,17 @@ export interface CaseResult {
    * GPU time by kernel, largest first. The passes add a little time of their own.
    */
   kernels?: KernelTime[];
+}
+
+/** Another algorithm's median beside the row's (ms, on dawnet's clock). */
+export interface Alternative {
+  algorithm: string;
+  ms: number;
+  /**
+   * The row's own way re-timed interleaved with this one, where it was (the end-to-end 'tuned'
+   * step against the untuned): ratios then use it rather than the row's median.
+   */
+  pairedMs?: number;
 }
 
 export interface CaseEnv {
@@ -251,7 +262,7 @@ function withOperandProbe<T>(step: () => T): T {
 }
 
 /** The other algorithms a row timed beside it, from either record format. */
-export const alternativesOf = (r: CaseResult): { algorithm: string; ms: number }[] => r.alternatives ?? (r.alternative ? [r.alternative] : []);
+export const alternativesOf = (r: CaseResult): Alternative[] => r.alternatives ?? (r.alternative ? [r.alternative] : []);
 
 /** Runs a case on dawnet and (when loaded) tfjs; a failing side is reported, not thrown. */
 export async function runCase(c: BenchCase, env: CaseEnv): Promise<CaseResult> {

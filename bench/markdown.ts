@@ -44,7 +44,7 @@ function wall(r: CaseResult): string {
  * clock's, which the introduction calls the last.
  */
 const besideHead = 'other algorithms beside it (dawnet)';
-const besideCell = (r: CaseResult): string => alternativesOf(r).map((a) => `${a.algorithm} ${ms(a.ms)} ms`).join(', ') || '-';
+const besideCell = (r: CaseResult): string => alternativesOf(r).map((a) => `${a.algorithm} ${ms(a.ms)} ms${a.pairedMs === undefined ? '' : ` (${(a.pairedMs / a.ms).toFixed(2)}x as fast as untuned, ${ms(a.pairedMs)} ms, interleaved with it)`}`).join(', ') || '-';
 const hasBeside = (rows: CaseResult[]): boolean => rows.some((r) => alternativesOf(r).length > 0);
 
 /** The run's clock: dawnet's (records from before the choice are wall clock). */

@@ -35,7 +35,8 @@ options:
   --fused-groups G  the fused Winograd kernel's channel vec4s per workgroup at most: 1, 2, 4 or
                     8 (default 8: 32 channels, 256 threads)
   --no-beside       time neither the operand probe nor the other conv algorithms beside the
-                    conv cases (what the tile comparisons of scripts/gpu-run.sh need)
+                    conv cases, nor the end-to-end steps under them or tuned (what the tile
+                    comparisons of scripts/gpu-run.sh need)
   --budget SECONDS  start no new case after this long (the rest are listed as skipped)
   --out FILE        JSON path (default bench/results/<adapter>.json)
   --markdown [JSON] print the README's benchmark section after the run; given a record
@@ -51,7 +52,8 @@ options:
   --conv-algorithm A  auto (default: on GPUs Winograd F(4x4, 3x3) for the 3x3 stride-1 forwards
                     and backward inputs it suits, see convAlgorithm), direct, winograd or
                     winograd-fused (Winograd in one kernel; both wherever they fit); the others
-                    are timed beside each conv either way, unless --no-beside
+                    are timed beside each conv either way, unless --no-beside; with auto
+                    the end-to-end steps are also timed after tuneConvs ('tuned')
   --list            print the case ids and exit`;
 
 export interface BenchOptions {

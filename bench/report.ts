@@ -96,9 +96,10 @@ export function algorithmNote(r: CaseResult): string {
   if (!others.length || !('timing' in r.dawnet)) return `  algorithm: ${ran}`;
   const mine = r.dawnet.timing.medianMs;
   const beside = others.map((a) => {
-    const speedup = a.ms / mine;
+    const speedup = a.ms / (a.pairedMs ?? mine);
     const verdict = speedup >= 1 ? `${speedup.toFixed(2)}x slower` : `${(1 / speedup).toFixed(2)}x faster`;
-    return `${a.algorithm} beside it: ${ms(a.ms)} ms, ${verdict}`;
+    const paired = a.pairedMs === undefined ? '' : ` than ${ran} interleaved with it (${ms(a.pairedMs)} ms)`;
+    return `${a.algorithm} beside it: ${ms(a.ms)} ms, ${verdict}${paired}`;
   });
   return `  algorithm: ${ran}; ${beside.join('; ')}`;
 }

@@ -40,6 +40,11 @@ export interface TrainConfig {
   limit: number;
   workers: number;
   strict: boolean;
+  /**
+   * Time each conv's algorithms on the first batch and run the fastest (tuneConvs); the choices
+   * are kept in the run folder and reused on --resume on the same adapter.
+   */
+  tuneConvs?: boolean;
 }
 
 export function defaultConfig(task: Task): TrainConfig {
@@ -55,6 +60,7 @@ export function defaultConfig(task: Task): TrainConfig {
     limit: 0,
     workers: -1,
     strict: false,
+    tuneConvs: false,
     features: 32,
     depth: 4,
     widthScale: 1,

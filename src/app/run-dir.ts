@@ -16,6 +16,7 @@ export const runFiles = (dir: string) => ({
   best: join(dir, 'best.safetensors'),
   eval: join(dir, 'eval.json'),
   report: join(dir, 'report.html'),
+  tuning: join(dir, 'conv-tuning.json'),
 });
 
 export async function ensureRunDir(dir: string): Promise<void> {

@@ -2,7 +2,8 @@
 // notebook's callbacks, writes metrics.jsonl and checkpoints every epoch, evaluates the test
 // split at the end and writes the report. Interrupted runs save a checkpoint and can be resumed.
 
-import { DawnetError, TrainingError } from '../errors.js';
+import { DawnetError, FormatError, TrainingError } from '../errors.js';
+import { loadConvTuning, saveConvTuning } from '../io/conv-tuning.js';
 import { adapterName } from '../gpu/device.js';
 import { runtime } from '../gpu/runtime.js';
 import { Adam } from '../optim/adam.js';
@@ -38,6 +39,22 @@ async function importBaseWeights(c: TrainConfig, model: ReturnType<typeof buildM
   const report = await loadWeights(base, c.weights, { strict: false });
   log(`weights: loaded ${report.loaded.length} tensors from ${c.weights} (${report.format}); missing ${report.missing.length}, unexpected ${report.unexpected.length}`);
   if (report.loaded.length === 0) throw new DawnetError(`${c.weights}: no tensor matched the VGG16 base`);
+}
+
+/**
+ * With --tune-convs: takes the choices an earlier epoch of this run saved, when there are any and
+ * they are this adapter's (false: nothing to tune); else the first batch tunes (true).
+ */
+async function needsTuning(path: string, log: (m: string) => void): Promise<boolean> {
+  if (!(await fileExists(path))) return true;
+  try {
+    log(`conv tuning: ${await loadConvTuning(path)} choices from ${path}`);
+    return false;
+  } catch (e) {
+    if (!(e instanceof FormatError)) throw e;
+    log(`conv tuning: ${e.message}; timing the convs again`);
+    return true;
+  }
 }
 
 export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume = false): Promise<TrainResult> {
@@ -86,6 +103,8 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
     callbacks: callbackStates(),
   });
 
+  const tune = c.tuneConvs === true && (await needsTuning(files.tuning, log));
+  let tuningSaved = false;
   const train = makeDataset(split.train, c, { train: true });
   const val = makeDataset(split.val, c, { train: false });
   const started = performance.now();
@@ -103,6 +122,7 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
       checkpointMeta: { architecture: built.architecture, seed: c.seed, task: c.task },
       signal: hooks.signal,
       log,
+      tuneConvs: tune,
       // DAWNET_INJECT_NAN_AT_BATCH=n: a NaN loss at batch n, to test the stop path end to end.
       injectNanAtBatch: process.env.DAWNET_INJECT_NAN_AT_BATCH ? Number(process.env.DAWNET_INJECT_NAN_AT_BATCH) : undefined,
       onBatch: (p) => hooks.onBatch?.({ ...p, epochs: c.epochs }),
@@ -110,6 +130,10 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
         lastCompleted = epoch;
         await appendMetrics(c.out, { epoch, ...logs, seconds: (performance.now() - started) / 1000 });
         await saveCheckpoint(files.last, model, optimizer, meta(epoch, logs));
+        if (tune && !tuningSaved) {
+          await saveConvTuning(files.tuning);
+          tuningSaved = true;
+        }
         hooks.onEpoch?.(epoch, logs);
       },
     });

@@ -40,6 +40,7 @@ export const trainSpec: CommandSpec = {
     limit: { type: 'number', help: 'use at most this many training slices (quick runs; 0 = all)', default: 0 },
     workers: { type: 'number', help: 'decoding threads (default: cores - 1, at most 4)' },
     strict: { type: 'boolean', help: 'stop on the first bad file instead of skipping it' },
+    'tune-convs': { type: 'boolean', help: "time each conv's algorithms on this device on the first batch and run the fastest (kept in the run folder as conv-tuning.json, reused by --resume)" },
   },
   examples: [
     'dawnet train segment --data kaggle_3m --out runs/unet',
@@ -79,6 +80,7 @@ export function configFromFlags(task: Task, f: Record<string, unknown>): TrainCo
     limit: num('limit') ?? c.limit,
     workers: num('workers') ?? c.workers,
     strict: f.strict === true,
+    tuneConvs: f['tune-convs'] === true,
   };
 }
 

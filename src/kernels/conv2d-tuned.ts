@@ -15,10 +15,10 @@ export interface ConvCall {
   family: ConvFamily;
 }
 
-/** One conv's timing: the median of each algorithm timed, and the one chosen. */
+/** One conv's timing: the fastest sample of each algorithm timed, and the one chosen. */
 export interface TunedConv extends ConvCall {
   algorithm: ConvAlgorithm;
-  /** Median milliseconds per algorithm timed (algorithms that could not run are left out). */
+  /** Milliseconds per algorithm timed, its fastest sample (algorithms that could not run are left out). */
   ms: Partial<Record<ConvAlgorithm, number>>;
   /** 'gpu': timestamp queries; 'wall': enqueue to queue drained, where the adapter has none. */
   clock: 'gpu' | 'wall';

@@ -30,10 +30,17 @@ export interface TuneOptions {
   algorithms?: readonly ConvAlgorithm[];
   /**
    * How much faster than the rule's choice another algorithm must be to replace it: 0.05 (5%) by
-   * default, since repeated medians of one kernel differ by a few percent on a shared machine and
+   * default, since repeated timings of one kernel differ by a few percent on a shared machine and
    * the rule's choices were also timed on whole models.
    */
   margin?: number;
+  /**
+   * 'gpu': timestamp queries, the kernels' own time; 'wall': enqueue to queue drained, which also
+   * counts encoding and each dispatch's launch. Default: 'gpu' where the adapter has
+   * 'timestamp-query' and is a GPU; 'wall' on CPU adapters, whose encoding and launches take the
+   * same cores as the kernels.
+   */
+  clock?: 'gpu' | 'wall';
 }
 
 /** The tuned choices of this device, as saveConvTuning writes them. */
@@ -83,9 +90,9 @@ function runner(call: ConvCall, algorithm: ConvAlgorithm, src: Tensor, w: Tensor
 }
 
 /** Milliseconds of one run: GPU timestamps where the adapter has them and no other timing runs, else wall clock to the queue drained. */
-async function sample(run: () => void): Promise<{ ms: number; clock: 'gpu' | 'wall' }> {
+async function sample(run: () => void, clock: 'gpu' | 'wall'): Promise<{ ms: number; clock: 'gpu' | 'wall' }> {
   const rt = runtime();
-  if (rt.gpuTimer.available && !rt.gpuTimer.active) {
+  if (clock === 'gpu' && rt.gpuTimer.available && !rt.gpuTimer.active) {
     rt.gpuTimer.begin();
     let ms: number | null;
     try {
@@ -101,16 +108,11 @@ async function sample(run: () => void): Promise<{ ms: number; clock: 'gpu' | 'wa
   return { ms: performance.now() - t0, clock: 'wall' };
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
-};
-
 async function tuneOne(call: ConvCall, options: TuneOptions): Promise<TunedConv | null> {
   const rt = runtime();
   const { direction, geometry: g, family } = call;
   const reps = options.reps ?? DEFAULT_REPS;
+  const clockWanted = options.clock ?? (isCpuAdapterReport(rt.ctx.report) ? 'wall' : 'gpu');
   if (!Number.isInteger(reps) || reps < 1) throw new RangeError(`tuneConvs: reps must be a positive integer, got ${reps}`);
   const srcShape = direction === 'forward' ? [g.n, g.h, g.w, g.cin] : [g.n, g.ho, g.wo, g.cout];
   // Values do not change a kernel's time; constant tensors need no upload.
@@ -121,7 +123,7 @@ async function tuneOne(call: ConvCall, options: TuneOptions): Promise<TunedConv 
     for (const a of candidates(call, options)) {
       const run = runner(call, a, src, w);
       try {
-        await sample(run); // warm-up: compiles the kernels
+        await sample(run, clockWanted); // warm-up: compiles the kernels
         runs.set(a, run);
       } catch (e) {
         if (!(e instanceof LimitError)) throw e; // e.g. a workspace the adapter cannot bind: not a candidate
@@ -132,12 +134,15 @@ async function tuneOne(call: ConvCall, options: TuneOptions): Promise<TunedConv 
     let clock: 'gpu' | 'wall' = 'gpu';
     for (let r = 0; r < reps; r++) {
       for (const [a, run] of runs) {
-        const s = await sample(run);
+        const s = await sample(run, clockWanted);
         times.get(a)!.push(s.ms);
         if (s.clock === 'wall') clock = 'wall';
       }
     }
-    const ms = Object.fromEntries([...times].map(([a, t]) => [a, median(t)])) as Partial<Record<ConvAlgorithm, number>>;
+    // The fastest sample: other work on the machine only ever slows a run down, so it is the
+    // closest to the kernels' own time (medians of one conv differed by up to 1.3x between two
+    // runs minutes apart on the shared 2-core VM this was written on).
+    const ms = Object.fromEntries([...times].map(([a, t]) => [a, Math.min(...t)])) as Partial<Record<ConvAlgorithm, number>>;
     const rule = ruleConvAlgorithm(direction, g, family, isCpuAdapterReport(rt.ctx.report));
     const tuned: TunedConv = { ...call, algorithm: choose(ms, rule, options.margin ?? DEFAULT_MARGIN), ms, clock };
     setTunedConv(rt.device, tuned);
@@ -148,7 +153,7 @@ async function tuneOne(call: ConvCall, options: TuneOptions): Promise<TunedConv 
   }
 }
 
-/** The fastest median, unless the rule's choice is within `margin` of it. */
+/** The fastest algorithm, unless the rule's choice is within `margin` of it. */
 export function choose(ms: Partial<Record<ConvAlgorithm, number>>, rule: ConvAlgorithm, margin: number): ConvAlgorithm {
   const timed = (Object.entries(ms) as [ConvAlgorithm, number][]).sort((a, b) => a[1] - b[1]);
   if (timed.length === 0) return rule;

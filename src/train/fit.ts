@@ -8,6 +8,7 @@ import { noGrad } from '../graph/autograd.js';
 import { keep, scope } from '../graph/scope.js';
 import { readTensors, type Tensor } from '../graph/tensor.js';
 import { unary } from '../kernels/elementwise.js';
+import { tuneConvs, type TuneOptions, type TunedConv } from '../kernels/conv2d-tuning.js';
 import type { Module } from '../nn/module.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { Callback, Logs, TrainingControl } from './callbacks.js';
@@ -78,6 +79,13 @@ export interface FitOptions {
   log?: (message: string) => void;
   /** Testing hook: multiplies the loss of this (1-based) batch of the first epoch by NaN. */
   injectNanAtBatch?: number;
+  /**
+   * Tune the convs on the first batch (tuneConvs): its step runs as usual, then each of its convs
+   * that has a choice of algorithm is timed on this device, and every later batch of the same
+   * size runs them by the fastest (a last, smaller batch by the rule). true for tuneConvs'
+   * defaults, or its options. The choices are logged.
+   */
+  tuneConvs?: boolean | TuneOptions;
 }
 
 export interface History {
@@ -95,11 +103,12 @@ export async function trainEpoch(model: Module, data: Dataset, opts: FitOptions,
   let samples = 0;
   let batch = 0;
   for await (const b of data.batches(epoch)) {
-    let lossTensor: Tensor;
+    let lossTensor!: Tensor;
     let metricTensors: Tensor[] = [];
+    const firstBatch = batch === 0 && epoch === (opts.initialEpoch ?? 0);
     try {
       const poison = opts.injectNanAtBatch !== undefined && opts.injectNanAtBatch === batch + 1 && epoch === (opts.initialEpoch ?? 0);
-      lossTensor = scope(() => {
+      const step = () => scope(() => {
         const p = model.forward(b.x);
         let loss = opts.loss(p, b.y);
         // Fault injection for tests: a real NaN flowing through the graph, not a faked number.
@@ -109,6 +118,11 @@ export async function trainEpoch(model: Module, data: Dataset, opts: FitOptions,
         loss.backward();
         return loss;
       });
+      if (firstBatch && opts.tuneConvs) {
+        const t0 = performance.now();
+        const tuned = await tuneConvs(() => (lossTensor = step()), opts.tuneConvs === true ? {} : opts.tuneConvs);
+        opts.log?.(tuningSummary(tuned, (performance.now() - t0) / 1000));
+      } else lossTensor = step();
     } finally {
       b.x.dispose();
       b.y.dispose();
@@ -134,6 +148,14 @@ export async function trainEpoch(model: Module, data: Dataset, opts: FitOptions,
     if (opts.signal?.stop) return { loss: total / samples, interrupted: true };
   }
   return { loss: samples ? total / samples : NaN, metric: opts.trainMetric && samples ? metricTotal / samples : undefined, interrupted: false };
+}
+
+/** One line on what tuneConvs chose: how many convs each algorithm got, and the time it took. */
+export function tuningSummary(tuned: TunedConv[], seconds: number): string {
+  const counts = new Map<string, number>();
+  for (const t of tuned) counts.set(t.algorithm, (counts.get(t.algorithm) ?? 0) + 1);
+  const by = [...counts].map(([a, n]) => `${n} ${a}`).join(', ');
+  return `conv tuning: ${tuned.length} convs with a choice of algorithm timed in ${seconds.toFixed(1)} s${tuned.length ? `: ${by}` : ''}`;
 }
 
 /** Runs the model over a dataset without gradients: mean loss and the gathered predictions. */

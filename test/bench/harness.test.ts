@@ -206,14 +206,14 @@ describe('memory minimum', () => {
 });
 
 describe('end-to-end case', () => {
-  it('a U-Net training step at scale 32: timed on both sides, outputs agree, both memories measured, and timed under Winograd beside', async () => {
+  it('a U-Net training step at scale 32: timed on both sides, outputs agree, both memories measured, and timed under Winograd and tuned beside', async () => {
     const c = unetTrainCases(32).find((x) => x.batch === 1)!;
     expect(c.id).toBe('unet.train/b1');
     const reps = 1;
     const clocks = gpuClocks();
     const row = await runE2eCase(
       c,
-      { timing: { warmup: 0, reps, minSampleMs: 0, maxInner: 1 }, peak: { gflops: 1, gbps: 1, clock: clocks.dawnet }, tfjs: peer(), check: true, memory: true, clocks, convAlternatives: ['winograd'] },
+      { timing: { warmup: 0, reps, minSampleMs: 0, maxInner: 1 }, peak: { gflops: 1, gbps: 1, clock: clocks.dawnet }, tfjs: peer(), check: true, memory: true, clocks, convAlternatives: ['winograd'], tuned: true },
       () => runtime().sync(),
     );
     expect([row.metric, row.work, row.batch]).toEqual(['images', 1, 1]);
@@ -226,10 +226,21 @@ describe('end-to-end case', () => {
     expect(row.check, 'outputs compared').not.toBeNull();
     expect(row.check!.ok, `max rel err ${row.check!.maxRelErr}`).toBe(true);
     expect(row.algorithm).toBe('auto');
-    expect(row.alternatives?.map((a) => a.algorithm)).toEqual(['winograd']);
+    expect(row.alternatives?.map((a) => a.algorithm)).toEqual(['winograd', 'tuned']);
     expect(row.alternatives![0].ms).toBeGreaterThan(0);
-    expect(e2eRow(row)).toMatch(/algorithm: auto; winograd beside it: [\d.]+ ms, [\d.]+x (slower|faster)/);
+    expect(row.alternatives![0].pairedMs, 'forced algorithms are not paired').toBeUndefined();
+    const tuned = row.alternatives![1];
+    expect(tuned.ms).toBeGreaterThan(0);
+    expect(tuned.pairedMs).toBeGreaterThan(0);
+    // The step's 3x3 stride-1 convs, forward and backward input, each with its choice and times.
+    expect(row.tuning!.length).toBeGreaterThan(4);
+    for (const t of row.tuning!) {
+      expect(t.conv).toMatch(/^(forward|backwardInput) 1x\d+x\d+ \d+->\d+$/);
+      expect(Object.keys(t.ms)).toContain(t.algorithm);
+    }
+    expect(e2eRow(row)).toMatch(/algorithm: auto; winograd beside it: [\d.]+ ms, [\d.]+x (slower|faster); tuned beside it: [\d.]+ ms, [\d.]+x (slower|faster) than auto interleaved with it \([\d.]+ ms\)/);
     expect(dn.setConvAlgorithm('auto'), 'the setting before the alternatives, restored').toBe('auto');
+    expect(dn.convTuning().convs, 'the tuning cleared after').toEqual([]);
     const m = row.memory;
     if (!m || 'error' in m) throw new Error(`memory not measured: ${m && 'error' in m ? m.error : 'null'}`);
     expect(m.peakBytes).toBeGreaterThan(m.baselineBytes);
@@ -276,6 +287,7 @@ describe('end-to-end case', () => {
     expect(md).toContain('dawnet bench --scale 32');
     expect(md).toMatch(/\| unet\.train\/b1 \| 1x32x32x3 f32 d4 \| [\d.]+ ms \([\d.]+ img\/s\) \| [\d.]+ ms \([\d.]+ img\/s\) \| [\d.]+x \|/);
     expect(md).toContain('U-Net training step vs tfjs');
+    expect(md).toMatch(/winograd [\d.]+ ms, tuned [\d.]+ ms \([\d.]+x as fast as untuned, [\d.]+ ms, interleaved with it\)/);
     expect(md).toContain(`| ${mibOf(m.peakBytes)} | ${mibOf(tm.peakBytes)} |`);
     if (row.profile) expect(md).toMatch(/- `unet\.train\/b1`: [\d.]+ ms on the GPU \([\d.]+ with a pass per dispatch/);
     if (clocks.dawnet === 'gpu-timestamp') {

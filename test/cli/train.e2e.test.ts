@@ -1,6 +1,6 @@
 // The main job end to end through the real CLI on a synthetic data set: train, eval, predict,
 // the report in headless Chromium, an interrupted run resumed, and a NaN loss stopping cleanly.
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodePng } from '../../src/io/png.js';
@@ -169,4 +169,29 @@ describe('interruptions', () => {
     expect(child.stderr).toMatch(/loss became NaN at epoch 2, batch 2.*last good checkpoint/);
     expect(readFileSync(join(run, 'last.safetensors')).equals(before)).toBe(true);
   }, 300_000);
+});
+
+describe('--tune-convs', () => {
+  it('tunes on the first batch, keeps the choices in the run folder, reuses them on --resume, and tunes again for another adapter', async () => {
+    const run = join(work, 'tuned');
+    const tuning = join(run, 'conv-tuning.json');
+    const a = await runCli(cli, ['train', 'segment', '--data', data, '--out', run, '--epochs', '1', '--tune-convs', ...SEGMENT], { timeoutMs: 200_000 });
+    expect(a.code, a.stderr).toBe(0);
+    expect(a.stdout).toMatch(/conv tuning: \d+ convs with a choice of algorithm timed in/);
+    const saved = JSON.parse(readFileSync(tuning, 'utf8'));
+    expect(saved.format).toBe('dawnet-conv-tuning');
+    // The U-Net's 3x3 convs, forward and backward input, at the first batch's size.
+    expect(saved.convs.length).toBeGreaterThan(4);
+    for (const c of saved.convs) expect(c.geometry.n).toBe(8);
+    const b = await runCli(cli, ['train', 'segment', '--resume', run, '--epochs', '2'], { timeoutMs: 200_000 });
+    expect(b.code, b.stderr).toBe(0);
+    expect(b.stdout).toContain(`conv tuning: ${saved.convs.length} choices from ${tuning}`);
+    expect(b.stdout).not.toMatch(/timed in/);
+    writeFileSync(tuning, JSON.stringify({ ...saved, adapter: 'some other GPU' }));
+    const c = await runCli(cli, ['train', 'segment', '--resume', run, '--epochs', '3'], { timeoutMs: 200_000 });
+    expect(c.code, c.stderr).toBe(0);
+    expect(c.stdout).toMatch(/some other GPU.*timing the convs again/);
+    expect(c.stdout).toMatch(/conv tuning: \d+ convs with a choice of algorithm timed in/);
+    expect(JSON.parse(readFileSync(tuning, 'utf8')).adapter).toBe(saved.adapter);
+  }, 600_000);
 });

@@ -128,12 +128,16 @@ describe('tuneConvs', () => {
     }
   });
 
-  it('times on the wall clock inside a profile, whose timer it leaves alone', async () => {
+  it('times on the wall clock on CPU adapters and inside a profile, whose timer it leaves alone', async () => {
     const s = makeStep();
     try {
+      const cpu = isCpuAdapterReport(runtime().ctx.report);
+      const stamps = runtime().gpuTimer.available;
+      for (const t of await dn.tuneConvs(s.step, { reps: 1 })) expect(t.clock).toBe(cpu || !stamps ? 'wall' : 'gpu');
+      if (stamps) for (const t of await dn.tuneConvs(s.step, { reps: 1, clock: 'gpu' })) expect(t.clock).toBe('gpu');
       let tuned: dn.TunedConv[] = [];
       await dn.profile(async () => {
-        tuned = await dn.tuneConvs(s.step, { reps: 1 });
+        tuned = await dn.tuneConvs(s.step, { reps: 1, clock: 'gpu' });
       });
       expect(tuned.length).toBe(2);
       for (const t of tuned) expect(t.clock).toBe('wall');
