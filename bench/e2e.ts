@@ -139,13 +139,15 @@ export interface E2eEnv {
 export interface TuningChoice {
   conv: string;
   algorithm: ConvAlgorithm;
+  /** The tiled family's GEMM tile it chose, where it had a choice. */
+  tile?: string;
   ms: Partial<Record<ConvAlgorithm, number>>;
 }
 
 const tuningChoice = (t: TunedConv): TuningChoice => {
   const g = t.geometry;
   const [cin, cout] = t.direction === 'forward' ? [g.cin, g.cout] : [g.cout, g.cin];
-  return { conv: `${t.direction} ${g.n}x${g.ho}x${g.wo} ${cin}->${cout}`, algorithm: t.algorithm, ms: t.ms };
+  return { conv: `${t.direction} ${g.n}x${g.ho}x${g.wo} ${cin}->${cout}`, algorithm: t.algorithm, ...(t.tile ? { tile: t.tile } : {}), ms: t.ms };
 };
 
 export const MEMORY_BAR = 1.5;

@@ -13,7 +13,9 @@ import type { ConvGeometry } from './conv2d.js';
 import type { ConvDirection } from './conv2d-gemm-common.js';
 import { gemmKernel, type ConvFamily, type GemmKernel } from './conv2d-gemm.js';
 import { SUBGROUP_LANES, tileFit } from './conv2d-subgroup.js';
-import { CONV_TILE, tiledTileFor, type GemmTile } from './conv2d-tiled.js';
+import { CONV_TILE, parseGemmTile, tiledTileFor, type GemmTile } from './conv2d-tiled.js';
+import { tunedConv } from './conv2d-tuned.js';
+import type { ConvAlgorithm } from './conv2d-winograd-run.js';
 import { workgroupGrid } from './wgsl.js';
 
 const familyByDevice = new WeakMap<GPUDevice, ConvFamily>();
@@ -60,9 +62,26 @@ export function gemmTile(dir: ConvDirection, n: number, family = defaultConvFami
 }
 
 /**
+ * The tile of a forward's or backward input's GEMM when it runs by `algorithm` (Winograd: its
+ * batched GEMM, of N columns too): setConvTile's where set, else the tile tuneConvs chose for this
+ * very conv, where it chose this algorithm (conv2d-tuning.ts), else gemmTile's.
+ */
+export function convTile(dir: 'forward' | 'backwardInput', g: ConvGeometry, n: number, family: ConvFamily, algorithm: ConvAlgorithm): GemmTile {
+  const device = runtime().device;
+  const forced = tileOverride.get(device);
+  if (forced) return forced;
+  const tuned = family === 'tiled' ? tunedConv(device, dir, g, family) : undefined;
+  return tuned?.tile && tuned.algorithm === algorithm ? parseGemmTile(tuned.tile) : gemmTile(dir, n, family);
+}
+
+/**
  * Runs the tiled family with one tile for every GEMM on this device (parseGemmTile checks one),
  * for the benchmark to compare tiles on a GPU in one run; null restores the choice by shape.
  */
+export function convTileOverride(): GemmTile | null {
+  return tileOverride.get(runtime().device) ?? null;
+}
+
 export function setConvTile(tile: GemmTile | null): void {
   const device = runtime().device;
   if (tile === null) tileOverride.delete(device);

@@ -58,6 +58,22 @@ export function tiledTileFor(dir: ConvDirection, n: number): GemmTile {
   return n >= 128 ? WIDE_TILE : NARROW_TILE;
 }
 
+/**
+ * The tiles tuneConvs times for a conv's GEMM (conv2d-tuning.ts): the named ones and the others
+ * the H200 tile comparisons tried (scripts/gpu-run.sh's DAWNET_TILE), each fastest somewhere there
+ * or close to it.
+ */
+export const TUNING_TILES: readonly GemmTile[] = [
+  CONV_TILE,
+  WIDE_TILE,
+  NARROW_TILE,
+  SLIM_TILE,
+  SLIM_DEEP_TILE,
+  { bm: 256, bn: 32, bk: 8, tm: 8, tn: 4 },
+  { bm: 256, bn: 64, bk: 8, tm: 8, tn: 8 },
+  { bm: 64, bn: 64, bk: 8, tm: 4, tn: 4 },
+];
+
 /** A tile as parseGemmTile reads it: 'BMxBNxBK/TMxTN'. */
 export const formatGemmTile = (t: GemmTile): string => `${t.bm}x${t.bn}x${t.bk}/${t.tm}x${t.tn}`;
 

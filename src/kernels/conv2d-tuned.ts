@@ -15,11 +15,24 @@ export interface ConvCall {
   family: ConvFamily;
 }
 
+/** One way to run a conv: an algorithm and, for the tiled family's GEMMs, a tile ('BMxBNxBK/TMxTN'). */
+export interface ConvCandidate {
+  algorithm: ConvAlgorithm;
+  tile?: string;
+}
+
 /** One conv's timing: the fastest sample of each algorithm timed, and the one chosen. */
 export interface TunedConv extends ConvCall {
   algorithm: ConvAlgorithm;
-  /** Milliseconds per algorithm timed, its fastest sample (algorithms that could not run are left out). */
+  /**
+   * The tiled family's GEMM tile for the chosen algorithm (Winograd: its batched GEMM's); absent
+   * where the family has no choice of tile (subgroup, fused) or none was timed: gemmTile's rule.
+   */
+  tile?: string;
+  /** Milliseconds per algorithm, its fastest sample at its best tile (algorithms that could not run are left out). */
   ms: Partial<Record<ConvAlgorithm, number>>;
+  /** Every candidate timed, with its fastest sample: what the choice was made from. */
+  timed?: (ConvCandidate & { ms: number })[];
   /** 'gpu': timestamp queries; 'wall': enqueue to queue drained, where the adapter has none. */
   clock: 'gpu' | 'wall';
 }

@@ -15,7 +15,9 @@ import { backwardInputGemm, forwardGemm, type ConvGeometry } from './conv2d.js';
 import { CONV_ALGORITHMS, ruleConvAlgorithm, winogradFits, type ConvAlgorithm } from './conv2d-winograd-run.js';
 import { fusedFits } from './conv2d-winograd-fused.js';
 import { winogradShape } from './conv2d-winograd.js';
-import { clearTunedConvs, GEOMETRY_FIELDS, recordConvs, setTunedConv, tunedConvs, type ConvCall, type TunedConv } from './conv2d-tuned.js';
+import { convTileOverride, gemmTile, setConvTile } from './conv2d-launch.js';
+import { formatGemmTile, parseGemmTile, TUNING_TILES } from './conv2d-tiled.js';
+import { clearTunedConvs, GEOMETRY_FIELDS, recordConvs, setTunedConv, tunedConvs, type ConvCall, type ConvCandidate, type TunedConv } from './conv2d-tuned.js';
 
 export type { TunedConv } from './conv2d-tuned.js';
 
@@ -41,6 +43,11 @@ export interface TuneOptions {
    * same cores as the kernels.
    */
   clock?: 'gpu' | 'wall';
+  /**
+   * The tiles to time for the tiled family's GEMMs ('BMxBNxBK/TMxTN'), beside the rule's; [] for
+   * the rule's only. Default: TUNING_TILES (conv2d-tiled.ts). The subgroup family has no choice.
+   */
+  tiles?: readonly string[];
 }
 
 /** The tuned choices of this device, as saveConvTuning writes them. */
@@ -72,20 +79,58 @@ export async function tuneConvs(fn: () => unknown, options: TuneOptions = {}): P
   return tuned;
 }
 
-function candidates(call: ConvCall, options: TuneOptions): ConvAlgorithm[] {
+/** What runs a conv no one has tuned: ruleConvAlgorithm's algorithm at gemmTile's tile. */
+export function ruleCandidate(call: ConvCall): ConvCandidate {
+  const algorithm = ruleConvAlgorithm(call.direction, call.geometry, call.family, isCpuAdapterReport(runtime().ctx.report));
+  const tile = ruleTile(call, algorithm);
+  return tile === undefined ? { algorithm } : { algorithm, tile };
+}
+
+/** The tile an algorithm's GEMM takes by the rule, as a string; undefined where there is no choice. */
+function ruleTile(call: ConvCall, algorithm: ConvAlgorithm): string | undefined {
+  if (call.family !== 'tiled' || algorithm === 'winograd-fused') return undefined;
+  const { direction: dir, geometry: g } = call;
+  const n = algorithm === 'winograd' ? winogradShape(dir, g).n : dir === 'forward' ? g.cout : g.cin;
+  return formatGemmTile(gemmTile(algorithm === 'winograd' ? 'forward' : dir, n, call.family));
+}
+
+/**
+ * The ways to time: each wanted algorithm that fits, and for the tiled family's GEMMs each tile
+ * (the rule's first) whose columns are at least half full: 128-wide tiles ran 0.5-0.8x the
+ * narrower ones at N <= 64 on an H200 (conv2d-tiled.ts), so wider ones are not worth their
+ * compiles. No tiles where setConvTile forces one: it would override them anyway.
+ */
+function candidates(call: ConvCall, options: TuneOptions): ConvCandidate[] {
   const cpu = isCpuAdapterReport(runtime().ctx.report);
   const wanted = options.algorithms ?? (cpu ? CONV_ALGORITHMS.filter((a) => a !== 'winograd-fused') : CONV_ALGORITHMS);
   const n = winogradShape(call.direction, call.geometry).n;
-  return CONV_ALGORITHMS.filter((a) => wanted.includes(a) && (a !== 'winograd-fused' || fusedFits(n)));
+  const out: ConvCandidate[] = [];
+  for (const algorithm of CONV_ALGORITHMS.filter((a) => wanted.includes(a) && (a !== 'winograd-fused' || fusedFits(n)))) {
+    const rule = ruleTile(call, algorithm);
+    if (rule === undefined || convTileOverride()) {
+      out.push(rule === undefined ? { algorithm } : { algorithm, tile: rule });
+      continue;
+    }
+    const tiles = (options.tiles ?? TUNING_TILES.map(formatGemmTile)).map((t) => formatGemmTile(parseGemmTile(t)));
+    const wide = (t: string) => parseGemmTile(t).bn >= 2 * Math.max(n, 4);
+    for (const tile of [rule, ...tiles.filter((t) => t !== rule && !wide(t))]) out.push({ algorithm, tile });
+  }
+  return out;
 }
 
-/** One conv of `call`'s geometry by `algorithm`, its output freed once enqueued. */
-function runner(call: ConvCall, algorithm: ConvAlgorithm, src: Tensor, w: Tensor): () => void {
+/** One conv of `call`'s geometry by `c`, its output freed once enqueued (its tile forced only while it enqueues). */
+function runner(call: ConvCall, c: ConvCandidate, src: Tensor, w: Tensor): () => void {
   const { direction, geometry: g, family } = call;
+  const tile = c.tile !== undefined && !convTileOverride() ? parseGemmTile(c.tile) : null;
   return () =>
     noGrad(() => {
-      const out = direction === 'forward' ? forwardGemm(g, src, w, null, family, algorithm) : backwardInputGemm(g, src, w, null, family, algorithm);
-      out.dispose();
+      if (tile) setConvTile(tile);
+      try {
+        const out = direction === 'forward' ? forwardGemm(g, src, w, null, family, c.algorithm) : backwardInputGemm(g, src, w, null, family, c.algorithm);
+        out.dispose();
+      } finally {
+        if (tile) setConvTile(null);
+      }
     });
 }
 
@@ -119,32 +164,33 @@ async function tuneOne(call: ConvCall, options: TuneOptions): Promise<TunedConv 
   const src = full(srcShape, 0.01);
   const w = full([g.kh, g.kw, g.cin, g.cout], 0.01);
   try {
-    const runs = new Map<ConvAlgorithm, () => void>();
-    for (const a of candidates(call, options)) {
-      const run = runner(call, a, src, w);
+    const runs: { c: ConvCandidate; run: () => void; times: number[] }[] = [];
+    for (const c of candidates(call, options)) {
+      const run = runner(call, c, src, w);
       try {
         await sample(run, clockWanted); // warm-up: compiles the kernels
-        runs.set(a, run);
+        runs.push({ c, run, times: [] });
       } catch (e) {
         if (!(e instanceof LimitError)) throw e; // e.g. a workspace the adapter cannot bind: not a candidate
       }
     }
-    if (runs.size < 2) return null;
-    const times = new Map<ConvAlgorithm, number[]>([...runs.keys()].map((a) => [a, []]));
+    if (runs.length < 2) return null;
     let clock: 'gpu' | 'wall' = 'gpu';
     for (let r = 0; r < reps; r++) {
-      for (const [a, run] of runs) {
-        const s = await sample(run, clockWanted);
-        times.get(a)!.push(s.ms);
+      for (const x of runs) {
+        const s = await sample(x.run, clockWanted);
+        x.times.push(s.ms);
         if (s.clock === 'wall') clock = 'wall';
       }
     }
     // The fastest sample: other work on the machine only ever slows a run down, so it is the
     // closest to the kernels' own time (medians of one conv differed by up to 1.3x between two
     // runs minutes apart on the shared 2-core VM this was written on).
-    const ms = Object.fromEntries([...times].map(([a, t]) => [a, Math.min(...t)])) as Partial<Record<ConvAlgorithm, number>>;
-    const rule = ruleConvAlgorithm(direction, g, family, isCpuAdapterReport(rt.ctx.report));
-    const tuned: TunedConv = { ...call, algorithm: choose(ms, rule, options.margin ?? DEFAULT_MARGIN), ms, clock };
+    const timed = runs.map((x) => ({ ...x.c, ms: Math.min(...x.times) }));
+    const ms: Partial<Record<ConvAlgorithm, number>> = {};
+    for (const t of timed) ms[t.algorithm] = Math.min(ms[t.algorithm] ?? Infinity, t.ms);
+    const best = choose(timed, ruleCandidate(call), options.margin ?? DEFAULT_MARGIN);
+    const tuned: TunedConv = { ...call, algorithm: best.algorithm, ...(best.tile !== undefined ? { tile: best.tile } : {}), ms, timed, clock };
     setTunedConv(rt.device, tuned);
     return tuned;
   } finally {
@@ -153,13 +199,15 @@ async function tuneOne(call: ConvCall, options: TuneOptions): Promise<TunedConv 
   }
 }
 
-/** The fastest algorithm, unless the rule's choice is within `margin` of it. */
-export function choose(ms: Partial<Record<ConvAlgorithm, number>>, rule: ConvAlgorithm, margin: number): ConvAlgorithm {
-  const timed = (Object.entries(ms) as [ConvAlgorithm, number][]).sort((a, b) => a[1] - b[1]);
+const sameCandidate = (a: ConvCandidate, b: ConvCandidate): boolean => a.algorithm === b.algorithm && a.tile === b.tile;
+
+/** The fastest candidate, unless the rule's way (its algorithm at its tile) is within `margin` of it. */
+export function choose(timed: readonly (ConvCandidate & { ms: number })[], rule: ConvCandidate, margin: number): ConvCandidate {
   if (timed.length === 0) return rule;
-  const [best, bestMs] = timed[0];
-  const ruleMs = ms[rule];
-  return ruleMs !== undefined && bestMs > ruleMs * (1 - margin) ? rule : best;
+  const best = timed.reduce((a, b) => (b.ms < a.ms ? b : a));
+  const ruleMs = timed.find((t) => sameCandidate(t, rule))?.ms;
+  const pick = ruleMs !== undefined && best.ms > ruleMs * (1 - margin) ? rule : best;
+  return pick.tile === undefined ? { algorithm: pick.algorithm } : { algorithm: pick.algorithm, tile: pick.tile };
 }
 
 /** This device's tuned choices, to save as JSON (saveConvTuning) and load in a later run. */
@@ -219,7 +267,23 @@ function parseConv(c: unknown, where: string): TunedConv {
   }
   if (!winogradFits(direction, g)) throw new FormatError(`${where}: a ${g.kh}x${g.kw} conv at stride ${g.sh}x${g.sw} has no choice of algorithm (Winograd runs 3x3 at stride 1)`);
   if (algorithm === 'winograd-fused' && !fusedFits(winogradShape(direction, g).n)) throw new FormatError(`${where}: the fused kernel cannot run ${winogradShape(direction, g).n} output channels`);
+  const tile = c.tile === undefined ? undefined : parseTile(c.tile, family === 'tiled' && algorithm !== 'winograd-fused', where);
   const times: Partial<Record<ConvAlgorithm, number>> = {};
   for (const [a, t] of Object.entries(isObject(ms) ? ms : {})) if (CONV_ALGORITHMS.includes(a as ConvAlgorithm) && typeof t === 'number') times[a as ConvAlgorithm] = t;
-  return { direction, family, algorithm: algorithm as ConvAlgorithm, geometry: g, ms: times, clock: clock === 'wall' ? 'wall' : 'gpu' };
+  // What the choice was made from: kept where well formed, for reading; nothing runs by it.
+  const timed = Array.isArray(c.timed)
+    ? c.timed.filter((t): t is ConvCandidate & { ms: number } => isObject(t) && CONV_ALGORITHMS.includes(t.algorithm as ConvAlgorithm) && typeof t.ms === 'number' && (t.tile === undefined || typeof t.tile === 'string'))
+    : undefined;
+  return { direction, family, algorithm: algorithm as ConvAlgorithm, ...(tile ? { tile } : {}), geometry: g, ms: times, ...(timed ? { timed } : {}), clock: clock === 'wall' ? 'wall' : 'gpu' };
+}
+
+/** A saved tile, checked as setConvTile's are; only the tiled family's direct and staged Winograd GEMMs take one. */
+function parseTile(tile: unknown, takesTile: boolean, where: string): string {
+  if (!takesTile) throw new FormatError(`${where}: a tile (${JSON.stringify(tile)}) for a conv whose kernel takes none (only the tiled family's direct and Winograd GEMMs do)`);
+  if (typeof tile !== 'string') throw new FormatError(`${where}: tile ${JSON.stringify(tile)} is not a string`);
+  try {
+    return formatGemmTile(parseGemmTile(tile));
+  } catch (e) {
+    throw new FormatError(`${where}: ${(e as Error).message}`);
+  }
 }

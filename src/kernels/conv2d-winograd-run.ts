@@ -12,7 +12,8 @@ import { dispatchChunk, forEachChunk, range } from './chunking.js';
 import type { ConvGeometry } from './conv2d.js';
 import type { ConvDirection } from './conv2d-gemm-common.js';
 import type { ConvFamily } from './conv2d-gemm.js';
-import { defaultConvFamily, gemmTile, launch, launchedKernel } from './conv2d-launch.js';
+import { convTile, defaultConvFamily, gemmTile, launch, launchedKernel } from './conv2d-launch.js';
+import type { GemmTile } from './conv2d-tiled.js';
 import { bindableSamples, inputTransformSpec, outputTransformSpec, transformWeights, winogradBlocks, winogradPlan, winogradShape, WINO_R, WINO_XI, WORKSPACE_BYTES } from './conv2d-winograd.js';
 import { fusedFits } from './conv2d-winograd-fused.js';
 import { noteConv, tunedConv } from './conv2d-tuned.js';
@@ -60,15 +61,15 @@ const batchedGeometry = (rows: number, k: number, n: number): ConvGeometry => ({
 
 /**
  * GEMM rows per sample of Winograd's batched GEMM must fill whole tiles (a tile's rows share one
- * ξ): the height of the tile launch() takes for that many rows per sample.
+ * ξ): the height of the kernel launch() takes for that many rows per sample with `tile`.
  */
-function batchedRowMultiple(rows: number, k: number, n: number, family: ConvFamily): number {
-  return launchedKernel('forward', family, gemmTile('forward', n, family), batchedGeometry(rows, k, n), WINO_XI * rows, n, false, true).bm;
+function batchedRowMultiple(rows: number, k: number, n: number, family: ConvFamily, tile: GemmTile): number {
+  return launchedKernel('forward', family, tile, batchedGeometry(rows, k, n), WINO_XI * rows, n, false, true).bm;
 }
 
 /** Blocks per chunk of samples padded to whole tiles: the GEMM's rows per ξ. */
-function paddedBlocks(blocks: number, k: number, n: number, family: ConvFamily): number {
-  const q = batchedRowMultiple(blocks, k, n, family);
+function paddedBlocks(blocks: number, k: number, n: number, family: ConvFamily, tile = gemmTile('forward', n, family)): number {
+  const q = batchedRowMultiple(blocks, k, n, family, tile);
   return Math.ceil(blocks / q) * q;
 }
 
@@ -113,10 +114,10 @@ export function ruleConvAlgorithm(dir: ConvDirection, g: ConvGeometry, family: C
  * Bytes of V and M when Winograd runs `samples` samples of `g` at once: 36 × (their blocks padded
  * to whole tiles) × K or N floats.
  */
-export function winogradChunkBytes(dir: 'forward' | 'backwardInput', g: ConvGeometry, samples: number, family = defaultConvFamily()): { v: number; m: number } {
+export function winogradChunkBytes(dir: 'forward' | 'backwardInput', g: ConvGeometry, samples: number, family = defaultConvFamily(), tile = gemmTile('forward', winogradShape(dir, g).n, family)): { v: number; m: number } {
   const s = winogradShape(dir, g);
   const [rows, cols] = winogradBlocks(s.hOut, s.wOut);
-  const tPad = paddedBlocks(samples * rows * cols, s.k, s.n, family);
+  const tPad = paddedBlocks(samples * rows * cols, s.k, s.n, family, tile);
   return { v: WINO_XI * tPad * s.k * 4, m: WINO_XI * tPad * s.n * 4 };
 }
 
@@ -124,10 +125,9 @@ export function winogradChunkBytes(dir: 'forward' | 'backwardInput', g: ConvGeom
  * M[ξ] = V[ξ] · U[ξ] for ξ < 36: the forward GEMM of a 1x1 conv over 36 samples of `rows` pixels
  * and k channels, each sample with its own k × n weights (batched weights).
  */
-function batchedGemm(v: Tensor, u: Tensor, rows: number, k: number, n: number, family: ConvFamily): Tensor {
+function batchedGemm(v: Tensor, u: Tensor, rows: number, k: number, n: number, family: ConvFamily, tile: GemmTile): Tensor {
   const g = batchedGeometry(rows, k, n);
   const out = emptyTensor([WINO_XI, rows, n], 'conv2d.winograd.m');
-  const tile = gemmTile('forward', n, family);
   const m = WINO_XI * rows;
   launch('forward', family, tile, g, [v, u], out, m, n, 1, { m, k, dCi: tile.bk % k, dTapW: 0, dTapH: Math.floor(tile.bk / k), wBatch: k * n }, true);
   return out;
@@ -145,9 +145,10 @@ export function winogradConv(dir: 'forward' | 'backwardInput', g: ConvGeometry, 
   // The most samples whose V and M (their blocks padded to whole tiles) fit the workspace together
   // and one binding each: an estimate from one sample's, lowered while the padding overflows it.
   const rt = runtime();
+  const tile = convTile(dir, g, s.n, family, 'winograd');
   const workspace = Math.min(workspaceOverride.get(rt.device) ?? WORKSPACE_BYTES, 2 * rt.bindingLimit);
   const fits = (samples: number) => {
-    const { v, m } = winogradChunkBytes(dir, g, samples, family);
+    const { v, m } = winogradChunkBytes(dir, g, samples, family, tile);
     return v + m <= workspace && Math.max(v, m) <= rt.bindingLimit;
   };
   let most = Math.min(g.n, Math.floor(workspace / (vm * 4)), bindableSamples(plan, g.n, src, w, b));
@@ -161,11 +162,11 @@ export function winogradConv(dir: 'forward' | 'backwardInput', g: ConvGeometry, 
   const [inW, outW]: VecWidth[] = family === 'subgroup' ? [vecWidth(s.k), vecWidth(s.n)] : [1, 1];
   forEachChunk(g.n, per, (n0, count) => {
     const blocks = count * rows * cols;
-    const tPad = paddedBlocks(blocks, s.k, s.n, family);
+    const tPad = paddedBlocks(blocks, s.k, s.n, family, tile);
     const v = emptyTensor([WINO_XI, tPad, s.k], 'conv2d.winograd.v');
     dispatchChunk(inputTransformSpec(inW), [range(src, n0 * perSample.src, count * perSample.src)], [v],
       packParams([s.hIn, s.wIn, s.k / inW, s.padTop, s.padLeft, rows, cols, blocks, tPad].map(i32)), linearGrid(blocks * (s.k / inW)));
-    const m = batchedGemm(v, u, tPad, s.k, s.n, family);
+    const m = batchedGemm(v, u, tPad, s.k, s.n, family, tile);
     v.dispose();
     dispatchChunk(outputTransformSpec(outW, b !== null), b ? [m, b] : [m], [range(out, n0 * perSample.out, count * perSample.out)],
       packParams([s.hOut, s.wOut, s.n / outW, rows, cols, blocks, tPad].map(i32)), linearGrid(blocks * (s.n / outW)));

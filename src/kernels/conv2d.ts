@@ -27,7 +27,7 @@ import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Bound, type Range } from './chunking.js';
 import type { ConvFamily } from './conv2d-gemm.js';
-import { defaultConvFamily, familyLanes, gemmTile, launch } from './conv2d-launch.js';
+import { convTile, defaultConvFamily, familyLanes, gemmTile, launch } from './conv2d-launch.js';
 import { subgroupTile, tileFit } from './conv2d-subgroup.js';
 import { convAlgorithm, winogradConv } from './conv2d-winograd-run.js';
 import { winogradFusedConv } from './conv2d-winograd-fused.js';
@@ -164,7 +164,7 @@ export function forwardGemm(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | n
   const yShape = [g.n, g.ho, g.wo, g.cout];
   const per = samplesPerChunk('conv2d.forward', g, x, planned('conv2d.y', yShape), [w, b]);
   const y = emptyTensor(yShape, 'conv2d.y');
-  const tile = gemmTile('forward', g.cout, family);
+  const tile = convTile('forward', g, g.cout, family, 'direct');
   const bk = tile.bk;
   const dTap = Math.floor(bk / g.cin);
   forEachSampleChunk(g, per, x, y, (gc, xc, yc) => {
@@ -183,7 +183,7 @@ export function backwardInputGemm(g: ConvGeometry, dy: Tensor, w: Tensor, b: Ten
   const dxShape = [g.n, g.h, g.w, g.cin];
   const per = samplesPerChunk('conv2d.backwardInput', g, planned('conv2d.dx', dxShape), dy, [w, b]);
   const dx = emptyTensor(dxShape, 'conv2d.dx');
-  const tile = gemmTile('backwardInput', g.cin, family);
+  const tile = convTile('backwardInput', g, g.cin, family, 'direct');
   const bk = tile.bk;
   forEachSampleChunk(g, per, dx, dy, (gc, dxc, dyc) => {
     // Stride phase (0, 0) has the most pixels: the grid is sized for it, smaller phases skip tiles.

@@ -6,10 +6,14 @@ import * as dn from '../../src/index.js';
 import { FormatError } from '../../src/errors.js';
 import { isCpuAdapterReport } from '../../src/gpu/adapter-kind.js';
 import { runtime } from '../../src/gpu/runtime.js';
-import { conv2dGeometry, type ConvGeometry } from '../../src/kernels/conv2d.js';
+import { conv2dGeometry, forwardGemm, type ConvGeometry } from '../../src/kernels/conv2d.js';
 import { defaultConvFamily } from '../../src/kernels/conv2d-launch.js';
-import { choose } from '../../src/kernels/conv2d-tuning.js';
-import { convAlgorithm, ruleConvAlgorithm, setConvAlgorithm, setWinogradWorkspace } from '../../src/kernels/conv2d-winograd-run.js';
+import { choose, ruleCandidate } from '../../src/kernels/conv2d-tuning.js';
+import { convTile, setConvTile } from '../../src/kernels/conv2d-launch.js';
+import { formatGemmTile, parseGemmTile, tiledTileFor } from '../../src/kernels/conv2d-tiled.js';
+import { convAlgorithm, ruleConvAlgorithm, setConvAlgorithm, setWinogradWorkspace, winogradChunkBytes } from '../../src/kernels/conv2d-winograd-run.js';
+import { roundBufferSize } from '../../src/gpu/buffer-pool.js';
+import { probePeak } from '../../bench/pool-probe.js';
 import { conv2dBackwardRef, conv2dForwardRef } from '../../src/reference/conv.js';
 import { nd } from '../../src/reference/array.js';
 import { expectClose, winogradTolerance } from '../helpers/close.js';
@@ -67,7 +71,8 @@ describe('tuneConvs', () => {
         // CPU adapters leave the fused kernel out by default; GPUs time it too (8 output channels).
         expect(Object.keys(t.ms).sort()).toEqual(cpu ? ['direct', 'winograd'] : ['direct', 'winograd', 'winograd-fused']);
         for (const ms of Object.values(t.ms)) expect(ms).toBeGreaterThan(0);
-        expect(t.algorithm).toBe(choose(t.ms, ruleConvAlgorithm(t.direction, t.geometry, t.family, cpu), 0.05));
+        expect({ algorithm: t.algorithm, ...(t.tile ? { tile: t.tile } : {}) }).toEqual(choose(t.timed!, ruleCandidate(t), 0.05));
+        for (const [a, ms] of Object.entries(t.ms)) expect(ms).toBe(Math.min(...t.timed!.filter((c) => c.algorithm === a).map((c) => c.ms)));
         expect(convAlgorithm(t.direction, g3())).toBe(t.algorithm);
       }
       expect(dn.convTuning().convs).toEqual(tuned);
@@ -149,11 +154,69 @@ describe('tuneConvs', () => {
 
 describe('choose', () => {
   it('takes the fastest unless the rule is within the margin', () => {
-    expect(choose({ direct: 10, winograd: 8 }, 'direct', 0.05)).toBe('winograd');
-    expect(choose({ direct: 10, winograd: 9.6 }, 'direct', 0.05)).toBe('direct');
-    expect(choose({ direct: 10, winograd: 9.6 }, 'direct', 0)).toBe('winograd');
-    expect(choose({ direct: 10, 'winograd-fused': 5 }, 'winograd', 0.05), 'rule not timed').toBe('winograd-fused');
-    expect(choose({}, 'winograd', 0.05)).toBe('winograd');
+    const d = (ms: number, tile?: string) => ({ algorithm: 'direct' as const, ms, ...(tile ? { tile } : {}) });
+    const wi = (ms: number, tile?: string) => ({ algorithm: 'winograd' as const, ms, ...(tile ? { tile } : {}) });
+    expect(choose([d(10), wi(8)], { algorithm: 'direct' }, 0.05)).toEqual({ algorithm: 'winograd' });
+    expect(choose([d(10), wi(9.6)], { algorithm: 'direct' }, 0.05)).toEqual({ algorithm: 'direct' });
+    expect(choose([d(10), wi(9.6)], { algorithm: 'direct' }, 0)).toEqual({ algorithm: 'winograd' });
+    expect(choose([d(10), { algorithm: 'winograd-fused', ms: 5 }], { algorithm: 'winograd' }, 0.05), 'rule not timed').toEqual({ algorithm: 'winograd-fused' });
+    expect(choose([], { algorithm: 'winograd' }, 0.05)).toEqual({ algorithm: 'winograd' });
+    // Tiles: the rule is its algorithm at its tile, not the algorithm at any tile.
+    const rule = { algorithm: 'direct' as const, tile: '128x32x8/8x4' };
+    expect(choose([d(10, '128x32x8/8x4'), d(9.7, '256x32x8/8x4')], rule, 0.05)).toEqual(rule);
+    expect(choose([d(10, '128x32x8/8x4'), d(9, '256x32x8/8x4')], rule, 0.05)).toEqual({ algorithm: 'direct', tile: '256x32x8/8x4' });
+    expect(choose([d(8, '256x32x8/8x4'), wi(10, '128x32x8/8x4')], { algorithm: 'winograd', tile: '128x32x8/8x4' }, 0.05)).toEqual({ algorithm: 'direct', tile: '256x32x8/8x4' });
+  });
+});
+
+describe('tiles', () => {
+  // 32 output channels: tiles of 32 columns are candidates, 64 and wider are not (half empty).
+  const X32 = [2, 12, 12, 8];
+  const W32 = [3, 3, 8, 32];
+  const g = () => conv2dGeometry(X32, W32, { padding: 'same' });
+
+  it('times the tiled family at each tile, and runs a conv at its tuned tile', async () => {
+    const xd = uniform(2 * 12 * 12 * 8, 7);
+    const wd = uniform(3 * 3 * 8 * 32, 8);
+    const [x, w] = [fromNd(xd, X32), fromNd(wd, W32)];
+    try {
+      const tiles = ['256x32x8/8x4', '64x64x8/4x4', '128x32x16/8x4'];
+      const [t] = await dn.tuneConvs(() => forwardGemm(g(), x, w, null, 'tiled').dispose(), { reps: 1, algorithms: ['direct', 'winograd'], tiles });
+      const rule = formatGemmTile(tiledTileFor('forward', 32));
+      const timed = (a: string) => t.timed!.filter((c) => c.algorithm === a).map((c) => c.tile).sort();
+      expect(timed('direct')).toEqual([rule, '256x32x8/8x4', '128x32x16/8x4'].sort());
+      expect(timed('winograd')).toEqual([rule, '256x32x8/8x4', '128x32x16/8x4'].sort());
+      expect(t.tile).toBeDefined();
+      // A tile the rule would not take, forced through a tuning: it is what runs, and it is right
+      // (Winograd's batched GEMM pads its rows to the tile's: 256 against the rule's 128).
+      const want = conv2dForwardRef(nd(xd, X32), nd(wd, W32), null, { padding: 'same' }).data;
+      for (const [algorithm, other] of [['direct', 'winograd'], ['winograd', 'direct']] as const) {
+        dn.applyConvTuning({ ...dn.convTuning(), convs: [{ ...t, algorithm, tile: '256x32x8/8x4' }] });
+        expect(formatGemmTile(convTile('forward', g(), 32, 'tiled', algorithm))).toBe('256x32x8/8x4');
+        expect(formatGemmTile(convTile('forward', g(), 32, 'tiled', other)), 'not for another algorithm').toBe(rule);
+        let y: dn.Tensor | undefined;
+        const peak = await probePeak(() => {
+          y = forwardGemm(g(), x, w, null, 'tiled');
+        });
+        try {
+          expectClose(`conv2d forward by ${algorithm} at a tuned tile`, await y!.toArray(), want, winogradTolerance(8 * 9));
+        } finally {
+          y!.dispose();
+        }
+        if (algorithm === 'winograd') {
+          // V's rows are padded to the batched GEMM's tile: this one's, not the rule's.
+          const v = peak.atPeak.find((l) => l.label === 'conv2d.winograd.v');
+          expect(v?.bytes).toBe(roundBufferSize(winogradChunkBytes('forward', g(), 2, 'tiled', parseGemmTile('256x32x8/8x4')).v));
+          expect(v?.bytes).not.toBe(roundBufferSize(winogradChunkBytes('forward', g(), 2, 'tiled', parseGemmTile(rule)).v));
+        }
+      }
+      setConvTile(parseGemmTile('64x64x16/4x4'));
+      expect(formatGemmTile(convTile('forward', g(), 32, 'tiled', 'direct')), 'setConvTile wins').toBe('64x64x16/4x4');
+      setConvTile(null);
+    } finally {
+      x.dispose();
+      w.dispose();
+    }
   });
 });
 
@@ -198,6 +261,10 @@ describe('saved tunings', () => {
     ['a negative pad', (t) => ({ ...t, convs: [{ ...t.convs[0], geometry: { ...t.convs[0].geometry, padTop: -1 } }] })],
     ['a 1x1 conv', (t) => ({ ...t, convs: [{ ...t.convs[0], geometry: { ...t.convs[0].geometry, kh: 1, kw: 1 } }] })],
     ['fused on 6 output channels', (t) => ({ ...t, convs: [{ ...t.convs[0], algorithm: 'winograd-fused', geometry: { ...t.convs[0].geometry, cin: 6 } }] })],
+    ['a tile for the subgroup family', (t) => ({ ...t, convs: [{ ...t.convs[0], family: 'subgroup', tile: '64x64x16/4x4' }] })],
+    ['a tile for the fused kernel', (t) => ({ ...t, convs: [{ ...t.convs[0], family: 'tiled', algorithm: 'winograd-fused', tile: '64x64x16/4x4' }] })],
+    ['a malformed tile', (t) => ({ ...t, convs: [{ ...t.convs[0], family: 'tiled', tile: '64x64' }] })],
+    ['a tile over 256 threads', (t) => ({ ...t, convs: [{ ...t.convs[0], family: 'tiled', tile: '256x256x8/4x4' }] })],
   ];
   for (const [what, mutate] of broken) {
     it(`refuses ${what}, naming the source, and keeps the choices it had`, () => {
