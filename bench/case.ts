@@ -66,9 +66,15 @@ export interface BenchCase {
    * The other algorithms dawnet could run the case with, asked with `algorithm`: `around` runs a
    * step under one. The harness times each as one more interleaved side (the row's `alternatives`).
    */
-  alternatives?: () => { algorithm: string; around: <T>(step: () => T) => T }[];
+  alternatives?: () => AlternativeRun[] | Promise<AlternativeRun[]>;
   /** Time dawnet's kernels one by one once more after the samples (the row's `kernels`). */
   profileKernels?: boolean;
+}
+
+/** Another way to run a case's dawnet side: a name, and how to run a step under it. */
+export interface AlternativeRun {
+  algorithm: string;
+  around: <T>(step: () => T) => T;
 }
 
 /** f32 sums in different orders over a few thousand terms stay well inside this. */

@@ -11,6 +11,8 @@
 import * as dn from '../src/index.js';
 import { runtime } from '../src/gpu/runtime.js';
 import type { Tensor } from '../src/graph/tensor.js';
+import { setConvTile } from '../src/kernels/conv2d-launch.js';
+import { formatGemmTile, TUNING_TILES, type GemmTile } from '../src/kernels/conv2d-tiled.js';
 import { nd, ndZeros, type NdArray } from '../src/reference/array.js';
 import { batchNormBackwardRef, batchNormForwardRef } from '../src/reference/batchnorm.js';
 import { concatRef, splitRef } from '../src/reference/concat.js';
@@ -42,6 +44,8 @@ export interface GpuCheck {
   tolerance?: number;
   /** The conv algorithm the check runs under, forward and backward alike (default: convAlgorithm's). */
   algorithm?: dn.ConvAlgorithm;
+  /** The tiled family's tile forced on every GEMM of the check (setConvTile; default: the rule's). */
+  tile?: GemmTile;
 }
 
 function values(input: Input, seed: number): Float32Array {
@@ -51,13 +55,17 @@ function values(input: Input, seed: number): Float32Array {
   return raw;
 }
 
-/** A conv2d with its gradients; `algorithm` forces one (setConvAlgorithm) for the forward and dx. */
-function conv(name: string, x: number[], w: number[], opts: ConvRefOptions & dn.Conv2dOptions, algorithm: dn.ConvAlgorithm | 'auto' = 'auto'): GpuCheck {
+/**
+ * A conv2d with its gradients; `algorithm` forces one (setConvAlgorithm) for the forward and dx,
+ * `tile` one tile for the tiled family's GEMMs.
+ */
+function conv(name: string, x: number[], w: number[], opts: ConvRefOptions & dn.Conv2dOptions, algorithm: dn.ConvAlgorithm | 'auto' = 'auto', tile?: GemmTile): GpuCheck {
   return {
     name: `conv2d ${name} [${x}] * [${w}]`,
     inputs: [{ shape: x, grad: true }, { shape: w, grad: true }, { shape: [w[3]], grad: true }],
     gpu: ([a, b, c]) => dn.conv2d(a, b, c, opts),
     ...(algorithm === 'auto' ? {} : { algorithm }),
+    ...(tile ? { tile } : {}),
     cpu: ([a, b, c], dy) => {
       const g = conv2dBackwardRef(a, b, dy, opts);
       return { y: conv2dForwardRef(a, b, c, opts), grads: [g.dx, g.dw, g.db] };
@@ -129,6 +137,8 @@ export function gpuChecks(): GpuCheck[] {
     conv('3x3 same by fused Winograd', [2, 18, 21, 32], [3, 3, 32, 40], { padding: 'same' }, 'winograd-fused'),
     conv('3x3 valid by fused Winograd, 12 output channels', [3, 11, 10, 20], [3, 3, 20, 12], { padding: 'valid' }, 'winograd-fused'),
     conv('1x1 head', [2, 9, 11, 32], [1, 1, 32, 1], { padding: 'valid' }),
+    // Every tile tuneConvs may pick, direct and by Winograd (its batched GEMM padded to the tile).
+    ...TUNING_TILES.flatMap((t) => (['direct', 'winograd'] as const).map((a) => conv(`3x3 same by ${a} at tile ${formatGemmTile(t)}`, [2, 18, 21, 32], [3, 3, 32, 40], { padding: 'same' }, a, t))),
     {
       name: 'convTranspose2d 2x2 stride 2 [2,5,7,16] -> 8',
       inputs: [{ shape: [2, 5, 7, 16], grad: true }, { shape: [2, 2, 8, 16], grad: true }, { shape: [8], grad: true }],
@@ -207,6 +217,7 @@ async function runCheck(c: GpuCheck, seed: number): Promise<string[]> {
   const xs = host.map((data, i) => dn.tensor(data, c.inputs[i].shape, { requiresGrad: !!c.inputs[i].grad }));
   const failures: string[] = [];
   const before = c.algorithm ? dn.setConvAlgorithm(c.algorithm) : null;
+  if (c.tile) setConvTile(c.tile);
   try {
     const y = c.gpu(xs);
     const dyHost = values({ shape: [...y.shape] }, seed + 99);
@@ -232,6 +243,7 @@ async function runCheck(c: GpuCheck, seed: number): Promise<string[]> {
     failures.push(`threw ${(e as Error).name}: ${(e as Error).message}`);
   } finally {
     if (before) dn.setConvAlgorithm(before);
+    if (c.tile) setConvTile(null);
     for (const x of xs) x.dispose();
   }
   return failures;

@@ -304,7 +304,7 @@ export async function runCase(c: BenchCase, env: CaseEnv): Promise<CaseResult> {
   if (env.probeOperands && c.probeOperands && sides[0]?.name === 'dawnet') {
     sides.push({ name: 'probe', prepared: dawnetAround(sides[0].prepared, withOperandProbe), gpu: gpuClockOf('dawnet', env) });
   }
-  const others = env.alternatives !== false && sides[0]?.name === 'dawnet' && c.alternatives ? c.alternatives() : [];
+  const others = env.alternatives !== false && sides[0]?.name === 'dawnet' && c.alternatives ? await c.alternatives() : [];
   for (const other of others) {
     sides.push({ name: 'alternative', prepared: dawnetAround(sides[0].prepared, other.around), gpu: gpuClockOf('dawnet', env), algorithm: other.algorithm });
   }

@@ -14,6 +14,7 @@ import {
   unetLevels,
   vggLayers,
   family,
+  type AlternativeRun,
   type BenchCase,
   type CaseFamily,
   type ConvLayer,
@@ -23,7 +24,9 @@ import {
 type Kernels = typeof import('../../src/kernels/conv2d.js') &
   typeof import('../../src/kernels/conv2d-naive.js') &
   typeof import('../../src/kernels/conv2d-winograd-run.js') &
-  typeof import('../../src/kernels/conv2d-winograd-fused.js');
+  typeof import('../../src/kernels/conv2d-winograd-fused.js') &
+  typeof import('../../src/kernels/conv2d-tuning.js') &
+  typeof import('../../src/kernels/conv2d-launch.js');
 
 const PAD = 'same';
 
@@ -83,18 +86,21 @@ function convCase(k: Kernels, dir: Direction, l: ConvLayer, naive: boolean): Ben
 /**
  * What the case runs (convAlgorithm) and, where Winograd fits (3x3 stride-1 forward and backward
  * input), the other algorithms, timed beside it in the same run: direct, Winograd staged through
- * memory, and fused where its output channels come in vec4s.
+ * memory, and fused where its output channels come in vec4s; and the conv as tuneConvs would run
+ * it ('tuned: ALGORITHM [TILE]', tuned just before, its choice in force for its own samples only).
  */
 function algorithms(k: Kernels, dir: Direction, l: ConvLayer): Pick<BenchCase, 'algorithm' | 'alternatives'> {
   const geometry = () => k.conv2dGeometry([l.n, l.h, l.w, l.cin], [l.k, l.k, l.cin, l.cout], { stride: 1, padding: PAD });
   return {
     algorithm: () => k.convAlgorithm(dir, geometry()),
-    alternatives: () => {
-      if (!k.winogradFits(dir, geometry())) return [];
+    alternatives: async () => {
+      if (dir === 'backwardWeight' || !k.winogradFits(dir, geometry())) return [];
       const ran = k.convAlgorithm(dir, geometry());
       const fused = k.fusedFits(dir === 'forward' ? l.cout : l.cin);
       const others = k.CONV_ALGORITHMS.filter((a) => a !== ran && (fused || a !== 'winograd-fused'));
-      return others.map((algorithm) => ({
+      // A forced algorithm overrides any tuning: then there is no tuned way to time.
+      const tuned = k.convAlgorithmSetting() === 'auto' ? await tunedRun(k, dir, geometry()) : [];
+      return [...others.map((algorithm) => ({
         algorithm,
         around: <T>(step: () => T): T => {
           const before = k.setConvAlgorithm(algorithm);
@@ -104,9 +110,28 @@ function algorithms(k: Kernels, dir: Direction, l: ConvLayer): Pick<BenchCase, '
             k.setConvAlgorithm(before);
           }
         },
-      }));
+      })), ...tuned];
     },
   };
+}
+
+/** The conv tuned alone (tuneConv), as a side that runs with its choice in force and clears it after. */
+async function tunedRun(k: Kernels, dir: 'forward' | 'backwardInput', g: ReturnType<Kernels['conv2dGeometry']>): Promise<AlternativeRun[]> {
+  const t = await k.tuneConv({ direction: dir, geometry: g, family: k.defaultConvFamily() });
+  if (!t) return [];
+  const tuning = k.convTuning();
+  k.clearConvTuning();
+  return [{
+    algorithm: `tuned: ${t.algorithm}${t.tile ? ` ${t.tile}` : ''}`,
+    around: <T>(step: () => T): T => {
+      k.applyConvTuning(tuning);
+      try {
+        return step();
+      } finally {
+        k.clearConvTuning();
+      }
+    },
+  }];
 }
 
 const DIRECTIONS: Direction[] = ['forward', 'backwardInput', 'backwardWeight'];
@@ -129,6 +154,8 @@ async function load(): Promise<Kernels> {
     ...(await import('../../src/kernels/conv2d-naive.js')),
     ...(await import('../../src/kernels/conv2d-winograd-run.js')),
     ...(await import('../../src/kernels/conv2d-winograd-fused.js')),
+    ...(await import('../../src/kernels/conv2d-tuning.js')),
+    ...(await import('../../src/kernels/conv2d-launch.js')),
   };
 }
 

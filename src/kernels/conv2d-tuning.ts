@@ -79,6 +79,15 @@ export async function tuneConvs(fn: () => unknown, options: TuneOptions = {}): P
   return tuned;
 }
 
+/**
+ * Tunes one conv without a step to record it from (the benchmark's conv cases): what tuneConvs
+ * does for each conv its step ran. Null where fewer than two ways could run it.
+ */
+export async function tuneConv(call: ConvCall, options: TuneOptions = {}): Promise<TunedConv | null> {
+  await runtime().sync();
+  return tuneOne(call, options);
+}
+
 /** What runs a conv no one has tuned: ruleConvAlgorithm's algorithm at gemmTile's tile. */
 export function ruleCandidate(call: ConvCall): ConvCandidate {
   const algorithm = ruleConvAlgorithm(call.direction, call.geometry, call.family, isCpuAdapterReport(runtime().ctx.report));

@@ -45,6 +45,11 @@ export function setConvAlgorithm(algorithm: ConvAlgorithm | 'auto'): ConvAlgorit
   return before;
 }
 
+/** setConvAlgorithm's setting on this device: 'auto' where none is forced. */
+export function convAlgorithmSetting(): ConvAlgorithm | 'auto' {
+  return algorithmOverride.get(runtime().device) ?? 'auto';
+}
+
 const workspaceOverride = new WeakMap<GPUDevice, number>();
 
 /** Caps V and M together at `bytes` on this device (tests: chunks of a few samples); null restores WORKSPACE_BYTES. */

@@ -125,7 +125,11 @@ describe('bench harness', () => {
     expect(row.algorithm).toBe(dn.convAlgorithm('forward', conv2dGeometry([1, 8, 8, 64], [3, 3, 64, 64], { padding: 'same' })));
     const others = ['direct', 'winograd', 'winograd-fused'].filter((a) => a !== row.algorithm);
     if (clocks.dawnet !== 'gpu-timestamp') return;
-    expect(row.alternatives?.map((a) => a.algorithm)).toEqual(others);
+    // The forced algorithms, then the conv as tuneConvs would run it (no fused on a CPU adapter).
+    const names = row.alternatives!.map((a) => a.algorithm);
+    expect(names.slice(0, -1)).toEqual(others);
+    expect(names.at(-1)).toMatch(/^tuned: (direct|winograd|winograd-fused)( \d+x\d+x\d+\/\d+x\d+)?$/);
+    expect(dn.convTuning().convs, 'the tuning is in force for the tuned side only').toEqual([]);
     for (const a of row.alternatives!) expect(a.ms, a.algorithm).toBeGreaterThan(0);
     const alone = await runCase(c, { ...env, alternatives: false });
     expect(alone.alternatives, 'bench --no-beside').toBeUndefined();
@@ -137,7 +141,7 @@ describe('bench harness', () => {
     } finally {
       dn.setConvAlgorithm(before);
     }
-    expect([forced.algorithm, ...forced.alternatives!.map((a) => a.algorithm)]).toEqual(['winograd', 'direct', 'winograd-fused']);
+    expect([forced.algorithm, ...forced.alternatives!.map((a) => a.algorithm)], 'no tuned side under a forced algorithm').toEqual(['winograd', 'direct', 'winograd-fused']);
     // Winograd's four kernels, each timed in its own pass.
     const gemm = runtime().device.features.has('subgroups') ? 'conv2d.forwardBatchedSubgroup' : 'conv2d.forwardBatched';
     expect(forced.kernels!.map((k) => k.name).sort()).toEqual([gemm, 'conv2d.winogradInput', 'conv2d.winogradOutput', 'conv2d.winogradWeights'].sort());
