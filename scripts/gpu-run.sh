@@ -24,7 +24,7 @@
 # Settings: DAWNET_BENCH_SCALE (default 1), DAWNET_BENCH_REPS (5), DAWNET_BENCH_BUDGET (seconds
 # after which the bench starts no new case, 240), DAWNET_BENCH_ARGS (more bench options),
 # DAWNET_VULKAN_LOADER=bundled|system (default: bundled only where the machine has none),
-# DAWNET_TILE (the tiles to compare, space-separated; empty: skip), DAWNET_TOTAL_S (a tile run
+# DAWNET_TILE (the tiles to compare, space-separated; default empty: skip), DAWNET_TOTAL_S (a tile run
 # starts only if it can end by then, default 500 s).
 # The whole run stays under about 8 minutes: 1 + 1 + 2 minutes for the first three steps at most,
 # the bench's budget, and a hard limit 2 minutes past it; the tile runs (at most 70 s each) only
@@ -187,10 +187,10 @@ fi
 # default tile once, then each tile in DAWNET_TILE run alike (dawnet only) and compared with it
 # case by case (without the probe and the other algorithms beside each conv: the main run has
 # them). Each run stops starting cases after 40 s and is killed at 70 s.
-# Defaults: candidates for the GEMMs the last H200 run left slowest, Winograd's batched GEMMs at
-# U-Net l1 and l2 (K = N = 32 and 64: 0.47 and 0.32 ms of their forwards' 0.67 and 0.42): more
-# rows per workgroup, so each walks its short K with more work per slice, and a deeper slice.
-TILES=${DAWNET_TILE-256x32x8/8x4 256x64x8/8x8 128x32x16/8x4 64x64x8/4x4}
+# Default: none. The main bench now times every conv as tuneConv tunes it, every tile of
+# TUNING_TILES (these four included) for each algorithm, and names the tile it took in the row
+# ('tuned: ALGORITHM TILE'); its time goes to the bench's budget instead.
+TILES=${DAWNET_TILE-}
 TOTAL_S=${DAWNET_TOTAL_S:-500}
 TILE_ARGS=(bench --scale "$SCALE" --reps "$REPS" --group conv2d --only unet --no-e2e --no-tfjs --no-peak --no-beside --budget 40)
 if [[ -n "$TILES" ]] && (( SECONDS + 140 <= TOTAL_S )); then

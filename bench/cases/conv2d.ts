@@ -117,7 +117,9 @@ function algorithms(k: Kernels, dir: Direction, l: ConvLayer): Pick<BenchCase, '
 
 /** The conv tuned alone (tuneConv), as a side that runs with its choice in force and clears it after. */
 async function tunedRun(k: Kernels, dir: 'forward' | 'backwardInput', g: ReturnType<Kernels['conv2dGeometry']>): Promise<AlternativeRun[]> {
-  const t = await k.tuneConv({ direction: dir, geometry: g, family: k.defaultConvFamily() });
+  // Three samples a candidate rather than tuneConvs' five: a GPU's timestamps vary little, and
+  // with every tile of every algorithm timed the tuning is what the conv cases' budget pays for.
+  const t = await k.tuneConv({ direction: dir, geometry: g, family: k.defaultConvFamily() }, { reps: 3 });
   if (!t) return [];
   const tuning = k.convTuning();
   k.clearConvTuning();
