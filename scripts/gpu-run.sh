@@ -212,7 +212,7 @@ if [[ -n "$TILES" ]] && (( SECONDS + 140 <= TOTAL_S )); then
       } >>"$OUTDIR/tile-compare.txt"
     fi
   done
-else
+elif [[ -n "$TILES" ]]; then
   note "gpu-run: no time left for the tile comparison (${SECONDS} s so far)"
 fi
 echo "== gpu-run: done (status $status); logs in $OUTDIR"

@@ -1,9 +1,10 @@
 // Tuning: which conv algorithm is fastest is a property of the device, the shape and the batch,
 // and a rule written from one GPU's timings (ruleConvAlgorithm) can be wrong on the next. tuneConvs
 // runs a step once, notes every conv in it that has more than one algorithm (a 3x3 stride-1 forward
-// or backward input), times each algorithm on it, interleaved, on this device's clock, and from
-// then on runs that conv with the fastest (cuDNN's benchmark mode, done explicitly). The choices
-// can be saved as JSON and loaded in a later run on the same adapter.
+// or backward input), times each algorithm on it (and on GPUs each GEMM tile of TUNING_TILES),
+// interleaved, on this device's clock, and from then on runs that conv the fastest way (cuDNN's
+// benchmark mode, done explicitly). The choices can be saved as JSON and loaded in a later run on
+// the same adapter.
 
 import { FormatError, LimitError } from '../errors.js';
 import { isCpuAdapterReport } from '../gpu/adapter-kind.js';
@@ -168,6 +169,8 @@ async function tuneOne(call: ConvCall, options: TuneOptions): Promise<TunedConv 
   const reps = options.reps ?? DEFAULT_REPS;
   const clockWanted = options.clock ?? (isCpuAdapterReport(rt.ctx.report) ? 'wall' : 'gpu');
   if (!Number.isInteger(reps) || reps < 1) throw new RangeError(`tuneConvs: reps must be a positive integer, got ${reps}`);
+  const margin = options.margin ?? DEFAULT_MARGIN;
+  if (!(margin >= 0 && margin < 1)) throw new RangeError(`tuneConvs: margin must be at least 0 and below 1, got ${margin}`);
   const srcShape = direction === 'forward' ? [g.n, g.h, g.w, g.cin] : [g.n, g.ho, g.wo, g.cout];
   // Values do not change a kernel's time; constant tensors need no upload.
   const src = full(srcShape, 0.01);
@@ -198,7 +201,7 @@ async function tuneOne(call: ConvCall, options: TuneOptions): Promise<TunedConv 
     const timed = runs.map((x) => ({ ...x.c, ms: Math.min(...x.times) }));
     const ms: Partial<Record<ConvAlgorithm, number>> = {};
     for (const t of timed) ms[t.algorithm] = Math.min(ms[t.algorithm] ?? Infinity, t.ms);
-    const best = choose(timed, ruleCandidate(call), options.margin ?? DEFAULT_MARGIN);
+    const best = choose(timed, ruleCandidate(call), margin);
     const tuned: TunedConv = { ...call, algorithm: best.algorithm, ...(best.tile !== undefined ? { tile: best.tile } : {}), ms, timed, clock };
     setTunedConv(rt.device, tuned);
     return tuned;
