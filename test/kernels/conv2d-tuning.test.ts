@@ -9,6 +9,7 @@ import { runtime } from '../../src/gpu/runtime.js';
 import { conv2dGeometry, forwardGemm, type ConvGeometry } from '../../src/kernels/conv2d.js';
 import { defaultConvFamily } from '../../src/kernels/conv2d-launch.js';
 import { choose, ruleCandidate } from '../../src/kernels/conv2d-tuning.js';
+import { convKey } from '../../src/kernels/conv2d-tuned.js';
 import { convTile, setConvTile } from '../../src/kernels/conv2d-launch.js';
 import { formatGemmTile, parseGemmTile, tiledTileFor } from '../../src/kernels/conv2d-tiled.js';
 import { convAlgorithm, ruleConvAlgorithm, setConvAlgorithm, setWinogradWorkspace, winogradChunkBytes } from '../../src/kernels/conv2d-winograd-run.js';
@@ -151,6 +152,20 @@ describe('tuneConvs', () => {
     } finally {
       s.dispose();
     }
+  });
+});
+
+describe('the table', () => {
+  it('keys a conv by family, direction and its whole geometry, batch included', () => {
+    const g = g3();
+    const keys = [convKey('forward', g, 'tiled'), convKey('backwardInput', g, 'tiled'), convKey('forward', g, 'subgroup'), convKey('forward', { ...g, n: 3 }, 'tiled'), convKey('forward', { ...g, padLeft: 0 }, 'tiled')];
+    expect(new Set(keys).size).toBe(keys.length);
+    expect(convKey('forward', { ...g }, 'tiled')).toBe(keys[0]);
+  });
+
+  it('records one step at a time', async () => {
+    await expect(dn.tuneConvs(() => dn.tuneConvs(() => undefined))).rejects.toThrow(/already recording/);
+    expect(await dn.tuneConvs(() => undefined), 'and records again after').toEqual([]);
   });
 });
 
