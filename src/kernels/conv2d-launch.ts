@@ -74,14 +74,15 @@ export function convTile(dir: 'forward' | 'backwardInput', g: ConvGeometry, n: n
   return tuned?.tile && tuned.algorithm === algorithm ? parseGemmTile(tuned.tile) : gemmTile(dir, n, family);
 }
 
-/**
- * Runs the tiled family with one tile for every GEMM on this device (parseGemmTile checks one),
- * for the benchmark to compare tiles on a GPU in one run; null restores the choice by shape.
- */
+/** setConvTile's tile on this device, or null where none is forced. */
 export function convTileOverride(): GemmTile | null {
   return tileOverride.get(runtime().device) ?? null;
 }
 
+/**
+ * Runs the tiled family with one tile for every GEMM on this device (parseGemmTile checks one),
+ * for the benchmark to compare tiles on a GPU in one run; null restores the choice by shape.
+ */
 export function setConvTile(tile: GemmTile | null): void {
   const device = runtime().device;
   if (tile === null) tileOverride.delete(device);
