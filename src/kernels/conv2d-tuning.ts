@@ -23,7 +23,10 @@ import { clearTunedConvs, GEOMETRY_FIELDS, recordConvs, setTunedConv, tunedConvs
 export type { TunedConv } from './conv2d-tuned.js';
 
 export interface TuneOptions {
-  /** Timed runs of each algorithm per conv, after one warm-up run (which compiles its kernels). Default 5. */
+  /**
+   * Timed runs of each candidate per conv, after one warm-up run (which compiles its kernels).
+   * Default 5; a candidate 1.5x slower than the best after the first is not run again.
+   */
   reps?: number;
   /**
    * The algorithms to time. Default: all three on GPUs; on CPU adapters direct and staged
@@ -62,6 +65,12 @@ export interface ConvTuning {
 
 const DEFAULT_REPS = 5;
 const DEFAULT_MARGIN = 0.05;
+/**
+ * A candidate this much slower than the best after one sample each is not sampled again: the same
+ * kernels timed twice differed by up to 1.3x on lavapipe (a shared 2-core VM), a few percent on a
+ * GPU, so 1.5x keeps every candidate that could still win.
+ */
+const DROP_AFTER_FIRST = 1.5;
 
 /**
  * Runs fn (awaited; typically one training step or forward pass) and then tunes every conv it ran
@@ -188,20 +197,30 @@ async function tuneOne(call: ConvCall, options: TuneOptions): Promise<TunedConv 
     }
     if (runs.length < 2) return null;
     let clock: 'gpu' | 'wall' = 'gpu';
+    const rule = ruleCandidate(call);
+    let live = runs;
     for (let r = 0; r < reps; r++) {
-      for (const x of runs) {
+      for (const x of live) {
         const s = await sample(x.run, clockWanted);
         x.times.push(s.ms);
         if (s.clock === 'wall') clock = 'wall';
+      }
+      // After the first round, only the candidates that could still win go on (and the rule's,
+      // which the margin is measured against): with every tile of every algorithm timed, most
+      // are far behind after one sample.
+      if (r === 0) {
+        const kept = stillRunning(runs.map((x) => ({ ...x.c, ms: x.times[0] })), rule);
+        live = runs.filter((_, i) => kept[i]);
       }
     }
     // The fastest sample: other work on the machine only ever slows a run down, so it is the
     // closest to the kernels' own time (medians of one conv differed by up to 1.3x between two
     // runs minutes apart on the shared 2-core VM this was written on).
+    // Dropped candidates keep their one sample: slower than the survivors by far anyway.
     const timed = runs.map((x) => ({ ...x.c, ms: Math.min(...x.times) }));
     const ms: Partial<Record<ConvAlgorithm, number>> = {};
     for (const t of timed) ms[t.algorithm] = Math.min(ms[t.algorithm] ?? Infinity, t.ms);
-    const best = choose(timed, ruleCandidate(call), margin);
+    const best = choose(timed, rule, margin);
     const tuned: TunedConv = { ...call, algorithm: best.algorithm, ...(best.tile !== undefined ? { tile: best.tile } : {}), ms, timed, clock };
     setTunedConv(rt.device, tuned);
     return tuned;
@@ -212,6 +231,12 @@ async function tuneOne(call: ConvCall, options: TuneOptions): Promise<TunedConv 
 }
 
 const sameCandidate = (a: ConvCandidate, b: ConvCandidate): boolean => a.algorithm === b.algorithm && a.tile === b.tile;
+
+/** Which candidates, by their first sample, are sampled again: within DROP_AFTER_FIRST of the best, and the rule's. */
+export function stillRunning(first: readonly (ConvCandidate & { ms: number })[], rule: ConvCandidate): boolean[] {
+  const best = Math.min(...first.map((c) => c.ms));
+  return first.map((c) => c.ms <= DROP_AFTER_FIRST * best || sameCandidate(c, rule));
+}
 
 /** The fastest candidate, unless the rule's way (its algorithm at its tile) is within `margin` of it. */
 export function choose(timed: readonly (ConvCandidate & { ms: number })[], rule: ConvCandidate, margin: number): ConvCandidate {

@@ -8,7 +8,7 @@ import { isCpuAdapterReport } from '../../src/gpu/adapter-kind.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { conv2dGeometry, forwardGemm, type ConvGeometry } from '../../src/kernels/conv2d.js';
 import { defaultConvFamily } from '../../src/kernels/conv2d-launch.js';
-import { choose, ruleCandidate } from '../../src/kernels/conv2d-tuning.js';
+import { choose, ruleCandidate, stillRunning } from '../../src/kernels/conv2d-tuning.js';
 import { convKey } from '../../src/kernels/conv2d-tuned.js';
 import { convTile, setConvTile } from '../../src/kernels/conv2d-launch.js';
 import { formatGemmTile, parseGemmTile, tiledTileFor } from '../../src/kernels/conv2d-tiled.js';
@@ -183,6 +183,15 @@ describe('choose', () => {
     expect(choose([d(10, '128x32x8/8x4'), d(9.7, '256x32x8/8x4')], rule, 0.05)).toEqual(rule);
     expect(choose([d(10, '128x32x8/8x4'), d(9, '256x32x8/8x4')], rule, 0.05)).toEqual({ algorithm: 'direct', tile: '256x32x8/8x4' });
     expect(choose([d(8, '256x32x8/8x4'), wi(10, '128x32x8/8x4')], { algorithm: 'winograd', tile: '128x32x8/8x4' }, 0.05)).toEqual({ algorithm: 'direct', tile: '256x32x8/8x4' });
+  });
+});
+
+describe('stillRunning', () => {
+  it('samples again the candidates within 1.5x of the best first sample, and the rule', () => {
+    const c = (algorithm: 'direct' | 'winograd', ms: number, tile?: string) => ({ algorithm, ms, ...(tile ? { tile } : {}) });
+    const first = [c('direct', 10, '128x32x8/8x4'), c('direct', 14.9, '256x32x8/8x4'), c('direct', 15.1, '64x64x16/4x4'), c('winograd', 30, '128x32x8/8x4')];
+    expect(stillRunning(first, { algorithm: 'direct', tile: '128x32x8/8x4' })).toEqual([true, true, false, false]);
+    expect(stillRunning(first, { algorithm: 'winograd', tile: '128x32x8/8x4' }), 'the rule, however slow').toEqual([true, true, false, true]);
   });
 });
 
