@@ -181,9 +181,18 @@ async function tuneOne(call: ConvCall, options: TuneOptions): Promise<TunedConv 
   const margin = options.margin ?? DEFAULT_MARGIN;
   if (!(margin >= 0 && margin < 1)) throw new RangeError(`tuneConvs: margin must be at least 0 and below 1, got ${margin}`);
   const srcShape = direction === 'forward' ? [g.n, g.h, g.w, g.cin] : [g.n, g.ho, g.wo, g.cout];
-  // Values do not change a kernel's time; constant tensors need no upload.
-  const src = full(srcShape, 0.01);
-  const w = full([g.kh, g.kw, g.cin, g.cout], 0.01);
+  // Values do not change a kernel's time; constants keep NaNs and denormals out. Where the device has no
+  // room for them beside what the caller holds, the conv stays untuned rather than failing the
+  // step that asked for tuning.
+  const made: Tensor[] = [];
+  try {
+    for (const shape of [srcShape, [g.kh, g.kw, g.cin, g.cout]]) made.push(full(shape, 0.01));
+  } catch (e) {
+    for (const t of made) t.dispose();
+    if (e instanceof LimitError) return null;
+    throw e;
+  }
+  const [src, w] = made;
   try {
     const runs: { c: ConvCandidate; run: () => void; times: number[] }[] = [];
     for (const c of candidates(call, options)) {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
-import { FormatError } from '../../src/errors.js';
+import { FormatError, LimitError } from '../../src/errors.js';
 import { isCpuAdapterReport } from '../../src/gpu/adapter-kind.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { conv2dGeometry, forwardGemm, type ConvGeometry } from '../../src/kernels/conv2d.js';
@@ -119,6 +119,26 @@ describe('tuneConvs', () => {
       expect(await dn.tuneConvs(s.step, { reps: 1, algorithms: ['direct'] })).toEqual([]);
       expect(dn.convTuning().convs).toEqual([]);
     } finally {
+      s.dispose();
+    }
+  });
+
+  it('leaves a conv untuned where its timing tensors find no room, and the step still ran', async () => {
+    const s = makeStep();
+    const pool = runtime().pool;
+    const acquire = pool.acquire;
+    try {
+      // Fault injection: once the step has run, every allocation fails as a full device's would.
+      const tuned = await dn.tuneConvs(() => {
+        s.step();
+        pool.acquire = (bytes, _usage, label) => {
+          throw new LimitError(`${label}: no room for ${bytes} bytes (test)`);
+        };
+      });
+      expect(s.runs()).toBe(1);
+      expect(tuned).toEqual([]);
+    } finally {
+      pool.acquire = acquire;
       s.dispose();
     }
   });
