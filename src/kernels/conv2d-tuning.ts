@@ -30,8 +30,9 @@ export interface TuneOptions {
   reps?: number;
   /**
    * The algorithms to time. Default: all three on GPUs; on CPU adapters direct and staged
-   * Winograd only, since the fused kernel ran about 9x slower than direct on lavapipe (workgroup
-   * memory and barriers) and each of its variants takes lavapipe about 10 s to compile.
+   * Winograd only, since the fused kernel ran 5-37x slower than direct on lavapipe (workgroup
+   * memory and barriers; bench/results/lavapipe-2026-11-27/tuned.json) and each of its variants
+   * takes lavapipe about 10 s to compile.
    */
   algorithms?: readonly ConvAlgorithm[];
   /**
