@@ -135,7 +135,7 @@ export interface E2eEnv {
   tuned?: boolean;
 }
 
-/** One conv's tuned choice as a record keeps it: the conv, what ran and each algorithm's median. */
+/** One conv's tuned choice as a record keeps it: the conv, what ran and each algorithm's fastest sample. */
 export interface TuningChoice {
   conv: string;
   algorithm: ConvAlgorithm;

@@ -98,9 +98,7 @@ function algorithms(k: Kernels, dir: Direction, l: ConvLayer): Pick<BenchCase, '
       const ran = k.convAlgorithm(dir, geometry());
       const fused = k.fusedFits(dir === 'forward' ? l.cout : l.cin);
       const others = k.CONV_ALGORITHMS.filter((a) => a !== ran && (fused || a !== 'winograd-fused'));
-      // A forced algorithm overrides any tuning: then there is no tuned way to time.
-      const tuned = k.convAlgorithmSetting() === 'auto' ? await tunedRun(k, dir, geometry()) : [];
-      return [...others.map((algorithm) => ({
+      const forced = others.map((algorithm) => ({
         algorithm,
         around: <T>(step: () => T): T => {
           const before = k.setConvAlgorithm(algorithm);
@@ -110,7 +108,10 @@ function algorithms(k: Kernels, dir: Direction, l: ConvLayer): Pick<BenchCase, '
             k.setConvAlgorithm(before);
           }
         },
-      })), ...tuned];
+      }));
+      // A forced algorithm overrides any tuning: then there is no tuned way to time.
+      const tuned = k.convAlgorithmSetting() === 'auto' ? await tunedRun(k, dir, geometry()) : [];
+      return [...forced, ...tuned];
     },
   };
 }
