@@ -61,7 +61,10 @@ export function tiledTileFor(dir: ConvDirection, n: number): GemmTile {
 /**
  * The tiles tuneConvs times for a conv's GEMM (conv2d-tuning.ts): the named ones and the others
  * the H200 tile comparisons tried (scripts/gpu-run.sh's DAWNET_TILE), each fastest somewhere there
- * or close to it.
+ * or close to it; and two that walk a K of up to 32 in one slice, one barrier pair per tile rather
+ * than four, for the GEMMs the last H200 run left slowest: VGG16's conv1_1 (K = 27, at 19% of the
+ * FMA peak) and Winograd's batched GEMM at U-Net l1 (K = N = 32, 0.47 of the forward's 0.67 ms).
+ * Those two have not run on a GPU yet.
  */
 export const TUNING_TILES: readonly GemmTile[] = [
   CONV_TILE,
@@ -72,6 +75,8 @@ export const TUNING_TILES: readonly GemmTile[] = [
   { bm: 256, bn: 32, bk: 8, tm: 8, tn: 4 },
   { bm: 256, bn: 64, bk: 8, tm: 8, tn: 8 },
   { bm: 64, bn: 64, bk: 8, tm: 4, tn: 4 },
+  { bm: 64, bn: 64, bk: 32, tm: 4, tn: 4 },
+  { bm: 64, bn: 32, bk: 32, tm: 4, tn: 4 },
 ];
 
 /** A tile as parseGemmTile reads it: 'BMxBNxBK/TMxTN'. */

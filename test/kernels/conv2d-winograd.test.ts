@@ -103,7 +103,7 @@ describe('conv2d by Winograd', () => {
 
   // scripts/gpu-run.sh forces other tiles on every GEMM, Winograd's batched one included: its rows
   // are then padded to that tile's height.
-  it.each(['256x64x8/8x8', '64x64x8/4x4', '128x32x16/8x4'])('the tiled family with the tile %s forced: forward and dx match CPU', async (spec) => {
+  it.each(['256x64x8/8x8', '64x64x8/4x4', '128x32x16/8x4', '64x32x32/4x4'])('the tiled family with the tile %s forced: forward and dx match CPU', async (spec) => {
     const d = caseData(CASES[5], 7700);
     const g = conv2dGeometry(d.xShape, d.wShape, d.opts);
     const [x, w, dy] = [fromNd(d.x.data, d.xShape), fromNd(d.w.data, d.wShape), fromNd(d.dy.data, d.yShape)];

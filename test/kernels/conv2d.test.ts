@@ -195,10 +195,10 @@ describe('conv2d', () => {
     await everyCaseMatches('4 lanes', 'subgroup', () => overrideSubgroupLanes(4), () => overrideSubgroupLanes(null));
   });
 
-  // Tiles scripts/gpu-run.sh compares on a GPU besides the rule's, forced on every GEMM: 8x8 per
-  // thread over 16-deep slices, 256 rows of 32 columns, and 256 rows of 64 columns at 8x8; with
-  // the rule's tiles these are all of TUNING_TILES (tuneConvs may pick any of them) but 64x64x8.
-  it.each(['128x128x16/8x8', '256x32x8/8x4', '256x64x8/8x8', '64x64x8/4x4'])('the tiled kernels with the tile %s match CPU in every case', async (tile) => {
+  // Tiles forced on every GEMM: 8x8 per thread over 16-deep slices, and with the rule's tiles all
+  // of TUNING_TILES (tuneConvs may pick any of them): 256 rows of 32 or 64 columns, 8-deep 64x64,
+  // and the two 32-deep ones that take a K of up to 32 in one slice.
+  it.each(['128x128x16/8x8', '256x32x8/8x4', '256x64x8/8x8', '64x64x8/4x4', '64x64x32/4x4', '64x32x32/4x4'])('the tiled kernels with the tile %s match CPU in every case', async (tile) => {
     await everyCaseMatches(tile, 'tiled', () => setConvTile(parseGemmTile(tile)), () => setConvTile(null));
   });
 
