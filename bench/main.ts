@@ -10,6 +10,7 @@ import * as dn from '../src/index.js';
 import { hasRuntime, runtime } from '../src/gpu/runtime.js';
 import { runGpuChecks } from './gpu-checks.js';
 import { compareRecords, comparisonLines } from './compare.js';
+import { tuningLines } from './tuning-summary.js';
 import { markdownReport } from './markdown.js';
 import { parseBenchArgs, USAGE } from './options.js';
 import { loadTfjs, type TfjsPeer } from './peer-tfjs.js';
@@ -39,6 +40,10 @@ export async function runBench(args: string[]): Promise<void> {
   }
   if (typeof opts.markdown === 'string') {
     console.log(markdownReport(readRecord(opts.markdown)));
+    return;
+  }
+  if (opts.tuning) {
+    console.log(tuningLines(readRecord(opts.tuning), opts.tuning));
     return;
   }
   if (opts.compare) {

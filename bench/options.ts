@@ -41,6 +41,8 @@ options:
   --out FILE        JSON path (default bench/results/<adapter>.json)
   --markdown [JSON] print the README's benchmark section after the run; given a record
                     written by an earlier run, print its section and run nothing
+  --tuning RECORD   what tuning chose in a record, against what the rules ran: each conv case's
+                    tuned side and each end-to-end step's changed convs; runs nothing
   --compare A B     compare two records (before and after a change, or two adapters): each
                     case's speedup, whether it exceeds the runs' spread, and its speedup
                     measured against tfjs; runs nothing
@@ -77,6 +79,8 @@ export interface BenchOptions {
   markdown: boolean | string;
   /** Two records to compare instead of running (BASE, NEW). */
   compare: [string, string] | null;
+  /** A record whose tuning to summarise instead of running. */
+  tuning: string | null;
   checks: boolean;
   /** --fused-groups: channel vec4s per workgroup of the fused Winograd kernel (null: its default). */
   fusedGroups: 1 | 2 | 4 | 8 | null;
@@ -113,6 +117,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     convAlgorithm: 'auto',
     markdown: false,
     compare: null,
+    tuning: null,
     checks: false,
     beside: true,
     fusedGroups: null,
@@ -157,6 +162,11 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
       o.convAlgorithm = v;
     }
     else if (a === '--checks') o.checks = true;
+    else if (a === '--tuning') {
+      const path = next();
+      if (!path) throw new UsageError('--tuning needs a record file');
+      o.tuning = path;
+    }
     else if (a === '--compare') {
       const [basePath, newPath] = [next(), next()];
       if (!basePath || !newPath) throw new UsageError('--compare needs two record files, BASE and NEW');

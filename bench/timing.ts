@@ -228,12 +228,14 @@ function clocked(s: SideSamples): ClockedTiming {
  * Times several sides of one case with their samples interleaved (rep 1 of each side, then rep 2
  * of each, ...), each on its GPU clock when given, wall time beside it. On a machine whose speed
  * drifts, a slow stretch then slows every side's samples alike instead of one side's all, so
- * their ratio holds. Warm-ups come first, side by side.
+ * their ratio holds. Every other rep runs the sides in reverse order, so that no side always runs
+ * first (right after the sync that ends the rep before) or always right after a given other.
+ * Warm-ups come first, side by side.
  */
 export async function timeInterleaved(sides: TimedSide[], opts: TimingOptions): Promise<ClockedTiming[]> {
   const samples: SideSamples[] = [];
   for (const side of sides) samples.push({ side, inner: await warmUp(side.runner, opts), wallMs: [], gpuMs: [] });
-  for (let r = 0; r < opts.reps; r++) for (const s of samples) await sampleOnce(s);
+  for (let r = 0; r < opts.reps; r++) for (const s of r % 2 ? [...samples].reverse() : samples) await sampleOnce(s);
   return samples.map(clocked);
 }
 
