@@ -84,7 +84,7 @@ export function tuningLines(record: BenchRecord, path: string): string {
   for (const s of steps) {
     const head = `${s.id}: tuned ${ratio(s.speedup)} as fast as untuned (interleaved)`;
     if (!s.changed) {
-      out.push(`${head}; ${s.convs} convs tuned (the record does not name the rule's ways)`);
+      out.push(`${head}; tuning timed ${s.convs} conv(s) (the record does not name the rule's ways)`);
       continue;
     }
     out.push(`${head}; ${s.changed.length} of ${s.convs} convs tuned away from the rule${s.changed.length ? ':' : ''}`);
