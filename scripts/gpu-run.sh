@@ -13,7 +13,8 @@
 #   smoke.log       dawnet smoke (one kernel against the CPU reference)
 #   checks.log      dawnet bench --checks (every op, forward and backward, against the CPU reference)
 #   bench.log       dawnet bench, with the README section (--markdown) at the end
-#   bench.json      the bench's record; bench.md the README section rendered from it
+#   bench.json      the bench's record; bench.md the README section rendered from it; tuning.txt
+#                   what tuning chose per conv and step against the rules (bench --tuning)
 #   bench-fused-*.log the U-Net l1-l3 convs again by the fused Winograd kernel, at 8 and 4 channel
 #                   vec4s per workgroup (bench-fused-8.json, bench-fused-4.json); fused-compare.txt
 #                   compares them (skipped with DAWNET_FUSED_COMPARE=no)
@@ -169,6 +170,7 @@ step checks 120 bench --checks
 step bench $((BUDGET + 120)) bench --scale "$SCALE" --reps "$REPS" --budget "$BUDGET" --out "$OUTDIR/bench.json" --markdown ${DAWNET_BENCH_ARGS:-}
 if [[ -f "$OUTDIR/bench.json" ]]; then
   (cd "$ROOT" && "$NODE" "$BUNDLE/dist/cli.js" bench --markdown "$OUTDIR/bench.json") >"$OUTDIR/bench.md" 2>&1
+  (cd "$ROOT" && "$NODE" "$BUNDLE/dist/cli.js" bench --tuning "$OUTDIR/bench.json") >"$OUTDIR/tuning.txt" 2>&1
 fi
 # The fused Winograd kernel (not picked by default yet; the bench above timed it beside each conv)
 # at its default 8 channel vec4s per workgroup and at 4, on the U-Net l1-l3 forwards and backward
