@@ -10,7 +10,7 @@ import { binaryReport, segmentationReport } from '../train/metrics.js';
 import type { TrainConfig } from './config.js';
 import { makeDataset, prepareData } from './data.js';
 import { buildModel, lossFor } from './model.js';
-import { fileExists, readConfig, runFiles, writeJson } from './run-dir.js';
+import { fileExists, readConfig, runFiles, useRunTuning, writeJson } from './run-dir.js';
 
 export interface EvalResult {
   json: Record<string, unknown>;
@@ -68,6 +68,7 @@ export async function runEval(runDir: string, opts: { data?: string; log: (m: st
   const ckpt = (await fileExists(files.best)) ? files.best : files.last;
   await loadCheckpoint(ckpt, model);
   opts.log(`model: ${ckpt}`);
+  await useRunTuning(runDir, opts.log);
   const result = await evaluateRun(c, model, split.test, opts.log);
   model.dispose();
   await writeJson(files.eval, result.json);

@@ -12,7 +12,7 @@ import { encodePng } from '../io/png.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
 import { overlay, probabilityToGray, toRgb8 } from '../report/overlay.js';
 import { buildModel } from './model.js';
-import { fileExists, readConfig, runFiles, writeJson } from './run-dir.js';
+import { fileExists, readConfig, runFiles, useRunTuning, writeJson } from './run-dir.js';
 
 export interface Prediction {
   file: string;
@@ -41,6 +41,7 @@ export async function runPredict(runDir: string, images: string[], outDir: strin
   const { model } = buildModel(c);
   const ckpt = (await fileExists(files.best)) ? files.best : files.last;
   await loadCheckpoint(ckpt, model);
+  await useRunTuning(runDir, log);
   model.eval();
   await (await nodeFs()).mkdir(outDir, { recursive: true });
   const results: Prediction[] = [];

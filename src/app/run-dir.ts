@@ -1,7 +1,9 @@
 // The run folder: config.json, split.json, metrics.jsonl (one line per epoch), last.safetensors
-// (every epoch, for --resume), best.safetensors (best validation metric), eval.json, report.html.
+// (every epoch, for --resume), best.safetensors (best validation metric), eval.json, report.html,
+// and with --tune-convs conv-tuning.json (the conv algorithms and tiles timed on its adapter).
 
 import { FormatError } from '../errors.js';
+import { loadConvTuning } from '../io/conv-tuning.js';
 import { nodeFs as fs, writeFileAtomic } from '../io/files.js';
 import type { Logs } from '../train/callbacks.js';
 import type { TrainConfig } from './config.js';
@@ -83,6 +85,24 @@ export async function fileExists(path: string): Promise<boolean> {
     await (await fs()).access(path);
     return true;
   } catch {
+    return false;
+  }
+}
+
+/**
+ * Takes the conv tuning a --tune-convs run kept in its folder (train --resume, eval, predict), where
+ * there is one; one that cannot be taken (another adapter's, a damaged file) is logged and left
+ * alone, since the rules still run every conv. Returns whether it was taken.
+ */
+export async function useRunTuning(dir: string, log: (m: string) => void): Promise<boolean> {
+  const path = runFiles(dir).tuning;
+  if (!(await fileExists(path))) return false;
+  try {
+    log(`conv tuning: ${await loadConvTuning(path)} choices from ${path}`);
+    return true;
+  } catch (e) {
+    if (!(e instanceof FormatError)) throw e;
+    log(`conv tuning: ${e.message}; not used`);
     return false;
   }
 }

@@ -2,8 +2,8 @@
 // notebook's callbacks, writes metrics.jsonl and checkpoints every epoch, evaluates the test
 // split at the end and writes the report. Interrupted runs save a checkpoint and can be resumed.
 
-import { DawnetError, FormatError, TrainingError } from '../errors.js';
-import { loadConvTuning, saveConvTuning } from '../io/conv-tuning.js';
+import { DawnetError, TrainingError } from '../errors.js';
+import { saveConvTuning } from '../io/conv-tuning.js';
 import { adapterName } from '../gpu/device.js';
 import { runtime } from '../gpu/runtime.js';
 import { Adam } from '../optim/adam.js';
@@ -15,7 +15,7 @@ import { makeDataset, prepareData } from './data.js';
 import { evaluateRun, type EvalResult } from './eval-job.js';
 import { buildModel } from './model.js';
 import { writeRunReport } from './report-job.js';
-import { appendMetrics, ensureRunDir, fileExists, readConfig, readMetrics, rewriteMetrics, runFiles, writeJson } from './run-dir.js';
+import { appendMetrics, ensureRunDir, fileExists, readConfig, readMetrics, rewriteMetrics, runFiles, useRunTuning, writeJson } from './run-dir.js';
 
 export interface TrainHooks {
   log: (message: string) => void;
@@ -39,22 +39,6 @@ async function importBaseWeights(c: TrainConfig, model: ReturnType<typeof buildM
   const report = await loadWeights(base, c.weights, { strict: false });
   log(`weights: loaded ${report.loaded.length} tensors from ${c.weights} (${report.format}); missing ${report.missing.length}, unexpected ${report.unexpected.length}`);
   if (report.loaded.length === 0) throw new DawnetError(`${c.weights}: no tensor matched the VGG16 base`);
-}
-
-/**
- * With --tune-convs: takes the choices an earlier epoch of this run saved, when there are any and
- * they are this adapter's (false: nothing to tune); else the first batch tunes (true).
- */
-async function needsTuning(path: string, log: (m: string) => void): Promise<boolean> {
-  if (!(await fileExists(path))) return true;
-  try {
-    log(`conv tuning: ${await loadConvTuning(path)} choices from ${path}`);
-    return false;
-  } catch (e) {
-    if (!(e instanceof FormatError)) throw e;
-    log(`conv tuning: ${e.message}; timing the convs again`);
-    return true;
-  }
 }
 
 export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume = false): Promise<TrainResult> {
@@ -103,7 +87,9 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
     callbacks: callbackStates(),
   });
 
-  const tune = c.tuneConvs === true && (await needsTuning(files.tuning, log));
+  // With --tune-convs the first batch tunes, unless an earlier epoch of this run saved choices
+  // that this adapter can take.
+  const tune = c.tuneConvs === true && !(await useRunTuning(c.out, log));
   let tuningSaved = false;
   const train = makeDataset(split.train, c, { train: true });
   const val = makeDataset(split.val, c, { train: false });

@@ -40,7 +40,7 @@ export const trainSpec: CommandSpec = {
     limit: { type: 'number', help: 'use at most this many training slices (quick runs; 0 = all)', default: 0 },
     workers: { type: 'number', help: 'decoding threads (default: cores - 1, at most 4)' },
     strict: { type: 'boolean', help: 'stop on the first bad file instead of skipping it' },
-    'tune-convs': { type: 'boolean', help: "time each conv's algorithms on this device on the first batch and run the fastest (kept in the run folder as conv-tuning.json, reused by --resume)" },
+    'tune-convs': { type: 'boolean', help: "time each conv's algorithms on this device on the first batch and run the fastest (kept in the run folder as conv-tuning.json, used by --resume, eval and predict)" },
   },
   examples: [
     'dawnet train segment --data kaggle_3m --out runs/unet',

@@ -172,7 +172,7 @@ describe('interruptions', () => {
 });
 
 describe('--tune-convs', () => {
-  it('tunes on the first batch, keeps the choices in the run folder, reuses them on --resume, and tunes again for another adapter', async () => {
+  it('tunes on the first batch, keeps the choices in the run folder, reuses them on --resume and in eval, and tunes again for another adapter', async () => {
     const run = join(work, 'tuned');
     const tuning = join(run, 'conv-tuning.json');
     const a = await runCli(cli, ['train', 'segment', '--data', data, '--out', run, '--epochs', '1', '--tune-convs', ...SEGMENT], { timeoutMs: 200_000 });
@@ -187,10 +187,14 @@ describe('--tune-convs', () => {
     expect(b.code, b.stderr).toBe(0);
     expect(b.stdout).toContain(`conv tuning: ${saved.convs.length} choices from ${tuning}`);
     expect(b.stdout).not.toMatch(/timed in/);
+    // eval runs the run's model with its choices too.
+    const e = await runCli(cli, ['eval', run]);
+    expect(e.code, e.stderr).toBe(0);
+    expect(e.stdout).toContain(`conv tuning: ${saved.convs.length} choices from ${tuning}`);
     writeFileSync(tuning, JSON.stringify({ ...saved, adapter: 'some other GPU' }));
     const c = await runCli(cli, ['train', 'segment', '--resume', run, '--epochs', '3'], { timeoutMs: 200_000 });
     expect(c.code, c.stderr).toBe(0);
-    expect(c.stdout).toMatch(/some other GPU.*timing the convs again/);
+    expect(c.stdout).toMatch(/some other GPU.*not used/);
     expect(c.stdout).toMatch(/conv tuning: \d+ convs with a choice of algorithm timed in/);
     expect(JSON.parse(readFileSync(tuning, 'utf8')).adapter).toBe(saved.adapter);
   }, 600_000);
