@@ -24,8 +24,9 @@ export type { TunedConv } from './conv2d-tuned.js';
 
 export interface TuneOptions {
   /**
-   * Timed runs of each candidate per conv, after one warm-up run (which compiles its kernels).
-   * Default 5; a candidate 1.5x slower than the best after the first is not run again.
+   * Timed samples of each candidate per conv, after one warm-up run (which compiles its kernels);
+   * a sample runs the conv often enough to last 2 ms (runsPerSample). Default 5; a candidate 1.5x
+   * slower than the best after the first sample is not sampled again.
    */
   reps?: number;
   /**
@@ -72,6 +73,9 @@ const DEFAULT_MARGIN = 0.05;
  * GPU, so 1.5x keeps every candidate that could still win.
  */
 const DROP_AFTER_FIRST = 1.5;
+const MIN_SAMPLE_MS = 2;
+const MAX_RUNS_PER_SAMPLE = 32;
+const MAX_SAMPLE_OUTPUT_BYTES = 256 * 2 ** 20;
 
 /**
  * Runs fn (awaited; typically one training step or forward pass) and then tunes every conv it ran
@@ -154,6 +158,18 @@ function runner(call: ConvCall, c: ConvCandidate, src: Tensor, w: Tensor): () =>
     });
 }
 
+/**
+ * Runs of a conv per sample: enough for MIN_SAMPLE_MS, since Dawn rounds GPU timestamps down to
+ * 65.5 us unless the device was made without that (gpu-timer.ts) and a wall-clock sample carries a
+ * sync's round trip (0.12 ms on lavapipe); at most MAX_RUNS_PER_SAMPLE, and no more outputs than
+ * MAX_SAMPLE_OUTPUT_BYTES (each run's output is reusable only after the sample's submit).
+ */
+export function runsPerSample(oneMs: number, outputBytes: number): number {
+  const byTime = Math.ceil(MIN_SAMPLE_MS / Math.max(oneMs, MIN_SAMPLE_MS / MAX_RUNS_PER_SAMPLE));
+  const byMemory = Math.max(1, Math.floor(MAX_SAMPLE_OUTPUT_BYTES / Math.max(outputBytes, 1)));
+  return Math.max(1, Math.min(byTime, byMemory, MAX_RUNS_PER_SAMPLE));
+}
+
 /** Milliseconds of one run: GPU timestamps where the adapter has them and no other timing runs, else wall clock to the queue drained. */
 async function sample(run: () => void, clock: 'gpu' | 'wall'): Promise<{ ms: number; clock: 'gpu' | 'wall' }> {
   const rt = runtime();
@@ -195,12 +211,17 @@ async function tuneOne(call: ConvCall, options: TuneOptions): Promise<TunedConv 
   }
   const [src, w] = made;
   try {
-    const runs: { c: ConvCandidate; run: () => void; times: number[] }[] = [];
+    const runs: { c: ConvCandidate; run: () => void; inner: number; times: number[] }[] = [];
+    const outBytes = 4 * g.n * (direction === 'forward' ? g.ho * g.wo * g.cout : g.h * g.w * g.cin);
     for (const c of candidates(call, options)) {
-      const run = runner(call, c, src, w);
+      const once = runner(call, c, src, w);
       try {
-        await sample(run, clockWanted); // warm-up: compiles the kernels
-        runs.push({ c, run, times: [] });
+        await sample(once, clockWanted); // warm-up: compiles the kernels
+        const inner = runsPerSample((await sample(once, clockWanted)).ms, outBytes);
+        const run = () => {
+          for (let i = 0; i < inner; i++) once();
+        };
+        runs.push({ c, run, inner, times: [] });
       } catch (e) {
         if (!(e instanceof LimitError)) throw e; // e.g. a workspace the adapter cannot bind: not a candidate
       }
@@ -212,7 +233,7 @@ async function tuneOne(call: ConvCall, options: TuneOptions): Promise<TunedConv 
     for (let r = 0; r < reps; r++) {
       for (const x of live) {
         const s = await sample(x.run, clockWanted);
-        x.times.push(s.ms);
+        x.times.push(s.ms / x.inner);
         if (s.clock === 'wall') clock = 'wall';
       }
       // After the first round, only the candidates that could still win go on (and the rule's,

@@ -8,7 +8,7 @@ import { isCpuAdapterReport } from '../../src/gpu/adapter-kind.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { conv2dGeometry, forwardGemm, type ConvGeometry } from '../../src/kernels/conv2d.js';
 import { defaultConvFamily } from '../../src/kernels/conv2d-launch.js';
-import { choose, ruleCandidate, stillRunning } from '../../src/kernels/conv2d-tuning.js';
+import { choose, ruleCandidate, runsPerSample, stillRunning } from '../../src/kernels/conv2d-tuning.js';
 import { convKey } from '../../src/kernels/conv2d-tuned.js';
 import { convTile, setConvTile } from '../../src/kernels/conv2d-launch.js';
 import { formatGemmTile, parseGemmTile, tiledTileFor } from '../../src/kernels/conv2d-tiled.js';
@@ -203,6 +203,17 @@ describe('choose', () => {
     expect(choose([d(10, '128x32x8/8x4'), d(9.7, '256x32x8/8x4')], rule, 0.05)).toEqual(rule);
     expect(choose([d(10, '128x32x8/8x4'), d(9, '256x32x8/8x4')], rule, 0.05)).toEqual({ algorithm: 'direct', tile: '256x32x8/8x4' });
     expect(choose([d(8, '256x32x8/8x4'), wi(10, '128x32x8/8x4')], { algorithm: 'winograd', tile: '128x32x8/8x4' }, 0.05)).toEqual({ algorithm: 'direct', tile: '256x32x8/8x4' });
+  });
+});
+
+describe('runsPerSample', () => {
+  it('runs a conv often enough for a 2 ms sample, at most 32 times and 256 MiB of outputs', () => {
+    expect(runsPerSample(5, 1024)).toBe(1);
+    expect(runsPerSample(0.5, 1024)).toBe(4);
+    expect(runsPerSample(0, 1024), 'a span rounded to 0').toBe(32);
+    expect(runsPerSample(0.01, 1024)).toBe(32);
+    expect(runsPerSample(0.1, 64 * 2 ** 20), 'memory bound').toBe(4);
+    expect(runsPerSample(0.1, 512 * 2 ** 20)).toBe(1);
   });
 });
 
