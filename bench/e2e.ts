@@ -35,7 +35,7 @@ import { probePeak, type LiveGroup } from './pool-probe.js';
 import { profile as profileKernels } from '../src/index.js';
 import type { KernelTime } from '../src/gpu/gpu-timer.js';
 import { setConvAlgorithm, type ConvAlgorithm } from '../src/kernels/conv2d-winograd-run.js';
-import { applyConvTuning, clearConvTuning, convTuning, ruleCandidate, tuneConvs, type TunedConv } from '../src/kernels/conv2d-tuning.js';
+import { applyConvTuning, clearConvTuning, convTuning, formatCandidate, ruleCandidate, tuneConvs, type TunedConv } from '../src/kernels/conv2d-tuning.js';
 
 export interface E2eSide {
   /** Enqueues one step (forward, and for training loss, backward and optimiser) without waiting. */
@@ -141,8 +141,10 @@ export interface TuningChoice {
   algorithm: ConvAlgorithm;
   /** The tiled family's GEMM tile it chose, where it had a choice. */
   tile?: string;
+  /** The fused kernel's channel vec4s per workgroup it chose, where not 8. */
+  groups?: number;
   ms: Partial<Record<ConvAlgorithm, number>>;
-  /** What the rule runs it with ('ALGORITHM [TILE]') and that way's time, as tuning measured it. */
+  /** What the rule runs it with (formatCandidate's 'ALGORITHM [TILE]') and that way's time, as tuning measured it. */
   rule?: string;
   ruleMs?: number;
 }
@@ -151,13 +153,14 @@ const tuningChoice = (t: TunedConv): TuningChoice => {
   const g = t.geometry;
   const [cin, cout] = t.direction === 'forward' ? [g.cin, g.cout] : [g.cout, g.cin];
   const rule = ruleCandidate(t);
-  const ruleMs = t.timed?.find((c) => c.algorithm === rule.algorithm && c.tile === rule.tile)?.ms;
+  const ruleMs = t.timed?.find((c) => formatCandidate(c) === formatCandidate(rule))?.ms;
   return {
     conv: `${t.direction} ${g.n}x${g.ho}x${g.wo} ${cin}->${cout}`,
     algorithm: t.algorithm,
     ...(t.tile ? { tile: t.tile } : {}),
+    ...(t.groups ? { groups: t.groups } : {}),
     ms: t.ms,
-    rule: `${rule.algorithm}${rule.tile ? ` ${rule.tile}` : ''}`,
+    rule: formatCandidate(rule),
     ...(ruleMs === undefined ? {} : { ruleMs }),
   };
 };

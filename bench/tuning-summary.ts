@@ -7,6 +7,7 @@
 import type { TuningChoice } from './e2e.js';
 import { alternativesOf, timed, type CaseResult } from './harness.js';
 import { ms, type BenchRecord } from './report.js';
+import { formatCandidate } from '../src/kernels/conv2d-tuning.js';
 
 export interface TunedCase {
   id: string;
@@ -53,12 +54,12 @@ function tunedCase(r: CaseResult): TunedCase | null {
   };
 }
 
-const way = (algorithm: string, tile?: string): string => `${algorithm}${tile ? ` ${tile}` : ''}`;
+
 
 function tunedStep(r: CaseResult & { tuning?: TuningChoice[] }): TunedStep | null {
   const t = alternativesOf(r).find((a) => a.algorithm === 'tuned' && a.pairedMs !== undefined);
   if (!t || !r.tuning) return null;
-  const changed = r.tuning.every((c) => c.rule !== undefined) ? r.tuning.filter((c) => c.rule !== way(c.algorithm, c.tile)) : null;
+  const changed = r.tuning.every((c) => c.rule !== undefined) ? r.tuning.filter((c) => c.rule !== formatCandidate(c)) : null;
   return { id: r.id, speedup: t.pairedMs! / t.ms, convs: r.tuning.length, changed };
 }
 
@@ -90,7 +91,7 @@ export function tuningLines(record: BenchRecord, path: string): string {
     out.push(`${head}; ${s.changed.length} of ${s.convs} convs tuned away from the rule${s.changed.length ? ':' : ''}`);
     for (const c of s.changed) {
       const [ruleMs, tunedMs] = [c.ruleMs === undefined ? '?' : ms(c.ruleMs), c.ms[c.algorithm] === undefined ? '?' : ms(c.ms[c.algorithm]!)];
-      out.push(`  ${c.conv}: ${c.rule} ${ruleMs} ms -> ${way(c.algorithm, c.tile)} ${tunedMs} ms`);
+      out.push(`  ${c.conv}: ${c.rule} ${ruleMs} ms -> ${formatCandidate(c)} ${tunedMs} ms`);
     }
   }
   if (!cases.length && !steps.length) out.push('no tuned sides in this record (bench --no-beside, a forced --conv-algorithm, or a record from before 2026-11-27)');

@@ -15,9 +15,9 @@
 #   bench.log       dawnet bench, with the README section (--markdown) at the end
 #   bench.json      the bench's record; bench.md the README section rendered from it; tuning.txt
 #                   what tuning chose per conv and step against the rules (bench --tuning)
-#   bench-fused-*.log the U-Net l1-l3 convs again by the fused Winograd kernel, at 8 and 4 channel
-#                   vec4s per workgroup (bench-fused-8.json, bench-fused-4.json); fused-compare.txt
-#                   compares them (skipped with DAWNET_FUSED_COMPARE=no)
+#   bench-fused-*.log with DAWNET_FUSED_COMPARE=yes: the U-Net l1-l3 convs again by the fused
+#                   Winograd kernel, at 8 and 4 channel vec4s per workgroup (bench-fused-8.json,
+#                   bench-fused-4.json); fused-compare.txt compares them
 #   bench-tile-*.log  the U-Net convs again, dawnet only, with the tiled family's default tile
 #                   (bench-tile-base.json) and each tile of DAWNET_TILE (bench-tile-N.json), while
 #                   the run so far leaves time; tile-compare.txt: dawnet bench --compare of each
@@ -174,15 +174,16 @@ if [[ -f "$OUTDIR/bench.json" ]]; then
 fi
 # The fused Winograd kernel (not picked by default yet; the bench above timed it beside each conv)
 # at its default 8 channel vec4s per workgroup and at 4, on the U-Net l1-l3 forwards and backward
-# inputs, dawnet only; fused-compare.txt compares the two case by case.
+# inputs, dawnet only; fused-compare.txt compares the two case by case. Off unless
+# DAWNET_FUSED_COMPARE=yes: the bench's tuned sides now time both numbers on every conv.
 FUSED_ARGS=(bench --scale "$SCALE" --reps "$REPS" --group conv2d --only 'conv2d\.(forward|backwardInput)/unet-l[123]' --no-e2e --no-tfjs --no-peak --no-beside --conv-algorithm winograd-fused --budget 30)
-if [[ "${DAWNET_FUSED_COMPARE:-yes}" != no ]] && (( SECONDS + 100 <= ${DAWNET_TOTAL_S:-500} )); then
+if [[ "${DAWNET_FUSED_COMPARE:-no}" == yes ]] && (( SECONDS + 100 <= ${DAWNET_TOTAL_S:-500} )); then
   step bench-fused-8 50 "${FUSED_ARGS[@]}" --out "$OUTDIR/bench-fused-8.json"
   step bench-fused-4 50 "${FUSED_ARGS[@]}" --fused-groups 4 --out "$OUTDIR/bench-fused-4.json"
   if [[ -f "$OUTDIR/bench-fused-8.json" && -f "$OUTDIR/bench-fused-4.json" ]]; then
     (cd "$ROOT" && "$NODE" "$BUNDLE/dist/cli.js" bench --compare "$OUTDIR/bench-fused-8.json" "$OUTDIR/bench-fused-4.json") >"$OUTDIR/fused-compare.txt" 2>&1
   fi
-else
+elif [[ "${DAWNET_FUSED_COMPARE:-no}" == yes ]]; then
   note "gpu-run: no fused-groups comparison (${SECONDS} s so far)"
 fi
 # The tiled family's other tiles, on the U-Net convs only, while the run so far leaves time: the

@@ -125,7 +125,7 @@ async function tunedRun(k: Kernels, dir: 'forward' | 'backwardInput', g: ReturnT
   const tuning = k.convTuning();
   k.clearConvTuning();
   return [{
-    algorithm: `tuned: ${t.algorithm}${t.tile ? ` ${t.tile}` : ''}`,
+    algorithm: `tuned: ${k.formatCandidate(t)}`,
     around: <T>(step: () => T): T => {
       k.applyConvTuning(tuning);
       try {

@@ -15,10 +15,14 @@ export interface ConvCall {
   family: ConvFamily;
 }
 
-/** One way to run a conv: an algorithm and, for the tiled family's GEMMs, a tile ('BMxBNxBK/TMxTN'). */
+/**
+ * One way to run a conv: an algorithm and, for the tiled family's GEMMs, a tile ('BMxBNxBK/TMxTN'),
+ * or for the fused kernel its channel vec4s per workgroup at most (absent: 8).
+ */
 export interface ConvCandidate {
   algorithm: ConvAlgorithm;
   tile?: string;
+  groups?: number;
 }
 
 /** One conv's timing: the fastest sample of each algorithm timed, and the one chosen. */
@@ -29,6 +33,8 @@ export interface TunedConv extends ConvCall {
    * where the family has no choice of tile (subgroup, fused) or none was timed: gemmTile's rule.
    */
   tile?: string;
+  /** The fused kernel's channel vec4s per workgroup at most, where it chose 'winograd-fused' and not 8. */
+  groups?: number;
   /** Milliseconds per algorithm, its fastest sample at its best tile (algorithms that could not run are left out). */
   ms: Partial<Record<ConvAlgorithm, number>>;
   /** Every candidate timed, with its fastest sample: what the choice was made from. */

@@ -14,7 +14,7 @@ import { noGrad } from '../graph/autograd.js';
 import { full, type Tensor } from '../graph/tensor.js';
 import { backwardInputGemm, forwardGemm, type ConvGeometry } from './conv2d.js';
 import { CONV_ALGORITHMS, ruleConvAlgorithm, winogradFits, type ConvAlgorithm } from './conv2d-winograd-run.js';
-import { fusedFits } from './conv2d-winograd-fused.js';
+import { FUSED_GROUP_CHOICES, fusedFits, fusedGroupsOverride, setFusedGroups } from './conv2d-winograd-fused.js';
 import { winogradShape } from './conv2d-winograd.js';
 import { convTileOverride, gemmTile, setConvTile } from './conv2d-launch.js';
 import { formatGemmTile, parseGemmTile, TUNING_TILES } from './conv2d-tiled.js';
@@ -130,6 +130,10 @@ function candidates(call: ConvCall, options: TuneOptions): ConvCandidate[] {
   const n = winogradShape(call.direction, call.geometry).n;
   const out: ConvCandidate[] = [];
   for (const algorithm of CONV_ALGORITHMS.filter((a) => wanted.includes(a) && (a !== 'winograd-fused' || fusedFits(n)))) {
+    if (algorithm === 'winograd-fused') {
+      out.push(...fusedCandidates(n));
+      continue;
+    }
     const rule = ruleTile(call, algorithm);
     if (rule === undefined || convTileOverride()) {
       out.push(rule === undefined ? { algorithm } : { algorithm, tile: rule });
@@ -142,18 +146,43 @@ function candidates(call: ConvCall, options: TuneOptions): ConvCandidate[] {
   return out;
 }
 
+/**
+ * The fused kernel at each of FUSED_GROUP_CHOICES that gives it another workgroup (8 is the
+ * default, written as no groups), or as it is where setFusedGroups forces a number.
+ */
+export function fusedCandidates(n: number): ConvCandidate[] {
+  if (fusedGroupsOverride()) return [{ algorithm: 'winograd-fused' }];
+  const n4 = n / 4;
+  const seen = new Set<number>();
+  const out: ConvCandidate[] = [];
+  for (const groups of FUSED_GROUP_CHOICES) {
+    if (seen.has(Math.min(groups, n4))) continue;
+    seen.add(Math.min(groups, n4));
+    out.push(groups === FUSED_GROUP_CHOICES[0] ? { algorithm: 'winograd-fused' } : { algorithm: 'winograd-fused', groups });
+  }
+  return out;
+}
+
+/** A way to run a conv as the bench and saved tunings write it: 'ALGORITHM [TILE] [cgGROUPS]'. */
+export function formatCandidate(c: ConvCandidate): string {
+  return `${c.algorithm}${c.tile ? ` ${c.tile}` : ''}${c.groups ? ` cg${c.groups}` : ''}`;
+}
+
 /** One conv of `call`'s geometry by `c`, its output freed once enqueued (its tile forced only while it enqueues). */
 function runner(call: ConvCall, c: ConvCandidate, src: Tensor, w: Tensor): () => void {
   const { direction, geometry: g, family } = call;
   const tile = c.tile !== undefined && !convTileOverride() ? parseGemmTile(c.tile) : null;
+  const groups = c.groups !== undefined && !fusedGroupsOverride() ? (c.groups as 1 | 2 | 4 | 8) : null;
   return () =>
     noGrad(() => {
       if (tile) setConvTile(tile);
+      if (groups) setFusedGroups(groups);
       try {
         const out = direction === 'forward' ? forwardGemm(g, src, w, null, family, c.algorithm) : backwardInputGemm(g, src, w, null, family, c.algorithm);
         out.dispose();
       } finally {
         if (tile) setConvTile(null);
+        if (groups) setFusedGroups(null);
       }
     });
 }
@@ -252,7 +281,7 @@ async function tuneOne(call: ConvCall, options: TuneOptions): Promise<TunedConv 
     const ms: Partial<Record<ConvAlgorithm, number>> = {};
     for (const t of timed) ms[t.algorithm] = Math.min(ms[t.algorithm] ?? Infinity, t.ms);
     const best = choose(timed, rule, margin);
-    const tuned: TunedConv = { ...call, algorithm: best.algorithm, ...(best.tile !== undefined ? { tile: best.tile } : {}), ms, timed, clock };
+    const tuned: TunedConv = { ...call, ...best, ms, timed, clock };
     setTunedConv(rt.device, tuned);
     return tuned;
   } finally {
@@ -261,7 +290,7 @@ async function tuneOne(call: ConvCall, options: TuneOptions): Promise<TunedConv 
   }
 }
 
-const sameCandidate = (a: ConvCandidate, b: ConvCandidate): boolean => a.algorithm === b.algorithm && a.tile === b.tile;
+const sameCandidate = (a: ConvCandidate, b: ConvCandidate): boolean => a.algorithm === b.algorithm && a.tile === b.tile && a.groups === b.groups;
 
 /** Which candidates, by their first sample, are sampled again: within DROP_AFTER_FIRST of the best, and the rule's. */
 export function stillRunning(first: readonly (ConvCandidate & { ms: number })[], rule: ConvCandidate): boolean[] {
@@ -275,7 +304,7 @@ export function choose(timed: readonly (ConvCandidate & { ms: number })[], rule:
   const best = timed.reduce((a, b) => (b.ms < a.ms ? b : a));
   const ruleMs = timed.find((t) => sameCandidate(t, rule))?.ms;
   const pick = ruleMs !== undefined && best.ms > ruleMs * (1 - margin) ? rule : best;
-  return pick.tile === undefined ? { algorithm: pick.algorithm } : { algorithm: pick.algorithm, tile: pick.tile };
+  return { algorithm: pick.algorithm, ...(pick.tile === undefined ? {} : { tile: pick.tile }), ...(pick.groups === undefined ? {} : { groups: pick.groups }) };
 }
 
 /** This device's tuned choices, to save as JSON (saveConvTuning) and load in a later run. */
@@ -336,13 +365,21 @@ function parseConv(c: unknown, where: string): TunedConv {
   if (!winogradFits(direction, g)) throw new FormatError(`${where}: a ${g.kh}x${g.kw} conv at stride ${g.sh}x${g.sw} has no choice of algorithm (Winograd runs 3x3 at stride 1)`);
   if (algorithm === 'winograd-fused' && !fusedFits(winogradShape(direction, g).n)) throw new FormatError(`${where}: the fused kernel cannot run ${winogradShape(direction, g).n} output channels`);
   const tile = c.tile === undefined ? undefined : parseTile(c.tile, family === 'tiled' && algorithm !== 'winograd-fused', where);
+  const groups = c.groups === undefined ? undefined : parseGroups(c.groups, algorithm === 'winograd-fused', where);
   const times: Partial<Record<ConvAlgorithm, number>> = {};
   for (const [a, t] of Object.entries(isObject(ms) ? ms : {})) if (CONV_ALGORITHMS.includes(a as ConvAlgorithm) && typeof t === 'number') times[a as ConvAlgorithm] = t;
   // What the choice was made from: kept where well formed, for reading; nothing runs by it.
   const timed = Array.isArray(c.timed)
     ? c.timed.filter((t): t is ConvCandidate & { ms: number } => isObject(t) && CONV_ALGORITHMS.includes(t.algorithm as ConvAlgorithm) && typeof t.ms === 'number' && (t.tile === undefined || typeof t.tile === 'string'))
     : undefined;
-  return { direction, family, algorithm: algorithm as ConvAlgorithm, ...(tile ? { tile } : {}), geometry: g, ms: times, ...(timed ? { timed } : {}), clock: clock === 'wall' ? 'wall' : 'gpu' };
+  return { direction, family, algorithm: algorithm as ConvAlgorithm, ...(tile ? { tile } : {}), ...(groups ? { groups } : {}), geometry: g, ms: times, ...(timed ? { timed } : {}), clock: clock === 'wall' ? 'wall' : 'gpu' };
+}
+
+/** A saved number of channel groups: what setFusedGroups takes, for the fused kernel only. */
+function parseGroups(groups: unknown, fused: boolean, where: string): number {
+  if (!fused) throw new FormatError(`${where}: channel groups (${JSON.stringify(groups)}) for a conv that is not run by the fused kernel`);
+  if (groups !== 1 && groups !== 2 && groups !== 4 && groups !== 8) throw new FormatError(`${where}: groups ${JSON.stringify(groups)} is not 1, 2, 4 or 8`);
+  return groups;
 }
 
 /** A saved tile, checked as setConvTile's are; only the tiled family's direct and staged Winograd GEMMs take one. */

@@ -32,6 +32,9 @@ import type { ConvGeometry } from './conv2d.js';
 import { rep } from './conv2d-gemm-common.js';
 import { bindableSamples, combination, outputBlock, transformWeights, winogradPlan, WINO_A, WINO_BT, WINO_M, WINO_XI } from './conv2d-winograd.js';
 import { workgroupGrid } from './wgsl.js';
+import type { ConvFamily } from './conv2d-gemm.js';
+import { tunedConv } from './conv2d-tuned.js';
+import { defaultConvFamily } from './conv2d-launch.js';
 
 /** Blocks per workgroup: a warp's worth, one per lane in the GEMM. */
 export const FUSED_BLOCKS = 32;
@@ -49,6 +52,24 @@ export function setFusedGroups(groups: 1 | 2 | 4 | 8 | null): void {
   const device = runtime().device;
   if (groups === null) groupsOverride.delete(device);
   else groupsOverride.set(device, groups);
+}
+
+/** setFusedGroups's setting on this device, or null where none is forced. */
+export function fusedGroupsOverride(): number | null {
+  return groupsOverride.get(runtime().device) ?? null;
+}
+
+/** The channel vec4s per workgroup the fused kernel may take, most first: what tuneConvs times. */
+export const FUSED_GROUP_CHOICES = [MAX_GROUPS, MAX_GROUPS / 2] as const;
+
+/**
+ * At most how many channel vec4s a workgroup of this conv's fused kernel takes: setFusedGroups's,
+ * else the number tuneConvs chose for this very conv (conv2d-tuning.ts), else 8.
+ */
+export function fusedGroups(dir: 'forward' | 'backwardInput', g: ConvGeometry, family: ConvFamily): number {
+  const device = runtime().device;
+  const tuned = tunedConv(device, dir, g, family);
+  return groupsOverride.get(device) ?? (tuned?.algorithm === 'winograd-fused' ? tuned.groups : undefined) ?? MAX_GROUPS;
 }
 
 /** Channels per slice to try, most first. */
@@ -181,7 +202,7 @@ function transformRow(i: number, vAt: (xi: number, block: string, c: string) => 
  * Winograd kernel: the weights transformed once (as the staged version does), then one dispatch
  * per chunk of samples that fits the storage bindings.
  */
-export function winogradFusedConv(dir: 'forward' | 'backwardInput', g: ConvGeometry, src: Tensor, w: Tensor, b: Tensor | null): Tensor {
+export function winogradFusedConv(dir: 'forward' | 'backwardInput', g: ConvGeometry, src: Tensor, w: Tensor, b: Tensor | null, family = defaultConvFamily()): Tensor {
   const plan = winogradPlan(dir, g);
   const { op, s, rows, cols, perSample } = plan;
   if (!fusedFits(s.n)) throw new RangeError(`${op}: the fused Winograd kernel needs output channels in multiples of 4, got ${s.n}`);
@@ -189,7 +210,7 @@ export function winogradFusedConv(dir: 'forward' | 'backwardInput', g: ConvGeome
   const out = emptyTensor(plan.outShape, plan.outLabel);
   const u = transformWeights(plan, g, w);
   const n4 = s.n / 4;
-  const cg = Math.min(groupsOverride.get(runtime().device) ?? MAX_GROUPS, n4);
+  const cg = Math.min(fusedGroups(dir, g, family), n4);
   const coTiles = Math.ceil(n4 / cg);
   const spec = fusedSpec(fusedSliceDepth(), cg, b !== null);
   forEachChunk(g.n, per, (n0, count) => {

@@ -160,7 +160,7 @@ function forEachSampleChunk(g: ConvGeometry, per: number, xLike: Tensor, yLike: 
 /** y = conv2d(x, w) + b, geometry already checked; `algorithm` defaults to convAlgorithm's. */
 export function forwardGemm(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | null, family = defaultConvFamily(), algorithm = convAlgorithm('forward', g, family)): Tensor {
   if (algorithm === 'winograd') return winogradConv('forward', g, x, w, b, family);
-  if (algorithm === 'winograd-fused') return winogradFusedConv('forward', g, x, w, b);
+  if (algorithm === 'winograd-fused') return winogradFusedConv('forward', g, x, w, b, family);
   const yShape = [g.n, g.ho, g.wo, g.cout];
   const per = samplesPerChunk('conv2d.forward', g, x, planned('conv2d.y', yShape), [w, b]);
   const y = emptyTensor(yShape, 'conv2d.y');
@@ -179,7 +179,7 @@ export function forwardGemm(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | n
 /** conv2d's input gradient, + b when given (convTranspose2d's forward is this with a bias). */
 export function backwardInputGemm(g: ConvGeometry, dy: Tensor, w: Tensor, b: Tensor | null, family = defaultConvFamily(), algorithm = convAlgorithm('backwardInput', g, family)): Tensor {
   if (algorithm === 'winograd') return winogradConv('backwardInput', g, dy, w, b, family);
-  if (algorithm === 'winograd-fused') return winogradFusedConv('backwardInput', g, dy, w, b);
+  if (algorithm === 'winograd-fused') return winogradFusedConv('backwardInput', g, dy, w, b, family);
   const dxShape = [g.n, g.h, g.w, g.cin];
   const per = samplesPerChunk('conv2d.backwardInput', g, planned('conv2d.dx', dxShape), dy, [w, b]);
   const dx = emptyTensor(dxShape, 'conv2d.dx');

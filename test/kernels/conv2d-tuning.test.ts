@@ -8,7 +8,8 @@ import { isCpuAdapterReport } from '../../src/gpu/adapter-kind.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { conv2dGeometry, forwardGemm, type ConvGeometry } from '../../src/kernels/conv2d.js';
 import { defaultConvFamily } from '../../src/kernels/conv2d-launch.js';
-import { choose, ruleCandidate, runsPerSample, stillRunning } from '../../src/kernels/conv2d-tuning.js';
+import { choose, fusedCandidates, ruleCandidate, runsPerSample, stillRunning } from '../../src/kernels/conv2d-tuning.js';
+import { fusedGroups, setFusedGroups } from '../../src/kernels/conv2d-winograd-fused.js';
 import { convKey } from '../../src/kernels/conv2d-tuned.js';
 import { convTile, setConvTile } from '../../src/kernels/conv2d-launch.js';
 import { formatGemmTile, parseGemmTile, tiledTileFor } from '../../src/kernels/conv2d-tiled.js';
@@ -203,6 +204,61 @@ describe('choose', () => {
     expect(choose([d(10, '128x32x8/8x4'), d(9.7, '256x32x8/8x4')], rule, 0.05)).toEqual(rule);
     expect(choose([d(10, '128x32x8/8x4'), d(9, '256x32x8/8x4')], rule, 0.05)).toEqual({ algorithm: 'direct', tile: '256x32x8/8x4' });
     expect(choose([d(8, '256x32x8/8x4'), wi(10, '128x32x8/8x4')], { algorithm: 'winograd', tile: '128x32x8/8x4' }, 0.05)).toEqual({ algorithm: 'direct', tile: '256x32x8/8x4' });
+    // The fused kernel's channel groups tell its candidates apart like tiles.
+    const fused = [{ algorithm: 'winograd-fused' as const, ms: 10 }, { algorithm: 'winograd-fused' as const, groups: 4, ms: 8 }];
+    expect(choose(fused, { algorithm: 'winograd-fused' }, 0.05)).toEqual({ algorithm: 'winograd-fused', groups: 4 });
+    expect(choose(fused, { algorithm: 'winograd-fused' }, 0.25)).toEqual({ algorithm: 'winograd-fused' });
+    expect(choose([...fused].reverse(), { algorithm: 'winograd-fused' }, 0.05), 'the rule found by its groups too').toEqual({ algorithm: 'winograd-fused', groups: 4 });
+  });
+});
+
+describe('the fused kernel\'s channel groups', () => {
+  it('are candidates where they give another workgroup, unless setFusedGroups forces them', () => {
+    expect(fusedCandidates(32)).toEqual([{ algorithm: 'winograd-fused' }, { algorithm: 'winograd-fused', groups: 4 }]);
+    expect(fusedCandidates(16), '4 vec4s: 8 groups and 4 are one workgroup').toEqual([{ algorithm: 'winograd-fused' }]);
+    setFusedGroups(2);
+    try {
+      expect(fusedCandidates(32)).toEqual([{ algorithm: 'winograd-fused' }]);
+    } finally {
+      setFusedGroups(null);
+    }
+  });
+
+  it('are each timed at their own number', async () => {
+    const [X, W] = [[1, 9, 10, 8], [3, 3, 8, 32]];
+    const g = conv2dGeometry(X, W, { padding: 'same' });
+    const [x, w] = [fromNd(uniform(9 * 10 * 8, 13), X), fromNd(uniform(9 * 8 * 32, 14), W)];
+    try {
+      const [t] = await dn.tuneConvs(() => forwardGemm(g, x, w, null, defaultConvFamily()).dispose(), { reps: 1, algorithms: ['direct', 'winograd-fused'] });
+      expect(t.timed!.filter((c) => c.algorithm === 'winograd-fused').map((c) => c.groups)).toEqual([undefined, 4]);
+      const fused = runtime().compiledKernels().filter((k) => k.startsWith('conv2d.winogradFused|'));
+      for (const cg of ['cg8', 'cg4']) expect(fused.some((k) => k.endsWith(cg)), `${cg} in ${fused}`).toBe(true);
+    } finally {
+      x.dispose();
+      w.dispose();
+    }
+  });
+
+  it('a tuned number is what the fused kernel takes for that conv, and it computes the same conv', async () => {
+    const [X, W] = [[1, 9, 10, 8], [3, 3, 8, 32]];
+    const g = conv2dGeometry(X, W, { padding: 'same' });
+    const family = defaultConvFamily();
+    expect(fusedGroups('forward', g, family)).toBe(8);
+    dn.applyConvTuning({ format: 'dawnet-conv-tuning', version: 1, adapter: dn.info().name, convs: [{ direction: 'forward', geometry: g, family, algorithm: 'winograd-fused', groups: 4, ms: {}, clock: 'gpu' }] });
+    expect(fusedGroups('forward', g, family)).toBe(4);
+    expect(fusedGroups('backwardInput', g, family), 'another direction').toBe(8);
+    setFusedGroups(2);
+    expect(fusedGroups('forward', g, family), 'setFusedGroups wins').toBe(2);
+    setFusedGroups(null);
+    const xd = uniform(9 * 10 * 8, 11);
+    const wd = uniform(9 * 8 * 32, 12);
+    const [x, w] = [fromNd(xd, X), fromNd(wd, W)];
+    const y = forwardGemm(g, x, w, null, family);
+    try {
+      expectClose('conv2d forward by fused Winograd at 4 channel groups', await y.toArray(), conv2dForwardRef(nd(xd, X), nd(wd, W), null, { padding: 'same' }).data, winogradTolerance(8 * 9));
+    } finally {
+      for (const t of [x, w, y]) t.dispose();
+    }
   });
 });
 
@@ -322,6 +378,8 @@ describe('saved tunings', () => {
     ['a tile for the fused kernel', (t) => ({ ...t, convs: [{ ...t.convs[0], family: 'tiled', algorithm: 'winograd-fused', tile: '64x64x16/4x4' }] })],
     ['a malformed tile', (t) => ({ ...t, convs: [{ ...t.convs[0], family: 'tiled', tile: '64x64' }] })],
     ['a tile over 256 threads', (t) => ({ ...t, convs: [{ ...t.convs[0], family: 'tiled', tile: '256x256x8/4x4' }] })],
+    ['channel groups for a staged Winograd', (t) => ({ ...t, convs: [{ ...t.convs[0], groups: 4 }] })],
+    ['3 channel groups', (t) => ({ ...t, convs: [{ ...t.convs[0], algorithm: 'winograd-fused', groups: 3 }] })],
   ];
   for (const [what, mutate] of broken) {
     it(`refuses ${what}, naming the source, and keeps the choices it had`, () => {
