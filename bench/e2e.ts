@@ -35,7 +35,7 @@ import { probePeak, type LiveGroup } from './pool-probe.js';
 import { profile as profileKernels } from '../src/index.js';
 import type { KernelTime } from '../src/gpu/gpu-timer.js';
 import { setConvAlgorithm, type ConvAlgorithm } from '../src/kernels/conv2d-winograd-run.js';
-import { applyConvTuning, clearConvTuning, convTuning, formatCandidate, ruleCandidate, tuneConvs, type TunedConv } from '../src/kernels/conv2d-tuning.js';
+import { clearConvTuning, formatCandidate, ruleCandidate, tuneConvs, withConvTuning, type TunedConv } from '../src/kernels/conv2d-tuning.js';
 
 export interface E2eSide {
   /** Enqueues one step (forward, and for training loss, backward and optimiser) without waiting. */
@@ -229,22 +229,14 @@ async function timeAlternatives(side: E2eSide, env: E2eEnv, sync: () => Promise<
 }
 
 /**
- * The step again after tuneConvs on it, interleaved with the step untuned (the table cleared and
- * refilled around each sample), both on the side's clock: a tuning's gain on one clock stretch.
+ * The step again after tuneConvs on it, interleaved with the step untuned (each sample run with
+ * the choices in force or none), both on the side's clock: a tuning's gain on one clock stretch.
  */
 async function timeTuned(side: E2eSide, env: E2eEnv, sync: () => Promise<void>, gpu: GpuClock | null): Promise<{ ms: number; untunedMs: number; clock: string; tuning: TuningChoice[] }> {
   try {
     const choices = await tuneConvs(() => side.step());
-    const saved = convTuning();
-    const runner = (tuned: boolean) => ({
-      step: () => {
-        if (tuned) applyConvTuning(saved);
-        else clearConvTuning();
-        side.step();
-      },
-      sync,
-    });
-    const [untuned, tuned] = await timeInterleaved([{ runner: runner(false), gpu }, { runner: runner(true), gpu }], { ...env.timing, maxInner: 1 });
+    const runner = (convs: TunedConv[]) => ({ step: () => withConvTuning(convs, () => side.step()), sync });
+    const [untuned, tuned] = await timeInterleaved([{ runner: runner([]), gpu }, { runner: runner(choices), gpu }], { ...env.timing, maxInner: 1 });
     if (untuned.clock !== tuned.clock) throw new Error(`the tuned and untuned steps were timed on different clocks (${untuned.clock}, ${tuned.clock})`);
     return { ms: tuned.timing.medianMs, untunedMs: untuned.timing.medianMs, clock: tuned.clock, tuning: choices.map(tuningChoice) };
   } finally {

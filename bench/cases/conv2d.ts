@@ -116,25 +116,13 @@ function algorithms(k: Kernels, dir: Direction, l: ConvLayer): Pick<BenchCase, '
   };
 }
 
-/** The conv tuned alone (tuneConv), as a side that runs with its choice in force and clears it after. */
+/** The conv tuned alone (tuneConv), as a side that runs with its choice in force (withConvTuning). */
 async function tunedRun(k: Kernels, dir: 'forward' | 'backwardInput', g: ReturnType<Kernels['conv2dGeometry']>): Promise<AlternativeRun[]> {
   // Three samples a candidate rather than tuneConvs' five: a GPU's timestamps vary little, and
   // with every tile of every algorithm timed the tuning is what the conv cases' budget pays for.
   const t = await k.tuneConv({ direction: dir, geometry: g, family: k.defaultConvFamily() }, { reps: 3 });
   if (!t) return [];
-  const tuning = k.convTuning();
-  k.clearConvTuning();
-  return [{
-    algorithm: `tuned: ${k.formatCandidate(t)}`,
-    around: <T>(step: () => T): T => {
-      k.applyConvTuning(tuning);
-      try {
-        return step();
-      } finally {
-        k.clearConvTuning();
-      }
-    },
-  }];
+  return [{ algorithm: `tuned: ${k.formatCandidate(t)}`, around: <T>(step: () => T): T => k.withConvTuning([t], step) }];
 }
 
 const DIRECTIONS: Direction[] = ['forward', 'backwardInput', 'backwardWeight'];

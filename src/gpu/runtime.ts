@@ -50,11 +50,6 @@ export class Runtime {
   /** Opt-in GPU time of the compute passes between begin() and end() (timestamp queries). */
   readonly gpuTimer: GpuTimer;
   private kernels = new Map<string, CachedKernel>();
-
-  /** The kernel variants compiled so far, as 'name|key' (diagnostics: which variants a run needed). */
-  compiledKernels(): string[] {
-    return [...this.kernels.keys()];
-  }
   /** Bind groups reused by dispatches that bind the same buffer ranges (src/gpu/bind-group-cache.ts). */
   readonly bindGroups: BindGroupCache;
   private encoder: GPUCommandEncoder | null = null;
@@ -124,6 +119,11 @@ export class Runtime {
   checkAlive(): void {
     if (this.ctx.lost) throw this.ctx.lost;
     if (this.destroyed) throw new NoDeviceError('dawnet was shut down; call init() again');
+  }
+
+  /** The kernel variants compiled so far, as 'name|key' (diagnostics: which variants a run needed). */
+  compiledKernels(): string[] {
+    return [...this.kernels.keys()];
   }
 
   private kernel(spec: KernelSpec): CachedKernel {

@@ -76,6 +76,18 @@ export function clearTunedConvs(device: GPUDevice): void {
   tables.delete(device);
 }
 
+/** Runs fn with exactly `convs` as the device's table, then puts the table back as it was. */
+export function withTunedConvs<T>(device: GPUDevice, convs: readonly TunedConv[], fn: () => T): T {
+  const before = tables.get(device);
+  tables.set(device, new Map(convs.map((t) => [convKey(t.direction, t.geometry, t.family), t])));
+  try {
+    return fn();
+  } finally {
+    if (before) tables.set(device, before);
+    else tables.delete(device);
+  }
+}
+
 // The recorder. Module state rather than per device: a recording spans one awaited step, and
 // convs that other code runs meanwhile on another device would only be timed once more.
 let recording: Map<string, ConvCall> | null = null;

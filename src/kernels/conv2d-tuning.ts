@@ -17,7 +17,7 @@ import { FUSED_GROUP_CHOICES, fusedFits, fusedGroupsOverride, setFusedGroups } f
 import { winogradShape } from './conv2d-winograd.js';
 import { convTileOverride, gemmTile, setConvTile } from './conv2d-launch.js';
 import { formatGemmTile, parseGemmTile, TUNING_TILES } from './conv2d-tiled.js';
-import { recordConvs, setTunedConv, type ConvCall, type ConvCandidate, type TunedConv } from './conv2d-tuned.js';
+import { recordConvs, setTunedConv, withTunedConvs, type ConvCall, type ConvCandidate, type TunedConv } from './conv2d-tuned.js';
 
 export type { TunedConv } from './conv2d-tuned.js';
 export { applyConvTuning, clearConvTuning, convTuning, type ConvTuning } from './conv2d-tuning-saved.js';
@@ -80,18 +80,26 @@ export async function tuneConvs(fn: () => unknown, options: TuneOptions = {}): P
   const tuned: TunedConv[] = [];
   for (const call of calls) {
     const t = await tuneOne(call, options);
-    if (t) tuned.push(t);
+    if (!t) continue;
+    setTunedConv(runtime().device, t);
+    tuned.push(t);
   }
   return tuned;
 }
 
 /**
- * Tunes one conv without a step to record it from (the benchmark's conv cases): what tuneConvs
- * does for each conv its step ran. Null where fewer than two ways could run it.
+ * Times one conv without a step to record it from (the benchmark's conv cases), as tuneConvs does
+ * each conv its step ran, but leaves the device's table as it was (withConvTuning puts the
+ * choice in force). Null where fewer than two ways could run it.
  */
 export async function tuneConv(call: ConvCall, options: TuneOptions = {}): Promise<TunedConv | null> {
   await runtime().sync();
   return tuneOne(call, options);
+}
+
+/** Runs fn with exactly `convs` tuned on this device (none: every conv by the rules), then restores the table. */
+export function withConvTuning<T>(convs: readonly TunedConv[], fn: () => T): T {
+  return withTunedConvs(runtime().device, convs, fn);
 }
 
 /** What runs a conv no one has tuned: ruleConvAlgorithm's algorithm at gemmTile's tile. */
@@ -119,6 +127,7 @@ function candidates(call: ConvCall, options: TuneOptions): ConvCandidate[] {
   const cpu = isCpuAdapterReport(runtime().ctx.report);
   const wanted = options.algorithms ?? (cpu ? CONV_ALGORITHMS.filter((a) => a !== 'winograd-fused') : CONV_ALGORITHMS);
   const n = winogradShape(call.direction, call.geometry).n;
+  const tiles = (options.tiles ?? TUNING_TILES.map(formatGemmTile)).map(parseGemmTile).filter((t) => t.bn < 2 * Math.max(n, 4)).map(formatGemmTile);
   const out: ConvCandidate[] = [];
   for (const algorithm of CONV_ALGORITHMS.filter((a) => wanted.includes(a) && (a !== 'winograd-fused' || fusedFits(n)))) {
     if (algorithm === 'winograd-fused') {
@@ -130,9 +139,7 @@ function candidates(call: ConvCall, options: TuneOptions): ConvCandidate[] {
       out.push(rule === undefined ? { algorithm } : { algorithm, tile: rule });
       continue;
     }
-    const tiles = (options.tiles ?? TUNING_TILES.map(formatGemmTile)).map((t) => formatGemmTile(parseGemmTile(t)));
-    const wide = (t: string) => parseGemmTile(t).bn >= 2 * Math.max(n, 4);
-    for (const tile of [rule, ...tiles.filter((t) => t !== rule && !wide(t))]) out.push({ algorithm, tile });
+    for (const tile of [rule, ...tiles.filter((t) => t !== rule)]) out.push({ algorithm, tile });
   }
   return out;
 }
@@ -271,10 +278,7 @@ async function tuneOne(call: ConvCall, options: TuneOptions): Promise<TunedConv 
     const timed = runs.map((x) => ({ ...x.c, ms: Math.min(...x.times) }));
     const ms: Partial<Record<ConvAlgorithm, number>> = {};
     for (const t of timed) ms[t.algorithm] = Math.min(ms[t.algorithm] ?? Infinity, t.ms);
-    const best = choose(timed, rule, margin);
-    const tuned: TunedConv = { ...call, ...best, ms, timed, clock };
-    setTunedConv(rt.device, tuned);
-    return tuned;
+    return { ...call, ...choose(timed, rule, margin), ms, timed, clock };
   } finally {
     src.dispose();
     w.dispose();

@@ -68,8 +68,10 @@ export const FUSED_GROUP_CHOICES = [MAX_GROUPS, MAX_GROUPS / 2] as const;
  */
 export function fusedGroups(dir: 'forward' | 'backwardInput', g: ConvGeometry, family: ConvFamily): number {
   const device = runtime().device;
+  const forced = groupsOverride.get(device);
+  if (forced) return forced;
   const tuned = tunedConv(device, dir, g, family);
-  return groupsOverride.get(device) ?? (tuned?.algorithm === 'winograd-fused' ? tuned.groups : undefined) ?? MAX_GROUPS;
+  return (tuned?.algorithm === 'winograd-fused' ? tuned.groups : undefined) ?? MAX_GROUPS;
 }
 
 /** Channels per slice to try, most first. */
