@@ -132,6 +132,9 @@ export function gpuChecks(): GpuCheck[] {
     // Winograd F(4x4, 3x3) forced: blocks past the edge, an odd channel count, 'valid'.
     conv('3x3 same by Winograd', [2, 18, 21, 32], [3, 3, 32, 40], { padding: 'same' }, 'winograd'),
     conv('3x3 valid by Winograd, 7 output channels', [3, 11, 10, 20], [3, 3, 20, 7], { padding: 'valid' }, 'winograd'),
+    // Forcing Winograd forces its weight gradient too; here 675 blocks, which the tiled family's
+    // GEMM takes in two K slices per transform position, with a padding row.
+    conv('3x3 same by Winograd, weight gradient in K slices', [3, 60, 60, 8], [3, 3, 8, 16], { padding: 'same' }, 'winograd'),
     // Winograd in one kernel (not yet picked by convAlgorithm): several block and channel tiles,
     // the last ones partial; the second's dx (20 channels) and forward (12) in 5 and 3 vec4s.
     conv('3x3 same by fused Winograd', [2, 18, 21, 32], [3, 3, 32, 40], { padding: 'same' }, 'winograd-fused'),

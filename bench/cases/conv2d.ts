@@ -84,9 +84,9 @@ function convCase(k: Kernels, dir: Direction, l: ConvLayer, naive: boolean): Ben
 }
 
 /**
- * What the case runs (convAlgorithm) and, where Winograd fits (3x3 stride-1 forward and backward
- * input), the other algorithms, timed beside it in the same run: direct, Winograd staged through
- * memory, and fused where its output channels come in vec4s; and the conv as tuneConvs would run
+ * What the case runs (convAlgorithm) and, where Winograd fits (3x3 stride 1, every direction), the
+ * other algorithms, timed beside it in the same run: direct, Winograd staged through memory, and
+ * fused where its output channels come in vec4s (not for the weight gradient); and the conv as tuneConvs would run
  * it ('tuned: ALGORITHM [TILE]', tuned just before, its choice in force for its own samples only).
  */
 function algorithms(k: Kernels, dir: Direction, l: ConvLayer): Pick<BenchCase, 'algorithm' | 'alternatives'> {
@@ -94,10 +94,9 @@ function algorithms(k: Kernels, dir: Direction, l: ConvLayer): Pick<BenchCase, '
   return {
     algorithm: () => k.convAlgorithm(dir, geometry()),
     alternatives: async () => {
-      if (dir === 'backwardWeight' || !k.winogradFits(dir, geometry())) return [];
+      if (!k.winogradFits(dir, geometry())) return [];
       const ran = k.convAlgorithm(dir, geometry());
-      const fused = k.fusedFits(dir === 'forward' ? l.cout : l.cin);
-      const others = k.CONV_ALGORITHMS.filter((a) => a !== ran && (fused || a !== 'winograd-fused'));
+      const others = k.CONV_ALGORITHMS.filter((a) => a !== ran && k.algorithmRuns(a, dir, geometry()));
       const forced = others.map((algorithm) => ({
         algorithm,
         around: <T>(step: () => T): T => {
@@ -117,7 +116,7 @@ function algorithms(k: Kernels, dir: Direction, l: ConvLayer): Pick<BenchCase, '
 }
 
 /** The conv tuned alone (tuneConv), as a side that runs with its choice in force (withConvTuning). */
-async function tunedRun(k: Kernels, dir: 'forward' | 'backwardInput', g: ReturnType<Kernels['conv2dGeometry']>): Promise<AlternativeRun[]> {
+async function tunedRun(k: Kernels, dir: Direction, g: ReturnType<Kernels['conv2dGeometry']>): Promise<AlternativeRun[]> {
   // Three samples a candidate rather than tuneConvs' five: a GPU's timestamps vary little, and
   // with every tile of every algorithm timed the tuning is what the conv cases' budget pays for.
   const t = await k.tuneConv({ direction: dir, geometry: g, family: k.defaultConvFamily() }, { reps: 3 });

@@ -8,9 +8,9 @@ import type { ConvDirection } from './conv2d-gemm-common.js';
 import type { ConvFamily } from './conv2d-gemm.js';
 import type { ConvAlgorithm } from './conv2d-winograd-run.js';
 
-/** A conv that has more than one algorithm: a forward or backward input that Winograd fits. */
+/** A conv that has more than one algorithm: one that Winograd fits (3x3, stride 1), in any direction. */
 export interface ConvCall {
-  direction: 'forward' | 'backwardInput';
+  direction: ConvDirection;
   geometry: ConvGeometry;
   family: ConvFamily;
 }
@@ -93,7 +93,7 @@ export function withTunedConvs<T>(device: GPUDevice, convs: readonly TunedConv[]
 let recording: Map<string, ConvCall> | null = null;
 
 /** Called by convAlgorithm for every conv with a choice to make. */
-export function noteConv(dir: 'forward' | 'backwardInput', g: ConvGeometry, family: ConvFamily): void {
+export function noteConv(dir: ConvDirection, g: ConvGeometry, family: ConvFamily): void {
   recording?.set(convKey(dir, g, family), { direction: dir, geometry: { ...g }, family });
 }
 

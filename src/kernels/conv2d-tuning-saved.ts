@@ -9,8 +9,7 @@ import { runtime } from '../gpu/runtime.js';
 import type { ConvGeometry } from './conv2d.js';
 import { formatGemmTile, parseGemmTile } from './conv2d-tiled.js';
 import { clearTunedConvs, GEOMETRY_FIELDS, setTunedConv, tunedConvs, type ConvCandidate, type TunedConv } from './conv2d-tuned.js';
-import { CONV_ALGORITHMS, winogradFits, type ConvAlgorithm } from './conv2d-winograd-run.js';
-import { fusedFits } from './conv2d-winograd-fused.js';
+import { algorithmRuns, CONV_ALGORITHMS, winogradFits, type ConvAlgorithm } from './conv2d-winograd-run.js';
 import { winogradShape } from './conv2d-winograd.js';
 
 /** The tuned choices of this device, as saveConvTuning writes them. */
@@ -67,7 +66,7 @@ function parseTuning(v: unknown, source: string): ConvTuning {
 function parseConv(c: unknown, where: string): TunedConv {
   if (!isObject(c)) throw new FormatError(`${where} is not an object`);
   const { direction, family, algorithm, geometry, ms, clock } = c;
-  if (direction !== 'forward' && direction !== 'backwardInput') throw new FormatError(`${where}: direction ${JSON.stringify(direction)} is not "forward" or "backwardInput"`);
+  if (direction !== 'forward' && direction !== 'backwardInput' && direction !== 'backwardWeight') throw new FormatError(`${where}: direction ${JSON.stringify(direction)} is not "forward", "backwardInput" or "backwardWeight"`);
   if (family !== 'tiled' && family !== 'subgroup') throw new FormatError(`${where}: family ${JSON.stringify(family)} is not "tiled" or "subgroup"`);
   if (!CONV_ALGORITHMS.includes(algorithm as ConvAlgorithm)) throw new FormatError(`${where}: algorithm ${JSON.stringify(algorithm)} is not one of ${CONV_ALGORITHMS.join(', ')}`);
   if (!isObject(geometry)) throw new FormatError(`${where}: no geometry`);
@@ -78,8 +77,9 @@ function parseConv(c: unknown, where: string): TunedConv {
     g[f] = x;
   }
   if (!winogradFits(direction, g)) throw new FormatError(`${where}: a ${g.kh}x${g.kw} conv at stride ${g.sh}x${g.sw} has no choice of algorithm (Winograd runs 3x3 at stride 1)`);
-  if (algorithm === 'winograd-fused' && !fusedFits(winogradShape(direction, g).n)) throw new FormatError(`${where}: the fused kernel cannot run ${winogradShape(direction, g).n} output channels`);
-  const tile = c.tile === undefined ? undefined : parseTile(c.tile, family === 'tiled' && algorithm !== 'winograd-fused', where);
+  if (algorithm === 'winograd-fused' && direction === 'backwardWeight') throw new FormatError(`${where}: the fused kernel has no weight gradient`);
+  if (algorithm === 'winograd-fused' && !algorithmRuns(algorithm, direction, g)) throw new FormatError(`${where}: the fused kernel cannot run ${direction === 'backwardWeight' ? g.cout : winogradShape(direction, g).n} output channels`);
+  const tile = c.tile === undefined ? undefined : parseTile(c.tile, family === 'tiled' && algorithm !== 'winograd-fused' && direction !== 'backwardWeight', where);
   const groups = c.groups === undefined ? undefined : parseGroups(c.groups, algorithm === 'winograd-fused', where);
   const times: Partial<Record<ConvAlgorithm, number>> = {};
   for (const [a, t] of Object.entries(isObject(ms) ? ms : {})) if (CONV_ALGORITHMS.includes(a as ConvAlgorithm) && typeof t === 'number') times[a as ConvAlgorithm] = t;
@@ -99,7 +99,7 @@ function parseGroups(groups: unknown, fused: boolean, where: string): number {
 
 /** A saved tile, checked as setConvTile's are; only the tiled family's direct and staged Winograd GEMMs take one. */
 function parseTile(tile: unknown, takesTile: boolean, where: string): string {
-  if (!takesTile) throw new FormatError(`${where}: a tile (${JSON.stringify(tile)}) for a conv whose kernel takes none (only the tiled family's direct and Winograd GEMMs do)`);
+  if (!takesTile) throw new FormatError(`${where}: a tile (${JSON.stringify(tile)}) for a conv whose kernel takes none (only the tiled family's direct and Winograd GEMMs of forwards and backward inputs do)`);
   if (typeof tile !== 'string') throw new FormatError(`${where}: tile ${JSON.stringify(tile)} is not a string`);
   try {
     return formatGemmTile(parseGemmTile(tile));

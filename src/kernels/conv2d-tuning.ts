@@ -11,9 +11,9 @@ import { isCpuAdapterReport } from '../gpu/adapter-kind.js';
 import { runtime } from '../gpu/runtime.js';
 import { noGrad } from '../graph/autograd.js';
 import { full, type Tensor } from '../graph/tensor.js';
-import { backwardInputGemm, forwardGemm } from './conv2d.js';
-import { CONV_ALGORITHMS, ruleConvAlgorithm, type ConvAlgorithm } from './conv2d-winograd-run.js';
-import { FUSED_GROUP_CHOICES, fusedFits, fusedGroupsOverride, setFusedGroups } from './conv2d-winograd-fused.js';
+import { backwardInputGemm, backwardWeightGemm, forwardGemm } from './conv2d.js';
+import { algorithmRuns, CONV_ALGORITHMS, ruleConvAlgorithm, type ConvAlgorithm } from './conv2d-winograd-run.js';
+import { FUSED_GROUP_CHOICES, fusedGroupsOverride, setFusedGroups } from './conv2d-winograd-fused.js';
 import { winogradShape } from './conv2d-winograd.js';
 import { convTileOverride, gemmTile, setConvTile } from './conv2d-launch.js';
 import { formatGemmTile, parseGemmTile, TUNING_TILES } from './conv2d-tiled.js';
@@ -109,10 +109,14 @@ export function ruleCandidate(call: ConvCall): ConvCandidate {
   return tile === undefined ? { algorithm } : { algorithm, tile };
 }
 
-/** The tile an algorithm's GEMM takes by the rule, as a string; undefined where there is no choice. */
+/**
+ * The tile an algorithm's GEMM takes by the rule, as a string; undefined where there is no choice
+ * (the subgroup family, the fused kernel, and the weight gradient, whose tile goes with its
+ * split-K and is not tuned).
+ */
 function ruleTile(call: ConvCall, algorithm: ConvAlgorithm): string | undefined {
-  if (call.family !== 'tiled' || algorithm === 'winograd-fused') return undefined;
   const { direction: dir, geometry: g } = call;
+  if (call.family !== 'tiled' || algorithm === 'winograd-fused' || dir === 'backwardWeight') return undefined;
   const n = algorithm === 'winograd' ? winogradShape(dir, g).n : dir === 'forward' ? g.cout : g.cin;
   return formatGemmTile(gemmTile(algorithm === 'winograd' ? 'forward' : dir, n, call.family));
 }
@@ -126,10 +130,11 @@ function ruleTile(call: ConvCall, algorithm: ConvAlgorithm): string | undefined 
 function candidates(call: ConvCall, options: TuneOptions): ConvCandidate[] {
   const cpu = isCpuAdapterReport(runtime().ctx.report);
   const wanted = options.algorithms ?? (cpu ? CONV_ALGORITHMS.filter((a) => a !== 'winograd-fused') : CONV_ALGORITHMS);
-  const n = winogradShape(call.direction, call.geometry).n;
+  const { direction: dir, geometry: g } = call;
+  const n = dir === 'backwardWeight' ? g.cout : winogradShape(dir, g).n;
   const tiles = (options.tiles ?? TUNING_TILES.map(formatGemmTile)).map(parseGemmTile).filter((t) => t.bn < 2 * Math.max(n, 4)).map(formatGemmTile);
   const out: ConvCandidate[] = [];
-  for (const algorithm of CONV_ALGORITHMS.filter((a) => wanted.includes(a) && (a !== 'winograd-fused' || fusedFits(n)))) {
+  for (const algorithm of CONV_ALGORITHMS.filter((a) => wanted.includes(a) && algorithmRuns(a, dir, g))) {
     if (algorithm === 'winograd-fused') {
       out.push(...fusedCandidates(n));
       continue;
@@ -166,7 +171,10 @@ export function formatCandidate(c: ConvCandidate): string {
   return `${c.algorithm}${c.tile ? ` ${c.tile}` : ''}${c.groups ? ` cg${c.groups}` : ''}`;
 }
 
-/** One conv of `call`'s geometry by `c`, its output freed once enqueued (its tile forced only while it enqueues). */
+/**
+ * One conv of `call`'s geometry by `c`, its output freed once enqueued (its tile forced only while
+ * it enqueues). src is x (forward) or dy; w is the weights, or for the weight gradient x.
+ */
 function runner(call: ConvCall, c: ConvCandidate, src: Tensor, w: Tensor): () => void {
   const { direction, geometry: g, family } = call;
   const tile = c.tile !== undefined && !convTileOverride() ? parseGemmTile(c.tile) : null;
@@ -176,7 +184,10 @@ function runner(call: ConvCall, c: ConvCandidate, src: Tensor, w: Tensor): () =>
       if (tile) setConvTile(tile);
       if (groups) setFusedGroups(groups);
       try {
-        const out = direction === 'forward' ? forwardGemm(g, src, w, null, family, c.algorithm) : backwardInputGemm(g, src, w, null, family, c.algorithm);
+        const out =
+          direction === 'forward' ? forwardGemm(g, src, w, null, family, c.algorithm)
+          : direction === 'backwardInput' ? backwardInputGemm(g, src, w, null, family, c.algorithm)
+          : backwardWeightGemm(g, src, w, family, undefined, c.algorithm);
         out.dispose();
       } finally {
         if (tile) setConvTile(null);
@@ -224,13 +235,14 @@ async function tuneOne(call: ConvCall, options: TuneOptions): Promise<TunedConv 
   if (!Number.isInteger(reps) || reps < 1) throw new RangeError(`tuneConvs: reps must be a positive integer, got ${reps}`);
   const margin = options.margin ?? DEFAULT_MARGIN;
   if (!(margin >= 0 && margin < 1)) throw new RangeError(`tuneConvs: margin must be at least 0 and below 1, got ${margin}`);
-  const srcShape = direction === 'forward' ? [g.n, g.h, g.w, g.cin] : [g.n, g.ho, g.wo, g.cout];
+  const [xShape, dyShape, wShape] = [[g.n, g.h, g.w, g.cin], [g.n, g.ho, g.wo, g.cout], [g.kh, g.kw, g.cin, g.cout]];
+  const shapes = direction === 'forward' ? [xShape, wShape] : direction === 'backwardInput' ? [dyShape, wShape] : [dyShape, xShape];
   // Values do not change a kernel's time; constants keep NaNs and denormals out. Where the device has no
   // room for them beside what the caller holds, the conv stays untuned rather than failing the
   // step that asked for tuning.
   const made: Tensor[] = [];
   try {
-    for (const shape of [srcShape, [g.kh, g.kw, g.cin, g.cout]]) made.push(full(shape, 0.01));
+    for (const shape of shapes) made.push(full(shape, 0.01));
   } catch (e) {
     for (const t of made) t.dispose();
     if (e instanceof LimitError) return null;
@@ -239,7 +251,7 @@ async function tuneOne(call: ConvCall, options: TuneOptions): Promise<TunedConv 
   const [src, w] = made;
   try {
     const runs: { c: ConvCandidate; run: () => void; inner: number; times: number[] }[] = [];
-    const outBytes = 4 * g.n * (direction === 'forward' ? g.ho * g.wo * g.cout : g.h * g.w * g.cin);
+    const outBytes = 4 * (direction === 'forward' ? g.n * g.ho * g.wo * g.cout : direction === 'backwardInput' ? g.n * g.h * g.w * g.cin : g.kh * g.kw * g.cin * g.cout);
     for (const c of candidates(call, options)) {
       const once = runner(call, c, src, w);
       try {

@@ -32,9 +32,9 @@ export const CONV_ALGORITHMS: readonly ConvAlgorithm[] = ['direct', 'winograd', 
 const algorithmOverride = new WeakMap<GPUDevice, ConvAlgorithm>();
 
 /**
- * Runs every conv forward and backward input on this device with one algorithm (Winograd only
- * where winogradFits; 'winograd-fused' runs the staged 'winograd' where the outputs' channels are
- * not a multiple of 4), for
+ * Runs every conv (forward, backward input and weight gradient) on this device with one algorithm
+ * (Winograd only where winogradFits; 'winograd-fused' runs the staged 'winograd' where the
+ * outputs' channels are not a multiple of 4, and for the weight gradient, which it has not), for
  * tests and the benchmark; 'auto' restores convAlgorithm's choice. Returns the setting it replaced.
  */
 export function setConvAlgorithm(algorithm: ConvAlgorithm | 'auto'): ConvAlgorithm | 'auto' {
@@ -59,6 +59,12 @@ export function setWinogradWorkspace(bytes: number | null): void {
   else workspaceOverride.set(device, bytes);
 }
 
+/** Most bytes Winograd's two workspace tensors (V and M, or V and Z) may take together on this device. */
+export function workspaceBytes(): number {
+  const rt = runtime();
+  return Math.min(workspaceOverride.get(rt.device) ?? WORKSPACE_BYTES, 2 * rt.bindingLimit);
+}
+
 /** The batched GEMM as a conv: a 1x1 conv over 36 samples (one per ξ) of `rows` pixels, k channels in, n out. */
 const batchedGeometry = (rows: number, k: number, n: number): ConvGeometry => ({
   n: WINO_XI, h: rows, w: 1, cin: k, kh: 1, kw: 1, cout: n, sh: 1, sw: 1, padTop: 0, padBottom: 0, padLeft: 0, padRight: 0, ho: rows, wo: 1,
@@ -78,9 +84,19 @@ function paddedBlocks(blocks: number, k: number, n: number, family: ConvFamily, 
   return Math.ceil(blocks / q) * q;
 }
 
-/** Whether Winograd can run this conv direction: a 3x3 kernel at stride 1 (any padding). */
-export function winogradFits(dir: ConvDirection, g: ConvGeometry): boolean {
-  return dir !== 'backwardWeight' && g.kh === WINO_R && g.kw === WINO_R && g.sh === 1 && g.sw === 1;
+/**
+ * Whether Winograd can run this conv direction: a 3x3 kernel at stride 1 (any padding), in every
+ * direction (the weight gradient by conv2d-winograd-wgrad.ts, staged only).
+ */
+export function winogradFits(_dir: ConvDirection, g: ConvGeometry): boolean {
+  return g.kh === WINO_R && g.kw === WINO_R && g.sh === 1 && g.sw === 1;
+}
+
+/** Whether `algorithm` can run this direction as it is: the fused kernel needs output channels in vec4s and has no weight gradient. */
+export function algorithmRuns(algorithm: ConvAlgorithm, dir: ConvDirection, g: ConvGeometry): boolean {
+  if (algorithm === 'direct') return true;
+  if (!winogradFits(dir, g)) return false;
+  return algorithm === 'winograd' || (dir !== 'backwardWeight' && fusedFits(winogradShape(dir, g).n));
 }
 
 /**
@@ -90,8 +106,8 @@ export function winogradFits(dir: ConvDirection, g: ConvGeometry): boolean {
 export function convAlgorithm(dir: ConvDirection, g: ConvGeometry, family = defaultConvFamily(), cpu = isCpuAdapterReport(runtime().ctx.report)): ConvAlgorithm {
   if (!winogradFits(dir, g)) return 'direct';
   const forced = algorithmOverride.get(runtime().device);
-  if (forced) return forced === 'winograd-fused' && !fusedFits(winogradShape(dir as 'forward' | 'backwardInput', g).n) ? 'winograd' : forced;
-  noteConv(dir as 'forward' | 'backwardInput', g, family);
+  if (forced) return algorithmRuns(forced, dir, g) ? forced : 'winograd';
+  noteConv(dir, g, family);
   return tunedConv(runtime().device, dir, g, family)?.algorithm ?? ruleConvAlgorithm(dir, g, family, cpu);
 }
 
@@ -104,11 +120,12 @@ export function convAlgorithm(dir: ConvDirection, g: ConvGeometry, family = defa
  * CPU adapters (`cpu`) stay direct: on lavapipe the transforms alone took about as long as the
  * direct conv (U-Net l1-l3 at scale 8, 1.04-1.55x slower in all, interleaved A/B), and the
  * short-K GEMM ran at half the direct kernel's rate. It never picks the fused kernel, which no GPU
- * has timed yet; tuneConvs does where it measures faster.
+ * has timed yet, nor the weight gradient by Winograd (conv2d-winograd-wgrad.ts), which none has
+ * either; tuneConvs does where it measures faster.
  */
 export function ruleConvAlgorithm(dir: ConvDirection, g: ConvGeometry, family: ConvFamily, cpu: boolean): ConvAlgorithm {
-  if (!winogradFits(dir, g) || cpu) return 'direct';
-  const s = winogradShape(dir as 'forward' | 'backwardInput', g);
+  if (!winogradFits(dir, g) || cpu || dir === 'backwardWeight') return 'direct';
+  const s = winogradShape(dir, g);
   if (s.k < 16) return 'direct';
   const [rows, cols] = winogradBlocks(s.hOut, s.wOut);
   const tPad = paddedBlocks(g.n * rows * cols, s.k, s.n, family);
@@ -151,7 +168,7 @@ export function winogradConv(dir: 'forward' | 'backwardInput', g: ConvGeometry, 
   // and one binding each: an estimate from one sample's, lowered while the padding overflows it.
   const rt = runtime();
   const tile = convTile(dir, g, s.n, family, 'winograd');
-  const workspace = Math.min(workspaceOverride.get(rt.device) ?? WORKSPACE_BYTES, 2 * rt.bindingLimit);
+  const workspace = workspaceBytes();
   const fits = (samples: number) => {
     const { v, m } = winogradChunkBytes(dir, g, samples, family, tile);
     return v + m <= workspace && Math.max(v, m) <= rt.bindingLimit;

@@ -155,13 +155,21 @@ export function sandwich(l: readonly (readonly number[])[], r: readonly (readonl
 
 /**
  * WGSL, inside main: this thread's channel c (of params.c, counted in the thread's width) and
- * block t, leaving past the last block; plane, the elements of V or M per position ξ.
+ * block t, leaving past the last block; plane, the elements of V or M per position ξ. With
+ * `zeroed` (a buffer's name and element type), the threads of the padding rows (t from
+ * params.blocks to params.tPad) first write zeros there: the weight gradient sums over the rows,
+ * and a recycled buffer may hold anything, NaN included, which even a zero factor would spread.
  */
-const BLOCK_THREAD = /* wgsl */ `let i = i32(${linearIndex()});
+export function blockThread(zeroed: { buffer: string; type: string } | null = null): string {
+  return /* wgsl */ `let i = i32(${linearIndex()});
   let c = i % params.c;
   let t = i / params.c;
-  if (t >= params.blocks) { return; }
-  let plane = params.tPad * params.c;`;
+  let plane = params.tPad * params.c;
+  if (t >= params.blocks) {
+    ${zeroed ? `if (t < params.tPad) { ${rep(WINO_XI, (xi) => `${zeroed.buffer}[${xi} * plane + i] = ${zeroed.type}(0.0);`, ' ')} }` : ''}
+    return;
+  }`;
+}
 
 /**
  * U[ξ, k, n] = (G g Gᵀ)[ξ] for the GEMM's B (K × N per ξ, stored at ξ·K·N + k·N + n), one thread
@@ -200,13 +208,15 @@ fn main(${LINEAR_MAIN_ARGS}) {
 /**
  * V[ξ, t, c] = (Bᵀ d B)[ξ] of block t's 6x6 patch of src [n, h, w, c] (zero outside the image),
  * `width` channels per thread. V has tPad rows per ξ; those past the last block are left as they
- * are: the GEMM's rows are independent, and the output transform never reads theirs.
+ * are (the GEMM's rows are independent, and the output transform never reads theirs), or with
+ * zeroPadding set to zero, for the weight gradient, which sums over them
+ * (conv2d-winograd-wgrad.ts); its grid then covers tPad rows.
  */
-export function inputTransformSpec(width: VecWidth): KernelSpec {
+export function inputTransformSpec(width: VecWidth, zeroPadding = false): KernelSpec {
   const T = vecType(width);
   return {
     name: 'conv2d.winogradInput',
-    key: `v${width}`,
+    key: `v${width}${zeroPadding ? 'z' : ''}`,
     inputs: 1,
     outputs: 1,
     wgsl: () => /* wgsl */ `
@@ -216,7 +226,7 @@ struct Params { h: i32, w: i32, c: i32, padTop: i32, padLeft: i32, rows: i32, co
 @group(0) @binding(2) var<uniform> params: Params;
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
-  ${BLOCK_THREAD}
+  ${blockThread(zeroPadding ? { buffer: 'v', type: T } : null)}
   let n = t / (params.rows * params.cols);
   let h0 = ((t / params.cols) % params.rows) * ${WINO_M} - params.padTop;
   let w0 = (t % params.cols) * ${WINO_M} - params.padLeft;
@@ -271,7 +281,7 @@ ${hasBias ? `@group(0) @binding(1) var<storage, read> b: array<${T}>;` : ''}
 @group(0) @binding(${hasBias ? 3 : 2}) var<uniform> params: Params;
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
-  ${BLOCK_THREAD}
+  ${blockThread()}
   ${rep(WINO_XI, (xi) => `let m${Math.floor(xi / WINO_A)}_${xi % WINO_A} = m[${xi} * plane + i];`)}
   ${outputBlock(T, hasBias ? 'b[c]' : null, 'params.c', 'c')}
 }`,

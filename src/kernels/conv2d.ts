@@ -11,7 +11,7 @@
 // (conv2d-tiled.ts) and 'subgroup' for CPU adapters such as lavapipe (conv2d-subgroup.ts);
 // conv2d-launch.ts picks one and launches it. On GPUs the forward and backward input of 3x3
 // stride-1 convs run by Winograd F(4x4, 3x3) instead (conv2d-winograd-run.ts decides, see
-// convAlgorithm). The naive kernels (conv2d-naive.ts: one thread per output
+// convAlgorithm); their weight gradient can too (conv2d-winograd-wgrad.ts), where tuned or forced. The naive kernels (conv2d-naive.ts: one thread per output
 // element, plain loops) are the baseline they race in bench/.
 //
 // Past the binding limit (kernels/chunking.ts) the GEMM directions split along N, a chunk of whole
@@ -27,10 +27,11 @@ import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Bound, type Range } from './chunking.js';
 import type { ConvFamily } from './conv2d-gemm.js';
-import { convTile, defaultConvFamily, familyLanes, gemmTile, launch } from './conv2d-launch.js';
-import { subgroupTile, tileFit } from './conv2d-subgroup.js';
+import { convTile, defaultConvFamily, gemmTile, launch } from './conv2d-launch.js';
+import { launchWeightGrad, splitKCount } from './conv2d-wgrad-split.js';
 import { convAlgorithm, winogradConv } from './conv2d-winograd-run.js';
 import { winogradFusedConv } from './conv2d-winograd-fused.js';
+import { winogradWeightGrad } from './conv2d-winograd-wgrad.js';
 import { sumLeading } from './reduce.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
 
@@ -198,28 +199,14 @@ export function backwardInputGemm(g: ConvGeometry, dy: Tensor, w: Tensor, b: Ten
 // ---------------------------------------------------------------------------------------------
 // Backward weight
 
-/** Each split-K slice covers at least this many pixels, so its partial sums are worth their traffic. */
-const SPLIT_K_MIN = 512;
-
-/**
- * K slices for backward weight: enough workgroups to keep the device busy (a few hundred on a GPU,
- * a few dozen on lavapipe's threads), each slice long enough to be worth its partial sums. `tile`
- * and `lanes` default to this device's; a record's (bench/bars.ts) need no device.
- */
-export function splitKCount(g: ConvGeometry, family = defaultConvFamily(), tile = gemmTile('backwardWeight', g.cout, family), lanes = familyLanes(family)): number {
-  const m = g.kh * g.kw * g.cin;
-  const sg = subgroupTile(m, g.cout, tileFit('backwardWeight', g), lanes);
-  const [bm, bn, target] = family === 'tiled' ? [tile.bm, tile.bn, 256] : [sg.tm, sg.w * sg.tn, 32];
-  const tiles = Math.ceil(m / bm) * Math.ceil(g.cout / bn);
-  return Math.max(1, Math.min(Math.ceil(target / tiles), Math.floor((g.n * g.ho * g.wo) / SPLIT_K_MIN)));
-}
-
 /**
  * dw = Σ over pixels of x patchᵀ · dy, in `splits` K slices summed afterwards when above 1 (by
  * default splitKCount of each chunk of samples). The tiled kernels slice K in steps of BK pixels,
- * the subgroup kernels in whole image rows.
+ * the subgroup kernels in whole image rows. By Winograd instead (conv2d-winograd-wgrad.ts) where
+ * `algorithm` (convAlgorithm's by default) says so; `splits` is the direct GEMM's.
  */
-export function backwardWeightGemm(g: ConvGeometry, dy: Tensor, x: Tensor, family = defaultConvFamily(), splits?: number): Tensor {
+export function backwardWeightGemm(g: ConvGeometry, dy: Tensor, x: Tensor, family = defaultConvFamily(), splits?: number, algorithm = convAlgorithm('backwardWeight', g, family)): Tensor {
+  if (algorithm !== 'direct') return winogradWeightGrad(g, dy, x, family);
   const wShape = [g.kh, g.kw, g.cin, g.cout];
   const per = samplesPerChunk('conv2d.backwardWeight', g, x, dy, [planned('conv2d.dw', wShape)]);
   const dw = emptyTensor(wShape, 'conv2d.dw');
@@ -232,41 +219,17 @@ export function backwardWeightGemm(g: ConvGeometry, dy: Tensor, x: Tensor, famil
   return dw;
 }
 
-/** Workgroups the subgroup weight gradient aims for: enough for lavapipe's threads to share evenly. */
-const WEIGHT_GRAD_GROUPS = 64;
-
-/**
- * Column tiles per workgroup of the subgroup weight gradient over `slices` K slices. With K a few
- * pixels (the deepest levels), a tile's setup is much of its work and there are thousands of
- * tiles: a workgroup then takes several column tiles in turn, down to about WEIGHT_GRAD_GROUPS
- * workgroups. On lavapipe that made the U-Net's l5 and l4 weight gradients 16% and 7% faster
- * (interleaved A/B, GPU timestamps). The tiled (GPU) family keeps one tile per workgroup: a GPU
- * wants every workgroup it can get.
- */
-export function columnTilesPerGroup(g: ConvGeometry, family: ConvFamily, slices: number, lanes = familyLanes(family)): number {
-  if (family !== 'subgroup') return 1;
-  const sg = subgroupTile(g.kh * g.kw * g.cin, g.cout, tileFit('backwardWeight', g), lanes);
-  const nTiles = Math.ceil(g.cout / (sg.w * sg.tn));
-  const tiles = Math.ceil((g.kh * g.kw * g.cin) / sg.tm) * nTiles * slices;
-  return Math.max(1, Math.min(nTiles, Math.floor(tiles / WEIGHT_GRAD_GROUPS)));
-}
-
 /** One chunk's weight gradient in `parts` K slices, written to dw or (`accumulate`) added to it. */
 function weightSlices(g: ConvGeometry, dy: Range, x: Range, dw: Tensor, family: ConvFamily, parts: number, accumulate: boolean): void {
   const mw = g.kh * g.kw * g.cin;
   const k = g.n * g.ho * g.wo;
   const tile = gemmTile('backwardWeight', g.cout, family);
-  const bk = tile.bk;
-  const chunk = Math.ceil(k / bk / parts) * bk;
+  const chunk = Math.ceil(k / tile.bk / parts) * tile.bk;
   const rowChunk = Math.ceil((g.n * g.ho) / parts);
   const used = family === 'tiled' ? Math.ceil(k / chunk) : Math.ceil((g.n * g.ho) / rowChunk);
-  const inImage = bk % (g.ho * g.wo);
   const direct = used === 1 && !accumulate;
   const out = direct ? dw : emptyTensor([used, mw, g.cout], 'conv2d.dw.partial');
-  launch('backwardWeight', family, tile, g, [dy, x], out, mw, g.cout, used, {
-    mw, k, chunk, rowChunk, dWo: inImage % g.wo, dHo: Math.floor(inImage / g.wo), dN: Math.floor(bk / (g.ho * g.wo)),
-    nPer: columnTilesPerGroup(g, family, used),
-  });
+  launchWeightGrad(g, dy, x, out, family, tile, { slices: used, chunk, rowChunk });
   if (direct) return;
   const params = packParams([i32(dw.size), i32(used), i32(accumulate ? 1 : 0)]);
   dispatchChunk(splitSumSpec, [out], [dw], params, linearGrid(dw.size));

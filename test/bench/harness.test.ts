@@ -239,7 +239,7 @@ describe('end-to-end case', () => {
     // The step's 3x3 stride-1 convs, forward and backward input, each with its choice and times.
     expect(row.tuning!.length).toBeGreaterThan(4);
     for (const t of row.tuning!) {
-      expect(t.conv).toMatch(/^(forward|backwardInput) 1x\d+x\d+ \d+->\d+$/);
+      expect(t.conv).toMatch(/^(forward|backwardInput|backwardWeight) 1x\d+x\d+ \d+->\d+$/);
       expect(Object.keys(t.ms)).toContain(t.algorithm);
     }
     expect(e2eRow(row)).toMatch(/algorithm: auto; winograd beside it: [\d.]+ ms, [\d.]+x (slower|faster); tuned beside it: [\d.]+ ms, [\d.]+x (slower|faster) than auto interleaved with it \([\d.]+ ms\)/);

@@ -55,3 +55,13 @@ export function expectClose(
  * index (a missed or doubled tap of size 0.1-1) still fails by orders of magnitude.
  */
 export const winogradTolerance = (k: number): Required<Tolerance> => ({ atol: 5e-5 * Math.sqrt(k), rtol: 1e-4 });
+
+/**
+ * conv2d's weight gradient by Winograd (src/kernels/conv2d-winograd-wgrad.ts), summing over
+ * `pixels` pixels of x and dy in [-1, 1]: the same transforms' amplification, over sums as long
+ * as the batch's blocks. Measured on lavapipe (both GEMM families): worst errors 6.6e-6 at 63
+ * pixels, 2.7e-5 at 64 (64 channels in), 6e-5 at 288 and 9.6e-4 at 12288 (outputs up to 113),
+ * 2-4x 3.5e-6·sqrt(pixels). atol 3e-5·sqrt(pixels) leaves a margin of 3.5x or more; a missed or
+ * doubled tap moves an output by about its own size, 5-100 here, and still fails by far.
+ */
+export const winogradWeightGradTolerance = (pixels: number): Required<Tolerance> => ({ atol: 3e-5 * Math.sqrt(pixels), rtol: 1e-4 });

@@ -25,8 +25,8 @@ import { uniform } from '../helpers/rng.js';
 
 useGpu();
 
-// A step with three convs: a 3x3 stride-1 one (forward and backward input each have a choice of
-// algorithm), a 1x1 and a 3x3 at stride 2 (no choice: always direct, never timed).
+// A step with three convs: a 3x3 stride-1 one (forward, backward input and weight gradient each
+// have a choice of algorithm), a 1x1 and a 3x3 at stride 2 (no choice: always direct, never timed).
 const X = [2, 12, 12, 8];
 const W3 = [3, 3, 8, 8];
 const g3 = (): ConvGeometry => conv2dGeometry(X, W3, { padding: 'same' });
@@ -67,12 +67,13 @@ describe('tuneConvs', () => {
     try {
       const tuned = await dn.tuneConvs(s.step, { reps: 2 });
       expect(s.runs()).toBe(1);
-      expect(tuned.map((t) => t.direction).sort()).toEqual(['backwardInput', 'forward']);
+      expect(tuned.map((t) => t.direction).sort()).toEqual(['backwardInput', 'backwardWeight', 'forward']);
       const cpu = isCpuAdapterReport(runtime().ctx.report);
       for (const t of tuned) {
         expect(t.geometry).toEqual(g3());
-        // CPU adapters leave the fused kernel out by default; GPUs time it too (8 output channels).
-        expect(Object.keys(t.ms).sort()).toEqual(cpu ? ['direct', 'winograd'] : ['direct', 'winograd', 'winograd-fused']);
+        // CPU adapters leave the fused kernel out by default; GPUs time it too (8 output channels),
+        // but not for the weight gradient, which it has not.
+        expect(Object.keys(t.ms).sort()).toEqual(cpu || t.direction === 'backwardWeight' ? ['direct', 'winograd'] : ['direct', 'winograd', 'winograd-fused']);
         for (const ms of Object.values(t.ms)) expect(ms).toBeGreaterThan(0);
         expect({ algorithm: t.algorithm, ...(t.tile ? { tile: t.tile } : {}) }).toEqual(choose(t.timed!, ruleCandidate(t), 0.05));
         for (const [a, ms] of Object.entries(t.ms)) expect(ms).toBe(Math.min(...t.timed!.filter((c) => c.algorithm === a).map((c) => c.ms)));
@@ -152,7 +153,7 @@ describe('tuneConvs', () => {
       await expect(dn.tuneConvs(s.step, { reps: 0 })).rejects.toThrow(RangeError);
       await expect(dn.tuneConvs(s.step, { margin: 1 })).rejects.toThrow(RangeError);
       await expect(dn.tuneConvs(s.step, { margin: -0.1 })).rejects.toThrow(RangeError);
-      expect((await dn.tuneConvs(s.step, { reps: 1 })).length, 'a new tuning records again').toBe(2);
+      expect((await dn.tuneConvs(s.step, { reps: 1 })).length, 'a new tuning records again').toBe(3);
     } finally {
       s.dispose();
     }
@@ -169,7 +170,7 @@ describe('tuneConvs', () => {
       await dn.profile(async () => {
         tuned = await dn.tuneConvs(s.step, { reps: 1, clock: 'gpu' });
       });
-      expect(tuned.length).toBe(2);
+      expect(tuned.length).toBe(3);
       for (const t of tuned) expect(t.clock).toBe('wall');
     } finally {
       s.dispose();
@@ -368,7 +369,9 @@ describe('saved tunings', () => {
     ['another version', (t) => ({ ...t, version: 2 })],
     ['no conv list', (t) => ({ ...t, convs: {} })],
     ['another adapter', (t) => ({ ...t, adapter: 'some other GPU' })],
-    ['a bad direction', (t) => ({ ...t, convs: [{ ...t.convs[0], direction: 'backwardWeight' }] })],
+    ['a bad direction', (t) => ({ ...t, convs: [{ ...t.convs[0], direction: 'sideways' }] })],
+    ['fused for a weight gradient', (t) => ({ ...t, convs: [{ ...t.convs[0], direction: 'backwardWeight', algorithm: 'winograd-fused' }] })],
+    ['a tile for a weight gradient', (t) => ({ ...t, convs: [{ ...t.convs[0], direction: 'backwardWeight', family: 'tiled', tile: '64x64x16/4x4' }] })],
     ['a bad family', (t) => ({ ...t, convs: [{ ...t.convs[0], family: 'cuda' }] })],
     ['a bad algorithm', (t) => ({ ...t, convs: [{ ...t.convs[0], algorithm: 'fft' }] })],
     ['a missing geometry field', (t) => ({ ...t, convs: [{ ...t.convs[0], geometry: { ...t.convs[0].geometry, cout: undefined } }] })],

@@ -9,7 +9,7 @@ import { parseGemmTile } from '../../src/kernels/conv2d-tiled.js';
 import { LimitError } from '../../src/errors.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { conv2dBackwardRef, conv2dForwardRef } from '../../src/reference/conv.js';
-import { expectClose, winogradTolerance } from '../helpers/close.js';
+import { expectClose, winogradTolerance, winogradWeightGradTolerance } from '../helpers/close.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
 import { uniform } from '../helpers/rng.js';
 import { winogradCaseData, type WinogradCase } from '../helpers/winograd-case.js';
@@ -126,7 +126,7 @@ describe('conv2d by Winograd', () => {
     expect(before).toBe('auto');
     expect(convAlgorithm('forward', g)).toBe('winograd');
     expect(convAlgorithm('backwardInput', g)).toBe('winograd');
-    expect(convAlgorithm('backwardWeight', g)).toBe('direct');
+    expect(convAlgorithm('backwardWeight', g), 'forced for the weight gradient too').toBe('winograd');
     const want = conv2dBackwardRef(d.x, d.w, d.dy, d.opts);
     const [x, w, b, dy] = [fromNd(d.x.data, d.xShape, true), fromNd(d.w.data, d.wShape, true), fromNd(d.b.data, [g.cout], true), fromNd(d.dy.data, d.yShape)];
     let y: dn.Tensor;
@@ -139,7 +139,7 @@ describe('conv2d by Winograd', () => {
     const tol = winogradTolerance(g.cin);
     expectClose('conv2d y', await y.toArray(), conv2dForwardRef(d.x, d.w, d.b, d.opts).data, tol);
     expectClose('conv2d x.grad', await x.grad!.toArray(), want.dx.data, winogradTolerance(g.cout));
-    expectClose('conv2d w.grad', await w.grad!.toArray(), want.dw.data, tol);
+    expectClose('conv2d w.grad (by Winograd too)', await w.grad!.toArray(), want.dw.data, winogradWeightGradTolerance(g.n * g.ho * g.wo));
     for (const t of [x, w, b, dy, y]) t.dispose();
   });
 

@@ -11,11 +11,10 @@ import {
   conv2dGeometry,
   conv2dOutputShape,
   forwardGemm,
-  columnTilesPerGroup,
-  splitKCount,
   type Conv2dOptions,
 } from '../../src/kernels/conv2d.js';
 import { overrideSubgroupLanes, setConvTile } from '../../src/kernels/conv2d-launch.js';
+import { columnTilesPerGroup, splitKCount } from '../../src/kernels/conv2d-wgrad-split.js';
 import type { ConvFamily } from '../../src/kernels/conv2d-gemm.js';
 import { CONV_TILE, formatGemmTile, NARROW_TILE, parseGemmTile, SLIM_DEEP_TILE, SLIM_TILE, tiledTileFor, WIDE_TILE } from '../../src/kernels/conv2d-tiled.js';
 import { subgroupTile, tileFit } from '../../src/kernels/conv2d-subgroup.js';
