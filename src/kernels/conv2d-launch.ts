@@ -62,11 +62,11 @@ export function gemmTile(dir: ConvDirection, n: number, family = defaultConvFami
 }
 
 /**
- * The tile of a forward's or backward input's GEMM when it runs by `algorithm` (Winograd: its
- * batched GEMM, of N columns too): setConvTile's where set, else the tile tuneConvs chose for this
- * very conv, where it chose this algorithm (conv2d-tuning.ts), else gemmTile's.
+ * The tile of a conv's GEMM when it runs by `algorithm` (Winograd: its batched GEMM, of N columns
+ * too): setConvTile's where set, else the tile tuneConvs chose for this very conv, where it chose
+ * this algorithm (conv2d-tuning.ts), else gemmTile's.
  */
-export function convTile(dir: 'forward' | 'backwardInput', g: ConvGeometry, n: number, family: ConvFamily, algorithm: ConvAlgorithm): GemmTile {
+export function convTile(dir: ConvDirection, g: ConvGeometry, n: number, family: ConvFamily, algorithm: ConvAlgorithm): GemmTile {
   const device = runtime().device;
   const forced = tileOverride.get(device);
   if (forced) return forced;

@@ -63,8 +63,10 @@ export function tiledTileFor(dir: ConvDirection, n: number): GemmTile {
  * the H200 tile comparisons tried (scripts/gpu-run.sh's DAWNET_TILE), each fastest somewhere there
  * or close to it; and two that walk a K of up to 32 in one slice, one barrier pair per tile rather
  * than four, for the GEMMs the last H200 run left slowest: VGG16's conv1_1 (K = 27, at 19% of the
- * FMA peak) and Winograd's batched GEMM at U-Net l1 (K = N = 32, 0.47 of the forward's 0.67 ms).
- * Those two have not run on a GPU yet.
+ * FMA peak) and Winograd's batched GEMM at U-Net l1 (K = N = 32, 0.47 of the forward's 0.67 ms);
+ * and a 32x32 tile of 64 threads for GEMMs of 32 rows and 32 columns, the Winograd weight
+ * gradient's at U-Net l1 (Cin x Cout per transform position, where a 128x32 tile leaves three
+ * quarters of its rows empty). Those three have not run on a GPU yet.
  */
 export const TUNING_TILES: readonly GemmTile[] = [
   CONV_TILE,
@@ -77,6 +79,7 @@ export const TUNING_TILES: readonly GemmTile[] = [
   { bm: 64, bn: 64, bk: 8, tm: 4, tn: 4 },
   { bm: 64, bn: 64, bk: 32, tm: 4, tn: 4 },
   { bm: 64, bn: 32, bk: 32, tm: 4, tn: 4 },
+  { bm: 32, bn: 32, bk: 16, tm: 4, tn: 4 },
 ];
 
 /** A tile as parseGemmTile reads it: 'BMxBNxBK/TMxTN'. */

@@ -79,7 +79,7 @@ function parseConv(c: unknown, where: string): TunedConv {
   if (!winogradFits(direction, g)) throw new FormatError(`${where}: a ${g.kh}x${g.kw} conv at stride ${g.sh}x${g.sw} has no choice of algorithm (Winograd runs 3x3 at stride 1)`);
   if (algorithm === 'winograd-fused' && direction === 'backwardWeight') throw new FormatError(`${where}: the fused kernel has no weight gradient`);
   if (algorithm === 'winograd-fused' && !algorithmRuns(algorithm, direction, g)) throw new FormatError(`${where}: the fused kernel cannot run ${direction === 'backwardWeight' ? g.cout : winogradShape(direction, g).n} output channels`);
-  const tile = c.tile === undefined ? undefined : parseTile(c.tile, family === 'tiled' && algorithm !== 'winograd-fused' && direction !== 'backwardWeight', where);
+  const tile = c.tile === undefined ? undefined : parseTile(c.tile, family === 'tiled' && algorithm !== 'winograd-fused', where);
   const groups = c.groups === undefined ? undefined : parseGroups(c.groups, algorithm === 'winograd-fused', where);
   const times: Partial<Record<ConvAlgorithm, number>> = {};
   for (const [a, t] of Object.entries(isObject(ms) ? ms : {})) if (CONV_ALGORITHMS.includes(a as ConvAlgorithm) && typeof t === 'number') times[a as ConvAlgorithm] = t;
@@ -99,7 +99,7 @@ function parseGroups(groups: unknown, fused: boolean, where: string): number {
 
 /** A saved tile, checked as setConvTile's are; only the tiled family's direct and staged Winograd GEMMs take one. */
 function parseTile(tile: unknown, takesTile: boolean, where: string): string {
-  if (!takesTile) throw new FormatError(`${where}: a tile (${JSON.stringify(tile)}) for a conv whose kernel takes none (only the tiled family's direct and Winograd GEMMs of forwards and backward inputs do)`);
+  if (!takesTile) throw new FormatError(`${where}: a tile (${JSON.stringify(tile)}) for a conv whose kernel takes none (only the tiled family's direct and Winograd GEMMs do)`);
   if (typeof tile !== 'string') throw new FormatError(`${where}: tile ${JSON.stringify(tile)} is not a string`);
   try {
     return formatGemmTile(parseGemmTile(tile));

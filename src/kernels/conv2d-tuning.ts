@@ -111,12 +111,14 @@ export function ruleCandidate(call: ConvCall): ConvCandidate {
 
 /**
  * The tile an algorithm's GEMM takes by the rule, as a string; undefined where there is no choice
- * (the subgroup family, the fused kernel, and the weight gradient, whose tile goes with its
- * split-K and is not tuned).
+ * (the subgroup family, the fused kernel). The weight gradient's GEMMs, direct and Winograd's,
+ * are weight-gradient GEMMs of Cout columns; the forward's and backward input's Winograd GEMM is
+ * a forward one.
  */
 function ruleTile(call: ConvCall, algorithm: ConvAlgorithm): string | undefined {
   const { direction: dir, geometry: g } = call;
-  if (call.family !== 'tiled' || algorithm === 'winograd-fused' || dir === 'backwardWeight') return undefined;
+  if (call.family !== 'tiled' || algorithm === 'winograd-fused') return undefined;
+  if (dir === 'backwardWeight') return formatGemmTile(gemmTile(dir, g.cout, call.family));
   const n = algorithm === 'winograd' ? winogradShape(dir, g).n : dir === 'forward' ? g.cout : g.cin;
   return formatGemmTile(gemmTile(algorithm === 'winograd' ? 'forward' : dir, n, call.family));
 }

@@ -30,7 +30,8 @@ import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from '.
 import type { ConvGeometry } from './conv2d.js';
 import { rep } from './conv2d-gemm-common.js';
 import type { ConvFamily } from './conv2d-gemm.js';
-import { gemmTile } from './conv2d-launch.js';
+import { convTile } from './conv2d-launch.js';
+import type { GemmTile } from './conv2d-tiled.js';
 import { blockThread, inputTransformSpec, sandwich, winogradBlocks, WINO_A, WINO_AT, WINO_G, WINO_M, WINO_XI } from './conv2d-winograd.js';
 import { workspaceBytes } from './conv2d-winograd-run.js';
 import { launchWeightGrad, splitKCount } from './conv2d-wgrad-split.js';
@@ -55,17 +56,17 @@ const batchedGeometry = (slices: number, perSlice: number, cin: number, cout: nu
  * (enough workgroups for the device, slices of at least SPLIT_K_MIN rows), shared out among the
  * 36 positions, and no more than the partial sums' binding holds.
  */
-function slicesPerPosition(blocks: number, cin: number, cout: number, family: ConvFamily): number {
-  const whole = splitKCount(batchedGeometry(1, blocks, cin, cout), family);
+function slicesPerPosition(blocks: number, cin: number, cout: number, family: ConvFamily, tile: GemmTile): number {
+  const whole = splitKCount(batchedGeometry(1, blocks, cin, cout), family, tile);
   const bindable = Math.floor(runtime().bindingLimit / (WINO_XI * cin * cout * 4));
   return Math.max(1, Math.min(Math.ceil(whole / WINO_XI), bindable));
 }
 
 /** What one chunk of `samples` samples needs: its slices per ξ, blocks per slice and padded rows, and V's and Z's bytes. */
-export function winogradWeightGradChunk(g: ConvGeometry, samples: number, family: ConvFamily) {
+export function winogradWeightGradChunk(g: ConvGeometry, samples: number, family: ConvFamily, tile = convTile('backwardWeight', g, g.cout, family, 'winograd')) {
   const [rows, cols] = winogradBlocks(g.ho, g.wo);
   const blocks = samples * rows * cols;
-  const slices = slicesPerPosition(blocks, g.cin, g.cout, family);
+  const slices = slicesPerPosition(blocks, g.cin, g.cout, family, tile);
   const perSlice = Math.ceil(blocks / slices);
   const tPad = slices * perSlice;
   return { rows, cols, blocks, slices, perSlice, tPad, v: WINO_XI * tPad * g.cin * 4, z: WINO_XI * tPad * g.cout * 4 };
@@ -85,8 +86,9 @@ export function winogradWeightGrad(g: ConvGeometry, dy: Tensor, x: Tensor, famil
   const partialBytes = WINO_XI * g.cin * g.cout * 4;
   if (partialBytes > rt.bindingLimit) throw new LimitError(`${op}: Winograd's ${WINO_XI} partial weight gradients of ${formatShape([g.cin, g.cout])} exceed a binding (${rt.bindingLimit} bytes); run it with setConvAlgorithm('direct')`);
   const workspace = workspaceBytes();
+  const tile = convTile('backwardWeight', g, g.cout, family, 'winograd');
   const fits = (samples: number) => {
-    const { v, z } = winogradWeightGradChunk(g, samples, family);
+    const { v, z } = winogradWeightGradChunk(g, samples, family, tile);
     return v + z <= workspace && Math.max(v, z) <= rt.bindingLimit;
   };
   // The most samples whose V and Z fit: an estimate from one sample's, lowered while the padding overflows it.
@@ -99,9 +101,8 @@ export function winogradWeightGrad(g: ConvGeometry, dy: Tensor, x: Tensor, famil
   const dw = emptyTensor(wShape, 'conv2d.dw');
   // Four channels a thread on CPU adapters, one on GPUs (see winogradConv).
   const [xW, dyW]: VecWidth[] = family === 'subgroup' ? [vecWidth(g.cin), vecWidth(g.cout)] : [1, 1];
-  const tile = gemmTile('backwardWeight', g.cout, family);
   forEachChunk(g.n, per, (n0, count, index) => {
-    const c = winogradWeightGradChunk(g, count, family);
+    const c = winogradWeightGradChunk(g, count, family, tile);
     const v = emptyTensor([WINO_XI, c.tPad, g.cin], 'conv2d.winograd.v');
     dispatchChunk(inputTransformSpec(xW, true), [range(x, n0 * perX, count * perX)], [v],
       packParams([g.h, g.w, g.cin / xW, g.padTop, g.padLeft, c.rows, c.cols, c.blocks, c.tPad].map(i32)), linearGrid(c.tPad * (g.cin / xW)));

@@ -27,7 +27,8 @@ import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Bound, type Range } from './chunking.js';
 import type { ConvFamily } from './conv2d-gemm.js';
-import { convTile, defaultConvFamily, gemmTile, launch } from './conv2d-launch.js';
+import { convTile, defaultConvFamily, launch } from './conv2d-launch.js';
+import type { GemmTile } from './conv2d-tiled.js';
 import { launchWeightGrad, splitKCount } from './conv2d-wgrad-split.js';
 import { convAlgorithm, winogradConv } from './conv2d-winograd-run.js';
 import { winogradFusedConv } from './conv2d-winograd-fused.js';
@@ -212,18 +213,18 @@ export function backwardWeightGemm(g: ConvGeometry, dy: Tensor, x: Tensor, famil
   const dw = emptyTensor(wShape, 'conv2d.dw');
   // The slices of one chunk are bound together: at most as many as fit a binding.
   const maxSlices = Math.max(1, Math.floor(runtime().bindingLimit / (dw.size * 4)));
+  const tile = convTile('backwardWeight', g, g.cout, family, 'direct');
   forEachSampleChunk(g, per, x, dy, (gc, xc, dyc, index) => {
-    const parts = Math.min(maxSlices, Math.max(1, splits ?? splitKCount(gc, family)));
-    weightSlices(gc, dyc, xc, dw, family, parts, index > 0);
+    const parts = Math.min(maxSlices, Math.max(1, splits ?? splitKCount(gc, family, tile)));
+    weightSlices(gc, dyc, xc, dw, family, tile, parts, index > 0);
   });
   return dw;
 }
 
 /** One chunk's weight gradient in `parts` K slices, written to dw or (`accumulate`) added to it. */
-function weightSlices(g: ConvGeometry, dy: Range, x: Range, dw: Tensor, family: ConvFamily, parts: number, accumulate: boolean): void {
+function weightSlices(g: ConvGeometry, dy: Range, x: Range, dw: Tensor, family: ConvFamily, tile: GemmTile, parts: number, accumulate: boolean): void {
   const mw = g.kh * g.kw * g.cin;
   const k = g.n * g.ho * g.wo;
-  const tile = gemmTile('backwardWeight', g.cout, family);
   const chunk = Math.ceil(k / tile.bk / parts) * tile.bk;
   const rowChunk = Math.ceil((g.n * g.ho) / parts);
   const used = family === 'tiled' ? Math.ceil(k / chunk) : Math.ceil((g.n * g.ho) / rowChunk);

@@ -6,7 +6,7 @@ import * as dn from '../../src/index.js';
 import { FormatError, LimitError } from '../../src/errors.js';
 import { isCpuAdapterReport } from '../../src/gpu/adapter-kind.js';
 import { runtime } from '../../src/gpu/runtime.js';
-import { conv2dGeometry, forwardGemm, type ConvGeometry } from '../../src/kernels/conv2d.js';
+import { backwardWeightGemm, conv2dGeometry, forwardGemm, type ConvGeometry } from '../../src/kernels/conv2d.js';
 import { defaultConvFamily } from '../../src/kernels/conv2d-launch.js';
 import { choose, fusedCandidates, ruleCandidate, runsPerSample, stillRunning } from '../../src/kernels/conv2d-tuning.js';
 import { applyConvTuning } from '../../src/kernels/conv2d-tuning-saved.js';
@@ -17,9 +17,9 @@ import { formatGemmTile, parseGemmTile, tiledTileFor } from '../../src/kernels/c
 import { convAlgorithm, ruleConvAlgorithm, setConvAlgorithm, setWinogradWorkspace, winogradChunkBytes } from '../../src/kernels/conv2d-winograd-run.js';
 import { roundBufferSize } from '../../src/gpu/buffer-pool.js';
 import { probePeak } from '../../bench/pool-probe.js';
-import { conv2dForwardRef } from '../../src/reference/conv.js';
+import { conv2dBackwardRef, conv2dForwardRef } from '../../src/reference/conv.js';
 import { nd } from '../../src/reference/array.js';
-import { expectClose, winogradTolerance } from '../helpers/close.js';
+import { expectClose, winogradTolerance, winogradWeightGradTolerance } from '../helpers/close.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
 import { uniform } from '../helpers/rng.js';
 
@@ -335,6 +335,46 @@ describe('tiles', () => {
   });
 });
 
+describe('weight gradient tiles', () => {
+  // Cout = 32: the rule's tile is SLIM_DEEP_TILE (128x32x16); tiles of 64 columns are not candidates.
+  const X32 = [2, 12, 12, 8];
+  const W32 = [3, 3, 8, 32];
+  const g = () => conv2dGeometry(X32, W32, { padding: 'same' });
+  const compiled = (tile: string) => runtime().compiledKernels().includes(`conv2d.backwardWeight|${tile}|in2`);
+
+  it('times direct and Winograd at each tile, and runs each at a tuned tile of its own', async () => {
+    const yShape = [2, 12, 12, 32];
+    const xd = uniform(2 * 12 * 12 * 8, 17);
+    const dyd = uniform(2 * 12 * 12 * 32, 18);
+    const [x, dy] = [fromNd(xd, X32), fromNd(dyd, yShape)];
+    try {
+      const [t] = await dn.tuneConvs(() => backwardWeightGemm(g(), dy, x, 'tiled').dispose(), { reps: 1, tiles: ['256x32x8/8x4', '64x64x8/4x4'] });
+      expect(t.direction).toBe('backwardWeight');
+      const rule = formatGemmTile(tiledTileFor('backwardWeight', 32));
+      const timed = (a: string) => t.timed!.filter((c) => c.algorithm === a).map((c) => c.tile).sort();
+      expect(timed('direct')).toEqual([rule, '256x32x8/8x4'].sort());
+      expect(timed('winograd')).toEqual([rule, '256x32x8/8x4'].sort());
+      expect(timed('winograd-fused'), 'no fused weight gradient').toEqual([]);
+      const want = conv2dBackwardRef(nd(xd, X32), nd(uniform(3 * 3 * 8 * 32, 19), W32), nd(dyd, yShape), { padding: 'same' }).dw.data;
+      // Tiles no candidate used, so that a compiled kernel shows which one ran.
+      for (const [algorithm, tile] of [['direct', '32x32x16/4x4'], ['winograd', '64x32x32/4x4']] as const) {
+        expect(compiled(tile)).toBe(false);
+        dn.applyConvTuning({ ...dn.convTuning(), convs: [{ ...t, algorithm, tile }] });
+        expect(convAlgorithm('backwardWeight', g(), 'tiled')).toBe(algorithm);
+        expect(formatGemmTile(convTile('backwardWeight', g(), 32, 'tiled', algorithm))).toBe(tile);
+        expect(formatGemmTile(convTile('backwardWeight', g(), 32, 'tiled', algorithm === 'direct' ? 'winograd' : 'direct')), 'not for another algorithm').toBe(rule);
+        const dw = backwardWeightGemm(g(), dy, x, 'tiled');
+        expect(compiled(tile), `${algorithm} ran at ${tile}`).toBe(true);
+        expectClose(`dw by ${algorithm} at a tuned tile`, await dw.toArray(), want, winogradWeightGradTolerance(2 * 12 * 12));
+        dw.dispose();
+      }
+    } finally {
+      x.dispose();
+      dy.dispose();
+    }
+  });
+});
+
 describe('saved tunings', () => {
   const valid = () => ({
     format: 'dawnet-conv-tuning',
@@ -371,7 +411,6 @@ describe('saved tunings', () => {
     ['another adapter', (t) => ({ ...t, adapter: 'some other GPU' })],
     ['a bad direction', (t) => ({ ...t, convs: [{ ...t.convs[0], direction: 'sideways' }] })],
     ['fused for a weight gradient', (t) => ({ ...t, convs: [{ ...t.convs[0], direction: 'backwardWeight', algorithm: 'winograd-fused' }] })],
-    ['a tile for a weight gradient', (t) => ({ ...t, convs: [{ ...t.convs[0], direction: 'backwardWeight', family: 'tiled', tile: '64x64x16/4x4' }] })],
     ['a bad family', (t) => ({ ...t, convs: [{ ...t.convs[0], family: 'cuda' }] })],
     ['a bad algorithm', (t) => ({ ...t, convs: [{ ...t.convs[0], algorithm: 'fft' }] })],
     ['a missing geometry field', (t) => ({ ...t, convs: [{ ...t.convs[0], geometry: { ...t.convs[0].geometry, cout: undefined } }] })],
