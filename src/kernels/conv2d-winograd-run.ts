@@ -121,7 +121,10 @@ export function convAlgorithm(dir: ConvDirection, g: ConvGeometry, family = defa
  * direct conv (U-Net l1-l3 at scale 8, 1.04-1.55x slower in all, interleaved A/B), and the
  * short-K GEMM ran at half the direct kernel's rate. It never picks the fused kernel, which no GPU
  * has timed yet, nor the weight gradient by Winograd (conv2d-winograd-wgrad.ts), which none has
- * either; tuneConvs does where it measures faster.
+ * either; tuneConvs does where it measures faster. On lavapipe that weight gradient ran 1.15x
+ * faster than direct at U-Net l1 and 1.6-1.9x at VGG16's conv1_2 to conv2_2 alone (scale 8), but
+ * 1.5-6x slower on 8x8 images and smaller, and whole U-Net steps taking it where tuning found it
+ * faster ran 0.93-1.04x as fast (interleaved, 21-41 rounds): noise, so CPU adapters stay direct.
  */
 export function ruleConvAlgorithm(dir: ConvDirection, g: ConvGeometry, family: ConvFamily, cpu: boolean): ConvAlgorithm {
   if (!winogradFits(dir, g) || cpu || dir === 'backwardWeight') return 'direct';
