@@ -175,8 +175,9 @@ function convLimit(r: CaseResult, rec: BenchRecord): string {
 function winogradLimit(measuredMs: number, dir: ConvDirection, l: ConvLayer, rec: BenchRecord, fused: boolean, kernels?: KernelTime[]): string {
   const peak = rec.peak!;
   const byKernel = kernels && kernels.length > 1 ? `; by kernel (a pass each): ${kernels.map((k) => `${k.name.replace(/^conv2d\./, '')} ${f(k.ms)}`).join(', ')} ms` : '';
-  const [k, n] = dir === 'forward' ? [l.cin, l.cout] : [l.cout, l.cin];
   const blocks = l.n * Math.ceil(l.h / 4) * Math.ceil(l.w / 4);
+  if (dir === 'backwardWeight') return `${winogradWeightGradLimit(measuredMs, l, blocks, rec)}${byKernel}`;
+  const [k, n] = dir === 'forward' ? [l.cin, l.cout] : [l.cout, l.cin];
   const rows = fused ? blocks : stagedGemmRows(blocks, k, n, rec);
   const flops = 2 * 36 * rows * k * n;
   const bytes = 4 * (l.n * l.h * l.w * (k + n) + (fused ? 0 : 2 * 36 * rows * (k + n)) + 45 * k * n);
@@ -184,6 +185,20 @@ function winogradLimit(measuredMs: number, dir: ConvDirection, l: ConvLayer, rec
   const share = (100 * flops) / (2 * l.n * l.h * l.w * 9 * k * n);
   const what = fused ? `fused Winograd F(4x4, 3x3), ${share.toFixed(0)}% of the direct multiply-adds (36 GEMMs ${rows}x${n}x${k} in one kernel, 2 dispatches)` : `Winograd F(4x4, 3x3), ${share.toFixed(0)}% of the direct multiply-adds (36 GEMMs ${rows}x${n}x${k}, 4 dispatches)`;
   return `${what}: ${limitOf(measuredMs, floors)}${byKernel}`;
+}
+
+/**
+ * The weight gradient by Winograd (src/kernels/conv2d-winograd-wgrad.ts): 36 GEMMs of Cin x Cout
+ * whose K is the blocks (their K slices padded by less than one block each, left out here), and
+ * x, dy, V and Z (written and read) through memory; four dispatches.
+ */
+function winogradWeightGradLimit(measuredMs: number, l: ConvLayer, blocks: number, rec: BenchRecord): string {
+  const peak = rec.peak!;
+  const flops = 2 * 36 * blocks * l.cin * l.cout;
+  const bytes = 4 * (l.n * l.h * l.w * (l.cin + l.cout) + 2 * 36 * blocks * (l.cin + l.cout) + 9 * l.cin * l.cout);
+  const floors = { compute: flops / (peak.gflops * 1e6), memory: bytes / (peak.gbps * 1e6), launch: 4 * launchMs(rec) };
+  const share = (100 * flops) / (2 * l.n * l.h * l.w * 9 * l.cin * l.cout);
+  return `Winograd F(4x4, 3x3) weight gradient, ${share.toFixed(0)}% of the direct multiply-adds (36 GEMMs ${l.cin}x${l.cout}x${blocks}, 4 dispatches): ${limitOf(measuredMs, floors)}`;
 }
 
 /** The staged Winograd's GEMM rows per ξ: the blocks padded to whole tiles of the record's family. */

@@ -111,6 +111,16 @@ describe('bench bars', () => {
     expect(markdownReport(rec)).toContain('| conv2d.forward/unet-l1 (Winograd) |');
   });
 
+  it('gives the Winograd weight gradient its own GEMMs: Cin x Cout, K the blocks', () => {
+    // l1's weight gradient at 3 ms against tfjs's 5 ms (a miss): 128 blocks, 36·32·32·128 multiply-adds.
+    const row: CaseResult = { ...convRow(1, 3, 5), id: 'conv2d.backwardWeight/unet-l1', algorithm: 'winograd', alternatives: [{ algorithm: 'direct', ms: 2 }] };
+    const rec = { ...record([row]), adapter: 'nvidia nvidia-h200 (test)', convTileRule: 'by-shape' as const };
+    const limit = evaluateBars(rec).find((b) => b.name.startsWith('conv2d (all directions)'))!.misses.find((m) => m.id === 'conv2d.backwardWeight/unet-l1')!.limit;
+    expect(limit).toMatch(/^Winograd F\(4x4, 3x3\) weight gradient, 25% of the direct multiply-adds \(36 GEMMs 32x32x128, 4 dispatches\): 3\.00 ms; floors: compute /);
+    expect(limit).toMatch(/; direct beside it: 2\.00 ms \(0\.67x the time, 2\.50x tfjs\)/);
+    expect(markdownReport(rec)).toContain('| conv2d.backwardWeight/unet-l1 (Winograd) |');
+  });
+
   it('gives the fused Winograd its own floors, and reads records from before alternatives were a list', () => {
     // The same l1 by fused Winograd: 128 blocks unpadded, one kernel; a record of 2026-11-26 with
     // its single `alternative`.
