@@ -3,6 +3,7 @@ import * as dn from '../../src/index.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { backwardInputGemm } from '../../src/kernels/conv2d.js';
 import type { ConvFamily } from '../../src/kernels/conv2d-gemm.js';
+import { setConvAlgorithm } from '../../src/kernels/conv2d-winograd-run.js';
 import {
   convTranspose2d,
   convTranspose2dForward,
@@ -12,7 +13,7 @@ import {
 } from '../../src/kernels/conv-transpose2d.js';
 import { nd } from '../../src/reference/array.js';
 import { convTranspose2dBackwardRef, convTranspose2dForwardRef, convTranspose2dOutputShapeRef } from '../../src/reference/conv.js';
-import { expectClose } from '../helpers/close.js';
+import { expectClose, winogradTolerance, winogradWeightGradTolerance } from '../helpers/close.js';
 import { checkGrad } from '../helpers/finite-diff.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
 import { uniform } from '../helpers/rng.js';
@@ -97,6 +98,32 @@ describe('convTranspose2d', () => {
       for (const t of [x, w, b, dy, y]) t.dispose();
     });
   }
+
+  it('k3 s1 under setConvAlgorithm(winograd): forward and both gradients by Winograd match CPU', async () => {
+    // Its forward is conv2d's backward input, its dx a conv2d forward and its dw a conv2d weight
+    // gradient with the roles of input and output gradient swapped: all three 3x3 stride 1.
+    const d = caseData(CASES[3], 2500);
+    const want = convTranspose2dBackwardRef(d.x, d.w, d.dy, d.opts);
+    const x = fromNd(d.x.data, d.xShape, true);
+    const w = fromNd(d.w.data, d.wShape, true);
+    const dy = fromNd(d.dy.data, d.yShape);
+    const ran = () => ['conv2d.winogradInput|', 'conv2d.winogradWeightGradOutput|'].filter((name) => runtime().compiledKernels().some((k) => k.startsWith(name))).length;
+    expect(ran(), 'no Winograd kernel compiled before').toBe(0);
+    setConvAlgorithm('winograd');
+    let y: dn.Tensor;
+    try {
+      y = convTranspose2d(x, w, null, d.opts);
+      y.backward(dy);
+    } finally {
+      setConvAlgorithm('auto');
+    }
+    expect(ran(), 'Winograd ran the convs and the weight gradient').toBe(2);
+    const [cin, cout] = [d.xShape[3], d.wShape[2]];
+    expectClose('forward', await y.toArray(), convTranspose2dForwardRef(d.x, d.w, null, d.opts).data, winogradTolerance(cin));
+    expectClose('x.grad', await x.grad!.toArray(), want.dx.data, winogradTolerance(cout));
+    expectClose('w.grad', await w.grad!.toArray(), want.dw.data, winogradWeightGradTolerance(d.yShape[0] * d.xShape[1] * d.xShape[2]));
+    for (const t of [x, w, dy, y]) t.dispose();
+  });
 
   it('computes only the gradients that are needed', async () => {
     const d = caseData(CASES[0], 99);
