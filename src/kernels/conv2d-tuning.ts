@@ -1,10 +1,10 @@
 // Tuning: which conv algorithm is fastest is a property of the device, the shape and the batch,
 // and a rule written from one GPU's timings (ruleConvAlgorithm) can be wrong on the next. tuneConvs
-// runs a step once, notes every conv in it that has more than one algorithm (a 3x3 stride-1 forward
-// or backward input), times each algorithm on it (and on GPUs each GEMM tile of TUNING_TILES),
-// interleaved, on this device's clock, and from then on runs that conv the fastest way (cuDNN's
-// benchmark mode, done explicitly). The choices can be saved as JSON and loaded in a later run on
-// the same adapter.
+// runs a step once, notes every conv in it that has more than one algorithm (a 3x3 stride-1 conv:
+// forward, backward input or weight gradient), times each algorithm on it (and on GPUs each GEMM
+// tile of TUNING_TILES), interleaved, on this device's clock, and from then on runs that conv the
+// fastest way (cuDNN's benchmark mode, done explicitly). The choices can be saved as JSON and
+// loaded in a later run on the same adapter.
 
 import { LimitError } from '../errors.js';
 import { isCpuAdapterReport } from '../gpu/adapter-kind.js';

@@ -100,7 +100,7 @@ export function algorithmRuns(algorithm: ConvAlgorithm, dir: ConvDirection, g: C
 }
 
 /**
- * The algorithm of a forward or backward input: setConvAlgorithm's where set, else the one
+ * The algorithm of a conv direction: setConvAlgorithm's where set, else the one
  * tuneConvs timed fastest for this very conv (conv2d-tuning.ts), else ruleConvAlgorithm's.
  */
 export function convAlgorithm(dir: ConvDirection, g: ConvGeometry, family = defaultConvFamily(), cpu = isCpuAdapterReport(runtime().ctx.report)): ConvAlgorithm {
