@@ -53,7 +53,8 @@ options:
                     width): compare tiles on one machine in one sitting
   --conv-algorithm A  auto (default: on GPUs Winograd F(4x4, 3x3) for the 3x3 stride-1 forwards
                     and backward inputs it suits, see convAlgorithm), direct, winograd or
-                    winograd-fused (Winograd in one kernel; both wherever they fit); the others
+                    winograd-fused (Winograd in one kernel; both wherever they fit, and the
+                    weight gradients of 3x3 stride-1 convs by the staged Winograd); the others
                     are timed beside each conv either way, unless --no-beside; with auto
                     the end-to-end steps are also timed after tuneConvs ('tuned')
   --list            print the case ids and exit`;
