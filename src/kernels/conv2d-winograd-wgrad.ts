@@ -52,14 +52,24 @@ const batchedGeometry = (slices: number, perSlice: number, cin: number, cout: nu
 });
 
 /**
+ * Blocks per K slice at most, for accuracy: each slice is a float32 sum in one thread, whose
+ * rounding error grows with its length, and the transforms amplify it (see the tolerance in
+ * test/helpers/close.ts). Summing slices of at most this many, then the slices, kept the error at
+ * 65536 pixels (4096 blocks) of lavapipe's subgroup kernels, which slice nothing else, near the
+ * tiled family's.
+ */
+const MAX_SLICE_BLOCKS = 512;
+
+/**
  * K slices per ξ for a chunk of `blocks` blocks: as splitKCount would give the whole batched GEMM
  * (enough workgroups for the device, slices of at least SPLIT_K_MIN rows), shared out among the
- * 36 positions, and no more than the partial sums' binding holds.
+ * 36 positions, or more where slices would pass MAX_SLICE_BLOCKS; no more than the partial sums'
+ * binding holds.
  */
 function slicesPerPosition(blocks: number, cin: number, cout: number, family: ConvFamily, tile: GemmTile): number {
   const whole = splitKCount(batchedGeometry(1, blocks, cin, cout), family, tile);
   const bindable = Math.floor(runtime().bindingLimit / (WINO_XI * cin * cout * 4));
-  return Math.max(1, Math.min(Math.ceil(whole / WINO_XI), bindable));
+  return Math.max(1, Math.min(Math.max(Math.ceil(whole / WINO_XI), Math.ceil(blocks / MAX_SLICE_BLOCKS)), bindable));
 }
 
 /** What one chunk of `samples` samples needs: its slices per ξ, blocks per slice and padded rows, and V's and Z's bytes. */

@@ -57,6 +57,7 @@ const CASES = [
   { name: 'explicit pads [2, 0, 1, 2]', x: [1, 7, 8, 4], cout: 6, opts: { padding: [2, 0, 1, 2] } },
   { name: 'K 64, N 40', x: [1, 8, 8, 64], cout: 40, opts: { padding: 'same' } },
   { name: '675 blocks (K sliced on the tiled family, one padding row)', x: [3, 60, 60, 4], cout: 8, opts: { padding: 'same' } },
+  { name: '65536 pixels (K sliced for accuracy on every family)', x: [16, 64, 64, 4], cout: 8, opts: { padding: 'same' } },
 ] as const satisfies readonly { name: string; x: number[]; cout: number; opts: Conv2dOptions }[];
 
 const caseData = (cs: (typeof CASES)[number], seed: number) => winogradCaseData(cs as WinogradCase, seed);
@@ -108,10 +109,12 @@ describe('conv2d weight gradient by Winograd', () => {
     });
   }
 
-  it('the tiled family slices each position’s K where the blocks are many, and not otherwise', () => {
+  it('slices each position’s K where the blocks are many, and not otherwise', () => {
     const g = (c: (typeof CASES)[number]) => conv2dGeometry([...c.x], [3, 3, c.x[3], c.cout], c.opts);
     expect(winogradWeightGradChunk(g(CASES[5]), 3, 'tiled').slices).toBeGreaterThan(1);
     expect(winogradWeightGradChunk(g(CASES[0]), 2, 'tiled').slices).toBe(1);
+    // 4096 blocks: slices of at most 512 on either family (the subgroup one would take one).
+    for (const f of families()) expect(winogradWeightGradChunk(g(CASES[6]), 16, f).perSlice).toBeLessThanOrEqual(512);
     const c = winogradWeightGradChunk(g(CASES[5]), 3, 'tiled');
     expect(c.tPad).toBe(c.slices * c.perSlice);
     expect(c.tPad).toBeGreaterThanOrEqual(c.blocks);
