@@ -32,7 +32,7 @@ import { rep } from './conv2d-gemm-common.js';
 import type { ConvFamily } from './conv2d-gemm.js';
 import { convTile } from './conv2d-launch.js';
 import type { GemmTile } from './conv2d-tiled.js';
-import { blockThread, inputTransformSpec, sandwich, winogradBlocks, WINO_A, WINO_AT, WINO_G, WINO_M, WINO_XI } from './conv2d-winograd.js';
+import { blockThread, BLOCK_ORIGIN, inputTransformSpec, sandwich, winogradBlocks, WINO_A, WINO_AT, WINO_G, WINO_M, WINO_XI } from './conv2d-winograd.js';
 import { workspaceBytes } from './conv2d-winograd-run.js';
 import { launchWeightGrad, splitKCount } from './conv2d-wgrad-split.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, type VecWidth } from './wgsl.js';
@@ -148,10 +148,7 @@ struct Params { ho: i32, wo: i32, c: i32, rows: i32, cols: i32, blocks: i32, tPa
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
   ${blockThread({ buffer: 'z', type: T })}
-  let n = t / (params.rows * params.cols);
-  let h0 = ((t / params.cols) % params.rows) * ${WINO_M};
-  let w0 = (t % params.cols) * ${WINO_M};
-  let base = n * params.ho * params.wo;
+  ${BLOCK_ORIGIN}
   ${rep(WINO_M * WINO_M, (e) => {
     const [r, s] = [Math.floor(e / WINO_M), e % WINO_M];
     return `var d${r}_${s} = ${T}(0.0);

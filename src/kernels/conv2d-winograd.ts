@@ -245,6 +245,16 @@ fn main(${LINEAR_MAIN_ARGS}) {
 }
 
 /**
+ * WGSL, inside main: block t's sample n, the output pixel (h0, w0) at its top-left corner, and
+ * base, the sample's first output pixel (params.rows x params.cols blocks per sample, params.ho x
+ * params.wo pixels).
+ */
+export const BLOCK_ORIGIN = /* wgsl */ `let n = t / (params.rows * params.cols);
+  let h0 = ((t / params.cols) % params.rows) * ${WINO_M};
+  let w0 = (t % params.cols) * ${WINO_M};
+  let base = n * params.ho * params.wo;`;
+
+/**
  * WGSL, inside main: block t's outputs from its 36 values m{i}_{j} (of `type`): Aᵀ M A, plus
  * `bias` where given, stored to y[n, ho, wo, ·] at channel index `channel` of `channels` (in
  * y's element type), the pixels inside the output only.
@@ -252,10 +262,7 @@ fn main(${LINEAR_MAIN_ARGS}) {
 export function outputBlock(type: string, bias: string | null, channels: string, channel: string): string {
   return `${sandwich(WINO_AT, WINO_AT, 'm', 'p', 'o', type)}
   let bias = ${bias ?? `${type}(0.0)`};
-  let n = t / (params.rows * params.cols);
-  let h0 = ((t / params.cols) % params.rows) * ${WINO_M};
-  let w0 = (t % params.cols) * ${WINO_M};
-  let base = n * params.ho * params.wo;
+  ${BLOCK_ORIGIN}
   ${rep(WINO_M * WINO_M, (e) => {
     const [r, s] = [Math.floor(e / WINO_M), e % WINO_M];
     return `if (h0 + ${r} < params.ho && w0 + ${s} < params.wo) { y[(base + (h0 + ${r}) * params.wo + w0 + ${s}) * ${channels} + ${channel}] = o${r}_${s} + bias; }`;

@@ -1,7 +1,10 @@
 // Random data for a Winograd conv test case (3x3 filters): x, w, a bias over the outputs (b) and
-// one over the inputs (bIn, for dx + bias, convTranspose2d's forward), and dy of y's shape.
+// one over the inputs (bIn, for dx + bias, convTranspose2d's forward), and dy of y's shape; the
+// GEMM families a test runs on this adapter; small float64 matrix products for the transforms.
 
+import { runtime } from '../../src/gpu/runtime.js';
 import type { Conv2dOptions } from '../../src/kernels/conv2d.js';
+import type { ConvFamily } from '../../src/kernels/conv2d-gemm.js';
 import { nd } from '../../src/reference/array.js';
 import { conv2dOutputShapeRef } from '../../src/reference/conv.js';
 import { uniform } from './rng.js';
@@ -25,3 +28,12 @@ export function winogradCaseData(cs: WinogradCase, seed: number) {
   const dy = nd(uniform(yShape.reduce((p, d) => p * d, 1), seed + 3), yShape);
   return { xShape, wShape, yShape, opts, x, w, b, bIn, dy };
 }
+
+/** Both GEMM families where the adapter has subgroups (the subgroup one needs them), else the tiled one. */
+export function families(): ConvFamily[] {
+  return runtime().device.features.has('subgroups') ? ['tiled', 'subgroup'] : ['tiled'];
+}
+
+export type Matrix = readonly (readonly number[])[];
+export const mul = (a: Matrix, b: Matrix): number[][] => a.map((row) => b[0].map((_, j) => row.reduce((s, v, k) => s + v * b[k][j], 0)));
+export const transpose = (a: Matrix): number[][] => a[0].map((_, j) => a.map((row) => row[j]));

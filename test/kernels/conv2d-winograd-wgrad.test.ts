@@ -4,7 +4,6 @@ import { backwardWeightGemm, conv2d, conv2dGeometry, type Conv2dOptions } from '
 import { convAlgorithm, setConvAlgorithm, setWinogradWorkspace } from '../../src/kernels/conv2d-winograd-run.js';
 import { winogradWeightGrad, winogradWeightGradChunk } from '../../src/kernels/conv2d-winograd-wgrad.js';
 import { WINO_AT, WINO_BT, WINO_G } from '../../src/kernels/conv2d-winograd.js';
-import type { ConvFamily } from '../../src/kernels/conv2d-gemm.js';
 import { LimitError } from '../../src/errors.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { emptyTensor } from '../../src/graph/tensor.js';
@@ -12,17 +11,10 @@ import { conv2dBackwardRef } from '../../src/reference/conv.js';
 import { expectClose, winogradWeightGradTolerance } from '../helpers/close.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
 import { uniform } from '../helpers/rng.js';
-import { winogradCaseData, type WinogradCase } from '../helpers/winograd-case.js';
+import { families, mul, transpose, winogradCaseData, type WinogradCase } from '../helpers/winograd-case.js';
 
 useGpu();
 
-function families(): ConvFamily[] {
-  return runtime().device.features.has('subgroups') ? ['tiled', 'subgroup'] : ['tiled'];
-}
-
-type Matrix = readonly (readonly number[])[];
-const mul = (a: Matrix, b: Matrix): number[][] => a.map((row) => b[0].map((_, j) => row.reduce((s, v, k) => s + v * b[k][j], 0)));
-const transpose = (a: Matrix): number[][] => a[0].map((_, j) => a.map((row) => row[j]));
 
 describe('Winograd weight gradient: the transforms (float64)', () => {
   // The derivation in conv2d-winograd-wgrad.ts, on one block: Gᵀ[(A dY Aᵀ) ⊙ (Bᵀ d B)]G is the

@@ -7,22 +7,14 @@ import { WINO_AT, WINO_BT, WINO_G } from '../../src/kernels/conv2d-winograd.js';
 import { setConvTile } from '../../src/kernels/conv2d-launch.js';
 import { parseGemmTile } from '../../src/kernels/conv2d-tiled.js';
 import { LimitError } from '../../src/errors.js';
-import { runtime } from '../../src/gpu/runtime.js';
 import { conv2dBackwardRef, conv2dForwardRef } from '../../src/reference/conv.js';
 import { expectClose, winogradTolerance, winogradWeightGradTolerance } from '../helpers/close.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
 import { uniform } from '../helpers/rng.js';
-import { winogradCaseData, type WinogradCase } from '../helpers/winograd-case.js';
+import { families, mul, transpose, winogradCaseData, type WinogradCase } from '../helpers/winograd-case.js';
 
 useGpu();
 
-function families(): ConvFamily[] {
-  return runtime().device.features.has('subgroups') ? ['tiled', 'subgroup'] : ['tiled'];
-}
-
-type Matrix = readonly (readonly number[])[];
-const mul = (a: Matrix, b: Matrix): number[][] => a.map((row) => b[0].map((_, j) => row.reduce((s, v, k) => s + v * b[k][j], 0)));
-const transpose = (a: Matrix): number[][] => a[0].map((_, j) => a.map((row) => row[j]));
 
 describe('Winograd F(4x4, 3x3) transforms (float64)', () => {
   // The matrices are the algorithm: if any entry were wrong, the 4x4 block would not be the
