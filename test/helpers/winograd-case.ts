@@ -37,3 +37,17 @@ export function families(): ConvFamily[] {
 export type Matrix = readonly (readonly number[])[];
 export const mul = (a: Matrix, b: Matrix): number[][] => a.map((row) => b[0].map((_, j) => row.reduce((s, v, k) => s + v * b[k][j], 0)));
 export const transpose = (a: Matrix): number[][] => a[0].map((_, j) => a.map((row) => row[j]));
+
+/**
+ * Shapes that exercise the Winograd kernels' edges: blocks past the output's edge (sizes not
+ * multiples of 4), padding on one side only and more than the filter's reach, channel counts that
+ * are not multiples of 4 (scalar transforms) or are (vec4), batch > 1 (blocks of several samples
+ * in one GEMM), and K and N past one tile.
+ */
+export const WINOGRAD_EDGE_CASES: readonly WinogradCase[] = [
+  { name: "'same', batch 2, 16 channels", x: [2, 12, 12, 16], cout: 16, opts: { padding: 'same' } },
+  { name: 'odd sizes, odd channels', x: [1, 9, 11, 5], cout: 7, opts: { padding: 'same' } },
+  { name: "'valid', sizes not multiples of 4", x: [2, 10, 13, 8], cout: 12, opts: { padding: 'valid' } },
+  { name: 'explicit pads [2, 0, 1, 2]', x: [1, 7, 8, 4], cout: 6, opts: { padding: [2, 0, 1, 2] } },
+  { name: 'K 64, N 40', x: [1, 8, 8, 64], cout: 40, opts: { padding: 'same' } },
+];

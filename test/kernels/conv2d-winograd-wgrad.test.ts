@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
-import { backwardWeightGemm, conv2d, conv2dGeometry, type Conv2dOptions } from '../../src/kernels/conv2d.js';
+import { backwardWeightGemm, conv2d, conv2dGeometry } from '../../src/kernels/conv2d.js';
 import { convAlgorithm, setConvAlgorithm, setWinogradWorkspace } from '../../src/kernels/conv2d-winograd-run.js';
 import { winogradWeightGrad, winogradWeightGradChunk } from '../../src/kernels/conv2d-winograd-wgrad.js';
 import { WINO_AT, WINO_BT, WINO_G } from '../../src/kernels/conv2d-winograd.js';
@@ -11,7 +11,7 @@ import { conv2dBackwardRef } from '../../src/reference/conv.js';
 import { expectClose, winogradWeightGradTolerance } from '../helpers/close.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
 import { uniform } from '../helpers/rng.js';
-import { families, mul, transpose, winogradCaseData, type WinogradCase } from '../helpers/winograd-case.js';
+import { families, mul, transpose, winogradCaseData, WINOGRAD_EDGE_CASES, type WinogradCase } from '../helpers/winograd-case.js';
 
 useGpu();
 
@@ -39,20 +39,15 @@ describe('Winograd weight gradient: the transforms (float64)', () => {
   });
 });
 
-// The forward's edge cases (conv2d-winograd.test.ts): blocks past the output's edge, one-sided
-// and wide padding, channel counts that are and are not multiples of 4, several samples; and one
-// with enough blocks that the tiled family splits each position's K in slices.
-const CASES = [
-  { name: "'same', batch 2, 16 channels", x: [2, 12, 12, 16], cout: 16, opts: { padding: 'same' } },
-  { name: 'odd sizes, odd channels', x: [1, 9, 11, 5], cout: 7, opts: { padding: 'same' } },
-  { name: "'valid', sizes not multiples of 4", x: [2, 10, 13, 8], cout: 12, opts: { padding: 'valid' } },
-  { name: 'explicit pads [2, 0, 1, 2]', x: [1, 7, 8, 4], cout: 6, opts: { padding: [2, 0, 1, 2] } },
-  { name: 'K 64, N 40', x: [1, 8, 8, 64], cout: 40, opts: { padding: 'same' } },
+// The forward's edge cases (test/helpers/winograd-case.ts), and two with enough blocks that each
+// position's K is taken in slices.
+const CASES: readonly WinogradCase[] = [
+  ...WINOGRAD_EDGE_CASES,
   { name: '675 blocks (K sliced on the tiled family, one padding row)', x: [3, 60, 60, 4], cout: 8, opts: { padding: 'same' } },
   { name: '65536 pixels (K sliced for accuracy on every family)', x: [16, 64, 64, 4], cout: 8, opts: { padding: 'same' } },
-] as const satisfies readonly { name: string; x: number[]; cout: number; opts: Conv2dOptions }[];
+];
 
-const caseData = (cs: (typeof CASES)[number], seed: number) => winogradCaseData(cs as WinogradCase, seed);
+const caseData = (cs: WinogradCase, seed: number) => winogradCaseData(cs, seed);
 
 describe('conv2d weight gradient by Winograd', () => {
   // First in the file, so that the pool holds no older buffers of V's and Z's sizes: a free list
@@ -102,7 +97,7 @@ describe('conv2d weight gradient by Winograd', () => {
   }
 
   it('slices each position’s K where the blocks are many, and not otherwise', () => {
-    const g = (c: (typeof CASES)[number]) => conv2dGeometry([...c.x], [3, 3, c.x[3], c.cout], c.opts);
+    const g = (c: WinogradCase) => conv2dGeometry([...c.x], [3, 3, c.x[3], c.cout], c.opts);
     expect(winogradWeightGradChunk(g(CASES[5]), 3, 'tiled').slices).toBeGreaterThan(1);
     expect(winogradWeightGradChunk(g(CASES[0]), 2, 'tiled').slices).toBe(1);
     // 4096 blocks: slices of at most 512 on either family (the subgroup one would take one).

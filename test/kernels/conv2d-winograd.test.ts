@@ -11,7 +11,7 @@ import { conv2dBackwardRef, conv2dForwardRef } from '../../src/reference/conv.js
 import { expectClose, winogradTolerance, winogradWeightGradTolerance } from '../helpers/close.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
 import { uniform } from '../helpers/rng.js';
-import { families, mul, transpose, winogradCaseData, type WinogradCase } from '../helpers/winograd-case.js';
+import { families, mul, transpose, winogradCaseData, WINOGRAD_EDGE_CASES, type WinogradCase } from '../helpers/winograd-case.js';
 
 useGpu();
 
@@ -37,20 +37,13 @@ describe('Winograd F(4x4, 3x3) transforms (float64)', () => {
   });
 });
 
-// Shapes that exercise the kernels' edges: blocks past the output's edge (sizes not multiples of
-// 4), padding on one side only and more than the filter's reach, channel counts that are not
-// multiples of 4 (scalar transforms) or are (vec4), batch > 1 (blocks of several samples in one
-// GEMM), and GEMMs of several row and column tiles.
-const CASES = [
-  { name: "'same', batch 2, 16 channels", x: [2, 12, 12, 16], cout: 16, opts: { padding: 'same' } },
-  { name: 'odd sizes, odd channels', x: [1, 9, 11, 5], cout: 7, opts: { padding: 'same' } },
-  { name: "'valid', sizes not multiples of 4", x: [2, 10, 13, 8], cout: 12, opts: { padding: 'valid' } },
-  { name: 'explicit pads [2, 0, 1, 2]', x: [1, 7, 8, 4], cout: 6, opts: { padding: [2, 0, 1, 2] } },
-  { name: 'K 64, N 40', x: [1, 8, 8, 64], cout: 40, opts: { padding: 'same' } },
+// The edge cases (test/helpers/winograd-case.ts), and GEMMs of several row and column tiles.
+const CASES: readonly WinogradCase[] = [
+  ...WINOGRAD_EDGE_CASES,
   { name: 'batch 3, 136 output channels (wide tiles)', x: [3, 9, 6, 12], cout: 136, opts: { padding: 'same' } },
-] as const satisfies readonly { name: string; x: number[]; cout: number; opts: Conv2dOptions }[];
+];
 
-const caseData = (cs: (typeof CASES)[number], seed: number) => winogradCaseData(cs as WinogradCase, seed);
+const caseData = (cs: WinogradCase, seed: number) => winogradCaseData(cs, seed);
 
 describe('conv2d by Winograd', () => {
   for (const [k, cs] of CASES.entries()) {
