@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import { backwardWeightGemm, conv2d, conv2dGeometry } from '../../src/kernels/conv2d.js';
 import { convAlgorithm, setConvAlgorithm, setWinogradWorkspace } from '../../src/kernels/conv2d-winograd-run.js';
+import { overrideSubgroupLanes } from '../../src/kernels/conv2d-launch.js';
 import { winogradWeightGrad, winogradWeightGradChunk } from '../../src/kernels/conv2d-winograd-wgrad.js';
 import { WINO_AT, WINO_BT, WINO_G } from '../../src/kernels/conv2d-winograd.js';
 import { LimitError } from '../../src/errors.js';
@@ -95,6 +96,25 @@ describe('conv2d weight gradient by Winograd', () => {
       }
     });
   }
+
+  // SwiftShader (Chrome's CPU adapter) gets 4-lane subgroup workgroups; they run on lavapipe too.
+  it('the subgroup family at 4 lanes (SwiftShader’s) matches CPU', async () => {
+    if (!families().includes('subgroup')) return;
+    for (const [k, cs] of [CASES[1], CASES[4], CASES[5]].entries()) {
+      const d = caseData(cs, 9800 + 10 * k);
+      const g = conv2dGeometry(d.xShape, d.wShape, d.opts);
+      const [x, dy] = [fromNd(d.x.data, d.xShape), fromNd(d.dy.data, d.yShape)];
+      overrideSubgroupLanes(4);
+      let got: dn.Tensor;
+      try {
+        got = winogradWeightGrad(g, dy, x, 'subgroup');
+      } finally {
+        overrideSubgroupLanes(null);
+      }
+      expectClose(`${cs.name} dw (4 lanes)`, await got.toArray(), conv2dBackwardRef(d.x, d.w, d.dy, d.opts).dw.data, winogradWeightGradTolerance(g.n * g.ho * g.wo));
+      for (const t of [x, dy, got]) t.dispose();
+    }
+  });
 
   it('slices each position’s K where the blocks are many, and not otherwise', () => {
     const g = (c: WinogradCase) => conv2dGeometry([...c.x], [3, 3, c.x[3], c.cout], c.opts);
