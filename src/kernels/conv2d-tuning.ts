@@ -37,9 +37,11 @@ export interface TuneOptions {
    */
   algorithms?: readonly ConvAlgorithm[];
   /**
-   * How much faster than the rule's choice another algorithm must be to replace it: 0.05 (5%) by
-   * default, since repeated timings of one kernel differ by a few percent on a shared machine and
-   * the rule's choices were also timed on whole models.
+   * How much faster than the rule's choice another way must be to replace it (its time at most
+   * 1 − margin of the rule's). Default (defaultMargin): 0.05 on GPU timestamps, since repeated
+   * timings of one kernel differ by a few percent there and the rule's choices were also timed on
+   * whole models; 0.2 on the wall clock (CPU adapters), where one conv timed twice differed by up to
+   * 1.27x on lavapipe and choices by a 5% margin made whole U-Net steps no faster (0.75-1.14x).
    */
   margin?: number;
   /**
@@ -57,7 +59,8 @@ export interface TuneOptions {
 }
 
 const DEFAULT_REPS = 5;
-const DEFAULT_MARGIN = 0.05;
+/** tuneConvs's margin where none is given: by the clock the candidates were timed on (see TuneOptions.margin). */
+export const defaultMargin = (clock: 'gpu' | 'wall'): number => (clock === 'gpu' ? 0.05 : 0.2);
 /**
  * A candidate this much slower than the best after one sample each is not sampled again: the same
  * kernels timed twice differed by up to 1.3x on lavapipe (a shared 2-core VM), a few percent on a
@@ -235,8 +238,8 @@ async function tuneOne(call: ConvCall, options: TuneOptions): Promise<TunedConv 
   const reps = options.reps ?? DEFAULT_REPS;
   const clockWanted = options.clock ?? (isCpuAdapterReport(rt.ctx.report) ? 'wall' : 'gpu');
   if (!Number.isInteger(reps) || reps < 1) throw new RangeError(`tuneConvs: reps must be a positive integer, got ${reps}`);
-  const margin = options.margin ?? DEFAULT_MARGIN;
-  if (!(margin >= 0 && margin < 1)) throw new RangeError(`tuneConvs: margin must be at least 0 and below 1, got ${margin}`);
+  const margin = options.margin;
+  if (margin !== undefined && !(margin >= 0 && margin < 1)) throw new RangeError(`tuneConvs: margin must be at least 0 and below 1, got ${margin}`);
   const [xShape, dyShape, wShape] = [[g.n, g.h, g.w, g.cin], [g.n, g.ho, g.wo, g.cout], [g.kh, g.kw, g.cin, g.cout]];
   const shapes = direction === 'forward' ? [xShape, wShape] : direction === 'backwardInput' ? [dyShape, wShape] : [dyShape, xShape];
   // Values do not change a kernel's time; constants keep NaNs and denormals out. Where the device has no
@@ -292,7 +295,7 @@ async function tuneOne(call: ConvCall, options: TuneOptions): Promise<TunedConv 
     const timed = runs.map((x) => ({ ...x.c, ms: Math.min(...x.times) }));
     const ms: Partial<Record<ConvAlgorithm, number>> = {};
     for (const t of timed) ms[t.algorithm] = Math.min(ms[t.algorithm] ?? Infinity, t.ms);
-    return { ...call, ...choose(timed, rule, margin), ms, timed, clock };
+    return { ...call, ...choose(timed, rule, margin ?? defaultMargin(clock)), ms, timed, clock };
   } finally {
     src.dispose();
     w.dispose();

@@ -8,7 +8,7 @@ import { isCpuAdapterReport } from '../../src/gpu/adapter-kind.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { backwardWeightGemm, conv2dGeometry, forwardGemm, type ConvGeometry } from '../../src/kernels/conv2d.js';
 import { defaultConvFamily } from '../../src/kernels/conv2d-launch.js';
-import { choose, fusedCandidates, ruleCandidate, runsPerSample, stillRunning } from '../../src/kernels/conv2d-tuning.js';
+import { choose, defaultMargin, fusedCandidates, ruleCandidate, runsPerSample, stillRunning } from '../../src/kernels/conv2d-tuning.js';
 import { applyConvTuning } from '../../src/kernels/conv2d-tuning-saved.js';
 import { fusedGroups, setFusedGroups } from '../../src/kernels/conv2d-winograd-fused.js';
 import { convKey } from '../../src/kernels/conv2d-tuned.js';
@@ -75,7 +75,7 @@ describe('tuneConvs', () => {
         // but not for the weight gradient, which it has not.
         expect(Object.keys(t.ms).sort()).toEqual(cpu || t.direction === 'backwardWeight' ? ['direct', 'winograd'] : ['direct', 'winograd', 'winograd-fused']);
         for (const ms of Object.values(t.ms)) expect(ms).toBeGreaterThan(0);
-        expect({ algorithm: t.algorithm, ...(t.tile ? { tile: t.tile } : {}) }).toEqual(choose(t.timed!, ruleCandidate(t), 0.05));
+        expect({ algorithm: t.algorithm, ...(t.tile ? { tile: t.tile } : {}) }).toEqual(choose(t.timed!, ruleCandidate(t), defaultMargin(t.clock)));
         for (const [a, ms] of Object.entries(t.ms)) expect(ms).toBe(Math.min(...t.timed!.filter((c) => c.algorithm === a).map((c) => c.ms)));
         expect(convAlgorithm(t.direction, g3())).toBe(t.algorithm);
       }
@@ -193,6 +193,15 @@ describe('the table', () => {
 });
 
 describe('choose', () => {
+  it('asks for 5% on GPU timestamps and 20% on the wall clock by default', () => {
+    expect(defaultMargin('gpu')).toBe(0.05);
+    expect(defaultMargin('wall')).toBe(0.2);
+    // A way timed 1.2x faster than the rule's replaces it on a GPU's clock, not on the wall clock.
+    const timed = [{ algorithm: 'direct' as const, ms: 12 }, { algorithm: 'winograd' as const, ms: 10 }];
+    expect(choose(timed, { algorithm: 'direct' }, defaultMargin('gpu'))).toEqual({ algorithm: 'winograd' });
+    expect(choose(timed, { algorithm: 'direct' }, defaultMargin('wall'))).toEqual({ algorithm: 'direct' });
+  });
+
   it('takes the fastest unless the rule is within the margin', () => {
     const d = (ms: number, tile?: string) => ({ algorithm: 'direct' as const, ms, ...(tile ? { tile } : {}) });
     const wi = (ms: number, tile?: string) => ({ algorithm: 'winograd' as const, ms, ...(tile ? { tile } : {}) });
