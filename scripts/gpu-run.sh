@@ -23,7 +23,9 @@
 #                   the run so far leaves time; tile-compare.txt: dawnet bench --compare of each
 #                   against the default
 # Settings: DAWNET_BENCH_SCALE (default 1), DAWNET_BENCH_REPS (5), DAWNET_BENCH_BUDGET (seconds
-# after which the bench starts no new case, 240), DAWNET_BENCH_ARGS (more bench options),
+# after which the bench starts no new case, 240), DAWNET_BENCH_ARGS (more bench options, e.g.
+# --group e2e,conv2d --only unet|vgg-conv1_1, unquoted, for a short second run), DAWNET_CHECKS=no (skip
+# the checks: a second run on a build whose checks already passed),
 # DAWNET_VULKAN_LOADER=bundled|system (default: bundled only where the machine has none),
 # DAWNET_TILE (the tiles to compare, space-separated; default empty: skip), DAWNET_TOTAL_S (a tile run
 # starts only if it can end by then, default 500 s).
@@ -165,7 +167,13 @@ if [[ $status -ne 0 ]]; then
   exit "$status"
 fi
 step smoke 60 smoke
-step checks 120 bench --checks
+# DAWNET_CHECKS=no skips the checks: for a second, shorter run on the same build (a rule changed
+# after the first run's timings), whose minutes the checks would take from the bench.
+if [[ "${DAWNET_CHECKS:-yes}" != no ]]; then
+  step checks 120 bench --checks
+else
+  note "gpu-run: checks skipped (DAWNET_CHECKS=no)"
+fi
 # shellcheck disable=SC2086
 step bench $((BUDGET + 120)) bench --scale "$SCALE" --reps "$REPS" --budget "$BUDGET" --out "$OUTDIR/bench.json" --markdown ${DAWNET_BENCH_ARGS:-}
 if [[ -f "$OUTDIR/bench.json" ]]; then
