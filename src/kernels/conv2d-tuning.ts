@@ -127,17 +127,30 @@ function ruleTile(call: ConvCall, algorithm: ConvAlgorithm): string | undefined 
 }
 
 /**
+ * The rows of an algorithm's GEMM where they are few: the weight gradient's, kh·kw·Cin direct and
+ * Cin by Winograd (per transform position); Infinity for the forward and backward input, whose
+ * rows are pixels or blocks.
+ */
+function gemmRows(call: ConvCall, algorithm: ConvAlgorithm): number {
+  const { direction: dir, geometry: g } = call;
+  if (dir !== 'backwardWeight') return Infinity;
+  return algorithm === 'direct' ? g.kh * g.kw * g.cin : g.cin;
+}
+
+/**
  * The ways to time: each wanted algorithm that fits, and for the tiled family's GEMMs each tile
- * (the rule's first) whose columns are at least half full: 128-wide tiles ran 0.5-0.8x the
- * narrower ones at N <= 64 on an H200 (conv2d-tiled.ts), so wider ones are not worth their
- * compiles. No tiles where setConvTile forces one: it would override them anyway.
+ * (the rule's first) whose columns, and rows, are at least half full: 128-wide tiles ran 0.5-0.8x
+ * the narrower ones at N <= 64 on an H200 (conv2d-tiled.ts), so wider ones are not worth their
+ * compiles, nor on a GPU's budget tiles taller than twice the weight gradient's few rows (Cin per
+ * position by Winograd: 32 at U-Net l1). No tiles where setConvTile forces one: it would override
+ * them anyway.
  */
 function candidates(call: ConvCall, options: TuneOptions): ConvCandidate[] {
   const cpu = isCpuAdapterReport(runtime().ctx.report);
   const wanted = options.algorithms ?? (cpu ? CONV_ALGORITHMS.filter((a) => a !== 'winograd-fused') : CONV_ALGORITHMS);
   const { direction: dir, geometry: g } = call;
   const n = dir === 'backwardWeight' ? g.cout : winogradShape(dir, g).n;
-  const tiles = (options.tiles ?? TUNING_TILES.map(formatGemmTile)).map(parseGemmTile).filter((t) => t.bn < 2 * Math.max(n, 4)).map(formatGemmTile);
+  const wide = (options.tiles ?? TUNING_TILES.map(formatGemmTile)).map(parseGemmTile).filter((t) => t.bn < 2 * Math.max(n, 4));
   const out: ConvCandidate[] = [];
   for (const algorithm of CONV_ALGORITHMS.filter((a) => wanted.includes(a) && algorithmRuns(a, dir, g))) {
     if (algorithm === 'winograd-fused') {
@@ -149,6 +162,8 @@ function candidates(call: ConvCall, options: TuneOptions): ConvCandidate[] {
       out.push(rule === undefined ? { algorithm } : { algorithm, tile: rule });
       continue;
     }
+    const m = gemmRows(call, algorithm);
+    const tiles = wide.filter((t) => t.bm < 2 * Math.max(m, 4)).map(formatGemmTile);
     for (const tile of [rule, ...tiles.filter((t) => t !== rule)]) out.push({ algorithm, tile });
   }
   return out;

@@ -351,22 +351,23 @@ describe('weight gradient tiles', () => {
   const g = () => conv2dGeometry(X32, W32, { padding: 'same' });
   const compiled = (tile: string) => runtime().compiledKernels().includes(`conv2d.backwardWeight|${tile}|in2`);
 
-  it('times direct and Winograd at each tile, and runs each at a tuned tile of its own', async () => {
+  it('times direct and Winograd at each tile at least half full, and runs each at a tuned tile of its own', async () => {
     const yShape = [2, 12, 12, 32];
     const xd = uniform(2 * 12 * 12 * 8, 17);
     const dyd = uniform(2 * 12 * 12 * 32, 18);
     const [x, dy] = [fromNd(xd, X32), fromNd(dyd, yShape)];
     try {
-      const [t] = await dn.tuneConvs(() => backwardWeightGemm(g(), dy, x, 'tiled').dispose(), { reps: 1, tiles: ['256x32x8/8x4', '64x64x8/4x4'] });
+      // Rows: 72 direct (3·3·8), 8 by Winograd (Cin per position); columns: 32.
+      const [t] = await dn.tuneConvs(() => backwardWeightGemm(g(), dy, x, 'tiled').dispose(), { reps: 1, tiles: ['256x32x8/8x4', '64x64x8/4x4', '64x32x32/4x4', '32x32x16/4x4'] });
       expect(t.direction).toBe('backwardWeight');
       const rule = formatGemmTile(tiledTileFor('backwardWeight', 32));
       const timed = (a: string) => t.timed!.filter((c) => c.algorithm === a).map((c) => c.tile).sort();
-      expect(timed('direct')).toEqual([rule, '256x32x8/8x4'].sort());
-      expect(timed('winograd')).toEqual([rule, '256x32x8/8x4'].sort());
+      expect(timed('direct'), '256 rows for 72, 64 columns for 32: left out').toEqual([rule, '64x32x32/4x4', '32x32x16/4x4'].sort());
+      expect(timed('winograd'), 'every tile has 32 rows or more for 8: the rule alone').toEqual([rule]);
       expect(timed('winograd-fused'), 'no fused weight gradient').toEqual([]);
       const want = conv2dBackwardRef(nd(xd, X32), nd(uniform(3 * 3 * 8 * 32, 19), W32), nd(dyd, yShape), { padding: 'same' }).dw.data;
       // Tiles no candidate used, so that a compiled kernel shows which one ran.
-      for (const [algorithm, tile] of [['direct', '32x32x16/4x4'], ['winograd', '64x32x32/4x4']] as const) {
+      for (const [algorithm, tile] of [['direct', '64x64x8/4x4'], ['winograd', '128x32x8/8x4']] as const) {
         expect(compiled(tile)).toBe(false);
         dn.applyConvTuning({ ...dn.convTuning(), convs: [{ ...t, algorithm, tile }] });
         expect(convAlgorithm('backwardWeight', g(), 'tiled')).toBe(algorithm);
