@@ -151,7 +151,8 @@ export interface TuningChoice {
 
 const tuningChoice = (t: TunedConv): TuningChoice => {
   const g = t.geometry;
-  const [cin, cout] = t.direction === 'forward' ? [g.cin, g.cout] : [g.cout, g.cin];
+  // The channels the conv's kernels go from and to: dx from Cout to Cin; dw, as the conv, Cin to Cout.
+  const [cin, cout] = t.direction === 'backwardInput' ? [g.cout, g.cin] : [g.cin, g.cout];
   const rule = ruleCandidate(t);
   const ruleMs = t.timed?.find((c) => formatCandidate(c) === formatCandidate(rule))?.ms;
   return {

@@ -9,7 +9,8 @@ import { runtime } from '../gpu/runtime.js';
 import type { ConvGeometry } from './conv2d.js';
 import { formatGemmTile, parseGemmTile } from './conv2d-tiled.js';
 import { clearTunedConvs, GEOMETRY_FIELDS, setTunedConv, tunedConvs, type ConvCandidate, type TunedConv } from './conv2d-tuned.js';
-import { algorithmRuns, CONV_ALGORITHMS, winogradFits, type ConvAlgorithm } from './conv2d-winograd-run.js';
+import { CONV_ALGORITHMS, winogradFits, type ConvAlgorithm } from './conv2d-winograd-run.js';
+import { fusedFits } from './conv2d-winograd-fused.js';
 import { winogradShape } from './conv2d-winograd.js';
 
 /** The tuned choices of this device, as saveConvTuning writes them. */
@@ -77,8 +78,10 @@ function parseConv(c: unknown, where: string): TunedConv {
     g[f] = x;
   }
   if (!winogradFits(direction, g)) throw new FormatError(`${where}: a ${g.kh}x${g.kw} conv at stride ${g.sh}x${g.sw} has no choice of algorithm (Winograd runs 3x3 at stride 1)`);
-  if (algorithm === 'winograd-fused' && direction === 'backwardWeight') throw new FormatError(`${where}: the fused kernel has no weight gradient`);
-  if (algorithm === 'winograd-fused' && !algorithmRuns(algorithm, direction, g)) throw new FormatError(`${where}: the fused kernel cannot run ${direction === 'backwardWeight' ? g.cout : winogradShape(direction, g).n} output channels`);
+  if (algorithm === 'winograd-fused') {
+    if (direction === 'backwardWeight') throw new FormatError(`${where}: the fused kernel has no weight gradient`);
+    if (!fusedFits(winogradShape(direction, g).n)) throw new FormatError(`${where}: the fused kernel cannot run ${winogradShape(direction, g).n} output channels`);
+  }
   const tile = c.tile === undefined ? undefined : parseTile(c.tile, family === 'tiled' && algorithm !== 'winograd-fused', where);
   const groups = c.groups === undefined ? undefined : parseGroups(c.groups, algorithm === 'winograd-fused', where);
   const times: Partial<Record<ConvAlgorithm, number>> = {};

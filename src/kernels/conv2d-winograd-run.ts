@@ -65,6 +65,26 @@ export function workspaceBytes(): number {
   return Math.min(workspaceOverride.get(rt.device) ?? WORKSPACE_BYTES, 2 * rt.bindingLimit);
 }
 
+/**
+ * Samples per chunk of a staged Winograd conv: at most `bindable`, and as many as let its two
+ * workspace tensors (`bytes(samples)`: V and M, or V and Z, their rows padded) fit the workspace
+ * together and a binding each. An estimate from one sample's unpadded bytes, lowered while the
+ * padding overflows it; then evened out over the chunks (16 samples by 6 run as 6 + 5 + 5). A
+ * LimitError naming `op` where not even one sample (of `sampleShape`) fits.
+ */
+export function workspaceSamples(op: string, n: number, oneSampleBytes: number, bindable: number, bytes: (samples: number) => [number, number], sampleShape: readonly number[]): number {
+  const rt = runtime();
+  const workspace = workspaceBytes();
+  const fits = (samples: number) => {
+    const [a, b] = bytes(samples);
+    return a + b <= workspace && Math.max(a, b) <= rt.bindingLimit;
+  };
+  let most = Math.min(n, Math.floor(workspace / oneSampleBytes), bindable);
+  while (most > 0 && !fits(most)) most--;
+  if (most < 1) throw new LimitError(`${op}: Winograd's transforms of one sample of ${formatShape(sampleShape)} take more than ${workspace} bytes; run it with setConvAlgorithm('direct')`);
+  return Math.ceil(n / Math.ceil(n / most));
+}
+
 /** The batched GEMM as a conv: a 1x1 conv over 36 samples (one per ξ) of `rows` pixels, k channels in, n out. */
 const batchedGeometry = (rows: number, k: number, n: number): ConvGeometry => ({
   n: WINO_XI, h: rows, w: 1, cin: k, kh: 1, kw: 1, cout: n, sh: 1, sw: 1, padTop: 0, padBottom: 0, padLeft: 0, padRight: 0, ho: rows, wo: 1,
@@ -166,20 +186,12 @@ function batchedGemm(v: Tensor, u: Tensor, rows: number, k: number, n: number, f
 export function winogradConv(dir: 'forward' | 'backwardInput', g: ConvGeometry, src: Tensor, w: Tensor, b: Tensor | null, family: ConvFamily): Tensor {
   const plan = winogradPlan(dir, g);
   const { op, s, rows, cols, perSample } = plan;
-  const vm = WINO_XI * rows * cols * (s.k + s.n); // V and M of one sample, unpadded
-  // The most samples whose V and M (their blocks padded to whole tiles) fit the workspace together
-  // and one binding each: an estimate from one sample's, lowered while the padding overflows it.
-  const rt = runtime();
   const tile = convTile(dir, g, s.n, family, 'winograd');
-  const workspace = workspaceBytes();
-  const fits = (samples: number) => {
+  const vm = WINO_XI * rows * cols * (s.k + s.n) * 4; // V and M of one sample, unpadded
+  const per = workspaceSamples(op, g.n, vm, bindableSamples(plan, g.n, src, w, b), (samples) => {
     const { v, m } = winogradChunkBytes(dir, g, samples, family, tile);
-    return v + m <= workspace && Math.max(v, m) <= rt.bindingLimit;
-  };
-  let most = Math.min(g.n, Math.floor(workspace / (vm * 4)), bindableSamples(plan, g.n, src, w, b));
-  while (most > 0 && !fits(most)) most--;
-  if (most < 1) throw new LimitError(`${op}: Winograd's transforms of one sample of ${formatShape([1, s.hIn, s.wIn, s.k])} take more than ${workspace} bytes; run it with setConvAlgorithm('direct')`);
-  const per = Math.ceil(g.n / Math.ceil(g.n / most)); // chunks evened out: 16 samples by 6 run as 6 + 5 + 5
+    return [v, m];
+  }, [1, s.hIn, s.wIn, s.k]);
   const out = emptyTensor(plan.outShape, plan.outLabel);
   const u = transformWeights(plan, g, w);
   // Four channels a thread on CPU adapters (a vec4 pays lavapipe's per-lane load cost once); one

@@ -33,7 +33,7 @@ import type { ConvFamily } from './conv2d-gemm.js';
 import { convTile } from './conv2d-launch.js';
 import type { GemmTile } from './conv2d-tiled.js';
 import { blockThread, BLOCK_ORIGIN, inputTransformSpec, sandwich, winogradBlocks, WINO_A, WINO_AT, WINO_G, WINO_M, WINO_XI } from './conv2d-winograd.js';
-import { workspaceBytes } from './conv2d-winograd-run.js';
+import { workspaceSamples } from './conv2d-winograd-run.js';
 import { launchWeightGrad, splitKCount } from './conv2d-wgrad-split.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, type VecWidth } from './wgsl.js';
 
@@ -95,19 +95,14 @@ export function winogradWeightGrad(g: ConvGeometry, dy: Tensor, x: Tensor, famil
   const perDy = g.ho * g.wo * g.cout;
   const partialBytes = WINO_XI * g.cin * g.cout * 4;
   if (partialBytes > rt.bindingLimit) throw new LimitError(`${op}: Winograd's ${WINO_XI} partial weight gradients of ${formatShape([g.cin, g.cout])} exceed a binding (${rt.bindingLimit} bytes); run it with setConvAlgorithm('direct')`);
-  const workspace = workspaceBytes();
   const tile = convTile('backwardWeight', g, g.cout, family, 'winograd');
-  const fits = (samples: number) => {
-    const { v, z } = winogradWeightGradChunk(g, samples, family, tile);
-    return v + z <= workspace && Math.max(v, z) <= rt.bindingLimit;
-  };
-  // The most samples whose V and Z fit: an estimate from one sample's, lowered while the padding overflows it.
   const [rows, cols] = winogradBlocks(g.ho, g.wo);
-  const oneSample = WINO_XI * rows * cols * (g.cin + g.cout) * 4;
-  let most = Math.min(g.n, Math.floor(workspace / oneSample), chunkItems(op, g.n, [part(x, perX), part(dy, perDy)], [planned('conv2d.dw', wShape)]));
-  while (most > 0 && !fits(most)) most--;
-  if (most < 1) throw new LimitError(`${op}: Winograd's transforms of one sample of ${formatShape([1, g.h, g.w, g.cin])} take more than ${workspace} bytes; run it with setConvAlgorithm('direct')`);
-  const per = Math.ceil(g.n / Math.ceil(g.n / most));
+  const vz = WINO_XI * rows * cols * (g.cin + g.cout) * 4; // V and Z of one sample, unpadded
+  const bindable = chunkItems(op, g.n, [part(x, perX), part(dy, perDy)], [planned('conv2d.dw', wShape)]);
+  const per = workspaceSamples(op, g.n, vz, bindable, (samples) => {
+    const { v, z } = winogradWeightGradChunk(g, samples, family, tile);
+    return [v, z];
+  }, [1, g.h, g.w, g.cin]);
   const dw = emptyTensor(wShape, 'conv2d.dw');
   // Four channels a thread on CPU adapters, one on GPUs (see winogradConv).
   const [xW, dyW]: VecWidth[] = family === 'subgroup' ? [vecWidth(g.cin), vecWidth(g.cout)] : [1, 1];

@@ -11,8 +11,9 @@
 // (conv2d-tiled.ts) and 'subgroup' for CPU adapters such as lavapipe (conv2d-subgroup.ts);
 // conv2d-launch.ts picks one and launches it. On GPUs the forward and backward input of 3x3
 // stride-1 convs run by Winograd F(4x4, 3x3) instead (conv2d-winograd-run.ts decides, see
-// convAlgorithm); their weight gradient can too (conv2d-winograd-wgrad.ts), where tuned or forced. The naive kernels (conv2d-naive.ts: one thread per output
-// element, plain loops) are the baseline they race in bench/.
+// convAlgorithm); their weight gradient can too (conv2d-winograd-wgrad.ts), where tuned or
+// forced. The naive kernels (conv2d-naive.ts: one thread per output element, plain loops) are the
+// baseline they race in bench/.
 //
 // Past the binding limit (kernels/chunking.ts) the GEMM directions split along N, a chunk of whole
 // samples per dispatch with the weights and bias bound whole: forward and backward input are
