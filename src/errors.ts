@@ -12,6 +12,13 @@ export class DawnetError extends Error {
 /** Wrong rank, mismatched dimensions, bad option values: caught in TypeScript before dispatch. */
 export class ShapeError extends DawnetError {}
 
+/**
+ * An argument of the wrong kind (a number or an array where a Tensor goes, options where the bias
+ * goes, a string for a learning rate): what TypeScript catches at compile time and plain JavaScript
+ * does not. A ShapeError, so code that catches those for bad options catches these too.
+ */
+export class ArgumentError extends ShapeError {}
+
 /** A tensor used after dispose(), or read before it was written. */
 export class DisposedError extends DawnetError {}
 

@@ -4,12 +4,12 @@ import { adapterName, type AdapterReport, type InitOptions } from './gpu/device.
 import { initRuntime, runtime, shutdownRuntime } from './gpu/runtime.js';
 import type { KernelTime } from './gpu/gpu-timer.js';
 import type { PoolStats } from './gpu/buffer-pool.js';
-import { binary, unary } from './kernels/elementwise.js';
+import { arithmetic, unary } from './kernels/elementwise.js';
 import type { Tensor } from './graph/tensor.js';
 
 export * from './errors.js';
 export { Tensor, tensor, zeros, full, shapeSize } from './graph/tensor.js';
-export type { Shape, TensorOptions } from './graph/tensor.js';
+export type { NestedNumbers, Shape, TensorOptions } from './graph/tensor.js';
 export { scope, keep } from './graph/scope.js';
 export { noGrad, isRecording } from './graph/autograd.js';
 export { sum, mean } from './kernels/reduce.js';
@@ -109,7 +109,11 @@ export const sqrt = (x: Tensor): Tensor => unary('sqrt', x);
 export const scale = (x: Tensor, c: number): Tensor => unary('scale', x, c);
 export const addScalar = (x: Tensor, c: number): Tensor => unary('addScalar', x, c);
 export const leakyRelu = (x: Tensor, slope = 0.01): Tensor => unary('leakyRelu', x, slope);
-export const add = (a: Tensor, b: Tensor): Tensor => binary('add', a, b);
-export const sub = (a: Tensor, b: Tensor): Tensor => binary('sub', a, b);
-export const mul = (a: Tensor, b: Tensor): Tensor => binary('mul', a, b);
-export const div = (a: Tensor, b: Tensor): Tensor => binary('div', a, b);
+/** a + b: two tensors (suffix broadcasting), or a tensor and a number on either side. */
+export const add = (a: Tensor | number, b: Tensor | number): Tensor => arithmetic('add', a, b);
+/** a - b: two tensors (suffix broadcasting), or a tensor and a number on either side. */
+export const sub = (a: Tensor | number, b: Tensor | number): Tensor => arithmetic('sub', a, b);
+/** a * b: two tensors (suffix broadcasting), or a tensor and a number on either side. */
+export const mul = (a: Tensor | number, b: Tensor | number): Tensor => arithmetic('mul', a, b);
+/** a / b: two tensors (suffix broadcasting), or a tensor and a number on either side. */
+export const div = (a: Tensor | number, b: Tensor | number): Tensor => arithmetic('div', a, b);

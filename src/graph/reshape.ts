@@ -1,11 +1,14 @@
 // reshape: a view over the same storage (no copy); its gradient is the same view back.
 
-import { ShapeError } from '../errors.js';
+import { ArgumentError, ShapeError } from '../errors.js';
+import { describeValue, expectTensor } from './args.js';
 import { record } from './autograd.js';
 import { formatShape, shapeSize, type Shape, type Tensor } from './tensor.js';
 
 /** Reshapes x; one dimension may be -1 and is inferred. */
 export function reshape(x: Tensor, shape: Shape): Tensor {
+  expectTensor('reshape', 'input x', x);
+  if (!Array.isArray(shape)) throw new ArgumentError(`reshape: shape must be an array of sizes, got ${describeValue(shape)}`);
   const inferred = shape.filter((d) => d === -1).length;
   if (inferred > 1) throw new ShapeError(`reshape: at most one -1 in ${formatShape(shape)}`);
   let target = [...shape];

@@ -3,7 +3,9 @@
 // backward keep a buffer alive after the user disposes the original; the buffer returns to the
 // pool when the last reference goes. Nothing relies on garbage collection.
 
-import { DisposedError, ShapeError } from '../errors.js';
+import { ArgumentError, DisposedError, ShapeError } from '../errors.js';
+import { describeValue, expectOptions } from './args.js';
+import { hostData } from './host-data.js';
 import { runtime, type BufferSlice } from '../gpu/runtime.js';
 import { backward, releaseNode, type TapeNode } from './autograd.js';
 import { trackInScope } from './scope.js';
@@ -175,25 +177,43 @@ export function emptyTensor(shape: Shape, label = 'tensor'): Tensor {
   return new Tensor({ buffer, bytes, refs: 1 }, shape);
 }
 
-/** dn.tensor(data, shape, {requiresGrad}): uploads host data. */
-export function tensor(data: ArrayLike<number>, shape?: Shape, options: TensorOptions = {}): Tensor {
-  const s = shape ?? [data.length];
+/** Nested arrays of numbers: [[1, 2], [3, 4]] is a [2, 2] tensor. */
+export type NestedNumbers = number | readonly NestedNumbers[];
+
+/**
+ * dn.tensor(data, shape?, {requiresGrad, name}): uploads host data, a typed array, a flat array
+ * or nested arrays (see host-data.ts). Without a shape, the nesting gives it ([length] if flat).
+ */
+export function tensor(data: ArrayLike<number> | readonly NestedNumbers[], shape?: Shape, options: TensorOptions = {}): Tensor {
+  const { values, shape: nested } = hostData('tensor', data);
+  if (shape !== undefined) checkShapeArg('tensor', shape);
+  expectOptions('tensor', options, "{ requiresGrad: true, name: 'w' }");
+  const s = shape ?? nested;
   checkShape(s, 'tensor');
-  if (shapeSize(s) !== data.length) {
-    throw new ShapeError(`tensor: ${data.length} values do not fill shape ${formatShape(s)}`);
+  if (shapeSize(s) !== values.length) {
+    throw new ShapeError(`tensor: ${values.length} values do not fill shape ${formatShape(s)}`);
   }
   const t = emptyTensor(s, options.name ?? 'tensor');
   t.requiresGrad = options.requiresGrad ?? false;
   t.name = options.name;
-  const f32 = data instanceof Float32Array ? data : Float32Array.from(data);
-  if (f32.length) runtime().write(t.buffer, f32);
+  if (values.length) runtime().write(t.buffer, values);
   return t;
 }
 
+/** A shape argument that is not an array (dn.zeros(3) for dn.zeros([3])). */
+function checkShapeArg(op: string, shape: unknown): void {
+  if (!Array.isArray(shape)) throw new ArgumentError(`${op}: shape must be an array of sizes, got ${describeValue(shape)}`);
+}
+
 export function zeros(shape: Shape, options: TensorOptions = {}): Tensor {
+  checkShapeArg('zeros', shape);
+  checkShape(shape, 'zeros');
   return tensor(new Float32Array(shapeSize(shape)), shape, options);
 }
 
 export function full(shape: Shape, value: number, options: TensorOptions = {}): Tensor {
+  checkShapeArg('full', shape);
+  checkShape(shape, 'full');
+  if (typeof value !== 'number') throw new ArgumentError(`full: value must be a number, got ${describeValue(value)}`);
   return tensor(new Float32Array(shapeSize(shape)).fill(value), shape, options);
 }

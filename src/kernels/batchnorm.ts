@@ -36,6 +36,7 @@
 import { ShapeError } from '../errors.js';
 import { f32, packParams, u32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
+import { expectOptionalTensor, expectOptions, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, range } from './chunking.js';
@@ -434,6 +435,11 @@ export function batchNorm2d(
   runningVar: Tensor | null,
   options: BatchNormOptions,
 ): Tensor {
+  const op = 'batchNorm2d';
+  [[x, 'input x'], [gamma, 'gamma'], [beta, 'beta']].forEach(([t, role]) => expectTensor(op, role as string, t));
+  expectOptionalTensor(op, 'runningMean', runningMean);
+  expectOptionalTensor(op, 'runningVar', runningVar);
+  expectOptions(op, options, '{ training: true, momentum: 0.1, eps: 1e-5 }', true);
   const training = options.training;
   const relu = !!options.relu;
   const { y, mean, invStd } = batchNorm2dForward(x, gamma, beta, runningMean, runningVar, options);

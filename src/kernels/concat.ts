@@ -15,9 +15,10 @@
 // row too wide for one binding (concatenating along N, say) is copied with buffer copies, which no
 // binding limit applies to. split's backward splits into chunks of rows.
 
-import { ShapeError } from '../errors.js';
+import { ArgumentError, ShapeError } from '../errors.js';
 import { packParams, u32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
+import { describeValue, expectNumber, expectTensor, expectTensorList } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
@@ -187,6 +188,8 @@ export function splitBackward(dy: Tensor, xShape: Shape, axis: number, start: nu
 
 /** Differentiable concatenation along `axis` (negative counts from the end: -1 is NHWC's channels). */
 export function concat(xs: Tensor[], axis: number): Tensor {
+  expectTensorList('concat', 'tensors', xs);
+  expectNumber('concat', 'axis', axis, { integer: true });
   const { axis: ax, sizes } = concatShape(xs.map((x) => x.shape), axis);
   const y = concatForward(xs, ax);
   return record('concat', xs, y, (dy, needs) => splitParts(dy, sizes, ax, needs));
@@ -194,6 +197,9 @@ export function concat(xs: Tensor[], axis: number): Tensor {
 
 /** Differentiable split into parts of `sizes` along `axis`. */
 export function split(x: Tensor, sizes: number[], axis: number): Tensor[] {
+  expectTensor('split', 'input x', x);
+  if (!Array.isArray(sizes)) throw new ArgumentError(`split: sizes must be an array of part sizes, got ${describeValue(sizes)}`);
+  expectNumber('split', 'axis', axis, { integer: true });
   const ax = checkSizes(x, sizes, axis);
   const parts = splitParts(x, sizes, ax) as Tensor[];
   const xShape = x.shape;

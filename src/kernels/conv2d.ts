@@ -21,9 +21,10 @@
 // are added into dw by the split-K sum kernel, the first chunk writing and the rest accumulating.
 // The naive kernels do not split (bench only).
 
-import { ShapeError } from '../errors.js';
+import { ArgumentError, ShapeError } from '../errors.js';
 import { packParams, i32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
+import { describeValue, expectOptionalTensor, expectOptions, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Bound, type Range } from './chunking.js';
@@ -127,10 +128,29 @@ export function conv2dOutputShape(xShape: Shape, wShape: Shape, opts: Conv2dOpti
   return [g.n, g.ho, g.wo, g.cout];
 }
 
+/**
+ * What plain JavaScript can get wrong in a conv call (conv2d, convTranspose2d): x and w not
+ * tensors, options passed where the bias goes, options not an object.
+ */
+export function checkConvArgs(op: string, x: unknown, w: unknown, b: unknown, opts: unknown): asserts x is Tensor {
+  expectTensor(op, 'input x', x);
+  expectTensor(op, 'weight w', w);
+  expectOptionalTensor(op, 'bias b', b, `options go after the bias: ${op}(x, w, null, { padding: 'same' })`);
+  expectOptions(op, opts, "{ stride: 2, padding: 'same' }");
+}
+
 export function checkBias(op: string, b: Tensor | null | undefined, channels: number): void {
   if (b && (b.rank !== 1 || b.shape[0] !== channels)) {
     throw new ShapeError(`${op}: bias must be [${channels}] but is ${formatShape(b.shape)}`);
   }
+}
+
+/** The backward entry points' arguments: the gradient, the other operand, a shape, options. */
+function checkGradArgs(op: string, dy: unknown, other: unknown, otherRole: string, shape: unknown, shapeRole: string, opts: unknown): void {
+  expectTensor(op, 'gradient dy', dy);
+  expectTensor(op, otherRole, other);
+  if (!Array.isArray(shape)) throw new ArgumentError(`${op}: ${shapeRole} must be an array of 4 sizes, got ${describeValue(shape)}`);
+  expectOptions(op, opts, "{ stride: 2, padding: 'same' }");
 }
 
 export function checkGradShape(op: string, dy: Tensor, want: Shape): void {
@@ -264,18 +284,21 @@ fn main(${LINEAR_MAIN_ARGS}) {
 // GPU entry points (no autograd)
 
 export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptions = {}): Tensor {
+  checkConvArgs('conv2d', x, w, b, opts);
   const g = conv2dGeometry(x.shape, w.shape, opts);
   checkBias('conv2d', b, g.cout);
   return forwardGemm(g, x, w, b);
 }
 
 export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, opts: Conv2dOptions = {}): Tensor {
+  checkGradArgs('conv2d.backwardInput', dy, w, 'weight w', xShape, 'xShape', opts);
   const g = conv2dGeometry(xShape, w.shape, opts);
   checkGradShape('conv2d.backwardInput', dy, [g.n, g.ho, g.wo, g.cout]);
   return backwardInputGemm(g, dy, w, null);
 }
 
 export function conv2dBackwardWeight(dy: Tensor, x: Tensor, wShape: Shape, opts: Conv2dOptions = {}): Tensor {
+  checkGradArgs('conv2d.backwardWeight', dy, x, 'input x', wShape, 'wShape', opts);
   const g = conv2dGeometry(x.shape, wShape, opts);
   checkGradShape('conv2d.backwardWeight', dy, [g.n, g.ho, g.wo, g.cout]);
   return backwardWeightGemm(g, dy, x);
@@ -283,6 +306,7 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, wShape: Shape, opts:
 
 /** db = Σ_{n, ho, wo} dy: a sum over all but the channel axis. */
 export function conv2dBackwardBias(dy: Tensor): Tensor {
+  expectTensor('conv2d.backwardBias', 'gradient dy', dy);
   return sumLeading(dy, dy.shape[dy.rank - 1]);
 }
 
@@ -291,6 +315,7 @@ export function conv2dBackwardBias(dy: Tensor): Tensor {
 
 /** dn.conv2d(x, w, b?, {stride, padding}): records dx, dw, db, computing only those needed. */
 export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
+  checkConvArgs('conv2d', x, w, b, opts);
   const g = conv2dGeometry(x.shape, w.shape, opts);
   checkBias('conv2d', b, g.cout);
   const y = forwardGemm(g, x, w, b);

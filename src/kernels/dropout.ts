@@ -11,9 +11,10 @@
 // Past the binding limit (kernels/chunking.ts) both kernels run in flat chunks; params.first gives
 // each chunk its global element index, so the mask does not depend on the chunking.
 
-import { ShapeError } from '../errors.js';
+import { ArgumentError, ShapeError } from '../errors.js';
 import { f32, packParams, u32 } from '../gpu/params.js';
 import type { KernelSpec } from '../gpu/runtime.js';
+import { describeValue, expectOptions, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
@@ -94,6 +95,7 @@ function checkSeed(op: string, seed: number): void {
 
 /** A tensor of uniform [0, 1) values: element i is randomUniformRef(seed, i). */
 export function randomUniform(shape: Shape, seed: number): Tensor {
+  if (!Array.isArray(shape)) throw new ArgumentError(`randomUniform: shape must be an array of sizes, got ${describeValue(shape)}`);
   checkSeed('randomUniform', seed);
   const per = chunkItems(uniformSpec.name, shapeSize(shape), [part(planned('random.uniform', shape), 1)]);
   const out = emptyTensor(shape, 'random.uniform');
@@ -128,6 +130,8 @@ export interface DropoutOptions {
 
 /** Differentiable inverted dropout. */
 export function dropout(x: Tensor, options: DropoutOptions): Tensor {
+  expectTensor('dropout', 'input x', x);
+  expectOptions('dropout', options, '{ rate: 0.5, seed: 1 }', true);
   const { rate, seed } = options;
   if (!(rate >= 0 && rate < 1)) throw new ShapeError(`dropout: rate must be in [0, 1), got ${rate}`);
   checkSeed('dropout', seed);

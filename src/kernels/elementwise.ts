@@ -8,9 +8,10 @@
 // dispatch seeing only its chunk; the smaller operand of a broadcast is bound whole, and chunks
 // start at multiples of its size so `i % nb` still addresses it.
 
-import { ShapeError } from '../errors.js';
+import { ArgumentError, ShapeError } from '../errors.js';
 import { packParams, u32, f32 } from '../gpu/params.js';
 import type { KernelSpec } from '../gpu/runtime.js';
+import { expectNumber, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { assertLive, emptyTensor, formatShape, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, lcm, part, planned, range } from './chunking.js';
@@ -27,6 +28,8 @@ interface UnaryDef {
   backward: string;
   /** Which tensor the backward reads. */
   saves: 'x' | 'y';
+  /** What the scalar c is, for ops that take one (checked, and named in errors). */
+  param?: string;
 }
 
 // Expressions over T, which is f32 or vec4<f32> (four elements per thread): constants that meet a
@@ -41,9 +44,14 @@ export const UNARY = {
   neg: { forward: '-x', backward: '-dy', saves: 'x' },
   square: { forward: 'x * x', backward: '2.0 * x * dy', saves: 'x' },
   sqrt: { forward: 'sqrt(x)', backward: 'dy * 0.5 / y', saves: 'y' },
-  scale: { forward: 'x * c', backward: 'dy * c', saves: 'x' },
-  addScalar: { forward: 'x + c', backward: 'dy', saves: 'x' },
-  leakyRelu: { forward: 'select(c * x, x, x > T(0.0))', backward: 'select(c * dy, dy, x > T(0.0))', saves: 'x' },
+  scale: { forward: 'x * c', backward: 'dy * c', saves: 'x', param: 'factor' },
+  addScalar: { forward: 'x + c', backward: 'dy', saves: 'x', param: 'value' },
+  leakyRelu: { forward: 'select(c * x, x, x > T(0.0))', backward: 'select(c * dy, dy, x > T(0.0))', saves: 'x', param: 'slope' },
+  // A number on one side of sub or div (arithmetic below): c - x, x / c (a division, not a
+  // multiply by 1/c, so it rounds as div(x, tensor) does) and c / x.
+  rsubScalar: { forward: 'c - x', backward: '-dy', saves: 'x', param: 'value' },
+  divScalar: { forward: 'x / c', backward: 'dy / c', saves: 'x', param: 'divisor' },
+  rdivScalar: { forward: 'c / x', backward: 'dy * (-c / (x * x))', saves: 'x', param: 'numerator' },
 } as const satisfies Record<string, UnaryDef>;
 
 export type UnaryOp = keyof typeof UNARY;
@@ -120,6 +128,9 @@ export function unaryBackward(op: UnaryOp, dy: Tensor, saved: Tensor, c = 0): Te
 
 /** Differentiable unary op. */
 export function unary(op: UnaryOp, x: Tensor, c = 0): Tensor {
+  expectTensor(op, 'x', x);
+  const param = (UNARY[op] as UnaryDef).param;
+  if (param) expectNumber(op, param, c, { finite: false });
   const y = unaryForward(op, x, c);
   const saved = UNARY[op].saves === 'x' ? x : y;
   return record(op, [x], y, (dy, _needs, [s]) => [unaryBackward(op, dy, s, c)], [saved]);
@@ -213,8 +224,32 @@ function unbroadcast(g: Tensor, like: Tensor): Tensor {
   return reduced;
 }
 
+/**
+ * add, sub, mul and div as the API takes them: two tensors (binary), or a tensor and a number on
+ * either side, which runs as one unary op with the number as its constant (no scalar tensor to
+ * upload and free).
+ */
+export function arithmetic(op: BinaryOp, a: Tensor | number, b: Tensor | number): Tensor {
+  if (typeof a === 'number' && typeof b === 'number') {
+    throw new ArgumentError(`${op}: at least one operand must be a Tensor, got the numbers ${a} and ${b}`);
+  }
+  if (typeof b === 'number') {
+    const ops = { add: ['addScalar', b], sub: ['addScalar', -b], mul: ['scale', b], div: ['divScalar', b] } as const;
+    expectTensor(op, 'a', a);
+    return unary(ops[op][0], a, ops[op][1]);
+  }
+  if (typeof a === 'number') {
+    const ops = { add: 'addScalar', sub: 'rsubScalar', mul: 'scale', div: 'rdivScalar' } as const;
+    expectTensor(op, 'b', b);
+    return unary(ops[op], b, a);
+  }
+  return binary(op, a, b);
+}
+
 /** Differentiable binary op with suffix broadcasting. */
 export function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
+  expectTensor(op, 'a', a);
+  expectTensor(op, 'b', b);
   const out = binaryForward(op, a, b);
   const saved = op === 'mul' || op === 'div' ? [a, b] : [];
   return record(

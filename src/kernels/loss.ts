@@ -24,6 +24,7 @@
 import { ShapeError } from '../errors.js';
 import { f32, packParams, u32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
+import { expectOptions, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Tensor } from '../graph/tensor.js';
 import { binaryForward, unaryForward } from './elementwise.js';
@@ -295,6 +296,13 @@ export function diceBackward(dy: Tensor, y: Tensor, sums: Tensor, smooth = 1, we
 // ---------------------------------------------------------------------------------------------
 // Validation and the differentiable losses
 
+/** What plain JavaScript can get wrong in a loss call: operands not tensors, options not an object. */
+function checkLossArgs(op: string, p: unknown, y: unknown, options: unknown): void {
+  expectTensor(op, 'prediction', p);
+  expectTensor(op, 'target', y);
+  expectOptions(op, options, "{ reduction: 'mean' }");
+}
+
 function checkPair(op: string, p: Tensor, y: Tensor): void {
   if (p.shape.join() !== y.shape.join() || p.rank !== y.rank) {
     throw new ShapeError(`${op}: prediction ${p.describe()} and target ${y.describe()} must have the same shape`);
@@ -325,6 +333,7 @@ export interface BceOptions {
 
 /** Binary cross-entropy of probabilities p against targets y (same shape). */
 export function bceLoss(p: Tensor, y: Tensor, options: BceOptions = {}): Tensor {
+  checkLossArgs('bceLoss', p, y, options);
   const { eps = 1e-7, reduction = 'mean' } = options;
   checkPair('bceLoss', p, y);
   checkOption('bceLoss', 'eps', eps, eps > 0 && eps < 0.5, 'in (0, 0.5)');
@@ -338,6 +347,7 @@ export function bceLoss(p: Tensor, y: Tensor, options: BceOptions = {}): Tensor 
 
 /** Binary cross-entropy of logits z against targets y (same shape), stable for any |z|. */
 export function bceWithLogits(z: Tensor, y: Tensor, options: { reduction?: Reduction } = {}): Tensor {
+  checkLossArgs('bceWithLogits', z, y, options);
   const { reduction = 'mean' } = options;
   checkPair('bceWithLogits', z, y);
   checkReduction('bceWithLogits', reduction);
@@ -357,6 +367,7 @@ export interface DiceOptions {
 
 /** Soft Dice loss 1 - (2 sum(p y) + s) / (sum p + sum y + s), a scalar []. */
 export function diceLoss(p: Tensor, y: Tensor, options: DiceOptions = {}): Tensor {
+  checkLossArgs('diceLoss', p, y, options);
   const { smooth = 1, perSample = false } = options;
   checkPair('diceLoss', p, y);
   checkOption('diceLoss', 'smooth', smooth, smooth >= 0, '>= 0');
@@ -376,6 +387,7 @@ export interface BceDiceOptions extends DiceOptions {
 
 /** bceWeight * bceLoss(p, y) (mean) + diceWeight * diceLoss(p, y), a scalar []. */
 export function bceDiceLoss(p: Tensor, y: Tensor, options: BceDiceOptions = {}): Tensor {
+  checkLossArgs('bceDiceLoss', p, y, options);
   const { bceWeight = 1, diceWeight = 1, smooth = 1, eps = 1e-7, perSample = false } = options;
   const op = 'bceDiceLoss';
   checkPair(op, p, y);

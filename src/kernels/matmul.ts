@@ -21,6 +21,7 @@
 import { ShapeError } from '../errors.js';
 import { packParams, u32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
+import { expectOptionalTensor, expectOptions, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Tensor } from '../graph/tensor.js';
 import { binaryForward } from './elementwise.js';
@@ -258,6 +259,9 @@ export function matmulBackward(
 
 /** Differentiable op(A) · op(B) for 2-D operands. */
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+  expectTensor('matmul', 'a', a);
+  expectTensor('matmul', 'b', b);
+  expectOptions('matmul', options, '{ transposeB: true }');
   const opts = { transposeA: options.transposeA ?? false, transposeB: options.transposeB ?? false };
   const c = matmulForward(a, b, opts);
   return record('matmul', [a, b], c, (dc, needs, [sa, sb]) => matmulBackward(dc, sa, sb, opts, needs), [a, b]);
@@ -265,6 +269,9 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
 
 /** Differentiable x · w + b: x [N, in], w [in, out] (Keras Dense layout), b [out]. */
 export function linear(x: Tensor, w: Tensor, b?: Tensor | null): Tensor {
+  expectTensor('linear', 'input x', x);
+  expectTensor('linear', 'weight w', w);
+  expectOptionalTensor('linear', 'bias b', b);
   if (x.rank !== 2 || w.rank !== 2 || x.shape[1] !== w.shape[0]) {
     throw new ShapeError(`linear: expects x [N, in] and w [in, out], got x ${formatShape(x.shape)} and w ${formatShape(w.shape)}`);
   }

@@ -16,9 +16,10 @@
 // Every kernel here works per sample, so past the binding limit (kernels/chunking.ts) each splits
 // along N: one dispatch per chunk of whole samples, its params counting only that chunk.
 
-import { ShapeError } from '../errors.js';
+import { ArgumentError, ShapeError } from '../errors.js';
 import { f32, packParams, u32 } from '../gpu/params.js';
 import type { KernelSpec } from '../gpu/runtime.js';
+import { describeValue, expectOptions, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Bound } from './chunking.js';
@@ -49,6 +50,9 @@ export interface Pool2dGeometry {
 }
 
 function pair(op: string, what: string, v: number | readonly [number, number]): [number, number] {
+  if (typeof v !== 'number' && !(Array.isArray(v) && v.length === 2)) {
+    throw new ArgumentError(`${op}: ${what} must be a number or [rows, columns], got ${describeValue(v)}`);
+  }
   const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
   if (!p.every((d) => Number.isInteger(d) && d > 0)) throw new ShapeError(`${op}: ${what} must be positive integers, got ${String(v)}`);
   return p;
@@ -56,6 +60,7 @@ function pair(op: string, what: string, v: number | readonly [number, number]): 
 
 /** Validates x's shape and the options; the output size and padding, as described above. */
 export function pool2dGeometry(op: string, xShape: Shape, opts: Pool2dOptions): Pool2dGeometry {
+  expectOptions(op, opts, "{ size: 2, stride: 2, padding: 'same' }", true);
   if (xShape.length !== 4) throw new ShapeError(`${op}: expected an NHWC input of rank 4, got ${formatShape(xShape)}`);
   const [n, h, w, c] = xShape;
   const [kh, kw] = pair(op, 'size', opts.size);
@@ -256,6 +261,7 @@ export function maxPool2dBackward(dy: Tensor, argmax: Tensor, xShape: Shape, opt
 
 /** Differentiable max pool; the argmax lives on the tape until the backward has run. */
 export function maxPool2d(x: Tensor, opts: Pool2dOptions): Tensor {
+  expectTensor('maxPool2d', 'input x', x);
   const { y, argmax } = maxPool2dForward(x, opts);
   const xShape = x.shape;
   const o = { ...opts };
@@ -334,6 +340,7 @@ export function avgPool2dBackward(dy: Tensor, xShape: Shape, opts: Pool2dOptions
 }
 
 export function avgPool2d(x: Tensor, opts: Pool2dOptions): Tensor {
+  expectTensor('avgPool2d', 'input x', x);
   const y = avgPool2dForward(x, opts);
   const xShape = x.shape;
   const o = { ...opts };
@@ -417,6 +424,7 @@ export function globalAvgPool2dBackward(dy: Tensor, xShape: Shape): Tensor {
 }
 
 export function globalAvgPool2d(x: Tensor): Tensor {
+  expectTensor('globalAvgPool2d', 'input x', x);
   const y = globalAvgPool2dForward(x);
   const xShape = x.shape;
   return record('globalAvgPool2d', [x], y, (dy) => [globalAvgPool2dBackward(dy, xShape)]);

@@ -6,7 +6,8 @@
 import { ShapeError } from '../errors.js';
 import { packParams, u32, f32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
-import { assertLive, emptyTensor, type Tensor } from '../graph/tensor.js';
+import { expectChoice, expectOptions, expectTensor } from '../graph/args.js';
+import { emptyTensor, type Tensor } from '../graph/tensor.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
 
 const spec: KernelSpec = {
@@ -40,7 +41,8 @@ export interface ChannelAffine {
 }
 
 export function channelAffine(x: Tensor, a: ChannelAffine): Tensor {
-  assertLive('channelAffine', x);
+  expectTensor('channelAffine', 'input x', x);
+  expectOptions('channelAffine', a, '{ perm: [0, 1, 2], scale: [1, 1, 1], shift: [0, 0, 0] }', true);
   const c = x.shape[x.rank - 1];
   if (c > 4 || a.perm.length !== c || a.scale.length !== c || a.shift.length !== c || a.perm.some((p) => p < 0 || p >= c)) {
     throw new ShapeError(`channelAffine: ${c} channels need perm, scale and shift of length ${c} (at most 4), got ${x.describe()}`);
@@ -72,6 +74,7 @@ export const TORCH_STD = [0.229, 0.224, 0.225];
  * 'caffe' (Keras): x*255, RGB->BGR, minus the BGR mean; 'torch': (x - mean) / std.
  */
 export function imagenetPreprocess(x: Tensor, mode: 'caffe' | 'torch'): Tensor {
+  expectChoice('imagenetPreprocess', 'mode', mode, ['caffe', 'torch'], false);
   if (mode === 'caffe') {
     return channelAffine(x, { perm: [2, 1, 0], scale: [255, 255, 255], shift: CAFFE_BGR_MEAN.map((m) => -m) });
   }

@@ -17,9 +17,10 @@
 // in a second pass; expandMiddle writes each chunk of R from its row of dy. With R = 1 (a scaling)
 // the op is element-wise and splits into flat chunks.
 
-import { ShapeError } from '../errors.js';
+import { ArgumentError, ShapeError } from '../errors.js';
 import { packParams, u32, f32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
+import { describeValue, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { assertLive, emptyTensor, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Range } from './chunking.js';
@@ -222,8 +223,10 @@ export function sumLeading(g: Tensor, n: number): Tensor {
   return reduceMiddle(g, 1, g.size / n, n, [n]);
 }
 
-function normaliseAxes(op: string, x: Tensor, axes?: number[]): number[] {
+function normaliseAxes(op: string, x: Tensor, axes?: number | number[]): number[] {
   if (axes === undefined) return x.shape.map((_, i) => i);
+  if (typeof axes === 'number') axes = [axes];
+  if (!Array.isArray(axes)) throw new ArgumentError(`${op}: axes must be an axis or an array of axes, got ${describeValue(axes)}`);
   const out = axes.map((ax) => (ax < 0 ? ax + x.rank : ax));
   for (const ax of out) {
     if (!Number.isInteger(ax) || ax < 0 || ax >= x.rank) throw new ShapeError(`${op}: axis ${ax} is out of range for ${x.describe()}`);
@@ -289,19 +292,21 @@ function expandAxes(dy: Tensor, shape: Shape, axes: number[], scale: number): Te
   return current;
 }
 
-function reduceOp(op: 'sum' | 'mean', x: Tensor, axes: number[] | undefined, keepDims: boolean): Tensor {
+function reduceOp(op: 'sum' | 'mean', x: Tensor, axes: number | number[] | undefined, keepDims: boolean): Tensor {
+  expectTensor(op, 'input x', x);
   const ax = normaliseAxes(op, x, axes);
   const out = reduceAxes(op, x, ax, keepDims);
   const count = ax.reduce((p, i) => p * x.shape[i], 1);
   return record(op, [x], out, (dy) => [expandAxes(dy, x.shape, ax, op === 'mean' ? 1 / count : 1)]);
 }
 
-/** dn.sum(x, axes?, keepDims?): all axes when none are given. */
-export function sum(x: Tensor, axes?: number[], keepDims = false): Tensor {
+/** dn.sum(x, axes?, keepDims?): over one axis, several, or all when none are given. */
+export function sum(x: Tensor, axes?: number | number[], keepDims = false): Tensor {
   return reduceOp('sum', x, axes, keepDims);
 }
 
-export function mean(x: Tensor, axes?: number[], keepDims = false): Tensor {
+/** dn.mean(x, axes?, keepDims?): over one axis, several, or all when none are given. */
+export function mean(x: Tensor, axes?: number | number[], keepDims = false): Tensor {
   return reduceOp('mean', x, axes, keepDims);
 }
 

@@ -16,6 +16,7 @@
 import { ShapeError } from '../errors.js';
 import { f32, packParams, u32 } from '../gpu/params.js';
 import type { KernelSpec } from '../gpu/runtime.js';
+import { expectOptions, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
@@ -188,6 +189,8 @@ export function upsample2dBackward(dy: Tensor, xShape: Shape, opts: Upsample2dOp
 }
 
 export function upsample2d(x: Tensor, opts: Upsample2dOptions): Tensor {
+  expectTensor('upsample2d', 'input x', x);
+  expectOptions('upsample2d', opts, "{ scale: 2, mode: 'nearest' }", true);
   const y = upsample2dForward(x, opts);
   const xShape = x.shape;
   const o = { ...opts };

@@ -10,6 +10,7 @@
 // `up: 'bilinear'` replaces each transposed conv by bilinear x2 up-sampling and a 3x3 conv.
 
 import { ShapeError } from '../errors.js';
+import { expectChoice, expectOptionalNumber, expectOptions } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
 import { concat } from '../kernels/concat.js';
 import { unary } from '../kernels/elementwise.js';
@@ -25,6 +26,16 @@ export interface UNetOptions {
   batchNorm?: boolean;
   /** Apply the final sigmoid (default); false returns logits for bceWithLogits. */
   sigmoid?: boolean;
+}
+
+/** The options' kinds and ranges, before any layer is made. Depth 8 halves 256 px down to 1. */
+function checkUNetOptions(opts: UNetOptions): void {
+  expectOptions('UNet', opts, "{ features: 32, depth: 4, up: 'transpose' }");
+  expectOptionalNumber('UNet', 'features', opts.features, { integer: true, min: 1 });
+  expectOptionalNumber('UNet', 'depth', opts.depth, { integer: true, min: 1, max: 8 });
+  expectOptionalNumber('UNet', 'inChannels', opts.inChannels, { integer: true, min: 1 });
+  expectOptionalNumber('UNet', 'outChannels', opts.outChannels, { integer: true, min: 1 });
+  expectChoice('UNet', 'up', opts.up, ['transpose', 'bilinear']);
 }
 
 function block(inCh: number, features: number, name: string, batchNorm: boolean): Sequential {
@@ -64,6 +75,7 @@ export class UNet extends Module {
 
   constructor(opts: UNetOptions = {}) {
     super();
+    checkUNetOptions(opts);
     const o = { features: 32, depth: 4, inChannels: 3, outChannels: 1, up: 'transpose', batchNorm: true, sigmoid: true, ...opts } as Required<UNetOptions>;
     this.options = o;
     const f = o.features;

@@ -8,6 +8,7 @@
 // Dropout 0.3, Dense 256 ReLU, Dropout 0.3, Dense 1 sigmoid.
 
 import { ShapeError } from '../errors.js';
+import { expectChoice, expectOptionalNumber, expectOptions } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
 import { imagenetPreprocess } from '../kernels/preprocess.js';
 import { Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sequential, Sigmoid } from '../nn/layers.js';
@@ -54,6 +55,11 @@ export class Vgg16 extends Module {
 
   constructor(opts: Vgg16Options = {}) {
     super();
+    expectOptions('VGG16', opts, "{ preprocess: 'caffe', widthScale: 1 }");
+    expectOptionalNumber('VGG16', 'inChannels', opts.inChannels, { integer: true, min: 1 });
+    expectOptionalNumber('VGG16', 'widthScale', opts.widthScale, { above: 0 });
+    expectOptionalNumber('VGG16', 'classes', opts.classes, { integer: true, min: 1 });
+    expectChoice('VGG16', 'preprocess', opts.preprocess, ['caffe', 'torch', 'none']);
     const { features, outChannels } = vggFeatures(opts.inChannels ?? 3, opts.widthScale ?? 1);
     this.features = this.addModule('features', features);
     this.outChannels = outChannels;
@@ -109,6 +115,11 @@ export class VggClassifier extends Module {
 
   constructor(opts: ClassifierOptions = {}) {
     super();
+    expectOptions('VggClassifier', opts, '{ inputSize: 256, hidden: 256, dropout: 0.3 }');
+    // Five 2x2 pools: below 32 px nothing is left for the head.
+    expectOptionalNumber('VggClassifier', 'inputSize', opts.inputSize, { integer: true, min: 32 });
+    expectOptionalNumber('VggClassifier', 'hidden', opts.hidden, { integer: true, min: 1 });
+    expectOptionalNumber('VggClassifier', 'dropout', opts.dropout, { min: 0, below: 1 });
     this.base = this.addModule('base', new Vgg16({ ...opts, includeTop: false }));
     const size = opts.inputSize ?? 256;
     const spatial = Math.floor(size / 32);

@@ -1,7 +1,8 @@
 // The layers, thin wrappers over the differentiable ops: each owns its parameters (created with
 // the Keras/PyTorch initialisers, seeded) and calls one op in forward().
 
-import { ShapeError } from '../errors.js';
+import { ArgumentError, ShapeError } from '../errors.js';
+import { describeValue, expectChoice, expectNumber, expectOptionalNumber, expectOptions } from '../graph/args.js';
 import { reshape } from '../graph/reshape.js';
 import { tensor, type Tensor } from '../graph/tensor.js';
 import { batchNorm2d } from '../kernels/batchnorm.js';
@@ -14,6 +15,20 @@ import { maxPool2d } from '../kernels/pool.js';
 import { upsample2d } from '../kernels/upsample.js';
 import { initValues, nextSeed, type InitName } from './init.js';
 import { Module } from './module.js';
+
+/** A channel, feature or window count given to a layer's constructor: a positive integer. */
+function count(layer: string, role: string, v: unknown): void {
+  expectNumber(layer, role, v, { integer: true, min: 1 });
+}
+
+/** A conv layer's sizes and options, checked before any parameter is made. */
+function checkConvLayer(layer: string, inChannels: unknown, outChannels: unknown, opts: ConvLayerOptions): void {
+  count(layer, 'inChannels', inChannels);
+  count(layer, 'outChannels', outChannels);
+  expectOptions(layer, opts, "{ kernelSize: 3, padding: 'same' }");
+  if (opts.kernelSize !== undefined) count(layer, 'kernelSize', opts.kernelSize);
+  if (opts.stride !== undefined) count(layer, 'stride', opts.stride);
+}
 
 function param(shape: number[], init: InitName, seed: number): Tensor {
   return tensor(initValues(init, shape, seed), shape, { requiresGrad: true });
@@ -34,6 +49,7 @@ export class Conv2d extends Module {
   readonly bias: Tensor | null;
   constructor(readonly inChannels: number, readonly outChannels: number, readonly opts: ConvLayerOptions = {}) {
     super();
+    checkConvLayer('Conv2d', inChannels, outChannels, opts);
     const k = opts.kernelSize ?? 3;
     const seed = opts.seed ?? nextSeed();
     this.weight = this.addParameter('weight', param([k, k, inChannels, outChannels], opts.init ?? 'glorotUniform', seed));
@@ -50,6 +66,7 @@ export class ConvTranspose2d extends Module {
   readonly bias: Tensor | null;
   constructor(readonly inChannels: number, readonly outChannels: number, readonly opts: ConvLayerOptions = {}) {
     super();
+    checkConvLayer('ConvTranspose2d', inChannels, outChannels, opts);
     const k = opts.kernelSize ?? 2;
     const seed = opts.seed ?? nextSeed();
     const shape = [k, k, outChannels, inChannels];
@@ -76,6 +93,10 @@ export class BatchNorm2d extends Module {
   readonly runningVar: Tensor;
   constructor(readonly channels: number, readonly opts: BatchNormOptions = {}) {
     super();
+    count('BatchNorm2d', 'channels', channels);
+    expectOptions('BatchNorm2d', opts, '{ momentum: 0.1, eps: 1e-5 }');
+    expectOptionalNumber('BatchNorm2d', 'momentum', opts.momentum, { min: 0, max: 1 });
+    expectOptionalNumber('BatchNorm2d', 'eps', opts.eps, { above: 0 });
     this.weight = this.addParameter('weight', param([channels], 'ones', 0));
     this.bias = this.addParameter('bias', param([channels], 'zeros', 0));
     this.runningMean = this.addBuffer('running_mean', tensor(new Float32Array(channels), [channels]));
@@ -104,6 +125,8 @@ export class Linear extends Module {
   readonly bias: Tensor | null;
   constructor(readonly inFeatures: number, readonly outFeatures: number, opts: { bias?: boolean; init?: InitName; seed?: number } = {}) {
     super();
+    count('Linear', 'inFeatures', inFeatures);
+    count('Linear', 'outFeatures', outFeatures);
     this.weight = this.addParameter('weight', param([inFeatures, outFeatures], opts.init ?? 'glorotUniform', opts.seed ?? nextSeed()));
     this.bias = opts.bias === false ? null : this.addParameter('bias', param([outFeatures], 'zeros', 0));
   }
@@ -118,6 +141,7 @@ export class Dropout extends Module {
   private calls = 0;
   constructor(readonly rate: number, readonly seed = nextSeed()) {
     super();
+    expectNumber('Dropout', 'rate', rate, { min: 0, below: 1 });
   }
   /** The call counter picks the next mask: checkpoints carry it so a resumed run draws the same masks. */
   override scalarState(): Record<string, number> {
@@ -134,6 +158,8 @@ export class Dropout extends Module {
 export class MaxPool2d extends Module {
   constructor(readonly size = 2, readonly stride = size) {
     super();
+    count('MaxPool2d', 'size', size);
+    count('MaxPool2d', 'stride', stride);
   }
   forward(x: Tensor): Tensor {
     return maxPool2d(x, { size: this.size, stride: this.stride });
@@ -143,6 +169,8 @@ export class MaxPool2d extends Module {
 export class Upsample extends Module {
   constructor(readonly scale = 2, readonly mode: 'nearest' | 'bilinear' = 'nearest') {
     super();
+    expectNumber('Upsample', 'scale', scale, { above: 0 });
+    expectChoice('Upsample', 'mode', mode, ['nearest', 'bilinear']);
   }
   forward(x: Tensor): Tensor {
     return upsample2d(x, { scale: this.scale, mode: this.mode });
@@ -172,7 +200,11 @@ export class Sequential extends Module {
   readonly layers: Module[];
   constructor(...layers: (Module | [string, Module])[]) {
     super();
-    this.layers = layers.map((l, i) => (Array.isArray(l) ? this.addModule(l[0], l[1]) : this.addModule(String(i), l)));
+    this.layers = layers.map((l, i) => {
+      const [name, layer] = Array.isArray(l) ? l : [String(i), l];
+      if (!(layer instanceof Module)) throw new ArgumentError(`Sequential: layer ${name} must be a Module, got ${describeValue(layer)}`);
+      return this.addModule(name, layer);
+    });
   }
   /**
    * Runs the layers in turn. A BatchNorm2d directly followed by a ReLU (those classes exactly, not

@@ -2,6 +2,7 @@
 // gives Keras's (eps 1e-7 applied to the raw second moment, lr 0.001).
 
 import { adamUpdate } from '../kernels/optimizer.js';
+import { expectChoice, expectOptionalNumber, expectOptions } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
 import { Optimizer, type NamedParameter } from './optimizer.js';
 
@@ -23,8 +24,14 @@ export class Adam extends Optimizer {
   readonly epsilonMode: 'pytorch' | 'keras';
   protected decoupled = false;
 
-  constructor(params: NamedParameter[] | Tensor[], opts: AdamOptions = {}) {
-    super(params, opts.lr ?? 1e-3);
+  /** `op` names the optimiser in errors about its arguments (AdamW passes its own name). */
+  constructor(params: NamedParameter[] | Tensor[], opts: AdamOptions = {}, op = 'Adam') {
+    super(params, opts.lr ?? 1e-3, op);
+    expectOptions(op, opts, '{ lr: 1e-3, beta1: 0.9, beta2: 0.999 }');
+    for (const beta of ['beta1', 'beta2'] as const) expectOptionalNumber(op, beta, opts[beta], { min: 0, below: 1 });
+    expectOptionalNumber(op, 'eps', opts.eps, { min: 0 });
+    expectOptionalNumber(op, 'weightDecay', opts.weightDecay, { min: 0 });
+    expectChoice(op, 'epsilonMode', opts.epsilonMode, ['pytorch', 'keras']);
     this.beta1 = opts.beta1 ?? 0.9;
     this.beta2 = opts.beta2 ?? 0.999;
     this.eps = opts.eps ?? 1e-8;
@@ -56,7 +63,7 @@ export class Adam extends Optimizer {
 /** AdamW: decoupled weight decay (default 0.01, as PyTorch). */
 export class AdamW extends Adam {
   constructor(params: NamedParameter[] | Tensor[], opts: AdamOptions = {}) {
-    super(params, { weightDecay: 0.01, ...opts });
+    super(params, { weightDecay: 0.01, ...opts }, 'AdamW');
     this.decoupled = true;
   }
 }

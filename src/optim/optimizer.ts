@@ -1,8 +1,9 @@
 // The optimiser base: the parameters it updates, a learning rate that callbacks may change, and
 // per-parameter state tensors (moments) that checkpoints save and restore by name.
 
-import { ShapeError } from '../errors.js';
-import { zeros, type Tensor } from '../graph/tensor.js';
+import { ArgumentError, ShapeError } from '../errors.js';
+import { describeValue, expectNumber } from '../graph/args.js';
+import { Tensor, zeros } from '../graph/tensor.js';
 
 export interface NamedParameter {
   name: string;
@@ -17,8 +18,18 @@ export abstract class Optimizer {
   /** State tensors by `${paramName}.${slot}`. */
   protected state = new Map<string, Tensor>();
 
-  constructor(params: NamedParameter[] | Tensor[], lr: number) {
-    this.params = params.map((p, i) => ('tensor' in p ? p : { name: (p as Tensor).name ?? `param${i}`, tensor: p as Tensor }));
+  /** `op` names the optimiser in errors about its arguments. */
+  constructor(params: NamedParameter[] | Tensor[], lr: number, op = 'optimizer') {
+    if (!Array.isArray(params)) {
+      throw new ArgumentError(`${op}: params must be an array of Tensors or { name, tensor } (model.parameters() gives one), got ${describeValue(params)}`);
+    }
+    this.params = params.map((p: unknown, i) => {
+      if (p instanceof Tensor) return { name: p.name ?? `param${i}`, tensor: p };
+      const named = p as Partial<NamedParameter> | null;
+      if (typeof named?.name === 'string' && named.tensor instanceof Tensor) return named as NamedParameter;
+      throw new ArgumentError(`${op}: params[${i}] must be a Tensor or { name, tensor }, got ${describeValue(p)}`);
+    });
+    expectNumber(op, 'lr', lr, { min: 0 });
     this.lr = lr;
   }
 

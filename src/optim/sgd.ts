@@ -1,6 +1,7 @@
 // SGD with optional momentum (PyTorch's formulation: the buffer starts as the first gradient).
 
 import { sgdUpdate } from '../kernels/optimizer.js';
+import { expectOptionalNumber, expectOptions } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
 import { Optimizer, type NamedParameter } from './optimizer.js';
 
@@ -17,7 +18,10 @@ export class SGD extends Optimizer {
   readonly weightDecay: number;
 
   constructor(params: NamedParameter[] | Tensor[], opts: SgdOptions = {}) {
-    super(params, opts.lr ?? 0.01);
+    super(params, opts.lr ?? 0.01, 'SGD');
+    expectOptions('SGD', opts, '{ lr: 0.01, momentum: 0.9 }');
+    expectOptionalNumber('SGD', 'momentum', opts.momentum, { min: 0 });
+    expectOptionalNumber('SGD', 'weightDecay', opts.weightDecay, { min: 0 });
     this.momentum = opts.momentum ?? 0;
     this.nesterov = opts.nesterov ?? false;
     this.weightDecay = opts.weightDecay ?? 0;

@@ -16,6 +16,9 @@ export const unaryRef: Record<string, { f: Fn; df: Fn }> = {
   scale: { f: (x, c) => x * c, df: (_x, c) => c },
   addScalar: { f: (x, c) => x + c, df: () => 1 },
   leakyRelu: { f: (x, c) => (x > 0 ? x : c * x), df: (x, c) => (x > 0 ? 1 : c) },
+  rsubScalar: { f: (x, c) => c - x, df: () => -1 },
+  divScalar: { f: (x, c) => x / c, df: (_x, c) => 1 / c },
+  rdivScalar: { f: (x, c) => c / x, df: (x, c) => -c / (x * x) },
 };
 
 export function unaryForwardRef(op: string, x: NdArray, c = 0): NdArray {

@@ -3,14 +3,15 @@
 // mode without gradients, whose predictions are gathered on the host so that metrics such as
 // ROC AUC and per-volume Dice see the whole set. Callbacks then see the epoch's logs.
 
-import { TrainingError } from '../errors.js';
+import { ArgumentError, TrainingError } from '../errors.js';
+import { describeValue, expectNumber, expectOptionalNumber, expectOptions } from '../graph/args.js';
 import { noGrad } from '../graph/autograd.js';
 import { keep, scope } from '../graph/scope.js';
 import { readTensors, type Tensor } from '../graph/tensor.js';
 import { unary } from '../kernels/elementwise.js';
 import { tuneConvs, type TuneOptions, type TunedConv } from '../kernels/conv2d-tuning.js';
-import type { Module } from '../nn/module.js';
-import type { Optimizer } from '../optim/optimizer.js';
+import { Module } from '../nn/module.js';
+import { Optimizer } from '../optim/optimizer.js';
 import type { Callback, Logs, TrainingControl } from './callbacks.js';
 import { restoreState, saveCheckpoint, snapshotState } from './checkpoint.js';
 
@@ -197,7 +198,24 @@ export async function evaluate(model: Module, data: Dataset, lossFn: FitOptions[
   };
 }
 
+/** fit's arguments, checked before the first batch: a slip here should not cost an epoch. */
+function checkFitArgs(model: unknown, train: unknown, val: unknown, opts: FitOptions): void {
+  if (!(model instanceof Module)) throw new ArgumentError(`fit: model must be a Module, got ${describeValue(model)}`);
+  for (const [role, data] of [['train', train], ['val', val]] as const) {
+    if (role === 'val' && (data === null || data === undefined)) continue;
+    if (typeof (data as Partial<Dataset> | null)?.batches !== 'function') {
+      throw new ArgumentError(`fit: ${role} must be a Dataset (an object with batches(epoch))${role === 'val' ? ' or null' : ''}, got ${describeValue(data)}`);
+    }
+  }
+  expectOptions('fit', opts, '{ epochs: 10, optimizer, loss: dn.diceLoss }', true);
+  expectNumber('fit', 'epochs', opts.epochs, { integer: true, min: 0 });
+  expectOptionalNumber('fit', 'initialEpoch', opts.initialEpoch, { integer: true, min: 0 });
+  if (!(opts.optimizer instanceof Optimizer)) throw new ArgumentError(`fit: optimizer must be an Optimizer (dn.optim.Adam, ...), got ${describeValue(opts.optimizer)}`);
+  if (typeof opts.loss !== 'function') throw new ArgumentError(`fit: loss must be a function (pred, target) => Tensor, got ${describeValue(opts.loss)}`);
+}
+
 export async function fit(model: Module, train: Dataset, val: Dataset | null, opts: FitOptions): Promise<History> {
+  checkFitArgs(model, train, val, opts);
   const log = opts.log ?? (() => undefined);
   const ctl: TrainingControl = {
     stopTraining: false,

@@ -27,6 +27,9 @@ const UNARY_CASES = [
   { op: 'scale', shape: [65], c: -2.5 },
   { op: 'addScalar', shape: [3, 3], c: 0.75 },
   { op: 'leakyRelu', shape: [2, 50], c: 0.1 },
+  { op: 'rsubScalar', shape: [7], c: 1.5 },
+  { op: 'divScalar', shape: [3, 5], c: -0.8 },
+  { op: 'rdivScalar', shape: [11], c: 2.5, positive: true },
   // Sizes a multiple of 4 run four elements per thread (vec4): every op in that kernel too.
   { op: 'relu', shape: [2, 4, 5, 6] },
   { op: 'sigmoid', shape: [999] },
@@ -39,6 +42,9 @@ const UNARY_CASES = [
   { op: 'scale', shape: [64], c: -2.5 },
   { op: 'addScalar', shape: [3, 4], c: 0.75 },
   { op: 'leakyRelu', shape: [2, 49], c: 0.1 },
+  { op: 'rsubScalar', shape: [8], c: 1.5 },
+  { op: 'divScalar', shape: [4, 5], c: -0.8 },
+  { op: 'rdivScalar', shape: [12], c: 2.5, positive: true },
 ] as const satisfies readonly { op: UnaryOp; shape: number[]; c?: number; positive?: boolean }[];
 
 describe('unary ops', () => {
@@ -65,6 +71,8 @@ describe('unary ops', () => {
           relu: dn.relu, sigmoid: dn.sigmoid, tanh: dn.tanh, exp: dn.exp, log: dn.log, neg: dn.neg,
           square: dn.square, sqrt: dn.sqrt, scale: (t) => dn.scale(t, c), addScalar: (t) => dn.addScalar(t, c),
           leakyRelu: (t) => dn.leakyRelu(t, c),
+          // The three ops behind a number on one side of sub and div.
+          rsubScalar: (t) => dn.sub(c, t), divScalar: (t) => dn.div(t, c), rdivScalar: (t) => dn.div(c, t),
         };
         return fns[cs.op](xt);
       });
@@ -121,6 +129,25 @@ describe('binary ops with suffix broadcasting', () => {
       for (const t of [at, bt, out, dyt]) t.dispose();
     });
   }
+
+  it('a number on either side runs as the tensor op with that number filled in', async () => {
+    const x = uniform(12, 500, 0.5, 2);
+    const xt = dn.tensor(x, [3, 4]);
+    const filled = dn.full([3, 4], -1.25);
+    const fns = { add: dn.add, sub: dn.sub, mul: dn.mul, div: dn.div };
+    for (const op of ['add', 'sub', 'mul', 'div'] as const) {
+      const [right, left] = [fns[op](xt, -1.25), fns[op](-1.25, xt)];
+      const [wantRight, wantLeft] = [fns[op](xt, filled), fns[op](filled, xt)];
+      expect(right.shape).toEqual([3, 4]);
+      expectClose(`${op}(x, c)`, await right.toArray(), await wantRight.toArray());
+      expectClose(`${op}(c, x)`, await left.toArray(), await wantLeft.toArray());
+      for (const t of [right, left, wantRight, wantLeft]) t.dispose();
+    }
+    expect(() => dn.add(1 as never, 2 as never)).toThrow(dn.ArgumentError);
+    expect(() => dn.mul(xt, '2' as never)).toThrow(dn.ArgumentError);
+    xt.dispose();
+    filled.dispose();
+  });
 
   it('rejects shapes that do not broadcast', () => {
     const a = dn.zeros([2, 3]);

@@ -1,0 +1,104 @@
+// Checks on what a public op, layer or optimiser is handed, for callers in plain JavaScript, where
+// nothing stops a number going where a Tensor goes or options going where the bias goes: without
+// them such a slip fails deep inside as "Cannot read properties of undefined". Each check throws
+// an ArgumentError that names the op and the argument and says what it got. They cost a type test
+// per argument, nothing on the GPU.
+
+import { ArgumentError, DisposedError } from '../errors.js';
+import { Tensor } from './tensor.js';
+
+/** What a value is, for messages: "the number 2", "an array of 3", "an object with padding". */
+export function describeValue(v: unknown): string {
+  if (v === undefined || v === null) return String(v);
+  if (typeof v === 'number') return `the number ${v}`;
+  if (typeof v === 'string') return `the string '${v.length > 40 ? `${v.slice(0, 40)}...` : v}'`;
+  if (typeof v === 'boolean' || typeof v === 'bigint') return `${typeof v} ${String(v)}`;
+  if (typeof v === 'function') return 'a function';
+  if (v instanceof Tensor) return v.describe();
+  if (Array.isArray(v)) return `an array of ${v.length}`;
+  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
+  const proto = Object.getPrototypeOf(v);
+  if (proto === Object.prototype || proto === null) {
+    const keys = Object.keys(v as object);
+    return keys.length ? `an object with ${keys.slice(0, 4).join(', ')}${keys.length > 4 ? ', ...' : ''}` : 'an empty object';
+  }
+  return `a ${(v as object).constructor?.name ?? 'value'}`;
+}
+
+/** A live Tensor: ArgumentError for anything else, DisposedError (naming the op) for a disposed one. */
+export function expectTensor(op: string, role: string, v: unknown): asserts v is Tensor {
+  if (!(v instanceof Tensor)) throw new ArgumentError(`${op}: ${role} must be a Tensor, got ${describeValue(v)}`);
+  if (v.disposed) throw new DisposedError(`${op}: ${role} ${v.describe()} was used after dispose()`);
+}
+
+/**
+ * A Tensor, null or undefined (an optional operand such as a bias). `hint` follows the message
+ * when an options object comes in its place, the slip a call like conv2d(x, w, { padding }) makes.
+ */
+export function expectOptionalTensor(op: string, role: string, v: unknown, hint = ''): asserts v is Tensor | null | undefined {
+  if (v === null || v === undefined) return;
+  if (v instanceof Tensor) return expectTensor(op, role, v);
+  const options = isPlainObject(v) && hint ? ` (${hint})` : '';
+  throw new ArgumentError(`${op}: ${role} must be a Tensor or null, got ${describeValue(v)}${options}`);
+}
+
+/** A non-empty array of live Tensors. */
+export function expectTensorList(op: string, role: string, v: unknown): asserts v is Tensor[] {
+  if (!Array.isArray(v) || v.length === 0) throw new ArgumentError(`${op}: ${role} must be a non-empty array of Tensors, got ${describeValue(v)}`);
+  v.forEach((t, i) => expectTensor(op, `${role}[${i}]`, t));
+}
+
+/** An options object, or undefined where `required` is false. `example` shows the expected form. */
+export function expectOptions(op: string, v: unknown, example: string, required = false): void {
+  if (v === undefined && !required) return;
+  if (!isPlainObject(v)) throw new ArgumentError(`${op}: options must be an object such as ${example}, got ${describeValue(v)}`);
+}
+
+export interface NumberRule {
+  integer?: boolean;
+  /** false lets NaN and the infinities through (an op's constant: x * Infinity is x * Infinity). */
+  finite?: boolean;
+  /** Inclusive bounds. */
+  min?: number;
+  max?: number;
+  /** Exclusive bounds. */
+  above?: number;
+  below?: number;
+}
+
+/** A number (finite unless the rule says otherwise) within the rule's bounds. */
+export function expectNumber(op: string, role: string, v: unknown, rule: NumberRule = {}): asserts v is number {
+  const what = rule.integer ? 'an integer' : rule.finite === false ? 'a number' : 'a finite number';
+  const bounds = [
+    rule.min !== undefined ? `>= ${rule.min}` : '',
+    rule.above !== undefined ? `> ${rule.above}` : '',
+    rule.max !== undefined ? `<= ${rule.max}` : '',
+    rule.below !== undefined ? `< ${rule.below}` : '',
+  ].filter(Boolean);
+  const ok =
+    typeof v === 'number' &&
+    (rule.finite === false || Number.isFinite(v)) &&
+    (!rule.integer || Number.isInteger(v)) &&
+    (rule.min === undefined || v >= rule.min) &&
+    (rule.max === undefined || v <= rule.max) &&
+    (rule.above === undefined || v > rule.above) &&
+    (rule.below === undefined || v < rule.below);
+  if (!ok) throw new ArgumentError(`${op}: ${role} must be ${what}${bounds.length ? ` ${bounds.join(' and ')}` : ''}, got ${describeValue(v)}`);
+}
+
+/** expectNumber where the value is given; undefined passes (the default applies). */
+export function expectOptionalNumber(op: string, role: string, v: unknown, rule: NumberRule = {}): void {
+  if (v !== undefined) expectNumber(op, role, v, rule);
+}
+
+/** One of a few strings (a mode, a padding name); undefined passes where `optional`. */
+export function expectChoice<T extends string>(op: string, role: string, v: unknown, choices: readonly T[], optional = true): asserts v is T | undefined {
+  if (v === undefined && optional) return;
+  if (!choices.includes(v as T)) throw new ArgumentError(`${op}: ${role} must be ${choices.map((c) => `'${c}'`).join(' or ')}, got ${describeValue(v)}`);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
