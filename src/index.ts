@@ -6,6 +6,7 @@ import type { KernelTime } from './gpu/gpu-timer.js';
 import type { PoolStats } from './gpu/buffer-pool.js';
 import { arithmetic, unary } from './kernels/elementwise.js';
 import type { Tensor } from './graph/tensor.js';
+import { expectFunction } from './graph/args.js';
 
 export * from './errors.js';
 export { Tensor, tensor, zeros, full, shapeSize } from './graph/tensor.js';
@@ -81,6 +82,7 @@ export interface Profile {
  * dispatch costs some time of its own, most visible on tiny kernels.
  */
 export async function profile(fn: () => unknown): Promise<Profile | null> {
+  expectFunction('profile', 'fn', fn);
   const timer = runtime().gpuTimer;
   timer.begin({ perKernel: true });
   try {

@@ -20,6 +20,7 @@
 // half-sample symmetric extension. See src/reference/augment.ts for the exact specification.
 
 import { ShapeError } from '../errors.js';
+import { expectOptionalTensor, expectOptions, expectTensor } from '../graph/args.js';
 import { formatShape, tensor, type Tensor } from '../graph/tensor.js';
 import {
   affineForward,
@@ -52,11 +53,15 @@ function resolveSeed(op: string, seed: number | undefined): number {
   return seed;
 }
 
-function checkImage(op: string, x: Tensor): void {
+/** The image batch, and the options where the op takes them (`example` shows their form). */
+function checkImage(op: string, x: Tensor, options?: { value: unknown; example: string; required?: boolean }): void {
+  expectTensor(op, 'image x', x);
+  if (options) expectOptions(op, options.value, options.example, options.required);
   if (x.rank !== 4) throw new ShapeError(`${op}: expected an image batch [N, H, W, C], got ${x.describe()}`);
 }
 
 function checkMask(op: string, x: Tensor, mask: Tensor | undefined | null): void {
+  expectOptionalTensor(op, 'mask', mask);
   if (!mask) return;
   const [n, h, w] = x.shape;
   if (mask.rank !== 4 || mask.shape[0] !== n || mask.shape[1] !== h || mask.shape[2] !== w || mask.shape[3] !== 1) {
@@ -103,7 +108,7 @@ function perSample(op: string, name: string, value: boolean | readonly boolean[]
 
 /** Flips x [N, H, W, C] per sample. Flip a mask by calling it again with the same flags. */
 export function flip(x: Tensor, options: FlipOptions = {}): Tensor {
-  checkImage('flip', x);
+  checkImage('flip', x, { value: options, example: '{ horizontal: true }' });
   const n = x.shape[0];
   const horizontal = perSample('flip', 'horizontal', options.horizontal, n);
   const vertical = perSample('flip', 'vertical', options.vertical, n);
@@ -179,7 +184,7 @@ export function affineMatrix(p: AffineParams, height: number, width: number): nu
 
 /** Random affine warp of x (and options.mask by the same draw); fillMode defaults to Keras' 'nearest'. */
 export function affine(x: Tensor, options: AffineOptions = {}): Augmented {
-  checkImage('affine', x);
+  checkImage('affine', x, { value: options, example: '{ rotation: 10, zoom: 0.1 }' });
   checkMask('affine', x, options.mask);
   const [n, h, w] = x.shape;
   const params = options.params ?? drawAffineParams(n, h, w, options);
@@ -193,7 +198,9 @@ export function affine(x: Tensor, options: AffineOptions = {}): Augmented {
 
 /** affine() with a required mask: one draw applied to both. */
 export function affinePair(image: Tensor, mask: Tensor, options: Omit<AffineOptions, 'mask'> = {}): { image: Tensor; mask: Tensor } {
-  checkMask('affine', image, mask);
+  checkImage('affinePair', image, { value: options, example: '{ rotation: 10, zoom: 0.1 }' });
+  expectTensor('affinePair', 'mask', mask);
+  checkMask('affinePair', image, mask);
   return affine(image, { ...options, mask }) as { image: Tensor; mask: Tensor };
 }
 
@@ -219,7 +226,7 @@ export interface ElasticOptions extends SamplingOptions {
  * per image H*W values of dx, then H*W of dy, each 2u - 1.
  */
 export function elastic(x: Tensor, options: ElasticOptions): Augmented {
-  checkImage('elastic', x);
+  checkImage('elastic', x, { value: options, example: '{ alpha: 34, sigma: 4 }', required: true });
   checkMask('elastic', x, options.mask);
   const [n, h, w] = x.shape;
   const plane = h * w;

@@ -48,6 +48,11 @@ export function expectTensorList(op: string, role: string, v: unknown): asserts 
   v.forEach((t, i) => expectTensor(op, `${role}[${i}]`, t));
 }
 
+/** A function (the body of scope, noGrad, profile or tuneConvs). */
+export function expectFunction(op: string, role: string, v: unknown): void {
+  if (typeof v !== 'function') throw new ArgumentError(`${op}: ${role} must be a function, got ${describeValue(v)}`);
+}
+
 /** An options object, or undefined where `required` is false. `example` shows the expected form. */
 export function expectOptions(op: string, v: unknown, example: string, required = false): void {
   if (v === undefined && !required) return;

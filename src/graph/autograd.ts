@@ -9,6 +9,7 @@
 
 import { ShapeError } from '../errors.js';
 import { binaryForward } from '../kernels/elementwise.js';
+import { expectFunction } from './args.js';
 import { keep, scope } from './scope.js';
 import { full, type Tensor } from './tensor.js';
 
@@ -50,6 +51,7 @@ export function isRecording(): boolean {
 
 /** Runs fn without recording any op for autograd. */
 export function noGrad<T>(fn: () => T): T {
+  expectFunction('noGrad', 'fn', fn);
   const before = recording;
   recording = false;
   try {

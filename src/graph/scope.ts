@@ -2,6 +2,7 @@
 // returns (in any nesting of arrays and plain objects) and the ones passed to keep(). Tensors the
 // scope returns are handed to the enclosing scope, so nested scopes compose.
 
+import { expectFunction } from './args.js';
 import type { Tensor } from './tensor.js';
 
 const stack: Set<Tensor>[] = [];
@@ -27,6 +28,7 @@ function collect(value: unknown, out: Set<Tensor>, depth = 0): void {
 }
 
 export function scope<T>(fn: () => T): T {
+  expectFunction('scope', 'fn', fn);
   const mine = new Set<Tensor>();
   stack.push(mine);
   let result: T;

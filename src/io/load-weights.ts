@@ -14,10 +14,11 @@
 // Names: dawnet names its U-Net parameters like Buda et al.'s PyTorch module (identity), its VGG16
 // 'features.block1_conv1.weight' ... 'top.fc1.weight' like Keras's layers.
 
-import { FormatError, ShapeError } from '../errors.js';
+import { ArgumentError, FormatError, ShapeError } from '../errors.js';
+import { describeValue } from '../graph/args.js';
 import { assertLive } from '../graph/tensor.js';
 import { runtime } from '../gpu/runtime.js';
-import type { Module } from '../nn/module.js';
+import { Module } from '../nn/module.js';
 import { readKerasH5 } from './keras-h5.js';
 import { looksLikePickle } from './pickle.js';
 import { decodeSafetensors, encodeSafetensors, type HostTensor } from './safetensors.js';
@@ -259,6 +260,10 @@ function listNames(names: string[]): string {
  * before anything is uploaded; strict (the default) also requires an exact match of names.
  */
 export async function loadWeights(model: Module, source: string | Uint8Array | ArrayBuffer, opts: LoadOptions = {}): Promise<LoadReport> {
+  if (!(model instanceof Module)) throw new ArgumentError(`loadWeights: model must be a Module, got ${describeValue(model)}`);
+  if (typeof source !== 'string' && !(source instanceof Uint8Array) && !(source instanceof ArrayBuffer)) {
+    throw new ArgumentError(`loadWeights: source must be a file path, a Uint8Array or an ArrayBuffer, got ${describeValue(source)}`);
+  }
   const file = await readWeightFile(source, opts);
   const state = model.stateDict();
   const targets = new Map([...state].map(([n, t]) => [n, [...t.shape]]));

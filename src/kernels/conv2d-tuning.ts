@@ -9,6 +9,7 @@
 import { LimitError } from '../errors.js';
 import { isCpuAdapterReport } from '../gpu/adapter-kind.js';
 import { runtime } from '../gpu/runtime.js';
+import { expectFunction, expectOptions } from '../graph/args.js';
 import { noGrad } from '../graph/autograd.js';
 import { full, type Tensor } from '../graph/tensor.js';
 import { backwardInputGemm, backwardWeightGemm, forwardGemm } from './conv2d.js';
@@ -78,6 +79,8 @@ const MAX_SAMPLE_OUTPUT_BYTES = 256 * 2 ** 20;
  * tensors. Returns what was timed and chosen, one entry per distinct conv.
  */
 export async function tuneConvs(fn: () => unknown, options: TuneOptions = {}): Promise<TunedConv[]> {
+  expectFunction('tuneConvs', 'fn', fn);
+  expectOptions('tuneConvs', options, "{ algorithms: ['direct', 'winograd'] }");
   const calls = await recordConvs(fn);
   await runtime().sync();
   const tuned: TunedConv[] = [];

@@ -7,6 +7,7 @@ import { LimitError } from '../errors.js';
 import { packParams, i32 } from '../gpu/params.js';
 import { runtime } from '../gpu/runtime.js';
 import { isCpuAdapterReport } from '../gpu/adapter-kind.js';
+import { expectChoice } from '../graph/args.js';
 import { emptyTensor, formatShape, type Tensor } from '../graph/tensor.js';
 import { dispatchChunk, forEachChunk, range } from './chunking.js';
 import type { ConvGeometry } from './conv2d.js';
@@ -38,6 +39,7 @@ const algorithmOverride = new WeakMap<GPUDevice, ConvAlgorithm>();
  * tests and the benchmark; 'auto' restores convAlgorithm's choice. Returns the setting it replaced.
  */
 export function setConvAlgorithm(algorithm: ConvAlgorithm | 'auto'): ConvAlgorithm | 'auto' {
+  expectChoice('setConvAlgorithm', 'algorithm', algorithm, ['auto', ...CONV_ALGORITHMS], false);
   const device = runtime().device;
   const before = algorithmOverride.get(device) ?? 'auto';
   if (algorithm === 'auto') algorithmOverride.delete(device);

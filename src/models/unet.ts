@@ -10,7 +10,7 @@
 // `up: 'bilinear'` replaces each transposed conv by bilinear x2 up-sampling and a 3x3 conv.
 
 import { ShapeError } from '../errors.js';
-import { expectChoice, expectOptionalNumber, expectOptions } from '../graph/args.js';
+import { expectChoice, expectOptionalNumber, expectOptions, expectTensor } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
 import { concat } from '../kernels/concat.js';
 import { unary } from '../kernels/elementwise.js';
@@ -99,6 +99,7 @@ export class UNet extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    expectTensor('UNet', 'input x', x);
     const o = this.options;
     if (x.rank !== 4 || x.shape[3] !== o.inChannels) {
       throw new ShapeError(`UNet: expects [N, H, W, ${o.inChannels}] input, got ${x.describe()}`);

@@ -8,7 +8,7 @@
 // Dropout 0.3, Dense 256 ReLU, Dropout 0.3, Dense 1 sigmoid.
 
 import { ShapeError } from '../errors.js';
-import { expectChoice, expectOptionalNumber, expectOptions } from '../graph/args.js';
+import { expectChoice, expectOptionalNumber, expectOptions, expectTensor } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
 import { imagenetPreprocess } from '../kernels/preprocess.js';
 import { Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sequential, Sigmoid } from '../nn/layers.js';
@@ -82,6 +82,7 @@ export class Vgg16 extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    expectTensor('VGG16', 'input x', x);
     if (x.rank !== 4) throw new ShapeError(`VGG16: expects [N, H, W, C] input, got ${x.describe()}`);
     if (this.top && (x.shape[1] !== 224 || x.shape[2] !== 224)) {
       throw new ShapeError(`VGG16: with includeTop the input must be 224x224, got ${x.describe()}`);

@@ -2,7 +2,7 @@
 // the Keras/PyTorch initialisers, seeded) and calls one op in forward().
 
 import { ArgumentError, ShapeError } from '../errors.js';
-import { describeValue, expectChoice, expectNumber, expectOptionalNumber, expectOptions } from '../graph/args.js';
+import { describeValue, expectChoice, expectNumber, expectOptionalNumber, expectOptions, expectTensor } from '../graph/args.js';
 import { reshape } from '../graph/reshape.js';
 import { tensor, type Tensor } from '../graph/tensor.js';
 import { batchNorm2d } from '../kernels/batchnorm.js';
@@ -131,6 +131,7 @@ export class Linear extends Module {
     this.bias = opts.bias === false ? null : this.addParameter('bias', param([outFeatures], 'zeros', 0));
   }
   forward(x: Tensor): Tensor {
+    expectTensor('Linear', 'input x', x);
     if (x.rank !== 2) throw new ShapeError(`Linear: expects [N, ${this.inFeatures}] input, got ${x.describe()}`);
     return linear(x, this.weight, this.bias);
   }

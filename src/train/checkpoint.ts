@@ -3,12 +3,13 @@
 // written to a temporary name and renamed, so a crash mid-save leaves the previous file intact.
 // Loading checks every name and shape before touching the model: a mismatch changes nothing.
 
-import { FormatError, ShapeError } from '../errors.js';
+import { ArgumentError, FormatError, ShapeError } from '../errors.js';
+import { describeValue } from '../graph/args.js';
 import { runtime } from '../gpu/runtime.js';
 import { emptyTensor, tensor, type Tensor } from '../graph/tensor.js';
 import { decodeSafetensors, encodeSafetensors, type HostTensor } from '../io/safetensors.js';
 import { readFileBytes, writeFileAtomic } from '../io/files.js';
-import type { Module } from '../nn/module.js';
+import { Module } from '../nn/module.js';
 import type { Optimizer } from '../optim/optimizer.js';
 
 export interface CheckpointMeta {
@@ -40,7 +41,14 @@ export async function encodeCheckpoint(model: Module, optimizer: Optimizer | nul
   return encodeSafetensors(tensors, metadata);
 }
 
+/** A checkpoint call's path and model, checked before any file is touched. */
+function checkCheckpointArgs(op: string, path: unknown, model: unknown): void {
+  if (typeof path !== 'string' || path === '') throw new ArgumentError(`${op}: path must be a file path, got ${describeValue(path)}`);
+  if (!(model instanceof Module)) throw new ArgumentError(`${op}: model must be a Module, got ${describeValue(model)}`);
+}
+
 export async function saveCheckpoint(path: string, model: Module, optimizer: Optimizer | null, meta: CheckpointMeta): Promise<void> {
+  checkCheckpointArgs('saveCheckpoint', path, model);
   await writeFileAtomic(path, await encodeCheckpoint(model, optimizer, meta));
 }
 
@@ -94,6 +102,7 @@ export function applyCheckpoint(bytes: Uint8Array, source: string, model: Module
 }
 
 export async function loadCheckpoint(path: string, model: Module, optimizer: Optimizer | null = null): Promise<LoadedCheckpoint> {
+  checkCheckpointArgs('loadCheckpoint', path, model);
   let bytes: Uint8Array;
   try {
     bytes = await readFileBytes(path);

@@ -44,6 +44,11 @@ const SLIPS: [string, Call, string][] = [
   ['diceLoss of an array', ({ x }) => dn.diceLoss([0] as never, x), 'diceLoss: prediction'],
   ['bceLoss with a string for options', ({ x }) => dn.bceLoss(x, x, 'mean' as never), 'bceLoss: options'],
   ['imagenetPreprocess in an unknown mode', ({ x }) => dn.imagenetPreprocess(x, 'tf' as never), 'imagenetPreprocess: mode'],
+  ['augment.flip with a number for options', ({ x }) => dn.augment.flip(x, 1 as never), 'flip: options'],
+  ['augment.flip of an array', () => dn.augment.flip([1] as never), 'flip: image x'],
+  ['augment.elastic without options', ({ x }) => dn.augment.elastic(x, undefined as never), 'elastic: options'],
+  ['augment.affinePair without a mask', ({ x }) => dn.augment.affinePair(x, undefined as never), 'affinePair: mask'],
+  ['augment.batch with a string for the masks', ({ x }) => dn.augment.batch(x, 'hflip' as never, 'hflip', 1), 'augmentBatch: mask'],
   ['tensor from a string', () => dn.tensor('abc' as never, [3]), 'tensor: data'],
   ['tensor holding a string', () => dn.tensor([1, '2', 3] as never), 'tensor: data[1]'],
   ['tensor with a number for the shape', () => dn.tensor([1, 2], 2 as never), 'tensor: shape'],
@@ -63,6 +68,9 @@ const SLIPS: [string, Call, string][] = [
   ['nn.Dropout with rate 1', () => new dn.nn.Dropout(1), 'Dropout: rate'],
   ['nn.Upsample in an unknown mode', () => new dn.nn.Upsample(2, 'cubic' as never), 'Upsample: mode'],
   ['nn.Sequential holding a function', () => new dn.nn.Sequential(dn.relu as never), 'Sequential: layer 0'],
+  ['scope of a tensor', ({ x }) => dn.scope(x as never), 'scope: fn'],
+  ['noGrad of undefined', () => dn.noGrad(undefined as never), 'noGrad: fn'],
+  ['setConvAlgorithm to an unknown algorithm', () => dn.setConvAlgorithm('fast' as never), 'setConvAlgorithm: algorithm'],
   ['unet with 0 features', () => dn.models.unet({ features: 0 }), 'UNet: features'],
   ['unet of depth 12', () => dn.models.unet({ depth: 12 }), 'UNet: depth'],
   ['vgg16 with an unknown preprocessing', () => dn.models.vgg16({ preprocess: 'tf' as never }), 'VGG16: preprocess'],
@@ -110,6 +118,37 @@ describe('argument checks for plain-JavaScript callers', () => {
     expect(batches).toBe(0);
     await dn.train.fit(model, train, null, good);
     expect(batches).toBe(1);
+  });
+
+  it('models and layers run on something not a tensor: ArgumentError naming them, nothing allocated', () => {
+    const models: [dn.Module, string][] = [
+      [dn.models.unet({ features: 2, depth: 1 }), 'UNet: input x'],
+      [dn.models.vgg16({ widthScale: 1 / 32 }), 'VGG16: input x'],
+      [new dn.nn.Linear(2, 2), 'Linear: input x'],
+    ];
+    for (const [model, start] of models) {
+      const before = dn.memory().bytesInUse;
+      expect(() => model.forward(new Float32Array(4) as never)).toThrow(dn.ArgumentError);
+      expect(() => model.forward([1, 2] as never)).toThrow(new RegExp(`^${start}`));
+      expect(dn.memory().bytesInUse).toBe(before);
+      model.dispose();
+    }
+  });
+
+  it('async entry points reject, naming the function and the argument, before touching a file', async () => {
+    const model = new dn.nn.Sequential(new dn.nn.ReLU());
+    const calls: [() => Promise<unknown>, string][] = [
+      [() => dn.profile(5 as never), 'profile: fn'],
+      [() => dn.tuneConvs('step' as never), 'tuneConvs: fn'],
+      [() => dn.train.saveCheckpoint(undefined as never, model, null, {}), 'saveCheckpoint: path'],
+      [() => dn.train.loadCheckpoint('x.safetensors', {} as never), 'loadCheckpoint: model'],
+      [() => dn.io.loadWeights(model, 5 as never), 'loadWeights: source'],
+    ];
+    for (const [call, start] of calls) {
+      const error = await call().catch((e: unknown) => e);
+      expect(error, start).toBeInstanceOf(dn.ArgumentError);
+      expect((error as Error).message.startsWith(start), (error as Error).message).toBe(true);
+    }
   });
 
   it('a disposed tensor gives a DisposedError naming the op and the argument', () => {
