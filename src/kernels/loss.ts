@@ -12,11 +12,13 @@
 // Reductions: 'none' keeps l; 'sum' and 'mean' reduce with reduce.reduceMiddle (a workgroup tree).
 // Saved for backward: p (or z) and y; y never receives a gradient.
 //
-// Soft Dice over groups g (the whole batch, or each sample when perSample):
+// Soft Dice over groups g (the whole batch, or each sample when perSample; with perChannel, each
+// channel of the last axis apart, as multi-class Dice over softmax outputs and one-hot masks):
 //   L_g = 1 - (2 I_g + s) / (S_g + s),  I_g = sum p*y,  S_g = sum p + sum y,  L = mean_g L_g
 //   dL/dp_i = -(1/G) (2 y_i (S_g + s) - (2 I_g + s)) / (S_g + s)^2   (p_i itself does not appear)
 // I_g and S_g are reduced together: one workgroup per chunk of a group, then reduceMiddle over the
-// chunks. Saved for backward: y and the sums [G, 2].
+// chunks. Saved for backward: y and the sums [G, 2]. Group g = sample * C + channel; a group's
+// elements lie C apart (C = 1 without perChannel: one contiguous run).
 //
 // bceDiceLoss = bceWeight * bceLoss(mean) + diceWeight * diceLoss: one tape node whose backward
 // adds the two raw backwards, so no intermediate tensor has to outlive the call.
@@ -177,7 +179,7 @@ const diceSumsSpec: KernelSpec = {
   inputs: 2,
   outputs: 1,
   wgsl: () => /* wgsl */ `
-struct Params { groups: u32, groupSize: u32, chunks: u32, chunkSize: u32 }
+struct Params { groups: u32, groupSize: u32, chunks: u32, chunkSize: u32, channels: u32 }
 @group(0) @binding(0) var<storage, read> p: array<f32>;
 @group(0) @binding(1) var<storage, read> y: array<f32>;
 @group(0) @binding(2) var<storage, read_write> partial: array<f32>;
@@ -192,12 +194,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   var inter = 0.0;
   var total = 0.0;
   if (inRange) {
-    let base = (o / params.chunks) * params.groupSize;
+    let g = o / params.chunks;
+    let c = params.channels;
+    let base = (g / c) * params.groupSize * c + g % c;
     let start = (o % params.chunks) * params.chunkSize;
     let end = min(start + params.chunkSize, params.groupSize);
     for (var k = start + lid; k < end; k += ${DICE_WG}u) {
-      let pv = p[base + k];
-      let yv = y[base + k];
+      let pv = p[base + k * c];
+      let yv = y[base + k * c];
       inter += pv * yv;
       total += pv + yv;
     }
@@ -243,7 +247,7 @@ const diceBackwardSpec: KernelSpec = {
   inputs: 3,
   outputs: 1,
   wgsl: () => /* wgsl */ `
-struct Params { n: u32, groupSize: u32, smoothing: f32, scale: f32 }
+struct Params { n: u32, groupSize: u32, smoothing: f32, scale: f32, channels: u32 }
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
 @group(0) @binding(1) var<storage, read> y: array<f32>;
 @group(0) @binding(2) var<storage, read> sums: array<f32>;
@@ -253,20 +257,25 @@ struct Params { n: u32, groupSize: u32, smoothing: f32, scale: f32 }
 fn main(${LINEAR_MAIN_ARGS}) {
   let i = ${linearIndex()};
   if (i >= params.n) { return; }
-  let g = i / params.groupSize;
+  let c = params.channels;
+  let g = (i / (params.groupSize * c)) * c + i % c;
   let num = 2.0 * sums[2u * g] + params.smoothing;
   let den = sums[2u * g + 1u] + params.smoothing;
   dp[i] = -dy[0] * params.scale * (2.0 * y[i] * den - num) / (den * den);
 }`,
 };
 
-/** [G, 2]: per group, sum(p*y) and sum(p) + sum(y); groups split p's elements evenly. */
-export function diceSums(p: Tensor, y: Tensor, groups: number): Tensor {
+/**
+ * [G, 2]: per group, sum(p*y) and sum(p) + sum(y); G = samples * channels, the samples splitting
+ * p's elements evenly and the channels (1, or the last axis's size) interleaved within them.
+ */
+export function diceSums(p: Tensor, y: Tensor, samples: number, channels = 1): Tensor {
   const inputs = [p.slice, y.slice];
+  const groups = samples * channels;
   const groupSize = p.size / groups;
   const chunks = Math.ceil(groupSize / DICE_CHUNK);
   const partial = emptyTensor([groups, chunks, 2], 'dice.partial');
-  const params = packParams([u32(groups), u32(groupSize), u32(chunks), u32(DICE_CHUNK)]);
+  const params = packParams([u32(groups), u32(groupSize), u32(chunks), u32(DICE_CHUNK), u32(channels)]);
   runtime().dispatch(diceSumsSpec, { inputs, outputs: [partial.slice], params }, linearGrid(groups * chunks, 1));
   const sums = chunks === 1 ? partial.share([groups, 2]) : reduceMiddle(partial, groups, chunks, 2, [groups, 2]);
   partial.dispose();
@@ -283,12 +292,12 @@ export function diceFromSums(sums: Tensor, smooth = 1): Tensor {
   return loss;
 }
 
-/** dL/dp for the Dice loss (mean over groups), times dy (one element) and `weight`. */
-export function diceBackward(dy: Tensor, y: Tensor, sums: Tensor, smooth = 1, weight = 1): Tensor {
+/** dL/dp for the Dice loss (mean over groups), times dy (one element) and `weight`; `channels` as for diceSums. */
+export function diceBackward(dy: Tensor, y: Tensor, sums: Tensor, smooth = 1, weight = 1, channels = 1): Tensor {
   const groups = sums.shape[0];
   const inputs = [dy.slice, y.slice, sums.slice];
   const dp = emptyTensor(y.shape, 'dice.dp');
-  const params = packParams([u32(y.size), u32(y.size / groups), f32(smooth), f32(weight / groups)]);
+  const params = packParams([u32(y.size), u32(y.size / groups), f32(smooth), f32(weight / groups), u32(channels)]);
   runtime().dispatch(diceBackwardSpec, { inputs, outputs: [dp.slice], params }, linearGrid(y.size));
   return dp;
 }
@@ -320,9 +329,11 @@ function checkReduction(op: string, reduction: string): void {
   }
 }
 
-function diceGroups(op: string, p: Tensor, perSample: boolean): number {
+/** Dice's grouping: samples (the leading axis, or 1) and channels (the last axis, or 1). */
+function diceGroups(op: string, p: Tensor, perSample: boolean, perChannel: boolean): { samples: number; channels: number } {
   if (p.rank < 1) throw new ShapeError(`${op}: prediction ${p.describe()} needs a leading batch dimension`);
-  return perSample ? p.shape[0] : 1;
+  if (perChannel && p.rank < 2) throw new ShapeError(`${op}: perChannel needs a channel axis after the batch, got ${p.describe()}`);
+  return { samples: perSample ? p.shape[0] : 1, channels: perChannel ? p.shape[p.rank - 1] : 1 };
 }
 
 export interface BceOptions {
@@ -363,17 +374,24 @@ export interface DiceOptions {
   smooth?: number;
   /** Dice per sample (leading dimension), then averaged; default: one Dice over the whole batch. */
   perSample?: boolean;
+  /**
+   * Dice per channel of the last axis (each class of softmax outputs against one-hot masks), then
+   * averaged over channels (and samples with perSample): every class weighs the same, however
+   * few its pixels.
+   */
+  perChannel?: boolean;
 }
 
 /** Soft Dice loss 1 - (2 sum(p y) + s) / (sum p + sum y + s), a scalar []. */
 export function diceLoss(p: Tensor, y: Tensor, options: DiceOptions = {}): Tensor {
   checkLossArgs('diceLoss', p, y, options);
-  const { smooth = 1, perSample = false } = options;
+  const { smooth = 1, perSample = false, perChannel = false } = options;
   checkPair('diceLoss', p, y);
   checkOption('diceLoss', 'smooth', smooth, smooth >= 0, '>= 0');
-  const sums = diceSums(p, y, diceGroups('diceLoss', p, perSample));
+  const { samples, channels } = diceGroups('diceLoss', p, perSample, perChannel);
+  const sums = diceSums(p, y, samples, channels);
   const out = diceFromSums(sums, smooth);
-  const result = record('diceLoss', [p, y], out, (dy, needs, [sy, ss]) => [needs[0] ? diceBackward(dy, sy, ss, smooth) : null, null], [y, sums]);
+  const result = record('diceLoss', [p, y], out, (dy, needs, [sy, ss]) => [needs[0] ? diceBackward(dy, sy, ss, smooth, 1, channels) : null, null], [y, sums]);
   sums.dispose();
   return result;
 }
@@ -388,18 +406,18 @@ export interface BceDiceOptions extends DiceOptions {
 /** bceWeight * bceLoss(p, y) (mean) + diceWeight * diceLoss(p, y), a scalar []. */
 export function bceDiceLoss(p: Tensor, y: Tensor, options: BceDiceOptions = {}): Tensor {
   checkLossArgs('bceDiceLoss', p, y, options);
-  const { bceWeight = 1, diceWeight = 1, smooth = 1, eps = 1e-7, perSample = false } = options;
+  const { bceWeight = 1, diceWeight = 1, smooth = 1, eps = 1e-7, perSample = false, perChannel = false } = options;
   const op = 'bceDiceLoss';
   checkPair(op, p, y);
   checkOption(op, 'bceWeight', bceWeight, true, 'finite');
   checkOption(op, 'diceWeight', diceWeight, true, 'finite');
   checkOption(op, 'smooth', smooth, smooth >= 0, '>= 0');
   checkOption(op, 'eps', eps, eps > 0 && eps < 0.5, 'in (0, 0.5)');
-  const groups = diceGroups(op, p, perSample);
+  const { samples, channels } = diceGroups(op, p, perSample, perChannel);
   const perElement = bceForward(p, y, eps);
   const bce = reduceLoss(perElement, 'mean');
   perElement.dispose();
-  const sums = diceSums(p, y, groups);
+  const sums = diceSums(p, y, samples, channels);
   const dice = diceFromSums(sums, smooth);
   const out = weightedSum(bce, bceWeight, dice, diceWeight);
   const n = p.size;
@@ -410,7 +428,7 @@ export function bceDiceLoss(p: Tensor, y: Tensor, options: BceDiceOptions = {}):
     (dy, needs, [sp, sy, ss]) => {
       if (!needs[0]) return [null, null];
       const fromBce = bceBackward(dy, sp, sy, eps, bceWeight / n);
-      const fromDice = diceBackward(dy, sy, ss, smooth, diceWeight);
+      const fromDice = diceBackward(dy, sy, ss, smooth, diceWeight, channels);
       const dp = binaryForward('add', fromBce, fromDice);
       fromBce.dispose();
       fromDice.dispose();

@@ -69,7 +69,8 @@ export function bceWithLogitsBackwardRef(z: NdArray, y: NdArray, dy: NdArray, re
 }
 
 // ---------------------------------------------------------------------------------------------
-// Soft Dice. A group is the whole batch, or one sample (leading dimension) when perSample:
+// Soft Dice. A group is the whole batch, or one sample (leading dimension) when perSample; with
+// perChannel each of those is split by channel (the last axis):
 //   L_g = 1 - (2 I_g + s) / (S_g + s),  I_g = sum p*y,  S_g = sum p + sum y
 //   L   = mean over groups of L_g
 //   dL/dp_i = -(1/G) (2 y_i (S_g + s) - (2 I_g + s)) / (S_g + s)^2
@@ -81,31 +82,39 @@ interface DiceSums {
   total: Float64Array;
 }
 
-function diceSums(p: NdArray, y: NdArray, perSample: boolean): DiceSums {
-  const groups = perSample ? p.shape[0] : 1;
+/** Element i's group: its sample (with perSample) times the channels, plus its channel (with perChannel). */
+function diceGroupOf(p: NdArray, perSample: boolean, perChannel: boolean): { groups: number; groupOf: (i: number) => number } {
+  const samples = perSample ? p.shape[0] : 1;
+  const channels = perChannel ? p.shape[p.shape.length - 1] : 1;
+  const perSampleSize = p.data.length / samples;
+  return { groups: samples * channels, groupOf: (i) => Math.floor(i / perSampleSize) * channels + (i % channels) };
+}
+
+function diceSums(p: NdArray, y: NdArray, perSample: boolean, perChannel: boolean): DiceSums & { groupOf: (i: number) => number } {
+  const { groups, groupOf } = diceGroupOf(p, perSample, perChannel);
   const groupSize = p.data.length / groups;
   const intersection = new Float64Array(groups);
   const total = new Float64Array(groups);
   for (let i = 0; i < p.data.length; i++) {
-    const g = Math.floor(i / groupSize);
+    const g = groupOf(i);
     intersection[g] += p.data[i] * y.data[i];
     total[g] += p.data[i] + y.data[i];
   }
-  return { groups, groupSize, intersection, total };
+  return { groups, groupSize, intersection, total, groupOf };
 }
 
-export function diceForwardRef(p: NdArray, y: NdArray, smooth = 1, perSample = false): number {
-  const { groups, intersection, total } = diceSums(p, y, perSample);
+export function diceForwardRef(p: NdArray, y: NdArray, smooth = 1, perSample = false, perChannel = false): number {
+  const { groups, intersection, total } = diceSums(p, y, perSample, perChannel);
   let loss = 0;
   for (let g = 0; g < groups; g++) loss += 1 - (2 * intersection[g] + smooth) / (total[g] + smooth);
   return loss / groups;
 }
 
-export function diceBackwardRef(p: NdArray, y: NdArray, dy: number, smooth = 1, perSample = false): NdArray {
-  const { groups, groupSize, intersection, total } = diceSums(p, y, perSample);
+export function diceBackwardRef(p: NdArray, y: NdArray, dy: number, smooth = 1, perSample = false, perChannel = false): NdArray {
+  const { groups, intersection, total, groupOf } = diceSums(p, y, perSample, perChannel);
   const dp = ndZeros(p.shape);
   for (let i = 0; i < p.data.length; i++) {
-    const g = Math.floor(i / groupSize);
+    const g = groupOf(i);
     const num = 2 * intersection[g] + smooth;
     const den = total[g] + smooth;
     dp.data[i] = (-dy / groups) * (2 * y.data[i] * den - num) / (den * den);
@@ -122,16 +131,17 @@ export interface BceDiceRefOptions {
   smooth?: number;
   eps?: number;
   perSample?: boolean;
+  perChannel?: boolean;
 }
 
 export function bceDiceForwardRef(p: NdArray, y: NdArray, o: BceDiceRefOptions = {}): number {
   const bce = bceForwardRef(p, y, o.eps ?? 1e-7, 'mean').data[0];
-  const dice = diceForwardRef(p, y, o.smooth ?? 1, o.perSample ?? false);
+  const dice = diceForwardRef(p, y, o.smooth ?? 1, o.perSample ?? false, o.perChannel ?? false);
   return (o.bceWeight ?? 1) * bce + (o.diceWeight ?? 1) * dice;
 }
 
 export function bceDiceBackwardRef(p: NdArray, y: NdArray, dy: number, o: BceDiceRefOptions = {}): NdArray {
   const bce = bceBackwardRef(p, y, nd([dy * (o.bceWeight ?? 1)], []), o.eps ?? 1e-7, 'mean');
-  const dice = diceBackwardRef(p, y, dy * (o.diceWeight ?? 1), o.smooth ?? 1, o.perSample ?? false);
+  const dice = diceBackwardRef(p, y, dy * (o.diceWeight ?? 1), o.smooth ?? 1, o.perSample ?? false, o.perChannel ?? false);
   return nd(bce.data.map((v, i) => v + dice.data[i]), p.shape);
 }

@@ -157,12 +157,18 @@ const DICE_CASES = [
   { shape: [1, 1, 1, 1], perSample: false, smooth: 1 },
   { shape: [1, 1, 1, 1], perSample: true, smooth: 1e-3 },
   { shape: [4, 6], perSample: true, smooth: 1 },
+  // Multi-class: one Dice per channel of the last axis (and per sample), averaged.
+  { shape: [2, 5, 5, 3], perSample: false, perChannel: true, smooth: 1 },
+  { shape: [2, 5, 5, 3], perSample: true, perChannel: true, smooth: 0.5 },
+  { shape: [3, 4], perSample: false, perChannel: true, smooth: 1 },
 ] as const;
 
 /** Groups larger than one workgroup's chunk (4096): the sums go through the second reduction. */
 const DICE_LARGE_CASES = [
   { shape: [2, 70, 70, 1], perSample: true, smooth: 1 },
   { shape: [2, 70, 70, 1], perSample: false, smooth: 1 },
+  // 6400 elements per channel, 3 apart: two chunks of strided reads per group.
+  { shape: [1, 80, 80, 3], perSample: true, perChannel: true, smooth: 1 },
 ] as const;
 
 describe('soft Dice', () => {
@@ -172,13 +178,14 @@ describe('soft Dice', () => {
     const p = f32(uniform(n, 40 + k, 0, 1));
     const y = mask(n, 50 + k);
     const dy = 0.75;
-    const title = `diceLoss ${JSON.stringify(cs.shape)} ${cs.perSample ? 'per sample' : 'batch'} smooth ${cs.smooth}`;
-    const options = { smooth: cs.smooth, perSample: cs.perSample };
+    const perChannel = 'perChannel' in cs && cs.perChannel;
+    const title = `diceLoss ${JSON.stringify(cs.shape)} ${cs.perSample ? 'per sample' : 'batch'}${perChannel ? ' per channel' : ''} smooth ${cs.smooth}`;
+    const options = { smooth: cs.smooth, perSample: cs.perSample, perChannel };
 
     if (n < 1000) {
       it(`${title}: CPU backward matches finite differences`, () => {
-        const analytic = diceBackwardRef(nd(p, shape), nd(y, shape), dy, cs.smooth, cs.perSample);
-        const forward = (v: Float64Array) => scalar(diceForwardRef(nd(v, shape), nd(y, shape), cs.smooth, cs.perSample));
+        const analytic = diceBackwardRef(nd(p, shape), nd(y, shape), dy, cs.smooth, cs.perSample, perChannel);
+        const forward = (v: Float64Array) => scalar(diceForwardRef(nd(v, shape), nd(y, shape), cs.smooth, cs.perSample, perChannel));
         checkGrad(title, forward, p, Float64Array.of(dy), analytic.data);
       });
     }
@@ -187,8 +194,8 @@ describe('soft Dice', () => {
       const got = await runGpu((a, b) => diceLoss(a, b, options), p, y, shape, () => Float64Array.of(dy));
       expect(got.lossShape).toEqual([]);
       // Sums of up to 9800 float32 terms in tree order against a float64 loop: about 1e-6 relative.
-      expectClose(`${title} forward`, got.loss, [diceForwardRef(nd(p, shape), nd(y, shape), cs.smooth, cs.perSample)]);
-      const wantGrad = diceBackwardRef(nd(p, shape), nd(y, shape), dy, cs.smooth, cs.perSample);
+      expectClose(`${title} forward`, got.loss, [diceForwardRef(nd(p, shape), nd(y, shape), cs.smooth, cs.perSample, perChannel)]);
+      const wantGrad = diceBackwardRef(nd(p, shape), nd(y, shape), dy, cs.smooth, cs.perSample, perChannel);
       expectClose(`${title} backward`, got.grad, wantGrad.data);
     });
   }
@@ -213,6 +220,7 @@ describe('soft Dice', () => {
 const BCE_DICE_CASES = [
   { shape: [2, 8, 8, 1], options: {} },
   { shape: [3, 5, 7, 1], options: { bceWeight: 0.5, diceWeight: 2, perSample: true } },
+  { shape: [2, 4, 4, 3], options: { bceWeight: 1, diceWeight: 1, perChannel: true } },
   { shape: [1, 1, 1, 1], options: { bceWeight: 2, diceWeight: 0.25, smooth: 0.1 } },
 ] as const;
 
