@@ -35,6 +35,8 @@ export { matmul, linear } from './kernels/matmul.js';
 export { dropout, randomUniform } from './kernels/dropout.js';
 export { bceLoss, bceWithLogits, diceLoss, bceDiceLoss } from './kernels/loss.js';
 export type { Reduction, BceOptions, DiceOptions, BceDiceOptions } from './kernels/loss.js';
+export { softmax, logSoftmax, softmaxCrossEntropy, oneHot } from './kernels/softmax.js';
+export type { CrossEntropyOptions } from './kernels/softmax.js';
 export { channelAffine, imagenetPreprocess } from './kernels/preprocess.js';
 
 // Layers, optimisers, training, models, augmentation.

@@ -9,11 +9,12 @@
 // `batchNorm: false` gives the plainer U-Net of the Keras notebooks (convs with bias, no BN);
 // `up: 'bilinear'` replaces each transposed conv by bilinear x2 up-sampling and a 3x3 conv.
 
-import { ShapeError } from '../errors.js';
+import { ArgumentError, ShapeError } from '../errors.js';
 import { expectChoice, expectOptionalNumber, expectOptions, expectTensor } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
 import { concat } from '../kernels/concat.js';
 import { unary } from '../kernels/elementwise.js';
+import { softmax } from '../kernels/softmax.js';
 import { BatchNorm2d, Conv2d, ConvTranspose2d, MaxPool2d, ReLU, Sequential, Upsample } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 
@@ -26,6 +27,13 @@ export interface UNetOptions {
   batchNorm?: boolean;
   /** Apply the final sigmoid (default); false returns logits for bceWithLogits. */
   sigmoid?: boolean;
+  /**
+   * What the head's outChannels become: 'sigmoid' (the default, each channel its own
+   * probability), 'softmax' (the channels are classes whose probabilities sum to 1: multi-class
+   * segmentation with diceLoss's perChannel) or 'logits' (for bceWithLogits or
+   * softmaxCrossEntropy). `sigmoid: false` is the older spelling of 'logits'.
+   */
+  output?: 'sigmoid' | 'softmax' | 'logits';
 }
 
 /** The options' kinds and ranges, before any layer is made. Depth 8 halves 256 px down to 1. */
@@ -36,6 +44,10 @@ function checkUNetOptions(opts: UNetOptions): void {
   expectOptionalNumber('UNet', 'inChannels', opts.inChannels, { integer: true, min: 1 });
   expectOptionalNumber('UNet', 'outChannels', opts.outChannels, { integer: true, min: 1 });
   expectChoice('UNet', 'up', opts.up, ['transpose', 'bilinear']);
+  expectChoice('UNet', 'output', opts.output, ['sigmoid', 'softmax', 'logits']);
+  if (opts.output && opts.output !== 'logits' && opts.sigmoid === false) {
+    throw new ArgumentError(`UNet: sigmoid: false asks for logits but output is '${opts.output}'; give one of them`);
+  }
 }
 
 function block(inCh: number, features: number, name: string, batchNorm: boolean): Sequential {
@@ -76,7 +88,8 @@ export class UNet extends Module {
   constructor(opts: UNetOptions = {}) {
     super();
     checkUNetOptions(opts);
-    const o = { features: 32, depth: 4, inChannels: 3, outChannels: 1, up: 'transpose', batchNorm: true, sigmoid: true, ...opts } as Required<UNetOptions>;
+    const output = opts.output ?? (opts.sigmoid === false ? 'logits' : 'sigmoid');
+    const o = { features: 32, depth: 4, inChannels: 3, outChannels: 1, up: 'transpose', batchNorm: true, ...opts, sigmoid: output === 'sigmoid', output } as Required<UNetOptions>;
     this.options = o;
     const f = o.features;
     let ch = o.inChannels;
@@ -130,8 +143,8 @@ export class UNet extends Module {
     }
     const logits = this.head.forward(b);
     b.dispose();
-    if (!o.sigmoid) return logits;
-    const y = unary('sigmoid', logits);
+    if (o.output === 'logits') return logits;
+    const y = o.output === 'softmax' ? softmax(logits) : unary('sigmoid', logits);
     logits.dispose();
     return y;
   }

@@ -12,6 +12,7 @@ import { dropout } from '../kernels/dropout.js';
 import { unary } from '../kernels/elementwise.js';
 import { linear } from '../kernels/matmul.js';
 import { maxPool2d } from '../kernels/pool.js';
+import { softmax } from '../kernels/softmax.js';
 import { upsample2d } from '../kernels/upsample.js';
 import { initValues, nextSeed, type InitName } from './init.js';
 import { Module } from './module.js';
@@ -187,6 +188,13 @@ export class ReLU extends Module {
 export class Sigmoid extends Module {
   forward(x: Tensor): Tensor {
     return unary('sigmoid', x);
+  }
+}
+
+/** Softmax over the last axis (the channels of NHWC, the classes of [N, C]). */
+export class Softmax extends Module {
+  forward(x: Tensor): Tensor {
+    return softmax(x);
   }
 }
 

@@ -4,6 +4,7 @@ import { bceDiceLoss } from '../../src/kernels/loss.js';
 import { Adam } from '../../src/optim/adam.js';
 import { unet } from '../../src/models/unet.js';
 import { vgg16, vggClassifier } from '../../src/models/vgg16.js';
+import { restoreState, snapshotState } from '../../src/train/checkpoint.js';
 import { useGpu } from '../helpers/gpu.js';
 import { rng } from '../helpers/rng.js';
 
@@ -80,6 +81,48 @@ describe('training a tiny U-Net', () => {
     for (const t of [xt, yt]) t.dispose();
     opt.dispose();
     model.dispose();
+  });
+
+  it('multi-class: logits, softmax cross-entropy and per-class Dice against one-hot masks learn the same discs', async () => {
+    dn.setInitSeed(4);
+    const model = unet({ features: 4, depth: 2, outChannels: 2, output: 'logits' });
+    const opt = new Adam(model.trainableParameters(), { lr: 0.02 });
+    const { x, y } = discBatch(4, 16, 6);
+    const xt = dn.tensor(x, [4, 16, 16, 3]);
+    const labels = dn.tensor(y, [4, 16, 16, 1]);
+    const target = dn.oneHot(labels, 2);
+    expect(target.shape).toEqual([4, 16, 16, 2]);
+    const losses: number[] = [];
+    for (let step = 1; step <= 100; step++) {
+      const loss = dn.scope(() => {
+        const z = model.forward(xt);
+        const l = dn.add(dn.softmaxCrossEntropy(z, target), dn.diceLoss(dn.softmax(z), target, { perChannel: true }));
+        l.backward();
+        return l;
+      });
+      opt.step();
+      opt.zeroGrad();
+      losses.push(await loss.item());
+      loss.dispose();
+    }
+    expect(losses[losses.length - 1]).toBeLessThan(losses[0] / 10);
+    // The same weights behind output: 'softmax' give class probabilities summing to 1 per pixel.
+    const probs = unet({ features: 4, depth: 2, outChannels: 2, output: 'softmax' });
+    const weights = snapshotState(model);
+    restoreState(probs, weights);
+    for (const t of weights.values()) t.dispose();
+    const [p, z] = dn.noGrad(() => [probs.forward(xt), model.forward(xt)]);
+    const [host, logits] = [await p.toArray(), await z.toArray()];
+    for (let i = 0; i < host.length; i += 2) {
+      expect(host[i] + host[i + 1]).toBeCloseTo(1, 5);
+      // softmax of two logits is the sigmoid of their difference
+      expect(host[i + 1]).toBeCloseTo(1 / (1 + Math.exp(logits[i] - logits[i + 1])), 5);
+    }
+    z.dispose();
+    for (const t of [xt, labels, target, p]) t.dispose();
+    opt.dispose();
+    model.dispose();
+    probs.dispose();
   });
 
   it('the frozen VGG classifier computes no gradient for its base', async () => {

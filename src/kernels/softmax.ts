@@ -1,0 +1,316 @@
+// Multi-class ops over the last axis: C = shape[rank - 1] (the channels of NHWC, the classes of
+// [N, C]); each of the rows = size / C rows is normalised on its own. Float32, flat layouts.
+//
+// softmax:    y = exp(x - m) / sum exp(x - m), m the row max.      dx = y (dy - sum_row dy y)
+// logSoftmax: y = x - m - log sum exp(x - m).                      dx = dy - exp(y) sum_row dy
+//   Both save y. Subtracting m keeps every exp in (0, 1]: logits of +-90 would overflow float32.
+// softmaxCrossEntropy of logits z against targets y (same shape; one-hot or soft), smoothing e:
+//   t = y (1 - e) + e / C,  l_row = sum_c t_c (lse - z_c),  lse = m + log sum exp(z - m)
+//   dz = dy_row * scale * (softmax(z) sum_c t_c - t), scale = 1 / rows for 'mean' (rows, not
+//   elements, as Keras and PyTorch average). Saves z and y; y never receives a gradient.
+// oneHot(labels, classes): not differentiable, records nothing.
+//
+// One thread per row, looping over its C values (max, sum, write): right for segmentation, C of
+// 2-10 over millions of pixels. 1000 classes on a few rows would want a workgroup per row with a
+// shared-memory reduction; that kernel is not built.
+
+import { ShapeError } from '../errors.js';
+import { f32, packParams, u32, type ParamValue } from '../gpu/params.js';
+import { runtime, type KernelSpec } from '../gpu/runtime.js';
+import { expectChoice, expectNumber, expectOptions, expectTensor } from '../graph/args.js';
+import { record } from '../graph/autograd.js';
+import { emptyTensor, formatShape, type Tensor } from '../graph/tensor.js';
+import { reduceLoss, type Reduction } from './loss.js';
+import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
+
+export type SoftmaxKind = 'softmax' | 'logSoftmax';
+
+/** WGSL: `base` and the row max `m` of `src`, for the thread's row (after the bounds check). */
+const rowMax = (src: string): string => /* wgsl */ `
+  let base = row * params.c;
+  var m = ${src}[base];
+  for (var k = 1u; k < params.c; k += 1u) { m = max(m, ${src}[base + k]); }`;
+
+/** WGSL: also `s`, the row's sum of exp(src - m). */
+const rowMaxAndSum = (src: string): string => /* wgsl */ `${rowMax(src)}
+  var s = 0.0;
+  for (var k = 0u; k < params.c; k += 1u) { s += exp(${src}[base + k] - m); }`;
+
+/** Per kind: the forward's passes after the max, and the backward's (dy, y) -> dx. */
+const BODIES = {
+  softmax: {
+    // The sum pass stores each exp in y, so the write pass scales instead of calling exp again.
+    forward: `var s = 0.0;
+  for (var k = 0u; k < params.c; k += 1u) { let e = exp(x[base + k] - m); y[base + k] = e; s += e; }
+  let inv = 1.0 / s;
+  for (var k = 0u; k < params.c; k += 1u) { y[base + k] *= inv; }`,
+    backward: `var dot = 0.0;
+  for (var k = 0u; k < params.c; k += 1u) { dot += dy[base + k] * y[base + k]; }
+  for (var k = 0u; k < params.c; k += 1u) { dx[base + k] = y[base + k] * (dy[base + k] - dot); }`,
+  },
+  logSoftmax: {
+    forward: `var s = 0.0;
+  for (var k = 0u; k < params.c; k += 1u) { s += exp(x[base + k] - m); }
+  let shift = m + log(s);
+  for (var k = 0u; k < params.c; k += 1u) { y[base + k] = x[base + k] - shift; }`,
+    backward: `var total = 0.0;
+  for (var k = 0u; k < params.c; k += 1u) { total += dy[base + k]; }
+  for (var k = 0u; k < params.c; k += 1u) { dx[base + k] = dy[base + k] - exp(y[base + k]) * total; }`,
+  },
+} as const;
+
+function forwardSpec(kind: SoftmaxKind): KernelSpec {
+  return {
+    name: `${kind}.forward`,
+    key: '',
+    inputs: 1,
+    outputs: 1,
+    wgsl: () => /* wgsl */ `
+struct Params { rows: u32, c: u32 }
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+@compute @workgroup_size(256)
+fn main(${LINEAR_MAIN_ARGS}) {
+  let row = ${linearIndex()};
+  if (row >= params.rows) { return; }
+  ${rowMax('x')}
+  ${BODIES[kind].forward}
+}`,
+  };
+}
+
+function backwardSpec(kind: SoftmaxKind): KernelSpec {
+  return {
+    name: `${kind}.backward`,
+    key: '',
+    inputs: 2,
+    outputs: 1,
+    wgsl: () => /* wgsl */ `
+struct Params { rows: u32, c: u32 }
+@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> y: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(3) var<uniform> params: Params;
+@compute @workgroup_size(256)
+fn main(${LINEAR_MAIN_ARGS}) {
+  let row = ${linearIndex()};
+  if (row >= params.rows) { return; }
+  let base = row * params.c;
+  ${BODIES[kind].backward}
+}`,
+  };
+}
+
+/** Built once per kind: the runtime caches pipelines by name and key, never per call. */
+const SPECS = {
+  softmax: { forward: forwardSpec('softmax'), backward: backwardSpec('softmax') },
+  logSoftmax: { forward: forwardSpec('logSoftmax'), backward: backwardSpec('logSoftmax') },
+} as const;
+
+const rowParams = (rows: number, c: number): ArrayBuffer => packParams([u32(rows), u32(c)]);
+
+/** Raw forward, no tape: softmax or log-softmax of x over its last axis. */
+export function softmaxForward(kind: SoftmaxKind, x: Tensor): Tensor {
+  const c = x.shape[x.rank - 1];
+  const rows = x.size / c;
+  const y = emptyTensor(x.shape, `${kind}.out`);
+  runtime().dispatch(SPECS[kind].forward, { inputs: [x.slice], outputs: [y.slice], params: rowParams(rows, c) }, linearGrid(rows));
+  return y;
+}
+
+/** Raw backward from the saved output y: dx for upstream dy (shape of y). */
+export function softmaxBackward(kind: SoftmaxKind, dy: Tensor, y: Tensor): Tensor {
+  if (dy.size !== y.size) throw new ShapeError(`${kind}.backward: dy ${formatShape(dy.shape)} for output ${y.describe()}`);
+  const c = y.shape[y.rank - 1];
+  const rows = y.size / c;
+  const dx = emptyTensor(y.shape, `${kind}.dx`);
+  runtime().dispatch(SPECS[kind].backward, { inputs: [dy.slice, y.slice], outputs: [dx.slice], params: rowParams(rows, c) }, linearGrid(rows));
+  return dx;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cross-entropy from logits: per-row loss, gradient
+
+/** WGSL: the smoothed target t of element i; keep = 1 - e and spread = e / C come in params. */
+const TARGET = `fn smoothedTarget(i: u32) -> f32 { return y[i] * params.keep + params.spread; }`;
+
+const crossEntropyForwardSpec: KernelSpec = {
+  name: 'softmaxCrossEntropy.forward',
+  key: '',
+  inputs: 2,
+  outputs: 1,
+  wgsl: () => /* wgsl */ `
+struct Params { rows: u32, c: u32, keep: f32, spread: f32 }
+@group(0) @binding(0) var<storage, read> z: array<f32>;
+@group(0) @binding(1) var<storage, read> y: array<f32>;
+@group(0) @binding(2) var<storage, read_write> loss: array<f32>;
+@group(0) @binding(3) var<uniform> params: Params;
+${TARGET}
+@compute @workgroup_size(256)
+fn main(${LINEAR_MAIN_ARGS}) {
+  let row = ${linearIndex()};
+  if (row >= params.rows) { return; }
+  ${rowMaxAndSum('z')}
+  let logSum = log(s);
+  var l = 0.0;
+  // lse - z_c as (m - z_c) + log s: both terms are small next to lse at large |z|.
+  for (var k = 0u; k < params.c; k += 1u) { l += smoothedTarget(base + k) * ((m - z[base + k]) + logSum); }
+  loss[row] = l;
+}`,
+};
+
+const crossEntropyBackwardSpec: KernelSpec = {
+  name: 'softmaxCrossEntropy.backward',
+  key: '',
+  inputs: 3,
+  outputs: 1,
+  wgsl: () => /* wgsl */ `
+struct Params { rows: u32, c: u32, keep: f32, spread: f32, ndy: u32, scale: f32 }
+@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> z: array<f32>;
+@group(0) @binding(2) var<storage, read> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dz: array<f32>;
+@group(0) @binding(4) var<uniform> params: Params;
+${TARGET}
+@compute @workgroup_size(256)
+fn main(${LINEAR_MAIN_ARGS}) {
+  let row = ${linearIndex()};
+  if (row >= params.rows) { return; }
+  ${rowMaxAndSum('z')}
+  var tsum = 0.0;
+  for (var k = 0u; k < params.c; k += 1u) { tsum += smoothedTarget(base + k); }
+  // Soft labels need not sum to 1, so sum t stays in the gradient.
+  let g = dy[row % params.ndy] * params.scale;
+  let inv = 1.0 / s;
+  for (var k = 0u; k < params.c; k += 1u) {
+    dz[base + k] = g * (exp(z[base + k] - m) * inv * tsum - smoothedTarget(base + k));
+  }
+}`,
+};
+
+function smoothingParams(c: number, labelSmoothing: number): ParamValue[] {
+  return [u32(c), f32(1 - labelSmoothing), f32(labelSmoothing / c)];
+}
+
+/** Raw forward: per-row losses, shape z.shape without its last axis. */
+export function softmaxCrossEntropyForward(z: Tensor, y: Tensor, labelSmoothing = 0): Tensor {
+  const c = z.shape[z.rank - 1];
+  const rows = z.size / c;
+  const loss = emptyTensor(z.shape.slice(0, -1), 'softmaxCrossEntropy.perRow');
+  const params = packParams([u32(rows), ...smoothingParams(c, labelSmoothing)]);
+  runtime().dispatch(crossEntropyForwardSpec, { inputs: [z.slice, y.slice], outputs: [loss.slice], params }, linearGrid(rows));
+  return loss;
+}
+
+/** Raw backward: dz for dy of one element (reduced loss, times scale) or one per row ('none'). */
+export function softmaxCrossEntropyBackward(dy: Tensor, z: Tensor, y: Tensor, labelSmoothing = 0, scale = 1): Tensor {
+  const c = z.shape[z.rank - 1];
+  const rows = z.size / c;
+  if (dy.size !== 1 && dy.size !== rows) throw new ShapeError(`softmaxCrossEntropy.backward: dy ${formatShape(dy.shape)} for logits ${z.describe()}`);
+  const dz = emptyTensor(z.shape, 'softmaxCrossEntropy.dz');
+  const params = packParams([u32(rows), ...smoothingParams(c, labelSmoothing), u32(dy.size), f32(scale)]);
+  runtime().dispatch(crossEntropyBackwardSpec, { inputs: [dy.slice, z.slice, y.slice], outputs: [dz.slice], params }, linearGrid(rows));
+  return dz;
+}
+
+// ---------------------------------------------------------------------------------------------
+// oneHot: one thread per output element
+
+const oneHotSpec: KernelSpec = {
+  name: 'oneHot',
+  key: '',
+  inputs: 1,
+  outputs: 1,
+  wgsl: () => /* wgsl */ `
+struct Params { n: u32, classes: u32 }
+@group(0) @binding(0) var<storage, read> labels: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+@compute @workgroup_size(256)
+fn main(${LINEAR_MAIN_ARGS}) {
+  let i = ${linearIndex()};
+  if (i >= params.n) { return; }
+  // floor(v + 0.5), not round(): WGSL's round() takes halves to even, the reference's to +inf.
+  // The range test comes before u32(): that conversion clamps, so -3 would count as class 0.
+  let k = floor(labels[i / params.classes] + 0.5);
+  let hit = k >= 0.0 && k < f32(params.classes) && u32(k) == i % params.classes;
+  out[i] = select(0.0, 1.0, hit);
+}`,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Validation and the public ops
+
+/** C and rows of the op's input; ShapeError for a rank-0 input or an empty last axis. */
+function lastAxis(op: string, role: string, x: Tensor): { c: number; rows: number } {
+  if (x.rank === 0) throw new ShapeError(`${op}: ${role} ${x.describe()} has no last axis to normalise over`);
+  const c = x.shape[x.rank - 1];
+  if (c === 0) throw new ShapeError(`${op}: ${role} ${x.describe()} has an empty last axis`);
+  return { c, rows: x.size / c };
+}
+
+function normalise(kind: SoftmaxKind, x: Tensor): Tensor {
+  expectTensor(kind, 'input x', x);
+  lastAxis(kind, 'input', x);
+  const y = softmaxForward(kind, x);
+  return record(kind, [x], y, (dy, _needs, [sy]) => [softmaxBackward(kind, dy, sy)], [y]);
+}
+
+/** Softmax over the last axis (channels or classes); same shape as x. */
+export function softmax(x: Tensor): Tensor {
+  return normalise('softmax', x);
+}
+
+/** Log-softmax over the last axis; same shape as x. Use it, not log(softmax(x)), for stability. */
+export function logSoftmax(x: Tensor): Tensor {
+  return normalise('logSoftmax', x);
+}
+
+export interface CrossEntropyOptions {
+  /** 'mean' over rows (default), 'sum' over rows, or 'none': one loss per row. */
+  reduction?: Reduction;
+  /** e in [0, 1]: targets become y (1 - e) + e / C. Default 0. */
+  labelSmoothing?: number;
+}
+
+/**
+ * Categorical cross-entropy of logits z against targets y of the same shape (one-hot or soft
+ * labels over the last axis): [] for 'mean' and 'sum', z.shape without its last axis for 'none'.
+ */
+export function softmaxCrossEntropy(z: Tensor, y: Tensor, options: CrossEntropyOptions = {}): Tensor {
+  const op = 'softmaxCrossEntropy';
+  expectTensor(op, 'logits z', z);
+  expectTensor(op, 'target y', y);
+  expectOptions(op, options, "{ reduction: 'mean', labelSmoothing: 0.1 }");
+  const { reduction = 'mean', labelSmoothing = 0 } = options;
+  expectChoice(op, 'reduction', reduction, ['mean', 'sum', 'none']);
+  expectNumber(op, 'labelSmoothing', labelSmoothing, { min: 0, max: 1 });
+  if (z.shape.join() !== y.shape.join() || z.rank !== y.rank) {
+    throw new ShapeError(`${op}: logits ${z.describe()} and target ${y.describe()} must have the same shape`);
+  }
+  const { rows } = lastAxis(op, 'logits', z);
+  if (rows === 0) throw new ShapeError(`${op}: logits ${z.describe()} have no rows`);
+  const perRow = softmaxCrossEntropyForward(z, y, labelSmoothing);
+  const out = reduceLoss(perRow, reduction);
+  perRow.dispose();
+  const scale = reduction === 'mean' ? 1 / rows : 1;
+  const backward = (dy: Tensor, needs: boolean[], [sz, sy]: Tensor[]) => [needs[0] ? softmaxCrossEntropyBackward(dy, sz, sy, labelSmoothing, scale) : null, null];
+  return record(op, [z, y], out, backward, [z, y]);
+}
+
+/**
+ * One-hot encoding of class ids held as floats: labels [...] or [..., 1] (a trailing axis of 1 is
+ * replaced) give [..., classes]. Each label rounds to the nearest integer (halves up), so a 0.9999999
+ * left by float arithmetic still counts as 1; a label that then lies outside [0, classes), and NaN
+ * or +-Infinity, gives a row of zeros, as tf.one_hot does for an out-of-range index. Not
+ * differentiable: nothing is recorded.
+ */
+export function oneHot(labels: Tensor, classes: number): Tensor {
+  expectTensor('oneHot', 'labels', labels);
+  expectNumber('oneHot', 'classes', classes, { integer: true, min: 1 });
+  const lead = labels.shape.at(-1) === 1 ? labels.shape.slice(0, -1) : labels.shape;
+  const out = emptyTensor([...lead, classes], 'oneHot.out');
+  runtime().dispatch(oneHotSpec, { inputs: [labels.slice], outputs: [out.slice], params: packParams([u32(out.size), u32(classes)]) }, linearGrid(out.size));
+  return out;
+}

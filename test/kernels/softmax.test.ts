@@ -1,0 +1,309 @@
+import { describe, expect, it, vi } from 'vitest';
+import * as dn from '../../src/index.js';
+import { runtime } from '../../src/gpu/runtime.js';
+import { logSoftmax, oneHot, softmax, softmaxCrossEntropy, type CrossEntropyOptions } from '../../src/kernels/softmax.js';
+import { nd, type NdArray } from '../../src/reference/array.js';
+import {
+  logSoftmaxBackwardRef,
+  logSoftmaxRef,
+  oneHotRef,
+  softmaxBackwardRef,
+  softmaxCrossEntropyBackwardRef,
+  softmaxCrossEntropyRef,
+  softmaxRef,
+} from '../../src/reference/softmax.js';
+import { expectClose, F32 } from '../helpers/close.js';
+import { checkGrad } from '../helpers/finite-diff.js';
+import { fromNd, useGpu } from '../helpers/gpu.js';
+import { rng, uniform } from '../helpers/rng.js';
+
+useGpu();
+
+// Tolerances: the house defaults (atol 1e-5, rtol 1e-4) throughout. Each output is a few exp/log
+// of arguments up to ~200 (f32 exp and log are good to a few ulp) and row sums of at most 7 terms,
+// or a reduction over up to 70000 rows in reduceMiddle's tree. Measured on lavapipe: worst errors
+// of 0.35 x atol (the +-90 rows, values near 180) and under 0.1 x atol elsewhere; a 'sum' over
+// 70000 rows is off by 8.6e-4 in 1.1e5, 1e-8 relative. The one change: a 'mean' gradient is
+// 1/rows smaller (1.4e-5 at 70000 rows), so its atol is scaled by 1/rows too, else an all-zero
+// gradient would pass; measured errors there are 4e-12, under 0.03 of the scaled atol.
+
+/** The values the GPU sees: references run on the float32-rounded inputs. */
+const f32 = (x: ArrayLike<number>): Float64Array => Float64Array.from(Float32Array.from(x));
+const size = (shape: readonly number[]): number => shape.reduce((p, d) => p * d, 1);
+/** Finite differences cost O(size^2): only for small cases. */
+const SMALL = 1000;
+
+type Targets = 'onehot' | 'soft' | 'unnormalised';
+
+/** One row of C per pixel: a one-hot class, a random distribution, or weights that do not sum to 1. */
+function targets(kind: Targets, rows: number, c: number, seed: number): Float64Array {
+  const r = rng(seed);
+  const out = new Float64Array(rows * c);
+  for (let row = 0; row < rows; row++) {
+    const w = Array.from({ length: c }, () => r());
+    const total = w.reduce((a, b) => a + b, 0);
+    const hot = Math.floor(r() * c);
+    for (let k = 0; k < c; k++) out[row * c + k] = kind === 'onehot' ? Number(k === hot) : kind === 'soft' ? w[k] / total : w[k];
+  }
+  return f32(out);
+}
+
+/**
+ * Runs fn with the device pretending to allow 64 workgroups per grid dimension, so the 274
+ * workgroups of [70000, 2]'s rows take linearGrid's 2-D layout (64 x 5, the last 46 workgroups
+ * past the end). Reaching it for real takes 65535 * 256 = 16.8M rows. Asserts a 2-D dispatch ran.
+ */
+async function withNarrowGrid<T>(fn: () => Promise<T>): Promise<T> {
+  const rt = runtime();
+  const real = rt.limits;
+  const narrow = new Proxy(real, { get: (t, k) => (k === 'maxComputeWorkgroupsPerDimension' ? 64 : Reflect.get(t, k, t)) });
+  const limits = vi.spyOn(rt, 'limits', 'get').mockReturnValue(narrow);
+  const dispatch = vi.spyOn(rt, 'dispatch');
+  try {
+    const result = await fn();
+    expect(dispatch.mock.calls.some(([, , grid]) => (grid[1] ?? 1) > 1), 'a dispatch used the 2-D grid').toBe(true);
+    return result;
+  } finally {
+    dispatch.mockRestore();
+    limits.mockRestore();
+  }
+}
+const maybeNarrow = <T>(n: number, fn: () => Promise<T>): Promise<T> => (n > 65536 ? withNarrowGrid(fn) : fn());
+
+// ---------------------------------------------------------------------------------------------
+
+const NORMALISE_OPS = [
+  { name: 'softmax', gpu: softmax, forward: softmaxRef, backward: softmaxBackwardRef },
+  { name: 'logSoftmax', gpu: logSoftmax, forward: logSoftmaxRef, backward: logSoftmaxBackwardRef },
+] as const;
+
+const NORMALISE_CASES = [
+  { shape: [5, 7], lo: -3, hi: 3 },
+  { shape: [2, 4, 4, 3], lo: -3, hi: 3 },
+  { shape: [6, 1], lo: -3, hi: 3 },
+  { shape: [7], lo: -5, hi: 5 },
+  { shape: [70000, 2], lo: -4, hi: 4 },
+] as const;
+
+/** The op on the GPU, then its backward for upstream dy (shape of x). */
+async function runNormalise(op: (x: dn.Tensor) => dn.Tensor, x: Float64Array, shape: number[], dy: Float64Array) {
+  const xt = fromNd(x, shape, true);
+  const y = op(xt);
+  const dyt = fromNd(dy, shape);
+  y.backward(dyt);
+  const out = await y.toArray();
+  const grad = await xt.grad!.toArray();
+  for (const t of [xt, y, dyt]) t.dispose();
+  return { out, grad };
+}
+
+describe('softmax and logSoftmax', () => {
+  for (const op of NORMALISE_OPS) {
+    for (const [k, cs] of NORMALISE_CASES.entries()) {
+      const shape = [...cs.shape];
+      const n = size(shape);
+      const x = f32(uniform(n, 100 + k, cs.lo, cs.hi));
+      const dy = f32(uniform(n, 200 + k, -1, 1));
+      const title = `${op.name} ${JSON.stringify(shape)}`;
+
+      if (n < SMALL) {
+        it(`${title}: CPU backward matches finite differences`, () => {
+          checkGrad(title, (v) => op.forward(nd(v, shape)), x, dy, op.backward(nd(x, shape), nd(dy, shape)).data);
+        });
+      }
+
+      it(`${title}: GPU forward and backward match CPU`, async () => {
+        const got = await maybeNarrow(n, () => runNormalise(op.gpu, x, shape, dy));
+        expectClose(`${title} forward`, got.out, op.forward(nd(x, shape)).data);
+        expectClose(`${title} backward`, got.grad, op.backward(nd(x, shape), nd(dy, shape)).data);
+      });
+    }
+
+    it(`${op.name} is stable for logits of +-90: finite, matches CPU`, async () => {
+      const shape = [3, 4];
+      const x = f32([90, -90, 0, 89.5, -90, -90, -89, -95, 90, 90, 90, 90]);
+      const dy = f32(uniform(12, 300, -1, 1));
+      const got = await runNormalise(op.gpu, x, shape, dy);
+      expect([...got.out, ...got.grad].every(Number.isFinite)).toBe(true);
+      expectClose(`${op.name} +-90 forward`, got.out, op.forward(nd(x, shape)).data);
+      expectClose(`${op.name} +-90 backward`, got.grad, op.backward(nd(x, shape), nd(dy, shape)).data);
+    });
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+
+const CE_CASES = [
+  { shape: [5, 7], reduction: 'mean', targets: 'onehot', labelSmoothing: 0 },
+  { shape: [5, 7], reduction: 'sum', targets: 'soft', labelSmoothing: 0 },
+  { shape: [5, 7], reduction: 'none', targets: 'unnormalised', labelSmoothing: 0 },
+  { shape: [2, 4, 4, 3], reduction: 'none', targets: 'onehot', labelSmoothing: 0 },
+  { shape: [2, 4, 4, 3], reduction: 'mean', targets: 'onehot', labelSmoothing: 0.1 },
+  { shape: [2, 4, 4, 3], reduction: 'sum', targets: 'soft', labelSmoothing: 0.1 },
+  { shape: [4, 6], reduction: 'mean', targets: 'unnormalised', labelSmoothing: 0.1 },
+  { shape: [6, 1], reduction: 'mean', targets: 'soft', labelSmoothing: 0 },
+  { shape: [7], reduction: 'none', targets: 'soft', labelSmoothing: 1 },
+  { shape: [70000, 2], reduction: 'mean', targets: 'onehot', labelSmoothing: 0.1 },
+  { shape: [70000, 2], reduction: 'none', targets: 'soft', labelSmoothing: 0 },
+] as const satisfies readonly { shape: number[]; reduction: CrossEntropyOptions['reduction']; targets: Targets; labelSmoothing: number }[];
+
+/** The loss on the GPU, then its backward for upstream dy (shape of the loss); y requires a gradient, to show it gets none. */
+async function runCrossEntropy(z: Float64Array, y: Float64Array, shape: number[], options: CrossEntropyOptions, dy: (n: number) => Float64Array) {
+  const zt = fromNd(z, shape, true);
+  const yt = fromNd(y, shape, true);
+  const loss = softmaxCrossEntropy(zt, yt, options);
+  const lossShape = [...loss.shape];
+  const values = await loss.toArray();
+  const dyt = fromNd(dy(loss.size), lossShape);
+  loss.backward(dyt);
+  const grad = await zt.grad!.toArray();
+  const targetGrad = yt.grad;
+  for (const t of [zt, yt, loss, dyt]) t.dispose();
+  return { lossShape, values, grad, targetGrad };
+}
+
+describe('softmaxCrossEntropy', () => {
+  for (const [k, cs] of CE_CASES.entries()) {
+    const shape = [...cs.shape];
+    const n = size(shape);
+    const c = shape[shape.length - 1];
+    const rows = n / c;
+    const z = f32(uniform(n, 400 + k, -4, 4));
+    const y = targets(cs.targets, rows, c, 500 + k);
+    const options = { reduction: cs.reduction, labelSmoothing: cs.labelSmoothing };
+    const dyFor = (m: number) => f32(uniform(m, 600 + k, 0.5, 1.5));
+    const dyRef = nd(dyFor(cs.reduction === 'none' ? rows : 1), cs.reduction === 'none' ? shape.slice(0, -1) : []);
+    const title = `softmaxCrossEntropy ${JSON.stringify(shape)} ${cs.reduction} ${cs.targets} smoothing ${cs.labelSmoothing}`;
+    const wantGrad = (): NdArray => softmaxCrossEntropyBackwardRef(nd(z, shape), nd(y, shape), dyRef, options);
+
+    if (n < SMALL) {
+      it(`${title}: CPU backward matches finite differences`, () => {
+        checkGrad(title, (v) => softmaxCrossEntropyRef(nd(v, shape), nd(y, shape), options), z, dyRef.data, wantGrad().data);
+      });
+    }
+
+    it(`${title}: GPU forward and backward match CPU`, async () => {
+      const got = await maybeNarrow(n, () => runCrossEntropy(z, y, shape, options, dyFor));
+      const want = softmaxCrossEntropyRef(nd(z, shape), nd(y, shape), options);
+      expect(got.lossShape).toEqual(want.shape);
+      expectClose(`${title} forward`, got.values, want.data);
+      const gradScale = cs.reduction === 'mean' ? 1 / rows : 1;
+      expectClose(`${title} backward`, got.grad, wantGrad().data, { atol: F32.atol * gradScale });
+      expect(got.targetGrad).toBeNull();
+    });
+  }
+
+  it('is stable for logits of +-90, with the target on either end', async () => {
+    const shape = [3, 4];
+    const z = f32([90, -90, 0, 89.5, -90, -90, -89, -95, 90, -90, 90, -90]);
+    const y = f32([0, 1, 0, 0, 0, 0, 0, 1, 0.5, 0, 0.5, 0]);
+    for (const reduction of ['none', 'sum'] as const) {
+      const options = { reduction, labelSmoothing: 0.1 };
+      const dy = (m: number) => new Float64Array(m).fill(1);
+      const got = await runCrossEntropy(z, y, shape, options, dy);
+      expect([...got.values, ...got.grad].every(Number.isFinite)).toBe(true);
+      expectClose(`+-90 ${reduction} forward`, got.values, softmaxCrossEntropyRef(nd(z, shape), nd(y, shape), options).data);
+      const dyRef = nd(dy(reduction === 'none' ? 3 : 1), reduction === 'none' ? [3] : []);
+      expectClose(`+-90 ${reduction} backward`, got.grad, softmaxCrossEntropyBackwardRef(nd(z, shape), nd(y, shape), dyRef, options).data);
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+const ONE_HOT_CASES = [
+  { name: 'integer labels', labels: [0, 1, 2, 3, 4, 2], shape: [6], classes: 5, hot: [0, 1, 2, 3, 4, 2] },
+  { name: 'a trailing axis of 1', labels: [0, 1, 2, 2, 1, 0], shape: [2, 3, 1], classes: 3, hot: [0, 1, 2, 2, 1, 0] },
+  { name: 'out of range', labels: [-1, 5, 7, 1e9, -1e9, 4], shape: [2, 3], classes: 5, hot: [-1, -1, -1, -1, -1, 4] },
+  { name: 'non-integer', labels: [1.4, 1.6, 2.0000002, -0.4, -0.6, 4.4, 4.6, 0.9999999, 0.5, 2.5], shape: [10, 1], classes: 5, hot: [1, 2, 2, 0, -1, 4, -1, 1, 1, 3] },
+  { name: 'NaN and infinities', labels: [Number.NaN, Infinity, -Infinity, 1], shape: [4], classes: 3, hot: [-1, -1, -1, 1] },
+  { name: 'a scalar', labels: [2], shape: [], classes: 4, hot: [2] },
+  { name: 'one class', labels: [0, 1, 0], shape: [3], classes: 1, hot: [0, -1, 0] },
+] as const;
+
+describe('oneHot', () => {
+  for (const cs of ONE_HOT_CASES) {
+    it(`${cs.name}: GPU matches CPU, and both put the 1s where expected`, async () => {
+      const labels = f32(cs.labels);
+      const want = oneHotRef(nd(labels, [...cs.shape]), cs.classes);
+      const expected = cs.hot.flatMap((h) => Array.from({ length: cs.classes }, (_, k) => Number(k === h)));
+      expect(Array.from(want.data)).toEqual(expected);
+      const lt = fromNd(labels, [...cs.shape], true);
+      const out = oneHot(lt, cs.classes);
+      expect([...out.shape]).toEqual(want.shape);
+      expect(out.requiresGrad).toBe(false);
+      expect(out.node).toBeNull();
+      expect(Array.from(await out.toArray())).toEqual(expected);
+      lt.dispose();
+      out.dispose();
+    });
+  }
+
+  it('covers more rows than one grid dimension holds', async () => {
+    const n = 70000;
+    const labels = f32(Array.from({ length: n }, (_, i) => (i * 7) % 4));
+    const got = await withNarrowGrid(async () => {
+      const lt = fromNd(labels, [n, 1]);
+      const out = oneHot(lt, 3);
+      const values = await out.toArray();
+      lt.dispose();
+      out.dispose();
+      return values;
+    });
+    expect(Array.from(got)).toEqual(Array.from(oneHotRef(nd(labels, [n, 1]), 3).data));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+/** fn throws an instance of `cls` whose message starts with `op: `. */
+function expectError(fn: () => unknown, cls: new (...args: never[]) => Error, op: string): void {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught, `${op} should throw`).toBeInstanceOf(cls);
+  expect((caught as Error).message.startsWith(`${op}: `), (caught as Error).message).toBe(true);
+}
+
+describe('argument and shape checks', () => {
+  it('reject bad inputs with the op named first, before allocating', () => {
+    const scalar = dn.tensor([1], []);
+    const emptyAxis = dn.zeros([3, 0]);
+    const z = dn.zeros([2, 3]);
+    const other = dn.zeros([3, 2]);
+    const disposed = dn.zeros([2, 3]);
+    disposed.dispose();
+    const before = dn.memory().bytesInUse;
+    for (const [name, op] of [['softmax', softmax], ['logSoftmax', logSoftmax]] as const) {
+      expectError(() => op(scalar), dn.ShapeError, name);
+      expectError(() => op(emptyAxis), dn.ShapeError, name);
+      expectError(() => op([1, 2] as unknown as dn.Tensor), dn.ArgumentError, name);
+      expectError(() => op(disposed), dn.DisposedError, name);
+    }
+    const ce = 'softmaxCrossEntropy';
+    expectError(() => softmaxCrossEntropy(z, other), dn.ShapeError, ce);
+    expectError(() => softmaxCrossEntropy(scalar, scalar), dn.ShapeError, ce);
+    expectError(() => softmaxCrossEntropy(emptyAxis, emptyAxis), dn.ShapeError, ce);
+    expectError(() => softmaxCrossEntropy(z, z, { labelSmoothing: 1.5 }), dn.ShapeError, ce);
+    expectError(() => softmaxCrossEntropy(z, z, { labelSmoothing: -0.1 }), dn.ShapeError, ce);
+    expectError(() => softmaxCrossEntropy(z, z, { labelSmoothing: Number.NaN }), dn.ShapeError, ce);
+    expectError(() => softmaxCrossEntropy(z, z, { reduction: 'avg' as 'mean' }), dn.ArgumentError, ce);
+    expectError(() => softmaxCrossEntropy(z, 'y' as unknown as dn.Tensor), dn.ArgumentError, ce);
+    expectError(() => softmaxCrossEntropy(z, z, 'mean' as CrossEntropyOptions), dn.ArgumentError, ce);
+    for (const classes of [0, 2.5, -1, Number.NaN, '3']) {
+      expectError(() => oneHot(z, classes as number), dn.ArgumentError, 'oneHot');
+    }
+    expectError(() => oneHot(null as unknown as dn.Tensor, 3), dn.ArgumentError, 'oneHot');
+    expect(dn.memory().bytesInUse).toBe(before);
+    for (const t of [scalar, emptyAxis, z, other]) t.dispose();
+  });
+
+  it('softmaxCrossEntropy rejects logits with no rows', () => {
+    const z = dn.zeros([0, 3]);
+    expectError(() => softmaxCrossEntropy(z, z), dn.ShapeError, 'softmaxCrossEntropy');
+    z.dispose();
+  });
+});
