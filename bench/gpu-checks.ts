@@ -21,6 +21,7 @@ import { binaryBackwardRef, binaryForwardRef, sumRef, unaryBackwardRef, unaryFor
 import { bceBackwardRef, bceForwardRef, diceBackwardRef, diceForwardRef } from '../src/reference/loss.js';
 import { matmulBackwardRef, matmulRef } from '../src/reference/matmul.js';
 import { maxPool2dBackwardRef, maxPool2dRef } from '../src/reference/pool.js';
+import { softmaxBackwardRef, softmaxCrossEntropyBackwardRef, softmaxCrossEntropyRef, softmaxRef } from '../src/reference/softmax.js';
 import { upsample2dBackwardRef, upsample2dRef } from '../src/reference/upsample.js';
 import { compareOutputs } from './harness.js';
 import { hostData } from './case.js';
@@ -202,6 +203,24 @@ export function gpuChecks(): GpuCheck[] {
       inputs: [{ shape: [2, 11, 13, 1], data: 'unit', grad: true }, { shape: [2, 11, 13, 1], data: 'mask' }],
       gpu: ([p, y]) => dn.bceLoss(p, y, { reduction: 'mean' }),
       cpu: ([p, y], dy) => ({ y: bceForwardRef(p, y, 1e-7, 'mean'), grads: [bceBackwardRef(p, y, dy, 1e-7, 'mean')] }),
+    },
+    {
+      name: 'diceLoss perChannel [2,11,13,3]',
+      inputs: [{ shape: [2, 11, 13, 3], data: 'unit', grad: true }, { shape: [2, 11, 13, 3], data: 'mask' }],
+      gpu: ([p, y]) => dn.diceLoss(p, y, { perChannel: true }),
+      cpu: ([p, y], dy) => ({ y: nd([diceForwardRef(p, y, 1, false, true)], [1]), grads: [diceBackwardRef(p, y, dy.data[0], 1, false, true)] }),
+    },
+    {
+      name: 'softmax [3,7,9,5]',
+      inputs: [{ shape: [3, 7, 9, 5], grad: true }],
+      gpu: ([x]) => dn.softmax(x),
+      cpu: ([x], dy) => ({ y: softmaxRef(x), grads: [softmaxBackwardRef(x, dy)] }),
+    },
+    {
+      name: 'softmaxCrossEntropy mean, smoothing 0.1 [2,11,13,4]',
+      inputs: [{ shape: [2, 11, 13, 4], grad: true }, { shape: [2, 11, 13, 4], data: 'unit' }],
+      gpu: ([z, y]) => dn.softmaxCrossEntropy(z, y, { labelSmoothing: 0.1 }),
+      cpu: ([z, y], dy) => ({ y: softmaxCrossEntropyRef(z, y, { labelSmoothing: 0.1 }), grads: [softmaxCrossEntropyBackwardRef(z, y, dy, { labelSmoothing: 0.1 })] }),
     },
     ...bindingLimitChecks(),
   ];
