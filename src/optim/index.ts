@@ -4,3 +4,4 @@ export { Adam, AdamW } from './adam.js';
 export type { AdamOptions } from './adam.js';
 export { SGD } from './sgd.js';
 export type { SgdOptions } from './sgd.js';
+export { clipGradNorm } from './clip.js';

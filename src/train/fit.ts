@@ -11,6 +11,7 @@ import { readTensors, type Tensor } from '../graph/tensor.js';
 import { unary } from '../kernels/elementwise.js';
 import { tuneConvs, type TuneOptions, type TunedConv } from '../kernels/conv2d-tuning.js';
 import { Module } from '../nn/module.js';
+import { clipGradNorm } from '../optim/clip.js';
 import { Optimizer } from '../optim/optimizer.js';
 import type { Callback, Logs, TrainingControl } from './callbacks.js';
 import { restoreState, saveCheckpoint, snapshotState } from './checkpoint.js';
@@ -87,6 +88,8 @@ export interface FitOptions {
    * defaults, or its options. The choices are logged.
    */
   tuneConvs?: boolean | TuneOptions;
+  /** Clip the gradients' global L2 norm to this before each step (optim.clipGradNorm, as PyTorch's clip_grad_norm_). */
+  clipGradNorm?: number;
 }
 
 export interface History {
@@ -128,6 +131,8 @@ export async function trainEpoch(model: Module, data: Dataset, opts: FitOptions,
       b.x.dispose();
       b.y.dispose();
     }
+    // Enqueued before the readback below, so the clip runs in the same submission as the step.
+    if (opts.clipGradNorm !== undefined) clipGradNorm(model.trainableParameters().map((p) => p.tensor), opts.clipGradNorm).dispose();
     const n = b.x.shape[0];
     // One readback per step: the loss and the metric's inputs together.
     const [lossHost, ...metricHost] = await readTensors([lossTensor, ...metricTensors]);
@@ -210,6 +215,7 @@ function checkFitArgs(model: unknown, train: unknown, val: unknown, opts: FitOpt
   expectOptions('fit', opts, '{ epochs: 10, optimizer, loss: dn.diceLoss }', true);
   expectNumber('fit', 'epochs', opts.epochs, { integer: true, min: 0 });
   expectOptionalNumber('fit', 'initialEpoch', opts.initialEpoch, { integer: true, min: 0 });
+  expectOptionalNumber('fit', 'clipGradNorm', opts.clipGradNorm, { above: 0 });
   if (!(opts.optimizer instanceof Optimizer)) throw new ArgumentError(`fit: optimizer must be an Optimizer (dn.optim.Adam, ...), got ${describeValue(opts.optimizer)}`);
   if (typeof opts.loss !== 'function') throw new ArgumentError(`fit: loss must be a function (pred, target) => Tensor, got ${describeValue(opts.loss)}`);
 }
