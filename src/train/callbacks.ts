@@ -24,6 +24,8 @@ export interface Callback {
   getState?(): Record<string, number>;
   setState?(state: Record<string, number>): void;
   onTrainBegin?(ctl: TrainingControl): void | Promise<void>;
+  /** Before the epoch's first batch (a learning-rate schedule sets the rate here). */
+  onEpochBegin?(epoch: number, ctl: TrainingControl): void | Promise<void>;
   onEpochEnd?(epoch: number, logs: Logs, ctl: TrainingControl): void | Promise<void>;
   onTrainEnd?(ctl: TrainingControl): void | Promise<void>;
 }

@@ -243,6 +243,7 @@ export async function fit(model: Module, train: Dataset, val: Dataset | null, op
   for (const cb of callbacks) await cb.onTrainBegin?.(ctl);
   try {
     for (let epoch = opts.initialEpoch ?? 0; epoch < opts.epochs; epoch++) {
+      for (const cb of callbacks) await cb.onEpochBegin?.(epoch, ctl);
       const { loss, metric, interrupted } = await trainEpoch(model, train, opts, epoch);
       const logs: Logs = { loss };
       if (opts.trainMetric && metric !== undefined) logs[opts.trainMetric.name] = metric;
