@@ -45,6 +45,13 @@ export interface TrainConfig {
    * are kept in the run folder and reused on --resume on the same adapter.
    */
   tuneConvs?: boolean;
+  /** Clip the gradients' global norm to this before each step; 0 (and absent, in older runs) is off. */
+  clipGradNorm?: number;
+  /**
+   * 'plateau' (the notebook's ReduceLROnPlateau on val_loss; absent in older runs) or 'cosine'
+   * (cosine decay by epoch from lr to lr / 100 over the run's epochs).
+   */
+  lrSchedule?: 'plateau' | 'cosine';
 }
 
 export function defaultConfig(task: Task): TrainConfig {
@@ -61,6 +68,8 @@ export function defaultConfig(task: Task): TrainConfig {
     workers: -1,
     strict: false,
     tuneConvs: false,
+    clipGradNorm: 0,
+    lrSchedule: 'plateau' as const,
     features: 32,
     depth: 4,
     widthScale: 1,

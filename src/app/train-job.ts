@@ -8,6 +8,7 @@ import { adapterName } from '../gpu/device.js';
 import { runtime } from '../gpu/runtime.js';
 import { Adam } from '../optim/adam.js';
 import { EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, type Callback, type Logs } from '../train/callbacks.js';
+import { cosineDecay, LearningRateScheduler } from '../train/schedules.js';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
 import { fit, type BatchProgress, type History } from '../train/fit.js';
 import { bestMonitor, type TrainConfig } from './config.js';
@@ -73,7 +74,9 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
   const callbacks: Record<string, Callback> = {
     earlyStopping: new EarlyStopping({ monitor: 'val_loss', minDelta: c.minDelta, patience: c.patience, restoreBestWeights: true }),
     checkpoint: new ModelCheckpoint(files.best, { monitor, saveBestOnly: true }),
-    reduceLr: new ReduceLROnPlateau({ monitor: 'val_loss', factor: c.lrFactor, patience: c.lrPatience }),
+    ...(c.lrSchedule === 'cosine'
+      ? { lrSchedule: new LearningRateScheduler(cosineDecay({ lr: c.lr, epochs: c.epochs, minLr: c.lr / 100 })) }
+      : { reduceLr: new ReduceLROnPlateau({ monitor: 'val_loss', factor: c.lrFactor, patience: c.lrPatience }) }),
   };
   for (const [name, cb] of Object.entries(callbacks)) if (callbackState[name]) cb.setState?.(callbackState[name]);
   const callbackStates = () => Object.fromEntries(Object.entries(callbacks).map(([n, cb]) => [n, cb.getState?.() ?? {}]));
@@ -109,6 +112,7 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
       signal: hooks.signal,
       log,
       tuneConvs: tune,
+      clipGradNorm: c.clipGradNorm ? c.clipGradNorm : undefined,
       // DAWNET_INJECT_NAN_AT_BATCH=n: a NaN loss at batch n, to test the stop path end to end.
       injectNanAtBatch: process.env.DAWNET_INJECT_NAN_AT_BATCH ? Number(process.env.DAWNET_INJECT_NAN_AT_BATCH) : undefined,
       onBatch: (p) => hooks.onBatch?.({ ...p, epochs: c.epochs }),

@@ -37,6 +37,8 @@ export const trainSpec: CommandSpec = {
     'min-delta': { type: 'number', help: 'early stopping min delta', default: 0.001 },
     'lr-patience': { type: 'number', help: 'reduce-LR-on-plateau patience', default: 15 },
     'lr-factor': { type: 'number', help: 'reduce-LR-on-plateau factor', default: 0.2 },
+    'lr-schedule': { type: 'string', help: "'plateau' (the notebook's reduce-LR-on-plateau on val_loss) or 'cosine' (cosine decay by epoch from --lr to --lr/100)", choices: ['plateau', 'cosine'], default: 'plateau' },
+    'clip-grad-norm': { type: 'number', help: "clip the gradients' global L2 norm to this before each step (0: off)", default: 0 },
     limit: { type: 'number', help: 'use at most this many training slices (quick runs; 0 = all)', default: 0 },
     workers: { type: 'number', help: 'decoding threads (default: cores - 1, at most 4)' },
     strict: { type: 'boolean', help: 'stop on the first bad file instead of skipping it' },
@@ -77,6 +79,8 @@ export function configFromFlags(task: Task, f: Record<string, unknown>): TrainCo
     minDelta: num('min-delta') ?? c.minDelta,
     lrPatience: num('lr-patience') ?? c.lrPatience,
     lrFactor: num('lr-factor') ?? c.lrFactor,
+    lrSchedule: (str('lr-schedule') ?? c.lrSchedule) as TrainConfig['lrSchedule'],
+    clipGradNorm: num('clip-grad-norm') ?? c.clipGradNorm,
     limit: num('limit') ?? c.limit,
     workers: num('workers') ?? c.workers,
     strict: f.strict === true,
@@ -90,6 +94,7 @@ function validate(c: TrainConfig, resume: boolean): void {
     if (!Number.isInteger(v) || v < 1) throw new UsageError(`--${k} must be a positive whole number, got ${v}`);
   }
   if (!(c.lr > 0)) throw new UsageError(`--lr must be positive, got ${c.lr}`);
+  if (!(c.clipGradNorm! >= 0) || !Number.isFinite(c.clipGradNorm)) throw new UsageError(`--clip-grad-norm must be 0 (off) or positive, got ${c.clipGradNorm}`);
   if (c.task === 'segment' && c.size % 2 ** c.depth) throw new UsageError(`--size ${c.size} must be a multiple of ${2 ** c.depth} for a U-Net of depth ${c.depth}`);
   if (c.task === 'classify' && c.size % 32) throw new UsageError(`--size ${c.size} must be a multiple of 32 for VGG16's five poolings`);
 }
