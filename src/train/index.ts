@@ -8,3 +8,5 @@ export { saveCheckpoint, loadCheckpoint, applyCheckpoint, encodeCheckpoint } fro
 export type { CheckpointMeta, LoadedCheckpoint } from './checkpoint.js';
 export { binaryReport, rocAuc, confusion, segmentationReport, overlap, diceOf, iouOf } from './metrics.js';
 export type { BinaryReport, Confusion, SegmentationReport, EmptyPolicy } from './metrics.js';
+export { multiClassReport } from './multiclass-metrics.js';
+export type { MultiClassReport, MultiClassOptions } from './multiclass-metrics.js';
