@@ -222,6 +222,19 @@ export function gpuChecks(): GpuCheck[] {
       gpu: ([z, y]) => dn.softmaxCrossEntropy(z, y, { labelSmoothing: 0.1 }),
       cpu: ([z, y], dy) => ({ y: softmaxCrossEntropyRef(z, y, { labelSmoothing: 0.1 }), grads: [softmaxCrossEntropyBackwardRef(z, y, dy, { labelSmoothing: 0.1 })] }),
     },
+    {
+      // 1000 classes: a workgroup per row on a GPU (softmax-rows.ts), one thread per row on CPUs.
+      name: 'softmaxCrossEntropy sum [37,1000]',
+      inputs: [{ shape: [37, 1000], grad: true }, { shape: [37, 1000], data: 'unit' }],
+      gpu: ([z, y]) => dn.softmaxCrossEntropy(z, y, { reduction: 'sum' }),
+      cpu: ([z, y], dy) => ({ y: softmaxCrossEntropyRef(z, y, { reduction: 'sum' }), grads: [softmaxCrossEntropyBackwardRef(z, y, dy, { reduction: 'sum' })] }),
+    },
+    {
+      name: 'softmax [5,3,1000]',
+      inputs: [{ shape: [5, 3, 1000], grad: true }],
+      gpu: ([x]) => dn.softmax(x),
+      cpu: ([x], dy) => ({ y: softmaxRef(x), grads: [softmaxBackwardRef(x, dy)] }),
+    },
     ...bindingLimitChecks(),
   ];
 }

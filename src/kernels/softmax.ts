@@ -10,9 +10,11 @@
 //   elements, as Keras and PyTorch average). Saves z and y; y never receives a gradient.
 // oneHot(labels, classes): not differentiable, records nothing.
 //
-// One thread per row, looping over its C values (max, sum, write): right for segmentation, C of
-// 2-10 over millions of pixels. 1000 classes on a few rows would want a workgroup per row with a
-// shared-memory reduction; that kernel is not built.
+// Two variants of each row kernel, chosen by C and the adapter (rowKernel in softmax-rows.ts). One
+// thread per row, looping over its C values (max, sum, write), here: right for segmentation, C of
+// 2-10 over millions of pixels, and for any C on CPU adapters. A workgroup per row with tree
+// reductions in workgroup memory, in softmax-rows.ts: 1000 classes on a few rows on a GPU, where
+// one thread per row would run a handful of threads.
 
 import { ShapeError } from '../errors.js';
 import { f32, packParams, u32, type ParamValue } from '../gpu/params.js';
@@ -21,6 +23,7 @@ import { expectChoice, expectNumber, expectOptions, expectTensor } from '../grap
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Tensor } from '../graph/tensor.js';
 import { reduceLoss, type Reduction } from './loss.js';
+import { ROW_SPECS, rowKernel, TARGET } from './softmax-rows.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
 
 export type SoftmaxKind = 'softmax' | 'logSoftmax';
@@ -102,7 +105,7 @@ fn main(${LINEAR_MAIN_ARGS}) {
   };
 }
 
-/** Built once per kind: the runtime caches pipelines by name and key, never per call. */
+/** One thread per row, built once per kind: the runtime caches pipelines by name and key, never per call. */
 const SPECS = {
   softmax: { forward: forwardSpec('softmax'), backward: backwardSpec('softmax') },
   logSoftmax: { forward: forwardSpec('logSoftmax'), backward: backwardSpec('logSoftmax') },
@@ -115,7 +118,8 @@ export function softmaxForward(kind: SoftmaxKind, x: Tensor): Tensor {
   const c = x.shape[x.rank - 1];
   const rows = x.size / c;
   const y = emptyTensor(x.shape, `${kind}.out`);
-  runtime().dispatch(SPECS[kind].forward, { inputs: [x.slice], outputs: [y.slice], params: rowParams(rows, c) }, linearGrid(rows));
+  const [spec, grid] = rowKernel(c, rows, SPECS[kind].forward, ROW_SPECS[kind].forward);
+  runtime().dispatch(spec, { inputs: [x.slice], outputs: [y.slice], params: rowParams(rows, c) }, grid);
   return y;
 }
 
@@ -125,15 +129,13 @@ export function softmaxBackward(kind: SoftmaxKind, dy: Tensor, y: Tensor): Tenso
   const c = y.shape[y.rank - 1];
   const rows = y.size / c;
   const dx = emptyTensor(y.shape, `${kind}.dx`);
-  runtime().dispatch(SPECS[kind].backward, { inputs: [dy.slice, y.slice], outputs: [dx.slice], params: rowParams(rows, c) }, linearGrid(rows));
+  const [spec, grid] = rowKernel(c, rows, SPECS[kind].backward, ROW_SPECS[kind].backward);
+  runtime().dispatch(spec, { inputs: [dy.slice, y.slice], outputs: [dx.slice], params: rowParams(rows, c) }, grid);
   return dx;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Cross-entropy from logits: per-row loss, gradient
-
-/** WGSL: the smoothed target t of element i; keep = 1 - e and spread = e / C come in params. */
-const TARGET = `fn smoothedTarget(i: u32) -> f32 { return y[i] * params.keep + params.spread; }`;
 
 const crossEntropyForwardSpec: KernelSpec = {
   name: 'softmaxCrossEntropy.forward',
@@ -199,7 +201,8 @@ export function softmaxCrossEntropyForward(z: Tensor, y: Tensor, labelSmoothing 
   const rows = z.size / c;
   const loss = emptyTensor(z.shape.slice(0, -1), 'softmaxCrossEntropy.perRow');
   const params = packParams([u32(rows), ...smoothingParams(c, labelSmoothing)]);
-  runtime().dispatch(crossEntropyForwardSpec, { inputs: [z.slice, y.slice], outputs: [loss.slice], params }, linearGrid(rows));
+  const [spec, grid] = rowKernel(c, rows, crossEntropyForwardSpec, ROW_SPECS.softmaxCrossEntropy.forward);
+  runtime().dispatch(spec, { inputs: [z.slice, y.slice], outputs: [loss.slice], params }, grid);
   return loss;
 }
 
@@ -210,7 +213,8 @@ export function softmaxCrossEntropyBackward(dy: Tensor, z: Tensor, y: Tensor, la
   if (dy.size !== 1 && dy.size !== rows) throw new ShapeError(`softmaxCrossEntropy.backward: dy ${formatShape(dy.shape)} for logits ${z.describe()}`);
   const dz = emptyTensor(z.shape, 'softmaxCrossEntropy.dz');
   const params = packParams([u32(rows), ...smoothingParams(c, labelSmoothing), u32(dy.size), f32(scale)]);
-  runtime().dispatch(crossEntropyBackwardSpec, { inputs: [dy.slice, z.slice, y.slice], outputs: [dz.slice], params }, linearGrid(rows));
+  const [spec, grid] = rowKernel(c, rows, crossEntropyBackwardSpec, ROW_SPECS.softmaxCrossEntropy.backward);
+  runtime().dispatch(spec, { inputs: [dy.slice, z.slice, y.slice], outputs: [dz.slice], params }, grid);
   return dz;
 }
 

@@ -1,6 +1,7 @@
-import { describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as dn from '../../src/index.js';
 import { runtime } from '../../src/gpu/runtime.js';
+import { overrideRowKernelChoice, ROW_MIN_C, ROW_SPECS } from '../../src/kernels/softmax-rows.js';
 import { logSoftmax, oneHot, softmax, softmaxCrossEntropy, type CrossEntropyOptions } from '../../src/kernels/softmax.js';
 import { nd, type NdArray } from '../../src/reference/array.js';
 import {
@@ -51,9 +52,10 @@ function targets(kind: Targets, rows: number, c: number, seed: number): Float64A
 /**
  * Runs fn with the device pretending to allow 64 workgroups per grid dimension, so the 274
  * workgroups of [70000, 2]'s rows take linearGrid's 2-D layout (64 x 5, the last 46 workgroups
- * past the end). Reaching it for real takes 65535 * 256 = 16.8M rows. Asserts a 2-D dispatch ran.
+ * past the end). Reaching it for real takes 65535 * 256 = 16.8M rows. Asserts a 2-D dispatch ran,
+ * and one of each kernel named in `kernels`.
  */
-async function withNarrowGrid<T>(fn: () => Promise<T>): Promise<T> {
+async function withNarrowGrid<T>(fn: () => Promise<T>, kernels: string[] = []): Promise<T> {
   const rt = runtime();
   const real = rt.limits;
   const narrow = new Proxy(real, { get: (t, k) => (k === 'maxComputeWorkgroupsPerDimension' ? 64 : Reflect.get(t, k, t)) });
@@ -62,6 +64,9 @@ async function withNarrowGrid<T>(fn: () => Promise<T>): Promise<T> {
   try {
     const result = await fn();
     expect(dispatch.mock.calls.some(([, , grid]) => (grid[1] ?? 1) > 1), 'a dispatch used the 2-D grid').toBe(true);
+    for (const name of kernels) {
+      expect(dispatch.mock.calls.some(([spec, , grid]) => spec.name === name && (grid[1] ?? 1) > 1), `${name} used the 2-D grid`).toBe(true);
+    }
     return result;
   } finally {
     dispatch.mockRestore();
@@ -69,6 +74,24 @@ async function withNarrowGrid<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 const maybeNarrow = <T>(n: number, fn: () => Promise<T>): Promise<T> => (n > 65536 ? withNarrowGrid(fn) : fn());
+
+/**
+ * Runs fn with a spy on the runtime's dispatch; asserts that it dispatched every kernel in `ran`
+ * and none in `notRan`. With `narrow`, on withNarrowGrid instead: every kernel in `ran`, 2-D.
+ */
+async function expectKernels<T>(ran: string[], notRan: string[], narrow: boolean, fn: () => Promise<T>): Promise<T> {
+  if (narrow) return withNarrowGrid(fn, ran);
+  const dispatch = vi.spyOn(runtime(), 'dispatch');
+  try {
+    const result = await fn();
+    const names = dispatch.mock.calls.map(([spec]) => spec.name);
+    for (const name of ran) expect(names, `${name} ran`).toContain(name);
+    for (const name of notRan) expect(names, `${name} did not run`).not.toContain(name);
+    return result;
+  } finally {
+    dispatch.mockRestore();
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -207,6 +230,133 @@ describe('softmaxCrossEntropy', () => {
       expectClose(`+-90 ${reduction} backward`, got.grad, softmaxCrossEntropyBackwardRef(nd(z, shape), nd(y, shape), dyRef, options).data);
     }
   });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The workgroup-per-row kernels (softmax-rows.ts), which run from ROW_MIN_C classes on a GPU: the
+// suites below choose kernels as on one, whatever the adapter (CPU adapters keep one thread per
+// row). Tolerances: the house defaults. Row sums now take up to 1000 terms, in a tree of partial
+// sums, and the losses reach ~7 (log 1000) and ~180 (+-90). Measured on lavapipe: worst errors of
+// 0.17 x the allowed (logSoftmax's gradient at +-90) and under 0.04 x elsewhere; one thread per
+// row, on the same cases, reached 0.19 and 0.08.
+
+/** Within the calling describe: the row kernels chosen as on a GPU, or as on a CPU adapter. */
+function chooseAs(kind: 'cpu' | 'gpu'): void {
+  beforeAll(() => overrideRowKernelChoice(kind));
+  afterAll(() => overrideRowKernelChoice(null));
+}
+
+const threadNames = (op: 'softmax' | 'logSoftmax' | 'softmaxCrossEntropy') => [`${op}.forward`, `${op}.backward`];
+const rowNames = (op: keyof typeof ROW_SPECS) => [ROW_SPECS[op].forward.name, ROW_SPECS[op].backward.name];
+
+/**
+ * Four rows of c logits at +-90: uniform over [-90, 90]; -90 but one 90; all 90 (ties, so the
+ * max is shared); 90 and -90 alternating. Any exp without the max subtracted overflows float32.
+ */
+function largeLogits(c: number, seed: number): Float64Array {
+  const spread = uniform(c, seed, -90, 90);
+  const rows = [spread, Array.from({ length: c }, (_, k) => (k === 7 ? 90 : -90)), new Array<number>(c).fill(90), Array.from({ length: c }, (_, k) => (k % 2 ? -90 : 90))];
+  return f32(rows.flatMap((r) => Array.from(r)));
+}
+
+/**
+ * Shapes of C >= ROW_MIN_C: few long rows, C not a multiple of the workgroup, +-90, and 130 rows
+ * on withNarrowGrid (64 x 3 workgroups, the last 62 past the end).
+ */
+const ROW_CASES = [
+  { shape: [3, 1000], large: false, narrow: false },
+  { shape: [2, 2, 257], large: false, narrow: false },
+  { shape: [4, 300], large: true, narrow: false },
+  { shape: [130, 200], large: false, narrow: true },
+] as const;
+
+describe('softmax and logSoftmax, a workgroup per row', () => {
+  chooseAs('gpu');
+  for (const op of NORMALISE_OPS) {
+    for (const [k, cs] of ROW_CASES.entries()) {
+      const shape = [...cs.shape];
+      const n = size(shape);
+      const x = cs.large ? largeLogits(shape[shape.length - 1], 700 + k) : f32(uniform(n, 700 + k, -4, 4));
+      const dy = f32(uniform(n, 800 + k, -1, 1));
+      const title = `${op.name} ${JSON.stringify(shape)}${cs.large ? ' at +-90' : ''}${cs.narrow ? ' on the 2-D grid' : ''}`;
+
+      it(`${title}: the workgroup kernels match CPU`, async () => {
+        const got = await expectKernels(rowNames(op.name), threadNames(op.name), cs.narrow, () => runNormalise(op.gpu, x, shape, dy));
+        expect([...got.out, ...got.grad].every(Number.isFinite)).toBe(true);
+        expectClose(`${title} forward`, got.out, op.forward(nd(x, shape)).data);
+        expectClose(`${title} backward`, got.grad, op.backward(nd(x, shape), nd(dy, shape)).data);
+      });
+    }
+  }
+});
+
+const ROW_CE_CASES = [
+  { shape: [3, 1000], reduction: 'mean', targets: 'onehot', labelSmoothing: 0.1, large: false, narrow: false },
+  { shape: [3, 1000], reduction: 'sum', targets: 'soft', labelSmoothing: 0.1, large: false, narrow: false },
+  { shape: [3, 1000], reduction: 'none', targets: 'unnormalised', labelSmoothing: 0.1, large: false, narrow: false },
+  { shape: [2, 2, 257], reduction: 'none', targets: 'onehot', labelSmoothing: 0, large: false, narrow: false },
+  { shape: [4, 300], reduction: 'none', targets: 'onehot', labelSmoothing: 0.1, large: true, narrow: false },
+  { shape: [4, 300], reduction: 'sum', targets: 'soft', labelSmoothing: 0, large: true, narrow: false },
+  { shape: [130, 200], reduction: 'mean', targets: 'onehot', labelSmoothing: 0.1, large: false, narrow: true },
+  { shape: [130, 200], reduction: 'none', targets: 'soft', labelSmoothing: 0, large: false, narrow: true },
+] as const satisfies readonly { shape: number[]; reduction: CrossEntropyOptions['reduction']; targets: Targets; labelSmoothing: number; large: boolean; narrow: boolean }[];
+
+describe('softmaxCrossEntropy, a workgroup per row', () => {
+  chooseAs('gpu');
+  for (const [k, cs] of ROW_CE_CASES.entries()) {
+    const shape = [...cs.shape];
+    const n = size(shape);
+    const c = shape[shape.length - 1];
+    const rows = n / c;
+    const z = cs.large ? largeLogits(c, 900 + k) : f32(uniform(n, 900 + k, -4, 4));
+    const y = targets(cs.targets, rows, c, 1000 + k);
+    const options = { reduction: cs.reduction, labelSmoothing: cs.labelSmoothing };
+    const dyFor = (m: number) => f32(uniform(m, 1100 + k, 0.5, 1.5));
+    const dyRef = nd(dyFor(cs.reduction === 'none' ? rows : 1), cs.reduction === 'none' ? shape.slice(0, -1) : []);
+    const title = `softmaxCrossEntropy ${JSON.stringify(shape)} ${cs.reduction} ${cs.targets} smoothing ${cs.labelSmoothing}${cs.large ? ' at +-90' : ''}`;
+
+    it(`${title}: the workgroup kernels match CPU`, async () => {
+      const op = 'softmaxCrossEntropy';
+      const got = await expectKernels(rowNames(op), threadNames(op), cs.narrow, () => runCrossEntropy(z, y, shape, options, dyFor));
+      expect([...got.values, ...got.grad].every(Number.isFinite)).toBe(true);
+      const want = softmaxCrossEntropyRef(nd(z, shape), nd(y, shape), options);
+      expect(got.lossShape).toEqual(want.shape);
+      expectClose(`${title} forward`, got.values, want.data);
+      const gradScale = cs.reduction === 'mean' ? 1 / rows : 1;
+      const wantGrad = softmaxCrossEntropyBackwardRef(nd(z, shape), nd(y, shape), dyRef, options);
+      expectClose(`${title} backward`, got.grad, wantGrad.data, { atol: F32.atol * gradScale });
+    });
+  }
+});
+
+/** Softmax and cross-entropy (forward and backward) on [5, c]; asserts which kernels ran, and the values. */
+async function expectVariant(c: number, rowed: boolean): Promise<void> {
+  const shape = [5, c];
+  const n = size(shape);
+  const x = f32(uniform(n, 1200 + c, -4, 4));
+  const dy = f32(uniform(n, 1300 + c, -1, 1));
+  const y = targets('soft', 5, c, 1400 + c);
+  const pick = (op: 'softmax' | 'softmaxCrossEntropy') => (rowed ? [rowNames(op), threadNames(op)] : [threadNames(op), rowNames(op)]);
+  const [ran, notRan] = pick('softmax');
+  const got = await expectKernels(ran, notRan, false, () => runNormalise(softmax, x, shape, dy));
+  expectClose(`softmax C = ${c}`, got.out, softmaxRef(nd(x, shape)).data);
+  const [ceRan, ceNotRan] = pick('softmaxCrossEntropy');
+  const ce = await expectKernels(ceRan, ceNotRan, false, () => runCrossEntropy(x, y, shape, { reduction: 'sum' }, (m) => new Float64Array(m).fill(1)));
+  expectClose(`softmaxCrossEntropy C = ${c}`, ce.values, softmaxCrossEntropyRef(nd(x, shape), nd(y, shape), { reduction: 'sum' }).data);
+}
+
+describe('the variant follows C on a GPU', () => {
+  chooseAs('gpu');
+  // 16 is segmentation's largest C: it must stay one thread per row.
+  for (const c of [16, ROW_MIN_C - 1, ROW_MIN_C]) {
+    const rowed = c >= ROW_MIN_C;
+    it(`C = ${c}: ${rowed ? 'a workgroup' : 'one thread'} per row`, () => expectVariant(c, rowed));
+  }
+});
+
+describe('CPU adapters keep one thread per row', () => {
+  chooseAs('cpu');
+  it('C = 1000: one thread per row', () => expectVariant(1000, false));
 });
 
 // ---------------------------------------------------------------------------------------------
