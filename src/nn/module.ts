@@ -4,7 +4,8 @@
 // those weights entirely.
 
 import { ShapeError } from '../errors.js';
-import type { Tensor } from '../graph/tensor.js';
+import type { Shape, Tensor } from '../graph/tensor.js';
+import { summary } from './summary.js';
 
 export interface Named {
   name: string;
@@ -72,6 +73,15 @@ export abstract class Module {
 
   parameterCount(): number {
     return this.namedParameters().reduce((n, p) => n + p.tensor.size, 0);
+  }
+
+  /**
+   * A table of the module tree (path, class, parameters), as Keras's model.summary(); given an
+   * input shape, each module's output shape too, from one side-effect-free forward pass on zeros
+   * (see summary.ts). Print it with console.log.
+   */
+  summary(inputShape?: Shape): string {
+    return summary(this, inputShape);
   }
 
   train(on = true): this {
