@@ -11,6 +11,7 @@ import { elementwiseFamily } from './cases/elementwise.js';
 import { matmulFamily } from './cases/matmul.js';
 import { poolFamily } from './cases/pool.js';
 import { reduceFamily } from './cases/reduce.js';
+import { softmaxFamily } from './cases/softmax.js';
 import { unetTrainCases } from './cases/unet-train.js';
 import { upsampleFamily } from './cases/upsample.js';
 import { vggForwardCases } from './cases/vgg-forward.js';
@@ -23,6 +24,7 @@ export const FAMILIES: readonly CaseFamily[] = [
   poolFamily,
   upsampleFamily,
   batchnormFamily,
+  softmaxFamily,
   augmentFamily,
 ];
 
