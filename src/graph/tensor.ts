@@ -106,6 +106,14 @@ export class Tensor {
     return new Float32Array(await runtime().read(buffer, this.size * 4));
   }
 
+  /**
+   * Reads the values as nested arrays in the tensor's shape (a number for rank 0), as tfjs's
+   * array() and PyTorch's tolist() give them: what dn.tensor(data) takes back.
+   */
+  async toNested(): Promise<NestedNumbers> {
+    return nest(await this.toArray(), this.shape);
+  }
+
   /** Reads a one-element tensor. */
   async item(): Promise<number> {
     if (this.size !== 1) throw new ShapeError(`item: ${this.describe()} has ${this.size} elements, expected 1`);
@@ -198,6 +206,16 @@ export function tensor(data: ArrayLike<number> | readonly NestedNumbers[], shape
   t.name = options.name;
   if (values.length) runtime().write(t.buffer, values);
   return t;
+}
+
+/** Flat values in row-major order to nested arrays of `shape` (a number for rank 0). */
+export function nest(values: ArrayLike<number>, shape: Shape): NestedNumbers {
+  if (shape.length === 0) return values[0];
+  const build = (axis: number, offset: number): NestedNumbers[] => {
+    const inner = shapeSize(shape.slice(axis + 1));
+    return Array.from({ length: shape[axis] }, (_, i) => (axis === shape.length - 1 ? values[offset + i] : build(axis + 1, offset + i * inner)));
+  };
+  return build(0, 0);
 }
 
 /** A shape argument that is not an array (dn.zeros(3) for dn.zeros([3])). */

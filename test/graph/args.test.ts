@@ -183,6 +183,17 @@ describe('forms the API takes beyond the typed ones', () => {
     for (const u of [t, reshaped, ints]) u.dispose();
   });
 
+  it('toNested reads the values back as nested arrays in the shape, what dn.tensor takes', async () => {
+    const nested = [[[1, 2], [3, 4], [5, 6]], [[7, 8], [9, 10], [11, 12]]];
+    const t = dn.tensor(nested);
+    expect(await t.toNested()).toEqual(nested);
+    const scalar = dn.tensor([7.5], []);
+    expect(await scalar.toNested()).toBe(7.5);
+    const empty = dn.zeros([2, 0]);
+    expect(await empty.toNested()).toEqual([[], []]);
+    for (const u of [t, scalar, empty]) u.dispose();
+  });
+
   it('ragged nested arrays are a ShapeError naming the row at fault', () => {
     const before = dn.memory().bytesInUse;
     expect(() => dn.tensor([[1, 2], [3]])).toThrow(/^tensor: .*\[1\]/);
