@@ -52,6 +52,30 @@ export function overrideRowKernelChoice(kind: 'cpu' | 'gpu' | null): void {
   else choiceOverride.set(device, kind);
 }
 
+/** WGSL params and bindings of each row kernel, the same in both variants (the host code binds them alike). */
+export const ROW_DECLS = {
+  softmaxForward: /* wgsl */ `struct Params { rows: u32, c: u32 }
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> y: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;`,
+  softmaxBackward: /* wgsl */ `struct Params { rows: u32, c: u32 }
+@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> y: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(3) var<uniform> params: Params;`,
+  crossEntropyForward: /* wgsl */ `struct Params { rows: u32, c: u32, keep: f32, spread: f32 }
+@group(0) @binding(0) var<storage, read> z: array<f32>;
+@group(0) @binding(1) var<storage, read> y: array<f32>;
+@group(0) @binding(2) var<storage, read_write> loss: array<f32>;
+@group(0) @binding(3) var<uniform> params: Params;`,
+  crossEntropyBackward: /* wgsl */ `struct Params { rows: u32, c: u32, keep: f32, spread: f32, ndy: u32, scale: f32 }
+@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> z: array<f32>;
+@group(0) @binding(2) var<storage, read> y: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dz: array<f32>;
+@group(0) @binding(4) var<uniform> params: Params;`,
+} as const;
+
 /** WGSL: the smoothed target t of element i; keep = 1 - e and spread = e / C come in params. */
 export const TARGET = `fn smoothedTarget(i: u32) -> f32 { return y[i] * params.keep + params.spread; }`;
 
@@ -134,10 +158,7 @@ function forwardSpec(kind: SoftmaxKind): KernelSpec {
     inputs: 1,
     outputs: 1,
     wgsl: () => /* wgsl */ `
-struct Params { rows: u32, c: u32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
-@group(0) @binding(2) var<uniform> params: Params;
+${ROW_DECLS.softmaxForward}
 ${TREE_MAX}
 ${treeSum('f32')}
 @compute @workgroup_size(${ROW_WG})
@@ -156,11 +177,7 @@ function backwardSpec(kind: SoftmaxKind): KernelSpec {
     inputs: 2,
     outputs: 1,
     wgsl: () => /* wgsl */ `
-struct Params { rows: u32, c: u32 }
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
-@group(0) @binding(1) var<storage, read> y: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(3) var<uniform> params: Params;
+${ROW_DECLS.softmaxBackward}
 ${treeSum('f32')}
 @compute @workgroup_size(${ROW_WG})
 fn main(${ROW_MAIN_ARGS}) {
@@ -182,11 +199,7 @@ const crossEntropyForwardSpec: KernelSpec = {
   inputs: 2,
   outputs: 1,
   wgsl: () => /* wgsl */ `
-struct Params { rows: u32, c: u32, keep: f32, spread: f32 }
-@group(0) @binding(0) var<storage, read> z: array<f32>;
-@group(0) @binding(1) var<storage, read> y: array<f32>;
-@group(0) @binding(2) var<storage, read_write> loss: array<f32>;
-@group(0) @binding(3) var<uniform> params: Params;
+${ROW_DECLS.crossEntropyForward}
 ${TARGET}
 ${TREE_MAX}
 ${treeSum('vec3<f32>')}
@@ -210,12 +223,7 @@ const crossEntropyBackwardSpec: KernelSpec = {
   inputs: 3,
   outputs: 1,
   wgsl: () => /* wgsl */ `
-struct Params { rows: u32, c: u32, keep: f32, spread: f32, ndy: u32, scale: f32 }
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
-@group(0) @binding(1) var<storage, read> z: array<f32>;
-@group(0) @binding(2) var<storage, read> y: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dz: array<f32>;
-@group(0) @binding(4) var<uniform> params: Params;
+${ROW_DECLS.crossEntropyBackward}
 ${TARGET}
 ${TREE_MAX}
 ${treeSum('vec2<f32>')}

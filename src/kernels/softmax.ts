@@ -23,7 +23,7 @@ import { expectChoice, expectNumber, expectOptions, expectTensor } from '../grap
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Tensor } from '../graph/tensor.js';
 import { reduceLoss, type Reduction } from './loss.js';
-import { ROW_SPECS, rowKernel, TARGET } from './softmax-rows.js';
+import { ROW_DECLS, ROW_SPECS, rowKernel, TARGET } from './softmax-rows.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
 
 export type SoftmaxKind = 'softmax' | 'logSoftmax';
@@ -69,10 +69,7 @@ function forwardSpec(kind: SoftmaxKind): KernelSpec {
     inputs: 1,
     outputs: 1,
     wgsl: () => /* wgsl */ `
-struct Params { rows: u32, c: u32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read_write> y: array<f32>;
-@group(0) @binding(2) var<uniform> params: Params;
+${ROW_DECLS.softmaxForward}
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
   let row = ${linearIndex()};
@@ -90,11 +87,7 @@ function backwardSpec(kind: SoftmaxKind): KernelSpec {
     inputs: 2,
     outputs: 1,
     wgsl: () => /* wgsl */ `
-struct Params { rows: u32, c: u32 }
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
-@group(0) @binding(1) var<storage, read> y: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(3) var<uniform> params: Params;
+${ROW_DECLS.softmaxBackward}
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
   let row = ${linearIndex()};
@@ -143,11 +136,7 @@ const crossEntropyForwardSpec: KernelSpec = {
   inputs: 2,
   outputs: 1,
   wgsl: () => /* wgsl */ `
-struct Params { rows: u32, c: u32, keep: f32, spread: f32 }
-@group(0) @binding(0) var<storage, read> z: array<f32>;
-@group(0) @binding(1) var<storage, read> y: array<f32>;
-@group(0) @binding(2) var<storage, read_write> loss: array<f32>;
-@group(0) @binding(3) var<uniform> params: Params;
+${ROW_DECLS.crossEntropyForward}
 ${TARGET}
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
@@ -168,12 +157,7 @@ const crossEntropyBackwardSpec: KernelSpec = {
   inputs: 3,
   outputs: 1,
   wgsl: () => /* wgsl */ `
-struct Params { rows: u32, c: u32, keep: f32, spread: f32, ndy: u32, scale: f32 }
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
-@group(0) @binding(1) var<storage, read> z: array<f32>;
-@group(0) @binding(2) var<storage, read> y: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dz: array<f32>;
-@group(0) @binding(4) var<uniform> params: Params;
+${ROW_DECLS.crossEntropyBackward}
 ${TARGET}
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {

@@ -54,6 +54,24 @@ function discBatch(n: number, size: number, seed: number): { x: Float32Array; y:
   return { x, y };
 }
 
+/** `steps` optimiser steps on the loss `lossOf` builds; each step's loss, read back. */
+async function trainSteps(opt: Adam, steps: number, lossOf: () => dn.Tensor, after?: (step: number) => void): Promise<number[]> {
+  const losses: number[] = [];
+  for (let step = 1; step <= steps; step++) {
+    const loss = dn.scope(() => {
+      const l = lossOf();
+      l.backward();
+      return l;
+    });
+    opt.step();
+    opt.zeroGrad();
+    losses.push(await loss.item());
+    loss.dispose();
+    after?.(step);
+  }
+  return losses;
+}
+
 describe('training a tiny U-Net', () => {
   it('overfits a handful of synthetic images (loss falls by an order of magnitude) without leaking', async () => {
     dn.setInitSeed(3);
@@ -62,20 +80,10 @@ describe('training a tiny U-Net', () => {
     const { x, y } = discBatch(4, 16, 5);
     const xt = dn.tensor(x, [4, 16, 16, 3]);
     const yt = dn.tensor(y, [4, 16, 16, 1]);
-    const losses: number[] = [];
     let bytesAt10 = 0;
-    for (let step = 1; step <= 120; step++) {
-      const loss = dn.scope(() => {
-        const l = bceDiceLoss(model.forward(xt), yt);
-        l.backward();
-        return l;
-      });
-      opt.step();
-      opt.zeroGrad();
-      losses.push(await loss.item());
-      loss.dispose();
+    const losses = await trainSteps(opt, 120, () => bceDiceLoss(model.forward(xt), yt), (step) => {
       if (step === 10) bytesAt10 = dn.memory().bytesInUse;
-    }
+    });
     expect(dn.memory().bytesInUse).toBe(bytesAt10);
     expect(losses[losses.length - 1]).toBeLessThan(losses[0] / 10);
     for (const t of [xt, yt]) t.dispose();
@@ -92,19 +100,10 @@ describe('training a tiny U-Net', () => {
     const labels = dn.tensor(y, [4, 16, 16, 1]);
     const target = dn.oneHot(labels, 2);
     expect(target.shape).toEqual([4, 16, 16, 2]);
-    const losses: number[] = [];
-    for (let step = 1; step <= 100; step++) {
-      const loss = dn.scope(() => {
-        const z = model.forward(xt);
-        const l = dn.add(dn.softmaxCrossEntropy(z, target), dn.diceLoss(dn.softmax(z), target, { perChannel: true }));
-        l.backward();
-        return l;
-      });
-      opt.step();
-      opt.zeroGrad();
-      losses.push(await loss.item());
-      loss.dispose();
-    }
+    const losses = await trainSteps(opt, 100, () => {
+      const z = model.forward(xt);
+      return dn.add(dn.softmaxCrossEntropy(z, target), dn.diceLoss(dn.softmax(z), target, { perChannel: true }));
+    });
     expect(losses[losses.length - 1]).toBeLessThan(losses[0] / 10);
     // The same weights behind output: 'softmax' give class probabilities summing to 1 per pixel.
     const probs = unet({ features: 4, depth: 2, outChannels: 2, output: 'softmax' });
