@@ -113,6 +113,13 @@ export const sqrt = (x: Tensor): Tensor => unary('sqrt', x);
 export const scale = (x: Tensor, c: number): Tensor => unary('scale', x, c);
 export const addScalar = (x: Tensor, c: number): Tensor => unary('addScalar', x, c);
 export const leakyRelu = (x: Tensor, slope = 0.01): Tensor => unary('leakyRelu', x, slope);
+export const abs = (x: Tensor): Tensor => unary('abs', x);
+/** log(1 + e^x), computed without overflow. */
+export const softplus = (x: Tensor): Tensor => unary('softplus', x);
+/** x · sigmoid(x) (swish). */
+export const silu = (x: Tensor): Tensor => unary('silu', x);
+/** x for x > 0, alpha (e^x - 1) below. */
+export const elu = (x: Tensor, alpha = 1): Tensor => unary('elu', x, alpha);
 /** a + b: two tensors (suffix broadcasting), or a tensor and a number on either side. */
 export const add = (a: Tensor | number, b: Tensor | number): Tensor => arithmetic('add', a, b);
 /** a - b: two tensors (suffix broadcasting), or a tensor and a number on either side. */

@@ -47,6 +47,13 @@ export const UNARY = {
   scale: { forward: 'x * c', backward: 'dy * c', saves: 'x', param: 'factor' },
   addScalar: { forward: 'x + c', backward: 'dy', saves: 'x', param: 'value' },
   leakyRelu: { forward: 'select(c * x, x, x > T(0.0))', backward: 'select(c * dy, dy, x > T(0.0))', saves: 'x', param: 'slope' },
+  // d|x|/dx = sign(x): 0 at 0, as PyTorch's.
+  abs: { forward: 'abs(x)', backward: 'dy * sign(x)', saves: 'x' },
+  // log(1 + e^x) as max(x, 0) + log(1 + e^-|x|): no exp overflows; its derivative is sigmoid(x).
+  softplus: { forward: 'max(x, T(0.0)) + log(1.0 + exp(-abs(x)))', backward: 'dy / (1.0 + exp(-x))', saves: 'x' },
+  // x · sigmoid(x) (swish); derivative s (1 + x (1 - s)).
+  silu: { forward: 'x / (1.0 + exp(-x))', backward: 'dy * (1.0 / (1.0 + exp(-x))) * (1.0 + x * (1.0 - 1.0 / (1.0 + exp(-x))))', saves: 'x' },
+  elu: { forward: 'select(c * (exp(x) - 1.0), x, x > T(0.0))', backward: 'select(dy * c * exp(x), dy, x > T(0.0))', saves: 'x', param: 'alpha' },
   // A number on one side of sub or div (arithmetic below): c - x, x / c (a division, not a
   // multiply by 1/c, so it rounds as div(x, tensor) does) and c / x.
   rsubScalar: { forward: 'c - x', backward: '-dy', saves: 'x', param: 'value' },

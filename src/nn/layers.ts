@@ -11,7 +11,7 @@ import { convTranspose2d } from '../kernels/conv-transpose2d.js';
 import { dropout } from '../kernels/dropout.js';
 import { unary } from '../kernels/elementwise.js';
 import { linear } from '../kernels/matmul.js';
-import { maxPool2d } from '../kernels/pool.js';
+import { avgPool2d, globalAvgPool2d, maxPool2d } from '../kernels/pool.js';
 import { softmax } from '../kernels/softmax.js';
 import { upsample2d } from '../kernels/upsample.js';
 import { initValues, nextSeed, type InitName } from './init.js';
@@ -188,6 +188,57 @@ export class ReLU extends Module {
 export class Sigmoid extends Module {
   forward(x: Tensor): Tensor {
     return unary('sigmoid', x);
+  }
+}
+
+export class Tanh extends Module {
+  forward(x: Tensor): Tensor {
+    return unary('tanh', x);
+  }
+}
+
+export class LeakyReLU extends Module {
+  constructor(readonly slope = 0.01) {
+    super();
+    expectNumber('LeakyReLU', 'slope', slope);
+  }
+  forward(x: Tensor): Tensor {
+    return unary('leakyRelu', x, this.slope);
+  }
+}
+
+export class ELU extends Module {
+  constructor(readonly alpha = 1) {
+    super();
+    expectNumber('ELU', 'alpha', alpha);
+  }
+  forward(x: Tensor): Tensor {
+    return unary('elu', x, this.alpha);
+  }
+}
+
+/** x · sigmoid(x) (swish). */
+export class SiLU extends Module {
+  forward(x: Tensor): Tensor {
+    return unary('silu', x);
+  }
+}
+
+export class AvgPool2d extends Module {
+  constructor(readonly size = 2, readonly stride = size) {
+    super();
+    count('AvgPool2d', 'size', size);
+    count('AvgPool2d', 'stride', stride);
+  }
+  forward(x: Tensor): Tensor {
+    return avgPool2d(x, { size: this.size, stride: this.stride });
+  }
+}
+
+/** [N, H, W, C] -> [N, C]: the mean over each channel's pixels. */
+export class GlobalAvgPool2d extends Module {
+  forward(x: Tensor): Tensor {
+    return globalAvgPool2d(x);
   }
 }
 

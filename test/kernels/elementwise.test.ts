@@ -27,6 +27,10 @@ const UNARY_CASES = [
   { op: 'scale', shape: [65], c: -2.5 },
   { op: 'addScalar', shape: [3, 3], c: 0.75 },
   { op: 'leakyRelu', shape: [2, 50], c: 0.1 },
+  { op: 'abs', shape: [5, 3] },
+  { op: 'softplus', shape: [41] },
+  { op: 'silu', shape: [3, 11] },
+  { op: 'elu', shape: [19], c: 0.7 },
   { op: 'rsubScalar', shape: [7], c: 1.5 },
   { op: 'divScalar', shape: [3, 5], c: -0.8 },
   { op: 'rdivScalar', shape: [11], c: 2.5, positive: true },
@@ -42,6 +46,10 @@ const UNARY_CASES = [
   { op: 'scale', shape: [64], c: -2.5 },
   { op: 'addScalar', shape: [3, 4], c: 0.75 },
   { op: 'leakyRelu', shape: [2, 49], c: 0.1 },
+  { op: 'abs', shape: [4, 3] },
+  { op: 'softplus', shape: [40] },
+  { op: 'silu', shape: [3, 12] },
+  { op: 'elu', shape: [20], c: 0.7 },
   { op: 'rsubScalar', shape: [8], c: 1.5 },
   { op: 'divScalar', shape: [4, 5], c: -0.8 },
   { op: 'rdivScalar', shape: [12], c: 2.5, positive: true },
@@ -70,7 +78,7 @@ describe('unary ops', () => {
         const fns: Record<UnaryOp, (t: dn.Tensor) => dn.Tensor> = {
           relu: dn.relu, sigmoid: dn.sigmoid, tanh: dn.tanh, exp: dn.exp, log: dn.log, neg: dn.neg,
           square: dn.square, sqrt: dn.sqrt, scale: (t) => dn.scale(t, c), addScalar: (t) => dn.addScalar(t, c),
-          leakyRelu: (t) => dn.leakyRelu(t, c),
+          leakyRelu: (t) => dn.leakyRelu(t, c), abs: dn.abs, softplus: dn.softplus, silu: dn.silu, elu: (t) => dn.elu(t, c),
           // The three ops behind a number on one side of sub and div.
           rsubScalar: (t) => dn.sub(c, t), divScalar: (t) => dn.div(t, c), rdivScalar: (t) => dn.div(c, t),
         };
@@ -84,6 +92,25 @@ describe('unary ops', () => {
       const wantDx = unaryBackwardRef(cs.op, nd(x, [...cs.shape]), nd(dy, [...cs.shape]), c);
       expectClose(`${cs.op} backward`, await xt.grad!.toArray(), wantDx.data);
       for (const t of [xt, y, dyt]) t.dispose();
+    });
+  }
+});
+
+describe('unary ops at large |x|', () => {
+  // exp(±100) overflows float32 or underflows: softplus, silu and elu must still give the
+  // float64 reference's values and gradients (to float32 rounding, rtol 1e-4).
+  const x = [-100, -30, -0.5, 0.5, 30, 100];
+  for (const op of ['softplus', 'silu', 'elu', 'sigmoid'] as const) {
+    it(`${op} of ${JSON.stringify(x)}`, async () => {
+      const xt = dn.tensor(x, [6], { requiresGrad: true });
+      const y = dn.scope(() => ({ softplus: dn.softplus, silu: dn.silu, elu: (t: dn.Tensor) => dn.elu(t, 1), sigmoid: dn.sigmoid })[op](xt));
+      const got = await y.toArray();
+      expect([...got].every(Number.isFinite)).toBe(true);
+      expectClose(`${op} forward`, got, unaryForwardRef(op, nd(x, [6]), 1).data);
+      const dy = dn.full([6], 1);
+      y.backward(dy);
+      expectClose(`${op} backward`, await xt.grad!.toArray(), unaryBackwardRef(op, nd(x, [6]), nd([1, 1, 1, 1, 1, 1], [6]), 1).data);
+      for (const t of [xt, y, dy]) t.dispose();
     });
   }
 });

@@ -22,6 +22,28 @@ describe('layers', () => {
     net.dispose();
   });
 
+  it('activation and pooling layers give what their ops give', async () => {
+    const x = dn.tensor(new Float32Array(2 * 4 * 4 * 3).map((_, i) => 2 * Math.sin(i)), [2, 4, 4, 3]);
+    const pairs: [dn.Module, (t: dn.Tensor) => dn.Tensor][] = [
+      [new dn.nn.Tanh(), dn.tanh],
+      [new dn.nn.LeakyReLU(0.2), (t) => dn.leakyRelu(t, 0.2)],
+      [new dn.nn.ELU(0.5), (t) => dn.elu(t, 0.5)],
+      [new dn.nn.SiLU(), dn.silu],
+      [new dn.nn.Softmax(), dn.softmax],
+      [new dn.nn.AvgPool2d(2), (t) => dn.avgPool2d(t, { size: 2 })],
+      [new dn.nn.GlobalAvgPool2d(), dn.globalAvgPool2d],
+    ];
+    for (const [layer, op] of pairs) {
+      const [a, b] = [layer.forward(x), op(x)];
+      expect(a.shape, layer.constructor.name).toEqual(b.shape);
+      expect(Array.from(await a.toArray()), layer.constructor.name).toEqual(Array.from(await b.toArray()));
+      a.dispose();
+      b.dispose();
+    }
+    expect(() => new dn.nn.AvgPool2d(0)).toThrow(dn.ArgumentError);
+    x.dispose();
+  });
+
   it('run forward through every layer with the expected shapes', async () => {
     const x = dn.tensor(new Float32Array(2 * 8 * 8 * 3).map((_, i) => Math.sin(i)), [2, 8, 8, 3]);
     const net = new Sequential(
