@@ -130,6 +130,7 @@ export function gpuChecks(): GpuCheck[] {
     // 128-wide tiles (tiledTileFor) both ways: forward N = 144, backward input N = 136, 646 rows.
     conv('3x3 same, 128x128 tiles', [2, 19, 17, 136], [3, 3, 136, 144], { padding: 'same' }),
     conv('3x3 valid stride 2', [3, 15, 13, 8], [3, 3, 8, 12], { padding: 'valid', stride: 2 }),
+    conv('3x3 same dilation 2 (space-to-batch)', [2, 17, 15, 24], [3, 3, 24, 32], { padding: 'same', dilation: 2 }),
     // Winograd F(4x4, 3x3) forced: blocks past the edge, an odd channel count, 'valid'.
     conv('3x3 same by Winograd', [2, 18, 21, 32], [3, 3, 32, 40], { padding: 'same' }, 'winograd'),
     conv('3x3 valid by Winograd, 7 output channels', [3, 11, 10, 20], [3, 3, 20, 7], { padding: 'valid' }, 'winograd'),

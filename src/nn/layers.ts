@@ -29,6 +29,7 @@ function checkConvLayer(layer: string, inChannels: unknown, outChannels: unknown
   expectOptions(layer, opts, "{ kernelSize: 3, padding: 'same' }");
   if (opts.kernelSize !== undefined) count(layer, 'kernelSize', opts.kernelSize);
   if (opts.stride !== undefined) count(layer, 'stride', opts.stride);
+  if (opts.dilation !== undefined) count(layer, 'dilation', opts.dilation);
 }
 
 function param(shape: number[], init: InitName, seed: number): Tensor {
@@ -38,6 +39,8 @@ function param(shape: number[], init: InitName, seed: number): Tensor {
 export interface ConvLayerOptions {
   kernelSize?: number;
   stride?: number;
+  /** Conv2d only: taps this far apart (atrous), with stride 1. */
+  dilation?: number;
   padding?: Conv2dOptions['padding'];
   bias?: boolean;
   init?: InitName;
@@ -57,7 +60,7 @@ export class Conv2d extends Module {
     this.bias = opts.bias === false ? null : this.addParameter('bias', param([outChannels], 'zeros', 0));
   }
   forward(x: Tensor): Tensor {
-    return conv2d(x, this.weight, this.bias, { stride: this.opts.stride ?? 1, padding: this.opts.padding ?? 'same' });
+    return conv2d(x, this.weight, this.bias, { stride: this.opts.stride ?? 1, padding: this.opts.padding ?? 'same', dilation: this.opts.dilation ?? 1 });
   }
 }
 
@@ -68,6 +71,7 @@ export class ConvTranspose2d extends Module {
   constructor(readonly inChannels: number, readonly outChannels: number, readonly opts: ConvLayerOptions = {}) {
     super();
     checkConvLayer('ConvTranspose2d', inChannels, outChannels, opts);
+    if ((opts.dilation ?? 1) !== 1) throw new ArgumentError(`ConvTranspose2d: dilation is for Conv2d only, got ${opts.dilation}`);
     const k = opts.kernelSize ?? 2;
     const seed = opts.seed ?? nextSeed();
     const shape = [k, k, outChannels, inChannels];

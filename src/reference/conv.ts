@@ -2,7 +2,8 @@
 // independent of the GPU code's geometry helpers, so they can check its 'same' padding too.
 //
 // conv2d:          x [N, H, W, Cin], w [kh, kw, Cin, Cout] -> y [N, Ho, Wo, Cout]
-//   y[n, ho, wo, co] = b[co] + Σ x[n, ho·sh − top + i, wo·sw − left + j, ci] · w[i, j, ci, co]
+//   y[n, ho, wo, co] = b[co] + Σ x[n, ho·sh − top + i·dh, wo·sw − left + j·dw, ci] · w[i, j, ci, co]
+//   (dilation dh, dw: taps that far apart, the kernel reaching (k − 1)·d + 1 pixels)
 // convTranspose2d: x [N, H, W, Cin], w [kh, kw, Cout, Cin] -> y [N, Hy, Wy, Cout]
 //   every input pixel scatters x[n, h, w, ci] · w[i, j, co, ci] to y[n, h·sh − top + i, w·sw − left + j, co]
 // The backward references are the same loops with the products sent the other way.
@@ -12,6 +13,7 @@ import { ndZeros, type NdArray } from './array.js';
 export interface ConvRefOptions {
   stride?: number | [number, number];
   padding?: 'same' | 'valid' | number | [number, number, number, number];
+  dilation?: number | [number, number];
 }
 
 interface Layout {
@@ -26,6 +28,11 @@ function strides(opts: ConvRefOptions): [number, number] {
   return typeof s === 'number' ? [s, s] : s;
 }
 
+function dilations(opts: ConvRefOptions): [number, number] {
+  const d = opts.dilation ?? 1;
+  return typeof d === 'number' ? [d, d] : d;
+}
+
 function explicitPads(p: number | [number, number, number, number]): [number, number, number, number] {
   return typeof p === 'number' ? [p, p, p, p] : p;
 }
@@ -37,16 +44,17 @@ function tfSame(size: number, k: number, s: number): [number, number] {
 }
 
 /** conv2d's output size and front padding. */
-function convLayout(x: NdArray, w: NdArray, opts: ConvRefOptions): Layout & { ho: number; wo: number } {
+function convLayout(x: NdArray, w: NdArray, opts: ConvRefOptions): Layout & { ho: number; wo: number; dilH: number; dilW: number } {
   const [, h, wd] = x.shape;
-  const [kh, kw] = w.shape;
   const [sh, sw] = strides(opts);
+  const [dilH, dilW] = dilations(opts);
+  const [kh, kw] = [(w.shape[0] - 1) * dilH + 1, (w.shape[1] - 1) * dilW + 1];
   const p = opts.padding ?? 'valid';
   const [top, bottom, left, right] =
     p === 'same' ? [...tfSame(h, kh, sh), ...tfSame(wd, kw, sw)] : p === 'valid' ? [0, 0, 0, 0] : explicitPads(p);
   const ho = Math.floor((h + top + bottom - kh) / sh) + 1;
   const wo = Math.floor((wd + left + right - kw) / sw) + 1;
-  return { sh, sw, top, left, ho, wo };
+  return { sh, sw, top, left, dilH, dilW, ho, wo };
 }
 
 /** Flat index of [a, b, c, d] in a row-major array of the given shape. */
@@ -57,7 +65,7 @@ function at(shape: number[], a: number, b: number, c: number, d: number): number
 export function conv2dForwardRef(x: NdArray, w: NdArray, b: NdArray | null, opts: ConvRefOptions = {}): NdArray {
   const [n, h, wd, cin] = x.shape;
   const [kh, kw, , cout] = w.shape;
-  const { sh, sw, top, left, ho, wo } = convLayout(x, w, opts);
+  const { sh, sw, top, left, dilH, dilW, ho, wo } = convLayout(x, w, opts);
   const y = ndZeros([n, ho, wo, cout]);
   for (let ni = 0; ni < n; ni++)
     for (let oh = 0; oh < ho; oh++)
@@ -66,8 +74,8 @@ export function conv2dForwardRef(x: NdArray, w: NdArray, b: NdArray | null, opts
           let acc = b ? b.data[co] : 0;
           for (let i = 0; i < kh; i++)
             for (let j = 0; j < kw; j++) {
-              const hi = oh * sh - top + i;
-              const wi = ow * sw - left + j;
+              const hi = oh * sh - top + i * dilH;
+              const wi = ow * sw - left + j * dilW;
               if (hi < 0 || hi >= h || wi < 0 || wi >= wd) continue;
               for (let ci = 0; ci < cin; ci++) acc += x.data[at(x.shape, ni, hi, wi, ci)] * w.data[at(w.shape, i, j, ci, co)];
             }
@@ -86,7 +94,7 @@ export interface ConvGrads {
 export function conv2dBackwardRef(x: NdArray, w: NdArray, dy: NdArray, opts: ConvRefOptions = {}): ConvGrads {
   const [n, h, wd, cin] = x.shape;
   const [kh, kw, , cout] = w.shape;
-  const { sh, sw, top, left, ho, wo } = convLayout(x, w, opts);
+  const { sh, sw, top, left, dilH, dilW, ho, wo } = convLayout(x, w, opts);
   const dx = ndZeros(x.shape);
   const dw = ndZeros(w.shape);
   const db = ndZeros([cout]);
@@ -98,8 +106,8 @@ export function conv2dBackwardRef(x: NdArray, w: NdArray, dy: NdArray, opts: Con
           db.data[co] += g;
           for (let i = 0; i < kh; i++)
             for (let j = 0; j < kw; j++) {
-              const hi = oh * sh - top + i;
-              const wi = ow * sw - left + j;
+              const hi = oh * sh - top + i * dilH;
+              const wi = ow * sw - left + j * dilW;
               if (hi < 0 || hi >= h || wi < 0 || wi >= wd) continue;
               for (let ci = 0; ci < cin; ci++) {
                 dx.data[at(x.shape, ni, hi, wi, ci)] += g * w.data[at(w.shape, i, j, ci, co)];

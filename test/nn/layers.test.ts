@@ -41,6 +41,13 @@ describe('layers', () => {
       b.dispose();
     }
     expect(() => new dn.nn.AvgPool2d(0)).toThrow(dn.ArgumentError);
+    const atrous = new dn.nn.Conv2d(3, 2, { dilation: 2, seed: 3 });
+    const [a, b] = [atrous.forward(x), dn.conv2d(x, atrous.weight, atrous.bias, { padding: 'same', dilation: 2 })];
+    expect(a.shape).toEqual([2, 4, 4, 2]);
+    expect(Array.from(await a.toArray())).toEqual(Array.from(await b.toArray()));
+    expect(() => new dn.nn.ConvTranspose2d(3, 2, { dilation: 2 })).toThrow(/^ConvTranspose2d: dilation/);
+    for (const t of [a, b]) t.dispose();
+    atrous.dispose();
     x.dispose();
   });
 
