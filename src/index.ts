@@ -30,6 +30,8 @@ export { upsample2d } from './kernels/upsample.js';
 export type { Upsample2dOptions } from './kernels/upsample.js';
 export { concat, split } from './kernels/concat.js';
 export { batchNorm2d } from './kernels/batchnorm.js';
+export { groupNorm } from './kernels/groupnorm.js';
+export type { GroupNormOptions } from './kernels/groupnorm.js';
 export type { BatchNormOptions } from './kernels/batchnorm.js';
 export { matmul, linear } from './kernels/matmul.js';
 export { dropout, randomUniform } from './kernels/dropout.js';

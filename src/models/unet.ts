@@ -6,7 +6,8 @@
 // ('encoder1.enc1conv1.weight', 'upconv4.bias', ...), so its checkpoints load by name.
 // Defaults (f = 32, depth 4, 3 in, 1 out): 7,763,041 parameters.
 //
-// `batchNorm: false` gives the plainer U-Net of the Keras notebooks (convs with bias, no BN);
+// `norm: 'none'` (or `batchNorm: false`) gives the plainer U-Net of the Keras notebooks (convs with
+// bias, no BN); `norm: 'instance'` with `activation: 'leakyRelu'` is nnU-Net's choice of layers;
 // `up: 'bilinear'` replaces each transposed conv by bilinear x2 up-sampling and a 3x3 conv.
 
 import { ArgumentError, ShapeError } from '../errors.js';
@@ -15,7 +16,7 @@ import type { Tensor } from '../graph/tensor.js';
 import { concat } from '../kernels/concat.js';
 import { unary } from '../kernels/elementwise.js';
 import { softmax } from '../kernels/softmax.js';
-import { BatchNorm2d, Conv2d, ConvTranspose2d, MaxPool2d, ReLU, Sequential, Upsample } from '../nn/layers.js';
+import { BatchNorm2d, Conv2d, ConvTranspose2d, GroupNorm, InstanceNorm2d, LeakyReLU, MaxPool2d, ReLU, Sequential, Upsample } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 
 export interface UNetOptions {
@@ -25,6 +26,16 @@ export interface UNetOptions {
   outChannels?: number;
   up?: 'transpose' | 'bilinear';
   batchNorm?: boolean;
+  /**
+   * The normalisation after each 3x3 conv: 'batch' (the default, Buda's), 'instance' (one group
+   * per channel, nnU-Net's: no dependence on the batch, so batch 1 trains as well), 'group'
+   * (normGroups groups, default 8; every level's width must split into them) or 'none' (convs
+   * with bias, the Keras notebooks'). `batchNorm: false` is the older spelling of 'none'.
+   */
+  norm?: 'batch' | 'instance' | 'group' | 'none';
+  normGroups?: number;
+  /** After each normalisation: 'relu' (default) or 'leakyRelu' (slope 0.01, nnU-Net's). */
+  activation?: 'relu' | 'leakyRelu';
   /** Apply the final sigmoid (default); false returns logits for bceWithLogits. */
   sigmoid?: boolean;
   /**
@@ -45,17 +56,36 @@ function checkUNetOptions(opts: UNetOptions): void {
   expectOptionalNumber('UNet', 'outChannels', opts.outChannels, { integer: true, min: 1 });
   expectChoice('UNet', 'up', opts.up, ['transpose', 'bilinear']);
   expectChoice('UNet', 'output', opts.output, ['sigmoid', 'softmax', 'logits']);
+  expectChoice('UNet', 'norm', opts.norm, ['batch', 'instance', 'group', 'none']);
+  expectChoice('UNet', 'activation', opts.activation, ['relu', 'leakyRelu']);
+  expectOptionalNumber('UNet', 'normGroups', opts.normGroups, { integer: true, min: 1 });
+  if (opts.norm && opts.norm !== 'none' && opts.batchNorm === false) {
+    throw new ArgumentError(`UNet: batchNorm: false asks for no normalisation but norm is '${opts.norm}'; give one of them`);
+  }
+  const groups = opts.normGroups ?? 8;
+  if (opts.norm === 'group' && (opts.features ?? 32) % groups) {
+    throw new ArgumentError(`UNet: ${opts.features ?? 32} features do not split into ${groups} groups (normGroups)`);
+  }
   if (opts.output && opts.output !== 'logits' && opts.sigmoid === false) {
     throw new ArgumentError(`UNet: sigmoid: false asks for logits but output is '${opts.output}'; give one of them`);
   }
 }
 
-function block(inCh: number, features: number, name: string, batchNorm: boolean): Sequential {
+type Norm = NonNullable<UNetOptions['norm']>;
+
+/** The normalisation layer of one conv's output (`features` channels). */
+function normLayer(norm: Exclude<Norm, 'none'>, features: number, groups: number): Module {
+  if (norm === 'batch') return new BatchNorm2d(features);
+  return norm === 'instance' ? new InstanceNorm2d(features) : new GroupNorm(groups, features);
+}
+
+/** Two [3x3 conv, norm, activation]; the conv has a bias only without a norm after it. */
+function block(inCh: number, features: number, name: string, o: Required<UNetOptions>): Sequential {
   const parts: [string, Module][] = [];
   for (const i of [1, 2]) {
-    parts.push([`${name}conv${i}`, new Conv2d(i === 1 ? inCh : features, features, { kernelSize: 3, padding: 'same', bias: !batchNorm, init: 'heNormal' })]);
-    if (batchNorm) parts.push([`${name}norm${i}`, new BatchNorm2d(features)]);
-    parts.push([`${name}relu${i}`, new ReLU()]);
+    parts.push([`${name}conv${i}`, new Conv2d(i === 1 ? inCh : features, features, { kernelSize: 3, padding: 'same', bias: o.norm === 'none', init: 'heNormal' })]);
+    if (o.norm !== 'none') parts.push([`${name}norm${i}`, normLayer(o.norm, features, o.normGroups)]);
+    parts.push([`${name}relu${i}`, o.activation === 'relu' ? new ReLU() : new LeakyReLU(0.01)]);
   }
   return new Sequential(...parts);
 }
@@ -89,23 +119,25 @@ export class UNet extends Module {
     super();
     checkUNetOptions(opts);
     const output = opts.output ?? (opts.sigmoid === false ? 'logits' : 'sigmoid');
-    const o = { features: 32, depth: 4, inChannels: 3, outChannels: 1, up: 'transpose', batchNorm: true, ...opts, sigmoid: output === 'sigmoid', output } as Required<UNetOptions>;
+    const norm = opts.norm ?? (opts.batchNorm === false ? 'none' : 'batch');
+    const defaults = { features: 32, depth: 4, inChannels: 3, outChannels: 1, up: 'transpose', normGroups: 8, activation: 'relu' };
+    const o = { ...defaults, ...opts, sigmoid: output === 'sigmoid', output, norm, batchNorm: norm === 'batch' } as Required<UNetOptions>;
     this.options = o;
     const f = o.features;
     let ch = o.inChannels;
     for (let level = 1; level <= o.depth; level++) {
       const width = f * 2 ** (level - 1);
-      this.encoders.push(this.addModule(`encoder${level}`, block(ch, width, `enc${level}`, o.batchNorm)));
+      this.encoders.push(this.addModule(`encoder${level}`, block(ch, width, `enc${level}`, o)));
       ch = width;
     }
     const bottom = f * 2 ** o.depth;
-    this.bottleneck = this.addModule('bottleneck', block(ch, bottom, 'bottleneck', o.batchNorm));
+    this.bottleneck = this.addModule('bottleneck', block(ch, bottom, 'bottleneck', o));
     ch = bottom;
     for (let level = o.depth; level >= 1; level--) {
       const width = f * 2 ** (level - 1);
       const up = o.up === 'transpose' ? new ConvTranspose2d(ch, width, { kernelSize: 2, stride: 2 }) : new UpBilinear(ch, width);
       this.ups.push(this.addModule(`upconv${level}`, up));
-      this.decoders.push(this.addModule(`decoder${level}`, block(width * 2, width, `dec${level}`, o.batchNorm)));
+      this.decoders.push(this.addModule(`decoder${level}`, block(width * 2, width, `dec${level}`, o)));
       ch = width;
     }
     this.head = this.addModule('conv', new Conv2d(f, o.outChannels, { kernelSize: 1, padding: 'valid' }));

@@ -6,16 +6,19 @@ import { describeValue, expectChoice, expectNumber, expectOptionalNumber, expect
 import { reshape } from '../graph/reshape.js';
 import { tensor, type Tensor } from '../graph/tensor.js';
 import { batchNorm2d } from '../kernels/batchnorm.js';
+import { groupNorm } from '../kernels/groupnorm.js';
 import { conv2d, type Conv2dOptions } from '../kernels/conv2d.js';
 import { convTranspose2d } from '../kernels/conv-transpose2d.js';
 import { dropout } from '../kernels/dropout.js';
-import { unary } from '../kernels/elementwise.js';
 import { linear } from '../kernels/matmul.js';
 import { avgPool2d, globalAvgPool2d, maxPool2d } from '../kernels/pool.js';
-import { softmax } from '../kernels/softmax.js';
 import { upsample2d } from '../kernels/upsample.js';
 import { initValues, nextSeed, type InitName } from './init.js';
 import { Module } from './module.js';
+import { ReLU } from './activations.js';
+
+// The activation layers live in activations.ts; every layer is importable from here.
+export { ELU, LeakyReLU, ReLU, Sigmoid, SiLU, Softmax, Tanh } from './activations.js';
 
 /** A channel, feature or window count given to a layer's constructor: a positive integer. */
 function count(layer: string, role: string, v: unknown): void {
@@ -124,6 +127,38 @@ export class BatchNorm2d extends Module {
   }
 }
 
+/**
+ * GroupNorm(groups, channels) as PyTorch's: statistics per sample and group of channels, so
+ * independent of the batch size (batch 1 trains as well as 16), no running statistics, the
+ * same in train() and eval(). weight and bias [channels].
+ */
+export class GroupNorm extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+  constructor(readonly groups: number, readonly channels: number, readonly opts: { eps?: number } = {}) {
+    super();
+    count('GroupNorm', 'groups', groups);
+    count('GroupNorm', 'channels', channels);
+    if (channels % groups) throw new ArgumentError(`GroupNorm: ${channels} channels do not split into ${groups} groups`);
+    expectOptionalNumber('GroupNorm', 'eps', opts.eps, { above: 0 });
+    this.weight = this.addParameter('weight', param([channels], 'ones', 0));
+    this.bias = this.addParameter('bias', param([channels], 'zeros', 0));
+  }
+  forward(x: Tensor): Tensor {
+    return groupNorm(x, this.weight, this.bias, { groups: this.groups, eps: this.opts.eps ?? 1e-5 });
+  }
+}
+
+/**
+ * Instance norm: a group per channel (nnU-Net's normalisation). Affine, unlike PyTorch's
+ * InstanceNorm2d default (affine=False), as nnU-Net configures it.
+ */
+export class InstanceNorm2d extends GroupNorm {
+  constructor(channels: number, opts: { eps?: number } = {}) {
+    super(channels, channels, opts);
+  }
+}
+
 /** Linear (Keras Dense): weight [in, out], bias [out]. */
 export class Linear extends Module {
   readonly weight: Tensor;
@@ -183,51 +218,6 @@ export class Upsample extends Module {
   }
 }
 
-export class ReLU extends Module {
-  forward(x: Tensor): Tensor {
-    return unary('relu', x);
-  }
-}
-
-export class Sigmoid extends Module {
-  forward(x: Tensor): Tensor {
-    return unary('sigmoid', x);
-  }
-}
-
-export class Tanh extends Module {
-  forward(x: Tensor): Tensor {
-    return unary('tanh', x);
-  }
-}
-
-export class LeakyReLU extends Module {
-  constructor(readonly slope = 0.01) {
-    super();
-    expectNumber('LeakyReLU', 'slope', slope);
-  }
-  forward(x: Tensor): Tensor {
-    return unary('leakyRelu', x, this.slope);
-  }
-}
-
-export class ELU extends Module {
-  constructor(readonly alpha = 1) {
-    super();
-    expectNumber('ELU', 'alpha', alpha);
-  }
-  forward(x: Tensor): Tensor {
-    return unary('elu', x, this.alpha);
-  }
-}
-
-/** x · sigmoid(x) (swish). */
-export class SiLU extends Module {
-  forward(x: Tensor): Tensor {
-    return unary('silu', x);
-  }
-}
-
 export class AvgPool2d extends Module {
   constructor(readonly size = 2, readonly stride = size) {
     super();
@@ -243,13 +233,6 @@ export class AvgPool2d extends Module {
 export class GlobalAvgPool2d extends Module {
   forward(x: Tensor): Tensor {
     return globalAvgPool2d(x);
-  }
-}
-
-/** Softmax over the last axis (the channels of NHWC, the classes of [N, C]). */
-export class Softmax extends Module {
-  forward(x: Tensor): Tensor {
-    return softmax(x);
   }
 }
 

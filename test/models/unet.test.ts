@@ -124,6 +124,31 @@ describe('training a tiny U-Net', () => {
     probs.dispose();
   });
 
+  it("nnU-Net's layers (instance norm, leaky ReLU) train at batch 1; group norm builds and runs", async () => {
+    dn.setInitSeed(5);
+    const model = unet({ features: 4, depth: 2, norm: 'instance', activation: 'leakyRelu' });
+    expect(model.namedBuffers()).toEqual([]);
+    expect(model.module('encoder1.enc1norm1')).toBeInstanceOf(dn.nn.InstanceNorm2d);
+    expect(model.module('encoder1.enc1relu1')).toBeInstanceOf(dn.nn.LeakyReLU);
+    // Same parameters as the batch-norm U-Net: a weight and a bias per normalised channel.
+    const batch = unet({ features: 4, depth: 2 });
+    expect(model.parameterCount()).toBe(batch.parameterCount());
+    batch.dispose();
+    const opt = new Adam(model.trainableParameters(), { lr: 0.02 });
+    const { x, y } = discBatch(1, 16, 7);
+    const [xt, yt] = [dn.tensor(x, [1, 16, 16, 3]), dn.tensor(y, [1, 16, 16, 1])];
+    const losses = await trainSteps(opt, 80, () => bceDiceLoss(model.forward(xt), yt));
+    expect(losses[losses.length - 1]).toBeLessThan(losses[0] / 5);
+    const grouped = unet({ features: 8, depth: 1, norm: 'group', normGroups: 4 });
+    expect((grouped.module('encoder1.enc1norm1') as dn.nn.GroupNorm).groups).toBe(4);
+    const out = dn.noGrad(() => grouped.forward(xt));
+    expect(out.shape).toEqual([1, 16, 16, 1]);
+    for (const t of [xt, yt, out]) t.dispose();
+    opt.dispose();
+    model.dispose();
+    grouped.dispose();
+  });
+
   it('the frozen VGG classifier computes no gradient for its base', async () => {
     const model = vggClassifier({ inputSize: 32, widthScale: 1 / 16, hidden: 8 });
     const x = dn.tensor(new Float32Array(2 * 32 * 32 * 3).fill(0.5), [2, 32, 32, 3]);

@@ -46,6 +46,18 @@ describe('layers', () => {
     expect(a.shape).toEqual([2, 4, 4, 2]);
     expect(Array.from(await a.toArray())).toEqual(Array.from(await b.toArray()));
     expect(() => new dn.nn.ConvTranspose2d(3, 2, { dilation: 2 })).toThrow(/^ConvTranspose2d: dilation/);
+    // Group and instance norm: the op with the layer's parameters, the same in train() and eval().
+    const gn = new dn.nn.GroupNorm(1, 3);
+    const inorm = new dn.nn.InstanceNorm2d(3);
+    for (const [layer, groups] of [[gn, 1], [inorm, 3]] as const) {
+      const want = dn.groupNorm(x, layer.weight, layer.bias, { groups });
+      const train = layer.forward(x);
+      const evaluated = layer.eval().forward(x);
+      expect(Array.from(await train.toArray())).toEqual(Array.from(await want.toArray()));
+      expect(Array.from(await evaluated.toArray())).toEqual(Array.from(await want.toArray()));
+      for (const t of [want, train, evaluated]) t.dispose();
+      layer.dispose();
+    }
     for (const t of [a, b]) t.dispose();
     atrous.dispose();
     x.dispose();
