@@ -21,6 +21,7 @@ import { binaryBackwardRef, binaryForwardRef, sumRef, unaryBackwardRef, unaryFor
 import { bceBackwardRef, bceForwardRef, diceBackwardRef, diceForwardRef } from '../src/reference/loss.js';
 import { matmulBackwardRef, matmulRef } from '../src/reference/matmul.js';
 import { maxPool2dBackwardRef, maxPool2dRef } from '../src/reference/pool.js';
+import { groupNormBackwardRef, groupNormForwardRef } from '../src/reference/groupnorm.js';
 import { softmaxBackwardRef, softmaxCrossEntropyBackwardRef, softmaxCrossEntropyRef, softmaxRef } from '../src/reference/softmax.js';
 import { upsample2dBackwardRef, upsample2dRef } from '../src/reference/upsample.js';
 import { compareOutputs } from './harness.js';
@@ -210,6 +211,16 @@ export function gpuChecks(): GpuCheck[] {
       inputs: [{ shape: [2, 11, 13, 3], data: 'unit', grad: true }, { shape: [2, 11, 13, 3], data: 'mask' }],
       gpu: ([p, y]) => dn.diceLoss(p, y, { perChannel: true }),
       cpu: ([p, y], dy) => ({ y: nd([diceForwardRef(p, y, 1, false, true)], [1]), grads: [diceBackwardRef(p, y, dy.data[0], 1, false, true)] }),
+    },
+    {
+      // 12 channels in 3 groups of 4 (vec4 loads), 5120 vec4s a group: two chunks per group.
+      name: 'groupNorm 3 groups [2,64,80,12]',
+      inputs: [{ shape: [2, 64, 80, 12], grad: true }, { shape: [12], data: 'positive', grad: true }, { shape: [12], grad: true }],
+      gpu: ([x, g, b]) => dn.groupNorm(x, g, b, { groups: 3 }),
+      cpu: ([x, g, b], dy) => {
+        const back = groupNormBackwardRef(x, g, dy, 3);
+        return { y: groupNormForwardRef(x, g, b, 3).y, grads: [back.dx, back.dgamma, back.dbeta] };
+      },
     },
     {
       name: 'softmax [3,7,9,5]',
