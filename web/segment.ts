@@ -22,6 +22,8 @@ interface UNetArchitecture {
   outChannels: number;
   up?: 'transpose' | 'bilinear';
   batchNorm?: boolean;
+  /** Absent in checkpoints written before the U-Net had other norms: batch norm. */
+  norm?: 'batch' | 'instance' | 'group' | 'none';
 }
 
 interface LoadedModel {
@@ -60,8 +62,8 @@ function readArchitecture(bytes: Uint8Array, file: string): UNetArchitecture {
 async function loadCheckpointFile(file: File): Promise<void> {
   const bytes = new Uint8Array(await file.arrayBuffer());
   const arch = readArchitecture(bytes, file.name);
-  const { features, depth, inChannels, outChannels, up, batchNorm } = arch;
-  const model = dn.models.unet({ features, depth, inChannels, outChannels, ...(up ? { up } : {}), ...(batchNorm !== undefined ? { batchNorm } : {}) });
+  const { features, depth, inChannels, outChannels, up, batchNorm, norm } = arch;
+  const model = dn.models.unet({ features, depth, inChannels, outChannels, ...(up ? { up } : {}), ...(norm ? { norm } : batchNorm !== undefined ? { batchNorm } : {}) });
   try {
     applyCheckpoint(bytes, file.name, model);
   } catch (e) {

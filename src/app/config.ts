@@ -52,6 +52,8 @@ export interface TrainConfig {
    * (cosine decay by epoch from lr to lr / 100 over the run's epochs).
    */
   lrSchedule?: 'plateau' | 'cosine';
+  /** segment: the U-Net's normalisation, 'batch' (Buda's; also when absent, in older runs), 'instance' or 'group' (8 groups). */
+  norm?: 'batch' | 'instance' | 'group';
 }
 
 export function defaultConfig(task: Task): TrainConfig {

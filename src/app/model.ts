@@ -41,8 +41,9 @@ export function buildModel(c: TrainConfig): RunModel {
     const accuracy: TrainMetric = { name: 'accuracy', tensors: (p, y) => [p.share(), y.share()], value: ([p, y]) => binaryReport(p, y).accuracy };
     return { model, loss: lossFor(c), trainMetric: accuracy, metrics, architecture };
   }
-  const architecture = { name: 'unet', features: c.features, depth: c.depth, inChannels: 3, outChannels: 1 };
-  const model = unet({ features: c.features, depth: c.depth });
+  const norm = c.norm ?? 'batch';
+  const architecture = { name: 'unet', features: c.features, depth: c.depth, inChannels: 3, outChannels: 1, norm };
+  const model = unet({ features: c.features, depth: c.depth, norm });
   const loss = lossFor(c);
   const seg = (s: Parameters<MetricFn>[0]) => segmentationReport(s.pred, s.target, s.sampleSize, { emptyPolicy: c.emptyPolicy, volumes: s.volumes });
   const metrics: Record<string, MetricFn> = {

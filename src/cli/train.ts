@@ -29,6 +29,7 @@ export const trainSpec: CommandSpec = {
     loss: { type: 'string', help: 'segment loss', choices: ['dice', 'bce+dice', 'bce'], default: 'dice' },
     features: { type: 'number', help: 'U-Net width (features of the first level)', default: 32 },
     depth: { type: 'number', help: 'U-Net levels', default: 4 },
+    norm: { type: 'string', help: "U-Net normalisation: 'batch' (Buda's), 'instance' (nnU-Net's: independent of the batch size) or 'group' (8 groups)", choices: ['batch', 'instance', 'group'], default: 'batch' },
     'width-scale': { type: 'number', help: 'VGG width multiplier (1 = VGG16; smaller for tiny tests)', default: 1 },
     weights: { type: 'string', help: 'classify: ImageNet VGG16 weights (.h5 Keras, .pth torchvision, .safetensors)' },
     normalize: { type: 'string', help: 'input normalisation (default: classify imagenet, segment zscore)', choices: ['zscore', 'zscore-volume', 'imagenet', 'none'] },
@@ -71,6 +72,7 @@ export function configFromFlags(task: Task, f: Record<string, unknown>): TrainCo
     loss: task === 'classify' ? 'bce' : ((str('loss') ?? c.loss) as TrainConfig['loss']),
     features: num('features') ?? c.features,
     depth: num('depth') ?? c.depth,
+    norm: (str('norm') ?? 'batch') as TrainConfig['norm'],
     widthScale: num('width-scale') ?? c.widthScale,
     weights: str('weights') ?? null,
     normalize: (str('normalize') ?? (task === 'classify' && !str('weights') ? 'zscore' : c.normalize)) as TrainConfig['normalize'],
@@ -95,6 +97,7 @@ function validate(c: TrainConfig, resume: boolean): void {
   }
   if (!(c.lr > 0)) throw new UsageError(`--lr must be positive, got ${c.lr}`);
   if (!(c.clipGradNorm! >= 0) || !Number.isFinite(c.clipGradNorm)) throw new UsageError(`--clip-grad-norm must be 0 (off) or positive, got ${c.clipGradNorm}`);
+  if (c.task === 'segment' && c.norm === 'group' && c.features % 8) throw new UsageError(`--norm group splits every level into 8 groups: --features ${c.features} must be a multiple of 8`);
   if (c.task === 'segment' && c.size % 2 ** c.depth) throw new UsageError(`--size ${c.size} must be a multiple of ${2 ** c.depth} for a U-Net of depth ${c.depth}`);
   if (c.task === 'classify' && c.size % 32) throw new UsageError(`--size ${c.size} must be a multiple of 32 for VGG16's five poolings`);
 }

@@ -216,4 +216,17 @@ describe('--lr-schedule cosine and --clip-grad-norm', () => {
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/--clip-grad-norm/);
   }, 300_000);
+
+  it('--norm instance trains a U-Net without running statistics, which eval rebuilds from the run', async () => {
+    const run = join(work, 'instance');
+    const a = await runCli(cli, ['train', 'segment', '--data', data, '--out', run, '--epochs', '1', '--norm', 'instance', ...SEGMENT], { timeoutMs: 200_000 });
+    expect(a.code, a.stderr).toBe(0);
+    const { tensors, metadata } = decodeSafetensors(readFileSync(join(run, 'last.safetensors')), 'last');
+    expect(JSON.parse(metadata.meta).architecture.norm).toBe('instance');
+    const names = [...tensors.keys()];
+    expect(names).toContain('model/encoder1.enc1norm1.weight');
+    expect(names.some((n) => n.includes('running_mean'))).toBe(false);
+    const e = await runCli(cli, ['eval', run, '--json']);
+    expect(e.code, e.stderr).toBe(0);
+  }, 300_000);
 });
