@@ -7,6 +7,8 @@ import type { PoolStats } from './gpu/buffer-pool.js';
 import { arithmetic, unary } from './kernels/elementwise.js';
 import type { Tensor } from './graph/tensor.js';
 import { expectFunction } from './graph/args.js';
+import { scope } from './graph/scope.js';
+import { ArgumentError } from './errors.js';
 
 export * from './errors.js';
 export { Tensor, tensor, zeros, full, shapeSize } from './graph/tensor.js';
@@ -116,6 +118,14 @@ export const scale = (x: Tensor, c: number): Tensor => unary('scale', x, c);
 export const addScalar = (x: Tensor, c: number): Tensor => unary('addScalar', x, c);
 export const leakyRelu = (x: Tensor, slope = 0.01): Tensor => unary('leakyRelu', x, slope);
 export const abs = (x: Tensor): Tensor => unary('abs', x);
+/** x limited to [min, max] (either bound may be left out); the gradient passes inside, bounds included. */
+export function clamp(x: Tensor, min?: number, max?: number): Tensor {
+  if (min !== undefined && max !== undefined && !(min <= max)) throw new ArgumentError(`clamp: min ${min} must not exceed max ${max}`);
+  if (min === undefined && max === undefined) throw new ArgumentError('clamp: give min, max or both');
+  if (min === undefined) return unary('clampMax', x, max!);
+  if (max === undefined) return unary('clampMin', x, min);
+  return scope(() => unary('clampMax', unary('clampMin', x, min), max));
+}
 /** log(1 + e^x), computed without overflow. */
 export const softplus = (x: Tensor): Tensor => unary('softplus', x);
 /** x · sigmoid(x) (swish). */

@@ -47,6 +47,10 @@ export const UNARY = {
   scale: { forward: 'x * c', backward: 'dy * c', saves: 'x', param: 'factor' },
   addScalar: { forward: 'x + c', backward: 'dy', saves: 'x', param: 'value' },
   leakyRelu: { forward: 'select(c * x, x, x > T(0.0))', backward: 'select(c * dy, dy, x > T(0.0))', saves: 'x', param: 'slope' },
+  // clamp(x, lo, hi) runs as clampMin then clampMax; the gradient passes where x is inside the
+  // bounds, the bounds themselves included, as PyTorch's clamp.
+  clampMin: { forward: 'max(x, T(c))', backward: 'select(T(0.0), dy, x >= T(c))', saves: 'x', param: 'min' },
+  clampMax: { forward: 'min(x, T(c))', backward: 'select(T(0.0), dy, x <= T(c))', saves: 'x', param: 'max' },
   // d|x|/dx = sign(x): 0 at 0, as PyTorch's.
   abs: { forward: 'abs(x)', backward: 'dy * sign(x)', saves: 'x' },
   // log(1 + e^x) as max(x, 0) + log(1 + e^-|x|): no exp overflows; its derivative is sigmoid(x).

@@ -16,6 +16,8 @@ export const unaryRef: Record<string, { f: Fn; df: Fn }> = {
   scale: { f: (x, c) => x * c, df: (_x, c) => c },
   addScalar: { f: (x, c) => x + c, df: () => 1 },
   leakyRelu: { f: (x, c) => (x > 0 ? x : c * x), df: (x, c) => (x > 0 ? 1 : c) },
+  clampMin: { f: (x, c) => Math.max(x, c), df: (x, c) => (x >= c ? 1 : 0) },
+  clampMax: { f: (x, c) => Math.min(x, c), df: (x, c) => (x <= c ? 1 : 0) },
   abs: { f: Math.abs, df: (x) => Math.sign(x) },
   softplus: { f: (x) => Math.max(x, 0) + Math.log1p(Math.exp(-Math.abs(x))), df: (x) => 1 / (1 + Math.exp(-x)) },
   silu: { f: (x) => x / (1 + Math.exp(-x)), df: (x) => { const s = 1 / (1 + Math.exp(-x)); return s * (1 + x * (1 - s)); } },

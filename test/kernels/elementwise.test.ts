@@ -27,6 +27,8 @@ const UNARY_CASES = [
   { op: 'scale', shape: [65], c: -2.5 },
   { op: 'addScalar', shape: [3, 3], c: 0.75 },
   { op: 'leakyRelu', shape: [2, 50], c: 0.1 },
+  { op: 'clampMin', shape: [5, 3], c: -0.3 },
+  { op: 'clampMax', shape: [9], c: 0.4 },
   { op: 'abs', shape: [5, 3] },
   { op: 'softplus', shape: [41] },
   { op: 'silu', shape: [3, 11] },
@@ -46,6 +48,8 @@ const UNARY_CASES = [
   { op: 'scale', shape: [64], c: -2.5 },
   { op: 'addScalar', shape: [3, 4], c: 0.75 },
   { op: 'leakyRelu', shape: [2, 49], c: 0.1 },
+  { op: 'clampMin', shape: [4, 3], c: -0.3 },
+  { op: 'clampMax', shape: [8], c: 0.4 },
   { op: 'abs', shape: [4, 3] },
   { op: 'softplus', shape: [40] },
   { op: 'silu', shape: [3, 12] },
@@ -78,7 +82,7 @@ describe('unary ops', () => {
         const fns: Record<UnaryOp, (t: dn.Tensor) => dn.Tensor> = {
           relu: dn.relu, sigmoid: dn.sigmoid, tanh: dn.tanh, exp: dn.exp, log: dn.log, neg: dn.neg,
           square: dn.square, sqrt: dn.sqrt, scale: (t) => dn.scale(t, c), addScalar: (t) => dn.addScalar(t, c),
-          leakyRelu: (t) => dn.leakyRelu(t, c), abs: dn.abs, softplus: dn.softplus, silu: dn.silu, elu: (t) => dn.elu(t, c),
+          leakyRelu: (t) => dn.leakyRelu(t, c), clampMin: (t) => dn.clamp(t, c), clampMax: (t) => dn.clamp(t, undefined, c), abs: dn.abs, softplus: dn.softplus, silu: dn.silu, elu: (t) => dn.elu(t, c),
           // The three ops behind a number on one side of sub and div.
           rsubScalar: (t) => dn.sub(c, t), divScalar: (t) => dn.div(t, c), rdivScalar: (t) => dn.div(c, t),
         };
@@ -94,6 +98,20 @@ describe('unary ops', () => {
       for (const t of [xt, y, dyt]) t.dispose();
     });
   }
+});
+
+describe('clamp', () => {
+  it('both bounds: min then max, the gradient passing inside them, bounds included', async () => {
+    const xt = dn.tensor([-2, -1, 0, 0.5, 1, 3], [6], { requiresGrad: true });
+    const y = dn.clamp(xt, -1, 1);
+    expect(Array.from(await y.toArray())).toEqual([-1, -1, 0, 0.5, 1, 1]);
+    const dy = dn.full([6], 1);
+    y.backward(dy);
+    expect(Array.from(await xt.grad!.toArray())).toEqual([0, 1, 1, 1, 1, 0]);
+    expect(() => dn.clamp(xt, 1, -1)).toThrow(/^clamp: /);
+    expect(() => dn.clamp(xt)).toThrow(dn.ArgumentError);
+    for (const t of [xt, y, dy]) t.dispose();
+  });
 });
 
 describe('unary ops at large |x|', () => {
