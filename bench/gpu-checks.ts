@@ -21,6 +21,7 @@ import { binaryBackwardRef, binaryForwardRef, sumRef, unaryBackwardRef, unaryFor
 import { bceBackwardRef, bceForwardRef, diceBackwardRef, diceForwardRef } from '../src/reference/loss.js';
 import { matmulBackwardRef, matmulRef } from '../src/reference/matmul.js';
 import { maxPool2dBackwardRef, maxPool2dRef } from '../src/reference/pool.js';
+import { depthwiseConv2dBackwardRef, depthwiseConv2dForwardRef } from '../src/reference/depthwise-conv.js';
 import { groupNormBackwardRef, groupNormForwardRef } from '../src/reference/groupnorm.js';
 import { softmaxBackwardRef, softmaxCrossEntropyBackwardRef, softmaxCrossEntropyRef, softmaxRef } from '../src/reference/softmax.js';
 import { upsample2dBackwardRef, upsample2dRef } from '../src/reference/upsample.js';
@@ -211,6 +212,17 @@ export function gpuChecks(): GpuCheck[] {
       inputs: [{ shape: [2, 11, 13, 3], data: 'unit', grad: true }, { shape: [2, 11, 13, 3], data: 'mask' }],
       gpu: ([p, y]) => dn.diceLoss(p, y, { perChannel: true }),
       cpu: ([p, y], dy) => ({ y: nd([diceForwardRef(p, y, 1, false, true)], [1]), grads: [diceBackwardRef(p, y, dy.data[0], 1, false, true)] }),
+    },
+    {
+      // Two multipliers per channel, stride 2: the weight gradient over 3 chunks of pixels.
+      name: 'depthwiseConv2d 3x3 stride 2 same, multiplier 2 [4,97,95,3]',
+      inputs: [{ shape: [4, 97, 95, 3], grad: true }, { shape: [3, 3, 3, 2], grad: true }, { shape: [6], grad: true }],
+      gpu: ([x, w, b]) => dn.depthwiseConv2d(x, w, b, { stride: 2, padding: 'same' }),
+      cpu: ([x, w, b], dy) => {
+        const g = depthwiseConv2dBackwardRef(x, w, dy, { stride: 2, padding: 'same' });
+        return { y: depthwiseConv2dForwardRef(x, w, b, { stride: 2, padding: 'same' }), grads: [g.dx, g.dw, g.db] };
+      },
+      tolerance: 2e-4,
     },
     {
       // 12 channels in 3 groups of 4 (vec4 loads), 5120 vec4s a group: two chunks per group.

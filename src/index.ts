@@ -25,6 +25,8 @@ export type { Conv2dOptions } from './kernels/conv2d.js';
 export { convAlgorithm, setConvAlgorithm, type ConvAlgorithm } from './kernels/conv2d-winograd-run.js';
 export { tuneConvs, convTuning, applyConvTuning, clearConvTuning, type TuneOptions, type ConvTuning, type TunedConv } from './kernels/conv2d-tuning.js';
 export { convTranspose2d } from './kernels/conv-transpose2d.js';
+export { depthwiseConv2d } from './kernels/depthwise-conv2d.js';
+export type { DepthwiseConv2dOptions } from './kernels/depthwise-conv2d.js';
 export type { ConvTranspose2dOptions } from './kernels/conv-transpose2d.js';
 export { maxPool2d, avgPool2d, globalAvgPool2d } from './kernels/pool.js';
 export type { Pool2dOptions } from './kernels/pool.js';

@@ -9,6 +9,7 @@ import { batchNorm2d } from '../kernels/batchnorm.js';
 import { groupNorm } from '../kernels/groupnorm.js';
 import { conv2d, type Conv2dOptions } from '../kernels/conv2d.js';
 import { convTranspose2d } from '../kernels/conv-transpose2d.js';
+import { depthwiseConv2d } from '../kernels/depthwise-conv2d.js';
 import { dropout } from '../kernels/dropout.js';
 import { linear } from '../kernels/matmul.js';
 import { avgPool2d, globalAvgPool2d, maxPool2d } from '../kernels/pool.js';
@@ -64,6 +65,26 @@ export class Conv2d extends Module {
   }
   forward(x: Tensor): Tensor {
     return conv2d(x, this.weight, this.bias, { stride: this.opts.stride ?? 1, padding: this.opts.padding ?? 'same', dilation: this.opts.dilation ?? 1 });
+  }
+}
+
+/**
+ * DepthwiseConv2d(channels, multiplier?): each channel filtered on its own, weight [k, k, C, M]
+ * (Keras's DepthwiseConv2D layout), bias [C·M]; output channel c·M + m. Default 3x3, 'same'.
+ */
+export class DepthwiseConv2d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  constructor(readonly channels: number, readonly multiplier = 1, readonly opts: Omit<ConvLayerOptions, 'dilation'> = {}) {
+    super();
+    checkConvLayer('DepthwiseConv2d', channels, multiplier, opts);
+    const k = opts.kernelSize ?? 3;
+    // Fans as Keras computes them for its depthwise kernel, like any [k, k, in, out] kernel's.
+    this.weight = this.addParameter('weight', param([k, k, channels, multiplier], opts.init ?? 'glorotUniform', opts.seed ?? nextSeed()));
+    this.bias = opts.bias === false ? null : this.addParameter('bias', param([channels * multiplier], 'zeros', 0));
+  }
+  forward(x: Tensor): Tensor {
+    return depthwiseConv2d(x, this.weight, this.bias, { stride: this.opts.stride ?? 1, padding: this.opts.padding ?? 'same' });
   }
 }
 

@@ -46,6 +46,12 @@ describe('layers', () => {
     expect(a.shape).toEqual([2, 4, 4, 2]);
     expect(Array.from(await a.toArray())).toEqual(Array.from(await b.toArray()));
     expect(() => new dn.nn.ConvTranspose2d(3, 2, { dilation: 2 })).toThrow(/^ConvTranspose2d: dilation/);
+    const dw = new dn.nn.DepthwiseConv2d(3, 2, { seed: 4 });
+    const [d1, d2] = [dw.forward(x), dn.depthwiseConv2d(x, dw.weight, dw.bias, { padding: 'same' })];
+    expect(d1.shape).toEqual([2, 4, 4, 6]);
+    expect(Array.from(await d1.toArray())).toEqual(Array.from(await d2.toArray()));
+    for (const t of [d1, d2]) t.dispose();
+    dw.dispose();
     // Group and instance norm: the op with the layer's parameters, the same in train() and eval().
     const gn = new dn.nn.GroupNorm(1, 3);
     const inorm = new dn.nn.InstanceNorm2d(3);
