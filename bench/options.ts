@@ -18,7 +18,8 @@ options:
                     end-to-end cases run at that batch and half of it
   --only REGEX      run only cases whose id matches (e.g. 'conv2d.forward', 'unet-l3')
   --group A,B       run only these groups (e2e, elementwise, reduce, conv2d, conv2d-naive,
-                    matmul, pool, upsample, batchnorm, softmax, augment)
+                    depthwise, matmul, pool, upsample, batchnorm, softmax,
+                    augment)
   --naive           also race the naive reference kernels (conv2d-naive)
   --warmup N        warm-up runs per case and side (default ${DEFAULT_TIMING.warmup})
   --reps N          timed samples per case and side (default ${DEFAULT_TIMING.reps})

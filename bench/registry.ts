@@ -7,6 +7,7 @@ import type { E2eCase } from './e2e.js';
 import { augmentFamily } from './cases/augment.js';
 import { batchnormFamily } from './cases/batchnorm.js';
 import { conv2dFamily } from './cases/conv2d.js';
+import { depthwiseFamily } from './cases/depthwise.js';
 import { elementwiseFamily } from './cases/elementwise.js';
 import { matmulFamily } from './cases/matmul.js';
 import { poolFamily } from './cases/pool.js';
@@ -20,6 +21,7 @@ export const FAMILIES: readonly CaseFamily[] = [
   elementwiseFamily,
   reduceFamily,
   conv2dFamily,
+  depthwiseFamily,
   matmulFamily,
   poolFamily,
   upsampleFamily,

@@ -33,6 +33,7 @@ import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
 import { planned, type Bound } from './chunking.js';
 import { checkBias, checkConvArgs, checkGradShape, conv2dGeometry } from './conv2d.js';
+import { columnsFit, columnsSpec, columnThreads } from './depthwise-conv2d-columns.js';
 import { depthwiseWeightGrad, weightGradChunks } from './depthwise-conv2d-weight-grad.js';
 import { sumLeading } from './reduce.js';
 import { decodeNhwc, LINEAR_MAIN_ARGS, LINEAR_WG, linearGrid, linearIndex, vecType, type VecWidth } from './wgsl.js';
@@ -188,6 +189,20 @@ fn main(${LINEAR_MAIN_ARGS}) {
 }`,
 });
 const BACKWARD_INPUT = { 1: backwardInputSpec(1), 4: backwardInputSpec(4) } as const;
+/** Kernels three wide at column stride 1 or 2 take four output columns a thread (depthwise-conv2d-columns.ts). */
+const COLUMN_FORWARD = {
+  1: { 1: { plain: columnsSpec(1, false, 1, GEOMETRY_PARAMS), bias: columnsSpec(1, true, 1, GEOMETRY_PARAMS) }, 2: { plain: columnsSpec(1, false, 2, GEOMETRY_PARAMS), bias: columnsSpec(1, true, 2, GEOMETRY_PARAMS) } },
+  4: { 1: { plain: columnsSpec(4, false, 1, GEOMETRY_PARAMS), bias: columnsSpec(4, true, 1, GEOMETRY_PARAMS) }, 2: { plain: columnsSpec(4, false, 2, GEOMETRY_PARAMS), bias: columnsSpec(4, true, 2, GEOMETRY_PARAMS) } },
+} as const;
+
+const columnsOverride = new WeakMap<GPUDevice, boolean>();
+
+/** Tests and A/B timing: false runs every forward on the per-element kernel on this device; null restores. */
+export function setDepthwiseColumns(on: boolean | null): void {
+  const device = runtime().device;
+  if (on === null) columnsOverride.delete(device);
+  else columnsOverride.set(device, on);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Launches (shapes already checked)
@@ -196,9 +211,16 @@ function forward(g: DepthwiseGeometry, x: Tensor, w: Tensor, b: Tensor | null): 
   const yShape = outputShape(g);
   checkBindable([x, w, b, planned('depthwiseConv2d.y', yShape)]);
   const y = emptyTensor(yShape, 'depthwiseConv2d.y');
-  const total = y.size / g.width;
   const inputs = (b ? [x, w, b] : [x, w]).map((t) => t.slice);
-  runtime().dispatch(FORWARD[g.width][b ? 'bias' : 'plain'], { inputs, outputs: [y.slice], params: geometryParams(g, total) }, linearGrid(total));
+  const variant = b ? 'bias' : 'plain';
+  if (columnsFit(g.kw, g.sw) && (columnsOverride.get(runtime().device) ?? true)) {
+    const total = columnThreads(g.n * g.ho, g.wo, (g.c * g.m) / g.width);
+    const spec = COLUMN_FORWARD[g.width][g.sw as 1 | 2][variant];
+    runtime().dispatch(spec, { inputs, outputs: [y.slice], params: geometryParams(g, total) }, linearGrid(total));
+    return y;
+  }
+  const total = y.size / g.width;
+  runtime().dispatch(FORWARD[g.width][variant], { inputs, outputs: [y.slice], params: geometryParams(g, total) }, linearGrid(total));
   return y;
 }
 

@@ -6,6 +6,7 @@ import {
   depthwiseConv2dBackwardWeight,
   depthwiseConv2dForward,
   depthwiseGeometry,
+  setDepthwiseColumns,
   type DepthwiseConv2dOptions,
 } from '../../src/kernels/depthwise-conv2d.js';
 import { PIXEL_CHUNK, weightGradChunks } from '../../src/kernels/depthwise-conv2d-weight-grad.js';
@@ -111,6 +112,29 @@ describe('depthwiseConv2d', () => {
       for (const t of [x, w, b, dy, dx, dw, y]) t.dispose();
     });
   }
+
+  it('3-wide kernels: the four-column kernel and the per-element kernel both match the reference', async () => {
+    const shapes: [number[], number, 1 | 2, number][] = [[[2, 7, 9, 8], 1, 1, 1], [[1, 9, 13, 3], 2, 2, 2], [[2, 6, 11, 4], 1, 2, 1], [[1, 5, 7, 5], 3, 1, 1]];
+    for (const [xShape, m, sw, kh] of shapes) {
+      const wShape = [kh, 3, xShape[3], m];
+      const opts = { stride: [1, sw] as [number, number], padding: 'same' as const };
+      const xd = nd(uniform(xShape.reduce((a, b) => a * b, 1), 11), xShape);
+      const wd = nd(uniform(wShape.reduce((a, b) => a * b, 1), 12), wShape);
+      const bd = nd(uniform(xShape[3] * m, 13), [xShape[3] * m]);
+      const want = depthwiseConv2dForwardRef(xd, wd, bd, opts).data;
+      const [x, w, b] = [fromNd(xd.data, xShape), fromNd(wd.data, wShape), fromNd(bd.data, [xShape[3] * m])];
+      for (const columns of [true, false]) {
+        setDepthwiseColumns(columns);
+        const p = await dn.profile(() => dn.scope(() => void depthwiseConv2dForward(x, w, b, opts)));
+        if (p) expect(p.kernels.map((k) => k.name)).toContain(columns ? 'depthwiseConv2d.forwardColumns' : 'depthwiseConv2d.forward');
+        const y = depthwiseConv2dForward(x, w, b, opts);
+        expectClose(`${JSON.stringify(xShape)} M ${m} sw ${sw} (${columns ? 'columns' : 'per element'})`, await y.toArray(), want);
+        y.dispose();
+      }
+      setDepthwiseColumns(null);
+      for (const t of [x, w, b]) t.dispose();
+    }
+  });
 
   it('the chunk cases really take several chunks, the others one', () => {
     for (const cs of CASES) {
