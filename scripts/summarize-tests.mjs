@@ -12,12 +12,14 @@ try {
   process.exit(1);
 }
 const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
-const failed = report.numFailedTests + (report.numFailedTestSuites ?? 0) - countSuitesWithFailedTests(report);
+const failed = report.numFailedTests + countFilesFailedWithoutTests(report);
 console.log(`${report.numPassedTests} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 
-// A test file that fails to load counts as a failed suite with no failed test in it: count it once.
-function countSuitesWithFailedTests(r) {
+// A test file that fails to load (or in a hook) fails with no failed test in it: count it once.
+// (numFailedTestSuites is no help: vitest counts a failing describe block there as well as its
+// file, so one failed test inside a describe came out as 2 failed.)
+function countFilesFailedWithoutTests(r) {
   return (r.testResults ?? []).filter(
-    (s) => s.status === 'failed' && (s.assertionResults ?? []).some((a) => a.status === 'failed'),
+    (s) => s.status === 'failed' && !(s.assertionResults ?? []).some((a) => a.status === 'failed'),
   ).length;
 }

@@ -9,6 +9,7 @@ import {
   setDepthwiseColumns,
   type DepthwiseConv2dOptions,
 } from '../../src/kernels/depthwise-conv2d.js';
+import { COLUMNS, columnsFit, columnThreads } from '../../src/kernels/depthwise-conv2d-columns.js';
 import { PIXEL_CHUNK, weightGradChunks } from '../../src/kernels/depthwise-conv2d-weight-grad.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { nd, type NdArray } from '../../src/reference/array.js';
@@ -112,6 +113,12 @@ describe('depthwiseConv2d', () => {
       for (const t of [x, w, b, dy, dx, dw, y]) t.dispose();
     });
   }
+
+  it('the four-column kernel takes 3-wide kernels at column stride 1 or 2, a thread per four columns', () => {
+    expect([columnsFit(3, 1), columnsFit(3, 2), columnsFit(3, 3), columnsFit(5, 1), columnsFit(1, 1)]).toEqual([true, true, false, false, false]);
+    // 9 output columns: blocks of 4, 4 and 1.
+    expect(columnThreads(14, 9, 2)).toBe(14 * Math.ceil(9 / COLUMNS) * 2);
+  });
 
   it('3-wide kernels: the four-column kernel and the per-element kernel both match the reference', async () => {
     const shapes: [number[], number, 1 | 2, number][] = [[[2, 7, 9, 8], 1, 1, 1], [[1, 9, 13, 3], 2, 2, 2], [[2, 6, 11, 4], 1, 2, 1], [[1, 5, 7, 5], 3, 1, 1]];
