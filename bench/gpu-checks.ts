@@ -225,6 +225,15 @@ export function gpuChecks(): GpuCheck[] {
       tolerance: 2e-4,
     },
     {
+      name: 'depthwiseConv2d 3x3 dilation 2 same [2,21,19,8]',
+      inputs: [{ shape: [2, 21, 19, 8], grad: true }, { shape: [3, 3, 8, 1], grad: true }, { shape: [8], grad: true }],
+      gpu: ([x, w, b]) => dn.depthwiseConv2d(x, w, b, { dilation: 2, padding: 'same' }),
+      cpu: ([x, w, b], dy) => {
+        const g = depthwiseConv2dBackwardRef(x, w, dy, { dilation: 2, padding: 'same' });
+        return { y: depthwiseConv2dForwardRef(x, w, b, { dilation: 2, padding: 'same' }), grads: [g.dx, g.dw, g.db] };
+      },
+    },
+    {
       // 12 channels in 3 groups of 4 (vec4 loads), 5120 vec4s a group: two chunks per group.
       name: 'groupNorm 3 groups [2,64,80,12]',
       inputs: [{ shape: [2, 64, 80, 12], grad: true }, { shape: [12], data: 'positive', grad: true }, { shape: [12], grad: true }],

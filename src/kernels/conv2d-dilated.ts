@@ -130,7 +130,7 @@ export function resolveDilation(op: string, dilation: unknown): [number, number]
   return pair as [number, number];
 }
 
-export const isDilated = (opts: Conv2dOptions): boolean => opts.dilation !== undefined && resolveDilation('conv2d', opts.dilation).some((d) => d > 1);
+export const isDilated = (opts: Conv2dOptions, op = 'conv2d'): boolean => opts.dilation !== undefined && resolveDilation(op, opts.dilation).some((d) => d > 1);
 
 /** A dilated call's sizes: the padding, the output, the split input and the inner conv's output. */
 export interface DilatedPlan {
@@ -187,34 +187,59 @@ const mergeOutput = (p: DilatedPlan, z: Tensor): Tensor =>
 const splitOutput = (p: DilatedPlan, dy: Tensor): Tensor =>
   gather('split', dy, { n: p.n, c: dy.shape[3], h: p.ho, w: p.wo, hq: p.hz, wq: p.wz, d: p.d, off: [0, 0] });
 
+/**
+ * The conv a dilated call wraps, run 'valid' over the split input: conv2d's, or depthwiseConv2d's
+ * (whose weight [kh, kw, C, M] gives C·M output channels). Each takes the split tensors whole.
+ */
+export interface InnerConv {
+  op: string;
+  outChannels(wShape: Shape): number;
+  forward(x: Tensor, w: Tensor, b: Tensor | null): Tensor;
+  backwardInput(dy: Tensor, w: Tensor, xShape: Shape): Tensor;
+  backwardWeight(dy: Tensor, x: Tensor, wShape: Shape): Tensor;
+  /** On the tape. */
+  differentiable(x: Tensor, w: Tensor, b: Tensor | null): Tensor;
+}
+
+export const CONV2D: InnerConv = {
+  op: 'conv2d',
+  outChannels: (wShape) => wShape[3],
+  forward: (x, w, b) => conv2dForward(x, w, b, VALID),
+  backwardInput: (dy, w, xShape) => conv2dBackwardInput(dy, w, xShape, VALID),
+  backwardWeight: (dy, x, wShape) => conv2dBackwardWeight(dy, x, wShape, VALID),
+  differentiable: (x, w, b) => conv2d(x, w, b, VALID),
+};
+
 /** Raw forward (no tape). */
-export function dilatedConvForward(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptions): Tensor {
-  const p = dilatedPlan(x.shape, w.shape, opts);
-  checkBias('conv2d', b, w.shape[3]);
+export function dilatedConvForward(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptions, inner = CONV2D): Tensor {
+  const p = dilatedPlan(x.shape, w.shape, opts, inner.op);
+  checkBias(inner.op, b, inner.outChannels(w.shape));
   const xs = splitInput(p, x);
-  const z = conv2dForward(xs, w, b, VALID);
+  const z = inner.forward(xs, w, b);
   xs.dispose();
   const y = mergeOutput(p, z);
   z.dispose();
   return y;
 }
 
-export function dilatedConvBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, opts: Conv2dOptions): Tensor {
-  const p = dilatedPlan(xShape, w.shape, opts, 'conv2d.backwardInput');
-  checkDy('conv2d.backwardInput', dy, p, w.shape[3]);
+export function dilatedConvBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, opts: Conv2dOptions, inner = CONV2D): Tensor {
+  const op = `${inner.op}.backwardInput`;
+  const p = dilatedPlan(xShape, w.shape, opts, op);
+  checkDy(op, dy, p, inner.outChannels(w.shape));
   const dz = splitOutput(p, dy);
-  const dxs = conv2dBackwardInput(dz, w, [p.d[0] * p.d[1] * p.n, p.hq, p.wq, xShape[3]], VALID);
+  const dxs = inner.backwardInput(dz, w, [p.d[0] * p.d[1] * p.n, p.hq, p.wq, xShape[3]]);
   dz.dispose();
   const dx = mergeInput(p, dxs);
   dxs.dispose();
   return dx;
 }
 
-export function dilatedConvBackwardWeight(dy: Tensor, x: Tensor, wShape: Shape, opts: Conv2dOptions): Tensor {
-  const p = dilatedPlan(x.shape, wShape, opts, 'conv2d.backwardWeight');
-  checkDy('conv2d.backwardWeight', dy, p, wShape[3]);
+export function dilatedConvBackwardWeight(dy: Tensor, x: Tensor, wShape: Shape, opts: Conv2dOptions, inner = CONV2D): Tensor {
+  const op = `${inner.op}.backwardWeight`;
+  const p = dilatedPlan(x.shape, wShape, opts, op);
+  checkDy(op, dy, p, inner.outChannels(wShape));
   const [dz, xs] = [splitOutput(p, dy), splitInput(p, x)];
-  const dw = conv2dBackwardWeight(dz, xs, wShape, VALID);
+  const dw = inner.backwardWeight(dz, xs, wShape);
   dz.dispose();
   xs.dispose();
   return dw;
@@ -225,14 +250,14 @@ function checkDy(op: string, dy: Tensor, p: DilatedPlan, cout: number): void {
   if (dy.shape.join() !== want.join()) throw new ShapeError(`${op}: gradient dy is ${formatShape(dy.shape)} but the output is ${formatShape(want)}`);
 }
 
-/** Differentiable: the split and merge on the tape around the ordinary differentiable conv. */
-export function dilatedConv(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptions): Tensor {
-  const p = dilatedPlan(x.shape, w.shape, opts);
-  checkBias('conv2d', b, w.shape[3]);
-  const xs = record('conv2d.dilated.split', [x], splitInput(p, x), (g) => [mergeInput(p, g)]);
-  const z = conv2d(xs, w, b, VALID);
+/** Differentiable: the split and merge on the tape around the inner conv's differentiable op. */
+export function dilatedConv(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptions, inner = CONV2D): Tensor {
+  const p = dilatedPlan(x.shape, w.shape, opts, inner.op);
+  checkBias(inner.op, b, inner.outChannels(w.shape));
+  const xs = record(`${inner.op}.dilated.split`, [x], splitInput(p, x), (g) => [mergeInput(p, g)]);
+  const z = inner.differentiable(xs, w, b);
   xs.dispose();
-  const y = record('conv2d.dilated.merge', [z], mergeOutput(p, z), (g) => [splitOutput(p, g)]);
+  const y = record(`${inner.op}.dilated.merge`, [z], mergeOutput(p, z), (g) => [splitOutput(p, g)]);
   z.dispose();
   return y;
 }

@@ -33,6 +33,7 @@ import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
 import { planned, type Bound } from './chunking.js';
 import { checkBias, checkConvArgs, checkGradShape, conv2dGeometry } from './conv2d.js';
+import { dilatedConv, dilatedConvBackwardInput, dilatedConvBackwardWeight, dilatedConvForward, isDilated, type InnerConv } from './conv2d-dilated.js';
 import { columnsFit, columnsSpec, columnThreads } from './depthwise-conv2d-columns.js';
 import { depthwiseWeightGrad, weightGradChunks } from './depthwise-conv2d-weight-grad.js';
 import { sumLeading } from './reduce.js';
@@ -41,6 +42,8 @@ import { decodeNhwc, LINEAR_MAIN_ARGS, LINEAR_WG, linearGrid, linearIndex, vecTy
 export interface DepthwiseConv2dOptions {
   stride?: number | [number, number];
   padding?: 'same' | 'valid' | number | [number, number, number, number];
+  /** Atrous, stride 1: by space-to-batch around the plain depthwise conv, as conv2d's (conv2d-dilated.ts). */
+  dilation?: number | [number, number];
 }
 
 const OP = 'depthwiseConv2d';
@@ -252,6 +255,7 @@ function checkGradArgs(dy: unknown, other: unknown, otherRole: string, shape: un
 
 export function depthwiseConv2dForward(x: Tensor, w: Tensor, b: Tensor | null = null, opts: DepthwiseConv2dOptions = {}): Tensor {
   checkConvArgs(OP, x, w, b, opts);
+  if (isDilated(opts, OP)) return dilatedConvForward(x, w, b ?? null, opts, DEPTHWISE);
   const g = depthwiseGeometry(x.shape, w.shape, opts);
   checkBias(OP, b, g.c * g.m);
   return forward(g, x, w, b ?? null);
@@ -259,6 +263,7 @@ export function depthwiseConv2dForward(x: Tensor, w: Tensor, b: Tensor | null = 
 
 export function depthwiseConv2dBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, opts: DepthwiseConv2dOptions = {}): Tensor {
   checkGradArgs(dy, w, 'weight w', xShape, 'xShape', opts);
+  if (isDilated(opts, OP)) return dilatedConvBackwardInput(dy, w, xShape, opts, DEPTHWISE);
   const g = depthwiseGeometry(xShape, w.shape, opts);
   checkGradShape(OP, dy, outputShape(g));
   return backwardInput(g, dy, w);
@@ -266,6 +271,7 @@ export function depthwiseConv2dBackwardInput(dy: Tensor, w: Tensor, xShape: Shap
 
 export function depthwiseConv2dBackwardWeight(dy: Tensor, x: Tensor, wShape: Shape, opts: DepthwiseConv2dOptions = {}): Tensor {
   checkGradArgs(dy, x, 'input x', wShape, 'wShape', opts);
+  if (isDilated(opts, OP)) return dilatedConvBackwardWeight(dy, x, wShape, opts, DEPTHWISE);
   const g = depthwiseGeometry(x.shape, wShape, opts);
   checkGradShape(OP, dy, outputShape(g));
   return backwardWeight(g, dy, x);
@@ -277,6 +283,7 @@ export function depthwiseConv2dBackwardWeight(dy: Tensor, x: Tensor, wShape: Sha
 /** depthwiseConv2d(x, w, b?, {stride, padding}): records dx, dw, db, computing only those needed. */
 export function depthwiseConv2d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: DepthwiseConv2dOptions = {}): Tensor {
   checkConvArgs(OP, x, w, b, opts);
+  if (isDilated(opts, OP)) return dilatedConv(x, w, b ?? null, opts, DEPTHWISE);
   const g = depthwiseGeometry(x.shape, w.shape, opts);
   checkBias(OP, b, g.c * g.m);
   const bias = b ?? null;
@@ -294,3 +301,14 @@ export function depthwiseConv2d(x: Tensor, w: Tensor, b: Tensor | null = null, o
     ];
   }, saved);
 }
+
+/** The plain depthwise conv, 'valid', that a dilated call runs over its split input. */
+const DEPTHWISE: InnerConv = {
+  op: OP,
+  outChannels: (wShape) => wShape[2] * wShape[3],
+  forward: (x, w, b) => depthwiseConv2dForward(x, w, b, VALID),
+  backwardInput: (dy, w, xShape) => depthwiseConv2dBackwardInput(dy, w, xShape, VALID),
+  backwardWeight: (dy, x, wShape) => depthwiseConv2dBackwardWeight(dy, x, wShape, VALID),
+  differentiable: (x, w, b) => depthwiseConv2d(x, w, b, VALID),
+};
+const VALID: DepthwiseConv2dOptions = { padding: 'valid' };

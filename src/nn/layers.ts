@@ -43,7 +43,7 @@ function param(shape: number[], init: InitName, seed: number): Tensor {
 export interface ConvLayerOptions {
   kernelSize?: number;
   stride?: number;
-  /** Conv2d only: taps this far apart (atrous), with stride 1. */
+  /** Conv2d and DepthwiseConv2d: taps this far apart (atrous), with stride 1. */
   dilation?: number;
   padding?: Conv2dOptions['padding'];
   bias?: boolean;
@@ -75,7 +75,7 @@ export class Conv2d extends Module {
 export class DepthwiseConv2d extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
-  constructor(readonly channels: number, readonly multiplier = 1, readonly opts: Omit<ConvLayerOptions, 'dilation'> = {}) {
+  constructor(readonly channels: number, readonly multiplier = 1, readonly opts: ConvLayerOptions = {}) {
     super();
     checkConvLayer('DepthwiseConv2d', channels, multiplier, opts);
     const k = opts.kernelSize ?? 3;
@@ -84,7 +84,7 @@ export class DepthwiseConv2d extends Module {
     this.bias = opts.bias === false ? null : this.addParameter('bias', param([channels * multiplier], 'zeros', 0));
   }
   forward(x: Tensor): Tensor {
-    return depthwiseConv2d(x, this.weight, this.bias, { stride: this.opts.stride ?? 1, padding: this.opts.padding ?? 'same' });
+    return depthwiseConv2d(x, this.weight, this.bias, { stride: this.opts.stride ?? 1, padding: this.opts.padding ?? 'same', dilation: this.opts.dilation ?? 1 });
   }
 }
 

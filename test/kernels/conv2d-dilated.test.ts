@@ -7,6 +7,8 @@ import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dOutputShape, type Conv2dOptions } from '../../src/kernels/conv2d.js';
 import { dilatedPlan } from '../../src/kernels/conv2d-dilated.js';
+import { depthwiseConv2dBackwardInput, depthwiseConv2dBackwardWeight, depthwiseConv2dForward, type DepthwiseConv2dOptions } from '../../src/kernels/depthwise-conv2d.js';
+import { depthwiseConv2dBackwardRef, depthwiseConv2dForwardRef, depthwiseConv2dOutputShapeRef } from '../../src/reference/depthwise-conv.js';
 import { nd } from '../../src/reference/array.js';
 import { conv2dBackwardRef, conv2dForwardRef, conv2dOutputShapeRef } from '../../src/reference/conv.js';
 import { expectClose, winogradTolerance } from '../helpers/close.js';
@@ -105,6 +107,41 @@ describe('dilated conv2d', () => {
     }
   });
 
+  // Depthwise convs take the same split and merge around their own 'valid' kernel.
+  for (const [name, xShape, m, opts] of [
+    ['depthwise 3x3 d2 same, multiplier 2', [2, 9, 8, 3], 2, { dilation: 2, padding: 'same' }],
+    ['depthwise 3x3 dilation [3, 2] valid, vec4 channels', [1, 11, 9, 8], 1, { dilation: [3, 2], padding: 'valid' }],
+  ] as [string, number[], number, DepthwiseConv2dOptions][]) {
+    const wShape = [3, 3, xShape[3], m];
+    const x = nd(uniform(xShape.reduce((a, b) => a * b, 1), 41), xShape);
+    const w = nd(uniform(wShape.reduce((a, b) => a * b, 1), 42), wShape);
+    const b = nd(uniform(xShape[3] * m, 43), [xShape[3] * m]);
+    const yShape = depthwiseConv2dOutputShapeRef(x, w, opts);
+    const dy = nd(uniform(yShape.reduce((a, v) => a * v, 1), 44), yShape);
+
+    it(`${name}: CPU backward matches finite differences`, () => {
+      const g = depthwiseConv2dBackwardRef(x, w, dy, opts);
+      checkGrad(`${name} dx`, (v) => depthwiseConv2dForwardRef(nd(v, xShape), w, b, opts), x.data, dy.data, g.dx.data);
+      checkGrad(`${name} dw`, (v) => depthwiseConv2dForwardRef(x, nd(v, wShape), b, opts), w.data, dy.data, g.dw.data);
+    });
+
+    it(`${name}: GPU forward, raw backwards and autograd match CPU`, async () => {
+      const want = depthwiseConv2dBackwardRef(x, w, dy, opts);
+      const [xt, wt, bt] = [fromNd(x.data, xShape, true), fromNd(w.data, wShape, true), fromNd(b.data, [xShape[3] * m], true)];
+      const dyt = fromNd(dy.data, yShape);
+      const raw = dn.scope(() => [depthwiseConv2dForward(xt, wt, bt, opts), depthwiseConv2dBackwardInput(dyt, wt, xShape, opts), depthwiseConv2dBackwardWeight(dyt, xt, wShape, opts)]);
+      expectClose(`${name} forward`, await raw[0].toArray(), depthwiseConv2dForwardRef(x, w, b, opts).data, TOL);
+      expectClose(`${name} raw dx`, await raw[1].toArray(), want.dx.data, TOL);
+      expectClose(`${name} raw dw`, await raw[2].toArray(), want.dw.data, TOL);
+      const y = dn.depthwiseConv2d(xt, wt, bt, opts);
+      y.backward(dyt);
+      expectClose(`${name} autograd dx`, await xt.grad!.toArray(), want.dx.data, TOL);
+      expectClose(`${name} autograd dw`, await wt.grad!.toArray(), want.dw.data, TOL);
+      expectClose(`${name} autograd db`, await bt.grad!.toArray(), want.db.data, TOL);
+      for (const t of [xt, wt, bt, dyt, y, ...raw]) t.dispose();
+    });
+  }
+
   it('split sizes: the residue grids cover the padded input, the inner outputs cover y', () => {
     const p = dilatedPlan([2, 7, 6, 3], [3, 3, 3, 5], { dilation: 2, padding: 'same' });
     expect(p.pads).toEqual([2, 2, 2, 2]);
@@ -114,13 +151,14 @@ describe('dilated conv2d', () => {
   it('bad options are ShapeErrors naming conv2d, before anything is allocated', () => {
     const x = dn.zeros([1, 6, 6, 2]);
     const w = dn.zeros([3, 3, 2, 2]);
+    const wDepthwise = dn.zeros([3, 3, 2, 1]);
     const before = dn.memory().bytesInUse;
     expect(() => dn.conv2d(x, w, null, { dilation: 2, stride: 2 })).toThrow(/^conv2d: a dilated conv takes stride 1/);
     expect(() => dn.conv2d(x, w, null, { dilation: 0 })).toThrow(dn.ShapeError);
     expect(() => dn.conv2d(x, w, null, { dilation: [2, 1.5] as never })).toThrow(/^conv2d: dilation/);
     expect(() => dn.conv2d(x, w, null, { dilation: 4 })).toThrow(/^conv2d: a 3x3 kernel dilated by 4x4 reaches 9x9/);
+    expect(() => dn.depthwiseConv2d(x, wDepthwise, null, { dilation: 2, stride: 2 })).toThrow(/^depthwiseConv2d: a dilated conv takes stride 1/);
     expect(dn.memory().bytesInUse).toBe(before);
-    x.dispose();
-    w.dispose();
+    for (const t of [x, w, wDepthwise]) t.dispose();
   });
 });
