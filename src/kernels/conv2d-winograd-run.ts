@@ -133,15 +133,24 @@ export function convAlgorithm(dir: ConvDirection, g: ConvGeometry, family = defa
   return tunedConv(runtime().device, dir, g, family)?.algorithm ?? ruleConvAlgorithm(dir, g, family, cpu);
 }
 
+/** CPU adapters' Winograd threshold: channels summed, and 4x4 blocks over the batch (ruleConvAlgorithm). */
+export const CPU_WINOGRAD_MIN_K = 128;
+export const CPU_WINOGRAD_MIN_BLOCKS = 16;
+
 /**
  * The rule for a conv no one has tuned: on GPUs Winograd where it fits, K (channels summed) is at
  * least 16, so that its transforms are small next to the GEMM (VGG16's first conv, K = 3, stays
  * direct), and its GEMM rows, padded to whole tiles of `family`, take at most half the
  * multiply-adds of the direct GEMM (images of 4x4 outputs or more; a 2x2 output fills a quarter of
  * its 4x4 block). On an H200 it was 1.3-3.4x faster than the direct GEMMs wherever this picks it.
- * CPU adapters (`cpu`) stay direct: on lavapipe the transforms alone took about as long as the
- * direct conv (U-Net l1-l3 at scale 8, 1.04-1.55x slower in all, interleaved A/B), and the
- * short-K GEMM ran at half the direct kernel's rate. It never picks the fused kernel, which no GPU
+ * CPU adapters (`cpu`) take Winograd only for K >= 128 over at least 16 blocks
+ * (CPU_WINOGRAD_MIN_K, CPU_WINOGRAD_MIN_BLOCKS): on lavapipe the transforms alone took about as
+ * long as the direct conv at the U-Net's l1-l3 at scale 8 (1.04-1.55x slower in all), and a
+ * short-K GEMM ran at half the direct kernel's rate, but from 128 channels the GEMM's 4x fewer
+ * multiply-adds win: VGG16 forwards ran 1.13x faster at batch 4 of 32x32, 1.19-1.21x at batch 2
+ * of 64x64 and 1.53-1.55x at 128x128 (batch 2 of 32x32 0.97-1.04x), and U-Net training steps
+ * (features 32, batch 2 of 32x32 and 1 of 64x64) 1.01-1.05x, in two interleaved runs each
+ * (2026-11-27, wall clock, 7-15 rounds). It never picks the fused kernel, which no GPU
  * has timed yet, nor the weight gradient by Winograd (conv2d-winograd-wgrad.ts), which none has
  * either; tuneConvs does where it measures faster. On lavapipe that weight gradient ran 1.15x
  * faster than direct at U-Net l1 and 1.6-1.9x at VGG16's conv1_2 to conv2_2 alone (scale 8), but
@@ -149,10 +158,11 @@ export function convAlgorithm(dir: ConvDirection, g: ConvGeometry, family = defa
  * faster ran 0.93-1.04x as fast (interleaved, 21-41 rounds): noise, so CPU adapters stay direct.
  */
 export function ruleConvAlgorithm(dir: ConvDirection, g: ConvGeometry, family: ConvFamily, cpu: boolean): ConvAlgorithm {
-  if (!winogradFits(dir, g) || cpu || dir === 'backwardWeight') return 'direct';
+  if (!winogradFits(dir, g) || dir === 'backwardWeight') return 'direct';
   const s = winogradShape(dir, g);
-  if (s.k < 16) return 'direct';
   const [rows, cols] = winogradBlocks(s.hOut, s.wOut);
+  if (cpu) return s.k >= CPU_WINOGRAD_MIN_K && g.n * rows * cols >= CPU_WINOGRAD_MIN_BLOCKS ? 'winograd' : 'direct';
+  if (s.k < 16) return 'direct';
   const tPad = paddedBlocks(g.n * rows * cols, s.k, s.n, family);
   return WINO_XI * tPad <= 0.5 * WINO_R * WINO_R * g.n * s.hOut * s.wOut ? 'winograd' : 'direct';
 }

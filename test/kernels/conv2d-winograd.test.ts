@@ -128,7 +128,7 @@ describe('conv2d by Winograd', () => {
     for (const t of [x, w, b, dy, y]) t.dispose();
   });
 
-  it('convAlgorithm: on GPUs Winograd for the U-Net and VGG16 3x3 convs with K >= 16 and outputs of 4x4 or more; direct elsewhere and on CPU adapters', () => {
+  it('convAlgorithm: on GPUs Winograd for the U-Net and VGG16 3x3 convs with K >= 16 and outputs of 4x4 or more; on CPU adapters from K = 128 over 16 blocks; direct elsewhere', () => {
     const geometry = (x: number[], k: number, cout: number, opts: Conv2dOptions = { padding: 'same' }) => conv2dGeometry(x, [k, k, x[3], cout], opts);
     // The rule for a GPU (the tiled family, not a CPU adapter), asked on whatever adapter runs this.
     const gpu = (dir: 'forward' | 'backwardInput' | 'backwardWeight', g: ConvGeometry) => convAlgorithm(dir, g, 'tiled', false);
@@ -136,9 +136,17 @@ describe('conv2d by Winograd', () => {
       const g = geometry([16, h, h, c], 3, c);
       expect(gpu('forward', g), `U-Net ${h}x${h}x${c} forward`).toBe('winograd');
       expect(gpu('backwardInput', g), `U-Net ${h}x${h}x${c} dx`).toBe('winograd');
-      expect(convAlgorithm('forward', g, 'subgroup', true), `U-Net ${h}x${h}x${c} on a CPU adapter`).toBe('direct');
-      expect(convAlgorithm('forward', g, 'tiled', true), `U-Net ${h}x${h}x${c} on a CPU adapter without subgroups`).toBe('direct');
+      // CPU adapters: from 128 channels summed (l3 on; 16x16 outputs are 16 blocks a sample).
+      const cpuWants = c >= 128 ? 'winograd' : 'direct';
+      expect(convAlgorithm('forward', g, 'subgroup', true), `U-Net ${h}x${h}x${c} on a CPU adapter`).toBe(cpuWants);
+      expect(convAlgorithm('forward', g, 'tiled', true), `U-Net ${h}x${h}x${c} on a CPU adapter without subgroups`).toBe(cpuWants);
     }
+    const cpu = (x: number[], c: number) => convAlgorithm('forward', geometry(x, 3, c), 'subgroup', true);
+    expect(cpu([1, 16, 16, 128], 128), '16 blocks, K 128').toBe('winograd');
+    expect(cpu([1, 16, 12, 128], 128), '12 blocks').toBe('direct');
+    expect(cpu([4, 16, 16, 127], 128), 'K 127').toBe('direct');
+    expect(convAlgorithm('backwardInput', geometry([1, 16, 16, 64], 3, 128), 'subgroup', true), 'dx: K is Cout, 128').toBe('winograd');
+    expect(convAlgorithm('backwardWeight', geometry([4, 32, 32, 256], 3, 256), 'subgroup', true), 'never the weight gradient').toBe('direct');
     // Sixteen 4x4 images: 16 blocks, padded to a whole 128-row tile, 2x the direct multiply-adds.
     expect(gpu('forward', geometry([16, 4, 4, 256], 3, 256)), 'sixteen 4x4 outputs').toBe('direct');
     expect(gpu('forward', geometry([128, 4, 4, 256], 3, 256)), '128 4x4 outputs').toBe('winograd');
