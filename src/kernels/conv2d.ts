@@ -32,6 +32,7 @@ import type { ConvFamily } from './conv2d-gemm.js';
 import { convTile, defaultConvFamily, launch } from './conv2d-launch.js';
 import type { GemmTile } from './conv2d-tiled.js';
 import { launchWeightGrad, splitKCount } from './conv2d-wgrad-split.js';
+import { groupedConv, groupedConvBackwardInput, groupedConvBackwardWeight, groupedConvForward, isGrouped } from './conv2d-grouped.js';
 import { dilatedConv, dilatedConvBackwardInput, dilatedConvBackwardWeight, dilatedConvForward, dilatedPlan, isDilated } from './conv2d-dilated.js';
 import { convAlgorithm, winogradConv } from './conv2d-winograd-run.js';
 import { winogradFusedConv } from './conv2d-winograd-fused.js';
@@ -44,6 +45,8 @@ export interface Conv2dOptions {
   padding?: 'same' | 'valid' | number | [number, number, number, number];
   /** Atrous: taps d apart (stride 1 only, as TensorFlow's); conv2d-dilated.ts. Default 1. */
   dilation?: number | [number, number];
+  /** Channel groups, weight [kh, kw, Cin/groups, Cout] (PyTorch's, Keras's); conv2d-grouped.ts. Default 1. */
+  groups?: number;
 }
 
 /** Everything a conv kernel needs to know about one call; h, w are the input's height and width. */
@@ -99,6 +102,7 @@ function checkRank4(op: string, what: string, shape: Shape, layout: string): voi
 
 /** Validates a conv2d call and works out its output size and padding. */
 export function conv2dGeometry(xShape: Shape, wShape: Shape, opts: Conv2dOptions = {}, op = 'conv2d'): ConvGeometry {
+  if (isGrouped(opts)) throw new ShapeError(`${op}: no GEMM geometry for a grouped conv (groups ${opts.groups})`);
   // Dilated convs run as an ordinary conv over a split input (conv2d-dilated.ts), never here.
   if (isDilated(opts)) throw new ShapeError(`${op}: no GEMM geometry for a dilated conv (dilation ${JSON.stringify(opts.dilation)})`);
   checkRank4(op, 'input', xShape, '[N, H, W, C]');
@@ -129,6 +133,7 @@ export function conv2dGeometry(xShape: Shape, wShape: Shape, opts: Conv2dOptions
 }
 
 export function conv2dOutputShape(xShape: Shape, wShape: Shape, opts: Conv2dOptions = {}): Shape {
+  if (isGrouped(opts)) return conv2dOutputShape(xShape, [wShape[0], wShape[1], xShape[3], wShape[3]], { ...opts, groups: 1 });
   if (isDilated(opts)) {
     const p = dilatedPlan(xShape, wShape, opts);
     return [p.n, p.ho, p.wo, wShape[3]];
@@ -294,6 +299,7 @@ fn main(${LINEAR_MAIN_ARGS}) {
 
 export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptions = {}): Tensor {
   checkConvArgs('conv2d', x, w, b, opts);
+  if (isGrouped(opts)) return groupedConvForward(x, w, b, opts);
   if (isDilated(opts)) return dilatedConvForward(x, w, b, opts);
   const g = conv2dGeometry(x.shape, w.shape, opts);
   checkBias('conv2d', b, g.cout);
@@ -302,6 +308,7 @@ export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv
 
 export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, opts: Conv2dOptions = {}): Tensor {
   checkGradArgs('conv2d.backwardInput', dy, w, 'weight w', xShape, 'xShape', opts);
+  if (isGrouped(opts)) return groupedConvBackwardInput(dy, w, xShape, opts);
   if (isDilated(opts)) return dilatedConvBackwardInput(dy, w, xShape, opts);
   const g = conv2dGeometry(xShape, w.shape, opts);
   checkGradShape('conv2d.backwardInput', dy, [g.n, g.ho, g.wo, g.cout]);
@@ -310,6 +317,7 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, opts: 
 
 export function conv2dBackwardWeight(dy: Tensor, x: Tensor, wShape: Shape, opts: Conv2dOptions = {}): Tensor {
   checkGradArgs('conv2d.backwardWeight', dy, x, 'input x', wShape, 'wShape', opts);
+  if (isGrouped(opts)) return groupedConvBackwardWeight(dy, x, wShape, opts);
   if (isDilated(opts)) return dilatedConvBackwardWeight(dy, x, wShape, opts);
   const g = conv2dGeometry(x.shape, wShape, opts);
   checkGradShape('conv2d.backwardWeight', dy, [g.n, g.ho, g.wo, g.cout]);
@@ -328,6 +336,7 @@ export function conv2dBackwardBias(dy: Tensor): Tensor {
 /** dn.conv2d(x, w, b?, {stride, padding}): records dx, dw, db, computing only those needed. */
 export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
   checkConvArgs('conv2d', x, w, b, opts);
+  if (isGrouped(opts)) return groupedConv(x, w, b, opts);
   if (isDilated(opts)) return dilatedConv(x, w, b, opts);
   const g = conv2dGeometry(x.shape, w.shape, opts);
   checkBias('conv2d', b, g.cout);

@@ -45,6 +45,8 @@ export interface ConvLayerOptions {
   stride?: number;
   /** Conv2d and DepthwiseConv2d: taps this far apart (atrous), with stride 1. */
   dilation?: number;
+  /** Conv2d: channel groups (weight [k, k, inChannels / groups, outChannels]). */
+  groups?: number;
   padding?: Conv2dOptions['padding'];
   bias?: boolean;
   init?: InitName;
@@ -58,13 +60,16 @@ export class Conv2d extends Module {
   constructor(readonly inChannels: number, readonly outChannels: number, readonly opts: ConvLayerOptions = {}) {
     super();
     checkConvLayer('Conv2d', inChannels, outChannels, opts);
+    const groups = opts.groups ?? 1;
+    if (opts.groups !== undefined) count('Conv2d', 'groups', groups);
+    if (inChannels % groups || outChannels % groups) throw new ArgumentError(`Conv2d: ${inChannels} input and ${outChannels} output channels do not split into ${groups} groups`);
     const k = opts.kernelSize ?? 3;
     const seed = opts.seed ?? nextSeed();
-    this.weight = this.addParameter('weight', param([k, k, inChannels, outChannels], opts.init ?? 'glorotUniform', seed));
+    this.weight = this.addParameter('weight', param([k, k, inChannels / groups, outChannels], opts.init ?? 'glorotUniform', seed));
     this.bias = opts.bias === false ? null : this.addParameter('bias', param([outChannels], 'zeros', 0));
   }
   forward(x: Tensor): Tensor {
-    return conv2d(x, this.weight, this.bias, { stride: this.opts.stride ?? 1, padding: this.opts.padding ?? 'same', dilation: this.opts.dilation ?? 1 });
+    return conv2d(x, this.weight, this.bias, { stride: this.opts.stride ?? 1, padding: this.opts.padding ?? 'same', dilation: this.opts.dilation ?? 1, groups: this.opts.groups ?? 1 });
   }
 }
 

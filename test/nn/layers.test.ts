@@ -46,6 +46,13 @@ describe('layers', () => {
     expect(a.shape).toEqual([2, 4, 4, 2]);
     expect(Array.from(await a.toArray())).toEqual(Array.from(await b.toArray()));
     expect(() => new dn.nn.ConvTranspose2d(3, 2, { dilation: 2 })).toThrow(/^ConvTranspose2d: dilation/);
+    const grouped = new dn.nn.Conv2d(3, 6, { groups: 3, seed: 5 });
+    expect(grouped.weight.shape).toEqual([3, 3, 1, 6]);
+    const [g1, g2] = [grouped.forward(x), dn.conv2d(x, grouped.weight, grouped.bias, { padding: 'same', groups: 3 })];
+    expect(Array.from(await g1.toArray())).toEqual(Array.from(await g2.toArray()));
+    for (const t of [g1, g2]) t.dispose();
+    grouped.dispose();
+    expect(() => new dn.nn.Conv2d(3, 4, { groups: 3 })).toThrow(/^Conv2d: 3 input and 4 output/);
     const dw = new dn.nn.DepthwiseConv2d(3, 2, { seed: 4 });
     const [d1, d2] = [dw.forward(x), dn.depthwiseConv2d(x, dw.weight, dw.bias, { padding: 'same' })];
     expect(d1.shape).toEqual([2, 4, 4, 6]);
