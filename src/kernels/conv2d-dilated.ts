@@ -23,17 +23,15 @@ import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, type VecW
 
 const PARAMS = /* wgsl */ `struct Params { total: u32, n: u32, h: u32, w: u32, c: u32, hq: u32, wq: u32, dh: u32, dw: u32, offTop: u32, offLeft: u32 }`;
 
-/** WGSL: `ch`, and `rest` = the flat pixel index, of thread i over C / width channels. */
-const CHANNEL = 'let ch = i % params.c;\n  var rest = i / params.c;';
-
 /**
- * spaceToBatch: out [dh·dw·N, hq, wq, C] from src [N, h, w, C]: out[b, a, e] = src[n, a·dh + r −
- * offTop, e·dw + s − offLeft], zero outside src. `width` channels per thread (vec4 where C allows).
+ * A gather of one element (or vec4 of channels) per thread from src into out: `body` sets
+ * `found` (whether the element exists in src) and `at` (its index there) from `ch` and `rest`,
+ * thread i's channel and flat pixel index; elements not found are zero.
  */
-function splitSpec(width: VecWidth): KernelSpec {
+function gatherSpec(name: string, width: VecWidth, body: string): KernelSpec {
   const t = vecType(width);
   return {
-    name: 'conv2d.dilated.spaceToBatch',
+    name,
     key: `w${width}`,
     inputs: 1,
     outputs: 1,
@@ -46,8 +44,22 @@ ${PARAMS}
 fn main(${LINEAR_MAIN_ARGS}) {
   let i = ${linearIndex()};
   if (i >= params.total) { return; }
-  ${CHANNEL}
-  let e = rest % params.wq; rest /= params.wq;
+  let ch = i % params.c;
+  var rest = i / params.c;
+  ${body}
+  var v = ${t}(0.0);
+  if (found) { v = src[at]; }
+  out[i] = v;
+}`,
+  };
+}
+
+/**
+ * spaceToBatch: out [dh·dw·N, hq, wq, C] from src [N, h, w, C]: out[b, a, e] = src[n, a·dh + r −
+ * offTop, e·dw + s − offLeft], zero outside src. `width` channels per thread (vec4 where C allows).
+ */
+const splitSpec = (width: VecWidth): KernelSpec =>
+  gatherSpec('conv2d.dilated.spaceToBatch', width, /* wgsl */ `let e = rest % params.wq; rest /= params.wq;
   let a = rest % params.hq;
   let b = rest / params.hq;
   let n = b % params.n;
@@ -55,46 +67,22 @@ fn main(${LINEAR_MAIN_ARGS}) {
   // Unsigned: a position in the padding wraps to a huge value and fails the bounds test.
   let h = a * params.dh + rs / params.dw - params.offTop;
   let w = e * params.dw + rs % params.dw - params.offLeft;
-  var v = ${t}(0.0);
-  if (h < params.h && w < params.w) { v = src[((n * params.h + h) * params.w + w) * params.c + ch]; }
-  out[i] = v;
-}`,
-  };
-}
+  let found = h < params.h && w < params.w;
+  let at = ((n * params.h + h) * params.w + w) * params.c + ch;`);
 
 /**
  * batchToSpace: out [N, h, w, C] from src [dh·dw·N, hq, wq, C], each out[n, y, x] the split
  * element of row y + offTop and column x + offLeft.
  */
-function mergeSpec(width: VecWidth): KernelSpec {
-  const t = vecType(width);
-  return {
-    name: 'conv2d.dilated.batchToSpace',
-    key: `w${width}`,
-    inputs: 1,
-    outputs: 1,
-    wgsl: () => /* wgsl */ `
-${PARAMS}
-@group(0) @binding(0) var<storage, read> src: array<${t}>;
-@group(0) @binding(1) var<storage, read_write> out: array<${t}>;
-@group(0) @binding(2) var<uniform> params: Params;
-@compute @workgroup_size(256)
-fn main(${LINEAR_MAIN_ARGS}) {
-  let i = ${linearIndex()};
-  if (i >= params.total) { return; }
-  ${CHANNEL}
-  let x = rest % params.w + params.offLeft; rest /= params.w;
+const mergeSpec = (width: VecWidth): KernelSpec =>
+  gatherSpec('conv2d.dilated.batchToSpace', width, /* wgsl */ `let x = rest % params.w + params.offLeft; rest /= params.w;
   let y = rest % params.h + params.offTop;
   let n = rest / params.h;
   let b = ((y % params.dh) * params.dw + x % params.dw) * params.n + n;
   let a = y / params.dh;
   let e = x / params.dw;
-  var v = ${t}(0.0);
-  if (a < params.hq && e < params.wq) { v = src[((b * params.hq + a) * params.wq + e) * params.c + ch]; }
-  out[i] = v;
-}`,
-  };
-}
+  let found = a < params.hq && e < params.wq;
+  let at = ((b * params.hq + a) * params.wq + e) * params.c + ch;`);
 
 const SPECS = { split: [splitSpec(1), splitSpec(4)], merge: [mergeSpec(1), mergeSpec(4)] } as const;
 

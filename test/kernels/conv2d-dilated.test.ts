@@ -10,9 +10,10 @@ import { dilatedPlan } from '../../src/kernels/conv2d-dilated.js';
 import { depthwiseConv2dBackwardInput, depthwiseConv2dBackwardWeight, depthwiseConv2dForward, type DepthwiseConv2dOptions } from '../../src/kernels/depthwise-conv2d.js';
 import { depthwiseConv2dBackwardRef, depthwiseConv2dForwardRef, depthwiseConv2dOutputShapeRef } from '../../src/reference/depthwise-conv.js';
 import { nd } from '../../src/reference/array.js';
-import { conv2dBackwardRef, conv2dForwardRef, conv2dOutputShapeRef } from '../../src/reference/conv.js';
+import { conv2dBackwardRef, conv2dForwardRef } from '../../src/reference/conv.js';
 import { expectClose, winogradTolerance } from '../helpers/close.js';
 import { checkGrad } from '../helpers/finite-diff.js';
+import { convCaseData, type ConvCase } from '../helpers/conv-case.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
 import { uniform } from '../helpers/rng.js';
 
@@ -31,17 +32,7 @@ const CASES = [
   { name: 'k1 d2 (one tap: the plain 1x1)', x: [2, 5, 5, 4], k: [1, 1], cout: 2, opts: { dilation: 2 } },
 ] as const satisfies readonly { name: string; x: number[]; k: number[]; cout: number; opts: Conv2dOptions }[];
 
-function caseData(cs: (typeof CASES)[number], seed: number) {
-  const xShape: number[] = [...cs.x];
-  const wShape: number[] = [cs.k[0], cs.k[1], cs.x[3], cs.cout];
-  const opts = cs.opts as Conv2dOptions;
-  const x = nd(uniform(xShape.reduce((p, d) => p * d, 1), seed), xShape);
-  const w = nd(uniform(wShape.reduce((p, d) => p * d, 1), seed + 1), wShape);
-  const b = nd(uniform(cs.cout, seed + 2), [cs.cout]);
-  const yShape = conv2dOutputShapeRef(x, w, opts);
-  const dy = nd(uniform(yShape.reduce((p, d) => p * d, 1), seed + 3), yShape);
-  return { xShape, wShape, yShape, opts, x, w, b, dy };
-}
+const caseData = (cs: (typeof CASES)[number], seed: number) => convCaseData(cs as ConvCase, seed);
 
 describe('dilated conv2d', () => {
   it('the reference: dilation 2 same is the 5x5 conv whose taps between are zero', () => {

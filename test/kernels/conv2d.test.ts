@@ -21,11 +21,11 @@ import { subgroupTile, tileFit } from '../../src/kernels/conv2d-subgroup.js';
 import { conv2dBackwardInputNaive, conv2dBackwardWeightNaive, conv2dForwardNaive } from '../../src/kernels/conv2d-naive.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { nd, type NdArray } from '../../src/reference/array.js';
-import { conv2dBackwardRef, conv2dForwardRef, conv2dOutputShapeRef } from '../../src/reference/conv.js';
+import { conv2dBackwardRef, conv2dForwardRef } from '../../src/reference/conv.js';
 import { expectClose } from '../helpers/close.js';
 import { checkGrad } from '../helpers/finite-diff.js';
+import { convCaseData, type ConvCase } from '../helpers/conv-case.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
-import { uniform } from '../helpers/rng.js';
 
 useGpu();
 
@@ -85,17 +85,7 @@ const CASES = [
 /** Finite differences cost two forwards per element: only the small cases. */
 const FD_MAX_ELEMENTS = 400;
 
-function caseData(cs: (typeof CASES)[number], seed: number) {
-  const xShape: number[] = [...cs.x];
-  const wShape: number[] = [cs.k[0], cs.k[1], cs.x[3], cs.cout];
-  const opts = cs.opts as Conv2dOptions;
-  const x = nd(uniform(xShape.reduce((p, d) => p * d, 1), seed), xShape);
-  const w = nd(uniform(wShape.reduce((p, d) => p * d, 1), seed + 1), wShape);
-  const b = nd(uniform(cs.cout, seed + 2), [cs.cout]);
-  const yShape = conv2dOutputShapeRef(x, w, opts);
-  const dy = nd(uniform(yShape.reduce((p, d) => p * d, 1), seed + 3), yShape);
-  return { xShape, wShape, yShape, opts, x, w, b, dy };
-}
+const caseData = (cs: (typeof CASES)[number], seed: number) => convCaseData(cs as ConvCase, seed);
 
 describe('conv2d', () => {
   for (const [k, cs] of CASES.entries()) {
