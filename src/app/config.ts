@@ -47,6 +47,8 @@ export interface TrainConfig {
   tuneConvs?: boolean;
   /** Clip the gradients' global norm to this before each step; 0 (and absent, in older runs) is off. */
   clipGradNorm?: number;
+  /** Batches per optimiser step (gradient accumulation); 1 (and absent, in older runs): every batch. */
+  accumulate?: number;
   /**
    * 'plateau' (the notebook's ReduceLROnPlateau on val_loss; absent in older runs) or 'cosine'
    * (cosine decay by epoch from lr to lr / 100 over the run's epochs).

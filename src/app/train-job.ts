@@ -113,6 +113,7 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
       log,
       tuneConvs: tune,
       clipGradNorm: c.clipGradNorm ? c.clipGradNorm : undefined,
+      accumulate: c.accumulate ?? 1,
       // DAWNET_INJECT_NAN_AT_BATCH=n: a NaN loss at batch n, to test the stop path end to end.
       injectNanAtBatch: process.env.DAWNET_INJECT_NAN_AT_BATCH ? Number(process.env.DAWNET_INJECT_NAN_AT_BATCH) : undefined,
       onBatch: (p) => hooks.onBatch?.({ ...p, epochs: c.epochs }),

@@ -90,6 +90,12 @@ export interface FitOptions {
   tuneConvs?: boolean | TuneOptions;
   /** Clip the gradients' global L2 norm to this before each step (optim.clipGradNorm, as PyTorch's clip_grad_norm_). */
   clipGradNorm?: number;
+  /**
+   * Gradient accumulation: one optimiser step every this many batches, each batch's loss scaled by
+   * 1/accumulate before its backward, so the step sees the mean over the batches (a batch that
+   * memory would not hold, in pieces). An epoch's last, shorter group steps too. Default 1.
+   */
+  accumulate?: number;
 }
 
 export interface History {
@@ -106,6 +112,13 @@ export async function trainEpoch(model: Module, data: Dataset, opts: FitOptions,
   let metricTotal = 0;
   let samples = 0;
   let batch = 0;
+  const accumulate = opts.accumulate ?? 1;
+  /** Clips (when asked) and applies the gradients gathered since the last step. */
+  const applyStep = () => {
+    if (opts.clipGradNorm !== undefined) clipGradNorm(model.trainableParameters().map((p) => p.tensor), opts.clipGradNorm).dispose();
+    opts.optimizer.step();
+    opts.optimizer.zeroGrad();
+  };
   for await (const b of data.batches(epoch)) {
     let lossTensor!: Tensor;
     let metricTensors: Tensor[] = [];
@@ -119,7 +132,8 @@ export async function trainEpoch(model: Module, data: Dataset, opts: FitOptions,
         if (poison) loss = unary('scale', loss, Number.NaN);
         keep(loss);
         if (opts.trainMetric) metricTensors = noGrad(() => opts.trainMetric!.tensors(p, b.y)).map((t) => keep(t));
-        loss.backward();
+        // Accumulating: each batch's share of the group's mean; the unscaled loss is what is logged.
+        (accumulate > 1 ? unary('scale', loss, 1 / accumulate) : loss).backward();
         return loss;
       });
       if (firstBatch && opts.tuneConvs) {
@@ -131,8 +145,6 @@ export async function trainEpoch(model: Module, data: Dataset, opts: FitOptions,
       b.x.dispose();
       b.y.dispose();
     }
-    // Enqueued before the readback below, so the clip runs in the same submission as the step.
-    if (opts.clipGradNorm !== undefined) clipGradNorm(model.trainableParameters().map((p) => p.tensor), opts.clipGradNorm).dispose();
     const n = b.x.shape[0];
     // One readback per step: the loss and the metric's inputs together.
     const [lossHost, ...metricHost] = await readTensors([lossTensor, ...metricTensors]);
@@ -143,16 +155,19 @@ export async function trainEpoch(model: Module, data: Dataset, opts: FitOptions,
       opts.optimizer.zeroGrad();
       throw new TrainingError(`training loss became ${value} at epoch ${epoch + 1}, batch ${batch + 1}; stopping (the last checkpoint is kept)`);
     }
-    opts.optimizer.step();
-    opts.optimizer.zeroGrad();
+    if ((batch + 1) % accumulate === 0) applyStep();
     total += value * n;
     if (metric !== undefined) metricTotal += metric * n;
     samples += n;
     batch++;
     const runningMetric = opts.trainMetric ? { name: opts.trainMetric.name, value: metricTotal / samples } : undefined;
     opts.onBatch?.({ epoch, batch, batchCount: data.batchCount, loss: total / samples, metric: runningMetric, samples, seconds: (performance.now() - start) / 1000 });
-    if (opts.signal?.stop) return { loss: total / samples, interrupted: true };
+    if (opts.signal?.stop) {
+      if (batch % accumulate) applyStep();
+      return { loss: total / samples, interrupted: true };
+    }
   }
+  if (batch % accumulate) applyStep();
   return { loss: samples ? total / samples : NaN, metric: opts.trainMetric && samples ? metricTotal / samples : undefined, interrupted: false };
 }
 
@@ -216,6 +231,7 @@ function checkFitArgs(model: unknown, train: unknown, val: unknown, opts: FitOpt
   expectNumber('fit', 'epochs', opts.epochs, { integer: true, min: 0 });
   expectOptionalNumber('fit', 'initialEpoch', opts.initialEpoch, { integer: true, min: 0 });
   expectOptionalNumber('fit', 'clipGradNorm', opts.clipGradNorm, { above: 0 });
+  expectOptionalNumber('fit', 'accumulate', opts.accumulate, { integer: true, min: 1 });
   if (!(opts.optimizer instanceof Optimizer)) throw new ArgumentError(`fit: optimizer must be an Optimizer (dn.optim.Adam, ...), got ${describeValue(opts.optimizer)}`);
   if (typeof opts.loss !== 'function') throw new ArgumentError(`fit: loss must be a function (pred, target) => Tensor, got ${describeValue(opts.loss)}`);
 }

@@ -203,7 +203,7 @@ describe('--tune-convs', () => {
 describe('--lr-schedule cosine and --clip-grad-norm', () => {
   it('the epochs run at the cosine schedule\'s rates, kept in config.json for --resume', async () => {
     const run = join(work, 'cosine');
-    const a = await runCli(cli, ['train', 'segment', '--data', data, '--out', run, '--epochs', '3', '--lr-schedule', 'cosine', '--clip-grad-norm', '1', ...SEGMENT], { timeoutMs: 200_000 });
+    const a = await runCli(cli, ['train', 'segment', '--data', data, '--out', run, '--epochs', '3', '--lr-schedule', 'cosine', '--clip-grad-norm', '1', '--accumulate', '2', ...SEGMENT], { timeoutMs: 200_000 });
     expect(a.code, a.stderr).toBe(0);
     const lrs = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).lr);
     // --lr 0.003 down to 0.003 / 100 over 3 epochs: t = 0, 1/2, 1.
@@ -211,7 +211,7 @@ describe('--lr-schedule cosine and --clip-grad-norm', () => {
     const want = [lr, min + (lr - min) / 2, min];
     lrs.forEach((v: number, i: number) => expect(v).toBeCloseTo(want[i], 9));
     const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'));
-    expect([config.lrSchedule, config.clipGradNorm]).toEqual(['cosine', 1]);
+    expect([config.lrSchedule, config.clipGradNorm, config.accumulate]).toEqual(['cosine', 1, 2]);
     const bad = await runCli(cli, ['train', 'segment', '--data', data, '--out', join(work, 'bad'), '--clip-grad-norm', '-1', ...SEGMENT]);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toMatch(/--clip-grad-norm/);
