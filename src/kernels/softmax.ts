@@ -62,46 +62,30 @@ const BODIES = {
   },
 } as const;
 
-function forwardSpec(kind: SoftmaxKind): KernelSpec {
+/** One thread per row: the forward finds the row max first, the backward starts from the row's base. */
+function rowSpec(kind: SoftmaxKind, direction: 'forward' | 'backward'): KernelSpec {
+  const forward = direction === 'forward';
   return {
-    name: `${kind}.forward`,
+    name: `${kind}.${direction}`,
     key: '',
-    inputs: 1,
+    inputs: forward ? 1 : 2,
     outputs: 1,
     wgsl: () => /* wgsl */ `
-${ROW_DECLS.softmaxForward}
+${forward ? ROW_DECLS.softmaxForward : ROW_DECLS.softmaxBackward}
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
   let row = ${linearIndex()};
   if (row >= params.rows) { return; }
-  ${rowMax('x')}
-  ${BODIES[kind].forward}
-}`,
-  };
-}
-
-function backwardSpec(kind: SoftmaxKind): KernelSpec {
-  return {
-    name: `${kind}.backward`,
-    key: '',
-    inputs: 2,
-    outputs: 1,
-    wgsl: () => /* wgsl */ `
-${ROW_DECLS.softmaxBackward}
-@compute @workgroup_size(256)
-fn main(${LINEAR_MAIN_ARGS}) {
-  let row = ${linearIndex()};
-  if (row >= params.rows) { return; }
-  let base = row * params.c;
-  ${BODIES[kind].backward}
+  ${forward ? rowMax('x') : 'let base = row * params.c;'}
+  ${BODIES[kind][direction]}
 }`,
   };
 }
 
 /** One thread per row, built once per kind: the runtime caches pipelines by name and key, never per call. */
 const SPECS = {
-  softmax: { forward: forwardSpec('softmax'), backward: backwardSpec('softmax') },
-  logSoftmax: { forward: forwardSpec('logSoftmax'), backward: backwardSpec('logSoftmax') },
+  softmax: { forward: rowSpec('softmax', 'forward'), backward: rowSpec('softmax', 'backward') },
+  logSoftmax: { forward: rowSpec('logSoftmax', 'forward'), backward: rowSpec('logSoftmax', 'backward') },
 } as const;
 
 const rowParams = (rows: number, c: number): ArrayBuffer => packParams([u32(rows), u32(c)]);
