@@ -22,6 +22,7 @@ import { bceBackwardRef, bceForwardRef, diceBackwardRef, diceForwardRef } from '
 import { matmulBackwardRef, matmulRef } from '../src/reference/matmul.js';
 import { maxPool2dBackwardRef, maxPool2dRef } from '../src/reference/pool.js';
 import { depthwiseConv2dBackwardRef, depthwiseConv2dForwardRef } from '../src/reference/depthwise-conv.js';
+import { pad2dBackwardRef, pad2dRef } from '../src/reference/pad.js';
 import { groupNormBackwardRef, groupNormForwardRef } from '../src/reference/groupnorm.js';
 import { softmaxBackwardRef, softmaxCrossEntropyBackwardRef, softmaxCrossEntropyRef, softmaxRef } from '../src/reference/softmax.js';
 import { upsample2dBackwardRef, upsample2dRef } from '../src/reference/upsample.js';
@@ -232,6 +233,12 @@ export function gpuChecks(): GpuCheck[] {
         const g = depthwiseConv2dBackwardRef(x, w, dy, { dilation: 2, padding: 'same' });
         return { y: depthwiseConv2dForwardRef(x, w, b, { dilation: 2, padding: 'same' }), grads: [g.dx, g.dw, g.db] };
       },
+    },
+    {
+      name: 'pad2d reflect [2,9,11,8] by [3,1,2,4]',
+      inputs: [{ shape: [2, 9, 11, 8], grad: true }],
+      gpu: ([x]) => dn.pad2d(x, [3, 1, 2, 4], { mode: 'reflect' }),
+      cpu: ([x], dy) => ({ y: pad2dRef(x, [3, 1, 2, 4], 'reflect'), grads: [pad2dBackwardRef(x.shape, dy, [3, 1, 2, 4], 'reflect')] }),
     },
     {
       // 12 channels in 3 groups of 4 (vec4 loads), 5120 vec4s a group: two chunks per group.

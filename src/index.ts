@@ -33,6 +33,8 @@ export type { Pool2dOptions } from './kernels/pool.js';
 export { upsample2d } from './kernels/upsample.js';
 export type { Upsample2dOptions } from './kernels/upsample.js';
 export { concat, split } from './kernels/concat.js';
+export { pad2d } from './kernels/pad.js';
+export type { Pad2dOptions, PadMode } from './kernels/pad.js';
 export { batchNorm2d } from './kernels/batchnorm.js';
 export { groupNorm } from './kernels/groupnorm.js';
 export type { GroupNormOptions } from './kernels/groupnorm.js';
