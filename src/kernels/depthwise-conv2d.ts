@@ -198,6 +198,8 @@ const COLUMN_FORWARD = {
   4: { 1: { plain: columnsSpec(4, false, 1, GEOMETRY_PARAMS), bias: columnsSpec(4, true, 1, GEOMETRY_PARAMS) }, 2: { plain: columnsSpec(4, false, 2, GEOMETRY_PARAMS), bias: columnsSpec(4, true, 2, GEOMETRY_PARAMS) } },
 } as const;
 
+const COLUMN_BACKWARD_INPUT = { 1: columnsSpec(1, false, 1, GEOMETRY_PARAMS, true), 4: columnsSpec(4, false, 1, GEOMETRY_PARAMS, true) } as const;
+
 const columnsOverride = new WeakMap<GPUDevice, boolean>();
 
 /** Tests and A/B timing: false runs every forward on the per-element kernel on this device; null restores. */
@@ -231,6 +233,15 @@ function backwardInput(g: DepthwiseGeometry, dy: Tensor, w: Tensor): Tensor {
   const xShape = [g.n, g.h, g.w, g.c];
   checkBindable([dy, w, planned('depthwiseConv2d.dx', xShape)]);
   const dx = emptyTensor(xShape, 'depthwiseConv2d.dx');
+  // At stride 1 with one filter a channel, the input gradient is the forward over dy with the
+  // kernel turned (depthwise-conv2d-columns.ts): four columns a thread where the kernel is 3 wide.
+  const [turnedTop, turnedLeft] = [g.kh - 1 - g.padTop, g.kw - 1 - g.padLeft];
+  if (g.m === 1 && g.sh === 1 && g.sw === 1 && columnsFit(g.kw, 1) && turnedTop >= 0 && turnedLeft >= 0 && (columnsOverride.get(runtime().device) ?? true)) {
+    const turned = { ...g, h: g.ho, w: g.wo, ho: g.h, wo: g.w, padTop: turnedTop, padLeft: turnedLeft };
+    const total = columnThreads(g.n * g.h, g.w, g.c / g.width);
+    runtime().dispatch(COLUMN_BACKWARD_INPUT[g.width], { inputs: [dy.slice, w.slice], outputs: [dx.slice], params: geometryParams(turned, total) }, linearGrid(total));
+    return dx;
+  }
   const total = dx.size / g.width;
   runtime().dispatch(BACKWARD_INPUT[g.width], { inputs: [dy.slice, w.slice], outputs: [dx.slice], params: geometryParams(g, total) }, linearGrid(total));
   return dx;

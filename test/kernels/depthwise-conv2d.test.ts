@@ -143,6 +143,34 @@ describe('depthwiseConv2d', () => {
     }
   });
 
+  it('stride 1, one filter a channel, 3-wide kernels: the input gradient by the turned-kernel column kernel matches too', async () => {
+    const cases: [number[], number, DepthwiseConv2dOptions][] = [
+      [[2, 7, 9, 8], 3, { padding: 'same' }],
+      [[1, 9, 13, 3], 5, { padding: 'same' }],
+      [[2, 8, 6, 4], 3, { padding: [0, 2, 1, 1] }],
+      [[1, 6, 7, 5], 3, { padding: 'valid' }],
+    ];
+    for (const [xShape, kh, opts] of cases) {
+      const wShape = [kh, 3, xShape[3], 1];
+      const xd = nd(uniform(xShape.reduce((a, b) => a * b, 1), 21), xShape);
+      const wd = nd(uniform(wShape.reduce((a, b) => a * b, 1), 22), wShape);
+      const yShape = depthwiseConv2dOutputShapeRef(xd, wd, opts);
+      const dyd = nd(uniform(yShape.reduce((a, b) => a * b, 1), 23), yShape);
+      const want = depthwiseConv2dBackwardRef(xd, wd, dyd, opts).dx.data;
+      const [w, dy] = [fromNd(wd.data, wShape), fromNd(dyd.data, yShape)];
+      for (const columns of [true, false]) {
+        setDepthwiseColumns(columns);
+        const p = await dn.profile(() => dn.scope(() => void depthwiseConv2dBackwardInput(dy, w, xShape, opts)));
+        if (p) expect(p.kernels.map((k) => k.name)).toContain(columns ? 'depthwiseConv2d.backwardInputColumns' : 'depthwiseConv2d.backwardInput');
+        const dx = depthwiseConv2dBackwardInput(dy, w, xShape, opts);
+        expectClose(`dx ${JSON.stringify(xShape)} kh ${kh} ${JSON.stringify(opts)} (${columns ? 'columns' : 'per element'})`, await dx.toArray(), want);
+        dx.dispose();
+      }
+      setDepthwiseColumns(null);
+      for (const t of [w, dy]) t.dispose();
+    }
+  });
+
   it('the chunk cases really take several chunks, the others one', () => {
     for (const cs of CASES) {
       const g = depthwiseGeometry([...cs.x], [cs.k[0], cs.k[1], cs.x[3], cs.m], cs.opts as DepthwiseConv2dOptions);
