@@ -44,6 +44,8 @@ export { dropout, randomUniform } from './kernels/dropout.js';
 export { bceLoss, bceWithLogits, diceLoss, bceDiceLoss } from './kernels/loss.js';
 export type { Reduction, BceOptions, DiceOptions, BceDiceOptions } from './kernels/loss.js';
 export { softmax, logSoftmax, softmaxCrossEntropy, oneHot } from './kernels/softmax.js';
+export { mseLoss, l1Loss, huberLoss } from './kernels/regression-loss.js';
+export type { RegressionLossOptions, HuberOptions } from './kernels/regression-loss.js';
 export type { CrossEntropyOptions } from './kernels/softmax.js';
 export { channelAffine, imagenetPreprocess } from './kernels/preprocess.js';
 
