@@ -34,6 +34,7 @@ export { upsample2d } from './kernels/upsample.js';
 export type { Upsample2dOptions } from './kernels/upsample.js';
 export { concat, split } from './kernels/concat.js';
 export { pad2d } from './kernels/pad.js';
+export { transpose } from './kernels/transpose.js';
 export type { Pad2dOptions, PadMode } from './kernels/pad.js';
 export { batchNorm2d } from './kernels/batchnorm.js';
 export { groupNorm } from './kernels/groupnorm.js';
