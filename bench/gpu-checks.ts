@@ -23,6 +23,7 @@ import { matmulBackwardRef, matmulRef } from '../src/reference/matmul.js';
 import { maxPool2dBackwardRef, maxPool2dRef } from '../src/reference/pool.js';
 import { depthwiseConv2dBackwardRef, depthwiseConv2dForwardRef } from '../src/reference/depthwise-conv.js';
 import { pad2dBackwardRef, pad2dRef } from '../src/reference/pad.js';
+import { transposeRef } from '../src/reference/transpose.js';
 import { groupNormBackwardRef, groupNormForwardRef } from '../src/reference/groupnorm.js';
 import { softmaxBackwardRef, softmaxCrossEntropyBackwardRef, softmaxCrossEntropyRef, softmaxRef } from '../src/reference/softmax.js';
 import { upsample2dBackwardRef, upsample2dRef } from '../src/reference/upsample.js';
@@ -233,6 +234,12 @@ export function gpuChecks(): GpuCheck[] {
         const g = depthwiseConv2dBackwardRef(x, w, dy, { dilation: 2, padding: 'same' });
         return { y: depthwiseConv2dForwardRef(x, w, b, { dilation: 2, padding: 'same' }), grads: [g.dx, g.dw, g.db] };
       },
+    },
+    {
+      name: 'transpose NCHW [3,5,17,19] to NHWC',
+      inputs: [{ shape: [3, 5, 17, 19], grad: true }],
+      gpu: ([x]) => dn.transpose(x, [0, 2, 3, 1]),
+      cpu: ([x], dy) => ({ y: transposeRef(x, [0, 2, 3, 1]), grads: [transposeRef(dy, [0, 3, 1, 2])] }),
     },
     {
       name: 'pad2d reflect [2,9,11,8] by [3,1,2,4]',
