@@ -35,41 +35,48 @@ const SOURCE: Record<PadMode, string> = {
   replicate: 'fn source(i: i32, n: i32) -> i32 { return clamp(i, 0, n - 1); }',
 };
 
-function forwardSpec(mode: PadMode, width: VecWidth): KernelSpec {
+/**
+ * One thread per element of `dst` (f32 or vec4 of channels): the shared head that decodes its
+ * row, column and sample over the dst image's `rows` × `cols`, then `body`.
+ */
+function padSpec(direction: 'forward' | 'backward', mode: PadMode, width: VecWidth, src: string, dst: string, rows: string, cols: string, helpers: string, body: string): KernelSpec {
   const t = vecType(width);
   return {
-    name: 'pad2d.forward',
+    name: `pad2d.${direction}`,
     key: `${mode}w${width}`,
     inputs: 1,
     outputs: 1,
     wgsl: () => /* wgsl */ `
 ${PARAMS}
-@group(0) @binding(0) var<storage, read> x: array<${t}>;
-@group(0) @binding(1) var<storage, read_write> y: array<${t}>;
+@group(0) @binding(0) var<storage, read> ${src}: array<${t}>;
+@group(0) @binding(1) var<storage, read_write> ${dst}: array<${t}>;
 @group(0) @binding(2) var<uniform> params: Params;
-${SOURCE[mode]}
+${helpers}
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
   let i = ${linearIndex()};
   if (i >= params.total) { return; }
   let ch = i % params.c;
   let pix = i32(i / params.c);
-  let col = pix % params.outW;
-  let row = (pix / params.outW) % params.outH;
-  let n = pix / (params.outW * params.outH);
-  let sh = source(row - params.top, params.h);
-  let sw = source(col - params.left, params.w);
-  var v = ${t}(params.value);
-  if (sh >= 0 && sw >= 0) { v = x[u32((n * params.h + sh) * params.w + sw) * params.c + ch]; }
-  y[i] = v;
+  let col = pix % ${cols};
+  let row = (pix / ${cols}) % ${rows};
+  let n = pix / (${cols} * ${rows});
+  ${body}
 }`,
   };
 }
 
+function forwardSpec(mode: PadMode, width: VecWidth): KernelSpec {
+  return padSpec('forward', mode, width, 'x', 'y', 'params.outH', 'params.outW', SOURCE[mode], /* wgsl */ `let sh = source(row - params.top, params.h);
+  let sw = source(col - params.left, params.w);
+  var v = ${vecType(width)}(params.value);
+  if (sh >= 0 && sw >= 0) { v = x[u32((n * params.h + sh) * params.w + sw) * params.c + ch]; }
+  y[i] = v;`);
+}
+
 /**
- * WGSL: `fn rows(h, n, pad, out) -> array<i32, 3>` and its count: the padded indices that map to
- * input index h on an axis, for modes whose every padded index maps to at most three inputs'
- * worth (constant, reflect); replicate's edges take a loop instead (see backwardSpec).
+ * WGSL: `candidates(h, n, pad, out)`, the (at most three) padded indices on an axis that reflect
+ * maps to input index h, −1 for none; constant has one, replicate's edges a range (backwardSpec).
  */
 const CANDIDATES = /* wgsl */ `
 fn candidates(h: i32, n: i32, pad: i32, out: i32) -> vec3<i32> {
@@ -81,7 +88,6 @@ fn candidates(h: i32, n: i32, pad: i32, out: i32) -> vec3<i32> {
 }`;
 
 function backwardSpec(mode: PadMode, width: VecWidth): KernelSpec {
-  const t = vecType(width);
   // Per axis, the padded range that maps to h: [lo, hi) for replicate (itself, and all of the
   // padding beyond an edge pixel), up to three single indices for reflect, one for constant.
   const axis = (name: string, n: string, pad: string, out: string) =>
@@ -103,33 +109,11 @@ function backwardSpec(mode: PadMode, width: VecWidth): KernelSpec {
       acc += dy[u32((n * params.outH + y) * params.outW + x) * params.c + ch];
     }
   }`;
-  return {
-    name: 'pad2d.backward',
-    key: `${mode}w${width}`,
-    inputs: 1,
-    outputs: 1,
-    wgsl: () => /* wgsl */ `
-${PARAMS}
-@group(0) @binding(0) var<storage, read> dy: array<${t}>;
-@group(0) @binding(1) var<storage, read_write> dx: array<${t}>;
-@group(0) @binding(2) var<uniform> params: Params;
-${mode === 'reflect' ? CANDIDATES : ''}
-@compute @workgroup_size(256)
-fn main(${LINEAR_MAIN_ARGS}) {
-  let i = ${linearIndex()};
-  if (i >= params.total) { return; }
-  let ch = i % params.c;
-  let pix = i32(i / params.c);
-  let col = pix % params.w;
-  let row = (pix / params.w) % params.h;
-  let n = pix / (params.w * params.h);
-  ${axis('row', 'params.h', 'params.top', 'params.outH')}
+  return padSpec('backward', mode, width, 'dy', 'dx', 'params.h', 'params.w', mode === 'reflect' ? CANDIDATES : '', /* wgsl */ `${axis('row', 'params.h', 'params.top', 'params.outH')}
   ${axis('col', 'params.w', 'params.left', 'params.outW')}
-  var acc = ${t}(0.0);
+  var acc = ${vecType(width)}(0.0);
   ${loops}
-  dx[i] = acc;
-}`,
-  };
+  dx[i] = acc;`);
 }
 
 const SPECS = Object.fromEntries(
