@@ -53,8 +53,11 @@ export const range = (tensor: Tensor, first: number, count: number, keep = false
 export const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
 export const lcm = (a: number, b: number): number => (a / gcd(a, b)) * b;
 
-/** Throws unless every tensor bound whole fits one binding. */
-function checkWhole(op: string, whole: readonly (Bound | null | undefined)[]): void {
+/**
+ * Throws a LimitError naming `op` unless every tensor bound whole (or planned output) fits one
+ * binding: kernels that do not split call it before they allocate anything.
+ */
+export function checkWhole(op: string, whole: readonly (Bound | null | undefined)[]): void {
   const limit = runtime().bindingLimit;
   for (const t of whole) {
     if (t && t.size * 4 > limit) {

@@ -11,7 +11,7 @@
 // faster than the per-element gather at the same shapes, which walks its taps with a stride test.
 
 import type { KernelSpec } from '../gpu/runtime.js';
-import { LINEAR_MAIN_ARGS, LINEAR_WG, linearIndex, vecType, type VecWidth } from './wgsl.js';
+import { LINEAR_MAIN_ARGS, LINEAR_WG, linearIndex, type VecWidth } from './wgsl.js';
 
 /** Output columns per thread. */
 export const COLUMNS = 4;
@@ -23,15 +23,15 @@ export const columnsFit = (kw: number, sw: number): boolean => kw === 3 && (sw =
 export const columnThreads = (rows: number, outW: number, channels: number): number => rows * Math.ceil(outW / COLUMNS) * channels;
 
 /**
- * The kernel, for column stride `sw` (1 or 2); `paramsDecl` is the per-element kernel's Params
- * struct, which this one shares (total: the thread count, c in units of the width).
+ * The kernel, for column stride `sw` (1 or 2); `head(inputs, output)` declares the per-element
+ * kernel's Params (total: the thread count, c in units of the width), T and the bindings, which
+ * this one shares.
  * `flipped`: the weight read turned by 180°, for the input gradient at stride 1 with M = 1,
  * dx[h, w] = Σ dy[h + top − i, w + left − j]·w[i, j], which is this forward over dy with the
  * kernel turned and the padding kh − 1 − top, 2 − left (the caller swaps the sizes in params).
  */
-export function columnsSpec(width: VecWidth, bias: boolean, sw: 1 | 2, paramsDecl: string, flipped = false): KernelSpec {
+export function columnsSpec(width: VecWidth, bias: boolean, sw: 1 | 2, head: (inputs: string[], output: string) => string, flipped = false): KernelSpec {
   const inputs = bias ? ['x', 'w', 'b'] : ['x', 'w'];
-  const t = vecType(width);
   // Input columns one kernel row of four outputs reads: left .. left + (COLUMNS − 1)·sw + 2.
   const span = (COLUMNS - 1) * sw + 3;
   const q = [...Array(COLUMNS).keys()];
@@ -41,11 +41,7 @@ export function columnsSpec(width: VecWidth, bias: boolean, sw: 1 | 2, paramsDec
     key: `w${width}s${sw}${bias ? 'b' : ''}`,
     inputs: inputs.length,
     outputs: 1,
-    wgsl: () => /* wgsl */ `${paramsDecl}
-alias T = ${t};
-${inputs.map((name, k) => `@group(0) @binding(${k}) var<storage, read> ${name}: array<T>;`).join('\n')}
-@group(0) @binding(${inputs.length}) var<storage, read_write> y: array<T>;
-@group(0) @binding(${inputs.length + 1}) var<uniform> params: Params;
+    wgsl: () => /* wgsl */ `${head(inputs, 'y')}
 @compute @workgroup_size(${LINEAR_WG})
 fn main(${LINEAR_MAIN_ARGS}) {
   let i = ${linearIndex()};

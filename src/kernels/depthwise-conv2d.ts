@@ -25,13 +25,13 @@
 // (kernels/chunking.ts). Each entry point checks its bindings before it allocates anything, so a
 // tensor too large is a LimitError that leaks nothing.
 
-import { ArgumentError, LimitError, ShapeError } from '../errors.js';
+import { ArgumentError, ShapeError } from '../errors.js';
 import { packParams, u32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { describeValue, expectOptions, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
-import { planned, type Bound } from './chunking.js';
+import { checkWhole, planned } from './chunking.js';
 import { checkBias, checkConvArgs, checkGradShape, conv2dGeometry } from './conv2d.js';
 import { dilatedConv, dilatedConvBackwardInput, dilatedConvBackwardWeight, dilatedConvForward, isDilated, type InnerConv } from './conv2d-dilated.js';
 import { columnsFit, columnsSpec, columnThreads } from './depthwise-conv2d-columns.js';
@@ -78,16 +78,6 @@ export function depthwiseGeometry(xShape: Shape, wShape: Shape, opts: DepthwiseC
 
 const outputShape = (g: DepthwiseGeometry): Shape => [g.n, g.ho, g.wo, g.c * g.m];
 
-/** Throws LimitError unless every tensor (or planned output) fits one storage binding. */
-function checkBindable(bound: (Bound | null)[]): void {
-  const limit = runtime().bindingLimit;
-  for (const t of bound) {
-    if (t && t.size * 4 > limit) {
-      throw new LimitError(`${OP}: ${t.describe()} takes ${t.size * 4} bytes, more than the storage binding limit of ${limit} bytes; depthwiseConv2d binds every tensor whole`);
-    }
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Kernels: forward and backward input, one thread per output element
 
@@ -98,8 +88,11 @@ struct Params { total: u32, c: u32, m: u32, h: u32, w: u32, outH: u32, outW: u32
 const geometryParams = (g: DepthwiseGeometry, total: number): ArrayBuffer =>
   packParams([total, g.c / g.width, g.m, g.h, g.w, g.ho, g.wo, g.kh, g.kw, g.sh, g.sw, g.padTop, g.padLeft].map((v) => u32(v)));
 
-const bindings = (names: string[], access: 'read' | 'read_write', first = 0): string =>
-  names.map((name, k) => `@group(0) @binding(${first + k}) var<storage, ${access}> ${name}: array<T>;`).join('\n');
+/** WGSL: the Params, T (f32 or vec4) and the bindings every depthwise kernel declares, inputs then output. */
+const kernelHead = (width: VecWidth) => (inputs: string[], output: string): string => `${GEOMETRY_PARAMS}
+alias T = ${vecType(width)};
+${[...inputs, output].map((name, k) => `@group(0) @binding(${k}) var<storage, ${name === output ? 'read_write' : 'read'}> ${name}: array<T>;`).join('\n')}
+@group(0) @binding(${inputs.length + 1}) var<uniform> params: Params;`;
 
 const forwardSpec = (width: VecWidth, bias: boolean): KernelSpec => {
   const inputs = bias ? ['x', 'w', 'b'] : ['x', 'w'];
@@ -108,11 +101,7 @@ const forwardSpec = (width: VecWidth, bias: boolean): KernelSpec => {
     key: `w${width}${bias ? 'b' : ''}`,
     inputs: inputs.length,
     outputs: 1,
-    wgsl: () => /* wgsl */ `${GEOMETRY_PARAMS}
-alias T = ${vecType(width)};
-${bindings(inputs, 'read')}
-${bindings(['y'], 'read_write', inputs.length)}
-@group(0) @binding(${inputs.length + 1}) var<uniform> params: Params;
+    wgsl: () => /* wgsl */ `${kernelHead(width)(inputs, 'y')}
 @compute @workgroup_size(${LINEAR_WG})
 fn main(${LINEAR_MAIN_ARGS}) {
   let i = ${linearIndex()};
@@ -159,11 +148,7 @@ const backwardInputSpec = (width: VecWidth): KernelSpec => ({
   key: `w${width}`,
   inputs: 2,
   outputs: 1,
-  wgsl: () => /* wgsl */ `${GEOMETRY_PARAMS}
-alias T = ${vecType(width)};
-${bindings(['dy', 'w'], 'read')}
-${bindings(['dx'], 'read_write', 2)}
-@group(0) @binding(3) var<uniform> params: Params;
+  wgsl: () => /* wgsl */ `${kernelHead(width)(['dy', 'w'], 'dx')}
 @compute @workgroup_size(${LINEAR_WG})
 fn main(${LINEAR_MAIN_ARGS}) {
   let i = ${linearIndex()};
@@ -194,11 +179,11 @@ fn main(${LINEAR_MAIN_ARGS}) {
 const BACKWARD_INPUT = { 1: backwardInputSpec(1), 4: backwardInputSpec(4) } as const;
 /** Kernels three wide at column stride 1 or 2 take four output columns a thread (depthwise-conv2d-columns.ts). */
 const COLUMN_FORWARD = {
-  1: { 1: { plain: columnsSpec(1, false, 1, GEOMETRY_PARAMS), bias: columnsSpec(1, true, 1, GEOMETRY_PARAMS) }, 2: { plain: columnsSpec(1, false, 2, GEOMETRY_PARAMS), bias: columnsSpec(1, true, 2, GEOMETRY_PARAMS) } },
-  4: { 1: { plain: columnsSpec(4, false, 1, GEOMETRY_PARAMS), bias: columnsSpec(4, true, 1, GEOMETRY_PARAMS) }, 2: { plain: columnsSpec(4, false, 2, GEOMETRY_PARAMS), bias: columnsSpec(4, true, 2, GEOMETRY_PARAMS) } },
+  1: { 1: { plain: columnsSpec(1, false, 1, kernelHead(1)), bias: columnsSpec(1, true, 1, kernelHead(1)) }, 2: { plain: columnsSpec(1, false, 2, kernelHead(1)), bias: columnsSpec(1, true, 2, kernelHead(1)) } },
+  4: { 1: { plain: columnsSpec(4, false, 1, kernelHead(4)), bias: columnsSpec(4, true, 1, kernelHead(4)) }, 2: { plain: columnsSpec(4, false, 2, kernelHead(4)), bias: columnsSpec(4, true, 2, kernelHead(4)) } },
 } as const;
 
-const COLUMN_BACKWARD_INPUT = { 1: columnsSpec(1, false, 1, GEOMETRY_PARAMS, true), 4: columnsSpec(4, false, 1, GEOMETRY_PARAMS, true) } as const;
+const COLUMN_BACKWARD_INPUT = { 1: columnsSpec(1, false, 1, kernelHead(1), true), 4: columnsSpec(4, false, 1, kernelHead(4), true) } as const;
 
 const columnsOverride = new WeakMap<GPUDevice, boolean>();
 
@@ -214,7 +199,7 @@ export function setDepthwiseColumns(on: boolean | null): void {
 
 function forward(g: DepthwiseGeometry, x: Tensor, w: Tensor, b: Tensor | null): Tensor {
   const yShape = outputShape(g);
-  checkBindable([x, w, b, planned('depthwiseConv2d.y', yShape)]);
+  checkWhole(OP, [x, w, b, planned('depthwiseConv2d.y', yShape)]);
   const y = emptyTensor(yShape, 'depthwiseConv2d.y');
   const inputs = (b ? [x, w, b] : [x, w]).map((t) => t.slice);
   const variant = b ? 'bias' : 'plain';
@@ -231,7 +216,7 @@ function forward(g: DepthwiseGeometry, x: Tensor, w: Tensor, b: Tensor | null): 
 
 function backwardInput(g: DepthwiseGeometry, dy: Tensor, w: Tensor): Tensor {
   const xShape = [g.n, g.h, g.w, g.c];
-  checkBindable([dy, w, planned('depthwiseConv2d.dx', xShape)]);
+  checkWhole(OP, [dy, w, planned('depthwiseConv2d.dx', xShape)]);
   const dx = emptyTensor(xShape, 'depthwiseConv2d.dx');
   // At stride 1 with one filter a channel, the input gradient is the forward over dy with the
   // kernel turned (depthwise-conv2d-columns.ts): four columns a thread where the kernel is 3 wide.
@@ -249,7 +234,7 @@ function backwardInput(g: DepthwiseGeometry, dy: Tensor, w: Tensor): Tensor {
 
 function backwardWeight(g: DepthwiseGeometry, dy: Tensor, x: Tensor): Tensor {
   const weights = g.kh * g.kw * g.c * g.m;
-  checkBindable([x, dy, planned('depthwiseConv2d.dwPartial', [weights, weightGradChunks(g)])]);
+  checkWhole(OP, [x, dy, planned('depthwiseConv2d.dwPartial', [weights, weightGradChunks(g)])]);
   return depthwiseWeightGrad(g, dy, x);
 }
 

@@ -245,17 +245,20 @@ export function arithmetic(op: BinaryOp, a: Tensor | number, b: Tensor | number)
     throw new ArgumentError(`${op}: at least one operand must be a Tensor, got the numbers ${a} and ${b}`);
   }
   if (typeof b === 'number') {
-    const ops = { add: ['addScalar', b], sub: ['addScalar', -b], mul: ['scale', b], div: ['divScalar', b] } as const;
     expectTensor(op, 'a', a);
-    return unary(ops[op][0], a, ops[op][1]);
+    // x − c is x + (−c); the others take c as it is.
+    return unary(NUMBER_RIGHT[op], a, op === 'sub' ? -b : b);
   }
   if (typeof a === 'number') {
-    const ops = { add: 'addScalar', sub: 'rsubScalar', mul: 'scale', div: 'rdivScalar' } as const;
     expectTensor(op, 'b', b);
-    return unary(ops[op], b, a);
+    return unary(NUMBER_LEFT[op], b, a);
   }
   return binary(op, a, b);
 }
+
+/** The unary op of `tensor ∘ c` and of `c ∘ tensor`, c a number. */
+const NUMBER_RIGHT = { add: 'addScalar', sub: 'addScalar', mul: 'scale', div: 'divScalar' } as const satisfies Record<BinaryOp, UnaryOp>;
+const NUMBER_LEFT = { add: 'addScalar', sub: 'rsubScalar', mul: 'scale', div: 'rdivScalar' } as const satisfies Record<BinaryOp, UnaryOp>;
 
 /** Differentiable binary op with suffix broadcasting. */
 export function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {

@@ -28,12 +28,13 @@
 // Every tensor is bound whole: unlike batchnorm.ts nothing is split past the binding limit
 // (kernels/chunking.ts), so x must fit one binding, checked before anything is allocated.
 
-import { LimitError, ShapeError } from '../errors.js';
+import { ShapeError } from '../errors.js';
 import { f32, packParams, u32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { expectNumber, expectOptionalNumber, expectOptions, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Tensor } from '../graph/tensor.js';
+import { checkWhole } from './chunking.js';
 import { reduceMiddle, sumLeading } from './reduce.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, workgroupGrid, type VecWidth } from './wgsl.js';
 
@@ -218,10 +219,7 @@ function layoutOf(op: string, x: Tensor, options: GroupNormOptions): Layout {
   const n = x.shape[0];
   const c = x.shape[x.rank - 1];
   if (c % groups !== 0) throw new ShapeError(`${op}: ${c} channels do not split into ${groups} groups (x ${formatShape(x.shape)})`);
-  const limit = runtime().bindingLimit;
-  if (x.size * 4 > limit) {
-    throw new LimitError(`${op}: x ${formatShape(x.shape)} takes ${x.size * 4} bytes, more than the storage binding limit of ${limit} bytes; group norm binds it whole`);
-  }
+  checkWhole(op, [x]);
   return { n, groups, c, m: x.size / n / groups, width: vecWidth(c / groups) };
 }
 

@@ -88,27 +88,27 @@ const SPECS = {
   logSoftmax: { forward: rowSpec('logSoftmax', 'forward'), backward: rowSpec('logSoftmax', 'backward') },
 } as const;
 
-const rowParams = (rows: number, c: number): ArrayBuffer => packParams([u32(rows), u32(c)]);
+/**
+ * Runs a row op over `of`'s rows (its last axis) into `out`: the thread-per-row or the
+ * workgroup-per-row kernel (rowKernel), with params rows, C, then `extra`.
+ */
+function runRows(perThread: KernelSpec, perRow: KernelSpec, of: Tensor, inputs: Tensor[], out: Tensor, extra: ParamValue[] = []): Tensor {
+  const c = of.shape[of.rank - 1];
+  const rows = of.size / c;
+  const [spec, grid] = rowKernel(c, rows, perThread, perRow);
+  runtime().dispatch(spec, { inputs: inputs.map((t) => t.slice), outputs: [out.slice], params: packParams([u32(rows), u32(c), ...extra]) }, grid);
+  return out;
+}
 
 /** Raw forward, no tape: softmax or log-softmax of x over its last axis. */
 export function softmaxForward(kind: SoftmaxKind, x: Tensor): Tensor {
-  const c = x.shape[x.rank - 1];
-  const rows = x.size / c;
-  const y = emptyTensor(x.shape, `${kind}.out`);
-  const [spec, grid] = rowKernel(c, rows, SPECS[kind].forward, ROW_SPECS[kind].forward);
-  runtime().dispatch(spec, { inputs: [x.slice], outputs: [y.slice], params: rowParams(rows, c) }, grid);
-  return y;
+  return runRows(SPECS[kind].forward, ROW_SPECS[kind].forward, x, [x], emptyTensor(x.shape, `${kind}.out`));
 }
 
 /** Raw backward from the saved output y: dx for upstream dy (shape of y). */
 export function softmaxBackward(kind: SoftmaxKind, dy: Tensor, y: Tensor): Tensor {
   if (dy.size !== y.size) throw new ShapeError(`${kind}.backward: dy ${formatShape(dy.shape)} for output ${y.describe()}`);
-  const c = y.shape[y.rank - 1];
-  const rows = y.size / c;
-  const dx = emptyTensor(y.shape, `${kind}.dx`);
-  const [spec, grid] = rowKernel(c, rows, SPECS[kind].backward, ROW_SPECS[kind].backward);
-  runtime().dispatch(spec, { inputs: [dy.slice, y.slice], outputs: [dx.slice], params: rowParams(rows, c) }, grid);
-  return dx;
+  return runRows(SPECS[kind].backward, ROW_SPECS[kind].backward, y, [dy, y], emptyTensor(y.shape, `${kind}.dx`));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -159,31 +159,24 @@ fn main(${LINEAR_MAIN_ARGS}) {
 }`,
 };
 
-function smoothingParams(c: number, labelSmoothing: number): ParamValue[] {
-  return [u32(c), f32(1 - labelSmoothing), f32(labelSmoothing / c)];
+/** keep = 1 − e and spread = e / C, the smoothed target's two constants (TARGET). */
+function smoothingParams(z: Tensor, labelSmoothing: number): ParamValue[] {
+  return [f32(1 - labelSmoothing), f32(labelSmoothing / z.shape[z.rank - 1])];
 }
 
 /** Raw forward: per-row losses, shape z.shape without its last axis. */
 export function softmaxCrossEntropyForward(z: Tensor, y: Tensor, labelSmoothing = 0): Tensor {
-  const c = z.shape[z.rank - 1];
-  const rows = z.size / c;
   const loss = emptyTensor(z.shape.slice(0, -1), 'softmaxCrossEntropy.perRow');
-  const params = packParams([u32(rows), ...smoothingParams(c, labelSmoothing)]);
-  const [spec, grid] = rowKernel(c, rows, crossEntropyForwardSpec, ROW_SPECS.softmaxCrossEntropy.forward);
-  runtime().dispatch(spec, { inputs: [z.slice, y.slice], outputs: [loss.slice], params }, grid);
-  return loss;
+  return runRows(crossEntropyForwardSpec, ROW_SPECS.softmaxCrossEntropy.forward, z, [z, y], loss, smoothingParams(z, labelSmoothing));
 }
 
 /** Raw backward: dz for dy of one element (reduced loss, times scale) or one per row ('none'). */
 export function softmaxCrossEntropyBackward(dy: Tensor, z: Tensor, y: Tensor, labelSmoothing = 0, scale = 1): Tensor {
-  const c = z.shape[z.rank - 1];
-  const rows = z.size / c;
+  const rows = z.size / z.shape[z.rank - 1];
   if (dy.size !== 1 && dy.size !== rows) throw new ShapeError(`softmaxCrossEntropy.backward: dy ${formatShape(dy.shape)} for logits ${z.describe()}`);
   const dz = emptyTensor(z.shape, 'softmaxCrossEntropy.dz');
-  const params = packParams([u32(rows), ...smoothingParams(c, labelSmoothing), u32(dy.size), f32(scale)]);
-  const [spec, grid] = rowKernel(c, rows, crossEntropyBackwardSpec, ROW_SPECS.softmaxCrossEntropy.backward);
-  runtime().dispatch(spec, { inputs: [dy.slice, z.slice, y.slice], outputs: [dz.slice], params }, grid);
-  return dz;
+  const extra = [...smoothingParams(z, labelSmoothing), u32(dy.size), f32(scale)];
+  return runRows(crossEntropyBackwardSpec, ROW_SPECS.softmaxCrossEntropy.backward, z, [dy, z, y], dz, extra);
 }
 
 // ---------------------------------------------------------------------------------------------
