@@ -8,6 +8,7 @@
 //   L2 weight decay (Adam, SGD): g += wd * p before the update.
 //   AdamW:           p -= lr * wd * p (decoupled) before the Adam update.
 //   SGD + momentum:  buf = mu buf + g;  p -= lr * (nesterov ? g + mu buf : buf)   (PyTorch's form)
+//   RMSprop, Adagrad: below, each with its own formulas.
 //
 // The bias corrections are folded into two per-step scalars on the CPU so the kernel does the
 // same arithmetic for both Adam conventions: p -= stepSize * m / (sqrt(v) * vScale + epsHat).
@@ -131,6 +132,146 @@ export function sgdUpdate(param: Tensor, grad: Tensor, buf: Tensor, s: SgdStep):
       inputs: [grad.slice],
       outputs: [param.slice, buf.slice],
       params: packParams([u32(param.size / width), f32(s.lr), f32(s.momentum), f32(s.l2), u32(s.nesterov ? 1 : 0), u32(s.first ? 1 : 0)]),
+    },
+    linearGrid(param.size / width),
+  );
+}
+
+// RMSprop. One generator covers PyTorch's and Keras's conventions; they differ in two places:
+//   PyTorch: denominator sqrt(ṽ) + eps, buffer b = mu b + g / denom, p -= lr b
+//   Keras:   denominator sqrt(ṽ + eps), buffer b = mu b + lr g / denom, p -= b
+// (ṽ is v, or v - gavg² when centered). The kernel computes sqrt(ṽ + epsIn) + epsOut and scales
+// the buffer by bufScale and the step by paramScale, so both are the same arithmetic. The centred
+// average and the momentum buffer exist only in the variants that use them (compile-time flags),
+// so plain RMSprop binds and moves no memory it does not need.
+interface RmspropVariant {
+  width: VecWidth;
+  centered: boolean;
+  momentum: boolean;
+}
+
+const rmspropSpec = ({ width, centered, momentum }: RmspropVariant, key: string): KernelSpec => {
+  const T = vecType(width);
+  const extra = [...(centered ? ['gradAvg'] : []), ...(momentum ? ['buf'] : [])];
+  return {
+    name: 'rmsprop.update',
+    key,
+    inputs: 1,
+    outputs: 2 + extra.length,
+    wgsl: () => /* wgsl */ `
+struct Params { n: u32, lr: f32, alpha: f32, epsIn: f32, epsOut: f32, l2: f32, momentum: f32, bufScale: f32, paramScale: f32 }
+@group(0) @binding(0) var<storage, read> grad: array<${T}>;
+@group(0) @binding(1) var<storage, read_write> param: array<${T}>;
+@group(0) @binding(2) var<storage, read_write> squareAvg: array<${T}>;
+${extra.map((name, k) => `@group(0) @binding(${3 + k}) var<storage, read_write> ${name}: array<${T}>;`).join('\n')}
+@group(0) @binding(${3 + extra.length}) var<uniform> params: Params;
+@compute @workgroup_size(256)
+fn main(${LINEAR_MAIN_ARGS}) {
+  let i = ${linearIndex()};
+  if (i >= params.n) { return; }
+  let p = param[i];
+  let g = grad[i] + params.l2 * p;
+  let v = params.alpha * squareAvg[i] + (1.0 - params.alpha) * g * g;
+  squareAvg[i] = v;
+  ${centered ? /* wgsl */ `let ga = params.alpha * gradAvg[i] + (1.0 - params.alpha) * g;
+  gradAvg[i] = ga;
+  // v >= ga² exactly (both averages weigh the same gradients); rounding must not take sqrt below 0.
+  let spread = max(v - ga * ga, ${T}(0.0));` : 'let spread = v;'}
+  let scaled = g / (sqrt(spread + params.epsIn) + params.epsOut);
+  ${momentum ? /* wgsl */ `let b = params.momentum * buf[i] + params.bufScale * scaled;
+  buf[i] = b;
+  param[i] = p - params.paramScale * b;` : 'param[i] = p - params.lr * scaled;'}
+}`,
+  };
+};
+const RMSPROP = new Map<string, KernelSpec>();
+
+/** One spec object per variant, built on first use (the runtime caches pipelines by name and key). */
+function rmspropKernel(v: RmspropVariant): KernelSpec {
+  const key = `w${v.width}${v.centered ? 'c' : ''}${v.momentum ? 'm' : ''}`;
+  let spec = RMSPROP.get(key);
+  if (!spec) RMSPROP.set(key, (spec = rmspropSpec(v, key)));
+  return spec;
+}
+
+export interface RmspropStep {
+  lr: number;
+  alpha: number;
+  eps: number;
+  /** L2 penalty added to the gradient (PyTorch's weight_decay). */
+  l2: number;
+  momentum: number;
+  /** 'pytorch': eps after the sqrt, lr outside the buffer; 'keras': eps under the sqrt, lr inside. */
+  convention: 'pytorch' | 'keras';
+}
+
+/** State: the squared-gradient average, the gradient average when centred, the momentum buffer when momentum > 0. */
+export interface RmspropState {
+  squareAvg: Tensor;
+  gradAvg: Tensor | null;
+  buf: Tensor | null;
+}
+
+export function rmspropUpdate(param: Tensor, grad: Tensor, state: RmspropState, s: RmspropStep): void {
+  const width = vecWidth(param.size);
+  const spec = rmspropKernel({ width, centered: state.gradAvg !== null, momentum: state.buf !== null });
+  const keras = s.convention === 'keras';
+  const extra = [state.gradAvg, state.buf].filter((t): t is Tensor => t !== null);
+  runtime().dispatch(
+    spec,
+    {
+      inputs: [grad.slice],
+      outputs: [param.slice, state.squareAvg.slice, ...extra.map((t) => t.slice)],
+      params: packParams([
+        u32(param.size / width), f32(s.lr), f32(s.alpha), f32(keras ? s.eps : 0), f32(keras ? 0 : s.eps),
+        f32(s.l2), f32(s.momentum), f32(keras ? s.lr : 1), f32(keras ? 1 : s.lr),
+      ]),
+    },
+    linearGrid(param.size / width),
+  );
+}
+
+// Adagrad (PyTorch): g += wd p;  sum += g²;  p -= clr g / (sqrt(sum) + eps), where the caller
+// folds lr_decay into clr = lr / (1 + (t-1) lr_decay).
+const adagradSpec = (width: VecWidth): KernelSpec => ({
+  name: 'adagrad.update',
+  key: `w${width}`,
+  inputs: 1,
+  outputs: 2,
+  wgsl: () => /* wgsl */ `
+struct Params { n: u32, clr: f32, l2: f32, eps: f32 }
+@group(0) @binding(0) var<storage, read> grad: array<${vecType(width)}>;
+@group(0) @binding(1) var<storage, read_write> param: array<${vecType(width)}>;
+@group(0) @binding(2) var<storage, read_write> sum: array<${vecType(width)}>;
+@group(0) @binding(3) var<uniform> params: Params;
+@compute @workgroup_size(256)
+fn main(${LINEAR_MAIN_ARGS}) {
+  let i = ${linearIndex()};
+  if (i >= params.n) { return; }
+  let p = param[i];
+  let g = grad[i] + params.l2 * p;
+  let s = sum[i] + g * g;
+  sum[i] = s;
+  param[i] = p - params.clr * g / (sqrt(s) + params.eps);
+}`,
+});
+const ADAGRAD = { 1: adagradSpec(1), 4: adagradSpec(4) } as const;
+
+export interface AdagradStep {
+  /** The step's learning rate, lr decay already applied. */
+  clr: number;
+  l2: number;
+  eps: number;
+}
+
+export function adagradUpdate(param: Tensor, grad: Tensor, sum: Tensor, s: AdagradStep): void {
+  const width = vecWidth(param.size);
+  runtime().dispatch(
+    ADAGRAD[width],
+    {
+      inputs: [grad.slice],
+      outputs: [param.slice, sum.slice],
+      params: packParams([u32(param.size / width), f32(s.clr), f32(s.l2), f32(s.eps)]),
     },
     linearGrid(param.size / width),
   );

@@ -4,4 +4,8 @@ export { Adam, AdamW } from './adam.js';
 export type { AdamOptions } from './adam.js';
 export { SGD } from './sgd.js';
 export type { SgdOptions } from './sgd.js';
+export { RMSprop } from './rmsprop.js';
+export type { RmspropOptions, RmspropKerasOptions } from './rmsprop.js';
+export { Adagrad } from './adagrad.js';
+export type { AdagradOptions } from './adagrad.js';
 export { clipGradNorm } from './clip.js';

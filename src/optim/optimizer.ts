@@ -3,7 +3,7 @@
 
 import { ArgumentError, ShapeError } from '../errors.js';
 import { describeValue, expectNumber } from '../graph/args.js';
-import { Tensor, zeros } from '../graph/tensor.js';
+import { full, Tensor } from '../graph/tensor.js';
 
 export interface NamedParameter {
   name: string;
@@ -48,12 +48,13 @@ export abstract class Optimizer {
     for (const p of this.params) p.tensor.zeroGrad();
   }
 
-  protected slot(p: NamedParameter, slot: string): { tensor: Tensor; fresh: boolean } {
+  /** The state tensor `slot` of `p`, created filled with `init` (Adagrad's initial accumulator) on first use. */
+  protected slot(p: NamedParameter, slot: string, init = 0): { tensor: Tensor; fresh: boolean } {
     const key = `${p.name}.${slot}`;
     let t = this.state.get(key);
     const fresh = !t;
     if (!t) {
-      t = zeros(p.tensor.shape, { name: `optimizer.${key}` });
+      t = full(p.tensor.shape, init, { name: `optimizer.${key}` });
       this.state.set(key, t);
     }
     return { tensor: t, fresh };
@@ -84,4 +85,19 @@ export abstract class Optimizer {
     for (const t of this.state.values()) t.dispose();
     this.state.clear();
   }
+}
+
+/**
+ * Options outside `known` are ArgumentErrors, for optimisers whose names differ between
+ * conventions: RMSprop.keras({ lr }) (PyTorch's name where Keras's learningRate goes) would
+ * otherwise train silently at the default rate.
+ */
+export function expectKnownOptions(op: string, opts: object, known: readonly string[]): void {
+  const unknown = Object.keys(opts).filter((k) => !known.includes(k));
+  if (unknown.length) throw new ArgumentError(`${op}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; the options are ${known.join(', ')}`);
+}
+
+/** A boolean or undefined (the default applies). */
+export function expectOptionalBoolean(op: string, role: string, v: unknown): void {
+  if (v !== undefined && typeof v !== 'boolean') throw new ArgumentError(`${op}: ${role} must be true or false, got ${describeValue(v)}`);
 }
