@@ -11,6 +11,11 @@ export interface NamedParameter {
 }
 
 export abstract class Optimizer {
+  /**
+   * The optimiser's name ('Adam', 'AdamW', 'SGD', 'RMSprop', 'Adagrad'), recorded in checkpoints so
+   * that state is never loaded into another kind; explicit because a minified bundle renames classes.
+   */
+  readonly kind: string;
   lr: number;
   /** Completed steps; Adam's bias corrections use it. */
   stepCount = 0;
@@ -30,6 +35,7 @@ export abstract class Optimizer {
       throw new ArgumentError(`${op}: params[${i}] must be a Tensor or { name, tensor }, got ${describeValue(p)}`);
     });
     expectNumber(op, 'lr', lr, { min: 0 });
+    this.kind = op;
     this.lr = lr;
   }
 
@@ -67,6 +73,7 @@ export abstract class Optimizer {
 
   /** Restores state saved by stateDict(); the tensors are copied into the optimiser's own. */
   loadStateDict(tensors: Map<string, Tensor>, scalars: { lr: number; step: number }): void {
+    // Every tensor is checked before any is taken, so a bad file leaves the optimiser as it was.
     for (const [key, t] of tensors) {
       const paramName = key.slice(0, key.lastIndexOf('.'));
       const p = this.params.find((q) => q.name === paramName);
@@ -74,6 +81,8 @@ export abstract class Optimizer {
       if (t.shape.join() !== p.tensor.shape.join()) {
         throw new ShapeError(`optimizer state: '${key}' has shape [${t.shape}] but the parameter is [${p.tensor.shape}]`);
       }
+    }
+    for (const [key, t] of tensors) {
       this.state.get(key)?.dispose();
       this.state.set(key, t);
     }

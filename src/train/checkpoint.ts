@@ -36,7 +36,7 @@ export async function encodeCheckpoint(model: Module, optimizer: Optimizer | nul
   if (optimizer) {
     const { tensors: state, scalars } = optimizer.stateDict();
     for (const [name, t] of state) tensors.set(`optim/${name}`, await toHost(t));
-    metadata.optimizer = JSON.stringify({ type: optimizer.constructor.name, ...scalars });
+    metadata.optimizer = JSON.stringify({ type: optimizer.kind, ...scalars });
   }
   return encodeSafetensors(tensors, metadata);
 }
@@ -81,11 +81,16 @@ export function applyCheckpoint(bytes: Uint8Array, source: string, model: Module
       throw new ShapeError(`${source}: parameter '${name}' has shape [${saved.shape}] in the checkpoint but [${t.shape}] in the model`);
     }
   }
-  for (const [name, t] of state) runtime().write(t.buffer, tensors.get(`model/${name}`)!.data);
-  if (metadata.modules) model.loadNamedScalarState(JSON.parse(metadata.modules) as Record<string, Record<string, number>>);
+  // The optimiser's state is checked and taken before the weights are written, so a checkpoint it
+  // refuses changes neither the model nor the optimiser.
   let optimizerRestored = false;
   if (optimizer && metadata.optimizer) {
-    const scalars = JSON.parse(metadata.optimizer) as { lr: number; step: number };
+    const scalars = JSON.parse(metadata.optimizer) as { type?: string; lr: number; step: number };
+    if (scalars.type !== undefined && scalars.type !== optimizer.kind) {
+      throw new FormatError(
+        `${source}: the checkpoint holds ${scalars.type}'s state but the optimiser given is ${optimizer.kind}; resume with a ${scalars.type}, or load the weights alone (no optimiser)`,
+      );
+    }
     const optState = new Map<string, Tensor>();
     for (const [name, h] of tensors) {
       if (name.startsWith('optim/')) optState.set(name.slice(6), tensor(h.data, h.shape, { name }));
@@ -98,6 +103,8 @@ export function applyCheckpoint(bytes: Uint8Array, source: string, model: Module
     }
     optimizerRestored = true;
   }
+  for (const [name, t] of state) runtime().write(t.buffer, tensors.get(`model/${name}`)!.data);
+  if (metadata.modules) model.loadNamedScalarState(JSON.parse(metadata.modules) as Record<string, Record<string, number>>);
   return { meta: JSON.parse(metadata.meta ?? '{}') as CheckpointMeta, optimizerRestored };
 }
 

@@ -99,6 +99,46 @@ describe('checkpoints', () => {
     b.dispose();
   });
 
+  it("another kind of optimiser's state is refused, naming the file and both kinds, with model and optimiser untouched", async () => {
+    const a = new Tiny(3, 1);
+    const adam = new Adam(a.trainableParameters(), { lr: 0.1 });
+    a.w.grad = dn.full([3, 2], 0.5);
+    adam.step();
+    const path = join(dir, 'adam.safetensors');
+    await saveCheckpoint(path, a, adam, {});
+    const b = new Tiny(3, 2);
+    const rms = new dn.optim.RMSprop(b.trainableParameters(), { lr: 0.5 });
+    const err = await loadCheckpoint(path, b, rms).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(dn.FormatError);
+    expect((err as Error).message).toMatch(/adam\.safetensors: the checkpoint holds Adam's state but the optimiser given is RMSprop/);
+    expectClose('weights untouched', await b.w.toArray(), new Array(6).fill(2));
+    expect([rms.lr, rms.stepCount, rms.stateDict().tensors.size]).toEqual([0.5, 0, 0]);
+    // The same file still resumes an Adam, and gives its weights to a model loaded with no optimiser.
+    const c = new Tiny(3, 0);
+    const adamC = new Adam(c.trainableParameters(), { lr: 1 });
+    expect((await loadCheckpoint(path, c, adamC)).optimizerRestored).toBe(true);
+    expect((await loadCheckpoint(path, b)).optimizerRestored).toBe(false);
+    expectClose('weights loaded', await b.w.toArray(), await a.w.toArray());
+    for (const m of [a, b, c]) m.dispose();
+    for (const o of [adam, rms, adamC]) o.dispose();
+  });
+
+  it('optimiser state for a parameter the optimiser lacks is refused before the weights are written', async () => {
+    const a = new Tiny(3, 1);
+    const adam = new Adam(a.trainableParameters(), { lr: 0.1 });
+    a.w.grad = dn.full([3, 2], 0.5);
+    adam.step();
+    const path = join(dir, 'stray.safetensors');
+    await saveCheckpoint(path, a, adam, {});
+    const b = new Tiny(3, 2);
+    const noParams = new Adam([], { lr: 0.5 });
+    await expect(loadCheckpoint(path, b, noParams)).rejects.toThrow(/belongs to no parameter/);
+    expectClose('weights untouched', await b.w.toArray(), new Array(6).fill(2));
+    expect(noParams.lr).toBe(0.5);
+    for (const m of [a, b]) m.dispose();
+    adam.dispose();
+  });
+
   it('a save killed mid-write leaves the previous checkpoint loadable', async () => {
     const path = join(dir, 'crash.safetensors');
     const small = new Tiny(2, 3);
