@@ -47,6 +47,10 @@ export type { Reduction, BceOptions, DiceOptions, BceDiceOptions } from './kerne
 export { softmax, logSoftmax, softmaxCrossEntropy, oneHot } from './kernels/softmax.js';
 export { mseLoss, l1Loss, huberLoss } from './kernels/regression-loss.js';
 export type { RegressionLossOptions, HuberOptions } from './kernels/regression-loss.js';
+export { tverskyLoss, focalTverskyLoss } from './kernels/overlap-loss.js';
+export type { TverskyOptions, FocalTverskyOptions } from './kernels/overlap-loss.js';
+export { focalLoss, sigmoidFocalLoss } from './kernels/focal-loss.js';
+export type { FocalLossOptions, SigmoidFocalLossOptions } from './kernels/focal-loss.js';
 export type { CrossEntropyOptions } from './kernels/softmax.js';
 export { channelAffine, imagenetPreprocess } from './kernels/preprocess.js';
 

@@ -21,8 +21,11 @@ export interface TrainConfig {
   split: 'patient' | 'slice';
   testFraction: number;
   valFraction: number;
-  /** segment: 'dice' or 'bce+dice'. */
-  loss: 'dice' | 'bce+dice' | 'bce';
+  /**
+   * segment: 'dice', 'bce+dice', 'bce', 'tversky' (α = β = 0.5) or 'focal-tversky' (FP 0.3, FN 0.7,
+   * γ 0.75), each with its op's defaults.
+   */
+  loss: 'dice' | 'bce+dice' | 'bce' | 'tversky' | 'focal-tversky';
   /** U-Net width and depth (segment), VGG width scale (classify; 1 = VGG16). */
   features: number;
   depth: number;

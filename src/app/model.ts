@@ -2,6 +2,7 @@
 
 import type { Tensor } from '../graph/tensor.js';
 import { bceDiceLoss, bceLoss, diceLoss } from '../kernels/loss.js';
+import { focalTverskyLoss, tverskyLoss } from '../kernels/overlap-loss.js';
 import { unet } from '../models/unet.js';
 import { vggClassifier } from '../models/vgg16.js';
 import type { Module } from '../nn/module.js';
@@ -19,10 +20,15 @@ export interface RunModel {
   architecture: Record<string, unknown>;
 }
 
-/** The run's loss: BCE for classification; Dice, BCE or BCE + Dice for segmentation. */
+/**
+ * The run's loss: BCE for classification; Dice, BCE, BCE + Dice, Tversky or focal Tversky (each
+ * with its defaults) for segmentation. eval rebuilds it from the stored config for the test loss.
+ */
 export function lossFor(c: TrainConfig): (pred: Tensor, target: Tensor) => Tensor {
   if (c.task === 'classify' || c.loss === 'bce') return (p, y) => bceLoss(p, y);
   if (c.loss === 'bce+dice') return (p, y) => bceDiceLoss(p, y);
+  if (c.loss === 'tversky') return (p, y) => tverskyLoss(p, y);
+  if (c.loss === 'focal-tversky') return (p, y) => focalTverskyLoss(p, y);
   return (p, y) => diceLoss(p, y);
 }
 

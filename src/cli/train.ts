@@ -26,7 +26,7 @@ export const trainSpec: CommandSpec = {
     split: { type: 'string', help: "'patient' keeps each patient in one split; 'slice' is the notebook's leaking random split (warns)", choices: ['patient', 'slice'], default: 'patient' },
     'test-fraction': { type: 'number', help: 'fraction of patients held out for test', default: 0.1 },
     'val-fraction': { type: 'number', help: 'fraction of the rest used for validation', default: 0.2 },
-    loss: { type: 'string', help: 'segment loss', choices: ['dice', 'bce+dice', 'bce'], default: 'dice' },
+    loss: { type: 'string', help: "segment loss; 'tversky': Tversky with alpha = beta = 0.5 (Dice with smooth 2); 'focal-tversky': Abraham & Khan's, false negatives weighed 0.7, false positives 0.3, exponent 0.75", choices: ['dice', 'bce+dice', 'bce', 'tversky', 'focal-tversky'], default: 'dice' },
     features: { type: 'number', help: 'U-Net width (features of the first level)', default: 32 },
     depth: { type: 'number', help: 'U-Net levels', default: 4 },
     norm: { type: 'string', help: "U-Net normalisation: 'batch' (Buda's), 'instance' (nnU-Net's: independent of the batch size) or 'group' (8 groups)", choices: ['batch', 'instance', 'group'], default: 'batch' },
