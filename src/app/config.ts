@@ -57,9 +57,18 @@ export interface TrainConfig {
    * (cosine decay by epoch from lr to lr / 100 over the run's epochs).
    */
   lrSchedule?: 'plateau' | 'cosine';
+  /**
+   * The optimiser: 'adam' (also when absent, in older runs), 'adamw', 'sgd', 'rmsprop' or 'adagrad'.
+   * classify takes Keras's conventions where they differ (the notebook is Keras: Adam.keras,
+   * RMSprop.keras), segment PyTorch's (Buda et al.'s U-Net is PyTorch).
+   */
+  optimizer?: OptimizerName;
   /** segment: the U-Net's normalisation, 'batch' (Buda's; also when absent, in older runs), 'instance' or 'group' (8 groups). */
   norm?: 'batch' | 'instance' | 'group';
 }
+
+export const OPTIMIZERS = ['adam', 'adamw', 'sgd', 'rmsprop', 'adagrad'] as const;
+export type OptimizerName = (typeof OPTIMIZERS)[number];
 
 export function defaultConfig(task: Task): TrainConfig {
   const common = {
@@ -77,6 +86,7 @@ export function defaultConfig(task: Task): TrainConfig {
     tuneConvs: false,
     clipGradNorm: 0,
     lrSchedule: 'plateau' as const,
+    optimizer: 'adam' as const,
     features: 32,
     depth: 4,
     widthScale: 1,

@@ -9,6 +9,11 @@ import type { Module } from '../nn/module.js';
 import { setInitSeed } from '../nn/init.js';
 import { binaryReport, segmentationReport } from '../train/metrics.js';
 import type { MetricFn, TrainMetric } from '../train/fit.js';
+import { Adagrad } from '../optim/adagrad.js';
+import { Adam, AdamW } from '../optim/adam.js';
+import type { NamedParameter, Optimizer } from '../optim/optimizer.js';
+import { RMSprop } from '../optim/rmsprop.js';
+import { SGD } from '../optim/sgd.js';
 import type { TrainConfig } from './config.js';
 
 export interface RunModel {
@@ -30,6 +35,27 @@ export function lossFor(c: TrainConfig): (pred: Tensor, target: Tensor) => Tenso
   if (c.loss === 'tversky') return (p, y) => tverskyLoss(p, y);
   if (c.loss === 'focal-tversky') return (p, y) => focalTverskyLoss(p, y);
   return (p, y) => diceLoss(p, y);
+}
+
+/**
+ * The run's optimiser at the config's learning rate. classify takes Keras's conventions where the
+ * two differ (its notebook is Keras), segment PyTorch's; the other settings are each library's
+ * defaults, with SGD's momentum 0.9 (plain SGD at these rates barely moves a U-Net).
+ */
+export function optimizerFor(c: TrainConfig, params: NamedParameter[]): Optimizer {
+  const keras = c.task === 'classify';
+  switch (c.optimizer ?? 'adam') {
+    case 'adam':
+      return keras ? Adam.keras(params, { lr: c.lr }) : new Adam(params, { lr: c.lr });
+    case 'adamw':
+      return new AdamW(params, { lr: c.lr, ...(keras ? { eps: 1e-7, epsilonMode: 'keras' as const } : {}) });
+    case 'sgd':
+      return new SGD(params, { lr: c.lr, momentum: 0.9 });
+    case 'rmsprop':
+      return keras ? RMSprop.keras(params, { learningRate: c.lr }) : new RMSprop(params, { lr: c.lr });
+    case 'adagrad':
+      return new Adagrad(params, { lr: c.lr });
+  }
 }
 
 export function buildModel(c: TrainConfig): RunModel {

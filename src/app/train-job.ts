@@ -6,7 +6,6 @@ import { DawnetError, TrainingError } from '../errors.js';
 import { saveConvTuning } from '../io/conv-tuning.js';
 import { adapterName } from '../gpu/device.js';
 import { runtime } from '../gpu/runtime.js';
-import { Adam } from '../optim/adam.js';
 import { EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, type Callback, type Logs } from '../train/callbacks.js';
 import { cosineDecay, LearningRateScheduler } from '../train/schedules.js';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
@@ -14,7 +13,7 @@ import { fit, type BatchProgress, type History } from '../train/fit.js';
 import { bestMonitor, type TrainConfig } from './config.js';
 import { makeDataset, prepareData } from './data.js';
 import { evaluateRun, type EvalResult } from './eval-job.js';
-import { buildModel } from './model.js';
+import { buildModel, optimizerFor } from './model.js';
 import { writeRunReport } from './report-job.js';
 import { appendMetrics, ensureRunDir, fileExists, readConfig, readMetrics, rewriteMetrics, runFiles, useRunTuning, writeJson } from './run-dir.js';
 
@@ -55,7 +54,7 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
   const { split } = await prepareData(c, log);
   const built = buildModel(c);
   const { model } = built;
-  const optimizer = c.task === 'classify' ? Adam.keras(model.trainableParameters(), { lr: c.lr }) : new Adam(model.trainableParameters(), { lr: c.lr });
+  const optimizer = optimizerFor(c, model.trainableParameters());
   if (resume && (await fileExists(files.last))) {
     const loaded = await loadCheckpoint(files.last, model, optimizer);
     initialEpoch = (loaded.meta.epoch ?? -1) + 1;

@@ -1,6 +1,6 @@
 // `dawnet train classify|segment --data DIR --out RUN [options]`.
 
-import { defaultConfig, type Task, type TrainConfig } from '../app/config.js';
+import { defaultConfig, OPTIMIZERS, type Task, type TrainConfig } from '../app/config.js';
 import { runTraining } from '../app/train-job.js';
 import { AUGMENT_PRESETS } from '../data/augment.js';
 import * as dn from '../index.js';
@@ -20,7 +20,8 @@ export const trainSpec: CommandSpec = {
     epochs: { type: 'number', help: 'epochs (default: classify 100, segment 50)' },
     batch: { type: 'number', help: 'batch size (default: classify 32, segment 16)' },
     size: { type: 'number', help: 'working image size in pixels', default: 256 },
-    lr: { type: 'number', help: 'Adam learning rate (default: classify 1e-3, segment 1e-4)' },
+    lr: { type: 'number', help: 'learning rate (default: classify 1e-3, segment 1e-4)' },
+    optimizer: { type: 'string', help: "classify takes Keras's conventions (Adam's and RMSprop's epsilon), segment PyTorch's; sgd has momentum 0.9, adamw weight decay 0.01", choices: [...OPTIMIZERS], default: 'adam' },
     seed: { type: 'number', help: 'seed for splits, initialisation, shuffling and augmentation', default: 42 },
     augment: { type: 'string', help: 'augmentation preset (the notebook\'s best: hflip+elastic, alpha [2,6], sigma 2.5)', choices: AUGMENT_PRESETS, default: 'hflip+elastic' },
     split: { type: 'string', help: "'patient' keeps each patient in one split; 'slice' is the notebook's leaking random split (warns)", choices: ['patient', 'slice'], default: 'patient' },
@@ -83,6 +84,7 @@ export function configFromFlags(task: Task, f: Record<string, unknown>): TrainCo
     lrPatience: num('lr-patience') ?? c.lrPatience,
     lrFactor: num('lr-factor') ?? c.lrFactor,
     lrSchedule: (str('lr-schedule') ?? c.lrSchedule) as TrainConfig['lrSchedule'],
+    optimizer: (str('optimizer') ?? c.optimizer) as TrainConfig['optimizer'],
     clipGradNorm: num('clip-grad-norm') ?? c.clipGradNorm,
     accumulate: num('accumulate') ?? 1,
     limit: num('limit') ?? c.limit,

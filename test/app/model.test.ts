@@ -1,10 +1,13 @@
 // The segment loss a run's config selects (lossFor, which eval also uses to rebuild the test loss
 // from a stored config.json) and the --loss choices that reach it, without training anything.
 
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
-import { defaultConfig, type TrainConfig } from '../../src/app/config.js';
-import { lossFor } from '../../src/app/model.js';
+import { defaultConfig, OPTIMIZERS, type TrainConfig } from '../../src/app/config.js';
+import { lossFor, optimizerFor } from '../../src/app/model.js';
+import type { Adam } from '../../src/optim/adam.js';
+import type { RMSprop } from '../../src/optim/rmsprop.js';
+import type { SGD } from '../../src/optim/sgd.js';
 import { configFromFlags, trainSpec } from '../../src/cli/train.js';
 import { bceDiceLoss, bceLoss, diceLoss } from '../../src/kernels/loss.js';
 import { focalTverskyLoss, tverskyLoss } from '../../src/kernels/overlap-loss.js';
@@ -47,5 +50,41 @@ describe('segment loss selection', () => {
     expect(new Set(Object.values(values)).size).toBe(5);
     p.dispose();
     y.dispose();
+  });
+});
+
+describe('optimiser selection', () => {
+  const made: dn.Tensor[] = [];
+  const params = () => {
+    made.push(dn.full([3], 1, { requiresGrad: true }));
+    return [{ name: 'w', tensor: made[made.length - 1] }];
+  };
+  afterAll(() => {
+    for (const t of made) t.dispose();
+  });
+
+  it('--optimizer offers every kind, and optimizerFor builds it at the run’s learning rate', () => {
+    expect([...(trainSpec.flags.optimizer.choices ?? [])]).toEqual([...OPTIMIZERS]);
+    const kinds: Record<string, string> = { adam: 'Adam', adamw: 'AdamW', sgd: 'SGD', rmsprop: 'RMSprop', adagrad: 'Adagrad' };
+    for (const task of ['segment', 'classify'] as const) {
+      for (const name of OPTIMIZERS) {
+        const c = configFromFlags(task, { optimizer: name, lr: 0.003 });
+        expect(c.optimizer).toBe(name);
+        const opt = optimizerFor(JSON.parse(JSON.stringify(c)) as TrainConfig, params());
+        expect([opt.kind, opt.lr]).toEqual([kinds[name], 0.003]);
+        opt.dispose();
+      }
+    }
+  });
+
+  it("classify takes Keras's conventions, segment PyTorch's, and a run without the setting (older) Adam", () => {
+    const build = (task: 'segment' | 'classify', optimizer: TrainConfig['optimizer']) => optimizerFor({ ...defaultConfig(task), optimizer }, params());
+    expect((build('classify', 'adam') as Adam).epsilonMode).toBe('keras');
+    expect((build('segment', 'adam') as Adam).epsilonMode).toBe('pytorch');
+    expect((build('classify', 'rmsprop') as RMSprop).convention).toBe('keras');
+    expect((build('segment', 'rmsprop') as RMSprop).convention).toBe('pytorch');
+    expect((build('segment', 'sgd') as SGD).momentum).toBe(0.9);
+    const older = optimizerFor({ ...defaultConfig('segment'), optimizer: undefined }, params());
+    expect(older.kind).toBe('Adam');
   });
 });
