@@ -24,6 +24,8 @@ import { maxPool2dBackwardRef, maxPool2dRef } from '../src/reference/pool.js';
 import { depthwiseConv2dBackwardRef, depthwiseConv2dForwardRef } from '../src/reference/depthwise-conv.js';
 import { pad2dBackwardRef, pad2dRef } from '../src/reference/pad.js';
 import { transposeRef } from '../src/reference/transpose.js';
+import { tverskyBackwardRef, tverskyForwardRef, type TverskyRefOptions } from '../src/reference/overlap-loss.js';
+import { sigmoidFocalBackwardRef, sigmoidFocalForwardRef } from '../src/reference/focal-loss.js';
 import { groupNormBackwardRef, groupNormForwardRef } from '../src/reference/groupnorm.js';
 import { softmaxBackwardRef, softmaxCrossEntropyBackwardRef, softmaxCrossEntropyRef, softmaxRef } from '../src/reference/softmax.js';
 import { upsample2dBackwardRef, upsample2dRef } from '../src/reference/upsample.js';
@@ -282,7 +284,39 @@ export function gpuChecks(): GpuCheck[] {
       gpu: ([x]) => dn.softmax(x),
       cpu: ([x], dy) => ({ y: softmaxRef(x), grads: [softmaxBackwardRef(x, dy)] }),
     },
+    ...lesionLossChecks(),
     ...bindingLimitChecks(),
+  ];
+}
+
+/** Tversky and focal Tversky per sample and class (composed ops: the reductions' grouping), and the focal loss on logits. */
+function lesionLossChecks(): GpuCheck[] {
+  const tversky: TverskyRefOptions = { alpha: 0.3, beta: 0.7, smooth: 1, perSample: true, perChannel: true };
+  const focal = { ...tversky, gamma: 0.75 };
+  const shape = [3, 21, 19, 2];
+  const pair: Input[] = [{ shape, data: 'unit', grad: true }, { shape, data: 'mask' }];
+  return [
+    {
+      name: `tverskyLoss perSample perChannel [${shape}]`,
+      inputs: pair,
+      gpu: ([p, y]) => dn.tverskyLoss(p, y, tversky),
+      cpu: ([p, y], dy) => ({ y: nd([tverskyForwardRef(p, y, tversky)], [1]), grads: [tverskyBackwardRef(p, y, dy.data[0], tversky)] }),
+    },
+    {
+      name: `focalTverskyLoss perSample perChannel [${shape}]`,
+      inputs: pair,
+      gpu: ([p, y]) => dn.focalTverskyLoss(p, y, focal),
+      cpu: ([p, y], dy) => ({ y: nd([tverskyForwardRef(p, y, focal)], [1]), grads: [tverskyBackwardRef(p, y, dy.data[0], focal)] }),
+    },
+    {
+      name: 'sigmoidFocalLoss mean [2,33,35,1]',
+      inputs: [{ shape: [2, 33, 35, 1], grad: true }, { shape: [2, 33, 35, 1], data: 'mask' }],
+      gpu: ([z, y]) => dn.sigmoidFocalLoss(z, y),
+      cpu: ([z, y], dy) => {
+        const o = { alpha: 0.25, gamma: 2, reduction: 'mean' as const };
+        return { y: sigmoidFocalForwardRef(z, y, o), grads: [sigmoidFocalBackwardRef(z, y, dy, o)] };
+      },
+    },
   ];
 }
 
