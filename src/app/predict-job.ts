@@ -1,15 +1,18 @@
 // `dawnet predict`: runs a trained run's model on TIFF slices. Segmentation writes, per slice,
 // the probability map, the binary mask and an overlay of the predicted outline (red) on the MRI,
 // as the notebook draws with OpenCV contours; classification prints and saves p(tumour).
+// With tta 'flip' each probability is the mean over the slice and its left-right mirror.
 
 import { resizeBilinear } from '../data/lgg.js';
 import { zscoreImages } from '../data/normalize.js';
 import { decodeTiff } from '../data/tiff.js';
 import { noGrad } from '../graph/autograd.js';
+import { expectChoice } from '../graph/args.js';
 import { tensor } from '../graph/tensor.js';
 import { nodeFs, readFileBytes, writeFileAtomic } from '../io/files.js';
 import { encodePng } from '../io/png.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
+import { predictWithTta, TTA_MODES, type TtaMode } from '../train/tta.js';
 import { overlay, probabilityToGray, toRgb8 } from '../report/overlay.js';
 import { buildModel } from './model.js';
 import { fileExists, readConfig, runFiles, useRunTuning, writeJson } from './run-dir.js';
@@ -35,7 +38,9 @@ export function sliceToRgb(bytes: Uint8Array, name: string, size: number): Float
 
 const baseName = (path: string): string => (path.split('/').pop() ?? path).replace(/\.tiff?$/i, '');
 
-export async function runPredict(runDir: string, images: string[], outDir: string, log: (m: string) => void): Promise<Prediction[]> {
+export async function runPredict(runDir: string, images: string[], outDir: string, log: (m: string) => void, opts: { tta?: TtaMode } = {}): Promise<Prediction[]> {
+  expectChoice('predict', 'tta', opts.tta, TTA_MODES);
+  const tta = opts.tta ?? 'none';
   const c = await readConfig(runDir);
   const files = runFiles(runDir);
   const { model } = buildModel(c);
@@ -52,7 +57,7 @@ export async function runPredict(runDir: string, images: string[], outDir: strin
     // A lone slice has no volume: per-volume runs fall back to the slice's own statistics.
     if (c.normalize === 'zscore' || c.normalize === 'zscore-volume') zscoreImages(input, 1, size * size, 3);
     const x = tensor(input, [1, size, size, 3]);
-    const y = noGrad(() => model.forward(x));
+    const y = noGrad(() => predictWithTta(model, x, tta));
     const out = await y.toArray();
     x.dispose();
     y.dispose();
@@ -73,6 +78,6 @@ export async function runPredict(runDir: string, images: string[], outDir: strin
     log(`${path}: ${tumourPixels} tumour pixels -> ${outputs.join(', ')}`);
   }
   model.dispose();
-  await writeJson(`${outDir}/predictions.json`, { run: runDir, checkpoint: ckpt, task: c.task, predictions: results });
+  await writeJson(`${outDir}/predictions.json`, { run: runDir, checkpoint: ckpt, task: c.task, tta, predictions: results });
   return results;
 }

@@ -11,7 +11,7 @@ import { noGrad } from '../graph/autograd.js';
 import { tensor } from '../graph/tensor.js';
 import type { Module } from '../nn/module.js';
 import { writeReport, type ReportData } from '../report/html.js';
-import { binaryReport } from '../train/metrics.js';
+import { binaryReport, type SurfaceReport } from '../train/metrics.js';
 import type { TrainConfig } from './config.js';
 import { applyStats, volumeStats, zscoreImages } from '../data/normalize.js';
 import type { EvalResult } from './eval-job.js';
@@ -85,6 +85,15 @@ async function augmentPreview(c: TrainConfig, slices: LggSlice[]): Promise<NonNu
   }));
 }
 
+function surfaceNote(s: SurfaceReport): string {
+  const unit = s.spacing.every((d) => d === 1) ? 'pixels' : `units of the spacing ${s.spacing.join(' x ')} (dz x dy x dx)`;
+  const oneEmpty = s.oneEmpty === 'skip' ? 'have no surface distance (left out)' : 'score Infinity';
+  return (
+    `HD95 (95th percentile of the boundary-to-boundary distances taken both ways, MedPy's hd95) and ASSD (their mean), ` +
+    `in ${unit}, each volume measured in 3-D. Volumes whose truth or prediction alone is empty ${oneEmpty}: ${s.volumesOneEmpty} of ${s.perVolume.length}.`
+  );
+}
+
 export async function writeRunReport(c: TrainConfig, model: Module, split: DataSplit<LggSlice>, test: EvalResult | null, log: (m: string) => void): Promise<void> {
   // Epochs shown 1-based as in the progress output; wall-clock seconds are not a curve worth plotting.
   const history = (await readMetrics(c.out)).map(({ seconds: _seconds, ...r }) => ({ ...r, epoch: r.epoch + 1 }));
@@ -109,6 +118,13 @@ export async function writeRunReport(c: TrainConfig, model: Module, split: DataS
     } else {
       data.sliceDice = (test.json.sliceDice as (number | null)[]) ?? [];
       data.emptyPolicy = c.emptyPolicy === 'one' ? 'slices where mask and prediction are both empty count as Dice 1' : 'slices where mask and prediction are both empty are skipped';
+      const surface = test.json.surface as SurfaceReport | undefined;
+      if (surface) {
+        // The surface figures join the test metrics table beside dicePerVolume, and per volume get their own table.
+        for (const [k, v] of Object.entries(surface)) if (typeof v === 'number') data.testMetrics[k] = v;
+        data.volumeScores = surface.perVolume;
+        data.surfaceNote = surfaceNote(surface);
+      }
     }
   }
   await writeReport(runFiles(c.out).report, data);

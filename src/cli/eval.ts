@@ -1,29 +1,46 @@
-// `dawnet eval RUN [--data DIR] [--json]`.
+// `dawnet eval RUN [--data DIR] [--tta flip] [--spacing DZ,DY,DX] [--json]`.
 
 import { runEval } from '../app/eval-job.js';
 import * as dn from '../index.js';
-import { parseArgs, type CommandSpec } from './args.js';
+import { TTA_MODES, type TtaMode } from '../train/tta.js';
+import { parseArgs, UsageError, type CommandSpec } from './args.js';
 
 export const evalSpec: CommandSpec = {
   name: 'eval',
-  summary: "Evaluate a run's best checkpoint on its test split (the patients it never trained or validated on). Writes RUN/eval.json.",
+  summary:
+    "Evaluate a run's best checkpoint on its test split (the patients it never trained or validated on). Writes RUN/eval.json.\nSegmentation adds HD95 and ASSD (surface distances, per volume and per lesion slice).",
   positionals: [{ name: 'RUN', help: 'run folder written by dawnet train' }],
   flags: {
     data: { type: 'string', help: "kaggle_3m folder (default: the one the run was trained on)" },
+    tta: { type: 'string', help: 'test-time augmentation: flip averages the image and its left-right mirror', choices: TTA_MODES, default: 'none' },
+    spacing: { type: 'list', help: 'voxel spacing dz,dy,dx for HD95 and ASSD (default 1,1,1: pixels)' },
     json: { type: 'boolean', help: 'print the metrics as JSON instead of a table' },
   },
-  examples: ['dawnet eval runs/unet', 'dawnet eval runs/vgg --data /data/kaggle_3m --json'],
+  examples: ['dawnet eval runs/unet', 'dawnet eval runs/unet --tta flip', 'dawnet eval runs/vgg --data /data/kaggle_3m --json'],
 };
+
+/** --spacing dz,dy,dx as three positive numbers, or undefined when not given. */
+export function parseSpacing(values: string[] | undefined): number[] | undefined {
+  if (values === undefined) return undefined;
+  const spacing = values.map(Number);
+  if (spacing.length !== 3 || !spacing.every((d) => Number.isFinite(d) && d > 0)) {
+    throw new UsageError(`--spacing expects three positive numbers dz,dy,dx, got '${values.join(',')}'`);
+  }
+  return spacing;
+}
 
 export async function runEvalCommand(args: string[]): Promise<void> {
   const parsed = parseArgs(evalSpec, args);
   if (!parsed) return;
   const json = parsed.flags.json === true;
+  const spacing = parseSpacing(parsed.flags.spacing as string[] | undefined);
   await dn.init();
   try {
     const quiet: string[] = [];
     const result = await runEval(parsed.positionals[0], {
       data: parsed.flags.data as string | undefined,
+      tta: parsed.flags.tta as TtaMode,
+      spacing,
       log: (m) => (json ? quiet.push(m) : console.log(m)),
     });
     if (json) console.log(JSON.stringify(result.json, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2));

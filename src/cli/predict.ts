@@ -1,7 +1,8 @@
-// `dawnet predict RUN IMAGE.tif... --out DIR`.
+// `dawnet predict RUN IMAGE.tif... --out DIR [--tta flip]`.
 
 import { runPredict } from '../app/predict-job.js';
 import * as dn from '../index.js';
+import { TTA_MODES, type TtaMode } from '../train/tta.js';
 import { parseArgs, UsageError, type CommandSpec } from './args.js';
 
 export const predictSpec: CommandSpec = {
@@ -12,7 +13,10 @@ export const predictSpec: CommandSpec = {
     { name: 'RUN', help: 'run folder written by dawnet train' },
     { name: 'IMAGE.tif...', help: 'one or more slices', variadic: true },
   ],
-  flags: { out: { type: 'string', help: 'output folder', default: 'predictions' } },
+  flags: {
+    out: { type: 'string', help: 'output folder', default: 'predictions' },
+    tta: { type: 'string', help: 'test-time augmentation: flip averages the slice and its left-right mirror', choices: TTA_MODES, default: 'none' },
+  },
   examples: ['dawnet predict runs/unet kaggle_3m/TCGA_CS_4941_19960909/TCGA_CS_4941_19960909_12.tif --out pred'],
 };
 
@@ -25,7 +29,7 @@ export async function runPredictCommand(args: string[]): Promise<void> {
   }
   await dn.init();
   try {
-    await runPredict(run, images, parsed.flags.out as string, (m) => console.log(m));
+    await runPredict(run, images, parsed.flags.out as string, (m) => console.log(m), { tta: parsed.flags.tta as TtaMode });
   } finally {
     dn.shutdown();
   }

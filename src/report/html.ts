@@ -39,6 +39,10 @@ export interface ReportData {
   sliceDice?: (number | null)[];
   /** How slices with an empty truth and an empty prediction were scored ('one', 'skip', ...). */
   emptyPolicy?: string;
+  /** Per test volume: Dice and surface distances (null where a policy left the value out). */
+  volumeScores?: { volume: string; dice: number | null; hd95: number | null; assd: number | null }[];
+  /** What the surface distances measure and how empty masks were treated, shown above the table. */
+  surfaceNote?: string;
   augmentPreview?: { before: ReportSample; after: ReportSample }[];
   testMetrics?: Record<string, number>;
   /** Chart.js UMD source; read from node_modules when absent (Node only). */
@@ -263,6 +267,12 @@ function diceSection(sliceDice: (number | null)[], policy: string | undefined, s
   return section('dice', 'Per-slice Dice', `${summary}<div class="charts one">${chartBox(spec)}</div>`);
 }
 
+function volumeSection(rows: NonNullable<ReportData['volumeScores']>, note: string | undefined): string {
+  const cells = rows.map((r) => `<tr><th scope="row">${escapeHtml(r.volume)}</th>${[r.dice, r.hd95, r.assd].map((v) => `<td>${formatValue(v)}</td>`).join('')}</tr>`);
+  const table = `<table class="counts" data-testid="volume-table"><thead><tr><th>volume</th><th>Dice</th><th>HD95</th><th>ASSD</th></tr></thead><tbody>${cells.join('')}</tbody></table>`;
+  return section('volumes', 'Test volumes: Dice and surface distances', `${note ? `<p class="muted">${escapeHtml(note)}</p>` : ''}${table}`);
+}
+
 function classSection(counts: NonNullable<ReportData['classCounts']>, spec: ChartSpec): string {
   const rows = Object.entries(counts).map(
     ([split, c]) => `<tr><th scope="row">${escapeHtml(split)}</th><td>${c.positive}</td><td>${c.negative}</td><td>${c.positive + c.negative}</td><td>${percent(c.positive, c.positive + c.negative)}</td></tr>`,
@@ -396,6 +406,7 @@ export async function renderReport(data: ReportData): Promise<string> {
     charts.push(spec);
     sections.push(diceSection(data.sliceDice, data.emptyPolicy, spec));
   }
+  if (data.task === 'segment' && data.volumeScores?.length) sections.push(volumeSection(data.volumeScores, data.surfaceNote));
   if (data.augmentPreview && data.augmentPreview.length > 0) sections.push(await augmentSection(data.augmentPreview));
   if (data.testMetrics && Object.keys(data.testMetrics).length > 0) {
     const entries: [string, string][] = Object.entries(data.testMetrics).map(([k, v]) => [k, formatNumber(v)]);

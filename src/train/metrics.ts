@@ -5,6 +5,18 @@
 // Empty slices: when both the true mask and the prediction are empty, Dice and IoU are 0/0. The
 // policy is explicit: 'one' counts such a slice as a perfect 1 (what most Kaggle notebooks do,
 // implicitly, through a smoothing term), 'skip' leaves it out of the mean.
+//
+// Surface distances (HD95, ASSD; definitions in surface-distance.ts), when asked for: per volume in
+// 3-D (the volume's slices stacked in the order they come, spacing [dz, dy, dx]) and per slice in
+// 2-D. Both masks empty: a volume follows the empty policy ('one': distance 0, 'skip': left out);
+// a slice is always left out, so the per-slice figures describe the slices that show a lesion or a
+// prediction, not the many empty ones. Exactly one mask empty (a missed lesion or a false alarm)
+// has no surface to measure against: 'skip' (default) leaves it out and counts it, 'infinity'
+// scores it Infinity (MONAI's value), which makes the mean Infinity but keeps the median useful.
+
+import { ArgumentError, ShapeError } from '../errors.js';
+import { expectChoice } from '../graph/args.js';
+import { surfaceDistance, type SurfaceDistance } from './surface-distance.js';
 
 export interface Confusion {
   tp: number;
@@ -124,23 +136,63 @@ export interface SegmentationReport {
   emptySlices: number;
   /** Each slice's Dice (null where skipped), for distributions. */
   sliceDice: (number | null)[];
+  /** Present when `surface` was asked for. */
+  surface?: SurfaceReport;
+}
+
+export type OneEmptyPolicy = 'skip' | 'infinity';
+const ONE_EMPTY_POLICIES: readonly OneEmptyPolicy[] = ['skip', 'infinity'];
+
+export interface SurfaceOptions {
+  /** Voxel spacing [dz, dy, dx] (default [1, 1, 1], pixels); slices use [dy, dx]. */
+  spacing?: readonly number[];
+  /** A slice's [H, W] (default: square, sqrt(sliceSize) on a side). */
+  sliceShape?: readonly number[];
+  /** Exactly one of truth and prediction empty: left out ('skip', default) or Infinity. */
+  oneEmpty?: OneEmptyPolicy;
+}
+
+export interface SurfaceReport {
+  spacing: number[];
+  oneEmpty: OneEmptyPolicy;
+  /** Mean and median over volumes, in spacing units. */
+  hd95PerVolume: number;
+  hd95PerVolumeMedian: number;
+  assdPerVolume: number;
+  assdPerVolumeMedian: number;
+  /** Mean and median over slices where truth or prediction is non-empty. */
+  hd95PerSlice: number;
+  hd95PerSliceMedian: number;
+  assdPerSlice: number;
+  assdPerSliceMedian: number;
+  /** Values behind the volume figures, and the volumes with exactly one / both masks empty. */
+  volumesScored: number;
+  volumesOneEmpty: number;
+  volumesBothEmpty: number;
+  slicesScored: number;
+  slicesOneEmpty: number;
+  /** Per volume, in order of first appearance; null where a policy left the value out. */
+  perVolume: { volume: string; dice: number | null; hd95: number | null; assd: number | null }[];
 }
 
 /**
  * pred and truth hold `n` slices of `sliceSize` values each; `volumes[i]` names the volume
- * (patient) of slice i, or is omitted to treat the set as one volume.
+ * (patient) of slice i, or is omitted to treat the set as one volume. `surface` adds HD95 and ASSD
+ * (off by default: the per-epoch validation metrics need only Dice); a volume's slices are stacked
+ * in the order they come, so give them in slice order, as the unshuffled evaluation set has them.
  */
 export function segmentationReport(
   pred: ArrayLike<number>,
   truth: ArrayLike<number>,
   sliceSize: number,
-  opts: { emptyPolicy?: EmptyPolicy; volumes?: string[]; threshold?: number } = {},
+  opts: { emptyPolicy?: EmptyPolicy; volumes?: string[]; threshold?: number; surface?: boolean | SurfaceOptions } = {},
 ): SegmentationReport {
   const empty = opts.emptyPolicy ?? 'one';
   const n = Math.round(pred.length / sliceSize);
   const sliceDice: (number | null)[] = [];
   const ious: number[] = [];
   const perVolume = new Map<string, Overlap>();
+  const volumeSlices = new Map<string, number[]>();
   const total: Overlap = { intersection: 0, predicted: 0, truth: 0 };
   let emptySlices = 0;
   for (let s = 0; s < n; s++) {
@@ -155,21 +207,126 @@ export function segmentationReport(
     v.predicted += o.predicted;
     v.truth += o.truth;
     perVolume.set(key, v);
+    if (!volumeSlices.has(key)) volumeSlices.set(key, []);
+    volumeSlices.get(key)!.push(s);
     total.intersection += o.intersection;
     total.predicted += o.predicted;
     total.truth += o.truth;
   }
-  const mean = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
   const volumeDice = [...perVolume.values()].map((o) => diceOf(o, empty)).filter((d): d is number => d !== null);
-  return {
-    dicePerSlice: mean(sliceDice.filter((d): d is number => d !== null)),
-    iouPerSlice: mean(ious),
-    dicePerVolume: mean(volumeDice),
+  const report: SegmentationReport = {
+    dicePerSlice: meanOf(sliceDice.filter((d): d is number => d !== null)),
+    iouPerSlice: meanOf(ious),
+    dicePerVolume: meanOf(volumeDice),
     precision: ratio(total.intersection, total.predicted),
     recall: ratio(total.intersection, total.truth),
     emptyPolicy: empty,
     slices: n,
     emptySlices,
     sliceDice,
+  };
+  if (opts.surface) {
+    const masks = { pred, truth, sliceSize, threshold: opts.threshold ?? 0.5 };
+    report.surface = surfaceReport(masks, volumeSlices, perVolume, empty, opts.surface === true ? {} : opts.surface);
+  }
+  return report;
+}
+
+
+const meanOf = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+
+/** The middle value, or the mean of the two middle values (numpy.median). */
+function medianOf(xs: number[]): number {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+function sliceShapeOf(sliceSize: number, shape: readonly number[] | undefined): [number, number] {
+  if (shape) {
+    if (shape.length !== 2 || shape[0] * shape[1] !== sliceSize) {
+      throw new ShapeError(`segmentationReport: sliceShape [${shape.join(', ')}] does not hold ${sliceSize} values per slice`);
+    }
+    return [shape[0], shape[1]];
+  }
+  const side = Math.round(Math.sqrt(sliceSize));
+  if (side * side !== sliceSize) throw new ShapeError(`segmentationReport: slices of ${sliceSize} values are not square; give surface.sliceShape [H, W]`);
+  return [side, side];
+}
+
+/** The scored value of one comparison under the policies, or null when left out. */
+function scored(r: SurfaceDistance, bothEmptyZero: boolean, oneEmpty: OneEmptyPolicy): SurfaceDistance | null {
+  if (r.empty === 'both') return bothEmptyZero ? { ...r, hd95: 0, assd: 0, hd: 0 } : null;
+  if (r.empty === 'one') return oneEmpty === 'infinity' ? r : null;
+  return r;
+}
+
+interface Masks {
+  pred: ArrayLike<number>;
+  truth: ArrayLike<number>;
+  sliceSize: number;
+  threshold: number;
+}
+
+function surfaceReport(m: Masks, volumeSlices: Map<string, number[]>, perVolume: Map<string, Overlap>, empty: EmptyPolicy, o: SurfaceOptions): SurfaceReport {
+  const { pred, truth, sliceSize, threshold } = m;
+  const [h, w] = sliceShapeOf(sliceSize, o.sliceShape);
+  const spacing = [...(o.spacing ?? [1, 1, 1])];
+  if (spacing.length !== 3) throw new ArgumentError(`segmentationReport: surface.spacing must be [dz, dy, dx], got [${spacing.join(', ')}]`);
+  expectChoice('segmentationReport', 'surface.oneEmpty', o.oneEmpty, ONE_EMPTY_POLICIES);
+  const oneEmpty = o.oneEmpty ?? 'skip';
+  // Binarised as overlap() does: the prediction at the threshold, the truth above 0.5.
+  const p = new Uint8Array(pred.length);
+  const t = new Uint8Array(truth.length);
+  for (let i = 0; i < p.length; i++) {
+    p[i] = pred[i] >= threshold ? 1 : 0;
+    t[i] = truth[i] > 0.5 ? 1 : 0;
+  }
+  const vol = { hd95: [] as number[], assd: [] as number[], oneEmpty: 0, bothEmpty: 0 };
+  const sl = { hd95: [] as number[], assd: [] as number[], oneEmpty: 0 };
+  const rows: SurfaceReport['perVolume'] = [];
+  for (const [volume, slices] of volumeSlices) {
+    const vp = new Uint8Array(slices.length * sliceSize);
+    const vt = new Uint8Array(slices.length * sliceSize);
+    slices.forEach((s, k) => {
+      const [sp, st] = [p.subarray(s * sliceSize, (s + 1) * sliceSize), t.subarray(s * sliceSize, (s + 1) * sliceSize)];
+      vp.set(sp, k * sliceSize);
+      vt.set(st, k * sliceSize);
+      const r = surfaceDistance(sp, st, [h, w], spacing.slice(1));
+      if (r.empty === 'one') sl.oneEmpty++;
+      const v = scored(r, false, oneEmpty);
+      if (v) {
+        sl.hd95.push(v.hd95);
+        sl.assd.push(v.assd);
+      }
+    });
+    const r = surfaceDistance(vp, vt, [slices.length, h, w], spacing);
+    if (r.empty === 'one') vol.oneEmpty++;
+    if (r.empty === 'both') vol.bothEmpty++;
+    const v = scored(r, empty === 'one', oneEmpty);
+    if (v) {
+      vol.hd95.push(v.hd95);
+      vol.assd.push(v.assd);
+    }
+    rows.push({ volume, dice: diceOf(perVolume.get(volume)!, empty), hd95: v?.hd95 ?? null, assd: v?.assd ?? null });
+  }
+  return {
+    spacing,
+    oneEmpty,
+    hd95PerVolume: meanOf(vol.hd95),
+    hd95PerVolumeMedian: medianOf(vol.hd95),
+    assdPerVolume: meanOf(vol.assd),
+    assdPerVolumeMedian: medianOf(vol.assd),
+    hd95PerSlice: meanOf(sl.hd95),
+    hd95PerSliceMedian: medianOf(sl.hd95),
+    assdPerSlice: meanOf(sl.assd),
+    assdPerSliceMedian: medianOf(sl.assd),
+    volumesScored: vol.hd95.length,
+    volumesOneEmpty: vol.oneEmpty,
+    volumesBothEmpty: vol.bothEmpty,
+    slicesScored: sl.hd95.length,
+    slicesOneEmpty: sl.oneEmpty,
+    perVolume: rows,
   };
 }

@@ -289,6 +289,24 @@ describe('report html', () => {
     expect(html).toContain('data-testid="confusion-table"');
     expect(html).not.toContain('data-testid="chart-dice-hist"');
   });
+
+  it('shows each test volume with its Dice, HD95 and ASSD, a missing value as a dash', async () => {
+    const volumeScores = [
+      { volume: 'TCGA_A <1>', dice: 0.8123, hd95: 2.5, assd: 0.75 },
+      { volume: 'TCGA_B', dice: 0, hd95: null, assd: null },
+      { volume: 'TCGA_C', dice: 0.5, hd95: Infinity, assd: Infinity },
+    ];
+    const html = await renderReport({ ...syntheticReport('segment'), volumeScores, surfaceNote: 'HD95 & ASSD in pixels.', chartJsSource: '' });
+    const table = /<table class="counts" data-testid="volume-table">([\s\S]*?)<\/table>/.exec(html)![1];
+    const rows = [...table.matchAll(/<tr><th scope="row">(.*?)<\/th>(.*?)<\/tr>/g)].map((m) => [m[1], ...[...m[2].matchAll(/<td>(.*?)<\/td>/g)].map((c) => c[1])]);
+    expect(rows).toEqual([
+      ['TCGA_A &lt;1&gt;', '0.8123', '2.5', '0.75'],
+      ['TCGA_B', '0', '—', '—'],
+      ['TCGA_C', '0.5', 'Infinity', 'Infinity'],
+    ]);
+    expect(html).toContain('HD95 &amp; ASSD in pixels.');
+    expect(await renderReport({ ...syntheticReport('segment'), chartJsSource: '' })).not.toContain('data-testid="volume-table"');
+  });
 });
 
 const CHROMIUM = '/usr/bin/chromium';

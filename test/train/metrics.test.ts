@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ArgumentError, ShapeError } from '../../src/errors.js';
 import { binaryReport, rocAuc, segmentationReport } from '../../src/train/metrics.js';
 
 describe('classification metrics', () => {
@@ -44,5 +45,71 @@ describe('segmentation metrics', () => {
     expect(r.dicePerVolume).toBeCloseTo(0.25, 12);
     expect(r.precision).toBeCloseTo(1 / 3, 12);
     expect(r.recall).toBeCloseTo(1 / 3, 12);
+  });
+});
+
+describe('segmentation surface distances', () => {
+  /** A 6x6 slice with the 2x2 square whose top-left corner is (y, x); null gives an empty slice. */
+  const slice = (at: [number, number] | null) =>
+    Array.from({ length: 36 }, (_, i) => {
+      if (!at) return 0;
+      const [dy, dx] = [Math.floor(i / 6) - at[0], (i % 6) - at[1]];
+      return dy >= 0 && dy < 2 && dx >= 0 && dx < 2 ? 1 : 0;
+    });
+  // v1: a square and the prediction one pixel right, then an empty slice; v2: a missed lesion;
+  // v3: the prediction two pixels right; v4: nothing anywhere. Every voxel of a 2x2 square is on
+  // its boundary, so offset 1 gives distances {0 x4, 1 x4} (HD95 1, ASSD 0.5), offset 2 gives
+  // {1 x4, 2 x4} (HD95 2, ASSD 1.5), in 2-D and in 3-D alike.
+  const truth = [[1, 1], null, [2, 2], [1, 1], null].flatMap((a) => slice(a as [number, number] | null));
+  const pred = [[1, 2], null, null, [1, 3], null].flatMap((a) => slice(a as [number, number] | null));
+  const volumes = ['v1', 'v1', 'v2', 'v3', 'v4'];
+
+  it('is absent unless asked for', () => {
+    expect(segmentationReport(pred, truth, 36, { volumes })).not.toHaveProperty('surface');
+  });
+
+  it("empty policy 'one', one-empty 'skip': a missed lesion is counted and left out, an empty volume scores 0", () => {
+    const s = segmentationReport(pred, truth, 36, { volumes, emptyPolicy: 'one', surface: true }).surface!;
+    expect(s.perVolume).toEqual([
+      { volume: 'v1', dice: 0.5, hd95: 1, assd: 0.5 },
+      { volume: 'v2', dice: 0, hd95: null, assd: null },
+      { volume: 'v3', dice: 0, hd95: 2, assd: 1.5 },
+      { volume: 'v4', dice: 1, hd95: 0, assd: 0 },
+    ]);
+    expect([s.hd95PerVolume, s.hd95PerVolumeMedian, s.assdPerVolume, s.assdPerVolumeMedian]).toEqual([1, 1, 2 / 3, 0.5]);
+    expect([s.volumesScored, s.volumesOneEmpty, s.volumesBothEmpty]).toEqual([3, 1, 1]);
+    // Slices: the two lesion slices; the missed one is counted, the empty ones never enter.
+    expect([s.hd95PerSlice, s.hd95PerSliceMedian, s.assdPerSlice, s.assdPerSliceMedian]).toEqual([1.5, 1.5, 1, 1]);
+    expect([s.slicesScored, s.slicesOneEmpty]).toEqual([2, 1]);
+    expect([s.spacing, s.oneEmpty]).toEqual([[1, 1, 1], 'skip']);
+  });
+
+  it("empty policy 'skip', one-empty 'infinity': the mean goes to Infinity, the median stays finite", () => {
+    const s = segmentationReport(pred, truth, 36, { volumes, emptyPolicy: 'skip', surface: { oneEmpty: 'infinity' } }).surface!;
+    expect(s.perVolume.map((v) => v.hd95)).toEqual([1, Infinity, 2, null]);
+    expect([s.hd95PerVolume, s.hd95PerVolumeMedian, s.assdPerVolumeMedian]).toEqual([Infinity, 2, 1.5]);
+    expect([s.volumesScored, s.volumesOneEmpty, s.volumesBothEmpty]).toEqual([3, 1, 1]);
+    expect([s.hd95PerSliceMedian, s.slicesScored, s.slicesOneEmpty]).toEqual([2, 3, 1]);
+  });
+
+  it('spacing [dz, dy, dx] scales each axis: slices use [dy, dx], volumes also dz', () => {
+    // a: one pixel right (dx); b: one pixel down (dy); c: the same square one slice later (dz).
+    const t = [[1, 1], [1, 1], [1, 1], null].flatMap((a) => slice(a as [number, number] | null));
+    const p = [[1, 2], [2, 1], null, [1, 1]].flatMap((a) => slice(a as [number, number] | null));
+    const s = segmentationReport(p, t, 36, { volumes: ['a', 'b', 'c', 'c'], surface: { spacing: [5, 3, 2] } }).surface!;
+    expect(s.perVolume.map((v) => v.hd95)).toEqual([2, 3, 5]);
+    expect(s.perVolume.map((v) => v.assd)).toEqual([1, 1.5, 5]);
+    expect([s.hd95PerSlice, s.slicesScored, s.slicesOneEmpty]).toEqual([2.5, 2, 2]);
+  });
+
+  it('rejects an unknown one-empty policy and a spacing that is not [dz, dy, dx]', () => {
+    expect(() => segmentationReport(pred, truth, 36, { surface: { oneEmpty: 'zero' as 'skip' } })).toThrow(ArgumentError);
+    expect(() => segmentationReport(pred, truth, 36, { surface: { spacing: [1, 1] } })).toThrow(ArgumentError);
+  });
+
+  it('non-square slices need their shape', () => {
+    const m = [0, 1, 1, 0, 1, 1];
+    expect(() => segmentationReport(m, m, 6, { surface: true })).toThrow(ShapeError);
+    expect(segmentationReport(m, m, 6, { surface: { sliceShape: [2, 3] } }).surface!.hd95PerVolume).toBe(0);
   });
 });

@@ -1,0 +1,52 @@
+// Test-time augmentation (TTA): the model's probability averaged over the image and its mirror
+// image. With 'flip', for an output map [N, H, W, C] (segmentation)
+//   p = (f(x) + flipW(f(flipW(x)))) / 2,
+// the second pass flipped back so both terms speak of the same pixel; for an output without a
+// width axis (a classifier's p(tumour), [N, 1]) p = (f(x) + f(flipW(x))) / 2. The average is of
+// the model's outputs, which eval and predict treat as probabilities and threshold at 0.5.
+//
+// The flip is augmentation's GPU flip kernel with every sample's horizontal flag set: reversing W
+// twice is the identity, and it is not on the tape, so TTA is for inference only.
+
+import { flip } from '../data/augment.js';
+import { expectChoice, expectTensor } from '../graph/args.js';
+import { scope } from '../graph/scope.js';
+import type { Tensor } from '../graph/tensor.js';
+import { arithmetic } from '../kernels/elementwise.js';
+import { Module } from '../nn/module.js';
+
+export type TtaMode = 'none' | 'flip';
+export const TTA_MODES: readonly TtaMode[] = ['none', 'flip'];
+
+/** The model's output for x [N, H, W, C], averaged over the views `mode` names. */
+export function predictWithTta(model: Module, x: Tensor, mode: TtaMode = 'none'): Tensor {
+  expectChoice('predictWithTta', 'mode', mode, TTA_MODES, false);
+  expectTensor('predictWithTta', 'x', x);
+  if (mode === 'none') return model.forward(x);
+  return scope(() => {
+    const direct = model.forward(x);
+    const mirrored = model.forward(flip(x, { horizontal: true }));
+    const aligned = mirrored.rank === 4 ? flip(mirrored, { horizontal: true }) : mirrored;
+    return arithmetic('mul', arithmetic('add', direct, aligned), 0.5);
+  });
+}
+
+/**
+ * A model whose forward is predictWithTta(model, x, mode), so code that calls forward (evaluate)
+ * gets TTA unchanged. The wrapped model is its child: disposing either frees the same weights.
+ */
+export class TtaModel extends Module {
+  constructor(
+    readonly model: Module,
+    readonly mode: TtaMode,
+  ) {
+    super();
+    expectChoice('TtaModel', 'mode', mode, TTA_MODES, false);
+    // Registered as a child so eval() and train() reach its batch norms and dropouts.
+    this.addModule('model', model);
+  }
+
+  forward(x: Tensor): Tensor {
+    return predictWithTta(this.model, x, this.mode);
+  }
+}
