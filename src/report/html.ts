@@ -3,14 +3,16 @@
 // the confusion matrix (classify) or per-slice Dice histogram (segment), an augmentation preview and
 // the test metrics.
 //
-// Chart configurations are plain JSON built here; the page's script only hands them to Chart.js, so
+// Chart configurations are plain JSON built in charts.ts; the page's script only hands them to Chart.js, so
 // what a chart shows is decided (and testable) in TypeScript. When Chart.js is missing or fails, the
 // page says so in a visible banner instead of showing empty boxes; the tables still carry the numbers.
 // Rendering is async: PNG compression and the lazy loading of node:fs (for Chart.js) both are.
 
-import { nodeFs, nodeModule, nodePath, writeFileAtomic } from '../io/files.js';
+import { nodeFs, nodePath, writeFileAtomic } from '../io/files.js';
 import { pngDataUri } from '../io/png.js';
+import { barChart, diceHistogram, historyCharts, loadChartJs, type ChartSpec } from './charts.js';
 import { overlay, toRgb8 } from './overlay.js';
+import { CSS, PAGE_SCRIPT } from './page-assets.js';
 
 export interface ReportSample {
   /** [H, W, C] in 0..1; 3 channels show as RGB (pre-contrast, FLAIR, post-contrast), 1 as gray. */
@@ -49,14 +51,7 @@ export interface ReportData {
   chartJsSource?: string;
 }
 
-interface ChartSpec {
-  id: string;
-  title: string;
-  config: Record<string, unknown>;
-}
 
-const TRAIN_COLOR = '#2563eb';
-const VAL_COLOR = '#ea580c';
 
 const escapeHtml = (s: string): string =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -80,92 +75,6 @@ function formatValue(v: unknown): string {
 
 const percent = (a: number, b: number): string => (b === 0 ? '—' : `${((100 * a) / b).toFixed(1)}%`);
 
-function lineChart(id: string, title: string, epochs: number[], series: { label: string; color: string; data: number[] }[], log = false): ChartSpec {
-  return {
-    id,
-    title,
-    config: {
-      type: 'line',
-      data: {
-        labels: epochs,
-        datasets: series.map((s) => ({
-          label: s.label,
-          data: s.data.map((v) => (Number.isFinite(v) ? v : null)),
-          borderColor: s.color,
-          backgroundColor: s.color,
-          pointRadius: 2.5,
-          tension: 0.2,
-        })),
-      },
-      options: {
-        animation: false,
-        responsive: true,
-        maintainAspectRatio: false,
-        interaction: { mode: 'index', intersect: false },
-        plugins: { legend: { position: 'bottom' } },
-        scales: {
-          x: { title: { display: true, text: 'epoch' } },
-          y: { type: log ? 'logarithmic' : 'linear', title: { display: true, text: title } },
-        },
-      },
-    },
-  };
-}
-
-/**
- * One chart per quantity: loss (train and val), each metric (val_<m> with the train <m> when logged),
- * the learning rate, and any other logged key. Epoch on x.
- */
-function historyCharts(history: ReportData['history']): ChartSpec[] {
-  const keys = new Set<string>();
-  for (const row of history) for (const k of Object.keys(row)) if (k !== 'epoch') keys.add(k);
-  const bases = [...new Set([...keys].filter((k) => k !== 'lr').map((k) => k.replace(/^val_/, '')))];
-  bases.sort((a, b) => (a === 'loss' ? -1 : b === 'loss' ? 1 : a.localeCompare(b)));
-  const epochs = history.map((r) => r.epoch);
-  const column = (k: string): number[] => history.map((r) => (k in r ? r[k] : NaN));
-  const charts = bases.map((base) => {
-    const series = [];
-    if (keys.has(base)) series.push({ label: `train ${base}`, color: TRAIN_COLOR, data: column(base) });
-    if (keys.has(`val_${base}`)) series.push({ label: `val ${base}`, color: VAL_COLOR, data: column(`val_${base}`) });
-    return lineChart(`chart-${base}`, base, epochs, series);
-  });
-  if (keys.has('lr')) {
-    const lr = column('lr').filter((v) => v > 0);
-    const log = lr.length > 0 && Math.max(...lr) / Math.min(...lr) > 20;
-    charts.push(lineChart('chart-lr', 'learning rate', epochs, [{ label: 'lr', color: '#7c3aed', data: column('lr') }], log));
-  }
-  return charts;
-}
-
-function barChart(id: string, title: string, labels: string[], datasets: { label: string; color: string; data: number[] }[], xTitle: string): ChartSpec {
-  return {
-    id,
-    title,
-    config: {
-      type: 'bar',
-      data: { labels, datasets: datasets.map((d) => ({ label: d.label, data: d.data, backgroundColor: d.color })) },
-      options: {
-        animation: false,
-        responsive: true,
-        maintainAspectRatio: false,
-        plugins: { legend: { display: datasets.length > 1, position: 'bottom' } },
-        scales: { x: { title: { display: true, text: xTitle } }, y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: 'slices' } } },
-      },
-    },
-  };
-}
-
-const DICE_BINS = 10;
-
-function diceHistogram(sliceDice: (number | null)[]): { counts: number[]; labels: string[] } {
-  const counts = new Array<number>(DICE_BINS).fill(0);
-  for (const d of sliceDice) {
-    if (d === null || !Number.isFinite(d)) continue;
-    counts[Math.min(DICE_BINS - 1, Math.max(0, Math.floor(d * DICE_BINS)))]++;
-  }
-  const labels = counts.map((_, i) => `${(i / DICE_BINS).toFixed(1)}–${((i + 1) / DICE_BINS).toFixed(1)}`);
-  return { counts, labels };
-}
 
 function chartBox(spec: ChartSpec): string {
   return `<div class="chart"><h3>${escapeHtml(spec.title)}</h3><div class="chart-box"><canvas data-testid="${spec.id}" role="img" aria-label="${escapeHtml(spec.title)}"></canvas></div></div>`;
@@ -281,92 +190,7 @@ function classSection(counts: NonNullable<ReportData['classCounts']>, spec: Char
   return section('classes', 'Class counts per split', `<div class="split"><div class="charts one">${chartBox(spec)}</div>${table}</div>`);
 }
 
-async function loadChartJs(): Promise<{ source: string | null; reason: string }> {
-  const isNode = typeof process !== 'undefined' && !!process.versions?.node;
-  if (!isNode) return { source: null, reason: 'no Chart.js source was given' };
-  try {
-    const { createRequire } = await nodeModule<typeof import('node:module')>('node:module');
-    const [fs, path] = [await nodeFs(), await nodePath()];
-    // chart.js exports no ./dist/* subpath, so resolve its main file and look beside it.
-    const main = createRequire(import.meta.url).resolve('chart.js');
-    return { source: await fs.readFile(path.join(path.dirname(main), 'chart.umd.min.js'), 'utf8'), reason: '' };
-  } catch (e) {
-    return { source: null, reason: `chart.js could not be read from node_modules (${(e as Error).message})` };
-  }
-}
 
-/** Runs in the page: builds every chart from the embedded JSON, or says why it cannot. */
-const PAGE_SCRIPT = `(function () {
-  var specs = JSON.parse(document.getElementById('chart-specs').textContent);
-  var banner = document.getElementById('chart-error');
-  function fail(message) {
-    banner.textContent = message;
-    banner.hidden = false;
-    document.body.setAttribute('data-charts', 'failed');
-  }
-  function build() {
-    if (typeof window.Chart !== 'function') {
-      fail('Charts unavailable: Chart.js did not load (' + specs.reason + '). The ' + specs.charts.length +
-        ' chart areas below stay empty; the tables still hold the numbers.');
-      return;
-    }
-    Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
-    Chart.defaults.color = '#475467';
-    var failed = [];
-    specs.charts.forEach(function (s) {
-      try { new Chart(document.querySelector('canvas[data-testid="' + s.id + '"]'), s.config); }
-      catch (e) { failed.push(s.title + ': ' + e.message); }
-    });
-    if (failed.length) fail('Some charts could not be drawn: ' + failed.join('; '));
-    else document.body.setAttribute('data-charts', 'ready');
-  }
-  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', build);
-  else build();
-})();`;
-
-const CSS = `:root{--bg:#f4f6f9;--card:#fff;--text:#1d2939;--muted:#667085;--border:#e4e7ec}
-*{box-sizing:border-box}
-body{margin:0;background:var(--bg);color:var(--text);font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
-header{max-width:1280px;margin:0 auto;padding:28px 24px 8px}
-h1{margin:0 0 6px;font-size:24px;letter-spacing:-.01em}
-.chips{display:flex;flex-wrap:wrap;gap:8px;margin:0;padding:0;list-style:none}
-.chips li{background:#fff;border:1px solid var(--border);border-radius:999px;padding:2px 12px;color:var(--muted)}
-.chips b{color:var(--text);font-weight:600}
-main{max-width:1280px;margin:0 auto;padding:12px 24px 40px;display:grid;gap:16px}
-.card{background:var(--card);border:1px solid var(--border);border-radius:12px;padding:16px 20px;box-shadow:0 1px 2px rgba(16,24,40,.05)}
-.card h2{margin:0 0 12px;font-size:16px}
-.muted{color:var(--muted)}
-.error{background:#fef3f2;border:1px solid #fda29b;color:#b42318;border-radius:10px;padding:10px 14px;font-weight:600}
-.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(360px,1fr));gap:14px}
-.charts.one{grid-template-columns:1fr}
-.chart{border:1px solid var(--border);border-radius:10px;padding:10px 12px}
-.chart h3{margin:0 0 6px;font-size:13px;font-weight:600;color:var(--muted)}
-.chart-box{position:relative;height:240px}
-table{border-collapse:collapse}
-th,td{padding:5px 12px;border-bottom:1px solid var(--border);text-align:left;vertical-align:top}
-thead th{font-size:12px;color:var(--muted);font-weight:600}
-.kv th{width:1%;font-weight:500;color:var(--muted);font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px;white-space:nowrap}
-.kv td{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px;word-break:break-word}
-.kv-columns{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:0 24px}
-.kv-columns table{width:100%}
-.adapter{margin:0 0 10px}
-.split{display:grid;grid-template-columns:minmax(0,1.4fr) minmax(0,1fr);gap:20px;align-items:start}
-@media (max-width:800px){.split{grid-template-columns:1fr}}
-.counts td,.counts th{text-align:right}.counts th:first-child{text-align:left}
-.confusion th,.confusion td{text-align:center;vertical-align:middle;border:1px solid var(--border)}
-.confusion td{min-width:150px;padding:12px}
-.confusion .count{font-size:22px;font-weight:700}
-.confusion .rate{font-size:12px;color:#344054}
-.gallery{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:14px}
-figure{margin:0}
-figure img{display:block;width:100%;height:auto;border-radius:8px;background:#000}
-img.pixelated{image-rendering:pixelated}
-figcaption{margin-top:4px;font-size:12px;color:var(--muted);text-align:center}
-.legend{margin:0 0 10px;color:var(--muted)}
-.swatch{display:inline-block;width:12px;height:12px;border-radius:3px;margin:0 4px 0 12px;vertical-align:-1px}
-.swatch:first-child{margin-left:0}
-.pairs{display:grid;grid-template-columns:repeat(auto-fill,minmax(320px,1fr));gap:16px}
-.pair{display:grid;grid-template-columns:1fr 1fr;gap:8px}`;
 
 function headerChips(data: ReportData): string {
   const chips: [string, string][] = [
