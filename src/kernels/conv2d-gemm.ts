@@ -33,19 +33,20 @@ export interface GemmKernel {
 /**
  * The kernel of one direction and family, with its tile chosen for an M×N GEMM; `fit` (see
  * tileFit) lets the subgroup family read its operands four floats at a time; `src` 'registers'
- * is either family's load probe (see OperandSource), for forward and backward input.
+ * is either family's load probe (see OperandSource), for forward and backward input; `relu`
+ * (forward) stores max(y, 0), conv2d's fused ReLU.
  */
-export function gemmKernel(dir: ConvDirection, family: ConvFamily, hasBias: boolean, m: number, n: number, fit: TileFit = NO_FIT, lanes = SUBGROUP_LANES, tile: GemmTile = CONV_TILE, src: OperandSource = 'memory', batchedWeights = false): GemmKernel {
+export function gemmKernel(dir: ConvDirection, family: ConvFamily, hasBias: boolean, m: number, n: number, fit: TileFit = NO_FIT, lanes = SUBGROUP_LANES, tile: GemmTile = CONV_TILE, src: OperandSource = 'memory', batchedWeights = false, relu = false): GemmKernel {
   const d = direction(dir, hasBias, batchedWeights);
   const params = [...GEOM, ...d.extras];
   const io = { inputs: d.inputs.length, outputs: 1 };
   if (family === 'tiled') {
     const t = tile;
     const vecOut = dir !== 'backwardWeight' && n % 4 === 0;
-    const key = `${formatGemmTile(t)}${src === 'registers' ? ':regs' : ''}${vecOut ? ':v4' : ''}|in${io.inputs}`;
-    return { spec: { name: d.name, key, ...io, wgsl: () => tiledWgsl(dir, hasBias, t, src, batchedWeights, vecOut) }, params, bm: t.bm, bn: t.bn };
+    const key = `${formatGemmTile(t)}${src === 'registers' ? ':regs' : ''}${vecOut ? ':v4' : ''}${relu ? ':relu' : ''}|in${io.inputs}`;
+    return { spec: { name: d.name, key, ...io, wgsl: () => tiledWgsl(dir, hasBias, t, src, batchedWeights, vecOut, relu) }, params, bm: t.bm, bn: t.bn };
   }
   const t = subgroupTile(m, n, fit, lanes);
-  const key = `${t.w}:${t.tm}x${t.tn}${t.kVec4 ? ':k4' : ''}${t.nVec4 ? ':n4' : ''}${t.mVec4 ? ':m4' : ''}${t.pixelPairs ? ':p2' : ''}${src === 'registers' ? ':regs' : ''}|in${io.inputs}`;
-  return { spec: { name: `${d.name}Subgroup`, key, ...io, wgsl: () => subgroupWgsl(dir, hasBias, t, src, batchedWeights) }, params, bm: t.tm, bn: t.w * t.tn };
+  const key = `${t.w}:${t.tm}x${t.tn}${t.kVec4 ? ':k4' : ''}${t.nVec4 ? ':n4' : ''}${t.mVec4 ? ':m4' : ''}${t.pixelPairs ? ':p2' : ''}${src === 'registers' ? ':regs' : ''}${relu ? ':relu' : ''}|in${io.inputs}`;
+  return { spec: { name: `${d.name}Subgroup`, key, ...io, wgsl: () => subgroupWgsl(dir, hasBias, t, src, batchedWeights, relu) }, params, bm: t.tm, bn: t.w * t.tn };
 }

@@ -120,17 +120,18 @@ export function defaultConvFamily(): ConvFamily {
  * The kernel launch() runs for an M×N GEMM (its tile: bm rows, bn columns). With batched weights
  * the subgroup family sizes its tile by one sample's rows (g.ho), which Winograd pads to it.
  */
-export function launchedKernel(dir: ConvDirection, family: ConvFamily, tile: GemmTile, g: ConvGeometry, m: number, n: number, hasBias: boolean, batchedWeights = false): GemmKernel {
+export function launchedKernel(dir: ConvDirection, family: ConvFamily, tile: GemmTile, g: ConvGeometry, m: number, n: number, hasBias: boolean, batchedWeights = false, relu = false): GemmKernel {
   const probe = dir !== 'backwardWeight' && operandProbe.has(runtime().device);
-  return gemmKernel(dir, family, hasBias, batchedWeights ? g.ho : m, n, tileFit(dir, g), familyLanes(family), tile, probe ? 'registers' : 'memory', batchedWeights);
+  return gemmKernel(dir, family, hasBias, batchedWeights ? g.ho : m, n, tileFit(dir, g), familyLanes(family), tile, probe ? 'registers' : 'memory', batchedWeights, relu);
 }
 
 /**
  * Dispatches an M×N GEMM kernel `batches` times over (phases or K slices). A bias is inputs[2].
  * `tile` is gemmTile's for this GEMM: the caller has worked its K step into `extras` already.
+ * `relu`: the forward stores max(y, 0) (conv2d's fused ReLU).
  */
-export function launch(dir: ConvDirection, family: ConvFamily, tile: GemmTile, g: ConvGeometry, inputs: (Tensor | Range)[], out: Tensor | Range, m: number, n: number, batches: number, extras: Record<string, number>, batchedWeights = false): void {
-  const kernel = launchedKernel(dir, family, tile, g, m, n, inputs.length === 3, batchedWeights);
+export function launch(dir: ConvDirection, family: ConvFamily, tile: GemmTile, g: ConvGeometry, inputs: (Tensor | Range)[], out: Tensor | Range, m: number, n: number, batches: number, extras: Record<string, number>, batchedWeights = false, relu = false): void {
+  const kernel = launchedKernel(dir, family, tile, g, m, n, inputs.length === 3, batchedWeights, relu);
   const mTiles = Math.ceil(m / kernel.bm);
   // Backward weight may give each workgroup several column tiles (extras.nPer): nTiles counts groups of them.
   const nTiles = Math.ceil(Math.ceil(n / kernel.bn) / (extras.nPer ?? 1));

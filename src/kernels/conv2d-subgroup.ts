@@ -307,7 +307,7 @@ function weightGradVec4Rows(t: SubgroupTile, fmas: string): string {
 }
 
 /** One column tile of the subgroup kernel: the lanes' columns, accumulators, K walk and stores. */
-function columnTile(dir: ConvDirection, hasBias: boolean, t: SubgroupTile, d: Direction, fmas: string, src: OperandSource, batchedWeights: boolean): string {
+function columnTile(dir: ConvDirection, hasBias: boolean, t: SubgroupTile, d: Direction, fmas: string, src: OperandSource, batchedWeights: boolean, relu: boolean): string {
   return `  ${t.nVec4
     ? `let c4 = min(col0 + 4 * lane, ${d.cols} - 4); // the lane's four columns; past the edge, the last four
   ${rep(t.tn, (j) => `let lcol${j} = col0 + 4 * lane + ${j};`)}`
@@ -320,12 +320,12 @@ function columnTile(dir: ConvDirection, hasBias: boolean, t: SubgroupTile, d: Di
     ${dir === 'backwardInput' ? PHASE_PIXEL : ''}
     ${dir === 'backwardWeight' && t.nVec4
       ? `if (lcol0 < ${d.cols} && m < params.mw) { dw[((batch * params.mw + m) * params.cout + c4) / 4] = vec4<f32>(${rep(4, (j) => `acc${r}_${j}`, ', ')}); }`
-      : rep(t.tn, (j) => `if (lcol${j} < ${d.cols}) { ${storeOne(dir, hasBias, `lcol${j}`, `acc${r}_${j}`)} }`, '\n    ')}
+      : rep(t.tn, (j) => `if (lcol${j} < ${d.cols}) { ${storeOne(dir, hasBias, `lcol${j}`, `acc${r}_${j}`, false, relu)} }`, '\n    ')}
   }`)}
 `;
 }
 
-export function subgroupWgsl(dir: ConvDirection, hasBias: boolean, t: SubgroupTile, src: OperandSource = 'memory', batchedWeights = false): string {
+export function subgroupWgsl(dir: ConvDirection, hasBias: boolean, t: SubgroupTile, src: OperandSource = 'memory', batchedWeights = false, relu = false): string {
   const d = direction(dir, hasBias, batchedWeights);
   // Tile row r: lane r mod W's value a{r / W}, or with mVec4 lane r / 4's value a{r mod 4}.
   const fmas = rep(t.tm, (r) => `{
@@ -351,9 +351,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var nt = 0; nt < params.nPer; nt++) {
   let col0 = ((g % params.nTiles) * params.nPer + nt) * ${t.w * t.tn};
   if (col0 >= ${d.cols}) { break; }
-  ${columnTile(dir, hasBias, t, d, fmas, src, batchedWeights)}
+  ${columnTile(dir, hasBias, t, d, fmas, src, batchedWeights, relu)}
   }`
     : `let col0 = (g % params.nTiles) * ${t.w * t.tn};
-  ${columnTile(dir, hasBias, t, d, fmas, src, batchedWeights)}`}
+  ${columnTile(dir, hasBias, t, d, fmas, src, batchedWeights, relu)}`}
 }`;
 }

@@ -233,7 +233,7 @@ const indexInstead = (load: string): string => load.replace(/\b(x|w|dy)\[([^[\]]
  * sectors its vec4 store needs for the same bytes: at the U-Net's l1, Winograd's GEMM writes
  * M, 302 MB, this way.
  */
-export function tiledWgsl(dir: ConvDirection, hasBias: boolean, t: GemmTile, src: OperandSource = 'memory', batchedWeights = false, vecOut = false): string {
+export function tiledWgsl(dir: ConvDirection, hasBias: boolean, t: GemmTile, src: OperandSource = 'memory', batchedWeights = false, vecOut = false, relu = false): string {
   const d = direction(dir, hasBias, batchedWeights);
   const p = tiledParts(dir, batchedWeights);
   const T = (t.bm / t.tm) * (t.bn / t.tn);
@@ -290,8 +290,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let m = row0 + ty * ${t.tm} + ${i};
     ${row}
     ${vecOut
-      ? rep(nv, (v) => `if (col0 + tx * ${t.tn} + ${4 * v} < ${d.cols}) { ${storeOne(dir, hasBias, `col0 + tx * ${t.tn} + ${4 * v}`, `acc${i}_${v}`, true)} }`, '\n    ')
-      : rep(t.tn, (c) => `if (col0 + tx * ${t.tn} + ${c} < ${d.cols}) { ${storeOne(dir, hasBias, `col0 + tx * ${t.tn} + ${c}`, `acc${i}_${Math.floor(c / 4)}.${'xyzw'[c % 4]}`)} }`, '\n    ')}
+      ? rep(nv, (v) => `if (col0 + tx * ${t.tn} + ${4 * v} < ${d.cols}) { ${storeOne(dir, hasBias, `col0 + tx * ${t.tn} + ${4 * v}`, `acc${i}_${v}`, true, relu)} }`, '\n    ')
+      : rep(t.tn, (c) => `if (col0 + tx * ${t.tn} + ${c} < ${d.cols}) { ${storeOne(dir, hasBias, `col0 + tx * ${t.tn} + ${c}`, `acc${i}_${Math.floor(c / 4)}.${'xyzw'[c % 4]}`, false, relu)} }`, '\n    ')}
   }`)}
 }`;
 }

@@ -112,13 +112,13 @@ export function setFusedSliceDepth(ck: number | null): void {
 /** Whether the fused kernel can run a Winograd conv: output channels in whole vec4s. */
 export const fusedFits = (n: number): boolean => n % 4 === 0;
 
-function fusedSpec(ck: number, cg: number, hasBias: boolean): KernelSpec {
+function fusedSpec(ck: number, cg: number, hasBias: boolean, relu: boolean): KernelSpec {
   const [bt, s] = [FUSED_BLOCKS, sliceStride(ck)];
   const threads = bt * cg;
   const vAt = (xi: number, block: string, c: string) => `(${xi * bt} + ${block}) * ${s} + ${c}`;
   return {
     name: 'conv2d.winogradFused',
-    key: `ck${ck}cg${cg}${hasBias ? 'b' : ''}`,
+    key: `ck${ck}cg${cg}${hasBias ? 'b' : ''}${relu ? 'relu' : ''}`,
     inputs: hasBias ? 3 : 2,
     outputs: 1,
     wgsl: () => /* wgsl */ `
@@ -157,7 +157,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let t = t0 + bt;
   if (t >= params.blocks || cg >= params.n4) { return; }
   ${rep(WINO_XI, (xi) => `let m${Math.floor(xi / WINO_A)}_${xi % WINO_A} = acc${xi};`)}
-  ${outputBlock('vec4<f32>', hasBias ? 'b[cg]' : null, 'params.n4', 'cg')}
+  ${outputBlock('vec4<f32>', hasBias ? 'b[cg]' : null, 'params.n4', 'cg', relu)}
 }`,
   };
 }
@@ -202,9 +202,9 @@ function transformRow(i: number, vAt: (xi: number, block: string, c: string) => 
 /**
  * A forward (y from x) or backward input (dx from dy, + b for convTranspose2d) by the fused
  * Winograd kernel: the weights transformed once (as the staged version does), then one dispatch
- * per chunk of samples that fits the storage bindings.
+ * per chunk of samples that fits the storage bindings; `relu` stores max(y, 0) (conv2d's fused ReLU).
  */
-export function winogradFusedConv(dir: 'forward' | 'backwardInput', g: ConvGeometry, src: Tensor, w: Tensor, b: Tensor | null, family = defaultConvFamily()): Tensor {
+export function winogradFusedConv(dir: 'forward' | 'backwardInput', g: ConvGeometry, src: Tensor, w: Tensor, b: Tensor | null, family = defaultConvFamily(), relu = false): Tensor {
   const plan = winogradPlan(dir, g);
   const { op, s, rows, cols, perSample } = plan;
   if (!fusedFits(s.n)) throw new RangeError(`${op}: the fused Winograd kernel needs output channels in multiples of 4, got ${s.n}`);
@@ -214,7 +214,7 @@ export function winogradFusedConv(dir: 'forward' | 'backwardInput', g: ConvGeome
   const n4 = s.n / 4;
   const cg = Math.min(fusedGroups(dir, g, family), n4);
   const coTiles = Math.ceil(n4 / cg);
-  const spec = fusedSpec(fusedSliceDepth(), cg, b !== null);
+  const spec = fusedSpec(fusedSliceDepth(), cg, b !== null, relu);
   forEachChunk(g.n, per, (n0, count) => {
     const blocks = count * rows * cols;
     const groups = Math.ceil(blocks / FUSED_BLOCKS) * coTiles;

@@ -194,8 +194,9 @@ function batchedGemm(v: Tensor, u: Tensor, rows: number, k: number, n: number, f
  * A forward (y from x) or backward input (dx from dy, + b for convTranspose2d) by Winograd: the
  * weights transformed once, then per chunk of samples the input transform, the batched GEMM and
  * the output transform, with V and M (2.25x the chunk's input and output) freed after each chunk.
+ * `relu`: the output transform stores max(y, 0) (conv2d's fused ReLU).
  */
-export function winogradConv(dir: 'forward' | 'backwardInput', g: ConvGeometry, src: Tensor, w: Tensor, b: Tensor | null, family: ConvFamily): Tensor {
+export function winogradConv(dir: 'forward' | 'backwardInput', g: ConvGeometry, src: Tensor, w: Tensor, b: Tensor | null, family: ConvFamily, relu = false): Tensor {
   const plan = winogradPlan(dir, g);
   const { op, s, rows, cols, perSample } = plan;
   const tile = convTile(dir, g, s.n, family, 'winograd');
@@ -217,7 +218,7 @@ export function winogradConv(dir: 'forward' | 'backwardInput', g: ConvGeometry, 
       packParams([s.hIn, s.wIn, s.k / inW, s.padTop, s.padLeft, rows, cols, blocks, tPad].map(i32)), linearGrid(blocks * (s.k / inW)));
     const m = batchedGemm(v, u, tPad, s.k, s.n, family, tile);
     v.dispose();
-    dispatchChunk(outputTransformSpec(outW, b !== null), b ? [m, b] : [m], [range(out, n0 * perSample.out, count * perSample.out)],
+    dispatchChunk(outputTransformSpec(outW, b !== null, relu), b ? [m, b] : [m], [range(out, n0 * perSample.out, count * perSample.out)],
       packParams([s.hOut, s.wOut, s.n / outW, rows, cols, blocks, tPad].map(i32)), linearGrid(blocks * (s.n / outW)));
     m.dispose();
   });

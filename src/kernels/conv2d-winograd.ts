@@ -259,25 +259,26 @@ export const BLOCK_ORIGIN = /* wgsl */ `let n = t / (params.rows * params.cols);
  * `bias` where given, stored to y[n, ho, wo, ·] at channel index `channel` of `channels` (in
  * y's element type), the pixels inside the output only.
  */
-export function outputBlock(type: string, bias: string | null, channels: string, channel: string): string {
+export function outputBlock(type: string, bias: string | null, channels: string, channel: string, relu = false): string {
   return `${sandwich(WINO_AT, WINO_AT, 'm', 'p', 'o', type)}
   let bias = ${bias ?? `${type}(0.0)`};
   ${BLOCK_ORIGIN}
   ${rep(WINO_M * WINO_M, (e) => {
     const [r, s] = [Math.floor(e / WINO_M), e % WINO_M];
-    return `if (h0 + ${r} < params.ho && w0 + ${s} < params.wo) { y[(base + (h0 + ${r}) * params.wo + w0 + ${s}) * ${channels} + ${channel}] = o${r}_${s} + bias; }`;
+    const value = relu ? `max(o${r}_${s} + bias, ${type}(0.0))` : `o${r}_${s} + bias`;
+    return `if (h0 + ${r} < params.ho && w0 + ${s} < params.wo) { y[(base + (h0 + ${r}) * params.wo + w0 + ${s}) * ${channels} + ${channel}] = ${value}; }`;
   })}`;
 }
 
 /**
  * y [n, ho, wo, c] from M[ξ, t, c]: Aᵀ M A per block t (+ b[c]), the pixels inside the output
- * only; `width` channels per thread.
+ * only; `width` channels per thread; `relu` stores max(y, 0) (conv2d's fused ReLU).
  */
-export function outputTransformSpec(width: VecWidth, hasBias: boolean): KernelSpec {
+export function outputTransformSpec(width: VecWidth, hasBias: boolean, relu = false): KernelSpec {
   const T = vecType(width);
   return {
     name: 'conv2d.winogradOutput',
-    key: `v${width}${hasBias ? 'b' : ''}`,
+    key: `v${width}${hasBias ? 'b' : ''}${relu ? 'relu' : ''}`,
     inputs: hasBias ? 2 : 1,
     outputs: 1,
     wgsl: () => /* wgsl */ `
@@ -290,7 +291,7 @@ ${hasBias ? `@group(0) @binding(1) var<storage, read> b: array<${T}>;` : ''}
 fn main(${LINEAR_MAIN_ARGS}) {
   ${blockThread()}
   ${rep(WINO_XI, (xi) => `let m${Math.floor(xi / WINO_A)}_${xi % WINO_A} = m[${xi} * plane + i];`)}
-  ${outputBlock(T, hasBias ? 'b[c]' : null, 'params.c', 'c')}
+  ${outputBlock(T, hasBias ? 'b[c]' : null, 'params.c', 'c', relu)}
 }`,
   };
 }

@@ -6,6 +6,9 @@
 // the total padding max((Ho − 1)·sh + kh − H, 0) is split with the odd pixel at the bottom/right.
 // Backward: dx is a correlation of dy with w (gathered per stride phase), dw = Σ_pixels patchᵀ·dy,
 // db = Σ_{n, ho, wo} dy. Saved for backward: x (only if w needs a gradient) and w (only if x does).
+// With `activation: 'relu'` (tfjs's fused conv2d; Sequential fuses a Conv2d followed by a ReLU) the
+// kernels store max(y, 0) directly, and the backward first masks dy where the output is 0, from the
+// output itself, saved as the ReLU it replaces would have: one pass over the output fewer each way.
 //
 // The fast kernels are implicit GEMMs generated in conv2d-gemm.ts, in two families: 'tiled' for GPUs
 // (conv2d-tiled.ts) and 'subgroup' for CPU adapters such as lavapipe (conv2d-subgroup.ts);
@@ -24,8 +27,9 @@
 import { ArgumentError, ShapeError } from '../errors.js';
 import { packParams, i32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
-import { describeValue, expectOptionalTensor, expectOptions, expectTensor } from '../graph/args.js';
+import { describeValue, expectChoice, expectOptionalTensor, expectOptions, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
+import { scope } from '../graph/scope.js';
 import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Bound, type Range } from './chunking.js';
 import type { ConvFamily } from './conv2d-gemm.js';
@@ -37,6 +41,7 @@ import { dilatedConv, dilatedConvBackwardInput, dilatedConvBackwardWeight, dilat
 import { convAlgorithm, winogradConv } from './conv2d-winograd-run.js';
 import { winogradFusedConv } from './conv2d-winograd-fused.js';
 import { winogradWeightGrad } from './conv2d-winograd-wgrad.js';
+import { unary, unaryBackward, unaryForward } from './elementwise.js';
 import { sumLeading } from './reduce.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
 
@@ -47,7 +52,20 @@ export interface Conv2dOptions {
   dilation?: number | [number, number];
   /** Channel groups, weight [kh, kw, Cin/groups, Cout] (PyTorch's, Keras's); conv2d-grouped.ts. Default 1. */
   groups?: number;
+  /** 'relu': max(conv + b, 0), stored by the conv's own kernels (grouped and dilated convs: a ReLU after). Default 'none'. */
+  activation?: ConvActivation;
 }
+
+export type ConvActivation = 'none' | 'relu';
+
+/** Whether `opts` asks for the fused ReLU; any other activation is an ArgumentError naming `op`. */
+function fusedRelu(op: string, opts: Conv2dOptions): boolean {
+  expectChoice(op, 'activation', opts.activation, ['none', 'relu']);
+  return opts.activation === 'relu';
+}
+
+/** The options without the activation: what the grouped and dilated paths' inner convs take. */
+const withoutActivation = (opts: Conv2dOptions): Conv2dOptions => ({ ...opts, activation: 'none' });
 
 /** Everything a conv kernel needs to know about one call; h, w are the input's height and width. */
 export interface ConvGeometry {
@@ -194,10 +212,13 @@ function forEachSampleChunk(g: ConvGeometry, per: number, xLike: Tensor, yLike: 
   forEachChunk(g.n, per, (n0, count, index) => fn({ ...g, n: count }, range(xLike, n0 * X, count * X), range(yLike, n0 * Y, count * Y), index));
 }
 
-/** y = conv2d(x, w) + b, geometry already checked; `algorithm` defaults to convAlgorithm's. */
-export function forwardGemm(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | null, family = defaultConvFamily(), algorithm = convAlgorithm('forward', g, family)): Tensor {
-  if (algorithm === 'winograd') return winogradConv('forward', g, x, w, b, family);
-  if (algorithm === 'winograd-fused') return winogradFusedConv('forward', g, x, w, b, family);
+/**
+ * y = conv2d(x, w) + b, geometry already checked; `algorithm` defaults to convAlgorithm's; `relu`
+ * stores max(y, 0) from every algorithm's kernels.
+ */
+export function forwardGemm(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | null, family = defaultConvFamily(), algorithm = convAlgorithm('forward', g, family), relu = false): Tensor {
+  if (algorithm === 'winograd') return winogradConv('forward', g, x, w, b, family, relu);
+  if (algorithm === 'winograd-fused') return winogradFusedConv('forward', g, x, w, b, family, relu);
   const yShape = [g.n, g.ho, g.wo, g.cout];
   const per = samplesPerChunk('conv2d.forward', g, x, planned('conv2d.y', yShape), [w, b]);
   const y = emptyTensor(yShape, 'conv2d.y');
@@ -208,7 +229,7 @@ export function forwardGemm(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | n
     const m = gc.n * g.ho * g.wo;
     launch('forward', family, tile, gc, b ? [xc, w, b] : [xc, w], yc, m, g.cout, 1, {
       m, k: g.kh * g.kw * g.cin, dCi: bk % g.cin, dTapW: dTap % g.kw, dTapH: Math.floor(dTap / g.kw),
-    });
+    }, false, relu);
   });
   return y;
 }
@@ -299,11 +320,18 @@ fn main(${LINEAR_MAIN_ARGS}) {
 
 export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptions = {}): Tensor {
   checkConvArgs('conv2d', x, w, b, opts);
-  if (isGrouped(opts)) return groupedConvForward(x, w, b, opts);
-  if (isDilated(opts)) return dilatedConvForward(x, w, b, opts);
+  const relu = fusedRelu('conv2d', opts);
+  if (isGrouped(opts) || isDilated(opts)) {
+    const inner = withoutActivation(opts);
+    const y = isGrouped(opts) ? groupedConvForward(x, w, b, inner) : dilatedConvForward(x, w, b, inner);
+    if (!relu) return y;
+    const z = unaryForward('relu', y);
+    y.dispose();
+    return z;
+  }
   const g = conv2dGeometry(x.shape, w.shape, opts);
   checkBias('conv2d', b, g.cout);
-  return forwardGemm(g, x, w, b);
+  return forwardGemm(g, x, w, b, undefined, undefined, relu);
 }
 
 export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, opts: Conv2dOptions = {}): Tensor {
@@ -333,24 +361,35 @@ export function conv2dBackwardBias(dy: Tensor): Tensor {
 // ---------------------------------------------------------------------------------------------
 // Differentiable op
 
-/** dn.conv2d(x, w, b?, {stride, padding}): records dx, dw, db, computing only those needed. */
+/**
+ * dn.conv2d(x, w, b?, {stride, padding, dilation, groups, activation}): records dx, dw, db,
+ * computing only those needed.
+ */
 export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
   checkConvArgs('conv2d', x, w, b, opts);
-  if (isGrouped(opts)) return groupedConv(x, w, b, opts);
-  if (isDilated(opts)) return dilatedConv(x, w, b, opts);
+  const relu = fusedRelu('conv2d', opts);
+  if (isGrouped(opts) || isDilated(opts)) {
+    const inner = withoutActivation(opts);
+    const conv = () => (isGrouped(opts) ? groupedConv(x, w, b, inner) : dilatedConv(x, w, b, inner));
+    return relu ? scope(() => unary('relu', conv())) : conv();
+  }
   const g = conv2dGeometry(x.shape, w.shape, opts);
   checkBias('conv2d', b, g.cout);
-  const y = forwardGemm(g, x, w, b);
+  const y = forwardGemm(g, x, w, b, undefined, undefined, relu);
   const keepsX = w.requiresGrad;
   const keepsW = x.requiresGrad;
-  const saved = [...(keepsX ? [x] : []), ...(keepsW ? [w] : [])];
+  const saved = [...(keepsX ? [x] : []), ...(keepsW ? [w] : []), ...(relu ? [y] : [])];
   return record('conv2d', b ? [x, w, b] : [x, w], y, (dy, needs, kept) => {
     const sx = keepsX ? kept[0] : null;
     const sw = keepsW ? kept[keepsX ? 1 : 0] : null;
-    return [
-      needs[0] && sw ? backwardInputGemm(g, dy, sw, null) : null,
-      needs[1] && sx ? backwardWeightGemm(g, dy, sx) : null,
-      b && needs[2] ? conv2dBackwardBias(dy) : null,
+    // The fused ReLU's backward: dy where the output is positive, 0 elsewhere.
+    const dz = relu ? unaryBackward('relu', dy, kept[kept.length - 1]) : dy;
+    const grads = [
+      needs[0] && sw ? backwardInputGemm(g, dz, sw, null) : null,
+      needs[1] && sx ? backwardWeightGemm(g, dz, sx) : null,
+      b && needs[2] ? conv2dBackwardBias(dz) : null,
     ];
+    if (dz !== dy) dz.dispose();
+    return grads;
   }, saved);
 }

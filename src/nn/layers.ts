@@ -7,7 +7,7 @@ import { reshape } from '../graph/reshape.js';
 import { tensor, type Tensor } from '../graph/tensor.js';
 import { batchNorm2d } from '../kernels/batchnorm.js';
 import { groupNorm } from '../kernels/groupnorm.js';
-import { conv2d, type Conv2dOptions } from '../kernels/conv2d.js';
+import { conv2d, type Conv2dOptions, type ConvActivation } from '../kernels/conv2d.js';
 import { convTranspose2d } from '../kernels/conv-transpose2d.js';
 import { depthwiseConv2d } from '../kernels/depthwise-conv2d.js';
 import { dropout } from '../kernels/dropout.js';
@@ -69,7 +69,15 @@ export class Conv2d extends Module {
     this.bias = opts.bias === false ? null : this.addParameter('bias', param([outChannels], 'zeros', 0));
   }
   forward(x: Tensor): Tensor {
-    return conv2d(x, this.weight, this.bias, { stride: this.opts.stride ?? 1, padding: this.opts.padding ?? 'same', dilation: this.opts.dilation ?? 1, groups: this.opts.groups ?? 1 });
+    return this.convolve(x, 'none');
+  }
+  /** This layer then a ReLU, fused into the conv's kernels (Sequential uses it). */
+  forwardRelu(x: Tensor): Tensor {
+    return this.convolve(x, 'relu');
+  }
+  private convolve(x: Tensor, activation: ConvActivation): Tensor {
+    const o = this.opts;
+    return conv2d(x, this.weight, this.bias, { stride: o.stride ?? 1, padding: o.padding ?? 'same', dilation: o.dilation ?? 1, groups: o.groups ?? 1, activation });
   }
 }
 
@@ -280,17 +288,18 @@ export class Sequential extends Module {
     });
   }
   /**
-   * Runs the layers in turn. A BatchNorm2d directly followed by a ReLU (those classes exactly, not
-   * subclasses that may change forward) runs as one fused op: 2 of the pair's 7 passes over the
-   * activation and 2 of its dispatches fewer per step, forward and backward together. On lavapipe
-   * the U-Net step's time did not move beyond the run-to-run noise (conv and Adam dominate there).
+   * Runs the layers in turn. A BatchNorm2d or a Conv2d directly followed by a ReLU (those classes
+   * exactly, not subclasses that may change forward) runs as one fused op. BatchNorm2d: 2 of the
+   * pair's 7 passes over the activation and 2 of its dispatches fewer per step, forward and
+   * backward together; on lavapipe the U-Net step's time did not move beyond the run-to-run noise
+   * (conv and Adam dominate there). Conv2d: the ReLU's pass each way (VGG16's 13 conv layers).
    */
   forward(x: Tensor): Tensor {
     let h = x;
     for (let i = 0; i < this.layers.length; i++) {
       const layer = this.layers[i];
-      const fuse = layer.constructor === BatchNorm2d && this.layers[i + 1]?.constructor === ReLU;
-      const next = fuse ? (layer as BatchNorm2d).forwardRelu(h) : layer.forward(h);
+      const fuse = (layer.constructor === BatchNorm2d || layer.constructor === Conv2d) && this.layers[i + 1]?.constructor === ReLU;
+      const next = fuse ? (layer as BatchNorm2d | Conv2d).forwardRelu(h) : layer.forward(h);
       if (fuse) i++;
       if (h !== x) h.dispose();
       h = next;
