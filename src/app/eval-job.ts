@@ -1,13 +1,17 @@
 // `dawnet eval`: test-split metrics of a run. Classification: accuracy, sensitivity, specificity,
 // ROC AUC and the confusion matrix. Segmentation: Dice per slice (under the stated empty-slice
 // policy), Dice per patient volume, IoU, precision and recall, and the surface distances HD95 and
-// ASSD per volume and per lesion slice. Optionally with test-time augmentation (--tta flip).
+// ASSD per volume and per lesion slice. Optionally with test-time augmentation (--tta flip), and
+// with connected-component post-processing of the thresholded prediction per patient volume
+// (--min-lesion-size, --keep-largest) before the segmentation metrics; the test loss is always of
+// the model's raw output.
 
 import type { LggSlice } from '../data/lgg.js';
 import { ArgumentError } from '../errors.js';
-import { describeValue, expectChoice } from '../graph/args.js';
+import { describeValue, expectChoice, expectNumber } from '../graph/args.js';
 import type { Module } from '../nn/module.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
+import { postprocessVolumes } from '../train/components.js';
 import { evaluate, type EvalSet } from '../train/fit.js';
 import { binaryReport, segmentationReport, type SurfaceReport } from '../train/metrics.js';
 import { TTA_MODES, TtaModel, type TtaMode } from '../train/tta.js';
@@ -19,6 +23,7 @@ import { fileExists, readConfig, runFiles, useRunTuning, writeJson } from './run
 export interface EvalResult {
   json: Record<string, unknown>;
   table: string;
+  /** What the metrics were computed on: segmentation predictions are post-processed when asked. */
   set: EvalSet;
 }
 
@@ -27,7 +32,19 @@ export interface EvalOptions {
   tta?: TtaMode;
   /** Voxel spacing [dz, dy, dx] for the surface distances (default [1, 1, 1], pixels). */
   spacing?: number[];
+  /** Predicted lesions (components per patient volume) under this many voxels are removed (default 0: none). */
+  minLesionSize?: number;
+  /** Keep only each patient volume's largest predicted lesion, after minLesionSize. */
+  keepLargest?: boolean;
 }
+
+/**
+ * Full 26-connectivity in 3-D: a lesion cut obliquely by the slices touches itself across slices
+ * only at edges and corners, and splitting it there would let minLesionSize delete real tumour.
+ */
+export const EVAL_CONNECTIVITY = 26;
+
+const postprocessing = (o: EvalOptions): boolean => (o.minLesionSize ?? 0) > 0 || o.keepLargest === true;
 
 const pct = (v: number): string => (Number.isFinite(v) ? v.toFixed(4) : 'n/a');
 const dist = (v: number): string => (Number.isFinite(v) ? v.toFixed(3) : Number.isNaN(v) ? 'n/a' : String(v));
@@ -44,14 +61,48 @@ function surfaceRows(s: SurfaceReport): [string, string][] {
   ];
 }
 
+/**
+ * Segmentation metrics of an evaluated set, after the post-processing `opts` asks for: the eval.json
+ * fields, the table rows (all but the loss) and the set the metrics were computed on.
+ */
+export function segmentationMetrics(set: EvalSet, c: Pick<TrainConfig, 'size' | 'emptyPolicy'>, opts: EvalOptions = {}): { json: Record<string, unknown>; rows: [string, string][]; set: EvalSet } {
+  const minLesionSize = opts.minLesionSize ?? 0;
+  const keepLargest = opts.keepLargest ?? false;
+  const postprocess = { minLesionSize, keepLargest, connectivity: EVAL_CONNECTIVITY, removedComponents: 0, removedVoxels: 0 };
+  let scored = set;
+  if (postprocessing(opts)) {
+    const p = postprocessVolumes(set.pred, [c.size, c.size], set.volumes, { minSize: minLesionSize, keepLargest, connectivity: EVAL_CONNECTIVITY });
+    Object.assign(postprocess, { removedComponents: p.removedComponents, removedVoxels: p.removedVoxels });
+    scored = { ...set, pred: p.pred };
+  }
+  const surface = { sliceShape: [c.size, c.size], spacing: opts.spacing };
+  const r = segmentationReport(scored.pred, scored.target, scored.sampleSize, { emptyPolicy: c.emptyPolicy, volumes: scored.volumes, surface });
+  const rows: [string, string][] = [
+    [`Dice per slice (empty slices: ${r.emptyPolicy === 'one' ? 'count as 1' : 'skipped'})`, pct(r.dicePerSlice)],
+    ['Dice per volume (patient)', pct(r.dicePerVolume)],
+    ['IoU per slice', pct(r.iouPerSlice)],
+    ['precision (pixels)', pct(r.precision)],
+    ['recall (pixels)', pct(r.recall)],
+    ['slices / empty', `${r.slices} / ${r.emptySlices}`],
+    ...surfaceRows(r.surface!),
+  ];
+  if (postprocessing(opts)) {
+    const rule = [minLesionSize > 0 ? `lesions under ${minLesionSize} voxels dropped` : '', keepLargest ? 'largest kept' : ''].filter(Boolean).join(', ');
+    rows.push([`post-processing (per volume, ${EVAL_CONNECTIVITY}-connected)`, `${rule}: ${postprocess.removedComponents} lesions, ${postprocess.removedVoxels} voxels removed`]);
+  }
+  return { json: { postprocess, ...r }, rows, set: scored };
+}
+
 export async function evaluateRun(c: TrainConfig, model: Module, slices: LggSlice[], log: (m: string) => void, opts: EvalOptions = {}): Promise<EvalResult> {
   const tta = opts.tta ?? 'none';
+  refuseForClassify(c, opts);
   const data = makeDataset(slices, c, { train: false });
   const lossFn = lossFor(c);
   const { loss: testLoss, set } = await evaluate(tta === 'none' ? model : new TtaModel(model, tta), data, lossFn);
   await data.close();
   let json: Record<string, unknown>;
   let rows: [string, string][];
+  let scored = set;
   if (c.task === 'classify') {
     const r = binaryReport(set.pred, set.target);
     json = { task: c.task, tta, slices: slices.length, loss: testLoss, ...r, confusion: { tp: r.tp, fp: r.fp, tn: r.tn, fn: r.fn } };
@@ -65,25 +116,22 @@ export async function evaluateRun(c: TrainConfig, model: Module, slices: LggSlic
       ['confusion', `tp ${r.tp}  fp ${r.fp}  fn ${r.fn}  tn ${r.tn}`],
     ];
   } else {
-    const surface = { sliceShape: [c.size, c.size], spacing: opts.spacing };
-    const r = segmentationReport(set.pred, set.target, set.sampleSize, { emptyPolicy: c.emptyPolicy, volumes: set.volumes, surface });
-    json = { task: c.task, tta, loss: testLoss, ...r };
-    rows = [
-      ['test loss', pct(testLoss)],
-      [`Dice per slice (empty slices: ${r.emptyPolicy === 'one' ? 'count as 1' : 'skipped'})`, pct(r.dicePerSlice)],
-      ['Dice per volume (patient)', pct(r.dicePerVolume)],
-      ['IoU per slice', pct(r.iouPerSlice)],
-      ['precision (pixels)', pct(r.precision)],
-      ['recall (pixels)', pct(r.recall)],
-      ['slices / empty', `${r.slices} / ${r.emptySlices}`],
-      ...surfaceRows(r.surface!),
-    ];
+    const m = segmentationMetrics(set, c, opts);
+    json = { task: c.task, tta, loss: testLoss, ...m.json };
+    rows = [['test loss', pct(testLoss)], ...m.rows];
+    scored = m.set;
   }
   if (tta !== 'none') rows.push(['test-time augmentation', tta]);
   const width = Math.max(...rows.map(([k]) => k.length));
   const table = rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n');
   log(`test split (${slices.length} slices):\n${table}`);
-  return { json, table, set };
+  return { json, table, set: scored };
+}
+
+function refuseForClassify(c: TrainConfig, opts: EvalOptions): void {
+  if (c.task === 'classify' && postprocessing(opts)) {
+    throw new ArgumentError('eval: minLesionSize and keepLargest post-process segmentation masks, and this run is classify');
+  }
 }
 
 /** Loads a run's best checkpoint (or its last) and evaluates the test split. */
@@ -93,7 +141,10 @@ export async function runEval(runDir: string, opts: EvalOptions & { data?: strin
   if (sp !== undefined && !(Array.isArray(sp) && sp.length === 3 && sp.every((d) => Number.isFinite(d) && d > 0))) {
     throw new ArgumentError(`eval: spacing must be three positive numbers [dz, dy, dx], got ${describeValue(sp)}`);
   }
+  if (opts.minLesionSize !== undefined) expectNumber('eval', 'minLesionSize', opts.minLesionSize, { integer: true, min: 0 });
+  if (opts.keepLargest !== undefined && typeof opts.keepLargest !== 'boolean') throw new ArgumentError(`eval: keepLargest must be a boolean, got ${describeValue(opts.keepLargest)}`);
   const c = await readConfig(runDir);
+  refuseForClassify(c, opts);
   if (opts.data) c.data = opts.data;
   const files = runFiles(runDir);
   const { split } = await prepareData(c, opts.log);

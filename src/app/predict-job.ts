@@ -2,16 +2,20 @@
 // the probability map, the binary mask and an overlay of the predicted outline (red) on the MRI,
 // as the notebook draws with OpenCV contours; classification prints and saves p(tumour).
 // With tta 'flip' each probability is the mean over the slice and its left-right mirror.
+// minLesionSize and keepLargest post-process the binary mask per slice in 2-D (8-connected) before
+// the mask and the overlay are written; the probability map stays the model's.
 
 import { resizeBilinear } from '../data/lgg.js';
 import { zscoreImages } from '../data/normalize.js';
 import { decodeTiff } from '../data/tiff.js';
 import { noGrad } from '../graph/autograd.js';
-import { expectChoice } from '../graph/args.js';
+import { ArgumentError } from '../errors.js';
+import { describeValue, expectChoice, expectNumber } from '../graph/args.js';
 import { tensor } from '../graph/tensor.js';
 import { nodeFs, readFileBytes, writeFileAtomic } from '../io/files.js';
 import { encodePng } from '../io/png.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
+import { postprocessMask } from '../train/components.js';
 import { predictWithTta, TTA_MODES, type TtaMode } from '../train/tta.js';
 import { overlay, probabilityToGray, toRgb8 } from '../report/overlay.js';
 import { buildModel } from './model.js';
@@ -22,7 +26,29 @@ export interface Prediction {
   /** classify: p(tumour); segment: fraction of pixels predicted tumour. */
   probability?: number;
   tumourPixels?: number;
+  /** Pixels the post-processing removed from the thresholded mask (when it is on). */
+  removedPixels?: number;
   outputs: string[];
+}
+
+export interface PredictOptions {
+  tta?: TtaMode;
+  /** Predicted lesions (components of a slice) under this many pixels are removed (default 0: none). */
+  minLesionSize?: number;
+  /** Keep only the slice's largest predicted lesion, after minLesionSize. */
+  keepLargest?: boolean;
+}
+
+/**
+ * Full 8-connectivity in 2-D: a thin or ragged lesion may hold together only through corners after
+ * thresholding; joining at corners keeps minLesionSize from cutting it into small pieces and deleting them.
+ */
+export const PREDICT_CONNECTIVITY = 8;
+
+function checkOptions(opts: PredictOptions): void {
+  expectChoice('predict', 'tta', opts.tta, TTA_MODES);
+  if (opts.minLesionSize !== undefined) expectNumber('predict', 'minLesionSize', opts.minLesionSize, { integer: true, min: 0 });
+  if (opts.keepLargest !== undefined && typeof opts.keepLargest !== 'boolean') throw new ArgumentError(`predict: keepLargest must be a boolean, got ${describeValue(opts.keepLargest)}`);
 }
 
 /** A TIFF slice as [size, size, 3] floats in 0..1 (gray replicated, alpha dropped). */
@@ -38,10 +64,16 @@ export function sliceToRgb(bytes: Uint8Array, name: string, size: number): Float
 
 const baseName = (path: string): string => (path.split('/').pop() ?? path).replace(/\.tiff?$/i, '');
 
-export async function runPredict(runDir: string, images: string[], outDir: string, log: (m: string) => void, opts: { tta?: TtaMode } = {}): Promise<Prediction[]> {
-  expectChoice('predict', 'tta', opts.tta, TTA_MODES);
+export async function runPredict(runDir: string, images: string[], outDir: string, log: (m: string) => void, opts: PredictOptions = {}): Promise<Prediction[]> {
+  checkOptions(opts);
   const tta = opts.tta ?? 'none';
+  const minLesionSize = opts.minLesionSize ?? 0;
+  const keepLargest = opts.keepLargest ?? false;
+  const postprocessing = minLesionSize > 0 || keepLargest;
   const c = await readConfig(runDir);
+  if (c.task === 'classify' && postprocessing) {
+    throw new ArgumentError('predict: minLesionSize and keepLargest post-process segmentation masks, and this run is classify');
+  }
   const files = runFiles(runDir);
   const { model } = buildModel(c);
   const ckpt = (await fileExists(files.best)) ? files.best : files.last;
@@ -67,17 +99,33 @@ export async function runPredict(runDir: string, images: string[], outDir: strin
       log(`${path}: p(tumour) = ${out[0].toFixed(4)}`);
       continue;
     }
-    const mask = out.map((p) => (p >= 0.5 ? 1 : 0));
+    let mask = out.map((p) => (p >= 0.5 ? 1 : 0));
+    let removedPixels: number | undefined;
+    // The overlay draws from probabilities: removed pixels go to 0 there, the rest keep theirs.
+    let shown = out;
+    if (postprocessing) {
+      const p = postprocessMask(mask, [size, size], { minSize: minLesionSize, keepLargest, connectivity: PREDICT_CONNECTIVITY });
+      mask = Float32Array.from(p.mask);
+      shown = out.map((v, i) => (mask[i] ? v : 0));
+      removedPixels = p.removedVoxels;
+    }
     const outputs = [`${outDir}/${name}_prob.png`, `${outDir}/${name}_mask.png`, `${outDir}/${name}_overlay.png`];
     const maskImg = { width: size, height: size, channels: 1 as const, data: Uint8Array.from(mask, (m) => m * 255) };
     await writeFileAtomic(outputs[0], await encodePng(probabilityToGray(out, size, size)));
     await writeFileAtomic(outputs[1], await encodePng(maskImg));
-    await writeFileAtomic(outputs[2], await encodePng(overlay(toRgb8(rgb, size, size), undefined, out, { fillAlpha: 0.25 })));
+    await writeFileAtomic(outputs[2], await encodePng(overlay(toRgb8(rgb, size, size), undefined, shown, { fillAlpha: 0.25 })));
     const tumourPixels = mask.reduce((a, b) => a + b, 0);
-    results.push({ file: path, tumourPixels, outputs });
+    results.push({ file: path, tumourPixels, removedPixels, outputs });
     log(`${path}: ${tumourPixels} tumour pixels -> ${outputs.join(', ')}`);
   }
   model.dispose();
-  await writeJson(`${outDir}/predictions.json`, { run: runDir, checkpoint: ckpt, task: c.task, tta, predictions: results });
+  await writeJson(`${outDir}/predictions.json`, {
+    run: runDir,
+    checkpoint: ckpt,
+    task: c.task,
+    tta,
+    ...(c.task === 'segment' ? { postprocess: { minLesionSize, keepLargest, connectivity: PREDICT_CONNECTIVITY } } : {}),
+    predictions: results,
+  });
   return results;
 }

@@ -1,4 +1,4 @@
-// `dawnet eval RUN [--data DIR] [--tta flip] [--spacing DZ,DY,DX] [--json]`.
+// `dawnet eval RUN [--data DIR] [--tta flip] [--spacing DZ,DY,DX] [--min-lesion-size N] [--keep-largest] [--json]`.
 
 import { runEval } from '../app/eval-job.js';
 import * as dn from '../index.js';
@@ -14,9 +14,15 @@ export const evalSpec: CommandSpec = {
     data: { type: 'string', help: "kaggle_3m folder (default: the one the run was trained on)" },
     tta: { type: 'string', help: 'test-time augmentation: flip averages the image and its left-right mirror', choices: TTA_MODES, default: 'none' },
     spacing: { type: 'list', help: 'voxel spacing dz,dy,dx for HD95 and ASSD (default 1,1,1: pixels)' },
+    'min-lesion-size': {
+      type: 'number',
+      help: 'drop predicted lesions under N voxels before the metrics: 3-D components of each patient volume, 26-connected (diagonal neighbours across slices join)',
+      default: 0,
+    },
+    'keep-largest': { type: 'boolean', help: "keep only each patient's largest predicted lesion (after --min-lesion-size; a tie keeps the first in slice order)" },
     json: { type: 'boolean', help: 'print the metrics as JSON instead of a table' },
   },
-  examples: ['dawnet eval runs/unet', 'dawnet eval runs/unet --tta flip', 'dawnet eval runs/vgg --data /data/kaggle_3m --json'],
+  examples: ['dawnet eval runs/unet', 'dawnet eval runs/unet --tta flip', 'dawnet eval runs/unet --min-lesion-size 50', 'dawnet eval runs/vgg --data /data/kaggle_3m --json'],
 };
 
 /** --spacing dz,dy,dx as three positive numbers, or undefined when not given. */
@@ -29,11 +35,21 @@ export function parseSpacing(values: string[] | undefined): number[] | undefined
   return spacing;
 }
 
+/** --min-lesion-size as a non-negative whole number of voxels (pixels in predict). */
+export function parseMinLesionSize(value: unknown): number {
+  if (value === undefined) return 0;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw new UsageError(`--min-lesion-size expects a non-negative whole number of voxels, got '${String(value)}'`);
+  }
+  return value;
+}
+
 export async function runEvalCommand(args: string[]): Promise<void> {
   const parsed = parseArgs(evalSpec, args);
   if (!parsed) return;
   const json = parsed.flags.json === true;
   const spacing = parseSpacing(parsed.flags.spacing as string[] | undefined);
+  const minLesionSize = parseMinLesionSize(parsed.flags['min-lesion-size']);
   await dn.init();
   try {
     const quiet: string[] = [];
@@ -41,6 +57,8 @@ export async function runEvalCommand(args: string[]): Promise<void> {
       data: parsed.flags.data as string | undefined,
       tta: parsed.flags.tta as TtaMode,
       spacing,
+      minLesionSize,
+      keepLargest: parsed.flags['keep-largest'] === true,
       log: (m) => (json ? quiet.push(m) : console.log(m)),
     });
     if (json) console.log(JSON.stringify(result.json, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2));

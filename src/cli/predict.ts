@@ -1,9 +1,10 @@
-// `dawnet predict RUN IMAGE.tif... --out DIR [--tta flip]`.
+// `dawnet predict RUN IMAGE.tif... --out DIR [--tta flip] [--min-lesion-size N] [--keep-largest]`.
 
 import { runPredict } from '../app/predict-job.js';
 import * as dn from '../index.js';
 import { TTA_MODES, type TtaMode } from '../train/tta.js';
 import { parseArgs, UsageError, type CommandSpec } from './args.js';
+import { parseMinLesionSize } from './eval.js';
 
 export const predictSpec: CommandSpec = {
   name: 'predict',
@@ -16,8 +17,17 @@ export const predictSpec: CommandSpec = {
   flags: {
     out: { type: 'string', help: 'output folder', default: 'predictions' },
     tta: { type: 'string', help: 'test-time augmentation: flip averages the slice and its left-right mirror', choices: TTA_MODES, default: 'none' },
+    'min-lesion-size': {
+      type: 'number',
+      help: 'drop predicted lesions under N pixels from the mask and overlay: 2-D components of each slice, 8-connected (corners join)',
+      default: 0,
+    },
+    'keep-largest': { type: 'boolean', help: "keep only each slice's largest predicted lesion (after --min-lesion-size; a tie keeps the topmost, then leftmost)" },
   },
-  examples: ['dawnet predict runs/unet kaggle_3m/TCGA_CS_4941_19960909/TCGA_CS_4941_19960909_12.tif --out pred'],
+  examples: [
+    'dawnet predict runs/unet kaggle_3m/TCGA_CS_4941_19960909/TCGA_CS_4941_19960909_12.tif --out pred',
+    'dawnet predict runs/unet slice.tif --out pred --min-lesion-size 20 --keep-largest',
+  ],
 };
 
 export async function runPredictCommand(args: string[]): Promise<void> {
@@ -27,9 +37,14 @@ export async function runPredictCommand(args: string[]): Promise<void> {
   if (!images.length) {
     throw new UsageError("give at least one IMAGE.tif (see 'dawnet predict --help')");
   }
+  const minLesionSize = parseMinLesionSize(parsed.flags['min-lesion-size']);
   await dn.init();
   try {
-    await runPredict(run, images, parsed.flags.out as string, (m) => console.log(m), { tta: parsed.flags.tta as TtaMode });
+    await runPredict(run, images, parsed.flags.out as string, (m) => console.log(m), {
+      tta: parsed.flags.tta as TtaMode,
+      minLesionSize,
+      keepLargest: parsed.flags['keep-largest'] === true,
+    });
   } finally {
     dn.shutdown();
   }

@@ -14,3 +14,5 @@ export { predictWithTta, TtaModel, TTA_MODES } from './tta.js';
 export type { TtaMode } from './tta.js';
 export { multiClassReport } from './multiclass-metrics.js';
 export type { MultiClassReport, MultiClassOptions } from './multiclass-metrics.js';
+export { labelComponents, postprocessMask, postprocessVolumes } from './components.js';
+export type { Components, Connectivity, PostprocessOptions, PostprocessResult, VolumePostprocess } from './components.js';
