@@ -9,15 +9,20 @@
 // `norm: 'none'` (or `batchNorm: false`) gives the plainer U-Net of the Keras notebooks (convs with
 // bias, no BN); `norm: 'instance'` with `activation: 'leakyRelu'` is nnU-Net's choice of layers;
 // `up: 'bilinear'` replaces each transposed conv by bilinear x2 up-sampling and a 3x3 conv.
+// `attention: true` is Attention U-Net (Oktay et al. 2018): each skip passes an additive attention
+// gate (attention-gate.ts), gated by the up-sampled decoder feature, before the concatenation;
+// the gates are 'attention4' ... 'attention1' and use the same norm. At the defaults they add
+// 88,732 parameters (F_l² + 3.5 F_l + 3 for F_l = 256, 128, 64, 32): 7,851,773 in all.
 
 import { ArgumentError, ShapeError } from '../errors.js';
-import { expectChoice, expectOptionalNumber, expectOptions, expectTensor } from '../graph/args.js';
+import { describeValue, expectChoice, expectOptionalNumber, expectOptions, expectTensor } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
 import { concat } from '../kernels/concat.js';
 import { unary } from '../kernels/elementwise.js';
 import { softmax } from '../kernels/softmax.js';
 import { BatchNorm2d, Conv2d, ConvTranspose2d, GroupNorm, InstanceNorm2d, LeakyReLU, MaxPool2d, ReLU, Sequential, Upsample } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
+import { AttentionGate } from './attention-gate.js';
 
 export interface UNetOptions {
   features?: number;
@@ -45,6 +50,8 @@ export interface UNetOptions {
    * softmaxCrossEntropy). `sigmoid: false` is the older spelling of 'logits'.
    */
   output?: 'sigmoid' | 'softmax' | 'logits';
+  /** Attention U-Net: an attention gate on every skip connection (default false). */
+  attention?: boolean;
 }
 
 /** The options' kinds and ranges, before any layer is made. Depth 8 halves 256 px down to 1. */
@@ -65,6 +72,14 @@ function checkUNetOptions(opts: UNetOptions): void {
   const groups = opts.normGroups ?? 8;
   if (opts.norm === 'group' && (opts.features ?? 32) % groups) {
     throw new ArgumentError(`UNet: ${opts.features ?? 32} features do not split into ${groups} groups (normGroups)`);
+  }
+  if (opts.attention !== undefined && typeof opts.attention !== 'boolean') {
+    throw new ArgumentError(`UNet: attention must be true or false, got ${describeValue(opts.attention)}`);
+  }
+  // A gate projects F_l to F_l / 2 channels, normalised in the same groups.
+  const inter = Math.max(1, Math.floor((opts.features ?? 32) / 2));
+  if (opts.attention && opts.norm === 'group' && inter % groups) {
+    throw new ArgumentError(`UNet: the first attention gate's ${inter} channels (features / 2) do not split into ${groups} groups (normGroups)`);
   }
   if (opts.output && opts.output !== 'logits' && opts.sigmoid === false) {
     throw new ArgumentError(`UNet: sigmoid: false asks for logits but output is '${opts.output}'; give one of them`);
@@ -111,6 +126,7 @@ export class UNet extends Module {
   private encoders: Sequential[] = [];
   private decoders: Sequential[] = [];
   private ups: Module[] = [];
+  private gates: AttentionGate[] = [];
   private pool = new MaxPool2d(2, 2);
   private bottleneck: Sequential;
   private head: Conv2d;
@@ -120,7 +136,7 @@ export class UNet extends Module {
     checkUNetOptions(opts);
     const output = opts.output ?? (opts.sigmoid === false ? 'logits' : 'sigmoid');
     const norm = opts.norm ?? (opts.batchNorm === false ? 'none' : 'batch');
-    const defaults = { features: 32, depth: 4, inChannels: 3, outChannels: 1, up: 'transpose', normGroups: 8, activation: 'relu' };
+    const defaults = { features: 32, depth: 4, inChannels: 3, outChannels: 1, up: 'transpose', normGroups: 8, activation: 'relu', attention: false };
     const o = { ...defaults, ...opts, sigmoid: output === 'sigmoid', output, norm, batchNorm: norm === 'batch' } as Required<UNetOptions>;
     this.options = o;
     const f = o.features;
@@ -137,6 +153,7 @@ export class UNet extends Module {
       const width = f * 2 ** (level - 1);
       const up = o.up === 'transpose' ? new ConvTranspose2d(ch, width, { kernelSize: 2, stride: 2 }) : new UpBilinear(ch, width);
       this.ups.push(this.addModule(`upconv${level}`, up));
+      if (o.attention) this.gates.push(this.addModule(`attention${level}`, new AttentionGate(width, width, { norm: o.norm, normGroups: o.normGroups })));
       this.decoders.push(this.addModule(`decoder${level}`, block(width * 2, width, `dec${level}`, o)));
       ch = width;
     }
@@ -167,9 +184,12 @@ export class UNet extends Module {
       const skip = skips.pop()!;
       const u = this.ups[i].forward(b);
       b.dispose();
-      const cat = concat([u, skip], -1);
+      // The gate's g is the up-sampled feature, already at the skip's size and width.
+      const gated = o.attention ? this.gates[i].gate(skip, u) : skip;
+      if (gated !== skip) skip.dispose();
+      const cat = concat([u, gated], -1);
       u.dispose();
-      skip.dispose();
+      gated.dispose();
       b = this.decoders[i].forward(cat);
       cat.dispose();
     }
