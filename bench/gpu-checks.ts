@@ -74,8 +74,14 @@ function conv(name: string, x: number[], w: number[], opts: ConvRefOptions & dn.
     ...(algorithm === 'auto' ? {} : { algorithm }),
     ...(tile ? { tile } : {}),
     cpu: ([a, b, c], dy) => {
-      const g = conv2dBackwardRef(a, b, dy, opts);
-      return { y: conv2dForwardRef(a, b, c, opts), grads: [g.dx, g.dw, g.db] };
+      if (opts.activation !== 'relu') {
+        const g = conv2dBackwardRef(a, b, dy, opts);
+        return { y: conv2dForwardRef(a, b, c, opts), grads: [g.dx, g.dw, g.db] };
+      }
+      // The fused ReLU: max(y, 0), and dy through where y > 0 (seeded data keeps |y| well off 0).
+      const y = conv2dForwardRef(a, b, c, opts);
+      const g = conv2dBackwardRef(a, b, nd(dy.data.map((v, i) => (y.data[i] > 0 ? v : 0)), dy.shape), opts);
+      return { y: nd(y.data.map((v) => Math.max(v, 0)), y.shape), grads: [g.dx, g.dw, g.db] };
     },
     // Sums of up to k²·Cin products forward and N·Ho·Wo products for the weight gradient.
     tolerance: 2e-4,
@@ -148,6 +154,9 @@ export function gpuChecks(): GpuCheck[] {
     conv('3x3 same by fused Winograd', [2, 18, 21, 32], [3, 3, 32, 40], { padding: 'same' }, 'winograd-fused'),
     conv('3x3 valid by fused Winograd, 12 output channels', [3, 11, 10, 20], [3, 3, 20, 12], { padding: 'valid' }, 'winograd-fused'),
     conv('1x1 head', [2, 9, 11, 32], [1, 1, 32, 1], { padding: 'valid' }),
+    // The fused ReLU in each kernel's epilogue: the tiled GEMM's vec4 stores, Winograd's output transform.
+    conv('3x3 same with its fused ReLU', [2, 17, 19, 24], [3, 3, 24, 40], { padding: 'same', activation: 'relu' }, 'direct'),
+    conv('3x3 same by Winograd with its fused ReLU', [2, 18, 21, 32], [3, 3, 32, 40], { padding: 'same', activation: 'relu' }, 'winograd'),
     // Every tile tuneConvs may pick, direct and by Winograd (its batched GEMM padded to the tile).
     ...TUNING_TILES.flatMap((t) => (['direct', 'winograd'] as const).map((a) => conv(`3x3 same by ${a} at tile ${formatGemmTile(t)}`, [2, 18, 21, 32], [3, 3, 32, 40], { padding: 'same' }, a, t))),
     {
