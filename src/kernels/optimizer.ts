@@ -25,33 +25,55 @@ import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import type { Tensor } from '../graph/tensor.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, type VecWidth } from './wgsl.js';
 
-const adamSpec = (width: VecWidth): KernelSpec => ({
-  name: 'adam.update',
-  key: `w${width}`,
-  inputs: 1,
-  outputs: 3,
-  wgsl: () => /* wgsl */ `
-struct Params { n: u32, beta1: f32, beta2: f32, stepSize: f32, vScale: f32, epsHat: f32, l2: f32, decoupled: f32 }
-@group(0) @binding(0) var<storage, read> grad: array<${vecType(width)}>;
-@group(0) @binding(1) var<storage, read_write> param: array<${vecType(width)}>;
-@group(0) @binding(2) var<storage, read_write> m: array<${vecType(width)}>;
-@group(0) @binding(3) var<storage, read_write> v: array<${vecType(width)}>;
-@group(0) @binding(4) var<uniform> params: Params;
+/**
+ * An update kernel over one parameter: reads grad[i], updates param[i] and its state buffers
+ * (`state`, bound in this order after param) in place; `fields` are the uniform's members after n,
+ * `body(T)` the WGSL of element i, T its type (f32, or vec4<f32> four floats a thread).
+ */
+function updateSpec(name: string, key: string, width: VecWidth, state: readonly string[], fields: string, body: (T: string) => string): KernelSpec {
+  const T = vecType(width);
+  return {
+    name,
+    key,
+    inputs: 1,
+    outputs: 1 + state.length,
+    wgsl: () => /* wgsl */ `
+struct Params { n: u32, ${fields} }
+@group(0) @binding(0) var<storage, read> grad: array<${T}>;
+${['param', ...state].map((buffer, k) => `@group(0) @binding(${1 + k}) var<storage, read_write> ${buffer}: array<${T}>;`).join('\n')}
+@group(0) @binding(${2 + state.length}) var<uniform> params: Params;
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
   let i = ${linearIndex()};
   if (i >= params.n) { return; }
-  var p = param[i];
+  ${body(T)}
+}`,
+  };
+}
+
+/** Both widths of an update kernel (its key is the width). */
+const bothWidths = (make: (width: VecWidth) => KernelSpec) => ({ 1: make(1), 4: make(4) }) as const;
+
+/** Runs `spec` (or, given both widths, the parameter's) over param, grad and the state buffers; `values` follow n in the uniform. */
+function dispatchUpdate(spec: KernelSpec | Record<VecWidth, KernelSpec>, param: Tensor, grad: Tensor, state: Tensor[], values: ReturnType<typeof f32>[]): void {
+  const width = vecWidth(param.size);
+  runtime().dispatch(
+    'wgsl' in spec ? spec : spec[width],
+    { inputs: [grad.slice], outputs: [param.slice, ...state.map((t) => t.slice)], params: packParams([u32(param.size / width), ...values]) },
+    linearGrid(param.size / width),
+  );
+}
+
+const ADAM = bothWidths((width) =>
+  updateSpec('adam.update', `w${width}`, width, ['m', 'v'], 'beta1: f32, beta2: f32, stepSize: f32, vScale: f32, epsHat: f32, l2: f32, decoupled: f32', () => /* wgsl */ `var p = param[i];
   let g = grad[i] + params.l2 * p;
   p = p * (1.0 - params.decoupled);
   let mi = params.beta1 * m[i] + (1.0 - params.beta1) * g;
   let vi = params.beta2 * v[i] + (1.0 - params.beta2) * g * g;
   m[i] = mi;
   v[i] = vi;
-  param[i] = p - params.stepSize * mi / (sqrt(vi) * params.vScale + params.epsHat);
-}`,
-});
-const ADAM = { 1: adamSpec(1), 4: adamSpec(4) } as const;
+  param[i] = p - params.stepSize * mi / (sqrt(vi) * params.vScale + params.epsHat);`),
+);
 
 export interface AdamStep {
   lr: number;
@@ -74,36 +96,11 @@ export function adamUpdate(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, s:
   // PyTorch: lr/c1 * m / (sqrt(v)/sqrt(c2) + eps).  Keras: lr*sqrt(c2)/c1 * m / (sqrt(v) + eps).
   const [stepSize, vScale, epsHat] =
     s.epsilonMode === 'pytorch' ? [s.lr / c1, 1 / Math.sqrt(c2), s.eps] : [(s.lr * Math.sqrt(c2)) / c1, 1, s.eps];
-  const width = vecWidth(param.size);
-  runtime().dispatch(
-    ADAM[width],
-    {
-      inputs: [grad.slice],
-      outputs: [param.slice, m.slice, v.slice],
-      params: packParams([
-        u32(param.size / width), f32(s.beta1), f32(s.beta2), f32(stepSize), f32(vScale), f32(epsHat), f32(s.l2), f32(s.lr * s.decoupled),
-      ]),
-    },
-    linearGrid(param.size / width),
-  );
+  dispatchUpdate(ADAM, param, grad, [m, v], [s.beta1, s.beta2, stepSize, vScale, epsHat, s.l2, s.lr * s.decoupled].map(f32));
 }
 
-const sgdSpec = (width: VecWidth): KernelSpec => ({
-  name: 'sgd.update',
-  key: `w${width}`,
-  inputs: 1,
-  outputs: 2,
-  wgsl: () => /* wgsl */ `
-struct Params { n: u32, lr: f32, momentum: f32, l2: f32, nesterov: u32, first: u32 }
-@group(0) @binding(0) var<storage, read> grad: array<${vecType(width)}>;
-@group(0) @binding(1) var<storage, read_write> param: array<${vecType(width)}>;
-@group(0) @binding(2) var<storage, read_write> buf: array<${vecType(width)}>;
-@group(0) @binding(3) var<uniform> params: Params;
-@compute @workgroup_size(256)
-fn main(${LINEAR_MAIN_ARGS}) {
-  let i = ${linearIndex()};
-  if (i >= params.n) { return; }
-  let p = param[i];
+const SGD = bothWidths((width) =>
+  updateSpec('sgd.update', `w${width}`, width, ['buf'], 'lr: f32, momentum: f32, l2: f32, nesterov: u32, first: u32', () => /* wgsl */ `let p = param[i];
   let g = grad[i] + params.l2 * p;
   // PyTorch initialises the momentum buffer with the first gradient.
   var b = g;
@@ -111,10 +108,8 @@ fn main(${LINEAR_MAIN_ARGS}) {
   buf[i] = b;
   var d = b;
   if (params.nesterov == 1u) { d = g + params.momentum * b; }
-  param[i] = p - params.lr * d;
-}`,
-});
-const SGD = { 1: sgdSpec(1), 4: sgdSpec(4) } as const;
+  param[i] = p - params.lr * d;`),
+);
 
 export interface SgdStep {
   lr: number;
@@ -125,16 +120,7 @@ export interface SgdStep {
 }
 
 export function sgdUpdate(param: Tensor, grad: Tensor, buf: Tensor, s: SgdStep): void {
-  const width = vecWidth(param.size);
-  runtime().dispatch(
-    SGD[width],
-    {
-      inputs: [grad.slice],
-      outputs: [param.slice, buf.slice],
-      params: packParams([u32(param.size / width), f32(s.lr), f32(s.momentum), f32(s.l2), u32(s.nesterov ? 1 : 0), u32(s.first ? 1 : 0)]),
-    },
-    linearGrid(param.size / width),
-  );
+  dispatchUpdate(SGD, param, grad, [buf], [f32(s.lr), f32(s.momentum), f32(s.l2), u32(s.nesterov ? 1 : 0), u32(s.first ? 1 : 0)]);
 }
 
 // RMSprop. One generator covers PyTorch's and Keras's conventions; they differ in two places:
@@ -150,26 +136,14 @@ interface RmspropVariant {
   momentum: boolean;
 }
 
-const rmspropSpec = ({ width, centered, momentum }: RmspropVariant, key: string): KernelSpec => {
-  const T = vecType(width);
-  const extra = [...(centered ? ['gradAvg'] : []), ...(momentum ? ['buf'] : [])];
-  return {
-    name: 'rmsprop.update',
+const rmspropSpec = ({ width, centered, momentum }: RmspropVariant, key: string): KernelSpec =>
+  updateSpec(
+    'rmsprop.update',
     key,
-    inputs: 1,
-    outputs: 2 + extra.length,
-    wgsl: () => /* wgsl */ `
-struct Params { n: u32, lr: f32, alpha: f32, epsIn: f32, epsOut: f32, l2: f32, momentum: f32, bufScale: f32, paramScale: f32 }
-@group(0) @binding(0) var<storage, read> grad: array<${T}>;
-@group(0) @binding(1) var<storage, read_write> param: array<${T}>;
-@group(0) @binding(2) var<storage, read_write> squareAvg: array<${T}>;
-${extra.map((name, k) => `@group(0) @binding(${3 + k}) var<storage, read_write> ${name}: array<${T}>;`).join('\n')}
-@group(0) @binding(${3 + extra.length}) var<uniform> params: Params;
-@compute @workgroup_size(256)
-fn main(${LINEAR_MAIN_ARGS}) {
-  let i = ${linearIndex()};
-  if (i >= params.n) { return; }
-  let p = param[i];
+    width,
+    ['squareAvg', ...(centered ? ['gradAvg'] : []), ...(momentum ? ['buf'] : [])],
+    'lr: f32, alpha: f32, epsIn: f32, epsOut: f32, l2: f32, momentum: f32, bufScale: f32, paramScale: f32',
+    (T) => /* wgsl */ `let p = param[i];
   let g = grad[i] + params.l2 * p;
   let v = params.alpha * squareAvg[i] + (1.0 - params.alpha) * g * g;
   squareAvg[i] = v;
@@ -180,10 +154,8 @@ fn main(${LINEAR_MAIN_ARGS}) {
   let scaled = g / (sqrt(spread + params.epsIn) + params.epsOut);
   ${momentum ? /* wgsl */ `let b = params.momentum * buf[i] + params.bufScale * scaled;
   buf[i] = b;
-  param[i] = p - params.paramScale * b;` : 'param[i] = p - params.lr * scaled;'}
-}`,
-  };
-};
+  param[i] = p - params.paramScale * b;` : 'param[i] = p - params.lr * scaled;'}`,
+  );
 const RMSPROP = new Map<string, KernelSpec>();
 
 /** One spec object per variant, built on first use (the runtime caches pipelines by name and key). */
@@ -213,49 +185,23 @@ export interface RmspropState {
 }
 
 export function rmspropUpdate(param: Tensor, grad: Tensor, state: RmspropState, s: RmspropStep): void {
-  const width = vecWidth(param.size);
-  const spec = rmspropKernel({ width, centered: state.gradAvg !== null, momentum: state.buf !== null });
+  const spec = rmspropKernel({ width: vecWidth(param.size), centered: state.gradAvg !== null, momentum: state.buf !== null });
   const keras = s.convention === 'keras';
   const extra = [state.gradAvg, state.buf].filter((t): t is Tensor => t !== null);
-  runtime().dispatch(
-    spec,
-    {
-      inputs: [grad.slice],
-      outputs: [param.slice, state.squareAvg.slice, ...extra.map((t) => t.slice)],
-      params: packParams([
-        u32(param.size / width), f32(s.lr), f32(s.alpha), f32(keras ? s.eps : 0), f32(keras ? 0 : s.eps),
-        f32(s.l2), f32(s.momentum), f32(keras ? s.lr : 1), f32(keras ? 1 : s.lr),
-      ]),
-    },
-    linearGrid(param.size / width),
-  );
+  dispatchUpdate(spec, param, grad, [state.squareAvg, ...extra], [
+    s.lr, s.alpha, keras ? s.eps : 0, keras ? 0 : s.eps, s.l2, s.momentum, keras ? s.lr : 1, keras ? 1 : s.lr,
+  ].map(f32));
 }
 
 // Adagrad (PyTorch): g += wd p;  sum += g²;  p -= clr g / (sqrt(sum) + eps), where the caller
 // folds lr_decay into clr = lr / (1 + (t-1) lr_decay).
-const adagradSpec = (width: VecWidth): KernelSpec => ({
-  name: 'adagrad.update',
-  key: `w${width}`,
-  inputs: 1,
-  outputs: 2,
-  wgsl: () => /* wgsl */ `
-struct Params { n: u32, clr: f32, l2: f32, eps: f32 }
-@group(0) @binding(0) var<storage, read> grad: array<${vecType(width)}>;
-@group(0) @binding(1) var<storage, read_write> param: array<${vecType(width)}>;
-@group(0) @binding(2) var<storage, read_write> sum: array<${vecType(width)}>;
-@group(0) @binding(3) var<uniform> params: Params;
-@compute @workgroup_size(256)
-fn main(${LINEAR_MAIN_ARGS}) {
-  let i = ${linearIndex()};
-  if (i >= params.n) { return; }
-  let p = param[i];
+const ADAGRAD = bothWidths((width) =>
+  updateSpec('adagrad.update', `w${width}`, width, ['sum'], 'clr: f32, l2: f32, eps: f32', () => /* wgsl */ `let p = param[i];
   let g = grad[i] + params.l2 * p;
   let s = sum[i] + g * g;
   sum[i] = s;
-  param[i] = p - params.clr * g / (sqrt(s) + params.eps);
-}`,
-});
-const ADAGRAD = { 1: adagradSpec(1), 4: adagradSpec(4) } as const;
+  param[i] = p - params.clr * g / (sqrt(s) + params.eps);`),
+);
 
 export interface AdagradStep {
   /** The step's learning rate, lr decay already applied. */
@@ -265,14 +211,5 @@ export interface AdagradStep {
 }
 
 export function adagradUpdate(param: Tensor, grad: Tensor, sum: Tensor, s: AdagradStep): void {
-  const width = vecWidth(param.size);
-  runtime().dispatch(
-    ADAGRAD[width],
-    {
-      inputs: [grad.slice],
-      outputs: [param.slice, sum.slice],
-      params: packParams([u32(param.size / width), f32(s.clr), f32(s.l2), f32(s.eps)]),
-    },
-    linearGrid(param.size / width),
-  );
+  dispatchUpdate(ADAGRAD, param, grad, [sum], [f32(s.clr), f32(s.l2), f32(s.eps)]);
 }
