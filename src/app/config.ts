@@ -65,6 +65,11 @@ export interface TrainConfig {
   optimizer?: OptimizerName;
   /** segment: the U-Net's normalisation, 'batch' (Buda's; also when absent, in older runs), 'instance' or 'group' (8 groups). */
   norm?: 'batch' | 'instance' | 'group';
+  /**
+   * Decay of an exponential moving average of the weights (WeightEma, with warmup), which
+   * validation, best.safetensors and so eval and predict use; 0 (and absent, in older runs) is off.
+   */
+  ema?: number;
 }
 
 export const OPTIMIZERS = ['adam', 'adamw', 'sgd', 'rmsprop', 'adagrad'] as const;
@@ -85,6 +90,7 @@ export function defaultConfig(task: Task): TrainConfig {
     strict: false,
     tuneConvs: false,
     clipGradNorm: 0,
+    ema: 0,
     lrSchedule: 'plateau' as const,
     optimizer: 'adam' as const,
     features: 32,

@@ -9,6 +9,7 @@ import { runtime } from '../gpu/runtime.js';
 import { EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, type Callback, type Logs } from '../train/callbacks.js';
 import { cosineDecay, LearningRateScheduler } from '../train/schedules.js';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
+import { WeightEma } from '../train/ema.js';
 import { fit, type BatchProgress, type History } from '../train/fit.js';
 import { bestMonitor, type TrainConfig } from './config.js';
 import { makeDataset, prepareData } from './data.js';
@@ -55,8 +56,15 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
   const built = buildModel(c);
   const { model } = built;
   const optimizer = optimizerFor(c, model.trainableParameters());
+  // --ema: the average's shadows go into every checkpoint, so --resume continues it exactly.
+  const ema = c.ema ? new WeightEma(model, { decay: c.ema }) : null;
+  const release = () => {
+    ema?.dispose();
+    optimizer.dispose();
+  };
   if (resume && (await fileExists(files.last))) {
-    const loaded = await loadCheckpoint(files.last, model, optimizer);
+    const loaded = await loadCheckpoint(files.last, model, optimizer, ema);
+    if (ema && !loaded.emaRestored) log(`resume: ${files.last} holds no weight average; it starts again from the loaded weights`);
     initialEpoch = (loaded.meta.epoch ?? -1) + 1;
     callbackState = (loaded.meta.callbacks as typeof callbackState) ?? {};
     await rewriteMetrics(c.out, (await readMetrics(c.out)).filter((r) => r.epoch < initialEpoch));
@@ -64,6 +72,7 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
   } else {
     if (resume) log(`resume: no checkpoint in ${c.out} yet; starting from the beginning`);
     await importBaseWeights(c, model, log);
+    ema?.reset();
     await rewriteMetrics(c.out, []);
   }
   await writeJson(files.config, c);
@@ -113,13 +122,14 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
       tuneConvs: tune,
       clipGradNorm: c.clipGradNorm ? c.clipGradNorm : undefined,
       accumulate: c.accumulate ?? 1,
+      ema: ema ?? undefined,
       // DAWNET_INJECT_NAN_AT_BATCH=n: a NaN loss at batch n, to test the stop path end to end.
       injectNanAtBatch: process.env.DAWNET_INJECT_NAN_AT_BATCH ? Number(process.env.DAWNET_INJECT_NAN_AT_BATCH) : undefined,
       onBatch: (p) => hooks.onBatch?.({ ...p, epochs: c.epochs }),
       onEpoch: async (epoch, logs) => {
         lastCompleted = epoch;
         await appendMetrics(c.out, { epoch, ...logs, seconds: (performance.now() - started) / 1000 });
-        await saveCheckpoint(files.last, model, optimizer, meta(epoch, logs));
+        await saveCheckpoint(files.last, model, optimizer, meta(epoch, logs), ema);
         if (tune && !tuningSaved) {
           await saveConvTuning(files.tuning);
           tuningSaved = true;
@@ -129,8 +139,8 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
     });
   } catch (e) {
     await Promise.all([train.close(), val.close()]);
+    release();
     model.dispose();
-    optimizer.dispose();
     if (e instanceof TrainingError) {
       const kept = (await fileExists(files.last)) ? `last good checkpoint: ${files.last}` : 'no epoch had finished, so there is no checkpoint';
       throw new TrainingError(`${e.message.replace(/ \(the last checkpoint is kept\)$/, '')}; ${kept}`);
@@ -140,15 +150,15 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
   await Promise.all([train.close(), val.close()]);
   if (history.interrupted) {
     // Mid-epoch weights: saved so nothing is lost; --resume restarts the unfinished epoch from them.
-    await saveCheckpoint(files.last, model, optimizer, { ...meta(lastCompleted, {}), interrupted: true });
+    await saveCheckpoint(files.last, model, optimizer, { ...meta(lastCompleted, {}), interrupted: true }, ema);
     log(`interrupted: checkpoint saved to ${files.last}; continue with --resume ${c.out}`);
+    release();
     model.dispose();
-    optimizer.dispose();
     return { history, test: null, interrupted: true };
   }
-  optimizer.dispose();
   // Evaluate the best checkpoint (by the validation metric), as `dawnet eval` does: the last
-  // epoch's weights are not necessarily the best ones.
+  // epoch's weights are not necessarily the best ones. With --ema it holds the averaged weights.
+  release();
   if (await fileExists(files.best)) await loadCheckpoint(files.best, model);
   const test = await evaluateRun(c, model, split.test, log);
   await writeJson(files.eval, test.json);

@@ -42,6 +42,7 @@ export const trainSpec: CommandSpec = {
     'lr-schedule': { type: 'string', help: "'plateau' (the notebook's reduce-LR-on-plateau on val_loss) or 'cosine' (cosine decay by epoch from --lr to --lr/100)", choices: ['plateau', 'cosine'], default: 'plateau' },
     'clip-grad-norm': { type: 'number', help: "clip the gradients' global L2 norm to this before each step (0: off)", default: 0 },
     accumulate: { type: 'number', help: 'batches per optimiser step: gradients accumulated over them, as one batch that many times larger', default: 1 },
+    ema: { type: 'number', help: 'decay of an exponential moving average of the weights (e.g. 0.999, with warmup), used for validation and saved as the best weights that eval and predict load (0: off)', default: 0 },
     limit: { type: 'number', help: 'use at most this many training slices (quick runs; 0 = all)', default: 0 },
     workers: { type: 'number', help: 'decoding threads (default: cores - 1, at most 4)' },
     strict: { type: 'boolean', help: 'stop on the first bad file instead of skipping it' },
@@ -87,6 +88,7 @@ export function configFromFlags(task: Task, f: Record<string, unknown>): TrainCo
     optimizer: (str('optimizer') ?? c.optimizer) as TrainConfig['optimizer'],
     clipGradNorm: num('clip-grad-norm') ?? c.clipGradNorm,
     accumulate: num('accumulate') ?? 1,
+    ema: num('ema') ?? c.ema,
     limit: num('limit') ?? c.limit,
     workers: num('workers') ?? c.workers,
     strict: f.strict === true,
@@ -102,6 +104,7 @@ function validate(c: TrainConfig, resume: boolean): void {
   if (!(c.lr > 0)) throw new UsageError(`--lr must be positive, got ${c.lr}`);
   if (!(c.clipGradNorm! >= 0) || !Number.isFinite(c.clipGradNorm)) throw new UsageError(`--clip-grad-norm must be 0 (off) or positive, got ${c.clipGradNorm}`);
   if (!Number.isInteger(c.accumulate) || c.accumulate! < 1) throw new UsageError(`--accumulate must be a positive whole number, got ${c.accumulate}`);
+  if (!(c.ema! >= 0 && c.ema! < 1)) throw new UsageError(`--ema must be 0 (off) or a decay in (0, 1) such as 0.999, got ${c.ema}`);
   if (c.task === 'segment' && c.norm === 'group' && c.features % 8) throw new UsageError(`--norm group splits every level into 8 groups: --features ${c.features} must be a multiple of 8`);
   if (c.task === 'segment' && c.size % 2 ** c.depth) throw new UsageError(`--size ${c.size} must be a multiple of ${2 ** c.depth} for a U-Net of depth ${c.depth}`);
   if (c.task === 'classify' && c.size % 32) throw new UsageError(`--size ${c.size} must be a multiple of 32 for VGG16's five poolings`);

@@ -1,7 +1,14 @@
-// Checkpoints: model weights and buffers (as `model/<name>`), optimiser state (`optim/<name>`)
-// and metadata (architecture, epoch, metrics, seed, optimiser scalars) in one .safetensors file,
-// written to a temporary name and renamed, so a crash mid-save leaves the previous file intact.
-// Loading checks every name and shape before touching the model: a mismatch changes nothing.
+// Checkpoints: model weights and buffers (as `model/<name>`), optimiser state (`optim/<name>`),
+// a weight average's shadows (`ema/<name>`, train/ema.ts) and metadata (architecture, epoch,
+// metrics, seed, optimiser and EMA scalars) in one .safetensors file, written to a temporary name
+// and renamed, so a crash mid-save leaves the previous file intact. Loading checks every name and
+// shape before touching the model: a mismatch changes nothing.
+//
+// `model/` holds what the model held when saved. fit saves for its callbacks (ModelCheckpoint's
+// best.safetensors) with the averaged weights swapped in, so that eval and predict, which load
+// `model/` alone, use the weights that were validated; the metadata's ema.model says 'averaged'
+// then, and such a file resumes training from the averaged weights. A run's last.safetensors is
+// saved with the live weights ('live'), so --resume continues both exactly.
 
 import { ArgumentError, FormatError, ShapeError } from '../errors.js';
 import { describeValue } from '../graph/args.js';
@@ -11,6 +18,7 @@ import { decodeSafetensors, encodeSafetensors, type HostTensor } from '../io/saf
 import { readFileBytes, writeFileAtomic } from '../io/files.js';
 import { Module } from '../nn/module.js';
 import type { Optimizer } from '../optim/optimizer.js';
+import { parseEmaScalars, type EmaScalars, type WeightEma } from './ema.js';
 
 export interface CheckpointMeta {
   /** Free-form description of the model (builder name and options) to rebuild it. */
@@ -25,7 +33,7 @@ async function toHost(t: Tensor): Promise<HostTensor> {
   return { shape: [...t.shape], data: await t.toArray() };
 }
 
-export async function encodeCheckpoint(model: Module, optimizer: Optimizer | null, meta: CheckpointMeta): Promise<Uint8Array> {
+export async function encodeCheckpoint(model: Module, optimizer: Optimizer | null, meta: CheckpointMeta, ema: WeightEma | null = null): Promise<Uint8Array> {
   const tensors = new Map<string, HostTensor>();
   for (const [name, t] of model.stateDict()) tensors.set(`model/${name}`, await toHost(t));
   const metadata: Record<string, string> = {
@@ -38,6 +46,11 @@ export async function encodeCheckpoint(model: Module, optimizer: Optimizer | nul
     for (const [name, t] of state) tensors.set(`optim/${name}`, await toHost(t));
     metadata.optimizer = JSON.stringify({ type: optimizer.kind, ...scalars });
   }
+  if (ema) {
+    for (const [name, t] of ema.shadows()) tensors.set(`ema/${name}`, await toHost(t));
+    const scalars: EmaScalars = { decay: ema.decay, warmup: ema.warmup, updates: ema.updates };
+    metadata.ema = JSON.stringify({ ...scalars, model: ema.swapped ? 'averaged' : 'live' });
+  }
   return encodeSafetensors(tensors, metadata);
 }
 
@@ -47,22 +60,27 @@ function checkCheckpointArgs(op: string, path: unknown, model: unknown): void {
   if (!(model instanceof Module)) throw new ArgumentError(`${op}: model must be a Module, got ${describeValue(model)}`);
 }
 
-export async function saveCheckpoint(path: string, model: Module, optimizer: Optimizer | null, meta: CheckpointMeta): Promise<void> {
+export async function saveCheckpoint(path: string, model: Module, optimizer: Optimizer | null, meta: CheckpointMeta, ema: WeightEma | null = null): Promise<void> {
   checkCheckpointArgs('saveCheckpoint', path, model);
-  await writeFileAtomic(path, await encodeCheckpoint(model, optimizer, meta));
+  await writeFileAtomic(path, await encodeCheckpoint(model, optimizer, meta, ema));
 }
 
 export interface LoadedCheckpoint {
   meta: CheckpointMeta;
   optimizerRestored: boolean;
+  /**
+   * Whether the EMA given took the checkpoint's shadows and update count. false when the file has
+   * none (saved without an EMA): the average then restarts from the loaded weights.
+   */
+  emaRestored: boolean;
 }
 
 /**
- * Copies a checkpoint's weights into `model` (and state into `optimizer` when given). Every name
- * and shape is checked first; errors list the missing and unexpected names or name the tensor and
- * both shapes.
+ * Copies a checkpoint's weights into `model` (and state into `optimizer` and `ema` when given).
+ * Every name and shape is checked first; errors list the missing and unexpected names or name the
+ * tensor and both shapes.
  */
-export function applyCheckpoint(bytes: Uint8Array, source: string, model: Module, optimizer: Optimizer | null = null): LoadedCheckpoint {
+export function applyCheckpoint(bytes: Uint8Array, source: string, model: Module, optimizer: Optimizer | null = null, ema: WeightEma | null = null): LoadedCheckpoint {
   const { tensors, metadata } = decodeSafetensors(bytes, source);
   if (metadata.format !== 'dawnet-checkpoint-1') {
     throw new FormatError(`${source}: not a dawnet checkpoint (no dawnet metadata); to import weights use dn.io.loadWeights`);
@@ -81,6 +99,7 @@ export function applyCheckpoint(bytes: Uint8Array, source: string, model: Module
       throw new ShapeError(`${source}: parameter '${name}' has shape [${saved.shape}] in the checkpoint but [${t.shape}] in the model`);
     }
   }
+  const emaState = ema ? checkEmaState(tensors, metadata, source, model, ema) : null;
   // The optimiser's state is checked and taken before the weights are written, so a checkpoint it
   // refuses changes neither the model nor the optimiser.
   let optimizerRestored = false;
@@ -105,10 +124,34 @@ export function applyCheckpoint(bytes: Uint8Array, source: string, model: Module
   }
   for (const [name, t] of state) runtime().write(t.buffer, tensors.get(`model/${name}`)!.data);
   if (metadata.modules) model.loadNamedScalarState(JSON.parse(metadata.modules) as Record<string, Record<string, number>>);
-  return { meta: JSON.parse(metadata.meta ?? '{}') as CheckpointMeta, optimizerRestored };
+  // Without saved shadows the average would keep the weights it was made from, not the loaded ones.
+  if (emaState) ema!.loadState(emaState.shadows, emaState.scalars.updates);
+  else ema?.reset();
+  return { meta: JSON.parse(metadata.meta ?? '{}') as CheckpointMeta, optimizerRestored, emaRestored: emaState !== null };
 }
 
-export async function loadCheckpoint(path: string, model: Module, optimizer: Optimizer | null = null): Promise<LoadedCheckpoint> {
+/** The checkpoint's EMA state for `ema`, checked; null when the file has none. */
+function checkEmaState(
+  tensors: Map<string, HostTensor>,
+  metadata: Record<string, string>,
+  source: string,
+  model: Module,
+  ema: WeightEma,
+): { shadows: Map<string, HostTensor>; scalars: EmaScalars } | null {
+  if (ema.model !== model) throw new ArgumentError('loadCheckpoint: the EMA given averages another model than the one loaded');
+  if (ema.swapped) throw new ArgumentError('loadCheckpoint: the EMA has its averaged weights swapped in; swapOut() before loading');
+  const shadows = new Map<string, HostTensor>();
+  for (const [name, h] of tensors) if (name.startsWith('ema/')) shadows.set(name.slice(4), h);
+  if (!metadata.ema) {
+    if (shadows.size) throw new FormatError(`${source}: the checkpoint has ema/ tensors but no EMA metadata (decay, update count)`);
+    return null;
+  }
+  const scalars = parseEmaScalars(source, metadata.ema);
+  ema.expectState(source, shadows);
+  return { shadows, scalars };
+}
+
+export async function loadCheckpoint(path: string, model: Module, optimizer: Optimizer | null = null, ema: WeightEma | null = null): Promise<LoadedCheckpoint> {
   checkCheckpointArgs('loadCheckpoint', path, model);
   let bytes: Uint8Array;
   try {
@@ -116,7 +159,7 @@ export async function loadCheckpoint(path: string, model: Module, optimizer: Opt
   } catch (e) {
     throw new FormatError(`${path}: cannot read checkpoint (${(e as Error).message})`);
   }
-  return applyCheckpoint(bytes, path, model, optimizer);
+  return applyCheckpoint(bytes, path, model, optimizer, ema);
 }
 
 /** GPU copies of the model's state, for EarlyStopping's restore-best-weights. */

@@ -2,6 +2,8 @@
 // forward, loss, backward, update; temporaries freed by a scope), then the validation set in eval
 // mode without gradients, whose predictions are gathered on the host so that metrics such as
 // ROC AUC and per-volume Dice see the whole set. Callbacks then see the epoch's logs.
+// With a weight average (ema), validation, restore-best snapshots and callback checkpoints all use
+// the averaged weights: what is logged, kept and saved is the same set of weights.
 
 import { ArgumentError, TrainingError } from '../errors.js';
 import { describeValue, expectNumber, expectOptionalNumber, expectOptions } from '../graph/args.js';
@@ -15,6 +17,7 @@ import { clipGradNorm } from '../optim/clip.js';
 import { Optimizer } from '../optim/optimizer.js';
 import type { Callback, Logs, TrainingControl } from './callbacks.js';
 import { restoreState, saveCheckpoint, snapshotState } from './checkpoint.js';
+import { emaForFit, WeightEma, type WeightEmaOptions } from './ema.js';
 
 export interface Batch {
   x: Tensor;
@@ -96,6 +99,14 @@ export interface FitOptions {
    * memory would not hold, in pieces). An epoch's last, shorter group steps too. Default 1.
    */
   accumulate?: number;
+  /**
+   * An exponential moving average of the weights (WeightEma), updated after every optimiser step
+   * (once per accumulated group). Validation runs on the averaged weights, so val_* in the logs
+   * are the average's; EarlyStopping's restore-best and ModelCheckpoint keep and save the averaged
+   * weights. A WeightEma (kept after fit, e.g. to save or resume it) or its options (one made for
+   * this call and freed at its end). The training loss and metric are the live weights'.
+   */
+  ema?: WeightEma | WeightEmaOptions;
 }
 
 export interface History {
@@ -118,6 +129,8 @@ export async function trainEpoch(model: Module, data: Dataset, opts: FitOptions,
     if (opts.clipGradNorm !== undefined) clipGradNorm(model.trainableParameters().map((p) => p.tensor), opts.clipGradNorm).dispose();
     opts.optimizer.step();
     opts.optimizer.zeroGrad();
+    // fit passes the WeightEma it resolved; options alone are fit's to turn into one.
+    if (opts.ema instanceof WeightEma) opts.ema.update();
   };
   for await (const b of data.batches(epoch)) {
     let lossTensor!: Tensor;
@@ -238,26 +251,34 @@ function checkFitArgs(model: unknown, train: unknown, val: unknown, opts: FitOpt
 
 export async function fit(model: Module, train: Dataset, val: Dataset | null, opts: FitOptions): Promise<History> {
   checkFitArgs(model, train, val, opts);
+  const { ema, owned } = emaForFit(model, opts.ema);
+  opts = { ...opts, ema: ema ?? undefined };
   const log = opts.log ?? (() => undefined);
+  /** fn with the weights that are validated: the averaged ones when there is an average. */
+  const validated = <T>(fn: () => T): T => (ema ? ema.apply(fn) : fn());
   const ctl: TrainingControl = {
     stopTraining: false,
     getLr: () => opts.optimizer.lr,
     setLr: (lr) => {
       opts.optimizer.lr = lr;
     },
-    snapshotWeights: () => snapshotState(model),
-    restoreWeights: (s) => restoreState(model, s as Map<string, Tensor>),
+    snapshotWeights: () => validated(() => snapshotState(model)),
+    restoreWeights: (s) => {
+      restoreState(model, s as Map<string, Tensor>);
+      // The restored (averaged) weights become the average too: model and average agree on them.
+      ema?.reset(ema.updates);
+    },
     disposeWeights: (s) => {
       for (const t of (s as Map<string, Tensor> | null)?.values() ?? []) t.dispose();
     },
     saveCheckpoint: (path, epoch, logs) =>
-      saveCheckpoint(path, model, opts.optimizer, { ...opts.checkpointMeta, epoch, metrics: logs }),
+      validated(() => saveCheckpoint(path, model, opts.optimizer, { ...opts.checkpointMeta, epoch, metrics: logs }, ema)),
     log,
   };
   const history: History = { epochs: [], logs: [], stoppedEarly: false, interrupted: false };
   const callbacks = opts.callbacks ?? [];
-  for (const cb of callbacks) await cb.onTrainBegin?.(ctl);
   try {
+    for (const cb of callbacks) await cb.onTrainBegin?.(ctl);
     for (let epoch = opts.initialEpoch ?? 0; epoch < opts.epochs; epoch++) {
       for (const cb of callbacks) await cb.onEpochBegin?.(epoch, ctl);
       const { loss, metric, interrupted } = await trainEpoch(model, train, opts, epoch);
@@ -268,7 +289,7 @@ export async function fit(model: Module, train: Dataset, val: Dataset | null, op
         break;
       }
       if (val) {
-        const { loss: valLoss, set } = await evaluate(model, val, opts.loss);
+        const { loss: valLoss, set } = await validated(() => evaluate(model, val, opts.loss));
         logs.val_loss = valLoss;
         for (const [name, fn] of Object.entries(opts.metrics ?? {})) logs[`val_${name}`] = fn(set);
       }
@@ -284,6 +305,7 @@ export async function fit(model: Module, train: Dataset, val: Dataset | null, op
     }
   } finally {
     for (const cb of callbacks) await cb.onTrainEnd?.(ctl);
+    if (owned) ema!.dispose();
   }
   return history;
 }

@@ -6,6 +6,8 @@ export { LearningRateScheduler, cosineDecay, stepDecay } from './schedules.js';
 export type { Schedule, CosineDecayOptions } from './schedules.js';
 export { saveCheckpoint, loadCheckpoint, applyCheckpoint, encodeCheckpoint } from './checkpoint.js';
 export type { CheckpointMeta, LoadedCheckpoint } from './checkpoint.js';
+export { WeightEma } from './ema.js';
+export type { WeightEmaOptions, EmaScalars } from './ema.js';
 export { binaryReport, rocAuc, confusion, segmentationReport, overlap, diceOf, iouOf } from './metrics.js';
 export type { BinaryReport, Confusion, SegmentationReport, EmptyPolicy, SurfaceReport, SurfaceOptions, OneEmptyPolicy } from './metrics.js';
 export { surfaceDistance } from './surface-distance.js';
