@@ -24,6 +24,8 @@ interface UNetArchitecture {
   batchNorm?: boolean;
   /** Absent in checkpoints written before the U-Net had other norms: batch norm. */
   norm?: 'batch' | 'instance' | 'group' | 'none';
+  /** Attention gates on the skips (absent in older checkpoints: none). */
+  attention?: boolean;
 }
 
 interface LoadedModel {
@@ -62,8 +64,8 @@ function readArchitecture(bytes: Uint8Array, file: string): UNetArchitecture {
 async function loadCheckpointFile(file: File): Promise<void> {
   const bytes = new Uint8Array(await file.arrayBuffer());
   const arch = readArchitecture(bytes, file.name);
-  const { features, depth, inChannels, outChannels, up, batchNorm, norm } = arch;
-  const model = dn.models.unet({ features, depth, inChannels, outChannels, ...(up ? { up } : {}), ...(norm ? { norm } : batchNorm !== undefined ? { batchNorm } : {}) });
+  const { features, depth, inChannels, outChannels, up, batchNorm, norm, attention } = arch;
+  const model = dn.models.unet({ features, depth, inChannels, outChannels, attention: attention === true, ...(up ? { up } : {}), ...(norm ? { norm } : batchNorm !== undefined ? { batchNorm } : {}) });
   try {
     applyCheckpoint(bytes, file.name, model);
   } catch (e) {
@@ -74,7 +76,7 @@ async function loadCheckpointFile(file: File): Promise<void> {
   loaded?.model.dispose();
   loaded = { model, arch, file: file.name, ran: false };
   byId('model-info').textContent =
-    `${file.name}: U-Net, ${features} features, depth ${depth}, ${model.parameterCount().toLocaleString('en')} parameters. ` +
+    `${file.name}: ${attention ? 'Attention U-Net' : 'U-Net'}, ${features} features, depth ${depth}, ${model.parameterCount().toLocaleString('en')} parameters. ` +
     `Slices are resized to a multiple of ${2 ** depth} and z-scored per channel.`;
 }
 

@@ -65,6 +65,8 @@ export interface TrainConfig {
   optimizer?: OptimizerName;
   /** segment: the U-Net's normalisation, 'batch' (Buda's; also when absent, in older runs), 'instance' or 'group' (8 groups). */
   norm?: 'batch' | 'instance' | 'group';
+  /** segment: attention gates on the skip connections (Attention U-Net); absent in older runs: none. */
+  attention?: boolean;
   /**
    * Decay of an exponential moving average of the weights (WeightEma, with warmup), which
    * validation, best.safetensors and so eval and predict use; 0 (and absent, in older runs) is off.

@@ -74,8 +74,9 @@ export function buildModel(c: TrainConfig): RunModel {
     return { model, loss: lossFor(c), trainMetric: accuracy, metrics, architecture };
   }
   const norm = c.norm ?? 'batch';
-  const architecture = { name: 'unet', features: c.features, depth: c.depth, inChannels: 3, outChannels: 1, norm };
-  const model = unet({ features: c.features, depth: c.depth, norm });
+  const attention = c.attention === true;
+  const architecture = { name: 'unet', features: c.features, depth: c.depth, inChannels: 3, outChannels: 1, norm, ...(attention ? { attention } : {}) };
+  const model = unet({ features: c.features, depth: c.depth, norm, attention });
   const loss = lossFor(c);
   const seg = (s: Parameters<MetricFn>[0]) => segmentationReport(s.pred, s.target, s.sampleSize, { emptyPolicy: c.emptyPolicy, volumes: s.volumes });
   const metrics: Record<string, MetricFn> = {

@@ -30,6 +30,7 @@ export const trainSpec: CommandSpec = {
     loss: { type: 'string', help: "segment loss; 'tversky': Tversky with alpha = beta = 0.5 (Dice with smooth 2); 'focal-tversky': Abraham & Khan's, false negatives weighed 0.7, false positives 0.3, exponent 0.75", choices: ['dice', 'bce+dice', 'bce', 'tversky', 'focal-tversky'], default: 'dice' },
     features: { type: 'number', help: 'U-Net width (features of the first level)', default: 32 },
     depth: { type: 'number', help: 'U-Net levels', default: 4 },
+    attention: { type: 'boolean', help: "segment: Attention U-Net (Oktay et al.): an attention gate on every skip connection, following --norm" },
     norm: { type: 'string', help: "U-Net normalisation: 'batch' (Buda's), 'instance' (nnU-Net's: independent of the batch size) or 'group' (8 groups)", choices: ['batch', 'instance', 'group'], default: 'batch' },
     'width-scale': { type: 'number', help: 'VGG width multiplier (1 = VGG16; smaller for tiny tests)', default: 1 },
     weights: { type: 'string', help: 'classify: ImageNet VGG16 weights (.h5 Keras, .pth torchvision, .safetensors)' },
@@ -76,6 +77,7 @@ export function configFromFlags(task: Task, f: Record<string, unknown>): TrainCo
     features: num('features') ?? c.features,
     depth: num('depth') ?? c.depth,
     norm: (str('norm') ?? 'batch') as TrainConfig['norm'],
+    attention: task === 'segment' && f.attention === true,
     widthScale: num('width-scale') ?? c.widthScale,
     weights: str('weights') ?? null,
     normalize: (str('normalize') ?? (task === 'classify' && !str('weights') ? 'zscore' : c.normalize)) as TrainConfig['normalize'],
@@ -96,7 +98,8 @@ export function configFromFlags(task: Task, f: Record<string, unknown>): TrainCo
   };
 }
 
-function validate(c: TrainConfig, resume: boolean): void {
+/** The flags' values checked together, each fault a UsageError naming the flag. */
+export function validateTrainConfig(c: TrainConfig, resume: boolean): void {
   if (!resume && !c.data) throw new UsageError('--data DIR is required (a kaggle_3m folder; `dawnet synth --out DIR` makes a synthetic one)');
   for (const [k, v] of [['epochs', c.epochs], ['batch', c.batch], ['size', c.size]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new UsageError(`--${k} must be a positive whole number, got ${v}`);
@@ -106,6 +109,9 @@ function validate(c: TrainConfig, resume: boolean): void {
   if (!Number.isInteger(c.accumulate) || c.accumulate! < 1) throw new UsageError(`--accumulate must be a positive whole number, got ${c.accumulate}`);
   if (!(c.ema! >= 0 && c.ema! < 1)) throw new UsageError(`--ema must be 0 (off) or a decay in (0, 1) such as 0.999, got ${c.ema}`);
   if (c.task === 'segment' && c.norm === 'group' && c.features % 8) throw new UsageError(`--norm group splits every level into 8 groups: --features ${c.features} must be a multiple of 8`);
+  if (c.task === 'segment' && c.attention && c.norm === 'group' && c.features % 16) {
+    throw new UsageError(`--attention with --norm group: the first gate's ${c.features / 2} channels (half of --features) split into 8 groups, so --features ${c.features} must be a multiple of 16`);
+  }
   if (c.task === 'segment' && c.size % 2 ** c.depth) throw new UsageError(`--size ${c.size} must be a multiple of ${2 ** c.depth} for a U-Net of depth ${c.depth}`);
   if (c.task === 'classify' && c.size % 32) throw new UsageError(`--size ${c.size} must be a multiple of 32 for VGG16's five poolings`);
 }
@@ -117,7 +123,7 @@ export async function runTrain(args: string[]): Promise<void> {
   if (task !== 'classify' && task !== 'segment') throw new UsageError(`the task must be 'classify' or 'segment', got '${task}'`);
   const resume = typeof parsed.flags.resume === 'string';
   const config = configFromFlags(task, parsed.flags);
-  validate(config, resume);
+  validateTrainConfig(config, resume);
   await dn.init();
   const log = (m: string) => console.log(m);
   log(`adapter: ${dn.info().name}`);

@@ -4,11 +4,12 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import { defaultConfig, OPTIMIZERS, type TrainConfig } from '../../src/app/config.js';
-import { lossFor, optimizerFor } from '../../src/app/model.js';
+import { buildModel, lossFor, optimizerFor } from '../../src/app/model.js';
 import type { Adam } from '../../src/optim/adam.js';
 import type { RMSprop } from '../../src/optim/rmsprop.js';
 import type { SGD } from '../../src/optim/sgd.js';
-import { configFromFlags, trainSpec } from '../../src/cli/train.js';
+import { configFromFlags, trainSpec, validateTrainConfig } from '../../src/cli/train.js';
+import { UsageError } from '../../src/cli/args.js';
 import { bceDiceLoss, bceLoss, diceLoss } from '../../src/kernels/loss.js';
 import { focalTverskyLoss, tverskyLoss } from '../../src/kernels/overlap-loss.js';
 import { useGpu } from '../helpers/gpu.js';
@@ -86,5 +87,34 @@ describe('optimiser selection', () => {
     expect((build('segment', 'sgd') as SGD).momentum).toBe(0.9);
     const older = optimizerFor({ ...defaultConfig('segment'), optimizer: undefined }, params());
     expect(older.kind).toBe('Adam');
+  });
+});
+
+describe('Attention U-Net from a run config', () => {
+  it('--attention builds the gated U-Net and records it in the architecture; runs without it (older) are plain', () => {
+    const c = configFromFlags('segment', { attention: true, features: 4, depth: 2 });
+    expect(c.attention).toBe(true);
+    expect(configFromFlags('classify', { attention: true }).attention).toBe(false);
+    const gated = buildModel(JSON.parse(JSON.stringify(c)) as TrainConfig);
+    const plain = buildModel({ ...c, attention: undefined });
+    expect(gated.architecture).toMatchObject({ name: 'unet', attention: true });
+    expect(plain.architecture).not.toHaveProperty('attention');
+    const names = [...gated.model.stateDict().keys()];
+    expect(names).toContain('attention1.W_g.0.weight');
+    expect([...plain.model.stateDict().keys()].some((n) => n.startsWith('attention'))).toBe(false);
+    expect(gated.model.parameterCount()).toBeGreaterThan(plain.model.parameterCount());
+    gated.model.dispose();
+    plain.model.dispose();
+  });
+});
+
+describe('train flags checked together', () => {
+  it('group norm needs the levels, and with --attention the gates, to split into 8 groups', () => {
+    const check = (f: Record<string, unknown>) => () => validateTrainConfig(configFromFlags('segment', { data: 'd', size: 32, depth: 2, ...f }), false);
+    expect(check({ norm: 'group', features: 12 })).toThrow(/^--norm group .*--features 12 must be a multiple of 8/);
+    expect(check({ norm: 'group', features: 8, attention: true })).toThrow(UsageError);
+    expect(check({ norm: 'group', features: 8, attention: true })).toThrow(/^--attention with --norm group: .*--features 8 must be a multiple of 16/);
+    expect(check({ norm: 'group', features: 16, attention: true })).not.toThrow();
+    expect(check({ norm: 'batch', features: 8, attention: true })).not.toThrow();
   });
 });
