@@ -22,10 +22,10 @@ export interface TrainConfig {
   testFraction: number;
   valFraction: number;
   /**
-   * segment: 'dice', 'bce+dice', 'bce', 'tversky' (α = β = 0.5) or 'focal-tversky' (FP 0.3, FN 0.7,
-   * γ 0.75), each with its op's defaults.
+   * segment: 'dice', 'bce+dice', 'bce', 'tversky' (α = β = 0.5), 'focal-tversky' (FP 0.3, FN 0.7,
+   * γ 0.75) or 'focal' (pixel-wise, α 0.25, γ 2), each with its op's defaults; classify: 'bce' or 'focal'.
    */
-  loss: 'dice' | 'bce+dice' | 'bce' | 'tversky' | 'focal-tversky';
+  loss: 'dice' | 'bce+dice' | 'bce' | 'tversky' | 'focal-tversky' | 'focal';
   /** U-Net width and depth (segment), VGG width scale (classify; 1 = VGG16). */
   features: number;
   depth: number;

@@ -2,6 +2,7 @@
 
 import type { Tensor } from '../graph/tensor.js';
 import { bceDiceLoss, bceLoss, diceLoss } from '../kernels/loss.js';
+import { focalLoss } from '../kernels/focal-loss.js';
 import { focalTverskyLoss, tverskyLoss } from '../kernels/overlap-loss.js';
 import { unet } from '../models/unet.js';
 import { vggClassifier } from '../models/vgg16.js';
@@ -26,10 +27,12 @@ export interface RunModel {
 }
 
 /**
- * The run's loss: BCE for classification; Dice, BCE, BCE + Dice, Tversky or focal Tversky (each
- * with its defaults) for segmentation. eval rebuilds it from the stored config for the test loss.
+ * The run's loss: BCE or the focal loss for classification; Dice, BCE, BCE + Dice, Tversky, focal
+ * Tversky or the focal loss (each with its defaults) for segmentation. eval rebuilds it from the
+ * stored config for the test loss.
  */
 export function lossFor(c: TrainConfig): (pred: Tensor, target: Tensor) => Tensor {
+  if (c.loss === 'focal') return (p, y) => focalLoss(p, y);
   if (c.task === 'classify' || c.loss === 'bce') return (p, y) => bceLoss(p, y);
   if (c.loss === 'bce+dice') return (p, y) => bceDiceLoss(p, y);
   if (c.loss === 'tversky') return (p, y) => tverskyLoss(p, y);

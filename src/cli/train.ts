@@ -27,7 +27,7 @@ export const trainSpec: CommandSpec = {
     split: { type: 'string', help: "'patient' keeps each patient in one split; 'slice' is the notebook's leaking random split (warns)", choices: ['patient', 'slice'], default: 'patient' },
     'test-fraction': { type: 'number', help: 'fraction of patients held out for test', default: 0.1 },
     'val-fraction': { type: 'number', help: 'fraction of the rest used for validation', default: 0.2 },
-    loss: { type: 'string', help: "segment loss; 'tversky': Tversky with alpha = beta = 0.5 (Dice with smooth 2); 'focal-tversky': Abraham & Khan's, false negatives weighed 0.7, false positives 0.3, exponent 0.75", choices: ['dice', 'bce+dice', 'bce', 'tversky', 'focal-tversky'], default: 'dice' },
+    loss: { type: 'string', help: "segment: 'dice' (default), 'bce+dice', 'bce', 'tversky' (alpha = beta = 0.5: Dice with smooth 2), 'focal-tversky' (Abraham & Khan's: false negatives weighed 0.7, false positives 0.3, exponent 0.75) or 'focal' (Lin et al.'s, pixel-wise, alpha 0.25, gamma 2); classify: 'bce' (default) or 'focal'", choices: ['dice', 'bce+dice', 'bce', 'tversky', 'focal-tversky', 'focal'] },
     features: { type: 'number', help: 'U-Net width (features of the first level)', default: 32 },
     depth: { type: 'number', help: 'U-Net levels', default: 4 },
     attention: { type: 'boolean', help: "segment: Attention U-Net (Oktay et al.): an attention gate on every skip connection, following --norm" },
@@ -73,7 +73,7 @@ export function configFromFlags(task: Task, f: Record<string, unknown>): TrainCo
     split: (str('split') ?? c.split) as TrainConfig['split'],
     testFraction: num('test-fraction') ?? c.testFraction,
     valFraction: num('val-fraction') ?? c.valFraction,
-    loss: task === 'classify' ? 'bce' : ((str('loss') ?? c.loss) as TrainConfig['loss']),
+    loss: (str('loss') ?? c.loss) as TrainConfig['loss'],
     features: num('features') ?? c.features,
     depth: num('depth') ?? c.depth,
     norm: (str('norm') ?? 'batch') as TrainConfig['norm'],
@@ -105,6 +105,7 @@ export function validateTrainConfig(c: TrainConfig, resume: boolean): void {
     if (!Number.isInteger(v) || v < 1) throw new UsageError(`--${k} must be a positive whole number, got ${v}`);
   }
   if (!(c.lr > 0)) throw new UsageError(`--lr must be positive, got ${c.lr}`);
+  if (c.task === 'classify' && c.loss !== 'bce' && c.loss !== 'focal') throw new UsageError(`--loss ${c.loss} is a segmentation loss; classify trains with 'bce' or 'focal'`);
   if (!(c.clipGradNorm! >= 0) || !Number.isFinite(c.clipGradNorm)) throw new UsageError(`--clip-grad-norm must be 0 (off) or positive, got ${c.clipGradNorm}`);
   if (!Number.isInteger(c.accumulate) || c.accumulate! < 1) throw new UsageError(`--accumulate must be a positive whole number, got ${c.accumulate}`);
   if (!(c.ema! >= 0 && c.ema! < 1)) throw new UsageError(`--ema must be 0 (off) or a decay in (0, 1) such as 0.999, got ${c.ema}`);

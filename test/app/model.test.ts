@@ -12,6 +12,7 @@ import { configFromFlags, trainSpec, validateTrainConfig } from '../../src/cli/t
 import { UsageError } from '../../src/cli/args.js';
 import { bceDiceLoss, bceLoss, diceLoss } from '../../src/kernels/loss.js';
 import { focalTverskyLoss, tverskyLoss } from '../../src/kernels/overlap-loss.js';
+import { focalLoss } from '../../src/kernels/focal-loss.js';
 import { useGpu } from '../helpers/gpu.js';
 import { rng } from '../helpers/rng.js';
 
@@ -23,13 +24,19 @@ const LOSSES: Record<TrainConfig['loss'], (p: dn.Tensor, y: dn.Tensor) => dn.Ten
   bce: (p, y) => bceLoss(p, y),
   tversky: (p, y) => tverskyLoss(p, y),
   'focal-tversky': (p, y) => focalTverskyLoss(p, y),
+  focal: (p, y) => focalLoss(p, y),
 };
 
 describe('segment loss selection', () => {
   it('--loss offers every loss lossFor knows, and configFromFlags keeps the choice', () => {
     expect([...(trainSpec.flags.loss.choices ?? [])].sort()).toEqual(Object.keys(LOSSES).sort());
     for (const loss of Object.keys(LOSSES)) expect(configFromFlags('segment', { loss }).loss).toBe(loss);
-    expect(configFromFlags('classify', { loss: 'tversky' }).loss).toBe('bce');
+    expect(configFromFlags('classify', {}).loss).toBe('bce');
+    expect(configFromFlags('segment', {}).loss).toBe('dice');
+    expect(configFromFlags('classify', { loss: 'focal' }).loss).toBe('focal');
+    const classify = (loss: string) => () => validateTrainConfig(configFromFlags('classify', { data: 'd', loss }), false);
+    expect(classify('tversky')).toThrow(/^--loss tversky is a segmentation loss; classify trains with 'bce' or 'focal'/);
+    expect(classify('focal')).not.toThrow();
   });
 
   it('lossFor gives the named loss with its defaults, also from a config read back from JSON', async () => {
@@ -47,8 +54,8 @@ describe('segment loss selection', () => {
       got.dispose();
       want.dispose();
     }
-    // Five different functions, not one chosen five times.
-    expect(new Set(Object.values(values)).size).toBe(5);
+    // Six different functions, not one chosen six times.
+    expect(new Set(Object.values(values)).size).toBe(6);
     p.dispose();
     y.dispose();
   });
@@ -116,5 +123,18 @@ describe('train flags checked together', () => {
     expect(check({ norm: 'group', features: 8, attention: true })).toThrow(/^--attention with --norm group: .*--features 8 must be a multiple of 16/);
     expect(check({ norm: 'group', features: 16, attention: true })).not.toThrow();
     expect(check({ norm: 'batch', features: 8, attention: true })).not.toThrow();
+  });
+});
+
+describe('classify loss selection', () => {
+  it("classify trains with BCE by default and with the focal loss when asked", async () => {
+    const p = dn.tensor([0.9, 0.2, 0.6, 0.3], [4, 1]);
+    const y = dn.tensor([1, 0, 0, 1], [4, 1]);
+    const pick = (loss: TrainConfig['loss']) => lossFor({ ...defaultConfig('classify'), loss })(p, y);
+    const [bce, focal, wantBce, wantFocal] = [pick('bce'), pick('focal'), bceLoss(p, y), focalLoss(p, y)];
+    expect(await bce.item()).toBe(await wantBce.item());
+    expect(await focal.item()).toBe(await wantFocal.item());
+    expect(await focal.item()).not.toBe(await bce.item());
+    for (const t of [p, y, bce, focal, wantBce, wantFocal]) t.dispose();
   });
 });
