@@ -6,6 +6,7 @@ import { runConvert } from './convert.js';
 import { runDemo } from './demo.js';
 import { runEvalCommand } from './eval.js';
 import { runInfo } from './info.js';
+import { runLrFind } from './lr-find.js';
 import { runPredictCommand } from './predict.js';
 import { runServe } from './serve.js';
 import { runSmoke } from './smoke.js';
@@ -18,6 +19,7 @@ const COMMANDS: Record<string, { summary: string; run: (args: string[]) => Promi
   info: { summary: 'print the WebGPU adapter, its features and limits', run: runInfo },
   smoke: { summary: 'run a kernel on the GPU and check it against the CPU reference', run: runSmoke },
   train: { summary: 'train the classifier or the U-Net on a kaggle_3m folder', run: runTrain },
+  'lr-find': { summary: 'learning-rate range test: loss against an exponentially rising rate, a suggested rate, lr-find.html', run: runLrFind },
   eval: { summary: "test-split metrics of a run's best checkpoint", run: runEvalCommand },
   bench: { summary: 'time the kernels against the device peak and TensorFlow.js on the same adapter', run: runBench },
   convert: { summary: 'convert PyTorch/Keras/safetensors weights to a dawnet .safetensors', run: runConvert },

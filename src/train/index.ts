@@ -4,6 +4,8 @@ export { EarlyStopping, ReduceLROnPlateau, ModelCheckpoint, resolveMode } from '
 export type { Callback, Logs, TrainingControl } from './callbacks.js';
 export { LearningRateScheduler, cosineDecay, stepDecay } from './schedules.js';
 export type { Schedule, CosineDecayOptions } from './schedules.js';
+export { findLearningRate, suggestLearningRate, lrAtStep, LR_FINDER_DEFAULTS, SUGGESTION_RULE } from './lr-finder.js';
+export type { LrFinderOptions, LrFinderResult, LrFinderStep } from './lr-finder.js';
 export { saveCheckpoint, loadCheckpoint, applyCheckpoint, encodeCheckpoint } from './checkpoint.js';
 export type { CheckpointMeta, LoadedCheckpoint } from './checkpoint.js';
 export { WeightEma } from './ema.js';
