@@ -12,31 +12,10 @@ import { focalBackwardRef, focalForwardRef, sigmoidFocalBackwardRef, sigmoidFoca
 import { expectClose } from '../helpers/close.js';
 import { checkGrad } from '../helpers/finite-diff.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
-import { rng, uniform } from '../helpers/rng.js';
+import { f32, mask, runLossGpu, size } from '../helpers/loss-case.js';
+import { uniform } from '../helpers/rng.js';
 
 useGpu();
-
-const f32 = (x: ArrayLike<number>): Float64Array => Float64Array.from(Float32Array.from(x));
-const size = (shape: readonly number[]): number => shape.reduce((p, d) => p * d, 1);
-
-function mask(n: number, seed: number, fill = 0.3): Float64Array {
-  const r = rng(seed);
-  return Float64Array.from({ length: n }, () => (r() < fill ? 1 : 0));
-}
-
-/** Loss and its input's gradient on the GPU, for upstream dy shaped like the loss. */
-async function runGpu(fn: (x: dn.Tensor, y: dn.Tensor) => dn.Tensor, x: Float64Array, y: Float64Array, shape: number[], dy: (m: number) => Float64Array) {
-  const xt = fromNd(x, shape, true);
-  const yt = fromNd(y, shape);
-  const loss = fn(xt, yt);
-  const lossShape = [...loss.shape];
-  const value = await loss.toArray();
-  const dyt = fromNd(dy(loss.size), lossShape);
-  loss.backward(dyt);
-  const grad = await xt.grad!.toArray();
-  for (const t of [xt, yt, loss, dyt]) t.dispose();
-  return { lossShape, value, grad };
-}
 
 const KINDS = [
   {
@@ -81,7 +60,7 @@ for (const kind of KINDS) {
       const shape = [...cs.shape];
       const n = size(shape);
       const x = kind.input(n, 500 + k);
-      const y = cs.soft ? f32(uniform(n, 600 + k, 0, 1)) : mask(n, 600 + k);
+      const y = cs.soft ? f32(uniform(n, 600 + k, 0, 1)) : mask(n, 600 + k, 0.3);
       const ref = refOptions(cs.options);
       const dyFor = (m: number) => f32(uniform(m, 700 + k, 0.5, 1.5));
       const dyRef = (): NdArray => (ref.reduction === 'none' ? nd(dyFor(n), shape) : nd(dyFor(1), []));
@@ -96,7 +75,7 @@ for (const kind of KINDS) {
       }
 
       it(`${title}: GPU forward and backward match CPU`, async () => {
-        const got = await runGpu(kind.gpu(cs.options), x, y, shape, dyFor);
+        const got = await runLossGpu(kind.gpu(cs.options), x, y, shape, dyFor);
         const want = kind.forward(nd(x, shape), nd(y, shape), ref);
         expect(got.lossShape).toEqual(want.shape);
         // Per element a few float32 ops (log, exp of γ·log q, products): ~1e-6 relative; the
@@ -124,8 +103,8 @@ describe('focal losses, special values', () => {
       [(a: dn.Tensor, b: dn.Tensor) => sigmoidFocalLoss(a, b, plain), (a: dn.Tensor, b: dn.Tensor) => bceWithLogits(a, b), z],
     ] as const;
     for (const [focal, bce, x] of pairs) {
-      const got = await runGpu(focal, x, y, shape, one);
-      const want = await runGpu(bce, x, y, shape, one);
+      const got = await runLossGpu(focal, x, y, shape, one);
+      const want = await runLossGpu(bce, x, y, shape, one);
       // The same BCE kernel under both; only the mean's order could differ.
       expectClose('focal γ=0 vs bce forward', got.value, want.value);
       expectClose('focal γ=0 vs bce backward', got.grad, want.grad);
@@ -134,10 +113,10 @@ describe('focal losses, special values', () => {
 
   it('sigmoidFocalLoss(z) equals focalLoss(σ(z)) away from the clamp', async () => {
     const z = f32(uniform(n, 810, -3, 3));
-    const y = mask(n, 811);
+    const y = mask(n, 811, 0.3);
     const p = f32(Array.from(z, (v) => 1 / (1 + Math.exp(-v))));
-    const fromLogits = await runGpu((a, b) => sigmoidFocalLoss(a, b, { reduction: 'none' }), z, y, shape, ones);
-    const fromProbs = await runGpu((a, b) => focalLoss(a, b, { reduction: 'none' }), p, y, shape, ones);
+    const fromLogits = await runLossGpu((a, b) => sigmoidFocalLoss(a, b, { reduction: 'none' }), z, y, shape, ones);
+    const fromProbs = await runLossGpu((a, b) => focalLoss(a, b, { reduction: 'none' }), p, y, shape, ones);
     // σ(z) rounded to float32 before the log: relative 1e-7 per element, times |log p| ≤ 3.
     expectClose('logits vs probabilities', fromLogits.value, fromProbs.value, { atol: 1e-6, rtol: 1e-5 });
   });
@@ -148,7 +127,7 @@ describe('focal losses, special values', () => {
     const s = [2, 2, 2, 1];
     for (const reduction of ['none', 'mean'] as const) {
       const o = { reduction, gamma: 2, alpha: 0.25 };
-      const got = await runGpu((a, b) => sigmoidFocalLoss(a, b, o), z, y, s, ones);
+      const got = await runLossGpu((a, b) => sigmoidFocalLoss(a, b, o), z, y, s, ones);
       expect([...got.value, ...got.grad].every(Number.isFinite)).toBe(true);
       const want = sigmoidFocalForwardRef(nd(z, s), nd(y, s), { ...o, alpha: 0.25 });
       expectClose(`|z| = 50 ${reduction} forward`, got.value, want.data);
@@ -167,7 +146,7 @@ describe('focal losses, special values', () => {
     const y = f32([0, 1, 0, 1, 1, 0]);
     const s = [1, 6];
     const o = { gamma: 0.5, alpha: 0.25, reduction: 'none' } as const;
-    const got = await runGpu((a, b) => focalLoss(a, b, o), p, y, s, ones);
+    const got = await runLossGpu((a, b) => focalLoss(a, b, o), p, y, s, ones);
     expect([...got.value, ...got.grad].every(Number.isFinite)).toBe(true);
     // -log(1e-7) = 16.1 where the clamp bites: float32's log agrees to 1e-6 relative.
     expectClose('exact forward', got.value, focalForwardRef(nd(p, s), nd(y, s), o).data, { atol: 1e-5, rtol: 1e-5 });
@@ -176,7 +155,7 @@ describe('focal losses, special values', () => {
 
   it('gives no gradient to the target', async () => {
     const zt = fromNd(uniform(8, 820, -2, 2), [2, 4], true);
-    const yt = fromNd(mask(8, 821), [2, 4], true);
+    const yt = fromNd(mask(8, 821, 0.3), [2, 4], true);
     const loss = sigmoidFocalLoss(zt, yt);
     loss.backward();
     expect(zt.grad).not.toBeNull();

@@ -12,18 +12,10 @@ import { tverskyBackwardRef, tverskyForwardRef, type TverskyRefOptions } from '.
 import { expectClose } from '../helpers/close.js';
 import { checkGrad } from '../helpers/finite-diff.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
-import { rng, uniform } from '../helpers/rng.js';
+import { f32, mask, runLossGpu, size } from '../helpers/loss-case.js';
+import { uniform } from '../helpers/rng.js';
 
 useGpu();
-
-const f32 = (x: ArrayLike<number>): Float64Array => Float64Array.from(Float32Array.from(x));
-const size = (shape: readonly number[]): number => shape.reduce((p, d) => p * d, 1);
-
-/** A binary mask with about `fill` of its pixels set. */
-function mask(n: number, seed: number, fill = 0.4): Float64Array {
-  const r = rng(seed);
-  return Float64Array.from({ length: n }, () => (r() < fill ? 1 : 0));
-}
 
 type Kind = 'tversky' | 'focalTversky';
 
@@ -41,19 +33,9 @@ function resolve(kind: Kind, o: FocalTverskyOptions): { gpu: (p: dn.Tensor, y: d
   return { gpu: (p, y) => (focal ? focalTverskyLoss(p, y, o) : tverskyLoss(p, y, o)), ref };
 }
 
-/** Loss and dL/dp on the GPU, for upstream dy. */
-async function runGpu(fn: (p: dn.Tensor, y: dn.Tensor) => dn.Tensor, p: Float64Array, y: Float64Array, shape: number[], dy: number) {
-  const pt = fromNd(p, shape, true);
-  const yt = fromNd(y, shape);
-  const loss = fn(pt, yt);
-  const lossShape = [...loss.shape];
-  const value = await loss.toArray();
-  const dyt = dn.tensor([dy], []);
-  loss.backward(dyt);
-  const grad = await pt.grad!.toArray();
-  for (const t of [pt, yt, loss, dyt]) t.dispose();
-  return { lossShape, value, grad };
-}
+/** Loss and dL/dp on the GPU, for a scalar upstream dy. */
+const runGpu = (fn: (p: dn.Tensor, y: dn.Tensor) => dn.Tensor, p: Float64Array, y: Float64Array, shape: number[], dy: number) =>
+  runLossGpu(fn, p, y, shape, () => Float64Array.of(dy));
 
 // α ≠ β everywhere but the defaults, and masks with FP ≠ FN, so a swap of α and β shows.
 const CASES = [
@@ -76,7 +58,7 @@ for (const kind of ['tversky', 'focalTversky'] as const) {
       const shape = [...cs.shape];
       const n = size(shape);
       const p = f32(uniform(n, 100 + k, 0.02, 0.98));
-      const y = mask(n, 200 + k);
+      const y = mask(n, 200 + k, 0.4);
       const dy = 0.8;
       const { gpu, ref } = resolve(kind, cs.options);
       const title = `${kind} ${JSON.stringify(cs.shape)} ${JSON.stringify(cs.options)}`;
@@ -118,7 +100,7 @@ for (const kind of ['tversky', 'focalTversky'] as const) {
 
     it('a perfect binary prediction scores 0 with a finite gradient', async () => {
       const shape = [2, 4, 4, 2];
-      const y = mask(size(shape), 310);
+      const y = mask(size(shape), 310, 0.4);
       const { gpu, ref } = resolve(kind, { perSample: true, perChannel: true });
       const got = await runGpu(gpu, y, y, shape, 1);
       expect(got.grad.every(Number.isFinite)).toBe(true);
@@ -129,7 +111,7 @@ for (const kind of ['tversky', 'focalTversky'] as const) {
 
     it('gives no gradient to the target', async () => {
       const pt = fromNd(uniform(16, 320, 0.1, 0.9), [2, 2, 2, 2], true);
-      const yt = fromNd(mask(16, 321), [2, 2, 2, 2], true);
+      const yt = fromNd(mask(16, 321, 0.4), [2, 2, 2, 2], true);
       const loss = resolve(kind, { perChannel: true }).gpu(pt, yt);
       loss.backward();
       expect(pt.grad).not.toBeNull();
@@ -143,7 +125,7 @@ describe('tversky at alpha = beta = 1/2 is Dice', () => {
   const shape = [3, 6, 5, 2];
   const n = size(shape);
   const p = f32(uniform(n, 400, 0, 1));
-  const y = mask(n, 401);
+  const y = mask(n, 401, 0.4);
   for (const perSample of [false, true]) {
     for (const perChannel of [false, true]) {
       it(`perSample ${perSample}, perChannel ${perChannel}: tversky smooth s = dice smooth 2s; equal at s = 0`, async () => {
