@@ -30,6 +30,17 @@ class Tiny extends Module {
 
 const dir = mkdtempSync(join(tmpdir(), 'dawnet-ckpt-'));
 
+/** A model after one Adam step, saved with its optimiser state as `file`. */
+async function adamCheckpoint(file: string): Promise<{ a: Tiny; adam: Adam; path: string }> {
+  const a = new Tiny(3, 1);
+  const adam = new Adam(a.trainableParameters(), { lr: 0.1 });
+  a.w.grad = dn.full([3, 2], 0.5);
+  adam.step();
+  const path = join(dir, file);
+  await saveCheckpoint(path, a, adam, {});
+  return { a, adam, path };
+}
+
 describe('safetensors', () => {
   it('round-trips tensors and metadata, 8-byte aligned', () => {
     const bytes = encodeSafetensors(new Map([['a', { shape: [2, 3], data: Float32Array.from([1, 2, 3, 4, 5, 6]) }], ['b', { shape: [], data: Float32Array.from([7]) }]]), { k: 'v' });
@@ -100,12 +111,7 @@ describe('checkpoints', () => {
   });
 
   it("another kind of optimiser's state is refused, naming the file and both kinds, with model and optimiser untouched", async () => {
-    const a = new Tiny(3, 1);
-    const adam = new Adam(a.trainableParameters(), { lr: 0.1 });
-    a.w.grad = dn.full([3, 2], 0.5);
-    adam.step();
-    const path = join(dir, 'adam.safetensors');
-    await saveCheckpoint(path, a, adam, {});
+    const { a, adam, path } = await adamCheckpoint('adam.safetensors');
     const b = new Tiny(3, 2);
     const rms = new dn.optim.RMSprop(b.trainableParameters(), { lr: 0.5 });
     const err = await loadCheckpoint(path, b, rms).catch((e: unknown) => e);
@@ -124,12 +130,7 @@ describe('checkpoints', () => {
   });
 
   it('optimiser state for a parameter the optimiser lacks is refused before the weights are written', async () => {
-    const a = new Tiny(3, 1);
-    const adam = new Adam(a.trainableParameters(), { lr: 0.1 });
-    a.w.grad = dn.full([3, 2], 0.5);
-    adam.step();
-    const path = join(dir, 'stray.safetensors');
-    await saveCheckpoint(path, a, adam, {});
+    const { a, adam, path } = await adamCheckpoint('stray.safetensors');
     const b = new Tiny(3, 2);
     const noParams = new Adam([], { lr: 0.5 });
     await expect(loadCheckpoint(path, b, noParams)).rejects.toThrow(/belongs to no parameter/);
