@@ -21,7 +21,7 @@ export const trainSpec: CommandSpec = {
     batch: { type: 'number', help: 'batch size (default: classify 32, segment 16)' },
     size: { type: 'number', help: 'working image size in pixels', default: 256 },
     lr: { type: 'number', help: 'learning rate (default: classify 1e-3, segment 1e-4)' },
-    optimizer: { type: 'string', help: "classify takes Keras's conventions (Adam's and RMSprop's epsilon), segment PyTorch's; sgd has momentum 0.9, adamw weight decay 0.01", choices: [...OPTIMIZERS], default: 'adam' },
+    optimizer: { type: 'string', help: "the optimiser (sgd with momentum 0.9, adamw with weight decay 0.01); classify takes Keras's conventions where they differ (Adam's and RMSprop's epsilon), segment PyTorch's", choices: [...OPTIMIZERS], default: 'adam' },
     seed: { type: 'number', help: 'seed for splits, initialisation, shuffling and augmentation', default: 42 },
     augment: { type: 'string', help: 'augmentation preset (the notebook\'s best: hflip+elastic, alpha [2,6], sigma 2.5)', choices: AUGMENT_PRESETS, default: 'hflip+elastic' },
     split: { type: 'string', help: "'patient' keeps each patient in one split; 'slice' is the notebook's leaking random split (warns)", choices: ['patient', 'slice'], default: 'patient' },
