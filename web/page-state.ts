@@ -1,13 +1,28 @@
 // What the page exposes on `window.__dawnet` for scripts and the browser test: the adapter, the
-// last probability map the Segment panel computed, and the Train panel's losses. Plain data only.
+// Segment panel's options and its last probability map and mask, and the Train panel's losses.
+// Plain data only.
+
+import type { TtaMode } from '../src/train/tta.js';
 
 export interface SliceResult {
   file: string;
   /** Side of the square the slice was resized to before inference. */
   size: number;
-  /** Upload, forward pass and readback, in milliseconds. */
+  /** Upload, forward pass(es) and readback, in milliseconds: both passes with flip TTA. */
   inferenceMs: number;
+  tta: TtaMode;
+  /** Pixels of the drawn mask, after post-processing. */
   tumourPixels: number;
+  /** Pixels post-processing took out of the thresholded mask (0 when it is off). */
+  removedPixels: number;
+}
+
+/** What `dawnet predict` calls --tta, --min-lesion-size and --keep-largest. */
+export interface SegmentOptions {
+  tta: TtaMode;
+  /** Lesions (8-connected components of a slice's mask) under this many pixels are removed; 0 is off. */
+  minLesionSize: number;
+  keepLargest: boolean;
 }
 
 export interface PageState {
@@ -15,9 +30,15 @@ export interface PageState {
   adapter: string | null;
   /** Why the page cannot run (no navigator.gpu, no adapter, device request failed). */
   gpuProblem: string | null;
-  /** p(tumour) per pixel, row-major [size, size], of the slice segmented last. */
+  /** The options in force: the last valid value of each field. */
+  segmentOptions: SegmentOptions;
+  /** p(tumour) per pixel, row-major [size, size], of the slice segmented last, as the model gave it. */
   lastProbabilities: Float32Array | null;
+  /** The drawn mask of that slice, 0 or 1 per pixel, after post-processing. */
+  lastMask: Uint8Array | null;
   results: SliceResult[];
+  /** Passes of the Segment panel over its slices, so a script can wait for the next one. */
+  renders: number;
   /** Training loss per step of the current (or last) run. */
   losses: number[];
 }
@@ -25,8 +46,11 @@ export interface PageState {
 export const pageState: PageState = {
   adapter: null,
   gpuProblem: null,
+  segmentOptions: { tta: 'none', minLesionSize: 0, keepLargest: false },
   lastProbabilities: null,
+  lastMask: null,
   results: [],
+  renders: 0,
   losses: [],
 };
 

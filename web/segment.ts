@@ -2,6 +2,8 @@
 // U-Net on WebGPU. The architecture comes from the checkpoint's metadata; the input size and the
 // normalisation are not stored there, so, like `dawnet predict`, each slice is resized to a square
 // whose side is its own rounded to a multiple of 2^depth and z-scored per image and channel.
+// The options (segment-options.ts) redraw the slices shown when they change: a new TTA setting
+// runs the model again, post-processing alone works on the kept probabilities.
 
 import * as dn from '../src/index.js';
 import { zscoreImages } from '../src/data/normalize.js';
@@ -9,10 +11,12 @@ import { sliceToRgb } from '../src/app/predict-job.js';
 import { readTiffInfo } from '../src/data/tiff.js';
 import { decodeSafetensors } from '../src/io/safetensors.js';
 import { applyCheckpoint } from '../src/train/checkpoint.js';
+import type { TtaMode } from '../src/train/tta.js';
 import { overlay, probabilityToGray, toRgb8 } from '../src/report/overlay.js';
 import { figure, maskImage } from './canvas.js';
 import { forwardOnce } from './infer.js';
 import { byId, pageState, setStage, showMessage, type SliceResult } from './page-state.js';
+import { maskSlice, setupSegmentOptions } from './segment-options.js';
 
 interface UNetArchitecture {
   name: 'unet';
@@ -32,13 +36,30 @@ interface LoadedModel {
   model: dn.Module;
   arch: UNetArchitecture;
   file: string;
-  /** Whether a slice has gone through yet: the first pass also compiles the shaders. */
-  ran: boolean;
+  /** The TTA modes a slice has gone through: the first pass in a mode also compiles its shaders. */
+  ran: Set<TtaMode>;
 }
+
+/** A slice on show: its input, kept so that new options need no new decoding, and its probabilities. */
+interface ShownSlice {
+  file: string;
+  info: { width: number; height: number };
+  size: number;
+  rgb: Float32Array;
+  input: Float32Array;
+  prob: Float32Array;
+  tta: TtaMode;
+  inferenceMs: number;
+  first: boolean;
+}
+
+/** What reading a file gives, before the model has run on it. */
+type SliceInput = Omit<ShownSlice, 'prob' | 'tta' | 'inferenceMs' | 'first'>;
 
 let loaded: LoadedModel | null = null;
 let slices: File[] = [];
-/** Files are handled one batch at a time, in the order they arrive. */
+let shown: ShownSlice[] = [];
+/** File batches and option changes are handled one at a time, in the order they arrive (enqueue). */
 let queue: Promise<void> = Promise.resolve();
 
 function readArchitecture(bytes: Uint8Array, file: string): UNetArchitecture {
@@ -74,7 +95,7 @@ async function loadCheckpointFile(file: File): Promise<void> {
   }
   model.eval();
   loaded?.model.dispose();
-  loaded = { model, arch, file: file.name, ran: false };
+  loaded = { model, arch, file: file.name, ran: new Set() };
   byId('model-info').textContent =
     `${file.name}: ${attention ? 'Attention U-Net' : 'U-Net'}, ${features} features, depth ${depth}, ${model.parameterCount().toLocaleString('en')} parameters. ` +
     `Slices are resized to a multiple of ${2 ** depth} and z-scored per channel.`;
@@ -86,29 +107,45 @@ export function inputSize(width: number, height: number, depth: number): number 
   return Math.max(step, Math.round(Math.max(width, height) / step) * step);
 }
 
-async function segmentFile(file: File, m: LoadedModel, first: boolean): Promise<HTMLElement> {
+async function readSlice(file: File, m: LoadedModel): Promise<SliceInput> {
   const bytes = new Uint8Array(await file.arrayBuffer());
   const info = readTiffInfo(bytes, file.name);
   const size = inputSize(info.width, info.height, m.arch.depth);
   const rgb = sliceToRgb(bytes, file.name, size);
   const input = Float32Array.from(rgb);
   zscoreImages(input, 1, size * size, 3);
+  return { file: file.name, info, size, rgb, input };
+}
+
+/** Runs the model on the slice with the TTA setting in force, timing the pass (both, with flip). */
+async function infer(s: SliceInput, m: LoadedModel): Promise<ShownSlice> {
+  const tta = pageState.segmentOptions.tta;
+  const first = !m.ran.has(tta);
   const started = performance.now();
-  const prob = await forwardOnce(m.model, input, [1, size, size, 3]);
+  const prob = await forwardOnce(m.model, s.input, [1, s.size, s.size, 3], tta);
   const inferenceMs = performance.now() - started;
-  const mask = maskImage(prob, size);
-  const result: SliceResult = { file: file.name, size, inferenceMs, tumourPixels: mask.data.reduce((n, v) => n + (v ? 1 : 0), 0) };
-  pageState.lastProbabilities = prob;
+  m.ran.add(tta);
+  return { ...s, prob, tta, inferenceMs, first };
+}
+
+/** The slice's card under the options in force; also what the page state says of it. */
+function renderSlice(s: ShownSlice): HTMLElement {
+  const opts = pageState.segmentOptions;
+  const { mask, shown: drawn, removedPixels } = maskSlice(s.prob, s.size, opts);
+  const result: SliceResult = { file: s.file, size: s.size, inferenceMs: s.inferenceMs, tta: s.tta, tumourPixels: mask.reduce((n, v) => n + v, 0), removedPixels };
+  pageState.lastProbabilities = s.prob;
+  pageState.lastMask = mask;
   pageState.results.push(result);
-  return resultCard(result, info, first, [
-    figure(toRgb8(rgb, size, size), 'MRI (pre-contrast, FLAIR, post-contrast as RGB)', 'mri'),
-    figure(probabilityToGray(prob, size, size), 'p(tumour)', 'probability'),
-    figure(mask, 'mask (p ≥ 0.5)', 'mask'),
-    figure(overlay(toRgb8(rgb, size, size), undefined, prob, { fillAlpha: 0.25 }), 'overlay', 'overlay'),
+  const rgb8 = toRgb8(s.rgb, s.size, s.size);
+  return resultCard(result, s, [
+    figure(rgb8, 'MRI (pre-contrast, FLAIR, post-contrast as RGB)', 'mri'),
+    figure(probabilityToGray(s.prob, s.size, s.size), 'p(tumour)', 'probability'),
+    figure(maskImage(drawn, s.size), opts.minLesionSize > 0 || opts.keepLargest ? 'mask (p ≥ 0.5, post-processed)' : 'mask (p ≥ 0.5)', 'mask'),
+    figure(overlay(rgb8, undefined, drawn, { fillAlpha: 0.25 }), 'overlay', 'overlay'),
   ]);
 }
 
-function resultCard(r: SliceResult, info: { width: number; height: number }, first: boolean, figures: HTMLElement[]): HTMLElement {
+function resultCard(r: SliceResult, s: ShownSlice, figures: HTMLElement[]): HTMLElement {
   const card = document.createElement('article');
   card.className = 'result';
   card.dataset.testid = 'result';
@@ -117,9 +154,12 @@ function resultCard(r: SliceResult, info: { width: number; height: number }, fir
   const details = document.createElement('p');
   details.className = 'details';
   details.dataset.testid = 'result-details';
-  const resized = info.width === r.size && info.height === r.size ? `${r.size}×${r.size}` : `${info.width}×${info.height} resized to ${r.size}×${r.size}`;
-  const ms = `${r.inferenceMs.toFixed(1)} ms${first ? ' (first run, includes compiling the shaders)' : ''}`;
-  details.textContent = `${resized} · inference ${ms} · ${r.tumourPixels} tumour pixels`;
+  const { width, height } = s.info;
+  const resized = width === r.size && height === r.size ? `${r.size}×${r.size}` : `${width}×${height} resized to ${r.size}×${r.size}`;
+  const passes = r.tta === 'flip' ? ' (flip TTA: both passes)' : '';
+  const ms = `${r.inferenceMs.toFixed(1)} ms${s.first ? ' (first run, includes compiling the shaders)' : ''}`;
+  const removed = r.removedPixels ? ` · post-processing removed ${r.removedPixels} pixel${r.removedPixels === 1 ? '' : 's'}` : '';
+  details.textContent = `${resized} · inference${passes} ${ms} · ${r.tumourPixels} tumour pixels${removed}`;
   const row = document.createElement('div');
   row.className = 'figures';
   row.append(...figures);
@@ -134,11 +174,41 @@ async function runSlices(): Promise<void> {
   const results = byId('results');
   results.replaceChildren();
   pageState.results = [];
+  shown = [];
+  // Each card is drawn as soon as its slice is through, not after the whole batch.
   for (const file of slices) {
-    results.append(await segmentFile(file, m, !m.ran));
-    m.ran = true;
+    const s = await infer(await readSlice(file, m), m);
+    shown.push(s);
+    results.append(renderSlice(s));
   }
+  pageState.renders++;
   setStage('segment', 'done');
+}
+
+/** Draws the slices on show again under new options, running the model only where the TTA setting changed. */
+async function redraw(): Promise<void> {
+  const m = loaded;
+  if (!m || shown.length === 0) return;
+  setStage('segment', 'running');
+  for (let i = 0; i < shown.length; i++) {
+    if (shown[i].tta !== pageState.segmentOptions.tta) shown[i] = await infer(shown[i], m);
+  }
+  pageState.results = [];
+  byId('results').replaceChildren(...shown.map(renderSlice));
+  pageState.renders++;
+  setStage('segment', 'done');
+}
+
+/** Runs `job` after the work queued before it (files and option changes alike); a failure is shown in the panel. */
+function enqueue(job: () => Promise<void>): void {
+  queue = queue.then(async () => {
+    try {
+      await job();
+    } catch (e) {
+      showMessage(byId('segment-error'), (e as Error).message);
+      setStage('segment', 'error');
+    }
+  });
 }
 
 /** Sorts dropped or picked files into the checkpoint and the slices, then runs what can run. */
@@ -146,22 +216,16 @@ function accept(files: File[]): void {
   const checkpoint = files.find((f) => /\.safetensors$/i.test(f.name));
   const tiffs = files.filter((f) => /\.tiff?$/i.test(f.name));
   const ignored = files.filter((f) => f !== checkpoint && !tiffs.includes(f));
-  queue = queue.then(async () => {
-    const error = byId('segment-error');
-    showMessage(error, ignored.length ? `Ignored ${ignored.map((f) => f.name).join(', ')}: expected a .safetensors checkpoint or .tif slices.` : null);
-    try {
-      if (checkpoint) {
-        setStage('segment', 'loading');
-        await loadCheckpointFile(checkpoint);
-        setStage('segment', 'model-loaded');
-      }
-      if (tiffs.length) slices = tiffs;
-      if (!loaded && slices.length) byId('model-info').textContent = `${slices.length} slice(s) waiting: now pick or drop a checkpoint.`;
-      await runSlices();
-    } catch (e) {
-      showMessage(error, (e as Error).message);
-      setStage('segment', 'error');
+  enqueue(async () => {
+    showMessage(byId('segment-error'), ignored.length ? `Ignored ${ignored.map((f) => f.name).join(', ')}: expected a .safetensors checkpoint or .tif slices.` : null);
+    if (checkpoint) {
+      setStage('segment', 'loading');
+      await loadCheckpointFile(checkpoint);
+      setStage('segment', 'model-loaded');
     }
+    if (tiffs.length) slices = tiffs;
+    if (!loaded && slices.length) byId('model-info').textContent = `${slices.length} slice(s) waiting: now pick or drop a checkpoint.`;
+    await runSlices();
   });
 }
 
@@ -172,6 +236,7 @@ export function setupSegmentPanel(enabled: boolean): void {
   checkpointInput.disabled = !enabled;
   sliceInput.disabled = !enabled;
   setStage('segment', enabled ? 'idle' : 'disabled');
+  setupSegmentOptions(enabled, () => enqueue(redraw));
   if (!enabled) return;
   checkpointInput.addEventListener('change', () => accept([...(checkpointInput.files ?? [])]));
   sliceInput.addEventListener('change', () => accept([...(sliceInput.files ?? [])]));

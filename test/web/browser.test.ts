@@ -1,46 +1,31 @@
 // The browser page end to end in Debian's headless Chromium (SwiftShader's WebGPU adapter): a
-// tiny U-Net checkpoint and a slice TIFF made here in Node are fed through the page's file
-// inputs, and the page's probability map must match Dawn's in Node; a few training steps in the
-// page must lower the loss and give a downloadable checkpoint; a browser without WebGPU must say
-// so plainly. Also the pieces around it: the bundle's Node-import check and `dawnet serve`.
+// tiny U-Net checkpoint and a slice TIFF made here in Node (page-fixture.ts) are fed through the
+// page's file inputs, and the page's probability map must match Dawn's in Node; flip TTA and the
+// lesion post-processing must give what `dawnet predict` gives; a few training steps in the page
+// must lower the loss and give a downloadable checkpoint; a browser without WebGPU must say so
+// plainly. Also the pieces around it: the bundle's Node-import check and `dawnet serve`.
 
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import * as dn from '../../src/index.js';
-import { zscoreImages } from '../../src/data/normalize.js';
-import { sliceToRgb } from '../../src/app/predict-job.js';
 import { UsageError } from '../../src/cli/args.js';
 import { isLoopbackHost, startServer, type StartedServer } from '../../src/cli/serve.js';
-import { synthesizePatient } from '../../src/data/synth.js';
-import { encodeTiff } from '../../src/data/tiff.js';
 import { decodeSafetensors } from '../../src/io/safetensors.js';
-import { saveCheckpoint } from '../../src/train/checkpoint.js';
+import { labelComponents, postprocessMask } from '../../src/train/components.js';
 import { expectClose } from '../helpers/close.js';
 import { useGpu } from '../helpers/gpu.js';
+import * as fx from './page-fixture.js';
 // For the type of window.__dawnet inside page.evaluate (the file declares it globally).
 import type {} from '../../web/page-state.js';
 
 useGpu();
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
+const { ROOT, CHROMIUM, hasChromium, ARCH, INPUT_SIDE, PLANTED_SIDE } = fx;
 if (!hasChromium) console.warn(`web browser tests skipped: ${CHROMIUM} is missing`);
-const BROWSER_ARGS = ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run'];
-const WEBGPU_ARGS = ['--enable-unsafe-webgpu', '--enable-features=Vulkan', '--use-webgpu-adapter=swiftshader'];
-
-/** The fixture's U-Net and slice: 30x30 is not a multiple of 2^depth, so the page must resize to 32. */
-const ARCH = { name: 'unet', features: 4, depth: 2, inChannels: 3, outChannels: 1 } as const;
-const SLICE_SIDE = 30;
-const FIXTURE_STEPS = 40;
-const INPUT_SIDE = 32;
 // SwiftShader's subgroups have 4 lanes, so the page runs the 4-lane subgroup conv kernels (3-7x
 // faster there than the tiled ones, measured in this Chromium); shader compilation still takes
 // seconds on a busy 2-core machine: a handful of small steps is enough to see the loss fall.
@@ -70,67 +55,6 @@ function get(port: number, path: string, method = 'GET'): Promise<{ status: numb
     req.on('error', fail);
     req.end();
   });
-}
-
-/**
- * Adam steps on synthetic slices move the weights and BN statistics off their initial values, so
- * the probabilities span 0..1 instead of sitting near 0.5 (and the screenshot shows a mask).
- */
-async function makeCheckpoint(path: string): Promise<dn.Module> {
-  dn.setInitSeed(11);
-  const model = dn.models.unet({ features: ARCH.features, depth: ARCH.depth });
-  const opt = new dn.optim.Adam(model.trainableParameters(), { lr: 0.01 });
-  const slices = synthesizePatient(3, { patients: 4, seed: 2, size: INPUT_SIDE, slicesPerPatient: [12, 12] }).slices;
-  const images = Float32Array.from(slices.flatMap((s) => [...s.image].map((v) => v / 255)));
-  zscoreImages(images, slices.length, INPUT_SIDE * INPUT_SIDE, 3);
-  const masks = Float32Array.from(slices.flatMap((s) => [...s.mask].map((v) => (v ? 1 : 0))));
-  const x = dn.tensor(images, [slices.length, INPUT_SIDE, INPUT_SIDE, 3]);
-  const y = dn.tensor(masks, [slices.length, INPUT_SIDE, INPUT_SIDE, 1]);
-  for (let step = 0; step < FIXTURE_STEPS; step++) {
-    const loss = dn.scope(() => {
-      const l = dn.bceDiceLoss(model.forward(x), y);
-      l.backward();
-      return l;
-    });
-    opt.step();
-    opt.zeroGrad();
-    loss.dispose();
-  }
-  x.dispose();
-  y.dispose();
-  opt.dispose();
-  model.eval();
-  await saveCheckpoint(path, model, null, { architecture: ARCH, seed: 11, task: 'segment' });
-  return model;
-}
-
-/** A tumour slice of a synthetic patient, as the LGG data set stores them (8-bit RGB TIFF). */
-function makeSlice(): Uint8Array {
-  const patient = synthesizePatient(0, { patients: 1, seed: 5, size: SLICE_SIDE, slicesPerPatient: [12, 12] });
-  const withTumour = patient.slices.filter((s) => s.mask.some((m) => m > 0));
-  const slice = withTumour[Math.floor(withTumour.length / 2)] ?? patient.slices[6]!;
-  return encodeTiff({ width: SLICE_SIDE, height: SLICE_SIDE, channels: 3, data: slice.image });
-}
-
-/** What `dawnet predict` does with the slice: resize, z-score, forward. */
-async function nodeProbabilities(model: dn.Module, tiff: Uint8Array): Promise<Float32Array> {
-  const input = sliceToRgb(tiff, 'slice.tif', INPUT_SIDE);
-  zscoreImages(input, 1, INPUT_SIDE * INPUT_SIDE, 3);
-  const x = dn.tensor(input, [1, INPUT_SIDE, INPUT_SIDE, 3]);
-  const y = dn.noGrad(() => model.forward(x));
-  const out = await y.toArray();
-  x.dispose();
-  y.dispose();
-  return out;
-}
-
-function watchProblems(page: Page): string[] {
-  const problems: string[] = [];
-  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
-  });
-  return problems;
 }
 
 beforeAll(async () => {
@@ -194,26 +118,39 @@ describe.skipIf(!hasChromium)('the page in headless Chromium', () => {
   beforeAll(async () => {
     await mkdir(resultsDir, { recursive: true });
     const { chromium } = await import('playwright-core');
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: [...WEBGPU_ARGS, ...BROWSER_ARGS] });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: [...fx.WEBGPU_ARGS, ...fx.BROWSER_ARGS] });
   });
   afterAll(async () => {
     await browser?.close();
   });
 
-  it('segments a slice as Dawn does in Node, trains with a falling loss, downloads the weights', async () => {
-    const checkpointPath = join(workDir, 'tiny-unet.safetensors');
-    const model = await makeCheckpoint(checkpointPath);
-    const tiff = makeSlice();
-    const want = await nodeProbabilities(model, tiff);
-    model.dispose();
+  /** The trained checkpoint, its slice and Node's probabilities with and without TTA: made once, for both tests that load it. */
+  let trained: Promise<{ path: string; tiff: Uint8Array; plain: Float32Array; flip: Float32Array }> | undefined;
+  const trainedFixture = () =>
+    (trained ??= (async () => {
+      const path = join(workDir, 'tiny-unet.safetensors');
+      const model = await fx.makeCheckpoint(path);
+      const tiff = fx.makeSlice();
+      try {
+        return { path, tiff, plain: await fx.nodeProbabilities(model, tiff), flip: await fx.nodeProbabilities(model, tiff, INPUT_SIDE, 'flip') };
+      } finally {
+        model.dispose();
+      }
+    })());
 
-    const context = await browser!.newContext({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
-    const page = await context.newPage();
-    const problems = watchProblems(page);
+  async function openPage(page: Page): Promise<void> {
     await page.goto(server!.url);
     await page.waitForSelector('body[data-page="ready"]', { timeout: 20_000 });
     const gpu = await page.evaluate(() => ({ stage: document.body.dataset.gpu, problem: window.__dawnet.gpuProblem }));
     expect(gpu, 'the SwiftShader adapter should be found').toEqual({ stage: 'ready', problem: null });
+  }
+
+  it('segments a slice as Dawn does in Node, trains with a falling loss, downloads the weights', async () => {
+    const { path: checkpointPath, tiff, plain: want } = await trainedFixture();
+    const context = await browser!.newContext({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
+    const page = await context.newPage();
+    const problems = fx.watchProblems(page);
+    await openPage(page);
 
     await page.setInputFiles('#checkpoint-input', checkpointPath);
     await page.waitForSelector('body[data-segment="model-loaded"], body[data-segment="error"]');
@@ -257,6 +194,106 @@ describe.skipIf(!hasChromium)('the page in headless Chromium', () => {
     await context.close();
   });
 
+  /** Runs `change` and waits for the Segment panel's next pass over its slices, which must not fail. */
+  async function nextRender(page: Page, change: () => Promise<unknown>): Promise<void> {
+    const before = await page.evaluate(() => window.__dawnet.renders);
+    await change();
+    await page.waitForFunction((n) => window.__dawnet.renders > n || document.body.dataset.segment === 'error', before, { timeout: 30_000 });
+    expect(await page.locator('#segment-error').textContent()).toBe('');
+  }
+
+  /** What the page drew and holds for its (only) slice: the mask canvas's pixels as 0/1 and its state. */
+  const shown = (page: Page) =>
+    page.evaluate(() => {
+      const canvas = document.querySelector<HTMLCanvasElement>('[data-testid="result"] canvas[data-testid="mask"]')!;
+      const rgba = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+      const s = window.__dawnet;
+      return {
+        drawn: Array.from({ length: canvas.width * canvas.height }, (_, i) => rgba[4 * i] / 255),
+        mask: Array.from(s.lastMask ?? []),
+        prob: Array.from(s.lastProbabilities ?? []),
+        result: s.results[0],
+        details: document.querySelector('[data-testid="result-details"]')!.textContent ?? '',
+      };
+    });
+
+  const enterMinLesionSize = async (page: Page, text: string) => {
+    await page.fill('#min-lesion-input', text);
+    await page.press('#min-lesion-input', 'Enter');
+  };
+
+  it('runs flip TTA and removes small lesions as dawnet predict does, redrawing the slices shown', async () => {
+    const { path, tiff, plain, flip } = await trainedFixture();
+    // The trained 3x3 kernels are not mirror-symmetric, so the mirrored pass moves p(tumour).
+    expect(Math.max(...plain.map((p, i) => Math.abs(p - flip[i])))).toBeGreaterThan(0.01);
+    const planted = fx.makePlantedSlice();
+    const thresholdPath = join(workDir, 'threshold-unet.safetensors');
+    const plantedProb = await fx.thresholdProbabilities(await fx.makeThresholdCheckpoint(thresholdPath), planted);
+    const thresholded = Array.from(plantedProb, (p) => (p >= 0.5 ? 1 : 0));
+    const square = [PLANTED_SIDE, PLANTED_SIDE];
+    // Lesion, speck and staircase 8-connected; the staircase falls apart into 3 with 4-connectivity.
+    expect([8, 4].map((k) => labelComponents(thresholded, square, k as 8 | 4).count)).toEqual([3, 5]);
+
+    const context = await browser!.newContext({ viewport: { width: 1400, height: 1000 } });
+    const page = await context.newPage();
+    const problems = fx.watchProblems(page);
+    await openPage(page);
+    await page.setInputFiles('#checkpoint-input', path);
+    await page.waitForSelector('body[data-segment="model-loaded"], body[data-segment="error"]');
+    await nextRender(page, () => page.setInputFiles('#slice-input', { name: 'slice.tif', mimeType: 'image/tiff', buffer: Buffer.from(tiff) }));
+    expectClose('page probabilities without TTA vs Node', (await shown(page)).prob, plain, { atol: 1e-4, rtol: 0 });
+
+    // (a) TTA re-runs the model: the page must now give predictWithTta's average, and lose it again.
+    await nextRender(page, () => page.check('#tta-input'));
+    let got = await shown(page);
+    expect(got.result.tta).toBe('flip');
+    expect(got.details).toContain('flip TTA: both passes');
+    expectClose('page probabilities with flip TTA vs Node predictWithTta', got.prob, flip, { atol: 1e-4, rtol: 0 });
+    await nextRender(page, () => page.uncheck('#tta-input'));
+    expectClose('page probabilities after TTA is off again vs Node', (await shown(page)).prob, plain, { atol: 1e-4, rtol: 0 });
+
+    // (b) The threshold U-Net's mask is the planted slice's; post-processing must match postprocessMask's.
+    await nextRender(page, () => page.setInputFiles('#checkpoint-input', thresholdPath));
+    await nextRender(page, () => page.setInputFiles('#slice-input', { name: 'planted.tif', mimeType: 'image/tiff', buffer: Buffer.from(planted) }));
+    got = await shown(page);
+    expect(got.drawn).toEqual(thresholded);
+    expect(got.result.removedPixels).toBe(0);
+    const cases = [
+      { change: () => enterMinLesionSize(page, '10'), opts: { minSize: 10 }, removed: 4 },
+      { change: () => page.check('#keep-largest-input'), opts: { minSize: 10, keepLargest: true }, removed: 16 },
+    ];
+    for (const { change, opts, removed } of cases) {
+      await nextRender(page, change);
+      const want = postprocessMask(thresholded, square, { ...opts, connectivity: 8 });
+      expect(want.removedVoxels, 'the fixture').toBe(removed);
+      got = await shown(page);
+      expect(got.drawn, JSON.stringify(opts)).toEqual(Array.from(want.mask));
+      expect(got.mask, JSON.stringify(opts)).toEqual(Array.from(want.mask));
+      expect(got.drawn[24 * PLANTED_SIDE + 24], 'the planted speck').toBe(0);
+      expect(got.result.removedPixels).toBe(removed);
+      expect(got.details).toContain(`post-processing removed ${removed} pixels`);
+      expectClose('probabilities stay the model\'s', got.prob, plantedProb, { atol: 1e-4, rtol: 0 });
+    }
+
+    // (c) A bad entry is named next to the field and the last valid size stays in force.
+    const error = page.locator('#min-lesion-error');
+    for (const [text, message] of [['-3', /negative/], ['2.5', /not a whole number/], ['abc', /not a number/], ['', /Enter a size/]] as const) {
+      await enterMinLesionSize(page, text);
+      await expect.poll(() => error.textContent(), { message: text }).toMatch(message);
+      expect(await error.textContent()).toContain('Still using 10.');
+      expect(await error.isVisible()).toBe(true);
+      expect(await page.getAttribute('#min-lesion-input', 'aria-invalid')).toBe('true');
+      expect(await page.evaluate(() => window.__dawnet.segmentOptions.minLesionSize)).toBe(10);
+    }
+    await enterMinLesionSize(page, '10');
+    await expect.poll(() => error.isVisible()).toBe(false);
+    expect(await page.getAttribute('#min-lesion-input', 'aria-invalid')).toBe('false');
+    expect((await shown(page)).result.removedPixels).toBe(16);
+    await page.screenshot({ path: join(resultsDir, 'web-options.png'), fullPage: true });
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
   const WITHOUT_GPU = [
     {
       what: 'no navigator.gpu',
@@ -274,7 +311,7 @@ describe.skipIf(!hasChromium)('the page in headless Chromium', () => {
     const context = await browser!.newContext();
     await context.addInitScript(hide);
     const page = await context.newPage();
-    const problems = watchProblems(page);
+    const problems = fx.watchProblems(page);
     await page.goto(server!.url);
     await page.waitForSelector('body[data-page="ready"]', { timeout: 20_000 });
     const banner = page.getByTestId('no-webgpu');
@@ -282,6 +319,7 @@ describe.skipIf(!hasChromium)('the page in headless Chromium', () => {
     expect(await banner.textContent()).toMatch(message);
     expect(await page.locator('body').getAttribute('data-gpu')).toBe('missing');
     expect(await page.locator('#checkpoint-input').isDisabled()).toBe(true);
+    for (const id of ['#tta-input', '#min-lesion-input', '#keep-largest-input']) expect(await page.locator(id).isDisabled(), id).toBe(true);
     expect(await page.locator('#train-start').isDisabled()).toBe(true);
     if (what === 'no navigator.gpu') await page.screenshot({ path: join(resultsDir, 'web-no-webgpu.png') });
     expect(problems).toEqual([]);
