@@ -39,6 +39,8 @@ export type { Pad2dOptions, PadMode } from './kernels/pad.js';
 export { batchNorm2d } from './kernels/batchnorm.js';
 export { groupNorm } from './kernels/groupnorm.js';
 export type { GroupNormOptions } from './kernels/groupnorm.js';
+export { layerNorm } from './kernels/layernorm.js';
+export type { LayerNormOptions } from './kernels/layernorm.js';
 export type { BatchNormOptions } from './kernels/batchnorm.js';
 export { matmul, linear } from './kernels/matmul.js';
 export { dropout, randomUniform } from './kernels/dropout.js';

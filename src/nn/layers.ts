@@ -7,6 +7,7 @@ import { reshape } from '../graph/reshape.js';
 import { tensor, type Tensor } from '../graph/tensor.js';
 import { batchNorm2d } from '../kernels/batchnorm.js';
 import { groupNorm } from '../kernels/groupnorm.js';
+import { layerNorm, type LayerNormOptions } from '../kernels/layernorm.js';
 import { conv2d, type Conv2dOptions, type ConvActivation } from '../kernels/conv2d.js';
 import { convTranspose2d } from '../kernels/conv-transpose2d.js';
 import { depthwiseConv2d } from '../kernels/depthwise-conv2d.js';
@@ -180,6 +181,22 @@ export class GroupNorm extends Module {
   }
   forward(x: Tensor): Tensor {
     return groupNorm(x, this.weight, this.bias, { groups: this.groups, eps: this.opts.eps ?? 1e-5 });
+  }
+}
+
+/** LayerNorm(features): each row of x [..., features] normalised over its last axis (PyTorch's nn.LayerNorm(features)). */
+export class LayerNorm extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor;
+  constructor(readonly features: number, readonly opts: LayerNormOptions = {}) {
+    super();
+    count('LayerNorm', 'features', features);
+    expectOptionalNumber('LayerNorm', 'eps', opts.eps, { above: 0 });
+    this.weight = this.addParameter('weight', param([features], 'ones', 0));
+    this.bias = this.addParameter('bias', param([features], 'zeros', 0));
+  }
+  forward(x: Tensor): Tensor {
+    return layerNorm(x, this.weight, this.bias, { eps: this.opts.eps ?? 1e-5 });
   }
 }
 

@@ -1,0 +1,39 @@
+// Layer normalisation over the last axis (PyTorch's nn.LayerNorm(C), tf.keras LayerNormalization
+// with its default axis -1): every row of x [..., C] is normalised by its own mean and biased
+// variance, then scaled and shifted per channel,
+//
+//   y = (x - mean_row) / sqrt(var_row + eps) · gamma[c] + beta[c],   gamma, beta [C].
+//
+// That is group normalisation with one group over the [rows, C] view of x (groupnorm.ts: a
+// "sample" per row, its one group holding the row's C channels), so the layer norm runs on
+// groupnorm's kernels and its backward, through two reshapes (which only relabel the shape). The
+// per-sample layer norm of an image, over H, W and C, is groupNorm with groups: 1 itself.
+
+import { ShapeError } from '../errors.js';
+import { expectOptionalNumber, expectOptions, expectTensor } from '../graph/args.js';
+import { reshape } from '../graph/reshape.js';
+import { scope } from '../graph/scope.js';
+import { formatShape, type Tensor } from '../graph/tensor.js';
+import { groupNorm } from './groupnorm.js';
+
+export interface LayerNormOptions {
+  /** Added to the variance; PyTorch's default 1e-5 (Keras's is 1e-3). */
+  eps?: number;
+}
+
+/** Differentiable layer norm over the last axis of x (rank >= 1): gradients to x, gamma and beta. */
+export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, options: LayerNormOptions = {}): Tensor {
+  const op = 'layerNorm';
+  expectTensor(op, 'input x', x);
+  expectTensor(op, 'gamma', gamma);
+  expectTensor(op, 'beta', beta);
+  expectOptions(op, options, '{ eps: 1e-5 }');
+  expectOptionalNumber(op, 'options.eps', options.eps, { above: 0 });
+  if (x.rank < 1 || x.size === 0) throw new ShapeError(`${op}: x ${formatShape(x.shape)} has no axis to normalise`);
+  const c = x.shape[x.rank - 1];
+  for (const [name, t] of [['gamma', gamma], ['beta', beta]] as const) {
+    if (t.rank !== 1 || t.shape[0] !== c) throw new ShapeError(`${op}: ${name} ${formatShape(t.shape)} does not match the last axis (${c}) of x ${formatShape(x.shape)}`);
+  }
+  const shape = [...x.shape];
+  return scope(() => reshape(groupNorm(reshape(x, [x.size / c, c]), gamma, beta, { groups: 1, eps: options.eps ?? 1e-5 }), shape));
+}
