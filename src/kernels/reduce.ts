@@ -73,9 +73,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
  * partial sums: one workgroup per output left a GPU idle (a sum of 33 M floats to one took 52 ms
  * on an H200, 0.1% of its copy bandwidth).
  */
-const FEW_OUTPUTS = 1024;
+export const FEW_OUTPUTS = 1024;
 /** Rows per chunk at least this: a workgroup's 256 threads sum 16 rows each before reducing. */
-const MIN_CHUNK_ROWS = 4096;
+export const MIN_CHUNK_ROWS = 4096;
 
 /** Rows per chunk of the column sums at least this, at most maxRowChunks chunks (as batchnorm.ts). */
 const COLUMN_MIN_ROWS = 256;
@@ -223,7 +223,7 @@ export function sumLeading(g: Tensor, n: number): Tensor {
   return reduceMiddle(g, 1, g.size / n, n, [n]);
 }
 
-function normaliseAxes(op: string, x: Tensor, axes?: number | number[]): number[] {
+export function normaliseAxes(op: string, x: Tensor, axes?: number | number[]): number[] {
   if (axes === undefined) return x.shape.map((_, i) => i);
   if (typeof axes === 'number') axes = [axes];
   if (!Array.isArray(axes)) throw new ArgumentError(`${op}: axes must be an axis or an array of axes, got ${describeValue(axes)}`);
@@ -235,7 +235,7 @@ function normaliseAxes(op: string, x: Tensor, axes?: number | number[]): number[
 }
 
 /** Splits sorted axes into runs of adjacent axes, last run first (so earlier indices stay valid). */
-function runs(axes: number[]): [number, number][] {
+export function runs(axes: number[]): [number, number][] {
   const out: [number, number][] = [];
   for (const ax of axes) {
     const last = out[out.length - 1];
