@@ -16,6 +16,7 @@ export type { NestedNumbers, Shape, TensorOptions } from './graph/tensor.js';
 export { scope, keep } from './graph/scope.js';
 export { noGrad, isRecording } from './graph/autograd.js';
 export { sum, mean } from './kernels/reduce.js';
+export { max, min, argmax, argmin } from './kernels/extrema.js';
 export { reshape } from './graph/reshape.js';
 export type { InitOptions, AdapterReport, PoolStats, KernelTime };
 
