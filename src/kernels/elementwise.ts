@@ -7,6 +7,8 @@
 // Past the binding limit both split into flat chunks of elements (kernels/chunking.ts), each
 // dispatch seeing only its chunk; the smaller operand of a broadcast is bound whole, and chunks
 // start at multiples of its size so `i % nb` still addresses it.
+// More ops (pow, gelu, sin, maximum, comparisons, ...) are table entries in elementwise-math.ts,
+// run by the same two kernels.
 
 import { ArgumentError, ShapeError } from '../errors.js';
 import { packParams, u32, f32 } from '../gpu/params.js';
@@ -15,13 +17,14 @@ import { expectNumber, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { assertLive, emptyTensor, formatShape, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, lcm, part, planned, range } from './chunking.js';
+import { BINARY_MORE, UNARY_MORE, type MoreBinaryOp, type MoreUnaryOp } from './elementwise-math.js';
 import { sumLeading } from './reduce.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, type VecWidth } from './wgsl.js';
 
 // ---------------------------------------------------------------------------------------------
 // Unary
 
-interface UnaryDef {
+export interface UnaryDef {
   /** y from x (and the scalar param c). */
   forward: string;
   /** dx from dy and saved `x` or `y` (and c). */
@@ -30,10 +33,13 @@ interface UnaryDef {
   saves: 'x' | 'y';
   /** What the scalar c is, for ops that take one (checked, and named in errors). */
   param?: string;
+  /** WGSL helper functions the expressions call (over T; they may read params.nan and params.inf). */
+  wgsl?: string;
 }
 
-// Expressions over T, which is f32 or vec4<f32> (four elements per thread): constants that meet a
-// value in max/select/comparisons are written T(...), since WGSL does not splat those.
+// Expressions over T, which is f32 or vec4<f32> (four elements per thread; U is its u32 twin, for
+// bit tests): constants that meet a value in max/select/comparisons are written T(...), since WGSL
+// does not splat those.
 export const UNARY = {
   // Saves its output (y > 0 exactly where x > 0): the next conv saves the same tensor, so no extra memory.
   relu: { forward: 'max(x, T(0.0))', backward: 'select(T(0.0), dy, y > T(0.0))', saves: 'y' },
@@ -66,14 +72,16 @@ export const UNARY = {
 } as const satisfies Record<string, UnaryDef>;
 
 export type UnaryOp = keyof typeof UNARY;
+export type AnyUnaryOp = UnaryOp | MoreUnaryOp;
+const ALL_UNARY: Record<AnyUnaryOp, UnaryDef> = { ...UNARY, ...UNARY_MORE };
 
 /**
  * width 4: each thread reads and writes vec4s, for sizes a multiple of 4 (nearly every
  * activation): on CPU adapters every load and store costs a bounds check and a branch per lane,
  * paid once per vec4 instead of per float.
  */
-function unarySpec(op: UnaryOp, direction: 'forward' | 'backward', width: VecWidth): KernelSpec {
-  const def: UnaryDef = UNARY[op];
+function unarySpec(op: AnyUnaryOp, direction: 'forward' | 'backward', width: VecWidth): KernelSpec {
+  const def = ALL_UNARY[op];
   const t = vecType(width);
   const body =
     direction === 'forward'
@@ -93,10 +101,12 @@ function unarySpec(op: UnaryOp, direction: 'forward' | 'backward', width: VecWid
     outputs: 1,
     wgsl: () => /* wgsl */ `
 alias T = ${t};
-struct Params { n: u32, c: f32 }
+alias U = ${vecType(width, 'u32')};
+struct Params { n: u32, c: f32, nan: f32, inf: f32 }
 ${decls}
 @group(0) @binding(${nIn}) var<storage, read_write> out: array<T>;
 @group(0) @binding(${nIn + 1}) var<uniform> params: Params;
+${def.wgsl ?? ''}
 // inputs: ${inputs}
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
@@ -110,7 +120,8 @@ fn main(${LINEAR_MAIN_ARGS}) {
 
 /**
  * One flat pass over same-sized tensors into a new one, in chunks when they exceed the binding
- * limit; `width` elements per thread (chunks stay multiples of it).
+ * limit; `width` elements per thread (chunks stay multiples of it). NaN and infinity come in as
+ * uniforms: WGSL rejects them as constants.
  */
 function flatPass(spec: KernelSpec, inputs: Tensor[], label: string, c: number, width: VecWidth): Tensor {
   const shape = inputs[0].shape;
@@ -119,31 +130,32 @@ function flatPass(spec: KernelSpec, inputs: Tensor[], label: string, c: number, 
   const out = emptyTensor(shape, label);
   forEachChunk(n, per, (first, count) => {
     const ranges = inputs.map((t) => range(t, first, count));
-    dispatchChunk(spec, ranges, [range(out, first, count)], packParams([u32(count / width), f32(c)]), linearGrid(count / width));
+    const params = packParams([u32(count / width), f32(c), f32(NaN), f32(Infinity)]);
+    dispatchChunk(spec, ranges, [range(out, first, count)], params, linearGrid(count / width));
   });
   return out;
 }
 
 // The runtime caches pipelines by name and key: a spec made per call compiles once.
-export function unaryForward(op: UnaryOp, x: Tensor, c = 0): Tensor {
+export function unaryForward(op: AnyUnaryOp, x: Tensor, c = 0): Tensor {
   assertLive(op, x);
   const width = vecWidth(x.size);
   return flatPass(unarySpec(op, 'forward', width), [x], `${op}.out`, c, width);
 }
 
-export function unaryBackward(op: UnaryOp, dy: Tensor, saved: Tensor, c = 0): Tensor {
+export function unaryBackward(op: AnyUnaryOp, dy: Tensor, saved: Tensor, c = 0): Tensor {
   assertLive(op, dy, saved);
   const width = vecWidth(dy.size);
   return flatPass(unarySpec(op, 'backward', width), [dy, saved], `${op}.dx`, c, width);
 }
 
 /** Differentiable unary op. */
-export function unary(op: UnaryOp, x: Tensor, c = 0): Tensor {
+export function unary(op: AnyUnaryOp, x: Tensor, c = 0): Tensor {
   expectTensor(op, 'x', x);
-  const param = (UNARY[op] as UnaryDef).param;
+  const { param, saves } = ALL_UNARY[op];
   if (param) expectNumber(op, param, c, { finite: false });
   const y = unaryForward(op, x, c);
-  const saved = UNARY[op].saves === 'x' ? x : y;
+  const saved = saves === 'x' ? x : y;
   return record(op, [x], y, (dy, _needs, [s]) => [unaryBackward(op, dy, s, c)], [saved]);
 }
 
@@ -158,6 +170,8 @@ export const BINARY = {
 } as const;
 
 export type BinaryOp = keyof typeof BINARY;
+export type AnyBinaryOp = BinaryOp | MoreBinaryOp;
+const ALL_BINARY: Record<AnyBinaryOp, string> = { ...BINARY, ...BINARY_MORE };
 
 /**
  * `width` 4 reads and writes vec4s: a quarter of the loads, stores and index arithmetic, used when
@@ -166,7 +180,7 @@ export type BinaryOp = keyof typeof BINARY;
  * at i directly, sparing `i % n`, an integer division per element that a CPU adapter runs lane by
  * lane.
  */
-function binarySpec(op: BinaryOp, width: VecWidth, broadcastA: boolean, broadcastB: boolean): KernelSpec {
+function binarySpec(op: AnyBinaryOp, width: VecWidth, broadcastA: boolean, broadcastB: boolean): KernelSpec {
   const t = vecType(width);
   return {
     name: `${op}.forward`,
@@ -174,10 +188,12 @@ function binarySpec(op: BinaryOp, width: VecWidth, broadcastA: boolean, broadcas
     inputs: 2,
     outputs: 1,
     wgsl: () => /* wgsl */ `
+alias T = ${t};
+alias U = ${vecType(width, 'u32')};
 struct Params { n: u32, na: u32, nb: u32 }
-@group(0) @binding(0) var<storage, read> lhs: array<${t}>;
-@group(0) @binding(1) var<storage, read> rhs: array<${t}>;
-@group(0) @binding(2) var<storage, read_write> out: array<${t}>;
+@group(0) @binding(0) var<storage, read> lhs: array<T>;
+@group(0) @binding(1) var<storage, read> rhs: array<T>;
+@group(0) @binding(2) var<storage, read_write> out: array<T>;
 @group(0) @binding(3) var<uniform> params: Params;
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
@@ -185,7 +201,7 @@ fn main(${LINEAR_MAIN_ARGS}) {
   if (i >= params.n) { return; }
   let a = lhs[${broadcastA ? 'i % params.na' : 'i'}];
   let b = rhs[${broadcastB ? 'i % params.nb' : 'i'}];
-  out[i] = ${BINARY[op]};
+  out[i] = ${ALL_BINARY[op]};
 }`,
   };
 }
@@ -207,7 +223,7 @@ export function broadcastShape(op: string, a: Shape, b: Shape): Shape {
   );
 }
 
-export function binaryForward(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
+export function binaryForward(op: AnyBinaryOp, a: Tensor, b: Tensor): Tensor {
   assertLive(op, a, b);
   const shape = broadcastShape(op, a.shape, b.shape);
   const n = shapeSize(shape);
@@ -228,7 +244,7 @@ export function binaryForward(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
 }
 
 /** Sums a broadcast gradient back to `like`'s shape. Consumes g when it reduces. */
-function unbroadcast(g: Tensor, like: Tensor): Tensor {
+export function unbroadcast(g: Tensor, like: Tensor): Tensor {
   if (g.size === like.size) return g;
   const reduced = sumLeading(g, like.size);
   g.dispose();

@@ -1,6 +1,7 @@
 // CPU references for element-wise and reduction ops (float64).
 
 import { nd, ndZeros, type NdArray } from './array.js';
+import { unaryRefMore } from './elementwise-more.js';
 
 type Fn = (x: number, c: number) => number;
 
@@ -25,6 +26,8 @@ export const unaryRef: Record<string, { f: Fn; df: Fn }> = {
   rsubScalar: { f: (x, c) => c - x, df: () => -1 },
   divScalar: { f: (x, c) => x / c, df: (_x, c) => 1 / c },
   rdivScalar: { f: (x, c) => c / x, df: (x, c) => -c / (x * x) },
+  // pow, gelu, sin, ..., maximum/minimum against a number: elementwise-more.ts.
+  ...unaryRefMore,
 };
 
 export function unaryForwardRef(op: string, x: NdArray, c = 0): NdArray {
