@@ -59,6 +59,9 @@ export { focalLoss, sigmoidFocalLoss } from './kernels/focal-loss.js';
 export type { FocalLossOptions, SigmoidFocalLossOptions } from './kernels/focal-loss.js';
 export type { CrossEntropyOptions } from './kernels/softmax.js';
 export { channelAffine, imagenetPreprocess } from './kernels/preprocess.js';
+export { pow, rsqrt, reciprocal, gelu, sin, cos, sign, floor, round, log1p, expm1, maximum, minimum, greater, greaterEqual, less, lessEqual, equal, notEqual } from './kernels/elementwise-more.js';
+export type { GeluOptions } from './kernels/elementwise-more.js';
+export { where } from './kernels/where.js';
 
 // Layers, optimisers, training, models, augmentation.
 export * as nn from './nn/index.js';
