@@ -14,8 +14,9 @@
 // Past the binding limit (kernels/chunking.ts) both split along A, a chunk of [a, R, B] rows per
 // dispatch, when one row R·B fits a binding. Otherwise (a bias gradient sums [1, N·H·W, C]) they
 // split along R: reduceMiddle writes a partial sum per chunk of R, [A, chunks, B], and reduces that
-// in a second pass; expandMiddle writes each chunk of R from its row of dy. With R = 1 (a scaling)
-// the op is element-wise and splits into flat chunks.
+// in a second pass; expandMiddle writes each chunk of R from its row of dy. A row B that takes more
+// than half a binding leaves no chunk of two rows, so those rows are added one dispatch at a time.
+// With R = 1 (a scaling) the op is element-wise and splits into flat chunks.
 
 import { ArgumentError, ShapeError } from '../errors.js';
 import { packParams, u32, f32 } from '../gpu/params.js';
@@ -25,7 +26,7 @@ import { record } from '../graph/autograd.js';
 import { assertLive, emptyTensor, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Range } from './chunking.js';
 import { maxRowChunks } from './row-chunks.js';
-import { linearGrid, workgroupGrid } from './wgsl.js';
+import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, workgroupGrid } from './wgsl.js';
 
 const WG = 256;
 
@@ -180,9 +181,31 @@ function reduceInChunks(x: Tensor, a: number, r: number, b: number, outShape: Sh
   return out;
 }
 
+/** acc[i] = (acc[i] + src[i]) · scale: one row added into a running sum (reduceRowByRow). */
+const accumulateSpec: KernelSpec = {
+  name: 'reduce.accumulate',
+  key: '',
+  inputs: 1,
+  outputs: 1,
+  wgsl: () => /* wgsl */ `
+struct Params { n: u32, scale: f32 }
+@group(0) @binding(0) var<storage, read> src: array<f32>;
+@group(0) @binding(1) var<storage, read_write> acc: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+@compute @workgroup_size(256)
+fn main(${LINEAR_MAIN_ARGS}) {
+  let i = ${linearIndex()};
+  if (i >= params.n) { return; }
+  acc[i] = (acc[i] + src[i]) * params.scale;
+}`,
+};
+
 /** reduceMiddle for rows too big to bind: partial sums over chunks of r, [a, chunks, b], then their sum. */
 function reduceSplitR(x: Tensor, a: number, r: number, b: number, outShape: Shape, scale: number): Tensor {
   const per = chunkItems(reduceSpec.name, r, [part(x, b)]);
+  // One row takes more than half a binding: chunks of one row would leave the partials as big as
+  // x and the split would recurse on the same problem. Add the rows one at a time instead.
+  if (per < 2) return reduceRowByRow(x, a, r, b, outShape, scale);
   const chunks = Math.ceil(r / per);
   const partial = emptyTensor([a, chunks, b], 'reduce.partial');
   for (let ia = 0; ia < a; ia++) {
@@ -193,6 +216,24 @@ function reduceSplitR(x: Tensor, a: number, r: number, b: number, outShape: Shap
   }
   const out = reduceMiddle(partial, a, chunks, b, outShape, scale);
   partial.dispose();
+  return out;
+}
+
+/**
+ * reduceMiddle when a single row of b values needs a binding of its own: each output row starts as
+ * a copy of x's first row (the reduce kernel over one row) and takes the others one dispatch at a
+ * time, the last one applying `scale`. r dispatches per output row, for rows of tens of MiB.
+ */
+function reduceRowByRow(x: Tensor, a: number, r: number, b: number, outShape: Shape, scale: number): Tensor {
+  const out = emptyTensor(outShape, 'reduce.out');
+  for (let ia = 0; ia < a; ia++) {
+    const acc = range(out, ia * b, b);
+    dispatchChunk(reduceSpec, [range(x, ia * r * b, b)], [acc], middleParams(1, 1, b, r === 1 ? scale : 1), workgroupGrid(b));
+    for (let k = 1; k < r; k++) {
+      const params = packParams([u32(b), f32(k === r - 1 ? scale : 1)]);
+      dispatchChunk(accumulateSpec, [range(x, (ia * r + k) * b, b)], [acc], params, linearGrid(b));
+    }
+  }
   return out;
 }
 

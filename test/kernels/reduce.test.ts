@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
-import { mean, sum } from '../../src/kernels/reduce.js';
+import { mean, reduceMiddle, sum } from '../../src/kernels/reduce.js';
 import { overrideRowChunkSizing } from '../../src/kernels/row-chunks.js';
 import { nd } from '../../src/reference/array.js';
 import { sumRef } from '../../src/reference/elementwise.js';
 import { expectClose } from '../helpers/close.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
+import { runtime } from '../../src/gpu/runtime.js';
 import { uniform } from '../helpers/rng.js';
 
 useGpu();
@@ -80,4 +81,41 @@ describe('sum and mean', () => {
       for (const t of [xt, s, m, dyt]) t.dispose();
     });
   }
+});
+
+describe('reductions whose single rows take more than half the binding limit', () => {
+  // A lowered limit of 256 bytes against rows of 37 floats (148 bytes): no chunk of two rows fits,
+  // so the rows are added one dispatch at a time (this recursed without end before).
+  it.each([
+    { shape: [3, 7, 37], axes: [1], op: 'sum' },
+    { shape: [3, 7, 37], axes: [1], op: 'mean' },
+    { shape: [7, 37], axes: [0], op: 'sum' },
+    { shape: [2, 1, 40], axes: [1], op: 'mean' },
+  ] as const)('$op over $axes of [$shape] matches the reference, as with the full limit', async ({ shape, axes, op }) => {
+    const n = shape.reduce((p: number, d: number) => p * d, 1);
+    const data = uniform(n, 77, -1, 1);
+    const x = fromNd(data, [...shape]);
+    const run = async () => {
+      // The mean through reduceMiddle's own scale (the public mean scales afterwards), which the
+      // row-by-row path applies on its last row.
+      const [a, r, b] = [shape.slice(0, axes[0]), shape.slice(axes[0], axes[0] + 1), shape.slice(axes[0] + 1)].map((d) => d.reduce((p: number, v: number) => p * v, 1));
+      const y = op === 'sum' ? sum(x, [...axes]) : reduceMiddle(x, a, r, b, [a * b], 1 / r);
+      const out = await y.toArray();
+      y.dispose();
+      return out;
+    };
+    const whole = await run();
+    runtime().setBindingLimit(256);
+    let split: Float32Array;
+    try {
+      split = await run();
+    } finally {
+      runtime().setBindingLimit(null);
+    }
+    const want = sumRef(nd(data, [...shape]), [...axes]);
+    const r = (axes as readonly number[]).reduce((p: number, a: number) => p * shape[a], 1);
+    expectClose(`${op} split`, split, want.data.map((v) => (op === 'mean' ? v / r : v)));
+    expectClose(`${op} split vs whole`, split, whole, { atol: 1e-6, rtol: 1e-6 });
+    x.dispose();
+  });
 });
