@@ -26,6 +26,9 @@ import { pad2dBackwardRef, pad2dRef } from '../src/reference/pad.js';
 import { transposeRef } from '../src/reference/transpose.js';
 import { tverskyBackwardRef, tverskyForwardRef, type TverskyRefOptions } from '../src/reference/overlap-loss.js';
 import { sigmoidFocalBackwardRef, sigmoidFocalForwardRef } from '../src/reference/focal-loss.js';
+import { argExtremumRef, extremumBackwardRef, extremumRef } from '../src/reference/extrema.js';
+import { binaryMoreForwardRef, extremumBackwardRef as pairBackwardRef, whereBackwardRef, whereRef } from '../src/reference/elementwise-more.js';
+import { gatherBackwardRef, gatherRef, stridedSliceIndices, tileIndices } from '../src/reference/slice.js';
 import { groupNormBackwardRef, groupNormForwardRef } from '../src/reference/groupnorm.js';
 import { softmaxBackwardRef, softmaxCrossEntropyBackwardRef, softmaxCrossEntropyRef, softmaxRef } from '../src/reference/softmax.js';
 import { upsample2dBackwardRef, upsample2dRef } from '../src/reference/upsample.js';
@@ -294,6 +297,7 @@ export function gpuChecks(): GpuCheck[] {
       cpu: ([x], dy) => ({ y: softmaxRef(x), grads: [softmaxBackwardRef(x, dy)] }),
     },
     ...lesionLossChecks(),
+    ...libraryOpChecks(),
     ...bindingLimitChecks(),
   ];
 }
@@ -329,6 +333,74 @@ function lesionLossChecks(): GpuCheck[] {
   ];
 }
 
+/** The general-purpose ops: extrema, gathers, selections, gelu, layer norm. */
+function libraryOpChecks(): GpuCheck[] {
+  const sliced = { begin: [1, -2, 0, 1], end: [4, 0, 11, 6], strides: [2, -3, 4, 2] };
+  return [
+    {
+      // Two axes over a workgroup's rows per output (1320 values each).
+      name: 'max over H, W [3,40,33,8]',
+      inputs: [{ shape: [3, 40, 33, 8], grad: true }],
+      gpu: ([x]) => dn.max(x, [1, 2]),
+      cpu: ([x], dy) => ({ y: extremumRef('max', x, [1, 2]).value, grads: [extremumBackwardRef('max', x, dy, [1, 2])] }),
+    },
+    {
+      name: 'argmax over 1000 classes [37,1000]',
+      inputs: [{ shape: [37, 1000] }],
+      gpu: ([x]) => dn.argmax(x, -1),
+      cpu: ([x]) => ({ y: argExtremumRef('max', x, 1), grads: [] }),
+    },
+    {
+      name: `stridedSlice [4,9,11,6] ${JSON.stringify(sliced)}`,
+      inputs: [{ shape: [4, 9, 11, 6], grad: true }],
+      gpu: ([x]) => dn.stridedSlice(x, sliced.begin, sliced.end, sliced.strides),
+      cpu: ([x], dy) => {
+        const index = stridedSliceIndices(x.shape, sliced.begin, sliced.end, sliced.strides);
+        return { y: gatherRef(x, index), grads: [gatherBackwardRef(dy, x.shape, index)] };
+      },
+    },
+    {
+      name: 'tile [3,5,7] by [2,1,3]',
+      inputs: [{ shape: [3, 5, 7], grad: true }],
+      gpu: ([x]) => dn.tile(x, [2, 1, 3]),
+      cpu: ([x], dy) => {
+        const index = tileIndices(x.shape, [2, 1, 3]);
+        return { y: gatherRef(x, index), grads: [gatherBackwardRef(dy, x.shape, index)] };
+      },
+    },
+    {
+      name: 'maximum [2,9,11,8] with [8]',
+      inputs: [{ shape: [2, 9, 11, 8], grad: true }, { shape: [8], grad: true }],
+      gpu: ([a, b]) => dn.maximum(a, b),
+      cpu: ([a, b], dy) => ({ y: binaryMoreForwardRef('maximum', a, b), grads: pairBackwardRef('maximum', a, b, dy) }),
+    },
+    {
+      name: 'where [2,9,11,8]',
+      inputs: [{ shape: [2, 9, 11, 8], data: 'mask' }, { shape: [2, 9, 11, 8], grad: true }, { shape: [2, 9, 11, 8], grad: true }],
+      gpu: ([c, a, b]) => dn.where(c, a, b),
+      cpu: ([c, a, b], dy) => ({ y: whereRef(c, a, b), grads: whereBackwardRef(c, a.shape, b.shape, dy) }),
+    },
+    {
+      name: 'gelu (exact and tanh) [3,17,19]',
+      inputs: [{ shape: [3, 17, 19], grad: true }],
+      gpu: ([x]) => dn.add(dn.gelu(x), dn.gelu(x, { approximate: 'tanh' })),
+      cpu: ([x], dy) => ({
+        y: nd(unaryForwardRef('gelu', x).data.map((v, i) => v + unaryForwardRef('geluTanh', x).data[i]), x.shape),
+        grads: [nd(unaryBackwardRef('gelu', x, dy).data.map((v, i) => v + unaryBackwardRef('geluTanh', x, dy).data[i]), x.shape)],
+      }),
+    },
+    {
+      name: 'layerNorm [37,96]',
+      inputs: [{ shape: [37, 96], grad: true }, { shape: [96], data: 'positive', grad: true }, { shape: [96], grad: true }],
+      gpu: ([x, g, b]) => dn.layerNorm(x, g, b),
+      cpu: ([x, g, b], dy) => {
+        const back = groupNormBackwardRef(x, g, dy, 1);
+        return { y: groupNormForwardRef(x, g, b, 1).y, grads: [back.dx, back.dgamma, back.dbeta] };
+      },
+    },
+  ];
+}
+
 /** Element-wise ops over 1.25x maxStorageBufferBindingSize, where that stays under 512 MiB. */
 function bindingLimitChecks(): GpuCheck[] {
   const limit = runtime().limits.maxStorageBufferBindingSize;
@@ -344,10 +416,12 @@ async function runCheck(c: GpuCheck, seed: number): Promise<string[]> {
   const before = c.algorithm ? dn.setConvAlgorithm(c.algorithm) : null;
   if (c.tile) setConvTile(c.tile);
   try {
-    const y = c.gpu(xs);
+    // A scope frees a composite check's intermediates (the tape keeps what backward needs).
+    const y = dn.scope(() => c.gpu(xs));
     const dyHost = values({ shape: [...y.shape] }, seed + 99);
     const dy = dn.tensor(dyHost, y.shape);
-    y.backward(dy);
+    // Indices (argmax) record no gradient: nothing to run backward through.
+    if (y.requiresGrad) y.backward(dy);
     if (before) dn.setConvAlgorithm(before);
     const want = c.cpu(
       host.map((data, i) => nd(data, c.inputs[i].shape)),
