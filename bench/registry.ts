@@ -9,6 +9,7 @@ import { batchnormFamily } from './cases/batchnorm.js';
 import { conv2dFamily } from './cases/conv2d.js';
 import { depthwiseFamily } from './cases/depthwise.js';
 import { elementwiseFamily } from './cases/elementwise.js';
+import { libraryFamily } from './cases/library.js';
 import { matmulFamily } from './cases/matmul.js';
 import { poolFamily } from './cases/pool.js';
 import { reduceFamily } from './cases/reduce.js';
@@ -27,6 +28,7 @@ export const FAMILIES: readonly CaseFamily[] = [
   upsampleFamily,
   batchnormFamily,
   softmaxFamily,
+  libraryFamily,
   augmentFamily,
 ];
 

@@ -1,0 +1,105 @@
+// The general-purpose ops beside the model kernels, at the U-Net's l1 activations (batch 16,
+// 256x256x32 at scale 1) and a multi-class map (4 classes): a global max over space, argmax over
+// the classes (a multi-class prediction), a centre crop, a 2x2 tile, a selection and a pairwise
+// maximum, and a layer norm over 768-wide rows (a transformer's width; 8192 rows at scale 1). All
+// are memory bound: the work is the bytes the op must read and write at least.
+//
+// tfjs: tf.max, tf.argMax, tf.slice, tf.tile, tf.where (its condition a bool tensor, made untimed
+// from the same comparison dawnet's float mask is), tf.maximum; the layer norm written with
+// tf.moments as tf.layers.layerNormalization computes it. tfjs has no gelu op, so none is timed.
+
+import { count, dims, f32Bytes, family, scaled, type BenchCase } from '../case.js';
+
+type Ops = typeof import('../../src/index.js');
+
+function cases(dn: Ops, scale: number): BenchCase[] {
+  const s = scaled(256, scale);
+  const x = [scaled(16, scale), s, s, 32];
+  const classes = [scaled(16, scale), s, s, 4];
+  const n = count(x);
+  const half = Math.max(1, Math.floor(s / 2));
+  const crop = [x[0], half, half, 32];
+  const small = [scaled(16, scale), half, half, 32];
+  const rows = [scaled(8192, scale), 768];
+  const out: BenchCase[] = [
+    {
+      id: 'max-hw/unet-l1',
+      group: 'library',
+      shape: `${dims(x)} -> [${x[0]},32]`,
+      metric: 'bytes',
+      work: f32Bytes(n, x[0] * 32),
+      inputs: [{ name: 'x', shape: x }],
+      dawnet: ([a]) => dn.max(a, [1, 2]),
+      tfjs: (tf, [a]) => tf.max(a, [1, 2]),
+    },
+    {
+      id: 'argmax-classes/seg',
+      group: 'library',
+      shape: `${dims(classes)} -> ${dims(classes.slice(0, 3))}`,
+      metric: 'bytes',
+      work: f32Bytes(count(classes), count(classes) / 4),
+      inputs: [{ name: 'x', shape: classes }],
+      dawnet: ([a]) => dn.argmax(a, -1),
+      tfjs: (tf, [a]) => tf.argMax(a, -1),
+    },
+    {
+      id: 'slice-centre/unet-l1',
+      group: 'library',
+      shape: `${dims(x)} -> ${dims(crop)}`,
+      metric: 'bytes',
+      work: f32Bytes(count(crop), count(crop)),
+      inputs: [{ name: 'x', shape: x }],
+      dawnet: ([a]) => dn.slice(a, [0, Math.floor(s / 4), Math.floor(s / 4), 0], crop),
+      tfjs: (tf, [a]) => tf.slice(a, [0, Math.floor(s / 4), Math.floor(s / 4), 0], crop),
+    },
+    {
+      id: 'tile-2x2/unet-l2',
+      group: 'library',
+      shape: `${dims(small)} x [1,2,2,1]`,
+      metric: 'bytes',
+      work: f32Bytes(count(small), 4 * count(small)),
+      inputs: [{ name: 'x', shape: small }],
+      dawnet: ([a]) => dn.tile(a, [1, 2, 2, 1]),
+      tfjs: (tf, [a]) => tf.tile(a, [1, 2, 2, 1]),
+    },
+    {
+      id: 'where/unet-l1',
+      group: 'library',
+      shape: `${dims(x)} x3`,
+      metric: 'bytes',
+      work: f32Bytes(n, n, n, n),
+      inputs: [{ name: 'c', shape: x }, { name: 'a', shape: x }, { name: 'b', shape: x }],
+      dawnetSetup: ([c]) => [dn.greater(c, 0)],
+      tfjsSetup: (tf, [c]) => [tf.greater(c, 0)],
+      dawnet: ([, a, b, mask]) => dn.where(mask, a, b),
+      tfjs: (tf, [, a, b, mask]) => tf.where(mask, a, b),
+    },
+    {
+      id: 'maximum/unet-l1',
+      group: 'library',
+      shape: `${dims(x)} x2`,
+      metric: 'bytes',
+      work: f32Bytes(n, n, n),
+      inputs: [{ name: 'a', shape: x }, { name: 'b', shape: x }],
+      dawnet: ([a, b]) => dn.maximum(a, b),
+      tfjs: (tf, [a, b]) => tf.maximum(a, b),
+    },
+    {
+      id: 'layerNorm/rows-768',
+      group: 'library',
+      shape: dims(rows),
+      metric: 'bytes',
+      work: f32Bytes(count(rows), count(rows), 768, 768),
+      inputs: [{ name: 'x', shape: rows }, { name: 'gamma', shape: [768], data: 'positive' }, { name: 'beta', shape: [768] }],
+      dawnet: ([a, g, b]) => dn.layerNorm(a, g, b),
+      tfjs: (tf, [a, g, b]) =>
+        tf.tidy(() => {
+          const { mean, variance } = tf.moments(a, -1, true);
+          return tf.add(tf.mul(tf.mul(tf.sub(a, mean), tf.rsqrt(tf.add(variance, 1e-5))), g), b);
+        }),
+    },
+  ];
+  return out;
+}
+
+export const libraryFamily = family('library', () => import('../../src/index.js'), cases);
