@@ -5,16 +5,45 @@
 //   y = (x - mean_row) / sqrt(var_row + eps) · gamma[c] + beta[c],   gamma, beta [C].
 //
 // That is group normalisation with one group over the [rows, C] view of x (groupnorm.ts: a
-// "sample" per row, its one group holding the row's C channels), so the layer norm runs on
-// groupnorm's kernels and its backward, through two reshapes (which only relabel the shape). The
-// per-sample layer norm of an image, over H, W and C, is groupNorm with groups: 1 itself.
+// "sample" per row, its one group holding the row's C channels), so on GPUs the layer norm runs on
+// groupnorm's kernels and its backward (a 256-thread workgroup per row, coalesced), through two
+// reshapes (which only relabel the shape). CPU adapters take layernorm-rows.ts's thread-per-row
+// kernels instead. The per-sample layer norm of an image, over H, W and C, is groupNorm with
+// groups: 1 itself.
 
 import { ShapeError } from '../errors.js';
+import { isCpuAdapterReport } from '../gpu/adapter-kind.js';
+import { runtime } from '../gpu/runtime.js';
 import { expectOptionalNumber, expectOptions, expectTensor } from '../graph/args.js';
+import { record } from '../graph/autograd.js';
 import { reshape } from '../graph/reshape.js';
 import { scope } from '../graph/scope.js';
 import { formatShape, type Tensor } from '../graph/tensor.js';
 import { groupNorm } from './groupnorm.js';
+import { layerNormRowsBackward, layerNormRowsForward } from './layernorm-rows.js';
+
+const routeOverride = new WeakMap<GPUDevice, 'rows' | 'groups'>();
+
+/** Tests: run layer norm by the thread-per-row kernels or by group norm's on this device; null: by its adapter. */
+export function overrideLayerNormRoute(route: 'rows' | 'groups' | null): void {
+  const device = runtime().device;
+  if (route === null) routeOverride.delete(device);
+  else routeOverride.set(device, route);
+}
+
+function route(): 'rows' | 'groups' {
+  const rt = runtime();
+  return routeOverride.get(rt.device) ?? (isCpuAdapterReport(rt.ctx.report) ? 'rows' : 'groups');
+}
+
+/** The thread-per-row route over x [rows, c], with its backward recorded. */
+function byRows(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): Tensor {
+  const { y, mean, invStd } = layerNormRowsForward(x, gamma, beta, eps);
+  const out = record('layerNorm', [x, gamma, beta], y, (dy, needs, [sx, sg, sm, si]) => layerNormRowsBackward(dy, sx, sg, sm, si, needs), [x, gamma, mean, invStd]);
+  mean.dispose();
+  invStd.dispose();
+  return out;
+}
 
 export interface LayerNormOptions {
   /** Added to the variance; PyTorch's default 1e-5 (Keras's is 1e-3). */
@@ -35,5 +64,9 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, options: Layer
     if (t.rank !== 1 || t.shape[0] !== c) throw new ShapeError(`${op}: ${name} ${formatShape(t.shape)} does not match the last axis (${c}) of x ${formatShape(x.shape)}`);
   }
   const shape = [...x.shape];
-  return scope(() => reshape(groupNorm(reshape(x, [x.size / c, c]), gamma, beta, { groups: 1, eps: options.eps ?? 1e-5 }), shape));
+  const eps = options.eps ?? 1e-5;
+  return scope(() => {
+    const rows = reshape(x, [x.size / c, c]);
+    return reshape(route() === 'rows' ? byRows(rows, gamma, beta, eps) : groupNorm(rows, gamma, beta, { groups: 1, eps }), shape);
+  });
 }

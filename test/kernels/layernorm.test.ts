@@ -3,12 +3,13 @@
 // whose gradients test/kernels/groupnorm.test.ts checks by finite differences; the gradients here
 // against that reference's backward.
 
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
-import { layerNorm } from '../../src/kernels/layernorm.js';
+import { layerNorm, overrideLayerNormRoute } from '../../src/kernels/layernorm.js';
+import { layerNormRowsForward } from '../../src/kernels/layernorm-rows.js';
 import { LayerNorm } from '../../src/nn/layers.js';
 import { nd } from '../../src/reference/array.js';
-import { groupNormBackwardRef, groupNormForwardRef } from '../../src/reference/groupnorm.js';
+import { groupMoments, groupNormBackwardRef, groupNormForwardRef } from '../../src/reference/groupnorm.js';
 import { expectClose } from '../helpers/close.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
 import { uniform } from '../helpers/rng.js';
@@ -33,9 +34,15 @@ function direct(x: Float64Array, c: number, gamma: Float64Array, beta: Float64Ar
 
 const f32 = (a: Float64Array): Float64Array => Float64Array.from(Float32Array.from(a));
 
+afterEach(() => overrideLayerNormRoute(null));
+
 describe('layerNorm', () => {
-  for (const [shape, eps] of [[[3, 5, 8], 1e-5], [[7, 96], 1e-3], [[2, 3, 4, 6], 1e-5], [[5], 1e-5], [[4, 1], 1e-5]] as [number[], number][]) {
-    it(`[${shape}] eps ${eps}: forward and gradients match the float64 references`, async () => {
+  // Both routes on this device: the thread-per-row kernels (CPU adapters; vec4 where C % 4 = 0,
+  // else scalar) and group norm's (GPUs).
+  for (const route of ['rows', 'groups'] as const)
+  for (const [shape, eps] of [[[3, 5, 8], 1e-5], [[7, 96], 1e-3], [[2, 3, 4, 6], 1e-5], [[5], 1e-5], [[4, 1], 1e-5], [[300, 12], 1e-5]] as [number[], number][]) {
+    it(`${route}: [${shape}] eps ${eps}: forward and gradients match the float64 references`, async () => {
+      overrideLayerNormRoute(route);
       const c = shape[shape.length - 1];
       const n = shape.reduce((p, d) => p * d, 1);
       // An offset row mean (3 + ...) so a missing mean subtraction shows.
@@ -59,6 +66,18 @@ describe('layerNorm', () => {
       for (const t of [xt, gt, bt, y, dyt]) t.dispose();
     });
   }
+
+  it('the row kernels keep each row\'s mean and 1 / std for the backward (vec4 and scalar rows)', async () => {
+    for (const c of [12, 7]) {
+      const x = f32(uniform(5 * c, 21, -2, 2).map((v) => v + 10));
+      const [xt, g, b] = [fromNd(x, [5, c]), dn.full([c], 1), dn.full([c], 0)];
+      const { y, mean, invStd } = layerNormRowsForward(xt, g, b, 1e-5);
+      const want = groupMoments(nd(x, [5, c]), 1);
+      expectClose(`mean c=${c}`, await mean.toArray(), want.mean, TOL);
+      expectClose(`invStd c=${c}`, await invStd.toArray(), want.invStd, TOL);
+      for (const t of [xt, g, b, y, mean, invStd]) t.dispose();
+    }
+  });
 
   it('nn.LayerNorm holds PyTorch-named weight (ones) and bias (zeros) and normalises each row', async () => {
     const layer = new LayerNorm(4);
