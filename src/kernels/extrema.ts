@@ -20,10 +20,12 @@
 // runs, chunks and passes as reduce.ts's sums. A thread per output when R is short (a loop of up to
 // SHORT_ROWS is cheaper than a 256-thread tree's barriers, and its neighbours read neighbouring
 // columns); otherwise a workgroup per output, and long rows with few outputs in chunks of rows
-// whose states a second pass combines. Past the binding limit, chunks along A, or along R (states
+// whose states a second pass combines. Long rows with B a multiple of 4 (a global max pool over
+// NHWC's H and W) take extrema-columns.ts instead: four columns per vec4 load. Past the binding limit, chunks along A, or along R (states
 // per chunk, then combined) when one row does not fit; R = 1 is a copy, in flat chunks.
 // Indices are exact in float32 up to 2^24, so argmax refuses longer axes.
-// Saved for backward: x, y and the holder counts; it compares x with y and scatters dy / count.
+// Saved for backward: x, y and the holder counts; it compares x with y and scatters dy / count
+// (four columns per thread where B is a multiple of 4).
 // Axes that are not adjacent reduce a run at a time (states in, states out); backward expands y and
 // dy / count over every run but the first (reduce.ts's expandMiddle), then compares over that one.
 
@@ -35,8 +37,9 @@ import { record } from '../graph/autograd.js';
 import { assertLive, emptyTensor, shapeSize, Tensor, type Shape } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Range } from './chunking.js';
 import { binaryForward } from './elementwise.js';
+import { columnsApply, columnStates, extremaColumnsOverride } from './extrema-columns.js';
 import { expandMiddle, FEW_OUTPUTS, MIN_CHUNK_ROWS, normaliseAxes, runs } from './reduce.js';
-import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, workgroupGrid } from './wgsl.js';
+import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, workgroupGrid, type VecWidth } from './wgsl.js';
 
 export type ExtremumKind = 'max' | 'min';
 
@@ -47,7 +50,7 @@ const SHORT_ROWS = 64;
 const MAX_INDEXED = 2 ** 24;
 
 /** Per output: the extremum, the first index holding it and how many hold it (float32 each). */
-interface States {
+export interface States {
   value: Tensor;
   index: Tensor;
   count: Tensor;
@@ -65,25 +68,25 @@ function disposeStates(s: States): void {
 }
 
 /**
- * WGSL: values compared through their bits. key() orders every float but NaN as the floats go
- * (-0 and +0 alike, subnormals kept apart from 0); same() is equality with NaN equal to NaN: what
- * makes a holder.
+ * WGSL: values compared through their bits, one float or four (the backward's vec4 columns).
+ * key() orders every float but NaN as the floats go (-0 and +0 alike, subnormals kept apart from
+ * 0); same() is equality with NaN equal to NaN: what makes a holder.
  */
-const SAME_WGSL = /* wgsl */ `
-fn isNan(v: f32) -> bool { return (bitcast<u32>(v) & 0x7fffffffu) > 0x7f800000u; }
-fn key(v: f32) -> u32 {
-  let b = select(bitcast<u32>(v), 0u, bitcast<u32>(v) == 0x80000000u);
-  return select(b | 0x80000000u, ~b, b >= 0x80000000u);
+function sameWgsl(width: VecWidth): string {
+  const [f, u, b] = [vecType(width), vecType(width, 'u32'), width === 4 ? 'vec4<bool>' : 'bool'];
+  return /* wgsl */ `
+fn isNan(v: ${f}) -> ${b} { return (bitcast<${u}>(v) & ${u}(0x7fffffffu)) > ${u}(0x7f800000u); }
+fn key(v: ${f}) -> ${u} {
+  let b = select(bitcast<${u}>(v), ${u}(0u), bitcast<${u}>(v) == ${u}(0x80000000u));
+  return select(b | ${u}(0x80000000u), ~b, b >= ${u}(0x80000000u));
 }
-fn same(v: f32, w: f32) -> bool {
-  if (isNan(v) || isNan(w)) { return isNan(v) && isNan(w); }
-  return key(v) == key(w);
-}`;
+fn same(v: ${f}, w: ${f}) -> ${b} { return select(key(v) == key(w), isNan(v) & isNan(w), isNan(v) | isNan(w)); }`;
+}
 
 /** WGSL: a reduction's state and how two combine (NaN beats every number). */
 const combineWgsl = (kind: ExtremumKind): string => /* wgsl */ `
 struct State { v: f32, i: u32, c: u32 }
-${SAME_WGSL}
+${sameWgsl(1)}
 fn beats(v: f32, w: f32) -> bool {
   if (isNan(v) || isNan(w)) { return isNan(v) && !isNan(w); }
   return key(v) ${kind === 'max' ? '>' : '<'} key(w);
@@ -176,6 +179,10 @@ function extremaMiddle(kind: ExtremumKind, src: Tensor | States, a: number, r: n
   const limit = runtime().bindingLimit;
   if (a * b === 0) return allocStates(kind, outShape);
   if (r * b * 4 > limit && r > 1) return splitRows(kind, src, a, r, b, outShape);
+  // Columns in vec4s (extrema-columns.ts) where rows are long: with rows of SHORT_ROWS or fewer the
+  // thread per output was as fast or faster on lavapipe (its 8 row lanes idle over short rows).
+  const columns = extremaColumnsOverride() ?? r > SHORT_ROWS;
+  if (columns && columnsApply(r, b)) return columnStates(kind, src, a, r, b, outShape);
   if (a * b < FEW_OUTPUTS && r >= 2 * MIN_CHUNK_ROWS && a * r * b * 4 <= limit) {
     // Few outputs over long rows: states per chunk of rows, each its own workgroup, then combined.
     const chunks = Math.min(Math.floor(r / MIN_CHUNK_ROWS), Math.ceil(FEW_OUTPUTS / (a * b)));
@@ -241,36 +248,48 @@ function extremaAxes(kind: ExtremumKind, x: Tensor, axes: number[]): States {
   return current as States;
 }
 
-const backwardSpec: KernelSpec = {
-  name: 'extrema.backward',
-  key: '',
-  inputs: 3,
-  outputs: 1,
-  wgsl: () => /* wgsl */ `
+// Four adjacent columns per thread where b is a multiple of 4: a load or store per lane costs a
+// bounds check and a branch on lavapipe, once per vec4.
+const backwardSpecs = new Map<VecWidth, KernelSpec>();
+
+function backwardSpec(width: VecWidth): KernelSpec {
+  const cached = backwardSpecs.get(width);
+  if (cached) return cached;
+  const t = vecType(width);
+  const spec: KernelSpec = {
+    name: 'extrema.backward',
+    key: String(width),
+    inputs: 3,
+    outputs: 1,
+    wgsl: () => /* wgsl */ `
 struct Params { a: u32, r: u32, b: u32 }
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> y: array<f32>;
-@group(0) @binding(2) var<storage, read> g: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(0) var<storage, read> x: array<${t}>;
+@group(0) @binding(1) var<storage, read> y: array<${t}>;
+@group(0) @binding(2) var<storage, read> g: array<${t}>;
+@group(0) @binding(3) var<storage, read_write> dx: array<${t}>;
 @group(0) @binding(4) var<uniform> params: Params;
-${SAME_WGSL}
+${sameWgsl(width)}
 @compute @workgroup_size(${WG})
 fn main(${LINEAR_MAIN_ARGS}) {
   let i = ${linearIndex()};
   if (i >= params.a * params.r * params.b) { return; }
   let o = (i / (params.r * params.b)) * params.b + i % params.b;
-  dx[i] = select(0.0, g[o], same(x[i], y[o]));
+  dx[i] = select(${t}(0.0), g[o], same(x[i], y[o]));
 }`,
-};
+  };
+  backwardSpecs.set(width, spec);
+  return spec;
+}
 
 /** dx[a, r, b] = g[a, b] where x[a, r, b] holds y[a, b], else 0; chunked as expandMiddle. */
 function scatterHolders(x: Tensor, y: Tensor, g: Tensor, a: number, r: number, b: number): Tensor {
   // R = 1: every element holds its own output, so flat chunks work.
   if (r === 1) [a, b] = [a * b, 1];
-  const op = backwardSpec.name;
+  const spec = backwardSpec(vecWidth(b));
+  const op = spec.name;
   const plan = planned('extrema.dx', x.shape);
   const dispatch = (xs: Range, ys: Range, gs: Range, dxs: Range, ca: number, cr: number): void =>
-    dispatchChunk(backwardSpec, [xs, ys, gs], [dxs], packParams([u32(ca), u32(cr), u32(b)]), linearGrid(ca * cr * b));
+    dispatchChunk(spec, [xs, ys, gs], [dxs], packParams([u32(ca), u32(cr), u32(b / vecWidth(b))]), linearGrid((ca * cr * b) / vecWidth(b)));
   if (r * b * 4 <= runtime().bindingLimit) {
     const per = chunkItems(op, a, [part(x, r * b), part(plan, r * b), part(y, b), part(g, b)]);
     const dx = emptyTensor(x.shape, 'extrema.dx');
