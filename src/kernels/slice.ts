@@ -15,93 +15,19 @@
 // of the written tensor, each binding just the rows of the read tensor it touches (a tile chunk
 // that wraps binds all of x); when one row is too big for a binding, each row is its own gather of
 // one rank less. Chunk offsets are not aligned, so dispatchChunk stages the misaligned ones.
+// Each piece's kernel is written for its shape (kernels/gather.ts): axes collapsed, vec4s where
+// the innermost run allows.
 
 import { ArgumentError, ShapeError } from '../errors.js';
-import { i32, packParams, u32 } from '../gpu/params.js';
-import { runtime, type KernelSpec } from '../gpu/runtime.js';
+import { runtime } from '../gpu/runtime.js';
 import { describeValue, expectNumber, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
 import { dispatchChunk, range } from './chunking.js';
-import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
+import { collapseAxes, gatherKernel, gatherParams, gatherPlan, gatherThreads, MAX_RANK, type Direction, type GatherAxis } from './gather.js';
 
-export const MAX_RANK = 8;
-
-/**
- * One axis of a gather. `size`: the written tensor's size on it; the read tensor's is `period`.
- * Forward: written coordinate c reads (begin + c·step) mod period. Backward (slice's): written
- * coordinate j reads c = (j − begin) / step where that is an integer in [0, period).
- */
-export interface GatherAxis {
-  size: number;
-  begin: number;
-  step: number;
-  period: number;
-}
-
-type Direction = 'forward' | 'backward';
-
-const PARAMS = /* wgsl */ `struct Params { total: u32, rank: u32, live: u32, pad0: u32, size: array<vec4<u32>, 2>, stride: array<vec4<u32>, 2>, begin: array<vec4<i32>, 2>, step: array<vec4<i32>, 2>, period: array<vec4<u32>, 2> }`;
-
-/** WGSL: axis d's entry of a params array. */
-const at = (name: string): string => `params.${name}[d / 4][d % 4]`;
-
-const BODY: Record<Direction, string> = {
-  // begin + c·step ≥ 0 for every c (a slice stays inside x, a tile counts up from 0): the u32 mod is safe.
-  forward: /* wgsl */ `var rest = i;
-  var srcIndex = 0u;
-  for (var d = i32(params.rank) - 1; d >= 0; d--) {
-    let c = i32(rest % ${at('size')});
-    rest /= ${at('size')};
-    srcIndex += (u32(${at('begin')} + c * ${at('step')}) % ${at('period')}) * ${at('stride')};
-  }
-  dst[i] = src[srcIndex];`,
-  backward: /* wgsl */ `var rest = i;
-  var srcIndex = 0u;
-  var inside = params.live != 0u;
-  for (var d = i32(params.rank) - 1; d >= 0; d--) {
-    let q = i32(rest % ${at('size')}) - ${at('begin')};
-    rest /= ${at('size')};
-    let c = q / ${at('step')};
-    inside = inside && c * ${at('step')} == q && c >= 0 && c < i32(${at('period')});
-    srcIndex += u32(c) * ${at('stride')};
-  }
-  var v = 0.0;
-  if (inside) { v = src[srcIndex]; }
-  dst[i] = v;`,
-};
-
-const specs = new Map<string, KernelSpec>();
-
-/** The kernel of `op` (its name labels the pipeline, so an error names the op that failed). */
-function gatherSpec(op: string, direction: Direction): KernelSpec {
-  const name = `${op}.${direction}`;
-  let spec = specs.get(name);
-  if (!spec) {
-    spec = {
-      name,
-      key: '',
-      inputs: 1,
-      outputs: 1,
-      wgsl: () => /* wgsl */ `
-${PARAMS}
-@group(0) @binding(0) var<storage, read> src: array<f32>;
-@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
-@group(0) @binding(2) var<uniform> params: Params;
-@compute @workgroup_size(256)
-fn main(${LINEAR_MAIN_ARGS}) {
-  let i = ${linearIndex()};
-  if (i >= params.total) { return; }
-  ${BODY[direction]}
-}`,
-    };
-    specs.set(name, spec);
-  }
-  return spec;
-}
-
-/** Row-major strides of a shape, in floats. */
-export const stridesOf = (shape: readonly number[]): number[] => shape.map((_, d) => shapeSize(shape.slice(d + 1)));
+export type { GatherAxis } from './gather.js';
+import { linearGrid } from './wgsl.js';
 
 /** A gather, or a piece of one: `dst` written from float `dstAt`, `src` read from `srcAt`. */
 interface Job {
@@ -139,7 +65,7 @@ function rowsPerChunk(direction: Direction, axis: GatherAxis, t0: number, most: 
   return lo;
 }
 
-function runJob(spec: KernelSpec, direction: Direction, job: Job): void {
+function runJob(op: string, direction: Direction, job: Job): void {
   const dstShape = job.axes.map((a) => a.size);
   const srcShape = job.axes.map((a) => a.period);
   const dstSize = shapeSize(dstShape);
@@ -147,7 +73,7 @@ function runJob(spec: KernelSpec, direction: Direction, job: Job): void {
   const srcSize = job.live ? shapeSize(srcShape) : 0;
   const fit = Math.floor(runtime().bindingLimit / 4);
   if (dstSize <= fit && srcSize <= fit) {
-    dispatchJob(spec, job, dstSize, srcShape);
+    dispatchJob(op, direction, job, dstSize, srcShape);
     return;
   }
   const [first, ...rest] = job.axes;
@@ -162,33 +88,22 @@ function runJob(spec: KernelSpec, direction: Direction, job: Job): void {
     const read = job.live ? rowsRead(direction, first, t0, count) : null;
     const axes = rows ? [{ size: count, begin: read?.begin ?? 0, step: first.step, period: read?.rows ?? 0 }, ...rest] : rest;
     const srcAt = job.srcAt + (read ? read.lo * srcInner : 0);
-    runJob(spec, direction, { dst: job.dst, dstAt: job.dstAt + t0 * dstInner, src: job.src, srcAt, axes, live: read !== null });
+    runJob(op, direction, { dst: job.dst, dstAt: job.dstAt + t0 * dstInner, src: job.src, srcAt, axes, live: read !== null });
   }
 }
 
-function dispatchJob(spec: KernelSpec, job: Job, dstSize: number, srcShape: number[]): void {
-  const fill = (v: number[], pad: number): number[] => [...v, ...new Array<number>(MAX_RANK - v.length).fill(pad)];
-  const ax = job.axes;
-  const params = packParams([
-    u32(dstSize),
-    u32(ax.length),
-    u32(job.live ? 1 : 0),
-    u32(0),
-    ...fill(ax.map((a) => a.size), 1).map(u32),
-    ...fill(stridesOf(srcShape), 0).map(u32),
-    ...fill(ax.map((a) => a.begin), 0).map(i32),
-    ...fill(ax.map((a) => a.step), 1).map(i32),
-    ...fill(ax.map((a) => Math.max(1, a.period)), 1).map(u32),
-  ]);
-  // A dead job reads nothing, but the binding must still be a valid one: src's first float.
-  const src = job.live ? range(job.src, job.srcAt, shapeSize(srcShape)) : job.src.size > 0 ? range(job.src, 0, 1) : job.src;
-  dispatchChunk(spec, [src], [range(job.dst, job.dstAt, dstSize)], params, linearGrid(dstSize));
+function dispatchJob(op: string, direction: Direction, job: Job, dstSize: number, srcShape: number[]): void {
+  // A dead job only writes zeros: one axis, and floats, as its binding of src is a single one.
+  const axes = job.live ? collapseAxes(direction, job.axes) : null;
+  const plan = axes ? gatherPlan(direction, axes) : gatherPlan(direction, [{ size: dstSize, begin: 0, step: 1, period: 1 }], false);
+  const src = axes ? range(job.src, job.srcAt, shapeSize(srcShape)) : job.src.size > 0 ? range(job.src, 0, 1) : job.src;
+  dispatchChunk(gatherKernel(op, direction, plan), [src], [range(job.dst, job.dstAt, dstSize)], gatherParams(plan, axes !== null), linearGrid(gatherThreads(plan)));
 }
 
 /** The raw gather (no tape): y[c] reads x at (begin + c·step) mod period on every axis. */
 export function gatherForward(op: string, x: Tensor, axes: GatherAxis[]): Tensor {
   const y = emptyTensor(axes.map((a) => a.size), `${op}.out`);
-  runJob(gatherSpec(op, 'forward'), 'forward', { dst: y, dstAt: 0, src: x, srcAt: 0, axes, live: true });
+  runJob(op, 'forward', { dst: y, dstAt: 0, src: x, srcAt: 0, axes, live: true });
   return y;
 }
 
@@ -196,7 +111,7 @@ export function gatherForward(op: string, x: Tensor, axes: GatherAxis[]): Tensor
 export function sliceBackward(op: string, dy: Tensor, xShape: Shape, axes: GatherAxis[]): Tensor {
   const dx = emptyTensor(xShape, `${op}.dx`);
   const back = axes.map((a, d) => ({ size: xShape[d], begin: a.begin, step: a.step, period: a.size }));
-  runJob(gatherSpec(op, 'backward'), 'backward', { dst: dx, dstAt: 0, src: dy, srcAt: 0, axes: back, live: dy.size > 0 });
+  runJob(op, 'backward', { dst: dx, dstAt: 0, src: dy, srcAt: 0, axes: back, live: dy.size > 0 });
   return dx;
 }
 

@@ -16,46 +16,67 @@ import { expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
 import { dispatchChunk, range } from './chunking.js';
-import { checkRank, expectIntegers, gatherForward, MAX_RANK, stridesOf } from './slice.js';
-import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
+import { at, coordinates, MAX_RANK, stridesOf } from './gather.js';
+import { checkRank, expectIntegers, gatherForward } from './slice.js';
+import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, type VecWidth } from './wgsl.js';
 
-const at = (name: string): string => `params.${name}[d / 4][d % 4]`;
+/** x's shape and reps reduced as gather.ts reduces a gather: rep-1 axes of size 1 drop out, a rep-1 axis merges into the one before it. */
+export function collapseTiles(shape: readonly number[], reps: readonly number[]): { shape: number[]; reps: number[] } {
+  const out: { n: number; r: number }[] = [];
+  for (let d = shape.length - 1; d >= 0; d--) {
+    const [n, r] = [shape[d], reps[d]];
+    if (n === 1 && r === 1) continue;
+    // With one tile on the inner axis, dy's rows of it are x's: x coordinate c·n' + c' lies at (c + t·n)·n' + c' in dy.
+    if (out[0]?.r === 1) out[0] = { n: n * out[0].n, r };
+    else out.unshift({ n, r });
+  }
+  if (!out.length) out.push({ n: 1, r: 1 });
+  return { shape: out.map((a) => a.n), reps: out.map((a) => a.r) };
+}
 
-const backwardSpec: KernelSpec = {
-  name: 'tile.backward',
-  key: '',
-  inputs: 1,
-  outputs: 1,
-  wgsl: () => /* wgsl */ `
-struct Params { total: u32, rank: u32, tiles: u32, accumulate: u32, size: array<vec4<u32>, 2>, reps: array<vec4<u32>, 2>, stride: array<vec4<u32>, 2>, jump: array<vec4<u32>, 2> }
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
-@group(0) @binding(1) var<storage, read_write> dx: array<f32>;
+const backwardSpecs = new Map<string, KernelSpec>();
+
+/**
+ * The backward for x of `rank` (collapsed) axes, `width` floats per thread. The tiles are summed
+ * in nested loops, axis 0 outermost: the order of the old flat tile index, so sums are unchanged.
+ */
+function backwardSpec(rank: number, width: VecWidth): KernelSpec {
+  const key = `r${rank}.v${width}`;
+  let spec = backwardSpecs.get(key);
+  if (!spec) {
+    const type = vecType(width);
+    const first = Array.from({ length: rank }, (_, d) => (d === rank - 1 ? `u32(c${d})` : `u32(c${d}) * ${at('stride', d)}`)).join(' + ');
+    const open = Array.from({ length: rank }, (_, d) =>
+      `for (var t${d} = 0u; t${d} < ${at('reps', d)}; t${d}++) {\n    let o${d} = ${d === 0 ? 'first' : `o${d - 1}`} + t${d} * ${at('jump', d)};`,
+    ).join('\n    ');
+    spec = {
+      name: 'tile.backward',
+      key,
+      inputs: 1,
+      outputs: 1,
+      wgsl: () => /* wgsl */ `
+struct Params { total: u32, accumulate: u32, pad0: u32, pad1: u32, size: array<vec4<u32>, 2>, reps: array<vec4<u32>, 2>, stride: array<vec4<u32>, 2>, jump: array<vec4<u32>, 2> }
+@group(0) @binding(0) var<storage, read> dy: array<${type}>;
+@group(0) @binding(1) var<storage, read_write> dx: array<${type}>;
 @group(0) @binding(2) var<uniform> params: Params;
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
   let i = ${linearIndex()};
   if (i >= params.total) { return; }
-  var rest = i;
-  var first = 0u;
-  for (var d = i32(params.rank) - 1; d >= 0; d--) {
-    first += (rest % ${at('size')}) * ${at('stride')};
-    rest /= ${at('size')};
-  }
-  var acc = 0.0;
-  for (var t = 0u; t < params.tiles; t++) {
-    // Tile t's coordinates over reps; each step along axis d jumps n_d rows of dy on it.
-    var k = t;
-    var dyIndex = first;
-    for (var d = i32(params.rank) - 1; d >= 0; d--) {
-      dyIndex += (k % ${at('reps')}) * ${at('jump')};
-      k /= ${at('reps')};
-    }
-    acc += dy[dyIndex];
-  }
+  ${coordinates(rank)}
+  let first = ${first};
+  var acc = ${type}();
+  ${open}
+    acc += dy[o${rank - 1}];
+  ${'}'.repeat(rank)}
   if (params.accumulate != 0u) { acc += dx[i]; }
   dx[i] = acc;
 }`,
-};
+    };
+    backwardSpecs.set(key, spec);
+  }
+  return spec;
+}
 
 /** A piece of the backward: dx of `shape` from float `dxAt`, its `reps` tiles in dy from `dyAt`. */
 interface Job {
@@ -105,20 +126,26 @@ function runJob(job: Job): void {
 
 function dispatchJob(job: Job, dxSize: number, dyShape: number[]): void {
   const fill = (v: number[], pad: number): number[] => [...v, ...new Array<number>(MAX_RANK - v.length).fill(pad)];
-  const stride = stridesOf(dyShape);
+  // A dead job (a rep of 0) sums no tiles; it runs in floats, as its binding of dy may be empty.
+  const c = collapseTiles(job.shape, job.live ? job.reps : job.reps.map(() => 0));
+  const width: VecWidth = job.live ? vecWidth(c.shape[c.shape.length - 1]) : 1;
+  // In vec4s the innermost axis is n/4 wide: dy's strides and the jumps between tiles shrink with it.
+  const shape = c.shape.map((n, d) => (d === c.shape.length - 1 ? n / width : n));
+  const stride = stridesOf(shape.map((n, d) => n * c.reps[d]));
   const params = packParams([
-    u32(dxSize),
-    u32(job.shape.length),
-    u32(job.live ? shapeSize(job.reps) : 0),
+    u32(dxSize / width),
     u32(job.accumulate ? 1 : 0),
-    ...fill(job.shape, 1).map(u32),
-    ...fill(job.reps, 1).map(u32),
+    u32(0),
+    u32(0),
+    ...fill(shape, 1).map(u32),
+    ...fill(c.reps, 1).map(u32),
     ...fill(stride, 0).map(u32),
-    ...fill(job.shape.map((n, d) => n * stride[d]), 0).map(u32),
+    ...fill(shape.map((n, d) => n * stride[d]), 0).map(u32),
   ]);
   // With a zero rep there is nothing to sum, but the binding must be valid: all of (empty) dy.
   const dy = job.live ? range(job.dy, job.dyAt, shapeSize(dyShape)) : job.dy;
-  dispatchChunk(backwardSpec, [dy], [range(job.dx, job.dxAt, dxSize, job.accumulate)], params, linearGrid(dxSize));
+  const spec = backwardSpec(shape.length, width);
+  dispatchChunk(spec, [dy], [range(job.dx, job.dxAt, dxSize, job.accumulate)], params, linearGrid(dxSize / width));
 }
 
 /** The gradient of tile: each dx element summed over its tiles in dy. */

@@ -81,6 +81,13 @@ const CASES: GatherCase[] = [
     op: (x) => slice(x, [1, -5, 2, 0], [3, 4, -1, 2]),
   },
   {
+    why: 'slice keeping whole rows of 8: chunks of vec4s, staged where misaligned',
+    xShape: [6, 8, 8],
+    limit: 256,
+    index: sliceIndices([6, 8, 8], [1, 2, 0], [4, 5, 8]),
+    op: (x) => slice(x, [1, 2, 0], [4, 5, 8]),
+  },
+  {
     why: 'stridedSlice, stride 7: each chunk bounded by the x rows it spans',
     xShape: [40, 3],
     limit: 64,
@@ -136,6 +143,13 @@ const CASES: GatherCase[] = [
     limit: 32,
     index: tileIndices([2, 9], [3, 2]),
     op: (x) => tile(x, [3, 2]),
+  },
+  {
+    why: 'tile of rows of 8: vec4 chunks that wrap, backward summed in vec4s',
+    xShape: [2, 4, 8],
+    limit: 256,
+    index: tileIndices([2, 4, 8], [2, 2, 1]),
+    op: (x) => tile(x, [2, 2, 1]),
   },
   {
     why: 'tile of rank 4, backward rows chunked after splitting the tiles of axis 0',
