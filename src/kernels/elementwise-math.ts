@@ -18,9 +18,10 @@
 // backward of the *Scalar comparisons is never run).
 
 import type { UnaryDef } from './elementwise.js';
+import { isNanBits } from './wgsl.js';
 
 /** WGSL: where v (of type T) is NaN, or ±∞, from its bits (U is T's u32 twin). */
-const isNan = (v: string): string => `((bitcast<U>(${v}) & U(0x7fffffffu)) > U(0x7f800000u))`;
+const isNan = (v: string): string => isNanBits(v, 'U');
 const isInf = (v: string): string => `((bitcast<U>(${v}) & U(0x7fffffffu)) == U(0x7f800000u))`;
 
 /** Horner's scheme over `v` for coefficients c0, c1, ... of ascending powers. */

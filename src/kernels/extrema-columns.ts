@@ -7,17 +7,17 @@
 // lavapipe, paid a bounds check and a branch for each: a 2x32x32x32 max took 1.28 ms to the
 // 0.12 ms of the same shape's sum on the column path.
 //
-// The comparisons are extrema.ts's, reshaped for vectors: rank() is key() with NaN above every
-// number (for min, the key inverted first), so beating is rank >, holding is rank == (all NaNs
-// one rank, -0 and +0 one rank) and the empty state is rank 0, which no float reaches. On a tie
-// the lower index keeps its value and index and the counts add, as combine() in extrema.ts, so
-// results are bit-identical to its kernels whatever the chunks.
+// The comparisons are extrema.ts's (its key() and isNan(), four at a time): rank() is key() with
+// NaN above every number (for min, the key inverted first), so beating is rank >, holding is
+// rank == (all NaNs one rank, -0 and +0 one rank) and the empty state is rank 0, which no float
+// reaches. On a tie the lower index keeps its value and index and the counts add, as combine() in
+// extrema.ts, so results are bit-identical to its kernels whatever the chunks.
 
 import { packParams, u32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { emptyTensor, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
-import type { ExtremumKind, States } from './extrema.js';
+import { sameWgsl, type ExtremumKind, type States } from './extrema.js';
 import { maxRowChunks } from './row-chunks.js';
 
 /** Rows per chunk at least this, at most maxRowChunks chunks (reduce.ts's column sums alike). */
@@ -47,11 +47,9 @@ ${states ? '@group(0) @binding(1) var<storage, read> srcIndex: array<vec4<f32>>;
 @group(0) @binding(${out + 2}) var<storage, read_write> count: array<vec4<f32>>;
 @group(0) @binding(${out + 3}) var<uniform> params: Params;
 var<workgroup> partial: array<S, ${LANES * LANES}>;
+${sameWgsl(4)}
 fn rank(v: vec4<f32>) -> vec4<u32> {
-  let bits = bitcast<vec4<u32>>(v);
-  let b = select(bits, vec4<u32>(0u), bits == vec4<u32>(0x80000000u));
-  let k = select(b | vec4<u32>(0x80000000u), ~b, b >= vec4<u32>(0x80000000u));
-  return select(${kind === 'max' ? 'k' : '~k'}, vec4<u32>(0xffffffffu), (bits & vec4<u32>(0x7fffffffu)) > vec4<u32>(0x7f800000u));
+  return select(${kind === 'max' ? 'key(v)' : '~key(v)'}, vec4<u32>(0xffffffffu), isNan(v));
 }
 fn combine(p: S, q: S) -> S {
   let tie = p.r == q.r;

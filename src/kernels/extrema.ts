@@ -39,7 +39,7 @@ import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Ran
 import { binaryForward } from './elementwise.js';
 import { columnsApply, columnStates, extremaColumnsOverride } from './extrema-columns.js';
 import { expandMiddle, FEW_OUTPUTS, MIN_CHUNK_ROWS, normaliseAxes, runs } from './reduce.js';
-import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, workgroupGrid, type VecWidth } from './wgsl.js';
+import { isNanBits, LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, workgroupGrid, type VecWidth } from './wgsl.js';
 
 export type ExtremumKind = 'max' | 'min';
 
@@ -72,10 +72,10 @@ function disposeStates(s: States): void {
  * key() orders every float but NaN as the floats go (-0 and +0 alike, subnormals kept apart from
  * 0); same() is equality with NaN equal to NaN: what makes a holder.
  */
-function sameWgsl(width: VecWidth): string {
+export function sameWgsl(width: VecWidth): string {
   const [f, u, b] = [vecType(width), vecType(width, 'u32'), width === 4 ? 'vec4<bool>' : 'bool'];
   return /* wgsl */ `
-fn isNan(v: ${f}) -> ${b} { return (bitcast<${u}>(v) & ${u}(0x7fffffffu)) > ${u}(0x7f800000u); }
+fn isNan(v: ${f}) -> ${b} { return ${isNanBits('v', u)}; }
 fn key(v: ${f}) -> ${u} {
   let b = select(bitcast<${u}>(v), ${u}(0u), bitcast<${u}>(v) == ${u}(0x80000000u));
   return select(b | ${u}(0x80000000u), ~b, b >= ${u}(0x80000000u));

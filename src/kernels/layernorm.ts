@@ -12,8 +12,6 @@
 // groups: 1 itself.
 
 import { ShapeError } from '../errors.js';
-import { isCpuAdapterReport } from '../gpu/adapter-kind.js';
-import { runtime } from '../gpu/runtime.js';
 import { expectOptionalNumber, expectOptions, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { reshape } from '../graph/reshape.js';
@@ -21,20 +19,7 @@ import { scope } from '../graph/scope.js';
 import { formatShape, type Tensor } from '../graph/tensor.js';
 import { groupNorm } from './groupnorm.js';
 import { layerNormRowsBackward, layerNormRowsForward } from './layernorm-rows.js';
-
-const routeOverride = new WeakMap<GPUDevice, 'rows' | 'groups'>();
-
-/** Tests: run layer norm by the thread-per-row kernels or by group norm's on this device; null: by its adapter. */
-export function overrideLayerNormRoute(route: 'rows' | 'groups' | null): void {
-  const device = runtime().device;
-  if (route === null) routeOverride.delete(device);
-  else routeOverride.set(device, route);
-}
-
-function route(): 'rows' | 'groups' {
-  const rt = runtime();
-  return routeOverride.get(rt.device) ?? (isCpuAdapterReport(rt.ctx.report) ? 'rows' : 'groups');
-}
+import { rowsPerThread } from './softmax-rows.js';
 
 /** The thread-per-row route over x [rows, c], with its backward recorded. */
 function byRows(x: Tensor, gamma: Tensor, beta: Tensor, eps: number): Tensor {
@@ -67,6 +52,7 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, options: Layer
   const eps = options.eps ?? 1e-5;
   return scope(() => {
     const rows = reshape(x, [x.size / c, c]);
-    return reshape(route() === 'rows' ? byRows(rows, gamma, beta, eps) : groupNorm(rows, gamma, beta, { groups: 1, eps }), shape);
+    // The same choice as softmax's row kernels (softmax-rows.ts: overrideRowKernelChoice in tests).
+    return reshape(rowsPerThread() ? byRows(rows, gamma, beta, eps) : groupNorm(rows, gamma, beta, { groups: 1, eps }), shape);
   });
 }

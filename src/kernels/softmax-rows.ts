@@ -38,11 +38,18 @@ export const ROW_MIN_C = 64;
 // on its direct kernels for the same reason.
 const choiceOverride = new WeakMap<GPUDevice, 'cpu' | 'gpu'>();
 
+/**
+ * Whether row kernels run a thread per row here (a CPU adapter, or overrideRowKernelChoice('cpu')):
+ * softmax's, and layer norm's (layernorm.ts).
+ */
+export function rowsPerThread(): boolean {
+  const rt = runtime();
+  return (choiceOverride.get(rt.device) ?? (isCpuAdapterReport(rt.ctx.report) ? 'cpu' : 'gpu')) === 'cpu';
+}
+
 /** The kernel for rows of c values and the grid to launch it on: a thread or a workgroup per row. */
 export function rowKernel(c: number, rows: number, perThread: KernelSpec, perRow: KernelSpec): [KernelSpec, [number, number]] {
-  const rt = runtime();
-  const cpu = (choiceOverride.get(rt.device) ?? (isCpuAdapterReport(rt.ctx.report) ? 'cpu' : 'gpu')) === 'cpu';
-  return c >= ROW_MIN_C && !cpu ? [perRow, workgroupGrid(rows)] : [perThread, linearGrid(rows)];
+  return c >= ROW_MIN_C && !rowsPerThread() ? [perRow, workgroupGrid(rows)] : [perThread, linearGrid(rows)];
 }
 
 /** Tests: choose the row kernels as on a CPU adapter or a GPU on this device; null: as its adapter is. */

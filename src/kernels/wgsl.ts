@@ -41,6 +41,12 @@ export const vecWidth = (n: number): VecWidth => (n % 4 === 0 ? 4 : 1);
 /** The WGSL type of one thread's element: f32 or vec4<f32> (u32 or vec4<u32> with `scalar` 'u32'). */
 export const vecType = (width: VecWidth, scalar: 'f32' | 'u32' = 'f32'): string => (width === 4 ? `vec4<${scalar}>` : scalar);
 
+/**
+ * WGSL: whether v (f32 or vecN<f32>; u the matching u32 type) is NaN, read from its bits: WGSL lets
+ * a compiler assume float values are never NaN, so `v != v` may fold to false.
+ */
+export const isNanBits = (v: string, u: string): string => `((bitcast<${u}>(${v}) & ${u}(0x7fffffffu)) > ${u}(0x7f800000u))`;
+
 /** Formats a JS number as a WGSL f32 literal. */
 export function f32Literal(v: number): string {
   if (!Number.isFinite(v)) throw new RangeError(`f32Literal: ${v}`);

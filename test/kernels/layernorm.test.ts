@@ -5,7 +5,8 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
-import { layerNorm, overrideLayerNormRoute } from '../../src/kernels/layernorm.js';
+import { layerNorm } from '../../src/kernels/layernorm.js';
+import { overrideRowKernelChoice } from '../../src/kernels/softmax-rows.js';
 import { layerNormRowsForward } from '../../src/kernels/layernorm-rows.js';
 import { LayerNorm } from '../../src/nn/layers.js';
 import { nd } from '../../src/reference/array.js';
@@ -34,7 +35,7 @@ function direct(x: Float64Array, c: number, gamma: Float64Array, beta: Float64Ar
 
 const f32 = (a: Float64Array): Float64Array => Float64Array.from(Float32Array.from(a));
 
-afterEach(() => overrideLayerNormRoute(null));
+afterEach(() => overrideRowKernelChoice(null));
 
 describe('layerNorm', () => {
   // Both routes on this device: the thread-per-row kernels (CPU adapters; vec4 where C % 4 = 0,
@@ -42,7 +43,7 @@ describe('layerNorm', () => {
   for (const route of ['rows', 'groups'] as const)
   for (const [shape, eps] of [[[3, 5, 8], 1e-5], [[7, 96], 1e-3], [[2, 3, 4, 6], 1e-5], [[5], 1e-5], [[4, 1], 1e-5], [[300, 12], 1e-5]] as [number[], number][]) {
     it(`${route}: [${shape}] eps ${eps}: forward and gradients match the float64 references`, async () => {
-      overrideLayerNormRoute(route);
+      overrideRowKernelChoice(route === 'rows' ? 'cpu' : 'gpu');
       const c = shape[shape.length - 1];
       const n = shape.reduce((p, d) => p * d, 1);
       // An offset row mean (3 + ...) so a missing mean subtraction shows.
