@@ -160,7 +160,8 @@ function convLimit(r: CaseResult, rec: BenchRecord): string {
   const tfjsPct = timed(r.tfjs) && r.tfjs.pctPeak !== null ? `; tfjs runs at ${r.tfjs.pctPeak.toFixed(1)}% of peak` : '';
   const measured = r.dawnet.timing.medianMs;
   const winograd = r.algorithm === 'winograd' || r.algorithm === 'winograd-fused';
-  const limit = winograd ? winogradLimit(measured, dir, l, rec, r.algorithm === 'winograd-fused', r.kernels) : limitOf(measured, floors, gemm);
+  // The uniform-weights kernel has no GEMM tiles: its floors alone.
+  const limit = winograd ? winogradLimit(measured, dir, l, rec, r.algorithm === 'winograd-fused', r.kernels) : limitOf(measured, floors, r.algorithm === 'uniform-weights' ? undefined : gemm);
   return limit + operandProbeNote(r, rec) + alternativeNote(r) + tfjsPct;
 }
 

@@ -157,6 +157,12 @@ export function gpuChecks(): GpuCheck[] {
     conv('3x3 same by fused Winograd', [2, 18, 21, 32], [3, 3, 32, 40], { padding: 'same' }, 'winograd-fused'),
     conv('3x3 valid by fused Winograd, 12 output channels', [3, 11, 10, 20], [3, 3, 20, 12], { padding: 'valid' }, 'winograd-fused'),
     conv('1x1 head', [2, 9, 11, 32], [1, 1, 32, 1], { padding: 'valid' }),
+    // The weights in a uniform buffer (not yet picked by convAlgorithm): VGG's first conv (3
+    // channels, scalar loads, taps unrolled), a U-Net level 1 (vec4 loads, a loop over taps, 4
+    // pixels a thread, rows not a multiple of 4) with its fused ReLU, and a 1x1 stride-2 conv.
+    conv('3x3 same, 3 channels, uniform weights', [2, 13, 11, 3], [3, 3, 3, 64], { padding: 'same' }, 'uniform-weights'),
+    conv('3x3 same, uniform weights, fused ReLU', [2, 14, 19, 32], [3, 3, 32, 32], { padding: 'same', activation: 'relu' }, 'uniform-weights'),
+    conv('1x1 stride 2, uniform weights', [2, 9, 11, 20], [1, 1, 20, 12], { padding: 'valid', stride: 2 }, 'uniform-weights'),
     // The fused ReLU in each kernel's epilogue: the tiled GEMM's vec4 stores, Winograd's output transform.
     conv('3x3 same with its fused ReLU', [2, 17, 19, 24], [3, 3, 24, 40], { padding: 'same', activation: 'relu' }, 'direct'),
     conv('3x3 same by Winograd with its fused ReLU', [2, 18, 21, 32], [3, 3, 32, 40], { padding: 'same', activation: 'relu' }, 'winograd'),

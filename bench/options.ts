@@ -19,7 +19,7 @@ options:
   --only REGEX      run only cases whose id matches (e.g. 'conv2d.forward', 'unet-l3')
   --group A,B       run only these groups (e2e, elementwise, reduce, conv2d, conv2d-naive,
                     depthwise, matmul, pool, upsample, batchnorm, softmax,
-                    augment)
+                    augment, library)
   --naive           also race the naive reference kernels (conv2d-naive)
   --warmup N        warm-up runs per case and side (default ${DEFAULT_TIMING.warmup})
   --reps N          timed samples per case and side (default ${DEFAULT_TIMING.reps})
@@ -53,9 +53,11 @@ options:
                     conv family, Winograd's included (default: tiledTileFor's, by the GEMM's
                     width): compare tiles on one machine in one sitting
   --conv-algorithm A  auto (default: on GPUs Winograd F(4x4, 3x3) for the 3x3 stride-1 forwards
-                    and backward inputs it suits, see convAlgorithm), direct, winograd or
+                    and backward inputs it suits, see convAlgorithm), direct, winograd,
                     winograd-fused (Winograd in one kernel; both wherever they fit, and the
-                    weight gradients of 3x3 stride-1 convs by the staged Winograd); the others
+                    weight gradients of 3x3 stride-1 convs by the staged Winograd) or
+                    uniform-weights (forwards whose weights fit a uniform buffer, at most 64
+                    output channels: VGG16's conv1_1, the U-Net's first level); the others
                     are timed beside each conv either way, unless --no-beside; with auto
                     the end-to-end steps are also timed after tuneConvs ('tuned')
   --list            print the case ids and exit`;
@@ -76,7 +78,7 @@ export interface BenchOptions {
   /** The tiled conv family's tile for every GEMM (parseGemmTile), or null for tiledTileFor's. */
   convTile: string | null;
   /** --conv-algorithm: 'auto' leaves the choice to convAlgorithm. */
-  convAlgorithm: 'auto' | 'direct' | 'winograd' | 'winograd-fused';
+  convAlgorithm: 'auto' | 'direct' | 'winograd' | 'winograd-fused' | 'uniform-weights';
   /** true: print after the run; a path: render that record instead of running. */
   markdown: boolean | string;
   /** Two records to compare instead of running (BASE, NEW). */
@@ -160,7 +162,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     }
     else if (a === '--conv-algorithm') {
       const v = next();
-      if (v !== 'auto' && v !== 'direct' && v !== 'winograd' && v !== 'winograd-fused') throw new UsageError(`--conv-algorithm needs auto, direct, winograd or winograd-fused, got '${v}'`);
+      if (v !== 'auto' && v !== 'direct' && v !== 'winograd' && v !== 'winograd-fused' && v !== 'uniform-weights') throw new UsageError(`--conv-algorithm needs auto, direct, winograd, winograd-fused or uniform-weights, got '${v}'`);
       o.convAlgorithm = v;
     }
     else if (a === '--checks') o.checks = true;

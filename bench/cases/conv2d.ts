@@ -84,9 +84,10 @@ function convCase(k: Kernels, dir: Direction, l: ConvLayer, naive: boolean): Ben
 }
 
 /**
- * What the case runs (convAlgorithm) and, where Winograd fits (3x3 stride 1, every direction), the
- * other algorithms, timed beside it in the same run: direct, Winograd staged through memory, and
- * fused where its output channels come in vec4s (not for the weight gradient); and the conv as tuneConvs would run
+ * What the case runs (convAlgorithm) and, where another algorithm fits, the others, timed beside it
+ * in the same run: direct, Winograd staged through memory (3x3 stride 1, every direction), fused
+ * where its output channels come in vec4s (not for the weight gradient), and the uniform-weights
+ * kernel (forwards whose weights fit a uniform buffer, Cout <= 64); and the conv as tuneConvs would run
  * it ('tuned: ALGORITHM [TILE]', tuned just before, its choice in force for its own samples only).
  */
 function algorithms(k: Kernels, dir: Direction, l: ConvLayer): Pick<BenchCase, 'algorithm' | 'alternatives'> {
@@ -94,7 +95,7 @@ function algorithms(k: Kernels, dir: Direction, l: ConvLayer): Pick<BenchCase, '
   return {
     algorithm: () => k.convAlgorithm(dir, geometry()),
     alternatives: async () => {
-      if (!k.winogradFits(dir, geometry())) return [];
+      if (!k.hasAlgorithmChoice(dir, geometry())) return [];
       const ran = k.convAlgorithm(dir, geometry());
       const others = k.CONV_ALGORITHMS.filter((a) => a !== ran && k.algorithmRuns(a, dir, geometry()));
       const forced = others.map((algorithm) => ({

@@ -19,6 +19,12 @@ export interface KernelSpec {
   key: string;
   /** Read-only storage bindings, at @binding(0..inputs-1). */
   inputs: number;
+  /**
+   * Inputs bound as uniform buffers instead (their indices): small operands every invocation reads
+   * at the same address, which GPUs serve from a constant cache (conv2d-uniform-weights.ts). Each
+   * must fit maxUniformBufferBindingSize and start at a multiple of minUniformBufferOffsetAlignment.
+   */
+  uniformInputs?: readonly number[];
   /** Read-write storage bindings, after the inputs. */
   outputs: number;
   /** WGSL source; called once per (name, key). A uniform `params` binding follows the outputs. */
@@ -135,7 +141,7 @@ export class Runtime {
       entries.push({
         binding: i,
         visibility: GPUShaderStage.COMPUTE,
-        buffer: { type: i < spec.inputs ? 'read-only-storage' : 'storage' },
+        buffer: { type: i >= spec.inputs ? 'storage' : spec.uniformInputs?.includes(i) ? 'uniform' : 'read-only-storage' },
       });
     }
     entries.push({ binding: spec.inputs + spec.outputs, visibility: GPUShaderStage.COMPUTE, buffer: { type: 'uniform' } });
@@ -169,7 +175,7 @@ export class Runtime {
   ): void {
     this.checkAlive();
     const storage = [...bindings.inputs, ...bindings.outputs];
-    this.checkBindings(spec.name, storage);
+    this.checkBindings(spec, storage);
     const maxGroups = this.limits.maxComputeWorkgroupsPerDimension;
     const [x, y = 1, z = 1] = workgroups;
     if (x > maxGroups || y > maxGroups || z > maxGroups) {
@@ -195,16 +201,19 @@ export class Runtime {
   }
 
   /** Sizes and offsets, checked here so the error names the kernel instead of surfacing at submit. */
-  private checkBindings(name: string, storage: BufferSlice[]): void {
-    const limit = this.bindingLimit;
-    const align = this.offsetAlignment;
+  private checkBindings(spec: KernelSpec, storage: BufferSlice[]): void {
+    const name = spec.name;
     storage.forEach((b, i) => {
+      const uniform = spec.uniformInputs?.includes(i) ?? false;
+      const [limit, align, kind] = uniform
+        ? [this.limits.maxUniformBufferBindingSize, this.limits.minUniformBufferOffsetAlignment, 'uniform']
+        : [this.bindingLimit, this.offsetAlignment, 'storage'];
       const offset = b.offset ?? 0;
       if (b.size > limit) {
-        throw new LimitError(`${name}: binding ${i} of ${b.size} bytes exceeds the storage binding limit of ${limit} bytes (maxStorageBufferBindingSize)`);
+        throw new LimitError(`${name}: binding ${i} of ${b.size} bytes exceeds the ${kind} binding limit of ${limit} bytes (${uniform ? 'maxUniformBufferBindingSize' : 'maxStorageBufferBindingSize'})`);
       }
       if (offset % align !== 0) {
-        throw new LimitError(`${name}: binding ${i} starts at byte ${offset}, not a multiple of minStorageBufferOffsetAlignment (${align})`);
+        throw new LimitError(`${name}: binding ${i} starts at byte ${offset}, not a multiple of ${uniform ? 'minUniformBufferOffsetAlignment' : 'minStorageBufferOffsetAlignment'} (${align})`);
       }
       if (offset !== 0 && (offset < 0 || offset + Math.ceil(b.size / 4) * 4 > b.buffer.size)) {
         throw new RangeError(`${name}: binding ${i} (bytes ${offset}..${offset + b.size}) lies outside its buffer of ${b.buffer.size} bytes`);

@@ -12,7 +12,9 @@ import { trackInScope } from './scope.js';
 
 export type Shape = readonly number[];
 
-export const TENSOR_USAGE = 0x80 | 0x4 | 0x8; // STORAGE | COPY_SRC | COPY_DST (constants for the browser too)
+// STORAGE | UNIFORM | COPY_SRC | COPY_DST (constants for the browser too). UNIFORM: a kernel may bind
+// a small tensor as a uniform buffer (KernelSpec.uniformInputs).
+export const TENSOR_USAGE = 0x80 | 0x40 | 0x4 | 0x8;
 
 interface Storage {
   buffer: GPUBuffer;

@@ -9,7 +9,7 @@ import { runtime } from '../gpu/runtime.js';
 import type { ConvGeometry } from './conv2d.js';
 import { formatGemmTile, parseGemmTile } from './conv2d-tiled.js';
 import { clearTunedConvs, GEOMETRY_FIELDS, setTunedConv, tunedConvs, type ConvCandidate, type TunedConv } from './conv2d-tuned.js';
-import { CONV_ALGORITHMS, winogradFits, type ConvAlgorithm } from './conv2d-winograd-run.js';
+import { algorithmRuns, CONV_ALGORITHMS, hasAlgorithmChoice, type ConvAlgorithm } from './conv2d-winograd-run.js';
 import { fusedFits } from './conv2d-winograd-fused.js';
 import { winogradShape } from './conv2d-winograd.js';
 
@@ -77,12 +77,13 @@ function parseConv(c: unknown, where: string): TunedConv {
     if (typeof x !== 'number' || !Number.isInteger(x) || x < (f.startsWith('pad') ? 0 : 1)) throw new FormatError(`${where}: geometry.${f} is ${JSON.stringify(x)}, not a ${f.startsWith('pad') ? 'non-negative' : 'positive'} integer`);
     g[f] = x;
   }
-  if (!winogradFits(direction, g)) throw new FormatError(`${where}: a ${g.kh}x${g.kw} conv at stride ${g.sh}x${g.sw} has no choice of algorithm (Winograd runs 3x3 at stride 1)`);
+  if (!hasAlgorithmChoice(direction, g)) throw new FormatError(`${where}: a ${g.kh}x${g.kw} ${direction} at stride ${g.sh}x${g.sw} with ${g.cin} channels in and ${g.cout} out has no choice of algorithm (Winograd runs 3x3 at stride 1, the uniform-weights kernel forwards whose weights fit a uniform buffer)`);
+  if (!algorithmRuns(algorithm as ConvAlgorithm, direction, g) && algorithm !== 'winograd-fused') throw new FormatError(`${where}: ${algorithm as string} cannot run this ${direction}`);
   if (algorithm === 'winograd-fused') {
     if (direction === 'backwardWeight') throw new FormatError(`${where}: the fused kernel has no weight gradient`);
     if (!fusedFits(winogradShape(direction, g).n)) throw new FormatError(`${where}: the fused kernel cannot run ${winogradShape(direction, g).n} output channels`);
   }
-  const tile = c.tile === undefined ? undefined : parseTile(c.tile, family === 'tiled' && algorithm !== 'winograd-fused', where);
+  const tile = c.tile === undefined ? undefined : parseTile(c.tile, family === 'tiled' && algorithm !== 'winograd-fused' && algorithm !== 'uniform-weights', where);
   const groups = c.groups === undefined ? undefined : parseGroups(c.groups, algorithm === 'winograd-fused', where);
   const times: Partial<Record<ConvAlgorithm, number>> = {};
   for (const [a, t] of Object.entries(isObject(ms) ? ms : {})) if (CONV_ALGORITHMS.includes(a as ConvAlgorithm) && typeof t === 'number') times[a as ConvAlgorithm] = t;

@@ -31,10 +31,13 @@ export interface TuneOptions {
    */
   reps?: number;
   /**
-   * The algorithms to time. Default: all three on GPUs; on CPU adapters direct and staged
-   * Winograd only, since the fused kernel ran 5-37x slower than direct on lavapipe (workgroup
-   * memory and barriers; bench/results/lavapipe-2026-11-27/tuned.json) and each of its variants
-   * takes lavapipe about 10 s to compile.
+   * The algorithms to time. Default: all of them on GPUs; on CPU adapters direct and staged
+   * Winograd only (CPU_UNTUNED): the fused kernel ran 5-37x slower than direct on lavapipe
+   * (workgroup memory and barriers; bench/results/lavapipe-2026-11-27/tuned.json) and each of its
+   * variants takes lavapipe about 10 s to compile; the uniform-weights kernel ran 1.2x slower at
+   * VGG16's conv1_1 and the U-Net's first conv and 4.6x at U-Net l1 (scale 8), and no faster at
+   * two 1x1 convs (GPU timestamps, 2026-11-27): lavapipe loads a uniform value per lane group
+   * with a bounds check, as it does a storage one (README, Benchmarks).
    */
   algorithms?: readonly ConvAlgorithm[];
   /**
@@ -117,13 +120,13 @@ export function ruleCandidate(call: ConvCall): ConvCandidate {
 
 /**
  * The tile an algorithm's GEMM takes by the rule, as a string; undefined where there is no choice
- * (the subgroup family, the fused kernel). The weight gradient's GEMMs, direct and Winograd's,
+ * (the subgroup family, the fused kernel, the uniform-weights kernel). The weight gradient's GEMMs, direct and Winograd's,
  * are weight-gradient GEMMs of Cout columns; the forward's and backward input's Winograd GEMM is
  * a forward one.
  */
 function ruleTile(call: ConvCall, algorithm: ConvAlgorithm): string | undefined {
   const { direction: dir, geometry: g } = call;
-  if (call.family !== 'tiled' || algorithm === 'winograd-fused') return undefined;
+  if (call.family !== 'tiled' || algorithm === 'winograd-fused' || algorithm === 'uniform-weights') return undefined;
   if (dir === 'backwardWeight') return formatGemmTile(gemmTile(dir, g.cout, call.family));
   const n = algorithm === 'winograd' ? winogradShape(dir, g).n : dir === 'forward' ? g.cout : g.cin;
   return formatGemmTile(gemmTile(algorithm === 'winograd' ? 'forward' : dir, n, call.family));
@@ -140,6 +143,9 @@ function gemmRows(call: ConvCall, algorithm: ConvAlgorithm): number {
   return algorithm === 'direct' ? g.kh * g.kw * g.cin : g.cin;
 }
 
+/** What tuneConvs leaves out on CPU adapters unless asked (TuneOptions.algorithms). */
+export const CPU_UNTUNED: readonly ConvAlgorithm[] = ['winograd-fused', 'uniform-weights'];
+
 /**
  * The ways to time: each wanted algorithm that fits, and for the tiled family's GEMMs each tile
  * (the rule's first) whose columns, and rows, are at least half full: 128-wide tiles ran 0.5-0.8x
@@ -150,7 +156,7 @@ function gemmRows(call: ConvCall, algorithm: ConvAlgorithm): number {
  */
 function candidates(call: ConvCall, options: TuneOptions): ConvCandidate[] {
   const cpu = isCpuAdapterReport(runtime().ctx.report);
-  const wanted = options.algorithms ?? (cpu ? CONV_ALGORITHMS.filter((a) => a !== 'winograd-fused') : CONV_ALGORITHMS);
+  const wanted = options.algorithms ?? (cpu ? CONV_ALGORITHMS.filter((a) => !CPU_UNTUNED.includes(a)) : CONV_ALGORITHMS);
   const { direction: dir, geometry: g } = call;
   const n = dir === 'backwardWeight' ? g.cout : winogradShape(dir, g).n;
   const wide = (options.tiles ?? TUNING_TILES.map(formatGemmTile)).map(parseGemmTile).filter((t) => t.bn < 2 * Math.max(n, 4));
@@ -258,6 +264,9 @@ async function tuneOne(call: ConvCall, options: TuneOptions): Promise<TunedConv 
   if (!Number.isInteger(reps) || reps < 1) throw new RangeError(`tuneConvs: reps must be a positive integer, got ${reps}`);
   const margin = options.margin;
   if (margin !== undefined && !(margin >= 0 && margin < 1)) throw new RangeError(`tuneConvs: margin must be at least 0 and below 1, got ${margin}`);
+  // One way (a 1x1 conv on a CPU adapter, where the uniform-weights kernel is left out): nothing to time.
+  const ways = candidates(call, options);
+  if (ways.length < 2) return null;
   const [xShape, dyShape, wShape] = [[g.n, g.h, g.w, g.cin], [g.n, g.ho, g.wo, g.cout], [g.kh, g.kw, g.cin, g.cout]];
   const shapes = direction === 'forward' ? [xShape, wShape] : direction === 'backwardInput' ? [dyShape, wShape] : [dyShape, xShape];
   // Values do not change a kernel's time; constants keep NaNs and denormals out. Where the device has no
@@ -275,7 +284,7 @@ async function tuneOne(call: ConvCall, options: TuneOptions): Promise<TunedConv 
   try {
     const runs: { c: ConvCandidate; run: () => void; inner: number; times: number[] }[] = [];
     const outBytes = 4 * (direction === 'forward' ? g.n * g.ho * g.wo * g.cout : direction === 'backwardInput' ? g.n * g.h * g.w * g.cin : g.kh * g.kw * g.cin * g.cout);
-    for (const c of candidates(call, options)) {
+    for (const c of ways) {
       const once = runner(call, c, src, w);
       try {
         await sample(once, clockWanted); // warm-up: compiles the kernels

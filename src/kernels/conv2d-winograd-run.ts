@@ -17,26 +17,30 @@ import { convTile, defaultConvFamily, gemmTile, launch, launchedKernel } from '.
 import type { GemmTile } from './conv2d-tiled.js';
 import { bindableSamples, inputTransformSpec, outputTransformSpec, transformWeights, winogradBlocks, winogradPlan, winogradShape, WINO_R, WINO_XI, WORKSPACE_BYTES } from './conv2d-winograd.js';
 import { fusedFits } from './conv2d-winograd-fused.js';
+import { uniformWeightsFits } from './conv2d-uniform-weights.js';
 import { noteConv, tunedConv } from './conv2d-tuned.js';
 import { linearGrid, vecWidth, type VecWidth } from './wgsl.js';
 
 /**
  * 'direct': the implicit GEMMs of conv2d.ts; 'winograd': F(4x4, 3x3), where winogradFits, staged
  * through V and M in memory; 'winograd-fused': the same in one kernel (conv2d-winograd-fused.ts),
- * where its output channels come in vec4s.
+ * where its output channels come in vec4s; 'uniform-weights': forwards whose weights fit a uniform
+ * buffer and whose outputs one thread's accumulators (conv2d-uniform-weights.ts), any kernel size
+ * and stride.
  */
-export type ConvAlgorithm = 'direct' | 'winograd' | 'winograd-fused';
+export type ConvAlgorithm = 'direct' | 'winograd' | 'winograd-fused' | 'uniform-weights';
 
 /** Every algorithm, in the order the benchmark times them beside one another. */
-export const CONV_ALGORITHMS: readonly ConvAlgorithm[] = ['direct', 'winograd', 'winograd-fused'];
+export const CONV_ALGORITHMS: readonly ConvAlgorithm[] = ['direct', 'winograd', 'winograd-fused', 'uniform-weights'];
 
 const algorithmOverride = new WeakMap<GPUDevice, ConvAlgorithm>();
 
 /**
  * Runs every conv (forward, backward input and weight gradient) on this device with one algorithm
  * (Winograd only where winogradFits; 'winograd-fused' runs the staged 'winograd' where the
- * outputs' channels are not a multiple of 4, and for the weight gradient, which it has not), for
- * tests and the benchmark; 'auto' restores convAlgorithm's choice. Returns the setting it replaced.
+ * outputs' channels are not a multiple of 4, and for the weight gradient, which it has not;
+ * 'uniform-weights' only forwards where uniformWeightsFits, the rest direct), for tests and the
+ * benchmark; 'auto' restores convAlgorithm's choice. Returns the setting it replaced.
  */
 export function setConvAlgorithm(algorithm: ConvAlgorithm | 'auto'): ConvAlgorithm | 'auto' {
   expectChoice('setConvAlgorithm', 'algorithm', algorithm, ['auto', ...CONV_ALGORITHMS], false);
@@ -117,8 +121,14 @@ export function winogradFits(_dir: ConvDirection, g: ConvGeometry): boolean {
 /** Whether `algorithm` can run this direction as it is: the fused kernel needs output channels in vec4s and has no weight gradient. */
 export function algorithmRuns(algorithm: ConvAlgorithm, dir: ConvDirection, g: ConvGeometry): boolean {
   if (algorithm === 'direct') return true;
+  if (algorithm === 'uniform-weights') return uniformWeightsFits(dir, g);
   if (!winogradFits(dir, g)) return false;
   return algorithm === 'winograd' || (dir !== 'backwardWeight' && fusedFits(winogradShape(dir, g).n));
+}
+
+/** Whether some algorithm besides 'direct' can run this conv direction on this device. */
+export function hasAlgorithmChoice(dir: ConvDirection, g: ConvGeometry): boolean {
+  return CONV_ALGORITHMS.some((a) => a !== 'direct' && algorithmRuns(a, dir, g));
 }
 
 /**
@@ -126,9 +136,9 @@ export function algorithmRuns(algorithm: ConvAlgorithm, dir: ConvDirection, g: C
  * tuneConvs timed fastest for this very conv (conv2d-tuning.ts), else ruleConvAlgorithm's.
  */
 export function convAlgorithm(dir: ConvDirection, g: ConvGeometry, family = defaultConvFamily(), cpu = isCpuAdapterReport(runtime().ctx.report)): ConvAlgorithm {
-  if (!winogradFits(dir, g)) return 'direct';
+  if (!hasAlgorithmChoice(dir, g)) return 'direct';
   const forced = algorithmOverride.get(runtime().device);
-  if (forced) return algorithmRuns(forced, dir, g) ? forced : 'winograd';
+  if (forced) return algorithmRuns(forced, dir, g) ? forced : forced === 'winograd-fused' && winogradFits(dir, g) ? 'winograd' : 'direct';
   noteConv(dir, g, family);
   return tunedConv(runtime().device, dir, g, family)?.algorithm ?? ruleConvAlgorithm(dir, g, family, cpu);
 }

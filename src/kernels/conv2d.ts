@@ -15,7 +15,8 @@
 // conv2d-launch.ts picks one and launches it. On GPUs the forward and backward input of 3x3
 // stride-1 convs run by Winograd F(4x4, 3x3) instead (conv2d-winograd-run.ts decides, see
 // convAlgorithm); their weight gradient can too (conv2d-winograd-wgrad.ts), where tuned or
-// forced. The naive kernels (conv2d-naive.ts: one thread per output element, plain loops) are the
+// forced. Forwards with few weights and output channels can run with the weights in a uniform
+// buffer (conv2d-uniform-weights.ts), where tuned or forced. The naive kernels (conv2d-naive.ts: one thread per output element, plain loops) are the
 // baseline they race in bench/.
 //
 // Past the binding limit (kernels/chunking.ts) the GEMM directions split along N, a chunk of whole
@@ -40,6 +41,7 @@ import { groupedConv, groupedConvBackwardInput, groupedConvBackwardWeight, group
 import { dilatedConv, dilatedConvBackwardInput, dilatedConvBackwardWeight, dilatedConvForward, dilatedPlan, isDilated } from './conv2d-dilated.js';
 import { convAlgorithm, winogradConv } from './conv2d-winograd-run.js';
 import { winogradFusedConv } from './conv2d-winograd-fused.js';
+import { uniformWeightsChunk } from './conv2d-uniform-weights.js';
 import { winogradWeightGrad } from './conv2d-winograd-wgrad.js';
 import { unary, unaryBackward, unaryForward } from './elementwise.js';
 import { sumLeading } from './reduce.js';
@@ -226,6 +228,7 @@ export function forwardGemm(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | n
   const bk = tile.bk;
   const dTap = Math.floor(bk / g.cin);
   forEachSampleChunk(g, per, x, y, (gc, xc, yc) => {
+    if (algorithm === 'uniform-weights') return uniformWeightsChunk(gc, xc, w, b, yc, relu);
     const m = gc.n * g.ho * g.wo;
     launch('forward', family, tile, gc, b ? [xc, w, b] : [xc, w], yc, m, g.cout, 1, {
       m, k: g.kh * g.kw * g.cin, dCi: bk % g.cin, dTapW: dTap % g.kw, dTapH: Math.floor(dTap / g.kw),

@@ -1,0 +1,196 @@
+// conv2d's forward with the weights in a uniform buffer ('uniform-weights'), for convs whose
+// weights are small (K·Cout floats within maxUniformBufferBindingSize, 64 KiB on most adapters)
+// and whose output channels fit one thread's accumulators (Cout ≤ 64, a multiple of 4): VGG16's
+// first conv (K = 27, Cout = 64) and the U-Net's first level (K = 288, Cout = 32).
+//
+// Why: such a conv's GEMM has a short K (27 at VGG's conv1_1) or few columns, so the implicit-GEMM
+// tiles spend much of their time staging operands and writing tiles rather than multiplying; on an
+// H200 conv1_1 ran at 19.4% of the FMA peak. Here each thread owns P adjacent output pixels of a row
+// and every output channel, and walks K: for each input value it loads, it adds x · w[k][co] into
+// P·Cout/4 vec4 accumulators. Every thread of a workgroup reads the same weight at the same
+// moment, which is what a uniform buffer is for: GPUs serve it from a constant cache as one
+// broadcast, and where the index is a compile-time constant (the taps unrolled, as at conv1_1) an
+// FMA can take it as an operand with no load at all. The input comes through the ordinary cache,
+// neighbouring threads reading overlapping patches. No workgroup memory, no barriers.
+//
+// Not yet timed on a GPU: no rule picks it; setConvAlgorithm('uniform-weights') forces it,
+// tuneConvs times it where it fits, and the benchmark times it beside every conv forward it fits.
+
+import { packParams, i32 } from '../gpu/params.js';
+import { runtime, type KernelSpec } from '../gpu/runtime.js';
+import { isCpuAdapterReport } from '../gpu/adapter-kind.js';
+import type { Range } from './chunking.js';
+import { dispatchChunk } from './chunking.js';
+import type { ConvGeometry } from './conv2d.js';
+import type { ConvDirection } from './conv2d-gemm-common.js';
+import { linearGrid, LINEAR_MAIN_ARGS, linearIndex } from './wgsl.js';
+import type { Tensor } from '../graph/tensor.js';
+
+/** Most output channels one thread accumulates (16 vec4s a pixel). */
+export const UNIFORM_WEIGHTS_MAX_COUT = 64;
+/** vec4 accumulators a thread holds at most (P pixels × Cout/4): 128 floats, within a GPU thread's registers. */
+const MAX_ACCUMULATORS = 32;
+/** Above this many vec4 multiply-add statements the kernel loops over taps instead of unrolling them. */
+const MAX_UNROLLED = 2048;
+const WG = 64;
+
+/** Whether the forward of `g` can run with its weights in a uniform buffer on this device. */
+export function uniformWeightsFits(dir: ConvDirection, g: ConvGeometry): boolean {
+  if (dir !== 'forward' || g.cout % 4 !== 0 || g.cout > UNIFORM_WEIGHTS_MAX_COUT) return false;
+  return g.kh * g.kw * g.cin * g.cout * 4 <= runtime().limits.maxUniformBufferBindingSize;
+}
+
+/**
+ * How the kernel's code is laid out: `pixels` output pixels a thread (P), and whether the taps
+ * are unrolled (every weight index a constant) or walked by a loop.
+ */
+export interface UniformWeightsLayout {
+  pixels: number;
+  unrollTaps: boolean;
+}
+
+/**
+ * The layout for `g` on this device. GPUs: as many pixels as keep P·Cout/4 vec4 accumulators
+ * within MAX_ACCUMULATORS (at most 8), the taps unrolled up to MAX_UNROLLED multiply-add
+ * statements. CPU adapters, where no rule or default tuning picks this kernel: one pixel and a
+ * loop over taps, since lavapipe's LLVM took 12-120 s to compile the GPU layouts of small convs
+ * (a few thousand vec4 multiply-adds in straight lines) and would only run them slower.
+ */
+export function uniformWeightsLayout(g: ConvGeometry, cpu = isCpuAdapterReport(runtime().ctx.report)): UniformWeightsLayout {
+  if (cpu) return { pixels: 1, unrollTaps: false };
+  const pixels = Math.max(1, Math.min(8, Math.floor(MAX_ACCUMULATORS / (g.cout / 4))));
+  return { pixels, unrollTaps: g.kh * g.kw * g.cin * (g.cout / 4) * pixels <= MAX_UNROLLED };
+}
+
+interface Shape {
+  kh: number;
+  kw: number;
+  cin: number;
+  cout: number;
+  sh: number;
+  sw: number;
+  padTop: number;
+  padLeft: number;
+  pixels: number;
+  unrollTaps: boolean;
+  bias: boolean;
+  relu: boolean;
+}
+
+function spec(s: Shape): KernelSpec {
+  const key = [s.kh, s.kw, s.cin, s.cout, s.sh, s.sw, s.padTop, s.padLeft, s.pixels, +s.unrollTaps, +s.bias, +s.relu].join(',');
+  return { name: 'conv2d.forwardUniformWeights', key, inputs: s.bias ? 3 : 2, outputs: 1, uniformInputs: [1], wgsl: () => wgsl(s) };
+}
+
+/**
+ * The kernel's WGSL. x is bound as vec4s where Cin is a multiple of 4 (one load for four
+ * channels), else as floats (VGG's three). The weights are w[kh][kw][Cin][Cout] as vec4s along Cout,
+ * so weight (tap, ci, co4) is wt[(tap·Cin + ci)·Cout/4 + co4].
+ */
+function wgsl(s: Shape): string {
+  const { kh, kw, cin, cout, sh, sw, padTop, padLeft, pixels: P } = s;
+  const c4 = cout / 4;
+  const vecIn = cin % 4 === 0;
+  const xType = vecIn ? 'vec4<f32>' : 'f32';
+  const loadsPerPixel = vecIn ? cin / 4 : cin;
+  const acc = (p: number, c: number) => `a${p}_${c}`;
+  const lines: string[] = [];
+  const emit = (indent: string, l: string) => lines.push(indent + l);
+
+  // The body for one tap (i, j): `tap` is a WGSL expression for i·kw + j, a constant where unrolled.
+  const tapBody = (indent: string, j: string, tap: string) => {
+    for (let p = 0; p < P; p++) {
+      emit(indent, `let ix${p} = (ox0 + ${p}) * ${sw} - ${padLeft} + ${j};`);
+      emit(indent, `let ok${p} = ix${p} >= 0 && ix${p} < params.w && ox0 + ${p} < params.wo;`);
+      emit(indent, `let at${p} = select(0, (rowBase + ix${p}) * ${loadsPerPixel}, ok${p});`);
+    }
+    // Blocks keep each load's and each weight's names local (WGSL has no redeclaration in a scope).
+    for (let l = 0; l < loadsPerPixel; l++) {
+      emit(indent, `{`);
+      for (let p = 0; p < P; p++) emit(indent + '  ', `let x${p} = select(${xType}(0.0), x[at${p} + ${l}], ok${p});`);
+      const comps = vecIn ? ['.x', '.y', '.z', '.w'] : [''];
+      comps.forEach((comp, q) => {
+        const ci = vecIn ? 4 * l + q : l;
+        emit(indent + '  ', `{`);
+        for (let c = 0; c < c4; c++) {
+          emit(indent + '    ', `let w${c} = wt[${tap} * ${cin * c4} + ${ci * c4 + c}];`);
+          for (let p = 0; p < P; p++) emit(indent + '    ', `${acc(p, c)} = fma(vec4<f32>(x${p}${comp}), w${c}, ${acc(p, c)});`);
+        }
+        emit(indent + '  ', `}`);
+      });
+      emit(indent, `}`);
+    }
+  };
+
+  for (let p = 0; p < P; p++) for (let c = 0; c < c4; c++) emit('  ', `var ${acc(p, c)} = vec4<f32>(0.0);`);
+  if (s.unrollTaps) {
+    for (let i = 0; i < kh; i++) {
+      emit('  ', `{`);
+      emit('    ', `let iy = oy * ${sh} - ${padTop} + ${i};`);
+      emit('    ', `if (iy >= 0 && iy < params.h) {`);
+      emit('      ', `let rowBase = (n * params.h + iy) * params.w;`);
+      for (let j = 0; j < kw; j++) {
+        emit('      ', `{`);
+        tapBody('        ', String(j), String(i * kw + j));
+        emit('      ', `}`);
+      }
+      emit('    ', `}`);
+      emit('  ', `}`);
+    }
+  } else {
+    emit('  ', `for (var i = 0; i < ${kh}; i++) {`);
+    emit('    ', `let iy = oy * ${sh} - ${padTop} + i;`);
+    emit('    ', `if (iy < 0 || iy >= params.h) { continue; }`);
+    emit('    ', `let rowBase = (n * params.h + iy) * params.w;`);
+    emit('    ', `for (var j = 0; j < ${kw}; j++) {`);
+    emit('      ', `let tap = i * ${kw} + j;`);
+    tapBody('      ', 'j', 'tap');
+    emit('    ', `}`);
+    emit('  ', `}`);
+  }
+  for (let p = 0; p < P; p++) {
+    emit('  ', `if (ox0 + ${p} < params.wo) {`);
+    emit('    ', `let o${p} = ((n * params.ho + oy) * params.wo + ox0 + ${p}) * ${c4};`);
+    for (let c = 0; c < c4; c++) {
+      let v = acc(p, c);
+      if (s.bias) v = `${v} + bias[${c}]`;
+      if (s.relu) v = `max(${v}, vec4<f32>(0.0))`;
+      emit('    ', `y[o${p} + ${c}] = ${v};`);
+    }
+    emit('  ', `}`);
+  }
+  const nw = kh * kw * cin * c4;
+  return /* wgsl */ `
+struct Params { h: i32, w: i32, ho: i32, wo: i32, stripsPerRow: i32, strips: i32 }
+@group(0) @binding(0) var<storage, read> x: array<${xType}>;
+@group(0) @binding(1) var<uniform> wt: array<vec4<f32>, ${nw}>;
+${s.bias ? '@group(0) @binding(2) var<storage, read> bias: array<vec4<f32>>;' : ''}
+@group(0) @binding(${s.bias ? 3 : 2}) var<storage, read_write> y: array<vec4<f32>>;
+@group(0) @binding(${s.bias ? 4 : 3}) var<uniform> params: Params;
+
+@compute @workgroup_size(${WG})
+fn main(${LINEAR_MAIN_ARGS}) {
+  let strip = i32(${linearIndex(WG)});
+  if (strip >= params.strips) { return; }
+  let row = strip / params.stripsPerRow;
+  let ox0 = (strip - row * params.stripsPerRow) * ${P};
+  let oy = row % params.ho;
+  let n = row / params.ho;
+${lines.join('\n')}
+}
+`;
+}
+
+/**
+ * One chunk of samples (gc.n of them) of y = conv2d(x, w) + b, max(·, 0) with `relu`: x and y are
+ * the chunk's ranges, w and b whole. `layout` overrides uniformWeightsLayout's (tests: the GPU
+ * layouts on a CPU adapter).
+ */
+export function uniformWeightsChunk(gc: ConvGeometry, x: Tensor | Range, w: Tensor, b: Tensor | null, y: Tensor | Range, relu: boolean, layout = uniformWeightsLayout(gc)): void {
+  const { pixels, unrollTaps } = layout;
+  const stripsPerRow = Math.ceil(gc.wo / pixels);
+  const strips = gc.n * gc.ho * stripsPerRow;
+  const s: Shape = { kh: gc.kh, kw: gc.kw, cin: gc.cin, cout: gc.cout, sh: gc.sh, sw: gc.sw, padTop: gc.padTop, padLeft: gc.padLeft, pixels, unrollTaps, bias: b !== null, relu };
+  const params = packParams([gc.h, gc.w, gc.ho, gc.wo, stripsPerRow, strips].map(i32));
+  dispatchChunk(spec(s), b ? [x, w, b] : [x, w], [y], params, linearGrid(strips, WG));
+}
