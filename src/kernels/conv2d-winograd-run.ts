@@ -39,8 +39,8 @@ const algorithmOverride = new WeakMap<GPUDevice, ConvAlgorithm>();
  * Runs every conv (forward, backward input and weight gradient) on this device with one algorithm
  * (Winograd only where winogradFits; 'winograd-fused' runs the staged 'winograd' where the
  * outputs' channels are not a multiple of 4, and for the weight gradient, which it has not;
- * 'uniform-weights' only forwards where uniformWeightsFits, the rest direct), for tests and the
- * benchmark; 'auto' restores convAlgorithm's choice. Returns the setting it replaced.
+ * 'uniform-weights' only forwards where uniformWeightsFits, every other conv as unforced), for
+ * tests and the benchmark; 'auto' restores convAlgorithm's choice. Returns the setting it replaced.
  */
 export function setConvAlgorithm(algorithm: ConvAlgorithm | 'auto'): ConvAlgorithm | 'auto' {
   expectChoice('setConvAlgorithm', 'algorithm', algorithm, ['auto', ...CONV_ALGORITHMS], false);
@@ -138,7 +138,11 @@ export function hasAlgorithmChoice(dir: ConvDirection, g: ConvGeometry): boolean
 export function convAlgorithm(dir: ConvDirection, g: ConvGeometry, family = defaultConvFamily(), cpu = isCpuAdapterReport(runtime().ctx.report)): ConvAlgorithm {
   if (!hasAlgorithmChoice(dir, g)) return 'direct';
   const forced = algorithmOverride.get(runtime().device);
-  if (forced) return algorithmRuns(forced, dir, g) ? forced : forced === 'winograd-fused' && winogradFits(dir, g) ? 'winograd' : 'direct';
+  if (forced && algorithmRuns(forced, dir, g)) return forced;
+  // Where the forced algorithm cannot run: the fused kernel's fallback is the staged Winograd;
+  // the uniform-weights kernel's is what would run unforced, so that a step forced to it differs
+  // from the step as it is only where it fits (the benchmark's end-to-end sides).
+  if (forced && forced !== 'uniform-weights') return forced === 'winograd-fused' && winogradFits(dir, g) ? 'winograd' : 'direct';
   noteConv(dir, g, family);
   return tunedConv(runtime().device, dir, g, family)?.algorithm ?? ruleConvAlgorithm(dir, g, family, cpu);
 }

@@ -13,6 +13,7 @@ import { LimitError } from '../../src/errors.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { conv2dGeometry } from '../../src/kernels/conv2d.js';
 import { convAlgorithm } from '../../src/kernels/conv2d-winograd-run.js';
+import { defaultConvFamily } from '../../src/kernels/conv2d-launch.js';
 import { uniformWeightsChunk, uniformWeightsFits, uniformWeightsLayout, UNIFORM_WEIGHTS_MAX_COUT } from '../../src/kernels/conv2d-uniform-weights.js';
 import { emptyTensor } from '../../src/graph/tensor.js';
 import { nd, type NdArray } from '../../src/reference/array.js';
@@ -33,6 +34,7 @@ const KERNEL = 'conv2d.forwardUniformWeights';
 
 afterEach(() => {
   dn.setConvAlgorithm('auto');
+  dn.clearConvTuning();
   runtime().setBindingLimit(null);
 });
 
@@ -142,14 +144,20 @@ describe("conv2d forward by 'uniform-weights'", () => {
     const most = Math.floor(limit / (9 * 32 * 4));
     expect(uniformWeightsFits('forward', geometry(most, 32))).toBe(true);
     expect(uniformWeightsFits('forward', geometry(most + 1, 32))).toBe(false);
-    // Forced where it does not fit: the direct kernels run.
+    // Forced where it does not fit: what runs unforced (here the rule's choice).
+    const unforced = [convAlgorithm('forward', geometry(3, 6)), convAlgorithm('backwardInput', geometry(3, 64)), convAlgorithm('forward', geometry(most + 1, 32))];
+    expect(unforced).not.toContain('uniform-weights');
     dn.setConvAlgorithm('uniform-weights');
-    expect(convAlgorithm('forward', geometry(3, 6))).toBe('direct');
-    expect(convAlgorithm('backwardInput', geometry(3, 64))).toBe('direct');
-    expect(convAlgorithm('forward', geometry(most + 1, 32))).toBe('direct');
+    expect([convAlgorithm('forward', geometry(3, 6)), convAlgorithm('backwardInput', geometry(3, 64)), convAlgorithm('forward', geometry(most + 1, 32))]).toEqual(unforced);
+    // A tuning's choice counts as unforced: here Winograd for the input gradient it cannot run.
+    const tuned = { direction: 'backwardInput', geometry: geometry(3, 64), family: defaultConvFamily(), algorithm: 'winograd', ms: {}, clock: 'gpu' };
+    dn.applyConvTuning({ format: 'dawnet-conv-tuning', version: 1, adapter: dn.info().name, convs: [tuned] });
+    expect(convAlgorithm('backwardInput', geometry(3, 64))).toBe('winograd');
+    dn.clearConvTuning();
     // And the rule never picks it (not yet timed on a GPU).
     dn.setConvAlgorithm('auto');
     expect(convAlgorithm('forward', geometry(3, 64))).not.toBe('uniform-weights');
+    expect(convAlgorithm('forward', geometry(most, 32))).not.toBe('uniform-weights');
   });
 
   it('a uniform binding past maxUniformBufferBindingSize is a LimitError naming the kernel and the limit', () => {
