@@ -22,6 +22,15 @@ export interface TrainConfig {
   testFraction: number;
   valFraction: number;
   /**
+   * k-fold cross-validation by patient (kFoldSplits): with folds = k ≥ 2, the test patients
+   * (testFraction of them) are held out for every fold alike, the rest fall into k groups, and this
+   * run validates on group `fold` and trains on the others (valFraction unused). 0 (and absent,
+   * in older runs): the plain train / val / test split.
+   */
+  folds?: number;
+  /** Which fold this run is, 0 to folds − 1. */
+  fold?: number;
+  /**
    * segment: 'dice', 'bce+dice', 'bce', 'tversky' (α = β = 0.5), 'focal-tversky' (FP 0.3, FN 0.7,
    * γ 0.75) or 'focal' (pixel-wise, α 0.25, γ 2), each with its op's defaults; classify: 'bce' or 'focal'.
    */

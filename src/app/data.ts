@@ -6,7 +6,7 @@ import { augmentBatch } from '../data/augment.js';
 import { BatchLoader } from '../data/batches.js';
 import { scanLgg, type LggDataset, type LggSlice } from '../data/lgg.js';
 import { applyStats, volumeStats, zscoreImages, type ChannelStats } from '../data/normalize.js';
-import { splitDataset, type DataSplit } from '../data/split.js';
+import { kFoldSplits, splitDataset, type DataSplit } from '../data/split.js';
 import { tensor } from '../graph/tensor.js';
 import type { Batch, Dataset } from '../train/fit.js';
 import type { TrainConfig } from './config.js';
@@ -23,7 +23,7 @@ export async function prepareData(c: TrainConfig, log: (m: string) => void): Pro
   if (s.problems.length) {
     log(`data: skipped ${s.problems.length} problem file(s), e.g. ${s.problems.slice(0, 3).map((p) => `${p.file}: ${p.reason}`).join('; ')}`);
   }
-  const split = splitDataset(dataset.slices, { seed: c.seed, test: c.testFraction, val: c.valFraction, level: c.split, warn: log });
+  const split = c.folds ? foldSplit(dataset.slices, c, log) : splitDataset(dataset.slices, { seed: c.seed, test: c.testFraction, val: c.valFraction, level: c.split, warn: log });
   if (c.limit > 0) {
     split.train = split.train.slice(0, c.limit);
     split.val = split.val.slice(0, Math.max(1, Math.ceil(c.limit / 4)));
@@ -34,6 +34,14 @@ export async function prepareData(c: TrainConfig, log: (m: string) => void): Pro
     log(`split ${part.padEnd(5)}: ${k.patients} patients, ${split[part].length} slices used (${k.tumour} tumour / ${k.empty} empty in full split)`);
   }
   return { dataset, split };
+}
+
+/** Fold c.fold of c.folds (kFoldSplits): the same seed gives every fold the same groups and test set. */
+function foldSplit(slices: LggSlice[], c: TrainConfig, log: (m: string) => void): DataSplit<LggSlice> {
+  const fold = c.fold ?? 0;
+  const folds = kFoldSplits(slices, { k: c.folds!, seed: c.seed, test: c.testFraction });
+  log(`split: fold ${fold + 1} of ${c.folds} (validation: patient group ${fold + 1}; test: ${folds[fold].patients.test.length} patients held out of every fold)`);
+  return folds[fold];
 }
 
 export interface RunDataset extends Dataset {

@@ -3,6 +3,7 @@
 import { DawnetError } from '../errors.js';
 import { runBench } from '../../bench/main.js';
 import { runConvert } from './convert.js';
+import { runCv } from './cv.js';
 import { runDemo } from './demo.js';
 import { runEvalCommand } from './eval.js';
 import { runInfo } from './info.js';
@@ -26,6 +27,7 @@ const COMMANDS: Record<string, { summary: string; run: (args: string[]) => Promi
   predict: { summary: 'segment or classify TIFF slices with a trained run', run: runPredictCommand },
   serve: { summary: 'serve the browser page (segment slices, train a small U-Net live) on localhost', run: runServe },
   sweep: { summary: 'train a grid of settings and print the comparison table', run: runSweep },
+  cv: { summary: 'k-fold cross-validation by patient: one run per fold, the scores with their mean and spread', run: runCv },
   synth: { summary: 'write a synthetic LGG data set in the kaggle_3m layout', run: runSynth },
 };
 

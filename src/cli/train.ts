@@ -27,6 +27,8 @@ export const trainSpec: CommandSpec = {
     split: { type: 'string', help: "'patient' keeps each patient in one split; 'slice' is the notebook's leaking random split (warns)", choices: ['patient', 'slice'], default: 'patient' },
     'test-fraction': { type: 'number', help: 'fraction of patients held out for test', default: 0.1 },
     'val-fraction': { type: 'number', help: 'fraction of the rest used for validation', default: 0.2 },
+    folds: { type: 'number', help: 'k-fold cross-validation by patient: the patients outside the test set fall into this many groups, and the run validates on group --fold (dawnet cv runs them all; 0: off)', default: 0 },
+    fold: { type: 'number', help: 'with --folds: the group this run validates on, 0 to folds-1', default: 0 },
     loss: { type: 'string', help: "segment: 'dice' (default), 'bce+dice', 'bce', 'tversky' (alpha = beta = 0.5: Dice with smooth 2), 'focal-tversky' (Abraham & Khan's: false negatives weighed 0.7, false positives 0.3, exponent 0.75) or 'focal' (Lin et al.'s, pixel-wise, alpha 0.25, gamma 2); classify: 'bce' (default) or 'focal'", choices: ['dice', 'bce+dice', 'bce', 'tversky', 'focal-tversky', 'focal'] },
     features: { type: 'number', help: 'U-Net width (features of the first level)', default: 32 },
     depth: { type: 'number', help: 'U-Net levels', default: 4 },
@@ -73,6 +75,8 @@ export function configFromFlags(task: Task, f: Record<string, unknown>): TrainCo
     split: (str('split') ?? c.split) as TrainConfig['split'],
     testFraction: num('test-fraction') ?? c.testFraction,
     valFraction: num('val-fraction') ?? c.valFraction,
+    folds: num('folds') ?? 0,
+    fold: num('fold') ?? 0,
     loss: (str('loss') ?? c.loss) as TrainConfig['loss'],
     features: num('features') ?? c.features,
     depth: num('depth') ?? c.depth,
@@ -105,6 +109,11 @@ export function validateTrainConfig(c: TrainConfig, resume: boolean): void {
     if (!Number.isInteger(v) || v < 1) throw new UsageError(`--${k} must be a positive whole number, got ${v}`);
   }
   if (!(c.lr > 0)) throw new UsageError(`--lr must be positive, got ${c.lr}`);
+  const folds = c.folds ?? 0;
+  if (!Number.isInteger(folds) || folds < 0 || folds === 1) throw new UsageError(`--folds must be 0 (off) or a whole number of 2 or more, got ${folds}`);
+  if (folds && !(Number.isInteger(c.fold) && c.fold! >= 0 && c.fold! < folds)) throw new UsageError(`--fold must be a whole number from 0 to ${folds - 1} (--folds ${folds}), got ${c.fold}`);
+  if (!folds && c.fold) throw new UsageError(`--fold ${c.fold} needs --folds K (k-fold cross-validation)`);
+  if (folds && c.split === 'slice') throw new UsageError("--folds splits by patient; it cannot be combined with --split slice");
   if (c.task === 'classify' && c.loss !== 'bce' && c.loss !== 'focal') throw new UsageError(`--loss ${c.loss} is a segmentation loss; classify trains with 'bce' or 'focal'`);
   if (!(c.clipGradNorm! >= 0) || !Number.isFinite(c.clipGradNorm)) throw new UsageError(`--clip-grad-norm must be 0 (off) or positive, got ${c.clipGradNorm}`);
   if (!Number.isInteger(c.accumulate) || c.accumulate! < 1) throw new UsageError(`--accumulate must be a positive whole number, got ${c.accumulate}`);

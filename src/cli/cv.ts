@@ -1,0 +1,160 @@
+// `dawnet cv classify|segment --data DIR --folds K --out DIR [train options]`: k-fold
+// cross-validation by patient. With 110 patients one split's test score moves by several points
+// with the seed; k folds give k scores and their spread. One run per fold (OUT/fold-1 ...
+// OUT/fold-K, each an ordinary run folder: eval, predict and the report work on it), validating on
+// its own group of patients and evaluated on the test patients held out of every fold; then the
+// folds' scores side by side with their mean and standard deviation, printed and written to
+// OUT/cv.json. Running it again continues: a finished fold (eval.json written) is read back, an
+// interrupted one resumed with its own settings.
+
+import { bestMonitor, type Task, type TrainConfig } from '../app/config.js';
+import { fileExists, readConfig, readJson, readMetrics, runFiles, writeJson } from '../app/run-dir.js';
+import { runTraining } from '../app/train-job.js';
+import * as dn from '../index.js';
+import { parseArgs, UsageError, type CommandSpec } from './args.js';
+import { configFromFlags, trainSpec, validateTrainConfig } from './train.js';
+
+const { out: _out, resume: _resume, folds: _folds, fold: _fold, 'val-fraction': _val, ...trainFlags } = trainSpec.flags;
+
+export const cvSpec: CommandSpec = {
+  name: 'cv',
+  summary:
+    'k-fold cross-validation by patient: one run per fold (OUT/fold-1 ...), each validating on its own patients and tested on the\n' +
+    'patients held out of every fold, then every fold\'s scores with their mean and standard deviation (OUT/cv.json). Re-running continues.',
+  positionals: [{ name: 'classify|segment', help: 'the task' }],
+  flags: {
+    out: { type: 'string', help: 'folder for the fold runs (fold-1 ... fold-K) and cv.json', default: 'runs/cv' },
+    folds: { type: 'number', help: 'folds: the patients outside the test set fall into this many groups, each the validation set of one run', default: 5 },
+    ...trainFlags,
+  },
+  examples: ['dawnet cv segment --data kaggle_3m --folds 5 --out runs/cv-unet', 'dawnet cv segment --data kaggle_3m --folds 5 --test-fraction 0 --out runs/cv-all'],
+};
+
+/** One fold's scores: the best validation metric (the one that picked its checkpoint) and the test metrics of that checkpoint. */
+export interface FoldRow {
+  fold: number;
+  run: string;
+  valPatients: number;
+  bestEpoch: number;
+  /** Best val_dice (segment) or val_accuracy (classify) over the epochs. */
+  val: number;
+  /** eval.json's numbers that the table shows (NaN where a fold has no test set). */
+  test: Record<string, number>;
+}
+
+/** The test metrics reported per fold and summarised: eval.json field and column title. */
+export function cvColumns(task: Task): [string, string][] {
+  return task === 'segment'
+    ? [['dicePerSlice', 'test Dice/slice'], ['dicePerVolume', 'test Dice/volume'], ['hd95PerVolume', 'test HD95/volume'], ['loss', 'test loss']]
+    : [['accuracy', 'test accuracy'], ['auc', 'test ROC AUC'], ['recall', 'test sensitivity'], ['specificity', 'test specificity'], ['loss', 'test loss']];
+}
+
+/** Mean and sample standard deviation (n − 1) of the finite values; NaN where there are none (sd: fewer than two). */
+export function meanSd(values: readonly number[]): { mean: number; sd: number; n: number } {
+  const v = values.filter((x) => Number.isFinite(x));
+  const n = v.length;
+  const mean = n ? v.reduce((s, x) => s + x, 0) / n : NaN;
+  const sd = n > 1 ? Math.sqrt(v.reduce((s, x) => s + (x - mean) ** 2, 0) / (n - 1)) : NaN;
+  return { mean, sd, n };
+}
+
+/** The folds' table with a mean and a standard-deviation row under it. */
+export function formatCvTable(rows: readonly FoldRow[], task: Task): string {
+  const columns = cvColumns(task);
+  const valTitle = `val ${task === 'segment' ? 'Dice' : 'accuracy'} (best)`;
+  const header = ['fold', 'val patients', valTitle, ...columns.map(([, t]) => t)];
+  const num = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : 'n/a');
+  const body = rows.map((r) => [String(r.fold + 1), String(r.valPatients), num(r.val), ...columns.map(([k]) => num(r.test[k]))]);
+  const stats = [meanSd(rows.map((r) => r.val)), ...columns.map(([k]) => meanSd(rows.map((r) => r.test[k])))];
+  body.push(['mean', '', ...stats.map((s) => num(s.mean))], ['sd', '', ...stats.map((s) => num(s.sd))]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+/**
+ * The settings that make two folds' splits the same partition of patients (the data folder too,
+ * but it may be given by another path, so that is left to the user).
+ */
+const SPLIT_KEYS = ['seed', 'testFraction', 'folds', 'limit'] as const;
+
+/**
+ * Refuses a fold folder that holds a run of another partition (other seed, folds or test
+ * fraction): mixing them would score patients that another fold trained on.
+ */
+function checkSameSplit(saved: TrainConfig, wanted: TrainConfig, dir: string): void {
+  for (const k of SPLIT_KEYS) {
+    if (saved[k] !== wanted[k]) {
+      throw new UsageError(`${dir} holds a run with ${k} ${JSON.stringify(saved[k])}, not ${JSON.stringify(wanted[k])}: its patients were split differently; use another --out`);
+    }
+  }
+  if (saved.fold !== wanted.fold || saved.task !== wanted.task) throw new UsageError(`${dir} holds fold ${(saved.fold ?? 0) + 1} of a ${saved.task} run, not fold ${wanted.fold! + 1} of ${wanted.task}; use another --out`);
+}
+
+async function foldRow(c: TrainConfig): Promise<FoldRow> {
+  const files = runFiles(c.out);
+  const monitor = bestMonitor(c.task);
+  const metrics = await readMetrics(c.out);
+  let best = -1;
+  let val = NaN;
+  for (const m of metrics) {
+    const v = Number(m[monitor]);
+    if (Number.isFinite(v) && !(v <= val)) [best, val] = [m.epoch, v];
+  }
+  const ev = (await fileExists(files.eval)) ? await readJson<Record<string, unknown>>(files.eval, 'evaluation') : {};
+  const split = await readJson<{ patients: { val: string[] } }>(files.split, 'split');
+  const test = Object.fromEntries(cvColumns(c.task).map(([k]) => [k, typeof ev[k] === 'number' ? (ev[k] as number) : NaN]));
+  return { fold: c.fold!, run: c.out, valPatients: split.patients.val.length, bestEpoch: best, val, test };
+}
+
+export async function runCv(args: string[]): Promise<void> {
+  const parsed = parseArgs(cvSpec, args);
+  if (!parsed) return;
+  const task = parsed.positionals[0];
+  if (task !== 'classify' && task !== 'segment') throw new UsageError(`the task must be 'classify' or 'segment', got '${task}'`);
+  const out = String(parsed.flags.out);
+  const folds = Number(parsed.flags.folds);
+  if (!Number.isInteger(folds) || folds < 2) throw new UsageError(`--folds must be a whole number of 2 or more, got ${parsed.flags.folds}`);
+  const configs = Array.from({ length: folds }, (_, fold) => ({ ...configFromFlags(task, { ...parsed.flags, out: `${out}/fold-${fold + 1}` }), folds, fold }));
+  for (const c of configs) validateTrainConfig(c, false);
+  await dn.init();
+  const log = (m: string) => console.log(m);
+  log(`adapter: ${dn.info().name}`);
+  const signal = { stop: false };
+  const onSigint = () => {
+    if (signal.stop) process.exit(130);
+    signal.stop = true;
+    console.error('\ninterrupt: finishing the current batch and saving a checkpoint (Ctrl-C again to quit at once); dawnet cv continues from there when run again');
+  };
+  process.on('SIGINT', onSigint);
+  const rows: FoldRow[] = [];
+  try {
+    for (const c of configs) {
+      const files = runFiles(c.out);
+      const started = await fileExists(files.config);
+      if (started) checkSameSplit(await readConfig(c.out), c, c.out);
+      log(`\n[fold ${c.fold! + 1}/${folds}] ${c.out}`);
+      if (started && (await fileExists(files.eval))) {
+        log('  finished earlier: its eval.json is read back');
+      } else {
+        const result = await runTraining(c, {
+          log: (m) => log(`  ${m}`),
+          signal,
+          onEpoch: (epoch, logs) => log(`  epoch ${epoch + 1}: ${Object.entries(logs).map(([k, v]) => `${k} ${Number(v).toPrecision(4)}`).join(' ')}`),
+        }, started);
+        if (result.interrupted) {
+          process.exitCode = 130;
+          return;
+        }
+      }
+      rows.push(await foldRow(await readConfig(c.out)));
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+    dn.shutdown();
+  }
+  const table = formatCvTable(rows, task);
+  console.log(`\n${table}`);
+  const summary = Object.fromEntries([['val', meanSd(rows.map((r) => r.val))], ...cvColumns(task).map(([k]) => [k, meanSd(rows.map((r) => r.test[k]))])]);
+  await writeJson(`${out}/cv.json`, { task, folds, seed: configs[0].seed, testFraction: configs[0].testFraction, monitor: bestMonitor(task), rows, summary });
+}

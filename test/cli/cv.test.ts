@@ -1,0 +1,141 @@
+// k-fold cross-validation: `train --folds K --fold I` and `dawnet cv`, through the real CLI on a
+// small synthetic data set, plus the table's statistics and the flags' checks.
+import { readFileSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultConfig } from '../../src/app/config.js';
+import { formatCvTable, meanSd, type FoldRow } from '../../src/cli/cv.js';
+import { configFromFlags, validateTrainConfig } from '../../src/cli/train.js';
+import { buildCli, runCli, tempDir } from './helpers.js';
+
+describe('k-fold flags and the summary', () => {
+  it('checks --folds and --fold together', () => {
+    const c = (flags: Record<string, unknown>) => configFromFlags('segment', { data: 'd', ...flags });
+    expect(() => validateTrainConfig(c({ folds: 5, fold: 4 }), false)).not.toThrow();
+    expect(() => validateTrainConfig(c({}), false)).not.toThrow();
+    expect(() => validateTrainConfig(c({ folds: 1 }), false)).toThrow(/--folds must be 0 \(off\) or a whole number of 2 or more, got 1/);
+    expect(() => validateTrainConfig(c({ folds: 2.5 }), false)).toThrow(/--folds/);
+    expect(() => validateTrainConfig(c({ folds: 5, fold: 5 }), false)).toThrow(/--fold must be a whole number from 0 to 4 \(--folds 5\), got 5/);
+    expect(() => validateTrainConfig(c({ fold: 2 }), false)).toThrow(/--fold 2 needs --folds K/);
+    expect(() => validateTrainConfig(c({ folds: 3, split: 'slice' }), false)).toThrow(/--folds splits by patient/);
+  });
+
+  it('mean and sample standard deviation over the finite values', () => {
+    const s = meanSd([0.8, 0.9, NaN, 0.7]);
+    expect(s.n).toBe(3);
+    expect(s.mean).toBeCloseTo(0.8, 12);
+    expect(s.sd).toBeCloseTo(0.1, 12); // sqrt((0.01 + 0.01) / 2)
+    expect(meanSd([0.5]).sd).toBeNaN();
+    expect(meanSd([]).mean).toBeNaN();
+  });
+
+  it('formats one row per fold, then the mean and sd rows', () => {
+    const row = (fold: number, val: number, dice: number): FoldRow => ({ fold, run: `r/fold-${fold + 1}`, valPatients: 4, bestEpoch: 2, val, test: { dicePerSlice: dice, dicePerVolume: dice, hd95PerVolume: 3, loss: 0.2 } });
+    const lines = formatCvTable([row(0, 0.8, 0.7), row(1, 0.6, 0.9)], 'segment').split('\n');
+    expect(lines[0]).toMatch(/fold\s+val patients\s+val Dice \(best\)\s+test Dice\/slice\s+test Dice\/volume\s+test HD95\/volume\s+test loss/);
+    expect(lines[2]).toMatch(/^1\s+4\s+0\.8000\s+0\.7000/);
+    expect(lines[4]).toMatch(/^mean\s+0\.7000\s+0\.8000/);
+    expect(lines[5]).toMatch(/^sd\s+0\.1414\s+0\.1414\s+0\.1414\s+0\.0000/);
+  });
+
+  it('defaults: no folds', () => {
+    expect(defaultConfig('segment').folds).toBeUndefined();
+    expect(configFromFlags('segment', {}).folds).toBe(0);
+  });
+});
+
+let cli = '';
+let work = '';
+let data = '';
+beforeAll(async () => {
+  cli = await buildCli();
+  work = tempDir('dawnet-cv-');
+  data = join(work, 'kaggle_3m');
+  const r = await runCli(cli, ['synth', '--out', data, '--patients', '7', '--seed', '5', '--size', '32', '--slices', '5-7']);
+  expect(r.code, r.stderr).toBe(0);
+}, 120_000);
+afterAll(() => {
+  rmSync(dirname(cli), { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
+});
+
+const TINY = ['--epochs', '1', '--size', '32', '--features', '4', '--depth', '2', '--batch', '8', '--augment', 'none', '--test-fraction', '0.15'];
+
+describe('dawnet cv', () => {
+  const out = () => join(work, 'cv');
+  const splitOf = (fold: number) => JSON.parse(readFileSync(join(out(), `fold-${fold}`, 'split.json'), 'utf8')).patients;
+
+  it('trains one run per fold: each patient validated once, the test patients held out of every fold', async () => {
+    const r = await runCli(cli, ['cv', 'segment', '--data', data, '--out', out(), '--folds', '3', ...TINY], { timeoutMs: 400_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const splits = [1, 2, 3].map(splitOf);
+    const test = splits[0].test as string[];
+    expect(test.length).toBe(1); // 15% of 7 patients, rounded, at least one
+    for (const s of splits) {
+      expect(s.test).toEqual(test);
+      const all = [...s.train, ...s.val, ...s.test];
+      expect(new Set(all).size, 'no patient in two parts of a fold').toBe(7);
+    }
+    const vals = splits.flatMap((s) => s.val as string[]);
+    expect(vals.length, 'every non-test patient validated exactly once').toBe(6);
+    expect(new Set([...vals, ...test]).size).toBe(7);
+    // cv.json: each fold's row from its own run, and the summary from the rows.
+    const cv = JSON.parse(readFileSync(join(out(), 'cv.json'), 'utf8'));
+    expect(cv.folds).toBe(3);
+    expect(cv.rows.map((row: FoldRow) => row.fold)).toEqual([0, 1, 2]);
+    for (const row of cv.rows as FoldRow[]) {
+      const ev = JSON.parse(readFileSync(join(row.run, 'eval.json'), 'utf8'));
+      expect(row.test.dicePerSlice).toBe(ev.dicePerSlice);
+      const metrics = readFileSync(join(row.run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      expect(row.val).toBe(Math.max(...metrics.map((m) => m.val_dice)));
+      expect(row.valPatients).toBe(2);
+    }
+    const dice = meanSd(cv.rows.map((row: FoldRow) => row.test.dicePerSlice));
+    expect(cv.summary.dicePerSlice.mean).toBeCloseTo(dice.mean, 12);
+    expect(r.stdout).toMatch(/fold\s+val patients\s+val Dice \(best\)\s+test Dice\/slice/);
+    expect(r.stdout).toMatch(/\nmean\s/);
+  }, 420_000);
+
+  it('run again, reads finished folds back and resumes an interrupted one', async () => {
+    // Fold 2 as if interrupted after its first epoch: no eval.json yet.
+    rmSync(join(out(), 'fold-2', 'eval.json'));
+    const r = await runCli(cli, ['cv', 'segment', '--data', data, '--out', out(), '--folds', '3', ...TINY, '--epochs', '2'], { timeoutMs: 300_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.match(/finished earlier/g)?.length).toBe(2);
+    expect(r.stdout).toMatch(/resume: continuing .*fold-2 from epoch 2 of 2/);
+    const epochs = readFileSync(join(out(), 'fold-2', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch);
+    expect(epochs).toEqual([0, 1]);
+    // Its row takes the better of its two epochs' val_dice (the epoch that picked best.safetensors).
+    const dice = readFileSync(join(out(), 'fold-2', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).val_dice as number);
+    const row = JSON.parse(readFileSync(join(out(), 'cv.json'), 'utf8')).rows[1] as FoldRow;
+    expect(row.val).toBe(Math.max(...dice));
+    expect(row.bestEpoch).toBe(dice.indexOf(Math.max(...dice)));
+  }, 320_000);
+
+  it('refuses a folder whose folds were split another way, and bad --folds', async () => {
+    const other = await runCli(cli, ['cv', 'segment', '--data', data, '--out', out(), '--folds', '3', ...TINY, '--seed', '7']);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(/fold-1 holds a run with seed 42, not 7: its patients were split differently; use another --out/);
+    const bad = await runCli(cli, ['cv', 'segment', '--data', data, '--out', join(work, 'x'), '--folds', '1']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--folds must be a whole number of 2 or more, got 1/);
+    const many = await runCli(cli, ['cv', 'segment', '--data', data, '--out', join(work, 'y'), '--folds', '9', ...TINY]);
+    expect(many.code).toBe(1);
+    expect(many.stderr).toMatch(/k-fold needs an integer k in \[2, 6\]/);
+  }, 120_000);
+
+  it('train --folds --fold makes the same fold as cv, which eval scores on the shared test patients', async () => {
+    const run = join(work, 'fold2');
+    const r = await runCli(cli, ['train', 'segment', '--data', data, '--out', run, '--folds', '3', '--fold', '1', ...TINY], { timeoutMs: 300_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/split: fold 2 of 3/);
+    const mine = JSON.parse(readFileSync(join(run, 'split.json'), 'utf8')).patients;
+    expect(mine).toEqual(splitOf(2));
+    const ev = await runCli(cli, ['eval', run, '--json']);
+    expect(ev.code, ev.stderr).toBe(0);
+    const json = JSON.parse(ev.stdout.slice(ev.stdout.indexOf('{')));
+    const cvFold = JSON.parse(readFileSync(join(out(), 'fold-2', 'eval.json'), 'utf8'));
+    expect(json.slices, "the shared test patient's slices").toBe(cvFold.slices);
+    expect(json.slices).toBeGreaterThan(0);
+  }, 320_000);
+});
