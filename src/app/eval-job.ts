@@ -94,18 +94,34 @@ export function segmentationMetrics(set: EvalSet, c: Pick<TrainConfig, 'size' | 
 }
 
 export async function evaluateRun(c: TrainConfig, model: Module, slices: LggSlice[], log: (m: string) => void, opts: EvalOptions = {}): Promise<EvalResult> {
-  const tta = opts.tta ?? 'none';
   refuseForClassify(c, opts);
+  const { loss, set } = await predictSet(c, model, slices, opts.tta ?? 'none');
+  return scoreSet(c, set, loss, slices.length, log, opts);
+}
+
+/** The model's predictions (with `tta`) and mean loss over `slices`, as evaluate() gives them. */
+export async function predictSet(c: TrainConfig, model: Module, slices: LggSlice[], tta: TtaMode): Promise<{ loss: number; set: EvalSet }> {
   const data = makeDataset(slices, c, { train: false });
-  const lossFn = lossFor(c);
-  const { loss: testLoss, set } = await evaluate(tta === 'none' ? model : new TtaModel(model, tta), data, lossFn);
-  await data.close();
+  try {
+    return await evaluate(tta === 'none' ? model : new TtaModel(model, tta), data, lossFor(c));
+  } finally {
+    await data.close();
+  }
+}
+
+/**
+ * The metrics of predictions `set` over `slices` slices: eval.json's fields and the printed table
+ * (logged as the test split's). `testLoss` NaN where there is none to report (an ensemble's
+ * averaged predictions).
+ */
+export function scoreSet(c: TrainConfig, set: EvalSet, testLoss: number, slices: number, log: (m: string) => void, opts: EvalOptions = {}, title = 'test split'): EvalResult {
+  const tta = opts.tta ?? 'none';
   let json: Record<string, unknown>;
   let rows: [string, string][];
   let scored = set;
   if (c.task === 'classify') {
     const r = binaryReport(set.pred, set.target);
-    json = { task: c.task, tta, slices: slices.length, loss: testLoss, ...r, confusion: { tp: r.tp, fp: r.fp, tn: r.tn, fn: r.fn } };
+    json = { task: c.task, tta, slices, loss: testLoss, ...r, confusion: { tp: r.tp, fp: r.fp, tn: r.tn, fn: r.fn } };
     rows = [
       ['test loss', pct(testLoss)],
       ['accuracy', pct(r.accuracy)],
@@ -124,7 +140,7 @@ export async function evaluateRun(c: TrainConfig, model: Module, slices: LggSlic
   if (tta !== 'none') rows.push(['test-time augmentation', tta]);
   const width = Math.max(...rows.map(([k]) => k.length));
   const table = rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n');
-  log(`test split (${slices.length} slices):\n${table}`);
+  log(`${title} (${slices} slices):\n${table}`);
   return { json, table, set: scored };
 }
 

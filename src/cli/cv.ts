@@ -3,12 +3,15 @@
 // with the seed; k folds give k scores and their spread. One run per fold (OUT/fold-1 ...
 // OUT/fold-K, each an ordinary run folder: eval, predict and the report work on it), validating on
 // its own group of patients and evaluated on the test patients held out of every fold; then the
-// folds' scores side by side with their mean and standard deviation, printed and written to
-// OUT/cv.json. Running it again continues: a finished fold (eval.json written) is read back, an
-// interrupted one resumed with its own settings.
+// folds' scores side by side with their mean and standard deviation, and the ensemble of the
+// folds' best checkpoints (their predictions averaged) on the test patients, printed and written
+// to OUT/cv.json (the ensemble's full metrics to OUT/ensemble-eval.json). Running it again
+// continues: a finished fold (eval.json written) is read back, an interrupted one resumed with
+// its own settings.
 
 import { bestMonitor, type Task, type TrainConfig } from '../app/config.js';
 import { fileExists, readConfig, readJson, readMetrics, runFiles, writeJson } from '../app/run-dir.js';
+import { evaluateEnsemble } from '../app/ensemble-job.js';
 import { runTraining } from '../app/train-job.js';
 import * as dn from '../index.js';
 import { parseArgs, UsageError, type CommandSpec } from './args.js';
@@ -58,8 +61,11 @@ export function meanSd(values: readonly number[]): { mean: number; sd: number; n
   return { mean, sd, n };
 }
 
-/** The folds' table with a mean and a standard-deviation row under it. */
-export function formatCvTable(rows: readonly FoldRow[], task: Task): string {
+/**
+ * The folds' table with a mean and a standard-deviation row under it, and where given the
+ * ensemble's test metrics (eval.json's fields) as the last row.
+ */
+export function formatCvTable(rows: readonly FoldRow[], task: Task, ensemble?: Record<string, unknown>): string {
   const columns = cvColumns(task);
   const valTitle = `val ${task === 'segment' ? 'Dice' : 'accuracy'} (best)`;
   const header = ['fold', 'val patients', valTitle, ...columns.map(([, t]) => t)];
@@ -67,6 +73,7 @@ export function formatCvTable(rows: readonly FoldRow[], task: Task): string {
   const body = rows.map((r) => [String(r.fold + 1), String(r.valPatients), num(r.val), ...columns.map(([k]) => num(r.test[k]))]);
   const stats = [meanSd(rows.map((r) => r.val)), ...columns.map(([k]) => meanSd(rows.map((r) => r.test[k])))];
   body.push(['mean', '', ...stats.map((s) => num(s.mean))], ['sd', '', ...stats.map((s) => num(s.sd))]);
+  if (ensemble) body.push(['ensemble', '', '', ...columns.map(([k]) => num(typeof ensemble[k] === 'number' ? (ensemble[k] as number) : NaN))]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
@@ -128,6 +135,7 @@ export async function runCv(args: string[]): Promise<void> {
   };
   process.on('SIGINT', onSigint);
   const rows: FoldRow[] = [];
+  let ensemble: Record<string, unknown> | undefined;
   try {
     for (const c of configs) {
       const files = runFiles(c.out);
@@ -149,12 +157,18 @@ export async function runCv(args: string[]): Promise<void> {
       }
       rows.push(await foldRow(await readConfig(c.out)));
     }
+    if (configs[0].testFraction > 0) {
+      log(`\n[ensemble of the ${folds} folds' best checkpoints, averaged on the test patients]`);
+      ensemble = (await evaluateEnsemble(configs.map((c) => c.out), { log: (m) => log(`  ${m}`) })).json;
+      await writeJson(`${out}/ensemble-eval.json`, ensemble);
+    }
   } finally {
     process.off('SIGINT', onSigint);
     dn.shutdown();
   }
-  const table = formatCvTable(rows, task);
+  const table = formatCvTable(rows, task, ensemble);
   console.log(`\n${table}`);
   const summary = Object.fromEntries([['val', meanSd(rows.map((r) => r.val))], ...cvColumns(task).map(([k]) => [k, meanSd(rows.map((r) => r.test[k]))])]);
-  await writeJson(`${out}/cv.json`, { task, folds, seed: configs[0].seed, testFraction: configs[0].testFraction, monitor: bestMonitor(task), rows, summary });
+  const ensembleRow = ensemble && Object.fromEntries(cvColumns(task).map(([k]) => [k, ensemble[k]]));
+  await writeJson(`${out}/cv.json`, { task, folds, seed: configs[0].seed, testFraction: configs[0].testFraction, monitor: bestMonitor(task), rows, summary, ...(ensembleRow ? { ensemble: ensembleRow } : {}) });
 }

@@ -36,6 +36,9 @@ describe('k-fold flags and the summary', () => {
     expect(lines[2]).toMatch(/^1\s+4\s+0\.8000\s+0\.7000/);
     expect(lines[4]).toMatch(/^mean\s+0\.7000\s+0\.8000/);
     expect(lines[5]).toMatch(/^sd\s+0\.1414\s+0\.1414\s+0\.1414\s+0\.0000/);
+    expect(lines.length).toBe(6);
+    const withEnsemble = formatCvTable([row(0, 0.8, 0.7), row(1, 0.6, 0.9)], 'segment', { dicePerSlice: 0.85, dicePerVolume: 0.8, hd95PerVolume: 2, loss: null }).split('\n');
+    expect(withEnsemble[6]).toMatch(/^ensemble\s+0\.8500\s+0\.8000\s+2\.0000\s+n\/a$/);
   });
 
   it('defaults: no folds', () => {
@@ -94,6 +97,13 @@ describe('dawnet cv', () => {
     expect(cv.summary.dicePerSlice.mean).toBeCloseTo(dice.mean, 12);
     expect(r.stdout).toMatch(/fold\s+val patients\s+val Dice \(best\)\s+test Dice\/slice/);
     expect(r.stdout).toMatch(/\nmean\s/);
+    // The folds' ensemble on the shared test patient: its full metrics and its row.
+    const ensemble = JSON.parse(readFileSync(join(out(), 'ensemble-eval.json'), 'utf8'));
+    expect(ensemble.ensemble).toEqual([1, 2, 3].map((f) => join(out(), `fold-${f}`)));
+    expect(ensemble.loss).toBeNull();
+    expect(cv.ensemble.dicePerSlice).toBe(ensemble.dicePerSlice);
+    expect(Number.isFinite(ensemble.dicePerSlice)).toBe(true);
+    expect(r.stdout).toMatch(/\nensemble\s+\d\.\d{4}/);
   }, 420_000);
 
   it('run again, reads finished folds back and resumes an interrupted one', async () => {
