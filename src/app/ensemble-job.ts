@@ -10,17 +10,20 @@ import { loadCheckpoint } from '../train/checkpoint.js';
 import type { EvalSet } from '../train/fit.js';
 import type { TrainConfig } from './config.js';
 import { prepareData } from './data.js';
-import { predictSet, scoreSet, type EvalOptions, type EvalResult } from './eval-job.js';
+import { checkEvalOptions, predictSet, refuseForClassify, scoreSet, type EvalOptions, type EvalResult } from './eval-job.js';
 import { buildModel } from './model.js';
-import { fileExists, readConfig, readJson, runFiles } from './run-dir.js';
+import { fileExists, readConfig, readJson, runFiles, useRunTuning } from './run-dir.js';
 
 export interface EnsembleResult extends EvalResult {
   /** The run folders averaged, in order. */
   members: string[];
 }
 
-/** Averages the test-split predictions of `runs`' best checkpoints and scores the average. */
-export async function evaluateEnsemble(runs: readonly string[], opts: EvalOptions & { log: (m: string) => void }): Promise<EnsembleResult> {
+/**
+ * Averages the test-split predictions of `runs`' best checkpoints and scores the average; `data`
+ * reads the slices from another kaggle_3m folder than the first run's, as `dawnet eval --data`.
+ */
+export async function evaluateEnsemble(runs: readonly string[], opts: EvalOptions & { log: (m: string) => void; data?: string }): Promise<EnsembleResult> {
   if (runs.length < 2) throw new DataError(`ensemble: needs two runs or more, got ${runs.length}`);
   const configs: TrainConfig[] = [];
   let testPatients: string[] | null = null;
@@ -35,11 +38,13 @@ export async function evaluateEnsemble(runs: readonly string[], opts: EvalOption
     testPatients ??= key.split('\n');
     configs.push(c);
   }
-  const { split } = await prepareData(configs[0], opts.log);
+  refuseForClassify(configs[0], opts);
+  const { split } = await prepareData(opts.data ? { ...configs[0], data: opts.data } : configs[0], opts.log);
   if (!split.test.length) throw new DataError(`ensemble: ${runs[0]} has no test patients (--test-fraction 0)`);
   let sum: Float32Array | null = null;
   let first: EvalSet | null = null;
   for (const [i, c] of configs.entries()) {
+    await useRunTuning(runs[i], () => {});
     const { model } = buildModel(c);
     try {
       const files = runFiles(runs[i]);
@@ -56,4 +61,10 @@ export async function evaluateEnsemble(runs: readonly string[], opts: EvalOption
   const pred = sum!.map((v) => v / runs.length);
   const result = scoreSet(configs[0], { ...first!, pred }, NaN, split.test.length, opts.log, opts, `test split, the average of ${runs.length} runs`);
   return { ...result, json: { ...result.json, ensemble: runs.slice() }, members: runs.slice() };
+}
+
+/** `dawnet eval RUN RUN...`: evaluateEnsemble with eval's checks of its options. */
+export async function runEnsembleEval(runs: readonly string[], opts: EvalOptions & { log: (m: string) => void; data?: string }): Promise<EnsembleResult> {
+  checkEvalOptions(opts);
+  return evaluateEnsemble(runs, opts);
 }

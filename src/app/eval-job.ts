@@ -144,14 +144,16 @@ export function scoreSet(c: TrainConfig, set: EvalSet, testLoss: number, slices:
   return { json, table, set: scored };
 }
 
-function refuseForClassify(c: TrainConfig, opts: EvalOptions): void {
+/** Post-processing asked of a classify run: an ArgumentError, before any work. */
+export function refuseForClassify(c: TrainConfig, opts: EvalOptions): void {
   if (c.task === 'classify' && postprocessing(opts)) {
     throw new ArgumentError('eval: minLesionSize and keepLargest post-process segmentation masks, and this run is classify');
   }
 }
 
 /** Loads a run's best checkpoint (or its last) and evaluates the test split. */
-export async function runEval(runDir: string, opts: EvalOptions & { data?: string; log: (m: string) => void }): Promise<EvalResult> {
+/** eval's options checked, each fault an ArgumentError naming it (what a caller in code may pass). */
+export function checkEvalOptions(opts: EvalOptions): void {
   expectChoice('eval', 'tta', opts.tta, TTA_MODES);
   const sp = opts.spacing;
   if (sp !== undefined && !(Array.isArray(sp) && sp.length === 3 && sp.every((d) => Number.isFinite(d) && d > 0))) {
@@ -159,6 +161,10 @@ export async function runEval(runDir: string, opts: EvalOptions & { data?: strin
   }
   if (opts.minLesionSize !== undefined) expectNumber('eval', 'minLesionSize', opts.minLesionSize, { integer: true, min: 0 });
   if (opts.keepLargest !== undefined && typeof opts.keepLargest !== 'boolean') throw new ArgumentError(`eval: keepLargest must be a boolean, got ${describeValue(opts.keepLargest)}`);
+}
+
+export async function runEval(runDir: string, opts: EvalOptions & { data?: string; log: (m: string) => void }): Promise<EvalResult> {
+  checkEvalOptions(opts);
   const c = await readConfig(runDir);
   refuseForClassify(c, opts);
   if (opts.data) c.data = opts.data;

@@ -1,6 +1,9 @@
-// `dawnet eval RUN [--data DIR] [--tta flip] [--spacing DZ,DY,DX] [--min-lesion-size N] [--keep-largest] [--json]`.
+// `dawnet eval RUN [RUN...] [--data DIR] [--tta flip] [--spacing DZ,DY,DX] [--min-lesion-size N] [--keep-largest] [--json] [--out FILE]`.
+// Several runs: their ensemble (app/ensemble-job.ts) on the test patients they all held out.
 
+import { runEnsembleEval } from '../app/ensemble-job.js';
 import { runEval } from '../app/eval-job.js';
+import { writeJson } from '../app/run-dir.js';
 import * as dn from '../index.js';
 import { TTA_MODES, type TtaMode } from '../train/tta.js';
 import { parseArgs, UsageError, type CommandSpec } from './args.js';
@@ -8,8 +11,10 @@ import { parseArgs, UsageError, type CommandSpec } from './args.js';
 export const evalSpec: CommandSpec = {
   name: 'eval',
   summary:
-    "Evaluate a run's best checkpoint on its test split (the patients it never trained or validated on). Writes RUN/eval.json.\nSegmentation adds HD95 and ASSD (surface distances, per volume and per lesion slice).",
-  positionals: [{ name: 'RUN', help: 'run folder written by dawnet train' }],
+    "Evaluate a run's best checkpoint on its test split (the patients it never trained or validated on). Writes RUN/eval.json.\n" +
+    'Segmentation adds HD95 and ASSD (surface distances, per volume and per lesion slice). Several runs (the folds of dawnet cv):\n' +
+    'their ensemble, each best checkpoint predicting the test patients they all held out and the probabilities averaged (no loss).',
+  positionals: [{ name: 'RUN', help: 'run folder written by dawnet train; more than one: their ensemble', variadic: true }],
   flags: {
     data: { type: 'string', help: "kaggle_3m folder (default: the one the run was trained on)" },
     tta: { type: 'string', help: 'test-time augmentation: flip averages the image and its left-right mirror', choices: TTA_MODES, default: 'none' },
@@ -21,8 +26,15 @@ export const evalSpec: CommandSpec = {
     },
     'keep-largest': { type: 'boolean', help: "keep only each patient's largest predicted lesion (after --min-lesion-size; a tie keeps the first in slice order)" },
     json: { type: 'boolean', help: 'print the metrics as JSON instead of a table' },
+    out: { type: 'string', help: "also write the metrics' JSON here (an ensemble has no run folder of its own to write eval.json into)" },
   },
-  examples: ['dawnet eval runs/unet', 'dawnet eval runs/unet --tta flip', 'dawnet eval runs/unet --min-lesion-size 50', 'dawnet eval runs/vgg --data /data/kaggle_3m --json'],
+  examples: [
+    'dawnet eval runs/unet',
+    'dawnet eval runs/unet --tta flip',
+    'dawnet eval runs/unet --min-lesion-size 50',
+    'dawnet eval runs/vgg --data /data/kaggle_3m --json',
+    'dawnet eval runs/cv/fold-1 runs/cv/fold-2 runs/cv/fold-3 --tta flip --out runs/cv/ensemble-tta.json',
+  ],
 };
 
 /** --spacing dz,dy,dx as three positive numbers, or undefined when not given. */
@@ -53,15 +65,18 @@ export async function runEvalCommand(args: string[]): Promise<void> {
   await dn.init();
   try {
     const quiet: string[] = [];
-    const result = await runEval(parsed.positionals[0], {
+    const opts = {
       data: parsed.flags.data as string | undefined,
       tta: parsed.flags.tta as TtaMode,
       spacing,
       minLesionSize,
       keepLargest: parsed.flags['keep-largest'] === true,
-      log: (m) => (json ? quiet.push(m) : console.log(m)),
-    });
+      log: (m: string) => (json ? quiet.push(m) : console.log(m)),
+    };
+    const runs = parsed.positionals;
+    const result = runs.length > 1 ? await runEnsembleEval(runs, opts) : await runEval(runs[0], opts);
     if (json) console.log(JSON.stringify(result.json, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2));
+    if (typeof parsed.flags.out === 'string') await writeJson(parsed.flags.out, result.json);
   } finally {
     dn.shutdown();
   }

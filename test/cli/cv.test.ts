@@ -106,6 +106,23 @@ describe('dawnet cv', () => {
     expect(r.stdout).toMatch(/\nensemble\s+\d\.\d{4}/);
   }, 420_000);
 
+  it('eval with several runs scores their ensemble, as cv did, and with --tta flip', async () => {
+    const folds = [1, 2, 3].map((f) => join(out(), `fold-${f}`));
+    const file = join(work, 'ensemble.json');
+    const r = await runCli(cli, ['eval', ...folds, '--json', '--out', file]);
+    expect(r.code, r.stderr).toBe(0);
+    const printed = JSON.parse(r.stdout.slice(r.stdout.indexOf('{')));
+    const cvEnsemble = JSON.parse(readFileSync(join(out(), 'ensemble-eval.json'), 'utf8'));
+    expect(printed.dicePerSlice).toBe(cvEnsemble.dicePerSlice);
+    expect(printed.ensemble).toEqual(folds);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(printed);
+    const tta = await runCli(cli, ['eval', ...folds, '--tta', 'flip', '--json']);
+    expect(tta.code, tta.stderr).toBe(0);
+    expect(JSON.parse(tta.stdout.slice(tta.stdout.indexOf('{'))).tta).toBe('flip');
+    const table = await runCli(cli, ['eval', ...folds.slice(0, 2)]);
+    expect(table.stdout).toMatch(/test split, the average of 2 runs \(\d+ slices\):/);
+  }, 180_000);
+
   it('run again, reads finished folds back and resumes an interrupted one', async () => {
     // Fold 2 as if interrupted after its first epoch: no eval.json yet.
     rmSync(join(out(), 'fold-2', 'eval.json'));
