@@ -159,32 +159,37 @@ function convLimit(r: CaseResult, rec: BenchRecord): string {
   const floors = { compute: r.work / (peak.gflops * 1e6), memory: bytes / (peak.gbps * 1e6), launch: launchMs(rec), access };
   const tfjsPct = timed(r.tfjs) && r.tfjs.pctPeak !== null ? `; tfjs runs at ${r.tfjs.pctPeak.toFixed(1)}% of peak` : '';
   const measured = r.dawnet.timing.medianMs;
-  const winograd = r.algorithm === 'winograd' || r.algorithm === 'winograd-fused';
+  const winograd = r.algorithm === 'winograd' || r.algorithm === 'winograd-fused' || r.algorithm === 'winograd-uniform';
   // The uniform-weights kernel has no GEMM tiles: its floors alone.
-  const limit = winograd ? winogradLimit(measured, dir, l, rec, r.algorithm === 'winograd-fused', r.kernels) : limitOf(measured, floors, r.algorithm === 'uniform-weights' ? undefined : gemm);
+  const kind = r.algorithm === 'winograd-fused' ? 'fused' : r.algorithm === 'winograd-uniform' ? 'uniform' : 'staged';
+  const limit = winograd ? winogradLimit(measured, dir, l, rec, kind, r.kernels) : limitOf(measured, floors, r.algorithm === 'uniform-weights' ? undefined : gemm);
   return limit + operandProbeNote(r, rec) + alternativeNote(r) + tfjsPct;
 }
 
 /**
- * A Winograd F(4x4, 3x3) conv (src/kernels/conv2d-winograd.ts, or fused in one kernel:
- * conv2d-winograd-fused.ts): its rate counts the direct convolution's flops, so the floors are its
- * own: the 36 GEMMs' multiply-adds over the blocks at the FMA peak (staged: padded to whole GEMM
- * tiles; fused: 32-block tiles, the last one partial, so unpadded), and its memory traffic at the
- * copy bandwidth (input, output, the weights and their transform; staged, also V and M written
- * and read).
+ * A Winograd F(4x4, 3x3) conv (src/kernels/conv2d-winograd.ts; fused in one kernel:
+ * conv2d-winograd-fused.ts; staged with its GEMMs by the uniform-weights kernel, 'uniform'): its
+ * rate counts the direct convolution's flops, so the floors are its own: the 36 GEMMs'
+ * multiply-adds over the blocks at the FMA peak (staged: padded to whole GEMM tiles; fused:
+ * 32-block tiles, the last one partial, and uniform: the blocks alone, so unpadded), and its memory
+ * traffic at the copy bandwidth (input, output, the weights and their transform; staged and
+ * uniform, also V and M written and read).
  */
-function winogradLimit(measuredMs: number, dir: ConvDirection, l: ConvLayer, rec: BenchRecord, fused: boolean, kernels?: KernelTime[]): string {
+function winogradLimit(measuredMs: number, dir: ConvDirection, l: ConvLayer, rec: BenchRecord, kind: 'staged' | 'fused' | 'uniform', kernels?: KernelTime[]): string {
+  const fused = kind === 'fused';
   const peak = rec.peak!;
   const byKernel = kernels && kernels.length > 1 ? `; by kernel (a pass each): ${kernels.map((k) => `${k.name.replace(/^conv2d\./, '')} ${f(k.ms)}`).join(', ')} ms` : '';
   const blocks = l.n * Math.ceil(l.h / 4) * Math.ceil(l.w / 4);
   if (dir === 'backwardWeight') return `${winogradWeightGradLimit(measuredMs, l, blocks, rec)}${byKernel}`;
   const [k, n] = dir === 'forward' ? [l.cin, l.cout] : [l.cout, l.cin];
-  const rows = fused ? blocks : stagedGemmRows(blocks, k, n, rec);
+  const rows = kind === 'staged' ? stagedGemmRows(blocks, k, n, rec) : blocks;
   const flops = 2 * 36 * rows * k * n;
   const bytes = 4 * (l.n * l.h * l.w * (k + n) + (fused ? 0 : 2 * 36 * rows * (k + n)) + 45 * k * n);
-  const floors = { compute: flops / (peak.gflops * 1e6), memory: bytes / (peak.gbps * 1e6), launch: (fused ? 2 : 4) * launchMs(rec) };
+  const dispatches = fused ? 2 : kind === 'uniform' ? 3 + 36 : 4;
+  const floors = { compute: flops / (peak.gflops * 1e6), memory: bytes / (peak.gbps * 1e6), launch: dispatches * launchMs(rec) };
   const share = (100 * flops) / (2 * l.n * l.h * l.w * 9 * k * n);
-  const what = fused ? `fused Winograd F(4x4, 3x3), ${share.toFixed(0)}% of the direct multiply-adds (36 GEMMs ${rows}x${n}x${k} in one kernel, 2 dispatches)` : `Winograd F(4x4, 3x3), ${share.toFixed(0)}% of the direct multiply-adds (36 GEMMs ${rows}x${n}x${k}, 4 dispatches)`;
+  const gemms = fused ? ' in one kernel' : kind === 'uniform' ? ' by the uniform-weights kernel' : '';
+  const what = `${fused ? 'fused ' : ''}Winograd F(4x4, 3x3), ${share.toFixed(0)}% of the direct multiply-adds (36 GEMMs ${rows}x${n}x${k}${gemms}, ${dispatches} dispatches)`;
   return `${what}: ${limitOf(measuredMs, floors)}${byKernel}`;
 }
 

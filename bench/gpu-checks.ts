@@ -163,6 +163,10 @@ export function gpuChecks(): GpuCheck[] {
     conv('3x3 same, 3 channels, uniform weights', [2, 13, 11, 3], [3, 3, 3, 64], { padding: 'same' }, 'uniform-weights'),
     conv('3x3 same, uniform weights, fused ReLU', [2, 14, 19, 32], [3, 3, 32, 32], { padding: 'same', activation: 'relu' }, 'uniform-weights'),
     conv('1x1 stride 2, uniform weights', [2, 9, 11, 20], [1, 1, 20, 12], { padding: 'valid', stride: 2 }, 'uniform-weights'),
+    // Winograd's 36 GEMMs by the uniform-weights kernel, forward and backward input (the weight
+    // gradient by the staged Winograd): 32 channels each way, and 16 -> 64 with its fused ReLU.
+    conv('3x3 same by Winograd with uniform-weights GEMMs', [2, 18, 21, 32], [3, 3, 32, 32], { padding: 'same' }, 'winograd-uniform'),
+    conv('3x3 valid by Winograd with uniform-weights GEMMs, fused ReLU', [3, 11, 10, 16], [3, 3, 16, 64], { padding: 'valid', activation: 'relu' }, 'winograd-uniform'),
     // The fused ReLU in each kernel's epilogue: the tiled GEMM's vec4 stores, Winograd's output transform.
     conv('3x3 same with its fused ReLU', [2, 17, 19, 24], [3, 3, 24, 40], { padding: 'same', activation: 'relu' }, 'direct'),
     conv('3x3 same by Winograd with its fused ReLU', [2, 18, 21, 32], [3, 3, 32, 40], { padding: 'same', activation: 'relu' }, 'winograd'),

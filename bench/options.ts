@@ -57,7 +57,9 @@ options:
                     winograd-fused (Winograd in one kernel; both wherever they fit, and the
                     weight gradients of 3x3 stride-1 convs by the staged Winograd) or
                     uniform-weights (forwards whose weights fit a uniform buffer, at most 64
-                    output channels: VGG16's conv1_1, the U-Net's first level); the others
+                    output channels: VGG16's conv1_1, the U-Net's first level) or
+                    winograd-uniform (the staged Winograd, its GEMMs by the uniform-weights
+                    kernel: the U-Net's l1 and l2); the others
                     are timed beside each conv either way, unless --no-beside; with auto
                     the end-to-end steps are also timed after tuneConvs ('tuned')
   --list            print the case ids and exit`;
@@ -78,7 +80,7 @@ export interface BenchOptions {
   /** The tiled conv family's tile for every GEMM (parseGemmTile), or null for tiledTileFor's. */
   convTile: string | null;
   /** --conv-algorithm: 'auto' leaves the choice to convAlgorithm. */
-  convAlgorithm: 'auto' | 'direct' | 'winograd' | 'winograd-fused' | 'uniform-weights';
+  convAlgorithm: 'auto' | 'direct' | 'winograd' | 'winograd-fused' | 'uniform-weights' | 'winograd-uniform';
   /** true: print after the run; a path: render that record instead of running. */
   markdown: boolean | string;
   /** Two records to compare instead of running (BASE, NEW). */
@@ -162,7 +164,7 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     }
     else if (a === '--conv-algorithm') {
       const v = next();
-      if (v !== 'auto' && v !== 'direct' && v !== 'winograd' && v !== 'winograd-fused' && v !== 'uniform-weights') throw new UsageError(`--conv-algorithm needs auto, direct, winograd, winograd-fused or uniform-weights, got '${v}'`);
+      if (v !== 'auto' && v !== 'direct' && v !== 'winograd' && v !== 'winograd-fused' && v !== 'uniform-weights' && v !== 'winograd-uniform') throw new UsageError(`--conv-algorithm needs auto, direct, winograd, winograd-fused, uniform-weights or winograd-uniform, got '${v}'`);
       o.convAlgorithm = v;
     }
     else if (a === '--checks') o.checks = true;

@@ -284,7 +284,7 @@ export interface BenchRecord {
    */
   convTileRule?: 'by-shape';
   /** --conv-algorithm when not auto (absent: convAlgorithm chose; in records before Winograd: direct). */
-  convAlgorithm?: 'direct' | 'winograd' | 'winograd-fused' | 'uniform-weights';
+  convAlgorithm?: 'direct' | 'winograd' | 'winograd-fused' | 'uniform-weights' | 'winograd-uniform';
   /** --fused-groups when given (absent: the fused Winograd kernel's default, 8). */
   fusedGroups?: number;
   /** Lanes per workgroup of the subgroup conv family, where it ran (absent in older records: 8). */

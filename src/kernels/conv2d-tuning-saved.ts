@@ -83,7 +83,7 @@ function parseConv(c: unknown, where: string): TunedConv {
     if (direction === 'backwardWeight') throw new FormatError(`${where}: the fused kernel has no weight gradient`);
     if (!fusedFits(winogradShape(direction, g).n)) throw new FormatError(`${where}: the fused kernel cannot run ${winogradShape(direction, g).n} output channels`);
   }
-  const tile = c.tile === undefined ? undefined : parseTile(c.tile, family === 'tiled' && algorithm !== 'winograd-fused' && algorithm !== 'uniform-weights', where);
+  const tile = c.tile === undefined ? undefined : parseTile(c.tile, family === 'tiled' && algorithm !== 'winograd-fused' && algorithm !== 'uniform-weights' && algorithm !== 'winograd-uniform', where);
   const groups = c.groups === undefined ? undefined : parseGroups(c.groups, algorithm === 'winograd-fused', where);
   const times: Partial<Record<ConvAlgorithm, number>> = {};
   for (const [a, t] of Object.entries(isObject(ms) ? ms : {})) if (CONV_ALGORITHMS.includes(a as ConvAlgorithm) && typeof t === 'number') times[a as ConvAlgorithm] = t;

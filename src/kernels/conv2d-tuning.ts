@@ -120,13 +120,13 @@ export function ruleCandidate(call: ConvCall): ConvCandidate {
 
 /**
  * The tile an algorithm's GEMM takes by the rule, as a string; undefined where there is no choice
- * (the subgroup family, the fused kernel, the uniform-weights kernel). The weight gradient's GEMMs, direct and Winograd's,
+ * (the subgroup family, the fused kernel, the uniform-weights kernel, Winograd by it). The weight gradient's GEMMs, direct and Winograd's,
  * are weight-gradient GEMMs of Cout columns; the forward's and backward input's Winograd GEMM is
  * a forward one.
  */
 function ruleTile(call: ConvCall, algorithm: ConvAlgorithm): string | undefined {
   const { direction: dir, geometry: g } = call;
-  if (call.family !== 'tiled' || algorithm === 'winograd-fused' || algorithm === 'uniform-weights') return undefined;
+  if (call.family !== 'tiled' || algorithm === 'winograd-fused' || algorithm === 'uniform-weights' || algorithm === 'winograd-uniform') return undefined;
   if (dir === 'backwardWeight') return formatGemmTile(gemmTile(dir, g.cout, call.family));
   const n = algorithm === 'winograd' ? winogradShape(dir, g).n : dir === 'forward' ? g.cout : g.cin;
   return formatGemmTile(gemmTile(algorithm === 'winograd' ? 'forward' : dir, n, call.family));
@@ -144,7 +144,7 @@ function gemmRows(call: ConvCall, algorithm: ConvAlgorithm): number {
 }
 
 /** What tuneConvs leaves out on CPU adapters unless asked (TuneOptions.algorithms). */
-export const CPU_UNTUNED: readonly ConvAlgorithm[] = ['winograd-fused', 'uniform-weights'];
+export const CPU_UNTUNED: readonly ConvAlgorithm[] = ['winograd-fused', 'uniform-weights', 'winograd-uniform'];
 
 /**
  * The ways to time: each wanted algorithm that fits, and for the tiled family's GEMMs each tile

@@ -183,10 +183,10 @@ ${lines.join('\n')}
 
 /**
  * One chunk of samples (gc.n of them) of y = conv2d(x, w) + b, max(·, 0) with `relu`: x and y are
- * the chunk's ranges, w and b whole. `layout` overrides uniformWeightsLayout's (tests: the GPU
+ * the chunk's ranges, b whole, w whole or one range (Winograd's U[ξ], conv2d-winograd-run.ts). `layout` overrides uniformWeightsLayout's (tests: the GPU
  * layouts on a CPU adapter).
  */
-export function uniformWeightsChunk(gc: ConvGeometry, x: Tensor | Range, w: Tensor, b: Tensor | null, y: Tensor | Range, relu: boolean, layout = uniformWeightsLayout(gc)): void {
+export function uniformWeightsChunk(gc: ConvGeometry, x: Tensor | Range, w: Tensor | Range, b: Tensor | null, y: Tensor | Range, relu: boolean, layout = uniformWeightsLayout(gc)): void {
   const { pixels, unrollTaps } = layout;
   const stripsPerRow = Math.ceil(gc.wo / pixels);
   const strips = gc.n * gc.ho * stripsPerRow;

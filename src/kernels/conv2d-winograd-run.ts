@@ -17,7 +17,7 @@ import { convTile, defaultConvFamily, gemmTile, launch, launchedKernel } from '.
 import type { GemmTile } from './conv2d-tiled.js';
 import { bindableSamples, inputTransformSpec, outputTransformSpec, transformWeights, winogradBlocks, winogradPlan, winogradShape, WINO_R, WINO_XI, WORKSPACE_BYTES } from './conv2d-winograd.js';
 import { fusedFits } from './conv2d-winograd-fused.js';
-import { uniformWeightsFits } from './conv2d-uniform-weights.js';
+import { uniformWeightsChunk, uniformWeightsFits, UNIFORM_WEIGHTS_MAX_COUT } from './conv2d-uniform-weights.js';
 import { noteConv, tunedConv } from './conv2d-tuned.js';
 import { linearGrid, vecWidth, type VecWidth } from './wgsl.js';
 
@@ -26,12 +26,13 @@ import { linearGrid, vecWidth, type VecWidth } from './wgsl.js';
  * through V and M in memory; 'winograd-fused': the same in one kernel (conv2d-winograd-fused.ts),
  * where its output channels come in vec4s; 'uniform-weights': forwards whose weights fit a uniform
  * buffer and whose outputs one thread's accumulators (conv2d-uniform-weights.ts), any kernel size
- * and stride.
+ * and stride; 'winograd-uniform': the staged Winograd with its 36 GEMMs run by the uniform-weights
+ * kernel, U[ξ] in a uniform buffer, where that fits (winogradUniformFits).
  */
-export type ConvAlgorithm = 'direct' | 'winograd' | 'winograd-fused' | 'uniform-weights';
+export type ConvAlgorithm = 'direct' | 'winograd' | 'winograd-fused' | 'uniform-weights' | 'winograd-uniform';
 
 /** Every algorithm, in the order the benchmark times them beside one another. */
-export const CONV_ALGORITHMS: readonly ConvAlgorithm[] = ['direct', 'winograd', 'winograd-fused', 'uniform-weights'];
+export const CONV_ALGORITHMS: readonly ConvAlgorithm[] = ['direct', 'winograd', 'winograd-fused', 'uniform-weights', 'winograd-uniform'];
 
 const algorithmOverride = new WeakMap<GPUDevice, ConvAlgorithm>();
 
@@ -123,6 +124,7 @@ export function algorithmRuns(algorithm: ConvAlgorithm, dir: ConvDirection, g: C
   if (algorithm === 'direct') return true;
   if (algorithm === 'uniform-weights') return uniformWeightsFits(dir, g);
   if (!winogradFits(dir, g)) return false;
+  if (algorithm === 'winograd-uniform') return dir !== 'backwardWeight' && winogradUniformFits(winogradShape(dir, g));
   return algorithm === 'winograd' || (dir !== 'backwardWeight' && fusedFits(winogradShape(dir, g).n));
 }
 
@@ -142,7 +144,7 @@ export function convAlgorithm(dir: ConvDirection, g: ConvGeometry, family = defa
   // Where the forced algorithm cannot run: the fused kernel's fallback is the staged Winograd;
   // the uniform-weights kernel's is what would run unforced, so that a step forced to it differs
   // from the step as it is only where it fits (the benchmark's end-to-end sides).
-  if (forced && forced !== 'uniform-weights') return forced === 'winograd-fused' && winogradFits(dir, g) ? 'winograd' : 'direct';
+  if (forced && forced !== 'uniform-weights') return (forced === 'winograd-fused' || forced === 'winograd-uniform') && winogradFits(dir, g) ? 'winograd' : 'direct';
   noteConv(dir, g, family);
   return tunedConv(runtime().device, dir, g, family)?.algorithm ?? ruleConvAlgorithm(dir, g, family, cpu);
 }
@@ -205,19 +207,58 @@ function batchedGemm(v: Tensor, u: Tensor, rows: number, k: number, n: number, f
 }
 
 /**
+ * Whether the staged Winograd's GEMMs can run by the uniform-weights kernel: each U[ξ] (K × N)
+ * bound as a uniform buffer at its own offset (so K·N·4 bytes a multiple of the uniform offset
+ * alignment), N output channels in vec4s within one thread's accumulators.
+ */
+export function winogradUniformFits(s: { k: number; n: number }): boolean {
+  const limits = runtime().limits;
+  const bytes = s.k * s.n * 4;
+  return s.n % 4 === 0 && s.n <= UNIFORM_WEIGHTS_MAX_COUT && bytes <= limits.maxUniformBufferBindingSize && bytes % limits.minUniformBufferOffsetAlignment === 0;
+}
+
+/**
+ * Rows per ξ of V and M when the uniform-weights kernel runs the GEMMs: the blocks, padded so
+ * that each ξ's rows start at a storage offset the device binds without a staged copy.
+ */
+function uniformGemmRows(blocks: number): number {
+  const q = runtime().offsetAlignment / 4;
+  return Math.ceil(blocks / q) * q;
+}
+
+/**
+ * M[ξ] = V[ξ] · U[ξ] for ξ < 36 by the uniform-weights kernel, one dispatch per ξ: a 1x1 conv of
+ * one row of `blocks` pixels, K channels in and N out, U[ξ] its weights in a uniform buffer
+ * (conv2d-uniform-weights.ts: a thread owns a few blocks and all N outputs). Rows past `blocks`
+ * (padding) are left as they are; the output transform never reads them.
+ */
+function uniformBatchedGemm(v: Tensor, u: Tensor, rows: number, blocks: number, k: number, n: number): Tensor {
+  const out = emptyTensor([WINO_XI, rows, n], 'conv2d.winograd.m');
+  const g: ConvGeometry = { n: 1, h: 1, w: blocks, cin: k, kh: 1, kw: 1, cout: n, sh: 1, sw: 1, padTop: 0, padBottom: 0, padLeft: 0, padRight: 0, ho: 1, wo: blocks };
+  for (let xi = 0; xi < WINO_XI; xi++) {
+    uniformWeightsChunk(g, range(v, xi * rows * k, blocks * k), range(u, xi * k * n, k * n), null, range(out, xi * rows * n, blocks * n), false);
+  }
+  return out;
+}
+
+/**
  * A forward (y from x) or backward input (dx from dy, + b for convTranspose2d) by Winograd: the
  * weights transformed once, then per chunk of samples the input transform, the batched GEMM and
  * the output transform, with V and M (2.25x the chunk's input and output) freed after each chunk.
- * `relu`: the output transform stores max(y, 0) (conv2d's fused ReLU).
+ * `relu`: the output transform stores max(y, 0) (conv2d's fused ReLU). `gemm`: the GEMMs by the
+ * direct GEMM kernels' batched variant ('tiles'), or by the uniform-weights kernel ('uniform',
+ * where winogradUniformFits: the 'winograd-uniform' algorithm).
  */
-export function winogradConv(dir: 'forward' | 'backwardInput', g: ConvGeometry, src: Tensor, w: Tensor, b: Tensor | null, family: ConvFamily, relu = false): Tensor {
+export function winogradConv(dir: 'forward' | 'backwardInput', g: ConvGeometry, src: Tensor, w: Tensor, b: Tensor | null, family: ConvFamily, relu = false, gemm: 'tiles' | 'uniform' = 'tiles'): Tensor {
   const plan = winogradPlan(dir, g);
   const { op, s, rows, cols, perSample } = plan;
   const tile = convTile(dir, g, s.n, family, 'winograd');
+  const uniform = gemm === 'uniform';
+  const padded = (blocks: number) => (uniform ? uniformGemmRows(blocks) : paddedBlocks(blocks, s.k, s.n, family, tile));
   const vm = WINO_XI * rows * cols * (s.k + s.n) * 4; // V and M of one sample, unpadded
   const per = workspaceSamples(op, g.n, vm, bindableSamples(plan, g.n, src, w, b), (samples) => {
-    const { v, m } = winogradChunkBytes(dir, g, samples, family, tile);
-    return [v, m];
+    const tPad = padded(samples * rows * cols);
+    return [WINO_XI * tPad * s.k * 4, WINO_XI * tPad * s.n * 4];
   }, [1, s.hIn, s.wIn, s.k]);
   const out = emptyTensor(plan.outShape, plan.outLabel);
   const u = transformWeights(plan, g, w);
@@ -226,11 +267,11 @@ export function winogradConv(dir: 'forward' | 'backwardInput', g: ConvGeometry, 
   const [inW, outW]: VecWidth[] = family === 'subgroup' ? [vecWidth(s.k), vecWidth(s.n)] : [1, 1];
   forEachChunk(g.n, per, (n0, count) => {
     const blocks = count * rows * cols;
-    const tPad = paddedBlocks(blocks, s.k, s.n, family, tile);
+    const tPad = padded(blocks);
     const v = emptyTensor([WINO_XI, tPad, s.k], 'conv2d.winograd.v');
     dispatchChunk(inputTransformSpec(inW), [range(src, n0 * perSample.src, count * perSample.src)], [v],
       packParams([s.hIn, s.wIn, s.k / inW, s.padTop, s.padLeft, rows, cols, blocks, tPad].map(i32)), linearGrid(blocks * (s.k / inW)));
-    const m = batchedGemm(v, u, tPad, s.k, s.n, family, tile);
+    const m = uniform ? uniformBatchedGemm(v, u, tPad, blocks, s.k, s.n) : batchedGemm(v, u, tPad, s.k, s.n, family, tile);
     v.dispose();
     dispatchChunk(outputTransformSpec(outW, b !== null, relu), b ? [m, b] : [m], [range(out, n0 * perSample.out, count * perSample.out)],
       packParams([s.hOut, s.wOut, s.n / outW, rows, cols, blocks, tPad].map(i32)), linearGrid(blocks * (s.n / outW)));

@@ -219,7 +219,7 @@ function forEachSampleChunk(g: ConvGeometry, per: number, xLike: Tensor, yLike: 
  * stores max(y, 0) from every algorithm's kernels.
  */
 export function forwardGemm(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | null, family = defaultConvFamily(), algorithm = convAlgorithm('forward', g, family), relu = false): Tensor {
-  if (algorithm === 'winograd') return winogradConv('forward', g, x, w, b, family, relu);
+  if (algorithm === 'winograd' || algorithm === 'winograd-uniform') return winogradConv('forward', g, x, w, b, family, relu, algorithm === 'winograd' ? 'tiles' : 'uniform');
   if (algorithm === 'winograd-fused') return winogradFusedConv('forward', g, x, w, b, family, relu);
   const yShape = [g.n, g.ho, g.wo, g.cout];
   const per = samplesPerChunk('conv2d.forward', g, x, planned('conv2d.y', yShape), [w, b]);
@@ -239,7 +239,7 @@ export function forwardGemm(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | n
 
 /** conv2d's input gradient, + b when given (convTranspose2d's forward is this with a bias). */
 export function backwardInputGemm(g: ConvGeometry, dy: Tensor, w: Tensor, b: Tensor | null, family = defaultConvFamily(), algorithm = convAlgorithm('backwardInput', g, family)): Tensor {
-  if (algorithm === 'winograd') return winogradConv('backwardInput', g, dy, w, b, family);
+  if (algorithm === 'winograd' || algorithm === 'winograd-uniform') return winogradConv('backwardInput', g, dy, w, b, family, false, algorithm === 'winograd' ? 'tiles' : 'uniform');
   if (algorithm === 'winograd-fused') return winogradFusedConv('backwardInput', g, dy, w, b, family);
   const dxShape = [g.n, g.h, g.w, g.cin];
   const per = samplesPerChunk('conv2d.backwardInput', g, planned('conv2d.dx', dxShape), dy, [w, b]);

@@ -121,6 +121,14 @@ describe('bench bars', () => {
     expect(markdownReport(rec)).toContain('| conv2d.backwardWeight/unet-l1 (Winograd) |');
   });
 
+  it('gives Winograd with uniform-weights GEMMs its own floors: unpadded blocks, 39 dispatches', () => {
+    const row: CaseResult = { ...convRow(1, 1.5, 3), algorithm: 'winograd-uniform' };
+    const rec = { ...record([row]), adapter: 'nvidia nvidia-h200 (test)', convTileRule: 'by-shape' as const };
+    const misses = evaluateBars(rec).find((b) => b.name.startsWith('conv2d (all directions)'))!.misses;
+    expect(misses[0].limit).toMatch(/^Winograd F\(4x4, 3x3\), 25% of the direct multiply-adds \(36 GEMMs 128x32x32 by the uniform-weights kernel, 39 dispatches\): 1\.50 ms; floors: compute /);
+    expect(markdownReport(rec)).toContain('| conv2d.forward/unet-l1 (Winograd, uniform-weights GEMMs) |');
+  });
+
   it('gives the fused Winograd its own floors, and reads records from before alternatives were a list', () => {
     // The same l1 by fused Winograd: 128 blocks unpadded, one kernel; a record of 2026-11-26 with
     // its single `alternative`.

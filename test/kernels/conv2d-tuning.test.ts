@@ -81,7 +81,10 @@ describe('tuneConvs', () => {
         expect(t.geometry).toEqual(g3());
         // CPU adapters leave the fused kernel out by default; GPUs time it too (8 output channels),
         // but not for the weight gradient, which it has not.
-        expect(Object.keys(t.ms).sort()).toEqual(cpu || t.direction === 'backwardWeight' ? ['direct', 'winograd'] : ['direct', 'winograd', 'winograd-fused']);
+        // So are Winograd with uniform-weights GEMMs (8 x 8 channels: a 256-byte U[ξ]) and, for
+        // the forward, the uniform-weights kernel itself.
+        const gpuWays = ['direct', ...(t.direction === 'forward' ? ['uniform-weights'] : []), 'winograd', 'winograd-fused', 'winograd-uniform'];
+        expect(Object.keys(t.ms).sort()).toEqual(cpu || t.direction === 'backwardWeight' ? ['direct', 'winograd'] : gpuWays);
         for (const ms of Object.values(t.ms)) expect(ms).toBeGreaterThan(0);
         expect({ algorithm: t.algorithm, ...(t.tile ? { tile: t.tile } : {}) }).toEqual(choose(t.timed!, ruleCandidate(t), defaultMargin(t.clock)));
         for (const [a, ms] of Object.entries(t.ms)) expect(ms).toBe(Math.min(...t.timed!.filter((c) => c.algorithm === a).map((c) => c.ms)));
