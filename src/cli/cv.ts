@@ -15,6 +15,7 @@ import { evaluateEnsemble } from '../app/ensemble-job.js';
 import { runTraining } from '../app/train-job.js';
 import * as dn from '../index.js';
 import { parseArgs, UsageError, type CommandSpec } from './args.js';
+import { catchInterrupt } from './interrupt.js';
 import { configFromFlags, trainSpec, validateTrainConfig } from './train.js';
 
 const { out: _out, resume: _resume, folds: _folds, fold: _fold, 'val-fraction': _val, ...trainFlags } = trainSpec.flags;
@@ -127,13 +128,7 @@ export async function runCv(args: string[]): Promise<void> {
   await dn.init();
   const log = (m: string) => console.log(m);
   log(`adapter: ${dn.info().name}`);
-  const signal = { stop: false };
-  const onSigint = () => {
-    if (signal.stop) process.exit(130);
-    signal.stop = true;
-    console.error('\ninterrupt: finishing the current batch and saving a checkpoint (Ctrl-C again to quit at once); dawnet cv continues from there when run again');
-  };
-  process.on('SIGINT', onSigint);
+  const { signal, release } = catchInterrupt('; dawnet cv continues from there when run again');
   const rows: FoldRow[] = [];
   let ensemble: Record<string, unknown> | undefined;
   try {
@@ -163,7 +158,7 @@ export async function runCv(args: string[]): Promise<void> {
       await writeJson(`${out}/ensemble-eval.json`, ensemble);
     }
   } finally {
-    process.off('SIGINT', onSigint);
+    release();
     dn.shutdown();
   }
   const table = formatCvTable(rows, task, ensemble);

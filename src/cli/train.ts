@@ -5,6 +5,7 @@ import { runTraining } from '../app/train-job.js';
 import { AUGMENT_PRESETS } from '../data/augment.js';
 import * as dn from '../index.js';
 import { parseArgs, UsageError, type CommandSpec } from './args.js';
+import { catchInterrupt } from './interrupt.js';
 import { ProgressBar } from './progress.js';
 
 export const trainSpec: CommandSpec = {
@@ -137,13 +138,7 @@ export async function runTrain(args: string[]): Promise<void> {
   await dn.init();
   const log = (m: string) => console.log(m);
   log(`adapter: ${dn.info().name}`);
-  const signal = { stop: false };
-  const onSigint = () => {
-    if (signal.stop) process.exit(130);
-    signal.stop = true;
-    console.error('\ninterrupt: finishing the current batch and saving a checkpoint (Ctrl-C again to quit at once)');
-  };
-  process.on('SIGINT', onSigint);
+  const { signal, release } = catchInterrupt();
   const bar = new ProgressBar();
   try {
     const result = await runTraining(config, {
@@ -157,7 +152,7 @@ export async function runTrain(args: string[]): Promise<void> {
     }, resume);
     if (result.interrupted) process.exitCode = 130;
   } finally {
-    process.off('SIGINT', onSigint);
+    release();
     dn.shutdown();
   }
 }
