@@ -82,47 +82,47 @@ function spec(s: Shape): KernelSpec {
   return { name: 'conv2d.forwardUniformWeights', key, inputs: s.bias ? 3 : 2, outputs: 1, uniformInputs: [1], wgsl: () => wgsl(s) };
 }
 
+const acc = (p: number, c: number) => `a${p}_${c}`;
+
+/** Lines of WGSL, each at an indent. */
+type Emit = (indent: string, line: string) => void;
+
 /**
- * The kernel's WGSL. x is bound as vec4s where Cin is a multiple of 4 (one load for four
- * channels), else as floats (VGG's three). The weights are w[kh][kw][Cin][Cout] as vec4s along Cout,
- * so weight (tap, ci, co4) is wt[(tap·Cin + ci)·Cout/4 + co4].
+ * One tap (i, j) of P pixels: their input offsets (0 where the tap falls in the padding or past
+ * the row), then per input value the P loads and Cout/4 weights, each weight feeding P
+ * multiply-adds. `tap` is a WGSL expression for i·kw + j, a constant where the taps are unrolled.
+ * Blocks keep each load's and each weight's names local (WGSL has no redeclaration in a scope).
  */
-function wgsl(s: Shape): string {
-  const { kh, kw, cin, cout, sh, sw, padTop, padLeft, pixels: P } = s;
-  const c4 = cout / 4;
+function tapBody(s: Shape, emit: Emit, indent: string, j: string, tap: string): void {
+  const { cin, sw, padLeft, pixels: P } = s;
+  const c4 = s.cout / 4;
   const vecIn = cin % 4 === 0;
-  const xType = vecIn ? 'vec4<f32>' : 'f32';
   const loadsPerPixel = vecIn ? cin / 4 : cin;
-  const acc = (p: number, c: number) => `a${p}_${c}`;
-  const lines: string[] = [];
-  const emit = (indent: string, l: string) => lines.push(indent + l);
+  for (let p = 0; p < P; p++) {
+    emit(indent, `let ix${p} = (ox0 + ${p}) * ${sw} - ${padLeft} + ${j};`);
+    emit(indent, `let ok${p} = ix${p} >= 0 && ix${p} < params.w && ox0 + ${p} < params.wo;`);
+    emit(indent, `let at${p} = select(0, (rowBase + ix${p}) * ${loadsPerPixel}, ok${p});`);
+  }
+  for (let l = 0; l < loadsPerPixel; l++) {
+    emit(indent, `{`);
+    for (let p = 0; p < P; p++) emit(indent + '  ', `let x${p} = select(${vecIn ? 'vec4<f32>' : 'f32'}(0.0), x[at${p} + ${l}], ok${p});`);
+    const comps = vecIn ? ['.x', '.y', '.z', '.w'] : [''];
+    comps.forEach((comp, q) => {
+      const ci = vecIn ? 4 * l + q : l;
+      emit(indent + '  ', `{`);
+      for (let c = 0; c < c4; c++) {
+        emit(indent + '    ', `let w${c} = wt[${tap} * ${cin * c4} + ${ci * c4 + c}];`);
+        for (let p = 0; p < P; p++) emit(indent + '    ', `${acc(p, c)} = fma(vec4<f32>(x${p}${comp}), w${c}, ${acc(p, c)});`);
+      }
+      emit(indent + '  ', `}`);
+    });
+    emit(indent, `}`);
+  }
+}
 
-  // The body for one tap (i, j): `tap` is a WGSL expression for i·kw + j, a constant where unrolled.
-  const tapBody = (indent: string, j: string, tap: string) => {
-    for (let p = 0; p < P; p++) {
-      emit(indent, `let ix${p} = (ox0 + ${p}) * ${sw} - ${padLeft} + ${j};`);
-      emit(indent, `let ok${p} = ix${p} >= 0 && ix${p} < params.w && ox0 + ${p} < params.wo;`);
-      emit(indent, `let at${p} = select(0, (rowBase + ix${p}) * ${loadsPerPixel}, ok${p});`);
-    }
-    // Blocks keep each load's and each weight's names local (WGSL has no redeclaration in a scope).
-    for (let l = 0; l < loadsPerPixel; l++) {
-      emit(indent, `{`);
-      for (let p = 0; p < P; p++) emit(indent + '  ', `let x${p} = select(${xType}(0.0), x[at${p} + ${l}], ok${p});`);
-      const comps = vecIn ? ['.x', '.y', '.z', '.w'] : [''];
-      comps.forEach((comp, q) => {
-        const ci = vecIn ? 4 * l + q : l;
-        emit(indent + '  ', `{`);
-        for (let c = 0; c < c4; c++) {
-          emit(indent + '    ', `let w${c} = wt[${tap} * ${cin * c4} + ${ci * c4 + c}];`);
-          for (let p = 0; p < P; p++) emit(indent + '    ', `${acc(p, c)} = fma(vec4<f32>(x${p}${comp}), w${c}, ${acc(p, c)});`);
-        }
-        emit(indent + '  ', `}`);
-      });
-      emit(indent, `}`);
-    }
-  };
-
-  for (let p = 0; p < P; p++) for (let c = 0; c < c4; c++) emit('  ', `var ${acc(p, c)} = vec4<f32>(0.0);`);
+/** The taps, unrolled (each row's bounds checked once) or as two loops, rows outside the image skipped. */
+function taps(s: Shape, emit: Emit): void {
+  const { kh, kw, sh, padTop } = s;
   if (s.unrollTaps) {
     for (let i = 0; i < kh; i++) {
       emit('  ', `{`);
@@ -131,24 +131,29 @@ function wgsl(s: Shape): string {
       emit('      ', `let rowBase = (n * params.h + iy) * params.w;`);
       for (let j = 0; j < kw; j++) {
         emit('      ', `{`);
-        tapBody('        ', String(j), String(i * kw + j));
+        tapBody(s, emit, '        ', String(j), String(i * kw + j));
         emit('      ', `}`);
       }
       emit('    ', `}`);
       emit('  ', `}`);
     }
-  } else {
-    emit('  ', `for (var i = 0; i < ${kh}; i++) {`);
-    emit('    ', `let iy = oy * ${sh} - ${padTop} + i;`);
-    emit('    ', `if (iy < 0 || iy >= params.h) { continue; }`);
-    emit('    ', `let rowBase = (n * params.h + iy) * params.w;`);
-    emit('    ', `for (var j = 0; j < ${kw}; j++) {`);
-    emit('      ', `let tap = i * ${kw} + j;`);
-    tapBody('      ', 'j', 'tap');
-    emit('    ', `}`);
-    emit('  ', `}`);
+    return;
   }
-  for (let p = 0; p < P; p++) {
+  emit('  ', `for (var i = 0; i < ${kh}; i++) {`);
+  emit('    ', `let iy = oy * ${sh} - ${padTop} + i;`);
+  emit('    ', `if (iy < 0 || iy >= params.h) { continue; }`);
+  emit('    ', `let rowBase = (n * params.h + iy) * params.w;`);
+  emit('    ', `for (var j = 0; j < ${kw}; j++) {`);
+  emit('      ', `let tap = i * ${kw} + j;`);
+  tapBody(s, emit, '      ', 'j', 'tap');
+  emit('    ', `}`);
+  emit('  ', `}`);
+}
+
+/** The P pixels' stores (those inside the row), with the bias and the fused ReLU. */
+function stores(s: Shape, emit: Emit): void {
+  const c4 = s.cout / 4;
+  for (let p = 0; p < s.pixels; p++) {
     emit('  ', `if (ox0 + ${p} < params.wo) {`);
     emit('    ', `let o${p} = ((n * params.ho + oy) * params.wo + ox0 + ${p}) * ${c4};`);
     for (let c = 0; c < c4; c++) {
@@ -159,6 +164,22 @@ function wgsl(s: Shape): string {
     }
     emit('  ', `}`);
   }
+}
+
+/**
+ * The kernel's WGSL. x is bound as vec4s where Cin is a multiple of 4 (one load for four
+ * channels), else as floats (VGG's three). The weights are w[kh][kw][Cin][Cout] as vec4s along Cout,
+ * so weight (tap, ci, co4) is wt[(tap·Cin + ci)·Cout/4 + co4].
+ */
+function wgsl(s: Shape): string {
+  const { kh, kw, cin } = s;
+  const c4 = s.cout / 4;
+  const xType = cin % 4 === 0 ? 'vec4<f32>' : 'f32';
+  const lines: string[] = [];
+  const emit: Emit = (indent, l) => lines.push(indent + l);
+  for (let p = 0; p < s.pixels; p++) for (let c = 0; c < c4; c++) emit('  ', `var ${acc(p, c)} = vec4<f32>(0.0);`);
+  taps(s, emit);
+  stores(s, emit);
   const nw = kh * kw * cin * c4;
   return /* wgsl */ `
 struct Params { h: i32, w: i32, ho: i32, wo: i32, stripsPerRow: i32, strips: i32 }
@@ -173,7 +194,7 @@ fn main(${LINEAR_MAIN_ARGS}) {
   let strip = i32(${linearIndex(WG)});
   if (strip >= params.strips) { return; }
   let row = strip / params.stripsPerRow;
-  let ox0 = (strip - row * params.stripsPerRow) * ${P};
+  let ox0 = (strip - row * params.stripsPerRow) * ${s.pixels};
   let oy = row % params.ho;
   let n = row / params.ho;
 ${lines.join('\n')}
