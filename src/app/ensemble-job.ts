@@ -1,16 +1,15 @@
 // An ensemble of runs (the folds of a cross-validation, as nnU-Net ensembles its five fold
-// models) scored on the test patients they all held out: each run's best checkpoint predicts the
-// test slices in turn, the probabilities are averaged, and the average is scored as one model's
-// predictions would be, with eval's metrics, test-time augmentation and post-processing. There
-// is no ensemble loss: the loss of an average is not the average of the losses, and a Dice loss
-// depends on how the slices were batched.
+// models) scored on the test patients they all held out: the runs' best checkpoints loaded side by
+// side into one EnsembleModel (train/ensemble.ts: the mean of their outputs), which eval scores as
+// it scores one model, loss, test-time augmentation and post-processing included.
 
 import { DataError } from '../data/errors.js';
+import type { Module } from '../nn/module.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
-import type { EvalSet } from '../train/fit.js';
+import { EnsembleModel } from '../train/ensemble.js';
 import type { TrainConfig } from './config.js';
 import { prepareData } from './data.js';
-import { checkEvalOptions, predictSet, refuseForClassify, scoreSet, type EvalOptions, type EvalResult } from './eval-job.js';
+import { checkEvalOptions, evaluateRun, refuseForClassify, type EvalOptions, type EvalResult } from './eval-job.js';
 import { buildModel } from './model.js';
 import { fileExists, readConfig, readJson, runFiles, useRunTuning } from './run-dir.js';
 
@@ -30,9 +29,7 @@ export async function evaluateEnsemble(runs: readonly string[], opts: EvalOption
   for (const run of runs) {
     const c = await readConfig(run);
     const { patients } = await readJson<{ patients: { test: string[] } }>(runFiles(run).split, 'split');
-    const first = configs[0];
-    if (first && c.task !== first.task) throw new DataError(`ensemble: ${run} is a ${c.task} run and ${runs[0]} a ${first.task} one`);
-    if (first && c.size !== first.size) throw new DataError(`ensemble: ${run} works at ${c.size}x${c.size} and ${runs[0]} at ${first.size}x${first.size}`);
+    if (configs.length) checkSameInput(runs[0], configs[0], run, c);
     const key = [...patients.test].sort().join('\n');
     if (testPatients && key !== testPatients.join('\n')) throw new DataError(`ensemble: ${run} holds out other test patients than ${runs[0]}; an ensemble is scored on the patients every member held out`);
     testPatients ??= key.split('\n');
@@ -41,26 +38,40 @@ export async function evaluateEnsemble(runs: readonly string[], opts: EvalOption
   refuseForClassify(configs[0], opts);
   const { split } = await prepareData(opts.data ? { ...configs[0], data: opts.data } : configs[0], opts.log);
   if (!split.test.length) throw new DataError(`ensemble: ${runs[0]} has no test patients (--test-fraction 0)`);
-  let sum: Float32Array | null = null;
-  let first: EvalSet | null = null;
-  for (const [i, c] of configs.entries()) {
-    await useRunTuning(runs[i], () => {});
-    const { model } = buildModel(c);
-    try {
+  await useRunTuning(runs[0], () => {});
+  const model = await loadEnsemble(runs, configs);
+  try {
+    opts.log(`ensemble: ${runs.length} runs (${runs.join(', ')})`);
+    const result = await evaluateRun(configs[0], model, split.test, opts.log, opts);
+    return { ...result, json: { ...result.json, ensemble: runs.slice() }, members: runs.slice() };
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Two members of an ensemble must be of one task and read the same input (size, normalisation). */
+export function checkSameInput(firstRun: string, first: TrainConfig, run: string, c: TrainConfig): void {
+  if (c.task !== first.task) throw new DataError(`ensemble: ${run} is a ${c.task} run and ${firstRun} a ${first.task} one`);
+  if (c.size !== first.size || c.normalize !== first.normalize) {
+    throw new DataError(`ensemble: ${run} reads its slices at ${c.size}x${c.size}, normalised '${c.normalize}', and ${firstRun} at ${first.size}x${first.size}, '${first.normalize}': the members must see the same input`);
+  }
+}
+
+/** The runs' best checkpoints (else their last) as one EnsembleModel; all freed on an error. */
+export async function loadEnsemble(runs: readonly string[], configs: readonly TrainConfig[]): Promise<EnsembleModel> {
+  const members: Module[] = [];
+  try {
+    for (const [i, c] of configs.entries()) {
+      const { model } = buildModel(c);
+      members.push(model);
       const files = runFiles(runs[i]);
       await loadCheckpoint((await fileExists(files.best)) ? files.best : files.last, model);
-      const { set } = await predictSet(c, model, split.test, opts.tta ?? 'none');
-      if (!sum || !first) [sum, first] = [Float32Array.from(set.pred), set];
-      else if (set.pred.length !== sum.length) throw new DataError(`ensemble: ${runs[i]} gave ${set.pred.length} predictions, ${runs[0]} ${sum.length}`);
-      else for (let j = 0; j < sum.length; j++) sum[j] += set.pred[j];
-    } finally {
-      model.dispose();
     }
-    opts.log(`ensemble: ${runs[i]} predicted the test split (${i + 1} of ${runs.length})`);
+  } catch (e) {
+    for (const m of members) m.dispose();
+    throw e;
   }
-  const pred = sum!.map((v) => v / runs.length);
-  const result = scoreSet(configs[0], { ...first!, pred }, NaN, split.test.length, opts.log, opts, `test split, the average of ${runs.length} runs`);
-  return { ...result, json: { ...result.json, ensemble: runs.slice() }, members: runs.slice() };
+  return new EnsembleModel(members);
 }
 
 /** `dawnet eval RUN RUN...`: evaluateEnsemble with eval's checks of its options. */

@@ -109,12 +109,8 @@ export async function predictSet(c: TrainConfig, model: Module, slices: LggSlice
   }
 }
 
-/**
- * The metrics of predictions `set` over `slices` slices: eval.json's fields and the printed table
- * (logged as the test split's). `testLoss` NaN where there is none to report (an ensemble's
- * averaged predictions).
- */
-export function scoreSet(c: TrainConfig, set: EvalSet, testLoss: number, slices: number, log: (m: string) => void, opts: EvalOptions = {}, title = 'test split'): EvalResult {
+/** The metrics of predictions `set` over `slices` slices: eval.json's fields and the printed table (logged). */
+export function scoreSet(c: TrainConfig, set: EvalSet, testLoss: number, slices: number, log: (m: string) => void, opts: EvalOptions = {}): EvalResult {
   const tta = opts.tta ?? 'none';
   let json: Record<string, unknown>;
   let rows: [string, string][];
@@ -140,7 +136,7 @@ export function scoreSet(c: TrainConfig, set: EvalSet, testLoss: number, slices:
   if (tta !== 'none') rows.push(['test-time augmentation', tta]);
   const width = Math.max(...rows.map(([k]) => k.length));
   const table = rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n');
-  log(`${title} (${slices} slices):\n${table}`);
+  log(`test split (${slices} slices):\n${table}`);
   return { json, table, set: scored };
 }
 

@@ -3,7 +3,8 @@
 // as the notebook draws with OpenCV contours; classification prints and saves p(tumour).
 // With tta 'flip' each probability is the mean over the slice and its left-right mirror.
 // minLesionSize and keepLargest post-process the binary mask per slice in 2-D (8-connected) before
-// the mask and the overlay are written; the probability map stays the model's.
+// the mask and the overlay are written; the probability map stays the model's. With more runs in
+// `ensemble`, the model is their EnsembleModel: every run's best checkpoint, outputs averaged.
 
 import { resizeBilinear } from '../data/lgg.js';
 import { zscoreImages } from '../data/normalize.js';
@@ -18,6 +19,7 @@ import { loadCheckpoint } from '../train/checkpoint.js';
 import { postprocessMask } from '../train/components.js';
 import { predictWithTta, TTA_MODES, type TtaMode } from '../train/tta.js';
 import { overlay, probabilityToGray, toRgb8 } from '../report/overlay.js';
+import { checkSameInput, loadEnsemble } from './ensemble-job.js';
 import { buildModel } from './model.js';
 import { fileExists, readConfig, runFiles, useRunTuning, writeJson } from './run-dir.js';
 
@@ -37,6 +39,8 @@ export interface PredictOptions {
   minLesionSize?: number;
   /** Keep only the slice's largest predicted lesion, after minLesionSize. */
   keepLargest?: boolean;
+  /** More runs whose best checkpoints are averaged with the run's (an ensemble: dawnet cv's folds). */
+  ensemble?: string[];
 }
 
 /**
@@ -49,6 +53,9 @@ function checkOptions(opts: PredictOptions): void {
   expectChoice('predict', 'tta', opts.tta, TTA_MODES);
   if (opts.minLesionSize !== undefined) expectNumber('predict', 'minLesionSize', opts.minLesionSize, { integer: true, min: 0 });
   if (opts.keepLargest !== undefined && typeof opts.keepLargest !== 'boolean') throw new ArgumentError(`predict: keepLargest must be a boolean, got ${describeValue(opts.keepLargest)}`);
+  if (opts.ensemble !== undefined && !(Array.isArray(opts.ensemble) && opts.ensemble.every((r) => typeof r === 'string'))) {
+    throw new ArgumentError(`predict: ensemble must be a list of run folders, got ${describeValue(opts.ensemble)}`);
+  }
 }
 
 /** A TIFF slice as [size, size, 3] floats in 0..1 (gray replicated, alpha dropped). */
@@ -74,10 +81,20 @@ export async function runPredict(runDir: string, images: string[], outDir: strin
   if (c.task === 'classify' && postprocessing) {
     throw new ArgumentError('predict: minLesionSize and keepLargest post-process segmentation masks, and this run is classify');
   }
-  const files = runFiles(runDir);
-  const { model } = buildModel(c);
-  const ckpt = (await fileExists(files.best)) ? files.best : files.last;
-  await loadCheckpoint(ckpt, model);
+  const runs = [runDir, ...(opts.ensemble ?? [])];
+  const configs = [c];
+  for (const run of runs.slice(1)) {
+    configs.push(await readConfig(run));
+    checkSameInput(runDir, c, run, configs.at(-1)!);
+  }
+  const checkpoints: string[] = [];
+  for (const run of runs) {
+    const files = runFiles(run);
+    checkpoints.push((await fileExists(files.best)) ? files.best : files.last);
+  }
+  const model = runs.length > 1 ? await loadEnsemble(runs, configs) : buildModel(c).model;
+  if (runs.length === 1) await loadCheckpoint(checkpoints[0], model);
+  else log(`ensemble: ${runs.length} runs (${runs.join(', ')})`);
   await useRunTuning(runDir, log);
   model.eval();
   await (await nodeFs()).mkdir(outDir, { recursive: true });
@@ -121,7 +138,8 @@ export async function runPredict(runDir: string, images: string[], outDir: strin
   model.dispose();
   await writeJson(`${outDir}/predictions.json`, {
     run: runDir,
-    checkpoint: ckpt,
+    checkpoint: checkpoints[0],
+    ...(runs.length > 1 ? { ensemble: runs, checkpoints } : {}),
     task: c.task,
     tta,
     ...(c.task === 'segment' ? { postprocess: { minLesionSize, keepLargest, connectivity: PREDICT_CONNECTIVITY } } : {}),

@@ -1,4 +1,4 @@
-// `dawnet predict RUN IMAGE.tif... --out DIR [--tta flip] [--min-lesion-size N] [--keep-largest]`.
+// `dawnet predict RUN IMAGE.tif... --out DIR [--tta flip] [--min-lesion-size N] [--keep-largest] [--ensemble RUN,RUN...]`.
 
 import { runPredict } from '../app/predict-job.js';
 import * as dn from '../index.js';
@@ -23,10 +23,12 @@ export const predictSpec: CommandSpec = {
       default: 0,
     },
     'keep-largest': { type: 'boolean', help: "keep only each slice's largest predicted lesion (after --min-lesion-size; a tie keeps the topmost, then leftmost)" },
+    ensemble: { type: 'list', help: "more runs whose best checkpoints are averaged with RUN's (the folds of dawnet cv): the ensemble's probabilities" },
   },
   examples: [
     'dawnet predict runs/unet kaggle_3m/TCGA_CS_4941_19960909/TCGA_CS_4941_19960909_12.tif --out pred',
     'dawnet predict runs/unet slice.tif --out pred --min-lesion-size 20 --keep-largest',
+    'dawnet predict runs/cv/fold-1 slice.tif --ensemble runs/cv/fold-2,runs/cv/fold-3 --out pred',
   ],
 };
 
@@ -44,6 +46,7 @@ export async function runPredictCommand(args: string[]): Promise<void> {
       tta: parsed.flags.tta as TtaMode,
       minLesionSize,
       keepLargest: parsed.flags['keep-largest'] === true,
+      ensemble: parsed.flags.ensemble as string[] | undefined,
     });
   } finally {
     dn.shutdown();

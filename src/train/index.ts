@@ -15,6 +15,7 @@ export type { BinaryReport, Confusion, SegmentationReport, EmptyPolicy, SurfaceR
 export { surfaceDistance } from './surface-distance.js';
 export type { SurfaceDistance } from './surface-distance.js';
 export { predictWithTta, TtaModel, TTA_MODES } from './tta.js';
+export { EnsembleModel } from './ensemble.js';
 export type { TtaMode } from './tta.js';
 export { multiClassReport } from './multiclass-metrics.js';
 export type { MultiClassReport, MultiClassOptions } from './multiclass-metrics.js';

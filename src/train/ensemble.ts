@@ -1,0 +1,39 @@
+// An ensemble of models: the mean of their outputs, p = (f₁(x) + … + fₖ(x)) / k, as nnU-Net
+// averages the softmax outputs of its five cross-validation folds. The outputs are what eval and
+// predict treat as probabilities, so averaging them (not logits) keeps the 0.5 threshold's meaning.
+// Inference only: a forward on the tape would train every member on the ensemble's loss.
+
+import { expectTensor } from '../graph/args.js';
+import { scope } from '../graph/scope.js';
+import type { Tensor } from '../graph/tensor.js';
+import { ArgumentError } from '../errors.js';
+import { arithmetic } from '../kernels/elementwise.js';
+import { Module } from '../nn/module.js';
+
+/**
+ * A model whose forward is the mean of `members`' forwards, so code that calls forward (evaluate,
+ * predictWithTta) runs the ensemble unchanged. The members are its children: eval() reaches their
+ * batch norms, and dispose() frees them all.
+ */
+export class EnsembleModel extends Module {
+  readonly members: readonly Module[];
+
+  constructor(members: readonly Module[]) {
+    super();
+    if (!Array.isArray(members) || members.length < 1 || !members.every((m) => m instanceof Module)) {
+      throw new ArgumentError('EnsembleModel: members must be a non-empty array of Modules');
+    }
+    this.members = members.slice();
+    this.members.forEach((m, i) => this.addModule(`member${i}`, m));
+  }
+
+  forward(x: Tensor): Tensor {
+    expectTensor('EnsembleModel.forward', 'x', x);
+    if (this.members.length === 1) return this.members[0].forward(x);
+    return scope(() => {
+      let sum = this.members[0].forward(x);
+      for (const m of this.members.slice(1)) sum = arithmetic('add', sum, m.forward(x));
+      return arithmetic('mul', sum, 1 / this.members.length);
+    });
+  }
+}
