@@ -8,6 +8,8 @@
 
 import type * as TF from '@tensorflow/tfjs-core';
 import type { Tensor } from '../../src/graph/tensor.js';
+import { isCpuAdapterReport } from '../../src/gpu/adapter-kind.js';
+import { runtime } from '../../src/gpu/runtime.js';
 import {
   convFlops,
   dims,
@@ -22,6 +24,7 @@ import {
 } from '../case.js';
 
 type Kernels = typeof import('../../src/kernels/conv2d.js') &
+  typeof import('../../src/kernels/conv2d-uniform-weights.js') &
   typeof import('../../src/kernels/conv2d-naive.js') &
   typeof import('../../src/kernels/conv2d-winograd-run.js') &
   typeof import('../../src/kernels/conv2d-winograd-fused.js') &
@@ -87,8 +90,10 @@ function convCase(k: Kernels, dir: Direction, l: ConvLayer, naive: boolean): Ben
  * What the case runs (convAlgorithm) and, where another algorithm fits, the others, timed beside it
  * in the same run: direct, Winograd staged through memory (3x3 stride 1, every direction), fused
  * where its output channels come in vec4s (not for the weight gradient), and the uniform-weights
- * kernel (forwards whose weights fit a uniform buffer, Cout <= 64); and the conv as tuneConvs would run
- * it ('tuned: ALGORITHM [TILE]', tuned just before, its choice in force for its own samples only).
+ * kernel (forwards whose weights fit a uniform buffer, Cout <= 64) and Winograd by it; on GPUs
+ * also those two at the other pixel counts a thread (pixelVariants: 'uniform-weights P=1'); and the
+ * conv as tuneConvs would run it ('tuned: ALGORITHM [TILE]', tuned just before, its choice in force
+ * for its own samples only).
  */
 function algorithms(k: Kernels, dir: Direction, l: ConvLayer): Pick<BenchCase, 'algorithm' | 'alternatives'> {
   const geometry = () => k.conv2dGeometry([l.n, l.h, l.w, l.cin], [l.k, l.k, l.cin, l.cout], { stride: 1, padding: PAD });
@@ -98,21 +103,43 @@ function algorithms(k: Kernels, dir: Direction, l: ConvLayer): Pick<BenchCase, '
       if (!k.hasAlgorithmChoice(dir, geometry())) return [];
       const ran = k.convAlgorithm(dir, geometry());
       const others = k.CONV_ALGORITHMS.filter((a) => a !== ran && k.algorithmRuns(a, dir, geometry()));
-      const forced = others.map((algorithm) => ({
-        algorithm,
-        around: <T>(step: () => T): T => {
-          const before = k.setConvAlgorithm(algorithm);
-          try {
-            return step();
-          } finally {
-            k.setConvAlgorithm(before);
-          }
-        },
-      }));
+      const forced: AlternativeRun[] = others.map((algorithm) => ({ algorithm, around: forcing(k, algorithm) }));
+      const gpu = !isCpuAdapterReport(runtime().ctx.report);
+      for (const v of pixelSides(k, dir, geometry(), gpu)) forced.push({ algorithm: `${v.algorithm} P=${v.pixels}`, around: forcing(k, v.algorithm, v.pixels) });
       // A forced algorithm overrides any tuning: then there is no tuned way to time.
       const tuned = k.convAlgorithmSetting() === 'auto' ? await tunedRun(k, dir, geometry()) : [];
       return [...forced, ...tuned];
     },
+  };
+}
+
+/**
+ * The uniform-weights kernel, and Winograd by it, at each other pixel count a thread
+ * (pixelVariants) where they run this conv: on GPUs only, whose registers decide the best count
+ * (CPU adapters run one pixel a thread, conv2d-uniform-weights.ts).
+ */
+export function pixelSides(k: Kernels, dir: Direction, g: ReturnType<Kernels['conv2dGeometry']>, gpu: boolean): { algorithm: 'uniform-weights' | 'winograd-uniform'; pixels: number }[] {
+  if (!gpu) return [];
+  return (['uniform-weights', 'winograd-uniform'] as const)
+    .filter((a) => k.algorithmRuns(a, dir, g))
+    .flatMap((algorithm) => {
+      // The kernel's outputs: the conv's, or for Winograd its GEMM's N (dx has Cin).
+      const outputs = algorithm === 'winograd-uniform' && dir === 'backwardInput' ? g.cin : g.cout;
+      return k.pixelVariants(outputs).map((pixels) => ({ algorithm, pixels }));
+    });
+}
+
+/** A side that runs the step with `algorithm` forced (and the uniform-weights kernel at `pixels` a thread). */
+function forcing(k: Kernels, algorithm: Parameters<Kernels['setConvAlgorithm']>[0], pixels?: number) {
+  return <T>(step: () => T): T => {
+    const before = k.setConvAlgorithm(algorithm);
+    if (pixels) k.setUniformWeightsPixels(pixels);
+    try {
+      return step();
+    } finally {
+      k.setConvAlgorithm(before);
+      if (pixels) k.setUniformWeightsPixels(null);
+    }
   };
 }
 
@@ -139,9 +166,11 @@ function cases(k: Kernels, scale: number): BenchCase[] {
 }
 
 /** The conv2d modules: the GEMM kernels, the naive ones they race, and Winograd's choice and kernels. */
-async function load(): Promise<Kernels> {
+/** The conv kernels' modules, loaded when the group runs (exported for tests). */
+export async function load(): Promise<Kernels> {
   return {
     ...(await import('../../src/kernels/conv2d.js')),
+    ...(await import('../../src/kernels/conv2d-uniform-weights.js')),
     ...(await import('../../src/kernels/conv2d-naive.js')),
     ...(await import('../../src/kernels/conv2d-winograd-run.js')),
     ...(await import('../../src/kernels/conv2d-winograd-fused.js')),

@@ -57,9 +57,35 @@ export interface UniformWeightsLayout {
  * (a few thousand vec4 multiply-adds in straight lines) and would only run them slower.
  */
 export function uniformWeightsLayout(g: ConvGeometry, cpu = isCpuAdapterReport(runtime().ctx.report)): UniformWeightsLayout {
-  if (cpu) return { pixels: 1, unrollTaps: false };
-  const pixels = Math.max(1, Math.min(8, Math.floor(MAX_ACCUMULATORS / (g.cout / 4))));
+  const forced = pixelsOverride.get(runtime().device);
+  if (cpu) return { pixels: forced ?? 1, unrollTaps: false };
+  const pixels = forced ?? defaultPixels(g.cout);
   return { pixels, unrollTaps: g.kh * g.kw * g.cin * (g.cout / 4) * pixels <= MAX_UNROLLED };
+}
+
+/** GPUs' pixels a thread for `cout` outputs: as many as keep the accumulators within MAX_ACCUMULATORS vec4s, 1 to 8. */
+export const defaultPixels = (cout: number): number => Math.max(1, Math.min(8, Math.floor(MAX_ACCUMULATORS / (cout / 4))));
+
+const pixelsOverride = new WeakMap<GPUDevice, number>();
+
+/**
+ * Runs the kernel with `pixels` output pixels a thread on this device (null restores the choice by
+ * Cout): for the benchmark, which times other counts beside the default on GPUs, where the
+ * register budget that decides the best count is the GPU's to say.
+ */
+export function setUniformWeightsPixels(pixels: number | null): void {
+  if (pixels !== null && !(Number.isInteger(pixels) && pixels >= 1 && pixels <= 16)) throw new RangeError(`setUniformWeightsPixels: expected a whole number from 1 to 16 or null, got ${pixels}`);
+  const device = runtime().device;
+  if (pixels === null) pixelsOverride.delete(device);
+  else pixelsOverride.set(device, pixels);
+}
+
+/**
+ * The other pixel counts worth timing for `cout` outputs: 1 to 8 whose accumulators stay within
+ * twice MAX_ACCUMULATORS (the larger ones to see where spilling starts), the default left out.
+ */
+export function pixelVariants(cout: number): number[] {
+  return [1, 2, 4, 8].filter((p) => p !== defaultPixels(cout) && p * (cout / 4) <= 2 * MAX_ACCUMULATORS);
 }
 
 interface Shape {

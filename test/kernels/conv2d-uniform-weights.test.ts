@@ -14,7 +14,7 @@ import { runtime } from '../../src/gpu/runtime.js';
 import { conv2dGeometry } from '../../src/kernels/conv2d.js';
 import { convAlgorithm } from '../../src/kernels/conv2d-winograd-run.js';
 import { defaultConvFamily } from '../../src/kernels/conv2d-launch.js';
-import { uniformWeightsChunk, uniformWeightsFits, uniformWeightsLayout, UNIFORM_WEIGHTS_MAX_COUT } from '../../src/kernels/conv2d-uniform-weights.js';
+import { pixelVariants, setUniformWeightsPixels, uniformWeightsChunk, uniformWeightsFits, uniformWeightsLayout, UNIFORM_WEIGHTS_MAX_COUT } from '../../src/kernels/conv2d-uniform-weights.js';
 import { emptyTensor } from '../../src/graph/tensor.js';
 import { nd, type NdArray } from '../../src/reference/array.js';
 import { conv2dBackwardRef, conv2dForwardRef } from '../../src/reference/conv.js';
@@ -98,6 +98,19 @@ describe("conv2d forward by 'uniform-weights'", () => {
     expect(uniformWeightsLayout(unet, false)).toEqual({ pixels: 4, unrollTaps: false });
     expect(uniformWeightsLayout(gate, false)).toEqual({ pixels: 8, unrollTaps: true });
     for (const g of [vgg, unet, gate]) expect(uniformWeightsLayout(g, true)).toEqual({ pixels: 1, unrollTaps: false });
+    // The benchmark's other pixel counts: within 64 vec4 accumulators, the default left out.
+    expect([pixelVariants(64), pixelVariants(32), pixelVariants(8)]).toEqual([[1, 4], [1, 2, 8], [1, 2, 4]]);
+    // Forced, the count applies on both kinds of adapter; the unrolling follows it on GPUs.
+    setUniformWeightsPixels(4);
+    try {
+      expect(uniformWeightsLayout(vgg, false)).toEqual({ pixels: 4, unrollTaps: true }); // 27·16·4 = 1728
+      expect(uniformWeightsLayout(unet, true)).toEqual({ pixels: 4, unrollTaps: false });
+    } finally {
+      setUniformWeightsPixels(null);
+    }
+    expect(uniformWeightsLayout(vgg, false).pixels).toBe(2);
+    expect(() => setUniformWeightsPixels(0)).toThrow(RangeError);
+    expect(() => setUniformWeightsPixels(2.5)).toThrow(/setUniformWeightsPixels: expected a whole number from 1 to 16 or null, got 2.5/);
   });
 
   it('splits a batch past the binding limit into chunks of samples', async () => {
