@@ -5,7 +5,7 @@
 // its own group of patients and evaluated on the test patients held out of every fold; then the
 // folds' scores side by side with their mean and standard deviation, and the ensemble of the
 // folds' best checkpoints (their predictions averaged) on the test patients, printed and written
-// to OUT/cv.json (the ensemble's full metrics to OUT/ensemble-eval.json). Running it again
+// to OUT/cv.json and OUT/cv.html (the ensemble's full metrics to OUT/ensemble-eval.json). Running it again
 // continues: a finished fold (eval.json written) is read back, an interrupted one resumed with
 // its own settings.
 
@@ -13,6 +13,8 @@ import { bestMonitor, type Task, type TrainConfig } from '../app/config.js';
 import { fileExists, readConfig, readJson, readMetrics, runFiles, writeJson } from '../app/run-dir.js';
 import { evaluateEnsemble } from '../app/ensemble-job.js';
 import { runTraining } from '../app/train-job.js';
+import { writeFileAtomic } from '../io/files.js';
+import { renderCvPage } from '../report/cv-html.js';
 import * as dn from '../index.js';
 import { parseArgs, UsageError, type CommandSpec } from './args.js';
 import { catchInterrupt } from './interrupt.js';
@@ -44,6 +46,8 @@ export interface FoldRow {
   val: number;
   /** eval.json's numbers that the table shows (NaN where a fold has no test set). */
   test: Record<string, number>;
+  /** The monitored validation metric by epoch. */
+  curve: number[];
 }
 
 /** The test metrics reported per fold and summarised: eval.json field and column title. */
@@ -105,14 +109,16 @@ async function foldRow(c: TrainConfig): Promise<FoldRow> {
   const metrics = await readMetrics(c.out);
   let best = -1;
   let val = NaN;
+  const curve: number[] = [];
   for (const m of metrics) {
     const v = Number(m[monitor]);
+    curve[m.epoch] = v;
     if (Number.isFinite(v) && !(v <= val)) [best, val] = [m.epoch, v];
   }
   const ev = (await fileExists(files.eval)) ? await readJson<Record<string, unknown>>(files.eval, 'evaluation') : {};
   const split = await readJson<{ patients: { val: string[] } }>(files.split, 'split');
   const test = Object.fromEntries(cvColumns(c.task).map(([k]) => [k, typeof ev[k] === 'number' ? (ev[k] as number) : NaN]));
-  return { fold: c.fold!, run: c.out, valPatients: split.patients.val.length, bestEpoch: best, val, test };
+  return { fold: c.fold!, run: c.out, valPatients: split.patients.val.length, bestEpoch: best, val, test, curve: Array.from(curve, (v) => v ?? NaN) };
 }
 
 export async function runCv(args: string[]): Promise<void> {
@@ -165,5 +171,20 @@ export async function runCv(args: string[]): Promise<void> {
   console.log(`\n${table}`);
   const summary = Object.fromEntries([['val', meanSd(rows.map((r) => r.val))], ...cvColumns(task).map(([k]) => [k, meanSd(rows.map((r) => r.test[k]))])]);
   const ensembleRow = ensemble && Object.fromEntries(cvColumns(task).map(([k]) => [k, ensemble[k]]));
-  await writeJson(`${out}/cv.json`, { task, folds, seed: configs[0].seed, testFraction: configs[0].testFraction, monitor: bestMonitor(task), rows, summary, ...(ensembleRow ? { ensemble: ensembleRow } : {}) });
+  const { seed, testFraction } = configs[0];
+  await writeJson(`${out}/cv.json`, { task, folds, seed, testFraction, monitor: bestMonitor(task), rows, summary, ...(ensembleRow ? { ensemble: ensembleRow } : {}) });
+  const page = await renderCvPage({
+    title: `dawnet cv ${task}: ${folds} folds`,
+    task,
+    seed,
+    testFraction,
+    monitor: bestMonitor(task),
+    columns: cvColumns(task),
+    // Links relative to the page, which sits beside the fold folders.
+    folds: rows.map((r) => ({ ...r, run: `fold-${r.fold + 1}` })),
+    summary,
+    ensemble,
+  });
+  await writeFileAtomic(`${out}/cv.html`, page);
+  console.log(`wrote ${out}/cv.json and ${out}/cv.html`);
 }

@@ -1,10 +1,11 @@
 // k-fold cross-validation: `train --folds K --fold I` and `dawnet cv`, through the real CLI on a
 // small synthetic data set, plus the table's statistics and the flags' checks.
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/app/config.js';
-import { formatCvTable, meanSd, type FoldRow } from '../../src/cli/cv.js';
+import { cvColumns, formatCvTable, meanSd, type FoldRow } from '../../src/cli/cv.js';
+import { renderCvPage } from '../../src/report/cv-html.js';
 import { configFromFlags, validateTrainConfig } from '../../src/cli/train.js';
 import { buildCli, runCli, tempDir } from './helpers.js';
 
@@ -30,7 +31,7 @@ describe('k-fold flags and the summary', () => {
   });
 
   it('formats one row per fold, then the mean and sd rows', () => {
-    const row = (fold: number, val: number, dice: number): FoldRow => ({ fold, run: `r/fold-${fold + 1}`, valPatients: 4, bestEpoch: 2, val, test: { dicePerSlice: dice, dicePerVolume: dice, hd95PerVolume: 3, loss: 0.2 } });
+    const row = (fold: number, val: number, dice: number): FoldRow => ({ fold, run: `r/fold-${fold + 1}`, valPatients: 4, bestEpoch: 2, val, test: { dicePerSlice: dice, dicePerVolume: dice, hd95PerVolume: 3, loss: 0.2 }, curve: [] });
     const lines = formatCvTable([row(0, 0.8, 0.7), row(1, 0.6, 0.9)], 'segment').split('\n');
     expect(lines[0]).toMatch(/fold\s+val patients\s+val Dice \(best\)\s+test Dice\/slice\s+test Dice\/volume\s+test HD95\/volume\s+test loss/);
     expect(lines[2]).toMatch(/^1\s+4\s+0\.8000\s+0\.7000/);
@@ -39,6 +40,32 @@ describe('k-fold flags and the summary', () => {
     expect(lines.length).toBe(6);
     const withEnsemble = formatCvTable([row(0, 0.8, 0.7), row(1, 0.6, 0.9)], 'segment', { dicePerSlice: 0.85, dicePerVolume: 0.8, hd95PerVolume: 2, loss: null }).split('\n');
     expect(withEnsemble[6]).toMatch(/^ensemble\s+0\.8500\s+0\.8000\s+2\.0000\s+n\/a$/);
+  });
+
+  it('renders the page: a row per fold linking its report, mean, sd and ensemble rows, one chart line per fold, text escaped', async () => {
+    const fold = (i: number, curve: number[]) => ({ fold: i, run: `fold-${i + 1}`, valPatients: 3, bestEpoch: curve.indexOf(Math.max(...curve)), val: Math.max(...curve), test: { dicePerSlice: 0.5 + i / 10, dicePerVolume: 0.4, hd95PerVolume: NaN, loss: 0.3 }, curve });
+    const html = await renderCvPage({
+      title: 'cv <seg>',
+      task: 'segment',
+      seed: 42,
+      testFraction: 0.1,
+      monitor: 'val_dice',
+      columns: cvColumns('segment'),
+      folds: [fold(0, [0.2, 0.6, 0.5]), fold(1, [0.3, 0.7])],
+      summary: { val: meanSd([0.6, 0.7]), dicePerSlice: meanSd([0.5, 0.6]) },
+      ensemble: { dicePerSlice: 0.65, dicePerVolume: 0.45, hd95PerVolume: 2.5, loss: 0.25 },
+      chartJsSource: null,
+    });
+    expect(html).toContain('<title>cv &lt;seg></title>');
+    expect(html).toMatch(/<tr data-testid="cv-fold-1"><td><a href="fold-1\/report.html">1<\/a><\/td><td>3<\/td><td>0\.6000 \(2\)<\/td><td>0\.5000<\/td><td>0\.4000<\/td><td>n\/a<\/td><td>0\.3000<\/td><\/tr>/);
+    expect(html).toMatch(/<tr class="summary" data-testid="cv-mean"><td>mean<\/td><td><\/td><td>0\.6500<\/td><td>0\.5500<\/td>/);
+    expect(html).toMatch(/data-testid="cv-sd"><td>sd<\/td><td><\/td><td>0\.0707<\/td>/);
+    expect(html).toMatch(/data-testid="cv-ensemble"><td>ensemble<\/td><td><\/td><td><\/td><td>0\.6500<\/td><td>0\.4500<\/td><td>2\.5000<\/td><td>0\.2500<\/td>/);
+    const specs = JSON.parse(html.slice(html.indexOf('id="chart-specs">') + 17, html.indexOf('</script>', html.indexOf('id="chart-specs">'))));
+    const chart = specs.charts[0].config.data;
+    expect(chart.labels).toEqual([1, 2, 3]);
+    expect(chart.datasets.map((d: { label: string; data: (number | null)[] }) => [d.label, d.data])).toEqual([['fold 1', [0.2, 0.6, 0.5]], ['fold 2', [0.3, 0.7, null]]]);
+    expect(html).toContain('data-testid="chip-test-patients">10%, held out of every fold');
   });
 
   it('defaults: no folds', () => {
@@ -104,7 +131,29 @@ describe('dawnet cv', () => {
     expect(cv.ensemble.dicePerSlice).toBe(ensemble.dicePerSlice);
     expect(Number.isFinite(ensemble.dicePerSlice)).toBe(true);
     expect(r.stdout).toMatch(/\nensemble\s+\d\.\d{4}/);
+    // The page: the same rows, and each fold's curve from its metrics.jsonl.
+    const html = readFileSync(join(out(), 'cv.html'), 'utf8');
+    for (const f of [1, 2, 3]) expect(html).toContain(`<a href="fold-${f}/report.html">${f}</a>`);
+    expect(html).toContain(`<td>${cv.rows[0].test.dicePerSlice.toFixed(4)}</td>`);
+    expect(html).toContain('data-testid="cv-ensemble"');
+    for (const row of cv.rows as FoldRow[]) expect(row.curve).toEqual([row.val]); // one epoch each
   }, 420_000);
+
+  it.skipIf(!existsSync('/usr/bin/chromium'))('the page draws its chart in headless Chromium', async () => {
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
+    try {
+      const page = await browser.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(String(e)));
+      await page.goto(`file://${join(out(), 'cv.html')}`);
+      await page.waitForFunction(() => document.body.dataset.charts !== 'pending');
+      expect(await page.evaluate(() => document.body.dataset.charts)).toBe('ready');
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
 
   it('eval with several runs scores their ensemble, as cv did, and with --tta flip', async () => {
     const folds = [1, 2, 3].map((f) => join(out(), `fold-${f}`));
