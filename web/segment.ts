@@ -3,7 +3,9 @@
 // normalisation are not stored there, so, like `dawnet predict`, each slice is resized to a square
 // whose side is its own rounded to a multiple of 2^depth and z-scored per image and channel.
 // The options (segment-options.ts) redraw the slices shown when they change: a new TTA setting
-// runs the model again, post-processing alone works on the kept probabilities.
+// runs the model again, post-processing alone works on the kept probabilities. Several checkpoints
+// at once (the folds of `dawnet cv`) run as their ensemble, as `dawnet predict --ensemble` does:
+// their probabilities averaged.
 
 import * as dn from '../src/index.js';
 import { zscoreImages } from '../src/data/normalize.js';
@@ -82,7 +84,8 @@ function readArchitecture(bytes: Uint8Array, file: string): UNetArchitecture {
   return a as UNetArchitecture;
 }
 
-async function loadCheckpointFile(file: File): Promise<void> {
+/** The U-Net of one checkpoint file, its weights loaded; nothing is left allocated on an error. */
+async function modelOf(file: File): Promise<{ model: dn.Module; arch: UNetArchitecture }> {
   const bytes = new Uint8Array(await file.arrayBuffer());
   const arch = readArchitecture(bytes, file.name);
   const { features, depth, inChannels, outChannels, up, batchNorm, norm, attention } = arch;
@@ -93,12 +96,37 @@ async function loadCheckpointFile(file: File): Promise<void> {
     model.dispose();
     throw e;
   }
+  return { model, arch };
+}
+
+/**
+ * Loads one checkpoint, or several as their ensemble (dn.train.EnsembleModel). The members must
+ * share the U-Net's depth, which sets the size the page resizes a slice to.
+ */
+async function loadCheckpointFiles(files: File[]): Promise<void> {
+  const members: { model: dn.Module; arch: UNetArchitecture }[] = [];
+  try {
+    for (const file of files) {
+      const m = await modelOf(file);
+      members.push(m);
+      if (m.arch.depth !== members[0].arch.depth) {
+        throw new dn.FormatError(`${file.name}: a U-Net of depth ${m.arch.depth}, and ${files[0].name} of depth ${members[0].arch.depth}: an ensemble's members must take slices of one size`);
+      }
+    }
+  } catch (e) {
+    for (const m of members) m.model.dispose();
+    throw e;
+  }
+  const model = members.length === 1 ? members[0].model : new dn.train.EnsembleModel(members.map((m) => m.model));
   model.eval();
   loaded?.model.dispose();
-  loaded = { model, arch, file: file.name, ran: new Set() };
+  const { arch } = members[0];
+  const names = files.map((f) => f.name).join(', ');
+  loaded = { model, arch, file: names, ran: new Set() };
+  const kind = `${arch.attention ? 'Attention U-Net' : 'U-Net'}, ${arch.features} features, depth ${arch.depth}`;
   byId('model-info').textContent =
-    `${file.name}: ${attention ? 'Attention U-Net' : 'U-Net'}, ${features} features, depth ${depth}, ${model.parameterCount().toLocaleString('en')} parameters. ` +
-    `Slices are resized to a multiple of ${2 ** depth} and z-scored per channel.`;
+    (members.length === 1 ? `${names}: ${kind}, ` : `Ensemble of ${members.length} checkpoints (${names}), their probabilities averaged: the first a ${kind}; `) +
+    `${model.parameterCount().toLocaleString('en')} parameters. Slices are resized to a multiple of ${2 ** arch.depth} and z-scored per channel.`;
 }
 
 /** The square side the slice is resized to: its larger side rounded to a multiple of 2^depth. */
@@ -211,16 +239,16 @@ function enqueue(job: () => Promise<void>): void {
   });
 }
 
-/** Sorts dropped or picked files into the checkpoint and the slices, then runs what can run. */
+/** Sorts dropped or picked files into the checkpoints (several: an ensemble) and the slices, then runs what can run. */
 function accept(files: File[]): void {
-  const checkpoint = files.find((f) => /\.safetensors$/i.test(f.name));
+  const checkpoints = files.filter((f) => /\.safetensors$/i.test(f.name));
   const tiffs = files.filter((f) => /\.tiff?$/i.test(f.name));
-  const ignored = files.filter((f) => f !== checkpoint && !tiffs.includes(f));
+  const ignored = files.filter((f) => !checkpoints.includes(f) && !tiffs.includes(f));
   enqueue(async () => {
-    showMessage(byId('segment-error'), ignored.length ? `Ignored ${ignored.map((f) => f.name).join(', ')}: expected a .safetensors checkpoint or .tif slices.` : null);
-    if (checkpoint) {
+    showMessage(byId('segment-error'), ignored.length ? `Ignored ${ignored.map((f) => f.name).join(', ')}: expected .safetensors checkpoints or .tif slices.` : null);
+    if (checkpoints.length) {
       setStage('segment', 'loading');
-      await loadCheckpointFile(checkpoint);
+      await loadCheckpointFiles(checkpoints);
       setStage('segment', 'model-loaded');
     }
     if (tiffs.length) slices = tiffs;

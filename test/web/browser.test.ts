@@ -15,6 +15,8 @@ import type { Browser, Page } from 'playwright-core';
 import { UsageError } from '../../src/cli/args.js';
 import { isLoopbackHost, startServer, type StartedServer } from '../../src/cli/serve.js';
 import { decodeSafetensors } from '../../src/io/safetensors.js';
+import * as dn from '../../src/index.js';
+import { saveCheckpoint } from '../../src/train/checkpoint.js';
 import { labelComponents, postprocessMask } from '../../src/train/components.js';
 import { expectClose } from '../helpers/close.js';
 import { useGpu } from '../helpers/gpu.js';
@@ -190,6 +192,41 @@ describe.skipIf(!hasChromium)('the page in headless Chromium', () => {
     expect(saved.tensors.has('model/conv.weight')).toBe(true);
 
     await page.screenshot({ path: join(resultsDir, 'web.png'), fullPage: true });
+    expect(problems).toEqual([]);
+    await context.close();
+  });
+
+  it('runs several checkpoints as their ensemble: the same checkpoint twice gives its own probabilities', async () => {
+    const { path: checkpointPath, tiff, plain: want } = await trainedFixture();
+    const context = await browser!.newContext({ viewport: { width: 1400, height: 1000 } });
+    const page = await context.newPage();
+    const problems = fx.watchProblems(page);
+    await openPage(page);
+    const bytes = await readFile(checkpointPath);
+    await page.setInputFiles('#checkpoint-input', [
+      { name: 'fold-1.safetensors', mimeType: 'application/octet-stream', buffer: bytes },
+      { name: 'fold-2.safetensors', mimeType: 'application/octet-stream', buffer: bytes },
+    ]);
+    await page.waitForSelector('body[data-segment="model-loaded"], body[data-segment="error"]');
+    expect(await page.locator('#segment-error').textContent()).toBe('');
+    expect(await page.locator('#model-info').textContent()).toMatch(/^Ensemble of 2 checkpoints \(fold-1\.safetensors, fold-2\.safetensors\), their probabilities averaged: the first a U-Net, 4 features, depth 2; /);
+    await page.setInputFiles('#slice-input', { name: 'slice.tif', mimeType: 'image/tiff', buffer: Buffer.from(tiff) });
+    await page.waitForSelector('body[data-segment="done"], body[data-segment="error"]', { timeout: 30_000 });
+    expect(await page.locator('#segment-error').textContent()).toBe('');
+    const prob = await page.evaluate(() => Array.from(window.__dawnet.lastProbabilities ?? []));
+    // (p + p) / 2 = p: the ensemble of one model twice is that model, as the first test checks it.
+    expectClose('ensemble of the same checkpoint twice vs Node', prob, want, { atol: 1e-4, rtol: 0 });
+    // Members of another depth would take slices of another size: refused, naming both files.
+    const deeper = dn.models.unet({ features: 4, depth: 3 });
+    const deeperPath = join(workDir, 'deeper.safetensors');
+    await saveCheckpoint(deeperPath, deeper, null, { architecture: { ...ARCH, depth: 3 }, seed: 1, task: 'segment' });
+    deeper.dispose();
+    await page.setInputFiles('#checkpoint-input', [
+      { name: 'fold-1.safetensors', mimeType: 'application/octet-stream', buffer: bytes },
+      { name: 'deeper.safetensors', mimeType: 'application/octet-stream', buffer: await readFile(deeperPath) },
+    ]);
+    await page.waitForSelector('body[data-segment="error"]');
+    expect(await page.locator('#segment-error').textContent()).toBe("deeper.safetensors: a U-Net of depth 3, and fold-1.safetensors of depth 2: an ensemble's members must take slices of one size");
     expect(problems).toEqual([]);
     await context.close();
   });
