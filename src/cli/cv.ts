@@ -20,13 +20,16 @@ import { parseArgs, UsageError, type CommandSpec } from './args.js';
 import { catchInterrupt } from './interrupt.js';
 import { configFromFlags, trainSpec, validateTrainConfig } from './train.js';
 
-const { out: _out, resume: _resume, folds: _folds, fold: _fold, 'val-fraction': _val, ...trainFlags } = trainSpec.flags;
+// Not train's --resume (cv continues by itself), --fold, --val-fraction (each fold's group is its
+// validation set) or --split (folds are by patient).
+const { out: _out, resume: _resume, folds: _folds, fold: _fold, 'val-fraction': _val, split: _split, ...trainFlags } = trainSpec.flags;
 
 export const cvSpec: CommandSpec = {
   name: 'cv',
   summary:
     'k-fold cross-validation by patient: one run per fold (OUT/fold-1 ...), each validating on its own patients and tested on the\n' +
-    'patients held out of every fold, then every fold\'s scores with their mean and standard deviation (OUT/cv.json). Re-running continues.',
+    'patients held out of every fold, then every fold\'s scores with their mean and standard deviation and the folds\' ensemble\n' +
+    '(OUT/cv.json, OUT/cv.html). Re-running continues.',
   positionals: [{ name: 'classify|segment', help: 'the task' }],
   flags: {
     out: { type: 'string', help: 'folder for the fold runs (fold-1 ... fold-K) and cv.json', default: 'runs/cv' },

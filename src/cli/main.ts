@@ -21,13 +21,13 @@ const COMMANDS: Record<string, { summary: string; run: (args: string[]) => Promi
   smoke: { summary: 'run a kernel on the GPU and check it against the CPU reference', run: runSmoke },
   train: { summary: 'train the classifier or the U-Net on a kaggle_3m folder', run: runTrain },
   'lr-find': { summary: 'learning-rate range test: loss against an exponentially rising rate, a suggested rate, lr-find.html', run: runLrFind },
-  eval: { summary: "test-split metrics of a run's best checkpoint", run: runEvalCommand },
+  eval: { summary: "test-split metrics of a run's best checkpoint, or of several runs' ensemble", run: runEvalCommand },
   bench: { summary: 'time the kernels against the device peak and TensorFlow.js on the same adapter', run: runBench },
   convert: { summary: 'convert PyTorch/Keras/safetensors weights to a dawnet .safetensors', run: runConvert },
   predict: { summary: 'segment or classify TIFF slices with a trained run', run: runPredictCommand },
   serve: { summary: 'serve the browser page (segment slices, train a small U-Net live) on localhost', run: runServe },
   sweep: { summary: 'train a grid of settings and print the comparison table', run: runSweep },
-  cv: { summary: 'k-fold cross-validation by patient: one run per fold, the scores with their mean and spread', run: runCv },
+  cv: { summary: 'k-fold cross-validation by patient: one run per fold, the scores with their mean and spread, the folds\' ensemble', run: runCv },
   synth: { summary: 'write a synthetic LGG data set in the kaggle_3m layout', run: runSynth },
 };
 

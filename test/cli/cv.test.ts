@@ -217,6 +217,8 @@ describe('dawnet cv', () => {
     const bad = await runCli(cli, ['cv', 'segment', '--data', data, '--out', join(work, 'x'), '--folds', '1']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/--folds must be a whole number of 2 or more, got 1/);
+    const slice = await runCli(cli, ['cv', 'segment', '--data', data, '--out', join(work, 'z'), '--split', 'slice']);
+    expect(slice.stderr, 'folds are by patient').toMatch(/unknown option --split/);
     const many = await runCli(cli, ['cv', 'segment', '--data', data, '--out', join(work, 'y'), '--folds', '9', ...TINY]);
     expect(many.code).toBe(1);
     expect(many.stderr).toMatch(/k-fold needs an integer k in \[2, 6\]/);
