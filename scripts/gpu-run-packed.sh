@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/gpu-run.sh for a machine that sends back only a few files: runs it into a scratch folder
 # under a time limit, then leaves in OUTDIR the files a reader looks at first (bench.json,
-# bench.md, tuning.txt, env.txt, checks.log, fused-compare.txt, tile-compare.txt) and every log and record as
+# bench.md, tuning.txt, env.txt, checks.log, bars.json, bars.md, fused-compare.txt, tile-compare.txt) and every log and record as
 # results.tgz.
 #
 #   scripts/gpu-run-packed.sh OUTDIR [LIMIT_S]     (LIMIT_S: gpu-run.sh's limit, default 530)
@@ -19,7 +19,7 @@ mkdir -p "$OUTDIR" "$RESULTS"
 export DAWNET_TOTAL_S=${DAWNET_TOTAL_S:-$((LIMIT_S - 30))}
 timeout -k 5 "$LIMIT_S" "$ROOT/scripts/gpu-run.sh" "$RESULTS"
 rc=$?
-for f in bench.json bench.md tuning.txt env.txt checks.log fused-compare.txt tile-compare.txt; do
+for f in bench.json bench.md tuning.txt env.txt checks.log bars.json bars.md fused-compare.txt tile-compare.txt; do
   [[ -f "$RESULTS/$f" ]] && cp "$RESULTS/$f" "$OUTDIR/"
 done
 if command -v tar >/dev/null; then

@@ -12,6 +12,10 @@
 #   info.log        dawnet info (the adapter, its features and limits)
 #   smoke.log       dawnet smoke (one kernel against the CPU reference)
 #   checks.log      dawnet bench --checks (every op, forward and backward, against the CPU reference)
+#   bars.log        the conv cases that missed their H200 bars in run 7 (U-Net l1 and l2 forwards,
+#                   VGG conv1_1's), first and alone, with every algorithm and pixel count beside
+#                   them and tuned (bars.json, bars.md): what the run is for, back even if the full
+#                   bench runs out of budget before reaching them (DAWNET_BARS_FIRST=no skips it)
 #   bench.log       dawnet bench, with the README section (--markdown) at the end
 #   bench.json      the bench's record; bench.md the README section rendered from it; tuning.txt
 #                   what tuning chose per conv and step against the rules (bench --tuning)
@@ -29,7 +33,7 @@
 # DAWNET_VULKAN_LOADER=bundled|system (default: bundled only where the machine has none),
 # DAWNET_TILE (the tiles to compare, space-separated; default empty: skip), DAWNET_TOTAL_S (a tile run
 # starts only if it can end by then, default 500 s).
-# The whole run stays under about 8 minutes: 1 + 1 + 2 minutes for the first three steps at most,
+# The whole run stays under about 10 minutes: 1 + 1 + 2 + 2.5 minutes for the first four steps at most,
 # the bench's budget, and a hard limit 2 minutes past it; the tile runs (at most 70 s each) only
 # where the steps before left time for them. The exit status is the first failure's.
 set -uo pipefail
@@ -173,6 +177,10 @@ if [[ "${DAWNET_CHECKS:-yes}" != no ]]; then
   step checks 120 bench --checks
 else
   note "gpu-run: checks skipped (DAWNET_CHECKS=no)"
+fi
+if [[ "${DAWNET_BARS_FIRST:-yes}" != no ]]; then
+  step bars 150 bench --scale "$SCALE" --reps "$REPS" --budget 60 --no-e2e --group conv2d --only 'forward/(unet-l[12]|vgg-conv1_1)$' --out "$OUTDIR/bars.json" --markdown
+  [[ -f "$OUTDIR/bars.json" ]] && (cd "$ROOT" && "$NODE" "$BUNDLE/dist/cli.js" bench --markdown "$OUTDIR/bars.json") >"$OUTDIR/bars.md" 2>&1
 fi
 # shellcheck disable=SC2086
 step bench $((BUDGET + 120)) bench --scale "$SCALE" --reps "$REPS" --budget "$BUDGET" --out "$OUTDIR/bench.json" --markdown ${DAWNET_BENCH_ARGS:-}
