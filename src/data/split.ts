@@ -151,24 +151,56 @@ export interface KFoldOptions {
   test?: number;
 }
 
-/** k folds by patient: fold i validates on the i-th group of patients and trains on the rest. */
+/**
+ * k folds by patient: fold i validates on the i-th group of patients and trains on the rest.
+ * The groups are stratified by tumour burden, as scikit-learn's StratifiedGroupKFold aims to be:
+ * the patients outside the test set, in seeded random order, are sorted (stably) by their share of
+ * tumour slices and dealt out k at a time, one to each fold: within a round the heaviest patient
+ * goes to the fold with the least tumour share so far, and so on (ties in a seeded random order).
+ * So every fold gets its share of tumour-heavy and tumour-free patients (a fold of only
+ * tumour-free patients would score Dice on empty masks alone), and fold sizes differ by at most one.
+ */
 export function kFoldSplits<T extends SliceLike>(slices: readonly T[], options: KFoldOptions): DataSplit<T>[] {
   const { k, seed } = options;
   const testFraction = options.test ?? 0;
   checkFraction('test', testFraction);
-  const order = shuffled(patientsInOrder(slices), seededRandom(seed));
+  const random = seededRandom(seed);
+  const order = shuffled(patientsInOrder(slices), random);
   const nTest = partSize(order.length, testFraction);
   const test = order.slice(0, nTest);
   const rest = order.slice(nTest);
   if (!Number.isInteger(k) || k < 2 || k > rest.length) {
     throw new DataError(`split: k-fold needs an integer k in [2, ${rest.length}] (patients outside the test set), got ${k}`);
   }
-  // Fold sizes differ by at most one patient.
-  const folds = Array.from({ length: k }, (_, i) => rest.slice(Math.floor((i * rest.length) / k), Math.floor(((i + 1) * rest.length) / k)));
+  const burden = tumourShare(slices);
+  const ranked = [...rest].sort((a, b) => burden.get(a)! - burden.get(b)!);
+  const folds: string[][] = Array.from({ length: k }, () => []);
+  const load = new Array<number>(k).fill(0);
+  for (let i = 0; i < ranked.length; i += k) {
+    // Every fold has i / k patients here, so the last, partial round keeps sizes within one.
+    const targets = shuffled([...Array(k).keys()], random).sort((a, b) => load[a] - load[b]);
+    const round = ranked.slice(i, i + k).reverse();
+    round.forEach((patient, j) => {
+      folds[targets[j]].push(patient);
+      load[targets[j]] += burden.get(patient)!;
+    });
+  }
   return folds.map((val, i) => {
     const train = folds.filter((_, j) => j !== i).flat();
     return assemble(slices, 'patient', { train: new Set(train), val: new Set(val), test: new Set(test) }, { train, val, test: test.slice() });
   });
+}
+
+/** Each patient's share of slices with tumour (label 1). */
+function tumourShare(slices: readonly SliceLike[]): Map<string, number> {
+  const counts = new Map<string, [number, number]>();
+  for (const s of slices) {
+    const c = counts.get(s.patient) ?? [0, 0];
+    c[0] += s.label === 1 ? 1 : 0;
+    c[1] += 1;
+    counts.set(s.patient, c);
+  }
+  return new Map([...counts].map(([p, [tumour, all]]) => [p, tumour / all]));
 }
 
 /** Patients whose slices sit in more than one part of a split. */

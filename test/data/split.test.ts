@@ -128,6 +128,24 @@ describe('kFoldSplits', () => {
     }
   });
 
+  it('stratifies the folds by tumour burden: each gets its share of tumour-free and tumour-heavy patients', () => {
+    // 40 patients: 20 with no tumour slice and 20 with tumour in every slice, in an order that a
+    // plain cut into groups could deal unevenly for some seeds.
+    const slices: SliceLike[] = [];
+    for (let p = 0; p < 40; p++) for (let s = 0; s < 5; s++) slices.push({ patient: `P${p}`, label: p % 2 });
+    for (const seed of [0, 1, 2, 3, 4, 5]) {
+      for (const k of [4, 5, 3]) {
+        const folds = kFoldSplits(slices, { k, seed });
+        const heavy = folds.map((f) => f.patients.val.filter((p) => Number(p.slice(1)) % 2 === 1).length);
+        const sizes = folds.map((f) => f.patients.val.length);
+        expect(Math.max(...heavy) - Math.min(...heavy), `seed ${seed}, k ${k}: tumour patients per fold ${heavy}`).toBeLessThanOrEqual(1);
+        expect(Math.max(...sizes) - Math.min(...sizes)).toBeLessThanOrEqual(1);
+      }
+    }
+    // Within a stratum the deal is seeded: other seeds, other folds.
+    expect(kFoldSplits(slices, { k: 4, seed: 1 })[0].patients.val).not.toEqual(kFoldSplits(slices, { k: 4, seed: 2 })[0].patients.val);
+  });
+
   it('is seeded and rejects impossible k', () => {
     expect(kFoldSplits(DATA, { k: 3, seed: 9 }).map((f) => f.patients.val)).toEqual(kFoldSplits(DATA, { k: 3, seed: 9 }).map((f) => f.patients.val));
     expect(() => kFoldSplits(DATA, { k: 1, seed: 0 })).toThrow(DataError);
