@@ -6,24 +6,43 @@ import { augmentBatch } from '../data/augment.js';
 import { BatchLoader } from '../data/batches.js';
 import { scanLgg, type LggDataset, type LggSlice } from '../data/lgg.js';
 import { applyStats, volumeStats, zscoreImages, type ChannelStats } from '../data/normalize.js';
-import { kFoldSplits, splitDataset, type DataSplit } from '../data/split.js';
+import { kFoldSplits, splitByPatients, splitDataset, type DataSplit } from '../data/split.js';
 import { tensor } from '../graph/tensor.js';
 import type { Batch, Dataset } from '../train/fit.js';
 import type { TrainConfig } from './config.js';
+import { fileExists, readJson, runFiles } from './run-dir.js';
 
 export interface PreparedData {
   dataset: LggDataset;
   split: DataSplit<LggSlice>;
 }
 
-export async function prepareData(c: TrainConfig, log: (m: string) => void): Promise<PreparedData> {
+/** What a run folder's split.json holds: the split's level and its patients per part. */
+export interface SavedSplit {
+  level: 'patient' | 'slice';
+  patients: DataSplit<LggSlice>['patients'];
+}
+
+/**
+ * Scans the data and splits it: by `saved` (a run's split.json, `source` its path) where the run
+ * recorded one by patient, so that resuming and evaluating a run use the patients it was trained
+ * on even if the data folder gained patients or the split's algorithm changed since; else as the
+ * config says (a slice-level split is recomputed from its seed, its slices not being recorded).
+ */
+export async function prepareData(c: TrainConfig, log: (m: string) => void, saved?: { split: SavedSplit; source: string }): Promise<PreparedData> {
   const dataset = await scanLgg(c.data, { size: c.size, strict: c.strict, verifyImages: false });
   const s = dataset.summary;
   log(`data: ${s.patients} patients, ${s.slices} slices (${s.tumourSlices} with tumour) in ${dataset.root}`);
   if (s.problems.length) {
     log(`data: skipped ${s.problems.length} problem file(s), e.g. ${s.problems.slice(0, 3).map((p) => `${p.file}: ${p.reason}`).join('; ')}`);
   }
-  const split = c.folds ? foldSplit(dataset.slices, c, log) : splitDataset(dataset.slices, { seed: c.seed, test: c.testFraction, val: c.valFraction, level: c.split, warn: log });
+  const bySaved = saved?.split.level === 'patient';
+  const split = bySaved
+    ? splitByPatients(dataset.slices, saved!.split.patients, saved!.source)
+    : c.folds
+      ? foldSplit(dataset.slices, c, log)
+      : splitDataset(dataset.slices, { seed: c.seed, test: c.testFraction, val: c.valFraction, level: c.split, warn: log });
+  if (bySaved) log(`split: the run's own, from ${saved!.source}`);
   if (c.limit > 0) {
     split.train = split.train.slice(0, c.limit);
     split.val = split.val.slice(0, Math.max(1, Math.ceil(c.limit / 4)));
@@ -88,4 +107,10 @@ export function makeDataset(slices: LggSlice[], c: TrainConfig, opts: { train: b
     }
   }
   return { batches, batchCount: loader.batchesPerEpoch, close: () => loader.close() };
+}
+
+/** A run folder's split.json, for prepareData; undefined where the run has none yet. */
+export async function savedSplit(runDir: string): Promise<{ split: SavedSplit; source: string } | undefined> {
+  const source = runFiles(runDir).split;
+  return (await fileExists(source)) ? { split: await readJson<SavedSplit>(source, 'split'), source } : undefined;
 }

@@ -8,7 +8,7 @@ import type { Module } from '../nn/module.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
 import { EnsembleModel } from '../train/ensemble.js';
 import type { TrainConfig } from './config.js';
-import { prepareData } from './data.js';
+import { prepareData, savedSplit } from './data.js';
 import { checkEvalOptions, evaluateRun, refuseForClassify, type EvalOptions, type EvalResult } from './eval-job.js';
 import { buildModel } from './model.js';
 import { fileExists, readConfig, readJson, runFiles, useRunTuning } from './run-dir.js';
@@ -36,7 +36,8 @@ export async function evaluateEnsemble(runs: readonly string[], opts: EvalOption
     configs.push(c);
   }
   refuseForClassify(configs[0], opts);
-  const { split } = await prepareData(opts.data ? { ...configs[0], data: opts.data } : configs[0], opts.log);
+  // The members held out the same patients (checked above): the first one's split.json has them.
+  const { split } = await prepareData(opts.data ? { ...configs[0], data: opts.data } : configs[0], opts.log, await savedSplit(runs[0]));
   if (!split.test.length) throw new DataError(`ensemble: ${runs[0]} has no test patients (--test-fraction 0)`);
   await useRunTuning(runs[0], () => {});
   const model = await loadEnsemble(runs, configs);

@@ -16,7 +16,7 @@ import { evaluate, type EvalSet } from '../train/fit.js';
 import { binaryReport, segmentationReport, type SurfaceReport } from '../train/metrics.js';
 import { TTA_MODES, TtaModel, type TtaMode } from '../train/tta.js';
 import type { TrainConfig } from './config.js';
-import { makeDataset, prepareData } from './data.js';
+import { makeDataset, prepareData, savedSplit } from './data.js';
 import { buildModel, lossFor } from './model.js';
 import { fileExists, readConfig, runFiles, useRunTuning, writeJson } from './run-dir.js';
 
@@ -165,7 +165,7 @@ export async function runEval(runDir: string, opts: EvalOptions & { data?: strin
   refuseForClassify(c, opts);
   if (opts.data) c.data = opts.data;
   const files = runFiles(runDir);
-  const { split } = await prepareData(c, opts.log);
+  const { split } = await prepareData(c, opts.log, await savedSplit(runDir));
   const { model } = buildModel(c);
   const ckpt = (await fileExists(files.best)) ? files.best : files.last;
   await loadCheckpoint(ckpt, model);

@@ -12,7 +12,7 @@ import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
 import { WeightEma } from '../train/ema.js';
 import { fit, type BatchProgress, type History } from '../train/fit.js';
 import { bestMonitor, type TrainConfig } from './config.js';
-import { makeDataset, prepareData } from './data.js';
+import { makeDataset, prepareData, savedSplit } from './data.js';
 import { evaluateRun, type EvalResult } from './eval-job.js';
 import { buildModel, optimizerFor } from './model.js';
 import { writeRunReport } from './report-job.js';
@@ -52,7 +52,8 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
     c = { ...(await readConfig(config.out)), epochs: config.epochs };
   }
   await ensureRunDir(c.out);
-  const { split } = await prepareData(c, log);
+  // A resumed run keeps the patients it started with (its split.json).
+  const { split } = await prepareData(c, log, resume ? await savedSplit(c.out) : undefined);
   const built = buildModel(c);
   const { model } = built;
   const optimizer = optimizerFor(c, model.trainableParameters());

@@ -191,6 +191,22 @@ export function kFoldSplits<T extends SliceLike>(slices: readonly T[], options: 
   });
 }
 
+/**
+ * The split a run recorded (its split.json's patients) over `slices`: each part the slices of its
+ * patients, in input order. A DataError names `source` and the first patients missing from the
+ * slices (a data folder that lost them since) or recorded twice.
+ */
+export function splitByPatients<T extends SliceLike>(slices: readonly T[], patients: DataSplit<T>['patients'], source: string): DataSplit<T> {
+  const present = new Set(slices.map((s) => s.patient));
+  const all = [...patients.train, ...patients.val, ...patients.test];
+  const missing = all.filter((p) => !present.has(p));
+  if (missing.length) {
+    throw new DataError(`${source}: ${missing.length} of the run's ${all.length} patients are not in the data (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}); give the data folder the run was trained on`);
+  }
+  if (new Set(all).size !== all.length) throw new DataError(`${source}: a patient is recorded in two parts of the split`);
+  return assemble(slices, 'patient', { train: new Set(patients.train), val: new Set(patients.val), test: new Set(patients.test) }, { train: [...patients.train], val: [...patients.val], test: [...patients.test] });
+}
+
 /** Each patient's share of slices with tumour (label 1). */
 function tumourShare(slices: readonly SliceLike[]): Map<string, number> {
   const counts = new Map<string, [number, number]>();
