@@ -14,7 +14,7 @@ import { fileExists, readConfig, readJson, readMetrics, runFiles, writeJson } fr
 import { evaluateEnsemble } from '../app/ensemble-job.js';
 import { runTraining } from '../app/train-job.js';
 import { writeFileAtomic } from '../io/files.js';
-import { renderCvPage } from '../report/cv-html.js';
+import { renderCvPage, type CvFold } from '../report/cv-html.js';
 import * as dn from '../index.js';
 import { parseArgs, UsageError, type CommandSpec } from './args.js';
 import { catchInterrupt } from './interrupt.js';
@@ -40,18 +40,7 @@ export const cvSpec: CommandSpec = {
 };
 
 /** One fold's scores: the best validation metric (the one that picked its checkpoint) and the test metrics of that checkpoint. */
-export interface FoldRow {
-  fold: number;
-  run: string;
-  valPatients: number;
-  bestEpoch: number;
-  /** Best val_dice (segment) or val_accuracy (classify) over the epochs. */
-  val: number;
-  /** eval.json's numbers that the table shows (NaN where a fold has no test set). */
-  test: Record<string, number>;
-  /** The monitored validation metric by epoch. */
-  curve: number[];
-}
+export type FoldRow = CvFold;
 
 /** The test metrics reported per fold and summarised: eval.json field and column title. */
 export function cvColumns(task: Task): [string, string][] {

@@ -6,14 +6,18 @@
 import { lineChart, loadChartJs, type ChartSpec } from './charts.js';
 import { CSS, PAGE_SCRIPT } from './page-assets.js';
 
+/** One fold's row (dawnet cv's FoldRow). */
 export interface CvFold {
   /** 0-based fold index. */
   fold: number;
-  /** The fold's run folder, relative to the page where the link should be relative. */
+  /** The fold's run folder (on the page: relative to it, for the link). */
   run: string;
   valPatients: number;
+  /** The epoch of the best validation metric, 0-based. */
   bestEpoch: number;
+  /** Best val_dice (segment) or val_accuracy (classify) over the epochs. */
   val: number;
+  /** eval.json's numbers that the table shows (NaN where a fold has no test set). */
   test: Record<string, number>;
   /** The monitored validation metric by epoch (index = epoch). */
   curve: number[];

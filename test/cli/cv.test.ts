@@ -1,6 +1,6 @@
 // k-fold cross-validation: `train --folds K --fold I` and `dawnet cv`, through the real CLI on a
 // small synthetic data set, plus the table's statistics and the flags' checks.
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/app/config.js';
@@ -8,6 +8,7 @@ import { cvColumns, formatCvTable, meanSd, type FoldRow } from '../../src/cli/cv
 import { renderCvPage } from '../../src/report/cv-html.js';
 import { configFromFlags, validateTrainConfig } from '../../src/cli/train.js';
 import { buildCli, runCli, tempDir } from './helpers.js';
+import { expectChartsDrawn, hasChromium } from '../helpers/charts-page.js';
 
 describe('k-fold flags and the summary', () => {
   it('checks --folds and --fold together', () => {
@@ -139,20 +140,8 @@ describe('dawnet cv', () => {
     for (const row of cv.rows as FoldRow[]) expect(row.curve).toEqual([row.val]); // one epoch each
   }, 420_000);
 
-  it.skipIf(!existsSync('/usr/bin/chromium'))('the page draws its chart in headless Chromium', async () => {
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
-    try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(String(e)));
-      await page.goto(`file://${join(out(), 'cv.html')}`);
-      await page.waitForFunction(() => document.body.dataset.charts !== 'pending');
-      expect(await page.evaluate(() => document.body.dataset.charts)).toBe('ready');
-      expect(errors).toEqual([]);
-    } finally {
-      await browser.close();
-    }
+  it.skipIf(!hasChromium)('the page draws its chart in headless Chromium', async () => {
+    await expectChartsDrawn(join(out(), 'cv.html'));
   }, 60_000);
 
   it('eval with several runs scores their ensemble, as cv did, and with --tta flip', async () => {

@@ -1,10 +1,11 @@
 // `dawnet lr-find` through the real CLI on a tiny synthetic data set: the printed suggestion and
 // table, lr-find.json and lr-find.html agreeing with each other, the page drawing its chart in
 // headless Chromium (where there is one), --help and a one-line error.
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { lrFindSpec } from '../../src/cli/lr-find.js';
+import { expectChartsDrawn, hasChromium } from '../helpers/charts-page.js';
 import { buildCli, runCli, runCliSync, tempDir } from './helpers.js';
 
 let cli = '';
@@ -48,20 +49,8 @@ describe('dawnet lr-find', () => {
     expect(html).toContain(`data-testid="chip-suggestion">${json.suggestion.toExponential(2)}`);
   }, 300_000);
 
-  it.skipIf(!existsSync('/usr/bin/chromium'))('the page draws its chart in headless Chromium', async () => {
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run'] });
-    try {
-      const page = await browser.newPage();
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(String(e)));
-      await page.goto(`file://${join(out(), 'lr-find.html')}`);
-      await page.waitForFunction(() => document.body.dataset.charts !== 'pending');
-      expect(await page.evaluate(() => document.body.dataset.charts)).toBe('ready');
-      expect(errors).toEqual([]);
-    } finally {
-      await browser.close();
-    }
+  it.skipIf(!hasChromium)('the page draws its chart in headless Chromium', async () => {
+    await expectChartsDrawn(join(out(), 'lr-find.html'));
   }, 60_000);
 
   it('--help lists every option; a bad value is a one-line error', () => {

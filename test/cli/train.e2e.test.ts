@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodePng } from '../../src/io/png.js';
 import { decodeSafetensors } from '../../src/io/safetensors.js';
+import { expectChartsDrawn, hasChromium } from '../helpers/charts-page.js';
 import { buildCli, runCli, tempDir } from './helpers.js';
 
 let cli = '';
@@ -70,27 +71,15 @@ describe('train segment, eval, predict, report', () => {
     expect(JSON.parse(readFileSync(join(out, 'predictions.json'), 'utf8')).predictions).toHaveLength(1);
   }, 120_000);
 
-  it.skipIf(!existsSync('/usr/bin/chromium'))('the report opens in headless Chromium and draws its charts', async () => {
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'] });
-    try {
-      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      const errors: string[] = [];
-      page.on('pageerror', (e) => errors.push(String(e)));
-      page.on('console', (m) => m.type() === 'error' && errors.push(m.text()));
-      await page.goto(`file://${join(run(), 'report.html')}`);
-      await page.waitForFunction(() => document.body.dataset.charts === 'ready' || document.body.dataset.charts === 'failed');
-      expect(await page.evaluate(() => document.body.dataset.charts)).toBe('ready');
+  it.skipIf(!hasChromium)('the report opens in headless Chromium and draws its charts', async () => {
+    await expectChartsDrawn(join(run(), 'report.html'), async (page) => {
       const charts = await page.evaluate(() => Object.keys((window as unknown as { Chart: { instances: object } }).Chart.instances).length);
       expect(charts).toBeGreaterThanOrEqual(4);
       expect(await page.locator('[data-testid="section-samples"] img').count()).toBeGreaterThan(0);
       const { mkdirSync } = await import('node:fs');
       mkdirSync('test-results', { recursive: true });
       await page.screenshot({ path: 'test-results/e2e-report.png', fullPage: true });
-      expect(errors).toEqual([]);
-    } finally {
-      await browser.close();
-    }
+    });
   }, 120_000);
 });
 
