@@ -30,12 +30,7 @@ export interface SavedSplit {
  * config says (a slice-level split is recomputed from its seed, its slices not being recorded).
  */
 export async function prepareData(c: TrainConfig, log: (m: string) => void, saved?: { split: SavedSplit; source: string }): Promise<PreparedData> {
-  const dataset = await scanLgg(c.data, { size: c.size, strict: c.strict, verifyImages: false });
-  const s = dataset.summary;
-  log(`data: ${s.patients} patients, ${s.slices} slices (${s.tumourSlices} with tumour) in ${dataset.root}`);
-  if (s.problems.length) {
-    log(`data: skipped ${s.problems.length} problem file(s), e.g. ${s.problems.slice(0, 3).map((p) => `${p.file}: ${p.reason}`).join('; ')}`);
-  }
+  const dataset = await scanData(c, log);
   const bySaved = saved?.split.level === 'patient';
   const split = bySaved
     ? splitByPatients(dataset.slices, saved!.split.patients, saved!.source)
@@ -53,6 +48,33 @@ export async function prepareData(c: TrainConfig, log: (m: string) => void, save
     log(`split ${part.padEnd(5)}: ${k.patients} patients, ${split[part].length} slices used (${k.tumour} tumour / ${k.empty} empty in full split)`);
   }
   return { dataset, split };
+}
+
+/** The kaggle_3m folder of c.data scanned, its summary and any skipped files logged. */
+export async function scanData(c: TrainConfig, log: (m: string) => void): Promise<LggDataset> {
+  const dataset = await scanLgg(c.data, { size: c.size, strict: c.strict, verifyImages: false });
+  const s = dataset.summary;
+  log(`data: ${s.patients} patients, ${s.slices} slices (${s.tumourSlices} with tumour) in ${dataset.root}`);
+  if (s.problems.length) {
+    log(`data: skipped ${s.problems.length} problem file(s), e.g. ${s.problems.slice(0, 3).map((p) => `${p.file}: ${p.reason}`).join('; ')}`);
+  }
+  return dataset;
+}
+
+/**
+ * The slices a run (or an ensemble, `runDir` its first member) is scored on: its test patients,
+ * by its split.json; or with `allPatients` every patient of the data folder, an external test
+ * set, with a warning naming how many of them the run trained or validated on.
+ */
+export async function evaluationSlices(c: TrainConfig, runDir: string, log: (m: string) => void, allPatients = false): Promise<LggSlice[]> {
+  const saved = await savedSplit(runDir);
+  if (!allPatients) return (await prepareData(c, log, saved)).split.test;
+  const dataset = await scanData(c, log);
+  const seen = new Set([...(saved?.split.patients.train ?? []), ...(saved?.split.patients.val ?? [])]);
+  const overlap = [...new Set(dataset.slices.map((s) => s.patient))].filter((p) => seen.has(p));
+  if (overlap.length) log(`warning: ${overlap.length} of these patients were in ${runDir}'s training or validation split (${overlap.slice(0, 3).join(', ')}${overlap.length > 3 ? ', ...' : ''}): the score is not external for them`);
+  log(`split: every patient of ${c.data} (an external test set)`);
+  return dataset.slices;
 }
 
 /** Fold c.fold of c.folds (kFoldSplits): the same seed gives every fold the same groups and test set. */

@@ -8,8 +8,8 @@ import type { Module } from '../nn/module.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
 import { EnsembleModel } from '../train/ensemble.js';
 import type { TrainConfig } from './config.js';
-import { prepareData, savedSplit } from './data.js';
-import { checkEvalOptions, evaluateRun, refuseForClassify, type EvalOptions, type EvalResult } from './eval-job.js';
+import { evaluationSlices } from './data.js';
+import { checkEvalOptions, evaluateRun, refuseForClassify, type EvalResult, type EvalRunOptions } from './eval-job.js';
 import { buildModel } from './model.js';
 import { fileExists, readConfig, readJson, runFiles, useRunTuning } from './run-dir.js';
 
@@ -22,7 +22,7 @@ export interface EnsembleResult extends EvalResult {
  * Averages the test-split predictions of `runs`' best checkpoints and scores the average; `data`
  * reads the slices from another kaggle_3m folder than the first run's, as `dawnet eval --data`.
  */
-export async function evaluateEnsemble(runs: readonly string[], opts: EvalOptions & { log: (m: string) => void; data?: string }): Promise<EnsembleResult> {
+export async function evaluateEnsemble(runs: readonly string[], opts: EvalRunOptions): Promise<EnsembleResult> {
   if (runs.length < 2) throw new DataError(`ensemble: needs two runs or more, got ${runs.length}`);
   const configs: TrainConfig[] = [];
   let testPatients: string[] | null = null;
@@ -37,14 +37,15 @@ export async function evaluateEnsemble(runs: readonly string[], opts: EvalOption
   }
   refuseForClassify(configs[0], opts);
   // The members held out the same patients (checked above): the first one's split.json has them.
-  const { split } = await prepareData(opts.data ? { ...configs[0], data: opts.data } : configs[0], opts.log, await savedSplit(runs[0]));
-  if (!split.test.length) throw new DataError(`ensemble: ${runs[0]} has no test patients (--test-fraction 0)`);
+  const test = await evaluationSlices(opts.data ? { ...configs[0], data: opts.data } : configs[0], runs[0], opts.log, opts.allPatients);
+  if (!test.length) throw new DataError(`ensemble: ${runs[0]} has no test patients (--test-fraction 0)`);
   await useRunTuning(runs[0], () => {});
   const model = await loadEnsemble(runs, configs);
   try {
     opts.log(`ensemble: ${runs.length} runs (${runs.join(', ')})`);
-    const result = await evaluateRun(configs[0], model, split.test, opts.log, opts);
-    return { ...result, json: { ...result.json, ensemble: runs.slice() }, members: runs.slice() };
+    const result = await evaluateRun(configs[0], model, test, opts.log, opts);
+    const external = opts.allPatients ? { data: opts.data, allPatients: true } : {};
+    return { ...result, json: { ...result.json, ...external, ensemble: runs.slice() }, members: runs.slice() };
   } finally {
     model.dispose();
   }
@@ -76,7 +77,7 @@ export async function loadEnsemble(runs: readonly string[], configs: readonly Tr
 }
 
 /** `dawnet eval RUN RUN...`: evaluateEnsemble with eval's checks of its options. */
-export async function runEnsembleEval(runs: readonly string[], opts: EvalOptions & { log: (m: string) => void; data?: string }): Promise<EnsembleResult> {
+export async function runEnsembleEval(runs: readonly string[], opts: EvalRunOptions): Promise<EnsembleResult> {
   checkEvalOptions(opts);
   return evaluateEnsemble(runs, opts);
 }

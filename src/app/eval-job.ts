@@ -16,7 +16,7 @@ import { evaluate, type EvalSet } from '../train/fit.js';
 import { binaryReport, segmentationReport, type SurfaceReport } from '../train/metrics.js';
 import { TTA_MODES, TtaModel, type TtaMode } from '../train/tta.js';
 import type { TrainConfig } from './config.js';
-import { makeDataset, prepareData, savedSplit } from './data.js';
+import { evaluationSlices, makeDataset } from './data.js';
 import { buildModel, lossFor } from './model.js';
 import { fileExists, readConfig, runFiles, useRunTuning, writeJson } from './run-dir.js';
 
@@ -149,7 +149,7 @@ export function refuseForClassify(c: TrainConfig, opts: EvalOptions): void {
 
 /** Loads a run's best checkpoint (or its last) and evaluates the test split. */
 /** eval's options checked, each fault an ArgumentError naming it (what a caller in code may pass). */
-export function checkEvalOptions(opts: EvalOptions): void {
+export function checkEvalOptions(opts: EvalOptions & { data?: string; allPatients?: boolean }): void {
   expectChoice('eval', 'tta', opts.tta, TTA_MODES);
   const sp = opts.spacing;
   if (sp !== undefined && !(Array.isArray(sp) && sp.length === 3 && sp.every((d) => Number.isFinite(d) && d > 0))) {
@@ -157,22 +157,33 @@ export function checkEvalOptions(opts: EvalOptions): void {
   }
   if (opts.minLesionSize !== undefined) expectNumber('eval', 'minLesionSize', opts.minLesionSize, { integer: true, min: 0 });
   if (opts.keepLargest !== undefined && typeof opts.keepLargest !== 'boolean') throw new ArgumentError(`eval: keepLargest must be a boolean, got ${describeValue(opts.keepLargest)}`);
+  if (opts.allPatients && !opts.data) throw new ArgumentError('eval: allPatients scores an external data folder; give it as data');
 }
 
-export async function runEval(runDir: string, opts: EvalOptions & { data?: string; log: (m: string) => void }): Promise<EvalResult> {
+/** runEval's and the ensemble's options besides EvalOptions. */
+export interface EvalRunOptions extends EvalOptions {
+  log: (m: string) => void;
+  /** Another kaggle_3m folder than the run's. */
+  data?: string;
+  /** Score every patient of `data` (an external test set) instead of the run's test patients; RUN/eval.json is then left as it is. */
+  allPatients?: boolean;
+}
+
+export async function runEval(runDir: string, opts: EvalRunOptions): Promise<EvalResult> {
   checkEvalOptions(opts);
   const c = await readConfig(runDir);
   refuseForClassify(c, opts);
   if (opts.data) c.data = opts.data;
   const files = runFiles(runDir);
-  const { split } = await prepareData(c, opts.log, await savedSplit(runDir));
+  const test = await evaluationSlices(c, runDir, opts.log, opts.allPatients);
   const { model } = buildModel(c);
   const ckpt = (await fileExists(files.best)) ? files.best : files.last;
   await loadCheckpoint(ckpt, model);
   opts.log(`model: ${ckpt}`);
   await useRunTuning(runDir, opts.log);
-  const result = await evaluateRun(c, model, split.test, opts.log, opts);
+  const result = await evaluateRun(c, model, test, opts.log, opts);
   model.dispose();
-  await writeJson(files.eval, result.json);
-  return result;
+  // The run's eval.json is its own test split's: an external set's scores go where --out says.
+  if (!opts.allPatients) await writeJson(files.eval, result.json);
+  return { ...result, json: opts.allPatients ? { ...result.json, data: c.data, allPatients: true } : result.json };
 }

@@ -27,6 +27,7 @@ export const evalSpec: CommandSpec = {
     'keep-largest': { type: 'boolean', help: "keep only each patient's largest predicted lesion (after --min-lesion-size; a tie keeps the first in slice order)" },
     json: { type: 'boolean', help: 'print the metrics as JSON instead of a table' },
     out: { type: 'string', help: "also write the metrics' JSON here (an ensemble has no run folder of its own to write eval.json into)" },
+    'all-patients': { type: 'boolean', help: "score every patient of --data (an external test set) instead of the run's test patients; warns about patients the run trained or validated on, and leaves RUN/eval.json as it is" },
   },
   examples: [
     'dawnet eval runs/unet',
@@ -34,6 +35,7 @@ export const evalSpec: CommandSpec = {
     'dawnet eval runs/unet --min-lesion-size 50',
     'dawnet eval runs/vgg --data /data/kaggle_3m --json',
     'dawnet eval runs/cv/fold-1 runs/cv/fold-2 runs/cv/fold-3 --tta flip --out runs/cv/ensemble-tta.json',
+    'dawnet eval runs/unet --data /data/other_site --all-patients --out runs/unet/external.json',
   ],
 };
 
@@ -71,8 +73,10 @@ export async function runEvalCommand(args: string[]): Promise<void> {
       spacing,
       minLesionSize,
       keepLargest: parsed.flags['keep-largest'] === true,
+      allPatients: parsed.flags['all-patients'] === true,
       log: (m: string) => (json ? quiet.push(m) : console.log(m)),
     };
+    if (opts.allPatients && !opts.data) throw new UsageError('--all-patients scores an external data folder: give it with --data DIR');
     const runs = parsed.positionals;
     const result = runs.length > 1 ? await runEnsembleEval(runs, opts) : await runEval(runs[0], opts);
     if (json) console.log(JSON.stringify(result.json, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2));

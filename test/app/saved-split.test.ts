@@ -62,6 +62,25 @@ describe("a run's split.json", () => {
     expect(readSplit().patients).toEqual(before.patients);
   }, 120_000);
 
+  it('eval --all-patients scores every patient of another folder, warns about those the run saw, and keeps eval.json', async () => {
+    const external = join(work, 'external');
+    await writeSyntheticDataset(external, { patients: 3, seed: 21, size: 16, slicesPerPatient: [3, 4] });
+    const own = readFileSync(join(run, 'eval.json'), 'utf8');
+    const all = readdirSync(external).filter((f) => !f.endsWith('.csv')).reduce((n, f) => n + readdirSync(join(external, f)).filter((x) => /_\d+\.tif$/.test(x)).length, 0);
+    const logs: string[] = [];
+    const result = await runEval(run, { data: external, allPatients: true, log: (m) => logs.push(m) });
+    expect(result.json).toMatchObject({ slices: all, data: external, allPatients: true });
+    expect(logs.join('\n')).toContain(`split: every patient of ${external} (an external test set)`);
+    expect(logs.join('\n')).not.toContain('warning:');
+    expect(readFileSync(join(run, 'eval.json'), 'utf8'), "the run's own eval.json").toBe(own);
+    // Its own data as the "external" set: every patient but the test ones was seen in training.
+    const seen = readSplit().patients.train.length + readSplit().patients.val.length;
+    const again: string[] = [];
+    await runEval(run, { data, allPatients: true, log: (m) => again.push(m) });
+    expect(again.join('\n')).toContain(`warning: ${seen} of these patients were in ${run}'s training or validation split`);
+    await expect(runEval(run, { allPatients: true, log: quiet })).rejects.toThrow(/eval: allPatients scores an external data folder; give it as data/);
+  }, 120_000);
+
   it('names itself when it lists a patient the data lacks', async () => {
     const split = readSplit();
     split.patients.test = [...split.patients.test, 'TCGA_ZZ_9999'];

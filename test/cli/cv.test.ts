@@ -206,6 +206,9 @@ describe('dawnet cv', () => {
     const bad = await runCli(cli, ['cv', 'segment', '--data', data, '--out', join(work, 'x'), '--folds', '1']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/--folds must be a whole number of 2 or more, got 1/);
+    const external = await runCli(cli, ['eval', join(out(), 'fold-1'), '--all-patients']);
+    expect(external.code).toBe(1);
+    expect(external.stderr).toMatch(/--all-patients scores an external data folder: give it with --data DIR/);
     const slice = await runCli(cli, ['cv', 'segment', '--data', data, '--out', join(work, 'z'), '--split', 'slice']);
     expect(slice.stderr, 'folds are by patient').toMatch(/unknown option --split/);
     const many = await runCli(cli, ['cv', 'segment', '--data', data, '--out', join(work, 'y'), '--folds', '9', ...TINY]);
