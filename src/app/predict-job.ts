@@ -6,9 +6,9 @@
 // the mask and the overlay are written; the probability map stays the model's. With more runs in
 // `ensemble`, the model is their EnsembleModel: every run's best checkpoint, outputs averaged.
 
-import { resizeBilinear } from '../data/lgg.js';
 import { zscoreImages } from '../data/normalize.js';
 import { decodeTiff } from '../data/tiff.js';
+import { patientSlices, resizeBilinear } from '../data/lgg.js';
 import { noGrad } from '../graph/autograd.js';
 import { ArgumentError } from '../errors.js';
 import { describeValue, expectChoice, expectNumber } from '../graph/args.js';
@@ -58,6 +58,27 @@ function checkOptions(opts: PredictOptions): void {
   }
 }
 
+/**
+ * The slices to predict: each path as given, a folder standing for its patient's slices in
+ * order (patientSlices); `folders` maps each folder to its slices, for the per-patient summary.
+ */
+export async function expandImages(paths: readonly string[]): Promise<{ images: string[]; folders: Map<string, string[]> }> {
+  const fs = await nodeFs();
+  const images: string[] = [];
+  const folders = new Map<string, string[]>();
+  for (const path of paths) {
+    const isFolder = await fs.stat(path).then((s) => s.isDirectory(), () => false);
+    if (!isFolder) {
+      images.push(path);
+      continue;
+    }
+    const slices = await patientSlices(path);
+    folders.set(path, slices);
+    images.push(...slices);
+  }
+  return { images, folders };
+}
+
 /** A TIFF slice as [size, size, 3] floats in 0..1 (gray replicated, alpha dropped). */
 export function sliceToRgb(bytes: Uint8Array, name: string, size: number): Float32Array {
   const img = decodeTiff(bytes, name);
@@ -71,8 +92,30 @@ export function sliceToRgb(bytes: Uint8Array, name: string, size: number): Float
 
 const baseName = (path: string): string => (path.split('/').pop() ?? path).replace(/\.tiff?$/i, '');
 
-export async function runPredict(runDir: string, images: string[], outDir: string, log: (m: string) => void, opts: PredictOptions = {}): Promise<Prediction[]> {
+/**
+ * Per patient folder given, from its slices' predictions: segment, the slices with predicted
+ * tumour and the tumour pixels over the volume; classify, the slices with p(tumour) >= 0.5.
+ */
+export interface FolderSummary {
+  folder: string;
+  slices: number;
+  slicesWithTumour: number;
+  tumourPixels?: number;
+}
+
+function summarise(folders: Map<string, string[]>, results: Prediction[]): FolderSummary[] {
+  const byFile = new Map(results.map((r) => [r.file, r]));
+  return [...folders].map(([folder, files]) => {
+    const rs = files.map((f) => byFile.get(f)!);
+    const tumour = (r: Prediction) => (r.tumourPixels !== undefined ? r.tumourPixels > 0 : (r.probability ?? 0) >= 0.5);
+    const pixels = rs.every((r) => r.tumourPixels !== undefined) ? rs.reduce((n, r) => n + r.tumourPixels!, 0) : undefined;
+    return { folder, slices: rs.length, slicesWithTumour: rs.filter(tumour).length, ...(pixels !== undefined ? { tumourPixels: pixels } : {}) };
+  });
+}
+
+export async function runPredict(runDir: string, paths: string[], outDir: string, log: (m: string) => void, opts: PredictOptions = {}): Promise<Prediction[]> {
   checkOptions(opts);
+  const { images, folders } = await expandImages(paths);
   const tta = opts.tta ?? 'none';
   const minLesionSize = opts.minLesionSize ?? 0;
   const keepLargest = opts.keepLargest ?? false;
@@ -136,6 +179,10 @@ export async function runPredict(runDir: string, images: string[], outDir: strin
     log(`${path}: ${tumourPixels} tumour pixels -> ${outputs.join(', ')}`);
   }
   model.dispose();
+  const summary = summarise(folders, results);
+  for (const s of summary) {
+    log(`${s.folder}: tumour in ${s.slicesWithTumour} of ${s.slices} slices${s.tumourPixels !== undefined ? `, ${s.tumourPixels} tumour pixels in all` : ''}`);
+  }
   await writeJson(`${outDir}/predictions.json`, {
     run: runDir,
     checkpoint: checkpoints[0],
@@ -144,6 +191,7 @@ export async function runPredict(runDir: string, images: string[], outDir: strin
     tta,
     ...(c.task === 'segment' ? { postprocess: { minLesionSize, keepLargest, connectivity: PREDICT_CONNECTIVITY } } : {}),
     predictions: results,
+    ...(folders.size ? { folders: summary } : {}),
   });
   return results;
 }

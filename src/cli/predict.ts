@@ -12,7 +12,7 @@ export const predictSpec: CommandSpec = {
     "Run a trained model on MRI slices (TIFF). segment: writes NAME_prob.png, NAME_mask.png and NAME_overlay.png\n(predicted outline over the slice); classify: prints p(tumour). Both write DIR/predictions.json.",
   positionals: [
     { name: 'RUN', help: 'run folder written by dawnet train' },
-    { name: 'IMAGE.tif...', help: 'one or more slices', variadic: true },
+    { name: 'IMAGE.tif...', help: "one or more slices, or patient folders (each stands for its <folder>_<n>.tif slices in order, summarised per patient)", variadic: true },
   ],
   flags: {
     out: { type: 'string', help: 'output folder', default: 'predictions' },
@@ -28,6 +28,7 @@ export const predictSpec: CommandSpec = {
   examples: [
     'dawnet predict runs/unet kaggle_3m/TCGA_CS_4941_19960909/TCGA_CS_4941_19960909_12.tif --out pred',
     'dawnet predict runs/unet slice.tif --out pred --min-lesion-size 20 --keep-largest',
+    'dawnet predict runs/unet kaggle_3m/TCGA_CS_4941_19960909 --out pred/TCGA_CS_4941',
     'dawnet predict runs/cv/fold-1 slice.tif --ensemble runs/cv/fold-2,runs/cv/fold-3 --out pred',
   ],
 };

@@ -99,6 +99,27 @@ export async function readFileBytes(path: string): Promise<Uint8Array> {
 }
 
 const SLICE_FILE = /^(.+)_(\d+)(_mask)?\.tiff?$/i;
+
+/**
+ * The slice images of one patient folder (`<folder>_<n>.tif`, masks left out) in numeric order of
+ * n, as paths; what `dawnet predict` runs on when given a folder. A DataError names a folder that
+ * holds none.
+ */
+export async function patientSlices(folderPath: string): Promise<string[]> {
+  const fs = await lggFs();
+  let names: string[];
+  try {
+    names = await fs.readdir(folderPath);
+  } catch (e) {
+    throw new DataError(`${folderPath}: cannot read the folder (${(e as Error).message})`);
+  }
+  const slices = names.flatMap((name) => {
+    const m = SLICE_FILE.exec(name);
+    return m && !m[3] ? [{ name, index: Number(m[2]) }] : [];
+  });
+  if (!slices.length) throw new DataError(`${folderPath}: no slice images (<folder>_<n>.tif) in this folder`);
+  return slices.sort((a, b) => a.index - b.index || a.name.localeCompare(b.name)).map((s) => `${folderPath.replace(/\/+$/, '')}/${s.name}`);
+}
 const DATED_FOLDER = /^(.+)_\d{8}$/;
 
 /** Lists, pairs, checks and labels every slice of a kaggle_3m-shaped folder. */

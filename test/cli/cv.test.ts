@@ -181,6 +181,17 @@ describe('dawnet cv', () => {
     expect(two.json.checkpoints).toEqual([join(out(), 'fold-1', 'best.safetensors'), join(out(), 'fold-2', 'best.safetensors')]);
     expect(self.prob.equals(alone.prob), '(p + p) / 2 = p').toBe(true);
     expect(two.prob.equals(alone.prob), 'another fold changes the average').toBe(false);
+    // A patient folder: its slices in order, and a summary over them.
+    const dir = join(work, 'pred-folder');
+    const whole = await runCli(cli, ['predict', join(out(), 'fold-1'), join(data, folder), '--out', dir]);
+    expect(whole.code, whole.stderr).toBe(0);
+    const json = JSON.parse(readFileSync(join(dir, 'predictions.json'), 'utf8'));
+    const numbers = json.predictions.map((p: { file: string }) => Number(/_(\d+)\.tif$/.exec(p.file)![1]));
+    expect(numbers).toEqual([...numbers].sort((a, b) => a - b));
+    expect(numbers.length).toBe(readdirSync(join(data, folder)).filter((f) => /_\d+\.tif$/.test(f)).length);
+    const pixels = json.predictions.reduce((n: number, p: { tumourPixels: number }) => n + p.tumourPixels, 0);
+    expect(json.folders).toEqual([{ folder: join(data, folder), slices: numbers.length, slicesWithTumour: json.predictions.filter((p: { tumourPixels: number }) => p.tumourPixels > 0).length, tumourPixels: pixels }]);
+    expect(whole.stdout).toContain(`${join(data, folder)}: tumour in ${json.folders[0].slicesWithTumour} of ${numbers.length} slices, ${pixels} tumour pixels in all`);
   }, 180_000);
 
   it('run again, reads finished folds back and resumes an interrupted one', async () => {
