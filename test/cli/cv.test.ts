@@ -210,6 +210,24 @@ describe('dawnet cv', () => {
     expect(row.bestEpoch).toBe(dice.indexOf(Math.max(...dice)));
   }, 320_000);
 
+  it('classify: the classifier folds, their accuracy and AUC columns, and an ensemble of p(tumour)', async () => {
+    const dir = join(work, 'cv-classify');
+    const r = await runCli(cli, ['cv', 'classify', '--data', data, '--out', dir, '--folds', '2', '--size', '32', '--width-scale', '0.125', '--epochs', '1', '--batch', '8', '--augment', 'none', '--test-fraction', '0.15'], { timeoutMs: 300_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/fold\s+val patients\s+val accuracy \(best\)\s+test accuracy\s+test ROC AUC\s+test sensitivity\s+test specificity\s+test loss/);
+    const cv = JSON.parse(readFileSync(join(dir, 'cv.json'), 'utf8'));
+    expect(cv.monitor).toBe('val_accuracy');
+    const ensemble = JSON.parse(readFileSync(join(dir, 'ensemble-eval.json'), 'utf8'));
+    expect(ensemble.task).toBe('classify');
+    expect(ensemble.tp + ensemble.fp + ensemble.tn + ensemble.fn).toBe(ensemble.slices);
+    for (const row of cv.rows as FoldRow[]) {
+      const own = JSON.parse(readFileSync(join(row.run, 'eval.json'), 'utf8'));
+      expect(row.test.accuracy).toBe(own.accuracy);
+      expect(own.slices, 'the same test patient').toBe(ensemble.slices);
+    }
+    expect(readFileSync(join(dir, 'cv.html'), 'utf8')).toContain('<th>test ROC AUC</th>');
+  }, 320_000);
+
   it('refuses a folder whose folds were split another way, and bad --folds', async () => {
     const other = await runCli(cli, ['cv', 'segment', '--data', data, '--out', out(), '--folds', '3', ...TINY, '--seed', '7']);
     expect(other.code).toBe(1);
