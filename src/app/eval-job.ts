@@ -8,6 +8,7 @@
 
 import type { LggSlice } from '../data/lgg.js';
 import { ArgumentError } from '../errors.js';
+import { DataError } from '../data/errors.js';
 import { describeValue, expectChoice, expectNumber } from '../graph/args.js';
 import type { Module } from '../nn/module.js';
 import { loadCheckpoint } from '../train/checkpoint.js';
@@ -176,6 +177,7 @@ export async function runEval(runDir: string, opts: EvalRunOptions): Promise<Eva
   if (opts.data) c.data = opts.data;
   const files = runFiles(runDir);
   const test = await evaluationSlices(c, runDir, opts.log, opts.allPatients);
+  if (!test.length) throw new DataError(`${runDir}: no test patients (trained with --test-fraction 0), so nothing to evaluate; --data DIR --all-patients scores another folder`);
   const { model } = buildModel(c);
   const ckpt = (await fileExists(files.best)) ? files.best : files.last;
   await loadCheckpoint(ckpt, model);

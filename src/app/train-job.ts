@@ -161,8 +161,10 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
   // epoch's weights are not necessarily the best ones. With --ema it holds the averaged weights.
   release();
   if (await fileExists(files.best)) await loadCheckpoint(files.best, model);
-  const test = await evaluateRun(c, model, split.test, log);
-  await writeJson(files.eval, test.json);
+  // --test-fraction 0 (a k-fold run scored on its validation group alone): nothing to test on.
+  const test = split.test.length ? await evaluateRun(c, model, split.test, log) : null;
+  if (test) await writeJson(files.eval, test.json);
+  else log('test: no test patients (--test-fraction 0), so no test evaluation and no eval.json');
   await writeRunReport(c, model, split, test, log);
   model.dispose();
   return { history, test, interrupted: false };

@@ -135,8 +135,9 @@ export async function runCv(args: string[]): Promise<void> {
       const started = await fileExists(files.config);
       if (started) checkSameSplit(await readConfig(c.out), c, c.out);
       log(`\n[fold ${c.fold! + 1}/${folds}] ${c.out}`);
-      if (started && (await fileExists(files.eval))) {
-        log('  finished earlier: its eval.json is read back');
+      // The report is a run's last file: written, the fold finished (with or without test patients).
+      if (started && (await fileExists(files.report))) {
+        log('  finished earlier: its results are read back');
       } else {
         const result = await runTraining(c, {
           log: (m) => log(`  ${m}`),

@@ -195,8 +195,9 @@ describe('dawnet cv', () => {
   }, 180_000);
 
   it('run again, reads finished folds back and resumes an interrupted one', async () => {
-    // Fold 2 as if interrupted after its first epoch: no eval.json yet.
+    // Fold 2 as if interrupted after its first epoch: no eval.json or report yet.
     rmSync(join(out(), 'fold-2', 'eval.json'));
+    rmSync(join(out(), 'fold-2', 'report.html'));
     const r = await runCli(cli, ['cv', 'segment', '--data', data, '--out', out(), '--folds', '3', ...TINY, '--epochs', '2'], { timeoutMs: 300_000 });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.match(/finished earlier/g)?.length).toBe(2);
@@ -227,6 +228,24 @@ describe('dawnet cv', () => {
     }
     expect(readFileSync(join(dir, 'cv.html'), 'utf8')).toContain('<th>test ROC AUC</th>');
   }, 320_000);
+
+  it('--test-fraction 0: every patient in a fold, no test evaluation, no ensemble; run again, all read back', async () => {
+    const dir = join(work, 'cv-no-test');
+    const args = ['cv', 'segment', '--data', data, '--out', dir, '--folds', '2', ...TINY, '--test-fraction', '0'];
+    const r = await runCli(cli, args, { timeoutMs: 300_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('test: no test patients (--test-fraction 0), so no test evaluation and no eval.json');
+    const cv = JSON.parse(readFileSync(join(dir, 'cv.json'), 'utf8'));
+    expect(cv.ensemble).toBeUndefined();
+    expect((cv.rows as FoldRow[]).map((row) => row.valPatients).reduce((a, b) => a + b, 0), 'all 7 patients validated').toBe(7);
+    expect(cv.rows.every((row: { test: Record<string, number | null> }) => row.test.dicePerSlice === null)).toBe(true);
+    expect(Number.isFinite(cv.summary.val.mean)).toBe(true);
+    const again = await runCli(cli, args, { timeoutMs: 120_000 });
+    expect(again.stdout.match(/finished earlier/g)?.length).toBe(2);
+    const ev = await runCli(cli, ['eval', join(dir, 'fold-1')]);
+    expect(ev.code).toBe(1);
+    expect(ev.stderr).toContain(`${join(dir, 'fold-1')}: no test patients (trained with --test-fraction 0), so nothing to evaluate; --data DIR --all-patients scores another folder`);
+  }, 420_000);
 
   it('refuses a folder whose folds were split another way, and bad --folds', async () => {
     const other = await runCli(cli, ['cv', 'segment', '--data', data, '--out', out(), '--folds', '3', ...TINY, '--seed', '7']);
