@@ -29,6 +29,8 @@ function pickSlices(slices: LggSlice[], n: number, labels: Map<string, number>):
 }
 
 async function predictSamples(c: TrainConfig, model: Module, slices: LggSlice[], volumeSlices: LggSlice[]): Promise<Sample[]> {
+  // A run without validation patients (--val-fraction 0) has no slices to show.
+  if (!slices.length) return [];
   const size = c.size;
   const decoded = await Promise.all(slices.map((s) => loadSlice(s, size)));
   const images = new Float32Array(decoded.length * size * size * 3);
