@@ -394,10 +394,14 @@ function libraryOpChecks(): GpuCheck[] {
       name: 'gelu (exact and tanh) [3,17,19]',
       inputs: [{ shape: [3, 17, 19], grad: true }],
       gpu: ([x]) => dn.add(dn.gelu(x), dn.gelu(x, { approximate: 'tanh' })),
-      cpu: ([x], dy) => ({
-        y: nd(unaryForwardRef('gelu', x).data.map((v, i) => v + unaryForwardRef('geluTanh', x).data[i]), x.shape),
-        grads: [nd(unaryBackwardRef('gelu', x, dy).data.map((v, i) => v + unaryBackwardRef('geluTanh', x, dy).data[i]), x.shape)],
-      }),
+      cpu: ([x], dy) => {
+        // Each reference once, then summed: not once per element.
+        const [tanhY, tanhDx] = [unaryForwardRef('geluTanh', x).data, unaryBackwardRef('geluTanh', x, dy).data];
+        return {
+          y: nd(unaryForwardRef('gelu', x).data.map((v, i) => v + tanhY[i]), x.shape),
+          grads: [nd(unaryBackwardRef('gelu', x, dy).data.map((v, i) => v + tanhDx[i]), x.shape)],
+        };
+      },
     },
     {
       name: 'layerNorm [37,96]',

@@ -3,6 +3,7 @@
 
 import { UsageError } from '../src/cli/args.js';
 import { parseGemmTile } from '../src/kernels/conv2d-tiled.js';
+import { CONV_ALGORITHMS, type ConvAlgorithm } from '../src/kernels/conv2d-winograd-run.js';
 import type { CaseFilter } from './registry.js';
 import { DEFAULT_TIMING, type ClockOption, type TimingOptions } from './timing.js';
 
@@ -80,7 +81,7 @@ export interface BenchOptions {
   /** The tiled conv family's tile for every GEMM (parseGemmTile), or null for tiledTileFor's. */
   convTile: string | null;
   /** --conv-algorithm: 'auto' leaves the choice to convAlgorithm. */
-  convAlgorithm: 'auto' | 'direct' | 'winograd' | 'winograd-fused' | 'uniform-weights' | 'winograd-uniform';
+  convAlgorithm: 'auto' | ConvAlgorithm;
   /** true: print after the run; a path: render that record instead of running. */
   markdown: boolean | string;
   /** Two records to compare instead of running (BASE, NEW). */
@@ -164,8 +165,9 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     }
     else if (a === '--conv-algorithm') {
       const v = next();
-      if (v !== 'auto' && v !== 'direct' && v !== 'winograd' && v !== 'winograd-fused' && v !== 'uniform-weights' && v !== 'winograd-uniform') throw new UsageError(`--conv-algorithm needs auto, direct, winograd, winograd-fused, uniform-weights or winograd-uniform, got '${v}'`);
-      o.convAlgorithm = v;
+      const names = ['auto', ...CONV_ALGORITHMS];
+      if (!names.includes(v as ConvAlgorithm)) throw new UsageError(`--conv-algorithm needs ${names.slice(0, -1).join(', ')} or ${names.at(-1)}, got '${v}'`);
+      o.convAlgorithm = v as 'auto' | ConvAlgorithm;
     }
     else if (a === '--checks') o.checks = true;
     else if (a === '--tuning') {

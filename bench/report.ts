@@ -7,6 +7,7 @@ import type { KernelTime } from '../src/gpu/gpu-timer.js';
 import { alternativesOf, type CaseResult, type SideResult } from './harness.js';
 import type { Clock, ClockOption, TimingOptions } from './timing.js';
 import type { PeakResult } from './peak.js';
+import type { ConvAlgorithm } from '../src/kernels/conv2d-winograd-run.js';
 import type { LaneAccessRates } from './lane-access.js';
 
 const COLUMNS: [string, number][] = [
@@ -284,7 +285,7 @@ export interface BenchRecord {
    */
   convTileRule?: 'by-shape';
   /** --conv-algorithm when not auto (absent: convAlgorithm chose; in records before Winograd: direct). */
-  convAlgorithm?: 'direct' | 'winograd' | 'winograd-fused' | 'uniform-weights' | 'winograd-uniform';
+  convAlgorithm?: ConvAlgorithm;
   /** --fused-groups when given (absent: the fused Winograd kernel's default, 8). */
   fusedGroups?: number;
   /** Lanes per workgroup of the subgroup conv family, where it ran (absent in older records: 8). */

@@ -51,7 +51,7 @@ export async function prepareData(c: TrainConfig, log: (m: string) => void, save
 }
 
 /** The kaggle_3m folder of c.data scanned, its summary and any skipped files logged. */
-export async function scanData(c: TrainConfig, log: (m: string) => void): Promise<LggDataset> {
+async function scanData(c: TrainConfig, log: (m: string) => void): Promise<LggDataset> {
   const dataset = await scanLgg(c.data, { size: c.size, strict: c.strict, verifyImages: false });
   const s = dataset.summary;
   log(`data: ${s.patients} patients, ${s.slices} slices (${s.tumourSlices} with tumour) in ${dataset.root}`);

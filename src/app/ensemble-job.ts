@@ -11,7 +11,7 @@ import type { TrainConfig } from './config.js';
 import { evaluationSlices } from './data.js';
 import { checkEvalOptions, evaluateRun, refuseForClassify, type EvalResult, type EvalRunOptions } from './eval-job.js';
 import { buildModel } from './model.js';
-import { fileExists, readConfig, readJson, runFiles, useRunTuning } from './run-dir.js';
+import { bestCheckpoint, readConfig, readJson, runFiles, useRunTuning } from './run-dir.js';
 
 export interface EnsembleResult extends EvalResult {
   /** The run folders averaged, in order. */
@@ -66,8 +66,7 @@ export async function loadEnsemble(runs: readonly string[], configs: readonly Tr
     for (const [i, c] of configs.entries()) {
       const { model } = buildModel(c);
       members.push(model);
-      const files = runFiles(runs[i]);
-      await loadCheckpoint((await fileExists(files.best)) ? files.best : files.last, model);
+      await loadCheckpoint(await bestCheckpoint(runs[i]), model);
     }
   } catch (e) {
     for (const m of members) m.dispose();

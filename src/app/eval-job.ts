@@ -19,7 +19,7 @@ import { TTA_MODES, TtaModel, type TtaMode } from '../train/tta.js';
 import type { TrainConfig } from './config.js';
 import { evaluationSlices, makeDataset } from './data.js';
 import { buildModel, lossFor } from './model.js';
-import { fileExists, readConfig, runFiles, useRunTuning, writeJson } from './run-dir.js';
+import { bestCheckpoint, readConfig, runFiles, useRunTuning, writeJson } from './run-dir.js';
 
 export interface EvalResult {
   json: Record<string, unknown>;
@@ -111,7 +111,7 @@ export async function predictSet(c: TrainConfig, model: Module, slices: LggSlice
 }
 
 /** The metrics of predictions `set` over `slices` slices: eval.json's fields and the printed table (logged). */
-export function scoreSet(c: TrainConfig, set: EvalSet, testLoss: number, slices: number, log: (m: string) => void, opts: EvalOptions = {}): EvalResult {
+function scoreSet(c: TrainConfig, set: EvalSet, testLoss: number, slices: number, log: (m: string) => void, opts: EvalOptions = {}): EvalResult {
   const tta = opts.tta ?? 'none';
   let json: Record<string, unknown>;
   let rows: [string, string][];
@@ -179,7 +179,7 @@ export async function runEval(runDir: string, opts: EvalRunOptions): Promise<Eva
   const test = await evaluationSlices(c, runDir, opts.log, opts.allPatients);
   if (!test.length) throw new DataError(`${runDir}: no test patients (trained with --test-fraction 0), so nothing to evaluate; --data DIR --all-patients scores another folder`);
   const { model } = buildModel(c);
-  const ckpt = (await fileExists(files.best)) ? files.best : files.last;
+  const ckpt = await bestCheckpoint(runDir);
   await loadCheckpoint(ckpt, model);
   opts.log(`model: ${ckpt}`);
   await useRunTuning(runDir, opts.log);

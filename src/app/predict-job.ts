@@ -21,7 +21,7 @@ import { predictWithTta, TTA_MODES, type TtaMode } from '../train/tta.js';
 import { overlay, probabilityToGray, toRgb8 } from '../report/overlay.js';
 import { checkSameInput, loadEnsemble } from './ensemble-job.js';
 import { buildModel } from './model.js';
-import { fileExists, readConfig, runFiles, useRunTuning, writeJson } from './run-dir.js';
+import { bestCheckpoint, readConfig, useRunTuning, writeJson } from './run-dir.js';
 
 export interface Prediction {
   file: string;
@@ -62,7 +62,7 @@ function checkOptions(opts: PredictOptions): void {
  * The slices to predict: each path as given, a folder standing for its patient's slices in
  * order (patientSlices); `folders` maps each folder to its slices, for the per-patient summary.
  */
-export async function expandImages(paths: readonly string[]): Promise<{ images: string[]; folders: Map<string, string[]> }> {
+async function expandImages(paths: readonly string[]): Promise<{ images: string[]; folders: Map<string, string[]> }> {
   const fs = await nodeFs();
   const images: string[] = [];
   const folders = new Map<string, string[]>();
@@ -130,11 +130,7 @@ export async function runPredict(runDir: string, paths: string[], outDir: string
     configs.push(await readConfig(run));
     checkSameInput(runDir, c, run, configs.at(-1)!);
   }
-  const checkpoints: string[] = [];
-  for (const run of runs) {
-    const files = runFiles(run);
-    checkpoints.push((await fileExists(files.best)) ? files.best : files.last);
-  }
+  const checkpoints = await Promise.all(runs.map(bestCheckpoint));
   const model = runs.length > 1 ? await loadEnsemble(runs, configs) : buildModel(c).model;
   if (runs.length === 1) await loadCheckpoint(checkpoints[0], model);
   else log(`ensemble: ${runs.length} runs (${runs.join(', ')})`);

@@ -80,6 +80,12 @@ export async function rewriteMetrics(dir: string, records: EpochRecord[]): Promi
   await writeFileAtomic(runFiles(dir).metrics, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
 }
 
+/** The checkpoint eval, predict and ensembles load: best.safetensors (best validation metric), else last.safetensors. */
+export async function bestCheckpoint(dir: string): Promise<string> {
+  const files = runFiles(dir);
+  return (await fileExists(files.best)) ? files.best : files.last;
+}
+
 export async function fileExists(path: string): Promise<boolean> {
   try {
     await (await fs()).access(path);

@@ -33,7 +33,7 @@ export interface TrainResult {
 }
 
 /** Loads the weights file given with --weights into the classifier's VGG16 base. */
-async function importBaseWeights(c: TrainConfig, model: ReturnType<typeof buildModel>['model'], log: (m: string) => void): Promise<void> {
+export async function importBaseWeights(c: TrainConfig, model: ReturnType<typeof buildModel>['model'], log: (m: string) => void): Promise<void> {
   if (!c.weights) return;
   const { loadWeights } = await import('../io/load-weights.js');
   const base = model.module('base');

@@ -7,10 +7,9 @@ import type { TrainConfig } from '../app/config.js';
 import { makeDataset, prepareData } from '../app/data.js';
 import { buildModel, optimizerFor } from '../app/model.js';
 import { writeJson } from '../app/run-dir.js';
-import { DawnetError } from '../errors.js';
+import { importBaseWeights } from '../app/train-job.js';
 import * as dn from '../index.js';
 import { nodeFs, nodePath, writeFileAtomic } from '../io/files.js';
-import type { Module } from '../nn/module.js';
 import { formatLoss, formatLr, renderLrFindPage, sampleSteps } from '../report/lr-find-html.js';
 import { findLearningRate, LR_FINDER_DEFAULTS, SUGGESTION_RULE, type LrFinderResult } from '../train/lr-finder.js';
 import { parseArgs, UsageError, type CommandSpec } from './args.js';
@@ -70,17 +69,8 @@ export function formatLrFindTable(result: LrFinderResult): string {
   return [head, ...rows].join('\n');
 }
 
-/** --weights: the ImageNet VGG16 base of the classifier, as `dawnet train` loads it. */
-async function loadBase(c: TrainConfig, model: Module, log: (m: string) => void): Promise<void> {
-  if (!c.weights) return;
-  const { loadWeights } = await import('../io/load-weights.js');
-  const report = await loadWeights(model.module('base'), c.weights, { strict: false });
-  if (!report.loaded.length) throw new DawnetError(`${c.weights}: no tensor matched the VGG16 base`);
-  log(`weights: ${report.loaded.length} tensors from ${c.weights} (${report.format})`);
-}
-
 /** Runs the test on the run's training split and writes the two files; returns the result. */
-export async function runLrFindJob(s: LrFindSettings, log: (m: string) => void, onStep?: (line: string) => void): Promise<LrFinderResult> {
+async function runLrFindJob(s: LrFindSettings, log: (m: string) => void, onStep?: (line: string) => void): Promise<LrFinderResult> {
   const c = s.config;
   const { split } = await prepareData(c, log);
   const built = buildModel(c);
@@ -88,7 +78,7 @@ export async function runLrFindJob(s: LrFindSettings, log: (m: string) => void, 
   const train = makeDataset(split.train, c, { train: true });
   let result: LrFinderResult;
   try {
-    await loadBase(c, built.model, log);
+    await importBaseWeights(c, built.model, log);
     result = await findLearningRate(built.model, train, {
       optimizer,
       loss: built.loss,

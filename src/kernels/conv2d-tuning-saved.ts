@@ -9,7 +9,7 @@ import { runtime } from '../gpu/runtime.js';
 import type { ConvGeometry } from './conv2d.js';
 import { formatGemmTile, parseGemmTile } from './conv2d-tiled.js';
 import { clearTunedConvs, GEOMETRY_FIELDS, setTunedConv, tunedConvs, type ConvCandidate, type TunedConv } from './conv2d-tuned.js';
-import { algorithmRuns, CONV_ALGORITHMS, hasAlgorithmChoice, type ConvAlgorithm } from './conv2d-winograd-run.js';
+import { algorithmRuns, CONV_ALGORITHMS, hasAlgorithmChoice, usesGemmTiles, type ConvAlgorithm } from './conv2d-winograd-run.js';
 import { fusedFits } from './conv2d-winograd-fused.js';
 import { winogradShape } from './conv2d-winograd.js';
 
@@ -83,7 +83,7 @@ function parseConv(c: unknown, where: string): TunedConv {
     if (direction === 'backwardWeight') throw new FormatError(`${where}: the fused kernel has no weight gradient`);
     if (!fusedFits(winogradShape(direction, g).n)) throw new FormatError(`${where}: the fused kernel cannot run ${winogradShape(direction, g).n} output channels`);
   }
-  const tile = c.tile === undefined ? undefined : parseTile(c.tile, family === 'tiled' && algorithm !== 'winograd-fused' && algorithm !== 'uniform-weights' && algorithm !== 'winograd-uniform', where);
+  const tile = c.tile === undefined ? undefined : parseTile(c.tile, family === 'tiled' && usesGemmTiles(algorithm as ConvAlgorithm), where);
   const groups = c.groups === undefined ? undefined : parseGroups(c.groups, algorithm === 'winograd-fused', where);
   const times: Partial<Record<ConvAlgorithm, number>> = {};
   for (const [a, t] of Object.entries(isObject(ms) ? ms : {})) if (CONV_ALGORITHMS.includes(a as ConvAlgorithm) && typeof t === 'number') times[a as ConvAlgorithm] = t;

@@ -13,7 +13,7 @@ import { expectFunction, expectOptions } from '../graph/args.js';
 import { noGrad } from '../graph/autograd.js';
 import { full, type Tensor } from '../graph/tensor.js';
 import { backwardInputGemm, backwardWeightGemm, forwardGemm } from './conv2d.js';
-import { algorithmRuns, CONV_ALGORITHMS, ruleConvAlgorithm, type ConvAlgorithm } from './conv2d-winograd-run.js';
+import { algorithmRuns, CONV_ALGORITHMS, ruleConvAlgorithm, usesGemmTiles, type ConvAlgorithm } from './conv2d-winograd-run.js';
 import { FUSED_GROUP_CHOICES, fusedGroupsOverride, setFusedGroups } from './conv2d-winograd-fused.js';
 import { winogradShape } from './conv2d-winograd.js';
 import { convTileOverride, gemmTile, setConvTile } from './conv2d-launch.js';
@@ -126,7 +126,7 @@ export function ruleCandidate(call: ConvCall): ConvCandidate {
  */
 function ruleTile(call: ConvCall, algorithm: ConvAlgorithm): string | undefined {
   const { direction: dir, geometry: g } = call;
-  if (call.family !== 'tiled' || algorithm === 'winograd-fused' || algorithm === 'uniform-weights' || algorithm === 'winograd-uniform') return undefined;
+  if (call.family !== 'tiled' || !usesGemmTiles(algorithm)) return undefined;
   if (dir === 'backwardWeight') return formatGemmTile(gemmTile(dir, g.cout, call.family));
   const n = algorithm === 'winograd' ? winogradShape(dir, g).n : dir === 'forward' ? g.cout : g.cin;
   return formatGemmTile(gemmTile(algorithm === 'winograd' ? 'forward' : dir, n, call.family));
@@ -144,7 +144,7 @@ function gemmRows(call: ConvCall, algorithm: ConvAlgorithm): number {
 }
 
 /** What tuneConvs leaves out on CPU adapters unless asked (TuneOptions.algorithms). */
-export const CPU_UNTUNED: readonly ConvAlgorithm[] = ['winograd-fused', 'uniform-weights', 'winograd-uniform'];
+const CPU_UNTUNED: readonly ConvAlgorithm[] = ['winograd-fused', 'uniform-weights', 'winograd-uniform'];
 
 /**
  * The ways to time: each wanted algorithm that fits, and for the tiled family's GEMMs each tile

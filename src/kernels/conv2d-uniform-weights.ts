@@ -64,7 +64,7 @@ export function uniformWeightsLayout(g: ConvGeometry, cpu = isCpuAdapterReport(r
 }
 
 /** GPUs' pixels a thread for `cout` outputs: as many as keep the accumulators within MAX_ACCUMULATORS vec4s, 1 to 8. */
-export const defaultPixels = (cout: number): number => Math.max(1, Math.min(8, Math.floor(MAX_ACCUMULATORS / (cout / 4))));
+const defaultPixels = (cout: number): number => Math.max(1, Math.min(8, Math.floor(MAX_ACCUMULATORS / (cout / 4))));
 
 const pixelsOverride = new WeakMap<GPUDevice, number>();
 

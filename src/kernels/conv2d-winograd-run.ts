@@ -34,6 +34,9 @@ export type ConvAlgorithm = 'direct' | 'winograd' | 'winograd-fused' | 'uniform-
 /** Every algorithm, in the order the benchmark times them beside one another. */
 export const CONV_ALGORITHMS: readonly ConvAlgorithm[] = ['direct', 'winograd', 'winograd-fused', 'uniform-weights', 'winograd-uniform'];
 
+/** Whether an algorithm runs its GEMM by the direct GEMM kernels (so a tile of the tiled family applies). */
+export const usesGemmTiles = (algorithm: ConvAlgorithm): boolean => algorithm === 'direct' || algorithm === 'winograd';
+
 const algorithmOverride = new WeakMap<GPUDevice, ConvAlgorithm>();
 
 /**
@@ -128,6 +131,20 @@ export function algorithmRuns(algorithm: ConvAlgorithm, dir: ConvDirection, g: C
   return algorithm === 'winograd' || (dir !== 'backwardWeight' && fusedFits(winogradShape(dir, g).n));
 }
 
+/**
+ * What a forced algorithm falls back to where it cannot run this conv: the Winograd variants to
+ * the staged Winograd where it runs, else (and null) to direct; the uniform-weights kernel to what would run unforced, so
+ * that a step forced to it differs from the step as it is only where it fits (the benchmark's
+ * end-to-end sides).
+ */
+const FORCED_FALLBACK: Record<ConvAlgorithm, ConvAlgorithm | 'unforced' | null> = {
+  direct: null,
+  winograd: null,
+  'winograd-fused': 'winograd',
+  'winograd-uniform': 'winograd',
+  'uniform-weights': 'unforced',
+};
+
 /** Whether some algorithm besides 'direct' can run this conv direction on this device. */
 export function hasAlgorithmChoice(dir: ConvDirection, g: ConvGeometry): boolean {
   return CONV_ALGORITHMS.some((a) => a !== 'direct' && algorithmRuns(a, dir, g));
@@ -140,11 +157,11 @@ export function hasAlgorithmChoice(dir: ConvDirection, g: ConvGeometry): boolean
 export function convAlgorithm(dir: ConvDirection, g: ConvGeometry, family = defaultConvFamily(), cpu = isCpuAdapterReport(runtime().ctx.report)): ConvAlgorithm {
   if (!hasAlgorithmChoice(dir, g)) return 'direct';
   const forced = algorithmOverride.get(runtime().device);
-  if (forced && algorithmRuns(forced, dir, g)) return forced;
-  // Where the forced algorithm cannot run: the fused kernel's fallback is the staged Winograd;
-  // the uniform-weights kernel's is what would run unforced, so that a step forced to it differs
-  // from the step as it is only where it fits (the benchmark's end-to-end sides).
-  if (forced && forced !== 'uniform-weights') return (forced === 'winograd-fused' || forced === 'winograd-uniform') && winogradFits(dir, g) ? 'winograd' : 'direct';
+  if (forced) {
+    if (algorithmRuns(forced, dir, g)) return forced;
+    const fallback = FORCED_FALLBACK[forced];
+    if (fallback !== 'unforced') return fallback !== null && algorithmRuns(fallback, dir, g) ? fallback : 'direct';
+  }
   noteConv(dir, g, family);
   return tunedConv(runtime().device, dir, g, family)?.algorithm ?? ruleConvAlgorithm(dir, g, family, cpu);
 }
@@ -185,13 +202,19 @@ export function ruleConvAlgorithm(dir: ConvDirection, g: ConvGeometry, family: C
 
 /**
  * Bytes of V and M when Winograd runs `samples` samples of `g` at once: 36 × (their blocks padded
- * to whole tiles) × K or N floats.
+ * to whole tiles of the batched GEMM, or for the uniform-weights GEMMs to the binding alignment)
+ * × K or N floats.
  */
-export function winogradChunkBytes(dir: 'forward' | 'backwardInput', g: ConvGeometry, samples: number, family = defaultConvFamily(), tile = gemmTile('forward', winogradShape(dir, g).n, family)): { v: number; m: number } {
+export function winogradChunkBytes(dir: 'forward' | 'backwardInput', g: ConvGeometry, samples: number, family = defaultConvFamily(), tile = gemmTile('forward', winogradShape(dir, g).n, family), gemm: 'tiles' | 'uniform' = 'tiles'): { v: number; m: number } {
   const s = winogradShape(dir, g);
   const [rows, cols] = winogradBlocks(s.hOut, s.wOut);
-  const tPad = paddedBlocks(samples * rows * cols, s.k, s.n, family, tile);
+  const tPad = gemmRows(samples * rows * cols, s, family, tile, gemm);
   return { v: WINO_XI * tPad * s.k * 4, m: WINO_XI * tPad * s.n * 4 };
+}
+
+/** V's and M's rows per ξ for `blocks` blocks, as the GEMM that reads them needs them padded. */
+function gemmRows(blocks: number, s: { k: number; n: number }, family: ConvFamily, tile: GemmTile, gemm: 'tiles' | 'uniform'): number {
+  return gemm === 'uniform' ? uniformGemmRows(blocks) : paddedBlocks(blocks, s.k, s.n, family, tile);
 }
 
 /**
@@ -254,11 +277,10 @@ export function winogradConv(dir: 'forward' | 'backwardInput', g: ConvGeometry, 
   const { op, s, rows, cols, perSample } = plan;
   const tile = convTile(dir, g, s.n, family, 'winograd');
   const uniform = gemm === 'uniform';
-  const padded = (blocks: number) => (uniform ? uniformGemmRows(blocks) : paddedBlocks(blocks, s.k, s.n, family, tile));
   const vm = WINO_XI * rows * cols * (s.k + s.n) * 4; // V and M of one sample, unpadded
   const per = workspaceSamples(op, g.n, vm, bindableSamples(plan, g.n, src, w, b), (samples) => {
-    const tPad = padded(samples * rows * cols);
-    return [WINO_XI * tPad * s.k * 4, WINO_XI * tPad * s.n * 4];
+    const { v, m } = winogradChunkBytes(dir, g, samples, family, tile, gemm);
+    return [v, m];
   }, [1, s.hIn, s.wIn, s.k]);
   const out = emptyTensor(plan.outShape, plan.outLabel);
   const u = transformWeights(plan, g, w);
@@ -267,7 +289,7 @@ export function winogradConv(dir: 'forward' | 'backwardInput', g: ConvGeometry, 
   const [inW, outW]: VecWidth[] = family === 'subgroup' ? [vecWidth(s.k), vecWidth(s.n)] : [1, 1];
   forEachChunk(g.n, per, (n0, count) => {
     const blocks = count * rows * cols;
-    const tPad = padded(blocks);
+    const tPad = gemmRows(blocks, s, family, tile, gemm);
     const v = emptyTensor([WINO_XI, tPad, s.k], 'conv2d.winograd.v');
     dispatchChunk(inputTransformSpec(inW), [range(src, n0 * perSample.src, count * perSample.src)], [v],
       packParams([s.hIn, s.wIn, s.k / inW, s.padTop, s.padLeft, rows, cols, blocks, tPad].map(i32)), linearGrid(blocks * (s.k / inW)));

@@ -133,7 +133,7 @@ export function coordinates(rank: number): string {
  * lanes on CPU adapters). Against one per thread on lavapipe, interleaved runs gave the forwards
  * 1.25-1.9x (noisy); 4 and 8 measured alike, and 4 keeps more threads for small tensors.
  */
-export const PER_THREAD = 4;
+const PER_THREAD = 4;
 
 /** Threads of a plan: its rows times the blocks of PER_THREAD elements per row. */
 export function gatherThreads(plan: GatherPlan): number {

@@ -108,7 +108,7 @@ export function gatherForward(op: string, x: Tensor, axes: GatherAxis[]): Tensor
 }
 
 /** The gradient of a slice gathered by `axes` from x of `xShape`: dy at the elements it read, zeros elsewhere. */
-export function sliceBackward(op: string, dy: Tensor, xShape: Shape, axes: GatherAxis[]): Tensor {
+function sliceBackward(op: string, dy: Tensor, xShape: Shape, axes: GatherAxis[]): Tensor {
   const dx = emptyTensor(xShape, `${op}.dx`);
   const back = axes.map((a, d) => ({ size: xShape[d], begin: a.begin, step: a.step, period: a.size }));
   runJob(op, 'backward', { dst: dx, dstAt: 0, src: dy, srcAt: 0, axes: back, live: dy.size > 0 });

@@ -149,7 +149,7 @@ function dispatchJob(job: Job, dxSize: number, dyShape: number[]): void {
 }
 
 /** The gradient of tile: each dx element summed over its tiles in dy. */
-export function tileBackward(dy: Tensor, xShape: Shape, reps: readonly number[]): Tensor {
+function tileBackward(dy: Tensor, xShape: Shape, reps: readonly number[]): Tensor {
   const dx = emptyTensor(xShape, 'tile.dx');
   runJob({ dx, dxAt: 0, dy, dyAt: 0, shape: [...xShape], reps: [...reps], accumulate: false, live: dy.size > 0 });
   return dx;

@@ -54,7 +54,7 @@ fn main(${LINEAR_MAIN_ARGS}) {
 }
 
 /** where without autograd: the forward, and the masking of the backward. */
-export function whereForward(cond: Tensor, a: Operand, b: Operand): Tensor {
+function whereForward(cond: Tensor, a: Operand, b: Operand): Tensor {
   const operands = [cond, a, b];
   const tensors = operands.filter((t): t is Tensor => t instanceof Tensor);
   assertLive('where', ...tensors);

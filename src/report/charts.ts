@@ -88,7 +88,7 @@ export function barChart(id: string, title: string, labels: string[], datasets: 
   };
 }
 
-export const DICE_BINS = 10;
+const DICE_BINS = 10;
 
 export function diceHistogram(sliceDice: (number | null)[]): { counts: number[]; labels: string[] } {
   const counts = new Array<number>(DICE_BINS).fill(0);
@@ -98,6 +98,17 @@ export function diceHistogram(sliceDice: (number | null)[]): { counts: number[];
   }
   const labels = counts.map((_, i) => `${(i / DICE_BINS).toFixed(1)}–${((i + 1) / DICE_BINS).toFixed(1)}`);
   return { counts, labels };
+}
+
+/**
+ * The Chart.js source a page inlines (`given`, else node_modules'), or null and why not. The
+ * library is inlined as-is: a source that could close the script element is left out (and the
+ * page's banner says so) rather than altered.
+ */
+export async function chartJsToInline(given?: string | null): Promise<{ source: string | null; reason: string }> {
+  const loaded = given !== undefined ? { source: given, reason: 'the given Chart.js source did not define Chart' } : await loadChartJs();
+  if (loaded.source !== null && /<\/script|<!--/i.test(loaded.source)) return { source: null, reason: 'the Chart.js source contains "</script" or "<!--" and was not inlined' };
+  return loaded;
 }
 
 export async function loadChartJs(): Promise<{ source: string | null; reason: string }> {

@@ -3,7 +3,7 @@
 // chart of every fold's validation metric by epoch, and links to each fold's own report. The
 // table holds every number, so the page is useful without its chart.
 
-import { lineChart, loadChartJs, type ChartSpec } from './charts.js';
+import { chartJsToInline, lineChart, type ChartSpec } from './charts.js';
 import { CSS, PAGE_SCRIPT } from './page-assets.js';
 
 /** One fold's row (dawnet cv's FoldRow). */
@@ -44,7 +44,7 @@ const num = (x: unknown): string => (typeof x === 'number' && Number.isFinite(x)
 const FOLD_COLORS = ['#2563eb', '#ea580c', '#16a34a', '#9333ea', '#dc2626', '#0891b2', '#ca8a04', '#db2777'];
 
 /** Every fold's validation metric by epoch, one line each (folds stopped early end early). */
-export function foldsChart(data: CvPageData): ChartSpec {
+function foldsChart(data: CvPageData): ChartSpec {
   const epochs = Math.max(1, ...data.folds.map((f) => f.curve.length));
   return lineChart(
     'chart-cv-val',
@@ -73,11 +73,7 @@ function table(data: CvPageData): string {
 }
 
 export async function renderCvPage(data: CvPageData): Promise<string> {
-  const loaded = data.chartJsSource !== undefined ? { source: data.chartJsSource, reason: 'the given Chart.js source did not define Chart' } : await loadChartJs();
-  // As the other pages: a source that could close the script element is left out, not altered.
-  const unsafe = loaded.source !== null && /<\/script|<!--/i.test(loaded.source);
-  const source = unsafe ? null : loaded.source;
-  const reason = unsafe ? 'the Chart.js source contains "</script" or "<!--" and was not inlined' : loaded.reason;
+  const { source, reason } = await chartJsToInline(data.chartJsSource);
   const spec = foldsChart(data);
   const chips: [string, string][] = [
     ['task', data.task],

@@ -5,7 +5,7 @@
 // missing. Only numbers and fixed words reach the markup; the task and title are escaped.
 
 import { SUGGESTION_RULE, type LrFinderResult } from '../train/lr-finder.js';
-import { loadChartJs, type ChartSpec } from './charts.js';
+import { chartJsToInline, type ChartSpec } from './charts.js';
 import { CSS, PAGE_SCRIPT } from './page-assets.js';
 
 export interface LrFindPageData {
@@ -86,12 +86,7 @@ function table(result: LrFinderResult): string {
 }
 
 export async function renderLrFindPage(data: LrFindPageData): Promise<string> {
-  const loaded = data.chartJsSource !== undefined ? { source: data.chartJsSource, reason: 'the given Chart.js source did not define Chart' } : await loadChartJs();
-  // The library is inlined as-is; a source that could close the script element is left out (and the
-  // banner says so) rather than altered.
-  const unsafe = loaded.source !== null && /<\/script|<!--/i.test(loaded.source);
-  const source = unsafe ? null : loaded.source;
-  const reason = unsafe ? 'the Chart.js source contains "</script" or "<!--" and was not inlined' : loaded.reason;
+  const { source, reason } = await chartJsToInline(data.chartJsSource);
   const { result } = data;
   const spec = lrFindChart(result, data.divergeFactor);
   const chips: [string, string][] = [
