@@ -27,7 +27,7 @@ import { transposeRef } from '../src/reference/transpose.js';
 import { tverskyBackwardRef, tverskyForwardRef, type TverskyRefOptions } from '../src/reference/overlap-loss.js';
 import { sigmoidFocalBackwardRef, sigmoidFocalForwardRef } from '../src/reference/focal-loss.js';
 import { argExtremumRef, extremumBackwardRef, extremumRef } from '../src/reference/extrema.js';
-import { binaryMoreForwardRef, extremumBackwardRef as pairBackwardRef, whereBackwardRef, whereRef } from '../src/reference/elementwise-more.js';
+import { binaryMoreForwardRef, maximumBackwardRef, whereBackwardRef, whereRef } from '../src/reference/elementwise-more.js';
 import { gatherBackwardRef, gatherRef, stridedSliceIndices, tileIndices } from '../src/reference/slice.js';
 import { groupNormBackwardRef, groupNormForwardRef } from '../src/reference/groupnorm.js';
 import { softmaxBackwardRef, softmaxCrossEntropyBackwardRef, softmaxCrossEntropyRef, softmaxRef } from '../src/reference/softmax.js';
@@ -382,7 +382,7 @@ function libraryOpChecks(): GpuCheck[] {
       name: 'maximum [2,9,11,8] with [8]',
       inputs: [{ shape: [2, 9, 11, 8], grad: true }, { shape: [8], grad: true }],
       gpu: ([a, b]) => dn.maximum(a, b),
-      cpu: ([a, b], dy) => ({ y: binaryMoreForwardRef('maximum', a, b), grads: pairBackwardRef('maximum', a, b, dy) }),
+      cpu: ([a, b], dy) => ({ y: binaryMoreForwardRef('maximum', a, b), grads: maximumBackwardRef('maximum', a, b, dy) }),
     },
     {
       name: 'where [2,9,11,8]',

@@ -107,3 +107,18 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   const proto = Object.getPrototypeOf(v);
   return proto === Object.prototype || proto === null;
 }
+
+/**
+ * Options outside `known` are ArgumentErrors, for optimisers whose names differ between
+ * conventions: RMSprop.keras({ lr }) (PyTorch's name where Keras's learningRate goes) would
+ * otherwise train silently at the default rate.
+ */
+export function expectKnownOptions(op: string, opts: object, known: readonly string[]): void {
+  const unknown = Object.keys(opts).filter((k) => !known.includes(k));
+  if (unknown.length) throw new ArgumentError(`${op}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; the options are ${known.join(', ')}`);
+}
+
+/** A boolean or undefined (the default applies). */
+export function expectOptionalBoolean(op: string, role: string, v: unknown): void {
+  if (v !== undefined && typeof v !== 'boolean') throw new ArgumentError(`${op}: ${role} must be true or false, got ${describeValue(v)}`);
+}

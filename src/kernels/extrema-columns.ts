@@ -15,9 +15,9 @@
 
 import { packParams, u32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
-import { emptyTensor, type Shape, type Tensor } from '../graph/tensor.js';
+import type { Shape, Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
-import { sameWgsl, type ExtremumKind, type States } from './extrema.js';
+import { allocStates, sameWgsl, statesOf, type ExtremumKind, type States } from './extrema.js';
 import { maxRowChunks } from './row-chunks.js';
 
 /** Rows per chunk at least this, at most maxRowChunks chunks (reduce.ts's column sums alike). */
@@ -105,11 +105,6 @@ export function columnsApply(r: number, b: number): boolean {
   return r > 1 && b % 4 === 0 && b > 0 && Math.ceil(b / (4 * LANES)) <= maxDim && r * b * 4 <= runtime().bindingLimit;
 }
 
-const statesOf = (s: States): Tensor[] => [s.value, s.index, s.count];
-
-function alloc(kind: ExtremumKind, shape: Shape, what: string): States {
-  return { value: emptyTensor(shape, `${kind}.${what}value`), index: emptyTensor(shape, `${kind}.${what}index`), count: emptyTensor(shape, `${kind}.${what}count`) };
-}
 
 /**
  * The states of the middle of [a, r, b] (columnsApply true) from values or earlier states: per
@@ -125,7 +120,7 @@ export function columnStates(kind: ExtremumKind, src: Tensor | States, a: number
   const plan = planned(`${kind}.${what}value`, [a, used, b]);
   const maxDim = runtime().limits.maxComputeWorkgroupsPerDimension;
   const per = Math.min(chunkItems(`${kind}.columns`, a, [...ins.map((t) => part(t, r * b)), ...[0, 1, 2].map(() => part(plan, used * b))]), maxDim);
-  const out = alloc(kind, used === 1 ? outShape : [a, used, b], what);
+  const out = allocStates(kind, used === 1 ? outShape : [a, used, b], what);
   const p = packParams([u32(r), u32(b / 4), u32(rowsPerChunk), u32(used)]);
   const spec = columnSpec(kind, ins.length === 3);
   forEachChunk(a, per, (first, count) => {

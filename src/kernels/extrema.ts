@@ -56,11 +56,12 @@ export interface States {
   count: Tensor;
 }
 
-const statesOf = (s: States): Tensor[] => [s.value, s.index, s.count];
+export const statesOf = (s: States): Tensor[] => [s.value, s.index, s.count];
 const sourceTensors = (src: Tensor | States): Tensor[] => (src instanceof Tensor ? [src] : statesOf(src));
 
-function allocStates(kind: ExtremumKind, shape: Shape): States {
-  return { value: emptyTensor(shape, `${kind}.value`), index: emptyTensor(shape, `${kind}.index`), count: emptyTensor(shape, `${kind}.count`) };
+/** Three tensors of `shape`, labelled `${kind}.${what}value` and so on. */
+export function allocStates(kind: ExtremumKind, shape: Shape, what = ''): States {
+  return { value: emptyTensor(shape, `${kind}.${what}value`), index: emptyTensor(shape, `${kind}.${what}index`), count: emptyTensor(shape, `${kind}.${what}count`) };
 }
 
 function disposeStates(s: States): void {

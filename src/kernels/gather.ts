@@ -46,6 +46,9 @@ export type Direction = 'forward' | 'backward';
 /** Row-major strides of a shape, in elements. */
 export const stridesOf = (shape: readonly number[]): number[] => shape.map((_, d) => shapeSize(shape.slice(d + 1)));
 
+/** `v` padded with `pad` to MAX_RANK entries: a params block's fixed-size per-axis arrays. */
+export const padToMaxRank = (v: readonly number[], pad: number): number[] => [...v, ...new Array<number>(MAX_RANK - v.length).fill(pad)];
+
 const isIdentity = (a: GatherAxis): boolean => a.begin === 0 && a.step === 1 && a.size === a.period;
 
 /** Axes of one rank less or more, equivalent to `axes` (see the header); null: nothing is read (a dead backward). */
@@ -99,7 +102,7 @@ export function gatherPlan(direction: Direction, axes: GatherAxis[], vec4 = true
 /** The params block of a plan, laid out as PARAMS below. */
 export function gatherParams(plan: GatherPlan, live: boolean): ArrayBuffer {
   const ax = plan.axes;
-  const fill = (v: number[], pad: number): number[] => [...v, ...new Array<number>(MAX_RANK - v.length).fill(pad)];
+  const fill = padToMaxRank;
   return packParams([
     u32(gatherThreads(plan)),
     u32(live ? 1 : 0),

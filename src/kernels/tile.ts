@@ -16,7 +16,7 @@ import { expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
 import { dispatchChunk, range } from './chunking.js';
-import { at, coordinates, MAX_RANK, stridesOf } from './gather.js';
+import { at, coordinates, padToMaxRank, stridesOf } from './gather.js';
 import { checkRank, expectIntegers, gatherForward } from './slice.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, type VecWidth } from './wgsl.js';
 
@@ -125,7 +125,7 @@ function runJob(job: Job): void {
 }
 
 function dispatchJob(job: Job, dxSize: number, dyShape: number[]): void {
-  const fill = (v: number[], pad: number): number[] => [...v, ...new Array<number>(MAX_RANK - v.length).fill(pad)];
+  const fill = padToMaxRank;
   // A dead job (a rep of 0) sums no tiles; it runs in floats, as its binding of dy may be empty.
   const c = collapseTiles(job.shape, job.live ? job.reps : job.reps.map(() => 0));
   const width: VecWidth = job.live ? vecWidth(c.shape[c.shape.length - 1]) : 1;

@@ -4,6 +4,7 @@
 // shape, each times the stride of the x axis it comes from (a gather; every element is copied
 // once). Its gradient is the transpose of dy by the inverse permutation. Ranks up to 8.
 
+import { MAX_RANK, padToMaxRank, stridesOf } from './gather.js';
 import { ShapeError } from '../errors.js';
 import { packParams, u32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
@@ -12,7 +13,7 @@ import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Tensor } from '../graph/tensor.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
 
-const MAX_RANK = 8;
+// MAX_RANK (8) and the padding of per-axis params arrays are the gathers' (gather.ts).
 
 const spec: KernelSpec = {
   name: 'transpose',
@@ -52,11 +53,10 @@ function resolvePerm(x: Tensor, perm: unknown): number[] {
 /** The raw gather (no tape). */
 function permute(x: Tensor, perm: number[]): Tensor {
   const outShape = perm.map((a) => x.shape[a]);
-  const strides = x.shape.map((_, d) => x.shape.slice(d + 1).reduce((p, s) => p * s, 1));
+  const strides = stridesOf(x.shape);
   const y = emptyTensor(outShape, 'transpose.out');
   if (y.size === 0) return y;
-  const fill = (v: number[], with_: number) => [...v, ...new Array(MAX_RANK - v.length).fill(with_)];
-  const params = packParams([y.size, perm.length, 0, 0, ...fill(outShape, 1), ...fill(perm.map((a) => strides[a]), 0)].map((v) => u32(v)));
+  const params = packParams([y.size, perm.length, 0, 0, ...padToMaxRank(outShape, 1), ...padToMaxRank(perm.map((a) => strides[a]), 0)].map((v) => u32(v)));
   runtime().dispatch(spec, { inputs: [x.slice], outputs: [y.slice], params }, linearGrid(y.size));
   return y;
 }

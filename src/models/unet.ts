@@ -15,7 +15,7 @@
 // 88,732 parameters (F_l² + 3.5 F_l + 3 for F_l = 256, 128, 64, 32): 7,851,773 in all.
 
 import { ArgumentError, ShapeError } from '../errors.js';
-import { describeValue, expectChoice, expectOptionalNumber, expectOptions, expectTensor } from '../graph/args.js';
+import { describeValue, expectChoice, expectOptionalBoolean, expectOptionalNumber, expectOptions, expectTensor } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
 import { concat } from '../kernels/concat.js';
 import { unary } from '../kernels/elementwise.js';
@@ -73,9 +73,7 @@ function checkUNetOptions(opts: UNetOptions): void {
   if (opts.norm === 'group' && (opts.features ?? 32) % groups) {
     throw new ArgumentError(`UNet: ${opts.features ?? 32} features do not split into ${groups} groups (normGroups)`);
   }
-  if (opts.attention !== undefined && typeof opts.attention !== 'boolean') {
-    throw new ArgumentError(`UNet: attention must be true or false, got ${describeValue(opts.attention)}`);
-  }
+  expectOptionalBoolean('UNet', 'attention', opts.attention);
   // A gate projects F_l to F_l / 2 channels, normalised in the same groups.
   const inter = Math.max(1, Math.floor((opts.features ?? 32) / 2));
   if (opts.attention && opts.norm === 'group' && inter % groups) {

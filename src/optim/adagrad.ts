@@ -12,7 +12,8 @@
 import { adagradUpdate } from '../kernels/optimizer.js';
 import { expectOptionalNumber, expectOptions } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
-import { expectKnownOptions, Optimizer, type NamedParameter } from './optimizer.js';
+import { expectKnownOptions } from '../graph/args.js';
+import { Optimizer, type NamedParameter } from './optimizer.js';
 
 export interface AdagradOptions {
   lr?: number;

@@ -16,7 +16,8 @@
 import { rmspropUpdate } from '../kernels/optimizer.js';
 import { expectChoice, expectOptionalNumber, expectOptions } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
-import { expectKnownOptions, expectOptionalBoolean, Optimizer, type NamedParameter } from './optimizer.js';
+import { expectKnownOptions, expectOptionalBoolean } from '../graph/args.js';
+import { Optimizer, type NamedParameter } from './optimizer.js';
 
 export interface RmspropOptions {
   lr?: number;

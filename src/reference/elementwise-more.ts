@@ -102,7 +102,7 @@ export function binaryMoreForwardRef(op: string, a: NdArray, b: NdArray): NdArra
 }
 
 /** maximum's and minimum's gradients: the winner takes dy, a tie half each, summed over broadcasts. */
-export function extremumBackwardRef(op: 'maximum' | 'minimum', a: NdArray, b: NdArray, dy: NdArray): [NdArray, NdArray] {
+export function maximumBackwardRef(op: 'maximum' | 'minimum', a: NdArray, b: NdArray, dy: NdArray): [NdArray, NdArray] {
   const da = ndZeros(a.shape);
   const db = ndZeros(b.shape);
   for (let i = 0; i < dy.data.length; i++) {

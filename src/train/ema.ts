@@ -27,7 +27,7 @@ import { runtime } from '../gpu/runtime.js';
 import type { HostTensor } from '../io/safetensors.js';
 import { emaUpdate } from '../kernels/ema.js';
 import { Module } from '../nn/module.js';
-import { expectOptionalBoolean } from '../optim/optimizer.js';
+import { expectOptionalBoolean } from '../graph/args.js';
 
 export interface WeightEmaOptions {
   /** The decay d (default 0.999): the average's memory is about 1 / (1 − d) steps. */
