@@ -9,8 +9,8 @@
 // with γ q^(γ−1) taken as 0 where q = 0. Forwards return the reduced loss (or the per-element
 // losses for 'none'); backwards dL/dx for an upstream dy (one value, or one per element).
 
-import { nd, ndZeros, type NdArray } from './array.js';
-import type { Reduction } from './loss.js';
+import { ndZeros, type NdArray } from './array.js';
+import { reduce, upstream, type Reduction } from './loss.js';
 
 export interface FocalRefOptions {
   alpha: number | null;
@@ -65,18 +65,14 @@ function perElement(x: number, y: number, logits: boolean, o: FocalRefOptions): 
 function forward(x: NdArray, y: NdArray, logits: boolean, o: FocalRefOptions): NdArray {
   const out = ndZeros(x.shape);
   for (let i = 0; i < x.data.length; i++) out.data[i] = perElement(x.data[i], y.data[i], logits, o).l;
-  if (o.reduction === 'none') return out;
-  let s = 0;
-  for (const v of out.data) s += v;
-  return nd([o.reduction === 'mean' ? s / out.data.length : s], []);
+  return reduce(out, o.reduction);
 }
 
 function backward(x: NdArray, y: NdArray, dy: NdArray, logits: boolean, o: FocalRefOptions): NdArray {
   const dx = ndZeros(x.shape);
   const n = x.data.length;
   for (let i = 0; i < n; i++) {
-    const up = o.reduction === 'none' ? dy.data[i] : o.reduction === 'mean' ? dy.data[0] / n : dy.data[0];
-    dx.data[i] = up * perElement(x.data[i], y.data[i], logits, o).dl;
+    dx.data[i] = upstream(dy, i, n, o.reduction) * perElement(x.data[i], y.data[i], logits, o).dl;
   }
   return dx;
 }

@@ -7,7 +7,8 @@ import { nd, ndZeros, type NdArray } from './array.js';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 
-function reduce(perElement: NdArray, reduction: Reduction): NdArray {
+/** The per-element losses reduced as `reduction` says (the other loss references use it too). */
+export function reduce(perElement: NdArray, reduction: Reduction): NdArray {
   if (reduction === 'none') return perElement;
   let s = 0;
   for (const v of perElement.data) s += v;
@@ -15,7 +16,7 @@ function reduce(perElement: NdArray, reduction: Reduction): NdArray {
 }
 
 /** Scale of each element's gradient: dy per element for 'none', dy / n for 'mean', dy for 'sum'. */
-function upstream(dy: NdArray, i: number, n: number, reduction: Reduction): number {
+export function upstream(dy: NdArray, i: number, n: number, reduction: Reduction): number {
   if (reduction === 'none') return dy.data[i];
   return reduction === 'mean' ? dy.data[0] / n : dy.data[0];
 }
@@ -83,7 +84,7 @@ interface DiceSums {
 }
 
 /** Element i's group: its sample (with perSample) times the channels, plus its channel (with perChannel). */
-function diceGroupOf(p: NdArray, perSample: boolean, perChannel: boolean): { groups: number; groupOf: (i: number) => number } {
+export function diceGroupOf(p: NdArray, perSample: boolean, perChannel: boolean): { groups: number; groupOf: (i: number) => number } {
   const samples = perSample ? p.shape[0] : 1;
   const channels = perChannel ? p.shape[p.shape.length - 1] : 1;
   const perSampleSize = p.data.length / samples;

@@ -9,6 +9,7 @@
 //   dL/dp_i    = −(1/G) · f'(1 − TI_g) · dTI_g/dp_i,  f'(u) = 1, or γ u^(γ−1) (0 where u = 0)
 
 import { ndZeros, type NdArray } from './array.js';
+import { diceGroupOf } from './loss.js';
 
 export interface TverskyRefOptions {
   alpha: number;
@@ -27,11 +28,7 @@ interface GroupIndex {
 }
 
 function tverskyIndex(p: NdArray, y: NdArray, o: TverskyRefOptions): GroupIndex {
-  const samples = o.perSample ? p.shape[0] : 1;
-  const channels = o.perChannel ? p.shape[p.shape.length - 1] : 1;
-  const perSampleSize = p.data.length / samples;
-  const groupOf = (i: number) => Math.floor(i / perSampleSize) * channels + (i % channels);
-  const groups = samples * channels;
+  const { groups, groupOf } = diceGroupOf(p, o.perSample ?? false, o.perChannel ?? false);
   const tp = new Float64Array(groups);
   const fp = new Float64Array(groups);
   const fn = new Float64Array(groups);
