@@ -1,6 +1,7 @@
 // Shared pieces of the loss tests (focal-loss, overlap-loss): float32-rounded data, random masks,
 // and one GPU run of a loss with its gradient.
 
+import { expect } from 'vitest';
 import * as dn from '../../src/index.js';
 import { fromNd } from './gpu.js';
 import { rng } from './rng.js';
@@ -28,4 +29,18 @@ export async function runLossGpu(fn: (x: dn.Tensor, y: dn.Tensor) => dn.Tensor, 
   const grad = await xt.grad!.toArray();
   for (const t of [xt, yt, loss, dyt]) t.dispose();
   return { lossShape, value, grad };
+}
+
+/**
+ * A [2, 4, 4, 1] prediction against targets of another shape (channels, batch, rank): each a
+ * ShapeError whose message starts with the loss's name.
+ */
+export function expectMismatchedShapesRefused(name: string, fn: (p: dn.Tensor, y: dn.Tensor) => unknown, p: dn.Tensor): void {
+  const starts = new RegExp(`^${name}: `);
+  for (const shape of [[2, 4, 4, 2], [1, 4, 4, 1], [2, 16]]) {
+    const y = dn.zeros(shape);
+    expect(() => fn(p, y)).toThrow(dn.ShapeError);
+    expect(() => fn(p, y)).toThrow(starts);
+    y.dispose();
+  }
 }
