@@ -1,17 +1,14 @@
 // An ensemble of runs (the folds of a cross-validation, as nnU-Net ensembles its five fold
 // models) scored on the test patients they all held out: the runs' best checkpoints loaded side by
-// side into one EnsembleModel (train/ensemble.ts: the mean of their outputs), which eval scores as
+// side into one EnsembleModel (run-model.ts; train/ensemble.ts: the mean of their outputs), which eval scores as
 // it scores one model, loss, test-time augmentation and post-processing included.
 
 import { DataError } from '../data/errors.js';
-import type { Module } from '../nn/module.js';
-import { loadCheckpoint } from '../train/checkpoint.js';
-import { EnsembleModel } from '../train/ensemble.js';
 import type { TrainConfig } from './config.js';
 import { evaluationSlices } from './data.js';
 import { checkEvalOptions, evaluateRun, refuseForClassify, type EvalResult, type EvalRunOptions } from './eval-job.js';
-import { buildModel } from './model.js';
-import { bestCheckpoint, readConfig, readJson, runFiles, useRunTuning } from './run-dir.js';
+import { readConfig, readJson, runFiles, useRunTuning } from './run-dir.js';
+import { loadRunModel } from './run-model.js';
 
 export interface EnsembleResult extends EvalResult {
   /** The run folders averaged, in order. */
@@ -40,9 +37,8 @@ export async function evaluateEnsemble(runs: readonly string[], opts: EvalRunOpt
   const test = await evaluationSlices(opts.data ? { ...configs[0], data: opts.data } : configs[0], runs[0], opts.log, opts.allPatients);
   if (!test.length) throw new DataError(`ensemble: ${runs[0]} has no test patients (--test-fraction 0)`);
   await useRunTuning(runs[0], () => {});
-  const model = await loadEnsemble(runs, configs);
+  const model = await loadRunModel(runs, configs, opts.log);
   try {
-    opts.log(`ensemble: ${runs.length} runs (${runs.join(', ')})`);
     const result = await evaluateRun(configs[0], model, test, opts.log, opts);
     const external = opts.allPatients ? { data: opts.data, allPatients: true } : {};
     return { ...result, json: { ...result.json, ...external, ensemble: runs.slice() }, members: runs.slice() };
@@ -57,22 +53,6 @@ export function checkSameInput(firstRun: string, first: TrainConfig, run: string
   if (c.size !== first.size || c.normalize !== first.normalize) {
     throw new DataError(`ensemble: ${run} reads its slices at ${c.size}x${c.size}, normalised '${c.normalize}', and ${firstRun} at ${first.size}x${first.size}, '${first.normalize}': the members must see the same input`);
   }
-}
-
-/** The runs' best checkpoints (else their last) as one EnsembleModel; all freed on an error. */
-export async function loadEnsemble(runs: readonly string[], configs: readonly TrainConfig[]): Promise<EnsembleModel> {
-  const members: Module[] = [];
-  try {
-    for (const [i, c] of configs.entries()) {
-      const { model } = buildModel(c);
-      members.push(model);
-      await loadCheckpoint(await bestCheckpoint(runs[i]), model);
-    }
-  } catch (e) {
-    for (const m of members) m.dispose();
-    throw e;
-  }
-  return new EnsembleModel(members);
 }
 
 /** `dawnet eval RUN RUN...`: evaluateEnsemble with eval's checks of its options. */

@@ -11,15 +11,15 @@ import { ArgumentError } from '../errors.js';
 import { DataError } from '../data/errors.js';
 import { describeValue, expectChoice, expectNumber } from '../graph/args.js';
 import type { Module } from '../nn/module.js';
-import { loadCheckpoint } from '../train/checkpoint.js';
 import { postprocessVolumes } from '../train/components.js';
 import { evaluate, type EvalSet } from '../train/fit.js';
 import { binaryReport, segmentationReport, type SurfaceReport } from '../train/metrics.js';
 import { TTA_MODES, TtaModel, type TtaMode } from '../train/tta.js';
 import type { TrainConfig } from './config.js';
 import { evaluationSlices, makeDataset } from './data.js';
-import { buildModel, lossFor } from './model.js';
-import { bestCheckpoint, readConfig, runFiles, useRunTuning, writeJson } from './run-dir.js';
+import { lossFor } from './model.js';
+import { readConfig, runFiles, useRunTuning, writeJson } from './run-dir.js';
+import { loadRunModel } from './run-model.js';
 
 export interface EvalResult {
   json: Record<string, unknown>;
@@ -148,7 +148,6 @@ export function refuseForClassify(c: TrainConfig, opts: EvalOptions): void {
   }
 }
 
-/** Loads a run's best checkpoint (or its last) and evaluates the test split. */
 /** eval's options checked, each fault an ArgumentError naming it (what a caller in code may pass). */
 export function checkEvalOptions(opts: EvalOptions & { data?: string; allPatients?: boolean }): void {
   expectChoice('eval', 'tta', opts.tta, TTA_MODES);
@@ -170,6 +169,7 @@ export interface EvalRunOptions extends EvalOptions {
   allPatients?: boolean;
 }
 
+/** Loads a run's best checkpoint (or its last) and evaluates the test split (or, allPatients, all of `data`). */
 export async function runEval(runDir: string, opts: EvalRunOptions): Promise<EvalResult> {
   checkEvalOptions(opts);
   const c = await readConfig(runDir);
@@ -178,13 +178,14 @@ export async function runEval(runDir: string, opts: EvalRunOptions): Promise<Eva
   const files = runFiles(runDir);
   const test = await evaluationSlices(c, runDir, opts.log, opts.allPatients);
   if (!test.length) throw new DataError(`${runDir}: no test patients (trained with --test-fraction 0), so nothing to evaluate; --data DIR --all-patients scores another folder`);
-  const { model } = buildModel(c);
-  const ckpt = await bestCheckpoint(runDir);
-  await loadCheckpoint(ckpt, model);
-  opts.log(`model: ${ckpt}`);
-  await useRunTuning(runDir, opts.log);
-  const result = await evaluateRun(c, model, test, opts.log, opts);
-  model.dispose();
+  const model = await loadRunModel([runDir], [c], opts.log);
+  let result: EvalResult;
+  try {
+    await useRunTuning(runDir, opts.log);
+    result = await evaluateRun(c, model, test, opts.log, opts);
+  } finally {
+    model.dispose();
+  }
   // The run's eval.json is its own test split's: an external set's scores go where --out says.
   if (!opts.allPatients) await writeJson(files.eval, result.json);
   return { ...result, json: opts.allPatients ? { ...result.json, data: c.data, allPatients: true } : result.json };

@@ -15,13 +15,14 @@ import { describeValue, expectChoice, expectNumber } from '../graph/args.js';
 import { tensor } from '../graph/tensor.js';
 import { nodeFs, readFileBytes, writeFileAtomic } from '../io/files.js';
 import { encodePng } from '../io/png.js';
-import { loadCheckpoint } from '../train/checkpoint.js';
+import type { Module } from '../nn/module.js';
 import { postprocessMask } from '../train/components.js';
 import { predictWithTta, TTA_MODES, type TtaMode } from '../train/tta.js';
 import { overlay, probabilityToGray, toRgb8 } from '../report/overlay.js';
-import { checkSameInput, loadEnsemble } from './ensemble-job.js';
-import { buildModel } from './model.js';
+import type { TrainConfig } from './config.js';
+import { checkSameInput } from './ensemble-job.js';
 import { bestCheckpoint, readConfig, useRunTuning, writeJson } from './run-dir.js';
+import { loadRunModel } from './run-model.js';
 
 export interface Prediction {
   file: string;
@@ -113,32 +114,19 @@ function summarise(folders: Map<string, string[]>, results: Prediction[]): Folde
   });
 }
 
-export async function runPredict(runDir: string, paths: string[], outDir: string, log: (m: string) => void, opts: PredictOptions = {}): Promise<Prediction[]> {
-  checkOptions(opts);
-  const { images, folders } = await expandImages(paths);
-  const tta = opts.tta ?? 'none';
-  const minLesionSize = opts.minLesionSize ?? 0;
-  const keepLargest = opts.keepLargest ?? false;
+/** Test-time augmentation and post-processing, as runPredict resolved them. */
+interface SliceOptions {
+  tta: TtaMode;
+  minLesionSize: number;
+  keepLargest: boolean;
+}
+
+/** Each slice through `model`: classify, p(tumour); segment, the three PNGs and the pixel count. */
+async function predictSlices(model: Module, images: readonly string[], outDir: string, log: (m: string) => void, c: TrainConfig, opts: SliceOptions): Promise<Prediction[]> {
+  const { tta, minLesionSize, keepLargest } = opts;
   const postprocessing = minLesionSize > 0 || keepLargest;
-  const c = await readConfig(runDir);
-  if (c.task === 'classify' && postprocessing) {
-    throw new ArgumentError('predict: minLesionSize and keepLargest post-process segmentation masks, and this run is classify');
-  }
-  const runs = [runDir, ...(opts.ensemble ?? [])];
-  const configs = [c];
-  for (const run of runs.slice(1)) {
-    configs.push(await readConfig(run));
-    checkSameInput(runDir, c, run, configs.at(-1)!);
-  }
-  const checkpoints = await Promise.all(runs.map(bestCheckpoint));
-  const model = runs.length > 1 ? await loadEnsemble(runs, configs) : buildModel(c).model;
-  if (runs.length === 1) await loadCheckpoint(checkpoints[0], model);
-  else log(`ensemble: ${runs.length} runs (${runs.join(', ')})`);
-  await useRunTuning(runDir, log);
-  model.eval();
-  await (await nodeFs()).mkdir(outDir, { recursive: true });
-  const results: Prediction[] = [];
   const size = c.size;
+  const results: Prediction[] = [];
   for (const path of images) {
     const rgb = sliceToRgb(await readFileBytes(path), path, size);
     const input = Float32Array.from(rgb);
@@ -174,7 +162,37 @@ export async function runPredict(runDir: string, paths: string[], outDir: string
     results.push({ file: path, tumourPixels, removedPixels, outputs });
     log(`${path}: ${tumourPixels} tumour pixels -> ${outputs.join(', ')}`);
   }
-  model.dispose();
+  return results;
+}
+
+export async function runPredict(runDir: string, paths: string[], outDir: string, log: (m: string) => void, opts: PredictOptions = {}): Promise<Prediction[]> {
+  checkOptions(opts);
+  const { images, folders } = await expandImages(paths);
+  const tta = opts.tta ?? 'none';
+  const minLesionSize = opts.minLesionSize ?? 0;
+  const keepLargest = opts.keepLargest ?? false;
+  const postprocessing = minLesionSize > 0 || keepLargest;
+  const c = await readConfig(runDir);
+  if (c.task === 'classify' && postprocessing) {
+    throw new ArgumentError('predict: minLesionSize and keepLargest post-process segmentation masks, and this run is classify');
+  }
+  const runs = [runDir, ...(opts.ensemble ?? [])];
+  const configs = [c];
+  for (const run of runs.slice(1)) {
+    configs.push(await readConfig(run));
+    checkSameInput(runDir, c, run, configs.at(-1)!);
+  }
+  const checkpoints = await Promise.all(runs.map(bestCheckpoint));
+  const model = await loadRunModel(runs, configs, log);
+  let results: Prediction[];
+  try {
+    await useRunTuning(runDir, log);
+    model.eval();
+    await (await nodeFs()).mkdir(outDir, { recursive: true });
+    results = await predictSlices(model, images, outDir, log, c, { tta, minLesionSize, keepLargest });
+  } finally {
+    model.dispose();
+  }
   const summary = summarise(folders, results);
   for (const s of summary) {
     log(`${s.folder}: tumour in ${s.slicesWithTumour} of ${s.slices} slices${s.tumourPixels !== undefined ? `, ${s.tumourPixels} tumour pixels in all` : ''}`);

@@ -53,12 +53,19 @@ async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     const err = e as Error;
-    // Usage mistakes and our own errors are one line; anything else is a bug worth its stack.
+    // Usage mistakes, our own errors and the file system's (a missing or unreadable path, which
+    // Node's message names) are one line; anything else is a bug worth its stack.
     console.error(`dawnet ${name}: ${err.message}`);
-    if (!(err instanceof DawnetError)) console.error(err.stack);
+    if (!(err instanceof DawnetError) && !isFileSystemError(err)) console.error(err.stack);
     if (process.env.DAWNET_DEBUG) console.error(err.stack);
     return 1;
   }
+}
+
+/** Node's errors from a file-system call: a code such as ENOENT and the path at fault. */
+function isFileSystemError(err: Error): boolean {
+  const e = err as NodeJS.ErrnoException;
+  return typeof e.code === 'string' && typeof e.syscall === 'string' && typeof e.path === 'string';
 }
 
 // Dawn keeps the process alive while its GPU object lives: exit explicitly.

@@ -252,7 +252,9 @@ export class ModelCheckpoint implements Callback {
     if (current === undefined) return;
     const better = Number.isNaN(this.best) || (this.mode === 'min' ? current < this.best : current > this.best);
     if (better) {
-      ctl.log(`ModelCheckpoint: ${this.monitor} improved from ${this.best} to ${current}; saving ${path}`);
+      // No best yet is NaN (a state that survives JSON); Keras words it as the start of its search.
+      const from = Number.isNaN(this.best) ? (this.mode === 'min' ? 'inf' : '-inf') : String(this.best);
+      ctl.log(`ModelCheckpoint: ${this.monitor} improved from ${from} to ${current}; saving ${path}`);
       this.best = current;
       await ctl.saveCheckpoint(path, epoch, logs);
       this.saves.push(epoch);

@@ -1,21 +1,26 @@
 // The ensemble of runs (src/app/ensemble-job.ts, train/ensemble.ts) in process, on two tiny folds
 // of a synthetic set: the average of the members' own test predictions scored as eval scores one
 // model; a run ensembled with itself scores exactly as its own eval, loss included; members that
-// held out other patients are refused.
+// held out other patients are refused; loadRunModel, which eval, predict and ensembles load
+// through, frees what it built when a checkpoint does not load.
 
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluateEnsemble } from '../../src/app/ensemble-job.js';
-import { predictSet, segmentationMetrics } from '../../src/app/eval-job.js';
+import { predictSet, runEval, segmentationMetrics } from '../../src/app/eval-job.js';
+import { runPredict } from '../../src/app/predict-job.js';
 import { prepareData } from '../../src/app/data.js';
 import { buildModel } from '../../src/app/model.js';
 import { readConfig } from '../../src/app/run-dir.js';
+import { loadRunModel } from '../../src/app/run-model.js';
 import { runTraining } from '../../src/app/train-job.js';
 import { configFromFlags } from '../../src/cli/train.js';
 import { writeSyntheticDataset } from '../../src/data/synth.js';
 import { DataError } from '../../src/data/errors.js';
+import { memory } from '../../src/index.js';
+import { EnsembleModel } from '../../src/train/ensemble.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
 import { useGpu } from '../helpers/gpu.js';
 
@@ -83,4 +88,41 @@ describe('evaluateEnsemble', () => {
     await expect(evaluateEnsemble([runs[0], runs[2]], { log: quiet })).rejects.toThrow(/other holds out other test patients than .*fold-1; an ensemble is scored on the patients every member held out/);
     await expect(evaluateEnsemble([runs[0]], { log: quiet })).rejects.toThrow(/needs two runs or more, got 1/);
   });
+});
+
+describe('loadRunModel', () => {
+  it("loads one run's best checkpoint, or several runs as their ensemble, saying which", async () => {
+    const configs = [await readConfig(runs[0]), await readConfig(runs[1])];
+    const logs: string[] = [];
+    const one = await loadRunModel([runs[0]], [configs[0]], (m) => logs.push(m));
+    expect(one).not.toBeInstanceOf(EnsembleModel);
+    one.dispose();
+    const both = await loadRunModel(runs.slice(0, 2), configs, (m) => logs.push(m));
+    expect(both).toBeInstanceOf(EnsembleModel);
+    expect((both as EnsembleModel).members).toHaveLength(2);
+    both.dispose();
+    expect(logs).toEqual([`model: ${join(runs[0], 'best.safetensors')}`, `ensemble: 2 runs (${runs[0]}, ${runs[1]})`]);
+  }, 60_000);
+
+  it('a checkpoint that does not load: an error naming it, and every model built so far freed', async () => {
+    const broken = join(work, 'broken');
+    cpSync(runs[1], broken, { recursive: true });
+    writeFileSync(join(broken, 'best.safetensors'), 'not a checkpoint');
+    const c = await readConfig(runs[0]);
+    const before = memory().bytesInUse;
+    await expect(loadRunModel([runs[0], broken], [c, c], quiet)).rejects.toThrow(join(broken, 'best.safetensors'));
+    expect(memory().bytesInUse).toBe(before);
+    // eval and predict load through it and free as well.
+    await expect(runEval(broken, { log: quiet })).rejects.toThrow(join(broken, 'best.safetensors'));
+    expect(memory().bytesInUse).toBe(before);
+    await expect(runPredict(runs[0], [], join(work, 'predict-broken'), quiet, { ensemble: [broken] })).rejects.toThrow(join(broken, 'best.safetensors'));
+    expect(memory().bytesInUse).toBe(before);
+  }, 60_000);
+
+  it('predict frees its model when a slice fails', async () => {
+    const before = memory().bytesInUse;
+    const missing = join(work, 'no-such-slice.tif');
+    await expect(runPredict(runs[0], [missing], join(work, 'predict-missing'), quiet)).rejects.toThrow('no-such-slice.tif');
+    expect(memory().bytesInUse).toBe(before);
+  }, 60_000);
 });

@@ -51,6 +51,12 @@ describe('dawnet usage', () => {
     expect(lines[0]).toContain('/nonexistent/kaggle_3m');
   });
 
+  it("a missing input file is a one-line error naming it (Node's own message, no stack)", () => {
+    const r = runCliSync(cli, ['convert', '/nonexistent/vgg16.h5', '--out', '/tmp/dawnet-never.safetensors']);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual(["dawnet convert: ENOENT: no such file or directory, open '/nonexistent/vgg16.h5'"]);
+  });
+
   it('an unknown command says which exist', () => {
     const r = runCliSync(cli, ['trian']);
     expect(r.code).not.toBe(0);

@@ -16,7 +16,8 @@ class FakeControl implements TrainingControl {
   restoreWeights(s: unknown): void { this.weights = (s as { w: number }).w; this.restored.push(this.weights); }
   disposeWeights(s: unknown): void { if (s) this.live.delete((s as { w: number }).w); }
   async saveCheckpoint(path: string): Promise<void> { this.saved.push(path); }
-  log(): void {}
+  logs: string[] = [];
+  log(m: string): void { this.logs.push(m); }
 }
 
 async function run(cb: Callback, key: string, values: number[], ctl = new FakeControl()): Promise<{ ctl: FakeControl; lrs: number[]; epochs: number }> {
@@ -92,6 +93,11 @@ describe('ModelCheckpoint', () => {
     const { ctl } = await run(cb, 'val_accuracy', [0.5, 0.6, 0.6, 0.55, 0.7]);
     expect(cb.saves).toEqual([0, 1, 4]);
     expect(ctl.saved).toEqual(['run/best-001.safetensors', 'run/best-002.safetensors', 'run/best-005.safetensors']);
+    // The first save improves on nothing: Keras's words, -inf for a metric that rises.
+    expect(ctl.logs[0]).toBe('ModelCheckpoint: val_accuracy improved from -inf to 0.5; saving run/best-001.safetensors');
+    expect(ctl.logs[1]).toBe('ModelCheckpoint: val_accuracy improved from 0.5 to 0.6; saving run/best-002.safetensors');
+    const byLoss = await run(new ModelCheckpoint('run/best.safetensors', { saveBestOnly: true }), 'val_loss', [2]);
+    expect(byLoss.ctl.logs).toEqual(['ModelCheckpoint: val_loss improved from inf to 2; saving run/best.safetensors']);
   });
 
   it('saves every epoch without saveBestOnly', async () => {
