@@ -1,7 +1,7 @@
 // The LGG brain-MRI segmentation data set as Kaggle ships it (`kaggle_3m/`): one folder per
 // patient (`TCGA_CS_4941_19960909`), slices `<folder>_<n>.tif` (256x256, 8-bit, 3 channels:
 // pre-contrast, FLAIR, post-contrast) each with a mask `<folder>_<n>_mask.tif` (8-bit, 1 channel,
-// 0 or 255), and `data.csv` with one row of clinical data per patient (`Patient` = the folder
+// 0 or 255; a mask with more values is refused), and `data.csv` with one row of clinical data per patient (`Patient` = the folder
 // name without its date). A slice's label is 1 when any pixel of its full-size mask is non-zero.
 //
 // scanLgg() lists and checks everything once; decodeSlice() turns a slice's two files into the
@@ -253,7 +253,7 @@ async function checkSlice(job: SlicePair & { folder: string }, verifyImages: boo
   const image = verifyImages ? decodeTiff(imageBytes, job.image) : readTiffInfo(imageBytes, job.image);
   const mask = decodeTiff(maskBytes, job.mask);
   checkPair(image, mask, job.image, job.mask);
-  const tumourPixels = countNonZeroPixels(mask);
+  const tumourPixels = countTumourPixels(mask, job.mask);
   return {
     id: `${job.folder}_${job.index}`,
     patient: DATED_FOLDER.exec(job.folder)?.[1] ?? job.folder,
@@ -277,16 +277,27 @@ function checkPair(image: { width: number; height: number; channels: number }, m
   }
 }
 
-function countNonZeroPixels(mask: TiffImage): number {
+/**
+ * The mask's non-zero pixels (any channel). A mask holds 0 and one other value (255 in kaggle_3m,
+ * 1 in some exports); more values than that mean a slice image saved under a mask's name or a
+ * mask resampled with interpolation, whose non-zero pixels are not the tumour: a DataError.
+ */
+function countTumourPixels(mask: TiffImage, name: string): number {
   let count = 0;
+  const values = new Set<number>();
   const c = mask.channels;
   for (let p = 0; p < mask.width * mask.height; p++) {
+    let tumour = false;
     for (let k = 0; k < c; k++) {
-      if (mask.data[p * c + k] !== 0) {
-        count++;
-        break;
-      }
+      const v = mask.data[p * c + k];
+      if (v === 0) continue;
+      tumour = true;
+      if (values.size < 3) values.add(v);
     }
+    if (tumour) count++;
+  }
+  if (values.size > 1) {
+    throw new DataError(`${name}: not a binary mask: non-zero values ${[...values].sort((a, b) => a - b).join(', ')}${values.size > 2 ? ', ...' : ''}; LGG masks hold 0 and one other value (255)`);
   }
   return count;
 }

@@ -51,6 +51,18 @@ describe('scanLgg on a synthetic kaggle_3m folder', () => {
     }
   });
 
+  it('names the values of a mask that is not binary; 0/255 and 0/1 masks pass', async () => {
+    const dir = copyOfDataset('grey-mask');
+    const folder = firstFolder(dir);
+    const mask = new Uint8Array(32 * 32);
+    mask[3] = 255;
+    mask[4] = 128; // an edge a resampling interpolated
+    const path = join(dir, folder, `${folder}_2_mask.tif`);
+    writeFileSync(path, encodeTiff({ width: 32, height: 32, channels: 1, data: mask }));
+    const scanned = await scanLgg(dir, { size: 16 });
+    expect(scanned.summary.problems).toEqual([{ file: path, reason: 'not a binary mask: non-zero values 128, 255; LGG masks hold 0 and one other value (255)' }]);
+  });
+
   it('labels a slice 1 exactly when its mask has a non-zero pixel', () => {
     for (const s of dataset.slices) {
       const mask = decodeTiff(readFileSync(s.maskPath));
@@ -177,6 +189,14 @@ const BAD_FILES: { name: string; damage: Damage }[] = [
     damage: (dir, f) => {
       const path = join(dir, f, `${f}_6_mask.tif`);
       writeFileSync(path, encodeTiff({ width: 16, height: 16, channels: 1, data: new Uint8Array(256) }));
+      return path;
+    },
+  },
+  {
+    name: 'mask that is not binary (a slice saved under a mask name)',
+    damage: (dir, f) => {
+      const path = join(dir, f, `${f}_7_mask.tif`);
+      writeFileSync(path, readFileSync(join(dir, f, `${f}_7.tif`)));
       return path;
     },
   },
