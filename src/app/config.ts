@@ -3,7 +3,7 @@
 // `classify` (batch 32, 256x256, Adam, its callbacks) and Buda et al. for `segment` (batch 16,
 // lr 1e-4, Dice loss).
 
-import type { AugmentPreset } from '../data/augment.js';
+import { AUGMENT_PRESETS, type AugmentPreset } from '../data/augment.js';
 
 export type Task = 'classify' | 'segment';
 
@@ -143,4 +143,90 @@ export function defaultConfig(task: Task): TrainConfig {
 /** The metric that picks the best checkpoint: the notebook's val accuracy, or val Dice. */
 export function bestMonitor(task: Task): string {
   return task === 'classify' ? 'val_accuracy' : 'val_dice';
+}
+
+/** What a field of a saved config may hold: a choice among strings, or a kind of value. */
+type FieldRule = readonly string[] | 'string' | 'string?' | 'whole' | 'positive' | 'fraction' | 'number' | 'boolean';
+
+/**
+ * The fields eval, predict, ensembles and --resume rebuild a run from: those every run has written
+ * since the first are required; those later versions added are optional (older runs lack them).
+ */
+const CONFIG_FIELDS: Record<string, { rule: FieldRule; required: boolean }> = {
+  task: { rule: ['classify', 'segment'], required: true },
+  data: { rule: 'string', required: true },
+  epochs: { rule: 'whole', required: true },
+  batch: { rule: 'whole', required: true },
+  size: { rule: 'whole', required: true },
+  lr: { rule: 'positive', required: true },
+  seed: { rule: 'number', required: true },
+  augment: { rule: AUGMENT_PRESETS, required: true },
+  split: { rule: ['patient', 'slice'], required: true },
+  testFraction: { rule: 'fraction', required: true },
+  valFraction: { rule: 'fraction', required: true },
+  loss: { rule: ['dice', 'bce+dice', 'bce', 'tversky', 'focal-tversky', 'focal'], required: true },
+  features: { rule: 'whole', required: true },
+  depth: { rule: 'whole', required: true },
+  widthScale: { rule: 'positive', required: true },
+  weights: { rule: 'string?', required: true },
+  normalize: { rule: ['zscore', 'zscore-volume', 'imagenet', 'none'], required: true },
+  emptyPolicy: { rule: ['one', 'skip'], required: true },
+  patience: { rule: 'number', required: true },
+  minDelta: { rule: 'number', required: true },
+  lrPatience: { rule: 'number', required: true },
+  lrFactor: { rule: 'positive', required: true },
+  limit: { rule: 'number', required: true },
+  workers: { rule: 'number', required: true },
+  strict: { rule: 'boolean', required: true },
+  folds: { rule: 'number', required: false },
+  fold: { rule: 'number', required: false },
+  tuneConvs: { rule: 'boolean', required: false },
+  clipGradNorm: { rule: 'number', required: false },
+  accumulate: { rule: 'whole', required: false },
+  lrSchedule: { rule: ['plateau', 'cosine'], required: false },
+  optimizer: { rule: OPTIMIZERS, required: false },
+  norm: { rule: ['batch', 'instance', 'group'], required: false },
+  attention: { rule: 'boolean', required: false },
+  ema: { rule: 'number', required: false },
+};
+
+function fieldFault(value: unknown, rule: FieldRule): string | null {
+  if (Array.isArray(rule)) return rule.includes(value as string) ? null : `one of ${rule.map((r) => `'${r}'`).join(', ')}`;
+  switch (rule) {
+    case 'string':
+      return typeof value === 'string' ? null : 'a string';
+    case 'string?':
+      return value === null || typeof value === 'string' ? null : 'a string or null';
+    case 'whole':
+      return Number.isInteger(value) && (value as number) >= 1 ? null : 'a positive whole number';
+    case 'positive':
+      return typeof value === 'number' && value > 0 && Number.isFinite(value) ? null : 'a positive number';
+    case 'fraction':
+      return typeof value === 'number' && value >= 0 && value < 1 ? null : 'a fraction from 0 to below 1';
+    case 'number':
+      return typeof value === 'number' && Number.isFinite(value) ? null : 'a number';
+    case 'boolean':
+      return typeof value === 'boolean' ? null : 'true or false';
+  }
+  return null;
+}
+
+/**
+ * A saved run config (`source`: its file, for the message) checked before anything is rebuilt
+ * from it: the first field that is missing or holds the wrong kind of value, named, as a message
+ * (null when it is sound). A hand-edited or foreign config.json otherwise fails far from its cause.
+ */
+export function runConfigFault(c: unknown): string | null {
+  if (typeof c !== 'object' || c === null || Array.isArray(c)) return 'not a JSON object';
+  const fields = c as Record<string, unknown>;
+  for (const [name, { rule, required }] of Object.entries(CONFIG_FIELDS)) {
+    const value = fields[name];
+    if (value === undefined) {
+      if (required) return `'${name}' is missing`;
+      continue;
+    }
+    const want = fieldFault(value, rule);
+    if (want) return `'${name}' must be ${want}, got ${JSON.stringify(value)}`;
+  }
+  return null;
 }

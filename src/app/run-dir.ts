@@ -6,7 +6,7 @@ import { FormatError } from '../errors.js';
 import { loadConvTuning } from '../io/conv-tuning.js';
 import { nodeFs as fs, writeFileAtomic } from '../io/files.js';
 import type { Logs } from '../train/callbacks.js';
-import type { TrainConfig } from './config.js';
+import { runConfigFault, type TrainConfig } from './config.js';
 
 const join = (...parts: string[]): string => parts.join('/').replace(/\/+/g, '/');
 
@@ -43,8 +43,13 @@ export async function readJson<T>(path: string, what: string): Promise<T> {
   }
 }
 
+/** RUN/config.json, checked (runConfigFault): a FormatError naming the file and the field at fault. */
 export async function readConfig(dir: string): Promise<TrainConfig> {
-  return readJson<TrainConfig>(runFiles(dir).config, 'run config');
+  const path = runFiles(dir).config;
+  const c = await readJson<unknown>(path, 'run config');
+  const fault = runConfigFault(c);
+  if (fault) throw new FormatError(`${path}: run config: ${fault}`);
+  return c as TrainConfig;
 }
 
 export interface EpochRecord extends Logs {
