@@ -169,8 +169,11 @@ export function kFoldSplits<T extends SliceLike>(slices: readonly T[], options: 
   const nTest = partSize(order.length, testFraction);
   const test = order.slice(0, nTest);
   const rest = order.slice(nTest);
-  if (!Number.isInteger(k) || k < 2 || k > rest.length) {
-    throw new DataError(`split: k-fold needs an integer k in [2, ${rest.length}] (patients outside the test set), got ${k}`);
+  if (!Number.isInteger(k) || k < 2) throw new DataError(`split: k-fold needs a whole number of folds, 2 or more, got ${k}`);
+  if (k > rest.length) {
+    // Each fold validates on a group of one patient or more: say what leaves too few.
+    const held = nTest ? `; the test fraction ${testFraction} holds out ${nTest} of them` : '';
+    throw new DataError(`split: ${k} folds need ${k} patients outside the test set, and ${rest.length} of ${order.length} are${held}`);
   }
   const burden = tumourShare(slices);
   const ranked = [...rest].sort((a, b) => burden.get(a)! - burden.get(b)!);

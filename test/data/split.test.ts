@@ -150,5 +150,8 @@ describe('kFoldSplits', () => {
     expect(kFoldSplits(DATA, { k: 3, seed: 9 }).map((f) => f.patients.val)).toEqual(kFoldSplits(DATA, { k: 3, seed: 9 }).map((f) => f.patients.val));
     expect(() => kFoldSplits(DATA, { k: 1, seed: 0 })).toThrow(DataError);
     expect(() => kFoldSplits(fakeSlices(3, 1), { k: 4, seed: 0 })).toThrow(DataError);
+    expect(() => kFoldSplits(fakeSlices(3, 1), { k: 4, seed: 0 })).toThrow('split: 4 folds need 4 patients outside the test set, and 3 of 3 are');
+    expect(() => kFoldSplits(fakeSlices(5, 1), { k: 4, seed: 0, test: 0.4 })).toThrow('split: 4 folds need 4 patients outside the test set, and 3 of 5 are; the test fraction 0.4 holds out 2 of them');
+    expect(() => kFoldSplits(DATA, { k: 2.5, seed: 0 })).toThrow('split: k-fold needs a whole number of folds, 2 or more, got 2.5');
   });
 });
