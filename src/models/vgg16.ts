@@ -113,6 +113,8 @@ export interface ClassifierOptions extends Vgg16Options {
 export class VggClassifier extends Module {
   readonly base: Vgg16;
   readonly head: Sequential;
+  /** The input side the head's first dense layer was sized for. */
+  readonly inputSize: number;
 
   constructor(opts: ClassifierOptions = {}) {
     super();
@@ -122,7 +124,7 @@ export class VggClassifier extends Module {
     expectOptionalNumber('VggClassifier', 'hidden', opts.hidden, { integer: true, min: 1 });
     expectOptionalNumber('VggClassifier', 'dropout', opts.dropout, { min: 0, below: 1 });
     this.base = this.addModule('base', new Vgg16({ ...opts, includeTop: false }));
-    const size = opts.inputSize ?? 256;
+    const size = (this.inputSize = opts.inputSize ?? 256);
     const spatial = Math.floor(size / 32);
     const hidden = opts.hidden ?? 256;
     const rate = opts.dropout ?? 0.3;
@@ -144,6 +146,12 @@ export class VggClassifier extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    expectTensor('VggClassifier', 'input x', x);
+    // The head's first dense layer was sized for inputSize: say so before it fails on the flatten.
+    const side = Math.floor(this.inputSize / 32);
+    if (x.rank === 4 && (Math.floor(x.shape[1] / 32) !== side || Math.floor(x.shape[2] / 32) !== side)) {
+      throw new ShapeError(`VggClassifier: built for ${this.inputSize}x${this.inputSize} inputs (inputSize), got ${x.describe()}`);
+    }
     const f = this.base.forward(x);
     const y = this.head.forward(f);
     f.dispose();

@@ -294,12 +294,27 @@ export class Flatten extends Module {
   }
 }
 
+/** A layer of a Sequential: a Module, named by its position, or a [name, Module] pair. */
+export type SequentialEntry = Module | [string, Module];
+
 export class Sequential extends Module {
   readonly layers: Module[];
-  constructor(...layers: (Module | [string, Module])[]) {
+  /**
+   * The layers as arguments (PyTorch's `nn.Sequential(a, b)`), each a Module or a [name, Module]
+   * pair, or as one list of them (Keras's `Sequential([a, b])`).
+   */
+  constructor(...args: (SequentialEntry | SequentialEntry[])[]) {
     super();
-    this.layers = layers.map((l, i) => {
-      const [name, layer] = Array.isArray(l) ? l : [String(i), l];
+    // One list that is not itself a [name, Module] pair: Keras's form. Read as a pair, it would
+    // register its second layer alone under the first's name, and run only that.
+    const list = args.length === 1 && Array.isArray(args[0]) && typeof args[0][0] !== 'string';
+    const entries = (list ? args[0] : args) as unknown[];
+    this.layers = entries.map((entry, i) => {
+      const pair = Array.isArray(entry);
+      if (pair && !(entry.length === 2 && typeof entry[0] === 'string')) {
+        throw new ArgumentError(`Sequential: entry ${i} must be a Module or a [name, Module] pair, got ${describeValue(entry)}`);
+      }
+      const [name, layer] = pair ? (entry as [string, unknown]) : [String(i), entry];
       if (!(layer instanceof Module)) throw new ArgumentError(`Sequential: layer ${name} must be a Module, got ${describeValue(layer)}`);
       return this.addModule(name, layer);
     });

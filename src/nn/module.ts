@@ -3,13 +3,55 @@
 // train()/eval() switch dropout and batch norm; freeze() turns off gradients so backward skips
 // those weights entirely.
 
-import { ShapeError } from '../errors.js';
+import { DawnetError, ShapeError } from '../errors.js';
 import type { Shape, Tensor } from '../graph/tensor.js';
 import { summary } from './summary.js';
 
 export interface Named {
   name: string;
   tensor: Tensor;
+}
+
+/** On an error that left a child's forward: the path it passed out through, and what it said. */
+const LAYER = Symbol('dawnet.layer');
+type LayerNote = { path: string[]; layer: string; message: string; last: Module | null };
+
+/** The error thrown from child `name` (a module of `layer`'s class) reads `path (Layer): message`. */
+function noteLayer(e: unknown, name: string, m: Module): void {
+  if (!(e instanceof DawnetError)) return;
+  const err = e as DawnetError & { [LAYER]?: LayerNote };
+  const note = (err[LAYER] ??= { path: [], layer: m.constructor.name, message: err.message, last: null });
+  // A forward that calls its own module's other entry (forwardRelu calling forward) passes once.
+  if (note.last === m) return;
+  note.last = m;
+  note.path.unshift(name);
+  err.message = `${note.path.join('.')} (${note.layer}): ${note.message}`;
+}
+
+const named = new WeakSet<Module>();
+
+/**
+ * Errors from `m`'s forward (and forwardRelu, Sequential's fused path) name the layer: each parent
+ * a child is registered with adds its name on the way out, so a shape mistake deep in a model
+ * reads 'head.2 (Linear): linear: expects ...' and not only the op's words. Registered once: a
+ * module shared by two parents is named by the first.
+ */
+function nameErrorsFrom(name: string, m: Module): void {
+  if (named.has(m)) return;
+  named.add(m);
+  const target = m as unknown as Record<string, (...args: unknown[]) => unknown>;
+  for (const k of ['forward', 'forwardRelu']) {
+    const inner = target[k];
+    if (typeof inner !== 'function') continue;
+    target[k] = (...args: unknown[]) => {
+      try {
+        return inner.apply(m, args);
+      } catch (e) {
+        noteLayer(e, name, m);
+        throw e;
+      }
+    };
+  }
 }
 
 export abstract class Module {
@@ -35,6 +77,7 @@ export abstract class Module {
 
   protected addModule<M extends Module>(name: string, m: M): M {
     this.children.set(name, m);
+    nameErrorsFrom(name, m);
     return m;
   }
 

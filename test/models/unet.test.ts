@@ -160,4 +160,16 @@ describe('training a tiny U-Net', () => {
     for (const t of [x, y, loss]) t.dispose();
     model.dispose();
   });
+
+  it('the VGG classifier refuses images of another size than it was built for, by name', () => {
+    const model = vggClassifier({ inputSize: 64, widthScale: 1 / 16, hidden: 8 });
+    const x = dn.zeros([1, 32, 32, 3]);
+    expect(() => model.forward(x)).toThrow(/^VggClassifier: built for 64x64 inputs \(inputSize\), got tensor#\d+ \[1,32,32,3\]$/);
+    // 80 px flattens as 64 px does (two 2x2 cells after five pools): that is no mistake.
+    const z = dn.zeros([1, 80, 80, 3]);
+    const y = dn.noGrad(() => model.eval().forward(z));
+    expect(y.shape).toEqual([1, 1]);
+    for (const t of [x, z, y]) t.dispose();
+    model.dispose();
+  });
 });

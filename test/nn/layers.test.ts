@@ -154,3 +154,57 @@ describe('layers', () => {
     expect(initValues('glorotUniform', [4, 4], 5)).toEqual(initValues('glorotUniform', [4, 4], 5));
   });
 });
+
+describe('Sequential and layer names in errors', () => {
+  it("takes Keras's list form as PyTorch's argument form; a malformed entry is refused by position", async () => {
+    const layers = () => [new Linear(4, 3, { seed: 1 }), new ReLU(), new Linear(3, 2, { seed: 2 })];
+    const listed = new Sequential(layers());
+    const spread = new Sequential(...layers());
+    expect(listed.layers).toHaveLength(3);
+    expect(listed.namedParameters().map((p) => p.name)).toEqual(['0.weight', '0.bias', '2.weight', '2.bias']);
+    const x = dn.tensor(new Float32Array(8).map((_, i) => i - 3), [2, 4]);
+    const [a, b] = [listed.forward(x), spread.forward(x)];
+    expect(await a.toArray()).toEqual(await b.toArray());
+    for (const t of [x, a, b, listed, spread]) t.dispose();
+    // A pair in the list form keeps its name.
+    const named = new Sequential([['fc', new Linear(4, 2)]]);
+    expect(named.namedParameters().map((p) => p.name)).toEqual(['fc.weight', 'fc.bias']);
+    named.dispose();
+    const stray = new Linear(4, 2);
+    expect(() => new Sequential([stray, [new ReLU()]] as never)).toThrow('Sequential: entry 1 must be a Module or a [name, Module] pair');
+    expect(() => new Sequential([stray, 'relu'] as never)).toThrow("Sequential: layer 1 must be a Module, got the string 'relu'");
+    stray.dispose();
+  });
+
+  it('a shape error inside a model names the layer by its path and class', () => {
+    dn.scope(() => {
+      const net = new Sequential(['features', new Sequential(new Conv2d(3, 8, { kernelSize: 3 }), new ReLU(), new Conv2d(4, 8, { kernelSize: 3 }))], ['head', new Linear(8, 1)]);
+      const error = (() => {
+        try {
+          net.forward(dn.zeros([1, 8, 8, 3]));
+        } catch (e) {
+          return e as Error;
+        }
+        return null;
+      })();
+      expect(error).toBeInstanceOf(dn.ShapeError);
+      expect(error!.message).toBe('features.2 (Conv2d): conv2d: input has 8 channels but the weight expects 4 (input [1,8,8,8], weight [3,3,4,8])');
+      // The fused path (a Conv2d then a ReLU runs forwardRelu) is named the same way, once.
+      const fused = new Sequential(new Conv2d(4, 8, { kernelSize: 3 }), new ReLU());
+      expect(() => fused.forward(dn.zeros([1, 8, 8, 3]))).toThrow(/^0 \(Conv2d\): conv2d: input has 3 channels but the weight expects 4/);
+      // A layer whose forwardRelu calls its own forward is named once, not twice.
+      class Twice extends dn.Module {
+        forward(x: dn.Tensor): dn.Tensor {
+          return dn.linear(x, dn.zeros([4, 2]));
+        }
+        forwardRelu(x: dn.Tensor): dn.Tensor {
+          return dn.relu(this.forward(x));
+        }
+      }
+      const twice = new Sequential(['twice', new Twice()]);
+      expect(() => (twice.layers[0] as Twice).forwardRelu(dn.zeros([3, 5]))).toThrow(/^twice \(Twice\): linear: expects x/);
+      // An error from outside any child is left as it was.
+      expect(() => new dn.nn.Linear(4, 2).forward(dn.zeros([3, 5]))).toThrow(/^linear: expects x/);
+    });
+  });
+});
