@@ -242,6 +242,17 @@ export class Runtime {
     this.queued++;
   }
 
+  /**
+   * Zeroes `bytes` of a buffer on the GPU (a multiple of 4), encoded in order with the dispatches:
+   * no host array, no upload, and unlike write() no submit of what is queued.
+   */
+  clear(buffer: GPUBuffer, offset: number, bytes: number): void {
+    this.checkAlive();
+    this.endPass();
+    this.commandEncoder().clearBuffer(buffer, offset, bytes);
+    this.queued++;
+  }
+
   private endPass(): void {
     if (this.pass) {
       this.pass.end();

@@ -225,15 +225,32 @@ function checkShapeArg(op: string, shape: unknown): void {
   if (!Array.isArray(shape)) throw new ArgumentError(`${op}: shape must be an array of sizes, got ${describeValue(shape)}`);
 }
 
+/**
+ * dn.zeros(shape): cleared on the GPU (pool buffers are reused, so never zero by themselves), with
+ * no host array: an Adam moment or a gradient accumulator of VGG16's size costs no upload, and a
+ * shape past the device's buffer limit is the pool's LimitError, not the host's allocation failure.
+ */
 export function zeros(shape: Shape, options: TensorOptions = {}): Tensor {
   checkShapeArg('zeros', shape);
+  expectOptions('zeros', options, "{ requiresGrad: true, name: 'w' }");
   checkShape(shape, 'zeros');
-  return tensor(new Float32Array(shapeSize(shape)), shape, options);
+  const t = emptyTensor(shape, options.name ?? 'zeros');
+  t.requiresGrad = options.requiresGrad ?? false;
+  t.name = options.name;
+  runtime().clear(t.buffer, 0, Math.max(4, t.size * 4));
+  return t;
 }
 
+/** dn.full(shape, value): zeros for 0; another value is uploaded, the device's buffer checked first. */
 export function full(shape: Shape, value: number, options: TensorOptions = {}): Tensor {
   checkShapeArg('full', shape);
   checkShape(shape, 'full');
   if (typeof value !== 'number') throw new ArgumentError(`full: value must be a number, got ${describeValue(value)}`);
-  return tensor(new Float32Array(shapeSize(shape)).fill(value), shape, options);
+  if (value === 0 && !Object.is(value, -0)) return zeros(shape, options);
+  expectOptions('full', options, "{ requiresGrad: true, name: 'w' }");
+  const t = emptyTensor(shape, options.name ?? 'full');
+  t.requiresGrad = options.requiresGrad ?? false;
+  t.name = options.name;
+  if (t.size) runtime().write(t.buffer, new Float32Array(t.size).fill(value));
+  return t;
 }
