@@ -28,11 +28,19 @@ export abstract class Optimizer {
     if (!Array.isArray(params)) {
       throw new ArgumentError(`${op}: params must be an array of Tensors or { name, tensor } (model.parameters() gives one), got ${describeValue(params)}`);
     }
+    const named = params.map((p: unknown) => !(p instanceof Tensor));
     this.params = params.map((p: unknown, i) => {
       if (p instanceof Tensor) return { name: p.name ?? `param${i}`, tensor: p };
       const named = p as Partial<NamedParameter> | null;
       if (typeof named?.name === 'string' && named.tensor instanceof Tensor) return named as NamedParameter;
       throw new ArgumentError(`${op}: params[${i}] must be a Tensor or { name, tensor }, got ${describeValue(p)}`);
+    });
+    // A tensor listed twice would take two updates a step, silently (PyTorch warns of it).
+    const seen = new Map<Tensor, number>();
+    this.params.forEach((p, i) => {
+      const first = seen.get(p.tensor);
+      if (first !== undefined) throw new ArgumentError(`${op}: params[${i}] is params[${first}] again (${named[i] ? `'${p.name}' and '${this.params[first].name}'` : p.tensor.describe()}); list each parameter once`);
+      seen.set(p.tensor, i);
     });
     expectNumber(op, 'lr', lr, { min: 0 });
     this.kind = op;
