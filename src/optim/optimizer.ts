@@ -29,10 +29,15 @@ export abstract class Optimizer {
       throw new ArgumentError(`${op}: params must be an array of Tensors or { name, tensor } (model.parameters() gives one), got ${describeValue(params)}`);
     }
     const named = params.map((p: unknown) => !(p instanceof Tensor));
+    // State is kept by parameter name, so names must be unique. A module's parameters() are named
+    // by their leaf ('weight', 'bias': every layer alike), so a bare tensor keeps its name only
+    // where no other entry has it, and is otherwise named by its position.
+    const nameCount = new Map<string | undefined, number>();
+    for (const p of params as unknown[]) if (p instanceof Tensor) nameCount.set(p.name, (nameCount.get(p.name) ?? 0) + 1);
     this.params = params.map((p: unknown, i) => {
-      if (p instanceof Tensor) return { name: p.name ?? `param${i}`, tensor: p };
-      const named = p as Partial<NamedParameter> | null;
-      if (typeof named?.name === 'string' && named.tensor instanceof Tensor) return named as NamedParameter;
+      if (p instanceof Tensor) return { name: p.name !== undefined && nameCount.get(p.name) === 1 ? p.name : `param${i}`, tensor: p };
+      const entry = p as Partial<NamedParameter> | null;
+      if (typeof entry?.name === 'string' && entry.tensor instanceof Tensor) return entry as NamedParameter;
       throw new ArgumentError(`${op}: params[${i}] must be a Tensor or { name, tensor }, got ${describeValue(p)}`);
     });
     // A tensor listed twice would take two updates a step, silently (PyTorch warns of it).
@@ -41,6 +46,12 @@ export abstract class Optimizer {
       const first = seen.get(p.tensor);
       if (first !== undefined) throw new ArgumentError(`${op}: params[${i}] is params[${first}] again (${named[i] ? `'${p.name}' and '${this.params[first].name}'` : p.tensor.describe()}); list each parameter once`);
       seen.set(p.tensor, i);
+    });
+    const byName = new Map<string, number>();
+    this.params.forEach((p, i) => {
+      const first = byName.get(p.name);
+      if (first !== undefined) throw new ArgumentError(`${op}: params[${i}] and params[${first}] are both named '${p.name}'; the optimiser keeps its state by name (model.namedParameters() gives unique ones)`);
+      byName.set(p.name, i);
     });
     expectNumber(op, 'lr', lr, { min: 0 });
     this.kind = op;
@@ -79,7 +90,10 @@ export abstract class Optimizer {
     return { tensors: new Map(this.state), scalars: { lr: this.lr, step: this.stepCount } };
   }
 
-  /** Restores state saved by stateDict(); the tensors are copied into the optimiser's own. */
+  /**
+   * Restores state saved by stateDict(), replacing all of the optimiser's own (as PyTorch's
+   * load_state_dict): a moment the saved state lacks starts again from nothing, as it did then.
+   */
   loadStateDict(tensors: Map<string, Tensor>, scalars: { lr: number; step: number }): void {
     // Every tensor is checked before any is taken, so a bad file leaves the optimiser as it was.
     for (const [key, t] of tensors) {
@@ -90,10 +104,8 @@ export abstract class Optimizer {
         throw new ShapeError(`optimizer state: '${key}' has shape [${t.shape}] but the parameter is [${p.tensor.shape}]`);
       }
     }
-    for (const [key, t] of tensors) {
-      this.state.get(key)?.dispose();
-      this.state.set(key, t);
-    }
+    for (const [key, t] of this.state) if (tensors.get(key) !== t) t.dispose();
+    this.state = new Map(tensors);
     this.lr = scalars.lr;
     this.stepCount = scalars.step;
   }

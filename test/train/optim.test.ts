@@ -102,4 +102,75 @@ describe('optimisers', () => {
     for (const t of [a, b]) t.dispose();
     opt.dispose();
   });
+
+  it("a model's parameters() keep a state each, though every layer's are named 'weight' and 'bias'", async () => {
+    // Two Linear layers of different widths: each parameter's moments are its own, so the steps
+    // equal those of the same optimiser over namedParameters() (unique names).
+    const run = async (named: boolean) => {
+      const net = new dn.nn.Sequential(new dn.nn.Linear(3, 4, { seed: 1 }), new dn.nn.Linear(4, 2, { seed: 2 }));
+      const opt = new Adam(named ? net.namedParameters() : net.parameters(), { lr: 0.05 });
+      const x = dn.tensor(uniform(6, 3), [2, 3]);
+      for (let t = 0; t < 3; t++) {
+        const loss = dn.scope(() => dn.sum(dn.square(net.forward(x))));
+        loss.backward();
+        loss.dispose();
+        opt.step();
+        opt.zeroGrad();
+      }
+      const values = await Promise.all(net.parameters().map((p) => p.toArray()));
+      const keys = [...opt.stateDict().tensors.keys()];
+      opt.dispose();
+      net.dispose();
+      x.dispose();
+      return { values, keys };
+    };
+    const [plain, named] = [await run(false), await run(true)];
+    expect(plain.keys).toHaveLength(8);
+    expect(plain.keys.slice(0, 2)).toEqual(['param0.m', 'param0.v']);
+    for (const [i, v] of plain.values.entries()) expect(Array.from(v)).toEqual(Array.from(named.values[i]));
+    // A tensor with a name no other entry has keeps it; names given twice are refused.
+    const w = dn.tensor([1, 2], [2], { requiresGrad: true, name: 'w' });
+    const v = dn.tensor([3], [1], { requiresGrad: true, name: 'w' });
+    expect((new SGD([w]) as unknown as { params: { name: string }[] }).params[0].name).toBe('w');
+    expect((new SGD([w, v]) as unknown as { params: { name: string }[] }).params.map((p) => p.name)).toEqual(['param0', 'param1']);
+    expect(() => new SGD([{ name: 'a', tensor: w }, { name: 'a', tensor: v }])).toThrow("SGD: params[1] and params[0] are both named 'a'");
+    for (const t of [w, v]) t.dispose();
+  });
+
+  it('loading state replaces all of it: a moment the saved state lacks starts again', async () => {
+    // SGD with momentum: state saved before any step holds no buffer. Two steps, load, two steps:
+    // the same as two steps from scratch (PyTorch's load_state_dict), not a stale buffer carried on.
+    const p = dn.tensor([1, -1], [2], { requiresGrad: true, name: 'p' });
+    const opt = new SGD([p], { lr: 0.1, momentum: 0.9 });
+    const saved = opt.stateDict();
+    const steps = () => {
+      for (let t = 0; t < 2; t++) {
+        const loss = dn.scope(() => dn.sum(dn.square(p)));
+        loss.backward();
+        loss.dispose();
+        opt.step();
+        opt.zeroGrad();
+      }
+    };
+    steps();
+    const after = Array.from(await p.toArray());
+    p.dispose();
+    const q = dn.tensor([1, -1], [2], { requiresGrad: true, name: 'p' });
+    (opt as unknown as { params: { name: string; tensor: dn.Tensor }[] }).params[0].tensor = q;
+    opt.loadStateDict(saved.tensors, saved.scalars);
+    expect(opt.stateDict().tensors.size).toBe(0);
+    const stepsQ = () => {
+      for (let t = 0; t < 2; t++) {
+        const loss = dn.scope(() => dn.sum(dn.square(q)));
+        loss.backward();
+        loss.dispose();
+        opt.step();
+        opt.zeroGrad();
+      }
+    };
+    stepsQ();
+    expect(Array.from(await q.toArray())).toEqual(after);
+    q.dispose();
+    opt.dispose();
+  });
 });
