@@ -18,12 +18,13 @@
 // activation stays a ReLU whatever the U-Net's, as in the paper (σ1).
 
 import { ArgumentError, ShapeError } from '../errors.js';
-import { expectChoice, expectNumber, expectOptionalNumber, expectOptions, expectTensor } from '../graph/args.js';
+import { expectChoice, expectNumber, expectOptionalNumber, expectTensor } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
 import { mulOverChannels } from '../kernels/broadcast-channels.js';
 import { binary, unary } from '../kernels/elementwise.js';
 import { BatchNorm2d, Conv2d, GroupNorm, InstanceNorm2d, Sequential, Sigmoid } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
+import { expectLayerOptions } from '../nn/options.js';
 
 export interface AttentionGateOptions {
   /** F_int, the channels both inputs project to: default F_l / 2 (rounded down, at least 1). */
@@ -59,7 +60,7 @@ export class AttentionGate extends Module {
     super();
     expectNumber('AttentionGate', 'gatingChannels', gatingChannels, { integer: true, min: 1 });
     expectNumber('AttentionGate', 'channels', channels, { integer: true, min: 1 });
-    expectOptions('AttentionGate', opts, "{ interChannels: 16, norm: 'batch' }");
+    expectLayerOptions('AttentionGate', opts, ['interChannels', 'norm', 'normGroups'], "{ interChannels: 16, norm: 'batch' }");
     expectOptionalNumber('AttentionGate', 'interChannels', opts.interChannels, { integer: true, min: 1 });
     expectChoice('AttentionGate', 'norm', opts.norm, ['batch', 'instance', 'group', 'none']);
     expectOptionalNumber('AttentionGate', 'normGroups', opts.normGroups, { integer: true, min: 1 });

@@ -15,13 +15,14 @@
 // 88,732 parameters (F_l² + 3.5 F_l + 3 for F_l = 256, 128, 64, 32): 7,851,773 in all.
 
 import { ArgumentError, ShapeError } from '../errors.js';
-import { describeValue, expectChoice, expectOptionalBoolean, expectOptionalNumber, expectOptions, expectTensor } from '../graph/args.js';
+import { expectChoice, expectOptionalBoolean, expectOptionalNumber, expectTensor } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
 import { concat } from '../kernels/concat.js';
 import { unary } from '../kernels/elementwise.js';
 import { softmax } from '../kernels/softmax.js';
 import { BatchNorm2d, Conv2d, ConvTranspose2d, GroupNorm, InstanceNorm2d, LeakyReLU, MaxPool2d, ReLU, Sequential, Upsample } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
+import { expectLayerOptions } from '../nn/options.js';
 import { AttentionGate } from './attention-gate.js';
 
 export interface UNetOptions {
@@ -54,9 +55,13 @@ export interface UNetOptions {
   attention?: boolean;
 }
 
+const UNET_OPTIONS = ['features', 'depth', 'inChannels', 'outChannels', 'up', 'batchNorm', 'norm', 'normGroups', 'activation', 'sigmoid', 'output', 'attention'] as const satisfies readonly (keyof UNetOptions)[];
+
 /** The options' kinds and ranges, before any layer is made. Depth 8 halves 256 px down to 1. */
 function checkUNetOptions(opts: UNetOptions): void {
-  expectOptions('UNet', opts, "{ features: 32, depth: 4, up: 'transpose' }");
+  expectLayerOptions('UNet', opts, UNET_OPTIONS, "{ features: 32, depth: 4, up: 'transpose' }");
+  expectOptionalBoolean('UNet', 'batchNorm', opts.batchNorm);
+  expectOptionalBoolean('UNet', 'sigmoid', opts.sigmoid);
   expectOptionalNumber('UNet', 'features', opts.features, { integer: true, min: 1 });
   expectOptionalNumber('UNet', 'depth', opts.depth, { integer: true, min: 1, max: 8 });
   expectOptionalNumber('UNet', 'inChannels', opts.inChannels, { integer: true, min: 1 });

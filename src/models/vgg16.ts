@@ -7,12 +7,13 @@
 // vggClassifier() is the reference notebook's model: the frozen base, then Flatten, Dense 256 ReLU,
 // Dropout 0.3, Dense 256 ReLU, Dropout 0.3, Dense 1 sigmoid.
 
-import { ShapeError } from '../errors.js';
-import { expectChoice, expectOptionalNumber, expectOptions, expectTensor } from '../graph/args.js';
+import { ArgumentError, ShapeError } from '../errors.js';
+import { expectChoice, expectOptionalBoolean, expectOptionalNumber, expectTensor } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
 import { imagenetPreprocess } from '../kernels/preprocess.js';
 import { Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sequential, Sigmoid } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
+import { expectLayerOptions } from '../nn/options.js';
 
 const BLOCKS = [
   [64, 2],
@@ -29,8 +30,11 @@ export interface Vgg16Options {
   widthScale?: number;
   /** 'caffe' (Keras weights), 'torch' (torchvision weights) or 'none': applied in forward(). */
   preprocess?: 'caffe' | 'torch' | 'none';
+  /** The top's predictions (default 1000): with includeTop only. */
   classes?: number;
 }
+
+const VGG16_OPTIONS = ['includeTop', 'inChannels', 'widthScale', 'preprocess', 'classes'] as const satisfies readonly (keyof Vgg16Options)[];
 
 export function vggFeatures(inChannels: number, widthScale: number): { features: Sequential; outChannels: number } {
   const layers: [string, Module][] = [];
@@ -55,11 +59,13 @@ export class Vgg16 extends Module {
 
   constructor(opts: Vgg16Options = {}) {
     super();
-    expectOptions('VGG16', opts, "{ preprocess: 'caffe', widthScale: 1 }");
+    expectLayerOptions('VGG16', opts, VGG16_OPTIONS, "{ preprocess: 'caffe', widthScale: 1 }");
+    expectOptionalBoolean('VGG16', 'includeTop', opts.includeTop);
     expectOptionalNumber('VGG16', 'inChannels', opts.inChannels, { integer: true, min: 1 });
     expectOptionalNumber('VGG16', 'widthScale', opts.widthScale, { above: 0 });
     expectOptionalNumber('VGG16', 'classes', opts.classes, { integer: true, min: 1 });
     expectChoice('VGG16', 'preprocess', opts.preprocess, ['caffe', 'torch', 'none']);
+    if (opts.classes !== undefined && !opts.includeTop) throw new ArgumentError(`VGG16: classes sizes the top's predictions, and there is no top without includeTop: true`);
     const { features, outChannels } = vggFeatures(opts.inChannels ?? 3, opts.widthScale ?? 1);
     this.features = this.addModule('features', features);
     this.outChannels = outChannels;
@@ -101,13 +107,22 @@ export function vgg16(opts: Vgg16Options = {}): Vgg16 {
   return new Vgg16(opts);
 }
 
-export interface ClassifierOptions extends Vgg16Options {
+/** VGG16's options but the top: the classifier's head is its own. */
+export interface ClassifierOptions extends Omit<Vgg16Options, 'includeTop' | 'classes'> {
   inputSize?: number;
   hidden?: number;
   dropout?: number;
   /** Freeze the VGG16 base (the notebook does). */
   freezeBase?: boolean;
 }
+
+const CLASSIFIER_OPTIONS = ['inChannels', 'widthScale', 'preprocess', 'inputSize', 'hidden', 'dropout', 'freezeBase'] as const satisfies readonly (keyof ClassifierOptions)[];
+
+/** What to say to the VGG16 options that the classifier's own head replaces. */
+const CLASSIFIER_NOTES = {
+  classes: 'the head has one sigmoid output, tumour or not; for more classes use vgg16({ includeTop: true, classes })',
+  includeTop: 'the base never has its top: the dense head replaces it',
+};
 
 /** The notebook's tumour/no-tumour classifier: frozen VGG16 base + dense head, sigmoid output. */
 export class VggClassifier extends Module {
@@ -118,12 +133,13 @@ export class VggClassifier extends Module {
 
   constructor(opts: ClassifierOptions = {}) {
     super();
-    expectOptions('VggClassifier', opts, '{ inputSize: 256, hidden: 256, dropout: 0.3 }');
+    expectLayerOptions('VggClassifier', opts, CLASSIFIER_OPTIONS, '{ inputSize: 256, hidden: 256, dropout: 0.3 }', CLASSIFIER_NOTES);
     // Five 2x2 pools: below 32 px nothing is left for the head.
     expectOptionalNumber('VggClassifier', 'inputSize', opts.inputSize, { integer: true, min: 32 });
     expectOptionalNumber('VggClassifier', 'hidden', opts.hidden, { integer: true, min: 1 });
     expectOptionalNumber('VggClassifier', 'dropout', opts.dropout, { min: 0, below: 1 });
-    this.base = this.addModule('base', new Vgg16({ ...opts, includeTop: false }));
+    expectOptionalBoolean('VggClassifier', 'freezeBase', opts.freezeBase);
+    this.base = this.addModule('base', new Vgg16({ inChannels: opts.inChannels, widthScale: opts.widthScale, preprocess: opts.preprocess }));
     const size = (this.inputSize = opts.inputSize ?? 256);
     const spatial = Math.floor(size / 32);
     const hidden = opts.hidden ?? 256;

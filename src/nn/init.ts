@@ -4,7 +4,8 @@
 
 import { mulberry32 } from '../util/random.js';
 
-export type InitName = 'glorotUniform' | 'heNormal' | 'heUniform' | 'zeros' | 'ones';
+export const INIT_NAMES = ['glorotUniform', 'heNormal', 'heUniform', 'zeros', 'ones'] as const;
+export type InitName = (typeof INIT_NAMES)[number];
 
 /** Seeded generator for initialisers (src/util/random.ts). */
 export const seededRandom = mulberry32;

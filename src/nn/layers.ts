@@ -2,9 +2,9 @@
 // the Keras/PyTorch initialisers, seeded) and calls one op in forward().
 
 import { ArgumentError, ShapeError } from '../errors.js';
-import { describeValue, expectChoice, expectNumber, expectOptionalNumber, expectOptions, expectTensor } from '../graph/args.js';
+import { describeValue, expectChoice, expectNumber, expectOptionalBoolean, expectOptionalNumber, expectTensor } from '../graph/args.js';
 import { reshape } from '../graph/reshape.js';
-import { tensor, type Tensor } from '../graph/tensor.js';
+import { Tensor, tensor } from '../graph/tensor.js';
 import { batchNorm2d } from '../kernels/batchnorm.js';
 import { groupNorm } from '../kernels/groupnorm.js';
 import { layerNorm, type LayerNormOptions } from '../kernels/layernorm.js';
@@ -15,8 +15,9 @@ import { dropout } from '../kernels/dropout.js';
 import { linear } from '../kernels/matmul.js';
 import { avgPool2d, globalAvgPool2d, maxPool2d } from '../kernels/pool.js';
 import { upsample2d } from '../kernels/upsample.js';
-import { initValues, nextSeed, type InitName } from './init.js';
+import { INIT_NAMES, initValues, nextSeed, type InitName } from './init.js';
 import { Module } from './module.js';
+import { expectLayerOptions } from './options.js';
 import { ReLU } from './activations.js';
 
 // The activation layers live in activations.ts; every layer is importable from here.
@@ -27,14 +28,23 @@ function count(layer: string, role: string, v: unknown): void {
   expectNumber(layer, role, v, { integer: true, min: 1 });
 }
 
-/** A conv layer's sizes and options, checked before any parameter is made. */
-function checkConvLayer(layer: string, inChannels: unknown, outChannels: unknown, opts: ConvLayerOptions): void {
+/** The options of a layer with weights whose initialiser and seed can be chosen. */
+function checkWeightOptions(layer: string, opts: { bias?: boolean; init?: InitName; seed?: number }): void {
+  expectOptionalBoolean(layer, 'bias', opts.bias);
+  // An unknown name would fall through to initValues' last case, He normal, without a word.
+  expectChoice(layer, 'init', opts.init, INIT_NAMES);
+  expectOptionalNumber(layer, 'seed', opts.seed);
+}
+
+/** A conv layer's sizes and options (those in `known`), checked before any parameter is made. */
+function checkConvLayer(layer: string, inChannels: unknown, outChannels: unknown, opts: ConvLayerOptions, known: readonly (keyof ConvLayerOptions)[]): void {
   count(layer, 'inChannels', inChannels);
   count(layer, 'outChannels', outChannels);
-  expectOptions(layer, opts, "{ kernelSize: 3, padding: 'same' }");
+  expectLayerOptions(layer, opts, known, "{ kernelSize: 3, padding: 'same' }");
   if (opts.kernelSize !== undefined) count(layer, 'kernelSize', opts.kernelSize);
   if (opts.stride !== undefined) count(layer, 'stride', opts.stride);
   if (opts.dilation !== undefined) count(layer, 'dilation', opts.dilation);
+  checkWeightOptions(layer, opts);
 }
 
 function param(shape: number[], init: InitName, seed: number): Tensor {
@@ -54,13 +64,19 @@ export interface ConvLayerOptions {
   seed?: number;
 }
 
+/** What each conv layer reads of ConvLayerOptions: the others (groups of a depthwise conv) are refused. */
+const CONV2D_OPTIONS = ['kernelSize', 'stride', 'dilation', 'groups', 'padding', 'bias', 'init', 'seed'] as const satisfies readonly (keyof ConvLayerOptions)[];
+const DEPTHWISE_OPTIONS = CONV2D_OPTIONS.filter((k) => k !== 'groups');
+// dilation stays known so that its own message (Conv2d only) answers a dilation other than 1.
+const TRANSPOSE_OPTIONS = DEPTHWISE_OPTIONS;
+
 /** Conv2d(cin, cout): weight [k, k, cin, cout], bias [cout]. Default padding 'same'. */
 export class Conv2d extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
   constructor(readonly inChannels: number, readonly outChannels: number, readonly opts: ConvLayerOptions = {}) {
     super();
-    checkConvLayer('Conv2d', inChannels, outChannels, opts);
+    checkConvLayer('Conv2d', inChannels, outChannels, opts, CONV2D_OPTIONS);
     const groups = opts.groups ?? 1;
     if (opts.groups !== undefined) count('Conv2d', 'groups', groups);
     if (inChannels % groups || outChannels % groups) throw new ArgumentError(`Conv2d: ${inChannels} input and ${outChannels} output channels do not split into ${groups} groups`);
@@ -91,7 +107,7 @@ export class DepthwiseConv2d extends Module {
   readonly bias: Tensor | null;
   constructor(readonly channels: number, readonly multiplier = 1, readonly opts: ConvLayerOptions = {}) {
     super();
-    checkConvLayer('DepthwiseConv2d', channels, multiplier, opts);
+    checkConvLayer('DepthwiseConv2d', channels, multiplier, opts, DEPTHWISE_OPTIONS);
     const k = opts.kernelSize ?? 3;
     // Fans as Keras computes them for its depthwise kernel, like any [k, k, in, out] kernel's.
     this.weight = this.addParameter('weight', param([k, k, channels, multiplier], opts.init ?? 'glorotUniform', opts.seed ?? nextSeed()));
@@ -108,7 +124,7 @@ export class ConvTranspose2d extends Module {
   readonly bias: Tensor | null;
   constructor(readonly inChannels: number, readonly outChannels: number, readonly opts: ConvLayerOptions = {}) {
     super();
-    checkConvLayer('ConvTranspose2d', inChannels, outChannels, opts);
+    checkConvLayer('ConvTranspose2d', inChannels, outChannels, opts, TRANSPOSE_OPTIONS);
     if ((opts.dilation ?? 1) !== 1) throw new ArgumentError(`ConvTranspose2d: dilation is for Conv2d only, got ${opts.dilation}`);
     const k = opts.kernelSize ?? 2;
     const seed = opts.seed ?? nextSeed();
@@ -129,6 +145,16 @@ export interface BatchNormOptions {
   eps?: number;
 }
 
+/**
+ * BatchNorm2d(channels): per-channel weight and bias, running_mean and running_var buffers
+ * (PyTorch's names). In train() it normalises with the batch's statistics and updates the running
+ * ones; in eval() it uses the running ones.
+ *
+ * Frozen (weight and bias both with requiresGrad false, what freeze() sets) it runs in inference
+ * mode whatever its training flag, as Keras's BatchNormalization with trainable = False: it uses
+ * its running statistics and leaves them alone. fit switches train()/eval() for the whole model
+ * each epoch, so PyTorch's idiom, eval() on the frozen part, would not survive the first epoch.
+ */
 export class BatchNorm2d extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor;
@@ -137,7 +163,7 @@ export class BatchNorm2d extends Module {
   constructor(readonly channels: number, readonly opts: BatchNormOptions = {}) {
     super();
     count('BatchNorm2d', 'channels', channels);
-    expectOptions('BatchNorm2d', opts, '{ momentum: 0.1, eps: 1e-5 }');
+    expectLayerOptions('BatchNorm2d', opts, ['momentum', 'eps'], '{ momentum: 0.1, eps: 1e-5 }');
     expectOptionalNumber('BatchNorm2d', 'momentum', opts.momentum, { min: 0, max: 1 });
     expectOptionalNumber('BatchNorm2d', 'eps', opts.eps, { above: 0 });
     this.weight = this.addParameter('weight', param([channels], 'ones', 0));
@@ -152,9 +178,13 @@ export class BatchNorm2d extends Module {
   forwardRelu(x: Tensor): Tensor {
     return this.normalise(x, true);
   }
+  /** Batch statistics only while training and not frozen (see the class comment). */
+  private usesBatchStatistics(): boolean {
+    return this.training && (this.weight.requiresGrad || this.bias.requiresGrad);
+  }
   private normalise(x: Tensor, relu: boolean): Tensor {
     return batchNorm2d(x, this.weight, this.bias, this.runningMean, this.runningVar, {
-      training: this.training,
+      training: this.usesBatchStatistics(),
       momentum: this.opts.momentum ?? 0.1,
       eps: this.opts.eps ?? 1e-5,
       relu,
@@ -166,21 +196,36 @@ export class BatchNorm2d extends Module {
  * GroupNorm(groups, channels) as PyTorch's: statistics per sample and group of channels, so
  * independent of the batch size (batch 1 trains as well as 16), no running statistics, the
  * same in train() and eval(). weight and bias [channels].
+ *
+ * A group of one value normalises to 0, so the output is the bias alone and nothing before it
+ * learns: training refuses such an input (instance norm on 1x1 pixels, the bottleneck of a U-Net
+ * too deep for its images), as PyTorch's InstanceNorm2d does.
  */
 export class GroupNorm extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor;
   constructor(readonly groups: number, readonly channels: number, readonly opts: { eps?: number } = {}) {
     super();
-    count('GroupNorm', 'groups', groups);
-    count('GroupNorm', 'channels', channels);
-    if (channels % groups) throw new ArgumentError(`GroupNorm: ${channels} channels do not split into ${groups} groups`);
-    expectOptionalNumber('GroupNorm', 'eps', opts.eps, { above: 0 });
+    // InstanceNorm2d's errors carry its own name.
+    const layer = this.constructor.name;
+    count(layer, 'groups', groups);
+    count(layer, 'channels', channels);
+    if (channels % groups) throw new ArgumentError(`${layer}: ${channels} channels do not split into ${groups} groups`);
+    expectLayerOptions(layer, opts, ['eps'], '{ eps: 1e-5 }');
+    expectOptionalNumber(layer, 'eps', opts.eps, { above: 0 });
     this.weight = this.addParameter('weight', param([channels], 'ones', 0));
     this.bias = this.addParameter('bias', param([channels], 'zeros', 0));
   }
   forward(x: Tensor): Tensor {
+    if (this.training) this.expectSpread(x);
     return groupNorm(x, this.weight, this.bias, { groups: this.groups, eps: this.opts.eps ?? 1e-5 });
+  }
+  /** More than one value in each group of x: with a channel per group, more than one pixel. */
+  private expectSpread(x: Tensor): void {
+    // Anything else wrong with x is left to groupNorm's checks.
+    if (!(x instanceof Tensor) || x.rank < 2 || x.size === 0 || x.shape[x.rank - 1] !== this.channels) return;
+    if (this.groups !== this.channels || x.size / x.shape[0] / this.channels !== 1) return;
+    throw new ShapeError(`${this.constructor.name}: training needs more than one pixel per sample with one channel per group, got ${x.describe()}: each value would normalise to 0, leaving the bias alone`);
   }
 }
 
@@ -191,6 +236,7 @@ export class LayerNorm extends Module {
   constructor(readonly features: number, readonly opts: LayerNormOptions = {}) {
     super();
     count('LayerNorm', 'features', features);
+    expectLayerOptions('LayerNorm', opts, ['eps'], '{ eps: 1e-5 }');
     expectOptionalNumber('LayerNorm', 'eps', opts.eps, { above: 0 });
     this.weight = this.addParameter('weight', param([features], 'ones', 0));
     this.bias = this.addParameter('bias', param([features], 'zeros', 0));
@@ -206,6 +252,8 @@ export class LayerNorm extends Module {
  */
 export class InstanceNorm2d extends GroupNorm {
   constructor(channels: number, opts: { eps?: number } = {}) {
+    // Checked here, so that a slip names channels and not GroupNorm's groups.
+    count('InstanceNorm2d', 'channels', channels);
     super(channels, channels, opts);
   }
 }
@@ -218,6 +266,8 @@ export class Linear extends Module {
     super();
     count('Linear', 'inFeatures', inFeatures);
     count('Linear', 'outFeatures', outFeatures);
+    expectLayerOptions('Linear', opts, ['bias', 'init', 'seed'], "{ bias: false, init: 'heNormal' }");
+    checkWeightOptions('Linear', opts);
     this.weight = this.addParameter('weight', param([inFeatures, outFeatures], opts.init ?? 'glorotUniform', opts.seed ?? nextSeed()));
     this.bias = opts.bias === false ? null : this.addParameter('bias', param([outFeatures], 'zeros', 0));
   }

@@ -3,7 +3,7 @@
 // train()/eval() switch dropout and batch norm; freeze() turns off gradients so backward skips
 // those weights entirely.
 
-import { DawnetError, ShapeError } from '../errors.js';
+import { ArgumentError, DawnetError, ShapeError } from '../errors.js';
 import type { Shape, Tensor } from '../graph/tensor.js';
 import { summary } from './summary.js';
 
@@ -63,6 +63,7 @@ export abstract class Module {
   abstract forward(x: Tensor): Tensor;
 
   protected addParameter(name: string, t: Tensor): Tensor {
+    this.claimName('parameter', name);
     t.requiresGrad = true;
     t.name ??= name;
     this.ownParams.set(name, t);
@@ -70,15 +71,38 @@ export abstract class Module {
   }
 
   protected addBuffer(name: string, t: Tensor): Tensor {
+    this.claimName('buffer', name);
     t.name ??= name;
     this.ownBuffers.set(name, t);
     return t;
   }
 
   protected addModule<M extends Module>(name: string, m: M): M {
+    this.claimName('child', name);
     this.children.set(name, m);
     nameErrorsFrom(name, m);
     return m;
+  }
+
+  /**
+   * A name is a key of the state dict: registered twice, the second would hide the first, which
+   * still runs but is never trained or saved; with a '.', module() and freeze() would split it.
+   */
+  private claimName(kind: 'child' | 'parameter' | 'buffer', name: string): void {
+    const owner = this.constructor.name;
+    if (typeof name !== 'string' || name === '' || name.includes('.')) {
+      throw new ArgumentError(`${owner}: ${kind} name ${typeof name === 'string' ? `'${name}'` : String(name)} must be a non-empty string without '.' (state-dict paths join names with '.')`);
+    }
+    const holder = this.holderOf(name);
+    if (holder) throw new ArgumentError(`${owner}: name '${name}' is taken already (by ${holder}); give each ${kind} a name of its own`);
+  }
+
+  /** What this module registered under `name` already ('' when nothing). */
+  private holderOf(name: string): string {
+    if (this.ownParams.has(name)) return 'a parameter';
+    if (this.ownBuffers.has(name)) return 'a buffer';
+    const child = this.children.get(name);
+    return child ? `a child ${child.constructor.name}` : '';
   }
 
   /** Child modules in registration order, with their names. */
@@ -114,8 +138,9 @@ export abstract class Module {
     return new Map([...this.namedParameters(), ...this.namedBuffers()].map((p) => [p.name, p.tensor]));
   }
 
+  /** Values in the parameters, each tensor counted once: a module shared by two parents is listed under both. */
   parameterCount(): number {
-    return this.namedParameters().reduce((n, p) => n + p.tensor.size, 0);
+    return [...new Set(this.parameters())].reduce((n, t) => n + t.size, 0);
   }
 
   /**
@@ -139,7 +164,8 @@ export abstract class Module {
 
   /**
    * Stops gradients for parameters whose name starts with any of the prefixes (all when none are
-   * given). Returns the number of tensors frozen.
+   * given). Returns the number of tensors frozen. A BatchNorm2d with its weight and bias frozen
+   * also stops updating its running statistics, even in train() (see BatchNorm2d).
    */
   freeze(...prefixes: string[]): number {
     return this.setTrainable(false, prefixes);

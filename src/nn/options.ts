@@ -1,0 +1,35 @@
+// The options objects of layers and models: a key the constructor does not read is an error, since
+// it would otherwise build the default silently: Conv2d's { kernel_size: 5 } gave a 3x3 kernel and
+// unet's { init_features: 4 } 32 features. A name brought from Keras or PyTorch gets a hint
+// naming dawnet's.
+
+import { expectKnownOptions, expectOptions } from '../graph/args.js';
+
+/** Keras and PyTorch names whose dawnet spelling is not just their camelCase. */
+const RENAMED: Record<string, string> = { init_features: 'features', num_classes: 'classes', use_bias: 'bias', kernel_initializer: 'init' };
+
+const camelCase = (key: string) => key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/** What to say about `key`: its note, or the known option it is another spelling of; '' if neither. */
+function hintFor(key: string, known: readonly string[], notes: Record<string, string>): string {
+  if (notes[key]) return notes[key];
+  const ours = RENAMED[key] ?? camelCase(key);
+  return ours !== key && known.includes(ours) ? `${key} is ${ours} in dawnet` : '';
+}
+
+/**
+ * An options object (or undefined) whose keys are all in `known`: an ArgumentError naming `owner`
+ * otherwise, listing the options, with a hint for snake_case names and for the keys in `notes`.
+ * `example` shows the form when something other than an object comes.
+ */
+export function expectLayerOptions(owner: string, opts: unknown, known: readonly string[], example: string, notes: Record<string, string> = {}): void {
+  expectOptions(owner, opts, example);
+  if (opts === undefined) return;
+  try {
+    expectKnownOptions(owner, opts as object, known);
+  } catch (e) {
+    const hints = Object.keys(opts as object).filter((k) => !known.includes(k)).map((k) => hintFor(k, known, notes)).filter(Boolean);
+    if (hints.length && e instanceof Error) e.message += ` (${hints.join('; ')})`;
+    throw e;
+  }
+}
