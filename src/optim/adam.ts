@@ -1,8 +1,17 @@
 // Adam and AdamW. Defaults follow PyTorch (eps 1e-8, eps after bias correction); `Adam.keras()`
 // gives Keras's (eps 1e-7 applied to the raw second moment, lr 0.001).
+//
+// Bias correction counts the optimiser's steps (stepCount), as Keras does, not each parameter's
+// own, as PyTorch does. The two agree while every parameter has a gradient at every step. They
+// part for a parameter that takes its first step late, e.g. a base unfrozen after 1000 steps of
+// training the head: at step 1001 its fresh moments are corrected as if 1001 steps old
+// (1 - 0.999^1001 = 0.63 where PyTorch divides by 0.001), so its first update is about 2.5 lr
+// instead of PyTorch's lr, and the excess fades over the next few thousand steps. Checkpoints
+// store this one count, so the rule stays; lower lr for a while after unfreezing to soften it.
 
 import { adamUpdate } from '../kernels/optimizer.js';
-import { expectChoice, expectOptionalNumber, expectOptions } from '../graph/args.js';
+import { ArgumentError } from '../errors.js';
+import { expectChoice, expectKnownOptions, expectOptionalNumber, expectOptions } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
 import { Optimizer, type NamedParameter } from './optimizer.js';
 
@@ -16,6 +25,48 @@ export interface AdamOptions {
   epsilonMode?: 'pytorch' | 'keras';
 }
 
+/**
+ * Adam.keras's options: Keras's names (learningRate, epsilon) or dawnet's (lr, eps), one of each
+ * pair. weightDecay is Adam's L2 penalty, not Keras's weight_decay, which is decoupled (AdamW).
+ */
+export interface AdamKerasOptions {
+  learningRate?: number;
+  lr?: number;
+  beta1?: number;
+  beta2?: number;
+  epsilon?: number;
+  eps?: number;
+  weightDecay?: number;
+}
+
+const OPTIONS = ['lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'epsilonMode'] as const;
+const KERAS_OPTIONS = ['learningRate', 'lr', 'beta1', 'beta2', 'epsilon', 'eps', 'weightDecay'] as const;
+
+/** PyTorch's and Keras's names for options that dawnet spells otherwise, for the hint in the error. */
+const OTHER_NAMES: Record<string, string[]> = {
+  learningRate: ['lr'],
+  learning_rate: ['learningRate', 'lr'],
+  betas: ['beta1', 'beta2'],
+  epsilon: ['eps'],
+};
+
+/**
+ * expectKnownOptions, with a hint where an unknown option is another library's name for a known
+ * one: new Adam(ps, { learningRate }) or { betas } would otherwise train at the defaults, silently.
+ */
+export function expectOptimizerOptions(op: string, opts: object, known: readonly string[]): void {
+  for (const key of Object.keys(opts)) {
+    if (known.includes(key)) continue;
+    const camel = key.replace(/_(\w)/g, (_, c: string) => c.toUpperCase());
+    const meant = [...(OTHER_NAMES[key] ?? []), camel].filter((k) => known.includes(k));
+    if (meant.length) {
+      const hint = key === 'betas' ? 'beta1 and beta2' : meant[0];
+      throw new ArgumentError(`${op}: unknown option '${key}' (did you mean ${hint}?); the options are ${known.join(', ')}`);
+    }
+  }
+  expectKnownOptions(op, opts, known);
+}
+
 export class Adam extends Optimizer {
   readonly beta1: number;
   readonly beta2: number;
@@ -26,8 +77,9 @@ export class Adam extends Optimizer {
 
   /** `op` names the optimiser in errors about its arguments (AdamW passes its own name). */
   constructor(params: NamedParameter[] | Tensor[], opts: AdamOptions = {}, op = 'Adam') {
-    super(params, opts.lr ?? 1e-3, op);
+    super(params, opts?.lr ?? 1e-3, op);
     expectOptions(op, opts, '{ lr: 1e-3, beta1: 0.9, beta2: 0.999 }');
+    expectOptimizerOptions(op, opts, OPTIONS);
     for (const beta of ['beta1', 'beta2'] as const) expectOptionalNumber(op, beta, opts[beta], { min: 0, below: 1 });
     expectOptionalNumber(op, 'eps', opts.eps, { min: 0 });
     expectOptionalNumber(op, 'weightDecay', opts.weightDecay, { min: 0 });
@@ -39,9 +91,21 @@ export class Adam extends Optimizer {
     this.epsilonMode = opts.epsilonMode ?? 'pytorch';
   }
 
-  /** Keras's Adam: lr 0.001, beta1 0.9, beta2 0.999, epsilon 1e-7 on the raw second moment. */
-  static keras(params: NamedParameter[] | Tensor[], opts: AdamOptions = {}): Adam {
-    return new Adam(params, { eps: 1e-7, epsilonMode: 'keras', ...opts });
+  /**
+   * Keras's Adam: lr 0.001, beta1 0.9, beta2 0.999, epsilon 1e-7 on the raw second moment. Takes
+   * Keras's names (learningRate, epsilon) as well as dawnet's (lr, eps).
+   */
+  static keras(params: NamedParameter[] | Tensor[], opts: AdamKerasOptions = {}): Adam {
+    const op = 'Adam.keras';
+    expectOptions(op, opts, '{ learningRate: 0.001, epsilon: 1e-7 }');
+    expectOptimizerOptions(op, opts, KERAS_OPTIONS);
+    for (const [keras, ours] of [['learningRate', 'lr'], ['epsilon', 'eps']] as const) {
+      if (opts[keras] !== undefined && opts[ours] !== undefined) throw new ArgumentError(`${op}: give ${keras} or ${ours}, not both (they are one option)`);
+    }
+    for (const k of KERAS_OPTIONS) expectOptionalNumber(op, k, opts[k], k.startsWith('beta') ? { min: 0, below: 1 } : { min: 0 });
+    const { learningRate, epsilon, ...rest } = opts;
+    // Checked above under this op's name; the optimiser itself is an Adam (its kind in checkpoints).
+    return new Adam(params, { ...rest, lr: learningRate ?? opts.lr, eps: epsilon ?? opts.eps ?? 1e-7, epsilonMode: 'keras' });
   }
 
   protected update(p: NamedParameter): void {
@@ -63,6 +127,8 @@ export class Adam extends Optimizer {
 /** AdamW: decoupled weight decay (default 0.01, as PyTorch). */
 export class AdamW extends Adam {
   constructor(params: NamedParameter[] | Tensor[], opts: AdamOptions = {}) {
+    // Checked before the spread, which would turn a string into an object of its characters.
+    expectOptions('AdamW', opts, '{ lr: 1e-3, weightDecay: 0.01 }');
     super(params, { weightDecay: 0.01, ...opts }, 'AdamW');
     this.decoupled = true;
   }

@@ -1,8 +1,10 @@
 // SGD with optional momentum (PyTorch's formulation: the buffer starts as the first gradient).
 
 import { sgdUpdate } from '../kernels/optimizer.js';
-import { expectOptionalNumber, expectOptions } from '../graph/args.js';
+import { ArgumentError } from '../errors.js';
+import { expectOptionalBoolean, expectOptionalNumber, expectOptions } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
+import { expectOptimizerOptions } from './adam.js';
 import { Optimizer, type NamedParameter } from './optimizer.js';
 
 export interface SgdOptions {
@@ -12,16 +14,23 @@ export interface SgdOptions {
   weightDecay?: number;
 }
 
+const OPTIONS = ['lr', 'momentum', 'nesterov', 'weightDecay'] as const;
+
 export class SGD extends Optimizer {
   readonly momentum: number;
   readonly nesterov: boolean;
   readonly weightDecay: number;
 
   constructor(params: NamedParameter[] | Tensor[], opts: SgdOptions = {}) {
-    super(params, opts.lr ?? 0.01, 'SGD');
+    super(params, opts?.lr ?? 0.01, 'SGD');
     expectOptions('SGD', opts, '{ lr: 0.01, momentum: 0.9 }');
-    expectOptionalNumber('SGD', 'momentum', opts.momentum, { min: 0 });
+    expectOptimizerOptions('SGD', opts, OPTIONS);
+    // At 1 or more the momentum buffer never forgets a gradient, and the steps grow without bound.
+    expectOptionalNumber('SGD', 'momentum', opts.momentum, { min: 0, below: 1 });
     expectOptionalNumber('SGD', 'weightDecay', opts.weightDecay, { min: 0 });
+    expectOptionalBoolean('SGD', 'nesterov', opts.nesterov);
+    // Nesterov's look-ahead is along the momentum buffer: without one it would be plain SGD, silently.
+    if (opts.nesterov && !opts.momentum) throw new ArgumentError(`SGD: nesterov needs a momentum > 0 (as in PyTorch), got momentum ${opts.momentum ?? 0}`);
     this.momentum = opts.momentum ?? 0;
     this.nesterov = opts.nesterov ?? false;
     this.weightDecay = opts.weightDecay ?? 0;

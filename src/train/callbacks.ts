@@ -2,6 +2,13 @@
 // tf.keras 2.x matches on everything used here). Each reads the epoch's logs (loss, val_loss,
 // val_accuracy, ...) and acts on a TrainingControl: stop, change the learning rate, snapshot or
 // restore the weights, save a checkpoint.
+//
+// Options are checked when a callback is made, not at the first epoch's end: a misspelt option
+// (Keras's restore_best_weights for restoreBestWeights) would otherwise leave the default in
+// force for the whole run, silently, and a bad value would surface only after an epoch's training.
+
+import { ArgumentError } from '../errors.js';
+import { describeValue, expectChoice, expectKnownOptions, expectOptionalBoolean, expectOptionalNumber, expectOptions } from '../graph/args.js';
 
 export type Logs = Record<string, number>;
 export type Mode = 'min' | 'max' | 'auto';
@@ -17,6 +24,11 @@ export interface TrainingControl {
   /** Writes a checkpoint (atomically) to the given path. */
   saveCheckpoint(path: string, epoch: number, logs: Logs): Promise<void>;
   log(message: string): void;
+  /**
+   * What the user must see even when nothing else is logged (a monitored metric missing from the
+   * logs): fit sends it to its log, or to console.warn without one. Absent, log() takes it.
+   */
+  warn?(message: string): void;
 }
 
 export interface Callback {
@@ -36,10 +48,54 @@ export function resolveMode(mode: Mode, monitor: string): 'min' | 'max' {
   return /acc|auc|dice|iou|precision|recall|f1|specificity|sensitivity/.test(monitor) ? 'max' : 'min';
 }
 
+/** Callback and metric pairs already warned about, per run (a run has its own control). */
+const warned = new WeakMap<TrainingControl, Set<string>>();
+
+/**
+ * The monitored value, or undefined with a warning when the logs lack it: a misspelt monitor
+ * ('val_acc' for 'val_accuracy') would otherwise never act. Keras warns every epoch; once per run
+ * for each callback and metric says it without burying the rest of the log.
+ */
 function monitored(logs: Logs, monitor: string, who: string, ctl: TrainingControl): number | undefined {
   const v = logs[monitor];
-  if (v === undefined) ctl.log(`${who}: metric '${monitor}' is not in the logs (${Object.keys(logs).join(', ')}); skipping`);
-  return v;
+  if (v !== undefined) return v;
+  const seen = warned.get(ctl) ?? new Set<string>();
+  warned.set(ctl, seen);
+  if (seen.has(`${who} ${monitor}`)) return undefined;
+  seen.add(`${who} ${monitor}`);
+  const message = `${who}: metric '${monitor}' is not in the logs (${Object.keys(logs).join(', ')}); ${who} does nothing while it is missing`;
+  if (ctl.warn) ctl.warn(message);
+  else ctl.log(message);
+  return undefined;
+}
+
+/**
+ * A callback's options: an object of known keys. A Keras name (snake_case) gets the dawnet name
+ * it means; a string in place of the options reads as the monitor, so the hint shows that form.
+ */
+function expectCallbackOptions(op: string, opts: unknown, known: readonly string[]): void {
+  const example = typeof opts === 'string' ? `{ monitor: '${opts}' }` : "{ monitor: 'val_loss', patience: 10 }";
+  expectOptions(op, opts, example);
+  if (opts === undefined) return;
+  for (const key of Object.keys(opts as object)) {
+    const camel = key.replace(/_(\w)/g, (_, c: string) => c.toUpperCase());
+    if (!known.includes(key) && known.includes(camel)) {
+      throw new ArgumentError(`${op}: unknown option '${key}' (did you mean ${camel}?); the options are ${known.join(', ')}`);
+    }
+  }
+  expectKnownOptions(op, opts as object, known);
+}
+
+const MODES: readonly Mode[] = ['min', 'max', 'auto'];
+/** patience, cooldown, startFromEpoch: counts of epochs. */
+const WHOLE = { integer: true, min: 0 } as const;
+
+/** The options every monitoring callback shares: the metric's name and its direction. */
+function expectMonitor(op: string, opts: { monitor?: unknown; mode?: unknown }): void {
+  if (opts.monitor !== undefined && (typeof opts.monitor !== 'string' || opts.monitor === '')) {
+    throw new ArgumentError(`${op}: monitor must be the name of a logged metric such as 'val_loss', got ${describeValue(opts.monitor)}`);
+  }
+  expectChoice(op, 'mode', opts.mode, MODES);
 }
 
 export interface EarlyStoppingOptions {
@@ -51,6 +107,8 @@ export interface EarlyStoppingOptions {
   restoreBestWeights?: boolean;
   startFromEpoch?: number;
 }
+
+const EARLY_STOPPING_OPTIONS = ['monitor', 'minDelta', 'patience', 'mode', 'baseline', 'restoreBestWeights', 'startFromEpoch'] as const;
 
 export class EarlyStopping implements Callback {
   readonly monitor: string;
@@ -64,8 +122,16 @@ export class EarlyStopping implements Callback {
   private bestWeights: unknown = null;
 
   constructor(readonly opts: EarlyStoppingOptions = {}) {
+    const op = 'EarlyStopping';
+    expectCallbackOptions(op, opts, EARLY_STOPPING_OPTIONS);
+    expectMonitor(op, opts);
+    expectOptionalNumber(op, 'minDelta', opts.minDelta, { min: 0 });
+    expectOptionalNumber(op, 'patience', opts.patience, WHOLE);
+    expectOptionalNumber(op, 'baseline', opts.baseline);
+    expectOptionalBoolean(op, 'restoreBestWeights', opts.restoreBestWeights);
+    expectOptionalNumber(op, 'startFromEpoch', opts.startFromEpoch, WHOLE);
     this.monitor = opts.monitor ?? 'val_loss';
-    this.minDelta = Math.abs(opts.minDelta ?? 0);
+    this.minDelta = opts.minDelta ?? 0;
     this.patience = opts.patience ?? 0;
     this.mode = resolveMode(opts.mode ?? 'auto', this.monitor);
   }
@@ -141,6 +207,8 @@ export interface ReduceLROnPlateauOptions {
   minLr?: number;
 }
 
+const REDUCE_LR_OPTIONS = ['monitor', 'factor', 'patience', 'mode', 'minDelta', 'cooldown', 'minLr'] as const;
+
 export class ReduceLROnPlateau implements Callback {
   readonly monitor: string;
   readonly factor: number;
@@ -154,9 +222,15 @@ export class ReduceLROnPlateau implements Callback {
   best = NaN;
 
   constructor(opts: ReduceLROnPlateauOptions = {}) {
+    const op = 'ReduceLROnPlateau';
+    expectCallbackOptions(op, opts, REDUCE_LR_OPTIONS);
+    expectMonitor(op, opts);
+    // 1 would never reduce, 0 or less would stop training or flip the steps' sign.
+    expectOptionalNumber(op, 'factor', opts.factor, { above: 0, below: 1 });
+    for (const k of ['patience', 'cooldown'] as const) expectOptionalNumber(op, k, opts[k], WHOLE);
+    for (const k of ['minDelta', 'minLr'] as const) expectOptionalNumber(op, k, opts[k], { min: 0 });
     this.monitor = opts.monitor ?? 'val_loss';
     this.factor = opts.factor ?? 0.1;
-    if (this.factor >= 1) throw new RangeError('ReduceLROnPlateau: factor must be < 1');
     this.patience = opts.patience ?? 10;
     this.mode = resolveMode(opts.mode ?? 'auto', this.monitor);
     this.minDelta = opts.minDelta ?? 1e-4;
@@ -221,6 +295,8 @@ export interface ModelCheckpointOptions {
   mode?: Mode;
 }
 
+const CHECKPOINT_OPTIONS = ['monitor', 'saveBestOnly', 'mode'] as const;
+
 /** Saves to `path` (atomically); `{epoch}` in the path is replaced by the 1-based epoch. */
 export class ModelCheckpoint implements Callback {
   readonly monitor: string;
@@ -229,6 +305,13 @@ export class ModelCheckpoint implements Callback {
   saves: number[] = [];
 
   constructor(readonly path: string, readonly opts: ModelCheckpointOptions = {}) {
+    const op = 'ModelCheckpoint';
+    if (typeof path !== 'string' || path === '') {
+      throw new ArgumentError(`${op}: path must be a non-empty string such as 'run/best-{epoch}.safetensors', got ${describeValue(path)}`);
+    }
+    expectCallbackOptions(op, opts, CHECKPOINT_OPTIONS);
+    expectMonitor(op, opts);
+    expectOptionalBoolean(op, 'saveBestOnly', opts.saveBestOnly);
     this.monitor = opts.monitor ?? 'val_loss';
     this.mode = resolveMode(opts.mode ?? 'auto', this.monitor);
   }

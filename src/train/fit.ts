@@ -96,7 +96,8 @@ export interface FitOptions {
   /**
    * Gradient accumulation: one optimiser step every this many batches, each batch's loss scaled by
    * 1/accumulate before its backward, so the step sees the mean over the batches (a batch that
-   * memory would not hold, in pieces). An epoch's last, shorter group steps too. Default 1.
+   * memory would not hold, in pieces). An epoch's last, shorter group steps too, on the mean over
+   * its own batches. Default 1.
    */
   accumulate?: number;
   /**
@@ -124,9 +125,14 @@ export async function trainEpoch(model: Module, data: Dataset, opts: FitOptions,
   let samples = 0;
   let batch = 0;
   const accumulate = opts.accumulate ?? 1;
-  /** Clips (when asked) and applies the gradients gathered since the last step. */
-  const applyStep = () => {
-    if (opts.clipGradNorm !== undefined) clipGradNorm(model.trainableParameters().map((p) => p.tensor), opts.clipGradNorm).dispose();
+  /** Clips (when asked) and applies the gradients gathered from the last `group` batches. */
+  const applyStep = (group: number) => {
+    const params = model.trainableParameters().map((p) => p.tensor);
+    // Each batch's share was 1/accumulate; a shorter group (the epoch's last, or one cut short by
+    // a stop) is rescaled to the mean of its own batches. Done here because a dataset need not
+    // know its length (batchCount) before the last batch comes.
+    if (group < accumulate) scaleGradients(params, accumulate / group);
+    if (opts.clipGradNorm !== undefined) clipGradNorm(params, opts.clipGradNorm).dispose();
     opts.optimizer.step();
     opts.optimizer.zeroGrad();
     // fit passes the WeightEma it resolved; options alone are fit's to turn into one.
@@ -162,13 +168,14 @@ export async function trainEpoch(model: Module, data: Dataset, opts: FitOptions,
     // One readback per step: the loss and the metric's inputs together.
     const [lossHost, ...metricHost] = await readTensors([lossTensor, ...metricTensors]);
     const value = lossHost[0];
-    const metric = opts.trainMetric ? opts.trainMetric.value(metricHost) : undefined;
     for (const t of [lossTensor, ...metricTensors]) t.dispose();
     if (!Number.isFinite(value)) {
       opts.optimizer.zeroGrad();
       throw new TrainingError(`training loss became ${value} at epoch ${epoch + 1}, batch ${batch + 1}; stopping (the last checkpoint is kept)`);
     }
-    if ((batch + 1) % accumulate === 0) applyStep();
+    // After the loss check: a metric refuses the NaN predictions of a diverged step (binaryReport).
+    const metric = opts.trainMetric ? opts.trainMetric.value(metricHost) : undefined;
+    if ((batch + 1) % accumulate === 0) applyStep(accumulate);
     total += value * n;
     if (metric !== undefined) metricTotal += metric * n;
     samples += n;
@@ -176,12 +183,24 @@ export async function trainEpoch(model: Module, data: Dataset, opts: FitOptions,
     const runningMetric = opts.trainMetric ? { name: opts.trainMetric.name, value: metricTotal / samples } : undefined;
     opts.onBatch?.({ epoch, batch, batchCount: data.batchCount, loss: total / samples, metric: runningMetric, samples, seconds: (performance.now() - start) / 1000 });
     if (opts.signal?.stop) {
-      if (batch % accumulate) applyStep();
+      if (batch % accumulate) applyStep(batch % accumulate);
       return { loss: total / samples, interrupted: true };
     }
   }
-  if (batch % accumulate) applyStep();
+  if (batch % accumulate) applyStep(batch % accumulate);
   return { loss: samples ? total / samples : NaN, metric: opts.trainMetric && samples ? metricTotal / samples : undefined, interrupted: false };
+}
+
+/** Multiplies each gradient of `params` by `factor` (a new tensor in place of the old). */
+function scaleGradients(params: Tensor[], factor: number): void {
+  noGrad(() => {
+    for (const p of params) {
+      if (!p.grad) continue;
+      const scaled = unary('scale', p.grad, factor);
+      p.grad.dispose();
+      p.grad = scaled;
+    }
+  });
 }
 
 /** One line on what tuneConvs chose: how many convs each algorithm got, and the time it took. */
@@ -274,6 +293,8 @@ export async function fit(model: Module, train: Dataset, val: Dataset | null, op
     saveCheckpoint: (path, epoch, logs) =>
       validated(() => saveCheckpoint(path, model, opts.optimizer, { ...opts.checkpointMeta, epoch, metrics: logs }, ema)),
     log,
+    // A warning (a monitored metric missing) must reach the user when fit logs nothing else.
+    warn: opts.log ?? ((message) => console.warn(message)),
   };
   const history: History = { epochs: [], logs: [], stoppedEarly: false, interrupted: false };
   const callbacks = opts.callbacks ?? [];

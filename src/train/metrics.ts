@@ -13,9 +13,14 @@
 // prediction, not the many empty ones. Exactly one mask empty (a missed lesion or a false alarm)
 // has no surface to measure against: 'skip' (default) leaves it out and counts it, 'infinity'
 // scores it Infinity (MONAI's value), which makes the mean Infinity but keeps the median useful.
+//
+// Inputs are checked first (ArgumentError naming the function and the argument): arrays of one
+// length, whole slices, a volume name per slice, no NaN score. Each of these used to give a
+// number that looked fine and was wrong (a shorter truth read as background, 3 scores with 2
+// labels an AUC of 1), or, for sliceSize 0, never to return.
 
 import { ArgumentError, ShapeError } from '../errors.js';
-import { expectChoice } from '../graph/args.js';
+import { describeValue, expectChoice, expectKnownOptions, expectNumber, expectOptionalNumber, expectOptions } from '../graph/args.js';
 import { surfaceDistance, type SurfaceDistance } from './surface-distance.js';
 
 export interface Confusion {
@@ -25,7 +30,54 @@ export interface Confusion {
   fn: number;
 }
 
-export function confusion(scores: ArrayLike<number>, labels: ArrayLike<number>, threshold = 0.5): Confusion {
+/** An array or typed array (its values are checked where they matter). */
+function expectValues(op: string, role: string, v: unknown): asserts v is ArrayLike<number> {
+  if (!Array.isArray(v) && !(ArrayBuffer.isView(v) && !(v instanceof DataView))) {
+    throw new ArgumentError(`${op}: ${role} must be an array or typed array of numbers, got ${describeValue(v)}`);
+  }
+}
+
+/**
+ * One score and one label per sample, none NaN: a NaN score has no rank and no side of the
+ * threshold (a sort comparing it is undefined, and the AUC comes out wrong rather than NaN).
+ */
+function expectScored(op: string, scores: unknown, labels: unknown): asserts scores is ArrayLike<number> {
+  expectValues(op, 'scores', scores);
+  expectValues(op, 'labels', labels);
+  if (scores.length !== labels.length) throw new ArgumentError(`${op}: scores has ${scores.length} values but labels has ${labels.length}; give one of each per sample`);
+  for (const [role, values] of [['scores', scores], ['labels', labels]] as const) {
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (typeof v === 'number' && !Number.isNaN(v)) continue;
+      const what = Number.isNaN(v) ? 'NaN' : describeValue(v);
+      throw new ArgumentError(`${op}: ${role}[${i}] is ${what}; a ${role === 'scores' ? 'score' : 'label'} must be a number (a NaN has no rank and no side of the threshold; did the model's output diverge?)`);
+    }
+  }
+}
+
+/** A threshold given as a number (positional) or as { threshold } (options), 0.5 by default. */
+function thresholdOf(op: string, v: unknown): number {
+  if (v === undefined) return 0.5;
+  if (typeof v === 'number') {
+    expectNumber(op, 'threshold', v);
+    return v;
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw new ArgumentError(`${op}: threshold must be a number or { threshold }, got ${describeValue(v)}`);
+  }
+  expectKnownOptions(op, v, ['threshold']);
+  const t = (v as { threshold?: unknown }).threshold;
+  expectOptionalNumber(op, 'threshold', t);
+  return (t as number | undefined) ?? 0.5;
+}
+
+/** Threshold: a number, or { threshold } (the options form). */
+export function confusion(scores: ArrayLike<number>, labels: ArrayLike<number>, threshold: number | { threshold?: number } = 0.5): Confusion {
+  expectScored('confusion', scores, labels);
+  return countConfusion(scores, labels, thresholdOf('confusion', threshold));
+}
+
+function countConfusion(scores: ArrayLike<number>, labels: ArrayLike<number>, threshold: number): Confusion {
   const c = { tp: 0, fp: 0, tn: 0, fn: 0 };
   for (let i = 0; i < scores.length; i++) {
     const p = scores[i] >= threshold;
@@ -50,8 +102,10 @@ export interface BinaryReport extends Confusion {
   auc: number;
 }
 
-export function binaryReport(scores: ArrayLike<number>, labels: ArrayLike<number>, threshold = 0.5): BinaryReport {
-  const c = confusion(scores, labels, threshold);
+/** Threshold: a number, or { threshold } (the options form); 0.5 by default. */
+export function binaryReport(scores: ArrayLike<number>, labels: ArrayLike<number>, threshold: number | { threshold?: number } = 0.5): BinaryReport {
+  expectScored('binaryReport', scores, labels);
+  const c = countConfusion(scores, labels, thresholdOf('binaryReport', threshold));
   const precision = ratio(c.tp, c.tp + c.fp);
   const recall = ratio(c.tp, c.tp + c.fn);
   return {
@@ -61,7 +115,7 @@ export function binaryReport(scores: ArrayLike<number>, labels: ArrayLike<number
     recall,
     specificity: ratio(c.tn, c.tn + c.fp),
     f1: ratio(2 * precision * recall, precision + recall),
-    auc: rocAuc(scores, labels),
+    auc: mannWhitneyAuc(scores, labels),
   };
 }
 
@@ -70,6 +124,11 @@ export function binaryReport(scores: ArrayLike<number>, labels: ArrayLike<number
  * scores above a random negative, ties counting one half. NaN when a class is absent.
  */
 export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
+  expectScored('rocAuc', scores, labels);
+  return mannWhitneyAuc(scores, labels);
+}
+
+function mannWhitneyAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): number {
   const idx = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => scores[a] - scores[b]);
   let rankSumPos = 0;
   let pos = 0;
@@ -91,6 +150,7 @@ export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): nu
 }
 
 export type EmptyPolicy = 'one' | 'skip';
+const EMPTY_POLICIES: readonly EmptyPolicy[] = ['one', 'skip'];
 
 export interface Overlap {
   intersection: number;
@@ -111,13 +171,19 @@ export function overlap(pred: ArrayLike<number>, truth: ArrayLike<number>, thres
   return o;
 }
 
+/**
+ * Checked here, where every report's Dice passes, so that no caller can take another word
+ * ('zero') for 'skip': the two policies are the only ones.
+ */
 export function diceOf(o: Overlap, empty: EmptyPolicy): number | null {
+  expectChoice('diceOf', 'emptyPolicy', empty, EMPTY_POLICIES, false);
   const denom = o.predicted + o.truth;
   if (denom === 0) return empty === 'one' ? 1 : null;
   return (2 * o.intersection) / denom;
 }
 
 export function iouOf(o: Overlap, empty: EmptyPolicy): number | null {
+  expectChoice('iouOf', 'emptyPolicy', empty, EMPTY_POLICIES, false);
   const union = o.predicted + o.truth - o.intersection;
   if (union === 0) return empty === 'one' ? 1 : null;
   return o.intersection / union;
@@ -175,6 +241,38 @@ export interface SurfaceReport {
   perVolume: { volume: string; dice: number | null; hd95: number | null; assd: number | null }[];
 }
 
+export interface SegmentationOptions {
+  emptyPolicy?: EmptyPolicy;
+  volumes?: string[];
+  threshold?: number;
+  surface?: boolean | SurfaceOptions;
+}
+
+const SEGMENTATION_OPTIONS = ['emptyPolicy', 'volumes', 'threshold', 'surface'] as const;
+
+/** The number of slices, after checking that pred, truth and volumes describe the same ones. */
+function sliceCount(pred: unknown, truth: unknown, sliceSize: unknown, opts: SegmentationOptions): number {
+  const op = 'segmentationReport';
+  expectValues(op, 'pred', pred);
+  expectValues(op, 'truth', truth);
+  expectNumber(op, 'sliceSize', sliceSize, { integer: true, min: 1 });
+  if (truth.length !== pred.length) throw new ArgumentError(`${op}: truth has ${truth.length} values but pred has ${pred.length}`);
+  if (pred.length % sliceSize) throw new ArgumentError(`${op}: ${pred.length} values are not whole slices of sliceSize ${sliceSize}`);
+  const n = pred.length / sliceSize;
+  expectOptions(op, opts, "{ emptyPolicy: 'one', volumes }");
+  expectKnownOptions(op, opts, SEGMENTATION_OPTIONS);
+  expectChoice(op, 'emptyPolicy', opts.emptyPolicy, EMPTY_POLICIES);
+  expectOptionalNumber(op, 'threshold', opts.threshold);
+  if (opts.surface !== undefined && typeof opts.surface !== 'boolean' && (typeof opts.surface !== 'object' || opts.surface === null)) {
+    throw new ArgumentError(`${op}: surface must be true, false or { spacing, sliceShape, oneEmpty }, got ${describeValue(opts.surface)}`);
+  }
+  const { volumes } = opts;
+  if (volumes !== undefined && (!Array.isArray(volumes) || volumes.length !== n)) {
+    throw new ArgumentError(`${op}: volumes must name the volume of each of the ${n} slices, got ${describeValue(volumes)}`);
+  }
+  return n;
+}
+
 /**
  * pred and truth hold `n` slices of `sliceSize` values each; `volumes[i]` names the volume
  * (patient) of slice i, or is omitted to treat the set as one volume. `surface` adds HD95 and ASSD
@@ -185,10 +283,10 @@ export function segmentationReport(
   pred: ArrayLike<number>,
   truth: ArrayLike<number>,
   sliceSize: number,
-  opts: { emptyPolicy?: EmptyPolicy; volumes?: string[]; threshold?: number; surface?: boolean | SurfaceOptions } = {},
+  opts: SegmentationOptions = {},
 ): SegmentationReport {
+  const n = sliceCount(pred, truth, sliceSize, opts);
   const empty = opts.emptyPolicy ?? 'one';
-  const n = Math.round(pred.length / sliceSize);
   const sliceDice: (number | null)[] = [];
   const ious: number[] = [];
   const perVolume = new Map<string, Overlap>();

@@ -1,6 +1,7 @@
 // Scripted metric sequences with the decisions Keras makes on them, worked out by hand from
 // Keras's callback source (the comments trace each epoch).
 import { describe, expect, it } from 'vitest';
+import { ArgumentError } from '../../src/errors.js';
 import { EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, resolveMode, type Callback, type TrainingControl } from '../../src/train/callbacks.js';
 
 class FakeControl implements TrainingControl {
@@ -110,5 +111,94 @@ describe('ModelCheckpoint', () => {
     expect(resolveMode('auto', 'val_loss')).toBe('min');
     expect(resolveMode('auto', 'val_dice')).toBe('max');
     expect(resolveMode('min', 'val_accuracy')).toBe('min');
+  });
+});
+
+describe('callback options', () => {
+  // [what the caller wrote, the call, the message's start]
+  const REFUSED: [string, () => unknown, string][] = [
+    ["Keras's restore_best_weights", () => new EarlyStopping({ restore_best_weights: true } as never), "EarlyStopping: unknown option 'restore_best_weights' (did you mean restoreBestWeights?); the options are monitor, minDelta"],
+    ["Keras's save_best_only", () => new ModelCheckpoint('best.safetensors', { save_best_only: true } as never), "ModelCheckpoint: unknown option 'save_best_only' (did you mean saveBestOnly?)"],
+    ["Keras's min_lr", () => new ReduceLROnPlateau({ min_lr: 0.4 } as never), "ReduceLROnPlateau: unknown option 'min_lr' (did you mean minLr?)"],
+    ['an option no callback has', () => new EarlyStopping({ verbose: 1 } as never), "EarlyStopping: unknown option 'verbose'; the options are monitor"],
+    ["mode 'minimize'", () => new EarlyStopping({ mode: 'minimize' as never }), "EarlyStopping: mode must be 'min' or 'max' or 'auto'"],
+    ['a mode of ReduceLROnPlateau', () => new ReduceLROnPlateau({ mode: 'maximum' as never }), 'ReduceLROnPlateau: mode'],
+    ['a mode of ModelCheckpoint', () => new ModelCheckpoint('best.safetensors', { mode: 'up' as never }), 'ModelCheckpoint: mode'],
+    ['the monitor where the options go', () => new EarlyStopping('val_dice' as never), "EarlyStopping: options must be an object such as { monitor: 'val_dice' }"],
+    ['null options', () => new ReduceLROnPlateau(null as never), 'ReduceLROnPlateau: options'],
+    ['a number for the monitor', () => new EarlyStopping({ monitor: 3 as never }), 'EarlyStopping: monitor'],
+    ['an empty monitor', () => new ModelCheckpoint('best.safetensors', { monitor: '' }), 'ModelCheckpoint: monitor'],
+    ['ModelCheckpoint without a path', () => new (ModelCheckpoint as never as new () => unknown)(), 'ModelCheckpoint: path must be a non-empty string'],
+    ['ModelCheckpoint with the path in the options', () => new ModelCheckpoint({ path: 'best.safetensors' } as never), 'ModelCheckpoint: path must be a non-empty string'],
+    ['ModelCheckpoint with an empty path', () => new ModelCheckpoint(''), 'ModelCheckpoint: path'],
+    ['saveBestOnly a string', () => new ModelCheckpoint('best.safetensors', { saveBestOnly: 'yes' as never }), 'ModelCheckpoint: saveBestOnly'],
+    ['factor 1 (never reduces)', () => new ReduceLROnPlateau({ factor: 1 }), 'ReduceLROnPlateau: factor must be a finite number > 0 and < 1'],
+    ['factor -0.5', () => new ReduceLROnPlateau({ factor: -0.5 }), 'ReduceLROnPlateau: factor'],
+    ['factor 0', () => new ReduceLROnPlateau({ factor: 0 }), 'ReduceLROnPlateau: factor'],
+    ["patience '2'", () => new ReduceLROnPlateau({ patience: '2' as never }), 'ReduceLROnPlateau: patience must be an integer >= 0'],
+    ['patience 1.5', () => new ReduceLROnPlateau({ patience: 1.5 }), 'ReduceLROnPlateau: patience'],
+    ['a negative cooldown', () => new ReduceLROnPlateau({ cooldown: -1 }), 'ReduceLROnPlateau: cooldown'],
+    ['a negative minDelta', () => new ReduceLROnPlateau({ minDelta: -0.1 }), 'ReduceLROnPlateau: minDelta'],
+    ['a negative minLr', () => new ReduceLROnPlateau({ minLr: -1e-3 }), 'ReduceLROnPlateau: minLr'],
+    ['patience -1', () => new EarlyStopping({ patience: -1 }), 'EarlyStopping: patience must be an integer >= 0'],
+    ['a negative minDelta', () => new EarlyStopping({ minDelta: -0.01 }), 'EarlyStopping: minDelta'],
+    ['a string baseline', () => new EarlyStopping({ baseline: '0.5' as never }), 'EarlyStopping: baseline'],
+    ['a NaN baseline', () => new EarlyStopping({ baseline: NaN }), 'EarlyStopping: baseline'],
+    ['restoreBestWeights a string', () => new EarlyStopping({ restoreBestWeights: 'true' as never }), 'EarlyStopping: restoreBestWeights'],
+    ['startFromEpoch -1', () => new EarlyStopping({ startFromEpoch: -1 }), 'EarlyStopping: startFromEpoch'],
+  ];
+  for (const [what, make, start] of REFUSED) {
+    it(`${what}: ArgumentError '${start}...' when made`, () => {
+      let error: unknown;
+      try {
+        make();
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ArgumentError);
+      expect((error as Error).message.startsWith(start), (error as Error).message).toBe(true);
+    });
+  }
+
+  it('takes every option it lists', () => {
+    const es = new EarlyStopping({ monitor: 'val_dice', minDelta: 0.01, patience: 3, mode: 'max', baseline: 0.5, restoreBestWeights: true, startFromEpoch: 2 });
+    expect([es.monitor, es.minDelta, es.patience, es.mode]).toEqual(['val_dice', 0.01, 3, 'max']);
+    const lr = new ReduceLROnPlateau({ monitor: 'val_dice', factor: 0.5, patience: 0, mode: 'min', minDelta: 0, cooldown: 2, minLr: 1e-5 });
+    expect([lr.monitor, lr.factor, lr.patience, lr.mode, lr.minDelta, lr.cooldown, lr.minLr]).toEqual(['val_dice', 0.5, 0, 'min', 0, 2, 1e-5]);
+    const mc = new ModelCheckpoint('best.safetensors', { monitor: 'val_loss', saveBestOnly: true, mode: 'max' });
+    expect([mc.monitor, mc.mode]).toEqual(['val_loss', 'max']);
+  });
+});
+
+describe('a monitored metric missing from the logs', () => {
+  class WarningControl extends FakeControl {
+    warnings: string[] = [];
+    warn(m: string): void { this.warnings.push(m); }
+  }
+
+  it('is warned about once per run for each callback and metric, through warn(), not every epoch', async () => {
+    const ctl = new WarningControl();
+    const es = new EarlyStopping({ monitor: 'val_acc', patience: 0 });
+    const lr = new ReduceLROnPlateau({ monitor: 'val_acc', patience: 0 });
+    for (const cb of [es, lr]) await cb.onTrainBegin?.(ctl);
+    for (let epoch = 0; epoch < 3; epoch++) {
+      for (const cb of [es, lr]) await cb.onEpochEnd?.(epoch, { loss: 1, val_accuracy: 0.5 }, ctl);
+    }
+    expect(ctl.warnings).toEqual([
+      "EarlyStopping: metric 'val_acc' is not in the logs (loss, val_accuracy); EarlyStopping does nothing while it is missing",
+      "ReduceLROnPlateau: metric 'val_acc' is not in the logs (loss, val_accuracy, lr); ReduceLROnPlateau does nothing while it is missing",
+    ]);
+    expect(ctl.logs).toEqual([]);
+    expect([ctl.stopTraining, ctl.lr]).toEqual([false, 1]);
+    // A new run (its own control) is told again.
+    const next = new WarningControl();
+    await run(new ModelCheckpoint('best.safetensors', { monitor: 'val_acc', saveBestOnly: true }), 'val_accuracy', [0.5, 0.6], next);
+    expect(next.warnings).toHaveLength(1);
+    expect(next.warnings[0].startsWith("ModelCheckpoint: metric 'val_acc'")).toBe(true);
+  });
+
+  it('goes to log() where the control has no warn()', async () => {
+    const { ctl } = await run(new EarlyStopping({ monitor: 'val_acc' }), 'val_accuracy', [0.5, 0.6, 0.7]);
+    expect(ctl.logs).toEqual(["EarlyStopping: metric 'val_acc' is not in the logs (val_accuracy); EarlyStopping does nothing while it is missing"]);
   });
 });

@@ -70,12 +70,14 @@ async function averagedAfter(batches: [number[], number[]][], accumulate: number
   const optimizer = new dn.optim.SGD(model.parameters(), { lr: 0.1 });
   const ema = new dn.train.WeightEma(model, { decay: 0.5, warmup: false });
   await dn.train.fit(model, rows(batches), null, { epochs: 1, optimizer, loss: mse, accumulate, ema });
-  let [w, e, g] = [0.5, 0.5, 0];
+  // Each step takes the mean gradient of its group's batches, the last, shorter group's included.
+  let [w, e, g, group] = [0.5, 0.5, 0, 0];
   batches.forEach(([x, y], i) => {
-    g += x.reduce((s, xv, k) => s + (2 * xv * (w * xv - y[k])) / x.length, 0) / accumulate;
+    g += x.reduce((s, xv, k) => s + (2 * xv * (w * xv - y[k])) / x.length, 0);
+    group++;
     if ((i + 1) % accumulate === 0 || i === batches.length - 1) {
-      w -= 0.1 * g;
-      g = 0;
+      w -= (0.1 * g) / group;
+      [g, group] = [0, 0];
       e = 0.5 * e + 0.5 * w;
     }
   });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ArgumentError, ShapeError } from '../../src/errors.js';
-import { binaryReport, rocAuc, segmentationReport } from '../../src/train/metrics.js';
+import { binaryReport, confusion, diceOf, iouOf, rocAuc, segmentationReport } from '../../src/train/metrics.js';
+import { multiClassReport } from '../../src/train/multiclass-metrics.js';
 
 describe('classification metrics', () => {
   it('confusion-based metrics on a hand-counted example', () => {
@@ -111,5 +112,69 @@ describe('segmentation surface distances', () => {
     const m = [0, 1, 1, 0, 1, 1];
     expect(() => segmentationReport(m, m, 6, { surface: true })).toThrow(ShapeError);
     expect(segmentationReport(m, m, 6, { surface: { sliceShape: [2, 3] } }).surface!.hd95PerVolume).toBe(0);
+  });
+});
+
+describe('metric input checks', () => {
+  const truth = [1, 1, 0, 0, /**/ 0, 0, 0, 0, /**/ 1, 0, 0, 0];
+  const pred = [0.9, 0.1, 0.8, 0.2, /**/ 0.1, 0, 0, 0, /**/ 0, 0, 0, 0.7];
+  // [what the caller wrote, the call, the message's start]
+  const REFUSED: [string, () => unknown, string][] = [
+    ['segmentationReport with sliceSize 0 (looped forever)', () => segmentationReport(pred, truth, 0), 'segmentationReport: sliceSize must be an integer >= 1'],
+    ['segmentationReport with a fractional sliceSize', () => segmentationReport(pred, truth, 2.5), 'segmentationReport: sliceSize'],
+    ['segmentationReport with a shorter truth (read as background)', () => segmentationReport(pred, truth.slice(0, 8), 4), 'segmentationReport: truth has 8 values but pred has 12'],
+    ['segmentationReport with part of a slice (rounded)', () => segmentationReport(pred, truth, 5), 'segmentationReport: 12 values are not whole slices of sliceSize 5'],
+    ["segmentationReport with fewer volumes than slices (the rest lumped into 'all')", () => segmentationReport(pred, truth, 4, { volumes: ['p1', 'p1'] }), 'segmentationReport: volumes must name the volume of each of the 3 slices'],
+    ['segmentationReport with a string for volumes', () => segmentationReport(pred, truth, 4, { volumes: 'p1' as never }), 'segmentationReport: volumes'],
+    ["segmentationReport with emptyPolicy 'zero' (acted as 'skip')", () => segmentationReport(pred, truth, 4, { emptyPolicy: 'zero' as never }), "segmentationReport: emptyPolicy must be 'one' or 'skip'"],
+    ['segmentationReport with a snake_case option', () => segmentationReport(pred, truth, 4, { empty_policy: 'skip' } as never), "segmentationReport: unknown option 'empty_policy'"],
+    ['segmentationReport with a string threshold', () => segmentationReport(pred, truth, 4, { threshold: '0.5' as never }), 'segmentationReport: threshold'],
+    ['segmentationReport with a string for surface', () => segmentationReport(pred, truth, 4, { surface: 'yes' as never }), 'segmentationReport: surface'],
+    ['segmentationReport of a number', () => segmentationReport(3 as never, truth, 4), 'segmentationReport: pred'],
+    ["multiClassReport with emptyPolicy 'zero'", () => multiClassReport([0.9, 0.1, 0.2, 0.8], [0, 1], 2, { emptyPolicy: 'zero' as never }), "diceOf: emptyPolicy must be 'one' or 'skip'"],
+    ["diceOf with policy 'zero'", () => diceOf({ intersection: 0, predicted: 0, truth: 0 }, 'zero' as never), 'diceOf: emptyPolicy'],
+    ["iouOf with policy 'zero'", () => iouOf({ intersection: 1, predicted: 1, truth: 1 }, 'zero' as never), 'iouOf: emptyPolicy'],
+    ['rocAuc of 3 scores and 2 labels (gave 1)', () => rocAuc([0.1, 0.9, 0.5], [0, 1]), 'rocAuc: scores has 3 values but labels has 2'],
+    ['rocAuc with a NaN score (gave 0.667)', () => rocAuc([0.1, NaN, 0.6, 0.9], [0, 1, 0, 1]), 'rocAuc: scores[1] is NaN; a score must be a number (a NaN has no rank'],
+    ['rocAuc with a NaN label', () => rocAuc([0.1, 0.9], [0, NaN]), 'rocAuc: labels[1] is NaN'],
+    ['rocAuc with a string score', () => rocAuc([0.1, '0.9'] as never, [0, 1]), "rocAuc: scores[1] is the string '0.9'"],
+    ['rocAuc of a number', () => rocAuc(0.5 as never, [1]), 'rocAuc: scores must be an array'],
+    ['binaryReport of mismatched lengths', () => binaryReport([0.1, 0.9, 0.5], [0, 1]), 'binaryReport: scores has 3 values but labels has 2'],
+    ['binaryReport with a NaN score', () => binaryReport([NaN, 0.9], [0, 1]), 'binaryReport: scores[0] is NaN'],
+    ['binaryReport with a misspelt threshold option', () => binaryReport([0.1, 0.9], [0, 1], { thresh: 0.7 } as never), "binaryReport: unknown option 'thresh'"],
+    ['binaryReport with a string threshold', () => binaryReport([0.1, 0.9], [0, 1], '0.7' as never), "binaryReport: threshold must be a number or { threshold }, got the string '0.7'"],
+    ['binaryReport with a NaN threshold', () => binaryReport([0.1, 0.9], [0, 1], NaN), 'binaryReport: threshold'],
+    ['confusion of mismatched lengths', () => confusion([0.1, 0.9], [0, 1, 1]), 'confusion: scores has 2 values but labels has 3'],
+  ];
+  for (const [what, call, start] of REFUSED) {
+    it(`${what}: ArgumentError '${start}...'`, () => {
+      let error: unknown;
+      try {
+        call();
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(ArgumentError);
+      expect((error as Error).message.startsWith(start), (error as Error).message).toBe(true);
+    });
+  }
+
+  it('binaryReport and confusion take the threshold positionally or as { threshold }', () => {
+    // threshold 0.7: predictions 1,0,0,0,1,0 vs labels 1,0,0,1,1,0 -> tp 2, fp 0, tn 3, fn 1
+    const scores = [0.9, 0.6, 0.2, 0.4, 0.7, 0.1];
+    const labels = [1, 0, 0, 1, 1, 0];
+    const positional = binaryReport(scores, labels, 0.7);
+    const options = binaryReport(scores, labels, { threshold: 0.7 });
+    expect([options.tp, options.fp, options.tn, options.fn]).toEqual([2, 0, 3, 1]);
+    expect(options).toEqual(positional);
+    expect(binaryReport(scores, labels, {})).toEqual(binaryReport(scores, labels));
+    expect(confusion(scores, labels, { threshold: 0.7 })).toEqual({ tp: 2, fp: 0, tn: 3, fn: 1 });
+    // Infinite scores rank like any other: the positives at +Infinity above every negative.
+    expect(rocAuc([-Infinity, 0.5, Infinity, Infinity], [0, 0, 1, 1])).toBe(1);
+  });
+
+  it('an empty set is zero slices, not an error', () => {
+    const r = segmentationReport([], [], 4, { volumes: [] });
+    expect([r.slices, r.dicePerSlice]).toEqual([0, NaN]);
   });
 });

@@ -50,6 +50,7 @@ function sgdRule(o: { lr: number; mu: number; nesterov: boolean; wd: number }): 
 const CASES: { name: string; make: (ps: dn.Tensor[]) => Optimizer; rule: Rule }[] = [
   { name: 'Adam (PyTorch defaults)', make: (ps) => new Adam(ps, { lr: 0.01 }), rule: adamRule({ lr: 0.01, b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0, mode: 'pytorch', decoupled: false }) },
   { name: 'Adam.keras', make: (ps) => Adam.keras(ps, { lr: 0.01 }), rule: adamRule({ lr: 0.01, b1: 0.9, b2: 0.999, eps: 1e-7, wd: 0, mode: 'keras', decoupled: false }) },
+  { name: "Adam.keras, Keras's names", make: (ps) => Adam.keras(ps, { learningRate: 0.02, epsilon: 1e-3, beta1: 0.8 }), rule: adamRule({ lr: 0.02, b1: 0.8, b2: 0.999, eps: 1e-3, wd: 0, mode: 'keras', decoupled: false }) },
   { name: 'Adam with L2', make: (ps) => new Adam(ps, { lr: 0.005, beta1: 0.8, beta2: 0.99, weightDecay: 0.1 }), rule: adamRule({ lr: 0.005, b1: 0.8, b2: 0.99, eps: 1e-8, wd: 0.1, mode: 'pytorch', decoupled: false }) },
   { name: 'AdamW', make: (ps) => new AdamW(ps, { lr: 0.01, weightDecay: 0.05 }), rule: adamRule({ lr: 0.01, b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0.05, mode: 'pytorch', decoupled: true }) },
   { name: 'SGD momentum', make: (ps) => new SGD(ps, { lr: 0.1, momentum: 0.9 }), rule: sgdRule({ lr: 0.1, mu: 0.9, nesterov: false, wd: 0 }) },
