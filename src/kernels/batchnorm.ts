@@ -40,6 +40,7 @@ import { expectOptionalTensor, expectOptions, expectTensor } from '../graph/args
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, range } from './chunking.js';
+import { reluKeepingNan, reluPasses } from './elementwise-math.js';
 import { reduceMiddle } from './reduce.js';
 import { maxRowChunks } from './row-chunks.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, type VecWidth } from './wgsl.js';
@@ -55,7 +56,7 @@ const FINISH_MAX_CHUNKS = 128;
 
 export interface BatchNormOptions {
   training: boolean;
-  /** A ReLU fused after the normalisation (y = max(0, ...)): one pass fewer each way. */
+  /** A ReLU fused after the normalisation (y = max(0, ...), NaN kept as relu's): one pass fewer each way. */
   relu?: boolean;
   /** PyTorch convention: weight of the new batch statistic (Keras momentum m is 1 - m here). */
   momentum?: number;
@@ -71,12 +72,12 @@ type SumsMode = 'mean' | 'var' | 'grad';
 /**
  * Per-chunk channel sums; params.c counts channels in units of the width (vec4s for width 4).
  * `relu` ('grad' only): the gradient arrives through a fused ReLU, so dy counts only where the
- * forward's output y is positive.
+ * forward's output y is positive or NaN (reluPasses, as relu's backward).
  */
 function sumsSpec(mode: SumsMode, width: VecWidth, relu = false): KernelSpec {
   const inputs = { mean: ['x'], var: ['x', 'mean'], grad: relu ? ['x', 'dy', 'y', 'mean', 'invStd'] : ['x', 'dy', 'mean', 'invStd'] }[mode];
   const T = vecType(width);
-  const dyAt = (at: string) => (relu ? `select(${T}(0.0), dy[${at}], y[${at}] > ${T}(0.0))` : `dy[${at}]`);
+  const dyAt = (at: string) => (relu ? `select(${T}(0.0), dy[${at}], ${reluPasses(`y[${at}]`, vecType(width, 'u32'))})` : `dy[${at}]`);
   const body = {
     mean: 'a0 += x[r * params.c + ch];',
     var: 'let d = x[r * params.c + ch] - mu; a0 += d * d;',
@@ -209,7 +210,7 @@ fn main(${LINEAR_MAIN_ARGS}) {
   if (i >= params.size) { return; }
   let ch = i % params.c;
   let v = (x[i] - mean[ch]) * invStd[ch] * gamma[ch] + beta[ch];
-  y[i] = ${relu ? `max(v, ${vecType(width)}(0.0))` : 'v'};
+  y[i] = ${relu ? reluKeepingNan('v', vecType(width)) : 'v'};
 }`,
 });
 const NORMALISE = {
@@ -219,12 +220,12 @@ const NORMALISE = {
 
 /**
  * size and c in units of the width, as in sumsSpec; n (the rows) is a count of values. `relu`:
- * dy comes through a fused ReLU (counts where the forward's output y is positive).
+ * dy comes through a fused ReLU (counts where the forward's output y is positive or NaN).
  */
 function backwardInputSpec(training: boolean, width: VecWidth, relu = false): KernelSpec {
   const rowInputs = relu ? ['dy', 'y'] : ['dy'];
   const inputs = training ? [...rowInputs, 'x', 'gamma', 'mean', 'invStd', 'dbeta', 'dgamma'] : [...rowInputs, 'gamma', 'invStd'];
-  const g = relu ? `let g = select(${vecType(width)}(0.0), dy[i], y[i] > ${vecType(width)}(0.0));` : 'let g = dy[i];';
+  const g = relu ? `let g = select(${vecType(width)}(0.0), dy[i], ${reluPasses('y[i]', vecType(width, 'u32'))});` : 'let g = dy[i];';
   const body = training
     ? `${g}\n  let xhat = (x[i] - mean[ch]) * invStd[ch];\n  dx[i] = gamma[ch] * invStd[ch] * (g - dbeta[ch] / params.n - xhat * dgamma[ch] / params.n);`
     : `${g}\n  dx[i] = g * gamma[ch] * invStd[ch];`;

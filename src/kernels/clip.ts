@@ -7,12 +7,15 @@
 // as a broadcast scalar. Nothing is read back, so clipping costs no sync in a training step; the
 // norm comes back as a [] tensor for logging. A non-finite gradient gives a non-finite norm and
 // factor, as PyTorch's default (error_if_nonfinite=False) does; fit's NaN check then stops the run.
+// WGSL's min is undefined for NaN (it may return the 1), so a NaN factor is kept from its bits:
+// every gradient then becomes NaN, as PyTorch's clamp(NaN, max=1) makes them, not left unclipped.
 
 import { f32, packParams } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { emptyTensor, zeros, type Tensor } from '../graph/tensor.js';
 import { binaryForward, unaryForward } from './elementwise.js';
 import { reduceMiddle } from './reduce.js';
+import { isNanBits } from './wgsl.js';
 
 /** PyTorch's: keeps the factor finite when every gradient is zero. */
 export const CLIP_EPS = 1e-6;
@@ -32,7 +35,8 @@ struct Params { maxNorm: f32 }
 fn main() {
   let n = sqrt(squares[0]);
   norm[0] = n;
-  factor[0] = min(1.0, params.maxNorm / (n + ${CLIP_EPS}));
+  let q = params.maxNorm / (n + ${CLIP_EPS});
+  factor[0] = select(min(1.0, q), q, ${isNanBits('q', 'u32')});
 }`,
 };
 

@@ -2,6 +2,8 @@
 // and conv2d-subgroup.ts are the two families): the params every kernel declares, the bindings,
 // each direction's inputs and output, where a row's patch starts, and the store of one output.
 
+import { reluKeepingNan } from './elementwise-math.js';
+
 export type ConvDirection = 'forward' | 'backwardInput' | 'backwardWeight';
 
 export const GEOM = ['n', 'h', 'w', 'cin', 'ho', 'wo', 'cout', 'kh', 'kw', 'sh', 'sw', 'padTop', 'padLeft', 'mTiles', 'nTiles', 'groups'];
@@ -87,16 +89,18 @@ export const PHASE_PIXEL = 'let px = ((m / (wp * hp)) * params.h + ph + params.s
 /**
  * The store of output row `m` (already checked) and column `col`, for each direction; with `vec4`
  * (forward and backward input: the output and bias bound as vec4 arrays, N a multiple of 4 and
- * col of 4) columns col..col + 3 as one vec4. `relu` (forward only) stores max(value + bias, 0):
- * conv2d's fused ReLU, so the activation is written once instead of written, read and written again.
+ * col of 4) columns col..col + 3 as one vec4. `relu` (forward only) stores max(value + bias, 0),
+ * NaN kept (reluKeepingNan): conv2d's fused ReLU, so the activation is written once instead of
+ * written, read and written again.
  */
 export function storeOne(dir: ConvDirection, hasBias: boolean, col: string, value: string, vec4 = false, relu = false): string {
   if (vec4 && dir === 'backwardWeight') throw new Error('storeOne: vec4 stores are for forward and backward input');
   if (relu && dir !== 'forward') throw new Error('storeOne: a fused ReLU is for the forward');
   const at = (index: string) => (vec4 ? `(${index}) / 4` : index);
   const b = hasBias ? ` + b[${at(col)}]` : '';
-  const out = relu ? `max(${value}${b}, ${vec4 ? 'vec4<f32>(0.0)' : '0.0'})` : `${value}${b}`;
-  if (dir === 'forward') return guard('m < params.m', `y[${at(`m * params.cout + ${col}`)}] = ${out};`);
+  const yAt = `y[${at(`m * params.cout + ${col}`)}]`;
+  if (dir === 'forward' && relu) return guard('m < params.m', `let preRelu = ${value}${b}; ${yAt} = ${reluKeepingNan('preRelu', vec4 ? 'vec4<f32>' : 'f32')};`);
+  if (dir === 'forward') return guard('m < params.m', `${yAt} = ${value}${b};`);
   if (dir === 'backwardInput') return guard('m < mp', `dx[${at(`px * params.cin + ${col}`)}] = ${value}${b};`);
   return guard('m < params.mw', `dw[(batch * params.mw + m) * params.cout + ${col}] = ${value};`);
 }

@@ -23,6 +23,7 @@ import type { Range } from './chunking.js';
 import { dispatchChunk } from './chunking.js';
 import type { ConvGeometry } from './conv2d.js';
 import type { ConvDirection } from './conv2d-gemm-common.js';
+import { reluKeepingNan } from './elementwise-math.js';
 import { linearGrid, LINEAR_MAIN_ARGS, linearIndex } from './wgsl.js';
 import type { Tensor } from '../graph/tensor.js';
 
@@ -176,7 +177,7 @@ function taps(s: Shape, emit: Emit): void {
   emit('  ', `}`);
 }
 
-/** The P pixels' stores (those inside the row), with the bias and the fused ReLU. */
+/** The P pixels' stores (those inside the row), with the bias and the fused ReLU (NaN kept, as relu's). */
 function stores(s: Shape, emit: Emit): void {
   const c4 = s.cout / 4;
   for (let p = 0; p < s.pixels; p++) {
@@ -185,7 +186,10 @@ function stores(s: Shape, emit: Emit): void {
     for (let c = 0; c < c4; c++) {
       let v = acc(p, c);
       if (s.bias) v = `${v} + bias[${c}]`;
-      if (s.relu) v = `max(${v}, vec4<f32>(0.0))`;
+      if (s.relu) {
+        emit('    ', `let preRelu${c} = ${v};`);
+        v = reluKeepingNan(`preRelu${c}`, 'vec4<f32>');
+      }
       emit('    ', `y[o${p} + ${c}] = ${v};`);
     }
     emit('  ', `}`);

@@ -202,7 +202,7 @@ function transformRow(i: number, vAt: (xi: number, block: string, c: string) => 
 /**
  * A forward (y from x) or backward input (dx from dy, + b for convTranspose2d) by the fused
  * Winograd kernel: the weights transformed once (as the staged version does), then one dispatch
- * per chunk of samples that fits the storage bindings; `relu` stores max(y, 0) (conv2d's fused ReLU).
+ * per chunk of samples that fits the storage bindings; `relu` stores max(y, 0), NaN kept (conv2d's fused ReLU).
  */
 export function winogradFusedConv(dir: 'forward' | 'backwardInput', g: ConvGeometry, src: Tensor, w: Tensor, b: Tensor | null, family = defaultConvFamily(), relu = false): Tensor {
   const plan = winogradPlan(dir, g);

@@ -32,6 +32,7 @@ import { emptyTensor, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, part, planned } from './chunking.js';
 import type { ConvGeometry } from './conv2d.js';
 import { rep } from './conv2d-gemm-common.js';
+import { reluKeepingNan } from './elementwise-math.js';
 import { f32Literal, LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, type VecWidth } from './wgsl.js';
 
 /** Outputs per block side (m), filter side (r) and transform side (m + r − 1). */
@@ -265,14 +266,15 @@ export function outputBlock(type: string, bias: string | null, channels: string,
   ${BLOCK_ORIGIN}
   ${rep(WINO_M * WINO_M, (e) => {
     const [r, s] = [Math.floor(e / WINO_M), e % WINO_M];
-    const value = relu ? `max(o${r}_${s} + bias, ${type}(0.0))` : `o${r}_${s} + bias`;
-    return `if (h0 + ${r} < params.ho && w0 + ${s} < params.wo) { y[(base + (h0 + ${r}) * params.wo + w0 + ${s}) * ${channels} + ${channel}] = ${value}; }`;
+    const yAt = `y[(base + (h0 + ${r}) * params.wo + w0 + ${s}) * ${channels} + ${channel}]`;
+    const store = relu ? `let preRelu = o${r}_${s} + bias; ${yAt} = ${reluKeepingNan('preRelu', type)};` : `${yAt} = o${r}_${s} + bias;`;
+    return `if (h0 + ${r} < params.ho && w0 + ${s} < params.wo) { ${store} }`;
   })}`;
 }
 
 /**
  * y [n, ho, wo, c] from M[ξ, t, c]: Aᵀ M A per block t (+ b[c]), the pixels inside the output
- * only; `width` channels per thread; `relu` stores max(y, 0) (conv2d's fused ReLU).
+ * only; `width` channels per thread; `relu` stores max(y, 0), NaN kept (conv2d's fused ReLU).
  */
 export function outputTransformSpec(width: VecWidth, hasBias: boolean, relu = false): KernelSpec {
   const T = vecType(width);

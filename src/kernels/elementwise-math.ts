@@ -20,9 +20,30 @@
 import type { UnaryDef } from './elementwise.js';
 import { isNanBits } from './wgsl.js';
 
-/** WGSL: where v (of type T) is NaN, or ±∞, from its bits (U is T's u32 twin). */
+/** WGSL: where v (of type T) is NaN, ±∞, or either (not finite), from its bits (U is T's u32 twin). */
 const isNan = (v: string): string => isNanBits(v, 'U');
 const isInf = (v: string): string => `((bitcast<U>(${v}) & U(0x7fffffffu)) == U(0x7f800000u))`;
+const isNonFinite = (v: string): string => `((bitcast<U>(${v}) & U(0x7fffffffu)) >= U(0x7f800000u))`;
+
+// ----- ReLU and clamp that keep NaN, as PyTorch's do. WGSL's max and min are undefined for a NaN
+// operand (lavapipe's return the number), so a NaN is passed through by a select on its bits: one
+// bit test per value over the max. relu's is also the epilogue of every kernel with a fused ReLU
+// (conv2d's GEMMs, Winograd staged and fused, uniform weights; batch norm), so the fused and the
+// separate ReLU give the same bits.
+const u32Twin = (t: string): string => t.replace('f32', 'u32');
+
+/** WGSL: `bounded` (an expression of x, such as max(x, lo)) where x is a number, and x where it is NaN. */
+export const keepingNan = (x: string, bounded: string, u = 'U'): string => `select(${bounded}, ${x}, ${isNanBits(x, u)})`;
+
+/** WGSL: max(v, 0) keeping NaN; `t` is v's type (f32 or vec4<f32>), `u` its u32 twin. */
+export const reluKeepingNan = (v: string, t: string, u = u32Twin(t)): string => keepingNan(v, `max(${v}, ${t}(0.0))`, u);
+
+/**
+ * WGSL: where a ReLU's output y lets the gradient through: y is not ±0, read from its bits. So a
+ * NaN output passes dy, as PyTorch's threshold_backward(grad, result, 0) (result <= 0 ? 0 : grad)
+ * does, where `y > 0` would leave NaN to the compiler. Only for ReLU outputs, which are never negative.
+ */
+export const reluPasses = (y: string, u: string): string => `((bitcast<${u}>(${y}) & ${u}(0x7fffffffu)) != ${u}(0u))`;
 
 /** Horner's scheme over `v` for coefficients c0, c1, ... of ascending powers. */
 function horner(v: string, coeffs: readonly number[]): string {
@@ -94,8 +115,12 @@ fn geluTanhGrad(x: T) -> T {
 // ----- sin(x + q·π/2). k = round(x·2/π) and r = x - k·π/2, with π/2 split into float32 parts
 // (Cody and Waite): the first three of 8 significant bits, so k·part is exact for |k| < 2^16 and
 // each subtraction exact, the fourth the next 24 bits; r is then good to ~1e-9 for |x| < 1e5.
-// Beyond that the reduction loses bits (errors reach 3e-2 by 7e5): PyTorch reduces exactly.
 // The order of the subtractions matters; a compiler that reassociated them would lose it.
+// Past |k| = 2^16 (|x| > 1.03e5) the products round and r drifts without bound (sin(1e9) gave
+// 516100, sin(1e15) ∞), so there x is first taken into [-π, π) as 2π·fract(x/2π) - π, the π
+// taken off made up by q + 2: bounded for every finite x, but only as good as x/2π's rounding,
+// about |x|·2^-23 radians (PyTorch reduces exactly, by Payne and Hanek's method, which float32
+// alone cannot afford). ±∞ and NaN give NaN, as Math.sin, selected from the bits.
 // sin and cos of r in [-π/4, π/4] by their Taylor series to r^9 and r^10 (truncation < 4e-9).
 function halfPiParts(): number[] {
   const parts: number[] = [];
@@ -111,7 +136,10 @@ const [C1, C2, C3, C4] = halfPiParts();
 const SIN_TAYLOR = [1, 3, 5, 7, 9].map((n, k) => (k % 2 ? -1 : 1) / factorial(n));
 const COS_TAYLOR = [0, 2, 4, 6, 8, 10].map((n, k) => (k % 2 ? -1 : 1) / factorial(n));
 const SIN_QUARTER = /* wgsl */ `
-fn sinQuarter(x: T, q: f32) -> T {
+fn sinQuarter(x0: T, q0: f32) -> T {
+  let far = abs(round(x0 * ${2 / Math.PI})) >= T(65536.0);
+  let x = select(x0, fract(x0 * ${1 / (2 * Math.PI)}) * ${2 * Math.PI} - ${Math.PI}, far);
+  let q = T(q0) + select(T(0.0), T(2.0), far);
   let k = round(x * ${2 / Math.PI});
   let r = (((x - k * ${C1}) - k * ${C2}) - k * ${C3}) - k * ${C4};
   let r2 = r * r;
@@ -119,7 +147,7 @@ fn sinQuarter(x: T, q: f32) -> T {
   let c = ${horner('r2', COS_TAYLOR)};
   let m = (k + q) - 4.0 * floor((k + q) * 0.25);
   let v = select(s, c, (m == T(1.0)) | (m == T(3.0)));
-  return select(v, -v, m >= T(2.0));
+  return select(select(v, -v, m >= T(2.0)), T(params.nan), ${isNonFinite('x0')});
 }`;
 
 // ----- log1p(x) = log(u), u = 1 + x: near 1 (u in [√½, √2)) it is 2 atanh(s) with s = x/(2 + x),

@@ -17,9 +17,9 @@ import { expectNumber, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { assertLive, emptyTensor, formatShape, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, lcm, part, planned, range } from './chunking.js';
-import { BINARY_MORE, UNARY_MORE, type MoreBinaryOp, type MoreUnaryOp } from './elementwise-math.js';
+import { BINARY_MORE, keepingNan, reluKeepingNan, reluPasses, UNARY_MORE, type MoreBinaryOp, type MoreUnaryOp } from './elementwise-math.js';
 import { sumLeading } from './reduce.js';
-import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, type VecWidth } from './wgsl.js';
+import { isNanBits, LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, type VecWidth } from './wgsl.js';
 
 // ---------------------------------------------------------------------------------------------
 // Unary
@@ -41,8 +41,9 @@ export interface UnaryDef {
 // bit tests): constants that meet a value in max/select/comparisons are written T(...), since WGSL
 // does not splat those.
 export const UNARY = {
-  // Saves its output (y > 0 exactly where x > 0): the next conv saves the same tensor, so no extra memory.
-  relu: { forward: 'max(x, T(0.0))', backward: 'select(T(0.0), dy, y > T(0.0))', saves: 'y' },
+  // Saves its output (y > 0 exactly where x > 0): the next conv saves the same tensor, so no extra
+  // memory. NaN stays NaN and passes the gradient, as PyTorch's (reluKeepingNan, reluPasses).
+  relu: { forward: reluKeepingNan('x', 'T', 'U'), backward: `select(T(0.0), dy, ${reluPasses('y', 'U')})`, saves: 'y' },
   sigmoid: { forward: '1.0 / (1.0 + exp(-x))', backward: 'dy * y * (1.0 - y)', saves: 'y' },
   tanh: { forward: 'tanh(x)', backward: 'dy * (1.0 - y * y)', saves: 'y' },
   exp: { forward: 'exp(x)', backward: 'dy * y', saves: 'y' },
@@ -54,9 +55,10 @@ export const UNARY = {
   addScalar: { forward: 'x + c', backward: 'dy', saves: 'x', param: 'value' },
   leakyRelu: { forward: 'select(c * x, x, x > T(0.0))', backward: 'select(c * dy, dy, x > T(0.0))', saves: 'x', param: 'slope' },
   // clamp(x, lo, hi) runs as clampMin then clampMax; the gradient passes where x is inside the
-  // bounds, the bounds themselves included, as PyTorch's clamp.
-  clampMin: { forward: 'max(x, T(c))', backward: 'select(T(0.0), dy, x >= T(c))', saves: 'x', param: 'min' },
-  clampMax: { forward: 'min(x, T(c))', backward: 'select(T(0.0), dy, x <= T(c))', saves: 'x', param: 'max' },
+  // bounds, the bounds themselves included, as PyTorch's clamp. A NaN x stays NaN and gets no
+  // gradient, as there; both are tested from its bits (keepingNan), not left to max or >=.
+  clampMin: { forward: keepingNan('x', 'max(x, T(c))'), backward: `select(T(0.0), dy, (x >= T(c)) & !${isNanBits('x', 'U')})`, saves: 'x', param: 'min' },
+  clampMax: { forward: keepingNan('x', 'min(x, T(c))'), backward: `select(T(0.0), dy, (x <= T(c)) & !${isNanBits('x', 'U')})`, saves: 'x', param: 'max' },
   // d|x|/dx = sign(x): 0 at 0, as PyTorch's.
   abs: { forward: 'abs(x)', backward: 'dy * sign(x)', saves: 'x' },
   // log(1 + e^x) as max(x, 0) + log(1 + e^-|x|): no exp overflows; its derivative is sigmoid(x).

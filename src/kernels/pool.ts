@@ -9,9 +9,12 @@
 // rounded down). Padded positions never win a max and never count in a mean.
 //
 // Max pool saves the winner of every window (argmax: a u32 tensor of y's shape holding h * W + w of the
-// winning input pixel; the first maximum in scan order wins ties). Both backwards are gathers: one
-// thread per input pixel visits the few windows that contain it and sums what they send back, so
-// overlapping windows (stride < size) need no atomics and every dy reaches its winner exactly once.
+// winning input pixel; the first maximum in scan order wins ties). A NaN wins its window wherever
+// it lies, the first NaN in scan order, as in PyTorch (whose max pool propagates NaN and points its
+// index at it); NaN is read from the bits, since WGSL leaves comparisons with NaN to the compiler.
+// Both backwards are gathers: one thread per input pixel visits the few windows that contain it and
+// sums what they send back, so overlapping windows (stride < size) need no atomics and every dy
+// reaches its winner exactly once.
 //
 // Every kernel here works per sample, so past the binding limit (kernels/chunking.ts) each splits
 // along N: one dispatch per chunk of whole samples, its params counting only that chunk.
@@ -19,12 +22,15 @@
 import { ArgumentError, ShapeError } from '../errors.js';
 import { f32, packParams, u32 } from '../gpu/params.js';
 import type { KernelSpec } from '../gpu/runtime.js';
-import { describeValue, expectOptions, expectTensor } from '../graph/args.js';
+import { describeValue, expectKnownOptions, expectOptions, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Bound } from './chunking.js';
 import { expandMiddle } from './reduce.js';
-import { decodeNhwc, LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, workgroupGrid, type VecWidth } from './wgsl.js';
+import { decodeNhwc, isNanBits, LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, workgroupGrid, type VecWidth } from './wgsl.js';
+
+/** Pool2dOptions' keys: any other is refused, so TF's `strides` or Keras's `poolSize` is not silently ignored. */
+const POOL_OPTIONS = ['size', 'stride', 'padding'] as const;
 
 export interface Pool2dOptions {
   /** Window [kh, kw]; a number means square. */
@@ -61,6 +67,7 @@ function pair(op: string, what: string, v: number | readonly [number, number]): 
 /** Validates x's shape and the options; the output size and padding, as described above. */
 export function pool2dGeometry(op: string, xShape: Shape, opts: Pool2dOptions): Pool2dGeometry {
   expectOptions(op, opts, "{ size: 2, stride: 2, padding: 'same' }", true);
+  expectKnownOptions(op, opts, POOL_OPTIONS);
   if (xShape.length !== 4) throw new ShapeError(`${op}: expected an NHWC input of rank 4, got ${formatShape(xShape)}`);
   const [n, h, w, c] = xShape;
   const [kh, kw] = pair(op, 'size', opts.size);
@@ -160,14 +167,18 @@ fn main(${LINEAR_MAIN_ARGS}) {
   let first = u32(h0) * params.w + u32(w0);
   var bestAt = U(first);
   var best = x[(n * params.h * params.w + first) * params.c + ch];
+  var bestIsNan = ${isNanBits('best', 'U')};
   for (var ih = h0; ih < h1; ih++) {
     for (var iw = w0; iw < w1; iw++) {
       let at = u32(ih) * params.w + u32(iw);
       let v = x[(n * params.h * params.w + at) * params.c + ch];
-      // Strictly greater: the first maximum in scan order wins ties, per channel.
-      let better = v > best;
+      let vIsNan = ${isNanBits('v', 'U')};
+      // Strictly greater: the first maximum in scan order wins ties, per channel. A NaN beats any
+      // number, and once the best is NaN nothing replaces it (v > best is never asked about NaN).
+      let better = ((v > best) | vIsNan) & !bestIsNan;
       best = select(best, v, better);
       bestAt = select(bestAt, U(at), better);
+      bestIsNan = bestIsNan | vIsNan;
     }
   }
   y[i] = best;
@@ -423,8 +434,13 @@ export function globalAvgPool2dBackward(dy: Tensor, xShape: Shape): Tensor {
   return expandMiddle(dy, n, h * w, c, xShape, 1 / (h * w));
 }
 
-export function globalAvgPool2d(x: Tensor): Tensor {
+/**
+ * Takes no options: one given anyway (Keras's keepdims, say) is an ArgumentError, not ignored
+ * while the output stays [N, C].
+ */
+export function globalAvgPool2d(x: Tensor, ...extra: never[]): Tensor {
   expectTensor('globalAvgPool2d', 'input x', x);
+  if (extra.length) throw new ArgumentError(`globalAvgPool2d: takes the input alone (its output is [N, C]), got ${describeValue(extra[0])} as well`);
   const y = globalAvgPool2dForward(x);
   const xShape = x.shape;
   return record('globalAvgPool2d', [x], y, (dy) => [globalAvgPool2dBackward(dy, xShape)]);

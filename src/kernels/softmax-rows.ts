@@ -149,8 +149,8 @@ const BODIES = {
   logSoftmax: {
     forward: `var part = 0.0;
   ${STRIDED} { part += exp(x[k] - m); }
-  let shift = m + log(rowSum(part, lid));
-  ${STRIDED} { y[k] = x[k] - shift; }`,
+  let logSum = log(rowSum(part, lid));
+  ${STRIDED} { y[k] = (x[k] - m) - logSum; }`,
     backward: `var part = 0.0;
   ${STRIDED} { part += dy[k]; }
   let total = rowSum(part, lid);

@@ -2,8 +2,10 @@
 // [N, C]); each of the rows = size / C rows is normalised on its own. Float32, flat layouts.
 //
 // softmax:    y = exp(x - m) / sum exp(x - m), m the row max.      dx = y (dy - sum_row dy y)
-// logSoftmax: y = x - m - log sum exp(x - m).                      dx = dy - exp(y) sum_row dy
+// logSoftmax: y = (x - m) - log sum exp(x - m).                    dx = dy - exp(y) sum_row dy
 //   Both save y. Subtracting m keeps every exp in (0, 1]: logits of +-90 would overflow float32.
+//   (x - m) first, as PyTorch's: x - (m + log s) would round m + log s at m's magnitude (up to
+//   1/32 at logits near 1e6), where x - m is exact (Sterbenz) for the logits that matter.
 // softmaxCrossEntropy of logits z against targets y (same shape; one-hot or soft), smoothing e:
 //   t = y (1 - e) + e / C,  l_row = sum_c t_c (lse - z_c),  lse = m + log sum exp(z - m)
 //   dz = dy_row * scale * (softmax(z) sum_c t_c - t), scale = 1 / rows for 'mean' (rows, not
@@ -16,10 +18,10 @@
 // reductions in workgroup memory, in softmax-rows.ts: 1000 classes on a few rows on a GPU, where
 // one thread per row would run a handful of threads.
 
-import { ShapeError } from '../errors.js';
+import { ArgumentError, ShapeError } from '../errors.js';
 import { f32, packParams, u32, type ParamValue } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
-import { expectChoice, expectNumber, expectOptions, expectTensor } from '../graph/args.js';
+import { expectChoice, expectKnownOptions, expectNumber, expectOptions, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Tensor } from '../graph/tensor.js';
 import { reduceLoss, type Reduction } from './loss.js';
@@ -54,8 +56,8 @@ const BODIES = {
   logSoftmax: {
     forward: `var s = 0.0;
   for (var k = 0u; k < params.c; k += 1u) { s += exp(x[base + k] - m); }
-  let shift = m + log(s);
-  for (var k = 0u; k < params.c; k += 1u) { y[base + k] = x[base + k] - shift; }`,
+  let logSum = log(s);
+  for (var k = 0u; k < params.c; k += 1u) { y[base + k] = (x[base + k] - m) - logSum; }`,
     backward: `var total = 0.0;
   for (var k = 0u; k < params.c; k += 1u) { total += dy[base + k]; }
   for (var k = 0u; k < params.c; k += 1u) { dx[base + k] = dy[base + k] - exp(y[base + k]) * total; }`,
@@ -215,21 +217,39 @@ function lastAxis(op: string, role: string, x: Tensor): { c: number; rows: numbe
   return { c, rows: x.size / c };
 }
 
-function normalise(kind: SoftmaxKind, x: Tensor): Tensor {
+/**
+ * An axis given to softmax or logSoftmax must be the last (-1 or rank - 1): the kernels normalise
+ * rows of the last axis only. Anything else is an ArgumentError rather than the last axis
+ * normalised regardless: PyTorch code ported here passes dim=1 for NCHW's channels, which in
+ * NHWC are already last, so a transpose would hide the mistake instead of doing what was meant.
+ */
+function expectLastAxis(op: string, x: Tensor, axis: unknown): void {
+  if (axis === undefined) return;
+  expectNumber(op, 'axis', axis, { integer: true });
+  if (axis !== -1 && axis !== x.rank - 1) {
+    throw new ArgumentError(`${op}: only the last axis (-1 or ${x.rank - 1} for ${x.describe()}) can be normalised, got axis ${axis}; tensors here are NHWC, channels last`);
+  }
+}
+
+function normalise(kind: SoftmaxKind, x: Tensor, axis: unknown): Tensor {
   expectTensor(kind, 'input x', x);
+  expectLastAxis(kind, x, axis);
   lastAxis(kind, 'input', x);
   const y = softmaxForward(kind, x);
   return record(kind, [x], y, (dy, _needs, [sy]) => [softmaxBackward(kind, dy, sy)], [y]);
 }
 
-/** Softmax over the last axis (channels or classes); same shape as x. */
-export function softmax(x: Tensor): Tensor {
-  return normalise('softmax', x);
+/** Softmax over the last axis (channels or classes); same shape as x. `axis`, if given, must be that axis. */
+export function softmax(x: Tensor, axis?: number): Tensor {
+  return normalise('softmax', x, axis);
 }
 
-/** Log-softmax over the last axis; same shape as x. Use it, not log(softmax(x)), for stability. */
-export function logSoftmax(x: Tensor): Tensor {
-  return normalise('logSoftmax', x);
+/**
+ * Log-softmax over the last axis; same shape as x. Use it, not log(softmax(x)), for stability.
+ * `axis`, if given, must be the last.
+ */
+export function logSoftmax(x: Tensor, axis?: number): Tensor {
+  return normalise('logSoftmax', x, axis);
 }
 
 export interface CrossEntropyOptions {
@@ -248,6 +268,7 @@ export function softmaxCrossEntropy(z: Tensor, y: Tensor, options: CrossEntropyO
   expectTensor(op, 'logits z', z);
   expectTensor(op, 'target y', y);
   expectOptions(op, options, "{ reduction: 'mean', labelSmoothing: 0.1 }");
+  expectKnownOptions(op, options, ['reduction', 'labelSmoothing']);
   const { reduction = 'mean', labelSmoothing = 0 } = options;
   expectChoice(op, 'reduction', reduction, ['mean', 'sum', 'none']);
   expectNumber(op, 'labelSmoothing', labelSmoothing, { min: 0, max: 1 });

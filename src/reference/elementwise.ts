@@ -6,7 +6,9 @@ import { unaryRefMore } from './elementwise-more.js';
 type Fn = (x: number, c: number) => number;
 
 export const unaryRef: Record<string, { f: Fn; df: Fn }> = {
-  relu: { f: (x) => Math.max(x, 0), df: (x) => (x > 0 ? 1 : 0) },
+  // A NaN input gives NaN (Math.max propagates it) and passes the gradient, as PyTorch's relu, whose
+  // backward zeroes dy only where its output is <= 0.
+  relu: { f: (x) => Math.max(x, 0), df: (x) => (x > 0 || Number.isNaN(x) ? 1 : 0) },
   sigmoid: { f: (x) => 1 / (1 + Math.exp(-x)), df: (x) => { const s = 1 / (1 + Math.exp(-x)); return s * (1 - s); } },
   tanh: { f: Math.tanh, df: (x) => 1 - Math.tanh(x) ** 2 },
   exp: { f: Math.exp, df: Math.exp },

@@ -59,8 +59,10 @@ function eachWindow(shape: number[], opts: PoolRefOptions, visit: (o: number, wi
   return [n, g.outH, g.outW, c];
 }
 
-/** The window's maximum; the first one in scan order on ties. */
+/** The window's maximum; the first one in scan order on ties; the first NaN where there is one (PyTorch's). */
 function winner(x: NdArray, window: number[]): number {
+  const firstNan = window.find((k) => Number.isNaN(x.data[k]));
+  if (firstNan !== undefined) return firstNan;
   let best = window[0];
   for (const k of window) if (x.data[k] > x.data[best]) best = k;
   return best;

@@ -33,6 +33,26 @@ describe('clipByGlobalNorm', () => {
     });
   }
 
+  // A NaN gradient makes the norm NaN and so the factor; WGSL's min(1, NaN) may return the 1 (it
+  // did on lavapipe), which left every other gradient unclipped. PyTorch (and the reference) scale
+  // them all by NaN. An infinite one makes the factor 0: finite gradients 0, the infinite one NaN.
+  for (const [what, bad] of [['NaN', Number.NaN], ['an infinity', Infinity]] as const) {
+    it(`a gradient holding ${what}: the norm and the clipped gradients as the reference's, NaN where it has NaN`, async () => {
+      const host = SHAPES.map((s, k) => Float32Array.from(uniform(s.reduce((a, b) => a * b, 1), 80 + k)));
+      host[2][5] = bad;
+      const grads = host.map((h, k) => dn.tensor(h, SHAPES[k]));
+      const { clipped, norm } = clipByGlobalNorm(grads, 0.5);
+      const want = clipByGlobalNormRef(host, 0.5);
+      expect(await norm.item()).toBe(want.norm);
+      for (const [k, c] of clipped.entries()) {
+        const got = await c.toArray();
+        expect([...got].map(Number.isNaN), `clipped ${k}: NaN where the reference has NaN`).toEqual([...want.clipped[k]].map(Number.isNaN));
+        expect([...got].filter((v) => !Number.isNaN(v))).toEqual([...want.clipped[k]].filter((v) => !Number.isNaN(v)));
+      }
+      for (const t of [...grads, ...clipped, norm]) t.dispose();
+    });
+  }
+
   it('no gradients: a zero norm and nothing else', async () => {
     const { clipped, norm } = clipByGlobalNorm([], 1);
     expect(clipped).toEqual([]);

@@ -203,3 +203,53 @@ describe('binary ops with suffix broadcasting', () => {
   });
 });
 
+
+/** A float32 NaN with the given bits: the quiet NaN, its negative twin and a payload all count. */
+const nanOf = (bits: number): number => new Float32Array(new Uint32Array([bits]).buffer)[0];
+const NANS = [nanOf(0x7fc00000), nanOf(0xffc00000), nanOf(0x7f800001)];
+
+describe('NaN through relu and clamp', () => {
+  // PyTorch's relu and clamp keep NaN (WGSL's max and min may not: lavapipe's returned the bound).
+  // Gradients: relu's backward is threshold_backward(dy, y, 0), y <= 0 ? 0 : dy, so a NaN output
+  // passes dy; clamp's passes where lo <= x <= hi, never at NaN. Exact values: each output is x, a
+  // bound or 0, and each gradient dy or 0. 7 values run one per thread, 8 four per thread (vec4).
+  for (const n of [7, 8]) {
+    const x = Float32Array.from({ length: n }, (_, i) => (i % 3 === 0 ? NANS[(i / 3) % 3] : i % 3 === 1 ? -0.5 - i : 0.25 * i));
+    const dy = Float32Array.from({ length: n }, (_, i) => 1 + i);
+    const isNan = [...x].map(Number.isNaN);
+
+    /** Runs op on x, then its backward for dy: output and gradient. */
+    async function run(op: (t: dn.Tensor) => dn.Tensor) {
+      const xt = dn.tensor(x, [n], { requiresGrad: true });
+      const y = dn.scope(() => op(xt));
+      const dyt = dn.tensor(dy, [n]);
+      y.backward(dyt);
+      const out = { y: [...(await y.toArray())], dx: [...(await xt.grad!.toArray())] };
+      for (const t of [xt, y, dyt]) t.dispose();
+      return out;
+    }
+
+    it(`relu of ${n} values with NaNs of both signs: NaN stays NaN and passes the gradient`, async () => {
+      const got = await run(dn.relu);
+      got.y.forEach((v, i) => expect(Number.isNaN(v), `relu at ${i} (x = ${x[i]}): ${v}`).toBe(isNan[i]));
+      expect(got.y.filter((_, i) => !isNan[i])).toEqual([...x].filter((_, i) => !isNan[i]).map((v) => Math.max(v, 0)));
+      expect(got.dx).toEqual([...unaryBackwardRef('relu', nd(Float64Array.from(x), [n]), nd(Float64Array.from(dy), [n])).data]);
+      expect(got.dx.filter((_, i) => isNan[i])).toEqual([...dy].filter((_, i) => isNan[i]));
+    });
+
+    for (const [name, op, ...bounds] of [
+      ['clamp(x, -1, 1)', (t: dn.Tensor) => dn.clamp(t, -1, 1), -1, 1],
+      ['clamp(x, 0.3)', (t: dn.Tensor) => dn.clamp(t, 0.3), 0.3, Infinity],
+      ['clamp(x, undefined, -2)', (t: dn.Tensor) => dn.clamp(t, undefined, -2), -Infinity, -2],
+    ] as const) {
+      it(`${name} of ${n} values with NaNs: NaN stays NaN and gets no gradient`, async () => {
+        // The bounds as the GPU holds them.
+        const [lo, hi] = [Math.fround(bounds[0]), Math.fround(bounds[1])];
+        const got = await run(op);
+        got.y.forEach((v, i) => expect(Number.isNaN(v), `${name} at ${i} (x = ${x[i]}): ${v}`).toBe(isNan[i]));
+        expect(got.y.filter((_, i) => !isNan[i])).toEqual([...x].filter((_, i) => !isNan[i]).map((v) => Math.min(Math.max(v, lo), hi)));
+        expect(got.dx).toEqual([...x].map((v, i) => (v >= lo && v <= hi ? dy[i] : 0)));
+      });
+    }
+  }
+});

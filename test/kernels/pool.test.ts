@@ -216,3 +216,79 @@ describe('pool argument checks', () => {
     for (const t of [rank3, small, y]) t.dispose();
   });
 });
+
+describe('maxPool2d with NaN', () => {
+  // PyTorch's max pool propagates NaN wherever it lies in the window, its index pointing at the
+  // first NaN, so the backward sends that window's dy there. Before, a NaN won only where it came
+  // first (v > NaN is false, NaN > v too): [1, NaN, 3, 4 | 5, 6, 7, 8] pooled 2x2 gave [6, 8].
+  it('the repro: a NaN second in its window still wins it', async () => {
+    for (const data of [[1, Number.NaN, 3, 4, 5, 6, 7, 8], [Number.NaN, 1, 3, 4, 5, 6, 7, 8], [1, 2, 3, 4, 5, Number.NaN, 7, 8]]) {
+      const x = dn.tensor(data, [1, 2, 4, 1]);
+      const y = dn.maxPool2d(x, { size: 2 });
+      const got = await y.toArray();
+      expect(Number.isNaN(got[0]), `${data}`).toBe(true);
+      expect(got[1]).toBe(8);
+      for (const t of [x, y]) t.dispose();
+    }
+  });
+
+  // Each case puts NaNs at seeded positions (some windows two, in either order), in channels of
+  // one thread each (C = 3) and four (C = 4), windows that tile and windows that overlap.
+  for (const [shape, opts] of [
+    [[2, 6, 6, 3], { size: 2 }],
+    [[2, 6, 6, 4], { size: 2 }],
+    [[2, 5, 6, 3], { size: 3, stride: 1, padding: 'same' }],
+    [[1, 7, 9, 4], { size: 3, stride: 2, padding: 'same' }],
+  ] as const) {
+    it(`${JSON.stringify(shape)} ${JSON.stringify(opts)}: NaN wherever a window holds one, the gradient at its first NaN, as the reference`, async () => {
+      const n = size(shape);
+      // float32 values, as the GPU holds them: each output is one of them, compared exactly.
+      const data = Float64Array.from(Float32Array.from(distinct(n, 41)));
+      const r = rng(42);
+      for (let k = 0; k < n / 6; k++) data[Math.floor(r() * n)] = Number.NaN;
+      const x = fromNd(data, [...shape], true);
+      const y = maxPool2d(x, opts);
+      const want = maxPool2dRef(nd(data, [...shape]), opts);
+      const got = await y.toArray();
+      const nans = [...want.data].map(Number.isNaN);
+      expect(nans.some(Boolean) && !nans.every(Boolean), 'some windows with NaN, some without').toBe(true);
+      expect([...got].map(Number.isNaN)).toEqual(nans);
+      // Outside the NaN windows each output is one input value, exactly.
+      expect([...got].filter((_, i) => !nans[i])).toEqual([...want.data].filter((_, i) => !nans[i]));
+      const dy = uniform(y.size, 43);
+      const dyt = fromNd(dy, [...y.shape]);
+      y.backward(dyt);
+      // Sums of at most 9 dy in [-1, 1] (overlapping windows): float32 rounding inside the defaults.
+      expectClose('maxPool2d dx with NaN', await x.grad!.toArray(), maxPool2dBackwardRef(nd(data, [...shape]), nd(dy, [...y.shape]), opts).data);
+      for (const t of [x, y, dyt]) t.dispose();
+    });
+  }
+
+  it('the reference takes the first NaN of a window, in scan order', () => {
+    const data = [1, Number.NaN, Number.NaN, 4];
+    const dx = maxPool2dBackwardRef(nd(data, [1, 2, 2, 1]), nd([5], [1, 1, 1, 1]), { size: 2 });
+    expect(Number.isNaN(maxPool2dRef(nd(data, [1, 2, 2, 1]), { size: 2 }).data[0])).toBe(true);
+    expect([...dx.data]).toEqual([0, 5, 0, 0]);
+  });
+});
+
+describe('pool options', () => {
+  // TF's `strides` and Keras's `poolSize` beside `size` were accepted and ignored: the pool ran with
+  // the stride (or window) left at its default. Any option outside size, stride and padding is now
+  // an ArgumentError naming the op and listing the known ones.
+  it('an unknown option is an ArgumentError naming the op and the options it knows; globalAvgPool2d takes none', () => {
+    const x = dn.zeros([1, 4, 4, 2]);
+    const before = dn.memory().bytesInUse;
+    for (const [name, op] of [['maxPool2d', maxPool2d], ['avgPool2d', avgPool2d]] as const) {
+      for (const opts of [{ size: 2, strides: 1 }, { poolSize: 3, size: 2 }]) {
+        const call = () => op(x, opts as Pool2dOptions);
+        expect(call).toThrow(dn.ArgumentError);
+        expect(call).toThrow(new RegExp(`^${name}: unknown option '${Object.keys(opts).find((k) => k !== 'size')}'; the options are size, stride, padding`));
+      }
+    }
+    expect(() => globalAvgPool2d(x, { keepdims: true } as never)).toThrow(dn.ArgumentError);
+    expect(() => globalAvgPool2d(x, { keepdims: true } as never)).toThrow(/^globalAvgPool2d: takes the input alone/);
+    expect(dn.memory().bytesInUse).toBe(before);
+    x.dispose();
+  });
+});

@@ -457,3 +457,84 @@ describe('argument and shape checks', () => {
     z.dispose();
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// logSoftmax at large logits. It was x - (m + log s): m + log s rounds at m's magnitude (half an
+// ulp of m: 3e-5 at 1e3, 4e-3 at 1e5, 0.03 at 1e6, where [m, m, m-1, m-2] gave -0.9375 for
+// -0.91758). As (x - m) - log s, x - m is exact (Sterbenz: x within a factor 2 of m), s sums
+// exp of arguments in [-25, 0] (WGSL's exp: 3 + 2|arg| ulp, 3e-6 relative at worst, on terms
+// that are then tiny; 4e-7 on those near 1), and log s, s in [1, 100], is within 2^-21 absolute
+// (WGSL's bound near 1) or 3 ulp: about 1e-6 absolute in all, then the subtraction's half ulp of
+// |y| <= 26. Tolerance: atol 2e-6 and rtol 1e-6 (a few float32 ulps of y itself), 15x below the
+// old error at m = 1e3 and 10^4 below it at 1e6. The backward reads exp(y): the house defaults.
+
+/** Rows [m, m, m-1, m-2] and 100 values m - k/4, each at m: every value exact in float32 up to 2^22. */
+function largeRows(maxima: readonly number[], c: number): Float64Array {
+  return f32(maxima.flatMap((m) => (c === 4 ? [m, m, m - 1, m - 2] : Array.from({ length: c }, (_, k) => m - ((k * 37) % c) / 4))));
+}
+const MAXIMA = [1e3, 1e5, 1e6, -1e6];
+const LARGE_TOL = { atol: 2e-6, rtol: 1e-6 };
+
+for (const kind of ['cpu', 'gpu'] as const) {
+  describe(`logSoftmax at row maxima up to 1e6, the row kernels as on a ${kind === 'cpu' ? 'CPU adapter' : 'GPU'}`, () => {
+    chooseAs(kind);
+    for (const c of [4, 100]) {
+      const rowed = kind === 'gpu' && c >= ROW_MIN_C;
+      it(`C = ${c} (${rowed ? 'a workgroup' : 'one thread'} per row): within a few ulps of the float64 reference`, async () => {
+        const shape = [MAXIMA.length, c];
+        const x = largeRows(MAXIMA, c);
+        const dy = f32(uniform(x.length, 1500 + c, -1, 1));
+        const [ran, notRan] = rowed ? [rowNames('logSoftmax'), threadNames('logSoftmax')] : [threadNames('logSoftmax'), rowNames('logSoftmax')];
+        const got = await expectKernels(ran, notRan, false, () => runNormalise(logSoftmax, x, shape, dy));
+        const want = logSoftmaxRef(nd(x, shape));
+        if (c === 4) expect(want.data[0]).toBeCloseTo(-0.91758, 5);
+        expectClose(`logSoftmax at large maxima, C = ${c}`, got.out, want.data, LARGE_TOL);
+        expectClose(`logSoftmax backward at large maxima, C = ${c}`, got.grad, logSoftmaxBackwardRef(nd(x, shape), nd(dy, shape)).data);
+      });
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Axes and options. The kernels normalise the last axis only; softmax(x, 0) and logSoftmax(x, 0)
+// used to ignore the axis and normalise the last one anyway. An axis is now accepted only where it
+// names the last (-1 or rank - 1), so a PyTorch port's dim=1 (NCHW's channels; here NHWC's are
+// already last) is an ArgumentError instead of a silent wrong answer.
+
+describe('softmax and logSoftmax axes, softmaxCrossEntropy options', () => {
+  it('the last axis, as -1 or rank - 1, gives what no axis gives', async () => {
+    const x = dn.tensor(f32(uniform(24, 1600, -3, 3)), [2, 3, 4]);
+    for (const op of [softmax, logSoftmax]) {
+      const outs = [op(x), op(x, -1), op(x, 2)];
+      const [plain, ...rest] = await Promise.all(outs.map((t) => t.toArray()));
+      for (const r of rest) expect([...r]).toEqual([...plain]);
+      for (const t of outs) t.dispose();
+    }
+    x.dispose();
+  });
+
+  it('any other axis is an ArgumentError naming the op, before allocating', () => {
+    const x = dn.zeros([2, 3, 4]);
+    const before = dn.memory().bytesInUse;
+    for (const [name, op] of [['softmax', softmax], ['logSoftmax', logSoftmax]] as const) {
+      for (const axis of [0, 1, -2, 3, -4]) {
+        expectError(() => op(x, axis), dn.ArgumentError, name);
+        expect(() => op(x, axis)).toThrow(/only the last axis \(-1 or 2/);
+      }
+      for (const axis of [1.5, Number.NaN, '2', { axis: 2 }]) expectError(() => op(x, axis as number), dn.ArgumentError, name);
+    }
+    expect(dn.memory().bytesInUse).toBe(before);
+    x.dispose();
+  });
+
+  it("softmaxCrossEntropy refuses an unknown option (PyTorch's label_smoothing, Keras's from_logits) by name", () => {
+    const z = dn.zeros([2, 3]);
+    const before = dn.memory().bytesInUse;
+    for (const opts of [{ label_smoothing: 0.1 }, { reduction: 'sum', fromLogits: true }]) {
+      expectError(() => softmaxCrossEntropy(z, z, opts as CrossEntropyOptions), dn.ArgumentError, 'softmaxCrossEntropy');
+      expect(() => softmaxCrossEntropy(z, z, opts as CrossEntropyOptions)).toThrow(/unknown option '\w+'; the options are reduction, labelSmoothing/);
+    }
+    expect(dn.memory().bytesInUse).toBe(before);
+    z.dispose();
+  });
+});
