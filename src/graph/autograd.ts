@@ -7,11 +7,11 @@
 // Saved tensors are shares of the originals (reference-counted storage), released as soon as their
 // node has run, so memory falls during backward as it does in PyTorch.
 
-import { ShapeError } from '../errors.js';
+import { ArgumentError, ShapeError } from '../errors.js';
 import { binaryForward } from '../kernels/elementwise.js';
-import { expectFunction } from './args.js';
+import { describeValue, expectFunction, expectKnownOptions, expectOptionalBoolean, expectTensor } from './args.js';
 import { keep, scope } from './scope.js';
-import { full, type Tensor } from './tensor.js';
+import { formatShape, full, Tensor } from './tensor.js';
 
 export interface TapeNode {
   op: string;
@@ -101,11 +101,48 @@ function topoOrder(root: Tensor): Tensor[] {
 
 const add = (a: Tensor, b: Tensor): Tensor => binaryForward('add', a, b);
 
+/** What backward() makes of its dy argument: the gradient, if any, and retainGraph. */
+interface Seed {
+  dy: Tensor | null;
+  retainGraph: boolean;
+}
+
+/**
+ * Checks dy against the loss: it becomes the loss's gradient as it stands, so anything but a live
+ * Tensor of exactly the loss's shape (PyTorch's rule) would be read as another shape, or past its
+ * end. An options object where dy goes is taken as options: JavaScript's spelling of PyTorch's
+ * loss.backward(retain_graph=True), and no Tensor can be mistaken for one.
+ */
+function seedOf(loss: Tensor, dy: unknown, retainGraph: unknown): Seed {
+  expectOptionalBoolean('backward', 'retainGraph', retainGraph);
+  if (dy === undefined || dy === null) return { dy: null, retainGraph: retainGraph === true };
+  if (isOptions(dy)) {
+    expectKnownOptions('backward', dy, ['retainGraph']);
+    expectOptionalBoolean('backward', 'retainGraph', dy.retainGraph);
+    return { dy: null, retainGraph: dy.retainGraph === true || retainGraph === true };
+  }
+  if (!(dy instanceof Tensor)) {
+    throw new ArgumentError(`backward: dy must be a Tensor of the shape of ${loss.describe()} (or options such as { retainGraph: true }), got ${describeValue(dy)}`);
+  }
+  expectTensor('backward', 'dy', dy);
+  if (formatShape(dy.shape) !== formatShape(loss.shape)) {
+    throw new ShapeError(`backward: dy ${dy.describe()} must have the shape of the tensor it seeds, ${loss.describe()}`);
+  }
+  return { dy, retainGraph: retainGraph === true };
+}
+
+function isOptions(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null) return false;
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
 /**
  * Backpropagates from `loss` (a scalar unless `dy` is given). Leaf tensors with requiresGrad get
  * `.grad` (summed with any existing grad). The graph is released afterwards unless retainGraph.
  */
-export function backward(loss: Tensor, dy?: Tensor, retainGraph = false): void {
+export function backward(loss: Tensor, dyArg?: unknown, retainGraphArg: unknown = false): void {
+  const { dy, retainGraph } = seedOf(loss, dyArg, retainGraphArg);
   if (!loss.requiresGrad) throw new ShapeError(`backward: ${loss.describe()} does not require a gradient`);
   if (!dy && loss.size !== 1) throw new ShapeError(`backward: ${loss.describe()} is not a scalar; pass dy`);
   const order = topoOrder(loss);

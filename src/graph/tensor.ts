@@ -122,9 +122,13 @@ export class Tensor {
     return (await this.toArray())[0];
   }
 
-  /** A new tensor over the same storage (no copy, no gradient link). */
+  /**
+   * A new tensor over the same storage (no copy, no gradient link). The shape is checked whole:
+   * sizes such as [-2, -2] multiply to the right count but describe no tensor.
+   */
   share(shape: Shape = this.shape): Tensor {
     if (!this.storage) throw new DisposedError(`${this.describe()} was used after dispose()`);
+    checkShape(shape, 'share');
     if (shapeSize(shape) !== this.size) {
       throw new ShapeError(`reshape: cannot view ${this.describe()} as ${formatShape(shape)}`);
     }

@@ -12,8 +12,12 @@
 //   dw       = conv2d backward weight with the roles of x and dy swapped
 //   db       = Σ_{n, h, w} dy
 // Saved for backward: x (only if w needs a gradient) and w (only if x does).
+// Options are stride and padding. conv2d's dilation and activation are refused by name rather
+// than ignored: a dilated transpose is not the input gradient this file composes (it would need
+// conv2d-dilated.ts's space-to-batch), and a ReLU is one dn.relu after.
 
-import { ShapeError } from '../errors.js';
+import { ArgumentError, ShapeError } from '../errors.js';
+import { describeValue, expectKnownOptions } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { formatShape, type Shape, type Tensor } from '../graph/tensor.js';
 import {
@@ -35,6 +39,21 @@ export interface ConvTranspose2dOptions {
 }
 
 const OP = 'convTranspose2d';
+
+/** conv2d's options that a transposed conv here does not have, and what to do instead. */
+const UNSUPPORTED: Record<string, string> = {
+  dilation: 'dilation is not supported (only conv2d and depthwiseConv2d dilate)',
+  activation: 'activation is not supported: apply dn.relu to the output',
+};
+
+/** Unknown options, and conv2d's that would be ignored here, are ArgumentErrors naming them. */
+function checkOptions(opts: object): void {
+  for (const [key, why] of Object.entries(UNSUPPORTED)) {
+    const v = (opts as Record<string, unknown>)[key];
+    if (v !== undefined) throw new ArgumentError(`${OP}: ${why}, got ${key} ${describeValue(v)}`);
+  }
+  expectKnownOptions(OP, opts, ['stride', 'padding']);
+}
 
 /** Output size of one spatial dimension and the padding of the equivalent conv2d. */
 function transposedSize(size: number, k: number, s: number, padding: ConvTranspose2dOptions['padding'], pads: [number, number]): [number, number, number] {
@@ -78,6 +97,7 @@ export function convTranspose2dOutputShape(xShape: Shape, wShape: Shape, opts: C
 
 export function convTranspose2dForward(x: Tensor, w: Tensor, b: Tensor | null, opts: ConvTranspose2dOptions = {}): Tensor {
   checkConvArgs(OP, x, w, b, opts);
+  checkOptions(opts);
   const { g } = convTranspose2dGeometry(x.shape, w.shape, opts);
   checkBias(OP, b, g.cin);
   return backwardInputGemm(g, x, w, b);
@@ -86,6 +106,7 @@ export function convTranspose2dForward(x: Tensor, w: Tensor, b: Tensor | null, o
 /** dn.convTranspose2d(x, w, b?, {stride, padding}): records dx, dw, db, computing only those needed. */
 export function convTranspose2d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: ConvTranspose2dOptions = {}): Tensor {
   checkConvArgs(OP, x, w, b, opts);
+  checkOptions(opts);
   const { g } = convTranspose2dGeometry(x.shape, w.shape, opts);
   checkBias(OP, b, g.cin);
   const y = backwardInputGemm(g, x, w, b);

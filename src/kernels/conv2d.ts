@@ -28,7 +28,7 @@
 import { ArgumentError, ShapeError } from '../errors.js';
 import { packParams, i32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
-import { describeValue, expectChoice, expectOptionalTensor, expectOptions, expectTensor } from '../graph/args.js';
+import { describeValue, expectChoice, expectKnownOptions, expectOptionalTensor, expectOptions, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { scope } from '../graph/scope.js';
 import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
@@ -59,6 +59,9 @@ export interface Conv2dOptions {
 }
 
 export type ConvActivation = 'none' | 'relu';
+
+/** Conv2dOptions' keys: any other (a misspelt `strides`) is an ArgumentError, not a stride-1 conv. */
+const CONV2D_OPTIONS = ['stride', 'padding', 'dilation', 'groups', 'activation'] as const;
 
 /** Whether `opts` asks for the fused ReLU; any other activation is an ArgumentError naming `op`. */
 function fusedRelu(op: string, opts: Conv2dOptions): boolean {
@@ -185,6 +188,7 @@ function checkGradArgs(op: string, dy: unknown, other: unknown, otherRole: strin
   expectTensor(op, otherRole, other);
   if (!Array.isArray(shape)) throw new ArgumentError(`${op}: ${shapeRole} must be an array of 4 sizes, got ${describeValue(shape)}`);
   expectOptions(op, opts, "{ stride: 2, padding: 'same' }");
+  expectKnownOptions(op, opts as object, CONV2D_OPTIONS);
 }
 
 export function checkGradShape(op: string, dy: Tensor, want: Shape): void {
@@ -323,6 +327,7 @@ fn main(${LINEAR_MAIN_ARGS}) {
 
 export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptions = {}): Tensor {
   checkConvArgs('conv2d', x, w, b, opts);
+  expectKnownOptions('conv2d', opts, CONV2D_OPTIONS);
   const relu = fusedRelu('conv2d', opts);
   if (isGrouped(opts) || isDilated(opts)) {
     const inner = withoutActivation(opts);
@@ -370,6 +375,7 @@ export function conv2dBackwardBias(dy: Tensor): Tensor {
  */
 export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
   checkConvArgs('conv2d', x, w, b, opts);
+  expectKnownOptions('conv2d', opts, CONV2D_OPTIONS);
   const relu = fusedRelu('conv2d', opts);
   if (isGrouped(opts) || isDilated(opts)) {
     const inner = withoutActivation(opts);
@@ -385,7 +391,7 @@ export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: Conv
   return record('conv2d', b ? [x, w, b] : [x, w], y, (dy, needs, kept) => {
     const sx = keepsX ? kept[0] : null;
     const sw = keepsW ? kept[keepsX ? 1 : 0] : null;
-    // The fused ReLU's backward: dy where the output is positive, 0 elsewhere.
+    // The fused ReLU's backward: dy where the output is positive or NaN (as PyTorch's threshold_backward), 0 elsewhere.
     const dz = relu ? unaryBackward('relu', dy, kept[kept.length - 1]) : dy;
     const grads = [
       needs[0] && sw ? backwardInputGemm(g, dz, sw, null) : null,

@@ -28,7 +28,7 @@
 import { ArgumentError, ShapeError } from '../errors.js';
 import { packParams, u32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
-import { describeValue, expectOptions, expectTensor } from '../graph/args.js';
+import { describeValue, expectKnownOptions, expectOptions, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
 import { checkWhole, planned } from './chunking.js';
@@ -47,6 +47,24 @@ export interface DepthwiseConv2dOptions {
 }
 
 const OP = 'depthwiseConv2d';
+
+/**
+ * Unknown options are ArgumentErrors naming them, and so is an activation on a forward: there is
+ * no fused one here (conv2d(x, w, b, { groups: C, activation: 'relu' }) has it). conv2d's grouped
+ * path runs its depthwise case through these entry points with its own options: `groups: 1`,
+ * `activation: 'none'` on the forward, and on the raw backwards whatever activation its caller
+ * gave, which a gradient entry point ignores as conv2d's do.
+ */
+function checkOptions(opts: object, forward: boolean): void {
+  const { groups, activation, ...documented } = opts as { groups?: unknown; activation?: unknown };
+  expectKnownOptions(OP, documented, ['stride', 'padding', 'dilation']);
+  if (groups !== undefined && groups !== 1) {
+    throw new ArgumentError(`${OP}: groups is not an option here, got ${describeValue(groups)} (a depthwise conv is conv2d with groups = C)`);
+  }
+  if (forward && activation !== undefined && activation !== 'none') {
+    throw new ArgumentError(`${OP}: activation is not supported, got ${describeValue(activation)}: apply dn.relu to the output, or use conv2d with groups = C`);
+  }
+}
 
 /** One call's sizes; h, w are the input's height and width, ho, wo the output's. */
 export interface DepthwiseGeometry {
@@ -247,10 +265,12 @@ function checkGradArgs(dy: unknown, other: unknown, otherRole: string, shape: un
   expectTensor(OP, otherRole, other);
   if (!Array.isArray(shape)) throw new ArgumentError(`${OP}: ${shapeRole} must be an array of 4 sizes, got ${describeValue(shape)}`);
   expectOptions(OP, opts, "{ stride: 2, padding: 'same' }");
+  checkOptions(opts as object, false);
 }
 
 export function depthwiseConv2dForward(x: Tensor, w: Tensor, b: Tensor | null = null, opts: DepthwiseConv2dOptions = {}): Tensor {
   checkConvArgs(OP, x, w, b, opts);
+  checkOptions(opts, true);
   if (isDilated(opts, OP)) return dilatedConvForward(x, w, b ?? null, opts, DEPTHWISE);
   const g = depthwiseGeometry(x.shape, w.shape, opts);
   checkBias(OP, b, g.c * g.m);
@@ -276,9 +296,10 @@ export function depthwiseConv2dBackwardWeight(dy: Tensor, x: Tensor, wShape: Sha
 // ---------------------------------------------------------------------------------------------
 // Differentiable op
 
-/** depthwiseConv2d(x, w, b?, {stride, padding}): records dx, dw, db, computing only those needed. */
+/** depthwiseConv2d(x, w, b?, {stride, padding, dilation}): records dx, dw, db, computing only those needed. */
 export function depthwiseConv2d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: DepthwiseConv2dOptions = {}): Tensor {
   checkConvArgs(OP, x, w, b, opts);
+  checkOptions(opts, true);
   if (isDilated(opts, OP)) return dilatedConv(x, w, b ?? null, opts, DEPTHWISE);
   const g = depthwiseGeometry(x.shape, w.shape, opts);
   checkBias(OP, b, g.c * g.m);

@@ -264,15 +264,33 @@ export function sumLeading(g: Tensor, n: number): Tensor {
   return reduceMiddle(g, 1, g.size / n, n, [n]);
 }
 
+/**
+ * The axes as sorted indices from 0, each checked as given (so a message shows -3, not the -1 it
+ * would wrap to): a whole number in [-rank, rank), named once. PyTorch refuses a repeated axis
+ * too; dropping it would hide a typo such as [1, -1] on a rank-2 tensor.
+ */
 export function normaliseAxes(op: string, x: Tensor, axes?: number | number[]): number[] {
   if (axes === undefined) return x.shape.map((_, i) => i);
   if (typeof axes === 'number') axes = [axes];
   if (!Array.isArray(axes)) throw new ArgumentError(`${op}: axes must be an axis or an array of axes, got ${describeValue(axes)}`);
-  const out = axes.map((ax) => (ax < 0 ? ax + x.rank : ax));
-  for (const ax of out) {
-    if (!Number.isInteger(ax) || ax < 0 || ax >= x.rank) throw new ShapeError(`${op}: axis ${ax} is out of range for ${x.describe()}`);
+  const out: number[] = [];
+  for (const given of axes as unknown[]) {
+    const ax = normaliseAxis(op, x, given);
+    if (out.includes(ax)) throw new ShapeError(`${op}: axis ${String(given)} appears twice in ${JSON.stringify(axes)} (${x.describe()})`);
+    out.push(ax);
   }
-  return [...new Set(out)].sort((p, q) => p - q);
+  return out.sort((p, q) => p - q);
+}
+
+/** One axis, from 0; ArgumentError for a non-number, ShapeError for a fraction or out of range. */
+function normaliseAxis(op: string, x: Tensor, given: unknown): number {
+  if (typeof given !== 'number') throw new ArgumentError(`${op}: an axis must be a whole number, got ${describeValue(given)}`);
+  if (!Number.isInteger(given)) throw new ShapeError(`${op}: axis ${given} must be a whole number (${x.describe()})`);
+  if (given < -x.rank || given >= x.rank) {
+    const valid = x.rank ? `axes run from ${-x.rank} to ${x.rank - 1}` : 'a scalar has no axes';
+    throw new ShapeError(`${op}: axis ${given} is out of range for ${x.describe()} (${valid})`);
+  }
+  return given < 0 ? given + x.rank : given;
 }
 
 /** Splits sorted axes into runs of adjacent axes, last run first (so earlier indices stay valid). */
@@ -335,6 +353,8 @@ function expandAxes(dy: Tensor, shape: Shape, axes: number[], scale: number): Te
 
 function reduceOp(op: 'sum' | 'mean', x: Tensor, axes: number | number[] | undefined, keepDims: boolean): Tensor {
   expectTensor(op, 'input x', x);
+  // Checked, not tested for truth: sum(x, 1, { keepDims: false }) would keep the axis.
+  if (typeof keepDims !== 'boolean') throw new ArgumentError(`${op}: keepDims must be a boolean, got ${describeValue(keepDims)}`);
   const ax = normaliseAxes(op, x, axes);
   const out = reduceAxes(op, x, ax, keepDims);
   const count = ax.reduce((p, i) => p * x.shape[i], 1);

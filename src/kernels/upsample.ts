@@ -1,11 +1,15 @@
-// Resizing NHWC activations to [N, outH, outW, C] (up or down), per axis with r = in / out:
+// Resizing NHWC activations to [N, outH, outW, C] (up or down). Per axis, output position dst
+// reads input position src = dst · r, where r is what PyTorch's interpolate uses (align_corners=False,
+// recompute_scale_factor unset): 1 / scale when a scale is given, in / out when a size is.
 //
-//   nearest:  src = floor(dst * in / out)                       (PyTorch / Keras 'nearest'; integer math)
-//   bilinear: src = max((dst + 0.5) * r - 0.5, 0), i0 = floor(src), i1 = min(i0 + 1, in - 1),
-//             y = lerp(x[i0], x[i1], src - i0) along each axis  (PyTorch align_corners=False)
+//   nearest:  src = min(floor(dst · r), in − 1)                 (PyTorch / Keras 'nearest')
+//   bilinear: src = max((dst + 0.5) · r − 0.5, 0), i0 = floor(src), i1 = min(i0 + 1, in − 1),
+//             y = lerp(x[i0], x[i1], src − i0) along each axis  (PyTorch align_corners=False)
 //
-// The output size is `size` or floor(in * scale). The coordinate mapping always uses in / out (PyTorch
-// with recompute_scale_factor=True; identical to the default for integer scales).
+// The output size is `size` or floor(in · scale). Where in · scale is whole on both axes, 1 / scale
+// is in / out, and nearest runs in integer math, exactly; a fractional product makes the two
+// ratios differ (5 rows at scale 1.5: 7 rows, r = 2/3, not 5/7), and nearest then multiplies by
+// r in float32 as PyTorch does, so that a product landing on a whole number rounds as PyTorch's.
 // Nothing is saved for the backward, which is a gather: one thread per input pixel visits the output
 // pixels that read it and sums dy times the weight they used, recomputed with the forward's arithmetic,
 // so there are no float atomics and the gradient is exactly the forward's transpose.
@@ -13,10 +17,10 @@
 // With C a multiple of 4, a thread takes four adjacent channels as a vec4: a quarter of the
 // threads, index decoding and (on CPU adapters, lane by lane) loads and stores.
 
-import { ShapeError } from '../errors.js';
+import { ArgumentError, ShapeError } from '../errors.js';
 import { f32, packParams, u32 } from '../gpu/params.js';
 import type { KernelSpec } from '../gpu/runtime.js';
-import { expectOptions, expectTensor } from '../graph/args.js';
+import { describeValue, expectChoice, expectKnownOptions, expectOptions, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
@@ -25,42 +29,78 @@ import { decodeNhwc, LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidt
 export type UpsampleMode = 'nearest' | 'bilinear';
 
 export interface Upsample2dOptions {
-  /** Output = floor(input * scale) per axis; give this or `size`. */
+  /** Output = floor(input * scale) per axis, read back at src = dst / scale (PyTorch's); give this or `size`. */
   scale?: number | readonly [number, number];
   /** Output [H, W]. */
   size?: readonly [number, number];
   mode: UpsampleMode;
 }
 
+const OP = 'upsample2d';
+
+/** [sh, sw] from `scale`, or null where a size is given instead. */
+function scalePair(opts: Upsample2dOptions): [number, number] | null {
+  const s: unknown = opts.scale;
+  if (s === undefined) return null;
+  const pair = typeof s === 'number' ? [s, s] : Array.isArray(s) && s.length === 2 ? (s as unknown[]) : null;
+  if (!pair || !pair.every((v) => typeof v === 'number' && v > 0 && Number.isFinite(v))) {
+    throw new ArgumentError(`${OP}: scale must be a positive number or a pair [sh, sw] of them, got ${Array.isArray(s) ? JSON.stringify(s) : describeValue(s)}`);
+  }
+  return pair as [number, number];
+}
+
+/** The output [H, W] from `size`: a pair of positive integers. */
+function sizePair(size: unknown): [number, number] {
+  if (!Array.isArray(size) || size.length !== 2 || !size.every((d) => typeof d === 'number' && Number.isInteger(d) && d > 0)) {
+    throw new ArgumentError(`${OP}: size must be a pair [H, W] of positive integers, got ${Array.isArray(size) ? JSON.stringify(size) : describeValue(size)}`);
+  }
+  return size as [number, number];
+}
+
 /** Validates x's shape and the options; returns the output shape [N, outH, outW, C]. */
 export function upsample2dShape(xShape: Shape, opts: Upsample2dOptions): [number, number, number, number] {
-  if (xShape.length !== 4) throw new ShapeError(`upsample2d: expected an NHWC input of rank 4, got ${formatShape(xShape)}`);
+  expectOptions(OP, opts, "{ scale: 2, mode: 'nearest' }", true);
+  expectKnownOptions(OP, opts, ['scale', 'size', 'mode']);
+  if (xShape.length !== 4) throw new ShapeError(`${OP}: expected an NHWC input of rank 4, got ${formatShape(xShape)}`);
   const [n, h, w, c] = xShape;
-  if (h === 0 || w === 0) throw new ShapeError(`upsample2d: empty spatial size in ${formatShape(xShape)}`);
-  if (opts.mode !== 'nearest' && opts.mode !== 'bilinear') throw new ShapeError(`upsample2d: mode must be 'nearest' or 'bilinear', got ${String(opts.mode)}`);
-  if ((opts.scale === undefined) === (opts.size === undefined)) throw new ShapeError('upsample2d: give exactly one of scale and size');
-  let out: [number, number];
-  if (opts.size !== undefined) {
-    out = [opts.size[0], opts.size[1]];
-  } else {
-    const s = opts.scale!;
-    const [sh, sw] = typeof s === 'number' ? [s, s] : s;
-    if (!(sh > 0 && sw > 0 && Number.isFinite(sh) && Number.isFinite(sw))) throw new ShapeError(`upsample2d: scale must be positive, got ${String(s)}`);
-    out = [Math.floor(h * sh), Math.floor(w * sw)];
-  }
-  if (!out.every((d) => Number.isInteger(d) && d > 0)) {
-    throw new ShapeError(`upsample2d: output size [${out}] must be positive integers (input ${formatShape(xShape)})`);
+  if (h === 0 || w === 0) throw new ShapeError(`${OP}: empty spatial size in ${formatShape(xShape)}`);
+  expectChoice(OP, 'mode', opts.mode, ['nearest', 'bilinear'], false);
+  if ((opts.scale === undefined) === (opts.size === undefined)) throw new ArgumentError(`${OP}: give exactly one of scale and size`);
+  const scale = scalePair(opts);
+  const out = scale ? [Math.floor(h * scale[0]), Math.floor(w * scale[1])] : sizePair(opts.size);
+  if (!out.every((d) => d > 0)) {
+    throw new ShapeError(`${OP}: scale ${JSON.stringify(opts.scale)} leaves no output pixels: ${formatShape(xShape)} would become ${out[0]}x${out[1]}`);
   }
   return [n, out[0], out[1], c];
 }
 
-/** total and c count vec4s for width 4. */
-function params(total: number, xShape: Shape, outH: number, outW: number, width: VecWidth): ArrayBuffer {
-  const [, h, w, c] = xShape;
-  return packParams([u32(total / width), u32(h), u32(w), u32(c / width), u32(outH), u32(outW), f32(h / outH), f32(w / outW), f32(outH / h), f32(outW / w)]);
+/** Output-to-input ratio per axis: 1 / scale when a scale is given (PyTorch's), else in / out. */
+function ratios(xShape: Shape, outShape: Shape, opts: Upsample2dOptions): [number, number] {
+  const scale = scalePair(opts);
+  return scale ? [1 / scale[0], 1 / scale[1]] : [xShape[1] / outShape[1], xShape[2] / outShape[2]];
 }
 
-/** rh = h / outH (and rw) map output to input; gh = outH / h (and gw) bound the gather's search. */
+/**
+ * What a kernel samples with: the mode, and for nearest whether it needs the float ratio (a
+ * scale whose product with the input size is fractional) or the exact integer in / out.
+ */
+type Sampling = UpsampleMode | 'nearestScaled';
+
+function samplingOf(xShape: Shape, outShape: Shape, opts: Upsample2dOptions): Sampling {
+  if (opts.mode === 'bilinear') return 'bilinear';
+  const [rh, rw] = ratios(xShape, outShape, opts);
+  const exact = rh === xShape[1] / outShape[1] && rw === xShape[2] / outShape[2];
+  return exact ? 'nearest' : 'nearestScaled';
+}
+
+/** total and c count vec4s for width 4; `ratio` is [rh, rw] (see ratios). */
+function params(total: number, xShape: Shape, outH: number, outW: number, ratio: [number, number], width: VecWidth): ArrayBuffer {
+  const [, h, w, c] = xShape;
+  const [rh, rw] = ratio;
+  return packParams([u32(total / width), u32(h), u32(w), u32(c / width), u32(outH), u32(outW), f32(rh), f32(rw), f32(1 / rh), f32(1 / rw)]);
+}
+
+/** rh, rw map output to input (src = dst · r); gh = 1 / rh (and gw) bound the gather's search. */
 const HEADER = /* wgsl */ `
 struct Params { total: u32, h: u32, w: u32, c: u32, outH: u32, outW: u32, rh: f32, rw: f32, gh: f32, gw: f32 }`;
 
@@ -79,7 +119,13 @@ fn weight(dst: u32, i: u32, size: u32, ratio: f32) -> f32 {
   return select(0.0, 1.0 - k.t, k.i0 == i) + select(0.0, k.t, k.i1 == i);
 }`;
 
-function spec(mode: UpsampleMode, direction: 'forward' | 'backward', width: VecWidth): KernelSpec {
+/** WGSL of nearest with a float ratio: PyTorch's min(floor(dst * r), size - 1), in float32 as PyTorch's. */
+const NEAREST_SOURCE = /* wgsl */ `
+fn source(dst: u32, size: u32, ratio: f32) -> u32 {
+  return min(u32(floor(f32(dst) * ratio)), size - 1u);
+}`;
+
+function spec(mode: Sampling, direction: 'forward' | 'backward', width: VecWidth): KernelSpec {
   const body = BODIES[mode][direction];
   const [a, b] = direction === 'forward' ? ['x', 'y'] : ['dy', 'dx'];
   return {
@@ -89,7 +135,7 @@ function spec(mode: UpsampleMode, direction: 'forward' | 'backward', width: VecW
     outputs: 1,
     wgsl: () => /* wgsl */ `${HEADER}
 alias T = ${vecType(width)};
-${mode === 'bilinear' ? BILINEAR_TAPS : ''}
+${mode === 'bilinear' ? BILINEAR_TAPS : mode === 'nearestScaled' ? NEAREST_SOURCE : ''}
 @group(0) @binding(0) var<storage, read> ${a}: array<T>;
 @group(0) @binding(1) var<storage, read_write> ${b}: array<T>;
 @group(0) @binding(2) var<uniform> params: Params;
@@ -123,6 +169,28 @@ const BODIES = {
   }
   dx[i] = acc;`,
   },
+  nearestScaled: {
+    forward: /* wgsl */ `
+  let ih = source(row, params.h, params.rh);
+  let iw = source(col, params.w, params.rw);
+  y[i] = x[((n * params.h + ih) * params.w + iw) * params.c + ch];`,
+    // Output rows reading input row `row` lie near row * gh .. (row + 1) * gh; one row of margin
+    // each side absorbs float rounding, and source() decides exactly, as the forward did.
+    backward: /* wgsl */ `
+  let oh0 = max(i32(floor(f32(row) * params.gh)) - 1, 0);
+  let oh1 = min(i32(ceil(f32(row + 1u) * params.gh)) + 1, i32(params.outH) - 1);
+  let ow0 = max(i32(floor(f32(col) * params.gw)) - 1, 0);
+  let ow1 = min(i32(ceil(f32(col + 1u) * params.gw)) + 1, i32(params.outW) - 1);
+  var acc = T(0.0);
+  for (var oh = oh0; oh <= oh1; oh++) {
+    if (source(u32(oh), params.h, params.rh) != row) { continue; }
+    for (var ow = ow0; ow <= ow1; ow++) {
+      if (source(u32(ow), params.w, params.rw) != col) { continue; }
+      acc += dy[((n * params.outH + u32(oh)) * params.outW + u32(ow)) * params.c + ch];
+    }
+  }
+  dx[i] = acc;`,
+  },
   bilinear: {
     forward: /* wgsl */ `
   let ky = taps(row, params.h, params.rh);
@@ -136,7 +204,7 @@ const BODIES = {
   let bottom = v10 + (v11 - v10) * kx.t;
   y[i] = top + (bottom - top) * ky.t;`,
     // Output dst reads input i only when its src lies in (i - 1, i + 1), that is
-    // dst in ((i - 0.5) * g - 0.5, (i + 1.5) * g - 0.5) with g = out / in; one position of margin
+    // dst in ((i - 0.5) * g - 0.5, (i + 1.5) * g - 0.5) with g = 1 / r; one position of margin
     // each side absorbs float rounding, and weight() decides exactly.
     backward: /* wgsl */ `
   let oh0 = max(i32(floor((f32(row) - 0.5) * params.gh - 0.5)) - 1, 0);
@@ -160,13 +228,13 @@ const BODIES = {
  * A new tensor of dstShape, one thread per element (per vec4 for width 4), in chunks of whole
  * samples when a binding would exceed the limit.
  */
-function samplePass(k: KernelSpec, src: Tensor, dstShape: Shape, label: string, xShape: Shape, outShape: Shape, width: VecWidth): Tensor {
+function samplePass(k: KernelSpec, src: Tensor, dstShape: Shape, label: string, xShape: Shape, outShape: Shape, ratio: [number, number], width: VecWidth): Tensor {
   const n = xShape[0];
   const [s, d] = n === 0 ? [0, 0] : [src.size / n, shapeSize(dstShape) / n];
   const per = chunkItems(k.name, n, [part(src, s), part(planned(label, dstShape), d)]);
   const dst = emptyTensor(dstShape, label);
   forEachChunk(n, per, (n0, count) => {
-    const p = params(count * d, xShape, outShape[1], outShape[2], width);
+    const p = params(count * d, xShape, outShape[1], outShape[2], ratio, width);
     dispatchChunk(k, [range(src, n0 * s, count * s)], [range(dst, n0 * d, count * d)], p, linearGrid((count * d) / width));
   });
   return dst;
@@ -175,7 +243,8 @@ function samplePass(k: KernelSpec, src: Tensor, dstShape: Shape, label: string, 
 export function upsample2dForward(x: Tensor, opts: Upsample2dOptions): Tensor {
   const outShape = upsample2dShape(x.shape, opts);
   const width = vecWidth(x.shape[3]);
-  return samplePass(spec(opts.mode, 'forward', width), x, outShape, 'upsample2d.out', x.shape, outShape, width);
+  const k = spec(samplingOf(x.shape, outShape, opts), 'forward', width);
+  return samplePass(k, x, outShape, 'upsample2d.out', x.shape, outShape, ratios(x.shape, outShape, opts), width);
 }
 
 /** dx of xShape: the transpose of the forward's sampling. */
@@ -185,12 +254,12 @@ export function upsample2dBackward(dy: Tensor, xShape: Shape, opts: Upsample2dOp
     throw new ShapeError(`upsample2d backward: dy ${formatShape(dy.shape)} must be ${formatShape(outShape)}`);
   }
   const width = vecWidth(xShape[3]);
-  return samplePass(spec(opts.mode, 'backward', width), dy, xShape, 'upsample2d.dx', xShape, outShape, width);
+  const k = spec(samplingOf(xShape, outShape, opts), 'backward', width);
+  return samplePass(k, dy, xShape, 'upsample2d.dx', xShape, outShape, ratios(xShape, outShape, opts), width);
 }
 
 export function upsample2d(x: Tensor, opts: Upsample2dOptions): Tensor {
   expectTensor('upsample2d', 'input x', x);
-  expectOptions('upsample2d', opts, "{ scale: 2, mode: 'nearest' }", true);
   const y = upsample2dForward(x, opts);
   const xShape = x.shape;
   const o = { ...opts };

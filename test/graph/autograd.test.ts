@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import { reshape } from '../../src/graph/reshape.js';
 import { expectClose } from '../helpers/close.js';
+import { expectThrows } from '../helpers/errors.js';
 import { useGpu } from '../helpers/gpu.js';
 
 useGpu();
@@ -89,6 +90,53 @@ describe('autograd', () => {
     expectClose('reshape grad', await x.grad!.toArray(), [1, 2, 1, 2, 1, 2]);
     expect(() => reshape(x, [4, -1])).toThrow(dn.ShapeError);
     for (const t of [x, y, l]) t.dispose();
+  });
+
+  it('backward(dy) refuses a dy whose shape is not the output\'s, before touching any grad', () => {
+    const x = dn.tensor([1, 2, 3, 4, 5, 6], [2, 3], { requiresGrad: true });
+    const y = dn.scope(() => dn.mul(x, x));
+    const v = dn.tensor([1, 2, 3], [3], { requiresGrad: true });
+    const twice = dn.scope(() => dn.add(v, v));
+    const bad = [
+      [y, dn.zeros([3, 2]), 'same size, another shape'],
+      [y, dn.zeros([6]), 'same size, flat'],
+      [y, dn.zeros([2, 4]), 'larger'],
+      [v, dn.zeros([2]), 'smaller, on a leaf'],
+      [twice, dn.zeros([]), 'a scalar for a vector'],
+      [twice, dn.zeros([1, 3]), 'an extra axis of 1'],
+    ] as const;
+    const before = dn.memory().bytesInUse;
+    for (const [out, dy, what] of bad) expectThrows(() => out.backward(dy), dn.ShapeError, `backward: dy ${dy.describe()} must have the shape of`, what);
+    expect(dn.memory().bytesInUse).toBe(before);
+    expect(x.grad).toBeNull();
+    expect(v.grad).toBeNull();
+    for (const t of [x, y, v, twice, ...bad.map(([, dy]) => dy)]) t.dispose();
+  });
+
+  it('backward(dy) refuses a dy that is not a live Tensor by kind', () => {
+    const x = dn.tensor([1, 2, 3], [3], { requiresGrad: true });
+    const y = dn.scope(() => dn.square(x));
+    for (const dy of [2, [1, 1, 1], 'ones', new Float32Array(3)]) {
+      expectThrows(() => y.backward(dy as unknown as dn.Tensor), dn.ArgumentError, `backward: dy must be a Tensor of the shape of ${y.describe()} (or options`, String(dy));
+    }
+    const gone = dn.full([3], 1);
+    gone.dispose();
+    expectThrows(() => y.backward(gone), dn.DisposedError, 'backward: dy');
+    expect(x.grad).toBeNull();
+    for (const t of [x, y]) t.dispose();
+  });
+
+  it('backward({ retainGraph }) takes the options where dy goes, as PyTorch\'s backward(retain_graph=True)', async () => {
+    const x = dn.tensor([1, 2], [2], { requiresGrad: true });
+    const l = dn.scope(() => dn.sum(dn.exp(x)));
+    l.backward({ retainGraph: true } as never);
+    l.backward();
+    expectClose('two backward passes', await x.grad!.toArray(), [1, 2].map((v) => 2 * Math.exp(v)), { rtol: 1e-5 });
+    expectThrows(() => l.backward({ retainGrph: true } as never), dn.ArgumentError, "backward: unknown option 'retainGrph'");
+    expectThrows(() => l.backward({ retainGraph: 'yes' } as never), dn.ArgumentError, 'backward: retainGraph must be true or false');
+    expectThrows(() => l.backward(undefined, { retainGraph: 1 as never }), dn.ArgumentError, 'backward: retainGraph must be true or false');
+    l.dispose();
+    x.dispose();
   });
 
   it('a disposed tensor used again throws DisposedError', () => {

@@ -5,6 +5,7 @@ import { overrideRowChunkSizing } from '../../src/kernels/row-chunks.js';
 import { nd } from '../../src/reference/array.js';
 import { sumRef } from '../../src/reference/elementwise.js';
 import { expectClose } from '../helpers/close.js';
+import { expectThrows } from '../helpers/errors.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { uniform } from '../helpers/rng.js';
@@ -117,5 +118,36 @@ describe('reductions whose single rows take more than half the binding limit', (
     expectClose(`${op} split`, split, want.data.map((v) => (op === 'mean' ? v / r : v)));
     expectClose(`${op} split vs whole`, split, whole, { atol: 1e-6, rtol: 1e-6 });
     x.dispose();
+  });
+});
+
+describe('reduce argument checks', () => {
+  it('axis errors name the axis as given: out of range, not whole, repeated, not a number', () => {
+    const x = dn.zeros([2, 3]);
+    const before = dn.memory().bytesInUse;
+    for (const op of [sum, mean]) {
+      const name = op === sum ? 'sum' : 'mean';
+      expectThrows(() => op(x, -3), dn.ShapeError, `${name}: axis -3 is out of range for tensor#${x.id} [2,3] (axes run from -2 to 1)`);
+      expectThrows(() => op(x, 2), dn.ShapeError, `${name}: axis 2 is out of range`);
+      expectThrows(() => op(x, 1.5), dn.ShapeError, `${name}: axis 1.5 must be a whole number`);
+      expectThrows(() => op(x, [1, -1]), dn.ShapeError, `${name}: axis -1 appears twice in [1,-1]`);
+      expectThrows(() => op(x, [0, 0]), dn.ShapeError, `${name}: axis 0 appears twice in [0,0]`);
+      expectThrows(() => op(x, ['1'] as never), dn.ArgumentError, `${name}: an axis must be a whole number, got the string '1'`);
+    }
+    expect(dn.memory().bytesInUse).toBe(before);
+    x.dispose();
+  });
+
+  it('keepDims must be a boolean: an options object in its place is refused, not taken as true', async () => {
+    const x = dn.tensor([1, 2, 3, 4, 5, 6], [2, 3]);
+    for (const op of [sum, mean]) {
+      const name = op === sum ? 'sum' : 'mean';
+      expectThrows(() => op(x, 1, { keepDims: false } as never), dn.ArgumentError, `${name}: keepDims must be a boolean, got an object with keepDims`);
+      expectThrows(() => op(x, 1, 1 as never), dn.ArgumentError, `${name}: keepDims must be a boolean, got the number 1`);
+    }
+    const [kept, dropped] = [sum(x, 1, true), sum(x, 1, false)];
+    expect([kept.shape, dropped.shape]).toEqual([[2, 1], [2]]);
+    expect(Array.from(await dropped.toArray())).toEqual([6, 15]);
+    for (const t of [x, kept, dropped]) t.dispose();
   });
 });

@@ -10,6 +10,7 @@ import {
 import { nd } from '../../src/reference/array.js';
 import { upsample2dBackwardRef, upsample2dRef } from '../../src/reference/upsample.js';
 import { expectClose } from '../helpers/close.js';
+import { expectThrows } from '../helpers/errors.js';
 import { checkGrad } from '../helpers/finite-diff.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
 import { uniform } from '../helpers/rng.js';
@@ -36,6 +37,14 @@ const CASES = [
   { shape: [2, 3, 5, 4], opts: { scale: 2, mode: 'bilinear' } },
   { shape: [1, 5, 4, 8], opts: { scale: [1.5, 2.5], mode: 'bilinear' } },
   { shape: [1, 7, 5, 4], opts: { size: [3, 2], mode: 'bilinear' } },
+  // Scales whose product with the size is fractional: the ratio is 1 / scale (PyTorch's), not
+  // in / out. 31 · 1.1 reaches dst 33, where 33 / 1.1 is 30 exactly but float64 gives 29.999...:
+  // nearest must read row 30, as PyTorch's float32 arithmetic does.
+  { shape: [1, 5, 10, 3], opts: { scale: [1.5, 0.35], mode: 'nearest' } },
+  { shape: [2, 2, 31, 1], opts: { scale: [1.5, 1.1], mode: 'nearest' } },
+  { shape: [1, 5, 7, 4], opts: { scale: 1.3, mode: 'nearest' } },
+  { shape: [2, 10, 9, 3], opts: { scale: [0.35, 0.7], mode: 'bilinear' } },
+  { shape: [1, 5, 6, 4], opts: { scale: 1.3, mode: 'bilinear' } },
 ] as const satisfies readonly { shape: readonly number[]; opts: Upsample2dOptions }[];
 
 describe('upsample2d', () => {
@@ -46,10 +55,11 @@ describe('upsample2d', () => {
     const [, outH, outW] = yShape;
     const x = uniform(size(shape), 10 + k);
     const dy = uniform(size(yShape), 20 + k);
+    const scale = 'scale' in cs.opts ? cs.opts.scale : undefined;
 
     it(`${name}: CPU backward matches finite differences`, () => {
-      const analytic = upsample2dBackwardRef(shape, nd(dy, yShape), cs.opts.mode);
-      checkGrad(name, (v) => upsample2dRef(nd(v, shape), outH, outW, cs.opts.mode), x, dy, analytic.data);
+      const analytic = upsample2dBackwardRef(shape, nd(dy, yShape), cs.opts.mode, scale);
+      checkGrad(name, (v) => upsample2dRef(nd(v, shape), outH, outW, cs.opts.mode, scale), x, dy, analytic.data);
     });
 
     it(`${name}: GPU forward and backward match CPU`, async () => {
@@ -58,10 +68,10 @@ describe('upsample2d', () => {
       expect(y.shape).toEqual(yShape);
       // Bilinear weights come from an f32 ratio on the GPU (float64 on the CPU): about 1e-7 apart,
       // inside the default tolerance.
-      expectClose(`${name} forward`, await y.toArray(), upsample2dRef(nd(x, shape), outH, outW, cs.opts.mode).data);
+      expectClose(`${name} forward`, await y.toArray(), upsample2dRef(nd(x, shape), outH, outW, cs.opts.mode, scale).data);
       const dyt = fromNd(dy, yShape);
       y.backward(dyt);
-      expectClose(`${name} backward`, await xt.grad!.toArray(), upsample2dBackwardRef(shape, nd(dy, yShape), cs.opts.mode).data);
+      expectClose(`${name} backward`, await xt.grad!.toArray(), upsample2dBackwardRef(shape, nd(dy, yShape), cs.opts.mode, scale).data);
       for (const t of [xt, y, dyt]) t.dispose();
     });
   }
@@ -88,6 +98,47 @@ describe('upsample2d', () => {
     expect(Array.from(await y.toArray())).toEqual([10, 10, 10, 20, 20, 30, 30]);
     x.dispose();
     y.dispose();
+  });
+
+  // PyTorch's interpolate(scale_factor=s) with recompute_scale_factor unset maps dst to
+  // src = (dst + 0.5) / s - 0.5 (bilinear, clamped at 0) and floor(dst / s) (nearest), worked by
+  // hand here on x = [0, 1, 2, ...], whose values are their own positions. 1e-6: the values are
+  // under 5 and the GPU's ratio is 1/s in float32, a relative 6e-8 off.
+  it('a fractional scale maps by 1 / scale, as PyTorch: 5 rows at 1.5, bilinear', async () => {
+    const x = dn.tensor([0, 1, 2, 3, 4], [1, 5, 1, 1]);
+    const y = upsample2dForward(x, { scale: [1.5, 1], mode: 'bilinear' });
+    // dst 0..6: (dst + 0.5) / 1.5 - 0.5 = -1/6 (clamped to 0), 1/2, 7/6, 11/6, 5/2, 19/6, 23/6.
+    const want = [0, 1 / 2, 7 / 6, 11 / 6, 5 / 2, 19 / 6, 23 / 6];
+    expectClose('bilinear 5 at 1.5', await y.toArray(), want, { atol: 1e-6, rtol: 0 });
+    expectClose('bilinear 5 at 1.5 ref', upsample2dRef(nd([0, 1, 2, 3, 4], [1, 5, 1, 1]), 7, 1, 'bilinear', [1.5, 1]).data, want, { atol: 1e-12, rtol: 0 });
+    x.dispose();
+    y.dispose();
+  });
+
+  it('a fractional scale maps by 1 / scale, as PyTorch: 10 columns at 0.35, nearest', async () => {
+    const x = dn.tensor([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 1, 10, 1]);
+    const y = upsample2dForward(x, { scale: [1, 0.35], mode: 'nearest' });
+    // 3 columns (floor(3.5)); floor(dst / 0.35) = 0, floor(2.86) = 2, floor(5.71) = 5 (in / out would read 0, 3, 6).
+    expect(Array.from(await y.toArray())).toEqual([0, 2, 5]);
+    x.dispose();
+    y.dispose();
+  });
+
+  it('refuses malformed scale, size and options with ArgumentError saying what was wrong', () => {
+    const x = dn.zeros([1, 3, 3, 2]);
+    const before = dn.memory().bytesInUse;
+    const bad = [
+      [{ scale: [2], mode: 'nearest' }, 'upsample2d: scale must be a positive number or a pair [sh, sw] of them, got [2]'],
+      [{ scale: '2', mode: 'nearest' }, "upsample2d: scale must be a positive number or a pair [sh, sw] of them, got the string '2'"],
+      [{ scale: -1, mode: 'nearest' }, 'upsample2d: scale must be a positive number'],
+      [{ size: 12, mode: 'nearest' }, 'upsample2d: size must be a pair [H, W] of positive integers, got the number 12'],
+      [{ size: [6, 0], mode: 'nearest' }, 'upsample2d: size must be a pair [H, W] of positive integers, got [6,0]'],
+      [{ scale: 2, mode: 'bilinear', alignCorners: true }, "upsample2d: unknown option 'alignCorners'"],
+      [{ scale: 2, mode: 'area' }, 'upsample2d: mode must be'],
+    ] as const;
+    for (const [opts, start] of bad) expectThrows(() => upsample2d(x, opts as unknown as Upsample2dOptions), dn.ArgumentError, start);
+    expect(dn.memory().bytesInUse).toBe(before);
+    x.dispose();
   });
 
   it('the raw backward is the transpose of the forward: <up(x), dy> = <x, up^T(dy)>', async () => {
