@@ -5,8 +5,12 @@
 // minLesionSize and keepLargest post-process the binary mask per slice in 2-D (8-connected) before
 // the mask and the overlay are written; the probability map stays the model's. With more runs in
 // `ensemble`, the model is their EnsembleModel: every run's best checkpoint, outputs averaged.
+// Normalisation follows the run: a 'zscore-volume' run normalises the slices of a patient folder
+// with the folder's statistics, as eval does; a slice given on its own (no volume) with its own.
+// Slices that share a file name (x/s.tif, y/s.tif) get their own output names: s_*.png for the
+// first, s-2_*.png, s-3_*.png ... for the later ones, in the order given.
 
-import { zscoreImages } from '../data/normalize.js';
+import { applyStats, channelStats, zscoreImages, type ChannelStats } from '../data/normalize.js';
 import { decodeTiff } from '../data/tiff.js';
 import { patientSlices, resizeBilinear } from '../data/lgg.js';
 import { noGrad } from '../graph/autograd.js';
@@ -70,6 +74,7 @@ async function expandImages(paths: readonly string[]): Promise<{ images: string[
   for (const path of paths) {
     const isFolder = await fs.stat(path).then((s) => s.isDirectory(), () => false);
     if (!isFolder) {
+      refuseMask(path);
       images.push(path);
       continue;
     }
@@ -78,6 +83,19 @@ async function expandImages(paths: readonly string[]): Promise<{ images: string[
     images.push(...slices);
   }
   return { images, folders };
+}
+
+const MASK_FILE = /_mask\.tiff?$/i;
+
+/**
+ * A kaggle_3m ground-truth mask (`<folder>_<n>_mask.tif`) is not an MRI: a glob such as
+ * `folder/*_3*.tif` picks it up beside the slice, and predicting on it reports nonsense tumours.
+ * (patientSlices already leaves masks out of folders.)
+ */
+function refuseMask(path: string): void {
+  if (MASK_FILE.test(path)) {
+    throw new ArgumentError(`predict: ${path} is a ground-truth mask (_mask.tif), not an MRI slice; leave it out (a glob like *_3*.tif matches masks too)`);
+  }
 }
 
 /** A TIFF slice as [size, size, 3] floats in 0..1 (gray replicated, alpha dropped). */
@@ -92,6 +110,43 @@ export function sliceToRgb(bytes: Uint8Array, name: string, size: number): Float
 }
 
 const baseName = (path: string): string => (path.split('/').pop() ?? path).replace(/\.tiff?$/i, '');
+
+/**
+ * One output name per image, unique within the run: the file name without .tif, and for a name
+ * already taken (the same slice name in another folder) the first free `name-k`, k = 2, 3, ...
+ */
+export function outputNames(images: readonly string[]): string[] {
+  const taken = new Set<string>();
+  return images.map((path) => {
+    const base = baseName(path);
+    let name = base;
+    for (let k = 2; taken.has(name); k++) name = `${base}-${k}`;
+    taken.add(name);
+    return name;
+  });
+}
+
+/**
+ * For a 'zscore-volume' run, each folder's slices map to the channel statistics over all of them
+ * (the volume), computed as volumeStats does for eval: on the slices resized to the working size.
+ */
+async function folderStats(folders: Map<string, string[]>, size: number): Promise<Map<string, ChannelStats>> {
+  const byImage = new Map<string, ChannelStats>();
+  for (const slices of folders.values()) {
+    const images = await Promise.all(slices.map(async (path) => sliceToRgb(await readFileBytes(path), path, size)));
+    const stats = channelStats(images, size * size, 3);
+    for (const path of slices) byImage.set(path, stats);
+  }
+  return byImage;
+}
+
+/** Normalises one slice in place as the run was trained: per slice, or with its volume's statistics when known. */
+function normaliseSlice(input: Float32Array, path: string, c: TrainConfig, volumes: Map<string, ChannelStats>): void {
+  const size = c.size;
+  if (c.normalize === 'zscore-volume' && volumes.has(path)) applyStats(input, size * size, volumes.get(path)!);
+  // A lone slice has no volume: per-volume runs fall back to the slice's own statistics.
+  else if (c.normalize === 'zscore' || c.normalize === 'zscore-volume') zscoreImages(input, 1, size * size, 3);
+}
 
 /**
  * Per patient folder given, from its slices' predictions: segment, the slices with predicted
@@ -119,6 +174,8 @@ interface SliceOptions {
   tta: TtaMode;
   minLesionSize: number;
   keepLargest: boolean;
+  /** Volume statistics of the slices that came from a folder, for 'zscore-volume' runs. */
+  volumes: Map<string, ChannelStats>;
 }
 
 /** Each slice through `model`: classify, p(tumour); segment, the three PNGs and the pixel count. */
@@ -127,17 +184,17 @@ async function predictSlices(model: Module, images: readonly string[], outDir: s
   const postprocessing = minLesionSize > 0 || keepLargest;
   const size = c.size;
   const results: Prediction[] = [];
-  for (const path of images) {
+  const names = outputNames(images);
+  for (const [i, path] of images.entries()) {
     const rgb = sliceToRgb(await readFileBytes(path), path, size);
     const input = Float32Array.from(rgb);
-    // A lone slice has no volume: per-volume runs fall back to the slice's own statistics.
-    if (c.normalize === 'zscore' || c.normalize === 'zscore-volume') zscoreImages(input, 1, size * size, 3);
+    normaliseSlice(input, path, c, opts.volumes);
     const x = tensor(input, [1, size, size, 3]);
     const y = noGrad(() => predictWithTta(model, x, tta));
     const out = await y.toArray();
     x.dispose();
     y.dispose();
-    const name = baseName(path);
+    const name = names[i]!;
     if (c.task === 'classify') {
       results.push({ file: path, probability: out[0], outputs: [] });
       log(`${path}: p(tumour) = ${out[0].toFixed(4)}`);
@@ -189,7 +246,8 @@ export async function runPredict(runDir: string, paths: string[], outDir: string
     await useRunTuning(runDir, log);
     model.eval();
     await (await nodeFs()).mkdir(outDir, { recursive: true });
-    results = await predictSlices(model, images, outDir, log, c, { tta, minLesionSize, keepLargest });
+    const volumes = c.normalize === 'zscore-volume' ? await folderStats(folders, c.size) : new Map<string, ChannelStats>();
+    results = await predictSlices(model, images, outDir, log, c, { tta, minLesionSize, keepLargest, volumes });
   } finally {
     model.dispose();
   }

@@ -12,13 +12,16 @@ Converts a weight file to a dawnet .safetensors (dawnet names, NHWC layouts):
   --model NAME       vgg16 or unet: decides the naming; inferred from the file's names when left out
   --format NAME      the input's format; by default detected from its first bytes`;
 
-function parse(args: string[]): { input: string; out: string; model?: 'vgg16' | 'unet'; format?: 'auto' | WeightFormat } {
+export function parseConvertArgs(args: string[]): { input: string; out: string; model?: 'vgg16' | 'unet'; format?: 'auto' | WeightFormat } {
   const positional: string[] = [];
   const flags: Record<string, string> = {};
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a.startsWith('--')) {
-      const [key, inline] = a.slice(2).split('=', 2);
+      // Split at the first '=' only: the value may hold more (--out=w/x=1.safetensors).
+      const eq = a.indexOf('=');
+      const key = eq < 0 ? a.slice(2) : a.slice(2, eq);
+      const inline = eq < 0 ? undefined : a.slice(eq + 1);
       const value = inline ?? args[++i];
       if (value === undefined) throw new ShapeError(`convert: option --${key} needs a value\n\n${USAGE}`);
       flags[key] = value;
@@ -41,7 +44,7 @@ export async function runConvert(args: string[]): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const { input, out, model, format } = parse(args);
+  const { input, out, model, format } = parseConvertArgs(args);
   const report = await convertWeights(input, out, { model, format });
   console.log(`${input}: ${report.format}, ${report.written.length} tensors named for ${report.model} -> ${out}`);
 }

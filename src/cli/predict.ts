@@ -12,7 +12,14 @@ export const predictSpec: CommandSpec = {
     "Run a trained model on MRI slices (TIFF). segment: writes NAME_prob.png, NAME_mask.png and NAME_overlay.png\n(predicted outline over the slice); classify: prints p(tumour). Both write DIR/predictions.json.",
   positionals: [
     { name: 'RUN', help: 'run folder written by dawnet train' },
-    { name: 'IMAGE.tif...', help: "one or more slices, or patient folders (each stands for its <folder>_<n>.tif slices in order, summarised per patient)", variadic: true },
+    {
+      name: 'IMAGE.tif...',
+      help:
+        "one or more slices, or patient folders (each stands for its <folder>_<n>.tif slices in order, summarised per patient).\n" +
+        "A zscore-volume run normalises a folder's slices with the folder's statistics, as eval does; a single file on its own.\n" +
+        'Masks (_mask.tif) are refused. Slices sharing a file name get NAME, NAME-2, ... as output names.',
+      variadic: true,
+    },
   ],
   flags: {
     out: { type: 'string', help: 'output folder', default: 'predictions' },

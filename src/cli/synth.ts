@@ -27,6 +27,7 @@ export async function runSynth(args: string[]): Promise<void> {
   if (!out) throw new UsageError("synth needs --out DIR (see 'dawnet synth --help')");
   const range = /^(\d+)-(\d+)$/.exec(String(parsed.flags.slices));
   if (!range) throw new UsageError(`--slices expects MIN-MAX, e.g. 20-88, got '${parsed.flags.slices}'`);
+  checkSynthBounds(parsed.flags.size as number, parsed.flags.patients as number);
   const started = performance.now();
   const summary = await writeSyntheticDataset(out, {
     patients: parsed.flags.patients as number,
@@ -39,4 +40,16 @@ export async function runSynth(args: string[]): Promise<void> {
     `wrote ${summary.folders.length} patients, ${summary.slices} slices (${summary.tumourSlices} with tumour) ` +
       `and data.csv to ${summary.dir} in ${seconds.toFixed(1)} s`,
   );
+}
+
+/** 4096 px is 16x the LGG slices; larger sizes would overflow typed arrays (size^2 x 3 bytes per slice). */
+const MAX_SIZE = 4096;
+const MAX_PATIENTS = 10_000;
+
+/** Bounds --size and --patients before any file is written, instead of a RangeError from deep inside. */
+export function checkSynthBounds(size: number, patients: number): void {
+  if (!Number.isInteger(size) || size < 8 || size > MAX_SIZE) throw new UsageError(`--size must be a whole number from 8 to ${MAX_SIZE}, got ${size}`);
+  if (!Number.isInteger(patients) || patients < 1 || patients > MAX_PATIENTS) {
+    throw new UsageError(`--patients must be a whole number from 1 to ${MAX_PATIENTS}, got ${patients}`);
+  }
 }

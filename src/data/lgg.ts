@@ -226,26 +226,36 @@ function pairSliceFiles(folder: string, folderPath: string, names: string[], pro
 
 /** The folder holding the patient folders: `root` itself, or its `kaggle_3m/` as the zip unpacks. */
 async function findPatientRoot(fs: NodeFs, root: string): Promise<{ path: string; patientFolders: string[] }> {
-  let entries: import('node:fs').Dirent[];
+  let names: string[];
   try {
-    entries = await fs.readdir(root, { withFileTypes: true });
+    names = (await fs.readdir(root)).sort((a, b) => a.localeCompare(b));
   } catch (e) {
     throw new DataError(`${root}: cannot list the folder (${(e as Error).message})`);
   }
-  if (entries.length === 0) throw new DataError(`${root}: empty folder; expected kaggle_3m's patient folders (TCGA_..._<date>/)`);
+  if (names.length === 0) throw new DataError(`${root}: empty folder; expected kaggle_3m's patient folders (TCGA_..._<date>/)`);
+  const folders = await foldersAmong(fs, root, names);
   const patientFolders: string[] = [];
-  for (const e of entries.filter((d) => d.isDirectory()).sort((a, b) => a.name.localeCompare(b.name))) {
-    const names = await fs.readdir(`${root}/${e.name}`);
-    if (names.some((n) => SLICE_FILE.test(n))) patientFolders.push(e.name);
+  for (const name of folders) {
+    const inside = await fs.readdir(`${root}/${name}`);
+    if (inside.some((n) => SLICE_FILE.test(n))) patientFolders.push(name);
   }
   if (patientFolders.length > 0) return { path: root, patientFolders };
-  const nested = entries.find((d) => d.isDirectory() && d.name === 'kaggle_3m');
-  if (nested) return findPatientRoot(fs, `${root}/kaggle_3m`);
-  const folders = entries.filter((d) => d.isDirectory()).length;
+  if (folders.includes('kaggle_3m')) return findPatientRoot(fs, `${root}/kaggle_3m`);
+  const files = names.filter((n) => !folders.includes(n));
   throw new DataError(
-    `${root}: not an LGG data set folder: none of its ${folders} folders holds <folder>_<n>.tif slices ` +
-      `(${entries.length - folders} files: ${entries.slice(0, 3).map((d) => d.name).join(', ')}${entries.length > 3 ? ', ...' : ''})`,
+    `${root}: not an LGG data set folder: none of its ${folders.length} folders holds <folder>_<n>.tif slices ` +
+      `(${files.length} files: ${files.slice(0, 3).join(', ')}${files.length > 3 ? ', ...' : ''})`,
   );
+}
+
+/**
+ * The entries of `root` that are folders, following symlinks: a data set whose patient folders
+ * link elsewhere (to share one copy) is as much a data set. stat, not the dirent's type, which says
+ * "symlink". A dangling link is not a folder.
+ */
+async function foldersAmong(fs: NodeFs, root: string, names: string[]): Promise<string[]> {
+  const isFolder = await Promise.all(names.map((n) => fs.stat(`${root}/${n}`).then((st) => st.isDirectory(), () => false)));
+  return names.filter((_, i) => isFolder[i]);
 }
 
 async function checkSlice(job: SlicePair & { folder: string }, verifyImages: boolean): Promise<LggSlice> {

@@ -1,6 +1,7 @@
 // Baseline TIFF, as the LGG data set stores its slices: one image per file, strips, chunky
 // (interleaved) samples. Decoding goes through `utif`; this file checks what utif takes on trust
-// (header bounds, strips inside the file, LZW streams that terminate) so that a truncated or
+// (header bounds, strips inside the file, every compressed strip decoding to exactly the bytes its
+// rows need) so that a truncated or
 // corrupt file becomes a DataError naming the file instead of zeros or an endless loop.
 // Encoding is a small writer of our own: little-endian, uncompressed, PackBits or Deflate.
 //
@@ -9,6 +10,8 @@
 
 // @ts-expect-error utif ships no type declarations; UtifApi below declares the part dawnet uses.
 import UTIFModule from 'utif';
+// @ts-expect-error pako (utif's own inflater) ships no type declarations; PakoApi below declares the part used.
+import pakoModule from 'pako';
 import { DataError } from './errors.js';
 
 interface UtifIfd {
@@ -20,6 +23,14 @@ interface UtifApi {
   decodeImage(buffer: ArrayBuffer, ifd: UtifIfd): void;
 }
 const UTIF = UTIFModule as UtifApi;
+interface PakoInflate {
+  push(data: Uint8Array, end: boolean): boolean;
+  err: number;
+  msg: string;
+  ended: boolean;
+  result?: Uint8Array;
+}
+const pako = pakoModule as { Inflate: new () => PakoInflate };
 
 export interface TiffImage {
   width: number;
@@ -146,12 +157,10 @@ export function decodeTiff(input: Uint8Array | ArrayBuffer, name = 'TIFF'): Tiff
   const { width, height, channels, bitsPerSample, compression } = info;
   const rowsPerStrip = Math.min(tag1(ifd, 278, height)!, height);
   const rowBytes = width * channels * (bitsPerSample / 8);
-  if (compression === COMPRESSION.lzw) {
-    info.strips.forEach((s, i) => {
-      const rows = Math.min(rowsPerStrip, height - i * rowsPerStrip);
-      checkLzwStrip(bytes, s.offset, s.length, rows * rowBytes, `${name}: LZW strip ${i}`);
-    });
-  }
+  info.strips.forEach((s, i) => {
+    const rows = Math.min(rowsPerStrip, height - i * rowsPerStrip);
+    checkCompressedStrip(bytes, s, compression, rows * rowBytes, `${name}: strip ${i}`);
+  });
   if (compression === COMPRESSION.oldDeflate) ifd['t259'] = [COMPRESSION.deflate];
   try {
     UTIF.decodeImage(buffer, ifd);
@@ -178,6 +187,63 @@ export function decodeTiff(input: Uint8Array | ArrayBuffer, name = 'TIFF'): Tiff
     for (let i = 0; i < samples; i++) data[i] = top - data[i]!;
   }
   return { width, height, channels, data };
+}
+
+/**
+ * utif writes each strip into a buffer of the image's size without looking at how much it decoded,
+ * so a short or damaged strip would leave zeros behind. Every compressed strip must decode to exactly
+ * the bytes its rows need. (Uncompressed strips are checked for length in checkInfo.)
+ */
+function checkCompressedStrip(
+  bytes: Uint8Array,
+  strip: { offset: number; length: number },
+  compression: number,
+  rowsBytes: number,
+  what: string,
+): void {
+  if (compression === COMPRESSION.lzw) checkLzwStrip(bytes, strip.offset, strip.length, rowsBytes, `${what} (LZW)`);
+  else if (compression === COMPRESSION.packBits) checkPackBitsStrip(bytes.subarray(strip.offset, strip.offset + strip.length), rowsBytes, `${what} (PackBits)`);
+  else if (compression === COMPRESSION.deflate || compression === COMPRESSION.oldDeflate) {
+    checkDeflateStrip(bytes.subarray(strip.offset, strip.offset + strip.length), rowsBytes, `${what} (Deflate)`);
+  }
+}
+
+/** Inflates the strip (twice the work for Deflate files, which the LGG set does not use) to see its length. */
+function checkDeflateStrip(stream: Uint8Array, rowsBytes: number, what: string): void {
+  const fail = (why: string) => new DataError(`${what} is corrupt (${why})`);
+  const inflater = new pako.Inflate();
+  inflater.push(stream, true);
+  if (inflater.err) throw fail(`inflate: ${inflater.msg || `error ${inflater.err}`}`);
+  if (!inflater.ended) throw fail('the zlib stream ends before its end marker');
+  const got = inflater.result?.length ?? 0;
+  if (got !== rowsBytes) throw fail(`decodes to ${got} bytes, the strip holds ${rowsBytes}`);
+}
+
+/**
+ * Walks a PackBits stream counting output bytes: a header n in 0..127 copies n+1 literal bytes,
+ * -127..-1 repeats the next byte 1-n times, -128 is a no-op. The output must reach exactly the
+ * strip's size without any run crossing it, and every literal must lie inside the strip, and nothing but no-ops may follow.
+ */
+function checkPackBitsStrip(stream: Uint8Array, rowsBytes: number, what: string): void {
+  const fail = (why: string) => new DataError(`${what} is corrupt (${why})`);
+  let at = 0;
+  let out = 0;
+  while (out < rowsBytes) {
+    if (at >= stream.length) throw fail(`decodes to ${out} bytes, the strip holds ${rowsBytes}`);
+    const header = (stream[at]! << 24) >> 24; // as a signed byte
+    at++;
+    if (header === -128) continue;
+    const literal = header >= 0;
+    const count = literal ? header + 1 : 1 - header;
+    const consumed = literal ? count : 1;
+    if (at + consumed > stream.length) throw fail(`a ${literal ? 'literal' : 'run'} at byte ${at - 1} runs past the end of the strip`);
+    at += consumed;
+    out += count;
+  }
+  if (out > rowsBytes) throw fail(`decodes to more than the ${rowsBytes} bytes the strip holds`);
+  // Bytes left over mean the headers went out of step with the data (garbage in the strip).
+  const leftover = stream.subarray(at).findIndex((b) => b !== 0x80);
+  if (leftover >= 0) throw fail(`${stream.length - at} bytes left after the strip's ${rowsBytes} bytes were decoded`);
 }
 
 /**

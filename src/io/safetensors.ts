@@ -87,29 +87,54 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): DecodedSaf
   if (headerLen > MAX_HEADER || 8 + headerLen > bytes.length) {
     throw new FormatError(`${source}: not a safetensors file or truncated (header length ${headerLen}, file ${bytes.length} bytes)`);
   }
-  let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  let header: Record<string, unknown>;
   try {
     header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLen)));
   } catch {
     throw new FormatError(`${source}: safetensors header is not valid JSON`);
   }
+  if (!isPlainObject(header)) throw new FormatError(`${source}: safetensors header is not a JSON object`);
   const dataStart = 8 + headerLen;
-  const metadata = (header.__metadata__ ?? {}) as unknown as Record<string, string>;
+  const metadata = checkMetadata(header.__metadata__ ?? {}, source);
   const tensors = new Map<string, HostTensor & { dtype: string }>();
-  for (const [name, entry] of Object.entries(header)) {
+  for (const [name, value] of Object.entries(header)) {
     if (name === '__metadata__') continue;
-    const width = DTYPE_BYTES[entry?.dtype];
-    if (!width) throw new FormatError(`${source}: tensor '${name}' has unsupported dtype ${entry?.dtype}`);
-    const [begin, end] = entry.data_offsets ?? [];
-    const count = (entry.shape ?? []).reduce((p: number, d: number) => p * d, 1);
-    if (!(begin >= 0) || end - begin !== count * width) {
-      throw new FormatError(`${source}: tensor '${name}' offsets [${begin}, ${end}] do not match shape [${entry.shape}] ${entry.dtype}`);
-    }
-    if (dataStart + end > bytes.length) {
-      throw new FormatError(`${source}: truncated: tensor '${name}' ends at byte ${dataStart + end} of ${bytes.length}`);
-    }
-    const raw = bytes.subarray(dataStart + begin, dataStart + end);
-    tensors.set(name, { dtype: entry.dtype, shape: [...entry.shape], data: toFloat32(entry.dtype, raw, count) });
+    const entry = checkEntry(value, name, bytes.length - dataStart, source);
+    const raw = bytes.subarray(dataStart + entry.begin, dataStart + entry.end);
+    tensors.set(name, { dtype: entry.dtype, shape: entry.shape, data: toFloat32(entry.dtype, raw, entry.count) });
   }
   return { tensors, metadata };
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isWholeNumber = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/** `__metadata__` is a map of strings by the format's definition; anything else is a damaged header. */
+function checkMetadata(value: unknown, source: string): Record<string, string> {
+  if (!isPlainObject(value)) throw new FormatError(`${source}: safetensors __metadata__ is not an object`);
+  for (const [key, v] of Object.entries(value)) {
+    if (typeof v !== 'string') throw new FormatError(`${source}: safetensors __metadata__.${key} is ${JSON.stringify(v)}, not a string`);
+  }
+  return value as Record<string, string>;
+}
+
+/**
+ * One header entry, checked before any byte is read: a known dtype, a shape of whole numbers, and
+ * data_offsets [begin, end] inside the data section spanning exactly the shape's bytes.
+ */
+function checkEntry(value: unknown, name: string, dataBytes: number, source: string): { dtype: string; shape: number[]; begin: number; end: number; count: number } {
+  const bad = (why: string) => new FormatError(`${source}: tensor '${name}' ${why}`);
+  if (!isPlainObject(value)) throw bad('is not an object with dtype, shape and data_offsets');
+  const { dtype, shape, data_offsets: offsets } = value;
+  const width = typeof dtype === 'string' && Object.hasOwn(DTYPE_BYTES, dtype) ? DTYPE_BYTES[dtype]! : 0;
+  if (!width) throw bad(`has unsupported dtype ${JSON.stringify(dtype)}`);
+  if (!Array.isArray(shape) || !shape.every(isWholeNumber)) throw bad(`has shape ${JSON.stringify(shape)}, not a list of whole numbers`);
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isWholeNumber)) {
+    throw bad(`has data_offsets ${JSON.stringify(offsets)}, not [begin, end] in bytes`);
+  }
+  const [begin, end] = offsets as [number, number];
+  const count = shape.reduce((p: number, d: number) => p * d, 1);
+  if (end - begin !== count * width) throw bad(`offsets [${begin}, ${end}] do not match shape [${shape}] ${dtype}`);
+  if (end > dataBytes) throw new FormatError(`${source}: truncated: tensor '${name}' ends at byte ${end} of the ${dataBytes}-byte data section`);
+  return { dtype: dtype as string, shape: [...shape], begin, end, count };
 }

@@ -54,7 +54,20 @@ function crc32(b: Uint8Array): number {
 }
 
 /** Reads the central directory (zip64 included). Throws FormatError on a truncated file. */
+/**
+ * The zip's central directory. A damaged byte can point any offset outside the file, and DataView
+ * then throws a bare RangeError from deep inside; that becomes a FormatError naming the file.
+ */
 function readZipDirectory(bytes: Uint8Array, source: string): Map<string, ZipEntry> {
+  try {
+    return parseZipDirectory(bytes, source);
+  } catch (e) {
+    if (e instanceof RangeError) throw new FormatError(`${source}: damaged zip directory (an offset points outside the ${bytes.length}-byte file)`);
+    throw e;
+  }
+}
+
+function parseZipDirectory(bytes: Uint8Array, source: string): Map<string, ZipEntry> {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let eocd = -1;
   for (let i = bytes.length - 22; i >= Math.max(0, bytes.length - 22 - 0xffff); i--) {
@@ -114,6 +127,8 @@ async function inflateRaw(data: Uint8Array): Promise<Uint8Array> {
 }
 
 async function readZipEntry(bytes: Uint8Array, e: ZipEntry, source: string): Promise<Uint8Array> {
+  // Offsets from a damaged directory may lie outside the file: checked before any read.
+  if (!(e.localOffset >= 0 && e.localOffset + 30 <= bytes.length)) throw new FormatError(`${source}: damaged zip entry '${e.name}' (local header at ${e.localOffset}, file ${bytes.length} bytes)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const p = e.localOffset;
   if (p + 30 > bytes.length || view.getUint32(p, true) !== 0x04034b50) throw new FormatError(`${source}: damaged zip entry '${e.name}'`);

@@ -1,0 +1,107 @@
+// runPredict's handling of its inputs: slices that share a file name get their own outputs, a
+// ground-truth mask is refused, and a zscore-volume run normalises a patient folder with the
+// folder's statistics (as eval does) while a lone slice uses its own.
+// predictWithTta is replaced by "channel 0 of the normalised input", so the tumour pixel count
+// reports exactly what the model was given.
+
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import * as dn from '../../src/index.js';
+import { defaultConfig, type TrainConfig } from '../../src/app/config.js';
+import { buildModel } from '../../src/app/model.js';
+import { outputNames, runPredict } from '../../src/app/predict-job.js';
+import { runFiles } from '../../src/app/run-dir.js';
+import { patientSlices, scanLgg } from '../../src/data/lgg.js';
+import { volumeStats, applyStats } from '../../src/data/normalize.js';
+import { writeSyntheticDataset } from '../../src/data/synth.js';
+import { loadSlice } from '../../src/data/lgg.js';
+import { decodeTiff, encodeTiff } from '../../src/data/tiff.js';
+import { ArgumentError } from '../../src/errors.js';
+import { saveCheckpoint } from '../../src/train/checkpoint.js';
+import { predictWithTta } from '../../src/train/tta.js';
+import { useGpu } from '../helpers/gpu.js';
+import { tempDir } from './helpers.js';
+
+vi.mock('../../src/train/tta.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/train/tta.js')>();
+  return { ...real, predictWithTta: vi.fn(real.predictWithTta) };
+});
+
+useGpu();
+
+const S = 16;
+let work = '';
+let config: TrainConfig;
+let folder = '';
+
+beforeAll(async () => {
+  work = tempDir('dawnet-predict-inputs-');
+  await writeSyntheticDataset(join(work, 'data'), { patients: 1, seed: 4, size: S, slicesPerPatient: [6, 6] });
+  const first = (await scanLgg(join(work, 'data'), { size: S })).slices[0]!.imagePath;
+  folder = first.replace(/\/[^/]+$/, '');
+  // A darker first slice: its own statistics then differ from the volume's, as real slices do.
+  const img = decodeTiff(readFileSync(first), first);
+  writeFileSync(first, encodeTiff({ ...img, data: img.data.map((v) => v >> 2) }));
+  config = { ...defaultConfig('segment'), data: join(work, 'data'), out: join(work, 'run'), size: S, features: 4, depth: 2, batch: 4, workers: 0, normalize: 'zscore-volume' };
+  mkdirSync(config.out, { recursive: true });
+  const { model } = buildModel(config);
+  await saveCheckpoint(runFiles(config.out).last, model, null, {});
+  model.dispose();
+  writeFileSync(join(config.out, 'config.json'), JSON.stringify(config));
+  vi.mocked(predictWithTta).mockImplementation((_model, x) => dn.slice(x, [0, 0, 0, 0], [1, S, S, 1]));
+});
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+const quiet = () => undefined;
+
+describe('runPredict inputs', () => {
+  it('gives slices with the same file name their own outputs, and predictions.json points at each', async () => {
+    const [a, b] = (await patientSlices(folder)).slice(2, 4);
+    for (const [dir, src] of [['x', a], ['y', b]] as const) {
+      mkdirSync(join(work, dir), { recursive: true });
+      copyFileSync(src!, join(work, dir, 's.tif'));
+    }
+    const out = join(work, 'same-name');
+    const results = await runPredict(config.out, [join(work, 'x/s.tif'), join(work, 'y/s.tif')], out, quiet);
+    expect(results[0]!.outputs).toEqual(['prob', 'mask', 'overlay'].map((k) => `${out}/s_${k}.png`));
+    expect(results[1]!.outputs).toEqual(['prob', 'mask', 'overlay'].map((k) => `${out}/s-2_${k}.png`));
+    for (const r of results) for (const f of r.outputs) expect(existsSync(f), f).toBe(true);
+    const json = JSON.parse(readFileSync(join(out, 'predictions.json'), 'utf8'));
+    expect(json.predictions.map((p: { file: string; outputs: string[] }) => [p.file, p.outputs[0]])).toEqual([
+      [join(work, 'x/s.tif'), `${out}/s_prob.png`],
+      [join(work, 'y/s.tif'), `${out}/s-2_prob.png`],
+    ]);
+  });
+
+  it('outputNames skips a suffix that a later file already owns', () => {
+    expect(outputNames(['a/s.tif', 'b/s.tif', 'c/s-2.tif', 'd/s.tif'])).toEqual(['s', 's-2', 's-2-2', 's-3']);
+  });
+
+  it('refuses a ground-truth mask given as an image, naming it', async () => {
+    const [slice] = await patientSlices(folder);
+    const mask = slice!.replace(/\.tif$/, '_mask.tif');
+    const error = await runPredict(config.out, [slice!, mask], join(work, 'masks'), quiet).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ArgumentError);
+    expect((error as Error).message.startsWith(`predict: ${mask} is a ground-truth mask`)).toBe(true);
+  });
+
+  it('normalises a folder with its volume statistics as eval does, a lone slice with its own', async () => {
+    const slices = (await scanLgg(join(work, 'data'), { size: S })).slices;
+    const stats = (await volumeStats(slices, S)).get(slices[0]!.patient)!;
+    const expected = await Promise.all(
+      slices.map(async (s) => {
+        const image = (await loadSlice(s, S)).image;
+        applyStats(image, S * S, stats);
+        let n = 0;
+        for (let p = 0; p < S * S; p++) if (image[3 * p]! >= 0.5) n++;
+        return n;
+      }),
+    );
+    const results = await runPredict(config.out, [folder], join(work, 'volume'), quiet);
+    expect(results.map((r) => r.tumourPixels)).toEqual(expected);
+    // The same slice alone is z-scored on its own statistics: a different count for at least one.
+    const alone = await Promise.all(slices.map(async (s, i) => (await runPredict(config.out, [s.imagePath], join(work, `alone-${i}`), quiet))[0]!.tumourPixels));
+    expect(alone).not.toEqual(expected);
+  });
+});
