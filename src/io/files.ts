@@ -21,18 +21,33 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array | string):
   const paths = await nodePath();
   const dir = paths.dirname(path);
   const tmp = paths.join(dir, `.${paths.basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  const handle = await fs.open(tmp, 'w');
+  // A failure names the file asked for, not the temporary one, and leaves no temporary behind
+  // (a full disk fails the write, not the rename).
+  const failed = async (e: unknown): Promise<never> => {
+    await fs.rm(tmp, { force: true }).catch(() => undefined);
+    const err = e as NodeJS.ErrnoException;
+    if (typeof err?.message === 'string' && err.message.includes(tmp)) err.message = err.message.split(tmp).join(path);
+    if (typeof err?.path === 'string' && err.path === tmp) err.path = path;
+    throw e;
+  };
+  let handle: Awaited<ReturnType<typeof fs.open>>;
+  try {
+    handle = await fs.open(tmp, 'w');
+  } catch (e) {
+    return failed(e);
+  }
   try {
     await handle.writeFile(bytes);
     await handle.sync();
-  } finally {
-    await handle.close();
+  } catch (e) {
+    await handle.close().catch(() => undefined);
+    return failed(e);
   }
+  await handle.close();
   try {
     await fs.rename(tmp, path);
   } catch (e) {
-    await fs.rm(tmp, { force: true });
-    throw e;
+    return failed(e);
   }
   // Make the rename itself durable where the platform allows opening a directory.
   try {
