@@ -7,6 +7,7 @@ import { BatchLoader } from '../data/batches.js';
 import { scanLgg, type LggDataset, type LggSlice } from '../data/lgg.js';
 import { applyStats, volumeStats, zscoreImages, type ChannelStats } from '../data/normalize.js';
 import { kFoldSplits, splitByPatients, splitDataset, type DataSplit } from '../data/split.js';
+import { FormatError } from '../errors.js';
 import { tensor } from '../graph/tensor.js';
 import type { Batch, Dataset } from '../train/fit.js';
 import type { TrainConfig } from './config.js';
@@ -131,8 +132,29 @@ export function makeDataset(slices: LggSlice[], c: TrainConfig, opts: { train: b
   return { batches, batchCount: loader.batchesPerEpoch, close: () => loader.close() };
 }
 
-/** A run folder's split.json, for prepareData; undefined where the run has none yet. */
+/**
+ * A run folder's split.json, for prepareData; undefined where the run has none yet. A damaged one
+ * is a FormatError naming the file and the field (savedSplitFault): ignoring it would split again
+ * and could move patients the run trained on into its test set.
+ */
 export async function savedSplit(runDir: string): Promise<{ split: SavedSplit; source: string } | undefined> {
   const source = runFiles(runDir).split;
-  return (await fileExists(source)) ? { split: await readJson<SavedSplit>(source, 'split'), source } : undefined;
+  if (!(await fileExists(source))) return undefined;
+  const split = await readJson<unknown>(source, 'split');
+  const fault = savedSplitFault(split);
+  if (fault) throw new FormatError(`${source}: split: ${fault}`);
+  return { split: split as SavedSplit, source };
+}
+
+/** The first thing wrong with a split.json's content, as a message; null when it is sound. */
+export function savedSplitFault(s: unknown): string | null {
+  if (typeof s !== 'object' || s === null || Array.isArray(s)) return 'not a JSON object';
+  const { level, patients } = s as Record<string, unknown>;
+  if (level !== 'patient' && level !== 'slice') return `'level' must be 'patient' or 'slice', got ${JSON.stringify(level)}`;
+  if (typeof patients !== 'object' || patients === null || Array.isArray(patients)) return `'patients' must be an object of train, val and test lists, got ${JSON.stringify(patients)}`;
+  for (const part of ['train', 'val', 'test'] as const) {
+    const list = (patients as Record<string, unknown>)[part];
+    if (!Array.isArray(list) || !list.every((p) => typeof p === 'string')) return `'patients.${part}' must be a list of patient ids, got ${JSON.stringify(list)}`;
+  }
+  return null;
 }

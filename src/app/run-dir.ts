@@ -2,6 +2,7 @@
 // (every epoch, for --resume), best.safetensors (best validation metric), eval.json, report.html,
 // and with --tune-convs conv-tuning.json (the conv algorithms and tiles timed on its adapter).
 
+import { DataError } from '../data/errors.js';
 import { FormatError } from '../errors.js';
 import { loadConvTuning } from '../io/conv-tuning.js';
 import { nodeFs as fs, writeFileAtomic } from '../io/files.js';
@@ -43,13 +44,32 @@ export async function readJson<T>(path: string, what: string): Promise<T> {
   }
 }
 
-/** RUN/config.json, checked (runConfigFault): a FormatError naming the file and the field at fault. */
+/**
+ * RUN/config.json, checked (runConfigFault): a FormatError naming the file and the field at fault.
+ * Its `out` is `dir`: the folder is the run, wherever it was copied or moved since it was written.
+ */
 export async function readConfig(dir: string): Promise<TrainConfig> {
   const path = runFiles(dir).config;
   const c = await readJson<unknown>(path, 'run config');
   const fault = runConfigFault(c);
   if (fault) throw new FormatError(`${path}: run config: ${fault}`);
-  return c as TrainConfig;
+  return { ...(c as TrainConfig), out: dir };
+}
+
+/**
+ * Makes `dir` ready for a new run, before any data is scanned: a file there is refused, and so is
+ * a folder that holds a run (config.json) unless `overwrite`, which removes that run's files
+ * first, so that no old checkpoint or evaluation outlives it beside the new run's files.
+ */
+export async function claimRunDir(dir: string, overwrite: boolean): Promise<void> {
+  const io = await fs();
+  const stat = await io.stat(dir).catch(() => null);
+  if (stat && !stat.isDirectory()) throw new DataError(`${dir}: not a folder; --out names the run folder to create`);
+  if (await fileExists(runFiles(dir).config)) {
+    if (!overwrite) throw new DataError(`${dir} holds a run already: --resume ${dir} continues it; choose another --out, or --overwrite to replace it`);
+    await Promise.all(Object.values(runFiles(dir)).map((f) => io.rm(f, { force: true })));
+  }
+  await ensureRunDir(dir);
 }
 
 export interface EpochRecord extends Logs {

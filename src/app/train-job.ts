@@ -16,7 +16,8 @@ import { makeDataset, prepareData, savedSplit } from './data.js';
 import { evaluateRun, type EvalResult } from './eval-job.js';
 import { buildModel, optimizerFor } from './model.js';
 import { writeRunReport } from './report-job.js';
-import { appendMetrics, ensureRunDir, fileExists, readConfig, readMetrics, rewriteMetrics, runFiles, useRunTuning, writeJson } from './run-dir.js';
+import { nodePath } from '../io/files.js';
+import { appendMetrics, claimRunDir, ensureRunDir, fileExists, readConfig, readMetrics, rewriteMetrics, runFiles, useRunTuning, writeJson } from './run-dir.js';
 
 export interface TrainHooks {
   log: (message: string) => void;
@@ -40,17 +41,42 @@ export async function importBaseWeights(c: TrainConfig, model: ReturnType<typeof
   const report = await loadWeights(base, c.weights, { strict: false });
   log(`weights: loaded ${report.loaded.length} tensors from ${c.weights} (${report.format}); missing ${report.missing.length}, unexpected ${report.unexpected.length}`);
   if (report.loaded.length === 0) throw new DawnetError(`${c.weights}: no tensor matched the VGG16 base`);
+  // The base is frozen: a tensor the file lacks would stay random for the whole run.
+  if (report.missing.length) {
+    const named = report.missing.slice(0, 4).join(', ');
+    throw new DawnetError(`${c.weights}: ${report.missing.length} of the VGG16 base's tensors are missing (${named}${report.missing.length > 4 ? ', ...' : ''}); give a complete VGG16 weights file`);
+  }
 }
 
-export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume = false): Promise<TrainResult> {
+/**
+ * The config a resumed run continues with: the run's own (readConfig, its `out` the folder given),
+ * with the caller's epochs as the target and the caller's data folder where one is given (the
+ * data may have moved; the run's split.json then checks its patients are there).
+ */
+async function resumedConfig(config: TrainConfig, log: (m: string) => void): Promise<TrainConfig> {
+  const saved = await readConfig(config.out);
+  if (config.epochs !== saved.epochs) log(`resume: the target is now ${config.epochs} epochs (the run was set for ${saved.epochs})`);
+  const data = config.data ? (await nodePath()).resolve(config.data) : saved.data;
+  return { ...saved, epochs: config.epochs, data };
+}
+
+/** A new run's config as stored: its data folder absolute, so --resume works from any working directory. */
+async function newRunConfig(config: TrainConfig, overwrite: boolean): Promise<TrainConfig> {
+  await claimRunDir(config.out, overwrite);
+  return { ...config, data: (await nodePath()).resolve(config.data) };
+}
+
+/**
+ * Trains `config` into config.out; with `resume`, continues the run in that folder instead (its
+ * own settings, config.epochs as the target). A new run refuses a folder that holds a run unless
+ * `overwrite`, which removes that run first.
+ */
+export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume = false, overwrite = false): Promise<TrainResult> {
   const log = hooks.log;
   const files = runFiles(config.out);
-  let c = config;
+  const c = resume ? await resumedConfig(config, log) : await newRunConfig(config, overwrite);
   let initialEpoch = 0;
   let callbackState: Record<string, Record<string, number>> = {};
-  if (resume) {
-    c = { ...(await readConfig(config.out)), epochs: config.epochs };
-  }
   await ensureRunDir(c.out);
   // A resumed run keeps the patients it started with (its split.json).
   const { split } = await prepareData(c, log, resume ? await savedSplit(c.out) : undefined);
@@ -69,7 +95,11 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
     initialEpoch = (loaded.meta.epoch ?? -1) + 1;
     callbackState = (loaded.meta.callbacks as typeof callbackState) ?? {};
     await rewriteMetrics(c.out, (await readMetrics(c.out)).filter((r) => r.epoch < initialEpoch));
-    log(`resume: continuing ${c.out} from epoch ${initialEpoch + 1} of ${c.epochs}`);
+    log(
+      initialEpoch < c.epochs
+        ? `resume: continuing ${c.out} from epoch ${initialEpoch + 1} of ${c.epochs}`
+        : `resume: ${c.out} has trained all ${c.epochs} epochs; finishing it (test evaluation and report)`,
+    );
   } else {
     if (resume) log(`resume: no checkpoint in ${c.out} yet; starting from the beginning`);
     await importBaseWeights(c, model, log);

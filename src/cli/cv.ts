@@ -22,7 +22,8 @@ import { configFromFlags, trainSpec, validateTrainConfig } from './train.js';
 
 // Not train's --resume (cv continues by itself), --fold, --val-fraction (each fold's group is its
 // validation set) or --split (folds are by patient).
-const { out: _out, resume: _resume, folds: _folds, fold: _fold, 'val-fraction': _val, split: _split, ...trainFlags } = trainSpec.flags;
+// Nor --overwrite: cv continues the folds it finds.
+const { out: _out, resume: _resume, overwrite: _overwrite, folds: _folds, fold: _fold, 'val-fraction': _val, split: _split, ...trainFlags } = trainSpec.flags;
 
 export const cvSpec: CommandSpec = {
   name: 'cv',
@@ -77,22 +78,28 @@ export function formatCvTable(rows: readonly FoldRow[], task: Task, ensemble?: R
 }
 
 /**
- * The settings that make two folds' splits the same partition of patients (the data folder too,
- * but it may be given by another path, so that is left to the user).
+ * What the fields later versions added mean where an older run's config lacks them, so that an
+ * older fold compares equal to the same settings given today.
  */
-const SPLIT_KEYS = ['seed', 'testFraction', 'folds', 'limit'] as const;
+const OLDER_RUN_DEFAULTS: Partial<TrainConfig> = {
+  folds: 0, fold: 0, tuneConvs: false, clipGradNorm: 0, accumulate: 1, lrSchedule: 'plateau', optimizer: 'adam', norm: 'batch', attention: false, ema: 0,
+};
 
 /**
- * Refuses a fold folder that holds a run of another partition (other seed, folds or test
- * fraction): mixing them would score patients that another fold trained on.
+ * Refuses a fold folder that holds a run of other settings: every field but the folder and the
+ * fold shapes a fold's result (epochs too: a fold finished with fewer is another setting), and
+ * mixing them would average folds trained differently, or score patients another fold trained on.
+ * The data folder is compared as an absolute path (runs store it so).
  */
-function checkSameSplit(saved: TrainConfig, wanted: TrainConfig, dir: string): void {
-  for (const k of SPLIT_KEYS) {
-    if (saved[k] !== wanted[k]) {
-      throw new UsageError(`${dir} holds a run with ${k} ${JSON.stringify(saved[k])}, not ${JSON.stringify(wanted[k])}: its patients were split differently; use another --out`);
-    }
-  }
+async function checkSameSettings(saved: TrainConfig, wanted: TrainConfig, dir: string): Promise<void> {
   if (saved.fold !== wanted.fold || saved.task !== wanted.task) throw new UsageError(`${dir} holds fold ${(saved.fold ?? 0) + 1} of a ${saved.task} run, not fold ${wanted.fold! + 1} of ${wanted.task}; use another --out`);
+  const { resolve } = await import('node:path');
+  const value = (c: TrainConfig, k: keyof TrainConfig) => JSON.stringify(k === 'data' ? resolve(c.data) : (c[k] ?? OLDER_RUN_DEFAULTS[k]));
+  const keys = new Set([...Object.keys(saved), ...Object.keys(wanted)] as (keyof TrainConfig)[]);
+  for (const k of keys) {
+    if (k === 'out' || k === 'fold' || value(saved, k) === value(wanted, k)) continue;
+    throw new UsageError(`${dir} holds a run with ${k} ${value(saved, k)}, not ${value(wanted, k)}: folds of other settings cannot be averaged; use another --out, or the run's settings`);
+  }
 }
 
 async function foldRow(c: TrainConfig): Promise<FoldRow> {
@@ -133,7 +140,7 @@ export async function runCv(args: string[]): Promise<void> {
     for (const c of configs) {
       const files = runFiles(c.out);
       const started = await fileExists(files.config);
-      if (started) checkSameSplit(await readConfig(c.out), c, c.out);
+      if (started) await checkSameSettings(await readConfig(c.out), c, c.out);
       log(`\n[fold ${c.fold! + 1}/${folds}] ${c.out}`);
       // The report is a run's last file: written, the fold finished (with or without test patients).
       if (started && (await fileExists(files.report))) {

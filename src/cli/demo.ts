@@ -18,7 +18,8 @@ export const demoSpec: CommandSpec = {
     'With --data: on the real kaggle_3m folder at full size (Buda et al.: 256x256, 32 features, batch 16).',
   flags: {
     data: { type: 'string', help: 'a kaggle_3m folder; omitted: generate a synthetic one' },
-    out: { type: 'string', help: 'run folder', default: 'runs/demo' },
+    out: { type: 'string', help: "run folder (the default, runs/demo, is the demo's own: each demo replaces the last)", default: 'runs/demo' },
+    overwrite: { type: 'boolean', help: 'replace the run already in another --out; without it such a folder is refused, as by train' },
     epochs: { type: 'number', help: 'epochs (default: 12 synthetic, 50 real)' },
     patients: { type: 'number', help: 'synthetic patients', default: 16 },
     seed: { type: 'number', help: 'seed for the data set and the run', default: 7 },
@@ -65,11 +66,14 @@ export async function runDemo(args: string[]): Promise<void> {
   console.log(`adapter: ${dn.info().name}`);
   const bar = new ProgressBar();
   try {
+    // The default folder is the demo's scratch run, replaced each time; a folder the user named
+    // may hold a run of theirs, so it is refused as train refuses it unless --overwrite.
+    const overwrite = f.overwrite === true || config.out === demoSpec.flags.out.default;
     const result = await runTraining(config, {
       log: (m) => console.log(m),
       onBatch: (p) => bar.update(p),
       onEpoch: (_e, logs) => bar.done(` | val_loss ${logs.val_loss?.toFixed(4)} val_dice ${logs.val_dice?.toFixed(4)}`),
-    });
+    }, false, overwrite);
     if (result.test) console.log(`\ndone: test Dice per slice ${Number(result.test.json.dicePerSlice).toFixed(4)}; open ${config.out}/report.html`);
   } finally {
     dn.shutdown();

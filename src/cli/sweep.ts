@@ -8,7 +8,7 @@ import { runTraining } from '../app/train-job.js';
 import { AUGMENT_PRESETS } from '../data/augment.js';
 import * as dn from '../index.js';
 import { parseArgs, UsageError, type CommandSpec } from './args.js';
-import { configFromFlags, trainSpec } from './train.js';
+import { configFromFlags, trainSpec, validateTrainConfig } from './train.js';
 
 const { out: _out, resume: _resume, augment: _augment, batch: _batch, lr: _lr, ...trainFlags } = trainSpec.flags;
 
@@ -72,13 +72,15 @@ export async function runSweep(args: string[]): Promise<void> {
       return n;
     });
   const grid = sweepGrid(base, parsed.flags.augment as string[], toNumbers('batch'), toNumbers('lr'));
+  // Every combination checked before the first run: a bad one would otherwise train something else, or fail late.
+  for (const c of grid) validateTrainConfig(c, false);
   const metricName = task === 'classify' ? 'accuracy' : 'Dice';
   await dn.init();
   const rows: SweepRow[] = [];
   try {
     for (const [i, c] of grid.entries()) {
       console.log(`\n[${i + 1}/${grid.length}] augment ${c.augment}, batch ${c.batch}, lr ${c.lr} -> ${c.out}`);
-      const result = await runTraining(c, { log: (m) => console.log(`  ${m}`) });
+      const result = await runTraining(c, { log: (m) => console.log(`  ${m}`) }, false, parsed.flags.overwrite === true);
       const json = result.test?.json ?? {};
       rows.push({
         setting: `${c.augment}, batch ${c.batch}, lr ${c.lr}`,

@@ -1,6 +1,7 @@
 // `dawnet train classify|segment --data DIR --out RUN [options]`.
 
 import { defaultConfig, OPTIMIZERS, type Task, type TrainConfig } from '../app/config.js';
+import { readConfig } from '../app/run-dir.js';
 import { runTraining } from '../app/train-job.js';
 import { AUGMENT_PRESETS } from '../data/augment.js';
 import * as dn from '../index.js';
@@ -17,7 +18,8 @@ export const trainSpec: CommandSpec = {
   flags: {
     data: { type: 'string', help: 'kaggle_3m folder (patient folders of TIFF slices and masks, data.csv)' },
     out: { type: 'string', help: 'run folder for config, metrics.jsonl, checkpoints and report.html', default: 'runs/latest' },
-    resume: { type: 'string', help: 'continue the interrupted run in this folder (its config is reused)' },
+    resume: { type: 'string', help: 'continue the run in this folder as it was configured (only --epochs, a new target, and --data, a moved data folder, may be given with it)' },
+    overwrite: { type: 'boolean', help: 'replace the run already in --out (its files are removed first); without it such a folder is refused' },
     epochs: { type: 'number', help: 'epochs (default: classify 100, segment 50)' },
     batch: { type: 'number', help: 'batch size (default: classify 32, segment 16)' },
     size: { type: 'number', help: 'working image size in pixels', default: 256 },
@@ -106,10 +108,13 @@ export function configFromFlags(task: Task, f: Record<string, unknown>): TrainCo
 /** The flags' values checked together, each fault a UsageError naming the flag. */
 export function validateTrainConfig(c: TrainConfig, resume: boolean): void {
   if (!resume && !c.data) throw new UsageError('--data DIR is required (a kaggle_3m folder; `dawnet synth --out DIR` makes a synthetic one)');
-  for (const [k, v] of [['epochs', c.epochs], ['batch', c.batch], ['size', c.size]] as const) {
+  for (const [k, v] of [['epochs', c.epochs], ['batch', c.batch], ['size', c.size], ['features', c.features], ['depth', c.depth]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new UsageError(`--${k} must be a positive whole number, got ${v}`);
   }
   if (!(c.lr > 0)) throw new UsageError(`--lr must be positive, got ${c.lr}`);
+  if (!(c.lrFactor > 0 && c.lrFactor < 1)) throw new UsageError(`--lr-factor must be between 0 and 1 (the learning rate is multiplied by it on a plateau), got ${c.lrFactor}`);
+  // -1: the default, chosen from the cores.
+  if (!Number.isInteger(c.workers) || c.workers < -1) throw new UsageError(`--workers must be a whole number of decoding threads (0: decode on the main thread), got ${c.workers}`);
   const folds = c.folds ?? 0;
   if (!Number.isInteger(folds) || folds < 0 || folds === 1) throw new UsageError(`--folds must be 0 (off) or a whole number of 2 or more, got ${folds}`);
   if (folds && !(Number.isInteger(c.fold) && c.fold! >= 0 && c.fold! < folds)) throw new UsageError(`--fold must be a whole number from 0 to ${folds - 1} (--folds ${folds}), got ${c.fold}`);
@@ -127,13 +132,38 @@ export function validateTrainConfig(c: TrainConfig, resume: boolean): void {
   if (c.task === 'classify' && c.size % 32) throw new UsageError(`--size ${c.size} must be a multiple of 32 for VGG16's five poolings`);
 }
 
+/** Flags --resume takes: a new target, and the data folder where it has moved. */
+const RESUME_FLAGS = new Set(['resume', 'epochs', 'data']);
+
+/** The flags written on the command line (parseArgs fills in the defaults, so it cannot tell). */
+function givenFlags(args: string[]): string[] {
+  return args.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]);
+}
+
+/**
+ * The config `train --resume RUN` continues: RUN's own, refused for another task or a flag that
+ * would change it (it would be ignored: the run is continued as it was configured). Its epochs
+ * stay unless --epochs gives a new target.
+ */
+export async function resumeConfig(task: Task, flags: Record<string, unknown>, given: string[]): Promise<TrainConfig> {
+  const dir = String(flags.resume);
+  const saved = await readConfig(dir);
+  if (saved.task !== task) throw new UsageError(`${dir} is a ${saved.task} run, not ${task}: continue it with 'dawnet train ${saved.task} --resume ${dir}'`);
+  const changing = [...new Set(given.filter((f) => !RESUME_FLAGS.has(f)))];
+  if (changing.length) {
+    const list = changing.map((f) => `--${f}`).join(', ');
+    throw new UsageError(`--resume continues ${dir} as it was configured; ${list} would change it: start a new run with --out`);
+  }
+  return { ...saved, epochs: typeof flags.epochs === 'number' ? flags.epochs : saved.epochs, data: typeof flags.data === 'string' ? flags.data : '' };
+}
+
 export async function runTrain(args: string[]): Promise<void> {
   const parsed = parseArgs(trainSpec, args);
   if (!parsed) return;
   const task = parsed.positionals[0];
   if (task !== 'classify' && task !== 'segment') throw new UsageError(`the task must be 'classify' or 'segment', got '${task}'`);
   const resume = typeof parsed.flags.resume === 'string';
-  const config = configFromFlags(task, parsed.flags);
+  const config = resume ? await resumeConfig(task, parsed.flags, givenFlags(args)) : configFromFlags(task, parsed.flags);
   validateTrainConfig(config, resume);
   await dn.init();
   const log = (m: string) => console.log(m);
@@ -149,7 +179,7 @@ export async function runTrain(args: string[]): Promise<void> {
         const parts = Object.entries(logs).filter(([k]) => k !== 'loss').map(([k, v]) => `${k} ${Number(v).toPrecision(4)}`);
         bar.done(` | ${parts.join(' ')}`);
       },
-    }, resume);
+    }, resume, parsed.flags.overwrite === true);
     if (result.interrupted) process.exitCode = 130;
   } finally {
     release();

@@ -1,6 +1,6 @@
 // k-fold cross-validation: `train --folds K --fold I` and `dawnet cv`, through the real CLI on a
 // small synthetic data set, plus the table's statistics and the flags' checks.
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/app/config.js';
@@ -194,21 +194,26 @@ describe('dawnet cv', () => {
     expect(whole.stdout).toContain(`${join(data, folder)}: tumour in ${json.folders[0].slicesWithTumour} of ${numbers.length} slices, ${pixels} tumour pixels in all`);
   }, 180_000);
 
-  it('run again, reads finished folds back and resumes an interrupted one', async () => {
+  it('run again, reads finished folds back and resumes an interrupted one; other epochs are refused', async () => {
     // Fold 2 as if interrupted after its first epoch: no eval.json or report yet.
     rmSync(join(out(), 'fold-2', 'eval.json'));
     rmSync(join(out(), 'fold-2', 'report.html'));
-    const r = await runCli(cli, ['cv', 'segment', '--data', data, '--out', out(), '--folds', '3', ...TINY, '--epochs', '2'], { timeoutMs: 300_000 });
+    const more = await runCli(cli, ['cv', 'segment', '--data', data, '--out', out(), '--folds', '3', ...TINY, '--epochs', '2']);
+    expect(more.code).toBe(1);
+    expect(more.stderr).toContain(`${join(out(), 'fold-1')} holds a run with epochs 1, not 2: folds of other settings cannot be averaged`);
+    // Moved: the folder is the run, whatever its config.json's out says.
+    const moved = join(work, 'cv-moved');
+    renameSync(out(), moved);
+    const r = await runCli(cli, ['cv', 'segment', '--data', data, '--out', moved, '--folds', '3', ...TINY], { timeoutMs: 300_000 });
+    renameSync(moved, out());
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.match(/finished earlier/g)?.length).toBe(2);
-    expect(r.stdout).toMatch(/resume: continuing .*fold-2 from epoch 2 of 2/);
+    expect(r.stdout).toContain(`resume: ${join(moved, 'fold-2')} has trained all 1 epochs; finishing it (test evaluation and report)`);
     const epochs = readFileSync(join(out(), 'fold-2', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).epoch);
-    expect(epochs).toEqual([0, 1]);
-    // Its row takes the better of its two epochs' val_dice (the epoch that picked best.safetensors).
-    const dice = readFileSync(join(out(), 'fold-2', 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).val_dice as number);
+    expect(epochs).toEqual([0]);
+    expect(existsSync(join(out(), 'fold-2', 'report.html'))).toBe(true);
     const row = JSON.parse(readFileSync(join(out(), 'cv.json'), 'utf8')).rows[1] as FoldRow;
-    expect(row.val).toBe(Math.max(...dice));
-    expect(row.bestEpoch).toBe(dice.indexOf(Math.max(...dice)));
+    expect(row.run).toBe(join(moved, 'fold-2'));
   }, 320_000);
 
   it('classify: the classifier folds, their accuracy and AUC columns, and an ensemble of p(tumour)', async () => {
@@ -250,7 +255,12 @@ describe('dawnet cv', () => {
   it('refuses a folder whose folds were split another way, and bad --folds', async () => {
     const other = await runCli(cli, ['cv', 'segment', '--data', data, '--out', out(), '--folds', '3', ...TINY, '--seed', '7']);
     expect(other.code).toBe(1);
-    expect(other.stderr).toMatch(/fold-1 holds a run with seed 42, not 7: its patients were split differently; use another --out/);
+    expect(other.stderr).toMatch(/fold-1 holds a run with seed 42, not 7: folds of other settings cannot be averaged; use another --out/);
+    for (const [flag, value, saved] of [['--lr', '0.01', '0.0001'], ['--features', '8', '4'], ['--loss', 'bce', '"dice"']]) {
+      const changed = await runCli(cli, ['cv', 'segment', '--data', data, '--out', out(), '--folds', '3', ...TINY, flag, value]);
+      expect(changed.code, flag).toBe(1);
+      expect(changed.stderr).toContain(`${join(out(), 'fold-1')} holds a run with ${flag.slice(2)} ${saved}, not ${flag === '--loss' ? `"${value}"` : value}: folds of other settings cannot be averaged`);
+    }
     const bad = await runCli(cli, ['cv', 'segment', '--data', data, '--out', join(work, 'x'), '--folds', '1']);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/--folds must be a whole number of 2 or more, got 1/);
