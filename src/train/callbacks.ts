@@ -337,7 +337,12 @@ export class ModelCheckpoint implements Callback {
     if (better) {
       // No best yet is NaN (a state that survives JSON); Keras words it as the start of its search.
       const from = Number.isNaN(this.best) ? (this.mode === 'min' ? 'inf' : '-inf') : String(this.best);
-      ctl.log(`ModelCheckpoint: ${this.monitor} improved from ${from} to ${current}; saving ${path}`);
+      // NaN (a run without validation slices): nothing to compare, so each epoch's is kept as the best.
+      ctl.log(
+        Number.isNaN(current)
+          ? `ModelCheckpoint: ${this.monitor} is NaN (nothing validated), so nothing to compare; saving ${path} as the latest`
+          : `ModelCheckpoint: ${this.monitor} improved from ${from} to ${current}; saving ${path}`,
+      );
       this.best = current;
       await ctl.saveCheckpoint(path, epoch, logs);
       this.saves.push(epoch);
