@@ -53,7 +53,10 @@ export async function prepareData(c: TrainConfig, log: (m: string) => void, save
 
 /** The kaggle_3m folder of c.data scanned, its summary and any skipped files logged. */
 async function scanData(c: TrainConfig, log: (m: string) => void): Promise<LggDataset> {
-  const dataset = await scanLgg(c.data, { size: c.size, strict: c.strict, verifyImages: false });
+  // Every slice is decoded once here, not only its header: a file whose pixels are damaged is
+  // skipped now (or stops a --strict run), not found at its first batch or, for a test patient,
+  // after the whole training. The files are read whole either way; decoding them costs little.
+  const dataset = await scanLgg(c.data, { size: c.size, strict: c.strict });
   const s = dataset.summary;
   log(`data: ${s.patients} patients, ${s.slices} slices (${s.tumourSlices} with tumour) in ${dataset.root}`);
   if (s.problems.length) {
