@@ -64,7 +64,9 @@ export function parseArgs(spec: CommandSpec, argv: string[]): ParsedArgs | null 
     const f = spec.flags[rawName];
     if (!f) throw new UsageError(`unknown option --${rawName} (see 'dawnet ${spec.name} --help')`);
     if (f.type === 'boolean') {
-      flags[rawName] = inline === undefined ? true : inline !== 'false';
+      // --flag=false turns it off; any other spelling ('no', '0') would read as on, so it is refused.
+      if (inline !== undefined && inline !== 'true' && inline !== 'false') throw new UsageError(`--${rawName} is on or off: give it alone, or as --${rawName}=true or --${rawName}=false, not '${inline}'`);
+      flags[rawName] = inline === undefined ? true : inline === 'true';
       continue;
     }
     const value = inline ?? argv[++i];
