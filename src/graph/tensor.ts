@@ -4,7 +4,7 @@
 // pool when the last reference goes. Nothing relies on garbage collection.
 
 import { ArgumentError, DisposedError, ShapeError } from '../errors.js';
-import { describeValue, expectOptions } from './args.js';
+import { describeValue, expectKnownOptions, expectOptions } from './args.js';
 import { hostData } from './host-data.js';
 import { runtime, type BufferSlice } from '../gpu/runtime.js';
 import { backward, releaseNode, type TapeNode } from './autograd.js';
@@ -140,8 +140,11 @@ export class Tensor {
    * Backpropagates from this tensor (a scalar, or any shape with `dy`), accumulating `.grad` on
    * every leaf that requires it.
    */
-  backward(dy?: Tensor, options: { retainGraph?: boolean } = {}): void {
-    backward(this, dy, options.retainGraph ?? false);
+  backward(dy?: Tensor | { retainGraph?: boolean }, options: { retainGraph?: boolean } = {}): void {
+    // Checked here as well as dy is in autograd: a misspelt key would otherwise drop retainGraph.
+    expectOptions('backward', options, '{ retainGraph: true }');
+    expectKnownOptions('backward', options ?? {}, ['retainGraph']);
+    backward(this, dy, options?.retainGraph ?? false);
   }
 
   /** Detaches and disposes the gradient. */

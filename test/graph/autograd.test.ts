@@ -135,6 +135,9 @@ describe('autograd', () => {
     expectThrows(() => l.backward({ retainGrph: true } as never), dn.ArgumentError, "backward: unknown option 'retainGrph'");
     expectThrows(() => l.backward({ retainGraph: 'yes' } as never), dn.ArgumentError, 'backward: retainGraph must be true or false');
     expectThrows(() => l.backward(undefined, { retainGraph: 1 as never }), dn.ArgumentError, 'backward: retainGraph must be true or false');
+    // The options in their own place are checked as strictly: a misspelt key would drop retainGraph.
+    expectThrows(() => l.backward(undefined, { retainGrph: true } as never), dn.ArgumentError, "backward: unknown option 'retainGrph'");
+    expectThrows(() => l.backward(undefined, null as never), dn.ArgumentError, 'backward: options');
     l.dispose();
     x.dispose();
   });
