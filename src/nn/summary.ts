@@ -69,10 +69,12 @@ export function summary(root: Module, inputShape?: Shape): string {
   const head = ['module', 'class', ...(ran ? ['output'] : []), 'parameters'];
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) => c.map((v, i) => (i === c.length - 1 ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  ').trimEnd();
-  const all = root.namedParameters();
-  const trainable = all.filter((p) => p.tensor.requiresGrad).reduce((n, p) => n + p.tensor.size, 0);
-  const total = all.reduce((n, p) => n + p.tensor.size, 0);
-  const buffers = root.namedBuffers().reduce((n, p) => n + p.tensor.size, 0);
+  // Totals count each tensor once: a module shared by two parents is listed under both (as the
+  // rows show) but holds its weights once, as Keras's and PyTorch's counts say.
+  const all = [...new Set(root.parameters())];
+  const trainable = all.filter((t) => t.requiresGrad).reduce((n, t) => n + t.size, 0);
+  const total = root.parameterCount();
+  const buffers = [...new Set(root.namedBuffers().map((p) => p.tensor))].reduce((n, t) => n + t.size, 0);
   return [
     line(head),
     line(widths.map((w) => '-'.repeat(w))),

@@ -105,6 +105,8 @@ describe('parameterCount', () => {
     expect(net.parameterCount()).toBe(12);
     const twice = new Sequential(shared, new ReLU(), shared);
     expect(twice.parameterCount()).toBe(12);
+    // summary's totals agree (its rows list the shared layer under each parent).
+    expect(net.summary()).toContain('parameters: 12 (trainable 12, frozen 0)');
     shared.dispose();
   });
 });
