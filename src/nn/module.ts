@@ -54,6 +54,15 @@ function nameErrorsFrom(name: string, m: Module): void {
   }
 }
 
+/**
+ * Named tensors with each tensor once, under its first name: what an optimiser takes, since tied
+ * weights (one module under two parents) are one parameter, as PyTorch's parameters() yields them.
+ */
+function uniqueTensors(named: Named[]): Named[] {
+  const seen = new Set<Tensor>();
+  return named.filter((p) => !seen.has(p.tensor) && seen.add(p.tensor));
+}
+
 export abstract class Module {
   training = true;
   private ownParams = new Map<string, Tensor>();
@@ -117,13 +126,14 @@ export abstract class Module {
     return out;
   }
 
+  /** Each parameter tensor once (a module shared by two parents is listed under both paths in namedParameters). */
   parameters(): Tensor[] {
-    return this.namedParameters().map((p) => p.tensor);
+    return uniqueTensors(this.namedParameters()).map((p) => p.tensor);
   }
 
   /** Parameters that currently require gradients (what an optimiser should update). */
   trainableParameters(): Named[] {
-    return this.namedParameters().filter((p) => p.tensor.requiresGrad);
+    return uniqueTensors(this.namedParameters()).filter((p) => p.tensor.requiresGrad);
   }
 
   namedBuffers(prefix = ''): Named[] {

@@ -107,6 +107,11 @@ describe('parameterCount', () => {
     expect(twice.parameterCount()).toBe(12);
     // summary's totals agree (its rows list the shared layer under each parent).
     expect(net.summary()).toContain('parameters: 12 (trainable 12, frozen 0)');
+    // Tied weights are one parameter to an optimiser, under their first name (PyTorch's parameters()).
+    expect(net.trainableParameters().map((p) => p.name)).toEqual(['left.fc.weight', 'left.fc.bias']);
+    expect(net.parameters()).toEqual([shared.weight, shared.bias]);
+    const adam = new dn.optim.Adam(net.trainableParameters());
+    adam.dispose();
     shared.dispose();
   });
 });
