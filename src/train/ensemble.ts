@@ -5,8 +5,9 @@
 
 import { expectTensor } from '../graph/args.js';
 import { scope } from '../graph/scope.js';
-import type { Tensor } from '../graph/tensor.js';
-import { ArgumentError } from '../errors.js';
+import { formatShape, type Tensor } from '../graph/tensor.js';
+import { ArgumentError, ShapeError } from '../errors.js';
+import { isRecording } from '../graph/autograd.js';
 import { arithmetic } from '../kernels/elementwise.js';
 import { Module } from '../nn/module.js';
 
@@ -27,12 +28,23 @@ export class EnsembleModel extends Module {
     this.members.forEach((m, i) => this.addModule(`member${i}`, m));
   }
 
+  /** The members' mean output; under noGrad only (see the header), and of one shape across members. */
   forward(x: Tensor): Tensor {
     expectTensor('EnsembleModel.forward', 'x', x);
+    if (isRecording() && this.trainableParameters().length) {
+      throw new ArgumentError('EnsembleModel: inference only; run its forward under dn.noGrad (a recorded forward would train every member on the ensemble\'s loss), or freeze() it');
+    }
     if (this.members.length === 1) return this.members[0].forward(x);
     return scope(() => {
       let sum = this.members[0].forward(x);
-      for (const m of this.members.slice(1)) sum = arithmetic('add', sum, m.forward(x));
+      for (const [i, m] of this.members.entries()) {
+        if (i === 0) continue;
+        const y = m.forward(x);
+        if (formatShape(y.shape) !== formatShape(sum.shape)) {
+          throw new ShapeError(`EnsembleModel: member${i} gives ${formatShape(y.shape)} where member0 gives ${formatShape(sum.shape)}; the members must give outputs of one shape to be averaged`);
+        }
+        sum = arithmetic('add', sum, y);
+      }
       return arithmetic('mul', sum, 1 / this.members.length);
     });
   }

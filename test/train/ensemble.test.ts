@@ -54,6 +54,18 @@ describe('EnsembleModel', () => {
     expect(runtime().pool.getStats().bytesInUse).toBe(inUse);
   });
 
+  it('refuses a recorded forward (inference only) and members of other output shapes, by member', () => {
+    const x = fromNd(uniform(48, 5), [1, 4, 4, 3]);
+    const ensemble = new EnsembleModel([member(5), new Sequential(new Conv2d(3, 1, { seed: 6 }), new Sigmoid())]).eval();
+    expect(() => ensemble.forward(x)).toThrow(/^EnsembleModel: inference only; run its forward under dn.noGrad/);
+    expect(() => noGrad(() => ensemble.forward(x))).toThrow('EnsembleModel: member1 gives [1,4,4,1] where member0 gives [1,4,4,2]; the members must give outputs of one shape to be averaged');
+    // Frozen members record nothing to train: a forward on the tape is then allowed.
+    ensemble.freeze();
+    expect(() => ensemble.forward(x)).toThrow(/member1 gives/);
+    ensemble.dispose();
+    x.dispose();
+  });
+
   it('refuses no members or a non-Module', () => {
     expect(() => new EnsembleModel([])).toThrow(ArgumentError);
     expect(() => new EnsembleModel([{} as Module])).toThrow(/EnsembleModel: members must be a non-empty array of Modules/);
