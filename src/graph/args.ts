@@ -109,9 +109,19 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 }
 
 /**
- * Options outside `known` are ArgumentErrors, for optimisers whose names differ between
- * conventions: RMSprop.keras({ lr }) (PyTorch's name where Keras's learningRate goes) would
- * otherwise train silently at the default rate.
+ * The known option an unknown `key` most likely means: one of `spellings` (another library's names
+ * for it, in order of preference) or the key's camelCase (Keras's and PyTorch's snake_case,
+ * restore_best_weights for restoreBestWeights); undefined when none is known.
+ */
+export function meantOption(key: string, known: readonly string[], spellings: readonly string[] = []): string | undefined {
+  const camel = key.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+  return [...spellings, camel].find((k) => k !== key && known.includes(k));
+}
+
+/**
+ * Options outside `known` are ArgumentErrors: an option no one reads would leave its default in
+ * place silently (RMSprop.keras({ lr }), PyTorch's name where Keras's learningRate goes, would
+ * train at the default rate; Conv2d's { kernel_size: 5 } build a 3x3 kernel).
  */
 export function expectKnownOptions(op: string, opts: object, known: readonly string[]): void {
   const unknown = Object.keys(opts).filter((k) => !known.includes(k));

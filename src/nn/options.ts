@@ -3,18 +3,16 @@
 // unet's { init_features: 4 } 32 features. A name brought from Keras or PyTorch gets a hint
 // naming dawnet's.
 
-import { expectKnownOptions, expectOptions } from '../graph/args.js';
+import { expectKnownOptions, expectOptions, meantOption } from '../graph/args.js';
 
 /** Keras and PyTorch names whose dawnet spelling is not just their camelCase. */
 const RENAMED: Record<string, string> = { init_features: 'features', num_classes: 'classes', use_bias: 'bias', kernel_initializer: 'init' };
 
-const camelCase = (key: string) => key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-
 /** What to say about `key`: its note, or the known option it is another spelling of; '' if neither. */
 function hintFor(key: string, known: readonly string[], notes: Record<string, string>): string {
   if (notes[key]) return notes[key];
-  const ours = RENAMED[key] ?? camelCase(key);
-  return ours !== key && known.includes(ours) ? `${key} is ${ours} in dawnet` : '';
+  const ours = meantOption(key, known, RENAMED[key] ? [RENAMED[key]] : []);
+  return ours ? `${key} is ${ours} in dawnet` : '';
 }
 
 /**

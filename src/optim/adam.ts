@@ -11,7 +11,7 @@
 
 import { adamUpdate } from '../kernels/optimizer.js';
 import { ArgumentError } from '../errors.js';
-import { expectChoice, expectKnownOptions, expectOptionalNumber, expectOptions } from '../graph/args.js';
+import { expectChoice, expectKnownOptions, expectOptionalNumber, expectOptions, meantOption } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
 import { Optimizer, type NamedParameter } from './optimizer.js';
 
@@ -57,10 +57,9 @@ const OTHER_NAMES: Record<string, string[]> = {
 export function expectOptimizerOptions(op: string, opts: object, known: readonly string[]): void {
   for (const key of Object.keys(opts)) {
     if (known.includes(key)) continue;
-    const camel = key.replace(/_(\w)/g, (_, c: string) => c.toUpperCase());
-    const meant = [...(OTHER_NAMES[key] ?? []), camel].filter((k) => known.includes(k));
-    if (meant.length) {
-      const hint = key === 'betas' ? 'beta1 and beta2' : meant[0];
+    const meant = meantOption(key, known, OTHER_NAMES[key]);
+    if (meant) {
+      const hint = key === 'betas' ? 'beta1 and beta2' : meant;
       throw new ArgumentError(`${op}: unknown option '${key}' (did you mean ${hint}?); the options are ${known.join(', ')}`);
     }
   }
