@@ -116,11 +116,13 @@ fn geluTanhGrad(x: T) -> T {
 // (Cody and Waite): the first three of 8 significant bits, so k·part is exact for |k| < 2^16 and
 // each subtraction exact, the fourth the next 24 bits; r is then good to ~1e-9 for |x| < 1e5.
 // The order of the subtractions matters; a compiler that reassociated them would lose it.
-// Past |k| = 2^16 (|x| > 1.03e5) the products round and r drifts without bound (sin(1e9) gave
-// 516100, sin(1e15) ∞), so there x is first taken into [-π, π) as 2π·fract(x/2π) - π, the π
-// taken off made up by q + 2: bounded for every finite x, but only as good as x/2π's rounding,
-// about |x|·2^-23 radians (PyTorch reduces exactly, by Payne and Hanek's method, which float32
-// alone cannot afford). ±∞ and NaN give NaN, as Math.sin, selected from the bits.
+// Past |k| = 2^16 (|x| > 1.03e5) the products round and r's error grows with |x| (about
+// 4e-8·|x|), still the better reduction while k is a whole float32; from |k| = 2^23 (|x| > 1.3e7)
+// it drifts without bound (sin(1e9) gave 516100, sin(1e15) ∞), so there x is first taken into
+// [-π, π) as 2π·fract(x/2π) - π, the π taken off made up by q + 2: bounded for every finite x,
+// but only as good as x/2π's rounding, about |x|·2^-23 radians (PyTorch reduces exactly, by
+// Payne and Hanek's method, which float32 alone cannot afford). ±∞ and NaN give NaN, as
+// Math.sin, selected from the bits.
 // sin and cos of r in [-π/4, π/4] by their Taylor series to r^9 and r^10 (truncation < 4e-9).
 function halfPiParts(): number[] {
   const parts: number[] = [];
@@ -137,7 +139,7 @@ const SIN_TAYLOR = [1, 3, 5, 7, 9].map((n, k) => (k % 2 ? -1 : 1) / factorial(n)
 const COS_TAYLOR = [0, 2, 4, 6, 8, 10].map((n, k) => (k % 2 ? -1 : 1) / factorial(n));
 const SIN_QUARTER = /* wgsl */ `
 fn sinQuarter(x0: T, q0: f32) -> T {
-  let far = abs(round(x0 * ${2 / Math.PI})) >= T(65536.0);
+  let far = abs(round(x0 * ${2 / Math.PI})) >= T(8388608.0);
   let x = select(x0, fract(x0 * ${1 / (2 * Math.PI)}) * ${2 * Math.PI} - ${Math.PI}, far);
   let q = T(q0) + select(T(0.0), T(2.0), far);
   let k = round(x * ${2 / Math.PI});
@@ -146,7 +148,8 @@ fn sinQuarter(x0: T, q0: f32) -> T {
   let s = r * ${horner('r2', SIN_TAYLOR)};
   let c = ${horner('r2', COS_TAYLOR)};
   let m = (k + q) - 4.0 * floor((k + q) * 0.25);
-  let v = select(s, c, (m == T(1.0)) | (m == T(3.0)));
+  // Clamped: near |x| = 1e7 the reduced r strays a few ulp past π/4, and the series past 1.
+  let v = clamp(select(s, c, (m == T(1.0)) | (m == T(3.0))), T(-1.0), T(1.0));
   return select(select(v, -v, m >= T(2.0)), T(params.nan), ${isNonFinite('x0')});
 }`;
 

@@ -301,9 +301,9 @@ describe('argument errors name the op', () => {
 });
 
 describe('sin and cos past the exact reduction', () => {
-  // Past |k| = 2^16 (|x| > 1.03e5) the Cody-Waite parts' products round and the reduced argument
-  // drifted without bound: sin(1e9) gave 516100, sin(1e15) Infinity. There x now goes through
-  // 2π·fract(x/2π) - π first, bounded for every finite x; ±∞ and NaN give NaN, as Math.sin.
+  // Past |k| = 2^23 (|x| > 1.3e7) the Cody-Waite reduction drifted without bound: sin(1e9) gave
+  // 516100, sin(1e15) Infinity. There x now goes through 2π·fract(x/2π) - π first, bounded for
+  // every finite x; ±∞ and NaN give NaN, as Math.sin.
   const specials = [102943, -102944, 2 ** 24 + 2, 1e9, -1e9, 1e15, 1e30, -1e30, 3.4e38, -3.4e38];
   // 100k magnitudes log-uniform in [1e5, 1e30], both signs, and the specials, then ±∞ and NaN:
   // 100013 values run one per thread; three more make 100016, four per thread (vec4).
@@ -344,5 +344,16 @@ describe('sin and cos past the exact reduction', () => {
     }
     const edge = spread(100_000, 13, 9e4, 1.0294e5);
     for (const op of ['sin', 'cos'] as const) await sweep(op, edge, { atol: 2e-7, rtol: 0 });
+    // Just past the edge the Cody-Waite reduction is still the better one (its error ~4e-8·|x|):
+    // the bounded far path, whose x/2π rounds to ~|x|·2^-23, takes over only from |x| = 1.3e7.
+    const near = spread(100_000, 14, 1.03e5, 1.3e5);
+    for (const [op, f] of [[sin, Math.sin], [cos, Math.cos]] as const) {
+      const xt = dn.tensor(near, [near.length]);
+      const y = op(xt);
+      const got = await y.toArray();
+      const worst = Math.max(...Array.from(got, (v, i) => Math.abs(v - f(near[i]))));
+      expect(worst, `${op.name} over [1.03e5, 1.3e5]: worst |error|`).toBeLessThanOrEqual(1e-5);
+      for (const t of [xt, y]) t.dispose();
+    }
   });
 });
