@@ -83,6 +83,23 @@ export interface TrainConfig {
   ema?: number;
 }
 
+/**
+ * What a run's config.json from before a field existed meant by leaving it out: readConfig fills
+ * these in, so a resumed, evaluated or compared older run reads as every newer one.
+ */
+export const OLDER_RUN_DEFAULTS = {
+  folds: 0,
+  fold: 0,
+  tuneConvs: false,
+  clipGradNorm: 0,
+  accumulate: 1,
+  lrSchedule: 'plateau',
+  optimizer: 'adam',
+  norm: 'batch',
+  attention: false,
+  ema: 0,
+} as const satisfies Partial<TrainConfig>;
+
 export const OPTIMIZERS = ['adam', 'adamw', 'sgd', 'rmsprop', 'adagrad'] as const;
 export type OptimizerName = (typeof OPTIMIZERS)[number];
 

@@ -5,9 +5,9 @@
 
 import { DataError } from '../data/errors.js';
 import type { TrainConfig } from './config.js';
-import { evaluationSlices } from './data.js';
+import { evaluationSlices, savedSplit } from './data.js';
 import { checkEvalOptions, evaluateRun, refuseForClassify, type EvalResult, type EvalRunOptions } from './eval-job.js';
-import { readConfig, readJson, runFiles, useRunTuning } from './run-dir.js';
+import { readConfig, runFiles, useRunTuning } from './run-dir.js';
 import { loadRunModel } from './run-model.js';
 
 export interface EnsembleResult extends EvalResult {
@@ -25,7 +25,9 @@ export async function evaluateEnsemble(runs: readonly string[], opts: EvalRunOpt
   let testPatients: string[] | null = null;
   for (const run of runs) {
     const c = await readConfig(run);
-    const { patients } = await readJson<{ patients: { test: string[] } }>(runFiles(run).split, 'split');
+    const saved = await savedSplit(run);
+    if (!saved) throw new DataError(`ensemble: ${runFiles(run).split} is missing: a member's test patients are what the ensemble is scored on`);
+    const { patients } = saved.split;
     if (configs.length) checkSameInput(runs[0], configs[0], run, c);
     const key = [...patients.test].sort().join('\n');
     if (testPatients && key !== testPatients.join('\n')) throw new DataError(`ensemble: ${run} holds out other test patients than ${runs[0]}; an ensemble is scored on the patients every member held out`);

@@ -7,7 +7,7 @@ import { FormatError } from '../errors.js';
 import { loadConvTuning } from '../io/conv-tuning.js';
 import { nodeFs as fs, writeFileAtomic } from '../io/files.js';
 import type { Logs } from '../train/callbacks.js';
-import { runConfigFault, type TrainConfig } from './config.js';
+import { OLDER_RUN_DEFAULTS, runConfigFault, type TrainConfig } from './config.js';
 
 const join = (...parts: string[]): string => parts.join('/').replace(/\/+/g, '/');
 
@@ -53,23 +53,32 @@ export async function readConfig(dir: string): Promise<TrainConfig> {
   const c = await readJson<unknown>(path, 'run config');
   const fault = runConfigFault(c);
   if (fault) throw new FormatError(`${path}: run config: ${fault}`);
-  return { ...(c as TrainConfig), out: dir };
+  return { ...OLDER_RUN_DEFAULTS, ...(c as TrainConfig), out: dir };
 }
 
 /**
  * Makes `dir` ready for a new run, before any data is scanned: a file there is refused, and so is
- * a folder that holds a run (config.json) unless `overwrite`, which removes that run's files
- * first, so that no old checkpoint or evaluation outlives it beside the new run's files.
+ * a folder that holds a run (config.json) unless `overwrite`, whose old files clearRun removes
+ * once the new run is ready to write its own, so that no old checkpoint or evaluation outlives it.
  */
 export async function claimRunDir(dir: string, overwrite: boolean): Promise<void> {
   const io = await fs();
   const stat = await io.stat(dir).catch(() => null);
   if (stat && !stat.isDirectory()) throw new DataError(`${dir}: not a folder; --out names the run folder to create`);
-  if (await fileExists(runFiles(dir).config)) {
-    if (!overwrite) throw new DataError(`${dir} holds a run already: --resume ${dir} continues it; choose another --out, or --overwrite to replace it`);
-    await Promise.all(Object.values(runFiles(dir)).map((f) => io.rm(f, { force: true })));
+  if (!overwrite && (await fileExists(runFiles(dir).config))) {
+    throw new DataError(`${dir} holds a run already: --resume ${dir} continues it; choose another --out, or --overwrite to replace it`);
   }
   await ensureRunDir(dir);
+}
+
+/**
+ * Removes the files of the run in `dir` (those runFiles names; nothing else there). A new run
+ * calls it once its data, model and weights are ready, just before writing its own files: an
+ * --overwrite that fails earlier (a missing data folder) leaves the old run whole.
+ */
+export async function clearRun(dir: string): Promise<void> {
+  const io = await fs();
+  await Promise.all(Object.values(runFiles(dir)).map((f) => io.rm(f, { force: true })));
 }
 
 export interface EpochRecord extends Logs {

@@ -17,7 +17,7 @@ import { evaluateRun, type EvalResult } from './eval-job.js';
 import { buildModel, optimizerFor } from './model.js';
 import { writeRunReport } from './report-job.js';
 import { nodePath } from '../io/files.js';
-import { appendMetrics, claimRunDir, ensureRunDir, fileExists, readConfig, readMetrics, rewriteMetrics, runFiles, useRunTuning, writeJson } from './run-dir.js';
+import { appendMetrics, claimRunDir, clearRun, ensureRunDir, fileExists, readConfig, readMetrics, rewriteMetrics, runFiles, useRunTuning, writeJson } from './run-dir.js';
 
 export interface TrainHooks {
   log: (message: string) => void;
@@ -57,7 +57,8 @@ async function resumedConfig(config: TrainConfig, log: (m: string) => void): Pro
   const saved = await readConfig(config.out);
   if (config.epochs !== saved.epochs) log(`resume: the target is now ${config.epochs} epochs (the run was set for ${saved.epochs})`);
   const data = config.data ? (await nodePath()).resolve(config.data) : saved.data;
-  return { ...saved, epochs: config.epochs, data };
+  // Decoding threads change nothing the run computes: the caller's count is used.
+  return { ...saved, epochs: config.epochs, data, workers: config.workers };
 }
 
 /** A new run's config as stored: its data folder absolute, so --resume works from any working directory. */
@@ -89,25 +90,34 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
     ema?.dispose();
     optimizer.dispose();
   };
-  if (resume && (await fileExists(files.last))) {
-    const loaded = await loadCheckpoint(files.last, model, optimizer, ema);
-    if (ema && !loaded.emaRestored) log(`resume: ${files.last} holds no weight average; it starts again from the loaded weights`);
-    initialEpoch = (loaded.meta.epoch ?? -1) + 1;
-    callbackState = (loaded.meta.callbacks as typeof callbackState) ?? {};
-    await rewriteMetrics(c.out, (await readMetrics(c.out)).filter((r) => r.epoch < initialEpoch));
-    log(
-      initialEpoch < c.epochs
-        ? `resume: continuing ${c.out} from epoch ${initialEpoch + 1} of ${c.epochs}`
-        : `resume: ${c.out} has trained all ${c.epochs} epochs; finishing it (test evaluation and report)`,
-    );
-  } else {
-    if (resume) log(`resume: no checkpoint in ${c.out} yet; starting from the beginning`);
-    await importBaseWeights(c, model, log);
-    ema?.reset();
-    await rewriteMetrics(c.out, []);
+  // What fails from here to the first epoch (a checkpoint or base weights that do not load, the
+  // callbacks' checks) frees the model, optimiser and average before it propagates.
+  try {
+    if (resume && (await fileExists(files.last))) {
+      const loaded = await loadCheckpoint(files.last, model, optimizer, ema);
+      if (ema && !loaded.emaRestored) log(`resume: ${files.last} holds no weight average; it starts again from the loaded weights`);
+      initialEpoch = (loaded.meta.epoch ?? -1) + 1;
+      callbackState = (loaded.meta.callbacks as typeof callbackState) ?? {};
+      await rewriteMetrics(c.out, (await readMetrics(c.out)).filter((r) => r.epoch < initialEpoch));
+      log(
+        initialEpoch < c.epochs
+          ? `resume: continuing ${c.out} from epoch ${initialEpoch + 1} of ${c.epochs}`
+          : `resume: ${c.out} has trained all ${c.epochs} epochs; finishing it (test evaluation and report)`,
+      );
+    } else {
+      if (resume) log(`resume: no checkpoint in ${c.out} yet; starting from the beginning`);
+      await importBaseWeights(c, model, log);
+      ema?.reset();
+      if (!resume && overwrite) await clearRun(c.out);
+      await rewriteMetrics(c.out, []);
+    }
+    await writeJson(files.config, c);
+    await writeJson(files.split, { level: split.level, patients: split.patients, counts: split.counts });
+  } catch (e) {
+    release();
+    model.dispose();
+    throw e;
   }
-  await writeJson(files.config, c);
-  await writeJson(files.split, { level: split.level, patients: split.patients, counts: split.counts });
 
   const monitor = bestMonitor(c.task);
   const callbacks: Record<string, Callback> = {

@@ -9,9 +9,12 @@
 // continues: a finished fold (eval.json written) is read back, an interrupted one resumed with
 // its own settings.
 
-import { bestMonitor, type Task, type TrainConfig } from '../app/config.js';
+import { bestMonitor, OLDER_RUN_DEFAULTS, type Task, type TrainConfig } from '../app/config.js';
+import { nodePath } from '../io/files.js';
 import { fileExists, readConfig, readJson, readMetrics, runFiles, writeJson } from '../app/run-dir.js';
 import { evaluateEnsemble } from '../app/ensemble-job.js';
+import { savedSplit } from '../app/data.js';
+import { DataError } from '../data/errors.js';
 import { runTraining } from '../app/train-job.js';
 import { writeFileAtomic } from '../io/files.js';
 import { renderCvPage, type CvFold } from '../report/cv-html.js';
@@ -81,23 +84,23 @@ export function formatCvTable(rows: readonly FoldRow[], task: Task, ensemble?: R
  * What the fields later versions added mean where an older run's config lacks them, so that an
  * older fold compares equal to the same settings given today.
  */
-const OLDER_RUN_DEFAULTS: Partial<TrainConfig> = {
-  folds: 0, fold: 0, tuneConvs: false, clipGradNorm: 0, accumulate: 1, lrSchedule: 'plateau', optimizer: 'adam', norm: 'batch', attention: false, ema: 0,
-};
-
 /**
  * Refuses a fold folder that holds a run of other settings: every field but the folder and the
  * fold shapes a fold's result (epochs too: a fold finished with fewer is another setting), and
  * mixing them would average folds trained differently, or score patients another fold trained on.
  * The data folder is compared as an absolute path (runs store it so).
  */
+/** The folder, the fold, and what only changes how a fold runs (threads, strictness, tuning). */
+const SETTINGS_THAT_SHAPE_NO_RESULT = new Set<keyof TrainConfig>(['out', 'fold', 'workers', 'strict', 'tuneConvs']);
+
 async function checkSameSettings(saved: TrainConfig, wanted: TrainConfig, dir: string): Promise<void> {
   if (saved.fold !== wanted.fold || saved.task !== wanted.task) throw new UsageError(`${dir} holds fold ${(saved.fold ?? 0) + 1} of a ${saved.task} run, not fold ${wanted.fold! + 1} of ${wanted.task}; use another --out`);
-  const { resolve } = await import('node:path');
-  const value = (c: TrainConfig, k: keyof TrainConfig) => JSON.stringify(k === 'data' ? resolve(c.data) : (c[k] ?? OLDER_RUN_DEFAULTS[k]));
+  const { resolve } = await nodePath();
+  const defaults: Partial<TrainConfig> = OLDER_RUN_DEFAULTS;
+  const value = (c: TrainConfig, k: keyof TrainConfig) => JSON.stringify(k === 'data' ? resolve(c.data) : (c[k] ?? defaults[k]));
   const keys = new Set([...Object.keys(saved), ...Object.keys(wanted)] as (keyof TrainConfig)[]);
   for (const k of keys) {
-    if (k === 'out' || k === 'fold' || value(saved, k) === value(wanted, k)) continue;
+    if (SETTINGS_THAT_SHAPE_NO_RESULT.has(k) || value(saved, k) === value(wanted, k)) continue;
     throw new UsageError(`${dir} holds a run with ${k} ${value(saved, k)}, not ${value(wanted, k)}: folds of other settings cannot be averaged; use another --out, or the run's settings`);
   }
 }
@@ -115,7 +118,9 @@ async function foldRow(c: TrainConfig): Promise<FoldRow> {
     if (Number.isFinite(v) && !(v <= val)) [best, val] = [m.epoch, v];
   }
   const ev = (await fileExists(files.eval)) ? await readJson<Record<string, unknown>>(files.eval, 'evaluation') : {};
-  const split = await readJson<{ patients: { val: string[] } }>(files.split, 'split');
+  const saved = await savedSplit(c.out);
+  if (!saved) throw new DataError(`${files.split} is missing: a finished fold keeps the patients it validated on there`);
+  const split = saved.split;
   const test = Object.fromEntries(cvColumns(c.task).map(([k]) => [k, typeof ev[k] === 'number' ? (ev[k] as number) : NaN]));
   return { fold: c.fold!, run: c.out, valPatients: split.patients.val.length, bestEpoch: best, val, test, curve: Array.from(curve, (v) => v ?? NaN) };
 }

@@ -2,6 +2,7 @@
 
 import { defaultConfig, OPTIMIZERS, type Task, type TrainConfig } from '../app/config.js';
 import { readConfig } from '../app/run-dir.js';
+import { nodePath } from '../io/files.js';
 import { runTraining } from '../app/train-job.js';
 import { AUGMENT_PRESETS } from '../data/augment.js';
 import * as dn from '../index.js';
@@ -113,6 +114,12 @@ export function validateTrainConfig(c: TrainConfig, resume: boolean): void {
   }
   if (!(c.lr > 0)) throw new UsageError(`--lr must be positive, got ${c.lr}`);
   if (!(c.lrFactor > 0 && c.lrFactor < 1)) throw new UsageError(`--lr-factor must be between 0 and 1 (the learning rate is multiplied by it on a plateau), got ${c.lrFactor}`);
+  // The callbacks refuse these too, but only once the run's folder is written: a run left that way
+  // could neither be resumed nor replaced without --overwrite.
+  for (const [k, v] of [['patience', c.patience], ['lr-patience', c.lrPatience]] as const) {
+    if (!Number.isInteger(v) || v < 0) throw new UsageError(`--${k} must be a whole number of epochs, 0 or more, got ${v}`);
+  }
+  if (!Number.isFinite(c.minDelta)) throw new UsageError(`--min-delta must be a number, got ${c.minDelta}`);
   // -1: the default, chosen from the cores.
   if (!Number.isInteger(c.workers) || c.workers < -1) throw new UsageError(`--workers must be a whole number of decoding threads (0: decode on the main thread), got ${c.workers}`);
   const folds = c.folds ?? 0;
@@ -132,8 +139,8 @@ export function validateTrainConfig(c: TrainConfig, resume: boolean): void {
   if (c.task === 'classify' && c.size % 32) throw new UsageError(`--size ${c.size} must be a multiple of 32 for VGG16's five poolings`);
 }
 
-/** Flags --resume takes: a new target, and the data folder where it has moved. */
-const RESUME_FLAGS = new Set(['resume', 'epochs', 'data']);
+/** Flags --resume takes: a new target, the data folder where it has moved, and decoding threads. */
+const RESUME_FLAGS = new Set(['resume', 'epochs', 'data', 'workers']);
 
 /** The flags written on the command line (parseArgs fills in the defaults, so it cannot tell). */
 function givenFlags(args: string[]): string[] {
@@ -149,12 +156,26 @@ export async function resumeConfig(task: Task, flags: Record<string, unknown>, g
   const dir = String(flags.resume);
   const saved = await readConfig(dir);
   if (saved.task !== task) throw new UsageError(`${dir} is a ${saved.task} run, not ${task}: continue it with 'dawnet train ${saved.task} --resume ${dir}'`);
-  const changing = [...new Set(given.filter((f) => !RESUME_FLAGS.has(f)))];
+  // The original command with --resume added repeats its flags: those that say what the run
+  // already has are fine (and --out naming the same folder); only a different value is refused.
+  const asGiven = configFromFlags(task, flags) as unknown as Record<string, unknown>;
+  const path = await nodePath();
+  const same = (f: string): boolean => {
+    if (f === 'out') return path.resolve(String(flags.out)) === path.resolve(dir);
+    const field = f.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    return JSON.stringify(asGiven[field]) === JSON.stringify((saved as unknown as Record<string, unknown>)[field]);
+  };
+  const changing = [...new Set(given.filter((f) => !RESUME_FLAGS.has(f) && !same(f)))];
   if (changing.length) {
     const list = changing.map((f) => `--${f}`).join(', ');
     throw new UsageError(`--resume continues ${dir} as it was configured; ${list} would change it: start a new run with --out`);
   }
-  return { ...saved, epochs: typeof flags.epochs === 'number' ? flags.epochs : saved.epochs, data: typeof flags.data === 'string' ? flags.data : '' };
+  return {
+    ...saved,
+    epochs: typeof flags.epochs === 'number' ? flags.epochs : saved.epochs,
+    data: typeof flags.data === 'string' ? flags.data : '',
+    workers: typeof flags.workers === 'number' ? flags.workers : saved.workers,
+  };
 }
 
 export async function runTrain(args: string[]): Promise<void> {

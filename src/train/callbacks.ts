@@ -123,13 +123,14 @@ export class EarlyStopping implements Callback {
     const op = 'EarlyStopping';
     expectCallbackOptions(op, opts, EARLY_STOPPING_OPTIONS);
     expectMonitor(op, opts);
-    expectOptionalNumber(op, 'minDelta', opts.minDelta, { min: 0 });
+    expectOptionalNumber(op, 'minDelta', opts.minDelta);
     expectOptionalNumber(op, 'patience', opts.patience, WHOLE);
     expectOptionalNumber(op, 'baseline', opts.baseline);
     expectOptionalBoolean(op, 'restoreBestWeights', opts.restoreBestWeights);
     expectOptionalNumber(op, 'startFromEpoch', opts.startFromEpoch, WHOLE);
     this.monitor = opts.monitor ?? 'val_loss';
-    this.minDelta = opts.minDelta ?? 0;
+    // Keras takes abs(min_delta): its sign is the mode's to give (older runs stored a negative one).
+    this.minDelta = Math.abs(opts.minDelta ?? 0);
     this.patience = opts.patience ?? 0;
     this.mode = resolveMode(opts.mode ?? 'auto', this.monitor);
   }

@@ -74,11 +74,38 @@ describe('train --resume', () => {
     await expect(runTrain(['segment', '--resume', run, '--lr', '5', '--batch=8', '--epochs', '2'])).rejects.toThrow(`--resume continues ${run} as it was configured; --lr, --batch would change it: start a new run with --out`);
     expect(snapshot(run)).toEqual(before);
     expect((await resumeConfig('segment', { resume: run, data: 'moved' }, ['resume', 'data'])).data).toBe('moved');
+    // The original command with --resume added: flags that repeat what the run has, --out naming
+    // the same folder and --workers (threads change nothing computed) are taken.
+    const again = { resume: run, out: run, batch: 4, lr: 1e-4, size: 16, workers: 2 };
+    const resumed = await resumeConfig('segment', again, ['resume', 'out', 'batch', 'lr', 'size', 'workers']);
+    expect([resumed.batch, resumed.workers]).toEqual([4, 2]);
+    await expect(resumeConfig('segment', { ...again, out: join(work, 'elsewhere') }, ['resume', 'out'])).rejects.toThrow('--out would change it');
     expect(JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')).data, 'typed relative, stored absolute').toBe(resolve(data));
   });
 });
 
+describe('an older run', () => {
+  it('resumes though its config.json lacks the fields later versions added', async () => {
+    const old = join(work, 'run-older');
+    cpSync(run, old, { recursive: true });
+    const config = JSON.parse(readFileSync(join(old, 'config.json'), 'utf8'));
+    for (const k of ['folds', 'fold', 'tuneConvs', 'clipGradNorm', 'accumulate', 'lrSchedule', 'optimizer', 'norm', 'attention', 'ema']) delete config[k];
+    writeFileSync(join(old, 'config.json'), JSON.stringify(config));
+    const c = await resumeConfig('segment', { resume: old }, ['resume']);
+    expect(() => validateTrainConfig(c, true)).not.toThrow();
+    expect([c.clipGradNorm, c.accumulate, c.ema, c.optimizer]).toEqual([0, 1, 0, 'adam']);
+  });
+});
+
 describe('a new run into a folder', () => {
+  it('--overwrite that fails before the run starts (no data) leaves the old run whole', async () => {
+    const old = join(work, 'run-kept');
+    cpSync(run, old, { recursive: true });
+    const before = snapshot(old);
+    await expect(runTraining(segment({ out: old, data: join(work, 'no-such-data') }), { log: quiet }, false, true)).rejects.toThrow('no-such-data');
+    expect(snapshot(old)).toEqual(before);
+  });
+
   it('refuses one that holds a run, leaving it byte for byte', async () => {
     const before = snapshot(run);
     const err = await runTraining(segment({ out: run }), { log: quiet }).catch((e: unknown) => e);
@@ -117,6 +144,9 @@ describe('flag checks before the data scan', () => {
     expect(check({ depth: 0 })).toThrow(/^--depth must be a positive whole number, got 0/);
     expect(check({ features: 2.5 })).toThrow(/^--features must be a positive whole number, got 2.5/);
     expect(check({ workers: 0, 'lr-factor': 0.5 })).not.toThrow();
+    // The callbacks' settings, which would otherwise fail only once the run's folder is written.
+    expect(check({ patience: 2.5 })).toThrow(/^--patience must be a whole number of epochs, 0 or more, got 2.5/);
+    expect(check({ 'lr-patience': -1 })).toThrow(/^--lr-patience must be a whole number of epochs/);
   });
 
   it('sweep checks every combination before the first run', async () => {

@@ -145,7 +145,7 @@ describe('callback options', () => {
     ['a negative minDelta', () => new ReduceLROnPlateau({ minDelta: -0.1 }), 'ReduceLROnPlateau: minDelta'],
     ['a negative minLr', () => new ReduceLROnPlateau({ minLr: -1e-3 }), 'ReduceLROnPlateau: minLr'],
     ['patience -1', () => new EarlyStopping({ patience: -1 }), 'EarlyStopping: patience must be an integer >= 0'],
-    ['a negative minDelta', () => new EarlyStopping({ minDelta: -0.01 }), 'EarlyStopping: minDelta'],
+    ['a minDelta that is not a number', () => new EarlyStopping({ minDelta: '0.01' as never }), 'EarlyStopping: minDelta'],
     ['a string baseline', () => new EarlyStopping({ baseline: '0.5' as never }), 'EarlyStopping: baseline'],
     ['a NaN baseline', () => new EarlyStopping({ baseline: NaN }), 'EarlyStopping: baseline'],
     ['restoreBestWeights a string', () => new EarlyStopping({ restoreBestWeights: 'true' as never }), 'EarlyStopping: restoreBestWeights'],
@@ -167,6 +167,8 @@ describe('callback options', () => {
   it('takes every option it lists', () => {
     const es = new EarlyStopping({ monitor: 'val_dice', minDelta: 0.01, patience: 3, mode: 'max', baseline: 0.5, restoreBestWeights: true, startFromEpoch: 2 });
     expect([es.monitor, es.minDelta, es.patience, es.mode]).toEqual(['val_dice', 0.01, 3, 'max']);
+    // As Keras, the magnitude of minDelta counts: its sign is the mode's.
+    expect(new EarlyStopping({ minDelta: -0.01 }).minDelta).toBe(0.01);
     const lr = new ReduceLROnPlateau({ monitor: 'val_dice', factor: 0.5, patience: 0, mode: 'min', minDelta: 0, cooldown: 2, minLr: 1e-5 });
     expect([lr.monitor, lr.factor, lr.patience, lr.mode, lr.minDelta, lr.cooldown, lr.minLr]).toEqual(['val_dice', 0.5, 0, 'min', 0, 2, 1e-5]);
     const mc = new ModelCheckpoint('best.safetensors', { monitor: 'val_loss', saveBestOnly: true, mode: 'max' });
