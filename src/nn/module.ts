@@ -12,33 +12,36 @@ export interface Named {
   tensor: Tensor;
 }
 
-/** On an error that left a child's forward: the path it passed out through, and what it said. */
+/** On an error leaving a module's forward: the path it has come out through, and what it said. */
 const LAYER = Symbol('dawnet.layer');
-type LayerNote = { path: string[]; layer: string; message: string; last: Module | null };
+type LayerNote = { path: string[]; layer: string; message: string; last: Module };
 
-/** The error thrown from child `name` (a module of `layer`'s class) reads `path (Layer): message`. */
-function noteLayer(e: unknown, name: string, m: Module): void {
+/**
+ * An error passing out of `m`'s forward: the first module it leaves is the layer at fault (its
+ * class is named); each module it then leaves adds the name under which it holds the one before,
+ * so a shape mistake deep in a model reads 'head.2 (Linear): linear: expects ...'. Names come from
+ * the parents the error really passed through, so a module shared by two, or used alone after an
+ * ensemble or TTA wrapped it, is named by the path it ran on. An error leaving no child is as it was.
+ */
+function notePassage(e: unknown, m: Module): void {
   if (!(e instanceof DawnetError)) return;
   const err = e as DawnetError & { [LAYER]?: LayerNote };
-  const note = (err[LAYER] ??= { path: [], layer: m.constructor.name, message: err.message, last: null });
+  const note = err[LAYER];
+  if (!note) {
+    err[LAYER] = { path: [], layer: m.constructor.name, message: err.message, last: m };
+    return;
+  }
   // A forward that calls its own module's other entry (forwardRelu calling forward) passes once.
   if (note.last === m) return;
+  const name = m.namedChildren().find(([, c]) => c === note.last)?.[0];
   note.last = m;
+  if (name === undefined) return;
   note.path.unshift(name);
   err.message = `${note.path.join('.')} (${note.layer}): ${note.message}`;
 }
 
-const named = new WeakSet<Module>();
-
-/**
- * Errors from `m`'s forward (and forwardRelu, Sequential's fused path) name the layer: each parent
- * a child is registered with adds its name on the way out, so a shape mistake deep in a model
- * reads 'head.2 (Linear): linear: expects ...' and not only the op's words. Registered once: a
- * module shared by two parents is named by the first.
- */
-function nameErrorsFrom(name: string, m: Module): void {
-  if (named.has(m)) return;
-  named.add(m);
+/** Wraps `m`'s forward and forwardRelu (Sequential's fused path) so that errors leaving them are noted. */
+function notePassagesOf(m: Module): void {
   const target = m as unknown as Record<string, (...args: unknown[]) => unknown>;
   for (const k of ['forward', 'forwardRelu']) {
     const inner = target[k];
@@ -47,7 +50,7 @@ function nameErrorsFrom(name: string, m: Module): void {
       try {
         return inner.apply(m, args);
       } catch (e) {
-        noteLayer(e, name, m);
+        notePassage(e, m);
         throw e;
       }
     };
@@ -64,6 +67,11 @@ function uniqueTensors(named: Named[]): Named[] {
 }
 
 export abstract class Module {
+  constructor() {
+    // The subclass's methods are on `this` already (its prototype is set before this runs).
+    notePassagesOf(this);
+  }
+
   training = true;
   private ownParams = new Map<string, Tensor>();
   private ownBuffers = new Map<string, Tensor>();
@@ -89,7 +97,6 @@ export abstract class Module {
   protected addModule<M extends Module>(name: string, m: M): M {
     this.claimName('child', name);
     this.children.set(name, m);
-    nameErrorsFrom(name, m);
     return m;
   }
 

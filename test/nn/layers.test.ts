@@ -201,8 +201,25 @@ describe('Sequential and layer names in errors', () => {
           return dn.relu(this.forward(x));
         }
       }
-      const twice = new Sequential(['twice', new Twice()]);
-      expect(() => (twice.layers[0] as Twice).forwardRelu(dn.zeros([3, 5]))).toThrow(/^twice \(Twice\): linear: expects x/);
+      class Holder extends dn.Module {
+        readonly inner = this.addModuleForTest('twice', new Twice());
+        addModuleForTest(name: string, m: Twice): Twice {
+          return this.addModule(name, m);
+        }
+        forward(x: dn.Tensor): dn.Tensor {
+          return this.inner.forwardRelu(x);
+        }
+      }
+      const holder = new Holder();
+      expect(() => holder.forward(dn.zeros([3, 5]))).toThrow(/^twice \(Twice\): linear: expects x/);
+      // Used alone, the same layer's error carries no path: it is named by the path it ran on.
+      expect(() => holder.inner.forward(dn.zeros([3, 5]))).toThrow(/^linear: expects x/);
+      // A module held by two parents is named by the one the error came through.
+      const shared = new dn.nn.Linear(4, 2);
+      const left = new Sequential(['head', shared]);
+      const right = new Sequential(['backbone', shared]);
+      expect(() => left.forward(dn.zeros([3, 5]))).toThrow(/^head \(Linear\): linear/);
+      expect(() => right.forward(dn.zeros([3, 5]))).toThrow(/^backbone \(Linear\): linear/);
       // An error from outside any child is left as it was.
       expect(() => new dn.nn.Linear(4, 2).forward(dn.zeros([3, 5]))).toThrow(/^linear: expects x/);
     });
