@@ -40,19 +40,23 @@ export interface ConvTranspose2dOptions {
 
 const OP = 'convTranspose2d';
 
-/** conv2d's options that a transposed conv here does not have, and what to do instead. */
-const UNSUPPORTED: Record<string, string> = {
-  dilation: 'dilation is not supported (only conv2d and depthwiseConv2d dilate)',
-  activation: 'activation is not supported: apply dn.relu to the output',
+/**
+ * conv2d's options that a transposed conv here does not have: their neutral value (what an options
+ * object shared with conv2d holds: PyTorch's conv_transpose2d takes dilation=1 too), and what to
+ * do instead of any other.
+ */
+const UNSUPPORTED: Record<string, { neutral: unknown; why: string }> = {
+  dilation: { neutral: 1, why: 'dilation is not supported (only conv2d and depthwiseConv2d dilate)' },
+  activation: { neutral: 'none', why: 'activation is not supported: apply dn.relu to the output' },
 };
 
 /** Unknown options, and conv2d's that would be ignored here, are ArgumentErrors naming them. */
 function checkOptions(opts: object): void {
-  for (const [key, why] of Object.entries(UNSUPPORTED)) {
+  for (const [key, { neutral, why }] of Object.entries(UNSUPPORTED)) {
     const v = (opts as Record<string, unknown>)[key];
-    if (v !== undefined) throw new ArgumentError(`${OP}: ${why}, got ${key} ${describeValue(v)}`);
+    if (v !== undefined && v !== neutral) throw new ArgumentError(`${OP}: ${why}, got ${key} ${describeValue(v)}`);
   }
-  expectKnownOptions(OP, opts, ['stride', 'padding']);
+  expectKnownOptions(OP, opts, ['stride', 'padding', ...Object.keys(UNSUPPORTED)]);
 }
 
 /** Output size of one spatial dimension and the padding of the equivalent conv2d. */

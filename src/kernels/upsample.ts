@@ -89,8 +89,10 @@ type Sampling = UpsampleMode | 'nearestScaled';
 function samplingOf(xShape: Shape, outShape: Shape, opts: Upsample2dOptions): Sampling {
   if (opts.mode === 'bilinear') return 'bilinear';
   const [rh, rw] = ratios(xShape, outShape, opts);
-  const exact = rh === xShape[1] / outShape[1] && rw === xShape[2] / outShape[2];
-  return exact ? 'nearest' : 'nearestScaled';
+  // The integer path matches PyTorch's floor(dst · float32(1/scale)) only where that ratio is
+  // exact in float32 too (in / out a power of two): at scale 41, row 41 rounds under a whole 1.
+  const exactIn32 = (r: number, inSize: number, outSize: number) => r === inSize / outSize && Math.fround(r) === r;
+  return exactIn32(rh, xShape[1], outShape[1]) && exactIn32(rw, xShape[2], outShape[2]) ? 'nearest' : 'nearestScaled';
 }
 
 /** total and c count vec4s for width 4; `ratio` is [rh, rw] (see ratios). */

@@ -15,7 +15,9 @@ export type UpsampleRefMode = 'nearest' | 'bilinear';
  * PyTorch's rounding decides which pixel is read.
  */
 function nearestSource(dst: number, inSize: number, outSize: number, scale?: number): number {
-  const src = scale === undefined ? Math.floor((dst * inSize) / outSize) : Math.floor(Math.fround(dst * Math.fround(1 / scale)));
+  // PyTorch's float32 arithmetic in both modes: floor(dst · float32(ratio)), the ratio in / out or 1 / scale.
+  const ratio = Math.fround(scale === undefined ? inSize / outSize : 1 / scale);
+  const src = Math.floor(Math.fround(dst * ratio));
   return Math.min(src, inSize - 1);
 }
 

@@ -43,6 +43,8 @@ describe('conv option checks', () => {
         expectThrows(() => run(x, w, null, { strides: 2 } as never), dn.ArgumentError, "convTranspose2d: unknown option 'strides'; the options are stride, padding");
       }
       expect(dn.convTranspose2d(x, w, null, { stride: 2, padding: 'same' }).shape).toEqual([1, 8, 8, 8]);
+      // Their neutral values, as an options object shared with conv2d holds them, are taken.
+      expect(dn.convTranspose2d(x, w, null, { stride: 2, padding: 'same', dilation: 1, activation: 'none' } as never).shape).toEqual([1, 8, 8, 8]);
     });
   });
 

@@ -41,6 +41,9 @@ const CASES = [
   // in / out. 31 · 1.1 reaches dst 33, where 33 / 1.1 is 30 exactly but float64 gives 29.999...:
   // nearest must read row 30, as PyTorch's float32 arithmetic does.
   { shape: [1, 5, 10, 3], opts: { scale: [1.5, 0.35], mode: 'nearest' } },
+  // float32(1/41) is under 1/41: output row 41 reads row 0, as PyTorch's does, not row 1.
+  { shape: [1, 2, 1, 1], opts: { scale: [41, 1], mode: 'nearest' } },
+  { shape: [1, 3, 5, 2], opts: { size: [7, 11], mode: 'nearest' } },
   { shape: [2, 2, 31, 1], opts: { scale: [1.5, 1.1], mode: 'nearest' } },
   { shape: [1, 5, 7, 4], opts: { scale: 1.3, mode: 'nearest' } },
   { shape: [2, 10, 9, 3], opts: { scale: [0.35, 0.7], mode: 'bilinear' } },
