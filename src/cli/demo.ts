@@ -4,7 +4,9 @@
 // same pipeline at the real sizes (Buda et al.'s U-Net on 256x256 slices).
 
 import { defaultConfig, type TrainConfig } from '../app/config.js';
+import { claimRunDir } from '../app/run-dir.js';
 import { runTraining } from '../app/train-job.js';
+import { nodePath } from '../io/files.js';
 import { writeSyntheticDataset } from '../data/synth.js';
 import * as dn from '../index.js';
 import { parseArgs, type CommandSpec } from './args.js';
@@ -55,6 +57,12 @@ export async function runDemo(args: string[]): Promise<void> {
   const parsed = parseArgs(demoSpec, args);
   if (!parsed) return;
   const f = parsed.flags;
+  // The default folder is the demo's scratch run, replaced each time; a folder the user named
+  // may hold a run of theirs, so it is refused as train refuses it unless --overwrite, and before
+  // any synthetic data is written into it.
+  const { resolve } = await nodePath();
+  const overwrite = f.overwrite === true || resolve(f.out as string) === resolve(demoSpec.flags.out.default as string);
+  await claimRunDir(f.out as string, overwrite);
   let dataDir = f.data as string | undefined;
   if (!dataDir) {
     dataDir = `${f.out as string}/synthetic-data`;
@@ -66,9 +74,6 @@ export async function runDemo(args: string[]): Promise<void> {
   console.log(`adapter: ${dn.info().name}`);
   const bar = new ProgressBar();
   try {
-    // The default folder is the demo's scratch run, replaced each time; a folder the user named
-    // may hold a run of theirs, so it is refused as train refuses it unless --overwrite.
-    const overwrite = f.overwrite === true || config.out === demoSpec.flags.out.default;
     const result = await runTraining(config, {
       log: (m) => console.log(m),
       onBatch: (p) => bar.update(p),

@@ -3,7 +3,7 @@
 // accuracy (classify) or Dice (segment), and test loss. Also written to OUT/sweep.json.
 
 import type { TrainConfig } from '../app/config.js';
-import { writeJson } from '../app/run-dir.js';
+import { fileExists, runFiles, writeJson } from '../app/run-dir.js';
 import { runTraining } from '../app/train-job.js';
 import { AUGMENT_PRESETS } from '../data/augment.js';
 import * as dn from '../index.js';
@@ -74,6 +74,13 @@ export async function runSweep(args: string[]): Promise<void> {
   const grid = sweepGrid(base, parsed.flags.augment as string[], toNumbers('batch'), toNumbers('lr'));
   // Every combination checked before the first run: a bad one would otherwise train something else, or fail late.
   for (const c of grid) validateTrainConfig(c, false);
+  // And every folder: a sweep run again with one more value would otherwise train the new
+  // combinations for hours, then stop at the first folder that holds a run.
+  if (parsed.flags.overwrite !== true) {
+    const held = [];
+    for (const c of grid) if (await fileExists(runFiles(c.out).config)) held.push(c.out);
+    if (held.length) throw new UsageError(`${held.join(', ')} hold${held.length === 1 ? 's' : ''} a run already: choose another --out, or --overwrite to replace ${held.length === 1 ? 'it' : 'them'}`);
+  }
   const metricName = task === 'classify' ? 'accuracy' : 'Dice';
   await dn.init();
   const rows: SweepRow[] = [];

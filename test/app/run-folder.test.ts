@@ -11,6 +11,7 @@ import { buildModel } from '../../src/app/model.js';
 import { readConfig } from '../../src/app/run-dir.js';
 import { importBaseWeights, runTraining } from '../../src/app/train-job.js';
 import { helpText } from '../../src/cli/args.js';
+import { runDemo } from '../../src/cli/demo.js';
 import { runSweep } from '../../src/cli/sweep.js';
 import { configFromFlags, resumeConfig, runTrain, trainSpec, validateTrainConfig } from '../../src/cli/train.js';
 import { DataError } from '../../src/data/errors.js';
@@ -126,6 +127,14 @@ describe('a new run into a folder', () => {
     expect(helpText(trainSpec)).toContain('--overwrite');
   }, 120_000);
 
+  it("demo refuses a user's run folder before writing its synthetic data there", async () => {
+    const mine = join(work, 'run-mine');
+    cpSync(run, mine, { recursive: true });
+    const before = snapshot(mine);
+    await expect(runDemo(['--out', mine])).rejects.toThrow(`${mine} holds a run already`);
+    expect(snapshot(mine)).toEqual(before);
+  });
+
   it('refuses a file as --out before the data is scanned', async () => {
     const file = join(work, 'afile');
     writeFileSync(file, 'x');
@@ -156,6 +165,15 @@ describe('flag checks before the data scan', () => {
     await expect(sweep('--size', '30', '--depth', '2')).rejects.toThrow(/^--size 30 must be a multiple of 4/);
     await expect(runSweep(['classify', '--data', data, '--out', out, '--loss', 'dice'])).rejects.toThrow(/^--loss dice is a segmentation loss/);
     expect(existsSync(out)).toBe(false);
+  });
+
+  it('sweep refuses, before the first run, a combination whose folder holds a run', async () => {
+    const out = join(work, 'sweep-again');
+    // The sweep run once with lr 1e-4; now again with 3e-4 added: the first folder holds a run.
+    cpSync(run, join(out, 'none_b4_lr0.0001'), { recursive: true });
+    const sweep = runSweep(['segment', '--data', data, '--out', out, '--augment', 'none', '--batch', '4', '--lr', '1e-4,3e-4', '--size', '16', '--features', '4', '--depth', '2']);
+    await expect(sweep).rejects.toThrow(`${join(out, 'none_b4_lr0.0001')} holds a run already: choose another --out, or --overwrite to replace it`);
+    expect(existsSync(join(out, 'none_b4_lr0.0003')), 'nothing trained').toBe(false);
   });
 });
 
