@@ -102,7 +102,7 @@ export function expectChoice<T extends string>(op: string, role: string, v: unkn
   if (!choices.includes(v as T)) throw new ArgumentError(`${op}: ${role} must be ${choices.map((c) => `'${c}'`).join(' or ')}, got ${describeValue(v)}`);
 }
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (typeof v !== 'object' || v === null) return false;
   const proto = Object.getPrototypeOf(v);
   return proto === Object.prototype || proto === null;

@@ -9,7 +9,7 @@
 
 import { ArgumentError, ShapeError } from '../errors.js';
 import { binaryForward } from '../kernels/elementwise.js';
-import { describeValue, expectFunction, expectKnownOptions, expectOptionalBoolean, expectTensor } from './args.js';
+import { describeValue, expectFunction, expectKnownOptions, expectOptionalBoolean, expectTensor, isPlainObject } from './args.js';
 import { keep, scope } from './scope.js';
 import { formatShape, full, Tensor } from './tensor.js';
 
@@ -116,7 +116,7 @@ interface Seed {
 function seedOf(loss: Tensor, dy: unknown, retainGraph: unknown): Seed {
   expectOptionalBoolean('backward', 'retainGraph', retainGraph);
   if (dy === undefined || dy === null) return { dy: null, retainGraph: retainGraph === true };
-  if (isOptions(dy)) {
+  if (isPlainObject(dy)) {
     expectKnownOptions('backward', dy, ['retainGraph']);
     expectOptionalBoolean('backward', 'retainGraph', dy.retainGraph);
     return { dy: null, retainGraph: dy.retainGraph === true || retainGraph === true };
@@ -129,12 +129,6 @@ function seedOf(loss: Tensor, dy: unknown, retainGraph: unknown): Seed {
     throw new ShapeError(`backward: dy ${dy.describe()} must have the shape of the tensor it seeds, ${loss.describe()}`);
   }
   return { dy, retainGraph: retainGraph === true };
-}
-
-function isOptions(v: unknown): v is Record<string, unknown> {
-  if (typeof v !== 'object' || v === null) return false;
-  const proto = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
 }
 
 /**

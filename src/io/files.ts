@@ -26,7 +26,8 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array | string):
   const failed = async (e: unknown): Promise<never> => {
     await fs.rm(tmp, { force: true }).catch(() => undefined);
     const err = e as NodeJS.ErrnoException;
-    if (typeof err?.message === 'string' && err.message.includes(tmp)) err.message = err.message.split(tmp).join(path);
+    // rename's message names both paths: 'X' -> 'X' would say nothing, so only a lone temporary is swapped.
+    if (typeof err?.message === 'string' && err.message.includes(tmp) && !err.message.includes(` -> '${path}'`)) err.message = err.message.split(tmp).join(path);
     if (typeof err?.path === 'string' && err.path === tmp) err.path = path;
     throw e;
   };
@@ -43,7 +44,8 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array | string):
     await handle.close().catch(() => undefined);
     return failed(e);
   }
-  await handle.close();
+  // A failure reported at close (ENOSPC on some network file systems) is a failed write too.
+  await handle.close().catch(failed);
   try {
     await fs.rename(tmp, path);
   } catch (e) {

@@ -53,9 +53,8 @@ function crc32(b: Uint8Array): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-/** Reads the central directory (zip64 included). Throws FormatError on a truncated file. */
 /**
- * The zip's central directory. A damaged byte can point any offset outside the file, and DataView
+ * The zip's central directory (zip64 included); a truncated file is a FormatError. A damaged byte can point any offset outside the file, and DataView
  * then throws a bare RangeError from deep inside; that becomes a FormatError naming the file.
  */
 function readZipDirectory(bytes: Uint8Array, source: string): Map<string, ZipEntry> {

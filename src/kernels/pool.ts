@@ -174,7 +174,8 @@ fn main(${LINEAR_MAIN_ARGS}) {
       let v = x[(n * params.h * params.w + at) * params.c + ch];
       let vIsNan = ${isNanBits('v', 'U')};
       // Strictly greater: the first maximum in scan order wins ties, per channel. A NaN beats any
-      // number, and once the best is NaN nothing replaces it (v > best is never asked about NaN).
+      // number, and once the best is NaN nothing replaces it (whatever v > best says about a NaN
+      // is masked by the bit tests, which a compiler cannot assume away).
       let better = ((v > best) | vIsNan) & !bestIsNan;
       best = select(best, v, better);
       bestAt = select(bestAt, U(at), better);

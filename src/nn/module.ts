@@ -157,7 +157,7 @@ export abstract class Module {
 
   /** Values in the parameters, each tensor counted once: a module shared by two parents is listed under both. */
   parameterCount(): number {
-    return [...new Set(this.parameters())].reduce((n, t) => n + t.size, 0);
+    return this.parameters().reduce((n, t) => n + t.size, 0);
   }
 
   /**

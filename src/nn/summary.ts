@@ -71,7 +71,7 @@ export function summary(root: Module, inputShape?: Shape): string {
   const line = (c: string[]) => c.map((v, i) => (i === c.length - 1 ? v.padStart(widths[i]) : v.padEnd(widths[i]))).join('  ').trimEnd();
   // Totals count each tensor once: a module shared by two parents is listed under both (as the
   // rows show) but holds its weights once, as Keras's and PyTorch's counts say.
-  const all = [...new Set(root.parameters())];
+  const all = root.parameters();
   const trainable = all.filter((t) => t.requiresGrad).reduce((n, t) => n + t.size, 0);
   const total = root.parameterCount();
   const buffers = [...new Set(root.namedBuffers().map((p) => p.tensor))].reduce((n, t) => n + t.size, 0);

@@ -12,8 +12,7 @@
 import { adagradUpdate } from '../kernels/optimizer.js';
 import { expectOptionalNumber, expectOptions } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
-import { expectKnownOptions } from '../graph/args.js';
-import { Optimizer, type NamedParameter } from './optimizer.js';
+import { expectOptimizerOptions, Optimizer, type NamedParameter } from './optimizer.js';
 
 export interface AdagradOptions {
   lr?: number;
@@ -35,7 +34,7 @@ export class Adagrad extends Optimizer {
   constructor(params: NamedParameter[] | Tensor[], opts: AdagradOptions = {}) {
     super(params, opts?.lr ?? 0.01, 'Adagrad');
     expectOptions('Adagrad', opts, '{ lr: 0.01, lrDecay: 0 }');
-    expectKnownOptions('Adagrad', opts, OPTIONS);
+    expectOptimizerOptions('Adagrad', opts, OPTIONS);
     for (const k of ['lrDecay', 'weightDecay', 'initialAccumulatorValue', 'eps'] as const) {
       expectOptionalNumber('Adagrad', k, opts[k], { min: 0 });
     }

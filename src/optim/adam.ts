@@ -11,9 +11,9 @@
 
 import { adamUpdate } from '../kernels/optimizer.js';
 import { ArgumentError } from '../errors.js';
-import { expectChoice, expectKnownOptions, expectOptionalNumber, expectOptions, meantOption } from '../graph/args.js';
+import { expectChoice, expectOptionalNumber, expectOptions } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
-import { Optimizer, type NamedParameter } from './optimizer.js';
+import { expectOptimizerOptions, Optimizer, type NamedParameter } from './optimizer.js';
 
 export interface AdamOptions {
   lr?: number;
@@ -41,30 +41,6 @@ export interface AdamKerasOptions {
 
 const OPTIONS = ['lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'epsilonMode'] as const;
 const KERAS_OPTIONS = ['learningRate', 'lr', 'beta1', 'beta2', 'epsilon', 'eps', 'weightDecay'] as const;
-
-/** PyTorch's and Keras's names for options that dawnet spells otherwise, for the hint in the error. */
-const OTHER_NAMES: Record<string, string[]> = {
-  learningRate: ['lr'],
-  learning_rate: ['learningRate', 'lr'],
-  betas: ['beta1', 'beta2'],
-  epsilon: ['eps'],
-};
-
-/**
- * expectKnownOptions, with a hint where an unknown option is another library's name for a known
- * one: new Adam(ps, { learningRate }) or { betas } would otherwise train at the defaults, silently.
- */
-export function expectOptimizerOptions(op: string, opts: object, known: readonly string[]): void {
-  for (const key of Object.keys(opts)) {
-    if (known.includes(key)) continue;
-    const meant = meantOption(key, known, OTHER_NAMES[key]);
-    if (meant) {
-      const hint = key === 'betas' ? 'beta1 and beta2' : meant;
-      throw new ArgumentError(`${op}: unknown option '${key}' (did you mean ${hint}?); the options are ${known.join(', ')}`);
-    }
-  }
-  expectKnownOptions(op, opts, known);
-}
 
 export class Adam extends Optimizer {
   readonly beta1: number;

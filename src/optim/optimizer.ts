@@ -2,8 +2,32 @@
 // per-parameter state tensors (moments) that checkpoints save and restore by name.
 
 import { ArgumentError, ShapeError } from '../errors.js';
-import { describeValue, expectNumber } from '../graph/args.js';
+import { describeValue, expectKnownOptions, expectNumber, meantOption } from '../graph/args.js';
 import { full, Tensor } from '../graph/tensor.js';
+
+/** PyTorch's and Keras's names for options that dawnet spells otherwise, for the hint in the error. */
+const OTHER_NAMES: Record<string, string[]> = {
+  learningRate: ['lr'],
+  learning_rate: ['learningRate', 'lr'],
+  betas: ['beta1', 'beta2'],
+  epsilon: ['eps'],
+};
+
+/**
+ * expectKnownOptions, with a hint where an unknown option is another library's name for a known
+ * one: new Adam(ps, { learningRate }) or { betas } would otherwise train at the defaults, silently.
+ */
+export function expectOptimizerOptions(op: string, opts: object, known: readonly string[]): void {
+  for (const key of Object.keys(opts)) {
+    if (known.includes(key)) continue;
+    const meant = meantOption(key, known, OTHER_NAMES[key]);
+    if (meant) {
+      const hint = key === 'betas' ? 'beta1 and beta2' : meant;
+      throw new ArgumentError(`${op}: unknown option '${key}' (did you mean ${hint}?); the options are ${known.join(', ')}`);
+    }
+  }
+  expectKnownOptions(op, opts, known);
+}
 
 export interface NamedParameter {
   name: string;

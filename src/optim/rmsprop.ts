@@ -16,8 +16,8 @@
 import { rmspropUpdate } from '../kernels/optimizer.js';
 import { expectChoice, expectOptionalNumber, expectOptions } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
-import { expectKnownOptions, expectOptionalBoolean } from '../graph/args.js';
-import { Optimizer, type NamedParameter } from './optimizer.js';
+import { expectOptionalBoolean } from '../graph/args.js';
+import { expectOptimizerOptions, Optimizer, type NamedParameter } from './optimizer.js';
 
 export interface RmspropOptions {
   lr?: number;
@@ -56,7 +56,7 @@ export class RMSprop extends Optimizer {
   constructor(params: NamedParameter[] | Tensor[], opts: RmspropOptions = {}) {
     super(params, opts?.lr ?? 0.01, 'RMSprop');
     expectOptions('RMSprop', opts, '{ lr: 0.01, alpha: 0.99, momentum: 0.9 }');
-    expectKnownOptions('RMSprop', opts, PYTORCH_OPTIONS);
+    expectOptimizerOptions('RMSprop', opts, PYTORCH_OPTIONS);
     expectOptionalNumber('RMSprop', 'alpha', opts.alpha, { min: 0, max: 1 });
     for (const k of ['eps', 'weightDecay', 'momentum'] as const) expectOptionalNumber('RMSprop', k, opts[k], { min: 0 });
     expectOptionalBoolean('RMSprop', 'centered', opts.centered);
@@ -73,7 +73,7 @@ export class RMSprop extends Optimizer {
   static keras(params: NamedParameter[] | Tensor[], opts: RmspropKerasOptions = {}): RMSprop {
     const op = 'RMSprop.keras';
     expectOptions(op, opts, '{ learningRate: 0.001, rho: 0.9 }');
-    expectKnownOptions(op, opts, KERAS_OPTIONS);
+    expectOptimizerOptions(op, opts, KERAS_OPTIONS);
     expectOptionalNumber(op, 'learningRate', opts.learningRate, { min: 0 });
     expectOptionalNumber(op, 'rho', opts.rho, { min: 0, max: 1 });
     for (const k of ['epsilon', 'momentum'] as const) expectOptionalNumber(op, k, opts[k], { min: 0 });

@@ -4,8 +4,7 @@ import { sgdUpdate } from '../kernels/optimizer.js';
 import { ArgumentError } from '../errors.js';
 import { expectOptionalBoolean, expectOptionalNumber, expectOptions } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
-import { expectOptimizerOptions } from './adam.js';
-import { Optimizer, type NamedParameter } from './optimizer.js';
+import { expectOptimizerOptions, Optimizer, type NamedParameter } from './optimizer.js';
 
 export interface SgdOptions {
   lr?: number;
