@@ -295,7 +295,12 @@ export interface ConvertReport {
 /** Rewrites a weight file as a dawnet-named, dawnet-layout .safetensors (`dawnet convert`). */
 export async function convertWeights(inPath: string, outPath: string, opts: ConvertOptions = {}): Promise<ConvertReport> {
   const file = await readWeightFile(inPath, { format: opts.format });
-  const kind = opts.model ?? inferModelKind(file.tensors.keys());
+  const inferred = inferModelKind(file.tensors.keys());
+  // A --model the names contradict would be written under it, its names left as they were.
+  if (opts.model && inferred !== 'generic' && inferred !== opts.model) {
+    throw new FormatError(`${inPath}: its tensor names are ${inferred}'s (${[...file.tensors.keys()][0]}, ...), not ${opts.model}'s; convert it with --model ${inferred}, or leave --model out`);
+  }
+  const kind = opts.model ?? inferred;
   const { tensors } = mapWeights(file, kind);
   const base = inPath.split(/[\\/]/).pop() ?? inPath;
   const bytes = encodeSafetensors(tensors, { format: 'dawnet-weights-1', model: kind, converted_from: base });

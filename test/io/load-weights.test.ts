@@ -260,5 +260,9 @@ describe('convertWeights and dawnet convert', () => {
     await expect(runConvert([at('vgg16_tiny.pt')])).rejects.toBeInstanceOf(dn.ShapeError);
     await expect(runConvert([at('vgg16_tiny.pt'), '--out', join(tmp, 'x'), '--model', 'resnet'])).rejects.toBeInstanceOf(dn.ShapeError);
     await expect(runConvert([at('vgg16_tiny.pt'), '--out', join(tmp, 'x'), '--bogus', '1'])).rejects.toBeInstanceOf(dn.ShapeError);
+    // A --model the file's names contradict is refused, not written under it with the names unchanged.
+    await expect(convertWeights(at('vgg16_tiny.pt'), join(tmp, 'as-unet.safetensors'), { model: 'unet' })).rejects.toThrow(/vgg16_tiny\.pt: its tensor names are vgg16's \(.*, \.\.\.\), not unet's; convert it with --model vgg16/);
+    await expect(convertWeights(at('unet_tiny_legacy.pt'), join(tmp, 'as-vgg.safetensors'), { model: 'vgg16' })).rejects.toThrow(/its tensor names are unet's/);
+    expect(existsSync(join(tmp, 'as-unet.safetensors'))).toBe(false);
   });
 });
