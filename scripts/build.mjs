@@ -8,7 +8,7 @@ const common = { bundle: true, format: 'esm', sourcemap: true, target: 'es2022',
 
 await build({
   ...common,
-  entryPoints: { index: 'src/index.ts', cli: 'src/cli/main.ts', 'decode-worker': 'src/data/decode-worker.ts' },
+  entryPoints: { index: 'src/index.ts', cli: 'src/cli/main.ts', 'decode-worker': 'src/data/decode-worker.ts', 'keras-h5-worker': 'src/io/keras-h5-worker.ts' },
   outdir: 'dist',
   platform: 'node',
   external: ['webgpu', 'h5wasm', 'playwright-core'],

@@ -13,6 +13,7 @@ import { DataError } from './errors.js';
 import { decodeSlice, readFileBytes, type DecodedSlice } from './lgg.js';
 import { deriveSeed, seededRandom, shuffled } from './split.js';
 import { nodeModule } from '../io/files.js';
+import { workerSource } from '../util/worker-source.js';
 
 /** What a batch needs of a slice (LggSlice has it). */
 export interface BatchSample {
@@ -226,7 +227,7 @@ class WorkerPool {
 
   static async start(n: number, workerUrl?: URL): Promise<WorkerPool> {
     const { Worker } = await nodeModule<typeof import('node:worker_threads')>('node:worker_threads');
-    const source = await workerSource(workerUrl);
+    const source = await decodeWorkerSource(workerUrl);
     const workers = Array.from({ length: n }, () => (typeof source === 'string' ? new Worker(source, { eval: true }) : new Worker(source)));
     return new WorkerPool(workers);
   }
@@ -277,36 +278,11 @@ class WorkerPool {
 /** What decode-worker.ts posts back for each task. */
 export type DecodeReply = { image: Float32Array; mask: Float32Array; label: 0 | 1 } | { error: string };
 
-let bundledWorker: Promise<string> | undefined;
-
 /**
- * The worker script. Built code runs `decode-worker.js` next to this module (the build must emit
- * it). Run from TypeScript sources (vitest), Node 20 cannot start a .ts worker, so the worker is
- * bundled once with esbuild (a dev dependency) and started from source text.
+ * The decode worker's script (util/worker-source.ts): `decode-worker.js` beside this module in
+ * built code, bundled from the TypeScript source under vitest; `override` where the build differs.
  */
-async function workerSource(override?: URL): Promise<URL | string> {
+async function decodeWorkerSource(override?: URL): Promise<URL | string> {
   if (override) return override;
-  const here = import.meta.url;
-  if (!here.endsWith('.ts')) {
-    const url = new URL('./decode-worker.js', here);
-    const fs = await nodeModule<typeof import('node:fs/promises')>('node:fs/promises');
-    await fs.access(url).catch(() => {
-      throw new DataError(`batches: worker script ${url.href} is missing (add src/data/decode-worker.ts to the build, pass workerUrl, or use workers: 0)`);
-    });
-    return url;
-  }
-  bundledWorker ??= (async () => {
-    const esbuild = await nodeModule<typeof import('esbuild')>('esbuild');
-    const { fileURLToPath } = await nodeModule<typeof import('node:url')>('node:url');
-    const out = await esbuild.build({
-      entryPoints: [fileURLToPath(new URL('./decode-worker.ts', here))],
-      bundle: true,
-      platform: 'node',
-      format: 'cjs',
-      write: false,
-      logLevel: 'silent',
-    });
-    return out.outputFiles[0]!.text;
-  })();
-  return bundledWorker;
+  return workerSource(import.meta.url, 'decode-worker', (url) => new DataError(`batches: worker script ${url.href} is missing (add src/data/decode-worker.ts to the build, pass workerUrl, or use workers: 0)`));
 }

@@ -7,6 +7,8 @@
 // Keys come out as 'layer/variable' ('block1_conv1/kernel'); values keep Keras's layout.
 
 import { FormatError } from '../errors.js';
+import { workerSource } from '../util/worker-source.js';
+import { nodeModule } from './files.js';
 import type { SourceTensor } from './torch.js';
 
 type H5 = typeof import('h5wasm');
@@ -79,10 +81,67 @@ const H5_DTYPES: Record<string, string> = { '<f': 'F32', '<d': 'F64', '<e': 'F16
 
 let fileCounter = 0;
 
-/** Reads a Keras HDF5 weights or model file into 'layer/variable' -> float32 tensor. */
-export async function readKerasH5(bytes: Uint8Array, source: string): Promise<Map<string, SourceTensor>> {
+export interface ReadKerasH5Options {
+  /**
+   * Node: how long the read in its worker may take before the file is refused as damaged;
+   * default 60 s plus 1 s per 10 MB (VGG16's 58 MB file reads in a few seconds).
+   */
+  timeoutMs?: number;
+}
+
+/**
+ * Reads a Keras HDF5 weights or model file into 'layer/variable' -> float32 tensor. In Node the
+ * read runs in a worker thread with a time limit: a damaged file can stall h5wasm inside its
+ * WebAssembly (a one-byte flip in a string attribute's heap did, forever), where nothing on this
+ * thread could interrupt it. In the browser it reads here.
+ */
+export async function readKerasH5(bytes: Uint8Array, source: string, opts: ReadKerasH5Options = {}): Promise<Map<string, SourceTensor>> {
+  const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+  if (!isNode) return readKerasH5Here(bytes, source);
+  const timeoutMs = opts.timeoutMs ?? 60_000 + bytes.length / 10_000;
+  const { Worker } = await nodeModule<typeof import('node:worker_threads')>('node:worker_threads');
+  const script = await workerSource(import.meta.url, 'keras-h5-worker', (url) => new FormatError(`${source}: the HDF5 reader's worker script ${url.href} is missing from the build`));
+  const worker = typeof script === 'string' ? new Worker(script, { eval: true }) : new Worker(script);
+  const path = await scratchPath();
+  type Reply = { entries?: [string, SourceTensor][]; error?: string; format?: boolean };
+  try {
+    const reply = await new Promise<Reply>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new FormatError(`${source}: reading the HDF5 file did not finish in ${Math.round(timeoutMs / 1000)} s; h5wasm stalls on some damaged files, so this one is likely damaged`)), timeoutMs);
+      worker.once('message', (m: Reply) => (clearTimeout(timer), resolve(m)));
+      worker.once('error', (e) => (clearTimeout(timer), reject(e)));
+      worker.postMessage({ bytes, source, path });
+    });
+    if (reply.error !== undefined) throw reply.format ? new FormatError(reply.error) : new Error(reply.error);
+    return new Map(reply.entries);
+  } finally {
+    await worker.terminate();
+    // A worker stopped mid-read never reached its own clean-up of the scratch file.
+    await (await nodeModule<typeof import('node:fs/promises')>('node:fs/promises')).rm(path, { force: true });
+  }
+}
+
+/**
+ * Where h5wasm is given the bytes to open. Its browser build keeps files in memory, but its Node
+ * build reads and writes the real file system: there the file goes in the temporary folder, under
+ * a name of this process and thread alone (a fixed '/dawnet-keras-1.h5' needed write access to
+ * '/', and two processes reading at once took each other's file).
+ */
+async function scratchPath(): Promise<string> {
+  const n = ++fileCounter;
+  const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+  if (!isNode) return `/dawnet-keras-${n}.h5`;
+  const [{ tmpdir }, { join }, { threadId }] = await Promise.all([
+    nodeModule<typeof import('node:os')>('node:os'),
+    nodeModule<typeof import('node:path')>('node:path'),
+    nodeModule<typeof import('node:worker_threads')>('node:worker_threads'),
+  ]);
+  return join(tmpdir(), `dawnet-keras-${process.pid}-${threadId}-${n}-${Date.now()}.h5`);
+}
+
+/** readKerasH5 on this thread (the browser's path, and the worker's). */
+export async function readKerasH5Here(bytes: Uint8Array, source: string, scratch?: string): Promise<Map<string, SourceTensor>> {
   const { h5, fs, throwErrors } = await h5wasm();
-  const path = `/dawnet-keras-${++fileCounter}.h5`;
+  const path = scratch ?? (await scratchPath());
   fs.writeFile(path, bytes);
   let file: InstanceType<H5['File']> | null = null;
   throwErrors(true);

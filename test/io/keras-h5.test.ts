@@ -3,6 +3,7 @@
 // layer_names), read with h5wasm and compared with the values the script derived.
 
 import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import h5wasm from 'h5wasm/node';
 import { describe, expect, it } from 'vitest';
@@ -64,11 +65,28 @@ describe('readKerasH5', () => {
 
   it('an HDF5 file that is not Keras weights (no layer_names): FormatError', async () => {
     const { FS } = await h5wasm.ready;
-    const f = new h5wasm.File('/plain-test.h5', 'w');
+    // h5wasm's Node build writes the real file system: a file of this process in the temporary folder.
+    const path = join(tmpdir(), `dawnet-plain-test-${process.pid}.h5`);
+    const f = new h5wasm.File(path, 'w');
     f.create_dataset({ name: 'x', data: Float32Array.of(1, 2, 3) });
     f.close();
-    const bytes = FS!.readFile('/plain-test.h5') as Uint8Array;
-    FS!.unlink('/plain-test.h5');
+    const bytes = FS!.readFile(path) as Uint8Array;
+    FS!.unlink(path);
     await expect(readKerasH5(bytes, 'plain.h5')).rejects.toBeInstanceOf(FormatError);
   });
+
+  it('a file on which h5wasm stalls is refused when its time is up, and the read stops', async () => {
+    // One flipped byte in the heap of the chunked 'layer_names0' attribute: h5wasm, reading it,
+    // loops inside WebAssembly for good (measured: over 80 s, the event loop blocked). The read
+    // runs in a worker, which is terminated when the limit passes.
+    const bytes = Uint8Array.from(fixture('vgg_mini_keras_model.h5'));
+    bytes[2552] ^= 0xff;
+    const started = Date.now();
+    const error = await readKerasH5(bytes, 'stalls.h5', { timeoutMs: 2000 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(FormatError);
+    expect((error as Error).message).toBe('stalls.h5: reading the HDF5 file did not finish in 2 s; h5wasm stalls on some damaged files, so this one is likely damaged');
+    expect(Date.now() - started).toBeLessThan(15_000);
+    // The intact file still reads, through the same path.
+    expect((await readKerasH5(fixture('vgg_mini_keras_model.h5'), 'intact.h5')).size).toBeGreaterThan(0);
+  }, 30_000);
 });
