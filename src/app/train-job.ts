@@ -90,9 +90,19 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
     ema?.dispose();
     optimizer.dispose();
   };
-  // What fails from here to the first epoch (a checkpoint or base weights that do not load, the
-  // callbacks' checks) frees the model, optimiser and average before it propagates.
+  // What fails from here to the first epoch (the callbacks' checks, a checkpoint or base weights
+  // that do not load) frees the model, optimiser and average before it propagates, and comes
+  // before anything of the run is written or an old run cleared.
+  let callbacks: Record<string, Callback>;
   try {
+    const monitor = bestMonitor(c.task);
+    callbacks = {
+      earlyStopping: new EarlyStopping({ monitor: 'val_loss', minDelta: c.minDelta, patience: c.patience, restoreBestWeights: true }),
+      checkpoint: new ModelCheckpoint(files.best, { monitor, saveBestOnly: true }),
+      ...(c.lrSchedule === 'cosine'
+        ? { lrSchedule: new LearningRateScheduler(cosineDecay({ lr: c.lr, epochs: c.epochs, minLr: c.lr / 100 })) }
+        : { reduceLr: new ReduceLROnPlateau({ monitor: 'val_loss', factor: c.lrFactor, patience: c.lrPatience }) }),
+    };
     if (resume && (await fileExists(files.last))) {
       const loaded = await loadCheckpoint(files.last, model, optimizer, ema);
       if (ema && !loaded.emaRestored) log(`resume: ${files.last} holds no weight average; it starts again from the loaded weights`);
@@ -119,14 +129,6 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
     throw e;
   }
 
-  const monitor = bestMonitor(c.task);
-  const callbacks: Record<string, Callback> = {
-    earlyStopping: new EarlyStopping({ monitor: 'val_loss', minDelta: c.minDelta, patience: c.patience, restoreBestWeights: true }),
-    checkpoint: new ModelCheckpoint(files.best, { monitor, saveBestOnly: true }),
-    ...(c.lrSchedule === 'cosine'
-      ? { lrSchedule: new LearningRateScheduler(cosineDecay({ lr: c.lr, epochs: c.epochs, minLr: c.lr / 100 })) }
-      : { reduceLr: new ReduceLROnPlateau({ monitor: 'val_loss', factor: c.lrFactor, patience: c.lrPatience }) }),
-  };
   for (const [name, cb] of Object.entries(callbacks)) if (callbackState[name]) cb.setState?.(callbackState[name]);
   const callbackStates = () => Object.fromEntries(Object.entries(callbacks).map(([n, cb]) => [n, cb.getState?.() ?? {}]));
   const meta = (epoch: number, logs: Logs) => ({

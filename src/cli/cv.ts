@@ -80,19 +80,15 @@ export function formatCvTable(rows: readonly FoldRow[], task: Task, ensemble?: R
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
-/**
- * What the fields later versions added mean where an older run's config lacks them, so that an
- * older fold compares equal to the same settings given today.
- */
-/**
- * Refuses a fold folder that holds a run of other settings: every field but the folder and the
- * fold shapes a fold's result (epochs too: a fold finished with fewer is another setting), and
- * mixing them would average folds trained differently, or score patients another fold trained on.
- * The data folder is compared as an absolute path (runs store it so).
- */
 /** The folder, the fold, and what only changes how a fold runs (threads, strictness, tuning). */
 const SETTINGS_THAT_SHAPE_NO_RESULT = new Set<keyof TrainConfig>(['out', 'fold', 'workers', 'strict', 'tuneConvs']);
 
+/**
+ * Refuses a fold folder that holds a run of other settings: every field but those above shapes a
+ * fold's result (epochs too: a fold finished with fewer is another setting), and mixing them would
+ * average folds trained differently, or score patients another fold trained on. The data folder is
+ * compared as an absolute path (runs store it so); a field an older run lacks counts as its default.
+ */
 async function checkSameSettings(saved: TrainConfig, wanted: TrainConfig, dir: string): Promise<void> {
   if (saved.fold !== wanted.fold || saved.task !== wanted.task) throw new UsageError(`${dir} holds fold ${(saved.fold ?? 0) + 1} of a ${saved.task} run, not fold ${wanted.fold! + 1} of ${wanted.task}; use another --out`);
   const { resolve } = await nodePath();

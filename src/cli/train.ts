@@ -160,9 +160,12 @@ export async function resumeConfig(task: Task, flags: Record<string, unknown>, g
   // already has are fine (and --out naming the same folder); only a different value is refused.
   const asGiven = configFromFlags(task, flags) as unknown as Record<string, unknown>;
   const path = await nodePath();
+  if (given.includes('overwrite')) throw new UsageError(`--overwrite replaces a run with a new one; --resume continues ${dir}: give one of them`);
   const same = (f: string): boolean => {
     if (f === 'out') return path.resolve(String(flags.out)) === path.resolve(dir);
     const field = f.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    // A flag that is no setting of the run cannot repeat one.
+    if (!(field in asGiven)) return false;
     return JSON.stringify(asGiven[field]) === JSON.stringify((saved as unknown as Record<string, unknown>)[field]);
   };
   const changing = [...new Set(given.filter((f) => !RESUME_FLAGS.has(f) && !same(f)))];

@@ -101,19 +101,23 @@ export async function readKerasH5(bytes: Uint8Array, source: string, opts: ReadK
   const timeoutMs = opts.timeoutMs ?? 60_000 + bytes.length / 10_000;
   const { Worker } = await nodeModule<typeof import('node:worker_threads')>('node:worker_threads');
   const script = await workerSource(import.meta.url, 'keras-h5-worker', (url) => new FormatError(`${source}: the HDF5 reader's worker script ${url.href} is missing from the build`));
-  const worker = typeof script === 'string' ? new Worker(script, { eval: true }) : new Worker(script);
   const path = await scratchPath();
+  const worker = typeof script === 'string' ? new Worker(script, { eval: true }) : new Worker(script);
   type Reply = { entries?: [string, SourceTensor][]; error?: string; format?: boolean };
+  let timer: ReturnType<typeof setTimeout> | undefined;
   try {
     const reply = await new Promise<Reply>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new FormatError(`${source}: reading the HDF5 file did not finish in ${Math.round(timeoutMs / 1000)} s; h5wasm stalls on some damaged files, so this one is likely damaged`)), timeoutMs);
-      worker.once('message', (m: Reply) => (clearTimeout(timer), resolve(m)));
-      worker.once('error', (e) => (clearTimeout(timer), reject(e)));
+      timer = setTimeout(() => reject(new FormatError(`${source}: reading the HDF5 file did not finish in ${Math.round(timeoutMs / 1000)} s; h5wasm stalls on some damaged files, so this one is likely damaged`)), timeoutMs);
+      worker.once('message', resolve);
+      worker.once('error', reject);
+      // A worker gone without a word (killed by its runtime) would otherwise leave this to the timer.
+      worker.once('exit', (code) => reject(new FormatError(`${source}: the HDF5 reader's worker stopped (exit code ${code}) before it answered`)));
       worker.postMessage({ bytes, source, path });
     });
     if (reply.error !== undefined) throw reply.format ? new FormatError(reply.error) : new Error(reply.error);
     return new Map(reply.entries);
   } finally {
+    clearTimeout(timer);
     await worker.terminate();
     // A worker stopped mid-read never reached its own clean-up of the scratch file.
     await (await nodeModule<typeof import('node:fs/promises')>('node:fs/promises')).rm(path, { force: true });

@@ -14,7 +14,7 @@ export interface Named {
 
 /** On an error leaving a module's forward: the path it has come out through, and what it said. */
 const LAYER = Symbol('dawnet.layer');
-type LayerNote = { path: string[]; layer: string; message: string; last: Module };
+type LayerNote = { path: string[]; layer: string; message: string; last: Module; lost: boolean };
 
 /**
  * An error passing out of `m`'s forward: the first module it leaves is the layer at fault (its
@@ -28,25 +28,48 @@ function notePassage(e: unknown, m: Module): void {
   const err = e as DawnetError & { [LAYER]?: LayerNote };
   const note = err[LAYER];
   if (!note) {
-    err[LAYER] = { path: [], layer: m.constructor.name, message: err.message, last: m };
+    err[LAYER] = { path: [], layer: m.constructor.name, message: err.message, last: m, lost: false };
     return;
   }
   // A forward that calls its own module's other entry (forwardRelu calling forward) passes once.
-  if (note.last === m) return;
-  const name = m.namedChildren().find(([, c]) => c === note.last)?.[0];
+  if (note.last === m || note.lost) return;
+  // Usually a child; a deeper descendant where a level in between was not wrapped (a forward
+  // set as a class field replaces the wrapper) or was skipped (a grandchild's forward called).
+  const path = pathTo(m, note.last);
   note.last = m;
-  if (name === undefined) return;
-  note.path.unshift(name);
+  if (path === null) {
+    // The error came from a module m does not hold: a path from here on would be a wrong one.
+    note.lost = true;
+    return;
+  }
+  note.path.unshift(...path);
   err.message = `${note.path.join('.')} (${note.layer}): ${note.message}`;
+}
+
+/** The names leading from `from` down to `to` among its descendants (breadth first), else null. */
+function pathTo(from: Module, to: Module): string[] | null {
+  const queue: [Module, string[]][] = [[from, []]];
+  const seen = new Set<Module>();
+  while (queue.length) {
+    const [m, path] = queue.shift()!;
+    for (const [name, child] of m.namedChildren()) {
+      if (child === to) return [...path, name];
+      if (!seen.has(child)) {
+        seen.add(child);
+        queue.push([child, [...path, name]]);
+      }
+    }
+  }
+  return null;
 }
 
 /** Wraps `m`'s forward and forwardRelu (Sequential's fused path) so that errors leaving them are noted. */
 function notePassagesOf(m: Module): void {
-  const target = m as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const target = m as unknown as Record<string, ((...args: unknown[]) => unknown) & { [WRAPPED]?: true }>;
   for (const k of ['forward', 'forwardRelu']) {
     const inner = target[k];
-    if (typeof inner !== 'function') continue;
-    target[k] = (...args: unknown[]) => {
+    if (typeof inner !== 'function' || inner[WRAPPED]) continue;
+    const wrapper = (...args: unknown[]) => {
       try {
         return inner.apply(m, args);
       } catch (e) {
@@ -54,8 +77,12 @@ function notePassagesOf(m: Module): void {
         throw e;
       }
     };
+    target[k] = Object.assign(wrapper, { [WRAPPED]: true as const });
   }
 }
+
+/** Marks a wrapper, so that wrapping again (a module registered, or registered twice) is a no-op. */
+const WRAPPED = Symbol('dawnet.notesPassages');
 
 /**
  * Named tensors with each tensor once, under its first name: what an optimiser takes, since tied
@@ -97,6 +124,8 @@ export abstract class Module {
   protected addModule<M extends Module>(name: string, m: M): M {
     this.claimName('child', name);
     this.children.set(name, m);
+    // A forward set as a class field replaced the constructor's wrapper: wrap it now.
+    notePassagesOf(m);
     return m;
   }
 

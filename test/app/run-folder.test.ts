@@ -81,6 +81,7 @@ describe('train --resume', () => {
     const resumed = await resumeConfig('segment', again, ['resume', 'out', 'batch', 'lr', 'size', 'workers']);
     expect([resumed.batch, resumed.workers]).toEqual([4, 2]);
     await expect(resumeConfig('segment', { ...again, out: join(work, 'elsewhere') }, ['resume', 'out'])).rejects.toThrow('--out would change it');
+    await expect(resumeConfig('segment', { resume: run, overwrite: true }, ['resume', 'overwrite'])).rejects.toThrow(`--overwrite replaces a run with a new one; --resume continues ${run}: give one of them`);
     expect(JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')).data, 'typed relative, stored absolute').toBe(resolve(data));
   });
 });

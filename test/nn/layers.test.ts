@@ -220,6 +220,25 @@ describe('Sequential and layer names in errors', () => {
       const right = new Sequential(['backbone', shared]);
       expect(() => left.forward(dn.zeros([3, 5]))).toThrow(/^head \(Linear\): linear/);
       expect(() => right.forward(dn.zeros([3, 5]))).toThrow(/^backbone \(Linear\): linear/);
+      // A forward set as a class field (it replaces the constructor's wrapper) is wrapped when
+      // registered, and a level the error skipped is still named: the path is the whole one.
+      class FieldForward extends dn.Module {
+        readonly leaf = this.addModuleForTest('leaf', new dn.nn.Linear(4, 2));
+        addModuleForTest<M extends dn.Module>(name: string, m: M): M {
+          return this.addModule(name, m);
+        }
+        forward = (x: dn.Tensor): dn.Tensor => this.leaf.forward(x);
+      }
+      const top = new Sequential(['mid', new FieldForward()]);
+      const root = new Sequential(['top', top]);
+      expect(() => root.forward(dn.zeros([3, 5]))).toThrow(/^top\.mid\.leaf \(Linear\): linear/);
+      // An error from a module the parent does not hold stops the path rather than name it wrongly.
+      class Borrower extends dn.Module {
+        forward(x: dn.Tensor): dn.Tensor {
+          return shared.forward(x);
+        }
+      }
+      expect(() => new Sequential(['block', new Borrower()]).forward(dn.zeros([3, 5]))).toThrow(/^linear: expects x/);
       // An error from outside any child is left as it was.
       expect(() => new dn.nn.Linear(4, 2).forward(dn.zeros([3, 5]))).toThrow(/^linear: expects x/);
     });
