@@ -2,12 +2,11 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as dn from '../../src/index.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { overrideRowKernelChoice, ROW_MIN_C, ROW_SPECS } from '../../src/kernels/softmax-rows.js';
-import { logSoftmax, oneHot, softmax, softmaxCrossEntropy, type CrossEntropyOptions } from '../../src/kernels/softmax.js';
+import { logSoftmax, softmax, softmaxCrossEntropy, type CrossEntropyOptions } from '../../src/kernels/softmax.js';
 import { nd, type NdArray } from '../../src/reference/array.js';
 import {
   logSoftmaxBackwardRef,
   logSoftmaxRef,
-  oneHotRef,
   softmaxBackwardRef,
   softmaxCrossEntropyBackwardRef,
   softmaxCrossEntropyRef,
@@ -16,6 +15,7 @@ import {
 import { expectClose, F32 } from '../helpers/close.js';
 import { checkGrad } from '../helpers/finite-diff.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
+import { withNarrowGrid } from '../helpers/narrow-grid.js';
 import { rng, uniform } from '../helpers/rng.js';
 
 useGpu();
@@ -49,30 +49,6 @@ function targets(kind: Targets, rows: number, c: number, seed: number): Float64A
   return f32(out);
 }
 
-/**
- * Runs fn with the device pretending to allow 64 workgroups per grid dimension, so the 274
- * workgroups of [70000, 2]'s rows take linearGrid's 2-D layout (64 x 5, the last 46 workgroups
- * past the end). Reaching it for real takes 65535 * 256 = 16.8M rows. Asserts a 2-D dispatch ran,
- * and one of each kernel named in `kernels`.
- */
-async function withNarrowGrid<T>(fn: () => Promise<T>, kernels: string[] = []): Promise<T> {
-  const rt = runtime();
-  const real = rt.limits;
-  const narrow = new Proxy(real, { get: (t, k) => (k === 'maxComputeWorkgroupsPerDimension' ? 64 : Reflect.get(t, k, t)) });
-  const limits = vi.spyOn(rt, 'limits', 'get').mockReturnValue(narrow);
-  const dispatch = vi.spyOn(rt, 'dispatch');
-  try {
-    const result = await fn();
-    expect(dispatch.mock.calls.some(([, , grid]) => (grid[1] ?? 1) > 1), 'a dispatch used the 2-D grid').toBe(true);
-    for (const name of kernels) {
-      expect(dispatch.mock.calls.some(([spec, , grid]) => spec.name === name && (grid[1] ?? 1) > 1), `${name} used the 2-D grid`).toBe(true);
-    }
-    return result;
-  } finally {
-    dispatch.mockRestore();
-    limits.mockRestore();
-  }
-}
 const maybeNarrow = <T>(n: number, fn: () => Promise<T>): Promise<T> => (n > 65536 ? withNarrowGrid(fn) : fn());
 
 /**
@@ -360,105 +336,6 @@ describe('CPU adapters keep one thread per row', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-
-const ONE_HOT_CASES = [
-  { name: 'integer labels', labels: [0, 1, 2, 3, 4, 2], shape: [6], classes: 5, hot: [0, 1, 2, 3, 4, 2] },
-  { name: 'a trailing axis of 1', labels: [0, 1, 2, 2, 1, 0], shape: [2, 3, 1], classes: 3, hot: [0, 1, 2, 2, 1, 0] },
-  { name: 'out of range', labels: [-1, 5, 7, 1e9, -1e9, 4], shape: [2, 3], classes: 5, hot: [-1, -1, -1, -1, -1, 4] },
-  { name: 'non-integer', labels: [1.4, 1.6, 2.0000002, -0.4, -0.6, 4.4, 4.6, 0.9999999, 0.5, 2.5], shape: [10, 1], classes: 5, hot: [1, 2, 2, 0, -1, 4, -1, 1, 1, 3] },
-  { name: 'NaN and infinities', labels: [Number.NaN, Infinity, -Infinity, 1], shape: [4], classes: 3, hot: [-1, -1, -1, 1] },
-  { name: 'a scalar', labels: [2], shape: [], classes: 4, hot: [2] },
-  { name: 'one class', labels: [0, 1, 0], shape: [3], classes: 1, hot: [0, -1, 0] },
-] as const;
-
-describe('oneHot', () => {
-  for (const cs of ONE_HOT_CASES) {
-    it(`${cs.name}: GPU matches CPU, and both put the 1s where expected`, async () => {
-      const labels = f32(cs.labels);
-      const want = oneHotRef(nd(labels, [...cs.shape]), cs.classes);
-      const expected = cs.hot.flatMap((h) => Array.from({ length: cs.classes }, (_, k) => Number(k === h)));
-      expect(Array.from(want.data)).toEqual(expected);
-      const lt = fromNd(labels, [...cs.shape], true);
-      const out = oneHot(lt, cs.classes);
-      expect([...out.shape]).toEqual(want.shape);
-      expect(out.requiresGrad).toBe(false);
-      expect(out.node).toBeNull();
-      expect(Array.from(await out.toArray())).toEqual(expected);
-      lt.dispose();
-      out.dispose();
-    });
-  }
-
-  it('covers more rows than one grid dimension holds', async () => {
-    const n = 70000;
-    const labels = f32(Array.from({ length: n }, (_, i) => (i * 7) % 4));
-    const got = await withNarrowGrid(async () => {
-      const lt = fromNd(labels, [n, 1]);
-      const out = oneHot(lt, 3);
-      const values = await out.toArray();
-      lt.dispose();
-      out.dispose();
-      return values;
-    });
-    expect(Array.from(got)).toEqual(Array.from(oneHotRef(nd(labels, [n, 1]), 3).data));
-  });
-});
-
-// ---------------------------------------------------------------------------------------------
-
-/** fn throws an instance of `cls` whose message starts with `op: `. */
-function expectError(fn: () => unknown, cls: new (...args: never[]) => Error, op: string): void {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  expect(caught, `${op} should throw`).toBeInstanceOf(cls);
-  expect((caught as Error).message.startsWith(`${op}: `), (caught as Error).message).toBe(true);
-}
-
-describe('argument and shape checks', () => {
-  it('reject bad inputs with the op named first, before allocating', () => {
-    const scalar = dn.tensor([1], []);
-    const emptyAxis = dn.zeros([3, 0]);
-    const z = dn.zeros([2, 3]);
-    const other = dn.zeros([3, 2]);
-    const disposed = dn.zeros([2, 3]);
-    disposed.dispose();
-    const before = dn.memory().bytesInUse;
-    for (const [name, op] of [['softmax', softmax], ['logSoftmax', logSoftmax]] as const) {
-      expectError(() => op(scalar), dn.ShapeError, name);
-      expectError(() => op(emptyAxis), dn.ShapeError, name);
-      expectError(() => op([1, 2] as unknown as dn.Tensor), dn.ArgumentError, name);
-      expectError(() => op(disposed), dn.DisposedError, name);
-    }
-    const ce = 'softmaxCrossEntropy';
-    expectError(() => softmaxCrossEntropy(z, other), dn.ShapeError, ce);
-    expectError(() => softmaxCrossEntropy(scalar, scalar), dn.ShapeError, ce);
-    expectError(() => softmaxCrossEntropy(emptyAxis, emptyAxis), dn.ShapeError, ce);
-    expectError(() => softmaxCrossEntropy(z, z, { labelSmoothing: 1.5 }), dn.ShapeError, ce);
-    expectError(() => softmaxCrossEntropy(z, z, { labelSmoothing: -0.1 }), dn.ShapeError, ce);
-    expectError(() => softmaxCrossEntropy(z, z, { labelSmoothing: Number.NaN }), dn.ShapeError, ce);
-    expectError(() => softmaxCrossEntropy(z, z, { reduction: 'avg' as 'mean' }), dn.ArgumentError, ce);
-    expectError(() => softmaxCrossEntropy(z, 'y' as unknown as dn.Tensor), dn.ArgumentError, ce);
-    expectError(() => softmaxCrossEntropy(z, z, 'mean' as CrossEntropyOptions), dn.ArgumentError, ce);
-    for (const classes of [0, 2.5, -1, Number.NaN, '3']) {
-      expectError(() => oneHot(z, classes as number), dn.ArgumentError, 'oneHot');
-    }
-    expectError(() => oneHot(null as unknown as dn.Tensor, 3), dn.ArgumentError, 'oneHot');
-    expect(dn.memory().bytesInUse).toBe(before);
-    for (const t of [scalar, emptyAxis, z, other]) t.dispose();
-  });
-
-  it('softmaxCrossEntropy rejects logits with no rows', () => {
-    const z = dn.zeros([0, 3]);
-    expectError(() => softmaxCrossEntropy(z, z), dn.ShapeError, 'softmaxCrossEntropy');
-    z.dispose();
-  });
-});
-
-// ---------------------------------------------------------------------------------------------
 // logSoftmax at large logits. It was x - (m + log s): m + log s rounds at m's magnitude (half an
 // ulp of m: 3e-5 at 1e3, 4e-3 at 1e5, 0.03 at 1e6, where [m, m, m-1, m-2] gave -0.9375 for
 // -0.91758). As (x - m) - log s, x - m is exact (Sterbenz: x within a factor 2 of m), s sums
@@ -495,46 +372,3 @@ for (const kind of ['cpu', 'gpu'] as const) {
   });
 }
 
-// ---------------------------------------------------------------------------------------------
-// Axes and options. The kernels normalise the last axis only; softmax(x, 0) and logSoftmax(x, 0)
-// used to ignore the axis and normalise the last one anyway. An axis is now accepted only where it
-// names the last (-1 or rank - 1), so a PyTorch port's dim=1 (NCHW's channels; here NHWC's are
-// already last) is an ArgumentError instead of a silent wrong answer.
-
-describe('softmax and logSoftmax axes, softmaxCrossEntropy options', () => {
-  it('the last axis, as -1 or rank - 1, gives what no axis gives', async () => {
-    const x = dn.tensor(f32(uniform(24, 1600, -3, 3)), [2, 3, 4]);
-    for (const op of [softmax, logSoftmax]) {
-      const outs = [op(x), op(x, -1), op(x, 2)];
-      const [plain, ...rest] = await Promise.all(outs.map((t) => t.toArray()));
-      for (const r of rest) expect([...r]).toEqual([...plain]);
-      for (const t of outs) t.dispose();
-    }
-    x.dispose();
-  });
-
-  it('any other axis is an ArgumentError naming the op, before allocating', () => {
-    const x = dn.zeros([2, 3, 4]);
-    const before = dn.memory().bytesInUse;
-    for (const [name, op] of [['softmax', softmax], ['logSoftmax', logSoftmax]] as const) {
-      for (const axis of [0, 1, -2, 3, -4]) {
-        expectError(() => op(x, axis), dn.ArgumentError, name);
-        expect(() => op(x, axis)).toThrow(/only the last axis \(-1 or 2/);
-      }
-      for (const axis of [1.5, Number.NaN, '2', { axis: 2 }]) expectError(() => op(x, axis as number), dn.ArgumentError, name);
-    }
-    expect(dn.memory().bytesInUse).toBe(before);
-    x.dispose();
-  });
-
-  it("softmaxCrossEntropy refuses an unknown option (PyTorch's label_smoothing, Keras's from_logits) by name", () => {
-    const z = dn.zeros([2, 3]);
-    const before = dn.memory().bytesInUse;
-    for (const opts of [{ label_smoothing: 0.1 }, { reduction: 'sum', fromLogits: true }]) {
-      expectError(() => softmaxCrossEntropy(z, z, opts as CrossEntropyOptions), dn.ArgumentError, 'softmaxCrossEntropy');
-      expect(() => softmaxCrossEntropy(z, z, opts as CrossEntropyOptions)).toThrow(/unknown option '\w+'; the options are reduction, labelSmoothing/);
-    }
-    expect(dn.memory().bytesInUse).toBe(before);
-    z.dispose();
-  });
-});
