@@ -25,7 +25,7 @@ import { predictWithTta, TTA_MODES, type TtaMode } from '../train/tta.js';
 import { overlay, probabilityToGray, toRgb8 } from '../report/overlay.js';
 import type { TrainConfig } from './config.js';
 import { checkSameInput } from './ensemble-job.js';
-import { bestCheckpoint, readConfig, useRunTuning, writeJson } from './run-dir.js';
+import { readConfig, useRunTuning, writeJson } from './run-dir.js';
 import { loadRunModel } from './run-model.js';
 
 export interface Prediction {
@@ -239,8 +239,9 @@ export async function runPredict(runDir: string, paths: string[], outDir: string
     configs.push(await readConfig(run));
     checkSameInput(runDir, c, run, configs.at(-1)!);
   }
-  const checkpoints = await Promise.all(runs.map(bestCheckpoint));
-  const model = await loadRunModel(runs, configs, log);
+  // The files loaded, as predictions.json records them.
+  const checkpoints: string[] = [];
+  const model = await loadRunModel(runs, configs, log, checkpoints);
   let results: Prediction[];
   try {
     await useRunTuning(runDir, log);

@@ -9,14 +9,18 @@ import type { TrainConfig } from './config.js';
 import { buildModel } from './model.js';
 import { bestCheckpoint } from './run-dir.js';
 
-/** `runs[i]`'s best checkpoint loaded into `configs[i]`'s model; two runs or more, averaged. */
-export async function loadRunModel(runs: readonly string[], configs: readonly TrainConfig[], log: (m: string) => void): Promise<Module> {
+/**
+ * `runs[i]`'s best checkpoint loaded into `configs[i]`'s model; two runs or more, averaged.
+ * `loaded`, when given, receives the checkpoint files read, in the runs' order.
+ */
+export async function loadRunModel(runs: readonly string[], configs: readonly TrainConfig[], log: (m: string) => void, loaded: string[] = []): Promise<Module> {
   const members: Module[] = [];
   try {
     for (const [i, c] of configs.entries()) {
       const { model } = buildModel(c);
       members.push(model);
       const checkpoint = await bestCheckpoint(runs[i]);
+      loaded.push(checkpoint);
       await loadCheckpoint(checkpoint, model);
       if (runs.length === 1) log(`model: ${checkpoint}`);
     }

@@ -9,7 +9,7 @@
 // continues: a finished fold (eval.json written) is read back, an interrupted one resumed with
 // its own settings.
 
-import { bestMonitor, OLDER_RUN_DEFAULTS, type Task, type TrainConfig } from '../app/config.js';
+import { bestMonitor, type Task, type TrainConfig } from '../app/config.js';
 import { nodePath } from '../io/files.js';
 import { fileExists, readConfig, readJson, readMetrics, runFiles, writeJson } from '../app/run-dir.js';
 import { evaluateEnsemble } from '../app/ensemble-job.js';
@@ -87,13 +87,13 @@ const SETTINGS_THAT_SHAPE_NO_RESULT = new Set<keyof TrainConfig>(['out', 'fold',
  * Refuses a fold folder that holds a run of other settings: every field but those above shapes a
  * fold's result (epochs too: a fold finished with fewer is another setting), and mixing them would
  * average folds trained differently, or score patients another fold trained on. The data folder is
- * compared as an absolute path (runs store it so); a field an older run lacks counts as its default.
+ * compared as an absolute path (runs store it so).
  */
 async function checkSameSettings(saved: TrainConfig, wanted: TrainConfig, dir: string): Promise<void> {
   if (saved.fold !== wanted.fold || saved.task !== wanted.task) throw new UsageError(`${dir} holds fold ${(saved.fold ?? 0) + 1} of a ${saved.task} run, not fold ${wanted.fold! + 1} of ${wanted.task}; use another --out`);
   const { resolve } = await nodePath();
-  const defaults: Partial<TrainConfig> = OLDER_RUN_DEFAULTS;
-  const value = (c: TrainConfig, k: keyof TrainConfig) => JSON.stringify(k === 'data' ? resolve(c.data) : (c[k] ?? defaults[k]));
+  // `saved` is readConfig's (an older run's missing fields filled in) and `wanted` train's flags.
+  const value = (c: TrainConfig, k: keyof TrainConfig) => JSON.stringify(k === 'data' ? resolve(c.data) : c[k]);
   const keys = new Set([...Object.keys(saved), ...Object.keys(wanted)] as (keyof TrainConfig)[]);
   for (const k of keys) {
     if (SETTINGS_THAT_SHAPE_NO_RESULT.has(k) || value(saved, k) === value(wanted, k)) continue;

@@ -123,7 +123,19 @@ export function meantOption(key: string, known: readonly string[], spellings: re
  * place silently (RMSprop.keras({ lr }), PyTorch's name where Keras's learningRate goes, would
  * train at the default rate; Conv2d's { kernel_size: 5 } build a 3x3 kernel).
  */
-export function expectKnownOptions(op: string, opts: object, known: readonly string[]): void {
+export function expectKnownOptions(
+  op: string,
+  opts: object,
+  known: readonly string[],
+  hints?: { spellings?: Readonly<Record<string, readonly string[]>>; say?: (key: string, meant: string) => string },
+): void {
+  // With `hints`, a key that is another library's spelling of a known one (in `spellings`, or its
+  // camelCase) is named with what it means: { learningRate } to Adam, { restore_best_weights } to
+  // EarlyStopping.
+  for (const key of hints ? Object.keys(opts) : []) {
+    const meant = known.includes(key) ? undefined : meantOption(key, known, hints!.spellings?.[key]);
+    if (meant) throw new ArgumentError(`${op}: unknown option '${key}' (did you mean ${hints!.say?.(key, meant) ?? meant}?); the options are ${known.join(', ')}`);
+  }
   const unknown = Object.keys(opts).filter((k) => !known.includes(k));
   if (unknown.length) throw new ArgumentError(`${op}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `'${k}'`).join(', ')}; the options are ${known.join(', ')}`);
 }

@@ -194,6 +194,14 @@ export function emptyTensor(shape: Shape, label = 'tensor'): Tensor {
   return new Tensor({ buffer, bytes, refs: 1 }, shape);
 }
 
+/** A new tensor of the public constructors: its buffer (labelled by its name, else `op`) and its options set. */
+function created(shape: Shape, options: TensorOptions, op: string): Tensor {
+  const t = emptyTensor(shape, options.name ?? op);
+  t.requiresGrad = options.requiresGrad ?? false;
+  t.name = options.name;
+  return t;
+}
+
 /** Nested arrays of numbers: [[1, 2], [3, 4]] is a [2, 2] tensor. */
 export type NestedNumbers = number | readonly NestedNumbers[];
 
@@ -210,9 +218,7 @@ export function tensor(data: ArrayLike<number> | readonly NestedNumbers[], shape
   if (shapeSize(s) !== values.length) {
     throw new ShapeError(`tensor: ${values.length} values do not fill shape ${formatShape(s)}`);
   }
-  const t = emptyTensor(s, options.name ?? 'tensor');
-  t.requiresGrad = options.requiresGrad ?? false;
-  t.name = options.name;
+  const t = created(s, options, 'tensor');
   if (values.length) runtime().write(t.buffer, values);
   return t;
 }
@@ -241,9 +247,7 @@ export function zeros(shape: Shape, options: TensorOptions = {}): Tensor {
   checkShapeArg('zeros', shape);
   expectOptions('zeros', options, "{ requiresGrad: true, name: 'w' }");
   checkShape(shape, 'zeros');
-  const t = emptyTensor(shape, options.name ?? 'zeros');
-  t.requiresGrad = options.requiresGrad ?? false;
-  t.name = options.name;
+  const t = created(shape, options, 'zeros');
   runtime().clear(t.buffer, 0, Math.max(4, t.size * 4));
   return t;
 }
@@ -255,9 +259,7 @@ export function full(shape: Shape, value: number, options: TensorOptions = {}): 
   if (typeof value !== 'number') throw new ArgumentError(`full: value must be a number, got ${describeValue(value)}`);
   if (value === 0 && !Object.is(value, -0)) return zeros(shape, options);
   expectOptions('full', options, "{ requiresGrad: true, name: 'w' }");
-  const t = emptyTensor(shape, options.name ?? 'full');
-  t.requiresGrad = options.requiresGrad ?? false;
-  t.name = options.name;
+  const t = created(shape, options, 'full');
   if (t.size) runtime().write(t.buffer, new Float32Array(t.size).fill(value));
   return t;
 }

@@ -102,17 +102,16 @@ export function gatherPlan(direction: Direction, axes: GatherAxis[], vec4 = true
 /** The params block of a plan, laid out as PARAMS below. */
 export function gatherParams(plan: GatherPlan, live: boolean): ArrayBuffer {
   const ax = plan.axes;
-  const fill = padToMaxRank;
   return packParams([
     u32(gatherThreads(plan)),
     u32(live ? 1 : 0),
     u32(0),
     u32(0),
-    ...fill(ax.map((a) => a.size), 1).map(u32),
-    ...fill(stridesOf(ax.map((a) => a.period)), 0).map(u32),
-    ...fill(ax.map((a) => a.begin), 0).map(i32),
-    ...fill(ax.map((a) => a.step), 1).map(i32),
-    ...fill(ax.map((a) => Math.max(1, a.period)), 1).map(u32),
+    ...padToMaxRank(ax.map((a) => a.size), 1).map(u32),
+    ...padToMaxRank(stridesOf(ax.map((a) => a.period)), 0).map(u32),
+    ...padToMaxRank(ax.map((a) => a.begin), 0).map(i32),
+    ...padToMaxRank(ax.map((a) => a.step), 1).map(i32),
+    ...padToMaxRank(ax.map((a) => Math.max(1, a.period)), 1).map(u32),
   ]);
 }
 

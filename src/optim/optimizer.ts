@@ -2,7 +2,7 @@
 // per-parameter state tensors (moments) that checkpoints save and restore by name.
 
 import { ArgumentError, ShapeError } from '../errors.js';
-import { describeValue, expectKnownOptions, expectNumber, meantOption } from '../graph/args.js';
+import { describeValue, expectKnownOptions, expectNumber } from '../graph/args.js';
 import { full, Tensor } from '../graph/tensor.js';
 
 /** PyTorch's and Keras's names for options that dawnet spells otherwise, for the hint in the error. */
@@ -18,15 +18,7 @@ const OTHER_NAMES: Record<string, string[]> = {
  * one: new Adam(ps, { learningRate }) or { betas } would otherwise train at the defaults, silently.
  */
 export function expectOptimizerOptions(op: string, opts: object, known: readonly string[]): void {
-  for (const key of Object.keys(opts)) {
-    if (known.includes(key)) continue;
-    const meant = meantOption(key, known, OTHER_NAMES[key]);
-    if (meant) {
-      const hint = key === 'betas' ? 'beta1 and beta2' : meant;
-      throw new ArgumentError(`${op}: unknown option '${key}' (did you mean ${hint}?); the options are ${known.join(', ')}`);
-    }
-  }
-  expectKnownOptions(op, opts, known);
+  expectKnownOptions(op, opts, known, { spellings: OTHER_NAMES, say: (key, meant) => (key === 'betas' ? 'beta1 and beta2' : meant) });
 }
 
 export interface NamedParameter {

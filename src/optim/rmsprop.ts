@@ -14,9 +14,8 @@
 // centred, momentum when momentum > 0, each starting at zero as in both libraries.
 
 import { rmspropUpdate } from '../kernels/optimizer.js';
-import { expectChoice, expectOptionalNumber, expectOptions } from '../graph/args.js';
+import { expectChoice, expectOptionalBoolean, expectOptionalNumber, expectOptions } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
-import { expectOptionalBoolean } from '../graph/args.js';
 import { expectOptimizerOptions, Optimizer, type NamedParameter } from './optimizer.js';
 
 export interface RmspropOptions {

@@ -8,7 +8,7 @@
 // force for the whole run, silently, and a bad value would surface only after an epoch's training.
 
 import { ArgumentError } from '../errors.js';
-import { describeValue, expectChoice, expectKnownOptions, expectOptionalBoolean, expectOptionalNumber, expectOptions, meantOption } from '../graph/args.js';
+import { describeValue, expectChoice, expectKnownOptions, expectOptionalBoolean, expectOptionalNumber, expectOptions } from '../graph/args.js';
 
 export type Logs = Record<string, number>;
 export type Mode = 'min' | 'max' | 'auto';
@@ -77,11 +77,7 @@ function expectCallbackOptions(op: string, opts: unknown, known: readonly string
   const example = typeof opts === 'string' ? `{ monitor: '${opts}' }` : "{ monitor: 'val_loss', patience: 10 }";
   expectOptions(op, opts, example);
   if (opts === undefined) return;
-  for (const key of Object.keys(opts as object)) {
-    const meant = known.includes(key) ? undefined : meantOption(key, known);
-    if (meant) throw new ArgumentError(`${op}: unknown option '${key}' (did you mean ${meant}?); the options are ${known.join(', ')}`);
-  }
-  expectKnownOptions(op, opts as object, known);
+  expectKnownOptions(op, opts as object, known, {});
 }
 
 const MODES: readonly Mode[] = ['min', 'max', 'auto'];
