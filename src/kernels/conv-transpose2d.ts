@@ -100,8 +100,7 @@ export function convTranspose2dOutputShape(xShape: Shape, wShape: Shape, opts: C
 }
 
 export function convTranspose2dForward(x: Tensor, w: Tensor, b: Tensor | null, opts: ConvTranspose2dOptions = {}): Tensor {
-  checkConvArgs(OP, x, w, b, opts);
-  checkOptions(opts);
+  checkConvArgs(OP, x, w, b, opts, checkOptions);
   const { g } = convTranspose2dGeometry(x.shape, w.shape, opts);
   checkBias(OP, b, g.cin);
   return backwardInputGemm(g, x, w, b);
@@ -109,8 +108,7 @@ export function convTranspose2dForward(x: Tensor, w: Tensor, b: Tensor | null, o
 
 /** dn.convTranspose2d(x, w, b?, {stride, padding}): records dx, dw, db, computing only those needed. */
 export function convTranspose2d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: ConvTranspose2dOptions = {}): Tensor {
-  checkConvArgs(OP, x, w, b, opts);
-  checkOptions(opts);
+  checkConvArgs(OP, x, w, b, opts, checkOptions);
   const { g } = convTranspose2dGeometry(x.shape, w.shape, opts);
   checkBias(OP, b, g.cin);
   const y = backwardInputGemm(g, x, w, b);

@@ -169,12 +169,17 @@ export function conv2dOutputShape(xShape: Shape, wShape: Shape, opts: Conv2dOpti
  * What plain JavaScript can get wrong in a conv call (conv2d, convTranspose2d): x and w not
  * tensors, options passed where the bias goes, options not an object.
  */
-export function checkConvArgs(op: string, x: unknown, w: unknown, b: unknown, opts: unknown): asserts x is Tensor {
+export function checkConvArgs(op: string, x: unknown, w: unknown, b: unknown, opts: unknown, checkOptions: (opts: object) => void): asserts x is Tensor {
   expectTensor(op, 'input x', x);
   expectTensor(op, 'weight w', w);
   expectOptionalTensor(op, 'bias b', b, `options go after the bias: ${op}(x, w, null, { padding: 'same' })`);
   expectOptions(op, opts, "{ stride: 2, padding: 'same' }");
+  // Each conv's own rule for its options (the keys it reads), so that none is ignored silently.
+  checkOptions((opts ?? {}) as object);
 }
+
+/** conv2d's options: the keys it reads. */
+const conv2dOptions = (opts: object) => expectKnownOptions('conv2d', opts, CONV2D_OPTIONS);
 
 export function checkBias(op: string, b: Tensor | null | undefined, channels: number): void {
   if (b && (b.rank !== 1 || b.shape[0] !== channels)) {
@@ -326,8 +331,7 @@ fn main(${LINEAR_MAIN_ARGS}) {
 // GPU entry points (no autograd)
 
 export function conv2dForward(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptions = {}): Tensor {
-  checkConvArgs('conv2d', x, w, b, opts);
-  expectKnownOptions('conv2d', opts, CONV2D_OPTIONS);
+  checkConvArgs('conv2d', x, w, b, opts, conv2dOptions);
   const relu = fusedRelu('conv2d', opts);
   if (isGrouped(opts) || isDilated(opts)) {
     const inner = withoutActivation(opts);
@@ -374,8 +378,7 @@ export function conv2dBackwardBias(dy: Tensor): Tensor {
  * computing only those needed.
  */
 export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
-  checkConvArgs('conv2d', x, w, b, opts);
-  expectKnownOptions('conv2d', opts, CONV2D_OPTIONS);
+  checkConvArgs('conv2d', x, w, b, opts, conv2dOptions);
   const relu = fusedRelu('conv2d', opts);
   if (isGrouped(opts) || isDilated(opts)) {
     const inner = withoutActivation(opts);

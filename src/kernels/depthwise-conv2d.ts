@@ -269,8 +269,7 @@ function checkGradArgs(dy: unknown, other: unknown, otherRole: string, shape: un
 }
 
 export function depthwiseConv2dForward(x: Tensor, w: Tensor, b: Tensor | null = null, opts: DepthwiseConv2dOptions = {}): Tensor {
-  checkConvArgs(OP, x, w, b, opts);
-  checkOptions(opts, true);
+  checkConvArgs(OP, x, w, b, opts, (o) => checkOptions(o, true));
   if (isDilated(opts, OP)) return dilatedConvForward(x, w, b ?? null, opts, DEPTHWISE);
   const g = depthwiseGeometry(x.shape, w.shape, opts);
   checkBias(OP, b, g.c * g.m);
@@ -298,8 +297,7 @@ export function depthwiseConv2dBackwardWeight(dy: Tensor, x: Tensor, wShape: Sha
 
 /** depthwiseConv2d(x, w, b?, {stride, padding, dilation}): records dx, dw, db, computing only those needed. */
 export function depthwiseConv2d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: DepthwiseConv2dOptions = {}): Tensor {
-  checkConvArgs(OP, x, w, b, opts);
-  checkOptions(opts, true);
+  checkConvArgs(OP, x, w, b, opts, (o) => checkOptions(o, true));
   if (isDilated(opts, OP)) return dilatedConv(x, w, b ?? null, opts, DEPTHWISE);
   const g = depthwiseGeometry(x.shape, w.shape, opts);
   checkBias(OP, b, g.c * g.m);
