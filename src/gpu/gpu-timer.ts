@@ -39,6 +39,8 @@ export interface GpuTimerHooks {
   flush(): void;
   /** Throws when the device is lost or the runtime shut down. */
   checkAlive(): void;
+  /** Runs a wait on the GPU that shutdown must let settle before it destroys the device. */
+  counted<T>(wait: () => Promise<T>): Promise<T>;
 }
 
 /**
@@ -163,7 +165,7 @@ export class GpuTimer {
       if (!this.available) return null;
       if (this.queries === 0) return 0;
       const { used, error } = this.resolveUsed();
-      const values = await this.readBack(used, error);
+      const values = await this.hooks.counted(() => this.readBack(used, error));
       if (this.perKernelNames) this.lastProfile = profileByName(values, this.perKernelNames);
       return this.addSpans(values);
     } finally {

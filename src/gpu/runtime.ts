@@ -64,6 +64,9 @@ export class Runtime {
   private queuedNames = new Set<string>();
   private checks: Promise<Error | null>[] = [];
   private destroyed = false;
+  private released = false;
+  /** Reads and syncs in flight (see destroy()). */
+  private waiting = 0;
   private bindingOverride: number | null = null;
   private alignmentOverride: number | null = null;
   dispatchCount = 0;
@@ -79,6 +82,7 @@ export class Runtime {
       closePass: () => this.endPass(),
       flush: () => this.submit(),
       checkAlive: () => this.checkAlive(),
+      counted: (wait) => this.counted(wait),
     });
     ctx.device.addEventListener('uncapturederror', (ev) => {
       const error = (ev as GPUUncapturedErrorEvent).error;
@@ -120,6 +124,11 @@ export class Runtime {
     }
     this.bindingOverride = bytes;
     this.alignmentOverride = bytes === null ? null : a ?? null;
+  }
+
+  /** Whether this runtime was shut down or its device lost: its buffers are gone. */
+  get ended(): boolean {
+    return this.destroyed || this.ctx.lost !== null;
   }
 
   checkAlive(): void {
@@ -303,6 +312,10 @@ export class Runtime {
    */
   async readMany(sources: { buffer: GPUBuffer; bytes: number }[]): Promise<ArrayBuffer[]> {
     this.checkAlive();
+    return this.counted(() => this.readManyNow(sources));
+  }
+
+  private async readManyNow(sources: { buffer: GPUBuffer; bytes: number }[]): Promise<ArrayBuffer[]> {
     const padded = sources.map((s) => Math.ceil(s.bytes / 4) * 4);
     const offsets = padded.map((_, i) => padded.slice(0, i).reduce((a, b) => a + b, 0));
     const total = Math.max(4, padded.reduce((a, b) => a + b, 0));
@@ -331,11 +344,26 @@ export class Runtime {
     return patientAwait(pending, this.ctx.nodeGpu !== null);
   }
 
+  /**
+   * Runs a wait on the GPU (a read, a sync) counted, so that destroy() leaves the device up until
+   * every wait in flight, its error checks included, has settled.
+   */
+  private async counted<T>(wait: () => Promise<T>): Promise<T> {
+    this.waiting++;
+    try {
+      return await wait();
+    } finally {
+      if (--this.waiting === 0 && this.destroyed) this.release();
+    }
+  }
+
   /** Waits for the GPU to finish everything submitted and rethrows any kernel error. */
   async sync(): Promise<void> {
     this.submit();
-    await this.gpuWait(this.device.queue.onSubmittedWorkDone());
-    await this.throwPendingErrors();
+    await this.counted(async () => {
+      await this.gpuWait(this.device.queue.onSubmittedWorkDone());
+      await this.throwPendingErrors();
+    });
   }
 
   private async throwPendingErrors(): Promise<void> {
@@ -347,11 +375,23 @@ export class Runtime {
     if (first) throw first;
   }
 
+  /**
+   * Ends this runtime: nothing new may be enqueued. Work not yet submitted is dropped. A read or
+   * sync already waiting on the GPU (an un-awaited toArray() at shutdown()) still settles: the
+   * device is destroyed once the last such wait has, since destroying Dawn's device and instance
+   * under a pending map crashed the process (SIGSEGV or abort, in dawn.node).
+   */
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
     this.encoder = null;
     this.pass = null;
+    if (this.waiting === 0) this.release();
+  }
+
+  private release(): void {
+    if (this.released) return;
+    this.released = true;
     this.gpuTimer.destroy();
     this.device.destroy();
     this.ctx.nodeGpu = null;
@@ -372,6 +412,10 @@ export function runtime(): Runtime {
   if (!current) throw new NoDeviceError('dawnet: call `await dn.init()` before using tensors or ops');
   current.checkAlive();
   return current;
+}
+
+export function isCurrentRuntime(r: Runtime): boolean {
+  return r === current;
 }
 
 export function hasRuntime(): boolean {

@@ -151,6 +151,12 @@ export function backward(loss: Tensor, dyArg?: unknown, retainGraphArg: unknown 
       const node = t.node;
       if (!node) {
         grads.delete(t.id);
+        // A leaf the caller disposed after using it (an input freed once the forward had run):
+        // nothing can read its gradient, and one attached to it would never be freed.
+        if (t.disposed) {
+          g.dispose();
+          continue;
+        }
         if (t.grad) {
           const sum = keep(add(t.grad, g));
           t.grad.dispose();

@@ -3,10 +3,10 @@
 // backward keep a buffer alive after the user disposes the original; the buffer returns to the
 // pool when the last reference goes. Nothing relies on garbage collection.
 
-import { ArgumentError, DisposedError, ShapeError } from '../errors.js';
+import { ArgumentError, DawnetError, DisposedError, NoDeviceError, ShapeError } from '../errors.js';
 import { describeValue, expectKnownOptions, expectOptions } from './args.js';
 import { hostData } from './host-data.js';
-import { runtime, type BufferSlice } from '../gpu/runtime.js';
+import { isCurrentRuntime, runtime, type BufferSlice, type Runtime } from '../gpu/runtime.js';
 import { backward, releaseNode, type TapeNode } from './autograd.js';
 import { trackInScope } from './scope.js';
 
@@ -20,6 +20,12 @@ interface Storage {
   buffer: GPUBuffer;
   bytes: number;
   refs: number;
+  /**
+   * The runtime whose device holds the buffer. After dn.shutdown() (or a lost device) and a new
+   * init(), the buffer belongs to a device that is gone: using it is refused, and disposing it
+   * gives nothing back to the new runtime's pool.
+   */
+  owner: Runtime;
 }
 
 let nextId = 1;
@@ -81,7 +87,19 @@ export class Tensor {
 
   get buffer(): GPUBuffer {
     if (!this.storage) throw new DisposedError(`${this.describe()} was used after dispose()`);
+    if (this.storage.owner.ended) throw staleError(this);
     return this.storage.buffer;
+  }
+
+  /** The loss of this tensor's device while its runtime is still the current one, else null. */
+  ownerLost(): DawnetError | null {
+    const owner = this.storage?.owner;
+    return owner && owner.ctx.lost && isCurrentRuntime(owner) ? owner.ctx.lost : null;
+  }
+
+  /** Made on a device that dn.shutdown() or a device loss has since ended (see Storage.owner). */
+  get stale(): boolean {
+    return this.storage !== null && this.storage.owner.ended;
   }
 
   /** The binding a kernel sees: exactly this tensor's bytes (the pool rounds buffers up). */
@@ -157,7 +175,7 @@ export class Tensor {
     const s = this.storage;
     if (!s) return;
     this.storage = null;
-    if (--s.refs === 0) runtime().pool.release(s.buffer);
+    if (--s.refs === 0 && !s.owner.ended) s.owner.pool.release(s.buffer);
     if (this.grad) {
       this.grad.dispose();
       this.grad = null;
@@ -177,7 +195,18 @@ export class Tensor {
 export function assertLive(op: string, ...tensors: (Tensor | null | undefined)[]): void {
   for (const t of tensors) {
     if (t && t.disposed) throw new DisposedError(`${op}: input ${t.describe()} was used after dispose()`);
+    if (t?.stale) throw staleError(t, op);
   }
+}
+
+function staleError(t: Tensor, op?: string): DawnetError {
+  // A device lost under the current runtime: what every other call now throws, until init().
+  const lost = t.ownerLost();
+  if (lost) return lost;
+  return new NoDeviceError(
+    `${op ? `${op}: input ` : ''}${t.describe()} was made on a device that has since ended (dn.shutdown() or a lost device); ` +
+      'tensors do not carry over to the next init(): make them again (a model: build it and load its weights again)',
+  );
 }
 
 /** Reads several tensors back with one GPU round trip (Runtime.readMany). */
@@ -190,8 +219,9 @@ export async function readTensors(tensors: Tensor[]): Promise<Float32Array[]> {
 export function emptyTensor(shape: Shape, label = 'tensor'): Tensor {
   checkShape(shape, label);
   const bytes = Math.max(4, shapeSize(shape) * 4);
-  const buffer = runtime().pool.acquire(bytes, TENSOR_USAGE, label);
-  return new Tensor({ buffer, bytes, refs: 1 }, shape);
+  const owner = runtime();
+  const buffer = owner.pool.acquire(bytes, TENSOR_USAGE, label);
+  return new Tensor({ buffer, bytes, refs: 1, owner }, shape);
 }
 
 /** A new tensor of the public constructors: its buffer (labelled by its name, else `op`) and its options set. */

@@ -209,6 +209,24 @@ export abstract class Module {
   }
 
   /**
+   * Every module's training flag in this tree, as it is now; the returned function puts them
+   * back. For code that switches a model to eval() for a while (evaluate, summary, the learning-
+   * rate finder) and must not leave a training loop's model in inference mode, nor a model the
+   * caller had put in eval() mode in training mode.
+   */
+  saveTrainingModes(): () => void {
+    const modes: [Module, boolean][] = [];
+    const walk = (m: Module) => {
+      modes.push([m, m.training]);
+      for (const c of m.children.values()) walk(c);
+    };
+    walk(this);
+    return () => {
+      for (const [m, on] of modes) m.training = on;
+    };
+  }
+
+  /**
    * Stops gradients for parameters whose name starts with any of the prefixes (all when none are
    * given). Returns the number of tensors frozen. A BatchNorm2d with its weight and bias frozen
    * also stops updating its running statistics, even in train() (see BatchNorm2d).

@@ -23,7 +23,7 @@ function walk(m: Module, path = ''): [string, Module][] {
 function outputShapes(root: Module, modules: Module[], inputShape: Shape): { shapes: Map<Module, Shape>; fused: Set<Module> } {
   const shapes = new Map<Module, Shape>();
   const fused = new Set<Module>();
-  const training = modules.map((m) => m.training);
+  const restoreModes = root.saveTrainingModes();
   const counters = root.namedScalarState();
   const patched = modules.flatMap((m) =>
     (['forward', 'forwardRelu'] as const).filter((k) => typeof (m as unknown as Record<string, unknown>)[k] === 'function').map((k) => {
@@ -44,7 +44,7 @@ function outputShapes(root: Module, modules: Module[], inputShape: Shape): { sha
     noGrad(() => scope(() => void root.forward(zeros(inputShape))));
   } finally {
     for (const restore of patched) restore();
-    modules.forEach((m, i) => (m.training = training[i]));
+    restoreModes();
     root.loadNamedScalarState(counters);
   }
   return { shapes, fused };

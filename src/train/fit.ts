@@ -8,7 +8,7 @@
 import { ArgumentError, TrainingError } from '../errors.js';
 import { describeValue, expectNumber, expectOptionalNumber, expectOptions } from '../graph/args.js';
 import { noGrad } from '../graph/autograd.js';
-import { keep, scope } from '../graph/scope.js';
+import { scope } from '../graph/scope.js';
 import { readTensors, type Tensor } from '../graph/tensor.js';
 import { unary } from '../kernels/elementwise.js';
 import { tuneConvs, type TuneOptions, type TunedConv } from '../kernels/conv2d-tuning.js';
@@ -144,22 +144,33 @@ export async function trainEpoch(model: Module, data: Dataset, opts: FitOptions,
     const firstBatch = batch === 0 && epoch === (opts.initialEpoch ?? 0);
     try {
       const poison = opts.injectNanAtBatch !== undefined && opts.injectNanAtBatch === batch + 1 && epoch === (opts.initialEpoch ?? 0);
+      // The loss and metric tensors leave the scope by being returned, not by keep(): if anything
+      // throws (a LimitError in backward), the scope disposes them with the rest, and with them the
+      // graph behind the loss, which a kept loss would hold alive for the life of the process.
       const step = () => scope(() => {
         const p = model.forward(b.x);
         let loss = opts.loss(p, b.y);
         // Fault injection for tests: a real NaN flowing through the graph, not a faked number.
         if (poison) loss = unary('scale', loss, Number.NaN);
-        keep(loss);
-        if (opts.trainMetric) metricTensors = noGrad(() => opts.trainMetric!.tensors(p, b.y)).map((t) => keep(t));
+        const metrics = opts.trainMetric ? noGrad(() => opts.trainMetric!.tensors(p, b.y)) : [];
         // Accumulating: each batch's share of the group's mean; the unscaled loss is what is logged.
         (accumulate > 1 ? unary('scale', loss, 1 / accumulate) : loss).backward();
-        return loss;
+        return { loss, metrics };
       });
+      const took = (r: { loss: Tensor; metrics: Tensor[] }) => {
+        lossTensor = r.loss;
+        metricTensors = r.metrics;
+      };
       if (firstBatch && opts.tuneConvs) {
         const t0 = performance.now();
-        const tuned = await tuneConvs(() => (lossTensor = step()), opts.tuneConvs === true ? {} : opts.tuneConvs);
+        const tuned = await tuneConvs(() => took(step()), opts.tuneConvs === true ? {} : opts.tuneConvs);
         opts.log?.(tuningSummary(tuned, (performance.now() - t0) / 1000));
-      } else lossTensor = step();
+      } else took(step());
+    } catch (e) {
+      // A step that failed part-way may have added to some gradients: a caller who catches the
+      // error and calls fit again (with a smaller batch, say) starts from none.
+      opts.optimizer.zeroGrad();
+      throw e;
     } finally {
       b.x.dispose();
       b.y.dispose();
@@ -213,6 +224,9 @@ export function tuningSummary(tuned: TunedConv[], seconds: number): string {
 
 /** Runs the model over a dataset without gradients: mean loss and the gathered predictions. */
 export async function evaluate(model: Module, data: Dataset, lossFn: FitOptions['loss']): Promise<{ loss: number; set: EvalSet }> {
+  // Each module's training flag is put back afterwards, so that a custom loop that validates
+  // every N steps does not go on training with batch norm in inference mode and dropout off.
+  const restoreModes = model.saveTrainingModes();
   model.eval();
   const preds: Float32Array[] = [];
   const targets: Float32Array[] = [];
@@ -220,20 +234,29 @@ export async function evaluate(model: Module, data: Dataset, lossFn: FitOptions[
   let total = 0;
   let samples = 0;
   let sampleSize = 1;
-  for await (const b of data.batches(0)) {
-    const { pred, loss } = noGrad(() => scope(() => {
-      const p = model.forward(b.x);
-      return { pred: p, loss: lossFn(p, b.y) };
-    }));
-    const n = b.x.shape[0];
-    sampleSize = pred.size / n;
-    const [lossHost, predHost, targetHost] = await readTensors([loss, pred, b.y]);
-    total += lossHost[0] * n;
-    samples += n;
-    preds.push(predHost);
-    targets.push(targetHost);
-    volumes.push(...(b.volumes ?? []));
-    for (const t of [pred, loss, b.x, b.y]) t.dispose();
+  try {
+    for await (const b of data.batches(0)) {
+      const made: Tensor[] = [];
+      try {
+        const { pred, loss } = noGrad(() => scope(() => {
+          const p = model.forward(b.x);
+          return { pred: p, loss: lossFn(p, b.y) };
+        }));
+        made.push(pred, loss);
+        const n = b.x.shape[0];
+        sampleSize = pred.size / n;
+        const [lossHost, predHost, targetHost] = await readTensors([loss, pred, b.y]);
+        total += lossHost[0] * n;
+        samples += n;
+        preds.push(predHost);
+        targets.push(targetHost);
+        volumes.push(...(b.volumes ?? []));
+      } finally {
+        for (const t of [...made, b.x, b.y]) t.dispose();
+      }
+    }
+  } finally {
+    restoreModes();
   }
   const concat = (parts: Float32Array[]): Float32Array => {
     const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
@@ -298,6 +321,9 @@ export async function fit(model: Module, train: Dataset, val: Dataset | null, op
   };
   const history: History = { epochs: [], logs: [], stoppedEarly: false, interrupted: false };
   const callbacks = opts.callbacks ?? [];
+  // Each epoch trains in train() and validates in eval(); the model is handed back in the modes
+  // it came in, so fit followed by forward() runs as the caller had set it up.
+  const restoreModes = model.saveTrainingModes();
   try {
     for (const cb of callbacks) await cb.onTrainBegin?.(ctl);
     for (let epoch = opts.initialEpoch ?? 0; epoch < opts.epochs; epoch++) {
@@ -325,8 +351,12 @@ export async function fit(model: Module, train: Dataset, val: Dataset | null, op
       }
     }
   } finally {
-    for (const cb of callbacks) await cb.onTrainEnd?.(ctl);
-    if (owned) ema!.dispose();
+    try {
+      for (const cb of callbacks) await cb.onTrainEnd?.(ctl);
+    } finally {
+      if (owned) ema!.dispose();
+      restoreModes();
+    }
   }
   return history;
 }

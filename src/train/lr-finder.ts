@@ -16,7 +16,7 @@
 
 import { ArgumentError } from '../errors.js';
 import { describeValue, expectFunction, expectNumber, expectOptions } from '../graph/args.js';
-import { keep, scope } from '../graph/scope.js';
+import { scope } from '../graph/scope.js';
 import type { Tensor } from '../graph/tensor.js';
 import { Module } from '../nn/module.js';
 import { Optimizer } from '../optim/optimizer.js';
@@ -134,12 +134,7 @@ function checkArgs(model: unknown, data: unknown, opts: LrFinderOptions): Requir
 function snapshot(model: Module, optimizer: Optimizer): { restore: () => void } {
   const weights = snapshotState(model);
   const scalars = model.namedScalarState();
-  const modes: [Module, boolean][] = [];
-  const walk = (m: Module) => {
-    modes.push([m, m.training]);
-    for (const [, c] of m.namedChildren()) walk(c);
-  };
-  walk(model);
+  const restoreModes = model.saveTrainingModes();
   const grads = model.namedParameters().map((p) => [p.tensor, p.tensor.grad ? cloneTensor(p.tensor.grad) : null] as const);
   const { tensors, scalars: optScalars } = optimizer.stateDict();
   const optState = new Map([...tensors].map(([k, t]) => [k, cloneTensor(t)]));
@@ -148,7 +143,7 @@ function snapshot(model: Module, optimizer: Optimizer): { restore: () => void } 
       restoreState(model, weights);
       for (const t of weights.values()) t.dispose();
       model.loadNamedScalarState(scalars);
-      for (const [m, on] of modes) m.training = on;
+      restoreModes();
       for (const [p, g] of grads) {
         p.zeroGrad();
         p.grad = g;
@@ -185,8 +180,10 @@ export async function findLearningRate(model: Module, data: Dataset, opts: LrFin
         optimizer.lr = lr;
         let lossTensor: Tensor;
         try {
+          // Returned rather than kept: if backward throws, the scope frees the loss and the graph
+          // it holds, as it frees everything else the step made.
           lossTensor = scope(() => {
-            const l = keep(lossFn(model.forward(b.x), b.y));
+            const l = lossFn(model.forward(b.x), b.y);
             l.backward();
             return l;
           });
