@@ -33,6 +33,22 @@ export interface Dataset {
   batchCount?: number;
 }
 
+/**
+ * Refuses a batch whose tensors were already disposed: a dataset that hands out the same
+ * prebuilt batches every epoch would otherwise fail in its second epoch with a DisposedError
+ * naming the model's input, which says nothing of the rule it broke.
+ */
+export function expectFreshBatch(op: string, b: Batch, epoch: number, index: number): void {
+  for (const role of ['x', 'y'] as const) {
+    if (b[role]?.disposed) {
+      throw new ArgumentError(
+        `${op}: batch ${index + 1} of epoch ${epoch + 1} has a disposed ${role}: ${op} disposes each batch's x and y once it has used them, ` +
+          'so batches(epoch) must make new tensors every time it is called (upload them from host arrays there)',
+      );
+    }
+  }
+}
+
 export interface EvalSet {
   pred: Float32Array;
   target: Float32Array;
@@ -139,6 +155,7 @@ export async function trainEpoch(model: Module, data: Dataset, opts: FitOptions,
     if (opts.ema instanceof WeightEma) opts.ema.update();
   };
   for await (const b of data.batches(epoch)) {
+    expectFreshBatch('fit', b, epoch, batch);
     let lossTensor!: Tensor;
     let metricTensors: Tensor[] = [];
     const firstBatch = batch === 0 && epoch === (opts.initialEpoch ?? 0);
@@ -236,6 +253,7 @@ export async function evaluate(model: Module, data: Dataset, lossFn: FitOptions[
   let sampleSize = 1;
   try {
     for await (const b of data.batches(0)) {
+      expectFreshBatch('evaluate', b, 0, preds.length);
       const made: Tensor[] = [];
       try {
         const { pred, loss } = noGrad(() => scope(() => {

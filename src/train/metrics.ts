@@ -249,6 +249,7 @@ export interface SegmentationOptions {
 }
 
 const SEGMENTATION_OPTIONS = ['emptyPolicy', 'volumes', 'threshold', 'surface'] as const;
+const SURFACE_OPTIONS = ['spacing', 'sliceShape', 'oneEmpty'] as const;
 
 /** The number of slices, after checking that pred, truth and volumes describe the same ones. */
 function sliceCount(pred: unknown, truth: unknown, sliceSize: unknown, opts: SegmentationOptions): number {
@@ -260,12 +261,17 @@ function sliceCount(pred: unknown, truth: unknown, sliceSize: unknown, opts: Seg
   if (pred.length % sliceSize) throw new ArgumentError(`${op}: ${pred.length} values are not whole slices of sliceSize ${sliceSize}`);
   const n = pred.length / sliceSize;
   expectOptions(op, opts, "{ emptyPolicy: 'one', volumes }");
+  // The surface distances' own options go inside `surface`; given beside it, they are named so.
+  for (const key of Object.keys(opts).filter((k) => (SURFACE_OPTIONS as readonly string[]).includes(k))) {
+    throw new ArgumentError(`${op}: '${key}' is an option of the surface distances: give it as { surface: { ${key} } }`);
+  }
   expectKnownOptions(op, opts, SEGMENTATION_OPTIONS);
   expectChoice(op, 'emptyPolicy', opts.emptyPolicy, EMPTY_POLICIES);
   expectOptionalNumber(op, 'threshold', opts.threshold);
   if (opts.surface !== undefined && typeof opts.surface !== 'boolean' && (typeof opts.surface !== 'object' || opts.surface === null)) {
     throw new ArgumentError(`${op}: surface must be true, false or { spacing, sliceShape, oneEmpty }, got ${describeValue(opts.surface)}`);
   }
+  if (typeof opts.surface === 'object') expectKnownOptions(`${op}: surface`, opts.surface, SURFACE_OPTIONS);
   const { volumes } = opts;
   if (volumes !== undefined && (!Array.isArray(volumes) || volumes.length !== n)) {
     throw new ArgumentError(`${op}: volumes must name the volume of each of the ${n} slices, got ${describeValue(volumes)}`);

@@ -166,3 +166,20 @@ describe('backward to a leaf disposed after the forward', () => {
     expect(dn.memory().bytesInUse).toBe(before - 2 * 4096);
   });
 });
+
+describe('a dataset that hands out the same batches every epoch', () => {
+  it('is told that fit disposes them, before the second epoch runs', async () => {
+    const net = new Net();
+    const opt = new dn.optim.SGD(net.parameters(), { lr: 0.01 });
+    const batches = [{ x: dn.tensor([[1, 2, 3, 4]]), y: dn.tensor([[1]]) }];
+    const reused = { batches: () => batches };
+    await expect(dn.train.fit(net, reused, null, { epochs: 2, optimizer: opt, loss: mse })).rejects.toThrow(
+      /^fit: batch 1 of epoch 2 has a disposed x: fit disposes each batch's x and y once it has used them, so batches\(epoch\) must make new tensors every time it is called/,
+    );
+    const fresh = { batches: () => [{ x: dn.tensor([[1, 2, 3, 4]]), y: dn.tensor([[1]]) }] };
+    await dn.train.fit(net, fresh, null, { epochs: 1, optimizer: opt, loss: mse });
+    await expect(dn.train.evaluate(net, reused, mse)).rejects.toThrow(/^evaluate: batch 1 of epoch 1 has a disposed x/);
+    opt.dispose();
+    net.dispose();
+  });
+});
