@@ -1,10 +1,12 @@
 // Data augmentation on the GPU, for images [N, H, W, C] and their masks [N, H, W, 1]:
-//   flip(x, {horizontal, vertical})      explicit per-sample flags; returns a Tensor.
+//   flip(x, {p, seed, mask})             random horizontal flip per sample   -> {image, mask?}
+//   flip(x, {horizontal, vertical})      explicit per-sample flags (TTA)     -> Tensor
 //   affine(x, {rotation, widthShift, heightShift, zoom, seed, mask, ...})   -> {image, mask?}
 //   elastic(x, {alpha, sigma, seed, noise, mask, ...})                      -> {image, mask?}
 //   augmentBatch(images, masks, preset, seed)                               -> {images, masks}
 // The random transforms take the mask in their options and return both, so one draw of the
 // parameters always moves image and mask together (affinePair is the same with a required mask).
+// Each refuses options it does not know (Keras' names, such as rotation_range, are named with ours).
 //
 // Random parameters are drawn on the CPU from a seeded generator (same seed, same output) and
 // uploaded as small tensors: a 2x3 matrix per sample for affine, the noise planes and per-sample
@@ -19,8 +21,16 @@
 // image is read at (row + dx, col + dy) with map_coordinates(order=1, mode='reflect'), the
 // half-sample symmetric extension. See src/reference/augment.ts for the exact specification.
 
-import { ShapeError } from '../errors.js';
-import { expectOptionalTensor, expectOptions, expectTensor } from '../graph/args.js';
+import { ArgumentError, ShapeError } from '../errors.js';
+import {
+  describeValue,
+  expectChoice,
+  expectKnownOptions,
+  expectOptionalNumber,
+  expectOptionalTensor,
+  expectOptions,
+  expectTensor,
+} from '../graph/args.js';
 import { formatShape, tensor, type Tensor } from '../graph/tensor.js';
 import {
   affineForward,
@@ -81,6 +91,32 @@ export interface SamplingOptions {
   maskMode?: MaskMode;
 }
 
+const SAMPLING = ['fillMode', 'interpolation', 'cval', 'maskMode'];
+const AFFINE = ['rotation', 'widthShift', 'heightShift', 'zoom', 'seed', 'params', 'mask', ...SAMPLING];
+const ELASTIC = ['alpha', 'sigma', 'noise', 'seed', 'mask', 'parametrisation', ...SAMPLING];
+/** Keras ImageDataGenerator's and torchvision's names for ours. */
+const OTHER_NAMES: Readonly<Record<string, readonly string[]>> = {
+  rotation_range: ['rotation'],
+  width_shift_range: ['widthShift'],
+  height_shift_range: ['heightShift'],
+  zoom_range: ['zoom'],
+  fill_mode: ['fillMode'],
+  parameterisation: ['parametrisation'],
+  parametrization: ['parametrisation'],
+  parameterization: ['parametrisation'],
+};
+
+/** Unknown options, and sampling options outside their choices, are ArgumentErrors naming `op`. */
+function checkOptions(op: string, o: object, known: readonly string[]): void {
+  expectKnownOptions(op, o, known, { spellings: OTHER_NAMES });
+  const v = o as SamplingOptions & { parametrisation?: unknown };
+  expectChoice(op, 'fillMode', v.fillMode, ['reflect', 'nearest', 'constant']);
+  expectChoice(op, 'interpolation', v.interpolation, ['bilinear', 'nearest']);
+  expectChoice(op, 'maskMode', v.maskMode, ['threshold', 'nearest']);
+  expectChoice(op, 'parametrisation', v.parametrisation, ['scipy', 'torchvision']);
+  expectOptionalNumber(op, 'cval', v.cval);
+}
+
 function imageSampling(o: SamplingOptions, defaultFill: FillMode): SampleOptions {
   return { fillMode: o.fillMode ?? defaultFill, interpolation: o.interpolation ?? 'bilinear', threshold: false, cval: o.cval ?? 0 };
 }
@@ -93,29 +129,66 @@ function maskSampling(o: SamplingOptions, defaultFill: FillMode): SampleOptions 
 // ---------------------------------------------------------------------------------------------
 // Flip
 
-export interface FlipOptions {
-  /** Reverse the columns (W): one flag for the batch or one per sample. */
-  horizontal?: boolean | readonly boolean[];
-  /** Reverse the rows (H). */
-  vertical?: boolean | readonly boolean[];
+/** Explicit flags (at least one of the two): flip returns the flipped tensor alone, as TTA uses it. */
+export type FlipOptions =
+  | { horizontal: boolean | readonly boolean[]; vertical?: boolean | readonly boolean[] }
+  | { horizontal?: boolean | readonly boolean[]; vertical: boolean | readonly boolean[] };
+
+/** The random form: a horizontal flip drawn per sample, applied to the image and its mask alike. */
+export interface RandomFlipOptions {
+  /** Probability that a sample is flipped; default 0.5 (the batch preset 'hflip'). */
+  p?: number;
+  seed?: number;
+  mask?: Tensor;
 }
 
-function perSample(op: string, name: string, value: boolean | readonly boolean[] | undefined, n: number): readonly boolean[] {
+const FLIP_FLAGS = ['horizontal', 'vertical'];
+const RANDOM_FLIP = ['p', 'seed', 'mask'];
+
+function perSample(name: string, value: unknown, n: number): readonly boolean[] {
   if (value === undefined || typeof value === 'boolean') return Array<boolean>(n).fill(value ?? false);
-  if (value.length !== n) throw new ShapeError(`${op}: ${name} has ${value.length} flags for a batch of ${n}`);
-  return value;
+  if (!Array.isArray(value) || !value.every((v) => typeof v === 'boolean')) {
+    throw new ArgumentError(`flip: ${name} must be true, false or an array of one flag per sample, got ${describeValue(value)}`);
+  }
+  if (value.length !== n) throw new ShapeError(`flip: ${name} has ${value.length} flags for a batch of ${n}`);
+  return value as boolean[];
 }
 
-/** Flips x [N, H, W, C] per sample. Flip a mask by calling it again with the same flags. */
-export function flip(x: Tensor, options: FlipOptions = {}): Tensor {
-  checkImage('flip', x, { value: options, example: '{ horizontal: true }' });
+/** The per-sample flags of a flip call: given (explicit), or drawn (sample i flipped when the i-th draw < p). */
+function flipFlags(o: Record<string, unknown>, n: number): { explicit: boolean; horizontal: readonly boolean[]; vertical: readonly boolean[] } {
+  const explicit = FLIP_FLAGS.some((k) => o[k] !== undefined);
+  const mixed = explicit && RANDOM_FLIP.find((k) => o[k] !== undefined);
+  if (mixed) {
+    throw new ArgumentError(`flip: '${mixed}' goes with the random form flip(x, { p, seed, mask }) -> { image, mask }; explicit horizontal/vertical flags return the flipped tensor alone (flip a mask by calling again with the same flags)`);
+  }
+  expectKnownOptions('flip', o, [...RANDOM_FLIP, ...FLIP_FLAGS], { spellings: { probability: ['p'], prob: ['p'] } });
+  if (explicit) return { explicit, horizontal: perSample('horizontal', o.horizontal, n), vertical: perSample('vertical', o.vertical, n) };
+  expectOptionalNumber('flip', 'p', o.p, { min: 0, max: 1 });
+  const rand = seededRandom(resolveSeed('flip', o.seed as number | undefined));
+  const p = (o.p as number | undefined) ?? 0.5;
+  return { explicit, horizontal: Array.from({ length: n }, () => rand() < p), vertical: Array<boolean>(n).fill(false) };
+}
+
+/**
+ * Flips x [N, H, W, C] per sample. With horizontal/vertical flags it returns the flipped tensor;
+ * otherwise it draws a horizontal flip per sample with probability p (seeded, one draw per sample)
+ * and returns { image, mask? }, the mask [N, H, W, 1] flipped with the image, as affine and elastic.
+ */
+export function flip(x: Tensor, options: FlipOptions): Tensor;
+export function flip(x: Tensor, options?: RandomFlipOptions): Augmented;
+export function flip(x: Tensor, options: FlipOptions | RandomFlipOptions = {}): Tensor | Augmented {
+  checkImage('flip', x, { value: options, example: '{ p: 0.5, seed: 1, mask } or { horizontal: true }' });
+  const o = options as Record<string, unknown>;
   const n = x.shape[0];
-  const horizontal = perSample('flip', 'horizontal', options.horizontal, n);
-  const vertical = perSample('flip', 'vertical', options.vertical, n);
+  const { explicit, horizontal, vertical } = flipFlags(o, n);
+  const mask = o.mask as Tensor | undefined;
+  checkMask('flip', x, mask);
   const flags = tensor(Float32Array.from({ length: 2 * n }, (_, i) => ((i % 2 ? vertical : horizontal)[i >> 1] ? 1 : 0)), [n, 2]);
-  const out = flipForward(x, flags);
+  const image = flipForward(x, flags);
+  const flippedMask = mask ? flipForward(mask, flags) : undefined;
   flags.dispose();
-  return out;
+  if (explicit) return image;
+  return flippedMask ? { image, mask: flippedMask } : { image };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -150,6 +223,8 @@ export interface AffineOptions extends SamplingOptions {
  * the ranges, so changing one range does not shift the others' draws.
  */
 export function drawAffineParams(n: number, height: number, width: number, options: AffineOptions = {}): AffineParams[] {
+  expectOptions('drawAffineParams', options, '{ rotation: 10, zoom: 0.1, seed: 1 }');
+  checkOptions('drawAffineParams', options, AFFINE);
   const rand = seededRandom(resolveSeed('affine', options.seed));
   const zoom = options.zoom ?? 0;
   const [zlo, zhi] = typeof zoom === 'number' ? [1 - zoom, 1 + zoom] : zoom;
@@ -185,6 +260,7 @@ export function affineMatrix(p: AffineParams, height: number, width: number): nu
 /** Random affine warp of x (and options.mask by the same draw); fillMode defaults to Keras' 'nearest'. */
 export function affine(x: Tensor, options: AffineOptions = {}): Augmented {
   checkImage('affine', x, { value: options, example: '{ rotation: 10, zoom: 0.1 }' });
+  checkOptions('affine', options, AFFINE);
   checkMask('affine', x, options.mask);
   const [n, h, w] = x.shape;
   const params = options.params ?? drawAffineParams(n, h, w, options);
@@ -199,6 +275,7 @@ export function affine(x: Tensor, options: AffineOptions = {}): Augmented {
 /** affine() with a required mask: one draw applied to both. */
 export function affinePair(image: Tensor, mask: Tensor, options: Omit<AffineOptions, 'mask'> = {}): { image: Tensor; mask: Tensor } {
   checkImage('affinePair', image, { value: options, example: '{ rotation: 10, zoom: 0.1 }' });
+  checkOptions('affinePair', options, AFFINE.filter((k) => k !== 'mask'));
   expectTensor('affinePair', 'mask', mask);
   checkMask('affinePair', image, mask);
   return affine(image, { ...options, mask }) as { image: Tensor; mask: Tensor };
@@ -227,6 +304,7 @@ export interface ElasticOptions extends SamplingOptions {
  */
 export function elastic(x: Tensor, options: ElasticOptions): Augmented {
   checkImage('elastic', x, { value: options, example: '{ alpha: 34, sigma: 4 }', required: true });
+  checkOptions('elastic', options, ELASTIC);
   checkMask('elastic', x, options.mask);
   const [n, h, w] = x.shape;
   const plane = h * w;
@@ -289,11 +367,7 @@ export function augmentBatch(images: Tensor, masks: Tensor | null, preset: Augme
     image = next.image;
     mask = next.mask ?? null;
   };
-  if (preset === 'hflip' || preset === 'hflip+elastic') {
-    const coin = seededRandom(flipSeed);
-    const horizontal = Array.from({ length: images.shape[0] }, () => coin() < 0.5);
-    replace({ image: flip(image, { horizontal }), mask: mask ? flip(mask, { horizontal }) : undefined });
-  }
+  if (preset === 'hflip' || preset === 'hflip+elastic') replace(flip(image, { p: 0.5, seed: flipSeed, mask: mask ?? undefined }));
   if (preset === 'elastic' || preset === 'hflip+elastic') {
     replace(elastic(image, { alpha: [2, 6], sigma: 2.5, seed: warpSeed, mask: mask ?? undefined }));
   }

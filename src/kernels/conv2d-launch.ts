@@ -13,7 +13,7 @@ import type { ConvGeometry } from './conv2d.js';
 import type { ConvDirection } from './conv2d-gemm-common.js';
 import { gemmKernel, type ConvFamily, type GemmKernel } from './conv2d-gemm.js';
 import { SUBGROUP_LANES, tileFit } from './conv2d-subgroup.js';
-import { CONV_TILE, parseGemmTile, tiledTileFor, type GemmTile } from './conv2d-tiled.js';
+import { checkGemmTile, CONV_TILE, parseGemmTile, tiledTileFor, type GemmTile } from './conv2d-tiled.js';
 import { tunedConv } from './conv2d-tuned.js';
 import type { ConvAlgorithm } from './conv2d-winograd-run.js';
 import { workgroupGrid } from './wgsl.js';
@@ -80,13 +80,16 @@ export function convTileOverride(): GemmTile | null {
 }
 
 /**
- * Runs the tiled family with one tile for every GEMM on this device (parseGemmTile checks one),
+ * Runs the tiled family with one tile for every GEMM on this device (an object or 'BMxBNxBK/TMxTN',
+ * checked as parseGemmTile checks one),
  * for the benchmark to compare tiles on a GPU in one run; null restores the choice by shape.
  */
-export function setConvTile(tile: GemmTile | null): void {
+export function setConvTile(tile: GemmTile | string | null): void {
+  // Checked here: a tile the kernel generator cannot build would fail at the next conv's compile.
+  const checked = tile === null ? null : typeof tile === 'string' ? parseGemmTile(tile) : checkGemmTile(tile);
   const device = runtime().device;
-  if (tile === null) tileOverride.delete(device);
-  else tileOverride.set(device, tile);
+  if (checked === null) tileOverride.delete(device);
+  else tileOverride.set(device, checked);
 }
 
 const operandProbe = new WeakSet<GPUDevice>();

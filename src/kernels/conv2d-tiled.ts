@@ -6,6 +6,8 @@
 
 import { bindings, direction, forwardRow, guard, PHASE, PHASE_PIXEL, phaseRow, rep, storeOne, GEOM, WEIGHT_OFFSET, type ConvDirection } from './conv2d-gemm-common.js';
 import type { OperandSource } from './conv2d-subgroup.js';
+import { ArgumentError } from '../errors.js';
+import { describeValue } from '../graph/args.js';
 
 /** 'tiled': BM×BN outputs per workgroup, BK-deep slices, TM×TN outputs per thread. */
 export interface GemmTile {
@@ -93,9 +95,18 @@ export const formatGemmTile = (t: GemmTile): string => `${t.bm}x${t.bn}x${t.bk}/
  */
 export function parseGemmTile(spec: string): GemmTile {
   const m = /^(\d+)x(\d+)x(\d+)\/(\d+)x(\d+)$/.exec(spec.trim());
-  if (!m) throw new RangeError(`conv tile: expected BMxBNxBK/TMxTN (e.g. 128x128x16/8x8), got '${spec}'`);
+  if (!m) throw new ArgumentError(`conv tile: expected BMxBNxBK/TMxTN (e.g. 128x128x16/8x8), got '${spec}'`);
   const [bm, bn, bk, tm, tn] = m.slice(1).map(Number);
-  const t: GemmTile = { bm, bn, bk, tm, tn };
+  return checkGemmTile({ bm, bn, bk, tm, tn }, spec);
+}
+
+/** A tile given as an object (setConvTile), checked as parseGemmTile checks a written one. */
+export function checkGemmTile(t: GemmTile, label?: string): GemmTile {
+  const sizes = t && typeof t === 'object' ? [t.bm, t.bn, t.bk, t.tm, t.tn] : [];
+  if (sizes.length !== 5 || !sizes.every((v) => Number.isInteger(v) && v > 0)) {
+    throw new ArgumentError(`conv tile: expected { bm, bn, bk, tm, tn } of positive whole numbers or 'BMxBNxBK/TMxTN', got ${describeValue(t)}`);
+  }
+  const { bm, bn, bk, tm, tn } = t;
   const threads = (bm / tm) * (bn / tn);
   const problems = [
     tm % 4 || tn % 4 ? 'TM and TN must be multiples of 4' : '',
@@ -106,8 +117,8 @@ export function parseGemmTile(spec: string): GemmTile {
       : '',
     (bk * (bm + bn) * 4) > 16384 ? `slices of ${bk * (bm + bn) * 4} bytes exceed 16 KiB of workgroup memory` : '',
   ].filter((p) => p);
-  if (problems.length) throw new RangeError(`conv tile ${spec}: ${problems.join('; ')}`);
-  return t;
+  if (problems.length) throw new ArgumentError(`conv tile ${label ?? formatGemmTile(t)}: ${problems.join('; ')}`);
+  return { bm, bn, bk, tm, tn };
 }
 
 /** Per direction: how the threads cover a tile when loading it ('k': along K, coalescing reads

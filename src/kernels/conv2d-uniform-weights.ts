@@ -16,6 +16,8 @@
 // Not yet timed on a GPU: no rule picks it; setConvAlgorithm('uniform-weights') forces it,
 // tuneConvs times it where it fits, and the benchmark times it beside every conv forward it fits.
 
+import { ArgumentError } from '../errors.js';
+import { describeValue } from '../graph/args.js';
 import { packParams, i32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { isCpuAdapterReport } from '../gpu/adapter-kind.js';
@@ -75,7 +77,7 @@ const pixelsOverride = new WeakMap<GPUDevice, number>();
  * register budget that decides the best count is the GPU's to say.
  */
 export function setUniformWeightsPixels(pixels: number | null): void {
-  if (pixels !== null && !(Number.isInteger(pixels) && pixels >= 1 && pixels <= 16)) throw new RangeError(`setUniformWeightsPixels: expected a whole number from 1 to 16 or null, got ${pixels}`);
+  if (pixels !== null && !(Number.isInteger(pixels) && pixels >= 1 && pixels <= 16)) throw new ArgumentError(`setUniformWeightsPixels: expected a whole number from 1 to 16 or null, got ${describeValue(pixels)}`);
   const device = runtime().device;
   if (pixels === null) pixelsOverride.delete(device);
   else pixelsOverride.set(device, pixels);

@@ -2,7 +2,7 @@
 // reads input position src = dst · r, where r is what PyTorch's interpolate uses (align_corners=False,
 // recompute_scale_factor unset): 1 / scale when a scale is given, in / out when a size is.
 //
-//   nearest:  src = min(floor(dst · r), in − 1)                 (PyTorch / Keras 'nearest')
+//   nearest:  src = min(floor(dst · r), in − 1)                 (PyTorch / Keras 'nearest'; the default)
 //   bilinear: src = max((dst + 0.5) · r − 0.5, 0), i0 = floor(src), i1 = min(i0 + 1, in − 1),
 //             y = lerp(x[i0], x[i1], src − i0) along each axis  (PyTorch align_corners=False)
 //
@@ -33,7 +33,8 @@ export interface Upsample2dOptions {
   scale?: number | readonly [number, number];
   /** Output [H, W]. */
   size?: readonly [number, number];
-  mode: UpsampleMode;
+  /** Default 'nearest', as nn.Upsample and PyTorch's interpolate. */
+  mode?: UpsampleMode;
 }
 
 const OP = 'upsample2d';
@@ -64,7 +65,7 @@ export function upsample2dShape(xShape: Shape, opts: Upsample2dOptions): [number
   if (xShape.length !== 4) throw new ShapeError(`${OP}: expected an NHWC input of rank 4, got ${formatShape(xShape)}`);
   const [n, h, w, c] = xShape;
   if (h === 0 || w === 0) throw new ShapeError(`${OP}: empty spatial size in ${formatShape(xShape)}`);
-  expectChoice(OP, 'mode', opts.mode, ['nearest', 'bilinear'], false);
+  expectChoice(OP, 'mode', opts.mode, ['nearest', 'bilinear']);
   if ((opts.scale === undefined) === (opts.size === undefined)) throw new ArgumentError(`${OP}: give exactly one of scale and size`);
   const scale = scalePair(opts);
   const out = scale ? [Math.floor(h * scale[0]), Math.floor(w * scale[1])] : sizePair(opts.size);

@@ -28,7 +28,10 @@ function notePassage(e: unknown, m: Module): void {
   const err = e as DawnetError & { [LAYER]?: LayerNote };
   const note = err[LAYER];
   if (!note) {
-    err[LAYER] = { path: [], layer: m.constructor.name, message: err.message, last: m, lost: false };
+    // Not enumerable: Node prints an uncaught error's enumerable properties, and `last` would
+    // put the whole model (hundreds of lines) under the message.
+    const value: LayerNote = { path: [], layer: m.constructor.name, message: err.message, last: m, lost: false };
+    Object.defineProperty(err, LAYER, { value, enumerable: false, writable: true, configurable: true });
     return;
   }
   // A forward that calls its own module's other entry (forwardRelu calling forward) passes once.

@@ -9,7 +9,7 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
-import { LimitError } from '../../src/errors.js';
+import { ArgumentError, LimitError } from '../../src/errors.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { conv2dGeometry } from '../../src/kernels/conv2d.js';
 import { convAlgorithm } from '../../src/kernels/conv2d-winograd-run.js';
@@ -109,8 +109,8 @@ describe("conv2d forward by 'uniform-weights'", () => {
       setUniformWeightsPixels(null);
     }
     expect(uniformWeightsLayout(vgg, false).pixels).toBe(2);
-    expect(() => setUniformWeightsPixels(0)).toThrow(RangeError);
-    expect(() => setUniformWeightsPixels(2.5)).toThrow(/setUniformWeightsPixels: expected a whole number from 1 to 16 or null, got 2.5/);
+    expect(() => setUniformWeightsPixels(0)).toThrow(ArgumentError);
+    expect(() => setUniformWeightsPixels(2.5)).toThrow(/setUniformWeightsPixels: expected a whole number from 1 to 16 or null, got the number 2.5/);
   });
 
   it('splits a batch past the binding limit into chunks of samples', async () => {

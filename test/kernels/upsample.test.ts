@@ -95,6 +95,29 @@ describe('upsample2d', () => {
     });
   }
 
+  it("mode defaults to 'nearest', as nn.Upsample and PyTorch's interpolate: forward and backward", async () => {
+    const shape = [2, 3, 5, 2];
+    const x = uniform(size(shape), 60);
+    for (const opts of [{ scale: 2 }, { size: [7, 4] }, { scale: [1.5, 2], mode: undefined }] as const) {
+      const yShape = upsample2dShape(shape, opts);
+      const scale = 'scale' in opts ? opts.scale : undefined;
+      const xt = fromNd(x, shape, true);
+      const y = dn.upsample2d(xt, opts);
+      expect(y.shape).toEqual(yShape);
+      expectClose(`default mode ${JSON.stringify(opts)} forward`, await y.toArray(), upsample2dRef(nd(x, shape), yShape[1], yShape[2], 'nearest', scale).data);
+      const dy = uniform(size(yShape), 61);
+      const dyt = fromNd(dy, yShape);
+      y.backward(dyt);
+      expectClose(`default mode ${JSON.stringify(opts)} backward`, await xt.grad!.toArray(), upsample2dBackwardRef(shape, nd(dy, yShape), 'nearest', scale).data);
+      for (const t of [xt, y, dyt]) t.dispose();
+    }
+    const x2 = dn.tensor([1, 2, 3, 4], [1, 2, 2, 1]);
+    const y2 = dn.upsample2d(x2, { scale: 2 });
+    expectClose('default mode pytorch', await y2.toArray(), PYTORCH.nearest);
+    x2.dispose();
+    y2.dispose();
+  });
+
   it('nearest with a non-integer ratio reads floor(dst * in / out): 3 -> 7 reads 0,0,0,1,1,2,2', async () => {
     const x = dn.tensor([10, 20, 30], [1, 1, 3, 1]);
     const y = upsample2dForward(x, { size: [1, 7], mode: 'nearest' });
@@ -138,6 +161,7 @@ describe('upsample2d', () => {
       [{ size: [6, 0], mode: 'nearest' }, 'upsample2d: size must be a pair [H, W] of positive integers, got [6,0]'],
       [{ scale: 2, mode: 'bilinear', alignCorners: true }, "upsample2d: unknown option 'alignCorners'"],
       [{ scale: 2, mode: 'area' }, 'upsample2d: mode must be'],
+      [{ scale: 2, mode: null }, 'upsample2d: mode must be'],
     ] as const;
     for (const [opts, start] of bad) expectThrows(() => upsample2d(x, opts as unknown as Upsample2dOptions), dn.ArgumentError, start);
     expect(dn.memory().bytesInUse).toBe(before);
