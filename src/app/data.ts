@@ -8,6 +8,7 @@ import { scanLgg, type LggDataset, type LggSlice } from '../data/lgg.js';
 import { applyStats, volumeStats, zscoreImages, type ChannelStats } from '../data/normalize.js';
 import { kFoldSplits, splitByPatients, splitDataset, type DataSplit } from '../data/split.js';
 import { FormatError } from '../errors.js';
+import { nodeFs, nodePath, writeFileAtomic } from '../io/files.js';
 import { tensor } from '../graph/tensor.js';
 import type { Batch, Dataset } from '../train/fit.js';
 import type { TrainConfig } from './config.js';
@@ -29,9 +30,10 @@ export interface SavedSplit {
  * recorded one by patient, so that resuming and evaluating a run use the patients it was trained
  * on even if the data folder gained patients or the split's algorithm changed since; else as the
  * config says (a slice-level split is recomputed from its seed, its slices not being recorded).
+ * The skipped files are listed in `problemsFile` (scanData), by default the run folder's.
  */
-export async function prepareData(c: TrainConfig, log: (m: string) => void, saved?: { split: SavedSplit; source: string }): Promise<PreparedData> {
-  const dataset = await scanData(c, log);
+export async function prepareData(c: TrainConfig, log: (m: string) => void, saved?: { split: SavedSplit; source: string }, problemsFile: string | null = dataProblemsFile(c.out)): Promise<PreparedData> {
+  const dataset = await scanData(c, log, problemsFile);
   const bySaved = saved?.split.level === 'patient';
   const split = bySaved
     ? splitByPatients(dataset.slices, saved!.split.patients, saved!.source)
@@ -51,18 +53,43 @@ export async function prepareData(c: TrainConfig, log: (m: string) => void, save
   return { dataset, split };
 }
 
-/** The kaggle_3m folder of c.data scanned, its summary and any skipped files logged. */
-async function scanData(c: TrainConfig, log: (m: string) => void): Promise<LggDataset> {
+/** Where a run folder lists the data files its scan skipped. */
+export const dataProblemsFile = (dir: string): string => `${dir}/data-problems.txt`;
+
+/** Skipped files named on the terminal; the rest are in the problems file. */
+const PROBLEMS_SHOWN = 10;
+
+/**
+ * The kaggle_3m folder of c.data scanned and its summary logged, with every skipped file and its
+ * reason. A broken download can skip thousands: `problemsFile` (where given) lists them all, one a
+ * line, and the log names the first PROBLEMS_SHOWN and the file; with none, the log names them all.
+ * A scan that skips nothing removes an older list, so a folder never keeps another scan's.
+ */
+async function scanData(c: TrainConfig, log: (m: string) => void, problemsFile: string | null = null): Promise<LggDataset> {
   // Every slice is decoded once here, not only its header: a file whose pixels are damaged is
   // skipped now (or stops a --strict run), not found at its first batch or, for a test patient,
   // after the whole training. The files are read whole either way; decoding them costs little.
   const dataset = await scanLgg(c.data, { size: c.size, strict: c.strict });
   const s = dataset.summary;
   log(`data: ${s.patients} patients, ${s.slices} slices (${s.tumourSlices} with tumour) in ${dataset.root}`);
-  if (s.problems.length) {
-    log(`data: skipped ${s.problems.length} problem file(s), e.g. ${s.problems.slice(0, 3).map((p) => `${p.file}: ${p.reason}`).join('; ')}`);
-  }
+  const lines = s.problems.map((p) => `${p.file}: ${p.reason}`);
+  if (problemsFile) await writeProblems(problemsFile, lines);
+  if (!lines.length) return dataset;
+  const shown = problemsFile ? lines.slice(0, PROBLEMS_SHOWN) : lines;
+  log(`data: skipped ${lines.length} problem file(s)${problemsFile ? `, all listed in ${problemsFile}` : ''}:`);
+  for (const line of shown) log(`  ${line}`);
+  if (shown.length < lines.length) log(`  ... and ${lines.length - shown.length} more in ${problemsFile}`);
   return dataset;
+}
+
+async function writeProblems(path: string, lines: string[]): Promise<void> {
+  const fs = await nodeFs();
+  if (!lines.length) {
+    await fs.rm(path, { force: true });
+    return;
+  }
+  await fs.mkdir((await nodePath()).dirname(path), { recursive: true });
+  await writeFileAtomic(path, lines.map((l) => `${l}\n`).join(''));
 }
 
 /**
@@ -72,7 +99,8 @@ async function scanData(c: TrainConfig, log: (m: string) => void): Promise<LggDa
  */
 export async function evaluationSlices(c: TrainConfig, runDir: string, log: (m: string) => void, allPatients = false): Promise<LggSlice[]> {
   const saved = await savedSplit(runDir);
-  if (!allPatients) return (await prepareData(c, log, saved)).split.test;
+  // Scoring writes no list into the run folder (it holds the training's): the log names every file.
+  if (!allPatients) return (await prepareData(c, log, saved, null)).split.test;
   const dataset = await scanData(c, log);
   const seen = new Set([...(saved?.split.patients.train ?? []), ...(saved?.split.patients.val ?? [])]);
   const overlap = [...new Set(dataset.slices.map((s) => s.patient))].filter((p) => seen.has(p));

@@ -62,6 +62,15 @@ function surfaceRows(s: SurfaceReport): [string, string][] {
   ];
 }
 
+/** Slices whose true mask is empty, binarised as the metrics do (above 0.5). */
+function emptyTruthSlices(set: EvalSet): number {
+  let count = 0;
+  for (let from = 0; from < set.target.length; from += set.sampleSize) {
+    if (!set.target.subarray(from, from + set.sampleSize).some((t) => t > 0.5)) count++;
+  }
+  return count;
+}
+
 /**
  * Segmentation metrics of an evaluated set, after the post-processing `opts` asks for: the eval.json
  * fields, the table rows (all but the loss) and the set the metrics were computed on.
@@ -84,7 +93,8 @@ export function segmentationMetrics(set: EvalSet, c: Pick<TrainConfig, 'size' | 
     ['IoU per slice', pct(r.iouPerSlice)],
     ['precision (pixels)', pct(r.precision)],
     ['recall (pixels)', pct(r.recall)],
-    ['slices / empty', `${r.slices} / ${r.emptySlices}`],
+    // emptySlices counts the slices where truth and prediction are both empty (the empty policy's).
+    ['slices / empty truth / both empty', `${r.slices} / ${emptyTruthSlices(scored)} / ${r.emptySlices}`],
     ...surfaceRows(r.surface!),
   ];
   if (postprocessing(opts)) {

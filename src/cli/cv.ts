@@ -53,6 +53,16 @@ export function cvColumns(task: Task): [string, string][] {
     : [['accuracy', 'test accuracy'], ['auc', 'test ROC AUC'], ['recall', 'test sensitivity'], ['specificity', 'test specificity'], ['loss', 'test loss']];
 }
 
+/**
+ * A column's value in an eval.json (eval's or the ensemble's): the surface distances sit under
+ * `surface`, the other metrics at the top; NaN where it holds none.
+ */
+export function evalMetric(ev: Record<string, unknown>, key: string): number {
+  const surface = typeof ev.surface === 'object' && ev.surface !== null ? (ev.surface as Record<string, unknown>) : {};
+  const v = key.startsWith('hd95') || key.startsWith('assd') ? surface[key] : ev[key];
+  return typeof v === 'number' ? v : NaN;
+}
+
 /** Mean and sample standard deviation (n − 1) of the finite values; NaN where there are none (sd: fewer than two). */
 export function meanSd(values: readonly number[]): { mean: number; sd: number; n: number } {
   const v = values.filter((x) => Number.isFinite(x));
@@ -64,7 +74,7 @@ export function meanSd(values: readonly number[]): { mean: number; sd: number; n
 
 /**
  * The folds' table with a mean and a standard-deviation row under it, and where given the
- * ensemble's test metrics (eval.json's fields) as the last row.
+ * ensemble's row (its test metrics by column, evalMetric's) as the last.
  */
 export function formatCvTable(rows: readonly FoldRow[], task: Task, ensemble?: Record<string, unknown>): string {
   const columns = cvColumns(task);
@@ -117,7 +127,7 @@ async function foldRow(c: TrainConfig): Promise<FoldRow> {
   const saved = await savedSplit(c.out);
   if (!saved) throw new DataError(`${files.split} is missing: a finished fold keeps the patients it validated on there`);
   const split = saved.split;
-  const test = Object.fromEntries(cvColumns(c.task).map(([k]) => [k, typeof ev[k] === 'number' ? (ev[k] as number) : NaN]));
+  const test = Object.fromEntries(cvColumns(c.task).map(([k]) => [k, evalMetric(ev, k)]));
   return { fold: c.fold!, run: c.out, valPatients: split.patients.val.length, bestEpoch: best, val, test, curve: Array.from(curve, (v) => v ?? NaN) };
 }
 
@@ -168,10 +178,12 @@ export async function runCv(args: string[]): Promise<void> {
     release();
     dn.shutdown();
   }
-  const table = formatCvTable(rows, task, ensemble);
+  // The ensemble's eval.json as its row: by column, as the folds' rows are read (evalMetric).
+  const ensembleEval = ensemble;
+  const ensembleRow = ensembleEval && Object.fromEntries(cvColumns(task).map(([k]) => [k, evalMetric(ensembleEval, k)]));
+  const table = formatCvTable(rows, task, ensembleRow);
   console.log(`\n${table}`);
   const summary = Object.fromEntries([['val', meanSd(rows.map((r) => r.val))], ...cvColumns(task).map(([k]) => [k, meanSd(rows.map((r) => r.test[k]))])]);
-  const ensembleRow = ensemble && Object.fromEntries(cvColumns(task).map(([k]) => [k, ensemble[k]]));
   const { seed, testFraction } = configs[0];
   await writeJson(`${out}/cv.json`, { task, folds, seed, testFraction, monitor: bestMonitor(task), rows, summary, ...(ensembleRow ? { ensemble: ensembleRow } : {}) });
   const page = await renderCvPage({
@@ -184,7 +196,7 @@ export async function runCv(args: string[]): Promise<void> {
     // Links relative to the page, which sits beside the fold folders.
     folds: rows.map((r) => ({ ...r, run: `fold-${r.fold + 1}` })),
     summary,
-    ensemble,
+    ensemble: ensembleRow,
   });
   await writeFileAtomic(`${out}/cv.html`, page);
   console.log(`wrote ${out}/cv.json and ${out}/cv.html`);

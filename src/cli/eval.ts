@@ -13,7 +13,8 @@ export const evalSpec: CommandSpec = {
   summary:
     "Evaluate a run's best checkpoint on its test split (the patients it never trained or validated on). Writes RUN/eval.json.\n" +
     'Segmentation adds HD95 and ASSD (surface distances, per volume and per lesion slice). Several runs (the folds of dawnet cv):\n' +
-    'their ensemble, each best checkpoint predicting the test patients they all held out and the probabilities averaged (no loss).',
+    'their ensemble, each best checkpoint predicting the test patients they all held out and the probabilities averaged,\n' +
+    'scored as one run is (the loss included; --out FILE for its JSON).',
   positionals: [{ name: 'RUN', help: 'run folder written by dawnet train; more than one: their ensemble', variadic: true }],
   flags: {
     data: { type: 'string', help: "kaggle_3m folder (default: the one the run was trained on)" },

@@ -2,7 +2,7 @@
 // learning rates, and prints the table the reference notebook assembled by hand: setting, test
 // accuracy (classify) or Dice (segment), and test loss. Also written to OUT/sweep.json.
 
-import type { TrainConfig } from '../app/config.js';
+import { defaultConfig, type TrainConfig } from '../app/config.js';
 import { fileExists, runFiles, writeJson } from '../app/run-dir.js';
 import { runTraining } from '../app/train-job.js';
 import { AUGMENT_PRESETS } from '../data/augment.js';
@@ -19,8 +19,9 @@ export const sweepSpec: CommandSpec = {
   flags: {
     out: { type: 'string', help: 'folder for the runs (one sub-folder per setting) and sweep.json', default: 'runs/sweep' },
     augment: { type: 'list', help: `augmentation presets (${AUGMENT_PRESETS.join(', ')})`, default: ['none', 'hflip', 'hflip+elastic'] },
-    batch: { type: 'list', help: 'batch sizes', default: [] },
-    lr: { type: 'list', help: 'learning rates', default: [] },
+    // No default of their own: without them every run takes train's (configFromFlags).
+    batch: { type: 'list', help: `batch sizes (default: train's, classify ${defaultConfig('classify').batch}, segment ${defaultConfig('segment').batch})` },
+    lr: { type: 'list', help: `learning rates (default: train's, classify ${defaultConfig('classify').lr}, segment ${defaultConfig('segment').lr})` },
     ...trainFlags,
   },
   examples: ['dawnet sweep segment --data kaggle_3m --augment none,hflip,hflip+elastic --lr 1e-4,3e-4 --epochs 30'],

@@ -19,8 +19,11 @@ export const trainSpec: CommandSpec = {
   flags: {
     data: { type: 'string', help: 'kaggle_3m folder (patient folders of TIFF slices and masks, data.csv)' },
     out: { type: 'string', help: 'run folder for config, metrics.jsonl, checkpoints and report.html', default: 'runs/latest' },
-    resume: { type: 'string', help: 'continue the run in this folder as it was configured (only --epochs, a new target, and --data, a moved data folder, may be given with it)' },
-    overwrite: { type: 'boolean', help: 'replace the run already in --out (its files are removed first); without it such a folder is refused' },
+    resume: {
+      type: 'string',
+      help: "continue the run in this folder with the settings it was started with: --epochs sets a new target, --data says where its data moved, --workers is taken as given; the original command's other flags may be repeated where they give the run's own values, and any other value is refused",
+    },
+    overwrite: { type: 'boolean', help: "replace the run already in --out (its files are removed once the new run's data, model and weights are ready); without it such a folder is refused" },
     epochs: { type: 'number', help: 'epochs (default: classify 100, segment 50)' },
     batch: { type: 'number', help: 'batch size (default: classify 32, segment 16)' },
     size: { type: 'number', help: 'working image size in pixels', default: 256 },

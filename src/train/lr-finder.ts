@@ -67,7 +67,7 @@ export const LR_FINDER_DEFAULTS = { minLr: 1e-7, maxLr: 1, steps: 100, smoothing
 /** suggestLearningRate's rule in one sentence, for reports. */
 export const SUGGESTION_RULE =
   'the learning rate where the smoothed loss falls fastest against log(lr): the most negative slope by central ' +
-  'differences, leaving out the first tenth (at most 10) and the last twentieth (at most 5) of the steps, as fastai does';
+  'differences, leaving out the first tenth (at most 10) and the last twentieth (at least 1, at most 5) of the steps, as fastai does';
 
 /** minLr^(1 - t) · maxLr^t at t = step / (steps - 1): exactly minLr at the first step and maxLr at the last. */
 export function lrAtStep(step: number, steps: number, minLr: number, maxLr: number): number {
@@ -79,8 +79,10 @@ export function lrAtStep(step: number, steps: number, minLr: number, maxLr: numb
  * The steepest descent of a smoothed loss curve against log(lr), fastai's and Lightning's rule:
  * 1. keep the leading finite points (a diverged test may end in NaN or Infinity);
  * 2. drop the first skipStart (the loss has barely moved there and the smoothing is still settling)
- *    and the last skipEnd (the blow-up); by default min(10, ⌊n/10⌋) and min(5, ⌊n/20⌋), which is
- *    fastai's 10 and 5 for its 100 steps, scaled down for shorter runs;
+ *    and the last skipEnd (the blow-up); by default min(10, ⌊n/10⌋) and min(5, max(1, ⌊n/20⌋)),
+ *    which is fastai's 10 and 5 for its 100 steps, scaled down for shorter runs; a short run still
+ *    leaves out its last step, which would otherwise be judged by a one-sided difference at maxLr
+ *    and could suggest maxLr itself;
  * 3. take the slope at each remaining point, d smoothed / d ln(lr), by central differences (one-sided
  *    at the window's ends), as numpy.gradient does;
  * 4. return the point of the most negative slope (the first on a tie), or null when fewer than two
@@ -95,7 +97,7 @@ export function suggestLearningRate(
   let n = 0;
   while (n < smoothed.length && Number.isFinite(smoothed[n]) && lrs[n] > 0) n++;
   const skipStart = opts.skipStart ?? Math.min(10, Math.floor(n / 10));
-  const skipEnd = opts.skipEnd ?? Math.min(5, Math.floor(n / 20));
+  const skipEnd = opts.skipEnd ?? Math.min(5, Math.max(1, Math.floor(n / 20)));
   const lo = skipStart;
   const hi = n - skipEnd - 1;
   if (hi - lo < 1) return null;

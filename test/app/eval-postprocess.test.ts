@@ -42,6 +42,9 @@ describe('eval post-processing (segmentationMetrics)', () => {
     expect(m.json).toEqual({ postprocess: { minLesionSize: 0, keepLargest: false, connectivity: EVAL_CONNECTIVITY, removedComponents: 0, removedVoxels: 0 }, ...direct });
     expect(m.set).toBe(set);
     expect(m.rows.some(([k]) => k.startsWith('post-processing'))).toBe(false);
+    // Patient B's two slices have empty truth; only slice 4's prediction is empty too.
+    expect(m.rows).toContainEqual(['slices / empty truth / both empty', '5 / 2 / 1']);
+    expect(metrics({ minLesionSize: 3 }).rows, 'slice 3 false positive removed').toContainEqual(['slices / empty truth / both empty', '5 / 2 / 2']);
     // With planted false positives: precision 12/15, Dice A 24/25, Dice B 0 (empty truth, 2 predicted).
     expect(direct.precision).toBeCloseTo(12 / 15, 12);
     expect(direct.dicePerVolume).toBeCloseTo(0.48, 12);

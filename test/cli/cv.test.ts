@@ -117,12 +117,20 @@ describe('dawnet cv', () => {
     for (const row of cv.rows as FoldRow[]) {
       const ev = JSON.parse(readFileSync(join(row.run, 'eval.json'), 'utf8'));
       expect(row.test.dicePerSlice).toBe(ev.dicePerSlice);
+      expect(row.test.dicePerVolume).toBe(ev.dicePerVolume);
+      expect(row.test.loss).toBe(ev.loss);
+      // HD95 is under eval.json's `surface`.
+      expect(typeof ev.surface.hd95PerVolume, 'a finite HD95 to compare').toBe('number');
+      expect(row.test.hd95PerVolume).toBe(ev.surface.hd95PerVolume);
       const metrics = readFileSync(join(row.run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
       expect(row.val).toBe(Math.max(...metrics.map((m) => m.val_dice)));
       expect(row.valPatients).toBe(2);
     }
     const dice = meanSd(cv.rows.map((row: FoldRow) => row.test.dicePerSlice));
     expect(cv.summary.dicePerSlice.mean).toBeCloseTo(dice.mean, 12);
+    const hd95 = meanSd(cv.rows.map((row: FoldRow) => row.test.hd95PerVolume));
+    expect(cv.summary.hd95PerVolume.n).toBe(3);
+    expect(cv.summary.hd95PerVolume.mean).toBeCloseTo(hd95.mean, 12);
     expect(r.stdout).toMatch(/fold\s+val patients\s+val Dice \(best\)\s+test Dice\/slice/);
     expect(r.stdout).toMatch(/\nmean\s/);
     // The folds' ensemble on the shared test patient: its full metrics and its row.
@@ -130,6 +138,10 @@ describe('dawnet cv', () => {
     expect(ensemble.ensemble).toEqual([1, 2, 3].map((f) => join(out(), `fold-${f}`)));
     expect(Number.isFinite(ensemble.loss)).toBe(true);
     expect(cv.ensemble.dicePerSlice).toBe(ensemble.dicePerSlice);
+    expect(typeof ensemble.surface.hd95PerVolume).toBe('number');
+    expect(cv.ensemble.hd95PerVolume).toBe(ensemble.surface.hd95PerVolume);
+    expect(r.stdout).toContain(`\n${formatCvTable(cv.rows, 'segment', cv.ensemble).split('\n').at(-1)}`);
+    expect(r.stdout).not.toMatch(/\nensemble\s.*n\/a/);
     expect(Number.isFinite(ensemble.dicePerSlice)).toBe(true);
     expect(r.stdout).toMatch(/\nensemble\s+\d\.\d{4}/);
     // The page: the same rows, and each fold's curve from its metrics.jsonl.
@@ -137,6 +149,7 @@ describe('dawnet cv', () => {
     for (const f of [1, 2, 3]) expect(html).toContain(`<a href="fold-${f}/report.html">${f}</a>`);
     expect(html).toContain(`<td>${cv.rows[0].test.dicePerSlice.toFixed(4)}</td>`);
     expect(html).toContain('data-testid="cv-ensemble"');
+    expect(html).toMatch(new RegExp(`data-testid="cv-ensemble">(<td>[^<]*</td>){5}<td>${cv.ensemble.hd95PerVolume.toFixed(4)}</td>`));
     for (const row of cv.rows as FoldRow[]) expect(row.curve).toEqual([row.val]); // one epoch each
   }, 420_000);
 
@@ -228,7 +241,7 @@ describe('dawnet cv', () => {
     expect(ensemble.tp + ensemble.fp + ensemble.tn + ensemble.fn).toBe(ensemble.slices);
     for (const row of cv.rows as FoldRow[]) {
       const own = JSON.parse(readFileSync(join(row.run, 'eval.json'), 'utf8'));
-      expect(row.test.accuracy).toBe(own.accuracy);
+      for (const [k] of cvColumns('classify')) expect(row.test[k], k).toBe(own[k]);
       expect(own.slices, 'the same test patient').toBe(ensemble.slices);
     }
     expect(readFileSync(join(dir, 'cv.html'), 'utf8')).toContain('<th>test ROC AUC</th>');

@@ -27,8 +27,15 @@ describe('dawnet usage', () => {
       const r = runCliSync(cli, [spec.name, '--help']);
       expect(r.code).toBe(0);
       for (const flag of Object.keys(spec.flags)) expect(r.stdout).toContain(`--${flag}`);
+      expect(r.stdout, 'no empty default').not.toContain('(default: )');
     });
   }
+
+  it("sweep --help gives train's defaults for --batch and --lr", () => {
+    const r = runCliSync(cli, ['sweep', '--help']);
+    expect(r.stdout).toMatch(/--batch <a,b,\.\.\.>\s+batch sizes \(default: train's, classify 32, segment 16\)/);
+    expect(r.stdout).toMatch(/--lr <a,b,\.\.\.>\s+learning rates \(default: train's, classify 0\.001, segment 0\.0001\)/);
+  });
 
   it('a wrong flag is a one-line error with a non-zero exit', () => {
     const r = runCliSync(cli, ['train', 'segment', '--data', '/tmp', '--epoch', '3']);

@@ -211,6 +211,19 @@ describe('suggestLearningRate', () => {
     expect(dn.train.suggestLearningRate([1e-3, 1e-2, 1e-1], [1, 0.5, 0.4])!.index).toBe(0);
     expect(() => dn.train.suggestLearningRate([1, 2], [1])).toThrow(dn.ArgumentError);
   });
+
+  it('a short test (under 20 steps) still leaves out its last step: it never suggests maxLr', () => {
+    // The loss falls ever faster up to the last step, where the steepest slope would be maxLr's.
+    for (const n of [4, 10, 19]) {
+      const short = Array.from({ length: n }, (_, i) => dn.train.lrAtStep(i, n, 1e-7, 1));
+      const falling = short.map((_, i) => 1 - (i / (n - 1)) ** 3);
+      const pick = dn.train.suggestLearningRate(short, falling)!;
+      expect(pick.index, `${n} steps`).toBe(n - 2);
+      expect(pick.lr).toBeLessThan(1);
+      expect(dn.train.suggestLearningRate(short, falling, { skipEnd: 0 })!.index, 'skipEnd 0 asked for').toBe(n - 1);
+    }
+    expect(dn.train.suggestLearningRate([1e-3, 1], [1, 0.5]), 'two steps: one left, no slope').toBeNull();
+  });
 });
 
 describe('findLearningRate: arguments', () => {
