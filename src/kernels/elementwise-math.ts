@@ -50,7 +50,11 @@ function horner(v: string, coeffs: readonly number[]): string {
   return coeffs.reduceRight((inner, c, k) => (k === coeffs.length - 1 ? `${c}` : `(${c} + ${v} * ${inner})`), '');
 }
 
-// ----- pow: |x|^p by WGSL pow, with C's (and PyTorch's) special cases made explicit.
+// ----- pow: |x|^p by WGSL pow, with C's (and PyTorch's) special cases made explicit. The sign of
+// x is read from its bits and an odd power's sign set in the bits: -0 must count as negative
+// (pow(-0, 3) = -0, pow(-0, -1) = -inf), and WGSL lets a compiler ignore the sign of a zero in
+// float arithmetic and comparisons (-0 < 0 is false anyway, and -m of m = 0 may give +0), while
+// bitcast and integer operations are exact.
 const POW = /* wgsl */ `
 fn powScalar(x: T, p: f32) -> T {
   if (p == 0.0) { return T(1.0); }
@@ -60,11 +64,12 @@ fn powScalar(x: T, p: f32) -> T {
   // WGSL leaves pow(0, p) undefined: C gives 0 for p > 0 and +inf for p < 0.
   var m = select(pow(ax, T(p)), T(select(0.0, params.inf, p < 0.0)), ax == T(0.0));
   if (floor(p) != p) {
-    // A negative base has no real fractional power: NaN, except C's (-inf)^p = inf^p.
+    // A negative base has no real fractional power: NaN, except C's (-inf)^p = inf^p; a -0 base
+    // gives +0 or +inf as +0 does.
     m = select(m, T(params.nan), (x < T(0.0)) & !${isInf('x')});
-  } else {
-    // An integer power of a negative base is negative for odd p (p % 2.0 keeps p's sign).
-    m = select(m, select(m, -m, x < T(0.0)), abs(p % 2.0) == 1.0);
+  } else if (abs(p % 2.0) == 1.0) {
+    // An odd integer power (p % 2.0 keeps p's sign) takes the base's sign, -0's included.
+    m = bitcast<T>(bitcast<U>(m) | (bitcast<U>(x) & U(0x80000000u)));
   }
   return select(m, x, ${isNan('x')});
 }`;
@@ -159,7 +164,7 @@ fn sinQuarter(x0: T, q0: f32) -> T {
 // (x - (u - 1))/u instead would not survive: a compiler may fold (1 + x) - 1 to x, and lavapipe's
 // does.) atanh by its series to s^11, |s| < 0.172: truncation < 1e-10.
 // u <= 0, u = ∞ and NaN are selected: -∞ at -1, NaN below, ∞, NaN.
-const LOG1P = /* wgsl */ `
+export const LOG1P = /* wgsl */ `
 fn log1pT(x: T) -> T {
   let u = 1.0 + x;
   let fe = frexp(u);
@@ -175,7 +180,7 @@ fn log1pT(x: T) -> T {
 
 // ----- expm1: below |x| = 1, exp(x) - 1 would cancel (up to 3.4x exp's error at 0.35), so the
 // Taylor series to x^12 (truncation < 2e-10 relative); above, exp(x) - 1 costs at most 1.6x exp's.
-const EXPM1 = /* wgsl */ `
+export const EXPM1 = /* wgsl */ `
 fn expm1T(x: T) -> T {
   let series = x * ${horner('x', Array.from({ length: 12 }, (_, n) => 1 / factorial(n + 1)))};
   return select(exp(x) - 1.0, series, abs(x) < T(1.0));

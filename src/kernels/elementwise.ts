@@ -17,7 +17,7 @@ import { expectNumber, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { assertLive, emptyTensor, formatShape, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, lcm, part, planned, range } from './chunking.js';
-import { BINARY_MORE, keepingNan, reluKeepingNan, reluPasses, UNARY_MORE, type MoreBinaryOp, type MoreUnaryOp } from './elementwise-math.js';
+import { BINARY_MORE, EXPM1, keepingNan, LOG1P, reluKeepingNan, reluPasses, UNARY_MORE, type MoreBinaryOp, type MoreUnaryOp } from './elementwise-math.js';
 import { sumLeading } from './reduce.js';
 import { isNanBits, LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, type VecWidth } from './wgsl.js';
 
@@ -61,11 +61,14 @@ export const UNARY = {
   clampMax: { forward: keepingNan('x', 'min(x, T(c))'), backward: `select(T(0.0), dy, (x <= T(c)) & !${isNanBits('x', 'U')})`, saves: 'x', param: 'max' },
   // d|x|/dx = sign(x): 0 at 0, as PyTorch's.
   abs: { forward: 'abs(x)', backward: 'dy * sign(x)', saves: 'x' },
-  // log(1 + e^x) as max(x, 0) + log(1 + e^-|x|): no exp overflows; its derivative is sigmoid(x).
-  softplus: { forward: 'max(x, T(0.0)) + log(1.0 + exp(-abs(x)))', backward: 'dy / (1.0 + exp(-x))', saves: 'x' },
+  // log(1 + e^x) as max(x, 0) + log1p(e^-|x|): no exp overflows, and below x = -17, where 1 + e^x
+  // rounds to 1 in float32, log1p still gives e^x (log(1 + ...) gave 0). Its derivative is
+  // sigmoid(x), 1/(1 + e^-x): relative accuracy kept, as e^-x is large where the value is small.
+  softplus: { forward: 'max(x, T(0.0)) + log1pT(exp(-abs(x)))', backward: 'dy / (1.0 + exp(-x))', saves: 'x', wgsl: LOG1P },
   // x · sigmoid(x) (swish); derivative s (1 + x (1 - s)).
   silu: { forward: 'x / (1.0 + exp(-x))', backward: 'dy * (1.0 / (1.0 + exp(-x))) * (1.0 + x * (1.0 - 1.0 / (1.0 + exp(-x))))', saves: 'x' },
-  elu: { forward: 'select(c * (exp(x) - 1.0), x, x > T(0.0))', backward: 'select(dy * c * exp(x), dy, x > T(0.0))', saves: 'x', param: 'alpha' },
+  // c·(e^x - 1) below 0 by expm1: e^x - 1 cancels near 0 (-1.19e-7 for x = -1e-7). Derivative c·e^x.
+  elu: { forward: 'select(c * expm1T(x), x, x > T(0.0))', backward: 'select(dy * c * exp(x), dy, x > T(0.0))', saves: 'x', param: 'alpha', wgsl: EXPM1 },
   // A number on one side of sub or div (arithmetic below): c - x, x / c (a division, not a
   // multiply by 1/c, so it rounds as div(x, tensor) does) and c / x.
   rsubScalar: { forward: 'c - x', backward: '-dy', saves: 'x', param: 'value' },

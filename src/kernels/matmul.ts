@@ -13,6 +13,8 @@
 // subgroup GEMM instead (a matmul is a 1x1 convolution over a 1 x M image): A·B is conv2d's
 // forward, A·B^T its backward-input and A^T·B its backward-weight (see viaConvGemm).
 //
+// A zero-size M, N or K runs no kernel (emptyProduct): C is empty, or zeros plus the bias.
+//
 // linear(x, w, b) = x · w + b with x [N, in], w [in, out] (Keras Dense layout), b [out].
 // Backward (saved: both operands, nothing else): dA = dC · op(B)^T, dB = op(A)^T · dC, db = the
 // column sums of dC; each is one more call of the same kernel with the transpose flags chosen so
@@ -180,12 +182,13 @@ export function matmulForward(a: Tensor, b: Tensor, options: MatmulForwardOption
   if (bias && (bias.rank !== 1 || bias.shape[0] !== n)) {
     throw new ShapeError(`matmul: bias ${formatShape(bias.shape)} does not match the ${n} output columns`);
   }
+  const requested = options.splitK ?? chooseSplitK(m, k, n);
+  if (!Number.isInteger(requested) || requested < 1) throw new ShapeError(`matmul: splitK must be a positive integer, got ${requested}`);
+  if (m === 0 || n === 0 || k === 0) return emptyProduct(m, n, bias);
   const ta0 = options.transposeA ?? false;
   const tb0 = options.transposeB ?? false;
   const family = options.family ?? (options.splitK === undefined ? defaultConvFamily() : 'tiled');
   if (family === 'subgroup' && !(ta0 && tb0)) return viaConvGemm(a, b, m, k, n, ta0, tb0, bias);
-  const requested = options.splitK ?? chooseSplitK(m, k, n);
-  if (!Number.isInteger(requested) || requested < 1) throw new ShapeError(`matmul: splitK must be a positive integer, got ${requested}`);
   // Chunks are whole K steps; recount so no chunk is empty.
   const kChunk = Math.max(TILE_K, Math.ceil(Math.ceil(k / requested) / TILE_K) * TILE_K);
   const splits = Math.max(1, Math.ceil(k / kChunk));
@@ -210,6 +213,22 @@ export function matmulForward(a: Tensor, b: Tensor, options: MatmulForwardOption
   );
   partials.dispose();
   return c;
+}
+
+/**
+ * C when M, N or K is 0, as PyTorch's: no rows or no columns give an empty C; a sum over no K is
+ * zero, so C is zeros, plus the bias in every row. No kernel runs: conv2d's GEMM refuses empty
+ * images (its error named conv2d and shapes the caller never passed), and the tiled kernel would
+ * bind empty operands for nothing.
+ */
+function emptyProduct(m: number, n: number, bias: Tensor | null): Tensor {
+  const c = emptyTensor([m, n], 'matmul.out');
+  if (c.size === 0) return c;
+  runtime().clear(c.buffer, 0, c.size * 4);
+  if (!bias) return c;
+  const biased = binaryForward('add', c, bias);
+  c.dispose();
+  return biased;
 }
 
 /** C = op(A)·op(B) on conv2d's GEMM kernels, viewing the operands as 1 x M images. */

@@ -1,7 +1,9 @@
 // Sum and mean over axes. Any contiguous run of axes views the input as [A, R, B] and reduces the
 // middle: one workgroup per output element, 256 threads striding over R and a tree reduction in
 // workgroup memory, so a reduction over a million elements still uses a full workgroup instead of
-// one thread. Several non-adjacent axes are reduced one run at a time.
+// one thread. Short rows (and on CPU adapters all rows, in parts of at most 4096) take a thread
+// per output instead: reduce-rows.ts says when, with timings. Several non-adjacent axes are
+// reduced one run at a time; a mean scales the last run's sums.
 // Column sums ([1, R, B] with B a multiple of 4: a bias gradient over NHWC's channels, the shape
 // most reductions here have) take a second kernel instead: 8 column lanes of four columns each
 // (vec4) by 8 row lanes per workgroup, the rows in chunks of at least 256 (one workgroup row per
@@ -25,6 +27,7 @@ import { describeValue, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { assertLive, emptyTensor, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Range } from './chunking.js';
+import { rowParts, rowsSpec, threadPerOutput } from './reduce-rows.js';
 import { maxRowChunks } from './row-chunks.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, workgroupGrid } from './wgsl.js';
 
@@ -151,6 +154,14 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 const middleParams = (a: number, r: number, b: number, scale: number, chunks = 1, rowsPerChunk = r): ArrayBuffer =>
   packParams([u32(a), u32(r), u32(b), f32(scale), u32(chunks), u32(rowsPerChunk)]);
 
+/**
+ * The sum kernel for `outputs` outputs over at most `rows` rows each, and its grid: a thread per
+ * output for short rows (reduce-rows.ts), else a workgroup per output.
+ */
+function sumKernel(rows: number, outputs: number): [KernelSpec, [number, number]] {
+  return threadPerOutput(rows) ? [rowsSpec, linearGrid(outputs)] : [reduceSpec, workgroupGrid(outputs)];
+}
+
 /** Reduces the middle of an [a, r, b] view; `scale` multiplies the sums (1/r for a mean). */
 export function reduceMiddle(x: Tensor, a: number, r: number, b: number, outShape: Shape, scale = 1): Tensor {
   assertLive('reduce', x);
@@ -158,24 +169,34 @@ export function reduceMiddle(x: Tensor, a: number, r: number, b: number, outShap
   if (r * b * 4 > runtime().bindingLimit && r > 1) return reduceSplitR(x, a, r, b, outShape, scale);
   if (a === 1 && r > 1 && b % 4 === 0) return columnSums(x, r, b, outShape, scale);
   if (a * b < FEW_OUTPUTS && r >= 2 * MIN_CHUNK_ROWS && a * r * b * 4 <= runtime().bindingLimit) return reduceInChunks(x, a, r, b, outShape, scale);
-  // r = 1 is a scaling, element-wise: flat chunks. Otherwise chunks of whole [r, b] rows.
-  const [items, rows, cols] = r === 1 ? [a * b, 1, 1] : [a, r * b, b];
-  const per = chunkItems(op, items, [part(x, rows), part(planned('reduce.out', outShape), cols)]);
-  const out = emptyTensor(outShape, 'reduce.out');
+  // r = 1 is a scaling, element-wise: flat chunks. Otherwise chunks of whole [r, b] rows, each
+  // row summed in `parts` (a thread's rows on CPU adapters, reduce-rows.ts): [a, parts, b] partial
+  // sums, then their sum.
+  const parts = r === 1 ? 1 : rowParts(r);
+  const rowsPerPart = Math.ceil(r / parts);
+  const sumsShape = parts === 1 ? outShape : [a, parts, b];
+  const [items, rows, cols] = r === 1 ? [a * b, 1, 1] : [a, r * b, parts * b];
+  const per = chunkItems(op, items, [part(x, rows), part(planned('reduce.out', sumsShape), cols)]);
+  const out = emptyTensor(sumsShape, parts === 1 ? 'reduce.out' : 'reduce.partial');
   forEachChunk(items, per, (first, count) => {
-    const params = r === 1 ? middleParams(1, 1, count, scale) : middleParams(count, r, b, scale);
-    dispatchChunk(reduceSpec, [range(x, first * rows, count * rows)], [range(out, first * cols, count * cols)], params, workgroupGrid(count * cols));
+    const params = r === 1 ? middleParams(1, 1, count, scale) : middleParams(count, r, b, parts === 1 ? scale : 1, parts, rowsPerPart);
+    const [spec, grid] = sumKernel(rowsPerPart, count * cols);
+    dispatchChunk(spec, [range(x, first * rows, count * rows)], [range(out, first * cols, count * cols)], params, grid);
   });
-  return out;
+  if (parts === 1) return out;
+  const sums = reduceMiddle(out, a, parts, b, outShape, scale);
+  out.dispose();
+  return sums;
 }
 
 /** reduceMiddle with few outputs and long rows (bound whole): partial sums over chunks of r, [a, chunks, b], then their sum. */
 function reduceInChunks(x: Tensor, a: number, r: number, b: number, outShape: Shape, scale: number): Tensor {
-  const chunks = Math.min(Math.floor(r / MIN_CHUNK_ROWS), Math.ceil(FEW_OUTPUTS / (a * b)));
+  const chunks = Math.max(rowParts(r), Math.min(Math.floor(r / MIN_CHUNK_ROWS), Math.ceil(FEW_OUTPUTS / (a * b))));
   const rowsPerChunk = Math.ceil(r / chunks);
   const used = Math.ceil(r / rowsPerChunk);
   const partial = emptyTensor([a, used, b], 'reduce.partial');
-  runtime().dispatch(reduceSpec, { inputs: [x.slice], outputs: [partial.slice], params: middleParams(a, r, b, 1, used, rowsPerChunk) }, workgroupGrid(a * used * b));
+  const [spec, grid] = sumKernel(rowsPerChunk, a * used * b);
+  runtime().dispatch(spec, { inputs: [x.slice], outputs: [partial.slice], params: middleParams(a, r, b, 1, used, rowsPerChunk) }, grid);
   const out = reduceMiddle(partial, a, used, b, outShape, scale);
   partial.dispose();
   return out;
@@ -211,7 +232,8 @@ function reduceSplitR(x: Tensor, a: number, r: number, b: number, outShape: Shap
   for (let ia = 0; ia < a; ia++) {
     forEachChunk(r, per, (first, count, k) => {
       const src = range(x, (ia * r + first) * b, count * b);
-      dispatchChunk(reduceSpec, [src], [range(partial, (ia * chunks + k) * b, b)], middleParams(1, count, b, 1), workgroupGrid(b));
+      const [spec, grid] = sumKernel(count, b);
+      dispatchChunk(spec, [src], [range(partial, (ia * chunks + k) * b, b)], middleParams(1, count, b, 1), grid);
     });
   }
   const out = reduceMiddle(partial, a, chunks, b, outShape, scale);
@@ -228,7 +250,8 @@ function reduceRowByRow(x: Tensor, a: number, r: number, b: number, outShape: Sh
   const out = emptyTensor(outShape, 'reduce.out');
   for (let ia = 0; ia < a; ia++) {
     const acc = range(out, ia * b, b);
-    dispatchChunk(reduceSpec, [range(x, ia * r * b, b)], [acc], middleParams(1, 1, b, r === 1 ? scale : 1), workgroupGrid(b));
+    const [spec, grid] = sumKernel(1, b);
+    dispatchChunk(spec, [range(x, ia * r * b, b)], [acc], middleParams(1, 1, b, r === 1 ? scale : 1), grid);
     for (let k = 1; k < r; k++) {
       const params = packParams([u32(b), f32(k === r - 1 ? scale : 1)]);
       dispatchChunk(accumulateSpec, [range(x, (ia * r + k) * b, b)], [acc], params, linearGrid(b));
@@ -261,6 +284,8 @@ export function expandMiddle(dy: Tensor, a: number, r: number, b: number, outSha
 
 /** Sums g (any shape) over its leading elements down to the trailing `n` elements: [g.size/n, n] -> [n]. */
 export function sumLeading(g: Tensor, n: number): Tensor {
+  // No trailing elements (a bias of a layer with no outputs): nothing to sum, and no row count.
+  if (n === 0) return emptyTensor([0], 'reduce.out');
   return reduceMiddle(g, 1, g.size / n, n, [n]);
 }
 
@@ -308,28 +333,25 @@ function reduceAxes(op: 'sum' | 'mean', x: Tensor, axes: number[] | undefined, k
   const ax = normaliseAxes(op, x, axes);
   let shape = [...x.shape];
   let current = x;
-  let count = 1;
+  const count = ax.reduce((p, i) => p * x.shape[i], 1);
   const keptShape = x.shape.map((d, i) => (ax.includes(i) ? 1 : d));
-  for (const [from, to] of runs(ax)) {
+  const axisRuns = runs(ax);
+  for (const [k, [from, to]] of axisRuns.entries()) {
     const a = shapeSize(shape.slice(0, from));
     const r = shapeSize(shape.slice(from, to));
     const b = shapeSize(shape.slice(to));
-    count *= r;
     const next = [...shape.slice(0, from), ...shape.slice(to)];
-    const reduced = reduceMiddle(current, a, r, b, next);
+    // The mean's 1/count scales the last run's sums: no pass of its own over the output.
+    const scale = op === 'mean' && k === axisRuns.length - 1 ? 1 / count : 1;
+    const reduced = reduceMiddle(current, a, r, b, next, scale);
     if (current !== x) current.dispose();
     current = reduced;
     shape = next;
   }
   if (current === x) current = x.share();
   const finalShape = keepDims ? keptShape : shape;
-  let out = current.shape.join() === finalShape.join() ? current : current.share(finalShape);
+  const out = current.shape.join() === finalShape.join() ? current : current.share(finalShape);
   if (out !== current) current.dispose();
-  if (op === 'mean' && count !== 1) {
-    const scaled = reduceMiddle(out, 1, 1, out.size, out.shape, 1 / count);
-    out.dispose();
-    out = scaled;
-  }
   return out;
 }
 

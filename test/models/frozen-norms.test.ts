@@ -33,12 +33,15 @@ describe('a U-Net with a frozen encoder', () => {
     const frozen = await buffersUnder(model, 'encoder1.');
     const trained = await buffersUnder(model, 'encoder2.');
     expect([...frozen.keys()]).toEqual(['encoder1.enc1norm1.running_mean', 'encoder1.enc1norm1.running_var', 'encoder1.enc1norm2.running_mean', 'encoder1.enc1norm2.running_var']);
-    // The PyTorch idiom, which fit's train() undoes at the start of the epoch.
+    // The PyTorch idiom, which fit's train() undoes at the start of each epoch.
     model.module('encoder1').eval();
     const optimizer = new Adam(model.trainableParameters(), { lr: 0.01 });
     const data = { batches: () => [{ x: dn.tensor(images, [2, 16, 16, 3]), y: dn.tensor(masks, [2, 16, 16, 1]) }] };
     await dn.train.fit(model, data, null, { epochs: 1, optimizer, loss: bceDiceLoss });
-    expect(model.module('encoder1').training).toBe(true);
+    // fit hands the modes back as they came: the caller's eval() on encoder1 again. The epoch itself
+    // ran the whole model in train(), which the unchanged statistics below survived.
+    expect(model.module('encoder1').training).toBe(false);
+    expect(model.module('encoder2').training).toBe(true);
     expect(await buffersUnder(model, 'encoder1.')).toEqual(frozen);
     for (const [name, values] of await buffersUnder(model, 'encoder2.')) {
       expect(values.some((v, i) => v !== trained.get(name)![i]), `${name} moved`).toBe(true);
