@@ -1,16 +1,14 @@
 // Panel 1, Segment: a checkpoint written by `dawnet train segment` plus slice TIFFs, run through the
-// U-Net on WebGPU. The architecture comes from the checkpoint's metadata; the input size and the
-// normalisation are not stored there, so, like `dawnet predict`, each slice is resized to a square
-// whose side is its own rounded to a multiple of 2^depth and z-scored per image and channel.
+// U-Net on WebGPU. The architecture comes from the checkpoint's metadata, and so do the input size
+// and normalisation, which slice-input.ts applies as `dawnet predict` does; a checkpoint of an older
+// run records neither, and the panel says what it assumes instead. Ground-truth masks (_mask.tif)
+// are left out, as predict refuses them.
 // The options (segment-options.ts) redraw the slices shown when they change: a new TTA setting
 // runs the model again, post-processing alone works on the kept probabilities. Several checkpoints
 // at once (the folds of `dawnet cv`) run as their ensemble, as `dawnet predict --ensemble` does:
 // their probabilities averaged.
 
 import * as dn from '../src/index.js';
-import { zscoreImages } from '../src/data/normalize.js';
-import { sliceToRgb } from '../src/app/predict-job.js';
-import { readTiffInfo } from '../src/data/tiff.js';
 import { decodeSafetensors } from '../src/io/safetensors.js';
 import { applyCheckpoint } from '../src/train/checkpoint.js';
 import type { TtaMode } from '../src/train/tta.js';
@@ -19,6 +17,7 @@ import { figure, maskImage } from './canvas.js';
 import { forwardOnce } from './infer.js';
 import { byId, pageState, setStage, showMessage, type SliceResult } from './page-state.js';
 import { maskSlice, setupSegmentOptions } from './segment-options.js';
+import { describeInput, inputSentence, MASK_FILE, readInputSpec, readSlice, sameInput, volumesOf, type InputSpec, type SliceInput } from './slice-input.js';
 
 interface UNetArchitecture {
   name: 'unet';
@@ -37,26 +36,19 @@ interface UNetArchitecture {
 interface LoadedModel {
   model: dn.Module;
   arch: UNetArchitecture;
+  input: InputSpec;
   file: string;
   /** The TTA modes a slice has gone through: the first pass in a mode also compiles its shaders. */
   ran: Set<TtaMode>;
 }
 
 /** A slice on show: its input, kept so that new options need no new decoding, and its probabilities. */
-interface ShownSlice {
-  file: string;
-  info: { width: number; height: number };
-  size: number;
-  rgb: Float32Array;
-  input: Float32Array;
+interface ShownSlice extends SliceInput {
   prob: Float32Array;
   tta: TtaMode;
   inferenceMs: number;
   first: boolean;
 }
-
-/** What reading a file gives, before the model has run on it. */
-type SliceInput = Omit<ShownSlice, 'prob' | 'tta' | 'inferenceMs' | 'first'>;
 
 let loaded: LoadedModel | null = null;
 let slices: File[] = [];
@@ -64,12 +56,24 @@ let shown: ShownSlice[] = [];
 /** File batches and option changes are handled one at a time, in the order they arrive (enqueue). */
 let queue: Promise<void> = Promise.resolve();
 
-function readArchitecture(bytes: Uint8Array, file: string): UNetArchitecture {
+interface Checkpoint {
+  arch: UNetArchitecture;
+  input: InputSpec;
+}
+
+function readCheckpoint(bytes: Uint8Array, file: string): Checkpoint {
   const { metadata } = decodeSafetensors(bytes, file);
-  if (metadata.format !== 'dawnet-checkpoint-1') {
-    throw new dn.FormatError(`${file}: not a dawnet checkpoint (its metadata has no dawnet format tag)`);
+  if (metadata.format === 'dawnet-weights-1') {
+    throw new dn.FormatError(
+      `${file}: a dawnet weights file (dawnet-weights-1, from saveWeights or encodeWeights), which holds no architecture; ` +
+        'this panel needs a checkpoint: best.safetensors of a `dawnet train segment` run, or the Train panel\'s download',
+    );
   }
-  const meta = JSON.parse(metadata.meta ?? '{}') as { architecture?: Partial<UNetArchitecture> & { name?: string } };
+  if (metadata.format !== 'dawnet-checkpoint-1') {
+    const tag = metadata.format === undefined ? 'no format tag' : `the format tag '${metadata.format}'`;
+    throw new dn.FormatError(`${file}: not a dawnet checkpoint (its metadata has ${tag}, not dawnet-checkpoint-1)`);
+  }
+  const meta = JSON.parse(metadata.meta ?? '{}') as { architecture?: Partial<UNetArchitecture> & { name?: string }; size?: unknown; normalize?: unknown };
   const a = meta.architecture;
   if (!a || a.name !== 'unet') {
     throw new dn.FormatError(`${file}: the checkpoint's model is '${a?.name ?? 'unknown'}', but this panel segments with U-Net checkpoints only`);
@@ -81,13 +85,13 @@ function readArchitecture(bytes: Uint8Array, file: string): UNetArchitecture {
   if (a.inChannels !== 3 || a.outChannels !== 1) {
     throw new dn.FormatError(`${file}: this U-Net takes ${a.inChannels} channel(s) to ${a.outChannels}; the page feeds RGB slices (3) and shows one mask (1)`);
   }
-  return a as UNetArchitecture;
+  return { arch: a as UNetArchitecture, input: readInputSpec(meta, a.depth, file) };
 }
 
 /** The U-Net of one checkpoint file, its weights loaded; nothing is left allocated on an error. */
-async function modelOf(file: File): Promise<{ model: dn.Module; arch: UNetArchitecture }> {
+async function modelOf(file: File): Promise<Checkpoint & { model: dn.Module }> {
   const bytes = new Uint8Array(await file.arrayBuffer());
-  const arch = readArchitecture(bytes, file.name);
+  const { arch, input } = readCheckpoint(bytes, file.name);
   const { features, depth, inChannels, outChannels, up, batchNorm, norm, attention } = arch;
   const model = dn.models.unet({ features, depth, inChannels, outChannels, attention: attention === true, ...(up ? { up } : {}), ...(norm ? { norm } : batchNorm !== undefined ? { batchNorm } : {}) });
   try {
@@ -96,21 +100,25 @@ async function modelOf(file: File): Promise<{ model: dn.Module; arch: UNetArchit
     model.dispose();
     throw e;
   }
-  return { model, arch };
+  return { model, arch, input };
 }
 
 /**
  * Loads one checkpoint, or several as their ensemble (dn.train.EnsembleModel). The members must
- * share the U-Net's depth, which sets the size the page resizes a slice to.
+ * share the U-Net's depth, which sets the size a slice is resized to when none is recorded, and
+ * their recorded input, as predict --ensemble checks the runs' configs (checkSameInput).
  */
 async function loadCheckpointFiles(files: File[]): Promise<void> {
-  const members: { model: dn.Module; arch: UNetArchitecture }[] = [];
+  const members: (Checkpoint & { model: dn.Module })[] = [];
   try {
     for (const file of files) {
       const m = await modelOf(file);
       members.push(m);
       if (m.arch.depth !== members[0].arch.depth) {
         throw new dn.FormatError(`${file.name}: a U-Net of depth ${m.arch.depth}, and ${files[0].name} of depth ${members[0].arch.depth}: an ensemble's members must take slices of one size`);
+      }
+      if (!sameInput(m.input, members[0].input)) {
+        throw new dn.FormatError(`${file.name} reads its slices ${describeInput(m.input)}, and ${files[0].name} ${describeInput(members[0].input)}: an ensemble's members must see the same input`);
       }
     }
   } catch (e) {
@@ -120,29 +128,15 @@ async function loadCheckpointFiles(files: File[]): Promise<void> {
   const model = members.length === 1 ? members[0].model : new dn.train.EnsembleModel(members.map((m) => m.model));
   model.eval();
   loaded?.model.dispose();
-  const { arch } = members[0];
+  const { arch, input } = members[0];
   const names = files.map((f) => f.name).join(', ');
-  loaded = { model, arch, file: names, ran: new Set() };
+  loaded = { model, arch, input, file: names, ran: new Set() };
   const kind = `${arch.attention ? 'Attention U-Net' : 'U-Net'}, ${arch.features} features, depth ${arch.depth}`;
+  const { info, note } = inputSentence(input, arch.depth);
   byId('model-info').textContent =
     (members.length === 1 ? `${names}: ${kind}, ` : `Ensemble of ${members.length} checkpoints (${names}), their probabilities averaged: the first a ${kind}; `) +
-    `${model.parameterCount().toLocaleString('en')} parameters. Slices are resized to a multiple of ${2 ** arch.depth} and z-scored per channel.`;
-}
-
-/** The square side the slice is resized to: its larger side rounded to a multiple of 2^depth. */
-export function inputSize(width: number, height: number, depth: number): number {
-  const step = 2 ** depth;
-  return Math.max(step, Math.round(Math.max(width, height) / step) * step);
-}
-
-async function readSlice(file: File, m: LoadedModel): Promise<SliceInput> {
-  const bytes = new Uint8Array(await file.arrayBuffer());
-  const info = readTiffInfo(bytes, file.name);
-  const size = inputSize(info.width, info.height, m.arch.depth);
-  const rgb = sliceToRgb(bytes, file.name, size);
-  const input = Float32Array.from(rgb);
-  zscoreImages(input, 1, size * size, 3);
-  return { file: file.name, info, size, rgb, input };
+    `${model.parameterCount().toLocaleString('en')} parameters. ${info}`;
+  showMessage(byId('model-note'), note);
 }
 
 /** Runs the model on the slice with the TTA setting in force, timing the pass (both, with flip). */
@@ -187,7 +181,7 @@ function resultCard(r: SliceResult, s: ShownSlice, figures: HTMLElement[]): HTML
   const passes = r.tta === 'flip' ? ' (flip TTA: both passes)' : '';
   const ms = `${r.inferenceMs.toFixed(1)} ms${s.first ? ' (first run, includes compiling the shaders)' : ''}`;
   const removed = r.removedPixels ? ` · post-processing removed ${r.removedPixels} pixel${r.removedPixels === 1 ? '' : 's'}` : '';
-  details.textContent = `${resized} · inference${passes} ${ms} · ${r.tumourPixels} tumour pixels${removed}`;
+  details.textContent = `${resized}, ${s.normalised} · inference${passes} ${ms} · ${r.tumourPixels} tumour pixels${removed}`;
   const row = document.createElement('div');
   row.className = 'figures';
   row.append(...figures);
@@ -203,9 +197,10 @@ async function runSlices(): Promise<void> {
   results.replaceChildren();
   pageState.results = [];
   shown = [];
+  const volumes = m.input.normalize === 'zscore-volume' ? await volumesOf(slices, m.input, m.arch.depth) : null;
   // Each card is drawn as soon as its slice is through, not after the whole batch.
   for (const file of slices) {
-    const s = await infer(await readSlice(file, m), m);
+    const s = await infer(await readSlice(file, m.input, m.arch.depth, volumes), m);
     shown.push(s);
     results.append(renderSlice(s));
   }
@@ -242,10 +237,17 @@ function enqueue(job: () => Promise<void>): void {
 /** Sorts dropped or picked files into the checkpoints (several: an ensemble) and the slices, then runs what can run. */
 function accept(files: File[]): void {
   const checkpoints = files.filter((f) => /\.safetensors$/i.test(f.name));
-  const tiffs = files.filter((f) => /\.tiff?$/i.test(f.name));
-  const ignored = files.filter((f) => !checkpoints.includes(f) && !tiffs.includes(f));
+  const masks = files.filter((f) => MASK_FILE.test(f.name));
+  const tiffs = files.filter((f) => /\.tiff?$/i.test(f.name) && !masks.includes(f));
+  const ignored = files.filter((f) => !checkpoints.includes(f) && !tiffs.includes(f) && !masks.includes(f));
+  const names = (fs: File[]) => fs.map((f) => f.name).join(', ');
+  const messages = [
+    masks.length ? `Left out ${names(masks)}: ground-truth masks (_mask.tif), not MRI slices (dawnet predict refuses them too).` : '',
+    ignored.length ? `Ignored ${names(ignored)}: expected .safetensors checkpoints or .tif slices.` : '',
+  ].filter(Boolean);
   enqueue(async () => {
-    showMessage(byId('segment-error'), ignored.length ? `Ignored ${ignored.map((f) => f.name).join(', ')}: expected .safetensors checkpoints or .tif slices.` : null);
+    showMessage(byId('segment-error'), messages.length ? messages.join(' ') : null);
+    if (!checkpoints.length && !tiffs.length) return;
     if (checkpoints.length) {
       setStage('segment', 'loading');
       await loadCheckpointFiles(checkpoints);

@@ -131,8 +131,12 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
 
   for (const [name, cb] of Object.entries(callbacks)) if (callbackState[name]) cb.setState?.(callbackState[name]);
   const callbackStates = () => Object.fromEntries(Object.entries(callbacks).map(([n, cb]) => [n, cb.getState?.() ?? {}]));
+  // The input the model was trained on goes into every checkpoint, so that a checkpoint without its
+  // run folder (the web page's Segment panel) resizes and normalises slices as predict does.
+  const input = { size: c.size, normalize: c.normalize };
   const meta = (epoch: number, logs: Logs) => ({
     architecture: built.architecture,
+    ...input,
     epoch,
     metrics: logs,
     seed: c.seed,
@@ -159,7 +163,7 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
       trainMetric: built.trainMetric,
       metrics: built.metrics,
       callbacks: Object.values(callbacks),
-      checkpointMeta: { architecture: built.architecture, seed: c.seed, task: c.task },
+      checkpointMeta: { architecture: built.architecture, ...input, seed: c.seed, task: c.task },
       signal: hooks.signal,
       log,
       tuneConvs: tune,

@@ -1,22 +1,37 @@
-// File access for Node, loaded lazily so the browser bundle never pulls in node:fs.
+// File access for Node, loaded lazily so the browser bundle never pulls in node:fs. Outside Node (a
+// browser) every entry here throws an ArgumentError that says what to use there instead: a bare
+// import('node:fs/promises') would fail with the platform's TypeError about a module it cannot fetch.
 // writeFileAtomic: write to a temporary file in the same folder, flush it to disk, then rename over
 // the target. A crash at any point leaves either the old file or the new one, never half of one.
 
+import { ArgumentError } from '../errors.js';
+
 export type NodeFs = typeof import('node:fs/promises');
 export type NodePath = typeof import('node:path');
+
+const isNode = (): boolean => typeof process !== 'undefined' && !!process.versions?.node;
+
+const IN_BROWSER_READ = 'in a browser, fetch the file (or take it from an <input type=file>) and pass its bytes: dn.io.loadWeights(model, bytes), dn.train.applyCheckpoint(bytes, name, model)';
+const IN_BROWSER_WRITE = 'in a browser, encode to bytes and offer them as a download: dn.io.encodeWeights(model), dn.train.encodeCheckpoint(model, optimizer, meta)';
 
 /**
  * Imports a Node built-in lazily. The name is a variable, so bundlers for the browser leave the
  * import alone; every Node-only code path in the library loads node:* through here.
  */
 export async function nodeModule<T>(name: string): Promise<T> {
+  if (!isNode()) throw new ArgumentError(`${name}: this needs Node, and this is not Node (a browser?); the file and thread functions of dawnet run in Node only`);
   return (await import(/* @vite-ignore */ name)) as T;
 }
 
 export const nodeFs = (): Promise<NodeFs> => nodeModule<NodeFs>('node:fs/promises');
 export const nodePath = (): Promise<NodePath> => nodeModule<NodePath>('node:path');
 
-export async function writeFileAtomic(path: string, bytes: Uint8Array | string): Promise<void> {
+/**
+ * `op` names the caller for the message outside Node ('saveWeights'); without it the message
+ * speaks of writing the path.
+ */
+export async function writeFileAtomic(path: string, bytes: Uint8Array | string, op?: string): Promise<void> {
+  if (!isNode()) throw new ArgumentError(`${op ? `${op}: ` : ''}writing ${path} needs Node's file system, which this environment lacks; ${IN_BROWSER_WRITE}`);
   const fs = await nodeFs();
   const paths = await nodePath();
   const dir = paths.dirname(path);
@@ -61,7 +76,9 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array | string):
   }
 }
 
-export async function readFileBytes(path: string): Promise<Uint8Array> {
+/** `op` as for writeFileAtomic. */
+export async function readFileBytes(path: string, op?: string): Promise<Uint8Array> {
+  if (!isNode()) throw new ArgumentError(`${op ? `${op}: ` : ''}reading ${path} needs Node's file system, which this environment lacks; ${IN_BROWSER_READ}`);
   const fs = await nodeFs();
   const buf = await fs.readFile(path);
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);

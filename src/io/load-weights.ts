@@ -72,7 +72,7 @@ export async function readWeightFile(input: string | Uint8Array | ArrayBuffer, o
   let bytes: Uint8Array;
   if (typeof input === 'string') {
     const { readFileBytes } = await import('./files.js');
-    bytes = await readFileBytes(input);
+    bytes = await readFileBytes(input, 'loadWeights');
   } else bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
   const source = opts.name ?? (typeof input === 'string' ? input : '<bytes>');
   const format = !opts.format || opts.format === 'auto' ? detectFormat(bytes, source) : opts.format;

@@ -22,5 +22,5 @@ export async function encodeWeights(model: Module, metadata: Record<string, stri
 /** Writes the model's weights to `path` atomically: a crash mid-write leaves the old file whole. */
 export async function saveWeights(model: Module, path: string, metadata: Record<string, string> = {}): Promise<void> {
   if (typeof path !== 'string' || path === '') throw new ArgumentError(`saveWeights: path must be a file path, got ${describeValue(path)}`);
-  await writeFileAtomic(path, await encodeWeights(model, metadata));
+  await writeFileAtomic(path, await encodeWeights(model, metadata), 'saveWeights');
 }

@@ -62,7 +62,7 @@ function checkCheckpointArgs(op: string, path: unknown, model: unknown): void {
 
 export async function saveCheckpoint(path: string, model: Module, optimizer: Optimizer | null, meta: CheckpointMeta, ema: WeightEma | null = null): Promise<void> {
   checkCheckpointArgs('saveCheckpoint', path, model);
-  await writeFileAtomic(path, await encodeCheckpoint(model, optimizer, meta, ema));
+  await writeFileAtomic(path, await encodeCheckpoint(model, optimizer, meta, ema), 'saveCheckpoint');
 }
 
 export interface LoadedCheckpoint {
@@ -155,8 +155,10 @@ export async function loadCheckpoint(path: string, model: Module, optimizer: Opt
   checkCheckpointArgs('loadCheckpoint', path, model);
   let bytes: Uint8Array;
   try {
-    bytes = await readFileBytes(path);
+    bytes = await readFileBytes(path, 'loadCheckpoint');
   } catch (e) {
+    // No file system here (a browser): the call is at fault, not the file.
+    if (e instanceof ArgumentError) throw e;
     throw new FormatError(`${path}: cannot read checkpoint (${(e as Error).message})`);
   }
   return applyCheckpoint(bytes, path, model, optimizer, ema);
