@@ -17,7 +17,8 @@ import { figure, maskImage } from './canvas.js';
 import { forwardOnce } from './infer.js';
 import { byId, pageState, setStage, showMessage, type SliceResult } from './page-state.js';
 import { maskSlice, setupSegmentOptions } from './segment-options.js';
-import { describeInput, inputSentence, MASK_FILE, readInputSpec, readSlice, sameInput, volumesOf, type InputSpec, type SliceInput } from './slice-input.js';
+import { MASK_FILE } from '../src/app/predict-job.js';
+import { describeInput, inputSentence, readInputSpec, readSlice, sameInput, volumesOf, type InputSpec, type SliceInput } from './slice-input.js';
 
 interface UNetArchitecture {
   name: 'unet';

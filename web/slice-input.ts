@@ -88,8 +88,6 @@ export function patientOf(name: string): string {
   return /^(.+)_\d+\.tiff?$/i.exec(name)?.[1] ?? name;
 }
 
-/** A kaggle_3m ground-truth mask, which predict refuses as a slice (src/app/predict-job.ts, MASK_FILE). */
-export const MASK_FILE = /_mask\.tiff?$/i;
 
 /** Volume statistics, per patient, of the files given together, as predict's folderStats computes them. */
 export interface Volumes {

@@ -85,7 +85,8 @@ async function expandImages(paths: readonly string[]): Promise<{ images: string[
   return { images, folders };
 }
 
-const MASK_FILE = /_mask\.tiff?$/i;
+/** A kaggle_3m ground-truth mask's file name; the browser page leaves such files out too. */
+export const MASK_FILE = /_mask\.tiff?$/i;
 
 /**
  * A kaggle_3m ground-truth mask (`<folder>_<n>_mask.tif`) is not an MRI: a glob such as

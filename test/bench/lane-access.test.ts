@@ -60,7 +60,7 @@ describe('per-lane access floor', () => {
 
   it('measures the rates, and a real conv takes longer than its floor', async () => {
     const gpu = runtime().gpuTimer.available ? dawnetGpuClock() : null;
-    const rates = await measureLaneAccess(2, gpu);
+    let rates = await measureLaneAccess(2, gpu);
     for (const r of [rates.scalarLoads, rates.vec4Loads, rates.scalarStores]) expect(Number.isFinite(r) && r > 0).toBe(true);
     if (defaultConvFamily() !== 'subgroup') return;
     const l = { name: 't', n: 2, h: 16, w: 16, cin: 32, cout: 32, k: 3 };
@@ -70,14 +70,27 @@ describe('per-lane access floor', () => {
     try {
       forwardGemm(g, x, w, null).dispose();
       const times: number[] = [];
-      for (let i = 0; i < 3; i++) {
-        const t0 = performance.now();
-        runtime().gpuTimer.begin();
-        forwardGemm(g, x, w, null).dispose();
-        const ms = await runtime().gpuTimer.end();
-        times.push(ms ?? performance.now() - t0);
+      const timeKernel = async () => {
+        for (let i = 0; i < 3; i++) {
+          const t0 = performance.now();
+          runtime().gpuTimer.begin();
+          forwardGemm(g, x, w, null).dispose();
+          const ms = await runtime().gpuTimer.end();
+          times.push(ms ?? performance.now() - t0);
+        }
+      };
+      await timeKernel();
+      // On a shared machine a busy stretch can slow the rate loops and not the kernel (a floor of
+      // 0.76 ms beside a kernel of 0.46 ms, once, in a full suite run beside other work): the
+      // fastest rates of up to four rounds, each with the kernel timed again, make the floor. A
+      // floor counted wrong stays above the kernel in every round.
+      const floorOf = () => laneAccessMs(convLaneAccesses('forward', l, 1), rates);
+      for (let round = 1; round < 4 && floorOf() >= Math.min(...times); round++) {
+        const again = await measureLaneAccess(2, gpu);
+        rates = { ...rates, scalarLoads: Math.max(rates.scalarLoads, again.scalarLoads), vec4Loads: Math.max(rates.vec4Loads, again.vec4Loads), scalarStores: Math.max(rates.scalarStores, again.scalarStores) };
+        await timeKernel();
       }
-      const floor = laneAccessMs(convLaneAccesses('forward', l, 1), rates);
+      const floor = floorOf();
       expect(floor).toBeGreaterThan(0);
       // A floor: the accesses alone at the fastest measured rate cannot take longer than the kernel.
       expect(floor, `floor ${floor} ms, kernel ${times.join(', ')} ms`).toBeLessThan(Math.min(...times));
