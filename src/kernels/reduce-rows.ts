@@ -46,17 +46,20 @@ export const SHORT_ROWS = 64;
  */
 export const CPU_ROWS = 4096;
 
+/** The bindings both sum kernels take: src [a, r, b] summed over r into out [a, chunks, b]. */
+export const SUM_BINDINGS_WGSL = /* wgsl */ `
+struct Params { a: u32, r: u32, b: u32, scale: f32, chunks: u32, rowsPerChunk: u32 }
+@group(0) @binding(0) var<storage, read> src: array<f32>;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+`;
+
 export const rowsSpec: KernelSpec = {
   name: 'reduce.sumRows',
   key: `block${BLOCK}`,
   inputs: 1,
   outputs: 1,
-  wgsl: () => /* wgsl */ `
-struct Params { a: u32, r: u32, b: u32, scale: f32, chunks: u32, rowsPerChunk: u32 }
-@group(0) @binding(0) var<storage, read> src: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-@group(0) @binding(2) var<uniform> params: Params;
-@compute @workgroup_size(256)
+  wgsl: () => /* wgsl */ `${SUM_BINDINGS_WGSL}@compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
   let o = ${linearIndex()};
   if (o >= params.a * params.chunks * params.b) { return; }

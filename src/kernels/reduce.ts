@@ -27,7 +27,7 @@ import { describeValue, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { assertLive, emptyTensor, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Range } from './chunking.js';
-import { rowParts, rowsSpec, threadPerOutput } from './reduce-rows.js';
+import { rowParts, rowsSpec, SUM_BINDINGS_WGSL, threadPerOutput } from './reduce-rows.js';
 import { maxRowChunks } from './row-chunks.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, workgroupGrid } from './wgsl.js';
 
@@ -40,12 +40,7 @@ const reduceSpec: KernelSpec = {
   key: '',
   inputs: 1,
   outputs: 1,
-  wgsl: () => /* wgsl */ `
-struct Params { a: u32, r: u32, b: u32, scale: f32, chunks: u32, rowsPerChunk: u32 }
-@group(0) @binding(0) var<storage, read> src: array<f32>;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
-@group(0) @binding(2) var<uniform> params: Params;
-var<workgroup> partial: array<f32, ${WG}>;
+  wgsl: () => /* wgsl */ `${SUM_BINDINGS_WGSL}var<workgroup> partial: array<f32, ${WG}>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lid: u32) {
