@@ -7,9 +7,15 @@
 // of C1 and C2 floats) is a plain strided copy.
 //
 //   concat backward: split(dy, sizes, axis).
-//   split backward:  each part is its own tape node (the tape has one output per node); its
-//                    gradient is dy_i placed at its slab of a zero tensor of x's shape, and the tape
-//                    sums the parts' contributions.
+//   split backward:  the tape has one output per node, so each part is its own node, and all of
+//                    them hang off one "hub" node on x (an empty token tensor). A part's backward
+//                    copies dy_i into its slab of one gradient shared by the parts (allocated by the
+//                    first to run) and hands the hub an empty token; the hub, which the tape runs
+//                    after every part that gets a gradient, zeroes the slabs no part wrote and
+//                    returns the whole to x. So the backward writes x's size once however many
+//                    parts there are. (Each part writing a zero tensor of x's size, summed by the
+//                    tape, grew with parts x size: unstack of [100, 64, 64, 4] fwd+bwd 651 ms
+//                    against stack's 35; see .exp/perf-p2/ab-split.mjs for the figures now.)
 //
 // Past the binding limit (kernels/chunking.ts) the slab copies split into chunks of whole rows; a
 // row too wide for one binding (concatenating along N, say) is copied with buffer copies, which no
@@ -19,9 +25,10 @@ import { ArgumentError, ShapeError } from '../errors.js';
 import { packParams, u32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { describeValue, expectNumber, expectTensor, expectTensorList } from '../graph/args.js';
-import { record } from '../graph/autograd.js';
+import { isRecording, record } from '../graph/autograd.js';
+import { keep } from '../graph/scope.js';
 import { emptyTensor, formatShape, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
-import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
+import { chunkItems, dispatchChunk, forEachChunk, part, range } from './chunking.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
 
 function slabCopySpec(name: string): KernelSpec {
@@ -49,27 +56,24 @@ fn main(${LINEAR_MAIN_ARGS}) {
 const concatSpec = slabCopySpec('concat.forward');
 const splitSpec = slabCopySpec('split.forward');
 
-/** dx[row, j] = dy[row, j - offset] inside the slab, 0 outside: the gradient of one split part. */
-const splitBackwardSpec: KernelSpec = {
-  name: 'split.backward',
+/** A part's dy into its slab of x's gradient (split's backward). */
+const splitBackwardSpec = slabCopySpec('split.backward');
+
+/** dst[row, offset + j] = 0 for j < width: the slabs of a split's gradient that no part wrote. */
+const splitZeroSpec: KernelSpec = {
+  name: 'split.zero',
   key: '',
-  inputs: 1,
+  inputs: 0,
   outputs: 1,
   wgsl: () => /* wgsl */ `
-struct Params { total: u32, stride: u32, offset: u32, width: u32 }
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
-@group(0) @binding(1) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(2) var<uniform> params: Params;
+struct Params { total: u32, width: u32, stride: u32, offset: u32 }
+@group(0) @binding(0) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(1) var<uniform> params: Params;
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
   let i = ${linearIndex()};
   if (i >= params.total) { return; }
-  let j = i % params.stride;
-  var v = 0.0;
-  if (j >= params.offset && j < params.offset + params.width) {
-    v = dy[(i / params.stride) * params.width + j - params.offset];
-  }
-  dx[i] = v;
+  dst[(i / params.width) * params.stride + params.offset + i % params.width] = 0.0;
 }`,
 };
 
@@ -95,6 +99,21 @@ function slabCopy(spec: KernelSpec, src: Slab, dst: Slab, rows: number, width: n
     // The other slabs of dst's rows belong to other parts: a staged copy must keep them.
     const to = range(dst.t, r0 * dst.stride, count * dst.stride, true);
     dispatchChunk(spec, [from], [to], params, linearGrid(count * width));
+  });
+}
+
+/** Zeroes dst's slab of each of `rows` rows (`width` floats at row·stride + offset). */
+function slabZero(dst: Slab, rows: number, width: number): void {
+  if (rows * width === 0) return;
+  const rt = runtime();
+  if (rows === 1 || dst.stride * 4 > rt.bindingLimit) {
+    for (let r = 0; r < rows; r++) rt.clear(dst.t.buffer, (r * dst.stride + dst.offset) * 4, width * 4);
+    return;
+  }
+  const per = chunkItems(splitZeroSpec.name, rows, [part(dst.t, dst.stride)]);
+  forEachChunk(rows, per, (r0, count) => {
+    const params = packParams([u32(count * width), u32(width), u32(dst.stride), u32(dst.offset)]);
+    dispatchChunk(splitZeroSpec, [], [range(dst.t, r0 * dst.stride, count * dst.stride, true)], params, linearGrid(count * width));
   });
 }
 
@@ -171,21 +190,6 @@ export function splitForward(x: Tensor, sizes: number[], axis: number): Tensor[]
   return splitParts(x, sizes, checkSizes(x, sizes, axis)) as Tensor[];
 }
 
-/** The gradient of x from part i's dy: dy at the part's slab, zeros elsewhere. */
-export function splitBackward(dy: Tensor, xShape: Shape, axis: number, start: number, size: number): Tensor {
-  const ax = normaliseAxis('split', axis, xShape.length, formatShape(xShape));
-  const { inner } = rowsAround(xShape, ax);
-  const [stride, width] = [xShape[ax] * inner, size * inner];
-  const rows = stride === 0 ? 0 : shapeSize(xShape) / stride;
-  const per = chunkItems(splitBackwardSpec.name, rows, [part(dy, width), part(planned('split.dx', xShape), stride)]);
-  const dx = emptyTensor(xShape, 'split.dx');
-  forEachChunk(rows, per, (r0, count) => {
-    const params = packParams([u32(count * stride), u32(stride), u32(start * inner), u32(width)]);
-    dispatchChunk(splitBackwardSpec, [range(dy, r0 * width, count * width)], [range(dx, r0 * stride, count * stride)], params, linearGrid(count * stride));
-  });
-  return dx;
-}
-
 /** Differentiable concatenation along `axis` (negative counts from the end: -1 is NHWC's channels). */
 export function concat(xs: Tensor[], axis: number): Tensor {
   expectTensorList('concat', 'tensors', xs);
@@ -195,6 +199,59 @@ export function concat(xs: Tensor[], axis: number): Tensor {
   return record('concat', xs, y, (dy, needs) => splitParts(dy, sizes, ax, needs));
 }
 
+/**
+ * The gradient of x that a split's parts share (see the header): the parts' backwards put their
+ * dy in it, the hub takes it whole. One per split call; reset by take(), so a retained graph can
+ * run backward again.
+ */
+class SplitGradient {
+  private dx: Tensor | null = null;
+  private written: boolean[] = [];
+
+  constructor(
+    private readonly xShape: Shape,
+    private readonly ax: number,
+    private readonly sizes: number[],
+  ) {}
+
+  private slab(i: number, count = 1): { rows: number; stride: number; offset: number; width: number } {
+    const { outer, inner } = rowsAround(this.xShape, this.ax);
+    const offset = this.sizes.slice(0, i).reduce((p, d) => p + d, 0) * inner;
+    const width = this.sizes.slice(i, i + count).reduce((p, d) => p + d, 0) * inner;
+    return { rows: outer, stride: this.xShape[this.ax] * inner, offset, width };
+  }
+
+  /** Part i's dy into its slab; the hub's token for the first part of a backward pass, else null. */
+  put(i: number, dy: Tensor): Tensor | null {
+    const first = !this.dx;
+    if (!this.dx) {
+      this.dx = keep(emptyTensor(this.xShape, 'split.dx'));
+      this.written = this.sizes.map(() => false);
+    }
+    const { rows, stride, offset, width } = this.slab(i);
+    slabCopy(splitBackwardSpec, { t: dy, stride: width, offset: 0 }, { t: this.dx, stride, offset }, rows, width);
+    this.written[i] = true;
+    return first ? emptyTensor([0], 'split.token') : null;
+  }
+
+  /** The gradient of x, with zeros in the slabs of parts that got none. */
+  take(): Tensor {
+    const dx = this.dx ?? emptyTensor(this.xShape, 'split.dx');
+    const written = this.dx ? this.written : this.sizes.map(() => false);
+    for (let i = 0; i < written.length; ) {
+      let n = 0;
+      while (i + n < written.length && !written[i + n]) n++;
+      if (n > 0) {
+        const { rows, stride, offset, width } = this.slab(i, n);
+        slabZero({ t: dx, stride, offset }, rows, width);
+      }
+      i += n + 1;
+    }
+    this.dx = null;
+    return dx;
+  }
+}
+
 /** Differentiable split into parts of `sizes` along `axis`. */
 export function split(x: Tensor, sizes: number[], axis: number): Tensor[] {
   expectTensor('split', 'input x', x);
@@ -202,11 +259,11 @@ export function split(x: Tensor, sizes: number[], axis: number): Tensor[] {
   expectNumber('split', 'axis', axis, { integer: true });
   const ax = checkSizes(x, sizes, axis);
   const parts = splitParts(x, sizes, ax) as Tensor[];
-  const xShape = x.shape;
-  let start = 0;
-  return parts.map((part, i) => {
-    const from = start;
-    start += sizes[i];
-    return record('split', [x], part, (dy) => [splitBackward(dy, xShape, ax, from, sizes[i])]);
-  });
+  if (!isRecording() || !x.requiresGrad) return parts;
+  const shared = new SplitGradient(x.shape, ax, sizes);
+  const hub = record('split', [x], emptyTensor([0], 'split.token'), () => [shared.take()]);
+  const out = parts.map((p, i) => record('split.part', [hub], p, (dy) => [shared.put(i, dy)]));
+  // The parts hold the hub's node (and through it x's); the token itself is never read.
+  hub.dispose();
+  return out;
 }
