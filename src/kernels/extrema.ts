@@ -17,12 +17,14 @@
 //
 // Every reduction keeps a state per output: the extremum, the first index holding it and the number
 // of holders. Combining two states is associative, so it reduces in any order: the same [A, R, B]
-// runs, chunks and passes as reduce.ts's sums. A thread per output when R is short (a loop of up to
-// SHORT_ROWS is cheaper than a 256-thread tree's barriers, and its neighbours read neighbouring
-// columns); otherwise a workgroup per output, and long rows with few outputs in chunks of rows
-// whose states a second pass combines. Long rows with B a multiple of 4 (a global max pool over
-// NHWC's H and W) take extrema-columns.ts instead: four columns per vec4 load. Past the binding limit, chunks along A, or along R (states
-// per chunk, then combined) when one row does not fit; R = 1 is a copy, in flat chunks.
+// runs, chunks and passes as reduce.ts's sums. A thread per output (its neighbours read
+// neighbouring columns) or a 256-thread workgroup per output with a barrier tree, by
+// extrema-rule.ts: on GPUs the thread for rows up to SHORT_ROWS, on CPU adapters always, rows
+// past CPU_ROWS in parts whose states a second pass combines. Long rows with few outputs go in
+// chunks of rows the same way. Long rows with B a multiple of 4 (a global max pool over NHWC's H
+// and W) take extrema-columns.ts instead: four columns per vec4 load. Past the binding limit,
+// chunks along A, or along R (states per chunk, then combined) when one row does not fit; R = 1
+// is a copy, in flat chunks.
 // Indices are exact in float32 up to 2^24, so argmax refuses longer axes.
 // Saved for backward: x, y and the holder counts; it compares x with y and scatters dy / count
 // (four columns per thread where B is a multiple of 4).
@@ -38,14 +40,13 @@ import { assertLive, emptyTensor, shapeSize, Tensor, type Shape } from '../graph
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Range } from './chunking.js';
 import { binaryForward } from './elementwise.js';
 import { columnsApply, columnStates, extremaColumnsOverride } from './extrema-columns.js';
+import { extremaParts, extremaThreads, SHORT_ROWS } from './extrema-rule.js';
 import { expandMiddle, FEW_OUTPUTS, MIN_CHUNK_ROWS, normaliseAxes, runs } from './reduce.js';
 import { isNanBits, LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, workgroupGrid, type VecWidth } from './wgsl.js';
 
 export type ExtremumKind = 'max' | 'min';
 
 const WG = 256;
-/** Rows up to this are reduced by one thread per output. */
-const SHORT_ROWS = 64;
 /** Float32 holds every integer index below this exactly. */
 const MAX_INDEXED = 2 ** 24;
 
@@ -166,7 +167,7 @@ const params = (a: number, r: number, b: number, chunks = 1, rowsPerChunk = r, i
 
 /** One dispatch of `outputs` outputs, each over at most `rows` rows. */
 function launch(kind: ExtremumKind, src: Tensor | States, inputs: Range[], outputs: Range[], p: ArrayBuffer, rows: number, count: number): void {
-  const strategy: Strategy = rows <= SHORT_ROWS ? 'threads' : 'tree';
+  const strategy: Strategy = extremaThreads(rows) ? 'threads' : 'tree';
   const grid = strategy === 'threads' ? linearGrid(count) : workgroupGrid(count);
   dispatchChunk(reduceSpec(kind, strategy, !(src instanceof Tensor)), inputs, outputs, p, grid);
 }
@@ -184,9 +185,11 @@ function extremaMiddle(kind: ExtremumKind, src: Tensor | States, a: number, r: n
   // thread per output was as fast or faster on lavapipe (its 8 row lanes idle over short rows).
   const columns = extremaColumnsOverride() ?? r > SHORT_ROWS;
   if (columns && columnsApply(r, b)) return columnStates(kind, src, a, r, b, outShape);
+  // Parts: a thread's rows on CPU adapters (extrema-rule.ts), states [a, parts, b] then combined.
+  const parts = r === 1 ? 1 : extremaParts(r);
   if (a * b < FEW_OUTPUTS && r >= 2 * MIN_CHUNK_ROWS && a * r * b * 4 <= limit) {
     // Few outputs over long rows: states per chunk of rows, each its own workgroup, then combined.
-    const chunks = Math.min(Math.floor(r / MIN_CHUNK_ROWS), Math.ceil(FEW_OUTPUTS / (a * b)));
+    const chunks = Math.max(parts, Math.min(Math.floor(r / MIN_CHUNK_ROWS), Math.ceil(FEW_OUTPUTS / (a * b))));
     const rowsPerChunk = Math.ceil(r / chunks);
     const used = Math.ceil(r / rowsPerChunk);
     const partial = allocStates(kind, [a, used, b]);
@@ -194,16 +197,18 @@ function extremaMiddle(kind: ExtremumKind, src: Tensor | States, a: number, r: n
     return combinePartial(kind, partial, a, used, b, outShape);
   }
   // R = 1 copies element-wise: flat chunks. Otherwise chunks of whole [r, b] rows.
-  const [items, rows, cols] = r === 1 ? [a * b, 1, 1] : [a, r * b, b];
-  const plan = planned(`${kind}.value`, outShape);
+  const rowsPerPart = Math.ceil(r / parts);
+  const statesShape = parts === 1 ? outShape : [a, parts, b];
+  const [items, rows, cols] = r === 1 ? [a * b, 1, 1] : [a, r * b, parts * b];
+  const plan = planned(`${kind}.value`, statesShape);
   const per = chunkItems(`${kind}.reduce`, items, [...ins.map((t) => part(t, rows)), part(plan, cols), part(plan, cols), part(plan, cols)]);
-  const out = allocStates(kind, outShape);
+  const out = allocStates(kind, statesShape, parts === 1 ? '' : 'partial.');
   forEachChunk(items, per, (first, count) => {
-    const p = r === 1 ? params(1, 1, count) : params(count, r, b);
+    const p = r === 1 ? params(1, 1, count) : params(count, r, b, parts, rowsPerPart);
     const inputs = ins.map((t) => range(t, first * rows, count * rows));
-    launch(kind, src, inputs, statesOf(out).map((t) => range(t, first * cols, count * cols)), p, r, count * cols);
+    launch(kind, src, inputs, statesOf(out).map((t) => range(t, first * cols, count * cols)), p, rowsPerPart, count * cols);
   });
-  return out;
+  return parts === 1 ? out : combinePartial(kind, out, a, parts, b, outShape);
 }
 
 /** Rows too big to bind: states per chunk of r, [a, chunks, b], then combined. */

@@ -13,8 +13,9 @@
 // Statistics are two passes, Σx then Σ(x - mean)², like batchnorm.ts: Σx²/M - mean² cancels
 // catastrophically in float32 when |mean| is large next to the spread (values 1000 ± 1 have
 // Σx²/M near 1e6, whose float32 spacing 0.06 is a fifth of the variance itself).
-// Each sums pass runs one workgroup of 256 threads per chunk of GROUP_CHUNK loads of a group (as
-// loss.ts's dice.sums): in sample n, element (pixel p, channel c) lies at n·(size/N) + p·C + c, so
+// Each sums pass runs, on GPUs for groups past SMALL_GROUP loads, one workgroup of 256 threads
+// per chunk of GROUP_CHUNK loads of a group (as loss.ts's dice.sums); on CPU adapters and for
+// small groups a thread per chunk (groupnorm-threads.ts, same parameters and output): in sample n, element (pixel p, channel c) lies at n·(size/N) + p·C + c, so
 // the threads walk (pixel, channel-in-group) pairs k = p·Cg + cc, and a tree in workgroup memory
 // adds their sums. A group longer than one chunk leaves a partial per chunk, which reduceMiddle
 // (reduce.ts) adds. The sums come out already divided by M: the group means the forward and the
@@ -23,7 +24,8 @@
 //
 // With Cg a multiple of 4 every kernel loads four adjacent channels as a vec4 (they share their
 // group, and C is then a multiple of 4 too): one bounds check per vec4 on CPU adapters. Otherwise
-// (instance norm, odd groups) the kernels go one float at a time.
+// (instance norm, odd groups) the kernels go one float at a time, but for the thread sums of
+// instance norm with C a multiple of 4 (a group per vec4 lane).
 //
 // Every tensor is bound whole: unlike batchnorm.ts nothing is split past the binding limit
 // (kernels/chunking.ts), so x must fit one binding, checked before anything is allocated.
@@ -35,6 +37,7 @@ import { expectNumber, expectOptionalNumber, expectOptions, expectTensor } from 
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Tensor } from '../graph/tensor.js';
 import { checkWhole } from './chunking.js';
+import { SUMS_INPUTS, threadSumsPlan, type SumsMode } from './groupnorm-threads.js';
 import { reduceMiddle, sumLeading } from './reduce.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, workgroupGrid, type VecWidth } from './wgsl.js';
 
@@ -51,8 +54,7 @@ export const GROUP_CHUNK = WG * 16;
 // ---------------------------------------------------------------------------------------------
 // Kernels
 
-/** 'mean': Σx. 'var': Σ(x - mean)². 'grad': Σg and Σg·xhat, g = dy·gamma. Each times params.scale. */
-type SumsMode = 'mean' | 'var' | 'grad';
+// 'mean': Σx. 'var': Σ(x - mean)². 'grad': Σg and Σg·xhat, g = dy·gamma. Each times params.scale.
 
 /** Per-group buffers (mean, invStd, the gradient's means) are f32; per-element ones the width's type. */
 const GROUP_BUFFERS = new Set(['mean', 'invStd', 'gradMeans']);
@@ -64,7 +66,7 @@ function declare(names: string[], width: VecWidth, first = 0, access = 'read'): 
 
 /** Counts (c, cg, sample, m, size) are in units of the width: vec4s for width 4. */
 function sumsSpec(mode: SumsMode, width: VecWidth): KernelSpec {
-  const inputs = { mean: ['x'], var: ['x', 'mean'], grad: ['dy', 'x', 'gamma', 'mean', 'invStd'] }[mode];
+  const inputs = SUMS_INPUTS[mode];
   const body = {
     mean: 'a0 += x[at];',
     var: 'let d = x[at] - mean[ng]; a0 += d * d;',
@@ -229,15 +231,21 @@ const shapeParams = (l: Layout) => [u32(l.c / l.width), u32(l.c / l.groups / l.w
 /** One sums pass: [N, G] (or [N, G, 2] for 'grad') group means of what `mode` sums. */
 function groupMeans(mode: SumsMode, inputs: Tensor[], l: Layout): Tensor {
   const perGroup = mode === 'grad' ? 2 : 1;
+  // The workgroup tree, or a thread per chunk (groupnorm-threads.ts), maybe on the quad layout.
+  const threads = threadSumsPlan(mode, l, l.n);
+  const k = threads ? { ...l, ...threads.layout } : l;
   const rows = l.n * l.groups;
-  const mw = l.m / l.width;
-  const chunks = Math.ceil(mw / GROUP_CHUNK);
+  const kernelRows = l.n * k.groups;
+  const mw = k.m / k.width;
+  const chunkSize = threads?.chunkSize ?? GROUP_CHUNK;
+  const chunks = Math.ceil(mw / chunkSize);
   const outShape = perGroup === 2 ? [l.n, l.groups, 2] : [l.n, l.groups];
   const partial = emptyTensor([rows, chunks, perGroup], 'groupNorm.partial');
   // One chunk: the kernel's sums are the whole groups', divided by M there; otherwise by reduce.ts.
-  const [c, cg, sample, g] = shapeParams(l);
-  const params = packParams([u32(rows), u32(chunks), u32(GROUP_CHUNK), u32(mw), cg, c, sample, g, f32(chunks === 1 ? 1 / l.m : 1)]);
-  runtime().dispatch(SUMS[mode][l.width], { inputs: inputs.map((t) => t.slice), outputs: [partial.slice], params }, workgroupGrid(rows * chunks));
+  const [c, cg, sample, g] = shapeParams(k);
+  const params = packParams([u32(kernelRows), u32(chunks), u32(chunkSize), u32(mw), cg, c, sample, g, f32(chunks === 1 ? 1 / l.m : 1)]);
+  const [spec, grid] = threads ? [threads.spec, linearGrid(kernelRows * chunks)] : [SUMS[mode][l.width], workgroupGrid(rows * chunks)];
+  runtime().dispatch(spec, { inputs: inputs.map((t) => t.slice), outputs: [partial.slice], params }, grid);
   const means = chunks === 1 ? partial.share(outShape) : reduceMiddle(partial, rows, chunks, perGroup, outShape, 1 / l.m);
   partial.dispose();
   return means;

@@ -9,6 +9,7 @@ import * as dn from '../../src/index.js';
 import { ArgumentError, DisposedError, LimitError, ShapeError } from '../../src/errors.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { argmax, argmin, max, min, type ExtremumKind } from '../../src/kernels/extrema.js';
+import { setExtremaRule } from '../../src/kernels/extrema-rule.js';
 import { emptyTensor } from '../../src/graph/tensor.js';
 import { nd } from '../../src/reference/array.js';
 import { argExtremumRef, extremumBackwardRef, extremumRef } from '../../src/reference/extrema.js';
@@ -21,6 +22,7 @@ useGpu();
 // A failed case leaves neither a lowered limit nor its dispatch spy to the next.
 afterEach(() => {
   runtime().setBindingLimit(null);
+  setExtremaRule(null);
   vi.restoreAllMocks();
 });
 
@@ -87,7 +89,10 @@ async function checkArg(kind: ExtremumKind, x: Float64Array, shape: number[], ax
   return got;
 }
 
-/** `paths`: the reduce kernels max() dispatches, in order (strategy, then plain values or states in). */
+/**
+ * `paths`: the reduce kernels max() dispatches under the GPU rule (extrema-rule.ts), in order
+ * (strategy, then plain values or states in); extrema-threads.test.ts covers the CPU rule's.
+ */
 const CASES = [
   { shape: [3, 4, 5], axes: [1], paths: ['threads,values'] }, // the middle axis, a thread per output
   { shape: [7, 300], axes: [-1], paths: ['tree,values'] }, // the last axis, a workgroup per output
@@ -110,6 +115,7 @@ describe('max and min', () => {
         const shape = [...cs.shape];
         const x = data(size(shape), 300 + k, kind);
         const axes = typeof cs.axes === 'object' ? [...cs.axes] : cs.axes;
+        setExtremaRule('gpu');
         const dispatch = vi.spyOn(runtime(), 'dispatch');
         await checkExtremum('max', x, shape, axes, 'keepDims' in cs);
         const paths = dispatch.mock.calls.filter(([spec]) => spec.name === 'max.reduce').map(([spec]) => spec.key);
