@@ -10,7 +10,7 @@ import {
   type DepthwiseConv2dOptions,
 } from '../../src/kernels/depthwise-conv2d.js';
 import { COLUMNS, columnsFit, columnThreads } from '../../src/kernels/depthwise-conv2d-columns.js';
-import { PIXEL_CHUNK, weightGradChunks } from '../../src/kernels/depthwise-conv2d-weight-grad.js';
+import { weightGradChunks, weightGradRun } from '../../src/kernels/depthwise-conv2d-weight-grad.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { nd, type NdArray } from '../../src/reference/array.js';
 import { depthwiseConv2dBackwardRef, depthwiseConv2dForwardRef, depthwiseConv2dOutputShapeRef } from '../../src/reference/depthwise-conv.js';
@@ -25,7 +25,7 @@ useGpu();
 // The forward sums kh·kw <= 25 products and dx at most M·kh·kw (outputs up to ~5): rounding near
 // 2^-24 · 5 · sqrt(25) ≈ 1.5e-6, measured at most 6.7e-7 on lavapipe, so the house defaults
 // (atol 1e-5, rtol 1e-4) hold with a margin of 15x. dw and db sum over all N·Ho·Wo pixels, up to
-// 9216 here (dw by 16 to 36 terms per thread, an 8-level tree and the sum over pixel chunks; db by
+// 9216 here (dw by runs of 16 pixels or more a thread, then the sum over the runs; db by
 // reduce.ts's column sums), with outputs up to ~68: rounding near 2^-24 · 68 · sqrt(50) ≈ 3e-5,
 // measured at most 7.1e-6 (dw) and 1.3e-5 (db) on lavapipe. SUM_TOL widens atol to 1e-4 for them,
 // 7x over the worst measured (and rtol adds 7e-3 on the largest outputs). A missed or doubled tap
@@ -43,10 +43,10 @@ const CASES = [
   { name: '3x5 kernel s2 same, vec4 channels', x: [2, 6, 9, 8], k: [3, 5], m: 1, opts: { stride: 2, padding: 'same' } },
   // A kernel smaller than its stride: some input pixels no tap reaches (their dx is zero).
   { name: '2x2 s3 valid, pixels no tap reaches, M 2', x: [1, 8, 8, 2], k: [2, 2], m: 2, opts: { stride: 3, padding: 'valid' } },
-  // More pixels than one workgroup sums (PIXEL_CHUNK): the weight gradient's second reduction.
-  { name: 'weight gradient in 3 pixel chunks', x: [4, 48, 48, 2], k: [3, 3], m: 1, opts: { padding: 'same' }, chunks: 3 },
-  { name: 'weight gradient in 2 pixel chunks, vec4 channels', x: [2, 48, 48, 4], k: [3, 3], m: 1, opts: { padding: 'same' }, chunks: 2 },
-] as const satisfies readonly { name: string; x: number[]; k: number[]; m: number; opts: DepthwiseConv2dOptions; chunks?: number }[];
+  // Many pixels: the weight gradient sums hundreds of runs of pixels in its second pass.
+  { name: 'weight gradient over 9216 pixels', x: [4, 48, 48, 2], k: [3, 3], m: 1, opts: { padding: 'same' } },
+  { name: 'weight gradient over 4608 pixels, vec4 channels', x: [2, 48, 48, 4], k: [3, 3], m: 1, opts: { padding: 'same' } },
+] as const satisfies readonly { name: string; x: number[]; k: number[]; m: number; opts: DepthwiseConv2dOptions }[];
 
 /** Finite differences cost two forwards per element: only the small cases. */
 const FD_MAX_ELEMENTS = 700;
@@ -94,7 +94,6 @@ describe('depthwiseConv2d', () => {
     });
 
     it(`${cs.name}: GPU raw backwards and autograd match CPU`, async () => {
-      if ('chunks' in cs) expect(weightGradChunks(depthwiseGeometry(d.xShape, d.wShape, d.opts))).toBe(cs.chunks);
       const want = depthwiseConv2dBackwardRef(d.x, d.w, d.dy, d.opts);
       const x = fromNd(d.x.data, d.xShape, true);
       const w = fromNd(d.w.data, d.wShape, true);
@@ -171,13 +170,14 @@ describe('depthwiseConv2d', () => {
     }
   });
 
-  it('the chunk cases really take several chunks, the others one', () => {
-    for (const cs of CASES) {
+  it('the weight gradient splits the pixels into runs: one run for the smallest case, several for the others', () => {
+    const chunks = CASES.map((cs) => {
       const g = depthwiseGeometry([...cs.x], [cs.k[0], cs.k[1], cs.x[3], cs.m], cs.opts as DepthwiseConv2dOptions);
-      const pixels = g.n * g.ho * g.wo;
-      expect(weightGradChunks(g), cs.name).toBe('chunks' in cs ? cs.chunks : 1);
-      expect(pixels > PIXEL_CHUNK, cs.name).toBe('chunks' in cs);
-    }
+      expect(weightGradChunks(g), cs.name).toBe(Math.max(1, Math.ceil((g.n * g.ho * g.wo) / weightGradRun(g))));
+      return weightGradChunks(g);
+    });
+    expect(Math.min(...chunks)).toBe(1);
+    expect(Math.max(...chunks)).toBeGreaterThan(100);
   });
 
   it('output channel c·M + m holds input channel c through filter m (tfjs and Keras layout)', async () => {
@@ -196,8 +196,8 @@ describe('depthwiseConv2d', () => {
     const dy = fromNd(d.dy.data, d.yShape);
     // [x needs a gradient, w does, the kernel that runs, the one that must not, what the tape keeps]
     for (const [xGrad, wGrad, ran, skipped, keptShape] of [
-      [false, true, 'depthwiseConv2d.backwardWeight', 'depthwiseConv2d.backwardInput', d.xShape],
-      [true, false, 'depthwiseConv2d.backwardInput', 'depthwiseConv2d.backwardWeight', d.wShape],
+      [false, true, 'depthwiseConv2d.backwardWeightChannels', 'depthwiseConv2d.backwardInput', d.xShape],
+      [true, false, 'depthwiseConv2d.backwardInput', 'depthwiseConv2d.backwardWeightChannels', d.wShape],
     ] as const) {
       const before = dn.memory().bytesInUse;
       const x = fromNd(d.x.data, d.xShape, xGrad);
