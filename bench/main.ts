@@ -12,7 +12,7 @@ import { runGpuChecks } from './gpu-checks.js';
 import { compareRecords, comparisonLines } from './compare.js';
 import { tuningLines } from './tuning-summary.js';
 import { markdownReport } from './markdown.js';
-import { parseBenchArgs, USAGE } from './options.js';
+import { parseBenchArgs, shellCommand, USAGE } from './options.js';
 import { loadTfjs, type TfjsPeer } from './peer-tfjs.js';
 import { readRecord, writeRecord } from './record-file.js';
 import { defaultScale, listCases, loadPeer, recordSlug, runBenchRecord, useConvSettings } from './run.js';
@@ -69,8 +69,9 @@ export async function runBench(args: string[]): Promise<void> {
     if (buildCommit) console.log(`code:    dawnet at ${buildCommit}`);
     console.log(`scale:   ${scale} (batch and spatial sizes divided by it)`);
     if (opts.tfjs) peer = await tryLoadTfjs();
+    // The default path is taken only when --out is absent: parseBenchArgs refuses --out without a file.
     const out = opts.out ?? join('bench', 'results', `${recordSlug(report)}.json`);
-    const command = ['dawnet', 'bench', ...args].join(' ');
+    const command = shellCommand(['dawnet', 'bench', ...args]);
     await runBenchRecord({ opts, command, report, scale, peer, ownsRuntime, out, save: (record) => writeRecord(out, record) });
   } finally {
     resetConvSettings();

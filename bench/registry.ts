@@ -32,6 +32,12 @@ export const FAMILIES: readonly CaseFamily[] = [
   augmentFamily,
 ];
 
+/**
+ * Every group a case can belong to, in the suite's order: what --group accepts. The conv2d family
+ * also makes the naive kernels' races ('conv2d-naive'); 'e2e' holds the end-to-end cases.
+ */
+export const GROUPS: readonly string[] = ['e2e', ...FAMILIES.flatMap((f) => (f.group === 'conv2d' ? ['conv2d', 'conv2d-naive'] : [f.group]))];
+
 export interface CaseFilter {
   /** Keep cases whose id matches. */
   only?: RegExp;

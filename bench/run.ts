@@ -13,7 +13,8 @@ import { parseGemmTile } from '../src/kernels/conv2d-tiled.js';
 import { runCase, type CaseResult, type Peak } from './harness.js';
 import { chooseClocks, dawnetGpuClock, syncOverheadMs, type ClockOption, type SideClocks } from './timing.js';
 import { barLines, evaluateBars } from './bars.js';
-import { runE2eCase, type E2eResult } from './e2e.js';
+import { runE2eCase, type E2eCase, type E2eResult } from './e2e.js';
+import type { BenchCase } from './case.js';
 import { markdownReport } from './markdown.js';
 import type { BenchOptions } from './options.js';
 import { fmaProbe, measurePeak, type PeakResult } from './peak.js';
@@ -79,8 +80,32 @@ interface RunEnv {
   probePeak: (() => Promise<number | null>) | null;
 }
 
-async function runE2e(opts: BenchOptions, scale: number, env: RunEnv, rows: E2eResult[]): Promise<void> {
-  const cases = opts.e2e ? loadE2eCases(scale, opts.filter) : [];
+/** The cases the options select. */
+export interface Selection {
+  e2e: E2eCase[];
+  kernels: BenchCase[];
+}
+
+/** The selecting options as given, for the error when they select nothing. */
+function selectionText(opts: BenchOptions): string {
+  const { groups, only } = opts.filter;
+  const parts = [groups ? `--group ${groups.join(',')}` : '', only ? `--only '${only.source}'` : '', opts.e2e ? '' : '--no-e2e'].filter((p) => p);
+  return parts.length ? parts.join(' ') : 'the whole suite (no case family loaded)';
+}
+
+/**
+ * The end-to-end and kernel cases the options select. A selection that matches no case is a usage
+ * error, raised before any GPU work: a misspelt --only would otherwise measure the peaks and save
+ * an empty record.
+ */
+export async function selectCases(opts: BenchOptions, scale: number): Promise<Selection> {
+  const e2e = opts.e2e ? loadE2eCases(scale, opts.filter) : [];
+  const kernels = await loadCases(scale, opts.filter);
+  if (!e2e.length && !kernels.length) throw new UsageError(`no case matches ${selectionText(opts)} (dawnet bench --list shows the case ids)`);
+  return { e2e, kernels };
+}
+
+async function runE2e(opts: BenchOptions, cases: E2eCase[], env: RunEnv, rows: E2eResult[]): Promise<void> {
   if (!cases.length) return;
   console.log(e2eHeader());
   for (const c of cases) {
@@ -106,8 +131,7 @@ async function runE2e(opts: BenchOptions, scale: number, env: RunEnv, rows: E2eR
   console.log('');
 }
 
-async function runKernels(opts: BenchOptions, scale: number, env: RunEnv, rows: CaseResult[]): Promise<void> {
-  const cases = await loadCases(scale, opts.filter);
+async function runKernels(opts: BenchOptions, cases: BenchCase[], env: RunEnv, rows: CaseResult[]): Promise<void> {
   if (!cases.length) return;
   console.log(tableHeader());
   for (const [i, c] of cases.entries()) {
@@ -121,8 +145,8 @@ async function runKernels(opts: BenchOptions, scale: number, env: RunEnv, rows: 
 }
 
 export async function listCases(opts: BenchOptions, scale: number): Promise<void> {
-  const e2e = opts.e2e ? loadE2eCases(scale, opts.filter) : [];
-  for (const c of [...e2e, ...(await loadCases(scale, opts.filter))]) console.log(`${c.id.padEnd(44)} ${c.shape}`);
+  const { e2e, kernels } = await selectCases(opts, scale);
+  for (const c of [...e2e, ...kernels]) console.log(`${c.id.padEnd(44)} ${c.shape}`);
 }
 
 /**
@@ -159,6 +183,7 @@ export interface BenchHost {
 /** Runs every selected case on the host's runtime and tfjs peer; returns the record. */
 export async function runBenchRecord(host: BenchHost): Promise<BenchRecord> {
   const { opts, report, scale, peer } = host;
+  const selection = await selectCases(opts, scale);
   const clock = benchClocks(opts.clock, peer, host.ownsRuntime);
   console.log(clockLine(clock));
   const gpu = clock.dawnet === 'gpu-timestamp' ? dawnetGpuClock() : null;
@@ -197,8 +222,8 @@ export async function runBenchRecord(host: BenchHost): Promise<BenchRecord> {
   const clocks: SideClocks = { dawnet: clock.dawnet, tfjs: clock.tfjs ?? 'wall' };
   const probePeak = peak ? fmaProbe(peak, gpu) : null;
   const env: RunEnv = { peak: peak ? { gflops: peak.gflops, gbps: peak.gbps, clock: peak.clock } : null, tfjs: peer, clocks, budget, save, probePeak };
-  await runE2e(opts, scale, env, record.e2e!);
-  await runKernels(opts, scale, env, record.rows);
+  await runE2e(opts, selection.e2e, env, record.e2e!);
+  await runKernels(opts, selection.kernels, env, record.rows);
   save();
   console.log(`\n${barLines(evaluateBars(record))}`);
   if (budget.skipped.length) console.log(`\nbudget of ${opts.budgetS} s spent: skipped ${budget.skipped.length} case(s): ${budget.skipped.join(', ')}`);

@@ -10,7 +10,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import * as dn from '../src/index.js';
 import { UsageError } from '../src/cli/args.js';
 import { runGpuChecks } from './gpu-checks.js';
-import { parseBenchArgs, USAGE } from './options.js';
+import { parseBenchArgs, shellCommand, USAGE } from './options.js';
 import { tfjsPeer, type TfjsPeer } from './peer-tfjs.js';
 import type { BenchRecord } from './report.js';
 import { defaultScale, listCases, loadPeer, recordSlug, runBenchRecord, useConvSettings } from './run.js';
@@ -46,7 +46,7 @@ async function benchInPage(args: string[]): Promise<PageBenchResult> {
     }
     console.log(`scale:   ${scale} (batch and spatial sizes divided by it)`);
     if (opts.tfjs) peer = await loadPeer(() => tfjsPeer(tf as unknown as Tfjs, () => {}, async () => "tfjs-core's gradient registrations, bundled with the page"));
-    const command = ['npm run bench:browser --', ...args].join(' ');
+    const command = shellCommand(['npm', 'run', 'bench:browser', '--', ...args]);
     // ownsRuntime: timestamps are whole, as the driver starts Chromium with
     // --enable-webgpu-developer-features (else Chrome rounds them to 100 us).
     const record = await runBenchRecord({ opts, command, report, scale, peer, ownsRuntime: true, out: null, save: () => {} });

@@ -31,22 +31,29 @@
 # --group e2e,conv2d --only unet|vgg-conv1_1, unquoted, for a short second run), DAWNET_CHECKS=no (skip
 # the checks: a second run on a build whose checks already passed),
 # DAWNET_VULKAN_LOADER=bundled|system (default: bundled only where the machine has none),
-# DAWNET_TILE (the tiles to compare, space-separated; default empty: skip), DAWNET_TOTAL_S (a tile run
-# starts only if it can end by then, default 500 s).
-# The whole run stays under about 10 minutes: 1 + 1 + 2 + 2.5 minutes for the first four steps at most,
-# the bench's budget, and a hard limit 2 minutes past it; the tile runs (at most 70 s each) only
-# where the steps before left time for them. The exit status is the first failure's.
+# DAWNET_TILE (the tiles to compare, space-separated; default empty: skip), DAWNET_TOTAL_S (the
+# run's deadline in seconds from its start, default 500; gpu-run-packed.sh sets it inside its limit).
+# Each step has a limit of its own (info and smoke 1 minute, the checks 2, the bars 2.5, the bench
+# its budget plus 2, a tile run 70 s), cut to the time left before the deadline; a step with under
+# 10 s left is skipped (status 124). Where the bench's limit is cut, so is its budget, to leave its
+# last case time to end (half the limit, at most 2 minutes). So the steps end by the deadline, and
+# the records are rendered (bench.md, tuning.txt, bars.md: 30 s each at most) after it. Every
+# limit is `timeout --foreground`, so an outer limit (gpu-run-packed.sh's) stops the whole tree.
+# What was cut or skipped is noted in env.txt. The exit status is the first failure's.
 set -uo pipefail
 OUTDIR=${1:?usage: scripts/gpu-run.sh OUTDIR}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUNDLE=$(cd "${DAWNET_BUNDLE:-$ROOT/.gpu-bundle}" && pwd) || exit 1
-SCALE=${DAWNET_BENCH_SCALE:-1}
-REPS=${DAWNET_BENCH_REPS:-5}
-BUDGET=${DAWNET_BENCH_BUDGET:-240}
-mkdir -p "$OUTDIR" && OUTDIR=$(cd "$OUTDIR" && pwd)
+mkdir -p "$OUTDIR" && OUTDIR=$(cd "$OUTDIR" && pwd) || { echo "gpu-run: cannot make $OUTDIR" >&2; exit 1; }
 ENV_TXT=$OUTDIR/env.txt
 : >"$ENV_TXT"
 note() { echo "$*" | tee -a "$ENV_TXT"; }
+# The reason goes to env.txt too: a machine that sends back only OUTDIR's files must show it.
+BUNDLE_DIR=${DAWNET_BUNDLE:-$ROOT/.gpu-bundle}
+BUNDLE=$(cd "$BUNDLE_DIR" 2>/dev/null && pwd) || { note "gpu-run: no bundle at $BUNDLE_DIR (scripts/gpu-bundle.sh makes it; DAWNET_BUNDLE names another)"; exit 1; }
+SCALE=${DAWNET_BENCH_SCALE:-1}
+REPS=${DAWNET_BENCH_REPS:-5}
+BUDGET=${DAWNET_BENCH_BUDGET:-240}
+TOTAL_S=${DAWNET_TOTAL_S:-500}
 
 unxz_to() {
   if command -v xz >/dev/null; then
@@ -121,15 +128,41 @@ note "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:-}"
 } >>"$ENV_TXT" 2>&1
 
 status=0
-# step NAME SECONDS ARGS...: runs the CLI with a time limit, its output to OUTDIR/NAME.log and here.
+# The first failure's status is the run's.
+fail() { [[ $status -ne 0 ]] || status=$1; }
+# cap SECONDS: SECONDS, or the time left before the deadline where that is less.
+cap() { local left=$((TOTAL_S - SECONDS)); echo $((left < $1 ? left : $1)); }
+# budget_within LIMIT BUDGET: a bench's --budget for a step cut to LIMIT seconds: BUDGET, or less,
+# so that its last case has half the limit (at most 2 minutes) to end in.
+budget_within() {
+  local b=$(($1 - 120))
+  ((b >= $1 / 2)) || b=$(($1 / 2))
+  ((b <= $2)) || b=$2
+  echo $((b < 1 ? 1 : b))
+}
+# step NAME SECONDS ARGS...: runs the CLI with a time limit (SECONDS, cut to the deadline), its
+# output to OUTDIR/NAME.log and here.
 step() {
-  local name=$1 seconds=$2
+  local name=$1 seconds=$2 limit
   shift 2
-  echo "== dawnet $* (limit ${seconds} s)"
-  (cd "$ROOT" && timeout -k 10 "$seconds" "$NODE" "$BUNDLE/dist/cli.js" "$@") 2>&1 | tee "$OUTDIR/$name.log"
+  limit=$(cap "$seconds")
+  if ((limit < 10)); then
+    note "gpu-run: no time left for $name (${SECONDS} s of DAWNET_TOTAL_S=$TOTAL_S): skipped"
+    fail 124
+    return
+  fi
+  ((limit == seconds)) || note "gpu-run: $name limited to ${limit} s instead of ${seconds} s (${SECONDS} s of DAWNET_TOTAL_S=$TOTAL_S)"
+  echo "== dawnet $* (limit ${limit} s)"
+  (cd "$ROOT" && timeout --foreground -k 10 "$limit" "$NODE" "$BUNDLE/dist/cli.js" "$@") 2>&1 | tee "$OUTDIR/$name.log"
   local rc=${PIPESTATUS[0]}
   [[ $rc -eq 0 ]] || echo "== dawnet $* failed with status $rc" | tee -a "$OUTDIR/$name.log"
-  [[ $status -ne 0 || $rc -eq 0 ]] || status=$rc
+  [[ $rc -eq 0 ]] || fail "$rc"
+}
+# render OUT ARGS...: a record's rendering (bench --markdown FILE, --tuning FILE, --compare A B) into OUT.
+render() {
+  local out=$1
+  shift
+  (cd "$ROOT" && timeout --foreground -k 5 30 "$NODE" "$BUNDLE/dist/cli.js" "$@") >"$out" 2>&1
 }
 
 step info 60 info
@@ -140,7 +173,7 @@ if [[ $status -ne 0 ]]; then
   for alt in "__GLX_VENDOR_LIBRARY_NAME=nvidia" "LD_LIBRARY_PATH=$bundled_free" "__GLX_VENDOR_LIBRARY_NAME=nvidia LD_LIBRARY_PATH=$bundled_free"; do
     echo "== dawnet info with $alt"
     # shellcheck disable=SC2086
-    if (cd "$ROOT" && env $alt timeout -k 5 30 "$NODE" "$BUNDLE/dist/cli.js" info) >"$OUTDIR/info-alt.log" 2>&1; then
+    if (cd "$ROOT" && env $alt timeout --foreground -k 5 30 "$NODE" "$BUNDLE/dist/cli.js" info) >"$OUTDIR/info-alt.log" 2>&1; then
       # shellcheck disable=SC2163,SC2086
       export $alt
       note "gpu-run: dawnet info works with $alt; the run goes on with it"
@@ -165,7 +198,7 @@ if [[ $status -ne 0 ]]; then
     done
     ldconfig -p | grep -i -E 'vulkan|nvidia|GLdispatch' | head -n 20
     echo "-- dawnet info with VK_LOADER_DEBUG=error,warn,driver"
-    (cd "$ROOT" && VK_LOADER_DEBUG=error,warn,driver timeout -k 5 30 "$NODE" "$BUNDLE/dist/cli.js" info) 2>&1 | tail -n 60
+    (cd "$ROOT" && VK_LOADER_DEBUG=error,warn,driver timeout --foreground -k 5 30 "$NODE" "$BUNDLE/dist/cli.js" info) 2>&1 | tail -n 60
   } 2>&1 | tee "$OUTDIR/vulkan-diagnostics.log"
   echo "== gpu-run: stopped after info (status $status); logs in $OUTDIR"
   exit "$status"
@@ -179,25 +212,27 @@ else
   note "gpu-run: checks skipped (DAWNET_CHECKS=no)"
 fi
 if [[ "${DAWNET_BARS_FIRST:-yes}" != no ]]; then
-  step bars 150 bench --scale "$SCALE" --reps "$REPS" --budget 60 --no-e2e --group conv2d --only 'forward/(unet-l[12]|vgg-conv1_1)$' --out "$OUTDIR/bars.json" --markdown
-  [[ -f "$OUTDIR/bars.json" ]] && (cd "$ROOT" && "$NODE" "$BUNDLE/dist/cli.js" bench --markdown "$OUTDIR/bars.json") >"$OUTDIR/bars.md" 2>&1
+  step bars 150 bench --scale "$SCALE" --reps "$REPS" --budget "$(budget_within "$(cap 150)" 60)" --no-e2e --group conv2d --only 'forward/(unet-l[12]|vgg-conv1_1)$' --out "$OUTDIR/bars.json" --markdown
+  [[ -f "$OUTDIR/bars.json" ]] && render "$OUTDIR/bars.md" bench --markdown "$OUTDIR/bars.json"
 fi
+budget=$(budget_within "$(cap $((BUDGET + 120)))" "$BUDGET")
+((budget == BUDGET)) || note "gpu-run: $((TOTAL_S - SECONDS)) s left for the bench: its budget is ${budget} s instead of ${BUDGET} s"
 # shellcheck disable=SC2086
-step bench $((BUDGET + 120)) bench --scale "$SCALE" --reps "$REPS" --budget "$BUDGET" --out "$OUTDIR/bench.json" --markdown ${DAWNET_BENCH_ARGS:-}
+step bench $((BUDGET + 120)) bench --scale "$SCALE" --reps "$REPS" --budget "$budget" --out "$OUTDIR/bench.json" --markdown ${DAWNET_BENCH_ARGS:-}
 if [[ -f "$OUTDIR/bench.json" ]]; then
-  (cd "$ROOT" && "$NODE" "$BUNDLE/dist/cli.js" bench --markdown "$OUTDIR/bench.json") >"$OUTDIR/bench.md" 2>&1
-  (cd "$ROOT" && "$NODE" "$BUNDLE/dist/cli.js" bench --tuning "$OUTDIR/bench.json") >"$OUTDIR/tuning.txt" 2>&1
+  render "$OUTDIR/bench.md" bench --markdown "$OUTDIR/bench.json"
+  render "$OUTDIR/tuning.txt" bench --tuning "$OUTDIR/bench.json"
 fi
 # The fused Winograd kernel (not picked by default yet; the bench above timed it beside each conv)
 # at its default 8 channel vec4s per workgroup and at 4, on the U-Net l1-l3 forwards and backward
 # inputs, dawnet only; fused-compare.txt compares the two case by case. Off unless
 # DAWNET_FUSED_COMPARE=yes: the bench's tuned sides now time both numbers on every conv.
 FUSED_ARGS=(bench --scale "$SCALE" --reps "$REPS" --group conv2d --only 'conv2d\.(forward|backwardInput)/unet-l[123]' --no-e2e --no-tfjs --no-peak --no-beside --conv-algorithm winograd-fused --budget 30)
-if [[ "${DAWNET_FUSED_COMPARE:-no}" == yes ]] && (( SECONDS + 100 <= ${DAWNET_TOTAL_S:-500} )); then
+if [[ "${DAWNET_FUSED_COMPARE:-no}" == yes ]] && (( SECONDS + 100 <= TOTAL_S )); then
   step bench-fused-8 50 "${FUSED_ARGS[@]}" --out "$OUTDIR/bench-fused-8.json"
   step bench-fused-4 50 "${FUSED_ARGS[@]}" --fused-groups 4 --out "$OUTDIR/bench-fused-4.json"
   if [[ -f "$OUTDIR/bench-fused-8.json" && -f "$OUTDIR/bench-fused-4.json" ]]; then
-    (cd "$ROOT" && "$NODE" "$BUNDLE/dist/cli.js" bench --compare "$OUTDIR/bench-fused-8.json" "$OUTDIR/bench-fused-4.json") >"$OUTDIR/fused-compare.txt" 2>&1
+    render "$OUTDIR/fused-compare.txt" bench --compare "$OUTDIR/bench-fused-8.json" "$OUTDIR/bench-fused-4.json"
   fi
 elif [[ "${DAWNET_FUSED_COMPARE:-no}" == yes ]]; then
   note "gpu-run: no fused-groups comparison (${SECONDS} s so far)"
@@ -210,7 +245,6 @@ fi
 # TUNING_TILES (these four included) for each algorithm, and names the tile it took in the row
 # ('tuned: ALGORITHM TILE'); its time goes to the bench's budget instead.
 TILES=${DAWNET_TILE-}
-TOTAL_S=${DAWNET_TOTAL_S:-500}
 TILE_ARGS=(bench --scale "$SCALE" --reps "$REPS" --group conv2d --only unet --no-e2e --no-tfjs --no-peak --no-beside --budget 40)
 if [[ -n "$TILES" ]] && (( SECONDS + 140 <= TOTAL_S )); then
   step bench-tile-base 70 "${TILE_ARGS[@]}" --out "$OUTDIR/bench-tile-base.json"
@@ -226,7 +260,7 @@ if [[ -n "$TILES" ]] && (( SECONDS + 140 <= TOTAL_S )); then
     if [[ -f "$OUTDIR/bench-tile-base.json" && -f "$OUTDIR/bench-tile-$i.json" ]]; then
       {
         echo "== tile $tile against the default tile"
-        (cd "$ROOT" && "$NODE" "$BUNDLE/dist/cli.js" bench --compare "$OUTDIR/bench-tile-base.json" "$OUTDIR/bench-tile-$i.json") 2>&1
+        (cd "$ROOT" && timeout --foreground -k 5 30 "$NODE" "$BUNDLE/dist/cli.js" bench --compare "$OUTDIR/bench-tile-base.json" "$OUTDIR/bench-tile-$i.json") 2>&1
         echo
       } >>"$OUTDIR/tile-compare.txt"
     fi

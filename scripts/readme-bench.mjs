@@ -38,11 +38,39 @@ export function regenerate(readme, render) {
   return out.join('\n');
 }
 
+const USAGE = 'usage: node scripts/readme-bench.mjs [--check] [--readme FILE]';
+
+/**
+ * The options ({ help: true } for --help), or an Error saying what is wrong: an unknown argument (a misspelt --check would
+ * otherwise rewrite the README) or --readme without its file.
+ */
+export function parseArgs(args) {
+  const opts = { check: false, readme: join(ROOT, 'README.md') };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--help' || a === '-h') return { help: true };
+    if (a === '--check') opts.check = true;
+    else if (a === '--readme') {
+      const v = args[++i];
+      if (v === undefined || v === '' || v.startsWith('-')) return new Error(`--readme needs a file${v === undefined ? '' : `, got '${v}'`}; ${USAGE}`);
+      opts.readme = resolve(v);
+    } else return new Error(`unknown argument '${a}'; ${USAGE}`);
+  }
+  return opts;
+}
+
 async function main() {
-  const args = process.argv.slice(2);
-  const check = args.includes('--check');
-  const at = args.indexOf('--readme');
-  const readmePath = at >= 0 ? resolve(args[at + 1] ?? '') : join(ROOT, 'README.md');
+  const opts = parseArgs(process.argv.slice(2));
+  if (opts instanceof Error) {
+    console.error(`readme-bench: ${opts.message}`);
+    process.exitCode = 2;
+    return;
+  }
+  if (opts.help) {
+    console.log(USAGE);
+    return;
+  }
+  const { check, readme: readmePath } = opts;
   const { markdownReport } = await importTs('bench/markdown.ts');
   const { readRecord } = await importTs('bench/record-file.ts');
   const readme = await readFile(readmePath, 'utf8');
