@@ -4,6 +4,8 @@
 //  - conv2d forward: >= 50% of the measured FMA peak on lavapipe (a CPU adapter), >= 40% on a GPU
 //    (the issue's H100/H200 bar)
 //  - peak GPU memory of each end-to-end case: <= 1.5x the theoretical minimum
+// A row whose outputs differed from tfjs's (its check failed) meets none of them, whatever its
+// figures: its time is of work that came out wrong. It is listed as a miss that says so.
 // What limits a case is read off three floors under its median time: compute (flops at the FMA
 // peak), memory (the bytes its operands must move at the measured copy bandwidth) and launch (the
 // time one tiny op costs, the 'launch/relu-1' case, times the dispatches). A floor above half the
@@ -274,6 +276,17 @@ function ratioValue(r: CaseResult): string {
   return r.ratio === null ? (r.tfjs && 'error' in r.tfjs ? 'tfjs failed' : 'no tfjs') : `${r.ratio.toFixed(2)}x`;
 }
 
+/** The row's outputs differed from tfjs's: whatever its figures, it meets no bar. */
+const checkFailed = (r: CaseResult): boolean => !!r.check && !r.check.ok;
+
+/** A miss's value and limit, led by the failed check where there was one. */
+function missOf(r: CaseResult, value: string, limit: () => string): Miss {
+  if (!checkFailed(r)) return { id: r.id, value, limit: limit() };
+  const c = r.check!;
+  const where = c.output ? ` (${c.output})` : '';
+  return { id: r.id, value: `${value}, outputs differ`, limit: `outputs differ from tfjs's${where}: max rel err ${c.maxRelErr.toExponential(1)} > ${c.tolerance}, so the time is of work that came out wrong; ${limit()}` };
+}
+
 export function evaluateBars(rec: BenchRecord): Bar[] {
   // A speed bar counts the cases tfjs was run for (a tfjs failure is a miss, no tfjs is no measurement).
   const convUnet = rec.rows.filter((r) => r.group === 'conv2d' && /\/unet-l\d+$/.test(r.id) && r.tfjs !== null);
@@ -287,21 +300,21 @@ export function evaluateBars(rec: BenchRecord): Bar[] {
       name: 'conv2d (all directions) at the U-Net shapes vs tfjs',
       target: `>= ${SPEED_BAR}x`,
       checked: convUnet.length,
-      misses: convUnet.filter((r) => !(r.ratio !== null && r.ratio >= SPEED_BAR)).map((r) => ({ id: r.id, value: ratioValue(r), limit: convLimit(r, rec) })),
+      misses: convUnet.filter((r) => !(r.ratio !== null && r.ratio >= SPEED_BAR) || checkFailed(r)).map((r) => missOf(r, ratioValue(r), () => convLimit(r, rec))),
     },
     {
       name: 'U-Net training step vs tfjs',
       target: `>= ${SPEED_BAR}x`,
       checked: unetSteps.length,
-      misses: unetSteps.filter((r) => !(r.ratio !== null && r.ratio >= SPEED_BAR)).map((r) => ({ id: r.id, value: ratioValue(r), limit: stepLimit(r, rec) })),
+      misses: unetSteps.filter((r) => !(r.ratio !== null && r.ratio >= SPEED_BAR) || checkFailed(r)).map((r) => missOf(r, ratioValue(r), () => stepLimit(r, rec))),
     },
     {
       name: 'conv2d forward, % of the FMA peak',
       target: `>= ${peakBar}%`,
       checked: convForward.length,
       misses: convForward
-        .filter((r) => !(timed(r.dawnet) && r.dawnet.pctPeak !== null && r.dawnet.pctPeak >= peakBar))
-        .map((r) => ({ id: r.id, value: timed(r.dawnet) && r.dawnet.pctPeak !== null ? `${r.dawnet.pctPeak.toFixed(1)}%` : '-', limit: `${convLimit(r, rec)}${besideNote(r)}` })),
+        .filter((r) => !(timed(r.dawnet) && r.dawnet.pctPeak !== null && r.dawnet.pctPeak >= peakBar) || checkFailed(r))
+        .map((r) => missOf(r, timed(r.dawnet) && r.dawnet.pctPeak !== null ? `${r.dawnet.pctPeak.toFixed(1)}%` : '-', () => `${convLimit(r, rec)}${besideNote(r)}`)),
       ...besideSummary(convForward, peakBar),
     },
     {
@@ -309,11 +322,11 @@ export function evaluateBars(rec: BenchRecord): Bar[] {
       target: `<= ${MEMORY_BAR}x`,
       checked: withMemory.length,
       misses: withMemory
-        .filter((r) => r.memory && 'ratio' in r.memory && r.memory.ratio > MEMORY_BAR)
+        .filter((r) => (r.memory && 'ratio' in r.memory && r.memory.ratio > MEMORY_BAR) || checkFailed(r))
         .map((r) => {
           const m = r.memory as Extract<E2eResult['memory'], { ratio: number }>;
           const top = m.atPeak.slice(0, 4).map((g) => `${g.label} ${mib(g.bytes)} (${g.count})`);
-          return { id: r.id, value: `${m.ratio.toFixed(2)}x`, limit: `live at the peak besides the ${mib(m.baselineBytes)} held before the step: ${top.join(', ')}; dawnet's own floor ${mib(m.dawnetFloorBytes)}` };
+          return missOf(r, `${m.ratio.toFixed(2)}x`, () => `live at the peak besides the ${mib(m.baselineBytes)} held before the step: ${top.join(', ')}; dawnet's own floor ${mib(m.dawnetFloorBytes)}`);
         }),
     },
   ];

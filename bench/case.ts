@@ -22,7 +22,7 @@ export interface InputSpec {
   data?: 'uniform' | 'positive';
 }
 
-/** What an op returns: a tensor, or several in an array or object (the first is compared). */
+/** What an op returns: a tensor, or several in an array or object (each compared, in order, with tfjs's). */
 export type DnResult = Tensor | readonly unknown[] | Record<string, unknown>;
 
 export interface BenchCase {
@@ -45,10 +45,25 @@ export interface BenchCase {
    */
   dawnetSetup?: (x: Tensor[]) => Tensor[];
   tfjsSetup?: (tf: Tfjs, x: TF.Tensor[]) => TF.Tensor[];
-  /** Largest allowed max|dawnet - tfjs| / max|tfjs|; default CHECK_TOLERANCE. */
+  /** Largest allowed max|dawnet - tfjs| / max|tfjs| of each output; default CHECK_TOLERANCE. */
   tolerance?: number;
+  /**
+   * The outputs by name, in the order both sides return them, where there are several: named in
+   * the check, and each compared its own way where its spec says.
+   */
+  outputs?: OutputSpec[];
+  /**
+   * What the check compares dawnet's outputs with, where the timed tfjs op returns fewer than
+   * dawnet's (values tfjs computes on the way without handing them back); run once, untimed.
+   */
+  tfjsOutputs?: (tf: Tfjs, x: TF.Tensor[]) => TF.Tensor[];
   /** Something a reader of the numbers should know (extra work one side does, ...). */
   note?: string;
+  /**
+   * Set when the tfjs / dawnet ratio must divide the two sides' wall medians whatever the run's
+   * clock, saying why (the GPU clocks of the two sides do not time this case alike).
+   */
+  ratioOnWall?: string;
   /** Set when the outputs are known not to match, saying why; the comparison is skipped. */
   noCheck?: string;
   /**
@@ -70,6 +85,24 @@ export interface BenchCase {
   /** Time dawnet's kernels one by one once more after the samples (the row's `kernels`). */
   profileKernels?: boolean;
 }
+
+/** One output of a case as the check compares it. */
+export interface OutputSpec {
+  name: string;
+  /** This output's largest max|dawnet - tfjs| / max|tfjs|, where not the case's. */
+  tolerance?: number;
+  /**
+   * A 0/1 mask thresholded from interpolated values: a value float32 rounding puts on the
+   * threshold may fall either way, so the check counts the elements that differ and allows
+   * MASK_MISMATCHES of them.
+   */
+  mask?: true;
+  /** Why this output is not compared (tfjs returns nothing like it); the others still are. */
+  unchecked?: string;
+}
+
+/** The share of a mask's elements allowed to differ (at least one element). */
+export const MASK_MISMATCHES = 1e-3;
 
 /** Another way to run a case's dawnet side: a name, and how to run a step under it. */
 export interface AlternativeRun {

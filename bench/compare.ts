@@ -4,7 +4,10 @@
 //    when the interquartile ranges of the two runs do not overlap;
 //  - the speedup measured against tfjs, NEW's tfjs/dawnet ratio over BASE's: where both runs timed
 //    the peer, tfjs is a control that ran beside dawnet in each run, so a machine that was slower
-//    during one of them (a shared VM drifts) moves both sides and cancels out of this figure.
+//    during one of them (a shared VM drifts) moves both sides and cancels out of this figure. Two
+//    ratios are divided only when they are on one clock: where the records' ratios are on different
+//    clocks (GPU time in one, wall clock in the other), both rows' wall ratios are used and the row
+//    says so; GPU and wall ratios of the same code differ by 2x on small kernels.
 // Nothing runs on the GPU; cases whose shapes differ (another --scale) are listed, not compared.
 
 import { timed, type CaseResult, type SideResult } from './harness.js';
@@ -28,8 +31,12 @@ export interface CaseChange {
   /** baseMs / nextMs: above 1 means NEW is faster. */
   speedup: number;
   verdict: Verdict;
-  /** NEW's tfjs/dawnet ratio over BASE's, where both runs timed tfjs on dawnet's clock. */
+  /** NEW's tfjs/dawnet ratio over BASE's, both ratios on `peerClock`, where both runs timed tfjs. */
   peerSpeedup: number | null;
+  /** The clock of both ratios in peerSpeedup. */
+  peerClock: Clock | null;
+  /** Why peerSpeedup is not the records' own ratios divided (their clocks differ), or why there is none. */
+  peerNote?: string;
 }
 
 export interface Comparison {
@@ -61,8 +68,6 @@ function changeOf(base: CaseResult, next: CaseResult): CaseChange | string {
   if (base.shape !== next.shape) return `${next.id}: shape ${base.shape} in BASE, ${next.shape} in NEW`;
   if (!timed(base.dawnet) || !timed(next.dawnet)) return `${next.id}: dawnet not timed in ${timed(base.dawnet) ? 'NEW' : 'BASE'}`;
   const t = onOneClock(base.dawnet, next.dawnet);
-  // The tfjs / dawnet ratio each record keeps (on one clock: bench/harness.ts sameClockRatio).
-  const [pb, pn] = [base.ratio, next.ratio];
   return {
     id: next.id,
     shape: next.shape,
@@ -71,8 +76,27 @@ function changeOf(base: CaseResult, next: CaseResult): CaseChange | string {
     nextMs: t.b.medianMs,
     speedup: t.a.medianMs / t.b.medianMs,
     verdict: verdict(t.a, t.b),
-    peerSpeedup: pb !== null && pn !== null ? pn / pb : null,
+    ...peerChange(base, next),
   };
+}
+
+/** A row's tfjs / dawnet ratio of the two sides' wall medians, or null. */
+function wallRatio(r: CaseResult): number | null {
+  return timed(r.dawnet) && timed(r.tfjs) ? r.tfjs.wall.medianMs / r.dawnet.wall.medianMs : null;
+}
+
+/**
+ * NEW's tfjs / dawnet ratio over BASE's. Each record keeps its ratio on one clock (bench/harness.ts
+ * sameClockRatio); when the two records' clocks differ, both rows' wall ratios instead.
+ */
+function peerChange(base: CaseResult, next: CaseResult): Pick<CaseChange, 'peerSpeedup' | 'peerClock' | 'peerNote'> {
+  if (base.ratio === null || next.ratio === null) return { peerSpeedup: null, peerClock: null };
+  const [cb, cn] = [base.ratioClock ?? 'wall', next.ratioClock ?? 'wall'];
+  if (cb === cn) return { peerSpeedup: next.ratio / base.ratio, peerClock: cb };
+  const [wb, wn] = [wallRatio(base), wallRatio(next)];
+  const why = `ratios on different clocks (BASE ${cb}, NEW ${cn})`;
+  if (wb === null || wn === null) return { peerSpeedup: null, peerClock: null, peerNote: `${why}, and no wall ratio in both` };
+  return { peerSpeedup: wn / wb, peerClock: 'wall', peerNote: `${why}: both wall ratios used` };
 }
 
 function runNotes(base: BenchRecord, next: BenchRecord): string[] {
@@ -82,6 +106,8 @@ function runNotes(base: BenchRecord, next: BenchRecord): string[] {
   if (base.timing.reps !== next.timing.reps || base.timing.warmup !== next.timing.warmup) {
     notes.push(`samples differ: BASE ${base.timing.reps} after ${base.timing.warmup} warm-up(s), NEW ${next.timing.reps} after ${next.timing.warmup}`);
   }
+  const [cb, cn] = [base.clock?.dawnet ?? 'wall', next.clock?.dawnet ?? 'wall'];
+  if (cb !== cn) notes.push(`clocks differ: BASE ${cb}, NEW ${cn} (speedups and ratios against tfjs are taken on wall clock where the rows' clocks differ)`);
   if (!base.tfjs !== !next.tfjs) {
     notes.push(`tfjs ran in ${base.tfjs ? 'BASE' : 'NEW'} only: dawnet's samples there alternated with tfjs's; runs made the same way compare best`);
   } else if (base.tfjs && next.tfjs && base.tfjs.version !== next.tfjs.version) {
@@ -118,7 +144,8 @@ export function comparisonLines(c: Comparison, basePath: string, nextPath: strin
   out.push(head, '-'.repeat(head.length));
   for (const x of c.changes) {
     const peer = x.peerSpeedup === null ? '-' : `${x.peerSpeedup.toFixed(2)}x`;
-    out.push(`${x.id.padEnd(36)} ${ms(x.baseMs).padStart(9)} ${ms(x.nextMs).padStart(9)} ${`${x.speedup.toFixed(2)}x`.padStart(8)} ${x.verdict.padStart(14)} ${peer.padStart(8)}  ${x.clock}`);
+    const peerNote = x.peerNote ? `; vs tfjs: ${x.peerNote}` : '';
+    out.push(`${x.id.padEnd(36)} ${ms(x.baseMs).padStart(9)} ${ms(x.nextMs).padStart(9)} ${`${x.speedup.toFixed(2)}x`.padStart(8)} ${x.verdict.padStart(14)} ${peer.padStart(8)}  ${x.clock}${peerNote}`);
   }
   const count = (v: Verdict) => c.changes.filter((x) => x.verdict === v).length;
   const geo = c.changes.length ? Math.exp(c.changes.reduce((s, x) => s + Math.log(x.speedup), 0) / c.changes.length) : null;

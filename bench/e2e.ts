@@ -3,18 +3,25 @@
 // theoretical minimum (bench/memory.ts).
 //
 // Both sides start from the same weights (dawnet's initialisation, read back and handed to tfjs)
-// and the same batch, and their outputs are compared once before any step changes the weights.
-// A step is timed like a kernel case (on the run's clock, wall time beside it: bench/timing.ts),
-// one step per sample: repeating steps before a sync would let released buffers pile up until the
-// submit. Peak memory is one more step on each side after timing, so Adam's moments exist:
+// and the same batch. Before timing, the check runs the case's few steps on both through the very
+// step() that is timed, and compares what each step computed (a training step's loss, a forward's
+// output) and, for training, a digest of each weight tensor's update over those steps
+// (updateError): a step that skipped its backward or its optimiser update fails it. A step is
+// then timed like a kernel case (on the run's clock, wall time beside it: bench/timing.ts), the
+// two sides' samples interleaved with the order swapped every other round (timeInterleaved), one
+// step per sample: repeating steps before a sync would let released buffers pile up until the
+// submit. dawnet's other algorithms are timed after. Peak memory is one more step on each side
+// after timing, so Adam's moments exist:
 // dawnet's under the pool probe (pool.peakBytesInUse), tfjs's under its buffer manager's watch
 // (peak of tf.memory().numBytesInGPU: bench/peer-tfjs.ts says why that one). Last, one more dawnet
 // step with a timestamped pass per dispatch gives its GPU time by kernel.
 
 import {
   compareOutputs,
+  type CheckResult,
   pctOfPeak,
   sameClockRatio,
+  timed,
   type Alternative,
   type CaseResult,
   type Peak,
@@ -22,7 +29,6 @@ import {
 } from './harness.js';
 import {
   dawnetGpuClock,
-  timeClocked,
   timeInterleaved,
   type ClockedTiming,
   type GpuClock,
@@ -38,10 +44,15 @@ import { setConvAlgorithm, type ConvAlgorithm } from '../src/kernels/conv2d-wino
 import { clearConvTuning, formatCandidate, ruleCandidate, tuneConvs, withConvTuning, type TunedConv } from '../src/kernels/conv2d-tuning.js';
 
 export interface E2eSide {
-  /** Enqueues one step (forward, and for training loss, backward and optimiser) without waiting. */
+  /**
+   * Enqueues one step (forward, and for training loss, backward and optimiser) without waiting.
+   * What it computed (the loss; a forward's output) stays readable by last() until the next step.
+   */
   step(): void;
-  /** The model's output for the case's batch with the current weights. */
-  output(): Promise<Float32Array>;
+  /** What the last step computed: a training step's loss, a forward's output; empty before any step. */
+  last(): Promise<Float32Array>;
+  /** The trainable weights by dawnet's names, as they are now (training cases). */
+  weights?(): Promise<Map<string, NamedWeight>>;
   dispose(): void;
 }
 
@@ -66,8 +77,16 @@ export interface E2eCase {
   graph: NetGraph;
   dawnet(): DawnetSide;
   tfjs?(peer: TfjsPeer, weights: Map<string, NamedWeight>): Promise<E2eSide>;
-  /** Largest allowed max|dawnet - tfjs| / max|tfjs| of the outputs. */
+  /** Steps the check runs on both sides, from the same weights, before timing. */
+  checkSteps: number;
+  /** Largest allowed max|dawnet - tfjs| / max|tfjs| of what each of those steps computed (last()). */
   tolerance: number;
+  /**
+   * Training: largest allowed relative error of each weight tensor's update over the check's steps,
+   * digested as the sum of |Δ| over its elements (Δ = the weights after the steps minus the shared
+   * start; updateError says why not element by element).
+   */
+  weightTolerance?: number;
   note?: string;
 }
 
@@ -179,8 +198,11 @@ function sideResult(c: E2eCase, t: ClockedTiming, peak: Peak | null): SideResult
   return { ...t, rate: c.batch / seconds, pctPeak: pctOfPeak(gflops, peak?.gflops ?? null, peak?.clock ?? 'wall', t.clock) };
 }
 
+/** One step per sample (the header says why). */
+const stepOptions = (opts: TimingOptions): TimingOptions => ({ ...opts, maxInner: 1 });
+
 async function timeSide(side: E2eSide, sync: () => Promise<void>, opts: TimingOptions, gpu: GpuClock | null): Promise<ClockedTiming> {
-  return timeClocked({ step: () => side.step(), sync }, { ...opts, maxInner: 1 }, gpu);
+  return (await timeInterleaved([{ runner: { step: () => side.step(), sync }, gpu }], stepOptions(opts)))[0];
 }
 
 async function measureMemory(c: E2eCase, side: E2eSide): Promise<MemoryReport> {
@@ -245,84 +267,169 @@ async function timeTuned(side: E2eSide, env: E2eEnv, sync: () => Promise<void>, 
   }
 }
 
-interface DawnetRun {
+/**
+ * The digest of one weight tensor's update from `start`: the sum of |Δ| over its elements (its L1
+ * norm), and its relative error. Not the update element by element: Adam's first steps move each
+ * weight by about ±lr whatever the gradient's size, so a weight whose gradient is within float32
+ * noise of 0 moves one way on one engine and the other way on the other (on lavapipe at 64x64, 3%
+ * of a tensor's weights, a relative L2 error of 0.35 against 1 for no update at all). The L1 norm
+ * keeps how far the step moved the tensor, which a skipped or doubled update or a wrong rate or
+ * gradient changes, and leaves the sign to the losses, which an update the wrong way changes.
+ */
+function updateError(start: Float32Array, got: Float32Array, want: Float32Array): number {
+  if (got.length !== start.length || want.length !== start.length) return Infinity;
+  let movedGot = 0;
+  let movedWant = 0;
+  for (let i = 0; i < start.length; i++) {
+    movedGot += Math.abs(got[i] - start[i]);
+    movedWant += Math.abs(want[i] - start[i]);
+  }
+  const err = Math.abs(movedGot - movedWant) / (movedWant || 1);
+  return Number.isNaN(err) ? Infinity : err;
+}
+
+/** Each weight tensor's update on dawnet against tfjs's; the worst tensor, named. */
+function compareUpdates(start: Map<string, NamedWeight>, got: Map<string, NamedWeight>, want: Map<string, NamedWeight>, tolerance: number, steps: number): CheckResult {
+  let worst: CheckResult = { maxRelErr: 0, tolerance, ok: true, output: `weights after ${steps} steps` };
+  for (const [name, w] of start) {
+    const [g, t] = [got.get(name), want.get(name)];
+    const err = g && t ? updateError(w.data, g.data, t.data) : Infinity;
+    if (!(err <= worst.maxRelErr)) worst = { maxRelErr: err, tolerance, ok: err <= tolerance, output: `update of ${name} over ${steps} steps` };
+  }
+  return worst;
+}
+
+/** The worst of several checks by how far over (or near) its tolerance each is. */
+function worstCheck(checks: CheckResult[]): CheckResult {
+  return checks.reduce((w, c) => (!(c.maxRelErr / c.tolerance <= w.maxRelErr / w.tolerance) ? c : w));
+}
+
+/**
+ * The check: the case's steps on both sides through their timed step(), each step's result
+ * compared, then (training) each weight's update over them. A step that fails fails the check.
+ */
+async function checkSteps(c: E2eCase, dn: DawnetSide, tf: E2eSide, start: Map<string, NamedWeight> | null): Promise<CheckResult> {
+  const checks: CheckResult[] = [];
+  const what = c.mode === 'train' ? 'loss' : 'output';
+  try {
+    for (let i = 1; i <= c.checkSteps; i++) {
+      dn.step();
+      tf.step();
+      checks.push({ ...compareOutputs(await dn.last(), await tf.last(), c.tolerance), output: `${what} of step ${i}` });
+    }
+    if (c.mode === 'train') {
+      if (!start || !tf.weights) throw new Error('the weights before the steps, or tfjs\'s after them, cannot be read');
+      checks.push(compareUpdates(start, await dn.weights(), await tf.weights(), c.weightTolerance ?? c.tolerance, c.checkSteps));
+    }
+  } catch (e) {
+    checks.push({ maxRelErr: Infinity, tolerance: c.tolerance, ok: false, output: `a step failed: ${message(e)}` });
+  }
+  return worstCheck(checks);
+}
+
+interface DawnetExtras {
   alternatives?: Alternative[];
   tuning?: TuningChoice[];
   alternativeErrors?: string[];
   profile: StepProfile | { error: string } | null;
-  side: SideResult | { error: string };
-  out: Float32Array | null;
-  weights: Map<string, NamedWeight> | null;
   memory: MemoryReport | { error: string } | null;
 }
 
-async function runDawnet(c: E2eCase, env: E2eEnv, sync: () => Promise<void>): Promise<DawnetRun> {
-  const run: DawnetRun = { side: { error: 'not run' }, out: null, weights: null, memory: null, profile: null };
-  let side: DawnetSide | null = null;
-  try {
-    side = c.dawnet();
-    if (env.tfjs && c.tfjs) run.weights = await side.weights();
-    if (env.check) run.out = await side.output();
-    const gpu = env.clocks?.dawnet === 'gpu-timestamp' ? dawnetGpuClock() : null;
-    run.side = sideResult(c, await timeSide(side, sync, env.timing, gpu), env.peak);
-    if (env.convAlternatives?.length) {
-      const { alternatives, errors } = await timeAlternatives(side, env, sync, gpu, run.side.clock);
-      [run.alternatives, run.alternativeErrors] = [alternatives, errors];
-    }
-    if (env.tuned) {
-      try {
-        const t = await timeTuned(side, env, sync, gpu);
-        if (t.clock === run.side.clock) run.alternatives = [...(run.alternatives ?? []), { algorithm: 'tuned', ms: t.ms, pairedMs: t.untunedMs }];
-        run.tuning = t.tuning;
-      } catch (e) {
-        run.alternativeErrors = [...(run.alternativeErrors ?? []), `tuned: ${message(e)}`];
-        await sync().catch(() => {});
-      }
-    }
-    if (env.memory) {
-      try {
-        run.memory = await measureMemory(c, side);
-      } catch (e) {
-        run.memory = { error: message(e) };
-      }
-    }
+/** After the samples: dawnet's step under the other algorithms, tuned, its peak memory and its profile. */
+async function dawnetExtras(c: E2eCase, side: DawnetSide, result: SideResult, env: E2eEnv, sync: () => Promise<void>, gpu: GpuClock | null): Promise<DawnetExtras> {
+  const run: DawnetExtras = { memory: null, profile: null };
+  if (env.convAlternatives?.length) {
+    const { alternatives, errors } = await timeAlternatives(side, env, sync, gpu, result.clock);
+    [run.alternatives, run.alternativeErrors] = [alternatives, errors];
+  }
+  if (env.tuned) {
     try {
-      run.profile = await profileStep(side);
+      const t = await timeTuned(side, env, sync, gpu);
+      if (t.clock === result.clock) run.alternatives = [...(run.alternatives ?? []), { algorithm: 'tuned', ms: t.ms, pairedMs: t.untunedMs }];
+      run.tuning = t.tuning;
     } catch (e) {
-      run.profile = { error: message(e) };
+      run.alternativeErrors = [...(run.alternativeErrors ?? []), `tuned: ${message(e)}`];
+      await sync().catch(() => {});
     }
+  }
+  if (env.memory) {
+    try {
+      run.memory = await measureMemory(c, side);
+    } catch (e) {
+      run.memory = { error: message(e) };
+    }
+  }
+  try {
+    run.profile = await profileStep(side);
   } catch (e) {
-    run.side = { error: message(e) };
-  } finally {
-    side?.dispose();
-    await sync().catch(() => {});
+    run.profile = { error: message(e) };
   }
   return run;
 }
 
-interface TfjsRun {
-  side: SideResult;
-  out: Float32Array | null;
-  memory: TfjsMemory | { error: string } | null;
+/** A side of the case, opened and ready to time: its runner and GPU clock. */
+interface OpenSide<S extends E2eSide> {
+  side: S;
+  sync: () => Promise<void>;
+  gpu: GpuClock | null;
 }
 
-async function runTfjs(c: E2eCase, env: E2eEnv, peer: TfjsPeer, weights: Map<string, NamedWeight>): Promise<TfjsRun> {
-  const side = await c.tfjs!(peer, weights);
+/**
+ * Both sides timed with their samples interleaved; if that fails part-way (one side threw), each
+ * alone, so the other still gets its numbers. A side that fails gets its error.
+ */
+async function timeSides(c: E2eCase, sides: OpenSide<E2eSide>[], env: E2eEnv): Promise<(SideResult | { error: string })[]> {
   try {
-    const out = env.check ? await side.output() : null;
-    const gpu = env.clocks?.tfjs === 'gpu-timestamp' ? peer.gpuClock : null;
-    const result = sideResult(c, await timeSide(side, peer.sync, env.timing, gpu), env.peak);
-    let memory: TfjsRun['memory'] = null;
-    if (env.memory) {
+    const timings = await timeInterleaved(sides.map((s) => ({ runner: { step: () => s.side.step(), sync: s.sync }, gpu: s.gpu })), stepOptions(env.timing));
+    return timings.map((t) => sideResult(c, t, env.peak));
+  } catch {
+    const out: (SideResult | { error: string })[] = [];
+    for (const s of sides) {
+      await s.sync().catch(() => {});
       try {
-        memory = await peer.memoryPeak(() => side.step());
+        out.push(sideResult(c, await timeSide(s.side, s.sync, env.timing, s.gpu), env.peak));
       } catch (e) {
-        memory = { error: message(e) };
+        out.push({ error: message(e) });
       }
     }
-    return { side: result, out, memory };
-  } finally {
-    side.dispose();
+    return out;
+  }
+}
+
+/** The row's fields from dawnet's extras. */
+function addExtras(row: E2eResult, x: DawnetExtras, env: E2eEnv): void {
+  row.memory = x.memory;
+  row.profile = x.profile && 'error' in x.profile ? null : x.profile;
+  if (x.profile && 'error' in x.profile) row.note = [row.note, `profile: ${x.profile.error}`].filter(Boolean).join('; ');
+  if (x.alternatives?.length) Object.assign(row, { algorithm: env.convAlgorithm ?? 'auto', alternatives: x.alternatives });
+  if (x.tuning) row.tuning = x.tuning;
+  if (x.alternativeErrors?.length) row.note = [row.note, ...x.alternativeErrors.map((e) => `under ${e}`)].filter(Boolean).join('; ');
+}
+
+/** dawnet's side and its starting weights, and tfjs's made from them; a failure is put in the row. */
+async function openSides(c: E2eCase, env: E2eEnv, row: E2eResult, dawnetSync: () => Promise<void>): Promise<{ dn: OpenSide<DawnetSide> | null; tf: OpenSide<E2eSide> | null; start: Map<string, NamedWeight> | null }> {
+  let dn: OpenSide<DawnetSide> | null = null;
+  let start: Map<string, NamedWeight> | null = null;
+  try {
+    dn = { side: c.dawnet(), sync: dawnetSync, gpu: env.clocks?.dawnet === 'gpu-timestamp' ? dawnetGpuClock() : null };
+    if (env.tfjs && c.tfjs) start = await dn.side.weights();
+  } catch (e) {
+    row.dawnet = { error: message(e) };
+    dn?.side.dispose();
+    dn = null;
+  }
+  const peer = env.tfjs;
+  if (!peer || !c.tfjs) return { dn, tf: null, start };
+  if (!start) {
+    row.tfjs = { error: 'not run: dawnet failed before its weights could be read' };
+    return { dn, tf: null, start };
+  }
+  try {
+    const side = await c.tfjs(peer, start);
+    return { dn, tf: { side, sync: peer.sync, gpu: env.clocks?.tfjs === 'gpu-timestamp' ? peer.gpuClock : null }, start };
+  } catch (e) {
+    row.tfjs = { error: message(e) };
+    return { dn, tf: null, start };
   }
 }
 
@@ -345,27 +452,26 @@ export async function runE2eCase(c: E2eCase, env: E2eEnv, dawnetSync: () => Prom
     tfjsMemory: null,
     ...(c.note ? { note: c.note } : {}),
   };
-  const dn = await runDawnet(c, env, dawnetSync);
-  row.dawnet = dn.side;
-  row.memory = dn.memory;
-  row.profile = dn.profile && 'error' in dn.profile ? null : dn.profile;
-  if (dn.profile && 'error' in dn.profile) row.note = [row.note, `profile: ${dn.profile.error}`].filter(Boolean).join('; ');
-  if (dn.alternatives?.length) Object.assign(row, { algorithm: env.convAlgorithm ?? 'auto', alternatives: dn.alternatives });
-  if (dn.tuning) row.tuning = dn.tuning;
-  if (dn.alternativeErrors?.length) row.note = [row.note, ...dn.alternativeErrors.map((e) => `under ${e}`)].filter(Boolean).join('; ');
-  let tfOut: Float32Array | null = null;
-  if (env.tfjs && c.tfjs) {
-    if (!dn.weights) row.tfjs = { error: 'not run: dawnet failed before its weights could be read' };
-    else {
+  const { dn, tf, start } = await openSides(c, env, row, dawnetSync);
+  try {
+    if (env.check && dn && tf) row.check = await checkSteps(c, dn.side, tf.side, start);
+    const sides = [dn, tf].filter((s): s is OpenSide<E2eSide> => s !== null);
+    const results = sides.length ? await timeSides(c, sides, env) : [];
+    if (dn) row.dawnet = results[0];
+    if (tf) row.tfjs = results[dn ? 1 : 0];
+    if (dn && timed(row.dawnet)) addExtras(row, await dawnetExtras(c, dn.side, row.dawnet, env, dn.sync, dn.gpu), env);
+    if (tf && env.memory && timed(row.tfjs)) {
       try {
-        const tf = await runTfjs(c, env, env.tfjs, dn.weights);
-        [row.tfjs, tfOut, row.tfjsMemory] = [tf.side, tf.out, tf.memory];
+        row.tfjsMemory = await env.tfjs!.memoryPeak(() => tf.side.step());
       } catch (e) {
-        row.tfjs = { error: message(e) };
+        row.tfjsMemory = { error: message(e) };
       }
     }
+  } finally {
+    dn?.side.dispose();
+    tf?.side.dispose();
+    await dawnetSync().catch(() => {});
   }
   Object.assign(row, sameClockRatio(row.dawnet, row.tfjs));
-  if (dn.out && tfOut) row.check = compareOutputs(dn.out, tfOut, c.tolerance);
   return row;
 }

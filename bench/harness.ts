@@ -10,7 +10,7 @@ import type { KernelTime } from '../src/gpu/gpu-timer.js';
 import { profile } from '../src/index.js';
 import { setOperandProbe } from '../src/kernels/conv2d-launch.js';
 import { Tensor, tensor } from '../src/graph/tensor.js';
-import { CHECK_TOLERANCE, hostData, type BenchCase, type DnResult, type Metric } from './case.js';
+import { CHECK_TOLERANCE, MASK_MISMATCHES, hostData, type BenchCase, type DnResult, type Metric, type OutputSpec } from './case.js';
 import type { TfjsPeer } from './peer-tfjs.js';
 import {
   dawnetGpuClock,
@@ -39,10 +39,10 @@ function disposeResult(result: DnResult, inputs: Tensor[]): void {
   for (const t of tensorsIn(result)) if (!inputs.includes(t)) t.dispose();
 }
 
-function firstTensor(what: string, result: DnResult): Tensor {
-  const t = tensorsIn(result)[0];
-  if (!t) throw new TypeError(`bench: ${what} returned no tensor`);
-  return t;
+function allTensors(what: string, result: DnResult): Tensor[] {
+  const ts = tensorsIn(result);
+  if (!ts.length) throw new TypeError(`bench: ${what} returned no tensor`);
+  return ts;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -63,10 +63,15 @@ export interface SideResult extends ClockedTiming {
 }
 
 export interface CheckResult {
-  /** max |dawnet - tfjs| / max |tfjs|. */
+  /** max |dawnet - tfjs| / max |tfjs| (a mask: the share of elements that differ). */
   maxRelErr: number;
   tolerance: number;
   ok: boolean;
+  /**
+   * Which of several compared values the figures are of: the output (by name or number) furthest
+   * over, or least under, its tolerance; for an end-to-end step, a step's loss or the weights.
+   */
+  output?: string;
 }
 
 export interface CaseResult {
@@ -150,10 +155,13 @@ function sideResult(c: BenchCase, t: ClockedTiming, peak: Peak | null): SideResu
 /** A side that was timed (not an error, not absent). */
 export const timed = (side: CaseResult['dawnet'] | CaseResult['tfjs']): side is SideResult => !!side && 'timing' in side;
 
-/** tfjs / dawnet from medians of one clock: the sides' own when they agree, else both walls. */
-export function sameClockRatio(dawnet: SideResult | { error: string }, tfjs: SideResult | { error: string } | null): { ratio: number | null; ratioClock: Clock | null } {
+/**
+ * tfjs / dawnet from medians of one clock: the sides' own when they agree, else both walls; both
+ * walls always with `onWall` (BenchCase.ratioOnWall).
+ */
+export function sameClockRatio(dawnet: SideResult | { error: string }, tfjs: SideResult | { error: string } | null, onWall = false): { ratio: number | null; ratioClock: Clock | null } {
   if (!('timing' in dawnet) || !tfjs || !('timing' in tfjs)) return { ratio: null, ratioClock: null };
-  if (dawnet.clock === tfjs.clock) return { ratio: tfjs.timing.medianMs / dawnet.timing.medianMs, ratioClock: dawnet.clock };
+  if (dawnet.clock === tfjs.clock && !onWall) return { ratio: tfjs.timing.medianMs / dawnet.timing.medianMs, ratioClock: dawnet.clock };
   return { ratio: tfjs.wall.medianMs / dawnet.wall.medianMs, ratioClock: 'wall' };
 }
 
@@ -170,7 +178,8 @@ function message(e: unknown): string {
 /** A side of a case, set up and ready to time: its runner, its output for the check, its teardown. */
 interface PreparedSide {
   runner: Runner;
-  output(): Promise<Float32Array>;
+  /** Every output, in order (the check compares each with the other side's). */
+  output(): Promise<Float32Array[]>;
   dispose(): Promise<void>;
 }
 
@@ -192,7 +201,7 @@ function prepareDawnet(c: BenchCase, host: Float32Array[]): PreparedSide {
     output: async () => {
       const result = c.dawnet(xs);
       try {
-        return await firstTensor(c.id, result).toArray();
+        return await Promise.all(allTensors(c.id, result).map((t) => t.toArray()));
       } finally {
         disposeResult(result, xs);
       }
@@ -216,10 +225,9 @@ function prepareTfjs(c: BenchCase, host: Float32Array[], peer: TfjsPeer): Prepar
   return {
     runner: { step: () => tf.dispose(tf.tidy(() => op(tf, xs))), sync: peer.sync },
     output: async () => {
-      const result = tf.tidy(() => op(tf, xs));
+      const result = tf.tidy(() => (c.tfjsOutputs ?? op)(tf, xs));
       try {
-        const first = Array.isArray(result) ? result[0] : result;
-        return (await first.data()) as Float32Array;
+        return (await Promise.all((Array.isArray(result) ? result : [result]).map((t) => t.data()))) as Float32Array[];
       } finally {
         tf.dispose(result);
       }
@@ -239,6 +247,39 @@ export function compareOutputs(got: Float32Array, want: Float32Array, tolerance:
   }
   const maxRelErr = maxErr / (maxRef || 1);
   return { maxRelErr, tolerance, ok: maxRelErr <= tolerance };
+}
+
+/** A 0/1 mask: the share of elements that differ, against MASK_MISMATCHES (one element at least). */
+function compareMask(got: Float32Array, want: Float32Array): CheckResult {
+  const tolerance = Math.max(MASK_MISMATCHES, 1 / Math.max(1, want.length));
+  if (got.length !== want.length) return { maxRelErr: Infinity, tolerance, ok: false };
+  let differ = 0;
+  for (let i = 0; i < want.length; i++) if (!(got[i] === want[i])) differ++;
+  const share = differ / Math.max(1, want.length);
+  return { maxRelErr: share, tolerance, ok: share <= tolerance };
+}
+
+/**
+ * Every output against the other side's of the same place, each by its spec (default: the case's
+ * tolerance); the result is the output furthest over its tolerance (or closest to it), named. A
+ * different number of outputs fails. dawnet outputs whose spec says `unchecked` are left out
+ * first (tfjs returns none of them).
+ */
+export function compareEach(got: Float32Array[], want: Float32Array[], tolerance: number, specs: readonly OutputSpec[] = []): CheckResult {
+  const skipped = specs.flatMap((s, i) => (s.unchecked ? [i] : []));
+  if (skipped.length) {
+    const keep = (_: unknown, i: number) => !skipped.includes(i);
+    return compareEach(got.filter(keep), want, tolerance, specs.filter(keep));
+  }
+  if (got.length !== want.length) return { maxRelErr: Infinity, tolerance, ok: false, output: `${got.length} output(s) against ${want.length}` };
+  let worst: CheckResult | null = null;
+  for (let i = 0; i < want.length; i++) {
+    const spec = specs[i];
+    const r = spec?.mask ? compareMask(got[i], want[i]) : compareOutputs(got[i], want[i], spec?.tolerance ?? tolerance);
+    const named = want.length > 1 ? { ...r, output: spec?.name ?? `output ${i + 1}` } : r;
+    if (!worst || !(r.maxRelErr / r.tolerance <= worst.maxRelErr / worst.tolerance)) worst = named;
+  }
+  return worst ?? { maxRelErr: Infinity, tolerance, ok: false, output: 'no output' };
 }
 
 /**
@@ -283,8 +324,8 @@ export async function runCase(c: BenchCase, env: CaseEnv): Promise<CaseResult> {
     ...(c.algorithm ? { algorithm: c.algorithm() } : {}),
   };
   const check = env.check && !c.noCheck;
-  let dnOut: Float32Array | null = null;
-  let tfOut: Float32Array | null = null;
+  let dnOut: Float32Array[] | null = null;
+  let tfOut: Float32Array[] | null = null;
   // Both sides set up, then timed with their samples interleaved (bench/timing.ts says why); a
   // side that fails to set up or to run is reported and the other still timed. The operand probe
   // and the other algorithm, where they run, are more sides, with neither output nor check.
@@ -346,7 +387,7 @@ export async function runCase(c: BenchCase, env: CaseEnv): Promise<CaseResult> {
     const beside = await env.probePeak();
     if (beside !== null) row.peakBeside = beside;
   }
-  Object.assign(row, sameClockRatio(row.dawnet, row.tfjs));
-  if (dnOut && tfOut) row.check = compareOutputs(dnOut, tfOut, c.tolerance ?? CHECK_TOLERANCE);
+  Object.assign(row, sameClockRatio(row.dawnet, row.tfjs, !!c.ratioOnWall));
+  if (dnOut && tfOut) row.check = compareEach(dnOut, tfOut, c.tolerance ?? CHECK_TOLERANCE, c.outputs);
   return row;
 }

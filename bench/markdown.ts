@@ -3,7 +3,8 @@
 // each with dawnet's and tfjs's time and rate, tfjs time / dawnet time, and dawnet's % of peak,
 // and last the issue's bars with the misses. `dawnet bench --markdown [record.json]` prints it.
 // Times are on the run's clock (GPU timestamps or wall); a cell on the other clock says so, and
-// with GPU timestamps a last column gives the wall medians.
+// with GPU timestamps a last column gives the wall medians. A row whose outputs differed from
+// tfjs's says so beside its ratio.
 
 import { evaluateBars, mib, type Bar } from './bars.js';
 import type { E2eResult } from './e2e.js';
@@ -28,8 +29,15 @@ function pct(s: CaseResult['dawnet']): string {
   return 'timing' in s && s.pctPeak !== null ? s.pctPeak.toFixed(1) : '-';
 }
 
+/** A failed output check, said beside the ratio: the row's numbers time work that came out wrong. */
+export function checkMark(r: CaseResult): string {
+  if (!r.check || r.check.ok) return '';
+  const where = r.check.output ? ` in ${r.check.output}` : '';
+  return `, outputs differ${where} (${r.check.maxRelErr.toExponential(1)} > ${r.check.tolerance})`;
+}
+
 function ratio(r: CaseResult, runClock: Clock): string {
-  return r.ratio === null ? '-' : `${r.ratio.toFixed(2)}x${offClock(r.ratioClock ?? 'wall', runClock)}`;
+  return `${r.ratio === null ? '-' : `${r.ratio.toFixed(2)}x${offClock(r.ratioClock ?? 'wall', runClock)}`}${checkMark(r)}`;
 }
 
 /** Wall medians of both sides. */
@@ -111,6 +119,19 @@ function clockSentence(rec: BenchRecord): string {
   );
 }
 
+/**
+ * Where the launch case's ratio is on wall clock in a GPU-timed run (BenchCase.ratioOnWall), why;
+ * nothing for records from before.
+ */
+function launchSentence(rec: BenchRecord): string {
+  const onWall = rec.rows.filter((r) => r.id.startsWith('launch/') && r.ratioClock === 'wall');
+  if (runClockOf(rec) === 'wall' || !onWall.length) return '';
+  return (
+    ` ${onWall.map((r) => r.id).join(', ')} divide${onWall.length === 1 ? 's' : ''} wall medians too: on GPU time dawnet's sample is one pass ` +
+    "holding dozens of its one-element dispatches against tfjs's pass per kernel, which for a kernel this small favours dawnet by construction."
+  );
+}
+
 function barList(bars: Bar[]): string {
   const out: string[] = [];
   for (const b of bars) {
@@ -144,6 +165,7 @@ export function markdownReport(rec: BenchRecord): string {
         'the peak timed on the kernels\' clock (a wall-clock rate against a GPU-timed peak, as in the end-to-end rows, is a lower bound). ' +
         'The tfjs / dawnet ratio always divides medians of one clock: the end-to-end rows use wall clock (what a training run waits for), ' +
         'and where a side could not give GPU time, both sides\' wall medians (marked).' +
+        launchSentence(rec) +
         (rec.peak.laneAccess
           ? ` Per-lane accesses (a loop of loads or stores whose address differs per invocation): ${laneAccessLine(rec.peak.laneAccess)}; ` +
             'the bars below count a conv kernel\'s loads and stores at these rates as a fourth floor, which on this CPU adapter adds to the FMA floor.'

@@ -158,6 +158,8 @@ function cases(k: Kernels, scale: number): BenchCase[] {
     },
     tfjsSetup: tfjsElasticSetup(k, image),
     tfjs: tfjsElastic,
+    // The mask is thresholded at 0.5 after interpolation: a pixel float32 rounding puts on 0.5 may flip.
+    outputs: [{ name: 'image' }, { name: 'mask', mask: true }],
     note: 'tfjs has no grid sampler: its side is ~50 ops (pad, 2 depthwise convs, index arithmetic, 8 gathers, blends)',
   };
   const flip: BenchCase = {
@@ -169,6 +171,7 @@ function cases(k: Kernels, scale: number): BenchCase[] {
     inputs,
     // Every sample flipped horizontally (flags [N, 2] = horizontal, vertical).
     dawnetSetup: () => [tensor(Float32Array.from({ length: 2 * n }, (_, i) => (i % 2 ? 0 : 1)), [n, 2])],
+    outputs: [{ name: 'image' }, { name: 'mask' }],
     dawnet: ([img, msk, flags]: Tensor[]) => [k.flipForward(img, flags), k.flipForward(msk, flags)],
     tfjs: (tf, [img, msk]) => [tf.image.flipLeftRight(img as TF.Tensor4D), tf.image.flipLeftRight(msk as TF.Tensor4D)],
   };

@@ -19,14 +19,26 @@ function tfjsForward(tf: typeof TF, [x, gamma, beta]: TF.Tensor[]): TF.Tensor {
   return tf.batchNorm(x, mean, variance, beta, gamma, EPS);
 }
 
-/** dx = gamma·invStd·(dy − Σdy/n − xhat·Σ(dy·xhat)/n), the training-mode gradient. */
-function tfjsBackward(tf: typeof TF, [dy, x, gamma, mean, invStd]: TF.Tensor[]): TF.Tensor {
+/**
+ * What dawnet's training forward returns, for the check: y, and the batch mean and 1/sqrt(var + eps)
+ * it saves for backward (tfjs computes them inside its op; the timed op returns y alone).
+ */
+function tfjsForwardOutputs(tf: typeof TF, [x, gamma, beta]: TF.Tensor[]): TF.Tensor[] {
+  const { mean, variance } = tf.moments(x, [0, 1, 2]);
+  return [tf.batchNorm(x, mean, variance, beta, gamma, EPS), mean, tf.rsqrt(tf.add(variance, EPS))];
+}
+
+/**
+ * dx = gamma·invStd·(dy − Σdy/n − xhat·Σ(dy·xhat)/n), the training-mode gradient, with dgamma =
+ * Σ(dy·xhat) and dbeta = Σdy (computed on the way; returned as dawnet returns them).
+ */
+function tfjsBackward(tf: typeof TF, [dy, x, gamma, mean, invStd]: TF.Tensor[]): TF.Tensor[] {
   const n = x.size / x.shape[x.rank - 1]!;
   const xhat = tf.mul(tf.sub(x, mean), invStd);
   const dbeta = tf.sum(dy, [0, 1, 2]);
   const dgamma = tf.sum(tf.mul(dy, xhat), [0, 1, 2]);
   const inner = tf.sub(tf.sub(dy, tf.div(dbeta, n)), tf.mul(xhat, tf.div(dgamma, n)));
-  return tf.mul(tf.mul(gamma, invStd), inner);
+  return [tf.mul(tf.mul(gamma, invStd), inner), dgamma, dbeta];
 }
 
 function cases(k: Kernels, scale: number): BenchCase[] {
@@ -50,6 +62,8 @@ function cases(k: Kernels, scale: number): BenchCase[] {
       ],
       dawnet: ([t, g, b, rm, rv]) => k.batchNorm2dForward(t, g, b, rm, rv, { training: true, eps: EPS }),
       tfjs: tfjsForward,
+      tfjsOutputs: tfjsForwardOutputs,
+      outputs: [{ name: 'y' }, { name: 'mean' }, { name: 'invStd' }],
     });
     out.push({
       id: `batchNorm2d.backward/${l.name}`,
@@ -66,6 +80,7 @@ function cases(k: Kernels, scale: number): BenchCase[] {
       ],
       dawnet: ([dy, t, g, m, s]) => k.batchNorm2dBackward(dy, t, g, m, s, { training: true }),
       tfjs: tfjsBackward,
+      outputs: [{ name: 'dx' }, { name: 'dgamma' }, { name: 'dbeta' }],
       // Two per-channel sums over N·H·W rows feed every output.
       tolerance: 1e-3,
     });

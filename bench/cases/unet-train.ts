@@ -21,6 +21,21 @@ const LR = 1e-3;
 const SMOOTH = 1;
 
 /**
+ * The check (bench/e2e.ts): 2 steps from the same weights on both sides, each step's loss compared
+ * (the second one's comes from the weights the first updated), then each weight tensor's update
+ * over both, digested as the sum of its |Δ|. Float32 summed in different orders through 19 convs
+ * and 18 batch norms, and Adam, which moves each weight by about ±lr whatever its gradient's size,
+ * so gradients within rounding of 0 move a few weights differently on the two engines. Measured
+ * on lavapipe, batch 1 to 4 at 32x32 to 128x128: losses within 1.8e-5 (a step that skipped its
+ * update leaves the second loss 10% off), digests within 4.4e-2, in 32-element batch norm
+ * tensors (a skipped update gives 1, a rate off by 2x 0.5 or more). A third step multiplied the
+ * loss difference by 30 at 64x64 (5.6e-4): two steps catch the same faults with more margin.
+ */
+const CHECK_STEPS = 2;
+const LOSS_TOLERANCE = 1e-3;
+const UPDATE_TOLERANCE = 0.2;
+
+/**
  * 256 / scale, rounded to a multiple of 2^depth, and at least 2·2^depth: the bottleneck must be at
  * least 2x2, or batch 1 gives batch norm one value per channel.
  */
@@ -56,34 +71,36 @@ export async function readWeights(model: dn.Module): Promise<Map<string, NamedWe
   return out;
 }
 
-function dawnetSide(data: Batch, seed: number): DawnetSide {
+/** The network's size: the bench's, or a smaller one for tests. */
+export interface UnetSize {
+  features: number;
+  depth: number;
+}
+
+function dawnetSide(data: Batch, seed: number, net: UnetSize): DawnetSide {
   dn.setInitSeed(seed);
-  const model = dn.models.unet({ features: FEATURES, depth: DEPTH });
+  const model = dn.models.unet(net);
   const optimizer = new dn.optim.Adam(model.trainableParameters(), { lr: LR });
   const x = dn.tensor(data.x, data.xShape);
   const target = dn.tensor(data.target, data.targetShape);
+  // The last step's loss, kept for the check (a scalar).
+  let loss: dn.Tensor | null = null;
   return {
     step: () => {
-      const loss = dn.scope(() => {
+      loss?.dispose();
+      loss = dn.scope(() => {
         const l = dn.diceLoss(model.forward(x), target, { smooth: SMOOTH });
         dn.keep(l);
         l.backward();
         return l;
       });
-      loss.dispose();
       optimizer.step();
       optimizer.zeroGrad();
     },
-    output: async () => {
-      const p = dn.noGrad(() => model.forward(x));
-      try {
-        return await p.toArray();
-      } finally {
-        p.dispose();
-      }
-    },
+    last: async () => (loss ? loss.toArray() : new Float32Array(0)),
     weights: () => readWeights(model),
     dispose: () => {
+      loss?.dispose();
       x.dispose();
       target.dispose();
       optimizer.dispose();
@@ -95,7 +112,7 @@ function dawnetSide(data: Batch, seed: number): DawnetSide {
 type T4 = TF.Tensor4D;
 
 /** The same U-Net with tfjs ops, its variables taken from dawnet's weights by name. */
-function tfjsUnet(tf: typeof TF, weights: Map<string, NamedWeight>) {
+function tfjsUnet(tf: typeof TF, weights: Map<string, NamedWeight>, depth: number) {
   const vars = new Map<string, TF.Variable>();
   for (const [name, w] of weights) vars.set(name, tf.variable(tf.tensor(w.data, w.shape, 'float32'), true));
   const v = <R extends TF.Rank>(name: string) => {
@@ -116,13 +133,13 @@ function tfjsUnet(tf: typeof TF, weights: Map<string, NamedWeight>) {
   const forward = (x: T4): T4 => {
     const skips: T4[] = [];
     let h = x;
-    for (let level = 1; level <= DEPTH; level++) {
+    for (let level = 1; level <= depth; level++) {
       const e = block(`encoder${level}.enc${level}`, h);
       skips.push(e);
       h = tf.maxPool(e, 2, 2, 'valid');
     }
     h = block('bottleneck.bottleneck', h);
-    for (let level = DEPTH; level >= 1; level--) {
+    for (let level = depth; level >= 1; level--) {
       const w = v<TF.Rank.R4>(`upconv${level}.weight`);
       const [n, hh, ww] = h.shape;
       const u = tf.add(tf.conv2dTranspose(h, w, [n, 2 * hh, 2 * ww, w.shape[2]], 2, 'valid'), v(`upconv${level}.bias`)) as T4;
@@ -135,38 +152,40 @@ function tfjsUnet(tf: typeof TF, weights: Map<string, NamedWeight>) {
     const total = tf.add(tf.sum(p), tf.sum(target));
     return tf.sub(1, tf.div(tf.add(twiceInter, SMOOTH), tf.add(total, SMOOTH)));
   };
-  return { vars: [...vars.values()], forward, dice };
+  return { vars, forward, dice };
 }
 
-async function tfjsSide(peer: TfjsPeer, weights: Map<string, NamedWeight>, data: Batch): Promise<E2eSide> {
+async function tfjsSide(peer: TfjsPeer, weights: Map<string, NamedWeight>, data: Batch, depth: number): Promise<E2eSide> {
   await peer.gradients();
   const { tf } = peer;
-  const net = tfjsUnet(tf, weights);
+  const net = tfjsUnet(tf, weights, depth);
+  const vars = [...net.vars.values()];
   const x = tf.tensor4d(data.x, data.xShape as [number, number, number, number]);
   const target = tf.tensor(data.target, data.targetShape, 'float32');
   const optimizer = tf.train.adam(LR, 0.9, 0.999, 1e-8);
+  let loss: TF.Scalar | null = null;
   return {
     step: () => {
-      const { value, grads } = tf.variableGrads(() => net.dice(net.forward(x), target), net.vars);
+      loss?.dispose();
+      const { value, grads } = tf.variableGrads(() => net.dice(net.forward(x), target), vars);
       optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
-      tf.dispose([value, ...Object.values(grads)]);
+      tf.dispose(Object.values(grads));
+      loss = value;
     },
-    output: async () => {
-      const p = tf.tidy(() => net.forward(x));
-      try {
-        return (await p.data()) as Float32Array;
-      } finally {
-        p.dispose();
-      }
+    last: async () => (loss ? ((await loss.data()) as Float32Array) : new Float32Array(0)),
+    weights: async () => {
+      const out = new Map<string, NamedWeight>();
+      for (const [name, t] of net.vars) out.set(name, { shape: [...t.shape], data: (await t.data()) as Float32Array });
+      return out;
     },
     dispose: () => {
-      tf.dispose([x, target, ...net.vars]);
+      tf.dispose([x, target, ...vars, ...(loss ? [loss] : [])]);
       optimizer.dispose();
     },
   };
 }
 
-export function unetTrainCases(scale: number): E2eCase[] {
+export function unetTrainCases(scale: number, net: UnetSize = { features: FEATURES, depth: DEPTH }): E2eCase[] {
   const size = unetImageSize(scale);
   return twoBatches(16, scale).map((batch, i) => {
     let data: Batch | null = null;
@@ -174,14 +193,15 @@ export function unetTrainCases(scale: number): E2eCase[] {
     return {
       id: `unet.train/b${batch}`,
       group: 'e2e',
-      shape: `${dims([batch, size, size, 3])} f${FEATURES} d${DEPTH}`,
+      shape: `${dims([batch, size, size, 3])} f${net.features} d${net.depth}`,
       batch,
       mode: 'train',
-      graph: unetGraph({ batch, size, features: FEATURES, depth: DEPTH }),
-      dawnet: () => dawnetSide(get(), 7),
-      tfjs: (peer, weights) => tfjsSide(peer, weights, get()),
-      // 19 convs and 18 batch norms in float32, summed in different orders.
-      tolerance: 2e-3,
+      graph: unetGraph({ batch, size, ...net }),
+      dawnet: () => dawnetSide(get(), 7, net),
+      tfjs: (peer, weights) => tfjsSide(peer, weights, get(), net.depth),
+      checkSteps: CHECK_STEPS,
+      tolerance: LOSS_TOLERANCE,
+      weightTolerance: UPDATE_TOLERANCE,
       note: 'dawnet also updates the batch norm running statistics; the tfjs step keeps none',
     } satisfies E2eCase;
   });

@@ -22,19 +22,18 @@ function dawnetSide(x: Float32Array, shape: number[], seed: number): DawnetSide 
   const model = dn.models.vgg16({ includeTop: false });
   model.eval();
   const input = dn.tensor(x, shape);
-  const forward = () => dn.noGrad(() => model.forward(input));
+  // The last step's output, kept for the check; disposed before the next forward, so one step's
+  // peak memory does not hold two outputs.
+  let y: dn.Tensor | null = null;
   return {
-    step: () => forward().dispose(),
-    output: async () => {
-      const y = forward();
-      try {
-        return await y.toArray();
-      } finally {
-        y.dispose();
-      }
+    step: () => {
+      y?.dispose();
+      y = dn.noGrad(() => model.forward(input));
     },
+    last: async () => (y ? y.toArray() : new Float32Array(0)),
     weights: () => readWeights(model),
     dispose: () => {
+      y?.dispose();
       input.dispose();
       model.dispose();
     },
@@ -59,6 +58,7 @@ function tfjsSide(peer: TfjsPeer, weights: Map<string, NamedWeight>, x: Float32A
   );
   const input = tf.tensor4d(x, shape as [number, number, number, number]);
   held.push(input);
+  let y: TF.Tensor | null = null;
   const forward = () =>
     tf.tidy(() => {
       let h = input;
@@ -69,16 +69,12 @@ function tfjsSide(peer: TfjsPeer, weights: Map<string, NamedWeight>, x: Float32A
       return h;
     });
   return {
-    step: () => forward().dispose(),
-    output: async () => {
-      const y = forward();
-      try {
-        return (await y.data()) as Float32Array;
-      } finally {
-        y.dispose();
-      }
+    step: () => {
+      y?.dispose();
+      y = forward();
     },
-    dispose: () => tf.dispose(held),
+    last: async () => (y ? ((await y.data()) as Float32Array) : new Float32Array(0)),
+    dispose: () => tf.dispose([...held, ...(y ? [y] : [])]),
   };
 }
 
@@ -97,7 +93,9 @@ export function vggForwardCases(scale: number): E2eCase[] {
       graph: vgg16Graph({ batch, size }),
       dawnet: () => dawnetSide(get(), shape, 11),
       tfjs: async (peer, weights) => tfjsSide(peer, weights, get(), shape),
-      // 13 convs of up to 9·512 products each, in float32.
+      // A forward changes no state: one step, its output compared (13 convs of up to 9·512
+      // products each, in float32).
+      checkSteps: 1,
       tolerance: 1e-3,
     } satisfies E2eCase;
   });

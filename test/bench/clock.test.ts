@@ -74,6 +74,10 @@ describe('clock choice', () => {
     expect(clockCell(row(side('gpu-timestamp', 1, 2), side('gpu-timestamp', 1, 2)))).toBe('gpu');
     expect(clockCell(row(side('gpu-timestamp', 1, 2), side('wall', 1, 2)))).toBe('gpu/wall');
     expect(clockCell(row(side('wall', 1, 2), null))).toBe('wall');
+    // Both GPU-timed, the ratio on the wall clock (the launch case): the cell says so.
+    const launch = { ...row(side('gpu-timestamp', 1, 2), side('gpu-timestamp', 1, 2)), ratioClock: 'wall' } as Parameters<typeof clockCell>[0];
+    expect(clockCell(launch)).toBe('gpu, ratio wall');
+    expect(clockCell({ ...launch, ratioClock: 'gpu-timestamp' })).toBe('gpu');
   });
 
   it('gpuFallback: a missing reading or a median of 0 falls back to wall time', () => {
