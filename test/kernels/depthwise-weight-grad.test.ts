@@ -5,8 +5,7 @@
 // dilation, odd sizes and kernels of one to four tap blocks; under the run rule and under forced
 // runs of 1 and 7 pixels, so that runs start and end inside rows and straddle samples.
 
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { runtime } from '../../src/gpu/runtime.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { depthwiseConv2dBackwardWeight, depthwiseGeometry, type DepthwiseConv2dOptions } from '../../src/kernels/depthwise-conv2d.js';
 import { MAX_TAPS, setWeightGradRun, tapBlocks, weightGradChunks } from '../../src/kernels/depthwise-conv2d-weight-grad.js';
 import { nd } from '../../src/reference/array.js';
@@ -14,6 +13,7 @@ import { depthwiseConv2dBackwardRef, depthwiseConv2dOutputShapeRef } from '../..
 import { expectClose } from '../helpers/close.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
 import { uniform } from '../helpers/rng.js';
+import { dispatched } from '../helpers/dispatched.js';
 
 useGpu();
 afterEach(() => setWeightGradRun(null));
@@ -42,17 +42,6 @@ const CASES = [
  * the largest case gets 1e-4 + 60e-4. A missed or doubled tap or pixel moves a dw element by ~1.
  */
 const SUM_TOL = { atol: 1e-4, rtol: 1e-4 };
-
-/** The kernels one call of f dispatches, by name, in order. */
-function dispatched(f: () => void): string[] {
-  const spy = vi.spyOn(runtime(), 'dispatch');
-  try {
-    f();
-    return spy.mock.calls.map(([spec]) => spec.name);
-  } finally {
-    spy.mockRestore();
-  }
-}
 
 describe('depthwiseConv2d weight gradient by channels and runs of pixels', () => {
   for (const [k, cs] of CASES.entries()) {

@@ -5,14 +5,14 @@
 // top and left as well as the bottom and right, divided by their real pixels only), rectangular
 // windows, batch > 1, and one window over the whole image.
 
-import { describe, expect, it, vi } from 'vitest';
-import { runtime } from '../../src/gpu/runtime.js';
+import { describe, expect, it } from 'vitest';
 import { avgPool2d, avgPool2dBackward, pool2dGeometry, type Pool2dOptions } from '../../src/kernels/pool.js';
 import { nd } from '../../src/reference/array.js';
 import { avgPool2dBackwardRef, avgPool2dRef } from '../../src/reference/pool.js';
 import { expectClose } from '../helpers/close.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
 import { uniform } from '../helpers/rng.js';
+import { dispatched } from '../helpers/dispatched.js';
 
 useGpu();
 
@@ -28,17 +28,6 @@ const CASES = [
   { shape: [3, 4, 4, 1], opts: { size: 4 } },
   { shape: [1, 9, 6, 2], opts: { size: [4, 1] } },
 ] as const satisfies readonly { shape: number[]; opts: Pool2dOptions }[];
-
-/** The kernels one call of f dispatches, by name, in order. */
-function dispatched(f: () => void): string[] {
-  const spy = vi.spyOn(runtime(), 'dispatch');
-  try {
-    f();
-    return spy.mock.calls.map(([spec]) => spec.name);
-  } finally {
-    spy.mockRestore();
-  }
-}
 
 describe('avgPool2d backward with windows that tile the image', () => {
   for (const [k, cs] of CASES.entries()) {

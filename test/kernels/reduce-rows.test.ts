@@ -4,7 +4,7 @@
 // rule's bounds: rows of 4 and 64 (threads), 65 (the GPU rule's tree), 5000 (two CPU parts) and
 // 9000 (few outputs: chunks of rows, reduceInChunks), in the middle of [A, R, B] and the last axis.
 
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { runtime } from '../../src/gpu/runtime.js';
 import { CPU_ROWS, setSumRowsRule, SHORT_ROWS, type SumRowsRule } from '../../src/kernels/reduce-rows.js';
 import { isCpuAdapterReport } from '../../src/gpu/adapter-kind.js';
@@ -14,6 +14,7 @@ import { sumRef } from '../../src/reference/elementwise.js';
 import { expectClose } from '../helpers/close.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
 import { uniform } from '../helpers/rng.js';
+import { dispatched } from '../helpers/dispatched.js';
 
 useGpu();
 afterEach(() => setSumRowsRule(null));
@@ -125,16 +126,6 @@ describe('sum and mean under each rule', () => {
 });
 
 describe('which kernel sums', () => {
-  /** The kernels one call of f dispatches, by name, in order. */
-  function dispatched(f: () => void): string[] {
-    const spy = vi.spyOn(runtime(), 'dispatch');
-    try {
-      f();
-      return spy.mock.calls.map(([spec]) => spec.name);
-    } finally {
-      spy.mockRestore();
-    }
-  }
   const run = (shape: number[], axis: number, op = sum) => () => {
     const x = fromNd(new Float64Array(shape.reduce((p, d) => p * d, 1)), shape);
     op(x, axis).dispose();
