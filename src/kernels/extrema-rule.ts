@@ -21,25 +21,18 @@
 //    [262144, 4] 5.9 vs 6.3. GPUs were not measured: their rule is the old one.
 // Comparisons pick, never round, so unlike sums the parts bound no error: CPU_ROWS is reduce-rows.ts's.
 
-import { isCpuAdapterReport } from '../gpu/adapter-kind.js';
-import { runtime } from '../gpu/runtime.js';
 import { CPU_ROWS, SHORT_ROWS } from './reduce-rows.js';
+import { adapterRule } from './adapter-rule.js';
 
 export { CPU_ROWS, SHORT_ROWS };
 
 export type ExtremaRule = 'cpu' | 'gpu';
-const override = new WeakMap<GPUDevice, ExtremaRule>();
+const extremaRule = adapterRule();
+const rule = extremaRule.get;
 
 /** Tests and benchmarks: max/min/argmax/argmin as on a CPU adapter or a GPU (the old routing); null: by the adapter. */
 export function setExtremaRule(rule: ExtremaRule | null): void {
-  const device = runtime().device;
-  if (rule === null) override.delete(device);
-  else override.set(device, rule);
-}
-
-function rule(): ExtremaRule {
-  const rt = runtime();
-  return override.get(rt.device) ?? (isCpuAdapterReport(rt.ctx.report) ? 'cpu' : 'gpu');
+  extremaRule.set(rule);
 }
 
 /** Whether outputs over at most `rows` rows each take a thread per output. */

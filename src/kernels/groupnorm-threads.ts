@@ -42,9 +42,9 @@
 // MIN_THREADS took [8, 64, 64, 32] 32 from 33.7 to 13.4 ms and [16, 256, 256, 1] 1 from 34.1 to
 // 11.5 ms forward (separate runs). GPUs were not measured: SMALL_GROUP is reduce-rows.ts's bound.
 
-import { isCpuAdapterReport } from '../gpu/adapter-kind.js';
-import { runtime, type KernelSpec } from '../gpu/runtime.js';
+import type { KernelSpec } from '../gpu/runtime.js';
 import { LINEAR_MAIN_ARGS, linearIndex, type VecWidth } from './wgsl.js';
+import { adapterRule } from './adapter-rule.js';
 
 /** Loads added into a block sum before it joins the thread's total. */
 const BLOCK = 64;
@@ -138,18 +138,12 @@ fn main(${LINEAR_MAIN_ARGS}) {
 }
 
 const cache = new Map<string, KernelSpec>();
-const override = new WeakMap<GPUDevice, GroupNormRule>();
+const groupNormRule = adapterRule<'tree'>();
+const rule = groupNormRule.get;
 
 /** Tests and benchmarks: group norm's statistics as on a CPU adapter, a GPU, or by the workgroup tree only (the old kernel); null: by the adapter. */
 export function setGroupNormRule(rule: GroupNormRule | null): void {
-  const device = runtime().device;
-  if (rule === null) override.delete(device);
-  else override.set(device, rule);
-}
-
-function rule(): GroupNormRule {
-  const rt = runtime();
-  return override.get(rt.device) ?? (isCpuAdapterReport(rt.ctx.report) ? 'cpu' : 'gpu');
+  groupNormRule.set(rule);
 }
 
 /** The shape of x as a sums kernel sees it: channels, groups, elements per group, vec width. */

@@ -20,9 +20,8 @@
 // 4096 rows; a plain loop's 4096). Parts keep that bound for any row length.
 
 import type { KernelSpec } from '../gpu/runtime.js';
-import { runtime } from '../gpu/runtime.js';
-import { isCpuAdapterReport } from '../gpu/adapter-kind.js';
 import { LINEAR_MAIN_ARGS, linearIndex } from './wgsl.js';
+import { adapterRule } from './adapter-rule.js';
 
 /** Values summed into one block sum before it joins the row's total. */
 const BLOCK = 64;
@@ -81,18 +80,12 @@ fn main(${LINEAR_MAIN_ARGS}) {
 };
 
 export type SumRowsRule = 'cpu' | 'gpu' | 'tree';
-const override = new WeakMap<GPUDevice, SumRowsRule>();
+const sumRowsRule = adapterRule<'tree'>();
+const rule = sumRowsRule.get;
 
 /** Tests and benchmarks: this adapter's sums as on a CPU adapter, a GPU, or always by the tree (the old kernel); null: by the adapter. */
 export function setSumRowsRule(rule: SumRowsRule | null): void {
-  const device = runtime().device;
-  if (rule === null) override.delete(device);
-  else override.set(device, rule);
-}
-
-function rule(): SumRowsRule {
-  const rt = runtime();
-  return override.get(rt.device) ?? (isCpuAdapterReport(rt.ctx.report) ? 'cpu' : 'gpu');
+  sumRowsRule.set(rule);
 }
 
 /** Whether sums over at most `rows` rows each take a thread per output. */
