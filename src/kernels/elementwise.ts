@@ -59,8 +59,9 @@ export const UNARY = {
   // gradient, as there; both are tested from its bits (keepingNan), not left to max or >=.
   clampMin: { forward: keepingNan('x', 'max(x, T(c))'), backward: `select(T(0.0), dy, (x >= T(c)) & !${isNanBits('x', 'U')})`, saves: 'x', param: 'min' },
   clampMax: { forward: keepingNan('x', 'min(x, T(c))'), backward: `select(T(0.0), dy, (x <= T(c)) & !${isNanBits('x', 'U')})`, saves: 'x', param: 'max' },
-  // d|x|/dx = sign(x): 0 at 0, as PyTorch's.
-  abs: { forward: 'abs(x)', backward: 'dy * sign(x)', saves: 'x' },
+  // d|x|/dx = sign(x): 0 at 0, as PyTorch's; NaN at NaN, as PyTorch's and the reference's (WGSL's
+  // sign of a NaN is not defined, and lavapipe's is 0, which hid a NaN input from the gradient).
+  abs: { forward: 'abs(x)', backward: `select(dy * sign(x), x, ${isNanBits('x', 'U')})`, saves: 'x' },
   // log(1 + e^x) as max(x, 0) + log1p(e^-|x|): no exp overflows, and below x = -17, where 1 + e^x
   // rounds to 1 in float32, log1p still gives e^x (log(1 + ...) gave 0). Its derivative is
   // sigmoid(x), 1/(1 + e^-x): relative accuracy kept, as e^-x is large where the value is small.

@@ -93,3 +93,16 @@ describe('pow of a signed zero', () => {
     }
   }
 });
+
+describe('abs at NaN', () => {
+  // The gradient of |x| is sign(x): NaN at a NaN input, as PyTorch's and the float64 reference's
+  // (Math.sign(NaN)); WGSL leaves sign(NaN) undefined, and lavapipe gave 0. Exact comparison:
+  // the other values are -1, 0 and 1 times dy = 1.
+  for (const xs of [[NaN, -2, 0, 3, 7], [NaN, -2, 0, 3, -Infinity, NaN, 5, -0.5]]) {
+    it(`${xs.length} values (${xs.length % 4 ? 'scalar' : 'vec4'} kernel): the gradient is NaN exactly where x is`, async () => {
+      const { y, dx } = await run((t) => dn.abs(t), xs);
+      expect([...y]).toEqual(xs.map(Math.abs));
+      expect([...dx]).toEqual(xs.map((v) => Math.sign(v) + 0));
+    });
+  }
+});
