@@ -53,6 +53,13 @@ function rateCell(side: CaseResult['dawnet'] | null, metric: CaseResult['metric'
 
 const SHORT: Record<Clock, string> = { 'gpu-timestamp': 'gpu', wall: 'wall' };
 
+/** The output check: ok or DIFF and the worst relative error; a failed one names its output. */
+export function checkCell(r: Pick<CaseResult, 'check'>): string {
+  if (!r.check) return '-';
+  const { ok, maxRelErr, output } = r.check;
+  return `${ok ? 'ok' : 'DIFF'} ${maxRelErr.toExponential(0)}${!ok && output ? ` (${output})` : ''}`;
+}
+
 /**
  * The sides' clocks: 'gpu', 'wall', or 'gpu/wall' (dawnet/tfjs) when they differ, the ratio then
  * being of walls; 'gpu, ratio wall' where both sides are GPU-timed but the ratio is taken on the
@@ -118,7 +125,7 @@ export function kernelsNote(r: CaseResult): string {
 }
 
 export function tableRow(r: CaseResult): string {
-  const check = r.check ? `${r.check.ok ? 'ok' : 'DIFF'} ${r.check.maxRelErr.toExponential(0)}` : '-';
+  const check = checkCell(r);
   const row = cells([
     r.id.length > 36 ? `${r.id.slice(0, 35)}~` : r.id,
     r.shape.length > 26 ? `${r.shape.slice(0, 25)}~` : r.shape,
@@ -174,7 +181,7 @@ export function e2eRow(r: E2eResult): string {
     r.ratio === null ? '-' : r.ratio.toFixed(2),
     clockCell(r),
     pctCell(r.dawnet),
-    r.check ? `${r.check.ok ? 'ok' : 'DIFF'} ${r.check.maxRelErr.toExponential(0)}` : '-',
+    checkCell(r),
     m ? mib(m.peakBytes) : '-',
     tm ? mib(tm.peakBytes) : '-',
     m ? mib(m.minimum.total) : '-',

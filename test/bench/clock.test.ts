@@ -16,7 +16,7 @@ import {
   type GpuClock,
   type Runner,
 } from '../../bench/timing.js';
-import { clockCell } from '../../bench/report.js';
+import { checkCell, clockCell } from '../../bench/report.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { useGpu } from '../helpers/gpu.js';
 
@@ -78,6 +78,13 @@ describe('clock choice', () => {
     const launch = { ...row(side('gpu-timestamp', 1, 2), side('gpu-timestamp', 1, 2)), ratioClock: 'wall' } as Parameters<typeof clockCell>[0];
     expect(clockCell(launch)).toBe('gpu, ratio wall');
     expect(clockCell({ ...launch, ratioClock: 'gpu-timestamp' })).toBe('gpu');
+  });
+
+  it('checkCell: ok or DIFF with the worst error, a failed check naming its output', () => {
+    expect(checkCell({ check: null })).toBe('-');
+    expect(checkCell({ check: { ok: true, maxRelErr: 3e-7, tolerance: 5e-4, output: 'dgamma' } })).toBe('ok 3e-7');
+    expect(checkCell({ check: { ok: false, maxRelErr: 0.5, tolerance: 5e-4, output: 'dgamma' } })).toBe('DIFF 5e-1 (dgamma)');
+    expect(checkCell({ check: { ok: false, maxRelErr: 0.5, tolerance: 5e-4 } })).toBe('DIFF 5e-1');
   });
 
   it('gpuFallback: a missing reading or a median of 0 falls back to wall time', () => {
