@@ -1,8 +1,10 @@
-// Reverse-mode autograd over a tape of op nodes. An op records a node on its output when any input
-// requires a gradient and recording is on (it is off inside noGrad). backward() orders the nodes
-// reachable from the loss topologically, runs each node's backward once with the summed gradient of
-// its output, and accumulates into leaf tensors' `grad`. Gradients of inputs that do not require
-// them are never computed: a frozen base costs nothing below its head.
+// Reverse-mode autograd over a tape of op nodes. An op records a node on its outputs when any input
+// requires a gradient and recording is on (it is off inside noGrad). Most ops have one output
+// (record()); an op with several (split) records one node for all of them (recordMulti()).
+// backward() orders the nodes reachable from the loss topologically, runs each node's backward once
+// with the summed gradient of each of its outputs (null for an output no gradient reached), and
+// accumulates into leaf tensors' `grad`. Gradients of inputs that do not require them are never
+// computed: a frozen base costs nothing below its head.
 //
 // Saved tensors are shares of the originals (reference-counted storage), released as soon as their
 // node has run, so memory falls during backward as it does in PyTorch.
@@ -13,19 +15,27 @@ import { describeValue, expectFunction, expectKnownOptions, expectOptionalBoolea
 import { keep, scope } from './scope.js';
 import { formatShape, full, Tensor } from './tensor.js';
 
+/**
+ * Given dL/d(output) for each output (null for an output that no gradient reached, never all of
+ * them), returns dL/d(input) for each input (null where needsGrad[i] is false). `saved` are the
+ * recorded tensors, in the order given to record(): read them, not the originals, which the user
+ * may have disposed.
+ */
+export type MultiBackward = (dys: (Tensor | null)[], needsGrad: boolean[], saved: Tensor[]) => (Tensor | null)[];
+
 export interface TapeNode {
   op: string;
   inputs: Tensor[];
   /**
-   * Given dL/d(output), returns dL/d(input) for each input (null where needsGrad[i] is false).
-   * `saved` are the recorded tensors, in the order given to record(): read them, not the
-   * originals, which the user may have disposed.
+   * The ids of the outputs, in the order backward() takes their gradients. backward() keys the
+   * gradients it sums by tensor id, and runs the node once all of its outputs' have arrived.
    */
-  backward: (dy: Tensor, needsGrad: boolean[], saved: Tensor[]) => (Tensor | null)[];
+  outputs: number[];
+  backward: MultiBackward;
   /** Tensors the backward reads; disposed after it runs. */
   saved: Tensor[];
   /**
-   * The output's handle plus one per later node that consumes the output. When it reaches zero
+   * One per output's handle plus one per later node that consumes an output. When it reaches zero
    * nothing can reach this node any more, and its saved tensors are freed: disposing an
    * intermediate tensor does not cut the graph, and a graph nobody backpropagates through does
    * not leak.
@@ -69,34 +79,65 @@ export function record(
   op: string,
   inputs: Tensor[],
   output: Tensor,
-  backward: TapeNode['backward'],
+  backward: (dy: Tensor, needsGrad: boolean[], saved: Tensor[]) => (Tensor | null)[],
   saved: Tensor[] = [],
 ): Tensor {
-  if (!recording || !inputs.some((t) => t.requiresGrad)) {
-    return output;
-  }
-  output.requiresGrad = true;
-  for (const x of inputs) if (x.node) x.node.refs++;
-  output.node = { op, inputs, backward, saved: saved.map((t) => keep(t.share())), refs: 1 };
+  // A node runs only when some output has a gradient: with one output, that is dys[0].
+  recordMulti(op, inputs, [output], (dys, needs, s) => backward(dys[0]!, needs, s), saved);
   return output;
 }
 
-function topoOrder(root: Tensor): Tensor[] {
-  const order: Tensor[] = [];
-  const seen = new Set<number>();
-  const stack: [Tensor, boolean][] = [[root, false]];
+/**
+ * record() for an op with several outputs: one node for all of them, whose backward runs once per
+ * pass with every output's gradient. Returns outputs.
+ */
+export function recordMulti(op: string, inputs: Tensor[], outputs: Tensor[], backward: MultiBackward, saved: Tensor[] = []): Tensor[] {
+  if (!recording || !inputs.some((t) => t.requiresGrad) || outputs.length === 0) {
+    return outputs;
+  }
+  // Each output holds one reference: an output listed twice would hold two and drop one.
+  if (new Set(outputs).size !== outputs.length) throw new ArgumentError(`${op}: an output is listed twice in one node`);
+  const node: TapeNode = { op, inputs, outputs: outputs.map((y) => y.id), backward, saved: saved.map((t) => keep(t.share())), refs: outputs.length };
+  for (const x of inputs) if (x.node) x.node.refs++;
+  for (const y of outputs) {
+    y.requiresGrad = true;
+    y.node = node;
+  }
+  return outputs;
+}
+
+/**
+ * The nodes that lead to root, each before the nodes that make its inputs, so a node comes after
+ * every consumer of any of its outputs; and the leaves that get a gradient. A node is one unit
+ * however many outputs it has: its outputs are never ordered apart.
+ */
+function topoOrder(root: Tensor): { nodes: TapeNode[]; leaves: Tensor[] } {
+  const nodes: TapeNode[] = [];
+  const leaves: Tensor[] = [];
+  const seen = new Set<TapeNode>();
+  const leafIds = new Set<number>();
+  const stack: [TapeNode, boolean][] = [];
+  const reach = (t: Tensor): void => {
+    if (t.node) {
+      if (!seen.has(t.node)) stack.push([t.node, false]);
+    } else if (!leafIds.has(t.id)) {
+      leafIds.add(t.id);
+      leaves.push(t);
+    }
+  };
+  reach(root);
   while (stack.length) {
-    const [t, expanded] = stack.pop()!;
+    const [node, expanded] = stack.pop()!;
     if (expanded) {
-      order.push(t);
+      nodes.push(node);
       continue;
     }
-    if (seen.has(t.id)) continue;
-    seen.add(t.id);
-    stack.push([t, true]);
-    for (const input of t.node?.inputs ?? []) if (input.requiresGrad && !seen.has(input.id)) stack.push([input, false]);
+    if (seen.has(node)) continue;
+    seen.add(node);
+    stack.push([node, true]);
+    for (const input of node.inputs) if (input.requiresGrad) reach(input);
   }
-  return order.reverse();
+  return { nodes: nodes.reverse(), leaves };
 }
 
 const add = (a: Tensor, b: Tensor): Tensor => binaryForward('add', a, b);
@@ -131,73 +172,94 @@ function seedOf(loss: Tensor, dy: unknown, retainGraph: unknown): Seed {
   return { dy, retainGraph: retainGraph === true };
 }
 
+/** Adds g to the gradient summed so far for tensor x (both kept out of any scope). */
+function accumulate(grads: Map<number, Tensor>, x: Tensor, g: Tensor): void {
+  const prev = grads.get(x.id);
+  if (prev) {
+    grads.set(x.id, keep(scope(() => add(prev, g))));
+    prev.dispose();
+    g.dispose();
+  } else grads.set(x.id, keep(g));
+}
+
+/**
+ * Runs one node's backward with its outputs' gradients, once all have arrived, and passes the
+ * results on to its inputs. What it cannot pass on is disposed before an error leaves.
+ */
+function runNode(node: TapeNode, grads: Map<number, Tensor>, retainGraph: boolean): void {
+  const dys = node.outputs.map((id) => grads.get(id) ?? null);
+  if (dys.every((g) => !g)) return;
+  if (node.consumed) {
+    throw new ShapeError(`backward: the graph through ${node.op} was already freed by an earlier backward(); pass { retainGraph: true } to the first`);
+  }
+  const needs = node.inputs.map((x) => x.requiresGrad);
+  // The dys stay in grads until the backward has run: if it throws, backward()'s finally frees them.
+  const inputGrads = scope(() => node.backward(dys, needs, node.saved));
+  for (const id of node.outputs) grads.delete(id);
+  for (const g of dys) g?.dispose();
+  try {
+    inputGrads.forEach((result, i) => {
+      let gi = result;
+      if (!gi || !needs[i]) {
+        gi?.dispose();
+        return;
+      }
+      const x = node.inputs[i];
+      if (gi.size !== x.size) throw new ShapeError(`backward of ${node.op}: gradient ${gi.describe()} for input ${x.describe()}`);
+      if (gi.shape.join() !== x.shape.join()) {
+        const view = gi.share(x.shape);
+        gi.dispose();
+        gi = view;
+      }
+      accumulate(grads, x, gi);
+    });
+  } catch (e) {
+    // The whole pass fails: those already in grads are freed with the rest (dispose is idempotent).
+    for (const gi of inputGrads) gi?.dispose();
+    throw e;
+  }
+  if (!retainGraph) {
+    // Backward has used this node: its saved tensors are not needed again.
+    for (const s of node.saved) s.dispose();
+    node.saved = [];
+    node.consumed = true;
+  }
+}
+
+/** A leaf's summed gradient into its `grad`. */
+function settleLeaf(t: Tensor, g: Tensor): void {
+  // A leaf the caller disposed after using it (an input freed once the forward had run): nothing
+  // can read its gradient, and one attached to it would never be freed.
+  if (t.disposed) g.dispose();
+  else if (t.grad) {
+    const sum = keep(add(t.grad, g));
+    t.grad.dispose();
+    g.dispose();
+    t.grad = sum;
+  } else t.grad = g;
+}
+
 /**
  * Backpropagates from `loss` (a scalar unless `dy` is given). Leaf tensors with requiresGrad get
- * `.grad` (summed with any existing grad). The graph is released afterwards unless retainGraph.
+ * `.grad` (summed with any existing grad), once every node has run: a pass whose op backward
+ * fails leaves every leaf's grad as it was. The graph is released afterwards unless retainGraph.
  */
 export function backward(loss: Tensor, dyArg?: unknown, retainGraphArg: unknown = false): void {
   const { dy, retainGraph } = seedOf(loss, dyArg, retainGraphArg);
   if (!loss.requiresGrad) throw new ShapeError(`backward: ${loss.describe()} does not require a gradient`);
   if (!dy && loss.size !== 1) throw new ShapeError(`backward: ${loss.describe()} is not a scalar; pass dy`);
-  const order = topoOrder(loss);
+  const { nodes, leaves } = topoOrder(loss);
   const grads = new Map<number, Tensor>();
   grads.set(loss.id, keep(dy ? dy.share() : full(loss.shape, 1)));
   const before = recording;
   recording = false;
   try {
-    for (const t of order) {
+    for (const node of nodes) runNode(node, grads, retainGraph);
+    for (const t of leaves) {
       const g = grads.get(t.id);
       if (!g) continue;
-      const node = t.node;
-      if (!node) {
-        grads.delete(t.id);
-        // A leaf the caller disposed after using it (an input freed once the forward had run):
-        // nothing can read its gradient, and one attached to it would never be freed.
-        if (t.disposed) {
-          g.dispose();
-          continue;
-        }
-        if (t.grad) {
-          const sum = keep(add(t.grad, g));
-          t.grad.dispose();
-          g.dispose();
-          t.grad = sum;
-        } else t.grad = g;
-        continue;
-      }
-      if (node.consumed) {
-        throw new ShapeError(`backward: the graph through ${node.op} was already freed by an earlier backward(); pass { retainGraph: true } to the first`);
-      }
-      const needs = node.inputs.map((x) => x.requiresGrad);
-      const inputGrads = scope(() => node.backward(g, needs, node.saved));
+      settleLeaf(t, g);
       grads.delete(t.id);
-      g.dispose();
-      inputGrads.forEach((result, i) => {
-        let gi = result;
-        if (!gi || !needs[i]) {
-          gi?.dispose();
-          return;
-        }
-        const x = node.inputs[i];
-        if (gi.size !== x.size) throw new ShapeError(`backward of ${node.op}: gradient ${gi.describe()} for input ${x.describe()}`);
-        if (gi.shape.join() !== x.shape.join()) {
-          const view = gi.share(x.shape);
-          gi.dispose();
-          gi = view;
-        }
-        const prev = grads.get(x.id);
-        if (prev) {
-          grads.set(x.id, keep(scope(() => add(prev, gi))));
-          prev.dispose();
-          gi.dispose();
-        } else grads.set(x.id, keep(gi));
-      });
-      if (!retainGraph) {
-        // Backward has used this node: its saved tensors are not needed again.
-        for (const s of node.saved) s.dispose();
-        node.saved = [];
-        node.consumed = true;
-      }
     }
   } finally {
     recording = before;

@@ -7,15 +7,13 @@
 // of C1 and C2 floats) is a plain strided copy.
 //
 //   concat backward: split(dy, sizes, axis).
-//   split backward:  the tape has one output per node, so each part is its own node, and all of
-//                    them hang off one "hub" node on x (an empty token tensor). A part's backward
-//                    copies dy_i into its slab of one gradient shared by the parts (allocated by the
-//                    first to run) and hands the hub an empty token; the hub, which the tape runs
-//                    after every part that gets a gradient, zeroes the slabs no part wrote and
-//                    returns the whole to x. So the backward writes x's size once however many
-//                    parts there are. (Each part writing a zero tensor of x's size, summed by the
-//                    tape, grew with parts x size: unstack of [100, 64, 64, 4] fwd+bwd 651 ms
-//                    against stack's 35; see .exp/perf-p2/ab-split.mjs for the figures now.)
+//   split backward:  one tape node for all the parts (recordMulti), run once with every part's dy:
+//                    each dy is copied into its slab of one x-sized gradient, and the slabs of
+//                    parts that got none are zeroed, a run of neighbours at a time. So the
+//                    backward writes x's size once however many parts there are. (Each part
+//                    writing a zero tensor of x's size, summed by the tape, grew with parts x size:
+//                    unstack of [100, 64, 64, 4] fwd+bwd 651 ms against stack's 35; see
+//                    .exp/perf-p2/ab-split.mjs for the figures now.)
 //
 // Past the binding limit (kernels/chunking.ts) the slab copies split into chunks of whole rows; a
 // row too wide for one binding (concatenating along N, say) is copied with buffer copies, which no
@@ -25,8 +23,7 @@ import { ArgumentError, ShapeError } from '../errors.js';
 import { packParams, u32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { describeValue, expectNumber, expectTensor, expectTensorList } from '../graph/args.js';
-import { isRecording, record } from '../graph/autograd.js';
-import { keep } from '../graph/scope.js';
+import { record, recordMulti } from '../graph/autograd.js';
 import { emptyTensor, formatShape, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, range } from './chunking.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
@@ -199,57 +196,29 @@ export function concat(xs: Tensor[], axis: number): Tensor {
   return record('concat', xs, y, (dy, needs) => splitParts(dy, sizes, ax, needs));
 }
 
-/**
- * The gradient of x that a split's parts share (see the header): the parts' backwards put their
- * dy in it, the hub takes it whole. One per split call; reset by take(), so a retained graph can
- * run backward again.
- */
-class SplitGradient {
-  private dx: Tensor | null = null;
-  private written: boolean[] = [];
-
-  constructor(
-    private readonly xShape: Shape,
-    private readonly ax: number,
-    private readonly sizes: number[],
-  ) {}
-
-  private slab(i: number, count = 1): { rows: number; stride: number; offset: number; width: number } {
-    const { outer, inner } = rowsAround(this.xShape, this.ax);
-    const offset = this.sizes.slice(0, i).reduce((p, d) => p + d, 0) * inner;
-    const width = this.sizes.slice(i, i + count).reduce((p, d) => p + d, 0) * inner;
-    return { rows: outer, stride: this.xShape[this.ax] * inner, offset, width };
-  }
-
-  /** Part i's dy into its slab; the hub's token for the first part of a backward pass, else null. */
-  put(i: number, dy: Tensor): Tensor | null {
-    const first = !this.dx;
-    if (!this.dx) {
-      this.dx = keep(emptyTensor(this.xShape, 'split.dx'));
-      this.written = this.sizes.map(() => false);
-    }
-    const { rows, stride, offset, width } = this.slab(i);
-    slabCopy(splitBackwardSpec, { t: dy, stride: width, offset: 0 }, { t: this.dx, stride, offset }, rows, width);
-    this.written[i] = true;
-    return first ? emptyTensor([0], 'split.token') : null;
-  }
-
-  /** The gradient of x, with zeros in the slabs of parts that got none. */
-  take(): Tensor {
-    const dx = this.dx ?? emptyTensor(this.xShape, 'split.dx');
-    const written = this.dx ? this.written : this.sizes.map(() => false);
-    for (let i = 0; i < written.length; ) {
-      let n = 0;
-      while (i + n < written.length && !written[i + n]) n++;
-      if (n > 0) {
-        const { rows, stride, offset, width } = this.slab(i, n);
-        slabZero({ t: dx, stride, offset }, rows, width);
-      }
-      i += n + 1;
-    }
-    this.dx = null;
-    return dx;
-  }
+/** x's gradient from its parts': each dy in its slab, zeros in the slabs of parts with none. */
+function splitBackward(shape: Shape, ax: number, sizes: number[], dys: (Tensor | null)[]): Tensor {
+  const { outer, inner } = rowsAround(shape, ax);
+  const stride = shape[ax] * inner;
+  const dx = emptyTensor(shape, 'split.dx');
+  let offset = 0;
+  // Floats per row of the run of parts without a gradient that ends at offset: one zeroing each.
+  let gap = 0;
+  const zeroGap = (): void => {
+    slabZero({ t: dx, stride, offset: offset - gap }, outer, gap);
+    gap = 0;
+  };
+  sizes.forEach((size, i) => {
+    const width = size * inner;
+    const dy = dys[i];
+    if (dy) {
+      zeroGap();
+      slabCopy(splitBackwardSpec, { t: dy, stride: width, offset: 0 }, { t: dx, stride, offset }, outer, width);
+    } else gap += width;
+    offset += width;
+  });
+  zeroGap();
+  return dx;
 }
 
 /** Differentiable split into parts of `sizes` along `axis`. */
@@ -259,11 +228,8 @@ export function split(x: Tensor, sizes: number[], axis: number): Tensor[] {
   expectNumber('split', 'axis', axis, { integer: true });
   const ax = checkSizes(x, sizes, axis);
   const parts = splitParts(x, sizes, ax) as Tensor[];
-  if (!isRecording() || !x.requiresGrad) return parts;
-  const shared = new SplitGradient(x.shape, ax, sizes);
-  const hub = record('split', [x], emptyTensor([0], 'split.token'), () => [shared.take()]);
-  const out = parts.map((p, i) => record('split.part', [hub], p, (dy) => [shared.put(i, dy)]));
-  // The parts hold the hub's node (and through it x's); the token itself is never read.
-  hub.dispose();
-  return out;
+  // The backward may run long after this call: a copy, not the caller's array, which may change.
+  const shape = x.shape;
+  const partSizes = [...sizes];
+  return recordMulti('split', [x], parts, (dys) => [splitBackward(shape, ax, partSizes, dys)]);
 }

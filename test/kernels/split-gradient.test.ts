@@ -1,7 +1,7 @@
-// split's and unstack's gradient through the shared-gradient hub (kernels/concat.ts) against the
-// float64 reference: all parts used, some, one, none but a later op's, a retained graph run twice,
-// and the cost that makes it linear: one slab copy per used part, one zeroing per run of unused
-// parts, and no full-size add of the parts' gradients.
+// split's and unstack's gradient through their one multi-output tape node (kernels/concat.ts)
+// against the float64 reference: all parts used, some, one, none but a later op's, a retained graph
+// run twice, and the cost that makes it linear: one slab copy per used part, one zeroing per run of
+// unused parts, and no full-size add of the parts' gradients.
 
 import { describe, expect, it, vi } from 'vitest';
 import * as dn from '../../src/index.js';
