@@ -17,6 +17,13 @@ import { fileExists, readJson, runFiles } from './run-dir.js';
 export interface PreparedData {
   dataset: LggDataset;
   split: DataSplit<LggSlice>;
+  /**
+   * Writes the list of skipped files to the problems file the log named (or removes an older list
+   * when nothing was skipped). Left to the caller: a new run over an old one (train --overwrite)
+   * writes it only once the old run's files are cleared, so a failed overwrite leaves the old run's
+   * list as it was.
+   */
+  writeProblems(): Promise<void>;
 }
 
 /** What a run folder's split.json holds: the split's level and its patients per part. */
@@ -30,10 +37,15 @@ export interface SavedSplit {
  * recorded one by patient, so that resuming and evaluating a run use the patients it was trained
  * on even if the data folder gained patients or the split's algorithm changed since; else as the
  * config says (a slice-level split is recomputed from its seed, its slices not being recorded).
- * The skipped files are listed in `problemsFile` (scanData), by default the run folder's.
+ * The skipped files are named in the log as listed in `problemsFile` (by default the run folder's),
+ * which writeProblems() writes.
  */
 export async function prepareData(c: TrainConfig, log: (m: string) => void, saved?: { split: SavedSplit; source: string }, problemsFile: string | null = dataProblemsFile(c.out)): Promise<PreparedData> {
   const dataset = await scanData(c, log, problemsFile);
+  const lines = problemLines(dataset);
+  const writeProblems = async () => {
+    if (problemsFile) await writeProblemsFile(problemsFile, lines);
+  };
   const bySaved = saved?.split.level === 'patient';
   const split = bySaved
     ? splitByPatients(dataset.slices, saved!.split.patients, saved!.source)
@@ -50,7 +62,7 @@ export async function prepareData(c: TrainConfig, log: (m: string) => void, save
     const k = split.counts[part];
     log(`split ${part.padEnd(5)}: ${k.patients} patients, ${split[part].length} slices used (${k.tumour} tumour / ${k.empty} empty in full split)`);
   }
-  return { dataset, split };
+  return { dataset, split, writeProblems };
 }
 
 /** Where a run folder lists the data files its scan skipped. */
@@ -61,9 +73,9 @@ const PROBLEMS_SHOWN = 10;
 
 /**
  * The kaggle_3m folder of c.data scanned and its summary logged, with every skipped file and its
- * reason. A broken download can skip thousands: `problemsFile` (where given) lists them all, one a
- * line, and the log names the first PROBLEMS_SHOWN and the file; with none, the log names them all.
- * A scan that skips nothing removes an older list, so a folder never keeps another scan's.
+ * reason. A broken download can skip thousands: `problemsFile` (where given, written by the caller:
+ * PreparedData.writeProblems) lists them all, one a line, and the log names the first
+ * PROBLEMS_SHOWN and the file; with none, the log names them all.
  */
 async function scanData(c: TrainConfig, log: (m: string) => void, problemsFile: string | null = null): Promise<LggDataset> {
   // Every slice is decoded once here, not only its header: a file whose pixels are damaged is
@@ -72,8 +84,7 @@ async function scanData(c: TrainConfig, log: (m: string) => void, problemsFile: 
   const dataset = await scanLgg(c.data, { size: c.size, strict: c.strict });
   const s = dataset.summary;
   log(`data: ${s.patients} patients, ${s.slices} slices (${s.tumourSlices} with tumour) in ${dataset.root}`);
-  const lines = s.problems.map((p) => `${p.file}: ${p.reason}`);
-  if (problemsFile) await writeProblems(problemsFile, lines);
+  const lines = problemLines(dataset);
   if (!lines.length) return dataset;
   const shown = problemsFile ? lines.slice(0, PROBLEMS_SHOWN) : lines;
   log(`data: skipped ${lines.length} problem file(s)${problemsFile ? `, all listed in ${problemsFile}` : ''}:`);
@@ -82,7 +93,10 @@ async function scanData(c: TrainConfig, log: (m: string) => void, problemsFile: 
   return dataset;
 }
 
-async function writeProblems(path: string, lines: string[]): Promise<void> {
+const problemLines = (dataset: LggDataset): string[] => dataset.summary.problems.map((p) => `${p.file}: ${p.reason}`);
+
+/** The list of skipped files, one a line; a scan that skipped nothing removes an older list, so a folder never keeps another scan's. */
+async function writeProblemsFile(path: string, lines: string[]): Promise<void> {
   const fs = await nodeFs();
   if (!lines.length) {
     await fs.rm(path, { force: true });

@@ -80,7 +80,7 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
   let callbackState: Record<string, Record<string, number>> = {};
   await ensureRunDir(c.out);
   // A resumed run keeps the patients it started with (its split.json).
-  const { split } = await prepareData(c, log, resume ? await savedSplit(c.out) : undefined);
+  const { split, writeProblems } = await prepareData(c, log, resume ? await savedSplit(c.out) : undefined);
   const built = buildModel(c);
   const { model } = built;
   const optimizer = optimizerFor(c, model.trainableParameters());
@@ -123,6 +123,7 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
     }
     await writeJson(files.config, c);
     await writeJson(files.split, { level: split.level, patients: split.patients, counts: split.counts });
+    await writeProblems();
   } catch (e) {
     release();
     model.dispose();

@@ -72,7 +72,8 @@ export function formatLrFindTable(result: LrFinderResult): string {
 /** Runs the test on the run's training split and writes the two files; returns the result. */
 async function runLrFindJob(s: LrFindSettings, log: (m: string) => void, onStep?: (line: string) => void): Promise<LrFinderResult> {
   const c = s.config;
-  const { split } = await prepareData(c, log);
+  const { split, writeProblems } = await prepareData(c, log);
+  await writeProblems();
   const built = buildModel(c);
   const optimizer = optimizerFor(c, built.model.trainableParameters());
   const train = makeDataset(split.train, c, { train: true });

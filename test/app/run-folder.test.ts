@@ -108,6 +108,24 @@ describe('a new run into a folder', () => {
     expect(snapshot(old)).toEqual(before);
   });
 
+  it('--overwrite that fails after the data scan leaves the old run whole, its list of skipped files included', async () => {
+    const old = join(work, 'run-list');
+    cpSync(run, old, { recursive: true });
+    writeFileSync(join(old, 'data-problems.txt'), 'the old run\'s list\n');
+    const before = snapshot(old);
+    // Data with a slice whose mask is gone: the new run's scan skips it, and would list it.
+    const bad = join(work, 'kaggle_3m-bad');
+    cpSync(data, bad, { recursive: true });
+    const patient = readdirSync(bad).filter((f) => f.startsWith('TCGA_')).sort()[0];
+    rmSync(join(bad, patient, `${patient}_1_mask.tif`));
+    // A classifier whose --weights file is missing fails after the scan, before the old run is cleared.
+    const logs: string[] = [];
+    const c = configFromFlags('classify', { data: bad, out: old, weights: join(work, 'no-such-weights.h5'), epochs: 1, batch: 4, workers: 0, 'test-fraction': 0.2 });
+    await expect(runTraining(c, { log: (m) => logs.push(m) }, false, true)).rejects.toThrow('no-such-weights.h5');
+    expect(logs.some((l) => l.startsWith('data: skipped 1 problem file(s)')), logs.join('\n')).toBe(true);
+    expect(snapshot(old)).toEqual(before);
+  }, 120_000);
+
   it('refuses one that holds a run, leaving it byte for byte', async () => {
     const before = snapshot(run);
     const err = await runTraining(segment({ out: run }), { log: quiet }).catch((e: unknown) => e);
