@@ -72,7 +72,9 @@ export function formatLrFindTable(result: LrFinderResult): string {
 /** Runs the test on the run's training split and writes the two files; returns the result. */
 async function runLrFindJob(s: LrFindSettings, log: (m: string) => void, onStep?: (line: string) => void): Promise<LrFinderResult> {
   const c = s.config;
-  const { split, writeProblems } = await prepareData(c, log);
+  // Its own name: an --out that is a run folder keeps the run's data-problems.txt (lr-find saves
+  // nothing to a run).
+  const { split, writeProblems } = await prepareData(c, log, undefined, `${c.out}/lr-find-data-problems.txt`);
   await writeProblems();
   const built = buildModel(c);
   const optimizer = optimizerFor(c, built.model.trainableParameters());

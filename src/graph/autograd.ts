@@ -219,10 +219,12 @@ function runNode(node: TapeNode, grads: Map<number, Tensor>, retainGraph: boolea
     throw e;
   }
   if (!retainGraph) {
-    // Backward has used this node: its saved tensors are not needed again.
+    // Backward has used this node: its saved tensors are not needed again. A node with several
+    // outputs and nothing saved (split) stays usable: a later pass from another of its outputs
+    // (each part of an unstack backpropagated on its own) needs nothing that was freed.
     for (const s of node.saved) s.dispose();
+    if (node.outputs.length === 1 || node.saved.length) node.consumed = true;
     node.saved = [];
-    node.consumed = true;
   }
 }
 

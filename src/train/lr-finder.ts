@@ -21,7 +21,7 @@ import type { Tensor } from '../graph/tensor.js';
 import { Module } from '../nn/module.js';
 import { Optimizer } from '../optim/optimizer.js';
 import { cloneTensor, restoreState, snapshotState } from './checkpoint.js';
-import type { Dataset } from './fit.js';
+import { expectFreshBatch, type Dataset } from './fit.js';
 
 export interface LrFinderStep {
   step: number;
@@ -176,6 +176,7 @@ export async function findLearningRate(model: Module, data: Dataset, opts: LrFin
     for (let epoch = 0; result.lrs.length < steps && !diverged; epoch++) {
       let batches = 0;
       for await (const b of data.batches(epoch)) {
+        expectFreshBatch('findLearningRate', b, epoch, batches);
         batches++;
         const i = result.lrs.length;
         const lr = lrAtStep(i, steps, minLr, maxLr);

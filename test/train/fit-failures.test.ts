@@ -183,3 +183,16 @@ describe('a dataset that hands out the same batches every epoch', () => {
     net.dispose();
   });
 });
+
+describe('the learning-rate finder with batches it has disposed', () => {
+  it('says that it disposes them, as fit does', async () => {
+    const net = new Net();
+    const opt = new dn.optim.SGD(net.parameters(), { lr: 0.01 });
+    const batches = [{ x: dn.tensor([[1, 2, 3, 4]]), y: dn.tensor([[1]]) }];
+    await expect(dn.train.findLearningRate(net, { batches: () => batches }, { optimizer: opt, loss: mse, steps: 3 })).rejects.toThrow(
+      /^findLearningRate: batch 1 of epoch 2 has a disposed x: findLearningRate disposes each batch's x and y once it has used them/,
+    );
+    opt.dispose();
+    net.dispose();
+  });
+});
