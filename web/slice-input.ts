@@ -11,11 +11,11 @@
 
 import * as dn from '../src/index.js';
 import { applyStats, channelStats, type ChannelStats } from '../src/data/normalize.js';
+import { NORMALIZE_MODES, type NormalizeMode } from '../src/app/config.js';
 import { sliceToRgb } from '../src/app/predict-job.js';
 import { readTiffInfo } from '../src/data/tiff.js';
 
-export const NORMALIZE_MODES = ['zscore', 'zscore-volume', 'imagenet', 'none'] as const;
-export type Normalize = (typeof NORMALIZE_MODES)[number];
+export type Normalize = NormalizeMode;
 
 /** The input a checkpoint records; null where it records nothing (checkpoints of older runs). */
 export interface InputSpec {

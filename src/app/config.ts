@@ -42,7 +42,7 @@ export interface TrainConfig {
   /** classify: imported ImageNet weights for the VGG16 base. */
   weights: string | null;
   /** Input normalisation: per-image z-score (segment default), per-volume (patient) z-score, 'imagenet' for VGG weights, or none. */
-  normalize: 'zscore' | 'zscore-volume' | 'imagenet' | 'none';
+  normalize: NormalizeMode;
   emptyPolicy: 'one' | 'skip';
   patience: number;
   minDelta: number;
@@ -99,6 +99,10 @@ export const OLDER_RUN_DEFAULTS = {
   attention: false,
   ema: 0,
 } as const satisfies Partial<TrainConfig>;
+
+/** Input normalisations: train's --normalize, recorded in the checkpoint for the browser page. */
+export const NORMALIZE_MODES = ['zscore', 'zscore-volume', 'imagenet', 'none'] as const;
+export type NormalizeMode = (typeof NORMALIZE_MODES)[number];
 
 export const OPTIMIZERS = ['adam', 'adamw', 'sgd', 'rmsprop', 'adagrad'] as const;
 export type OptimizerName = (typeof OPTIMIZERS)[number];
@@ -186,7 +190,7 @@ const CONFIG_FIELDS: Record<string, { rule: FieldRule; required: boolean }> = {
   depth: { rule: 'whole', required: true },
   widthScale: { rule: 'positive', required: true },
   weights: { rule: 'string?', required: true },
-  normalize: { rule: ['zscore', 'zscore-volume', 'imagenet', 'none'], required: true },
+  normalize: { rule: NORMALIZE_MODES, required: true },
   emptyPolicy: { rule: ['one', 'skip'], required: true },
   patience: { rule: 'number', required: true },
   minDelta: { rule: 'number', required: true },

@@ -66,7 +66,7 @@ export async function prepareData(c: TrainConfig, log: (m: string) => void, save
 }
 
 /** Where a run folder lists the data files its scan skipped. */
-export const dataProblemsFile = (dir: string): string => `${dir}/data-problems.txt`;
+export const dataProblemsFile = (dir: string): string => runFiles(dir).dataProblems;
 
 /** Skipped files named on the terminal; the rest are in the problems file. */
 const PROBLEMS_SHOWN = 10;

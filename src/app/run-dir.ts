@@ -20,6 +20,8 @@ export const runFiles = (dir: string) => ({
   eval: join(dir, 'eval.json'),
   report: join(dir, 'report.html'),
   tuning: join(dir, 'conv-tuning.json'),
+  /** The data files the run's scan skipped, with their reasons (app/data.ts). */
+  dataProblems: join(dir, 'data-problems.txt'),
 });
 
 export async function ensureRunDir(dir: string): Promise<void> {

@@ -63,6 +63,9 @@ export function evalMetric(ev: Record<string, unknown>, key: string): number {
   return typeof v === 'number' ? v : NaN;
 }
 
+/** An eval.json's test metrics by the task's columns: a fold's row, or the ensemble's. */
+const testMetrics = (ev: Record<string, unknown>, task: Task): Record<string, number> => Object.fromEntries(cvColumns(task).map(([k]) => [k, evalMetric(ev, k)]));
+
 /** Mean and sample standard deviation (n − 1) of the finite values; NaN where there are none (sd: fewer than two). */
 export function meanSd(values: readonly number[]): { mean: number; sd: number; n: number } {
   const v = values.filter((x) => Number.isFinite(x));
@@ -127,7 +130,7 @@ async function foldRow(c: TrainConfig): Promise<FoldRow> {
   const saved = await savedSplit(c.out);
   if (!saved) throw new DataError(`${files.split} is missing: a finished fold keeps the patients it validated on there`);
   const split = saved.split;
-  const test = Object.fromEntries(cvColumns(c.task).map(([k]) => [k, evalMetric(ev, k)]));
+  const test = testMetrics(ev, c.task);
   return { fold: c.fold!, run: c.out, valPatients: split.patients.val.length, bestEpoch: best, val, test, curve: Array.from(curve, (v) => v ?? NaN) };
 }
 
@@ -179,8 +182,7 @@ export async function runCv(args: string[]): Promise<void> {
     dn.shutdown();
   }
   // The ensemble's eval.json as its row: by column, as the folds' rows are read (evalMetric).
-  const ensembleEval = ensemble;
-  const ensembleRow = ensembleEval && Object.fromEntries(cvColumns(task).map(([k]) => [k, evalMetric(ensembleEval, k)]));
+  const ensembleRow = ensemble && testMetrics(ensemble, task);
   const table = formatCvTable(rows, task, ensembleRow);
   console.log(`\n${table}`);
   const summary = Object.fromEntries([['val', meanSd(rows.map((r) => r.val))], ...cvColumns(task).map(([k]) => [k, meanSd(rows.map((r) => r.test[k]))])]);

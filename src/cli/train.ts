@@ -1,6 +1,6 @@
 // `dawnet train classify|segment --data DIR --out RUN [options]`.
 
-import { defaultConfig, OPTIMIZERS, type Task, type TrainConfig } from '../app/config.js';
+import { defaultConfig, NORMALIZE_MODES, OPTIMIZERS, type Task, type TrainConfig } from '../app/config.js';
 import { readConfig } from '../app/run-dir.js';
 import { nodePath } from '../io/files.js';
 import { runTraining } from '../app/train-job.js';
@@ -43,7 +43,7 @@ export const trainSpec: CommandSpec = {
     norm: { type: 'string', help: "U-Net normalisation: 'batch' (Buda's), 'instance' (nnU-Net's: independent of the batch size) or 'group' (8 groups)", choices: ['batch', 'instance', 'group'], default: 'batch' },
     'width-scale': { type: 'number', help: 'VGG width multiplier (1 = VGG16; smaller for tiny tests)', default: 1 },
     weights: { type: 'string', help: 'classify: ImageNet VGG16 weights (.h5 Keras, .pth torchvision, .safetensors)' },
-    normalize: { type: 'string', help: 'input normalisation (default: classify imagenet, segment zscore)', choices: ['zscore', 'zscore-volume', 'imagenet', 'none'] },
+    normalize: { type: 'string', help: 'input normalisation (default: classify imagenet, segment zscore)', choices: NORMALIZE_MODES },
     'empty-policy': { type: 'string', help: 'Dice/IoU of slices where mask and prediction are both empty', choices: ['one', 'skip'], default: 'one' },
     patience: { type: 'number', help: 'early stopping patience on val_loss', default: 20 },
     'min-delta': { type: 'number', help: 'early stopping min delta', default: 0.001 },

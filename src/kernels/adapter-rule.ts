@@ -1,7 +1,7 @@
 // A kernel rule that depends on the adapter kind ('cpu' on CPU adapters such as lavapipe, 'gpu'
 // elsewhere), with a per-device override that tests and benchmarks set to time or pin one path
-// (the sums, extrema and group norm's statistics each keep one: reduce-rows.ts, extrema-rule.ts,
-// groupnorm-threads.ts).
+// (the sums, extrema, group norm's statistics, the row kernels and the row-chunk sizing each keep
+// one: reduce-rows.ts, extrema-rule.ts, groupnorm-threads.ts, softmax-rows.ts, row-chunks.ts).
 
 import { isCpuAdapterReport } from '../gpu/adapter-kind.js';
 import { runtime } from '../gpu/runtime.js';

@@ -21,14 +21,13 @@
 //    [262144, 4] 5.9 vs 6.3. GPUs were not measured: their rule is the old one.
 // Comparisons pick, never round, so unlike sums the parts bound no error: CPU_ROWS is reduce-rows.ts's.
 
-import { CPU_ROWS, SHORT_ROWS } from './reduce-rows.js';
+import { CPU_ROWS, partsFor, SHORT_ROWS } from './reduce-rows.js';
 import { adapterRule } from './adapter-rule.js';
 
 export { CPU_ROWS, SHORT_ROWS };
 
 export type ExtremaRule = 'cpu' | 'gpu';
 const extremaRule = adapterRule();
-const rule = extremaRule.get;
 
 /** Tests and benchmarks: max/min/argmax/argmin as on a CPU adapter or a GPU (the old routing); null: by the adapter. */
 export function setExtremaRule(rule: ExtremaRule | null): void {
@@ -37,8 +36,8 @@ export function setExtremaRule(rule: ExtremaRule | null): void {
 
 /** Whether outputs over at most `rows` rows each take a thread per output. */
 export function extremaThreads(rows: number): boolean {
-  return rows <= (rule() === 'cpu' ? CPU_ROWS : SHORT_ROWS);
+  return rows <= (extremaRule.get() === 'cpu' ? CPU_ROWS : SHORT_ROWS);
 }
 
 /** Parts of at most CPU_ROWS rows each that rows of r are reduced in (1: whole). */
-export const extremaParts = (r: number): number => (rule() === 'cpu' ? Math.max(1, Math.ceil(r / CPU_ROWS)) : 1);
+export const extremaParts = (r: number): number => partsFor(extremaRule.get(), r);

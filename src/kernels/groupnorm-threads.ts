@@ -139,7 +139,6 @@ fn main(${LINEAR_MAIN_ARGS}) {
 
 const cache = new Map<string, KernelSpec>();
 const groupNormRule = adapterRule<'tree'>();
-const rule = groupNormRule.get;
 
 /** Tests and benchmarks: group norm's statistics as on a CPU adapter, a GPU, or by the workgroup tree only (the old kernel); null: by the adapter. */
 export function setGroupNormRule(rule: GroupNormRule | null): void {
@@ -164,7 +163,7 @@ export interface ThreadPlan {
 
 /** The thread kernel for a pass over the n samples' groups of layout l, or null where the workgroup tree runs. */
 export function threadSumsPlan(mode: SumsMode, l: SumsLayout, n: number): ThreadPlan | null {
-  const r = rule();
+  const r = groupNormRule.get();
   const mw = l.m / l.width;
   if (r === 'tree' || (r === 'gpu' && mw > SMALL_GROUP)) return null;
   const lanes = l.width === 1 && l.c === l.groups && l.c % 4 === 0;

@@ -81,7 +81,6 @@ fn main(${LINEAR_MAIN_ARGS}) {
 
 export type SumRowsRule = 'cpu' | 'gpu' | 'tree';
 const sumRowsRule = adapterRule<'tree'>();
-const rule = sumRowsRule.get;
 
 /** Tests and benchmarks: this adapter's sums as on a CPU adapter, a GPU, or always by the tree (the old kernel); null: by the adapter. */
 export function setSumRowsRule(rule: SumRowsRule | null): void {
@@ -90,9 +89,12 @@ export function setSumRowsRule(rule: SumRowsRule | null): void {
 
 /** Whether sums over at most `rows` rows each take a thread per output. */
 export function threadPerOutput(rows: number): boolean {
-  const r = rule();
+  const r = sumRowsRule.get();
   return r === 'cpu' ? rows <= CPU_ROWS : r === 'gpu' && rows <= SHORT_ROWS;
 }
 
+/** Parts of at most CPU_ROWS rows each that rows of r are reduced in under `rule` (1: whole; parts only on CPU adapters). */
+export const partsFor = (rule: string, r: number): number => (rule === 'cpu' ? Math.max(1, Math.ceil(r / CPU_ROWS)) : 1);
+
 /** Parts of at most CPU_ROWS rows each that rows of r are summed in (1: whole). */
-export const rowParts = (r: number): number => (rule() === 'cpu' ? Math.max(1, Math.ceil(r / CPU_ROWS)) : 1);
+export const rowParts = (r: number): number => partsFor(sumRowsRule.get(), r);

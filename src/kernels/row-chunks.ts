@@ -6,24 +6,19 @@
 // workgroups of 64 threads, 8192 threads for 134 MB, and the forward moved 407 GB/s, a tenth of
 // the copy kernel's 4040; there the chunks are raised until there are about GPU_WORKGROUPS.
 
-import { isCpuAdapterReport } from '../gpu/adapter-kind.js';
-import { runtime } from '../gpu/runtime.js';
+import { adapterRule } from './adapter-rule.js';
 
 export const CPU_ROW_CHUNKS = 128;
 export const GPU_WORKGROUPS = 2048;
 
-const sizingOverride = new WeakMap<GPUDevice, 'cpu' | 'gpu'>();
+const sizing = adapterRule();
 
 /** The most row chunks for a reduction whose columns take `columnGroups` workgroups. */
 export function maxRowChunks(columnGroups: number): number {
-  const rt = runtime();
-  const kind = sizingOverride.get(rt.device) ?? (isCpuAdapterReport(rt.ctx.report) ? 'cpu' : 'gpu');
-  return kind === 'cpu' ? CPU_ROW_CHUNKS : Math.max(CPU_ROW_CHUNKS, Math.ceil(GPU_WORKGROUPS / Math.max(1, columnGroups)));
+  return sizing.get() === 'cpu' ? CPU_ROW_CHUNKS : Math.max(CPU_ROW_CHUNKS, Math.ceil(GPU_WORKGROUPS / Math.max(1, columnGroups)));
 }
 
 /** Tests: size reductions as on a CPU adapter or a GPU on this device; null: as its adapter is. */
 export function overrideRowChunkSizing(kind: 'cpu' | 'gpu' | null): void {
-  const device = runtime().device;
-  if (kind === null) sizingOverride.delete(device);
-  else sizingOverride.set(device, kind);
+  sizing.set(kind);
 }

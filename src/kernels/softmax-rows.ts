@@ -11,9 +11,9 @@
 // do not return early: they see a row of no columns (every strided loop is then empty) and skip
 // the one write a thread makes outside those loops.
 
-import { isCpuAdapterReport } from '../gpu/adapter-kind.js';
-import { runtime, type KernelSpec } from '../gpu/runtime.js';
+import type { KernelSpec } from '../gpu/runtime.js';
 import type { SoftmaxKind } from './softmax.js';
+import { adapterRule } from './adapter-rule.js';
 import { linearGrid, workgroupGrid } from './wgsl.js';
 
 /**
@@ -36,15 +36,14 @@ export const ROW_MIN_C = 64;
 // forward and backward, C of 16 to 1000, 8 rows or 2^20 / C): 0.2 ms against 0.14 at [8, 1000],
 // 8 ms against 2.5 at [1048, 1000], 78 ms against 2.7 at [16384, 64]. conv2d keeps CPU adapters
 // on its direct kernels for the same reason.
-const choiceOverride = new WeakMap<GPUDevice, 'cpu' | 'gpu'>();
+const rowKernelChoice = adapterRule();
 
 /**
  * Whether row kernels run a thread per row here (a CPU adapter, or overrideRowKernelChoice('cpu')):
  * softmax's, and layer norm's (layernorm.ts).
  */
 export function rowsPerThread(): boolean {
-  const rt = runtime();
-  return (choiceOverride.get(rt.device) ?? (isCpuAdapterReport(rt.ctx.report) ? 'cpu' : 'gpu')) === 'cpu';
+  return rowKernelChoice.get() === 'cpu';
 }
 
 /** The kernel for rows of c values and the grid to launch it on: a thread or a workgroup per row. */
@@ -54,9 +53,7 @@ export function rowKernel(c: number, rows: number, perThread: KernelSpec, perRow
 
 /** Tests: choose the row kernels as on a CPU adapter or a GPU on this device; null: as its adapter is. */
 export function overrideRowKernelChoice(kind: 'cpu' | 'gpu' | null): void {
-  const device = runtime().device;
-  if (kind === null) choiceOverride.delete(device);
-  else choiceOverride.set(device, kind);
+  rowKernelChoice.set(kind);
 }
 
 /** WGSL params and bindings of each row kernel, the same in both variants (the host code binds them alike). */
