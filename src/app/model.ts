@@ -42,7 +42,8 @@ export function lossFor(c: TrainConfig): (pred: Tensor, target: Tensor) => Tenso
 
 /**
  * The run's optimiser at the config's learning rate. classify takes Keras's conventions where the
- * two differ (its notebook is Keras), segment PyTorch's; the other settings are each library's
+ * two differ (its notebook is Keras: epsilon under the square root, bias correction by the
+ * optimiser's steps), segment PyTorch's; the other settings are each library's
  * defaults, with SGD's momentum 0.9 (plain SGD at these rates barely moves a U-Net).
  */
 export function optimizerFor(c: TrainConfig, params: NamedParameter[]): Optimizer {
@@ -51,7 +52,7 @@ export function optimizerFor(c: TrainConfig, params: NamedParameter[]): Optimize
     case 'adam':
       return keras ? Adam.keras(params, { lr: c.lr }) : new Adam(params, { lr: c.lr });
     case 'adamw':
-      return new AdamW(params, { lr: c.lr, ...(keras ? { eps: 1e-7, epsilonMode: 'keras' as const } : {}) });
+      return new AdamW(params, { lr: c.lr, ...(keras ? { eps: 1e-7, epsilonMode: 'keras' as const, biasCorrection: 'optimizer-steps' as const } : {}) });
     case 'sgd':
       return new SGD(params, { lr: c.lr, momentum: 0.9 });
     case 'rmsprop':

@@ -24,6 +24,7 @@ import { BatchNorm2d, Conv2d, ConvTranspose2d, GroupNorm, InstanceNorm2d, LeakyR
 import { Module } from '../nn/module.js';
 import { expectLayerOptions } from '../nn/options.js';
 import { AttentionGate } from './attention-gate.js';
+import { withDefaults } from '../util/defaults.js';
 
 export interface UNetOptions {
   features?: number;
@@ -140,7 +141,7 @@ export class UNet extends Module {
     const output = opts.output ?? (opts.sigmoid === false ? 'logits' : 'sigmoid');
     const norm = opts.norm ?? (opts.batchNorm === false ? 'none' : 'batch');
     const defaults = { features: 32, depth: 4, inChannels: 3, outChannels: 1, up: 'transpose', normGroups: 8, activation: 'relu', attention: false };
-    const o = { ...defaults, ...opts, sigmoid: output === 'sigmoid', output, norm, batchNorm: norm === 'batch' } as Required<UNetOptions>;
+    const o = { ...withDefaults(defaults, opts), sigmoid: output === 'sigmoid', output, norm, batchNorm: norm === 'batch' } as Required<UNetOptions>;
     this.options = o;
     const f = o.features;
     let ch = o.inChannels;

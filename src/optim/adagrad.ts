@@ -44,10 +44,11 @@ export class Adagrad extends Optimizer {
     this.eps = opts.eps ?? 1e-10;
   }
 
-  protected update(p: NamedParameter): void {
+  // The decay counts the parameter's own updates, as PyTorch's per-parameter step does.
+  protected update(p: NamedParameter, t: number): void {
     const sum = this.slot(p, 'sum', this.initialAccumulatorValue).tensor;
     adagradUpdate(p.tensor, p.tensor.grad!, sum, {
-      clr: this.lr / (1 + (this.stepCount - 1) * this.lrDecay),
+      clr: this.lr / (1 + (t - 1) * this.lrDecay),
       l2: this.weightDecay,
       eps: this.eps,
     });

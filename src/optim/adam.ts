@@ -1,13 +1,13 @@
 // Adam and AdamW. Defaults follow PyTorch (eps 1e-8, eps after bias correction); `Adam.keras()`
 // gives Keras's (eps 1e-7 applied to the raw second moment, lr 0.001).
 //
-// Bias correction counts the optimiser's steps (stepCount), as Keras does, not each parameter's
-// own, as PyTorch does. The two agree while every parameter has a gradient at every step. They
-// part for a parameter that takes its first step late, e.g. a base unfrozen after 1000 steps of
-// training the head: at step 1001 its fresh moments are corrected as if 1001 steps old
-// (1 - 0.999^1001 = 0.63 where PyTorch divides by 0.001), so its first update is about 2.5 lr
-// instead of PyTorch's lr, and the excess fades over the next few thousand steps. Checkpoints
-// store this one count, so the rule stays; lower lr for a while after unfreezing to soften it.
+// Bias correction counts each parameter's own updates, as PyTorch does (its per-parameter `step`
+// state), or, with `biasCorrection: 'optimizer-steps'` (Adam.keras's), the optimiser's steps, as
+// Keras's `iterations` does. The two agree while every parameter has a gradient at every step.
+// They part for a parameter that takes its first step late, e.g. a base unfrozen after 1000 steps
+// of training the head: counted by the optimiser, its fresh moments at step 1001 are corrected as
+// if 1001 steps old (1 - 0.999^1001 = 0.63 where its own count divides by 0.001), so its first
+// update is about 2.5 lr instead of lr, and the excess fades over the next few thousand steps.
 
 import { adamUpdate } from '../kernels/optimizer.js';
 import { ArgumentError } from '../errors.js';
@@ -23,7 +23,15 @@ export interface AdamOptions {
   /** L2 penalty for Adam, decoupled decay for AdamW. */
   weightDecay?: number;
   epsilonMode?: 'pytorch' | 'keras';
+  /**
+   * What the bias correction counts: 'parameter-steps' (default, PyTorch's), each parameter's own
+   * updates; 'optimizer-steps' (Keras's, Adam.keras's default), the optimiser's steps.
+   */
+  biasCorrection?: BiasCorrection;
 }
+
+export type BiasCorrection = 'parameter-steps' | 'optimizer-steps';
+const BIAS_CORRECTIONS: readonly BiasCorrection[] = ['parameter-steps', 'optimizer-steps'];
 
 /**
  * Adam.keras's options: Keras's names (learningRate, epsilon) or dawnet's (lr, eps), one of each
@@ -37,10 +45,12 @@ export interface AdamKerasOptions {
   epsilon?: number;
   eps?: number;
   weightDecay?: number;
+  biasCorrection?: BiasCorrection;
 }
 
-const OPTIONS = ['lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'epsilonMode'] as const;
-const KERAS_OPTIONS = ['learningRate', 'lr', 'beta1', 'beta2', 'epsilon', 'eps', 'weightDecay'] as const;
+const OPTIONS = ['lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'epsilonMode', 'biasCorrection'] as const;
+const KERAS_OPTIONS = ['learningRate', 'lr', 'beta1', 'beta2', 'epsilon', 'eps', 'weightDecay', 'biasCorrection'] as const;
+const NUMBER_KERAS_OPTIONS = ['learningRate', 'lr', 'beta1', 'beta2', 'epsilon', 'eps', 'weightDecay'] as const;
 
 export class Adam extends Optimizer {
   readonly beta1: number;
@@ -48,6 +58,7 @@ export class Adam extends Optimizer {
   readonly eps: number;
   readonly weightDecay: number;
   readonly epsilonMode: 'pytorch' | 'keras';
+  readonly biasCorrection: BiasCorrection;
   protected decoupled = false;
 
   /** `op` names the optimiser in errors about its arguments (AdamW passes its own name). */
@@ -59,16 +70,19 @@ export class Adam extends Optimizer {
     expectOptionalNumber(op, 'eps', opts.eps, { min: 0 });
     expectOptionalNumber(op, 'weightDecay', opts.weightDecay, { min: 0 });
     expectChoice(op, 'epsilonMode', opts.epsilonMode, ['pytorch', 'keras']);
+    expectChoice(op, 'biasCorrection', opts.biasCorrection, BIAS_CORRECTIONS);
     this.beta1 = opts.beta1 ?? 0.9;
     this.beta2 = opts.beta2 ?? 0.999;
     this.eps = opts.eps ?? 1e-8;
     this.weightDecay = opts.weightDecay ?? 0;
     this.epsilonMode = opts.epsilonMode ?? 'pytorch';
+    this.biasCorrection = opts.biasCorrection ?? 'parameter-steps';
   }
 
   /**
-   * Keras's Adam: lr 0.001, beta1 0.9, beta2 0.999, epsilon 1e-7 on the raw second moment. Takes
-   * Keras's names (learningRate, epsilon) as well as dawnet's (lr, eps).
+   * Keras's Adam: lr 0.001, beta1 0.9, beta2 0.999, epsilon 1e-7 on the raw second moment, bias
+   * correction by the optimiser's steps. Takes Keras's names (learningRate, epsilon) as well as
+   * dawnet's (lr, eps).
    */
   static keras(params: NamedParameter[] | Tensor[], opts: AdamKerasOptions = {}): Adam {
     const op = 'Adam.keras';
@@ -77,13 +91,20 @@ export class Adam extends Optimizer {
     for (const [keras, ours] of [['learningRate', 'lr'], ['epsilon', 'eps']] as const) {
       if (opts[keras] !== undefined && opts[ours] !== undefined) throw new ArgumentError(`${op}: give ${keras} or ${ours}, not both (they are one option)`);
     }
-    for (const k of KERAS_OPTIONS) expectOptionalNumber(op, k, opts[k], k.startsWith('beta') ? { min: 0, below: 1 } : { min: 0 });
+    for (const k of NUMBER_KERAS_OPTIONS) expectOptionalNumber(op, k, opts[k], k.startsWith('beta') ? { min: 0, below: 1 } : { min: 0 });
+    expectChoice(op, 'biasCorrection', opts.biasCorrection, BIAS_CORRECTIONS);
     const { learningRate, epsilon, ...rest } = opts;
     // Checked above under this op's name; the optimiser itself is an Adam (its kind in checkpoints).
-    return new Adam(params, { ...rest, lr: learningRate ?? opts.lr, eps: epsilon ?? opts.eps ?? 1e-7, epsilonMode: 'keras' });
+    return new Adam(params, {
+      ...rest,
+      lr: learningRate ?? opts.lr,
+      eps: epsilon ?? opts.eps ?? 1e-7,
+      epsilonMode: 'keras',
+      biasCorrection: opts.biasCorrection ?? 'optimizer-steps',
+    });
   }
 
-  protected update(p: NamedParameter): void {
+  protected update(p: NamedParameter, t: number): void {
     const m = this.slot(p, 'm').tensor;
     const v = this.slot(p, 'v').tensor;
     adamUpdate(p.tensor, p.tensor.grad!, m, v, {
@@ -91,7 +112,7 @@ export class Adam extends Optimizer {
       beta1: this.beta1,
       beta2: this.beta2,
       eps: this.eps,
-      step: this.stepCount,
+      step: this.biasCorrection === 'parameter-steps' ? t : this.stepCount,
       epsilonMode: this.epsilonMode,
       l2: this.decoupled ? 0 : this.weightDecay,
       decoupled: this.decoupled ? this.weightDecay : 0,
@@ -104,7 +125,8 @@ export class AdamW extends Adam {
   constructor(params: NamedParameter[] | Tensor[], opts: AdamOptions = {}) {
     // Checked before the spread, which would turn a string into an object of its characters.
     expectOptions('AdamW', opts, '{ lr: 1e-3, weightDecay: 0.01 }');
-    super(params, { weightDecay: 0.01, ...opts }, 'AdamW');
+    // An option given as undefined takes its default, as everywhere else (a spread would keep it).
+    super(params, { ...opts, weightDecay: opts.weightDecay ?? 0.01 }, 'AdamW');
     this.decoupled = true;
   }
 }

@@ -21,6 +21,15 @@ export function expectOptimizerOptions(op: string, opts: object, known: readonly
   expectKnownOptions(op, opts, known, { spellings: OTHER_NAMES, say: (key, meant) => (key === 'betas' ? 'beta1 and beta2' : meant) });
 }
 
+/** The numbers a checkpoint keeps beside the state tensors. */
+export interface OptimizerScalars {
+  lr: number;
+  /** The optimiser's completed steps. */
+  step: number;
+  /** Each parameter's own updates by name; absent in state saved before 2026-11-27. */
+  paramSteps?: Record<string, number>;
+}
+
 export interface NamedParameter {
   name: string;
   tensor: Tensor;
@@ -33,8 +42,14 @@ export abstract class Optimizer {
    */
   readonly kind: string;
   lr: number;
-  /** Completed steps; Adam's bias corrections use it. */
+  /** Completed steps of the optimiser, whichever parameters they updated. */
   stepCount = 0;
+  /**
+   * Each parameter's own count of updates, by name (PyTorch's per-parameter `step` state): a step
+   * at which a parameter has no gradient leaves it, and its count, as they were. Adam's bias
+   * correction and Adagrad's learning-rate decay read it.
+   */
+  protected paramSteps = new Map<string, number>();
   protected params: NamedParameter[];
   /** State tensors by `${paramName}.${slot}`. */
   protected state = new Map<string, Tensor>();
@@ -74,16 +89,24 @@ export abstract class Optimizer {
     this.lr = lr;
   }
 
-  /** Applies one update to every parameter that has a gradient, then counts the step. */
+  /** Applies one update to every parameter that has a gradient, counting the step and each update. */
   step(): void {
     this.stepCount++;
     for (const p of this.params) {
       if (!p.tensor.requiresGrad || !p.tensor.grad) continue;
-      this.update(p);
+      const t = this.parameterSteps(p.name) + 1;
+      this.update(p, t);
+      this.paramSteps.set(p.name, t);
     }
   }
 
-  protected abstract update(p: NamedParameter): void;
+  /** Updates `p` from its gradient; `t` counts this update among p's own (1 for its first). */
+  protected abstract update(p: NamedParameter, t: number): void;
+
+  /** How many updates the parameter named `name` has taken (0 before its first gradient). */
+  parameterSteps(name: string): number {
+    return this.paramSteps.get(name) ?? 0;
+  }
 
   zeroGrad(): void {
     for (const p of this.params) p.tensor.zeroGrad();
@@ -102,16 +125,17 @@ export abstract class Optimizer {
   }
 
   /** State for checkpoints: tensors by name plus the scalars needed to resume. */
-  stateDict(): { tensors: Map<string, Tensor>; scalars: { lr: number; step: number } } {
-    return { tensors: new Map(this.state), scalars: { lr: this.lr, step: this.stepCount } };
+  stateDict(): { tensors: Map<string, Tensor>; scalars: OptimizerScalars } {
+    return { tensors: new Map(this.state), scalars: { lr: this.lr, step: this.stepCount, paramSteps: Object.fromEntries(this.paramSteps) } };
   }
 
   /**
    * Restores state saved by stateDict(), replacing all of the optimiser's own (as PyTorch's
    * load_state_dict): a moment the saved state lacks starts again from nothing, as it did then.
    */
-  loadStateDict(tensors: Map<string, Tensor>, scalars: { lr: number; step: number }): void {
-    // Every tensor is checked before any is taken, so a bad file leaves the optimiser as it was.
+  loadStateDict(tensors: Map<string, Tensor>, scalars: OptimizerScalars): void {
+    // Everything is checked before anything is taken, so a bad file leaves the optimiser as it was.
+    const paramSteps = this.checkedParamSteps(tensors, scalars);
     for (const [key, t] of tensors) {
       const paramName = key.slice(0, key.lastIndexOf('.'));
       const p = this.params.find((q) => q.name === paramName);
@@ -124,11 +148,37 @@ export abstract class Optimizer {
     this.state = new Map(tensors);
     this.lr = scalars.lr;
     this.stepCount = scalars.step;
+    this.paramSteps = paramSteps;
+  }
+
+  /**
+   * The per-parameter counts of saved state, checked. State saved before the optimisers kept them
+   * (2026-11-27) has only the optimiser's count, which Adam's bias correction used for every
+   * parameter: each parameter with saved state takes it, so such a run resumes as it would have.
+   */
+  private checkedParamSteps(tensors: Map<string, Tensor>, scalars: OptimizerScalars): Map<string, number> {
+    const steps = new Map<string, number>();
+    if (scalars.paramSteps === undefined) {
+      for (const key of tensors.keys()) steps.set(key.slice(0, key.lastIndexOf('.')), scalars.step);
+      return steps;
+    }
+    if (typeof scalars.paramSteps !== 'object' || scalars.paramSteps === null || Array.isArray(scalars.paramSteps)) {
+      throw new ShapeError(`optimizer state: paramSteps must map parameter names to step counts, got ${describeValue(scalars.paramSteps)}`);
+    }
+    for (const [name, t] of Object.entries(scalars.paramSteps)) {
+      if (!this.params.some((q) => q.name === name)) throw new ShapeError(`optimizer state: the step count of '${name}' belongs to no parameter of this optimiser`);
+      if (!Number.isInteger(t) || t < 0 || t > scalars.step) {
+        throw new ShapeError(`optimizer state: the step count of '${name}' must be a whole number from 0 to the optimiser's ${scalars.step} steps, got ${describeValue(t)}`);
+      }
+      steps.set(name, t);
+    }
+    return steps;
   }
 
   dispose(): void {
     for (const t of this.state.values()) t.dispose();
     this.state.clear();
+    this.paramSteps.clear();
   }
 }
 

@@ -22,6 +22,7 @@ import { Module } from '../nn/module.js';
 import { Optimizer } from '../optim/optimizer.js';
 import { cloneTensor, restoreState, snapshotState } from './checkpoint.js';
 import { expectFreshBatch, type Dataset } from './fit.js';
+import { withDefaults } from '../util/defaults.js';
 
 export interface LrFinderStep {
   step: number;
@@ -112,9 +113,6 @@ export function suggestLearningRate(
   return best;
 }
 
-/** opts without its undefined entries, so that { steps: undefined } takes the default. */
-const stripUndefined = <T extends object>(o: T): Partial<T> => Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
-
 function checkArgs(model: unknown, data: unknown, opts: LrFinderOptions): Required<Omit<LrFinderOptions, 'onStep'>> {
   const op = 'findLearningRate';
   if (!(model instanceof Module)) throw new ArgumentError(`${op}: model must be a Module, got ${describeValue(model)}`);
@@ -123,7 +121,7 @@ function checkArgs(model: unknown, data: unknown, opts: LrFinderOptions): Requir
   if (!(opts.optimizer instanceof Optimizer)) throw new ArgumentError(`${op}: optimizer must be an Optimizer (dn.optim.Adam, ...), got ${describeValue(opts.optimizer)}`);
   expectFunction(op, 'loss', opts.loss);
   if (opts.onStep !== undefined) expectFunction(op, 'onStep', opts.onStep);
-  const { minLr, maxLr, steps, smoothing, divergeFactor } = { ...LR_FINDER_DEFAULTS, ...stripUndefined(opts) };
+  const { minLr, maxLr, steps, smoothing, divergeFactor } = withDefaults(LR_FINDER_DEFAULTS, opts);
   expectNumber(op, 'minLr', minLr, { above: 0 });
   expectNumber(op, 'maxLr', maxLr, { above: minLr });
   expectNumber(op, 'steps', steps, { integer: true, min: 2 });

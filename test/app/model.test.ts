@@ -89,6 +89,11 @@ describe('optimiser selection', () => {
     const build = (task: 'segment' | 'classify', optimizer: TrainConfig['optimizer']) => optimizerFor({ ...defaultConfig(task), optimizer }, params());
     expect((build('classify', 'adam') as Adam).epsilonMode).toBe('keras');
     expect((build('segment', 'adam') as Adam).epsilonMode).toBe('pytorch');
+    // Bias correction: Keras's by the optimiser's steps, PyTorch's by each parameter's own.
+    for (const kind of ['adam', 'adamw'] as const) {
+      expect((build('classify', kind) as Adam).biasCorrection).toBe('optimizer-steps');
+      expect((build('segment', kind) as Adam).biasCorrection).toBe('parameter-steps');
+    }
     expect((build('classify', 'rmsprop') as RMSprop).convention).toBe('keras');
     expect((build('segment', 'rmsprop') as RMSprop).convention).toBe('pytorch');
     expect((build('segment', 'sgd') as SGD).momentum).toBe(0.9);

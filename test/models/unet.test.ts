@@ -23,6 +23,13 @@ describe('model sizes', () => {
     m.dispose();
   });
 
+  it('an option given as undefined takes its default, as an unset config field would pass it', () => {
+    // A spread of { features: undefined } over the defaults built convs of NaN channels.
+    const m = unet({ features: undefined, depth: undefined, up: undefined });
+    expect(m.parameterCount()).toBe(7_763_041);
+    m.dispose();
+  });
+
   it('VGG16 without top has 14,714,688 parameters', () => {
     const m = vgg16({ includeTop: false });
     expect(m.parameterCount()).toBe(14_714_688);

@@ -1,6 +1,6 @@
 // Adam's, AdamW's and SGD's options: each one given takes effect, every other is an ArgumentError
-// naming the optimiser (with the meant name where another library's was given), and Adam's bias
-// correction counts the optimiser's steps, as its doc comment says.
+// naming the optimiser (with the meant name where another library's was given), and an option
+// given as undefined takes its default. Adam's bias correction: test/train/optim-param-steps.test.ts.
 import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import { Adam, AdamW } from '../../src/optim/adam.js';
@@ -75,21 +75,15 @@ describe('optimiser options', () => {
     p.dispose();
   });
 
-  it("bias correction counts the optimiser's steps: a parameter first stepped at step 1001 moves about 2.5 lr", async () => {
-    // One gradient of 0.5 into fresh moments at optimiser step t = 1001 (lr 0.01, PyTorch's eps):
-    // m = 0.05, v = 0.00025; step = lr (m / (1 - 0.9^t)) / (sqrt(v / (1 - 0.999^t)) + eps) = 0.02515,
-    // where PyTorch (t = 1 for this parameter) moves lr = 0.01 exactly.
-    const p = dn.tensor([1], [1], { requiresGrad: true, name: 'late' });
-    const adam = new Adam([p], { lr: 0.01 });
-    adam.stepCount = 1000;
-    p.grad = dn.tensor([0.5], [1]);
-    adam.step();
-    const [m, v, t] = [0.05, 0.00025, 1001];
-    const step = (0.01 * (m / (1 - 0.9 ** t))) / (Math.sqrt(v / (1 - 0.999 ** t)) + 1e-8);
-    expect(step).toBeCloseTo(0.02515, 5);
-    // float32 parameter near 1: a few ulps (1.2e-7 each) from the float64 value.
-    expectClose('late parameter', await p.toArray(), [1 - step], { atol: 1e-6, rtol: 0 });
-    adam.dispose();
+  it('an option given as undefined takes its default (AdamW decays by 0.01, Adam.keras counts the optimiser\'s steps)', () => {
+    const p = dn.tensor([1, 2], [2], { requiresGrad: true });
+    const adamw = new AdamW([p], { lr: 0.1, weightDecay: undefined });
+    expect(adamw.weightDecay).toBe(0.01);
+    const keras = Adam.keras([p], { learningRate: 0.1, biasCorrection: undefined });
+    expect(keras.biasCorrection).toBe('optimizer-steps');
+    expect(new Adam([p], { biasCorrection: undefined }).biasCorrection).toBe('parameter-steps');
+    expect(Adam.keras([p], { biasCorrection: 'parameter-steps' }).biasCorrection).toBe('parameter-steps');
+    expect(() => new Adam([p], { biasCorrection: 'per-step' as never })).toThrow(/Adam: biasCorrection/);
     p.dispose();
   });
 });
