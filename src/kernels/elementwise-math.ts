@@ -186,6 +186,18 @@ fn expm1T(x: T) -> T {
   return select(exp(x) - 1.0, series, abs(x) < T(1.0));
 }`;
 
+// ----- tanh: WGSL's built-in is specified only as sinh/cosh, and lavapipe's cancels near 0
+// (tanh(1e-7) gave 1.19e-7, tanh(1e-30) 3e-8: an absolute error of ~6e-8 wherever |x| < 0.03).
+// tanh|x| = -e/(e + 2) with e = expm1(-2|x|) in (-1, 0]: relative accuracy from expm1 near 0, no
+// overflow for any x (e reaches -1 and the quotient 1), and the sign copied from x's bits so
+// tanh(-0) = -0. NaN is passed through from its bits.
+export const TANH = /* wgsl */ `${EXPM1}
+fn tanhT(x: T) -> T {
+  let e = expm1T(-2.0 * abs(x));
+  let t = bitcast<T>(bitcast<U>(-e / (e + 2.0)) | (bitcast<U>(x) & U(0x80000000u)));
+  return select(t, x, ${isNan('x')});
+}`;
+
 const MATH = {
   pow: { forward: 'powScalar(x, c)', backward: 'select(dy * c * powScalar(x, c - 1.0), T(0.0), c == 0.0)', saves: 'x', param: 'exponent', wgsl: POW },
   // 1/sqrt(x): WGSL's inverseSqrt is undefined at 0, where this gives +inf as PyTorch.

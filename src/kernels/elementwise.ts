@@ -17,7 +17,7 @@ import { expectNumber, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { assertLive, emptyTensor, formatShape, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, lcm, part, planned, range } from './chunking.js';
-import { BINARY_MORE, EXPM1, keepingNan, LOG1P, reluKeepingNan, reluPasses, UNARY_MORE, type MoreBinaryOp, type MoreUnaryOp } from './elementwise-math.js';
+import { BINARY_MORE, EXPM1, keepingNan, LOG1P, reluKeepingNan, reluPasses, TANH, UNARY_MORE, type MoreBinaryOp, type MoreUnaryOp } from './elementwise-math.js';
 import { sumLeading } from './reduce.js';
 import { isNanBits, LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, type VecWidth } from './wgsl.js';
 
@@ -45,7 +45,8 @@ export const UNARY = {
   // memory. NaN stays NaN and passes the gradient, as PyTorch's (reluKeepingNan, reluPasses).
   relu: { forward: reluKeepingNan('x', 'T', 'U'), backward: `select(T(0.0), dy, ${reluPasses('y', 'U')})`, saves: 'y' },
   sigmoid: { forward: '1.0 / (1.0 + exp(-x))', backward: 'dy * y * (1.0 - y)', saves: 'y' },
-  tanh: { forward: 'tanh(x)', backward: 'dy * (1.0 - y * y)', saves: 'y' },
+  // tanh by expm1 (elementwise-math.ts): WGSL's built-in lost all relative accuracy below |x| = 0.03.
+  tanh: { forward: 'tanhT(x)', backward: 'dy * (1.0 - y * y)', saves: 'y', wgsl: TANH },
   exp: { forward: 'exp(x)', backward: 'dy * y', saves: 'y' },
   log: { forward: 'log(x)', backward: 'dy / x', saves: 'x' },
   neg: { forward: '-x', backward: '-dy', saves: 'x' },
@@ -74,7 +75,8 @@ export const UNARY = {
   // multiply by 1/c, so it rounds as div(x, tensor) does) and c / x.
   rsubScalar: { forward: 'c - x', backward: '-dy', saves: 'x', param: 'value' },
   divScalar: { forward: 'x / c', backward: 'dy / c', saves: 'x', param: 'divisor' },
-  rdivScalar: { forward: 'c / x', backward: 'dy * (-c / (x * x))', saves: 'x', param: 'numerator' },
+  // d(c/x)/dx = -(c/x)/x, as div's (and PyTorch's): x·x underflows below |x| = 1.1e-19 where c/x² may not.
+  rdivScalar: { forward: 'c / x', backward: 'dy * (-(c / x) / x)', saves: 'x', param: 'numerator' },
 } as const satisfies Record<string, UnaryDef>;
 
 export type UnaryOp = keyof typeof UNARY;
