@@ -96,14 +96,30 @@ export function decodeSafetensors(bytes: Uint8Array, source: string): DecodedSaf
   if (!isPlainObject(header)) throw new FormatError(`${source}: safetensors header is not a JSON object`);
   const dataStart = 8 + headerLen;
   const metadata = checkMetadata(header.__metadata__ ?? {}, source);
+  const entries = Object.entries(header)
+    .filter(([name]) => name !== '__metadata__')
+    .map(([name, value]) => ({ name, ...checkEntry(value, name, bytes.length - dataStart, source) }));
+  checkNoOverlap(entries, source);
   const tensors = new Map<string, HostTensor & { dtype: string }>();
-  for (const [name, value] of Object.entries(header)) {
-    if (name === '__metadata__') continue;
-    const entry = checkEntry(value, name, bytes.length - dataStart, source);
+  for (const entry of entries) {
     const raw = bytes.subarray(dataStart + entry.begin, dataStart + entry.end);
-    tensors.set(name, { dtype: entry.dtype, shape: entry.shape, data: toFloat32(entry.dtype, raw, entry.count) });
+    tensors.set(entry.name, { dtype: entry.dtype, shape: entry.shape, data: toFloat32(entry.dtype, raw, entry.count) });
   }
   return { tensors, metadata };
+}
+
+/**
+ * Two tensors whose bytes overlap mean a damaged header (the format gives each its own span, and
+ * Hugging Face's reader refuses such files): one of them would silently take the other's values.
+ */
+function checkNoOverlap(entries: { name: string; begin: number; end: number }[], source: string): void {
+  const spans = entries.filter((e) => e.end > e.begin).sort((a, b) => a.begin - b.begin);
+  for (let i = 1; i < spans.length; i++) {
+    const [a, b] = [spans[i - 1], spans[i]];
+    if (b.begin < a.end) {
+      throw new FormatError(`${source}: tensors '${a.name}' [${a.begin}, ${a.end}) and '${b.name}' [${b.begin}, ${b.end}) share bytes of the data section (damaged header)`);
+    }
+  }
 }
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

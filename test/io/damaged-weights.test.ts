@@ -42,6 +42,7 @@ describe('damaged safetensors headers', () => {
     ['offsets past the data', { w: { ...good, data_offsets: [16, 32] } }, "bad.safetensors: truncated: tensor 'w'"],
     ['an entry that is a number', { w: 3 }, "bad.safetensors: tensor 'w' is not an object"],
     ['a numeric __metadata__.format', { __metadata__: { format: 7 }, w: good }, 'bad.safetensors: safetensors __metadata__.format is 7'],
+    ['two tensors sharing bytes', { w: { ...good, shape: [2], data_offsets: [0, 8] }, v: { ...good, shape: [2], data_offsets: [4, 12] } }, "bad.safetensors: tensors 'w' [0, 8) and 'v' [4, 12) share bytes"],
   ];
 
   it.each(cases)('%s is a FormatError naming the file and the problem', async (_what, header, start) => {
