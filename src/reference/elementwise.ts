@@ -89,3 +89,22 @@ export function sumRef(x: NdArray, axes?: number[]): NdArray {
   }
   return out;
 }
+
+/**
+ * sum's backward: dy (the sum's shape, reduced axes dropped or kept as 1) repeated over the
+ * reduced axes, times `scale` (1 / count for mean).
+ */
+export function sumBackwardRef(xShape: number[], dy: NdArray, axes?: number[], scale = 1): NdArray {
+  const ax = axes ?? xShape.map((_, i) => i);
+  const dx = ndZeros(xShape);
+  const strides = xShape.map((_, i) => xShape.slice(i + 1).reduce((p, d) => p * d, 1));
+  for (let i = 0; i < dx.data.length; i++) {
+    let o = 0;
+    for (let d = 0; d < xShape.length; d++) {
+      if (ax.includes(d)) continue;
+      o = o * xShape[d] + (Math.floor(i / strides[d]) % xShape[d]);
+    }
+    dx.data[i] = dy.data[o] * scale;
+  }
+  return dx;
+}
