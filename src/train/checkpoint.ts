@@ -10,7 +10,7 @@
 // then, and such a file resumes training from the averaged weights. A run's last.safetensors is
 // saved with the live weights ('live'), so --resume continues both exactly.
 
-import { ArgumentError, FormatError, ShapeError } from '../errors.js';
+import { ArgumentError, DawnetError, FormatError, ShapeError } from '../errors.js';
 import { describeValue } from '../graph/args.js';
 import { runtime } from '../gpu/runtime.js';
 import { emptyTensor, tensor, type Tensor } from '../graph/tensor.js';
@@ -99,12 +99,16 @@ export function applyCheckpoint(bytes: Uint8Array, source: string, model: Module
       throw new ShapeError(`${source}: parameter '${name}' has shape [${saved.shape}] in the checkpoint but [${t.shape}] in the model`);
     }
   }
+  // Every piece of metadata is read and checked before anything is changed: a damaged one is an
+  // error naming the file, not a SyntaxError after the weights were written.
+  const meta = metadataJson(metadata, 'meta', source) ?? {};
+  const modules = metadataJson(metadata, 'modules', source);
+  const scalars = optimizer ? optimizerScalars(metadataJson(metadata, 'optimizer', source), source) : null;
   const emaState = ema ? checkEmaState(tensors, metadata, source, model, ema) : null;
   // The optimiser's state is checked and taken before the weights are written, so a checkpoint it
   // refuses changes neither the model nor the optimiser.
   let optimizerRestored = false;
-  if (optimizer && metadata.optimizer) {
-    const scalars = JSON.parse(metadata.optimizer) as { type?: string; lr: number; step: number };
+  if (optimizer && scalars) {
     if (scalars.type !== undefined && scalars.type !== optimizer.kind) {
       throw new FormatError(
         `${source}: the checkpoint holds ${scalars.type}'s state but the optimiser given is ${optimizer.kind}; resume with a ${scalars.type}, or load the weights alone (no optimiser)`,
@@ -115,19 +119,46 @@ export function applyCheckpoint(bytes: Uint8Array, source: string, model: Module
       if (name.startsWith('optim/')) optState.set(name.slice(6), tensor(h.data, h.shape, { name }));
     }
     try {
-      optimizer.loadStateDict(optState, scalars);
+      optimizer.loadStateDict(optState, scalars as { lr: number; step: number });
     } catch (e) {
       for (const t of optState.values()) t.dispose();
+      // The optimiser's own message names the tensor; the file is this function's to name.
+      if (e instanceof DawnetError && !e.message.startsWith(`${source}: `)) e.message = `${source}: ${e.message}`;
       throw e;
     }
     optimizerRestored = true;
   }
   for (const [name, t] of state) runtime().write(t.buffer, tensors.get(`model/${name}`)!.data);
-  if (metadata.modules) model.loadNamedScalarState(JSON.parse(metadata.modules) as Record<string, Record<string, number>>);
+  if (modules) model.loadNamedScalarState(modules as Record<string, Record<string, number>>);
   // Without saved shadows the average would keep the weights it was made from, not the loaded ones.
   if (emaState) ema!.loadState(emaState.shadows, emaState.scalars.updates);
   else ema?.reset();
-  return { meta: JSON.parse(metadata.meta ?? '{}') as CheckpointMeta, optimizerRestored, emaRestored: emaState !== null };
+  return { meta: meta as CheckpointMeta, optimizerRestored, emaRestored: emaState !== null };
+}
+
+/** A metadata entry that holds a JSON object; undefined where the file has none. */
+function metadataJson(metadata: Record<string, string>, key: string, source: string): Record<string, unknown> | undefined {
+  if (metadata[key] === undefined) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(metadata[key]);
+  } catch {
+    throw new FormatError(`${source}: the checkpoint's '${key}' metadata is not JSON (damaged file?)`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new FormatError(`${source}: the checkpoint's '${key}' metadata is ${JSON.stringify(value)}, not an object`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** The optimiser's kind, learning rate and step count, checked; any other scalars pass through. */
+function optimizerScalars(s: Record<string, unknown> | undefined, source: string): ({ type?: string; lr: number; step: number } & Record<string, unknown>) | null {
+  if (!s) return null;
+  const { type, lr, step } = s;
+  if ((type !== undefined && typeof type !== 'string') || typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0 || !Number.isSafeInteger(step) || (step as number) < 0) {
+    throw new FormatError(`${source}: the checkpoint's optimiser metadata lacks a valid type, learning rate and step count (${JSON.stringify({ type, lr, step })})`);
+  }
+  return s as { type?: string; lr: number; step: number } & Record<string, unknown>;
 }
 
 /** The checkpoint's EMA state for `ema`, checked; null when the file has none. */

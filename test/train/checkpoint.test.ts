@@ -133,10 +133,36 @@ describe('checkpoints', () => {
     const { a, adam, path } = await adamCheckpoint('stray.safetensors');
     const b = new Tiny(3, 2);
     const noParams = new Adam([], { lr: 0.5 });
-    await expect(loadCheckpoint(path, b, noParams)).rejects.toThrow(/belongs to no parameter/);
+    await expect(loadCheckpoint(path, b, noParams)).rejects.toThrow(/stray\.safetensors: optimizer state: .* belongs to no parameter/);
     expectClose('weights untouched', await b.w.toArray(), new Array(6).fill(2));
     expect(noParams.lr).toBe(0.5);
     for (const m of [a, b]) m.dispose();
+    adam.dispose();
+  });
+
+  it('damaged metadata is a FormatError naming the file, with model and optimiser untouched', async () => {
+    const { a, adam, path } = await adamCheckpoint('meta.safetensors');
+    const saved = decodeSafetensors(readFileSync(path), path);
+    const damaged = [
+      { key: 'modules', value: '{"drop": {"calls"', error: /meta-modules\.safetensors: the checkpoint's 'modules' metadata is not JSON/ },
+      { key: 'meta', value: '[1, 2]', error: /meta-meta\.safetensors: the checkpoint's 'meta' metadata is \[1,2\], not an object/ },
+      { key: 'optimizer', value: '{"type": "Adam", "step": 1}', error: /meta-optimizer\.safetensors: the checkpoint's optimiser metadata lacks a valid type, learning rate and step count/ },
+    ];
+    for (const d of damaged) {
+      const file = join(dir, `meta-${d.key}.safetensors`);
+      writeFileSync(file, encodeSafetensors(saved.tensors, { ...saved.metadata, [d.key]: d.value }));
+      const b = new Tiny(3, 2);
+      const opt = new Adam(b.trainableParameters(), { lr: 0.5 });
+      const err = await loadCheckpoint(file, b, opt).catch((e: unknown) => e);
+      expect(err, d.key).toBeInstanceOf(dn.FormatError);
+      expect((err as Error).message).toMatch(d.error);
+      expectClose(`${d.key}: weights untouched`, await b.w.toArray(), new Array(6).fill(2));
+      expectClose(`${d.key}: buffer untouched`, await b.rm.toArray(), [20, 20]);
+      expect([opt.lr, opt.stepCount, opt.stateDict().tensors.size], d.key).toEqual([0.5, 0, 0]);
+      b.dispose();
+      opt.dispose();
+    }
+    a.dispose();
     adam.dispose();
   });
 
