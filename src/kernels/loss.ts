@@ -10,14 +10,17 @@
 // BCE from logits: l_i = max(z, 0) - z y + log(1 + exp(-|z|)), no exp can overflow; dl/dz =
 //   sigmoid(z) - y, with sigmoid written from exp(-|z|) for the same reason.
 // Reductions: 'none' keeps l; 'sum' and 'mean' reduce with reduce.reduceMiddle (a workgroup tree).
-// Saved for backward: p (or z) and y; y never receives a gradient.
+// Saved for backward: p (or z) and y. A target that requires a gradient gets one, as PyTorch's
+// (soft labels from another network): dl/dy = log(1 - pc) - log(pc) from probabilities (p clamped
+// as in the loss), -z from logits.
 //
 // Soft Dice over groups g (the whole batch, or each sample when perSample; with perChannel, each
 // channel of the last axis apart, as multi-class Dice over softmax outputs and one-hot masks):
 //   L_g = 1 - (2 I_g + s) / (S_g + s),  I_g = sum p*y,  S_g = sum p + sum y,  L = mean_g L_g
 //   dL/dp_i = -(1/G) (2 y_i (S_g + s) - (2 I_g + s)) / (S_g + s)^2   (p_i itself does not appear)
 // I_g and S_g are reduced together: one workgroup per chunk of a group, then reduceMiddle over the
-// chunks. Saved for backward: y and the sums [G, 2]. Group g = sample * C + channel; a group's
+// chunks. Saved for backward: y and the sums [G, 2], and p where y requires a gradient: the loss
+// is symmetric in p and y, so dL/dy is the same kernel with p in y's place. Group g = sample * C + channel; a group's
 // elements lie C apart (C = 1 without perChannel: one contiguous run).
 //
 // bceDiceLoss = bceWeight * bceLoss(mean) + diceWeight * diceLoss: one tape node whose backward
@@ -40,7 +43,11 @@ export type Reduction = 'mean' | 'sum' | 'none';
 
 type BceKind = 'bce' | 'bceWithLogits';
 
-/** WGSL bodies: `xv` is p or z, `t` the target; forward sets `l`, backward sets `g` = dl/dx. */
+/**
+ * WGSL bodies: `xv` is p or z, `t` the target; forward sets `l`, backward sets `g` = dl/dx,
+ * target sets `g` = dl/dt (the target's gradient, where the target requires one: both losses are
+ * linear in t, so it does not involve t).
+ */
 const BCE_BODIES = {
   bce: {
     forward: `let pc = clamp(xv, eps, 1.0 - eps);
@@ -48,11 +55,13 @@ const BCE_BODIES = {
   let l = -(t * log(pc) + (1.0 - t) * log(qc));`,
     backward: `let inside = (xv >= eps) && (1.0 - xv >= eps);
   let g = select(0.0, -t / xv + (1.0 - t) / (1.0 - xv), inside);`,
+    target: `let g = log(clamp(1.0 - xv, eps, 1.0 - eps)) - log(clamp(xv, eps, 1.0 - eps));`,
   },
   bceWithLogits: {
     forward: `let l = max(xv, 0.0) - xv * t + log1pSmall(exp(-abs(xv)));`,
     backward: `let e = exp(-abs(xv));
   let g = select(e / (1.0 + e), 1.0 / (1.0 + e), xv >= 0.0) - t;`,
+    target: `let g = -xv;`,
   },
 } as const;
 
@@ -90,9 +99,12 @@ fn main(${LINEAR_MAIN_ARGS}) {
   };
 }
 
-function bceBackwardSpec(kind: BceKind): KernelSpec {
+/** The gradient a backward kernel writes: the prediction's (p or z) or the target's. */
+type GradientOf = 'backward' | 'target';
+
+function bceBackwardSpec(kind: BceKind, of: GradientOf): KernelSpec {
   return {
-    name: `${kind}.backward`,
+    name: `${kind}.${of === 'backward' ? 'backward' : 'targetBackward'}`,
     key: '',
     inputs: 3,
     outputs: 1,
@@ -110,7 +122,7 @@ fn main(${LINEAR_MAIN_ARGS}) {
   let eps = params.eps;
   let xv = x[i];
   let t = y[i];
-  ${BCE_BODIES[kind].backward}
+  ${BCE_BODIES[kind][of]}
   dx[i] = dy[i % params.ndy] * params.scale * g;
 }`,
   };
@@ -123,13 +135,18 @@ function bcePerElement(kind: BceKind, x: Tensor, y: Tensor, eps: number): Tensor
   return loss;
 }
 
-function bceGradient(kind: BceKind, dy: Tensor, x: Tensor, y: Tensor, eps: number, scale: number): Tensor {
+function bceGradient(kind: BceKind, dy: Tensor, x: Tensor, y: Tensor, eps: number, scale: number, of: GradientOf = 'backward'): Tensor {
   if (dy.size !== 1 && dy.size !== x.size) throw new ShapeError(`${kind}.backward: dy ${formatShape(dy.shape)} for input ${x.describe()}`);
   const inputs = [dy.slice, x.slice, y.slice];
-  const dx = emptyTensor(x.shape, `${kind}.dx`);
+  const dx = emptyTensor(x.shape, `${kind}.${of === 'backward' ? 'dx' : 'dy'}`);
   const params = packParams([u32(x.size), u32(dy.size), f32(scale), f32(eps)]);
-  runtime().dispatch(bceBackwardSpec(kind), { inputs, outputs: [dx.slice], params }, linearGrid(x.size));
+  runtime().dispatch(bceBackwardSpec(kind, of), { inputs, outputs: [dx.slice], params }, linearGrid(x.size));
   return dx;
+}
+
+/** The target's gradient, dL/dy = dy * scale * dl/dy, for either BCE; x is p or z. */
+export function bceTargetBackward(kind: BceKind, dy: Tensor, x: Tensor, y: Tensor, eps = 1e-7, scale = 1): Tensor {
+  return bceGradient(kind, dy, x, y, eps, scale, 'target');
 }
 
 /** Per-element BCE of probabilities p against targets y (shape of p). */
@@ -353,7 +370,10 @@ export function bceLoss(p: Tensor, y: Tensor, options: BceOptions = {}): Tensor 
   const out = reduceLoss(perElement, reduction);
   perElement.dispose();
   const scale = gradScale(reduction, p.size);
-  return record('bceLoss', [p, y], out, (dy, needs, [sp, sy]) => [needs[0] ? bceBackward(dy, sp, sy, eps, scale) : null, null], [p, y]);
+  return record('bceLoss', [p, y], out, (dy, needs, [sp, sy]) => [
+    needs[0] ? bceBackward(dy, sp, sy, eps, scale) : null,
+    needs[1] ? bceTargetBackward('bce', dy, sp, sy, eps, scale) : null,
+  ], [p, y]);
 }
 
 /** Binary cross-entropy of logits z against targets y (same shape), stable for any |z|. */
@@ -366,7 +386,10 @@ export function bceWithLogits(z: Tensor, y: Tensor, options: { reduction?: Reduc
   const out = reduceLoss(perElement, reduction);
   perElement.dispose();
   const scale = gradScale(reduction, z.size);
-  return record('bceWithLogits', [z, y], out, (dy, needs, [sz, sy]) => [needs[0] ? bceWithLogitsBackward(dy, sz, sy, scale) : null, null], [z, y]);
+  return record('bceWithLogits', [z, y], out, (dy, needs, [sz, sy]) => [
+    needs[0] ? bceWithLogitsBackward(dy, sz, sy, scale) : null,
+    needs[1] ? bceTargetBackward('bceWithLogits', dy, sz, sy, 0, scale) : null,
+  ], [z, y]);
 }
 
 export interface DiceOptions {
@@ -391,7 +414,13 @@ export function diceLoss(p: Tensor, y: Tensor, options: DiceOptions = {}): Tenso
   const { samples, channels } = diceGroups('diceLoss', p, perSample, perChannel);
   const sums = diceSums(p, y, samples, channels);
   const out = diceFromSums(sums, smooth);
-  const result = record('diceLoss', [p, y], out, (dy, needs, [sy, ss]) => [needs[0] ? diceBackward(dy, sy, ss, smooth, 1, channels) : null, null], [y, sums]);
+  // Dice is symmetric in p and y, so the target's gradient is the same kernel with p for y; p is
+  // saved only when the target needs it.
+  const saved = y.requiresGrad ? [y, sums, p] : [y, sums];
+  const result = record('diceLoss', [p, y], out, (dy, needs, [sy, ss, sp]) => [
+    needs[0] ? diceBackward(dy, sy, ss, smooth, 1, channels) : null,
+    needs[1] ? diceBackward(dy, sp, ss, smooth, 1, channels) : null,
+  ], saved);
   sums.dispose();
   return result;
 }
@@ -426,13 +455,17 @@ export function bceDiceLoss(p: Tensor, y: Tensor, options: BceDiceOptions = {}):
     [p, y],
     out,
     (dy, needs, [sp, sy, ss]) => {
-      if (!needs[0]) return [null, null];
-      const fromBce = bceBackward(dy, sp, sy, eps, bceWeight / n);
-      const fromDice = diceBackward(dy, sy, ss, smooth, diceWeight, channels);
-      const dp = binaryForward('add', fromBce, fromDice);
-      fromBce.dispose();
-      fromDice.dispose();
-      return [dp, null];
+      // The prediction's gradient, then the target's: Dice's with p and y swapped (symmetric).
+      const both = (fromBce: Tensor, fromDice: Tensor): Tensor => {
+        const sum = binaryForward('add', fromBce, fromDice);
+        fromBce.dispose();
+        fromDice.dispose();
+        return sum;
+      };
+      return [
+        needs[0] ? both(bceBackward(dy, sp, sy, eps, bceWeight / n), diceBackward(dy, sy, ss, smooth, diceWeight, channels)) : null,
+        needs[1] ? both(bceTargetBackward('bce', dy, sp, sy, eps, bceWeight / n), diceBackward(dy, sp, ss, smooth, diceWeight, channels)) : null,
+      ];
     },
     [p, y, sums],
   );

@@ -1,7 +1,8 @@
 // CPU references for the losses in src/kernels/loss.ts (float64 loops, the specification).
 // Every forward returns the reduced loss as a plain number (or the per-element losses for
 // reduction 'none'); every backward returns dL/dp for an upstream gradient `dy` (a number for
-// reduced losses, one value per element for 'none').
+// reduced losses, one value per element for 'none'); every target backward dL/dy, the target's
+// gradient where it requires one.
 
 import { nd, ndZeros, type NdArray } from './array.js';
 
@@ -47,6 +48,17 @@ export function bceBackwardRef(p: NdArray, y: NdArray, dy: NdArray, eps = 1e-7, 
   return dp;
 }
 
+/** dL/dy = -log pc + log(1 - pc): the loss is linear in y, with p clamped as in the forward. */
+export function bceTargetBackwardRef(p: NdArray, y: NdArray, dy: NdArray, eps = 1e-7, reduction: Reduction = 'mean'): NdArray {
+  const dt = ndZeros(y.shape);
+  const n = p.data.length;
+  for (let i = 0; i < n; i++) {
+    const pc = Math.min(Math.max(p.data[i], eps), 1 - eps);
+    dt.data[i] = upstream(dy, i, n, reduction) * (Math.log(1 - pc) - Math.log(pc));
+  }
+  return dt;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Binary cross-entropy from logits: softplus(z) - z*y, written so that no exp overflows.
 
@@ -67,6 +79,14 @@ export function bceWithLogitsBackwardRef(z: NdArray, y: NdArray, dy: NdArray, re
     dz.data[i] = upstream(dy, i, n, reduction) * (sigmoid - y.data[i]);
   }
   return dz;
+}
+
+/** dL/dy = -z. */
+export function bceWithLogitsTargetBackwardRef(z: NdArray, y: NdArray, dy: NdArray, reduction: Reduction = 'mean'): NdArray {
+  const dt = ndZeros(y.shape);
+  const n = z.data.length;
+  for (let i = 0; i < n; i++) dt.data[i] = upstream(dy, i, n, reduction) * -z.data[i];
+  return dt;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -123,6 +143,19 @@ export function diceBackwardRef(p: NdArray, y: NdArray, dy: number, smooth = 1, 
   return dp;
 }
 
+/** dL/dy_i = -(1/G) (2 p_i (S_g + s) - (2 I_g + s)) / (S_g + s)^2: Dice is symmetric in p and y. */
+export function diceTargetBackwardRef(p: NdArray, y: NdArray, dy: number, smooth = 1, perSample = false, perChannel = false): NdArray {
+  const { groups, intersection, total, groupOf } = diceSums(p, y, perSample, perChannel);
+  const dt = ndZeros(y.shape);
+  for (let i = 0; i < y.data.length; i++) {
+    const g = groupOf(i);
+    const num = 2 * intersection[g] + smooth;
+    const den = total[g] + smooth;
+    dt.data[i] = (-dy / groups) * (2 * p.data[i] * den - num) / (den * den);
+  }
+  return dt;
+}
+
 // ---------------------------------------------------------------------------------------------
 // BCE (mean) + Dice, weighted.
 
@@ -145,4 +178,10 @@ export function bceDiceBackwardRef(p: NdArray, y: NdArray, dy: number, o: BceDic
   const bce = bceBackwardRef(p, y, nd([dy * (o.bceWeight ?? 1)], []), o.eps ?? 1e-7, 'mean');
   const dice = diceBackwardRef(p, y, dy * (o.diceWeight ?? 1), o.smooth ?? 1, o.perSample ?? false, o.perChannel ?? false);
   return nd(bce.data.map((v, i) => v + dice.data[i]), p.shape);
+}
+
+export function bceDiceTargetBackwardRef(p: NdArray, y: NdArray, dy: number, o: BceDiceRefOptions = {}): NdArray {
+  const bce = bceTargetBackwardRef(p, y, nd([dy * (o.bceWeight ?? 1)], []), o.eps ?? 1e-7, 'mean');
+  const dice = diceTargetBackwardRef(p, y, dy * (o.diceWeight ?? 1), o.smooth ?? 1, o.perSample ?? false, o.perChannel ?? false);
+  return nd(bce.data.map((v, i) => v + dice.data[i]), y.shape);
 }

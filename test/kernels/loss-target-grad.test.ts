@@ -1,0 +1,142 @@
+// The targets' gradients: a target that requires one (soft labels made by another network, as in
+// distillation) gets dL/dy, as PyTorch's losses give it, where it had silently got none. For each
+// loss: the CPU reference's target backward against float64 finite differences of the reference
+// forward in y, then the GPU's y.grad after backward() against that reference, with the
+// prediction's gradient unchanged beside it.
+import { describe, expect, it } from 'vitest';
+import * as dn from '../../src/index.js';
+import { bceDiceLoss, bceLoss, bceWithLogits, diceLoss, type Reduction } from '../../src/kernels/loss.js';
+import { nd, type NdArray } from '../../src/reference/array.js';
+import {
+  bceBackwardRef,
+  bceDiceBackwardRef,
+  bceDiceForwardRef,
+  bceDiceTargetBackwardRef,
+  bceForwardRef,
+  bceTargetBackwardRef,
+  bceWithLogitsForwardRef,
+  bceWithLogitsTargetBackwardRef,
+  diceForwardRef,
+  diceTargetBackwardRef,
+} from '../../src/reference/loss.js';
+import { expectClose } from '../helpers/close.js';
+import { checkGrad } from '../helpers/finite-diff.js';
+import { fromNd, useGpu } from '../helpers/gpu.js';
+import { uniform } from '../helpers/rng.js';
+
+useGpu();
+
+const f32 = (x: ArrayLike<number>): Float64Array => Float64Array.from(Float32Array.from(x));
+const size = (shape: readonly number[]): number => shape.reduce((p, d) => p * d, 1);
+
+interface Case {
+  name: string;
+  shape: number[];
+  /** The prediction: probabilities off the clamp, or logits. */
+  x: Float64Array;
+  y: Float64Array;
+  /** The upstream gradient: one value, or one per element for 'none'. */
+  dy: NdArray;
+  gpu: (x: dn.Tensor, y: dn.Tensor) => dn.Tensor;
+  forward: (x: NdArray, y: NdArray) => NdArray;
+  targetBackward: (x: NdArray, y: NdArray, dy: NdArray) => NdArray;
+  /** The prediction's gradient, which must not change when the target takes one too. */
+  backward?: (x: NdArray, y: NdArray, dy: NdArray) => NdArray;
+}
+
+const scalarOf = (v: number): NdArray => nd([v], []);
+
+function cases(): Case[] {
+  const out: Case[] = [];
+  const reductions: Reduction[] = ['mean', 'sum', 'none'];
+  for (const [k, reduction] of reductions.entries()) {
+    const shape = [2, 3, 5, 1];
+    const n = size(shape);
+    const y = f32(uniform(n, 40 + k, 0, 1));
+    const dy = reduction === 'none' ? nd(f32(uniform(n, 50 + k, 0.5, 1.5)), shape) : scalarOf(0.75);
+    out.push({
+      name: `bceLoss ${reduction}`,
+      shape,
+      x: f32(uniform(n, 60 + k, 0.02, 0.98)),
+      y,
+      dy,
+      gpu: (p, t) => bceLoss(p, t, { reduction }),
+      forward: (p, t) => bceForwardRef(p, t, 1e-7, reduction),
+      targetBackward: (p, t, d) => bceTargetBackwardRef(p, t, d, 1e-7, reduction),
+      backward: (p, t, d) => bceBackwardRef(p, t, d, 1e-7, reduction),
+    });
+    out.push({
+      name: `bceWithLogits ${reduction}`,
+      shape,
+      x: f32(uniform(n, 70 + k, -4, 4)),
+      y,
+      dy,
+      gpu: (z, t) => bceWithLogits(z, t, { reduction }),
+      forward: (z, t) => bceWithLogitsForwardRef(z, t, reduction),
+      targetBackward: (z, t, d) => bceWithLogitsTargetBackwardRef(z, t, d, reduction),
+    });
+  }
+  for (const [k, o] of [{ perSample: false, perChannel: false }, { perSample: true, perChannel: true }].entries()) {
+    const shape = [2, 4, 3, 3];
+    const n = size(shape);
+    const x = f32(uniform(n, 80 + k, 0.02, 0.98));
+    const y = f32(uniform(n, 90 + k, 0, 1));
+    const title = `${o.perSample ? ' per sample' : ''}${o.perChannel ? ' per channel' : ''}`;
+    out.push({
+      name: `diceLoss${title}`,
+      shape,
+      x,
+      y,
+      dy: scalarOf(1.25),
+      gpu: (p, t) => diceLoss(p, t, o),
+      forward: (p, t) => scalarOf(diceForwardRef(p, t, 1, o.perSample, o.perChannel)),
+      targetBackward: (p, t, d) => diceTargetBackwardRef(p, t, d.data[0], 1, o.perSample, o.perChannel),
+    });
+    const w = { bceWeight: 0.5, diceWeight: 2, ...o };
+    out.push({
+      name: `bceDiceLoss${title}`,
+      shape,
+      x,
+      y,
+      dy: scalarOf(1.25),
+      gpu: (p, t) => bceDiceLoss(p, t, w),
+      forward: (p, t) => scalarOf(bceDiceForwardRef(p, t, w)),
+      targetBackward: (p, t, d) => bceDiceTargetBackwardRef(p, t, d.data[0], w),
+      backward: (p, t, d) => bceDiceBackwardRef(p, t, d.data[0], w),
+    });
+  }
+  return out;
+}
+
+describe("the targets' gradients", () => {
+  for (const c of cases()) {
+    it(`${c.name}: CPU target backward matches finite differences in y`, () => {
+      const analytic = c.targetBackward(nd(c.x, c.shape), nd(c.y, c.shape), c.dy);
+      checkGrad(`${c.name} dL/dy`, (v) => c.forward(nd(c.x, c.shape), nd(v, c.shape)), c.y, c.dy.data, analytic.data);
+    });
+
+    it(`${c.name}: GPU y.grad matches CPU, and x.grad is what it was`, async () => {
+      const xt = fromNd(c.x, c.shape, true);
+      const yt = fromNd(c.y, c.shape, true);
+      const loss = c.gpu(xt, yt);
+      const dyt = fromNd(c.dy.data, [...loss.shape]);
+      loss.backward(dyt);
+      const want = c.targetBackward(nd(c.x, c.shape), nd(c.y, c.shape), c.dy);
+      // float32 kernels against float64: the default atol 1e-5 / rtol 1e-4 (test/helpers/close.ts);
+      // the largest target gradients here are a few units (log((1 - 0.02) / 0.02) = 3.9, z up to 4).
+      expectClose(`${c.name} dL/dy`, await yt.grad!.toArray(), want.data);
+      if (c.backward) expectClose(`${c.name} dL/dx`, await xt.grad!.toArray(), c.backward(nd(c.x, c.shape), nd(c.y, c.shape), c.dy).data);
+      for (const t of [xt, yt, loss, dyt]) t.dispose();
+    });
+  }
+
+  it('a target without requiresGrad still gets no gradient and keeps nothing extra alive', async () => {
+    const x = fromNd(f32(uniform(24, 1, 0.1, 0.9)), [2, 3, 4, 1], true);
+    const y = fromNd(f32(uniform(24, 2, 0, 1)), [2, 3, 4, 1]);
+    const loss = diceLoss(x, y);
+    loss.backward();
+    expect(y.grad).toBeNull();
+    expect(x.grad).not.toBeNull();
+    for (const t of [x, y, loss]) t.dispose();
+  });
+});
