@@ -18,7 +18,7 @@
 // fused kernel would make one pass each way where this makes about ten (y's constants, q, its
 // power, the products, the reduction); a U-Net step's convolutions cost far more, so the
 // composition stays until a profile says otherwise.
-// y never receives a gradient: what is derived from it is computed off the tape.
+// A target that requires a gradient gets one through the same composition (PyTorch's does).
 //
 // q^γ (focalPower, also used by focal Tversky): square for γ = 2, else exp(γ·log q) on q clamped
 // to ≥ 1e-30. q is exactly 0 where a prediction is exactly right (p at 0 or 1, σ(z) rounding to 1),
@@ -27,10 +27,9 @@
 
 import { ShapeError } from '../errors.js';
 import { expectChoice, expectNumber, expectOptions, expectTensor } from '../graph/args.js';
-import { noGrad } from '../graph/autograd.js';
 import { scope } from '../graph/scope.js';
 import type { Tensor } from '../graph/tensor.js';
-import { binary, unary, unaryForward } from './elementwise.js';
+import { binary, unary } from './elementwise.js';
 import { bceLoss, bceWithLogits, type Reduction } from './loss.js';
 import { mean, sum } from './reduce.js';
 
@@ -95,14 +94,15 @@ function checkFocalArgs(op: string, x: unknown, y: unknown, options: unknown): C
 function focalFrom(prob: () => Tensor, ce: Tensor, y: Tensor, { alpha, gamma, reduction }: Checked): Tensor {
   let l = ce;
   if (gamma !== 0) {
-    // q = p(1 − 2y) + y: the slope and offset are constants of y, made off the tape.
-    const [slope, offset] = noGrad(() => [unaryForward('addScalar', unaryForward('scale', y, -2), 1), y.share()]);
-    const q = binary('add', binary('mul', prob(), slope), offset);
+    // q = p(1 − 2y) + y: its slope and offset are made from y on the tape, which records nothing
+    // unless y requires a gradient.
+    const slope = unary('addScalar', unary('scale', y, -2), 1);
+    const q = binary('add', binary('mul', prob(), slope), y);
     l = binary('mul', focalPower(q, gamma), l);
   }
   if (alpha !== null) {
     // w = α y + (1 − α)(1 − y) = (2α − 1) y + (1 − α).
-    const w = noGrad(() => unaryForward('addScalar', unaryForward('scale', y, 2 * alpha - 1), 1 - alpha));
+    const w = unary('addScalar', unary('scale', y, 2 * alpha - 1), 1 - alpha);
     l = binary('mul', w, l);
   }
   return reduction === 'none' ? l : reduction === 'sum' ? sum(l) : mean(l);

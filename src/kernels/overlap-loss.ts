@@ -20,15 +20,14 @@
 // passes over the tensor (y's constants, two products, an add, two sums), the rest on [groups]
 // values; a loss is a small part of a step, and each piece's gradient is tested on its own.
 // diceLoss's fused sums (loss.ts) give Σp + Σy, not FP and FN apart, so they are not reused.
-// y gets no gradient.
+// A target that requires a gradient gets one through the same composition.
 
 import { ShapeError } from '../errors.js';
 import { expectNumber, expectOptions, expectTensor } from '../graph/args.js';
-import { noGrad } from '../graph/autograd.js';
 import { reshape } from '../graph/reshape.js';
 import { scope } from '../graph/scope.js';
 import type { Tensor } from '../graph/tensor.js';
-import { binary, unary, unaryForward } from './elementwise.js';
+import { binary, unary } from './elementwise.js';
 import { focalPower } from './focal-loss.js';
 import { mean, sum } from './reduce.js';
 
@@ -80,13 +79,10 @@ function checkArgs(op: string, p: unknown, y: unknown, options: unknown, alpha: 
 function missFraction(p: Tensor, y: Tensor, alpha: number, beta: number, smooth: number, { samples, channels }: Groups): Tensor {
   const view = [samples, p.size / (samples * channels), channels];
   const groupSum = (t: Tensor) => sum(reshape(t, view), 1);
-  // m's slope α − (α + β)y and offset βy, and y itself, as constants off the tape.
-  const [target, slope, offset] = noGrad(() => [
-    y.share(),
-    unaryForward('addScalar', unaryForward('scale', y, -(alpha + beta)), alpha),
-    unaryForward('scale', y, beta),
-  ]);
-  const tp = groupSum(binary('mul', p, target));
+  // m's slope α − (α + β)y and offset βy, on the tape (nothing recorded unless y requires a gradient).
+  const slope = unary('addScalar', unary('scale', y, -(alpha + beta)), alpha);
+  const offset = unary('scale', y, beta);
+  const tp = groupSum(binary('mul', p, y));
   const miss = groupSum(binary('add', binary('mul', p, slope), offset));
   return binary('div', miss, unary('addScalar', binary('add', tp, miss), smooth));
 }

@@ -9,7 +9,9 @@
 // softmaxCrossEntropy of logits z against targets y (same shape; one-hot or soft), smoothing e:
 //   t = y (1 - e) + e / C,  l_row = sum_c t_c (lse - z_c),  lse = m + log sum exp(z - m)
 //   dz = dy_row * scale * (softmax(z) sum_c t_c - t), scale = 1 / rows for 'mean' (rows, not
-//   elements, as Keras and PyTorch average). Saves z and y; y never receives a gradient.
+//   elements, as Keras and PyTorch average). Saves z and y. A target that requires a gradient
+//   (soft labels from another network) gets one, as PyTorch's: dy_c = dy_row * scale * (1 - e) *
+//   (lse - z_c), the log-softmax's negative, by its row kernel.
 // oneHot(labels, classes): not differentiable, records nothing.
 //
 // Two variants of each row kernel, chosen by C and the adapter (rowKernel in softmax-rows.ts). One
@@ -161,6 +163,40 @@ fn main(${LINEAR_MAIN_ARGS}) {
 }`,
 };
 
+/** out_i = factor * dy[row(i) % ndy] * logP_i: the target's gradient from the log-softmax. */
+const crossEntropyTargetSpec: KernelSpec = {
+  name: 'softmaxCrossEntropy.targetBackward',
+  key: '',
+  inputs: 2,
+  outputs: 1,
+  wgsl: () => /* wgsl */ `
+struct Params { n: u32, c: u32, ndy: u32, factor: f32 }
+@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> logP: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dt: array<f32>;
+@group(0) @binding(3) var<uniform> params: Params;
+@compute @workgroup_size(256)
+fn main(${LINEAR_MAIN_ARGS}) {
+  let i = ${linearIndex()};
+  if (i >= params.n) { return; }
+  dt[i] = params.factor * dy[(i / params.c) % params.ndy] * logP[i];
+}`,
+};
+
+/**
+ * The target's gradient, -(1 - e) * dy_row * scale * logSoftmax(z): the log-softmax by its own
+ * row kernels, then one pass for the per-row factor (a soft target's gradient is rarely asked
+ * for, so it does not get a fused row kernel).
+ */
+function crossEntropyTargetBackward(dy: Tensor, z: Tensor, labelSmoothing: number, scale: number): Tensor {
+  const logP = softmaxForward('logSoftmax', z);
+  const dt = emptyTensor(z.shape, 'softmaxCrossEntropy.dy');
+  const params = packParams([u32(z.size), u32(z.shape[z.rank - 1]), u32(dy.size), f32(-(1 - labelSmoothing) * scale)]);
+  runtime().dispatch(crossEntropyTargetSpec, { inputs: [dy.slice, logP.slice], outputs: [dt.slice], params }, linearGrid(z.size));
+  logP.dispose();
+  return dt;
+}
+
 /** keep = 1 − e and spread = e / C, the smoothed target's two constants (TARGET). */
 function smoothingParams(z: Tensor, labelSmoothing: number): ParamValue[] {
   return [f32(1 - labelSmoothing), f32(labelSmoothing / z.shape[z.rank - 1])];
@@ -281,7 +317,10 @@ export function softmaxCrossEntropy(z: Tensor, y: Tensor, options: CrossEntropyO
   const out = reduceLoss(perRow, reduction);
   perRow.dispose();
   const scale = reduction === 'mean' ? 1 / rows : 1;
-  const backward = (dy: Tensor, needs: boolean[], [sz, sy]: Tensor[]) => [needs[0] ? softmaxCrossEntropyBackward(dy, sz, sy, labelSmoothing, scale) : null, null];
+  const backward = (dy: Tensor, needs: boolean[], [sz, sy]: Tensor[]) => [
+    needs[0] ? softmaxCrossEntropyBackward(dy, sz, sy, labelSmoothing, scale) : null,
+    needs[1] ? crossEntropyTargetBackward(dy, sz, labelSmoothing, scale) : null,
+  ];
   return record(op, [z, y], out, backward, [z, y]);
 }
 

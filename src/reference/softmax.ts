@@ -118,6 +118,19 @@ export function softmaxCrossEntropyBackwardRef(z: NdArray, y: NdArray, dy: NdArr
   return dz;
 }
 
+/** dL/dy for upstream dy: (1 - e) (lse - z_c) times the row's upstream (the loss is linear in y). */
+export function softmaxCrossEntropyTargetBackwardRef(z: NdArray, y: NdArray, dy: NdArray, o: CrossEntropyRefOptions = {}): NdArray {
+  const { reduction = 'mean', labelSmoothing = 0 } = o;
+  const { rows, c } = rowsOf(z);
+  const dt = ndZeros(y.shape);
+  for (let r = 0; r < rows; r++) {
+    const up = reduction === 'none' ? dy.data[r] : reduction === 'mean' ? dy.data[0] / rows : dy.data[0];
+    const lse = logSumExp(z.data, r * c, c);
+    for (let k = 0; k < c; k++) dt.data[r * c + k] = up * (1 - labelSmoothing) * (lse - z.data[r * c + k]);
+  }
+  return dt;
+}
+
 // ---------------------------------------------------------------------------------------------
 // oneHot: labels [...] or [..., 1] -> [..., classes]. A label rounds to the nearest integer
 // (halves up); one that then falls outside [0, classes), or is NaN or infinite, gives a row of zeros.

@@ -19,8 +19,11 @@ import {
   diceForwardRef,
   diceTargetBackwardRef,
 } from '../../src/reference/loss.js';
+import { focalForwardRef, sigmoidFocalForwardRef } from '../../src/reference/focal-loss.js';
+import { tverskyForwardRef } from '../../src/reference/overlap-loss.js';
+import { softmaxCrossEntropyRef, softmaxCrossEntropyTargetBackwardRef } from '../../src/reference/softmax.js';
 import { expectClose } from '../helpers/close.js';
-import { checkGrad } from '../helpers/finite-diff.js';
+import { checkGrad, numericGrad } from '../helpers/finite-diff.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
 import { uniform } from '../helpers/rng.js';
 
@@ -105,7 +108,51 @@ function cases(): Case[] {
       backward: (p, t, d) => bceDiceBackwardRef(p, t, d.data[0], w),
     });
   }
+  for (const [k, [reduction, labelSmoothing]] of ([['mean', 0], ['sum', 0.1], ['none', 0.2]] as const).entries()) {
+    const shape = [2, 3, 5];
+    const n = size(shape);
+    out.push({
+      name: `softmaxCrossEntropy ${reduction} smoothing ${labelSmoothing}`,
+      shape,
+      x: f32(uniform(n, 100 + k, -3, 3)),
+      y: f32(uniform(n, 110 + k, 0, 1)),
+      dy: reduction === 'none' ? nd(f32(uniform(6, 120 + k, 0.5, 1.5)), [2, 3]) : scalarOf(0.75),
+      gpu: (z, t) => dn.softmaxCrossEntropy(z, t, { reduction, labelSmoothing }),
+      forward: (z, t) => softmaxCrossEntropyRef(z, t, { reduction, labelSmoothing }),
+      targetBackward: (z, t, d) => softmaxCrossEntropyTargetBackwardRef(z, t, d, { reduction, labelSmoothing }),
+    });
+  }
   return out;
+}
+
+/**
+ * Losses composed of other ops (focal, Tversky), whose gradients autograd gives: the GPU's y.grad
+ * against float64 central differences of the reference forward in y.
+ */
+interface ComposedCase {
+  name: string;
+  shape: number[];
+  x: Float64Array;
+  y: Float64Array;
+  gpu: (x: dn.Tensor, y: dn.Tensor) => dn.Tensor;
+  forward: (x: NdArray, y: NdArray) => number;
+}
+
+function composedCases(): ComposedCase[] {
+  const shape = [2, 3, 4, 2];
+  const n = size(shape);
+  const p = f32(uniform(n, 130, 0.05, 0.95));
+  const z = f32(uniform(n, 131, -3, 3));
+  const y = f32(uniform(n, 132, 0.05, 0.95));
+  const focal = { alpha: 0.25, gamma: 2, reduction: 'mean' as const };
+  const tversky = { alpha: 0.3, beta: 0.7, smooth: 1 };
+  return [
+    { name: 'focalLoss', shape, x: p, y, gpu: (a, b) => dn.focalLoss(a, b, focal), forward: (a, b) => focalForwardRef(a, b, { ...focal, eps: 1e-7 }).data[0] },
+    { name: 'focalLoss gamma 1.5, no alpha', shape, x: p, y, gpu: (a, b) => dn.focalLoss(a, b, { alpha: null, gamma: 1.5 }), forward: (a, b) => focalForwardRef(a, b, { alpha: null, gamma: 1.5, reduction: 'mean', eps: 1e-7 }).data[0] },
+    { name: 'sigmoidFocalLoss', shape, x: z, y, gpu: (a, b) => dn.sigmoidFocalLoss(a, b, focal), forward: (a, b) => sigmoidFocalForwardRef(a, b, focal).data[0] },
+    { name: 'tverskyLoss per channel', shape, x: p, y, gpu: (a, b) => dn.tverskyLoss(a, b, { ...tversky, perChannel: true }), forward: (a, b) => tverskyForwardRef(a, b, { ...tversky, perChannel: true }) },
+    { name: 'focalTverskyLoss', shape, x: p, y, gpu: (a, b) => dn.focalTverskyLoss(a, b, { ...tversky, gamma: 0.75 }), forward: (a, b) => tverskyForwardRef(a, b, { ...tversky, gamma: 0.75 }) },
+  ];
 }
 
 describe("the targets' gradients", () => {
@@ -127,6 +174,19 @@ describe("the targets' gradients", () => {
       expectClose(`${c.name} dL/dy`, await yt.grad!.toArray(), want.data);
       if (c.backward) expectClose(`${c.name} dL/dx`, await xt.grad!.toArray(), c.backward(nd(c.x, c.shape), nd(c.y, c.shape), c.dy).data);
       for (const t of [xt, yt, loss, dyt]) t.dispose();
+    });
+  }
+
+  for (const c of composedCases()) {
+    it(`${c.name}: GPU y.grad matches finite differences of the reference in y`, async () => {
+      const xt = fromNd(c.x, c.shape, true);
+      const yt = fromNd(c.y, c.shape, true);
+      const loss = c.gpu(xt, yt);
+      loss.backward();
+      const numeric = numericGrad((v) => c.forward(nd(c.x, c.shape), nd(v, c.shape)), c.y);
+      // float32 composition of about ten ops against float64: the default atol 1e-5 / rtol 1e-4.
+      expectClose(`${c.name} dL/dy`, await yt.grad!.toArray(), numeric);
+      for (const t of [xt, yt, loss]) t.dispose();
     });
   }
 

@@ -109,14 +109,20 @@ for (const kind of ['tversky', 'focalTversky'] as const) {
       expectClose(`${kind} perfect backward`, got.grad, tverskyBackwardRef(nd(y, shape), nd(y, shape), 1, ref).data);
     });
 
-    it('gives no gradient to the target', async () => {
-      const pt = fromNd(uniform(16, 320, 0.1, 0.9), [2, 2, 2, 2], true);
-      const yt = fromNd(mask(16, 321, 0.4), [2, 2, 2, 2], true);
-      const loss = resolve(kind, { perChannel: true }).gpu(pt, yt);
-      loss.backward();
-      expect(pt.grad).not.toBeNull();
-      expect(yt.grad).toBeNull();
-      for (const t of [pt, yt, loss]) t.dispose();
+    it("gives the target its gradient without changing the prediction's (loss-target-grad.test.ts checks its values)", async () => {
+      const p = uniform(16, 320, 0.1, 0.9);
+      const y = mask(16, 321, 0.4);
+      const grads: Float32Array[] = [];
+      for (const targetGrad of [false, true]) {
+        const pt = fromNd(p, [2, 2, 2, 2], true);
+        const yt = fromNd(y, [2, 2, 2, 2], targetGrad);
+        const loss = resolve(kind, { perChannel: true }).gpu(pt, yt);
+        loss.backward();
+        grads.push(await pt.grad!.toArray());
+        expect(yt.grad === null).toBe(!targetGrad);
+        for (const t of [pt, yt, loss]) t.dispose();
+      }
+      expect(grads[1]).toEqual(grads[0]);
     });
   });
 }

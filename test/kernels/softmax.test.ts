@@ -9,6 +9,7 @@ import {
   logSoftmaxRef,
   softmaxBackwardRef,
   softmaxCrossEntropyBackwardRef,
+  softmaxCrossEntropyTargetBackwardRef,
   softmaxCrossEntropyRef,
   softmaxRef,
 } from '../../src/reference/softmax.js';
@@ -146,7 +147,7 @@ const CE_CASES = [
   { shape: [70000, 2], reduction: 'none', targets: 'soft', labelSmoothing: 0 },
 ] as const satisfies readonly { shape: number[]; reduction: CrossEntropyOptions['reduction']; targets: Targets; labelSmoothing: number }[];
 
-/** The loss on the GPU, then its backward for upstream dy (shape of the loss); y requires a gradient, to show it gets none. */
+/** The loss on the GPU, then its backward for upstream dy (shape of the loss); y requires a gradient too, and gets one. */
 async function runCrossEntropy(z: Float64Array, y: Float64Array, shape: number[], options: CrossEntropyOptions, dy: (n: number) => Float64Array) {
   const zt = fromNd(z, shape, true);
   const yt = fromNd(y, shape, true);
@@ -156,7 +157,7 @@ async function runCrossEntropy(z: Float64Array, y: Float64Array, shape: number[]
   const dyt = fromNd(dy(loss.size), lossShape);
   loss.backward(dyt);
   const grad = await zt.grad!.toArray();
-  const targetGrad = yt.grad;
+  const targetGrad = await yt.grad!.toArray();
   for (const t of [zt, yt, loss, dyt]) t.dispose();
   return { lossShape, values, grad, targetGrad };
 }
@@ -188,7 +189,10 @@ describe('softmaxCrossEntropy', () => {
       expectClose(`${title} forward`, got.values, want.data);
       const gradScale = cs.reduction === 'mean' ? 1 / rows : 1;
       expectClose(`${title} backward`, got.grad, wantGrad().data, { atol: F32.atol * gradScale });
-      expect(got.targetGrad).toBeNull();
+      // dL/dy = (1 - e) (lse - z) times the row's upstream: values up to about 10 (logits in
+      // [-4, 4], 7 classes), scaled by 1/rows for a mean, as the logits' gradient is.
+      const wantTarget = softmaxCrossEntropyTargetBackwardRef(nd(z, shape), nd(y, shape), dyRef, options);
+      expectClose(`${title} target backward`, got.targetGrad, wantTarget.data, { atol: F32.atol * gradScale });
     });
   }
 
