@@ -2,7 +2,8 @@
 // U-Net on WebGPU. The architecture comes from the checkpoint's metadata, and so do the input size
 // and normalisation, which slice-input.ts applies as `dawnet predict` does; a checkpoint of an older
 // run records neither, and the panel says what it assumes instead. Ground-truth masks (_mask.tif)
-// are left out, as predict refuses them.
+// are left out, as predict refuses them. A dropped folder is read whole (dropped-files.ts), and
+// its files keep their paths, so that 'zscore-volume' can tell patient folders apart.
 // The options (segment-options.ts) redraw the slices shown when they change: a new TTA setting
 // runs the model again, post-processing alone works on the kept probabilities. Several checkpoints
 // at once (the folds of `dawnet cv`) run as their ensemble, as `dawnet predict --ensemble` does:
@@ -17,8 +18,9 @@ import { figure, maskImage } from './canvas.js';
 import { forwardOnce } from './infer.js';
 import { byId, pageState, setStage, showMessage, type SliceResult } from './page-state.js';
 import { maskSlice, setupSegmentOptions } from './segment-options.js';
-import { MASK_FILE } from '../src/app/predict-job.js';
-import { describeInput, inputSentence, readInputSpec, readSlice, sameInput, volumesOf, type InputSpec, type SliceInput } from './slice-input.js';
+import { MASK_FILE } from '../src/data/lgg.js';
+import { describeInput, givenFile, inputSentence, readInputSpec, readSlices, sameInput, type GivenFile, type InputSpec, type SliceInput } from './slice-input.js';
+import { droppedFiles } from './dropped-files.js';
 
 interface UNetArchitecture {
   name: 'unet';
@@ -52,7 +54,7 @@ interface ShownSlice extends SliceInput {
 }
 
 let loaded: LoadedModel | null = null;
-let slices: File[] = [];
+let slices: GivenFile[] = [];
 let shown: ShownSlice[] = [];
 /** File batches and option changes are handled one at a time, in the order they arrive (enqueue). */
 let queue: Promise<void> = Promise.resolve();
@@ -198,10 +200,9 @@ async function runSlices(): Promise<void> {
   results.replaceChildren();
   pageState.results = [];
   shown = [];
-  const volumes = m.input.normalize === 'zscore-volume' ? await volumesOf(slices, m.input, m.arch.depth) : null;
   // Each card is drawn as soon as its slice is through, not after the whole batch.
-  for (const file of slices) {
-    const s = await infer(await readSlice(file, m.input, m.arch.depth, volumes), m);
+  for await (const input of readSlices(slices, m.input, m.arch.depth)) {
+    const s = await infer(input, m);
     shown.push(s);
     results.append(renderSlice(s));
   }
@@ -235,23 +236,30 @@ function enqueue(job: () => Promise<void>): void {
   });
 }
 
-/** Sorts dropped or picked files into the checkpoints (several: an ensemble) and the slices, then runs what can run. */
-function accept(files: File[]): void {
-  const checkpoints = files.filter((f) => /\.safetensors$/i.test(f.name));
-  const masks = files.filter((f) => MASK_FILE.test(f.name));
-  const tiffs = files.filter((f) => /\.tiff?$/i.test(f.name) && !masks.includes(f));
-  const ignored = files.filter((f) => !checkpoints.includes(f) && !tiffs.includes(f) && !masks.includes(f));
-  const names = (fs: File[]) => fs.map((f) => f.name).join(', ');
-  const messages = [
-    masks.length ? `Left out ${names(masks)}: ground-truth masks (_mask.tif), not MRI slices (dawnet predict refuses them too).` : '',
-    ignored.length ? `Ignored ${names(ignored)}: expected .safetensors checkpoints or .tif slices.` : '',
-  ].filter(Boolean);
+/**
+ * Sorts dropped or picked files into the checkpoints (several: an ensemble) and the slices, then
+ * runs what can run. A drop's files may still be being listed (a folder's): they are awaited in turn.
+ */
+function accept(given: GivenFile[] | Promise<GivenFile[]>): void {
+  const listed = Promise.resolve(given);
+  // Handled here so that a listing that fails before its turn is not reported as unhandled; the job shows it.
+  listed.catch(() => undefined);
   enqueue(async () => {
+    const files = await listed;
+    const checkpoints = files.filter((f) => /\.safetensors$/i.test(f.file.name));
+    const masks = files.filter((f) => MASK_FILE.test(f.file.name));
+    const tiffs = files.filter((f) => /\.tiff?$/i.test(f.file.name) && !masks.includes(f));
+    const ignored = files.filter((f) => !checkpoints.includes(f) && !tiffs.includes(f) && !masks.includes(f));
+    const names = (fs: GivenFile[]) => fs.map((f) => f.file.name).join(', ');
+    const messages = [
+      masks.length ? `Left out ${names(masks)}: ground-truth masks (_mask.tif), not MRI slices (dawnet predict refuses them too).` : '',
+      ignored.length ? `Ignored ${names(ignored)}: expected .safetensors checkpoints or .tif slices.` : '',
+    ].filter(Boolean);
     showMessage(byId('segment-error'), messages.length ? messages.join(' ') : null);
     if (!checkpoints.length && !tiffs.length) return;
     if (checkpoints.length) {
       setStage('segment', 'loading');
-      await loadCheckpointFiles(checkpoints);
+      await loadCheckpointFiles(checkpoints.map((f) => f.file));
       setStage('segment', 'model-loaded');
     }
     if (tiffs.length) slices = tiffs;
@@ -269,8 +277,8 @@ export function setupSegmentPanel(enabled: boolean): void {
   setStage('segment', enabled ? 'idle' : 'disabled');
   setupSegmentOptions(enabled, () => enqueue(redraw));
   if (!enabled) return;
-  checkpointInput.addEventListener('change', () => accept([...(checkpointInput.files ?? [])]));
-  sliceInput.addEventListener('change', () => accept([...(sliceInput.files ?? [])]));
+  checkpointInput.addEventListener('change', () => accept([...(checkpointInput.files ?? [])].map(givenFile)));
+  sliceInput.addEventListener('change', () => accept([...(sliceInput.files ?? [])].map(givenFile)));
   zone.addEventListener('dragover', (e) => {
     e.preventDefault();
     zone.classList.add('over');
@@ -279,6 +287,6 @@ export function setupSegmentPanel(enabled: boolean): void {
   zone.addEventListener('drop', (e) => {
     e.preventDefault();
     zone.classList.remove('over');
-    accept([...(e.dataTransfer?.files ?? [])]);
+    if (e.dataTransfer) accept(droppedFiles(e.dataTransfer));
   });
 }

@@ -3,6 +3,9 @@
 // then normalised as the run was trained. 'zscore': each slice by its own channel statistics.
 // 'zscore-volume': the slices of one patient given together share the statistics over all of them
 // (predict does so for a patient folder); a slice given without others of its patient, by its own.
+// A patient is the kaggle_3m file-name prefix (`<patient>_<n>.tif`, src/data/lgg.ts's SLICE_FILE)
+// within its folder where the browser gives the file's path (a dropped or picked folder); where it
+// gives none, the prefix alone, and the slice's card says so. Each file is decoded once.
 // 'imagenet' and 'none': the 0..1 values as they are (a U-Net run normalises nothing on the host
 // for either; ImageNet preprocessing belongs to the VGG classifier). The size and normalisation
 // come from the checkpoint's metadata (`dawnet train` and the Train panel write them); an older
@@ -14,6 +17,7 @@ import { applyStats, channelStats, type ChannelStats } from '../src/data/normali
 import { NORMALIZE_MODES, type NormalizeMode } from '../src/app/config.js';
 import { sliceToRgb } from '../src/app/predict-job.js';
 import { readTiffInfo } from '../src/data/tiff.js';
+import { slicePatient } from '../src/data/lgg.js';
 
 export type Normalize = NormalizeMode;
 
@@ -55,7 +59,7 @@ export function describeInput(spec: InputSpec): string {
 
 const MODE_TEXT: Record<Normalize, string> = {
   zscore: 'z-scored per slice and channel',
-  'zscore-volume': "z-scored per channel with the statistics of the patient's slices given together (a slice given alone: its own)",
+  'zscore-volume': "z-scored per channel with the statistics of the patient's slices given together, per folder where the browser gives folders (a slice given alone: its own)",
   imagenet: "not normalised ('imagenet': a U-Net run feeds the 0..1 values, as dawnet predict does)",
   none: 'not normalised (0..1 values)',
 };
@@ -83,56 +87,109 @@ export function inputSize(width: number, height: number, depth: number): number 
   return Math.max(step, Math.round(Math.max(width, height) / step) * step);
 }
 
-/** kaggle_3m slice names are `<patient folder>_<n>.tif`; other names are a patient of their own. */
-export function patientOf(name: string): string {
-  return /^(.+)_\d+\.tiff?$/i.exec(name)?.[1] ?? name;
+/** A file as the page got it: `path` is where it lies in the folder dropped or picked, '' where the browser gives no path. */
+export interface GivenFile {
+  file: File;
+  path: string;
 }
 
+/** A picked file and the path the browser gives it: a picked folder's files have a webkitRelativePath, others ''. */
+export const givenFile = (file: File): GivenFile => ({ file, path: file.webkitRelativePath ?? '' });
 
-/** Volume statistics, per patient, of the files given together, as predict's folderStats computes them. */
-export interface Volumes {
-  stats: Map<string, ChannelStats>;
-  counts: Map<string, number>;
+/** The volume a slice counts in for 'zscore-volume': its patient prefix, within its folder when the path names one. */
+export interface VolumeOf {
+  key: string;
+  patient: string;
+  /** The folder in the path given ('kaggle_3m/TCGA_CS_4941_19960909'); null when the path names none. */
+  folder: string | null;
 }
 
-async function decode(file: File, spec: InputSpec, depth: number): Promise<{ info: { width: number; height: number }; size: number; rgb: Float32Array }> {
+/**
+ * Groups by folder and kaggle_3m prefix (`<patient>_<n>.tif`; another name is a patient of its own),
+ * so that same-named slices of two patient folders dropped together keep their own statistics. A
+ * path with no folder ('' or a file dropped on its own, '/x_1.tif') leaves the prefix alone.
+ */
+export function volumeOf(given: GivenFile): VolumeOf {
+  const patient = slicePatient(given.file.name) ?? given.file.name;
+  const path = given.path.replace(/^\/+/, '');
+  const at = path.lastIndexOf('/');
+  const folder = at > 0 ? path.slice(0, at) : null;
+  return { key: JSON.stringify([folder, patient]), patient, folder };
+}
+
+interface Decoded {
+  info: { width: number; height: number };
+  size: number;
+  rgb: Float32Array;
+}
+
+async function decode(file: File, spec: InputSpec, depth: number): Promise<Decoded> {
   const bytes = new Uint8Array(await file.arrayBuffer());
   const info = readTiffInfo(bytes, file.name);
   const size = spec.size ?? inputSize(info.width, info.height, depth);
   return { info, size, rgb: sliceToRgb(bytes, file.name, size) };
 }
 
-/** For a 'zscore-volume' checkpoint: each patient's statistics over its slices among `files`, at the working size. */
-export async function volumesOf(files: readonly File[], spec: InputSpec, depth: number): Promise<Volumes> {
-  const groups = new Map<string, File[]>();
-  for (const f of files) groups.set(patientOf(f.name), [...(groups.get(patientOf(f.name)) ?? []), f]);
-  const stats = new Map<string, ChannelStats>();
-  const counts = new Map<string, number>();
-  for (const [patient, group] of groups) {
-    const images = await Promise.all(group.map((f) => decode(f, spec, depth)));
+/** A volume's statistics and how many of the slices given it covers. */
+interface Volume {
+  stats: ChannelStats;
+  count: number;
+}
+
+/** Each volume's statistics over its slices among `decoded` (at the working size), as predict computes a folder's. */
+function statsByVolume(files: readonly GivenFile[], decoded: readonly Decoded[]): Map<string, Volume> {
+  const groups = new Map<string, Decoded[]>();
+  for (const [i, f] of files.entries()) {
+    const key = volumeOf(f).key;
+    groups.set(key, [...(groups.get(key) ?? []), decoded[i]!]);
+  }
+  const volumes = new Map<string, Volume>();
+  for (const [key, images] of groups) {
     // One image of all the slices end to end: the same sums, in the same order, as predict's list of
     // slices, and right too when the slices have sides of their own (no recorded size).
     const all = new Float32Array(images.reduce((n, i) => n + i.rgb.length, 0));
     images.reduce((at, i) => (all.set(i.rgb, at), at + i.rgb.length), 0);
-    stats.set(patient, channelStats([all], all.length / 3, 3));
-    counts.set(patient, group.length);
+    volumes.set(key, { stats: channelStats([all], all.length / 3, 3), count: images.length });
   }
-  return { stats, counts };
+  return volumes;
 }
 
-/** Reads one slice file and normalises it as the checkpoint says (its volume's statistics from `volumes`). */
-export async function readSlice(file: File, spec: InputSpec, depth: number, volumes: Volumes | null): Promise<SliceInput> {
-  const { info, size, rgb } = await decode(file, spec, depth);
+/** How a 'zscore-volume' slice was normalised, for its card. */
+function volumeText(v: VolumeOf, count: number): string {
+  if (count < 2) return 'z-scored by its own statistics (no other slice of its patient given)';
+  if (v.folder !== null) return `z-scored with the statistics of the ${count} slices of ${v.patient} in ${v.folder}/ given together`;
+  return (
+    `z-scored with the statistics of the ${count} slices of ${v.patient} given together, grouped by file name only ` +
+    `(the browser gave no folders: drop the patient folders to keep same-named slices of different folders apart)`
+  );
+}
+
+function normalise(f: GivenFile, d: Decoded, mode: Normalize, volumes: Map<string, Volume> | null): SliceInput {
+  const { info, size, rgb } = d;
   const input = Float32Array.from(rgb);
-  const mode = spec.normalize ?? 'zscore';
   let normalised = MODE_TEXT[mode];
   if (mode === 'zscore' || mode === 'zscore-volume') {
-    const patient = patientOf(file.name);
-    const n = volumes?.counts.get(patient) ?? 1;
-    applyStats(input, size * size, n > 1 ? volumes!.stats.get(patient)! : channelStats([input], size * size, 3));
-    if (mode === 'zscore-volume') {
-      normalised = n > 1 ? `z-scored with the statistics of the ${n} slices of ${patient} given together` : 'z-scored by its own statistics (no other slice of its patient given)';
-    }
+    const v = volumeOf(f);
+    const volume = volumes?.get(v.key) ?? null;
+    const count = volume?.count ?? 1;
+    applyStats(input, size * size, count > 1 ? volume!.stats : channelStats([input], size * size, 3));
+    if (mode === 'zscore-volume') normalised = volumeText(v, count);
   }
-  return { file: file.name, info, size, rgb, input, normalised };
+  return { file: f.file.name, info, size, rgb, input, normalised };
+}
+
+/**
+ * The slices read and normalised as the checkpoint says, in the order given, each file decoded
+ * once. For 'zscore-volume' all are decoded first, for their volumes' statistics, and the decoded
+ * images kept for the second pass (the panel keeps every slice it shows anyway); otherwise one at a time.
+ */
+export async function* readSlices(files: readonly GivenFile[], spec: InputSpec, depth: number): AsyncGenerator<SliceInput> {
+  const mode = spec.normalize ?? 'zscore';
+  if (mode !== 'zscore-volume') {
+    for (const f of files) yield normalise(f, await decode(f.file, spec, depth), mode, null);
+    return;
+  }
+  const decoded = await Promise.all(files.map((f) => decode(f.file, spec, depth)));
+  const volumes = statsByVolume(files, decoded);
+  for (const [i, f] of files.entries()) yield normalise(f, decoded[i]!, mode, volumes);
 }

@@ -7,12 +7,14 @@
 // `ensemble`, the model is their EnsembleModel: every run's best checkpoint, outputs averaged.
 // Normalisation follows the run: a 'zscore-volume' run normalises the slices of a patient folder
 // with the folder's statistics, as eval does; a slice given on its own (no volume) with its own.
+// Each slice file is read and decoded once: a folder of a 'zscore-volume' run is decoded whole for
+// its statistics and its decoded slices kept until they are predicted, one folder at a time.
 // Slices that share a file name (x/s.tif, y/s.tif) get their own output names: s_*.png for the
 // first, s-2_*.png, s-3_*.png ... for the later ones, in the order given.
 
 import { applyStats, channelStats, zscoreImages, type ChannelStats } from '../data/normalize.js';
 import { decodeTiff } from '../data/tiff.js';
-import { patientSlices, resizeBilinear } from '../data/lgg.js';
+import { MASK_FILE, patientSlices, resizeBilinear } from '../data/lgg.js';
 import { noGrad } from '../graph/autograd.js';
 import { ArgumentError } from '../errors.js';
 import { describeValue, expectChoice, expectNumber } from '../graph/args.js';
@@ -63,30 +65,33 @@ function checkOptions(opts: PredictOptions): void {
   }
 }
 
+/** The slices of one path given: a lone slice (folder null), or a patient folder's slices in order. */
+interface InputGroup {
+  folder: string | null;
+  slices: string[];
+}
+
 /**
  * The slices to predict: each path as given, a folder standing for its patient's slices in
  * order (patientSlices); `folders` maps each folder to its slices, for the per-patient summary.
  */
-async function expandImages(paths: readonly string[]): Promise<{ images: string[]; folders: Map<string, string[]> }> {
+async function expandImages(paths: readonly string[]): Promise<{ groups: InputGroup[]; folders: Map<string, string[]> }> {
   const fs = await nodeFs();
-  const images: string[] = [];
+  const groups: InputGroup[] = [];
   const folders = new Map<string, string[]>();
   for (const path of paths) {
     const isFolder = await fs.stat(path).then((s) => s.isDirectory(), () => false);
     if (!isFolder) {
       refuseMask(path);
-      images.push(path);
+      groups.push({ folder: null, slices: [path] });
       continue;
     }
     const slices = await patientSlices(path);
     folders.set(path, slices);
-    images.push(...slices);
+    groups.push({ folder: path, slices });
   }
-  return { images, folders };
+  return { groups, folders };
 }
-
-/** A kaggle_3m ground-truth mask's file name; the browser page leaves such files out too. */
-export const MASK_FILE = /_mask\.tiff?$/i;
 
 /**
  * A kaggle_3m ground-truth mask (`<folder>_<n>_mask.tif`) is not an MRI: a glob such as
@@ -127,26 +132,43 @@ export function outputNames(images: readonly string[]): string[] {
   });
 }
 
-/**
- * For a 'zscore-volume' run, each folder's slices map to the channel statistics over all of them
- * (the volume), computed as volumeStats does for eval: on the slices resized to the working size.
- */
-async function folderStats(folders: Map<string, string[]>, size: number): Promise<Map<string, ChannelStats>> {
-  const byImage = new Map<string, ChannelStats>();
-  for (const slices of folders.values()) {
-    const images = await Promise.all(slices.map(async (path) => sliceToRgb(await readFileBytes(path), path, size)));
-    const stats = channelStats(images, size * size, 3);
-    for (const path of slices) byImage.set(path, stats);
-  }
-  return byImage;
+/** A slice as the model takes it: `rgb` in 0..1 at the working size, `input` normalised as the run was trained. */
+interface PreparedSlice {
+  path: string;
+  rgb: Float32Array;
+  input: Float32Array;
 }
 
-/** Normalises one slice in place as the run was trained: per slice, or with its volume's statistics when known. */
-function normaliseSlice(input: Float32Array, path: string, c: TrainConfig, volumes: Map<string, ChannelStats>): void {
+/** A copy of `rgb` normalised as the run was trained: per slice, or with its volume's statistics when it has a volume. */
+function normaliseSlice(rgb: Float32Array, c: TrainConfig, volume: ChannelStats | null): Float32Array {
   const size = c.size;
-  if (c.normalize === 'zscore-volume' && volumes.has(path)) applyStats(input, size * size, volumes.get(path)!);
+  const input = Float32Array.from(rgb);
+  if (c.normalize === 'zscore-volume' && volume) applyStats(input, size * size, volume);
   // A lone slice has no volume: per-volume runs fall back to the slice's own statistics.
   else if (c.normalize === 'zscore' || c.normalize === 'zscore-volume') zscoreImages(input, 1, size * size, 3);
+  return input;
+}
+
+/**
+ * The slices of `groups` in order, each file read and decoded once. For a 'zscore-volume' run a
+ * folder's slices are decoded together for the channel statistics over all of them (the volume,
+ * computed as volumeStats does for eval: at the working size) and kept for their predictions:
+ * one folder in memory at a time, never all the input.
+ */
+async function* preparedSlices(groups: readonly InputGroup[], c: TrainConfig): AsyncGenerator<PreparedSlice> {
+  const decode = async (path: string) => sliceToRgb(await readFileBytes(path), path, c.size);
+  for (const { folder, slices } of groups) {
+    if (folder !== null && c.normalize === 'zscore-volume') {
+      const images = await Promise.all(slices.map(decode));
+      const stats = channelStats(images, c.size * c.size, 3);
+      for (const [i, path] of slices.entries()) yield { path, rgb: images[i]!, input: normaliseSlice(images[i]!, c, stats) };
+      continue;
+    }
+    for (const path of slices) {
+      const rgb = await decode(path);
+      yield { path, rgb, input: normaliseSlice(rgb, c, null) };
+    }
+  }
 }
 
 /**
@@ -175,27 +197,23 @@ interface SliceOptions {
   tta: TtaMode;
   minLesionSize: number;
   keepLargest: boolean;
-  /** Volume statistics of the slices that came from a folder, for 'zscore-volume' runs. */
-  volumes: Map<string, ChannelStats>;
 }
 
 /** Each slice through `model`: classify, p(tumour); segment, the three PNGs and the pixel count. */
-async function predictSlices(model: Module, images: readonly string[], outDir: string, log: (m: string) => void, c: TrainConfig, opts: SliceOptions): Promise<Prediction[]> {
+async function predictSlices(model: Module, groups: readonly InputGroup[], outDir: string, log: (m: string) => void, c: TrainConfig, opts: SliceOptions): Promise<Prediction[]> {
   const { tta, minLesionSize, keepLargest } = opts;
   const postprocessing = minLesionSize > 0 || keepLargest;
   const size = c.size;
   const results: Prediction[] = [];
-  const names = outputNames(images);
-  for (const [i, path] of images.entries()) {
-    const rgb = sliceToRgb(await readFileBytes(path), path, size);
-    const input = Float32Array.from(rgb);
-    normaliseSlice(input, path, c, opts.volumes);
+  const names = outputNames(groups.flatMap((g) => g.slices));
+  let done = 0;
+  for await (const { path, rgb, input } of preparedSlices(groups, c)) {
     const x = tensor(input, [1, size, size, 3]);
     const y = noGrad(() => predictWithTta(model, x, tta));
     const out = await y.toArray();
     x.dispose();
     y.dispose();
-    const name = names[i]!;
+    const name = names[done++]!;
     if (c.task === 'classify') {
       results.push({ file: path, probability: out[0], outputs: [] });
       log(`${path}: p(tumour) = ${out[0].toFixed(4)}`);
@@ -225,7 +243,7 @@ async function predictSlices(model: Module, images: readonly string[], outDir: s
 
 export async function runPredict(runDir: string, paths: string[], outDir: string, log: (m: string) => void, opts: PredictOptions = {}): Promise<Prediction[]> {
   checkOptions(opts);
-  const { images, folders } = await expandImages(paths);
+  const { groups, folders } = await expandImages(paths);
   const tta = opts.tta ?? 'none';
   const minLesionSize = opts.minLesionSize ?? 0;
   const keepLargest = opts.keepLargest ?? false;
@@ -248,8 +266,7 @@ export async function runPredict(runDir: string, paths: string[], outDir: string
     await useRunTuning(runDir, log);
     model.eval();
     await (await nodeFs()).mkdir(outDir, { recursive: true });
-    const volumes = c.normalize === 'zscore-volume' ? await folderStats(folders, c.size) : new Map<string, ChannelStats>();
-    results = await predictSlices(model, images, outDir, log, c, { tta, minLesionSize, keepLargest, volumes });
+    results = await predictSlices(model, groups, outDir, log, c, { tta, minLesionSize, keepLargest });
   } finally {
     model.dispose();
   }

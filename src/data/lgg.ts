@@ -98,7 +98,25 @@ export async function readFileBytes(path: string): Promise<Uint8Array> {
   }
 }
 
-const SLICE_FILE = /^(.+)_(\d+)(_mask)?\.tiff?$/i;
+// kaggle_3m's file names, spelled here once for the scanner, `dawnet predict` and the browser page:
+// a slice `<folder>_<n>.tif`, its mask `<folder>_<n>_mask.tif` (.tiff and any case too).
+const MASK_SUFFIX = '_mask';
+const TIFF_EXT = String.raw`\.tiff?`;
+
+/** A kaggle_3m slice or mask file name: groups 1 the patient folder, 2 the slice number n, 3 '_mask' for a mask. */
+export const SLICE_FILE = new RegExp(String.raw`^(.+)_(\d+)(${MASK_SUFFIX})?${TIFF_EXT}$`, 'i');
+
+/**
+ * A name ending as a mask does (`..._mask.tif`), numbered or not: predict refuses such a file as an
+ * MRI and the page leaves it out. Every mask SLICE_FILE reads is one; no slice it reads is.
+ */
+export const MASK_FILE = new RegExp(`${MASK_SUFFIX}${TIFF_EXT}$`, 'i');
+
+/** The patient folder a slice's file name starts with (`<folder>_<n>.tif`); null for a mask or any other name. */
+export function slicePatient(name: string): string | null {
+  const m = SLICE_FILE.exec(name);
+  return m && !m[3] ? m[1]! : null;
+}
 
 /**
  * The slice images of one patient folder (`<folder>_<n>.tif`, masks left out) in numeric order of

@@ -2,7 +2,7 @@
 // ground-truth mask is refused, and a zscore-volume run normalises a patient folder with the
 // folder's statistics (as eval does) while a lone slice uses its own.
 // predictWithTta is replaced by "channel 0 of the normalised input", so the tumour pixel count
-// reports exactly what the model was given.
+// reports exactly what the model was given; decodeTiff is watched, to count the decodes.
 
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,10 +10,10 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as dn from '../../src/index.js';
 import { defaultConfig, type TrainConfig } from '../../src/app/config.js';
 import { buildModel } from '../../src/app/model.js';
-import { outputNames, runPredict } from '../../src/app/predict-job.js';
+import { outputNames, runPredict, sliceToRgb } from '../../src/app/predict-job.js';
 import { runFiles } from '../../src/app/run-dir.js';
 import { patientSlices, scanLgg } from '../../src/data/lgg.js';
-import { volumeStats, applyStats } from '../../src/data/normalize.js';
+import { volumeStats, applyStats, channelStats, zscoreImages } from '../../src/data/normalize.js';
 import { writeSyntheticDataset } from '../../src/data/synth.js';
 import { loadSlice } from '../../src/data/lgg.js';
 import { decodeTiff, encodeTiff } from '../../src/data/tiff.js';
@@ -26,6 +26,10 @@ import { tempDir } from './helpers.js';
 vi.mock('../../src/train/tta.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../src/train/tta.js')>();
   return { ...real, predictWithTta: vi.fn(real.predictWithTta) };
+});
+vi.mock('../../src/data/tiff.js', async (importOriginal) => {
+  const real = await importOriginal<typeof import('../../src/data/tiff.js')>();
+  return { ...real, decodeTiff: vi.fn(real.decodeTiff) };
 });
 
 useGpu();
@@ -49,11 +53,12 @@ beforeAll(async () => {
   await saveCheckpoint(runFiles(config.out).last, model, null, {});
   model.dispose();
   writeFileSync(join(config.out, 'config.json'), JSON.stringify(config));
-  vi.mocked(predictWithTta).mockImplementation((_model, x) => dn.slice(x, [0, 0, 0, 0], [1, S, S, 1]));
+  vi.mocked(predictWithTta).mockImplementation(channel0);
 });
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const quiet = () => undefined;
+const channel0 = (_model: unknown, x: dn.Tensor) => dn.slice(x, [0, 0, 0, 0], [1, S, S, 1]);
 
 describe('runPredict inputs', () => {
   it('gives slices with the same file name their own outputs, and predictions.json points at each', async () => {
@@ -103,5 +108,36 @@ describe('runPredict inputs', () => {
     // The same slice alone is z-scored on its own statistics: a different count for at least one.
     const alone = await Promise.all(slices.map(async (s, i) => (await runPredict(config.out, [s.imagePath], join(work, `alone-${i}`), quiet))[0]!.tumourPixels));
     expect(alone).not.toEqual(expected);
+  });
+
+  it('decodes each slice once, a zscore-volume folder too, and feeds the model what decoding twice did, bit for bit', async () => {
+    const slices = await patientSlices(folder);
+    mkdirSync(join(work, 'lone'), { recursive: true });
+    const lone = join(work, 'lone/other_1.tif');
+    copyFileSync(slices[3]!, lone);
+    // The folder, a slice from elsewhere, and one of the folder's slices given on its own again.
+    const given = [...slices, lone, slices[0]!];
+    const inputs: dn.Tensor[] = [];
+    vi.mocked(predictWithTta).mockImplementation((model, x) => (inputs.push(dn.slice(x, [0, 0, 0, 0], [1, S, S, 3])), channel0(model, x)));
+    vi.mocked(decodeTiff).mockClear();
+    try {
+      await runPredict(config.out, [folder, lone, slices[0]!], join(work, 'decode-once'), quiet);
+    } finally {
+      vi.mocked(predictWithTta).mockImplementation(channel0);
+    }
+    expect(vi.mocked(decodeTiff).mock.calls.map(([, name]) => name)).toEqual(given);
+    // What predict fed before: the folder decoded once for its statistics, each slice again to predict.
+    const rgb = (path: string) => sliceToRgb(readFileSync(path), path, S);
+    const stats = channelStats(slices.map(rgb), S * S, 3);
+    const want = given.map((path, i) => {
+      const input = rgb(path);
+      if (i < slices.length) applyStats(input, S * S, stats);
+      // A slice given on its own has no volume, even when its folder is given too: its own statistics.
+      else zscoreImages(input, 1, S * S, 3);
+      return input;
+    });
+    const got = await Promise.all(inputs.map((t) => t.toArray()));
+    for (const t of inputs) t.dispose();
+    expect(got.map((g) => new Uint32Array(g.buffer))).toEqual(want.map((w) => new Uint32Array(w.buffer)));
   });
 });

@@ -24,6 +24,7 @@ import { startServer, type StartedServer } from '../../src/cli/serve.js';
 import { applyStats, channelStats } from '../../src/data/normalize.js';
 import { writeSyntheticDataset } from '../../src/data/synth.js';
 import { decodePng } from '../../src/io/png.js';
+import { decodeTiff, encodeTiff } from '../../src/data/tiff.js';
 import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors.js';
 import { expectClose } from '../helpers/close.js';
 import { useGpu } from '../helpers/gpu.js';
@@ -112,6 +113,21 @@ async function nodeProbabilities(runDir: string, files: string[], normalise: (rg
   }
 }
 
+/** The trained run relabelled 'zscore-volume' (config and checkpoint), made on first use. */
+let volumeRunMade: Promise<string> | undefined;
+function volumeRun(): Promise<string> {
+  volumeRunMade ??= (async () => {
+    const runVol = join(workDir, 'run-16-volume');
+    await mkdir(runVol);
+    for (const f of ['config.json', 'split.json']) await cp(join(run, f), join(runVol, f));
+    const config = JSON.parse(await readFile(join(run, 'config.json'), 'utf8')) as TrainConfig;
+    await writeFile(join(runVol, 'config.json'), JSON.stringify({ ...config, out: runVol, normalize: 'zscore-volume' }));
+    await relabel(join(run, 'best.safetensors'), join(runVol, 'best.safetensors'), (m) => (m.normalize = 'zscore-volume'));
+    return runVol;
+  })();
+  return volumeRunMade;
+}
+
 /** `dawnet predict RUN inputs...`: per slice file, its tumour pixels and the probabilities of its PNG. */
 async function predicted(runDir: string, inputs: string[], out: string): Promise<Map<string, { tumourPixels: number; prob: Float32Array }>> {
   const results = await runPredict(runDir, inputs, out, () => undefined);
@@ -195,12 +211,7 @@ describe.skipIf(!hasChromium)('the Segment panel in headless Chromium, against d
   });
 
   it("z-scores a 'zscore-volume' run with the statistics of the patient's slices given together, leaving its masks out", async () => {
-    const runVol = join(workDir, 'run-16-volume');
-    await mkdir(runVol);
-    for (const f of ['config.json', 'split.json']) await cp(join(run, f), join(runVol, f));
-    const config = JSON.parse(await readFile(join(run, 'config.json'), 'utf8')) as TrainConfig;
-    await writeFile(join(runVol, 'config.json'), JSON.stringify({ ...config, out: runVol, normalize: 'zscore-volume' }));
-    await relabel(join(run, 'best.safetensors'), join(runVol, 'best.safetensors'), (m) => (m.normalize = 'zscore-volume'));
+    const runVol = await volumeRun();
     const pixels = RUN_SIZE * RUN_SIZE;
     const wantVolume = await nodeProbabilities(runVol, sliceFiles, (rgbs) => {
       const stats = channelStats(rgbs, pixels, 3);
@@ -218,7 +229,8 @@ describe.skipIf(!hasChromium)('the Segment panel in headless Chromium, against d
     expect(got.error).toMatch(/^Left out .*_mask\.tif.*: ground-truth masks \(_mask\.tif\), not MRI slices/);
     for (const m of maskFiles) expect(got.error).toContain(m.split('/').pop()!);
     expect(got.results.map((r) => r.file)).toEqual(sliceFiles.map((f) => f.split('/').pop()));
-    for (const d of got.details) expect(d).toContain(`statistics of the ${sliceFiles.length} slices of ${patient} given together`);
+    // Files picked one by one come with no folder: grouped by name alone, and each card says so.
+    for (const d of got.details) expect(d).toContain(`statistics of the ${sliceFiles.length} slices of ${patient} given together, grouped by file name only`);
     for (const r of got.results) expect(r.tumourPixels, r.file).toBe(predFolder.get(r.file)!.tumourPixels);
     expectClose('page vs predict in floats (volume statistics), last slice', got.prob, wantVolume.at(-1)!, { atol: FLOAT_ATOL, rtol: 0 });
     expectClose("page vs predict's PNG (patient folder), last slice", got.prob, predFolder.get(got.results.at(-1)!.file)!.prob, { atol: PNG_ATOL, rtol: 0 });
@@ -234,6 +246,53 @@ describe.skipIf(!hasChromium)('the Segment panel in headless Chromium, against d
     expectClose('page vs predict in floats (a slice alone)', got.prob, wantAlone!, { atol: FLOAT_ATOL, rtol: 0 });
     expectClose("page vs predict's PNG (a slice alone)", got.prob, predAlone.prob, { atol: PNG_ATOL, rtol: 0 });
     expect(got.results[0]!.tumourPixels).toBe(predAlone.tumourPixels);
+    expect(problems).toEqual([]);
+    await close();
+  });
+
+  it("groups a dropped folder's slices by folder, so same-named patients in two folders keep their own statistics, as predict does per folder", async () => {
+    const runVol = await volumeRun();
+    // Two copies of the patient's folder, the second darker: same file names, other statistics.
+    const drop = join(workDir, 'drop');
+    const folders = [join(drop, 'x', patient), join(drop, 'y', patient)];
+    await cp(patientDir, folders[0]!, { recursive: true });
+    await cp(patientDir, folders[1]!, { recursive: true });
+    for (const f of sliceFiles) {
+      const at = join(folders[1]!, f.split('/').pop()!);
+      const img = decodeTiff(new Uint8Array(await readFile(at)), at);
+      await writeFile(at, encodeTiff({ ...img, data: img.data.map((v) => v >> 1) }));
+    }
+    const perFolder = [await predicted(runVol, [folders[0]!], join(workDir, 'pred-drop-x')), await predicted(runVol, [folders[1]!], join(workDir, 'pred-drop-y'))];
+    const names = sliceFiles.map((f) => f.split('/').pop()!);
+    const { page, problems, close } = await openPage();
+    await give(page, 'checkpoint', [join(runVol, 'best.safetensors')]);
+    const before = await page.evaluate(() => window.__dawnet.renders);
+    // A real drop of the folder (as from a file manager), through the DevTools protocol: Playwright drops files only.
+    const box = (await page.locator('#drop-zone').boundingBox())!;
+    const cdp = await page.context().newCDPSession(page);
+    const at = { x: box.x + box.width / 2, y: box.y + box.height / 2, data: { items: [], files: [drop], dragOperationsMask: 1 } };
+    for (const type of ['dragEnter', 'dragOver', 'drop'] as const) await cdp.send('Input.dispatchDragEvent', { type, ...at });
+    await page.waitForFunction((n) => window.__dawnet.renders > n || document.body.dataset.segment === 'error', before, { timeout: 60_000 });
+    const got = await state(page);
+    expect(got.error).toMatch(/^Left out .*_mask\.tif.*: ground-truth masks/);
+    expect(got.results.map((r) => r.file)).toEqual([...names, ...names]);
+    for (const [k, folder] of ['x', 'y'].entries()) {
+      for (const [i, name] of names.entries()) {
+        const r = names.length * k + i;
+        expect(got.details[r]).toContain(`statistics of the ${names.length} slices of ${patient} in drop/${folder}/${patient}/ given together`);
+        expect(got.results[r]!.tumourPixels, `${folder}/${name}`).toBe(perFolder[k]!.get(name)!.tumourPixels);
+      }
+    }
+    const last = perFolder[1]!.get(names.at(-1)!)!.prob;
+    expectClose("page vs predict's PNG (second folder), last slice", got.prob, last, { atol: PNG_ATOL, rtol: 0 });
+    // Grouped by name alone, both folders would share statistics: the last slice would come out otherwise.
+    const pixels = RUN_SIZE * RUN_SIZE;
+    const both = folders.flatMap((f) => names.map((n) => join(f, n)));
+    const joint = await nodeProbabilities(runVol, both, (rgbs) => {
+      const stats = channelStats(rgbs, pixels, 3);
+      for (const r of rgbs) applyStats(r, pixels, stats);
+    });
+    expect(Math.max(...joint.at(-1)!.map((p, i) => Math.abs(p - got.prob[i]!)))).toBeGreaterThan(1e-3);
     expect(problems).toEqual([]);
     await close();
   });
