@@ -128,10 +128,9 @@ export class ConvTranspose2d extends Module {
     if ((opts.dilation ?? 1) !== 1) throw new ArgumentError(`ConvTranspose2d: dilation is for Conv2d only, got ${opts.dilation}`);
     const k = opts.kernelSize ?? 2;
     const seed = opts.seed ?? nextSeed();
-    const shape = [k, k, outChannels, inChannels];
-    // Fans as Keras computes them for Conv2DTranspose: the kernel's last axis is the input.
-    const values = initValues(opts.init ?? 'glorotUniform', shape, seed, { fanIn: k * k * inChannels, fanOut: k * k * outChannels });
-    this.weight = this.addParameter('weight', tensor(values, shape, { requiresGrad: true }));
+    // Fans from the shape, as Keras's compute_fans on Conv2DTranspose's (kh, kw, filters, in) and
+    // PyTorch's on [in, out, kh, kw] both take them: fanIn = k·k·outChannels (He's bounds use it).
+    this.weight = this.addParameter('weight', param([k, k, outChannels, inChannels], opts.init ?? 'glorotUniform', seed));
     this.bias = opts.bias === false ? null : this.addParameter('bias', param([outChannels], 'zeros', 0));
   }
   forward(x: Tensor): Tensor {
