@@ -15,9 +15,9 @@
 // scores it Infinity (MONAI's value), which makes the mean Infinity but keeps the median useful.
 //
 // Inputs are checked first (ArgumentError naming the function and the argument): arrays of one
-// length, whole slices, a volume name per slice, no NaN score. Each of these used to give a
-// number that looked fine and was wrong (a shorter truth read as background, 3 scores with 2
-// labels an AUC of 1), or, for sliceSize 0, never to return.
+// length, whole slices, a volume name per slice, no NaN score or mask value. Each of these used to
+// give a number that looked fine and was wrong (a shorter truth read as background, 3 scores with
+// 2 labels an AUC of 1, NaN predictions as empty masks), or, for sliceSize 0, never to return.
 
 import { ArgumentError, ShapeError } from '../errors.js';
 import { describeValue, expectChoice, expectKnownOptions, expectNumber, expectOptionalNumber, expectOptions } from '../graph/args.js';
@@ -114,7 +114,11 @@ export function binaryReport(scores: ArrayLike<number>, labels: ArrayLike<number
     precision,
     recall,
     specificity: ratio(c.tn, c.tn + c.fp),
-    f1: ratio(2 * precision * recall, precision + recall),
+    // scikit-learn's f1_score: F1 = 2TP / (2TP + FP + FN). The harmonic mean of precision and
+    // recall is the same number wherever both are defined, but it is 0/0 when TP = 0 (precision
+    // 0 or undefined, recall 0), where F1 is 0: a classifier that finds none of the positives.
+    // Undefined (NaN) only when TP + FP + FN = 0, scikit-learn's zero_division=np.nan.
+    f1: ratio(2 * c.tp, 2 * c.tp + c.fp + c.fn),
     auc: mannWhitneyAuc(scores, labels),
   };
 }
@@ -251,6 +255,16 @@ export interface SegmentationOptions {
 const SEGMENTATION_OPTIONS = ['emptyPolicy', 'volumes', 'threshold', 'surface'] as const;
 const SURFACE_OPTIONS = ['spacing', 'sliceShape', 'oneEmpty'] as const;
 
+/**
+ * No NaN among the values: a NaN is neither above nor below the threshold, so it would be read as
+ * background, and a diverged model's all-NaN output would score Dice 1 on every empty slice.
+ */
+function expectNoNaN(op: string, role: string, values: ArrayLike<number>): void {
+  for (let i = 0; i < values.length; i++) {
+    if (Number.isNaN(values[i])) throw new ArgumentError(`${op}: ${role}[${i}] is NaN; a NaN is on neither side of the threshold (did the model's output diverge?)`);
+  }
+}
+
 /** The number of slices, after checking that pred, truth and volumes describe the same ones. */
 function sliceCount(pred: unknown, truth: unknown, sliceSize: unknown, opts: SegmentationOptions): number {
   const op = 'segmentationReport';
@@ -260,6 +274,8 @@ function sliceCount(pred: unknown, truth: unknown, sliceSize: unknown, opts: Seg
   if (truth.length !== pred.length) throw new ArgumentError(`${op}: truth has ${truth.length} values but pred has ${pred.length}`);
   if (pred.length % sliceSize) throw new ArgumentError(`${op}: ${pred.length} values are not whole slices of sliceSize ${sliceSize}`);
   const n = pred.length / sliceSize;
+  expectNoNaN(op, 'pred', pred);
+  expectNoNaN(op, 'truth', truth);
   expectOptions(op, opts, "{ emptyPolicy: 'one', volumes }");
   // The surface distances' own options go inside `surface`; given beside it, they are named so.
   for (const key of Object.keys(opts).filter((k) => (SURFACE_OPTIONS as readonly string[]).includes(k))) {

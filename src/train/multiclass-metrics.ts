@@ -4,7 +4,7 @@
 // the set's summed overlap; a class absent from both prediction and truth is 0/0, settled by the
 // same explicit policy as the binary metrics ('one' counts it perfect, 'skip' leaves it out).
 
-import { ShapeError } from '../errors.js';
+import { ArgumentError, ShapeError } from '../errors.js';
 import { diceOf, iouOf, type EmptyPolicy, type Overlap } from './metrics.js';
 
 export interface MultiClassReport {
@@ -46,6 +46,12 @@ export function multiClassReport(scores: ArrayLike<number>, target: ArrayLike<nu
   const ids = target.length === pixels;
   if (!ids && target.length !== scores.length) {
     throw new ShapeError(`multiClassReport: target has ${target.length} values; expected ${scores.length} (one-hot) or ${pixels} (class ids)`);
+  }
+  // A NaN is never larger than another score, so argmax would hand its pixel to the first class.
+  for (const [role, values] of [['scores', scores], ['target', target]] as const) {
+    for (let i = 0; i < values.length; i++) {
+      if (Number.isNaN(values[i])) throw new ArgumentError(`multiClassReport: ${role}[${i}] is NaN; a NaN has no argmax (did the model's output diverge?)`);
+    }
   }
   const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
   for (let i = 0; i < pixels; i++) {
