@@ -10,8 +10,9 @@
 //
 // Max pool saves the winner of every window (argmax: a u32 tensor of y's shape holding h * W + w of the
 // winning input pixel; the first maximum in scan order wins ties). A NaN wins its window wherever
-// it lies, the first NaN in scan order, as in PyTorch (whose max pool propagates NaN and points its
-// index at it); NaN is read from the bits, since WGSL leaves comparisons with NaN to the compiler.
+// it lies, as in PyTorch (whose max pool propagates NaN and points its index at it), the first NaN
+// in scan order where PyTorch's kernels (CPU and CUDA) point at the last: only which NaN input
+// receives dy differs. NaN is read from the bits, since WGSL leaves comparisons with NaN to the compiler.
 // Both backwards are gathers: one thread per input pixel visits the few windows that contain it and
 // sums what they send back, so overlapping windows (stride < size) need no atomics and every dy
 // reaches its winner exactly once.

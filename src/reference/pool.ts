@@ -59,7 +59,7 @@ function eachWindow(shape: number[], opts: PoolRefOptions, visit: (o: number, wi
   return [n, g.outH, g.outW, c];
 }
 
-/** The window's maximum; the first one in scan order on ties; the first NaN where there is one (PyTorch's). */
+/** The window's maximum; the first one in scan order on ties; the first NaN where there is one (PyTorch's index points at the last). */
 function winner(x: NdArray, window: number[]): number {
   const firstNan = window.find((k) => Number.isNaN(x.data[k]));
   if (firstNan !== undefined) return firstNan;

@@ -60,6 +60,16 @@ describe("'same' padding is TensorFlow's: the odd pixel at the bottom and right"
     for (const t of [x, xm, xa]) t.dispose();
   });
 
+  it("a window's NaN wins the max; of two, the first in scan order takes dy (PyTorch's index points at the last)", async () => {
+    const x = dn.tensor([1, NaN, NaN, 2], [1, 2, 2, 1], { requiresGrad: true });
+    const y = dn.maxPool2d(x, { size: 2 });
+    y.backward();
+    // torch: max_pool2d(..., return_indices=True) gives index 2 and x.grad [0, 0, 1, 0].
+    expect(await values(y)).toEqual([NaN]);
+    expect(Array.from(await x.grad!.toArray())).toEqual([0, 1, 0, 0]);
+    x.dispose();
+  });
+
   it("2x2 stride 2 'same' is PyTorch's ceil_mode=True (max and avg) on odd sizes", async () => {
     const x = dn.tensor(Float32Array.from({ length: 25 }, (_, i) => i + 1), [1, 5, 5, 1]);
     // torch: F.max_pool2d(x, 2, 2, ceil_mode=True), F.avg_pool2d(x, 2, 2, ceil_mode=True)
