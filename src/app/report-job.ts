@@ -11,7 +11,7 @@ import { noGrad } from '../graph/autograd.js';
 import { tensor } from '../graph/tensor.js';
 import type { Module } from '../nn/module.js';
 import { writeReport, type ReportData } from '../report/html.js';
-import { binaryReport, type SurfaceReport } from '../train/metrics.js';
+import { binaryReport, diceOf, overlap, type EmptyPolicy, type SurfaceReport } from '../train/metrics.js';
 import type { TrainConfig } from './config.js';
 import { applyStats, volumeStats, zscoreImages } from '../data/normalize.js';
 import type { EvalResult } from './eval-job.js';
@@ -53,16 +53,18 @@ async function predictSamples(c: TrainConfig, model: Module, slices: LggSlice[],
       return { image, height: size, width: size, truth: d.mask, caption: `${slices[i].id}: p(tumour) ${out[i].toFixed(3)}, label ${d.label}` };
     }
     const pred = out.subarray(i * size * size, (i + 1) * size * size);
-    let inter = 0;
-    let sum = 0;
-    for (let p = 0; p < pred.length; p++) {
-      const a = pred[p] >= 0.5 ? 1 : 0;
-      inter += a * d.mask[p];
-      sum += a + d.mask[p];
-    }
-    const dice = sum === 0 ? 1 : (2 * inter) / sum;
-    return { image, height: size, width: size, truth: d.mask, pred, caption: `${slices[i].id}: Dice ${dice.toFixed(3)}` };
+    return { image, height: size, width: size, truth: d.mask, pred, caption: `${slices[i].id}: ${sliceDiceText(pred, d.mask, c.emptyPolicy)}` };
   });
+}
+
+/**
+ * A sample's Dice as the metrics score it (overlap(), diceOf()): the prediction at p >= 0.5, and a
+ * slice whose mask and prediction are both empty under the run's empty-slice policy, so that a
+ * 'skip' run's caption does not show a perfect score the metrics left out.
+ */
+export function sliceDiceText(pred: ArrayLike<number>, mask: ArrayLike<number>, policy: EmptyPolicy): string {
+  const dice = diceOf(overlap(pred, mask), policy);
+  return dice === null ? 'Dice n/a (both empty, skipped)' : `Dice ${dice.toFixed(3)}`;
 }
 
 async function augmentPreview(c: TrainConfig, slices: LggSlice[]): Promise<NonNullable<ReportData['augmentPreview']>> {

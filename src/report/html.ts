@@ -113,7 +113,7 @@ function inUnitRange(a: Float32Array): boolean {
 }
 
 const LEGEND = `<p class="legend"><span class="swatch" style="background:#00e640"></span>ground truth
-<span class="swatch" style="background:#ff2020"></span>prediction (p &gt; 0.5)
+<span class="swatch" style="background:#ff2020"></span>prediction (p &ge; 0.5)
 <span class="swatch" style="background:#ffe600"></span>both</p>`;
 
 async function samplesSection(samples: ReportSample[]): Promise<string> {
@@ -171,7 +171,9 @@ function policyText(policy: string | undefined, skipped: number): string {
 function diceSection(sliceDice: (number | null)[], policy: string | undefined, spec: ChartSpec): string {
   const scored = sliceDice.filter((d): d is number => d !== null && Number.isFinite(d)).sort((a, b) => a - b);
   const mean = scored.length ? scored.reduce((s, d) => s + d, 0) / scored.length : NaN;
-  const median = scored.length ? scored[Math.floor((scored.length - 1) / 2)] : NaN;
+  // numpy.median: the middle value, or the mean of the two middle values of an even count.
+  const m = scored.length >> 1;
+  const median = !scored.length ? NaN : scored.length % 2 ? scored[m] : (scored[m - 1] + scored[m]) / 2;
   const summary = `<p data-testid="empty-policy">${scored.length} of ${sliceDice.length} slices scored; mean Dice <b>${formatNumber(mean)}</b>, median ${formatNumber(median)}. ${escapeHtml(policyText(policy, sliceDice.length - scored.length))}</p>`;
   return section('dice', 'Per-slice Dice', `${summary}<div class="charts one">${chartBox(spec)}</div>`);
 }

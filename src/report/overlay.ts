@@ -64,11 +64,15 @@ export function toRgb8(image: Float32Array, height: number, width: number, opts:
   return { width, height, channels: 3, data };
 }
 
-/** 1 where the mask (value > threshold) has a 4-neighbour outside it or on the image border, else 0. */
+/**
+ * 1 where the mask (value >= threshold) has a 4-neighbour outside it or on the image border, else 0.
+ * At or above, as the metrics, eval's post-processing and predict's mask threshold a prediction
+ * (MONAI's AsDiscrete: p >= threshold), so the picture shows the pixels that were scored.
+ */
 export function maskOutline(mask: Float32Array, height: number, width: number, threshold = 0.5): Uint8Array {
   checkLength('maskOutline', 'mask', mask.length, height * width, `${height}x${width}`);
   const inside = (y: number, x: number): boolean =>
-    y >= 0 && y < height && x >= 0 && x < width && mask[y * width + x] > threshold;
+    y >= 0 && y < height && x >= 0 && x < width && mask[y * width + x] >= threshold;
   const out = new Uint8Array(height * width);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
@@ -88,7 +92,7 @@ export interface OverlayOptions {
   bothColor?: Rgb;
   /** Opacity of a translucent fill inside each mask, 0 (default: outlines only) to 1. */
   fillAlpha?: number;
-  /** Mask value above which a pixel is inside; default 0.5 (predictions are probabilities). */
+  /** Mask value at or above which a pixel is inside; default 0.5 (predictions are probabilities). */
   threshold?: number;
 }
 
@@ -115,7 +119,7 @@ export function overlay(rgb: RgbImage, truth?: Float32Array, pred?: Float32Array
   for (const m of masks) checkLength('overlay', 'mask', m.mask.length, width * height, `${height}x${width}`);
   if (alpha > 0) {
     for (const m of masks) {
-      for (let p = 0; p < width * height; p++) if (m.mask[p] > threshold) blend(data, p, m.color, alpha);
+      for (let p = 0; p < width * height; p++) if (m.mask[p] >= threshold) blend(data, p, m.color, alpha);
     }
   }
   const truthLine = truth ? maskOutline(truth, height, width, threshold) : undefined;

@@ -153,9 +153,16 @@ describe('overlay', () => {
     expect(draw(maskOutline(plus, 5, 5), 5)).toEqual(['.....', '..#..', '.#.#.', '..#..', '.....']);
     // the image border counts as outside, as in OpenCV
     expect(draw(maskOutline(mask(['###', '###', '###']), 3, 3), 3)).toEqual(['###', '#.#', '###']);
-    // strictly above the threshold is inside
-    expect([...maskOutline(Float32Array.from([0.5, 0.51]), 1, 2)]).toEqual([0, 1]);
+    // at or above the threshold is inside, as the metrics, eval's post-processing and predict's mask
+    // PNG threshold a prediction (p >= 0.5): a pixel scored as tumour is drawn as tumour
+    expect([...maskOutline(Float32Array.from([0.49999, 0.5]), 1, 2)]).toEqual([0, 1]);
     expect(() => maskOutline(new Float32Array(5), 2, 2)).toThrow(ShapeError);
+  });
+
+  it('draws a prediction of exactly 0.5, which the metrics count, as the prediction: outline and fill', () => {
+    const black = { width: 2, height: 1, channels: 3 as const, data: new Uint8Array(6) };
+    const out = overlay(black, undefined, Float32Array.from([0.5, 0.49999]), { fillAlpha: 0.5 });
+    expect([...out.data]).toEqual([255, 32, 32, 0, 0, 0]);
   });
 
   it('toRgb8 clips, maps channels, shows one channel as gray and can stretch', () => {
@@ -277,6 +284,9 @@ describe('report html', () => {
     expect(html).toContain('dawnet segment run &lt;synthetic&gt;');
     expect(html).not.toContain('<synthetic>');
     expect(html).toContain('policy &quot;skip&quot;');
+    // 8 scored: mean 5.54 / 8; the median of an even count is the mean of the two middle values
+    // (numpy.median): (0.77 + 0.85) / 2, not the lower one
+    expect(html).toContain('8 of 10 slices scored; mean Dice <b>0.6925</b>, median 0.81.');
     const ownWords = await renderReport({ ...syntheticReport('segment'), emptyPolicy: 'both empty count as 1', chartJsSource: '' });
     expect(ownWords).toContain('Empty slices: both empty count as 1.');
     for (const key of ['model', 'epochs', 'batchSize', 'lr', 'imageSize', 'seed', 'augment', 'dataDir']) expect(html).toContain(`>${key}</th>`);
