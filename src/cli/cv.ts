@@ -86,7 +86,10 @@ export function formatCvTable(rows: readonly FoldRow[], task: Task, ensemble?: R
   const num = (x: number) => (Number.isFinite(x) ? x.toFixed(4) : 'n/a');
   const body = rows.map((r) => [String(r.fold + 1), String(r.valPatients), num(r.val), ...columns.map(([k]) => num(r.test[k]))]);
   const stats = [meanSd(rows.map((r) => r.val)), ...columns.map(([k]) => meanSd(rows.map((r) => r.test[k])))];
-  body.push(['mean', '', ...stats.map((s) => num(s.mean))], ['sd', '', ...stats.map((s) => num(s.sd))]);
+  // A fold without the value (NaN: no volume scored, one class only) is left out of the mean and sd;
+  // the cell then says over how many folds they are, rather than pass for all of them.
+  const over = (x: number, n: number) => `${num(x)}${n > 0 && n < rows.length ? ` (${n} of ${rows.length})` : ''}`;
+  body.push(['mean', '', ...stats.map((s) => over(s.mean, s.n))], ['sd', '', ...stats.map((s) => over(s.sd, s.n))]);
   if (ensemble) body.push(['ensemble', '', '', ...columns.map(([k]) => num(typeof ensemble[k] === 'number' ? (ensemble[k] as number) : NaN))]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');

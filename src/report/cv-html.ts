@@ -60,8 +60,13 @@ function table(data: CvPageData): string {
     const cells = [`<a href="${text(f.run)}/report.html">${f.fold + 1}</a>`, String(f.valPatients), `${num(f.val)} (${f.bestEpoch + 1})`, ...data.columns.map(([k]) => num(f.test[k]))];
     return `<tr data-testid="cv-fold-${f.fold + 1}">${cells.map((c) => `<td>${c}</td>`).join('')}</tr>`;
   });
+  // Over fewer folds than the table's (a fold without the value is left out), the cell says how many.
+  const over = (s: CvPageData['summary'][string] | undefined, pick: 'mean' | 'sd') => {
+    const n = s?.n ?? 0;
+    return `${num(s?.[pick])}${n > 0 && n < data.folds.length ? ` (${n} of ${data.folds.length})` : ''}`;
+  };
   const stat = (label: string, pick: 'mean' | 'sd') => {
-    const cells = [label, '', num(data.summary.val?.[pick]), ...data.columns.map(([k]) => num(data.summary[k]?.[pick]))];
+    const cells = [label, '', over(data.summary.val, pick), ...data.columns.map(([k]) => over(data.summary[k], pick))];
     return `<tr class="summary" data-testid="cv-${pick}">${cells.map((c) => `<td>${c}</td>`).join('')}</tr>`;
   };
   rows.push(stat('mean', 'mean'), stat('sd', 'sd'));
@@ -95,7 +100,7 @@ export async function renderCvPage(data: CvPageData): Promise<string> {
 <main>
 <div id="chart-error" class="error" data-testid="chart-error" role="alert" hidden></div>
 <noscript><div class="error">The chart needs JavaScript; the table holds the numbers.</div></noscript>
-<section class="card" data-testid="section-cv-table"><h2>Folds</h2><p class="muted">Each fold validates on its own patients and is tested on the patients every fold held out; its row is its best checkpoint's (by ${text(data.monitor)}). The standard deviation is the sample's (n &minus; 1). ${ensembleNote} A fold's number links to its own report.</p>${table(data)}</section>
+<section class="card" data-testid="section-cv-table"><h2>Folds</h2><p class="muted">Each fold validates on its own patients and is tested on the patients every fold held out; its row is its best checkpoint's (by ${text(data.monitor)}). The standard deviation is the sample's (n &minus; 1); a fold without a value (n/a) is left out of its column's mean and standard deviation, which then say over how many folds they are. ${ensembleNote} A fold's number links to its own report.</p>${table(data)}</section>
 <section class="card" data-testid="section-cv-chart"><h2>${text(data.monitor)} by epoch</h2>
 <div class="chart"><div class="chart-box"><canvas data-testid="${spec.id}" role="img" aria-label="${text(spec.title)}"></canvas></div></div></section>
 </main>

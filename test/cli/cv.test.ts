@@ -43,6 +43,14 @@ describe('k-fold flags and the summary', () => {
     expect(withEnsemble[6]).toMatch(/^ensemble\s+0\.8500\s+0\.8000\s+2\.0000\s+n\/a$/);
   });
 
+  it('a mean or sd over fewer folds than the table has says how many: a fold without the value is not silently dropped', () => {
+    const row = (fold: number, hd95: number): FoldRow => ({ fold, run: `r/fold-${fold + 1}`, valPatients: 4, bestEpoch: 2, val: 0.5, test: { dicePerSlice: 0.5, dicePerVolume: 0.5, hd95PerVolume: hd95, loss: 0.2 }, curve: [] });
+    // Fold 3 scored no volume (it predicted nothing anywhere): HD95 NaN, its mean and sd over 2 of 3.
+    const lines = formatCvTable([row(0, 2), row(1, 4), row(2, NaN)], 'segment').split('\n');
+    expect(lines[5]).toMatch(/^mean\s+0\.5000\s+0\.5000\s+0\.5000\s+3\.0000 \(2 of 3\)\s+0\.2000$/);
+    expect(lines[6]).toMatch(/^sd\s+0\.0000\s+0\.0000\s+0\.0000\s+1\.4142 \(2 of 3\)\s+0\.0000$/);
+  });
+
   it('renders the page: a row per fold linking its report, mean, sd and ensemble rows, one chart line per fold, text escaped', async () => {
     const fold = (i: number, curve: number[]) => ({ fold: i, run: `fold-${i + 1}`, valPatients: 3, bestEpoch: curve.indexOf(Math.max(...curve)), val: Math.max(...curve), test: { dicePerSlice: 0.5 + i / 10, dicePerVolume: 0.4, hd95PerVolume: NaN, loss: 0.3 }, curve });
     const html = await renderCvPage({
@@ -67,6 +75,12 @@ describe('k-fold flags and the summary', () => {
     expect(chart.labels).toEqual([1, 2, 3]);
     expect(chart.datasets.map((d: { label: string; data: (number | null)[] }) => [d.label, d.data])).toEqual([['fold 1', [0.2, 0.6, 0.5]], ['fold 2', [0.3, 0.7, null]]]);
     expect(html).toContain('data-testid="chip-test-patients">10%, held out of every fold');
+    // A summary over fewer folds than the table's says so: the val mean of 1 of the 2 folds.
+    const fewer = await renderCvPage({
+      title: 't', task: 'segment', seed: 1, testFraction: 0.1, monitor: 'val_dice', columns: cvColumns('segment'),
+      folds: [fold(0, [0.6]), fold(1, [0.7])], summary: { val: meanSd([0.6, NaN]) }, chartJsSource: null,
+    });
+    expect(fewer).toMatch(/data-testid="cv-mean"><td>mean<\/td><td><\/td><td>0\.6000 \(1 of 2\)<\/td>/);
   });
 
   it('defaults: no folds', () => {
