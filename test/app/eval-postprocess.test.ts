@@ -88,6 +88,27 @@ describe('eval post-processing (segmentationMetrics)', () => {
     expect(r.dicePerVolume).toBeCloseTo(0.5, 12);
   });
 
+  it('lesions are 26-connected across slices: two 2-voxel pieces meeting only at a corner are one lesion of 4', () => {
+    // Slice 0: (2, 2), (2, 3); slice 1: (3, 4), (3, 5). (2, 3) and (3, 4) in the next slice differ by
+    // one on every axis: a corner, which 6-connectivity would not join (and minLesionSize 3 would
+    // then delete both pieces of the one obliquely cut lesion).
+    const pred = new Float32Array(2 * SIZE * SIZE);
+    for (const [z, y, x] of [[0, 2, 2], [0, 2, 3], [1, 3, 4], [1, 3, 5]]) pred[at(z, y, x)] = 0.9;
+    const set: EvalSet = { pred, target: Float32Array.from(pred, (p) => (p > 0.5 ? 1 : 0)), sampleSize: SIZE * SIZE, volumes: ['A', 'A'] };
+    const r = segmentationMetrics(set, config, { minLesionSize: 3 }).json as Record<string, number> & { postprocess: Record<string, number> };
+    expect(r.postprocess).toMatchObject({ connectivity: 26, removedComponents: 0, removedVoxels: 0 });
+    expect(r.dicePerVolume).toBe(1);
+  });
+
+  it('keepLargest: of two equal lesions, the one starting in the earlier slice stays', () => {
+    // Two 2-voxel lesions: slice 0's at the far end of its slice, slice 1's at the start of its own.
+    const pred = new Float32Array(2 * SIZE * SIZE);
+    for (const [z, y, x] of [[0, 7, 6], [0, 7, 7], [1, 0, 0], [1, 0, 1]]) pred[at(z, y, x)] = 0.9;
+    const set: EvalSet = { pred, target: new Float32Array(pred.length), sampleSize: SIZE * SIZE, volumes: ['A', 'A'] };
+    const kept = segmentationMetrics(set, config, { keepLargest: true }).set.pred;
+    expect([kept[at(0, 7, 6)], kept[at(0, 7, 7)], kept[at(1, 0, 0)], kept[at(1, 0, 1)]]).toEqual([pred[at(0, 7, 6)], pred[at(0, 7, 7)], 0, 0]);
+  });
+
   it('does not touch the caller\'s predictions', () => {
     const set = plantedSet();
     const before = Float32Array.from(set.pred);
