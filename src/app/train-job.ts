@@ -6,11 +6,14 @@ import { DawnetError, TrainingError } from '../errors.js';
 import { saveConvTuning } from '../io/conv-tuning.js';
 import { adapterName } from '../gpu/device.js';
 import { runtime } from '../gpu/runtime.js';
+import { tensor, type Tensor } from '../graph/tensor.js';
+import type { HostTensor } from '../io/safetensors.js';
+import type { Module } from '../nn/module.js';
 import { EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, type Callback, type Logs } from '../train/callbacks.js';
 import { cosineDecay, LearningRateScheduler } from '../train/schedules.js';
-import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
+import { cloneTensor, loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
 import { WeightEma } from '../train/ema.js';
-import { fit, type BatchProgress, type History } from '../train/fit.js';
+import { fit, type BatchProgress, type EpochProgress, type History } from '../train/fit.js';
 import { bestMonitor, type TrainConfig } from './config.js';
 import { makeDataset, prepareData, savedSplit } from './data.js';
 import { evaluateRun, type EvalResult } from './eval-job.js';
@@ -48,6 +51,50 @@ export async function importBaseWeights(c: TrainConfig, model: ReturnType<typeof
   }
 }
 
+const RESTORE_POINT = 'earlyStopping/';
+
+/** The model's frozen parameters: they never change, so a snapshot need not save them. */
+const frozenNames = (model: Module) => new Set(model.namedParameters().filter((p) => !p.tensor.requiresGrad).map((p) => p.name));
+
+/** Early stopping's snapshot as checkpoint tensors, its frozen parameters left out. */
+function restorePointTensors(model: Module, snapshot: Map<string, Tensor> | null): Map<string, Tensor> | null {
+  if (!snapshot) return null;
+  const frozen = frozenNames(model);
+  return new Map([...snapshot].filter(([n]) => !frozen.has(n)).map(([n, t]) => [`${RESTORE_POINT}${n}`, t]));
+}
+
+/**
+ * Early stopping's snapshot from a checkpoint's tensors, on the GPU, the frozen parameters taken
+ * from the model; null where the checkpoint has none (saved before they were kept) or one that
+ * does not fit the model (with a word in the log).
+ */
+function resumedRestorePoint(model: Module, saved: Map<string, HostTensor>, path: string, log: (m: string) => void): Map<string, Tensor> | null {
+  if (![...saved.keys()].some((n) => n.startsWith(RESTORE_POINT))) return null;
+  const frozen = frozenNames(model);
+  const state = model.stateDict();
+  const misfit = [...state].find(([n, t]) => !frozen.has(n) && saved.get(`${RESTORE_POINT}${n}`)?.shape.join() !== t.shape.join());
+  if (misfit) {
+    log(`resume: ${path} holds early stopping's best weights without '${misfit[0]}' in the model's shape; a stop will restore weights from after the resume`);
+    return null;
+  }
+  return new Map([...state].map(([n, t]) => {
+    const h = saved.get(`${RESTORE_POINT}${n}`);
+    return [n, h && !frozen.has(n) ? tensor(h.data, h.shape, { name: n }) : cloneTensor(t)];
+  }));
+}
+
+/**
+ * The progress an interrupted checkpoint recorded through its unfinished epoch; undefined (with a
+ * word in the log) for a checkpoint from before it was recorded, whose epoch then starts again.
+ */
+function savedProgress(p: unknown, path: string, log: (m: string) => void): EpochProgress | undefined {
+  const r = p as Partial<EpochProgress> | undefined;
+  const whole = (v: unknown) => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+  if (r && whole(r.batches) && whole(r.samples) && Number.isFinite(r.lossSum) && Number.isFinite(r.metricSum)) return r as EpochProgress;
+  log(`resume: ${path} does not say how far its unfinished epoch got; that epoch starts again from its first batch, with the weights it had reached`);
+  return undefined;
+}
+
 /**
  * The config a resumed run continues with: the run's own (readConfig, its `out` the folder given),
  * with the caller's epochs as the target and the caller's data folder where one is given (the
@@ -77,6 +124,8 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
   const files = runFiles(config.out);
   const c = resume ? await resumedConfig(config, log) : await newRunConfig(config, overwrite);
   let initialEpoch = 0;
+  let resumeEpoch: EpochProgress | undefined;
+  let savedExtra = new Map<string, HostTensor>();
   let callbackState: Record<string, Record<string, number>> = {};
   await ensureRunDir(c.out);
   // A resumed run keeps the patients it started with (its split.json).
@@ -96,9 +145,12 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
   let callbacks: Record<string, Callback>;
   try {
     const monitor = bestMonitor(c.task);
+    // The checkpoint saves before early stopping restores an earlier epoch's weights: an epoch that
+    // improves the best metric and runs out the patience at once must save its own weights, which
+    // its metrics describe and the test evaluation then scores, not the restored ones.
     callbacks = {
-      earlyStopping: new EarlyStopping({ monitor: 'val_loss', minDelta: c.minDelta, patience: c.patience, restoreBestWeights: true }),
       checkpoint: new ModelCheckpoint(files.best, { monitor, saveBestOnly: true }),
+      earlyStopping: new EarlyStopping({ monitor: 'val_loss', minDelta: c.minDelta, patience: c.patience, restoreBestWeights: true }),
       ...(c.lrSchedule === 'cosine'
         ? { lrSchedule: new LearningRateScheduler(cosineDecay({ lr: c.lr, epochs: c.epochs, minLr: c.lr / 100 })) }
         : { reduceLr: new ReduceLROnPlateau({ monitor: 'val_loss', factor: c.lrFactor, patience: c.lrPatience }) }),
@@ -108,11 +160,20 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
       if (ema && !loaded.emaRestored) log(`resume: ${files.last} holds no weight average; it starts again from the loaded weights`);
       initialEpoch = (loaded.meta.epoch ?? -1) + 1;
       callbackState = (loaded.meta.callbacks as typeof callbackState) ?? {};
+      savedExtra = loaded.extra;
+      // A run that early stopping ended is finished, whatever the target: left alone it would not
+      // have trained another epoch.
+      const stopped = callbackState.earlyStopping?.stoppedEpoch ?? 0;
+      // Interrupted part-way through an epoch: the batches it had trained are not trained again.
+      if (loaded.meta.interrupted) resumeEpoch = savedProgress(loaded.meta.progress, files.last, log);
       await rewriteMetrics(c.out, (await readMetrics(c.out)).filter((r) => r.epoch < initialEpoch));
+      if (stopped > 0) initialEpoch = Math.max(initialEpoch, c.epochs);
       log(
-        initialEpoch < c.epochs
-          ? `resume: continuing ${c.out} from epoch ${initialEpoch + 1} of ${c.epochs}`
-          : `resume: ${c.out} has trained all ${c.epochs} epochs; finishing it (test evaluation and report)`,
+        stopped > 0
+          ? `resume: ${c.out} was stopped early after epoch ${stopped + 1} (no val_loss improvement in ${c.patience} epochs); finishing it (test evaluation and report)`
+          : initialEpoch < c.epochs
+            ? `resume: continuing ${c.out} from epoch ${initialEpoch + 1} of ${c.epochs}${resumeEpoch ? `, after its first ${resumeEpoch.batches} batches` : ''}`
+            : `resume: ${c.out} has trained all ${c.epochs} epochs; finishing it (test evaluation and report)`,
       );
     } else {
       if (resume) log(`resume: no checkpoint in ${c.out} yet; starting from the beginning`);
@@ -131,6 +192,12 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
   }
 
   for (const [name, cb] of Object.entries(callbacks)) if (callbackState[name]) cb.setState?.(callbackState[name]);
+  // Early stopping's best weights go into last.safetensors with its counters, so that a resumed run
+  // that stops restores the same weights as the uninterrupted run would.
+  const earlyStopping = callbacks.earlyStopping as EarlyStopping;
+  const restorePoint = resumedRestorePoint(model, savedExtra, files.last, log);
+  if (restorePoint) earlyStopping.resumeRestorePoint(restorePoint);
+  const extra = () => restorePointTensors(model, earlyStopping.restorePoint as Map<string, Tensor> | null);
   const callbackStates = () => Object.fromEntries(Object.entries(callbacks).map(([n, cb]) => [n, cb.getState?.() ?? {}]));
   // The input the model was trained on goes into every checkpoint, so that a checkpoint without its
   // run folder (the web page's Segment panel) resizes and normalises slices as predict does.
@@ -153,31 +220,41 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
   const train = makeDataset(split.train, c, { train: true });
   const val = makeDataset(split.val, c, { train: false });
   const started = performance.now();
+  // Ctrl-C stops at the end of a group of accumulated batches (or of the epoch), so that the
+  // resumed run takes the same optimiser steps: a group cut short would step on part of its batches.
+  const accumulate = c.accumulate ?? 1;
+  const signal = { stop: false };
   let lastCompleted = initialEpoch - 1;
   let history: History;
   try {
     history = await fit(model, train, val, {
       epochs: c.epochs,
       initialEpoch,
+      resumeEpoch,
       optimizer,
       loss: built.loss,
       trainMetric: built.trainMetric,
       metrics: built.metrics,
       callbacks: Object.values(callbacks),
       checkpointMeta: { architecture: built.architecture, ...input, seed: c.seed, task: c.task },
-      signal: hooks.signal,
+      signal,
       log,
       tuneConvs: tune,
       clipGradNorm: c.clipGradNorm ? c.clipGradNorm : undefined,
-      accumulate: c.accumulate ?? 1,
+      accumulate,
       ema: ema ?? undefined,
       // DAWNET_INJECT_NAN_AT_BATCH=n: a NaN loss at batch n, to test the stop path end to end.
       injectNanAtBatch: process.env.DAWNET_INJECT_NAN_AT_BATCH ? Number(process.env.DAWNET_INJECT_NAN_AT_BATCH) : undefined,
-      onBatch: (p) => hooks.onBatch?.({ ...p, epochs: c.epochs }),
+      onBatch: (p) => {
+        hooks.onBatch?.({ ...p, epochs: c.epochs });
+        if (hooks.signal?.stop && (p.batch % accumulate === 0 || p.batch === p.batchCount)) signal.stop = true;
+      },
+      // Mid-epoch weights and how far the epoch got: --resume takes the epoch up from its next batch.
+      onInterrupt: (_epoch, progress) => saveCheckpoint(files.last, model, optimizer, { ...meta(lastCompleted, {}), interrupted: true, progress }, ema, extra()),
       onEpoch: async (epoch, logs) => {
         lastCompleted = epoch;
         await appendMetrics(c.out, { epoch, ...logs, seconds: (performance.now() - started) / 1000 });
-        await saveCheckpoint(files.last, model, optimizer, meta(epoch, logs), ema);
+        await saveCheckpoint(files.last, model, optimizer, meta(epoch, logs), ema, extra());
         if (tune && !tuningSaved) {
           await saveConvTuning(files.tuning);
           tuningSaved = true;
@@ -197,8 +274,6 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
   }
   await Promise.all([train.close(), val.close()]);
   if (history.interrupted) {
-    // Mid-epoch weights: saved so nothing is lost; --resume restarts the unfinished epoch from them.
-    await saveCheckpoint(files.last, model, optimizer, { ...meta(lastCompleted, {}), interrupted: true }, ema);
     log(`interrupted: checkpoint saved to ${files.last}; continue with --resume ${c.out}`);
     release();
     model.dispose();

@@ -114,6 +114,9 @@ export class EarlyStopping implements Callback {
   bestEpoch = 0;
   stoppedEpoch = 0;
   private bestWeights: unknown = null;
+  /** The epoch whose weights bestWeights holds: bestEpoch's, unless a resume lost them. */
+  private weightsEpoch = 0;
+  private resumedWeights: unknown = null;
 
   constructor(readonly opts: EarlyStoppingOptions = {}) {
     const op = 'EarlyStopping';
@@ -139,12 +142,27 @@ export class EarlyStopping implements Callback {
 
   private resumed: Record<string, number> | null = null;
 
+  /** stoppedEpoch (0 while training goes on) tells a resumed run that this one had finished. */
   getState(): Record<string, number> {
-    return { wait: this.wait, best: this.best, bestEpoch: this.bestEpoch };
+    return { wait: this.wait, best: this.best, bestEpoch: this.bestEpoch, stoppedEpoch: this.stoppedEpoch };
   }
 
   setState(state: Record<string, number>): void {
     this.resumed = state;
+  }
+
+  /** The weights restoreBestWeights would restore now (a snapshot it owns), or null. */
+  get restorePoint(): unknown {
+    return this.bestWeights;
+  }
+
+  /**
+   * With setState, for a resumed run: the restorePoint saved with its state, which this callback
+   * then owns (and disposes through the control). Without it, a resumed run that stops can restore
+   * only weights from after the resume.
+   */
+  resumeRestorePoint(snapshot: unknown): void {
+    this.resumedWeights = snapshot;
   }
 
   onTrainBegin(ctl: TrainingControl): void {
@@ -154,15 +172,20 @@ export class EarlyStopping implements Callback {
     this.bestEpoch = this.resumed?.bestEpoch ?? 0;
     this.resumed = null;
     if (this.bestWeights) ctl.disposeWeights(this.bestWeights);
-    this.bestWeights = null;
+    this.bestWeights = this.resumedWeights;
+    this.weightsEpoch = this.bestEpoch;
+    this.resumedWeights = null;
   }
 
   onEpochEnd(epoch: number, logs: Logs, ctl: TrainingControl): void {
     const current = monitored(logs, this.monitor, 'EarlyStopping', ctl);
     if (current === undefined || epoch < (this.opts.startFromEpoch ?? 0)) return;
     if (this.opts.restoreBestWeights && this.bestWeights === null) {
+      // Keras's fallback when nothing improves: the first epoch's weights. A resumed run that lost
+      // its best weights keeps the best epoch it had, and says whose weights it restores instead.
       this.bestWeights = ctl.snapshotWeights();
-      this.bestEpoch = epoch;
+      this.weightsEpoch = epoch;
+      if (Number.isNaN(this.best)) this.bestEpoch = epoch;
     }
     this.wait++;
     if (this.improves(current, this.best)) {
@@ -171,6 +194,7 @@ export class EarlyStopping implements Callback {
       if (this.opts.restoreBestWeights) {
         ctl.disposeWeights(this.bestWeights);
         this.bestWeights = ctl.snapshotWeights();
+        this.weightsEpoch = epoch;
       }
       if (this.opts.baseline === undefined || this.improves(current, this.opts.baseline)) this.wait = 0;
       return;
@@ -179,7 +203,11 @@ export class EarlyStopping implements Callback {
       this.stoppedEpoch = epoch;
       ctl.stopTraining = true;
       if (this.opts.restoreBestWeights && this.bestWeights !== null) {
-        ctl.log(`EarlyStopping: restoring the weights of epoch ${this.bestEpoch + 1} (${this.monitor} ${this.best})`);
+        ctl.log(
+          this.weightsEpoch === this.bestEpoch
+            ? `EarlyStopping: restoring the weights of epoch ${this.bestEpoch + 1} (${this.monitor} ${this.best})`
+            : `EarlyStopping: restoring the weights of epoch ${this.weightsEpoch + 1}, the first since the run resumed: the best, epoch ${this.bestEpoch + 1}'s (${this.monitor} ${this.best}), were not resumed with its state`,
+        );
         ctl.restoreWeights(this.bestWeights);
       }
     }

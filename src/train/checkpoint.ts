@@ -33,9 +33,28 @@ async function toHost(t: Tensor): Promise<HostTensor> {
   return { shape: [...t.shape], data: await t.toArray() };
 }
 
-export async function encodeCheckpoint(model: Module, optimizer: Optimizer | null, meta: CheckpointMeta, ema: WeightEma | null = null): Promise<Uint8Array> {
+/** Prefixes of the tensors a checkpoint holds for the model, optimiser and average; `extra` takes others. */
+const OWN_PREFIXES = ['model/', 'optim/', 'ema/'];
+
+/**
+ * `extra`: more tensors to keep with the run's state (a callback's snapshot), under names with a
+ * prefix of their own ('earlyStopping/...'); loading returns them as LoadedCheckpoint.extra.
+ */
+export async function encodeCheckpoint(
+  model: Module,
+  optimizer: Optimizer | null,
+  meta: CheckpointMeta,
+  ema: WeightEma | null = null,
+  extra: Map<string, Tensor> | null = null,
+): Promise<Uint8Array> {
+  for (const name of extra?.keys() ?? []) {
+    if (!name.includes('/') || OWN_PREFIXES.some((p) => name.startsWith(p))) {
+      throw new ArgumentError(`encodeCheckpoint: extra tensor '${name}' needs a prefix of its own ('snapshot/${name}'), not model/, optim/ or ema/`);
+    }
+  }
   const tensors = new Map<string, HostTensor>();
   for (const [name, t] of model.stateDict()) tensors.set(`model/${name}`, await toHost(t));
+  for (const [name, t] of extra ?? []) tensors.set(name, await toHost(t));
   const metadata: Record<string, string> = {
     format: 'dawnet-checkpoint-1',
     meta: JSON.stringify(meta),
@@ -60,9 +79,16 @@ function checkCheckpointArgs(op: string, path: unknown, model: unknown): void {
   if (!(model instanceof Module)) throw new ArgumentError(`${op}: model must be a Module, got ${describeValue(model)}`);
 }
 
-export async function saveCheckpoint(path: string, model: Module, optimizer: Optimizer | null, meta: CheckpointMeta, ema: WeightEma | null = null): Promise<void> {
+export async function saveCheckpoint(
+  path: string,
+  model: Module,
+  optimizer: Optimizer | null,
+  meta: CheckpointMeta,
+  ema: WeightEma | null = null,
+  extra: Map<string, Tensor> | null = null,
+): Promise<void> {
   checkCheckpointArgs('saveCheckpoint', path, model);
-  await writeFileAtomic(path, await encodeCheckpoint(model, optimizer, meta, ema), 'saveCheckpoint');
+  await writeFileAtomic(path, await encodeCheckpoint(model, optimizer, meta, ema, extra), 'saveCheckpoint');
 }
 
 export interface LoadedCheckpoint {
@@ -73,6 +99,8 @@ export interface LoadedCheckpoint {
    * none (saved without an EMA): the average then restarts from the loaded weights.
    */
   emaRestored: boolean;
+  /** The file's tensors outside model/, optim/ and ema/ (encodeCheckpoint's `extra`), on the host. */
+  extra: Map<string, HostTensor>;
 }
 
 /**
@@ -133,7 +161,8 @@ export function applyCheckpoint(bytes: Uint8Array, source: string, model: Module
   // Without saved shadows the average would keep the weights it was made from, not the loaded ones.
   if (emaState) ema!.loadState(emaState.shadows, emaState.scalars.updates);
   else ema?.reset();
-  return { meta: meta as CheckpointMeta, optimizerRestored, emaRestored: emaState !== null };
+  const extra = new Map([...tensors].filter(([n]) => !OWN_PREFIXES.some((p) => n.startsWith(p))));
+  return { meta: meta as CheckpointMeta, optimizerRestored, emaRestored: emaState !== null, extra };
 }
 
 /** A metadata entry that holds a JSON object; undefined where the file has none. */

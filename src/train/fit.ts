@@ -81,9 +81,29 @@ export interface BatchProgress {
   seconds: number;
 }
 
+/**
+ * How far an epoch had got when it was interrupted: its batches trained, and the sums behind its
+ * running loss and metric (each batch's value times its samples). Saved with an interrupted run's
+ * checkpoint, it lets the resumed run take up the epoch where it stopped (FitOptions.resumeEpoch).
+ */
+export interface EpochProgress {
+  batches: number;
+  samples: number;
+  lossSum: number;
+  metricSum: number;
+}
+
 export interface FitOptions {
   epochs: number;
   initialEpoch?: number;
+  /**
+   * Resuming an epoch that was interrupted part-way: the first epoch (initialEpoch) draws its
+   * first `batches` batches and disposes them untrained, so the batches that follow (and their
+   * augmentation, seeded by epoch and batch) are those an uninterrupted run would have seen, and
+   * its logged loss and metric count the skipped batches' sums. Exact where the interruption came
+   * at the end of a group of `accumulate` batches (or of the epoch).
+   */
+  resumeEpoch?: EpochProgress;
   optimizer: Optimizer;
   loss: (pred: Tensor, target: Tensor) => Tensor;
   /** A metric of each training batch (e.g. Dice, accuracy), averaged over the epoch and logged under its name. */
@@ -93,9 +113,17 @@ export interface FitOptions {
   callbacks?: Callback[];
   onBatch?: (p: BatchProgress) => void;
   onEpoch?: (epoch: number, logs: Logs) => void | Promise<void>;
+  /**
+   * Called when `signal` stops an epoch part-way, with where it stopped, before the callbacks'
+   * onTrainEnd frees what they hold (early stopping's best weights): the place to save a checkpoint.
+   */
+  onInterrupt?: (epoch: number, progress: EpochProgress) => void | Promise<void>;
   /** Metadata stored in checkpoints written by callbacks. */
   checkpointMeta?: Record<string, unknown>;
-  /** Set `.stop = true` (e.g. on Ctrl-C) to end after the current batch. */
+  /**
+   * Set `.stop = true` (e.g. on Ctrl-C) to end after the current batch (a group of `accumulate`
+   * cut short steps on the batches it has); History.progress and onInterrupt say where it stopped.
+   */
   signal?: { stop: boolean };
   log?: (message: string) => void;
   /** Testing hook: multiplies the loss of this (1-based) batch of the first epoch by NaN. */
@@ -131,16 +159,29 @@ export interface History {
   logs: Logs[];
   stoppedEarly: boolean;
   interrupted: boolean;
+  /** Where the interrupted epoch stopped (for FitOptions.resumeEpoch); absent unless interrupted. */
+  progress?: EpochProgress;
 }
 
-export async function trainEpoch(model: Module, data: Dataset, opts: FitOptions, epoch: number): Promise<{ loss: number; metric?: number; interrupted: boolean }> {
+export async function trainEpoch(
+  model: Module,
+  data: Dataset,
+  opts: FitOptions,
+  epoch: number,
+): Promise<{ loss: number; metric?: number; interrupted: boolean; progress: EpochProgress }> {
   model.train();
   const start = performance.now();
-  let total = 0;
-  let metricTotal = 0;
-  let samples = 0;
+  const resumed = epoch === (opts.initialEpoch ?? 0) ? opts.resumeEpoch : undefined;
+  let total = resumed?.lossSum ?? 0;
+  let metricTotal = resumed?.metricSum ?? 0;
+  let samples = resumed?.samples ?? 0;
   let batch = 0;
+  const skip = resumed?.batches ?? 0;
+  let stepped = false;
+  /** Batches trained since the last optimiser step (a resumed epoch's skipped ones are not). */
+  let pending = 0;
   const accumulate = opts.accumulate ?? 1;
+  const progress = (): EpochProgress => ({ batches: batch, samples, lossSum: total, metricSum: metricTotal });
   /** Clips (when asked) and applies the gradients gathered from the last `group` batches. */
   const applyStep = (group: number) => {
     const params = model.trainableParameters().map((p) => p.tensor);
@@ -151,14 +192,23 @@ export async function trainEpoch(model: Module, data: Dataset, opts: FitOptions,
     if (opts.clipGradNorm !== undefined) clipGradNorm(params, opts.clipGradNorm).dispose();
     opts.optimizer.step();
     opts.optimizer.zeroGrad();
+    pending = 0;
     // fit passes the WeightEma it resolved; options alone are fit's to turn into one.
     if (opts.ema instanceof WeightEma) opts.ema.update();
   };
   for await (const b of data.batches(epoch)) {
     expectFreshBatch('fit', b, epoch, batch);
+    if (batch < skip) {
+      // Trained before the interruption: drawn so that the batches after it come as they did.
+      b.x.dispose();
+      b.y.dispose();
+      batch++;
+      continue;
+    }
     let lossTensor!: Tensor;
     let metricTensors: Tensor[] = [];
-    const firstBatch = batch === 0 && epoch === (opts.initialEpoch ?? 0);
+    const firstBatch = !stepped && epoch === (opts.initialEpoch ?? 0);
+    stepped = true;
     try {
       const poison = opts.injectNanAtBatch !== undefined && opts.injectNanAtBatch === batch + 1 && epoch === (opts.initialEpoch ?? 0);
       // The loss and metric tensors leave the scope by being returned, not by keep(): if anything
@@ -203,7 +253,8 @@ export async function trainEpoch(model: Module, data: Dataset, opts: FitOptions,
     }
     // After the loss check: a metric refuses the NaN predictions of a diverged step (binaryReport).
     const metric = opts.trainMetric ? opts.trainMetric.value(metricHost) : undefined;
-    if ((batch + 1) % accumulate === 0) applyStep(accumulate);
+    pending++;
+    if ((batch + 1) % accumulate === 0) applyStep(pending);
     total += value * n;
     if (metric !== undefined) metricTotal += metric * n;
     samples += n;
@@ -211,12 +262,13 @@ export async function trainEpoch(model: Module, data: Dataset, opts: FitOptions,
     const runningMetric = opts.trainMetric ? { name: opts.trainMetric.name, value: metricTotal / samples } : undefined;
     opts.onBatch?.({ epoch, batch, batchCount: data.batchCount, loss: total / samples, metric: runningMetric, samples, seconds: (performance.now() - start) / 1000 });
     if (opts.signal?.stop) {
-      if (batch % accumulate) applyStep(batch % accumulate);
-      return { loss: total / samples, interrupted: true };
+      if (pending) applyStep(pending);
+      return { loss: total / samples, interrupted: true, progress: progress() };
     }
   }
-  if (batch % accumulate) applyStep(batch % accumulate);
-  return { loss: samples ? total / samples : NaN, metric: opts.trainMetric && samples ? metricTotal / samples : undefined, interrupted: false };
+  if (pending) applyStep(pending);
+  const metric = opts.trainMetric && samples ? metricTotal / samples : undefined;
+  return { loss: samples ? total / samples : NaN, metric, interrupted: false, progress: progress() };
 }
 
 /** Multiplies each gradient of `params` by `factor` (a new tensor in place of the old). */
@@ -305,6 +357,13 @@ function checkFitArgs(model: unknown, train: unknown, val: unknown, opts: FitOpt
   expectOptionalNumber('fit', 'initialEpoch', opts.initialEpoch, { integer: true, min: 0 });
   expectOptionalNumber('fit', 'clipGradNorm', opts.clipGradNorm, { above: 0 });
   expectOptionalNumber('fit', 'accumulate', opts.accumulate, { integer: true, min: 1 });
+  if (opts.resumeEpoch !== undefined) {
+    const r = opts.resumeEpoch;
+    expectNumber('fit', 'resumeEpoch.batches', r?.batches, { integer: true, min: 0 });
+    expectNumber('fit', 'resumeEpoch.samples', r.samples, { integer: true, min: 0 });
+    expectNumber('fit', 'resumeEpoch.lossSum', r.lossSum);
+    expectNumber('fit', 'resumeEpoch.metricSum', r.metricSum);
+  }
   if (!(opts.optimizer instanceof Optimizer)) throw new ArgumentError(`fit: optimizer must be an Optimizer (dn.optim.Adam, ...), got ${describeValue(opts.optimizer)}`);
   if (typeof opts.loss !== 'function') throw new ArgumentError(`fit: loss must be a function (pred, target) => Tensor, got ${describeValue(opts.loss)}`);
 }
@@ -346,11 +405,13 @@ export async function fit(model: Module, train: Dataset, val: Dataset | null, op
     for (const cb of callbacks) await cb.onTrainBegin?.(ctl);
     for (let epoch = opts.initialEpoch ?? 0; epoch < opts.epochs; epoch++) {
       for (const cb of callbacks) await cb.onEpochBegin?.(epoch, ctl);
-      const { loss, metric, interrupted } = await trainEpoch(model, train, opts, epoch);
+      const { loss, metric, interrupted, progress } = await trainEpoch(model, train, opts, epoch);
       const logs: Logs = { loss };
       if (opts.trainMetric && metric !== undefined) logs[opts.trainMetric.name] = metric;
       if (interrupted) {
         history.interrupted = true;
+        history.progress = progress;
+        await opts.onInterrupt?.(epoch, progress);
         break;
       }
       if (val) {

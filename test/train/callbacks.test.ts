@@ -69,6 +69,35 @@ describe('EarlyStopping', () => {
   });
 });
 
+describe('EarlyStopping resumed with its state', () => {
+  const resumed = (weights?: { w: number }) => {
+    const es = new EarlyStopping({ patience: 1, restoreBestWeights: true });
+    es.setState({ wait: 0, best: 0.5, bestEpoch: 1, stoppedEpoch: 0 });
+    if (weights) es.resumeRestorePoint(weights);
+    return es;
+  };
+  it('restores the best weights handed back with it, and keeps their epoch', async () => {
+    const ctl = new FakeControl();
+    const es = resumed({ w: 42 });
+    await es.onTrainBegin(ctl);
+    ctl.weights = 3;
+    es.onEpochEnd(3, { val_loss: 0.9 }, ctl);
+    expect([ctl.stopTraining, ctl.restored, es.bestEpoch]).toEqual([true, [42], 1]);
+    expect(ctl.logs).toContain('EarlyStopping: restoring the weights of epoch 2 (val_loss 0.5)');
+    es.onTrainEnd(ctl);
+  });
+  it('without them, restores the first weights after the resume, says so, and keeps the best epoch', async () => {
+    const ctl = new FakeControl();
+    const es = resumed();
+    await es.onTrainBegin(ctl);
+    ctl.weights = 3;
+    es.onEpochEnd(3, { val_loss: 0.9 }, ctl);
+    expect([ctl.stopTraining, ctl.restored, es.bestEpoch, es.getState().bestEpoch]).toEqual([true, [3], 1, 1]);
+    expect(ctl.logs[0]).toMatch(/^EarlyStopping: restoring the weights of epoch 4, the first since the run resumed: the best, epoch 2's/);
+    es.onTrainEnd(ctl);
+  });
+});
+
 describe('ReduceLROnPlateau', () => {
   it('reduces by factor after patience, honours cooldown, minDelta and minLr', async () => {
     // lr 1, factor 0.5, patience 2, minDelta 0.01, cooldown 1, minLr 0.1
