@@ -1,8 +1,11 @@
 // Baseline TIFF, as the LGG data set stores its slices: one image per file, strips, chunky
-// (interleaved) samples. Decoding goes through `utif`; this file checks what utif takes on trust
-// (header bounds, strips inside the file, every compressed strip decoding to exactly the bytes its
-// rows need) so that a truncated or
-// corrupt file becomes a DataError naming the file instead of zeros or an endless loop.
+// (interleaved) samples, or one plane per channel (PlanarConfiguration 2, as tifffile writes a
+// channels-first array). `utif` parses the image directory; the strips are decoded here, each
+// walked once to check and write it (header bounds, strips inside the file, as many strips as the
+// rows need, every strip decoding to exactly the bytes its rows need), so that a truncated or
+// corrupt file becomes a DataError naming the file instead of zeros, garbage or an endless loop.
+// (utif's own strip decoder copies any strip whose stored length equals the image's size as if it
+// were uncompressed, and leaves zeros where a strip came out short.)
 // Encoding is a small writer of our own: little-endian, uncompressed, PackBits or Deflate.
 //
 // Pixels come out row-major with channels interleaved: data[(y * width + x) * channels + c],
@@ -16,11 +19,9 @@ import { DataError } from './errors.js';
 
 interface UtifIfd {
   [tag: string]: unknown;
-  data?: Uint8Array;
 }
 interface UtifApi {
   decode(buffer: ArrayBuffer): UtifIfd[];
-  decodeImage(buffer: ArrayBuffer, ifd: UtifIfd): void;
 }
 const UTIF = UTIFModule as UtifApi;
 interface PakoInflate {
@@ -49,6 +50,10 @@ export interface TiffInfo {
   /** TIFF compression code: 1 none, 5 LZW, 8 or 32946 Deflate, 32773 PackBits. */
   compression: number;
   littleEndian: boolean;
+  /** Rows in each strip but a plane's last, which holds the rest. */
+  rowsPerStrip: number;
+  /** 1: samples interleaved; 2: one plane per channel, each its own strips (plane by plane). */
+  planarConfig: 1 | 2;
   strips: { offset: number; length: number }[];
 }
 
@@ -72,7 +77,7 @@ function tag1(ifd: UtifIfd, tag: number, fallback?: number): number | undefined 
  * Parses the first IFD with utif. The parse runs on a copy whose next-IFD pointer is zeroed: a
  * corrupt chain of IFDs (a cycle) would otherwise loop forever, and we only read the first image.
  */
-function parseFirstIfd(bytes: Uint8Array, name: string): { ifd: UtifIfd; buffer: ArrayBuffer; littleEndian: boolean } {
+function parseFirstIfd(bytes: Uint8Array, name: string): { ifd: UtifIfd; littleEndian: boolean } {
   const fail = (why: string) => new DataError(`${name}: not a readable TIFF (${why})`);
   if (bytes.length < 8) throw fail(`${bytes.length} bytes, shorter than a TIFF header`);
   const order = String.fromCharCode(bytes[0]!, bytes[1]!);
@@ -97,7 +102,7 @@ function parseFirstIfd(bytes: Uint8Array, name: string): { ifd: UtifIfd; buffer:
   }
   const ifd = ifds[0];
   if (!ifd) throw fail('no image directory');
-  return { ifd, buffer: copy.buffer, littleEndian };
+  return { ifd, littleEndian };
 }
 
 function checkInfo(ifd: UtifIfd, fileLength: number, littleEndian: boolean, name: string): TiffInfo {
@@ -117,29 +122,57 @@ function checkInfo(ifd: UtifIfd, fileLength: number, littleEndian: boolean, name
   if (!SUPPORTED_COMPRESSION.includes(compression)) throw unsupported(`compression ${compression}; none, LZW, Deflate and PackBits are read`);
   const photometric = tag1(ifd, 262, channels >= 3 ? 2 : 1)!;
   if (photometric > 2) throw unsupported(`photometric interpretation ${photometric}; gray or RGB are read`);
-  if (tag1(ifd, 284, 1) !== 1) throw unsupported('planar configuration 2 (separate planes)');
+  const planarConfig = tag1(ifd, 284, 1)!;
+  if (planarConfig !== 1 && planarConfig !== 2) throw unsupported(`planar configuration ${planarConfig}`);
   if (tagValues(ifd, 322)) throw unsupported('tiled image');
   if ((tag1(ifd, 339, 1) ?? 1) !== 1) throw unsupported(`sample format ${tag1(ifd, 339)}; unsigned integers are read`);
   const predictor = tag1(ifd, 317, 1)!;
   if (predictor !== 1 && predictor !== 2) throw unsupported(`predictor ${predictor}`);
+
+  if (tag1(ifd, 266, 1) !== 1) throw unsupported(`fill order ${tag1(ifd, 266)} (bits reversed within each byte)`);
 
   const offsets = tagValues(ifd, 273) ?? [];
   const lengths = tagValues(ifd, 279) ?? [];
   if (offsets.length === 0 || offsets.length !== lengths.length) {
     throw corrupt(`${offsets.length} strip offsets and ${lengths.length} strip byte counts`);
   }
+  const rowsPerStrip = Math.min(tag1(ifd, 278, height)!, height);
+  if (!(rowsPerStrip >= 1)) throw corrupt(`${rowsPerStrip} rows per strip`);
+  // Fewer strips than the rows need left the rest of the image zero; more, or strips of other
+  // sizes than RowsPerStrip says, put rows in the wrong place.
+  const layout = stripLayout({ width, height, channels, bitsPerSample, rowsPerStrip, planarConfig });
+  if (offsets.length !== layout.perPlane * layout.planes) {
+    const planes = layout.planes > 1 ? ` in each of ${layout.planes} planes` : '';
+    throw corrupt(`${offsets.length} strips, but ${height} rows at ${rowsPerStrip} rows per strip make ${layout.perPlane}${planes}`);
+  }
   const strips = offsets.map((offset, i) => ({ offset, length: lengths[i]! }));
   strips.forEach(({ offset, length }, i) => {
     if (!(offset >= 0 && length >= 0 && offset + length <= fileLength)) {
       throw corrupt(`strip ${i} spans bytes ${offset}..${offset + length} but the file has ${fileLength}`);
     }
+    const need = layout.strip(i).length;
+    if (compression === COMPRESSION.none && length < need) {
+      throw corrupt(`strip ${i} holds ${length} bytes of pixel data, its rows of a ${width}x${height}x${channels} ${bitsPerSample}-bit image need ${need}`);
+    }
   });
-  const expected = width * height * channels * (bitsPerSample / 8);
-  const stored = lengths.reduce((a, b) => a + b, 0);
-  if (compression === COMPRESSION.none && stored < expected) {
-    throw corrupt(`${stored} bytes of pixel data, a ${width}x${height}x${channels} ${bitsPerSample}-bit image needs ${expected}`);
-  }
-  return { width, height, channels, bitsPerSample, compression, littleEndian, strips };
+  return { width, height, channels, bitsPerSample, compression, littleEndian, rowsPerStrip, planarConfig, strips };
+}
+
+/**
+ * Where strip i's rows go in the decoded bytes: planes one after the other (one plane when
+ * chunky), each `perPlane` strips of rowsPerStrip rows but the last.
+ */
+function stripLayout(info: Pick<TiffInfo, 'width' | 'height' | 'channels' | 'bitsPerSample' | 'rowsPerStrip' | 'planarConfig'>) {
+  const { width, height, channels, bitsPerSample, rowsPerStrip } = info;
+  const planes = info.planarConfig === 2 ? channels : 1;
+  const rowBytes = width * (channels / planes) * (bitsPerSample / 8);
+  const perPlane = Math.ceil(height / rowsPerStrip);
+  const strip = (i: number) => {
+    const row = (i % perPlane) * rowsPerStrip;
+    const start = (Math.floor(i / perPlane) * height + row) * rowBytes;
+    return { start, length: Math.min(rowsPerStrip, height - row) * rowBytes };
+  };
+  return { planes, perPlane, bytes: planes * height * rowBytes, strip };
 }
 
 /** Reads and checks the header of a TIFF without decoding pixels (cheap: no decompression). */
@@ -152,84 +185,78 @@ export function readTiffInfo(input: Uint8Array | ArrayBuffer, name = 'TIFF'): Ti
 /** Decodes the first image of a TIFF. `name` (the file) opens every error message. */
 export function decodeTiff(input: Uint8Array | ArrayBuffer, name = 'TIFF'): TiffImage {
   const bytes = asBytes(input);
-  const { ifd, buffer, littleEndian } = parseFirstIfd(bytes, name);
+  const { ifd, littleEndian } = parseFirstIfd(bytes, name);
   const info = checkInfo(ifd, bytes.length, littleEndian, name);
   const { width, height, channels, bitsPerSample, compression } = info;
-  const rowsPerStrip = Math.min(tag1(ifd, 278, height)!, height);
-  const rowBytes = width * channels * (bitsPerSample / 8);
+  const layout = stripLayout(info);
+  const raw = new Uint8Array(layout.bytes);
   info.strips.forEach((s, i) => {
-    const rows = Math.min(rowsPerStrip, height - i * rowsPerStrip);
-    checkCompressedStrip(bytes, s, compression, rows * rowBytes, `${name}: strip ${i}`);
+    const { start, length } = layout.strip(i);
+    decodeStrip(bytes, s, compression, raw.subarray(start, start + length), `${name}: strip ${i}`);
   });
-  if (compression === COMPRESSION.oldDeflate) ifd['t259'] = [COMPRESSION.deflate];
-  try {
-    UTIF.decodeImage(buffer, ifd);
-  } catch (e) {
-    throw new DataError(`${name}: corrupt TIFF pixel data (${String((e as Error)?.message ?? e)})`);
-  }
-  const raw = ifd.data;
   const samples = width * height * channels;
-  if (!raw || raw.length < samples * (bitsPerSample / 8)) {
-    throw new DataError(`${name}: corrupt TIFF pixel data (${raw?.length ?? 0} bytes decoded, ${samples * (bitsPerSample / 8)} expected)`);
-  }
-  const photometric = tag1(ifd, 262, channels >= 3 ? 2 : 1)!;
-  let data: Uint8Array | Uint16Array;
-  if (bitsPerSample === 8) {
-    data = raw.slice(0, samples);
-  } else {
-    // utif turns 16-bit samples little-endian whatever the file's byte order.
-    const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  let data: Uint8Array | Uint16Array = raw;
+  if (bitsPerSample === 16) {
+    const view = new DataView(raw.buffer);
     data = new Uint16Array(samples);
-    for (let i = 0; i < samples; i++) data[i] = view.getUint16(2 * i, true);
+    for (let i = 0; i < samples; i++) data[i] = view.getUint16(2 * i, littleEndian);
   }
-  if (photometric === 0) {
+  if (layout.planes > 1) data = interleave(data, layout.planes, width * height);
+  // Horizontal differencing: each sample was stored as its difference from the pixel to its left
+  // (modulo 2^bits, which the typed array's wrap-around gives).
+  if (tag1(ifd, 317, 1) === 2) {
+    for (let y = 0; y < height; y++) {
+      const row = y * width * channels;
+      for (let i = row + channels; i < row + width * channels; i++) data[i] = data[i]! + data[i - channels]!;
+    }
+  }
+  if (tag1(ifd, 262, channels >= 3 ? 2 : 1) === 0) {
     const top = bitsPerSample === 8 ? 255 : 65535;
     for (let i = 0; i < samples; i++) data[i] = top - data[i]!;
   }
   return { width, height, channels, data };
 }
 
-/**
- * utif writes each strip into a buffer of the image's size without looking at how much it decoded,
- * so a short or damaged strip would leave zeros behind. Every compressed strip must decode to exactly
- * the bytes its rows need. (Uncompressed strips are checked for length in checkInfo.)
- */
-function checkCompressedStrip(
-  bytes: Uint8Array,
-  strip: { offset: number; length: number },
-  compression: number,
-  rowsBytes: number,
-  what: string,
-): void {
-  if (compression === COMPRESSION.lzw) checkLzwStrip(bytes, strip.offset, strip.length, rowsBytes, `${what} (LZW)`);
-  else if (compression === COMPRESSION.packBits) checkPackBitsStrip(bytes.subarray(strip.offset, strip.offset + strip.length), rowsBytes, `${what} (PackBits)`);
-  else if (compression === COMPRESSION.deflate || compression === COMPRESSION.oldDeflate) {
-    checkDeflateStrip(bytes.subarray(strip.offset, strip.offset + strip.length), rowsBytes, `${what} (Deflate)`);
+/** Planes [C, pixels] to interleaved [pixels, C]. */
+function interleave<T extends Uint8Array | Uint16Array>(planar: T, planes: number, pixels: number): T {
+  const out = planar.slice() as T;
+  for (let c = 0; c < planes; c++) {
+    for (let p = 0; p < pixels; p++) out[p * planes + c] = planar[c * pixels + p]!;
   }
+  return out;
 }
 
-/** Inflates the strip (twice the work for Deflate files, which the LGG set does not use) to see its length. */
-function checkDeflateStrip(stream: Uint8Array, rowsBytes: number, what: string): void {
+/** Decodes one strip into `rows`, which it must fill exactly. (Uncompressed strips are checked for length in checkInfo.) */
+function decodeStrip(bytes: Uint8Array, strip: { offset: number; length: number }, compression: number, rows: Uint8Array, what: string): void {
+  const stream = bytes.subarray(strip.offset, strip.offset + strip.length);
+  if (compression === COMPRESSION.none) rows.set(stream.subarray(0, rows.length));
+  else if (compression === COMPRESSION.lzw) decodeLzwStrip(stream, rows, `${what} (LZW)`);
+  else if (compression === COMPRESSION.packBits) decodePackBitsStrip(stream, rows, `${what} (PackBits)`);
+  else decodeDeflateStrip(stream, rows, `${what} (Deflate)`);
+}
+
+function decodeDeflateStrip(stream: Uint8Array, rows: Uint8Array, what: string): void {
   const fail = (why: string) => new DataError(`${what} is corrupt (${why})`);
   const inflater = new pako.Inflate();
   inflater.push(stream, true);
   // pako 1.0 reports no error for a stream cut short (it marks it ended): the length is the check.
   if (inflater.err) throw fail(`inflate: ${inflater.msg || `error ${inflater.err}`}`);
   const got = inflater.result?.length ?? 0;
-  if (got !== rowsBytes) throw fail(`decodes to ${got} bytes, the strip holds ${rowsBytes}`);
+  if (got !== rows.length) throw fail(`decodes to ${got} bytes, the strip holds ${rows.length}`);
+  rows.set(inflater.result!);
 }
 
 /**
- * Walks a PackBits stream counting output bytes: a header n in 0..127 copies n+1 literal bytes,
- * -127..-1 repeats the next byte 1-n times, -128 is a no-op. The output must reach exactly the
- * strip's size without any run crossing it, and every literal must lie inside the strip, and nothing but no-ops may follow.
+ * PackBits: a header n in 0..127 copies n+1 literal bytes, -127..-1 repeats the next byte 1-n
+ * times, -128 is a no-op. The output must fill the strip exactly without any run crossing its end,
+ * every literal must lie inside the strip, and nothing but no-ops may follow.
  */
-function checkPackBitsStrip(stream: Uint8Array, rowsBytes: number, what: string): void {
+function decodePackBitsStrip(stream: Uint8Array, rows: Uint8Array, what: string): void {
   const fail = (why: string) => new DataError(`${what} is corrupt (${why})`);
   let at = 0;
   let out = 0;
-  while (out < rowsBytes) {
-    if (at >= stream.length) throw fail(`decodes to ${out} bytes, the strip holds ${rowsBytes}`);
+  while (out < rows.length) {
+    if (at >= stream.length) throw fail(`decodes to ${out} bytes, the strip holds ${rows.length}`);
     const header = (stream[at]! << 24) >> 24; // as a signed byte
     at++;
     if (header === -128) continue;
@@ -237,37 +264,42 @@ function checkPackBitsStrip(stream: Uint8Array, rowsBytes: number, what: string)
     const count = literal ? header + 1 : 1 - header;
     const consumed = literal ? count : 1;
     if (at + consumed > stream.length) throw fail(`a ${literal ? 'literal' : 'run'} at byte ${at - 1} runs past the end of the strip`);
+    if (out + count > rows.length) throw fail(`decodes to more than the ${rows.length} bytes the strip holds`);
+    if (literal) rows.set(stream.subarray(at, at + count), out);
+    else rows.fill(stream[at]!, out, out + count);
     at += consumed;
     out += count;
   }
-  if (out > rowsBytes) throw fail(`decodes to more than the ${rowsBytes} bytes the strip holds`);
   // Bytes left over mean the headers went out of step with the data (garbage in the strip).
   const leftover = stream.subarray(at).findIndex((b) => b !== 0x80);
-  if (leftover >= 0) throw fail(`${stream.length - at} bytes left after the strip's ${rowsBytes} bytes were decoded`);
+  if (leftover >= 0) throw fail(`${stream.length - at} bytes left after the strip's ${rows.length} bytes were decoded`);
 }
 
 /**
- * Walks a TIFF LZW stream (MSB-first codes, 9 to 12 bits, early change) without keeping the
- * strings, only their lengths: enough to prove that it ends with an EOI code inside the strip,
- * uses only defined codes and yields no more than the strip holds. utif's own decoder assumes
- * all three and spins forever on a stream that breaks them.
+ * TIFF LZW (MSB-first codes, 9 to 12 bits, early change). The stream must end with an EOI code
+ * inside the strip, use only defined codes and fill the strip exactly: a damaged stream is a
+ * DataError, never an endless loop or a half-filled strip. Each table entry is its prefix entry
+ * plus one byte; a string is written back to front along the prefixes.
  */
-function checkLzwStrip(bytes: Uint8Array, offset: number, length: number, maxOut: number, what: string): void {
+function decodeLzwStrip(stream: Uint8Array, rows: Uint8Array, what: string): void {
   const CLEAR = 256;
   const EOI = 257;
+  const prefix = new Uint16Array(4096);
+  const last = new Uint8Array(4096);
+  const first = new Uint8Array(4096);
   const lengths = new Uint32Array(4096);
-  for (let i = 0; i < 256; i++) lengths[i] = 1;
-  const endBit = (offset + length) * 8;
-  let bit = offset * 8;
+  for (let i = 0; i < 256; i++) [last[i], first[i], lengths[i]] = [i, i, 1];
+  const endBit = stream.length * 8;
+  let bit = 0;
   let width = 9;
   let next = 258;
-  let prev = 0;
+  let prev = -1;
   let out = 0;
   const fail = (why: string) => new DataError(`${what} is corrupt (${why})`);
   for (;;) {
     if (bit + width > endBit) throw fail('no end-of-information code before the end of the strip');
     const b = bit >>> 3;
-    const v = (bytes[b]! << 16) | ((bytes[b + 1] ?? 0) << 8) | (bytes[b + 2] ?? 0);
+    const v = (stream[b]! << 16) | ((stream[b + 1] ?? 0) << 8) | (stream[b + 2] ?? 0);
     const code = (v >>> (24 - (bit & 7) - width)) & ((1 << width) - 1);
     bit += width;
     if (code === EOI) break;
@@ -277,23 +309,27 @@ function checkLzwStrip(bytes: Uint8Array, offset: number, length: number, maxOut
       prev = -1;
       continue;
     }
-    let len: number;
     if (prev < 0) {
       if (code > 255) throw fail(`code ${code} right after a clear code`);
-      len = 1;
     } else {
       if (code > next) throw fail(`code ${code} before it was defined (next is ${next})`);
-      len = code === next ? lengths[prev]! + 1 : lengths[code]!;
       if (next >= 4094) throw fail('string table overflow without a clear code');
+      // The new entry is the previous string plus the first byte of this one (of itself when
+      // this code is the entry being defined).
+      prefix[next] = prev;
+      last[next] = first[code === next ? prev : code]!;
+      first[next] = first[prev]!;
       lengths[next] = lengths[prev]! + 1;
       next++;
       if (next + 1 === 1 << width) width = Math.min(width + 1, 12);
     }
+    const len = lengths[code]!;
+    if (out + len > rows.length) throw fail(`decodes to more than the ${rows.length} bytes the strip holds`);
+    for (let k = out + len - 1, e = code; k >= out; k--, e = prefix[e]!) rows[k] = last[e]!;
     out += len;
-    if (out > maxOut) throw fail(`decodes to more than the ${maxOut} bytes the strip holds`);
     prev = code;
   }
-  if (out < maxOut) throw fail(`decodes to ${out} bytes, the strip holds ${maxOut}`);
+  if (out < rows.length) throw fail(`decodes to ${out} bytes, the strip holds ${rows.length}`);
 }
 
 export type TiffCompression = 'none' | 'packbits' | 'deflate';

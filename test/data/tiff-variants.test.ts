@@ -1,0 +1,220 @@
+// TIFF layouts a real export produces beyond the LGG files' own: separate planes, strips of any
+// size, libtiff's compressions with and without the horizontal predictor, big-endian; and strip
+// tables that do not add up, which must be refused naming the file rather than decoded to zeros
+// or shifted rows.
+
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deflateSync } from 'node:zlib';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DataError } from '../../src/data/errors.js';
+import { decodeTiff, encodeTiff, readTiffInfo, type TiffCompression, type TiffImage } from '../../src/data/tiff.js';
+import { rng } from '../helpers/rng.js';
+
+function image(width: number, height: number, channels: number, bits: 8 | 16, seed: number): TiffImage {
+  const r = rng(seed);
+  const top = bits === 8 ? 256 : 65536;
+  const values = Array.from({ length: width * height * channels }, () => Math.floor(r() * top));
+  for (let i = 1; i < values.length; i++) if (r() < 0.5) values[i] = values[i - 1]!;
+  return { width, height, channels, data: bits === 8 ? Uint8Array.from(values) : Uint16Array.from(values) };
+}
+
+function expectPixels(got: TiffImage, want: TiffImage, what: string): void {
+  expect([got.width, got.height, got.channels], what).toEqual([want.width, want.height, want.channels]);
+  expect(got.data.constructor, what).toBe(want.data.constructor);
+  for (let i = 0; i < want.data.length; i++) {
+    if (got.data[i] !== want.data[i]) expect.fail(`${what}: sample ${i} is ${got.data[i]}, expected ${want.data[i]}`);
+  }
+}
+
+function expectRefused(bytes: Uint8Array, name: string): DataError {
+  let caught: unknown;
+  try {
+    decodeTiff(bytes, name);
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught, `${name} should be refused`).toBeInstanceOf(DataError);
+  expect((caught as Error).message.startsWith(`${name}: `), (caught as Error).message).toBe(true);
+  return caught as DataError;
+}
+
+/** The IFD entries of a little-endian file as encodeTiff writes it (values inline or at an offset). */
+function entries(bytes: Uint8Array): { view: DataView; ifd: number; count: number; at: (tag: number) => number } {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const ifd = view.getUint32(4, true);
+  const count = view.getUint16(ifd, true);
+  const at = (tag: number) => {
+    for (let e = 0; e < count; e++) if (view.getUint16(ifd + 2 + 12 * e, true) === tag) return ifd + 2 + 12 * e;
+    throw new Error(`no tag ${tag}`);
+  };
+  return { view, ifd, count, at };
+}
+
+/** Sets value `index` of a SHORT or LONG tag (inline or out of line). */
+function setTagValue(bytes: Uint8Array, tag: number, value: number, index = 0): void {
+  const { view, at } = entries(bytes);
+  const entry = at(tag);
+  const short = view.getUint16(entry + 2, true) === 3;
+  const n = view.getUint32(entry + 4, true);
+  const values = n * (short ? 2 : 4) > 4 ? view.getUint32(entry + 8, true) : entry + 8;
+  if (short) view.setUint16(values + 2 * index, value, true);
+  else view.setUint32(values + 4 * index, value, true);
+}
+
+function tagValues(bytes: Uint8Array, tag: number): number[] {
+  const { view, at } = entries(bytes);
+  const entry = at(tag);
+  const n = view.getUint32(entry + 4, true);
+  const values = n * 4 > 4 ? view.getUint32(entry + 8, true) : entry + 8;
+  return Array.from({ length: n }, (_, i) => view.getUint32(values + 4 * i, true));
+}
+
+/** Turns tag `from` (a SHORT holding one value) into tag `to` holding `value`, keeping the entries sorted. */
+function retag(bytes: Uint8Array, from: number, to: number, value: number): void {
+  const { view, ifd, count, at } = entries(bytes);
+  const entry = at(from);
+  view.setUint16(entry, to, true);
+  view.setUint16(entry + 8, value, true);
+  const list = Array.from({ length: count }, (_, e) => bytes.slice(ifd + 2 + 12 * e, ifd + 14 + 12 * e));
+  list.sort((a, b) => a[0]! + 256 * a[1]! - (b[0]! + 256 * b[1]!));
+  list.forEach((e, i) => bytes.set(e, ifd + 2 + 12 * i));
+}
+
+describe('decodeTiff: strips whose stored size happens to equal the image size', () => {
+  it('decodes a PackBits strip as PackBits even when it is exactly as long as the pixels', () => {
+    // utif copied such a strip as if uncompressed: the compressed bytes became the pixels.
+    const r = rng(11);
+    const [width, height] = [24, 8];
+    let found: { img: TiffImage; bytes: Uint8Array } | undefined;
+    for (let trial = 0; trial < 5000 && !found; trial++) {
+      const data = new Uint8Array(width * height);
+      const repeat = 0.9 * r();
+      for (let i = 0; i < data.length; i++) data[i] = i > 0 && r() < repeat ? data[i - 1]! : Math.floor(r() * 256);
+      const img = { width, height, channels: 1, data };
+      const bytes = encodeTiff(img, { compression: 'packbits' });
+      if (readTiffInfo(bytes).strips[0]!.length === data.length) found = { img, bytes };
+    }
+    expect(found, 'a PackBits image whose one strip is as long as its pixels').toBeDefined();
+    expectPixels(decodeTiff(found!.bytes, 'same-size.tif'), found!.img, 'same-size.tif');
+  });
+});
+
+describe('decodeTiff: strip tables that do not add up', () => {
+  const img = image(13, 11, 1, 8, 5);
+
+  it.each(['none', 'packbits', 'deflate'] as const)('%s: fewer or more strips than RowsPerStrip makes are refused', (compression) => {
+    // 3 strips of 4 rows: RowsPerStrip 8 would make 2 (rows 8.. read from the wrong strip), 2 would make 6.
+    for (const rows of [8, 2]) {
+      const bytes = encodeTiff(img, { compression, deflate: deflateSync, rowsPerStrip: 4 });
+      setTagValue(bytes, 278, rows);
+      expectRefused(bytes, `rps-${rows}-${compression}.tif`);
+    }
+  });
+
+  it('an uncompressed strip shorter than its rows is refused even when a later one makes up the total', () => {
+    const bytes = encodeTiff(img, { rowsPerStrip: 4 });
+    const counts = tagValues(bytes, 279);
+    setTagValue(bytes, 279, counts[0]! - 13, 0);
+    setTagValue(bytes, 279, counts[2]! + 13, 2);
+    expectRefused(bytes, 'short-strip.tif');
+  });
+
+  it('an uncompressed strip longer than its rows (padding) still decodes', () => {
+    const bytes = encodeTiff(img, { rowsPerStrip: 4 });
+    const counts = tagValues(bytes, 279);
+    setTagValue(bytes, 279, counts[0]! + 1, 0); // the word-alignment pad byte after strip 0 lies in the file
+    expectPixels(decodeTiff(bytes, 'padded.tif'), img, 'padded.tif');
+  });
+});
+
+describe('decodeTiff: fill order', () => {
+  it('refuses FillOrder 2 (bits reversed in each byte) instead of decoding the bytes as they are', () => {
+    const bytes = encodeTiff(image(5, 4, 1, 8, 6));
+    retag(bytes, 296, 266, 2); // ResolutionUnit's entry becomes FillOrder = 2
+    expectRefused(bytes, 'fill-order-2.tif');
+    const normal = encodeTiff(image(5, 4, 1, 8, 6));
+    retag(normal, 296, 266, 1);
+    expectPixels(decodeTiff(normal, 'fill-order-1.tif'), image(5, 4, 1, 8, 6), 'fill-order-1.tif');
+  });
+});
+
+/**
+ * A planar (PlanarConfiguration 2) file: the planes of `img` stored as one tall single-channel
+ * image (rowsPerStrip dividing the height, so no strip crosses a plane), then retagged.
+ */
+function planarTiff(img: TiffImage, compression: TiffCompression, rowsPerStrip: number): Uint8Array {
+  const { width, height, channels, data } = img;
+  const planes = data.slice();
+  for (let c = 0; c < channels; c++) for (let p = 0; p < width * height; p++) planes[c * width * height + p] = data[p * channels + c]!;
+  const bytes = encodeTiff({ width, height: height * channels, channels: 1, data: planes }, { compression, deflate: deflateSync, rowsPerStrip });
+  setTagValue(bytes, 257, height);
+  setTagValue(bytes, 277, channels);
+  setTagValue(bytes, 284, 2);
+  return bytes;
+}
+
+describe('decodeTiff: separate planes (PlanarConfiguration 2)', () => {
+  const CASES = [
+    { channels: 3, bits: 8, compression: 'none', rowsPerStrip: 6 },
+    { channels: 3, bits: 8, compression: 'packbits', rowsPerStrip: 2 },
+    { channels: 4, bits: 8, compression: 'deflate', rowsPerStrip: 3 },
+    { channels: 3, bits: 16, compression: 'deflate', rowsPerStrip: 1 },
+    { channels: 1, bits: 8, compression: 'none', rowsPerStrip: 6 },
+  ] as const;
+
+  it.each(CASES)('$channels channels, $bits-bit, $compression, $rowsPerStrip rows per strip', (c) => {
+    const img = image(7, 6, c.channels, c.bits, 20 + c.rowsPerStrip);
+    const name = `planar-${c.channels}-${c.bits}-${c.compression}.tif`;
+    expectPixels(decodeTiff(planarTiff(img, c.compression, c.rowsPerStrip), name), img, name);
+  });
+
+  it('refuses a planar file missing a plane', () => {
+    const img = image(7, 6, 3, 8, 3);
+    const bytes = planarTiff(img, 'none', 6);
+    setTagValue(bytes, 277, 4); // 4 samples per pixel, but only 3 planes of strips
+    expectRefused(bytes, 'three-planes-of-four.tif');
+  });
+});
+
+// libtiff's tiffcp as an encoder of our own data: every compression it writes, with and without
+// the horizontal predictor, big-endian, one row per strip, and separate planes.
+const TIFFCP = '/usr/bin/tiffcp';
+
+describe.skipIf(!existsSync(TIFFCP))('decodeTiff on files rewritten by libtiff tiffcp', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dawnet-tiffcp-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const SOURCES = [
+    { name: 'gray8', img: image(37, 29, 1, 8, 1) },
+    { name: 'gray16', img: image(37, 29, 1, 16, 2) },
+    { name: 'rgb8', img: image(37, 29, 3, 8, 3) },
+    { name: 'rgba8', img: image(37, 29, 4, 8, 4) },
+  ];
+  const OPTIONS: Record<string, string[]> = {
+    lzw: ['-c', 'lzw'],
+    'lzw-predictor': ['-c', 'lzw:2'],
+    zip: ['-c', 'zip'],
+    'zip-predictor': ['-c', 'zip:2'],
+    packbits: ['-c', 'packbits'],
+    'rows-1': ['-c', 'none', '-r', '1'],
+    'lzw-rows-1': ['-c', 'lzw', '-r', '1'],
+    'be-none': ['-B', '-c', 'none'],
+    'be-lzw-predictor': ['-B', '-c', 'lzw:2'],
+    'be-zip-predictor-rows-7': ['-B', '-c', 'zip:2', '-r', '7'],
+    planar: ['-c', 'none', '-p', 'separate'],
+    'planar-lzw-predictor': ['-c', 'lzw:2', '-p', 'separate'],
+  };
+  const cases = SOURCES.flatMap((s) => Object.keys(OPTIONS).map((option) => ({ ...s, option })))
+    // tiffcp cannot split 16-bit samples into planes.
+    .filter((c) => !(c.name === 'gray16' && c.option.startsWith('planar')));
+
+  it.each(cases)('$name, $option', ({ name, img, option }) => {
+    const src = join(dir, `${name}.tif`);
+    if (!existsSync(src)) writeFileSync(src, encodeTiff(img));
+    const out = join(dir, `${name}-${option}.tif`);
+    execFileSync(TIFFCP, [...OPTIONS[option]!, src, out], { stdio: 'ignore' });
+    expectPixels(decodeTiff(readFileSync(out), out), img, out);
+  });
+});
