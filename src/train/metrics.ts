@@ -2,9 +2,22 @@
 // every score at once). Binary classification from probabilities with a threshold; segmentation
 // overlap per slice and per volume (patient).
 //
+// Thresholds: a score or predicted probability is positive at p >= threshold (0.5; MONAI's
+// AsDiscrete(threshold) is the same, Keras's binary_accuracy and torchmetrics take p > 0.5, which
+// differs only at exactly 0.5); a label or true mask value is positive at >= 0.5 and > 0.5
+// respectively (the same for 0/1 masks). Undefined ratios are NaN: precision with nothing predicted
+// positive, specificity with no negative, F1 when TP + FP + FN = 0 (scikit-learn's
+// zero_division=np.nan; its default gives 0 with a warning), and ROC AUC with one class only (recent
+// scikit-learn's roc_auc_score returns NaN there too, older versions raise). ROC AUC is the
+// Mann-Whitney statistic, ties counting one half, which equals roc_auc_score's trapezoidal area.
+// Segmentation precision and recall pool every pixel of the set (one ratio of sums, not a mean
+// of per-slice ratios).
+//
 // Empty slices: when both the true mask and the prediction are empty, Dice and IoU are 0/0. The
 // policy is explicit: 'one' counts such a slice as a perfect 1 (what most Kaggle notebooks do,
-// implicitly, through a smoothing term), 'skip' leaves it out of the mean.
+// implicitly, through a smoothing term), 'skip' leaves it out of the mean (nnU-Net's NaN and
+// nanmean). A prediction on an empty truth, or an empty prediction of a lesion, scores 0 under both.
+// Per volume, the Dice of the volume's summed overlap, the volumes averaged with equal weight.
 //
 // Surface distances (HD95, ASSD; definitions in surface-distance.ts), when asked for: per volume in
 // 3-D (the volume's slices stacked in the order they come, spacing [dz, dy, dx]) and per slice in

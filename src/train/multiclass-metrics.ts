@@ -2,7 +2,10 @@
 // pixel's predicted class is the argmax of its C scores (softmax probabilities or logits), its
 // true class the argmax of a one-hot (or soft) target, or a class id. Per class, Dice and IoU of
 // the set's summed overlap; a class absent from both prediction and truth is 0/0, settled by the
-// same explicit policy as the binary metrics ('one' counts it perfect, 'skip' leaves it out).
+// same explicit policy as the binary metrics ('one' counts it perfect, 'skip' leaves it out, as
+// nnU-Net's NaN and nanmean). The overlap is pooled over everything passed in: nnU-Net and MONAI's
+// DiceMetric score each case and average the cases, which is this report called once per case.
+// The confusion matrix is scikit-learn's orientation: rows the true class, columns the predicted.
 
 import { ArgumentError, ShapeError } from '../errors.js';
 import { diceOf, iouOf, type EmptyPolicy, type Overlap } from './metrics.js';
