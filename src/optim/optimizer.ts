@@ -135,6 +135,12 @@ export abstract class Optimizer {
    */
   loadStateDict(tensors: Map<string, Tensor>, scalars: OptimizerScalars): void {
     // Everything is checked before anything is taken, so a bad file leaves the optimiser as it was.
+    if (typeof scalars?.lr !== 'number' || !(scalars.lr >= 0) || !Number.isFinite(scalars.lr)) {
+      throw new ShapeError(`optimizer state: lr must be a finite number >= 0, got ${describeValue(scalars?.lr)}`);
+    }
+    if (!Number.isInteger(scalars.step) || scalars.step < 0) {
+      throw new ShapeError(`optimizer state: step must be a whole number >= 0, got ${describeValue(scalars.step)}`);
+    }
     const paramSteps = this.checkedParamSteps(tensors, scalars);
     for (const [key, t] of tensors) {
       const paramName = key.slice(0, key.lastIndexOf('.'));

@@ -177,6 +177,18 @@ describe('saved step counts', () => {
       expect(() => adam.loadStateDict(new Map(tensors), { ...scalars, paramSteps } as never)).toThrow(message);
       expect([adam.parameterSteps('a'), adam.parameterSteps('b'), adam.stepCount]).toEqual([5, 2, 5]);
     }
+    // The optimiser's own numbers: a direct caller's state without them would train at lr undefined.
+    const badScalars: [object, RegExp][] = [
+      [{ step: 5 }, /lr must be a finite number >= 0, got undefined/],
+      [{ lr: -1, step: 5 }, /lr must be/],
+      [{ lr: Number.NaN, step: 5 }, /lr must be/],
+      [{ lr: 0.01 }, /step must be a whole number >= 0, got undefined/],
+      [{ lr: 0.01, step: 2.5 }, /step must be/],
+    ];
+    for (const [numbers, message] of badScalars) {
+      expect(() => adam.loadStateDict(new Map(tensors), numbers as never)).toThrow(message);
+      expect([adam.lr, adam.stepCount]).toEqual([0.01, 5]);
+    }
     adam.dispose();
     model.dispose();
   });
