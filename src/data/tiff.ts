@@ -9,7 +9,8 @@
 // Encoding is a small writer of our own: little-endian, uncompressed, PackBits or Deflate.
 //
 // Pixels come out row-major with channels interleaved: data[(y * width + x) * channels + c],
-// Uint8Array for 8-bit samples, Uint16Array for 16-bit ones. Browser-safe: no Node imports.
+// Uint8Array for 8-bit samples, Uint16Array for 16-bit ones, and Uint8Array 0 or 255 for a
+// bilevel (1-bit) gray image, as Pillow saves a boolean mask. Browser-safe: no Node imports.
 
 // @ts-expect-error utif ships no type declarations; UtifApi below declares the part dawnet uses.
 import UTIFModule from 'utif';
@@ -46,7 +47,7 @@ export interface TiffInfo {
   width: number;
   height: number;
   channels: number;
-  bitsPerSample: 8 | 16;
+  bitsPerSample: 1 | 8 | 16;
   /** TIFF compression code: 1 none, 5 LZW, 8 or 32946 Deflate, 32773 PackBits. */
   compression: number;
   littleEndian: boolean;
@@ -115,8 +116,9 @@ function checkInfo(ifd: UtifIfd, fileLength: number, littleEndian: boolean, name
   if (channels !== 1 && channels !== 3 && channels !== 4) throw unsupported(`${channels} samples per pixel; 1, 3 or 4 are read`);
   const bits = tagValues(ifd, 258) ?? [1];
   const bitsPerSample = bits[0]!;
-  if ((bitsPerSample !== 8 && bitsPerSample !== 16) || bits.some((b) => b !== bitsPerSample)) {
-    throw unsupported(`bits per sample ${bits.join(',')}; 8 or 16 in every channel are read`);
+  const bilevel = bitsPerSample === 1 && channels === 1;
+  if ((bitsPerSample !== 8 && bitsPerSample !== 16 && !bilevel) || bits.some((b) => b !== bitsPerSample)) {
+    throw unsupported(`bits per sample ${bits.join(',')}; 8 or 16 in every channel, or 1 in a gray image, are read`);
   }
   const compression = tag1(ifd, 259, 1)!;
   if (!SUPPORTED_COMPRESSION.includes(compression)) throw unsupported(`compression ${compression}; none, LZW, Deflate and PackBits are read`);
@@ -127,7 +129,7 @@ function checkInfo(ifd: UtifIfd, fileLength: number, littleEndian: boolean, name
   if (tagValues(ifd, 322)) throw unsupported('tiled image');
   if ((tag1(ifd, 339, 1) ?? 1) !== 1) throw unsupported(`sample format ${tag1(ifd, 339)}; unsigned integers are read`);
   const predictor = tag1(ifd, 317, 1)!;
-  if (predictor !== 1 && predictor !== 2) throw unsupported(`predictor ${predictor}`);
+  if (predictor !== 1 && (predictor !== 2 || bilevel)) throw unsupported(`predictor ${predictor} with ${bitsPerSample}-bit samples`);
 
   if (tag1(ifd, 266, 1) !== 1) throw unsupported(`fill order ${tag1(ifd, 266)} (bits reversed within each byte)`);
 
@@ -155,7 +157,7 @@ function checkInfo(ifd: UtifIfd, fileLength: number, littleEndian: boolean, name
       throw corrupt(`strip ${i} holds ${length} bytes of pixel data, its rows of a ${width}x${height}x${channels} ${bitsPerSample}-bit image need ${need}`);
     }
   });
-  return { width, height, channels, bitsPerSample, compression, littleEndian, rowsPerStrip, planarConfig, strips };
+  return { width, height, channels, bitsPerSample: bitsPerSample as TiffInfo['bitsPerSample'], compression, littleEndian, rowsPerStrip, planarConfig, strips };
 }
 
 /**
@@ -165,7 +167,7 @@ function checkInfo(ifd: UtifIfd, fileLength: number, littleEndian: boolean, name
 function stripLayout(info: Pick<TiffInfo, 'width' | 'height' | 'channels' | 'bitsPerSample' | 'rowsPerStrip' | 'planarConfig'>) {
   const { width, height, channels, bitsPerSample, rowsPerStrip } = info;
   const planes = info.planarConfig === 2 ? channels : 1;
-  const rowBytes = width * (channels / planes) * (bitsPerSample / 8);
+  const rowBytes = Math.ceil((width * (channels / planes) * bitsPerSample) / 8); // a bilevel row ends on a byte
   const perPlane = Math.ceil(height / rowsPerStrip);
   const strip = (i: number) => {
     const row = (i % perPlane) * rowsPerStrip;
@@ -200,6 +202,12 @@ export function decodeTiff(input: Uint8Array | ArrayBuffer, name = 'TIFF'): Tiff
     const view = new DataView(raw.buffer);
     data = new Uint16Array(samples);
     for (let i = 0; i < samples; i++) data[i] = view.getUint16(2 * i, littleEndian);
+  } else if (bitsPerSample === 1) {
+    const rowBytes = Math.ceil(width / 8);
+    data = new Uint8Array(samples);
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) data[y * width + x] = (raw[y * rowBytes + (x >>> 3)]! >>> (7 - (x & 7))) & 1 ? 255 : 0;
+    }
   }
   if (layout.planes > 1) data = interleave(data, layout.planes, width * height);
   // Horizontal differencing: each sample was stored as its difference from the pixel to its left
@@ -211,7 +219,7 @@ export function decodeTiff(input: Uint8Array | ArrayBuffer, name = 'TIFF'): Tiff
     }
   }
   if (tag1(ifd, 262, channels >= 3 ? 2 : 1) === 0) {
-    const top = bitsPerSample === 8 ? 255 : 65535;
+    const top = bitsPerSample === 16 ? 65535 : 255;
     for (let i = 0; i < samples; i++) data[i] = top - data[i]!;
   }
   return { width, height, channels, data };

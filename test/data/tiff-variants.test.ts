@@ -218,3 +218,68 @@ describe.skipIf(!existsSync(TIFFCP))('decodeTiff on files rewritten by libtiff t
     expectPixels(decodeTiff(readFileSync(out), out), img, out);
   });
 });
+
+/** A bilevel (1-bit) file of `mask` (0 or 1 per pixel): its rows packed MSB first, each ending on a byte. */
+function bilevelTiff(mask: Uint8Array, width: number, height: number, compression: TiffCompression, photometric = 1): Uint8Array {
+  const rowBytes = Math.ceil(width / 8);
+  const packed = new Uint8Array(rowBytes * height);
+  for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) if (mask[y * width + x]) packed[y * rowBytes + (x >> 3)]! |= 0x80 >> (x & 7);
+  const bytes = encodeTiff({ width: rowBytes, height, channels: 1, data: packed }, { compression, deflate: deflateSync, rowsPerStrip: 2 });
+  setTagValue(bytes, 256, width);
+  setTagValue(bytes, 258, 1);
+  setTagValue(bytes, 262, photometric);
+  return bytes;
+}
+
+describe('decodeTiff: bilevel (1-bit) masks', () => {
+  const [width, height] = [13, 5];
+  const r = rng(31);
+  const mask = Uint8Array.from({ length: width * height }, () => (r() < 0.4 ? 1 : 0));
+
+  it.each(['none', 'packbits', 'deflate'] as const)('%s: reads each bit as a pixel, 0 or 255', (compression) => {
+    const want = { width, height, channels: 1, data: mask.map((v) => v * 255) };
+    expectPixels(decodeTiff(bilevelTiff(mask, width, height, compression), `bits-${compression}.tif`), want, compression);
+  });
+
+  it('WhiteIsZero inverts them', () => {
+    const want = { width, height, channels: 1, data: mask.map((v) => 255 - v * 255) };
+    expectPixels(decodeTiff(bilevelTiff(mask, width, height, 'none', 0), 'white-is-zero.tif'), want, 'white-is-zero.tif');
+  });
+
+  it('refuses 1-bit RGB and a predictor on 1-bit samples', () => {
+    const rgb = encodeTiff(image(4, 4, 3, 8, 1));
+    [0, 1, 2].forEach((i) => setTagValue(rgb, 258, 1, i));
+    expectRefused(rgb, 'rgb-1-bit.tif');
+    const predicted = bilevelTiff(mask, width, height, 'none');
+    retag(predicted, 296, 317, 2);
+    expectRefused(predicted, 'bilevel-predictor.tif');
+  });
+
+  const python = '/usr/bin/python3';
+  const hasPillow = existsSync(python) && (() => {
+    try {
+      execFileSync(python, ['-c', 'import PIL, numpy'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+
+  it.skipIf(!hasPillow)("reads a boolean mask as Pillow saves it (mode '1')", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dawnet-bilevel-'));
+    try {
+      const path = join(dir, 'mask.tif');
+      const script = [
+        'import sys, numpy as np',
+        'from PIL import Image',
+        `m = np.frombuffer(bytes.fromhex(sys.argv[2]), dtype=np.uint8).reshape(${height}, ${width}) > 0`,
+        'Image.fromarray(m).save(sys.argv[1])',
+      ].join('\n');
+      execFileSync(python, ['-c', script, path, Buffer.from(mask).toString('hex')]);
+      const want = { width, height, channels: 1, data: mask.map((v) => v * 255) };
+      expectPixels(decodeTiff(readFileSync(path), path), want, path);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
