@@ -5,6 +5,8 @@
 //   nearest:  src = min(floor(dst · r), in − 1)                 (PyTorch / Keras 'nearest'; the default)
 //   bilinear: src = max((dst + 0.5) · r − 0.5, 0), i0 = floor(src), i1 = min(i0 + 1, in − 1),
 //             y = lerp(x[i0], x[i1], src − i0) along each axis  (PyTorch align_corners=False)
+//   bilinear, alignCorners: src = dst · r with r = (in − 1) / (out − 1), 0 for out = 1, whatever
+//             the scale (PyTorch align_corners=True: the corner pixels' centres meet)
 //
 // The output size is `size` or floor(in · scale). Where in · scale is whole on both axes, 1 / scale
 // is in / out, and nearest runs in integer math, exactly; a fractional product makes the two
@@ -20,7 +22,7 @@
 import { ArgumentError, ShapeError } from '../errors.js';
 import { f32, packParams, u32 } from '../gpu/params.js';
 import type { KernelSpec } from '../gpu/runtime.js';
-import { describeValue, expectChoice, expectKnownOptions, expectOptions, expectTensor } from '../graph/args.js';
+import { describeValue, expectChoice, expectKnownOptions, expectOptionalBoolean, expectOptions, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
@@ -35,6 +37,8 @@ export interface Upsample2dOptions {
   size?: readonly [number, number];
   /** Default 'nearest', as nn.Upsample and PyTorch's interpolate. */
   mode?: UpsampleMode;
+  /** Bilinear only: PyTorch's align_corners=True (see above). Default false, PyTorch's default and Keras's. */
+  alignCorners?: boolean;
 }
 
 const OP = 'upsample2d';
@@ -61,11 +65,14 @@ function sizePair(size: unknown): [number, number] {
 /** Validates x's shape and the options; returns the output shape [N, outH, outW, C]. */
 export function upsample2dShape(xShape: Shape, opts: Upsample2dOptions): [number, number, number, number] {
   expectOptions(OP, opts, "{ scale: 2, mode: 'nearest' }", true);
-  expectKnownOptions(OP, opts, ['scale', 'size', 'mode']);
+  expectKnownOptions(OP, opts, ['scale', 'size', 'mode', 'alignCorners']);
   if (xShape.length !== 4) throw new ShapeError(`${OP}: expected an NHWC input of rank 4, got ${formatShape(xShape)}`);
   const [n, h, w, c] = xShape;
   if (h === 0 || w === 0) throw new ShapeError(`${OP}: empty spatial size in ${formatShape(xShape)}`);
   expectChoice(OP, 'mode', opts.mode, ['nearest', 'bilinear']);
+  expectOptionalBoolean(OP, 'alignCorners', opts.alignCorners);
+  // PyTorch refuses it too: nearest has no corners to align.
+  if (opts.alignCorners && opts.mode !== 'bilinear') throw new ArgumentError(`${OP}: alignCorners needs mode 'bilinear'`);
   if ((opts.scale === undefined) === (opts.size === undefined)) throw new ArgumentError(`${OP}: give exactly one of scale and size`);
   const scale = scalePair(opts);
   const out = scale ? [Math.floor(h * scale[0]), Math.floor(w * scale[1])] : sizePair(opts.size);
@@ -75,8 +82,10 @@ export function upsample2dShape(xShape: Shape, opts: Upsample2dOptions): [number
   return [n, out[0], out[1], c];
 }
 
-/** Output-to-input ratio per axis: 1 / scale when a scale is given (PyTorch's), else in / out. */
+/** Output-to-input ratio per axis: 1 / scale when a scale is given (PyTorch's), else in / out; aligned corners (in − 1) / (out − 1). */
 function ratios(xShape: Shape, outShape: Shape, opts: Upsample2dOptions): [number, number] {
+  const aligned = (i: number, o: number) => (o > 1 ? (i - 1) / (o - 1) : 0);
+  if (opts.alignCorners) return [aligned(xShape[1], outShape[1]), aligned(xShape[2], outShape[2])];
   const scale = scalePair(opts);
   return scale ? [1 / scale[0], 1 / scale[1]] : [xShape[1] / outShape[1], xShape[2] / outShape[2]];
 }
@@ -85,10 +94,10 @@ function ratios(xShape: Shape, outShape: Shape, opts: Upsample2dOptions): [numbe
  * What a kernel samples with: the mode, and for nearest whether it needs the float ratio (a
  * scale whose product with the input size is fractional) or the exact integer in / out.
  */
-type Sampling = UpsampleMode | 'nearestScaled';
+type Sampling = UpsampleMode | 'nearestScaled' | 'bilinearAligned';
 
 function samplingOf(xShape: Shape, outShape: Shape, opts: Upsample2dOptions): Sampling {
-  if (opts.mode === 'bilinear') return 'bilinear';
+  if (opts.mode === 'bilinear') return opts.alignCorners ? 'bilinearAligned' : 'bilinear';
   const [rh, rw] = ratios(xShape, outShape, opts);
   // The integer path matches PyTorch's floor(dst · float32(1/scale)) only where that ratio is
   // exact in float32 too (in / out a power of two): at scale 41, row 41 rounds under a whole 1.
@@ -100,7 +109,9 @@ function samplingOf(xShape: Shape, outShape: Shape, opts: Upsample2dOptions): Sa
 function params(total: number, xShape: Shape, outH: number, outW: number, ratio: [number, number], width: VecWidth): ArrayBuffer {
   const [, h, w, c] = xShape;
   const [rh, rw] = ratio;
-  return packParams([u32(total / width), u32(h), u32(w), u32(c / width), u32(outH), u32(outW), f32(rh), f32(rw), f32(1 / rh), f32(1 / rw)]);
+  // A ratio of 0 (aligned corners, one input or output pixel): any g of at least out spans every output.
+  const [gh, gw] = [rh > 0 ? 1 / rh : outH, rw > 0 ? 1 / rw : outW];
+  return packParams([u32(total / width), u32(h), u32(w), u32(c / width), u32(outH), u32(outW), f32(rh), f32(rw), f32(gh), f32(gw)]);
 }
 
 /** rh, rw map output to input (src = dst · r); gh = 1 / rh (and gw) bound the gather's search. */
@@ -108,11 +119,14 @@ const HEADER = /* wgsl */ `
 struct Params { total: u32, h: u32, w: u32, c: u32, outH: u32, outW: u32, rh: f32, rw: f32, gh: f32, gw: f32 }`;
 
 
-/** WGSL shared by the bilinear kernels: the two taps and the weight of the second along one axis. */
-const BILINEAR_TAPS = /* wgsl */ `
+/**
+ * WGSL shared by the bilinear kernels: the two taps and the weight of the second along one axis.
+ * `offset` is the half-pixel shift, '0.5' (align_corners=False) or '0.0' (aligned corners).
+ */
+const bilinearTaps = (offset: string): string => /* wgsl */ `
 struct Taps { i0: u32, i1: u32, t: f32 }
 fn taps(dst: u32, size: u32, ratio: f32) -> Taps {
-  let src = max((f32(dst) + 0.5) * ratio - 0.5, 0.0);
+  let src = max((f32(dst) + ${offset}) * ratio - ${offset}, 0.0);
   let i0 = min(u32(src), size - 1u);
   return Taps(i0, min(i0 + 1u, size - 1u), src - f32(i0));
 }
@@ -138,7 +152,7 @@ function spec(mode: Sampling, direction: 'forward' | 'backward', width: VecWidth
     outputs: 1,
     wgsl: () => /* wgsl */ `${HEADER}
 alias T = ${vecType(width)};
-${mode === 'bilinear' ? BILINEAR_TAPS : mode === 'nearestScaled' ? NEAREST_SOURCE : ''}
+${mode === 'bilinear' ? bilinearTaps('0.5') : mode === 'bilinearAligned' ? bilinearTaps('0.0') : mode === 'nearestScaled' ? NEAREST_SOURCE : ''}
 @group(0) @binding(0) var<storage, read> ${a}: array<T>;
 @group(0) @binding(1) var<storage, read_write> ${b}: array<T>;
 @group(0) @binding(2) var<uniform> params: Params;
@@ -149,6 +163,43 @@ fn main(${LINEAR_MAIN_ARGS}) {
   ${direction === 'forward' ? decodeNhwc('params.outH', 'params.outW') : decodeNhwc('params.h', 'params.w')}
   ${body}
 }`,
+  };
+}
+
+/**
+ * The bilinear kernels' bodies for half-pixel offset o. The backward: output dst reads input i
+ * only when its src = (dst + o)·r − o lies in (i − 1, i + 1), that is dst in
+ * ((i − 1 + o)·g − o, (i + 1 + o)·g − o) with g = 1 / r; one position of margin each side
+ * absorbs float rounding, and weight() decides exactly.
+ */
+function bilinearBodies(o: string): { forward: string; backward: string } {
+  return {
+    forward: /* wgsl */ `
+  let ky = taps(row, params.h, params.rh);
+  let kx = taps(col, params.w, params.rw);
+  let base = n * params.h;
+  let v00 = x[((base + ky.i0) * params.w + kx.i0) * params.c + ch];
+  let v01 = x[((base + ky.i0) * params.w + kx.i1) * params.c + ch];
+  let v10 = x[((base + ky.i1) * params.w + kx.i0) * params.c + ch];
+  let v11 = x[((base + ky.i1) * params.w + kx.i1) * params.c + ch];
+  let top = v00 + (v01 - v00) * kx.t;
+  let bottom = v10 + (v11 - v10) * kx.t;
+  y[i] = top + (bottom - top) * ky.t;`,
+    backward: /* wgsl */ `
+  let oh0 = max(i32(floor((f32(row) - 1.0 + ${o}) * params.gh - ${o})) - 1, 0);
+  let oh1 = min(i32(ceil((f32(row) + 1.0 + ${o}) * params.gh - ${o})) + 1, i32(params.outH) - 1);
+  let ow0 = max(i32(floor((f32(col) - 1.0 + ${o}) * params.gw - ${o})) - 1, 0);
+  let ow1 = min(i32(ceil((f32(col) + 1.0 + ${o}) * params.gw - ${o})) + 1, i32(params.outW) - 1);
+  var acc = T(0.0);
+  for (var oh = oh0; oh <= oh1; oh++) {
+    let wy = weight(u32(oh), row, params.h, params.rh);
+    if (wy == 0.0) { continue; }
+    for (var ow = ow0; ow <= ow1; ow++) {
+      let wx = weight(u32(ow), col, params.w, params.rw);
+      acc += wy * wx * dy[((n * params.outH + u32(oh)) * params.outW + u32(ow)) * params.c + ch];
+    }
+  }
+  dx[i] = acc;`,
   };
 }
 
@@ -194,38 +245,9 @@ const BODIES = {
   }
   dx[i] = acc;`,
   },
-  bilinear: {
-    forward: /* wgsl */ `
-  let ky = taps(row, params.h, params.rh);
-  let kx = taps(col, params.w, params.rw);
-  let base = n * params.h;
-  let v00 = x[((base + ky.i0) * params.w + kx.i0) * params.c + ch];
-  let v01 = x[((base + ky.i0) * params.w + kx.i1) * params.c + ch];
-  let v10 = x[((base + ky.i1) * params.w + kx.i0) * params.c + ch];
-  let v11 = x[((base + ky.i1) * params.w + kx.i1) * params.c + ch];
-  let top = v00 + (v01 - v00) * kx.t;
-  let bottom = v10 + (v11 - v10) * kx.t;
-  y[i] = top + (bottom - top) * ky.t;`,
-    // Output dst reads input i only when its src lies in (i - 1, i + 1), that is
-    // dst in ((i - 0.5) * g - 0.5, (i + 1.5) * g - 0.5) with g = 1 / r; one position of margin
-    // each side absorbs float rounding, and weight() decides exactly.
-    backward: /* wgsl */ `
-  let oh0 = max(i32(floor((f32(row) - 0.5) * params.gh - 0.5)) - 1, 0);
-  let oh1 = min(i32(ceil((f32(row) + 1.5) * params.gh - 0.5)) + 1, i32(params.outH) - 1);
-  let ow0 = max(i32(floor((f32(col) - 0.5) * params.gw - 0.5)) - 1, 0);
-  let ow1 = min(i32(ceil((f32(col) + 1.5) * params.gw - 0.5)) + 1, i32(params.outW) - 1);
-  var acc = T(0.0);
-  for (var oh = oh0; oh <= oh1; oh++) {
-    let wy = weight(u32(oh), row, params.h, params.rh);
-    if (wy == 0.0) { continue; }
-    for (var ow = ow0; ow <= ow1; ow++) {
-      let wx = weight(u32(ow), col, params.w, params.rw);
-      acc += wy * wx * dy[((n * params.outH + u32(oh)) * params.outW + u32(ow)) * params.c + ch];
-    }
-  }
-  dx[i] = acc;`,
-  },
-} as const;
+  bilinear: bilinearBodies('0.5'),
+  bilinearAligned: bilinearBodies('0.0'),
+} satisfies Record<Sampling, { forward: string; backward: string }>;
 
 /**
  * A new tensor of dstShape, one thread per element (per vec4 for width 4), in chunks of whole

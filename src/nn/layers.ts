@@ -307,14 +307,17 @@ export class MaxPool2d extends Module {
   }
 }
 
+/** Upsample(scale, mode, alignCorners): nn.Upsample(scale_factor, mode, align_corners) over NHWC. */
 export class Upsample extends Module {
-  constructor(readonly scale = 2, readonly mode: 'nearest' | 'bilinear' = 'nearest') {
+  constructor(readonly scale = 2, readonly mode: 'nearest' | 'bilinear' = 'nearest', readonly alignCorners = false) {
     super();
     expectNumber('Upsample', 'scale', scale, { above: 0 });
     expectChoice('Upsample', 'mode', mode, ['nearest', 'bilinear']);
+    expectOptionalBoolean('Upsample', 'alignCorners', alignCorners);
+    if (alignCorners && mode !== 'bilinear') throw new ArgumentError("Upsample: alignCorners needs mode 'bilinear'");
   }
   forward(x: Tensor): Tensor {
-    return upsample2d(x, { scale: this.scale, mode: this.mode });
+    return upsample2d(x, { scale: this.scale, mode: this.mode, ...(this.alignCorners ? { alignCorners: true } : {}) });
   }
 }
 

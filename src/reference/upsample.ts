@@ -2,7 +2,8 @@
 // weights; the forward sums them and the backward scatters dy back with the same weights.
 // Output position dst reads input position dst · r along an axis, with r as PyTorch's interpolate
 // (align_corners=False, recompute_scale_factor unset) takes it: 1 / scale when the resize was asked
-// by a scale, in / out when by a size.
+// by a scale, in / out when by a size. Bilinear with alignCorners (align_corners=True) reads
+// dst · (in − 1) / (out − 1) instead, whatever the scale, so the corner pixels' centres meet.
 
 import { ndZeros, type NdArray } from './array.js';
 
@@ -22,10 +23,10 @@ function nearestSource(dst: number, inSize: number, outSize: number, scale?: num
 }
 
 /** The input positions output position `dst` reads along one axis, with their weights. */
-function axisTaps(dst: number, inSize: number, outSize: number, mode: UpsampleRefMode, scale?: number): [number, number][] {
+function axisTaps(dst: number, inSize: number, outSize: number, mode: UpsampleRefMode, scale: number | undefined, alignCorners: boolean): [number, number][] {
   if (mode === 'nearest') return [[nearestSource(dst, inSize, outSize, scale), 1]];
-  const ratio = scale === undefined ? inSize / outSize : 1 / scale;
-  const src = Math.max((dst + 0.5) * ratio - 0.5, 0);
+  const ratio = alignCorners ? (outSize > 1 ? (inSize - 1) / (outSize - 1) : 0) : scale === undefined ? inSize / outSize : 1 / scale;
+  const src = alignCorners ? dst * ratio : Math.max((dst + 0.5) * ratio - 0.5, 0);
   const i0 = Math.min(Math.floor(src), inSize - 1);
   const i1 = Math.min(i0 + 1, inSize - 1);
   const t = src - i0;
@@ -39,14 +40,22 @@ const scalePair = (scale: UpsampleRefScale): [number | undefined, number | undef
   scale === undefined ? [undefined, undefined] : typeof scale === 'number' ? [scale, scale] : [scale[0], scale[1]];
 
 /** Calls visit(outIndex, inIndex, weight) for every tap of every output element. */
-function eachTap(xShape: number[], outH: number, outW: number, mode: UpsampleRefMode, scale: UpsampleRefScale, visit: (o: number, k: number, wt: number) => void): void {
+function eachTap(
+  xShape: number[],
+  outH: number,
+  outW: number,
+  mode: UpsampleRefMode,
+  scale: UpsampleRefScale,
+  alignCorners: boolean,
+  visit: (o: number, k: number, wt: number) => void,
+): void {
   const [n, h, w, c] = xShape;
   const [sh, sw] = scalePair(scale);
   for (let b = 0; b < n; b++) {
     for (let oh = 0; oh < outH; oh++) {
       for (let ow = 0; ow < outW; ow++) {
-        for (const [ih, wy] of axisTaps(oh, h, outH, mode, sh)) {
-          for (const [iw, wx] of axisTaps(ow, w, outW, mode, sw)) {
+        for (const [ih, wy] of axisTaps(oh, h, outH, mode, sh, alignCorners)) {
+          for (const [iw, wx] of axisTaps(ow, w, outW, mode, sw, alignCorners)) {
             for (let ch = 0; ch < c; ch++) {
               visit(((b * outH + oh) * outW + ow) * c + ch, ((b * h + ih) * w + iw) * c + ch, wy * wx);
             }
@@ -57,17 +66,17 @@ function eachTap(xShape: number[], outH: number, outW: number, mode: UpsampleRef
   }
 }
 
-/** Resizes x to [N, outH, outW, C]; `scale` where the resize was asked by one (it sets the ratio). */
-export function upsample2dRef(x: NdArray, outH: number, outW: number, mode: UpsampleRefMode, scale?: UpsampleRefScale): NdArray {
+/** Resizes x to [N, outH, outW, C]; `scale` where the resize was asked by one (it sets the ratio unless alignCorners). */
+export function upsample2dRef(x: NdArray, outH: number, outW: number, mode: UpsampleRefMode, scale?: UpsampleRefScale, alignCorners = false): NdArray {
   const [n, , , c] = x.shape;
   const y = ndZeros([n, outH, outW, c]);
-  eachTap(x.shape, outH, outW, mode, scale, (o, k, wt) => (y.data[o] += wt * x.data[k]));
+  eachTap(x.shape, outH, outW, mode, scale, alignCorners, (o, k, wt) => (y.data[o] += wt * x.data[k]));
   return y;
 }
 
-export function upsample2dBackwardRef(xShape: number[], dy: NdArray, mode: UpsampleRefMode, scale?: UpsampleRefScale): NdArray {
+export function upsample2dBackwardRef(xShape: number[], dy: NdArray, mode: UpsampleRefMode, scale?: UpsampleRefScale, alignCorners = false): NdArray {
   const [, outH, outW] = dy.shape;
   const dx = ndZeros(xShape);
-  eachTap(xShape, outH, outW, mode, scale, (o, k, wt) => (dx.data[k] += wt * dy.data[o]));
+  eachTap(xShape, outH, outW, mode, scale, alignCorners, (o, k, wt) => (dx.data[k] += wt * dy.data[o]));
   return dx;
 }

@@ -48,6 +48,15 @@ const CASES = [
   { shape: [1, 5, 7, 4], opts: { scale: 1.3, mode: 'nearest' } },
   { shape: [2, 10, 9, 3], opts: { scale: [0.35, 0.7], mode: 'bilinear' } },
   { shape: [1, 5, 6, 4], opts: { scale: 1.3, mode: 'bilinear' } },
+  // PyTorch's align_corners=True: the ratio (in − 1) / (out − 1) whatever the scale; up, down,
+  // vec4, and a ratio of 0 (one output row, one input row).
+  { shape: [2, 3, 5, 3], opts: { scale: 2, mode: 'bilinear', alignCorners: true } },
+  { shape: [1, 5, 4, 8], opts: { size: [9, 3], mode: 'bilinear', alignCorners: true } },
+  { shape: [2, 7, 5, 2], opts: { size: [1, 3], mode: 'bilinear', alignCorners: true } },
+  { shape: [1, 1, 4, 4], opts: { scale: [3, 1.5], mode: 'bilinear', alignCorners: true } },
+  { shape: [1, 4, 6, 2], opts: { size: [17, 11], mode: 'bilinear', alignCorners: true } },
+  // 2 -> 17: 16 outputs per input, where the backward's search window (aligned, no half pixel) matters.
+  { shape: [1, 2, 3, 2], opts: { size: [17, 5], mode: 'bilinear', alignCorners: true } },
 ] as const satisfies readonly { shape: readonly number[]; opts: Upsample2dOptions }[];
 
 describe('upsample2d', () => {
@@ -59,10 +68,11 @@ describe('upsample2d', () => {
     const x = uniform(size(shape), 10 + k);
     const dy = uniform(size(yShape), 20 + k);
     const scale = 'scale' in cs.opts ? cs.opts.scale : undefined;
+    const aligned = 'alignCorners' in cs.opts;
 
     it(`${name}: CPU backward matches finite differences`, () => {
-      const analytic = upsample2dBackwardRef(shape, nd(dy, yShape), cs.opts.mode, scale);
-      checkGrad(name, (v) => upsample2dRef(nd(v, shape), outH, outW, cs.opts.mode, scale), x, dy, analytic.data);
+      const analytic = upsample2dBackwardRef(shape, nd(dy, yShape), cs.opts.mode, scale, aligned);
+      checkGrad(name, (v) => upsample2dRef(nd(v, shape), outH, outW, cs.opts.mode, scale, aligned), x, dy, analytic.data);
     });
 
     it(`${name}: GPU forward and backward match CPU`, async () => {
@@ -71,10 +81,10 @@ describe('upsample2d', () => {
       expect(y.shape).toEqual(yShape);
       // Bilinear weights come from an f32 ratio on the GPU (float64 on the CPU): about 1e-7 apart,
       // inside the default tolerance.
-      expectClose(`${name} forward`, await y.toArray(), upsample2dRef(nd(x, shape), outH, outW, cs.opts.mode, scale).data);
+      expectClose(`${name} forward`, await y.toArray(), upsample2dRef(nd(x, shape), outH, outW, cs.opts.mode, scale, aligned).data);
       const dyt = fromNd(dy, yShape);
       y.backward(dyt);
-      expectClose(`${name} backward`, await xt.grad!.toArray(), upsample2dBackwardRef(shape, nd(dy, yShape), cs.opts.mode, scale).data);
+      expectClose(`${name} backward`, await xt.grad!.toArray(), upsample2dBackwardRef(shape, nd(dy, yShape), cs.opts.mode, scale, aligned).data);
       for (const t of [xt, y, dyt]) t.dispose();
     });
   }
@@ -94,6 +104,24 @@ describe('upsample2d', () => {
       y.dispose();
     });
   }
+
+  it('bilinear with alignCorners matches PyTorch align_corners=True', async () => {
+    // torch: F.interpolate(arange(4), scale_factor=2, mode='bilinear', align_corners=True): 3/7 apart.
+    const want = [0, 3 / 7, 6 / 7, 9 / 7, 12 / 7, 15 / 7, 18 / 7, 3];
+    const x = dn.tensor([0, 1, 2, 3], [1, 1, 4, 1]);
+    const y = dn.upsample2d(x, { scale: [1, 2], mode: 'bilinear', alignCorners: true });
+    expectClose('align_corners pytorch', await y.toArray(), want, { atol: 1e-6, rtol: 0 });
+    expectClose('align_corners ref', upsample2dRef(nd([0, 1, 2, 3], [1, 1, 4, 1]), 1, 8, 'bilinear', [1, 2], true).data, want, { atol: 1e-12, rtol: 0 });
+    expect(() => dn.upsample2d(x, { scale: 2, mode: 'bilinear', alignCorners: 1 as never })).toThrow(dn.ArgumentError);
+    const layer = new dn.nn.Upsample(2, 'bilinear', true);
+    const x2 = dn.tensor([0, 1, 2, 3], [1, 2, 2, 1]);
+    const z = layer.forward(x2);
+    // torch: nn.Upsample(scale_factor=2, mode='bilinear', align_corners=True) on [[0, 1], [2, 3]]
+    expectClose('Upsample align_corners', await z.toArray(), [0, 1 / 3, 2 / 3, 1, 2 / 3, 1, 4 / 3, 5 / 3, 4 / 3, 5 / 3, 2, 7 / 3, 2, 7 / 3, 8 / 3, 3], { atol: 1e-6, rtol: 0 });
+    expect(() => new dn.nn.Upsample(2, 'nearest', true)).toThrow(dn.ArgumentError);
+    for (const t of [x2, z]) t.dispose();
+    for (const t of [x, y]) t.dispose();
+  });
 
   it("mode defaults to 'nearest', as nn.Upsample and PyTorch's interpolate: forward and backward", async () => {
     const shape = [2, 3, 5, 2];
@@ -159,7 +187,8 @@ describe('upsample2d', () => {
       [{ scale: -1, mode: 'nearest' }, 'upsample2d: scale must be a positive number'],
       [{ size: 12, mode: 'nearest' }, 'upsample2d: size must be a pair [H, W] of positive integers, got the number 12'],
       [{ size: [6, 0], mode: 'nearest' }, 'upsample2d: size must be a pair [H, W] of positive integers, got [6,0]'],
-      [{ scale: 2, mode: 'bilinear', alignCorners: true }, "upsample2d: unknown option 'alignCorners'"],
+      [{ scale: 2, mode: 'bilinear', align_corners: true }, "upsample2d: unknown option 'align_corners'"],
+      [{ scale: 2, alignCorners: true }, "upsample2d: alignCorners needs mode 'bilinear'"],
       [{ scale: 2, mode: 'area' }, 'upsample2d: mode must be'],
       [{ scale: 2, mode: null }, 'upsample2d: mode must be'],
     ] as const;
