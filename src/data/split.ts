@@ -5,7 +5,7 @@
 //
 // The notebook splits 0.9 / 0.1 into (train + val) / test, then 0.8 / 0.2 into train / val:
 // train 72 %, val 18 %, test 10 %, here counted in patients. Seeded: the same seed and the
-// same slices give the same split on every machine. Also the seeded RNG the data pipeline shares.
+// same patients give the same split on every machine, whatever order their slices come in. Also the seeded RNG the data pipeline shares.
 
 import { splitmix32 } from '../util/random.js';
 import { DataError } from './errors.js';
@@ -93,6 +93,15 @@ function patientsInOrder(slices: readonly SliceLike[]): string[] {
   return [...new Set(slices.map((s) => s.patient))];
 }
 
+/**
+ * The patients sorted by code point, what the seeded shuffles start from: so the split depends on
+ * the seed and the set of patients alone, not on the order the slices came in (a folder listing
+ * sorted by the machine's locale puts `A5TY` before `A5TP` in Lithuanian, Z before T in Estonian).
+ */
+function patientsSorted(slices: readonly SliceLike[]): string[] {
+  return patientsInOrder(slices).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
 function assemble<T extends SliceLike>(slices: readonly T[], level: DataSplit<T>['level'], sets: { train: Set<string>; val: Set<string>; test: Set<string> }, patients: DataSplit<T>['patients']): DataSplit<T> {
   const pick = (set: Set<string>) => slices.filter((s) => set.has(s.patient));
   const train = pick(sets.train);
@@ -109,7 +118,7 @@ export function splitDataset<T extends SliceLike>(slices: readonly T[], options:
   checkFraction('val', valFraction);
   if (options.level === 'slice') return splitSlices(slices, options.seed, testFraction, valFraction, options.warn ?? console.warn);
 
-  const order = shuffled(patientsInOrder(slices), seededRandom(options.seed));
+  const order = shuffled(patientsSorted(slices), seededRandom(options.seed));
   const nTest = partSize(order.length, testFraction);
   const nVal = partSize(order.length - nTest, valFraction);
   const test = order.slice(0, nTest);
@@ -165,7 +174,7 @@ export function kFoldSplits<T extends SliceLike>(slices: readonly T[], options: 
   const testFraction = options.test ?? 0;
   checkFraction('test', testFraction);
   const random = seededRandom(seed);
-  const order = shuffled(patientsInOrder(slices), random);
+  const order = shuffled(patientsSorted(slices), random);
   const nTest = partSize(order.length, testFraction);
   const test = order.slice(0, nTest);
   const rest = order.slice(nTest);

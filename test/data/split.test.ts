@@ -155,3 +155,39 @@ describe('kFoldSplits', () => {
     expect(() => kFoldSplits(DATA, { k: 2.5, seed: 0 })).toThrow('split: k-fold needs a whole number of folds, 2 or more, got 2.5');
   });
 });
+
+describe('splits do not depend on the order the slices come in', () => {
+  // A folder listing sorted by the machine's locale (lgg.ts sorts with localeCompare) orders
+  // kaggle_3m's TCGA_DU_A5TY before TCGA_DU_A5TP under Lithuanian collation: the same patients
+  // in another order must give the same split for a seed.
+  function reordered(slices: readonly FakeSlice[], seed: number): FakeSlice[] {
+    const byPatient = new Map<string, FakeSlice[]>();
+    for (const s of slices) byPatient.set(s.patient, [...(byPatient.get(s.patient) ?? []), s]);
+    const groups = [...byPatient.values()];
+    const r = rng(seed);
+    for (let i = groups.length - 1; i > 0; i--) {
+      const j = Math.floor(r() * (i + 1));
+      [groups[i], groups[j]] = [groups[j]!, groups[i]!];
+    }
+    return groups.flat();
+  }
+
+  it('splitDataset gives each patient the same part', () => {
+    for (const seed of [0, 1, 2]) {
+      const a = splitDataset(DATA, { seed });
+      const b = splitDataset(reordered(DATA, 100 + seed), { seed });
+      for (const part of ['train', 'val', 'test'] as const) expect([...b.patients[part]].sort(), `seed ${seed}, ${part}`).toEqual([...a.patients[part]].sort());
+    }
+  });
+
+  it('kFoldSplits gives each patient the same fold and the same test set', () => {
+    for (const seed of [0, 1]) {
+      const a = kFoldSplits(DATA, { k: 5, seed, test: 0.1 });
+      const b = kFoldSplits(reordered(DATA, 200 + seed), { k: 5, seed, test: 0.1 });
+      a.forEach((fold, i) => {
+        expect([...b[i]!.patients.val].sort(), `seed ${seed}, fold ${i}`).toEqual([...fold.patients.val].sort());
+        expect([...b[i]!.patients.test].sort()).toEqual([...fold.patients.test].sort());
+      });
+    }
+  });
+});
