@@ -136,9 +136,23 @@ export async function patientSlices(folderPath: string): Promise<string[]> {
     return m && !m[3] ? [{ name, index: Number(m[2]) }] : [];
   });
   if (!slices.length) throw new DataError(`${folderPath}: no slice images (<folder>_<n>.tif) in this folder`);
-  return slices.sort((a, b) => a.index - b.index || a.name.localeCompare(b.name)).map((s) => `${folderPath.replace(/\/+$/, '')}/${s.name}`);
+  return slices.sort((a, b) => a.index - b.index || byCodePoint(a.name, b.name)).map((s) => `${folderPath.replace(/\/+$/, '')}/${s.name}`);
 }
 const DATED_FOLDER = /^(.+)_\d{8}$/;
+
+/**
+ * File and folder names in code-point order: the same on every machine. localeCompare follows the
+ * machine's locale (Lithuanian puts TCGA_DU_A5TY before A5TP), so batch order would too.
+ */
+const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * Names a scan passes over without a word: hidden entries (`.DS_Store`, macOS's `._X_1.tif`
+ * AppleDouble copies, `.git/`), which a folder copied from a Mac or a repository holds by the
+ * thousand and which are never slices.
+ */
+const isHidden = (name: string): boolean => name.startsWith('.');
+const TIFF_NAME = new RegExp(`${TIFF_EXT}$`, 'i');
 
 /** Lists, pairs, checks and labels every slice of a kaggle_3m-shaped folder. */
 export async function scanLgg(root: string, options: ScanLggOptions = {}): Promise<LggDataset> {
@@ -152,9 +166,12 @@ export async function scanLgg(root: string, options: ScanLggOptions = {}): Promi
   };
 
   const dir = await findPatientRoot(fs, root);
+  for (const { folder, reason } of dir.otherFolders) problem(`${dir.path}/${folder}`, reason);
   const found: { folder: string; pairs: SlicePair[] }[] = [];
   for (const folder of dir.patientFolders) {
-    found.push({ folder, pairs: pairSliceFiles(folder, `${dir.path}/${folder}`, await fs.readdir(`${dir.path}/${folder}`), problem) });
+    const names = await listFolder(fs, `${dir.path}/${folder}`);
+    if (typeof names === 'string') problem(`${dir.path}/${folder}`, names);
+    else found.push({ folder, pairs: pairSliceFiles(folder, `${dir.path}/${folder}`, names, problem) });
   }
 
   const verifyImages = options.verifyImages ?? true;
@@ -216,10 +233,15 @@ interface SlicePair {
 function pairSliceFiles(folder: string, folderPath: string, names: string[], problem: (file: string, reason: string) => void): SlicePair[] {
   const images = new Map<number, string>();
   const masks = new Map<number, string>();
-  for (const name of names.sort()) {
+  for (const name of names.sort(byCodePoint)) {
+    if (isHidden(name)) continue;
     const m = SLICE_FILE.exec(name);
-    if (!m) continue;
     const path = `${folderPath}/${name}`;
+    if (!m) {
+      // Other files (notes, a .csv) are no concern; a TIFF named otherwise is a slice left out.
+      if (TIFF_NAME.test(name)) problem(path, `TIFF not named as a slice (<folder>_<n>.tif) or its mask (<folder>_<n>_mask.tif), left out`);
+      continue;
+    }
     if (m[1] !== folder) {
       problem(path, `file name does not start with its folder's name '${folder}'`);
       continue;
@@ -242,22 +264,35 @@ function pairSliceFiles(folder: string, folderPath: string, names: string[], pro
   return pairs.sort((a, b) => a.index - b.index);
 }
 
-/** The folder holding the patient folders: `root` itself, or its `kaggle_3m/` as the zip unpacks. */
-async function findPatientRoot(fs: NodeFs, root: string): Promise<{ path: string; patientFolders: string[] }> {
-  let names: string[];
+/** A folder's entry names, or why it could not be listed. */
+async function listFolder(fs: NodeFs, path: string): Promise<string[] | string> {
   try {
-    names = (await fs.readdir(root)).sort((a, b) => a.localeCompare(b));
+    return await fs.readdir(path);
   } catch (e) {
-    throw new DataError(`${root}: cannot list the folder (${(e as Error).message})`);
+    return `cannot list the folder (${(e as Error).message})`;
   }
+}
+
+/**
+ * The folder holding the patient folders: `root` itself, or its `kaggle_3m/` as the zip unpacks;
+ * with the folders beside them that hold no slice (empty, or unreadable), each with its reason,
+ * which the scan reports: a patient folder emptied by a bad copy should not vanish silently.
+ */
+async function findPatientRoot(fs: NodeFs, root: string): Promise<{ path: string; patientFolders: string[]; otherFolders: { folder: string; reason: string }[] }> {
+  const listed = await listFolder(fs, root);
+  if (typeof listed === 'string') throw new DataError(`${root}: ${listed}`);
+  const names = listed.filter((n) => !isHidden(n)).sort(byCodePoint);
   if (names.length === 0) throw new DataError(`${root}: empty folder; expected kaggle_3m's patient folders (TCGA_..._<date>/)`);
   const folders = await foldersAmong(fs, root, names);
   const patientFolders: string[] = [];
+  const otherFolders: { folder: string; reason: string }[] = [];
   for (const name of folders) {
-    const inside = await fs.readdir(`${root}/${name}`);
-    if (inside.some((n) => SLICE_FILE.test(n))) patientFolders.push(name);
+    const inside = await listFolder(fs, `${root}/${name}`);
+    if (typeof inside === 'string') otherFolders.push({ folder: name, reason: inside });
+    else if (inside.some((n) => !isHidden(n) && SLICE_FILE.test(n))) patientFolders.push(name);
+    else otherFolders.push({ folder: name, reason: 'folder without slices (<folder>_<n>.tif), left out' });
   }
-  if (patientFolders.length > 0) return { path: root, patientFolders };
+  if (patientFolders.length > 0) return { path: root, patientFolders, otherFolders };
   if (folders.includes('kaggle_3m')) return findPatientRoot(fs, `${root}/kaggle_3m`);
   const files = names.filter((n) => !folders.includes(n));
   throw new DataError(
