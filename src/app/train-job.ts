@@ -16,6 +16,7 @@ import { WeightEma } from '../train/ema.js';
 import { fit, type BatchProgress, type EpochProgress, type History } from '../train/fit.js';
 import { bestMonitor, type TrainConfig } from './config.js';
 import { makeDataset, prepareData, savedSplit } from './data.js';
+import { DataError } from '../data/errors.js';
 import { evaluateRun, type EvalResult } from './eval-job.js';
 import { buildModel, optimizerFor } from './model.js';
 import { writeRunReport } from './report-job.js';
@@ -28,6 +29,12 @@ export interface TrainHooks {
   onEpoch?: (epoch: number, logs: Logs) => void;
   /** Set .stop to end after the current batch (Ctrl-C). */
   signal?: { stop: boolean };
+  /**
+   * The test patients a new run must hold out, and the split.json they come from: cv's folds share
+   * theirs, so a fold whose split would hold out others (the data or the split's algorithm changed
+   * since the first folds) is refused before anything of it is written.
+   */
+  testPatients?: { patients: readonly string[]; source: string };
 }
 
 export interface TrainResult {
@@ -108,6 +115,18 @@ async function resumedConfig(config: TrainConfig, log: (m: string) => void): Pro
   return { ...saved, epochs: config.epochs, data, workers: config.workers };
 }
 
+/** Refuses a split whose test patients are not `wanted`'s (see TrainHooks.testPatients). */
+function checkTestPatients(got: readonly string[], wanted: { patients: readonly string[]; source: string }, out: string): void {
+  const key = (ps: readonly string[]) => [...ps].sort().join('\n');
+  if (key(got) === key(wanted.patients)) return;
+  const extra = got.filter((p) => !wanted.patients.includes(p));
+  throw new DataError(
+    `${out}: this run's split holds out other test patients than ${wanted.source} (${extra.length ? `${extra.slice(0, 3).join(', ')}${extra.length > 3 ? ', ...' : ''} not among them` : 'fewer'}): ` +
+      `the folds of one cv must share theirs; the data folder's patients, or the split's algorithm (2026-11-27: no longer in the machine's locale order), changed since that fold was trained. ` +
+      `Run the cv again into another --out`,
+  );
+}
+
 /** A new run's config as stored: its data folder absolute, so --resume works from any working directory. */
 async function newRunConfig(config: TrainConfig, overwrite: boolean): Promise<TrainConfig> {
   await claimRunDir(config.out, overwrite);
@@ -130,6 +149,7 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
   await ensureRunDir(c.out);
   // A resumed run keeps the patients it started with (its split.json).
   const { split, writeProblems } = await prepareData(c, log, resume ? await savedSplit(c.out) : undefined);
+  if (hooks.testPatients && !resume) checkTestPatients(split.patients.test, hooks.testPatients, c.out);
   const built = buildModel(c);
   const { model } = built;
   const optimizer = optimizerFor(c, model.trainableParameters());

@@ -117,6 +117,19 @@ async function checkSameSettings(saved: TrainConfig, wanted: TrainConfig, dir: s
   }
 }
 
+/**
+ * The test patients another fold of this cv already holds out (its split.json), which `c`'s must
+ * equal; undefined while no other fold has started.
+ */
+async function sharedTestPatients(configs: TrainConfig[], c: TrainConfig): Promise<{ patients: readonly string[]; source: string } | undefined> {
+  for (const other of configs) {
+    if (other === c) continue;
+    const saved = await savedSplit(other.out);
+    if (saved) return { patients: saved.split.patients.test, source: saved.source };
+  }
+  return undefined;
+}
+
 async function foldRow(c: TrainConfig): Promise<FoldRow> {
   const files = runFiles(c.out);
   const monitor = bestMonitor(c.task);
@@ -166,6 +179,7 @@ export async function runCv(args: string[]): Promise<void> {
         const result = await runTraining(c, {
           log: (m) => log(`  ${m}`),
           signal,
+          testPatients: await sharedTestPatients(configs, c),
           onEpoch: (epoch, logs) => log(`  epoch ${epoch + 1}: ${Object.entries(logs).map(([k, v]) => `${k} ${Number(v).toPrecision(4)}`).join(' ')}`),
         }, started);
         if (result.interrupted) {

@@ -1,6 +1,6 @@
 // k-fold cross-validation: `train --folds K --fold I` and `dawnet cv`, through the real CLI on a
 // small synthetic data set, plus the table's statistics and the flags' checks.
-import { existsSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/app/config.js';
@@ -299,6 +299,26 @@ describe('dawnet cv', () => {
     const many = await runCli(cli, ['cv', 'segment', '--data', data, '--out', join(work, 'y'), '--folds', '9', ...TINY]);
     expect(many.code).toBe(1);
     expect(many.stderr).toMatch(/split: 9 folds need 9 patients outside the test set, and 6 of 7 are; the test fraction 0.\d+ holds out 1 of them/);
+  }, 120_000);
+
+  it('refuses a new fold whose split holds out other test patients than the finished folds (data or split algorithm changed)', async () => {
+    const dir = join(work, 'cv-changed');
+    cpSync(out(), dir, { recursive: true });
+    rmSync(join(dir, 'fold-3'), { recursive: true });
+    // As if folds 1 and 2 had been split by an older algorithm: another test patient.
+    const held = splitOf(1).test as string[];
+    for (const fold of [1, 2]) {
+      const file = join(dir, `fold-${fold}`, 'split.json');
+      const saved = JSON.parse(readFileSync(file, 'utf8'));
+      const other = saved.patients.train[0] as string;
+      saved.patients.train = [...saved.patients.train.slice(1), ...held];
+      saved.patients.test = [other];
+      writeFileSync(file, JSON.stringify(saved));
+    }
+    const r = await runCli(cli, ['cv', 'segment', '--data', data, '--out', dir, '--folds', '3', ...TINY]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${join(dir, 'fold-3')}: this run's split holds out other test patients than ${join(dir, 'fold-1', 'split.json')} (${held[0]} not among them): the folds of one cv must share theirs`);
+    expect(existsSync(join(dir, 'fold-3', 'config.json')), 'nothing of the refused fold written').toBe(false);
   }, 120_000);
 
   it('train --folds --fold makes the same fold as cv, which eval scores on the shared test patients', async () => {
