@@ -143,17 +143,12 @@ export function diceBackwardRef(p: NdArray, y: NdArray, dy: number, smooth = 1, 
   return dp;
 }
 
-/** dL/dy_i = -(1/G) (2 p_i (S_g + s) - (2 I_g + s)) / (S_g + s)^2: Dice is symmetric in p and y. */
+/**
+ * dL/dy_i = -(1/G) (2 p_i (S_g + s) - (2 I_g + s)) / (S_g + s)^2: Dice is symmetric in p and y, so
+ * it is dL/dp with the two swapped (the groups depend on the shape alone).
+ */
 export function diceTargetBackwardRef(p: NdArray, y: NdArray, dy: number, smooth = 1, perSample = false, perChannel = false): NdArray {
-  const { groups, intersection, total, groupOf } = diceSums(p, y, perSample, perChannel);
-  const dt = ndZeros(y.shape);
-  for (let i = 0; i < y.data.length; i++) {
-    const g = groupOf(i);
-    const num = 2 * intersection[g] + smooth;
-    const den = total[g] + smooth;
-    dt.data[i] = (-dy / groups) * (2 * p.data[i] * den - num) / (den * den);
-  }
-  return dt;
+  return diceBackwardRef(y, p, dy, smooth, perSample, perChannel);
 }
 
 // ---------------------------------------------------------------------------------------------
