@@ -12,167 +12,127 @@
 import { FormatError } from '../errors.js';
 import { StorageType, TensorRef, unpickle } from './pickle.js';
 import { toFloat32, type HostTensor } from './safetensors.js';
+import { MAX_TYPED_ARRAY, readZipDirectory, readZipEntry, type ZipEntry } from './zip.js';
 
 export type SourceTensor = HostTensor & { dtype: string };
 
 const WIDTH: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 
 /** A storage known by key; its bytes come from the zip entry or the legacy tail. */
-interface StorageRef {
-  key: string;
-  dtype: string;
-  numel: number;
-  /** Element offset into the root storage (legacy storage views). */
-  base: number;
+class StorageRef {
+  constructor(
+    readonly key: string,
+    readonly dtype: string,
+    readonly numel: number,
+    /** Element offset into the root storage (legacy storage views). */
+    readonly base: number,
+  ) {}
 }
 
-// ---- zip ------------------------------------------------------------------------------------
-
-interface ZipEntry {
-  name: string;
-  method: number;
-  crc: number;
-  compressedSize: number;
-  size: number;
-  localOffset: number;
-}
-
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-function crc32(b: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < b.length; i++) c = CRC_TABLE[(c ^ b[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
+/** Copies of strided views allowed beyond twice what the storages hold: room for expanded buffers. */
+const COPY_SLACK = 2 ** 24;
 /**
- * The zip's central directory (zip64 included); a truncated file is a FormatError. A damaged byte can point any offset outside the file, and DataView
- * then throws a bare RangeError from deep inside; that becomes a FormatError naming the file.
+ * A deflated storage may be inflated to twice the bytes its tensors read plus this (a storage a
+ * little larger than its views: a slice or a tied weight); beyond, its declared size is refused
+ * before inflating (a few kilobytes of deflate can declare a gigabyte).
  */
-function readZipDirectory(bytes: Uint8Array, source: string): Map<string, ZipEntry> {
-  try {
-    return parseZipDirectory(bytes, source);
-  } catch (e) {
-    if (e instanceof RangeError) throw new FormatError(`${source}: damaged zip directory (an offset points outside the ${bytes.length}-byte file)`);
-    throw e;
-  }
-}
-
-function parseZipDirectory(bytes: Uint8Array, source: string): Map<string, ZipEntry> {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  let eocd = -1;
-  for (let i = bytes.length - 22; i >= Math.max(0, bytes.length - 22 - 0xffff); i--) {
-    if (view.getUint32(i, true) === 0x06054b50) {
-      eocd = i;
-      break;
-    }
-  }
-  if (eocd < 0) throw new FormatError(`${source}: truncated or damaged zip (no end-of-central-directory record)`);
-  let count = view.getUint16(eocd + 10, true);
-  let cdOffset = view.getUint32(eocd + 16, true);
-  if ((count === 0xffff || cdOffset === 0xffffffff) && eocd >= 20 && view.getUint32(eocd - 20, true) === 0x07064b50) {
-    const z64 = Number(view.getBigUint64(eocd - 12, true));
-    if (z64 + 56 > bytes.length || view.getUint32(z64, true) !== 0x06064b50) throw new FormatError(`${source}: damaged zip64 directory`);
-    count = Number(view.getBigUint64(z64 + 32, true));
-    cdOffset = Number(view.getBigUint64(z64 + 48, true));
-  }
-  const entries = new Map<string, ZipEntry>();
-  let p = cdOffset;
-  for (let i = 0; i < count; i++) {
-    if (p + 46 > bytes.length || view.getUint32(p, true) !== 0x02014b50) {
-      throw new FormatError(`${source}: damaged zip central directory (entry ${i})`);
-    }
-    if (view.getUint16(p + 8, true) & 1) throw new FormatError(`${source}: encrypted zip entries are not supported`);
-    const nameLen = view.getUint16(p + 28, true);
-    const extraLen = view.getUint16(p + 30, true);
-    const e: ZipEntry = {
-      name: new TextDecoder().decode(bytes.subarray(p + 46, p + 46 + nameLen)),
-      method: view.getUint16(p + 10, true),
-      crc: view.getUint32(p + 16, true),
-      compressedSize: view.getUint32(p + 20, true),
-      size: view.getUint32(p + 24, true),
-      localOffset: view.getUint32(p + 42, true),
-    };
-    // Zip64 extra field: the 64-bit values of the fields saturated at 0xffffffff, in this order.
-    for (let x = p + 46 + nameLen; x + 4 <= p + 46 + nameLen + extraLen; ) {
-      const id = view.getUint16(x, true);
-      const len = view.getUint16(x + 2, true);
-      if (id === 1) {
-        let q = x + 4;
-        const next = () => Number(view.getBigUint64((q += 8) - 8, true));
-        if (e.size === 0xffffffff) e.size = next();
-        if (e.compressedSize === 0xffffffff) e.compressedSize = next();
-        if (e.localOffset === 0xffffffff) e.localOffset = next();
-      }
-      x += 4 + len;
-    }
-    entries.set(e.name, e);
-    p += 46 + nameLen + extraLen + view.getUint16(p + 32, true);
-  }
-  return entries;
-}
-
-async function inflateRaw(data: Uint8Array): Promise<Uint8Array> {
-  const stream = new Blob([data.slice()]).stream().pipeThrough(new DecompressionStream('deflate-raw'));
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
-async function readZipEntry(bytes: Uint8Array, e: ZipEntry, source: string): Promise<Uint8Array> {
-  // Offsets from a damaged directory may lie outside the file: checked before any read.
-  if (!(e.localOffset >= 0 && e.localOffset + 30 <= bytes.length)) throw new FormatError(`${source}: damaged zip entry '${e.name}' (local header at ${e.localOffset}, file ${bytes.length} bytes)`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const p = e.localOffset;
-  if (p + 30 > bytes.length || view.getUint32(p, true) !== 0x04034b50) throw new FormatError(`${source}: damaged zip entry '${e.name}'`);
-  const start = p + 30 + view.getUint16(p + 26, true) + view.getUint16(p + 28, true);
-  if (start + e.compressedSize > bytes.length) throw new FormatError(`${source}: truncated: zip entry '${e.name}' ends past the file`);
-  const stored = bytes.subarray(start, start + e.compressedSize);
-  let data: Uint8Array;
-  if (e.method === 0) data = stored;
-  else if (e.method === 8) {
-    try {
-      data = await inflateRaw(stored);
-    } catch {
-      throw new FormatError(`${source}: zip entry '${e.name}' has damaged deflate data`);
-    }
-  } else throw new FormatError(`${source}: zip entry '${e.name}' uses compression method ${e.method} (only stored and deflate)`);
-  if (data.length !== e.size || crc32(data) !== e.crc) throw new FormatError(`${source}: zip entry '${e.name}' fails its CRC check (damaged file)`);
-  return data;
-}
+const INFLATE_SLACK = 2 ** 24;
+/** A state dict's pickle holds tensor references, not data: past 1 GB its size field is damaged. */
+const MAX_PICKLE = 2 ** 30;
 
 // ---- tensors --------------------------------------------------------------------------------
 
-/** Raw little-endian storage bytes -> float32, as decodeSafetensors converts. */
+/**
+ * Raw little-endian storage bytes -> float32, as decodeSafetensors converts. F32 is copied with
+ * set(), not slice(): on a Node Buffer (a caller's readFileSync) slice() is a view, and its
+ * .buffer the whole pool or file, so the floats came from byte 0 of that instead.
+ */
 function storageToFloat32(dtype: string, bytes: Uint8Array, count: number): Float32Array {
-  if (dtype === 'F32') return new Float32Array(bytes.slice(0, count * 4).buffer);
-  return toFloat32(dtype, bytes, count);
+  if (dtype !== 'F32') return toFloat32(dtype, bytes, count);
+  const out = new Float32Array(count);
+  new Uint8Array(out.buffer).set(bytes.subarray(0, count * 4));
+  return out;
 }
 
-/** Copies the strided view out of its storage in row-major order. */
-function gather(storage: Float32Array, ref: TensorRef, base: number, name: string, source: string): Float32Array {
-  const { shape, stride } = ref;
-  const numel = shape.reduce((a, b) => a * b, 1);
-  const offset = base + ref.offset;
-  const last = numel === 0 ? offset - 1 : shape.reduce((s, d, i) => s + (d - 1) * stride[i], offset);
-  if (offset < 0 || last >= storage.length) {
-    throw new FormatError(
-      `${source}: tensor '${name}' (size [${shape}], stride [${stride}], offset ${ref.offset}) reads past its storage of ${storage.length} elements`,
-    );
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/** A value from the file, for a message: numbers and strings as written, one level of a list. */
+function show(v: unknown): string {
+  const one = (x: unknown) => (typeof x === 'number' || typeof x === 'bigint' ? String(x) : typeof x === 'string' ? `'${x.slice(0, 80)}'` : Array.isArray(x) ? 'list' : typeof x);
+  return Array.isArray(v) ? `[${v.slice(0, 8).map(one).join(', ')}${v.length > 8 ? ', ...' : ''}]` : one(v);
+}
+
+/** A tensor's view of its storage, checked. */
+interface View {
+  offset: number;
+  shape: number[];
+  stride: number[];
+  numel: number;
+  contiguous: boolean;
+}
+
+/**
+ * Checks a tensor's offset, size and stride, as the file wrote them, before anything is read or
+ * allocated: whole numbers, a size a typed array can hold, and the highest element the view touches
+ * inside its storage's elements. Otherwise a size [1e10] was a RangeError, an offset of 0.5 or past
+ * the storage read NaN, and a negative stride reached before the storage's start.
+ */
+function checkView(ref: TensorRef, storage: StorageRef, name: string, source: string): View {
+  const bad = (why: string) => new FormatError(`${source}: tensor '${name}' ${why}`);
+  const { offset, shape, stride } = ref;
+  if (!isCount(offset)) throw bad(`has storage offset ${show(offset)}, not a whole number`);
+  if (!Array.isArray(shape) || !shape.every(isCount)) throw bad(`has size ${show(shape)}, not a tuple of whole numbers`);
+  if (!Array.isArray(stride) || !stride.every(isCount)) throw bad(`has stride ${show(stride)}, not a tuple of whole numbers`);
+  if (shape.length !== stride.length) throw bad(`has size [${shape}] and stride [${stride}] of different ranks`);
+  const numel = shape.reduce((a: number, b: number) => a * b, 1);
+  if (numel > MAX_TYPED_ARRAY) throw bad(`has size [${shape}]: ${numel} elements, more than a typed array holds (${MAX_TYPED_ARRAY})`);
+  const last = shape.reduce((s: number, d: number, i: number) => s + (d - 1) * stride[i], offset);
+  if (numel > 0 && last >= storage.numel) {
+    throw bad(`(size [${shape}], stride [${stride}], offset ${offset}) reads element ${last} of a storage of ${storage.numel} elements`);
   }
   let contiguous = true;
   for (let i = shape.length - 1, expect = 1; i >= 0; i--) {
     if (shape[i] !== 1 && stride[i] !== expect) contiguous = false;
     expect *= shape[i];
   }
+  return { offset, shape, stride, numel, contiguous };
+}
+
+interface Checked {
+  name: string;
+  storage: StorageRef;
+  view: View;
+}
+
+/**
+ * A non-contiguous view is copied out, and views may repeat elements (stride 0) or share a
+ * storage: a few bytes of pickle could ask for gigabytes (size [1e9], stride [0] over one element,
+ * or one transposed view under a thousand names). Real files copy each storage once or twice at
+ * most (a transposed or tied weight); beyond twice what the storages hold plus COPY_SLACK, refused.
+ */
+function checkCopies(tensors: Checked[], source: string): void {
+  const held = new Map<string, number>();
+  for (const { storage: s } of tensors) held.set(s.key, Math.max(held.get(s.key) ?? 0, s.base + s.numel));
+  const total = [...held.values()].reduce((a, b) => a + b, 0);
+  let copied = 0;
+  for (const t of tensors) {
+    if (t.view.contiguous) continue;
+    copied += t.view.numel;
+    if (copied > 2 * total + COPY_SLACK) {
+      throw new FormatError(
+        `${source}: tensor '${t.name}' (size [${t.view.shape}], stride [${t.view.stride}]) brings the elements copied out of strided views to ${copied}, ` +
+          `more than twice the ${total} its storages hold plus ${COPY_SLACK} (a damaged or hostile file)`,
+      );
+    }
+  }
+}
+
+/** Copies the strided view out of its storage in row-major order (a contiguous one is a subarray). */
+function gather(storage: Float32Array, view: View, base: number): Float32Array {
+  const { shape, stride, numel } = view;
+  const offset = base + view.offset;
   // A view is enough: storages are private to this reader and never written.
-  if (contiguous) return storage.subarray(offset, offset + numel);
+  if (view.contiguous) return storage.subarray(offset, offset + numel);
   const out = new Float32Array(numel);
   const index = new Array<number>(shape.length).fill(0);
   let src = offset;
@@ -193,48 +153,67 @@ function gather(storage: Float32Array, ref: TensorRef, base: number, name: strin
 /** Reads the 'storage' persistent id of either format into a StorageRef. */
 function storageRef(pid: unknown, source: string): StorageRef {
   if (!Array.isArray(pid) || pid[0] !== 'storage') {
-    const kind = Array.isArray(pid) ? String(pid[0]) : typeof pid;
-    throw new FormatError(`${source}: unsupported persistent object '${kind}' (a pickled Module? save model.state_dict() instead)`);
+    const kind = Array.isArray(pid) ? show(pid[0]) : typeof pid;
+    throw new FormatError(`${source}: unsupported persistent object ${kind} (a pickled Module? save model.state_dict() instead)`);
   }
   const [, type, key, , numel, view] = pid;
-  if (!(type instanceof StorageType) || typeof numel !== 'number') throw new FormatError(`${source}: malformed storage id for key ${String(key)}`);
+  if (!(type instanceof StorageType) || typeof key !== 'string' || !isCount(numel)) {
+    throw new FormatError(`${source}: malformed storage id ${show(pid)} (a storage type, a key, a location and a whole element count)`);
+  }
+  if (view === undefined || view === null) return new StorageRef(key, type.dtype, numel, 0);
   // Legacy storage views: (view_key, element offset, size) into the root storage named by key.
-  if (Array.isArray(view)) return { key: String(key), dtype: type.dtype, numel: view[2] as number, base: view[1] as number };
-  return { key: String(key), dtype: type.dtype, numel, base: 0 };
+  if (!Array.isArray(view) || !isCount(view[1]) || !isCount(view[2])) throw new FormatError(`${source}: malformed view ${show(view)} of storage '${key}'`);
+  return new StorageRef(key, type.dtype, view[2], view[1]);
 }
 
-/** Unpickled object with its TensorRefs still unresolved, plus a way to resolve them. */
+/** Unpickled object with its TensorRefs still unresolved, plus a way to check and read storages. */
 interface TorchFile {
   root: unknown;
-  storage: (ref: StorageRef) => Promise<Float32Array>;
+  /** Throws unless the storage is in the file with the bytes `ref` needs; reads nothing. `read`: bytes its tensors read. */
+  check: (ref: StorageRef, tensor: string, read: number) => void;
+  storage: (ref: StorageRef, read: number) => Float32Array;
 }
 
-async function openZip(bytes: Uint8Array, source: string): Promise<TorchFile> {
+function openZip(bytes: Uint8Array, source: string): TorchFile {
   const entries = readZipDirectory(bytes, source);
   const pkl = [...entries.keys()].filter((n) => n === 'data.pkl' || n.endsWith('/data.pkl')).sort((a, b) => a.length - b.length)[0];
   if (!pkl) throw new FormatError(`${source}: a zip without data.pkl is not a torch.save file`);
   const prefix = pkl.slice(0, -'data.pkl'.length);
   const order = entries.get(`${prefix}byteorder`);
-  if (order && new TextDecoder().decode(await readZipEntry(bytes, order, source)).trim() !== 'little') {
+  if (order && new TextDecoder().decode(readZipEntry(bytes, order, source, { bytes: 64, why: "'little' or 'big'" })).trim() !== 'little') {
     throw new FormatError(`${source}: big-endian torch files are not supported`);
   }
-  const root = unpickle(await readZipEntry(bytes, entries.get(pkl)!, source), { source, persistentLoad: (pid) => storageRef(pid, source) }).value;
-  const cache = new Map<string, Promise<Float32Array>>();
-  const storage = (ref: StorageRef): Promise<Float32Array> => {
-    const id = `${ref.key}:${ref.dtype}`;
-    if (!cache.has(id)) {
-      const entry = entries.get(`${prefix}data/${ref.key}`);
-      if (!entry) throw new FormatError(`${source}: storage '${ref.key}' is missing from the archive`);
-      cache.set(id, readZipEntry(bytes, entry, source).then((b) => {
-        if (b.length < (ref.base + ref.numel) * WIDTH[ref.dtype]) {
-          throw new FormatError(`${source}: storage '${ref.key}' is shorter than its ${ref.numel} elements`);
-        }
-        return storageToFloat32(ref.dtype, b, Math.floor(b.length / WIDTH[ref.dtype]));
-      }));
-    }
-    return cache.get(id)!;
+  const data = readZipEntry(bytes, entries.get(pkl)!, source, { bytes: MAX_PICKLE, why: 'a pickle of tensor references' });
+  const root = unpickle(data, { source, persistentLoad: (pid) => storageRef(pid, source) }).value;
+  const entry = (ref: StorageRef): ZipEntry => {
+    const e = entries.get(`${prefix}data/${ref.key}`);
+    if (!e) throw new FormatError(`${source}: storage '${ref.key}' is missing from the archive`);
+    return e;
   };
-  return { root, storage };
+  // Stored bytes are views of the file; a deflated entry is inflated into its declared size, capped here.
+  const limit = (e: ZipEntry, read: number) =>
+    e.method === 0 ? { bytes: bytes.length, why: 'the file' } : { bytes: 2 * read + INFLATE_SLACK, why: `twice the ${read} bytes its tensors read, plus ${INFLATE_SLACK}` };
+  const cache = new Map<string, Float32Array>();
+  return {
+    root,
+    check: (ref, tensor, read) => {
+      const e = entry(ref);
+      if (e.size < (ref.base + ref.numel) * WIDTH[ref.dtype]) {
+        throw new FormatError(`${source}: storage '${ref.key}' of tensor '${tensor}' holds ${e.size} bytes, shorter than its ${ref.numel} ${ref.dtype} elements`);
+      }
+      const { bytes: max, why } = limit(e, read);
+      if (e.size > max) throw new FormatError(`${source}: zip entry '${e.name}' (storage of tensor '${tensor}') declares ${e.size} bytes, more than ${why}: a damaged size field or a zip bomb`);
+    },
+    storage: (ref, read) => {
+      const id = `${ref.key}:${ref.dtype}`;
+      if (!cache.has(id)) {
+        const e = entry(ref);
+        const b = readZipEntry(bytes, e, source, limit(e, read));
+        cache.set(id, storageToFloat32(ref.dtype, b, Math.floor(b.length / WIDTH[ref.dtype])));
+      }
+      return cache.get(id)!;
+    },
+  };
 }
 
 const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
@@ -258,25 +237,37 @@ function openLegacy(bytes: Uint8Array, source: string): TorchFile {
   }, sysInfo.end);
   const keys = unpickle(bytes, { source }, main.end);
   if (!Array.isArray(keys.value)) throw new FormatError(`${source}: legacy torch file without its storage key list`);
+  // Where each storage's elements lie; converted only when a tensor is read, after every check.
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const storages = new Map<string, Float32Array>();
+  const spans = new Map<string, { at: number; count: number; dtype: string }>();
   let p = keys.end;
-  for (const key of keys.value as string[]) {
-    const ref = refs.get(key);
-    if (!ref) throw new FormatError(`${source}: the storage list names '${key}', which no tensor uses`);
+  for (const key of keys.value as unknown[]) {
+    const ref = typeof key === 'string' ? refs.get(key) : undefined;
+    if (!ref) throw new FormatError(`${source}: the storage list names ${show(key)}, which no tensor uses`);
     if (p + 8 > bytes.length) throw new FormatError(`${source}: truncated legacy torch file (storage '${key}')`);
     const count = Number(view.getBigInt64(p, true));
     const end = p + 8 + count * WIDTH[ref.dtype];
     if (count < 0 || end > bytes.length) throw new FormatError(`${source}: truncated: storage '${key}' ends past the file`);
-    storages.set(key, storageToFloat32(ref.dtype, bytes.subarray(p + 8, end), count));
+    spans.set(key as string, { at: p + 8, count, dtype: ref.dtype });
     p = end;
   }
-  const storage = async (ref: StorageRef): Promise<Float32Array> => {
-    const s = storages.get(ref.key);
-    if (!s) throw new FormatError(`${source}: storage '${ref.key}' is missing from the file`);
-    return s;
+  const storages = new Map<string, Float32Array>();
+  return {
+    root: main.value,
+    check: (ref, tensor) => {
+      const span = spans.get(ref.key);
+      if (!span) throw new FormatError(`${source}: storage '${ref.key}' is missing from the file`);
+      if (span.dtype !== ref.dtype) throw new FormatError(`${source}: tensor '${tensor}' reads storage '${ref.key}' of ${span.dtype} as ${ref.dtype}`);
+      if (ref.base + ref.numel > span.count) {
+        throw new FormatError(`${source}: storage '${ref.key}' of tensor '${tensor}' holds ${span.count} elements, fewer than its view's ${ref.base} + ${ref.numel}`);
+      }
+    },
+    storage: (ref) => {
+      const span = spans.get(ref.key)!;
+      if (!storages.has(ref.key)) storages.set(ref.key, storageToFloat32(span.dtype, bytes.subarray(span.at, span.at + span.count * WIDTH[span.dtype]), span.count));
+      return storages.get(ref.key)!;
+    },
   };
-  return { root: main.value, storage };
 }
 
 // ---- state dict -----------------------------------------------------------------------------
@@ -284,18 +275,24 @@ function openLegacy(bytes: Uint8Array, source: string): TorchFile {
 /** Keys under which training scripts nest the model's state dict, most specific first. */
 const STATE_KEYS = ['state_dict', 'model_state_dict', 'model_state', 'model', 'net', 'network', 'module', 'weights', 'params'];
 
-function findStateDict(root: unknown, source: string): Map<string, TensorRef> {
+/** `seen`: a pickle can make a dict that holds itself ('state_dict' -> the same dict), which recursed without end. */
+function findStateDict(root: unknown, source: string, seen = new Set<unknown>()): Map<string, TensorRef> {
   if (!(root instanceof Map)) {
     throw new FormatError(`${source}: the torch file holds ${Array.isArray(root) ? 'a list' : typeof root}, not a state dict`);
   }
+  seen.add(root);
   for (const key of STATE_KEYS) {
     const inner = root.get(key);
-    if (inner instanceof Map && [...inner.values()].some((v) => v instanceof TensorRef)) return findStateDict(inner, source);
+    if (inner instanceof Map && !seen.has(inner) && [...inner.values()].some((v) => v instanceof TensorRef)) return findStateDict(inner, source, seen);
   }
   const tensors = new Map<string, TensorRef>();
-  for (const [k, v] of root) if (v instanceof TensorRef) tensors.set(String(k).replace(/^module\./, ''), v);
+  for (const [k, v] of root) {
+    if (!(v instanceof TensorRef)) continue;
+    if (typeof k !== 'string') throw new FormatError(`${source}: a tensor is stored under the key ${show(k)}, not a name`);
+    tensors.set(k.replace(/^module\./, ''), v);
+  }
   if (!tensors.size) {
-    throw new FormatError(`${source}: no state dict found (top-level keys: ${[...root.keys()].slice(0, 12).map(String).join(', ')})`);
+    throw new FormatError(`${source}: no state dict found (top-level keys: ${[...root.keys()].slice(0, 12).map(show).join(', ')})`);
   }
   return tensors;
 }
@@ -308,16 +305,26 @@ export function isLegacyTorch(bytes: Uint8Array): boolean {
 /**
  * Reads a torch.save file (zip or legacy) and returns its state dict as float32 host tensors,
  * taken from a checkpoint's 'state_dict' (or 'model', ...) when nested, 'module.' prefixes removed.
+ * Every tensor's view, storage and copy is checked before the first storage is read or inflated.
  */
 export async function readTorch(bytes: Uint8Array, source: string): Promise<Map<string, SourceTensor>> {
   const isZip = bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b;
-  const file = isZip ? await openZip(bytes, source) : openLegacy(bytes, source);
+  const file = isZip ? openZip(bytes, source) : openLegacy(bytes, source);
+  const tensors: Checked[] = [...findStateDict(file.root, source)].map(([name, ref]) => {
+    if (!(ref.storage instanceof StorageRef)) throw new FormatError(`${source}: tensor '${name}' is not backed by a saved storage`);
+    return { name, storage: ref.storage, view: checkView(ref, ref.storage, name, source) };
+  });
+  // Bytes read of each storage: up to the highest element any of its tensors touches.
+  const read = new Map<string, number>();
+  for (const { storage: s, view: v } of tensors) {
+    const end = v.numel ? s.base + v.shape.reduce((e, d, i) => e + (d - 1) * v.stride[i], v.offset) + 1 : 0;
+    read.set(s.key, Math.max(read.get(s.key) ?? 0, end * WIDTH[s.dtype]));
+  }
+  for (const t of tensors) file.check(t.storage, t.name, read.get(t.storage.key)!);
+  checkCopies(tensors, source);
   const out = new Map<string, SourceTensor>();
-  for (const [name, ref] of findStateDict(file.root, source)) {
-    const storage = ref.storage as StorageRef;
-    if (typeof storage?.key !== 'string') throw new FormatError(`${source}: tensor '${name}' is not backed by a saved storage`);
-    const data = gather(await file.storage(storage), ref, storage.base, name, source);
-    out.set(name, { shape: [...ref.shape], data, dtype: storage.dtype });
+  for (const { name, storage, view } of tensors) {
+    out.set(name, { shape: [...view.shape], data: gather(file.storage(storage, read.get(storage.key)!), view, storage.base), dtype: storage.dtype });
   }
   return out;
 }
