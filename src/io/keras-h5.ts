@@ -10,6 +10,7 @@ import { FormatError } from '../errors.js';
 import { workerSource } from '../util/worker-source.js';
 import { nodeModule } from './files.js';
 import type { SourceTensor } from './torch.js';
+import { MAX_TYPED_ARRAY } from './zip.js';
 
 type H5 = typeof import('h5wasm');
 type H5Group = InstanceType<H5['Group']>;
@@ -151,7 +152,7 @@ export async function readKerasH5Here(bytes: Uint8Array, source: string, scratch
   throwErrors(true);
   try {
     file = new h5.File(path, 'r');
-    return readLayers(h5, file, source);
+    return readLayers(h5, file, bytes.length, source);
   } catch (e) {
     if (e instanceof FormatError) throw e;
     throw new FormatError(`${source}: not a readable HDF5 file (truncated or damaged): ${firstLine(e)}`);
@@ -171,12 +172,33 @@ function firstLine(e: unknown): string {
   return text.split('\n').find((l) => /\S/.test(l) && !l.startsWith('HDF5-DIAG'))?.trim() ?? 'unknown HDF5 error';
 }
 
-function readLayers(h5: H5, file: InstanceType<H5['File']>, source: string): Map<string, SourceTensor> {
+/**
+ * A dataset's declared size, checked before h5wasm allocates it: an unfiltered dataset's bytes lie
+ * in the file (all of them together too), a compressed one's at most 1032 times the file (deflate's
+ * densest). A chunked dataset resized without writing reads as fill values: 8 KB of file declared
+ * a 256 MB weight, which h5wasm allocated, then copied.
+ */
+function checkDatasetSize(ds: InstanceType<H5['Dataset']>, key: string, fileBytes: number, unfiltered: { bytes: number }, source: string): void {
+  const { total_size: count, size } = ds.metadata;
+  const bytes = Number(count) * size;
+  const filtered = ds.filters.length > 0;
+  if (!filtered) unfiltered.bytes += bytes;
+  const max = filtered ? 1032 * fileBytes : fileBytes;
+  if (Number(count) > MAX_TYPED_ARRAY || bytes > max || unfiltered.bytes > fileBytes) {
+    throw new FormatError(
+      `${source}: dataset '${key}' declares shape [${ds.shape}] (${bytes} bytes), more than ` +
+        (filtered ? `its compressed data can expand to (1032 times the ${fileBytes}-byte file)` : `the ${fileBytes}-byte file holds (with the weights before it)`),
+    );
+  }
+}
+
+function readLayers(h5: H5, file: InstanceType<H5['File']>, fileBytes: number, source: string): Map<string, SourceTensor> {
   const nested = file.get('model_weights');
   const group = (nested instanceof h5.Group ? nested : file) as H5Group;
   const layers = stringList(group, 'layer_names');
   if (!layers) throw new FormatError(`${source}: HDF5 file without 'layer_names': not a Keras weights file (Keras 3 '.weights.h5' is not supported)`);
   const out = new Map<string, SourceTensor>();
+  const unfiltered = { bytes: 0 };
   for (const layer of layers) {
     const lg = group.get(layer);
     if (!(lg instanceof h5.Group)) throw new FormatError(`${source}: layer '${layer}' is listed in layer_names but has no group`);
@@ -185,6 +207,7 @@ function readLayers(h5: H5, file: InstanceType<H5['File']>, source: string): Map
       if (!(ds instanceof h5.Dataset)) throw new FormatError(`${source}: layer '${layer}' lists weight '${weightName}' but has no such dataset`);
       const key = kerasWeightKey(layer, weightName);
       if (out.has(key)) throw new FormatError(`${source}: two weights map to '${key}' (layer '${layer}', '${weightName}')`);
+      checkDatasetSize(ds, key, fileBytes, unfiltered, source);
       const dtype = H5_DTYPES[String(ds.dtype)] ?? String(ds.dtype);
       out.set(key, { shape: [...(ds.shape ?? [])], data: toFloat32(ds.value, key, source), dtype });
     }

@@ -75,6 +75,24 @@ describe('readKerasH5', () => {
     await expect(readKerasH5(bytes, 'plain.h5')).rejects.toBeInstanceOf(FormatError);
   });
 
+  it('a weight declaring 256 MB in an 8 KB file (chunks never written): FormatError before h5wasm allocates it', async () => {
+    const { FS } = await h5wasm.ready;
+    const path = join(tmpdir(), `dawnet-sparse-test-${process.pid}.h5`);
+    const f = new h5wasm.File(path, 'w');
+    f.create_attribute('layer_names', ['d']);
+    const layer = f.create_group('d');
+    layer.create_attribute('weight_names', ['d/kernel:0']);
+    const ds = layer.create_group('d').create_dataset({ name: 'kernel:0', data: Float32Array.of(1, 2, 3, 4), shape: [4], maxshape: [null], chunks: [4] });
+    ds.resize([2 ** 26]);
+    f.close();
+    const bytes = FS!.readFile(path) as Uint8Array;
+    FS!.unlink(path);
+    const error = await readKerasH5(bytes, 'sparse.h5').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(FormatError);
+    const message = (error as Error).message;
+    expect(message, message).toContain("sparse.h5: dataset 'd/kernel' declares shape [67108864]");
+  });
+
   it('a file on which h5wasm stalls is refused when its time is up, and the read stops', async () => {
     // One flipped byte in the heap of the chunked 'layer_names0' attribute: h5wasm, reading it,
     // loops inside WebAssembly for good (measured: over 80 s, the event loop blocked). The read
