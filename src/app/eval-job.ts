@@ -5,6 +5,13 @@
 // with connected-component post-processing of the thresholded prediction per patient volume
 // (--min-lesion-size, --keep-largest) before the segmentation metrics; the test loss is always of
 // the model's raw output.
+// A patient's slices take their place in the volume by slice number (LggSlice.index). A volume
+// missing a number from 1 to its highest (a slice the data scan skipped as damaged, or a slice-level
+// split) is incomplete: stacking what is left would put the gap's neighbours one slice apart, so it
+// is left out of the per-volume HD95 and ASSD (the missing slice's voxels are unknown, so no z
+// placement could measure its surface without inventing them), and post-processing labels it with
+// an empty wall at each gap so that lesions on both sides are not joined. Its per-volume Dice is
+// over the slices it has, marked incomplete.
 
 import type { LggSlice } from '../data/lgg.js';
 import { ArgumentError } from '../errors.js';
@@ -13,7 +20,7 @@ import { describeValue, expectChoice, expectNumber } from '../graph/args.js';
 import type { Module } from '../nn/module.js';
 import { postprocessVolumes } from '../train/components.js';
 import { evaluate, type EvalSet } from '../train/fit.js';
-import { binaryReport, segmentationReport, type SurfaceReport } from '../train/metrics.js';
+import { binaryReport, segmentationReport, type SegmentationReport, type SurfaceReport } from '../train/metrics.js';
 import { TTA_MODES, TtaModel, type TtaMode } from '../train/tta.js';
 import type { TrainConfig } from './config.js';
 import { evaluationSlices, makeDataset } from './data.js';
@@ -71,25 +78,177 @@ function emptyTruthSlices(set: EvalSet): number {
   return count;
 }
 
+/** A patient volume whose slices are not numbered 1..n in order. */
+export interface IncompleteVolume {
+  volume: string;
+  /** Slices it has. */
+  slices: number;
+  /** Numbers from 1 to its highest that none of its slices has. */
+  missing: number[];
+  /** Its slices came out of slice-number order, or a number repeats (two folders of one patient). */
+  unordered: boolean;
+}
+
+/** What eval.json says of the volumes' geometry, in words. */
+export const VOLUME_RULE =
+  'slices placed by slice number; a volume missing a number from 1 to its highest (a slice the data scan skipped) or out of order is incomplete: ' +
+  'its Dice per volume is over the slices it has, it is left out of HD95 and ASSD per volume (per-slice figures kept), ' +
+  'and post-processing does not join lesions across its gaps';
+
+/** Each volume's slice positions in the set, volumes in order of first appearance ('all' without names). */
+function slicesByVolume(volumes: readonly string[] | undefined, n: number): Map<string, number[]> {
+  const groups = new Map<string, number[]>();
+  for (let s = 0; s < n; s++) {
+    const key = volumes?.[s] ?? 'all';
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key)!.push(s);
+  }
+  return groups;
+}
+
+/** The volumes of a set whose slice numbers (`numbers[i]` of slice i) are not 1, 2, ..., n in the set's order. */
+export function incompleteVolumes(volumes: readonly string[] | undefined, numbers: readonly number[]): IncompleteVolume[] {
+  const out: IncompleteVolume[] = [];
+  for (const [volume, slices] of slicesByVolume(volumes, numbers.length)) {
+    const nums = slices.map((s) => numbers[s]);
+    if (nums.every((k, i) => k === i + 1)) continue;
+    const present = new Set(nums);
+    const missing: number[] = [];
+    for (let k = 1, top = Math.max(...nums); k < top; k++) if (!present.has(k)) missing.push(k);
+    out.push({ volume, slices: nums.length, missing, unordered: nums.some((k, i) => i > 0 && k <= nums[i - 1]) });
+  }
+  return out;
+}
+
+/**
+ * postprocessVolumes with each volume's slices placed by slice number, and an empty slice wherever
+ * two neighbours' numbers are not consecutive: a wall for the labelling, so no component spans a
+ * gap, never scored. Complete volumes are labelled exactly as postprocessVolumes labels them.
+ */
+function postprocessPlaced(pred: Float32Array, size: number, volumes: readonly string[] | undefined, numbers: readonly number[], opts: { minSize: number; keepLargest: boolean }): { pred: Float32Array; removedComponents: number; removedVoxels: number; gaps: number } {
+  const plane = size * size;
+  const out = Float32Array.from(pred);
+  const total = { removedComponents: 0, removedVoxels: 0, gaps: 0 };
+  for (const slices of slicesByVolume(volumes, numbers.length).values()) {
+    const order = [...slices].sort((a, b) => numbers[a] - numbers[b]);
+    const placed: number[] = [];
+    order.forEach((s, k) => {
+      if (k > 0 && numbers[s] !== numbers[order[k - 1]] + 1) placed.push(-1);
+      placed.push(s);
+    });
+    total.gaps += placed.length - order.length;
+    const stack = new Float32Array(placed.length * plane);
+    placed.forEach((s, k) => {
+      if (s >= 0) stack.set(pred.subarray(s * plane, (s + 1) * plane), k * plane);
+    });
+    const r = postprocessVolumes(stack, [size, size], undefined, { ...opts, connectivity: EVAL_CONNECTIVITY });
+    total.removedComponents += r.removedComponents;
+    total.removedVoxels += r.removedVoxels;
+    placed.forEach((s, k) => {
+      if (s >= 0) out.set(r.pred.subarray(k * plane, (k + 1) * plane), s * plane);
+    });
+  }
+  return { pred: out, ...total };
+}
+
+// segmentationReport's mean and median (metrics.ts), so the figures over the complete volumes are its own on them alone.
+const meanOf = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+function medianOf(xs: number[]): number {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/**
+ * The surface report with the incomplete volumes taken out of the per-volume figures: their rows
+ * keep their Dice, lose HD95 and ASSD and say `incomplete`; the means, medians and counts are those
+ * of the complete volumes (as segmentationReport gives them on those alone). Per-slice figures are
+ * 2-D and stay.
+ */
+function withoutIncomplete(s: SurfaceReport, incomplete: IncompleteVolume[], set: EvalSet): SurfaceReport & { volumesIncomplete: number } {
+  const out = new Set(incomplete.map((v) => v.volume));
+  const perVolume = s.perVolume.map((row) => (out.has(row.volume) ? { ...row, hd95: null, assd: null, incomplete: true } : row));
+  const complete = s.perVolume.filter((row) => !out.has(row.volume) && row.hd95 !== null);
+  const hd95 = complete.map((row) => row.hd95!);
+  const assd = complete.map((row) => row.assd!);
+  let [oneEmpty, bothEmpty] = [0, 0];
+  for (const [volume, slices] of slicesByVolume(set.volumes, set.pred.length / set.sampleSize)) {
+    if (!out.has(volume)) continue;
+    const has = (a: Float32Array, above: (v: number) => boolean) => slices.some((k) => a.subarray(k * set.sampleSize, (k + 1) * set.sampleSize).some(above));
+    // Binarised as segmentationReport does: the prediction at 0.5, the truth above 0.5.
+    const [p, t] = [has(set.pred, (v) => v >= 0.5), has(set.target, (v) => v > 0.5)];
+    if (p !== t) oneEmpty++;
+    if (!p && !t) bothEmpty++;
+  }
+  return {
+    ...s,
+    hd95PerVolume: meanOf(hd95),
+    hd95PerVolumeMedian: medianOf(hd95),
+    assdPerVolume: meanOf(assd),
+    assdPerVolumeMedian: medianOf(assd),
+    volumesScored: hd95.length,
+    volumesOneEmpty: s.volumesOneEmpty - oneEmpty,
+    volumesBothEmpty: s.volumesBothEmpty - bothEmpty,
+    volumesIncomplete: incomplete.length,
+    perVolume,
+  };
+}
+
+/** Numbers as ranges: [3, 4, 5, 9] is '3-5, 9'. */
+function ranges(nums: number[]): string {
+  const parts: string[] = [];
+  for (let i = 0; i < nums.length; ) {
+    let j = i;
+    while (j + 1 < nums.length && nums[j + 1] === nums[j] + 1) j++;
+    parts.push(j > i ? `${nums[i]}-${nums[j]}` : `${nums[i]}`);
+    i = j + 1;
+  }
+  return parts.join(', ');
+}
+
+/** Volumes named shown in the printed table; eval.json lists them all. */
+const INCOMPLETE_SHOWN = 10;
+
+function incompleteRow(incomplete: IncompleteVolume[], volumes: number): [string, string] {
+  const named = incomplete.slice(0, INCOMPLETE_SHOWN).map((v) => {
+    const why = [v.missing.length ? `slice${v.missing.length > 1 ? 's' : ''} ${ranges(v.missing)} missing` : '', v.unordered ? 'out of order' : ''].filter(Boolean).join(', ');
+    return `${v.volume} (${why})`;
+  });
+  const more = incomplete.length > INCOMPLETE_SHOWN ? `, and ${incomplete.length - INCOMPLETE_SHOWN} more (eval.json: volumeGeometry)` : '';
+  return ['incomplete volumes: left out of HD95/ASSD per volume', `${incomplete.length} of ${volumes}: ${named.join(', ')}${more}`];
+}
+
 /**
  * Segmentation metrics of an evaluated set, after the post-processing `opts` asks for: the eval.json
  * fields, the table rows (all but the loss) and the set the metrics were computed on.
+ * `sliceNumbers[i]` is slice i's number in its volume (LggSlice.index): volumes are placed by them
+ * and those with a number missing are incomplete (VOLUME_RULE, stated in the json as volumeGeometry).
+ * Without them each volume's slices are taken as numbered 1..n in the order they come.
  */
-export function segmentationMetrics(set: EvalSet, c: Pick<TrainConfig, 'size' | 'emptyPolicy'>, opts: EvalOptions = {}): { json: Record<string, unknown>; rows: [string, string][]; set: EvalSet } {
+export function segmentationMetrics(set: EvalSet, c: Pick<TrainConfig, 'size' | 'emptyPolicy'>, opts: EvalOptions = {}, sliceNumbers?: readonly number[]): { json: Record<string, unknown>; rows: [string, string][]; set: EvalSet } {
+  const n = set.pred.length / set.sampleSize;
+  if (sliceNumbers && sliceNumbers.length !== n) throw new ArgumentError(`eval: ${sliceNumbers.length} slice numbers for ${n} slices`);
+  const numbers = sliceNumbers ?? positionsInVolume(set.volumes, n);
+  const incomplete = incompleteVolumes(set.volumes, numbers);
   const minLesionSize = opts.minLesionSize ?? 0;
   const keepLargest = opts.keepLargest ?? false;
   const postprocess = { minLesionSize, keepLargest, connectivity: EVAL_CONNECTIVITY, removedComponents: 0, removedVoxels: 0 };
   let scored = set;
+  let gaps = 0;
   if (postprocessing(opts)) {
-    const p = postprocessVolumes(set.pred, [c.size, c.size], set.volumes, { minSize: minLesionSize, keepLargest, connectivity: EVAL_CONNECTIVITY });
+    const p = postprocessPlaced(set.pred, c.size, set.volumes, numbers, { minSize: minLesionSize, keepLargest });
     Object.assign(postprocess, { removedComponents: p.removedComponents, removedVoxels: p.removedVoxels });
+    gaps = p.gaps;
     scored = { ...set, pred: p.pred };
   }
   const surface = { sliceShape: [c.size, c.size], spacing: opts.spacing };
-  const r = segmentationReport(scored.pred, scored.target, scored.sampleSize, { emptyPolicy: c.emptyPolicy, volumes: scored.volumes, surface });
+  const r: SegmentationReport = segmentationReport(scored.pred, scored.target, scored.sampleSize, { emptyPolicy: c.emptyPolicy, volumes: scored.volumes, surface });
+  if (incomplete.length) r.surface = withoutIncomplete(r.surface!, incomplete, scored);
+  const volumeCount = r.surface!.perVolume.length;
   const rows: [string, string][] = [
     [`Dice per slice (empty slices: ${r.emptyPolicy === 'one' ? 'count as 1' : 'skipped'})`, pct(r.dicePerSlice)],
-    ['Dice per volume (patient)', pct(r.dicePerVolume)],
+    ['Dice per volume (patient)', `${pct(r.dicePerVolume)}${incomplete.length ? ` (${incomplete.length} of ${volumeCount} volumes incomplete: over the slices they have)` : ''}`],
     ['IoU per slice', pct(r.iouPerSlice)],
     ['precision (pixels)', pct(r.precision)],
     ['recall (pixels)', pct(r.recall)],
@@ -97,17 +256,27 @@ export function segmentationMetrics(set: EvalSet, c: Pick<TrainConfig, 'size' | 
     ['slices / empty truth / both empty', `${r.slices} / ${emptyTruthSlices(scored)} / ${r.emptySlices}`],
     ...surfaceRows(r.surface!),
   ];
+  if (incomplete.length) rows.push(incompleteRow(incomplete, volumeCount));
   if (postprocessing(opts)) {
     const rule = [minLesionSize > 0 ? `lesions under ${minLesionSize} voxels dropped` : '', keepLargest ? 'largest kept' : ''].filter(Boolean).join(', ');
-    rows.push([`post-processing (per volume, ${EVAL_CONNECTIVITY}-connected)`, `${rule}: ${postprocess.removedComponents} lesions, ${postprocess.removedVoxels} voxels removed`]);
+    const walls = gaps ? `, not joined across ${gaps} slice gap${gaps > 1 ? 's' : ''}` : '';
+    rows.push([`post-processing (per volume, ${EVAL_CONNECTIVITY}-connected${walls})`, `${rule}: ${postprocess.removedComponents} lesions, ${postprocess.removedVoxels} voxels removed`]);
   }
-  return { json: { postprocess, ...r }, rows, set: scored };
+  const geometry = sliceNumbers ? { volumeGeometry: { rule: VOLUME_RULE, complete: volumeCount - incomplete.length, incomplete } } : {};
+  return { json: { postprocess, ...r, ...geometry }, rows, set: scored };
+}
+
+/** Each slice's position in its volume, from 1: the numbers of volumes taken as complete. */
+function positionsInVolume(volumes: readonly string[] | undefined, n: number): number[] {
+  const numbers = new Array<number>(n);
+  for (const slices of slicesByVolume(volumes, n).values()) slices.forEach((s, k) => (numbers[s] = k + 1));
+  return numbers;
 }
 
 export async function evaluateRun(c: TrainConfig, model: Module, slices: LggSlice[], log: (m: string) => void, opts: EvalOptions = {}): Promise<EvalResult> {
   refuseForClassify(c, opts);
   const { loss, set } = await predictSet(c, model, slices, opts.tta ?? 'none');
-  return scoreSet(c, set, loss, slices.length, log, opts);
+  return scoreSet(c, set, loss, slices, log, opts);
 }
 
 /** The model's predictions (with `tta`) and mean loss over `slices`, as evaluate() gives them. */
@@ -120,15 +289,15 @@ export async function predictSet(c: TrainConfig, model: Module, slices: LggSlice
   }
 }
 
-/** The metrics of predictions `set` over `slices` slices: eval.json's fields and the printed table (logged). */
-function scoreSet(c: TrainConfig, set: EvalSet, testLoss: number, slices: number, log: (m: string) => void, opts: EvalOptions = {}): EvalResult {
+/** The metrics of predictions `set` over `slices` (in the set's order): eval.json's fields and the printed table (logged). */
+function scoreSet(c: TrainConfig, set: EvalSet, testLoss: number, slices: LggSlice[], log: (m: string) => void, opts: EvalOptions = {}): EvalResult {
   const tta = opts.tta ?? 'none';
   let json: Record<string, unknown>;
   let rows: [string, string][];
   let scored = set;
   if (c.task === 'classify') {
     const r = binaryReport(set.pred, set.target);
-    json = { task: c.task, tta, slices, loss: testLoss, ...r, confusion: { tp: r.tp, fp: r.fp, tn: r.tn, fn: r.fn } };
+    json = { task: c.task, tta, slices: slices.length, loss: testLoss, ...r, confusion: { tp: r.tp, fp: r.fp, tn: r.tn, fn: r.fn } };
     rows = [
       ['test loss', pct(testLoss)],
       ['accuracy', pct(r.accuracy)],
@@ -139,7 +308,7 @@ function scoreSet(c: TrainConfig, set: EvalSet, testLoss: number, slices: number
       ['confusion', `tp ${r.tp}  fp ${r.fp}  fn ${r.fn}  tn ${r.tn}`],
     ];
   } else {
-    const m = segmentationMetrics(set, c, opts);
+    const m = segmentationMetrics(set, c, opts, slices.map((s) => s.index));
     json = { task: c.task, tta, loss: testLoss, ...m.json };
     rows = [['test loss', pct(testLoss)], ...m.rows];
     scored = m.set;
@@ -147,7 +316,7 @@ function scoreSet(c: TrainConfig, set: EvalSet, testLoss: number, slices: number
   if (tta !== 'none') rows.push(['test-time augmentation', tta]);
   const width = Math.max(...rows.map(([k]) => k.length));
   const table = rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`).join('\n');
-  log(`test split (${slices} slices):\n${table}`);
+  log(`test split (${slices.length} slices):\n${table}`);
   return { json, table, set: scored };
 }
 

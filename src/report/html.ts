@@ -41,8 +41,8 @@ export interface ReportData {
   sliceDice?: (number | null)[];
   /** How slices with an empty truth and an empty prediction were scored ('one', 'skip', ...). */
   emptyPolicy?: string;
-  /** Per test volume: Dice and surface distances (null where a policy left the value out). */
-  volumeScores?: { volume: string; dice: number | null; hd95: number | null; assd: number | null }[];
+  /** Per test volume: Dice and surface distances (null where a policy left the value out); `incomplete` where a slice number is missing. */
+  volumeScores?: { volume: string; dice: number | null; hd95: number | null; assd: number | null; incomplete?: boolean }[];
   /** What the surface distances measure and how empty masks were treated, shown above the table. */
   surfaceNote?: string;
   augmentPreview?: { before: ReportSample; after: ReportSample }[];
@@ -179,9 +179,13 @@ function diceSection(sliceDice: (number | null)[], policy: string | undefined, s
 }
 
 function volumeSection(rows: NonNullable<ReportData['volumeScores']>, note: string | undefined): string {
-  const cells = rows.map((r) => `<tr><th scope="row">${escapeHtml(r.volume)}</th>${[r.dice, r.hd95, r.assd].map((v) => `<td>${formatValue(v)}</td>`).join('')}</tr>`);
+  const name = (r: (typeof rows)[number]) => `${escapeHtml(r.volume)}${r.incomplete ? ' (incomplete)' : ''}`;
+  const cells = rows.map((r) => `<tr><th scope="row">${name(r)}</th>${[r.dice, r.hd95, r.assd].map((v) => `<td>${formatValue(v)}</td>`).join('')}</tr>`);
   const table = `<table class="counts" data-testid="volume-table"><thead><tr><th>volume</th><th>Dice</th><th>HD95</th><th>ASSD</th></tr></thead><tbody>${cells.join('')}</tbody></table>`;
-  return section('volumes', 'Test volumes: Dice and surface distances', `${note ? `<p class="muted">${escapeHtml(note)}</p>` : ''}${table}`);
+  const incomplete = rows.some((r) => r.incomplete)
+    ? '<p class="muted" data-testid="incomplete-volumes">An incomplete volume misses a slice number (a slice the data scan skipped): its Dice is over the slices it has, and it has no HD95 or ASSD, which stacking the rest would measure across the gap as if its neighbours were adjacent.</p>'
+    : '';
+  return section('volumes', 'Test volumes: Dice and surface distances', `${note ? `<p class="muted">${escapeHtml(note)}</p>` : ''}${table}${incomplete}`);
 }
 
 function classSection(counts: NonNullable<ReportData['classCounts']>, spec: ChartSpec): string {
