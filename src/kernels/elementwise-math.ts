@@ -190,7 +190,10 @@ fn expm1T(x: T) -> T {
 // (tanh(1e-7) gave 1.19e-7, tanh(1e-30) 3e-8: an absolute error of ~6e-8 wherever |x| < 0.03).
 // tanh|x| = -e/(e + 2) with e = expm1(-2|x|) in (-1, 0]: relative accuracy from expm1 near 0, no
 // overflow for any x (e reaches -1 and the quotient 1), and the sign copied from x's bits so
-// tanh(-0) = -0. NaN is passed through from its bits.
+// tanh(-0) = -0. NaN is passed through from its bits. (At x = +0 the magnitude is -e/2 with e =
+// expm1(-0): should an adapter give -0 there, tanh(+0) comes out -0, which compares equal. An
+// abs() on the magnitude before the bitcast gave wrong values on lavapipe's scalar path: 0.46 came
+// out as 2.4e-38.)
 export const TANH = /* wgsl */ `${EXPM1}
 fn tanhT(x: T) -> T {
   let e = expm1T(-2.0 * abs(x));

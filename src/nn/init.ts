@@ -17,12 +17,12 @@ export function fans(shape: readonly number[]): { fanIn: number; fanOut: number 
   return { fanIn: receptive * shape[shape.length - 2], fanOut: receptive * shape[shape.length - 1] };
 }
 
-export function initValues(name: InitName, shape: readonly number[], seed: number, fanOverride?: { fanIn: number; fanOut: number }): Float32Array {
+export function initValues(name: InitName, shape: readonly number[], seed: number): Float32Array {
   const n = shape.reduce((p, d) => p * d, 1);
   const out = new Float32Array(n);
   if (name === 'zeros') return out;
   if (name === 'ones') return out.fill(1);
-  const { fanIn, fanOut } = fanOverride ?? fans(shape);
+  const { fanIn, fanOut } = fans(shape);
   const rand = seededRandom(seed);
   if (name === 'glorotUniform') {
     const limit = Math.sqrt(6 / (fanIn + fanOut));

@@ -317,7 +317,7 @@ export class Upsample extends Module {
     if (alignCorners && mode !== 'bilinear') throw new ArgumentError("Upsample: alignCorners needs mode 'bilinear'");
   }
   forward(x: Tensor): Tensor {
-    return upsample2d(x, { scale: this.scale, mode: this.mode, ...(this.alignCorners ? { alignCorners: true } : {}) });
+    return upsample2d(x, { scale: this.scale, mode: this.mode, alignCorners: this.alignCorners });
   }
 }
 

@@ -1,11 +1,9 @@
-// Adagrad, as torch.optim.Adagrad: each step t (1-based)
+// Adagrad, as torch.optim.Adagrad: at a parameter's update t (1-based, its own count of updates,
+// PyTorch's per-parameter step: a step without a gradient leaves it)
 //   clr = lr / (1 + (t-1) lr_decay);  g += weight_decay p;  sum += g²;  p -= clr g / (sqrt(sum) + eps)
-// with `sum` starting at initial_accumulator_value. The decayed rate is worked out here from the
-// optimiser's step count and its current `lr`, so a schedule or ReduceLROnPlateau that lowers lr
-// composes with lr_decay as it does in PyTorch (which reads group['lr'] every step).
-//
-// One difference: PyTorch counts steps per parameter, this counts optimiser steps (as Adam's bias
-// correction does here), so a parameter that had no gradient for some steps decays as if it had.
+// with `sum` starting at initial_accumulator_value. The decayed rate is worked out here from t and
+// the current `lr`, so a schedule or ReduceLROnPlateau that lowers lr composes with lr_decay as it
+// does in PyTorch (which reads group['lr'] every step).
 //
 // State slot (saved in checkpoints as `<param>.sum`): the running sum of squared gradients.
 

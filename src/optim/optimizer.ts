@@ -135,6 +135,7 @@ export abstract class Optimizer {
    */
   loadStateDict(tensors: Map<string, Tensor>, scalars: OptimizerScalars): void {
     // Everything is checked before anything is taken, so a bad file leaves the optimiser as it was.
+    // (loadCheckpoint checks lr and step too, to name the file; these guard the direct callers.)
     if (typeof scalars?.lr !== 'number' || !(scalars.lr >= 0) || !Number.isFinite(scalars.lr)) {
       throw new ShapeError(`optimizer state: lr must be a finite number >= 0, got ${describeValue(scalars?.lr)}`);
     }
@@ -159,8 +160,11 @@ export abstract class Optimizer {
 
   /**
    * The per-parameter counts of saved state, checked. State saved before the optimisers kept them
-   * (2026-11-27) has only the optimiser's count, which Adam's bias correction used for every
-   * parameter: each parameter with saved state takes it, so such a run resumes as it would have.
+   * (2026-11-27) has only the optimiser's count, which Adam's bias correction and Adagrad's decay
+   * then used for every parameter: each parameter with saved state takes it and goes on from there
+   * as before, while it has a gradient at every step. A parameter without saved state (frozen when
+   * the state was saved) starts from its own count of 0, as PyTorch's would, where the old rule
+   * would have corrected it by the optimiser's count.
    */
   private checkedParamSteps(tensors: Map<string, Tensor>, scalars: OptimizerScalars): Map<string, number> {
     const steps = new Map<string, number>();

@@ -95,7 +95,8 @@ export function sumRef(x: NdArray, axes?: number[]): NdArray {
  * reduced axes, times `scale` (1 / count for mean).
  */
 export function sumBackwardRef(xShape: number[], dy: NdArray, axes?: number[], scale = 1): NdArray {
-  const ax = axes ?? xShape.map((_, i) => i);
+  // Negative axes count from the end, as the op takes them.
+  const ax = (axes ?? xShape.map((_, i) => i)).map((a) => (a < 0 ? a + xShape.length : a));
   const dx = ndZeros(xShape);
   const strides = xShape.map((_, i) => xShape.slice(i + 1).reduce((p, d) => p * d, 1));
   for (let i = 0; i < dx.data.length; i++) {

@@ -17,7 +17,7 @@ import { emptyTensor, tensor, type Tensor } from '../graph/tensor.js';
 import { decodeSafetensors, encodeSafetensors, type HostTensor } from '../io/safetensors.js';
 import { readFileBytes, writeFileAtomic } from '../io/files.js';
 import { Module } from '../nn/module.js';
-import type { Optimizer } from '../optim/optimizer.js';
+import type { Optimizer, OptimizerScalars } from '../optim/optimizer.js';
 import { parseEmaScalars, type EmaScalars, type WeightEma } from './ema.js';
 
 export interface CheckpointMeta {
@@ -147,7 +147,7 @@ export function applyCheckpoint(bytes: Uint8Array, source: string, model: Module
       if (name.startsWith('optim/')) optState.set(name.slice(6), tensor(h.data, h.shape, { name }));
     }
     try {
-      optimizer.loadStateDict(optState, scalars as { lr: number; step: number });
+      optimizer.loadStateDict(optState, scalars as OptimizerScalars);
     } catch (e) {
       for (const t of optState.values()) t.dispose();
       // The optimiser's own message names the tensor; the file is this function's to name.

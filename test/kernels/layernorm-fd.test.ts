@@ -81,22 +81,23 @@ describe('layerNorm on the GPU at awkward rows', () => {
   // 1/std (~1.7) and gamma pass on. Measured worst on lavapipe, both routes, C = 7, 8, 96: 2.8e-4
   // on y, dx and dgamma. atol 1e-3 leaves 3.5x; a missing mean or a wrong variance is off by O(1).
   const OFFSET_TOL: Tolerance = { atol: 1e-3, rtol: 1e-4 };
-  for (const route of ['rows', 'groups'] as const)
-  for (const shape of [[2, 3, 7], [3, 8], [2, 96]]) {
-    it(`${route}: [${shape}] at offset 1000: forward and gradients match float64`, async () => {
-      const c = shape[shape.length - 1];
-      const n = sizeOf(shape);
-      const x = f32(uniform(n, 41, -1, 1).map((v) => v + 1000));
-      const gamma = f32(uniform(c, 42, 0.5, 1.5));
-      const beta = f32(uniform(c, 43));
-      const dy = f32(uniform(n, 44));
-      const want = reference(x, shape, gamma, beta, dy, 1e-5);
-      const got = await runGpu(route, x, shape, gamma, beta, dy, 1e-5);
-      expectClose(`${route} [${shape}] y`, got.y, want.y, OFFSET_TOL);
-      expectClose(`${route} [${shape}] dx`, got.dx, want.dx.data, OFFSET_TOL);
-      expectClose(`${route} [${shape}] dgamma`, got.dgamma, want.dgamma.data, OFFSET_TOL);
-      expectClose(`${route} [${shape}] dbeta`, got.dbeta, want.dbeta.data);
-    });
+  for (const route of ['rows', 'groups'] as const) {
+    for (const shape of [[2, 3, 7], [3, 8], [2, 96]]) {
+      it(`${route}: [${shape}] at offset 1000: forward and gradients match float64`, async () => {
+        const c = shape[shape.length - 1];
+        const n = sizeOf(shape);
+        const x = f32(uniform(n, 41, -1, 1).map((v) => v + 1000));
+        const gamma = f32(uniform(c, 42, 0.5, 1.5));
+        const beta = f32(uniform(c, 43));
+        const dy = f32(uniform(n, 44));
+        const want = reference(x, shape, gamma, beta, dy, 1e-5);
+        const got = await runGpu(route, x, shape, gamma, beta, dy, 1e-5);
+        expectClose(`${route} [${shape}] y`, got.y, want.y, OFFSET_TOL);
+        expectClose(`${route} [${shape}] dx`, got.dx, want.dx.data, OFFSET_TOL);
+        expectClose(`${route} [${shape}] dgamma`, got.dgamma, want.dgamma.data, OFFSET_TOL);
+        expectClose(`${route} [${shape}] dbeta`, got.dbeta, want.dbeta.data);
+      });
+    }
   }
 
   // Constant rows: variance 0, so xhat = 0, y = beta exactly and dx = (g - mean(g))/sqrt(eps), with

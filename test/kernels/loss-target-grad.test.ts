@@ -190,7 +190,7 @@ describe("the targets' gradients", () => {
     });
   }
 
-  it('a target without requiresGrad still gets no gradient and keeps nothing extra alive', async () => {
+  it('a target without requiresGrad still gets no gradient', async () => {
     const x = fromNd(f32(uniform(24, 1, 0.1, 0.9)), [2, 3, 4, 1], true);
     const y = fromNd(f32(uniform(24, 2, 0, 1)), [2, 3, 4, 1]);
     const loss = diceLoss(x, y);

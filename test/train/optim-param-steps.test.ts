@@ -150,17 +150,28 @@ describe('saved step counts', () => {
     for (const m of [model, resumed]) m.dispose();
   });
 
-  it('state saved without counts (before 2026-11-27) gives every parameter with state the optimiser\'s count, its old rule', () => {
+  it('state saved without counts (before 2026-11-27) gives every parameter with state the optimiser\'s count, its old rule', async () => {
     const { model, adam } = trained();
     const { tensors, scalars } = adam.stateDict();
     expect(scalars.paramSteps).toEqual({ a: 5, b: 2 });
-    const copy = new Map([...tensors].map(([k, t]) => [k, dn.add(t, 0)]));
+    const copy = () => new Map([...tensors].map(([k, t]) => [k, dn.add(t, 0)]));
     const other = new Two();
     const fresh = new Adam(other.namedParameters(), { lr: 0.01 });
-    fresh.loadStateDict(copy, { lr: scalars.lr, step: scalars.step });
+    fresh.loadStateDict(copy(), { lr: scalars.lr, step: scalars.step });
     expect([fresh.parameterSteps('a'), fresh.parameterSteps('b')]).toEqual([5, 5]);
-    for (const o of [adam, fresh]) o.dispose();
-    for (const m of [model, other]) m.dispose();
+    // The next step is the old rule's: the same as an Adam that counts the optimiser's steps.
+    const old = new Two();
+    const byOptimizer = new Adam(old.namedParameters(), { lr: 0.01, biasCorrection: 'optimizer-steps' });
+    byOptimizer.loadStateDict(copy(), { lr: scalars.lr, step: scalars.step });
+    for (const [m, o] of [[other, fresh], [old, byOptimizer]] as const) {
+      m.a.grad = dn.tensor(grad(6, 3), [3]);
+      m.b.grad = dn.tensor(grad(6, 2), [2]);
+      o.step();
+    }
+    expect(await other.b.toArray()).toEqual(await old.b.toArray());
+    expect(await other.a.toArray()).toEqual(await old.a.toArray());
+    for (const o of [adam, fresh, byOptimizer]) o.dispose();
+    for (const m of [model, other, old]) m.dispose();
   });
 
   it('refuses counts it cannot use, naming the parameter, and keeps its own state', () => {
