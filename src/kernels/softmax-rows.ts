@@ -14,6 +14,7 @@
 import type { KernelSpec } from '../gpu/runtime.js';
 import type { SoftmaxKind } from './softmax.js';
 import { adapterRule } from './adapter-rule.js';
+import { LOG_ONE_PLUS } from './elementwise-math.js';
 import { linearGrid, workgroupGrid } from './wgsl.js';
 
 /**
@@ -144,9 +145,11 @@ const BODIES = {
   ${STRIDED} { dx[k] = y[k] * (dy[k] - dot); }`,
   },
   logSoftmax: {
-    forward: `var part = 0.0;
-  ${STRIDED} { part += exp(x[k] - m); }
-  let logSum = log(rowSum(part, lid));
+    // log sum exp as softmax.ts's rowLogSum takes it: the terms below the max and the ties apart.
+    forward: `var part = vec2<f32>(0.0);
+  ${STRIDED} { let d = x[k] - m; part += select(vec2<f32>(exp(d), 0.0), vec2<f32>(0.0, 1.0), d == 0.0); }
+  let sums = rowSum(part, lid);
+  let logSum = logOnePlus(sums.x + (sums.y - 1.0));
   ${STRIDED} { y[k] = (x[k] - m) - logSum; }`,
     backward: `var part = 0.0;
   ${STRIDED} { part += dy[k]; }
@@ -164,7 +167,7 @@ function forwardSpec(kind: SoftmaxKind): KernelSpec {
     wgsl: () => /* wgsl */ `
 ${ROW_DECLS.softmaxForward}
 ${TREE_MAX}
-${treeSum('f32')}
+${kind === 'logSoftmax' ? `${treeSum('vec2<f32>')}\n${LOG_ONE_PLUS}` : treeSum('f32')}
 @compute @workgroup_size(${ROW_WG})
 fn main(${ROW_MAIN_ARGS}) {
   ${ROW_START}
@@ -192,8 +195,9 @@ fn main(${ROW_MAIN_ARGS}) {
 }
 
 // Cross-entropy. The one-thread kernel sums t ((m - z) + log s) after s is known: a third pass.
-// Here one pass after the max sums s = sum exp(z - m), tsum = sum t and dist = sum t (m - z),
-// and l = dist + tsum log s, the same sum regrouped. With t >= 0 every term of both parts is
+// Here one pass after the max sums s = sum exp(z - m) (as the terms below the max and the ties
+// with it, for rowLogSum's accuracy), tsum = sum t and dist = sum t (m - z), and
+// l = dist + tsum log s, the same sum regrouped. With t >= 0 every term of both parts is
 // >= 0 (m - z >= 0, s >= 1), so nothing cancels, unlike tsum (m + log s) - sum t z, which at
 // logits of +-90 subtracts two numbers near 90 tsum to find a loss that may be near 0.
 
@@ -206,18 +210,20 @@ const crossEntropyForwardSpec: KernelSpec = {
 ${ROW_DECLS.crossEntropyForward}
 ${TARGET}
 ${TREE_MAX}
-${treeSum('vec3<f32>')}
+${treeSum('vec4<f32>')}
+${LOG_ONE_PLUS}
 @compute @workgroup_size(${ROW_WG})
 fn main(${ROW_MAIN_ARGS}) {
   ${ROW_START}
   ${strideMax('z')}
-  var part = vec3<f32>(0.0);
+  var part = vec4<f32>(0.0);
   ${STRIDED} {
     let t = smoothedTarget(k);
-    part += vec3<f32>(exp(z[k] - m), t, t * (m - z[k]));
+    let d = z[k] - m;
+    part += vec4<f32>(select(exp(d), 0.0, d == 0.0), t, -t * d, select(0.0, 1.0, d == 0.0));
   }
   let sums = rowSum(part, lid);
-  if (lid == 0u && inRange) { loss[row] = sums.z + sums.y * log(sums.x); }
+  if (lid == 0u && inRange) { loss[row] = sums.z + sums.y * logOnePlus(sums.x + (sums.w - 1.0)); }
 }`,
 };
 

@@ -5,7 +5,9 @@
 // logSoftmax: y = (x - m) - log sum exp(x - m).                    dx = dy - exp(y) sum_row dy
 //   Both save y. Subtracting m keeps every exp in (0, 1]: logits of +-90 would overflow float32.
 //   (x - m) first, as PyTorch's: x - (m + log s) would round m + log s at m's magnitude (up to
-//   1/32 at logits near 1e6), where x - m is exact (Sterbenz) for the logits that matter.
+//   1/32 at logits near 1e6), where x - m is exact (Sterbenz) for the logits that matter. log s is
+//   logOnePlus of the terms below the max (rowLogSum), so a row one class dominates keeps its
+//   small log-sum-exp to float32's relative accuracy (PyTorch's float32 log_softmax does not).
 // softmaxCrossEntropy of logits z against targets y (same shape; one-hot or soft), smoothing e:
 //   t = y (1 - e) + e / C,  l_row = sum_c t_c (lse - z_c),  lse = m + log sum exp(z - m)
 //   dz = dy_row * scale * (softmax(z) sum_c t_c - t), scale = 1 / rows for 'mean' (rows, not
@@ -27,6 +29,7 @@ import { expectChoice, expectKnownOptions, expectNumber, expectOptions, expectTe
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Tensor } from '../graph/tensor.js';
 import { reduceLoss, type Reduction } from './loss.js';
+import { LOG_ONE_PLUS } from './elementwise-math.js';
 import { ROW_DECLS, ROW_SPECS, rowKernel, TARGET } from './softmax-rows.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
 
@@ -43,6 +46,22 @@ const rowMaxAndSum = (src: string): string => /* wgsl */ `${rowMax(src)}
   var s = 0.0;
   for (var k = 0u; k < params.c; k += 1u) { s += exp(${src}[base + k] - m); }`;
 
+/**
+ * WGSL: `logSum` = log sum exp(src - m) for the thread's row, after rowMax: logOnePlus of the terms
+ * below the max (the max's own 1 left out, and each tie with it counted as 1), so that a row one
+ * class dominates keeps its small log-sum-exp; log(s) of s = 1 + r lost r below 2^-24 and WGSL's
+ * log near 1 is accurate to 2^-21 only (two classes at a margin of 15 were 17% off).
+ */
+const rowLogSum = (src: string): string => /* wgsl */ `
+  var below = 0.0;
+  var ties = 0.0;
+  for (var k = 0u; k < params.c; k += 1u) {
+    let d = ${src}[base + k] - m;
+    below += select(exp(d), 0.0, d == 0.0);
+    ties += select(0.0, 1.0, d == 0.0);
+  }
+  let logSum = logOnePlus(below + (ties - 1.0));`;
+
 /** Per kind: the forward's passes after the max, and the backward's (dy, y) -> dx. */
 const BODIES = {
   softmax: {
@@ -56,9 +75,7 @@ const BODIES = {
   for (var k = 0u; k < params.c; k += 1u) { dx[base + k] = y[base + k] * (dy[base + k] - dot); }`,
   },
   logSoftmax: {
-    forward: `var s = 0.0;
-  for (var k = 0u; k < params.c; k += 1u) { s += exp(x[base + k] - m); }
-  let logSum = log(s);
+    forward: `${rowLogSum('x')}
   for (var k = 0u; k < params.c; k += 1u) { y[base + k] = (x[base + k] - m) - logSum; }`,
     backward: `var total = 0.0;
   for (var k = 0u; k < params.c; k += 1u) { total += dy[base + k]; }
@@ -76,6 +93,7 @@ function rowSpec(kind: SoftmaxKind, direction: 'forward' | 'backward'): KernelSp
     outputs: 1,
     wgsl: () => /* wgsl */ `
 ${forward ? ROW_DECLS.softmaxForward : ROW_DECLS.softmaxBackward}
+${kind === 'logSoftmax' && forward ? LOG_ONE_PLUS : ''}
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
   let row = ${linearIndex()};
@@ -126,12 +144,13 @@ const crossEntropyForwardSpec: KernelSpec = {
   wgsl: () => /* wgsl */ `
 ${ROW_DECLS.crossEntropyForward}
 ${TARGET}
+${LOG_ONE_PLUS}
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
   let row = ${linearIndex()};
   if (row >= params.rows) { return; }
-  ${rowMaxAndSum('z')}
-  let logSum = log(s);
+  ${rowMax('z')}
+  ${rowLogSum('z')}
   var l = 0.0;
   // lse - z_c as (m - z_c) + log s: both terms are small next to lse at large |z|.
   for (var k = 0u; k < params.c; k += 1u) { l += smoothedTarget(base + k) * ((m - z[base + k]) + logSum); }
