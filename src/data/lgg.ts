@@ -119,9 +119,9 @@ export function slicePatient(name: string): string | null {
 }
 
 /**
- * The slice images of one patient folder (`<folder>_<n>.tif`, masks left out) in numeric order of
- * n, as paths; what `dawnet predict` runs on when given a folder. A DataError names a folder that
- * holds none.
+ * The slice images of one patient folder (`<folder>_<n>.tif`, masks and hidden files left out) in
+ * numeric order of n, as paths; what `dawnet predict` runs on when given a folder. A DataError
+ * names a folder that holds none.
  */
 export async function patientSlices(folderPath: string): Promise<string[]> {
   const fs = await lggFs();
@@ -132,7 +132,7 @@ export async function patientSlices(folderPath: string): Promise<string[]> {
     throw new DataError(`${folderPath}: cannot read the folder (${(e as Error).message})`);
   }
   const slices = names.flatMap((name) => {
-    const m = SLICE_FILE.exec(name);
+    const m = isHidden(name) ? null : SLICE_FILE.exec(name);
     return m && !m[3] ? [{ name, index: Number(m[2]) }] : [];
   });
   if (!slices.length) throw new DataError(`${folderPath}: no slice images (<folder>_<n>.tif) in this folder`);
@@ -149,9 +149,9 @@ const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 
 /**
  * Names a scan passes over without a word: hidden entries (`.DS_Store`, macOS's `._X_1.tif`
  * AppleDouble copies, `.git/`), which a folder copied from a Mac or a repository holds by the
- * thousand and which are never slices.
+ * thousand and which are never slices. `dawnet predict`'s folders and the page's do the same.
  */
-const isHidden = (name: string): boolean => name.startsWith('.');
+export const isHidden = (name: string): boolean => name.startsWith('.');
 const TIFF_NAME = new RegExp(`${TIFF_EXT}$`, 'i');
 
 /** Lists, pairs, checks and labels every slice of a kaggle_3m-shaped folder. */

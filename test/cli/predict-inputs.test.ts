@@ -110,6 +110,22 @@ describe('runPredict inputs', () => {
     expect(alone).not.toEqual(expected);
   });
 
+  it("passes over a folder's hidden files (macOS's ._X_n.tif AppleDouble copies), as the data scan does", async () => {
+    const slices = await patientSlices(folder);
+    const copy = join(work, 'from-a-mac', folder.split('/').pop()!);
+    mkdirSync(copy, { recursive: true });
+    for (const s of slices) copyFileSync(s, join(copy, s.split('/').pop()!));
+    // An AppleDouble header and some resource data: SLICE_FILE reads it as slice 1 of patient '._<folder>'.
+    const appleDouble = new Uint8Array(4096);
+    appleDouble.set([0x00, 0x05, 0x16, 0x07, 0x00, 0x02, 0x00, 0x00]);
+    writeFileSync(join(copy, `._${slices[0]!.split('/').pop()!}`), appleDouble);
+    writeFileSync(join(copy, '.DS_Store'), appleDouble);
+    const results = await runPredict(config.out, [copy], join(work, 'hidden'), quiet);
+    expect(results.map((r) => r.file)).toEqual(slices.map((s) => join(copy, s.split('/').pop()!)));
+    const direct = await runPredict(config.out, [folder], join(work, 'hidden-want'), quiet);
+    expect(results.map((r) => r.tumourPixels)).toEqual(direct.map((r) => r.tumourPixels));
+  });
+
   it('decodes each slice once, a zscore-volume folder too, and feeds the model what decoding twice did, bit for bit', async () => {
     const slices = await patientSlices(folder);
     mkdirSync(join(work, 'lone'), { recursive: true });
