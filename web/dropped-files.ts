@@ -3,9 +3,11 @@
 // `files` would hold the bare folder, which is no file to read): its files are listed here, in
 // its sub-folders too, each with the entry's fullPath ('/kaggle_3m/TCGA_CS_4941_19960909/
 // TCGA_CS_4941_19960909_1.tif'), so that 'zscore-volume' can group the slices by folder.
-// A browser without entries gives the files alone, with no path.
+// A browser without entries gives the files alone, with no path. Hidden entries (macOS's `._X_1.tif`
+// AppleDouble copies, `.DS_Store`, `.git/`) are left out, as the data scan leaves them.
 
-import type { GivenFile } from './slice-input.js';
+import { isHidden } from '../src/data/lgg.js';
+import { byGivenPath, pickedFiles, type GivenFile } from './slice-input.js';
 
 /** The parts of FileSystemEntry that listing uses: tests build these by hand. */
 export interface DropEntry {
@@ -32,17 +34,19 @@ async function entriesOf(folder: DropEntry & Pick<FileSystemDirectoryEntry, 'cre
 }
 
 /**
- * Every file under `entries`, folders listed to the bottom, with its fullPath; sorted by path with
- * the numbers in names compared as numbers, so a folder's slices come in slice order (_2 before _10).
+ * Every file under `entries`, folders listed to the bottom, with its fullPath, hidden entries and
+ * what lies in them left out; sorted by path with the numbers in names compared as numbers, so a
+ * folder's slices come in slice order (_2 before _10), as picked files are.
  */
 export async function filesOfEntries(entries: readonly DropEntry[]): Promise<GivenFile[]> {
   const files: GivenFile[] = [];
   const visit = async (entry: DropEntry): Promise<void> => {
+    if (isHidden(entry.name)) return;
     if (isFileEntry(entry)) files.push({ file: await fileOf(entry), path: entry.fullPath });
     else if (isDirectoryEntry(entry)) for (const inner of await entriesOf(entry)) await visit(inner);
   };
   for (const entry of entries) await visit(entry);
-  return files.sort((a, b) => a.path.localeCompare(b.path, 'en', { numeric: true }));
+  return files.sort(byGivenPath);
 }
 
 /**
@@ -52,6 +56,6 @@ export async function filesOfEntries(entries: readonly DropEntry[]): Promise<Giv
 export function droppedFiles(data: DataTransfer): Promise<GivenFile[]> {
   const items = [...(data.items ?? [])].filter((i) => i.kind === 'file');
   const entries = items.map((i) => (typeof i.webkitGetAsEntry === 'function' ? i.webkitGetAsEntry() : null));
-  if (!items.length || entries.some((e) => e === null)) return Promise.resolve([...data.files].map((file) => ({ file, path: '' })));
+  if (!items.length || entries.some((e) => e === null)) return Promise.resolve(pickedFiles(data.files));
   return filesOfEntries(entries as FileSystemEntry[]);
 }

@@ -2,8 +2,9 @@
 // U-Net on WebGPU. The architecture comes from the checkpoint's metadata, and so do the input size
 // and normalisation, which slice-input.ts applies as `dawnet predict` does; a checkpoint of an older
 // run records neither, and the panel says what it assumes instead. Ground-truth masks (_mask.tif)
-// are left out, as predict refuses them. A dropped folder is read whole (dropped-files.ts), and
-// its files keep their paths, so that 'zscore-volume' can tell patient folders apart.
+// are left out, as predict refuses them. A folder, dropped (dropped-files.ts) or picked with the
+// folder input, is read whole, and its files keep their paths, so that 'zscore-volume' can tell
+// patient folders apart; hidden files are left out and the rest taken in slice order.
 // The options (segment-options.ts) redraw the slices shown when they change: a new TTA setting
 // runs the model again, post-processing alone works on the kept probabilities. Several checkpoints
 // at once (the folds of `dawnet cv`) run as their ensemble, as `dawnet predict --ensemble` does:
@@ -19,7 +20,7 @@ import { forwardOnce } from './infer.js';
 import { byId, pageState, setStage, showMessage, type SliceResult } from './page-state.js';
 import { maskSlice, setupSegmentOptions } from './segment-options.js';
 import { MASK_FILE } from '../src/data/lgg.js';
-import { describeInput, givenFile, inputSentence, readInputSpec, readSlices, sameInput, type GivenFile, type InputSpec, type SliceInput } from './slice-input.js';
+import { describeInput, givenFile, inputSentence, pickedFiles, readInputSpec, readSlices, sameInput, type GivenFile, type InputSpec, type SliceInput } from './slice-input.js';
 import { droppedFiles } from './dropped-files.js';
 
 interface UNetArchitecture {
@@ -271,14 +272,15 @@ function accept(given: GivenFile[] | Promise<GivenFile[]>): void {
 export function setupSegmentPanel(enabled: boolean): void {
   const checkpointInput = byId<HTMLInputElement>('checkpoint-input');
   const sliceInput = byId<HTMLInputElement>('slice-input');
+  const folderInput = byId<HTMLInputElement>('slice-folder-input');
   const zone = byId('drop-zone');
-  checkpointInput.disabled = !enabled;
-  sliceInput.disabled = !enabled;
+  for (const input of [checkpointInput, sliceInput, folderInput]) input.disabled = !enabled;
   setStage('segment', enabled ? 'idle' : 'disabled');
   setupSegmentOptions(enabled, () => enqueue(redraw));
   if (!enabled) return;
+  // Checkpoints in the order picked (the ensemble's messages name the first); slices in slice order.
   checkpointInput.addEventListener('change', () => accept([...(checkpointInput.files ?? [])].map(givenFile)));
-  sliceInput.addEventListener('change', () => accept([...(sliceInput.files ?? [])].map(givenFile)));
+  for (const input of [sliceInput, folderInput]) input.addEventListener('change', () => accept(pickedFiles(input.files ?? [])));
   zone.addEventListener('dragover', (e) => {
     e.preventDefault();
     zone.classList.add('over');

@@ -4,8 +4,10 @@
 // 'zscore-volume': the slices of one patient given together share the statistics over all of them
 // (predict does so for a patient folder); a slice given without others of its patient, by its own.
 // A patient is the kaggle_3m file-name prefix (`<patient>_<n>.tif`, src/data/lgg.ts's SLICE_FILE)
-// within its folder where the browser gives the file's path (a dropped or picked folder); where it
-// gives none, the prefix alone, and the slice's card says so. Each file is decoded once.
+// within its folder where the browser gives the file's path (a dropped folder, or one picked with
+// the folder input, whose files carry a webkitRelativePath); where it gives none (files picked one
+// by one), the prefix alone, and the slice's card says so. Each file is decoded once. Hidden files
+// (macOS's `._X_1.tif` AppleDouble copies, `.git/`) are left out, as the data scan leaves them.
 // 'imagenet' and 'none': the 0..1 values as they are (a U-Net run normalises nothing on the host
 // for either; ImageNet preprocessing belongs to the VGG classifier). The size and normalisation
 // come from the checkpoint's metadata (`dawnet train` and the Train panel write them); an older
@@ -17,7 +19,7 @@ import { applyStats, channelStats, type ChannelStats } from '../src/data/normali
 import { NORMALIZE_MODES, type NormalizeMode } from '../src/app/config.js';
 import { sliceToRgb } from '../src/app/predict-job.js';
 import { readTiffInfo } from '../src/data/tiff.js';
-import { slicePatient } from '../src/data/lgg.js';
+import { isHidden, slicePatient } from '../src/data/lgg.js';
 
 export type Normalize = NormalizeMode;
 
@@ -96,6 +98,21 @@ export interface GivenFile {
 /** A picked file and the path the browser gives it: a picked folder's files have a webkitRelativePath, others ''. */
 export const givenFile = (file: File): GivenFile => ({ file, path: file.webkitRelativePath ?? '' });
 
+/**
+ * The order files are taken in, dropped or picked: by path (by name where there is none), the
+ * numbers in names compared as numbers, so a folder's slices come in slice order (_2 before _10)
+ * whatever order the browser lists them in. A fixed locale: the order is the same on every machine.
+ */
+export const byGivenPath = (a: GivenFile, b: GivenFile): number => (a.path || a.file.name).localeCompare(b.path || b.file.name, 'en', { numeric: true });
+
+/** A hidden file, or one in a hidden folder of what was given: `._TCGA_X_1.tif`, `.git/...` (lgg.ts's isHidden on each part). */
+export const isHiddenGiven = (f: GivenFile): boolean => [...f.path.split('/'), f.file.name].some(isHidden);
+
+/** Picked files (one by one or a folder's) as the page takes them: hidden ones left out, the rest in order. */
+export function pickedFiles(files: Iterable<File>): GivenFile[] {
+  return [...files].map(givenFile).filter((f) => !isHiddenGiven(f)).sort(byGivenPath);
+}
+
 /** The volume a slice counts in for 'zscore-volume': its patient prefix, within its folder when the path names one. */
 export interface VolumeOf {
   key: string;
@@ -160,7 +177,7 @@ function volumeText(v: VolumeOf, count: number): string {
   if (v.folder !== null) return `z-scored with the statistics of the ${count} slices of ${v.patient} in ${v.folder}/ given together`;
   return (
     `z-scored with the statistics of the ${count} slices of ${v.patient} given together, grouped by file name only ` +
-    `(the browser gave no folders: drop the patient folders to keep same-named slices of different folders apart)`
+    `(the browser gave no folders: drop or pick the patient folders to keep same-named slices of different folders apart)`
   );
 }
 

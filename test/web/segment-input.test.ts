@@ -2,7 +2,8 @@
 // per-slice z-score: a real `dawnet train segment` run (runTraining) at --size 16 --normalize none
 // on 32-px synthetic slices, and the same run relabelled 'zscore-volume'. The page must read the
 // input size and normalisation from the checkpoint and give predict's probabilities; a checkpoint
-// that records neither keeps the old rule and says so. Also what the panel refuses: ground-truth
+// that records neither keeps the old rule and says so; a folder picked with the folder input is read
+// whole, hidden files left out, grouped by the folder. Also what the panel refuses: ground-truth
 // masks given as slices, and a weights file (no architecture) given as a checkpoint. And the
 // library bundle in the browser: the path-taking io functions throw a DawnetError that says they
 // need Node, not the platform's TypeError.
@@ -170,7 +171,7 @@ describe.skipIf(!hasChromium)('the Segment panel in headless Chromium, against d
   }
 
   /** Gives the page files and waits for its next pass over its slices (or an error). */
-  async function give(page: Page, input: 'checkpoint' | 'slice', files: string[]): Promise<void> {
+  async function give(page: Page, input: 'checkpoint' | 'slice' | 'slice-folder', files: string[]): Promise<void> {
     const before = await page.evaluate(() => window.__dawnet.renders);
     await page.setInputFiles(`#${input}-input`, files);
     if (input === 'checkpoint') await page.waitForSelector('body[data-segment="model-loaded"], body[data-segment="done"], body[data-segment="error"]');
@@ -293,6 +294,33 @@ describe.skipIf(!hasChromium)('the Segment panel in headless Chromium, against d
       for (const r of rgbs) applyStats(r, pixels, stats);
     });
     expect(Math.max(...joint.at(-1)!.map((p, i) => Math.abs(p - got.prob[i]!)))).toBeGreaterThan(1e-3);
+    expect(problems).toEqual([]);
+    await close();
+  });
+
+  it('reads a picked folder whole: hidden files left out, slices grouped by the folder, as predict does', async () => {
+    const runVol = await volumeRun();
+    // The patient's folder as copied from a Mac: an AppleDouble ._<name> beside each file, and a .DS_Store.
+    const picked = join(workDir, 'picked', patient);
+    await cp(patientDir, picked, { recursive: true });
+    const appleDouble = new Uint8Array(4096);
+    appleDouble.set([0x00, 0x05, 0x16, 0x07]);
+    for (const name of await readdir(patientDir)) await writeFile(join(picked, `._${name}`), appleDouble);
+    await writeFile(join(picked, '.DS_Store'), appleDouble);
+    const pred = await predicted(runVol, [picked], join(workDir, 'pred-picked'));
+    const names = sliceFiles.map((f) => f.split('/').pop()!);
+    const { page, problems, close } = await openPage();
+    await give(page, 'checkpoint', [join(runVol, 'best.safetensors')]);
+    await give(page, 'slice-folder', [picked]);
+    const got = await state(page);
+    expect(got.error).toMatch(/^Left out .*_mask\.tif.*: ground-truth masks/);
+    expect(got.error).not.toContain('._');
+    expect(got.results.map((r) => r.file)).toEqual(names);
+    for (const [i, name] of names.entries()) {
+      expect(got.details[i]).toContain(`statistics of the ${names.length} slices of ${patient} in ${patient}/ given together`);
+      expect(got.results[i]!.tumourPixels, name).toBe(pred.get(name)!.tumourPixels);
+    }
+    expectClose("page vs predict's PNG (picked folder), last slice", got.prob, pred.get(names.at(-1)!)!.prob, { atol: PNG_ATOL, rtol: 0 });
     expect(problems).toEqual([]);
     await close();
   });

@@ -1,14 +1,15 @@
 // The Segment panel's slice input in Node, no browser: how 'zscore-volume' groups the files given
 // into patients (folder and kaggle_3m prefix where the browser gives paths, the prefix alone where
 // it gives none), that readSlices decodes each file once and normalises as the page did when it
-// decoded twice (bit for bit), and how a drop's entries are listed. decodeTiff is watched to count decodes.
+// decoded twice (bit for bit), and how a drop's entries and picked files are listed (hidden files
+// left out, slice order). decodeTiff is watched to count decodes.
 
 import { describe, expect, it, vi } from 'vitest';
 import { sliceToRgb } from '../../src/app/predict-job.js';
 import { applyStats, channelStats } from '../../src/data/normalize.js';
 import { decodeTiff, encodeTiff } from '../../src/data/tiff.js';
 import { filesOfEntries, droppedFiles, type DropEntry } from '../../web/dropped-files.js';
-import { givenFile, readSlices, volumeOf, type GivenFile, type InputSpec, type SliceInput } from '../../web/slice-input.js';
+import { givenFile, pickedFiles, readSlices, volumeOf, type GivenFile, type InputSpec, type SliceInput } from '../../web/slice-input.js';
 
 vi.mock('../../src/data/tiff.js', async (importOriginal) => {
   const real = await importOriginal<typeof import('../../src/data/tiff.js')>();
@@ -157,5 +158,41 @@ describe('the files of a drop', () => {
     const file = new File([], 'TCGA_A_1.tif');
     const data = { items: [{ kind: 'file' }], files: [file] } as unknown as DataTransfer;
     expect(await droppedFiles(data)).toEqual([{ file, path: '' }]);
+  });
+
+  it("leaves out hidden entries (macOS's ._X_n.tif, .DS_Store) and hidden folders, as the data scan does", async () => {
+    const a = ['/k/TCGA_A/TCGA_A_2.tif', '/k/TCGA_A/._TCGA_A_2.tif', '/k/TCGA_A/TCGA_A_1.tif', '/k/TCGA_A/._TCGA_A_1.tif', '/k/TCGA_A/.DS_Store'];
+    const tree = fakeFolder('/k', [fakeFolder('/k/TCGA_A', a.map(fakeFile)), fakeFolder('/k/.git', [fakeFile('/k/.git/TCGA_B_1.tif')])]);
+    const files = await filesOfEntries([tree, fakeFile('/._loose_3.tif')]);
+    expect(files.map((f) => f.path)).toEqual(['/k/TCGA_A/TCGA_A_1.tif', '/k/TCGA_A/TCGA_A_2.tif']);
+    const bare = [new File([], '._TCGA_A_1.tif'), new File([], 'TCGA_A_1.tif')];
+    expect(await droppedFiles({ items: [{ kind: 'file' }, { kind: 'file' }], files: bare } as unknown as DataTransfer)).toEqual([{ file: bare[1], path: '' }]);
+  });
+});
+
+describe('picked files', () => {
+  const picked = (name: string, path = ''): File => {
+    const file = new File([], name);
+    if (path) Object.defineProperty(file, 'webkitRelativePath', { value: path });
+    return file;
+  };
+
+  it("come in slice order as dropped ones do (_2 before _10), not the browser's (_1, _10, _2)", () => {
+    const files = ['TCGA_A_1.tif', 'TCGA_A_10.tif', 'TCGA_A_2.tif', 'TCGA_A_1_mask.tif'].map((n) => picked(n));
+    expect(pickedFiles(files).map((f) => f.file.name)).toEqual(['TCGA_A_1_mask.tif', 'TCGA_A_1.tif', 'TCGA_A_2.tif', 'TCGA_A_10.tif']);
+  });
+
+  it("from a folder keep its paths, grouped by folder, hidden files and folders left out", () => {
+    const files = [
+      picked('TCGA_B_1.tif', 'k/TCGA_B/TCGA_B_1.tif'),
+      picked('TCGA_A_10.tif', 'k/TCGA_A/TCGA_A_10.tif'),
+      picked('._TCGA_A_2.tif', 'k/TCGA_A/._TCGA_A_2.tif'),
+      picked('TCGA_A_2.tif', 'k/TCGA_A/TCGA_A_2.tif'),
+      picked('.DS_Store', 'k/.DS_Store'),
+      picked('TCGA_C_1.tif', 'k/.Trashes/TCGA_C_1.tif'),
+    ];
+    const got = pickedFiles(files);
+    expect(got.map((f) => f.path)).toEqual(['k/TCGA_A/TCGA_A_2.tif', 'k/TCGA_A/TCGA_A_10.tif', 'k/TCGA_B/TCGA_B_1.tif']);
+    expect(got.map((f) => volumeOf(f).folder)).toEqual(['k/TCGA_A', 'k/TCGA_A', 'k/TCGA_B']);
   });
 });
