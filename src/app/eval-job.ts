@@ -20,7 +20,7 @@ import { describeValue, expectChoice, expectNumber } from '../graph/args.js';
 import type { Module } from '../nn/module.js';
 import { postprocessVolumes } from '../train/components.js';
 import { evaluate, type EvalSet } from '../train/fit.js';
-import { binaryReport, segmentationReport, type SegmentationReport, type SurfaceReport } from '../train/metrics.js';
+import { binaryReport, medianOf, segmentationReport, type SegmentationReport, type SurfaceReport } from '../train/metrics.js';
 import { TTA_MODES, TtaModel, type TtaMode } from '../train/tta.js';
 import type { TrainConfig } from './config.js';
 import { evaluationSlices, makeDataset } from './data.js';
@@ -153,12 +153,6 @@ function postprocessPlaced(pred: Float32Array, size: number, volumes: readonly s
 
 // segmentationReport's mean and median (metrics.ts), so the figures over the complete volumes are its own on them alone.
 const meanOf = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
-function medianOf(xs: number[]): number {
-  if (!xs.length) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 /**
  * The surface report with the incomplete volumes taken out of the per-volume figures: their rows

@@ -368,8 +368,11 @@ export function segmentationReport(
 
 const meanOf = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
 
-/** The middle value, or the mean of the two middle values (numpy.median). */
-function medianOf(xs: number[]): number {
+/**
+ * The middle value, or the mean of the two middle values of an even count (numpy.median); NaN for
+ * none. The one median of the metrics, eval's figures and the HTML report; `xs` is left as it is.
+ */
+export function medianOf(xs: readonly number[]): number {
   if (!xs.length) return NaN;
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
