@@ -30,11 +30,18 @@ export interface TrainHooks {
   /** Set .stop to end after the current batch (Ctrl-C). */
   signal?: { stop: boolean };
   /**
-   * The test patients a new run must hold out, and the split.json they come from: cv's folds share
-   * theirs, so a fold whose split would hold out others (the data or the split's algorithm changed
-   * since the first folds) is refused before anything of it is written.
+   * The splits of the other folds of a cv that have started, each with its split.json: a new fold
+   * must hold out the same test patients, split the same patients into training and validation,
+   * and validate on none another fold validates on. One that does not (the data or the split's
+   * algorithm changed since those folds were trained) is refused before anything of it is written.
    */
-  testPatients?: { patients: readonly string[]; source: string };
+  otherFolds?: readonly FoldSplit[];
+}
+
+/** A fold's patients by part, and the split.json they come from. */
+export interface FoldSplit {
+  patients: { train: readonly string[]; val: readonly string[]; test: readonly string[] };
+  source: string;
 }
 
 export interface TrainResult {
@@ -115,16 +122,34 @@ async function resumedConfig(config: TrainConfig, log: (m: string) => void): Pro
   return { ...saved, epochs: config.epochs, data, workers: config.workers };
 }
 
-/** Refuses a split whose test patients are not `wanted`'s (see TrainHooks.testPatients). */
-function checkTestPatients(got: readonly string[], wanted: { patients: readonly string[]; source: string }, out: string): void {
+/** Up to three names, then an ellipsis for the rest. */
+const some = (ps: readonly string[]) => `${ps.slice(0, 3).join(', ')}${ps.length > 3 ? ', ...' : ''}`;
+
+/**
+ * Refuses a new fold whose split disagrees with a started fold's (see TrainHooks.otherFolds): other
+ * test patients, other patients to train and validate on, or a validation patient in both.
+ */
+function checkFoldSplit(mine: FoldSplit['patients'], others: readonly FoldSplit[], out: string): void {
   const key = (ps: readonly string[]) => [...ps].sort().join('\n');
-  if (key(got) === key(wanted.patients)) return;
-  const extra = got.filter((p) => !wanted.patients.includes(p));
-  throw new DataError(
-    `${out}: this run's split holds out other test patients than ${wanted.source} (${extra.length ? `${extra.slice(0, 3).join(', ')}${extra.length > 3 ? ', ...' : ''} not among them` : 'fewer'}): ` +
-      `the folds of one cv must share theirs; the data folder's patients, or the split's algorithm (2026-11-27: no longer in the machine's locale order), changed since that fold was trained. ` +
-      `Run the cv again into another --out`,
-  );
+  const missing = (a: readonly string[], b: readonly string[]) => a.filter((p) => !b.includes(p));
+  for (const { patients: theirs, source } of others) {
+    let problem = '';
+    if (key(mine.test) !== key(theirs.test)) {
+      const extra = missing(mine.test, theirs.test);
+      problem = `holds out other test patients than ${source} (${extra.length ? `${some(extra)} not among them` : 'fewer'}): the folds of one cv must share theirs`;
+    } else if (key([...mine.train, ...mine.val]) !== key([...theirs.train, ...theirs.val])) {
+      const [ours, only] = [missing([...mine.train, ...mine.val], [...theirs.train, ...theirs.val]), missing([...theirs.train, ...theirs.val], [...mine.train, ...mine.val])];
+      problem = `trains and validates on other patients than ${source} (${[ours.length ? `${some(ours)} not among them` : '', only.length ? `${some(only)} not among this run's` : ''].filter(Boolean).join('; ')}): the folds of one cv must split the same patients`;
+    } else {
+      const shared = mine.val.filter((p) => theirs.val.includes(p));
+      if (shared.length) problem = `validates on patients that ${source} validates on too (${some(shared)}): the folds of one cv validate on disjoint groups`;
+    }
+    if (!problem) continue;
+    throw new DataError(
+      `${out}: this run's split ${problem}; the data folder's patients, or the split's algorithm (2026-11-27: no longer in the machine's locale order), changed since that fold was trained. ` +
+        `Run the cv again into another --out`,
+    );
+  }
 }
 
 /** A new run's config as stored: its data folder absolute, so --resume works from any working directory. */
@@ -149,7 +174,7 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
   await ensureRunDir(c.out);
   // A resumed run keeps the patients it started with (its split.json).
   const { split, writeProblems } = await prepareData(c, log, resume ? await savedSplit(c.out) : undefined);
-  if (hooks.testPatients && !resume) checkTestPatients(split.patients.test, hooks.testPatients, c.out);
+  if (hooks.otherFolds && !resume) checkFoldSplit(split.patients, hooks.otherFolds, c.out);
   const built = buildModel(c);
   const { model } = built;
   const optimizer = optimizerFor(c, model.trainableParameters());
@@ -215,8 +240,6 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
   // Early stopping's best weights go into last.safetensors with its counters, so that a resumed run
   // that stops restores the same weights as the uninterrupted run would.
   const earlyStopping = callbacks.earlyStopping as EarlyStopping;
-  const restorePoint = resumedRestorePoint(model, savedExtra, files.last, log);
-  if (restorePoint) earlyStopping.resumeRestorePoint(restorePoint);
   const extra = () => restorePointTensors(model, earlyStopping.restorePoint as Map<string, Tensor> | null);
   const callbackStates = () => Object.fromEntries(Object.entries(callbacks).map(([n, cb]) => [n, cb.getState?.() ?? {}]));
   // The input the model was trained on goes into every checkpoint, so that a checkpoint without its
@@ -233,9 +256,11 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
     callbacks: callbackStates(),
   });
 
-  // With --tune-convs the first batch tunes, unless an earlier epoch of this run saved choices
-  // that this adapter can take.
+  // With --tune-convs the first batch trained tunes, unless an earlier epoch of this run saved
+  // choices that this adapter can take. The choices are saved at the end of the first epoch that
+  // trained a batch: a resumed epoch may have none left to train.
   const tune = c.tuneConvs === true && !(await useRunTuning(c.out, log));
+  let tuned = false;
   let tuningSaved = false;
   const train = makeDataset(split.train, c, { train: true });
   const val = makeDataset(split.val, c, { train: false });
@@ -246,7 +271,11 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
   const signal = { stop: false };
   let lastCompleted = initialEpoch - 1;
   let history: History;
+  // The restore point is early stopping's once fit begins, which frees it; until then, this code's.
+  let restorePoint: Map<string, Tensor> | null = null;
   try {
+    restorePoint = resumedRestorePoint(model, savedExtra, files.last, log);
+    if (restorePoint) earlyStopping.resumeRestorePoint(restorePoint);
     history = await fit(model, train, val, {
       epochs: c.epochs,
       initialEpoch,
@@ -266,6 +295,8 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
       // DAWNET_INJECT_NAN_AT_BATCH=n: a NaN loss at batch n, to test the stop path end to end.
       injectNanAtBatch: process.env.DAWNET_INJECT_NAN_AT_BATCH ? Number(process.env.DAWNET_INJECT_NAN_AT_BATCH) : undefined,
       onBatch: (p) => {
+        // A batch has trained, and the first that did was tuned.
+        tuned = tune;
         hooks.onBatch?.({ ...p, epochs: c.epochs });
         if (hooks.signal?.stop && (p.batch % accumulate === 0 || p.batch === p.batchCount)) signal.stop = true;
       },
@@ -275,7 +306,7 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
         lastCompleted = epoch;
         await appendMetrics(c.out, { epoch, ...logs, seconds: (performance.now() - started) / 1000 });
         await saveCheckpoint(files.last, model, optimizer, meta(epoch, logs), ema, extra());
-        if (tune && !tuningSaved) {
+        if (tuned && !tuningSaved) {
           await saveConvTuning(files.tuning);
           tuningSaved = true;
         }
@@ -284,6 +315,8 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
     });
   } catch (e) {
     await Promise.all([train.close(), val.close()]);
+    // Freed already where fit had begun (early stopping's onTrainEnd); dispose() is idempotent.
+    for (const t of restorePoint?.values() ?? []) t.dispose();
     release();
     model.dispose();
     if (e instanceof TrainingError) {

@@ -15,7 +15,7 @@ import { fileExists, readConfig, readJson, readMetrics, runFiles, writeJson } fr
 import { evaluateEnsemble } from '../app/ensemble-job.js';
 import { savedSplit } from '../app/data.js';
 import { DataError } from '../data/errors.js';
-import { runTraining } from '../app/train-job.js';
+import { runTraining, type FoldSplit } from '../app/train-job.js';
 import { writeFileAtomic } from '../io/files.js';
 import { renderCvPage, type CvFold } from '../report/cv-html.js';
 import * as dn from '../index.js';
@@ -118,16 +118,17 @@ async function checkSameSettings(saved: TrainConfig, wanted: TrainConfig, dir: s
 }
 
 /**
- * The test patients another fold of this cv already holds out (its split.json), which `c`'s must
- * equal; undefined while no other fold has started.
+ * The splits of the other folds of this cv that have started (their split.json), which `c`'s must
+ * agree with (TrainHooks.otherFolds).
  */
-async function sharedTestPatients(configs: TrainConfig[], c: TrainConfig): Promise<{ patients: readonly string[]; source: string } | undefined> {
+async function otherFoldSplits(configs: TrainConfig[], c: TrainConfig): Promise<FoldSplit[]> {
+  const splits: FoldSplit[] = [];
   for (const other of configs) {
     if (other === c) continue;
     const saved = await savedSplit(other.out);
-    if (saved) return { patients: saved.split.patients.test, source: saved.source };
+    if (saved) splits.push({ patients: saved.split.patients, source: saved.source });
   }
-  return undefined;
+  return splits;
 }
 
 async function foldRow(c: TrainConfig): Promise<FoldRow> {
@@ -179,7 +180,7 @@ export async function runCv(args: string[]): Promise<void> {
         const result = await runTraining(c, {
           log: (m) => log(`  ${m}`),
           signal,
-          testPatients: await sharedTestPatients(configs, c),
+          otherFolds: await otherFoldSplits(configs, c),
           onEpoch: (epoch, logs) => log(`  epoch ${epoch + 1}: ${Object.entries(logs).map(([k, v]) => `${k} ${Number(v).toPrecision(4)}`).join(' ')}`),
         }, started);
         if (result.interrupted) {

@@ -108,7 +108,10 @@ export interface FitOptions {
   loss: (pred: Tensor, target: Tensor) => Tensor;
   /** A metric of each training batch (e.g. Dice, accuracy), averaged over the epoch and logged under its name. */
   trainMetric?: TrainMetric;
-  /** Computed on the validation set each epoch, logged as val_<name>. */
+  /**
+   * Computed on the validation set each epoch, logged as val_<name>; NaN, without calling them,
+   * for an epoch whose validation predictions are not all finite.
+   */
   metrics?: Record<string, MetricFn>;
   callbacks?: Callback[];
   onBatch?: (p: BatchProgress) => void;
@@ -129,7 +132,7 @@ export interface FitOptions {
   /** Testing hook: multiplies the loss of this (1-based) batch of the first epoch by NaN. */
   injectNanAtBatch?: number;
   /**
-   * Tune the convs on the first batch (tuneConvs): its step runs as usual, then each of its convs
+   * Tune the convs on the first batch trained (tuneConvs): its step runs as usual, then each of its convs
    * that has a choice of algorithm is timed on this device, and every later batch of the same
    * size runs them by the fastest (a last, smaller batch by the rule). true for tuneConvs'
    * defaults, or its options. The choices are logged.
@@ -163,12 +166,18 @@ export interface History {
   progress?: EpochProgress;
 }
 
+/**
+ * One epoch of fit's training. `tune`: whether opts.tuneConvs tunes on the first batch this call
+ * trains (fit's first epoch by default); `tuned` says whether it did. fit keeps asking until an
+ * epoch has trained a batch: a resumed epoch interrupted at its last batch trains none.
+ */
 export async function trainEpoch(
   model: Module,
   data: Dataset,
   opts: FitOptions,
   epoch: number,
-): Promise<{ loss: number; metric?: number; interrupted: boolean; progress: EpochProgress }> {
+  tune = epoch === (opts.initialEpoch ?? 0),
+): Promise<{ loss: number; metric?: number; interrupted: boolean; progress: EpochProgress; tuned: boolean }> {
   model.train();
   const start = performance.now();
   const resumed = epoch === (opts.initialEpoch ?? 0) ? opts.resumeEpoch : undefined;
@@ -178,6 +187,7 @@ export async function trainEpoch(
   let batch = 0;
   const skip = resumed?.batches ?? 0;
   let stepped = false;
+  let tuned = false;
   /** Batches trained since the last optimiser step (a resumed epoch's skipped ones are not). */
   let pending = 0;
   const accumulate = opts.accumulate ?? 1;
@@ -207,7 +217,7 @@ export async function trainEpoch(
     }
     let lossTensor!: Tensor;
     let metricTensors: Tensor[] = [];
-    const firstBatch = !stepped && epoch === (opts.initialEpoch ?? 0);
+    const firstBatch = !stepped && tune;
     stepped = true;
     try {
       const poison = opts.injectNanAtBatch !== undefined && opts.injectNanAtBatch === batch + 1 && epoch === (opts.initialEpoch ?? 0);
@@ -230,8 +240,9 @@ export async function trainEpoch(
       };
       if (firstBatch && opts.tuneConvs) {
         const t0 = performance.now();
-        const tuned = await tuneConvs(() => took(step()), opts.tuneConvs === true ? {} : opts.tuneConvs);
-        opts.log?.(tuningSummary(tuned, (performance.now() - t0) / 1000));
+        const convs = await tuneConvs(() => took(step()), opts.tuneConvs === true ? {} : opts.tuneConvs);
+        tuned = true;
+        opts.log?.(tuningSummary(convs, (performance.now() - t0) / 1000));
       } else took(step());
     } catch (e) {
       // A step that failed part-way may have added to some gradients: a caller who catches the
@@ -263,12 +274,12 @@ export async function trainEpoch(
     opts.onBatch?.({ epoch, batch, batchCount: data.batchCount, loss: total / samples, metric: runningMetric, samples, seconds: (performance.now() - start) / 1000 });
     if (opts.signal?.stop) {
       if (pending) applyStep(pending);
-      return { loss: total / samples, interrupted: true, progress: progress() };
+      return { loss: total / samples, interrupted: true, progress: progress(), tuned };
     }
   }
   if (pending) applyStep(pending);
   const metric = opts.trainMetric && samples ? metricTotal / samples : undefined;
-  return { loss: samples ? total / samples : NaN, metric, interrupted: false, progress: progress() };
+  return { loss: samples ? total / samples : NaN, metric, interrupted: false, progress: progress(), tuned };
 }
 
 /** Multiplies each gradient of `params` by `factor` (a new tensor in place of the old). */
@@ -343,6 +354,24 @@ export async function evaluate(model: Module, data: Dataset, lossFn: FitOptions[
   };
 }
 
+/**
+ * The epoch's val_<name> metrics. Predictions that are not all finite (a model diverged in eval
+ * mode: batch norm's running statistics, say) make every metric NaN, with a warning, instead of
+ * reaching the metric functions (segmentationReport and binaryReport refuse a NaN), so that the
+ * run goes on: early stopping and ReduceLROnPlateau count the epoch as no improvement on the best
+ * an earlier epoch set, and the best checkpoint stays that epoch's.
+ */
+function validationMetrics(metrics: Record<string, MetricFn>, set: EvalSet, epoch: number, warn: (m: string) => void): Logs {
+  const names = Object.keys(metrics);
+  const bad = set.pred.findIndex((v) => !Number.isFinite(v));
+  if (bad < 0) return Object.fromEntries(names.map((n) => [`val_${n}`, metrics[n](set)]));
+  if (names.length) {
+    const count = set.pred.reduce((k, v) => k + (Number.isFinite(v) ? 0 : 1), 0);
+    warn(`fit: epoch ${epoch + 1}'s validation predictions are not all finite (${count} of ${set.pred.length}, the first ${set.pred[bad]}); its ${names.map((n) => `val_${n}`).join(', ')} are NaN, no improvement on an earlier epoch's best`);
+  }
+  return Object.fromEntries(names.map((n) => [`val_${n}`, NaN]));
+}
+
 /** fit's arguments, checked before the first batch: a slip here should not cost an epoch. */
 function checkFitArgs(model: unknown, train: unknown, val: unknown, opts: FitOptions): void {
   if (!(model instanceof Module)) throw new ArgumentError(`fit: model must be a Module, got ${describeValue(model)}`);
@@ -373,6 +402,7 @@ export async function fit(model: Module, train: Dataset, val: Dataset | null, op
   const { ema, owned } = emaForFit(model, opts.ema);
   opts = { ...opts, ema: ema ?? undefined };
   const log = opts.log ?? (() => undefined);
+  const warn = opts.log ?? ((message: string) => console.warn(message));
   /** fn with the weights that are validated: the averaged ones when there is an average. */
   const validated = <T>(fn: () => T): T => (ema ? ema.apply(fn) : fn());
   const ctl: TrainingControl = {
@@ -394,7 +424,7 @@ export async function fit(model: Module, train: Dataset, val: Dataset | null, op
       validated(() => saveCheckpoint(path, model, opts.optimizer, { ...opts.checkpointMeta, epoch, metrics: logs }, ema)),
     log,
     // A warning (a monitored metric missing) must reach the user when fit logs nothing else.
-    warn: opts.log ?? ((message) => console.warn(message)),
+    warn,
   };
   const history: History = { epochs: [], logs: [], stoppedEarly: false, interrupted: false };
   const callbacks = opts.callbacks ?? [];
@@ -403,9 +433,12 @@ export async function fit(model: Module, train: Dataset, val: Dataset | null, op
   const restoreModes = model.saveTrainingModes();
   try {
     for (const cb of callbacks) await cb.onTrainBegin?.(ctl);
+    // The convs are tuned on the first batch this call trains, whichever epoch that comes in.
+    let tune = opts.tuneConvs !== undefined && opts.tuneConvs !== false;
     for (let epoch = opts.initialEpoch ?? 0; epoch < opts.epochs; epoch++) {
       for (const cb of callbacks) await cb.onEpochBegin?.(epoch, ctl);
-      const { loss, metric, interrupted, progress } = await trainEpoch(model, train, opts, epoch);
+      const { loss, metric, interrupted, progress, tuned } = await trainEpoch(model, train, opts, epoch, tune);
+      if (tuned) tune = false;
       const logs: Logs = { loss };
       if (opts.trainMetric && metric !== undefined) logs[opts.trainMetric.name] = metric;
       if (interrupted) {
@@ -417,7 +450,7 @@ export async function fit(model: Module, train: Dataset, val: Dataset | null, op
       if (val) {
         const { loss: valLoss, set } = await validated(() => evaluate(model, val, opts.loss));
         logs.val_loss = valLoss;
-        for (const [name, fn] of Object.entries(opts.metrics ?? {})) logs[`val_${name}`] = fn(set);
+        Object.assign(logs, validationMetrics(opts.metrics ?? {}, set, epoch, warn));
       }
       for (const cb of callbacks) await cb.onEpochEnd?.(epoch, logs, ctl);
       logs.lr ??= opts.optimizer.lr;

@@ -301,7 +301,7 @@ describe('dawnet cv', () => {
     expect(many.stderr).toMatch(/split: 9 folds need 9 patients outside the test set, and 6 of 7 are; the test fraction 0.\d+ holds out 1 of them/);
   }, 120_000);
 
-  it('refuses a new fold whose split holds out other test patients than the finished folds (data or split algorithm changed)', async () => {
+  it('refuses a new fold whose split holds out other test patients than the finished folds, or with --test-fraction 0 splits other patients or validates on theirs (data or split algorithm changed)', async () => {
     const dir = join(work, 'cv-changed');
     cpSync(out(), dir, { recursive: true });
     rmSync(join(dir, 'fold-3'), { recursive: true });
@@ -319,7 +319,28 @@ describe('dawnet cv', () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`${join(dir, 'fold-3')}: this run's split holds out other test patients than ${join(dir, 'fold-1', 'split.json')} (${held[0]} not among them): the folds of one cv must share theirs`);
     expect(existsSync(join(dir, 'fold-3', 'config.json')), 'nothing of the refused fold written').toBe(false);
-  }, 120_000);
+    // --test-fraction 0: no test patients to differ, so the folds' other parts are compared.
+    const none = join(work, 'cv-no-test-changed');
+    cpSync(join(work, 'cv-no-test'), none, { recursive: true });
+    rmSync(join(none, 'fold-2'), { recursive: true });
+    const file = join(none, 'fold-1', 'split.json');
+    const saved = JSON.parse(readFileSync(file, 'utf8'));
+    const noTest = ['cv', 'segment', '--data', data, '--out', none, '--folds', '2', ...TINY, '--test-fraction', '0'];
+    // As if fold 1 had been trained on a data folder without one of the patients.
+    const [dropped, ...rest] = saved.patients.train as string[];
+    writeFileSync(file, JSON.stringify({ ...saved, patients: { ...saved.patients, train: rest } }));
+    const fewer = await runCli(cli, noTest);
+    expect(fewer.code).toBe(1);
+    expect(fewer.stderr).toContain(`${join(none, 'fold-2')}: this run's split trains and validates on other patients than ${file} (${dropped} not among them): the folds of one cv must split the same patients`);
+    // As if fold 1 had been split by an older algorithm: a patient of each group swapped.
+    const [validated, ...others] = saved.patients.val as string[];
+    writeFileSync(file, JSON.stringify({ ...saved, patients: { ...saved.patients, train: [validated, ...rest], val: [dropped, ...others] } }));
+    const swapped = await runCli(cli, noTest);
+    expect(swapped.code).toBe(1);
+    expect(swapped.stderr).toContain(`${join(none, 'fold-2')}: this run's split validates on patients that ${file} validates on too (${dropped}): the folds of one cv validate on disjoint groups`);
+    expect(swapped.stderr).toContain('Run the cv again into another --out');
+    expect(existsSync(join(none, 'fold-2', 'config.json')), 'nothing of the refused fold written').toBe(false);
+  }, 180_000);
 
   it('train --folds --fold makes the same fold as cv, which eval scores on the shared test patients', async () => {
     const run = join(work, 'fold2');
