@@ -286,10 +286,18 @@ function findStateDict(root: unknown, source: string, seen = new Set<unknown>())
     if (inner instanceof Map && !seen.has(inner) && [...inner.values()].some((v) => v instanceof TensorRef)) return findStateDict(inner, source, seen);
   }
   const tensors = new Map<string, TensorRef>();
+  /** The key each name was stored under. */
+  const keyOf = new Map<string, string>();
   for (const [k, v] of root) {
     if (!(v instanceof TensorRef)) continue;
     if (typeof k !== 'string') throw new FormatError(`${source}: a tensor is stored under the key ${show(k)}, not a name`);
-    tensors.set(k.replace(/^module\./, ''), v);
+    // DataParallel's 'module.' prefix comes off; a name that then meets another would lose one of
+    // the two tensors silently, so the file is refused as ambiguous.
+    const name = k.replace(/^module\./, '');
+    const first = keyOf.get(name);
+    if (first !== undefined) throw new FormatError(`${source}: the state dict holds both '${first}' and '${k}', one tensor '${name}' without DataParallel's 'module.' prefix; keep one of them`);
+    keyOf.set(name, k);
+    tensors.set(name, v);
   }
   if (!tensors.size) {
     throw new FormatError(`${source}: no state dict found (top-level keys: ${[...root.keys()].slice(0, 12).map(show).join(', ')})`);

@@ -134,6 +134,13 @@ describe('hand-built torch files: the builder makes what the reader reads', () =
     expect([...got.get('t')!.data]).toEqual([0, 3, 1, 4, 2, 5]);
   });
 
+  it("strips DataParallel's 'module.' prefix, and refuses a name that then meets another (one tensor would be lost)", async () => {
+    const got = await readTorch(torchZip(statePickle({ 'module.w': { size: [6], stride: [1] } })), 'ok.pt');
+    expect([...got.keys()]).toEqual(['w']);
+    const e = await refusal(torchZip(statePickle({ 'module.w': { size: [6], stride: [1] }, w: { size: [3], stride: [2] } })));
+    expect(e.message).toBe("bad.pt: the state dict holds both 'module.w' and 'w', one tensor 'w' without DataParallel's 'module.' prefix; keep one of them");
+  });
+
   it('a Node Buffer that is a view into a larger pool reads the same floats', async () => {
     const file = torchZip(statePickle({ w: { size: [6], stride: [1] } }));
     const pool = new ArrayBuffer(file.length + 64);
