@@ -20,7 +20,7 @@ import { describeValue, expectChoice, expectNumber } from '../graph/args.js';
 import type { Module } from '../nn/module.js';
 import { postprocessVolumes } from '../train/components.js';
 import { evaluate, type EvalSet } from '../train/fit.js';
-import { binaryReport, medianOf, segmentationReport, type SegmentationReport, type SurfaceReport } from '../train/metrics.js';
+import { binaryReport, meanOf, medianOf, segmentationReport, type SegmentationReport, type SurfaceReport } from '../train/metrics.js';
 import { TTA_MODES, TtaModel, type TtaMode } from '../train/tta.js';
 import type { TrainConfig } from './config.js';
 import { evaluationSlices, makeDataset } from './data.js';
@@ -150,9 +150,6 @@ function postprocessPlaced(pred: Float32Array, size: number, volumes: readonly s
   }
   return { pred: out, ...total };
 }
-
-// segmentationReport's mean and median (metrics.ts), so the figures over the complete volumes are its own on them alone.
-const meanOf = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
 
 /**
  * The surface report with the incomplete volumes taken out of the per-volume figures: their rows

@@ -365,8 +365,8 @@ export function segmentationReport(
   return report;
 }
 
-
-const meanOf = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+/** The arithmetic mean; NaN for none. */
+export const meanOf = (xs: readonly number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
 
 /**
  * The middle value, or the mean of the two middle values of an even count (numpy.median); NaN for
