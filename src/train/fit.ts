@@ -302,7 +302,12 @@ export function tuningSummary(tuned: TunedConv[], seconds: number): string {
   return `conv tuning: ${tuned.length} convs with a choice of algorithm timed in ${seconds.toFixed(1)} s${tuned.length ? `: ${by}` : ''}`;
 }
 
-/** Runs the model over a dataset without gradients: mean loss and the gathered predictions. */
+/**
+ * Runs the model over a dataset without gradients: mean loss and the gathered predictions. The loss
+ * is each batch's loss weighted by its samples, as Keras's evaluate reports it: for a loss that
+ * pools over its batch (Dice over the whole batch) it depends on the batch size; the metrics
+ * computed from the gathered predictions do not.
+ */
 export async function evaluate(model: Module, data: Dataset, lossFn: FitOptions['loss']): Promise<{ loss: number; set: EvalSet }> {
   // Each module's training flag is put back afterwards, so that a custom loop that validates
   // every N steps does not go on training with batch norm in inference mode and dropout off.
