@@ -399,13 +399,33 @@ export class Runtime {
 }
 
 let current: Runtime | null = null;
+/**
+ * The device being acquired: init() calls made meanwhile (two libraries starting at once) share it
+ * instead of each acquiring a device, of which all but the last would be left running unreferenced.
+ */
+let acquiring: Promise<Runtime> | null = null;
+/** Counts shutdowns, so a device that arrives after one is released instead of becoming current. */
+let shutdowns = 0;
 
-export async function initRuntime(options: InitOptions = {}): Promise<Runtime> {
-  if (current && !current.ctx.lost) return current;
-  const ctx = await acquireDevice(options);
-  current = new Runtime(ctx);
-  if (options.memoryBudget) current.pool.setBudget(options.memoryBudget);
-  return current;
+export function initRuntime(options: InitOptions = {}): Promise<Runtime> {
+  if (current && !current.ctx.lost) return Promise.resolve(current);
+  if (acquiring) return acquiring;
+  const generation = shutdowns;
+  const pending = acquireDevice(options)
+    .then((ctx) => {
+      if (shutdowns !== generation) {
+        ctx.device.destroy();
+        throw new NoDeviceError('init: shutdown() was called before the device was acquired');
+      }
+      current = new Runtime(ctx);
+      if (options.memoryBudget) current.pool.setBudget(options.memoryBudget);
+      return current;
+    })
+    .finally(() => {
+      if (acquiring === pending) acquiring = null;
+    });
+  acquiring = pending;
+  return pending;
 }
 
 export function runtime(): Runtime {
@@ -423,6 +443,8 @@ export function hasRuntime(): boolean {
 }
 
 export function shutdownRuntime(): void {
+  shutdowns++;
+  acquiring = null;
   current?.destroy();
   current = null;
 }
