@@ -10,6 +10,11 @@
 // buffers came back in. So a step that repeats the same allocations from the same free buffers,
 // as every training step does, gets the very same buffers each time, and the runtime's bind
 // groups for its dispatches (src/gpu/bind-group-cache.ts) are found again instead of recreated.
+//
+// A free buffer left unused for `maxIdleSubmits` submits is destroyed: a long training whose shapes
+// vary (a smaller last batch, validation at another size, random crops) would otherwise keep a
+// buffer of every size class it ever used, many times the memory any step needs. A step takes a
+// few submits, so what every step reuses never ages out.
 
 import { LimitError } from '../errors.js';
 
@@ -39,6 +44,12 @@ export class BufferPool {
   /** Creation order of every live buffer: free lists pop the lowest. */
   private serials = new Map<GPUBuffer, number>();
   private nextSerial = 0;
+  /** Submits so far, and for each free buffer the submit that freed it. */
+  private submits = 0;
+  private freedAt = new Map<GPUBuffer, number>();
+
+  /** Free buffers unused for this many submits are destroyed (checked every 32 submits). */
+  maxIdleSubmits = 256;
   private stats: PoolStats = { bytesInUse: 0, bytesAllocated: 0, peakBytesInUse: 0, buffersCreated: 0, buffersInUse: 0 };
 
   /** Called before a buffer is destroyed (the runtime drops the bind groups that bind it). */
@@ -59,7 +70,8 @@ export class BufferPool {
     }
     const key = `${usage}:${size}`;
     let buffer = this.free.get(key)?.pop();
-    if (!buffer) {
+    if (buffer) this.freedAt.delete(buffer);
+    else {
       if (this.stats.bytesAllocated + size > this.budget) this.trim();
       if (this.stats.bytesAllocated + size > this.budget) {
         throw new LimitError(
@@ -90,31 +102,48 @@ export class BufferPool {
 
   /** Called by the queue after each submit: released buffers may be handed out again. */
   onSubmit(): void {
+    this.submits++;
     const touched = new Set<GPUBuffer[]>();
     for (const { key, buffer } of this.pending) {
       let list = this.free.get(key);
       if (!list) this.free.set(key, (list = []));
       list.push(buffer);
       touched.add(list);
+      this.freedAt.set(buffer, this.submits);
     }
     this.pending = [];
     // Highest serial first, so pop() gives the oldest.
     const serial = (b: GPUBuffer) => this.serials.get(b) ?? 0;
     for (const list of touched) list.sort((x, y) => serial(y) - serial(x));
+    if (this.submits % 32 === 0) this.destroyIdle();
+  }
+
+  /** Destroys the free buffers unused for more than maxIdleSubmits submits. */
+  private destroyIdle(): void {
+    const idle = (b: GPUBuffer) => this.submits - (this.freedAt.get(b) ?? this.submits) > this.maxIdleSubmits;
+    for (const [key, list] of this.free) {
+      const stale = list.filter(idle);
+      if (!stale.length) continue;
+      const kept = list.filter((b) => !idle(b));
+      if (kept.length) this.free.set(key, kept);
+      else this.free.delete(key);
+      for (const buffer of stale) this.destroy(buffer);
+    }
   }
 
   /** Destroys every free buffer (not the pending ones: unsubmitted commands may use them). */
   trim(): void {
-    for (const list of this.free.values()) {
-      for (const buffer of list) {
-        this.stats.bytesAllocated -= this.sizes.get(buffer) ?? 0;
-        this.sizes.delete(buffer);
-        this.serials.delete(buffer);
-        this.onDestroy?.(buffer);
-        buffer.destroy();
-      }
-    }
+    for (const list of this.free.values()) for (const buffer of list) this.destroy(buffer);
     this.free.clear();
+  }
+
+  private destroy(buffer: GPUBuffer): void {
+    this.stats.bytesAllocated -= this.sizes.get(buffer) ?? 0;
+    this.sizes.delete(buffer);
+    this.serials.delete(buffer);
+    this.freedAt.delete(buffer);
+    this.onDestroy?.(buffer);
+    buffer.destroy();
   }
 
   setBudget(bytes: number): void {
