@@ -109,7 +109,11 @@ export async function acquireDevice(options: InitOptions = {}): Promise<GpuConte
     },
   };
   void device.lost.then((info) => {
-    ctx.lost = new DeviceLostError(`GPU device lost (${info.reason}): ${info.message}`);
+    ctx.lost = new DeviceLostError(
+      `GPU device lost (${info.reason}): ${info.message}. The tensors, models and optimiser state on ` +
+        'it are gone; files already saved are not: call `await dn.init()` for a new device and load ' +
+        'the weights or the last checkpoint again',
+    );
   });
   return ctx;
 }

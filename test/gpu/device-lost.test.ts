@@ -15,6 +15,8 @@ describe('device loss', () => {
     for (let i = 0; i < 100 && !rt.ctx.lost; i++) await new Promise((r) => setTimeout(r, 10));
     expect(rt.ctx.lost).toBeInstanceOf(dn.DeviceLostError);
     expect(() => dn.relu(x)).toThrow(dn.DeviceLostError);
+    // The message says what to do next, not only what happened.
+    expect(() => dn.relu(x)).toThrow(/dn\.init\(\).*checkpoint/);
     await expect(x.toArray()).rejects.toBeInstanceOf(dn.DeviceLostError);
     await dn.init();
     const y = dn.relu(dn.tensor([-1, 2], [2]));
