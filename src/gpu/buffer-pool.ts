@@ -52,6 +52,12 @@ export class BufferPool {
   maxIdleSubmits = 256;
   private stats: PoolStats = { bytesInUse: 0, bytesAllocated: 0, peakBytesInUse: 0, buffersCreated: 0, buffersInUse: 0 };
 
+  /**
+   * Called before an allocation over the budget is refused: the runtime submits what is encoded,
+   * so that buffers released since the last submit become free and can be trimmed.
+   */
+  onPressure: (() => void) | null = null;
+
   /** Called before a buffer is destroyed (the runtime drops the bind groups that bind it). */
   onDestroy: ((buffer: GPUBuffer) => void) | null = null;
 
@@ -70,6 +76,10 @@ export class BufferPool {
     }
     const key = `${usage}:${size}`;
     let buffer = this.free.get(key)?.pop();
+    if (!buffer && this.stats.bytesAllocated + size > this.budget && this.pending.length) {
+      this.onPressure?.();
+      buffer = this.free.get(key)?.pop();
+    }
     if (buffer) this.freedAt.delete(buffer);
     else {
       if (this.stats.bytesAllocated + size > this.budget) this.trim();

@@ -78,6 +78,7 @@ export class Runtime {
     this.pool = new BufferPool(ctx.device, limits.maxBufferSize);
     this.bindGroups = new BindGroupCache(ctx.device);
     this.pool.onDestroy = (buffer) => this.bindGroups.forget(buffer);
+    this.pool.onPressure = () => this.submit();
     this.gpuTimer = new GpuTimer(ctx.device, ctx.device.features.has('timestamp-query'), {
       closePass: () => this.endPass(),
       flush: () => this.submit(),
