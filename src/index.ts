@@ -97,6 +97,21 @@ export function memory(): PoolStats {
   return runtime().pool.getStats();
 }
 
+/**
+ * Frees the GPU memory the buffer pool keeps for reuse (every buffer no tensor holds), after
+ * submitting the work encoded so far, which may still use buffers released since; returns the
+ * bytes freed. The pool frees a buffer on its own once it has gone unused for a while
+ * (`maxIdleSubmits` submits); this is for a program that moves between phases of other shapes
+ * (training, then inference at another size) and wants the memory back now.
+ */
+export function trimMemory(): number {
+  const rt = runtime();
+  rt.submit();
+  const before = rt.pool.getStats().bytesAllocated;
+  rt.pool.trim();
+  return before - rt.pool.getStats().bytesAllocated;
+}
+
 /** GPU time of the work a function enqueued, per kernel name. */
 export interface Profile {
   /** Sum of the kernels' times: GPU time with one compute pass per dispatch. */
