@@ -47,20 +47,29 @@ export function helpText(spec: CommandSpec): string {
 }
 
 export function parseArgs(spec: CommandSpec, argv: string[]): ParsedArgs | null {
-  if (argv.includes('--help') || argv.includes('-h')) {
+  // After '--' everything is an argument, a file named '--help' or '-x' included.
+  const end = argv.indexOf('--');
+  const options = end < 0 ? argv : argv.slice(0, end);
+  if (options.includes('--help') || options.includes('-h')) {
     console.log(helpText(spec));
     return null;
   }
   const flags: ParsedArgs['flags'] = {};
   for (const [name, f] of Object.entries(spec.flags)) flags[name] = f.default;
   const positionals: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
+  for (let i = 0; i < options.length; i++) {
+    const arg = options[i];
     if (!arg.startsWith('--')) {
       positionals.push(arg);
       continue;
     }
     const [rawName, inline] = arg.slice(2).split(/=(.*)/s, 2);
+    const negated = !spec.flags[rawName] && rawName.startsWith('no-') && spec.flags[rawName.slice(3)]?.type === 'boolean';
+    if (negated) {
+      if (inline !== undefined) throw new UsageError(`--${rawName} takes no value, got '${inline}'`);
+      flags[rawName.slice(3)] = false;
+      continue;
+    }
     const f = spec.flags[rawName];
     if (!f) throw new UsageError(`unknown option --${rawName} (see 'dawnet ${spec.name} --help')`);
     if (f.type === 'boolean') {
@@ -69,19 +78,14 @@ export function parseArgs(spec: CommandSpec, argv: string[]): ParsedArgs | null 
       flags[rawName] = inline === undefined ? true : inline === 'true';
       continue;
     }
-    const value = inline ?? argv[++i];
+    // The next word is the value unless it is another option ('--out --epochs 3' forgot OUT);
+    // a value that starts with '--' can still be given as --name=VALUE. Negative numbers pass.
+    const next = options[i + 1];
+    const value = inline ?? (next === undefined || next.startsWith('--') ? undefined : options[++i]);
     if (value === undefined) throw new UsageError(`--${rawName} needs a value`);
-    if (f.type === 'number') {
-      const n = Number(value);
-      if (!Number.isFinite(n)) throw new UsageError(`--${rawName} expects a number, got '${value}'`);
-      flags[rawName] = n;
-    } else if (f.type === 'list') {
-      flags[rawName] = value.split(',').map((s) => s.trim()).filter(Boolean);
-    } else {
-      if (f.choices && !f.choices.includes(value)) throw new UsageError(`--${rawName} must be one of ${f.choices.join(', ')}, got '${value}'`);
-      flags[rawName] = value;
-    }
+    flags[rawName] = flagValue(rawName, f, value);
   }
+  if (end >= 0) positionals.push(...argv.slice(end + 1));
   const specs = spec.positionals ?? [];
   const required = specs.filter((p) => p.required !== false).length;
   if (positionals.length < required) {
@@ -91,4 +95,22 @@ export function parseArgs(spec: CommandSpec, argv: string[]): ParsedArgs | null 
     throw new UsageError(`unexpected argument '${positionals[specs.length]}' (see 'dawnet ${spec.name} --help')`);
   }
   return { positionals, flags };
+}
+
+/** One option's value, checked against its type: a UsageError naming the option otherwise. */
+function flagValue(name: string, f: FlagSpec, value: string): string | number | string[] {
+  if (f.type === 'number') {
+    // Number('') and Number(' ') are 0: '--epochs=' would train for none.
+    const n = value.trim() === '' ? NaN : Number(value);
+    if (!Number.isFinite(n)) throw new UsageError(`--${name} expects a number, got '${value}'`);
+    return n;
+  }
+  if (f.type === 'list') {
+    const items = value.split(',').map((s) => s.trim());
+    // An empty item is a typo ('1e-4,,3e-4', a trailing comma) or an empty variable, not nothing.
+    if (items.some((s) => s === '')) throw new UsageError(`--${name} expects a comma-separated list without empty items, got '${value}'`);
+    return items;
+  }
+  if (f.choices && !f.choices.includes(value)) throw new UsageError(`--${name} must be one of ${f.choices.join(', ')}, got '${value}'`);
+  return value;
 }
