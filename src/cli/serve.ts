@@ -1,7 +1,8 @@
 // `dawnet serve`: serves the browser page (dist/web, built by scripts/build-web.mjs) over HTTP on
 // this machine only. WebGPU needs a secure context, which localhost is; anything wider would need
-// TLS and would expose the page, so non-loopback hosts are refused. Only GET and HEAD, only files
-// under the root (no `..`, no symlinks leading out), each with its MIME type.
+// TLS and would expose the page, so non-loopback hosts are refused, and so are requests addressed
+// to another name (DNS rebinding). Only GET and HEAD, only files under the root (no `..`, no
+// symlinks leading out), each with its MIME type.
 
 import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
@@ -95,7 +96,26 @@ function reply(res: ServerResponse, status: number, text: string): void {
   res.end(text);
 }
 
+/**
+ * True when the request names this machine in its Host header (or gives none, as only a local tool
+ * would). A page elsewhere can point its own name at 127.0.0.1 (DNS rebinding) and then read what
+ * we serve as same-origin: its requests still carry its name.
+ */
+function isLoopbackRequest(req: IncomingMessage): boolean {
+  const host = req.headers.host;
+  if (host === undefined) return true;
+  try {
+    return isLoopbackHost(new URL(`http://${host}`).hostname);
+  } catch {
+    return false;
+  }
+}
+
 async function handle(root: string, headers: Readonly<Record<string, string>>, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (!isLoopbackRequest(req)) {
+    reply(res, 403, 'forbidden: this server answers only requests addressed to 127.0.0.1, ::1 or localhost\n');
+    return;
+  }
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     res.setHeader('Allow', 'GET, HEAD');
     reply(res, 405, 'method not allowed\n');
@@ -128,15 +148,15 @@ async function handle(root: string, headers: Readonly<Record<string, string>>, r
 export async function startServer(options: { root: string; host?: string; port?: number; headers?: Readonly<Record<string, string>> }): Promise<StartedServer> {
   const host = options.host ?? '127.0.0.1';
   if (!isLoopbackHost(host)) {
-    throw new UsageError(`serve: refusing to listen on '${host}': only loopback hosts (127.0.0.1, ::1, localhost) are allowed`);
+    throw new UsageError(`refusing to listen on '${host}': only loopback hosts (127.0.0.1, ::1, localhost) are allowed`);
   }
   const port = options.port ?? 8080;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`serve: --port must be an integer 0..65535, got ${port}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be an integer 0..65535, got ${port}`);
   let root: string;
   try {
     root = await realpath(resolve(options.root));
   } catch {
-    throw new UsageError(`serve: folder ${options.root} does not exist (build it with 'node scripts/build-web.mjs')`);
+    throw new UsageError(`folder ${options.root} does not exist (build it with 'node scripts/build-web.mjs')`);
   }
   const server = createServer((req, res) => {
     handle(root, options.headers ?? {}, req, res).catch(() => {
@@ -146,7 +166,7 @@ export async function startServer(options: { root: string; host?: string; port?:
   });
   await new Promise<void>((ok, fail) => {
     server.once('error', (e: NodeJS.ErrnoException) =>
-      fail(e.code === 'EADDRINUSE' ? new UsageError(`serve: port ${port} on ${host} is in use (try --port 0)`) : e),
+      fail(e.code === 'EADDRINUSE' ? new UsageError(`port ${port} on ${host} is in use (try --port 0, or another --port)`) : e),
     );
     server.listen(port, host, () => ok());
   });
@@ -170,11 +190,11 @@ async function buildPage(root: string): Promise<void> {
   try {
     await stat(script);
   } catch {
-    throw new UsageError(`serve: dist/web is missing and ${script} is not there to build it`);
+    throw new UsageError(`dist/web is missing and ${script} is not there to build it`);
   }
   await new Promise<void>((ok, fail) => {
     execFile(process.execPath, [script], { cwd: root }, (error, stdout, stderr) => {
-      if (error) fail(new UsageError(`serve: building the page failed: ${(stderr || error.message).trim()}`));
+      if (error) fail(new UsageError(`building the page failed: ${(stderr || error.message).trim()}`));
       else {
         process.stdout.write(stdout);
         ok();
