@@ -71,7 +71,10 @@ export function parseArgs(spec: CommandSpec, argv: string[]): ParsedArgs | null 
       continue;
     }
     const f = spec.flags[rawName];
-    if (!f) throw new UsageError(`unknown option --${rawName} (see 'dawnet ${spec.name} --help')`);
+    if (!f) {
+      const guess = nearest(rawName, Object.keys(spec.flags));
+      throw new UsageError(`unknown option --${rawName}${guess ? ` (did you mean --${guess}?)` : ''} (see 'dawnet ${spec.name} --help')`);
+    }
     if (f.type === 'boolean') {
       // --flag=false turns it off; any other spelling ('no', '0') would read as on, so it is refused.
       if (inline !== undefined && inline !== 'true' && inline !== 'false') throw new UsageError(`--${rawName} is on or off: give it alone, or as --${rawName}=true or --${rawName}=false, not '${inline}'`);
@@ -113,4 +116,28 @@ function flagValue(name: string, f: FlagSpec, value: string): string | number | 
   }
   if (f.choices && !f.choices.includes(value)) throw new UsageError(`--${name} must be one of ${f.choices.join(', ')}, got '${value}'`);
   return value;
+}
+
+/** The candidate nearest to `word` (edit distance at most 2, or a prefix of it), for "did you mean". */
+export function nearest(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const c of candidates) {
+    const d = c.startsWith(word) && word.length >= 2 ? 1 : editDistance(word.toLowerCase(), c);
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  return best;
+}
+
+/** Levenshtein distance with transpositions counted as one edit ('trian' is one from 'train'). */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
 }

@@ -1,13 +1,18 @@
 import * as dn from '../index.js';
+import { parseArgs, type CommandSpec } from './args.js';
+
+export const infoSpec: CommandSpec = {
+  name: 'info',
+  summary: 'Prints the WebGPU adapter dawnet uses, its features and the limits it requested.',
+  flags: { json: { type: 'boolean', help: 'print it as JSON', default: false } },
+};
 
 export async function runInfo(args: string[]): Promise<void> {
-  if (args.includes('--help')) {
-    console.log('usage: dawnet info [--json]\n\nPrints the WebGPU adapter dawnet uses, its features and the limits it requested.');
-    return;
-  }
+  const parsed = parseArgs(infoSpec, args);
+  if (!parsed) return;
   await dn.init();
   const info = dn.info();
-  if (args.includes('--json')) {
+  if (parsed.flags.json) {
     console.log(JSON.stringify(info, null, 2));
   } else {
     console.log(`adapter:  ${info.name}`);

@@ -1,6 +1,7 @@
 // The `dawnet` command. Each subcommand lives in its own file; this one only dispatches.
 
 import { DawnetError } from '../errors.js';
+import { nearest } from './args.js';
 import { runBench } from '../../bench/main.js';
 import { runConvert } from './convert.js';
 import { runCv } from './cv.js';
@@ -33,7 +34,10 @@ const COMMANDS: Record<string, { summary: string; run: (args: string[]) => Promi
 
 function usage(): string {
   const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`);
-  return `usage: dawnet <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun 'dawnet <command> --help' for a command's options.`;
+  return (
+    `usage: dawnet <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nRun 'dawnet <command> --help' for a command's options.\n` +
+    'Exit status: 0 done, 1 an error (a usage mistake included), 130 interrupted by Ctrl-C.'
+  );
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -44,8 +48,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = COMMANDS[name];
   if (!command) {
-    console.error(`dawnet: unknown command '${name}'. Commands: ${Object.keys(COMMANDS).join(', ')}`);
-    return 2;
+    const guess = nearest(name, Object.keys(COMMANDS));
+    console.error(`dawnet: unknown command '${name}'${guess ? ` (did you mean '${guess}'?)` : ''}. Commands: ${Object.keys(COMMANDS).join(', ')}`);
+    return 1;
   }
   try {
     await command.run(rest);

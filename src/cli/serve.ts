@@ -13,7 +13,7 @@ import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, UsageError, type CommandSpec } from './args.js';
 
-const SPEC: CommandSpec = {
+export const serveSpec: CommandSpec = {
   name: 'serve',
   summary:
     'Serves the dawnet page (segment MRI slices with a checkpoint, train a small U-Net live) on this machine.\n' +
@@ -204,7 +204,7 @@ async function buildPage(root: string): Promise<void> {
 }
 
 export async function runServe(args: string[]): Promise<void> {
-  const parsed = parseArgs(SPEC, args);
+  const parsed = parseArgs(serveSpec, args);
   if (!parsed) return;
   const host = parsed.flags.host as string;
   const port = parsed.flags.port as number;

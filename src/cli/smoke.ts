@@ -3,12 +3,16 @@
 import * as dn from '../index.js';
 import { nd } from '../reference/array.js';
 import { unaryForwardRef } from '../reference/elementwise.js';
+import { parseArgs, type CommandSpec } from './args.js';
+
+export const smokeSpec: CommandSpec = {
+  name: 'smoke',
+  summary: 'Acquires the GPU, runs a kernel and checks it against the CPU reference.',
+  flags: {},
+};
 
 export async function runSmoke(args: string[]): Promise<void> {
-  if (args.includes('--help')) {
-    console.log('usage: dawnet smoke\n\nAcquires the GPU, runs a kernel and checks it against the CPU reference.');
-    return;
-  }
+  if (!parseArgs(smokeSpec, args)) return;
   await dn.init();
   console.log(`adapter: ${dn.info().name}`);
   const n = 4096;

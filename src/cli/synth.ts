@@ -4,7 +4,7 @@
 import { writeSyntheticDataset } from '../data/synth.js';
 import { parseArgs, UsageError, type CommandSpec } from './args.js';
 
-const SPEC: CommandSpec = {
+export const synthSpec: CommandSpec = {
   name: 'synth',
   summary:
     'Writes a synthetic brain-MRI data set in the layout of Kaggle\'s lgg-mri-segmentation (kaggle_3m/):\n' +
@@ -21,7 +21,7 @@ const SPEC: CommandSpec = {
 };
 
 export async function runSynth(args: string[]): Promise<void> {
-  const parsed = parseArgs(SPEC, args);
+  const parsed = parseArgs(synthSpec, args);
   if (!parsed) return;
   const out = parsed.flags.out as string | undefined;
   if (!out) throw new UsageError("synth needs --out DIR (see 'dawnet synth --help')");

@@ -6,7 +6,7 @@ import { checkSynthBounds, runSynth } from '../../src/cli/synth.js';
 
 describe('convert arguments', () => {
   it('splits --key=value at the first = only', () => {
-    expect(parseConvertArgs(['in.pt', '--out=w/x=1.safetensors']).out).toBe('w/x=1.safetensors');
+    expect(parseConvertArgs(['in.pt', '--out=w/x=1.safetensors'])!.out).toBe('w/x=1.safetensors');
     expect(parseConvertArgs(['in.pt', '--out', 'a=b.safetensors', '--model=unet'])).toMatchObject({ out: 'a=b.safetensors', model: 'unet' });
   });
 });
