@@ -1,6 +1,7 @@
 // `dawnet synth`: writes a synthetic LGG data set in kaggle_3m's layout, so training and the
 // data pipeline can be tried without the Kaggle download.
 
+import { readdir } from 'node:fs/promises';
 import { writeSyntheticDataset } from '../data/synth.js';
 import { parseArgs, UsageError, type CommandSpec } from './args.js';
 
@@ -11,9 +12,9 @@ export const synthSpec: CommandSpec = {
     'one folder per patient of <folder>_<n>.tif slices (3-channel 8-bit) and <folder>_<n>_mask.tif masks (0/255),\n' +
     'plus data.csv. The same seed writes the same bytes.',
   flags: {
-    out: { type: 'string', help: 'folder to write (created if missing)' },
+    out: { type: 'string', help: 'folder to write: a new or empty one (created if missing)' },
     patients: { type: 'number', help: 'number of patients', default: 110 },
-    seed: { type: 'number', help: 'random seed', default: 0 },
+    seed: { type: 'number', help: 'random seed, a whole number from 0 to 4294967295', default: 0 },
     size: { type: 'number', help: 'slice size in pixels', default: 256 },
     slices: { type: 'string', help: 'slices per patient, MIN-MAX', default: '20-88' },
   },
@@ -28,6 +29,8 @@ export async function runSynth(args: string[]): Promise<void> {
   const range = /^(\d+)-(\d+)$/.exec(String(parsed.flags.slices));
   if (!range) throw new UsageError(`--slices expects MIN-MAX, e.g. 20-88, got '${parsed.flags.slices}'`);
   checkSynthBounds(parsed.flags.size as number, parsed.flags.patients as number);
+  checkSynthSeed(parsed.flags.seed as number);
+  await checkEmptyOut(out);
   const started = performance.now();
   const summary = await writeSyntheticDataset(out, {
     patients: parsed.flags.patients as number,
@@ -51,5 +54,30 @@ export function checkSynthBounds(size: number, patients: number): void {
   if (!Number.isInteger(size) || size < 8 || size > MAX_SIZE) throw new UsageError(`--size must be a whole number from 8 to ${MAX_SIZE}, got ${size}`);
   if (!Number.isInteger(patients) || patients < 1 || patients > MAX_PATIENTS) {
     throw new UsageError(`--patients must be a whole number from 1 to ${MAX_PATIENTS}, got ${patients}`);
+  }
+}
+
+/** The seed is taken as a uint32 (deriveSeed's `>>> 0`): 1.5 would write seed 1's data, 2^32 seed 0's. */
+export function checkSynthSeed(seed: number): void {
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UsageError(`--seed must be a whole number from 0 to 4294967295, got ${seed}`);
+}
+
+/**
+ * A folder that holds anything is refused: synth would overwrite its data.csv and mix its patients
+ * with what is there (a real kaggle_3m folder, or an earlier synth whose same-named patients kept
+ * their higher-numbered slices).
+ */
+export async function checkEmptyOut(out: string): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await readdir(out);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') throw new UsageError(`--out ${out} is a file, not a folder`);
+    throw e;
+  }
+  if (entries.length) {
+    const shown = entries.sort().slice(0, 3).join(', ');
+    throw new UsageError(`--out ${out} is not empty (${shown}${entries.length > 3 ? ', ...' : ''}): synth writes a new data set; choose a new folder or remove this one`);
   }
 }
