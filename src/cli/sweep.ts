@@ -38,6 +38,12 @@ export interface SweepRow {
 }
 
 export function sweepGrid(base: TrainConfig, augments: string[], batches: number[], lrs: number[]): TrainConfig[] {
+  // A value given twice ('16,16', '1e-4,0.0001') would train the same setting into the same
+  // folder twice: the second run refused after the first had trained, or replaced it.
+  for (const [name, values] of [['augment', augments], ['batch', batches], ['lr', lrs]] as const) {
+    const twice = values.find((v, i) => values.indexOf(v as never) !== i);
+    if (twice !== undefined) throw new UsageError(`--${name} lists ${twice} twice`);
+  }
   const out: TrainConfig[] = [];
   for (const augment of augments) {
     if (!AUGMENT_PRESETS.includes(augment as never)) throw new UsageError(`--augment: unknown preset '${augment}' (${AUGMENT_PRESETS.join(', ')})`);

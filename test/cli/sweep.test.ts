@@ -2,6 +2,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/app/config.js';
+import { UsageError } from '../../src/cli/args.js';
 import { formatSweepTable, sweepGrid } from '../../src/cli/sweep.js';
 import { buildCli, runCli, tempDir } from './helpers.js';
 
@@ -12,6 +13,14 @@ describe('sweep grid and table', () => {
     expect(grid.map((c) => [c.augment, c.batch, c.lr])).toEqual([['none', 8, 1e-3], ['none', 16, 1e-3], ['hflip', 8, 1e-3], ['hflip', 16, 1e-3]]);
     expect(new Set(grid.map((c) => c.out)).size).toBe(4);
     expect(() => sweepGrid(base, ['sideways'], [], [])).toThrow();
+  });
+
+  it('refuses a value given twice, which would train one setting into one folder twice', () => {
+    const base = { ...defaultConfig('segment'), out: 'runs/s' };
+    expect(() => sweepGrid(base, ['none'], [16, 16], [])).toThrow(/^--batch lists 16 twice$/);
+    expect(() => sweepGrid(base, ['none'], [], [1e-4, 0.0001])).toThrow(/^--lr lists 0.0001 twice$/);
+    expect(() => sweepGrid(base, ['hflip', 'none', 'hflip'], [], [])).toThrow(UsageError);
+    expect(sweepGrid(base, ['none'], [8, 16], [1e-4, 3e-4])).toHaveLength(4);
   });
 
   it('formats the notebook-style table', () => {
