@@ -117,6 +117,8 @@ export async function runLrFind(args: string[]): Promise<void> {
   const parsed = parseArgs(lrFindSpec, args);
   if (!parsed) return;
   const settings = lrFindSettings(parsed.positionals[0], parsed.flags);
+  // Made first: an --out that is a file or cannot be written failed only after the whole test.
+  await (await nodeFs()).mkdir(settings.config.out, { recursive: true });
   await dn.init();
   const log = (m: string) => console.log(m);
   log(`adapter: ${dn.info().name}`);

@@ -1,7 +1,8 @@
 // The commands no other test file covers (info, smoke, convert, serve, synth, lr-find) check their
 // options as train does, --help lists them, and a mistyped command or option gets a suggestion.
-import { rmSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nearest, UsageError } from '../../src/cli/args.js';
 import { convertSpec, parseConvertArgs } from '../../src/cli/convert.js';
@@ -55,6 +56,22 @@ describe('commands', () => {
     expect(runCliSync(cli, ['lr-fnd']).stderr).toContain("did you mean 'lr-find'?");
     expect(runCliSync(cli, ['synth', '--patient', '3']).stderr).toContain('did you mean --patients?');
     expect(nearest('zzzzzz', ['train', 'eval'])).toBeUndefined();
+  });
+
+  it('lr-find refuses an --out it cannot write before acquiring the GPU or reading the data', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dawnet-lr-find-out-'));
+    try {
+      const file = join(dir, 'a-file');
+      writeFileSync(file, 'kept');
+      const r = runCliSync(cli, ['lr-find', 'segment', '--data', join(dir, 'no-data'), '--out', file]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).not.toContain('adapter');
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain(file);
+      expect(r.stderr).toContain('EEXIST');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('dawnet --help states the exit statuses', () => {
