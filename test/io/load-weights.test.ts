@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import * as dn from '../../src/index.js';
+import { UsageError } from '../../src/cli/args.js';
 import { runConvert } from '../../src/cli/convert.js';
 import { convertWeights, detectFormat, inferModelKind, loadWeights, torchvisionVggName } from '../../src/io/load-weights.js';
 import { decodeSafetensors, type HostTensor } from '../../src/io/safetensors.js';
@@ -257,9 +258,11 @@ describe('convertWeights and dawnet convert', () => {
     } finally {
       log.mockRestore();
     }
-    await expect(runConvert([at('vgg16_tiny.pt')])).rejects.toBeInstanceOf(dn.ShapeError);
-    await expect(runConvert([at('vgg16_tiny.pt'), '--out', join(tmp, 'x'), '--model', 'resnet'])).rejects.toBeInstanceOf(dn.ShapeError);
-    await expect(runConvert([at('vgg16_tiny.pt'), '--out', join(tmp, 'x'), '--bogus', '1'])).rejects.toBeInstanceOf(dn.ShapeError);
+    // Mistakes on the command line are UsageErrors naming the option, as for every command.
+    await expect(runConvert([at('vgg16_tiny.pt')])).rejects.toThrow(UsageError);
+    await expect(runConvert([at('vgg16_tiny.pt')])).rejects.toThrow(/--out/);
+    await expect(runConvert([at('vgg16_tiny.pt'), '--out', join(tmp, 'x'), '--model', 'resnet'])).rejects.toThrow(UsageError);
+    await expect(runConvert([at('vgg16_tiny.pt'), '--out', join(tmp, 'x'), '--bogus', '1'])).rejects.toThrow(/--bogus/);
     // A --model the file's names contradict is refused, not written under it with the names unchanged.
     await expect(convertWeights(at('vgg16_tiny.pt'), join(tmp, 'as-unet.safetensors'), { model: 'unet' })).rejects.toThrow(/vgg16_tiny\.pt: its tensor names are vgg16's \(.*, \.\.\.\), not unet's; convert it with --model vgg16/);
     await expect(convertWeights(at('unet_tiny_legacy.pt'), join(tmp, 'as-vgg.safetensors'), { model: 'vgg16' })).rejects.toThrow(/its tensor names are unet's/);
