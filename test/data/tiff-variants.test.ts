@@ -4,7 +4,7 @@
 // or shifted rows.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { DataError } from '../../src/data/errors.js';
 import { decodeTiff, encodeTiff, readTiffInfo, type TiffCompression, type TiffImage } from '../../src/data/tiff.js';
 import { rng } from '../helpers/rng.js';
+import { hasPillow, PYTHON } from '../helpers/pillow.js';
 
 function image(width: number, height: number, channels: number, bits: 8 | 16, seed: number): TiffImage {
   const r = rng(seed);
@@ -261,15 +262,6 @@ describe('decodeTiff: bilevel (1-bit) masks', () => {
     expectRefused(predicted, 'bilevel-predictor.tif');
   });
 
-  const python = '/usr/bin/python3';
-  const hasPillow = existsSync(python) && (() => {
-    try {
-      execFileSync(python, ['-c', 'import PIL, numpy'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  })();
 
   it.skipIf(!hasPillow)("reads a boolean mask as Pillow saves it (mode '1')", () => {
     const dir = mkdtempSync(join(tmpdir(), 'dawnet-bilevel-'));
@@ -281,7 +273,7 @@ describe('decodeTiff: bilevel (1-bit) masks', () => {
         `m = np.frombuffer(bytes.fromhex(sys.argv[2]), dtype=np.uint8).reshape(${height}, ${width}) > 0`,
         'Image.fromarray(m).save(sys.argv[1])',
       ].join('\n');
-      execFileSync(python, ['-c', script, path, Buffer.from(mask).toString('hex')]);
+      execFileSync(PYTHON, ['-c', script, path, Buffer.from(mask).toString('hex')]);
       const want = { width, height, channels: 1, data: mask.map((v) => v * 255) };
       expectPixels(decodeTiff(readFileSync(path), path), want, path);
     } finally {

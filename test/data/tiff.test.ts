@@ -3,7 +3,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
@@ -11,6 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DataError } from '../../src/data/errors.js';
 import { decodeTiff, encodeTiff, readTiffInfo, type TiffCompression, type TiffImage } from '../../src/data/tiff.js';
 import { rng } from '../helpers/rng.js';
+import { hasPillow, PYTHON } from '../helpers/pillow.js';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/tiff');
 interface Expected {
@@ -101,15 +102,6 @@ describe('encodeTiff', () => {
     expect(bytes.length).toBeLessThan(196608 + 400);
   });
 
-  const python = '/usr/bin/python3';
-  const hasPillow = existsSync(python) && (() => {
-    try {
-      execFileSync(python, ['-c', 'import PIL, numpy'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  })();
 
   it.skipIf(!hasPillow)('writes files that Pillow reads back to the same pixels', () => {
     const files: { path: string; img: TiffImage }[] = [];
@@ -129,7 +121,7 @@ describe('encodeTiff', () => {
       "    a = a.astype('<u2') if a.dtype.itemsize == 2 else a.astype(np.uint8)",
       '    print(hashlib.sha256(a.tobytes()).hexdigest())',
     ].join('\n');
-    const lines = execFileSync(python, ['-c', script, ...files.map((f) => f.path)], { encoding: 'utf8' }).trim().split('\n');
+    const lines = execFileSync(PYTHON, ['-c', script, ...files.map((f) => f.path)], { encoding: 'utf8' }).trim().split('\n');
     expect(lines).toHaveLength(files.length);
     files.forEach(({ img, path }, i) => {
       const le = img.data instanceof Uint16Array ? Buffer.from(new Uint16Array(img.data).buffer) : Buffer.from(img.data);

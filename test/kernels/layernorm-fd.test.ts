@@ -11,6 +11,7 @@ import { overrideRowKernelChoice } from '../../src/kernels/softmax-rows.js';
 import { nd, type NdArray } from '../../src/reference/array.js';
 import { groupNormBackwardRef, groupNormForwardRef } from '../../src/reference/groupnorm.js';
 import { expectClose, type Tolerance } from '../helpers/close.js';
+import { layerNormDirect } from '../helpers/layernorm-direct.js';
 import { checkGrad } from '../helpers/finite-diff.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
 import { uniform } from '../helpers/rng.js';
@@ -18,17 +19,9 @@ import { uniform } from '../helpers/rng.js';
 useGpu();
 afterEach(() => overrideRowKernelChoice(null));
 
-/** Layer norm over the last axis, row by row (float64). */
+/** The direct layer norm as an NdArray of x's shape. */
 function direct(x: Float64Array, shape: number[], gamma: Float64Array, beta: Float64Array, eps: number): NdArray {
-  const c = shape[shape.length - 1];
-  const y = new Float64Array(x.length);
-  for (let r = 0; r < x.length / c; r++) {
-    const row = x.subarray(r * c, (r + 1) * c);
-    const mean = row.reduce((a, v) => a + v, 0) / c;
-    const variance = row.reduce((a, v) => a + (v - mean) ** 2, 0) / c;
-    for (let i = 0; i < c; i++) y[r * c + i] = ((row[i] - mean) / Math.sqrt(variance + eps)) * gamma[i] + beta[i];
-  }
-  return nd(y, shape);
+  return nd(layerNormDirect(x, shape[shape.length - 1], gamma, beta, eps), shape);
 }
 
 const f32 = (a: Float64Array): Float64Array => Float64Array.from(Float32Array.from(a));

@@ -11,6 +11,7 @@ import { layerNormRowsForward } from '../../src/kernels/layernorm-rows.js';
 import { LayerNorm } from '../../src/nn/layers.js';
 import { nd } from '../../src/reference/array.js';
 import { groupMoments, groupNormBackwardRef, groupNormForwardRef } from '../../src/reference/groupnorm.js';
+import { layerNormDirect } from '../helpers/layernorm-direct.js';
 import { expectClose } from '../helpers/close.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
 import { uniform } from '../helpers/rng.js';
@@ -21,17 +22,6 @@ useGpu();
 // leaves room, and a row normalised by the wrong statistics is off by O(1).
 const TOL = { atol: 1e-4, rtol: 1e-4 };
 
-/** Layer norm written out directly, one row at a time (float64). */
-function direct(x: Float64Array, c: number, gamma: Float64Array, beta: Float64Array, eps: number): Float64Array {
-  const y = new Float64Array(x.length);
-  for (let r = 0; r < x.length / c; r++) {
-    const row = x.subarray(r * c, (r + 1) * c);
-    const mean = row.reduce((a, v) => a + v, 0) / c;
-    const variance = row.reduce((a, v) => a + (v - mean) ** 2, 0) / c;
-    for (let i = 0; i < c; i++) y[r * c + i] = ((row[i] - mean) / Math.sqrt(variance + eps)) * gamma[i] + beta[i];
-  }
-  return y;
-}
 
 const f32 = (a: Float64Array): Float64Array => Float64Array.from(Float32Array.from(a));
 
@@ -55,7 +45,7 @@ describe('layerNorm', () => {
       const y = layerNorm(xt, gt, bt, { eps });
       expect(y.shape).toEqual(shape);
       const got = await y.toArray();
-      expectClose('y vs direct', got, direct(x, c, gamma, beta, eps), TOL);
+      expectClose('y vs direct', got, layerNormDirect(x, c, gamma, beta, eps), TOL);
       const rows = nd(x, [n / c, c]);
       expectClose('y vs group norm', got, groupNormForwardRef(rows, nd(gamma, [c]), nd(beta, [c]), 1, eps).y.data, TOL);
       const dyt = fromNd(dy, shape);
@@ -85,7 +75,7 @@ describe('layerNorm', () => {
     expect([...layer.stateDict().keys()]).toEqual(['weight', 'bias']);
     const x = dn.tensor([[1, 2, 3, 4], [10, 10, 10, 14]]);
     const y = layer.forward(x);
-    const want = direct(Float64Array.from([1, 2, 3, 4, 10, 10, 10, 14]), 4, new Float64Array(4).fill(1), new Float64Array(4), 1e-5);
+    const want = layerNormDirect(Float64Array.from([1, 2, 3, 4, 10, 10, 10, 14]), 4, new Float64Array(4).fill(1), new Float64Array(4), 1e-5);
     expectClose('y', await y.toArray(), want, TOL);
     for (const t of [x, y]) t.dispose();
     layer.dispose();
