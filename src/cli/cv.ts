@@ -99,21 +99,32 @@ export function formatCvTable(rows: readonly FoldRow[], task: Task, ensemble?: R
 /** The folder, the fold, and what only changes how a fold runs (threads, strictness, tuning). */
 const SETTINGS_THAT_SHAPE_NO_RESULT = new Set<keyof TrainConfig>(['out', 'fold', 'workers', 'strict', 'tuneConvs']);
 
-/**
- * Refuses a fold folder that holds a run of other settings: every field but those above shapes a
- * fold's result (epochs too: a fold finished with fewer is another setting), and mixing them would
- * average folds trained differently, or score patients another fold trained on. The data folder is
- * compared as an absolute path (runs store it so).
- */
-async function checkSameSettings(saved: TrainConfig, wanted: TrainConfig, dir: string): Promise<void> {
+/** Refuses a fold folder that holds another fold, or a fold of the other task. */
+function checkSameFold(saved: TrainConfig, wanted: TrainConfig, dir: string): void {
   if (saved.fold !== wanted.fold || saved.task !== wanted.task) throw new UsageError(`${dir} holds fold ${(saved.fold ?? 0) + 1} of a ${saved.task} run, not fold ${wanted.fold! + 1} of ${wanted.task}; use another --out`);
+}
+
+/**
+ * Refuses a run folder that holds a run of other settings, naming the first that differs: every
+ * field but `ignore` shapes a run's result (epochs too: a fold finished with fewer is another
+ * setting), and mixing them would average folds trained differently, or score patients another
+ * fold trained on. `why` ends the message (cv's, by default). The data folder is compared as an
+ * absolute path (runs store it so). Also `dawnet sweep`'s check of its runs' folders.
+ */
+export async function checkSameSettings(
+  saved: TrainConfig,
+  wanted: TrainConfig,
+  dir: string,
+  why = "folds of other settings cannot be averaged; use another --out, or the run's settings",
+  ignore: ReadonlySet<keyof TrainConfig> = SETTINGS_THAT_SHAPE_NO_RESULT,
+): Promise<void> {
   const { resolve } = await nodePath();
   // `saved` is readConfig's (an older run's missing fields filled in) and `wanted` train's flags.
   const value = (c: TrainConfig, k: keyof TrainConfig) => JSON.stringify(k === 'data' ? resolve(c.data) : c[k]);
   const keys = new Set([...Object.keys(saved), ...Object.keys(wanted)] as (keyof TrainConfig)[]);
   for (const k of keys) {
-    if (SETTINGS_THAT_SHAPE_NO_RESULT.has(k) || value(saved, k) === value(wanted, k)) continue;
-    throw new UsageError(`${dir} holds a run with ${k} ${value(saved, k)}, not ${value(wanted, k)}: folds of other settings cannot be averaged; use another --out, or the run's settings`);
+    if (ignore.has(k) || value(saved, k) === value(wanted, k)) continue;
+    throw new UsageError(`${dir} holds a run with ${k} ${value(saved, k)}, not ${value(wanted, k)}: ${why}`);
   }
 }
 
@@ -171,7 +182,11 @@ export async function runCv(args: string[]): Promise<void> {
     for (const c of configs) {
       const files = runFiles(c.out);
       const started = await fileExists(files.config);
-      if (started) await checkSameSettings(await readConfig(c.out), c, c.out);
+      if (started) {
+        const saved = await readConfig(c.out);
+        checkSameFold(saved, c, c.out);
+        await checkSameSettings(saved, c, c.out);
+      }
       log(`\n[fold ${c.fold! + 1}/${folds}] ${c.out}`);
       // The report is a run's last file: written, the fold finished (with or without test patients).
       if (started && (await fileExists(files.report))) {

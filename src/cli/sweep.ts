@@ -1,13 +1,17 @@
 // `dawnet sweep`: trains one run per combination of augmentation presets, batch sizes and
 // learning rates, and prints the table the reference notebook assembled by hand: setting, test
-// accuracy (classify) or Dice (segment), and test loss. Also written to OUT/sweep.json.
+// accuracy (classify) or Dice (segment), and test loss. Also written to OUT/sweep.json. Running it
+// again continues, as cv does: a finished run (report written) is read back, an interrupted one
+// resumed; Ctrl-C stops the current run with a checkpoint, and the table covers the finished runs.
 
 import { defaultConfig, type TrainConfig } from '../app/config.js';
-import { fileExists, runFiles, writeJson } from '../app/run-dir.js';
+import { fileExists, readConfig, readJson, runFiles, writeJson } from '../app/run-dir.js';
 import { runTraining } from '../app/train-job.js';
 import { AUGMENT_PRESETS } from '../data/augment.js';
 import * as dn from '../index.js';
 import { parseArgs, UsageError, type CommandSpec } from './args.js';
+import { checkSameSettings } from './cv.js';
+import { catchInterrupt } from './interrupt.js';
 import { configFromFlags, trainSpec, validateTrainConfig } from './train.js';
 
 const { out: _out, resume: _resume, augment: _augment, batch: _batch, lr: _lr, ...trainFlags } = trainSpec.flags;
@@ -23,6 +27,7 @@ export const sweepSpec: CommandSpec = {
     batch: { type: 'list', help: `batch sizes (default: train's, classify ${defaultConfig('classify').batch}, segment ${defaultConfig('segment').batch})` },
     lr: { type: 'list', help: `learning rates (default: train's, classify ${defaultConfig('classify').lr}, segment ${defaultConfig('segment').lr})` },
     ...trainFlags,
+    overwrite: { type: 'boolean', help: 'start every run afresh, replacing the runs already in --out; without it the sweep continues them' },
   },
   examples: ['dawnet sweep segment --data kaggle_3m --augment none,hflip,hflip+elastic --lr 1e-4,3e-4 --epochs 30'],
 };
@@ -65,6 +70,24 @@ export function formatSweepTable(rows: SweepRow[], metricName: string): string {
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
+/** The folder, and what only changes how a run runs (threads, strictness, tuning); the fold, unlike cv's, is a setting. */
+const SETTINGS_THAT_SHAPE_NO_RESULT = new Set<keyof TrainConfig>(['out', 'workers', 'strict', 'tuneConvs']);
+
+/** A finished run's row: its setting and its eval.json's test metric and loss (NaN without one: --test-fraction 0). */
+async function sweepRow(c: TrainConfig): Promise<SweepRow> {
+  const files = runFiles(c.out);
+  const json = (await fileExists(files.eval)) ? await readJson<Record<string, unknown>>(files.eval, 'evaluation') : {};
+  return {
+    setting: `${c.augment}, batch ${c.batch}, lr ${c.lr}`,
+    augment: c.augment,
+    batch: c.batch,
+    lr: c.lr,
+    metric: Number(c.task === 'classify' ? json.accuracy : json.dicePerSlice),
+    loss: Number(json.loss),
+    run: c.out,
+  };
+}
+
 export async function runSweep(args: string[]): Promise<void> {
   const parsed = parseArgs(sweepSpec, args);
   if (!parsed) return;
@@ -81,34 +104,52 @@ export async function runSweep(args: string[]): Promise<void> {
   const grid = sweepGrid(base, parsed.flags.augment as string[], toNumbers('batch'), toNumbers('lr'));
   // Every combination checked before the first run: a bad one would otherwise train something else, or fail late.
   for (const c of grid) validateTrainConfig(c, false);
-  // And every folder: a sweep run again with one more value would otherwise train the new
-  // combinations for hours, then stop at the first folder that holds a run.
-  if (parsed.flags.overwrite !== true) {
-    const held = [];
-    for (const c of grid) if (await fileExists(runFiles(c.out).config)) held.push(c.out);
-    if (held.length) throw new UsageError(`${held.join(', ')} hold${held.length === 1 ? 's' : ''} a run already: choose another --out, or --overwrite to replace ${held.length === 1 ? 'it' : 'them'}`);
+  // And every folder that holds a run, which the sweep continues: one of other settings (the
+  // sweep run again with --epochs changed) would otherwise be refused only after hours of new runs.
+  const overwrite = parsed.flags.overwrite === true;
+  const started = new Set<string>();
+  for (const c of grid) {
+    if (overwrite || !(await fileExists(runFiles(c.out).config))) continue;
+    await checkSameSettings(await readConfig(c.out), c, c.out, "its results would stand in the table for this sweep's; use another --out, the run's settings, or --overwrite to replace it", SETTINGS_THAT_SHAPE_NO_RESULT);
+    started.add(c.out);
   }
   const metricName = task === 'classify' ? 'accuracy' : 'Dice';
   await dn.init();
+  const again = `running the same command again${overwrite ? ' without --overwrite' : ''} continues the sweep`;
+  const { signal, release } = catchInterrupt(`; ${again}`);
   const rows: SweepRow[] = [];
+  let interrupted = false;
+  let failure: unknown;
   try {
     for (const [i, c] of grid.entries()) {
       console.log(`\n[${i + 1}/${grid.length}] augment ${c.augment}, batch ${c.batch}, lr ${c.lr} -> ${c.out}`);
-      const result = await runTraining(c, { log: (m) => console.log(`  ${m}`) }, false, parsed.flags.overwrite === true);
-      const json = result.test?.json ?? {};
-      rows.push({
-        setting: `${c.augment}, batch ${c.batch}, lr ${c.lr}`,
-        augment: c.augment,
-        batch: c.batch,
-        lr: c.lr,
-        metric: Number(task === 'classify' ? json.accuracy : json.dicePerSlice),
-        loss: Number(json.loss),
-        run: c.out,
-      });
+      // The report is a run's last file: written, the run finished (with or without test patients).
+      if (started.has(c.out) && (await fileExists(runFiles(c.out).report))) {
+        console.log('  finished earlier: its results are read back');
+      } else {
+        const result = await runTraining(c, { log: (m) => console.log(`  ${m}`), signal }, started.has(c.out), overwrite);
+        if (result.interrupted) {
+          interrupted = true;
+          break;
+        }
+      }
+      rows.push(await sweepRow(c));
     }
+  } catch (e) {
+    failure = e;
   } finally {
+    release();
     dn.shutdown();
   }
-  console.log(`\n${formatSweepTable(rows, metricName)}`);
-  await writeJson(`${base.out}/sweep.json`, { task, rows });
+  // The finished runs' table, also when a later run was interrupted or failed.
+  if (rows.length) {
+    console.log(`\n${formatSweepTable(rows, metricName)}`);
+    await writeJson(`${base.out}/sweep.json`, { task, rows });
+    if (rows.length < grid.length) console.log(`${rows.length} of ${grid.length} runs finished`);
+  }
+  if (failure !== undefined) throw failure;
+  if (interrupted) {
+    console.log(`interrupted: ${again} (finished runs are read back, the interrupted one resumed)`);
+    process.exitCode = 130;
+  }
 }

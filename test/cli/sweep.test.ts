@@ -1,4 +1,4 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/app/config.js';
@@ -52,5 +52,62 @@ describe('dawnet sweep', () => {
     const json = JSON.parse(readFileSync(join(out, 'sweep.json'), 'utf8'));
     expect(json.rows.map((row: { augment: string }) => row.augment)).toEqual(['none', 'hflip']);
     for (const row of json.rows) expect(Number.isFinite(row.metric)).toBe(true);
+  }, 300_000);
+
+  it('run again, reads finished runs back and resumes an interrupted one; a changed setting is refused by name', async () => {
+    const data = join(work, 'data');
+    const out = join(work, 'sweep');
+    const [none, hflip] = JSON.parse(readFileSync(join(out, 'sweep.json'), 'utf8')).rows.map((row: { run: string }) => row.run);
+    // The hflip run as if interrupted after its epoch: no eval.json or report yet.
+    rmSync(join(hflip, 'eval.json'));
+    rmSync(join(hflip, 'report.html'));
+    const args = ['sweep', 'segment', '--data', data, '--out', out, '--augment', 'none,hflip', '--size', '32', '--features', '4', '--depth', '2', '--batch', '8'];
+    const changed = await runCli(cli, [...args, '--epochs', '2']);
+    expect(changed.code).toBe(1);
+    expect(changed.stderr).toContain(`${none} holds a run with epochs 1, not 2`);
+    expect(existsSync(join(hflip, 'report.html')), 'refused before any run').toBe(false);
+    const r = await runCli(cli, [...args, '--epochs', '1'], { timeoutMs: 300_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.match(/finished earlier/g)?.length).toBe(1);
+    expect(r.stdout).toContain(`resume: ${hflip} has trained all 1 epochs; finishing it (test evaluation and report)`);
+    expect(r.stdout).toMatch(/none, batch 8, .*\n.*hflip, batch 8, /);
+    const rows = JSON.parse(readFileSync(join(out, 'sweep.json'), 'utf8')).rows;
+    expect(rows.map((row: { run: string }) => row.run)).toEqual([none, hflip]);
+    for (const row of rows) expect(Number.isFinite(row.metric)).toBe(true);
+    // --overwrite still starts afresh: nothing read back.
+    const fresh = await runCli(cli, [...args, '--epochs', '1', '--overwrite'], { timeoutMs: 300_000 });
+    expect(fresh.code, fresh.stderr).toBe(0);
+    expect(fresh.stdout).not.toContain('finished earlier');
+  }, 300_000);
+
+  it('Ctrl-C stops the current run with a checkpoint and the finished runs\' table; the same command continues', async () => {
+    const data = join(work, 'data');
+    const out = join(work, 'sweep-stopped');
+    const args = ['sweep', 'segment', '--data', data, '--out', out, '--augment', 'none,hflip', '--epochs', '1', '--size', '32', '--features', '4', '--depth', '2', '--batch', '8'];
+    let sent = false;
+    const first = await runCli(cli, args, {
+      timeoutMs: 300_000,
+      onStdout: (text, kill) => {
+        if (!sent && /\[2\/2\]/.test(text)) {
+          sent = true;
+          kill('SIGINT');
+        }
+      },
+    });
+    expect(sent).toBe(true);
+    expect(first.code, first.stderr).toBe(130);
+    expect(first.stdout).toContain('interrupted: running the same command again continues the sweep');
+    const partial = JSON.parse(readFileSync(join(out, 'sweep.json'), 'utf8')).rows;
+    expect(partial.map((row: { augment: string }) => row.augment)).toEqual(['none']);
+    const hflip = join(out, 'hflip_b8_lr0.0001');
+    expect(existsSync(join(hflip, 'last.safetensors'))).toBe(true);
+    expect(existsSync(join(hflip, 'report.html'))).toBe(false);
+    const again = await runCli(cli, args, { timeoutMs: 300_000 });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout.match(/finished earlier/g)?.length).toBe(1);
+    expect(again.stdout).toContain(`resume: continuing ${hflip} from epoch 1 of 1, after its first`);
+    expect(existsSync(join(hflip, 'report.html'))).toBe(true);
+    const rows = JSON.parse(readFileSync(join(out, 'sweep.json'), 'utf8')).rows;
+    expect(rows.map((row: { augment: string }) => row.augment)).toEqual(['none', 'hflip']);
   }, 300_000);
 });
