@@ -186,12 +186,13 @@ describe('flag checks before the data scan', () => {
     expect(existsSync(out)).toBe(false);
   });
 
-  it('sweep refuses, before the first run, a combination whose folder holds a run', async () => {
+  it('sweep refuses, before the first run, a combination whose folder holds a run of other settings', async () => {
     const out = join(work, 'sweep-again');
-    // The sweep run once with lr 1e-4; now again with 3e-4 added: the first folder holds a run.
+    // A run of other settings (this file's run, test fraction 0.2) where the sweep's first combination
+    // goes: the sweep would table it as its own, so it refuses it (one of its own settings it would continue).
     cpSync(run, join(out, 'none_b4_lr0.0001'), { recursive: true });
     const sweep = runSweep(['segment', '--data', data, '--out', out, '--augment', 'none', '--batch', '4', '--lr', '1e-4,3e-4', '--size', '16', '--features', '4', '--depth', '2']);
-    await expect(sweep).rejects.toThrow(`${join(out, 'none_b4_lr0.0001')} holds a run already: choose another --out, or --overwrite to replace it`);
+    await expect(sweep).rejects.toThrow(`${join(out, 'none_b4_lr0.0001')} holds a run with testFraction 0.2, not 0.1: its results would stand in the table for this sweep's`);
     expect(existsSync(join(out, 'none_b4_lr0.0003')), 'nothing trained').toBe(false);
   });
 });

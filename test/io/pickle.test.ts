@@ -137,9 +137,11 @@ describe('unpickle: sizes a hostile pickle chooses', () => {
     };
     const n = 256 * 1024;
     expect(unpickle(long4(n), { source: 'long.pkl' }).value).toBe(2n ** BigInt(8 * n - 1) - 1n);
-    // Byte-by-byte BigInt shifts were quadratic (the 256 KB integer took ~9 s): eight times the
-    // bytes took ~64 times as long, where the linear decode takes ~8 times. A ratio of fastest
-    // times, so that a loaded machine, which slows both sizes, does not fail it.
+    // Byte-by-byte BigInt shifts were quadratic (the 256 KB integer took ~9 s): sixteen times the
+    // bytes took ~256 times as long, where the linear decode takes ~16 times. A ratio of fastest
+    // times, so that a loaded machine, which slows both sizes, does not fail it; the bound, 96,
+    // leaves 6x for noise over the linear ratio (at 8x sizes a loaded CI machine measured 25.8
+    // where 8 was expected) and is still far below the quadratic one.
     const fastest = (bytes: Uint8Array) => {
       let best = Infinity;
       for (let rep = 0; rep < 5; rep++) {
@@ -149,10 +151,10 @@ describe('unpickle: sizes a hostile pickle chooses', () => {
       }
       return best;
     };
-    const [small, large] = [long4(16 * 1024), long4(128 * 1024)];
+    const [small, large] = [long4(16 * 1024), long4(256 * 1024)];
     fastest(small);
     const ratio = fastest(large) / fastest(small);
-    expect(ratio, `128 KB took ${ratio.toFixed(1)} times as long as 16 KB`).toBeLessThan(24);
+    expect(ratio, `256 KB took ${ratio.toFixed(1)} times as long as 16 KB`).toBeLessThan(96);
   });
 
   it('a negative LONG1 and one that fits a number come out as Python wrote them', () => {
