@@ -6,7 +6,7 @@
 // A browser without entries gives the files alone, with no path. Hidden entries (macOS's `._X_1.tif`
 // AppleDouble copies, `.DS_Store`, `.git/`) are left out, as the data scan leaves them.
 
-import { isHidden } from '../src/data/lgg.js';
+import { isHidden } from '../src/data/lgg-names.js';
 import { byGivenPath, pickedFiles, type GivenFile } from './slice-input.js';
 
 /** The parts of FileSystemEntry that listing uses: tests build these by hand. */

@@ -19,7 +19,7 @@ import { figure, maskImage } from './canvas.js';
 import { forwardOnce } from './infer.js';
 import { byId, pageState, setStage, showMessage, type SliceResult } from './page-state.js';
 import { maskSlice, setupSegmentOptions } from './segment-options.js';
-import { MASK_FILE } from '../src/data/lgg.js';
+import { MASK_FILE } from '../src/data/lgg-names.js';
 import { describeInput, givenFile, inputSentence, pickedFiles, readInputSpec, readSlices, sameInput, type GivenFile, type InputSpec, type SliceInput } from './slice-input.js';
 import { droppedFiles } from './dropped-files.js';
 

@@ -3,7 +3,7 @@
 // then normalised as the run was trained. 'zscore': each slice by its own channel statistics.
 // 'zscore-volume': the slices of one patient given together share the statistics over all of them
 // (predict does so for a patient folder); a slice given without others of its patient, by its own.
-// A patient is the kaggle_3m file-name prefix (`<patient>_<n>.tif`, src/data/lgg.ts's SLICE_FILE)
+// A patient is the kaggle_3m file-name prefix (`<patient>_<n>.tif`, src/data/lgg-names.ts's SLICE_FILE)
 // within its folder where the browser gives the file's path (a dropped folder, or one picked with
 // the folder input, whose files carry a webkitRelativePath); where it gives none (files picked one
 // by one), the prefix alone, and the slice's card says so. Each file is decoded once. Hidden files
@@ -19,7 +19,7 @@ import { applyStats, channelStats, type ChannelStats } from '../src/data/normali
 import { NORMALIZE_MODES, type NormalizeMode } from '../src/app/config.js';
 import { sliceToRgb } from '../src/app/predict-job.js';
 import { readTiffInfo } from '../src/data/tiff.js';
-import { isHidden, slicePatient } from '../src/data/lgg.js';
+import { isHidden, slicePatient } from '../src/data/lgg-names.js';
 
 export type Normalize = NormalizeMode;
 
@@ -105,7 +105,7 @@ export const givenFile = (file: File): GivenFile => ({ file, path: file.webkitRe
  */
 export const byGivenPath = (a: GivenFile, b: GivenFile): number => (a.path || a.file.name).localeCompare(b.path || b.file.name, 'en', { numeric: true });
 
-/** A hidden file, or one in a hidden folder of what was given: `._TCGA_X_1.tif`, `.git/...` (lgg.ts's isHidden on each part). */
+/** A hidden file, or one in a hidden folder of what was given: `._TCGA_X_1.tif`, `.git/...` (lgg-names.ts's isHidden on each part). */
 export const isHiddenGiven = (f: GivenFile): boolean => [...f.path.split('/'), f.file.name].some(isHidden);
 
 /** Picked files (one by one or a folder's) as the page takes them: hidden ones left out, the rest in order. */

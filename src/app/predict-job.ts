@@ -14,7 +14,9 @@
 
 import { applyStats, channelStats, zscoreImages, type ChannelStats } from '../data/normalize.js';
 import { decodeTiff } from '../data/tiff.js';
-import { MASK_FILE, patientSlices, resizeBilinear } from '../data/lgg.js';
+import { patientSlices } from '../data/lgg.js';
+import { MASK_FILE } from '../data/lgg-names.js';
+import { resizeBilinear } from '../data/slice-decode.js';
 import { noGrad } from '../graph/autograd.js';
 import { ArgumentError } from '../errors.js';
 import { describeValue, expectChoice, expectNumber } from '../graph/args.js';

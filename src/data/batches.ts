@@ -10,7 +10,8 @@
 // Node modules are imported lazily so this file bundles for the browser.
 
 import { DataError } from './errors.js';
-import { decodeSlice, readFileBytes, type DecodedSlice } from './lgg.js';
+import { readFileBytes } from './lgg.js';
+import { decodeSlice, type DecodedSlice } from './slice-decode.js';
 import { deriveSeed, seededRandom, shuffled } from './split.js';
 import { nodeModule } from '../io/files.js';
 import { workerSource } from '../util/worker-source.js';

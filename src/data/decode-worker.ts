@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { parentPort } from 'node:worker_threads';
 import type { DecodeReply, DecodeTask } from './batches.js';
-import { decodeSlice } from './lgg.js';
+import { decodeSlice } from './slice-decode.js';
 
 async function decode(task: DecodeTask): Promise<{ reply: DecodeReply; transfer: ArrayBuffer[] }> {
   try {

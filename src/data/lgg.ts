@@ -4,13 +4,14 @@
 // 0 or 255; a mask with more values is refused), and `data.csv` with one row of clinical data per patient (`Patient` = the folder
 // name without its date). A slice's label is 1 when any pixel of its full-size mask is non-zero.
 //
-// scanLgg() lists and checks everything once; decodeSlice() turns a slice's two files into the
-// float tensors the model eats: image [S, S, 3] in 0..1 (bilinear when resized), mask [S, S] in
-// {0, 1} (nearest). Node's fs is imported lazily so this file also bundles for the browser,
-// where decodeSlice() works on bytes fetched some other way.
+// scanLgg() lists and checks everything once; loadSlice() reads a scanned slice's two files and
+// decodes them (slice-decode.ts); the file names are lgg-names.ts's. Node's fs is imported lazily
+// so this file also bundles for the browser.
 
 import { DataError } from './errors.js';
 import { decodeTiff, readTiffInfo, type TiffImage } from './tiff.js';
+import { byCodePoint, isHidden, SLICE_FILE, TIFF_NAME } from './lgg-names.js';
+import { checkPair, decodeSlice, type DecodedSlice } from './slice-decode.js';
 import { nodeFs, type NodeFs } from '../io/files.js';
 
 export interface LggSlice {
@@ -98,25 +99,6 @@ export async function readFileBytes(path: string): Promise<Uint8Array> {
   }
 }
 
-// kaggle_3m's file names, spelled here once for the scanner, `dawnet predict` and the browser page:
-// a slice `<folder>_<n>.tif`, its mask `<folder>_<n>_mask.tif` (.tiff and any case too).
-const MASK_SUFFIX = '_mask';
-const TIFF_EXT = String.raw`\.tiff?`;
-
-/** A kaggle_3m slice or mask file name: groups 1 the patient folder, 2 the slice number n, 3 '_mask' for a mask. */
-export const SLICE_FILE = new RegExp(String.raw`^(.+)_(\d+)(${MASK_SUFFIX})?${TIFF_EXT}$`, 'i');
-
-/**
- * A name ending as a mask does (`..._mask.tif`), numbered or not: predict refuses such a file as an
- * MRI and the page leaves it out. Every mask SLICE_FILE reads is one; no slice it reads is.
- */
-export const MASK_FILE = new RegExp(`${MASK_SUFFIX}${TIFF_EXT}$`, 'i');
-
-/** The patient folder a slice's file name starts with (`<folder>_<n>.tif`); null for a mask or any other name. */
-export function slicePatient(name: string): string | null {
-  const m = SLICE_FILE.exec(name);
-  return m && !m[3] ? m[1]! : null;
-}
 
 /**
  * The slice images of one patient folder (`<folder>_<n>.tif`, masks and hidden files left out) in
@@ -140,19 +122,7 @@ export async function patientSlices(folderPath: string): Promise<string[]> {
 }
 const DATED_FOLDER = /^(.+)_\d{8}$/;
 
-/**
- * File and folder names in code-point order: the same on every machine. localeCompare follows the
- * machine's locale (Lithuanian puts TCGA_DU_A5TY before A5TP), so batch order would too.
- */
-const byCodePoint = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
-/**
- * Names a scan passes over without a word: hidden entries (`.DS_Store`, macOS's `._X_1.tif`
- * AppleDouble copies, `.git/`), which a folder copied from a Mac or a repository holds by the
- * thousand and which are never slices. `dawnet predict`'s folders and the page's do the same.
- */
-export const isHidden = (name: string): boolean => name.startsWith('.');
-const TIFF_NAME = new RegExp(`${TIFF_EXT}$`, 'i');
 
 /** Lists, pairs, checks and labels every slice of a kaggle_3m-shaped folder. */
 export async function scanLgg(root: string, options: ScanLggOptions = {}): Promise<LggDataset> {
@@ -331,14 +301,6 @@ async function checkSlice(job: SlicePair & { folder: string }, verifyImages: boo
   };
 }
 
-function checkPair(image: { width: number; height: number; channels: number }, mask: { width: number; height: number }, imageName: string, maskName: string): void {
-  if (image.channels !== 3 && image.channels !== 4) {
-    throw new DataError(`${imageName}: ${image.channels}-channel image; LGG slices have 3 (pre-contrast, FLAIR, post-contrast)`);
-  }
-  if (mask.width !== image.width || mask.height !== image.height) {
-    throw new DataError(`${maskName}: mask is ${mask.width}x${mask.height} but its slice ${imageName} is ${image.width}x${image.height}`);
-  }
-}
 
 /**
  * The mask's non-zero pixels (any channel). A mask holds 0 and one other value (255 in kaggle_3m,
@@ -453,87 +415,6 @@ export function parseCsv(text: string, name = 'CSV'): string[][] {
   return rows;
 }
 
-export interface DecodedSlice {
-  /** [S, S, 3] row-major, channels interleaved, 0..1. */
-  image: Float32Array;
-  /** [S, S], 0 or 1. */
-  mask: Float32Array;
-  /** 1 when the stored (not resized) mask has a non-zero pixel. */
-  label: 0 | 1;
-}
-
-/** Decodes a slice and its mask to the working size S. Names are the files, for error messages. */
-export function decodeSlice(imageBytes: Uint8Array, maskBytes: Uint8Array, size: number, names: { image: string; mask: string }): DecodedSlice {
-  const image = decodeTiff(imageBytes, names.image);
-  const mask = decodeTiff(maskBytes, names.mask);
-  checkPair(image, mask, names.image, names.mask);
-  const { width, height } = image;
-  const scale = image.data instanceof Uint16Array ? 1 / 65535 : 1 / 255;
-  const rgb = new Float32Array(width * height * 3);
-  for (let p = 0, q = 0; p < width * height; p++, q += image.channels) {
-    // A 4th (alpha) channel, if any, is dropped.
-    rgb[3 * p] = image.data[q]! * scale;
-    rgb[3 * p + 1] = image.data[q + 1]! * scale;
-    rgb[3 * p + 2] = image.data[q + 2]! * scale;
-  }
-  const binary = new Float32Array(width * height);
-  let tumour = 0;
-  for (let p = 0; p < width * height; p++) {
-    for (let k = 0; k < mask.channels; k++) {
-      if (mask.data[p * mask.channels + k] !== 0) {
-        binary[p] = 1;
-        tumour++;
-        break;
-      }
-    }
-  }
-  const same = width === size && height === size;
-  return {
-    image: same ? rgb : resizeBilinear(rgb, width, height, 3, size, size),
-    mask: same ? binary : resizeNearest(binary, width, height, 1, size, size),
-    label: tumour > 0 ? 1 : 0,
-  };
-}
-
-/** Bilinear resize with pixel centres aligned (OpenCV's INTER_LINEAR, align_corners = false). [H, W, C] -> [outH, outW, C]. */
-export function resizeBilinear(src: ArrayLike<number>, width: number, height: number, channels: number, outWidth: number, outHeight: number): Float32Array {
-  const out = new Float32Array(outWidth * outHeight * channels);
-  const sx = width / outWidth;
-  const sy = height / outHeight;
-  for (let y = 0; y < outHeight; y++) {
-    const fy = Math.min(Math.max((y + 0.5) * sy - 0.5, 0), height - 1);
-    const y0 = Math.floor(fy);
-    const y1 = Math.min(y0 + 1, height - 1);
-    const wy = fy - y0;
-    for (let x = 0; x < outWidth; x++) {
-      const fx = Math.min(Math.max((x + 0.5) * sx - 0.5, 0), width - 1);
-      const x0 = Math.floor(fx);
-      const x1 = Math.min(x0 + 1, width - 1);
-      const wx = fx - x0;
-      for (let c = 0; c < channels; c++) {
-        const a = src[(y0 * width + x0) * channels + c]!;
-        const b = src[(y0 * width + x1) * channels + c]!;
-        const d = src[(y1 * width + x0) * channels + c]!;
-        const e = src[(y1 * width + x1) * channels + c]!;
-        out[(y * outWidth + x) * channels + c] = (a * (1 - wx) + b * wx) * (1 - wy) + (d * (1 - wx) + e * wx) * wy;
-      }
-    }
-  }
-  return out;
-}
-
-/** Nearest-neighbour resize: each output pixel takes the source pixel under its centre. [H, W, C] -> [outH, outW, C]. */
-export function resizeNearest(src: ArrayLike<number>, width: number, height: number, channels: number, outWidth: number, outHeight: number): Float32Array {
-  const out = new Float32Array(outWidth * outHeight * channels);
-  for (let y = 0; y < outHeight; y++) {
-    const sy = Math.min(Math.floor(((y + 0.5) * height) / outHeight), height - 1);
-    for (let x = 0; x < outWidth; x++) {
-      const sx = Math.min(Math.floor(((x + 0.5) * width) / outWidth), width - 1);
-      for (let c = 0; c < channels; c++) out[(y * outWidth + x) * channels + c] = src[(sy * width + sx) * channels + c]!;
-    }
-  }
-  return out;
-}
 
 /** Reads and decodes one scanned slice at the working size (Node, or any `read` you pass). */
 export async function loadSlice(slice: Pick<LggSlice, 'imagePath' | 'maskPath'>, size: number, read: (path: string) => Promise<Uint8Array> = readFileBytes): Promise<DecodedSlice> {

@@ -13,6 +13,7 @@ import { buildModel } from '../../src/app/model.js';
 import { outputNames, runPredict, sliceToRgb } from '../../src/app/predict-job.js';
 import { runFiles } from '../../src/app/run-dir.js';
 import { patientSlices, scanLgg } from '../../src/data/lgg.js';
+import { byCodePoint } from '../../src/data/lgg-names.js';
 import { volumeStats, applyStats, channelStats, zscoreImages } from '../../src/data/normalize.js';
 import { writeSyntheticDataset } from '../../src/data/synth.js';
 import { loadSlice } from '../../src/data/lgg.js';
@@ -142,8 +143,7 @@ describe('runPredict inputs', () => {
       vi.mocked(predictWithTta).mockImplementation(channel0);
     }
     // Once each (a folder's slices are read concurrently, so in no fixed order).
-    const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-    expect(vi.mocked(decodeTiff).mock.calls.map(([, name]) => name as string).sort(byName)).toEqual([...given].sort(byName));
+    expect(vi.mocked(decodeTiff).mock.calls.map(([, name]) => name as string).sort(byCodePoint)).toEqual([...given].sort(byCodePoint));
     // What predict fed before: the folder decoded once for its statistics, each slice again to predict.
     const rgb = (path: string) => sliceToRgb(readFileSync(path), path, S);
     const stats = channelStats(slices.map(rgb), S * S, 3);

@@ -1,4 +1,4 @@
-// kaggle_3m's file names as src/data/lgg.ts spells them, once, for the scanner, `dawnet predict`
+// kaggle_3m's file names as src/data/lgg-names.ts spells them, once, for the scanner, `dawnet predict`
 // and the browser page: what SLICE_FILE, MASK_FILE and slicePatient read, and that no other source
 // file spells the pattern again (a second spelling drifts: the page's patients, predict's masks).
 
@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { MASK_FILE, SLICE_FILE, slicePatient } from '../../src/data/lgg.js';
+import { MASK_FILE, SLICE_FILE, slicePatient } from '../../src/data/lgg-names.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -31,16 +31,16 @@ describe('kaggle_3m file names', () => {
     expect(slicePatient(name)).toBe(patient);
   });
 
-  it('no source file besides src/data/lgg.ts spells the pattern (a slice number or a mask suffix before .tif)', () => {
+  it('no source file besides src/data/lgg-names.ts spells the pattern (a slice number or a mask suffix before .tif)', () => {
     // A slice number, then .tif on the same line; or the mask suffix with .tif.
     const spelled = /_\(?\\d\+\)?.*\\\.tif|_mask\\\.tif/i;
     const sources = (dir: string): string[] =>
       readdirSync(join(ROOT, dir), { withFileTypes: true, recursive: true })
         .filter((e) => e.isFile() && e.name.endsWith('.ts'))
         .map((e) => join(e.parentPath, e.name).slice(ROOT.length));
-    const offenders = [...sources('src'), ...sources('web')].filter((f) => f !== 'src/data/lgg.ts' && spelled.test(readFileSync(join(ROOT, f), 'utf8')));
+    const offenders = [...sources('src'), ...sources('web')].filter((f) => f !== 'src/data/lgg-names.ts' && spelled.test(readFileSync(join(ROOT, f), 'utf8')));
     expect(offenders).toEqual([]);
-    // The guard sees the spellings the page and predict had before they shared lgg.ts's.
+    // The guard sees the spellings the page and predict had before they shared lgg-names.ts's.
     expect(spelled.test(String(/^(.+)_\d+\.tiff?$/i))).toBe(true);
     expect(spelled.test(String(/_mask\.tiff?$/i))).toBe(true);
     expect(spelled.test(String(/^(.+)_(\d+)(_mask)?\.tiff?$/i))).toBe(true);

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DataError } from '../../src/data/errors.js';
-import { decodeSlice, loadSlice, parseCsv, resizeBilinear, resizeNearest, scanLgg, type LggDataset } from '../../src/data/lgg.js';
+import { loadSlice, parseCsv, scanLgg, type LggDataset } from '../../src/data/lgg.js';
+import { decodeSlice, resizeBilinear, resizeNearest } from '../../src/data/slice-decode.js';
 import { writeSyntheticDataset } from '../../src/data/synth.js';
 import { decodeTiff, encodeTiff } from '../../src/data/tiff.js';
 

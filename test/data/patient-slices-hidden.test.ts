@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DataError } from '../../src/data/errors.js';
-import { isHidden, patientSlices } from '../../src/data/lgg.js';
+import { patientSlices } from '../../src/data/lgg.js';
+import { isHidden } from '../../src/data/lgg-names.js';
 
 describe('patientSlices and hidden files', () => {
   it('leaves out ._X_n.tif, .X_n.tif and .DS_Store; a folder of hidden files alone holds no slices', async () => {

@@ -157,7 +157,7 @@ describe('kFoldSplits', () => {
 });
 
 describe('splits do not depend on the order the slices come in', () => {
-  // A folder listing sorted by the machine's locale (lgg.ts sorts with localeCompare) orders
+  // A folder listing sorted by the machine's locale (lgg.ts sorted with localeCompare before a058a35) orders
   // kaggle_3m's TCGA_DU_A5TY before TCGA_DU_A5TP under Lithuanian collation: the same patients
   // in another order must give the same split for a seed.
   function reordered(slices: readonly FakeSlice[], seed: number): FakeSlice[] {
