@@ -234,12 +234,12 @@ export function gaussianWeights(sigma: number, parametrisation: Parametrisation)
   return weights.map((v) => v / sum);
 }
 
-const smoothSpec: KernelSpec = {
-  name: 'augment.smooth',
-  key: '',
-  inputs: 3,
-  outputs: 1,
-  wgsl: () => /* wgsl */ `
+/**
+ * WGSL of augment.smooth: its params, bindings and foldLine, then (SMOOTH_LINE, after the bounds
+ * check) element i's line: `len`, its `pos` on the line, the `stride` between taps and `lineStart`.
+ * Shared with the test that keeps the fold-every-tap kernel this one must match bit for bit.
+ */
+export const SMOOTH_DECLS = /* wgsl */ `
 struct Params { total: u32, h: u32, w: u32, k: u32, axis: u32, radius: u32, wholeSample: u32, scaled: u32 }
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var<storage, read> weights: array<f32>;
@@ -260,12 +260,9 @@ fn foldLine(i: i32, len: i32) -> i32 {
   var m = i % period;
   if (m < 0) { m += period; }
   return select(m, period - 1 - m, m >= len);
-}
+}`;
 
-@compute @workgroup_size(256)
-fn main(${LINEAR_MAIN_ARGS}) {
-  let i = ${linearIndex()};
-  if (i >= params.total) { return; }
+export const SMOOTH_LINE = /* wgsl */ `
   let kk = i % params.k;
   let p = i / params.k;
   let col = p % params.w;
@@ -275,7 +272,21 @@ fn main(${LINEAR_MAIN_ARGS}) {
   let len = select(params.h, params.w, alongW);
   let pos = select(row, col, alongW);
   let stride = select(params.w * params.k, params.k, alongW);
-  let lineStart = i - pos * stride;
+  let lineStart = i - pos * stride;`;
+
+const smoothSpec: KernelSpec = {
+  name: 'augment.smooth',
+  key: '',
+  inputs: 3,
+  outputs: 1,
+  wgsl: () => /* wgsl */ `
+${SMOOTH_DECLS}
+
+@compute @workgroup_size(256)
+fn main(${LINEAR_MAIN_ARGS}) {
+  let i = ${linearIndex()};
+  if (i >= params.total) { return; }
+${SMOOTH_LINE}
   // Taps [t0, t1) land inside the line and need no folding; only those before t0 (off the start)
   // and from t1 on (off the end) do. The three loops keep the taps' order, so the sum is the same
   // float for float as one folded loop. The signed % of the fold on every tap made the pass 3.7x a

@@ -9,7 +9,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { runtime, type KernelSpec } from '../../src/gpu/runtime.js';
 import { packParams, u32 } from '../../src/gpu/params.js';
 import { emptyTensor, type Tensor } from '../../src/graph/tensor.js';
-import { gaussianWeights, smoothField, type Parametrisation } from '../../src/kernels/augment.js';
+import { gaussianWeights, SMOOTH_DECLS, SMOOTH_LINE, smoothField, type Parametrisation } from '../../src/kernels/augment.js';
 import { linearGrid, LINEAR_MAIN_ARGS, linearIndex } from '../../src/kernels/wgsl.js';
 import { smoothPlanesRef } from '../../src/reference/augment.js';
 import { expectClose } from '../helpers/close.js';
@@ -18,46 +18,19 @@ import { uniform } from '../helpers/rng.js';
 
 useGpu();
 
-/** The kernel before the split: every tap through the signed-% fold. */
+/** The kernel before the split: every tap through the signed-% fold (its declarations and line are augment.smooth's). */
 const foldEveryTap: KernelSpec = {
   name: 'test.smoothFoldEveryTap',
   key: '',
   inputs: 3,
   outputs: 1,
   wgsl: () => /* wgsl */ `
-struct Params { total: u32, h: u32, w: u32, k: u32, axis: u32, radius: u32, wholeSample: u32, scaled: u32 }
-@group(0) @binding(0) var<storage, read> src: array<f32>;
-@group(0) @binding(1) var<storage, read> weights: array<f32>;
-@group(0) @binding(2) var<storage, read> scales: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
-@group(0) @binding(4) var<uniform> params: Params;
-fn foldLine(i: i32, len: i32) -> i32 {
-  if (params.wholeSample == 1u) {
-    if (len == 1) { return 0; }
-    let period = 2 * len - 2;
-    var m = i % period;
-    if (m < 0) { m += period; }
-    return select(m, period - m, m >= len);
-  }
-  let period = 2 * len;
-  var m = i % period;
-  if (m < 0) { m += period; }
-  return select(m, period - 1 - m, m >= len);
-}
+${SMOOTH_DECLS}
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
   let i = ${linearIndex()};
   if (i >= params.total) { return; }
-  let kk = i % params.k;
-  let p = i / params.k;
-  let col = p % params.w;
-  let row = (p / params.w) % params.h;
-  let b = p / (params.w * params.h);
-  let alongW = params.axis == 1u;
-  let len = select(params.h, params.w, alongW);
-  let pos = select(row, col, alongW);
-  let stride = select(params.w * params.k, params.k, alongW);
-  let lineStart = i - pos * stride;
+${SMOOTH_LINE}
   var acc = 0.0;
   for (var t = 0u; t <= 2u * params.radius; t++) {
     let j = foldLine(i32(pos + t) - i32(params.radius), i32(len));
