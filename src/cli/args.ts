@@ -5,6 +5,14 @@ import { DawnetError } from '../errors.js';
 
 export class UsageError extends DawnetError {}
 
+/**
+ * --seed, as the seeded generators take it: a uint32 (deriveSeed's `>>> 0`), so 1.5 would run as
+ * seed 1, -1 as 4294967295 and 2^32 as 0; anything else is refused by name.
+ */
+export function checkSeed(seed: number): void {
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UsageError(`--seed must be a whole number from 0 to 4294967295, got ${seed}`);
+}
+
 export interface FlagSpec {
   type: 'string' | 'number' | 'boolean' | 'list';
   help: string;

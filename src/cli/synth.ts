@@ -3,7 +3,7 @@
 
 import { readdir } from 'node:fs/promises';
 import { writeSyntheticDataset } from '../data/synth.js';
-import { parseArgs, UsageError, type CommandSpec } from './args.js';
+import { checkSeed, parseArgs, UsageError, type CommandSpec } from './args.js';
 
 export const synthSpec: CommandSpec = {
   name: 'synth',
@@ -29,7 +29,7 @@ export async function runSynth(args: string[]): Promise<void> {
   const range = /^(\d+)-(\d+)$/.exec(String(parsed.flags.slices));
   if (!range) throw new UsageError(`--slices expects MIN-MAX, e.g. 20-88, got '${parsed.flags.slices}'`);
   checkSynthBounds(parsed.flags.size as number, parsed.flags.patients as number);
-  checkSynthSeed(parsed.flags.seed as number);
+  checkSeed(parsed.flags.seed as number);
   await checkEmptyOut(out);
   const started = performance.now();
   const summary = await writeSyntheticDataset(out, {
@@ -55,11 +55,6 @@ export function checkSynthBounds(size: number, patients: number): void {
   if (!Number.isInteger(patients) || patients < 1 || patients > MAX_PATIENTS) {
     throw new UsageError(`--patients must be a whole number from 1 to ${MAX_PATIENTS}, got ${patients}`);
   }
-}
-
-/** The seed is taken as a uint32 (deriveSeed's `>>> 0`): 1.5 would write seed 1's data, 2^32 seed 0's. */
-export function checkSynthSeed(seed: number): void {
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new UsageError(`--seed must be a whole number from 0 to 4294967295, got ${seed}`);
 }
 
 /**

@@ -6,7 +6,7 @@ import { nodePath } from '../io/files.js';
 import { runTraining } from '../app/train-job.js';
 import { AUGMENT_PRESETS } from '../data/augment.js';
 import * as dn from '../index.js';
-import { parseArgs, UsageError, type CommandSpec } from './args.js';
+import { checkSeed, parseArgs, UsageError, type CommandSpec } from './args.js';
 import { catchInterrupt } from './interrupt.js';
 import { ProgressBar } from './progress.js';
 
@@ -116,8 +116,7 @@ export function validateTrainConfig(c: TrainConfig, resume: boolean): void {
     if (!Number.isInteger(v) || v < 1) throw new UsageError(`--${k} must be a positive whole number, got ${v}`);
   }
   if (!(c.lr > 0)) throw new UsageError(`--lr must be positive, got ${c.lr}`);
-  // The seeded generators take the seed as a 32-bit unsigned integer: 1.5 would run as 1, -1 as 4294967295.
-  if (!Number.isInteger(c.seed) || c.seed < 0 || c.seed >= 2 ** 32) throw new UsageError(`--seed must be a whole number from 0 to 4294967295, got ${c.seed}`);
+  checkSeed(c.seed);
   if (!(c.lrFactor > 0 && c.lrFactor < 1)) throw new UsageError(`--lr-factor must be between 0 and 1 (the learning rate is multiplied by it on a plateau), got ${c.lrFactor}`);
   // The callbacks refuse these too, but only once the run's folder is written: a run left that way
   // could neither be resumed nor replaced without --overwrite.

@@ -9,6 +9,7 @@
 
 import { splitmix32 } from '../util/random.js';
 import { DataError } from './errors.js';
+import { byCodePoint } from './lgg-names.js';
 
 /** Seeded uniform numbers in [0, 1): the shared SplitMix32-style generator. */
 export const seededRandom = splitmix32;
@@ -99,7 +100,7 @@ function patientsInOrder(slices: readonly SliceLike[]): string[] {
  * sorted by the machine's locale puts `A5TY` before `A5TP` in Lithuanian, Z before T in Estonian).
  */
 function patientsSorted(slices: readonly SliceLike[]): string[] {
-  return patientsInOrder(slices).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return patientsInOrder(slices).sort(byCodePoint);
 }
 
 function assemble<T extends SliceLike>(slices: readonly T[], level: DataSplit<T>['level'], sets: { train: Set<string>; val: Set<string>; test: Set<string> }, patients: DataSplit<T>['patients']): DataSplit<T> {

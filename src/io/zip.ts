@@ -6,6 +6,7 @@
 import { FormatError } from '../errors.js';
 // @ts-expect-error pako ships no type declarations; PakoInflate below declares the part used.
 import pakoModule from 'pako';
+import { crc32 } from './png.js';
 
 export interface ZipEntry {
   name: string;
@@ -34,21 +35,6 @@ export const MAX_TYPED_ARRAY = 2 ** 32;
  */
 const maxInflated = (compressed: number) => 1032 * compressed + 1024;
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-function crc32(b: Uint8Array): number {
-  let c = 0xffffffff;
-  for (let i = 0; i < b.length; i++) c = CRC_TABLE[(c ^ b[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 /**
  * The zip's central directory (zip64 included); a truncated file is a FormatError. A damaged byte can point any offset outside the file, and DataView

@@ -71,7 +71,7 @@ export const SUMS_INPUTS: Record<SumsMode, string[]> = { mean: ['x'], var: ['x',
  * Width 4 with `lanes`: every vec4 lane its own group (Cg = 1), mean and invStd read four at a
  * time; otherwise a thread's loads all belong to one group and their lanes add up.
  */
-export function threadSumsSpec(mode: SumsMode, width: VecWidth, lanes: boolean): KernelSpec {
+function threadSumsSpec(mode: SumsMode, width: VecWidth, lanes: boolean): KernelSpec {
   const inputs = SUMS_INPUTS[mode];
   const T = width === 4 ? 'vec4<f32>' : 'f32';
   const S = lanes ? T : 'f32';

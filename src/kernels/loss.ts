@@ -149,7 +149,7 @@ function bceGradient(kind: BceKind, dy: Tensor, x: Tensor, y: Tensor, eps: numbe
 }
 
 /** The target's gradient, dL/dy = dy * scale * dl/dy, for either BCE; x is p or z. */
-export function bceTargetBackward(kind: BceKind, dy: Tensor, x: Tensor, y: Tensor, eps = 1e-7, scale = 1): Tensor {
+function bceTargetBackward(kind: BceKind, dy: Tensor, x: Tensor, y: Tensor, eps: number, scale: number): Tensor {
   return bceGradient(kind, dy, x, y, eps, scale, 'target');
 }
 

@@ -49,11 +49,29 @@ export function transposeAxes(shape: readonly number[], perm: readonly number[])
   return out.length <= 1 ? [] : out;
 }
 
-function spec(rank: number, width: VecWidth): KernelSpec {
-  const last = rank - 1;
+/** WGSL: c0..c{n-1}, the coordinates of `rest` over the first n axes of params.size (outermost c0). */
+function coordsWgsl(n: number): string[] {
   const coords: string[] = [];
-  for (let d = last - 1; d > 0; d--) coords.push(`let c${d} = rest % ${at('size', d)};`, `rest /= ${at('size', d)};`);
+  for (let d = n - 1; d > 0; d--) coords.push(`let c${d} = rest % ${at('size', d)};`, `rest /= ${at('size', d)};`);
   coords.push('let c0 = rest;');
+  return coords;
+}
+
+/** Built once per key: a transpose runs many times a step, and its spec is the same for a key. */
+const specs = new Map<string, KernelSpec>();
+const cached = (key: string, make: () => KernelSpec): KernelSpec => {
+  let s = specs.get(key);
+  if (!s) specs.set(key, (s = make()));
+  return s;
+};
+
+function spec(rank: number, width: VecWidth): KernelSpec {
+  return cached(`r${rank}w${width}`, () => makeSpec(rank, width));
+}
+
+function makeSpec(rank: number, width: VecWidth): KernelSpec {
+  const last = rank - 1;
+  const coords = coordsWgsl(last);
   const base = Array.from({ length: last }, (_, d) => `c${d} * ${at('stride', d)}`).join(' + ');
   const type = vecType(width);
   return {
@@ -96,9 +114,11 @@ fn main(${LINEAR_MAIN_ARGS}) {
  * the rank. Against the scalar kernel on [8, 128, 128, 32] perm [0, 3, 1, 2], lavapipe: 41 -> 13 ms.
  */
 function blockSpec(rank: number): KernelSpec {
-  const coords: string[] = [];
-  for (let d = rank - 1; d > 0; d--) coords.push(`let c${d} = rest % ${at('size', d)};`, `rest /= ${at('size', d)};`);
-  coords.push('let c0 = rest;');
+  return cached(`block${rank}`, () => makeBlockSpec(rank));
+}
+
+function makeBlockSpec(rank: number): KernelSpec {
+  const coords = coordsWgsl(rank);
   const sum = (name: string): string => Array.from({ length: rank }, (_, d) => `c${d} * ${at(name, d)}`).join(' + ');
   return {
     name: 'transpose.block4',

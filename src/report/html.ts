@@ -10,7 +10,7 @@
 
 import { nodeFs, nodePath, writeFileAtomic } from '../io/files.js';
 import { pngDataUri } from '../io/png.js';
-import { medianOf } from '../train/metrics.js';
+import { meanOf, medianOf } from '../train/metrics.js';
 import { barChart, diceHistogram, historyCharts, loadChartJs, type ChartSpec } from './charts.js';
 import { overlay, toRgb8 } from './overlay.js';
 import { CSS, PAGE_SCRIPT } from './page-assets.js';
@@ -172,7 +172,7 @@ function policyText(policy: string | undefined, skipped: number): string {
 function diceSection(sliceDice: (number | null)[], policy: string | undefined, spec: ChartSpec): string {
   // Summed in ascending order, as the mean always was here.
   const scored = sliceDice.filter((d): d is number => d !== null && Number.isFinite(d)).sort((a, b) => a - b);
-  const mean = scored.length ? scored.reduce((s, d) => s + d, 0) / scored.length : NaN;
+  const mean = meanOf(scored);
   const median = medianOf(scored);
   const summary = `<p data-testid="empty-policy">${scored.length} of ${sliceDice.length} slices scored; mean Dice <b>${formatNumber(mean)}</b>, median ${formatNumber(median)}. ${escapeHtml(policyText(policy, sliceDice.length - scored.length))}</p>`;
   return section('dice', 'Per-slice Dice', `${summary}<div class="charts one">${chartBox(spec)}</div>`);

@@ -202,11 +202,12 @@ function checkEmaState(
   if (ema.swapped) throw new ArgumentError('loadCheckpoint: the EMA has its averaged weights swapped in; swapOut() before loading');
   const shadows = new Map<string, HostTensor>();
   for (const [name, h] of tensors) if (name.startsWith('ema/')) shadows.set(name.slice(4), h);
-  if (!metadata.ema) {
+  const entry = metadataJson(metadata, 'ema', source);
+  if (!entry) {
     if (shadows.size) throw new FormatError(`${source}: the checkpoint has ema/ tensors but no EMA metadata (decay, update count)`);
     return null;
   }
-  const scalars = parseEmaScalars(source, metadata.ema);
+  const scalars = parseEmaScalars(source, entry);
   ema.expectState(source, shadows);
   return { shadows, scalars };
 }

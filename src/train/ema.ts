@@ -190,16 +190,10 @@ export class WeightEma {
   }
 }
 
-/** The scalars of a checkpoint's `ema` metadata entry, checked. */
-export function parseEmaScalars(source: string, json: string): EmaScalars {
-  let s: Partial<EmaScalars>;
-  try {
-    s = JSON.parse(json) as Partial<EmaScalars>;
-  } catch {
-    throw new FormatError(`${source}: the checkpoint's EMA metadata is not JSON`);
-  }
-  if (typeof s?.decay !== 'number' || !Number.isInteger(s.updates) || s.updates! < 0) {
-    throw new FormatError(`${source}: the checkpoint's EMA metadata has no decay and update count (${json})`);
+/** The scalars of a checkpoint's `ema` metadata entry (parsed as checkpoint.ts parses every entry), checked. */
+export function parseEmaScalars(source: string, s: Partial<EmaScalars>): EmaScalars {
+  if (typeof s.decay !== 'number' || !Number.isInteger(s.updates) || s.updates! < 0) {
+    throw new FormatError(`${source}: the checkpoint's EMA metadata has no decay and update count (${JSON.stringify(s)})`);
   }
   return { decay: s.decay, warmup: s.warmup !== false, updates: s.updates! };
 }

@@ -5,7 +5,8 @@ import { UsageError } from '../../src/cli/args.js';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { checkSynthBounds, checkSynthSeed, runSynth } from '../../src/cli/synth.js';
+import { checkSeed as checkSynthSeed } from '../../src/cli/args.js';
+import { checkSynthBounds, runSynth } from '../../src/cli/synth.js';
 
 describe('convert arguments', () => {
   it('splits --key=value at the first = only', () => {
