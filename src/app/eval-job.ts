@@ -20,7 +20,7 @@ import { describeValue, expectChoice, expectNumber } from '../graph/args.js';
 import type { Module } from '../nn/module.js';
 import { postprocessVolumes } from '../train/components.js';
 import { evaluate, type EvalSet } from '../train/fit.js';
-import { binaryReport, meanOf, medianOf, segmentationReport, type SegmentationReport, type SurfaceReport } from '../train/metrics.js';
+import { binaryReport, segmentationReport, type SegmentationReport, type SurfaceReport } from '../train/metrics.js';
 import { TTA_MODES, TtaModel, type TtaMode } from '../train/tta.js';
 import type { TrainConfig } from './config.js';
 import { evaluationSlices, makeDataset } from './data.js';
@@ -151,41 +151,6 @@ function postprocessPlaced(pred: Float32Array, size: number, volumes: readonly s
   return { pred: out, ...total };
 }
 
-/**
- * The surface report with the incomplete volumes taken out of the per-volume figures: their rows
- * keep their Dice, lose HD95 and ASSD and say `incomplete`; the means, medians and counts are those
- * of the complete volumes (as segmentationReport gives them on those alone). Per-slice figures are
- * 2-D and stay.
- */
-function withoutIncomplete(s: SurfaceReport, incomplete: IncompleteVolume[], set: EvalSet): SurfaceReport & { volumesIncomplete: number } {
-  const out = new Set(incomplete.map((v) => v.volume));
-  const perVolume = s.perVolume.map((row) => (out.has(row.volume) ? { ...row, hd95: null, assd: null, incomplete: true } : row));
-  const complete = s.perVolume.filter((row) => !out.has(row.volume) && row.hd95 !== null);
-  const hd95 = complete.map((row) => row.hd95!);
-  const assd = complete.map((row) => row.assd!);
-  let [oneEmpty, bothEmpty] = [0, 0];
-  for (const [volume, slices] of slicesByVolume(set.volumes, set.pred.length / set.sampleSize)) {
-    if (!out.has(volume)) continue;
-    const has = (a: Float32Array, above: (v: number) => boolean) => slices.some((k) => a.subarray(k * set.sampleSize, (k + 1) * set.sampleSize).some(above));
-    // Binarised as segmentationReport does: the prediction at 0.5, the truth above 0.5.
-    const [p, t] = [has(set.pred, (v) => v >= 0.5), has(set.target, (v) => v > 0.5)];
-    if (p !== t) oneEmpty++;
-    if (!p && !t) bothEmpty++;
-  }
-  return {
-    ...s,
-    hd95PerVolume: meanOf(hd95),
-    hd95PerVolumeMedian: medianOf(hd95),
-    assdPerVolume: meanOf(assd),
-    assdPerVolumeMedian: medianOf(assd),
-    volumesScored: hd95.length,
-    volumesOneEmpty: s.volumesOneEmpty - oneEmpty,
-    volumesBothEmpty: s.volumesBothEmpty - bothEmpty,
-    volumesIncomplete: incomplete.length,
-    perVolume,
-  };
-}
-
 /** Numbers as ranges: [3, 4, 5, 9] is '3-5, 9'. */
 function ranges(nums: number[]): string {
   const parts: string[] = [];
@@ -233,9 +198,9 @@ export function segmentationMetrics(set: EvalSet, c: Pick<TrainConfig, 'size' | 
     gaps = p.gaps;
     scored = { ...set, pred: p.pred };
   }
-  const surface = { sliceShape: [c.size, c.size], spacing: opts.spacing };
+  // An incomplete volume gets no 3-D distance (SurfaceOptions.incomplete): none is measured across its gap.
+  const surface = { sliceShape: [c.size, c.size], spacing: opts.spacing, ...(incomplete.length ? { incomplete: new Set(incomplete.map((v) => v.volume)) } : {}) };
   const r: SegmentationReport = segmentationReport(scored.pred, scored.target, scored.sampleSize, { emptyPolicy: c.emptyPolicy, volumes: scored.volumes, surface });
-  if (incomplete.length) r.surface = withoutIncomplete(r.surface!, incomplete, scored);
   const volumeCount = r.surface!.perVolume.length;
   const rows: [string, string][] = [
     [`Dice per slice (empty slices: ${r.emptyPolicy === 'one' ? 'count as 1' : 'skipped'})`, pct(r.dicePerSlice)],

@@ -233,6 +233,12 @@ export interface SurfaceOptions {
   sliceShape?: readonly number[];
   /** Exactly one of truth and prediction empty: left out ('skip', default) or Infinity. */
   oneEmpty?: OneEmptyPolicy;
+  /**
+   * Volumes missing a slice (eval's incompleteVolumes): no 3-D distance is measured across the
+   * gap. Their rows keep Dice and say `incomplete`, with no HD95 or ASSD, and the volume figures
+   * and counts are over the other volumes; their slices' 2-D figures count as any slice's.
+   */
+  incomplete?: ReadonlySet<string>;
 }
 
 export interface SurfaceReport {
@@ -255,7 +261,9 @@ export interface SurfaceReport {
   slicesScored: number;
   slicesOneEmpty: number;
   /** Per volume, in order of first appearance; null where a policy left the value out. */
-  perVolume: { volume: string; dice: number | null; hd95: number | null; assd: number | null }[];
+  perVolume: { volume: string; dice: number | null; hd95: number | null; assd: number | null; incomplete?: true }[];
+  /** Volumes left out as incomplete (SurfaceOptions.incomplete); absent when none were given. */
+  volumesIncomplete?: number;
 }
 
 export interface SegmentationOptions {
@@ -266,7 +274,7 @@ export interface SegmentationOptions {
 }
 
 const SEGMENTATION_OPTIONS = ['emptyPolicy', 'volumes', 'threshold', 'surface'] as const;
-const SURFACE_OPTIONS = ['spacing', 'sliceShape', 'oneEmpty'] as const;
+const SURFACE_OPTIONS = ['spacing', 'sliceShape', 'oneEmpty', 'incomplete'] as const;
 
 /**
  * No NaN among the values: a NaN is neither above nor below the threshold, so it would be read as
@@ -437,6 +445,10 @@ function surfaceReport(m: Masks, volumeSlices: Map<string, number[]>, perVolume:
         sl.assd.push(v.assd);
       }
     });
+    if (o.incomplete?.has(volume)) {
+      rows.push({ volume, dice: diceOf(perVolume.get(volume)!, empty), hd95: null, assd: null, incomplete: true });
+      continue;
+    }
     const r = surfaceDistance(vp, vt, [slices.length, h, w], spacing);
     if (r.empty === 'one') vol.oneEmpty++;
     if (r.empty === 'both') vol.bothEmpty++;
@@ -464,5 +476,6 @@ function surfaceReport(m: Masks, volumeSlices: Map<string, number[]>, perVolume:
     slicesScored: sl.hd95.length,
     slicesOneEmpty: sl.oneEmpty,
     perVolume: rows,
+    ...(o.incomplete ? { volumesIncomplete: rows.filter((r) => r.incomplete).length } : {}),
   };
 }
