@@ -113,14 +113,23 @@ export class BatchLoader {
     return this.opts.shuffle ? shuffled(identity, seededRandom(deriveSeed(this.opts.seed, epoch))) : identity;
   }
 
-  /** The batches of one epoch, in order. Breaking out early is fine: pending decodes are dropped. */
-  async *epoch(epoch: number): AsyncGenerator<Batch> {
+  /**
+   * The batches of one epoch, in order, from batch `from` on (default 0): a resumed epoch starts
+   * where it stopped without decoding the batches before it. They are the batches an epoch from 0
+   * yields from there (the same samples in the same order, the same `index`, which a caller's
+   * augmentation seeds by), since the order is a function of (seed, epoch) alone. Breaking out
+   * early is fine: pending decodes are dropped.
+   */
+  async *epoch(epoch: number, from = 0): AsyncGenerator<Batch> {
     if (this.closed) throw new DataError('batches: the loader is closed');
+    if (!Number.isInteger(from) || from < 0 || from > this.batchesPerEpoch) {
+      throw new DataError(`batches: an epoch starts at a batch from 0 to ${this.batchesPerEpoch} (its batches per epoch), got ${from}`);
+    }
     const decode = await this.decoder();
     const order = this.order(epoch);
     const { batchSize, prefetch } = this.opts;
     const queue: Promise<Batch>[] = [];
-    let next = 0;
+    let next = from;
     const start = () => {
       const index = next++;
       const picked = order.slice(index * batchSize, (index + 1) * batchSize).map((i) => this.samples[i]!);

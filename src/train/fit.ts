@@ -29,6 +29,14 @@ export interface Batch {
 /** Batches are handed over: fit() disposes them after use. */
 export interface Dataset {
   batches(epoch: number): Iterable<Batch> | AsyncIterable<Batch>;
+  /**
+   * The batches `batches(epoch)` hands out from batch `from` (0-based) on, without making the
+   * ones before it: the same samples and the same augmentation, which must therefore not depend
+   * on the batches before (seed it by epoch and batch, as BatchLoader.epoch(epoch, from) allows).
+   * A resumed epoch (FitOptions.resumeEpoch) starts with it where the dataset has it; without it,
+   * fit draws the batches already trained from batches(epoch) and disposes them.
+   */
+  batchesFrom?(epoch: number, from: number): Iterable<Batch> | AsyncIterable<Batch>;
   /** Batches per epoch, when known (for progress and time left). */
   batchCount?: number;
 }
@@ -97,11 +105,12 @@ export interface FitOptions {
   epochs: number;
   initialEpoch?: number;
   /**
-   * Resuming an epoch that was interrupted part-way: the first epoch (initialEpoch) draws its
-   * first `batches` batches and disposes them untrained, so the batches that follow (and their
-   * augmentation, seeded by epoch and batch) are those an uninterrupted run would have seen, and
-   * its logged loss and metric count the skipped batches' sums. Exact where the interruption came
-   * at the end of a group of `accumulate` batches (or of the epoch).
+   * Resuming an epoch that was interrupted part-way: the first epoch (initialEpoch) starts at
+   * batch `batches`, by the dataset's batchesFrom where it has one (nothing made for the batches
+   * trained before), else by drawing those batches and disposing them untrained, so the batches
+   * that follow (and their augmentation, seeded by epoch and batch) are those an uninterrupted run
+   * would have seen; its logged loss and metric count the skipped batches' sums. Exact where the
+   * interruption came at the end of a group of `accumulate` batches (or of the epoch).
    */
   resumeEpoch?: EpochProgress;
   optimizer: Optimizer;
@@ -184,8 +193,10 @@ export async function trainEpoch(
   let total = resumed?.lossSum ?? 0;
   let metricTotal = resumed?.metricSum ?? 0;
   let samples = resumed?.samples ?? 0;
-  let batch = 0;
   const skip = resumed?.batches ?? 0;
+  // A dataset that can start part-way makes none of the batches trained before the interruption.
+  const startsAtSkip = skip > 0 && typeof data.batchesFrom === 'function';
+  let batch = startsAtSkip ? skip : 0;
   let stepped = false;
   let tuned = false;
   /** Batches trained since the last optimiser step (a resumed epoch's skipped ones are not). */
@@ -206,7 +217,7 @@ export async function trainEpoch(
     // fit passes the WeightEma it resolved; options alone are fit's to turn into one.
     if (opts.ema instanceof WeightEma) opts.ema.update();
   };
-  for await (const b of data.batches(epoch)) {
+  for await (const b of startsAtSkip ? data.batchesFrom!(epoch, skip) : data.batches(epoch)) {
     expectFreshBatch('fit', b, epoch, batch);
     if (batch < skip) {
       // Trained before the interruption: drawn so that the batches after it come as they did.
