@@ -8,7 +8,7 @@ import { scanLgg, type LggDataset, type LggSlice } from '../data/lgg.js';
 import { applyStats, volumeStats, zscoreImages, type ChannelStats } from '../data/normalize.js';
 import { kFoldSplits, splitByPatients, splitDataset, type DataSplit } from '../data/split.js';
 import { FormatError } from '../errors.js';
-import { nodeFs, nodePath, writeFileAtomic } from '../io/files.js';
+import { makeFolder, nodeFs, nodePath, writeFileAtomic } from '../io/files.js';
 import { tensor } from '../graph/tensor.js';
 import type { Batch, Dataset } from '../train/fit.js';
 import type { TrainConfig } from './config.js';
@@ -102,7 +102,7 @@ async function writeProblemsFile(path: string, lines: string[]): Promise<void> {
     await fs.rm(path, { force: true });
     return;
   }
-  await fs.mkdir((await nodePath()).dirname(path), { recursive: true });
+  await makeFolder((await nodePath()).dirname(path));
   await writeFileAtomic(path, lines.map((l) => `${l}\n`).join(''));
 }
 

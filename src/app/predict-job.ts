@@ -21,7 +21,7 @@ import { noGrad } from '../graph/autograd.js';
 import { ArgumentError } from '../errors.js';
 import { describeValue, expectChoice, expectNumber } from '../graph/args.js';
 import { tensor } from '../graph/tensor.js';
-import { nodeFs, readFileBytes, writeFileAtomic } from '../io/files.js';
+import { makeFolder, nodeFs, readFileBytes, writeFileAtomic } from '../io/files.js';
 import { encodePng } from '../io/png.js';
 import type { Module } from '../nn/module.js';
 import { postprocessMask } from '../train/components.js';
@@ -267,7 +267,7 @@ export async function runPredict(runDir: string, paths: string[], outDir: string
   try {
     await useRunTuning(runDir, log);
     model.eval();
-    await (await nodeFs()).mkdir(outDir, { recursive: true });
+    await makeFolder(outDir);
     results = await predictSlices(model, groups, outDir, log, c, { tta, minLesionSize, keepLargest });
   } finally {
     model.dispose();

@@ -5,7 +5,7 @@
 import { DataError } from '../data/errors.js';
 import { FormatError } from '../errors.js';
 import { loadConvTuning } from '../io/conv-tuning.js';
-import { nodeFs as fs, writeFileAtomic } from '../io/files.js';
+import { makeFolder, nodeFs as fs, writeFileAtomic } from '../io/files.js';
 import type { Logs } from '../train/callbacks.js';
 import { OLDER_RUN_DEFAULTS, runConfigFault, type TrainConfig } from './config.js';
 
@@ -25,7 +25,7 @@ export const runFiles = (dir: string) => ({
 });
 
 export async function ensureRunDir(dir: string): Promise<void> {
-  await (await fs()).mkdir(dir, { recursive: true });
+  await makeFolder(dir);
 }
 
 export async function writeJson(path: string, value: unknown): Promise<void> {

@@ -9,7 +9,7 @@ import { buildModel, optimizerFor } from '../app/model.js';
 import { writeJson } from '../app/run-dir.js';
 import { importBaseWeights } from '../app/train-job.js';
 import * as dn from '../index.js';
-import { nodeFs, nodePath, writeFileAtomic } from '../io/files.js';
+import { makeFolder, nodePath, writeFileAtomic } from '../io/files.js';
 import { formatLoss, formatLr, renderLrFindPage, sampleSteps } from '../report/lr-find-html.js';
 import { findLearningRate, LR_FINDER_DEFAULTS, SUGGESTION_RULE, type LrFinderResult } from '../train/lr-finder.js';
 import { parseArgs, UsageError, type CommandSpec } from './args.js';
@@ -95,8 +95,8 @@ async function runLrFindJob(s: LrFindSettings, log: (m: string) => void, onStep?
     optimizer.dispose();
     built.model.dispose();
   }
-  const [fs, path] = [await nodeFs(), await nodePath()];
-  await fs.mkdir(c.out, { recursive: true });
+  const path = await nodePath();
+  await makeFolder(c.out);
   await writeJson(path.join(c.out, 'lr-find.json'), {
     task: c.task,
     minLr: s.minLr,
@@ -118,7 +118,7 @@ export async function runLrFind(args: string[]): Promise<void> {
   if (!parsed) return;
   const settings = lrFindSettings(parsed.positionals[0], parsed.flags);
   // Made first: an --out that is a file or cannot be written failed only after the whole test.
-  await (await nodeFs()).mkdir(settings.config.out, { recursive: true });
+  await makeFolder(settings.config.out);
   await dn.init();
   const log = (m: string) => console.log(m);
   log(`adapter: ${dn.info().name}`);

@@ -1,8 +1,9 @@
 // `dawnet synth`: writes a synthetic LGG data set in kaggle_3m's layout, so training and the
 // data pipeline can be tried without the Kaggle download.
 
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { writeSyntheticDataset } from '../data/synth.js';
+import { makeFolder } from '../io/files.js';
 import { checkSeed, parseArgs, UsageError, type CommandSpec } from './args.js';
 
 export const synthSpec: CommandSpec = {
@@ -31,6 +32,8 @@ export async function runSynth(args: string[]): Promise<void> {
   checkSynthBounds(parsed.flags.size as number, parsed.flags.patients as number);
   checkSeed(parsed.flags.seed as number);
   await checkEmptyOut(out);
+  // Made here, one level at a time: the writer's recursive mkdir would spin on a folder /proc refuses.
+  await makeFolder(out);
   const started = performance.now();
   const summary = await writeSyntheticDataset(out, {
     patients: parsed.flags.patients as number,
@@ -60,15 +63,17 @@ export function checkSynthBounds(size: number, patients: number): void {
 /**
  * A folder that holds anything is refused: synth would overwrite its data.csv and mix its patients
  * with what is there (a real kaggle_3m folder, or an earlier synth whose same-named patients kept
- * their higher-numbered slices).
+ * their higher-numbered slices). A folder not there yet passes, and so does a file above it, which
+ * makeFolder's error names.
  */
 export async function checkEmptyOut(out: string): Promise<void> {
   let entries: string[];
   try {
     entries = await readdir(out);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-    if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') throw new UsageError(`--out ${out} is a file, not a folder`);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR' && (await stat(out).then((s) => !s.isDirectory(), () => false))) throw new UsageError(`--out ${out} is a file, not a folder`);
+    if (code === 'ENOENT' || code === 'ENOTDIR') return;
     throw e;
   }
   if (entries.length) {

@@ -83,3 +83,57 @@ export async function readFileBytes(path: string, op?: string): Promise<Uint8Arr
   const buf = await fs.readFile(path);
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
+
+/**
+ * Creates the folder `dir` and any missing folders above it; an existing folder is fine. Node's
+ * mkdir({ recursive: true }) is not used: where a parent exists but refuses a new folder with
+ * ENOENT (/proc) it retries forever. Here each missing folder is made with one plain mkdir, from
+ * the first existing one down, so a refusal fails at once. A failure is Node's error (its code and
+ * the path mkdir was given) with a message that names `dir` and says what was in the way.
+ */
+export async function makeFolder(dir: string): Promise<void> {
+  const fs = await nodeFs();
+  const paths = await nodePath();
+  const missing: string[] = [];
+  let at = paths.resolve(dir);
+  for (;;) {
+    const found = await fs.stat(at).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT' || e.code === 'ENOTDIR') return null;
+      throw folderError(dir, e, e.message);
+    });
+    if (found) {
+      // A file where the folder goes: its mkdir below fails with EEXIST, as one above it fails with ENOTDIR.
+      if (!found.isDirectory() && !missing.length) missing.push(at);
+      break;
+    }
+    const up = paths.dirname(at);
+    if (up === at) break;
+    missing.push(at);
+    at = up;
+  }
+  for (const path of missing.reverse()) {
+    try {
+      await fs.mkdir(path);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      const parent = paths.dirname(path);
+      // Made meanwhile by another process (two runs creating one parent): that is what was wanted.
+      if (err.code === 'EEXIST' && (await isFolder(path))) continue;
+      const why =
+        err.code === 'EEXIST' ? `${path} is in the way: it exists and is not a folder`
+        : err.code === 'ENOTDIR' ? `${parent} is in the way: it is a file, not a folder`
+        : err.code === 'ENOENT' ? `${parent} will not hold a new folder (${err.code} from mkdir ${path}; a virtual file system such as /proc?)`
+        : err.message;
+      throw folderError(dir, err, why);
+    }
+  }
+}
+
+async function isFolder(path: string): Promise<boolean> {
+  return (await nodeFs()).stat(path).then((s) => s.isDirectory(), () => false);
+}
+
+function folderError(dir: string, err: NodeJS.ErrnoException, why: string): NodeJS.ErrnoException {
+  err.message = `cannot create folder ${dir}: ${why}`;
+  return err;
+}
