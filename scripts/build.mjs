@@ -1,6 +1,10 @@
-// Builds dist/: the Node library (dist/index.js), the CLI (dist/cli.js) and the browser bundle
-// (dist/browser/dawnet.js, no Node built-ins). `webgpu` stays external: Dawn's native module is
-// loaded at run time, in Node only.
+// Builds dist/: the Node library (dist/index.js), the CLI (dist/cli.js), the browser bundle
+// (dist/browser/dawnet.js, no Node built-ins) and the type declarations (dist/types, what
+// package.json's "types" names). `webgpu` stays external: Dawn's native module is loaded at run
+// time, in Node only.
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { build } from 'esbuild';
 import { buildDefine } from './build-info.mjs';
 
@@ -23,3 +27,8 @@ await build({
   // Node-only code paths import these lazily and never run in a browser.
   external: ['webgpu', 'node:*', 'h5wasm/node'],
 });
+
+// Declarations rather than the .ts sources, so a consumer's compiler options (noUnusedLocals,
+// exactOptionalPropertyTypes, ...) never type-check dawnet's own code. esbuild emits no types.
+const tsc = join(dirname(createRequire(import.meta.url).resolve('typescript/package.json')), 'bin/tsc');
+execFileSync(process.execPath, [tsc, '-p', 'tsconfig.types.json'], { stdio: 'inherit' });
