@@ -2,14 +2,15 @@
 // this machine only. WebGPU needs a secure context, which localhost is; anything wider would need
 // TLS and would expose the page, so non-loopback hosts are refused, and so are requests addressed
 // to another name (DNS rebinding). Only GET and HEAD, only files under the root (no `..`, no
-// symlinks leading out), each with its MIME type.
+// symlinks leading out), each with its MIME type. A folder asked for without its trailing slash is
+// redirected to it, so the relative links of its index.html resolve inside it.
 
 import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { realpath, stat } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP } from 'node:net';
-import { dirname, extname, join, resolve, sep } from 'node:path';
+import { dirname, extname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, UsageError, type CommandSpec } from './args.js';
 
@@ -67,25 +68,36 @@ export interface StartedServer {
   close(): Promise<void>;
 }
 
+/** A file to send, or the address of a folder's page asked for without its trailing slash. */
+type Target = { file: string } | { location: string };
+
 /**
  * Maps a request path onto a file under `root` (already real-pathed), or null when it leads
- * outside, is malformed or names nothing servable.
+ * outside, is malformed or names nothing servable. A folder whose index.html would be served is
+ * `location` when asked for without the trailing slash: the folder's path under the root, each
+ * name percent-encoded, so it is always a path on this server ('/a/', never '//host' or '/\\host').
  */
-async function resolveFile(root: string, rawUrl: string): Promise<string | null> {
+async function resolveTarget(root: string, rawUrl: string): Promise<Target | null> {
+  let url: URL;
   let pathname: string;
   try {
-    pathname = decodeURIComponent(new URL(rawUrl, 'http://localhost').pathname);
+    // A request path is a path: parsed against a base, '//evil.com/x' would be host evil.com.
+    url = new URL(rawUrl.startsWith('/') ? `http://localhost${rawUrl}` : rawUrl);
+    pathname = decodeURIComponent(url.pathname);
   } catch {
     return null;
   }
   if (pathname.includes('\0') || pathname.includes('\\')) return null;
-  let file = resolve(root, `.${pathname}`);
-  if (file !== root && !file.startsWith(root + sep)) return null;
+  const asked = resolve(root, `.${pathname}`);
+  if (asked !== root && !asked.startsWith(root + sep)) return null;
   try {
-    if ((await stat(file)).isDirectory()) file = join(file, 'index.html');
-    const real = await realpath(file);
+    const folder = (await stat(asked)).isDirectory();
+    const real = await realpath(folder ? join(asked, 'index.html') : asked);
     if (real !== root && !real.startsWith(root + sep)) return null;
-    return (await stat(real)).isFile() ? real : null;
+    if (!(await stat(real)).isFile()) return null;
+    if (!folder || pathname.endsWith('/')) return { file: real };
+    const names = relative(root, asked).split(sep).filter(Boolean);
+    return { location: `/${names.map((n) => `${encodeURIComponent(n)}/`).join('')}${url.search}` };
   } catch {
     return null;
   }
@@ -121,11 +133,19 @@ async function handle(root: string, headers: Readonly<Record<string, string>>, r
     reply(res, 405, 'method not allowed\n');
     return;
   }
-  const file = await resolveFile(root, req.url ?? '/');
-  if (!file) {
+  const target = await resolveTarget(root, req.url ?? '/');
+  if (!target) {
     reply(res, 404, 'not found\n');
     return;
   }
+  if ('location' in target) {
+    // Not cached: the folder may be a file by the next build, and a browser keeps a 301 for good.
+    res.setHeader('Location', target.location);
+    res.setHeader('Cache-Control', 'no-store');
+    reply(res, 301, `moved to ${target.location}\n`);
+    return;
+  }
+  const { file } = target;
   const { size } = await stat(file);
   res.writeHead(200, {
     'Content-Type': MIME_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream',
