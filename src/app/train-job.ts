@@ -27,7 +27,7 @@ export interface TrainHooks {
   log: (message: string) => void;
   onBatch?: (p: BatchProgress & { epochs: number }) => void;
   onEpoch?: (epoch: number, logs: Logs) => void;
-  /** Set .stop to end after the current batch (Ctrl-C). */
+  /** Set .stop to end after the current batch, or --accumulate group (Ctrl-C): fit's signal. */
   signal?: { stop: boolean };
   /**
    * The splits of the other folds of a cv that have started, each with its split.json: a new fold
@@ -265,10 +265,6 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
   const train = makeDataset(split.train, c, { train: true });
   const val = makeDataset(split.val, c, { train: false });
   const started = performance.now();
-  // Ctrl-C stops at the end of a group of accumulated batches (or of the epoch), so that the
-  // resumed run takes the same optimiser steps: a group cut short would step on part of its batches.
-  const accumulate = c.accumulate ?? 1;
-  const signal = { stop: false };
   let lastCompleted = initialEpoch - 1;
   let history: History;
   // The restore point is early stopping's once fit begins, which frees it; until then, this code's.
@@ -286,11 +282,13 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
       metrics: built.metrics,
       callbacks: Object.values(callbacks),
       checkpointMeta: { architecture: built.architecture, ...input, seed: c.seed, task: c.task },
-      signal,
+      // Ctrl-C: fit stops at the end of a group of accumulated batches (or of the epoch), so that
+      // the resumed run takes the same optimiser steps.
+      signal: hooks.signal,
       log,
       tuneConvs: tune,
       clipGradNorm: c.clipGradNorm ? c.clipGradNorm : undefined,
-      accumulate,
+      accumulate: c.accumulate ?? 1,
       ema: ema ?? undefined,
       // DAWNET_INJECT_NAN_AT_BATCH=n: a NaN loss at batch n, to test the stop path end to end.
       injectNanAtBatch: process.env.DAWNET_INJECT_NAN_AT_BATCH ? Number(process.env.DAWNET_INJECT_NAN_AT_BATCH) : undefined,
@@ -298,7 +296,6 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
         // A batch has trained, and the first that did was tuned.
         tuned = tune;
         hooks.onBatch?.({ ...p, epochs: c.epochs });
-        if (hooks.signal?.stop && (p.batch % accumulate === 0 || p.batch === p.batchCount)) signal.stop = true;
       },
       // Mid-epoch weights and how far the epoch got: --resume takes the epoch up from its next batch.
       onInterrupt: (_epoch, progress) => saveCheckpoint(files.last, model, optimizer, { ...meta(lastCompleted, {}), interrupted: true, progress }, ema, extra()),

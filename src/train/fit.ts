@@ -110,7 +110,8 @@ export interface FitOptions {
    * trained before), else by drawing those batches and disposing them untrained, so the batches
    * that follow (and their augmentation, seeded by epoch and batch) are those an uninterrupted run
    * would have seen; its logged loss and metric count the skipped batches' sums. Exact where the
-   * interruption came at the end of a group of `accumulate` batches (or of the epoch).
+   * interruption came at the end of a group of `accumulate` batches or of the epoch, as a stop
+   * (`signal`) makes it.
    */
   resumeEpoch?: EpochProgress;
   optimizer: Optimizer;
@@ -133,8 +134,10 @@ export interface FitOptions {
   /** Metadata stored in checkpoints written by callbacks. */
   checkpointMeta?: Record<string, unknown>;
   /**
-   * Set `.stop = true` (e.g. on Ctrl-C) to end after the current batch (a group of `accumulate`
-   * cut short steps on the batches it has); History.progress and onInterrupt say where it stopped.
+   * Set `.stop = true` (e.g. on Ctrl-C) to end after the current batch, or with `accumulate` after
+   * the current group of batches (or the epoch's last, shorter group), before validation: a group is
+   * never cut short, so that resuming from History.progress (resumeEpoch) takes the same optimiser
+   * steps as a run never stopped. History.progress and onInterrupt say where it stopped.
    */
   signal?: { stop: boolean };
   log?: (message: string) => void;
@@ -206,9 +209,9 @@ export async function trainEpoch(
   /** Clips (when asked) and applies the gradients gathered from the last `group` batches. */
   const applyStep = (group: number) => {
     const params = model.trainableParameters().map((p) => p.tensor);
-    // Each batch's share was 1/accumulate; a shorter group (the epoch's last, or one cut short by
-    // a stop) is rescaled to the mean of its own batches. Done here because a dataset need not
-    // know its length (batchCount) before the last batch comes.
+    // Each batch's share was 1/accumulate; a shorter group (the epoch's last, or the rest of one
+    // that a resumed epoch takes up part-way) is rescaled to the mean of its own batches. Done
+    // here because a dataset need not know its length (batchCount) before the last batch comes.
     if (group < accumulate) scaleGradients(params, accumulate / group);
     if (opts.clipGradNorm !== undefined) clipGradNorm(params, opts.clipGradNorm).dispose();
     opts.optimizer.step();
@@ -283,14 +286,16 @@ export async function trainEpoch(
     batch++;
     const runningMetric = opts.trainMetric ? { name: opts.trainMetric.name, value: metricTotal / samples } : undefined;
     opts.onBatch?.({ epoch, batch, batchCount: data.batchCount, loss: total / samples, metric: runningMetric, samples, seconds: (performance.now() - start) / 1000 });
-    if (opts.signal?.stop) {
-      if (pending) applyStep(pending);
-      return { loss: total / samples, interrupted: true, progress: progress(), tuned };
-    }
+    // A stop ends a group of `accumulate` batches, never cuts one: a resumed run then takes the
+    // steps the uninterrupted run took, as a group cut short would have stepped on part of it.
+    if (opts.signal?.stop && batch % accumulate === 0) break;
   }
   if (pending) applyStep(pending);
   const metric = opts.trainMetric && samples ? metricTotal / samples : undefined;
-  return { loss: samples ? total / samples : NaN, metric, interrupted: false, progress: progress(), tuned };
+  // A stop during the epoch's last, shorter group ends the epoch as it ends the group: interrupted
+  // after its last batch (known only now where the dataset has no batchCount), before validation.
+  const interrupted = opts.signal?.stop === true;
+  return { loss: samples ? total / samples : NaN, metric, interrupted, progress: progress(), tuned };
 }
 
 /** Multiplies each gradient of `params` by `factor` (a new tensor in place of the old). */

@@ -82,13 +82,13 @@ describe('fit with accumulate', () => {
     expectClose('w, accumulated vs one batch of b0 and b1', [accumulated.w], [concatenated.w]);
   });
 
-  it('a group cut short by a stop steps on the mean of the batches it has', async () => {
-    // accumulate 3, stopped after batch 2 of 5: one step on the mean of b0 and b1.
+  it("a stop is not a group's end: the group steps whole (more in fit-stop-groups.test.ts)", async () => {
+    // accumulate 3, stop set after batch 2 of 5: batch 3 ends the group, one step on the mean of b0 to b2.
     const batches: [number[], number[]][] = [[[1], [10]], [[2], [4]], [[3], [1]], [[1], [2]], [[2], [5]]];
     const model = new Scale();
     const optimizer = new dn.optim.SGD(model.parameters(), { lr: 0.1 });
     const signal = { stop: false };
-    // Made as they are asked for: the batches after the stop are never made (nor left undisposed).
+    // Made as they are asked for: the batches after the group are never made (nor left undisposed).
     const data = {
       *batches() {
         for (const [x, y] of batches) yield { x: dn.tensor(x.map((v) => [v])), y: dn.tensor(y.map((v) => [v])) };
@@ -99,8 +99,9 @@ describe('fit with accumulate', () => {
     };
     const history = await dn.train.fit(model, data, null, { epochs: 1, optimizer, loss, accumulate: 3, signal, onBatch });
     expect(history.interrupted).toBe(true);
+    expect(history.progress!.batches).toBe(3);
     expect(optimizer.stepCount).toBe(1);
-    expectClose('w after the cut group', [await model.w.item()], [hostW(batches, [[0, 1]])]);
+    expectClose('w after the group', [await model.w.item()], [hostW(batches, [[0, 1, 2]])]);
     optimizer.dispose();
     model.dispose();
   });
