@@ -3,6 +3,7 @@
 // accuracy (classify) or Dice (segment), and test loss. Also written to OUT/sweep.json. Running it
 // again continues, as cv does: a finished run (report written) is read back, an interrupted one
 // resumed; Ctrl-C stops the current run with a checkpoint, and the table covers the finished runs.
+// A run that fails ends the sweep the same way, its error naming the run.
 
 import { defaultConfig, type TrainConfig } from '../app/config.js';
 import { fileExists, readConfig, readJson, runFiles, writeJson } from '../app/run-dir.js';
@@ -120,9 +121,13 @@ export async function runSweep(args: string[]): Promise<void> {
   const rows: SweepRow[] = [];
   let interrupted = false;
   let failure: unknown;
+  let current = '';
   try {
     for (const [i, c] of grid.entries()) {
-      console.log(`\n[${i + 1}/${grid.length}] augment ${c.augment}, batch ${c.batch}, lr ${c.lr} -> ${c.out}`);
+      const run = `${i + 1}/${grid.length}`;
+      const what = `augment ${c.augment}, batch ${c.batch}, lr ${c.lr} -> ${c.out}`;
+      current = `${run} (${what})`;
+      console.log(`\n[${run}] ${what}`);
       // The report is a run's last file: written, the run finished (with or without test patients).
       if (started.has(c.out) && (await fileExists(runFiles(c.out).report))) {
         console.log('  finished earlier: its results are read back');
@@ -136,6 +141,8 @@ export async function runSweep(args: string[]): Promise<void> {
       rows.push(await sweepRow(c));
     }
   } catch (e) {
+    // Its class and code kept; the message says which run, as a NaN loss's would not.
+    if (e instanceof Error) e.message = `run ${current} failed: ${e.message}`;
     failure = e;
   } finally {
     release();
