@@ -1,12 +1,15 @@
 // Pooling over NHWC activations.
 //
 //   maxPool2d:       y[n,oh,ow,c] = max over the window of x[n, oh*sh - padTop + i, ow*sw - padLeft + j, c]
-//   avgPool2d:       the mean over the window's real pixels (padded positions are not counted, as in TF)
+//   avgPool2d:       the window's sum over its real pixels, divided as pool-geometry.ts says (TF's
+//                    'same' by the real pixels alone; PyTorch's padding=p by k*k less the ceil-mode overhang
+//                    unless countIncludePad is false; or by divisorOverride)
 //   globalAvgPool2d: y[n,c] = mean over h, w of x[n,h,w,c]          [N,H,W,C] -> [N,C]
 //
-// Windows: 'valid' keeps only windows inside the input, out = floor((in - k) / s) + 1; 'same' is TF's,
-// out = ceil(in / s) with max(0, (out-1) s + k - in) padding split low-first-smaller (padTop = total/2
-// rounded down). Padded positions never win a max and never count in a mean.
+// Windows ('valid', TF's 'same', PyTorch's explicit padding and ceil_mode), the output size and the
+// divisor are worked out in pool-geometry.ts. Padded positions never win a max: every window holds a
+// real pixel (pool-geometry.ts shows why), and the max is taken over those alone, which is PyTorch's
+// -inf padding without reading it.
 //
 // Max pool saves the winner of every window (argmax: a u32 tensor of y's shape holding h * W + w of the
 // winning input pixel; the first maximum in scan order wins ties). A NaN wins its window wherever
@@ -15,7 +18,8 @@
 // receives dy differs. NaN is read from the bits, since WGSL leaves comparisons with NaN to the compiler.
 // Both backwards are gathers: one thread per input pixel visits the few windows that contain it and
 // sums what they send back, so overlapping windows (stride < size) need no atomics and every dy
-// reaches its winner exactly once.
+// reaches its winner exactly once. Where the windows tile the image (stride = size) one thread per
+// window scatters instead (disjointBackward).
 //
 // Every kernel here works per sample, so past the binding limit (kernels/chunking.ts) each splits
 // along N: one dispatch per chunk of whole samples, its params counting only that chunk.
@@ -23,108 +27,28 @@
 import { ArgumentError, ShapeError } from '../errors.js';
 import { f32, packParams, u32 } from '../gpu/params.js';
 import type { KernelSpec } from '../gpu/runtime.js';
-import { describeValue, expectKnownOptions, expectOptions, expectTensor } from '../graph/args.js';
+import { describeValue, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Bound } from './chunking.js';
 import { expandMiddle } from './reduce.js';
-import { decodeNhwc, isNanBits, LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, workgroupGrid, type VecWidth } from './wgsl.js';
+import { decodeNhwc, isNanBits, LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecWidth, workgroupGrid, type VecWidth } from './wgsl.js';
+import {
+  AVG_POOL_OPTIONS,
+  COVERING,
+  DIVISOR,
+  MAX_POOL_OPTIONS,
+  pool2dGeometry,
+  poolParams,
+  POOL_PARAMS,
+  TYPES,
+  WINDOW,
+  type AvgPool2dOptions,
+  type Pool2dGeometry,
+  type Pool2dOptions,
+} from './pool-geometry.js';
 
-/** Pool2dOptions' keys: any other is refused, so TF's `strides` or Keras's `poolSize` is not silently ignored. */
-const POOL_OPTIONS = ['size', 'stride', 'padding'] as const;
-
-export interface Pool2dOptions {
-  /** Window [kh, kw]; a number means square. */
-  size: number | readonly [number, number];
-  /** Defaults to the window size. */
-  stride?: number | readonly [number, number];
-  padding?: 'valid' | 'same';
-}
-
-export interface Pool2dGeometry {
-  n: number;
-  h: number;
-  w: number;
-  c: number;
-  kh: number;
-  kw: number;
-  sh: number;
-  sw: number;
-  padTop: number;
-  padLeft: number;
-  outH: number;
-  outW: number;
-}
-
-function pair(op: string, what: string, v: number | readonly [number, number]): [number, number] {
-  if (typeof v !== 'number' && !(Array.isArray(v) && v.length === 2)) {
-    throw new ArgumentError(`${op}: ${what} must be a number or [rows, columns], got ${describeValue(v)}`);
-  }
-  const p: [number, number] = typeof v === 'number' ? [v, v] : [v[0], v[1]];
-  if (!p.every((d) => Number.isInteger(d) && d > 0)) throw new ShapeError(`${op}: ${what} must be positive integers, got ${String(v)}`);
-  return p;
-}
-
-/** Validates x's shape and the options; the output size and padding, as described above. */
-export function pool2dGeometry(op: string, xShape: Shape, opts: Pool2dOptions): Pool2dGeometry {
-  expectOptions(op, opts, "{ size: 2, stride: 2, padding: 'same' }", true);
-  expectKnownOptions(op, opts, POOL_OPTIONS);
-  if (xShape.length !== 4) throw new ShapeError(`${op}: expected an NHWC input of rank 4, got ${formatShape(xShape)}`);
-  const [n, h, w, c] = xShape;
-  const [kh, kw] = pair(op, 'size', opts.size);
-  const [sh, sw] = pair(op, 'stride', opts.stride ?? [kh, kw]);
-  const padding = opts.padding ?? 'valid';
-  if (padding === 'valid') {
-    if (kh > h || kw > w) {
-      throw new ShapeError(`${op}: window ${kh}x${kw} is larger than the input ${formatShape(xShape)} with 'valid' padding`);
-    }
-    return { n, h, w, c, kh, kw, sh, sw, padTop: 0, padLeft: 0, outH: Math.floor((h - kh) / sh) + 1, outW: Math.floor((w - kw) / sw) + 1 };
-  }
-  if (padding !== 'same') throw new ShapeError(`${op}: padding must be 'valid' or 'same', got ${String(padding)}`);
-  if (h === 0 || w === 0) throw new ShapeError(`${op}: empty input ${formatShape(xShape)}`);
-  const outH = Math.ceil(h / sh);
-  const outW = Math.ceil(w / sw);
-  const padTop = Math.floor(Math.max(0, (outH - 1) * sh + kh - h) / 2);
-  const padLeft = Math.floor(Math.max(0, (outW - 1) * sw + kw - w) / 2);
-  return { n, h, w, c, kh, kw, sh, sw, padTop, padLeft, outH, outW };
-}
-
-/** Params shared by every windowed pool kernel; `total` is the thread count. */
-function poolParams(g: Pool2dGeometry, total: number, width: VecWidth = 1): ArrayBuffer {
-  return packParams([u32(total), u32(g.h), u32(g.w), u32(g.c / width), u32(g.outH), u32(g.outW), u32(g.kh), u32(g.kw), u32(g.sh), u32(g.sw), u32(g.padTop), u32(g.padLeft)]);
-}
-
-/**
- * Channels per thread in the max pool's kernels: 4 (vec4) when they divide C, a quarter of the
- * threads, index decoding and lane-by-lane accesses of a CPU adapter. params.c and the thread
- * count are then in vec4s, and the argmax holds one position per channel as before.
- */
-const TYPES = (width: VecWidth): string => `alias T = ${vecType(width)};\nalias U = ${vecType(width, 'u32')};`;
-
-const POOL_PARAMS = /* wgsl */ `
-struct Params { total: u32, h: u32, w: u32, c: u32, outH: u32, outW: u32, kh: u32, kw: u32, sh: u32, sw: u32, padTop: u32, padLeft: u32 }`;
-
-
-/** WGSL: for output pixel (row, col), the window clipped to the image: rows [h0, h1), cols [w0, w1). */
-const WINDOW = /* wgsl */ `
-  let top = i32(row * params.sh) - i32(params.padTop);
-  let left = i32(col * params.sw) - i32(params.padLeft);
-  let h0 = max(top, 0);
-  let h1 = min(top + i32(params.kh), i32(params.h));
-  let w0 = max(left, 0);
-  let w1 = min(left + i32(params.kw), i32(params.w));`;
-
-/**
- * WGSL: for input pixel (row, col), the output windows that contain it: rows [oh0, oh1], cols [ow0, ow1].
- * Window oh covers input rows oh*sh - padTop .. oh*sh - padTop + kh - 1.
- */
-const COVERING = /* wgsl */ `
-  let ph = i32(row + params.padTop);
-  let pw = i32(col + params.padLeft);
-  let oh0 = max(ph - i32(params.kh) + i32(params.sh), 0) / i32(params.sh);
-  let oh1 = min(ph / i32(params.sh), i32(params.outH) - 1);
-  let ow0 = max(pw - i32(params.kw) + i32(params.sw), 0) / i32(params.sw);
-  let ow1 = min(pw / i32(params.sw), i32(params.outW) - 1);`;
+export { pool2dGeometry, type AvgPool2dOptions, type Pool2dGeometry, type Pool2dOptions } from './pool-geometry.js';
 
 /**
  * Runs a windowed pool kernel over chunks of samples into new outputs of the given shapes (labels
@@ -143,6 +67,37 @@ function poolPass(spec: KernelSpec, g: Pool2dGeometry, inputs: Tensor[], outputs
   });
   return outs;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Backward where the windows tile the image (stride = size): both pools
+
+/**
+ * WGSL body: one thread per window writes every pixel of its cell of dx (`value`, a T of the
+ * pixel's ih, iw and at = ih * W + iw, after the window's `prelude`), instead of one thread per
+ * input pixel searching the windows that cover it. For 2x2 (the U-Net's pools) a quarter of the
+ * threads, no loads per pixel, and a quarter of the index decoding, which dominates on CPU adapters
+ * (an integer division there is a scalar division per lane): the avg pool's gather took 11-19 ms on
+ * [4,128,128,16] 2x2 there against 0.4-1.2 ms for this. The last row and column of cells also take
+ * the strip no window reaches ('valid' leftovers), and a ceil-mode window is clipped to the image,
+ * so every pixel of dx is written exactly once.
+ */
+function disjointBackward(prelude: string, value: string): string {
+  return /* wgsl */ `
+  ${decodeNhwc('params.outH', 'params.outW')}
+  ${WINDOW}
+  ${prelude}
+  let rowEnd = select(h1, i32(params.h), row == params.outH - 1u);
+  let colEnd = select(w1, i32(params.w), col == params.outW - 1u);
+  let plane = n * params.h * params.w;
+  for (var ih = h0; ih < rowEnd; ih++) {
+    for (var iw = w0; iw < colEnd; iw++) {
+      let at = u32(ih) * params.w + u32(iw);
+      dx[(plane + at) * params.c + ch] = ${value};
+    }
+  }`;
+}
+
+const tiles = (g: Pool2dGeometry): boolean => g.sh === g.kh && g.sw === g.kw;
 
 // ---------------------------------------------------------------------------------------------
 // Max pool
@@ -164,7 +119,7 @@ fn main(${LINEAR_MAIN_ARGS}) {
   if (i >= params.total) { return; }
   ${decodeNhwc('params.outH', 'params.outW')}
   ${WINDOW}
-  // 'same' padding never leaves a window without a real pixel, so (h0, w0) is always inside.
+  // No window lies wholly in padding (pool-geometry.ts), so (h0, w0) is a real pixel.
   let first = u32(h0) * params.w + u32(w0);
   var bestAt = U(first);
   var best = x[(n * params.h * params.w + first) * params.c + ch];
@@ -203,29 +158,8 @@ const GATHER_BACKWARD = /* wgsl */ `
   }
   dx[i] = acc;`;
 
-/**
- * For windows that tile the image (stride = size, the U-Net's 2x2/2): one thread per window sends
- * its dy to the winner and zeros to the rest of its cell, instead of one thread per input pixel
- * searching the windows that cover it. A quarter of the threads for 2x2, no loads per pixel, and
- * a quarter of the index decoding, which dominates on CPU adapters (an integer division there is
- * a scalar division per lane). The last row and column of cells also take the strip no window
- * reaches ('valid' leftovers), so every pixel of dx is written exactly once.
- */
-const DISJOINT_BACKWARD = /* wgsl */ `
-  ${decodeNhwc('params.outH', 'params.outW')}
-  let top = i32(row * params.sh) - i32(params.padTop);
-  let left = i32(col * params.sw) - i32(params.padLeft);
-  let h1 = select(min(top + i32(params.kh), i32(params.h)), i32(params.h), row == params.outH - 1u);
-  let w1 = select(min(left + i32(params.kw), i32(params.w)), i32(params.w), col == params.outW - 1u);
-  let winner = argmax[i];
-  let g = dy[i];
-  let plane = n * params.h * params.w;
-  for (var ih = max(top, 0); ih < h1; ih++) {
-    for (var iw = max(left, 0); iw < w1; iw++) {
-      let at = u32(ih) * params.w + u32(iw);
-      dx[(plane + at) * params.c + ch] = select(T(0.0), g, U(at) == winner);
-    }
-  }`;
+/** Each window's dy to its winner, zeros to the rest of its cell. */
+const DISJOINT_MAX_BACKWARD = disjointBackward('let winner = argmax[i];\n  let g = dy[i];', 'select(T(0.0), g, U(at) == winner)');
 
 /** The max pool's backwards: dy and the forward's argmax in, dx out; `disjoint` picks the body. */
 const maxBackwardSpec = (width: VecWidth, disjoint: boolean): KernelSpec => ({
@@ -243,7 +177,7 @@ ${TYPES(width)}
 fn main(${LINEAR_MAIN_ARGS}) {
   let i = ${linearIndex()};
   if (i >= params.total) { return; }
-  ${disjoint ? DISJOINT_BACKWARD : GATHER_BACKWARD}
+  ${disjoint ? DISJOINT_MAX_BACKWARD : GATHER_BACKWARD}
 }`,
 });
 const MAX_BACKWARD = { 1: maxBackwardSpec(1, false), 4: maxBackwardSpec(4, false) } as const;
@@ -251,7 +185,7 @@ const MAX_BACKWARD_DISJOINT = { 1: maxBackwardSpec(1, true), 4: maxBackwardSpec(
 
 /** y and the winners' positions (u32 bits in a tensor of y's shape: not float data, only for the backward). */
 export function maxPool2dForward(x: Tensor, opts: Pool2dOptions): { y: Tensor; argmax: Tensor } {
-  const g = pool2dGeometry('maxPool2d', x.shape, opts);
+  const g = pool2dGeometry('maxPool2d', x.shape, opts, MAX_POOL_OPTIONS);
   const shape = [g.n, g.outH, g.outW, g.c];
   const width = vecWidth(g.c);
   const [y, argmax] = poolPass(MAX_FORWARD[width], g, [x], [['maxPool2d.out', shape], ['maxPool2d.argmax', shape]], undefined, width);
@@ -260,15 +194,13 @@ export function maxPool2dForward(x: Tensor, opts: Pool2dOptions): { y: Tensor; a
 
 /** dx of x's shape: each dy goes to its window's winner; a pixel winning several windows sums them. */
 export function maxPool2dBackward(dy: Tensor, argmax: Tensor, xShape: Shape, opts: Pool2dOptions): Tensor {
-  const g = pool2dGeometry('maxPool2d', xShape, opts);
+  const g = pool2dGeometry('maxPool2d', xShape, opts, MAX_POOL_OPTIONS);
   const yShape = [g.n, g.outH, g.outW, g.c];
   if (dy.shape.join() !== yShape.join() || argmax.shape.join() !== yShape.join()) {
     throw new ShapeError(`maxPool2d backward: dy ${formatShape(dy.shape)} and argmax ${formatShape(argmax.shape)} must be ${formatShape(yShape)}`);
   }
   const width = vecWidth(g.c);
-  if (g.sh === g.kh && g.sw === g.kw) {
-    return poolPass(MAX_BACKWARD_DISJOINT[width], g, [dy, argmax], [['maxPool2d.dx', xShape]], g.outH * g.outW * g.c, width)[0];
-  }
+  if (tiles(g)) return poolPass(MAX_BACKWARD_DISJOINT[width], g, [dy, argmax], [['maxPool2d.dx', xShape]], g.outH * g.outW * g.c, width)[0];
   return poolPass(MAX_BACKWARD[width], g, [dy, argmax], [['maxPool2d.dx', xShape]], undefined, width)[0];
 }
 
@@ -295,6 +227,7 @@ const avgForwardSpec: KernelSpec = {
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> y: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
+${DIVISOR}
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
   let i = ${linearIndex()};
@@ -307,7 +240,7 @@ fn main(${LINEAR_MAIN_ARGS}) {
       acc += x[((n * params.h + u32(ih)) * params.w + u32(iw)) * params.c + ch];
     }
   }
-  y[i] = acc / f32((h1 - h0) * (w1 - w0));
+  y[i] = acc / divisor(top, left);
 }`,
 };
 
@@ -320,6 +253,7 @@ const avgBackwardSpec: KernelSpec = {
 @group(0) @binding(0) var<storage, read> dy: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dx: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
+${DIVISOR}
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
   let i = ${linearIndex()};
@@ -329,25 +263,16 @@ fn main(${LINEAR_MAIN_ARGS}) {
   var acc = 0.0;
   for (var oh = oh0; oh <= oh1; oh++) {
     let top = oh * i32(params.sh) - i32(params.padTop);
-    let rows = min(top + i32(params.kh), i32(params.h)) - max(top, 0);
     for (var ow = ow0; ow <= ow1; ow++) {
       let left = ow * i32(params.sw) - i32(params.padLeft);
-      let cols = min(left + i32(params.kw), i32(params.w)) - max(left, 0);
-      acc += dy[((n * params.outH + u32(oh)) * params.outW + u32(ow)) * params.c + ch] / f32(rows * cols);
+      acc += dy[((n * params.outH + u32(oh)) * params.outW + u32(ow)) * params.c + ch] / divisor(top, left);
     }
   }
   dx[i] = acc;
 }`,
 };
 
-/**
- * Windows that tile the image (stride = size): one thread per window, four channels a thread where
- * C % 4 == 0, writes dy / count to each pixel of its window (count: its real pixels, as the
- * forward divides by) and zero to the strip no window reaches ('valid' leftovers, taken by the last
- * row and column of windows, as the max pool's DISJOINT_BACKWARD does). The gather above decodes
- * every dx element with ~9 integer divisions, each a scalar division per lane on CPU adapters:
- * [4,128,128,16] 2x2 took 11-19 ms there against 0.4-1.2 ms for the max pool's disjoint backward.
- */
+/** Each window's dy / divisor to its real pixels, as the forward divides; four channels a thread where C % 4 == 0. */
 const avgBackwardDisjointSpec = (width: VecWidth): KernelSpec => ({
   name: 'avgPool2d.backwardDisjoint',
   key: `w${width}`,
@@ -358,42 +283,31 @@ ${TYPES(width)}
 @group(0) @binding(0) var<storage, read> dy: array<T>;
 @group(0) @binding(1) var<storage, read_write> dx: array<T>;
 @group(0) @binding(2) var<uniform> params: Params;
+${DIVISOR}
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
   let i = ${linearIndex()};
   if (i >= params.total) { return; }
-  ${decodeNhwc('params.outH', 'params.outW')}
-  ${WINDOW}
-  let g = dy[i] / f32((h1 - h0) * (w1 - w0));
-  let rowEnd = select(h1, i32(params.h), row == params.outH - 1u);
-  let colEnd = select(w1, i32(params.w), col == params.outW - 1u);
-  let plane = n * params.h * params.w;
-  for (var ih = h0; ih < rowEnd; ih++) {
-    for (var iw = w0; iw < colEnd; iw++) {
-      dx[(plane + u32(ih) * params.w + u32(iw)) * params.c + ch] = select(T(0.0), g, ih < h1 && iw < w1);
-    }
-  }
+  ${disjointBackward('let g = dy[i] / divisor(top, left);', 'select(T(0.0), g, ih < h1 && iw < w1)')}
 }`,
 });
 const AVG_BACKWARD_DISJOINT = { 1: avgBackwardDisjointSpec(1), 4: avgBackwardDisjointSpec(4) } as const;
 
-export function avgPool2dForward(x: Tensor, opts: Pool2dOptions): Tensor {
-  const g = pool2dGeometry('avgPool2d', x.shape, opts);
+export function avgPool2dForward(x: Tensor, opts: AvgPool2dOptions): Tensor {
+  const g = pool2dGeometry('avgPool2d', x.shape, opts, AVG_POOL_OPTIONS);
   return poolPass(avgForwardSpec, g, [x], [['avgPool2d.out', [g.n, g.outH, g.outW, g.c]]])[0];
 }
 
-export function avgPool2dBackward(dy: Tensor, xShape: Shape, opts: Pool2dOptions): Tensor {
-  const g = pool2dGeometry('avgPool2d', xShape, opts);
+export function avgPool2dBackward(dy: Tensor, xShape: Shape, opts: AvgPool2dOptions): Tensor {
+  const g = pool2dGeometry('avgPool2d', xShape, opts, AVG_POOL_OPTIONS);
   const yShape = [g.n, g.outH, g.outW, g.c];
   if (dy.shape.join() !== yShape.join()) throw new ShapeError(`avgPool2d backward: dy ${formatShape(dy.shape)} must be ${formatShape(yShape)}`);
-  if (g.sh === g.kh && g.sw === g.kw) {
-    const width = vecWidth(g.c);
-    return poolPass(AVG_BACKWARD_DISJOINT[width], g, [dy], [['avgPool2d.dx', xShape]], g.outH * g.outW * g.c, width)[0];
-  }
+  const width = vecWidth(g.c);
+  if (tiles(g)) return poolPass(AVG_BACKWARD_DISJOINT[width], g, [dy], [['avgPool2d.dx', xShape]], g.outH * g.outW * g.c, width)[0];
   return poolPass(avgBackwardSpec, g, [dy], [['avgPool2d.dx', xShape]])[0];
 }
 
-export function avgPool2d(x: Tensor, opts: Pool2dOptions): Tensor {
+export function avgPool2d(x: Tensor, opts: AvgPool2dOptions): Tensor {
   expectTensor('avgPool2d', 'input x', x);
   const y = avgPool2dForward(x, opts);
   const xShape = x.shape;

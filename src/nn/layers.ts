@@ -2,7 +2,7 @@
 // the Keras/PyTorch initialisers, seeded) and calls one op in forward().
 
 import { ArgumentError, ShapeError } from '../errors.js';
-import { describeValue, expectChoice, expectNumber, expectOptionalBoolean, expectOptionalNumber, expectTensor } from '../graph/args.js';
+import { describeValue, expectChoice, expectNumber, expectOptionalBoolean, expectOptionalNumber, expectTensor, isPlainObject } from '../graph/args.js';
 import { reshape } from '../graph/reshape.js';
 import { Tensor, tensor } from '../graph/tensor.js';
 import { batchNorm2d } from '../kernels/batchnorm.js';
@@ -13,7 +13,8 @@ import { convTranspose2d } from '../kernels/conv-transpose2d.js';
 import { depthwiseConv2d } from '../kernels/depthwise-conv2d.js';
 import { dropout } from '../kernels/dropout.js';
 import { linear } from '../kernels/matmul.js';
-import { avgPool2d, globalAvgPool2d, maxPool2d } from '../kernels/pool.js';
+import { avgPool2d, globalAvgPool2d, maxPool2d, type AvgPool2dOptions, type Pool2dOptions } from '../kernels/pool.js';
+import { poolWindow } from '../kernels/pool-geometry.js';
 import { upsample2d } from '../kernels/upsample.js';
 import { INIT_NAMES, initValues, nextSeed, type InitName } from './init.js';
 import { Module } from './module.js';
@@ -296,14 +297,31 @@ export class Dropout extends Module {
   }
 }
 
+/** The pool layers' options: their op's, less the window and stride (the first two arguments). */
+export type MaxPool2dLayerOptions = Pick<Pool2dOptions, 'padding' | 'ceilMode'>;
+export type AvgPool2dLayerOptions = Pick<AvgPool2dOptions, 'padding' | 'ceilMode' | 'countIncludePad' | 'divisorOverride'>;
+
+/** A pool layer's window, stride and options (those in `known`), checked when it is built, naming the layer. */
+function checkPoolLayer(layer: string, size: unknown, stride: unknown, opts: object, known: readonly string[]): void {
+  count(layer, 'size', size);
+  // new MaxPool2d(3, { padding: 1 }) would otherwise read as a stride that is not a number.
+  if (isPlainObject(stride)) throw new ArgumentError(`${layer}: options go third, after the stride: new ${layer}(${size}, ${size}, { padding: 1 })`);
+  count(layer, 'stride', stride);
+  expectLayerOptions(layer, opts, known, '{ padding: 1, ceilMode: true }');
+  poolWindow(layer, { ...opts, size: size as number, stride: stride as number }, ['size', 'stride', ...known]);
+}
+
+/**
+ * MaxPool2d(size = 2, stride = size, { padding, ceilMode }): PyTorch's nn.MaxPool2d(size, stride,
+ * padding, ceil_mode=...) with padding 'valid' (PyTorch's 0, the default), TensorFlow's 'same', or p.
+ */
 export class MaxPool2d extends Module {
-  constructor(readonly size = 2, readonly stride = size) {
+  constructor(readonly size = 2, readonly stride = size, readonly opts: MaxPool2dLayerOptions = {}) {
     super();
-    count('MaxPool2d', 'size', size);
-    count('MaxPool2d', 'stride', stride);
+    checkPoolLayer('MaxPool2d', size, stride, opts, ['padding', 'ceilMode']);
   }
   forward(x: Tensor): Tensor {
-    return maxPool2d(x, { size: this.size, stride: this.stride });
+    return maxPool2d(x, { ...this.opts, size: this.size, stride: this.stride });
   }
 }
 
@@ -321,14 +339,17 @@ export class Upsample extends Module {
   }
 }
 
+/**
+ * AvgPool2d(size = 2, stride = size, { padding, ceilMode, countIncludePad, divisorOverride }):
+ * PyTorch's nn.AvgPool2d with the same defaults (countIncludePad true); 'same' padding is TensorFlow's.
+ */
 export class AvgPool2d extends Module {
-  constructor(readonly size = 2, readonly stride = size) {
+  constructor(readonly size = 2, readonly stride = size, readonly opts: AvgPool2dLayerOptions = {}) {
     super();
-    count('AvgPool2d', 'size', size);
-    count('AvgPool2d', 'stride', stride);
+    checkPoolLayer('AvgPool2d', size, stride, opts, ['padding', 'ceilMode', 'countIncludePad', 'divisorOverride']);
   }
   forward(x: Tensor): Tensor {
-    return avgPool2d(x, { size: this.size, stride: this.stride });
+    return avgPool2d(x, { ...this.opts, size: this.size, stride: this.stride });
   }
 }
 

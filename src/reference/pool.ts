@@ -1,12 +1,17 @@
 // CPU references for pooling (float64, NHWC): the windows written out as loops, the backward as the
-// scatter that the GPU's gather must agree with.
+// scatter that the GPU's gather must agree with. Written from the specs, not from the GPU's code:
+// TensorFlow's 'same'; PyTorch's padding, ceil_mode (pooling_output_shape) and avg_pool2d's divisor
+// (count_include_pad, divisor_override), counted position by position rather than by formula.
 
 import { ndZeros, type NdArray } from './array.js';
 
 export interface PoolRefOptions {
   size: number | readonly [number, number];
   stride?: number | readonly [number, number];
-  padding?: 'valid' | 'same';
+  padding?: 'valid' | 'same' | number | readonly [number, number];
+  ceilMode?: boolean;
+  countIncludePad?: boolean;
+  divisorOverride?: number;
 }
 
 interface Windows {
@@ -18,40 +23,70 @@ interface Windows {
   padLeft: number;
   outH: number;
   outW: number;
+  /** Padding positions that count in a mean's divisor: PyTorch's explicit padding with count_include_pad. */
+  countsPadding: boolean;
 }
 
-/** Output size and padding: 'valid' keeps whole windows; 'same' is TF's (out = ceil(in / stride)). */
+const pairOf = (v: number | readonly [number, number]): [number, number] => (typeof v === 'number' ? [v, v] : [v[0], v[1]]);
+
+/**
+ * PyTorch's pooling_output_shape, dilation 1: floor((in + 2p - k + (ceil ? s - 1 : 0)) / s) + 1,
+ * then in ceil mode one fewer if the last window would start at or past in + p.
+ */
+function torchOut(size: number, k: number, s: number, p: number, ceilMode: boolean): number {
+  let out = Math.floor((size + 2 * p - k + (ceilMode ? s - 1 : 0)) / s) + 1;
+  if (ceilMode && (out - 1) * s >= size + p) out--;
+  return out;
+}
+
+/** Output size and padding: 'same' is TF's (out = ceil(in / stride)); 'valid' is padding 0. */
 function windows(h: number, w: number, opts: PoolRefOptions): Windows {
-  const [kh, kw] = typeof opts.size === 'number' ? [opts.size, opts.size] : opts.size;
-  const stride = opts.stride ?? [kh, kw];
-  const [sh, sw] = typeof stride === 'number' ? [stride, stride] : stride;
-  if ((opts.padding ?? 'valid') === 'valid') {
-    return { kh, kw, sh, sw, padTop: 0, padLeft: 0, outH: Math.floor((h - kh) / sh) + 1, outW: Math.floor((w - kw) / sw) + 1 };
+  const [kh, kw] = pairOf(opts.size);
+  const [sh, sw] = pairOf(opts.stride ?? [kh, kw]);
+  const padding = opts.padding ?? 'valid';
+  if (padding === 'same') {
+    const outH = Math.ceil(h / sh);
+    const outW = Math.ceil(w / sw);
+    const padTop = Math.floor(Math.max(0, (outH - 1) * sh + kh - h) / 2);
+    const padLeft = Math.floor(Math.max(0, (outW - 1) * sw + kw - w) / 2);
+    return { kh, kw, sh, sw, padTop, padLeft, outH, outW, countsPadding: false };
   }
-  const outH = Math.ceil(h / sh);
-  const outW = Math.ceil(w / sw);
-  const padTop = Math.floor(Math.max(0, (outH - 1) * sh + kh - h) / 2);
-  const padLeft = Math.floor(Math.max(0, (outW - 1) * sw + kw - w) / 2);
-  return { kh, kw, sh, sw, padTop, padLeft, outH, outW };
+  const [ph, pw] = padding === 'valid' ? [0, 0] : pairOf(padding);
+  const ceilMode = opts.ceilMode ?? false;
+  return {
+    kh, kw, sh, sw, padTop: ph, padLeft: pw,
+    outH: torchOut(h, kh, sh, ph, ceilMode),
+    outW: torchOut(w, kw, sw, pw, ceilMode),
+    countsPadding: opts.countIncludePad ?? true,
+  };
 }
 
-/** Calls visit(outIndex, inIndices) for every output element and the real input pixels of its window. */
-function eachWindow(shape: number[], opts: PoolRefOptions, visit: (o: number, window: number[]) => void): number[] {
+/**
+ * Calls visit(outIndex, inIndices, divisor) for every output element, with the real input pixels
+ * of its window and what avg_pool2d divides its sum by: divisorOverride, else the window's positions
+ * that are real pixels or, where padding counts, padding (rows -padTop .. h + padTop - 1, columns
+ * alike); a ceil-mode window's positions beyond the padding never count.
+ */
+function eachWindow(shape: number[], opts: PoolRefOptions, visit: (o: number, window: number[], divisor: number) => void): number[] {
   const [n, h, w, c] = shape;
   const g = windows(h, w, opts);
+  const inPadded = (ih: number, iw: number) => ih >= -g.padTop && ih < h + g.padTop && iw >= -g.padLeft && iw < w + g.padLeft;
   for (let b = 0; b < n; b++) {
     for (let oh = 0; oh < g.outH; oh++) {
       for (let ow = 0; ow < g.outW; ow++) {
         for (let ch = 0; ch < c; ch++) {
           const window: number[] = [];
+          let counted = 0;
           for (let i = 0; i < g.kh; i++) {
             for (let j = 0; j < g.kw; j++) {
               const ih = oh * g.sh - g.padTop + i;
               const iw = ow * g.sw - g.padLeft + j;
-              if (ih >= 0 && ih < h && iw >= 0 && iw < w) window.push(((b * h + ih) * w + iw) * c + ch);
+              const real = ih >= 0 && ih < h && iw >= 0 && iw < w;
+              if (real) window.push(((b * h + ih) * w + iw) * c + ch);
+              if (real || (g.countsPadding && inPadded(ih, iw))) counted++;
             }
           }
-          visit(((b * g.outH + oh) * g.outW + ow) * c + ch, window);
+          visit(((b * g.outH + oh) * g.outW + ow) * c + ch, window, opts.divisorOverride ?? counted);
         }
       }
     }
@@ -83,11 +118,11 @@ export function maxPool2dBackwardRef(x: NdArray, dy: NdArray, opts: PoolRefOptio
   return dx;
 }
 
-/** Mean over the window's real pixels (padding is not counted). */
+/** The sum over the window's real pixels (padding holds zeros) over its divisor (see eachWindow). */
 export function avgPool2dRef(x: NdArray, opts: PoolRefOptions): NdArray {
   const values: number[] = [];
-  const shape = eachWindow(x.shape, opts, (o, window) => {
-    values[o] = window.reduce((s, k) => s + x.data[k], 0) / window.length;
+  const shape = eachWindow(x.shape, opts, (o, window, divisor) => {
+    values[o] = window.reduce((s, k) => s + x.data[k], 0) / divisor;
   });
   const y = ndZeros(shape);
   y.data.set(values);
@@ -96,8 +131,8 @@ export function avgPool2dRef(x: NdArray, opts: PoolRefOptions): NdArray {
 
 export function avgPool2dBackwardRef(xShape: number[], dy: NdArray, opts: PoolRefOptions): NdArray {
   const dx = ndZeros(xShape);
-  eachWindow(xShape, opts, (o, window) => {
-    for (const k of window) dx.data[k] += dy.data[o] / window.length;
+  eachWindow(xShape, opts, (o, window, divisor) => {
+    for (const k of window) dx.data[k] += dy.data[o] / divisor;
   });
   return dx;
 }

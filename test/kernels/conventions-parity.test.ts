@@ -60,6 +60,27 @@ describe("'same' padding is TensorFlow's: the odd pixel at the bottom and right"
     for (const t of [x, xm, xa]) t.dispose();
   });
 
+  it("PyTorch's padding, ceil_mode and count_include_pad given to the pools directly", async () => {
+    const x = grid4();
+    // padding=1 alone: the values torch gave the pad2d compositions above.
+    expect(await values(dn.maxPool2d(x, { size: 3, stride: 2, padding: 1 }))).toEqual([6, 8, 14, 16]);
+    expectClose('avgPool2d padding=1', await values(dn.avgPool2d(x, { size: 3, stride: 2, padding: 1 })), [14 / 9, 30 / 9, 57 / 9, 99 / 9]);
+    // ceil_mode=True, worked by hand from PyTorch's rules (not run through torch, which this
+    // machine lacks): out = ceil((4 + 2 - 3) / 2) + 1 = 3, kept since its last window starts at
+    // 2 * 2 - 1 = 3 < 4 + 1. Windows start at rows -1, 1, 3; the last covers row 3, padding row 4
+    // and row 5 past the padding. The max is each window's last real pixel.
+    const ceil = { size: 3, stride: 2, padding: 1, ceilMode: true } as const;
+    expect(await values(dn.maxPool2d(x, ceil))).toEqual([6, 8, 8, 14, 16, 16, 14, 16, 16]);
+    // Sums [14, 30, 12, 57, 99, 36, 27, 45, 16]. count_include_pad=True divides by min(start + 3,
+    // 4 + 1) - start per axis, 3, 3, 2: the padding counts, the overhang past it does not.
+    const sums = [14, 30, 12, 57, 99, 36, 27, 45, 16];
+    expectClose('avgPool2d ceil_mode', await values(dn.avgPool2d(x, ceil)), sums.map((s, i) => s / ([3, 3, 2][Math.floor(i / 3)] * [3, 3, 2][i % 3])));
+    // count_include_pad=False: the real pixels alone, 2, 3, 1 per axis.
+    const real = [2, 3, 1];
+    expectClose('avgPool2d count_include_pad=False', await values(dn.avgPool2d(x, { ...ceil, countIncludePad: false })), sums.map((s, i) => s / (real[Math.floor(i / 3)] * real[i % 3])));
+    x.dispose();
+  });
+
   it("a window's NaN wins the max; of two, the first in scan order takes dy (PyTorch's index points at the last)", async () => {
     const x = dn.tensor([1, NaN, NaN, 2], [1, 2, 2, 1], { requiresGrad: true });
     const y = dn.maxPool2d(x, { size: 2 });

@@ -22,21 +22,9 @@ import { expectClose } from '../helpers/close.js';
 import { checkGrad } from '../helpers/finite-diff.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
 import { rng, uniform } from '../helpers/rng.js';
+import { distinct, size } from './pool-helpers.js';
 
 useGpu();
-
-/** n distinct values in [-1, 1), shuffled: no max-pool ties, gaps (2/n) far above the FD step. */
-function distinct(n: number, seed: number): Float64Array {
-  const r = rng(seed);
-  const order = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(r() * (i + 1));
-    [order[i], order[j]] = [order[j], order[i]];
-  }
-  return Float64Array.from(order, (k) => ((k + 0.5) / n) * 2 - 1);
-}
-
-const size = (shape: readonly number[]): number => shape.reduce((p, d) => p * d, 1);
 
 const POOL_CASES = [
   { shape: [2, 7, 9, 3], opts: { size: 2 } },
