@@ -37,6 +37,15 @@ export function roundBufferSize(bytes: number): number {
   return Math.ceil(b / step) * step;
 }
 
+/** The largest request that roundBufferSize keeps within `limit` bytes: the largest size class not above it. */
+export function largestBufferSize(limit: number): number {
+  if (limit < 16) return 0;
+  const pow = 2 ** Math.floor(Math.log2(limit));
+  if (pow < 4096) return pow;
+  const step = pow / 8;
+  return Math.floor(limit / step) * step;
+}
+
 export class BufferPool {
   private free = new Map<string, GPUBuffer[]>();
   private pending: { key: string; buffer: GPUBuffer }[] = [];
@@ -63,16 +72,28 @@ export class BufferPool {
 
   constructor(
     private device: GPUDevice,
-    private maxBufferSize: number,
+    private limit: number,
     private budget = Number.POSITIVE_INFINITY,
   ) {}
 
-  acquire(bytes: number, usage: GPUBufferUsageFlags, label: string): GPUBuffer {
+  /** The largest buffer acquire() creates: the device's maxBufferSize, or less under setMaxBufferSize(). */
+  get maxBufferSize(): number {
+    return this.limit;
+  }
+
+  /** For tests (Runtime.setBufferLimit): refuse buffers over `bytes` as if the device did. */
+  setMaxBufferSize(bytes: number): void {
+    this.limit = bytes;
+  }
+
+  /**
+   * `label` names the buffer (WebGPU's label); `what`, the request in an error message, where the
+   * caller can say more than a pooled buffer's label should (the readback names its tensors).
+   */
+  acquire(bytes: number, usage: GPUBufferUsageFlags, label: string, what = label): GPUBuffer {
     const size = roundBufferSize(bytes);
-    if (size > this.maxBufferSize) {
-      throw new LimitError(
-        `${label}: needs a buffer of ${bytes} bytes but the device's maxBufferSize is ${this.maxBufferSize}`,
-      );
+    if (size > this.limit) {
+      throw new LimitError(`${what}: needs a buffer of ${bytes} bytes but the device's maxBufferSize is ${this.limit}`);
     }
     const key = `${usage}:${size}`;
     let buffer = this.free.get(key)?.pop();
@@ -85,7 +106,7 @@ export class BufferPool {
       if (this.stats.bytesAllocated + size > this.budget) this.trim();
       if (this.stats.bytesAllocated + size > this.budget) {
         throw new LimitError(
-          `${label}: allocating ${size} bytes would exceed the memory budget of ${this.budget} bytes ` +
+          `${what}: allocating ${size} bytes would exceed the memory budget of ${this.budget} bytes ` +
             `(${this.stats.bytesInUse} in use)`,
         );
       }

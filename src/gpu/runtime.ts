@@ -6,11 +6,12 @@
 // the next readback or sync(), which rethrows the first as a KernelError naming the kernel.
 
 import { KernelError, LimitError, NoDeviceError } from '../errors.js';
-import { BufferPool } from './buffer-pool.js';
+import { BufferPool, largestBufferSize } from './buffer-pool.js';
 import { BindGroupCache } from './bind-group-cache.js';
 import { acquireDevice, type GpuContext, type InitOptions } from './device.js';
 import { GpuTimer } from './gpu-timer.js';
 import { patientAwait } from './patient-wait.js';
+import { describeSources, stagingGroups, type ReadSource } from './readback.js';
 
 export interface KernelSpec {
   /** Op and direction, e.g. 'conv2d.forward'; also the label of everything created for it. */
@@ -125,6 +126,18 @@ export class Runtime {
     }
     this.bindingOverride = bytes;
     this.alignmentOverride = bytes === null ? null : a ?? null;
+  }
+
+  /**
+   * For tests: behave as if the adapter allowed buffers of only `bytes` (null restores the
+   * device's maxBufferSize), so that what splits past it (readMany's staging) runs on small tensors.
+   */
+  setBufferLimit(bytes: number | null): void {
+    if (bytes !== null && !(Number.isInteger(bytes) && bytes >= 16)) {
+      throw new RangeError(`setBufferLimit: expected a whole number of bytes, at least 16, or null, got ${bytes}`);
+    }
+    const device = this.limits.maxBufferSize;
+    this.pool.setMaxBufferSize(bytes === null ? device : Math.min(device, bytes));
   }
 
   /** Whether this runtime was shut down or its device lost: its buffers are gone. */
@@ -302,40 +315,58 @@ export class Runtime {
     this.device.queue.writeBuffer(buffer, offset, data.buffer, data.byteOffset, data.byteLength);
   }
 
-  /** Copies `bytes` of a buffer back to the host; submits what is queued. */
-  async read(buffer: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
-    return (await this.readMany([{ buffer, bytes }]))[0];
+  /** Copies `bytes` of a buffer back to the host; submits what is queued. `label` names it in errors. */
+  async read(buffer: GPUBuffer, bytes: number, label?: string): Promise<ArrayBuffer> {
+    return (await this.readMany([{ buffer, bytes, label }]))[0];
   }
 
   /**
-   * Copies several buffers back with one staging buffer, one submit and one map: a training step
-   * that needs its loss and a metric waits for the GPU once, not once per value.
+   * Copies several buffers back with one submit and one wait: a training step that needs its loss
+   * and a metric waits for the GPU once, not once per value. They share a staging buffer while it
+   * stays within maxBufferSize, and take as many as they need past it, so any set of buffers that
+   * could each be read alone can be read together (a whole model's weights, to save them).
    */
-  async readMany(sources: { buffer: GPUBuffer; bytes: number }[]): Promise<ArrayBuffer[]> {
+  async readMany(sources: ReadSource[]): Promise<ArrayBuffer[]> {
     this.checkAlive();
     return this.counted(() => this.readManyNow(sources));
   }
 
-  private async readManyNow(sources: { buffer: GPUBuffer; bytes: number }[]): Promise<ArrayBuffer[]> {
-    const padded = sources.map((s) => Math.ceil(s.bytes / 4) * 4);
-    const offsets = padded.map((_, i) => padded.slice(0, i).reduce((a, b) => a + b, 0));
-    const total = Math.max(4, padded.reduce((a, b) => a + b, 0));
-    const staging = this.pool.acquire(total, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback');
-    sources.forEach((s, i) => {
-      if (padded[i]) this.copy(s.buffer, 0, staging, offsets[i], padded[i]);
+  private async readManyNow(sources: ReadSource[]): Promise<ArrayBuffer[]> {
+    const groups = stagingGroups(sources, largestBufferSize(this.pool.maxBufferSize));
+    const staging: GPUBuffer[] = [];
+    try {
+      for (const g of groups) {
+        const what = `readback of ${describeSources(g.parts.map((p) => sources[p.source]))}`;
+        staging.push(this.pool.acquire(g.bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback', what));
+      }
+    } catch (e) {
+      for (const b of staging) this.pool.release(b);
+      throw e;
+    }
+    groups.forEach((g, k) => {
+      for (const p of g.parts) if (p.bytes) this.copy(sources[p.source].buffer, 0, staging[k], p.offset, p.bytes);
     });
     this.submit();
     try {
-      await this.gpuWait(staging.mapAsync(GPUMapMode.READ, 0, total));
-      const mapped = staging.getMappedRange(0, total);
-      const out = sources.map((s, i) => mapped.slice(offsets[i], offsets[i] + s.bytes));
-      staging.unmap();
+      // Settled, all of them, so that none is left to map after its buffer went back to the pool.
+      const maps = await this.gpuWait(Promise.allSettled(staging.map((b, k) => b.mapAsync(GPUMapMode.READ, 0, groups[k].bytes))));
+      const failed = maps.find((m): m is PromiseRejectedResult => m.status === 'rejected');
+      if (failed) {
+        staging.forEach((b, k) => maps[k].status === 'fulfilled' && b.unmap());
+        throw failed.reason;
+      }
+      const out: ArrayBuffer[] = new Array(sources.length);
+      groups.forEach((g, k) => {
+        const mapped = staging[k].getMappedRange(0, g.bytes);
+        for (const p of g.parts) out[p.source] = mapped.slice(p.offset, p.offset + sources[p.source].bytes);
+        staging[k].unmap();
+      });
       return out;
     } catch (e) {
       if (this.ctx.lost) throw this.ctx.lost;
       throw e;
     } finally {
-      this.pool.release(staging);
+      for (const b of staging) this.pool.release(b);
       await this.throwPendingErrors();
     }
   }
@@ -407,6 +438,8 @@ let current: Runtime | null = null;
 let acquiring: Promise<Runtime> | null = null;
 /** Counts shutdowns, so a device that arrives after one is released instead of becoming current. */
 let shutdowns = 0;
+/** Whether a shutdown() released a device (or one being acquired): what a call without one is told. */
+let released = false;
 
 export function initRuntime(options: InitOptions = {}): Promise<Runtime> {
   if (current && !current.ctx.lost) return Promise.resolve(current);
@@ -429,8 +462,19 @@ export function initRuntime(options: InitOptions = {}): Promise<Runtime> {
   return pending;
 }
 
-export function runtime(): Runtime {
-  if (!current) throw new NoDeviceError('dawnet: call `await dn.init()` before using tensors or ops');
+/**
+ * The current runtime. `op`, the public call that needs the device (dn.tensor, an op's output),
+ * leads the error when there is none, so a call made before init() names itself.
+ */
+export function runtime(op = 'dawnet'): Runtime {
+  if (!current) {
+    const why = acquiring
+      ? 'init() has not finished: `await dn.init()`'
+      : released
+        ? 'dn.shutdown() released the device: call `await dn.init()` again'
+        : 'no device yet: call `await dn.init()`';
+    throw new NoDeviceError(`${op}: ${why} before using tensors or ops`);
+  }
   current.checkAlive();
   return current;
 }
@@ -445,6 +489,7 @@ export function hasRuntime(): boolean {
 
 export function shutdownRuntime(): void {
   shutdowns++;
+  if (current || acquiring) released = true;
   acquiring = null;
   current?.destroy();
   current = null;

@@ -123,7 +123,7 @@ export class Tensor {
   async toArray(): Promise<Float32Array> {
     const buffer = this.buffer;
     if (this.size === 0) return new Float32Array(0);
-    return new Float32Array(await runtime().read(buffer, this.size * 4));
+    return new Float32Array(await runtime('toArray').read(buffer, this.size * 4, this.describe()));
   }
 
   /**
@@ -209,24 +209,32 @@ function staleError(t: Tensor, op?: string): DawnetError {
   );
 }
 
-/** Reads several tensors back with one GPU round trip (Runtime.readMany). */
+/**
+ * Reads several tensors back with one GPU round trip (Runtime.readMany). The tensors are checked
+ * first, so a disposed or stale one is named rather than a missing device.
+ */
 export async function readTensors(tensors: Tensor[]): Promise<Float32Array[]> {
-  const buffers = await runtime().readMany(tensors.map((t) => ({ buffer: t.buffer, bytes: t.size * 4 })));
+  const sources = tensors.map((t) => ({ buffer: t.buffer, bytes: t.size * 4, label: t.describe() }));
+  const buffers = await runtime('readTensors').readMany(sources);
   return buffers.map((b) => new Float32Array(b));
 }
 
-/** An uninitialised tensor: every kernel output starts here. */
-export function emptyTensor(shape: Shape, label = 'tensor'): Tensor {
+/**
+ * An uninitialised tensor: every kernel output starts here. `label` names its buffer; `op`, the
+ * call an error names (without a device, before init()): the label, an op's output such as
+ * 'concat.out', unless said.
+ */
+export function emptyTensor(shape: Shape, label = 'tensor', op = label): Tensor {
   checkShape(shape, label);
   const bytes = Math.max(4, shapeSize(shape) * 4);
-  const owner = runtime();
+  const owner = runtime(op);
   const buffer = owner.pool.acquire(bytes, TENSOR_USAGE, label);
   return new Tensor({ buffer, bytes, refs: 1, owner }, shape);
 }
 
 /** A new tensor of the public constructors: its buffer (labelled by its name, else `op`) and its options set. */
 function created(shape: Shape, options: TensorOptions, op: string): Tensor {
-  const t = emptyTensor(shape, options.name ?? op);
+  const t = emptyTensor(shape, options.name ?? op, op);
   t.requiresGrad = options.requiresGrad ?? false;
   t.name = options.name;
   return t;

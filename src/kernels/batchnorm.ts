@@ -38,7 +38,7 @@ import { f32, packParams, u32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { expectOptionalTensor, expectOptions, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
-import { emptyTensor, formatShape, type Tensor } from '../graph/tensor.js';
+import { assertLive, emptyTensor, formatShape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, range } from './chunking.js';
 import { reluKeepingNan, reluPasses } from './elementwise-math.js';
 import { reduceMiddle } from './reduce.js';
@@ -332,8 +332,13 @@ function checkShapes(x: Tensor, params: [string, Tensor | null][], options: Batc
   const eps = options.eps ?? 1e-5;
   if (!(momentum >= 0 && momentum <= 1)) throw new ShapeError(`batchNorm2d: momentum must be in [0, 1], got ${momentum}`);
   if (!(eps > 0)) throw new ShapeError(`batchNorm2d: eps must be positive, got ${eps}`);
+  // PyTorch's refusal: one value per channel normalises to 0 (its variance is 0), and no running
+  // variance can be made from it. Inference normalises with the running statistics instead.
   if (options.training && x.size / c < 2) {
-    throw new ShapeError(`batchNorm2d: training needs more than one value per channel, x is ${formatShape(x.shape)}`);
+    throw new ShapeError(
+      `batchNorm2d: expected more than 1 value per channel when training, got x ${formatShape(x.shape)} (N*H*W = ${x.size / c}); ` +
+        'eval() normalises with the running statistics instead',
+    );
   }
 }
 
@@ -350,6 +355,7 @@ export function batchNorm2dForward(
   options: BatchNormOptions,
 ): { y: Tensor; mean: Tensor; invStd: Tensor } {
   checkShapes(x, [['gamma', gamma], ['beta', beta], ['runningMean', runningMean], ['runningVar', runningVar]], options);
+  assertLive('batchNorm2d', x, gamma, beta, runningMean, runningVar);
   if (!options.training && (!runningMean || !runningVar)) {
     throw new ShapeError('batchNorm2d: inference mode needs runningMean and runningVar');
   }
