@@ -89,7 +89,7 @@ export async function readFileBytes(path: string, op?: string): Promise<Uint8Arr
  * mkdir({ recursive: true }) is not used: where a parent exists but refuses a new folder with
  * ENOENT (/proc) it retries forever. Here each missing folder is made with one plain mkdir, from
  * the first existing one down, so a refusal fails at once. A failure is Node's error (its code and
- * the path mkdir was given) with a message that names `dir` and says what was in the way.
+ * the path mkdir was given) with a message that names `dir`, what was in the way and the code.
  */
 export async function makeFolder(dir: string): Promise<void> {
   const fs = await nodeFs();
@@ -118,19 +118,15 @@ export async function makeFolder(dir: string): Promise<void> {
       const err = e as NodeJS.ErrnoException;
       const parent = paths.dirname(path);
       // Made meanwhile by another process (two runs creating one parent): that is what was wanted.
-      if (err.code === 'EEXIST' && (await isFolder(path))) continue;
+      if (err.code === 'EEXIST' && (await fs.stat(path).then((s) => s.isDirectory(), () => false))) continue;
       const why =
-        err.code === 'EEXIST' ? `${path} is in the way: it exists and is not a folder`
-        : err.code === 'ENOTDIR' ? `${parent} is in the way: it is a file, not a folder`
-        : err.code === 'ENOENT' ? `${parent} will not hold a new folder (${err.code} from mkdir ${path}; a virtual file system such as /proc?)`
+        err.code === 'EEXIST' ? `${path} is in the way: it exists and is not a folder (EEXIST)`
+        : err.code === 'ENOTDIR' ? `${parent} is in the way: it is a file, not a folder (ENOTDIR)`
+        : err.code === 'ENOENT' ? `${parent} will not hold a new folder (ENOENT from mkdir ${path}; a virtual file system such as /proc?)`
         : err.message;
       throw folderError(dir, err, why);
     }
   }
-}
-
-async function isFolder(path: string): Promise<boolean> {
-  return (await nodeFs()).stat(path).then((s) => s.isDirectory(), () => false);
 }
 
 function folderError(dir: string, err: NodeJS.ErrnoException, why: string): NodeJS.ErrnoException {
