@@ -77,9 +77,9 @@ function poolPass(spec: KernelSpec, g: Pool2dGeometry, inputs: Tensor[], outputs
  * input pixel searching the windows that cover it. For 2x2 (the U-Net's pools) a quarter of the
  * threads, no loads per pixel, and a quarter of the index decoding, which dominates on CPU adapters
  * (an integer division there is a scalar division per lane): the avg pool's gather took 11-19 ms on
- * [4,128,128,16] 2x2 there against 0.4-1.2 ms for this. The last row and column of cells also take
- * the strip no window reaches ('valid' leftovers), and a ceil-mode window is clipped to the image,
- * so every pixel of dx is written exactly once.
+ * [4,128,128,16] 2x2 there against 0.4-1.2 ms for the max pool's backward of this kind. The last
+ * row and column of cells also take the strip no window reaches ('valid' leftovers), and a
+ * ceil-mode window is clipped to the image, so every pixel of dx is written exactly once.
  */
 function disjointBackward(prelude: string, value: string): string {
   return /* wgsl */ `
