@@ -84,17 +84,17 @@ export async function init(options: InitOptions = {}): Promise<AdapterReport> {
 
 /** The adapter's name, features and limits. */
 export function info(): AdapterReport & { name: string } {
-  const report = runtime().ctx.report;
+  const report = runtime('info').ctx.report;
   return { ...report, name: adapterName(report) };
 }
 
 /** Waits for all queued GPU work and rethrows any kernel error. */
 export async function sync(): Promise<void> {
-  await runtime().sync();
+  await runtime('sync').sync();
 }
 
 export function memory(): PoolStats {
-  return runtime().pool.getStats();
+  return runtime('memory').pool.getStats();
 }
 
 /**
@@ -105,7 +105,7 @@ export function memory(): PoolStats {
  * (training, then inference at another size) and wants the memory back now.
  */
 export function trimMemory(): number {
-  const rt = runtime();
+  const rt = runtime('trimMemory');
   rt.submit();
   const before = rt.pool.getStats().bytesAllocated;
   rt.pool.trim();
@@ -127,7 +127,7 @@ export interface Profile {
  */
 export async function profile(fn: () => unknown): Promise<Profile | null> {
   expectFunction('profile', 'fn', fn);
-  const timer = runtime().gpuTimer;
+  const timer = runtime('profile').gpuTimer;
   timer.begin({ perKernel: true });
   try {
     await fn();

@@ -5,7 +5,7 @@
 // per argument, nothing on the GPU.
 
 import { ArgumentError, DisposedError } from '../errors.js';
-import { Tensor } from './tensor.js';
+import { staleError, Tensor } from './tensor.js';
 
 /** What a value is, for messages: "the number 2", "an array of 3", "an object with padding". */
 export function describeValue(v: unknown): string {
@@ -29,6 +29,8 @@ export function describeValue(v: unknown): string {
 export function expectTensor(op: string, role: string, v: unknown): asserts v is Tensor {
   if (!(v instanceof Tensor)) throw new ArgumentError(`${op}: ${role} must be a Tensor, got ${describeValue(v)}`);
   if (v.disposed) throw new DisposedError(`${op}: ${role} ${v.describe()} was used after dispose()`);
+  // Made before a shutdown: named here, at every op's entry, rather than as a missing device later.
+  if (v.stale) throw staleError(v, op, role);
 }
 
 /**

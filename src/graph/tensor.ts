@@ -195,16 +195,17 @@ export class Tensor {
 export function assertLive(op: string, ...tensors: (Tensor | null | undefined)[]): void {
   for (const t of tensors) {
     if (t && t.disposed) throw new DisposedError(`${op}: input ${t.describe()} was used after dispose()`);
-    if (t?.stale) throw staleError(t, op);
+    if (t?.stale) throw staleError(t, op, 'input');
   }
 }
 
-function staleError(t: Tensor, op?: string): DawnetError {
+/** The error for a tensor made under a device that has ended; `role` names it within `op`'s arguments. */
+export function staleError(t: Tensor, op?: string, role = 'input'): DawnetError {
   // A device lost under the current runtime: what every other call now throws, until init().
   const lost = t.ownerLost();
   if (lost) return lost;
   return new NoDeviceError(
-    `${op ? `${op}: input ` : ''}${t.describe()} was made on a device that has since ended (dn.shutdown() or a lost device); ` +
+    `${op ? `${op}: ${role} ` : ''}${t.describe()} was made on a device that has since ended (dn.shutdown() or a lost device); ` +
       'tensors do not carry over to the next init(): make them again (a model: build it and load its weights again)',
   );
 }

@@ -58,7 +58,7 @@ export const lcm = (a: number, b: number): number => (a / gcd(a, b)) * b;
  * binding: kernels that do not split call it before they allocate anything.
  */
 export function checkWhole(op: string, whole: readonly (Bound | null | undefined)[]): void {
-  const limit = runtime().bindingLimit;
+  const limit = runtime(op).bindingLimit;
   for (const t of whole) {
     if (t && t.size * 4 > limit) {
       throw new LimitError(`${op}: ${t.describe()} is bound whole and its ${t.size * 4} bytes exceed the storage binding limit of ${limit} bytes`);
@@ -72,7 +72,7 @@ export function checkWhole(op: string, whole: readonly (Bound | null | undefined
  */
 export function chunkItems(op: string, items: number, parts: readonly Part[], whole: readonly (Bound | null | undefined)[] = [], granule = 1): number {
   checkWhole(op, whole);
-  const rt = runtime();
+  const rt = runtime(op);
   const limit = rt.bindingLimit;
   if (parts.every((p) => items * p.perItem * 4 <= limit)) return items;
   let fit = Infinity;

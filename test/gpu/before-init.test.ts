@@ -39,24 +39,33 @@ describe('a call without a device names itself', () => {
     await pending;
   });
 
-  it('after shutdown(): an elementwise op, batch norm, concat, a module forward and the reads', async () => {
+  it('after shutdown(): every op names itself and its stale input; a module forward, the runtime calls and the reads', async () => {
     await dn.init();
     const x = dn.tensor([1, 2, 3, 4], [1, 2, 2, 1], { name: 'image' });
     const w = dn.tensor([1], [1]);
+    const k = dn.tensor(new Float32Array(9), [3, 3, 1, 1], { name: 'kernel' });
+    const m = dn.tensor([1, 2], [1, 2], { name: 'm' });
     const bn = new dn.nn.BatchNorm2d(1);
     const net = new dn.nn.Sequential(new dn.nn.MaxPool2d(), bn);
     dn.shutdown();
     expectNamed(() => dn.tensor([1]), 'tensor');
     expect(() => dn.tensor([1])).toThrow(/dn\.shutdown\(\) released the device/);
-    // Ops whose inputs are checked first name the op and the input that has outlived its device.
-    expect(() => dn.relu(x)).toThrow(/^relu: input image \[1,2,2,1\]/);
-    expect(() => dn.batchNorm2d(x, w, w, null, null, { training: true })).toThrow(/^batchNorm2d: input image \[1,2,2,1\]/);
-    expect(() => bn.forward(x)).toThrow(/^batchNorm2d: input image/);
-    // Sequential names the layer (maxPool2d reaches for the device before its output, unnamed).
-    expect(() => net.forward(x)).toThrow(/MaxPool2d.*: dn\.shutdown\(\) released the device/);
-    // concat reaches for the device before it binds its inputs: its output's label is named.
-    expectNamed(() => dn.concat([x, x], 3), 'concat.out');
-    expectNamed(() => dn.softmax(x), 'softmax.out');
+    // Every op checks its inputs at entry: it names itself and the input that outlived its device.
+    expect(() => dn.relu(x)).toThrow(/^relu: x image \[1,2,2,1\] was made on a device that has since ended/);
+    expect(() => dn.add(x, w)).toThrow(/^add: a image \[1,2,2,1\]/);
+    expect(() => dn.conv2d(x, k, null)).toThrow(/^conv2d: input x image \[1,2,2,1\]/);
+    expect(() => dn.matmul(m, m)).toThrow(/^matmul: a m \[1,2\]/);
+    expect(() => dn.concat([x, x], 3)).toThrow(/^concat: tensors\[0\] image/);
+    expect(() => dn.softmax(x)).toThrow(/^softmax: input x image/);
+    expect(() => dn.maxPool2d(x, { size: 2 })).toThrow(/^maxPool2d: input x image/);
+    expect(() => dn.upsample2d(x, { scale: 2 })).toThrow(/^upsample2d: input x image/);
+    expect(() => dn.sum(x)).toThrow(/^sum: input x image/);
+    expect(() => dn.batchNorm2d(x, w, w, null, null, { training: true })).toThrow(/^batchNorm2d: input x image \[1,2,2,1\]/);
+    expect(() => bn.forward(x)).toThrow(/^batchNorm2d: input x image/);
+    // Sequential puts the layer's path and class before the op's message.
+    expect(() => net.forward(x)).toThrow(/^0 \(MaxPool2d\): maxPool2d: input x image/);
+    for (const [name, call] of [['info', dn.info], ['memory', dn.memory], ['trimMemory', dn.trimMemory]] as const) expectNamed(call, name);
+    await expect(dn.sync()).rejects.toThrow(/^sync: dn\.shutdown\(\) released the device/);
     await expect(x.toArray()).rejects.toThrow(/^image \[1,2,2,1\] was made on a device that has since ended/);
     await expect(readTensors([w, x])).rejects.toThrow(/was made on a device that has since ended/);
     await expect(readTensors([w, x])).rejects.toBeInstanceOf(dn.NoDeviceError);

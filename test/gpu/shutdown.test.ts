@@ -88,7 +88,7 @@ describe('tensors made before shutdown() and init()', () => {
     const before = dn.memory();
     const fresh = dn.tensor([10, 10], [2]);
     expect(() => dn.add(old, fresh)).toThrow(dn.NoDeviceError);
-    expect(() => dn.add(old, fresh)).toThrow(/add: input oldWeight \[2\] was made on a device that has since ended/);
+    expect(() => dn.add(old, fresh)).toThrow(/add: a oldWeight \[2\] was made on a device that has since ended/);
     await expect(old.toArray()).rejects.toThrow(/oldWeight \[2\] was made on a device that has since ended/);
     // The refused op allocated nothing on the new device.
     expect(dn.memory().buffersInUse).toBe(before.buffersInUse + 1);
