@@ -11,7 +11,7 @@
 import { DataError } from './errors.js';
 import { deriveSeed, seededRandom } from './split.js';
 import { encodeTiff } from './tiff.js';
-import { nodeFs } from '../io/files.js';
+import { makeFolder, nodeFs } from '../io/files.js';
 
 export const LGG_CSV_COLUMNS = [
   'Patient', 'RNASeqCluster', 'MethylationCluster', 'miRNACluster', 'CNCluster', 'RPPACluster', 'OncosignCluster',
@@ -277,7 +277,7 @@ export async function writeSyntheticDataset(dir: string, options: SynthOptions):
   if (!Number.isInteger(size) || size < 8) throw new DataError(`${dir}: synth needs an integer size >= 8, got ${size}`);
   if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 1 || hi < lo) throw new DataError(`${dir}: slicesPerPatient must be integers 1 <= min <= max, got [${lo}, ${hi}]`);
   const fs = await nodeFs();
-  await fs.mkdir(dir, { recursive: true });
+  await makeFolder(dir);
   const taken = new Set<string>();
   const folders: string[] = [];
   const rows: string[][] = [];
@@ -286,7 +286,7 @@ export async function writeSyntheticDataset(dir: string, options: SynthOptions):
   for (let p = 0; p < options.patients; p++) {
     const patient = synthesizePatient(p, options, taken);
     const folderPath = `${dir}/${patient.folder}`;
-    await fs.mkdir(folderPath, { recursive: true });
+    await makeFolder(folderPath);
     for (let k = 0; k < patient.slices.length; k++) {
       const { image, mask } = patient.slices[k]!;
       const stem = `${folderPath}/${patient.folder}_${k + 1}`;

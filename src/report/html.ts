@@ -8,7 +8,7 @@
 // page says so in a visible banner instead of showing empty boxes; the tables still carry the numbers.
 // Rendering is async: PNG compression and the lazy loading of node:fs (for Chart.js) both are.
 
-import { nodeFs, nodePath, writeFileAtomic } from '../io/files.js';
+import { makeFolder, nodePath, writeFileAtomic } from '../io/files.js';
 import { pngDataUri } from '../io/png.js';
 import { meanOf, medianOf } from '../train/metrics.js';
 import { barChart, diceHistogram, historyCharts, loadChartJs, type ChartSpec } from './charts.js';
@@ -264,6 +264,6 @@ ${chartScript}
 /** Renders the report and writes it atomically (creating the folder if needed). */
 export async function writeReport(path: string, data: ReportData): Promise<void> {
   const html = await renderReport(data);
-  await (await nodeFs()).mkdir((await nodePath()).dirname(path), { recursive: true });
+  await makeFolder((await nodePath()).dirname(path));
   await writeFileAtomic(path, html);
 }

@@ -406,3 +406,12 @@ describe('report in headless Chromium', () => {
     await page.close();
   });
 });
+
+// Node 20's recursive mkdir retries forever under /proc; writeReport creates its folder one by one.
+describe.runIf(process.platform === 'linux')('writeReport into a folder that cannot be made', () => {
+  it('fails at once, naming the folder', async () => {
+    await expect(writeReport('/proc/dawnet-no-such/report/index.html', syntheticReport('segment'))).rejects.toThrow(
+      /cannot create folder \/proc\/dawnet-no-such\/report:/,
+    );
+  }, 10_000);
+});
