@@ -190,15 +190,20 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
   let callbacks: Record<string, Callback>;
   try {
     const monitor = bestMonitor(c.task);
+    // Without validation slices (--val-fraction 0) val_loss is NaN every epoch, which never
+    // improves: early stopping and the plateau schedule would stop the run and cut the rate for
+    // want of a validation, so they are left out. The checkpoint keeps each epoch as the latest.
+    const validates = split.val.length > 0;
+    if (!validates) log(`no validation slices: early stopping${c.lrSchedule === 'cosine' ? ' is' : ' and ReduceLROnPlateau are'} off (they watch val_loss)`);
     // The checkpoint saves before early stopping restores an earlier epoch's weights: an epoch that
     // improves the best metric and runs out the patience at once must save its own weights, which
     // its metrics describe and the test evaluation then scores, not the restored ones.
     callbacks = {
       checkpoint: new ModelCheckpoint(files.best, { monitor, saveBestOnly: true }),
-      earlyStopping: new EarlyStopping({ monitor: 'val_loss', minDelta: c.minDelta, patience: c.patience, restoreBestWeights: true }),
+      ...(validates ? { earlyStopping: new EarlyStopping({ monitor: 'val_loss', minDelta: c.minDelta, patience: c.patience, restoreBestWeights: true }) } : {}),
       ...(c.lrSchedule === 'cosine'
         ? { lrSchedule: new LearningRateScheduler(cosineDecay({ lr: c.lr, epochs: c.epochs, minLr: c.lr / 100 })) }
-        : { reduceLr: new ReduceLROnPlateau({ monitor: 'val_loss', factor: c.lrFactor, patience: c.lrPatience }) }),
+        : validates ? { reduceLr: new ReduceLROnPlateau({ monitor: 'val_loss', factor: c.lrFactor, patience: c.lrPatience }) } : {}),
     };
     if (resume && (await fileExists(files.last))) {
       const loaded = await loadCheckpoint(files.last, model, optimizer, ema);
@@ -239,8 +244,8 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
   for (const [name, cb] of Object.entries(callbacks)) if (callbackState[name]) cb.setState?.(callbackState[name]);
   // Early stopping's best weights go into last.safetensors with its counters, so that a resumed run
   // that stops restores the same weights as the uninterrupted run would.
-  const earlyStopping = callbacks.earlyStopping as EarlyStopping;
-  const extra = () => restorePointTensors(model, earlyStopping.restorePoint as Map<string, Tensor> | null);
+  const earlyStopping = callbacks.earlyStopping as EarlyStopping | undefined;
+  const extra = () => restorePointTensors(model, (earlyStopping?.restorePoint ?? null) as Map<string, Tensor> | null);
   const callbackStates = () => Object.fromEntries(Object.entries(callbacks).map(([n, cb]) => [n, cb.getState?.() ?? {}]));
   // The input the model was trained on goes into every checkpoint, so that a checkpoint without its
   // run folder (the web page's Segment panel) resizes and normalises slices as predict does.
@@ -270,8 +275,10 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
   // The restore point is early stopping's once fit begins, which frees it; until then, this code's.
   let restorePoint: Map<string, Tensor> | null = null;
   try {
-    restorePoint = resumedRestorePoint(model, savedExtra, files.last, log);
-    if (restorePoint) earlyStopping.resumeRestorePoint(restorePoint);
+    if (earlyStopping) {
+      restorePoint = resumedRestorePoint(model, savedExtra, files.last, log);
+      if (restorePoint) earlyStopping.resumeRestorePoint(restorePoint);
+    }
     history = await fit(model, train, val, {
       epochs: c.epochs,
       initialEpoch,

@@ -6,6 +6,12 @@
 // Options are checked when a callback is made, not at the first epoch's end: a misspelt option
 // (Keras's restore_best_weights for restoreBestWeights) would otherwise leave the default in
 // force for the whole run, silently, and a bad value would surface only after an epoch's training.
+//
+// A NaN monitored value (a validation whose predictions were not finite, or an empty one) is never
+// an improvement, as in Keras, where best starts at +-inf and every comparison with NaN is false:
+// it counts toward patience like any epoch that does not improve, also when it comes first, and the
+// first finite value after it is the best. Here "no best yet" is a NaN best (a state that survives
+// JSON), which any finite value improves on.
 
 import { ArgumentError } from '../errors.js';
 import { describeValue, expectChoice, expectKnownOptions, expectOptionalBoolean, expectOptionalNumber, expectOptions } from '../graph/args.js';
@@ -104,6 +110,11 @@ export interface EarlyStoppingOptions {
 
 const EARLY_STOPPING_OPTIONS = ['monitor', 'minDelta', 'patience', 'mode', 'baseline', 'restoreBestWeights', 'startFromEpoch'] as const;
 
+/**
+ * Keras's EarlyStopping: stops after `patience` epochs without improvement, restoring the best
+ * epoch's weights when asked. A NaN epoch is no improvement and counts toward the patience, even
+ * the first (whose weights restoreBestWeights then keeps until an epoch improves, as Keras does).
+ */
 export class EarlyStopping implements Callback {
   readonly monitor: string;
   readonly minDelta: number;
@@ -134,8 +145,12 @@ export class EarlyStopping implements Callback {
     this.mode = resolveMode(opts.mode ?? 'auto', this.monitor);
   }
 
-  /** Keras: improvement when (current - minDelta) beats the reference in the mode's direction. */
+  /**
+   * Keras: improvement when (current - minDelta) beats the reference in the mode's direction; a
+   * NaN current never does, a NaN reference (no best yet) gives way to any other.
+   */
   private improves(current: number, reference: number): boolean {
+    if (Number.isNaN(current)) return false;
     if (Number.isNaN(reference)) return true;
     return this.mode === 'min' ? current + this.minDelta < reference : current - this.minDelta > reference;
   }
@@ -232,6 +247,10 @@ export interface ReduceLROnPlateauOptions {
 
 const REDUCE_LR_OPTIONS = ['monitor', 'factor', 'patience', 'mode', 'minDelta', 'cooldown', 'minLr'] as const;
 
+/**
+ * Keras's ReduceLROnPlateau: the learning rate times `factor` after `patience` epochs without
+ * improvement. A NaN epoch is no improvement and counts toward the patience, even the first.
+ */
 export class ReduceLROnPlateau implements Callback {
   readonly monitor: string;
   readonly factor: number;
@@ -261,8 +280,9 @@ export class ReduceLROnPlateau implements Callback {
     this.minLr = opts.minLr ?? 0;
   }
 
-  /** Keras: min mode improves when current < best - minDelta. */
+  /** Keras: min mode improves when current < best - minDelta; a NaN never does (no best yet: any other). */
   private improves(current: number): boolean {
+    if (Number.isNaN(current)) return false;
     if (Number.isNaN(this.best)) return true;
     return this.mode === 'min' ? current < this.best - this.minDelta : current > this.best + this.minDelta;
   }
@@ -320,7 +340,11 @@ export interface ModelCheckpointOptions {
 
 const CHECKPOINT_OPTIONS = ['monitor', 'saveBestOnly', 'mode'] as const;
 
-/** Saves to `path` (atomically); `{epoch}` in the path is replaced by the 1-based epoch. */
+/**
+ * Saves to `path` (atomically); `{epoch}` in the path is replaced by the 1-based epoch. With
+ * saveBestOnly, a NaN is never the best: while no epoch has had a finite value each epoch is saved
+ * as the latest (Keras saves none), and the first finite one is then the best.
+ */
 export class ModelCheckpoint implements Callback {
   readonly monitor: string;
   readonly mode: 'min' | 'max';
@@ -356,19 +380,21 @@ export class ModelCheckpoint implements Callback {
     }
     const current = monitored(logs, this.monitor, 'ModelCheckpoint', ctl);
     if (current === undefined) return;
-    const better = Number.isNaN(this.best) || (this.mode === 'min' ? current < this.best : current > this.best);
-    if (better) {
-      // No best yet is NaN (a state that survives JSON); Keras words it as the start of its search.
-      const from = Number.isNaN(this.best) ? (this.mode === 'min' ? 'inf' : '-inf') : String(this.best);
-      // NaN (a run without validation slices): nothing to compare, so each epoch's is kept as the best.
-      ctl.log(
-        Number.isNaN(current)
-          ? `ModelCheckpoint: ${this.monitor} is NaN (nothing validated), so nothing to compare; saving ${path} as the latest`
-          : `ModelCheckpoint: ${this.monitor} improved from ${from} to ${current}; saving ${path}`,
-      );
+    // No best yet is NaN (a state that survives JSON); Keras words it as the start of its search.
+    const none = Number.isNaN(this.best);
+    if (Number.isNaN(current)) {
+      // Never a best, as in Keras. Keras saves nothing then; while no epoch has a finite value (a run
+      // without validation slices has none), each epoch is saved as the latest instead, so that eval
+      // and predict find this file. The first finite value replaces it as the best.
+      if (!none) return;
+      ctl.log(`ModelCheckpoint: ${this.monitor} is NaN (nothing validated, or not finite) and no epoch has set a best; saving ${path} as the latest`);
+    } else {
+      if (!none && !(this.mode === 'min' ? current < this.best : current > this.best)) return;
+      const from = none ? (this.mode === 'min' ? 'inf' : '-inf') : String(this.best);
+      ctl.log(`ModelCheckpoint: ${this.monitor} improved from ${from} to ${current}; saving ${path}`);
       this.best = current;
-      await ctl.saveCheckpoint(path, epoch, logs);
-      this.saves.push(epoch);
     }
+    await ctl.saveCheckpoint(path, epoch, logs);
+    this.saves.push(epoch);
   }
 }

@@ -379,8 +379,9 @@ export async function evaluate(model: Module, data: Dataset, lossFn: FitOptions[
  * The epoch's val_<name> metrics. Predictions that are not all finite (a model diverged in eval
  * mode: batch norm's running statistics, say) make every metric NaN, with a warning, instead of
  * reaching the metric functions (segmentationReport and binaryReport refuse a NaN), so that the
- * run goes on: early stopping and ReduceLROnPlateau count the epoch as no improvement on the best
- * an earlier epoch set, and the best checkpoint stays that epoch's.
+ * run goes on: early stopping and ReduceLROnPlateau count the epoch as no improvement toward their
+ * patience (a NaN never improves, as in Keras, even in the first epoch), and the best checkpoint
+ * stays the best finite epoch's.
  */
 function validationMetrics(metrics: Record<string, MetricFn>, set: EvalSet, epoch: number, warn: (m: string) => void): Logs {
   const names = Object.keys(metrics);
