@@ -9,22 +9,16 @@
 import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import { avgPool2d, avgPool2dBackward, maxPool2d, maxPool2dBackward, maxPool2dForward } from '../../src/kernels/pool.js';
-import { AVG_POOL_OPTIONS, pool2dGeometry, type AvgPool2dOptions } from '../../src/kernels/pool-geometry.js';
+import { pool2dGeometry, type AvgPool2dOptions } from '../../src/kernels/pool-geometry.js';
 import { nd } from '../../src/reference/array.js';
-import { avgPool2dBackwardRef, avgPool2dRef, maxPool2dBackwardRef, maxPool2dRef } from '../../src/reference/pool.js';
+import { avgPool2dRef, maxPool2dRef } from '../../src/reference/pool.js';
 import { expectClose } from '../helpers/close.js';
 import { dispatched } from '../helpers/dispatched.js';
-import { checkGrad } from '../helpers/finite-diff.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
 import { uniform } from '../helpers/rng.js';
-import { distinct, size } from './pool-helpers.js';
+import { distinct, outShapeOf, poolCaseTests, size } from './pool-helpers.js';
 
 useGpu();
-
-const outShape = (shape: readonly number[], opts: AvgPool2dOptions): number[] => {
-  const g = pool2dGeometry('test', shape, opts, AVG_POOL_OPTIONS);
-  return [g.n, g.outH, g.outW, g.c];
-};
 
 describe("PyTorch's output sizes", () => {
   // [in, k, s, p, floor out, ceil out], each worked from the formula above.
@@ -57,15 +51,15 @@ describe("PyTorch's output sizes", () => {
     it(`in ${h}, size ${k}, stride ${s}, padding ${p}: ${floorOut}, ceilMode ${ceilOut}; the reference agrees`, () => {
       for (const [ceilMode, want] of [[false, floorOut], [true, ceilOut]] as const) {
         const opts = { size: k, stride: s, padding: p, ceilMode };
-        expect(outShape([1, h, h, 1], opts)).toEqual([1, want, want, 1]);
+        expect(outShapeOf([1, h, h, 1], opts)).toEqual([1, want, want, 1]);
         expect(maxPool2dRef(nd(new Float64Array(h * h), [1, h, h, 1]), opts).shape).toEqual([1, want, want, 1]);
       }
     });
   }
 
   it("a 4x4 window over 3x3 with 'valid' padding: refused, but one window with ceilMode ((3 - 4) / 2 = -0.5: floor 0, ceil 1)", () => {
-    expect(() => outShape([1, 3, 3, 1], { size: 4, stride: 2 })).toThrow(dn.ShapeError);
-    expect(outShape([1, 3, 3, 1], { size: 4, stride: 2, ceilMode: true })).toEqual([1, 1, 1, 1]);
+    expect(() => outShapeOf([1, 3, 3, 1], { size: 4, stride: 2 })).toThrow(dn.ShapeError);
+    expect(outShapeOf([1, 3, 3, 1], { size: 4, stride: 2, ceilMode: true })).toEqual([1, 1, 1, 1]);
   });
 
   // Every configuration of a small range: an output exactly where the padded input reaches a whole
@@ -82,7 +76,7 @@ describe("PyTorch's output sizes", () => {
               const opts = { size: k, stride: s, padding: p, ceilMode };
               const fits = h + 2 * p - k + (ceilMode ? s - 1 : 0) >= 0;
               if (!fits) {
-                expect(() => outShape([1, h, h, 1], opts), JSON.stringify({ h, ...opts })).toThrow(dn.ShapeError);
+                expect(() => outShapeOf([1, h, h, 1], opts), JSON.stringify({ h, ...opts })).toThrow(dn.ShapeError);
                 continue;
               }
               const g = pool2dGeometry('test', [1, h, h, 1], opts);
@@ -144,29 +138,7 @@ const AVG_CASES = [
 // most 16 terms in [-1, 1] over a divisor of 1 to 16, a few float32 ulps of values below 16.
 
 describe('maxPool2d with padding and ceilMode', () => {
-  for (const [k, cs] of MAX_CASES.entries()) {
-    const shape = [...cs.shape];
-    const name = `maxPool2d ${JSON.stringify(cs.shape)} ${JSON.stringify(cs.opts)}`;
-    const x = distinct(size(shape), 500 + k);
-    const yShape = outShape(shape, cs.opts);
-    const dy = uniform(size(yShape), 520 + k);
-
-    it(`${name}: CPU backward matches finite differences`, () => {
-      const analytic = maxPool2dBackwardRef(nd(x, shape), nd(dy, yShape), cs.opts);
-      checkGrad(name, (v) => maxPool2dRef(nd(v, shape), cs.opts), x, dy, analytic.data);
-    });
-
-    it(`${name}: GPU forward and backward match CPU`, async () => {
-      const xt = fromNd(x, shape, true);
-      const y = maxPool2d(xt, cs.opts);
-      expect(y.shape).toEqual(yShape);
-      expectClose(`${name} forward`, await y.toArray(), maxPool2dRef(nd(x, shape), cs.opts).data);
-      const dyt = fromNd(dy, yShape);
-      y.backward(dyt);
-      expectClose(`${name} backward`, await xt.grad!.toArray(), maxPool2dBackwardRef(nd(x, shape), nd(dy, yShape), cs.opts).data);
-      for (const t of [xt, y, dyt]) t.dispose();
-    });
-  }
+  poolCaseTests('max', MAX_CASES, 500, 520);
 
   it('padding never wins, even over inputs all below -1e30', async () => {
     const data = uniform(5 * 6 * 3, 540, -2e30, -1e30);
@@ -181,29 +153,7 @@ describe('maxPool2d with padding and ceilMode', () => {
 });
 
 describe('avgPool2d with padding, ceilMode, countIncludePad and divisorOverride', () => {
-  for (const [k, cs] of AVG_CASES.entries()) {
-    const shape = [...cs.shape];
-    const name = `avgPool2d ${JSON.stringify(cs.shape)} ${JSON.stringify(cs.opts)}`;
-    const x = uniform(size(shape), 600 + k);
-    const yShape = outShape(shape, cs.opts);
-    const dy = uniform(size(yShape), 620 + k);
-
-    it(`${name}: CPU backward matches finite differences`, () => {
-      const analytic = avgPool2dBackwardRef(shape, nd(dy, yShape), cs.opts);
-      checkGrad(name, (v) => avgPool2dRef(nd(v, shape), cs.opts), x, dy, analytic.data);
-    });
-
-    it(`${name}: GPU forward and backward match CPU`, async () => {
-      const xt = fromNd(x, shape, true);
-      const y = avgPool2d(xt, cs.opts);
-      expect(y.shape).toEqual(yShape);
-      expectClose(`${name} forward`, await y.toArray(), avgPool2dRef(nd(x, shape), cs.opts).data);
-      const dyt = fromNd(dy, yShape);
-      y.backward(dyt);
-      expectClose(`${name} backward`, await xt.grad!.toArray(), avgPool2dBackwardRef(shape, nd(dy, yShape), cs.opts).data);
-      for (const t of [xt, y, dyt]) t.dispose();
-    });
-  }
+  poolCaseTests('avg', AVG_CASES, 600, 620);
 
   // x [1, 4, 4, 1] holding 1..16. 3x3 stride 2 padding 1 ceilMode: 3 windows a side, starting at
   // -1, 1 and 3; the last covers row 3, row 4 (padding) and row 5 (past the padding). Window sums
@@ -219,7 +169,7 @@ describe('avgPool2d with padding, ceilMode, countIncludePad and divisorOverride'
 
   it('stride = size takes the one-thread-per-window backward with padding and ceilMode, else the gather', () => {
     const shape = [2, 7, 9, 4];
-    const dy = (opts: AvgPool2dOptions) => fromNd(uniform(size(outShape(shape, opts)), 650), outShape(shape, opts));
+    const dy = (opts: AvgPool2dOptions) => fromNd(uniform(size(outShapeOf(shape, opts)), 650), outShapeOf(shape, opts));
     for (const [opts, kernel] of [
       [{ size: 2, padding: 1, ceilMode: true }, 'avgPool2d.backwardDisjoint'],
       [{ size: 3, stride: 2, padding: 1, ceilMode: true }, 'avgPool2d.backward'],

@@ -6,13 +6,10 @@ import {
   maxPool2d,
   maxPool2dBackward,
   maxPool2dForward,
-  pool2dGeometry,
   type Pool2dOptions,
 } from '../../src/kernels/pool.js';
 import { nd } from '../../src/reference/array.js';
 import {
-  avgPool2dBackwardRef,
-  avgPool2dRef,
   globalAvgPool2dBackwardRef,
   globalAvgPool2dRef,
   maxPool2dBackwardRef,
@@ -22,7 +19,7 @@ import { expectClose } from '../helpers/close.js';
 import { checkGrad } from '../helpers/finite-diff.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
 import { rng, uniform } from '../helpers/rng.js';
-import { distinct, size } from './pool-helpers.js';
+import { distinct, poolCaseTests, size } from './pool-helpers.js';
 
 useGpu();
 
@@ -44,35 +41,9 @@ const POOL_CASES = [
   { shape: [1, 7, 9, 8], opts: { size: 3, stride: 2, padding: 'same' } },
 ] as const satisfies readonly { shape: readonly number[]; opts: Pool2dOptions }[];
 
-function outShapeOf(shape: readonly number[], opts: Pool2dOptions): number[] {
-  const g = pool2dGeometry('test', shape, opts);
-  return [g.n, g.outH, g.outW, g.c];
-}
 
 describe('maxPool2d', () => {
-  for (const [k, cs] of POOL_CASES.entries()) {
-    const shape = [...cs.shape];
-    const name = `maxPool2d ${JSON.stringify(cs.shape)} ${JSON.stringify(cs.opts)}`;
-    const x = distinct(size(shape), 10 + k);
-    const yShape = outShapeOf(shape, cs.opts);
-    const dy = uniform(size(yShape), 20 + k);
-
-    it(`${name}: CPU backward matches finite differences`, () => {
-      const analytic = maxPool2dBackwardRef(nd(x, shape), nd(dy, yShape), cs.opts);
-      checkGrad(name, (v) => maxPool2dRef(nd(v, shape), cs.opts), x, dy, analytic.data);
-    });
-
-    it(`${name}: GPU forward and backward match CPU`, async () => {
-      const xt = fromNd(x, shape, true);
-      const y = maxPool2d(xt, cs.opts);
-      expect(y.shape).toEqual(yShape);
-      expectClose(`${name} forward`, await y.toArray(), maxPool2dRef(nd(x, shape), cs.opts).data);
-      const dyt = fromNd(dy, yShape);
-      y.backward(dyt);
-      expectClose(`${name} backward`, await xt.grad!.toArray(), maxPool2dBackwardRef(nd(x, shape), nd(dy, yShape), cs.opts).data);
-      for (const t of [xt, y, dyt]) t.dispose();
-    });
-  }
+  poolCaseTests('max', POOL_CASES, 10, 20);
 
   it("'same' padding is TF's: 3x3 input, 2x2 stride 2 pads only the bottom and right", async () => {
     const x = dn.tensor([1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 3, 3, 1]);
@@ -131,28 +102,7 @@ const AVG_CASES = [
 ] as const satisfies readonly { shape: readonly number[]; opts: Pool2dOptions }[];
 
 describe('avgPool2d', () => {
-  for (const [k, cs] of AVG_CASES.entries()) {
-    const shape = [...cs.shape];
-    const name = `avgPool2d ${JSON.stringify(cs.shape)} ${JSON.stringify(cs.opts)}`;
-    const x = uniform(size(shape), 40 + k);
-    const yShape = outShapeOf(shape, cs.opts);
-    const dy = uniform(size(yShape), 50 + k);
-
-    it(`${name}: CPU backward matches finite differences`, () => {
-      const analytic = avgPool2dBackwardRef(shape, nd(dy, yShape), cs.opts);
-      checkGrad(name, (v) => avgPool2dRef(nd(v, shape), cs.opts), x, dy, analytic.data);
-    });
-
-    it(`${name}: GPU forward and backward match CPU`, async () => {
-      const xt = fromNd(x, shape, true);
-      const y = avgPool2d(xt, cs.opts);
-      expectClose(`${name} forward`, await y.toArray(), avgPool2dRef(nd(x, shape), cs.opts).data);
-      const dyt = fromNd(dy, yShape);
-      y.backward(dyt);
-      expectClose(`${name} backward`, await xt.grad!.toArray(), avgPool2dBackwardRef(shape, nd(dy, yShape), cs.opts).data);
-      for (const t of [xt, y, dyt]) t.dispose();
-    });
-  }
+  poolCaseTests('avg', AVG_CASES, 40, 50);
 });
 
 // Channel blocks of 4 and 8 lanes, a C = 70 that needs two 64-channel blocks, and C = 1 with
