@@ -145,8 +145,10 @@ export function makeDataset(slices: LggSlice[], c: TrainConfig, opts: { train: b
     workers: c.workers >= 0 ? c.workers : undefined,
   });
   const patientOf = new Map(slices.map((s) => [s.id, s.patient]));
-  async function* batches(epoch: number): AsyncGenerator<Batch> {
-    for await (const b of loader.epoch(epoch)) {
+  // `from`: a resumed epoch starts at its next batch, decoding nothing before it; each batch's
+  // augmentation is seeded by its index, so the batches equal an uninterrupted epoch's.
+  async function* batches(epoch: number, from = 0): AsyncGenerator<Batch> {
+    for await (const b of loader.epoch(epoch, from)) {
       const s = b.size;
       // Normalise after augmentation would also work; before keeps the reflect-filled borders in range.
       if (c.normalize === 'zscore') zscoreImages(b.images, b.count, s * s, 3);
@@ -174,7 +176,7 @@ export function makeDataset(slices: LggSlice[], c: TrainConfig, opts: { train: b
       yield { x, y, volumes: b.ids.map((id) => patientOf.get(id) ?? id) };
     }
   }
-  return { batches, batchCount: loader.batchesPerEpoch, close: () => loader.close() };
+  return { batches, batchesFrom: batches, batchCount: loader.batchesPerEpoch, close: () => loader.close() };
 }
 
 /**
