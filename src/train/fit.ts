@@ -389,7 +389,7 @@ function validationMetrics(metrics: Record<string, MetricFn>, set: EvalSet, epoc
   if (bad < 0) return Object.fromEntries(names.map((n) => [`val_${n}`, metrics[n](set)]));
   if (names.length) {
     const count = set.pred.reduce((k, v) => k + (Number.isFinite(v) ? 0 : 1), 0);
-    warn(`fit: epoch ${epoch + 1}'s validation predictions are not all finite (${count} of ${set.pred.length}, the first ${set.pred[bad]}); its ${names.map((n) => `val_${n}`).join(', ')} are NaN, no improvement on an earlier epoch's best`);
+    warn(`fit: epoch ${epoch + 1}'s validation predictions are not all finite (${count} of ${set.pred.length}, the first ${set.pred[bad]}); its ${names.map((n) => `val_${n}`).join(', ')} are NaN, which never counts as an improvement`);
   }
   return Object.fromEntries(names.map((n) => [`val_${n}`, NaN]));
 }
