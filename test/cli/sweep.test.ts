@@ -24,7 +24,7 @@ describe('sweep grid and table', () => {
   });
 
   it('formats the notebook-style table', () => {
-    const t = formatSweepTable([{ setting: 'none, batch 8, lr 0.001', augment: 'none', batch: 8, lr: 0.001, metric: 0.8123, loss: 0.2, run: 'x' }], 'Dice');
+    const t = formatSweepTable([{ setting: 'none, batch 8, lr 0.001', augment: 'none', batch: 8, lr: 0.001, metric: 0.8123, loss: 0.2, run: 'x', status: 'finished' }], 'Dice');
     expect(t.split('\n')[0]).toMatch(/setting\s+test Dice\s+test loss/);
     expect(t).toContain('0.8123');
   });
