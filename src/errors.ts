@@ -41,5 +41,12 @@ export class NoDeviceError extends DawnetError {}
 /** A file that is not what it claims (weights, checkpoint, image): the message names the file. */
 export class FormatError extends DawnetError {}
 
-/** Training cannot go on (a loss that turned NaN or infinite): the last checkpoint is kept. */
-export class TrainingError extends DawnetError {}
+/**
+ * Training cannot go on (a loss that turned NaN or infinite): the last checkpoint is kept.
+ * `at` says where, counted from 1 as the log counts (epoch, batch), when the error knows.
+ */
+export class TrainingError extends DawnetError {
+  constructor(message: string, readonly at: { epoch: number; batch: number } | null = null) {
+    super(message);
+  }
+}

@@ -325,7 +325,7 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
     model.dispose();
     if (e instanceof TrainingError) {
       const kept = (await fileExists(files.last)) ? `last good checkpoint: ${files.last}` : 'no epoch had finished, so there is no checkpoint';
-      throw new TrainingError(`${e.message.replace(/ \(the last checkpoint is kept\)$/, '')}; ${kept}`);
+      throw new TrainingError(`${e.message.replace(/ \(the last checkpoint is kept\)$/, '')}; ${kept}`, e.at);
     }
     throw e;
   }

@@ -136,12 +136,8 @@ const num = (v: unknown): number => (typeof v === 'number' ? v : NaN);
 
 const divergedRow = (c: TrainConfig, diverged: Divergence): SweepRow => ({ ...settingOf(c), metric: NaN, loss: NaN, run: c.out, status: 'diverged', diverged });
 
-/**
- * What a TrainingError and the run's metrics.jsonl say of a divergence. TrainingError carries no
- * fields: the epoch and batch are read from fit's message ('at epoch 2, batch 6'), null if it has none.
- */
-export function divergence(message: string, records: readonly EpochRecord[], task: TrainConfig['task']): Divergence {
-  const at = /at epoch (\d+), batch (\d+)/.exec(message);
+/** What a TrainingError (its message, and where when it knows) and the run's metrics.jsonl say of a divergence. */
+export function divergence(message: string, at: TrainingError['at'], records: readonly EpochRecord[], task: TrainConfig['task']): Divergence {
   const monitor = bestMonitor(task);
   let bestVal: Divergence['bestVal'] = null;
   for (const r of records) {
@@ -149,12 +145,12 @@ export function divergence(message: string, records: readonly EpochRecord[], tas
     // A NaN never improves, as for ModelCheckpoint: the first finite epoch is the first best.
     if (Number.isFinite(metric) && (!bestVal || metric > bestVal.metric)) bestVal = { epoch: r.epoch + 1, metric, loss: num(r.val_loss) };
   }
-  return { message, epoch: at ? Number(at[1]) : null, batch: at ? Number(at[2]) : null, bestVal };
+  return { message, epoch: at?.epoch ?? null, batch: at?.batch ?? null, bestVal };
 }
 
 /** Records the run as diverged, atomically: a crash leaves it recorded or not, never half. */
 async function recordDivergence(c: TrainConfig, e: TrainingError): Promise<SweepRow> {
-  const d = divergence(e.message, await readMetrics(c.out), c.task);
+  const d = divergence(e.message, e.at, await readMetrics(c.out), c.task);
   await writeJson(divergedFile(c.out), d);
   return divergedRow(c, d);
 }

@@ -274,7 +274,7 @@ export async function trainEpoch(
     for (const t of [lossTensor, ...metricTensors]) t.dispose();
     if (!Number.isFinite(value)) {
       opts.optimizer.zeroGrad();
-      throw new TrainingError(`training loss became ${value} at epoch ${epoch + 1}, batch ${batch + 1}; stopping (the last checkpoint is kept)`);
+      throw new TrainingError(`training loss became ${value} at epoch ${epoch + 1}, batch ${batch + 1}; stopping (the last checkpoint is kept)`, { epoch: epoch + 1, batch: batch + 1 });
     }
     // After the loss check: a metric refuses the NaN predictions of a diverged step (binaryReport).
     const metric = opts.trainMetric ? opts.trainMetric.value(metricHost) : undefined;

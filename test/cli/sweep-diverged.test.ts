@@ -8,20 +8,20 @@ import { divergence, formatSweepTable, type SweepRow } from '../../src/cli/sweep
 import { buildCli, runCli, tempDir, type CliResult } from './helpers.js';
 
 describe('sweep: a diverged run\'s record and row', () => {
-  it('takes the epoch and batch from the error, and the best finite validation epoch before it', () => {
+  it('takes the epoch and batch the error carries, and the best finite validation epoch before it', () => {
     const records = [
       { epoch: 0, loss: 0.9, val_loss: 0.8, val_dice: 0.31 },
       { epoch: 1, loss: 0.7, val_loss: 0.6, val_dice: 0.52 },
       { epoch: 2, loss: 0.6, val_loss: NaN, val_dice: NaN },
     ];
-    const d = divergence('training loss became NaN at epoch 4, batch 6; stopping; last good checkpoint: x', records, 'segment');
+    const d = divergence('training loss became NaN at epoch 4, batch 6; stopping; last good checkpoint: x', { epoch: 4, batch: 6 }, records, 'segment');
     expect(d).toMatchObject({ epoch: 4, batch: 6, bestVal: { epoch: 2, metric: 0.52, loss: 0.6 } });
-    expect(divergence('training loss became Infinity', [], 'classify')).toMatchObject({ epoch: null, batch: null, bestVal: null });
+    expect(divergence('training loss became Infinity', null, [], 'classify')).toMatchObject({ epoch: null, batch: null, bestVal: null });
     // A first epoch whose validation is NaN is not a best (as for ModelCheckpoint), nor is the null
     // that metrics.jsonl holds for a NaN.
-    expect(divergence('x', [{ epoch: 0, val_loss: NaN, val_accuracy: NaN }], 'classify').bestVal).toBeNull();
+    expect(divergence('x', null, [{ epoch: 0, val_loss: NaN, val_accuracy: NaN }], 'classify').bestVal).toBeNull();
     const fromJson = JSON.parse(JSON.stringify([{ epoch: 0, val_loss: NaN, val_dice: NaN }, { epoch: 1, val_loss: NaN, val_dice: 0.1 }]));
-    expect(divergence('x', fromJson, 'segment').bestVal).toEqual({ epoch: 2, metric: 0.1, loss: NaN });
+    expect(divergence('x', null, fromJson, 'segment').bestVal).toEqual({ epoch: 2, metric: 0.1, loss: NaN });
   });
 
   it('leaves a diverged row\'s test cells blank and says where in a note column', () => {

@@ -74,6 +74,7 @@ describe('fit on a diverged step', () => {
     const error = await dn.train.fit(model, rows([1, 2], [1, 0]), null, { epochs: 1, optimizer, loss, trainMetric: accuracy }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(dn.TrainingError);
     expect((error as Error).message.startsWith('training loss became NaN at epoch 1, batch 1'), (error as Error).message).toBe(true);
+    expect((error as dn.TrainingError).at).toEqual({ epoch: 1, batch: 1 });
     optimizer.dispose();
     model.dispose();
   });
