@@ -124,7 +124,7 @@ describe('unpickle: sizes a hostile pickle chooses', () => {
     expect((value as number[])[n - 1]).toBe((n - 1) & 0xff);
   });
 
-  it('a 256 KB LONG4 integer decodes exactly, and LONG4 decodes in linear time', () => {
+  it('a 256 KB LONG4 integer decodes exactly, and not in quadratic time', () => {
     /** PROTO 2, LONG4 of n bytes: the largest positive integer of n bytes, 2^(8n-1) - 1, STOP. */
     const long4 = (n: number) => {
       const bytes = new Uint8Array(2 + 5 + n + 1);
@@ -137,24 +137,20 @@ describe('unpickle: sizes a hostile pickle chooses', () => {
     };
     const n = 256 * 1024;
     expect(unpickle(long4(n), { source: 'long.pkl' }).value).toBe(2n ** BigInt(8 * n - 1) - 1n);
-    // Byte-by-byte BigInt shifts were quadratic (the 256 KB integer took ~9 s): sixteen times the
-    // bytes took ~256 times as long, where the linear decode takes ~16 times. A ratio of fastest
-    // times, so that a loaded machine, which slows both sizes, does not fail it; the bound, 96,
-    // leaves 6x for noise over the linear ratio (at 8x sizes a loaded CI machine measured 25.8
-    // where 8 was expected) and is still far below the quadratic one.
-    const fastest = (bytes: Uint8Array) => {
-      let best = Infinity;
-      for (let rep = 0; rep < 5; rep++) {
-        const start = performance.now();
-        unpickle(bytes, { source: 'long.pkl' });
-        best = Math.min(best, performance.now() - start);
-      }
-      return best;
-    };
-    const [small, large] = [long4(16 * 1024), long4(256 * 1024)];
-    fastest(small);
-    const ratio = fastest(large) / fastest(small);
-    expect(ratio, `256 KB took ${ratio.toFixed(1)} times as long as 16 KB`).toBeLessThan(96);
+    // Byte-by-byte BigInt shifts were quadratic: the 256 KB integer took ~9 s. Through hex it takes
+    // ~10 ms here (idle, fastest of 5). A ratio of two sizes' times proved a poor guard: V8's own
+    // hex-to-BigInt conversion is not linear at these sizes (16 -> 256 KB measured 67x idle and
+    // 131x with the suite's other files loading both cores, against 16x for linear and 256x for
+    // quadratic), so the bound is on the time itself: 1 s, 100 times the idle figure for a loaded
+    // machine, and still 9 times under the quadratic decode's.
+    let fastest = Infinity;
+    const bytes = long4(n);
+    for (let rep = 0; rep < 3; rep++) {
+      const start = performance.now();
+      unpickle(bytes, { source: 'long.pkl' });
+      fastest = Math.min(fastest, performance.now() - start);
+    }
+    expect(fastest, `the 256 KB LONG4 took ${fastest.toFixed(1)} ms`).toBeLessThan(1000);
   });
 
   it('a negative LONG1 and one that fits a number come out as Python wrote them', () => {
