@@ -3,6 +3,7 @@
 
 import { ArgumentError, ShapeError } from '../errors.js';
 import { describeValue, expectKnownOptions, expectNumber } from '../graph/args.js';
+import { keep } from '../graph/scope.js';
 import { full, Tensor } from '../graph/tensor.js';
 
 /** PyTorch's and Keras's names for options that dawnet spells otherwise, for the hint in the error. */
@@ -118,7 +119,9 @@ export abstract class Optimizer {
     let t = this.state.get(key);
     const fresh = !t;
     if (!t) {
-      t = full(p.tensor.shape, init, { name: `optimizer.${key}` });
+      // keep(): a first step taken inside dn.scope (PyTorch's loop, scoped) must not have the
+      // state it makes disposed with that step's temporaries.
+      t = keep(full(p.tensor.shape, init, { name: `optimizer.${key}` }));
       this.state.set(key, t);
     }
     return { tensor: t, fresh };
