@@ -1,7 +1,8 @@
-// The README's benchmark section from a run's record: the adapter, the date, the exact command, the
-// measured peaks, then the rows grouped (end-to-end first, then each kernel family in suite order),
-// each with dawnet's and tfjs's time and rate, tfjs time / dawnet time, and dawnet's % of peak,
-// and last the issue's bars with the misses. `dawnet bench --markdown [record.json]` prints it.
+// A run's full benchmark section from its record (bench/README.md's tables; the README's short
+// summary of it is bench/summary.ts's): the adapter, the date, the exact command, the measured
+// peaks, then the rows grouped (end-to-end first, then each kernel family in suite order), each
+// with dawnet's and tfjs's time and rate, tfjs time / dawnet time, and dawnet's % of peak, and
+// last the issue's bars with the misses. `dawnet bench --markdown [record.json]` prints it.
 // Times are on the run's clock (GPU timestamps or wall); a cell on the other clock says so, and
 // with GPU timestamps a last column gives the wall medians. A row whose outputs differed from
 // tfjs's says so beside its ratio.
@@ -36,7 +37,8 @@ export function checkMark(r: CaseResult): string {
   return `, outputs differ${where} (${r.check.maxRelErr.toExponential(1)} > ${r.check.tolerance})`;
 }
 
-function ratio(r: CaseResult, runClock: Clock): string {
+/** tfjs / dawnet, marked where on another clock than the run's or where the outputs differed. */
+export function ratio(r: CaseResult, runClock: Clock): string {
   return `${r.ratio === null ? '-' : `${r.ratio.toFixed(2)}x${offClock(r.ratioClock ?? 'wall', runClock)}`}${checkMark(r)}`;
 }
 
@@ -56,7 +58,7 @@ const besideCell = (r: CaseResult): string => alternativesOf(r).map((a) => `${a.
 const hasBeside = (rows: CaseResult[]): boolean => rows.some((r) => alternativesOf(r).length > 0);
 
 /** The run's clock: dawnet's (records from before the choice are wall clock). */
-function runClockOf(rec: BenchRecord): Clock {
+export function runClockOf(rec: BenchRecord): Clock {
   return rec.clock?.dawnet ?? 'wall';
 }
 
@@ -64,7 +66,7 @@ function escape(s: string): string {
   return s.replace(/\|/g, '\\|');
 }
 
-function table(head: string[], rows: string[][]): string {
+export function table(head: string[], rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.map(escape).join(' | ')} |`;
   return [line(head), `|${head.map(() => ' --- ').join('|')}|`, ...rows.map(line)].join('\n');
 }
@@ -132,14 +134,24 @@ function launchSentence(rec: BenchRecord): string {
   );
 }
 
+/** A bar's verdict in one line, without its misses: 'NAME, TARGET: missed by 2 of 15 (NOTE)'. */
+export function barStatus(b: Bar): string {
+  const status = b.checked === 0 ? 'not measured' : b.misses.length === 0 ? `met by all ${b.checked} cases` : `missed by ${b.misses.length} of ${b.checked}`;
+  return `${b.name}, ${b.target}: ${status}${b.note ? ` (${b.note})` : ''}`;
+}
+
 function barList(bars: Bar[]): string {
   const out: string[] = [];
   for (const b of bars) {
-    const status = b.checked === 0 ? 'not measured' : b.misses.length === 0 ? `met by all ${b.checked} cases` : `missed by ${b.misses.length} of ${b.checked}`;
-    out.push(`- ${b.name}, ${b.target}: ${status}${b.note ? ` (${b.note})` : ''}`);
+    out.push(`- ${barStatus(b)}`);
     for (const m of b.misses) out.push(`  - \`${m.id}\` ${m.value}: ${m.limit}`);
   }
   return out.join('\n');
+}
+
+/** Where and when a record was measured: 'Measured on **ADAPTER** on DATE (dawnet at COMMIT)'. */
+export function measuredOn(rec: BenchRecord): string {
+  return `Measured on **${rec.adapter}** on ${rec.date.slice(0, 10)}${rec.commit ? ` (dawnet at ${rec.commit})` : ''}`;
 }
 
 export function markdownReport(rec: BenchRecord): string {
@@ -147,7 +159,7 @@ export function markdownReport(rec: BenchRecord): string {
   const lines = [
     '## Benchmarks',
     '',
-    `Measured on **${rec.adapter}** on ${rec.date.slice(0, 10)}${rec.commit ? ` (dawnet at ${rec.commit})` : ''} with`,
+    `${measuredOn(rec)} with`,
     '',
     '```',
     rec.command,
