@@ -19,8 +19,10 @@ import { expectChoice, expectOptionalBoolean, expectOptionalNumber, expectTensor
 import type { Tensor } from '../graph/tensor.js';
 import { concat } from '../kernels/concat.js';
 import { unary } from '../kernels/elementwise.js';
+import { maxPool2d } from '../kernels/pool.js';
 import { softmax } from '../kernels/softmax.js';
-import { BatchNorm2d, Conv2d, ConvTranspose2d, GroupNorm, InstanceNorm2d, LeakyReLU, MaxPool2d, ReLU, Sequential, Upsample } from '../nn/layers.js';
+import { upsample2d } from '../kernels/upsample.js';
+import { BatchNorm2d, Conv2d, ConvTranspose2d, GroupNorm, InstanceNorm2d, LeakyReLU, ReLU, Sequential } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import { expectLayerOptions } from '../nn/options.js';
 import { AttentionGate } from './attention-gate.js';
@@ -111,14 +113,13 @@ function block(inCh: number, features: number, name: string, o: Required<UNetOpt
 
 /** Bilinear x2 then a 3x3 conv: the alternative to a transposed conv. */
 class UpBilinear extends Module {
-  private up = new Upsample(2, 'bilinear');
   private conv: Conv2d;
   constructor(inCh: number, outCh: number) {
     super();
     this.conv = this.addModule('conv', new Conv2d(inCh, outCh, { kernelSize: 3, padding: 'same' }));
   }
   forward(x: Tensor): Tensor {
-    const u = this.up.forward(x);
+    const u = upsample2d(x, { scale: 2, mode: 'bilinear', alignCorners: false });
     const y = this.conv.forward(u);
     u.dispose();
     return y;
@@ -131,7 +132,6 @@ export class UNet extends Module {
   private decoders: Sequential[] = [];
   private ups: Module[] = [];
   private gates: AttentionGate[] = [];
-  private pool = new MaxPool2d(2, 2);
   private bottleneck: Sequential;
   private head: Conv2d;
 
@@ -180,7 +180,7 @@ export class UNet extends Module {
       const e = enc.forward(h);
       if (h !== x) h.dispose();
       skips.push(e);
-      h = this.pool.forward(e);
+      h = maxPool2d(e, { size: 2, stride: 2 });
     }
     let b = this.bottleneck.forward(h);
     h.dispose();

@@ -4,7 +4,7 @@
 // those weights entirely.
 
 import { ArgumentError, DawnetError, ShapeError } from '../errors.js';
-import type { Shape, Tensor } from '../graph/tensor.js';
+import { Tensor, type Shape } from '../graph/tensor.js';
 import { summary } from './summary.js';
 
 export interface Named {
@@ -106,6 +106,8 @@ export abstract class Module {
   private ownParams = new Map<string, Tensor>();
   private ownBuffers = new Map<string, Tensor>();
   private children = new Map<string, Module>();
+  /** Names of the children and parameters registered from fields (adoptFields). */
+  private fieldNames = new Set<string>();
 
   abstract forward(x: Tensor): Tensor;
 
@@ -133,6 +135,40 @@ export abstract class Module {
   }
 
   /**
+   * Registers what a subclass assigned to its fields, as PyTorch's `self.conv = nn.Conv2d(...)`
+   * and Keras's attribute tracking do: a Module as a child, a leaf tensor that requires a gradient
+   * (PyTorch's nn.Parameter) as a parameter, each under the field's name, in the order assigned.
+   * Without it such a model had no parameters and trained nothing, silently. Run before every walk
+   * of the tree, since fields are set after Module's constructor: a field reassigned replaces what
+   * it held, as PyTorch's setattr does. Modules in an array are refused: nothing names them.
+   */
+  private adoptFields(): void {
+    const self = this as unknown as Record<string, unknown>;
+    for (const name of this.fieldNames) {
+      if (self[name] === (this.children.get(name) ?? this.ownParams.get(name))) continue;
+      this.children.delete(name);
+      this.ownParams.delete(name);
+      this.fieldNames.delete(name);
+    }
+    const held = new Set<unknown>([...this.children.values(), ...this.ownParams.values(), ...this.ownBuffers.values()]);
+    for (const [name, v] of Object.entries(self)) {
+      if (v === this || held.has(v)) continue;
+      if (v instanceof Module) this.addModule(name, v);
+      else if (v instanceof Tensor && v.requiresGrad && v.node === null && !v.disposed) this.addParameter(name, v);
+      else {
+        if (Array.isArray(v) && v.some((m) => m instanceof Module && !held.has(m))) {
+          throw new ArgumentError(
+            `${this.constructor.name}: field '${name}' holds modules in an array, which nothing registers: ` +
+              `hold them in a new nn.Sequential(...), or register each with this.addModule(name, module)`,
+          );
+        }
+        continue;
+      }
+      this.fieldNames.add(name);
+    }
+  }
+
+  /**
    * A name is a key of the state dict: registered twice, the second would hide the first, which
    * still runs but is never trained or saved; with a '.', module() and freeze() would split it.
    */
@@ -155,10 +191,12 @@ export abstract class Module {
 
   /** Child modules in registration order, with their names. */
   namedChildren(): [string, Module][] {
+    this.adoptFields();
     return [...this.children];
   }
 
   namedParameters(prefix = ''): Named[] {
+    this.adoptFields();
     const out: Named[] = [];
     for (const [n, t] of this.ownParams) out.push({ name: prefix + n, tensor: t });
     for (const [n, c] of this.children) out.push(...c.namedParameters(`${prefix}${n}.`));
@@ -176,6 +214,7 @@ export abstract class Module {
   }
 
   namedBuffers(prefix = ''): Named[] {
+    this.adoptFields();
     const out: Named[] = [];
     for (const [n, t] of this.ownBuffers) out.push({ name: prefix + n, tensor: t });
     for (const [n, c] of this.children) out.push(...c.namedBuffers(`${prefix}${n}.`));
@@ -203,6 +242,7 @@ export abstract class Module {
 
   train(on = true): this {
     this.training = on;
+    this.adoptFields();
     for (const c of this.children.values()) c.train(on);
     return this;
   }
@@ -221,6 +261,7 @@ export abstract class Module {
     const modes: [Module, boolean][] = [];
     const walk = (m: Module) => {
       modes.push([m, m.training]);
+      m.adoptFields();
       for (const c of m.children.values()) walk(c);
     };
     walk(this);
@@ -269,12 +310,14 @@ export abstract class Module {
     const out: Record<string, Record<string, number>> = {};
     const own = this.scalarState();
     if (Object.keys(own).length) out[prefix] = own;
+    this.adoptFields();
     for (const [n, c] of this.children) Object.assign(out, c.namedScalarState(prefix ? `${prefix}.${n}` : n));
     return out;
   }
 
   loadNamedScalarState(state: Record<string, Record<string, number>>, prefix = ''): void {
     if (state[prefix]) this.loadScalarState(state[prefix]);
+    this.adoptFields();
     for (const [n, c] of this.children) c.loadNamedScalarState(state, prefix ? `${prefix}.${n}` : n);
   }
 
@@ -282,6 +325,7 @@ export abstract class Module {
   module(path: string): Module {
     let m: Module = this;
     for (const part of path.split('.')) {
+      m.adoptFields();
       const next = m.children.get(part);
       if (!next) throw new ShapeError(`module: no sub-module '${path}' (stopped at '${part}')`);
       m = next;
