@@ -1,7 +1,7 @@
 // `dawnet bench` in Node: dawnet on Dawn, TensorFlow.js's WebGPU backend as the peer on the same
 // Dawn GPU object in the same process; bench/run.ts runs the cases (the device's measured peaks,
 // the end-to-end cases, then every kernel case), and the record goes to a JSON file under
-// bench/results/; --markdown prints the README section. Times are GPU timestamps where both sides
+// bench/results/; --markdown prints the full section bench/README.md keeps. Times are GPU timestamps where both sides
 // have them, else wall clock (--clock). `npm run bench:browser` runs the same in Chromium.
 
 import { join } from 'node:path';

@@ -40,7 +40,7 @@ options:
                     comparisons of scripts/gpu-run.sh need)
   --budget SECONDS  start no new case after this long (the rest are listed as skipped)
   --out FILE        JSON path (default bench/results/<adapter>.json)
-  --markdown [FILE] print the README's benchmark section after the run; given a record
+  --markdown [FILE] print the run's full benchmark section (as bench/README.md keeps it) after the run; given a record
                     written by an earlier run (any path that is not an option), print its
                     section and run nothing
   --tuning RECORD   what tuning chose in a record, against what the rules ran: each conv case's

@@ -16,8 +16,8 @@
 #                   VGG conv1_1's), first and alone, with every algorithm and pixel count beside
 #                   them and tuned (bars.json, bars.md): what the run is for, back even if the full
 #                   bench runs out of budget before reaching them (DAWNET_BARS_FIRST=no skips it)
-#   bench.log       dawnet bench, with the README section (--markdown) at the end
-#   bench.json      the bench's record; bench.md the README section rendered from it; tuning.txt
+#   bench.log       dawnet bench, with the full section of bench/README.md (--markdown) at the end
+#   bench.json      the bench's record; bench.md that section rendered from it; tuning.txt
 #                   what tuning chose per conv and step against the rules (bench --tuning)
 #   bench-fused-*.log with DAWNET_FUSED_COMPARE=yes: the U-Net l1-l3 convs again by the fused
 #                   Winograd kernel, at 8 and 4 channel vec4s per workgroup (bench-fused-8.json,

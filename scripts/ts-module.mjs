@@ -1,6 +1,6 @@
 // Imports one of the repository's TypeScript modules into a script, without a build of dist/:
 // esbuild bundles it for Node into a temporary file, which is loaded and removed. Used by
-// scripts/readme-bench.mjs (bench/markdown.ts, bench/record-file.ts) and scripts/bench-browser.mjs
+// scripts/readme-bench.mjs (bench/markdown.ts, bench/summary.ts, bench/record-file.ts) and scripts/bench-browser.mjs
 // (src/cli/serve.ts, bench/record-file.ts).
 import { build } from 'esbuild';
 import { mkdtemp, rm } from 'node:fs/promises';

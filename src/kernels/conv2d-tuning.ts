@@ -37,7 +37,7 @@ export interface TuneOptions {
    * variants takes lavapipe about 10 s to compile; the uniform-weights kernel ran 1.2x slower at
    * VGG16's conv1_1 and the U-Net's first conv and 4.6x at U-Net l1 (scale 8), and no faster at
    * two 1x1 convs (GPU timestamps, 2026-11-27): lavapipe loads a uniform value per lane group
-   * with a bounds check, as it does a storage one (README, Benchmarks).
+   * with a bounds check, as it does a storage one (bench/README.md, lavapipe).
    */
   algorithms?: readonly ConvAlgorithm[];
   /**
