@@ -6,7 +6,6 @@
 // the averaged weights: what is logged, kept and saved is the same set of weights.
 
 import { ArgumentError, TrainingError } from '../errors.js';
-import { describeValue, expectNumber, expectOptionalNumber, expectOptions } from '../graph/args.js';
 import { noGrad } from '../graph/autograd.js';
 import { scope } from '../graph/scope.js';
 import { readTensors, type Tensor } from '../graph/tensor.js';
@@ -14,9 +13,10 @@ import { unary } from '../kernels/elementwise.js';
 import { tuneConvs, type TuneOptions, type TunedConv } from '../kernels/conv2d-tuning.js';
 import { Module } from '../nn/module.js';
 import { clipGradNorm } from '../optim/clip.js';
-import { Optimizer } from '../optim/optimizer.js';
+import type { Optimizer } from '../optim/optimizer.js';
 import type { Callback, Logs, TrainingControl } from './callbacks.js';
 import { restoreState, saveCheckpoint, snapshotState } from './checkpoint.js';
+import { checkFitArgs } from './fit-args.js';
 import { emaForFit, WeightEma, type WeightEmaOptions } from './ema.js';
 
 export interface Batch {
@@ -392,31 +392,6 @@ function validationMetrics(metrics: Record<string, MetricFn>, set: EvalSet, epoc
     warn(`fit: epoch ${epoch + 1}'s validation predictions are not all finite (${count} of ${set.pred.length}, the first ${set.pred[bad]}); its ${names.map((n) => `val_${n}`).join(', ')} are NaN, which never counts as an improvement`);
   }
   return Object.fromEntries(names.map((n) => [`val_${n}`, NaN]));
-}
-
-/** fit's arguments, checked before the first batch: a slip here should not cost an epoch. */
-function checkFitArgs(model: unknown, train: unknown, val: unknown, opts: FitOptions): void {
-  if (!(model instanceof Module)) throw new ArgumentError(`fit: model must be a Module, got ${describeValue(model)}`);
-  for (const [role, data] of [['train', train], ['val', val]] as const) {
-    if (role === 'val' && (data === null || data === undefined)) continue;
-    if (typeof (data as Partial<Dataset> | null)?.batches !== 'function') {
-      throw new ArgumentError(`fit: ${role} must be a Dataset (an object with batches(epoch))${role === 'val' ? ' or null' : ''}, got ${describeValue(data)}`);
-    }
-  }
-  expectOptions('fit', opts, '{ epochs: 10, optimizer, loss: dn.diceLoss }', true);
-  expectNumber('fit', 'epochs', opts.epochs, { integer: true, min: 0 });
-  expectOptionalNumber('fit', 'initialEpoch', opts.initialEpoch, { integer: true, min: 0 });
-  expectOptionalNumber('fit', 'clipGradNorm', opts.clipGradNorm, { above: 0 });
-  expectOptionalNumber('fit', 'accumulate', opts.accumulate, { integer: true, min: 1 });
-  if (opts.resumeEpoch !== undefined) {
-    const r = opts.resumeEpoch;
-    expectNumber('fit', 'resumeEpoch.batches', r?.batches, { integer: true, min: 0 });
-    expectNumber('fit', 'resumeEpoch.samples', r.samples, { integer: true, min: 0 });
-    expectNumber('fit', 'resumeEpoch.lossSum', r.lossSum);
-    expectNumber('fit', 'resumeEpoch.metricSum', r.metricSum);
-  }
-  if (!(opts.optimizer instanceof Optimizer)) throw new ArgumentError(`fit: optimizer must be an Optimizer (dn.optim.Adam, ...), got ${describeValue(opts.optimizer)}`);
-  if (typeof opts.loss !== 'function') throw new ArgumentError(`fit: loss must be a function (pred, target) => Tensor, got ${describeValue(opts.loss)}`);
 }
 
 export async function fit(model: Module, train: Dataset, val: Dataset | null, opts: FitOptions): Promise<History> {

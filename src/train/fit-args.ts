@@ -1,0 +1,65 @@
+// fit's arguments, checked before the first batch: a slip there should not cost an epoch. Options
+// fit does not read are refused, Keras's fit arguments named with where dawnet takes them (a
+// batchSize no one reads would train at the dataset's size, silently), and metrics and callbacks
+// of the wrong kind are named before training rather than failing in validation with a TypeError.
+
+import { ArgumentError } from '../errors.js';
+import { describeValue, expectKnownOptions, expectNumber, expectOptionalNumber, expectOptions, isPlainObject } from '../graph/args.js';
+import { Module } from '../nn/module.js';
+import { Optimizer } from '../optim/optimizer.js';
+import type { Dataset, FitOptions } from './fit.js';
+
+const FIT_OPTIONS = [
+  'epochs', 'initialEpoch', 'resumeEpoch', 'optimizer', 'loss', 'trainMetric', 'metrics', 'callbacks', 'onBatch', 'onEpoch',
+  'onInterrupt', 'checkpointMeta', 'signal', 'log', 'injectNanAtBatch', 'tuneConvs', 'clipGradNorm', 'accumulate', 'ema',
+] as const;
+
+/** Keras's Model.fit arguments that dawnet takes elsewhere (camelCase; snake_case is camelised first). */
+const KERAS_FIT: Readonly<Record<string, string>> = {
+  batchSize: "the dataset's batches(epoch) makes the batches, at the size it chooses",
+  validationData: 'the validation set is fit\'s third argument: fit(model, train, val, options)',
+  validationSplit: 'the validation set is fit\'s third argument: fit(model, train, val, options)',
+  shuffle: "the dataset's batches(epoch) chooses each epoch's order",
+  verbose: 'give log: console.log for messages, onEpoch for each epoch\'s logs',
+  clipnorm: 'clipGradNorm',
+};
+
+const METRICS_EXAMPLE = '{ acc: (set) => dn.train.binaryReport(set.pred, set.target).accuracy }, logged as val_acc';
+
+export function checkFitArgs(model: unknown, train: unknown, val: unknown, opts: FitOptions): void {
+  if (!(model instanceof Module)) throw new ArgumentError(`fit: model must be a Module, got ${describeValue(model)}`);
+  for (const [role, data] of [['train', train], ['val', val]] as const) {
+    if (role === 'val' && (data === null || data === undefined)) continue;
+    if (typeof (data as Partial<Dataset> | null)?.batches !== 'function') {
+      throw new ArgumentError(`fit: ${role} must be a Dataset (an object with batches(epoch))${role === 'val' ? ' or null' : ''}, got ${describeValue(data)}`);
+    }
+  }
+  expectOptions('fit', opts, '{ epochs: 10, optimizer, loss: dn.diceLoss }', true);
+  for (const key of Object.keys(opts)) {
+    const keras = KERAS_FIT[key.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase())];
+    if (keras && !(FIT_OPTIONS as readonly string[]).includes(key)) throw new ArgumentError(`fit: unknown option '${key}' (Keras's fit argument): ${keras}`);
+  }
+  expectKnownOptions('fit', opts, FIT_OPTIONS, {});
+  expectNumber('fit', 'epochs', opts.epochs, { integer: true, min: 0 });
+  expectOptionalNumber('fit', 'initialEpoch', opts.initialEpoch, { integer: true, min: 0 });
+  expectOptionalNumber('fit', 'clipGradNorm', opts.clipGradNorm, { above: 0 });
+  expectOptionalNumber('fit', 'accumulate', opts.accumulate, { integer: true, min: 1 });
+  if (opts.resumeEpoch !== undefined) {
+    const r = opts.resumeEpoch;
+    expectNumber('fit', 'resumeEpoch.batches', r?.batches, { integer: true, min: 0 });
+    expectNumber('fit', 'resumeEpoch.samples', r.samples, { integer: true, min: 0 });
+    expectNumber('fit', 'resumeEpoch.lossSum', r.lossSum);
+    expectNumber('fit', 'resumeEpoch.metricSum', r.metricSum);
+  }
+  if (!(opts.optimizer instanceof Optimizer)) throw new ArgumentError(`fit: optimizer must be an Optimizer (dn.optim.Adam, ...), got ${describeValue(opts.optimizer)}`);
+  if (typeof opts.loss !== 'function') throw new ArgumentError(`fit: loss must be a function (pred, target) => Tensor, got ${describeValue(opts.loss)}`);
+  const metrics: unknown = opts.metrics;
+  if (metrics !== undefined && (!isPlainObject(metrics) || Object.values(metrics).some((f) => typeof f !== 'function'))) {
+    const named = Array.isArray(metrics) ? " (Keras's list of names: dawnet has no metrics by name)" : '';
+    throw new ArgumentError(`fit: metrics must be an object of functions of the validation set, such as ${METRICS_EXAMPLE}; got ${describeValue(metrics)}${named}`);
+  }
+  const callbacks: unknown = opts.callbacks;
+  if (callbacks !== undefined && (!Array.isArray(callbacks) || callbacks.some((c) => typeof c !== 'object' || c === null))) {
+    throw new ArgumentError(`fit: callbacks must be an array of callbacks, such as [new dn.train.EarlyStopping({ patience: 5 })], got ${describeValue(callbacks)}`);
+  }
+}

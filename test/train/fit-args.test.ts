@@ -1,0 +1,58 @@
+// fit's options, checked before the first batch: Keras's fit arguments (batchSize, verbose) and
+// misspelt options were read by no one and trained as if absent; Keras's metric names and a lone
+// callback failed with a TypeError at the end of the first epoch.
+
+import { describe, expect, it } from 'vitest';
+import * as dn from '../../src/index.js';
+import { useGpu } from '../helpers/gpu.js';
+
+useGpu();
+
+class Scale extends dn.Module {
+  w = this.addParameter('w', dn.tensor([[0.5]], undefined, { requiresGrad: true }));
+  forward(x: dn.Tensor): dn.Tensor {
+    return dn.matmul(x, this.w);
+  }
+}
+
+const loss = (p: dn.Tensor, y: dn.Tensor) => dn.mean(dn.square(dn.sub(p, y)));
+let made = 0;
+const rows = { batches: () => (made++, [{ x: dn.tensor([[1], [2]]), y: dn.tensor([[2], [4]]) }]) };
+
+const CASES = [
+  ['batchSize (Keras)', { batchSize: 2 }],
+  ['batch_size (Keras, snake_case)', { batch_size: 2 }],
+  ['verbose (Keras)', { verbose: 0 }],
+  ['validation_data (Keras)', { validation_data: rows }],
+  ['clip_grad_norm (snake_case)', { clip_grad_norm: 1 }],
+  ['an unknown option', { lossWeights: [1] }],
+  ["Keras's metric names", { metrics: ['accuracy'] }],
+  ['a metric that is no function', { metrics: { acc: 'accuracy' } }],
+  ['a lone callback', { callbacks: new dn.train.EarlyStopping({ patience: 1 }) }],
+] as const;
+
+describe('fit refuses options it would not read, before the first batch', () => {
+  for (const [what, extra] of CASES) {
+    it(what, async () => {
+      const model = new Scale();
+      const optimizer = new dn.optim.SGD(model.parameters(), { lr: 0.01 });
+      made = 0;
+      const opts = { epochs: 1, optimizer, loss, ...extra } as unknown as dn.train.FitOptions;
+      const error = await dn.train.fit(model, rows, rows, opts).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(dn.ArgumentError);
+      expect(made, 'batches made before the error').toBe(0);
+      optimizer.dispose();
+      model.dispose();
+    });
+  }
+
+  it('takes metrics as functions of the validation set by name', async () => {
+    const model = new Scale();
+    const optimizer = new dn.optim.SGD(model.parameters(), { lr: 0.01 });
+    const metrics = { n: (set: dn.train.EvalSet) => set.pred.length };
+    const history = await dn.train.fit(model, rows, rows, { epochs: 1, optimizer, loss, metrics, callbacks: [] });
+    expect(history.logs[0].val_n).toBe(2);
+    optimizer.dispose();
+    model.dispose();
+  });
+});
