@@ -133,3 +133,13 @@ function folderError(dir: string, err: NodeJS.ErrnoException, why: string): Node
   err.message = `cannot create folder ${dir}: ${why}`;
   return err;
 }
+
+/**
+ * Makes the folder a file is to be written in, as Keras's ModelCheckpoint does for its file path
+ * ('run/best-{epoch}.safetensors'). Outside Node it does nothing: the write itself then says what
+ * to use instead.
+ */
+export async function makeParentFolder(path: string): Promise<void> {
+  if (!isNode()) return;
+  await makeFolder((await nodePath()).dirname(path));
+}
