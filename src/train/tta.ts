@@ -18,8 +18,12 @@ import { Module } from '../nn/module.js';
 export type TtaMode = 'none' | 'flip';
 export const TTA_MODES: readonly TtaMode[] = ['none', 'flip'];
 
-/** The model's output for x [N, H, W, C], averaged over the views `mode` names. */
-export function predictWithTta(model: Module, x: Tensor, mode: TtaMode = 'none'): Tensor {
+/**
+ * The model's output for x [N, H, W, C], averaged over the views `mode` names: 'flip' unless told,
+ * since a caller of a function named for test-time augmentation means to augment ('none' is the
+ * plain forward, for code that takes the mode from a flag).
+ */
+export function predictWithTta(model: Module, x: Tensor, mode: TtaMode = 'flip'): Tensor {
   expectChoice('predictWithTta', 'mode', mode, TTA_MODES, false);
   expectTensor('predictWithTta', 'x', x);
   if (mode === 'none') return model.forward(x);

@@ -77,6 +77,16 @@ describe('predictWithTta', () => {
     model.dispose();
   });
 
+  it("without a mode it is 'flip': a call named for test-time augmentation augments", async () => {
+    const model = new Sequential(new Conv2d(3, 1, { seed: 5 }), new Sigmoid());
+    model.eval();
+    const x = fromNd(image, SHAPE);
+    const plain = noGrad(() => predictWithTta(model, x));
+    expectClose('tta default vs flip', await plain.toArray(), await forwardOn(model, image, SHAPE, 'flip'), { atol: 0, rtol: 0 });
+    for (const t of [x, plain]) t.dispose();
+    model.dispose();
+  });
+
   it('TtaModel runs predictWithTta as its forward, and eval() reaches the wrapped model', async () => {
     const inner = new Conv2d(3, 1, { seed: 12 });
     const wrapped = new TtaModel(inner, 'flip');
