@@ -146,3 +146,13 @@ export function expectKnownOptions(
 export function expectOptionalBoolean(op: string, role: string, v: unknown): void {
   if (v !== undefined && typeof v !== 'boolean') throw new ArgumentError(`${op}: ${role} must be true or false, got ${describeValue(v)}`);
 }
+
+/**
+ * What to add to an error about an [N, H, W, C] input whose channels do not match: when its axis 1
+ * has the channels expected and its last axis does not, the data is likely NCHW, PyTorch's layout
+ * (a port's tensors, or its habit of writing [N, C, H, W]), and the message says how to convert it.
+ */
+export function nchwHint(shape: readonly number[], channels: number): string {
+  if (shape.length !== 4 || shape[1] !== channels || shape[3] === channels) return '';
+  return `; activations are NHWC: if this is NCHW data (PyTorch's layout), dn.transpose(x, [0, 2, 3, 1]) makes it [N, H, W, C]`;
+}

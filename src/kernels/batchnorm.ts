@@ -36,7 +36,7 @@
 import { ShapeError } from '../errors.js';
 import { f32, packParams, u32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
-import { expectOptionalTensor, expectOptions, expectTensor } from '../graph/args.js';
+import { expectOptionalTensor, expectOptions, expectTensor, nchwHint } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { assertLive, emptyTensor, formatShape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, range } from './chunking.js';
@@ -325,7 +325,7 @@ function checkShapes(x: Tensor, params: [string, Tensor | null][], options: Batc
   const c = x.shape[3];
   for (const [name, t] of params) {
     if (t && (t.rank !== 1 || t.shape[0] !== c)) {
-      throw new ShapeError(`batchNorm2d: ${name} ${formatShape(t.shape)} does not match the ${c} channels of x ${formatShape(x.shape)}`);
+      throw new ShapeError(`batchNorm2d: ${name} ${formatShape(t.shape)} does not match the ${c} channels of x ${formatShape(x.shape)}${nchwHint(x.shape, t.shape[0])}`);
     }
   }
   const momentum = options.momentum ?? 0.1;

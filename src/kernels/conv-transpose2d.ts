@@ -17,7 +17,7 @@
 // conv2d-dilated.ts's space-to-batch), and a ReLU is one dn.relu after.
 
 import { ArgumentError, ShapeError } from '../errors.js';
-import { describeValue, expectKnownOptions } from '../graph/args.js';
+import { describeValue, expectKnownOptions, nchwHint } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { formatShape, type Shape, type Tensor } from '../graph/tensor.js';
 import {
@@ -79,7 +79,7 @@ export function convTranspose2dGeometry(xShape: Shape, wShape: Shape, opts: Conv
   const [n, h, w, cin] = xShape;
   const [kh, kw, cout, wCin] = wShape;
   if (wCin !== cin) {
-    throw new ShapeError(`${OP}: input has ${cin} channels but the weight expects ${wCin} (input ${formatShape(xShape)}, weight ${formatShape(wShape)})`);
+    throw new ShapeError(`${OP}: input has ${cin} channels but the weight expects ${wCin} (input ${formatShape(xShape)}, weight ${formatShape(wShape)})${nchwHint(xShape, wCin)}`);
   }
   const [sh, sw] = resolveStride(OP, opts.stride);
   const padding = opts.padding ?? 'valid';

@@ -14,6 +14,7 @@
 // Split tensors are [dh·dw·N, hq, wq, C], batch b = (r·dw + s)·N + n for residues (r, s).
 
 import { ShapeError } from '../errors.js';
+import { nchwHint } from '../graph/args.js';
 import { packParams, u32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { record } from '../graph/autograd.js';
@@ -138,7 +139,7 @@ export interface DilatedPlan {
 
 export function dilatedPlan(xShape: Shape, wShape: Shape, opts: Conv2dOptions, op = 'conv2d'): DilatedPlan {
   if (xShape.length !== 4 || wShape.length !== 4) throw new ShapeError(`${op}: input ${formatShape(xShape)} and weight ${formatShape(wShape)} must be rank 4`);
-  if (xShape[3] !== wShape[2]) throw new ShapeError(`${op}: input has ${xShape[3]} channels but the weight expects ${wShape[2]} (input ${formatShape(xShape)}, weight ${formatShape(wShape)})`);
+  if (xShape[3] !== wShape[2]) throw new ShapeError(`${op}: input has ${xShape[3]} channels but the weight expects ${wShape[2]} (input ${formatShape(xShape)}, weight ${formatShape(wShape)})${nchwHint(xShape, wShape[2])}`);
   const d = resolveDilation(op, opts.dilation);
   const stride = opts.stride ?? 1;
   if ((Array.isArray(stride) ? stride : [stride, stride]).some((s) => s !== 1)) {

@@ -28,7 +28,7 @@
 import { ArgumentError, ShapeError } from '../errors.js';
 import { packParams, i32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
-import { describeValue, expectChoice, expectKnownOptions, expectOptionalTensor, expectOptions, expectTensor } from '../graph/args.js';
+import { describeValue, expectChoice, nchwHint, expectKnownOptions, expectOptionalTensor, expectOptions, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { scope } from '../graph/scope.js';
 import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
@@ -133,7 +133,7 @@ export function conv2dGeometry(xShape: Shape, wShape: Shape, opts: Conv2dOptions
   const [n, h, w, cin] = xShape;
   const [kh, kw, wCin, cout] = wShape;
   if (wCin !== cin) {
-    throw new ShapeError(`${op}: input has ${cin} channels but the weight expects ${wCin} (input ${formatShape(xShape)}, weight ${formatShape(wShape)})`);
+    throw new ShapeError(`${op}: input has ${cin} channels but the weight expects ${wCin} (input ${formatShape(xShape)}, weight ${formatShape(wShape)})${nchwHint(xShape, wCin)}`);
   }
   if ([n, h, w, cin, kh, kw, cout].some((d) => d < 1)) {
     throw new ShapeError(`${op}: empty input or weight (input ${formatShape(xShape)}, weight ${formatShape(wShape)})`);

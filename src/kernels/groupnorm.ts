@@ -33,7 +33,7 @@
 import { ShapeError } from '../errors.js';
 import { f32, packParams, u32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
-import { expectNumber, expectOptionalNumber, expectOptions, expectTensor } from '../graph/args.js';
+import { expectNumber, expectOptionalNumber, expectOptions, expectTensor, nchwHint } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Tensor } from '../graph/tensor.js';
 import { checkWhole } from './chunking.js';
@@ -256,7 +256,7 @@ export function groupNormForward(x: Tensor, gamma: Tensor, beta: Tensor, options
   const op = 'groupNorm';
   const l = layoutOf(op, x, options);
   for (const [name, t] of [['gamma', gamma], ['beta', beta]] as const) {
-    if (t.rank !== 1 || t.shape[0] !== l.c) throw new ShapeError(`${op}: ${name} ${formatShape(t.shape)} does not match the ${l.c} channels of x ${formatShape(x.shape)}`);
+    if (t.rank !== 1 || t.shape[0] !== l.c) throw new ShapeError(`${op}: ${name} ${formatShape(t.shape)} does not match the ${l.c} channels of x ${formatShape(x.shape)}${nchwHint(x.shape, t.shape[0])}`);
   }
   expectOptionalNumber(op, 'options.eps', options.eps, { above: 0 });
   const eps = options.eps ?? 1e-5;

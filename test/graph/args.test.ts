@@ -229,3 +229,35 @@ describe('forms the API takes beyond the typed ones', () => {
     for (const u of [x, one, list, mean]) u.dispose();
   });
 });
+
+// PyTorch's NCHW where NHWC goes: the channel mismatch says how to convert, and only where axis 1
+// holds the channels expected (a plain channel mismatch keeps its plain message).
+const NCHW: [string, () => unknown][] = [
+  ['Conv2d', () => new dn.nn.Conv2d(3, 4).forward(dn.zeros([1, 3, 8, 8]))],
+  ['conv2d dilated', () => dn.conv2d(dn.zeros([1, 3, 8, 8]), dn.zeros([3, 3, 3, 4]), null, { dilation: 2 })],
+  ['ConvTranspose2d', () => new dn.nn.ConvTranspose2d(3, 4).forward(dn.zeros([1, 3, 8, 8]))],
+  ['DepthwiseConv2d', () => new dn.nn.DepthwiseConv2d(3).forward(dn.zeros([1, 3, 8, 8]))],
+  ['BatchNorm2d', () => new dn.nn.BatchNorm2d(3).forward(dn.zeros([2, 3, 8, 8]))],
+  ['GroupNorm', () => new dn.nn.GroupNorm(1, 3).forward(dn.zeros([2, 3, 8, 8]))],
+];
+
+describe('NCHW input to a channels-last layer', () => {
+  for (const [what, call] of NCHW) {
+    it(`${what}: a ShapeError saying how to make NHWC`, () => {
+      const error = (() => {
+        try {
+          dn.scope(call);
+        } catch (e) {
+          return e as Error;
+        }
+        return null;
+      })();
+      expect(error).toBeInstanceOf(dn.ShapeError);
+      expect(error!.message).toContain('dn.transpose(x, [0, 2, 3, 1])');
+    });
+  }
+
+  it('an NHWC input with the wrong channels gets no NCHW hint', () => {
+    expect(() => dn.scope(() => new dn.nn.Conv2d(3, 4).forward(dn.zeros([1, 8, 8, 5])))).toThrow(/^conv2d: input has 5 channels but the weight expects 3 \(input \[1,8,8,5\], weight \[3,3,3,4\]\)$/);
+  });
+});
