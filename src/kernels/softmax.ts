@@ -328,7 +328,11 @@ export function softmaxCrossEntropy(z: Tensor, y: Tensor, options: CrossEntropyO
   expectChoice(op, 'reduction', reduction, ['mean', 'sum', 'none']);
   expectNumber(op, 'labelSmoothing', labelSmoothing, { min: 0, max: 1 });
   if (z.shape.join() !== y.shape.join() || z.rank !== y.rank) {
-    throw new ShapeError(`${op}: logits ${z.describe()} and target ${y.describe()} must have the same shape`);
+    // Class ids [..., 1] or [...], PyTorch's CrossEntropyLoss target: say how to make one-hot rows.
+    const lead = z.shape.slice(0, -1).join();
+    const ids = z.rank > 0 && (y.shape.join() === lead || (y.shape.at(-1) === 1 && y.shape.slice(0, -1).join() === lead));
+    const hint = ids ? `; class ids (PyTorch's CrossEntropyLoss target) become one-hot targets by dn.oneHot(labels, ${z.shape.at(-1)})` : '';
+    throw new ShapeError(`${op}: logits ${z.describe()} and target ${y.describe()} must have the same shape${hint}`);
   }
   const { rows } = lastAxis(op, 'logits', z);
   if (rows === 0) throw new ShapeError(`${op}: logits ${z.describe()} have no rows`);

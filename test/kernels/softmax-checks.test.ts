@@ -99,6 +99,18 @@ describe('argument and shape checks', () => {
     expectThrows(() => softmaxCrossEntropy(z, z), dn.ShapeError, 'softmaxCrossEntropy: ');
     z.dispose();
   });
+
+  it("softmaxCrossEntropy given class ids (PyTorch's target) says to one-hot them; another shape gets no such hint", () => {
+    const z = dn.zeros([4, 3]);
+    for (const shape of [[4], [4, 1]]) {
+      const ids = dn.zeros(shape);
+      expect(() => softmaxCrossEntropy(z, ids)).toThrow(/dn\.oneHot\(labels, 3\)/);
+      ids.dispose();
+    }
+    const other = dn.zeros([4, 2]);
+    expect(() => softmaxCrossEntropy(z, other)).toThrow(/must have the same shape$/);
+    for (const t of [z, other]) t.dispose();
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
