@@ -208,6 +208,14 @@ export abstract class Module {
     return uniqueTensors(this.namedParameters()).map((p) => p.tensor);
   }
 
+  /**
+   * Drops every parameter's gradient (each tensor's zeroGrad), as PyTorch's model.zero_grad() with
+   * its default set_to_none; the optimiser's zeroGrad() does the same for the tensors it was given.
+   */
+  zeroGrad(): void {
+    for (const t of this.parameters()) t.zeroGrad();
+  }
+
   /** Parameters that currently require gradients (what an optimiser should update). */
   trainableParameters(): Named[] {
     return uniqueTensors(this.namedParameters()).filter((p) => p.tensor.requiresGrad);

@@ -1,6 +1,7 @@
 // A subclass that assigns its layers to fields, as PyTorch's `self.conv = nn.Conv2d(...)` and
 // Keras's attribute tracking do, has them registered under the fields' names: before, such a model
-// had no parameters, so an optimiser given model.parameters() trained nothing, silently.
+// had no parameters, so an optimiser given model.parameters() trained nothing, silently. And
+// PyTorch's model.zero_grad() as zeroGrad().
 
 import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
@@ -85,5 +86,16 @@ describe('modules and parameters assigned to fields', () => {
     const m = new Listed();
     expect(() => m.parameters()).toThrow(dn.ArgumentError);
     for (const b of m.blocks) b.dispose();
+  });
+});
+
+describe('Module.zeroGrad', () => {
+  it("drops every parameter's gradient, children's included (PyTorch's model.zero_grad())", () => {
+    const net = new FieldNet();
+    dn.scope(() => dn.mean(dn.square(net.forward(dn.full([2, 4, 4, 1], 0.5)))).backward());
+    expect(net.parameters().every((t) => t.grad !== null)).toBe(true);
+    net.zeroGrad();
+    expect(net.parameters().every((t) => t.grad === null)).toBe(true);
+    net.dispose();
   });
 });
