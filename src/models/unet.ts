@@ -15,7 +15,7 @@
 // 88,732 parameters (F_l² + 3.5 F_l + 3 for F_l = 256, 128, 64, 32): 7,851,773 in all.
 
 import { ArgumentError, ShapeError } from '../errors.js';
-import { expectChoice, expectOptionalBoolean, expectOptionalNumber, expectTensor } from '../graph/args.js';
+import { expectChoice, expectOptionalBoolean, expectOptionalNumber, expectTensor, nchwHint } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
 import { concat } from '../kernels/concat.js';
 import { unary } from '../kernels/elementwise.js';
@@ -168,7 +168,7 @@ export class UNet extends Module {
     expectTensor('UNet', 'input x', x);
     const o = this.options;
     if (x.rank !== 4 || x.shape[3] !== o.inChannels) {
-      throw new ShapeError(`UNet: expects [N, H, W, ${o.inChannels}] input, got ${x.describe()}`);
+      throw new ShapeError(`UNet: expects [N, H, W, ${o.inChannels}] input, got ${x.describe()}${nchwHint(x.shape, o.inChannels)}`);
     }
     const step = 2 ** o.depth;
     if (x.shape[1] % step || x.shape[2] % step) {

@@ -46,7 +46,9 @@ export interface Confusion {
 /** An array or typed array (its values are checked where they matter). */
 function expectValues(op: string, role: string, v: unknown): asserts v is ArrayLike<number> {
   if (!Array.isArray(v) && !(ArrayBuffer.isView(v) && !(v instanceof DataView))) {
-    throw new ArgumentError(`${op}: ${role} must be an array or typed array of numbers, got ${describeValue(v)}`);
+    // The metrics run on the host, over a whole set: a tensor is read back first.
+    const read = typeof (v as { toArray?: unknown } | null)?.toArray === 'function' ? ' (a tensor: read it with await t.toArray() first)' : '';
+    throw new ArgumentError(`${op}: ${role} must be an array or typed array of numbers, got ${describeValue(v)}${read}`);
   }
 }
 

@@ -239,6 +239,7 @@ const NCHW: [string, () => unknown][] = [
   ['DepthwiseConv2d', () => new dn.nn.DepthwiseConv2d(3).forward(dn.zeros([1, 3, 8, 8]))],
   ['BatchNorm2d', () => new dn.nn.BatchNorm2d(3).forward(dn.zeros([2, 3, 8, 8]))],
   ['GroupNorm', () => new dn.nn.GroupNorm(1, 3).forward(dn.zeros([2, 3, 8, 8]))],
+  ['UNet', () => dn.models.unet({ features: 2, depth: 1 }).forward(dn.zeros([1, 3, 8, 8]))],
 ];
 
 describe('NCHW input to a channels-last layer', () => {

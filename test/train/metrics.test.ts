@@ -161,6 +161,16 @@ describe('metric input checks', () => {
     });
   }
 
+  it('a tensor where the host values go (metrics run on the host) is refused saying how to read it back', () => {
+    // Shaped as a tensor is to the check (a toArray method), without a device for this file.
+    const tensorLike = { shape: [12], toArray: async () => new Float32Array(12) };
+    for (const call of [() => segmentationReport(tensorLike as never, truth, 4), () => binaryReport(tensorLike as never, truth)]) {
+      expect(call).toThrow(ArgumentError);
+      expect(call).toThrow(/await t\.toArray\(\) first/);
+    }
+    expect(() => rocAuc(0.5 as never, [1])).not.toThrow(/toArray/);
+  });
+
   it('binaryReport and confusion take the threshold positionally or as { threshold }', () => {
     // threshold 0.7: predictions 1,0,0,0,1,0 vs labels 1,0,0,1,1,0 -> tp 2, fp 0, tn 3, fn 1
     const scores = [0.9, 0.6, 0.2, 0.4, 0.7, 0.1];
