@@ -1,6 +1,7 @@
-// `dawnet sweep` when a run's loss turns NaN (a TrainingError): the run is a result, 'diverged',
-// recorded in its folder's diverged.json, and the sweep goes on; run again, it is read back, not
-// retrained. Other failures still stop the sweep (sweep-failure.test.ts).
+// `dawnet sweep` when a run does not finish. A loss that turns NaN (a TrainingError) is a result,
+// 'diverged', recorded in its folder's diverged.json, and the sweep goes on; run again, it is read
+// back, not retrained. Any other failure stops the sweep: the finished runs' table is still
+// printed and written to sweep.json, and the failure reported (one line, exit status 1).
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -144,5 +145,28 @@ describe('dawnet sweep, a run whose loss diverges', () => {
     expect(fresh.stdout).not.toMatch(/diverged(:| earlier| at)/);
     expect(existsSync(join(out, 'none_b4_lr0.0001', 'diverged.json'))).toBe(false);
     expect(rowsOf(out).map((row) => row.status)).toEqual(['finished']);
+  }, 300_000);
+});
+
+describe('dawnet sweep, a run failing part-way', () => {
+  it('a run that cannot start (its folder taken by a file) stops the sweep; once the file is gone, the same command continues', async () => {
+    const out = join(work, 'taken');
+    const first = await runCli(cli, sweepArgs(out, '8'), { timeoutMs: 300_000 });
+    expect(first.code, first.stderr).toBe(0);
+    const taken = join(out, 'none_b4_lr0.0001');
+    writeFileSync(taken, 'not a run folder');
+    const r = await runCli(cli, sweepArgs(out, '8,4'), { timeoutMs: 300_000 });
+    expect(r.code, r.stderr).toBe(1);
+    expect(r.stdout).toContain('finished earlier');
+    expect(r.stdout).toContain('1 of 2 runs finished');
+    expect(r.stderr.trim().split('\n')).toEqual([`dawnet sweep: run 2/2 (augment none, batch 4, lr 0.0001 -> ${taken}) failed: ${taken}: not a folder; --out names the run folder to create`]);
+    expect(rowsOf(out).map((row) => row.batch)).toEqual([8]);
+    expect(readFileSync(taken, 'utf8'), 'the file in the way is left alone').toBe('not a run folder');
+    // Run again without the file: the finished run is read back, the failed one trained.
+    rmSync(taken);
+    const again = await runCli(cli, sweepArgs(out, '8,4'), { timeoutMs: 300_000 });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout.match(/finished earlier/g)?.length).toBe(1);
+    expect(rowsOf(out).map((row) => [row.batch, row.run])).toEqual([[8, join(out, 'none_b8_lr0.0001')], [4, taken]]);
   }, 300_000);
 });

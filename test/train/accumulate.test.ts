@@ -6,17 +6,9 @@ import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import { expectClose } from '../helpers/close.js';
 import { useGpu } from '../helpers/gpu.js';
+import { loss, Scale } from '../helpers/scale-model.js';
 
 useGpu();
-
-class Scale extends dn.Module {
-  w = this.addParameter('w', dn.tensor([[0.5]], undefined, { requiresGrad: true }));
-  forward(x: dn.Tensor): dn.Tensor {
-    return dn.matmul(x, this.w);
-  }
-}
-
-const loss = (p: dn.Tensor, y: dn.Tensor) => dn.mean(dn.square(dn.sub(p, y)));
 
 /** w after one epoch of SGD (lr 0.1) over `batches` ([x, y] rows each), and the optimiser steps taken. */
 async function trainedW(batches: [number[], number[]][], accumulate?: number): Promise<{ w: number; steps: number }> {

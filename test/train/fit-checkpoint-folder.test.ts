@@ -7,17 +7,10 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import { useGpu } from '../helpers/gpu.js';
+import { loss, Scale } from '../helpers/scale-model.js';
 
 useGpu();
 
-class Scale extends dn.Module {
-  w = this.addParameter('w', dn.tensor([[0.5]], undefined, { requiresGrad: true }));
-  forward(x: dn.Tensor): dn.Tensor {
-    return dn.matmul(x, this.w);
-  }
-}
-
-const loss = (p: dn.Tensor, y: dn.Tensor) => dn.mean(dn.square(dn.sub(p, y)));
 const rows = { batches: () => [{ x: dn.tensor([[1], [2]]), y: dn.tensor([[2], [4]]) }] };
 const dirs: string[] = [];
 afterAll(async () => {

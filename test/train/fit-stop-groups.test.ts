@@ -6,17 +6,9 @@ import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import type { EpochProgress } from '../../src/train/fit.js';
 import { useGpu } from '../helpers/gpu.js';
+import { loss, Scale } from '../helpers/scale-model.js';
 
 useGpu();
-
-class Scale extends dn.Module {
-  w = this.addParameter('w', dn.tensor([[0.5]], undefined, { requiresGrad: true }));
-  forward(x: dn.Tensor): dn.Tensor {
-    return dn.matmul(x, this.w);
-  }
-}
-
-const loss = (p: dn.Tensor, y: dn.Tensor) => dn.mean(dn.square(dn.sub(p, y)));
 
 /** 8 one-sample batches: with accumulate 3, groups {1, 2, 3}, {4, 5, 6} and the short {7, 8} (1-based). */
 const ROWS: [number, number][] = [[1, 10], [2, 4], [3, 1], [1, 2], [2, 5], [0.5, 3], [1.5, -1], [2.5, 2]];
