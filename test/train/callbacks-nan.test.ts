@@ -4,28 +4,11 @@
 // reduce_lr_on_plateau.py, model_checkpoint.py), as callbacks.test.ts does.
 import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
-import { EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, type Callback, type TrainingControl } from '../../src/train/callbacks.js';
+import { EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, type Callback } from '../../src/train/callbacks.js';
 import { useGpu } from '../helpers/gpu.js';
+import { FakeControl } from './fake-control.js';
 
 useGpu();
-
-/** The weights are the epoch's number; snapshots are tracked so that none is left behind. */
-class FakeControl implements TrainingControl {
-  stopTraining = false;
-  lr = 1;
-  weights = 0;
-  restored: number[] = [];
-  saved: string[] = [];
-  live = new Set<number>();
-  logs: string[] = [];
-  getLr(): number { return this.lr; }
-  setLr(lr: number): void { this.lr = lr; }
-  snapshotWeights(): unknown { this.live.add(this.weights); return { w: this.weights }; }
-  restoreWeights(s: unknown): void { this.weights = (s as { w: number }).w; this.restored.push(this.weights); }
-  disposeWeights(s: unknown): void { if (s) this.live.delete((s as { w: number }).w); }
-  async saveCheckpoint(path: string): Promise<void> { this.saved.push(path); }
-  log(m: string): void { this.logs.push(m); }
-}
 
 /** Runs `cb` over the values of `key`, one per epoch, until it stops training; the rate after each epoch. */
 async function run(cb: Callback, key: string, values: number[]) {

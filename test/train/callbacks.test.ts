@@ -2,24 +2,8 @@
 // Keras's callback source (the comments trace each epoch).
 import { describe, expect, it } from 'vitest';
 import { ArgumentError } from '../../src/errors.js';
-import { EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, resolveMode, type Callback, type TrainingControl } from '../../src/train/callbacks.js';
-
-class FakeControl implements TrainingControl {
-  stopTraining = false;
-  lr = 1;
-  weights = 0; // the "model": a number that changes every epoch
-  restored: number[] = [];
-  saved: string[] = [];
-  live = new Set<number>();
-  getLr(): number { return this.lr; }
-  setLr(lr: number): void { this.lr = lr; }
-  snapshotWeights(): unknown { this.live.add(this.weights); return { w: this.weights }; }
-  restoreWeights(s: unknown): void { this.weights = (s as { w: number }).w; this.restored.push(this.weights); }
-  disposeWeights(s: unknown): void { if (s) this.live.delete((s as { w: number }).w); }
-  async saveCheckpoint(path: string): Promise<void> { this.saved.push(path); }
-  logs: string[] = [];
-  log(m: string): void { this.logs.push(m); }
-}
+import { EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, resolveMode, type Callback } from '../../src/train/callbacks.js';
+import { FakeControl } from './fake-control.js';
 
 async function run(cb: Callback, key: string, values: number[], ctl = new FakeControl()): Promise<{ ctl: FakeControl; lrs: number[]; epochs: number }> {
   await cb.onTrainBegin?.(ctl);
