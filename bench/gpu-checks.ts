@@ -20,7 +20,7 @@ import { conv2dBackwardRef, conv2dForwardRef, convTranspose2dBackwardRef, convTr
 import { binaryBackwardRef, binaryForwardRef, sumRef, unaryBackwardRef, unaryForwardRef } from '../src/reference/elementwise.js';
 import { bceBackwardRef, bceForwardRef, diceBackwardRef, diceForwardRef } from '../src/reference/loss.js';
 import { matmulBackwardRef, matmulRef } from '../src/reference/matmul.js';
-import { maxPool2dBackwardRef, maxPool2dRef } from '../src/reference/pool.js';
+import { avgPool2dBackwardRef, avgPool2dRef, maxPool2dBackwardRef, maxPool2dRef } from '../src/reference/pool.js';
 import { depthwiseConv2dBackwardRef, depthwiseConv2dForwardRef } from '../src/reference/depthwise-conv.js';
 import { pad2dBackwardRef, pad2dRef } from '../src/reference/pad.js';
 import { transposeRef } from '../src/reference/transpose.js';
@@ -137,6 +137,8 @@ function binary(op: 'add' | 'mul', a: number[], b: number[]): GpuCheck {
 }
 
 const POOL = { size: 2, stride: 2 } as const;
+const POOL_TORCH = { size: 3, stride: 2, padding: 1, ceilMode: true } as const;
+const AVG_TORCH = { ...POOL_TORCH, countIncludePad: false } as const;
 
 export function gpuChecks(): GpuCheck[] {
   return [
@@ -187,6 +189,20 @@ export function gpuChecks(): GpuCheck[] {
       gpu: ([x]: Tensor[]) => dn.maxPool2d(x, POOL),
       cpu: ([x]: NdArray[], dy: NdArray) => ({ y: maxPool2dRef(x, POOL), grads: [maxPool2dBackwardRef(x, dy, POOL)] }),
     })),
+    // PyTorch's options (ResNet's stem pool, an average without its padding): windows that
+    // overhang the input, clipped and divided position by position.
+    {
+      name: 'maxPool2d 3x3 stride 2 padding 1 ceilMode [2,11,13,5]',
+      inputs: [{ shape: [2, 11, 13, 5], grad: true }],
+      gpu: ([x]: Tensor[]) => dn.maxPool2d(x, POOL_TORCH),
+      cpu: ([x]: NdArray[], dy: NdArray) => ({ y: maxPool2dRef(x, POOL_TORCH), grads: [maxPool2dBackwardRef(x, dy, POOL_TORCH)] }),
+    },
+    {
+      name: 'avgPool2d 3x3 stride 2 padding 1 ceilMode, padding not counted [2,11,13,5]',
+      inputs: [{ shape: [2, 11, 13, 5], grad: true }],
+      gpu: ([x]: Tensor[]) => dn.avgPool2d(x, AVG_TORCH),
+      cpu: ([x]: NdArray[], dy: NdArray) => ({ y: avgPool2dRef(x, AVG_TORCH), grads: [avgPool2dBackwardRef(x.shape, dy, AVG_TORCH)] }),
+    },
     ...(['nearest', 'bilinear'] as const).map((mode) => ({
       name: `upsample2d ${mode} x2 [2,5,6,4]`,
       inputs: [{ shape: [2, 5, 6, 4], grad: true }],
