@@ -42,7 +42,19 @@ export abstract class Optimizer {
    * that state is never loaded into another kind; explicit because a minified bundle renames classes.
    */
   readonly kind: string;
-  lr: number;
+  private rate = 0;
+  /**
+   * The learning rate, read at each step; a schedule sets it between steps. Set, it is checked as
+   * the constructor checks it: a string ('0.1'), NaN or a negative rate is refused, where a plain
+   * field took it and the next step multiplied by it.
+   */
+  get lr(): number {
+    return this.rate;
+  }
+  set lr(value: number) {
+    expectNumber(this.kind ?? 'optimizer', 'lr', value, { min: 0 });
+    this.rate = value;
+  }
   /** Completed steps of the optimiser, whichever parameters they updated. */
   stepCount = 0;
   /**
@@ -85,7 +97,6 @@ export abstract class Optimizer {
       if (first !== undefined) throw new ArgumentError(`${op}: params[${i}] and params[${first}] are both named '${p.name}'; the optimiser keeps its state by name (model.namedParameters() gives unique ones)`);
       byName.set(p.name, i);
     });
-    expectNumber(op, 'lr', lr, { min: 0 });
     this.kind = op;
     this.lr = lr;
   }
