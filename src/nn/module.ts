@@ -153,19 +153,38 @@ export abstract class Module {
     const held = new Set<unknown>([...this.children.values(), ...this.ownParams.values(), ...this.ownBuffers.values()]);
     for (const [name, v] of Object.entries(self)) {
       if (v === this || held.has(v)) continue;
-      if (v instanceof Module) this.addModule(name, v);
+      if (v instanceof Module) {
+        // A back-reference (a child's field holding its parent) would make the tree a cycle,
+        // which every walk of it would follow without end.
+        if (v.reaches(this)) {
+          throw new ArgumentError(
+            `${this.constructor.name}: field '${name}' holds a ${v.constructor.name} that contains this module (a cycle): ` +
+              'keep a back-reference out of the module tree (a WeakRef, or a non-enumerable property)',
+          );
+        }
+        this.addModule(name, v);
+      }
       else if (v instanceof Tensor && v.requiresGrad && v.node === null && !v.disposed) this.addParameter(name, v);
       else {
         if (Array.isArray(v) && v.some((m) => m instanceof Module && !held.has(m))) {
           throw new ArgumentError(
             `${this.constructor.name}: field '${name}' holds modules in an array, which nothing registers: ` +
-              `hold them in a new nn.Sequential(...), or register each with this.addModule(name, module)`,
+              `hold them in a new nn.ModuleList([...]) (or nn.Sequential to run them in turn), or register each with this.addModule(name, module)`,
           );
         }
         continue;
       }
       this.fieldNames.add(name);
     }
+  }
+
+  /** Whether `target` is this module or among its registered descendants (children as registered so far). */
+  private reaches(target: Module, seen = new Set<Module>()): boolean {
+    if (this === target) return true;
+    if (seen.has(this)) return false;
+    seen.add(this);
+    for (const c of this.children.values()) if (c.reaches(target, seen)) return true;
+    return false;
   }
 
   /**
