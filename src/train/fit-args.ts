@@ -11,7 +11,7 @@ import type { Dataset, FitOptions } from './fit.js';
 
 const FIT_OPTIONS = [
   'epochs', 'initialEpoch', 'resumeEpoch', 'optimizer', 'loss', 'trainMetric', 'metrics', 'callbacks', 'onBatch', 'onEpoch',
-  'onInterrupt', 'checkpointMeta', 'signal', 'log', 'injectNanAtBatch', 'tuneConvs', 'clipGradNorm', 'accumulate', 'ema',
+  'onInterrupt', 'checkpointMeta', 'signal', 'log', 'verbose', 'injectNanAtBatch', 'tuneConvs', 'clipGradNorm', 'accumulate', 'ema',
 ] as const;
 
 /** Keras's Model.fit arguments that dawnet takes elsewhere (camelCase; snake_case is camelised first). */
@@ -20,7 +20,6 @@ const KERAS_FIT: Readonly<Record<string, string>> = {
   validationData: 'the validation set is fit\'s third argument: fit(model, train, val, options)',
   validationSplit: 'the validation set is fit\'s third argument: fit(model, train, val, options)',
   shuffle: "the dataset's batches(epoch) chooses each epoch's order",
-  verbose: 'give log: console.log for messages, onEpoch for each epoch\'s logs',
   clipnorm: 'clipGradNorm',
 };
 
@@ -44,6 +43,9 @@ export function checkFitArgs(model: unknown, train: unknown, val: unknown, opts:
   expectOptionalNumber('fit', 'initialEpoch', opts.initialEpoch, { integer: true, min: 0 });
   expectOptionalNumber('fit', 'clipGradNorm', opts.clipGradNorm, { above: 0 });
   expectOptionalNumber('fit', 'accumulate', opts.accumulate, { integer: true, min: 1 });
+  if (opts.verbose !== undefined && ![true, false, 0, 1, 2].includes(opts.verbose)) {
+    throw new ArgumentError(`fit: verbose must be true, false or Keras's 0, 1 or 2, got ${describeValue(opts.verbose)}`);
+  }
   if (opts.resumeEpoch !== undefined) {
     const r = opts.resumeEpoch;
     expectNumber('fit', 'resumeEpoch.batches', r?.batches, { integer: true, min: 0 });

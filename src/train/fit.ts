@@ -141,7 +141,14 @@ export interface FitOptions {
    * steps as a run never stopped. History.progress and onInterrupt say where it stopped.
    */
   signal?: { stop: boolean };
+  /** Where the callbacks' messages (and with `verbose`, each epoch's line) go; nowhere by default. */
   log?: (message: string) => void;
+  /**
+   * Keras's verbose: a line per epoch, `epoch 3/10 - 2.1s - loss: 0.4123 - val_loss: 0.3921 - lr:
+   * 0.001`, to `log`, or with no `log` to console.log together with the callbacks' messages.
+   * Off by default (the CLI prints its own lines from onEpoch). Keras's 0, 1 and 2 are taken too.
+   */
+  verbose?: boolean | 0 | 1 | 2;
   /** Testing hook: multiplies the loss of this (1-based) batch of the first epoch by NaN. */
   injectNanAtBatch?: number;
   /**
@@ -395,11 +402,19 @@ function validationMetrics(metrics: Record<string, MetricFn>, set: EvalSet, epoc
   return Object.fromEntries(names.map((n) => [`val_${n}`, NaN]));
 }
 
+/** verbose's line for an epoch, Keras's `name: value` pairs with 4 decimals (a small rate in exponent form). */
+export function epochLine(epoch: number, epochs: number, seconds: number, logs: Logs): string {
+  const value = (v: number) => (Number.isNaN(v) ? 'nan' : v !== 0 && Math.abs(v) < 1e-3 ? v.toExponential(2) : v.toFixed(4));
+  const pairs = Object.entries(logs).map(([k, v]) => `${k}: ${value(v)}`);
+  return [`epoch ${epoch + 1}/${epochs}`, `${seconds.toFixed(1)}s`, ...pairs].join(' - ');
+}
+
 export async function fit(model: Module, train: Dataset, val: Dataset | null, opts: FitOptions): Promise<History> {
   checkFitArgs(model, train, val, opts);
   const { ema, owned } = emaForFit(model, opts.ema);
   opts = { ...opts, ema: ema ?? undefined };
-  const log = opts.log ?? (() => undefined);
+  const verbose = opts.verbose === true || opts.verbose === 1 || opts.verbose === 2;
+  const log = opts.log ?? (verbose ? (message: string) => console.log(message) : () => undefined);
   const warn = opts.log ?? ((message: string) => console.warn(message));
   /** fn with the weights that are validated: the averaged ones when there is an average. */
   const validated = <T>(fn: () => T): T => (ema ? ema.apply(fn) : fn());
@@ -437,6 +452,7 @@ export async function fit(model: Module, train: Dataset, val: Dataset | null, op
     let tune = opts.tuneConvs !== undefined && opts.tuneConvs !== false;
     for (let epoch = opts.initialEpoch ?? 0; epoch < opts.epochs; epoch++) {
       for (const cb of callbacks) await cb.onEpochBegin?.(epoch, ctl);
+      const epochStart = performance.now();
       const { loss, metric, interrupted, progress, tuned } = await trainEpoch(model, train, opts, epoch, tune);
       if (tuned) tune = false;
       const logs: Logs = { loss };
@@ -456,6 +472,7 @@ export async function fit(model: Module, train: Dataset, val: Dataset | null, op
       logs.lr ??= opts.optimizer.lr;
       history.epochs.push(epoch);
       history.logs.push(logs);
+      if (verbose) log(epochLine(epoch, opts.epochs, (performance.now() - epochStart) / 1000, logs));
       await opts.onEpoch?.(epoch, logs);
       if (ctl.stopTraining) {
         history.stoppedEarly = true;
