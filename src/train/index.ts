@@ -1,4 +1,6 @@
 export { fit, trainEpoch, evaluate } from './fit.js';
+export { arrayDataset } from './array-dataset.js';
+export type { ArrayDatasetOptions, HostArray } from './array-dataset.js';
 export type { Batch, Dataset, EvalSet, MetricFn, FitOptions, History, BatchProgress, TrainMetric } from './fit.js';
 export { EarlyStopping, ReduceLROnPlateau, ModelCheckpoint, resolveMode } from './callbacks.js';
 export type { Callback, Logs, TrainingControl } from './callbacks.js';
