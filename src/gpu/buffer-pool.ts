@@ -46,6 +46,9 @@ export function largestBufferSize(limit: number): number {
   return Math.floor(limit / step) * step;
 }
 
+/** An acquire's `what`, made only when an error needs it. */
+const requestOf = (what: string | (() => string)): string => (typeof what === 'function' ? what() : what);
+
 export class BufferPool {
   private free = new Map<string, GPUBuffer[]>();
   private pending: { key: string; buffer: GPUBuffer }[] = [];
@@ -88,12 +91,13 @@ export class BufferPool {
 
   /**
    * `label` names the buffer (WebGPU's label); `what`, the request in an error message, where the
-   * caller can say more than a pooled buffer's label should (the readback names its tensors).
+   * caller can say more than a pooled buffer's label should (the readback names its tensors). A
+   * function is called only for an error: every readback passes one, and most never fail.
    */
-  acquire(bytes: number, usage: GPUBufferUsageFlags, label: string, what = label): GPUBuffer {
+  acquire(bytes: number, usage: GPUBufferUsageFlags, label: string, what: string | (() => string) = label): GPUBuffer {
     const size = roundBufferSize(bytes);
     if (size > this.limit) {
-      throw new LimitError(`${what}: needs a buffer of ${bytes} bytes but the device's maxBufferSize is ${this.limit}`);
+      throw new LimitError(`${requestOf(what)}: needs a buffer of ${bytes} bytes but the device's maxBufferSize is ${this.limit}`);
     }
     const key = `${usage}:${size}`;
     let buffer = this.free.get(key)?.pop();
@@ -106,7 +110,7 @@ export class BufferPool {
       if (this.stats.bytesAllocated + size > this.budget) this.trim();
       if (this.stats.bytesAllocated + size > this.budget) {
         throw new LimitError(
-          `${what}: allocating ${size} bytes would exceed the memory budget of ${this.budget} bytes ` +
+          `${requestOf(what)}: allocating ${size} bytes would exceed the memory budget of ${this.budget} bytes ` +
             `(${this.stats.bytesInUse} in use)`,
         );
       }

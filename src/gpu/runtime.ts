@@ -336,7 +336,7 @@ export class Runtime {
     const staging: GPUBuffer[] = [];
     try {
       for (const g of groups) {
-        const what = `readback of ${describeSources(g.parts.map((p) => sources[p.source]))}`;
+        const what = () => `readback of ${describeSources(g.parts.map((p) => sources[p.source]))}`;
         staging.push(this.pool.acquire(g.bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, 'readback', what));
       }
     } catch (e) {

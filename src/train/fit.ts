@@ -403,7 +403,7 @@ function validationMetrics(metrics: Record<string, MetricFn>, set: EvalSet, epoc
 }
 
 /** verbose's line for an epoch, Keras's `name: value` pairs with 4 decimals (a small rate in exponent form). */
-export function epochLine(epoch: number, epochs: number, seconds: number, logs: Logs): string {
+function epochLine(epoch: number, epochs: number, seconds: number, logs: Logs): string {
   const value = (v: number) => (Number.isNaN(v) ? 'nan' : v !== 0 && Math.abs(v) < 1e-3 ? v.toExponential(2) : v.toFixed(4));
   const pairs = Object.entries(logs).map(([k, v]) => `${k}: ${value(v)}`);
   return [`epoch ${epoch + 1}/${epochs}`, `${seconds.toFixed(1)}s`, ...pairs].join(' - ');
