@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # scripts/gpu-run.sh for a machine that sends back only a few files: runs it into a scratch folder
-# under a time limit, then leaves in OUTDIR the files a reader looks at first (status.txt, bench.json,
-# bench.md, tuning.txt, env.txt, checks.log, bars.json, bars.md, fused-compare.txt, tile-compare.txt)
-# and every log and record as results.tgz (gpu-run.sh's own output in gpu-run.log).
+# under a time limit, then leaves in OUTDIR at most 8 files (what the device tool sends back):
+# status.txt, the six that exist first of bars.md, bench.md, tuning.txt, checks.log, env.txt,
+# bench.json, bars.json, fused-compare.txt and tile-compare.txt, and every log and record as
+# results.tgz (gpu-run.sh's own output in gpu-run.log).
 #
 #   scripts/gpu-run-packed.sh OUTDIR [LIMIT_S]     (LIMIT_S: gpu-run.sh's limit, default 530)
 #
@@ -60,8 +61,17 @@ render bars.md bars.json --markdown
   echo "--- gpu-run.sh's last lines:"
   tail -n 30 "$RESULTS/gpu-run.log"
 } >>"$STATUS"
-for f in bench.json bench.md tuning.txt env.txt checks.log bars.json bars.md fused-compare.txt tile-compare.txt; do
-  [[ -f "$RESULTS/$f" ]] && cp "$RESULTS/$f" "$OUTDIR/"
+# The device tool sends back at most 8 files: status.txt, results.tgz (every file), and the first
+# six of these that exist, the ones a reader looks at first.
+copied=0
+for f in bars.md bench.md tuning.txt checks.log env.txt bench.json bars.json fused-compare.txt tile-compare.txt; do
+  [[ -f "$RESULTS/$f" ]] || continue
+  if ((copied < 6)); then
+    cp "$RESULTS/$f" "$OUTDIR/"
+    copied=$((copied + 1))
+  else
+    echo "$f is in results.tgz only (8 files at most come back)" >>"$STATUS"
+  fi
 done
 if command -v tar >/dev/null; then
   tar -czf "$OUTDIR/results.tgz" -C "$SCRATCH" dawnet-res

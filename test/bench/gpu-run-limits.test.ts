@@ -6,7 +6,7 @@
 // tuning.txt are still made from the record as it stood; a missing bundle is explained in OUTDIR.
 
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,7 +66,8 @@ function packed(name: string, limitS: number, env: Record<string, string>) {
     env: { ...process.env, DAWNET_BUNDLE: BUNDLE, DAWNET_GPU_WORK: join(dir, `work-${name}`), FAKE_PIDS: PIDS, DAWNET_CHECKS: 'no', DAWNET_BARS_FIRST: 'no', TMPDIR: dir, ...env },
   });
   const file = (f: string) => (existsSync(join(out, f)) ? readFileSync(join(out, f), 'utf8') : null);
-  return { status: run.status, seconds: (performance.now() - t0) / 1000, log: run.stdout + run.stderr, file };
+  const files = existsSync(out) ? readdirSync(out) : [];
+  return { status: run.status, seconds: (performance.now() - t0) / 1000, log: run.stdout + run.stderr, file, files };
 }
 
 const alive = (pid: number): boolean => {
@@ -100,6 +101,9 @@ describe.skipIf(!usable)('gpu-run limits', () => {
     expect(r.file('bench.md')).toMatch(/^fake node: bench --markdown .*bench\.json\nrendered .*: \{"cases":\d+\}/);
     expect(r.file('tuning.txt')).toMatch(/^fake node: bench --tuning .*bench\.json\nrendered /);
     expect(r.file('status.txt')).toMatch(/ended with status 0 within the limit of 16 s/);
+    // The device tool sends back 8 files at most.
+    expect(r.files.length).toBeLessThanOrEqual(8);
+    expect(r.files).toContain('results.tgz');
   }, 60_000);
 
   it('stops everything gpu-run.sh started when the limit strikes, and still leaves bench.md and tuning.txt', async () => {
