@@ -23,6 +23,8 @@ import type { ConvFamily } from '../src/kernels/conv2d-gemm.js';
 import { SUBGROUP_LANES, subgroupTile, tileFit } from '../src/kernels/conv2d-subgroup.js';
 import { CONV_TILE, parseGemmTile, tiledTileFor, type GemmTile } from '../src/kernels/conv2d-tiled.js';
 import type { ConvGeometry } from '../src/kernels/conv2d.js';
+import { ruleGemmTile } from '../src/kernels/conv2d-tile-rule.js';
+import type { ConvAlgorithm } from '../src/kernels/conv2d-winograd-run.js';
 import { columnTilesPerGroup, splitKCount } from '../src/kernels/conv2d-wgrad-split.js';
 import { unetLevels, vggLayers, type ConvLayer } from './case.js';
 import { convLaneAccesses, laneAccessMs } from './lane-access.js';
@@ -122,11 +124,10 @@ export function convGemm(dir: ConvDirection, l: ConvLayer, family: ConvFamily, c
   const pixels = l.n * l.h * l.w;
   const [m, n, k] =
     dir === 'forward' ? [pixels, l.cout, l.k * l.k * l.cin] : dir === 'backwardInput' ? [pixels, l.cin, l.k * l.k * l.cout] : [l.k * l.k * l.cin, l.cout, pixels];
-  const tile = typeof choice === 'function' ? choice(dir, n) : choice;
+  const g = layerGeometry(l);
+  const tile = typeof choice === 'function' ? choice(dir, n, g, 'direct') : choice;
   const sg = subgroupTile(m, n, tileFit(dir, { cin: l.cin, cout: l.cout, wo: l.w }), lanes);
   const [bm, bn] = family === 'tiled' ? [tile.bm, tile.bn] : [sg.tm, sg.w * sg.tn];
-  const pad = Math.floor((l.k - 1) / 2);
-  const g: ConvGeometry = { n: l.n, h: l.h, w: l.w, cin: l.cin, kh: l.k, kw: l.k, cout: l.cout, sh: 1, sw: 1, padTop: pad, padBottom: l.k - 1 - pad, padLeft: pad, padRight: l.k - 1 - pad, ho: l.h, wo: l.w };
   const splits = dir === 'backwardWeight' ? splitKCount(g, family, tile, lanes) : 1;
   const perGroup = dir === 'backwardWeight' ? columnTilesPerGroup(g, family, splits, lanes) : 1;
   const tiles = Math.ceil(m / bm) * Math.ceil(n / bn);
@@ -134,12 +135,22 @@ export function convGemm(dir: ConvDirection, l: ConvLayer, family: ConvFamily, c
   return { m, n, k, family, tile: `${bm}x${bn}`, workgroups, splits, fill: (m * n) / (tiles * bm * bn) };
 }
 
-/** One tile for every GEMM, or the tile a GEMM of `n` columns takes. */
-type TileChoice = GemmTile | ((dir: ConvDirection, n: number) => GemmTile);
+/** A benchmark layer's 'same', stride-1 conv geometry. */
+function layerGeometry(l: ConvLayer): ConvGeometry {
+  const pad = Math.floor((l.k - 1) / 2);
+  return { n: l.n, h: l.h, w: l.w, cin: l.cin, kh: l.k, kw: l.k, cout: l.cout, sh: 1, sw: 1, padTop: pad, padBottom: l.k - 1 - pad, padLeft: pad, padRight: l.k - 1 - pad, ho: l.h, wo: l.w };
+}
 
-/** The tiles a record's tiled convs ran: --conv-tile's, the choice by shape, or (older records) CONV_TILE. */
+/** One tile for every GEMM, or the tile the GEMM of `n` columns that `algorithm` runs for conv `g` takes. */
+type TileChoice = GemmTile | ((dir: ConvDirection, n: number, g: ConvGeometry, algorithm: ConvAlgorithm) => GemmTile);
+
+/**
+ * The tiles a record's tiled convs ran: --conv-tile's, the rule by conv (ruleGemmTile), the
+ * earlier rule by N alone (tiledTileFor), or (older records) CONV_TILE.
+ */
 function recordTiles(rec: BenchRecord): TileChoice {
   if (rec.convTile) return parseGemmTile(rec.convTile);
+  if (rec.convTileRule === 'by-conv') return (dir, n, g, algorithm) => ruleGemmTile(dir, g, n, algorithm);
   return rec.convTileRule === 'by-shape' ? tiledTileFor : CONV_TILE;
 }
 
@@ -184,7 +195,7 @@ function winogradLimit(measuredMs: number, dir: ConvDirection, l: ConvLayer, rec
   const blocks = l.n * Math.ceil(l.h / 4) * Math.ceil(l.w / 4);
   if (dir === 'backwardWeight') return `${winogradWeightGradLimit(measuredMs, l, blocks, rec)}${byKernel}`;
   const [k, n] = dir === 'forward' ? [l.cin, l.cout] : [l.cout, l.cin];
-  const rows = kind === 'staged' ? stagedGemmRows(blocks, k, n, rec) : blocks;
+  const rows = kind === 'staged' ? stagedGemmRows(blocks, k, n, dir, l, rec) : blocks;
   const flops = 2 * 36 * rows * k * n;
   const bytes = 4 * (l.n * l.h * l.w * (k + n) + (fused ? 0 : 2 * 36 * rows * (k + n)) + 45 * k * n);
   const dispatches = fused ? 2 : kind === 'uniform' ? 3 + 36 : 4;
@@ -210,10 +221,10 @@ function winogradWeightGradLimit(measuredMs: number, l: ConvLayer, blocks: numbe
 }
 
 /** The staged Winograd's GEMM rows per ξ: the blocks padded to whole tiles of the record's family. */
-function stagedGemmRows(blocks: number, k: number, n: number, rec: BenchRecord): number {
+function stagedGemmRows(blocks: number, k: number, n: number, dir: 'forward' | 'backwardInput', l: ConvLayer, rec: BenchRecord): number {
   const choice = recordTiles(rec);
   const bm = convFamilyOf(rec) === 'tiled'
-    ? (typeof choice === 'function' ? choice('forward', n) : choice).bm
+    ? (typeof choice === 'function' ? choice(dir, n, layerGeometry(l), 'winograd') : choice).bm
     : subgroupTile(blocks, n, tileFit('forward', { cin: k, cout: n, wo: 1 }), rec.convLanes ?? SUBGROUP_LANES).tm;
   return Math.ceil(blocks / bm) * bm;
 }

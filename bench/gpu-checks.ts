@@ -144,8 +144,14 @@ export function gpuChecks(): GpuCheck[] {
   return [
     conv('3x3 same', [2, 17, 19, 24], [3, 3, 24, 40], { padding: 'same' }),
     conv('3x3 same, past the 64x64 tile', [2, 33, 35, 16], [3, 3, 16, 72], { padding: 'same' }),
-    // 128-wide tiles (tiledTileFor) both ways: forward N = 144, backward input N = 136, 646 rows.
-    conv('3x3 same, 128x128 tiles', [2, 19, 17, 136], [3, 3, 136, 144], { padding: 'same' }),
+    // 128-wide tiles (tiledTileFor) both ways: forward N = 144, backward input N = 136, 646 rows
+    // (direct: by the rule a GPU would take Winograd here, its GEMMs at GRID_TILE).
+    conv('3x3 same, 128x128 tiles', [2, 19, 17, 136], [3, 3, 136, 144], { padding: 'same' }, 'direct'),
+    // What a GPU's rules take unforced (conv2d-tile-rule.ts): the forward by Winograd with its
+    // GEMMs at GRID_TILE (32 blocks, N = 128), the weight gradient by Winograd at SQUARE_TILE
+    // (Cin = 32); and the direct weight gradient of 27 rows at SQUARE_TILE.
+    conv('3x3 same by the rules, small grid', [2, 16, 15, 32], [3, 3, 32, 128], { padding: 'same' }),
+    conv('3x3 same by the rules, 3 channels in', [2, 16, 15, 3], [3, 3, 3, 32], { padding: 'same' }),
     conv('3x3 valid stride 2', [3, 15, 13, 8], [3, 3, 8, 12], { padding: 'valid', stride: 2 }),
     conv('3x3 same dilation 2 (space-to-batch)', [2, 17, 15, 24], [3, 3, 24, 32], { padding: 'same', dilation: 2 }),
     // Winograd F(4x4, 3x3) forced: blocks past the edge, an odd channel count, 'valid'.

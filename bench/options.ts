@@ -51,10 +51,11 @@ options:
   --checks          run every op on the GPU against the CPU reference, forward and backward,
                     and exit (non-zero status when one differs)
   --conv-tile T     one tile, BMxBNxBK/TMxTN (e.g. 256x64x8/8x8), for every GEMM of the tiled
-                    conv family, Winograd's included (default: tiledTileFor's, by the GEMM's
-                    width): compare tiles on one machine in one sitting
+                    conv family, Winograd's included (default: the rule's by the conv and
+                    algorithm, ruleGemmTile): compare tiles on one machine in one sitting
   --conv-algorithm A  auto (default: on GPUs Winograd F(4x4, 3x3) for the 3x3 stride-1 forwards
-                    and backward inputs it suits, see convAlgorithm), direct, winograd,
+                    and backward inputs it suits and their weight gradients from 32 input
+                    channels, see convAlgorithm), direct, winograd,
                     winograd-fused (Winograd in one kernel; both wherever they fit, and the
                     weight gradients of 3x3 stride-1 convs by the staged Winograd) or
                     uniform-weights (forwards whose weights fit a uniform buffer, at most 64
@@ -80,7 +81,7 @@ export interface BenchOptions {
   e2e: boolean;
   memory: boolean;
   budgetS: number | null;
-  /** The tiled conv family's tile for every GEMM (parseGemmTile), or null for tiledTileFor's. */
+  /** The tiled conv family's tile for every GEMM (parseGemmTile), or null for the rule's (ruleGemmTile). */
   convTile: string | null;
   /** --conv-algorithm: 'auto' leaves the choice to convAlgorithm. */
   convAlgorithm: 'auto' | ConvAlgorithm;

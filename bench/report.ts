@@ -293,10 +293,11 @@ export interface BenchRecord {
   /** The tiled conv family's tile when --conv-tile chose one for every GEMM. */
   convTile?: string;
   /**
-   * 'by-shape': without --conv-tile, the tiled family took tiledTileFor's tile for each GEMM;
-   * absent in records from before that choice, whose tiled family ran CONV_TILE everywhere.
+   * Without --conv-tile, how the tiled family took each GEMM's tile: 'by-conv', ruleGemmTile's
+   * (by the conv and algorithm; from 2026-11-27); 'by-shape', tiledTileFor's (by N alone); absent
+   * in records from before either, whose tiled family ran CONV_TILE everywhere.
    */
-  convTileRule?: 'by-shape';
+  convTileRule?: 'by-shape' | 'by-conv';
   /** --conv-algorithm when not auto (absent: convAlgorithm chose; in records before Winograd: direct). */
   convAlgorithm?: ConvAlgorithm;
   /** --fused-groups when given (absent: the fused Winograd kernel's default, 8). */

@@ -213,7 +213,7 @@ export async function runBenchRecord(host: BenchHost): Promise<BenchRecord> {
     rows: [],
     e2e: [],
     skipped: budget.skipped,
-    ...(opts.convTile ? { convTile: opts.convTile } : { convTileRule: 'by-shape' as const }),
+    ...(opts.convTile ? { convTile: opts.convTile } : { convTileRule: 'by-conv' as const }),
     ...(opts.convAlgorithm !== 'auto' ? { convAlgorithm: opts.convAlgorithm } : {}),
     ...(opts.fusedGroups ? { fusedGroups: opts.fusedGroups } : {}),
     ...(defaultConvFamily() === 'subgroup' ? { convLanes: subgroupLanes() } : {}),

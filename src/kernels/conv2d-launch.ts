@@ -14,6 +14,7 @@ import type { ConvDirection } from './conv2d-gemm-common.js';
 import { gemmKernel, type ConvFamily, type GemmKernel } from './conv2d-gemm.js';
 import { SUBGROUP_LANES, tileFit } from './conv2d-subgroup.js';
 import { checkGemmTile, CONV_TILE, parseGemmTile, tiledTileFor, type GemmTile } from './conv2d-tiled.js';
+import { ruleGemmTile } from './conv2d-tile-rule.js';
 import { tunedConv } from './conv2d-tuned.js';
 import type { ConvAlgorithm } from './conv2d-winograd-run.js';
 import { workgroupGrid } from './wgsl.js';
@@ -64,14 +65,16 @@ export function gemmTile(dir: ConvDirection, n: number, family = defaultConvFami
 /**
  * The tile of a conv's GEMM when it runs by `algorithm` (Winograd: its batched GEMM, of N columns
  * too): setConvTile's where set, else the tile tuneConvs chose for this very conv, where it chose
- * this algorithm (conv2d-tuning.ts), else gemmTile's.
+ * this algorithm (conv2d-tuning.ts), else for the tiled family the rule by the conv
+ * (ruleGemmTile), and CONV_TILE for the subgroup family.
  */
 export function convTile(dir: ConvDirection, g: ConvGeometry, n: number, family: ConvFamily, algorithm: ConvAlgorithm): GemmTile {
   const device = runtime().device;
   const forced = tileOverride.get(device);
   if (forced) return forced;
-  const tuned = family === 'tiled' ? tunedConv(device, dir, g, family) : undefined;
-  return tuned?.tile && tuned.algorithm === algorithm ? parseGemmTile(tuned.tile) : gemmTile(dir, n, family);
+  if (family !== 'tiled') return CONV_TILE;
+  const tuned = tunedConv(device, dir, g, family);
+  return tuned?.tile && tuned.algorithm === algorithm ? parseGemmTile(tuned.tile) : ruleGemmTile(dir, g, n, algorithm);
 }
 
 /** setConvTile's tile on this device, or null where none is forced. */

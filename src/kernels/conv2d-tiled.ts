@@ -37,6 +37,12 @@ export const SLIM_TILE: GemmTile = { bm: 128, bn: 32, bk: 8, tm: 8, tn: 4 };
 /** SLIM_TILE with 16-deep slices: weight gradients of 17 to 32 columns. */
 export const SLIM_DEEP_TILE: GemmTile = { bm: 128, bn: 32, bk: 16, tm: 8, tn: 4 };
 
+/** 64×64 tiles, 8-deep slices, 4×4 per thread: four workgroups where WIDE_TILE has one, for GEMMs too small to fill the device with 128×128 tiles. */
+export const GRID_TILE: GemmTile = { bm: 64, bn: 64, bk: 8, tm: 4, tn: 4 };
+
+/** 32×32 tiles, 16-deep slices, 4×4 per thread (64 threads): weight gradients of 32 rows or 32 columns. */
+export const SQUARE_TILE: GemmTile = { bm: 32, bn: 32, bk: 16, tm: 4, tn: 4 };
+
 /**
  * The tiled family's tile for a GEMM of N columns (forward: Cout; backward input: Cin; backward
  * weight: Cout), from the U-Net's convs at batch 16, 256x256, timed on an H200 in two runs
@@ -68,7 +74,10 @@ export function tiledTileFor(dir: ConvDirection, n: number): GemmTile {
  * FMA peak) and Winograd's batched GEMM at U-Net l1 (K = N = 32, 0.47 of the forward's 0.67 ms);
  * and a 32x32 tile of 64 threads for GEMMs of 32 rows and 32 columns, the Winograd weight
  * gradient's at U-Net l1 (Cin x Cout per transform position, where a 128x32 tile leaves three
- * quarters of its rows empty). Those three have not run on a GPU yet.
+ * quarters of its rows empty). On an H200 (2026-11-27) the 32x32 tile won every Winograd weight
+ * gradient with 32 rows or columns and the direct one of the U-Net's first conv (27 rows), and
+ * is now their rule (conv2d-tile-rule.ts); the two 32-deep tiles won nowhere (VGG16's conv1_1 kept 128x64x8, U-Net
+ * l1's batched GEMM 128x32x8); GRID_TILE won Winograd's GEMMs of few blocks (conv2d-tile-rule.ts).
  */
 export const TUNING_TILES: readonly GemmTile[] = [
   CONV_TILE,
@@ -78,10 +87,10 @@ export const TUNING_TILES: readonly GemmTile[] = [
   SLIM_DEEP_TILE,
   { bm: 256, bn: 32, bk: 8, tm: 8, tn: 4 },
   { bm: 256, bn: 64, bk: 8, tm: 8, tn: 8 },
-  { bm: 64, bn: 64, bk: 8, tm: 4, tn: 4 },
+  GRID_TILE,
   { bm: 64, bn: 64, bk: 32, tm: 4, tn: 4 },
   { bm: 64, bn: 32, bk: 32, tm: 4, tn: 4 },
-  { bm: 32, bn: 32, bk: 16, tm: 4, tn: 4 },
+  SQUARE_TILE,
 ];
 
 /** A tile as parseGemmTile reads it: 'BMxBNxBK/TMxTN'. */

@@ -16,7 +16,8 @@ import { backwardInputGemm, backwardWeightGemm, forwardGemm } from './conv2d.js'
 import { algorithmRuns, CONV_ALGORITHMS, ruleConvAlgorithm, usesGemmTiles, type ConvAlgorithm } from './conv2d-winograd-run.js';
 import { FUSED_GROUP_CHOICES, fusedGroupsOverride, setFusedGroups } from './conv2d-winograd-fused.js';
 import { winogradShape } from './conv2d-winograd.js';
-import { convTileOverride, gemmTile, setConvTile } from './conv2d-launch.js';
+import { convTileOverride, setConvTile } from './conv2d-launch.js';
+import { ruleGemmTile } from './conv2d-tile-rule.js';
 import { formatGemmTile, parseGemmTile, TUNING_TILES } from './conv2d-tiled.js';
 import { recordConvs, setTunedConv, withTunedConvs, type ConvCall, type ConvCandidate, type TunedConv } from './conv2d-tuned.js';
 
@@ -111,7 +112,7 @@ export function withConvTuning<T>(convs: readonly TunedConv[], fn: () => T): T {
   return withTunedConvs(runtime().device, convs, fn);
 }
 
-/** What runs a conv no one has tuned: ruleConvAlgorithm's algorithm at gemmTile's tile. */
+/** What runs a conv no one has tuned: ruleConvAlgorithm's algorithm at its rule tile (setConvTile's, else ruleGemmTile's). */
 export function ruleCandidate(call: ConvCall): ConvCandidate {
   const algorithm = ruleConvAlgorithm(call.direction, call.geometry, call.family, isCpuAdapterReport(runtime().ctx.report));
   const tile = ruleTile(call, algorithm);
@@ -119,17 +120,17 @@ export function ruleCandidate(call: ConvCall): ConvCandidate {
 }
 
 /**
- * The tile an algorithm's GEMM takes by the rule, as a string; undefined where there is no choice
- * (the subgroup family, the fused kernel, the uniform-weights kernel, Winograd by it). The weight gradient's GEMMs, direct and Winograd's,
- * are weight-gradient GEMMs of Cout columns; the forward's and backward input's Winograd GEMM is
- * a forward one.
+ * The tile an algorithm's GEMM takes by the rule, as a string (what convTile gives an untuned
+ * conv); undefined where there is no choice (the subgroup family, the fused kernel, the
+ * uniform-weights kernel, Winograd by it).
  */
 function ruleTile(call: ConvCall, algorithm: ConvAlgorithm): string | undefined {
   const { direction: dir, geometry: g } = call;
   if (call.family !== 'tiled' || !usesGemmTiles(algorithm)) return undefined;
-  if (dir === 'backwardWeight') return formatGemmTile(gemmTile(dir, g.cout, call.family));
-  const n = algorithm === 'winograd' ? winogradShape(dir, g).n : dir === 'forward' ? g.cout : g.cin;
-  return formatGemmTile(gemmTile(algorithm === 'winograd' ? 'forward' : dir, n, call.family));
+  const forced = convTileOverride();
+  if (forced) return formatGemmTile(forced);
+  const n = dir === 'backwardWeight' ? g.cout : algorithm === 'winograd' ? winogradShape(dir, g).n : dir === 'forward' ? g.cout : g.cin;
+  return formatGemmTile(ruleGemmTile(dir, g, n, algorithm));
 }
 
 /**

@@ -183,21 +183,41 @@ export const CPU_WINOGRAD_MIN_BLOCKS = 16;
  * multiply-adds win: VGG16 forwards ran 1.13x faster at batch 4 of 32x32, 1.19-1.21x at batch 2
  * of 64x64 and 1.53-1.55x at 128x128 (batch 2 of 32x32 0.97-1.04x), and U-Net training steps
  * (features 32, batch 2 of 32x32 and 1 of 64x64) 1.01-1.05x, in two interleaved runs each
- * (2026-11-27, wall clock, 7-15 rounds). It never picks the fused kernel, which no GPU
- * has timed yet, nor the weight gradient by Winograd (conv2d-winograd-wgrad.ts), which none has
- * either; tuneConvs does where it measures faster. On lavapipe that weight gradient ran 1.15x
+ * (2026-11-27, wall clock, 7-15 rounds). The weight gradient: by Winograd on GPUs where
+ * winogradWeightGradPays (the kernels: conv2d-winograd-wgrad.ts; 1.16-3.9x faster on an H200),
+ * direct on CPU adapters. It never picks the fused kernel, the fastest at no conv of the four
+ * steps an H200 tuned (2026-11-27); tuneConvs does where it measures faster. On lavapipe the Winograd weight gradient ran 1.15x
  * faster than direct at U-Net l1 and 1.6-1.9x at VGG16's conv1_2 to conv2_2 alone (scale 8), but
  * 1.5-6x slower on 8x8 images and smaller, and whole U-Net steps taking it where tuning found it
  * faster ran 0.93-1.04x as fast (interleaved, 21-41 rounds): noise, so CPU adapters stay direct.
  */
 export function ruleConvAlgorithm(dir: ConvDirection, g: ConvGeometry, family: ConvFamily, cpu: boolean): ConvAlgorithm {
-  if (!winogradFits(dir, g) || dir === 'backwardWeight') return 'direct';
+  if (!winogradFits(dir, g)) return 'direct';
+  if (dir === 'backwardWeight') return !cpu && winogradWeightGradPays(g) ? 'winograd' : 'direct';
   const s = winogradShape(dir, g);
   const [rows, cols] = winogradBlocks(s.hOut, s.wOut);
   if (cpu) return s.k >= CPU_WINOGRAD_MIN_K && g.n * rows * cols >= CPU_WINOGRAD_MIN_BLOCKS ? 'winograd' : 'direct';
   if (s.k < 16) return 'direct';
   const tPad = paddedBlocks(g.n * rows * cols, s.k, s.n, family);
   return WINO_XI * tPad <= 0.5 * WINO_R * WINO_R * g.n * s.hOut * s.wOut ? 'winograd' : 'direct';
+}
+
+/** The GPU rule's least Cin for the weight gradient by Winograd (ruleConvAlgorithm). */
+export const WINOGRAD_WGRAD_MIN_CIN = 32;
+
+/**
+ * Whether a GPU takes the weight gradient of a 3x3 stride-1 conv by Winograd when untuned: Cin of
+ * at least WINOGRAD_WGRAD_MIN_CIN, images of 4x4 outputs or more (its 36 GEMMs' multiply-adds at
+ * most half the direct GEMM's 9, as for the forward), and its 36 partial gradients within a
+ * binding. On an H200 (2026-11-27, GPU timestamps, tiles by ruleGemmTile) it was faster than the
+ * direct weight gradient at every conv of the U-Net's training step with Cin >= 32, at batches 16
+ * and 8 of 256x256: 1.16-1.47x at Cin or Cout = 32, 1.5-3.9x from 64 channels up; at Cin = 3
+ * (the U-Net's first conv, VGG16's conv1_1) it was 4-6x slower.
+ */
+function winogradWeightGradPays(g: ConvGeometry): boolean {
+  const [rows, cols] = winogradBlocks(g.ho, g.wo);
+  const blocks = g.n * rows * cols;
+  return g.cin >= WINOGRAD_WGRAD_MIN_CIN && WINO_XI * blocks <= 0.5 * WINO_R * WINO_R * g.n * g.ho * g.wo && WINO_XI * g.cin * g.cout * 4 <= runtime().bindingLimit;
 }
 
 /**

@@ -111,6 +111,17 @@ describe('bench bars', () => {
     expect(markdownReport(rec)).toContain('| conv2d.forward/unet-l1 (Winograd) |');
   });
 
+  it("pads Winograd's GEMM rows to the tile each record's rule gave", () => {
+    // l3 at scale 8: 2 x 8 x 8 outputs = 8 blocks, N = 128. By N alone (tiledTileFor) a 128x128
+    // tile; by the conv (ruleGemmTile) 36 such tiles are few, so 64x64.
+    const row: CaseResult = { ...convRow(3, 1.5, 3), algorithm: 'winograd' };
+    const gemms = (rule: 'by-shape' | 'by-conv') => {
+      const rec = { ...record([row]), adapter: 'nvidia nvidia-h200 (test)', convTileRule: rule };
+      return /36 GEMMs (\d+)x128x128/.exec(evaluateBars(rec).find((b) => b.name.startsWith('conv2d (all directions)'))!.misses[0].limit)?.[1];
+    };
+    expect([gemms('by-shape'), gemms('by-conv')]).toEqual(['128', '64']);
+  });
+
   it('gives the Winograd weight gradient its own GEMMs: Cin x Cout, K the blocks', () => {
     // l1's weight gradient at 3 ms against tfjs's 5 ms (a miss): 128 blocks, 36·32·32·128 multiply-adds.
     const row: CaseResult = { ...convRow(1, 3, 5), id: 'conv2d.backwardWeight/unet-l1', algorithm: 'winograd', alternatives: [{ algorithm: 'direct', ms: 2 }] };

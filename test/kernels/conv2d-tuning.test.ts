@@ -14,6 +14,7 @@ import { fusedGroups, setFusedGroups } from '../../src/kernels/conv2d-winograd-f
 import { convKey } from '../../src/kernels/conv2d-tuned.js';
 import { convTile, setConvTile } from '../../src/kernels/conv2d-launch.js';
 import { formatGemmTile, parseGemmTile, tiledTileFor } from '../../src/kernels/conv2d-tiled.js';
+import { ruleGemmTile } from '../../src/kernels/conv2d-tile-rule.js';
 import { convAlgorithm, ruleConvAlgorithm, setConvAlgorithm, setWinogradWorkspace, winogradChunkBytes } from '../../src/kernels/conv2d-winograd-run.js';
 import { roundBufferSize } from '../../src/gpu/buffer-pool.js';
 import { probePeak } from '../../bench/pool-probe.js';
@@ -356,7 +357,8 @@ describe('tiles', () => {
 });
 
 describe('weight gradient tiles', () => {
-  // Cout = 32: the rule's tile is SLIM_DEEP_TILE (128x32x16); tiles of 64 columns are not candidates.
+  // Cout = 32: the direct rule's tile is SLIM_DEEP_TILE (128x32x16), Winograd's SQUARE_TILE
+  // (32x32x16: Cin = 8); tiles of 64 columns are not candidates.
   const X32 = [2, 12, 12, 8];
   const W32 = [3, 3, 8, 32];
   const g = () => conv2dGeometry(X32, W32, { padding: 'same' });
@@ -371,10 +373,11 @@ describe('weight gradient tiles', () => {
       // Rows: 72 direct (3·3·8), 8 by Winograd (Cin per position); columns: 32.
       const [t] = await dn.tuneConvs(() => backwardWeightGemm(g(), dy, x, 'tiled').dispose(), { reps: 1, tiles: ['256x32x8/8x4', '64x64x8/4x4', '64x32x32/4x4', '32x32x16/4x4'] });
       expect(t.direction).toBe('backwardWeight');
-      const rule = formatGemmTile(tiledTileFor('backwardWeight', 32));
+      const rule = (a: 'direct' | 'winograd') => formatGemmTile(ruleGemmTile('backwardWeight', g(), 32, a));
+      expect([rule('direct'), rule('winograd')]).toEqual(['128x32x16/8x4', '32x32x16/4x4']);
       const timed = (a: string) => t.timed!.filter((c) => c.algorithm === a).map((c) => c.tile).sort();
-      expect(timed('direct'), '256 rows for 72, 64 columns for 32: left out').toEqual([rule, '64x32x32/4x4', '32x32x16/4x4'].sort());
-      expect(timed('winograd'), 'every tile has 32 rows or more for 8: the rule alone').toEqual([rule]);
+      expect(timed('direct'), '256 rows for 72, 64 columns for 32: left out').toEqual([rule('direct'), '64x32x32/4x4', '32x32x16/4x4'].sort());
+      expect(timed('winograd'), 'every tile has 32 rows or more for 8: the rule alone').toEqual([rule('winograd')]);
       expect(timed('winograd-fused'), 'no fused weight gradient').toEqual([]);
       const want = conv2dBackwardRef(nd(xd, X32), nd(uniform(3 * 3 * 8 * 32, 19), W32), nd(dyd, yShape), { padding: 'same' }).dw.data;
       // Tiles no candidate used, so that a compiled kernel shows which one ran.
@@ -383,7 +386,8 @@ describe('weight gradient tiles', () => {
         dn.applyConvTuning({ ...dn.convTuning(), convs: [{ ...t, algorithm, tile }] });
         expect(convAlgorithm('backwardWeight', g(), 'tiled')).toBe(algorithm);
         expect(formatGemmTile(convTile('backwardWeight', g(), 32, 'tiled', algorithm))).toBe(tile);
-        expect(formatGemmTile(convTile('backwardWeight', g(), 32, 'tiled', algorithm === 'direct' ? 'winograd' : 'direct')), 'not for another algorithm').toBe(rule);
+        const other = algorithm === 'direct' ? 'winograd' : 'direct';
+        expect(formatGemmTile(convTile('backwardWeight', g(), 32, 'tiled', other)), 'not for another algorithm').toBe(rule(other));
         const dw = backwardWeightGemm(g(), dy, x, 'tiled');
         expect(compiled(tile), `${algorithm} ran at ${tile}`).toBe(true);
         expectClose(`dw by ${algorithm} at a tuned tile`, await dw.toArray(), want, winogradWeightGradTolerance(2 * 12 * 12));
