@@ -1,6 +1,7 @@
 // Picking and launching conv2d's GEMM kernels (conv2d-gemm.ts): which family runs on this device
 // ('tiled' on GPUs, 'subgroup' on CPU adapters), how many lanes the subgroup family's workgroups
-// have, which tile the tiled family takes (tiledTileFor, or one forced for the benchmark), the
+// have, which tile the tiled family takes (convTile: tuned, by the conv's rule in conv2d-tile-rule.ts,
+// or one forced for the benchmark), the
 // operand-load probe, and the dispatch itself. conv2d.ts (the direct convolution) and
 // conv2d-winograd-run.ts (Winograd's batched GEMM) launch through here.
 
@@ -54,7 +55,8 @@ export function overrideSubgroupLanes(lanes: 4 | 8 | null): void {
 const tileOverride = new WeakMap<GPUDevice, GemmTile>();
 
 /**
- * The tile of the GEMM with N columns that `dir` runs on this device: the tile setConvTile chose,
+ * The tile of a GEMM with N columns that `dir` runs on this device, where only N is known (the
+ * defaults of sizing helpers; a conv's own launch takes convTile's): the tile setConvTile chose,
  * else for the tiled family tiledTileFor's choice by N, and CONV_TILE for the subgroup family
  * (which takes only its K step from it).
  */

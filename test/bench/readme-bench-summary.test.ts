@@ -26,7 +26,7 @@ describe('benchmark summary', () => {
     const rec = record(name);
     const lines = summaryLines(rec);
     const full = markdownReport(rec);
-    expect(lines[0]).toContain(`**${rec.adapter}** on ${rec.date.slice(0, 10)} with \`${rec.command}\``);
+    expect(lines[0]).toContain(`**${rec.adapter}** on ${rec.date.slice(0, 10)}${rec.commit ? ` (dawnet at ${rec.commit})` : ''} with \`${rec.command}\``);
     const bars = lines.filter((l) => l.startsWith('- '));
     expect(bars).toHaveLength(4);
     for (const b of bars) expect(full.split('\n')).toContain(b);
