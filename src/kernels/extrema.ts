@@ -39,6 +39,7 @@ import { record } from '../graph/autograd.js';
 import { assertLive, emptyTensor, shapeSize, Tensor, type Shape } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Range } from './chunking.js';
 import { binaryForward } from './elementwise.js';
+import { argExtremumRows } from './argmax-rows.js';
 import { columnsApply, columnStates, extremaColumnsOverride } from './extrema-columns.js';
 import { extremaParts, extremaThreads, SHORT_ROWS } from './extrema-rule.js';
 import { expandMiddle, FEW_OUTPUTS, MIN_CHUNK_ROWS, normaliseAxes, runs } from './reduce.js';
@@ -374,7 +375,10 @@ function argExtremum(kind: ExtremumKind, x: Tensor, axis: number): Tensor {
   if (r === 0) throw new ShapeError(`${op}: axis ${ax} of ${x.describe()} is empty`);
   if (r > MAX_INDEXED) throw new ShapeError(`${op}: axis ${ax} of ${x.describe()} is longer than 2^24, where float32 indices are no longer exact`);
   const outShape = x.shape.filter((_, i) => i !== ax);
-  const states = extremaMiddle(kind, x, shapeSize(x.shape.slice(0, ax)), r, shapeSize(x.shape.slice(ax + 1)), outShape);
+  const [a, b] = [shapeSize(x.shape.slice(0, ax)), shapeSize(x.shape.slice(ax + 1))];
+  // The last axis where a thread per output would take it anyway: the index alone (argmax-rows.ts).
+  if (b === 1 && r > 1 && a > 0 && extremaThreads(r) && extremaParts(r) === 1) return argExtremumRows(kind, x, a, r, outShape);
+  const states = extremaMiddle(kind, x, a, r, b, outShape);
   states.value.dispose();
   states.count.dispose();
   return states.index;
