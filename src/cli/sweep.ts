@@ -100,17 +100,44 @@ function divergedNote(d: Divergence, metricName: string): string {
   return `diverged${where}${best}`;
 }
 
-/** The table in grid order; a diverged run's test cells are blank, and a note column (only then) says where it diverged. */
+/**
+ * Each row's place by its test metric (accuracy or Dice: higher is better), 1 the best; rows that
+ * tie share a place and the next is skipped (1, 1, 3). Null where a row has no test metric (a
+ * diverged run, or --test-fraction 0).
+ */
+export function sweepRanks(rows: readonly SweepRow[]): (number | null)[] {
+  const scored = rows.map((r) => r.metric).filter((m) => Number.isFinite(m));
+  return rows.map((r) => (Number.isFinite(r.metric) ? 1 + scored.filter((m) => m > r.metric).length : null));
+}
+
+/**
+ * The table in grid order, with each row's rank by the test metric (a column only where some row
+ * has one); a diverged run's test cells are blank, and a note column (only then) says where it
+ * diverged.
+ */
 export function formatSweepTable(rows: SweepRow[], metricName: string): string {
   const noted = rows.some((r) => r.diverged);
-  const header = ['setting', `test ${metricName}`, 'test loss', ...(noted ? ['note'] : [])];
-  const body = rows.map((r) => {
+  const ranks = sweepRanks(rows);
+  const ranked = ranks.some((k) => k !== null);
+  const header = ['setting', `test ${metricName}`, 'test loss', ...(ranked ? ['rank'] : []), ...(noted ? ['note'] : [])];
+  const body = rows.map((r, i) => {
     const cells = r.diverged ? [r.setting, '', ''] : [r.setting, r.metric.toFixed(4), r.loss.toFixed(4)];
+    if (ranked) cells.push(ranks[i] === null ? '' : String(ranks[i]));
     return noted ? [...cells, r.diverged ? divergedNote(r.diverged, metricName) : ''] : cells;
   });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 || i === 3 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
+  const left = (i: number) => header[i] === 'setting' || header[i] === 'note';
+  const line = (cells: string[]) => cells.map((c, i) => (left(i) ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+/** The line under the table naming the best setting (every one that ties for it), or why none is. */
+export function sweepBestLine(rows: readonly SweepRow[], metricName: string): string {
+  const ranks = sweepRanks(rows);
+  const best = rows.filter((_, i) => ranks[i] === 1);
+  if (!best.length) return `no run has a test ${metricName} to rank by${rows.some((r) => r.status === 'finished') ? ' (--test-fraction 0 leaves no test set)' : ''}`;
+  const what = best.map((r) => `${r.setting} (${r.run})`).join(', ');
+  return `best by test ${metricName} (${best[0].metric.toFixed(4)}): ${what}${best.length > 1 ? `, tied` : ''}`;
 }
 
 /** The folder, and what only changes how a run runs (threads, strictness, tuning); the fold, unlike cv's, is a setting. */
@@ -247,7 +274,10 @@ export async function runSweep(args: string[]): Promise<void> {
   // The finished and diverged runs' table, also when a later run was interrupted or failed.
   if (rows.length) {
     console.log(`\n${formatSweepTable(rows, metricName)}`);
-    await writeJson(`${base.out}/sweep.json`, { task, rows });
+    console.log(sweepBestLine(rows, metricName));
+    const ranks = sweepRanks(rows);
+    const best = rows.filter((_, i) => ranks[i] === 1).map((r) => r.run);
+    await writeJson(`${base.out}/sweep.json`, { task, metric: metricName, rows: rows.map((r, i) => ({ ...r, rank: ranks[i] })), best });
     const diverged = rows.filter((r) => r.diverged).length;
     const finished = rows.length - diverged;
     if (rows.length < grid.length) console.log(`${finished} of ${grid.length} runs finished${diverged ? `, ${diverged} diverged` : ''}`);

@@ -33,8 +33,8 @@ describe('sweep: a diverged run\'s record and row', () => {
       { ...setting, setting: 'none, batch 8, lr 1', metric: NaN, loss: NaN, status: 'diverged', diverged: { message: 'm', epoch: 1, batch: 6, bestVal: null } },
     ];
     const lines = formatSweepTable(rows, 'Dice').split('\n');
-    expect(lines[0]).toMatch(/^setting\s+test Dice\s+test loss  note$/);
-    expect(lines[2]).toMatch(/^none, batch 8, lr 0\.001\s+0\.8123\s+0\.2000$/);
+    expect(lines[0]).toMatch(/^setting\s+test Dice\s+test loss  rank  note$/);
+    expect(lines[2]).toMatch(/^none, batch 8, lr 0\.001\s+0\.8123\s+0\.2000\s+1$/);
     expect(lines[3]).toMatch(/^none, batch 8, lr 0\.1\s+diverged at epoch 3, batch 2; best val Dice 0\.5000 \(val loss 0\.7000\) at epoch 2$/);
     expect(lines[4]).toMatch(/^none, batch 8, lr 1\s+diverged at epoch 1, batch 6$/);
     const noLoss = formatSweepTable([{ ...rows[1], diverged: { message: 'm', epoch: 2, batch: 1, bestVal: { epoch: 1, metric: 0.5, loss: NaN } } }], 'Dice');
@@ -94,7 +94,7 @@ describe('dawnet sweep, a run whose loss diverges', () => {
     const diverged = join(out, 'none_b4_lr0.0001');
     expect(r.stdout).toContain(`diverged: training loss became NaN at epoch 1, batch 6; stopping; no epoch had finished, so there is no checkpoint; recorded in ${diverged}/diverged.json, the sweep goes on`);
     expect(r.stdout).toContain('[3/3] augment none, batch 16');
-    expect(r.stdout).toMatch(/setting\s+test Dice\s+test loss  note\n.*\nnone, batch 8, lr 0\.0001 +\d\.\d{4} +\d\.\d{4}\nnone, batch 4, lr 0\.0001 +diverged at epoch 1, batch 6\nnone, batch 16, lr 0\.0001 +\d\.\d{4} +\d\.\d{4}\n/);
+    expect(r.stdout).toMatch(/setting\s+test Dice\s+test loss  rank  note\n.*\nnone, batch 8, lr 0\.0001 +\d\.\d{4} +\d\.\d{4} +[12]\nnone, batch 4, lr 0\.0001 +diverged at epoch 1, batch 6\nnone, batch 16, lr 0\.0001 +\d\.\d{4} +\d\.\d{4} +[12]\nbest by test Dice/);
     expect(r.stdout).toContain('1 of 3 runs diverged (their rows say where); the other 2 finished');
     const rows = rowsOf(out);
     expect(rows.map((row) => [row.batch, row.status])).toEqual([[8, 'finished'], [4, 'diverged'], [16, 'finished']]);
@@ -128,7 +128,7 @@ describe('dawnet sweep, a run whose loss diverges', () => {
     writeFileSync(taken, 'not a run folder');
     const r = await withNanAtBatch6(sweepArgs(out, '4,8'));
     expect(r.code, r.stderr).toBe(1);
-    expect(r.stdout).toMatch(/\nnone, batch 4, lr 0\.0001 +diverged at epoch 1, batch 6\n0 of 2 runs finished, 1 diverged\n/);
+    expect(r.stdout).toMatch(/\nnone, batch 4, lr 0\.0001 +diverged at epoch 1, batch 6\nno run has a test Dice to rank by\n0 of 2 runs finished, 1 diverged\n/);
     expect(r.stderr.trim().split('\n')).toEqual([`dawnet sweep: run 2/2 (augment none, batch 8, lr 0.0001 -> ${taken}) failed: ${taken}: not a folder; --out names the run folder to create`]);
     expect(rowsOf(out).map((row) => row.status)).toEqual(['diverged']);
   }, 300_000);

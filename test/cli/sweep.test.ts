@@ -3,7 +3,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/app/config.js';
 import { UsageError } from '../../src/cli/args.js';
-import { formatSweepTable, sweepGrid } from '../../src/cli/sweep.js';
+import { formatSweepTable, sweepBestLine, sweepGrid, sweepRanks, type SweepRow } from '../../src/cli/sweep.js';
 import { buildCli, runCli, tempDir } from './helpers.js';
 
 describe('sweep grid and table', () => {
@@ -25,8 +25,22 @@ describe('sweep grid and table', () => {
 
   it('formats the notebook-style table', () => {
     const t = formatSweepTable([{ setting: 'none, batch 8, lr 0.001', augment: 'none', batch: 8, lr: 0.001, metric: 0.8123, loss: 0.2, run: 'x', status: 'finished' }], 'Dice');
-    expect(t.split('\n')[0]).toMatch(/setting\s+test Dice\s+test loss/);
+    expect(t.split('\n')[0]).toMatch(/setting\s+test Dice\s+test loss\s+rank$/);
     expect(t).toContain('0.8123');
+  });
+
+  it('ranks the runs by their test metric, ties sharing a place, and names the best', () => {
+    const row = (lr: number, metric: number): SweepRow => ({ setting: `none, batch 8, lr ${lr}`, augment: 'none', batch: 8, lr, metric, loss: 0.2, run: `runs/lr${lr}`, status: 'finished' });
+    const diverged: SweepRow = { ...row(1e-2, NaN), loss: NaN, status: 'diverged', diverged: { message: 'm', epoch: 1, batch: 2, bestVal: null } };
+    const rows = [row(1e-4, 0.7), row(3e-4, 0.9), row(1e-3, 0.7), diverged, row(3e-2, 0.95)];
+    expect(sweepRanks(rows)).toEqual([3, 2, 3, null, 1]);
+    const lines = formatSweepTable(rows, 'Dice').split('\n');
+    expect(lines.slice(2).map((l) => /\.\d{4} +(\d+)$/.exec(l)?.[1] ?? '')).toEqual(['3', '2', '3', '', '1']);
+    expect(sweepBestLine(rows, 'Dice')).toBe('best by test Dice (0.9500): none, batch 8, lr 0.03 (runs/lr0.03)');
+    expect(sweepBestLine([row(1, 0.5), row(2, 0.5)], 'accuracy')).toBe('best by test accuracy (0.5000): none, batch 8, lr 1 (runs/lr1), none, batch 8, lr 2 (runs/lr2), tied');
+    // --test-fraction 0: finished runs without a test metric; no rank column.
+    expect(sweepBestLine([row(1, NaN)], 'Dice')).toBe('no run has a test Dice to rank by (--test-fraction 0 leaves no test set)');
+    expect(formatSweepTable([row(1, NaN)], 'Dice').split('\n')[0]).not.toContain('rank');
   });
 });
 
@@ -52,6 +66,11 @@ describe('dawnet sweep', () => {
     const json = JSON.parse(readFileSync(join(out, 'sweep.json'), 'utf8'));
     expect(json.rows.map((row: { augment: string }) => row.augment)).toEqual(['none', 'hflip']);
     for (const row of json.rows) expect(Number.isFinite(row.metric)).toBe(true);
+    // Ranked by test Dice; the best run (or runs, tied) named in sweep.json and under the table.
+    const ranks = json.rows.map((row: { rank: number }) => row.rank);
+    expect([...ranks].sort()).toEqual(json.rows[0].metric === json.rows[1].metric ? [1, 1] : [1, 2]);
+    expect(json.best).toEqual(json.rows.filter((row: { rank: number }) => row.rank === 1).map((row: { run: string }) => row.run));
+    expect(r.stdout).toMatch(/^best by test Dice \(\d\.\d{4}\): /m);
   }, 300_000);
 
   it('run again, reads finished runs back and resumes an interrupted one; a changed setting is refused by name', async () => {
