@@ -390,8 +390,9 @@ export class ModelCheckpoint implements Callback {
       ctl.log(`ModelCheckpoint: ${this.monitor} is NaN (nothing validated, or not finite) and no epoch has set a best; saving ${path} as the latest`);
     } else {
       if (!none && !(this.mode === 'min' ? current < this.best : current > this.best)) return;
-      const from = none ? (this.mode === 'min' ? 'inf' : '-inf') : String(this.best);
-      ctl.log(`ModelCheckpoint: ${this.monitor} improved from ${from} to ${current}; saving ${path}`);
+      // Five decimals, as Keras prints them.
+      const from = none ? (this.mode === 'min' ? 'inf' : '-inf') : this.best.toFixed(5);
+      ctl.log(`ModelCheckpoint: ${this.monitor} improved from ${from} to ${current.toFixed(5)}; saving ${path}`);
       this.best = current;
     }
     await ctl.saveCheckpoint(path, epoch, logs);

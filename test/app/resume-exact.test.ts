@@ -97,7 +97,7 @@ describe('early stopping and resume', () => {
     await runTraining(segment({ out: stopped, epochs: 4, patience: 1, 'min-delta': 0.5 }), { log: (m) => logs.push(m) });
     const [one, two] = metrics(stopped);
     expect(logs).toContain(`EarlyStopping: restoring the weights of epoch 1 (val_loss ${one.val_loss})`);
-    expect(logs).toContain(`ModelCheckpoint: val_dice improved from ${one.val_dice} to ${two.val_dice}; saving ${join(stopped, 'best.safetensors')}`);
+    expect(logs).toContain(`ModelCheckpoint: val_dice improved from ${one.val_dice.toFixed(5)} to ${two.val_dice.toFixed(5)}; saving ${join(stopped, 'best.safetensors')}`);
     // The same two epochs without early stopping: its last.safetensors has the second epoch's weights.
     const plain = join(work, 'plain');
     await runTraining(segment({ out: plain, epochs: 2 }), { log: () => {} });

@@ -73,8 +73,8 @@ describe('a NaN first epoch', () => {
     expect(cb.best).toBe(0.7);
     expect(ctl.logs).toEqual([
       'ModelCheckpoint: val_loss is NaN (nothing validated, or not finite) and no epoch has set a best; saving run/best-001.safetensors as the latest',
-      'ModelCheckpoint: val_loss improved from inf to 0.8; saving run/best-002.safetensors',
-      'ModelCheckpoint: val_loss improved from 0.8 to 0.7; saving run/best-005.safetensors',
+      'ModelCheckpoint: val_loss improved from inf to 0.80000; saving run/best-002.safetensors',
+      'ModelCheckpoint: val_loss improved from 0.80000 to 0.70000; saving run/best-005.safetensors',
     ]);
   });
 });

@@ -108,10 +108,10 @@ describe('ModelCheckpoint', () => {
     expect(cb.saves).toEqual([0, 1, 4]);
     expect(ctl.saved).toEqual(['run/best-001.safetensors', 'run/best-002.safetensors', 'run/best-005.safetensors']);
     // The first save improves on nothing: Keras's words, -inf for a metric that rises.
-    expect(ctl.logs[0]).toBe('ModelCheckpoint: val_accuracy improved from -inf to 0.5; saving run/best-001.safetensors');
-    expect(ctl.logs[1]).toBe('ModelCheckpoint: val_accuracy improved from 0.5 to 0.6; saving run/best-002.safetensors');
+    expect(ctl.logs[0]).toBe('ModelCheckpoint: val_accuracy improved from -inf to 0.50000; saving run/best-001.safetensors');
+    expect(ctl.logs[1]).toBe('ModelCheckpoint: val_accuracy improved from 0.50000 to 0.60000; saving run/best-002.safetensors');
     const byLoss = await run(new ModelCheckpoint('run/best.safetensors', { saveBestOnly: true }), 'val_loss', [2]);
-    expect(byLoss.ctl.logs).toEqual(['ModelCheckpoint: val_loss improved from inf to 2; saving run/best.safetensors']);
+    expect(byLoss.ctl.logs).toEqual(['ModelCheckpoint: val_loss improved from inf to 2.00000; saving run/best.safetensors']);
     // Without validation the metric is NaN: each epoch's checkpoint is kept, and said so plainly
     // (a NaN among finite values: callbacks-nan.test.ts).
     const noVal = await run(new ModelCheckpoint('run/best.safetensors', { saveBestOnly: true }), 'val_loss', [NaN, NaN]);
