@@ -15,7 +15,7 @@ import { describeValue } from '../graph/args.js';
 import { runtime } from '../gpu/runtime.js';
 import { emptyTensor, tensor, type Tensor } from '../graph/tensor.js';
 import { decodeSafetensors, encodeSafetensors, type HostTensor } from '../io/safetensors.js';
-import { readFileBytes, writeFileAtomic } from '../io/files.js';
+import { makeParentFolder, readFileBytes, writeFileAtomic } from '../io/files.js';
 import { Module } from '../nn/module.js';
 import type { Optimizer, OptimizerScalars } from '../optim/optimizer.js';
 import { parseEmaScalars, type EmaScalars, type WeightEma } from './ema.js';
@@ -88,7 +88,11 @@ export async function saveCheckpoint(
   extra: Map<string, Tensor> | null = null,
 ): Promise<void> {
   checkCheckpointArgs('saveCheckpoint', path, model);
-  await writeFileAtomic(path, await encodeCheckpoint(model, optimizer, meta, ema, extra), 'saveCheckpoint');
+  const bytes = await encodeCheckpoint(model, optimizer, meta, ema, extra);
+  // Its folder too, as Keras's model.save and ModelCheckpoint make theirs (after the encoding, so
+  // a failed readback leaves no empty folder behind).
+  await makeParentFolder(path);
+  await writeFileAtomic(path, bytes, 'saveCheckpoint');
 }
 
 export interface LoadedCheckpoint {

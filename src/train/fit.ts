@@ -12,7 +12,6 @@ import { readTensors, type Tensor } from '../graph/tensor.js';
 import { unary } from '../kernels/elementwise.js';
 import { tuneConvs, type TuneOptions, type TunedConv } from '../kernels/conv2d-tuning.js';
 import { Module } from '../nn/module.js';
-import { makeParentFolder } from '../io/files.js';
 import { clipGradNorm } from '../optim/clip.js';
 import type { Optimizer } from '../optim/optimizer.js';
 import type { Callback, Logs, TrainingControl } from './callbacks.js';
@@ -433,10 +432,7 @@ export async function fit(model: Module, train: Dataset, val: Dataset | null, op
     disposeWeights: (s) => {
       for (const t of (s as Map<string, Tensor> | null)?.values() ?? []) t.dispose();
     },
-    saveCheckpoint: async (path, epoch, logs) => {
-      await makeParentFolder(path);
-      return validated(() => saveCheckpoint(path, model, opts.optimizer, { ...opts.checkpointMeta, epoch, metrics: logs }, ema));
-    },
+    saveCheckpoint: (path, epoch, logs) => validated(() => saveCheckpoint(path, model, opts.optimizer, { ...opts.checkpointMeta, epoch, metrics: logs }, ema)),
     log,
     // A warning (a monitored metric missing) must reach the user when fit logs nothing else.
     warn,

@@ -1,7 +1,8 @@
-// ModelCheckpoint's file path in a folder that does not exist yet: fit makes the folder, as
-// Keras's ModelCheckpoint does, where it failed with Node's bare ENOENT after the first epoch.
+// A checkpoint's path in a folder that does not exist yet: saveCheckpoint makes the folder, as
+// Keras's model.save and ModelCheckpoint do (fit's ModelCheckpoint failed with Node's bare ENOENT
+// after the first epoch); a file in the way is an error naming the folder, and nothing is written.
 
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -28,6 +29,21 @@ describe('fit with ModelCheckpoint', () => {
     await dn.train.fit(model, rows, rows, { epochs: 1, optimizer, loss, callbacks });
     expect((await stat(join(dir, 'run', 'nested', 'best-001.safetensors'))).isFile()).toBe(true);
     optimizer.dispose();
+    model.dispose();
+  });
+});
+
+describe('saveCheckpoint', () => {
+  it('makes the folder and writes a checkpoint that loads back; a file in the way names the folder', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dawnet-ckpt-'));
+    dirs.push(dir);
+    const model = new Scale();
+    const path = join(dir, 'a', 'b', 'c.safetensors');
+    await dn.train.saveCheckpoint(path, model, null, { epoch: 3 });
+    expect((await dn.train.loadCheckpoint(path, model)).meta.epoch).toBe(3);
+    await writeFile(join(dir, 'file'), 'x');
+    const blocked = join(dir, 'file', 'd', 'e.safetensors');
+    await expect(dn.train.saveCheckpoint(blocked, model, null, { epoch: 1 })).rejects.toThrow(`cannot create folder ${join(dir, 'file', 'd')}: ${join(dir, 'file')} is in the way`);
     model.dispose();
   });
 });
