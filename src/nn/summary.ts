@@ -17,11 +17,12 @@ function walk(m: Module, path = ''): [string, Module][] {
 }
 
 /**
- * Output shape of each module that ran forward on zeros of `inputShape`; a batch norm that ran
- * with its ReLU fused (forwardRelu, in a Sequential) is in `fused`, and that ReLU never runs.
+ * Output shapes of each module that ran forward on zeros of `inputShape`, one per call (a module
+ * used twice, such as one ReLU field called after each conv, has two); a batch norm that ran with
+ * its ReLU fused (forwardRelu, in a Sequential) is in `fused`, and that ReLU never runs.
  */
-function outputShapes(root: Module, modules: Module[], inputShape: Shape): { shapes: Map<Module, Shape>; fused: Set<Module> } {
-  const shapes = new Map<Module, Shape>();
+function outputShapes(root: Module, modules: Module[], inputShape: Shape): { shapes: Map<Module, Shape[]>; fused: Set<Module> } {
+  const shapes = new Map<Module, Shape[]>();
   const fused = new Set<Module>();
   const restoreModes = root.saveTrainingModes();
   const counters = root.namedScalarState();
@@ -32,7 +33,7 @@ function outputShapes(root: Module, modules: Module[], inputShape: Shape): { sha
       const original = target[k];
       target[k] = (x: Tensor) => {
         const y = original.call(m, x);
-        shapes.set(m, y.shape);
+        shapes.set(m, [...(shapes.get(m) ?? []), y.shape]);
         if (k === 'forwardRelu') fused.add(m);
         return y;
       };
@@ -56,9 +57,14 @@ const parameterValues = (m: Module): number => m.namedParameters().reduce((n, p)
 export function summary(root: Module, inputShape?: Shape): string {
   const tree = walk(root);
   const ran = inputShape ? outputShapes(root, tree.map(([, m]) => m), inputShape) : null;
+  // A module called more than once: its distinct shapes and how many calls (Keras prints
+  // 'multiple' for a shared layer; the shapes say more).
   const output = (m: Module, i: number): string => {
-    const shape = ran!.shapes.get(m);
-    if (shape) return formatShape(shape);
+    const calls = ran!.shapes.get(m);
+    if (calls) {
+      const distinct = [...new Set(calls.map(formatShape))].join(', ');
+      return calls.length > 1 ? `${distinct} (${calls.length} calls)` : distinct;
+    }
     return i > 0 && ran!.fused.has(tree[i - 1][1]) ? '(fused above)' : '-';
   };
   const cells = tree.map(([path, m], i) => {

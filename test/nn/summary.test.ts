@@ -58,6 +58,22 @@ describe('Module.summary', () => {
     unet.dispose();
   });
 
+  it('a module called more than once shows each distinct output shape and its number of calls', () => {
+    class TwoConvs extends dn.nn.Module {
+      conv1 = new dn.nn.Conv2d(3, 4, { kernelSize: 3, padding: 'same' });
+      conv2 = new dn.nn.Conv2d(4, 8, { kernelSize: 3, padding: 'same', stride: 2 });
+      relu = new dn.nn.ReLU();
+      forward(x: dn.Tensor): dn.Tensor {
+        return this.relu.forward(this.conv2.forward(this.relu.forward(this.conv1.forward(x))));
+      }
+    }
+    const net = new TwoConvs();
+    const rows = rowsOf(net.summary([1, 8, 8, 3]));
+    expect(rows.find((r) => r.startsWith('relu '))).toMatch(/ReLU\s+\[1,8,8,4\], \[1,4,4,8\] \(2 calls\)$/);
+    expect(rows.find((r) => r.startsWith('conv1 '))).toMatch(/Conv2d\s+\[1,8,8,4\]\s+112$/);
+    net.dispose();
+  });
+
   it('without an input shape: no output column, no forward pass', () => {
     const net = new dn.nn.Sequential(['fc', new dn.nn.Linear(3, 2)], ['act', new dn.nn.ReLU()]);
     net.freeze('fc.bias');
