@@ -20,7 +20,7 @@ import { conv2dBackwardRef, conv2dForwardRef, convTranspose2dBackwardRef, convTr
 import { binaryBackwardRef, binaryForwardRef, sumRef, unaryBackwardRef, unaryForwardRef } from '../src/reference/elementwise.js';
 import { bceBackwardRef, bceForwardRef, diceBackwardRef, diceForwardRef } from '../src/reference/loss.js';
 import { matmulBackwardRef, matmulRef } from '../src/reference/matmul.js';
-import { avgPool2dBackwardRef, avgPool2dRef, maxPool2dBackwardRef, maxPool2dRef } from '../src/reference/pool.js';
+import { avgPool2dBackwardRef, avgPool2dRef, maxPool2dBackwardRef, maxPool2dIndicesRef, maxPool2dRef, maxUnpool2dBackwardRef, maxUnpool2dRef } from '../src/reference/pool.js';
 import { depthwiseConv2dBackwardRef, depthwiseConv2dForwardRef } from '../src/reference/depthwise-conv.js';
 import { pad2dBackwardRef, pad2dRef } from '../src/reference/pad.js';
 import { transposeRef } from '../src/reference/transpose.js';
@@ -139,6 +139,7 @@ function binary(op: 'add' | 'mul', a: number[], b: number[]): GpuCheck {
 const POOL = { size: 2, stride: 2 } as const;
 const POOL_TORCH = { size: 3, stride: 2, padding: 1, ceilMode: true } as const;
 const AVG_TORCH = { ...POOL_TORCH, countIncludePad: false } as const;
+const UNPOOL = { size: 3, stride: 2, padding: 1 } as const;
 
 export function gpuChecks(): GpuCheck[] {
   return [
@@ -202,6 +203,21 @@ export function gpuChecks(): GpuCheck[] {
       inputs: [{ shape: [2, 11, 13, 5], grad: true }],
       gpu: ([x]: Tensor[]) => dn.maxPool2d(x, POOL_TORCH),
       cpu: ([x]: NdArray[], dy: NdArray) => ({ y: maxPool2dRef(x, POOL_TORCH), grads: [maxPool2dBackwardRef(x, dy, POOL_TORCH)] }),
+    },
+    // SegNet's pair: the pool's indices, and the unpool putting each value back (the overlapping
+    // windows give some pixels two windows, so the unpool's last-wins rule runs too).
+    {
+      name: 'maxUnpool2d of maxPool2dWithIndices 3x3 stride 2 padding 1 [2,11,13,5]',
+      inputs: [{ shape: [2, 11, 13, 5], grad: true }],
+      gpu: ([x]: Tensor[]) => {
+        const { y, indices } = dn.maxPool2dWithIndices(x, UNPOOL);
+        return dn.maxUnpool2d(y, indices, { ...UNPOOL, outputSize: [11, 13] });
+      },
+      cpu: ([x]: NdArray[], dy: NdArray) => {
+        const [pooled, indices] = [maxPool2dRef(x, UNPOOL), maxPool2dIndicesRef(x, UNPOOL)];
+        const dPooled = maxUnpool2dBackwardRef(indices, dy, 11, 13);
+        return { y: maxUnpool2dRef(pooled, indices, 11, 13), grads: [maxPool2dBackwardRef(x, dPooled, UNPOOL)] };
+      },
     },
     {
       name: 'avgPool2d 3x3 stride 2 padding 1 ceilMode, padding not counted [2,11,13,5]',

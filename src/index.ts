@@ -34,6 +34,7 @@ export type { DepthwiseConv2dOptions } from './kernels/depthwise-conv2d.js';
 export type { ConvTranspose2dOptions } from './kernels/conv-transpose2d.js';
 export { maxPool2d, avgPool2d, globalAvgPool2d } from './kernels/pool.js';
 export type { Pool2dOptions, AvgPool2dOptions } from './kernels/pool.js';
+export { maxPool2dWithIndices, maxUnpool2d, type MaxUnpool2dOptions } from './kernels/max-unpool.js';
 export { upsample2d } from './kernels/upsample.js';
 export type { Upsample2dOptions } from './kernels/upsample.js';
 export { concat, split } from './kernels/concat.js';

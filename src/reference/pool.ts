@@ -159,3 +159,50 @@ export function globalAvgPool2dBackwardRef(xShape: number[], dy: NdArray): NdArr
   }
   return dx;
 }
+
+/** max_pool2d's return_indices: each window's winner as h * W + w within its sample's channel plane (PyTorch's). */
+export function maxPool2dIndicesRef(x: NdArray, opts: PoolRefOptions): NdArray {
+  const [, h, w, c] = x.shape;
+  const values: number[] = [];
+  const shape = eachWindow(x.shape, opts, (o, window) => {
+    const pixel = Math.floor(winner(x, window) / c) % (h * w);
+    values[o] = pixel;
+  });
+  const out = ndZeros(shape);
+  out.data.set(values);
+  return out;
+}
+
+/**
+ * For each output element of max_unpool2d ([N, outH, outW, C]), the input element whose value it
+ * holds: the last one (in NHWC order) whose index points at it, as PyTorch's CPU loop leaves it;
+ * -1 where none does. Indices that are not whole numbers in [0, outH·outW) point nowhere.
+ */
+function unpoolSources(indices: NdArray, outH: number, outW: number): Int32Array {
+  const [n, h, w, c] = indices.shape;
+  const src = new Int32Array(n * outH * outW * c).fill(-1);
+  for (let i = 0; i < indices.data.length; i++) {
+    const k = indices.data[i];
+    if (!(Number.isInteger(k) && k >= 0 && k < outH * outW)) continue;
+    const b = Math.floor(i / (h * w * c));
+    src[(b * outH * outW + k) * c + (i % c)] = i;
+  }
+  return src;
+}
+
+/** max_unpool2d: each input value placed at its index in its sample's channel plane, zeros elsewhere. */
+export function maxUnpool2dRef(x: NdArray, indices: NdArray, outH: number, outW: number): NdArray {
+  const [n, , , c] = x.shape;
+  const y = ndZeros([n, outH, outW, c]);
+  unpoolSources(indices, outH, outW).forEach((s, o) => (y.data[o] = s < 0 ? 0 : x.data[s]));
+  return y;
+}
+
+/** Its gradient: dy at each input's place where that input's value is the one the output holds, 0 for the rest. */
+export function maxUnpool2dBackwardRef(indices: NdArray, dy: NdArray, outH: number, outW: number): NdArray {
+  const dx = ndZeros(indices.shape);
+  unpoolSources(indices, outH, outW).forEach((s, o) => {
+    if (s >= 0) dx.data[s] = dy.data[o];
+  });
+  return dx;
+}
