@@ -5,6 +5,7 @@
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { runtime } from '../../src/gpu/runtime.js';
+import { argExtremumRows } from '../../src/kernels/argmax-rows.js';
 import { argmax, argmin, type ExtremumKind } from '../../src/kernels/extrema.js';
 import { setExtremaRule, type ExtremaRule } from '../../src/kernels/extrema-rule.js';
 import { nd } from '../../src/reference/array.js';
@@ -88,6 +89,15 @@ describe('argmax and argmin over the last axis, a thread per row', () => {
       expect(split.kernels.length, `${JSON.stringify(shape)} under ${limit} bytes`).toBeGreaterThan(1);
       expect(Array.from(split.got)).toEqual(Array.from(whole.got));
     }
+  });
+
+  it('called directly on rows longer than the routing gives it (300 classes), it still finds the first maximum', async () => {
+    const x = ties(7 * 300, 21);
+    const xt = fromNd(x, [7, 300]);
+    const i = argExtremumRows('max', xt, 7, 300, [7]);
+    expect(Array.from(await i.toArray())).toEqual(Array.from(argExtremumRef('max', nd(x, [7, 300]), 1).data));
+    xt.dispose();
+    i.dispose();
   });
 
   it('other axes and long rows keep the general reduction', async () => {
