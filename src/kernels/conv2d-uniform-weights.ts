@@ -13,8 +13,15 @@
 // FMA can take it as an operand with no load at all. The input comes through the ordinary cache,
 // neighbouring threads reading overlapping patches. No workgroup memory, no barriers.
 //
-// Not yet timed on a GPU: no rule picks it; setConvAlgorithm('uniform-weights') forces it,
+// On an H200 (2026-11-27, bench/results/nvidia-h200-2026-11-27) it lost at both convs it was
+// aimed at: VGG16's conv1_1 took 0.62 ms at its default 2 pixels a thread (0.55 at 1, 1.08 at 4)
+// against the implicit GEMM's 0.49, and U-Net l1 0.79 ms at 4 (1.19 at 2, 4.7-5.2 at 1 and 8)
+// against Winograd's 0.61. So no rule picks it; setConvAlgorithm('uniform-weights') forces it,
 // tuneConvs times it where it fits, and the benchmark times it beside every conv forward it fits.
+// A guess at why, for whoever takes it up: a thread's Cout/4 vec4 stores land 256 bytes apart
+// across a warp's lanes (one pixel's 64 channels a lane), so no store instruction is coalesced; a
+// lane per 4 output channels (16 lanes a pixel, the weights in a storage buffer since the lanes
+// would read 16 addresses of a uniform one) would write 512 contiguous bytes a warp.
 
 import { ArgumentError } from '../errors.js';
 import { describeValue } from '../graph/args.js';

@@ -20,9 +20,12 @@
 // memory: CK = 8 needs 41 KiB (an H200 offers 48), lavapipe's 32 KiB get CK = 6, the 16 KiB every
 // adapter offers CK = 2. Outputs need channels in multiples of 4 (vec4 weights and stores).
 //
-// Not yet timed on a GPU: convAlgorithm's rule never picks it; tuneConvs (conv2d-tuning.ts) does
-// on a conv where it times fastest, setConvAlgorithm('winograd-fused') forces it, and the
-// benchmark times it beside every conv it fits.
+// On an H200 (2026-11-27) it was the fastest way at none of the U-Net's and VGG16's convs: 1.18x
+// the staged Winograd's time at U-Net l1 (0.72 against 0.61 ms, where it moves 0.27 GB to the
+// staged one's 1.5), 1.8x at l2 and up to 4.5x at VGG16's conv4_2 (512 channels), while its
+// compute floor at l1 is 0.08 ms: it runs at about a tenth of the FMA peak. convAlgorithm's rule
+// never picks it; tuneConvs (conv2d-tuning.ts) does on a conv where it times fastest,
+// setConvAlgorithm('winograd-fused') forces it, and the benchmark times it beside every conv it fits.
 
 import { packParams, i32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';

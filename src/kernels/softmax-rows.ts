@@ -28,7 +28,9 @@ export const ROW_WG = 64;
  * A workgroup per row from this many classes, on a GPU: each thread then has at least one value.
  * Below it most of a workgroup idles through log2(ROW_WG) barriers per reduction, while one
  * thread's row loop is short; segmentation's C of 2-16 over millions of pixels stays one thread
- * per row. Not yet timed on a GPU.
+ * per row. On an H200 (2026-11-27, run 9) 1024 rows of 1000 classes took 0.018 ms by a workgroup a
+ * row (1.32x tfjs) and 16x256x256 pixels of 4 classes 0.094 ms by a thread a row (23.9x); the
+ * threshold itself was not compared there.
  */
 export const ROW_MIN_C = 64;
 
