@@ -150,7 +150,7 @@ type TileChoice = GemmTile | ((dir: ConvDirection, n: number, g: ConvGeometry, a
  */
 function recordTiles(rec: BenchRecord): TileChoice {
   if (rec.convTile) return parseGemmTile(rec.convTile);
-  if (rec.convTileRule === 'by-conv') return (dir, n, g, algorithm) => ruleGemmTile(dir, g, n, algorithm);
+  if (rec.convTileRule === 'by-conv') return (dir, _n, g, algorithm) => ruleGemmTile(dir, g, algorithm);
   return rec.convTileRule === 'by-shape' ? tiledTileFor : CONV_TILE;
 }
 

@@ -65,18 +65,17 @@ export function gemmTile(dir: ConvDirection, n: number, family = defaultConvFami
 }
 
 /**
- * The tile of a conv's GEMM when it runs by `algorithm` (Winograd: its batched GEMM, of N columns
- * too): setConvTile's where set, else the tile tuneConvs chose for this very conv, where it chose
+ * The tile of a conv's GEMM when it runs by `algorithm` (Winograd: its batched GEMM): setConvTile's where set, else the tile tuneConvs chose for this very conv, where it chose
  * this algorithm (conv2d-tuning.ts), else for the tiled family the rule by the conv
  * (ruleGemmTile), and CONV_TILE for the subgroup family.
  */
-export function convTile(dir: ConvDirection, g: ConvGeometry, n: number, family: ConvFamily, algorithm: ConvAlgorithm): GemmTile {
+export function convTile(dir: ConvDirection, g: ConvGeometry, family: ConvFamily, algorithm: ConvAlgorithm): GemmTile {
   const device = runtime().device;
   const forced = tileOverride.get(device);
   if (forced) return forced;
   if (family !== 'tiled') return CONV_TILE;
   const tuned = tunedConv(device, dir, g, family);
-  return tuned?.tile && tuned.algorithm === algorithm ? parseGemmTile(tuned.tile) : ruleGemmTile(dir, g, n, algorithm);
+  return tuned?.tile && tuned.algorithm === algorithm ? parseGemmTile(tuned.tile) : ruleGemmTile(dir, g, algorithm);
 }
 
 /** setConvTile's tile on this device, or null where none is forced. */

@@ -9,13 +9,19 @@ import { WINO_XI, winogradBlocks, winogradShape } from './conv2d-winograd.js';
 import type { ConvAlgorithm } from './conv2d-winograd-run.js';
 
 /**
+ * The columns of a conv direction's GEMM, direct or Winograd's (per transform position): Cout
+ * forward and for the weight gradient, Cin for the input gradient.
+ */
+export const gemmColumns = (dir: ConvDirection, g: ConvGeometry): number => (dir === 'backwardInput' ? g.cin : g.cout);
+
+/**
  * Winograd's batched GEMM takes GRID_TILE instead of WIDE_TILE where WIDE_TILE would launch at
  * most this many workgroups (about two per SM on an H200's 132).
  */
 export const GRID_TILE_MAX_WIDE_WORKGROUPS = 288;
 
 /**
- * The tile of the GEMM of N columns that `algorithm` runs for this conv direction, by the rule
+ * The tile of the GEMM that `algorithm` runs for this conv direction, by the rule
  * (tuneConvs may time others). From the U-Net's training step at batches 16 and 8 and VGG16's
  * forward at 32 and 16 (256x256 inputs), every conv tuned over TUNING_TILES on an H200
  * (2026-11-27, GPU timestamps; bench/results/nvidia-h200-2026-11-27):
@@ -36,7 +42,8 @@ export const GRID_TILE_MAX_WIDE_WORKGROUPS = 288;
  *   chose at all 100 3x3 stride-1 convs of those four steps (test/kernels/conv2d-tile-rule.test.ts).
  * Everything else: tiledTileFor's tile by N.
  */
-export function ruleGemmTile(dir: ConvDirection, g: ConvGeometry, n: number, algorithm: ConvAlgorithm): GemmTile {
+export function ruleGemmTile(dir: ConvDirection, g: ConvGeometry, algorithm: ConvAlgorithm): GemmTile {
+  const n = gemmColumns(dir, g);
   if (dir === 'backwardWeight') {
     if (algorithm === 'winograd') return g.cin <= 32 || g.cout <= 32 ? SQUARE_TILE : CONV_TILE;
     return g.kh * g.kw * g.cin <= 32 && g.cout <= 32 ? SQUARE_TILE : tiledTileFor(dir, n);

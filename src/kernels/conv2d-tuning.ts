@@ -15,9 +15,8 @@ import { full, type Tensor } from '../graph/tensor.js';
 import { backwardInputGemm, backwardWeightGemm, forwardGemm } from './conv2d.js';
 import { algorithmRuns, CONV_ALGORITHMS, ruleConvAlgorithm, usesGemmTiles, type ConvAlgorithm } from './conv2d-winograd-run.js';
 import { FUSED_GROUP_CHOICES, fusedGroupsOverride, setFusedGroups } from './conv2d-winograd-fused.js';
-import { winogradShape } from './conv2d-winograd.js';
 import { convTileOverride, setConvTile } from './conv2d-launch.js';
-import { ruleGemmTile } from './conv2d-tile-rule.js';
+import { gemmColumns, ruleGemmTile } from './conv2d-tile-rule.js';
 import { formatGemmTile, parseGemmTile, TUNING_TILES } from './conv2d-tiled.js';
 import { recordConvs, setTunedConv, withTunedConvs, type ConvCall, type ConvCandidate, type TunedConv } from './conv2d-tuned.js';
 
@@ -129,8 +128,7 @@ function ruleTile(call: ConvCall, algorithm: ConvAlgorithm): string | undefined 
   if (call.family !== 'tiled' || !usesGemmTiles(algorithm)) return undefined;
   const forced = convTileOverride();
   if (forced) return formatGemmTile(forced);
-  const n = dir === 'backwardWeight' ? g.cout : algorithm === 'winograd' ? winogradShape(dir, g).n : dir === 'forward' ? g.cout : g.cin;
-  return formatGemmTile(ruleGemmTile(dir, g, n, algorithm));
+  return formatGemmTile(ruleGemmTile(dir, g, algorithm));
 }
 
 /**
@@ -159,7 +157,7 @@ function candidates(call: ConvCall, options: TuneOptions): ConvCandidate[] {
   const cpu = isCpuAdapterReport(runtime().ctx.report);
   const wanted = options.algorithms ?? (cpu ? CONV_ALGORITHMS.filter((a) => !CPU_UNTUNED.includes(a)) : CONV_ALGORITHMS);
   const { direction: dir, geometry: g } = call;
-  const n = dir === 'backwardWeight' ? g.cout : winogradShape(dir, g).n;
+  const n = gemmColumns(dir, g);
   const wide = (options.tiles ?? TUNING_TILES.map(formatGemmTile)).map(parseGemmTile).filter((t) => t.bn < 2 * Math.max(n, 4));
   const out: ConvCandidate[] = [];
   for (const algorithm of CONV_ALGORITHMS.filter((a) => wanted.includes(a) && algorithmRuns(a, dir, g))) {

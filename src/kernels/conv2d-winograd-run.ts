@@ -295,7 +295,7 @@ function uniformBatchedGemm(v: Tensor, u: Tensor, rows: number, blocks: number, 
 export function winogradConv(dir: 'forward' | 'backwardInput', g: ConvGeometry, src: Tensor, w: Tensor, b: Tensor | null, family: ConvFamily, relu = false, gemm: 'tiles' | 'uniform' = 'tiles'): Tensor {
   const plan = winogradPlan(dir, g);
   const { op, s, rows, cols, perSample } = plan;
-  const tile = convTile(dir, g, s.n, family, 'winograd');
+  const tile = convTile(dir, g, family, 'winograd');
   const uniform = gemm === 'uniform';
   const vm = WINO_XI * rows * cols * (s.k + s.n) * 4; // V and M of one sample, unpadded
   const per = workspaceSamples(op, g.n, vm, bindableSamples(plan, g.n, src, w, b), (samples) => {

@@ -73,7 +73,7 @@ function slicesPerPosition(blocks: number, cin: number, cout: number, family: Co
 }
 
 /** What one chunk of `samples` samples needs: its slices per ξ, blocks per slice and padded rows, and V's and Z's bytes. */
-export function winogradWeightGradChunk(g: ConvGeometry, samples: number, family: ConvFamily, tile = convTile('backwardWeight', g, g.cout, family, 'winograd')) {
+export function winogradWeightGradChunk(g: ConvGeometry, samples: number, family: ConvFamily, tile = convTile('backwardWeight', g, family, 'winograd')) {
   const [rows, cols] = winogradBlocks(g.ho, g.wo);
   const blocks = samples * rows * cols;
   const slices = slicesPerPosition(blocks, g.cin, g.cout, family, tile);
@@ -95,7 +95,7 @@ export function winogradWeightGrad(g: ConvGeometry, dy: Tensor, x: Tensor, famil
   const perDy = g.ho * g.wo * g.cout;
   const partialBytes = WINO_XI * g.cin * g.cout * 4;
   if (partialBytes > rt.bindingLimit) throw new LimitError(`${op}: Winograd's ${WINO_XI} partial weight gradients of ${formatShape([g.cin, g.cout])} exceed a binding (${rt.bindingLimit} bytes); run it with setConvAlgorithm('direct')`);
-  const tile = convTile('backwardWeight', g, g.cout, family, 'winograd');
+  const tile = convTile('backwardWeight', g, family, 'winograd');
   const [rows, cols] = winogradBlocks(g.ho, g.wo);
   const vz = WINO_XI * rows * cols * (g.cin + g.cout) * 4; // V and Z of one sample, unpadded
   const bindable = chunkItems(op, g.n, [part(x, perX), part(dy, perDy)], [planned('conv2d.dw', wShape)]);

@@ -233,7 +233,7 @@ export function forwardGemm(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | n
   const yShape = [g.n, g.ho, g.wo, g.cout];
   const per = samplesPerChunk('conv2d.forward', g, x, planned('conv2d.y', yShape), [w, b]);
   const y = emptyTensor(yShape, 'conv2d.y');
-  const tile = convTile('forward', g, g.cout, family, 'direct');
+  const tile = convTile('forward', g, family, 'direct');
   const bk = tile.bk;
   const dTap = Math.floor(bk / g.cin);
   forEachSampleChunk(g, per, x, y, (gc, xc, yc) => {
@@ -253,7 +253,7 @@ export function backwardInputGemm(g: ConvGeometry, dy: Tensor, w: Tensor, b: Ten
   const dxShape = [g.n, g.h, g.w, g.cin];
   const per = samplesPerChunk('conv2d.backwardInput', g, planned('conv2d.dx', dxShape), dy, [w, b]);
   const dx = emptyTensor(dxShape, 'conv2d.dx');
-  const tile = convTile('backwardInput', g, g.cin, family, 'direct');
+  const tile = convTile('backwardInput', g, family, 'direct');
   const bk = tile.bk;
   forEachSampleChunk(g, per, dx, dy, (gc, dxc, dyc) => {
     // Stride phase (0, 0) has the most pixels: the grid is sized for it, smaller phases skip tiles.
@@ -281,7 +281,7 @@ export function backwardWeightGemm(g: ConvGeometry, dy: Tensor, x: Tensor, famil
   const dw = emptyTensor(wShape, 'conv2d.dw');
   // The slices of one chunk are bound together: at most as many as fit a binding.
   const maxSlices = Math.max(1, Math.floor(runtime().bindingLimit / (dw.size * 4)));
-  const tile = convTile('backwardWeight', g, g.cout, family, 'direct');
+  const tile = convTile('backwardWeight', g, family, 'direct');
   forEachSampleChunk(g, per, x, dy, (gc, xc, dyc, index) => {
     const parts = Math.min(maxSlices, Math.max(1, splits ?? splitKCount(gc, family, tile)));
     weightSlices(gc, dyc, xc, dw, family, tile, parts, index > 0);

@@ -31,7 +31,7 @@ describe('conv overrides exported by the package', () => {
     dn.setConvTile(forced);
     try {
       expect(formatGemmTile(convTileOverride()!)).toBe(forced);
-      expect(formatGemmTile(convTile('forward', g(), 8, 'tiled', 'direct'))).toBe(forced);
+      expect(formatGemmTile(convTile('forward', g(), 'tiled', 'direct'))).toBe(forced);
       const y = dn.conv2d(xt, wt, null, { padding: 'same' });
       expectClose('conv2d under a forced tile', await y.toArray(), conv2dForwardRef(nd(x, X), nd(w, W), null, { padding: 'same' }).data, { atol: 1e-4, rtol: 1e-4 });
       y.dispose();
@@ -39,7 +39,7 @@ describe('conv overrides exported by the package', () => {
       dn.setConvTile(null);
     }
     expect(convTileOverride()).toBeNull();
-    expect(formatGemmTile(convTile('forward', g(), 8, 'tiled', 'direct'))).toBe(rule);
+    expect(formatGemmTile(convTile('forward', g(), 'tiled', 'direct'))).toBe(rule);
     dn.setConvTile(parseGemmTile(forced));
     expect(formatGemmTile(convTileOverride()!)).toBe(forced);
     dn.setConvTile(null);

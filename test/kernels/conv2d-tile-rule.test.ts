@@ -16,32 +16,32 @@ const same = (n: number, h: number, w: number, cin: number, cout: number): ConvG
 
 describe('ruleGemmTile', () => {
   it("takes SQUARE_TILE for Winograd's weight gradient of 32 rows or columns, else CONV_TILE", () => {
-    expect(ruleGemmTile('backwardWeight', same(16, 256, 256, 32, 32), 32, 'winograd')).toBe(SQUARE_TILE);
-    expect(ruleGemmTile('backwardWeight', same(16, 256, 256, 64, 32), 32, 'winograd')).toBe(SQUARE_TILE);
-    expect(ruleGemmTile('backwardWeight', same(16, 128, 128, 32, 64), 64, 'winograd')).toBe(SQUARE_TILE);
-    expect(ruleGemmTile('backwardWeight', same(16, 128, 128, 64, 64), 64, 'winograd')).toBe(CONV_TILE);
+    expect(ruleGemmTile('backwardWeight', same(16, 256, 256, 32, 32), 'winograd')).toBe(SQUARE_TILE);
+    expect(ruleGemmTile('backwardWeight', same(16, 256, 256, 64, 32), 'winograd')).toBe(SQUARE_TILE);
+    expect(ruleGemmTile('backwardWeight', same(16, 128, 128, 32, 64), 'winograd')).toBe(SQUARE_TILE);
+    expect(ruleGemmTile('backwardWeight', same(16, 128, 128, 64, 64), 'winograd')).toBe(CONV_TILE);
     // tiledTileFor would give WIDE_TILE at 256 columns.
-    expect(ruleGemmTile('backwardWeight', same(16, 32, 32, 256, 256), 256, 'winograd')).toBe(CONV_TILE);
+    expect(ruleGemmTile('backwardWeight', same(16, 32, 32, 256, 256), 'winograd')).toBe(CONV_TILE);
   });
 
   it('takes SQUARE_TILE for a direct weight gradient of at most 32 rows and 32 columns', () => {
-    expect(ruleGemmTile('backwardWeight', same(16, 256, 256, 3, 32), 32, 'direct')).toBe(SQUARE_TILE);
+    expect(ruleGemmTile('backwardWeight', same(16, 256, 256, 3, 32), 'direct')).toBe(SQUARE_TILE);
     // 36 rows, or 64 columns (VGG16's conv1_1): the rule by N.
-    expect(ruleGemmTile('backwardWeight', same(16, 256, 256, 4, 32), 32, 'direct')).toBe(SLIM_DEEP_TILE);
-    expect(ruleGemmTile('backwardWeight', same(32, 256, 256, 3, 64), 64, 'direct')).toBe(CONV_TILE);
+    expect(ruleGemmTile('backwardWeight', same(16, 256, 256, 4, 32), 'direct')).toBe(SLIM_DEEP_TILE);
+    expect(ruleGemmTile('backwardWeight', same(32, 256, 256, 3, 64), 'direct')).toBe(CONV_TILE);
   });
 
   it("takes GRID_TILE for Winograd's batched GEMM where WIDE_TILE would launch few workgroups", () => {
     // 16x16 images at batch 16: 256 blocks, 36 × 2 × 4 = 288 workgroups of 128x128.
-    expect(ruleGemmTile('forward', same(16, 16, 16, 512, 512), 512, 'winograd')).toBe(GRID_TILE);
+    expect(ruleGemmTile('forward', same(16, 16, 16, 512, 512), 'winograd')).toBe(GRID_TILE);
     expect(GRID_TILE_MAX_WIDE_WORKGROUPS).toBe(288);
     // 257 blocks (one more row of blocks): 36 × 3 × 4 = 432.
-    expect(ruleGemmTile('forward', same(1, 4, 4 * 257, 512, 512), 512, 'winograd')).toBe(WIDE_TILE);
+    expect(ruleGemmTile('forward', same(1, 4, 4 * 257, 512, 512), 'winograd')).toBe(WIDE_TILE);
     // The backward input's columns are Cin: 256 at 512 blocks gives 36 × 4 × 2 = 288.
-    expect(ruleGemmTile('backwardInput', same(8, 32, 32, 256, 512), 256, 'winograd')).toBe(GRID_TILE);
+    expect(ruleGemmTile('backwardInput', same(8, 32, 32, 256, 512), 'winograd')).toBe(GRID_TILE);
     // The direct GEMM keeps WIDE_TILE; so do Winograd's GEMMs of many blocks.
-    expect(ruleGemmTile('forward', same(16, 16, 16, 512, 512), 512, 'direct')).toBe(WIDE_TILE);
-    expect(ruleGemmTile('forward', same(16, 64, 64, 128, 128), 128, 'winograd')).toBe(WIDE_TILE);
+    expect(ruleGemmTile('forward', same(16, 16, 16, 512, 512), 'direct')).toBe(WIDE_TILE);
+    expect(ruleGemmTile('forward', same(16, 64, 64, 128, 128), 'winograd')).toBe(WIDE_TILE);
   });
 });
 
@@ -81,8 +81,7 @@ describe('the rules against the H200 run they come from', () => {
         const [cin, cout] = dir === 'backwardInput' ? [to, from] : [from, to];
         const g = same(n, h, w, cin, cout);
         const algorithm = ruleConvAlgorithm(dir, g, 'tiled', false);
-        const cols = dir === 'backwardInput' ? cin : cout;
-        const tile = formatGemmTile(ruleGemmTile(dir, g, cols, algorithm));
+        const tile = formatGemmTile(ruleGemmTile(dir, g, algorithm));
         convs++;
         if (algorithm !== t.algorithm || tile !== t.tile) differ.push(`${step.id} ${t.conv}: rule ${algorithm} ${tile}, tuned ${t.algorithm} ${t.tile}`);
       }

@@ -328,8 +328,8 @@ describe('tiles', () => {
       const want = conv2dForwardRef(nd(xd, X32), nd(wd, W32), null, { padding: 'same' }).data;
       for (const [algorithm, other] of [['direct', 'winograd'], ['winograd', 'direct']] as const) {
         dn.applyConvTuning({ ...dn.convTuning(), convs: [{ ...t, algorithm, tile: '256x32x8/8x4' }] });
-        expect(formatGemmTile(convTile('forward', g(), 32, 'tiled', algorithm))).toBe('256x32x8/8x4');
-        expect(formatGemmTile(convTile('forward', g(), 32, 'tiled', other)), 'not for another algorithm').toBe(rule);
+        expect(formatGemmTile(convTile('forward', g(), 'tiled', algorithm))).toBe('256x32x8/8x4');
+        expect(formatGemmTile(convTile('forward', g(), 'tiled', other)), 'not for another algorithm').toBe(rule);
         let y: dn.Tensor | undefined;
         const peak = await probePeak(() => {
           y = forwardGemm(g(), x, w, null, 'tiled');
@@ -347,7 +347,7 @@ describe('tiles', () => {
         }
       }
       setConvTile(parseGemmTile('64x64x16/4x4'));
-      expect(formatGemmTile(convTile('forward', g(), 32, 'tiled', 'direct')), 'setConvTile wins').toBe('64x64x16/4x4');
+      expect(formatGemmTile(convTile('forward', g(), 'tiled', 'direct')), 'setConvTile wins').toBe('64x64x16/4x4');
       setConvTile(null);
     } finally {
       x.dispose();
@@ -373,7 +373,7 @@ describe('weight gradient tiles', () => {
       // Rows: 72 direct (3·3·8), 8 by Winograd (Cin per position); columns: 32.
       const [t] = await dn.tuneConvs(() => backwardWeightGemm(g(), dy, x, 'tiled').dispose(), { reps: 1, tiles: ['256x32x8/8x4', '64x64x8/4x4', '64x32x32/4x4', '32x32x16/4x4'] });
       expect(t.direction).toBe('backwardWeight');
-      const rule = (a: 'direct' | 'winograd') => formatGemmTile(ruleGemmTile('backwardWeight', g(), 32, a));
+      const rule = (a: 'direct' | 'winograd') => formatGemmTile(ruleGemmTile('backwardWeight', g(), a));
       expect([rule('direct'), rule('winograd')]).toEqual(['128x32x16/8x4', '32x32x16/4x4']);
       const timed = (a: string) => t.timed!.filter((c) => c.algorithm === a).map((c) => c.tile).sort();
       expect(timed('direct'), '256 rows for 72, 64 columns for 32: left out').toEqual([rule('direct'), '64x32x32/4x4', '32x32x16/4x4'].sort());
@@ -385,9 +385,9 @@ describe('weight gradient tiles', () => {
         expect(compiled(tile)).toBe(false);
         dn.applyConvTuning({ ...dn.convTuning(), convs: [{ ...t, algorithm, tile }] });
         expect(convAlgorithm('backwardWeight', g(), 'tiled')).toBe(algorithm);
-        expect(formatGemmTile(convTile('backwardWeight', g(), 32, 'tiled', algorithm))).toBe(tile);
+        expect(formatGemmTile(convTile('backwardWeight', g(), 'tiled', algorithm))).toBe(tile);
         const other = algorithm === 'direct' ? 'winograd' : 'direct';
-        expect(formatGemmTile(convTile('backwardWeight', g(), 32, 'tiled', other)), 'not for another algorithm').toBe(rule(other));
+        expect(formatGemmTile(convTile('backwardWeight', g(), 'tiled', other)), 'not for another algorithm').toBe(rule(other));
         const dw = backwardWeightGemm(g(), dy, x, 'tiled');
         expect(compiled(tile), `${algorithm} ran at ${tile}`).toBe(true);
         expectClose(`dw by ${algorithm} at a tuned tile`, await dw.toArray(), want, winogradWeightGradTolerance(2 * 12 * 12));
