@@ -38,7 +38,7 @@ import { f32, packParams, u32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { expectOptionalTensor, expectOptions, expectTensor, nchwHint } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
-import { assertLive, emptyTensor, formatShape, type Tensor } from '../graph/tensor.js';
+import { assertLive, emptyTensor, formatShape, zeros, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, range } from './chunking.js';
 import { reluKeepingNan, reluPasses } from './elementwise-math.js';
 import { reduceMiddle } from './reduce.js';
@@ -333,8 +333,9 @@ function checkShapes(x: Tensor, params: [string, Tensor | null][], options: Batc
   if (!(momentum >= 0 && momentum <= 1)) throw new ShapeError(`batchNorm2d: momentum must be in [0, 1], got ${momentum}`);
   if (!(eps > 0)) throw new ShapeError(`batchNorm2d: eps must be positive, got ${eps}`);
   // PyTorch's refusal: one value per channel normalises to 0 (its variance is 0), and no running
-  // variance can be made from it. Inference normalises with the running statistics instead.
-  if (options.training && x.size / c < 2) {
+  // variance can be made from it. Inference normalises with the running statistics instead. An
+  // empty batch (none) is not refused, as PyTorch does not since 1.4: nothing to normalise.
+  if (options.training && x.size / c === 1) {
     throw new ShapeError(
       `batchNorm2d: expected more than 1 value per channel when training, got x ${formatShape(x.shape)} (N*H*W = ${x.size / c}); ` +
         'eval() normalises with the running statistics instead',
@@ -361,6 +362,9 @@ export function batchNorm2dForward(
   }
   if (!runningMean !== !runningVar) throw new ShapeError('batchNorm2d: give both runningMean and runningVar, or neither');
   const c = x.shape[3];
+  // An empty batch: an empty output, and the running statistics left as they are (PyTorch's rule
+  // since its batch norm took empty inputs: there is nothing to average).
+  if (x.size === 0) return { y: emptyTensor(x.shape, 'batchnorm.y'), mean: zeros([c]), invStd: zeros([c]) };
   const rows = x.size / c;
   const eps = options.eps ?? 1e-5;
   // Passes split into chunks of rows; a row must fit. Checked before anything is allocated.
@@ -403,6 +407,8 @@ export function batchNorm2dBackward(
     throw new ShapeError(`batchNorm2d backward: dy ${formatShape(dy.shape)}${y} must match x ${formatShape(x.shape)}`);
   }
   const c = x.shape[3];
+  // An empty batch: an empty dx, and gamma and beta's gradients zero (sums over no rows).
+  if (x.size === 0) return { dx: needs[0] ? emptyTensor(x.shape, 'batchnorm.dx') : null, dgamma: needs[1] ? zeros([c]) : null, dbeta: needs[2] ? zeros([c]) : null };
   const rows = x.size / c;
   chunkItems('batchNorm2d.backward', rows, [part(x, c)], [gamma]);
   let dgamma: Tensor | null = null;

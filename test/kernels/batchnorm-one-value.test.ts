@@ -1,7 +1,9 @@
 // Batch norm with one value per channel (N*H*W = 1): refused in training, as PyTorch's "Expected
 // more than 1 value per channel when training" (the batch variance is 0 and every output would be
 // the bias); normalised with the running statistics in eval() and when frozen, which is how a
-// trained model with a 1x1 bottleneck predicts one image.
+// trained model with a 1x1 bottleneck predicts one image. An empty batch (N = 0) is not refused,
+// as PyTorch since 1.4: an empty output, the running statistics untouched, gamma and beta's
+// gradients zero.
 import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import { batchNorm2d, batchNorm2dForward } from '../../src/kernels/batchnorm.js';
@@ -51,6 +53,29 @@ describe('batchNorm2d with one value per channel', () => {
     const y2 = batchNorm2d(two, gamma, beta, rm, rv, { training: true });
     expect(y2.shape).toEqual([1, 2, 1, C]);
     for (const t of [x, gamma, beta, rm, rv, y, two, y2]) t.dispose();
+  });
+
+  it('an empty batch trains to an empty output, the running statistics untouched, zero gradients for gamma and beta', async () => {
+    dn.setInitSeed(4);
+    const bn = new dn.nn.BatchNorm2d(C);
+    const net = new dn.nn.Sequential(bn, new dn.nn.ReLU());
+    const stats = async () => Promise.all([bn.runningMean, bn.runningVar].map(async (t) => [...(await t.toArray())]));
+    const before = await stats();
+    const x = dn.zeros([0, 4, 4, C]);
+    x.requiresGrad = true;
+    for (const y of [bn.forward(x), net.forward(x)]) {
+      expect(y.shape).toEqual([0, 4, 4, C]);
+      const loss = dn.sum(y);
+      loss.backward();
+      expect([...(await bn.weight.grad!.toArray())]).toEqual([0, 0, 0]);
+      expect([...(await bn.bias.grad!.toArray())]).toEqual([0, 0, 0]);
+      expect(x.grad!.shape).toEqual([0, 4, 4, C]);
+      bn.zeroGrad();
+      for (const t of [y, loss]) t.dispose();
+    }
+    expect(await stats()).toEqual(before);
+    x.dispose();
+    net.dispose();
   });
 
   it('the layer refuses it in train(), alone or fused in a Sequential, and runs in eval() and frozen', async () => {
