@@ -140,6 +140,7 @@ const POOL = { size: 2, stride: 2 } as const;
 const POOL_TORCH = { size: 3, stride: 2, padding: 1, ceilMode: true } as const;
 const AVG_TORCH = { ...POOL_TORCH, countIncludePad: false } as const;
 const UNPOOL = { size: 3, stride: 2, padding: 1 } as const;
+const POOL_DILATED = { size: 3, stride: 2, padding: 1, dilation: 2 } as const;
 
 export function gpuChecks(): GpuCheck[] {
   return [
@@ -203,6 +204,12 @@ export function gpuChecks(): GpuCheck[] {
       inputs: [{ shape: [2, 11, 13, 5], grad: true }],
       gpu: ([x]: Tensor[]) => dn.maxPool2d(x, POOL_TORCH),
       cpu: ([x]: NdArray[], dy: NdArray) => ({ y: maxPool2dRef(x, POOL_TORCH), grads: [maxPool2dBackwardRef(x, dy, POOL_TORCH)] }),
+    },
+    {
+      name: 'maxPool2d 3x3 stride 2 padding 1 dilation 2 [2,11,13,5]',
+      inputs: [{ shape: [2, 11, 13, 5], grad: true }],
+      gpu: ([x]: Tensor[]) => dn.maxPool2d(x, POOL_DILATED),
+      cpu: ([x]: NdArray[], dy: NdArray) => ({ y: maxPool2dRef(x, POOL_DILATED), grads: [maxPool2dBackwardRef(x, dy, POOL_DILATED)] }),
     },
     // SegNet's pair: the pool's indices, and the unpool putting each value back (the overlapping
     // windows give some pixels two windows, so the unpool's last-wins rule runs too).

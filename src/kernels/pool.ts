@@ -97,7 +97,7 @@ function disjointBackward(prelude: string, value: string): string {
   }`;
 }
 
-const tiles = (g: Pool2dGeometry): boolean => g.sh === g.kh && g.sw === g.kw;
+const tiles = (g: Pool2dGeometry): boolean => g.sh === g.kh && g.sw === g.kw && g.dh === 1 && g.dw === 1;
 
 // ---------------------------------------------------------------------------------------------
 // Max pool
@@ -119,13 +119,13 @@ fn main(${LINEAR_MAIN_ARGS}) {
   if (i >= params.total) { return; }
   ${decodeNhwc('params.outH', 'params.outW')}
   ${WINDOW}
-  // No window lies wholly in padding (pool-geometry.ts), so (h0, w0) is a real pixel.
+  // No window lies wholly in padding (pool-geometry.ts), so (h0, w0) is a real pixel, its first tap.
   let first = u32(h0) * params.w + u32(w0);
   var bestAt = U(first);
   var best = x[(n * params.h * params.w + first) * params.c + ch];
   var bestIsNan = ${isNanBits('best', 'U')};
-  for (var ih = h0; ih < h1; ih++) {
-    for (var iw = w0; iw < w1; iw++) {
+  for (var ih = h0; ih < h1; ih += dh) {
+    for (var iw = w0; iw < w1; iw += dw) {
       let at = u32(ih) * params.w + u32(iw);
       let v = x[(n * params.h * params.w + at) * params.c + ch];
       let vIsNan = ${isNanBits('v', 'U')};
@@ -158,13 +158,38 @@ const GATHER_BACKWARD = /* wgsl */ `
   }
   dx[i] = acc;`;
 
+/**
+ * The gather with dilation: a pixel is tap (a, b) of window (oh, ow) where its padded row less
+ * a·dh is a multiple of sh (columns alike), so it visits each tap position rather than a range of
+ * windows. A pixel is at most one tap of a window, so no dy is counted twice.
+ */
+const DILATED_GATHER_BACKWARD = /* wgsl */ `
+  ${decodeNhwc('params.h', 'params.w')}
+  let ph = i32(row + params.padTop);
+  let pw = i32(col + params.padLeft);
+  let me = U(row * params.w + col);
+  var acc = T(0.0);
+  for (var a = 0; a < i32(params.kh); a++) {
+    let th = ph - a * i32(params.dh);
+    if (th < 0 || th % i32(params.sh) != 0 || th / i32(params.sh) >= i32(params.outH)) { continue; }
+    let oh = u32(th / i32(params.sh));
+    for (var b = 0; b < i32(params.kw); b++) {
+      let tw = pw - b * i32(params.dw);
+      if (tw < 0 || tw % i32(params.sw) != 0 || tw / i32(params.sw) >= i32(params.outW)) { continue; }
+      let o = ((n * params.outH + oh) * params.outW + u32(tw / i32(params.sw))) * params.c + ch;
+      acc += select(T(0.0), dy[o], argmax[o] == me);
+    }
+  }
+  dx[i] = acc;`;
+
 /** Each window's dy to its winner, zeros to the rest of its cell. */
 const DISJOINT_MAX_BACKWARD = disjointBackward('let winner = argmax[i];\n  let g = dy[i];', 'select(T(0.0), g, U(at) == winner)');
 
 /** The max pool's backwards: dy and the forward's argmax in, dx out; `disjoint` picks the body. */
-const maxBackwardSpec = (width: VecWidth, disjoint: boolean): KernelSpec => ({
-  name: disjoint ? 'maxPool2d.backwardDisjoint' : 'maxPool2d.backward',
-  key: `w${width}`,
+type MaxBackward = 'gather' | 'disjoint' | 'dilated';
+const maxBackwardSpec = (width: VecWidth, kind: MaxBackward): KernelSpec => ({
+  name: kind === 'disjoint' ? 'maxPool2d.backwardDisjoint' : 'maxPool2d.backward',
+  key: kind === 'dilated' ? `w${width},dilated` : `w${width}`,
   inputs: 2,
   outputs: 1,
   wgsl: () => /* wgsl */ `${POOL_PARAMS}
@@ -177,11 +202,12 @@ ${TYPES(width)}
 fn main(${LINEAR_MAIN_ARGS}) {
   let i = ${linearIndex()};
   if (i >= params.total) { return; }
-  ${disjoint ? DISJOINT_MAX_BACKWARD : GATHER_BACKWARD}
+  ${{ gather: GATHER_BACKWARD, disjoint: DISJOINT_MAX_BACKWARD, dilated: DILATED_GATHER_BACKWARD }[kind]}
 }`,
 });
-const MAX_BACKWARD = { 1: maxBackwardSpec(1, false), 4: maxBackwardSpec(4, false) } as const;
-const MAX_BACKWARD_DISJOINT = { 1: maxBackwardSpec(1, true), 4: maxBackwardSpec(4, true) } as const;
+const MAX_BACKWARD = { 1: maxBackwardSpec(1, 'gather'), 4: maxBackwardSpec(4, 'gather') } as const;
+const MAX_BACKWARD_DISJOINT = { 1: maxBackwardSpec(1, 'disjoint'), 4: maxBackwardSpec(4, 'disjoint') } as const;
+const MAX_BACKWARD_DILATED = { 1: maxBackwardSpec(1, 'dilated'), 4: maxBackwardSpec(4, 'dilated') } as const;
 
 /** y and the winners' positions (u32 bits in a tensor of y's shape: not float data, only for the backward). */
 export function maxPool2dForward(x: Tensor, opts: Pool2dOptions): { y: Tensor; argmax: Tensor } {
@@ -201,7 +227,8 @@ export function maxPool2dBackward(dy: Tensor, argmax: Tensor, xShape: Shape, opt
   }
   const width = vecWidth(g.c);
   if (tiles(g)) return poolPass(MAX_BACKWARD_DISJOINT[width], g, [dy, argmax], [['maxPool2d.dx', xShape]], g.outH * g.outW * g.c, width)[0];
-  return poolPass(MAX_BACKWARD[width], g, [dy, argmax], [['maxPool2d.dx', xShape]], undefined, width)[0];
+  const spec = g.dh === 1 && g.dw === 1 ? MAX_BACKWARD : MAX_BACKWARD_DILATED;
+  return poolPass(spec[width], g, [dy, argmax], [['maxPool2d.dx', xShape]], undefined, width)[0];
 }
 
 /** Differentiable max pool; the argmax lives on the tape until the backward has run. */

@@ -298,7 +298,7 @@ export class Dropout extends Module {
 }
 
 /** The pool layers' options: their op's, less the window and stride (the first two arguments). */
-export type MaxPool2dLayerOptions = Pick<Pool2dOptions, 'padding' | 'ceilMode'>;
+export type MaxPool2dLayerOptions = Pick<Pool2dOptions, 'padding' | 'ceilMode' | 'dilation'>;
 export type AvgPool2dLayerOptions = Pick<AvgPool2dOptions, 'padding' | 'ceilMode' | 'countIncludePad' | 'divisorOverride'>;
 
 /** A pool layer's window, stride and options (those in `known`), checked when it is built, naming the layer. */
@@ -312,13 +312,14 @@ function checkPoolLayer(layer: string, size: unknown, stride: unknown, opts: obj
 }
 
 /**
- * MaxPool2d(size = 2, stride = size, { padding, ceilMode }): PyTorch's nn.MaxPool2d(size, stride,
- * padding, ceil_mode=...) with padding 'valid' (PyTorch's 0, the default), TensorFlow's 'same', or p.
+ * MaxPool2d(size = 2, stride = size, { padding, ceilMode, dilation }): PyTorch's nn.MaxPool2d(size,
+ * stride, padding, dilation, ceil_mode=...) with padding 'valid' (PyTorch's 0, the default),
+ * TensorFlow's 'same', or p.
  */
 export class MaxPool2d extends Module {
   constructor(readonly size = 2, readonly stride = size, readonly opts: MaxPool2dLayerOptions = {}) {
     super();
-    checkPoolLayer('MaxPool2d', size, stride, opts, ['padding', 'ceilMode']);
+    checkPoolLayer('MaxPool2d', size, stride, opts, ['padding', 'ceilMode', 'dilation']);
   }
   forward(x: Tensor): Tensor {
     return maxPool2d(x, { ...this.opts, size: this.size, stride: this.stride });

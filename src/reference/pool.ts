@@ -12,6 +12,8 @@ export interface PoolRefOptions {
   ceilMode?: boolean;
   countIncludePad?: boolean;
   divisorOverride?: number;
+  /** Max pool only: taps this far apart (PyTorch's dilation). */
+  dilation?: number | readonly [number, number];
 }
 
 interface Windows {
@@ -19,6 +21,8 @@ interface Windows {
   kw: number;
   sh: number;
   sw: number;
+  dh: number;
+  dw: number;
   padTop: number;
   padLeft: number;
   outH: number;
@@ -43,20 +47,23 @@ function torchOut(size: number, k: number, s: number, p: number, ceilMode: boole
 function windows(h: number, w: number, opts: PoolRefOptions): Windows {
   const [kh, kw] = pairOf(opts.size);
   const [sh, sw] = pairOf(opts.stride ?? [kh, kw]);
+  const [dh, dw] = pairOf(opts.dilation ?? 1);
+  // The window's span with its dilation's gaps (PyTorch's dilation * (kernel_size - 1) + 1).
+  const [spanH, spanW] = [dh * (kh - 1) + 1, dw * (kw - 1) + 1];
   const padding = opts.padding ?? 'valid';
   if (padding === 'same') {
     const outH = Math.ceil(h / sh);
     const outW = Math.ceil(w / sw);
-    const padTop = Math.floor(Math.max(0, (outH - 1) * sh + kh - h) / 2);
-    const padLeft = Math.floor(Math.max(0, (outW - 1) * sw + kw - w) / 2);
-    return { kh, kw, sh, sw, padTop, padLeft, outH, outW, countsPadding: false };
+    const padTop = Math.floor(Math.max(0, (outH - 1) * sh + spanH - h) / 2);
+    const padLeft = Math.floor(Math.max(0, (outW - 1) * sw + spanW - w) / 2);
+    return { kh, kw, sh, sw, dh, dw, padTop, padLeft, outH, outW, countsPadding: false };
   }
   const [ph, pw] = padding === 'valid' ? [0, 0] : pairOf(padding);
   const ceilMode = opts.ceilMode ?? false;
   return {
-    kh, kw, sh, sw, padTop: ph, padLeft: pw,
-    outH: torchOut(h, kh, sh, ph, ceilMode),
-    outW: torchOut(w, kw, sw, pw, ceilMode),
+    kh, kw, sh, sw, dh, dw, padTop: ph, padLeft: pw,
+    outH: torchOut(h, spanH, sh, ph, ceilMode),
+    outW: torchOut(w, spanW, sw, pw, ceilMode),
     countsPadding: opts.countIncludePad ?? true,
   };
 }
@@ -79,8 +86,8 @@ function eachWindow(shape: number[], opts: PoolRefOptions, visit: (o: number, wi
           let counted = 0;
           for (let i = 0; i < g.kh; i++) {
             for (let j = 0; j < g.kw; j++) {
-              const ih = oh * g.sh - g.padTop + i;
-              const iw = ow * g.sw - g.padLeft + j;
+              const ih = oh * g.sh - g.padTop + i * g.dh;
+              const iw = ow * g.sw - g.padLeft + j * g.dw;
               const real = ih >= 0 && ih < h && iw >= 0 && iw < w;
               if (real) window.push(((b * h + ih) * w + iw) * c + ch);
               if (real || (g.countsPadding && inPadded(ih, iw))) counted++;

@@ -29,8 +29,8 @@ export interface PoolCase<O> {
 }
 
 /** The output shape pool2dGeometry gives (the op's own rule, checked by hand elsewhere). */
-export function outShapeOf(shape: readonly number[], opts: AvgPool2dOptions): number[] {
-  const g = pool2dGeometry('test', shape, opts, AVG_POOL_OPTIONS);
+export function outShapeOf(shape: readonly number[], opts: AvgPool2dOptions | Pool2dOptions): number[] {
+  const g = pool2dGeometry('test', shape, opts, [...AVG_POOL_OPTIONS, 'dilation']);
   return [g.n, g.outH, g.outW, g.c];
 }
 

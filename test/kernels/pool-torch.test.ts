@@ -206,6 +206,87 @@ describe("explicit padding against pad2d then 'valid' (what a port composed befo
   });
 });
 
+describe("maxPool2d's dilation (PyTorch's)", () => {
+  // PyTorch: floor((in + 2p - d(k - 1) - 1) / s) + 1, the window spanning d(k - 1) + 1; the ceil
+  // rule as above. [in, k, s, p, d, floor out, ceil out]:
+  const SIZES = [
+    // span 5: (9 - 5) / 1 = 4: 5 both ways.
+    [9, 3, 1, 0, 2, 5, 5],
+    // span 5: (8 + 2 - 5) / 2 = 2.5: floor 3; ceil 4, 3 * 2 = 6 < 8 + 1.
+    [8, 3, 2, 1, 2, 3, 4],
+    // span 4: (7 + 2 - 4) / 2 = 2.5: floor 3; ceil 4, 6 < 8.
+    [7, 2, 2, 1, 3, 3, 4],
+    // span 5: (10 + 2 - 5) / 3 = 2.33: floor 3; ceil 4, 9 < 11.
+    [10, 3, 3, 1, 2, 3, 4],
+  ] as const;
+  for (const [h, k, s, p, d, floorOut, ceilOut] of SIZES) {
+    it(`in ${h}, size ${k}, stride ${s}, padding ${p}, dilation ${d}: ${floorOut}, ceilMode ${ceilOut}; the reference agrees`, () => {
+      for (const [ceilMode, want] of [[false, floorOut], [true, ceilOut]] as const) {
+        const opts = { size: k, stride: s, padding: p, ceilMode, dilation: d };
+        expect(outShapeOf([1, h, h, 1], opts)).toEqual([1, want, want, 1]);
+        expect(maxPool2dRef(nd(new Float64Array(h * h), [1, h, h, 1]), opts).shape).toEqual([1, want, want, 1]);
+      }
+    });
+  }
+
+  it('a dilated window with every tap in the padding is refused, the rest run: every in 1..9, size 1..3, stride 1..3, dilation 2..3, allowed padding, ceilMode', () => {
+    let checked = 0;
+    let refused = 0;
+    for (let h = 1; h <= 9; h++) {
+      for (let k = 1; k <= 3; k++) {
+        for (let s = 1; s <= 3; s++) {
+          for (let d = 2; d <= 3; d++) {
+            for (let p = 0; 2 * p <= k; p++) {
+              for (const ceilMode of [false, true]) {
+                const opts = { size: k, stride: s, padding: p, ceilMode, dilation: d };
+                if (h + 2 * p - d * (k - 1) - 1 + (ceilMode ? s - 1 : 0) < 0) continue;
+                // The windows by the reference's own count; a window whose taps are all padding is refused.
+                const out = maxPool2dRef(nd(new Float64Array(h * h), [1, h, h, 1]), opts).shape[1];
+                const taps = (oh: number) => Array.from({ length: k }, (_, i) => oh * s - p + i * d);
+                const hollow = Array.from({ length: out }, (_, oh) => oh).some((oh) => !taps(oh).some((r) => r >= 0 && r < h));
+                if (hollow) {
+                  expect(() => outShapeOf([1, h, h, 1], opts), JSON.stringify({ h, ...opts })).toThrow(/has every tap in the padding/);
+                  refused++;
+                  continue;
+                }
+                expect(outShapeOf([1, h, h, 1], opts)[1]).toBe(out);
+                expect(maxPool2dRef(nd(uniform(h * h, h + k + s + d), [1, h, h, 1]), opts).data.every(Number.isFinite)).toBe(true);
+                checked++;
+              }
+            }
+          }
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(150);
+    expect(refused, 'some small inputs do have such windows').toBeGreaterThan(0);
+  });
+
+  it('the layer takes it, and a dilation of 1 is the plain pool', async () => {
+    const x = fromNd(uniform(2 * 7 * 7 * 3, 690), [2, 7, 7, 3]);
+    const layer = new dn.nn.MaxPool2d(3, 1, { dilation: 2 });
+    const y = layer.forward(x);
+    expect(y.shape).toEqual([2, 3, 3, 3]);
+    const [plain, one] = [maxPool2d(x, { size: 2 }), maxPool2d(x, { size: 2, dilation: 1 })];
+    expect(Array.from(await one.toArray())).toEqual(Array.from(await plain.toArray()));
+    for (const t of [x, y, plain, one]) t.dispose();
+  });
+});
+
+// Dilation 2 and 3, [rows, columns], with padding, ceilMode, 'same', vec4 channels, and stride =
+// size (which must not take the one-thread-per-window backward: dilated windows leave gaps).
+const MAX_DILATED = [
+  { shape: [2, 9, 9, 3], opts: { size: 3, stride: 1, dilation: 2 } },
+  { shape: [1, 8, 7, 5], opts: { size: 3, stride: 2, padding: 1, ceilMode: true, dilation: 2 } },
+  { shape: [2, 7, 9, 4], opts: { size: 2, stride: 2, padding: 1, dilation: 3 } },
+  { shape: [1, 10, 8, 3], opts: { size: [3, 2], stride: [3, 2], padding: [1, 1], dilation: [2, 3] } },
+  { shape: [1, 7, 6, 4], opts: { size: 3, stride: 2, padding: 'same', dilation: 2 } },
+] as const satisfies readonly { shape: readonly number[]; opts: dn.Pool2dOptions }[];
+
+describe('maxPool2d with dilation', () => {
+  poolCaseTests('max', MAX_DILATED, 540, 560);
+});
+
 describe('pool option checks', () => {
   it('refuses with the op, the option and the value, before any GPU work', () => {
     const x = dn.zeros([1, 5, 5, 2]);
@@ -222,10 +303,15 @@ describe('pool option checks', () => {
       [() => avgPool2d(x, { size: 2, divisorOverride: 0 }), dn.ArgumentError, /^avgPool2d: divisorOverride must be an integer >= 1/],
       [() => avgPool2d(x, { size: 2, divisorOverride: 1.5 }), dn.ArgumentError, /^avgPool2d: divisorOverride must be an integer/],
       // avgPool2d's options are not the max pool's.
-      [() => maxPool2d(x, { size: 2, countIncludePad: false } as never), dn.ArgumentError, /^maxPool2d: unknown option 'countIncludePad'; the options are size, stride, padding, ceilMode$/],
+      [() => maxPool2d(x, { size: 2, countIncludePad: false } as never), dn.ArgumentError, /^maxPool2d: unknown option 'countIncludePad'; the options are size, stride, padding, ceilMode, dilation$/],
       // PyTorch's spelling is named with dawnet's.
       [() => maxPool2d(x, { size: 2, ceil_mode: true } as never), dn.ArgumentError, /^maxPool2d: unknown option 'ceil_mode' \(did you mean ceilMode\?\)/],
       [() => avgPool2d(x, { size: 2, count_include_pad: false } as never), dn.ArgumentError, /did you mean countIncludePad\?/],
+      // PyTorch's AvgPool2d has no dilation.
+      [() => avgPool2d(x, { size: 2, dilation: 2 } as never), dn.ArgumentError, /^avgPool2d: unknown option 'dilation'/],
+      [() => maxPool2d(x, { size: 2, dilation: 0 }), dn.ShapeError, /^maxPool2d: dilation must be positive integers, got 0/],
+      // Dilated 3 by 2, the window spans 5: 5 + 0 - 5 >= 0 fits; with dilation 3 it spans 7.
+      [() => maxPool2d(x, { size: 3, dilation: 3 }), dn.ShapeError, /^maxPool2d: window 3x3 \(dilated to 7x7\) is larger than the input \[1,5,5,2\]/],
       // 5 + 2 - 8 < 0: no window fits (7 would, exactly).
       [() => maxPool2d(x, { size: 8, padding: 1 }), dn.ShapeError, /^maxPool2d: window 8x8 is larger than the input \[1,5,5,2\] with padding 1x1/],
     ];
