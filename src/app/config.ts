@@ -63,7 +63,7 @@ export interface TrainConfig {
   accumulate?: number;
   /**
    * 'plateau' (the notebook's ReduceLROnPlateau on val_loss; absent in older runs) or 'cosine'
-   * (cosine decay by epoch from lr to lr / 100 over the run's epochs).
+   * (cosine decay by epoch from lr towards lr / 100, reached when the run's epochs end).
    */
   lrSchedule?: 'plateau' | 'cosine';
   /**

@@ -37,9 +37,12 @@ export interface CosineDecayOptions {
 }
 
 /**
- * Cosine decay (SGDR without restarts, Keras's CosineDecay by epoch): after the warm-up,
- * minLr + (lr - minLr) · (1 + cos(π · t)), halved, t running from 0 at the first epoch after
- * the warm-up to 1 at the last (epochs - 1), and staying at 1 past it.
+ * Cosine decay (SGDR without restarts): after the warm-up, minLr + (lr - minLr) · (1 + cos(π · t)),
+ * halved, t = (epoch - warmupEpochs) / (epochs - warmupEpochs): 0 at the first epoch after the
+ * warm-up, reaching 1 (minLr) at `epochs`, where the run has ended, and staying there past it. So
+ * the last epoch still trains, at a small rate above minLr, as PyTorch's CosineAnnealingLR
+ * (T_max = the epochs after warm-up) and Keras's CosineDecay (decay_steps alike) give it. Before
+ * 2026-11-27 t reached 1 at the last epoch itself, which with minLr 0 trained it at lr 0.
  */
 export function cosineDecay(options: CosineDecayOptions): Schedule {
   const op = 'cosineDecay';
@@ -51,7 +54,7 @@ export function cosineDecay(options: CosineDecayOptions): Schedule {
   expectOptionalNumber(op, 'warmupEpochs', warmupEpochs, { integer: true, min: 0, below: epochs });
   return (epoch) => {
     if (epoch < warmupEpochs) return (lr * (epoch + 1)) / warmupEpochs;
-    const t = Math.min(1, (epoch - warmupEpochs) / Math.max(1, epochs - warmupEpochs - 1));
+    const t = Math.min(1, (epoch - warmupEpochs) / (epochs - warmupEpochs));
     return minLr + ((lr - minLr) * (1 + Math.cos(Math.PI * t))) / 2;
   };
 }

@@ -195,9 +195,9 @@ describe('--lr-schedule cosine and --clip-grad-norm', () => {
     const a = await runCli(cli, ['train', 'segment', '--data', data, '--out', run, '--epochs', '3', '--lr-schedule', 'cosine', '--clip-grad-norm', '1', '--accumulate', '2', ...SEGMENT], { timeoutMs: 200_000 });
     expect(a.code, a.stderr).toBe(0);
     const lrs = readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).lr);
-    // --lr 0.003 down to 0.003 / 100 over 3 epochs: t = 0, 1/2, 1.
+    // --lr 0.003 towards 0.003 / 100 over 3 epochs: t = 0, 1/3, 2/3.
     const [lr, min] = [0.003, 0.00003];
-    const want = [lr, min + (lr - min) / 2, min];
+    const want = [0, 1 / 3, 2 / 3].map((t) => min + ((lr - min) * (1 + Math.cos(Math.PI * t))) / 2);
     lrs.forEach((v: number, i: number) => expect(v).toBeCloseTo(want[i], 9));
     const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8'));
     expect([config.lrSchedule, config.clipGradNorm, config.accumulate]).toEqual(['cosine', 1, 2]);

@@ -8,13 +8,17 @@ import { useGpu } from '../helpers/gpu.js';
 useGpu();
 
 describe('schedules', () => {
-  it('cosineDecay: linear warm-up, then half a cosine from lr to minLr at the last epoch', () => {
+  it("cosineDecay: linear warm-up, then half a cosine from lr towards minLr, reached when the run ends (PyTorch's CosineAnnealingLR)", () => {
     const s = dn.train.cosineDecay({ lr: 1, epochs: 6, minLr: 0.1, warmupEpochs: 2 });
-    const got = [0, 1, 2, 3, 4, 5, 9].map((e) => s(e, 0));
-    // After the warm-up, t = 0, 1/3, 2/3, 1 over epochs 2..5.
+    const got = [0, 1, 2, 3, 4, 5, 6, 9].map((e) => s(e, 0));
+    // After the warm-up, t = (epoch - 2) / 4: 0, 1/4, 2/4, 3/4 over epochs 2..5, 1 from epoch 6.
     const cos = (t: number) => 0.1 + 0.9 * (1 + Math.cos(Math.PI * t)) / 2;
-    const want = [0.5, 1, cos(0), cos(1 / 3), cos(2 / 3), cos(1), cos(1)];
+    const want = [0.5, 1, cos(0), cos(1 / 4), cos(2 / 4), cos(3 / 4), cos(1), cos(1)];
     got.forEach((v, i) => expect(v).toBeCloseTo(want[i], 12));
+    // With minLr 0 the last epoch still trains: PyTorch's CosineAnnealingLR(T_max = 4) gives
+    // 0.5 (1 + cos(3π/4)) = 0.1464 there.
+    expect(dn.train.cosineDecay({ lr: 1, epochs: 4 })(3, 0)).toBeCloseTo(0.5 * (1 + Math.cos((3 * Math.PI) / 4)), 12);
+    expect(dn.train.cosineDecay({ lr: 1, epochs: 1 })(0, 0)).toBe(1);
   });
 
   it('stepDecay: lr · factor^floor(epoch / every)', () => {
