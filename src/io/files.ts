@@ -35,6 +35,10 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array | string, 
   const fs = await nodeFs();
   const paths = await nodePath();
   const dir = paths.dirname(path);
+  // A folder where the file goes would fail at the rename, naming the temporary file: said here instead.
+  if (await fs.stat(path).then((st) => st.isDirectory(), () => false)) {
+    throw new ArgumentError(`${op ? `${op}: ` : ''}${path} is a folder; give a file path in it, such as ${paths.join(path, 'model.safetensors')}`);
+  }
   const tmp = paths.join(dir, `.${paths.basename(path)}.${process.pid}.${Date.now()}.tmp`);
   // A failure names the file asked for, not the temporary one, and leaves no temporary behind
   // (a full disk fails the write, not the rename).

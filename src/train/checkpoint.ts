@@ -29,6 +29,27 @@ export interface CheckpointMeta {
   [key: string]: unknown;
 }
 
+/**
+ * The free-form metadata as JSON, which has no NaN or infinities: a non-finite number is written as
+ * {"$float": "NaN"} ("Infinity", "-Infinity") and read back as the number (a NaN val_loss in an
+ * epoch's metrics came back as null). Files written before keep their nulls. A value JSON cannot
+ * hold (a BigInt, a cycle) is refused before anything is written.
+ */
+const NON_FINITE = '$float';
+function encodeMeta(meta: CheckpointMeta): string {
+  try {
+    return JSON.stringify(meta, (_key, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? { [NON_FINITE]: String(v) } : v));
+  } catch (e) {
+    throw new ArgumentError(`saveCheckpoint: meta must be plain JSON data (numbers, strings, booleans, arrays, objects): ${(e as Error).message}`);
+  }
+}
+function reviveNonFinite(_key: string, v: unknown): unknown {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return v;
+  const keys = Object.keys(v);
+  const f = (v as Record<string, unknown>)[NON_FINITE];
+  return keys.length === 1 && (f === 'NaN' || f === 'Infinity' || f === '-Infinity') ? Number(f) : v;
+}
+
 async function toHost(t: Tensor): Promise<HostTensor> {
   return { shape: [...t.shape], data: await t.toArray() };
 }
@@ -57,7 +78,7 @@ export async function encodeCheckpoint(
   for (const [name, t] of extra ?? []) tensors.set(name, await toHost(t));
   const metadata: Record<string, string> = {
     format: 'dawnet-checkpoint-1',
-    meta: JSON.stringify(meta),
+    meta: encodeMeta(meta),
     modules: JSON.stringify(model.namedScalarState()),
   };
   if (optimizer) {
@@ -174,7 +195,7 @@ function metadataJson(metadata: Record<string, string>, key: string, source: str
   if (metadata[key] === undefined) return undefined;
   let value: unknown;
   try {
-    value = JSON.parse(metadata[key]);
+    value = key === 'meta' ? JSON.parse(metadata[key], reviveNonFinite) : JSON.parse(metadata[key]);
   } catch {
     throw new FormatError(`${source}: the checkpoint's '${key}' metadata is not JSON (damaged file?)`);
   }

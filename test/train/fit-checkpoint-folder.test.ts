@@ -2,6 +2,7 @@
 // Keras's model.save and ModelCheckpoint do (fit's ModelCheckpoint failed with Node's bare ENOENT
 // after the first epoch); a file in the way is an error naming the folder, and nothing is written.
 
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,6 +45,24 @@ describe('saveCheckpoint', () => {
     await writeFile(join(dir, 'file'), 'x');
     const blocked = join(dir, 'file', 'd', 'e.safetensors');
     await expect(dn.train.saveCheckpoint(blocked, model, null, { epoch: 1 })).rejects.toThrow(`cannot create folder ${join(dir, 'file', 'd')}: ${join(dir, 'file')} is in the way`);
+    model.dispose();
+  });
+
+  it("keeps NaN and infinities in meta, and refuses a folder as the path or meta JSON cannot hold, writing nothing", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'dawnet-ckpt-'));
+    dirs.push(dir);
+    const model = new Scale();
+    const path = join(dir, 'c.safetensors');
+    // A run without validation logs val_loss NaN; JSON alone would bring it back as null.
+    await dn.train.saveCheckpoint(path, model, null, { epoch: 0, metrics: { loss: 0.5, val_loss: NaN }, best: Infinity, worst: -Infinity, note: { $float: 'text' } });
+    const meta = (await dn.train.loadCheckpoint(path, model)).meta;
+    expect(meta.metrics).toEqual({ loss: 0.5, val_loss: NaN });
+    expect([meta.best, meta.worst, meta.note]).toEqual([Infinity, -Infinity, { $float: 'text' }]);
+    await expect(dn.train.saveCheckpoint(dir, model, null, { epoch: 1 })).rejects.toThrow(`saveCheckpoint: ${dir} is a folder; give a file path in it, such as ${join(dir, 'model.safetensors')}`);
+    const other = join(dir, 'big.safetensors');
+    await expect(dn.train.saveCheckpoint(other, model, null, { epoch: 1, size: 10n })).rejects.toThrow(dn.ArgumentError);
+    expect(existsSync(other)).toBe(false);
+    expect(readdirSync(dir).sort()).toEqual(['c.safetensors']);
     model.dispose();
   });
 });
