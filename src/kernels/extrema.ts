@@ -366,15 +366,17 @@ export function min(x: Tensor, axes?: number | number[], keepDims = false): Tens
   return extremum('min', x, axes, keepDims);
 }
 
-function argExtremum(kind: ExtremumKind, x: Tensor, axis: number): Tensor {
+function argExtremum(kind: ExtremumKind, x: Tensor, axis: number, keepDims: boolean): Tensor {
   const op = kind === 'max' ? 'argmax' : 'argmin';
   expectTensor(op, 'input x', x);
   expectNumber(op, 'axis', axis, { integer: true });
+  if (typeof keepDims !== 'boolean') throw new ArgumentError(`${op}: keepDims must be a boolean, got ${describeValue(keepDims)}`);
   const [ax] = normaliseAxes(op, x, axis);
   const r = x.shape[ax];
   if (r === 0) throw new ShapeError(`${op}: axis ${ax} of ${x.describe()} is empty`);
   if (r > MAX_INDEXED) throw new ShapeError(`${op}: axis ${ax} of ${x.describe()} is longer than 2^24, where float32 indices are no longer exact`);
-  const outShape = x.shape.filter((_, i) => i !== ax);
+  // keepDims (PyTorch's keepdim): the axis kept with size 1, which broadcasts against x.
+  const outShape = keepDims ? x.shape.map((d, i) => (i === ax ? 1 : d)) : x.shape.filter((_, i) => i !== ax);
   const [a, b] = [shapeSize(x.shape.slice(0, ax)), shapeSize(x.shape.slice(ax + 1))];
   // The last axis where a thread per output would take it anyway: the index alone (argmax-rows.ts).
   if (b === 1 && r > 1 && a > 0 && extremaThreads(r) && extremaParts(r) === 1) return argExtremumRows(kind, x, a, r, outShape);
@@ -384,12 +386,15 @@ function argExtremum(kind: ExtremumKind, x: Tensor, axis: number): Tensor {
   return states.index;
 }
 
-/** dn.argmax(x, axis): the index of the first maximum along the axis, as float32 (oneHot takes it). Not differentiable. */
-export function argmax(x: Tensor, axis: number): Tensor {
-  return argExtremum('max', x, axis);
+/**
+ * dn.argmax(x, axis, keepDims?): the index of the first maximum along the axis, as float32
+ * (oneHot takes it); keepDims keeps the axis with size 1 (PyTorch's keepdim). Not differentiable.
+ */
+export function argmax(x: Tensor, axis: number, keepDims = false): Tensor {
+  return argExtremum('max', x, axis, keepDims);
 }
 
-/** dn.argmin(x, axis): the index of the first minimum along the axis, as float32. Not differentiable. */
-export function argmin(x: Tensor, axis: number): Tensor {
-  return argExtremum('min', x, axis);
+/** dn.argmin(x, axis, keepDims?): the index of the first minimum along the axis, as float32. Not differentiable. */
+export function argmin(x: Tensor, axis: number, keepDims = false): Tensor {
+  return argExtremum('min', x, axis, keepDims);
 }

@@ -100,6 +100,19 @@ describe('argmax and argmin over the last axis, a thread per row', () => {
     i.dispose();
   });
 
+  it("keepDims keeps the axis with size 1 (PyTorch's keepdim), on either path; anything but a boolean is refused", async () => {
+    const x = ties(2 * 3 * 4, 31);
+    const xt = fromNd(x, [2, 3, 4]);
+    for (const [axis, shape] of [[-1, [2, 3, 1]], [1, [2, 1, 4]]] as const) {
+      const [kept, flat] = [argmax(xt, axis, true), argmax(xt, axis)];
+      expect(kept.shape).toEqual(shape);
+      expect(Array.from(await kept.toArray())).toEqual(Array.from(await flat.toArray()));
+      for (const t of [kept, flat]) t.dispose();
+    }
+    expect(() => argmin(xt, -1, 1 as never)).toThrow(/^argmin: keepDims must be a boolean, got the number 1/);
+    xt.dispose();
+  });
+
   it('other axes and long rows keep the general reduction', async () => {
     const x = ties(6 * 70 * 4, 3);
     expect((await check('max', x, [6, 70, 4])).kernels).toEqual(['argmax.rows|vec4']);
