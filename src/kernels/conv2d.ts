@@ -31,14 +31,14 @@ import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { describeValue, expectChoice, nchwHint, expectKnownOptions, expectOptionalTensor, expectOptions, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { scope } from '../graph/scope.js';
-import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
+import { emptyTensor, formatShape, zeros, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Bound, type Range } from './chunking.js';
 import type { ConvFamily } from './conv2d-gemm.js';
 import { convTile, defaultConvFamily, launch } from './conv2d-launch.js';
 import type { GemmTile } from './conv2d-tiled.js';
 import { launchWeightGrad, splitKCount } from './conv2d-wgrad-split.js';
-import { groupedConv, groupedConvBackwardInput, groupedConvBackwardWeight, groupedConvForward, isGrouped } from './conv2d-grouped.js';
-import { dilatedConv, dilatedConvBackwardInput, dilatedConvBackwardWeight, dilatedConvForward, dilatedPlan, isDilated } from './conv2d-dilated.js';
+import { groupedConv, groupedConvBackwardInput, groupedConvBackwardWeight, groupedConvForward, isGrouped, resolveGroups } from './conv2d-grouped.js';
+import { dilatedConv, dilatedConvBackwardInput, dilatedConvBackwardWeight, dilatedConvForward, dilatedPlan, isDilated, resolveDilation } from './conv2d-dilated.js';
 import { convAlgorithm, winogradConv } from './conv2d-winograd-run.js';
 import { winogradFusedConv } from './conv2d-winograd-fused.js';
 import { uniformWeightsChunk } from './conv2d-uniform-weights.js';
@@ -121,6 +121,29 @@ export function samePadding(size: number, k: number, stride: number): [number, n
 
 function checkRank4(op: string, what: string, shape: Shape, layout: string): void {
   if (shape.length !== 4) throw new ShapeError(`${op}: ${what} must be ${layout} (rank 4) but is ${formatShape(shape)}`);
+}
+
+/**
+ * conv2d of an empty batch (N = 0), as PyTorch's conv takes it: [0, Ho, Wo, Cout] with Ho and Wo
+ * those one sample would get (its dilation and groups included, each checked as for a sample),
+ * and zero gradients for the weights and bias; no kernel runs.
+ */
+function emptyBatchConv(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptions): Tensor {
+  const [, h, wd, cin] = x.shape;
+  const [kh, kw, , cout] = w.shape;
+  const [dh, dw] = opts.dilation === undefined ? [1, 1] : resolveDilation('conv2d', opts.dilation);
+  // One sample's geometry with the dilated kernel's span, the groups' channels together (which
+  // checks them against x's as a sample's conv would).
+  const wCin = w.shape[2] * resolveGroups('conv2d', opts.groups);
+  const g = conv2dGeometry([1, h, wd, cin], [(kh - 1) * dh + 1, (kw - 1) * dw + 1, wCin, cout], { stride: opts.stride, padding: opts.padding });
+  checkBias('conv2d', b, cout);
+  const y = emptyTensor([0, g.ho, g.wo, cout], 'conv2d.y');
+  const xShape = x.shape;
+  return record('conv2d', b ? [x, w, b] : [x, w], y, (_dy, needs) => [
+    needs[0] ? emptyTensor(xShape, 'conv2d.dx') : null,
+    needs[1] ? zeros(w.shape) : null,
+    b && needs[2] ? zeros(b.shape) : null,
+  ]);
 }
 
 /** Validates a conv2d call and works out its output size and padding. */
@@ -380,6 +403,7 @@ export function conv2dBackwardBias(dy: Tensor): Tensor {
 export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
   checkConvArgs('conv2d', x, w, b, opts, conv2dOptions);
   const relu = fusedRelu('conv2d', opts);
+  if (x.rank === 4 && x.shape[0] === 0) return emptyBatchConv(x, w, b, opts);
   if (isGrouped(opts) || isDilated(opts)) {
     const inner = withoutActivation(opts);
     const conv = () => (isGrouped(opts) ? groupedConv(x, w, b, inner) : dilatedConv(x, w, b, inner));

@@ -1,0 +1,63 @@
+// An empty batch (N = 0), as PyTorch takes one: conv2d (plain, strided, dilated, grouped, with
+// its fused ReLU) gives [0, Ho, Wo, Cout] with one sample's Ho and Wo, and zero weight and bias
+// gradients; a whole conv / batch norm / ReLU / pool stack runs forward and backward through it,
+// the running statistics untouched.
+
+import { describe, expect, it } from 'vitest';
+import * as dn from '../../src/index.js';
+import { useGpu } from '../helpers/gpu.js';
+
+useGpu();
+
+const zerosOf = async (t: dn.Tensor): Promise<number[]> => [...(await t.toArray())];
+
+describe('an empty batch', () => {
+  it("conv2d: one sample's output size, no work, zero weight and bias gradients", async () => {
+    const cases: [dn.Conv2dOptions, number[], number[]][] = [
+      [{ padding: 'same' }, [3, 3, 3, 4], [0, 8, 8, 4]],
+      [{ padding: 'valid', stride: 2 }, [3, 3, 3, 4], [0, 3, 3, 4]],
+      [{ padding: 'valid', dilation: 2 }, [3, 3, 3, 4], [0, 4, 4, 4]],
+      [{ padding: 'same', activation: 'relu' }, [3, 3, 3, 4], [0, 8, 8, 4]],
+      [{ padding: 'same', groups: 3 }, [3, 3, 1, 6], [0, 8, 8, 6]],
+    ];
+    for (const [opts, wShape, want] of cases) {
+      const x = dn.zeros([0, 8, 8, 3]);
+      x.requiresGrad = true;
+      const w = dn.full(wShape, 0.5);
+      w.requiresGrad = true;
+      const b = dn.full([wShape[3]], 0.1);
+      b.requiresGrad = true;
+      const y = dn.conv2d(x, w, b, opts);
+      expect(y.shape, JSON.stringify(opts)).toEqual(want);
+      const loss = dn.sum(y);
+      loss.backward();
+      expect(x.grad!.shape).toEqual([0, 8, 8, 3]);
+      expect((await zerosOf(w.grad!)).every((v) => v === 0)).toBe(true);
+      expect(await zerosOf(b.grad!)).toEqual(new Array(wShape[3]).fill(0));
+      for (const t of [x, w, b, y, loss]) t.dispose();
+    }
+  });
+
+  it('a conv, batch norm, ReLU and pool stack trains through it, the running statistics untouched', async () => {
+    dn.setInitSeed(5);
+    const net = new dn.nn.Sequential(new dn.nn.Conv2d(3, 4), new dn.nn.BatchNorm2d(4), new dn.nn.ReLU(), new dn.nn.MaxPool2d(2));
+    const bn = net.module('1') as dn.nn.BatchNorm2d;
+    const stats = await Promise.all([bn.runningMean, bn.runningVar].map(zerosOf));
+    const x = dn.zeros([0, 8, 8, 3]);
+    const y = net.forward(x);
+    expect(y.shape).toEqual([0, 4, 4, 4]);
+    const loss = dn.sum(y);
+    loss.backward();
+    for (const { name, tensor } of net.namedParameters()) expect((await zerosOf(tensor.grad!)).every((v) => v === 0), name).toBe(true);
+    expect(await Promise.all([bn.runningMean, bn.runningVar].map(zerosOf))).toEqual(stats);
+    for (const t of [x, y, loss]) t.dispose();
+    net.dispose();
+  });
+
+  it('a wrong weight is still refused', () => {
+    const x = dn.zeros([0, 8, 8, 3]);
+    const w = dn.zeros([3, 3, 2, 4]);
+    expect(() => dn.conv2d(x, w)).toThrow(dn.ShapeError);
+    for (const t of [x, w]) t.dispose();
+  });
+});
