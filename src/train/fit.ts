@@ -6,9 +6,10 @@
 // the averaged weights: what is logged, kept and saved is the same set of weights.
 
 import { ArgumentError, TrainingError } from '../errors.js';
+import { describeValue } from '../graph/args.js';
 import { noGrad } from '../graph/autograd.js';
 import { scope } from '../graph/scope.js';
-import { readTensors, type Tensor } from '../graph/tensor.js';
+import { readTensors, Tensor } from '../graph/tensor.js';
 import { unary } from '../kernels/elementwise.js';
 import { tuneConvs, type TuneOptions, type TunedConv } from '../kernels/conv2d-tuning.js';
 import { Module } from '../nn/module.js';
@@ -248,6 +249,10 @@ export async function trainEpoch(
       const step = () => scope(() => {
         const p = model.forward(b.x);
         let loss = opts.loss(p, b.y);
+        // A loss per sample or pixel would fail in backward as 'not a scalar; pass dy': said here, as fit's.
+        if (!(loss instanceof Tensor) || loss.size !== 1) {
+          throw new ArgumentError(`fit: the loss must return one number as a tensor (reduce it, e.g. dn.mean(...)); loss(pred, y) returned ${describeValue(loss)}`);
+        }
         // Fault injection for tests: a real NaN flowing through the graph, not a faked number.
         if (poison) loss = unary('scale', loss, Number.NaN);
         const metrics = opts.trainMetric ? noGrad(() => opts.trainMetric!.tensors(p, b.y)) : [];

@@ -79,3 +79,18 @@ describe('fit on a diverged step', () => {
     model.dispose();
   });
 });
+
+describe("fit on a loss that is not one number", () => {
+  it('is an ArgumentError naming fit and what the loss returned, and the weight is untouched', async () => {
+    const model = new Scale();
+    const optimizer = new dn.optim.SGD(model.parameters(), { lr: 0.01 });
+    // Per-sample squared errors, not reduced: backward alone would say 'not a scalar; pass dy'.
+    const perSample = (p: dn.Tensor, y: dn.Tensor) => dn.square(dn.sub(p, y));
+    const error = await dn.train.fit(model, rows([1, 2], [2, 4]), null, { epochs: 1, optimizer, loss: perSample }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(dn.ArgumentError);
+    expect((error as Error).message).toMatch(/^fit: the loss must return one number as a tensor \(reduce it, e\.g\. dn\.mean\(\.\.\.\)\); loss\(pred, y\) returned tensor#\d+ \[2,1\]/);
+    expect(await model.w.toArray()).toEqual(Float32Array.of(0.5));
+    optimizer.dispose();
+    model.dispose();
+  });
+});
