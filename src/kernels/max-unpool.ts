@@ -81,8 +81,11 @@ export interface MaxUnpool2dOptions {
   stride?: number | readonly [number, number];
   /** Its explicit padding (default 0). TF's 'same' has no inverse size: give outputSize instead. */
   padding?: number | readonly [number, number];
-  /** [H, W] of the output: the pooled input's, where several sizes pool to x's. */
-  outputSize?: readonly [number, number];
+  /**
+   * [H, W] of the output, or the whole NHWC shape (the pooled input's `.shape`, its N and C
+   * checked against x's): what tells apart the sizes that pool to x's.
+   */
+  outputSize?: readonly [number, number] | readonly [number, number, number, number];
 }
 
 const OPTIONS = new Set(['size', 'stride', 'padding', 'outputSize']);
@@ -116,7 +119,12 @@ export function unpoolGeometry(xShape: Shape, opts: MaxUnpool2dOptions): UnpoolG
   const dw = (w - 1) * sw - 2 * pw + kw;
   let [outH, outW] = [dh, dw];
   if (opts.outputSize !== undefined) {
-    [outH, outW] = pairOption('outputSize', opts.outputSize, 1);
+    const size: unknown = opts.outputSize;
+    if (Array.isArray(size) && size.length === 4) {
+      // A whole NHWC shape (PyTorch takes a whole NCHW size too): its sample count and channels must be x's.
+      if (size[0] !== n || size[3] !== c) throw new ShapeError(`maxUnpool2d: outputSize ${formatShape(size)} has another batch or channel count than x ${formatShape(xShape)}`);
+      [outH, outW] = pairOption('outputSize', [size[1], size[2]], 1);
+    } else [outH, outW] = pairOption('outputSize', size, 1);
     if (!(Math.abs(outH - dh) < sh && Math.abs(outW - dw) < sw)) {
       throw new ArgumentError(`maxUnpool2d: outputSize [${outH}, ${outW}] is not one a pool of size [${kh}, ${kw}], stride [${sh}, ${sw}] and padding [${ph}, ${pw}] takes to ${h}x${w}: each side must be within a stride of [${dh}, ${dw}]`);
     }

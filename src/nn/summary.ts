@@ -62,7 +62,10 @@ export function summary(root: Module, inputShape?: Shape): string {
   const output = (m: Module, i: number): string => {
     const calls = ran!.shapes.get(m);
     if (calls) {
-      const distinct = [...new Set(calls.map(formatShape))].join(', ');
+      const counts = new Map<string, number>();
+      for (const s of calls.map(formatShape)) counts.set(s, (counts.get(s) ?? 0) + 1);
+      // Each distinct shape once, with how many calls gave it where more than one did.
+      const distinct = [...counts].map(([s, k]) => (k > 1 ? `${s} ×${k}` : s)).join(', ');
       return calls.length > 1 ? `${distinct} (${calls.length} calls)` : distinct;
     }
     return i > 0 && ran!.fused.has(tree[i - 1][1]) ? '(fused above)' : '-';

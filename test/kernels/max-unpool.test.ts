@@ -169,6 +169,9 @@ describe('maxUnpool2d', () => {
     expect(unpoolGeometry([1, 3, 4, 2], { size: 3, stride: 2, padding: 1 })).toMatchObject({ outH: 5, outW: 7 });
     // Within a stride of the default: 5 and 7 are, 4 and 9 are not.
     expect(unpoolGeometry([1, 3, 4, 2], { size: 2, outputSize: [7, 9] })).toMatchObject({ outH: 7, outW: 9 });
+    // The pooled input's whole shape, as PyTorch takes a whole size; N and C must be x's.
+    expect(unpoolGeometry([1, 3, 4, 2], { size: 2, outputSize: [1, 7, 9, 2] })).toMatchObject({ outH: 7, outW: 9 });
+    expect(() => unpoolGeometry([1, 3, 4, 2], { size: 2, outputSize: [1, 7, 9, 3] })).toThrow(/outputSize \[1,7,9,3\] has another batch or channel count than x \[1,3,4,2\]/);
     expect(() => maxUnpool2d(x, idx, { size: 2, outputSize: [8, 8] })).toThrow(/outputSize \[8, 8\] is not one a pool of size \[2, 2\], stride \[2, 2\] and padding \[0, 0\] takes to 3x4/);
     expect(() => maxUnpool2d(x, idx, { size: 2, dilation: 2 } as MaxUnpool2dOptions)).toThrow(ArgumentError);
     expect(() => maxUnpool2d(x, idx, { size: 0 })).toThrow(/maxUnpool2d: size must be a whole number >= 1/);

@@ -70,6 +70,15 @@ describe('Module.summary', () => {
     const net = new TwoConvs();
     const rows = rowsOf(net.summary([1, 8, 8, 3]));
     expect(rows.find((r) => r.startsWith('relu '))).toMatch(/ReLU\s+\[1,8,8,4\], \[1,4,4,8\] \(2 calls\)$/);
+    // Called twice more on the second conv's output: that shape three times.
+    class Again extends TwoConvs {
+      override forward(x: dn.Tensor): dn.Tensor {
+        return this.relu.forward(this.relu.forward(super.forward(x)));
+      }
+    }
+    const again = new Again();
+    expect(rowsOf(again.summary([1, 8, 8, 3])).find((r) => r.startsWith('relu '))).toMatch(/ReLU\s+\[1,8,8,4\], \[1,4,4,8\] ×3 \(4 calls\)$/);
+    again.dispose();
     expect(rows.find((r) => r.startsWith('conv1 '))).toMatch(/Conv2d\s+\[1,8,8,4\]\s+112$/);
     net.dispose();
   });
