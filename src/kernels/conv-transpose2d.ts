@@ -26,6 +26,7 @@ import {
   checkBias,
   checkConvArgs,
   conv2dBackwardBias,
+  emptyBatchConv,
   conv2dGeometry,
   forwardGemm,
   resolveExplicitPadding,
@@ -109,6 +110,12 @@ export function convTranspose2dForward(x: Tensor, w: Tensor, b: Tensor | null, o
 /** dn.convTranspose2d(x, w, b?, {stride, padding}): records dx, dw, db, computing only those needed. */
 export function convTranspose2d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: ConvTranspose2dOptions = {}): Tensor {
   checkConvArgs(OP, x, w, b, opts, checkOptions);
+  if (x.rank === 4 && x.shape[0] === 0) {
+    // An empty batch (N = 0): one sample's output size, nothing to compute.
+    const { yShape, g: one } = convTranspose2dGeometry([1, ...x.shape.slice(1)], w.shape, opts);
+    checkBias(OP, b, one.cin);
+    return emptyBatchConv(OP, x, w, b, [0, ...yShape.slice(1)]);
+  }
   const { g } = convTranspose2dGeometry(x.shape, w.shape, opts);
   checkBias(OP, b, g.cin);
   const y = backwardInputGemm(g, x, w, b);

@@ -124,26 +124,31 @@ function checkRank4(op: string, what: string, shape: Shape, layout: string): voi
 }
 
 /**
- * conv2d of an empty batch (N = 0), as PyTorch's conv takes it: [0, Ho, Wo, Cout] with Ho and Wo
- * those one sample would get (its dilation and groups included, each checked as for a sample),
- * and zero gradients for the weights and bias; no kernel runs.
+ * A conv-like op (conv2d, convTranspose2d, depthwiseConv2d) on an empty batch (N = 0), as
+ * PyTorch's convs take one: an empty y of `yShape` (one sample's size, worked out by the caller
+ * with its checks), and for backward an empty dx and zero weight and bias gradients. No kernel runs.
  */
-function emptyBatchConv(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptions): Tensor {
+export function emptyBatchConv(op: string, x: Tensor, w: Tensor, b: Tensor | null, yShape: Shape): Tensor {
+  const [xShape, wShape, bShape] = [x.shape, w.shape, b?.shape];
+  return record(op, b ? [x, w, b] : [x, w], emptyTensor(yShape, `${op}.y`), (_dy, needs) => [
+    needs[0] ? emptyTensor(xShape, `${op}.dx`) : null,
+    needs[1] ? zeros(wShape) : null,
+    bShape && needs[2] ? zeros(bShape) : null,
+  ]);
+}
+
+/**
+ * conv2d's output shape for an empty batch: one sample's geometry with the dilated kernel's span
+ * and the groups' channels together (which checks them against x's as a sample's conv would).
+ */
+function emptyBatchShape(x: Tensor, w: Tensor, b: Tensor | null, opts: Conv2dOptions): Shape {
   const [, h, wd, cin] = x.shape;
   const [kh, kw, , cout] = w.shape;
   const [dh, dw] = opts.dilation === undefined ? [1, 1] : resolveDilation('conv2d', opts.dilation);
-  // One sample's geometry with the dilated kernel's span, the groups' channels together (which
-  // checks them against x's as a sample's conv would).
   const wCin = w.shape[2] * resolveGroups('conv2d', opts.groups);
   const g = conv2dGeometry([1, h, wd, cin], [(kh - 1) * dh + 1, (kw - 1) * dw + 1, wCin, cout], { stride: opts.stride, padding: opts.padding });
   checkBias('conv2d', b, cout);
-  const y = emptyTensor([0, g.ho, g.wo, cout], 'conv2d.y');
-  const xShape = x.shape;
-  return record('conv2d', b ? [x, w, b] : [x, w], y, (_dy, needs) => [
-    needs[0] ? emptyTensor(xShape, 'conv2d.dx') : null,
-    needs[1] ? zeros(w.shape) : null,
-    b && needs[2] ? zeros(b.shape) : null,
-  ]);
+  return [0, g.ho, g.wo, cout];
 }
 
 /** Validates a conv2d call and works out its output size and padding. */
@@ -403,7 +408,7 @@ export function conv2dBackwardBias(dy: Tensor): Tensor {
 export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
   checkConvArgs('conv2d', x, w, b, opts, conv2dOptions);
   const relu = fusedRelu('conv2d', opts);
-  if (x.rank === 4 && x.shape[0] === 0) return emptyBatchConv(x, w, b, opts);
+  if (x.rank === 4 && x.shape[0] === 0) return emptyBatchConv('conv2d', x, w, b, emptyBatchShape(x, w, b, opts));
   if (isGrouped(opts) || isDilated(opts)) {
     const inner = withoutActivation(opts);
     const conv = () => (isGrouped(opts) ? groupedConv(x, w, b, inner) : dilatedConv(x, w, b, inner));

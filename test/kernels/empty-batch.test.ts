@@ -1,7 +1,7 @@
 // An empty batch (N = 0), as PyTorch takes one: conv2d (plain, strided, dilated, grouped, with
-// its fused ReLU) gives [0, Ho, Wo, Cout] with one sample's Ho and Wo, and zero weight and bias
-// gradients; a whole conv / batch norm / ReLU / pool stack runs forward and backward through it,
-// the running statistics untouched.
+// its fused ReLU), convTranspose2d and depthwiseConv2d give one sample's output size with N = 0
+// and zero weight and bias gradients; a conv / batch norm / ReLU / pool stack and the U-Net run
+// forward and backward through it, the running statistics untouched.
 
 import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
@@ -51,6 +51,41 @@ describe('an empty batch', () => {
     for (const { name, tensor } of net.namedParameters()) expect((await zerosOf(tensor.grad!)).every((v) => v === 0), name).toBe(true);
     expect(await Promise.all([bn.runningMean, bn.runningVar].map(zerosOf))).toEqual(stats);
     for (const t of [x, y, loss]) t.dispose();
+    net.dispose();
+  });
+
+  it('convTranspose2d and depthwiseConv2d (plain and dilated) alike', async () => {
+    const cases: [string, () => [dn.Tensor, dn.Tensor, dn.Tensor, (x: dn.Tensor, w: dn.Tensor, b: dn.Tensor) => dn.Tensor], number[]][] = [
+      ['convTranspose2d stride 2', () => [dn.zeros([0, 5, 5, 3]), dn.full([2, 2, 4, 3], 0.5), dn.full([4], 0.1), (x, w, b) => dn.convTranspose2d(x, w, b, { stride: 2 })], [0, 10, 10, 4]],
+      ['depthwiseConv2d', () => [dn.zeros([0, 8, 8, 3]), dn.full([3, 3, 3, 2], 0.5), dn.full([6], 0.1), (x, w, b) => dn.depthwiseConv2d(x, w, b, { padding: 'valid' })], [0, 6, 6, 6]],
+      ['depthwiseConv2d dilated', () => [dn.zeros([0, 8, 8, 3]), dn.full([3, 3, 3, 1], 0.5), dn.full([3], 0.1), (x, w, b) => dn.depthwiseConv2d(x, w, b, { padding: 'valid', dilation: 2 })], [0, 4, 4, 3]],
+    ];
+    for (const [name, make, want] of cases) {
+      const [x, w, b, op] = make();
+      for (const t of [x, w, b]) t.requiresGrad = true;
+      const y = op(x, w, b);
+      expect(y.shape, name).toEqual(want);
+      const loss = dn.sum(y);
+      loss.backward();
+      expect(x.grad!.shape, name).toEqual(x.shape);
+      for (const t of [w, b]) expect((await zerosOf(t.grad!)).every((v) => v === 0), name).toBe(true);
+      for (const t of [x, w, b, y, loss]) t.dispose();
+    }
+  });
+
+  it('the U-Net runs forward and backward through it; a loss over no pixels is refused, naming itself', async () => {
+    dn.setInitSeed(6);
+    const net = dn.models.unet({ features: 4, depth: 2 });
+    const x = dn.zeros([0, 16, 16, 3]);
+    const mask = dn.zeros([0, 16, 16, 1]);
+    const y = net.forward(x);
+    expect(y.shape).toEqual([0, 16, 16, 1]);
+    const total = dn.sum(y);
+    total.backward();
+    for (const { name, tensor } of net.namedParameters()) expect((await zerosOf(tensor.grad!)).every((v) => v === 0), name).toBe(true);
+    // A mean over no pixels has no value (PyTorch's is NaN): the losses say so instead.
+    expect(() => dn.bceDiceLoss(y, mask)).toThrow(/^bceDiceLoss: prediction \S+ \[0,16,16,1\] is empty/);
+    for (const t of [x, mask, y, total]) t.dispose();
     net.dispose();
   });
 
