@@ -13,7 +13,8 @@
 #   smoke.log       dawnet smoke (one kernel against the CPU reference)
 #   checks.log      dawnet bench --checks (every op, forward and backward, against the CPU reference)
 #   bars.log        the conv cases that missed their H200 bars in run 7 (U-Net l1 and l2 forwards,
-#                   VGG conv1_1's), first and alone, with every algorithm and pixel count beside
+#                   VGG conv1_1's; in run 8, 2026-11-27, l1 and conv1_1 still missed and l2 met
+#                   its bar at 3.03x), first and alone, with every algorithm and pixel count beside
 #                   them and tuned (bars.json, bars.md): what the run is for, back even if the full
 #                   bench runs out of budget before reaching them (DAWNET_BARS_FIRST=no skips it)
 #   bench.log       dawnet bench, with the full section of bench/README.md (--markdown) at the end
