@@ -6,9 +6,9 @@
 //                         sample's channel plane (PyTorch's convention), as float32 (exact below 2^24)
 //   maxUnpool2d:          y[n, k / outW, k % outW, c] = x[n,h,w,c] for k = indices[n,h,w,c], zeros elsewhere
 //
-// maxUnpool2d's output is (H - 1)·stride − 2·padding + size a side, or `outputSize` strictly within
-// a stride of that (PyTorch's _unpool_output_size), which tells apart inputs that pooled to the same
-// size. Two inputs may point at one place (overlapping windows, or indices from elsewhere): the
+// maxUnpool2d's output is (H - 1)·stride − 2·padding + size a side, or `outputSize` ([H, W], or the
+// pooled input's NHWC shape) strictly within a stride of that (PyTorch's _unpool_output_size), which
+// tells apart inputs that pooled to the same size. Two inputs may point at one place (overlapping windows, or indices from elsewhere): the
 // later one in NHWC order wins, as PyTorch's CPU loop leaves it, made deterministic here by an
 // atomicMax over the contenders' positions (a u32 "claim" per output element), then a gather. The
 // gradient goes to the winners alone (dy at their place), the derivative of what the forward did;
