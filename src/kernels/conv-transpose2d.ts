@@ -26,13 +26,13 @@ import {
   checkBias,
   checkConvArgs,
   conv2dBackwardBias,
-  emptyBatchConv,
   conv2dGeometry,
   forwardGemm,
   resolveExplicitPadding,
   resolveStride,
   type ConvGeometry,
 } from './conv2d.js';
+import { emptyBatchResult } from './empty-batch.js';
 
 export interface ConvTranspose2dOptions {
   stride?: number | [number, number];
@@ -114,7 +114,7 @@ export function convTranspose2d(x: Tensor, w: Tensor, b: Tensor | null = null, o
     // An empty batch (N = 0): one sample's output size, nothing to compute.
     const { yShape, g: one } = convTranspose2dGeometry([1, ...x.shape.slice(1)], w.shape, opts);
     checkBias(OP, b, one.cin);
-    return emptyBatchConv(OP, x, w, b, [0, ...yShape.slice(1)]);
+    return emptyBatchResult(OP, x, [w, b], [0, ...yShape.slice(1)]);
   }
   const { g } = convTranspose2dGeometry(x.shape, w.shape, opts);
   checkBias(OP, b, g.cin);

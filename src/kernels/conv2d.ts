@@ -31,7 +31,8 @@ import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { describeValue, expectChoice, nchwHint, expectKnownOptions, expectOptionalTensor, expectOptions, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { scope } from '../graph/scope.js';
-import { emptyTensor, formatShape, zeros, type Shape, type Tensor } from '../graph/tensor.js';
+import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
+import { emptyBatchResult } from './empty-batch.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Bound, type Range } from './chunking.js';
 import type { ConvFamily } from './conv2d-gemm.js';
 import { convTile, defaultConvFamily, launch } from './conv2d-launch.js';
@@ -121,20 +122,6 @@ export function samePadding(size: number, k: number, stride: number): [number, n
 
 function checkRank4(op: string, what: string, shape: Shape, layout: string): void {
   if (shape.length !== 4) throw new ShapeError(`${op}: ${what} must be ${layout} (rank 4) but is ${formatShape(shape)}`);
-}
-
-/**
- * A conv-like op (conv2d, convTranspose2d, depthwiseConv2d) on an empty batch (N = 0), as
- * PyTorch's convs take one: an empty y of `yShape` (one sample's size, worked out by the caller
- * with its checks), and for backward an empty dx and zero weight and bias gradients. No kernel runs.
- */
-export function emptyBatchConv(op: string, x: Tensor, w: Tensor, b: Tensor | null, yShape: Shape): Tensor {
-  const [xShape, wShape, bShape] = [x.shape, w.shape, b?.shape];
-  return record(op, b ? [x, w, b] : [x, w], emptyTensor(yShape, `${op}.y`), (_dy, needs) => [
-    needs[0] ? emptyTensor(xShape, `${op}.dx`) : null,
-    needs[1] ? zeros(wShape) : null,
-    bShape && needs[2] ? zeros(bShape) : null,
-  ]);
 }
 
 /**
@@ -408,7 +395,7 @@ export function conv2dBackwardBias(dy: Tensor): Tensor {
 export function conv2d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: Conv2dOptions = {}): Tensor {
   checkConvArgs('conv2d', x, w, b, opts, conv2dOptions);
   const relu = fusedRelu('conv2d', opts);
-  if (x.rank === 4 && x.shape[0] === 0) return emptyBatchConv('conv2d', x, w, b, emptyBatchShape(x, w, b, opts));
+  if (x.rank === 4 && x.shape[0] === 0) return emptyBatchResult('conv2d', x, [w, b], emptyBatchShape(x, w, b, opts));
   if (isGrouped(opts) || isDilated(opts)) {
     const inner = withoutActivation(opts);
     const conv = () => (isGrouped(opts) ? groupedConv(x, w, b, inner) : dilatedConv(x, w, b, inner));

@@ -32,7 +32,8 @@ import { describeValue, expectKnownOptions, expectOptions, expectTensor } from '
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
 import { checkWhole, planned } from './chunking.js';
-import { checkBias, checkConvArgs, checkGradShape, conv2dGeometry, emptyBatchConv } from './conv2d.js';
+import { checkBias, checkConvArgs, checkGradShape, conv2dGeometry } from './conv2d.js';
+import { emptyBatchResult } from './empty-batch.js';
 import { dilatedConv, dilatedConvBackwardInput, dilatedConvBackwardWeight, dilatedConvForward, isDilated, resolveDilation, type InnerConv } from './conv2d-dilated.js';
 import { columnsFit, columnsSpec, columnThreads } from './depthwise-conv2d-columns.js';
 import { depthwiseWeightGrad, weightGradChunks } from './depthwise-conv2d-weight-grad.js';
@@ -304,7 +305,7 @@ export function depthwiseConv2d(x: Tensor, w: Tensor, b: Tensor | null = null, o
     const [kh, kw, c, m] = w.shape;
     const one = depthwiseGeometry([1, ...x.shape.slice(1)], [(kh - 1) * dh + 1, (kw - 1) * dw + 1, c, m], { stride: opts.stride, padding: opts.padding });
     checkBias(OP, b ?? null, one.c * one.m);
-    return emptyBatchConv(OP, x, w, b ?? null, [0, one.ho, one.wo, one.c * one.m]);
+    return emptyBatchResult(OP, x, [w, b ?? null], [0, one.ho, one.wo, one.c * one.m]);
   }
   if (isDilated(opts, OP)) return dilatedConv(x, w, b ?? null, opts, DEPTHWISE);
   const g = depthwiseGeometry(x.shape, w.shape, opts);

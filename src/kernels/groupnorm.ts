@@ -37,6 +37,7 @@ import { expectNumber, expectOptionalNumber, expectOptions, expectTensor, nchwHi
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Tensor } from '../graph/tensor.js';
 import { checkWhole } from './chunking.js';
+import { emptyBatchResult, isEmptyBatch } from './empty-batch.js';
 import { SUMS_INPUTS, threadSumsPlan, type SumsMode } from './groupnorm-threads.js';
 import { reduceMiddle, sumLeading } from './reduce.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, workgroupGrid, type VecWidth } from './wgsl.js';
@@ -215,12 +216,10 @@ interface Layout {
 
 function layoutOf(op: string, x: Tensor, options: GroupNormOptions): Layout {
   const groups = options.groups;
-  expectNumber(op, 'options.groups', groups, { integer: true, min: 1 });
-  if (x.rank < 2) throw new ShapeError(`${op}: expects x with the batch first and the channels last, [N, ..., C], got ${formatShape(x.shape)}`);
-  if (x.size === 0) throw new ShapeError(`${op}: x ${formatShape(x.shape)} is empty`);
+  if (x.size === 0 && x.rank >= 2) throw new ShapeError(`${op}: x ${formatShape(x.shape)} is empty`);
+  checkGroups(op, x, groups);
   const n = x.shape[0];
   const c = x.shape[x.rank - 1];
-  if (c % groups !== 0) throw new ShapeError(`${op}: ${c} channels do not split into ${groups} groups (x ${formatShape(x.shape)})`);
   checkWhole(op, [x]);
   return { n, groups, c, m: x.size / n / groups, width: vecWidth(c / groups) };
 }
@@ -252,13 +251,28 @@ function groupMeans(mode: SumsMode, inputs: Tensor[], l: Layout): Tensor {
 }
 
 /** Raw GPU forward: y, and the mean and invStd [N, G] it normalised with. */
+/** x's rank and its channels' split into `groups`. */
+function checkGroups(op: string, x: Tensor, groups: number): void {
+  expectNumber(op, 'options.groups', groups, { integer: true, min: 1 });
+  if (x.rank < 2) throw new ShapeError(`${op}: expects x with the batch first and the channels last, [N, ..., C], got ${formatShape(x.shape)}`);
+  const c = x.shape[x.rank - 1];
+  if (c % groups !== 0) throw new ShapeError(`${op}: ${c} channels do not split into ${groups} groups (x ${formatShape(x.shape)})`);
+}
+
+/** The groups, gamma and beta against x's channels, and eps. */
+function checkGroupsAndParams(op: string, x: Tensor, gamma: Tensor, beta: Tensor, options: GroupNormOptions): void {
+  checkGroups(op, x, options.groups);
+  const c = x.shape[x.rank - 1];
+  for (const [name, t] of [['gamma', gamma], ['beta', beta]] as const) {
+    if (t.rank !== 1 || t.shape[0] !== c) throw new ShapeError(`${op}: ${name} ${formatShape(t.shape)} does not match the ${c} channels of x ${formatShape(x.shape)}${nchwHint(x.shape, t.shape[0])}`);
+  }
+  expectOptionalNumber(op, 'options.eps', options.eps, { above: 0 });
+}
+
 export function groupNormForward(x: Tensor, gamma: Tensor, beta: Tensor, options: GroupNormOptions): { y: Tensor; mean: Tensor; invStd: Tensor } {
   const op = 'groupNorm';
   const l = layoutOf(op, x, options);
-  for (const [name, t] of [['gamma', gamma], ['beta', beta]] as const) {
-    if (t.rank !== 1 || t.shape[0] !== l.c) throw new ShapeError(`${op}: ${name} ${formatShape(t.shape)} does not match the ${l.c} channels of x ${formatShape(x.shape)}${nchwHint(x.shape, t.shape[0])}`);
-  }
-  expectOptionalNumber(op, 'options.eps', options.eps, { above: 0 });
+  checkGroupsAndParams(op, x, gamma, beta, options);
   const eps = options.eps ?? 1e-5;
   const rt = runtime();
   const mean = groupMeans('mean', [x], l);
@@ -319,6 +333,11 @@ export function groupNorm(x: Tensor, gamma: Tensor, beta: Tensor, options: Group
   expectTensor(op, 'gamma', gamma);
   expectTensor(op, 'beta', beta);
   expectOptions(op, options, '{ groups: 32, eps: 1e-5 }', true);
+  // An empty batch: its groups and parameters checked, an empty output (empty-batch.ts).
+  if (isEmptyBatch(x)) {
+    checkGroupsAndParams(op, x, gamma, beta, options);
+    return emptyBatchResult(op, x, [gamma, beta], x.shape);
+  }
   const { y, mean, invStd } = groupNormForward(x, gamma, beta, options);
   const settings = { groups: options.groups };
   const out = record(

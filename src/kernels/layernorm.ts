@@ -16,6 +16,7 @@ import { expectOptionalNumber, expectOptions, expectTensor } from '../graph/args
 import { record } from '../graph/autograd.js';
 import { reshape } from '../graph/reshape.js';
 import { scope } from '../graph/scope.js';
+import { emptyBatchResult, isEmptyBatch } from './empty-batch.js';
 import { formatShape, type Tensor } from '../graph/tensor.js';
 import { groupNorm } from './groupnorm.js';
 import { layerNormRowsBackward, layerNormRowsForward } from './layernorm-rows.js';
@@ -43,11 +44,14 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, options: Layer
   expectTensor(op, 'beta', beta);
   expectOptions(op, options, '{ eps: 1e-5 }');
   expectOptionalNumber(op, 'options.eps', options.eps, { above: 0 });
-  if (x.rank < 1 || x.size === 0) throw new ShapeError(`${op}: x ${formatShape(x.shape)} has no axis to normalise`);
+  const empty = isEmptyBatch(x);
+  if (x.rank < 1 || (x.size === 0 && !empty)) throw new ShapeError(`${op}: x ${formatShape(x.shape)} has no axis to normalise`);
   const c = x.shape[x.rank - 1];
   for (const [name, t] of [['gamma', gamma], ['beta', beta]] as const) {
     if (t.rank !== 1 || t.shape[0] !== c) throw new ShapeError(`${op}: ${name} ${formatShape(t.shape)} does not match the last axis (${c}) of x ${formatShape(x.shape)}`);
   }
+  // An empty batch: an empty output (empty-batch.ts).
+  if (empty) return emptyBatchResult(op, x, [gamma, beta], x.shape);
   const shape = [...x.shape];
   const eps = options.eps ?? 1e-5;
   return scope(() => {

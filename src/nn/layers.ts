@@ -364,7 +364,9 @@ export class GlobalAvgPool2d extends Module {
 /** [N, ...] -> [N, prod(...)] in NHWC order, as Keras's Flatten on channels-last data. */
 export class Flatten extends Module {
   forward(x: Tensor): Tensor {
-    return reshape(x, [x.shape[0], -1]);
+    // The trailing size written out rather than -1, which an empty batch (no elements) leaves
+    // undetermined: PyTorch's flatten(1) gives [0, 64] there too.
+    return reshape(x, [x.shape[0], x.shape.slice(1).reduce((p, d) => p * d, 1)]);
   }
 }
 

@@ -89,6 +89,38 @@ describe('an empty batch', () => {
     net.dispose();
   });
 
+  it("group, instance and layer norm alike: nnU-Net's U-Net and a VGG classifier (Flatten) run through it", async () => {
+    const x = dn.zeros([0, 8, 8, 4]);
+    x.requiresGrad = true;
+    const [gamma, beta] = [dn.full([4], 1), dn.zeros([4])];
+    for (const t of [gamma, beta]) t.requiresGrad = true;
+    for (const [name, f] of [
+      ['groupNorm', () => dn.groupNorm(x, gamma, beta, { groups: 2 })],
+      ['layerNorm', () => dn.layerNorm(x, gamma, beta)],
+    ] as const) {
+      const y = f();
+      expect(y.shape, name).toEqual([0, 8, 8, 4]);
+      const total = dn.sum(y);
+      total.backward();
+      for (const t of [gamma, beta]) expect(await zerosOf(t.grad!), name).toEqual([0, 0, 0, 0]);
+      for (const t of [y, total]) t.dispose();
+    }
+    // Still checked as a sample would be.
+    expect(() => dn.groupNorm(x, gamma, beta, { groups: 3 })).toThrow(/^groupNorm: 4 channels do not split into 3 groups/);
+    for (const t of [x, gamma, beta]) t.dispose();
+    dn.setInitSeed(7);
+    const models = [dn.models.unet({ features: 8, depth: 2, norm: 'instance' }), dn.models.vggClassifier({ inputSize: 32, widthScale: 0.125, hidden: 8 })];
+    for (const [net, shape, out] of [[models[0], [0, 16, 16, 3], [0, 16, 16, 1]], [models[1], [0, 32, 32, 3], [0, 1]]] as const) {
+      const input = dn.zeros([...shape]);
+      const y = net.forward(input);
+      expect(y.shape).toEqual(out);
+      const total = dn.sum(y);
+      total.backward();
+      for (const t of [input, y, total]) t.dispose();
+      net.dispose();
+    }
+  });
+
   it('a wrong weight is still refused', () => {
     const x = dn.zeros([0, 8, 8, 3]);
     const w = dn.zeros([3, 3, 2, 4]);
