@@ -5,6 +5,7 @@
 
 import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
+import { isEmptyBatch } from '../../src/kernels/empty-batch.js';
 import { useGpu } from '../helpers/gpu.js';
 
 useGpu();
@@ -118,6 +119,15 @@ describe('an empty batch', () => {
       total.backward();
       for (const t of [input, y, total]) t.dispose();
       net.dispose();
+    }
+  });
+
+  it('is N = 0 over samples that are not empty themselves', () => {
+    const shapes: [number[], boolean][] = [[[0, 8, 8, 3], true], [[0, 4], true], [[1, 8, 8, 3], false], [[0, 0, 8, 3], false], [[0], false]];
+    for (const [shape, want] of shapes) {
+      const t = dn.zeros(shape);
+      expect(isEmptyBatch(t), JSON.stringify(shape)).toBe(want);
+      t.dispose();
     }
   });
 
