@@ -12,11 +12,12 @@ import * as dn from '../src/index.js';
 import { runtime } from '../src/gpu/runtime.js';
 import type { Tensor } from '../src/graph/tensor.js';
 import { setConvTile } from '../src/kernels/conv2d-launch.js';
-import { formatGemmTile, TUNING_TILES, type GemmTile } from '../src/kernels/conv2d-tiled.js';
+import type { GemmTile } from '../src/kernels/conv2d-tiled.js';
 import { nd, ndZeros, type NdArray } from '../src/reference/array.js';
 import { batchNormBackwardRef, batchNormForwardRef } from '../src/reference/batchnorm.js';
 import { concatRef, splitRef } from '../src/reference/concat.js';
-import { conv2dBackwardRef, conv2dForwardRef, convTranspose2dBackwardRef, convTranspose2dForwardRef, type ConvRefOptions } from '../src/reference/conv.js';
+import { convTranspose2dBackwardRef, convTranspose2dForwardRef } from '../src/reference/conv.js';
+import { convChecks } from './gpu-checks-conv.js';
 import { binaryBackwardRef, binaryForwardRef, sumRef, unaryBackwardRef, unaryForwardRef } from '../src/reference/elementwise.js';
 import { bceBackwardRef, bceForwardRef, diceBackwardRef, diceForwardRef } from '../src/reference/loss.js';
 import { matmulBackwardRef, matmulRef } from '../src/reference/matmul.js';
@@ -65,31 +66,6 @@ function values(input: Input, seed: number): Float32Array {
   return raw;
 }
 
-/**
- * A conv2d with its gradients; `algorithm` forces one (setConvAlgorithm) for the forward and dx,
- * `tile` one tile for the tiled family's GEMMs.
- */
-function conv(name: string, x: number[], w: number[], opts: ConvRefOptions & dn.Conv2dOptions, algorithm: dn.ConvAlgorithm | 'auto' = 'auto', tile?: GemmTile): GpuCheck {
-  return {
-    name: `conv2d ${name} [${x}] * [${w}]`,
-    inputs: [{ shape: x, grad: true }, { shape: w, grad: true }, { shape: [w[3]], grad: true }],
-    gpu: ([a, b, c]) => dn.conv2d(a, b, c, opts),
-    ...(algorithm === 'auto' ? {} : { algorithm }),
-    ...(tile ? { tile } : {}),
-    cpu: ([a, b, c], dy) => {
-      if (opts.activation !== 'relu') {
-        const g = conv2dBackwardRef(a, b, dy, opts);
-        return { y: conv2dForwardRef(a, b, c, opts), grads: [g.dx, g.dw, g.db] };
-      }
-      // The fused ReLU: max(y, 0), and dy through where y > 0 (seeded data keeps |y| well off 0).
-      const y = conv2dForwardRef(a, b, c, opts);
-      const g = conv2dBackwardRef(a, b, nd(dy.data.map((v, i) => (y.data[i] > 0 ? v : 0)), dy.shape), opts);
-      return { y: nd(y.data.map((v) => Math.max(v, 0)), y.shape), grads: [g.dx, g.dw, g.db] };
-    },
-    // Sums of up to k²·Cin products forward and N·Ho·Wo products for the weight gradient.
-    tolerance: 2e-4,
-  };
-}
 
 /**
  * Batch norm in training mode over `shape` (default [3, 7, 9, 40]), plain or with its fused ReLU
@@ -144,44 +120,7 @@ const POOL_DILATED = { size: 3, stride: 2, padding: 1, dilation: 2 } as const;
 
 export function gpuChecks(): GpuCheck[] {
   return [
-    conv('3x3 same', [2, 17, 19, 24], [3, 3, 24, 40], { padding: 'same' }),
-    conv('3x3 same, past the 64x64 tile', [2, 33, 35, 16], [3, 3, 16, 72], { padding: 'same' }),
-    // 128-wide tiles (tiledTileFor) both ways: forward N = 144, backward input N = 136, 646 rows
-    // (direct: by the rule a GPU would take Winograd here, its GEMMs at GRID_TILE).
-    conv('3x3 same, 128x128 tiles', [2, 19, 17, 136], [3, 3, 136, 144], { padding: 'same' }, 'direct'),
-    // What a GPU's rules take unforced (conv2d-tile-rule.ts): the forward by Winograd with its
-    // GEMMs at GRID_TILE (32 blocks, N = 128), the weight gradient by Winograd at SQUARE_TILE
-    // (Cin = 32); and the direct weight gradient of 27 rows at SQUARE_TILE.
-    conv('3x3 same by the rules, small grid', [2, 16, 15, 32], [3, 3, 32, 128], { padding: 'same' }),
-    conv('3x3 same by the rules, 3 channels in', [2, 16, 15, 3], [3, 3, 3, 32], { padding: 'same' }),
-    conv('3x3 valid stride 2', [3, 15, 13, 8], [3, 3, 8, 12], { padding: 'valid', stride: 2 }),
-    conv('3x3 same dilation 2 (space-to-batch)', [2, 17, 15, 24], [3, 3, 24, 32], { padding: 'same', dilation: 2 }),
-    // Winograd F(4x4, 3x3) forced: blocks past the edge, an odd channel count, 'valid'.
-    conv('3x3 same by Winograd', [2, 18, 21, 32], [3, 3, 32, 40], { padding: 'same' }, 'winograd'),
-    conv('3x3 valid by Winograd, 7 output channels', [3, 11, 10, 20], [3, 3, 20, 7], { padding: 'valid' }, 'winograd'),
-    // Forcing Winograd forces its weight gradient too; here 675 blocks, which the tiled family's
-    // GEMM takes in two K slices per transform position, with a padding row.
-    conv('3x3 same by Winograd, weight gradient in K slices', [3, 60, 60, 8], [3, 3, 8, 16], { padding: 'same' }, 'winograd'),
-    // Winograd in one kernel (not yet picked by convAlgorithm): several block and channel tiles,
-    // the last ones partial; the second's dx (20 channels) and forward (12) in 5 and 3 vec4s.
-    conv('3x3 same by fused Winograd', [2, 18, 21, 32], [3, 3, 32, 40], { padding: 'same' }, 'winograd-fused'),
-    conv('3x3 valid by fused Winograd, 12 output channels', [3, 11, 10, 20], [3, 3, 20, 12], { padding: 'valid' }, 'winograd-fused'),
-    conv('1x1 head', [2, 9, 11, 32], [1, 1, 32, 1], { padding: 'valid' }),
-    // The weights in a uniform buffer (not yet picked by convAlgorithm): VGG's first conv (3
-    // channels, scalar loads, taps unrolled), a U-Net level 1 (vec4 loads, a loop over taps, 4
-    // pixels a thread, rows not a multiple of 4) with its fused ReLU, and a 1x1 stride-2 conv.
-    conv('3x3 same, 3 channels, uniform weights', [2, 13, 11, 3], [3, 3, 3, 64], { padding: 'same' }, 'uniform-weights'),
-    conv('3x3 same, uniform weights, fused ReLU', [2, 14, 19, 32], [3, 3, 32, 32], { padding: 'same', activation: 'relu' }, 'uniform-weights'),
-    conv('1x1 stride 2, uniform weights', [2, 9, 11, 20], [1, 1, 20, 12], { padding: 'valid', stride: 2 }, 'uniform-weights'),
-    // Winograd's 36 GEMMs by the uniform-weights kernel, forward and backward input (the weight
-    // gradient by the staged Winograd): 32 channels each way, and 16 -> 64 with its fused ReLU.
-    conv('3x3 same by Winograd with uniform-weights GEMMs', [2, 18, 21, 32], [3, 3, 32, 32], { padding: 'same' }, 'winograd-uniform'),
-    conv('3x3 valid by Winograd with uniform-weights GEMMs, fused ReLU', [3, 11, 10, 16], [3, 3, 16, 64], { padding: 'valid', activation: 'relu' }, 'winograd-uniform'),
-    // The fused ReLU in each kernel's epilogue: the tiled GEMM's vec4 stores, Winograd's output transform.
-    conv('3x3 same with its fused ReLU', [2, 17, 19, 24], [3, 3, 24, 40], { padding: 'same', activation: 'relu' }, 'direct'),
-    conv('3x3 same by Winograd with its fused ReLU', [2, 18, 21, 32], [3, 3, 32, 40], { padding: 'same', activation: 'relu' }, 'winograd'),
-    // Every tile tuneConvs may pick, direct and by Winograd (its batched GEMM padded to the tile).
-    ...TUNING_TILES.flatMap((t) => (['direct', 'winograd'] as const).map((a) => conv(`3x3 same by ${a} at tile ${formatGemmTile(t)}`, [2, 18, 21, 32], [3, 3, 32, 40], { padding: 'same' }, a, t))),
+    ...convChecks(),
     {
       name: 'convTranspose2d 2x2 stride 2 [2,5,7,16] -> 8',
       inputs: [{ shape: [2, 5, 7, 16], grad: true }, { shape: [2, 2, 8, 16], grad: true }, { shape: [8], grad: true }],
