@@ -3,7 +3,10 @@
 
 import { runEnsembleEval } from '../app/ensemble-job.js';
 import { runEval } from '../app/eval-job.js';
-import { writeJson } from '../app/run-dir.js';
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { runFiles, writeJson } from '../app/run-dir.js';
+import { makeParentFolder } from '../io/files.js';
 import * as dn from '../index.js';
 import { TTA_MODES, type TtaMode } from '../train/tta.js';
 import { parseArgs, UsageError, type CommandSpec } from './args.js';
@@ -59,9 +62,24 @@ export function parseMinLesionSize(value: unknown): number {
   return value;
 }
 
+/**
+ * --out, checked before anything is evaluated: a .json path (it holds the metrics), not a folder
+ * and not a file of the runs evaluated (`eval RUN --out RUN/best.safetensors` replaced the
+ * checkpoint with JSON, and a text file of the user's was overwritten alike). Its folder is made
+ * when the metrics are written.
+ */
+export async function checkEvalOut(out: string, runs: readonly string[]): Promise<void> {
+  if (!out.endsWith('.json')) throw new UsageError(`--out takes a .json path (it writes the metrics as JSON), got '${out}'`);
+  if (await stat(out).then((st) => st.isDirectory(), () => false)) throw new UsageError(`--out ${out} is a folder; give a .json path in it, such as ${out.replace(/\/+$/, '')}/eval-metrics.json`);
+  const target = resolve(out);
+  const own = runs.flatMap((run) => Object.values(runFiles(run)).map((f) => resolve(f)));
+  if (own.includes(target)) throw new UsageError(`--out ${out} is one of the run's own files; give another path (the run's eval.json is written by eval itself)`);
+}
+
 export async function runEvalCommand(args: string[]): Promise<void> {
   const parsed = parseArgs(evalSpec, args);
   if (!parsed) return;
+  if (typeof parsed.flags.out === 'string') await checkEvalOut(parsed.flags.out, parsed.positionals);
   const json = parsed.flags.json === true;
   const spacing = parseSpacing(parsed.flags.spacing as string[] | undefined);
   const minLesionSize = parseMinLesionSize(parsed.flags['min-lesion-size']);
@@ -81,7 +99,10 @@ export async function runEvalCommand(args: string[]): Promise<void> {
     const runs = parsed.positionals;
     const result = runs.length > 1 ? await runEnsembleEval(runs, opts) : await runEval(runs[0], opts);
     if (json) console.log(JSON.stringify(result.json, (_k, v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v), 2));
-    if (typeof parsed.flags.out === 'string') await writeJson(parsed.flags.out, result.json);
+    if (typeof parsed.flags.out === 'string') {
+      await makeParentFolder(parsed.flags.out);
+      await writeJson(parsed.flags.out, result.json);
+    }
   } finally {
     dn.shutdown();
   }
