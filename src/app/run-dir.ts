@@ -52,6 +52,10 @@ export async function readJson<T>(path: string, what: string): Promise<T> {
  */
 export async function readConfig(dir: string): Promise<TrainConfig> {
   const path = runFiles(dir).config;
+  // A run folder that is not there is said as such, before its config.json is looked for.
+  const kind = await (await fs()).stat(dir).then((st) => (st.isDirectory() ? 'folder' : 'file'), () => 'none');
+  if (kind === 'none') throw new FormatError(`${dir}: no such run folder`);
+  if (kind === 'file') throw new FormatError(`${dir}: a file, not a run folder`);
   const c = await readJson<unknown>(path, 'run config');
   const fault = runConfigFault(c);
   if (fault) throw new FormatError(`${path}: run config: ${fault}`);

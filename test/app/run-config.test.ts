@@ -49,4 +49,15 @@ describe('readConfig', () => {
     writeFileSync(join(run, 'config.json'), JSON.stringify(saved('segment')));
     expect((await readConfig(run)).task).toBe('segment');
   });
+
+  it('a run folder that is not there, or is a file, is said as such (eval nothere named nothere/config.json)', async () => {
+    const none = join(work, 'nothere');
+    await expect(readConfig(none)).rejects.toThrow(`${none}: no such run folder`);
+    const file = join(work, 'a-file');
+    writeFileSync(file, 'x');
+    await expect(readConfig(file)).rejects.toThrow(`${file}: a file, not a run folder`);
+    const empty = join(work, 'empty');
+    mkdirSync(empty);
+    await expect(readConfig(empty)).rejects.toThrow(/config\.json: missing run config \(is this a dawnet run folder\?\)/);
+  });
 });
