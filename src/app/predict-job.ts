@@ -82,9 +82,11 @@ async function expandImages(paths: readonly string[]): Promise<{ groups: InputGr
   const groups: InputGroup[] = [];
   const folders = new Map<string, string[]>();
   for (const path of paths) {
-    const isFolder = await fs.stat(path).then((s) => s.isDirectory(), () => false);
-    if (!isFolder) {
+    const kind = await fs.stat(path).then((s) => (s.isDirectory() ? 'folder' : 'file'), () => 'none');
+    if (kind === 'none') throw new ArgumentError(`predict: ${path}: no such file or folder`);
+    if (kind === 'file') {
       refuseMask(path);
+      await refuseNonTiff(path);
       groups.push({ folder: null, slices: [path] });
       continue;
     }
@@ -93,6 +95,24 @@ async function expandImages(paths: readonly string[]): Promise<{ groups: InputGr
     groups.push({ folder: path, slices });
   }
   return { groups, folders };
+}
+
+/**
+ * Every slice given is checked to be a TIFF (its first four bytes, II*\0 or MM\0*) before the
+ * model loads or anything is written: a stray file among good ones failed after the slices
+ * before it had been written, and left no predictions.json.
+ */
+async function refuseNonTiff(path: string): Promise<void> {
+  const fs = await nodeFs();
+  const handle = await fs.open(path, 'r');
+  const head = new Uint8Array(4);
+  try {
+    await handle.read(head, 0, 4, 0);
+  } finally {
+    await handle.close();
+  }
+  const tiff = (head[0] === 0x49 && head[1] === 0x49 && head[2] === 0x2a && head[3] === 0) || (head[0] === 0x4d && head[1] === 0x4d && head[2] === 0 && head[3] === 0x2a);
+  if (!tiff) throw new ArgumentError(`predict: ${path} is not a TIFF slice (kaggle_3m's .tif); nothing was predicted`);
 }
 
 /**

@@ -60,7 +60,8 @@ async function main(argv: string[]): Promise<number> {
     const err = e as Error;
     // Usage mistakes, our own errors and the file system's (a missing or unreadable path, which
     // Node's message names) are one line; anything else is a bug worth its stack.
-    console.error(`dawnet ${name}: ${err.message}`);
+    // An op's own message already starts with the command's name ('predict: ...'): not twice.
+    console.error(err.message.startsWith(`${name}: `) ? `dawnet ${err.message}` : `dawnet ${name}: ${err.message}`);
     if (!(err instanceof DawnetError) && !isFileSystemError(err)) console.error(err.stack);
     if (process.env.DAWNET_DEBUG) console.error(err.stack);
     return 1;

@@ -92,6 +92,23 @@ describe('runPredict inputs', () => {
     expect((error as Error).message.startsWith(`predict: ${mask} is a ground-truth mask`)).toBe(true);
   });
 
+  it('refuses a missing path and a file that is not a TIFF before writing anything', async () => {
+    const [slice] = await patientSlices(folder);
+    const out = join(work, 'checked-first');
+    const fake = join(work, 'fake.tif');
+    writeFileSync(fake, 'not an image');
+    for (const [bad, message] of [
+      [join(work, 'missing.tif'), `predict: ${join(work, 'missing.tif')}: no such file or folder`],
+      [fake, `predict: ${fake} is not a TIFF slice (kaggle_3m's .tif); nothing was predicted`],
+    ] as const) {
+      const error = await runPredict(config.out, [slice!, bad], out, quiet).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ArgumentError);
+      expect((error as Error).message).toBe(message);
+    }
+    // The good slice before the bad one was not predicted either.
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('normalises a folder with its volume statistics as eval does, a lone slice with its own', async () => {
     const slices = (await scanLgg(join(work, 'data'), { size: S })).slices;
     const stats = (await volumeStats(slices, S)).get(slices[0]!.patient)!;
