@@ -20,7 +20,7 @@ import { DataError } from '../data/errors.js';
 import { evaluateRun, type EvalResult } from './eval-job.js';
 import { buildModel, optimizerFor } from './model.js';
 import { writeRunReport } from './report-job.js';
-import { nodePath } from '../io/files.js';
+import { nodeFs, nodePath } from '../io/files.js';
 import { appendMetrics, claimRunDir, clearRun, ensureRunDir, fileExists, readConfig, readMetrics, rewriteMetrics, runFiles, useRunTuning, writeJson } from './run-dir.js';
 
 export interface TrainHooks {
@@ -164,6 +164,20 @@ async function newRunConfig(config: TrainConfig, overwrite: boolean): Promise<Tr
  * `overwrite`, which removes that run first.
  */
 export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume = false, overwrite = false): Promise<TrainResult> {
+  const io = await nodeFs();
+  const created = !resume && !(await io.stat(config.out).then(() => true, () => false));
+  try {
+    return await trainRun(config, hooks, resume, overwrite);
+  } catch (e) {
+    // The run folder this call made, still empty: the data or the weights were refused before the
+    // run wrote anything, and an empty folder would be left for the user to find (and counted by
+    // the next scan of its parent). A folder with anything in it stays as it is.
+    if (created) await io.rmdir(config.out).catch(() => undefined);
+    throw e;
+  }
+}
+
+async function trainRun(config: TrainConfig, hooks: TrainHooks, resume: boolean, overwrite: boolean): Promise<TrainResult> {
   const log = hooks.log;
   const files = runFiles(config.out);
   const c = resume ? await resumedConfig(config, log) : await newRunConfig(config, overwrite);
