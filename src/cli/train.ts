@@ -49,7 +49,7 @@ export const trainSpec: CommandSpec = {
     'min-delta': { type: 'number', help: 'early stopping min delta', default: 0.001 },
     'lr-patience': { type: 'number', help: 'reduce-LR-on-plateau patience', default: 15 },
     'lr-factor': { type: 'number', help: 'reduce-LR-on-plateau factor', default: 0.2 },
-    'lr-schedule': { type: 'string', help: "'plateau' (the notebook's reduce-LR-on-plateau on val_loss) or 'cosine' (cosine decay by epoch from --lr to --lr/100)", choices: ['plateau', 'cosine'], default: 'plateau' },
+    'lr-schedule': { type: 'string', help: "'plateau' (the notebook's reduce-LR-on-plateau on val_loss) or 'cosine' (cosine decay by epoch from --lr towards --lr/100, reached when the run ends)", choices: ['plateau', 'cosine'], default: 'plateau' },
     'clip-grad-norm': { type: 'number', help: "clip the gradients' global L2 norm to this before each step (0: off)", default: 0 },
     accumulate: { type: 'number', help: 'batches per optimiser step: gradients accumulated over them, as one batch that many times larger', default: 1 },
     ema: { type: 'number', help: 'decay of an exponential moving average of the weights (e.g. 0.999, with warmup), used for validation and saved as the best weights that eval and predict load (0: off)', default: 0 },
