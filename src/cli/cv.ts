@@ -21,7 +21,7 @@ import { renderCvPage, type CvFold } from '../report/cv-html.js';
 import * as dn from '../index.js';
 import { parseArgs, UsageError, type CommandSpec } from './args.js';
 import { catchInterrupt } from './interrupt.js';
-import { configFromFlags, trainSpec, validateTrainConfig } from './train.js';
+import { checkTaskFlags, configFromFlags, givenFlags, trainSpec, validateTrainConfig } from './train.js';
 
 // Not train's --resume (cv continues by itself), --fold, --val-fraction (each fold's group is its
 // validation set) or --split (folds are by patient).
@@ -167,6 +167,7 @@ export async function runCv(args: string[]): Promise<void> {
   if (!parsed) return;
   const task = parsed.positionals[0];
   if (task !== 'classify' && task !== 'segment') throw new UsageError(`the task must be 'classify' or 'segment', got '${task}'`);
+  checkTaskFlags(task, givenFlags(args));
   const out = String(parsed.flags.out);
   const folds = Number(parsed.flags.folds);
   if (!Number.isInteger(folds) || folds < 2) throw new UsageError(`--folds must be a whole number of 2 or more, got ${parsed.flags.folds}`);

@@ -21,7 +21,7 @@ import { nodeFs } from '../io/files.js';
 import { parseArgs, UsageError, type CommandSpec } from './args.js';
 import { checkSameSettings } from './cv.js';
 import { catchInterrupt } from './interrupt.js';
-import { configFromFlags, trainSpec, validateTrainConfig } from './train.js';
+import { checkTaskFlags, configFromFlags, givenFlags, trainSpec, validateTrainConfig } from './train.js';
 
 const { out: _out, resume: _resume, augment: _augment, batch: _batch, lr: _lr, ...trainFlags } = trainSpec.flags;
 
@@ -222,6 +222,7 @@ export async function runSweep(args: string[]): Promise<void> {
   if (!parsed) return;
   const task = parsed.positionals[0];
   if (task !== 'classify' && task !== 'segment') throw new UsageError(`the task must be 'classify' or 'segment', got '${task}'`);
+  checkTaskFlags(task, givenFlags(args));
   const base = configFromFlags(task, { ...parsed.flags, augment: undefined, batch: undefined, lr: undefined });
   if (!base.data) throw new UsageError('--data DIR is required');
   const toNumbers = (name: string) =>

@@ -37,11 +37,11 @@ export const trainSpec: CommandSpec = {
     folds: { type: 'number', help: 'k-fold cross-validation by patient: the patients outside the test set fall into this many groups, and the run validates on group --fold (dawnet cv runs them all; 0: off)', default: 0 },
     fold: { type: 'number', help: 'with --folds: the group this run validates on, 0 to folds-1', default: 0 },
     loss: { type: 'string', help: "segment: 'dice' (default), 'bce+dice', 'bce', 'tversky' (alpha = beta = 0.5: Dice with smooth 2), 'focal-tversky' (Abraham & Khan's: false negatives weighed 0.7, false positives 0.3, exponent 0.75) or 'focal' (Lin et al.'s, pixel-wise, alpha 0.25, gamma 2); classify: 'bce' (default) or 'focal'", choices: ['dice', 'bce+dice', 'bce', 'tversky', 'focal-tversky', 'focal'] },
-    features: { type: 'number', help: 'U-Net width (features of the first level)', default: 32 },
-    depth: { type: 'number', help: 'U-Net levels', default: 4 },
+    features: { type: 'number', help: 'segment: U-Net width (features of the first level)', default: 32 },
+    depth: { type: 'number', help: 'segment: U-Net levels', default: 4 },
     attention: { type: 'boolean', help: "segment: Attention U-Net (Oktay et al.): an attention gate on every skip connection, following --norm" },
-    norm: { type: 'string', help: "U-Net normalisation: 'batch' (Buda's), 'instance' (nnU-Net's: independent of the batch size) or 'group' (8 groups)", choices: ['batch', 'instance', 'group'], default: 'batch' },
-    'width-scale': { type: 'number', help: 'VGG width multiplier (1 = VGG16; smaller for tiny tests)', default: 1 },
+    norm: { type: 'string', help: "segment: U-Net normalisation: 'batch' (Buda's), 'instance' (nnU-Net's: independent of the batch size) or 'group' (8 groups)", choices: ['batch', 'instance', 'group'], default: 'batch' },
+    'width-scale': { type: 'number', help: 'classify: VGG width multiplier (1 = VGG16; smaller for tiny tests)', default: 1 },
     weights: { type: 'string', help: 'classify: ImageNet VGG16 weights (.h5 Keras, .pth torchvision, .safetensors)' },
     normalize: { type: 'string', help: 'input normalisation (default: classify imagenet, segment zscore)', choices: NORMALIZE_MODES },
     'empty-policy': { type: 'string', help: 'Dice/IoU of slices where mask and prediction are both empty', choices: ['one', 'skip'], default: 'one' },
@@ -147,8 +147,29 @@ export function validateTrainConfig(c: TrainConfig, resume: boolean): void {
 const RESUME_FLAGS = new Set(['resume', 'epochs', 'data', 'workers']);
 
 /** The flags written on the command line (parseArgs fills in the defaults, so it cannot tell). */
-function givenFlags(args: string[]): string[] {
+export function givenFlags(args: string[]): string[] {
   return args.filter((a) => a.startsWith('--')).map((a) => a.slice(2).split('=')[0]);
+}
+
+/** The options that only one task reads, and what the other does instead. */
+const TASK_FLAGS: Record<string, { task: Task; why: string }> = {
+  weights: { task: 'classify', why: "the classifier's VGG16 base; segment trains its U-Net from scratch" },
+  'width-scale': { task: 'classify', why: "the classifier's VGG width" },
+  features: { task: 'segment', why: "the U-Net's width" },
+  depth: { task: 'segment', why: "the U-Net's levels" },
+  attention: { task: 'segment', why: "the U-Net's attention gates" },
+  norm: { task: 'segment', why: "the U-Net's normalisation" },
+};
+
+/**
+ * Refuses an option the task does not read (`train segment --weights x.h5` failed deep in the
+ * model with "no sub-module 'base'"; `classify --depth 2` was silently ignored).
+ */
+export function checkTaskFlags(task: Task, given: readonly string[]): void {
+  for (const name of given) {
+    const only = TASK_FLAGS[name];
+    if (only && only.task !== task) throw new UsageError(`--${name} is for ${only.task} (${only.why}); ${task} does not read it`);
+  }
 }
 
 /**
@@ -190,6 +211,7 @@ export async function runTrain(args: string[]): Promise<void> {
   if (!parsed) return;
   const task = parsed.positionals[0];
   if (task !== 'classify' && task !== 'segment') throw new UsageError(`the task must be 'classify' or 'segment', got '${task}'`);
+  checkTaskFlags(task, givenFlags(args));
   const resume = typeof parsed.flags.resume === 'string';
   const config = resume ? await resumeConfig(task, parsed.flags, givenFlags(args)) : configFromFlags(task, parsed.flags);
   validateTrainConfig(config, resume);
