@@ -234,6 +234,8 @@ export async function runSweep(args: string[]): Promise<void> {
   const grid = sweepGrid(base, parsed.flags.augment as string[], toNumbers('batch'), toNumbers('lr'));
   // Every combination checked before the first run: a bad one would otherwise train something else, or fail late.
   for (const c of grid) validateTrainConfig(c, false);
+  // --out holds the runs' folders: a file there would fail only when the first run starts.
+  if (await (await nodeFs()).stat(base.out).then((st) => !st.isDirectory(), () => false)) throw new UsageError(`--out ${base.out} is a file; the sweep writes its runs' folders and sweep.json into a folder there`);
   // And every folder that holds a run, which the sweep continues: one of other settings (the
   // sweep run again with --epochs changed) would otherwise be refused only after hours of new runs.
   const overwrite = parsed.flags.overwrite === true;

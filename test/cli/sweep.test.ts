@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig } from '../../src/app/config.js';
@@ -56,6 +56,19 @@ afterAll(() => {
 });
 
 describe('dawnet sweep', () => {
+  it('refuses an --out that is a file before the first run, and a U-Net option for classify', async () => {
+    const file = join(work, 'notes.txt');
+    writeFileSync(file, 'keep');
+    const r = await runCli(cli, ['sweep', 'segment', '--data', work, '--out', file, '--lr', '1e-3', '--epochs', '1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`dawnet sweep: --out ${file} is a file; the sweep writes its runs' folders and sweep.json into a folder there`);
+    expect(r.stdout).not.toContain('[1/');
+    expect(readFileSync(file, 'utf8')).toBe('keep');
+    const c = await runCli(cli, ['sweep', 'classify', '--data', work, '--depth', '2']);
+    expect(c.code).toBe(1);
+    expect(c.stderr).toContain('--depth is for segment');
+  });
+
   it('trains each setting and prints the table', async () => {
     const data = join(work, 'data');
     expect((await runCli(cli, ['synth', '--out', data, '--patients', '6', '--seed', '4', '--size', '32', '--slices', '6-8'])).code).toBe(0);
