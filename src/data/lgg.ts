@@ -265,10 +265,12 @@ async function findPatientRoot(fs: NodeFs, root: string): Promise<{ path: string
   if (patientFolders.length > 0) return { path: root, patientFolders, otherFolders };
   if (folders.includes('kaggle_3m')) return findPatientRoot(fs, `${root}/kaggle_3m`);
   const files = names.filter((n) => !folders.includes(n));
-  throw new DataError(
-    `${root}: not an LGG data set folder: none of its ${folders.length} folders holds <folder>_<n>.tif slices ` +
-      `(${files.length} files: ${files.slice(0, 3).join(', ')}${files.length > 3 ? ', ...' : ''})`,
-  );
+  // One patient's folder given for the data set: its own slices are the tell.
+  if (files.some((n) => SLICE_FILE.test(n))) {
+    throw new DataError(`${root}: one patient's folder (it holds <folder>_<n>.tif slices itself); give the folder that holds the patient folders, such as kaggle_3m`);
+  }
+  const listedFiles = files.length ? ` (${files.length} files: ${files.slice(0, 3).join(', ')}${files.length > 3 ? ', ...' : ''})` : '';
+  throw new DataError(`${root}: not an LGG data set folder: none of its ${folders.length} folders holds <folder>_<n>.tif slices${listedFiles}`);
 }
 
 /**

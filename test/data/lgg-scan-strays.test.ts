@@ -30,6 +30,17 @@ function copy(tag: string): { dir: string; folder: string } {
 
 const reasons = (problems: { file: string; reason: string }[], dir: string) => problems.map((p) => [p.file.slice(dir.length + 1), p.reason]);
 
+describe('scanLgg given the wrong folder', () => {
+  it("names one patient's folder as such, and lists no files where there are none", async () => {
+    const patient = join(root, readdirSync(root).filter((n) => n.startsWith('TCGA_')).sort()[0]!);
+    await expect(scanLgg(patient)).rejects.toThrow(`${patient}: one patient's folder (it holds <folder>_<n>.tif slices itself); give the folder that holds the patient folders, such as kaggle_3m`);
+    const bare = join(temp, 'bare');
+    mkdirSync(join(bare, 'sub'), { recursive: true });
+    writeFileSync(join(bare, 'sub', 'x.txt'), 'x');
+    await expect(scanLgg(bare)).rejects.toThrow(new RegExp(`^${bare}: not an LGG data set folder: none of its 1 folders holds <folder>_<n>\\.tif slices$`));
+  });
+});
+
 describe('scanLgg beside the slices', () => {
   it('passes over hidden files and folders (a folder copied from a Mac) without a problem', async () => {
     const { dir, folder } = copy('mac');
