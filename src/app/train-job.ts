@@ -154,6 +154,9 @@ function checkFoldSplit(mine: FoldSplit['patients'], others: readonly FoldSplit[
 
 /** A new run's config as stored: its data folder absolute, so --resume works from any working directory. */
 async function newRunConfig(config: TrainConfig, overwrite: boolean): Promise<TrainConfig> {
+  // A weights file that is not there is said before the run folder is made or the data scanned
+  // (it failed with a bare ENOENT once the model was built).
+  if (config.weights && !(await fileExists(config.weights))) throw new DataError(`${config.weights}: no such weights file (the classifier's VGG16 base)`);
   await claimRunDir(config.out, overwrite);
   return { ...config, data: (await nodePath()).resolve(config.data) };
 }

@@ -1,6 +1,6 @@
 // A new run whose data is refused before it writes anything leaves no empty run folder behind
 // (the CLI left one for each failed attempt, counted by the next scan of the parent); a folder
-// that was there before, or has anything in it, stays.
+// that was there before, or has anything in it, stays. A missing weights file is named first.
 
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,5 +30,13 @@ describe('a refused new run', () => {
     writeFileSync(join(mine, 'notes.txt'), 'keep');
     await expect(runTraining(config(mine), quiet)).rejects.toThrow(/no-such-data/);
     expect(readdirSync(mine)).toEqual(['notes.txt']);
+  });
+
+  it('names a weights file that is not there before making the run folder', async () => {
+    const out = join(work, 'runs', 'vgg');
+    const weights = join(work, 'missing.h5');
+    const config = configFromFlags('classify', { data: join(work, 'no-such-data'), out, size: 32, weights });
+    await expect(runTraining(config, quiet)).rejects.toThrow(`${weights}: no such weights file (the classifier's VGG16 base)`);
+    expect(existsSync(out)).toBe(false);
   });
 });
