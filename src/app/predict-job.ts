@@ -29,7 +29,7 @@ import { predictWithTta, TTA_MODES, type TtaMode } from '../train/tta.js';
 import { overlay, probabilityToGray, toRgb8 } from '../report/overlay.js';
 import type { TrainConfig } from './config.js';
 import { checkSameInput } from './ensemble-job.js';
-import { readConfig, useRunTuning, writeJson } from './run-dir.js';
+import { fileExists, readConfig, readJson, useRunTuning, writeJson } from './run-dir.js';
 import { loadRunModel } from './run-model.js';
 
 export interface Prediction {
@@ -275,6 +275,17 @@ export async function runPredict(runDir: string, paths: string[], outDir: string
     throw new ArgumentError('predict: minLesionSize and keepLargest post-process segmentation masks, and this run is classify');
   }
   const runs = [runDir, ...(opts.ensemble ?? [])];
+  // What predictions.json records of how its predictions were made: an --out that already holds
+  // predictions made otherwise is refused before anything runs; made alike, they are kept beside
+  // the new ones (replacing those of the same files), so that every image there stays listed.
+  const settings = {
+    run: runDir,
+    ...(runs.length > 1 ? { ensemble: runs } : {}),
+    task: c.task,
+    tta,
+    ...(c.task === 'segment' ? { postprocess: { minLesionSize, keepLargest, connectivity: PREDICT_CONNECTIVITY } } : {}),
+  };
+  const earlier = await earlierPredictions(outDir, settings);
   const configs = [c];
   for (const run of runs.slice(1)) {
     configs.push(await readConfig(run));
@@ -296,15 +307,31 @@ export async function runPredict(runDir: string, paths: string[], outDir: string
   for (const s of summary) {
     log(`${s.folder}: tumour in ${s.slicesWithTumour} of ${s.slices} slices${s.tumourPixels !== undefined ? `, ${s.tumourPixels} tumour pixels in all` : ''}`);
   }
+  const newFiles = new Set(results.map((r) => r.file));
+  const newFolders = new Set(summary.map((f) => f.folder));
+  const allFolders = [...earlier.folders.filter((f) => !newFolders.has(f.folder)), ...summary];
   await writeJson(`${outDir}/predictions.json`, {
-    run: runDir,
+    ...settings,
     checkpoint: checkpoints[0],
-    ...(runs.length > 1 ? { ensemble: runs, checkpoints } : {}),
-    task: c.task,
-    tta,
-    ...(c.task === 'segment' ? { postprocess: { minLesionSize, keepLargest, connectivity: PREDICT_CONNECTIVITY } } : {}),
-    predictions: results,
-    ...(folders.size ? { folders: summary } : {}),
+    ...(runs.length > 1 ? { checkpoints } : {}),
+    predictions: [...earlier.predictions.filter((p) => !newFiles.has(p.file)), ...results],
+    ...(allFolders.length ? { folders: allFolders } : {}),
   });
   return results;
+}
+
+/**
+ * The predictions already in `outDir`'s predictions.json, when they were made as `settings` say
+ * (run, ensemble, task, TTA, post-processing); none when there is no such file. Made otherwise,
+ * they are refused: one file would list images of two models or settings as one.
+ */
+async function earlierPredictions(outDir: string, settings: Record<string, unknown>): Promise<{ predictions: Prediction[]; folders: FolderSummary[] }> {
+  const path = `${outDir}/predictions.json`;
+  if (!(await fileExists(path))) return { predictions: [], folders: [] };
+  const old = await readJson<Record<string, unknown>>(path, 'predictions');
+  const differs = Object.keys(settings).find((k) => JSON.stringify(old[k]) !== JSON.stringify(settings[k])) ?? (old.ensemble !== undefined && settings.ensemble === undefined ? 'ensemble' : undefined);
+  if (differs) {
+    throw new ArgumentError(`predict: ${outDir} holds predictions made with another ${differs} (${path}: ${JSON.stringify(old[differs])}, now ${JSON.stringify(settings[differs])}); choose another --out, or remove ${path}`);
+  }
+  return { predictions: Array.isArray(old.predictions) ? (old.predictions as Prediction[]) : [], folders: Array.isArray(old.folders) ? (old.folders as FolderSummary[]) : [] };
 }

@@ -92,6 +92,22 @@ describe('runPredict inputs', () => {
     expect((error as Error).message.startsWith(`predict: ${mask} is a ground-truth mask`)).toBe(true);
   });
 
+  it('keeps the earlier predictions of an --out made alike, and refuses one made otherwise', async () => {
+    const [a, b] = await patientSlices(folder);
+    const out = join(work, 'again');
+    await runPredict(config.out, [a!], out, quiet);
+    await runPredict(config.out, [b!], out, quiet);
+    const listed = () => JSON.parse(readFileSync(join(out, 'predictions.json'), 'utf8')).predictions.map((p: { file: string }) => p.file);
+    expect(listed()).toEqual([a, b]);
+    // The same slice again replaces its own entry.
+    await runPredict(config.out, [a!], out, quiet);
+    expect(listed()).toEqual([b, a]);
+    const error = await runPredict(config.out, [a!], out, quiet, { tta: 'flip' }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ArgumentError);
+    expect((error as Error).message).toBe(`predict: ${out} holds predictions made with another tta (${join(out, 'predictions.json')}: "none", now "flip"); choose another --out, or remove ${join(out, 'predictions.json')}`);
+    expect(listed()).toEqual([b, a]);
+  });
+
   it('refuses a missing path and a file that is not a TIFF before writing anything', async () => {
     const [slice] = await patientSlices(folder);
     const out = join(work, 'checked-first');
