@@ -118,10 +118,13 @@ describe('a new run into a folder', () => {
     cpSync(data, bad, { recursive: true });
     const patient = readdirSync(bad).filter((f) => f.startsWith('TCGA_')).sort()[0];
     rmSync(join(bad, patient, `${patient}_1_mask.tif`));
-    // A classifier whose --weights file is missing fails after the scan, before the old run is cleared.
+    // A classifier whose --weights file is not a weights file fails after the scan, before the old
+    // run is cleared (a missing one is named before the scan).
     const logs: string[] = [];
-    const c = configFromFlags('classify', { data: bad, out: old, weights: join(work, 'no-such-weights.h5'), epochs: 1, batch: 4, workers: 0, 'test-fraction': 0.2 });
-    await expect(runTraining(c, { log: (m) => logs.push(m) }, false, true)).rejects.toThrow('no-such-weights.h5');
+    const weights = join(work, 'not-weights.h5');
+    writeFileSync(weights, 'not an HDF5 file');
+    const c = configFromFlags('classify', { data: bad, out: old, weights, epochs: 1, batch: 4, workers: 0, 'test-fraction': 0.2 });
+    await expect(runTraining(c, { log: (m) => logs.push(m) }, false, true)).rejects.toThrow('not-weights.h5');
     expect(logs.some((l) => l.startsWith('data: skipped 1 problem file(s)')), logs.join('\n')).toBe(true);
     expect(snapshot(old)).toEqual(before);
   }, 120_000);
