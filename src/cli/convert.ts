@@ -29,6 +29,9 @@ export function parseConvertArgs(args: string[]): ConvertArgs | null {
   if (!parsed) return null;
   const out = parsed.flags.out as string | undefined;
   if (!out) throw new UsageError("convert needs --out OUT.safetensors (see 'dawnet convert --help')");
+  // The output is always safetensors: under another format's name, PyTorch or Keras would fail on it.
+  const other = /\.(pt|pth|pkl|ckpt|bin|h5|hdf5|keras)$/i.exec(out);
+  if (other) throw new UsageError(`convert writes a .safetensors file, not ${other[0]}: give --out a name ending in .safetensors (got ${out})`);
   return {
     input: parsed.positionals[0],
     out,

@@ -84,7 +84,14 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array | string, 
 export async function readFileBytes(path: string, op?: string): Promise<Uint8Array> {
   if (!isNode()) throw new ArgumentError(`${op ? `${op}: ` : ''}reading ${path} needs Node's file system, which this environment lacks; ${IN_BROWSER_READ}`);
   const fs = await nodeFs();
-  const buf = await fs.readFile(path);
+  const buf = await fs.readFile(path).catch((e: NodeJS.ErrnoException) => {
+    // Node's EISDIR names no path ('illegal operation on a directory, read'): said here, the code kept.
+    if (e?.code === 'EISDIR') {
+      e.message = `${op ? `${op}: ` : ''}${path} is a folder, not a file (EISDIR)`;
+      e.path = path;
+    }
+    throw e;
+  });
   return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
@@ -146,4 +153,11 @@ function folderError(dir: string, err: NodeJS.ErrnoException, why: string): Node
 export async function makeParentFolder(path: string): Promise<void> {
   if (!isNode()) return;
   await makeFolder((await nodePath()).dirname(path));
+}
+
+/** True when both paths name one existing file (by device and inode, so links and `./x` count). */
+export async function sameFile(a: string, b: string): Promise<boolean> {
+  const fs = await nodeFs();
+  const [sa, sb] = await Promise.all([fs.stat(a).catch(() => null), fs.stat(b).catch(() => null)]);
+  return !!sa && !!sb && sa.dev === sb.dev && sa.ino === sb.ino;
 }

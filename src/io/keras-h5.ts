@@ -155,7 +155,7 @@ export async function readKerasH5Here(bytes: Uint8Array, source: string, scratch
     return readLayers(h5, file, bytes.length, source);
   } catch (e) {
     if (e instanceof FormatError) throw e;
-    throw new FormatError(`${source}: not a readable HDF5 file (truncated or damaged): ${firstLine(e)}`);
+    throw new FormatError(`${source}: not a readable HDF5 file (truncated or damaged): ${hdf5Cause(e)}`);
   } finally {
     try {
       file?.close();
@@ -167,8 +167,15 @@ export async function readKerasH5Here(bytes: Uint8Array, source: string, scratch
   }
 }
 
-function firstLine(e: unknown): string {
+/**
+ * HDF5's error stack runs from the API call down to the cause: the last frame says what is wrong
+ * ('truncated file: eof = 9212, ..., stored_eof = 18424'), the first only 'unable to open file'.
+ * Frames read '#006: /build/path/H5Fsuper.c line 577 in H5F__super_read(): why'; the why is kept.
+ */
+function hdf5Cause(e: unknown): string {
   const text = e instanceof Error ? e.message : String(e);
+  const frames = [...text.matchAll(/^\s*#\d+: .* in \S+\(\): (.+)$/gm)];
+  if (frames.length) return frames[frames.length - 1][1].trim();
   return text.split('\n').find((l) => /\S/.test(l) && !l.startsWith('HDF5-DIAG'))?.trim() ?? 'unknown HDF5 error';
 }
 

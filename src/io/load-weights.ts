@@ -55,24 +55,27 @@ const shapeText = (s: readonly number[]) => `[${s.join(', ')}]`;
 
 /** Picks the reader by magic bytes; throws FormatError 'not a weight file' for anything else. */
 export function detectFormat(bytes: Uint8Array, source: string): WeightFormat {
-  if (bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b) return 'torch';
+  // A zip opens with a local header (PK 3 4) or, empty, with its end record (PK 5 6).
+  if (bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && ((bytes[2] === 3 && bytes[3] === 4) || (bytes[2] === 5 && bytes[3] === 6))) return 'torch';
   const hdf5 = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
   if (hdf5.every((b, i) => bytes[i] === b)) return 'keras-h5';
-  if (looksLikePickle(bytes)) return 'torch';
+  // Safetensors before pickle: its first bytes are a header length, which can read as a pickle's
+  // (640 = 80 02 00 ..: PROTO 2) or a zip's ('PK'); a '{' after a length of zeros in its high
+  // bytes is no pickle's. A truncated file still counts, so its error says 'truncated'.
   if (bytes.length > 9) {
-    // A JSON header of sane length; a truncated file still counts, so its error says 'truncated'.
     const headerLen = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
     if (headerLen >= 2n && headerLen <= 100_000_000n && bytes[8] === 0x7b) return 'safetensors';
   }
+  if (looksLikePickle(bytes)) return 'torch';
   throw new FormatError(`${source}: not a weight file (not a PyTorch .pt/.pth zip or pickle, an HDF5 .h5 or a .safetensors file)`);
 }
 
 /** Reads and decodes a weight file from a path or bytes. */
-export async function readWeightFile(input: string | Uint8Array | ArrayBuffer, opts: LoadOptions = {}): Promise<WeightFile> {
+export async function readWeightFile(input: string | Uint8Array | ArrayBuffer, opts: LoadOptions = {}, op = 'loadWeights'): Promise<WeightFile> {
   let bytes: Uint8Array;
   if (typeof input === 'string') {
     const { readFileBytes } = await import('./files.js');
-    bytes = await readFileBytes(input, 'loadWeights');
+    bytes = await readFileBytes(input, op);
   } else bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
   const source = opts.name ?? (typeof input === 'string' ? input : '<bytes>');
   const format = !opts.format || opts.format === 'auto' ? detectFormat(bytes, source) : opts.format;
@@ -294,7 +297,10 @@ export interface ConvertReport {
 
 /** Rewrites a weight file as a dawnet-named, dawnet-layout .safetensors (`dawnet convert`). */
 export async function convertWeights(inPath: string, outPath: string, opts: ConvertOptions = {}): Promise<ConvertReport> {
-  const file = await readWeightFile(inPath, { format: opts.format });
+  const { makeParentFolder, sameFile, writeFileAtomic } = await import('./files.js');
+  // Written over its own input, the original weights would be gone for good.
+  if (await sameFile(inPath, outPath)) throw new ArgumentError(`convertWeights: the output ${outPath} is the input file ${inPath}; write the converted weights to another file`);
+  const file = await readWeightFile(inPath, { format: opts.format }, 'convertWeights');
   const inferred = inferModelKind(file.tensors.keys());
   // A --model the names contradict would be written under it, its names left as they were.
   if (opts.model && inferred !== 'generic' && inferred !== opts.model) {
@@ -304,7 +310,8 @@ export async function convertWeights(inPath: string, outPath: string, opts: Conv
   const { tensors } = mapWeights(file, kind);
   const base = inPath.split(/[\\/]/).pop() ?? inPath;
   const bytes = encodeSafetensors(tensors, { format: 'dawnet-weights-1', model: kind, converted_from: base });
-  const { writeFileAtomic } = await import('./files.js');
-  await writeFileAtomic(outPath, bytes);
+  // As saveCheckpoint: the folder is made if missing ('--out weights/vgg16.safetensors').
+  await makeParentFolder(outPath);
+  await writeFileAtomic(outPath, bytes, 'convertWeights');
   return { written: [...tensors.keys()], format: file.format, model: kind };
 }

@@ -281,9 +281,20 @@ function findStateDict(root: unknown, source: string, seen = new Set<unknown>())
     throw new FormatError(`${source}: the torch file holds ${Array.isArray(root) ? 'a list' : typeof root}, not a state dict`);
   }
   seen.add(root);
+  const holdsTensors = (m: unknown): m is Map<unknown, unknown> => m instanceof Map && !seen.has(m) && [...m.values()].some((v) => v instanceof TensorRef);
   for (const key of STATE_KEYS) {
     const inner = root.get(key);
-    if (inner instanceof Map && !seen.has(inner) && [...inner.values()].some((v) => v instanceof TensorRef)) return findStateDict(inner, source, seen);
+    if (holdsTensors(inner)) return findStateDict(inner, source, seen);
+  }
+  // A checkpoint that keeps its weights under a key of its own ('model_ema', 'checkpoint' -> 'model'):
+  // the one dict of tensors there is taken; two or more are for the user to choose.
+  if (![...root.values()].some((v) => v instanceof TensorRef)) {
+    const nested = (m: unknown) => holdsTensors(m) || (m instanceof Map && !seen.has(m) && STATE_KEYS.some((k) => holdsTensors(m.get(k))));
+    const found = [...root].filter(([k, v]) => typeof k === 'string' && nested(v));
+    if (found.length === 1) return findStateDict(found[0][1], source, seen);
+    if (found.length > 1) {
+      throw new FormatError(`${source}: several dicts of tensors (${found.map(([k]) => show(k)).join(', ')}) and none under a known key (${STATE_KEYS.join(', ')}); save the one state dict you mean with torch.save`);
+    }
   }
   const tensors = new Map<string, TensorRef>();
   /** The key each name was stored under. */
