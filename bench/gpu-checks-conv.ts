@@ -64,6 +64,10 @@ export function convChecks(): GpuCheck[] {
     conv('3x3 same, 3 channels, uniform weights', [2, 13, 11, 3], [3, 3, 3, 64], { padding: 'same' }, 'uniform-weights'),
     conv('3x3 same, uniform weights, fused ReLU', [2, 14, 19, 32], [3, 3, 32, 32], { padding: 'same', activation: 'relu' }, 'uniform-weights'),
     conv('1x1 stride 2, uniform weights', [2, 9, 11, 20], [1, 1, 20, 12], { padding: 'valid', stride: 2 }, 'uniform-weights'),
+    // A lane per 4 output channels (not yet picked by convAlgorithm): VGG's first conv (rows of 13,
+    // not a multiple of the 8-pixel strips) with its fused ReLU, and one grey channel at stride 2.
+    conv('3x3 same, 3 channels, channel lanes, fused ReLU', [2, 13, 13, 3], [3, 3, 3, 64], { padding: 'same', activation: 'relu' }, 'channel-lanes'),
+    conv('3x3 valid stride 2, 1 channel, channel lanes', [2, 17, 15, 1], [3, 3, 1, 32], { padding: 'valid', stride: 2 }, 'channel-lanes'),
     // Winograd's 36 GEMMs by the uniform-weights kernel, forward and backward input (the weight
     // gradient by the staged Winograd): 32 channels each way, and 16 -> 64 with its fused ReLU.
     conv('3x3 same by Winograd with uniform-weights GEMMs', [2, 18, 21, 32], [3, 3, 32, 32], { padding: 'same' }, 'winograd-uniform'),

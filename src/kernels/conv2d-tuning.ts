@@ -37,7 +37,8 @@ export interface TuneOptions {
    * variants takes lavapipe about 10 s to compile; the uniform-weights kernel ran 1.2x slower at
    * VGG16's conv1_1 and the U-Net's first conv and 4.6x at U-Net l1 (scale 8), and no faster at
    * two 1x1 convs (GPU timestamps, 2026-11-27): lavapipe loads a uniform value per lane group
-   * with a bounds check, as it does a storage one (bench/README.md, lavapipe).
+   * with a bounds check, as it does a storage one (bench/README.md, lavapipe); the channel-lanes
+   * kernel ran 2.55x slower than direct at VGG16's conv1_1 (scale 8, GPU timestamps, 2026-11-27).
    */
   algorithms?: readonly ConvAlgorithm[];
   /**
@@ -143,7 +144,7 @@ function gemmRows(call: ConvCall, algorithm: ConvAlgorithm): number {
 }
 
 /** What tuneConvs leaves out on CPU adapters unless asked (TuneOptions.algorithms). */
-const CPU_UNTUNED: readonly ConvAlgorithm[] = ['winograd-fused', 'uniform-weights', 'winograd-uniform'];
+const CPU_UNTUNED: readonly ConvAlgorithm[] = ['winograd-fused', 'uniform-weights', 'winograd-uniform', 'channel-lanes'];
 
 /**
  * The ways to time: each wanted algorithm that fits, and for the tiled family's GEMMs each tile

@@ -18,6 +18,7 @@ import type { GemmTile } from './conv2d-tiled.js';
 import { bindableSamples, inputTransformSpec, outputTransformSpec, transformWeights, winogradBlocks, winogradPlan, winogradShape, WINO_R, WINO_XI, WORKSPACE_BYTES } from './conv2d-winograd.js';
 import { fusedFits } from './conv2d-winograd-fused.js';
 import { uniformWeightsChunk, uniformWeightsFits, UNIFORM_WEIGHTS_MAX_COUT } from './conv2d-uniform-weights.js';
+import { channelLanesFits } from './conv2d-channel-lanes.js';
 import { noteConv, tunedConv } from './conv2d-tuned.js';
 import { linearGrid, vecWidth, type VecWidth } from './wgsl.js';
 
@@ -27,12 +28,14 @@ import { linearGrid, vecWidth, type VecWidth } from './wgsl.js';
  * where its output channels come in vec4s; 'uniform-weights': forwards whose weights fit a uniform
  * buffer and whose outputs one thread's accumulators (conv2d-uniform-weights.ts), any kernel size
  * and stride; 'winograd-uniform': the staged Winograd with its 36 GEMMs run by the uniform-weights
- * kernel, U[ξ] in a uniform buffer, where that fits (winogradUniformFits).
+ * kernel, U[ξ] in a uniform buffer, where that fits (winogradUniformFits); 'channel-lanes': forwards
+ * with few inputs a pixel (K·Cin <= 36) and output channels in vec4s, a lane per 4 of them
+ * (conv2d-channel-lanes.ts).
  */
-export type ConvAlgorithm = 'direct' | 'winograd' | 'winograd-fused' | 'uniform-weights' | 'winograd-uniform';
+export type ConvAlgorithm = 'direct' | 'winograd' | 'winograd-fused' | 'uniform-weights' | 'winograd-uniform' | 'channel-lanes';
 
 /** Every algorithm, in the order the benchmark times them beside one another. */
-export const CONV_ALGORITHMS: readonly ConvAlgorithm[] = ['direct', 'winograd', 'winograd-fused', 'uniform-weights', 'winograd-uniform'];
+export const CONV_ALGORITHMS: readonly ConvAlgorithm[] = ['direct', 'winograd', 'winograd-fused', 'uniform-weights', 'winograd-uniform', 'channel-lanes'];
 
 /** Whether an algorithm runs its GEMM by the direct GEMM kernels (so a tile of the tiled family applies). */
 export const usesGemmTiles = (algorithm: ConvAlgorithm): boolean => algorithm === 'direct' || algorithm === 'winograd';
@@ -126,6 +129,7 @@ export function winogradFits(_dir: ConvDirection, g: ConvGeometry): boolean {
 export function algorithmRuns(algorithm: ConvAlgorithm, dir: ConvDirection, g: ConvGeometry): boolean {
   if (algorithm === 'direct') return true;
   if (algorithm === 'uniform-weights') return uniformWeightsFits(dir, g);
+  if (algorithm === 'channel-lanes') return channelLanesFits(dir, g);
   if (!winogradFits(dir, g)) return false;
   if (algorithm === 'winograd-uniform') return dir !== 'backwardWeight' && winogradUniformFits(winogradShape(dir, g));
   return algorithm === 'winograd' || (dir !== 'backwardWeight' && fusedFits(winogradShape(dir, g).n));
@@ -133,7 +137,7 @@ export function algorithmRuns(algorithm: ConvAlgorithm, dir: ConvDirection, g: C
 
 /**
  * What a forced algorithm falls back to where it cannot run this conv: the Winograd variants to
- * the staged Winograd where it runs, else (and null) to direct; the uniform-weights kernel to what would run unforced, so
+ * the staged Winograd where it runs, else (and null) to direct; the uniform-weights and channel-lanes kernels to what would run unforced, so
  * that a step forced to it differs from the step as it is only where it fits (the benchmark's
  * end-to-end sides).
  */
@@ -143,6 +147,7 @@ const FORCED_FALLBACK: Record<ConvAlgorithm, ConvAlgorithm | 'unforced' | null> 
   'winograd-fused': 'winograd',
   'winograd-uniform': 'winograd',
   'uniform-weights': 'unforced',
+  'channel-lanes': 'unforced',
 };
 
 /** Whether some algorithm besides 'direct' can run this conv direction on this device. */

@@ -43,6 +43,7 @@ import { dilatedConv, dilatedConvBackwardInput, dilatedConvBackwardWeight, dilat
 import { convAlgorithm, winogradConv } from './conv2d-winograd-run.js';
 import { winogradFusedConv } from './conv2d-winograd-fused.js';
 import { uniformWeightsChunk } from './conv2d-uniform-weights.js';
+import { channelLanesChunk } from './conv2d-channel-lanes.js';
 import { winogradWeightGrad } from './conv2d-winograd-wgrad.js';
 import { unary, unaryBackward, unaryForward } from './elementwise.js';
 import { sumLeading } from './reduce.js';
@@ -253,6 +254,7 @@ export function forwardGemm(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | n
   const dTap = Math.floor(bk / g.cin);
   forEachSampleChunk(g, per, x, y, (gc, xc, yc) => {
     if (algorithm === 'uniform-weights') return uniformWeightsChunk(gc, xc, w, b, yc, relu);
+    if (algorithm === 'channel-lanes') return channelLanesChunk(gc, xc, w, b, yc, relu);
     const m = gc.n * g.ho * g.wo;
     launch('forward', family, tile, gc, b ? [xc, w, b] : [xc, w], yc, m, g.cout, 1, {
       m, k: g.kh * g.kw * g.cin, dCi: bk % g.cin, dTapW: dTap % g.kw, dTapH: Math.floor(dTap / g.kw),

@@ -1,0 +1,157 @@
+// conv2d's forward by a lane per 4 output channels (src/kernels/conv2d-channel-lanes.ts) against
+// the float64 reference: VGG16's first conv (3 channels in, 64 out), one channel in, strides,
+// asymmetric padding, 1x1, the largest K·Cin it takes, rows whose width is not a multiple of a
+// strip, bias, the fused ReLU (NaN kept), and batches split into chunks past the binding limit.
+// Its backward is the direct conv's: the gradients are compared with the reference's only to show
+// that forcing the algorithm leaves them alone.
+
+import { afterEach, describe, expect, it } from 'vitest';
+import * as dn from '../../src/index.js';
+import { runtime } from '../../src/gpu/runtime.js';
+import { conv2dGeometry } from '../../src/kernels/conv2d.js';
+import { algorithmRuns, convAlgorithm } from '../../src/kernels/conv2d-winograd-run.js';
+import { channelLanesChunk, channelLanesFits, CHANNEL_LANES_MAX_TAPS, CHANNEL_LANES_PIXELS } from '../../src/kernels/conv2d-channel-lanes.js';
+import { emptyTensor } from '../../src/graph/tensor.js';
+import { nd, type NdArray } from '../../src/reference/array.js';
+import { conv2dBackwardRef, conv2dForwardRef } from '../../src/reference/conv.js';
+import { expectClose } from '../helpers/close.js';
+import { convCaseData, type ConvCase } from '../helpers/conv-case.js';
+import { fromNd as fromData, useGpu } from '../helpers/gpu.js';
+
+useGpu();
+
+// Float32 sums of at most 36 products of values in [-1, 1] (K·Cin <= 36), accumulated in the
+// reference's tap order but in float32 with fused multiply-adds: errors of a few float32 ulps of
+// sums below 36, well inside 1e-4.
+const TOL = { atol: 1e-4, rtol: 1e-4 };
+
+const fromNd = (a: NdArray, requiresGrad = false): dn.Tensor => fromData(a.data, a.shape, requiresGrad);
+const relu = (a: NdArray): NdArray => nd(a.data.map((v) => Math.max(v, 0)), a.shape);
+const KERNEL = 'conv2d.forwardChannelLanes';
+
+afterEach(() => {
+  dn.setConvAlgorithm('auto');
+  runtime().setBindingLimit(null);
+});
+
+// Each (bias, activation) pair is a kernel of its own for lavapipe to compile (up to 30 s for the
+// largest here): the first case takes both, the others one each, alternately.
+type Variant = readonly [bias: boolean, activation: 'none' | 'relu'];
+const BIAS: Variant = [true, 'none'];
+const RELU: Variant = [false, 'relu'];
+const CASES: (ConvCase & { name: string; variants: Variant[] })[] = [
+  { name: "VGG16's conv1_1 shape: 3 channels, 64 out", x: [2, 9, 19, 3], k: [3, 3], cout: 64, opts: { padding: 'same' }, variants: [BIAS, RELU] },
+  { name: 'one channel in (a grey image), 32 out, a row of 13', x: [2, 7, 13, 1], k: [3, 3], cout: 32, opts: { padding: 'same' }, variants: [RELU] },
+  { name: '3x3 stride 2 valid over 4 channels: K·Cin = 36, the most it takes', x: [1, 9, 10, 4], k: [3, 3], cout: 4, opts: { padding: 'valid', stride: 2 }, variants: [BIAS] },
+  { name: 'explicit pads [2, 0, 1, 3], 2 channels', x: [2, 6, 5, 2], k: [3, 3], cout: 8, opts: { padding: [2, 0, 1, 3] }, variants: [RELU] },
+  { name: '1x1 stride 2, 6 -> 4', x: [3, 5, 6, 6], k: [1, 1], cout: 4, opts: { stride: 2 }, variants: [BIAS] },
+  { name: '5x5 stride [1, 2], 1 -> 8', x: [1, 11, 23, 1], k: [5, 5], cout: 8, opts: { padding: 'same', stride: [1, 2] }, variants: [RELU] },
+];
+
+describe("conv2d forward by 'channel-lanes'", () => {
+  for (const cs of CASES) {
+    it(`${cs.name}: the reference's output (${cs.variants.map(([bias, activation]) => (bias ? 'bias' : activation)).join(', ')})`, async () => {
+      const d = convCaseData(cs, 81);
+      const [x, w, b] = [fromNd(d.x), fromNd(d.w), fromNd(d.b)];
+      dn.setConvAlgorithm('channel-lanes');
+      const g = conv2dGeometry(x.shape, w.shape, d.opts);
+      expect(convAlgorithm('forward', g)).toBe('channel-lanes');
+      for (const [bias, activation] of cs.variants) {
+        const label = `${bias ? 'bias' : 'no bias'}, ${activation}`;
+        let y: dn.Tensor | undefined;
+        const p = await dn.profile(() => {
+          y = dn.conv2d(x, w, bias ? b : null, { ...d.opts, activation });
+        });
+        if (p) expect(p.kernels.map((k) => k.name), label).toContain(KERNEL);
+        const ref = conv2dForwardRef(d.x, d.w, bias ? d.b : null, d.opts);
+        expectClose(label, await y!.toArray(), (activation === 'relu' ? relu(ref) : ref).data, TOL);
+        y!.dispose();
+      }
+      for (const t of [x, w, b]) t.dispose();
+    });
+  }
+
+  it('strips of 1, 3, 8 and 16 pixels, rows not a multiple of them: the same output', async () => {
+    const d = convCaseData({ x: [2, 5, 13, 3], k: [3, 3], cout: 8, opts: { padding: 'same' } }, 82);
+    const [x, w, b] = [fromNd(d.x), fromNd(d.w), fromNd(d.b)];
+    const g = conv2dGeometry(x.shape, w.shape, d.opts);
+    const want = conv2dForwardRef(d.x, d.w, d.b, d.opts).data;
+    for (const pixels of [1, 3, 8, 16]) {
+      const y = emptyTensor([g.n, g.ho, g.wo, g.cout], 'test.y');
+      channelLanesChunk(g, x, w, b, y, false, pixels);
+      expectClose(`${pixels} pixels a strip`, await y.toArray(), want, TOL);
+      y.dispose();
+    }
+    expect(CHANNEL_LANES_PIXELS).toBe(8);
+    for (const t of [x, w, b]) t.dispose();
+  });
+
+  it('keeps NaN through its fused ReLU, as relu does, and max(y, 0) elsewhere', async () => {
+    const d = convCaseData({ x: [1, 4, 6, 3], k: [3, 3], cout: 4, opts: { padding: 'same' } }, 83);
+    const xs = Float32Array.from(d.x.data);
+    xs[(1 * 6 + 2) * 3 + 1] = Number.NaN; // pixel (1, 2), channel 1
+    const [x, w, b] = [dn.tensor(xs, d.x.shape), fromNd(d.w), fromNd(d.b)];
+    dn.setConvAlgorithm('channel-lanes');
+    const y = dn.conv2d(x, w, b, { ...d.opts, activation: 'relu' });
+    const got = await y.toArray();
+    const ref = conv2dForwardRef(nd(Float64Array.from(xs), d.x.shape), d.w, d.b, d.opts).data;
+    const nans = [...ref.keys()].filter((i) => Number.isNaN(ref[i]));
+    expect(nans.length, 'the 3x3 outputs around the NaN, every channel').toBe(9 * 4);
+    expect([...got].map(Number.isNaN)).toEqual([...ref].map(Number.isNaN));
+    const numbers = [...ref.keys()].filter((i) => !Number.isNaN(ref[i]));
+    expectClose('numbers', numbers.map((i) => got[i]), numbers.map((i) => Math.max(ref[i], 0)), TOL);
+    expect(numbers.some((i) => got[i] === 0) && numbers.some((i) => got[i] > 0), 'both sides of the kink').toBe(true);
+    for (const t of [x, w, b, y]) t.dispose();
+  });
+
+  it('splits a batch past the binding limit into chunks of samples', async () => {
+    const d = convCaseData({ x: [5, 8, 8, 3], k: [3, 3], cout: 12, opts: { padding: 'same' } }, 84);
+    const [x, w, b] = [fromNd(d.x), fromNd(d.w), fromNd(d.b)];
+    // One sample's output is 8·8·12·4 = 3072 bytes: a 6 KiB limit takes two samples a chunk.
+    runtime().setBindingLimit(6144, { offsetAlignment: 1024 });
+    dn.setConvAlgorithm('channel-lanes');
+    let y: dn.Tensor | undefined;
+    const p = await dn.profile(() => {
+      y = dn.conv2d(x, w, b, d.opts);
+    });
+    if (p) expect(p.kernels.find((k) => k.name === KERNEL)?.dispatches).toBe(3);
+    expectClose('chunked', await y!.toArray(), conv2dForwardRef(d.x, d.w, d.b, d.opts).data, TOL);
+    for (const t of [x, w, b, y!]) t.dispose();
+  });
+
+  it('leaves the gradients to the direct kernels: the reference backward', async () => {
+    const d = convCaseData({ x: [2, 6, 7, 3], k: [3, 3], cout: 16, opts: { padding: 'same' } }, 85);
+    const [x, w, b] = [fromNd(d.x, true), fromNd(d.w, true), fromNd(d.b, true)];
+    dn.setConvAlgorithm('channel-lanes');
+    const dy = fromNd(d.dy);
+    dn.scope(() => dn.sum(dn.mul(dn.conv2d(x, w, b, d.opts), dy)).backward());
+    const g = conv2dBackwardRef(d.x, d.w, d.dy, d.opts);
+    expectClose('dx', await x.grad!.toArray(), g.dx.data, TOL);
+    expectClose('dw', await w.grad!.toArray(), g.dw.data, TOL);
+    expectClose('db', await b.grad!.toArray(), g.db.data, TOL);
+    for (const t of [x, w, b, dy]) {
+      t.grad?.dispose();
+      t.dispose();
+    }
+  });
+
+  it('fits forwards of K·Cin <= 36 with output channels in vec4s, falls back to what runs unforced elsewhere, and no rule picks it', () => {
+    const geometry = (cin: number, cout: number, k = 3) => conv2dGeometry([1, 8, 8, cin], [k, k, cin, cout], { padding: 'same' });
+    expect(CHANNEL_LANES_MAX_TAPS).toBe(36);
+    expect(channelLanesFits('forward', geometry(3, 64))).toBe(true);
+    expect(channelLanesFits('forward', geometry(4, 8))).toBe(true);
+    expect(channelLanesFits('forward', geometry(5, 8)), 'K·Cin 45').toBe(false);
+    expect(channelLanesFits('forward', geometry(36, 8, 1))).toBe(true);
+    expect(channelLanesFits('forward', geometry(37, 8, 1))).toBe(false);
+    expect(channelLanesFits('forward', geometry(3, 6)), 'Cout not in vec4s').toBe(false);
+    expect(channelLanesFits('backwardInput', geometry(3, 64))).toBe(false);
+    expect(channelLanesFits('backwardWeight', geometry(3, 64))).toBe(false);
+    expect(algorithmRuns('channel-lanes', 'forward', geometry(3, 64))).toBe(true);
+    const unforced = [convAlgorithm('forward', geometry(3, 6)), convAlgorithm('backwardInput', geometry(3, 64)), convAlgorithm('forward', geometry(5, 8))];
+    expect(unforced).not.toContain('channel-lanes');
+    dn.setConvAlgorithm('channel-lanes');
+    expect([convAlgorithm('forward', geometry(3, 6)), convAlgorithm('backwardInput', geometry(3, 64)), convAlgorithm('forward', geometry(5, 8))]).toEqual(unforced);
+    dn.setConvAlgorithm('auto');
+    expect(convAlgorithm('forward', geometry(3, 64))).not.toBe('channel-lanes');
+  });
+});
