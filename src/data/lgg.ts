@@ -11,7 +11,7 @@
 import { DataError } from './errors.js';
 import { decodeTiff, readTiffInfo, type TiffImage } from './tiff.js';
 import { byCodePoint, isHidden, SLICE_FILE, TIFF_NAME } from './lgg-names.js';
-import { checkPair, decodeSlice, type DecodedSlice } from './slice-decode.js';
+import { checkPair, decodeSlice, maskSamples, type DecodedSlice } from './slice-decode.js';
 import { nodeFs, type NodeFs } from '../io/files.js';
 
 export interface LggSlice {
@@ -243,16 +243,36 @@ async function listFolder(fs: NodeFs, path: string): Promise<string[] | string> 
   }
 }
 
+/** How many levels of folders wrapping kaggle_3m (as downloads and zips unpack) the scan looks through. */
+const WRAPPER_DEPTH = 3;
+const MAC_ZIP_FOLDER = '__MACOSX';
+
+interface PatientRoot {
+  path: string;
+  patientFolders: string[];
+  otherFolders: { folder: string; reason: string }[];
+}
+
 /**
- * The folder holding the patient folders: `root` itself, or its `kaggle_3m/` as the zip unpacks;
- * with the folders beside them that hold no slice (empty, or unreadable), each with its reason,
- * which the scan reports: a patient folder emptied by a bad copy should not vanish silently.
+ * The folder holding the patient folders: `root` itself, or the folder that wraps them as a
+ * download unpacks: its `kaggle_3m/` (Kaggle's zip holds `kaggle_3m/` and
+ * `lgg-mri-segmentation/kaggle_3m/`), or the one folder a level holds (`archive/`, a renamed
+ * `kaggle_3m/`; macOS's `__MACOSX/` not counted), a few levels down. The folders beside the
+ * patient folders that hold no slice (empty, or unreadable) come with their reasons, which the
+ * scan reports: a patient folder emptied by a bad copy should not vanish silently. When no level
+ * holds patient folders, the error is about `root` (or its `kaggle_3m/`), the folder the user gave.
  */
-async function findPatientRoot(fs: NodeFs, root: string): Promise<{ path: string; patientFolders: string[]; otherFolders: { folder: string; reason: string }[] }> {
+async function findPatientRoot(fs: NodeFs, root: string): Promise<PatientRoot> {
+  const found = await lookForPatients(fs, root.replace(/(.)\/+$/, '$1'), WRAPPER_DEPTH);
+  if (found instanceof DataError) throw found;
+  return found;
+}
+
+async function lookForPatients(fs: NodeFs, root: string, depth: number): Promise<PatientRoot | DataError> {
   const listed = await listFolder(fs, root);
-  if (typeof listed === 'string') throw new DataError(`${root}: ${listed}`);
+  if (typeof listed === 'string') return new DataError(`${root}: ${listed}`);
   const names = listed.filter((n) => !isHidden(n)).sort(byCodePoint);
-  if (names.length === 0) throw new DataError(`${root}: empty folder; expected kaggle_3m's patient folders (TCGA_..._<date>/)`);
+  if (names.length === 0) return new DataError(`${root}: empty folder; expected kaggle_3m's patient folders (TCGA_..._<date>/)`);
   const folders = await foldersAmong(fs, root, names);
   const patientFolders: string[] = [];
   const otherFolders: { folder: string; reason: string }[] = [];
@@ -263,14 +283,26 @@ async function findPatientRoot(fs: NodeFs, root: string): Promise<{ path: string
     else otherFolders.push({ folder: name, reason: 'folder without slices (<folder>_<n>.tif), left out' });
   }
   if (patientFolders.length > 0) return { path: root, patientFolders, otherFolders };
-  if (folders.includes('kaggle_3m')) return findPatientRoot(fs, `${root}/kaggle_3m`);
+
   const files = names.filter((n) => !folders.includes(n));
+  let error: DataError;
   // One patient's folder given for the data set: its own slices are the tell.
   if (files.some((n) => SLICE_FILE.test(n))) {
-    throw new DataError(`${root}: one patient's folder (it holds <folder>_<n>.tif slices itself); give the folder that holds the patient folders, such as kaggle_3m`);
+    error = new DataError(`${root}: one patient's folder (it holds <folder>_<n>.tif slices itself); give the folder that holds the patient folders, such as kaggle_3m`);
+  } else {
+    const listedFiles = files.length ? ` (${files.length} files: ${files.slice(0, 3).join(', ')}${files.length > 3 ? ', ...' : ''})` : '';
+    error = new DataError(`${root}: not an LGG data set folder: none of its ${folders.length} folders holds <folder>_<n>.tif slices${listedFiles}`);
   }
-  const listedFiles = files.length ? ` (${files.length} files: ${files.slice(0, 3).join(', ')}${files.length > 3 ? ', ...' : ''})` : '';
-  throw new DataError(`${root}: not an LGG data set folder: none of its ${folders.length} folders holds <folder>_<n>.tif slices${listedFiles}`);
+  if (depth === 0 || files.some((n) => SLICE_FILE.test(n))) return error;
+  const wrappers = folders.filter((n) => n !== MAC_ZIP_FOLDER);
+  const candidates = [...(wrappers.includes('kaggle_3m') ? ['kaggle_3m'] : []), ...(wrappers.length === 1 && wrappers[0] !== 'kaggle_3m' ? wrappers : [])];
+  for (const name of candidates) {
+    const inner = await lookForPatients(fs, `${root}/${name}`, depth - 1);
+    if (!(inner instanceof DataError)) return inner;
+    // kaggle_3m's own trouble (empty, unreadable) says more than "no patient folders here".
+    if (name === 'kaggle_3m') error = inner;
+  }
+  return error;
 }
 
 /**
@@ -305,7 +337,7 @@ async function checkSlice(job: SlicePair & { folder: string }, verifyImages: boo
 
 
 /**
- * The mask's non-zero pixels (any channel). A mask holds 0 and one other value (255 in kaggle_3m,
+ * The mask's non-zero pixels (any channel but an alpha channel). A mask holds 0 and one other value (255 in kaggle_3m,
  * 1 in some exports); more values than that mean a slice image saved under a mask's name or a
  * mask resampled with interpolation, whose non-zero pixels are not the tumour: a DataError.
  */
@@ -313,9 +345,10 @@ function countTumourPixels(mask: TiffImage, name: string): number {
   let count = 0;
   const values = new Set<number>();
   const c = mask.channels;
+  const samples = maskSamples(c);
   for (let p = 0; p < mask.width * mask.height; p++) {
     let tumour = false;
-    for (let k = 0; k < c; k++) {
+    for (let k = 0; k < samples; k++) {
       const v = mask.data[p * c + k];
       if (v === 0) continue;
       tumour = true;

@@ -15,6 +15,14 @@ export function checkPair(image: { width: number; height: number; channels: numb
   }
 }
 
+/**
+ * How many leading samples of a mask pixel say tumour: its gray or colour samples, not an alpha
+ * channel, which an opaque mask (RGBA, as image editors save one) holds at 255 everywhere.
+ */
+export function maskSamples(channels: number): number {
+  return channels === 4 ? 3 : channels;
+}
+
 export interface DecodedSlice {
   /** [S, S, 3] row-major, channels interleaved, 0..1. */
   image: Float32Array;
@@ -40,8 +48,9 @@ export function decodeSlice(imageBytes: Uint8Array, maskBytes: Uint8Array, size:
   }
   const binary = new Float32Array(width * height);
   let tumour = 0;
+  const samples = maskSamples(mask.channels);
   for (let p = 0; p < width * height; p++) {
-    for (let k = 0; k < mask.channels; k++) {
+    for (let k = 0; k < samples; k++) {
       if (mask.data[p * mask.channels + k] !== 0) {
         binary[p] = 1;
         tumour++;

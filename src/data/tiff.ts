@@ -1,9 +1,10 @@
-// Baseline TIFF, as the LGG data set stores its slices: one image per file, strips, chunky
-// (interleaved) samples, or one plane per channel (PlanarConfiguration 2, as tifffile writes a
-// channels-first array). `utif` parses the image directory; the strips are decoded here, each
-// walked once to check and write it (header bounds, strips inside the file, as many strips as the
-// rows need, every strip decoding to exactly the bytes its rows need), so that a truncated or
-// corrupt file becomes a DataError naming the file instead of zeros, garbage or an endless loop.
+// Baseline TIFF, as the LGG data set stores its slices: one image per file, strips (or tiles, as
+// `tiffcp -t`, tifffile's `tile=` and libvips write them), chunky (interleaved) samples, or one
+// plane per channel (PlanarConfiguration 2, as tifffile writes a channels-first array). `utif`
+// parses the image directory; the strips are decoded here (tiff-codecs.ts), each walked once to
+// check and write it (header bounds, strips inside the file, as many strips as the rows need,
+// every strip decoding to exactly the bytes its rows need), so that a truncated or corrupt file
+// becomes a DataError naming the file instead of zeros, garbage or an endless loop.
 // (utif's own strip decoder copies any strip whose stored length equals the image's size as if it
 // were uncompressed, and leaves zeros where a strip came out short.)
 // Encoding is a small writer of our own: little-endian, uncompressed, PackBits or Deflate.
@@ -14,9 +15,8 @@
 
 // @ts-expect-error utif ships no type declarations; UtifApi below declares the part dawnet uses.
 import UTIFModule from 'utif';
-// @ts-expect-error pako (utif's own inflater) ships no type declarations; PakoApi below declares the part used.
-import pakoModule from 'pako';
 import { DataError } from './errors.js';
+import { COMPRESSION, decodeChunk } from './tiff-codecs.js';
 
 interface UtifIfd {
   [tag: string]: unknown;
@@ -25,14 +25,6 @@ interface UtifApi {
   decode(buffer: ArrayBuffer): UtifIfd[];
 }
 const UTIF = UTIFModule as UtifApi;
-interface PakoInflate {
-  push(data: Uint8Array, end: boolean): boolean;
-  err: number;
-  msg: string;
-  ended: boolean;
-  result?: Uint8Array;
-}
-const pako = pakoModule as { Inflate: new () => PakoInflate };
 
 export interface TiffImage {
   width: number;
@@ -51,14 +43,16 @@ export interface TiffInfo {
   /** TIFF compression code: 1 none, 5 LZW, 8 or 32946 Deflate, 32773 PackBits. */
   compression: number;
   littleEndian: boolean;
-  /** Rows in each strip but a plane's last, which holds the rest. */
+  /** Rows in each strip but a plane's last, which holds the rest (a tiled image: the tile's height). */
   rowsPerStrip: number;
   /** 1: samples interleaved; 2: one plane per channel, each its own strips (plane by plane). */
   planarConfig: 1 | 2;
+  /** A tiled image's tile size (TileWidth, TileLength); absent for an image in strips. */
+  tile?: { width: number; height: number };
+  /** The strips, or a tiled image's tiles (left to right, top to bottom, plane by plane). */
   strips: { offset: number; length: number }[];
 }
 
-const COMPRESSION = { none: 1, lzw: 5, deflate: 8, oldDeflate: 32946, packBits: 32773 } as const;
 const SUPPORTED_COMPRESSION: readonly number[] = Object.values(COMPRESSION);
 
 function asBytes(input: Uint8Array | ArrayBuffer): Uint8Array {
@@ -126,55 +120,71 @@ function checkInfo(ifd: UtifIfd, fileLength: number, littleEndian: boolean, name
   if (photometric > 2) throw unsupported(`photometric interpretation ${photometric}; gray or RGB are read`);
   const planarConfig = tag1(ifd, 284, 1)!;
   if (planarConfig !== 1 && planarConfig !== 2) throw unsupported(`planar configuration ${planarConfig}`);
-  if (tagValues(ifd, 322)) throw unsupported('tiled image');
   if ((tag1(ifd, 339, 1) ?? 1) !== 1) throw unsupported(`sample format ${tag1(ifd, 339)}; unsigned integers are read`);
   const predictor = tag1(ifd, 317, 1)!;
   if (predictor !== 1 && (predictor !== 2 || bilevel)) throw unsupported(`predictor ${predictor} with ${bitsPerSample}-bit samples`);
 
   if (tag1(ifd, 266, 1) !== 1) throw unsupported(`fill order ${tag1(ifd, 266)} (bits reversed within each byte)`);
 
-  const offsets = tagValues(ifd, 273) ?? [];
-  const lengths = tagValues(ifd, 279) ?? [];
+  const tiled = tagValues(ifd, 322) !== undefined;
+  const kind = tiled ? 'tile' : 'strip';
+  const offsets = tagValues(ifd, tiled ? 324 : 273) ?? [];
+  const lengths = tagValues(ifd, tiled ? 325 : 279) ?? [];
   if (offsets.length === 0 || offsets.length !== lengths.length) {
-    throw corrupt(`${offsets.length} strip offsets and ${lengths.length} strip byte counts`);
+    throw corrupt(`${offsets.length} ${kind} offsets and ${lengths.length} ${kind} byte counts`);
   }
-  const rowsPerStrip = Math.min(tag1(ifd, 278, height)!, height);
+  let tile: TiffInfo['tile'];
+  if (tiled) {
+    tile = { width: tag1(ifd, 322) ?? 0, height: tag1(ifd, 323) ?? 0 };
+    if (!(tile.width >= 1 && tile.height >= 1)) throw corrupt(`tile size ${tile.width}x${tile.height}`);
+    if (bilevel && tile.width % 8 !== 0) throw unsupported(`1-bit tiles ${tile.width} pixels wide; tiles a whole number of bytes wide are read`);
+  }
+  const rowsPerStrip = tile ? tile.height : Math.min(tag1(ifd, 278, height)!, height);
   if (!(rowsPerStrip >= 1)) throw corrupt(`${rowsPerStrip} rows per strip`);
   // Fewer strips than the rows need left the rest of the image zero; more, or strips of other
-  // sizes than RowsPerStrip says, put rows in the wrong place.
-  const layout = stripLayout({ width, height, channels, bitsPerSample, rowsPerStrip, planarConfig });
+  // sizes than RowsPerStrip says, put rows in the wrong place. Likewise tiles.
+  const layout = chunkLayout({ width, height, channels, bitsPerSample, rowsPerStrip, planarConfig, tile });
   if (offsets.length !== layout.perPlane * layout.planes) {
     const planes = layout.planes > 1 ? ` in each of ${layout.planes} planes` : '';
-    throw corrupt(`${offsets.length} strips, but ${height} rows at ${rowsPerStrip} rows per strip make ${layout.perPlane}${planes}`);
+    const made = tile ? `a ${width}x${height} image in ${tile.width}x${tile.height} tiles makes` : `${height} rows at ${rowsPerStrip} rows per strip make`;
+    throw corrupt(`${offsets.length} ${kind}s, but ${made} ${layout.perPlane}${planes}`);
   }
   const strips = offsets.map((offset, i) => ({ offset, length: lengths[i]! }));
   strips.forEach(({ offset, length }, i) => {
     if (!(offset >= 0 && length >= 0 && offset + length <= fileLength)) {
-      throw corrupt(`strip ${i} spans bytes ${offset}..${offset + length} but the file has ${fileLength}`);
+      throw corrupt(`${kind} ${i} spans bytes ${offset}..${offset + length} but the file has ${fileLength}`);
     }
-    const need = layout.strip(i).length;
+    const need = layout.chunk(i).length;
     if (compression === COMPRESSION.none && length < need) {
-      throw corrupt(`strip ${i} holds ${length} bytes of pixel data, its rows of a ${width}x${height}x${channels} ${bitsPerSample}-bit image need ${need}`);
+      throw corrupt(`${kind} ${i} holds ${length} bytes of pixel data, its rows of a ${width}x${height}x${channels} ${bitsPerSample}-bit image need ${need}`);
     }
   });
-  return { width, height, channels, bitsPerSample: bitsPerSample as TiffInfo['bitsPerSample'], compression, littleEndian, rowsPerStrip, planarConfig, strips };
+  return { width, height, channels, bitsPerSample: bitsPerSample as TiffInfo['bitsPerSample'], compression, littleEndian, rowsPerStrip, planarConfig, ...(tile ? { tile } : {}), strips };
 }
 
 /**
- * Where strip i's rows go in the decoded bytes: planes one after the other (one plane when
- * chunky), each `perPlane` strips of rowsPerStrip rows but the last.
+ * Where chunk i (a strip or a tile) goes in the decoded bytes, planes one after the other (one
+ * plane when chunky), each `perPlane` chunks: a strip is rowsPerStrip full rows (the plane's last
+ * the rest), its bytes in place; a tile is its whole size even where it overhangs the image's
+ * right or bottom edge, decoded apart and its rows inside the image copied in.
  */
-function stripLayout(info: Pick<TiffInfo, 'width' | 'height' | 'channels' | 'bitsPerSample' | 'rowsPerStrip' | 'planarConfig'>) {
-  const { width, height, channels, bitsPerSample, rowsPerStrip } = info;
+function chunkLayout(info: Pick<TiffInfo, 'width' | 'height' | 'channels' | 'bitsPerSample' | 'rowsPerStrip' | 'planarConfig' | 'tile'>) {
+  const { width, height, channels, bitsPerSample, rowsPerStrip, tile } = info;
   const planes = info.planarConfig === 2 ? channels : 1;
-  const rowBytes = Math.ceil((width * (channels / planes) * bitsPerSample) / 8); // a bilevel row ends on a byte
-  const perPlane = Math.ceil(height / rowsPerStrip);
-  const strip = (i: number) => {
-    const row = (i % perPlane) * rowsPerStrip;
-    const start = (Math.floor(i / perPlane) * height + row) * rowBytes;
-    return { start, length: Math.min(rowsPerStrip, height - row) * rowBytes };
+  const pixelBits = (channels / planes) * bitsPerSample;
+  const rowBytes = Math.ceil((width * pixelBits) / 8); // a bilevel row ends on a byte
+  const chunkWidth = tile?.width ?? width;
+  const across = Math.ceil(width / chunkWidth);
+  const perPlane = across * Math.ceil(height / rowsPerStrip);
+  const chunkRowBytes = Math.ceil((chunkWidth * pixelBits) / 8);
+  const chunk = (i: number) => {
+    const j = i % perPlane;
+    const x = (j % across) * chunkWidth;
+    const y = Math.floor(j / across) * rowsPerStrip;
+    const rows = tile ? rowsPerStrip : Math.min(rowsPerStrip, height - y);
+    return { plane: Math.floor(i / perPlane), x, y, rows, length: rows * chunkRowBytes };
   };
-  return { planes, perPlane, bytes: planes * height * rowBytes, strip };
+  return { planes, perPlane, pixelBits, rowBytes, chunkRowBytes, bytes: planes * height * rowBytes, chunk };
 }
 
 /** Reads and checks the header of a TIFF without decoding pixels (cheap: no decompression). */
@@ -190,11 +200,21 @@ export function decodeTiff(input: Uint8Array | ArrayBuffer, name = 'TIFF'): Tiff
   const { ifd, littleEndian } = parseFirstIfd(bytes, name);
   const info = checkInfo(ifd, bytes.length, littleEndian, name);
   const { width, height, channels, bitsPerSample, compression } = info;
-  const layout = stripLayout(info);
+  const layout = chunkLayout(info);
   const raw = new Uint8Array(layout.bytes);
   info.strips.forEach((s, i) => {
-    const { start, length } = layout.strip(i);
-    decodeStrip(bytes, s, compression, raw.subarray(start, start + length), `${name}: strip ${i}`);
+    const c = layout.chunk(i);
+    const at = (c.plane * height + c.y) * layout.rowBytes + (c.x * layout.pixelBits) / 8;
+    if (!info.tile) {
+      decodeChunk(bytes, s, compression, raw.subarray(at, at + c.length), `${name}: strip ${i}`);
+      return;
+    }
+    const tile = new Uint8Array(c.length);
+    decodeChunk(bytes, s, compression, tile, `${name}: tile ${i}`);
+    const copy = Math.ceil((Math.min(info.tile.width, width - c.x) * layout.pixelBits) / 8);
+    for (let r = 0; r < Math.min(c.rows, height - c.y); r++) {
+      raw.set(tile.subarray(r * layout.chunkRowBytes, r * layout.chunkRowBytes + copy), at + r * layout.rowBytes);
+    }
   });
   const samples = width * height * channels;
   let data: Uint8Array | Uint16Array = raw;
@@ -211,18 +231,34 @@ export function decodeTiff(input: Uint8Array | ArrayBuffer, name = 'TIFF'): Tiff
   }
   if (layout.planes > 1) data = interleave(data, layout.planes, width * height);
   // Horizontal differencing: each sample was stored as its difference from the pixel to its left
-  // (modulo 2^bits, which the typed array's wrap-around gives).
+  // (modulo 2^bits, which the typed array's wrap-around gives), starting afresh at each row of
+  // each tile.
   if (tag1(ifd, 317, 1) === 2) {
+    const segment = info.tile?.width ?? width;
     for (let y = 0; y < height; y++) {
-      const row = y * width * channels;
-      for (let i = row + channels; i < row + width * channels; i++) data[i] = data[i]! + data[i - channels]!;
+      for (let x = 1; x < width; x++) {
+        if (x % segment === 0) continue;
+        const i = (y * width + x) * channels;
+        for (let k = i; k < i + channels; k++) data[k] = data[k]! + data[k - channels]!;
+      }
     }
   }
-  if (tag1(ifd, 262, channels >= 3 ? 2 : 1) === 0) {
+  if (tag1(ifd, 262, channels >= 3 ? 2 : 1) === 0 && !tifffileBoolArray(ifd, bitsPerSample)) {
     const top = bitsPerSample === 16 ? 65535 : 255;
     for (let i = 0; i < samples; i++) data[i] = top - data[i]!;
   }
   return { width, height, channels, data };
+}
+
+/**
+ * A bool array as Python's tifffile writes one (`imwrite(path, mask > 0)`): 1-bit samples, True
+ * as bit 1, labelled WhiteIsZero. tifffile reads its bits back as they are, True where 1, and so
+ * does this reader, where the label alone would invert every such mask (tumour everywhere but
+ * the tumour). Its Software tag, 'tifffile.py' unless the writer changed it, is the tell.
+ */
+function tifffileBoolArray(ifd: UtifIfd, bitsPerSample: number): boolean {
+  const software = ifd.t305;
+  return bitsPerSample === 1 && Array.isArray(software) && typeof software[0] === 'string' && software[0].startsWith('tifffile');
 }
 
 /** Planes [C, pixels] to interleaved [pixels, C]. */
@@ -232,112 +268,6 @@ function interleave<T extends Uint8Array | Uint16Array>(planar: T, planes: numbe
     for (let p = 0; p < pixels; p++) out[p * planes + c] = planar[c * pixels + p]!;
   }
   return out;
-}
-
-/** Decodes one strip into `rows`, which it must fill exactly. (Uncompressed strips are checked for length in checkInfo.) */
-function decodeStrip(bytes: Uint8Array, strip: { offset: number; length: number }, compression: number, rows: Uint8Array, what: string): void {
-  const stream = bytes.subarray(strip.offset, strip.offset + strip.length);
-  if (compression === COMPRESSION.none) rows.set(stream.subarray(0, rows.length));
-  else if (compression === COMPRESSION.lzw) decodeLzwStrip(stream, rows, `${what} (LZW)`);
-  else if (compression === COMPRESSION.packBits) decodePackBitsStrip(stream, rows, `${what} (PackBits)`);
-  else decodeDeflateStrip(stream, rows, `${what} (Deflate)`);
-}
-
-function decodeDeflateStrip(stream: Uint8Array, rows: Uint8Array, what: string): void {
-  const fail = (why: string) => new DataError(`${what} is corrupt (${why})`);
-  const inflater = new pako.Inflate();
-  inflater.push(stream, true);
-  // pako 1.0 reports no error for a stream cut short (it marks it ended): the length is the check.
-  if (inflater.err) throw fail(`inflate: ${inflater.msg || `error ${inflater.err}`}`);
-  const got = inflater.result?.length ?? 0;
-  if (got !== rows.length) throw fail(`decodes to ${got} bytes, the strip holds ${rows.length}`);
-  rows.set(inflater.result!);
-}
-
-/**
- * PackBits: a header n in 0..127 copies n+1 literal bytes, -127..-1 repeats the next byte 1-n
- * times, -128 is a no-op. The output must fill the strip exactly without any run crossing its end,
- * every literal must lie inside the strip, and nothing but no-ops may follow.
- */
-function decodePackBitsStrip(stream: Uint8Array, rows: Uint8Array, what: string): void {
-  const fail = (why: string) => new DataError(`${what} is corrupt (${why})`);
-  let at = 0;
-  let out = 0;
-  while (out < rows.length) {
-    if (at >= stream.length) throw fail(`decodes to ${out} bytes, the strip holds ${rows.length}`);
-    const header = (stream[at]! << 24) >> 24; // as a signed byte
-    at++;
-    if (header === -128) continue;
-    const literal = header >= 0;
-    const count = literal ? header + 1 : 1 - header;
-    const consumed = literal ? count : 1;
-    if (at + consumed > stream.length) throw fail(`a ${literal ? 'literal' : 'run'} at byte ${at - 1} runs past the end of the strip`);
-    if (out + count > rows.length) throw fail(`decodes to more than the ${rows.length} bytes the strip holds`);
-    if (literal) rows.set(stream.subarray(at, at + count), out);
-    else rows.fill(stream[at]!, out, out + count);
-    at += consumed;
-    out += count;
-  }
-  // Bytes left over mean the headers went out of step with the data (garbage in the strip).
-  const leftover = stream.subarray(at).findIndex((b) => b !== 0x80);
-  if (leftover >= 0) throw fail(`${stream.length - at} bytes left after the strip's ${rows.length} bytes were decoded`);
-}
-
-/**
- * TIFF LZW (MSB-first codes, 9 to 12 bits, early change). The stream must end with an EOI code
- * inside the strip, use only defined codes and fill the strip exactly: a damaged stream is a
- * DataError, never an endless loop or a half-filled strip. Each table entry is its prefix entry
- * plus one byte; a string is written back to front along the prefixes.
- */
-function decodeLzwStrip(stream: Uint8Array, rows: Uint8Array, what: string): void {
-  const CLEAR = 256;
-  const EOI = 257;
-  const prefix = new Uint16Array(4096);
-  const last = new Uint8Array(4096);
-  const first = new Uint8Array(4096);
-  const lengths = new Uint32Array(4096);
-  for (let i = 0; i < 256; i++) [last[i], first[i], lengths[i]] = [i, i, 1];
-  const endBit = stream.length * 8;
-  let bit = 0;
-  let width = 9;
-  let next = 258;
-  let prev = -1;
-  let out = 0;
-  const fail = (why: string) => new DataError(`${what} is corrupt (${why})`);
-  for (;;) {
-    if (bit + width > endBit) throw fail('no end-of-information code before the end of the strip');
-    const b = bit >>> 3;
-    const v = (stream[b]! << 16) | ((stream[b + 1] ?? 0) << 8) | (stream[b + 2] ?? 0);
-    const code = (v >>> (24 - (bit & 7) - width)) & ((1 << width) - 1);
-    bit += width;
-    if (code === EOI) break;
-    if (code === CLEAR) {
-      width = 9;
-      next = 258;
-      prev = -1;
-      continue;
-    }
-    if (prev < 0) {
-      if (code > 255) throw fail(`code ${code} right after a clear code`);
-    } else {
-      if (code > next) throw fail(`code ${code} before it was defined (next is ${next})`);
-      if (next >= 4094) throw fail('string table overflow without a clear code');
-      // The new entry is the previous string plus the first byte of this one (of itself when
-      // this code is the entry being defined).
-      prefix[next] = prev;
-      last[next] = first[code === next ? prev : code]!;
-      first[next] = first[prev]!;
-      lengths[next] = lengths[prev]! + 1;
-      next++;
-      if (next + 1 === 1 << width) width = Math.min(width + 1, 12);
-    }
-    const len = lengths[code]!;
-    if (out + len > rows.length) throw fail(`decodes to more than the ${rows.length} bytes the strip holds`);
-    for (let k = out + len - 1, e = code; k >= out; k--, e = prefix[e]!) rows[k] = last[e]!;
-    out += len;
-    prev = code;
-  }
-  if (out < rows.length) throw fail(`decodes to ${out} bytes, the strip holds ${rows.length}`);
 }
 
 export type TiffCompression = 'none' | 'packbits' | 'deflate';
