@@ -75,6 +75,7 @@ export * as optim from './optim/index.js';
 export * as train from './train/index.js';
 export * as models from './models/index.js';
 export * as augment from './data/augment-api.js';
+export * as data from './data/index.js';
 export * as io from './io/index.js';
 
 /** Acquires the GPU (Dawn in Node, navigator.gpu in the browser). Safe to call twice. */

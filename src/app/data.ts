@@ -1,16 +1,13 @@
-// The run's data: scan the kaggle_3m folder, split by patient, and serve batches to fit() as GPU
-// tensors. Decoding happens ahead on worker threads (BatchLoader); normalisation on the host;
-// augmentation on the GPU (the same draw for image and mask) for training batches only.
+// The run's data: scan the kaggle_3m folder, split by patient (the split saved in the run folder),
+// and serve batches to fit() as GPU tensors by the run's settings (data/lgg-dataset.ts: decoding
+// ahead on worker threads, normalisation on the host, augmentation on the GPU for training only).
 
-import { augmentBatch } from '../data/augment.js';
-import { BatchLoader } from '../data/batches.js';
+import { lggDataset } from '../data/lgg-dataset.js';
 import { scanLgg, type LggDataset, type LggSlice } from '../data/lgg.js';
-import { applyStats, volumeStats, zscoreImages, type ChannelStats } from '../data/normalize.js';
 import { kFoldSplits, splitByPatients, splitDataset, type DataSplit } from '../data/split.js';
 import { FormatError } from '../errors.js';
 import { makeFolder, nodeFs, nodePath, writeFileAtomic } from '../io/files.js';
-import { tensor } from '../graph/tensor.js';
-import type { Batch, Dataset } from '../train/fit.js';
+import type { Dataset } from '../train/fit.js';
 import type { TrainConfig } from './config.js';
 import { fileExists, readJson, runFiles } from './run-dir.js';
 
@@ -136,47 +133,16 @@ export interface RunDataset extends Dataset {
 }
 
 export function makeDataset(slices: LggSlice[], c: TrainConfig, opts: { train: boolean }): RunDataset {
-  let stats: Promise<Map<string, ChannelStats>> | null = null;
-  const loader = new BatchLoader(slices, {
+  return lggDataset(slices, {
     batchSize: c.batch,
     size: c.size,
+    task: c.task,
+    train: opts.train,
+    augment: c.augment,
+    normalize: c.normalize,
     seed: c.seed,
-    shuffle: opts.train,
     workers: c.workers >= 0 ? c.workers : undefined,
   });
-  const patientOf = new Map(slices.map((s) => [s.id, s.patient]));
-  // `from`: a resumed epoch starts at its next batch, decoding nothing before it; each batch's
-  // augmentation is seeded by its index, so the batches equal an uninterrupted epoch's.
-  async function* batches(epoch: number, from = 0): AsyncGenerator<Batch> {
-    for await (const b of loader.epoch(epoch, from)) {
-      const s = b.size;
-      // Normalise after augmentation would also work; before keeps the reflect-filled borders in range.
-      if (c.normalize === 'zscore') zscoreImages(b.images, b.count, s * s, 3);
-      if (c.normalize === 'zscore-volume') {
-        stats ??= volumeStats(slices, c.size);
-        const byPatient = await stats;
-        for (let k = 0; k < b.count; k++) {
-          applyStats(b.images.subarray(k * s * s * 3, (k + 1) * s * s * 3), s * s, byPatient.get(patientOf.get(b.ids[k])!)!);
-        }
-      }
-      let x = tensor(b.images, [b.count, s, s, 3]);
-      let m = tensor(b.masks, [b.count, s, s, 1]);
-      if (opts.train && c.augment !== 'none') {
-        const aug = augmentBatch(x, m, c.augment, (c.seed * 100003 + epoch * 1009 + b.index) >>> 0);
-        x.dispose();
-        m.dispose();
-        x = aug.images;
-        m = aug.masks!;
-      }
-      let y = m;
-      if (c.task === 'classify') {
-        m.dispose();
-        y = tensor(b.labels, [b.count, 1]);
-      }
-      yield { x, y, volumes: b.ids.map((id) => patientOf.get(id) ?? id) };
-    }
-  }
-  return { batches, batchesFrom: batches, batchCount: loader.batchesPerEpoch, close: () => loader.close() };
 }
 
 /**
