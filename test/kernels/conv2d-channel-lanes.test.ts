@@ -13,10 +13,11 @@ import { algorithmRuns, convAlgorithm } from '../../src/kernels/conv2d-winograd-
 import { channelLanesChunk, channelLanesFits, CHANNEL_LANES_MAX_TAPS, CHANNEL_LANES_PIXELS } from '../../src/kernels/conv2d-channel-lanes.js';
 import { emptyTensor } from '../../src/graph/tensor.js';
 import { nd, type NdArray } from '../../src/reference/array.js';
-import { conv2dBackwardRef, conv2dForwardRef } from '../../src/reference/conv.js';
+import { conv2dForwardRef } from '../../src/reference/conv.js';
 import { expectClose } from '../helpers/close.js';
 import { convCaseData, type ConvCase } from '../helpers/conv-case.js';
 import { fromNd as fromData, useGpu } from '../helpers/gpu.js';
+import { expectChunkedForward, expectReferenceGradients } from '../helpers/forced-conv.js';
 
 useGpu();
 
@@ -104,36 +105,9 @@ describe("conv2d forward by 'channel-lanes'", () => {
     for (const t of [x, w, b, y]) t.dispose();
   });
 
-  it('splits a batch past the binding limit into chunks of samples', async () => {
-    const d = convCaseData({ x: [5, 8, 8, 3], k: [3, 3], cout: 12, opts: { padding: 'same' } }, 84);
-    const [x, w, b] = [fromNd(d.x), fromNd(d.w), fromNd(d.b)];
-    // One sample's output is 8·8·12·4 = 3072 bytes: a 6 KiB limit takes two samples a chunk.
-    runtime().setBindingLimit(6144, { offsetAlignment: 1024 });
-    dn.setConvAlgorithm('channel-lanes');
-    let y: dn.Tensor | undefined;
-    const p = await dn.profile(() => {
-      y = dn.conv2d(x, w, b, d.opts);
-    });
-    if (p) expect(p.kernels.find((k) => k.name === KERNEL)?.dispatches).toBe(3);
-    expectClose('chunked', await y!.toArray(), conv2dForwardRef(d.x, d.w, d.b, d.opts).data, TOL);
-    for (const t of [x, w, b, y!]) t.dispose();
-  });
+  it('splits a batch past the binding limit into chunks of samples', () => expectChunkedForward('channel-lanes', KERNEL, 3, 84));
 
-  it('leaves the gradients to the direct kernels: the reference backward', async () => {
-    const d = convCaseData({ x: [2, 6, 7, 3], k: [3, 3], cout: 16, opts: { padding: 'same' } }, 85);
-    const [x, w, b] = [fromNd(d.x, true), fromNd(d.w, true), fromNd(d.b, true)];
-    dn.setConvAlgorithm('channel-lanes');
-    const dy = fromNd(d.dy);
-    dn.scope(() => dn.sum(dn.mul(dn.conv2d(x, w, b, d.opts), dy)).backward());
-    const g = conv2dBackwardRef(d.x, d.w, d.dy, d.opts);
-    expectClose('dx', await x.grad!.toArray(), g.dx.data, TOL);
-    expectClose('dw', await w.grad!.toArray(), g.dw.data, TOL);
-    expectClose('db', await b.grad!.toArray(), g.db.data, TOL);
-    for (const t of [x, w, b, dy]) {
-      t.grad?.dispose();
-      t.dispose();
-    }
-  });
+  it('leaves the gradients to the direct kernels: the reference backward', () => expectReferenceGradients('channel-lanes', 3, 85));
 
   it('fits forwards of K·Cin <= 36 with output channels in vec4s, falls back to what runs unforced elsewhere, and no rule picks it', () => {
     const geometry = (cin: number, cout: number, k = 3) => conv2dGeometry([1, 8, 8, cin], [k, k, cin, cout], { padding: 'same' });

@@ -17,10 +17,11 @@ import { defaultConvFamily } from '../../src/kernels/conv2d-launch.js';
 import { pixelVariants, setUniformWeightsPixels, uniformWeightsChunk, uniformWeightsFits, uniformWeightsLayout, UNIFORM_WEIGHTS_MAX_COUT } from '../../src/kernels/conv2d-uniform-weights.js';
 import { emptyTensor } from '../../src/graph/tensor.js';
 import { nd, type NdArray } from '../../src/reference/array.js';
-import { conv2dBackwardRef, conv2dForwardRef } from '../../src/reference/conv.js';
+import { conv2dForwardRef } from '../../src/reference/conv.js';
 import { expectClose } from '../helpers/close.js';
 import { convCaseData, type ConvCase } from '../helpers/conv-case.js';
 import { fromNd as fromData, useGpu } from '../helpers/gpu.js';
+import { expectChunkedForward, expectReferenceGradients } from '../helpers/forced-conv.js';
 
 useGpu();
 
@@ -113,37 +114,9 @@ describe("conv2d forward by 'uniform-weights'", () => {
     expect(() => setUniformWeightsPixels(2.5)).toThrow(/setUniformWeightsPixels: expected a whole number from 1 to 16 or null, got the number 2.5/);
   });
 
-  it('splits a batch past the binding limit into chunks of samples', async () => {
-    const d = convCaseData({ x: [5, 8, 8, 4], k: [3, 3], cout: 12, opts: { padding: 'same' } }, 73);
-    const [x, w, b] = [fromNd(d.x), fromNd(d.w), fromNd(d.b)];
-    // One sample's output is 8·8·12·4 = 3072 bytes: a 6 KiB limit takes two samples a chunk, and
-    // the chunks' offsets (3072-byte multiples) keep to a 1 KiB alignment.
-    runtime().setBindingLimit(6144, { offsetAlignment: 1024 });
-    dn.setConvAlgorithm('uniform-weights');
-    let y: dn.Tensor | undefined;
-    const p = await dn.profile(() => {
-      y = dn.conv2d(x, w, b, d.opts);
-    });
-    if (p) expect(p.kernels.find((k) => k.name === KERNEL)?.dispatches).toBe(3);
-    expectClose('chunked', await y!.toArray(), conv2dForwardRef(d.x, d.w, d.b, d.opts).data, TOL);
-    for (const t of [x, w, b, y!]) t.dispose();
-  });
+  it('splits a batch past the binding limit into chunks of samples', () => expectChunkedForward('uniform-weights', KERNEL, 4, 73));
 
-  it('leaves the gradients to the direct kernels: the reference backward', async () => {
-    const d = convCaseData({ x: [2, 6, 7, 8], k: [3, 3], cout: 16, opts: { padding: 'same' } }, 74);
-    const [x, w, b] = [fromNd(d.x, true), fromNd(d.w, true), fromNd(d.b, true)];
-    dn.setConvAlgorithm('uniform-weights');
-    const dy = fromNd(d.dy);
-    dn.scope(() => dn.sum(dn.mul(dn.conv2d(x, w, b, d.opts), dy)).backward());
-    const g = conv2dBackwardRef(d.x, d.w, d.dy, d.opts);
-    expectClose('dx', await x.grad!.toArray(), g.dx.data, TOL);
-    expectClose('dw', await w.grad!.toArray(), g.dw.data, TOL);
-    expectClose('db', await b.grad!.toArray(), g.db.data, TOL);
-    for (const t of [x, w, b, dy]) {
-      t.grad?.dispose();
-      t.dispose();
-    }
-  });
+  it('leaves the gradients to the direct kernels: the reference backward', () => expectReferenceGradients('uniform-weights', 8, 74));
 
   it('fits forwards of Cout <= 64 in vec4s whose weights fit a uniform binding, and falls back to direct elsewhere', async () => {
     const limit = runtime().limits.maxUniformBufferBindingSize;
