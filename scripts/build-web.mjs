@@ -1,5 +1,5 @@
 // Builds the browser page into dist/web/: web/app.ts bundled by esbuild (Chart.js included), with
-// index.html and style.css copied beside it. `node scripts/build-web.mjs [--outdir DIR]`.
+// index.html and style.css copied beside it. `node scripts/build-web.mjs [--outdir DIR] [--minify]`.
 //
 // The library reaches Node built-ins only through lazy imports (mostly by variable name, which
 // esbuild cannot see; a few by literal name inside Node-only functions). `node:*` stays external
@@ -12,6 +12,7 @@ import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const NODE_ONLY = new Set(['webgpu', 'h5wasm/node', ...builtinModules]);
@@ -86,11 +87,30 @@ export async function buildWeb({ outdir = join(ROOT, 'dist/web'), minify = false
   return { outdir, metafile: result.metafile, lazyNodeImports: left.lazy };
 }
 
+const USAGE = 'usage: node scripts/build-web.mjs [--outdir DIR] [--minify]';
+
+/**
+ * The command line's options, strictly: an unknown option, a stray argument or an `--outdir`
+ * without its folder is refused. Read loosely, `--outdir` alone resolved '' to the current folder
+ * and wrote the page there (the repository root, from npm), and `--outdir=DIR` or a misspelt
+ * `--minfy` were ignored without a word.
+ */
+export function parseBuildWebArgs(argv) {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options: { outdir: { type: 'string' }, minify: { type: 'boolean' } }, strict: true, allowPositionals: false }));
+  } catch (e) {
+    throw new Error(`build-web: ${e.message}; ${USAGE}`);
+  }
+  if (values.outdir !== undefined && !values.outdir.trim()) throw new Error(`build-web: --outdir needs a folder, got an empty one; ${USAGE}`);
+  return { outdir: values.outdir === undefined ? undefined : resolve(values.outdir), minify: values.minify ?? false };
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
-  const at = process.argv.indexOf('--outdir');
-  const outdir = at > 0 ? resolve(process.argv[at + 1] ?? '') : undefined;
-  buildWeb({ outdir, minify: process.argv.includes('--minify') }).catch((e) => {
+  try {
+    await buildWeb(parseBuildWebArgs(process.argv.slice(2)));
+  } catch (e) {
     console.error(e.message);
     process.exit(1);
-  });
+  }
 }

@@ -1,0 +1,194 @@
+// The library's browser build (dist/browser/dawnet.js), imported as a web developer without a
+// bundler imports it: `<script type="module">import * as dn from './dawnet.js'`, served over HTTP
+// to headless Chromium (SwiftShader's WebGPU adapter). The app page's tests (browser.test.ts) run
+// web/app.ts's own bundle; this is the published one, and the paths a page reaches only through
+// it: weights fetched as bytes (safetensors, a PyTorch .pt, a Keras .h5 through the inlined
+// h5wasm), encodeWeights for a download, TIFF slices decoded from fetched bytes, init() after
+// shutdown(), and the file-system functions saying what to use in a browser instead.
+
+import { execFileSync } from 'node:child_process';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { startServer, type StartedServer } from '../../src/cli/serve.js';
+import { encodeTiff } from '../../src/data/tiff.js';
+import { BROWSER_ARGS, CHROMIUM, hasChromium, ROOT, watchProblems, WEBGPU_ARGS } from './page-fixture.js';
+
+const BUNDLE = join(ROOT, 'dist/browser/dawnet.js');
+const WEIGHTS = join(ROOT, 'test/fixtures/weights');
+const SIDE = 16;
+
+const PAGE = `<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,">
+<script type="module">
+import * as dn from './dawnet.js';
+window.dn = dn;
+window.bytesOf = async (url) => new Uint8Array(await (await fetch(url)).arrayBuffer());
+window.failure = async (fn) => { try { await fn(); return null; } catch (e) { return { name: e.name, message: e.message }; } };
+window.ready = true;
+</script>`;
+
+declare global {
+  interface Window {
+    dn: typeof import('../../src/index.js');
+    bytesOf(url: string): Promise<Uint8Array>;
+    failure(fn: () => unknown): Promise<{ name: string; message: string } | null>;
+    ready: boolean;
+  }
+}
+
+let dir = '';
+let server: StartedServer | undefined;
+let browser: Browser | undefined;
+let page: Page;
+let problems: string[] = [];
+
+beforeAll(async () => {
+  if (!hasChromium) return;
+  if (!existsSync(BUNDLE)) execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: 'pipe' });
+  dir = await mkdtemp(join(tmpdir(), 'dawnet-library-bundle-'));
+  await copyFile(BUNDLE, join(dir, 'dawnet.js'));
+  for (const f of ['unet_tiny_expected.safetensors', 'unet_tiny_legacy.pt', 'vgg_mini_keras.h5']) await copyFile(join(WEIGHTS, f), join(dir, f));
+  await writeFile(join(dir, 'index.html'), PAGE);
+  // A 16x16 RGB slice and its mask with a 4x4 lesion, as the LGG data set stores them.
+  const image = Uint8Array.from({ length: SIDE * SIDE * 3 }, (_, i) => (i * 7) % 256);
+  const mask = Uint8Array.from({ length: SIDE * SIDE }, (_, p) => (p % SIDE >= 4 && p % SIDE < 8 && p >= 4 * SIDE && p < 8 * SIDE ? 255 : 0));
+  await writeFile(join(dir, 's_1.tif'), encodeTiff({ width: SIDE, height: SIDE, channels: 3, data: image }));
+  await writeFile(join(dir, 's_1_mask.tif'), encodeTiff({ width: SIDE, height: SIDE, channels: 1, data: mask }));
+  await writeFile(join(dir, 'not-weights.bin'), '<html>404 Not Found</html>');
+  server = await startServer({ root: dir, port: 0 });
+  const { chromium } = await import('playwright-core');
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: [...WEBGPU_ARGS, ...BROWSER_ARGS] });
+  page = await browser.newPage();
+  problems = watchProblems(page);
+  await page.goto(server.url);
+  await page.waitForFunction(() => window.ready, null, { timeout: 60_000 });
+}, 120_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+describe.skipIf(!hasChromium)('dist/browser/dawnet.js in a page', () => {
+  it('refuses an op before init(), then runs on the page WebGPU adapter', async () => {
+    const before = await page.evaluate(() => window.failure(() => window.dn.tensor([1, 2])));
+    expect(before?.name).toBe('NoDeviceError');
+    const got = await page.evaluate(async () => {
+      const { dn } = window;
+      await dn.init();
+      const a = dn.tensor([[1, 2], [3, 4]]);
+      const c = dn.matmul(a, dn.addScalar(a, 1));
+      const out = { name: dn.info().name, c: await c.toNested() };
+      a.dispose();
+      c.dispose();
+      return out;
+    });
+    expect(got.name).toMatch(/swiftshader/i);
+    expect(got.c).toEqual([[10, 13], [22, 29]]);
+  }, 60_000);
+
+  it('loads fetched weights (safetensors, .pt, .h5) and encodes them back to the same bytes', async () => {
+    const got = await page.evaluate(async () => {
+      const { dn, bytesOf } = window;
+      // unet_tiny: features 1, depth 2 (test/fixtures/weights/make_fixtures.py).
+      const a = dn.models.unet({ features: 1, depth: 2 });
+      const b = dn.models.unet({ features: 1, depth: 2 });
+      const fromSafetensors = await dn.io.loadWeights(a, await (await fetch('unet_tiny_expected.safetensors')).arrayBuffer());
+      const first = await dn.io.encodeWeights(a);
+      await dn.io.loadWeights(b, first);
+      const again = await dn.io.encodeWeights(b);
+      const fromTorch = await dn.io.loadWeights(b, await bytesOf('unet_tiny_legacy.pt'), { name: 'unet_tiny_legacy.pt' });
+      const keras = await dn.io.readWeightFile(await bytesOf('vgg_mini_keras.h5'), { name: 'vgg_mini_keras.h5' });
+      // The cast web/train.ts makes too: encodeWeights is typed Uint8Array<ArrayBufferLike>, which Blob refuses.
+      const url = URL.createObjectURL(new Blob([first as Uint8Array<ArrayBuffer>]));
+      URL.revokeObjectURL(url);
+      a.dispose();
+      b.dispose();
+      return {
+        formats: [fromSafetensors.format, fromTorch.format, keras.format],
+        loaded: [fromSafetensors.loaded.length, fromTorch.loaded.length, keras.tensors.size],
+        sameBytes: first.length === again.length && first.every((v, i) => v === again[i]),
+        download: url.startsWith('blob:'),
+      };
+    });
+    expect(got.formats).toEqual(['safetensors', 'torch', 'keras-h5']);
+    expect(got.loaded[0]).toBeGreaterThan(0);
+    expect(got.loaded[1]).toBe(got.loaded[0]);
+    expect(got.loaded[2]).toBeGreaterThan(0);
+    expect(got.sameBytes).toBe(true);
+    expect(got.download).toBe(true);
+  }, 60_000);
+
+  it('names a fetched file that holds no weights as a FormatError', async () => {
+    const got = await page.evaluate(async () => {
+      const m = window.dn.models.unet({ features: 1, depth: 1 });
+      const bytes = await window.bytesOf('not-weights.bin');
+      try {
+        return await window.failure(() => window.dn.io.loadWeights(m, bytes, { name: 'not-weights.bin' }));
+      } finally {
+        m.dispose();
+      }
+    });
+    expect(got?.name).toBe('FormatError');
+    expect(got?.message).toContain('not-weights.bin');
+  });
+
+  it('decodes TIFF slices from fetched bytes (decodeTiff, decodeSlice, loadSlice with fetch)', async () => {
+    const got = await page.evaluate(async () => {
+      const { dn, bytesOf } = window;
+      const tiff = dn.data.decodeTiff(await bytesOf('s_1.tif'), 's_1.tif');
+      const slice = dn.data.decodeSlice(await bytesOf('s_1.tif'), await bytesOf('s_1_mask.tif'), 8, { image: 's_1.tif', mask: 's_1_mask.tif' });
+      const viaLoad = await dn.data.loadSlice({ imagePath: 's_1.tif', maskPath: 's_1_mask.tif' }, 8, bytesOf);
+      return { tiff: [tiff.width, tiff.height, tiff.channels], image: slice.image.length, label: slice.label, lesion: slice.mask.reduce((s, v) => s + v, 0), same: viaLoad.image.every((v, i) => v === slice.image[i]) };
+    });
+    expect(got).toEqual({ tiff: [SIDE, SIDE, 3], image: 8 * 8 * 3, label: 1, lesion: 4, same: true });
+  });
+
+  it('says, for each file-system function, that it needs Node and what to use in a page', async () => {
+    const got = await page.evaluate(async () => {
+      const { dn, failure } = window;
+      const m = dn.models.unet({ features: 1, depth: 1 });
+      try {
+        return {
+          saveWeights: await failure(() => dn.io.saveWeights(m, 'model.safetensors')),
+          loadWeights: await failure(() => dn.io.loadWeights(m, 'model.safetensors')),
+          saveCheckpoint: await failure(() => dn.train.saveCheckpoint('best.safetensors', m, null, {})),
+          loadCheckpoint: await failure(() => dn.train.loadCheckpoint('best.safetensors', m)),
+          scanLgg: await failure(() => dn.data.scanLgg('kaggle_3m')),
+        };
+      } finally {
+        m.dispose();
+      }
+    });
+    expect(got.saveWeights).toMatchObject({ name: 'ArgumentError', message: expect.stringContaining('encodeWeights') });
+    expect(got.loadWeights).toMatchObject({ name: 'ArgumentError', message: expect.stringContaining('fetch') });
+    expect(got.saveCheckpoint).toMatchObject({ name: 'ArgumentError', message: expect.stringContaining('encodeCheckpoint') });
+    expect(got.loadCheckpoint?.message).toContain('applyCheckpoint');
+    expect(got.scanLgg).toMatchObject({ name: 'DataError', message: expect.stringContaining('decodeSlice') });
+  });
+
+  it('refuses tensors across shutdown() and works again after init()', async () => {
+    const got = await page.evaluate(async () => {
+      const { dn, failure } = window;
+      const t = dn.tensor([1, 2, 3]);
+      dn.shutdown();
+      const afterShutdown = await failure(() => dn.tensor([1]));
+      await dn.init();
+      const stale = await failure(() => t.toArray());
+      t.dispose();
+      const u = dn.tensor([4, 5]);
+      const sum = await dn.sum(u).item();
+      u.dispose();
+      return { afterShutdown: afterShutdown?.name, stale: stale?.name, sum };
+    });
+    expect(got).toEqual({ afterShutdown: 'NoDeviceError', stale: 'NoDeviceError', sum: 9 });
+  });
+
+  it('left nothing on the console', () => {
+    expect(problems).toEqual([]);
+  });
+});
