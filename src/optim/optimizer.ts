@@ -124,6 +124,11 @@ export abstract class Optimizer {
     for (const p of this.params) p.tensor.zeroGrad();
   }
 
+  /** The tensors this optimiser updates, in the order given (PyTorch's param_groups' params). */
+  parameterTensors(): Tensor[] {
+    return this.params.map((p) => p.tensor);
+  }
+
   /** The state tensor `slot` of `p`, created filled with `init` (Adagrad's initial accumulator) on first use. */
   protected slot(p: NamedParameter, slot: string, init = 0): { tensor: Tensor; fresh: boolean } {
     const key = `${p.name}.${slot}`;

@@ -31,6 +31,12 @@ export interface TrainingControl {
   saveCheckpoint(path: string, epoch: number, logs: Logs): Promise<void>;
   log(message: string): void;
   /**
+   * Set by fit when the run has ended as planned: its epochs done, or a callback stopped it. Left
+   * unset after an interruption (signal) or an error, whose weights are the ones to resume from:
+   * EarlyStopping restores its best weights at the end of a finished run only.
+   */
+  finished?: boolean;
+  /**
    * What the user must see even when nothing else is logged (a monitored metric missing from the
    * logs): fit sends it to its log, or to console.warn without one. Absent, log() takes it.
    */
@@ -112,7 +118,7 @@ const EARLY_STOPPING_OPTIONS = ['monitor', 'minDelta', 'patience', 'mode', 'base
 
 /**
  * Keras's EarlyStopping: stops after `patience` epochs without improvement, restoring the best
- * epoch's weights when asked. A NaN epoch is no improvement and counts toward the patience, even
+ * epoch's weights when asked (also at the end of a run that did not stop, as Keras 3 does). A NaN epoch is no improvement and counts toward the patience, even
  * the first (whose weights restoreBestWeights then keeps until an epoch improves, as Keras does).
  */
 export class EarlyStopping implements Callback {
@@ -217,21 +223,30 @@ export class EarlyStopping implements Callback {
     if (this.wait >= this.patience && epoch > 0) {
       this.stoppedEpoch = epoch;
       ctl.stopTraining = true;
-      if (this.opts.restoreBestWeights && this.bestWeights !== null) {
-        ctl.log(
-          this.weightsEpoch === this.bestEpoch
-            ? `EarlyStopping: restoring the weights of epoch ${this.bestEpoch + 1} (${this.monitor} ${this.best})`
-            : `EarlyStopping: restoring the weights of epoch ${this.weightsEpoch + 1}, the first since the run resumed: the best, epoch ${this.bestEpoch + 1}'s (${this.monitor} ${this.best}), were not resumed with its state`,
-        );
-        ctl.restoreWeights(this.bestWeights);
-      }
+      this.restoreBest(ctl);
     }
   }
 
+  /**
+   * Keras 3 restores the best weights in on_train_end, so a run that used all its epochs without
+   * stopping ends on its best epoch too, not on its last (tf.keras 2 restored only on a stop).
+   * The stop restores them as it stops, so the callbacks after this one see them already.
+   */
   onTrainEnd(ctl: TrainingControl): void {
     if (this.stoppedEpoch > 0) ctl.log(`EarlyStopping: stopped after epoch ${this.stoppedEpoch + 1}`);
+    else if (ctl.finished === true) this.restoreBest(ctl);
     if (this.bestWeights) ctl.disposeWeights(this.bestWeights);
     this.bestWeights = null;
+  }
+
+  private restoreBest(ctl: TrainingControl): void {
+    if (!this.opts.restoreBestWeights || this.bestWeights === null) return;
+    ctl.log(
+      this.weightsEpoch === this.bestEpoch
+        ? `EarlyStopping: restoring the weights of epoch ${this.bestEpoch + 1} (${this.monitor} ${this.best})`
+        : `EarlyStopping: restoring the weights of epoch ${this.weightsEpoch + 1}, the first since the run resumed: the best, epoch ${this.bestEpoch + 1}'s (${this.monitor} ${this.best}), were not resumed with its state`,
+    );
+    ctl.restoreWeights(this.bestWeights);
   }
 }
 

@@ -164,7 +164,7 @@ export function applyCheckpoint(bytes: Uint8Array, source: string, model: Module
   if (optimizer && scalars) {
     if (scalars.type !== undefined && scalars.type !== optimizer.kind) {
       throw new FormatError(
-        `${source}: the checkpoint holds ${scalars.type}'s state but the optimiser given is ${optimizer.kind}; resume with a ${scalars.type}, or load the weights alone (no optimiser)`,
+        `${source}: the checkpoint holds ${scalars.type}'s state but the optimiser given is ${optimizer.kind}; resume with the kind it was saved with (${scalars.type}), or load the weights alone (no optimiser)`,
       );
     }
     const optState = new Map<string, Tensor>();

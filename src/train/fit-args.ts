@@ -3,10 +3,11 @@
 // batchSize no one reads would train at the dataset's size, silently), and metrics and callbacks
 // of the wrong kind are named before training rather than failing in validation with a TypeError.
 
-import { ArgumentError } from '../errors.js';
+import { ArgumentError, DisposedError } from '../errors.js';
 import { describeValue, expectKnownOptions, expectNumber, expectOptionalNumber, expectOptions, isPlainObject } from '../graph/args.js';
 import { Module } from '../nn/module.js';
 import { Optimizer } from '../optim/optimizer.js';
+import type { Callback } from './callbacks.js';
 import type { Dataset, FitOptions } from './fit.js';
 
 const FIT_OPTIONS = [
@@ -61,7 +62,63 @@ export function checkFitArgs(model: unknown, train: unknown, val: unknown, opts:
     throw new ArgumentError(`fit: metrics must be an object of functions of the validation set, such as ${METRICS_EXAMPLE}; got ${describeValue(metrics)}${named}`);
   }
   const callbacks: unknown = opts.callbacks;
+  const made = Array.isArray(callbacks) ? callbacks.findIndex((c) => typeof c === 'function' && /^class\b/.test(Function.prototype.toString.call(c))) : -1;
+  if (made >= 0) {
+    const name = (callbacks as { name: string }[])[made].name;
+    throw new ArgumentError(`fit: callbacks[${made}] is the class ${name}, not a callback made from it: new ${name}({ ... })`);
+  }
   if (callbacks !== undefined && (!Array.isArray(callbacks) || callbacks.some((c) => typeof c !== 'object' || c === null))) {
     throw new ArgumentError(`fit: callbacks must be an array of callbacks, such as [new dn.train.EarlyStopping({ patience: 5 })], got ${describeValue(callbacks)}`);
+  }
+  (callbacks as object[] | undefined)?.forEach(expectCallbackHooks);
+  expectModelTrainable(model, opts);
+}
+
+const HOOKS = ['onTrainBegin', 'onEpochBegin', 'onEpochEnd', 'onTrainEnd'] as const;
+/** Keras's hooks that fit has no callback form of, and the option that takes their place. */
+const NO_HOOK: Readonly<Record<string, string>> = {
+  onBatchBegin: "fit's onBatch option (after each batch)",
+  onBatchEnd: "fit's onBatch option",
+  onTrainBatchBegin: "fit's onBatch option (after each batch)",
+  onTrainBatchEnd: "fit's onBatch option",
+};
+
+/**
+ * A callback fit would call nothing of is refused: one written for Keras (on_epoch_end) or with a
+ * misspelt hook would otherwise never run, silently.
+ */
+function expectCallbackHooks(cb: object, i: number): void {
+  const methods = new Set<string>();
+  for (let o: object | null = cb; o && o !== Object.prototype; o = Object.getPrototypeOf(o)) {
+    for (const key of Object.getOwnPropertyNames(o)) if (key !== 'constructor' && typeof (cb as Record<string, unknown>)[key] === 'function') methods.add(key);
+  }
+  const who = `fit: callbacks[${i}] (${cb.constructor?.name && cb.constructor !== Object ? cb.constructor.name : 'an object'})`;
+  for (const m of methods) {
+    const camel = m.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+    if (m === camel && !(m in NO_HOOK)) continue;
+    if ((HOOKS as readonly string[]).includes(camel)) throw new ArgumentError(`${who} has ${m}, Keras's name: fit calls ${camel}`);
+    if (camel in NO_HOOK) throw new ArgumentError(`${who} has ${m}, which fit never calls: use ${NO_HOOK[camel]}`);
+  }
+  const hooks = HOOKS.filter((h) => typeof (cb as Callback)[h] === 'function');
+  if (!hooks.length) throw new ArgumentError(`${who} has none of ${HOOKS.join(', ')}, so fit would never call it`);
+}
+
+/**
+ * The model must be alive and the optimiser must hold its trainable parameters: an optimiser made
+ * over another model (or an earlier copy of this one) would step nothing, and the run would train
+ * nothing, silently.
+ */
+function expectModelTrainable(model: Module, opts: FitOptions): void {
+  const named = model.namedParameters();
+  const dead = named.find((p) => p.tensor.disposed);
+  if (dead) throw new DisposedError(`fit: the model (${model.constructor.name}) was disposed: its parameter '${dead.name}' was used after dispose()`);
+  const held = new Set(opts.optimizer.parameterTensors());
+  const trainable = model.trainableParameters();
+  if (trainable.length && !trainable.some((p) => held.has(p.tensor))) {
+    const gone = opts.optimizer.parameterTensors().some((t) => t.disposed) ? ' (some of its tensors are disposed: a model since disposed?)' : '';
+    throw new ArgumentError(
+      `fit: the optimiser (${opts.optimizer.kind}) holds none of the model's ${trainable.length} trainable parameters ('${trainable[0].name}', ...)${gone}; ` +
+        `make it over this model's: new dn.optim.${opts.optimizer.kind}(model.parameters())`,
+    );
   }
 }

@@ -221,9 +221,14 @@ export async function trainEpoch(
     // that a resumed epoch takes up part-way) is rescaled to the mean of its own batches. Done
     // here because a dataset need not know its length (batchCount) before the last batch comes.
     if (group < accumulate) scaleGradients(params, accumulate / group);
-    if (opts.clipGradNorm !== undefined) clipGradNorm(params, opts.clipGradNorm).dispose();
+    // The norm of what the step applies (Keras's global_clipnorm, Lightning's clipping): a
+    // trainable parameter the optimiser does not hold has a gradient that no step uses.
+    if (opts.clipGradNorm !== undefined) clipGradNorm(opts.optimizer.parameterTensors(), opts.clipGradNorm).dispose();
     opts.optimizer.step();
     opts.optimizer.zeroGrad();
+    // The model's too: the gradient of a trainable parameter outside the optimiser would otherwise
+    // grow over the whole run (memory held, and a stale sum where it is read).
+    model.zeroGrad();
     pending = 0;
     // fit passes the WeightEma it resolved; options alone are fit's to turn into one.
     if (opts.ema instanceof WeightEma) opts.ema.update();
@@ -274,6 +279,7 @@ export async function trainEpoch(
       // A step that failed part-way may have added to some gradients: a caller who catches the
       // error and calls fit again (with a smaller batch, say) starts from none.
       opts.optimizer.zeroGrad();
+      model.zeroGrad();
       throw e;
     } finally {
       b.x.dispose();
@@ -286,6 +292,7 @@ export async function trainEpoch(
     for (const t of [lossTensor, ...metricTensors]) t.dispose();
     if (!Number.isFinite(value)) {
       opts.optimizer.zeroGrad();
+      model.zeroGrad();
       throw new TrainingError(`training loss became ${value} at epoch ${epoch + 1}, batch ${batch + 1}; stopping (the last checkpoint is kept)`, { epoch: epoch + 1, batch: batch + 1 });
     }
     // After the loss check: a metric refuses the NaN predictions of a diverged step (binaryReport).
@@ -480,6 +487,7 @@ export async function fit(model: Module, train: Dataset, val: Dataset | null, op
         break;
       }
     }
+    if (!history.interrupted) ctl.finished = true;
   } finally {
     try {
       for (const cb of callbacks) await cb.onTrainEnd?.(ctl);

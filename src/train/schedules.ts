@@ -4,7 +4,7 @@
 // cosineDecay and stepDecay build the usual ones.
 
 import { ArgumentError } from '../errors.js';
-import { expectFunction, expectNumber, expectOptionalNumber, expectOptions } from '../graph/args.js';
+import { expectFunction, expectKnownOptions, expectNumber, expectOptionalBoolean, expectOptionalNumber, expectOptions } from '../graph/args.js';
 import type { Callback, TrainingControl } from './callbacks.js';
 
 /** The learning rate for `epoch`, given the one the optimiser has now. */
@@ -12,7 +12,12 @@ export type Schedule = (epoch: number, lr: number) => number;
 
 export class LearningRateScheduler implements Callback {
   constructor(readonly schedule: Schedule, readonly opts: { verbose?: boolean } = {}) {
-    expectFunction('LearningRateScheduler', 'schedule', schedule);
+    const op = 'LearningRateScheduler';
+    expectFunction(op, 'schedule', schedule);
+    // Keras's LearningRateScheduler(schedule, 1) passes verbose by position: said, not ignored.
+    expectOptions(op, opts, '{ verbose: true }');
+    expectKnownOptions(op, opts, ['verbose'], {});
+    expectOptionalBoolean(op, 'verbose', opts.verbose);
   }
 
   onEpochBegin(epoch: number, ctl: TrainingControl): void {
