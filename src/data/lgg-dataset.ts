@@ -36,6 +36,11 @@ export interface LggDatasetOptions {
   seed?: number;
   /** Decoding threads (BatchLoader's); 0 decodes on the calling thread. */
   workers?: number;
+  /**
+   * Reads a slice's file (the paths scanLgg gave, or any a browser can fetch): decoding then runs
+   * on the calling thread. Default: Node's file system, on worker threads.
+   */
+  read?: (path: string) => Promise<Uint8Array>;
 }
 
 /** A dataset for fit() that owns worker threads: close() ends them (a run that stops early must call it). */
@@ -52,7 +57,10 @@ export function lggDataset(slices: readonly LggSlice[], options: LggDatasetOptio
   expectChoice(op, 'augment', augment, AUGMENT_PRESETS, false);
   expectChoice(op, 'normalize', normalize, DATASET_NORMALIZATIONS, false);
   let stats: Promise<Map<string, ChannelStats>> | null = null;
-  const loader = new BatchLoader(slices, { batchSize: options.batchSize, size: options.size, seed, shuffle: train, workers: options.workers });
+  // Worker threads read with Node's file system: a read function of the caller's runs here.
+  if (options.read && options.workers) throw new ArgumentError(`${op}: a read function decodes on the calling thread, so workers must be 0 or left out, got ${options.workers}`);
+  const workers = options.read ? 0 : options.workers;
+  const loader = new BatchLoader(slices, { batchSize: options.batchSize, size: options.size, seed, shuffle: train, workers, read: options.read });
   const patientOf = new Map(slices.map((s) => [s.id, s.patient]));
   // `from`: a resumed epoch starts at its next batch, decoding nothing before it; each batch's
   // augmentation is seeded by its index, so the batches equal an uninterrupted epoch's.

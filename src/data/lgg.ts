@@ -85,7 +85,7 @@ async function lggFs(): Promise<NodeFs> {
   try {
     return await nodeFs();
   } catch {
-    throw new DataError('lgg: reading folders needs Node (node:fs); in the browser pass the bytes to decodeSlice');
+    throw new DataError('lgg: reading files and folders needs Node (node:fs); in a browser give a read function (fetch) where one is taken, or decode the bytes with decodeSlice');
   }
 }
 

@@ -32,8 +32,8 @@ export interface DecodedSlice {
   label: 0 | 1;
 }
 
-/** Decodes a slice and its mask to the working size S. Names are the files, for error messages. */
-export function decodeSlice(imageBytes: Uint8Array, maskBytes: Uint8Array, size: number, names: { image: string; mask: string }): DecodedSlice {
+/** Decodes a slice and its mask (TIFF bytes) to the working size S. Names are the files, for error messages. */
+export function decodeSlice(imageBytes: Uint8Array | ArrayBuffer, maskBytes: Uint8Array | ArrayBuffer, size: number, names: { image: string; mask: string } = { image: 'image', mask: 'mask' }): DecodedSlice {
   const image = decodeTiff(imageBytes, names.image);
   const mask = decodeTiff(maskBytes, names.mask);
   checkPair(image, mask, names.image, names.mask);

@@ -53,7 +53,15 @@ async function getGpu(options: InitOptions): Promise<{ gpu: GPU; nodeGpu: GPU | 
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   const isNode = typeof process !== 'undefined' && !!process.versions?.node;
   if (!isNode && nav?.gpu) return { gpu: nav.gpu, nodeGpu: null };
-  if (!isNode) throw new NoDeviceError('init: this browser has no WebGPU (navigator.gpu is missing)');
+  if (!isNode) {
+    // A page over plain http from another host has no navigator.gpu either: that is the page's doing.
+    const secure = (globalThis as { isSecureContext?: boolean }).isSecureContext !== false;
+    throw new NoDeviceError(
+      secure
+        ? 'init: this browser has no WebGPU (navigator.gpu is missing); use a recent Chrome, Edge or Safari with WebGPU enabled'
+        : 'init: the page is not a secure context, so the browser hides WebGPU (navigator.gpu is missing): serve it over https or from localhost',
+    );
+  }
   const moduleName = 'webgpu';
   const webgpu = (await import(/* @vite-ignore */ moduleName)) as {
     create(opts: string[]): GPU;
@@ -72,8 +80,9 @@ export async function acquireDevice(options: InitOptions = {}): Promise<GpuConte
   const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
   if (!adapter) {
     throw new NoDeviceError(
-      'init: no WebGPU adapter found. On Debian 12 run `bash scripts/ensure-env.sh` as root ' +
-        '(installs Mesa lavapipe from bookworm-backports).',
+      nodeGpu
+        ? 'init: no WebGPU adapter found. On Debian 12 run `bash scripts/ensure-env.sh` as root (installs Mesa lavapipe from bookworm-backports).'
+        : 'init: the browser has WebGPU but offers no adapter (its GPU disabled or blocklisted: see chrome://gpu, or about:support in Firefox)',
     );
   }
   const requiredLimits: Record<string, number> = {};

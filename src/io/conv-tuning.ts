@@ -3,12 +3,17 @@
 
 import { FormatError } from '../errors.js';
 import { applyConvTuning, convTuning } from '../kernels/conv2d-tuning.js';
-import { nodeFs, writeFileAtomic } from './files.js';
+import { ArgumentError } from '../errors.js';
+import { hasNodeFs, nodeFs, writeFileAtomic } from './files.js';
+
+/** A page keeps its tuning as text: what to use where there is no file system. */
+const IN_BROWSER = 'in a browser, keep JSON.stringify(dn.convTuning()) (localStorage, a download) and give it back with dn.applyConvTuning(text)';
 
 /** Writes this device's tuned choices to `path`, atomically; returns how many were written. */
 export async function saveConvTuning(path: string): Promise<number> {
+  if (!hasNodeFs()) throw new ArgumentError(`saveConvTuning: writing ${path} needs Node's file system; ${IN_BROWSER}`);
   const t = convTuning();
-  await writeFileAtomic(path, `${JSON.stringify(t, null, 1)}\n`);
+  await writeFileAtomic(path, `${JSON.stringify(t, null, 1)}\n`, 'saveConvTuning');
   return t.convs.length;
 }
 
@@ -17,6 +22,7 @@ export async function saveConvTuning(path: string): Promise<number> {
  * Errors name the file: a missing or unreadable one, bad JSON, a bad entry, another adapter's.
  */
 export async function loadConvTuning(path: string): Promise<number> {
+  if (!hasNodeFs()) throw new ArgumentError(`loadConvTuning: reading ${path} needs Node's file system; ${IN_BROWSER}`);
   let text: string;
   try {
     text = await (await nodeFs()).readFile(path, 'utf8');

@@ -11,6 +11,9 @@ export type NodePath = typeof import('node:path');
 
 const isNode = (): boolean => typeof process !== 'undefined' && !!process.versions?.node;
 
+/** Whether Node's file system is at hand (false in a browser): for functions whose browser advice is their own. */
+export const hasNodeFs = isNode;
+
 const IN_BROWSER_READ = 'in a browser, fetch the file (or take it from an <input type=file>) and pass its bytes: dn.io.loadWeights(model, bytes), dn.train.applyCheckpoint(bytes, name, model)';
 const IN_BROWSER_WRITE = 'in a browser, encode to bytes and offer them as a download: dn.io.encodeWeights(model), dn.train.encodeCheckpoint(model, optimizer, meta)';
 

@@ -297,7 +297,10 @@ export interface ConvertReport {
 
 /** Rewrites a weight file as a dawnet-named, dawnet-layout .safetensors (`dawnet convert`). */
 export async function convertWeights(inPath: string, outPath: string, opts: ConvertOptions = {}): Promise<ConvertReport> {
-  const { makeParentFolder, sameFile, writeFileAtomic } = await import('./files.js');
+  const { hasNodeFs, makeParentFolder, sameFile, writeFileAtomic } = await import('./files.js');
+  if (!hasNodeFs()) {
+    throw new ArgumentError('convertWeights: reads and writes files, which needs Node; in a browser load the bytes into the model with dn.io.loadWeights(model, bytes) and encode them with dn.io.encodeWeights(model)');
+  }
   // Written over its own input, the original weights would be gone for good.
   if (await sameFile(inPath, outPath)) throw new ArgumentError(`convertWeights: the output ${outPath} is the input file ${inPath}; write the converted weights to another file`);
   const file = await readWeightFile(inPath, { format: opts.format }, 'convertWeights');

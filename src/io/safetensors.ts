@@ -3,7 +3,8 @@
 // raw little-endian tensor bytes. Offsets are relative to the end of the header. dawnet writes
 // F32; it reads F32, F64, F16, BF16 and the integer types, converting to float32.
 
-import { FormatError } from '../errors.js';
+import { ArgumentError, FormatError } from '../errors.js';
+import { describeValue } from '../graph/args.js';
 
 export interface HostTensor {
   shape: number[];
@@ -80,7 +81,10 @@ export interface DecodedSafetensors {
 }
 
 /** Parses a .safetensors file. `source` (a path or name) appears in every error. */
-export function decodeSafetensors(bytes: Uint8Array, source: string): DecodedSafetensors {
+export function decodeSafetensors(input: Uint8Array | ArrayBuffer, source: string): DecodedSafetensors {
+  // An ArrayBuffer is what fetch's arrayBuffer() and a FileReader give a page.
+  if (!(input instanceof Uint8Array) && !(input instanceof ArrayBuffer)) throw new ArgumentError(`${source}: expected the file's bytes (a Uint8Array or an ArrayBuffer), got ${describeValue(input)}`);
+  const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
   if (bytes.length < 8) throw new FormatError(`${source}: not a safetensors file (${bytes.length} bytes)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLen = Number(view.getBigUint64(0, true));

@@ -133,7 +133,7 @@ export interface LoadedCheckpoint {
  * Every name and shape is checked first; errors list the missing and unexpected names or name the
  * tensor and both shapes.
  */
-export function applyCheckpoint(bytes: Uint8Array, source: string, model: Module, optimizer: Optimizer | null = null, ema: WeightEma | null = null): LoadedCheckpoint {
+export function applyCheckpoint(bytes: Uint8Array | ArrayBuffer, source: string, model: Module, optimizer: Optimizer | null = null, ema: WeightEma | null = null): LoadedCheckpoint {
   const { tensors, metadata } = decodeSafetensors(bytes, source);
   if (metadata.format !== 'dawnet-checkpoint-1') {
     throw new FormatError(`${source}: not a dawnet checkpoint (no dawnet metadata); to import weights use dn.io.loadWeights`);

@@ -94,5 +94,7 @@ describe('dn.data', () => {
     expect(() => dn.data.lggDataset(slices, { batchSize: 2, size: S, augment: 'rotate' as never })).toThrow(/lggDataset: augment must be 'none' or 'hflip' or/);
     expect(() => dn.data.lggDataset(slices, { batchSize: 2, size: S, normalize: 'minmax' as never })).toThrow(/lggDataset: normalize must be/);
     expect(() => dn.data.lggDataset(slices, { batchSize: 0, size: S })).toThrow(/batchSize must be a positive integer/);
+    const read = async () => new Uint8Array(0);
+    expect(() => dn.data.lggDataset(slices, { batchSize: 2, size: S, read, workers: 2 })).toThrow(/lggDataset: a read function decodes on the calling thread, so workers must be 0 or left out, got 2/);
   });
 });

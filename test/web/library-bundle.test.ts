@@ -143,9 +143,24 @@ describe.skipIf(!hasChromium)('dist/browser/dawnet.js in a page', () => {
       const tiff = dn.data.decodeTiff(await bytesOf('s_1.tif'), 's_1.tif');
       const slice = dn.data.decodeSlice(await bytesOf('s_1.tif'), await bytesOf('s_1_mask.tif'), 8, { image: 's_1.tif', mask: 's_1_mask.tif' });
       const viaLoad = await dn.data.loadSlice({ imagePath: 's_1.tif', maskPath: 's_1_mask.tif' }, 8, bytesOf);
-      return { tiff: [tiff.width, tiff.height, tiff.channels], image: slice.image.length, label: slice.label, lesion: slice.mask.reduce((s, v) => s + v, 0), same: viaLoad.image.every((v, i) => v === slice.image[i]) };
+      // ArrayBuffers as fetch gives them, and no names: the defaults.
+      const buffers = dn.data.decodeSlice(await (await fetch('s_1.tif')).arrayBuffer(), await (await fetch('s_1_mask.tif')).arrayBuffer(), 8);
+      // A dataset for fit() reading through fetch: decoded on the page's thread.
+      const slices = [{ id: 's_1', patient: 's', imagePath: 's_1.tif', maskPath: 's_1_mask.tif', label: 1 as const }];
+      const ds = dn.data.lggDataset(slices as never, { batchSize: 1, size: 8, normalize: 'none', read: bytesOf });
+      const batches: number[][] = [];
+      for await (const b of ds.batches(0)) {
+        batches.push([...b.x.shape, (await b.y!.toArray()).reduce((s, v) => s + v, 0)]);
+        b.x.dispose();
+        b.y!.dispose();
+      }
+      await ds.close();
+      return {
+        tiff: [tiff.width, tiff.height, tiff.channels], image: slice.image.length, label: slice.label, lesion: slice.mask.reduce((s, v) => s + v, 0),
+        same: viaLoad.image.every((v, i) => v === slice.image[i]) && buffers.image.every((v, i) => v === slice.image[i]), batches,
+      };
     });
-    expect(got).toEqual({ tiff: [SIDE, SIDE, 3], image: 8 * 8 * 3, label: 1, lesion: 4, same: true });
+    expect(got).toEqual({ tiff: [SIDE, SIDE, 3], image: 8 * 8 * 3, label: 1, lesion: 4, same: true, batches: [[1, 8, 8, 3, 4]] });
   });
 
   it('says, for each file-system function, that it needs Node and what to use in a page', async () => {
@@ -159,6 +174,9 @@ describe.skipIf(!hasChromium)('dist/browser/dawnet.js in a page', () => {
           saveCheckpoint: await failure(() => dn.train.saveCheckpoint('best.safetensors', m, null, {})),
           loadCheckpoint: await failure(() => dn.train.loadCheckpoint('best.safetensors', m)),
           scanLgg: await failure(() => dn.data.scanLgg('kaggle_3m')),
+          convertWeights: await failure(() => dn.io.convertWeights('vgg16.h5', 'vgg16.safetensors')),
+          saveConvTuning: await failure(() => dn.io.saveConvTuning('tuning.json')),
+          loadConvTuning: await failure(() => dn.io.loadConvTuning('tuning.json')),
         };
       } finally {
         m.dispose();
@@ -169,6 +187,30 @@ describe.skipIf(!hasChromium)('dist/browser/dawnet.js in a page', () => {
     expect(got.saveCheckpoint).toMatchObject({ name: 'ArgumentError', message: expect.stringContaining('encodeCheckpoint') });
     expect(got.loadCheckpoint?.message).toContain('applyCheckpoint');
     expect(got.scanLgg).toMatchObject({ name: 'DataError', message: expect.stringContaining('decodeSlice') });
+    expect(got.convertWeights).toMatchObject({ name: 'ArgumentError', message: expect.stringMatching(/^convertWeights: .*loadWeights\(model, bytes\).*encodeWeights/) });
+    for (const op of ['saveConvTuning', 'loadConvTuning'] as const) expect(got[op]).toMatchObject({ name: 'ArgumentError', message: expect.stringMatching(new RegExp(`^${op}: .*dn\\.applyConvTuning\\(text\\)`)) });
+  });
+
+  it('takes a checkpoint as the ArrayBuffer fetch gives, and says what is wrong when the page finds no adapter', async () => {
+    const got = await page.evaluate(async () => {
+      const { dn, failure } = window;
+      const m = dn.models.unet({ features: 1, depth: 1 });
+      const bytes = await dn.train.encodeCheckpoint(m, null, { epoch: 3 });
+      const meta = dn.train.applyCheckpoint(bytes.slice().buffer, 'ck.safetensors', m).meta.epoch;
+      m.dispose();
+      // A browser whose GPU is blocklisted: navigator.gpu is there, its adapter is not.
+      dn.shutdown();
+      const gpu = navigator.gpu;
+      const request = gpu.requestAdapter;
+      gpu.requestAdapter = async () => null;
+      const noAdapter = await failure(() => dn.init());
+      gpu.requestAdapter = request;
+      await dn.init();
+      return { meta, noAdapter };
+    });
+    expect(got.meta).toBe(3);
+    expect(got.noAdapter).toMatchObject({ name: 'NoDeviceError', message: expect.stringContaining('chrome://gpu') });
+    expect(got.noAdapter!.message).not.toContain('ensure-env');
   });
 
   it('refuses tensors across shutdown() and works again after init()', async () => {
