@@ -26,6 +26,10 @@ await build({
   platform: 'browser',
   // Node-only code paths import these lazily and never run in a browser.
   external: ['webgpu', 'node:*', 'h5wasm/node'],
+  // h5wasm (HDF5 compiled to WebAssembly, inlined) is 5.5 of the bundle's 5.8 MiB and only reading a
+  // Keras .h5 needs it: split out, a page loads it on its first .h5 (keras-h5.ts imports it lazily).
+  splitting: true,
+  chunkNames: 'chunks/[name]-[hash]',
 });
 
 // Declarations rather than the .ts sources, so a consumer's compiler options (noUnusedLocals,

@@ -2,12 +2,12 @@
 // bundler imports it: `<script type="module">import * as dn from './dawnet.js'`, served over HTTP
 // to headless Chromium (SwiftShader's WebGPU adapter). The app page's tests (browser.test.ts) run
 // web/app.ts's own bundle; this is the published one, and the paths a page reaches only through
-// it: weights fetched as bytes (safetensors, a PyTorch .pt, a Keras .h5 through the inlined
-// h5wasm), encodeWeights for a download, TIFF slices decoded from fetched bytes, init() after
+// it: weights fetched as bytes (safetensors, a PyTorch .pt, a Keras .h5 through h5wasm, a chunk
+// loaded on the first .h5), encodeWeights for a download, TIFF slices decoded from fetched bytes, init() after
 // shutdown(), and the file-system functions saying what to use in a browser instead.
 
 import { execFileSync } from 'node:child_process';
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, cp, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,7 +49,9 @@ beforeAll(async () => {
   if (!hasChromium) return;
   if (!existsSync(BUNDLE)) execFileSync(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, stdio: 'pipe' });
   dir = await mkdtemp(join(tmpdir(), 'dawnet-library-bundle-'));
+  // The bundle and the chunks it loads on demand (h5wasm's, for a Keras .h5), as a site serves them.
   await copyFile(BUNDLE, join(dir, 'dawnet.js'));
+  await cp(join(ROOT, 'dist/browser/chunks'), join(dir, 'chunks'), { recursive: true });
   for (const f of ['unet_tiny_expected.safetensors', 'unet_tiny_legacy.pt', 'vgg_mini_keras.h5']) await copyFile(join(WEIGHTS, f), join(dir, f));
   await writeFile(join(dir, 'index.html'), PAGE);
   // A 16x16 RGB slice and its mask with a 4x4 lesion, as the LGG data set stores them.
