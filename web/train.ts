@@ -161,7 +161,7 @@ async function download(): Promise<void> {
     metrics: { loss: recent.reduce((a, b) => a + b, 0) / Math.max(1, recent.length) },
     source: 'dawnet web page, synthetic slices',
   });
-  const url = URL.createObjectURL(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'application/octet-stream' }));
+  const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
   const a = document.createElement('a');
   a.href = url;
   a.download = `dawnet-unet-f${settings.features}-d${settings.depth}-${settings.size}px-${steps}steps.safetensors`;

@@ -16,7 +16,8 @@ const DTYPE_BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I
 /** Header size cap: real files have headers of kilobytes; 100 MB means a corrupt length field. */
 const MAX_HEADER = 100_000_000;
 
-export function encodeSafetensors(tensors: Map<string, HostTensor>, metadata: Record<string, string> = {}): Uint8Array {
+/** The bytes' type says they own a plain ArrayBuffer, so a page's `new Blob([bytes])` type-checks. */
+export function encodeSafetensors(tensors: Map<string, HostTensor>, metadata: Record<string, string> = {}): Uint8Array<ArrayBuffer> {
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;

@@ -11,7 +11,7 @@ import { writeFileAtomic } from './files.js';
 import { encodeSafetensors, type HostTensor } from './safetensors.js';
 
 /** The model's state_dict as .safetensors bytes (for the browser, a download; in Node, saveWeights). */
-export async function encodeWeights(model: Module, metadata: Record<string, string> = {}): Promise<Uint8Array> {
+export async function encodeWeights(model: Module, metadata: Record<string, string> = {}): Promise<Uint8Array<ArrayBuffer>> {
   if (!(model instanceof Module)) throw new ArgumentError(`encodeWeights: model must be a Module, got ${describeValue(model)}`);
   const state = [...model.stateDict()];
   const values = await readTensors(state.map(([, t]) => t));

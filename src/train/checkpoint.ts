@@ -67,7 +67,7 @@ export async function encodeCheckpoint(
   meta: CheckpointMeta,
   ema: WeightEma | null = null,
   extra: Map<string, Tensor> | null = null,
-): Promise<Uint8Array> {
+): Promise<Uint8Array<ArrayBuffer>> {
   for (const name of extra?.keys() ?? []) {
     if (!name.includes('/') || OWN_PREFIXES.some((p) => name.startsWith(p))) {
       throw new ArgumentError(`encodeCheckpoint: extra tensor '${name}' needs a prefix of its own ('snapshot/${name}'), not model/, optim/ or ema/`);
