@@ -4,6 +4,7 @@
 // it scores one model, loss, test-time augmentation and post-processing included.
 
 import { DataError } from '../data/errors.js';
+import { nodePath } from '../io/files.js';
 import type { TrainConfig } from './config.js';
 import { evaluationSlices, savedSplit } from './data.js';
 import { checkEvalOptions, evaluateRun, refuseForClassify, type EvalResult, type EvalRunOptions } from './eval-job.js';
@@ -21,6 +22,7 @@ export interface EnsembleResult extends EvalResult {
  */
 export async function evaluateEnsemble(runs: readonly string[], opts: EvalRunOptions): Promise<EnsembleResult> {
   if (runs.length < 2) throw new DataError(`ensemble: needs two runs or more, got ${runs.length}`);
+  await warnRepeatedMembers(runs, opts.log);
   const configs: TrainConfig[] = [];
   let testPatients: string[] | null = null;
   for (const run of runs) {
@@ -46,6 +48,23 @@ export async function evaluateEnsemble(runs: readonly string[], opts: EvalRunOpt
     return { ...result, json: { ...result.json, ...external, ensemble: runs.slice() }, members: runs.slice() };
   } finally {
     model.dispose();
+  }
+}
+
+/**
+ * Warns of a run given twice (`runs/a runs/a`, `runs/a ./runs/a/`): its checkpoint counts double in
+ * the average, which is rarely what was meant (a typo of another fold's name), yet allowed, since a
+ * run averaged with itself is the run alone, (p + p) / 2 = p, a check of the ensemble itself.
+ * Folders are compared as absolute paths.
+ */
+export async function warnRepeatedMembers(runs: readonly string[], log: (m: string) => void): Promise<void> {
+  const { resolve } = await nodePath();
+  const seen = new Map<string, string>();
+  for (const run of runs) {
+    const earlier = seen.get(resolve(run));
+    const also = earlier !== undefined && earlier !== run ? ` (also as ${earlier})` : '';
+    if (earlier !== undefined) log(`warning: ensemble: ${run} is given twice${also}, so its checkpoint counts twice in the average`);
+    else seen.set(resolve(run), run);
   }
 }
 

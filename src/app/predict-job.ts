@@ -28,7 +28,7 @@ import { postprocessMask } from '../train/components.js';
 import { predictWithTta, TTA_MODES, type TtaMode } from '../train/tta.js';
 import { overlay, probabilityToGray, toRgb8 } from '../report/overlay.js';
 import type { TrainConfig } from './config.js';
-import { checkSameInput } from './ensemble-job.js';
+import { checkSameInput, warnRepeatedMembers } from './ensemble-job.js';
 import { fileExists, readConfig, readJson, useRunTuning, writeJson } from './run-dir.js';
 import { loadRunModel } from './run-model.js';
 
@@ -275,6 +275,7 @@ export async function runPredict(runDir: string, paths: string[], outDir: string
     throw new ArgumentError('predict: minLesionSize and keepLargest post-process segmentation masks, and this run is classify');
   }
   const runs = [runDir, ...(opts.ensemble ?? [])];
+  await warnRepeatedMembers(runs, log);
   // What predictions.json records of how its predictions were made: an --out that already holds
   // predictions made otherwise is refused before anything runs; made alike, they are kept beside
   // the new ones (replacing those of the same files), so that every image there stays listed.
@@ -331,7 +332,9 @@ async function earlierPredictions(outDir: string, settings: Record<string, unkno
   const old = await readJson<Record<string, unknown>>(path, 'predictions');
   const differs = Object.keys(settings).find((k) => JSON.stringify(old[k]) !== JSON.stringify(settings[k])) ?? (old.ensemble !== undefined && settings.ensemble === undefined ? 'ensemble' : undefined);
   if (differs) {
-    throw new ArgumentError(`predict: ${outDir} holds predictions made with another ${differs} (${path}: ${JSON.stringify(old[differs])}, now ${JSON.stringify(settings[differs])}); choose another --out, or remove ${path}`);
+    // A setting absent on one side (no ensemble) is 'none', not JSON's 'undefined'.
+    const shown = (v: unknown) => (v === undefined ? 'none' : JSON.stringify(v));
+    throw new ArgumentError(`predict: ${outDir} holds predictions made with another ${differs} (${path}: ${shown(old[differs])}, now ${shown(settings[differs])}); choose another --out, or remove ${path}`);
   }
   return { predictions: Array.isArray(old.predictions) ? (old.predictions as Prediction[]) : [], folders: Array.isArray(old.folders) ? (old.folders as FolderSummary[]) : [] };
 }

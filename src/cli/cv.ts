@@ -200,6 +200,8 @@ export async function runCv(args: string[]): Promise<void> {
           onEpoch: (epoch, logs) => log(`  epoch ${epoch + 1}: ${Object.entries(logs).map(([k, v]) => `${k} ${Number(v).toPrecision(4)}`).join(' ')}`),
         }, started);
         if (result.interrupted) {
+          // The fold's own last line offers train's --resume; the cv goes on by itself when run again.
+          log('interrupted: run the same dawnet cv command again to continue (finished folds are read back, this one resumed)');
           process.exitCode = 130;
           return;
         }

@@ -9,8 +9,9 @@ import { runTraining } from '../app/train-job.js';
 import { nodePath } from '../io/files.js';
 import { writeSyntheticDataset } from '../data/synth.js';
 import * as dn from '../index.js';
-import { parseArgs, type CommandSpec } from './args.js';
+import { parseArgs, UsageError, type CommandSpec } from './args.js';
 import { ProgressBar } from './progress.js';
+import { givenFlags, validateTrainConfig } from './train.js';
 
 export const demoSpec: CommandSpec = {
   name: 'demo',
@@ -53,10 +54,24 @@ export function demoConfig(f: Record<string, unknown>, dataDir: string): TrainCo
   };
 }
 
+/**
+ * The flags, checked before the run folder is claimed or any data written: train's checks of the
+ * run it makes (--epochs 0 trained nothing and reported an untrained model, --seed -1 ran as
+ * 4294967295), and --patients, which sizes the synthetic set and is refused beside --data, where
+ * it would be ignored. A refusal leaves no folder behind.
+ */
+export function checkDemoFlags(f: Record<string, unknown>, given: readonly string[]): void {
+  if (typeof f.data === 'string' && given.includes('patients')) throw new UsageError('--patients sizes the synthetic data set; with --data the folder\'s own patients are used');
+  const patients = f.patients as number;
+  if (!Number.isInteger(patients) || patients < 1) throw new UsageError(`--patients must be a positive whole number, got ${patients}`);
+  validateTrainConfig(demoConfig(f, typeof f.data === 'string' ? f.data : 'synthetic-data'), false);
+}
+
 export async function runDemo(args: string[]): Promise<void> {
   const parsed = parseArgs(demoSpec, args);
   if (!parsed) return;
   const f = parsed.flags;
+  checkDemoFlags(f, givenFlags(args));
   // The default folder is the demo's scratch run, replaced each time; a folder the user named
   // may hold a run of theirs, so it is refused as train refuses it unless --overwrite, and before
   // any synthetic data is written into it.

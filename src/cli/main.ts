@@ -7,6 +7,7 @@ import { runConvert } from './convert.js';
 import { runCv } from './cv.js';
 import { runDemo } from './demo.js';
 import { runEvalCommand } from './eval.js';
+import { holdOpenWhile } from './hold-open.js';
 import { runInfo } from './info.js';
 import { runLrFind } from './lr-find.js';
 import { runPredictCommand } from './predict.js';
@@ -53,7 +54,7 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
   try {
-    await command.run(rest);
+    await holdOpenWhile(command.run(rest));
     // A command may set an exit status of its own (130 for an interrupted training run).
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {

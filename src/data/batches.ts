@@ -252,6 +252,10 @@ class WorkerPool {
 
   async close(): Promise<void> {
     this.fail(new DataError('batches: the loader was closed'));
+    // An idle worker is unreferenced, and terminate() settles on its 'exit': with nothing else
+    // referenced, Node could end the process while close() is awaited (status 0, the caller's
+    // next lines never run). Referenced, each keeps the loop open until it has exited.
+    for (const w of this.workers) w.ref();
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 
