@@ -162,6 +162,8 @@ export const abs = (x: Tensor): Tensor => unary('abs', x);
 export function clamp(x: Tensor, min?: number, max?: number): Tensor {
   if (min !== undefined && max !== undefined && !(min <= max)) throw new ArgumentError(`clamp: min ${min} must not exceed max ${max}`);
   if (min === undefined && max === undefined) throw new ArgumentError('clamp: give min, max or both');
+  // PyTorch's clamp with a NaN bound gives NaN everywhere; here it would leave x as it was.
+  if (Number.isNaN(min) || Number.isNaN(max)) throw new ArgumentError(`clamp: a bound is NaN (min ${min}, max ${max}); give numbers or leave the bound out`);
   if (min === undefined) return unary('clampMax', x, max!);
   if (max === undefined) return unary('clampMin', x, min);
   return scope(() => unary('clampMax', unary('clampMin', x, min), max));
@@ -172,11 +174,11 @@ export const softplus = (x: Tensor): Tensor => unary('softplus', x);
 export const silu = (x: Tensor): Tensor => unary('silu', x);
 /** x for x > 0, alpha (e^x - 1) below. */
 export const elu = (x: Tensor, alpha = 1): Tensor => unary('elu', x, alpha);
-/** a + b: two tensors (suffix broadcasting), or a tensor and a number on either side. */
+/** a + b: two tensors (NumPy's broadcasting), or a tensor and a number on either side. */
 export const add = (a: Tensor | number, b: Tensor | number): Tensor => arithmetic('add', a, b);
-/** a - b: two tensors (suffix broadcasting), or a tensor and a number on either side. */
+/** a - b: two tensors (NumPy's broadcasting), or a tensor and a number on either side. */
 export const sub = (a: Tensor | number, b: Tensor | number): Tensor => arithmetic('sub', a, b);
-/** a * b: two tensors (suffix broadcasting), or a tensor and a number on either side. */
+/** a * b: two tensors (NumPy's broadcasting), or a tensor and a number on either side. */
 export const mul = (a: Tensor | number, b: Tensor | number): Tensor => arithmetic('mul', a, b);
-/** a / b: two tensors (suffix broadcasting), or a tensor and a number on either side. */
+/** a / b: two tensors (NumPy's broadcasting), or a tensor and a number on either side. */
 export const div = (a: Tensor | number, b: Tensor | number): Tensor => arithmetic('div', a, b);

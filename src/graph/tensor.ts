@@ -46,6 +46,9 @@ function checkShape(shape: Shape, what: string): void {
   }
 }
 
+/** The options of dn.tensor, zeros and full; another key ({ requires_grad }) is refused, not ignored. */
+const TENSOR_OPTIONS = ['requiresGrad', 'name'];
+
 export interface TensorOptions {
   requiresGrad?: boolean;
   name?: string;
@@ -252,6 +255,7 @@ export function tensor(data: ArrayLike<number> | readonly NestedNumbers[], shape
   const { values, shape: nested } = hostData('tensor', data);
   if (shape !== undefined) checkShapeArg('tensor', shape);
   expectOptions('tensor', options, "{ requiresGrad: true, name: 'w' }");
+  expectKnownOptions('tensor', options, TENSOR_OPTIONS, {});
   const s = shape ?? nested;
   checkShape(s, 'tensor');
   if (shapeSize(s) !== values.length) {
@@ -285,6 +289,7 @@ function checkShapeArg(op: string, shape: unknown): void {
 export function zeros(shape: Shape, options: TensorOptions = {}): Tensor {
   checkShapeArg('zeros', shape);
   expectOptions('zeros', options, "{ requiresGrad: true, name: 'w' }");
+  expectKnownOptions('zeros', options, TENSOR_OPTIONS, {});
   checkShape(shape, 'zeros');
   const t = created(shape, options, 'zeros');
   runtime().clear(t.buffer, 0, Math.max(4, t.size * 4));
@@ -298,6 +303,7 @@ export function full(shape: Shape, value: number, options: TensorOptions = {}): 
   if (typeof value !== 'number') throw new ArgumentError(`full: value must be a number, got ${describeValue(value)}`);
   if (value === 0 && !Object.is(value, -0)) return zeros(shape, options);
   expectOptions('full', options, "{ requiresGrad: true, name: 'w' }");
+  expectKnownOptions('full', options, TENSOR_OPTIONS, {});
   const t = created(shape, options, 'full');
   if (t.size) runtime().write(t.buffer, new Float32Array(t.size).fill(value));
   return t;

@@ -9,9 +9,10 @@
 // tensors that never require a gradient, as PyTorch's boolean results do not.
 
 import { ArgumentError } from '../errors.js';
-import { expectChoice, expectNumber, expectOptions, expectTensor } from '../graph/args.js';
+import { expectChoice, expectKnownOptions, expectNumber, expectOptions, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import type { Tensor } from '../graph/tensor.js';
+import { withBroadcast } from './broadcast.js';
 import { binaryForward, unary, unaryForward, unbroadcast } from './elementwise.js';
 import type { ComparisonOp } from './elementwise-math.js';
 
@@ -55,6 +56,7 @@ export interface GeluOptions {
 export function gelu(x: Tensor, options: GeluOptions = {}): Tensor {
   expectTensor('gelu', 'x', x);
   expectOptions('gelu', options, "{ approximate: 'tanh' }");
+  expectKnownOptions('gelu', options, ['approximate'], {});
   expectChoice('gelu', 'approximate', options.approximate, ['none', 'tanh']);
   return unary(options.approximate === 'tanh' ? 'geluTanh' : 'gelu', x);
 }
@@ -88,7 +90,10 @@ function extremumGrad(dy: Tensor, first: Tensor, second: Tensor, like: Tensor): 
 function extremum(op: 'maximum' | 'minimum', a: Tensor | number, b: Tensor | number): Tensor {
   const mixed = withNumber(op, a, b);
   if (mixed) return unary(`${op}Scalar`, mixed.tensor, mixed.value);
-  const [ta, tb] = [a as Tensor, b as Tensor];
+  return withBroadcast(op, [a as Tensor, b as Tensor], ([ta, tb]) => extremumRecorded(op, ta, tb));
+}
+
+function extremumRecorded(op: 'maximum' | 'minimum', ta: Tensor, tb: Tensor): Tensor {
   const out = binaryForward(op, ta, tb);
   return record(
     op,
@@ -104,7 +109,7 @@ function extremum(op: 'maximum' | 'minimum', a: Tensor | number, b: Tensor | num
 }
 
 /**
- * The larger of a and b element by element (suffix broadcasting, or a number on either side);
+ * The larger of a and b element by element (NumPy's broadcasting, or a number on either side);
  * NaN where either is NaN. The gradient goes to the larger; a tie splits it half and half.
  */
 export const maximum = (a: Tensor | number, b: Tensor | number): Tensor => extremum('maximum', a, b);
@@ -123,12 +128,12 @@ const SWAPPED: Record<ComparisonOp, ComparisonOp> = {
 
 function comparison(op: ComparisonOp, a: Tensor | number, b: Tensor | number): Tensor {
   const mixed = withNumber(op, a, b);
-  if (!mixed) return binaryForward(op, a as Tensor, b as Tensor);
+  if (!mixed) return withBroadcast(op, [a as Tensor, b as Tensor], ([ta, tb]) => binaryForward(op, ta, tb));
   return unaryForward(`${mixed.numberFirst ? SWAPPED[op] : op}Scalar`, mixed.tensor, mixed.value);
 }
 
 type Operand = Tensor | number;
-/** 1 where a > b, else 0 (float32; suffix broadcasting or a number on either side; no gradient). */
+/** 1 where a > b, else 0 (float32; NumPy's broadcasting or a number on either side; no gradient). */
 export const greater = (a: Operand, b: Operand): Tensor => comparison('greater', a, b);
 /** 1 where a >= b, else 0. */
 export const greaterEqual = (a: Operand, b: Operand): Tensor => comparison('greaterEqual', a, b);

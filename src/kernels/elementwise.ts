@@ -1,8 +1,9 @@
 // Element-wise ops. Unary: y = f(x), dx = dy * f'(·) where f' is written in terms of the saved
 // input x or output y (sigmoid's derivative from y is exact and cheaper). Binary: out = a ∘ b
-// where either operand may be a trailing suffix of the other's shape (a scalar, a per-channel
-// vector against NHWC, ...): the flat index modulo the smaller size addresses it. The backward
-// sums the broadcast gradient back over the leading dimensions with reduce.sumLeading.
+// where either operand may be a trailing suffix of the other's shape, leading 1s aside (a scalar,
+// a per-channel vector against NHWC, ...): the flat index modulo the smaller size addresses it.
+// The backward sums the broadcast gradient back over the leading dimensions with
+// reduce.sumLeading. Other NumPy broadcasts ([N, 1] against [N, C]) are expanded first (broadcast.ts).
 // All layouts are flat float32; shapes are only checked here.
 // Past the binding limit both split into flat chunks of elements (kernels/chunking.ts), each
 // dispatch seeing only its chunk; the smaller operand of a broadcast is bound whole, and chunks
@@ -18,6 +19,7 @@ import { record } from '../graph/autograd.js';
 import { assertLive, emptyTensor, formatShape, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, lcm, part, planned, range } from './chunking.js';
 import { BINARY_MORE, EXPM1, keepingNan, LOG1P, reluKeepingNan, reluPasses, TANH, UNARY_MORE, type MoreBinaryOp, type MoreUnaryOp } from './elementwise-math.js';
+import { broadcastShapes, readsByPeriod, withBroadcast } from './broadcast.js';
 import { sumLeading } from './reduce.js';
 import { isNanBits, LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, type VecWidth } from './wgsl.js';
 
@@ -214,21 +216,18 @@ fn main(${LINEAR_MAIN_ARGS}) {
   };
 }
 
-function isSuffix(small: Shape, big: Shape): boolean {
-  if (small.length > big.length) return false;
-  const off = big.length - small.length;
-  return small.every((d, i) => d === big[off + i]);
-}
-
-/** The broadcast output shape, or a ShapeError naming the op and both shapes. */
+/**
+ * The broadcast output shape (NumPy's, larger rank included), or a ShapeError naming the op and
+ * both shapes. The raw kernels read an operand at i modulo its size, so here each must be a
+ * trailing part of the output, leading 1s aside; the differentiable ops expand any other operand
+ * first (broadcast.ts).
+ */
 export function broadcastShape(op: string, a: Shape, b: Shape): Shape {
-  const sa = a.reduce((p, d) => p * d, 1);
-  const sb = b.reduce((p, d) => p * d, 1);
-  if (sb === 1 || isSuffix(b, a)) return a;
-  if (sa === 1 || isSuffix(a, b)) return b;
-  throw new ShapeError(
-    `${op}: shapes ${formatShape(a)} and ${formatShape(b)} do not broadcast (one must be a trailing part of the other, or a scalar)`,
-  );
+  const shape = broadcastShapes(op, [a, b]);
+  if (!readsByPeriod(a, shape) || !readsByPeriod(b, shape)) {
+    throw new ShapeError(`${op}: shapes ${formatShape(a)} and ${formatShape(b)} need expanding to ${formatShape(shape)} first (broadcast.ts)`);
+  }
+  return shape;
 }
 
 export function binaryForward(op: AnyBinaryOp, a: Tensor, b: Tensor): Tensor {
@@ -284,10 +283,14 @@ export function arithmetic(op: BinaryOp, a: Tensor | number, b: Tensor | number)
 const NUMBER_RIGHT = { add: 'addScalar', sub: 'addScalar', mul: 'scale', div: 'divScalar' } as const satisfies Record<BinaryOp, UnaryOp>;
 const NUMBER_LEFT = { add: 'addScalar', sub: 'rsubScalar', mul: 'scale', div: 'rdivScalar' } as const satisfies Record<BinaryOp, UnaryOp>;
 
-/** Differentiable binary op with suffix broadcasting. */
+/** Differentiable binary op with NumPy's broadcasting. */
 export function binary(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   expectTensor(op, 'a', a);
   expectTensor(op, 'b', b);
+  return withBroadcast(op, [a, b], ([x, y]) => binaryRecorded(op, x, y));
+}
+
+function binaryRecorded(op: BinaryOp, a: Tensor, b: Tensor): Tensor {
   const out = binaryForward(op, a, b);
   const saved = op === 'mul' || op === 'div' ? [a, b] : [];
   return record(

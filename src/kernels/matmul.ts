@@ -23,10 +23,11 @@
 import { ShapeError } from '../errors.js';
 import { packParams, u32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
-import { expectOptionalTensor, expectOptions, expectTensor } from '../graph/args.js';
+import { expectKnownOptions, expectOptionalTensor, expectOptions, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Tensor } from '../graph/tensor.js';
 import { binaryForward } from './elementwise.js';
+import { batchedMatmul } from './matmul-batched.js';
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward } from './conv2d.js';
 import { defaultConvFamily } from './conv2d-launch.js';
 import type { ConvFamily } from './conv2d-gemm.js';
@@ -276,12 +277,21 @@ export function matmulBackward(
   return [da, db];
 }
 
-/** Differentiable op(A) · op(B) for 2-D operands. */
+/**
+ * Differentiable op(A) · op(B): 2-D operands, or batches of matrices over leading axes that
+ * broadcast as torch.matmul's (matmul-batched.ts).
+ */
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
   expectTensor('matmul', 'a', a);
   expectTensor('matmul', 'b', b);
   expectOptions('matmul', options, '{ transposeB: true }');
+  expectKnownOptions('matmul', options, ['transposeA', 'transposeB'], {});
   const opts = { transposeA: options.transposeA ?? false, transposeB: options.transposeB ?? false };
+  if (a.rank > 2 || b.rank > 2) return batchedMatmul(a, b, opts, matmul2d);
+  return matmul2d(a, b, opts);
+}
+
+function matmul2d(a: Tensor, b: Tensor, opts: { transposeA: boolean; transposeB: boolean }): Tensor {
   const c = matmulForward(a, b, opts);
   return record('matmul', [a, b], c, (dc, needs, [sa, sb]) => matmulBackward(dc, sa, sb, opts, needs), [a, b]);
 }

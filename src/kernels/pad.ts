@@ -12,7 +12,7 @@
 import { ShapeError } from '../errors.js';
 import { f32, i32, packParams, u32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
-import { expectChoice, expectNumber, expectOptions, expectTensor } from '../graph/args.js';
+import { expectChoice, expectKnownOptions, expectNumber, expectOptions, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Tensor } from '../graph/tensor.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, type VecWidth } from './wgsl.js';
@@ -134,6 +134,7 @@ function geometry(x: Tensor, pads: unknown, options: Pad2dOptions): PadGeometry 
   const op = 'pad2d';
   expectTensor(op, 'input x', x);
   expectOptions(op, options, "{ mode: 'reflect' }");
+  expectKnownOptions(op, options, ['mode', 'value'], {});
   const mode = options.mode ?? 'constant';
   expectChoice(op, 'mode', mode, PAD_MODES);
   const value = options.value ?? 0;

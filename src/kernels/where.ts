@@ -1,8 +1,9 @@
 // where(cond, a, b): out[i] = cond[i] != 0 ? a[i] : b[i] (NaN counts as nonzero), PyTorch's and
 // tfjs's where with a float mask (such as greater()'s 0/1 output).
 //
-// Shapes broadcast as the binary ops do (elementwise.ts): each tensor operand is the output's
-// shape, a trailing part of it or a single element, and is read at i modulo its size; a and b may
+// Shapes broadcast as the binary ops do (NumPy's, broadcast.ts): each tensor operand is the
+// output's shape, a trailing part of it (leading 1s aside) or a single element, and is read at i
+// modulo its size, any other being expanded first; a and b may
 // also be plain numbers, which come in as uniforms (no tensor to upload and free). The output
 // takes the largest shape. Gradients: where(cond, dy, 0) to a and where(cond, 0, dy) to b, summed
 // back over broadcast dimensions; none to cond (a mask has no useful derivative). Saves cond.
@@ -16,6 +17,7 @@ import { describeValue, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { assertLive, emptyTensor, shapeSize, Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, lcm, part, planned, range } from './chunking.js';
+import { withBroadcast } from './broadcast.js';
 import { broadcastShape, unbroadcast } from './elementwise.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, type VecWidth } from './wgsl.js';
 
@@ -91,6 +93,10 @@ export function where(cond: Tensor, a: Operand, b: Operand): Tensor {
   expectTensor('where', 'cond', cond);
   expectOperand('a', a);
   expectOperand('b', b);
+  return withBroadcast('where', [cond, a, b], ([c, x, y]) => whereRecorded(c as Tensor, x, y));
+}
+
+function whereRecorded(cond: Tensor, a: Operand, b: Operand): Tensor {
   const out = whereForward(cond, a, b);
   const inputs = [a, b].filter((t): t is Tensor => t instanceof Tensor);
   if (inputs.length === 0) return out;
