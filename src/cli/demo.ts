@@ -3,7 +3,7 @@
 // adapter), evaluates held-out synthetic patients and writes the report. With --data it runs the
 // same pipeline at the real sizes (Buda et al.'s U-Net on 256x256 slices).
 
-import { defaultConfig, type TrainConfig } from '../app/config.js';
+import { defaultConfig, OLDER_RUN_DEFAULTS, type TrainConfig } from '../app/config.js';
 import { claimRunDir } from '../app/run-dir.js';
 import { runTraining } from '../app/train-job.js';
 import { nodePath } from '../io/files.js';
@@ -32,7 +32,9 @@ export const demoSpec: CommandSpec = {
 
 export function demoConfig(f: Record<string, unknown>, dataDir: string): TrainConfig {
   const real = typeof f.data === 'string';
-  const base = defaultConfig('segment');
+  // Every field a run records, as train's flags fill them (accumulate, clipGradNorm, ema, ...):
+  // train's checks (checkDemoFlags) read them all.
+  const base: TrainConfig = { ...OLDER_RUN_DEFAULTS, ...defaultConfig('segment') };
   const seed = f.seed as number;
   if (real) return { ...base, data: dataDir, out: f.out as string, seed, epochs: (f.epochs as number | undefined) ?? 50 };
   return {

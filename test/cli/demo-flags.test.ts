@@ -6,6 +6,9 @@ import { existsSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCli, runCliSync, tempDir } from './helpers.js';
+import { parseArgs } from '../../src/cli/args.js';
+import { checkDemoFlags, demoSpec } from '../../src/cli/demo.js';
+import { givenFlags } from '../../src/cli/train.js';
 
 let cli = '';
 let work = '';
@@ -19,6 +22,13 @@ afterAll(() => {
 });
 
 describe('dawnet demo refuses bad flags before writing anything', () => {
+  it('and takes its defaults and good flags (the control: each refusal below is for its flag)', () => {
+    for (const args of [[], ['--epochs', '3', '--seed', '7', '--patients', '4'], ['--data', 'anywhere']]) {
+      const parsed = parseArgs(demoSpec, ['--out', join(work, 'unused'), ...args])!;
+      expect(() => checkDemoFlags(parsed.flags, givenFlags(args)), args.join(' ')).not.toThrow();
+    }
+  });
+
   const cases = [
     { flags: ['--epochs', '0'], error: '--epochs must be a positive whole number, got 0' },
     { flags: ['--seed', '-1'], error: '--seed must be a whole number from 0 to 4294967295, got -1' },
