@@ -8,7 +8,7 @@
 // Dropout 0.3, Dense 256 ReLU, Dropout 0.3, Dense 1 sigmoid.
 
 import { ArgumentError, ShapeError } from '../errors.js';
-import { expectChoice, expectOptionalBoolean, expectOptionalNumber, expectTensor } from '../graph/args.js';
+import { expectChoice, expectOptionalBoolean, expectOptionalNumber, expectTensor, nchwHint } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
 import { imagenetPreprocess } from '../kernels/preprocess.js';
 import { Conv2d, Dropout, Flatten, Linear, MaxPool2d, ReLU, Sequential, Sigmoid } from '../nn/layers.js';
@@ -130,6 +130,7 @@ export class VggClassifier extends Module {
   readonly head: Sequential;
   /** The input side the head's first dense layer was sized for. */
   readonly inputSize: number;
+  readonly inChannels: number;
 
   constructor(opts: ClassifierOptions = {}) {
     super();
@@ -139,6 +140,7 @@ export class VggClassifier extends Module {
     expectOptionalNumber('VggClassifier', 'hidden', opts.hidden, { integer: true, min: 1 });
     expectOptionalNumber('VggClassifier', 'dropout', opts.dropout, { min: 0, below: 1 });
     expectOptionalBoolean('VggClassifier', 'freezeBase', opts.freezeBase);
+    this.inChannels = opts.inChannels ?? 3;
     this.base = this.addModule('base', new Vgg16({ inChannels: opts.inChannels, widthScale: opts.widthScale, preprocess: opts.preprocess }));
     const size = (this.inputSize = opts.inputSize ?? 256);
     const spatial = Math.floor(size / 32);
@@ -165,7 +167,12 @@ export class VggClassifier extends Module {
     expectTensor('VggClassifier', 'input x', x);
     // The head's first dense layer was sized for inputSize: say so before it fails on the flatten.
     const side = Math.floor(this.inputSize / 32);
-    if (x.rank === 4 && (Math.floor(x.shape[1] / 32) !== side || Math.floor(x.shape[2] / 32) !== side)) {
+    const channels = this.inChannels;
+    // NCHW data would otherwise be told its size is wrong: say which layout is wanted first.
+    if (x.rank !== 4 || x.shape[3] !== channels) {
+      throw new ShapeError(`VggClassifier: expects [N, ${this.inputSize}, ${this.inputSize}, ${channels}] input, got ${x.describe()}${nchwHint(x.shape, channels)}`);
+    }
+    if (Math.floor(x.shape[1] / 32) !== side || Math.floor(x.shape[2] / 32) !== side) {
       throw new ShapeError(`VggClassifier: built for ${this.inputSize}x${this.inputSize} inputs (inputSize), got ${x.describe()}`);
     }
     const f = this.base.forward(x);

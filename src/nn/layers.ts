@@ -2,7 +2,7 @@
 // the Keras/PyTorch initialisers, seeded) and calls one op in forward().
 
 import { ArgumentError, ShapeError } from '../errors.js';
-import { describeValue, expectChoice, expectNumber, expectOptionalBoolean, expectOptionalNumber, expectTensor, isPlainObject } from '../graph/args.js';
+import { describeValue, expectChoice, expectNumber, expectOptionalBoolean, expectOptionalNumber, expectTensor, isPlainObject, nchwHint } from '../graph/args.js';
 import { reshape } from '../graph/reshape.js';
 import { Tensor, tensor } from '../graph/tensor.js';
 import { batchNorm2d } from '../kernels/batchnorm.js';
@@ -18,7 +18,7 @@ import { poolWindow } from '../kernels/pool-geometry.js';
 import { upsample2d } from '../kernels/upsample.js';
 import { INIT_NAMES, initValues, nextSeed, type InitName } from './init.js';
 import { Module } from './module.js';
-import { expectLayerOptions } from './options.js';
+import { expectLayerOptions, noArguments } from './options.js';
 import { ReLU } from './activations.js';
 
 // The activation layers live in activations.ts; every layer is importable from here.
@@ -45,7 +45,22 @@ function checkConvLayer(layer: string, inChannels: unknown, outChannels: unknown
   if (opts.kernelSize !== undefined) count(layer, 'kernelSize', opts.kernelSize);
   if (opts.stride !== undefined) count(layer, 'stride', opts.stride);
   if (opts.dilation !== undefined) count(layer, 'dilation', opts.dilation);
+  checkConvPadding(layer, opts.padding);
+  // The op refuses it too, but only at the first forward, and naming itself rather than the layer.
+  if ((opts.dilation ?? 1) > 1 && (opts.stride ?? 1) > 1) {
+    throw new ArgumentError(`${layer}: a dilated conv takes stride 1 (as TensorFlow's), got stride ${opts.stride} with dilation ${opts.dilation}`);
+  }
   checkWeightOptions(layer, opts);
+}
+
+const isCount = (v: unknown, min: number): boolean => typeof v === 'number' && Number.isInteger(v) && v >= min;
+
+/** 'same', 'valid', p or [top, bottom, left, right]: checked when the layer is built, not at its first forward. */
+function checkConvPadding(layer: string, padding: unknown): void {
+  if (padding === undefined || padding === 'same' || padding === 'valid' || isCount(padding, 0)) return;
+  if (Array.isArray(padding) && padding.length === 4 && padding.every((p) => isCount(p, 0))) return;
+  const pair = Array.isArray(padding) && padding.length === 2 ? ` (a pair is PyTorch's (rows, columns): [${padding[0]}, ${padding[0]}, ${padding[1]}, ${padding[1]}] here)` : '';
+  throw new ArgumentError(`${layer}: padding must be 'same', 'valid', a non-negative integer or [top, bottom, left, right], got ${describeValue(padding)}${pair}`);
 }
 
 function param(shape: number[], init: InitName, seed: number): Tensor {
@@ -217,8 +232,17 @@ export class GroupNorm extends Module {
     this.bias = this.addParameter('bias', param([channels], 'zeros', 0));
   }
   forward(x: Tensor): Tensor {
+    this.expectChannels(x);
     if (this.training) this.expectSpread(x);
     return groupNorm(x, this.weight, this.bias, { groups: this.groups, eps: this.opts.eps ?? 1e-5 });
+  }
+  /**
+   * x's channels are this layer's: said here, naming the layer, since groupNorm's own check of an
+   * NCHW input to InstanceNorm2d(3) speaks of groups the caller never chose.
+   */
+  private expectChannels(x: Tensor): void {
+    if (!(x instanceof Tensor) || x.rank !== 4 || x.shape[3] === this.channels) return;
+    throw new ShapeError(`${this.constructor.name}: expects [N, H, W, ${this.channels}] input, got ${x.describe()}${nchwHint(x.shape, this.channels)}`);
   }
   /** More than one value in each group of x: with a channel per group, more than one pixel. */
   private expectSpread(x: Tensor): void {
@@ -284,6 +308,9 @@ export class Dropout extends Module {
   constructor(readonly rate: number, readonly seed = nextSeed()) {
     super();
     expectNumber('Dropout', 'rate', rate, { min: 0, below: 1 });
+    // A string or an options object here made every mask seed 0 ('x' + 7919·calls >>> 0), silently.
+    if (isPlainObject(seed)) throw new ArgumentError(`Dropout: takes (rate, seed?), not options: new Dropout(0.3, 42), got ${describeValue(seed)}`);
+    expectNumber('Dropout', 'seed', seed, { integer: true });
   }
   /** The call counter picks the next mask: checkpoints carry it so a resumed run draws the same masks. */
   override scalarState(): Record<string, number> {
@@ -356,6 +383,10 @@ export class AvgPool2d extends Module {
 
 /** [N, H, W, C] -> [N, C]: the mean over each channel's pixels. */
 export class GlobalAvgPool2d extends Module {
+  constructor(...args: []) {
+    super();
+    noArguments('GlobalAvgPool2d', args, "Keras's keepdims has no counterpart: dn.reshape(y, [N, 1, 1, C]) after it");
+  }
   forward(x: Tensor): Tensor {
     return globalAvgPool2d(x);
   }
@@ -363,7 +394,14 @@ export class GlobalAvgPool2d extends Module {
 
 /** [N, ...] -> [N, prod(...)] in NHWC order, as Keras's Flatten on channels-last data. */
 export class Flatten extends Module {
+  /** PyTorch's default start_dim 1 may be given; every other start is refused. */
+  constructor(...args: [startDim?: 1]) {
+    super();
+    noArguments('Flatten', args[0] === 1 ? args.slice(1) : args, 'it flattens every axis after the first (PyTorch\'s start_dim 1), in NHWC order');
+  }
   forward(x: Tensor): Tensor {
+    expectTensor('Flatten', 'input x', x);
+    if (x.rank < 1) throw new ShapeError(`Flatten: expects [N, ...] input, got ${x.describe()}`);
     // The trailing size written out rather than -1, which an empty batch (no elements) leaves
     // undetermined: PyTorch's flatten(1) gives [0, 64] there too.
     return reshape(x, [x.shape[0], x.shape.slice(1).reduce((p, d) => p * d, 1)]);
@@ -409,7 +447,8 @@ export class Sequential extends Module {
       const fuse = (layer.constructor === BatchNorm2d || layer.constructor === Conv2d) && this.layers[i + 1]?.constructor === ReLU;
       const next = fuse ? (layer as BatchNorm2d | Conv2d).forwardRelu(h) : layer.forward(h);
       if (fuse) i++;
-      if (h !== x) h.dispose();
+      // A layer may hand its input back (an identity, a skip it chose not to take): keep it then.
+      if (h !== x && next !== h) h.dispose();
       h = next;
     }
     return h;

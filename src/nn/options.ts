@@ -3,7 +3,8 @@
 // unet's { init_features: 4 } 32 features. A name brought from Keras or PyTorch gets a hint
 // naming dawnet's.
 
-import { expectKnownOptions, expectOptions, meantOption } from '../graph/args.js';
+import { ArgumentError } from '../errors.js';
+import { describeValue, expectKnownOptions, expectOptions, meantOption } from '../graph/args.js';
 
 /** Keras and PyTorch names whose dawnet spelling is not just their camelCase. */
 const RENAMED: Record<string, string> = { init_features: 'features', num_classes: 'classes', use_bias: 'bias', kernel_initializer: 'init' };
@@ -30,4 +31,15 @@ export function expectLayerOptions(owner: string, opts: unknown, known: readonly
     if (hints.length && e instanceof Error) e.message += ` (${hints.join('; ')})`;
     throw e;
   }
+}
+
+/**
+ * A layer that takes nothing: an argument given to it (PyTorch's nn.Softmax(1), nn.ReLU(True),
+ * Keras's keepdims) would otherwise be dropped without a word and the layer do something else.
+ * `args` are the constructor's arguments, trailing undefineds allowed; `why` says what it does instead.
+ */
+export function noArguments(layer: string, args: readonly unknown[], why: string): void {
+  const given = args.filter((a) => a !== undefined);
+  if (given.length === 0) return;
+  throw new ArgumentError(`${layer}: takes no arguments, got ${given.map(describeValue).join(', ')}: ${why}`);
 }

@@ -56,7 +56,8 @@ const parameterValues = (m: Module): number => m.namedParameters().reduce((n, p)
 
 export function summary(root: Module, inputShape?: Shape): string {
   const tree = walk(root);
-  const ran = inputShape ? outputShapes(root, tree.map(([, m]) => m), inputShape) : null;
+  // Each module once: one held under two names (a shared layer) wrapped twice recorded each call twice.
+  const ran = inputShape ? outputShapes(root, [...new Set(tree.map(([, m]) => m))], inputShape) : null;
   // A module called more than once: its distinct shapes and how many calls (Keras prints
   // 'multiple' for a shared layer; the shapes say more).
   const output = (m: Module, i: number): string => {
