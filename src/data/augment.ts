@@ -26,6 +26,7 @@ import {
   describeValue,
   expectChoice,
   expectKnownOptions,
+  expectNumber,
   expectOptionalNumber,
   expectOptionalTensor,
   expectOptions,
@@ -225,8 +226,13 @@ export interface AffineOptions extends SamplingOptions {
 export function drawAffineParams(n: number, height: number, width: number, options: AffineOptions = {}): AffineParams[] {
   expectOptions('drawAffineParams', options, '{ rotation: 10, zoom: 0.1, seed: 1 }');
   checkOptions('drawAffineParams', options, AFFINE);
-  const rand = seededRandom(resolveSeed('affine', options.seed));
+  for (const key of ['rotation', 'widthShift', 'heightShift'] as const) expectOptionalNumber('affine', key, options[key]);
   const zoom = options.zoom ?? 0;
+  if (typeof zoom !== 'number' && !(Array.isArray(zoom) && zoom.length === 2)) {
+    throw new ArgumentError(`affine: zoom must be a number or a range [low, high], got ${describeValue(zoom)}`);
+  }
+  for (const z of typeof zoom === 'number' ? [zoom] : zoom) expectOptionalNumber('affine', 'zoom', z);
+  const rand = seededRandom(resolveSeed('affine', options.seed));
   const [zlo, zhi] = typeof zoom === 'number' ? [1 - zoom, 1 + zoom] : zoom;
   if (!(zlo > 0 && zhi >= zlo)) throw new ShapeError(`affine: zoom range [${zlo}, ${zhi}] must be positive and ordered`);
   const symmetric = (range: number): number => range * (2 * rand() - 1);
@@ -257,6 +263,15 @@ export function affineMatrix(p: AffineParams, height: number, width: number): nu
   ];
 }
 
+const AFFINE_PARAMS = ['theta', 'tx', 'ty', 'zx', 'zy'] as const;
+
+/** A given parameter set: the five numbers, finite (a missing one would make the sample NaN). */
+function checkAffineParams(p: AffineParams, i: number): void {
+  expectOptions('affine', p, '{ theta: 0, tx: 0, ty: 0, zx: 1, zy: 1 }', true);
+  expectKnownOptions('affine', p, AFFINE_PARAMS);
+  for (const key of AFFINE_PARAMS) expectNumber('affine', `params[${i}].${key}`, p[key]);
+}
+
 /** Random affine warp of x (and options.mask by the same draw); fillMode defaults to Keras' 'nearest'. */
 export function affine(x: Tensor, options: AffineOptions = {}): Augmented {
   checkImage('affine', x, { value: options, example: '{ rotation: 10, zoom: 0.1 }' });
@@ -265,6 +280,7 @@ export function affine(x: Tensor, options: AffineOptions = {}): Augmented {
   const [n, h, w] = x.shape;
   const params = options.params ?? drawAffineParams(n, h, w, options);
   if (params.length !== n) throw new ShapeError(`affine: ${params.length} parameter sets for a batch of ${n}`);
+  params.forEach(checkAffineParams);
   const matrices = tensor(Float32Array.from(params.flatMap((p) => affineMatrix(p, h, w))), [n, 6]);
   const image = affineForward(x, matrices, imageSampling(options, 'nearest'));
   const mask = options.mask ? affineForward(options.mask, matrices, maskSampling(options, 'nearest')) : undefined;
@@ -309,7 +325,10 @@ export function elastic(x: Tensor, options: ElasticOptions): Augmented {
   const [n, h, w] = x.shape;
   const plane = h * w;
   const { alpha, sigma } = options;
-  if (!(sigma >= 0 && Number.isFinite(sigma))) throw new ShapeError(`elastic: sigma must be finite and >= 0, got ${sigma}`);
+  expectNumber('elastic', 'sigma', sigma, { min: 0 });
+  if (typeof alpha !== 'number' && !(Array.isArray(alpha) && alpha.length === 2)) {
+    throw new ArgumentError(`elastic: alpha must be a number or a range [low, high], got ${describeValue(alpha)}`);
+  }
   const [lo, hi] = typeof alpha === 'number' ? [alpha, alpha] : alpha;
   if (!(Number.isFinite(lo) && Number.isFinite(hi) && lo <= hi)) throw new ShapeError(`elastic: bad alpha ${JSON.stringify(alpha)}`);
   if (options.noise && (options.noise.dx.length !== n * plane || options.noise.dy.length !== n * plane)) {

@@ -26,11 +26,12 @@
 // true derivative γ·q^(γ−1) at 0 is 0 for γ > 1 and infinite for γ < 1: 0 is the one finite choice.
 
 import { ShapeError } from '../errors.js';
-import { expectChoice, expectNumber, expectOptions, expectTensor } from '../graph/args.js';
+import { expectChoice, expectNumber, expectTensor } from '../graph/args.js';
 import { scope } from '../graph/scope.js';
 import type { Tensor } from '../graph/tensor.js';
 import { binary, unary } from './elementwise.js';
 import { bceLoss, bceWithLogits, type Reduction } from './loss.js';
+import { expectLossOptions, PROBABILITIES } from './loss-options.js';
 import { mean, sum } from './reduce.js';
 
 /** Below this q^γ's base is clamped (a normal float32, so no adapter flushes it to 0). */
@@ -69,10 +70,10 @@ interface Checked {
 }
 
 /** Operands, shapes and the options both losses share; nothing is allocated before it passes. */
-function checkFocalArgs(op: string, x: unknown, y: unknown, options: unknown): Checked {
+function checkFocalArgs(op: string, x: unknown, y: unknown, options: unknown, known: readonly string[], probabilities?: string): Checked {
   expectTensor(op, 'prediction', x);
   expectTensor(op, 'target', y);
-  expectOptions(op, options, '{ alpha: 0.25, gamma: 2 }');
+  expectLossOptions(op, options, known, '{ alpha: 0.25, gamma: 2 }', probabilities);
   const o = (options ?? {}) as SigmoidFocalLossOptions;
   const alpha = o.alpha === undefined ? 0.25 : o.alpha;
   const gamma = o.gamma ?? 2;
@@ -113,7 +114,7 @@ function focalFrom(prob: () => Tensor, ce: Tensor, y: Tensor, { alpha, gamma, re
  * element of α_t·(1 − p_t)^γ·BCE(p, y). Defaults alpha 0.25, gamma 2, eps 1e-7.
  */
 export function focalLoss(p: Tensor, y: Tensor, options: FocalLossOptions = {}): Tensor {
-  const checked = checkFocalArgs('focalLoss', p, y, options);
+  const checked = checkFocalArgs('focalLoss', p, y, options, ['alpha', 'gamma', 'reduction', 'eps'], PROBABILITIES.focal);
   const eps = options.eps ?? 1e-7;
   expectNumber('focalLoss', 'eps', eps, { above: 0, below: 0.5 });
   return scope(() => focalFrom(() => p, bceLoss(p, y, { eps, reduction: 'none' }), y, checked));
@@ -124,6 +125,6 @@ export function focalLoss(p: Tensor, y: Tensor, options: FocalLossOptions = {}):
  * sigmoid_focal_loss). Options as focalLoss's, without eps: nothing is clamped.
  */
 export function sigmoidFocalLoss(z: Tensor, y: Tensor, options: SigmoidFocalLossOptions = {}): Tensor {
-  const checked = checkFocalArgs('sigmoidFocalLoss', z, y, options);
+  const checked = checkFocalArgs('sigmoidFocalLoss', z, y, options, ['alpha', 'gamma', 'reduction']);
   return scope(() => focalFrom(() => unary('sigmoid', z), bceWithLogits(z, y, { reduction: 'none' }), y, checked));
 }

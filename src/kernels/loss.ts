@@ -26,16 +26,17 @@
 // bceDiceLoss = bceWeight * bceLoss(mean) + diceWeight * diceLoss: one tape node whose backward
 // adds the two raw backwards, so no intermediate tensor has to outlive the call.
 
-import { ShapeError } from '../errors.js';
+import { ArgumentError, ShapeError } from '../errors.js';
 import { f32, packParams, u32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
-import { expectOptions, expectTensor } from '../graph/args.js';
+import { describeValue, expectTensor } from '../graph/args.js';
+import { expectLossOptions, PROBABILITIES } from './loss-options.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Tensor } from '../graph/tensor.js';
 import { binaryForward, unaryForward } from './elementwise.js';
 import { LOG1P_NEAR } from './elementwise-math.js';
 import { reduceMiddle } from './reduce.js';
-import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
+import { isNanBits, LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 
@@ -55,6 +56,14 @@ const BCE_LOGS = `let pc = clamp(xv, eps, 1.0 - eps);
   let lq = select(log(qc), log1pNear(-pc), pc < 0.5);`;
 
 /**
+ * WGSL: p is NaN, from its bits (a compiler may fold `xv != xv`). The clamp would turn a NaN
+ * prediction into eps or 1 - eps (lavapipe's clamp returns a bound), a finite loss that hides a
+ * diverged network from fit's NaN check; PyTorch's and Keras's BCE give NaN, and so does this,
+ * in the loss and both gradients.
+ */
+const NAN_P = isNanBits('xv', 'u32');
+
+/**
  * WGSL bodies: `xv` is p or z, `t` the target; forward sets `l`, backward sets `g` = dl/dx,
  * target sets `g` = dl/dt (the target's gradient, where the target requires one: both losses are
  * linear in t, so it does not involve t).
@@ -62,11 +71,11 @@ const BCE_LOGS = `let pc = clamp(xv, eps, 1.0 - eps);
 const BCE_BODIES = {
   bce: {
     forward: `${BCE_LOGS}
-  let l = -(t * lp + (1.0 - t) * lq);`,
+  let l = select(-(t * lp + (1.0 - t) * lq), xv, ${NAN_P});`,
     backward: `let inside = (xv >= eps) && (1.0 - xv >= eps);
-  let g = select(0.0, -t / xv + (1.0 - t) / (1.0 - xv), inside);`,
+  let g = select(select(0.0, -t / xv + (1.0 - t) / (1.0 - xv), inside), xv, ${NAN_P});`,
     target: `${BCE_LOGS}
-  let g = lq - lp;`,
+  let g = select(lq - lp, xv, ${NAN_P});`,
   },
   bceWithLogits: {
     forward: `let l = max(xv, 0.0) - xv * t + log1pNear(exp(-abs(xv)));`,
@@ -326,11 +335,11 @@ export function diceBackward(dy: Tensor, y: Tensor, sums: Tensor, smooth = 1, we
 // ---------------------------------------------------------------------------------------------
 // Validation and the differentiable losses
 
-/** What plain JavaScript can get wrong in a loss call: operands not tensors, options not an object. */
-function checkLossArgs(op: string, p: unknown, y: unknown, options: unknown): void {
+/** What plain JavaScript can get wrong in a loss call: operands not tensors, options not an object or unknown. */
+function checkLossArgs(op: string, p: unknown, y: unknown, options: unknown, known: readonly string[], example: string, probabilities?: string): void {
   expectTensor(op, 'prediction', p);
   expectTensor(op, 'target', y);
-  expectOptions(op, options, "{ reduction: 'mean' }");
+  expectLossOptions(op, options, known, example, probabilities);
 }
 
 function checkPair(op: string, p: Tensor, y: Tensor): void {
@@ -341,12 +350,12 @@ function checkPair(op: string, p: Tensor, y: Tensor): void {
 }
 
 function checkOption(op: string, name: string, value: number, ok: boolean, expected: string): void {
-  if (!ok || !Number.isFinite(value)) throw new ShapeError(`${op}: ${name} must be ${expected}, got ${value}`);
+  if (typeof value !== 'number' || !ok || !Number.isFinite(value)) throw new ArgumentError(`${op}: ${name} must be ${expected}, got ${describeValue(value)}`);
 }
 
 function checkReduction(op: string, reduction: string): void {
   if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none') {
-    throw new ShapeError(`${op}: reduction must be 'mean', 'sum' or 'none', got '${reduction}'`);
+    throw new ArgumentError(`${op}: reduction must be 'mean', 'sum' or 'none', got ${describeValue(reduction)}`);
   }
 }
 
@@ -365,7 +374,7 @@ export interface BceOptions {
 
 /** Binary cross-entropy of probabilities p against targets y (same shape). */
 export function bceLoss(p: Tensor, y: Tensor, options: BceOptions = {}): Tensor {
-  checkLossArgs('bceLoss', p, y, options);
+  checkLossArgs('bceLoss', p, y, options, ['reduction', 'eps'], "{ reduction: 'mean' }", PROBABILITIES.bce);
   const { eps = 1e-7, reduction = 'mean' } = options;
   checkPair('bceLoss', p, y);
   checkOption('bceLoss', 'eps', eps, eps > 0 && eps < 0.5, 'in (0, 0.5)');
@@ -382,7 +391,7 @@ export function bceLoss(p: Tensor, y: Tensor, options: BceOptions = {}): Tensor 
 
 /** Binary cross-entropy of logits z against targets y (same shape), stable for any |z|. */
 export function bceWithLogits(z: Tensor, y: Tensor, options: { reduction?: Reduction } = {}): Tensor {
-  checkLossArgs('bceWithLogits', z, y, options);
+  checkLossArgs('bceWithLogits', z, y, options, ['reduction'], "{ reduction: 'mean' }");
   const { reduction = 'mean' } = options;
   checkPair('bceWithLogits', z, y);
   checkReduction('bceWithLogits', reduction);
@@ -411,7 +420,7 @@ export interface DiceOptions {
 
 /** Soft Dice loss 1 - (2 sum(p y) + s) / (sum p + sum y + s), a scalar []. */
 export function diceLoss(p: Tensor, y: Tensor, options: DiceOptions = {}): Tensor {
-  checkLossArgs('diceLoss', p, y, options);
+  checkLossArgs('diceLoss', p, y, options, ['smooth', 'perSample', 'perChannel'], '{ smooth: 1, perSample: true }', PROBABILITIES.overlap);
   const { smooth = 1, perSample = false, perChannel = false } = options;
   checkPair('diceLoss', p, y);
   checkOption('diceLoss', 'smooth', smooth, smooth >= 0, '>= 0');
@@ -438,7 +447,7 @@ export interface BceDiceOptions extends DiceOptions {
 
 /** bceWeight * bceLoss(p, y) (mean) + diceWeight * diceLoss(p, y), a scalar []. */
 export function bceDiceLoss(p: Tensor, y: Tensor, options: BceDiceOptions = {}): Tensor {
-  checkLossArgs('bceDiceLoss', p, y, options);
+  checkLossArgs('bceDiceLoss', p, y, options, ['bceWeight', 'diceWeight', 'smooth', 'eps', 'perSample', 'perChannel'], '{ bceWeight: 1, diceWeight: 1 }', PROBABILITIES.overlap);
   const { bceWeight = 1, diceWeight = 1, smooth = 1, eps = 1e-7, perSample = false, perChannel = false } = options;
   const op = 'bceDiceLoss';
   checkPair(op, p, y);

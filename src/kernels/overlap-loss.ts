@@ -22,13 +22,14 @@
 // diceLoss's fused sums (loss.ts) give Σp + Σy, not FP and FN apart, so they are not reused.
 // A target that requires a gradient gets one through the same composition.
 
-import { ShapeError } from '../errors.js';
-import { expectNumber, expectOptions, expectTensor } from '../graph/args.js';
+import { ArgumentError, ShapeError } from '../errors.js';
+import { expectNumber, expectTensor } from '../graph/args.js';
 import { reshape } from '../graph/reshape.js';
 import { scope } from '../graph/scope.js';
 import type { Tensor } from '../graph/tensor.js';
 import { binary, unary } from './elementwise.js';
 import { focalPower } from './focal-loss.js';
+import { expectLossOptions, PROBABILITIES } from './loss-options.js';
 import { mean, sum } from './reduce.js';
 
 export interface TverskyOptions {
@@ -49,16 +50,18 @@ export interface FocalTverskyOptions extends TverskyOptions {
   gamma?: number;
 }
 
+const TVERSKY = ['alpha', 'beta', 'smooth', 'perSample', 'perChannel'];
+
 interface Groups {
   samples: number;
   channels: number;
 }
 
 /** Operands, shapes, α, β, smooth and the grouping; nothing is allocated before it passes. */
-function checkArgs(op: string, p: unknown, y: unknown, options: unknown, alpha: number, beta: number): Groups {
+function checkArgs(op: string, p: unknown, y: unknown, options: unknown, alpha: number, beta: number, known: readonly string[]): Groups {
   expectTensor(op, 'prediction', p);
   expectTensor(op, 'target', y);
-  expectOptions(op, options, '{ alpha: 0.5, beta: 0.5 }');
+  expectLossOptions(op, options, known, '{ alpha: 0.5, beta: 0.5 }', PROBABILITIES.overlap);
   const o = (options ?? {}) as TverskyOptions;
   expectNumber(op, 'alpha', alpha, { min: 0 });
   expectNumber(op, 'beta', beta, { min: 0 });
@@ -93,7 +96,10 @@ function missFraction(p: Tensor, y: Tensor, alpha: number, beta: number, smooth:
  */
 export function tverskyLoss(p: Tensor, y: Tensor, options: TverskyOptions = {}): Tensor {
   const { alpha = 0.5, beta = 0.5, smooth = 1 } = options ?? {};
-  const groups = checkArgs('tverskyLoss', p, y, options, alpha, beta);
+  if (options && typeof options === 'object' && 'gamma' in options) {
+    throw new ArgumentError("tverskyLoss: unknown option 'gamma'; the focal exponent is focalTverskyLoss's");
+  }
+  const groups = checkArgs('tverskyLoss', p, y, options, alpha, beta, TVERSKY);
   return scope(() => mean(missFraction(p, y, alpha, beta, smooth, groups)));
 }
 
@@ -107,7 +113,7 @@ export function tverskyLoss(p: Tensor, y: Tensor, options: TverskyOptions = {}):
  */
 export function focalTverskyLoss(p: Tensor, y: Tensor, options: FocalTverskyOptions = {}): Tensor {
   const { alpha = 0.3, beta = 0.7, smooth = 1, gamma = 0.75 } = options ?? {};
-  const groups = checkArgs('focalTverskyLoss', p, y, options, alpha, beta);
+  const groups = checkArgs('focalTverskyLoss', p, y, options, alpha, beta, [...TVERSKY, 'gamma']);
   expectNumber('focalTverskyLoss', 'gamma', gamma, { above: 0 });
   return scope(() => mean(focalPower(missFraction(p, y, alpha, beta, smooth, groups), gamma)));
 }

@@ -10,11 +10,12 @@
 // kernel, for losses that are a small part of a step.
 
 import { ShapeError } from '../errors.js';
-import { expectChoice, expectNumber, expectOptions, expectTensor } from '../graph/args.js';
+import { expectChoice, expectNumber, expectTensor } from '../graph/args.js';
 import { scope } from '../graph/scope.js';
 import type { Tensor } from '../graph/tensor.js';
 import { binary, unary } from './elementwise.js';
 import type { Reduction } from './loss.js';
+import { expectLossOptions } from './loss-options.js';
 import { mean, sum } from './reduce.js';
 
 export interface RegressionLossOptions {
@@ -26,10 +27,10 @@ export interface HuberOptions extends RegressionLossOptions {
   delta?: number;
 }
 
-function checkArgs(op: string, p: unknown, y: unknown, options: unknown): Reduction {
+function checkArgs(op: string, p: unknown, y: unknown, options: unknown, known: readonly string[] = ['reduction']): Reduction {
   expectTensor(op, 'prediction', p);
   expectTensor(op, 'target', y);
-  expectOptions(op, options, "{ reduction: 'mean' }");
+  expectLossOptions(op, options, known, "{ reduction: 'mean' }");
   const reduction = (options as RegressionLossOptions | undefined)?.reduction ?? 'mean';
   expectChoice(op, 'reduction', reduction, ['mean', 'sum', 'none']);
   if (p.shape.join() !== y.shape.join()) throw new ShapeError(`${op}: prediction ${p.describe()} and target ${y.describe()} must have the same shape`);
@@ -50,7 +51,7 @@ export function l1Loss(p: Tensor, y: Tensor, options: RegressionLossOptions = {}
 }
 
 export function huberLoss(p: Tensor, y: Tensor, options: HuberOptions = {}): Tensor {
-  const reduction = checkArgs('huberLoss', p, y, options);
+  const reduction = checkArgs('huberLoss', p, y, options, ['reduction', 'delta']);
   const delta = options.delta ?? 1;
   expectNumber('huberLoss', 'delta', delta, { above: 0 });
   return scope(() => {

@@ -30,7 +30,9 @@ function resolve(kind: Kind, o: FocalTverskyOptions): { gpu: (p: dn.Tensor, y: d
     perChannel: o.perChannel,
     gamma: focal ? (o.gamma ?? 0.75) : undefined,
   };
-  return { gpu: (p, y) => (focal ? focalTverskyLoss(p, y, o) : tverskyLoss(p, y, o)), ref };
+  // tverskyLoss refuses gamma (focalTverskyLoss's), which the shared cases carry.
+  const plain = Object.fromEntries(Object.entries(o).filter(([k]) => k !== 'gamma'));
+  return { gpu: (p, y) => (focal ? focalTverskyLoss(p, y, o) : tverskyLoss(p, y, plain)), ref };
 }
 
 /** Loss and dL/dp on the GPU, for a scalar upstream dy. */
