@@ -14,6 +14,7 @@ import { expectClose } from '../helpers/close.js';
 import { numericGrad } from '../helpers/finite-diff.js';
 import { useGpu } from '../helpers/gpu.js';
 import { awayFromZero, uniform } from '../helpers/rng.js';
+import { broadcastSource } from '../helpers/broadcast-index.js';
 
 useGpu();
 
@@ -32,19 +33,7 @@ function outShape(a: Shape, b: Shape): number[] {
 
 /** The flat index into an operand of `shape` of each output element (stride 0 on a broadcast axis). */
 function sources(shape: Shape, out: Shape): number[] {
-  const pad = [...new Array<number>(out.length - shape.length).fill(1), ...shape];
-  return Array.from({ length: size(out) }, (_, flat) => {
-    let src = 0;
-    let rest = flat;
-    let stride = 1;
-    for (let d = out.length - 1; d >= 0; d--) {
-      const c = rest % out[d];
-      rest = Math.floor(rest / out[d]);
-      if (pad[d] !== 1) src += c * stride;
-      stride *= pad[d];
-    }
-    return src;
-  });
+  return Array.from({ length: size(out) }, (_, flat) => broadcastSource(shape, out, flat));
 }
 
 const OPS = {

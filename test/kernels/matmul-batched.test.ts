@@ -13,24 +13,13 @@ import { expectClose } from '../helpers/close.js';
 import { numericGrad } from '../helpers/finite-diff.js';
 import { useGpu } from '../helpers/gpu.js';
 import { uniform } from '../helpers/rng.js';
+import { broadcastSource } from '../helpers/broadcast-index.js';
 
 useGpu();
 
 type Shape = readonly number[];
 const size = (s: Shape): number => s.reduce((p, d) => p * d, 1);
 
-/** The flat offset of batch `flat` of `out` in an operand whose batch axes are `own` (1s repeat). */
-function batchOffset(own: Shape, out: Shape, flat: number): number {
-  const pad = [...new Array<number>(out.length - own.length).fill(1), ...own];
-  let [src, stride, rest] = [0, 1, flat];
-  for (let d = out.length - 1; d >= 0; d--) {
-    const c = rest % out[d];
-    rest = Math.floor(rest / out[d]);
-    if (pad[d] !== 1) src += c * stride;
-    stride *= pad[d];
-  }
-  return src;
-}
 
 interface Case {
   a: Shape;
@@ -51,8 +40,8 @@ function reference(c: Case, a: Float64Array, b: Float64Array, r: Float64Array) {
   const out = new Float64Array(size(batch) * m * n);
   const [ga, gb] = [new Float64Array(a.length), new Float64Array(b.length)];
   for (let t = 0; t < size(batch); t++) {
-    const oa = batchOffset(batchA, batch, t) * ar * ac;
-    const ob = batchOffset(batchB, batch, t) * br * bc;
+    const oa = broadcastSource(batchA, batch, t) * ar * ac;
+    const ob = broadcastSource(batchB, batch, t) * br * bc;
     const ia = (i: number, p: number) => oa + (c.ta ? p * ac + i : i * ac + p);
     const ib = (p: number, j: number) => ob + (c.tb ? j * bc + p : p * bc + j);
     for (let i = 0; i < m; i++) {
