@@ -237,6 +237,15 @@ function enqueue(job: () => Promise<void>): void {
   });
 }
 
+/** The most file names a message lists: a patient folder brings dozens of masks, kaggle_3m thousands. */
+const NAMES_LISTED = 10;
+
+/** Names for a message: all of a few, or the first ones and how many more. */
+function namedFew(names: string[]): string {
+  if (names.length <= NAMES_LISTED) return names.join(', ');
+  return `${names.length} files (${names.slice(0, 3).join(', ')} and ${names.length - 3} more)`;
+}
+
 /**
  * Sorts dropped or picked files into the checkpoints (several: an ensemble) and the slices, then
  * runs what can run. A drop's files may still be being listed (a folder's): they are awaited in turn.
@@ -251,7 +260,7 @@ function accept(given: GivenFile[] | Promise<GivenFile[]>): void {
     const masks = files.filter((f) => MASK_FILE.test(f.file.name));
     const tiffs = files.filter((f) => /\.tiff?$/i.test(f.file.name) && !masks.includes(f));
     const ignored = files.filter((f) => !checkpoints.includes(f) && !tiffs.includes(f) && !masks.includes(f));
-    const names = (fs: GivenFile[]) => fs.map((f) => f.file.name).join(', ');
+    const names = (fs: GivenFile[]) => namedFew(fs.map((f) => f.file.name));
     const messages = [
       masks.length ? `Left out ${names(masks)}: ground-truth masks (_mask.tif), not MRI slices (dawnet predict refuses them too).` : '',
       ignored.length ? `Ignored ${names(ignored)}: expected .safetensors checkpoints or .tif slices.` : '',
@@ -279,8 +288,18 @@ export function setupSegmentPanel(enabled: boolean): void {
   setupSegmentOptions(enabled, () => enqueue(redraw));
   if (!enabled) return;
   // Checkpoints in the order picked (the ensemble's messages name the first); slices in slice order.
-  checkpointInput.addEventListener('change', () => accept([...(checkpointInput.files ?? [])].map(givenFile)));
-  for (const input of [sliceInput, folderInput]) input.addEventListener('change', () => accept(pickedFiles(input.files ?? [])));
+  // Each input is emptied once its files are taken: a browser fires no 'change' for the same
+  // pick again, so a checkpoint rewritten by a new run, or a slice fixed on disk, could not be re-read.
+  checkpointInput.addEventListener('change', () => {
+    accept([...(checkpointInput.files ?? [])].map(givenFile));
+    checkpointInput.value = '';
+  });
+  for (const input of [sliceInput, folderInput]) {
+    input.addEventListener('change', () => {
+      accept(pickedFiles(input.files ?? []));
+      input.value = '';
+    });
+  }
   zone.addEventListener('dragover', (e) => {
     e.preventDefault();
     zone.classList.add('over');
