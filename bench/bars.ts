@@ -301,7 +301,8 @@ function missOf(r: CaseResult, value: string, limit: () => string): Miss {
 export function evaluateBars(rec: BenchRecord): Bar[] {
   // A speed bar counts the cases tfjs was run for (a tfjs failure is a miss, no tfjs is no measurement).
   const convUnet = rec.rows.filter((r) => r.group === 'conv2d' && /\/unet-l\d+$/.test(r.id) && r.tfjs !== null);
-  const convForward = rec.rows.filter((r) => r.group === 'conv2d' && r.id.startsWith('conv2d.forward/'));
+  // The % of peak bar counts nothing without a peak (--no-peak): not measured, not missed.
+  const convForward = rec.peak ? rec.rows.filter((r) => r.group === 'conv2d' && r.id.startsWith('conv2d.forward/')) : [];
   const e2e = rec.e2e ?? [];
   const unetSteps = e2e.filter((r) => r.id.startsWith('unet.train/') && r.tfjs !== null);
   const withMemory = e2e.filter((r) => r.memory && 'ratio' in r.memory);

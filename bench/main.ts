@@ -14,7 +14,7 @@ import { tuningLines } from './tuning-summary.js';
 import { markdownReport } from './markdown.js';
 import { parseBenchArgs, shellCommand, USAGE } from './options.js';
 import { loadTfjs, type TfjsPeer } from './peer-tfjs.js';
-import { readRecord, writeRecord } from './record-file.js';
+import { checkRecordPath, readRecord, writeRecord } from './record-file.js';
 import { defaultScale, listCases, loadPeer, recordSlug, runBenchRecord, useConvSettings } from './run.js';
 
 /**
@@ -68,9 +68,10 @@ export async function runBench(args: string[]): Promise<void> {
     console.log(`adapter: ${name}`);
     if (buildCommit) console.log(`code:    dawnet at ${buildCommit}`);
     console.log(`scale:   ${scale} (batch and spatial sizes divided by it)`);
-    if (opts.tfjs) peer = await tryLoadTfjs();
     // The default path is taken only when --out is absent: parseBenchArgs refuses --out without a file.
     const out = opts.out ?? join('bench', 'results', `${recordSlug(report)}.json`);
+    checkRecordPath(out);
+    if (opts.tfjs) peer = await tryLoadTfjs();
     const command = shellCommand(['dawnet', 'bench', ...args]);
     await runBenchRecord({ opts, command, report, scale, peer, ownsRuntime, out, save: (record) => writeRecord(out, record) });
   } finally {

@@ -209,6 +209,7 @@ export function markdownReport(rec: BenchRecord): string {
   const groups = [...new Set(rec.rows.map((r) => r.group))];
   for (const g of groups) lines.push('', `### ${g}`, '', groupTable(rec.rows.filter((r) => r.group === g), runClockOf(rec)));
   if (rec.skipped?.length) lines.push('', `Not run (the --budget ran out): ${rec.skipped.map((id) => `\`${id}\``).join(', ')}.`);
+  if (rec.unfinished?.length) lines.push('', `Not run (the run stopped before them): ${rec.unfinished.map((id) => `\`${id}\``).join(', ')}.`);
   lines.push('', '### Bars', '', barList(evaluateBars(rec)), '');
   return lines.join('\n');
 }

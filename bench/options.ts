@@ -61,7 +61,8 @@ options:
                     uniform-weights (forwards whose weights fit a uniform buffer, at most 64
                     output channels: VGG16's conv1_1, the U-Net's first level) or
                     winograd-uniform (the staged Winograd, its GEMMs by the uniform-weights
-                    kernel: the U-Net's l1 and l2); the others
+                    kernel: the U-Net's l1 and l2) or channel-lanes (forwards with few
+                    inputs a pixel, K*Cin <= 36, and output channels in vec4s); the others
                     are timed beside each conv either way, unless --no-beside; with auto
                     the end-to-end steps are also timed after tuneConvs ('tuned')
   --list            print the case ids and exit

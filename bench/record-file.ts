@@ -1,8 +1,9 @@
 // Bench records on disk (Node only): the CLI writes them after each case, bench:browser once at
 // the end, and --markdown, --compare, --tuning and scripts/readme-bench.mjs read them back.
 
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { accessSync, constants, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { UsageError } from '../src/cli/args.js';
 import { FormatError } from '../src/errors.js';
 import type { BenchRecord } from './report.js';
 
@@ -96,10 +97,38 @@ function recordProblem(rec: Json): string | null {
   return null;
 }
 
+/**
+ * Refuses, before anything is measured, a record path that the first save would fail on: a
+ * folder, or one under a file or an unwritable folder (the first save comes after the peaks and
+ * the first case, minutes into a run). Makes the record's folder, as that save would.
+ */
+export function checkRecordPath(path: string, option = '--out'): void {
+  const isDir = (p: string): boolean | null => {
+    try {
+      return statSync(p).isDirectory();
+    } catch {
+      return null;
+    }
+  };
+  if (isDir(path)) throw new UsageError(`${option}: '${path}' is a folder; give the record's file, e.g. ${join(path, 'bench.json')}`);
+  const dir = dirname(path);
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch (e) {
+    throw new UsageError(`${option}: cannot write a record in '${dir}' (${(e as Error).message})`);
+  }
+}
+
 /** Writes the record whole or not at all: a run killed mid-write keeps the previous save. */
 export function writeRecord(path: string, record: BenchRecord): void {
   mkdirSync(dirname(path), { recursive: true });
   const partial = `${path}.partial`;
   writeFileSync(partial, `${JSON.stringify(record, null, 2)}\n`);
-  renameSync(partial, path);
+  try {
+    renameSync(partial, path);
+  } catch (e) {
+    rmSync(partial, { force: true });
+    throw e;
+  }
 }

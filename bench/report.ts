@@ -290,6 +290,11 @@ export interface BenchRecord {
   e2e?: E2eResult[];
   /** Cases not started because --budget ran out. */
   skipped?: string[];
+  /**
+   * Cases selected but not yet run when the record was saved: present only in a record whose run
+   * stopped part-way (Ctrl-C, a crash), so it does not read as the whole selection.
+   */
+  unfinished?: string[];
   /** The tiled conv family's tile when --conv-tile chose one for every GEMM. */
   convTile?: string;
   /**

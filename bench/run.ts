@@ -218,7 +218,15 @@ export async function runBenchRecord(host: BenchHost): Promise<BenchRecord> {
     ...(opts.fusedGroups ? { fusedGroups: opts.fusedGroups } : {}),
     ...(defaultConvFamily() === 'subgroup' ? { convLanes: subgroupLanes() } : {}),
   };
-  const save = () => host.save(record);
+  // Each save lists the selected cases not yet run; the last one, after every case, none.
+  const selected = [...selection.e2e, ...selection.kernels].map((c) => c.id);
+  const save = () => {
+    const done = new Set([...record.e2e!, ...record.rows].map((r) => r.id).concat(budget.skipped));
+    const left = selected.filter((id) => !done.has(id));
+    if (left.length) record.unfinished = left;
+    else delete record.unfinished;
+    host.save(record);
+  };
   const clocks: SideClocks = { dawnet: clock.dawnet, tfjs: clock.tfjs ?? 'wall' };
   const probePeak = peak ? fmaProbe(peak, gpu) : null;
   const env: RunEnv = { peak: peak ? { gflops: peak.gflops, gbps: peak.gbps, clock: peak.clock } : null, tfjs: peer, clocks, budget, save, probePeak };
