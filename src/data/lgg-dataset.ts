@@ -70,7 +70,7 @@ export function lggDataset(slices: readonly LggSlice[], options: LggDatasetOptio
       // Normalise after augmentation would also work; before keeps the reflect-filled borders in range.
       if (normalize === 'zscore') zscoreImages(b.images, b.count, s * s, 3);
       if (normalize === 'zscore-volume') {
-        stats ??= volumeStats([...slices], options.size);
+        stats ??= volumeStats(slices, options.size);
         const byPatient = await stats;
         for (let k = 0; k < b.count; k++) {
           applyStats(b.images.subarray(k * s * s * 3, (k + 1) * s * s * 3), s * s, byPatient.get(patientOf.get(b.ids[k])!)!);

@@ -50,7 +50,7 @@ export function applyStats(image: Float32Array, pixels: number, stats: ChannelSt
 }
 
 /** Per-patient channel statistics over all of each patient's slices (decodes every slice once). */
-export async function volumeStats(slices: LggSlice[], size: number): Promise<Map<string, ChannelStats>> {
+export async function volumeStats(slices: readonly LggSlice[], size: number): Promise<Map<string, ChannelStats>> {
   const byPatient = new Map<string, LggSlice[]>();
   for (const s of slices) byPatient.set(s.patient, [...(byPatient.get(s.patient) ?? []), s]);
   const out = new Map<string, ChannelStats>();

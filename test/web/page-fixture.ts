@@ -3,10 +3,13 @@
 // planted lesions, and Node's own answers for them (`dawnet predict`'s steps: resize, z-score,
 // predictWithTta). Shared by browser.test.ts's tests, which run in one Chromium on one built page.
 
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { startServer, type StartedServer } from '../../src/cli/serve.js';
 import * as dn from '../../src/index.js';
 import { zscoreImages } from '../../src/data/normalize.js';
 import { sliceToRgb } from '../../src/app/predict-job.js';
@@ -148,4 +151,19 @@ export function watchProblems(page: Page): string[] {
     if (m.type() === 'error') problems.push(`console error: ${m.text()}`);
   });
   return problems;
+}
+
+/**
+ * The page built into `workDir`/site, served on a free loopback port, and a headless Chromium with
+ * SwiftShader's WebGPU: what a page test opens pages on. close() stops both.
+ */
+export async function servePage(workDir: string): Promise<{ server: StartedServer; browser: Browser; close(): Promise<void> }> {
+  const site = join(workDir, 'site');
+  await new Promise<void>((ok, fail) =>
+    execFile(process.execPath, ['scripts/build-web.mjs', '--outdir', site], { cwd: ROOT }, (e, _o, stderr) => (e ? fail(new Error(stderr || e.message)) : ok())),
+  );
+  const server = await startServer({ root: site, port: 0 });
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...BROWSER_ARGS, ...WEBGPU_ARGS] });
+  return { server, browser, close: async () => (await browser.close(), await server.close()) };
 }

@@ -3,23 +3,23 @@
 // fires no 'change' for an unchanged pick; and a patient folder's dozens of masks must not fill the
 // panel with their names: the message names a few and counts the rest.
 
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { startServer, type StartedServer } from '../../src/cli/serve.js';
+import type { StartedServer } from '../../src/cli/serve.js';
 import { useGpu } from '../helpers/gpu.js';
 import * as fx from './page-fixture.js';
 import type {} from '../../web/page-state.js';
 
 useGpu();
 
-const { ROOT, CHROMIUM, hasChromium } = fx;
+const { hasChromium } = fx;
 const MASKS = 24;
 
 let workDir = '';
+let site: Awaited<ReturnType<typeof fx.servePage>> | undefined;
 let server: StartedServer | undefined;
 let browser: Browser | undefined;
 let checkpoint = '';
@@ -29,24 +29,19 @@ let masks: string[] = [];
 beforeAll(async () => {
   if (!hasChromium) return;
   workDir = await mkdtemp(join(tmpdir(), 'dawnet-web-repick-'));
-  const site = join(workDir, 'site');
-  await new Promise<void>((ok, fail) =>
-    execFile(process.execPath, ['scripts/build-web.mjs', '--outdir', site], { cwd: ROOT }, (e, _o, stderr) => (e ? fail(new Error(stderr || e.message)) : ok())),
-  );
-  server = await startServer({ root: site, port: 0 });
+  site = await fx.servePage(workDir);
+  server = site.server;
+  browser = site.browser;
   checkpoint = join(workDir, 'threshold.safetensors');
   await fx.makeThresholdCheckpoint(checkpoint);
   slice = join(workDir, 'TCGA_XX_0001_19990101_1.tif');
   await writeFile(slice, fx.makePlantedSlice());
   masks = [...Array(MASKS).keys()].map((i) => join(workDir, `TCGA_XX_0001_19990101_${i + 1}_mask.tif`));
   for (const m of masks) await writeFile(m, fx.makePlantedSlice());
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: [...fx.BROWSER_ARGS, ...fx.WEBGPU_ARGS] });
 }, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
+  await site?.close();
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
 

@@ -2,37 +2,32 @@
 // (5e-5 is a usual fine-tuning rate), and a rate outside it is named in the panel's own message
 // rather than stopped silently by the browser's form validation.
 
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { startServer, type StartedServer } from '../../src/cli/serve.js';
+import type { StartedServer } from '../../src/cli/serve.js';
 import * as fx from './page-fixture.js';
 import type {} from '../../web/page-state.js';
 
-const { ROOT, CHROMIUM, hasChromium } = fx;
+const { hasChromium } = fx;
 
 let workDir = '';
+let site: Awaited<ReturnType<typeof fx.servePage>> | undefined;
 let server: StartedServer | undefined;
 let browser: Browser | undefined;
 
 beforeAll(async () => {
   if (!hasChromium) return;
   workDir = await mkdtemp(join(tmpdir(), 'dawnet-web-lr-'));
-  const site = join(workDir, 'site');
-  await new Promise<void>((ok, fail) =>
-    execFile(process.execPath, ['scripts/build-web.mjs', '--outdir', site], { cwd: ROOT }, (e, _o, stderr) => (e ? fail(new Error(stderr || e.message)) : ok())),
-  );
-  server = await startServer({ root: site, port: 0 });
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: [...fx.BROWSER_ARGS, ...fx.WEBGPU_ARGS] });
+  site = await fx.servePage(workDir);
+  server = site.server;
+  browser = site.browser;
 }, 120_000);
 
 afterAll(async () => {
-  await browser?.close();
-  await server?.close();
+  await site?.close();
   if (workDir) await rm(workDir, { recursive: true, force: true });
 });
 
