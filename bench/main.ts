@@ -1,8 +1,9 @@
 // `dawnet bench` in Node: dawnet on Dawn, TensorFlow.js's WebGPU backend as the peer on the same
 // Dawn GPU object in the same process; bench/run.ts runs the cases (the device's measured peaks,
-// the end-to-end cases, then every kernel case), and the record goes to a JSON file under
-// bench/results/; --markdown prints the full section bench/README.md keeps. Times are GPU timestamps where both sides
-// have them, else wall clock (--clock). `npm run bench:browser` runs the same in Chromium.
+// the end-to-end cases, then every kernel case), and the record goes to --out or under
+// bench/results/, never over an adapter's default record there (recordTarget); --markdown prints
+// the full section bench/README.md keeps. Times are GPU timestamps where both sides have them,
+// else wall clock (--clock). `npm run bench:browser` runs the same in Chromium.
 
 import { join } from 'node:path';
 import { buildCommit } from '../src/util/build-info.js';
@@ -14,7 +15,7 @@ import { tuningLines } from './tuning-summary.js';
 import { markdownReport } from './markdown.js';
 import { parseBenchArgs, shellCommand, USAGE } from './options.js';
 import { loadTfjs, type TfjsPeer } from './peer-tfjs.js';
-import { checkRecordPath, readRecord, writeRecord } from './record-file.js';
+import { checkRecordPath, keptRecordNote, readRecord, recordTarget, type RecordTarget } from './record-file.js';
 import { defaultScale, listCases, loadPeer, recordSlug, runBenchRecord, useConvSettings } from './run.js';
 
 /**
@@ -57,6 +58,7 @@ export async function runBench(args: string[]): Promise<void> {
   const name = dn.info().name;
   const scale = opts.scale ?? defaultScale(report);
   let peer: TfjsPeer | null = null;
+  let target: RecordTarget | null = null;
   try {
     if (opts.checks) {
       console.log(`adapter: ${name}`);
@@ -69,12 +71,22 @@ export async function runBench(args: string[]): Promise<void> {
     if (buildCommit) console.log(`code:    dawnet at ${buildCommit}`);
     console.log(`scale:   ${scale} (batch and spatial sizes divided by it)`);
     // The default path is taken only when --out is absent: parseBenchArgs refuses --out without a file.
-    const out = opts.out ?? join('bench', 'results', `${recordSlug(report)}.json`);
-    checkRecordPath(out);
+    const out = (target = recordTarget(opts.out, join('bench', 'results', `${recordSlug(report)}.json`)));
+    checkRecordPath(out.path);
+    if (out.kept) console.log(keptRecordNote(out, 'start'));
     if (opts.tfjs) peer = await tryLoadTfjs();
     const command = shellCommand(['dawnet', 'bench', ...args]);
-    await runBenchRecord({ opts, command, report, scale, peer, ownsRuntime, out, save: (record) => writeRecord(out, record) });
+    await runBenchRecord({
+      opts, command, report, scale, peer, ownsRuntime,
+      // Read at the end: the first save may have moved on to a free name.
+      get out() {
+        return out.path;
+      },
+      save: (record) => out.save(record),
+    });
   } finally {
+    // Also when the run failed part-way: its saves are in the new file, not the default record.
+    if (target?.kept && target.saved) console.log(`\n${keptRecordNote(target, 'end')}`);
     resetConvSettings();
     peer?.unload();
     if (ownsRuntime) dn.shutdown();

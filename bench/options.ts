@@ -39,7 +39,10 @@ options:
                     conv cases, nor the end-to-end steps under them or tuned (what the tile
                     comparisons of scripts/gpu-run.sh need)
   --budget SECONDS  start no new case after this long (the rest are listed as skipped)
-  --out FILE        JSON path (default bench/results/<adapter>.json)
+  --out FILE        JSON path (default bench/results/<adapter>.json, the adapter's record the
+                    READMEs are generated from; where that file exists, a new file beside it,
+                    bench/results/<adapter>.<UTC date-time>.json, and the default is left as it
+                    is: give --out bench/results/<adapter>.json to replace it)
   --markdown [FILE] print the run's full benchmark section (as bench/README.md keeps it) after the run; given a record
                     written by an earlier run (any path that is not an option), print its
                     section and run nothing

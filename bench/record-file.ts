@@ -1,7 +1,8 @@
 // Bench records on disk (Node only): the CLI writes them after each case, bench:browser once at
-// the end, and --markdown, --compare, --tuning and scripts/readme-bench.mjs read them back.
+// the end, each where recordTarget says (never over an existing default record without --out),
+// and --markdown, --compare, --tuning and scripts/readme-bench.mjs read them back.
 
-import { accessSync, constants, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { UsageError } from '../src/cli/args.js';
 import { FormatError } from '../src/errors.js';
@@ -131,4 +132,80 @@ export function writeRecord(path: string, record: BenchRecord): void {
     rmSync(partial, { force: true });
     throw e;
   }
+}
+
+/** Where a run's record goes, and the saves that put it there. */
+export interface RecordTarget {
+  /** The record's file; beside a kept default, the name the first save claims (a later free one if another run took it). */
+  readonly path: string;
+  /** The default record that exists and that the run leaves as it is, or null when the run writes where it was told. */
+  readonly kept: string | null;
+  /** Whether a save has written the file. */
+  readonly saved: boolean;
+  save(record: BenchRecord): void;
+}
+
+/**
+ * The record's file: `out` (an explicit --out, the default record's path included) as given; else
+ * `defaultPath` while it does not exist; else a new file beside it, `<name>.<UTC date-time>.json`
+ * (`-2`, `-3`, ... after the time where that is taken). The default records under bench/results/
+ * are committed and the READMEs are generated from them, so a run without --out must not replace
+ * one. The new name is claimed (created exclusively) at the first save, not here: two runs started
+ * in the same second still take two names, and a run stopped before it saved leaves no empty file.
+ */
+export function recordTarget(out: string | null, defaultPath: string, now = new Date()): RecordTarget {
+  let saved = false;
+  if (out !== null || !existsSync(defaultPath)) {
+    const path = out ?? defaultPath;
+    return { path, kept: null, get saved() { return saved; }, save(record) { writeRecord(path, record); saved = true; } };
+  }
+  // Colons are not allowed in Windows file names, so the time's are hyphens: 2026-11-27T14-05-09Z.
+  const stamp = now.toISOString().replace(/\.\d+Z$/, 'Z').replace(/:/g, '-');
+  const name = (n: number) => `${defaultPath.replace(/\.json$/, '')}.${stamp}${n > 1 ? `-${n}` : ''}.json`;
+  let n = 1;
+  while (existsSync(name(n))) n++;
+  return {
+    get path() { return name(n); },
+    kept: defaultPath,
+    get saved() { return saved; },
+    save(record) {
+      if (saved) return writeRecord(name(n), record);
+      n = claim(name, n);
+      try {
+        writeRecord(name(n), record);
+      } catch (e) {
+        rmSync(name(n), { force: true });
+        throw e;
+      }
+      saved = true;
+    },
+  };
+}
+
+/** The first of name(n), name(n + 1), ... that this call creates, empty; its n. */
+function claim(name: (n: number) => string, n: number): number {
+  mkdirSync(dirname(name(n)), { recursive: true });
+  for (;; n++) {
+    try {
+      closeSync(openSync(name(n), 'wx'));
+      return n;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+}
+
+/**
+ * What a run that leaves the default record alone says: at the start, where its record goes and
+ * how to replace the default or compare the two; at the end, that again, with the commands.
+ */
+export function keptRecordNote(target: RecordTarget, at: 'start' | 'end'): string {
+  const kept = target.kept;
+  if (!kept) return '';
+  if (at === 'start') return `record:  ${target.path}\n         (the default record ${kept} exists and is left as it is: --out ${kept} replaces it; dawnet bench --compare ${kept} ${target.path} compares them after the run)`;
+  return [
+    `${kept}, the default record the READMEs are generated from, is left as it is; this run's record is ${target.path}`,
+    `  compare the two:     dawnet bench --compare ${kept} ${target.path}`,
+    `  make it the default: mv ${target.path} ${kept} (or run again with --out ${kept}), then node scripts/readme-bench.mjs`,
+  ].join('\n');
 }

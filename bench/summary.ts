@@ -67,6 +67,8 @@ export function summaryLines(rec: BenchRecord): string[] {
   const lines = [`${measuredOn(rec)} with \`${rec.command}\` (scale ${rec.scale}${peak}; ${peer}):`, ''];
   if (rows.length) lines.push(table(['case', 'dawnet', 'tfjs / dawnet', '% of peak', 'dawnet peak memory'], rows), '');
   if (rec.skipped?.length) lines.push(`Not run (the --budget ran out): ${rec.skipped.length} case(s).`, '');
+  // A record saved by a run stopped part-way would otherwise read as the whole selection.
+  if (rec.unfinished?.length) lines.push(`Not run (the run stopped before them): ${rec.unfinished.length} case(s).`, '');
   lines.push(...evaluateBars(rec).map((b) => `- ${barStatus(b)}`));
   return lines.join('\n').split('\n');
 }

@@ -3,7 +3,8 @@
 // backend in the same page on the same adapter. Bundles bench/web.ts, serves it on 127.0.0.1 with
 // `dawnet serve`'s server (a secure context, as WebGPU needs), prints the page's console, and
 // writes the record it returns to bench/results/<adapter>-chromium.json (or --out FILE), whole or
-// not at all.
+// not at all; where that default record exists (the READMEs are generated from it), to a new file
+// beside it instead, <adapter>-chromium.<UTC date-time>.json, as `dawnet bench` does.
 //
 // Chromium: CHROMIUM or /usr/bin/chromium (Debian's package; scripts/ensure-env.sh --browser
 // installs it). Its flags: WebGPU on Vulkan with SwiftShader's adapter unless DAWNET_BROWSER_GPU=1,
@@ -30,13 +31,22 @@ const FLAGS = [
   ...(process.env.DAWNET_BROWSER_GPU === '1' ? [] : ['--use-webgpu-adapter=swiftshader']),
 ];
 
-/** '--out FILE' is the driver's; every other argument goes to the page's `dawnet bench`. */
-function splitArgs(argv) {
+/**
+ * '--out FILE' is the driver's; every other argument goes to the page's `dawnet bench`. A bare
+ * --out (or one followed by an option) is an error, as in `dawnet bench`: it used to fall back to
+ * the default record.
+ */
+export function splitArgs(argv) {
   const page = [];
   let out = null;
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--out') out = argv[++i] ?? null;
-    else page.push(argv[i]);
+    if (argv[i] !== '--out') {
+      page.push(argv[i]);
+      continue;
+    }
+    const v = argv[++i];
+    if (v === undefined || v === '' || v.startsWith('--')) throw new Error(`--out needs a file${v === undefined ? '' : `, got '${v}'`}`);
+    out = v;
   }
   return { page, out };
 }
@@ -60,6 +70,7 @@ async function bundle(dir) {
 async function main() {
   const { page: args, out } = splitArgs(process.argv.slice(2));
   if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's (scripts/ensure-env.sh --browser does) or set CHROMIUM`);
+  if (out === null) console.log('record: bench/results/<adapter>-chromium.json, or where that exists a new file beside it, <adapter>-chromium.<UTC date-time>.json (--out FILE to choose)');
   const dir = await mkdtemp(join(tmpdir(), 'dawnet-bench-web-'));
   let server;
   let browser;
@@ -85,10 +96,11 @@ async function main() {
       return;
     }
     if (!('record' in result)) return;
-    const path = out ?? join(ROOT, 'bench', 'results', `${result.slug}-chromium.json`);
-    const { writeRecord } = await importTs('bench/record-file.ts');
-    writeRecord(path, result.record);
-    console.log(`record written to ${path}`);
+    const { keptRecordNote, recordTarget } = await importTs('bench/record-file.ts');
+    const target = recordTarget(out, join(ROOT, 'bench', 'results', `${result.slug}-chromium.json`));
+    target.save(result.record);
+    console.log(`record written to ${target.path}`);
+    if (target.kept) console.log(keptRecordNote(target, 'end'));
   } finally {
     await browser?.close();
     await server?.close();
@@ -96,13 +108,16 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e) => {
-    // An error in the page arrives as 'page.evaluate: Name: message' followed by its stack.
-    const line = e.message.split('\n')[0].replace(/^page\.evaluate: (UsageError|FormatError): /, '');
-    console.error(`bench:browser: ${line}`);
-    if (process.env.DAWNET_DEBUG) console.error(e.stack);
-    process.exit(1);
-  },
-);
+// Run as a script, not when a test imports splitArgs.
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().then(
+    () => process.exit(0),
+    (e) => {
+      // An error in the page arrives as 'page.evaluate: Name: message' followed by its stack.
+      const line = e.message.split('\n')[0].replace(/^page\.evaluate: (UsageError|FormatError): /, '');
+      console.error(`bench:browser: ${line}`);
+      if (process.env.DAWNET_DEBUG) console.error(e.stack);
+      process.exit(1);
+    },
+  );
+}
