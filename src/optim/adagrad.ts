@@ -10,7 +10,7 @@
 import { adagradUpdate } from '../kernels/optimizer.js';
 import { expectOptionalNumber, expectOptions } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
-import { expectOptimizerOptions, Optimizer, type NamedParameter } from './optimizer.js';
+import { expectOptimizerOptions, Optimizer, type NamedParameter, type OptimizerSetting } from './optimizer.js';
 
 export interface AdagradOptions {
   lr?: number;
@@ -40,6 +40,11 @@ export class Adagrad extends Optimizer {
     this.weightDecay = opts.weightDecay ?? 0;
     this.initialAccumulatorValue = opts.initialAccumulatorValue ?? 0;
     this.eps = opts.eps ?? 1e-10;
+  }
+
+  override hyperparameters(): Record<string, OptimizerSetting> {
+    const { lrDecay, weightDecay, initialAccumulatorValue, eps } = this;
+    return { lrDecay, weightDecay, initialAccumulatorValue, eps };
   }
 
   // The decay counts the parameter's own updates, as PyTorch's per-parameter step does.

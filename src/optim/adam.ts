@@ -13,7 +13,7 @@ import { adamUpdate } from '../kernels/optimizer.js';
 import { ArgumentError } from '../errors.js';
 import { expectChoice, expectOptionalNumber, expectOptions } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
-import { expectOptimizerOptions, Optimizer, type NamedParameter } from './optimizer.js';
+import { expectOptimizerOptions, Optimizer, type NamedParameter, type OptimizerSetting } from './optimizer.js';
 
 export interface AdamOptions {
   lr?: number;
@@ -102,6 +102,12 @@ export class Adam extends Optimizer {
       epsilonMode: 'keras',
       biasCorrection: opts.biasCorrection ?? 'optimizer-steps',
     });
+  }
+
+  // epsilonMode and biasCorrection change the update, not what m and v hold: warned of on resume, not refused.
+  override hyperparameters(): Record<string, OptimizerSetting> {
+    const { beta1, beta2, eps, weightDecay, epsilonMode, biasCorrection } = this;
+    return { beta1, beta2, eps, weightDecay, epsilonMode, biasCorrection };
   }
 
   protected update(p: NamedParameter, t: number): void {

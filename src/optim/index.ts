@@ -1,5 +1,5 @@
 export { Optimizer } from './optimizer.js';
-export type { NamedParameter } from './optimizer.js';
+export type { NamedParameter, OptimizerScalars, OptimizerSetting } from './optimizer.js';
 export { Adam, AdamW } from './adam.js';
 export type { AdamOptions } from './adam.js';
 export { SGD } from './sgd.js';

@@ -1,7 +1,7 @@
 // The optimiser base: the parameters it updates, a learning rate that callbacks may change, and
 // per-parameter state tensors (moments) that checkpoints save and restore by name.
 
-import { ArgumentError, ShapeError } from '../errors.js';
+import { ArgumentError, FormatError, ShapeError } from '../errors.js';
 import { describeValue, expectKnownOptions, expectNumber } from '../graph/args.js';
 import { keep } from '../graph/scope.js';
 import { full, Tensor } from '../graph/tensor.js';
@@ -22,13 +22,27 @@ export function expectOptimizerOptions(op: string, opts: object, known: readonly
   expectKnownOptions(op, opts, known, { spellings: OTHER_NAMES, say: (key, meant) => (key === 'betas' ? 'beta1 and beta2' : meant) });
 }
 
-/** The numbers a checkpoint keeps beside the state tensors. */
+/** A setting as checkpoints record it. */
+export type OptimizerSetting = number | string | boolean;
+
+/** What a checkpoint keeps beside the state tensors: the numbers to resume, and what the state means. */
 export interface OptimizerScalars {
   lr: number;
   /** The optimiser's completed steps. */
   step: number;
   /** Each parameter's own updates by name; absent in state saved before 2026-11-27. */
   paramSteps?: Record<string, number>;
+  /**
+   * What the state tensors mean where an option changes it (RMSprop's 'pytorch' or 'keras': Keras
+   * keeps the learning rate inside the momentum buffer). A mismatch is refused; absent (state saved
+   * before 2026-11-28, or an optimiser without such an option), the state loads as it is.
+   */
+  convention?: string;
+  /**
+   * The settings the optimiser was built with (hyperparameters()), recorded so that a resume with
+   * other ones can be warned of; they are not restored. Absent in state saved before 2026-11-28.
+   */
+  hyperparameters?: Record<string, OptimizerSetting>;
 }
 
 export interface NamedParameter {
@@ -71,6 +85,13 @@ export abstract class Optimizer {
   constructor(params: NamedParameter[] | Tensor[], lr: number, op = 'optimizer') {
     if (!Array.isArray(params)) {
       throw new ArgumentError(`${op}: params must be an array of Tensors or { name, tensor } (model.parameters() gives one), got ${describeValue(params)}`);
+    }
+    // It would step nothing and the run would train nothing, silently (PyTorch raises here too).
+    if (params.length === 0) {
+      throw new ArgumentError(
+        `${op}: got an empty parameter list, so it would train nothing. A model with no trainable parameters, every parameter frozen ` +
+          '(requiresGrad false: trainableParameters() leaves it out), or a filter that matched nothing? Give it the tensors to train (model.trainableParameters())',
+      );
     }
     const named = params.map((p: unknown) => !(p instanceof Tensor));
     // State is kept by parameter name, so names must be unique. A module's parameters() are named
@@ -143,14 +164,56 @@ export abstract class Optimizer {
     return { tensor: t, fresh };
   }
 
-  /** State for checkpoints: tensors by name plus the scalars needed to resume. */
+  /**
+   * The settings it was built with, by option name (betas, eps, weight decay, momentum...), which
+   * checkpoints record. A resume takes them from the optimiser given, not from the file (Keras's
+   * way; PyTorch's load_state_dict restores them): see hyperparameterChanges().
+   */
+  hyperparameters(): Record<string, OptimizerSetting> {
+    return {};
+  }
+
+  /** What the state tensors mean where an option changes it (OptimizerScalars.convention); undefined where none does. */
+  protected stateConvention(): string | undefined {
+    return undefined;
+  }
+
+  /** Why the conventions' state differs and how to build this kind with `convention`, for the refusal. */
+  protected conventionAdvice(convention: string): string {
+    return `resume with a ${this.kind} of convention '${convention}'`;
+  }
+
+  /**
+   * Where this optimiser's settings differ from `saved` (a checkpoint's record of the one that wrote
+   * it), one 'name: saved value, given value' each; none where nothing was recorded. loadCheckpoint
+   * warns of them: the next steps follow the given ones, which is not the run that was saved.
+   */
+  hyperparameterChanges(saved: Record<string, OptimizerSetting> | undefined): string[] {
+    if (saved === undefined) return [];
+    if (typeof saved !== 'object' || saved === null || Array.isArray(saved)) {
+      throw new ShapeError(`optimizer state: hyperparameters must map setting names to values, got ${describeValue(saved)}`);
+    }
+    const given = this.hyperparameters();
+    const show = (v: OptimizerSetting | undefined) => (v === undefined ? 'unset' : typeof v === 'string' ? `'${v}'` : String(v));
+    return [...new Set([...Object.keys(saved), ...Object.keys(given)])]
+      .filter((k) => saved[k] !== given[k])
+      .map((k) => `${k}: ${show(saved[k])} saved, ${show(given[k])} given`);
+  }
+
+  /** State for checkpoints: tensors by name plus the scalars needed to resume, and the settings. */
   stateDict(): { tensors: Map<string, Tensor>; scalars: OptimizerScalars } {
-    return { tensors: new Map(this.state), scalars: { lr: this.lr, step: this.stepCount, paramSteps: Object.fromEntries(this.paramSteps) } };
+    const convention = this.stateConvention();
+    const scalars: OptimizerScalars = { lr: this.lr, step: this.stepCount, paramSteps: Object.fromEntries(this.paramSteps) };
+    if (convention !== undefined) scalars.convention = convention;
+    scalars.hyperparameters = this.hyperparameters();
+    return { tensors: new Map(this.state), scalars };
   }
 
   /**
    * Restores state saved by stateDict(), replacing all of the optimiser's own (as PyTorch's
    * load_state_dict): a moment the saved state lacks starts again from nothing, as it did then.
+   * The learning rate and step counts come from `scalars`; the other settings stay the optimiser's
+   * own (hyperparameterChanges() lists where they differ). State of another convention is refused.
    */
   loadStateDict(tensors: Map<string, Tensor>, scalars: OptimizerScalars): void {
     // Everything is checked before anything is taken, so a bad file leaves the optimiser as it was.
@@ -161,6 +224,7 @@ export abstract class Optimizer {
     if (!Number.isInteger(scalars.step) || scalars.step < 0) {
       throw new ShapeError(`optimizer state: step must be a whole number >= 0, got ${describeValue(scalars.step)}`);
     }
+    this.expectConvention(scalars.convention);
     const paramSteps = this.checkedParamSteps(tensors, scalars);
     for (const [key, t] of tensors) {
       const paramName = key.slice(0, key.lastIndexOf('.'));
@@ -175,6 +239,18 @@ export abstract class Optimizer {
     this.lr = scalars.lr;
     this.stepCount = scalars.step;
     this.paramSteps = paramSteps;
+  }
+
+  /** Refuses state whose tensors mean something else here (saved before conventions were recorded: taken as it is). */
+  private expectConvention(saved: unknown): void {
+    if (saved === undefined) return;
+    const mine = this.stateConvention();
+    if (typeof saved !== 'string') throw new ShapeError(`optimizer state: convention must be a string, got ${describeValue(saved)}`);
+    if (saved === mine) return;
+    throw new FormatError(
+      `optimizer state: the ${this.kind} state was saved with the '${saved}' convention but this ${this.kind} ${mine === undefined ? 'has none' : `uses '${mine}'`}; ` +
+        `${this.conventionAdvice(saved)}, or load the weights alone (no optimiser)`,
+    );
   }
 
   /**

@@ -16,7 +16,7 @@
 import { rmspropUpdate } from '../kernels/optimizer.js';
 import { expectChoice, expectOptionalBoolean, expectOptionalNumber, expectOptions } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
-import { expectOptimizerOptions, Optimizer, type NamedParameter } from './optimizer.js';
+import { expectOptimizerOptions, Optimizer, type NamedParameter, type OptimizerSetting } from './optimizer.js';
 
 export interface RmspropOptions {
   lr?: number;
@@ -85,6 +85,22 @@ export class RMSprop extends Optimizer {
       centered: opts.centered,
       convention: 'keras',
     });
+  }
+
+  override hyperparameters(): Record<string, OptimizerSetting> {
+    return { alpha: this.alpha, eps: this.eps, weightDecay: this.weightDecay, momentum: this.momentum, centered: this.centered };
+  }
+
+  // The two conventions' momentum buffers differ by a factor of the learning rate, so a checkpoint
+  // of one would take the other's first steps lr times too large or too small, silently; whatever
+  // the momentum, the convention is the optimiser's identity and a mismatch is refused.
+  protected override stateConvention(): string {
+    return this.convention;
+  }
+
+  protected override conventionAdvice(convention: string): string {
+    const build = convention === 'keras' ? "RMSprop.keras(params, { learningRate, rho, epsilon, momentum }) (or convention: 'keras')" : "new RMSprop(params, { lr, alpha, eps, momentum }) (convention 'pytorch', the default)";
+    return `their momentum buffers differ by a factor of the learning rate (Keras keeps it inside). Resume with the convention it was saved with: ${build}`;
   }
 
   protected update(p: NamedParameter): void {

@@ -4,7 +4,7 @@ import { sgdUpdate } from '../kernels/optimizer.js';
 import { ArgumentError } from '../errors.js';
 import { expectOptionalBoolean, expectOptionalNumber, expectOptions } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
-import { expectOptimizerOptions, Optimizer, type NamedParameter } from './optimizer.js';
+import { expectOptimizerOptions, Optimizer, type NamedParameter, type OptimizerSetting } from './optimizer.js';
 
 export interface SgdOptions {
   lr?: number;
@@ -33,6 +33,11 @@ export class SGD extends Optimizer {
     this.momentum = opts.momentum ?? 0;
     this.nesterov = opts.nesterov ?? false;
     this.weightDecay = opts.weightDecay ?? 0;
+  }
+
+  // Nesterov reads the same buffer (buf = mu buf + g) as plain momentum: a change is warned of on resume, not refused.
+  override hyperparameters(): Record<string, OptimizerSetting> {
+    return { momentum: this.momentum, nesterov: this.nesterov, weightDecay: this.weightDecay };
   }
 
   protected update(p: NamedParameter): void {

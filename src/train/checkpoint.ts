@@ -132,6 +132,12 @@ export interface LoadedCheckpoint {
  * Copies a checkpoint's weights into `model` (and state into `optimizer` and `ema` when given).
  * Every name and shape is checked first; errors list the missing and unexpected names or name the
  * tensor and both shapes.
+ *
+ * Of the optimiser's settings only the learning rate and step counts come from the file; betas,
+ * eps, weight decay, momentum and the like stay those of the optimiser given (as Keras's resume;
+ * PyTorch's load_state_dict restores them). Where they differ from the ones recorded, one
+ * console.warn names the file and each setting with both values. State of another kind or (RMSprop)
+ * another convention is refused; files saved before these were recorded load as they are.
  */
 export function applyCheckpoint(bytes: Uint8Array | ArrayBuffer, source: string, model: Module, optimizer: Optimizer | null = null, ema: WeightEma | null = null): LoadedCheckpoint {
   const { tensors, metadata } = decodeSafetensors(bytes, source);
@@ -171,7 +177,9 @@ export function applyCheckpoint(bytes: Uint8Array | ArrayBuffer, source: string,
     for (const [name, h] of tensors) {
       if (name.startsWith('optim/')) optState.set(name.slice(6), tensor(h.data, h.shape, { name }));
     }
+    let changes: string[];
     try {
+      changes = optimizer.hyperparameterChanges(scalars.hyperparameters as OptimizerScalars['hyperparameters']);
       optimizer.loadStateDict(optState, scalars as OptimizerScalars);
     } catch (e) {
       for (const t of optState.values()) t.dispose();
@@ -180,6 +188,12 @@ export function applyCheckpoint(bytes: Uint8Array | ArrayBuffer, source: string,
       throw e;
     }
     optimizerRestored = true;
+    if (changes.length) {
+      console.warn(
+        `${source}: resuming ${optimizer.kind} with other settings than it was saved with (${changes.join('; ')}). ` +
+          'Only the learning rate and step counts come from the checkpoint; the rest are the optimiser\'s given, so the run does not continue as saved: build the optimiser as it was to resume it exactly',
+      );
+    }
   }
   for (const [name, t] of state) runtime().write(t.buffer, tensors.get(`model/${name}`)!.data);
   if (modules) model.loadNamedScalarState(modules as Record<string, Record<string, number>>);
@@ -205,12 +219,19 @@ function metadataJson(metadata: Record<string, string>, key: string, source: str
   return value as Record<string, unknown>;
 }
 
-/** The optimiser's kind, learning rate and step count, checked; any other scalars pass through. */
+/** The optimiser's kind, learning rate, step count, convention and settings, checked; any other scalars pass through. */
 function optimizerScalars(s: Record<string, unknown> | undefined, source: string): ({ type?: string; lr: number; step: number } & Record<string, unknown>) | null {
   if (!s) return null;
-  const { type, lr, step } = s;
+  const { type, lr, step, convention, hyperparameters: h } = s;
   if ((type !== undefined && typeof type !== 'string') || typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0 || !Number.isSafeInteger(step) || (step as number) < 0) {
     throw new FormatError(`${source}: the checkpoint's optimiser metadata lacks a valid type, learning rate and step count (${JSON.stringify({ type, lr, step })})`);
+  }
+  if (convention !== undefined && typeof convention !== 'string') {
+    throw new FormatError(`${source}: the checkpoint's optimiser convention is ${JSON.stringify(convention)}, not a name (damaged file?)`);
+  }
+  const setting = (v: unknown) => typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
+  if (h !== undefined && (typeof h !== 'object' || h === null || Array.isArray(h) || !Object.values(h).every(setting))) {
+    throw new FormatError(`${source}: the checkpoint's optimiser hyperparameters are ${JSON.stringify(h)}, not settings by name (damaged file?)`);
   }
   return s as { type?: string; lr: number; step: number } & Record<string, unknown>;
 }

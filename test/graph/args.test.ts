@@ -117,8 +117,9 @@ describe('argument checks for plain-JavaScript callers', () => {
   }
 
   it('fit: each slip rejects before the first batch, naming fit and the argument', async () => {
-    const model = new dn.nn.Sequential(new dn.nn.ReLU());
-    const optimizer = new dn.optim.SGD([]);
+    // A parameter to give the optimiser: one over an empty list is refused (it would train nothing).
+    const model = new dn.nn.Sequential(new dn.nn.Linear(2, 1), new dn.nn.ReLU());
+    const optimizer = new dn.optim.SGD(model.parameters());
     let batches = 0;
     const train = { batches: () => { batches++; return []; } };
     const good = { epochs: 1, optimizer, loss: dn.diceLoss };
@@ -138,6 +139,8 @@ describe('argument checks for plain-JavaScript callers', () => {
     expect(batches).toBe(0);
     await dn.train.fit(model, train, null, good);
     expect(batches).toBe(1);
+    optimizer.dispose();
+    model.dispose();
   });
 
   it('models and layers run on something not a tensor: ArgumentError naming them, nothing allocated', () => {

@@ -132,12 +132,15 @@ describe('checkpoints', () => {
   it('optimiser state for a parameter the optimiser lacks is refused before the weights are written', async () => {
     const { a, adam, path } = await adamCheckpoint('stray.safetensors');
     const b = new Tiny(3, 2);
-    const noParams = new Adam([], { lr: 0.5 });
-    await expect(loadCheckpoint(path, b, noParams)).rejects.toThrow(/stray\.safetensors: optimizer state: .* belongs to no parameter/);
+    // An optimiser over another parameter than the one the state was saved for ('weight').
+    const other = dn.full([3, 2], 0, { requiresGrad: true });
+    const otherOpt = new Adam([{ name: 'other', tensor: other }], { lr: 0.5 });
+    await expect(loadCheckpoint(path, b, otherOpt)).rejects.toThrow(/stray\.safetensors: optimizer state: .* belongs to no parameter/);
     expectClose('weights untouched', await b.w.toArray(), new Array(6).fill(2));
-    expect(noParams.lr).toBe(0.5);
+    expect(otherOpt.lr).toBe(0.5);
     for (const m of [a, b]) m.dispose();
-    adam.dispose();
+    for (const o of [adam, otherOpt]) o.dispose();
+    other.dispose();
   });
 
   it('damaged metadata is a FormatError naming the file, with model and optimiser untouched', async () => {
