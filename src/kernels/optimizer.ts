@@ -119,7 +119,21 @@ export interface SgdStep {
   first: boolean;
 }
 
-export function sgdUpdate(param: Tensor, grad: Tensor, buf: Tensor, s: SgdStep): void {
+// Plain SGD (momentum 0) keeps no buffer, as PyTorch keeps no momentum_buffer: a buffer would cost
+// a parameter's size in memory and two more accesses a step, and hold a gradient that a resume
+// with momentum would take up where PyTorch starts afresh.
+const SGD_PLAIN = bothWidths((width) =>
+  updateSpec('sgd.updatePlain', `w${width}`, width, [], 'lr: f32, l2: f32', () => /* wgsl */ `let p = param[i];
+  param[i] = p - params.lr * (grad[i] + params.l2 * p);`),
+);
+
+/** One SGD step; `buf` is the momentum buffer, null for plain SGD (momentum 0). */
+export function sgdUpdate(param: Tensor, grad: Tensor, buf: Tensor | null, s: SgdStep): void {
+  if (buf === null) {
+    if (s.momentum !== 0) throw new RangeError(`sgdUpdate: momentum ${s.momentum} needs a buffer`);
+    dispatchUpdate(SGD_PLAIN, param, grad, [], [f32(s.lr), f32(s.l2)]);
+    return;
+  }
   dispatchUpdate(SGD, param, grad, [buf], [f32(s.lr), f32(s.momentum), f32(s.l2), u32(s.nesterov ? 1 : 0), u32(s.first ? 1 : 0)]);
 }
 

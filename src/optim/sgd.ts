@@ -1,4 +1,5 @@
-// SGD with optional momentum (PyTorch's formulation: the buffer starts as the first gradient).
+// SGD with optional momentum (PyTorch's formulation: the buffer starts as the first gradient;
+// without momentum there is no buffer, as in PyTorch).
 
 import { sgdUpdate } from '../kernels/optimizer.js';
 import { ArgumentError } from '../errors.js';
@@ -41,13 +42,17 @@ export class SGD extends Optimizer {
   }
 
   protected update(p: NamedParameter): void {
+    if (this.momentum === 0) {
+      sgdUpdate(p.tensor, p.tensor.grad!, null, { lr: this.lr, momentum: 0, nesterov: false, l2: this.weightDecay, first: true });
+      return;
+    }
     const { tensor: buf, fresh } = this.slot(p, 'momentum');
     sgdUpdate(p.tensor, p.tensor.grad!, buf, {
       lr: this.lr,
       momentum: this.momentum,
       nesterov: this.nesterov,
       l2: this.weightDecay,
-      first: fresh || this.momentum === 0,
+      first: fresh,
     });
   }
 }

@@ -53,6 +53,7 @@ const CASES: { name: string; make: (ps: dn.Tensor[]) => Optimizer; rule: Rule }[
   { name: "Adam.keras, Keras's names", make: (ps) => Adam.keras(ps, { learningRate: 0.02, epsilon: 1e-3, beta1: 0.8 }), rule: adamRule({ lr: 0.02, b1: 0.8, b2: 0.999, eps: 1e-3, wd: 0, mode: 'keras', decoupled: false }) },
   { name: 'Adam with L2', make: (ps) => new Adam(ps, { lr: 0.005, beta1: 0.8, beta2: 0.99, weightDecay: 0.1 }), rule: adamRule({ lr: 0.005, b1: 0.8, b2: 0.99, eps: 1e-8, wd: 0.1, mode: 'pytorch', decoupled: false }) },
   { name: 'AdamW', make: (ps) => new AdamW(ps, { lr: 0.01, weightDecay: 0.05 }), rule: adamRule({ lr: 0.01, b1: 0.9, b2: 0.999, eps: 1e-8, wd: 0.05, mode: 'pytorch', decoupled: true }) },
+  { name: 'SGD plain + L2 (no buffer)', make: (ps) => new SGD(ps, { lr: 0.1, weightDecay: 0.05 }), rule: sgdRule({ lr: 0.1, mu: 0, nesterov: false, wd: 0.05 }) },
   { name: 'SGD momentum', make: (ps) => new SGD(ps, { lr: 0.1, momentum: 0.9 }), rule: sgdRule({ lr: 0.1, mu: 0.9, nesterov: false, wd: 0 }) },
   { name: 'SGD nesterov + L2', make: (ps) => new SGD(ps, { lr: 0.05, momentum: 0.8, nesterov: true, weightDecay: 0.01 }), rule: sgdRule({ lr: 0.05, mu: 0.8, nesterov: true, wd: 0.01 }) },
 ];
