@@ -43,11 +43,11 @@ describe('plain SGD', () => {
   it("resumed with momentum, starts the buffer from the next gradient (PyTorch), not from the last run's", async () => {
     // Run A: two plain steps, checkpoint, then resume with momentum 0.9 for one step.
     const a = model();
-    const init = await encodeCheckpoint(a);
+    const init = await encodeCheckpoint(a, null, {});
     const plain = new dn.optim.SGD(a.namedParameters(), { lr: 0.1 });
     await stepWith(a, plain, [1, -2, 0.5], 1);
     await stepWith(a, plain, [1, -2, 0.5], 2);
-    const bytes = await encodeCheckpoint(a, plain);
+    const bytes = await encodeCheckpoint(a, plain, {});
     const withMomentum = new dn.optim.SGD(a.namedParameters(), { lr: 0.1, momentum: 0.9 });
     applyCheckpoint(bytes, 'plain.ckpt', a, withMomentum);
     await stepWith(a, withMomentum, [1, -2, 0.5], 3);
