@@ -16,7 +16,7 @@ import { applyStats, channelStats, zscoreImages, type ChannelStats } from '../da
 import { decodeTiff } from '../data/tiff.js';
 import { patientSlices } from '../data/lgg.js';
 import { MASK_FILE } from '../data/lgg-names.js';
-import { resizeBilinear } from '../data/slice-decode.js';
+import { resizeBilinear, sliceRgb } from '../data/slice-decode.js';
 import { noGrad } from '../graph/autograd.js';
 import { ArgumentError } from '../errors.js';
 import { describeValue, expectChoice, expectNumber } from '../graph/args.js';
@@ -126,14 +126,10 @@ function refuseMask(path: string): void {
   }
 }
 
-/** A TIFF slice as [size, size, 3] floats in 0..1 (gray replicated, alpha dropped). */
+/** A TIFF slice as [size, size, 3] floats in 0..1, by the rule training reads slices with (sliceRgb: gray replicated, alpha dropped). */
 export function sliceToRgb(bytes: Uint8Array, name: string, size: number): Float32Array {
   const img = decodeTiff(bytes, name);
-  const scale = img.data instanceof Uint16Array ? 1 / 65535 : 1 / 255;
-  const rgb = new Float32Array(img.width * img.height * 3);
-  for (let p = 0; p < img.width * img.height; p++) {
-    for (let c = 0; c < 3; c++) rgb[3 * p + c] = img.data[p * img.channels + Math.min(c, img.channels - 1)] * scale;
-  }
+  const rgb = sliceRgb(img, name);
   return img.width === size && img.height === size ? rgb : resizeBilinear(rgb, img.width, img.height, 3, size, size);
 }
 

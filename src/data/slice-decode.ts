@@ -1,15 +1,25 @@
 // A slice and its mask, decoded from their TIFF bytes to the float tensors the model eats: image
 // [S, S, 3] in 0..1 (bilinear when resized), mask [S, S] in {0, 1} (nearest). Bytes in, arrays
 // out: the scan, the decode workers, `dawnet predict` and the browser page all take it.
+//
+// One rule turns a slice into the model's 3 channels, for training, eval, predict and the page
+// alike (sliceRgb): RGB as it is, RGBA without its alpha, and a gray slice (one MRI sequence, as
+// many exports save it) with its one channel given as all three. A slice the scan accepts is one
+// predict accepts, and the other way round.
 
 import { DataError } from './errors.js';
-import { decodeTiff } from './tiff.js';
+import { decodeTiff, type TiffImage } from './tiff.js';
 
-/** Refuses an image that is not 3- or 4-channel, or a mask of another size than its slice. */
-export function checkPair(image: { width: number; height: number; channels: number }, mask: { width: number; height: number }, imageName: string, maskName: string): void {
-  if (image.channels !== 3 && image.channels !== 4) {
-    throw new DataError(`${imageName}: ${image.channels}-channel image; LGG slices have 3 (pre-contrast, FLAIR, post-contrast)`);
+/** Refuses a slice that is not gray, RGB or RGBA, naming it. */
+export function checkSliceChannels(channels: number, imageName: string): void {
+  if (channels !== 1 && channels !== 3 && channels !== 4) {
+    throw new DataError(`${imageName}: ${channels}-channel image; slices are read with 3 channels (pre-contrast, FLAIR, post-contrast, as LGG's), 4 (the 4th, alpha, dropped) or 1 (gray, given as all three)`);
   }
+}
+
+/** Refuses a slice whose channels sliceRgb does not read, or a mask of another size than its slice. */
+export function checkPair(image: { width: number; height: number; channels: number }, mask: { width: number; height: number }, imageName: string, maskName: string): void {
+  checkSliceChannels(image.channels, imageName);
   if (mask.width !== image.width || mask.height !== image.height) {
     throw new DataError(`${maskName}: mask is ${mask.width}x${mask.height} but its slice ${imageName} is ${image.width}x${image.height}`);
   }
@@ -17,7 +27,9 @@ export function checkPair(image: { width: number; height: number; channels: numb
 
 /**
  * How many leading samples of a mask pixel say tumour: its gray or colour samples, not an alpha
- * channel, which an opaque mask (RGBA, as image editors save one) holds at 255 everywhere.
+ * channel, which an opaque mask (RGBA, as image editors save one) holds at 255 everywhere. A
+ * palette mask arrives as the RGB its ColorMap gives (tiff.ts), so it follows the RGB rule: a
+ * pixel shown in any colour but black is tumour, whatever its index.
  */
 export function maskSamples(channels: number): number {
   return channels === 4 ? 3 : channels;
@@ -38,14 +50,7 @@ export function decodeSlice(imageBytes: Uint8Array | ArrayBuffer, maskBytes: Uin
   const mask = decodeTiff(maskBytes, names.mask);
   checkPair(image, mask, names.image, names.mask);
   const { width, height } = image;
-  const scale = image.data instanceof Uint16Array ? 1 / 65535 : 1 / 255;
-  const rgb = new Float32Array(width * height * 3);
-  for (let p = 0, q = 0; p < width * height; p++, q += image.channels) {
-    // A 4th (alpha) channel, if any, is dropped.
-    rgb[3 * p] = image.data[q]! * scale;
-    rgb[3 * p + 1] = image.data[q + 1]! * scale;
-    rgb[3 * p + 2] = image.data[q + 2]! * scale;
-  }
+  const rgb = sliceRgb(image, names.image);
   const binary = new Float32Array(width * height);
   let tumour = 0;
   const samples = maskSamples(mask.channels);
@@ -64,6 +69,18 @@ export function decodeSlice(imageBytes: Uint8Array | ArrayBuffer, maskBytes: Uin
     mask: same ? binary : resizeNearest(binary, width, height, 1, size, size),
     label: tumour > 0 ? 1 : 0,
   };
+}
+
+/** A decoded slice as [H, W, 3] floats in 0..1: gray given as all three channels, alpha dropped. */
+export function sliceRgb(image: TiffImage, name: string): Float32Array {
+  checkSliceChannels(image.channels, name);
+  const { width, height, channels, data } = image;
+  const scale = data instanceof Uint16Array ? 1 / 65535 : 1 / 255;
+  const rgb = new Float32Array(width * height * 3);
+  for (let p = 0; p < width * height; p++) {
+    for (let c = 0; c < 3; c++) rgb[3 * p + c] = data[p * channels + (channels === 1 ? 0 : c)]! * scale;
+  }
+  return rgb;
 }
 
 /** Bilinear resize with pixel centres aligned (OpenCV's INTER_LINEAR, align_corners = false). [H, W, C] -> [outH, outW, C]. */

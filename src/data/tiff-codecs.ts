@@ -1,11 +1,13 @@
 // The compressions a TIFF's strips or tiles are read in: none, LZW, Deflate (zlib, through pako,
-// utif's own inflater) and PackBits. Each decoder must fill its chunk's bytes exactly: a stream
-// that comes out short or long, runs past its end or holds codes never defined is a DataError
-// naming the chunk, never zeros, garbage or an endless loop. Browser-safe: no Node imports.
+// utif's own inflater), PackBits, and CCITT fax coding for 1-bit images (tiff-ccitt.ts). Each
+// decoder must fill its chunk's bytes exactly: a stream that comes out short or long, runs past
+// its end or holds codes never defined is a DataError naming the chunk, never zeros, garbage or
+// an endless loop. Browser-safe: no Node imports.
 
 // @ts-expect-error pako (utif's own inflater) ships no type declarations; PakoApi below declares the part used.
 import pakoModule from 'pako';
 import { DataError } from './errors.js';
+import { decodeFaxChunk, FAX_COMPRESSION } from './tiff-ccitt.js';
 
 interface PakoInflate {
   push(data: Uint8Array, end: boolean): boolean;
@@ -16,12 +18,35 @@ interface PakoInflate {
 }
 const pako = pakoModule as { Inflate: new () => PakoInflate };
 
-export const COMPRESSION = { none: 1, lzw: 5, deflate: 8, oldDeflate: 32946, packBits: 32773 } as const;
+export const COMPRESSION = { none: 1, lzw: 5, deflate: 8, oldDeflate: 32946, packBits: 32773, ...FAX_COMPRESSION } as const;
+
+/** How a chunk is coded, beyond its compression: what the fax codes and FillOrder need. */
+export interface ChunkCoding {
+  compression: number;
+  /** Pixels in a row of the chunk (the image's width, or a tile's). */
+  width: number;
+  /** 2: the bits of each stored byte run from the least significant (FillOrder 2). */
+  fillOrder: 1 | 2;
+  /** T4Options or T6Options, for the fax codes; 0 when absent. */
+  faxOptions: number;
+}
+
+/** Each byte with its bits reversed. */
+const REVERSED = Uint8Array.from({ length: 256 }, (_, b) => {
+  let r = 0;
+  for (let i = 0; i < 8; i++) r |= ((b >>> i) & 1) << (7 - i);
+  return r;
+});
 
 /** Decodes one strip or tile into `rows`, which it must fill exactly. (Uncompressed chunks are checked for length where the IFD is read.) */
-export function decodeChunk(bytes: Uint8Array, strip: { offset: number; length: number }, compression: number, rows: Uint8Array, what: string): void {
-  const stream = bytes.subarray(strip.offset, strip.offset + strip.length);
-  if (compression === COMPRESSION.none) rows.set(stream.subarray(0, rows.length));
+export function decodeChunk(bytes: Uint8Array, strip: { offset: number; length: number }, coding: ChunkCoding, rows: Uint8Array, what: string): void {
+  const { compression } = coding;
+  let stream = bytes.subarray(strip.offset, strip.offset + strip.length);
+  // libtiff reverses the stored bytes before any decoder sees them; only sub-byte samples get here.
+  if (coding.fillOrder === 2) stream = stream.map((b) => REVERSED[b]!);
+  if (compression === COMPRESSION.modifiedHuffman || compression === COMPRESSION.group3 || compression === COMPRESSION.group4) {
+    decodeFaxChunk(stream, rows, { compression, width: coding.width, options: coding.faxOptions }, what);
+  } else if (compression === COMPRESSION.none) rows.set(stream.subarray(0, rows.length));
   else if (compression === COMPRESSION.lzw) decodeLzwStrip(stream, rows, `${what} (LZW)`);
   else if (compression === COMPRESSION.packBits) decodePackBitsStrip(stream, rows, `${what} (PackBits)`);
   else decodeDeflateStrip(stream, rows, `${what} (Deflate)`);

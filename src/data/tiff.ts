@@ -10,8 +10,11 @@
 // Encoding is a small writer of our own: little-endian, uncompressed, PackBits or Deflate.
 //
 // Pixels come out row-major with channels interleaved: data[(y * width + x) * channels + c],
-// Uint8Array for 8-bit samples, Uint16Array for 16-bit ones, and Uint8Array 0 or 255 for a
-// bilevel (1-bit) gray image, as Pillow saves a boolean mask. Browser-safe: no Node imports.
+// Uint8Array for 8-bit samples, Uint16Array for 16-bit ones, Uint8Array 0 or 255 for a
+// bilevel (1-bit) gray image, as Pillow saves a boolean mask, and 8-bit RGB for a palette image
+// (PhotometricInterpretation 3), each index through its ColorMap: what the image shows, as libtiff
+// and Pillow read it. A palette mask is then read as an RGB mask is (slice-decode.ts): a pixel
+// whose colour is not black is tumour, whatever its index. Browser-safe: no Node imports.
 
 // @ts-expect-error utif ships no type declarations; UtifApi below declares the part dawnet uses.
 import UTIFModule from 'utif';
@@ -29,7 +32,7 @@ const UTIF = UTIFModule as UtifApi;
 export interface TiffImage {
   width: number;
   height: number;
-  /** Samples per pixel: 1 (gray), 3 (RGB) or 4 (RGBA). */
+  /** Samples per pixel: 1 (gray), 3 (RGB, or a palette image's colours) or 4 (RGBA). */
   channels: number;
   data: Uint8Array | Uint16Array;
 }
@@ -38,10 +41,18 @@ export interface TiffImage {
 export interface TiffInfo {
   width: number;
   height: number;
+  /** Samples per pixel as stored: a palette image has 1, its index, and decodes to 3. */
   channels: number;
-  bitsPerSample: 1 | 8 | 16;
-  /** TIFF compression code: 1 none, 5 LZW, 8 or 32946 Deflate, 32773 PackBits. */
+  /** 1, 2 and 4 only for a palette image's indices (and 1 for a bilevel gray image). */
+  bitsPerSample: 1 | 2 | 4 | 8 | 16;
+  /** TIFF compression code: 1 none, 5 LZW, 8 or 32946 Deflate, 32773 PackBits, 2 CCITT Modified Huffman, 3 CCITT Group 3, 4 CCITT Group 4. */
   compression: number;
+  /** 2: the bits of each stored byte run from the least significant (read for samples under 8 bits). */
+  fillOrder: 1 | 2;
+  /** T4Options (Group 3) or T6Options (Group 4); 0 otherwise. */
+  faxOptions: number;
+  /** A palette image's ColorMap as 8-bit RGB triples, index by index; absent for other images. */
+  colorMap?: Uint8Array;
   littleEndian: boolean;
   /** Rows in each strip but a plane's last, which holds the rest (a tiled image: the tile's height). */
   rowsPerStrip: number;
@@ -108,23 +119,34 @@ function checkInfo(ifd: UtifIfd, fileLength: number, littleEndian: boolean, name
   if (width < 1 || height < 1) throw corrupt(`image size ${width}x${height}`);
   const channels = tag1(ifd, 277, 1)!;
   if (channels !== 1 && channels !== 3 && channels !== 4) throw unsupported(`${channels} samples per pixel; 1, 3 or 4 are read`);
+  const photometric = tag1(ifd, 262, channels >= 3 ? 2 : 1)!;
+  if (photometric > 3) throw unsupported(`photometric interpretation ${photometric}; gray (0, 1), RGB (2) and palette (3) images are read`);
+  const palette = photometric === 3;
+  if (palette && channels !== 1) throw unsupported(`palette image with ${channels} samples per pixel; 1, its index, is read`);
   const bits = tagValues(ifd, 258) ?? [1];
   const bitsPerSample = bits[0]!;
-  const bilevel = bitsPerSample === 1 && channels === 1;
-  if ((bitsPerSample !== 8 && bitsPerSample !== 16 && !bilevel) || bits.some((b) => b !== bitsPerSample)) {
-    throw unsupported(`bits per sample ${bits.join(',')}; 8 or 16 in every channel, or 1 in a gray image, are read`);
+  const subByte = palette ? [1, 2, 4].includes(bitsPerSample) : bitsPerSample === 1 && channels === 1;
+  if ((bitsPerSample !== 8 && bitsPerSample !== 16 && !subByte) || bits.some((b) => b !== bitsPerSample) || (palette && bitsPerSample === 16)) {
+    throw unsupported(`bits per sample ${bits.join(',')}; 8 or 16 in every channel, 1 in a gray image, or 1, 2, 4 or 8 in a palette image are read`);
   }
   const compression = tag1(ifd, 259, 1)!;
-  if (!SUPPORTED_COMPRESSION.includes(compression)) throw unsupported(`compression ${compression}; none, LZW, Deflate and PackBits are read`);
-  const photometric = tag1(ifd, 262, channels >= 3 ? 2 : 1)!;
-  if (photometric > 2) throw unsupported(`photometric interpretation ${photometric}; gray or RGB are read`);
+  if (!SUPPORTED_COMPRESSION.includes(compression)) {
+    const known = UNREAD_COMPRESSION[compression] ? ` (${UNREAD_COMPRESSION[compression]})` : '';
+    throw unsupported(`compression ${compression}${known}; none, LZW, Deflate, PackBits and, for 1-bit images, CCITT Modified Huffman, Group 3 and Group 4 are read; rewrite it uncompressed with \`tiffcp -c none in.tif out.tif\``);
+  }
+  const fax = compression === COMPRESSION.modifiedHuffman || compression === COMPRESSION.group3 || compression === COMPRESSION.group4;
+  if (fax && (bitsPerSample !== 1 || channels !== 1)) throw unsupported(`CCITT fax compression ${compression} of ${channels} ${bitsPerSample}-bit samples per pixel; it codes 1-bit images`);
+  const colorMap = palette ? readColorMap(tagValues(ifd, 320), bitsPerSample, corrupt) : undefined;
   const planarConfig = tag1(ifd, 284, 1)!;
   if (planarConfig !== 1 && planarConfig !== 2) throw unsupported(`planar configuration ${planarConfig}`);
   if ((tag1(ifd, 339, 1) ?? 1) !== 1) throw unsupported(`sample format ${tag1(ifd, 339)}; unsigned integers are read`);
   const predictor = tag1(ifd, 317, 1)!;
-  if (predictor !== 1 && (predictor !== 2 || bilevel)) throw unsupported(`predictor ${predictor} with ${bitsPerSample}-bit samples`);
-
-  if (tag1(ifd, 266, 1) !== 1) throw unsupported(`fill order ${tag1(ifd, 266)} (bits reversed within each byte)`);
+  if (predictor !== 1 && (predictor !== 2 || bitsPerSample < 8)) throw unsupported(`predictor ${predictor} with ${bitsPerSample}-bit samples`);
+  // FillOrder 2 is the TIFF spec's for 1-bit (fax) data; in 8- or 16-bit samples it is far more
+  // likely a damaged tag than bytes really stored reversed, so those stay refused.
+  const fillOrder = tag1(ifd, 266, 1)!;
+  if (fillOrder !== 1 && (fillOrder !== 2 || bitsPerSample >= 8)) throw unsupported(`fill order ${fillOrder} (bits reversed within each byte) with ${bitsPerSample}-bit samples; it is read for samples under 8 bits`);
+  const faxOptions = compression === COMPRESSION.group3 ? tag1(ifd, 292, 0)! : compression === COMPRESSION.group4 ? tag1(ifd, 293, 0)! : 0;
 
   const tiled = tagValues(ifd, 322) !== undefined;
   const kind = tiled ? 'tile' : 'strip';
@@ -137,13 +159,13 @@ function checkInfo(ifd: UtifIfd, fileLength: number, littleEndian: boolean, name
   if (tiled) {
     tile = { width: tag1(ifd, 322) ?? 0, height: tag1(ifd, 323) ?? 0 };
     if (!(tile.width >= 1 && tile.height >= 1)) throw corrupt(`tile size ${tile.width}x${tile.height}`);
-    if (bilevel && tile.width % 8 !== 0) throw unsupported(`1-bit tiles ${tile.width} pixels wide; tiles a whole number of bytes wide are read`);
+    if (bitsPerSample < 8 && (tile.width * bitsPerSample) % 8 !== 0) throw unsupported(`${bitsPerSample}-bit tiles ${tile.width} pixels wide; tiles a whole number of bytes wide are read`);
   }
   const rowsPerStrip = tile ? tile.height : Math.min(tag1(ifd, 278, height)!, height);
   if (!(rowsPerStrip >= 1)) throw corrupt(`${rowsPerStrip} rows per strip`);
   // Fewer strips than the rows need left the rest of the image zero; more, or strips of other
   // sizes than RowsPerStrip says, put rows in the wrong place. Likewise tiles.
-  const layout = chunkLayout({ width, height, channels, bitsPerSample, rowsPerStrip, planarConfig, tile });
+  const layout = chunkLayout({ width, height, channels, bitsPerSample: bitsPerSample as TiffInfo['bitsPerSample'], rowsPerStrip, planarConfig, tile });
   if (offsets.length !== layout.perPlane * layout.planes) {
     const planes = layout.planes > 1 ? ` in each of ${layout.planes} planes` : '';
     const made = tile ? `a ${width}x${height} image in ${tile.width}x${tile.height} tiles makes` : `${height} rows at ${rowsPerStrip} rows per strip make`;
@@ -159,7 +181,28 @@ function checkInfo(ifd: UtifIfd, fileLength: number, littleEndian: boolean, name
       throw corrupt(`${kind} ${i} holds ${length} bytes of pixel data, its rows of a ${width}x${height}x${channels} ${bitsPerSample}-bit image need ${need}`);
     }
   });
-  return { width, height, channels, bitsPerSample: bitsPerSample as TiffInfo['bitsPerSample'], compression, littleEndian, rowsPerStrip, planarConfig, ...(tile ? { tile } : {}), strips };
+  return {
+    width, height, channels, bitsPerSample: bitsPerSample as TiffInfo['bitsPerSample'], compression, fillOrder: fillOrder as 1 | 2, faxOptions,
+    ...(colorMap ? { colorMap } : {}), littleEndian, rowsPerStrip, planarConfig, ...(tile ? { tile } : {}), strips,
+  };
+}
+
+/** Compressions met in the wild that are not read, named in the refusal. */
+const UNREAD_COMPRESSION: Record<number, string> = { 6: 'old-style JPEG', 7: 'JPEG', 32771: 'CCITT RLEW', 34712: 'JPEG 2000', 34925: 'LZMA', 50000: 'Zstandard', 50001: 'WebP' };
+
+/**
+ * A ColorMap (every red, then every green, then every blue; 16-bit) as 8-bit RGB triples: each
+ * value's high byte, as libtiff and Pillow read it. A map whose values are all under 256 was
+ * written with 8-bit values by an old writer (read as 16-bit it would be all but black); libtiff
+ * takes those as they are, and so does this.
+ */
+function readColorMap(values: number[] | undefined, bits: number, corrupt: (what: string) => DataError): Uint8Array {
+  const n = 1 << bits;
+  if (!values || values.length !== 3 * n) throw corrupt(`palette image whose ColorMap holds ${values?.length ?? 0} values; ${bits}-bit indices need 3 x ${n}`);
+  const eightBit = values.every((v) => v < 256);
+  const map = new Uint8Array(3 * n);
+  for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) map[3 * i + c] = eightBit ? values[c * n + i]! : values[c * n + i]! >>> 8;
+  return map;
 }
 
 /**
@@ -199,18 +242,19 @@ export function decodeTiff(input: Uint8Array | ArrayBuffer, name = 'TIFF'): Tiff
   const bytes = asBytes(input);
   const { ifd, littleEndian } = parseFirstIfd(bytes, name);
   const info = checkInfo(ifd, bytes.length, littleEndian, name);
-  const { width, height, channels, bitsPerSample, compression } = info;
+  const { width, height, channels, bitsPerSample } = info;
   const layout = chunkLayout(info);
+  const coding = (chunkWidth: number) => ({ compression: info.compression, width: chunkWidth, fillOrder: info.fillOrder, faxOptions: info.faxOptions });
   const raw = new Uint8Array(layout.bytes);
   info.strips.forEach((s, i) => {
     const c = layout.chunk(i);
     const at = (c.plane * height + c.y) * layout.rowBytes + (c.x * layout.pixelBits) / 8;
     if (!info.tile) {
-      decodeChunk(bytes, s, compression, raw.subarray(at, at + c.length), `${name}: strip ${i}`);
+      decodeChunk(bytes, s, coding(width), raw.subarray(at, at + c.length), `${name}: strip ${i}`);
       return;
     }
     const tile = new Uint8Array(c.length);
-    decodeChunk(bytes, s, compression, tile, `${name}: tile ${i}`);
+    decodeChunk(bytes, s, coding(info.tile.width), tile, `${name}: tile ${i}`);
     const copy = Math.ceil((Math.min(info.tile.width, width - c.x) * layout.pixelBits) / 8);
     for (let r = 0; r < Math.min(c.rows, height - c.y); r++) {
       raw.set(tile.subarray(r * layout.chunkRowBytes, r * layout.chunkRowBytes + copy), at + r * layout.rowBytes);
@@ -222,11 +266,18 @@ export function decodeTiff(input: Uint8Array | ArrayBuffer, name = 'TIFF'): Tiff
     const view = new DataView(raw.buffer);
     data = new Uint16Array(samples);
     for (let i = 0; i < samples; i++) data[i] = view.getUint16(2 * i, littleEndian);
-  } else if (bitsPerSample === 1) {
-    const rowBytes = Math.ceil(width / 8);
+  } else if (bitsPerSample < 8) {
+    // Packed from the most significant bit, each row ending on a byte: a palette index, or a
+    // bilevel gray pixel, 0 or 255.
+    const perByte = 8 / bitsPerSample;
+    const top = (1 << bitsPerSample) - 1;
+    const scale = info.colorMap ? 1 : 255;
     data = new Uint8Array(samples);
     for (let y = 0; y < height; y++) {
-      for (let x = 0; x < width; x++) data[y * width + x] = (raw[y * rowBytes + (x >>> 3)]! >>> (7 - (x & 7))) & 1 ? 255 : 0;
+      for (let x = 0; x < width; x++) {
+        const shift = 8 - bitsPerSample * ((x % perByte) + 1);
+        data[y * width + x] = ((raw[y * layout.rowBytes + Math.floor(x / perByte)]! >>> shift) & top) * scale;
+      }
     }
   }
   if (layout.planes > 1) data = interleave(data, layout.planes, width * height);
@@ -247,7 +298,15 @@ export function decodeTiff(input: Uint8Array | ArrayBuffer, name = 'TIFF'): Tiff
     const top = bitsPerSample === 16 ? 65535 : 255;
     for (let i = 0; i < samples; i++) data[i] = top - data[i]!;
   }
+  if (info.colorMap) return { width, height, channels: 3, data: throughColorMap(data, info.colorMap) };
   return { width, height, channels, data };
+}
+
+/** Palette indices to the RGB colours their ColorMap gives them. */
+function throughColorMap(indices: Uint8Array | Uint16Array, map: Uint8Array): Uint8Array {
+  const rgb = new Uint8Array(indices.length * 3);
+  for (let p = 0; p < indices.length; p++) rgb.set(map.subarray(3 * indices[p]!, 3 * indices[p]! + 3), 3 * p);
+  return rgb;
 }
 
 /**
