@@ -22,12 +22,16 @@ export type { InitOptions, AdapterReport, PoolStats, KernelTime };
 
 // Ops, each differentiable (backward next to forward in src/kernels/<op>.ts).
 export { conv2d, conv2dForward, conv2dBackwardInput, conv2dBackwardWeight, conv2dBackwardBias } from './kernels/conv2d.js';
-export type { Conv2dOptions } from './kernels/conv2d.js';
+export type { Conv2dOptions, ConvActivation, ConvGeometry } from './kernels/conv2d.js';
 export { convAlgorithm, setConvAlgorithm, type ConvAlgorithm } from './kernels/conv2d-winograd-run.js';
 export { setConvTile } from './kernels/conv2d-launch.js';
 export type { GemmTile } from './kernels/conv2d-tiled.js';
 export { setUniformWeightsPixels } from './kernels/conv2d-uniform-weights.js';
 export { tuneConvs, convTuning, applyConvTuning, clearConvTuning, type TuneOptions, type ConvTuning, type TunedConv } from './kernels/conv2d-tuning.js';
+// Named by convAlgorithm's parameters and TunedConv's fields, so a consumer can name them too.
+export type { ConvCall, ConvCandidate } from './kernels/conv2d-tuned.js';
+export type { ConvDirection } from './kernels/conv2d-gemm-common.js';
+export type { ConvFamily } from './kernels/conv2d-gemm.js';
 export { convTranspose2d } from './kernels/conv-transpose2d.js';
 export { depthwiseConv2d } from './kernels/depthwise-conv2d.js';
 export type { DepthwiseConv2dOptions } from './kernels/depthwise-conv2d.js';
@@ -36,7 +40,7 @@ export { maxPool2d, avgPool2d, globalAvgPool2d } from './kernels/pool.js';
 export type { Pool2dOptions, AvgPool2dOptions } from './kernels/pool.js';
 export { maxPool2dWithIndices, maxUnpool2d, type MaxUnpool2dOptions } from './kernels/max-unpool.js';
 export { upsample2d } from './kernels/upsample.js';
-export type { Upsample2dOptions } from './kernels/upsample.js';
+export type { Upsample2dOptions, UpsampleMode } from './kernels/upsample.js';
 export { concat, split } from './kernels/concat.js';
 export { pad2d } from './kernels/pad.js';
 export { transpose } from './kernels/transpose.js';
@@ -50,8 +54,8 @@ export type { GroupNormOptions } from './kernels/groupnorm.js';
 export { layerNorm } from './kernels/layernorm.js';
 export type { LayerNormOptions } from './kernels/layernorm.js';
 export type { BatchNormOptions } from './kernels/batchnorm.js';
-export { matmul, linear } from './kernels/matmul.js';
-export { dropout, randomUniform } from './kernels/dropout.js';
+export { matmul, linear, type MatmulOptions } from './kernels/matmul.js';
+export { dropout, randomUniform, type DropoutOptions } from './kernels/dropout.js';
 export { bceLoss, bceWithLogits, diceLoss, bceDiceLoss } from './kernels/loss.js';
 export type { Reduction, BceOptions, DiceOptions, BceDiceOptions } from './kernels/loss.js';
 export { softmax, logSoftmax, softmaxCrossEntropy, oneHot } from './kernels/softmax.js';
@@ -62,7 +66,7 @@ export type { TverskyOptions, FocalTverskyOptions } from './kernels/overlap-loss
 export { focalLoss, sigmoidFocalLoss } from './kernels/focal-loss.js';
 export type { FocalLossOptions, SigmoidFocalLossOptions } from './kernels/focal-loss.js';
 export type { CrossEntropyOptions } from './kernels/softmax.js';
-export { channelAffine, imagenetPreprocess } from './kernels/preprocess.js';
+export { channelAffine, imagenetPreprocess, type ChannelAffine } from './kernels/preprocess.js';
 export { pow, rsqrt, reciprocal, gelu, sin, cos, sign, floor, round, log1p, expm1, maximum, minimum, greater, greaterEqual, less, lessEqual, equal, notEqual } from './kernels/elementwise-more.js';
 export type { GeluOptions } from './kernels/elementwise-more.js';
 export { where } from './kernels/where.js';
