@@ -210,7 +210,11 @@ async function buildPage(root: string): Promise<void> {
   try {
     await stat(script);
   } catch {
-    throw new UsageError(`dist/web is missing and ${script} is not there to build it`);
+    // An installed package ships dist/ without the page or its build script (package.json "files").
+    throw new UsageError(
+      `dist/web is missing and ${script} is not there to build it: the page is built from a checkout of dawnet ('npm run build:web' there), ` +
+        'then served from anywhere with --dir CHECKOUT/dist/web',
+    );
   }
   await new Promise<void>((ok, fail) => {
     execFile(process.execPath, [script], { cwd: root }, (error, stdout, stderr) => {

@@ -5,15 +5,15 @@
 export { scanLgg, loadSlice } from './lgg.js';
 export type { LggDataset, LggSlice, LggPatient, LggProblem, LggSummary, ScanLggOptions } from './lgg.js';
 export { splitDataset, kFoldSplits, checkNoPatientLeak, classCounts } from './split.js';
-export type { DataSplit, SplitOptions, KFoldOptions, ClassCounts } from './split.js';
+export type { DataSplit, SplitOptions, KFoldOptions, ClassCounts, SliceLike } from './split.js';
 export { lggDataset, DATASET_NORMALIZATIONS } from './lgg-dataset.js';
 export type { LggDatasetOptions, LggFitDataset, DatasetNormalization } from './lgg-dataset.js';
 export { BatchLoader } from './batches.js';
-export type { Batch as HostBatch, BatchOptions, BatchSample } from './batches.js';
+export type { Batch as HostBatch, BatchOptions, BatchSample, LoaderStats } from './batches.js';
 export { channelStats, applyStats, zscoreImages } from './normalize.js';
 export type { ChannelStats } from './normalize.js';
 export { decodeTiff, readTiffInfo, encodeTiff } from './tiff.js';
-export type { TiffImage, TiffInfo, EncodeTiffOptions } from './tiff.js';
+export type { TiffImage, TiffInfo, EncodeTiffOptions, TiffCompression } from './tiff.js';
 export { decodeSlice } from './slice-decode.js';
 export type { DecodedSlice } from './slice-decode.js';
 export { writeSyntheticDataset } from './synth.js';

@@ -1,6 +1,7 @@
 // dn.io: weight import and conversion, checkpoint files, saved conv tunings.
 export { loadWeights, convertWeights, readWeightFile, detectFormat } from './load-weights.js';
-export type { LoadOptions, LoadReport, ConvertOptions, ConvertReport, WeightFormat } from './load-weights.js';
+export type { LoadOptions, LoadReport, ConvertOptions, ConvertReport, WeightFormat, WeightFile, Layout, ModelKind } from './load-weights.js';
+export type { SourceTensor } from './torch.js';
 export { encodeWeights, saveWeights } from './save-weights.js';
 export { encodeSafetensors, decodeSafetensors } from './safetensors.js';
 export type { HostTensor, DecodedSafetensors } from './safetensors.js';

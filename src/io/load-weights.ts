@@ -15,7 +15,7 @@
 // 'features.block1_conv1.weight' ... 'top.fc1.weight' like Keras's layers.
 
 import { ArgumentError, FormatError, ShapeError } from '../errors.js';
-import { describeValue } from '../graph/args.js';
+import { describeValue, expectChoice, expectKnownOptions, expectOptionalBoolean, expectOptions } from '../graph/args.js';
 import { assertLive } from '../graph/tensor.js';
 import { runtime } from '../gpu/runtime.js';
 import { Module } from '../nn/module.js';
@@ -26,7 +26,8 @@ import { readTorch, type SourceTensor } from './torch.js';
 
 export type WeightFormat = 'torch' | 'keras-h5' | 'safetensors';
 export type ModelKind = 'vgg16' | 'unet' | 'generic';
-type Layout = 'torch' | 'keras' | 'dawnet' | 'unknown';
+/** Whose names and layouts a weight file holds, as detected. */
+export type Layout = 'torch' | 'keras' | 'dawnet' | 'unknown';
 
 export interface LoadOptions {
   format?: 'auto' | WeightFormat;
@@ -54,7 +55,9 @@ export interface WeightFile {
 const shapeText = (s: readonly number[]) => `[${s.join(', ')}]`;
 
 /** Picks the reader by magic bytes; throws FormatError 'not a weight file' for anything else. */
-export function detectFormat(bytes: Uint8Array, source: string): WeightFormat {
+export function detectFormat(bytes: Uint8Array, source = '<bytes>'): WeightFormat {
+  // A string or an array indexes as bytes would and named a format, or none, for what is not a file.
+  if (!(bytes instanceof Uint8Array)) throw new ArgumentError(`detectFormat: bytes must be a Uint8Array, got ${describeValue(bytes)}`);
   // A zip opens with a local header (PK 3 4) or, empty, with its end record (PK 5 6).
   if (bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && ((bytes[2] === 3 && bytes[3] === 4) || (bytes[2] === 5 && bytes[3] === 6))) return 'torch';
   const hdf5 = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
@@ -70,8 +73,28 @@ export function detectFormat(bytes: Uint8Array, source: string): WeightFormat {
   throw new FormatError(`${source}: not a weight file (not a PyTorch .pt/.pth zip or pickle, an HDF5 .h5 or a .safetensors file)`);
 }
 
-/** Reads and decodes a weight file from a path or bytes. */
-export async function readWeightFile(input: string | Uint8Array | ArrayBuffer, opts: LoadOptions = {}, op = 'loadWeights'): Promise<WeightFile> {
+/** A weight file's source: a path, or its bytes (a number made an empty buffer of that size). */
+function checkSource(op: string, role: string, v: unknown): void {
+  if (typeof v === 'string' ? v === '' : !(v instanceof Uint8Array) && !(v instanceof ArrayBuffer)) {
+    throw new ArgumentError(`${op}: ${role} must be a file path, a Uint8Array or an ArrayBuffer, got ${describeValue(v)}`);
+  }
+}
+
+/** The options a reader takes (`known`), each of its type: { stict: false } loaded strictly, silently. */
+function checkLoadOptions(op: string, opts: unknown, known: readonly string[]): asserts opts is LoadOptions & ConvertOptions {
+  expectOptions(op, opts, '{ strict: false }');
+  const o = (opts ?? {}) as Record<string, unknown>;
+  expectKnownOptions(op, o, known, {});
+  expectChoice(op, 'format', o.format, ['auto', 'torch', 'keras-h5', 'safetensors']);
+  expectOptionalBoolean(op, 'strict', o.strict);
+  expectChoice(op, 'model', o.model, ['vgg16', 'unet']);
+  if (o.name !== undefined && typeof o.name !== 'string') throw new ArgumentError(`${op}: name must be a string, got ${describeValue(o.name)}`);
+}
+
+/** Reads and decodes a weight file from a path or bytes; `op` names the public call in errors. */
+export async function readWeightFile(input: string | Uint8Array | ArrayBuffer, opts: LoadOptions = {}, op = 'readWeightFile'): Promise<WeightFile> {
+  checkSource(op, 'input', input);
+  checkLoadOptions(op, opts, ['format', 'strict', 'name']);
   let bytes: Uint8Array;
   if (typeof input === 'string') {
     const { readFileBytes } = await import('./files.js');
@@ -264,10 +287,8 @@ function listNames(names: string[]): string {
  */
 export async function loadWeights(model: Module, source: string | Uint8Array | ArrayBuffer, opts: LoadOptions = {}): Promise<LoadReport> {
   if (!(model instanceof Module)) throw new ArgumentError(`loadWeights: model must be a Module, got ${describeValue(model)}`);
-  if (typeof source !== 'string' && !(source instanceof Uint8Array) && !(source instanceof ArrayBuffer)) {
-    throw new ArgumentError(`loadWeights: source must be a file path, a Uint8Array or an ArrayBuffer, got ${describeValue(source)}`);
-  }
-  const file = await readWeightFile(source, opts);
+  checkSource('loadWeights', 'source', source);
+  const file = await readWeightFile(source, opts, 'loadWeights');
   const state = model.stateDict();
   const targets = new Map([...state].map(([n, t]) => [n, [...t.shape]]));
   const kind = targets.has('features.block1_conv1.weight') ? 'vgg16' : targets.has('encoder1.enc1conv1.weight') ? 'unet' : 'generic';
@@ -297,6 +318,10 @@ export interface ConvertReport {
 
 /** Rewrites a weight file as a dawnet-named, dawnet-layout .safetensors (`dawnet convert`). */
 export async function convertWeights(inPath: string, outPath: string, opts: ConvertOptions = {}): Promise<ConvertReport> {
+  for (const [role, path] of [['inPath', inPath], ['outPath', outPath]] as const) {
+    if (typeof path !== 'string' || path === '') throw new ArgumentError(`convertWeights: ${role} must be a file path, got ${describeValue(path)}`);
+  }
+  checkLoadOptions('convertWeights', opts, ['model', 'format']);
   const { hasNodeFs, makeParentFolder, sameFile, writeFileAtomic } = await import('./files.js');
   if (!hasNodeFs()) {
     throw new ArgumentError('convertWeights: reads and writes files, which needs Node; in a browser load the bytes into the model with dn.io.loadWeights(model, bytes) and encode them with dn.io.encodeWeights(model)');

@@ -1,7 +1,7 @@
 export { Optimizer } from './optimizer.js';
 export type { NamedParameter, OptimizerScalars, OptimizerSetting } from './optimizer.js';
 export { Adam, AdamW } from './adam.js';
-export type { AdamOptions } from './adam.js';
+export type { AdamOptions, AdamKerasOptions, BiasCorrection } from './adam.js';
 export { SGD } from './sgd.js';
 export type { SgdOptions } from './sgd.js';
 export { RMSprop } from './rmsprop.js';

@@ -146,6 +146,10 @@ describe('a Node project using the package', () => {
     const info = run(bin, ['info'], pkg.project);
     expect(info.status, info.summary).toBe(0);
     expect(info.stdout).toMatch(/^adapter: +\S/m);
+    // The package has no page nor its build script: serve says where the page comes from.
+    const serve = run(bin, ['serve', '--port', '0'], pkg.project);
+    expect(serve.status, serve.summary).toBe(1);
+    expect(serve.stderr).toMatch(/dist\/web is missing .* built from a checkout of dawnet .* --dir CHECKOUT\/dist\/web/);
   });
 });
 
@@ -168,6 +172,12 @@ console.log(out.shape, bytes.length, stats.bytesInUse);
 dn.shutdown();
 export type Named = [dn.ConvActivation, dn.ConvGeometry, dn.ConvCall, dn.ConvCandidate, dn.ConvDirection, dn.ConvFamily,
   dn.UpsampleMode, dn.MatmulOptions, dn.DropoutOptions, dn.ChannelAffine, dn.TunedConv, dn.Conv2dOptions];
+// The option and result types the namespaces' signatures name, nameable from them too.
+export type NamedInNamespaces = [dn.train.EarlyStoppingOptions, dn.train.ModelCheckpointOptions, dn.train.ReduceLROnPlateauOptions,
+  dn.train.Mode, dn.train.EpochProgress, dn.train.Overlap, dn.train.SegmentationOptions, dn.optim.AdamKerasOptions,
+  dn.optim.BiasCorrection, dn.data.SliceLike, dn.data.LoaderStats, dn.data.TiffCompression, dn.io.WeightFile, dn.io.Layout,
+  dn.io.ModelKind, dn.io.SourceTensor, dn.augment.AffineParams, dn.augment.SamplingOptions, dn.augment.MaskMode,
+  dn.augment.FillMode, dn.augment.Interpolation, dn.augment.Parametrisation, dn.nn.SequentialEntry];
 // @ts-expect-error a string is not a tensor (were the API typed any, this line would be an error)
 dn.conv2d('x', w);
 // @ts-expect-error grad may be null under strict
