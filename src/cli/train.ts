@@ -29,7 +29,7 @@ export const trainSpec: CommandSpec = {
     size: { type: 'number', help: 'working image size in pixels', default: 256 },
     lr: { type: 'number', help: 'learning rate (default: classify 1e-3, segment 1e-4)' },
     optimizer: { type: 'string', help: "the optimiser (sgd with momentum 0.9, adamw with weight decay 0.01); classify takes Keras's conventions where they differ (Adam's and RMSprop's epsilon), segment PyTorch's", choices: [...OPTIMIZERS], default: 'adam' },
-    seed: { type: 'number', help: 'seed for splits, initialisation, shuffling and augmentation', default: 42 },
+    seed: { type: 'number', help: 'seed for splits, initialisation, dropout, shuffling and augmentation: the same data, seed and flags give the same run bit for bit on the same adapter, unless --tune-convs', default: 42 },
     augment: { type: 'string', help: 'augmentation preset (the notebook\'s best: hflip+elastic, alpha [2,6], sigma 2.5)', choices: AUGMENT_PRESETS, default: 'hflip+elastic' },
     split: { type: 'string', help: "'patient' keeps each patient in one split; 'slice' is the notebook's leaking random split (warns)", choices: ['patient', 'slice'], default: 'patient' },
     'test-fraction': { type: 'number', help: 'fraction of patients held out for test', default: 0.1 },
@@ -56,7 +56,7 @@ export const trainSpec: CommandSpec = {
     limit: { type: 'number', help: 'use at most this many training slices (quick runs; 0 = all)', default: 0 },
     workers: { type: 'number', help: 'decoding threads (default: cores - 1, at most 4)' },
     strict: { type: 'boolean', help: 'stop on the first bad file instead of skipping it' },
-    'tune-convs': { type: 'boolean', help: "time each conv's algorithms on this device on the first batch and run the fastest (kept in the run folder as conv-tuning.json, used by --resume, eval and predict)" },
+    'tune-convs': { type: 'boolean', help: "time each conv's algorithms on this device on the first batch and run the fastest (kept in the run folder as conv-tuning.json, used by --resume, eval and predict); chosen by timing, so two tuned runs may choose differently, and their results then differ" },
   },
   examples: [
     'dawnet train segment --data kaggle_3m --out runs/unet',

@@ -36,9 +36,10 @@ export function clean(text: string): string {
     .join('\n');
 }
 
-export function runCli(cli: string, args: string[], opts: { timeoutMs?: number; onStdout?: (chunk: string, kill: (s: NodeJS.Signals) => void) => void } = {}): Promise<CliResult> {
+/** `env`: variables set for the child on top of this process's (LP_NUM_THREADS, say). */
+export function runCli(cli: string, args: string[], opts: { timeoutMs?: number; env?: Record<string, string>; onStdout?: (chunk: string, kill: (s: NodeJS.Signals) => void) => void } = {}): Promise<CliResult> {
   return new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 300_000);
