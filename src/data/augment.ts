@@ -224,17 +224,24 @@ export interface AffineOptions extends SamplingOptions {
  * the ranges, so changing one range does not shift the others' draws.
  */
 export function drawAffineParams(n: number, height: number, width: number, options: AffineOptions = {}): AffineParams[] {
-  expectOptions('drawAffineParams', options, '{ rotation: 10, zoom: 0.1, seed: 1 }');
-  checkOptions('drawAffineParams', options, AFFINE);
-  for (const key of ['rotation', 'widthShift', 'heightShift'] as const) expectOptionalNumber('affine', key, options[key]);
+  // A negative n threw from Array.from; a fractional size scaled the shifts silently.
+  for (const [role, v] of [['n', n], ['height', height], ['width', width]] as const) expectNumber('drawAffineParams', role, v, { integer: true, min: 0 });
+  return drawParams('drawAffineParams', n, height, width, options);
+}
+
+/** drawAffineParams's draw, its errors naming `op` (affine, when it draws for itself). */
+function drawParams(op: string, n: number, height: number, width: number, options: AffineOptions): AffineParams[] {
+  expectOptions(op, options, '{ rotation: 10, zoom: 0.1, seed: 1 }');
+  checkOptions(op, options, AFFINE);
+  for (const key of ['rotation', 'widthShift', 'heightShift'] as const) expectOptionalNumber(op, key, options[key]);
   const zoom = options.zoom ?? 0;
   if (typeof zoom !== 'number' && !(Array.isArray(zoom) && zoom.length === 2)) {
-    throw new ArgumentError(`affine: zoom must be a number or a range [low, high], got ${describeValue(zoom)}`);
+    throw new ArgumentError(`${op}: zoom must be a number or a range [low, high], got ${describeValue(zoom)}`);
   }
-  for (const z of typeof zoom === 'number' ? [zoom] : zoom) expectOptionalNumber('affine', 'zoom', z);
-  const rand = seededRandom(resolveSeed('affine', options.seed));
+  for (const z of typeof zoom === 'number' ? [zoom] : zoom) expectOptionalNumber(op, 'zoom', z);
+  const rand = seededRandom(resolveSeed(op, options.seed));
   const [zlo, zhi] = typeof zoom === 'number' ? [1 - zoom, 1 + zoom] : zoom;
-  if (!(zlo > 0 && zhi >= zlo)) throw new ShapeError(`affine: zoom range [${zlo}, ${zhi}] must be positive and ordered`);
+  if (!(zlo > 0 && zhi >= zlo)) throw new ShapeError(`${op}: zoom range [${zlo}, ${zhi}] must be positive and ordered`);
   const symmetric = (range: number): number => range * (2 * rand() - 1);
   const pixels = (range: number, size: number): number => (range < 1 ? range * size : range);
   return Array.from({ length: n }, () => ({
@@ -278,7 +285,7 @@ export function affine(x: Tensor, options: AffineOptions = {}): Augmented {
   checkOptions('affine', options, AFFINE);
   checkMask('affine', x, options.mask);
   const [n, h, w] = x.shape;
-  const params = options.params ?? drawAffineParams(n, h, w, options);
+  const params = options.params ?? drawParams('affine', n, h, w, options);
   if (params.length !== n) throw new ShapeError(`affine: ${params.length} parameter sets for a batch of ${n}`);
   params.forEach(checkAffineParams);
   const matrices = tensor(Float32Array.from(params.flatMap((p) => affineMatrix(p, h, w))), [n, 6]);

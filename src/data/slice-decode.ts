@@ -7,6 +7,8 @@
 // many exports save it) with its one channel given as all three. A slice the scan accepts is one
 // predict accepts, and the other way round.
 
+import { ArgumentError } from '../errors.js';
+import { describeValue, expectNumber } from '../graph/args.js';
 import { DataError } from './errors.js';
 import { decodeTiff, type TiffImage } from './tiff.js';
 
@@ -46,6 +48,11 @@ export interface DecodedSlice {
 
 /** Decodes a slice and its mask (TIFF bytes) to the working size S. Names are the files, for error messages. */
 export function decodeSlice(imageBytes: Uint8Array | ArrayBuffer, maskBytes: Uint8Array | ArrayBuffer, size: number, names: { image: string; mask: string } = { image: 'image', mask: 'mask' }): DecodedSlice {
+  for (const [role, bytes] of [['imageBytes', imageBytes], ['maskBytes', maskBytes]] as const) {
+    if (!(bytes instanceof Uint8Array) && !(bytes instanceof ArrayBuffer)) throw new ArgumentError(`decodeSlice: ${role} must be a Uint8Array or an ArrayBuffer, got ${describeValue(bytes)}`);
+  }
+  // The resize to size x size: 0 or a fraction made an empty or ragged slice.
+  expectNumber('decodeSlice', 'size', size, { integer: true, min: 1 });
   const image = decodeTiff(imageBytes, names.image);
   const mask = decodeTiff(maskBytes, names.mask);
   checkPair(image, mask, names.image, names.mask);

@@ -8,6 +8,8 @@
 // same patients give the same split on every machine, whatever order their slices come in. Also the seeded RNG the data pipeline shares.
 
 import { splitmix32 } from '../util/random.js';
+import { ArgumentError } from '../errors.js';
+import { describeValue, expectChoice, expectFunction, expectKnownOptions, expectNumber, expectOptions } from '../graph/args.js';
 import { DataError } from './errors.js';
 import { byCodePoint } from './lgg-names.js';
 
@@ -76,12 +78,35 @@ export interface SplitOptions {
 }
 
 export function classCounts(slices: readonly SliceLike[]): ClassCounts {
+  checkSlices('classCounts', slices);
   const tumour = slices.filter((s) => s.label === 1).length;
   return { patients: new Set(slices.map((s) => s.patient)).size, slices: slices.length, tumour, empty: slices.length - tumour };
 }
 
-function checkFraction(name: string, f: number): void {
-  if (!(f >= 0 && f < 1)) throw new DataError(`split: ${name} fraction must be in [0, 1), got ${f}`);
+function checkFraction(op: string, name: string, f: unknown): void {
+  expectNumber(op, name, f, { min: 0, below: 1 });
+}
+
+/**
+ * Slices of { patient, label }: a slice without a patient would be grouped under 'undefined' with
+ * every other such slice, and a number for the list failed inside as "slices.map is not a function".
+ */
+function checkSlices(op: string, slices: unknown): asserts slices is SliceLike[] {
+  if (!Array.isArray(slices)) throw new ArgumentError(`${op}: slices must be an array of { patient, label }, got ${describeValue(slices)}`);
+  const bad = slices.findIndex((s: Partial<SliceLike> | null) => typeof s?.patient !== 'string' || typeof s.label !== 'number');
+  if (bad >= 0) throw new ArgumentError(`${op}: slices[${bad}] must have a patient (a string) and a label (a number), got ${describeValue(slices[bad])}`);
+}
+
+/** The options of a split, by key and type, before anything is drawn: an unknown key kept its default silently. */
+function checkSplitOptions(op: string, slices: unknown, options: unknown, known: readonly string[]): asserts options is SplitOptions & KFoldOptions {
+  checkSlices(op, slices);
+  expectOptions(op, options, '{ seed: 1 }', true);
+  const o = options as Record<string, unknown>;
+  expectKnownOptions(op, o, known, {});
+  expectNumber(op, 'seed', o.seed, { integer: true });
+  for (const key of ['test', 'val'] as const) if (known.includes(key) && o[key] !== undefined) checkFraction(op, key, o[key]);
+  if (known.includes('level')) expectChoice(op, 'level', o.level, ['patient', 'slice']);
+  if (o.warn !== undefined) expectFunction(op, 'warn', o.warn);
 }
 
 /** How many of n go to a part of fraction f: rounded, but at least one when f > 0 and some remain. */
@@ -113,10 +138,9 @@ function assemble<T extends SliceLike>(slices: readonly T[], level: DataSplit<T>
 
 /** Splits by patient (default) into train, val and test. Slices keep their input order within a set. */
 export function splitDataset<T extends SliceLike>(slices: readonly T[], options: SplitOptions): DataSplit<T> {
+  checkSplitOptions('splitDataset', slices, options, ['seed', 'test', 'val', 'level', 'warn']);
   const testFraction = options.test ?? 0.1;
   const valFraction = options.val ?? 0.2;
-  checkFraction('test', testFraction);
-  checkFraction('val', valFraction);
   if (options.level === 'slice') return splitSlices(slices, options.seed, testFraction, valFraction, options.warn ?? console.warn);
 
   const order = shuffled(patientsSorted(slices), seededRandom(options.seed));
@@ -171,15 +195,15 @@ export interface KFoldOptions {
  * tumour-free patients would score Dice on empty masks alone), and fold sizes differ by at most one.
  */
 export function kFoldSplits<T extends SliceLike>(slices: readonly T[], options: KFoldOptions): DataSplit<T>[] {
+  checkSplitOptions('kFoldSplits', slices, options, ['k', 'seed', 'test']);
   const { k, seed } = options;
   const testFraction = options.test ?? 0;
-  checkFraction('test', testFraction);
+  expectNumber('kFoldSplits', 'k', k, { integer: true, min: 2 });
   const random = seededRandom(seed);
   const order = shuffled(patientsSorted(slices), random);
   const nTest = partSize(order.length, testFraction);
   const test = order.slice(0, nTest);
   const rest = order.slice(nTest);
-  if (!Number.isInteger(k) || k < 2) throw new DataError(`split: k-fold needs a whole number of folds, 2 or more, got ${k}`);
   if (k > rest.length) {
     // Each fold validates on a group of one patient or more: say what leaves too few.
     const held = nTest ? `; the test fraction ${testFraction} holds out ${nTest} of them` : '';
@@ -247,6 +271,10 @@ export function leakingPatients(split: DataSplit<SliceLike>): string[] {
 
 /** Throws a DataError when any patient appears in two parts of the split. */
 export function checkNoPatientLeak(split: DataSplit<SliceLike>): void {
+  const parts = ['train', 'val', 'test'] as const;
+  if (typeof split !== 'object' || split === null || !parts.every((p) => Array.isArray(split[p]))) {
+    throw new ArgumentError(`checkNoPatientLeak: split must be a split's { train, val, test } (splitDataset's), got ${describeValue(split)}`);
+  }
   const leaking = leakingPatients(split);
   if (leaking.length > 0) {
     throw new DataError(`split: ${leaking.length} patients appear in more than one of train/val/test (${leaking.slice(0, 3).join(', ')}${leaking.length > 3 ? ', ...' : ''})`);

@@ -18,6 +18,8 @@
 
 // @ts-expect-error utif ships no type declarations; UtifApi below declares the part dawnet uses.
 import UTIFModule from 'utif';
+import { ArgumentError } from '../errors.js';
+import { describeValue, expectChoice, expectKnownOptions, expectNumber, expectOptionalNumber, expectOptions } from '../graph/args.js';
 import { DataError } from './errors.js';
 import { COMPRESSION, decodeChunk } from './tiff-codecs.js';
 
@@ -66,8 +68,11 @@ export interface TiffInfo {
 
 const SUPPORTED_COMPRESSION: readonly number[] = Object.values(COMPRESSION);
 
-function asBytes(input: Uint8Array | ArrayBuffer): Uint8Array {
-  return input instanceof Uint8Array ? input : new Uint8Array(input);
+/** The file's bytes: `new Uint8Array(3)` of a number, or of a string, read as a file of zeros. */
+function asBytes(op: string, input: unknown): Uint8Array {
+  if (input instanceof Uint8Array) return input;
+  if (input instanceof ArrayBuffer) return new Uint8Array(input);
+  throw new ArgumentError(`${op}: bytes must be a Uint8Array or an ArrayBuffer, got ${describeValue(input)}`);
 }
 
 function tagValues(ifd: UtifIfd, tag: number): number[] | undefined {
@@ -232,14 +237,14 @@ function chunkLayout(info: Pick<TiffInfo, 'width' | 'height' | 'channels' | 'bit
 
 /** Reads and checks the header of a TIFF without decoding pixels (cheap: no decompression). */
 export function readTiffInfo(input: Uint8Array | ArrayBuffer, name = 'TIFF'): TiffInfo {
-  const bytes = asBytes(input);
+  const bytes = asBytes('readTiffInfo', input);
   const { ifd, littleEndian } = parseFirstIfd(bytes, name);
   return checkInfo(ifd, bytes.length, littleEndian, name);
 }
 
 /** Decodes the first image of a TIFF. `name` (the file) opens every error message. */
 export function decodeTiff(input: Uint8Array | ArrayBuffer, name = 'TIFF'): TiffImage {
-  const bytes = asBytes(input);
+  const bytes = asBytes('decodeTiff', input);
   const { ifd, littleEndian } = parseFirstIfd(bytes, name);
   const info = checkInfo(ifd, bytes.length, littleEndian, name);
   const { width, height, channels, bitsPerSample } = info;
@@ -349,6 +354,14 @@ const TYPE_BYTES: Record<TagType, number> = { 3: 2, 4: 4, 5: 8 };
  * values. Gray for 1 channel, RGB for 3, RGB plus unassociated alpha for 4.
  */
 export function encodeTiff(image: TiffImage, options: EncodeTiffOptions = {}): Uint8Array {
+  const op = 'encodeTiff';
+  if (typeof image !== 'object' || image === null) throw new ArgumentError(`${op}: image must be { width, height, channels, data }, got ${describeValue(image)}`);
+  for (const key of ['width', 'height'] as const) expectNumber(op, key, image[key], { integer: true, min: 1 });
+  expectOptions(op, options, "{ compression: 'packbits' }");
+  // An unknown key or compression wrote the default, uncompressed, without a word.
+  expectKnownOptions(op, options, ['compression', 'deflate', 'rowsPerStrip'], {});
+  expectChoice(op, 'compression', options.compression, ['none', 'packbits', 'deflate']);
+  expectOptionalNumber(op, 'rowsPerStrip', options.rowsPerStrip, { integer: true, min: 1 });
   const { width, height, channels, data } = image;
   const compression = options.compression ?? 'none';
   const bytesPerSample = data instanceof Uint16Array ? 2 : 1;

@@ -3,7 +3,7 @@
 // The limits large models need are requested explicitly (a device only gets the defaults
 // otherwise: 128 MiB storage bindings, 16 KiB workgroup memory).
 
-import { DeviceLostError, NoDeviceError } from '../errors.js';
+import { ArgumentError, DeviceLostError, NoDeviceError } from '../errors.js';
 
 export interface InitOptions {
   /** 'high-performance' (default) or 'low-power'. */
@@ -12,6 +12,33 @@ export interface InitOptions {
   dawnOptions?: string[];
   /** Upper bound on bytes the buffer pool may hold; default: no bound beyond the device's. */
   memoryBudget?: number;
+}
+
+const INIT_OPTIONS = ['powerPreference', 'dawnOptions', 'memoryBudget'];
+
+/**
+ * init's options, checked whether or not a device is already held: a misspelt key or a budget
+ * given as text would otherwise be dropped without a word (a second init() ignores them anyway,
+ * and a first would run unbounded).
+ */
+export function checkInitOptions(options: unknown): asserts options is InitOptions {
+  const shown = (v: unknown) => (typeof v === 'string' ? `the string '${v}'` : Array.isArray(v) ? `an array of ${v.length}` : String(v));
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new ArgumentError(`init: options must be an object such as { memoryBudget: 2 ** 30 }, got ${shown(options)}`);
+  }
+  const o = options as Record<string, unknown>;
+  const unknown = Object.keys(o).filter((k) => !INIT_OPTIONS.includes(k));
+  if (unknown.length) throw new ArgumentError(`init: unknown option ${unknown.map((k) => `'${k}'`).join(', ')}; the options are ${INIT_OPTIONS.join(', ')}`);
+  if (o.powerPreference !== undefined && o.powerPreference !== 'high-performance' && o.powerPreference !== 'low-power') {
+    throw new ArgumentError(`init: powerPreference must be 'high-performance' or 'low-power', got ${shown(o.powerPreference)}`);
+  }
+  if (o.dawnOptions !== undefined && !(Array.isArray(o.dawnOptions) && o.dawnOptions.every((d) => typeof d === 'string'))) {
+    throw new ArgumentError(`init: dawnOptions must be an array of strings such as ['backend=vulkan'], got ${shown(o.dawnOptions)}`);
+  }
+  const budget = o.memoryBudget;
+  if (budget !== undefined && !(typeof budget === 'number' && Number.isFinite(budget) && budget > 0)) {
+    throw new ArgumentError(`init: memoryBudget must be a positive number of bytes, got ${shown(budget)}`);
+  }
 }
 
 export interface AdapterReport {
@@ -129,8 +156,20 @@ export async function acquireDevice(options: InitOptions = {}): Promise<GpuConte
         'it are gone; files already saved are not: call `await dn.init()` for a new device and load ' +
         'the weights or the last checkpoint again',
     );
+    lossCauses.set(ctx.lost, `${info.reason}: ${info.message}`);
   });
   return ctx;
+}
+
+const lossCauses = new WeakMap<DeviceLostError, string>();
+
+/**
+ * What the driver said of a lost device ('destroyed: device was destroyed'), for callers whose
+ * advice differs from the library's (a training run says --resume, not dn.init()); null for an
+ * error that did not come from a device's loss here.
+ */
+export function deviceLossCause(e: unknown): string | null {
+  return e instanceof DeviceLostError ? (lossCauses.get(e) ?? null) : null;
 }
 
 export function adapterName(report: AdapterReport): string {

@@ -8,7 +8,7 @@
 import { KernelError, LimitError, NoDeviceError } from '../errors.js';
 import { BufferPool, largestBufferSize } from './buffer-pool.js';
 import { BindGroupCache } from './bind-group-cache.js';
-import { acquireDevice, type GpuContext, type InitOptions } from './device.js';
+import { acquireDevice, checkInitOptions, type GpuContext, type InitOptions } from './device.js';
 import { GpuTimer } from './gpu-timer.js';
 import { patientAwait } from './patient-wait.js';
 import { describeSources, stagingGroups, type ReadSource } from './readback.js';
@@ -442,6 +442,7 @@ let shutdowns = 0;
 let released = false;
 
 export function initRuntime(options: InitOptions = {}): Promise<Runtime> {
+  checkInitOptions(options);
   if (current && !current.ctx.lost) return Promise.resolve(current);
   if (acquiring) return acquiring;
   const generation = shutdowns;

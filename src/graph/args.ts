@@ -50,6 +50,17 @@ export function expectTensorList(op: string, role: string, v: unknown): asserts 
   v.forEach((t, i) => expectTensor(op, `${role}[${i}]`, t));
 }
 
+/**
+ * Host values (a metric's scores, a mask): an array or a typed array of numbers. A tensor is
+ * named as such: those functions run on the host, so it is read back first.
+ */
+export function expectHostArray(op: string, role: string, v: unknown): asserts v is ArrayLike<number> {
+  const numbers = Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView) && !(v instanceof BigInt64Array) && !(v instanceof BigUint64Array));
+  if (numbers) return;
+  const read = typeof (v as { toArray?: unknown } | null)?.toArray === 'function' ? ' (a tensor: read it with await t.toArray() first)' : '';
+  throw new ArgumentError(`${op}: ${role} must be an array or typed array of numbers, got ${describeValue(v)}${read}`);
+}
+
 /** A function (the body of scope, noGrad, profile or tuneConvs). */
 export function expectFunction(op: string, role: string, v: unknown): void {
   if (typeof v !== 'function') throw new ArgumentError(`${op}: ${role} must be a function, got ${describeValue(v)}`);

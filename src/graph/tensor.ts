@@ -4,7 +4,7 @@
 // pool when the last reference goes. Nothing relies on garbage collection.
 
 import { ArgumentError, DawnetError, DisposedError, NoDeviceError, ShapeError } from '../errors.js';
-import { describeValue, expectKnownOptions, expectOptions } from './args.js';
+import { describeValue, expectKnownOptions, expectOptionalBoolean, expectOptions } from './args.js';
 import { hostData } from './host-data.js';
 import { isCurrentRuntime, runtime, type BufferSlice, type Runtime } from '../gpu/runtime.js';
 import { backward, releaseNode, type TapeNode } from './autograd.js';
@@ -41,9 +41,10 @@ export function formatShape(shape: Shape): string {
 }
 
 function checkShape(shape: Shape, what: string): void {
-  for (const d of shape) {
-    if (!Number.isInteger(d) || d < 0) throw new ShapeError(`${what}: invalid shape ${formatShape(shape)}`);
-  }
+  shape.forEach((d: unknown, i) => {
+    if (typeof d !== 'number') throw new ArgumentError(`${what}: shape[${i}] must be a number, got ${describeValue(d)}`);
+    if (!Number.isInteger(d) || d < 0) throw new ShapeError(`${what}: invalid shape ${formatShape(shape)}: size ${i} is ${d}, sizes are whole numbers >= 0`);
+  });
 }
 
 /** The options of dn.tensor, zeros and full; another key ({ requires_grad }) is refused, not ignored. */
@@ -124,6 +125,7 @@ export class Tensor {
   }
 
   async toArray(): Promise<Float32Array> {
+    assertLive('toArray', this);
     const buffer = this.buffer;
     if (this.size === 0) return new Float32Array(0);
     return new Float32Array(await runtime('toArray').read(buffer, this.size * 4, this.describe()));
@@ -134,11 +136,13 @@ export class Tensor {
    * array() and PyTorch's tolist() give them: what dn.tensor(data) takes back.
    */
   async toNested(): Promise<NestedNumbers> {
+    assertLive('toNested', this);
     return nest(await this.toArray(), this.shape);
   }
 
   /** Reads a one-element tensor. */
   async item(): Promise<number> {
+    assertLive('item', this);
     if (this.size !== 1) throw new ShapeError(`item: ${this.describe()} has ${this.size} elements, expected 1`);
     return (await this.toArray())[0];
   }
@@ -254,10 +258,8 @@ export type NestedNumbers = number | readonly NestedNumbers[];
 export function tensor(data: ArrayLike<number> | readonly NestedNumbers[], shape?: Shape, options: TensorOptions = {}): Tensor {
   const { values, shape: nested } = hostData('tensor', data);
   if (shape !== undefined) checkShapeArg('tensor', shape);
-  expectOptions('tensor', options, "{ requiresGrad: true, name: 'w' }");
-  expectKnownOptions('tensor', options, TENSOR_OPTIONS, {});
+  checkTensorOptions('tensor', options);
   const s = shape ?? nested;
-  checkShape(s, 'tensor');
   if (shapeSize(s) !== values.length) {
     throw new ShapeError(`tensor: ${values.length} values do not fill shape ${formatShape(s)}`);
   }
@@ -276,9 +278,23 @@ export function nest(values: ArrayLike<number>, shape: Shape): NestedNumbers {
   return build(0, 0);
 }
 
-/** A shape argument that is not an array (dn.zeros(3) for dn.zeros([3])). */
-function checkShapeArg(op: string, shape: unknown): void {
+/** A shape argument: an array (not dn.zeros(3) for dn.zeros([3])) of whole sizes >= 0. */
+export function checkShapeArg(op: string, shape: unknown): asserts shape is Shape {
   if (!Array.isArray(shape)) throw new ArgumentError(`${op}: shape must be an array of sizes, got ${describeValue(shape)}`);
+  checkShape(shape, op);
+}
+
+/**
+ * The options of tensor, zeros and full, by key and by type: { requiresGrad: 'false' } would
+ * otherwise be truthy and record gradients, and a name that is not a string would label buffers
+ * and errors with whatever it is.
+ */
+function checkTensorOptions(op: string, options: unknown): asserts options is TensorOptions {
+  expectOptions(op, options, "{ requiresGrad: true, name: 'w' }");
+  expectKnownOptions(op, options as object, TENSOR_OPTIONS, {});
+  const { requiresGrad, name } = options as Record<string, unknown>;
+  expectOptionalBoolean(op, 'requiresGrad', requiresGrad);
+  if (name !== undefined && typeof name !== 'string') throw new ArgumentError(`${op}: name must be a string, got ${describeValue(name)}`);
 }
 
 /**
@@ -288,9 +304,7 @@ function checkShapeArg(op: string, shape: unknown): void {
  */
 export function zeros(shape: Shape, options: TensorOptions = {}): Tensor {
   checkShapeArg('zeros', shape);
-  expectOptions('zeros', options, "{ requiresGrad: true, name: 'w' }");
-  expectKnownOptions('zeros', options, TENSOR_OPTIONS, {});
-  checkShape(shape, 'zeros');
+  checkTensorOptions('zeros', options);
   const t = created(shape, options, 'zeros');
   runtime().clear(t.buffer, 0, Math.max(4, t.size * 4));
   return t;
@@ -299,11 +313,9 @@ export function zeros(shape: Shape, options: TensorOptions = {}): Tensor {
 /** dn.full(shape, value): zeros for 0; another value is uploaded, the device's buffer checked first. */
 export function full(shape: Shape, value: number, options: TensorOptions = {}): Tensor {
   checkShapeArg('full', shape);
-  checkShape(shape, 'full');
   if (typeof value !== 'number') throw new ArgumentError(`full: value must be a number, got ${describeValue(value)}`);
+  checkTensorOptions('full', options);
   if (value === 0 && !Object.is(value, -0)) return zeros(shape, options);
-  expectOptions('full', options, "{ requiresGrad: true, name: 'w' }");
-  expectKnownOptions('full', options, TENSOR_OPTIONS, {});
   const t = created(shape, options, 'full');
   if (t.size) runtime().write(t.buffer, new Float32Array(t.size).fill(value));
   return t;

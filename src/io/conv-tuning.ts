@@ -1,16 +1,22 @@
 // Tuned conv algorithms (tuneConvs, src/kernels/conv2d-tuning.ts) as a JSON file, so that a later
 // run on the same adapter starts with them instead of timing every conv again.
 
-import { FormatError } from '../errors.js';
+import { ArgumentError, FormatError } from '../errors.js';
+import { describeValue } from '../graph/args.js';
 import { applyConvTuning, convTuning } from '../kernels/conv2d-tuning.js';
-import { ArgumentError } from '../errors.js';
 import { hasNodeFs, nodeFs, writeFileAtomic } from './files.js';
 
 /** A page keeps its tuning as text: what to use where there is no file system. */
 const IN_BROWSER = 'in a browser, keep JSON.stringify(dn.convTuning()) (localStorage, a download) and give it back with dn.applyConvTuning(text)';
 
 /** Writes this device's tuned choices to `path`, atomically; returns how many were written. */
+/** A tuning file's path: Node's own error for a number named no call. */
+function checkPath(op: string, path: unknown): void {
+  if (typeof path !== 'string' || path === '') throw new ArgumentError(`${op}: path must be a file path, got ${describeValue(path)}`);
+}
+
 export async function saveConvTuning(path: string): Promise<number> {
+  checkPath('saveConvTuning', path);
   if (!hasNodeFs()) throw new ArgumentError(`saveConvTuning: writing ${path} needs Node's file system; ${IN_BROWSER}`);
   const t = convTuning();
   await writeFileAtomic(path, `${JSON.stringify(t, null, 1)}\n`, 'saveConvTuning');
@@ -22,6 +28,7 @@ export async function saveConvTuning(path: string): Promise<number> {
  * Errors name the file: a missing or unreadable one, bad JSON, a bad entry, another adapter's.
  */
 export async function loadConvTuning(path: string): Promise<number> {
+  checkPath('loadConvTuning', path);
   if (!hasNodeFs()) throw new ArgumentError(`loadConvTuning: reading ${path} needs Node's file system; ${IN_BROWSER}`);
   let text: string;
   try {

@@ -3,8 +3,8 @@
 // raw little-endian tensor bytes. Offsets are relative to the end of the header. dawnet writes
 // F32; it reads F32, F64, F16, BF16 and the integer types, converting to float32.
 
-import { ArgumentError, FormatError } from '../errors.js';
-import { describeValue } from '../graph/args.js';
+import { ArgumentError, FormatError, ShapeError } from '../errors.js';
+import { describeValue, isPlainObject as isOptionsObject } from '../graph/args.js';
 
 export interface HostTensor {
   shape: number[];
@@ -16,8 +16,38 @@ const DTYPE_BYTES: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I
 /** Header size cap: real files have headers of kilobytes; 100 MB means a corrupt length field. */
 const MAX_HEADER = 100_000_000;
 
+/**
+ * Safetensors metadata is string to string (its spec; Python's reader refuses anything else), so
+ * a number or an object there would make a file other readers cannot open.
+ */
+export function expectMetadata(op: string, metadata: unknown): void {
+  if (!isOptionsObject(metadata)) throw new ArgumentError(`${op}: metadata must be an object of strings such as { epoch: '3' }, got ${describeValue(metadata)}`);
+  for (const [key, value] of Object.entries(metadata)) {
+    if (typeof value !== 'string') throw new ArgumentError(`${op}: metadata.${key} must be a string (safetensors metadata is text), got ${describeValue(value)}: String(value) or JSON.stringify(value) it`);
+  }
+}
+
+/**
+ * Each tensor a Float32Array whose length fills its shape: the header is written from the shape
+ * and the bytes from the data, so a mismatch made a file whose offsets lie (a Float64Array wrote
+ * past the end, a plain array wrote nothing).
+ */
+function checkHostTensors(op: string, tensors: unknown): asserts tensors is Map<string, HostTensor> {
+  if (!(tensors instanceof Map)) throw new ArgumentError(`${op}: tensors must be a Map of name to { shape, data }, got ${describeValue(tensors)}`);
+  for (const [name, t] of tensors as Map<unknown, Partial<HostTensor> | null>) {
+    if (typeof name !== 'string' || name === '__metadata__') throw new ArgumentError(`${op}: a tensor cannot be named ${describeValue(name)} (names are strings, and __metadata__ is the format's own)`);
+    if (!(t?.data instanceof Float32Array)) throw new ArgumentError(`${op}: tensor '${name}' needs data in a Float32Array, got ${describeValue(t?.data)}`);
+    const shape: unknown = t.shape;
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) throw new ShapeError(`${op}: tensor '${name}' needs a shape of whole sizes >= 0, got ${describeValue(shape)}${Array.isArray(shape) ? ` [${shape.join(', ')}]` : ''}`);
+    const size = shape.reduce((a: number, d: number) => a * d, 1);
+    if (size !== t.data.length) throw new ShapeError(`${op}: tensor '${name}' has ${t.data.length} values for its shape [${shape.join(', ')}] of ${size}`);
+  }
+}
+
 /** The bytes' type says they own a plain ArrayBuffer, so a page's `new Blob([bytes])` type-checks. */
 export function encodeSafetensors(tensors: Map<string, HostTensor>, metadata: Record<string, string> = {}): Uint8Array<ArrayBuffer> {
+  checkHostTensors('encodeSafetensors', tensors);
+  expectMetadata('encodeSafetensors', metadata);
   const header: Record<string, unknown> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   let offset = 0;
@@ -82,9 +112,9 @@ export interface DecodedSafetensors {
 }
 
 /** Parses a .safetensors file. `source` (a path or name) appears in every error. */
-export function decodeSafetensors(input: Uint8Array | ArrayBuffer, source: string): DecodedSafetensors {
+export function decodeSafetensors(input: Uint8Array | ArrayBuffer, source = '<bytes>'): DecodedSafetensors {
   // An ArrayBuffer is what fetch's arrayBuffer() and a FileReader give a page.
-  if (!(input instanceof Uint8Array) && !(input instanceof ArrayBuffer)) throw new ArgumentError(`${source}: expected the file's bytes (a Uint8Array or an ArrayBuffer), got ${describeValue(input)}`);
+  if (!(input instanceof Uint8Array) && !(input instanceof ArrayBuffer)) throw new ArgumentError(`decodeSafetensors: input must be the file's bytes (a Uint8Array or an ArrayBuffer), got ${describeValue(input)}${source ? ` for ${source}` : ''}`);
   const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
   if (bytes.length < 8) throw new FormatError(`${source}: not a safetensors file (${bytes.length} bytes)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -36,7 +36,7 @@
 import { ShapeError } from '../errors.js';
 import { f32, packParams, u32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
-import { expectOptionalTensor, expectOptions, expectTensor, nchwHint } from '../graph/args.js';
+import { expectKnownOptions, expectOptionalBoolean, expectOptionalNumber, expectOptionalTensor, expectOptions, expectTensor, nchwHint } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { assertLive, emptyTensor, formatShape, zeros, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, range } from './chunking.js';
@@ -328,10 +328,11 @@ function checkShapes(x: Tensor, params: [string, Tensor | null][], options: Batc
       throw new ShapeError(`batchNorm2d: ${name} ${formatShape(t.shape)} does not match the ${c} channels of x ${formatShape(x.shape)}${nchwHint(x.shape, t.shape[0])}`);
     }
   }
-  const momentum = options.momentum ?? 0.1;
-  const eps = options.eps ?? 1e-5;
-  if (!(momentum >= 0 && momentum <= 1)) throw new ShapeError(`batchNorm2d: momentum must be in [0, 1], got ${momentum}`);
-  if (!(eps > 0)) throw new ShapeError(`batchNorm2d: eps must be positive, got ${eps}`);
+  // By type too: { training: 'false' } was truthy, and momentum '0.1' passed a range test by coercion.
+  expectOptionalBoolean('batchNorm2d', 'training', options.training);
+  expectOptionalBoolean('batchNorm2d', 'relu', options.relu);
+  expectOptionalNumber('batchNorm2d', 'momentum', options.momentum, { min: 0, max: 1 });
+  expectOptionalNumber('batchNorm2d', 'eps', options.eps, { above: 0 });
   // PyTorch's refusal: one value per channel normalises to 0 (its variance is 0), and no running
   // variance can be made from it. Inference normalises with the running statistics instead. An
   // empty batch (none) is not refused, as PyTorch does not since 1.4: nothing to normalise.
@@ -453,6 +454,7 @@ export function batchNorm2d(
   expectOptionalTensor(op, 'runningMean', runningMean);
   expectOptionalTensor(op, 'runningVar', runningVar);
   expectOptions(op, options, '{ training: true, momentum: 0.1, eps: 1e-5 }', true);
+  expectKnownOptions(op, options, ['training', 'momentum', 'eps', 'relu'], {});
   const training = options.training;
   const relu = !!options.relu;
   const { y, mean, invStd } = batchNorm2dForward(x, gamma, beta, runningMean, runningVar, options);

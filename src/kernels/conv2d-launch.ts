@@ -90,7 +90,8 @@ export function convTileOverride(): GemmTile | null {
  */
 export function setConvTile(tile: GemmTile | string | null): void {
   // Checked here: a tile the kernel generator cannot build would fail at the next conv's compile.
-  const checked = tile === null ? null : typeof tile === 'string' ? parseGemmTile(tile) : checkGemmTile(tile);
+  const who = 'setConvTile: conv tile';
+  const checked = tile === null ? null : typeof tile === 'string' ? parseGemmTile(tile, who) : checkGemmTile(tile, undefined, who);
   const device = runtime().device;
   if (checked === null) tileOverride.delete(device);
   else tileOverride.set(device, checked);

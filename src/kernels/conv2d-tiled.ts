@@ -102,18 +102,19 @@ export const formatGemmTile = (t: GemmTile): string => `${t.bm}x${t.bn}x${t.bk}/
  * dividing BM and BN, at most 256 threads, each loading a whole number of values of both
  * operands per slice, and both slices within the 16 KiB of workgroup memory every adapter has.
  */
-export function parseGemmTile(spec: string): GemmTile {
-  const m = /^(\d+)x(\d+)x(\d+)\/(\d+)x(\d+)$/.exec(spec.trim());
-  if (!m) throw new ArgumentError(`conv tile: expected BMxBNxBK/TMxTN (e.g. 128x128x16/8x8), got '${spec}'`);
+/** `who` leads an error: the public call and argument that gave the tile ('setConvTile: conv tile'). */
+export function parseGemmTile(spec: string, who = 'conv tile'): GemmTile {
+  const m = typeof spec === 'string' ? /^(\d+)x(\d+)x(\d+)\/(\d+)x(\d+)$/.exec(spec.trim()) : null;
+  if (!m) throw new ArgumentError(`${who}: expected BMxBNxBK/TMxTN (e.g. 128x128x16/8x8), got ${describeValue(spec)}`);
   const [bm, bn, bk, tm, tn] = m.slice(1).map(Number);
-  return checkGemmTile({ bm, bn, bk, tm, tn }, spec);
+  return checkGemmTile({ bm, bn, bk, tm, tn }, spec, who);
 }
 
 /** A tile given as an object (setConvTile), checked as parseGemmTile checks a written one. */
-export function checkGemmTile(t: GemmTile, label?: string): GemmTile {
+export function checkGemmTile(t: GemmTile, label?: string, who = 'conv tile'): GemmTile {
   const sizes = t && typeof t === 'object' ? [t.bm, t.bn, t.bk, t.tm, t.tn] : [];
   if (sizes.length !== 5 || !sizes.every((v) => Number.isInteger(v) && v > 0)) {
-    throw new ArgumentError(`conv tile: expected { bm, bn, bk, tm, tn } of positive whole numbers or 'BMxBNxBK/TMxTN', got ${describeValue(t)}`);
+    throw new ArgumentError(`${who}: expected { bm, bn, bk, tm, tn } of positive whole numbers or 'BMxBNxBK/TMxTN', got ${describeValue(t)}`);
   }
   const { bm, bn, bk, tm, tn } = t;
   const threads = (bm / tm) * (bn / tn);
@@ -126,7 +127,7 @@ export function checkGemmTile(t: GemmTile, label?: string): GemmTile {
       : '',
     (bk * (bm + bn) * 4) > 16384 ? `slices of ${bk * (bm + bn) * 4} bytes exceed 16 KiB of workgroup memory` : '',
   ].filter((p) => p);
-  if (problems.length) throw new ArgumentError(`conv tile ${label ?? formatGemmTile(t)}: ${problems.join('; ')}`);
+  if (problems.length) throw new ArgumentError(`${who} ${label ?? formatGemmTile(t)}: ${problems.join('; ')}`);
   return { bm, bn, bk, tm, tn };
 }
 

@@ -38,7 +38,7 @@ export function clearConvTuning(): void {
  * field; `source` names where they came from in errors (a file name). Choices from another adapter
  * are refused: what is fastest on one device says little about the next. Returns how many were taken.
  */
-export function applyConvTuning(data: unknown, source = 'conv tuning'): number {
+export function applyConvTuning(data: unknown, source = 'applyConvTuning: tuning'): number {
   const rt = runtime();
   const t = parseTuning(typeof data === 'string' ? parseJson(data, source) : data, source);
   const here = adapterName(rt.ctx.report);

@@ -6,10 +6,10 @@
 // fastest way (cuDNN's benchmark mode, done explicitly). The choices can be saved as JSON and
 // loaded in a later run on the same adapter.
 
-import { LimitError } from '../errors.js';
+import { ArgumentError, LimitError } from '../errors.js';
 import { isCpuAdapterReport } from '../gpu/adapter-kind.js';
 import { runtime } from '../gpu/runtime.js';
-import { expectFunction, expectOptions } from '../graph/args.js';
+import { describeValue, expectChoice, expectFunction, expectKnownOptions, expectOptionalNumber, expectOptions } from '../graph/args.js';
 import { noGrad } from '../graph/autograd.js';
 import { full, type Tensor } from '../graph/tensor.js';
 import { backwardInputGemm, backwardWeightGemm, forwardGemm } from './conv2d.js';
@@ -84,7 +84,7 @@ const MAX_SAMPLE_OUTPUT_BYTES = 256 * 2 ** 20;
  */
 export async function tuneConvs(fn: () => unknown, options: TuneOptions = {}): Promise<TunedConv[]> {
   expectFunction('tuneConvs', 'fn', fn);
-  expectOptions('tuneConvs', options, "{ algorithms: ['direct', 'winograd'] }");
+  checkTuneOptions(options);
   const calls = await recordConvs(fn);
   await runtime().sync();
   const tuned: TunedConv[] = [];
@@ -95,6 +95,26 @@ export async function tuneConvs(fn: () => unknown, options: TuneOptions = {}): P
     tuned.push(t);
   }
   return tuned;
+}
+
+/**
+ * Every option, before fn runs: a bad reps or margin was found only after the step had run, and
+ * a misspelt key, an unknown algorithm or clock left the defaults in place without a word.
+ */
+function checkTuneOptions(options: unknown): asserts options is TuneOptions {
+  const op = 'tuneConvs';
+  expectOptions(op, options, "{ algorithms: ['direct', 'winograd'] }");
+  const o = (options ?? {}) as Record<string, unknown>;
+  expectKnownOptions(op, o, ['reps', 'algorithms', 'margin', 'clock', 'tiles'], {});
+  expectOptionalNumber(op, 'reps', o.reps, { integer: true, min: 1 });
+  expectOptionalNumber(op, 'margin', o.margin, { min: 0, below: 1 });
+  expectChoice(op, 'clock', o.clock, ['gpu', 'wall']);
+  for (const key of ['algorithms', 'tiles'] as const) {
+    const list = o[key];
+    if (list === undefined) continue;
+    if (!Array.isArray(list)) throw new ArgumentError(`${op}: ${key} must be an array, got ${describeValue(list)}`);
+    list.forEach((v: unknown, i) => (key === 'tiles' ? parseGemmTile(v as string, `${op}: tiles[${i}]`) : expectChoice(op, `algorithms[${i}]`, v, CONV_ALGORITHMS, false)));
+  }
 }
 
 /**
@@ -159,7 +179,7 @@ function candidates(call: ConvCall, options: TuneOptions): ConvCandidate[] {
   const wanted = options.algorithms ?? (cpu ? CONV_ALGORITHMS.filter((a) => !CPU_UNTUNED.includes(a)) : CONV_ALGORITHMS);
   const { direction: dir, geometry: g } = call;
   const n = gemmColumns(dir, g);
-  const wide = (options.tiles ?? TUNING_TILES.map(formatGemmTile)).map(parseGemmTile).filter((t) => t.bn < 2 * Math.max(n, 4));
+  const wide = (options.tiles ?? TUNING_TILES.map(formatGemmTile)).map((t) => parseGemmTile(t)).filter((t) => t.bn < 2 * Math.max(n, 4));
   const out: ConvCandidate[] = [];
   for (const algorithm of CONV_ALGORITHMS.filter((a) => wanted.includes(a) && algorithmRuns(a, dir, g))) {
     if (algorithm === 'winograd-fused') {

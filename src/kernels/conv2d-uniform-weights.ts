@@ -84,7 +84,7 @@ const pixelsOverride = new WeakMap<GPUDevice, number>();
  * register budget that decides the best count is the GPU's to say.
  */
 export function setUniformWeightsPixels(pixels: number | null): void {
-  if (pixels !== null && !(Number.isInteger(pixels) && pixels >= 1 && pixels <= 16)) throw new ArgumentError(`setUniformWeightsPixels: expected a whole number from 1 to 16 or null, got ${describeValue(pixels)}`);
+  if (pixels !== null && !(Number.isInteger(pixels) && pixels >= 1 && pixels <= 16)) throw new ArgumentError(`setUniformWeightsPixels: expected a whole number from 1 to 16 or null, got ${describeValue(pixels)} (pixels a thread)`);
   const device = runtime().device;
   if (pixels === null) pixelsOverride.delete(device);
   else pixelsOverride.set(device, pixels);

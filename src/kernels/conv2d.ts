@@ -207,7 +207,8 @@ export function checkBias(op: string, b: Tensor | null | undefined, channels: nu
 function checkGradArgs(op: string, dy: unknown, other: unknown, otherRole: string, shape: unknown, shapeRole: string, opts: unknown): void {
   expectTensor(op, 'gradient dy', dy);
   expectTensor(op, otherRole, other);
-  if (!Array.isArray(shape)) throw new ArgumentError(`${op}: ${shapeRole} must be an array of 4 sizes, got ${describeValue(shape)}`);
+  if (!Array.isArray(shape) || shape.some((d) => typeof d !== 'number')) throw new ArgumentError(`${op}: ${shapeRole} must be an array of 4 sizes, got ${describeValue(shape)}`);
+  if (shape.length !== 4 || !shape.every((d: number) => Number.isInteger(d) && d >= 0)) throw new ShapeError(`${op}: ${shapeRole} must be 4 whole sizes >= 0, got ${formatShape(shape)}`);
   expectOptions(op, opts, "{ stride: 2, padding: 'same' }");
   expectKnownOptions(op, opts as object, CONV2D_OPTIONS);
 }
@@ -367,7 +368,7 @@ export function conv2dBackwardInput(dy: Tensor, w: Tensor, xShape: Shape, opts: 
   checkGradArgs('conv2d.backwardInput', dy, w, 'weight w', xShape, 'xShape', opts);
   if (isGrouped(opts)) return groupedConvBackwardInput(dy, w, xShape, opts);
   if (isDilated(opts)) return dilatedConvBackwardInput(dy, w, xShape, opts);
-  const g = conv2dGeometry(xShape, w.shape, opts);
+  const g = conv2dGeometry(xShape, w.shape, opts, 'conv2d.backwardInput');
   checkGradShape('conv2d.backwardInput', dy, [g.n, g.ho, g.wo, g.cout]);
   return backwardInputGemm(g, dy, w, null);
 }
@@ -376,7 +377,7 @@ export function conv2dBackwardWeight(dy: Tensor, x: Tensor, wShape: Shape, opts:
   checkGradArgs('conv2d.backwardWeight', dy, x, 'input x', wShape, 'wShape', opts);
   if (isGrouped(opts)) return groupedConvBackwardWeight(dy, x, wShape, opts);
   if (isDilated(opts)) return dilatedConvBackwardWeight(dy, x, wShape, opts);
-  const g = conv2dGeometry(x.shape, wShape, opts);
+  const g = conv2dGeometry(x.shape, wShape, opts, 'conv2d.backwardWeight');
   checkGradShape('conv2d.backwardWeight', dy, [g.n, g.ho, g.wo, g.cout]);
   return backwardWeightGemm(g, dy, x);
 }

@@ -11,12 +11,11 @@
 // Past the binding limit (kernels/chunking.ts) both kernels run in flat chunks; params.first gives
 // each chunk its global element index, so the mask does not depend on the chunking.
 
-import { ArgumentError, ShapeError } from '../errors.js';
 import { f32, packParams, u32 } from '../gpu/params.js';
 import type { KernelSpec } from '../gpu/runtime.js';
-import { describeValue, expectOptions, expectTensor } from '../graph/args.js';
+import { expectKnownOptions, expectNumber, expectOptionalBoolean, expectOptions, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
-import { emptyTensor, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
+import { checkShapeArg, emptyTensor, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
 
@@ -87,15 +86,13 @@ fn main(${LINEAR_MAIN_ARGS}) {
 }`,
 };
 
-function checkSeed(op: string, seed: number): void {
-  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) {
-    throw new ShapeError(`${op}: seed must be an integer in [0, 2^32), got ${seed}`);
-  }
+function checkSeed(op: string, seed: unknown): void {
+  expectNumber(op, 'seed', seed, { integer: true, min: 0, max: 0xffffffff });
 }
 
 /** A tensor of uniform [0, 1) values: element i is randomUniformRef(seed, i). */
 export function randomUniform(shape: Shape, seed: number): Tensor {
-  if (!Array.isArray(shape)) throw new ArgumentError(`randomUniform: shape must be an array of sizes, got ${describeValue(shape)}`);
+  checkShapeArg('randomUniform', shape);
   checkSeed('randomUniform', seed);
   const per = chunkItems(uniformSpec.name, shapeSize(shape), [part(planned('random.uniform', shape), 1)]);
   const out = emptyTensor(shape, 'random.uniform');
@@ -132,9 +129,12 @@ export interface DropoutOptions {
 export function dropout(x: Tensor, options: DropoutOptions): Tensor {
   expectTensor('dropout', 'input x', x);
   expectOptions('dropout', options, '{ rate: 0.5, seed: 1 }', true);
+  expectKnownOptions('dropout', options, ['rate', 'seed', 'training'], {});
   const { rate, seed } = options;
-  if (!(rate >= 0 && rate < 1)) throw new ShapeError(`dropout: rate must be in [0, 1), got ${rate}`);
+  // By type: a rate of '0.5' passed the old range test by coercion.
+  expectNumber('dropout', 'rate', rate, { min: 0, below: 1 });
   checkSeed('dropout', seed);
+  expectOptionalBoolean('dropout', 'training', options.training);
   if (options.training === false || rate === 0) {
     return record('dropout', [x], x.share(), (dy) => [dy.share()]);
   }

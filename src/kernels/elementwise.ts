@@ -35,6 +35,8 @@ export interface UnaryDef {
   saves: 'x' | 'y';
   /** What the scalar c is, for ops that take one (checked, and named in errors). */
   param?: string;
+  /** The public op an error names, where this is one step of it (clampMin is clamp's). */
+  api?: string;
   /** WGSL helper functions the expressions call (over T; they may read params.nan and params.inf). */
   wgsl?: string;
 }
@@ -60,8 +62,8 @@ export const UNARY = {
   // clamp(x, lo, hi) runs as clampMin then clampMax; the gradient passes where x is inside the
   // bounds, the bounds themselves included, as PyTorch's clamp. A NaN x stays NaN and gets no
   // gradient, as there; both are tested from its bits (keepingNan), not left to max or >=.
-  clampMin: { forward: keepingNan('x', 'max(x, T(c))'), backward: `select(T(0.0), dy, (x >= T(c)) & !${isNanBits('x', 'U')})`, saves: 'x', param: 'min' },
-  clampMax: { forward: keepingNan('x', 'min(x, T(c))'), backward: `select(T(0.0), dy, (x <= T(c)) & !${isNanBits('x', 'U')})`, saves: 'x', param: 'max' },
+  clampMin: { forward: keepingNan('x', 'max(x, T(c))'), backward: `select(T(0.0), dy, (x >= T(c)) & !${isNanBits('x', 'U')})`, saves: 'x', param: 'min', api: 'clamp' },
+  clampMax: { forward: keepingNan('x', 'min(x, T(c))'), backward: `select(T(0.0), dy, (x <= T(c)) & !${isNanBits('x', 'U')})`, saves: 'x', param: 'max', api: 'clamp' },
   // d|x|/dx = sign(x): 0 at 0, as PyTorch's; NaN at NaN, as PyTorch's and the reference's (WGSL's
   // sign of a NaN is not defined, and lavapipe's is 0, which hid a NaN input from the gradient).
   abs: { forward: 'abs(x)', backward: `select(dy * sign(x), x, ${isNanBits('x', 'U')})`, saves: 'x' },
@@ -159,11 +161,15 @@ export function unaryBackward(op: AnyUnaryOp, dy: Tensor, saved: Tensor, c = 0):
   return flatPass(unarySpec(op, 'backward', width), [dy, saved], `${op}.dx`, c, width);
 }
 
-/** Differentiable unary op. */
-export function unary(op: AnyUnaryOp, x: Tensor, c = 0): Tensor {
-  expectTensor(op, 'x', x);
-  const { param, saves } = ALL_UNARY[op];
-  if (param) expectNumber(op, param, c, { finite: false });
+/**
+ * Differentiable unary op. An op with a param needs `c` given: dn.scale(x) in plain JavaScript
+ * would otherwise scale by a default 0 without a word.
+ */
+export function unary(op: AnyUnaryOp, x: Tensor, given?: number): Tensor {
+  const { param, saves, api = op }: UnaryDef = ALL_UNARY[op];
+  expectTensor(api, 'x', x);
+  if (param) expectNumber(api, param, given, { finite: false });
+  const c = given ?? 0;
   const y = unaryForward(op, x, c);
   const saved = saves === 'x' ? x : y;
   return record(op, [x], y, (dy, _needs, [s]) => [unaryBackward(op, dy, s, c)], [saved]);

@@ -33,7 +33,7 @@
 import { ShapeError } from '../errors.js';
 import { f32, packParams, u32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
-import { expectNumber, expectOptionalNumber, expectOptions, expectTensor, nchwHint } from '../graph/args.js';
+import { expectKnownOptions, expectNumber, expectOptionalNumber, expectOptions, expectTensor, nchwHint } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Tensor } from '../graph/tensor.js';
 import { checkWhole } from './chunking.js';
@@ -333,6 +333,7 @@ export function groupNorm(x: Tensor, gamma: Tensor, beta: Tensor, options: Group
   expectTensor(op, 'gamma', gamma);
   expectTensor(op, 'beta', beta);
   expectOptions(op, options, '{ groups: 32, eps: 1e-5 }', true);
+  expectKnownOptions(op, options, ['groups', 'eps'], {});
   // An empty batch: its groups and parameters checked, an empty output (empty-batch.ts).
   if (isEmptyBatch(x)) {
     checkGroupsAndParams(op, x, gamma, beta, options);

@@ -12,7 +12,7 @@
 // groups: 1 itself.
 
 import { ShapeError } from '../errors.js';
-import { expectOptionalNumber, expectOptions, expectTensor } from '../graph/args.js';
+import { expectKnownOptions, expectOptionalNumber, expectOptions, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { reshape } from '../graph/reshape.js';
 import { scope } from '../graph/scope.js';
@@ -43,6 +43,7 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, options: Layer
   expectTensor(op, 'gamma', gamma);
   expectTensor(op, 'beta', beta);
   expectOptions(op, options, '{ eps: 1e-5 }');
+  expectKnownOptions(op, options, ['eps'], {});
   expectOptionalNumber(op, 'options.eps', options.eps, { above: 0 });
   const empty = isEmptyBatch(x);
   if (x.rank < 1 || (x.size === 0 && !empty)) throw new ShapeError(`${op}: x ${formatShape(x.shape)} has no axis to normalise`);

@@ -23,7 +23,7 @@
 import { ShapeError } from '../errors.js';
 import { packParams, u32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
-import { expectKnownOptions, expectOptionalTensor, expectOptions, expectTensor } from '../graph/args.js';
+import { expectKnownOptions, expectOptionalBoolean, expectOptionalTensor, expectOptions, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Tensor } from '../graph/tensor.js';
 import { binaryForward } from './elementwise.js';
@@ -286,6 +286,8 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   expectTensor('matmul', 'b', b);
   expectOptions('matmul', options, '{ transposeB: true }');
   expectKnownOptions('matmul', options, ['transposeA', 'transposeB'], {});
+  expectOptionalBoolean('matmul', 'transposeA', options.transposeA);
+  expectOptionalBoolean('matmul', 'transposeB', options.transposeB);
   const opts = { transposeA: options.transposeA ?? false, transposeB: options.transposeB ?? false };
   if (a.rank > 2 || b.rank > 2) return batchedMatmul(a, b, opts, matmul2d);
   return matmul2d(a, b, opts);

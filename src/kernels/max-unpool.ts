@@ -55,7 +55,7 @@ fn main(${LINEAR_MAIN_ARGS}) {
 export function maxPool2dWithIndices(x: Tensor, opts: Pool2dOptions): { y: Tensor; indices: Tensor } {
   expectTensor('maxPool2dWithIndices', 'input x', x);
   if (x.shape.length === 4 && x.shape[1] * x.shape[2] > MAX_INDEXED) throw new ShapeError(`maxPool2dWithIndices: ${x.describe()} has more than 2^24 pixels a plane, past float32's exact indices`);
-  const { y, argmax } = maxPool2dForward(x, opts);
+  const { y, argmax } = maxPool2dForward(x, opts, 'maxPool2dWithIndices');
   try {
     const per = chunkItems('maxPool2dWithIndices', argmax.size, [part(argmax, 1), part(planned('maxPool2d.indices', argmax.shape), 1)]);
     const indices = emptyTensor(argmax.shape, 'maxPool2d.indices');

@@ -9,10 +9,10 @@
 // pixel over at most three rows (reflect: itself and the two mirrors) or, for replicate's edges,
 // the padded rows beyond them. One thread per element, vec4 over channels where C % 4 == 0.
 
-import { ShapeError } from '../errors.js';
+import { ArgumentError, ShapeError } from '../errors.js';
 import { f32, i32, packParams, u32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
-import { expectChoice, expectKnownOptions, expectNumber, expectOptions, expectTensor } from '../graph/args.js';
+import { describeValue, expectChoice, expectKnownOptions, expectNumber, expectOptions, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Tensor } from '../graph/tensor.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, type VecWidth } from './wgsl.js';
@@ -139,11 +139,11 @@ function geometry(x: Tensor, pads: unknown, options: Pad2dOptions): PadGeometry 
   expectChoice(op, 'mode', mode, PAD_MODES);
   const value = options.value ?? 0;
   expectNumber(op, 'value', value, { finite: false });
-  if (x.rank !== 4) throw new ShapeError(`${op}: expected an NHWC input of rank 4, got ${x.describe()}`);
+  if (x.rank !== 4) throw new ShapeError(`${op}: expected an NHWC input x of rank 4, got ${x.describe()}`);
   const p = typeof pads === 'number' ? [pads, pads, pads, pads] : pads;
-  if (!Array.isArray(p) || p.length !== 4 || !p.every((v) => Number.isInteger(v) && v >= 0)) {
-    throw new ShapeError(`${op}: pads must be a non-negative integer or [top, bottom, left, right] of them, got ${JSON.stringify(pads)}`);
-  }
+  const what = 'pads must be a non-negative integer or [top, bottom, left, right] of them';
+  if (!Array.isArray(p) || p.some((v) => typeof v !== 'number')) throw new ArgumentError(`${op}: ${what}, got ${describeValue(pads)}`);
+  if (p.length !== 4 || !p.every((v: number) => Number.isInteger(v) && v >= 0)) throw new ShapeError(`${op}: ${what}, got [${p.join(', ')}]`);
   const [n, h, w, c] = x.shape;
   const [top, bottom, left, right] = p as number[];
   if (mode === 'reflect' && (Math.max(top, bottom) >= h || Math.max(left, right) >= w)) {

@@ -145,7 +145,7 @@ function explicitOut(size: number, k: number, s: number, p: number, ceilMode: bo
 /** Validates x's shape and the options; the output size and padding, as described above. */
 export function pool2dGeometry(op: string, xShape: Shape, opts: AvgPool2dOptions & Pick<Pool2dOptions, 'dilation'>, known: readonly string[] = MAX_POOL_OPTIONS): Pool2dGeometry {
   const win = poolWindow(op, opts, known);
-  if (xShape.length !== 4) throw new ShapeError(`${op}: expected an NHWC input of rank 4, got ${formatShape(xShape)}`);
+  if (xShape.length !== 4) throw new ShapeError(`${op}: expected an NHWC input x of rank 4, got ${formatShape(xShape)}`);
   const [n, h, w, c] = xShape;
   if (h === 0 || w === 0) throw new ShapeError(`${op}: empty input ${formatShape(xShape)}`);
   const { sh, sw } = win;

@@ -210,8 +210,8 @@ const MAX_BACKWARD_DISJOINT = { 1: maxBackwardSpec(1, 'disjoint'), 4: maxBackwar
 const MAX_BACKWARD_DILATED = { 1: maxBackwardSpec(1, 'dilated'), 4: maxBackwardSpec(4, 'dilated') } as const;
 
 /** y and the winners' positions (u32 bits in a tensor of y's shape: not float data, only for the backward). */
-export function maxPool2dForward(x: Tensor, opts: Pool2dOptions): { y: Tensor; argmax: Tensor } {
-  const g = pool2dGeometry('maxPool2d', x.shape, opts, MAX_POOL_OPTIONS);
+export function maxPool2dForward(x: Tensor, opts: Pool2dOptions, op = 'maxPool2d'): { y: Tensor; argmax: Tensor } {
+  const g = pool2dGeometry(op, x.shape, opts, MAX_POOL_OPTIONS);
   const shape = [g.n, g.outH, g.outW, g.c];
   const width = vecWidth(g.c);
   const [y, argmax] = poolPass(MAX_FORWARD[width], g, [x], [['maxPool2d.out', shape], ['maxPool2d.argmax', shape]], undefined, width);
@@ -396,7 +396,7 @@ function channelBlock(c: number): number {
 }
 
 export function globalAvgPool2dForward(x: Tensor): Tensor {
-  if (x.rank !== 4) throw new ShapeError(`globalAvgPool2d: expected an NHWC input of rank 4, got ${formatShape(x.shape)}`);
+  if (x.rank !== 4) throw new ShapeError(`globalAvgPool2d: expected an NHWC input x of rank 4, got ${formatShape(x.shape)}`);
   const [n, h, w, c] = x.shape;
   if (h * w === 0) throw new ShapeError(`globalAvgPool2d: empty spatial size in ${formatShape(x.shape)}`);
   const cb = channelBlock(c);

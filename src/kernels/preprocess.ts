@@ -3,10 +3,10 @@
 // which covers Keras's "caffe" mode (RGB->BGR, subtract the ImageNet BGR mean on 0..255 input),
 // torchvision's (x/255 - mean) / std, and plain rescaling. Not differentiable: it feeds inputs.
 
-import { ShapeError } from '../errors.js';
+import { ArgumentError, ShapeError } from '../errors.js';
 import { packParams, u32, f32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
-import { expectChoice, expectOptions, expectTensor } from '../graph/args.js';
+import { describeValue, expectChoice, expectKnownOptions, expectNumber, expectOptions, expectTensor } from '../graph/args.js';
 import { emptyTensor, type Tensor } from '../graph/tensor.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
 
@@ -41,11 +41,18 @@ export interface ChannelAffine {
 }
 
 export function channelAffine(x: Tensor, a: ChannelAffine): Tensor {
-  expectTensor('channelAffine', 'input x', x);
-  expectOptions('channelAffine', a, '{ perm: [0, 1, 2], scale: [1, 1, 1], shift: [0, 0, 0] }', true);
-  const c = x.shape[x.rank - 1];
-  if (c > 4 || a.perm.length !== c || a.scale.length !== c || a.shift.length !== c || a.perm.some((p) => p < 0 || p >= c)) {
-    throw new ShapeError(`channelAffine: ${c} channels need perm, scale and shift of length ${c} (at most 4), got ${x.describe()}`);
+  const op = 'channelAffine';
+  expectTensor(op, 'input x', x);
+  expectOptions(op, a, '{ perm: [0, 1, 2], scale: [1, 1, 1], shift: [0, 0, 0] }', true);
+  expectKnownOptions(op, a, ['perm', 'scale', 'shift'], {});
+  const c = x.rank ? x.shape[x.rank - 1] : 0;
+  if (c < 1 || c > 4) throw new ShapeError(`${op}: input x must have 1 to 4 channels on its last axis, got ${x.describe()}`);
+  // Each entry reaches a uniform as it is: a NaN scale or a fractional perm would compute garbage silently.
+  for (const key of ['perm', 'scale', 'shift'] as const) {
+    const v: unknown = a[key];
+    if (!Array.isArray(v)) throw new ArgumentError(`${op}: ${key} must be an array of ${c} numbers, got ${describeValue(v)}`);
+    if (v.length !== c) throw new ShapeError(`${op}: ${key} has ${v.length} entries for the ${c} channels of ${x.describe()}`);
+    v.forEach((e, i) => expectNumber(op, `${key}[${i}]`, e, key === 'perm' ? { integer: true, min: 0, below: c } : {}));
   }
   const pad = (v: number[], fill: number): number[] => [...v, ...new Array(4 - v.length).fill(fill)];
   const out = emptyTensor(x.shape, 'preprocess.out');
@@ -74,7 +81,9 @@ export const TORCH_STD = [0.229, 0.224, 0.225];
  * 'caffe' (Keras): x*255, RGB->BGR, minus the BGR mean; 'torch': (x - mean) / std.
  */
 export function imagenetPreprocess(x: Tensor, mode: 'caffe' | 'torch'): Tensor {
+  expectTensor('imagenetPreprocess', 'input x', x);
   expectChoice('imagenetPreprocess', 'mode', mode, ['caffe', 'torch'], false);
+  if (x.shape.at(-1) !== 3) throw new ShapeError(`imagenetPreprocess: input x must have 3 channels (RGB) on its last axis, got ${x.describe()}`);
   if (mode === 'caffe') {
     return channelAffine(x, { perm: [2, 1, 0], scale: [255, 255, 255], shift: CAFFE_BGR_MEAN.map((m) => -m) });
   }

@@ -19,10 +19,10 @@
 // [1, 0] 26 -> 2.5 (.exp/perf-p2/ab-transpose.mjs).
 
 import { MAX_RANK, at, padToMaxRank, stridesOf } from './gather.js';
-import { ShapeError } from '../errors.js';
+import { ArgumentError, ShapeError } from '../errors.js';
 import { packParams, u32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
-import { expectTensor } from '../graph/args.js';
+import { describeValue, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, shapeSize, type Tensor } from '../graph/tensor.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, type VecWidth } from './wgsl.js';
@@ -169,9 +169,12 @@ function permuteBlocks(x: Tensor, y: Tensor, axes: TransposeAxis[]): boolean {
 /** perm, checked to be a permutation of x's axes (negative axes count from the end). */
 function resolvePerm(x: Tensor, perm: unknown): number[] {
   if (perm === undefined) return x.shape.map((_, d) => x.rank - 1 - d);
-  const p = Array.isArray(perm) ? perm.map((a) => (typeof a === 'number' && a < 0 ? a + x.rank : a)) : null;
-  if (!p || p.length !== x.rank || !p.every((a) => Number.isInteger(a) && a >= 0 && a < x.rank) || new Set(p).size !== x.rank) {
-    throw new ShapeError(`transpose: perm must order all ${x.rank} axes of ${x.describe()} once each, got ${JSON.stringify(perm)}`);
+  if (!Array.isArray(perm) || perm.some((a) => typeof a !== 'number')) {
+    throw new ArgumentError(`transpose: perm must be an array of axes, got ${describeValue(perm)}${Array.isArray(perm) ? ` ${describeValue(perm.find((a) => typeof a !== 'number'))} among them` : ''}`);
+  }
+  const p = perm.map((a: number) => (a < 0 ? a + x.rank : a));
+  if (p.length !== x.rank || !p.every((a) => Number.isInteger(a) && a >= 0 && a < x.rank) || new Set(p).size !== x.rank) {
+    throw new ShapeError(`transpose: perm must order all ${x.rank} axes of ${x.describe()} once each, got [${perm.join(', ')}]`);
   }
   return p as number[];
 }

@@ -66,7 +66,7 @@ function sizePair(size: unknown): [number, number] {
 export function upsample2dShape(xShape: Shape, opts: Upsample2dOptions): [number, number, number, number] {
   expectOptions(OP, opts, "{ scale: 2, mode: 'nearest' }", true);
   expectKnownOptions(OP, opts, ['scale', 'size', 'mode', 'alignCorners']);
-  if (xShape.length !== 4) throw new ShapeError(`${OP}: expected an NHWC input of rank 4, got ${formatShape(xShape)}`);
+  if (xShape.length !== 4) throw new ShapeError(`${OP}: expected an NHWC input x of rank 4, got ${formatShape(xShape)}`);
   const [n, h, w, c] = xShape;
   if (h === 0 || w === 0) throw new ShapeError(`${OP}: empty spatial size in ${formatShape(xShape)}`);
   expectChoice(OP, 'mode', opts.mode, ['nearest', 'bilinear']);

@@ -37,10 +37,13 @@ function checkWeightOptions(layer: string, opts: { bias?: boolean; init?: InitNa
   expectOptionalNumber(layer, 'seed', opts.seed);
 }
 
-/** A conv layer's sizes and options (those in `known`), checked before any parameter is made. */
-function checkConvLayer(layer: string, inChannels: unknown, outChannels: unknown, opts: ConvLayerOptions, known: readonly (keyof ConvLayerOptions)[]): void {
-  count(layer, 'inChannels', inChannels);
-  count(layer, 'outChannels', outChannels);
+/**
+ * A conv layer's sizes and options (those in `known`), checked before any parameter is made;
+ * `sizes` names its two size arguments as its constructor does.
+ */
+function checkConvLayer(layer: string, inChannels: unknown, outChannels: unknown, opts: ConvLayerOptions, known: readonly (keyof ConvLayerOptions)[], sizes = ['inChannels', 'outChannels']): void {
+  count(layer, sizes[0], inChannels);
+  count(layer, sizes[1], outChannels);
   expectLayerOptions(layer, opts, known, "{ kernelSize: 3, padding: 'same' }");
   if (opts.kernelSize !== undefined) count(layer, 'kernelSize', opts.kernelSize);
   if (opts.stride !== undefined) count(layer, 'stride', opts.stride);
@@ -123,7 +126,7 @@ export class DepthwiseConv2d extends Module {
   readonly bias: Tensor | null;
   constructor(readonly channels: number, readonly multiplier = 1, readonly opts: ConvLayerOptions = {}) {
     super();
-    checkConvLayer('DepthwiseConv2d', channels, multiplier, opts, DEPTHWISE_OPTIONS);
+    checkConvLayer('DepthwiseConv2d', channels, multiplier, opts, DEPTHWISE_OPTIONS, ['channels', 'multiplier']);
     const k = opts.kernelSize ?? 3;
     // Fans as Keras computes them for its depthwise kernel, like any [k, k, in, out] kernel's.
     this.weight = this.addParameter('weight', param([k, k, channels, multiplier], opts.init ?? 'glorotUniform', opts.seed ?? nextSeed()));

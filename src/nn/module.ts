@@ -5,6 +5,7 @@
 
 import { ArgumentError, DawnetError, ShapeError } from '../errors.js';
 import { Tensor, type Shape } from '../graph/tensor.js';
+import { describeValue } from '../graph/args.js';
 import { summary } from './summary.js';
 
 export interface Named {
@@ -268,6 +269,8 @@ export abstract class Module {
   }
 
   train(on = true): this {
+    // train('no') would set a truthy flag and train; train(0) would not be a boolean to save.
+    if (typeof on !== 'boolean') throw new ArgumentError(`train: on must be true or false, got ${describeValue(on)}`);
     this.training = on;
     this.adoptFields();
     for (const c of this.children.values()) c.train(on);
@@ -311,6 +314,8 @@ export abstract class Module {
   }
 
   private setTrainable(on: boolean, prefixes: string[]): number {
+    const bad = prefixes.findIndex((q) => typeof q !== 'string');
+    if (bad >= 0) throw new ArgumentError(`${on ? 'unfreeze' : 'freeze'}: prefixes[${bad}] must be a parameter name or prefix such as 'encoder1', got ${describeValue(prefixes[bad])}`);
     let n = 0;
     for (const p of this.namedParameters()) {
       if (prefixes.length === 0 || prefixes.some((q) => p.name === q || p.name.startsWith(q.endsWith('.') ? q : `${q}.`))) {
@@ -350,6 +355,7 @@ export abstract class Module {
 
   /** Sub-module by dotted path, e.g. 'features.block1_conv1'. */
   module(path: string): Module {
+    if (typeof path !== 'string') throw new ArgumentError(`module: path must be a dotted name such as 'features.block1_conv1', got ${describeValue(path)}`);
     let m: Module = this;
     for (const part of path.split('.')) {
       m.adoptFields();

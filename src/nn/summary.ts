@@ -7,7 +7,7 @@
 
 import { noGrad } from '../graph/autograd.js';
 import { scope } from '../graph/scope.js';
-import { formatShape, zeros, type Shape, type Tensor } from '../graph/tensor.js';
+import { checkShapeArg, formatShape, zeros, type Shape, type Tensor } from '../graph/tensor.js';
 import type { Module } from './module.js';
 
 
@@ -57,6 +57,7 @@ const parameterValues = (m: Module): number => m.namedParameters().reduce((n, p)
 export function summary(root: Module, inputShape?: Shape): string {
   const tree = walk(root);
   // Each module once: one held under two names (a shared layer) wrapped twice recorded each call twice.
+  if (inputShape !== undefined) checkShapeArg('summary', inputShape);
   const ran = inputShape ? outputShapes(root, [...new Set(tree.map(([, m]) => m))], inputShape) : null;
   // A module called more than once: its distinct shapes and how many calls (Keras prints
   // 'multiple' for a shared layer; the shapes say more).

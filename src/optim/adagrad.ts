@@ -30,7 +30,7 @@ export class Adagrad extends Optimizer {
   readonly eps: number;
 
   constructor(params: NamedParameter[] | Tensor[], opts: AdagradOptions = {}) {
-    super(params, opts?.lr ?? 0.01, 'Adagrad');
+    super(params, opts?.lr === undefined ? 0.01 : opts.lr, 'Adagrad');
     expectOptions('Adagrad', opts, '{ lr: 0.01, lrDecay: 0 }');
     expectOptimizerOptions('Adagrad', opts, OPTIONS);
     for (const k of ['lrDecay', 'weightDecay', 'initialAccumulatorValue', 'eps'] as const) {

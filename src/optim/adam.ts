@@ -13,7 +13,7 @@ import { adamUpdate } from '../kernels/optimizer.js';
 import { ArgumentError } from '../errors.js';
 import { expectChoice, expectOptionalNumber, expectOptions } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
-import { expectOptimizerOptions, Optimizer, type NamedParameter, type OptimizerSetting } from './optimizer.js';
+import { checkParams, expectOptimizerOptions, Optimizer, type NamedParameter, type OptimizerSetting } from './optimizer.js';
 
 export interface AdamOptions {
   lr?: number;
@@ -63,7 +63,7 @@ export class Adam extends Optimizer {
 
   /** `op` names the optimiser in errors about its arguments (AdamW passes its own name). */
   constructor(params: NamedParameter[] | Tensor[], opts: AdamOptions = {}, op = 'Adam') {
-    super(params, opts?.lr ?? 1e-3, op);
+    super(params, opts?.lr === undefined ? 1e-3 : opts.lr, op);
     expectOptions(op, opts, '{ lr: 1e-3, beta1: 0.9, beta2: 0.999 }');
     expectOptimizerOptions(op, opts, OPTIONS);
     for (const beta of ['beta1', 'beta2'] as const) expectOptionalNumber(op, beta, opts[beta], { min: 0, below: 1 });
@@ -86,6 +86,7 @@ export class Adam extends Optimizer {
    */
   static keras(params: NamedParameter[] | Tensor[], opts: AdamKerasOptions = {}): Adam {
     const op = 'Adam.keras';
+    checkParams(op, params);
     expectOptions(op, opts, '{ learningRate: 0.001, epsilon: 1e-7 }');
     expectOptimizerOptions(op, opts, KERAS_OPTIONS);
     for (const [keras, ours] of [['learningRate', 'lr'], ['epsilon', 'eps']] as const) {

@@ -2,7 +2,7 @@
 // between backward() and the optimiser's step(); fit does when given clipGradNorm.
 
 import { ArgumentError } from '../errors.js';
-import { describeValue, expectNumber } from '../graph/args.js';
+import { describeValue, expectNumber, expectTensor } from '../graph/args.js';
 import { Tensor } from '../graph/tensor.js';
 import { clipByGlobalNorm } from '../kernels/clip.js';
 import type { NamedParameter } from './optimizer.js';
@@ -19,10 +19,14 @@ export function clipGradNorm(params: readonly (Tensor | NamedParameter)[], maxNo
     throw new ArgumentError(`clipGradNorm: takes (params, maxNorm) only: the L2 norm (PyTorch's norm_type 2), non-finite norms passed through (error_if_nonfinite=False); got ${2 + rest.length} arguments`);
   }
   // model.namedParameters() is taken as the optimisers take it.
-  const tensors = Array.isArray(params) ? params.map((p: unknown) => (p instanceof Tensor ? p : (p as Partial<NamedParameter> | null)?.tensor)) : null;
-  if (!tensors || tensors.some((p) => !(p instanceof Tensor))) {
-    throw new ArgumentError(`clipGradNorm: params must be an array of Tensors or { name, tensor } (model.parameters()), got ${describeValue(params)}`);
-  }
+  if (!Array.isArray(params)) throw new ArgumentError(`clipGradNorm: params must be an array of Tensors or { name, tensor } (model.parameters()), got ${describeValue(params)}`);
+  const tensors = params.map((p: unknown) => (p instanceof Tensor ? p : (p as Partial<NamedParameter> | null)?.tensor));
+  // Each named: a disposed or stale parameter (or its gradient) would otherwise fail in the kernel's binding.
+  tensors.forEach((p, i) => {
+    if (!(p instanceof Tensor)) throw new ArgumentError(`clipGradNorm: params[${i}] must be a Tensor or { name, tensor }, got ${describeValue(params[i])}`);
+    expectTensor('clipGradNorm', `params[${i}]`, p);
+    if (p.grad) expectTensor('clipGradNorm', `params[${i}].grad`, p.grad);
+  });
   expectNumber('clipGradNorm', 'maxNorm', maxNorm, { above: 0 });
   const withGrad = (tensors as Tensor[]).filter((p) => p.grad);
   const { clipped, norm } = clipByGlobalNorm(

@@ -2,7 +2,7 @@
 // per-parameter state tensors (moments) that checkpoints save and restore by name.
 
 import { ArgumentError, FormatError, ShapeError } from '../errors.js';
-import { describeValue, expectKnownOptions, expectNumber } from '../graph/args.js';
+import { describeValue, expectKnownOptions, expectNumber, expectTensor } from '../graph/args.js';
 import { keep } from '../graph/scope.js';
 import { full, Tensor } from '../graph/tensor.js';
 
@@ -83,41 +83,7 @@ export abstract class Optimizer {
 
   /** `op` names the optimiser in errors about its arguments. */
   constructor(params: NamedParameter[] | Tensor[], lr: number, op = 'optimizer') {
-    if (!Array.isArray(params)) {
-      throw new ArgumentError(`${op}: params must be an array of Tensors or { name, tensor } (model.parameters() gives one), got ${describeValue(params)}`);
-    }
-    // It would step nothing and the run would train nothing, silently (PyTorch raises here too).
-    if (params.length === 0) {
-      throw new ArgumentError(
-        `${op}: got an empty parameter list, so it would train nothing. A model with no trainable parameters, every parameter frozen ` +
-          '(requiresGrad false: trainableParameters() leaves it out), or a filter that matched nothing? Give it the tensors to train (model.trainableParameters())',
-      );
-    }
-    const named = params.map((p: unknown) => !(p instanceof Tensor));
-    // State is kept by parameter name, so names must be unique. A module's parameters() are named
-    // by their leaf ('weight', 'bias': every layer alike), so a bare tensor keeps its name only
-    // where no other entry has it, and is otherwise named by its position.
-    const nameCount = new Map<string | undefined, number>();
-    for (const p of params as unknown[]) if (p instanceof Tensor) nameCount.set(p.name, (nameCount.get(p.name) ?? 0) + 1);
-    this.params = params.map((p: unknown, i) => {
-      if (p instanceof Tensor) return { name: p.name !== undefined && nameCount.get(p.name) === 1 ? p.name : `param${i}`, tensor: p };
-      const entry = p as Partial<NamedParameter> | null;
-      if (typeof entry?.name === 'string' && entry.tensor instanceof Tensor) return entry as NamedParameter;
-      throw new ArgumentError(`${op}: params[${i}] must be a Tensor or { name, tensor }, got ${describeValue(p)}`);
-    });
-    // A tensor listed twice would take two updates a step, silently (PyTorch warns of it).
-    const seen = new Map<Tensor, number>();
-    this.params.forEach((p, i) => {
-      const first = seen.get(p.tensor);
-      if (first !== undefined) throw new ArgumentError(`${op}: params[${i}] is params[${first}] again (${named[i] ? `'${p.name}' and '${this.params[first].name}'` : p.tensor.describe()}); list each parameter once`);
-      seen.set(p.tensor, i);
-    });
-    const byName = new Map<string, number>();
-    this.params.forEach((p, i) => {
-      const first = byName.get(p.name);
-      if (first !== undefined) throw new ArgumentError(`${op}: params[${i}] and params[${first}] are both named '${p.name}'; the optimiser keeps its state by name (model.namedParameters() gives unique ones)`);
-      byName.set(p.name, i);
-    });
+    this.params = checkParams(op, params);
     this.kind = op;
     this.lr = lr;
   }
@@ -287,3 +253,52 @@ export abstract class Optimizer {
   }
 }
 
+/**
+ * The parameters an optimiser (named `op` in errors) is given, as { name, tensor } entries, each
+ * checked: live tensors made on this device (a disposed one would be skipped at every step, one
+ * from before a shutdown fail there), leaves (PyTorch's rule: an op's output gets no .grad, so it
+ * would never move), each listed once and named uniquely. The Keras builders check under their
+ * own names before building.
+ */
+export function checkParams(op: string, params: unknown): NamedParameter[] {
+  if (!Array.isArray(params)) {
+    throw new ArgumentError(`${op}: params must be an array of Tensors or { name, tensor } (model.parameters() gives one), got ${describeValue(params)}`);
+  }
+  // It would step nothing and the run would train nothing, silently (PyTorch raises here too).
+  if (params.length === 0) {
+    throw new ArgumentError(
+      `${op}: got an empty parameter list, so it would train nothing. A model with no trainable parameters, every parameter frozen ` +
+        '(requiresGrad false: trainableParameters() leaves it out), or a filter that matched nothing? Give it the tensors to train (model.trainableParameters())',
+    );
+  }
+  const named = params.map((p: unknown) => !(p instanceof Tensor));
+  // State is kept by parameter name, so names must be unique. A module's parameters() are named
+  // by their leaf ('weight', 'bias': every layer alike), so a bare tensor keeps its name only
+  // where no other entry has it, and is otherwise named by its position.
+  const nameCount = new Map<string | undefined, number>();
+  for (const p of params as unknown[]) if (p instanceof Tensor) nameCount.set(p.name, (nameCount.get(p.name) ?? 0) + 1);
+  const out = params.map((p: unknown, i) => {
+    if (p instanceof Tensor) return { name: p.name !== undefined && nameCount.get(p.name) === 1 ? p.name : `param${i}`, tensor: p };
+    const entry = p as Partial<NamedParameter> | null;
+    if (typeof entry?.name === 'string' && entry.tensor instanceof Tensor) return entry as NamedParameter;
+    throw new ArgumentError(`${op}: params[${i}] must be a Tensor or { name, tensor }, got ${describeValue(p)}`);
+  });
+  // A tensor listed twice would take two updates a step, silently (PyTorch warns of it).
+  const seen = new Map<Tensor, number>();
+  out.forEach((p, i) => {
+    const first = seen.get(p.tensor);
+    if (first !== undefined) throw new ArgumentError(`${op}: params[${i}] is params[${first}] again (${named[i] ? `'${p.name}' and '${out[first].name}'` : p.tensor.describe()}); list each parameter once`);
+    seen.set(p.tensor, i);
+  });
+  const byName = new Map<string, number>();
+  out.forEach((p, i) => {
+    const first = byName.get(p.name);
+    if (first !== undefined) throw new ArgumentError(`${op}: params[${i}] and params[${first}] are both named '${p.name}'; the optimiser keeps its state by name (model.namedParameters() gives unique ones)`);
+    byName.set(p.name, i);
+  });
+  out.forEach((p, i) => {
+    expectTensor(op, `params[${i}]`, p.tensor);
+    if (p.tensor.node) throw new ArgumentError(`${op}: params[${i}] ${p.tensor.describe()} is the output of an op (${p.tensor.node.op}), not a leaf: it gets no gradient, so it would never move; give the tensors made with requiresGrad (model.parameters())`);
+  });
+  return out;
+}

@@ -16,7 +16,7 @@
 import { rmspropUpdate } from '../kernels/optimizer.js';
 import { expectChoice, expectOptionalBoolean, expectOptionalNumber, expectOptions } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
-import { expectOptimizerOptions, Optimizer, type NamedParameter, type OptimizerSetting } from './optimizer.js';
+import { checkParams, expectOptimizerOptions, Optimizer, type NamedParameter, type OptimizerSetting } from './optimizer.js';
 
 export interface RmspropOptions {
   lr?: number;
@@ -53,7 +53,7 @@ export class RMSprop extends Optimizer {
   readonly convention: 'pytorch' | 'keras';
 
   constructor(params: NamedParameter[] | Tensor[], opts: RmspropOptions = {}) {
-    super(params, opts?.lr ?? 0.01, 'RMSprop');
+    super(params, opts?.lr === undefined ? 0.01 : opts.lr, 'RMSprop');
     expectOptions('RMSprop', opts, '{ lr: 0.01, alpha: 0.99, momentum: 0.9 }');
     expectOptimizerOptions('RMSprop', opts, PYTORCH_OPTIONS);
     expectOptionalNumber('RMSprop', 'alpha', opts.alpha, { min: 0, max: 1 });
@@ -71,6 +71,7 @@ export class RMSprop extends Optimizer {
   /** Keras 3's RMSprop, with Keras's option names (learningRate, rho, epsilon). */
   static keras(params: NamedParameter[] | Tensor[], opts: RmspropKerasOptions = {}): RMSprop {
     const op = 'RMSprop.keras';
+    checkParams(op, params);
     expectOptions(op, opts, '{ learningRate: 0.001, rho: 0.9 }');
     expectOptimizerOptions(op, opts, KERAS_OPTIONS);
     expectOptionalNumber(op, 'learningRate', opts.learningRate, { min: 0 });

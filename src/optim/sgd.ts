@@ -22,7 +22,7 @@ export class SGD extends Optimizer {
   readonly weightDecay: number;
 
   constructor(params: NamedParameter[] | Tensor[], opts: SgdOptions = {}) {
-    super(params, opts?.lr ?? 0.01, 'SGD');
+    super(params, opts?.lr === undefined ? 0.01 : opts.lr, 'SGD');
     expectOptions('SGD', opts, '{ lr: 0.01, momentum: 0.9 }');
     expectOptimizerOptions('SGD', opts, OPTIONS);
     // At 1 or more the momentum buffer never forgets a gradient, and the steps grow without bound.

@@ -3,7 +3,7 @@
 // its batches afresh from the arrays, which stay on the host (and the caller's).
 
 import { ArgumentError } from '../errors.js';
-import { describeValue, expectKnownOptions, expectNumber, expectOptionalBoolean, expectOptionalNumber, expectOptions } from '../graph/args.js';
+import { describeValue, expectHostArray, expectKnownOptions, expectNumber, expectOptionalBoolean, expectOptionalNumber, expectOptions } from '../graph/args.js';
 import { shapeSize, tensor, type Shape } from '../graph/tensor.js';
 import { deriveSeed, seededRandom, shuffled } from '../data/split.js';
 import type { Batch, Dataset } from './fit.js';
@@ -39,6 +39,10 @@ export function arrayDataset(x: HostArray, y: HostArray, opts: ArrayDatasetOptio
     }
     if (a.shape.length < 1 || !a.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new ArgumentError(`${op}: ${role}.shape must be whole numbers, got [${a.shape}]`);
     if (shapeSize(a.shape) !== a.data.length) throw new ArgumentError(`${op}: ${role}.data holds ${a.data.length} values, where shape [${a.shape}] needs ${shapeSize(a.shape)}`);
+    // Numbers only: strings became NaN in the batches, bigints failed in the copy at the first batch.
+    expectHostArray(op, `${role}.data`, a.data);
+    const odd = Array.isArray(a.data) ? a.data.findIndex((v) => typeof v !== 'number') : -1;
+    if (odd >= 0) throw new ArgumentError(`${op}: ${role}.data[${odd}] must be a number, got ${describeValue(a.data[odd])}`);
   }
   if (x.shape[0] !== y.shape[0]) throw new ArgumentError(`${op}: x holds ${x.shape[0]} samples and y ${y.shape[0]}; they must pair up`);
   expectOptions(op, opts, '{ batchSize: 32, shuffle: true, seed: 1 }');

@@ -20,7 +20,7 @@
 // order therefore numbers the components 1, 2, ... by their first voxel (z, then y, then x).
 
 import { ArgumentError, ShapeError } from '../errors.js';
-import { expectNumber } from '../graph/args.js';
+import { describeValue, expectHostArray, expectKnownOptions, expectNumber, expectOptions } from '../graph/args.js';
 
 export type Connectivity = 4 | 8 | 6 | 18 | 26;
 
@@ -36,6 +36,8 @@ export interface Components {
 }
 
 function checkShape(op: string, mask: ArrayLike<number>, shape: readonly number[]): [number, number, number] {
+  expectHostArray(op, 'mask', mask);
+  if (!Array.isArray(shape)) throw new ArgumentError(`${op}: shape must be [H, W] or [D, H, W], got ${describeValue(shape)}`);
   if (shape.length !== 2 && shape.length !== 3) throw new ShapeError(`${op}: shape must be [H, W] or [D, H, W], got [${shape.join(', ')}]`);
   if (!shape.every((s) => Number.isInteger(s) && s > 0)) throw new ShapeError(`${op}: shape must hold positive integers, got [${shape.join(', ')}]`);
   const size = shape.reduce((p, s) => p * s, 1);
@@ -141,7 +143,9 @@ export interface PostprocessResult {
   removedVoxels: number;
 }
 
-function checkPostprocessOptions(op: string, opts: PostprocessOptions): void {
+function checkPostprocessOptions(op: string, opts: PostprocessOptions, known = ['minSize', 'keepLargest', 'connectivity']): void {
+  expectOptions(op, opts, '{ minSize: 10, keepLargest: true }');
+  expectKnownOptions(op, opts, known, {});
   if (opts.minSize !== undefined) expectNumber(op, 'minSize', opts.minSize, { integer: true, min: 0 });
   if (opts.keepLargest !== undefined && typeof opts.keepLargest !== 'boolean') throw new ArgumentError(`${op}: keepLargest must be a boolean, got ${String(opts.keepLargest)}`);
 }
@@ -194,7 +198,10 @@ export function postprocessVolumes(
   opts: PostprocessOptions & { threshold?: number } = {},
 ): VolumePostprocess {
   const op = 'postprocessVolumes';
-  checkPostprocessOptions(op, opts);
+  checkPostprocessOptions(op, opts, ['minSize', 'keepLargest', 'connectivity', 'threshold']);
+  expectHostArray(op, 'pred', pred);
+  if (!Array.isArray(sliceShape) || sliceShape.length !== 2) throw new ArgumentError(`${op}: sliceShape must be [H, W], got ${describeValue(sliceShape)}`);
+  if (opts.threshold !== undefined) expectNumber(op, 'threshold', opts.threshold);
   const sliceSize = sliceShape[0] * sliceShape[1];
   const n = pred.length / sliceSize;
   if (!Number.isInteger(n)) throw new ShapeError(`${op}: ${pred.length} values are not whole slices of [${sliceShape.join(', ')}]`);
@@ -213,7 +220,7 @@ export function postprocessVolumes(
     slices.forEach((s, k) => {
       for (let j = 0; j < sliceSize; j++) stacked[k * sliceSize + j] = pred[s * sliceSize + j] >= threshold ? 1 : 0;
     });
-    const r = postprocessMask(stacked, [slices.length, sliceShape[0], sliceShape[1]], opts);
+    const r = postprocessMask(stacked, [slices.length, sliceShape[0], sliceShape[1]], { minSize: opts.minSize, keepLargest: opts.keepLargest, connectivity: opts.connectivity });
     total.components += r.components;
     total.removedComponents += r.removedComponents;
     total.removedVoxels += r.removedVoxels;

@@ -21,7 +21,7 @@
 // live ones back; apply(fn) does both around fn, also when it throws or its promise rejects.
 
 import { ArgumentError, DisposedError, FormatError, ShapeError } from '../errors.js';
-import { describeValue, expectNumber, expectOptions } from '../graph/args.js';
+import { describeValue, expectKnownOptions, expectNumber, expectOptions } from '../graph/args.js';
 import { emptyTensor, type Tensor } from '../graph/tensor.js';
 import { runtime } from '../gpu/runtime.js';
 import type { HostTensor } from '../io/safetensors.js';
@@ -66,6 +66,7 @@ export class WeightEma {
   constructor(readonly model: Module, opts: WeightEmaOptions = {}) {
     if (!(model instanceof Module)) throw new ArgumentError(`WeightEma: model must be a Module, got ${describeValue(model)}`);
     expectOptions('WeightEma', opts, '{ decay: 0.999, warmup: true }');
+    expectKnownOptions('WeightEma', opts, ['decay', 'warmup'], {});
     expectNumber('WeightEma', 'decay', opts.decay ?? 0.999, { min: 0, below: 1 });
     expectOptionalBoolean('WeightEma', 'warmup', opts.warmup);
     this.decay = opts.decay ?? 0.999;

@@ -33,7 +33,7 @@
 // 2 labels an AUC of 1, NaN predictions as empty masks), or, for sliceSize 0, never to return.
 
 import { ArgumentError, ShapeError } from '../errors.js';
-import { describeValue, expectChoice, expectKnownOptions, expectNumber, expectOptionalNumber, expectOptions } from '../graph/args.js';
+import { describeValue, expectChoice, expectHostArray, expectKnownOptions, expectNumber, expectOptionalNumber, expectOptions } from '../graph/args.js';
 import { surfaceDistance, type SurfaceDistance } from './surface-distance.js';
 
 export interface Confusion {
@@ -44,13 +44,7 @@ export interface Confusion {
 }
 
 /** An array or typed array (its values are checked where they matter). */
-function expectValues(op: string, role: string, v: unknown): asserts v is ArrayLike<number> {
-  if (!Array.isArray(v) && !(ArrayBuffer.isView(v) && !(v instanceof DataView))) {
-    // The metrics run on the host, over a whole set: a tensor is read back first.
-    const read = typeof (v as { toArray?: unknown } | null)?.toArray === 'function' ? ' (a tensor: read it with await t.toArray() first)' : '';
-    throw new ArgumentError(`${op}: ${role} must be an array or typed array of numbers, got ${describeValue(v)}${read}`);
-  }
-}
+const expectValues: typeof expectHostArray = expectHostArray;
 
 /**
  * One score and one label per sample, none NaN: a NaN score has no rank and no side of the
@@ -177,8 +171,21 @@ export interface Overlap {
   truth: number;
 }
 
-/** Overlap counts of binarised masks (prediction thresholded, truth > 0.5). */
-export function overlap(pred: ArrayLike<number>, truth: ArrayLike<number>, threshold = 0.5, from = 0, to = pred.length): Overlap {
+/** Overlap counts of binarised masks (prediction thresholded, truth > 0.5), values from..to. */
+export function overlap(pred: ArrayLike<number>, truth: ArrayLike<number>, threshold = 0.5, from = 0, to?: number): Overlap {
+  const op = 'overlap';
+  expectValues(op, 'pred', pred);
+  expectValues(op, 'truth', truth);
+  // Past a mask's end the loop read undefined as background: masks of other lengths gave counts, silently.
+  if (truth.length !== pred.length) throw new ArgumentError(`${op}: pred has ${pred.length} values but truth has ${truth.length}`);
+  expectNumber(op, 'threshold', threshold);
+  expectNumber(op, 'from', from, { integer: true, min: 0, max: pred.length });
+  const end = to ?? pred.length;
+  expectNumber(op, 'to', end, { integer: true, min: from, max: pred.length });
+  return countOverlap(pred, truth, threshold, from, end);
+}
+
+function countOverlap(pred: ArrayLike<number>, truth: ArrayLike<number>, threshold: number, from: number, to: number): Overlap {
   const o = { intersection: 0, predicted: 0, truth: 0 };
   for (let i = from; i < to; i++) {
     const p = pred[i] >= threshold ? 1 : 0;
@@ -194,7 +201,15 @@ export function overlap(pred: ArrayLike<number>, truth: ArrayLike<number>, thres
  * Checked here, where every report's Dice passes, so that no caller can take another word
  * ('zero') for 'skip': the two policies are the only ones.
  */
+/** An Overlap's three counts, whole numbers >= 0: a missing one made the ratio NaN. */
+function expectOverlap(op: string, o: unknown): asserts o is Overlap {
+  const counts = o as Partial<Overlap> | null;
+  const ok = typeof o === 'object' && o !== null && [counts!.intersection, counts!.predicted, counts!.truth].every((c) => Number.isInteger(c) && c! >= 0);
+  if (!ok) throw new ArgumentError(`${op}: o must be overlap()'s { intersection, predicted, truth } counts, got ${describeValue(o)}`);
+}
+
 export function diceOf(o: Overlap, empty: EmptyPolicy): number | null {
+  expectOverlap('diceOf', o);
   expectChoice('diceOf', 'emptyPolicy', empty, EMPTY_POLICIES, false);
   const denom = o.predicted + o.truth;
   if (denom === 0) return empty === 'one' ? 1 : null;
@@ -202,6 +217,7 @@ export function diceOf(o: Overlap, empty: EmptyPolicy): number | null {
 }
 
 export function iouOf(o: Overlap, empty: EmptyPolicy): number | null {
+  expectOverlap('iouOf', o);
   expectChoice('iouOf', 'emptyPolicy', empty, EMPTY_POLICIES, false);
   const union = o.predicted + o.truth - o.intersection;
   if (union === 0) return empty === 'one' ? 1 : null;
@@ -339,7 +355,7 @@ export function segmentationReport(
   const total: Overlap = { intersection: 0, predicted: 0, truth: 0 };
   let emptySlices = 0;
   for (let s = 0; s < n; s++) {
-    const o = overlap(pred, truth, opts.threshold ?? 0.5, s * sliceSize, (s + 1) * sliceSize);
+    const o = countOverlap(pred, truth, opts.threshold ?? 0.5, s * sliceSize, (s + 1) * sliceSize);
     if (o.predicted + o.truth === 0) emptySlices++;
     sliceDice.push(diceOf(o, empty));
     const iou = iouOf(o, empty);

@@ -8,6 +8,7 @@
 // The confusion matrix is scikit-learn's orientation: rows the true class, columns the predicted.
 
 import { ArgumentError, ShapeError } from '../errors.js';
+import { expectChoice, expectHostArray, expectKnownOptions, expectNumber, expectOptionalBoolean, expectOptions } from '../graph/args.js';
 import { diceOf, iouOf, type EmptyPolicy, type Overlap } from './metrics.js';
 
 export interface MultiClassReport {
@@ -43,7 +44,14 @@ function argmax(v: ArrayLike<number>, at: number, c: number): number {
  * or one class id per pixel (pixels values).
  */
 export function multiClassReport(scores: ArrayLike<number>, target: ArrayLike<number>, classes: number, opts: MultiClassOptions = {}): MultiClassReport {
-  if (!Number.isInteger(classes) || classes < 2) throw new ShapeError(`multiClassReport: classes must be an integer >= 2, got ${classes}`);
+  const op = 'multiClassReport';
+  expectHostArray(op, 'scores', scores);
+  expectHostArray(op, 'target', target);
+  expectNumber(op, 'classes', classes, { integer: true, min: 2 });
+  expectOptions(op, opts, "{ emptyPolicy: 'skip', ignoreBackground: true }");
+  expectKnownOptions(op, opts, ['emptyPolicy', 'ignoreBackground'], {});
+  expectChoice(op, 'emptyPolicy', opts.emptyPolicy, ['one', 'skip']);
+  expectOptionalBoolean(op, 'ignoreBackground', opts.ignoreBackground);
   if (scores.length % classes) throw new ShapeError(`multiClassReport: ${scores.length} scores are not pixels of ${classes} classes`);
   const pixels = scores.length / classes;
   const ids = target.length === pixels;

@@ -52,6 +52,7 @@ export interface CosineDecayOptions {
 export function cosineDecay(options: CosineDecayOptions): Schedule {
   const op = 'cosineDecay';
   expectOptions(op, options, '{ lr: 1e-3, epochs: 50 }', true);
+  expectKnownOptions(op, options, ['lr', 'epochs', 'minLr', 'warmupEpochs'], {});
   const { lr, epochs, minLr = 0, warmupEpochs = 0 } = options;
   expectNumber(op, 'lr', lr, { min: 0 });
   expectNumber(op, 'epochs', epochs, { integer: true, min: 1 });
@@ -68,6 +69,7 @@ export function cosineDecay(options: CosineDecayOptions): Schedule {
 export function stepDecay(options: { lr: number; every: number; factor?: number }): Schedule {
   const op = 'stepDecay';
   expectOptions(op, options, '{ lr: 1e-3, every: 10, factor: 0.5 }', true);
+  expectKnownOptions(op, options, ['lr', 'every', 'factor'], {});
   const { lr, every, factor = 0.1 } = options;
   expectNumber(op, 'lr', lr, { min: 0 });
   expectNumber(op, 'every', every, { integer: true, min: 1 });

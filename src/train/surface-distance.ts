@@ -27,6 +27,7 @@
 // feature points is exact inside that box, so a small lesion in a 256x256x60 volume costs little.
 
 import { ArgumentError, ShapeError } from '../errors.js';
+import { describeValue, expectHostArray } from '../graph/args.js';
 
 export interface SurfaceDistance {
   hd95: number;
@@ -57,6 +58,10 @@ interface Box {
 
 function checkArgs(a: ArrayLike<number>, b: ArrayLike<number>, shape: readonly number[], spacing: readonly number[] | undefined): number[] {
   const op = 'surfaceDistance';
+  expectHostArray(op, 'a', a);
+  expectHostArray(op, 'b', b);
+  if (!Array.isArray(shape)) throw new ArgumentError(`${op}: shape must be [H, W] or [D, H, W], got ${describeValue(shape)}`);
+  if (spacing !== undefined && !Array.isArray(spacing)) throw new ArgumentError(`${op}: spacing must be an array of numbers, got ${describeValue(spacing)}`);
   if (shape.length !== 2 && shape.length !== 3) throw new ShapeError(`${op}: shape must be [H, W] or [D, H, W], got [${shape.join(', ')}]`);
   if (!shape.every((s) => Number.isInteger(s) && s > 0)) throw new ShapeError(`${op}: shape must hold positive integers, got [${shape.join(', ')}]`);
   const size = shape.reduce((p, s) => p * s, 1);

@@ -9,7 +9,8 @@
 // twice is the identity, and it is not on the tape, so TTA is for inference only.
 
 import { flip } from '../data/augment.js';
-import { expectChoice, expectTensor } from '../graph/args.js';
+import { ArgumentError } from '../errors.js';
+import { describeValue, expectChoice, expectTensor } from '../graph/args.js';
 import { scope } from '../graph/scope.js';
 import type { Tensor } from '../graph/tensor.js';
 import { arithmetic } from '../kernels/elementwise.js';
@@ -24,6 +25,7 @@ export const TTA_MODES: readonly TtaMode[] = ['none', 'flip'];
  * plain forward, for code that takes the mode from a flag).
  */
 export function predictWithTta(model: Module, x: Tensor, mode: TtaMode = 'flip'): Tensor {
+  if (!(model instanceof Module)) throw new ArgumentError(`predictWithTta: model must be a Module, got ${describeValue(model)}`);
   expectChoice('predictWithTta', 'mode', mode, TTA_MODES, false);
   expectTensor('predictWithTta', 'x', x);
   if (mode === 'none') return model.forward(x);
@@ -45,6 +47,7 @@ export class TtaModel extends Module {
     readonly mode: TtaMode,
   ) {
     super();
+    if (!(model instanceof Module)) throw new ArgumentError(`TtaModel: model must be a Module, got ${describeValue(model)}`);
     expectChoice('TtaModel', 'mode', mode, TTA_MODES, false);
     // Registered as a child so eval() and train() reach its batch norms and dropouts.
     this.addModule('model', model);

@@ -3,6 +3,7 @@
 
 import { describe, expect, it, vi } from 'vitest';
 import { DataError } from '../../src/data/errors.js';
+import { ArgumentError } from '../../src/errors.js';
 import { checkNoPatientLeak, classCounts, kFoldSplits, leakingPatients, splitDataset, type SliceLike } from '../../src/data/split.js';
 import { rng } from '../helpers/rng.js';
 
@@ -73,8 +74,8 @@ describe('splitDataset by patient', () => {
   });
 
   it('rejects fractions outside [0, 1)', () => {
-    expect(() => splitDataset(DATA, { seed: 0, test: 1 })).toThrow(DataError);
-    expect(() => splitDataset(DATA, { seed: 0, val: -0.1 })).toThrow(DataError);
+    expect(() => splitDataset(DATA, { seed: 0, test: 1 })).toThrow(ArgumentError);
+    expect(() => splitDataset(DATA, { seed: 0, val: -0.1 })).toThrow(ArgumentError);
   });
 });
 
@@ -148,11 +149,11 @@ describe('kFoldSplits', () => {
 
   it('is seeded and rejects impossible k', () => {
     expect(kFoldSplits(DATA, { k: 3, seed: 9 }).map((f) => f.patients.val)).toEqual(kFoldSplits(DATA, { k: 3, seed: 9 }).map((f) => f.patients.val));
-    expect(() => kFoldSplits(DATA, { k: 1, seed: 0 })).toThrow(DataError);
+    expect(() => kFoldSplits(DATA, { k: 1, seed: 0 })).toThrow(ArgumentError);
     expect(() => kFoldSplits(fakeSlices(3, 1), { k: 4, seed: 0 })).toThrow(DataError);
     expect(() => kFoldSplits(fakeSlices(3, 1), { k: 4, seed: 0 })).toThrow('split: 4 folds need 4 patients outside the test set, and 3 of 3 are');
     expect(() => kFoldSplits(fakeSlices(5, 1), { k: 4, seed: 0, test: 0.4 })).toThrow('split: 4 folds need 4 patients outside the test set, and 3 of 5 are; the test fraction 0.4 holds out 2 of them');
-    expect(() => kFoldSplits(DATA, { k: 2.5, seed: 0 })).toThrow('split: k-fold needs a whole number of folds, 2 or more, got 2.5');
+    expect(() => kFoldSplits(DATA, { k: 2.5, seed: 0 })).toThrow('kFoldSplits: k must be an integer >= 2, got the number 2.5');
   });
 });
 

@@ -66,7 +66,7 @@ describe('a call without a device names itself', () => {
     expect(() => net.forward(x)).toThrow(/^0 \(MaxPool2d\): maxPool2d: input x image/);
     for (const [name, call] of [['info', dn.info], ['memory', dn.memory], ['trimMemory', dn.trimMemory]] as const) expectNamed(call, name);
     await expect(dn.sync()).rejects.toThrow(/^sync: dn\.shutdown\(\) released the device/);
-    await expect(x.toArray()).rejects.toThrow(/^image \[1,2,2,1\] was made on a device that has since ended/);
+    await expect(x.toArray()).rejects.toThrow(/^toArray: input image \[1,2,2,1\] was made on a device that has since ended/);
     await expect(readTensors([w, x])).rejects.toThrow(/was made on a device that has since ended/);
     await expect(readTensors([w, x])).rejects.toBeInstanceOf(dn.NoDeviceError);
   });

@@ -18,7 +18,7 @@ describe('a folder where a weight file goes', () => {
     const error = (await readWeightFile(folder).catch((e: unknown) => e)) as NodeJS.ErrnoException;
     expect(error.code).toBe('EISDIR');
     expect(error.path).toBe(folder);
-    expect(error.message).toBe(`loadWeights: ${folder} is a folder, not a file (EISDIR)`);
+    expect(error.message).toBe(`readWeightFile: ${folder} is a folder, not a file (EISDIR)`);
   });
 
   it('convertWeights names itself', async () => {

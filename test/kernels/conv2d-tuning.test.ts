@@ -160,13 +160,13 @@ describe('tuneConvs', () => {
     }
   });
 
-  it('stops recording when the step throws, and refuses bad reps and margins', async () => {
+  it('stops recording when the step throws, and refuses bad reps and margins before the step runs', async () => {
     await expect(dn.tuneConvs(() => { throw new Error('boom'); })).rejects.toThrow('boom');
     const s = makeStep();
     try {
-      await expect(dn.tuneConvs(s.step, { reps: 0 })).rejects.toThrow(RangeError);
-      await expect(dn.tuneConvs(s.step, { margin: 1 })).rejects.toThrow(RangeError);
-      await expect(dn.tuneConvs(s.step, { margin: -0.1 })).rejects.toThrow(RangeError);
+      await expect(dn.tuneConvs(s.step, { reps: 0 })).rejects.toThrow(dn.ArgumentError);
+      await expect(dn.tuneConvs(s.step, { margin: 1 })).rejects.toThrow(dn.ArgumentError);
+      await expect(dn.tuneConvs(s.step, { margin: -0.1 })).rejects.toThrow(dn.ArgumentError);
       expect((await dn.tuneConvs(s.step, { reps: 1 })).length, 'a new tuning records again').toBe(isCpuAdapterReport(runtime().ctx.report) ? 3 : 5);
     } finally {
       s.dispose();
