@@ -6,7 +6,7 @@ import type { KernelTime } from './gpu/gpu-timer.js';
 import type { PoolStats } from './gpu/buffer-pool.js';
 import { arithmetic, unary } from './kernels/elementwise.js';
 import type { Tensor } from './graph/tensor.js';
-import { expectFunction } from './graph/args.js';
+import { expectFunction, expectOptionalNumber, expectTensor } from './graph/args.js';
 import { scope } from './graph/scope.js';
 import { ArgumentError } from './errors.js';
 
@@ -164,10 +164,15 @@ export const leakyRelu = (x: Tensor, slope = 0.01): Tensor => unary('leakyRelu',
 export const abs = (x: Tensor): Tensor => unary('abs', x);
 /** x limited to [min, max] (either bound may be left out); the gradient passes inside, bounds included. */
 export function clamp(x: Tensor, min?: number, max?: number): Tensor {
+  // Both bounds by type before any kernel: clamp(x, 0, '1') passed 0 <= '1' by coercion and queued
+  // the lower bound's kernel before the upper bound's was refused under an internal name.
+  expectTensor('clamp', 'x', x);
+  if (Number.isNaN(min) || Number.isNaN(max)) throw new ArgumentError(`clamp: a bound is NaN (min ${min}, max ${max}); give numbers or leave the bound out`);
+  // An infinite bound is a bound that never bites, as in torch.clamp.
+  expectOptionalNumber('clamp', 'min', min, { finite: false });
+  expectOptionalNumber('clamp', 'max', max, { finite: false });
   if (min !== undefined && max !== undefined && !(min <= max)) throw new ArgumentError(`clamp: min ${min} must not exceed max ${max}`);
   if (min === undefined && max === undefined) throw new ArgumentError('clamp: give min, max or both');
-  // PyTorch's clamp with a NaN bound gives NaN everywhere; here it would leave x as it was.
-  if (Number.isNaN(min) || Number.isNaN(max)) throw new ArgumentError(`clamp: a bound is NaN (min ${min}, max ${max}); give numbers or leave the bound out`);
   if (min === undefined) return unary('clampMax', x, max!);
   if (max === undefined) return unary('clampMin', x, min);
   return scope(() => unary('clampMax', unary('clampMin', x, min), max));

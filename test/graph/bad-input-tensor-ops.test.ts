@@ -60,6 +60,8 @@ const specs = (): OpSpec[] => [
       ['min a string', { 1: '0' }, 'min', Arg],
       ['min above max', { 1: 2, 2: 1 }, 'min', Arg],
       ['min NaN', { 1: NaN }, 'min', Arg],
+      // Before: 0 <= '1' held by coercion and the lower bound's kernel was queued first.
+      ['max a string', { 2: '1' }, 'max', Arg],
     ],
   },
   {
