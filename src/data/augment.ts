@@ -45,6 +45,7 @@ import {
   type SampleOptions,
 } from '../kernels/augment.js';
 import { splitmix32 } from '../util/random.js';
+import { nextSeed } from '../nn/init.js';
 
 export type { FillMode, Interpolation, Parametrisation };
 export type MaskMode = 'threshold' | 'nearest';
@@ -59,7 +60,9 @@ export interface Augmented {
 export const seededRandom = splitmix32;
 
 function resolveSeed(op: string, seed: number | undefined): number {
-  if (seed === undefined) return Math.floor(Math.random() * 4294967296);
+  // Unseeded, from the library's seed counter (dn.setInitSeed), as a Dropout layer built without a
+  // seed: one dn.setInitSeed makes a script's augmentation repeat too (Math.random never did).
+  if (seed === undefined) return nextSeed();
   if (!Number.isFinite(seed)) throw new ShapeError(`${op}: seed must be a finite number, got ${seed}`);
   return seed;
 }
