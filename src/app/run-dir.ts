@@ -7,6 +7,7 @@ import { FormatError } from '../errors.js';
 import { loadConvTuning } from '../io/conv-tuning.js';
 import { makeFolder, nodeFs as fs, writeFileAtomic } from '../io/files.js';
 import type { Logs } from '../train/callbacks.js';
+import { nameWriteError } from '../util/write-error.js';
 import { OLDER_RUN_DEFAULTS, runConfigFault, type TrainConfig } from './config.js';
 
 const join = (...parts: string[]): string => parts.join('/').replace(/\/+/g, '/');
@@ -28,8 +29,15 @@ export async function ensureRunDir(dir: string): Promise<void> {
   await makeFolder(dir);
 }
 
+/** writeFileAtomic, with a refusal of the disk's (full, I/O error) naming the file, which Node's does not. */
+async function writeRunFile(path: string, text: string): Promise<void> {
+  await writeFileAtomic(path, text).catch((e: unknown) => {
+    throw nameWriteError(e, path, { atomic: true });
+  });
+}
+
 export async function writeJson(path: string, value: unknown): Promise<void> {
-  await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
+  await writeRunFile(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 export async function readJson<T>(path: string, what: string): Promise<T> {
@@ -56,6 +64,11 @@ export async function readConfig(dir: string): Promise<TrainConfig> {
   const kind = await (await fs()).stat(dir).then((st) => (st.isDirectory() ? 'folder' : 'file'), () => 'none');
   if (kind === 'none') throw new FormatError(`${dir}: no such run folder`);
   if (kind === 'file') throw new FormatError(`${dir}: a file, not a run folder`);
+  // A run killed during its data scan has a folder and no config.json: it trained nothing, and
+  // only the command that started it knows its settings.
+  if (!(await fileExists(path))) {
+    throw new FormatError(`${path}: missing run config (is this a dawnet run folder?); a run stopped before it wrote this file had trained nothing, so there is nothing to resume: start it again with --out ${dir}`);
+  }
   const c = await readJson<unknown>(path, 'run config');
   const fault = runConfigFault(c);
   if (fault) throw new FormatError(`${path}: run config: ${fault}`);
@@ -87,12 +100,53 @@ export async function clearRun(dir: string): Promise<void> {
   await Promise.all(Object.values(runFiles(dir)).map((f) => io.rm(f, { force: true })));
 }
 
+/**
+ * Removes the temporaries that writeFileAtomic leaves in `dir` when its process dies mid-write
+ * (kill -9, a second Ctrl-C, a power cut): `.<run file>.<pid>.<ms>.tmp`, never renamed now, and as
+ * large as the checkpoint they were to become, so that killed runs do not pile them up. Those of
+ * a process still running (another command writing there) are left alone. Returns their names.
+ */
+export async function removeStaleTemporaries(dir: string): Promise<string[]> {
+  const io = await fs();
+  const names = new Set(Object.values(runFiles(dir)).map((f) => f.slice(f.lastIndexOf('/') + 1)));
+  const removed: string[] = [];
+  for (const entry of await io.readdir(dir).catch(() => [] as string[])) {
+    const m = /^\.(.+)\.(\d+)\.\d+\.tmp$/.exec(entry);
+    if (!m || !names.has(m[1]) || processRunning(Number(m[2]))) continue;
+    await io.rm(join(dir, entry), { force: true });
+    removed.push(entry);
+  }
+  return removed;
+}
+
+/**
+ * Whether another process of this id runs here. This process's own id counts as not running:
+ * a run cleans its folder before it writes there, so such a file is a dead namesake's.
+ */
+function processRunning(pid: number): boolean {
+  if (pid === process.pid || !(pid > 0)) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: it runs, as another user.
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 export interface EpochRecord extends Logs {
   epoch: number;
 }
 
+/**
+ * One line more. Not atomic: a kill or a full disk can leave the line cut short, which readMetrics
+ * ignores and a resume rewrites away (its epoch is not in last.safetensors, saved after it).
+ */
 export async function appendMetrics(dir: string, record: EpochRecord): Promise<void> {
-  await (await fs()).appendFile(runFiles(dir).metrics, `${JSON.stringify(record)}\n`);
+  const path = runFiles(dir).metrics;
+  await (await fs()).appendFile(path, `${JSON.stringify(record)}\n`).catch((e: unknown) => {
+    throw nameWriteError(e, path);
+  });
 }
 
 /** Epoch records so far; a torn last line (a crash mid-append) is ignored. */
@@ -117,7 +171,7 @@ export async function readMetrics(dir: string): Promise<EpochRecord[]> {
 
 /** Rewrites metrics.jsonl with only the given records (used when resuming from an earlier epoch). */
 export async function rewriteMetrics(dir: string, records: EpochRecord[]): Promise<void> {
-  await writeFileAtomic(runFiles(dir).metrics, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  await writeRunFile(runFiles(dir).metrics, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
 }
 
 /** The checkpoint eval, predict and ensembles load: best.safetensors (best validation metric), else last.safetensors. */

@@ -2,9 +2,9 @@
 // notebook's callbacks, writes metrics.jsonl and checkpoints every epoch, evaluates the test
 // split at the end and writes the report. Interrupted runs save a checkpoint and can be resumed.
 
-import { DawnetError, TrainingError } from '../errors.js';
+import { DawnetError, DeviceLostError, TrainingError } from '../errors.js';
 import { saveConvTuning } from '../io/conv-tuning.js';
-import { adapterName } from '../gpu/device.js';
+import { adapterName, deviceLossCause } from '../gpu/device.js';
 import { runtime } from '../gpu/runtime.js';
 import { tensor, type Tensor } from '../graph/tensor.js';
 import type { HostTensor } from '../io/safetensors.js';
@@ -21,7 +21,8 @@ import { evaluateRun, type EvalResult } from './eval-job.js';
 import { buildModel, optimizerFor } from './model.js';
 import { writeRunReport } from './report-job.js';
 import { nodeFs, nodePath } from '../io/files.js';
-import { appendMetrics, claimRunDir, clearRun, ensureRunDir, fileExists, readConfig, readMetrics, rewriteMetrics, runFiles, useRunTuning, writeJson } from './run-dir.js';
+import { isDiskWriteError, nameWriteError } from '../util/write-error.js';
+import { appendMetrics, claimRunDir, clearRun, ensureRunDir, fileExists, readConfig, readMetrics, removeStaleTemporaries, rewriteMetrics, runFiles, useRunTuning, writeJson } from './run-dir.js';
 
 export interface TrainHooks {
   log: (message: string) => void;
@@ -189,6 +190,8 @@ async function trainRun(config: TrainConfig, hooks: TrainHooks, resume: boolean,
   let savedExtra = new Map<string, HostTensor>();
   let callbackState: Record<string, Record<string, number>> = {};
   await ensureRunDir(c.out);
+  const stale = await removeStaleTemporaries(c.out);
+  if (stale.length) log(`run folder: removed ${stale.length} temporary file(s) left by a write that was cut off (${some(stale)})`);
   // A resumed run keeps the patients it started with (its split.json).
   const { split, writeProblems } = await prepareData(c, log, resume ? await savedSplit(c.out) : undefined);
   if (hooks.otherFolds && !resume) checkFoldSplit(split.patients, hooks.otherFolds, c.out);
@@ -246,12 +249,17 @@ async function trainRun(config: TrainConfig, hooks: TrainHooks, resume: boolean,
       if (resume) log(`resume: no checkpoint in ${c.out} yet; starting from the beginning`);
       await importBaseWeights(c, model, log);
       ema?.reset();
-      if (!resume && overwrite) await clearRun(c.out);
+      // A new run's folder holds no config.json (claimRunDir), so whatever run files are there
+      // (of a run killed before it wrote its config, or of an --overwrite killed while clearing)
+      // belong to no run, and a stale last.safetensors would be resumed as this run's.
+      if (!resume) await clearRun(c.out);
       await rewriteMetrics(c.out, []);
     }
     await writeJson(files.config, c);
     await writeJson(files.split, { level: split.level, patients: split.patients, counts: split.counts });
-    await writeProblems();
+    await writeProblems().catch((e: unknown) => {
+      throw nameWriteError(e, files.dataProblems, { atomic: true });
+    });
   } catch (e) {
     release();
     model.dispose();
@@ -288,6 +296,8 @@ async function trainRun(config: TrainConfig, hooks: TrainHooks, resume: boolean,
   const val = makeDataset(split.val, c, { train: false });
   const started = performance.now();
   let lastCompleted = initialEpoch - 1;
+  /** The last batch trained, for a lost device's message. */
+  let at = null as { epoch: number; batch: number } | null;
   let history: History;
   // The restore point is early stopping's once fit begins, which frees it; until then, this code's.
   let restorePoint: Map<string, Tensor> | null = null;
@@ -319,6 +329,7 @@ async function trainRun(config: TrainConfig, hooks: TrainHooks, resume: boolean,
       onBatch: (p) => {
         // A batch has trained, and the first that did was tuned.
         tuned = tune;
+        at = { epoch: p.epoch, batch: p.batch };
         hooks.onBatch?.({ ...p, epochs: c.epochs });
       },
       // Mid-epoch weights and how far the epoch got: --resume takes the epoch up from its next batch.
@@ -328,7 +339,9 @@ async function trainRun(config: TrainConfig, hooks: TrainHooks, resume: boolean,
         await appendMetrics(c.out, { epoch, ...logs, seconds: (performance.now() - started) / 1000 });
         await saveCheckpoint(files.last, model, optimizer, meta(epoch, logs), ema, extra());
         if (tuned && !tuningSaved) {
-          await saveConvTuning(files.tuning);
+          await saveConvTuning(files.tuning).catch((e: unknown) => {
+            throw nameWriteError(e, files.tuning, { op: 'saveConvTuning', atomic: true });
+          });
           tuningSaved = true;
         }
         hooks.onEpoch?.(epoch, logs);
@@ -344,7 +357,7 @@ async function trainRun(config: TrainConfig, hooks: TrainHooks, resume: boolean,
       const kept = (await fileExists(files.last)) ? `last good checkpoint: ${files.last}` : 'no epoch had finished, so there is no checkpoint';
       throw new TrainingError(`${e.message.replace(/ \(the last checkpoint is kept\)$/, '')}; ${kept}`, e.at);
     }
-    throw e;
+    throw await stoppedRun(e, c.out, at ? `in epoch ${at.epoch + 1} (${at.batch} of its batches trained)` : 'before a batch was trained');
   }
   await Promise.all([train.close(), val.close()]);
   if (history.interrupted) {
@@ -356,12 +369,40 @@ async function trainRun(config: TrainConfig, hooks: TrainHooks, resume: boolean,
   // Evaluate the best checkpoint (by the validation metric), as `dawnet eval` does: the last
   // epoch's weights are not necessarily the best ones. With --ema it holds the averaged weights.
   release();
-  if (await fileExists(files.best)) await loadCheckpoint(files.best, model);
-  // --test-fraction 0 (a k-fold run scored on its validation group alone): nothing to test on.
-  const test = split.test.length ? await evaluateRun(c, model, split.test, log) : null;
-  if (test) await writeJson(files.eval, test.json);
-  else log('test: no test patients (--test-fraction 0), so no test evaluation and no eval.json');
-  await writeRunReport(c, model, split, test, log);
+  let test: EvalResult | null;
+  try {
+    if (await fileExists(files.best)) await loadCheckpoint(files.best, model);
+    // --test-fraction 0 (a k-fold run scored on its validation group alone): nothing to test on.
+    test = split.test.length ? await evaluateRun(c, model, split.test, log) : null;
+    if (test) await writeJson(files.eval, test.json);
+    else log('test: no test patients (--test-fraction 0), so no test evaluation and no eval.json');
+    await writeRunReport(c, model, split, test, log).catch((e: unknown) => {
+      throw nameWriteError(e, files.report, { atomic: true });
+    });
+  } catch (e) {
+    model.dispose();
+    throw await stoppedRun(e, c.out, 'while the run was evaluated and reported on');
+  }
   model.dispose();
   return { history, test, interrupted: false };
+}
+
+/**
+ * A lost device or a write the disk refused, with what the run kept and how it goes on; any other
+ * error as it came. What was saved is whole: files are written atomically, and a save begins by
+ * reading the tensors back, which a lost device fails, so nothing is written from one.
+ */
+async function stoppedRun(e: unknown, out: string, where: string): Promise<unknown> {
+  const disk = isDiskWriteError(e);
+  if (!disk && !(e instanceof DeviceLostError)) return e;
+  const last = runFiles(out).last;
+  const next = (await fileExists(last))
+    ? `--resume ${out} continues it from its last checkpoint, ${last}`
+    : `--resume ${out} starts it again (no epoch had finished, so there is no checkpoint)`;
+  if (disk) {
+    (e as Error).message += `. Nothing the run saved is lost: once the disk takes writes again, ${next}`;
+    return e;
+  }
+  const cause = deviceLossCause(e);
+  return new DeviceLostError(`GPU device lost${cause ? ` (${cause})` : ''} ${where}, so the run stopped. Nothing it saved is lost: ${next}`);
 }

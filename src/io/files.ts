@@ -5,6 +5,7 @@
 // the target. A crash at any point leaves either the old file or the new one, never half of one.
 
 import { ArgumentError } from '../errors.js';
+import { nameWriteError } from '../util/write-error.js';
 
 export type NodeFs = typeof import('node:fs/promises');
 export type NodePath = typeof import('node:path');
@@ -51,7 +52,8 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array | string, 
     // rename's message names both paths: 'X' -> 'X' would say nothing, so only a lone temporary is swapped.
     if (typeof err?.message === 'string' && err.message.includes(tmp) && !err.message.includes(` -> '${path}'`)) err.message = err.message.split(tmp).join(path);
     if (typeof err?.path === 'string' && err.path === tmp) err.path = path;
-    throw e;
+    // write(2) and fsync(2) errors name no file (a full disk said only 'ENOSPC ..., write'): named here.
+    throw nameWriteError(e, path, { op, atomic: true });
   };
   let handle: Awaited<ReturnType<typeof fs.open>>;
   try {

@@ -11,14 +11,15 @@
 // saved with the live weights ('live'), so --resume continues both exactly.
 
 import { ArgumentError, DawnetError, FormatError, ShapeError } from '../errors.js';
-import { describeValue } from '../graph/args.js';
+import { describeValue, expectTensor } from '../graph/args.js';
 import { runtime } from '../gpu/runtime.js';
 import { emptyTensor, tensor, type Tensor } from '../graph/tensor.js';
 import { decodeSafetensors, encodeSafetensors, type HostTensor } from '../io/safetensors.js';
 import { makeParentFolder, readFileBytes, writeFileAtomic } from '../io/files.js';
 import { Module } from '../nn/module.js';
-import type { Optimizer, OptimizerScalars } from '../optim/optimizer.js';
-import { parseEmaScalars, type EmaScalars, type WeightEma } from './ema.js';
+import { nameWriteError } from '../util/write-error.js';
+import { Optimizer, type OptimizerScalars } from '../optim/optimizer.js';
+import { parseEmaScalars, WeightEma, type EmaScalars } from './ema.js';
 
 export interface CheckpointMeta {
   /** Free-form description of the model (builder name and options) to rebuild it. */
@@ -68,6 +69,8 @@ export async function encodeCheckpoint(
   ema: WeightEma | null = null,
   extra: Map<string, Tensor> | null = null,
 ): Promise<Uint8Array<ArrayBuffer>> {
+  checkParts('encodeCheckpoint', model, optimizer, ema);
+  checkMetaAndExtra('encodeCheckpoint', meta, extra);
   for (const name of extra?.keys() ?? []) {
     if (!name.includes('/') || OWN_PREFIXES.some((p) => name.startsWith(p))) {
       throw new ArgumentError(`encodeCheckpoint: extra tensor '${name}' needs a prefix of its own ('snapshot/${name}'), not model/, optim/ or ema/`);
@@ -94,6 +97,24 @@ export async function encodeCheckpoint(
   return encodeSafetensors(tensors, metadata);
 }
 
+/**
+ * A checkpoint's model, optimiser and weight average, of their kinds: a string for the optimiser
+ * or a model-like object failed deep inside ("optimizer.stateDict is not a function").
+ */
+function checkParts(op: string, model: unknown, optimizer: unknown, ema: unknown): void {
+  if (!(model instanceof Module)) throw new ArgumentError(`${op}: model must be a Module, got ${describeValue(model)}`);
+  if (optimizer != null && !(optimizer instanceof Optimizer)) throw new ArgumentError(`${op}: optimizer must be a dn.optim optimiser or null, got ${describeValue(optimizer)}`);
+  if (ema != null && !(ema instanceof WeightEma)) throw new ArgumentError(`${op}: ema must be a dn.train.WeightEma or null, got ${describeValue(ema)}`);
+}
+
+/** meta an object (JSON.stringify(undefined) wrote no meta at all); extra a Map of live tensors. */
+function checkMetaAndExtra(op: string, meta: unknown, extra: unknown): void {
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) throw new ArgumentError(`${op}: meta must be an object such as { epoch: 3 }, got ${describeValue(meta)}`);
+  if (extra == null) return;
+  if (!(extra instanceof Map)) throw new ArgumentError(`${op}: extra must be a Map of name to Tensor or null, got ${describeValue(extra)}`);
+  for (const [name, t] of extra) expectTensor(op, `extra '${String(name)}'`, t);
+}
+
 /** A checkpoint call's path and model, checked before any file is touched. */
 function checkCheckpointArgs(op: string, path: unknown, model: unknown): void {
   if (typeof path !== 'string' || path === '') throw new ArgumentError(`${op}: path must be a file path, got ${describeValue(path)}`);
@@ -109,11 +130,16 @@ export async function saveCheckpoint(
   extra: Map<string, Tensor> | null = null,
 ): Promise<void> {
   checkCheckpointArgs('saveCheckpoint', path, model);
+  checkParts('saveCheckpoint', model, optimizer, ema);
+  checkMetaAndExtra('saveCheckpoint', meta, extra);
   const bytes = await encodeCheckpoint(model, optimizer, meta, ema, extra);
   // Its folder too, as Keras's model.save and ModelCheckpoint make theirs (after the encoding, so
   // a failed readback leaves no empty folder behind).
   await makeParentFolder(path);
-  await writeFileAtomic(path, bytes, 'saveCheckpoint');
+  // A full disk's error names no file (write(2) takes a descriptor): this one is named.
+  await writeFileAtomic(path, bytes, 'saveCheckpoint').catch((e: unknown) => {
+    throw nameWriteError(e, path, { op: 'saveCheckpoint', atomic: true });
+  });
 }
 
 export interface LoadedCheckpoint {
@@ -140,6 +166,9 @@ export interface LoadedCheckpoint {
  * another convention is refused; files saved before these were recorded load as they are.
  */
 export function applyCheckpoint(bytes: Uint8Array | ArrayBuffer, source: string, model: Module, optimizer: Optimizer | null = null, ema: WeightEma | null = null): LoadedCheckpoint {
+  if (!(bytes instanceof Uint8Array) && !(bytes instanceof ArrayBuffer)) throw new ArgumentError(`applyCheckpoint: bytes must be a Uint8Array or an ArrayBuffer, got ${describeValue(bytes)}`);
+  if (typeof source !== 'string') throw new ArgumentError(`applyCheckpoint: source must name where the bytes came from (a file name), got ${describeValue(source)}`);
+  checkParts('applyCheckpoint', model, optimizer, ema);
   const { tensors, metadata } = decodeSafetensors(bytes, source);
   if (metadata.format !== 'dawnet-checkpoint-1') {
     throw new FormatError(`${source}: not a dawnet checkpoint (no dawnet metadata); to import weights use dn.io.loadWeights`);
@@ -260,6 +289,7 @@ function checkEmaState(
 
 export async function loadCheckpoint(path: string, model: Module, optimizer: Optimizer | null = null, ema: WeightEma | null = null): Promise<LoadedCheckpoint> {
   checkCheckpointArgs('loadCheckpoint', path, model);
+  checkParts('loadCheckpoint', model, optimizer, ema);
   let bytes: Uint8Array;
   try {
     bytes = await readFileBytes(path, 'loadCheckpoint');
