@@ -37,6 +37,11 @@ export interface TrainHooks {
    * algorithm changed since those folds were trained) is refused before anything of it is written.
    */
   otherFolds?: readonly FoldSplit[];
+  /**
+   * How a run stopped by a full disk or a lost device goes on, where that is not `--resume RUN`:
+   * a cv fold or a sweep run continues when its whole command runs again.
+   */
+  continueWith?: string;
 }
 
 /** A fold's patients by part, and the split.json they come from. */
@@ -357,7 +362,7 @@ async function trainRun(config: TrainConfig, hooks: TrainHooks, resume: boolean,
       const kept = (await fileExists(files.last)) ? `last good checkpoint: ${files.last}` : 'no epoch had finished, so there is no checkpoint';
       throw new TrainingError(`${e.message.replace(/ \(the last checkpoint is kept\)$/, '')}; ${kept}`, e.at);
     }
-    throw await stoppedRun(e, c.out, at ? `in epoch ${at.epoch + 1} (${at.batch} of its batches trained)` : 'before a batch was trained');
+    throw await stoppedRun(e, c.out, at ? `in epoch ${at.epoch + 1} (${at.batch} of its batches trained)` : 'before a batch was trained', hooks.continueWith);
   }
   await Promise.all([train.close(), val.close()]);
   if (history.interrupted) {
@@ -381,7 +386,7 @@ async function trainRun(config: TrainConfig, hooks: TrainHooks, resume: boolean,
     });
   } catch (e) {
     model.dispose();
-    throw await stoppedRun(e, c.out, 'while the run was evaluated and reported on');
+    throw await stoppedRun(e, c.out, 'while the run was evaluated and reported on', hooks.continueWith);
   }
   model.dispose();
   return { history, test, interrupted: false };
@@ -392,13 +397,16 @@ async function trainRun(config: TrainConfig, hooks: TrainHooks, resume: boolean,
  * error as it came. What was saved is whole: files are written atomically, and a save begins by
  * reading the tensors back, which a lost device fails, so nothing is written from one.
  */
-async function stoppedRun(e: unknown, out: string, where: string): Promise<unknown> {
+async function stoppedRun(e: unknown, out: string, where: string, continueWith?: string): Promise<unknown> {
   const disk = isDiskWriteError(e);
   if (!disk && !(e instanceof DeviceLostError)) return e;
   const last = runFiles(out).last;
-  const next = (await fileExists(last))
-    ? `--resume ${out} continues it from its last checkpoint, ${last}`
-    : `--resume ${out} starts it again (no epoch had finished, so there is no checkpoint)`;
+  const saved = await fileExists(last);
+  const next = continueWith
+    ? `${continueWith}${saved ? ` (this run from its last checkpoint, ${last})` : ''}`
+    : saved
+      ? `--resume ${out} continues it from its last checkpoint, ${last}`
+      : `--resume ${out} starts it again (no epoch had finished, so there is no checkpoint)`;
   if (disk) {
     (e as Error).message += `. Nothing the run saved is lost: once the disk takes writes again, ${next}`;
     return e;

@@ -196,6 +196,7 @@ export async function runCv(args: string[]): Promise<void> {
         const result = await runTraining(c, {
           log: (m) => log(`  ${m}`),
           signal,
+          continueWith: 'running the same dawnet cv command again continues the cv',
           otherFolds: await otherFoldSplits(configs, c),
           onEpoch: (epoch, logs) => log(`  epoch ${epoch + 1}: ${Object.entries(logs).map(([k, v]) => `${k} ${Number(v).toPrecision(4)}`).join(' ')}`),
         }, started);

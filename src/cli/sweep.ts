@@ -194,7 +194,7 @@ async function readDivergence(c: TrainConfig): Promise<SweepRow> {
  * One run of the grid, trained, continued or read back: its row, or null if Ctrl-C stopped it.
  * A TrainingError is its answer (diverged); any other error propagates and ends the sweep.
  */
-async function sweepRun(c: TrainConfig, started: boolean, overwrite: boolean, signal: { stop: boolean }): Promise<SweepRow | null> {
+async function sweepRun(c: TrainConfig, started: boolean, overwrite: boolean, signal: { stop: boolean }, again: string): Promise<SweepRow | null> {
   // The report is a run's last file: written, the run finished (with or without test patients).
   if (started && (await fileExists(runFiles(c.out).report))) {
     console.log('  finished earlier: its results are read back');
@@ -207,7 +207,7 @@ async function sweepRun(c: TrainConfig, started: boolean, overwrite: boolean, si
   // A record left by the run this one replaces (--overwrite) would mark this one diverged were it interrupted.
   if (await fileExists(divergedFile(c.out))) await (await nodeFs()).rm(divergedFile(c.out));
   try {
-    const result = await runTraining(c, { log: (m) => console.log(`  ${m}`), signal }, started, overwrite);
+    const result = await runTraining(c, { log: (m) => console.log(`  ${m}`), signal, continueWith: again }, started, overwrite);
     if (result.interrupted) return null;
   } catch (e) {
     if (!(e instanceof TrainingError)) throw e;
@@ -259,7 +259,7 @@ export async function runSweep(args: string[]): Promise<void> {
       const what = `augment ${c.augment}, batch ${c.batch}, lr ${c.lr} -> ${c.out}`;
       current = `${run} (${what})`;
       console.log(`\n[${run}] ${what}`);
-      const row = await sweepRun(c, started.has(c.out), overwrite, signal);
+      const row = await sweepRun(c, started.has(c.out), overwrite, signal, again);
       if (!row) {
         interrupted = true;
         break;

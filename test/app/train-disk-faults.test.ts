@@ -75,6 +75,23 @@ describe('a disk that refuses a write', () => {
     expect(existsSync(join(run, 'eval.json'))).toBe(true);
   });
 
+  it("in a cv fold or a sweep run, says to run the whole command again, not --resume (the hooks' continueWith)", async () => {
+    const run = join(work, 'enospc-cv');
+    const restore = injectWriteFaults({ file: 'last.safetensors', mode: 'enospc', skip: 1 });
+    let e: NodeJS.ErrnoException;
+    try {
+      e = await runTraining(segment(run), { ...quiet, continueWith: 'running the same dawnet cv command again continues the cv' }).then(
+        () => expect.fail('the run should have stopped'),
+        (err: NodeJS.ErrnoException) => err,
+      );
+    } finally {
+      restore();
+    }
+    const last = join(run, 'last.safetensors');
+    expect(e.message).toContain(`once the disk takes writes again, running the same dawnet cv command again continues the cv (this run from its last checkpoint, ${last})`);
+    expect(e.message).not.toContain('--resume');
+  });
+
   it('EIO on a metrics.jsonl line: named, said; the half line it left is gone after the resume', async () => {
     const run = join(work, 'eio-metrics');
     // Writes of metrics.jsonl: the new run's empty file, epoch 1's line, then epoch 2's fails.
