@@ -451,8 +451,9 @@ export function bceDiceLoss(p: Tensor, y: Tensor, options: BceDiceOptions = {}):
   const { bceWeight = 1, diceWeight = 1, smooth = 1, eps = 1e-7, perSample = false, perChannel = false } = options;
   const op = 'bceDiceLoss';
   checkPair(op, p, y);
-  checkOption(op, 'bceWeight', bceWeight, true, 'finite');
-  checkOption(op, 'diceWeight', diceWeight, true, 'finite');
+  // A negative weight would reward that term's error (MONAI's DiceCELoss refuses one too).
+  checkOption(op, 'bceWeight', bceWeight, bceWeight >= 0, 'a finite number >= 0');
+  checkOption(op, 'diceWeight', diceWeight, diceWeight >= 0, 'a finite number >= 0');
   checkOption(op, 'smooth', smooth, smooth >= 0, '>= 0');
   checkOption(op, 'eps', eps, eps > 0 && eps < 0.5, 'in (0, 0.5)');
   const { samples, channels } = diceGroups(op, p, perSample, perChannel);

@@ -239,7 +239,7 @@ const specs = (): OpSpec[] => [
   })),
   { op: 'bceLoss', fn: dn.bceLoss, args: () => [t().p, t().y, {}], rows: badNumbers('2', 'eps', [-1, NaN, '1e-7']) },
   { op: 'diceLoss', fn: dn.diceLoss, args: () => [t().p, t().y, {}], rows: [...badNumbers('2', 'smooth', [-1, NaN, '1']), ['perSample a string', { 2: { perSample: 'yes' } }, 'perSample', Arg]] },
-  { op: 'bceDiceLoss', fn: dn.bceDiceLoss, args: () => [t().p, t().y, {}], rows: [...badNumbers('2', 'bceWeight', [Infinity, NaN, '1']), ...badNumbers('2', 'diceWeight', [NaN])] },
+  { op: 'bceDiceLoss', fn: dn.bceDiceLoss, args: () => [t().p, t().y, {}], rows: [...badNumbers('2', 'bceWeight', [Infinity, NaN, '1', -0.5]), ...badNumbers('2', 'diceWeight', [NaN, -1])] },
   { op: 'huberLoss', fn: dn.huberLoss, args: () => [t().p, t().y, {}], rows: badNumbers('2', 'delta', [0, -1, NaN, '1']) },
   { op: 'tverskyLoss', fn: dn.tverskyLoss, args: () => [t().p, t().y, {}], rows: [...badNumbers('2', 'alpha', [-1, NaN, '1']), ...badNumbers('2', 'beta', [NaN])] },
   { op: 'focalTverskyLoss', fn: dn.focalTverskyLoss, args: () => [t().p, t().y, {}], rows: badNumbers('2', 'gamma', [0, NaN, '1']) },
