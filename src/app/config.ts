@@ -57,6 +57,12 @@ export interface TrainConfig {
    * are kept in the run folder and reused on --resume on the same adapter.
    */
   tuneConvs?: boolean;
+  /**
+   * A conv tuning file (saved by a --tune-convs run or dn.io.saveConvTuning on this adapter) whose
+   * choices the run starts with instead of the rules; a copy is kept in the run folder, which
+   * --resume, eval and predict take. Absolute once stored; null (and absent, in older runs): none.
+   */
+  convTuning?: string | null;
   /** Clip the gradients' global norm to this before each step; 0 (and absent, in older runs) is off. */
   clipGradNorm?: number;
   /** Batches per optimiser step (gradient accumulation); 1 (and absent, in older runs): every batch. */
@@ -91,6 +97,7 @@ export const OLDER_RUN_DEFAULTS = {
   folds: 0,
   fold: 0,
   tuneConvs: false,
+  convTuning: null,
   clipGradNorm: 0,
   accumulate: 1,
   lrSchedule: 'plateau',
@@ -121,6 +128,7 @@ export function defaultConfig(task: Task): TrainConfig {
     workers: -1,
     strict: false,
     tuneConvs: false,
+    convTuning: null,
     clipGradNorm: 0,
     ema: 0,
     lrSchedule: 'plateau' as const,
@@ -202,6 +210,7 @@ const CONFIG_FIELDS: Record<string, { rule: FieldRule; required: boolean }> = {
   folds: { rule: 'number', required: false },
   fold: { rule: 'number', required: false },
   tuneConvs: { rule: 'boolean', required: false },
+  convTuning: { rule: 'string?', required: false },
   clipGradNorm: { rule: 'number', required: false },
   accumulate: { rule: 'whole', required: false },
   lrSchedule: { rule: ['plateau', 'cosine'], required: false },

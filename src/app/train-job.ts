@@ -20,7 +20,8 @@ import { DataError } from '../data/errors.js';
 import { evaluateRun, type EvalResult } from './eval-job.js';
 import { buildModel, optimizerFor } from './model.js';
 import { writeRunReport } from './report-job.js';
-import { nodeFs, nodePath } from '../io/files.js';
+import { nodeFs, nodePath, writeFileAtomic } from '../io/files.js';
+import { applyConvTuning } from '../kernels/conv2d-tuning.js';
 import { isDiskWriteError, nameWriteError } from '../util/write-error.js';
 import { appendMetrics, claimRunDir, clearRun, ensureRunDir, fileExists, readConfig, readMetrics, removeStaleTemporaries, rewriteMetrics, runFiles, useRunTuning, writeJson } from './run-dir.js';
 
@@ -158,13 +159,26 @@ function checkFoldSplit(mine: FoldSplit['patients'], others: readonly FoldSplit[
   }
 }
 
+/** A conv tuning file's text, its choices taken on this device (errors name the file). */
+async function takeConvTuning(path: string, log: (m: string) => void): Promise<string> {
+  let text: string;
+  try {
+    text = await (await nodeFs()).readFile(path, 'utf8');
+  } catch (e) {
+    throw new DataError(`${path}: cannot read the conv tuning given by --conv-tuning (${(e as Error).message})`);
+  }
+  log(`conv tuning: ${applyConvTuning(text, path)} choices from ${path}`);
+  return text;
+}
+
 /** A new run's config as stored: its data folder absolute, so --resume works from any working directory. */
 async function newRunConfig(config: TrainConfig, overwrite: boolean): Promise<TrainConfig> {
   // A weights file that is not there is said before the run folder is made or the data scanned
   // (it failed with a bare ENOENT once the model was built).
   if (config.weights && !(await fileExists(config.weights))) throw new DataError(`${config.weights}: no such weights file (the classifier's VGG16 base)`);
   await claimRunDir(config.out, overwrite);
-  return { ...config, data: (await nodePath()).resolve(config.data) };
+  const resolve = (await nodePath()).resolve;
+  return { ...config, data: resolve(config.data), ...(config.convTuning ? { convTuning: resolve(config.convTuning) } : {}) };
 }
 
 /**
@@ -189,6 +203,9 @@ export async function runTraining(config: TrainConfig, hooks: TrainHooks, resume
 async function trainRun(config: TrainConfig, hooks: TrainHooks, resume: boolean, overwrite: boolean): Promise<TrainResult> {
   const log = hooks.log;
   const files = runFiles(config.out);
+  // --conv-tuning FILE, taken before the run's folder is claimed: a file another adapter tuned, or
+  // a damaged one, refuses the run and leaves nothing behind.
+  const tuning = !resume && config.convTuning ? await takeConvTuning(config.convTuning, log) : null;
   const c = resume ? await resumedConfig(config, log) : await newRunConfig(config, overwrite);
   let initialEpoch = 0;
   let resumeEpoch: EpochProgress | undefined;
@@ -294,6 +311,10 @@ async function trainRun(config: TrainConfig, hooks: TrainHooks, resume: boolean,
   // With --tune-convs the first batch trained tunes, unless an earlier epoch of this run saved
   // choices that this adapter can take. The choices are saved at the end of the first epoch that
   // trained a batch: a resumed epoch may have none left to train.
+  // --conv-tuning: the copy in the run folder, written once the folder is the run's (an --overwrite
+  // has cleared it), is what a resume, eval and predict take.
+  if (tuning !== null) await writeFileAtomic(files.tuning, tuning, 'train');
+  else if (resume && c.convTuning) await useRunTuning(c.out, log);
   const tune = c.tuneConvs === true && !(await useRunTuning(c.out, log));
   let tuned = false;
   let tuningSaved = false;

@@ -97,7 +97,7 @@ export function formatCvTable(rows: readonly FoldRow[], task: Task, ensemble?: R
 }
 
 /** The folder, the fold, and what only changes how a fold runs (threads, strictness, tuning). */
-const SETTINGS_THAT_SHAPE_NO_RESULT = new Set<keyof TrainConfig>(['out', 'fold', 'workers', 'strict', 'tuneConvs']);
+const SETTINGS_THAT_SHAPE_NO_RESULT = new Set<keyof TrainConfig>(['out', 'fold', 'workers', 'strict', 'tuneConvs', 'convTuning']);
 
 /** Refuses a fold folder that holds another fold, or a fold of the other task. */
 function checkSameFold(saved: TrainConfig, wanted: TrainConfig, dir: string): void {

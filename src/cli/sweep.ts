@@ -141,7 +141,7 @@ export function sweepBestLine(rows: readonly SweepRow[], metricName: string): st
 }
 
 /** The folder, and what only changes how a run runs (threads, strictness, tuning); the fold, unlike cv's, is a setting. */
-const SETTINGS_THAT_SHAPE_NO_RESULT = new Set<keyof TrainConfig>(['out', 'workers', 'strict', 'tuneConvs']);
+const SETTINGS_THAT_SHAPE_NO_RESULT = new Set<keyof TrainConfig>(['out', 'workers', 'strict', 'tuneConvs', 'convTuning']);
 
 const settingOf = (c: TrainConfig) => ({ setting: `${c.augment}, batch ${c.batch}, lr ${c.lr}`, augment: c.augment, batch: c.batch, lr: c.lr });
 

@@ -56,6 +56,7 @@ export const trainSpec: CommandSpec = {
     limit: { type: 'number', help: 'use at most this many training slices (quick runs; 0 = all)', default: 0 },
     workers: { type: 'number', help: 'decoding threads (default: cores - 1, at most 4)' },
     strict: { type: 'boolean', help: 'stop on the first bad file instead of skipping it' },
+    'conv-tuning': { type: 'string', help: "start with the conv algorithms in FILE (a run's conv-tuning.json from --tune-convs on this adapter, or dn.io.saveConvTuning's) instead of the rules, and keep a copy in the run folder for --resume, eval and predict: runs that share one choose alike (a sweep's, or a rerun of a tuned run)" },
     'tune-convs': { type: 'boolean', help: "time each conv's algorithms on this device on the first batch and run the fastest (kept in the run folder as conv-tuning.json, used by --resume, eval and predict); chosen by timing, so two tuned runs may choose differently, and their results then differ" },
   },
   examples: [
@@ -106,6 +107,7 @@ export function configFromFlags(task: Task, f: Record<string, unknown>): TrainCo
     workers: num('workers') ?? c.workers,
     strict: f.strict === true,
     tuneConvs: f['tune-convs'] === true,
+    convTuning: str('conv-tuning') ?? null,
   };
 }
 
@@ -116,6 +118,7 @@ export function validateTrainConfig(c: TrainConfig, resume: boolean): void {
     if (!Number.isInteger(v) || v < 1) throw new UsageError(`--${k} must be a positive whole number, got ${v}`);
   }
   if (!(c.lr > 0)) throw new UsageError(`--lr must be positive, got ${c.lr}`);
+  if (c.tuneConvs && c.convTuning) throw new UsageError(`--conv-tuning takes its conv algorithms from ${c.convTuning} and --tune-convs times them on the first batch: give one of them`);
   checkSeed(c.seed);
   if (!(c.lrFactor > 0 && c.lrFactor < 1)) throw new UsageError(`--lr-factor must be between 0 and 1 (the learning rate is multiplied by it on a plateau), got ${c.lrFactor}`);
   // The callbacks refuse these too, but only once the run's folder is written: a run left that way

@@ -180,6 +180,27 @@ describe('--tune-convs', () => {
     const e = await runCli(cli, ['eval', run]);
     expect(e.code, e.stderr).toBe(0);
     expect(e.stdout).toContain(`conv tuning: ${saved.convs.length} choices from ${tuning}`);
+    // --conv-tuning: a new run starts with the tuned run's choices, keeps a copy, and its resume takes the copy.
+    const shared = join(work, 'shared-tuning');
+    const f = await runCli(cli, ['train', 'segment', '--data', data, '--out', shared, '--epochs', '1', '--conv-tuning', tuning, ...SEGMENT], { timeoutMs: 200_000 });
+    expect(f.code, f.stderr).toBe(0);
+    expect(f.stdout).toContain(`conv tuning: ${saved.convs.length} choices from ${tuning}`);
+    expect(f.stdout).not.toMatch(/timed in/);
+    expect(readFileSync(join(shared, 'conv-tuning.json'), 'utf8')).toBe(readFileSync(tuning, 'utf8'));
+    expect(JSON.parse(readFileSync(join(shared, 'config.json'), 'utf8')).convTuning).toBe(tuning);
+    const g = await runCli(cli, ['train', 'segment', '--resume', shared, '--epochs', '2'], { timeoutMs: 200_000 });
+    expect(g.code, g.stderr).toBe(0);
+    expect(g.stdout).toContain(`conv tuning: ${saved.convs.length} choices from ${join(shared, 'conv-tuning.json')}`);
+    // Refused before a folder is made: with --tune-convs, and another adapter's file.
+    const both = await runCli(cli, ['train', 'segment', '--data', data, '--out', join(work, 'both'), '--conv-tuning', tuning, '--tune-convs', ...SEGMENT]);
+    expect(both.code).toBe(1);
+    expect(both.stderr).toMatch(/--conv-tuning takes its conv algorithms from .* give one of them/);
+    const foreign = join(work, 'foreign-tuning.json');
+    writeFileSync(foreign, JSON.stringify({ ...saved, adapter: 'some other GPU' }));
+    const other = await runCli(cli, ['train', 'segment', '--data', data, '--out', join(work, 'foreign'), '--conv-tuning', foreign, ...SEGMENT]);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toContain(foreign);
+    expect(existsSync(join(work, 'foreign'))).toBe(false);
     writeFileSync(tuning, JSON.stringify({ ...saved, adapter: 'some other GPU' }));
     const c = await runCli(cli, ['train', 'segment', '--resume', run, '--epochs', '3'], { timeoutMs: 200_000 });
     expect(c.code, c.stderr).toBe(0);
