@@ -29,7 +29,7 @@ export const trainSpec: CommandSpec = {
     size: { type: 'number', help: 'working image size in pixels', default: 256 },
     lr: { type: 'number', help: 'learning rate (default: classify 1e-3, segment 1e-4)' },
     optimizer: { type: 'string', help: "the optimiser (sgd with momentum 0.9, adamw with weight decay 0.01); classify takes Keras's conventions where they differ (Adam's and RMSprop's epsilon), segment PyTorch's", choices: [...OPTIMIZERS], default: 'adam' },
-    seed: { type: 'number', help: 'seed for splits, initialisation, dropout, shuffling and augmentation: the same data, seed and flags give the same run bit for bit on the same adapter, unless --tune-convs', default: 42 },
+    seed: { type: 'number', help: 'seed for splits, initialisation, dropout, shuffling and augmentation: the same data, seed and flags give the same run bit for bit on the same adapter, unless --tune-convs (--conv-tuning with its file repeats a tuned run)', default: 42 },
     augment: { type: 'string', help: 'augmentation preset (the notebook\'s best: hflip+elastic, alpha [2,6], sigma 2.5)', choices: AUGMENT_PRESETS, default: 'hflip+elastic' },
     split: { type: 'string', help: "'patient' keeps each patient in one split; 'slice' is the notebook's leaking random split (warns)", choices: ['patient', 'slice'], default: 'patient' },
     'test-fraction': { type: 'number', help: 'fraction of patients held out for test', default: 0.1 },

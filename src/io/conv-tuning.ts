@@ -9,12 +9,12 @@ import { hasNodeFs, nodeFs, writeFileAtomic } from './files.js';
 /** A page keeps its tuning as text: what to use where there is no file system. */
 const IN_BROWSER = 'in a browser, keep JSON.stringify(dn.convTuning()) (localStorage, a download) and give it back with dn.applyConvTuning(text)';
 
-/** Writes this device's tuned choices to `path`, atomically; returns how many were written. */
 /** A tuning file's path: Node's own error for a number named no call. */
 function checkPath(op: string, path: unknown): void {
   if (typeof path !== 'string' || path === '') throw new ArgumentError(`${op}: path must be a file path, got ${describeValue(path)}`);
 }
 
+/** Writes this device's tuned choices to `path`, atomically; returns how many were written. */
 export async function saveConvTuning(path: string): Promise<number> {
   checkPath('saveConvTuning', path);
   if (!hasNodeFs()) throw new ArgumentError(`saveConvTuning: writing ${path} needs Node's file system; ${IN_BROWSER}`);
