@@ -5,7 +5,7 @@
 import { DataError } from '../data/errors.js';
 import { FormatError } from '../errors.js';
 import { loadConvTuning } from '../io/conv-tuning.js';
-import { makeFolder, nodeFs as fs, writeFileAtomic } from '../io/files.js';
+import { makeFolder, nodeFs as fs, parseTemporaryName, writeFileAtomic } from '../io/files.js';
 import type { Logs } from '../train/callbacks.js';
 import { nameWriteError } from '../util/write-error.js';
 import { OLDER_RUN_DEFAULTS, runConfigFault, type TrainConfig } from './config.js';
@@ -29,15 +29,8 @@ export async function ensureRunDir(dir: string): Promise<void> {
   await makeFolder(dir);
 }
 
-/** writeFileAtomic, with a refusal of the disk's (full, I/O error) naming the file, which Node's does not. */
-async function writeRunFile(path: string, text: string): Promise<void> {
-  await writeFileAtomic(path, text).catch((e: unknown) => {
-    throw nameWriteError(e, path, { atomic: true });
-  });
-}
-
 export async function writeJson(path: string, value: unknown): Promise<void> {
-  await writeRunFile(path, `${JSON.stringify(value, null, 2)}\n`);
+  await writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 export async function readJson<T>(path: string, what: string): Promise<T> {
@@ -111,8 +104,8 @@ export async function removeStaleTemporaries(dir: string): Promise<string[]> {
   const names = new Set(Object.values(runFiles(dir)).map((f) => f.slice(f.lastIndexOf('/') + 1)));
   const removed: string[] = [];
   for (const entry of await io.readdir(dir).catch(() => [] as string[])) {
-    const m = /^\.(.+)\.(\d+)\.\d+\.tmp$/.exec(entry);
-    if (!m || !names.has(m[1]) || processRunning(Number(m[2]))) continue;
+    const t = parseTemporaryName(entry);
+    if (!t || !names.has(t.name) || processRunning(t.pid)) continue;
     await io.rm(join(dir, entry), { force: true });
     removed.push(entry);
   }
@@ -171,7 +164,7 @@ export async function readMetrics(dir: string): Promise<EpochRecord[]> {
 
 /** Rewrites metrics.jsonl with only the given records (used when resuming from an earlier epoch). */
 export async function rewriteMetrics(dir: string, records: EpochRecord[]): Promise<void> {
-  await writeRunFile(runFiles(dir).metrics, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  await writeFileAtomic(runFiles(dir).metrics, records.map((r) => `${JSON.stringify(r)}\n`).join(''));
 }
 
 /** The checkpoint eval, predict and ensembles load: best.safetensors (best validation metric), else last.safetensors. */

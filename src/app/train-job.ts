@@ -3,7 +3,7 @@
 // split at the end and writes the report. Interrupted runs save a checkpoint and can be resumed.
 
 import { DawnetError, DeviceLostError, TrainingError } from '../errors.js';
-import { saveConvTuning } from '../io/conv-tuning.js';
+import { readConvTuning, saveConvTuning } from '../io/conv-tuning.js';
 import { adapterName, deviceLossCause } from '../gpu/device.js';
 import { runtime } from '../gpu/runtime.js';
 import { tensor, type Tensor } from '../graph/tensor.js';
@@ -22,7 +22,7 @@ import { buildModel, optimizerFor } from './model.js';
 import { writeRunReport } from './report-job.js';
 import { nodeFs, nodePath, writeFileAtomic } from '../io/files.js';
 import { applyConvTuning } from '../kernels/conv2d-tuning.js';
-import { isDiskWriteError, nameWriteError } from '../util/write-error.js';
+import { isDiskWriteError } from '../util/write-error.js';
 import { appendMetrics, claimRunDir, clearRun, ensureRunDir, fileExists, readConfig, readMetrics, removeStaleTemporaries, rewriteMetrics, runFiles, useRunTuning, writeJson } from './run-dir.js';
 
 export interface TrainHooks {
@@ -161,12 +161,7 @@ function checkFoldSplit(mine: FoldSplit['patients'], others: readonly FoldSplit[
 
 /** A conv tuning file's text, its choices taken on this device (errors name the file). */
 async function takeConvTuning(path: string, log: (m: string) => void): Promise<string> {
-  let text: string;
-  try {
-    text = await (await nodeFs()).readFile(path, 'utf8');
-  } catch (e) {
-    throw new DataError(`${path}: cannot read the conv tuning given by --conv-tuning (${(e as Error).message})`);
-  }
+  const text = await readConvTuning(path, 'train');
   log(`conv tuning: ${applyConvTuning(text, path)} choices from ${path}`);
   return text;
 }
@@ -279,9 +274,7 @@ async function trainRun(config: TrainConfig, hooks: TrainHooks, resume: boolean,
     }
     await writeJson(files.config, c);
     await writeJson(files.split, { level: split.level, patients: split.patients, counts: split.counts });
-    await writeProblems().catch((e: unknown) => {
-      throw nameWriteError(e, files.dataProblems, { atomic: true });
-    });
+    await writeProblems();
   } catch (e) {
     release();
     model.dispose();
@@ -365,9 +358,7 @@ async function trainRun(config: TrainConfig, hooks: TrainHooks, resume: boolean,
         await appendMetrics(c.out, { epoch, ...logs, seconds: (performance.now() - started) / 1000 });
         await saveCheckpoint(files.last, model, optimizer, meta(epoch, logs), ema, extra());
         if (tuned && !tuningSaved) {
-          await saveConvTuning(files.tuning).catch((e: unknown) => {
-            throw nameWriteError(e, files.tuning, { op: 'saveConvTuning', atomic: true });
-          });
+          await saveConvTuning(files.tuning);
           tuningSaved = true;
         }
         hooks.onEpoch?.(epoch, logs);
@@ -402,9 +393,7 @@ async function trainRun(config: TrainConfig, hooks: TrainHooks, resume: boolean,
     test = split.test.length ? await evaluateRun(c, model, split.test, log) : null;
     if (test) await writeJson(files.eval, test.json);
     else log('test: no test patients (--test-fraction 0), so no test evaluation and no eval.json');
-    await writeRunReport(c, model, split, test, log).catch((e: unknown) => {
-      throw nameWriteError(e, files.report, { atomic: true });
-    });
+    await writeRunReport(c, model, split, test, log);
   } catch (e) {
     model.dispose();
     throw await stoppedRun(e, c.out, 'while the run was evaluated and reported on', hooks.continueWith);

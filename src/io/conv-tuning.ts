@@ -28,13 +28,16 @@ export async function saveConvTuning(path: string): Promise<number> {
  * Errors name the file: a missing or unreadable one, bad JSON, a bad entry, another adapter's.
  */
 export async function loadConvTuning(path: string): Promise<number> {
-  checkPath('loadConvTuning', path);
-  if (!hasNodeFs()) throw new ArgumentError(`loadConvTuning: reading ${path} needs Node's file system; ${IN_BROWSER}`);
-  let text: string;
+  return applyConvTuning(await readConvTuning(path), path);
+}
+
+/** A tuning file's text, unapplied (train --conv-tuning keeps a copy of it); errors name the file. */
+export async function readConvTuning(path: string, op = 'loadConvTuning'): Promise<string> {
+  checkPath(op, path);
+  if (!hasNodeFs()) throw new ArgumentError(`${op}: reading ${path} needs Node's file system; ${IN_BROWSER}`);
   try {
-    text = await (await nodeFs()).readFile(path, 'utf8');
+    return await (await nodeFs()).readFile(path, 'utf8');
   } catch (e) {
     throw new FormatError(`${path}: cannot read the conv tuning (${(e as Error).message})`);
   }
-  return applyConvTuning(text, path);
 }

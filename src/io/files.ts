@@ -34,6 +34,15 @@ export const nodePath = (): Promise<NodePath> => nodeModule<NodePath>('node:path
  * `op` names the caller for the message outside Node ('saveWeights'); without it the message
  * speaks of writing the path.
  */
+/** writeFileAtomic's temporary for `name` (a file's base name): `.<name>.<pid>.<ms>.tmp`. */
+export const temporaryName = (name: string): string => `.${name}.${process.pid}.${Date.now()}.tmp`;
+
+/** The file a temporaryName was for and the writing process's id; null for any other name. */
+export function parseTemporaryName(entry: string): { name: string; pid: number } | null {
+  const m = /^\.(.+)\.(\d+)\.\d+\.tmp$/.exec(entry);
+  return m ? { name: m[1], pid: Number(m[2]) } : null;
+}
+
 export async function writeFileAtomic(path: string, bytes: Uint8Array | string, op?: string): Promise<void> {
   if (!isNode()) throw new ArgumentError(`${op ? `${op}: ` : ''}writing ${path} needs Node's file system, which this environment lacks; ${IN_BROWSER_WRITE}`);
   const fs = await nodeFs();
@@ -43,7 +52,7 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array | string, 
   if (await fs.stat(path).then((st) => st.isDirectory(), () => false)) {
     throw new ArgumentError(`${op ? `${op}: ` : ''}${path} is a folder; give a file path in it, such as ${paths.join(path, 'model.safetensors')}`);
   }
-  const tmp = paths.join(dir, `.${paths.basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  const tmp = paths.join(dir, temporaryName(paths.basename(path)));
   // A failure names the file asked for, not the temporary one, and leaves no temporary behind
   // (a full disk fails the write, not the rename).
   const failed = async (e: unknown): Promise<never> => {

@@ -17,7 +17,6 @@ import { emptyTensor, tensor, type Tensor } from '../graph/tensor.js';
 import { decodeSafetensors, encodeSafetensors, type HostTensor } from '../io/safetensors.js';
 import { makeParentFolder, readFileBytes, writeFileAtomic } from '../io/files.js';
 import { Module } from '../nn/module.js';
-import { nameWriteError } from '../util/write-error.js';
 import { Optimizer, type OptimizerScalars } from '../optim/optimizer.js';
 import { parseEmaScalars, WeightEma, type EmaScalars } from './ema.js';
 
@@ -136,10 +135,8 @@ export async function saveCheckpoint(
   // Its folder too, as Keras's model.save and ModelCheckpoint make theirs (after the encoding, so
   // a failed readback leaves no empty folder behind).
   await makeParentFolder(path);
-  // A full disk's error names no file (write(2) takes a descriptor): this one is named.
-  await writeFileAtomic(path, bytes, 'saveCheckpoint').catch((e: unknown) => {
-    throw nameWriteError(e, path, { op: 'saveCheckpoint', atomic: true });
-  });
+  // A full disk's error is named by writeFileAtomic (Node's names no file: write(2) takes a descriptor).
+  await writeFileAtomic(path, bytes, 'saveCheckpoint');
 }
 
 export interface LoadedCheckpoint {

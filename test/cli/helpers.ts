@@ -1,9 +1,10 @@
 // Runs the real `dawnet` command: the CLI bundled once per test file with esbuild, executed with
 // node in a child process, as a user would run it.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { build } from 'esbuild';
 
 export interface CliResult {
@@ -66,4 +67,34 @@ export function runCliSync(cli: string, args: string[]): CliResult {
 
 export function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export interface CliWorkspace {
+  /** The built CLI. */
+  cli: string;
+  /** A temporary folder for the file's runs. */
+  work: string;
+  /** A synthetic kaggle_3m folder in it, made by `dawnet synth`. */
+  data: string;
+}
+
+/**
+ * A test file's CLI and synthetic data set: built and made before its tests (`synth` takes
+ * `synthArgs` after --out), removed after them; `ready` receives them.
+ */
+export function useCliWorkspace(prefix: string, synthArgs: string[], ready: (ws: CliWorkspace) => void): void {
+  let ws: CliWorkspace | null = null;
+  beforeAll(async () => {
+    const cli = await buildCli();
+    const work = tempDir(prefix);
+    ws = { cli, work, data: join(work, 'kaggle_3m') };
+    const r = await runCli(cli, ['synth', '--out', ws.data, ...synthArgs]);
+    expect(r.code, r.stderr).toBe(0);
+    ready(ws);
+  }, 120_000);
+  afterAll(() => {
+    if (!ws) return;
+    rmSync(dirname(ws.cli), { recursive: true, force: true });
+    rmSync(ws.work, { recursive: true, force: true });
+  });
 }

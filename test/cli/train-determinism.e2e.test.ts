@@ -3,27 +3,15 @@
 // lavapipe's thread count (LP_NUM_THREADS) and the number of decoding threads (--workers), which
 // change only what runs when, never what is summed in which order. test/train/determinism.test.ts
 // has the library's side (fits in one process, memory the kernels never wrote, conv tunings).
-import { readFileSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCli, runCli, tempDir } from './helpers.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli, useCliWorkspace } from './helpers.js';
 
 let cli = '';
 let work = '';
 let data = '';
-
-beforeAll(async () => {
-  cli = await buildCli();
-  work = tempDir('dawnet-determinism-');
-  data = join(work, 'kaggle_3m');
-  const r = await runCli(cli, ['synth', '--out', data, '--patients', '6', '--seed', '4', '--size', '32', '--slices', '4-6']);
-  expect(r.code, r.stderr).toBe(0);
-}, 120_000);
-
-afterAll(() => {
-  rmSync(dirname(cli), { recursive: true, force: true });
-  rmSync(work, { recursive: true, force: true });
-});
+useCliWorkspace('dawnet-determinism-', ['--patients', '6', '--seed', '4', '--size', '32', '--slices', '4-6'], (ws) => ({ cli, work, data } = ws));
 
 /** Trains into `name` with `flags` after the common ones, lavapipe on `threads` threads. */
 async function train(task: string, name: string, flags: string[], threads: number): Promise<string> {

@@ -1,28 +1,16 @@
 // Training through the real CLI on a synthetic data set, continued: an interrupted run resumed,
 // a NaN loss stopping cleanly, --tune-convs and --conv-tuning, and the schedule and norm options
 // (split from train.e2e.test.ts, so the test forks share the load).
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
 import { decodeSafetensors } from '../../src/io/safetensors.js';
-import { buildCli, runCli, tempDir } from './helpers.js';
+import { runCli, useCliWorkspace } from './helpers.js';
 
 let cli = '';
 let work = '';
 let data = '';
-
-beforeAll(async () => {
-  cli = await buildCli();
-  work = tempDir('dawnet-e2e-');
-  data = join(work, 'kaggle_3m');
-  const r = await runCli(cli, ['synth', '--out', data, '--patients', '14', '--seed', '3', '--size', '32', '--slices', '10-16']);
-  expect(r.code, r.stderr).toBe(0);
-}, 120_000);
-
-afterAll(() => {
-  rmSync(dirname(cli), { recursive: true, force: true });
-  rmSync(work, { recursive: true, force: true });
-});
+useCliWorkspace('dawnet-e2e-', ['--patients', '14', '--seed', '3', '--size', '32', '--slices', '10-16'], (ws) => ({ cli, work, data } = ws));
 
 const SEGMENT = ['--size', '32', '--features', '8', '--depth', '3', '--batch', '8', '--lr', '0.003', '--loss', 'bce+dice', '--augment', 'hflip'];
 
