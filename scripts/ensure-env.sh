@@ -9,22 +9,52 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 WANT_BROWSER=0
 [ "${1:-}" = "--browser" ] && WANT_BROWSER=1
+
+# The registry and Debian's mirrors sometimes stall: CI once lost a whole run to one stalled
+# connection to registry.npmjs.org (npm's EIDLETIMEOUT after its default 5-minute idle limit).
+# So each download step is tried several times, a stalled npm request is dropped after two
+# idle minutes instead of five, and apt retries each file itself. DAWNET_SETUP_ATTEMPTS and
+# DAWNET_SETUP_RETRY_WAIT (seconds before the first retry, doubled each time) exist for tests.
+ATTEMPTS=${DAWNET_SETUP_ATTEMPTS:-4}
+FIRST_WAIT=${DAWNET_SETUP_RETRY_WAIT:-15}
+with_retries() {
+  local what=$1; shift
+  local attempt=1 wait=$FIRST_WAIT
+  until "$@"; do
+    if [ "$attempt" -ge "$ATTEMPTS" ]; then
+      echo "[dawnet setup] $what failed $attempt times; giving up" >&2
+      return 1
+    fi
+    echo "[dawnet setup] $what failed (attempt $attempt of $ATTEMPTS); retrying in ${wait} s" >&2
+    sleep "$wait"
+    attempt=$((attempt + 1)); wait=$((wait * 2))
+  done
+}
+APT_OPTS=(-o Acquire::Retries=3)
+apt_update_quietly() { apt-get "${APT_OPTS[@]}" update >&2; }
 APT_UPDATED=0
 apt_update() {
-  if [ "$APT_UPDATED" = 0 ]; then apt-get update >&2; APT_UPDATED=1; fi
+  if [ "$APT_UPDATED" = 0 ]; then with_retries "apt-get update" apt_update_quietly; APT_UPDATED=1; fi
+}
+npm_install() {
+  # npm ci starts by removing node_modules, so a retry never builds on a half-finished tree.
+  local verb=install
+  [ -f package-lock.json ] && verb=ci
+  npm "$verb" --no-audit --no-fund --fetch-timeout=120000 --fetch-retries=4 >&2
 }
 
 if [ ! -d node_modules/webgpu ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   echo "[dawnet setup] installing npm dependencies" >&2
-  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund >&2; else npm install --no-audit --no-fund >&2; fi
+  with_retries "installing npm dependencies" npm_install
 fi
 
 if [ "$WANT_BROWSER" = 1 ] && [ ! -x /usr/bin/chromium ]; then
   if [ "$(id -u)" = "0" ] && grep -qs '^ID=debian' /etc/os-release; then
     echo "[dawnet setup] installing Debian's chromium for the browser tests" >&2
     export DEBIAN_FRONTEND=noninteractive
-    apt_update
-    apt-get install -y chromium >&2 || echo "[dawnet setup] chromium could not be installed; browser tests will be skipped" >&2
+    if ! { apt_update && with_retries "apt-get install chromium" apt-get "${APT_OPTS[@]}" install -y chromium >&2; }; then
+      echo "[dawnet setup] chromium could not be installed; browser tests will be skipped" >&2
+    fi
   else
     echo "[dawnet setup] no /usr/bin/chromium: browser tests will be skipped. Install it with: sudo apt-get install -y chromium" >&2
   fi
@@ -35,7 +65,7 @@ if node scripts/probe-adapter.mjs >/dev/null 2>&1; then
 fi
 
 BACKPORTS_LIST=/etc/apt/sources.list.d/dawnet-bookworm-backports.list
-INSTALL_CMD="echo 'deb http://deb.debian.org/debian bookworm-backports main' > $BACKPORTS_LIST && apt-get update && apt-get install -y -t bookworm-backports mesa-vulkan-drivers libvulkan1"
+INSTALL_CMD="echo 'deb http://deb.debian.org/debian bookworm-backports main' > $BACKPORTS_LIST && apt-get -o Acquire::Retries=3 update && apt-get -o Acquire::Retries=3 install -y -t bookworm-backports mesa-vulkan-drivers libvulkan1"
 if [ "$(id -u)" != "0" ]; then
   echo "[dawnet setup] no WebGPU adapter found. Install Mesa's lavapipe as root with:" >&2
   echo "  sudo sh -c \"$INSTALL_CMD\"" >&2
@@ -47,7 +77,7 @@ if ! grep -qs '^ID=debian' /etc/os-release; then
 fi
 echo "[dawnet setup] no WebGPU adapter found; installing Mesa lavapipe from bookworm-backports" >&2
 export DEBIAN_FRONTEND=noninteractive
-sh -c "$INSTALL_CMD" >&2
+with_retries "installing lavapipe" sh -c "$INSTALL_CMD >&2"
 if ! node scripts/probe-adapter.mjs >&2; then
   echo "[dawnet setup] still no WebGPU adapter after installing lavapipe" >&2
   exit 1
