@@ -70,6 +70,8 @@ export { channelAffine, imagenetPreprocess, type ChannelAffine } from './kernels
 export { pow, rsqrt, reciprocal, gelu, sin, cos, sign, floor, round, log1p, expm1, maximum, minimum, greater, greaterEqual, less, lessEqual, equal, notEqual } from './kernels/elementwise-more.js';
 export type { GeluOptions } from './kernels/elementwise-more.js';
 export { where } from './kernels/where.js';
+export { runKernel, type RunKernelSpec, type KernelInput, type KernelOutput, type KernelElement, type KernelParamsSpec, type KernelParam } from './kernels/custom-kernel.js';
+export { customOp, type CustomOpContext, type CustomOpDefinition } from './graph/custom-op.js';
 
 // Layers, optimisers, training, models, augmentation.
 export * as nn from './nn/index.js';

@@ -29,6 +29,10 @@ interface Storage {
 }
 
 let nextId = 1;
+/** The id the next tensor will get: ids only grow, so a tensor with a smaller one existed before. */
+export function nextTensorId(): number {
+  return nextId;
+}
 
 export function shapeSize(shape: Shape): number {
   let n = 1;

@@ -95,6 +95,21 @@ const EXAMPLES: Example[] = [
     },
   },
   {
+    name: 'runKernel and customOp',
+    key: /dn\.customOp\(/,
+    expose: ['x', 'a', 'y'],
+    async check({ x, a, y }, rec) {
+      // y = x² · a + 1, dL/dx = 2 x a, dL/da = x² for L = Σ y: exact in float32 at these values.
+      expect(rec.logs[0]!.map((v) => Array.from(v as Float32Array))).toEqual([
+        [1.5, 3, 19],
+        [1, 2, 12],
+        [1, 4, 9],
+      ]);
+      expect(Array.from(await (y as dn.Tensor).toArray())).toEqual([1.5, 3, 19]);
+      for (const t of [x, a, y] as dn.Tensor[]) t.dispose();
+    },
+  },
+  {
     name: 'dn.profile',
     key: /dn\.profile\(/,
     context: profileContext,
