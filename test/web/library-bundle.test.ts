@@ -93,6 +93,36 @@ describe.skipIf(!hasChromium)('dist/browser/dawnet.js in a page', () => {
     expect(got.c).toEqual([[10, 13], [22, 29]]);
   }, 60_000);
 
+  it("runs the page's own WGSL kernel with a user-written backward (runKernel, customOp)", async () => {
+    const got = await page.evaluate(async () => {
+      const { dn } = window;
+      const cube = dn.customOp({
+        name: 'cube',
+        forward(ctx, x: import('../../src/index.js').Tensor) {
+          ctx.save(x);
+          return dn.runKernel({
+            name: 'cube',
+            code: '@compute @workgroup_size(4) fn main(@builtin(global_invocation_id) g: vec3<u32>) { if (g.x < params.n) { y[g.x] = x[g.x] * x[g.x] * x[g.x]; } }',
+            inputs: { x },
+            outputs: { y: x.shape },
+            params: { n: ['u32', x.size] },
+            workgroups: Math.ceil(x.size / 4),
+          }).y;
+        },
+        backward: (ctx, dy) => dn.mul(dy, dn.scale(dn.square(ctx.saved[0]!), 3)),
+      });
+      const x = dn.tensor([1, -2, 3, 0.5, 2], undefined, { requiresGrad: true });
+      const y = cube(x);
+      dn.scope(() => dn.sum(y).backward());
+      const out = { y: Array.from(await y.toArray()), dx: Array.from(await x.grad!.toArray()) };
+      x.dispose();
+      y.dispose();
+      return out;
+    });
+    // Exact in float32 at these values: x³ and 3x².
+    expect(got).toEqual({ y: [1, -8, 27, 0.125, 8], dx: [3, 12, 27, 0.75, 12] });
+  });
+
   it('loads fetched weights (safetensors, .pt, .h5) and encodes them back to the same bytes', async () => {
     const got = await page.evaluate(async () => {
       const { dn, bytesOf } = window;
