@@ -31,8 +31,11 @@ export type KernelElement = 'f32' | 'vec4<f32>';
 /** An input: a tensor, or a tensor read as vec4<f32> (its size a multiple of 4). */
 export type KernelInput = Tensor | { tensor: Tensor; type?: KernelElement };
 
-/** An output: its shape, or its shape with a type and a fill (outputs start uninitialised). */
-export type KernelOutput = Shape | { shape: Shape; type?: KernelElement; fill?: number };
+/**
+ * An output: a new tensor of this shape (uninitialised unless given a fill), or an existing tensor
+ * written in place ({ tensor }: a parameter a custom optimiser updates), read_write either way.
+ */
+export type KernelOutput = Shape | { shape: Shape; type?: KernelElement; fill?: number } | { tensor: Tensor; type?: KernelElement };
 
 /** A uniform scalar: its WGSL type and value. */
 export type KernelParam = readonly ['u32' | 'i32' | 'f32', number];
@@ -87,6 +90,7 @@ export function runKernel<O extends Record<string, KernelOutput>>(spec: RunKerne
     if (taken.has(b.name)) throw new ArgumentError(`${op}: '${b.name}' names both an input and an output; each binding needs its own name`);
     taken.add(b.name);
   }
+  checkInPlaceAliasing(op, inputs, outputs);
   // A kernel's output has no gradient: used on a tensor that wants one, the graph would be cut
   // without a word. customOp runs its forward without recording, so this never fires there.
   const wanting = inputs.find((b) => b.tensor.requiresGrad);
@@ -105,7 +109,8 @@ export function runKernel<O extends Record<string, KernelOutput>>(spec: RunKerne
   const made: Tensor[] = [];
   try {
     for (const o of outputs) {
-      made.push(o.fill === undefined ? emptyTensor(o.shape, `${kernel.name}.${o.name}`, op) : full(o.shape, o.fill, { name: `${spec.name}.${o.name}` }));
+      if (o.inPlace) made.push(o.inPlace);
+      else made.push(o.fill === undefined ? emptyTensor(o.shape, `${kernel.name}.${o.name}`, op) : full(o.shape, o.fill, { name: `${spec.name}.${o.name}` }));
     }
     runtime(op).dispatch(
       kernel,
@@ -113,7 +118,7 @@ export function runKernel<O extends Record<string, KernelOutput>>(spec: RunKerne
       groups,
     );
   } catch (e) {
-    for (const t of made) t.dispose();
+    for (const [i, t] of made.entries()) if (!outputs[i]!.inPlace) t.dispose();
     throw e;
   }
   return Object.fromEntries(outputs.map((o, i) => [o.name, made[i]])) as { [K in keyof O]: Tensor };
@@ -140,6 +145,8 @@ function checkInputs(op: string, inputs: unknown): InputBinding[] {
 interface OutputBinding extends Binding {
   shape: Shape;
   fill?: number;
+  /** The tensor written in place, for an output given as { tensor }. */
+  inPlace?: Tensor;
 }
 
 function checkOutputs(op: string, outputs: unknown): OutputBinding[] {
@@ -149,6 +156,7 @@ function checkOutputs(op: string, outputs: unknown): OutputBinding[] {
   return Object.entries(outputs).map(([name, v]) => {
     checkBindingName(op, 'output', name);
     const entry = isPlainObject(v) ? v : { shape: v };
+    if (isPlainObject(v) && 'tensor' in v) return inPlaceOutput(op, name, v);
     if (isPlainObject(v)) expectKnownOptions(`${op}: output '${name}'`, v, ['shape', 'type', 'fill']);
     checkShapeArg(`${op}: output '${name}'`, entry.shape);
     const shape = entry.shape as Shape;
@@ -156,6 +164,39 @@ function checkOutputs(op: string, outputs: unknown): OutputBinding[] {
     const type = checkElement(op, `output '${name}'`, entry.type, shapeSize(shape));
     return { name, shape, type, fill: entry.fill as number | undefined };
   });
+}
+
+/**
+ * An existing tensor as an output, written in place. Not one on the tape: changing a value a
+ * recorded op saved would make its gradient wrong without a word (PyTorch counts versions to
+ * catch that; dawnet refuses it up front), and a leaf that wants a gradient only under noGrad,
+ * as PyTorch's in-place updates of parameters.
+ */
+function inPlaceOutput(op: string, name: string, v: Record<string, unknown>): OutputBinding {
+  expectKnownOptions(`${op}: output '${name}'`, v, ['tensor', 'type']);
+  const tensor = v.tensor;
+  expectTensor(op, `output '${name}'`, tensor);
+  if (tensor.node) {
+    throw new ArgumentError(`${op}: output '${name}' (${tensor.describe()}) is an op's result on the autograd tape; writing it in place would change what its backward reads. Write into a copy, or a tensor made under dn.noGrad`);
+  }
+  if (tensor.requiresGrad && isRecording()) {
+    throw new ArgumentError(`${op}: output '${name}' (${tensor.describe()}) requires a gradient; update it in place under dn.noGrad(() => ...), as an optimiser step does`);
+  }
+  const type = checkElement(op, `output '${name}'`, v.type, tensor.size);
+  return { name, shape: tensor.shape, type, inPlace: tensor };
+}
+
+/** WebGPU refuses a buffer bound writable beside any other binding of it in one dispatch (its usage scope). */
+function checkInPlaceAliasing(op: string, inputs: InputBinding[], outputs: OutputBinding[]): void {
+  const bound = [...inputs.map((b) => ({ what: `input '${b.name}'`, tensor: b.tensor })), ...outputs.flatMap((o) => (o.inPlace ? [{ what: `output '${o.name}'`, tensor: o.inPlace }] : []))];
+  for (const o of outputs) {
+    if (!o.inPlace) continue;
+    const self = `output '${o.name}'`;
+    const other = bound.find((b) => b.what !== self && b.tensor.buffer === o.inPlace!.buffer);
+    if (other) {
+      throw new ArgumentError(`${op}: ${self} (${o.inPlace.describe()}) shares its buffer with ${other.what}: a tensor written in place is read through its own output binding, which is read_write`);
+    }
+  }
 }
 
 function checkBindingName(op: string, role: string, name: string): void {

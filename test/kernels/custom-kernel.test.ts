@@ -20,6 +20,14 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
   if (g.x < params.n) { y[g.x] = x[g.x] * x[g.x] + params.c; }
 }`;
 
+const SGD_STEP = '@compute @workgroup_size(4) fn main(@builtin(local_invocation_index) i: u32) { w[i] = w[i] - params.lr * g[i]; }';
+
+/** An ArgumentError whose message matches `message` (which holds a tensor id, so not a fixed start). */
+function expectRefused(fn: () => unknown, message: RegExp): void {
+  expect(fn).toThrow(dn.ArgumentError);
+  expect(fn).toThrow(message);
+}
+
 describe('runKernel', () => {
   it('runs the shader on its inputs and returns the outputs by name', async () => {
     const data = uniform(1000, 1);
@@ -91,6 +99,24 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
     expect(Array.from(await y.toArray())).toEqual([10, -1, 30, -1, 50, -1]);
     x.dispose();
     y.dispose();
+  });
+
+  it('writes an existing tensor in place, as a custom optimiser step (under noGrad for a parameter)', async () => {
+    const w = dn.tensor([1, 2, 3, 4], undefined, { requiresGrad: true });
+    const g = dn.tensor([10, 20, 30, 40]);
+    const sgd = { name: 'sgdStep', code: SGD_STEP, inputs: { g }, outputs: { w: { tensor: w } }, params: { lr: ['f32', 0.5] }, workgroups: 1 } as const;
+    expectRefused(() => dn.runKernel(sgd), /^runKernel\('sgdStep'\): output 'w' \(tensor#\d+ \[4\]\) requires a gradient; update it in place under dn\.noGrad/);
+    const { w: same } = dn.noGrad(() => dn.runKernel(sgd));
+    expect(same).toBe(w);
+    expect(Array.from(await w.toArray())).toEqual([-4, -8, -12, -16]);
+    // Read through its own binding, never beside it: WebGPU refuses a writable buffer bound twice.
+    const view = w.share();
+    expectRefused(() => dn.noGrad(() => dn.runKernel({ ...sgd, inputs: { g: view } })), /^runKernel\('sgdStep'\): output 'w' \(tensor#\d+ \[4\]\) shares its buffer with input 'g'/);
+    // An op's result on the tape is refused: its backward reads what it saved.
+    const x = dn.tensor([1, 1, 1, 1], undefined, { requiresGrad: true });
+    const y = dn.scale(x, 2);
+    expectRefused(() => dn.runKernel({ ...sgd, outputs: { w: { tensor: y } } }), /^runKernel\('sgdStep'\): output 'w' \(tensor#\d+ \[4\]\) is an op's result on the autograd tape/);
+    for (const t of [w, g, view, x, y]) t.dispose();
   });
 
   it('keeps two kernels of one name apart: each source compiles to its own pipeline', async () => {
