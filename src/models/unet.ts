@@ -164,6 +164,11 @@ export class UNet extends Module {
     this.head = this.addModule('conv', new Conv2d(f, o.outChannels, { kernelSize: 1, padding: 'valid' }));
   }
 
+  override extraRepr(): string {
+    const o = this.options;
+    return `${o.inChannels}→${o.outChannels}, ${o.features} features, depth ${o.depth}`;
+  }
+
   forward(x: Tensor): Tensor {
     expectTensor('UNet', 'input x', x);
     const o = this.options;

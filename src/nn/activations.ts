@@ -46,6 +46,9 @@ export class LeakyReLU extends Module {
     super();
     expectNumber('LeakyReLU', 'slope', slope);
   }
+  override extraRepr(): string {
+    return `slope ${this.slope}`;
+  }
   forward(x: Tensor): Tensor {
     return unary('leakyRelu', x, this.slope);
   }
@@ -55,6 +58,9 @@ export class ELU extends Module {
   constructor(readonly alpha = 1) {
     super();
     expectNumber('ELU', 'alpha', alpha);
+  }
+  override extraRepr(): string {
+    return `alpha ${this.alpha}`;
   }
   forward(x: Tensor): Tensor {
     return unary('elu', x, this.alpha);

@@ -13,16 +13,15 @@ import { convTranspose2d } from '../kernels/conv-transpose2d.js';
 import { depthwiseConv2d } from '../kernels/depthwise-conv2d.js';
 import { dropout } from '../kernels/dropout.js';
 import { linear } from '../kernels/matmul.js';
-import { avgPool2d, globalAvgPool2d, maxPool2d, type AvgPool2dOptions, type Pool2dOptions } from '../kernels/pool.js';
-import { poolWindow } from '../kernels/pool-geometry.js';
 import { upsample2d } from '../kernels/upsample.js';
 import { INIT_NAMES, initValues, nextSeed, type InitName } from './init.js';
 import { Module } from './module.js';
-import { expectLayerOptions, noArguments } from './options.js';
+import { expectLayerOptions, noArguments, windowRepr } from './options.js';
 import { ReLU } from './activations.js';
 
-// The activation layers live in activations.ts; every layer is importable from here.
+// The activation and pool layers live in their own files; every layer is importable from here.
 export { ELU, LeakyReLU, ReLU, Sigmoid, SiLU, Softmax, Tanh } from './activations.js';
+export { AvgPool2d, GlobalAvgPool2d, MaxPool2d, type AvgPool2dLayerOptions, type MaxPool2dLayerOptions } from './pool-layers.js';
 
 /** A channel, feature or window count given to a layer's constructor: a positive integer. */
 function count(layer: string, role: string, v: unknown): void {
@@ -104,6 +103,10 @@ export class Conv2d extends Module {
     this.weight = this.addParameter('weight', param([k, k, inChannels / groups, outChannels], opts.init ?? 'glorotUniform', seed));
     this.bias = opts.bias === false ? null : this.addParameter('bias', param([outChannels], 'zeros', 0));
   }
+  override extraRepr(): string {
+    const k = this.opts.kernelSize ?? 3;
+    return windowRepr([`${this.inChannels}→${this.outChannels}`, `${k}x${k}`], this.opts, { stride: 1, padding: 'same' });
+  }
   forward(x: Tensor): Tensor {
     return this.convolve(x, 'none');
   }
@@ -132,6 +135,10 @@ export class DepthwiseConv2d extends Module {
     this.weight = this.addParameter('weight', param([k, k, channels, multiplier], opts.init ?? 'glorotUniform', opts.seed ?? nextSeed()));
     this.bias = opts.bias === false ? null : this.addParameter('bias', param([channels * multiplier], 'zeros', 0));
   }
+  override extraRepr(): string {
+    const k = this.opts.kernelSize ?? 3;
+    return windowRepr([`${this.channels}→${this.channels * this.multiplier}`, `${k}x${k}`], this.opts, { stride: 1, padding: 'same' });
+  }
   forward(x: Tensor): Tensor {
     return depthwiseConv2d(x, this.weight, this.bias, { stride: this.opts.stride ?? 1, padding: this.opts.padding ?? 'same', dilation: this.opts.dilation ?? 1 });
   }
@@ -151,6 +158,10 @@ export class ConvTranspose2d extends Module {
     // PyTorch's on [in, out, kh, kw] both take them: fanIn = k·k·outChannels (He's bounds use it).
     this.weight = this.addParameter('weight', param([k, k, outChannels, inChannels], opts.init ?? 'glorotUniform', seed));
     this.bias = opts.bias === false ? null : this.addParameter('bias', param([outChannels], 'zeros', 0));
+  }
+  override extraRepr(): string {
+    const k = this.opts.kernelSize ?? 2;
+    return windowRepr([`${this.inChannels}→${this.outChannels}`, `${k}x${k}`], this.opts, { stride: 2, padding: 'valid' });
   }
   forward(x: Tensor): Tensor {
     return convTranspose2d(x, this.weight, this.bias, { stride: this.opts.stride ?? 2, padding: (this.opts.padding as 'same' | 'valid') ?? 'valid' });
@@ -188,6 +199,9 @@ export class BatchNorm2d extends Module {
     this.bias = this.addParameter('bias', param([channels], 'zeros', 0));
     this.runningMean = this.addBuffer('running_mean', tensor(new Float32Array(channels), [channels]));
     this.runningVar = this.addBuffer('running_var', tensor(new Float32Array(channels).fill(1), [channels]));
+  }
+  override extraRepr(): string {
+    return String(this.channels);
   }
   forward(x: Tensor): Tensor {
     return this.normalise(x, false);
@@ -234,6 +248,9 @@ export class GroupNorm extends Module {
     this.weight = this.addParameter('weight', param([channels], 'ones', 0));
     this.bias = this.addParameter('bias', param([channels], 'zeros', 0));
   }
+  override extraRepr(): string {
+    return `${this.groups} groups, ${this.channels} channels`;
+  }
   forward(x: Tensor): Tensor {
     this.expectChannels(x);
     if (this.training) this.expectSpread(x);
@@ -268,6 +285,9 @@ export class LayerNorm extends Module {
     this.weight = this.addParameter('weight', param([features], 'ones', 0));
     this.bias = this.addParameter('bias', param([features], 'zeros', 0));
   }
+  override extraRepr(): string {
+    return String(this.features);
+  }
   forward(x: Tensor): Tensor {
     return layerNorm(x, this.weight, this.bias, { eps: this.opts.eps ?? 1e-5 });
   }
@@ -283,6 +303,9 @@ export class InstanceNorm2d extends GroupNorm {
     count('InstanceNorm2d', 'channels', channels);
     super(channels, channels, opts);
   }
+  override extraRepr(): string {
+    return String(this.channels);
+  }
 }
 
 /** Linear (Keras Dense): weight [in, out], bias [out]. */
@@ -297,6 +320,9 @@ export class Linear extends Module {
     checkWeightOptions('Linear', opts);
     this.weight = this.addParameter('weight', param([inFeatures, outFeatures], opts.init ?? 'glorotUniform', opts.seed ?? nextSeed()));
     this.bias = opts.bias === false ? null : this.addParameter('bias', param([outFeatures], 'zeros', 0));
+  }
+  override extraRepr(): string {
+    return `${this.inFeatures}→${this.outFeatures}`;
   }
   forward(x: Tensor): Tensor {
     expectTensor('Linear', 'input x', x);
@@ -322,37 +348,11 @@ export class Dropout extends Module {
   override loadScalarState(state: Record<string, number>): void {
     this.calls = state.calls ?? 0;
   }
+  override extraRepr(): string {
+    return `rate ${this.rate}`;
+  }
   forward(x: Tensor): Tensor {
     return dropout(x, { rate: this.rate, seed: (this.seed + 7919 * this.calls++) >>> 0, training: this.training });
-  }
-}
-
-/** The pool layers' options: their op's, less the window and stride (the first two arguments). */
-export type MaxPool2dLayerOptions = Pick<Pool2dOptions, 'padding' | 'ceilMode' | 'dilation'>;
-export type AvgPool2dLayerOptions = Pick<AvgPool2dOptions, 'padding' | 'ceilMode' | 'countIncludePad' | 'divisorOverride'>;
-
-/** A pool layer's window, stride and options (those in `known`), checked when it is built, naming the layer. */
-function checkPoolLayer(layer: string, size: unknown, stride: unknown, opts: object, known: readonly string[]): void {
-  count(layer, 'size', size);
-  // new MaxPool2d(3, { padding: 1 }) would otherwise read as a stride that is not a number.
-  if (isPlainObject(stride)) throw new ArgumentError(`${layer}: options go third, after the stride: new ${layer}(${size}, ${size}, { padding: 1 })`);
-  count(layer, 'stride', stride);
-  expectLayerOptions(layer, opts, known, '{ padding: 1, ceilMode: true }');
-  poolWindow(layer, { ...opts, size: size as number, stride: stride as number }, ['size', 'stride', ...known]);
-}
-
-/**
- * MaxPool2d(size = 2, stride = size, { padding, ceilMode, dilation }): PyTorch's nn.MaxPool2d(size,
- * stride, padding, dilation, ceil_mode=...) with padding 'valid' (PyTorch's 0, the default),
- * TensorFlow's 'same', or p.
- */
-export class MaxPool2d extends Module {
-  constructor(readonly size = 2, readonly stride = size, readonly opts: MaxPool2dLayerOptions = {}) {
-    super();
-    checkPoolLayer('MaxPool2d', size, stride, opts, ['padding', 'ceilMode', 'dilation']);
-  }
-  forward(x: Tensor): Tensor {
-    return maxPool2d(x, { ...this.opts, size: this.size, stride: this.stride });
   }
 }
 
@@ -365,33 +365,11 @@ export class Upsample extends Module {
     expectOptionalBoolean('Upsample', 'alignCorners', alignCorners);
     if (alignCorners && mode !== 'bilinear') throw new ArgumentError("Upsample: alignCorners needs mode 'bilinear'");
   }
+  override extraRepr(): string {
+    return `x${this.scale} ${this.mode}`;
+  }
   forward(x: Tensor): Tensor {
     return upsample2d(x, { scale: this.scale, mode: this.mode, alignCorners: this.alignCorners });
-  }
-}
-
-/**
- * AvgPool2d(size = 2, stride = size, { padding, ceilMode, countIncludePad, divisorOverride }):
- * PyTorch's nn.AvgPool2d with the same defaults (countIncludePad true); 'same' padding is TensorFlow's.
- */
-export class AvgPool2d extends Module {
-  constructor(readonly size = 2, readonly stride = size, readonly opts: AvgPool2dLayerOptions = {}) {
-    super();
-    checkPoolLayer('AvgPool2d', size, stride, opts, ['padding', 'ceilMode', 'countIncludePad', 'divisorOverride']);
-  }
-  forward(x: Tensor): Tensor {
-    return avgPool2d(x, { ...this.opts, size: this.size, stride: this.stride });
-  }
-}
-
-/** [N, H, W, C] -> [N, C]: the mean over each channel's pixels. */
-export class GlobalAvgPool2d extends Module {
-  constructor(...args: []) {
-    super();
-    noArguments('GlobalAvgPool2d', args, "Keras's keepdims has no counterpart: dn.reshape(y, [N, 1, 1, C]) after it");
-  }
-  forward(x: Tensor): Tensor {
-    return globalAvgPool2d(x);
   }
 }
 

@@ -3,7 +3,7 @@
 // train()/eval() switch dropout and batch norm; freeze() turns off gradients so backward skips
 // those weights entirely.
 
-import { ArgumentError, DawnetError, ShapeError } from '../errors.js';
+import { ArgumentError, DawnetError, DeviceLostError, ShapeError } from '../errors.js';
 import { Tensor, type Shape } from '../graph/tensor.js';
 import { describeValue } from '../graph/args.js';
 import { summary } from './summary.js';
@@ -18,21 +18,29 @@ const LAYER = Symbol('dawnet.layer');
 type LayerNote = { path: string[]; layer: string; message: string; last: Module; lost: boolean };
 
 /**
- * An error passing out of `m`'s forward: the first module it leaves is the layer at fault (its
- * class is named); each module it then leaves adds the name under which it holds the one before,
- * so a shape mistake deep in a model reads 'head.2 (Linear): linear: expects ...'. Names come from
- * the parents the error really passed through, so a module shared by two, or used alone after an
- * ensemble or TTA wrapped it, is named by the path it ran on. An error leaving no child is as it was.
+ * An error passing out of `m`'s forward names the layer at fault, as Keras's 'Exception
+ * encountered when calling layer' and PyTorch's traceback do: the first module it leaves is that
+ * layer, named by its class and configuration ('Conv2d 3→8, 3x3: conv2d: ...'); each module it
+ * then leaves adds the name under which it holds the one before, and the outermost names itself,
+ * so a shape mistake deep in a model reads 'UNet encoder2.enc2conv1 (Conv2d 4→8, 3x3): conv2d:
+ * ...'. The message is rebuilt from what the op said at each level, so the path is written once
+ * however deep. Names come from the parents the error really passed through, so a module shared
+ * by two, or used alone after an ensemble or TTA wrapped it, is named by the path it ran on. All
+ * of it is built here, after the throw: a forward that succeeds pays for a try block only.
  */
 function notePassage(e: unknown, m: Module): void {
-  if (!(e instanceof DawnetError)) return;
+  // A lost device is no layer's fault, and its error is one object that every later call throws
+  // again (runtime.ts): a path written into it would name layers those calls never ran.
+  if (!(e instanceof DawnetError) || e instanceof DeviceLostError) return;
   const err = e as DawnetError & { [LAYER]?: LayerNote };
   const note = err[LAYER];
   if (!note) {
     // Not enumerable: Node prints an uncaught error's enumerable properties, and `last` would
     // put the whole model (hundreds of lines) under the message.
-    const value: LayerNote = { path: [], layer: m.constructor.name, message: err.message, last: m, lost: false };
+    const value: LayerNote = { path: [], layer: layerName(m), message: err.message, last: m, lost: false };
     Object.defineProperty(err, LAYER, { value, enumerable: false, writable: true, configurable: true });
+    // A layer's own check ('UNet: expects [N, H, W, 3] input') names it already.
+    if (!namesItself(err.message, m)) err.message = `${value.layer}: ${value.message}`;
     return;
   }
   // A forward that calls its own module's other entry (forwardRelu calling forward) passes once.
@@ -47,7 +55,28 @@ function notePassage(e: unknown, m: Module): void {
     return;
   }
   note.path.unshift(...path);
-  err.message = `${note.path.join('.')} (${note.layer}): ${note.message}`;
+  err.message = `${m.constructor.name} ${note.path.join('.')} (${note.layer}): ${note.message}`;
+}
+
+/** The class and, where it has one, the configuration (extraRepr) of the layer an error came from. */
+function layerName(m: Module): string {
+  let config: unknown = '';
+  try {
+    config = m.extraRepr();
+  } catch {
+    // A subclass's broken extraRepr must not replace the error being reported: the class alone.
+  }
+  return typeof config === 'string' && config ? `${m.constructor.name} ${config}` : m.constructor.name;
+}
+
+/**
+ * Whether a message starts with the module's own name, as a layer's or model's own checks write
+ * it ('Linear: ...', 'VGG16: ...' from Vgg16). Ops are named in camelCase ('conv2d: ...', 'linear:
+ * ...'), so a Conv2d passing on its op's message is not taken for one that named itself.
+ */
+function namesItself(message: string, m: Module): boolean {
+  const own = /^([A-Z][A-Za-z0-9_]*):/.exec(message);
+  return own !== null && own[1].toLowerCase() === m.constructor.name.toLowerCase();
 }
 
 /** The names leading from `from` down to `to` among its descendants (breadth first), else null. */
@@ -111,6 +140,15 @@ export abstract class Module {
   private fieldNames = new Set<string>();
 
   abstract forward(x: Tensor): Tensor;
+
+  /**
+   * The configuration that tells this layer from others of its class ('3→8, 3x3' of a Conv2d),
+   * as PyTorch's extra_repr: an error leaving the layer names it by its class and this. Called
+   * only when such an error happens; '' (the default) names the class alone.
+   */
+  extraRepr(): string {
+    return '';
+  }
 
   protected addParameter(name: string, t: Tensor): Tensor {
     this.claimName('parameter', name);

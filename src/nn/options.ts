@@ -1,7 +1,7 @@
 // The options objects of layers and models: a key the constructor does not read is an error, since
 // it would otherwise build the default silently: Conv2d's { kernel_size: 5 } gave a 3x3 kernel and
 // unet's { init_features: 4 } 32 features. A name brought from Keras or PyTorch gets a hint
-// naming dawnet's.
+// naming dawnet's. Also how a layer's errors write what it was built with (windowRepr).
 
 import { ArgumentError } from '../errors.js';
 import { describeValue, expectKnownOptions, expectOptions, meantOption } from '../graph/args.js';
@@ -42,4 +42,18 @@ export function noArguments(layer: string, args: readonly unknown[], why: string
   const given = args.filter((a) => a !== undefined);
   if (given.length === 0) return;
   throw new ArgumentError(`${layer}: takes no arguments, got ${given.map(describeValue).join(', ')}: ${why}`);
+}
+
+/**
+ * A conv or pool layer's configuration as its errors name it ('32→64, 3x3', then what differs
+ * from the layer's defaults: 'stride 2', 'padding valid'), read from what it was built with.
+ */
+export function windowRepr(parts: string[], o: { stride?: number; dilation?: unknown; groups?: number; padding?: unknown }, defaults: { stride: number; padding: unknown }): string {
+  const shown = (v: unknown) => (Array.isArray(v) ? `[${v.join(', ')}]` : String(v));
+  const stride = o.stride ?? defaults.stride;
+  if (stride !== 1) parts.push(`stride ${stride}`);
+  if (o.dilation !== undefined && o.dilation !== 1) parts.push(`dilation ${shown(o.dilation)}`);
+  if (o.groups !== undefined && o.groups !== 1) parts.push(`groups ${o.groups}`);
+  if (o.padding !== undefined && o.padding !== defaults.padding) parts.push(`padding ${shown(o.padding)}`);
+  return parts.join(', ');
 }

@@ -61,9 +61,9 @@ describe('a call without a device names itself', () => {
     expect(() => dn.upsample2d(x, { scale: 2 })).toThrow(/^upsample2d: input x image/);
     expect(() => dn.sum(x)).toThrow(/^sum: input x image/);
     expect(() => dn.batchNorm2d(x, w, w, null, null, { training: true })).toThrow(/^batchNorm2d: input x image \[1,2,2,1\]/);
-    expect(() => bn.forward(x)).toThrow(/^batchNorm2d: input x image/);
-    // Sequential puts the layer's path and class before the op's message.
-    expect(() => net.forward(x)).toThrow(/^0 \(MaxPool2d\): maxPool2d: input x image/);
+    expect(() => bn.forward(x)).toThrow(/^BatchNorm2d 1: batchNorm2d: input x image/);
+    // A layer names itself before the op's message; in a model, by its path from the model's root.
+    expect(() => net.forward(x)).toThrow(/^Sequential 0 \(MaxPool2d 2x2, stride 2\): maxPool2d: input x image/);
     for (const [name, call] of [['info', dn.info], ['memory', dn.memory], ['trimMemory', dn.trimMemory]] as const) expectNamed(call, name);
     await expect(dn.sync()).rejects.toThrow(/^sync: dn\.shutdown\(\) released the device/);
     await expect(x.toArray()).rejects.toThrow(/^toArray: input image \[1,2,2,1\] was made on a device that has since ended/);

@@ -262,6 +262,6 @@ describe('NCHW input to a channels-last layer', () => {
   }
 
   it('an NHWC input with the wrong channels gets no NCHW hint', () => {
-    expect(() => dn.scope(() => new dn.nn.Conv2d(3, 4).forward(dn.zeros([1, 8, 8, 5])))).toThrow(/^conv2d: input has 5 channels but the weight expects 3 \(input \[1,8,8,5\], weight \[3,3,3,4\]\)$/);
+    expect(() => dn.scope(() => new dn.nn.Conv2d(3, 4).forward(dn.zeros([1, 8, 8, 5])))).toThrow(/^Conv2d 3→4, 3x3: conv2d: input has 5 channels but the weight expects 3 \(input \[1,8,8,5\], weight \[3,3,3,4\]\)$/);
   });
 });

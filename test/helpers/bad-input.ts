@@ -43,7 +43,7 @@ export async function expectRefused(row: BadRow): Promise<void> {
   expect(thrown, `${label}: nothing thrown`).toBeDefined();
   expect(thrown, `${label}: ${String(thrown)}`).toBeInstanceOf(row.cls ?? dn.DawnetError);
   const message = (thrown as Error).message;
-  // The op first (a layer's message may start with its path in a model: "3 (Linear): ...").
+  // The op, or the layer that called it, first ("Conv2d 3→8, 3x3: conv2d: ..." for a layer alone).
   expect(message, label).toMatch(new RegExp(`^${escape(row.op)}[:. ]`));
   // The argument as a word: 'x' must not be found inside 'expected'.
   expect(message, label).toMatch(new RegExp(`(^|[^A-Za-z0-9_])${escape(row.names)}($|[^A-Za-z0-9_])`));

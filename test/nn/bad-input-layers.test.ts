@@ -1,7 +1,7 @@
 // The bad-input sweep, part 4: dn.nn's layer constructors, their forward, and Module's methods. A
-// refused constructor must make no parameter (no buffer kept); a refused forward names the op the
-// layer runs (conv2d, maxPool2d, ...) or the layer itself, and the argument; the controls build
-// each layer well formed and run it.
+// refused constructor must make no parameter (no buffer kept); a refused forward names the layer
+// first (its class and configuration before the message of the op it runs: 'Conv2d 3→4, 3x3:
+// conv2d: ...'), and the argument; the controls build each layer well formed and run it.
 
 import { afterAll, describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
@@ -72,25 +72,25 @@ const CONSTRUCTORS: [string, unknown[], string][] = [
   ['ModuleList', ['abc'], 'modules'],
 ];
 
-/** The layers a forward is tried on, each with the op its message names. */
+/** The layers a forward is tried on, each with the name its message starts with: the layer's class. */
 const layers = {
-  conv: [() => new nn.Conv2d(3, 4), 'conv2d'],
-  transpose: [() => new nn.ConvTranspose2d(3, 4), 'convTranspose2d'],
-  depthwise: [() => new nn.DepthwiseConv2d(3, 2), 'depthwiseConv2d'],
-  batchNorm: [() => new nn.BatchNorm2d(3), 'batchNorm2d'],
-  groupNorm: [() => new nn.GroupNorm(1, 3), 'groupNorm'],
-  instanceNorm: [() => new nn.InstanceNorm2d(3), 'groupNorm'],
-  layerNorm: [() => new nn.LayerNorm(3), 'layerNorm'],
+  conv: [() => new nn.Conv2d(3, 4), 'Conv2d'],
+  transpose: [() => new nn.ConvTranspose2d(3, 4), 'ConvTranspose2d'],
+  depthwise: [() => new nn.DepthwiseConv2d(3, 2), 'DepthwiseConv2d'],
+  batchNorm: [() => new nn.BatchNorm2d(3), 'BatchNorm2d'],
+  groupNorm: [() => new nn.GroupNorm(1, 3), 'GroupNorm'],
+  instanceNorm: [() => new nn.InstanceNorm2d(3), 'InstanceNorm2d'],
+  layerNorm: [() => new nn.LayerNorm(3), 'LayerNorm'],
   linear: [() => new nn.Linear(3, 2), 'Linear'],
-  dropout: [() => new nn.Dropout(0.5, 1), 'dropout'],
-  maxPool: [() => new nn.MaxPool2d(2), 'maxPool2d'],
-  avgPool: [() => new nn.AvgPool2d(2), 'avgPool2d'],
-  globalPool: [() => new nn.GlobalAvgPool2d(), 'globalAvgPool2d'],
-  upsample: [() => new nn.Upsample(2), 'upsample2d'],
+  dropout: [() => new nn.Dropout(0.5, 1), 'Dropout'],
+  maxPool: [() => new nn.MaxPool2d(2), 'MaxPool2d'],
+  avgPool: [() => new nn.AvgPool2d(2), 'AvgPool2d'],
+  globalPool: [() => new nn.GlobalAvgPool2d(), 'GlobalAvgPool2d'],
+  upsample: [() => new nn.Upsample(2), 'Upsample'],
   flatten: [() => new nn.Flatten(), 'Flatten'],
-  relu: [() => new nn.ReLU(), 'relu'],
-  leaky: [() => new nn.LeakyReLU(0.2), 'leakyRelu'],
-  softmax: [() => new nn.Softmax(), 'softmax'],
+  relu: [() => new nn.ReLU(), 'ReLU'],
+  leaky: [() => new nn.LeakyReLU(0.2), 'LeakyReLU'],
+  softmax: [() => new nn.Softmax(), 'Softmax'],
 } as const;
 let built: Record<keyof typeof layers, dn.Module>;
 afterAll(() => Object.values(built ?? {}).forEach((m) => m.dispose()));
@@ -102,13 +102,13 @@ const forwardRows = (): BadRow[] =>
     return rows;
   });
 
-/** NHWC layers fed NCHW data or the wrong channels: named by the layer or its op. */
+/** NHWC layers fed NCHW data or the wrong channels: named by the layer. */
 const shapeRows = (): BadRow[] => [
-  { op: 'conv2d', what: 'Conv2d(3, 4) on NCHW data', names: 'NHWC', cls: Shp, call: () => built.conv.forward(t().nchw) },
-  { op: 'batchNorm2d', what: 'BatchNorm2d(3) on NCHW data', names: 'NHWC', cls: Shp, call: () => built.batchNorm.forward(t().nchw) },
+  { op: 'Conv2d', what: 'Conv2d(3, 4) on NCHW data', names: 'NHWC', cls: Shp, call: () => built.conv.forward(t().nchw) },
+  { op: 'BatchNorm2d', what: 'BatchNorm2d(3) on NCHW data', names: 'NHWC', cls: Shp, call: () => built.batchNorm.forward(t().nchw) },
   { op: 'InstanceNorm2d', what: 'InstanceNorm2d(3) on NCHW data', names: 'NHWC', cls: Shp, call: () => built.instanceNorm.forward(t().nchw) },
   { op: 'Linear', what: 'Linear(3, 2) on an image', names: 'input', cls: Shp, call: () => built.linear.forward(t().img) },
-  { op: 'layerNorm', what: 'LayerNorm(3) on 4 features', names: 'gamma', cls: Shp, call: () => built.layerNorm.forward(t().nchw) },
+  { op: 'LayerNorm', what: 'LayerNorm(3) on 4 features', names: 'gamma', cls: Shp, call: () => built.layerNorm.forward(t().nchw) },
 ];
 
 /** Module's own methods, on a small model. */
@@ -121,8 +121,8 @@ const moduleRows = (): BadRow[] => {
     { op: 'train', what: "'no' for on", names: 'on', cls: Arg, call: () => m.train('no' as never) },
     { op: 'module', what: 'a path that is not there', names: 'nope', cls: Shp, call: () => m.module('nope') },
     { op: 'module', what: 'a number for a path', names: 'path', cls: Arg, call: () => m.module(3 as never) },
-    // The forward's own refusal of the shape, naming the op that refused it.
-    { op: 'conv2d', what: 'summary with an input shape of rank 2', names: 'input', cls: Shp, call: () => m.summary([2, 3]) },
+    // The forward's own refusal of the shape, naming the layer and then the op that refused it.
+    { op: 'Conv2d', what: 'summary with an input shape of rank 2', names: 'input', cls: Shp, call: () => m.summary([2, 3]) },
     { op: 'summary', what: 'an input shape with -1', names: 'shape', cls: Shp, call: () => m.summary([1, -1, 4, 3]) },
     { op: 'summary', what: 'an input shape as a string', names: 'shape', cls: Arg, call: () => m.summary('1,4,4,3' as never) },
   ];

@@ -39,7 +39,7 @@ describe('an error from inside a model', () => {
     const x = dn.zeros([1, 16, 16, 3]);
     const { error, printed } = caught(() => dn.scope(() => net.forward(x)));
     expect(error).toBeInstanceOf(dn.ShapeError);
-    expect(error.message).toMatch(/^body\.unet \(UNet\): UNet: expects \[N, H, W, 3\] input/);
+    expect(error.message).toMatch(/^Sequential body\.unet \(UNet 3→1, 4 features, depth 2\): UNet: expects \[N, H, W, 3\] input/);
     expect(printed.split('\n').length, printed).toBeLessThan(40);
     expect(printed).toContain(error.message);
     expect(printed).not.toMatch(/Conv2d \{|BatchNorm2d \{/);

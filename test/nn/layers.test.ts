@@ -176,7 +176,7 @@ describe('Sequential and layer names in errors', () => {
     stray.dispose();
   });
 
-  it('a shape error inside a model names the layer by its path and class', () => {
+  it('a shape error inside a model names the layer by its path from the root, its class and configuration', () => {
     dn.scope(() => {
       const net = new Sequential(['features', new Sequential(new Conv2d(3, 8, { kernelSize: 3 }), new ReLU(), new Conv2d(4, 8, { kernelSize: 3 }))], ['head', new Linear(8, 1)]);
       const error = (() => {
@@ -188,10 +188,10 @@ describe('Sequential and layer names in errors', () => {
         return null;
       })();
       expect(error).toBeInstanceOf(dn.ShapeError);
-      expect(error!.message).toBe('features.2 (Conv2d): conv2d: input has 8 channels but the weight expects 4 (input [1,8,8,8], weight [3,3,4,8])');
+      expect(error!.message).toBe('Sequential features.2 (Conv2d 4→8, 3x3): conv2d: input has 8 channels but the weight expects 4 (input [1,8,8,8], weight [3,3,4,8])');
       // The fused path (a Conv2d then a ReLU runs forwardRelu) is named the same way, once.
       const fused = new Sequential(new Conv2d(4, 8, { kernelSize: 3 }), new ReLU());
-      expect(() => fused.forward(dn.zeros([1, 8, 8, 3]))).toThrow(/^0 \(Conv2d\): conv2d: input has 3 channels but the weight expects 4/);
+      expect(() => fused.forward(dn.zeros([1, 8, 8, 3]))).toThrow(/^Sequential 0 \(Conv2d 4→8, 3x3\): conv2d: input has 3 channels but the weight expects 4/);
       // A layer whose forwardRelu calls its own forward is named once, not twice.
       class Twice extends dn.Module {
         forward(x: dn.Tensor): dn.Tensor {
@@ -211,15 +211,15 @@ describe('Sequential and layer names in errors', () => {
         }
       }
       const holder = new Holder();
-      expect(() => holder.forward(dn.zeros([3, 5]))).toThrow(/^twice \(Twice\): linear: expects x/);
-      // Used alone, the same layer's error carries no path: it is named by the path it ran on.
-      expect(() => holder.inner.forward(dn.zeros([3, 5]))).toThrow(/^linear: expects x/);
+      expect(() => holder.forward(dn.zeros([3, 5]))).toThrow(/^Holder twice \(Twice\): linear: expects x/);
+      // Used alone, the same layer's error carries no path, its class only: it is named by the path it ran on.
+      expect(() => holder.inner.forward(dn.zeros([3, 5]))).toThrow(/^Twice: linear: expects x/);
       // A module held by two parents is named by the one the error came through.
       const shared = new dn.nn.Linear(4, 2);
       const left = new Sequential(['head', shared]);
       const right = new Sequential(['backbone', shared]);
-      expect(() => left.forward(dn.zeros([3, 5]))).toThrow(/^head \(Linear\): linear/);
-      expect(() => right.forward(dn.zeros([3, 5]))).toThrow(/^backbone \(Linear\): linear/);
+      expect(() => left.forward(dn.zeros([3, 5]))).toThrow(/^Sequential head \(Linear 4→2\): linear/);
+      expect(() => right.forward(dn.zeros([3, 5]))).toThrow(/^Sequential backbone \(Linear 4→2\): linear/);
       // A forward set as a class field (it replaces the constructor's wrapper) is wrapped when
       // registered, and a level the error skipped is still named: the path is the whole one.
       class FieldForward extends dn.Module {
@@ -231,16 +231,17 @@ describe('Sequential and layer names in errors', () => {
       }
       const top = new Sequential(['mid', new FieldForward()]);
       const root = new Sequential(['top', top]);
-      expect(() => root.forward(dn.zeros([3, 5]))).toThrow(/^top\.mid\.leaf \(Linear\): linear/);
-      // An error from a module the parent does not hold stops the path rather than name it wrongly.
+      expect(() => root.forward(dn.zeros([3, 5]))).toThrow(/^Sequential top\.mid\.leaf \(Linear 4→2\): linear/);
+      // An error from a module the parent does not hold stops the path rather than name it wrongly:
+      // the layer is named as if called alone.
       class Borrower extends dn.Module {
         forward(x: dn.Tensor): dn.Tensor {
           return shared.forward(x);
         }
       }
-      expect(() => new Sequential(['block', new Borrower()]).forward(dn.zeros([3, 5]))).toThrow(/^linear: expects x/);
-      // An error from outside any child is left as it was.
-      expect(() => new dn.nn.Linear(4, 2).forward(dn.zeros([3, 5]))).toThrow(/^linear: expects x/);
+      expect(() => new Sequential(['block', new Borrower()]).forward(dn.zeros([3, 5]))).toThrow(/^Linear 4→2: linear: expects x/);
+      // A layer called alone is named by its class and configuration.
+      expect(() => new dn.nn.Linear(4, 2).forward(dn.zeros([3, 5]))).toThrow(/^Linear 4→2: linear: expects x/);
     });
   });
 });

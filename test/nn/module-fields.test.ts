@@ -71,7 +71,7 @@ describe('modules and parameters assigned to fields', () => {
   it('an error in a field child names it by the field', () => {
     const net = new FieldNet();
     const x = dn.zeros([1, 4, 4, 3]);
-    expect(() => net.forward(x)).toThrow(/^conv \(Conv2d\): conv2d:/);
+    expect(() => net.forward(x)).toThrow(/^FieldNet conv \(Conv2d 1→2, 3x3\): conv2d:/);
     x.dispose();
     net.dispose();
   });

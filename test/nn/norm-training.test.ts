@@ -127,7 +127,7 @@ describe('group and instance norm on one value per group', () => {
   it('inside a Sequential the error carries the layer path', () => {
     const net = new Sequential(['conv', new Conv2d(3, 4, { seed: 1 })], ['norm', new InstanceNorm2d(4)]);
     const x = dn.zeros([1, 1, 1, 3]);
-    expect(() => dn.scope(() => net.forward(x))).toThrow(/^norm \(InstanceNorm2d\): InstanceNorm2d: training needs more than one pixel per sample/);
+    expect(() => dn.scope(() => net.forward(x))).toThrow(/^Sequential norm \(InstanceNorm2d 4\): InstanceNorm2d: training needs more than one pixel per sample/);
     x.dispose();
     net.dispose();
   });
