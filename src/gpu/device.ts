@@ -57,6 +57,8 @@ export interface GpuContext {
   report: AdapterReport;
   /** Set once the device is lost; every later call throws it. */
   lost: DeviceLostError | null;
+  /** Resolves with `lost` when it is set. */
+  whenLost: Promise<DeviceLostError>;
   /** Dawn's GPU object in Node: it keeps the process alive while referenced. */
   nodeGpu: GPU | null;
 }
@@ -140,6 +142,15 @@ export async function acquireDevice(options: InitOptions = {}): Promise<GpuConte
     adapter,
     nodeGpu,
     lost: null,
+    whenLost: device.lost.then((info) => {
+      const lost = new DeviceLostError(
+        `GPU device lost (${info.reason}): ${info.message}. The tensors, models and optimiser state on ` +
+          'it are gone; files already saved are not: call `await dn.init()` for a new device, build the ' +
+          'models and optimisers again (the old ones cannot be loaded into) and load the weights or the last checkpoint',
+      );
+      lossCauses.set(lost, `${info.reason}: ${info.message}`);
+      return (ctx.lost = lost);
+    }),
     report: {
       vendor: info.vendor ?? '',
       architecture: info.architecture ?? '',
@@ -150,18 +161,42 @@ export async function acquireDevice(options: InitOptions = {}): Promise<GpuConte
       limits,
     },
   };
-  void device.lost.then((info) => {
-    ctx.lost = new DeviceLostError(
-      `GPU device lost (${info.reason}): ${info.message}. The tensors, models and optimiser state on ` +
-        'it are gone; files already saved are not: call `await dn.init()` for a new device and load ' +
-        'the weights or the last checkpoint again',
-    );
-    lossCauses.set(ctx.lost, `${info.reason}: ${info.message}`);
-  });
   return ctx;
 }
 
 const lossCauses = new WeakMap<DeviceLostError, string>();
+
+/**
+ * The same loss told in the caller's words (fit says where it stopped and how to go on): a new
+ * DeviceLostError whose deviceLossCause() is the original's, and the original as its `cause`.
+ */
+export function restatedLoss(e: DeviceLostError, message: (cause: string | null) => string): DeviceLostError {
+  const cause = deviceLossCause(e);
+  const restated = Object.assign(new DeviceLostError(message(cause)), { cause: e });
+  if (cause !== null) lossCauses.set(restated, cause);
+  return restated;
+}
+
+/** How long a failed wait on the GPU waits for device.lost before its error counts as its own. */
+export const LOSS_GRACE_MS = 1000;
+
+/**
+ * What a failed wait on the GPU (mapAsync, onSubmittedWorkDone) throws: the device's
+ * DeviceLostError if it is lost now or within LOSS_GRACE_MS, else `error` itself. A wait can fail
+ * on a lost device (an AbortError from mapAsync) before device.lost resolves: deciding at once
+ * would hand the raw WebGPU error to a caller who checks for DeviceLostError to re-init.
+ * `wait` awaits the race (the runtime's patient wait, which lets Dawn tick).
+ */
+export async function lostOr(ctx: GpuContext, error: unknown, wait: <T>(p: Promise<T>) => Promise<T>): Promise<unknown> {
+  if (ctx.lost) return ctx.lost;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), LOSS_GRACE_MS)));
+  try {
+    return (await wait(Promise.race([ctx.whenLost, timeout]))) ?? error;
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /**
  * What the driver said of a lost device ('destroyed: device was destroyed'), for callers whose

@@ -41,6 +41,8 @@ export interface GpuTimerHooks {
   checkAlive(): void;
   /** Runs a wait on the GPU that shutdown must let settle before it destroys the device. */
   counted<T>(wait: () => Promise<T>): Promise<T>;
+  /** What a failed map throws: the DeviceLostError when the device is lost, else the error. */
+  lostOr(e: unknown): Promise<unknown>;
 }
 
 /**
@@ -217,7 +219,7 @@ export class GpuTimer {
       // A staging buffer left mapped would fail the next timing's copy into it.
       for (const { chunk } of used) if (chunk.staging.mapState === 'mapped') chunk.staging.unmap();
       this.hooks.checkAlive();
-      throw e;
+      throw await this.hooks.lostOr(e);
     }
   }
 

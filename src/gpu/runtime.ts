@@ -8,7 +8,9 @@
 import { KernelError, LimitError, NoDeviceError } from '../errors.js';
 import { BufferPool, largestBufferSize } from './buffer-pool.js';
 import { BindGroupCache } from './bind-group-cache.js';
-import { acquireDevice, checkInitOptions, type GpuContext, type InitOptions } from './device.js';
+import { checkBindings } from './binding-checks.js';
+import { blame, ErrorChecks } from './error-checks.js';
+import { acquireDevice, checkInitOptions, lostOr, type GpuContext, type InitOptions } from './device.js';
 import { GpuTimer } from './gpu-timer.js';
 import { patientAwait } from './patient-wait.js';
 import { describeSources, stagingGroups, type ReadSource } from './readback.js';
@@ -63,7 +65,8 @@ export class Runtime {
   private pass: GPUComputePassEncoder | null = null;
   private queued = 0;
   private queuedNames = new Set<string>();
-  private checks: Promise<Error | null>[] = [];
+  /** Error scopes and uncaptured errors not yet thrown (src/gpu/error-checks.ts). */
+  readonly checks = new ErrorChecks();
   private destroyed = false;
   private released = false;
   /** Reads and syncs in flight (see destroy()). */
@@ -85,12 +88,15 @@ export class Runtime {
       flush: () => this.submit(),
       checkAlive: () => this.checkAlive(),
       counted: (wait) => this.counted(wait),
+      lostOr: (e) => this.lostOr(e),
     });
-    ctx.device.addEventListener('uncapturederror', (ev) => {
-      const error = (ev as GPUUncapturedErrorEvent).error;
-      this.checks.push(Promise.resolve(new KernelError(this.blame(error.message), error.message)));
-    });
+    ctx.device.addEventListener('uncapturederror', this.onUncapturedError);
   }
+
+  private readonly onUncapturedError = (ev: Event): void => {
+    const error = (ev as GPUUncapturedErrorEvent).error;
+    this.checks.add(Promise.resolve(new KernelError(blame(error.message), error.message)));
+  };
 
   get limits(): GPUSupportedLimits {
     return this.device.limits;
@@ -177,7 +183,7 @@ export class Runtime {
       layout: this.device.createPipelineLayout({ label, bindGroupLayouts: [layout] }),
       compute: { module, entryPoint: 'main' },
     });
-    this.checks.push(
+    this.checks.add(
       this.device.popErrorScope().then((e) => {
         if (!e) return null;
         // Forget the broken pipeline so the next use reports the compile error again.
@@ -198,7 +204,10 @@ export class Runtime {
   ): void {
     this.checkAlive();
     const storage = [...bindings.inputs, ...bindings.outputs];
-    this.checkBindings(spec, storage);
+    checkBindings(spec, storage, {
+      storage: [this.bindingLimit, this.offsetAlignment],
+      uniform: [this.limits.maxUniformBufferBindingSize, this.limits.minUniformBufferOffsetAlignment],
+    });
     const maxGroups = this.limits.maxComputeWorkgroupsPerDimension;
     const [x, y = 1, z = 1] = workgroups;
     if (x > maxGroups || y > maxGroups || z > maxGroups) {
@@ -221,27 +230,6 @@ export class Runtime {
     this.queued++;
     this.dispatchCount++;
     if (this.queued >= DISPATCHES_PER_SUBMIT) this.submit();
-  }
-
-  /** Sizes and offsets, checked here so the error names the kernel instead of surfacing at submit. */
-  private checkBindings(spec: KernelSpec, storage: BufferSlice[]): void {
-    const name = spec.name;
-    storage.forEach((b, i) => {
-      const uniform = spec.uniformInputs?.includes(i) ?? false;
-      const [limit, align, kind] = uniform
-        ? [this.limits.maxUniformBufferBindingSize, this.limits.minUniformBufferOffsetAlignment, 'uniform']
-        : [this.bindingLimit, this.offsetAlignment, 'storage'];
-      const offset = b.offset ?? 0;
-      if (b.size > limit) {
-        throw new LimitError(`${name}: binding ${i} of ${b.size} bytes exceeds the ${kind} binding limit of ${limit} bytes (${uniform ? 'maxUniformBufferBindingSize' : 'maxStorageBufferBindingSize'})`);
-      }
-      if (offset % align !== 0) {
-        throw new LimitError(`${name}: binding ${i} starts at byte ${offset}, not a multiple of ${uniform ? 'minUniformBufferOffsetAlignment' : 'minStorageBufferOffsetAlignment'} (${align})`);
-      }
-      if (offset !== 0 && (offset < 0 || offset + Math.ceil(b.size / 4) * 4 > b.buffer.size)) {
-        throw new RangeError(`${name}: binding ${i} (bytes ${offset}..${offset + b.size}) lies outside its buffer of ${b.buffer.size} bytes`);
-      }
-    });
   }
 
   private computePass(kernel: string): GPUComputePassEncoder {
@@ -290,8 +278,8 @@ export class Runtime {
       const names = [...this.queuedNames];
       this.device.pushErrorScope('validation');
       this.device.queue.submit([this.encoder.finish()]);
-      this.checks.push(
-        this.device.popErrorScope().then((e) => (e ? new KernelError(this.blame(e.message, names), e.message) : null)),
+      this.checks.add(
+        this.device.popErrorScope().then((e) => (e ? new KernelError(blame(e.message, names), e.message) : null)),
       );
       this.encoder = null;
       this.queued = 0;
@@ -299,13 +287,6 @@ export class Runtime {
       this.submitCount++;
     }
     this.pool.onSubmit();
-  }
-
-  /** Names the kernel a validation message is about: its label appears in Dawn's messages. */
-  private blame(message: string, candidates: string[] = []): string {
-    const labelled = /"([a-zA-Z0-9_.]+)(\[[^\]]*\])?(\.params)?"/.exec(message);
-    if (labelled) return labelled[1];
-    return candidates.length ? candidates.join(', ') : 'unknown kernel';
   }
 
   /** Writes host data into a buffer. Flushes first so the write cannot overtake queued reads. */
@@ -363,8 +344,7 @@ export class Runtime {
       });
       return out;
     } catch (e) {
-      if (this.ctx.lost) throw this.ctx.lost;
-      throw e;
+      throw await this.lostOr(e);
     } finally {
       for (const b of staging) this.pool.release(b);
       await this.throwPendingErrors();
@@ -374,6 +354,11 @@ export class Runtime {
   /** Awaits one of Dawn's promises; in Node without spinning a core while the GPU works. */
   private gpuWait<T>(pending: Promise<T>): Promise<T> {
     return patientAwait(pending, this.ctx.nodeGpu !== null);
+  }
+
+  /** What a failed GPU wait throws: DeviceLostError if the device is (or soon says it is) lost. */
+  private lostOr(e: unknown): Promise<unknown> {
+    return lostOr(this.ctx, e, (p) => this.gpuWait(p));
   }
 
   /**
@@ -393,18 +378,18 @@ export class Runtime {
   async sync(): Promise<void> {
     this.submit();
     await this.counted(async () => {
-      await this.gpuWait(this.device.queue.onSubmittedWorkDone());
+      await this.gpuWait(this.device.queue.onSubmittedWorkDone()).catch(async (e) => {
+        throw await this.lostOr(e);
+      });
       await this.throwPendingErrors();
     });
   }
 
   private async throwPendingErrors(): Promise<void> {
-    const checks = this.checks;
-    this.checks = [];
-    const results = await this.gpuWait(Promise.all(checks));
+    const first = await this.checks.take((all) => this.gpuWait(all));
     if (this.ctx.lost) throw this.ctx.lost;
-    const first = results.find((e) => e);
-    if (first) throw first;
+    // A popErrorScope that rejected (not a KernelError) may be the device's loss, not yet told.
+    if (first) throw first instanceof KernelError ? first : await this.lostOr(first);
   }
 
   /**
@@ -426,6 +411,10 @@ export class Runtime {
     this.released = true;
     this.gpuTimer.destroy();
     this.device.destroy();
+    // dawn.node holds a device that has listeners from the native side: this listener's closure
+    // (the runtime, and through it the device) kept every shut-down device, its pool's buffers
+    // and its Dawn instance alive for the life of the process, about 2 MB of RSS per init().
+    this.device.removeEventListener('uncapturederror', this.onUncapturedError);
     this.ctx.nodeGpu = null;
   }
 }
@@ -445,6 +434,9 @@ export function initRuntime(options: InitOptions = {}): Promise<Runtime> {
   checkInitOptions(options);
   if (current && !current.ctx.lost) return Promise.resolve(current);
   if (acquiring) return acquiring;
+  // A lost device's runtime is ended as shutdown() ends one: left as it was, it stayed reachable
+  // from its device's listener (see release()) with all it held, once per loss of a long run.
+  current?.destroy();
   const generation = shutdowns;
   const pending = acquireDevice(options)
     .then((ctx) => {

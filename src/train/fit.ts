@@ -11,7 +11,7 @@ import { noGrad } from '../graph/autograd.js';
 import { scope } from '../graph/scope.js';
 import { readTensors, Tensor } from '../graph/tensor.js';
 import { unary } from '../kernels/elementwise.js';
-import { tuneConvs, type TuneOptions, type TunedConv } from '../kernels/conv2d-tuning.js';
+import { tuneConvs, type TuneOptions } from '../kernels/conv2d-tuning.js';
 import { Module } from '../nn/module.js';
 import { clipGradNorm } from '../optim/clip.js';
 import type { Optimizer } from '../optim/optimizer.js';
@@ -19,6 +19,7 @@ import type { Callback, Logs, TrainingControl } from './callbacks.js';
 import { restoreState, saveCheckpoint, snapshotState } from './checkpoint.js';
 import { checkFitArgs } from './fit-args.js';
 import { emaForFit, WeightEma, type WeightEmaOptions } from './ema.js';
+import { epochLine, lostInFit, tuningSummary, validationMetrics, type SavedCheckpoint } from './fit-messages.js';
 
 export interface Batch {
   x: Tensor;
@@ -329,14 +330,6 @@ function scaleGradients(params: Tensor[], factor: number): void {
   });
 }
 
-/** One line on what tuneConvs chose: how many convs each algorithm got, and the time it took. */
-export function tuningSummary(tuned: TunedConv[], seconds: number): string {
-  const counts = new Map<string, number>();
-  for (const t of tuned) counts.set(t.algorithm, (counts.get(t.algorithm) ?? 0) + 1);
-  const by = [...counts].map(([a, n]) => `${n} ${a}`).join(', ');
-  return `conv tuning: ${tuned.length} convs with a choice of algorithm timed in ${seconds.toFixed(1)} s${tuned.length ? `: ${by}` : ''}`;
-}
-
 /**
  * Runs the model over a dataset without gradients: mean loss and the gathered predictions. The loss
  * is each batch's loss weighted by its samples, as Keras's evaluate reports it: for a loss that
@@ -394,32 +387,6 @@ export async function evaluate(model: Module, data: Dataset, lossFn: FitOptions[
   };
 }
 
-/**
- * The epoch's val_<name> metrics. Predictions that are not all finite (a model diverged in eval
- * mode: batch norm's running statistics, say) make every metric NaN, with a warning, instead of
- * reaching the metric functions (segmentationReport and binaryReport refuse a NaN), so that the
- * run goes on: early stopping and ReduceLROnPlateau count the epoch as no improvement toward their
- * patience (a NaN never improves, as in Keras, even in the first epoch), and the best checkpoint
- * stays the best finite epoch's.
- */
-function validationMetrics(metrics: Record<string, MetricFn>, set: EvalSet, epoch: number, warn: (m: string) => void): Logs {
-  const names = Object.keys(metrics);
-  const bad = set.pred.findIndex((v) => !Number.isFinite(v));
-  if (bad < 0) return Object.fromEntries(names.map((n) => [`val_${n}`, metrics[n](set)]));
-  if (names.length) {
-    const count = set.pred.reduce((k, v) => k + (Number.isFinite(v) ? 0 : 1), 0);
-    warn(`fit: epoch ${epoch + 1}'s validation predictions are not all finite (${count} of ${set.pred.length}, the first ${set.pred[bad]}); its ${names.map((n) => `val_${n}`).join(', ')} are NaN, which never counts as an improvement`);
-  }
-  return Object.fromEntries(names.map((n) => [`val_${n}`, NaN]));
-}
-
-/** verbose's line for an epoch, Keras's `name: value` pairs with 4 decimals (a small rate in exponent form). */
-function epochLine(epoch: number, epochs: number, seconds: number, logs: Logs): string {
-  const value = (v: number) => (Number.isNaN(v) ? 'nan' : v !== 0 && Math.abs(v) < 1e-3 ? v.toExponential(2) : v.toFixed(4));
-  const pairs = Object.entries(logs).map(([k, v]) => `${k}: ${value(v)}`);
-  return [`epoch ${epoch + 1}/${epochs}`, `${seconds.toFixed(1)}s`, ...pairs].join(' - ');
-}
-
 export async function fit(model: Module, train: Dataset, val: Dataset | null, opts: FitOptions): Promise<History> {
   checkFitArgs(model, train, val, opts);
   const { ema, owned } = emaForFit(model, opts.ema);
@@ -429,6 +396,9 @@ export async function fit(model: Module, train: Dataset, val: Dataset | null, op
   const warn = opts.log ?? ((message: string) => console.warn(message));
   /** fn with the weights that are validated: the averaged ones when there is an average. */
   const validated = <T>(fn: () => T): T => (ema ? ema.apply(fn) : fn());
+  // Where the run is, and the last checkpoint a callback saved: what a lost device's error says.
+  let at = opts.initialEpoch ?? 0;
+  let saved: SavedCheckpoint | null = null;
   const ctl: TrainingControl = {
     stopTraining: false,
     getLr: () => opts.optimizer.lr,
@@ -444,7 +414,10 @@ export async function fit(model: Module, train: Dataset, val: Dataset | null, op
     disposeWeights: (s) => {
       for (const t of (s as Map<string, Tensor> | null)?.values() ?? []) t.dispose();
     },
-    saveCheckpoint: (path, epoch, logs) => validated(() => saveCheckpoint(path, model, opts.optimizer, { ...opts.checkpointMeta, epoch, metrics: logs }, ema)),
+    saveCheckpoint: async (path, epoch, logs) => {
+      await validated(() => saveCheckpoint(path, model, opts.optimizer, { ...opts.checkpointMeta, epoch, metrics: logs }, ema));
+      saved = { path, epoch };
+    },
     log,
     // A warning (a monitored metric missing) must reach the user when fit logs nothing else.
     warn,
@@ -459,6 +432,7 @@ export async function fit(model: Module, train: Dataset, val: Dataset | null, op
     // The convs are tuned on the first batch this call trains, whichever epoch that comes in.
     let tune = opts.tuneConvs !== undefined && opts.tuneConvs !== false;
     for (let epoch = opts.initialEpoch ?? 0; epoch < opts.epochs; epoch++) {
+      at = epoch;
       for (const cb of callbacks) await cb.onEpochBegin?.(epoch, ctl);
       const epochStart = performance.now();
       const { loss, metric, interrupted, progress, tuned } = await trainEpoch(model, train, opts, epoch, tune);
@@ -488,6 +462,8 @@ export async function fit(model: Module, train: Dataset, val: Dataset | null, op
       }
     }
     if (!history.interrupted) ctl.finished = true;
+  } catch (e) {
+    throw lostInFit(e, at, saved);
   } finally {
     try {
       for (const cb of callbacks) await cb.onTrainEnd?.(ctl);
