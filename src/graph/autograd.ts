@@ -72,6 +72,57 @@ export function noGrad<T>(fn: () => T): T {
 }
 
 /**
+ * Runs fn recording ops even where the caller does not (inside noGrad, or inside a backward pass,
+ * which records nothing): PyTorch's torch.enable_grad. dn.checkpoint's backward recomputes with it.
+ */
+export function enableGrad<T>(fn: () => T): T {
+  expectFunction('enableGrad', 'fn', fn);
+  const before = recording;
+  recording = true;
+  try {
+    return fn();
+  } finally {
+    recording = before;
+  }
+}
+
+/**
+ * What the ops of an unrecorded run were given: dn.checkpoint runs its function once without
+ * recording (so nothing is saved, and what the function frees is freed) and learns from this
+ * whether a recomputation will have anything to backpropagate to (a weight that wants a gradient,
+ * read though no input wants one), and whether the function read a recorded tensor from outside
+ * (made before `firstNew`, not one of `leaves`), which it must take as an input instead.
+ */
+export interface UnrecordedProbe {
+  firstNew: number;
+  leaves: ReadonlySet<Tensor>;
+  wantsGrad: boolean;
+  outer: { tensor: Tensor; op: string } | null;
+}
+
+const probes: UnrecordedProbe[] = [];
+
+/** Runs fn without recording, noting in `probe` what its ops were given. Probes nest. */
+export function probeUnrecorded<T>(probe: UnrecordedProbe, fn: () => T): T {
+  probes.push(probe);
+  try {
+    return noGrad(fn);
+  } finally {
+    probes.pop();
+  }
+}
+
+function noteUnrecorded(op: string, inputs: Tensor[]): void {
+  for (const probe of probes) {
+    for (const t of inputs) {
+      if (probe.leaves.has(t)) continue;
+      if (t.requiresGrad) probe.wantsGrad = true;
+      if (t.node && t.id < probe.firstNew && !probe.outer) probe.outer = { tensor: t, op: t.node.op };
+    }
+  }
+}
+
+/**
  * Called by ops after computing `output`. Shares the saved tensors so they outlive a user's
  * dispose(). Returns output for chaining.
  */
@@ -92,9 +143,19 @@ export function record(
  * pass with every output's gradient. Returns outputs.
  */
 export function recordMulti(op: string, inputs: Tensor[], outputs: Tensor[], backward: MultiBackward, saved: Tensor[] = []): Tensor[] {
+  if (!recording && probes.length) noteUnrecorded(op, inputs);
   if (!recording || !inputs.some((t) => t.requiresGrad) || outputs.length === 0) {
     return outputs;
   }
+  return recordNode(op, inputs, outputs, backward, saved);
+}
+
+/**
+ * recordMulti without its test of the inputs: a node whose outputs need a gradient though no
+ * input does, because what it computes from reaches parameters by another way (dn.checkpoint's,
+ * whose function closes over a model's weights, backpropagates to them itself).
+ */
+export function recordNode(op: string, inputs: Tensor[], outputs: Tensor[], backward: MultiBackward, saved: Tensor[] = []): Tensor[] {
   // Each output holds one reference: an output listed twice would hold two and drop one.
   if (new Set(outputs).size !== outputs.length) throw new ArgumentError(`${op}: an output is listed twice in one node`);
   const node: TapeNode = { op, inputs, outputs: outputs.map((y) => y.id), backward, saved: saved.map((t) => keep(t.share())), refs: outputs.length };

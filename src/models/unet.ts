@@ -27,6 +27,7 @@ import { Module } from '../nn/module.js';
 import { expectLayerOptions } from '../nn/options.js';
 import { AttentionGate } from './attention-gate.js';
 import { withDefaults } from '../util/defaults.js';
+import { checkpoint } from '../graph/checkpoint.js';
 
 export interface UNetOptions {
   features?: number;
@@ -56,15 +57,22 @@ export interface UNetOptions {
   output?: 'sigmoid' | 'softmax' | 'logits';
   /** Attention U-Net: an attention gate on every skip connection (default false). */
   attention?: boolean;
+  /**
+   * Activation checkpointing (dn.checkpoint) of every encoder, bottleneck and decoder block
+   * (default false): their inner activations are recomputed in the backward instead of kept
+   * from the forward, for about a third more compute per step (each block's forward runs twice).
+   */
+  checkpoint?: boolean;
 }
 
-const UNET_OPTIONS = ['features', 'depth', 'inChannels', 'outChannels', 'up', 'batchNorm', 'norm', 'normGroups', 'activation', 'sigmoid', 'output', 'attention'] as const satisfies readonly (keyof UNetOptions)[];
+const UNET_OPTIONS = ['features', 'depth', 'inChannels', 'outChannels', 'up', 'batchNorm', 'norm', 'normGroups', 'activation', 'sigmoid', 'output', 'attention', 'checkpoint'] as const satisfies readonly (keyof UNetOptions)[];
 
 /** The options' kinds and ranges, before any layer is made. Depth 8 halves 256 px down to 1. */
 function checkUNetOptions(opts: UNetOptions): void {
   expectLayerOptions('UNet', opts, UNET_OPTIONS, "{ features: 32, depth: 4, up: 'transpose' }");
   expectOptionalBoolean('UNet', 'batchNorm', opts.batchNorm);
   expectOptionalBoolean('UNet', 'sigmoid', opts.sigmoid);
+  expectOptionalBoolean('UNet', 'checkpoint', opts.checkpoint);
   expectOptionalNumber('UNet', 'features', opts.features, { integer: true, min: 1 });
   expectOptionalNumber('UNet', 'depth', opts.depth, { integer: true, min: 1, max: 8 });
   expectOptionalNumber('UNet', 'inChannels', opts.inChannels, { integer: true, min: 1 });
@@ -140,7 +148,7 @@ export class UNet extends Module {
     checkUNetOptions(opts);
     const output = opts.output ?? (opts.sigmoid === false ? 'logits' : 'sigmoid');
     const norm = opts.norm ?? (opts.batchNorm === false ? 'none' : 'batch');
-    const defaults = { features: 32, depth: 4, inChannels: 3, outChannels: 1, up: 'transpose', normGroups: 8, activation: 'relu', attention: false };
+    const defaults = { features: 32, depth: 4, inChannels: 3, outChannels: 1, up: 'transpose', normGroups: 8, activation: 'relu', attention: false, checkpoint: false };
     const o = { ...withDefaults(defaults, opts), sigmoid: output === 'sigmoid', output, norm, batchNorm: norm === 'batch' } as Required<UNetOptions>;
     this.options = o;
     const f = o.features;
@@ -179,15 +187,16 @@ export class UNet extends Module {
     if (x.shape[1] % step || x.shape[2] % step) {
       throw new ShapeError(`UNet: height and width must be multiples of ${step} for depth ${o.depth}, got ${x.describe()}`);
     }
+    const run = o.checkpoint ? (m: Module, v: Tensor) => checkpoint((t) => m.forward(t), v) : (m: Module, v: Tensor) => m.forward(v);
     const skips: Tensor[] = [];
     let h = x;
     for (const enc of this.encoders) {
-      const e = enc.forward(h);
+      const e = run(enc, h);
       if (h !== x) h.dispose();
       skips.push(e);
       h = maxPool2d(e, { size: 2, stride: 2 });
     }
-    let b = this.bottleneck.forward(h);
+    let b = run(this.bottleneck, h);
     h.dispose();
     for (let i = 0; i < this.decoders.length; i++) {
       const skip = skips.pop()!;
@@ -199,7 +208,7 @@ export class UNet extends Module {
       const cat = concat([u, gated], -1);
       u.dispose();
       gated.dispose();
-      b = this.decoders[i].forward(cat);
+      b = run(this.decoders[i], cat);
       cat.dispose();
     }
     const logits = this.head.forward(b);

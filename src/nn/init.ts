@@ -3,6 +3,7 @@
 // kaiming_normal_. Fans for conv kernels [kh, kw, cin, cout]: fanIn = kh*kw*cin, fanOut = kh*kw*cout.
 
 import { mulberry32 } from '../util/random.js';
+import { repeatableDraw } from '../graph/recompute.js';
 
 export const INIT_NAMES = ['glorotUniform', 'heNormal', 'heUniform', 'zeros', 'ones'] as const;
 export type InitName = (typeof INIT_NAMES)[number];
@@ -51,6 +52,10 @@ export function setInitSeed(seed: number): void {
   seedCounter = seed;
 }
 
+/**
+ * The next seed of the counter. Repeatable (graph/recompute.ts): a draw inside dn.checkpoint's
+ * function (an unseeded dn.augment call) gets the same seed when the backward recomputes it.
+ */
 export function nextSeed(): number {
-  return (seedCounter = (Math.imul(seedCounter, 1664525) + 1013904223) >>> 0);
+  return repeatableDraw(() => (seedCounter = (Math.imul(seedCounter, 1664525) + 1013904223) >>> 0));
 }

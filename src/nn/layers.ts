@@ -4,6 +4,7 @@
 import { ArgumentError, ShapeError } from '../errors.js';
 import { describeValue, expectChoice, expectNumber, expectOptionalBoolean, expectOptionalNumber, expectTensor, isPlainObject, nchwHint } from '../graph/args.js';
 import { reshape } from '../graph/reshape.js';
+import { isRecomputing, repeatableDraw } from '../graph/recompute.js';
 import { Tensor, tensor } from '../graph/tensor.js';
 import { batchNorm2d } from '../kernels/batchnorm.js';
 import { groupNorm } from '../kernels/groupnorm.js';
@@ -215,8 +216,12 @@ export class BatchNorm2d extends Module {
     return this.training && (this.weight.requiresGrad || this.bias.requiresGrad);
   }
   private normalise(x: Tensor, relu: boolean): Tensor {
-    return batchNorm2d(x, this.weight, this.bias, this.runningMean, this.runningVar, {
-      training: this.usesBatchStatistics(),
+    const training = this.usesBatchStatistics();
+    // dn.checkpoint's recomputation of a training forward: the first run updated the running
+    // statistics already (training reads only the batch's, so leaving them out changes nothing else).
+    const skipStats = training && isRecomputing();
+    return batchNorm2d(x, this.weight, this.bias, skipStats ? null : this.runningMean, skipStats ? null : this.runningVar, {
+      training,
       momentum: this.opts.momentum ?? 0.1,
       eps: this.opts.eps ?? 1e-5,
       relu,
@@ -352,7 +357,9 @@ export class Dropout extends Module {
     return `rate ${this.rate}`;
   }
   forward(x: Tensor): Tensor {
-    return dropout(x, { rate: this.rate, seed: (this.seed + 7919 * this.calls++) >>> 0, training: this.training });
+    // Repeatable: dn.checkpoint's recomputation of this call draws the same mask, not the next one.
+    const seed = repeatableDraw(() => (this.seed + 7919 * this.calls++) >>> 0);
+    return dropout(x, { rate: this.rate, seed, training: this.training });
   }
 }
 

@@ -1,0 +1,97 @@
+// dn.checkpoint(fn, ...inputs): activation checkpointing (torch.utils.checkpoint, TensorFlow's
+// recompute_grad). fn's outputs are kept, none of the tensors its ops save for backward are; the
+// backward runs fn again, recording, and backpropagates through that second run. One more
+// forward of fn buys the memory of everything fn's ops would have held from the forward until
+// their backward: in a U-Net, the activations of every block checkpointed.
+//
+// - The first run records nothing, so what fn frees is freed at once; it notes what its ops were
+//   given (autograd.ts's probeUnrecorded), to learn whether its outputs need a gradient (fn may
+//   close over weights that want one, though no input does).
+// - The recomputation starts from the saved inputs, as new leaves; the weights fn reads get their
+//   gradients from it directly, its inputs' gradients go back to the outer pass.
+// - Random draws and running statistics are not taken twice (graph/recompute.ts): a Dropout
+//   inside fn applies the same mask both times, and BatchNorm2d updates its running statistics
+//   once per call, not twice as PyTorch's checkpoint does.
+// fn may read other tensors than its inputs only if they are leaves (weights, constants): a
+// tensor computed by recorded ops outside fn, read inside it, is refused, since the recomputed
+// graph would reach back into the outer one. Pass such a tensor as an input.
+
+import { ArgumentError } from '../errors.js';
+import { describeValue, expectFunction, expectTensor } from './args.js';
+import { backward as backpropagate, enableGrad, isRecording, probeUnrecorded, recordNode, type UnrecordedProbe } from './autograd.js';
+import { recordingDraws, replayingDraws, type DrawLog } from './recompute.js';
+import { scope } from './scope.js';
+import { nextTensorId, Tensor } from './tensor.js';
+import { binary } from '../kernels/elementwise.js';
+import { sum } from '../kernels/reduce.js';
+
+/** Runs fn(...inputs) without keeping what its ops save for backward; backward runs it again. */
+export function checkpoint<R extends Tensor | Tensor[]>(fn: (...inputs: Tensor[]) => R, ...inputs: Tensor[]): R {
+  expectFunction('checkpoint', 'fn', fn);
+  inputs.forEach((x, i) => expectTensor('checkpoint', `input ${i}`, x));
+  // Nothing would be saved anyway: run it once, plainly.
+  if (!isRecording()) return fn(...inputs);
+  const log: DrawLog = { draws: [] };
+  const leaves = new Set<Tensor>();
+  const probe: UnrecordedProbe = { firstNew: nextTensorId(), leaves, wantsGrad: false, outer: null };
+  let many = false;
+  const outs = scope(() => {
+    const args = inputs.map(asLeaf);
+    for (const a of args) leaves.add(a);
+    const result = probeUnrecorded(probe, () => recordingDraws(log, () => fn(...args)));
+    many = Array.isArray(result);
+    // New handles, so that an input or a weight returned as it is never becomes this node's output.
+    return outputsOf(result).map((t) => t.share());
+  });
+  if (probe.outer) {
+    for (const t of outs) t.dispose();
+    const { tensor, op } = probe.outer;
+    throw new ArgumentError(`checkpoint: fn reads ${tensor.describe()}, computed outside it by recorded ops (${op}); pass it to checkpoint as an input, so its gradient goes back through the outer graph`);
+  }
+  if (probe.wantsGrad || inputs.some((x) => x.requiresGrad)) {
+    recordNode('checkpoint', inputs, outs, (dys, needs, saved) => recompute(fn, saved, needs, dys, log), inputs);
+  }
+  return (many ? outs : outs[0]) as R;
+}
+
+/** A new handle of x with no graph behind it, wanting a gradient where x does. */
+function asLeaf(x: Tensor): Tensor {
+  const leaf = x.share();
+  leaf.requiresGrad = x.requiresGrad;
+  return leaf;
+}
+
+function outputsOf(result: unknown): Tensor[] {
+  const list = Array.isArray(result) ? result : [result];
+  if (list.length === 0 || !list.every((t) => t instanceof Tensor)) {
+    throw new ArgumentError(`checkpoint: fn must return a Tensor or a non-empty array of Tensors, got ${describeValue(result)}`);
+  }
+  return list as Tensor[];
+}
+
+/**
+ * The backward: fn again from the saved inputs, recording, then backward() through that graph
+ * with the outputs' gradients. The weights' gradients land on them there; the inputs' come back.
+ */
+function recompute(fn: (...inputs: Tensor[]) => Tensor | Tensor[], saved: Tensor[], needs: boolean[], dys: (Tensor | null)[], log: DrawLog): (Tensor | null)[] {
+  const leaves = saved.map((x, i) => {
+    const leaf = x.share();
+    leaf.requiresGrad = needs[i]!;
+    return leaf;
+  });
+  enableGrad(() => {
+    const outs = outputsOf(replayingDraws(log, () => fn(...leaves)));
+    const live = outs.map((y, i) => [y, dys[i]] as const).filter((p): p is readonly [Tensor, Tensor] => p[1] !== null && p[0].requiresGrad);
+    if (live.length === 1) backpropagate(live[0]![0], live[0]![1]);
+    else if (live.length > 1) {
+      // One pass through the shared graph: Σ sum(y · dy) has gradient dy at each output.
+      const total = live.map(([y, dy]) => sum(binary('mul', y, dy))).reduce((a, b) => binary('add', a, b));
+      backpropagate(total);
+    }
+  });
+  return leaves.map((leaf, i) => {
+    const g = needs[i] ? leaf.grad : null;
+    leaf.grad = null;
+    return g;
+  });
+}
