@@ -83,6 +83,11 @@ export interface TrainConfig {
   /** segment: attention gates on the skip connections (Attention U-Net); absent in older runs: none. */
   attention?: boolean;
   /**
+   * segment: the U-Net's blocks recompute their activations in the backward (dn.checkpoint)
+   * instead of keeping them; the weights and gradients are the same. Absent in older runs: off.
+   */
+  checkpointActivations?: boolean;
+  /**
    * Decay of an exponential moving average of the weights (WeightEma, with warmup), which
    * validation, best.safetensors and so eval and predict use; 0 (and absent, in older runs) is off.
    */
@@ -104,6 +109,7 @@ export const OLDER_RUN_DEFAULTS = {
   optimizer: 'adam',
   norm: 'batch',
   attention: false,
+  checkpointActivations: false,
   ema: 0,
 } as const satisfies Partial<TrainConfig>;
 
@@ -217,6 +223,7 @@ const CONFIG_FIELDS: Record<string, { rule: FieldRule; required: boolean }> = {
   optimizer: { rule: OPTIMIZERS, required: false },
   norm: { rule: ['batch', 'instance', 'group'], required: false },
   attention: { rule: 'boolean', required: false },
+  checkpointActivations: { rule: 'boolean', required: false },
   ema: { rule: 'number', required: false },
 };
 

@@ -80,7 +80,8 @@ export function buildModel(c: TrainConfig): RunModel {
   const norm = c.norm ?? 'batch';
   const attention = c.attention === true;
   const architecture = { name: 'unet', features: c.features, depth: c.depth, inChannels: 3, outChannels: 1, norm, ...(attention ? { attention } : {}) };
-  const model = unet({ features: c.features, depth: c.depth, norm, attention });
+  // Not part of the architecture: the weights are the same either way, only the memory differs.
+  const model = unet({ features: c.features, depth: c.depth, norm, attention, checkpoint: c.checkpointActivations === true });
   const loss = lossFor(c);
   const seg = (s: Parameters<MetricFn>[0]) => segmentationReport(s.pred, s.target, s.sampleSize, { emptyPolicy: c.emptyPolicy, volumes: s.volumes });
   const metrics: Record<string, MetricFn> = {
