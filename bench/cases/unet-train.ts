@@ -75,6 +75,8 @@ export async function readWeights(model: dn.Module): Promise<Map<string, NamedWe
 export interface UnetSize {
   features: number;
   depth: number;
+  /** dawnet's side checkpoints every block (unet({ checkpoint: true })). */
+  checkpoint?: boolean;
 }
 
 function dawnetSide(data: Batch, seed: number, net: UnetSize): DawnetSide {
@@ -185,24 +187,39 @@ async function tfjsSide(peer: TfjsPeer, weights: Map<string, NamedWeight>, data:
   };
 }
 
+/**
+ * The step at both batch sizes, then at the larger one with dawnet's blocks checkpointed
+ * (dn.checkpoint): what activation checkpointing costs in time and saves in memory, against the
+ * same tfjs step, which keeps its activations. Only the plain rows count towards the speed bar.
+ */
 export function unetTrainCases(scale: number, net: UnetSize = { features: FEATURES, depth: DEPTH }): E2eCase[] {
-  const size = unetImageSize(scale);
-  return twoBatches(16, scale).map((batch, i) => {
-    let data: Batch | null = null;
-    const get = () => (data ??= batchData(batch, size, 500 + i));
-    return {
-      id: `unet.train/b${batch}`,
-      group: 'e2e',
-      shape: `${dims([batch, size, size, 3])} f${net.features} d${net.depth}`,
-      batch,
-      mode: 'train',
-      graph: unetGraph({ batch, size, ...net }),
-      dawnet: () => dawnetSide(get(), 7, net),
-      tfjs: (peer, weights) => tfjsSide(peer, weights, get(), net.depth),
-      checkSteps: CHECK_STEPS,
-      tolerance: LOSS_TOLERANCE,
-      weightTolerance: UPDATE_TOLERANCE,
-      note: 'dawnet also updates the batch norm running statistics; the tfjs step keeps none',
-    } satisfies E2eCase;
-  });
+  const batches = twoBatches(16, scale);
+  return [
+    ...batches.map((batch, i) => unetTrainCase(scale, batch, 500 + i, net)),
+    // The larger batch's own data, so that its check compares what the plain row's does.
+    unetTrainCase(scale, Math.max(...batches), 500 + batches.indexOf(Math.max(...batches)), { ...net, checkpoint: true }),
+  ];
 }
+
+function unetTrainCase(scale: number, batch: number, seed: number, net: UnetSize): E2eCase {
+  const size = unetImageSize(scale);
+  let data: Batch | null = null;
+  const get = () => (data ??= batchData(batch, size, seed));
+  return {
+    id: `unet.train${net.checkpoint ? '.checkpoint' : ''}/b${batch}`,
+    group: 'e2e',
+    shape: `${dims([batch, size, size, 3])} f${net.features} d${net.depth}`,
+    batch,
+    mode: 'train',
+    graph: unetGraph({ batch, size, features: net.features, depth: net.depth }),
+    dawnet: () => dawnetSide(get(), 7, net),
+    tfjs: (peer, weights) => tfjsSide(peer, weights, get(), net.depth),
+    checkSteps: CHECK_STEPS,
+    tolerance: LOSS_TOLERANCE,
+    weightTolerance: UPDATE_TOLERANCE,
+    note: net.checkpoint
+      ? "dawnet checkpoints every block (unet({ checkpoint: true })): its activations are recomputed in the backward, so its peak may fall below the minimum, which counts them kept; tfjs keeps them. dawnet also updates the batch norm running statistics"
+      : 'dawnet also updates the batch norm running statistics; the tfjs step keeps none',
+  } satisfies E2eCase;
+}
+
