@@ -82,11 +82,11 @@ function apply<A extends unknown[], R extends Tensor | Tensor[]>(
       seen.add(t);
       return fresh ? t : t.share();
     });
-    if (needsInputGrad.some(Boolean)) {
-      const inputs = args.filter((a): a is Tensor => a instanceof Tensor);
-      const shapes = owned.map((t) => t.shape);
-      recordMulti(name, inputs, owned, (dys, _needs, saved) => runBackward(name, backward, ctx, args, shapes, dys, saved), toSave);
-    }
+    // Called whether or not anything is recorded (recordMulti decides): an unrecorded run that
+    // probes what its ops read (dn.checkpoint's first) must see this op's inputs too.
+    const inputs = args.filter((a): a is Tensor => a instanceof Tensor);
+    const shapes = owned.map((t) => t.shape);
+    recordMulti(name, inputs, owned, (dys, _needs, saved) => runBackward(name, backward, ctx, args, shapes, dys, saved), toSave);
     return owned;
   });
   return (many ? outs : outs[0]) as R;

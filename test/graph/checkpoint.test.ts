@@ -137,6 +137,24 @@ describe('checkpoint', () => {
     for (const t of [w, x]) t.dispose();
   });
 
+  it("gives a weight read only by a custom op inside the checkpoint its gradient", async () => {
+    const scaleBy = dn.customOp({
+      name: 'scaleBy',
+      // A kernel of its own, which records nothing even when it could: only the op tells the probe.
+      forward: (ctx, v: dn.Tensor, s: dn.Tensor) => {
+        ctx.save(v, s);
+        const code = '@compute @workgroup_size(2) fn main(@builtin(local_invocation_index) i: u32) { y[i] = v[i] * s[i]; }';
+        return dn.runKernel({ name: 'scaleBy', code, inputs: { v, s }, outputs: { y: v.shape }, workgroups: 1 }).y;
+      },
+      backward: (ctx, dy) => [dn.mul(dy, ctx.saved[1]!), dn.mul(dy, ctx.saved[0]!)],
+    });
+    const s = dn.tensor([2, 3], undefined, { requiresGrad: true });
+    const x = dn.tensor([5, 7]); // wants no gradient: only the weight s does
+    dn.scope(() => dn.sum(checkpoint((v) => scaleBy(v, s), x)).backward());
+    expect(Array.from(await s.grad!.toArray())).toEqual([5, 7]);
+    for (const t of [s, x]) t.dispose();
+  });
+
   it('runs plainly without recording, and refuses a recorded tensor read from outside', () => {
     const x = dn.tensor([1, 2], undefined, { requiresGrad: true });
     const y = dn.noGrad(() => checkpoint((v) => dn.scale(v, 2), x));
