@@ -62,13 +62,7 @@ export function isRecording(): boolean {
 /** Runs fn without recording any op for autograd. */
 export function noGrad<T>(fn: () => T): T {
   expectFunction('noGrad', 'fn', fn);
-  const before = recording;
-  recording = false;
-  try {
-    return fn();
-  } finally {
-    recording = before;
-  }
+  return withRecording(false, fn);
 }
 
 /**
@@ -77,8 +71,12 @@ export function noGrad<T>(fn: () => T): T {
  */
 export function enableGrad<T>(fn: () => T): T {
   expectFunction('enableGrad', 'fn', fn);
+  return withRecording(true, fn);
+}
+
+function withRecording<T>(on: boolean, fn: () => T): T {
   const before = recording;
-  recording = true;
+  recording = on;
   try {
     return fn();
   } finally {
