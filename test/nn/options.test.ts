@@ -12,7 +12,7 @@ useGpu();
 
 const CONV = 'kernelSize, stride, dilation, groups, padding, bias, init, seed';
 const CONV_NO_GROUPS = 'kernelSize, stride, dilation, padding, bias, init, seed';
-const UNET = 'features, depth, inChannels, outChannels, up, batchNorm, norm, normGroups, activation, sigmoid, output, attention';
+const UNET = 'features, depth, inChannels, outChannels, up, batchNorm, norm, normGroups, activation, sigmoid, output, attention, checkpoint';
 const CLASSIFIER = 'inChannels, widthScale, preprocess, inputSize, hidden, dropout, freezeBase';
 
 // [the call, its whole message]
