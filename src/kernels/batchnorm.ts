@@ -15,8 +15,9 @@
 // Saved for backward: x, gamma and the per-channel mean and invStd (xhat is recomputed, which costs
 // less memory than saving it). Running stats are not differentiable.
 //
-// Reductions: the mean and the variance are two passes (Σx, then Σ(x - mean)²), so a channel whose
-// mean is large next to its spread keeps its variance. Each pass is a grid of workgroups, 32 channels
+// Reductions: the mean and the variance are two passes (Σx, then Σ(x - mean)² and Σ(x - mean),
+// which corrects the mean: finishSpec), so a channel whose mean is large next to its spread keeps
+// its variance and its mean to float32's rounding. Each pass is a grid of workgroups, 32 channels
 // by up to maxRowChunks row chunks (row-chunks.ts: 128 on a CPU adapter, more on a GPU); 8 row
 // lanes per channel stride the chunk (neighbouring threads read neighbouring channels, so loads
 // coalesce) and a tree in workgroup memory combines them. A thread per channel then adds the
@@ -66,7 +67,7 @@ export interface BatchNormOptions {
 // ---------------------------------------------------------------------------------------------
 // Kernels
 
-/** Per-chunk channel sums. 'mean': Σx. 'var': Σ(x - mean)². 'grad': Σdy and Σdy * xhat. */
+/** Per-chunk channel sums. 'mean': Σx. 'var': Σ(x - mean)² and Σ(x - mean). 'grad': Σdy and Σdy * xhat. */
 type SumsMode = 'mean' | 'var' | 'grad';
 
 /**
@@ -80,10 +81,10 @@ function sumsSpec(mode: SumsMode, width: VecWidth, relu = false): KernelSpec {
   const dyAt = (at: string) => (relu ? `select(${T}(0.0), dy[${at}], ${reluPasses(`y[${at}]`, vecType(width, 'u32'))})` : `dy[${at}]`);
   const body = {
     mean: 'a0 += x[r * params.c + ch];',
-    var: 'let d = x[r * params.c + ch] - mu; a0 += d * d;',
+    var: 'let d = x[r * params.c + ch] - mu; a0 += d * d; a1 += d;',
     grad: `let g = ${dyAt('r * params.c + ch')}; a0 += g; a1 += g * (x[r * params.c + ch] - mu) * istd;`,
   }[mode];
-  const perChannel = mode === 'grad' ? 2 : 1;
+  const perChannel = mode === 'mean' ? 1 : 2;
   const lanes = CH_LANES[width];
   return {
     name: 'batchnorm.sums',
@@ -124,7 +125,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   }
   if (lid.y == 0u && ch < params.c) {
     partial[chunk * ${perChannel}u * params.c + ch] = s0[lid.x];
-    ${mode === 'grad' ? 'partial[(chunk * 2u + 1u) * params.c + ch] = s1[lid.x];' : ''}
+    ${mode === 'mean' ? '' : 'partial[(chunk * 2u + 1u) * params.c + ch] = s1[lid.x];'}
   }
 }`,
   };
@@ -132,21 +133,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 
 /**
  * A thread per channel adds the chunks' partials and finishes:
- * 'mean': mean = Σ / n. 'var': invStd, and with `update` the running stats in place.
- * 'grad': dbeta = Σdy, dgamma = Σdy * xhat.
+ * 'mean': mean = Σ / n. 'var': the mean corrected, invStd, and with `update` the running stats in
+ * place. 'grad': dbeta = Σdy, dgamma = Σdy * xhat.
  */
 function finishSpec(mode: SumsMode, update = false): KernelSpec {
-  const inputs = mode === 'var' ? ['partial', 'mean'] : ['partial'];
-  const outputs = { mean: ['mean'], var: update ? ['invStd', 'runningMean', 'runningVar'] : ['invStd'], grad: ['dbeta', 'dgamma'] }[mode];
+  const inputs = ['partial'];
+  const outputs = { mean: ['mean'], var: ['mean', 'invStd', ...(update ? ['runningMean', 'runningVar'] : [])], grad: ['dbeta', 'dgamma'] }[mode];
   const body = {
     mean: 'mean[ch] = s0 / params.n;',
-    var: /* wgsl */ `let v = s0 / params.n;
+    // The corrected two-pass algorithm (Chan, Golub & LeVeque): Σ(x - mean) is not 0 when the first
+    // pass's float32 sum rounded (at ulp(n·mean): 100000 values near 1e4 left the mean 6.6 ulp(1e4)
+    // off), so its quotient corrects the mean and, squared, the variance. x - mean is exact for
+    // values near the mean, so the corrected mean is within float32's rounding of the true one
+    // (0.38 ulp measured). The variance is >= 0 in exact arithmetic; rounding may take it a few
+    // ulp of dm² below, which the select (not max, undefined for NaN) clamps, keeping NaN.
+    var: /* wgsl */ `let dm = s1 / params.n;
+    let v0 = s0 / params.n - dm * dm;
+    let v = select(v0, 0.0, v0 < 0.0);
+    mean[ch] = mean[ch] + dm;
     invStd[ch] = 1.0 / sqrt(v + params.eps);
     ${update ? `runningMean[ch] = (1.0 - params.momentum) * runningMean[ch] + params.momentum * mean[ch];
     runningVar[ch] = (1.0 - params.momentum) * runningVar[ch] + params.momentum * v * params.unbias;` : ''}`,
     grad: 'dbeta[ch] = s0; dgamma[ch] = s1;',
   }[mode];
-  const perChannel = mode === 'grad' ? 2 : 1;
+  const perChannel = mode === 'mean' ? 1 : 2;
   return {
     name: 'batchnorm.finish',
     key: `${mode}${update ? 'update' : ''}`,
@@ -165,7 +175,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   var s1 = 0.0;
   for (var k = 0u; k < params.chunks; k++) {
     s0 += partial[k * ${perChannel}u * params.c + ch];
-    ${mode === 'grad' ? 's1 += partial[(k * 2u + 1u) * params.c + ch];' : ''}
+    ${mode === 'mean' ? '' : 's1 += partial[(k * 2u + 1u) * params.c + ch];'}
   }
   ${body}
 }`,
@@ -279,7 +289,7 @@ function channelSums(
   const columnGroups = Math.ceil(c / width / CH_LANES[width]);
   const plans: { first: number; count: number; chunks: number; rowsPerChunk: number }[] = [];
   forEachChunk(rows, per, (first, count) => plans.push({ first, count, ...chunking(count, columnGroups) }));
-  const perChannel = mode === 'grad' ? 2 : 1;
+  const perChannel = mode === 'mean' ? 1 : 2;
   let total = plans.reduce((n, p) => n + p.chunks, 0);
   let partial = emptyTensor([total, perChannel, c], 'batchnorm.partial');
   let firstChunk = 0;
@@ -296,7 +306,7 @@ function channelSums(
     partial.dispose();
     [partial, total] = [collapsed, 1];
   }
-  const update = mode === 'var' && finishOutputs.length === 3;
+  const update = mode === 'var' && finishOutputs.length === 4;
   rt.dispatch(
     finishSpec(mode, update),
     {
@@ -376,7 +386,7 @@ export function batchNorm2dForward(
   if (options.training) {
     channelSums('mean', [x], [], [], [mean], rows, c);
     const running = runningMean && runningVar ? [runningMean, runningVar] : [];
-    channelSums('var', [x], [mean], [mean], [invStd, ...running], rows, c, { eps, momentum: options.momentum ?? 0.1 });
+    channelSums('var', [x], [mean], [], [mean, invStd, ...running], rows, c, { eps, momentum: options.momentum ?? 0.1 });
   } else {
     rt.dispatch(
       inferenceStatsSpec,

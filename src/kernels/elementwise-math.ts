@@ -61,8 +61,13 @@ fn powScalar(x: T, p: f32) -> T {
   if (p == 1.0) { return x; }
   if (p == 2.0) { return x * x; }
   let ax = abs(x);
+  // A subnormal base is scaled into the normal range first and the power of the scale divided out
+  // (logT's reason: lavapipe's pow(1e-40, 0.5) gave 7.7e-20, not 1e-20). Where one factor
+  // overflows or underflows, so does the true power, and the other factor cannot undo it.
+  let sub = ax < T(0x1p-126f);
+  let scaled = pow(select(ax, ax * 16777216.0, sub), T(p)) * select(T(1.0), T(exp2(-24.0 * p)), sub);
   // WGSL leaves pow(0, p) undefined: C gives 0 for p > 0 and +inf for p < 0.
-  var m = select(pow(ax, T(p)), T(select(0.0, params.inf, p < 0.0)), ax == T(0.0));
+  var m = select(scaled, T(select(0.0, params.inf, p < 0.0)), ax == T(0.0));
   if (floor(p) != p) {
     // A negative base has no real fractional power: NaN, except C's (-inf)^p = inf^p; a -0 base
     // gives +0 or +inf as +0 does.
@@ -72,6 +77,15 @@ fn powScalar(x: T, p: f32) -> T {
     m = bitcast<T>(bitcast<U>(m) | (bitcast<U>(x) & U(0x80000000u)));
   }
   return select(m, x, ${isNan('x')});
+}`;
+
+// ----- log: WGSL's built-in may treat a subnormal argument as anything (lavapipe's log(1e-40) gave
+// -88.02, the log of 2^-127, not -92.10), so a positive x below 2^-126 is scaled by 2^24 into the
+// normal range and 24 ln 2 taken off. An adapter that flushes subnormals gets log(0) = -inf there.
+export const LOG = /* wgsl */ `
+fn logT(x: T) -> T {
+  let sub = (x > T(0.0)) & (x < T(0x1p-126f));
+  return select(log(x), log(x * 16777216.0) - ${24 * Math.LN2}, sub);
 }`;
 
 // ----- Φ(x), the normal CDF, for gelu (erf(z) = 2Φ(z√2) - 1). Two pieces, each within about a

@@ -18,7 +18,7 @@ import { expectNumber, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { assertLive, emptyTensor, formatShape, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, lcm, part, planned, range } from './chunking.js';
-import { BINARY_MORE, EXPM1, keepingNan, LOG1P, reluKeepingNan, reluPasses, TANH, UNARY_MORE, type MoreBinaryOp, type MoreUnaryOp } from './elementwise-math.js';
+import { BINARY_MORE, EXPM1, keepingNan, LOG, LOG1P, reluKeepingNan, reluPasses, TANH, UNARY_MORE, type MoreBinaryOp, type MoreUnaryOp } from './elementwise-math.js';
 import { broadcastShapes, readsByPeriod, withBroadcast } from './broadcast.js';
 import { sumLeading } from './reduce.js';
 import { isNanBits, LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, type VecWidth } from './wgsl.js';
@@ -52,7 +52,7 @@ export const UNARY = {
   // tanh by expm1 (elementwise-math.ts): WGSL's built-in lost all relative accuracy below |x| = 0.03.
   tanh: { forward: 'tanhT(x)', backward: 'dy * (1.0 - y * y)', saves: 'y', wgsl: TANH },
   exp: { forward: 'exp(x)', backward: 'dy * y', saves: 'y' },
-  log: { forward: 'log(x)', backward: 'dy / x', saves: 'x' },
+  log: { forward: 'logT(x)', backward: 'dy / x', saves: 'x', wgsl: LOG },
   neg: { forward: '-x', backward: '-dy', saves: 'x' },
   square: { forward: 'x * x', backward: '2.0 * x * dy', saves: 'x' },
   sqrt: { forward: 'sqrt(x)', backward: 'dy * 0.5 / y', saves: 'y' },

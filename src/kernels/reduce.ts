@@ -78,10 +78,12 @@ export const MIN_CHUNK_ROWS = 4096;
 
 /** Rows per chunk of the column sums at least this, at most maxRowChunks chunks (as batchnorm.ts). */
 const COLUMN_MIN_ROWS = 256;
+/** Rows a column lane adds into one block sum before it joins the lane's total. */
+const COLUMN_BLOCK = 64;
 
 const columnsSpec: KernelSpec = {
   name: 'reduce.columns',
-  key: '',
+  key: `block${COLUMN_BLOCK}`,
   inputs: 1,
   outputs: 1,
   wgsl: () => /* wgsl */ `
@@ -97,8 +99,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let r1 = min((chunk + 1u) * params.rowsPerChunk, params.r);
   var acc = vec4<f32>(0.0);
   if (col < params.b4) {
-    for (var row = chunk * params.rowsPerChunk + lid.y; row < r1; row += 8u) {
-      acc += src[row * params.b4 + col];
+    // In blocks of ${COLUMN_BLOCK} rows a lane, each block's sum then joining acc: a plain loop met
+    // ~1000 roundings per value over a million rows in 128 chunks (the mean of a constant 12345.678
+    // was 3.6e-6 off), as reduce-rows.ts's blocks bound a thread's.
+    for (var r0 = chunk * params.rowsPerChunk + lid.y; r0 < r1; r0 += ${8 * COLUMN_BLOCK}u) {
+      var block = vec4<f32>(0.0);
+      for (var row = r0; row < min(r0 + ${8 * COLUMN_BLOCK}u, r1); row += 8u) {
+        block += src[row * params.b4 + col];
+      }
+      acc += block;
     }
   }
   partial[lid.y * 8u + lid.x] = acc;

@@ -123,12 +123,13 @@ const ROW_START = /* wgsl */ `
 const STRIDED = `for (var k = base + lid; k < end; k += ${ROW_WG}u)`;
 
 /**
- * WGSL: `m`, the row max of `src`. Threads start from -FLT_MAX, since those past C have no row
- * value to start from. A row of -inf then gets m = -FLT_MAX where one thread per row gets -inf,
- * and NaN outputs either way (0 / 0 here, inf - inf there).
+ * WGSL: `m`, the row max of `src`. Every thread starts from the row's first value (threads past C
+ * have none of their own; past the last row it is src[0], unused), so a row of -inf gets m = -inf,
+ * as one thread per row does, and NaN in every output. Starting from -FLT_MAX gave logSoftmax -inf
+ * and the cross-entropy +inf there, where the thread-per-row kernels (and PyTorch) give NaN.
  */
 const strideMax = (src: string): string => /* wgsl */ `
-  var mine = -0x1.fffffep+127f;
+  var mine = ${src}[base];
   ${STRIDED} { mine = max(mine, ${src}[k]); }
   let m = rowMax(mine, lid);`;
 
@@ -222,7 +223,8 @@ fn main(${ROW_MAIN_ARGS}) {
   ${STRIDED} {
     let t = smoothedTarget(k);
     let d = z[k] - m;
-    part += vec4<f32>(select(exp(d), 0.0, d == 0.0), t, -t * d, select(0.0, 1.0, d == 0.0));
+    // -t d as 0 at t = 0: a class masked by z = -inf adds nothing, as in the one-thread kernel.
+    part += vec4<f32>(select(exp(d), 0.0, d == 0.0), t, select(-t * d, 0.0, t == 0.0), select(0.0, 1.0, d == 0.0));
   }
   let sums = rowSum(part, lid);
   if (lid == 0u && inRange) { loss[row] = sums.z + sums.y * logOnePlus(sums.x + (sums.w - 1.0)); }

@@ -10,6 +10,8 @@
 //   small log-sum-exp to float32's relative accuracy (PyTorch's float32 log_softmax does not).
 // softmaxCrossEntropy of logits z against targets y (same shape; one-hot or soft), smoothing e:
 //   t = y (1 - e) + e / C,  l_row = sum_c t_c (lse - z_c),  lse = m + log sum exp(z - m)
+//   A term of t_c = 0 is 0, also at z_c = -inf (a masked class), as PyTorch's class-index
+//   targets give; a row of only -inf is NaN, as softmax's and PyTorch's.
 //   dz = dy_row * scale * (softmax(z) sum_c t_c - t), scale = 1 / rows for 'mean' (rows, not
 //   elements, as Keras and PyTorch average). Saves z and y. A target that requires a gradient
 //   (soft labels from another network) gets one, as PyTorch's: dy_c = dy_row * scale * (1 - e) *
@@ -152,8 +154,12 @@ fn main(${LINEAR_MAIN_ARGS}) {
   ${rowMax('z')}
   ${rowLogSum('z')}
   var l = 0.0;
-  // lse - z_c as (m - z_c) + log s: both terms are small next to lse at large |z|.
-  for (var k = 0u; k < params.c; k += 1u) { l += smoothedTarget(base + k) * ((m - z[base + k]) + logSum); }
+  // lse - z_c as (m - z_c) + log s: both terms are small next to lse at large |z|. A class of
+  // target 0 adds nothing, also where z_c = -inf masks it out (0 * inf would make the loss NaN).
+  for (var k = 0u; k < params.c; k += 1u) {
+    let t = smoothedTarget(base + k);
+    l += select(t * ((m - z[base + k]) + logSum), 0.0, t == 0.0);
+  }
   loss[row] = l;
 }`,
 };

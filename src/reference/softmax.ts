@@ -92,7 +92,11 @@ export function softmaxCrossEntropyRef(z: NdArray, y: NdArray, o: CrossEntropyRe
   for (let r = 0; r < rows; r++) {
     const lse = logSumExp(z.data, r * c, c);
     let l = 0;
-    for (let k = 0; k < c; k++) l += smoothed(y.data[r * c + k], c, labelSmoothing) * (lse - z.data[r * c + k]);
+    for (let k = 0; k < c; k++) {
+      // A class of target 0 adds 0, also where z = -inf masks it (0 * inf is NaN).
+      const t = smoothed(y.data[r * c + k], c, labelSmoothing);
+      if (t !== 0) l += t * (lse - z.data[r * c + k]);
+    }
     perRow.data[r] = l;
   }
   if (reduction === 'none') return perRow;
