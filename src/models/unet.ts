@@ -27,7 +27,6 @@ import { Module } from '../nn/module.js';
 import { expectLayerOptions } from '../nn/options.js';
 import { AttentionGate } from './attention-gate.js';
 import { withDefaults } from '../util/defaults.js';
-import { checkpoint } from '../graph/checkpoint.js';
 
 export interface UNetOptions {
   features?: number;
@@ -116,7 +115,8 @@ function block(inCh: number, features: number, name: string, o: Required<UNetOpt
     if (o.norm !== 'none') parts.push([`${name}norm${i}`, normLayer(o.norm, features, o.normGroups)]);
     parts.push([`${name}relu${i}`, o.activation === 'relu' ? new ReLU() : new LeakyReLU(0.01)]);
   }
-  return new Sequential(...parts);
+  // checkpoint: the block's activations are recomputed in the backward (Module.useCheckpointing).
+  return new Sequential(...parts).useCheckpointing(o.checkpoint);
 }
 
 /** Bilinear x2 then a 3x3 conv: the alternative to a transposed conv. */
@@ -187,16 +187,15 @@ export class UNet extends Module {
     if (x.shape[1] % step || x.shape[2] % step) {
       throw new ShapeError(`UNet: height and width must be multiples of ${step} for depth ${o.depth}, got ${x.describe()}`);
     }
-    const run = o.checkpoint ? (m: Module, v: Tensor) => checkpoint((t) => m.forward(t), v) : (m: Module, v: Tensor) => m.forward(v);
     const skips: Tensor[] = [];
     let h = x;
     for (const enc of this.encoders) {
-      const e = run(enc, h);
+      const e = enc.forward(h);
       if (h !== x) h.dispose();
       skips.push(e);
       h = maxPool2d(e, { size: 2, stride: 2 });
     }
-    let b = run(this.bottleneck, h);
+    let b = this.bottleneck.forward(h);
     h.dispose();
     for (let i = 0; i < this.decoders.length; i++) {
       const skip = skips.pop()!;
@@ -208,7 +207,7 @@ export class UNet extends Module {
       const cat = concat([u, gated], -1);
       u.dispose();
       gated.dispose();
-      b = run(this.decoders[i], cat);
+      b = this.decoders[i].forward(cat);
       cat.dispose();
     }
     const logits = this.head.forward(b);

@@ -6,6 +6,8 @@
 import { ArgumentError, DawnetError, DeviceLostError, ShapeError } from '../errors.js';
 import { Tensor, type Shape } from '../graph/tensor.js';
 import { describeValue } from '../graph/args.js';
+import { isRecording } from '../graph/autograd.js';
+import { checkpoint } from '../graph/checkpoint.js';
 import { summary } from './summary.js';
 
 export interface Named {
@@ -96,7 +98,10 @@ function pathTo(from: Module, to: Module): string[] | null {
   return null;
 }
 
-/** Wraps `m`'s forward and forwardRelu (Sequential's fused path) so that errors leaving them are noted. */
+/**
+ * Wraps `m`'s forward and forwardRelu (Sequential's fused path) so that errors leaving them are
+ * noted, and so that a module set to useCheckpointing() runs them under dn.checkpoint.
+ */
 function notePassagesOf(m: Module): void {
   const target = m as unknown as Record<string, ((...args: unknown[]) => unknown) & { [WRAPPED]?: true }>;
   for (const k of ['forward', 'forwardRelu']) {
@@ -104,6 +109,9 @@ function notePassagesOf(m: Module): void {
     if (typeof inner !== 'function' || inner[WRAPPED]) continue;
     const wrapper = (...args: unknown[]) => {
       try {
+        // useCheckpointing(): the forward's activations are recomputed in the backward.
+        const x = args[0];
+        if (m.checkpointing && x instanceof Tensor && isRecording()) return checkpoint((t) => inner.apply(m, [t, ...args.slice(1)]) as Tensor, x);
         return inner.apply(m, args);
       } catch (e) {
         notePassage(e, m);
@@ -317,6 +325,21 @@ export abstract class Module {
 
   eval(): this {
     return this.train(false);
+  }
+
+  /** Set by useCheckpointing(): forward runs under dn.checkpoint while recording. */
+  checkpointing = false;
+
+  /**
+   * Activation checkpointing of this module (not its children on their own): its forward runs
+   * under dn.checkpoint while gradients are recorded, so what its layers save for backward is
+   * recomputed then instead of kept (HuggingFace's gradient_checkpointing_enable, per module).
+   * The parameters keep their names; gradients are the same bit for bit.
+   */
+  useCheckpointing(on = true): this {
+    if (typeof on !== 'boolean') throw new ArgumentError(`useCheckpointing: on must be true or false, got ${describeValue(on)}`);
+    this.checkpointing = on;
+    return this;
   }
 
   /**
