@@ -88,6 +88,11 @@ export interface E2eCase {
    */
   weightTolerance?: number;
   note?: string;
+  /**
+   * Time dawnet's step alone: no other conv algorithms and no tuning beside it (a variant of a
+   * row above, whose alternatives it would repeat at a GPU run's cost).
+   */
+  alone?: boolean;
 }
 
 export interface MemoryReport {

@@ -118,10 +118,10 @@ async function runE2e(opts: BenchOptions, cases: E2eCase[], env: RunEnv, rows: E
     // its own samples: what Winograd, and Winograd in one kernel, do to a whole step. Not on CPU
     // adapters, where 'auto' is direct everywhere and the conv rows time the others beside each
     // conv (lavapipe took 15-66x longer for a step with fused Winograd, at scale 32).
-    const convAlternatives = opts.beside && !isCpuAdapterReport(runtime().ctx.report) ? CONV_ALGORITHMS.filter((a) => a !== opts.convAlgorithm) : [];
+    const convAlternatives = opts.beside && !c.alone && !isCpuAdapterReport(runtime().ctx.report) ? CONV_ALGORITHMS.filter((a) => a !== opts.convAlgorithm) : [];
     // Everywhere, the step again after tuneConvs on it: what timing each conv's algorithms on this
     // device gives a whole step (a forced algorithm would override the tuning, so not then).
-    const tuned = opts.beside && opts.convAlgorithm === 'auto';
+    const tuned = opts.beside && !c.alone && opts.convAlgorithm === 'auto';
     const e2eEnv = { timing: opts.timing, peak: env.peak, tfjs: env.tfjs, check: opts.check, memory: opts.memory, clocks: e2eClocks, convAlternatives, convAlgorithm: opts.convAlgorithm, tuned };
     const row = await runE2eCase(c, e2eEnv, () => runtime().sync());
     rows.push(row);
