@@ -1,10 +1,10 @@
 // groupnorm.ts's statistics sums by a thread per (sample, group) chunk, for CPU adapters and for
 // small groups on GPUs. The parameters, bindings and output (partial sums [N·G, chunks, 1 or 2]
 // times params.scale) are the workgroup kernel's, so either runs any of groupnorm.ts's passes and
-// the statistics stay two passes (Σx, then Σ(x − mean)²). That kernel gave each chunk a 256-thread
-// workgroup and a tree of 8 barriers: lavapipe paid 18-26 us per workgroup whatever the group's
-// size, so instance norm on [8, 8, 8, 256] (2048 groups of 64) took 104 ms and groups = 512 on
-// [1024, 1, 1, 512] (a float each) 30 s.
+// the statistics stay two passes (Σx, then Σ(x − mean)² and Σ(x − mean)). That kernel gave each
+// chunk a 256-thread workgroup and a tree of 8 barriers: lavapipe paid 18-26 us per workgroup
+// whatever the group's size, so instance norm on [8, 8, 8, 256] (2048 groups of 64) took 104 ms
+// and groups = 512 on [1024, 1, 1, 512] (a float each) 30 s.
 //
 // A thread walks its chunk pixel by pixel, the group's Cg channels (vec4s where Cg is a multiple
 // of 4) within each, so it divides once, not per load. Instance norm (Cg = 1) with C a multiple of
@@ -78,10 +78,10 @@ function threadSumsSpec(mode: SumsMode, width: VecWidth, lanes: boolean): Kernel
   const type = (name: string) => (name === 'mean' || name === 'invStd' ? S : T);
   const body = {
     mean: 'b0 += x[at];',
-    var: 'let d = x[at] - mu; b0 += d * d;',
+    var: 'let d = x[at] - mu; b0 += d * d; b1 += d;',
     grad: 'let gr = dy[at] * gamma[grp * params.cg + cc]; b0 += gr; b1 += gr * (x[at] - mu) * istd;',
   }[mode];
-  const two = mode === 'grad';
+  const two = mode !== 'mean';
   const total = (v: string) => (width === 4 && !lanes ? `dot(${v}, vec4<f32>(1.0))` : v);
   const write = (q: number, v: string) =>
     lanes
@@ -106,7 +106,7 @@ fn main(${LINEAR_MAIN_ARGS}) {
   let grp = ng % params.g;
   let base = (ng / params.g) * params.sample + grp * params.cg;
   ${mode === 'mean' ? '' : 'let mu = mean[ng];'}
-  ${two ? 'let istd = invStd[ng];' : ''}
+  ${mode === 'grad' ? 'let istd = invStd[ng];' : ''}
   // chunkSize is whole pixels: pixels [p0, p1) of this chunk.
   let p0 = chunk * (params.chunkSize / params.cg);
   let p1 = min(params.m, (chunk + 1u) * params.chunkSize) / params.cg;

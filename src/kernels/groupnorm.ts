@@ -12,7 +12,10 @@
 //
 // Statistics are two passes, Σx then Σ(x - mean)², like batchnorm.ts: Σx²/M - mean² cancels
 // catastrophically in float32 when |mean| is large next to the spread (values 1000 ± 1 have
-// Σx²/M near 1e6, whose float32 spacing 0.06 is a fifth of the variance itself).
+// Σx²/M near 1e6, whose float32 spacing 0.06 is a fifth of the variance itself). The second pass
+// also sums x - mean, which corrects the mean (the finish, finishSpec, as batchnorm.ts's): the
+// first pass's Σx rounds at ulp(M·mean), which left groups at 1e4 ± 0.1 with their mean up to 2.6
+// ulp(1e4) off and every y shifted by that times invStd.
 // Each sums pass runs, on GPUs for groups past SMALL_GROUP loads, one workgroup of 256 threads
 // per chunk of GROUP_CHUNK loads of a group (as loss.ts's dice.sums); on CPU adapters and for
 // small groups a thread per chunk (groupnorm-threads.ts, same parameters and output): in sample n, element (pixel p, channel c) lies at n·(size/N) + p·C + c, so
@@ -55,7 +58,8 @@ export const GROUP_CHUNK = WG * 16;
 // ---------------------------------------------------------------------------------------------
 // Kernels
 
-// 'mean': Σx. 'var': Σ(x - mean)². 'grad': Σg and Σg·xhat, g = dy·gamma. Each times params.scale.
+// 'mean': Σx. 'var': Σ(x - mean)² and Σ(x - mean). 'grad': Σg and Σg·xhat, g = dy·gamma. Each
+// times params.scale.
 
 /** Per-group buffers (mean, invStd, the gradient's means) are f32; per-element ones the width's type. */
 const GROUP_BUFFERS = new Set(['mean', 'invStd', 'gradMeans']);
@@ -70,10 +74,10 @@ function sumsSpec(mode: SumsMode, width: VecWidth): KernelSpec {
   const inputs = SUMS_INPUTS[mode];
   const body = {
     mean: 'a0 += x[at];',
-    var: 'let d = x[at] - mean[ng]; a0 += d * d;',
+    var: 'let d = x[at] - mean[ng]; a0 += d * d; a1 += d;',
     grad: 'let g = dy[at] * gamma[grp * params.cg + cc]; a0 += g; a1 += g * (x[at] - mean[ng]) * invStd[ng];',
   }[mode];
-  const two = mode === 'grad';
+  const two = mode !== 'mean';
   const T = vecType(width);
   // A thread's vec4 lanes are four channels of one group: their sums add up.
   const total = (a: string) => (width === 4 ? `dot(${a}, vec4<f32>(1.0))` : a);
@@ -129,21 +133,31 @@ const SUMS = Object.fromEntries(
   (['mean', 'var', 'grad'] as const).map((mode) => [mode, { 1: sumsSpec(mode, 1), 4: sumsSpec(mode, 4) }]),
 ) as Record<SumsMode, Record<VecWidth, KernelSpec>>;
 
-const invStdSpec: KernelSpec = {
-  name: 'groupNorm.invStd',
+// The corrected two-pass algorithm (Chan, Golub & LeVeque), as batchnorm.ts's finish: the group
+// means of (x - mean)² and (x - mean) in, the mean corrected in place by the second (exact
+// arithmetic makes it 0; float32's Σx does not) and the variance by its square. Rounding may take
+// the variance a few ulp of dm² below 0, which the select (not max, undefined for NaN) clamps,
+// keeping NaN.
+const finishSpec: KernelSpec = {
+  name: 'groupNorm.finish',
   key: '',
   inputs: 1,
-  outputs: 1,
+  outputs: 2,
   wgsl: () => /* wgsl */ `
 struct Params { count: u32, eps: f32 }
-@group(0) @binding(0) var<storage, read> variance: array<f32>;
-@group(0) @binding(1) var<storage, read_write> invStd: array<f32>;
-@group(0) @binding(2) var<uniform> params: Params;
+@group(0) @binding(0) var<storage, read> moments: array<f32>;
+@group(0) @binding(1) var<storage, read_write> mean: array<f32>;
+@group(0) @binding(2) var<storage, read_write> invStd: array<f32>;
+@group(0) @binding(3) var<uniform> params: Params;
 @compute @workgroup_size(${WG})
 fn main(${LINEAR_MAIN_ARGS}) {
   let i = ${linearIndex()};
   if (i >= params.count) { return; }
-  invStd[i] = 1.0 / sqrt(variance[i] + params.eps);
+  let dm = moments[2u * i + 1u];
+  let v0 = moments[2u * i] - dm * dm;
+  let v = select(v0, 0.0, v0 < 0.0);
+  mean[i] = mean[i] + dm;
+  invStd[i] = 1.0 / sqrt(v + params.eps);
 }`,
 };
 
@@ -227,9 +241,9 @@ function layoutOf(op: string, x: Tensor, options: GroupNormOptions): Layout {
 /** The uniform fields every kernel shares, in units of the width: c, cg, sample, g. */
 const shapeParams = (l: Layout) => [u32(l.c / l.width), u32(l.c / l.groups / l.width), u32((l.m * l.groups) / l.width), u32(l.groups)];
 
-/** One sums pass: [N, G] (or [N, G, 2] for 'grad') group means of what `mode` sums. */
+/** One sums pass: [N, G] (or [N, G, 2] for 'var' and 'grad') group means of what `mode` sums. */
 function groupMeans(mode: SumsMode, inputs: Tensor[], l: Layout): Tensor {
-  const perGroup = mode === 'grad' ? 2 : 1;
+  const perGroup = mode === 'mean' ? 1 : 2;
   // The workgroup tree, or a thread per chunk (groupnorm-threads.ts), maybe on the quad layout.
   const threads = threadSumsPlan(mode, l, l.n);
   const k = threads ? { ...l, ...threads.layout } : l;
@@ -276,11 +290,11 @@ export function groupNormForward(x: Tensor, gamma: Tensor, beta: Tensor, options
   const eps = options.eps ?? 1e-5;
   const rt = runtime();
   const mean = groupMeans('mean', [x], l);
-  const variance = groupMeans('var', [x, mean], l);
+  const moments = groupMeans('var', [x, mean], l);
   const invStd = emptyTensor([l.n, l.groups], 'groupNorm.invStd');
   const count = l.n * l.groups;
-  rt.dispatch(invStdSpec, { inputs: [variance.slice], outputs: [invStd.slice], params: packParams([u32(count), f32(eps)]) }, linearGrid(count));
-  variance.dispose();
+  rt.dispatch(finishSpec, { inputs: [moments.slice], outputs: [mean.slice, invStd.slice], params: packParams([u32(count), f32(eps)]) }, linearGrid(count));
+  moments.dispose();
   const y = emptyTensor(x.shape, 'groupNorm.y');
   const inputs = [x, gamma, beta, mean, invStd].map((t) => t.slice);
   const params = packParams([u32(x.size / l.width), ...shapeParams(l)]);

@@ -5,7 +5,8 @@
 // barriers one SIMD group at a time, and [1024, 768] took 34.5 ms against tfjs's 17.9 (bench
 // group 'library', 2026-11-27), as softmax-rows.ts found for its workgroup rows.
 //
-//   forward:  mean, invStd per row (two passes: Σx, then Σ(x − mean)²), y = xhat·gamma + beta
+//   forward:  mean, invStd per row (two passes: Σx, then Σ(x − mean)² and Σ(x − mean), which
+//             corrects the mean and the variance as groupnorm.ts's finish), y = xhat·gamma + beta
 //   backward: g = dy·gamma, dx = invStd·(g − mean(g) − xhat·mean(g·xhat)); the kernel also writes
 //             dy·xhat, whose column sums (reduce.ts's sumLeading) are dgamma, as dy's are dbeta.
 
@@ -42,10 +43,16 @@ fn main(${LINEAR_MAIN_ARGS}) {
   let base = r * params.c;
   var s = ${T}(0.0);
   for (var i = 0u; i < params.c; i++) { s += x[base + i]; }
-  let m = ${total(width, 's')} / params.n;
+  let m0 = ${total(width, 's')} / params.n;
   var q = ${T}(0.0);
-  for (var i = 0u; i < params.c; i++) { let d = x[base + i] - m; q += d * d; }
-  let inv = 1.0 / sqrt(${total(width, 'q')} / params.n + params.eps);
+  var e = ${T}(0.0);
+  for (var i = 0u; i < params.c; i++) { let d = x[base + i] - m0; q += d * d; e += d; }
+  // Σ(x - m0) corrects the first pass's rounding (groupnorm.ts's finishSpec says how); the select,
+  // not max (undefined for NaN), clamps a variance rounded below 0 and keeps NaN.
+  let dm = ${total(width, 'e')} / params.n;
+  let v0 = ${total(width, 'q')} / params.n - dm * dm;
+  let m = m0 + dm;
+  let inv = 1.0 / sqrt(select(v0, 0.0, v0 < 0.0) + params.eps);
   for (var i = 0u; i < params.c; i++) { y[base + i] = (x[base + i] - m) * inv * gamma[i] + beta[i]; }
   mean[r] = m;
   invStd[r] = inv;
