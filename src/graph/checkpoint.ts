@@ -26,7 +26,7 @@ import { binary } from '../kernels/elementwise.js';
 import { sum } from '../kernels/reduce.js';
 
 /** Runs fn(...inputs) without keeping what its ops save for backward; backward runs it again. */
-export function checkpoint<R extends Tensor | Tensor[]>(fn: (...inputs: Tensor[]) => R, ...inputs: Tensor[]): R {
+export function checkpoint<A extends Tensor[], R extends Tensor | Tensor[]>(fn: (...inputs: A) => R, ...inputs: A): R {
   expectFunction('checkpoint', 'fn', fn);
   inputs.forEach((x, i) => expectTensor('checkpoint', `input ${i}`, x));
   // Nothing would be saved anyway: run it once, plainly.
@@ -38,7 +38,7 @@ export function checkpoint<R extends Tensor | Tensor[]>(fn: (...inputs: Tensor[]
   const outs = scope(() => {
     const args = inputs.map(asLeaf);
     for (const a of args) leaves.add(a);
-    const result = probeUnrecorded(probe, () => recordingDraws(log, () => fn(...args)));
+    const result = probeUnrecorded(probe, () => recordingDraws(log, () => fn(...(args as A))));
     many = Array.isArray(result);
     // New handles, so that an input or a weight returned as it is never becomes this node's output.
     return outputsOf(result).map((t) => t.share());
@@ -49,7 +49,7 @@ export function checkpoint<R extends Tensor | Tensor[]>(fn: (...inputs: Tensor[]
     throw new ArgumentError(`checkpoint: fn reads ${tensor.describe()}, computed outside it by recorded ops (${op}); pass it to checkpoint as an input, so its gradient goes back through the outer graph`);
   }
   if (probe.wantsGrad || inputs.some((x) => x.requiresGrad)) {
-    recordNode('checkpoint', inputs, outs, (dys, needs, saved) => recompute(fn, saved, needs, dys, log), inputs);
+    recordNode('checkpoint', inputs, outs, (dys, needs, saved) => recompute(fn as (...t: Tensor[]) => R, saved, needs, dys, log), inputs);
   }
   return (many ? outs : outs[0]) as R;
 }
