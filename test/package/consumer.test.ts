@@ -178,6 +178,21 @@ export type NamedInNamespaces = [dn.train.EarlyStoppingOptions, dn.train.ModelCh
   dn.optim.BiasCorrection, dn.data.SliceLike, dn.data.LoaderStats, dn.data.TiffCompression, dn.io.WeightFile, dn.io.Layout,
   dn.io.ModelKind, dn.io.SourceTensor, dn.augment.AffineParams, dn.augment.SamplingOptions, dn.augment.MaskMode,
   dn.augment.FillMode, dn.augment.Interpolation, dn.augment.Parametrisation, dn.nn.SequentialEntry];
+// A kernel of one's own with its backward, and activation checkpointing, as the README writes them.
+const sq = dn.customOp({
+  name: 'sq',
+  forward(ctx, v: dn.Tensor) {
+    ctx.save(v);
+    const code = '@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) { if (g.x < params.n) { y[g.x] = v[g.x] * v[g.x]; } }';
+    return dn.runKernel({ name: 'sq', code, inputs: { v }, outputs: { y: v.shape }, params: { n: ['u32', v.size] }, workgroups: 1 }).y;
+  },
+  backward: (ctx, dy) => dn.mul(dy, dn.scale(ctx.saved[0]!, 2)),
+});
+const z: dn.Tensor = dn.checkpoint((a, b) => dn.add(sq(a), b), x, x);
+net.useCheckpointing();
+export type Custom = [dn.CustomOpContext, dn.RunKernelSpec<{ y: dn.Shape }>, dn.KernelParam, dn.KernelOutput, dn.KernelInput, typeof z];
+// @ts-expect-error a param needs its WGSL type
+dn.runKernel({ name: 'k', code: '', outputs: { y: [1] }, params: { n: 3 }, workgroups: 1 });
 // @ts-expect-error a string is not a tensor (were the API typed any, this line would be an error)
 dn.conv2d('x', w);
 // @ts-expect-error grad may be null under strict
