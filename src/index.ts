@@ -107,6 +107,18 @@ export function memory(): PoolStats {
 }
 
 /**
+ * Starts peakBytesInUse again from the bytes in use now (PyTorch's
+ * torch.cuda.reset_peak_memory_stats), so that memory().peakBytesInUse after a step is that
+ * step's peak: what a batch size or activation checkpointing costs. Returns the peak it replaced.
+ */
+export function resetPeakMemory(): number {
+  const pool = runtime('resetPeakMemory').pool;
+  const before = pool.getStats().peakBytesInUse;
+  pool.resetPeak();
+  return before;
+}
+
+/**
  * Frees the GPU memory the buffer pool keeps for reuse (every buffer no tensor holds), after
  * submitting the work encoded so far, which may still use buffers released since; returns the
  * bytes freed. The pool frees a buffer on its own once it has gone unused for a while

@@ -64,7 +64,7 @@ describe('a call without a device names itself', () => {
     expect(() => bn.forward(x)).toThrow(/^BatchNorm2d 1: batchNorm2d: input x image/);
     // A layer names itself before the op's message; in a model, by its path from the model's root.
     expect(() => net.forward(x)).toThrow(/^Sequential 0 \(MaxPool2d 2x2, stride 2\): maxPool2d: input x image/);
-    for (const [name, call] of [['info', dn.info], ['memory', dn.memory], ['trimMemory', dn.trimMemory]] as const) expectNamed(call, name);
+    for (const [name, call] of [['info', dn.info], ['memory', dn.memory], ['trimMemory', dn.trimMemory], ['resetPeakMemory', dn.resetPeakMemory]] as const) expectNamed(call, name);
     await expect(dn.sync()).rejects.toThrow(/^sync: dn\.shutdown\(\) released the device/);
     await expect(x.toArray()).rejects.toThrow(/^toArray: input image \[1,2,2,1\] was made on a device that has since ended/);
     await expect(readTensors([w, x])).rejects.toThrow(/was made on a device that has since ended/);

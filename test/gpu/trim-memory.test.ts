@@ -1,5 +1,6 @@
 // dn.trimMemory(): the pool's free buffers go at once, buffers released since the last submit
 // included (they are submitted first), while every live tensor keeps its buffer and its data.
+// dn.resetPeakMemory(): the peak starts again from the bytes in use.
 import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import { useGpu } from '../helpers/gpu.js';
@@ -26,5 +27,21 @@ describe('dn.trimMemory', () => {
     expect(dn.memory().bytesInUse).toBeGreaterThan(0);
     expect((await kept.toArray())[999]).toBe(999);
     kept.dispose();
+  });
+});
+
+describe('dn.resetPeakMemory', () => {
+  it('starts the peak from what is in use now, so the next peak is that of the work after it', () => {
+    const big = dn.zeros([1 << 18]);
+    big.dispose();
+    const before = dn.memory().peakBytesInUse;
+    expect(before).toBeGreaterThanOrEqual(4 << 18);
+    expect(dn.resetPeakMemory()).toBe(before);
+    expect(dn.memory().peakBytesInUse).toBe(dn.memory().bytesInUse);
+    const small = dn.zeros([1024]);
+    const peak = dn.memory().peakBytesInUse;
+    expect(peak).toBe(dn.memory().bytesInUse);
+    expect(peak).toBeLessThan(before);
+    small.dispose();
   });
 });

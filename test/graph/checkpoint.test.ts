@@ -7,7 +7,6 @@
 import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import { checkpoint } from '../../src/graph/checkpoint.js';
-import { runtime } from '../../src/gpu/runtime.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
 import { uniform } from '../helpers/rng.js';
 
@@ -89,7 +88,7 @@ describe('checkpoint', () => {
     for (const wrap of [false, true]) {
       await dn.sync();
       const before = dn.memory().bytesInUse;
-      runtime().pool.resetPeak();
+      dn.resetPeakMemory();
       dn.scope(() => {
         const y = segments.reduce((h, f) => (wrap ? checkpoint(f, h) : f(h)), x);
         held.push(dn.memory().bytesInUse - before);

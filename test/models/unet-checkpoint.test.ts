@@ -4,7 +4,6 @@
 
 import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
-import { runtime } from '../../src/gpu/runtime.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
 import { uniform } from '../helpers/rng.js';
 
@@ -18,7 +17,7 @@ async function trainingStep(checkpoint: boolean, attention = false) {
   const y = fromNd(uniform(2 * 32 * 32, 2).map((v) => (v > 0.3 ? 1 : 0)), [2, 32, 32, 1]);
   await dn.sync();
   const before = dn.memory().bytesInUse;
-  runtime().pool.resetPeak();
+  dn.resetPeakMemory();
   const loss = dn.scope(() => {
     const l = dn.diceLoss(net.forward(x), y);
     l.backward();
