@@ -95,6 +95,8 @@ export interface UnrecordedProbe {
   firstNew: number;
   leaves: ReadonlySet<Tensor>;
   wantsGrad: boolean;
+  /** Leaves made before the run that want a gradient (weights the function closes over). */
+  weights: Set<Tensor>;
   outer: { tensor: Tensor; op: string } | null;
 }
 
@@ -115,6 +117,7 @@ function noteUnrecorded(op: string, inputs: Tensor[]): void {
     for (const t of inputs) {
       if (probe.leaves.has(t)) continue;
       if (t.requiresGrad) probe.wantsGrad = true;
+      if (t.requiresGrad && !t.node && t.id < probe.firstNew) probe.weights.add(t);
       if (t.node && t.id < probe.firstNew && !probe.outer) probe.outer = { tensor: t, op: t.node.op };
     }
   }

@@ -7,8 +7,10 @@
 // - The first run records nothing, so what fn frees is freed at once; it notes what its ops were
 //   given (autograd.ts's probeUnrecorded), to learn whether its outputs need a gradient (fn may
 //   close over weights that want one, though no input does).
-// - The recomputation starts from the saved inputs, as new leaves; the weights fn reads get their
-//   gradients from it directly, its inputs' gradients go back to the outer pass.
+// - The recomputation starts from the saved inputs, as new leaves. The weights fn reads (leaves
+//   that want a gradient, noted by the first run) are inputs of the node as well: their gradients
+//   go back to the outer pass like the inputs', so a pass that fails later leaves their .grad as
+//   it was, as backward() promises for every leaf.
 // - Random draws and running statistics are not taken twice (graph/recompute.ts): a Dropout
 //   inside fn applies the same mask both times, and BatchNorm2d updates its running statistics
 //   once per call, not twice as PyTorch's checkpoint does.
@@ -33,7 +35,7 @@ export function checkpoint<A extends Tensor[], R extends Tensor | Tensor[]>(fn: 
   if (!isRecording()) return fn(...inputs);
   const log: DrawLog = { draws: [] };
   const leaves = new Set<Tensor>();
-  const probe: UnrecordedProbe = { firstNew: nextTensorId(), leaves, wantsGrad: false, outer: null };
+  const probe: UnrecordedProbe = { firstNew: nextTensorId(), leaves, wantsGrad: false, weights: new Set(), outer: null };
   let many = false;
   const outs = scope(() => {
     const args = inputs.map(asLeaf);
@@ -49,7 +51,9 @@ export function checkpoint<A extends Tensor[], R extends Tensor | Tensor[]>(fn: 
     throw new ArgumentError(`checkpoint: fn reads ${tensor.describe()}, computed outside it by recorded ops (${op}); pass it to checkpoint as an input, so its gradient goes back through the outer graph`);
   }
   if (probe.wantsGrad || inputs.some((x) => x.requiresGrad)) {
-    recordNode('checkpoint', inputs, outs, (dys, needs, saved) => recompute(fn as (...t: Tensor[]) => R, saved, needs, dys, log), inputs);
+    const weights = [...probe.weights];
+    const run = fn as (...t: Tensor[]) => R;
+    recordNode('checkpoint', [...inputs, ...weights], outs, (dys, needs, saved) => recompute(run, saved, weights, needs, dys, log), inputs);
   }
   return (many ? outs : outs[0]) as R;
 }
@@ -71,27 +75,46 @@ function outputsOf(result: unknown): Tensor[] {
 
 /**
  * The backward: fn again from the saved inputs, recording, then backward() through that graph
- * with the outputs' gradients. The weights' gradients land on them there; the inputs' come back.
+ * with the outputs' gradients. The inputs' gradients come back from their leaves; the weights'
+ * are taken from their .grad, which is set aside for the inner pass and put back after it, so
+ * that only the outer pass, once all of it has run, adds to it.
  */
-function recompute(fn: (...inputs: Tensor[]) => Tensor | Tensor[], saved: Tensor[], needs: boolean[], dys: (Tensor | null)[], log: DrawLog): (Tensor | null)[] {
+function recompute(
+  fn: (...inputs: Tensor[]) => Tensor | Tensor[],
+  saved: Tensor[],
+  weights: Tensor[],
+  needs: boolean[],
+  dys: (Tensor | null)[],
+  log: DrawLog,
+): (Tensor | null)[] {
   const leaves = saved.map((x, i) => {
     const leaf = x.share();
     leaf.requiresGrad = needs[i]!;
     return leaf;
   });
-  enableGrad(() => {
-    const outs = outputsOf(replayingDraws(log, () => fn(...leaves)));
-    const live = outs.map((y, i) => [y, dys[i]] as const).filter((p): p is readonly [Tensor, Tensor] => p[1] !== null && p[0].requiresGrad);
-    if (live.length === 1) backpropagate(live[0]![0], live[0]![1]);
-    else if (live.length > 1) {
-      // One pass through the shared graph: Σ sum(y · dy) has gradient dy at each output.
-      const total = live.map(([y, dy]) => sum(binary('mul', y, dy))).reduce((a, b) => binary('add', a, b));
-      backpropagate(total);
-    }
-  });
-  return leaves.map((leaf, i) => {
+  const held = weights.map((w) => w.grad);
+  for (const w of weights) w.grad = null;
+  let weightGrads: (Tensor | null)[];
+  try {
+    enableGrad(() => {
+      const outs = outputsOf(replayingDraws(log, () => fn(...leaves)));
+      const live = outs.map((y, i) => [y, dys[i]] as const).filter((p): p is readonly [Tensor, Tensor] => p[1] !== null && p[0].requiresGrad);
+      if (live.length === 1) backpropagate(live[0]![0], live[0]![1]);
+      else if (live.length > 1) {
+        // One pass through the shared graph: Σ sum(y · dy) has gradient dy at each output.
+        const total = live.map(([y, dy]) => sum(binary('mul', y, dy))).reduce((a, b) => binary('add', a, b));
+        backpropagate(total);
+      }
+    });
+  } finally {
+    // The inner pass settles every leaf's grad at its end, or none if it fails.
+    weightGrads = weights.map((w) => w.grad);
+    weights.forEach((w, i) => (w.grad = held[i]!));
+  }
+  const inputGrads = leaves.map((leaf, i) => {
     const g = needs[i] ? leaf.grad : null;
     leaf.grad = null;
     return g;
   });
+  return [...inputGrads, ...weightGrads];
 }

@@ -167,10 +167,12 @@ function checkOutputs(op: string, outputs: unknown): OutputBinding[] {
 }
 
 /**
- * An existing tensor as an output, written in place. Not one on the tape: changing a value a
- * recorded op saved would make its gradient wrong without a word (PyTorch counts versions to
- * catch that; dawnet refuses it up front), and a leaf that wants a gradient only under noGrad,
- * as PyTorch's in-place updates of parameters.
+ * An existing tensor as an output, written in place. Not an op's result on the tape, whose
+ * backward may read it, and a leaf that wants a gradient only under noGrad, as PyTorch's in-place
+ * updates of parameters. What is not caught: a leaf that a live recorded op saved (data, a frozen
+ * weight, a parameter while a retained graph lives) changed in place makes that op's gradient
+ * wrong without a word, as the built-in optimisers would between forward and backward (PyTorch
+ * counts versions to catch it; dawnet keeps no versions). Write in place between steps.
  */
 function inPlaceOutput(op: string, name: string, v: Record<string, unknown>): OutputBinding {
   expectKnownOptions(`${op}: output '${name}'`, v, ['tensor', 'type']);
@@ -199,9 +201,19 @@ function checkInPlaceAliasing(op: string, inputs: InputBinding[], outputs: Outpu
   }
 }
 
+/**
+ * WGSL's keywords and the predeclared types and built-ins a binding name would most likely clash
+ * with: refused at the call, not as a compile error at the next sync with the outputs allocated.
+ */
+const WGSL_TAKEN = new Set(
+  ('alias break case const const_assert continue continuing default diagnostic discard else enable false fn for if let loop ' +
+    'override requires return struct switch true var while bool f16 f32 i32 u32 vec2 vec3 vec4 mat2x2 mat3x3 mat4x4 array atomic ' +
+    'ptr sampler texture_2d select min max abs exp log sqrt dot params main').split(' '),
+);
+
 function checkBindingName(op: string, role: string, name: string): void {
-  if (!IDENTIFIER.test(name) || name.startsWith('__') || name === 'params' || name === 'main') {
-    throw new ArgumentError(`${op}: ${role} name '${name}' must be a WGSL identifier other than 'params' and 'main' (the shader reads it by that name)`);
+  if (!IDENTIFIER.test(name) || name.startsWith('__') || WGSL_TAKEN.has(name)) {
+    throw new ArgumentError(`${op}: ${role} name '${name}' must be a WGSL identifier that is not a keyword, a predeclared name, 'params' or 'main' (the shader reads it by that name)`);
   }
 }
 
@@ -244,7 +256,9 @@ function checkWorkgroups(op: string, workgroups: unknown): [number, number, numb
 function checkCode(op: string, code: unknown, names: string[], hasParams: boolean): void {
   if (typeof code !== 'string' || !code.trim()) throw new ArgumentError(`${op}: code must be WGSL source, got ${describeValue(code)}`);
   if (!/@compute[\s\S]*?\bfn\s+main\s*\(/.test(code)) throw new ArgumentError(`${op}: code needs a compute entry point named main: @compute @workgroup_size(...) fn main(...)`);
-  if (/@binding\s*\(/.test(code)) {
+  // Comments left out: a note about bindings is not a declaration.
+  const live = code.replace(/\/\*[\s\S]*?\*\//g, '').replace(/\/\/[^\n]*/g, '');
+  if (/@binding\s*\(/.test(live)) {
     throw new ArgumentError(`${op}: code declares its own @binding; runKernel declares them from inputs, outputs and params (${[...names, ...(hasParams ? ['params'] : [])].join(', ')}): read them by name`);
   }
 }

@@ -119,6 +119,15 @@ fn main(@builtin(global_invocation_id) g: vec3<u32>) {
     for (const t of [w, g, view, x, y]) t.dispose();
   });
 
+  it('takes a comment that mentions @binding, which declares nothing', async () => {
+    const x = dn.tensor([1, 2]);
+    const code = '// no @binding(0) here: dawnet declares x and y\n/* nor @binding(1) */\n@compute @workgroup_size(2) fn main(@builtin(local_invocation_index) i: u32) { y[i] = x[i] + 1.0; }';
+    const { y } = dn.runKernel({ name: 'commented', code, inputs: { x }, outputs: { y: [2] }, workgroups: 1 });
+    expect(Array.from(await y.toArray())).toEqual([2, 3]);
+    x.dispose();
+    y.dispose();
+  });
+
   it('keeps two kernels of one name apart: each source compiles to its own pipeline', async () => {
     const x = dn.tensor([1, 2, 3, 4]);
     const run = (expr: string) =>
@@ -157,6 +166,7 @@ describe('runKernel refuses, naming the kernel and the binding, with nothing all
     ['no main', (x) => dn.runKernel({ name: 'k', code: '@compute @workgroup_size(1) fn go() {}', inputs: { x }, outputs: { y: [1] }, workgroups: 1 }), dn.ArgumentError, "runKernel('k'): code needs a compute entry point named main"],
     ['a vec4 input of 6 floats', (x) => dn.runKernel({ name: 'k', code: SQUARE_PLUS, inputs: { x: { tensor: x, type: 'vec4<f32>' } }, outputs: { y: [1] }, workgroups: 1 }), dn.ArgumentError, "runKernel('k'): input 'x' is read as vec4<f32>"],
     ['one name for an input and an output', (x) => dn.runKernel({ name: 'k', code: SQUARE_PLUS, inputs: { x }, outputs: { x: [6] }, workgroups: 1 }), dn.ArgumentError, "runKernel('k'): 'x' names both"],
+    ['an input named by a WGSL keyword', (x) => dn.runKernel({ name: 'k', code: SQUARE_PLUS, inputs: { var: x }, outputs: { y: [6] }, workgroups: 1 }), dn.ArgumentError, "runKernel('k'): input name 'var' must be a WGSL identifier that is not a keyword"],
     ["an input called 'params'", (x) => dn.runKernel({ name: 'k', code: SQUARE_PLUS, inputs: { params: x }, outputs: { y: [6] }, workgroups: 1 }), dn.ArgumentError, "runKernel('k'): input name 'params'"],
     ['a negative u32 param', (x) => dn.runKernel({ name: 'k', code: SQUARE_PLUS, inputs: { x }, outputs: { y: [6] }, params: { n: ['u32', -1] }, workgroups: 1 }), dn.ArgumentError, "runKernel('k'): param 'n' (u32) must be an integer"],
     ['a param without its type', (x) => dn.runKernel({ name: 'k', code: SQUARE_PLUS, inputs: { x }, outputs: { y: [6] }, params: { n: 6 as never }, workgroups: 1 }), dn.ArgumentError, "runKernel('k'): param 'n' must be ['u32' | 'i32' | 'f32', number]"],
