@@ -2,20 +2,21 @@
 // binding is an error naming the kernel, not a validation error surfacing at submit.
 
 import { LimitError } from '../errors.js';
-import type { BufferSlice, KernelSpec } from './runtime.js';
+import type { BufferSlice, KernelSpec, Runtime } from './runtime.js';
 
-/** [largest binding, offset alignment] for storage and for uniform bindings. */
-export interface BindingLimits {
-  storage: [number, number];
-  uniform: [number, number];
-}
+/**
+ * The limits a binding is checked against: the runtime itself is passed (its storage limits may
+ * be lowered by setBindingLimit), so a dispatch builds nothing to check them.
+ */
+export type BindingLimits = Pick<Runtime, 'bindingLimit' | 'offsetAlignment' | 'limits'>;
 
 /** Sizes and offsets of `storage` (inputs, then outputs) against the limits of their binding type. */
 export function checkBindings(spec: KernelSpec, storage: BufferSlice[], limits: BindingLimits): void {
   const name = spec.name;
   storage.forEach((b, i) => {
     const uniform = spec.uniformInputs?.includes(i) ?? false;
-    const [limit, align] = uniform ? limits.uniform : limits.storage;
+    const limit = uniform ? limits.limits.maxUniformBufferBindingSize : limits.bindingLimit;
+    const align = uniform ? limits.limits.minUniformBufferOffsetAlignment : limits.offsetAlignment;
     const kind = uniform ? 'uniform' : 'storage';
     const offset = b.offset ?? 0;
     if (b.size > limit) {

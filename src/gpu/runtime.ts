@@ -204,10 +204,7 @@ export class Runtime {
   ): void {
     this.checkAlive();
     const storage = [...bindings.inputs, ...bindings.outputs];
-    checkBindings(spec, storage, {
-      storage: [this.bindingLimit, this.offsetAlignment],
-      uniform: [this.limits.maxUniformBufferBindingSize, this.limits.minUniformBufferOffsetAlignment],
-    });
+    checkBindings(spec, storage, this);
     const maxGroups = this.limits.maxComputeWorkgroupsPerDimension;
     const [x, y = 1, z = 1] = workgroups;
     if (x > maxGroups || y > maxGroups || z > maxGroups) {

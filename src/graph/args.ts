@@ -44,6 +44,20 @@ export function expectOptionalTensor(op: string, role: string, v: unknown, hint 
   throw new ArgumentError(`${op}: ${role} must be a Tensor or null, got ${describeValue(v)}${options}`);
 }
 
+/**
+ * What a user's function returned where dawnet takes a Tensor or a non-empty array of them
+ * (customOp's forward, checkpoint's fn): the list, each a live Tensor. `role` names the function.
+ */
+export function expectReturnedTensors(op: string, role: string, result: unknown): Tensor[] {
+  const list = Array.isArray(result) ? result : [result];
+  if (list.length === 0) throw new ArgumentError(`${op}: ${role} must return a Tensor or a non-empty array of Tensors, got an empty array`);
+  list.forEach((t, i) => {
+    if (!(t instanceof Tensor)) throw new ArgumentError(`${op}: ${role} must return a Tensor or an array of Tensors; ${Array.isArray(result) ? `item ${i} is` : 'it returned'} ${describeValue(t)}`);
+    expectTensor(op, `${role}'s output ${i}`, t);
+  });
+  return list as Tensor[];
+}
+
 /** A non-empty array of live Tensors. */
 export function expectTensorList(op: string, role: string, v: unknown): asserts v is Tensor[] {
   if (!Array.isArray(v) || v.length === 0) throw new ArgumentError(`${op}: ${role} must be a non-empty array of Tensors, got ${describeValue(v)}`);

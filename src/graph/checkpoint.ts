@@ -19,7 +19,7 @@
 // graph would reach back into the outer one. Pass such a tensor as an input.
 
 import { ArgumentError } from '../errors.js';
-import { describeValue, expectFunction, expectTensor } from './args.js';
+import { expectFunction, expectReturnedTensors, expectTensor } from './args.js';
 import { backward as backpropagate, enableGrad, isRecording, probeUnrecorded, recordNode, type UnrecordedProbe } from './autograd.js';
 import { recordingDraws, replayingDraws, type DrawLog } from './recompute.js';
 import { scope } from './scope.js';
@@ -38,12 +38,12 @@ export function checkpoint<A extends Tensor[], R extends Tensor | Tensor[]>(fn: 
   const probe: UnrecordedProbe = { firstNew: nextTensorId(), leaves, wantsGrad: false, weights: new Set(), outer: null };
   let many = false;
   const outs = scope(() => {
-    const args = inputs.map(asLeaf);
+    const args = inputs.map((x) => asLeaf(x));
     for (const a of args) leaves.add(a);
     const result = probeUnrecorded(probe, () => recordingDraws(log, () => fn(...(args as A))));
     many = Array.isArray(result);
     // New handles, so that an input or a weight returned as it is never becomes this node's output.
-    return outputsOf(result).map((t) => t.share());
+    return expectReturnedTensors('checkpoint', 'fn', result).map((t) => t.share());
   });
   if (probe.outer) {
     for (const t of outs) t.dispose();
@@ -58,19 +58,11 @@ export function checkpoint<A extends Tensor[], R extends Tensor | Tensor[]>(fn: 
   return (many ? outs : outs[0]) as R;
 }
 
-/** A new handle of x with no graph behind it, wanting a gradient where x does. */
-function asLeaf(x: Tensor): Tensor {
+/** A new handle of x with no graph behind it, wanting a gradient where asked (by default where x does). */
+function asLeaf(x: Tensor, wantsGrad = x.requiresGrad): Tensor {
   const leaf = x.share();
-  leaf.requiresGrad = x.requiresGrad;
+  leaf.requiresGrad = wantsGrad;
   return leaf;
-}
-
-function outputsOf(result: unknown): Tensor[] {
-  const list = Array.isArray(result) ? result : [result];
-  if (list.length === 0 || !list.every((t) => t instanceof Tensor)) {
-    throw new ArgumentError(`checkpoint: fn must return a Tensor or a non-empty array of Tensors, got ${describeValue(result)}`);
-  }
-  return list as Tensor[];
 }
 
 /**
@@ -87,17 +79,13 @@ function recompute(
   dys: (Tensor | null)[],
   log: DrawLog,
 ): (Tensor | null)[] {
-  const leaves = saved.map((x, i) => {
-    const leaf = x.share();
-    leaf.requiresGrad = needs[i]!;
-    return leaf;
-  });
+  const leaves = saved.map((x, i) => asLeaf(x, needs[i]!));
   const held = weights.map((w) => w.grad);
   for (const w of weights) w.grad = null;
   let weightGrads: (Tensor | null)[];
   try {
     enableGrad(() => {
-      const outs = outputsOf(replayingDraws(log, () => fn(...leaves)));
+      const outs = expectReturnedTensors('checkpoint', 'fn', replayingDraws(log, () => fn(...leaves)));
       const live = outs.map((y, i) => [y, dys[i]] as const).filter((p): p is readonly [Tensor, Tensor] => p[1] !== null && p[0].requiresGrad);
       if (live.length === 1) backpropagate(live[0]![0], live[0]![1]);
       else if (live.length > 1) {

@@ -14,7 +14,7 @@
 // argument's shape. The saved tensors live as long as the node, as the built-in ops' do.
 
 import { ArgumentError, ShapeError } from '../errors.js';
-import { describeValue, expectFunction, expectKnownOptions, expectTensor, isPlainObject } from './args.js';
+import { describeValue, expectFunction, expectKnownOptions, expectReturnedTensors, expectTensor, isPlainObject } from './args.js';
 import { isRecording, noGrad, recordMulti } from './autograd.js';
 import { scope } from './scope.js';
 import { formatShape, nextTensorId, Tensor, zeros } from './tensor.js';
@@ -77,7 +77,7 @@ function apply<A extends unknown[], R extends Tensor | Tensor[]>(
     const result = noGrad(() => forward(ctx, ...args));
     many = Array.isArray(result);
     const seen = new Set<Tensor>();
-    const owned = checkOutputs(name, result).map((t) => {
+    const owned = expectReturnedTensors(name, 'forward', result).map((t) => {
       const fresh = t.id >= firstNew && !seen.has(t);
       seen.add(t);
       return fresh ? t : t.share();
@@ -90,16 +90,6 @@ function apply<A extends unknown[], R extends Tensor | Tensor[]>(
     return owned;
   });
   return (many ? outs : outs[0]) as R;
-}
-
-function checkOutputs(name: string, result: unknown): Tensor[] {
-  const list = Array.isArray(result) ? result : [result];
-  if (list.length === 0) throw new ArgumentError(`${name}: forward must return a Tensor or a non-empty array of Tensors, got an empty array`);
-  list.forEach((t, i) => {
-    if (!(t instanceof Tensor)) throw new ArgumentError(`${name}: forward must return a Tensor or an array of Tensors; ${Array.isArray(result) ? `item ${i} is` : 'it returned'} ${describeValue(t)}`);
-    expectTensor(name, `forward's output ${i}`, t);
-  });
-  return list as Tensor[];
 }
 
 /**
