@@ -50,3 +50,14 @@ export class TrainingError extends DawnetError {
     super(message);
   }
 }
+
+/**
+ * dn.gradcheck found a gradient (or, against a reference, a forward) that disagrees with the
+ * finite differences; `report` has every checked argument's figures (null where fn itself was
+ * unfit to check: not deterministic).
+ */
+export class GradcheckError extends DawnetError {
+  constructor(message: string, readonly report: import('./graph/gradcheck-report.js').GradcheckReport | null) {
+    super(message);
+  }
+}

@@ -310,6 +310,39 @@ function settleLeaf(t: Tensor, g: Tensor): void {
  */
 export function backward(loss: Tensor, dyArg?: unknown, retainGraphArg: unknown = false): void {
   const { dy, retainGraph } = seedOf(loss, dyArg, retainGraphArg);
+  propagate(loss, dy, retainGraph, (leaves, grads) => {
+    for (const t of leaves) {
+      const g = grads.get(t.id);
+      if (!g) continue;
+      settleLeaf(t, g);
+      grads.delete(t.id);
+    }
+  });
+}
+
+/**
+ * The gradients of `loss` with respect to the leaves `wanted` (null for one the loss does not
+ * depend on), returned instead of added to any leaf's `.grad`: no leaf's `.grad` changes, a
+ * weight's the loss reaches included (PyTorch's torch.autograd.grad). The graph is released.
+ */
+export function gradientsOf(loss: Tensor, dy: Tensor | null, wanted: readonly Tensor[]): (Tensor | null)[] {
+  const found: (Tensor | null)[] = wanted.map(() => null);
+  propagate(loss, dy, false, (_leaves, grads) => {
+    wanted.forEach((t, i) => {
+      const g = grads.get(t.id);
+      if (!g) return;
+      found[i] = g;
+      grads.delete(t.id);
+    });
+  });
+  return found;
+}
+
+/**
+ * One backward pass: runs every node from `loss` down, then gives the leaves' summed gradients
+ * to `take`, which removes from `grads` those it keeps; the rest are disposed.
+ */
+function propagate(loss: Tensor, dy: Tensor | null, retainGraph: boolean, take: (leaves: Tensor[], grads: Map<number, Tensor>) => void): void {
   if (!loss.requiresGrad) throw new ShapeError(`backward: ${loss.describe()} does not require a gradient`);
   if (!dy && loss.size !== 1) throw new ShapeError(`backward: ${loss.describe()} is not a scalar; pass dy`);
   const { nodes, leaves } = topoOrder(loss);
@@ -319,12 +352,7 @@ export function backward(loss: Tensor, dyArg?: unknown, retainGraphArg: unknown 
   recording = false;
   try {
     for (const node of nodes) runNode(node, grads, retainGraph);
-    for (const t of leaves) {
-      const g = grads.get(t.id);
-      if (!g) continue;
-      settleLeaf(t, g);
-      grads.delete(t.id);
-    }
+    take(leaves, grads);
   } finally {
     recording = before;
     for (const g of grads.values()) g.dispose();

@@ -46,7 +46,9 @@ export function customOp<A extends unknown[], R extends Tensor | Tensor[]>(defin
   if (typeof name !== 'string' || !name) throw new ArgumentError(`customOp: name must be a non-empty string, got ${describeValue(name)}`);
   expectFunction(`customOp('${name}')`, 'forward', forward);
   expectFunction(`customOp('${name}')`, 'backward', backward);
-  return (...args: A): R => apply(name, forward, backward, args);
+  const op = (...args: A): R => apply(name, forward, backward, args);
+  // Named as the op, for stack traces and for dn.gradcheck's messages.
+  return Object.defineProperty(op, 'name', { value: name });
 }
 
 function apply<A extends unknown[], R extends Tensor | Tensor[]>(

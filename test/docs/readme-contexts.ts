@@ -167,3 +167,19 @@ export function checksum(data: ArrayLike<number>): number {
   for (let i = 0; i < data.length; i++) s += data[i]! * ((i % 7) + 1);
   return s;
 }
+
+/** The README's squareScale (y = x² · a + b by a kernel of its own, with its backward), for the gradcheck example. */
+export function squareScaleOp(): (x: dn.Tensor, a: dn.Tensor, b: number) => dn.Tensor {
+  return dn.customOp({
+    name: 'squareScale',
+    forward(ctx, x: dn.Tensor, a: dn.Tensor, b: number) {
+      ctx.save(x, a);
+      const code = '@compute @workgroup_size(64) fn main(@builtin(global_invocation_id) g: vec3<u32>) { if (g.x < params.n) { y[g.x] = x[g.x] * x[g.x] * a[g.x] + params.b; } }';
+      return dn.runKernel({ name: 'squareScale', code, inputs: { x, a }, outputs: { y: x.shape }, params: { n: ['u32', x.size], b: ['f32', b] }, workgroups: Math.ceil(x.size / 64) }).y;
+    },
+    backward(ctx, dy) {
+      const [x, a] = ctx.saved;
+      return [dn.mul(dy, dn.scale(dn.mul(x!, a!), 2)), dn.mul(dy, dn.square(x!)), null];
+    },
+  });
+}

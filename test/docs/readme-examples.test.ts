@@ -23,7 +23,7 @@ import { conv2dBackwardRef, conv2dForwardRef } from '../../src/reference/conv.js
 import { startServer } from '../../src/cli/serve.js';
 import { BROWSER_ARGS, CHROMIUM, hasChromium, watchProblems, WEBGPU_ARGS } from '../web/page-fixture.js';
 import { dnReferences, moduleScript, readmeBlocks, ROOT, runBlock, RUNNABLE_FENCE, type ReadmeBlock } from './readme-blocks.js';
-import { lggContext, multiClassContext, profileContext, tuneContext, vggContext, VGG16_CONVS, writeUnetWeights, writeVggNotopH5 } from './readme-contexts.js';
+import { lggContext, multiClassContext, profileContext, squareScaleOp, tuneContext, vggContext, VGG16_CONVS, writeUnetWeights, writeVggNotopH5 } from './readme-contexts.js';
 
 /** What a block did besides its locals: console.log calls, fit's histories, shutdown() calls. */
 interface BlockRun {
@@ -107,6 +107,26 @@ const EXAMPLES: Example[] = [
       ]);
       expect(Array.from(await (y as dn.Tensor).toArray())).toEqual([1.5, 3, 19]);
       for (const t of [x, a, y] as dn.Tensor[]) t.dispose();
+    },
+  },
+  {
+    name: 'gradcheck of the customOp above',
+    key: /dn\.gradcheck\(/,
+    context: () => ({ squareScale: squareScaleOp() }),
+    expose: ['x', 'a', 'report'],
+    check({ x, a, report }, rec) {
+      const r = report as dn.GradcheckReport;
+      expect(r.ok).toBe(true);
+      expect(rec.logs[0]![0]).toBe(true);
+      // float32 products of three values below 2.5 against float64 differences: a few ulps.
+      const errors = rec.logs[0]![1] as number[];
+      expect(errors.length).toBe(2);
+      for (const e of errors) expect(e).toBeLessThan(1e-6);
+      expect(r.inputs.map((i) => [i.argument, i.checked])).toEqual([
+        [0, 3],
+        [1, 3],
+      ]);
+      for (const t of [x, a] as dn.Tensor[]) t.dispose();
     },
   },
   {

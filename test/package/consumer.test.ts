@@ -190,7 +190,11 @@ const sq = dn.customOp({
 });
 const z: dn.Tensor = dn.checkpoint((a, b) => dn.add(sq(a), b), x, x);
 net.useCheckpointing();
-export type Custom = [dn.CustomOpContext, dn.RunKernelSpec<{ y: dn.Shape }>, dn.KernelParam, dn.KernelOutput, dn.KernelInput, typeof z];
+// Checked as the README checks it: the reference's arguments typed from the op's (tensors as Float64Arrays).
+const checked: dn.GradcheckReport = await dn.gradcheck(sq, [x], { reference: (v) => v.map((e) => e * e) });
+// @ts-expect-error the reference gets a Float64Array where the op takes a tensor
+await dn.gradcheck(sq, [x], { reference: (v: string) => [v.length] });
+export type Custom = [dn.CustomOpContext, dn.RunKernelSpec<{ y: dn.Shape }>, dn.KernelParam, dn.KernelOutput, dn.KernelInput, typeof z, typeof checked, dn.GradcheckError, dn.GradcheckInput];
 // @ts-expect-error a param needs its WGSL type
 dn.runKernel({ name: 'k', code: '', outputs: { y: [1] }, params: { n: 3 }, workgroups: 1 });
 // @ts-expect-error a string is not a tensor (were the API typed any, this line would be an error)
