@@ -16,6 +16,7 @@ export type { NestedNumbers, Shape, TensorOptions } from './graph/tensor.js';
 export { scope, keep } from './graph/scope.js';
 export { noGrad, enableGrad, isRecording } from './graph/autograd.js';
 export { checkpoint } from './graph/checkpoint.js';
+export { gradients, type GradientsOptions } from './graph/gradients.js';
 export { gradcheck, type GradcheckOptions, type GradcheckReference, type GradcheckHostArgs, type GradcheckReport, type GradcheckInput, type GradcheckElement, type GradcheckForward } from './graph/gradcheck.js';
 export { sum, mean } from './kernels/reduce.js';
 export { max, min, argmax, argmin } from './kernels/extrema.js';

@@ -26,7 +26,9 @@ import { encodePng } from '../io/png.js';
 import type { Module } from '../nn/module.js';
 import { postprocessMask } from '../train/components.js';
 import { predictWithTta, TTA_MODES, type TtaMode } from '../train/tta.js';
+import { heatmapOverlay } from '../report/heatmap.js';
 import { overlay, probabilityToGray, toRgb8 } from '../report/overlay.js';
+import { gradCam } from '../train/grad-cam.js';
 import type { TrainConfig } from './config.js';
 import { checkSameInput, warnRepeatedMembers } from './ensemble-job.js';
 import { fileExists, readConfig, readJson, useRunTuning, writeJson } from './run-dir.js';
@@ -50,6 +52,8 @@ export interface PredictOptions {
   keepLargest?: boolean;
   /** More runs whose best checkpoints are averaged with the run's (an ensemble: dawnet cv's folds). */
   ensemble?: string[];
+  /** classify: also write NAME_gradcam.png, where in the slice p(tumour) comes from (dn.train.gradCam). */
+  explain?: boolean;
 }
 
 /**
@@ -62,6 +66,7 @@ function checkOptions(opts: PredictOptions): void {
   expectChoice('predict', 'tta', opts.tta, TTA_MODES);
   if (opts.minLesionSize !== undefined) expectNumber('predict', 'minLesionSize', opts.minLesionSize, { integer: true, min: 0 });
   if (opts.keepLargest !== undefined && typeof opts.keepLargest !== 'boolean') throw new ArgumentError(`predict: keepLargest must be a boolean, got ${describeValue(opts.keepLargest)}`);
+  if (opts.explain !== undefined && typeof opts.explain !== 'boolean') throw new ArgumentError(`predict: explain must be a boolean, got ${describeValue(opts.explain)}`);
   if (opts.ensemble !== undefined && !(Array.isArray(opts.ensemble) && opts.ensemble.every((r) => typeof r === 'string'))) {
     throw new ArgumentError(`predict: ensemble must be a list of run folders, got ${describeValue(opts.ensemble)}`);
   }
@@ -210,16 +215,17 @@ function summarise(folders: Map<string, string[]>, results: Prediction[]): Folde
   });
 }
 
-/** Test-time augmentation and post-processing, as runPredict resolved them. */
+/** Test-time augmentation, post-processing and Grad-CAM, as runPredict resolved them. */
 interface SliceOptions {
   tta: TtaMode;
   minLesionSize: number;
   keepLargest: boolean;
+  explain: boolean;
 }
 
 /** Each slice through `model`: classify, p(tumour); segment, the three PNGs and the pixel count. */
 async function predictSlices(model: Module, groups: readonly InputGroup[], outDir: string, log: (m: string) => void, c: TrainConfig, opts: SliceOptions): Promise<Prediction[]> {
-  const { tta, minLesionSize, keepLargest } = opts;
+  const { tta, minLesionSize, keepLargest, explain } = opts;
   const postprocessing = minLesionSize > 0 || keepLargest;
   const size = c.size;
   const results: Prediction[] = [];
@@ -229,14 +235,24 @@ async function predictSlices(model: Module, groups: readonly InputGroup[], outDi
     const x = tensor(input, [1, size, size, 3]);
     const y = noGrad(() => predictWithTta(model, x, tta));
     const out = await y.toArray();
-    x.dispose();
     y.dispose();
     const name = names[done++]!;
     if (c.task === 'classify') {
-      results.push({ file: path, probability: out[0], outputs: [] });
-      log(`${path}: p(tumour) = ${out[0].toFixed(4)}`);
+      const outputs: string[] = [];
+      if (explain) {
+        // The same TTA and ensemble as p(tumour): the map shows where the printed figure comes from.
+        const cam = gradCam(model, x, { tta });
+        const map = await cam.toArray();
+        cam.dispose();
+        outputs.push(`${outDir}/${name}_gradcam.png`);
+        await writeFileAtomic(outputs[0], await encodePng(heatmapOverlay(toRgb8(rgb, size, size), map)));
+      }
+      x.dispose();
+      results.push({ file: path, probability: out[0], outputs });
+      log(`${path}: p(tumour) = ${out[0].toFixed(4)}${outputs.length ? ` -> ${outputs[0]}` : ''}`);
       continue;
     }
+    x.dispose();
     let mask = out.map((p) => (p >= 0.5 ? 1 : 0));
     let removedPixels: number | undefined;
     // The overlay draws from probabilities: removed pixels go to 0 there, the rest keep theirs.
@@ -265,10 +281,14 @@ export async function runPredict(runDir: string, paths: string[], outDir: string
   const tta = opts.tta ?? 'none';
   const minLesionSize = opts.minLesionSize ?? 0;
   const keepLargest = opts.keepLargest ?? false;
+  const explain = opts.explain ?? false;
   const postprocessing = minLesionSize > 0 || keepLargest;
   const c = await readConfig(runDir);
   if (c.task === 'classify' && postprocessing) {
     throw new ArgumentError('predict: minLesionSize and keepLargest post-process segmentation masks, and this run is classify');
+  }
+  if (c.task === 'segment' && explain) {
+    throw new ArgumentError("predict: explain draws a classifier's Grad-CAM, and this run is segment: its probability map (NAME_prob.png) already shows where it sees tumour");
   }
   const runs = [runDir, ...(opts.ensemble ?? [])];
   await warnRepeatedMembers(runs, log);
@@ -281,6 +301,7 @@ export async function runPredict(runDir: string, paths: string[], outDir: string
     task: c.task,
     tta,
     ...(c.task === 'segment' ? { postprocess: { minLesionSize, keepLargest, connectivity: PREDICT_CONNECTIVITY } } : {}),
+    ...(explain ? { explain: 'grad-cam' } : {}),
   };
   const earlier = await earlierPredictions(outDir, settings);
   const configs = [c];
@@ -296,7 +317,7 @@ export async function runPredict(runDir: string, paths: string[], outDir: string
     await useRunTuning(runDir, log);
     model.eval();
     await makeFolder(outDir);
-    results = await predictSlices(model, groups, outDir, log, c, { tta, minLesionSize, keepLargest });
+    results = await predictSlices(model, groups, outDir, log, c, { tta, minLesionSize, keepLargest, explain });
   } finally {
     model.dispose();
   }
@@ -317,16 +338,21 @@ export async function runPredict(runDir: string, paths: string[], outDir: string
   return results;
 }
 
+/** The settings predictions.json records only when they are on. */
+const OPTIONAL_SETTINGS = ['ensemble', 'explain'];
+
 /**
  * The predictions already in `outDir`'s predictions.json, when they were made as `settings` say
- * (run, ensemble, task, TTA, post-processing); none when there is no such file. Made otherwise,
+ * (run, ensemble, task, TTA, post-processing, explain); none when there is no such file. Made otherwise,
  * they are refused: one file would list images of two models or settings as one.
  */
 async function earlierPredictions(outDir: string, settings: Record<string, unknown>): Promise<{ predictions: Prediction[]; folders: FolderSummary[] }> {
   const path = `${outDir}/predictions.json`;
   if (!(await fileExists(path))) return { predictions: [], folders: [] };
   const old = await readJson<Record<string, unknown>>(path, 'predictions');
-  const differs = Object.keys(settings).find((k) => JSON.stringify(old[k]) !== JSON.stringify(settings[k])) ?? (old.ensemble !== undefined && settings.ensemble === undefined ? 'ensemble' : undefined);
+  // Every setting either side records: one the new run lacks (an ensemble, explain) differs too.
+  const keys = [...new Set([...Object.keys(settings), ...OPTIONAL_SETTINGS])];
+  const differs = keys.find((k) => JSON.stringify(old[k]) !== JSON.stringify(settings[k]));
   if (differs) {
     // A setting absent on one side (no ensemble) is 'none', not JSON's 'undefined'.
     const shown = (v: unknown) => (v === undefined ? 'none' : JSON.stringify(v));

@@ -1,4 +1,4 @@
-// `dawnet predict RUN IMAGE.tif... --out DIR [--tta flip] [--min-lesion-size N] [--keep-largest] [--ensemble RUN,RUN...]`.
+// `dawnet predict RUN IMAGE.tif... --out DIR [--tta flip] [--min-lesion-size N] [--keep-largest] [--ensemble RUN,RUN...] [--explain]`.
 
 import { runPredict } from '../app/predict-job.js';
 import * as dn from '../index.js';
@@ -9,7 +9,7 @@ import { parseMinLesionSize } from './eval.js';
 export const predictSpec: CommandSpec = {
   name: 'predict',
   summary:
-    "Run a trained model on MRI slices (TIFF). segment: writes NAME_prob.png, NAME_mask.png and NAME_overlay.png\n(predicted outline over the slice); classify: prints p(tumour). Both write DIR/predictions.json.",
+    "Run a trained model on MRI slices (TIFF). segment: writes NAME_prob.png, NAME_mask.png and NAME_overlay.png\n(predicted outline over the slice); classify: prints p(tumour), and with --explain writes NAME_gradcam.png. Both write DIR/predictions.json.",
   positionals: [
     { name: 'RUN', help: 'run folder written by dawnet train' },
     {
@@ -31,12 +31,14 @@ export const predictSpec: CommandSpec = {
     },
     'keep-largest': { type: 'boolean', help: "keep only each slice's largest predicted lesion (after --min-lesion-size; a tie keeps the topmost, then leftmost)" },
     ensemble: { type: 'list', help: "more runs whose best checkpoints are averaged with RUN's (the folds of dawnet cv): the ensemble's probabilities" },
+    explain: { type: 'boolean', help: 'classify: also write NAME_gradcam.png, the slice under a Grad-CAM heat map of where p(tumour) comes from (with --tta and --ensemble as p(tumour))' },
   },
   examples: [
     'dawnet predict runs/unet kaggle_3m/TCGA_CS_4941_19960909/TCGA_CS_4941_19960909_12.tif --out pred',
     'dawnet predict runs/unet slice.tif --out pred --min-lesion-size 20 --keep-largest',
     'dawnet predict runs/unet kaggle_3m/TCGA_CS_4941_19960909 --out pred/TCGA_CS_4941',
     'dawnet predict runs/cv/fold-1 slice.tif --ensemble runs/cv/fold-2,runs/cv/fold-3 --out pred',
+    'dawnet predict runs/vgg slice.tif --explain --out pred',
   ],
 };
 
@@ -55,6 +57,7 @@ export async function runPredictCommand(args: string[]): Promise<void> {
       minLesionSize,
       keepLargest: parsed.flags['keep-largest'] === true,
       ensemble: parsed.flags.ensemble as string[] | undefined,
+      explain: parsed.flags.explain === true,
     });
   } finally {
     dn.shutdown();

@@ -12,7 +12,7 @@
 import { ArgumentError, ShapeError } from '../errors.js';
 import { binaryForward } from '../kernels/elementwise.js';
 import { describeValue, expectFunction, expectKnownOptions, expectOptionalBoolean, expectTensor, isPlainObject } from './args.js';
-import { keep, scope } from './scope.js';
+import { keep, scope, trackInScope } from './scope.js';
 import { formatShape, full, Tensor } from './tensor.js';
 
 /**
@@ -310,7 +310,7 @@ function settleLeaf(t: Tensor, g: Tensor): void {
  */
 export function backward(loss: Tensor, dyArg?: unknown, retainGraphArg: unknown = false): void {
   const { dy, retainGraph } = seedOf(loss, dyArg, retainGraphArg);
-  propagate(loss, dy, retainGraph, (leaves, grads) => {
+  propagate(loss, dy, retainGraph, null, (leaves, grads) => {
     for (const t of leaves) {
       const g = grads.get(t.id);
       if (!g) continue;
@@ -321,28 +321,57 @@ export function backward(loss: Tensor, dyArg?: unknown, retainGraphArg: unknown 
 }
 
 /**
- * The gradients of `loss` with respect to the leaves `wanted` (null for one the loss does not
- * depend on), returned instead of added to any leaf's `.grad`: no leaf's `.grad` changes, a
- * weight's the loss reaches included (PyTorch's torch.autograd.grad). The graph is released.
+ * The gradients of `loss` with respect to `wanted`, leaves or results of recorded ops (null for one
+ * the loss does not depend on), returned instead of added to any leaf's `.grad`: no leaf's
+ * `.grad` changes, a weight's the loss reaches included (PyTorch's torch.autograd.grad). The
+ * graph is released unless retainGraph. The caller owns (and disposes) what it gets.
  */
-export function gradientsOf(loss: Tensor, dy: Tensor | null, wanted: readonly Tensor[]): (Tensor | null)[] {
+export function gradientsOf(loss: Tensor, dy: Tensor | null, wanted: readonly Tensor[], retainGraph = false): (Tensor | null)[] {
+  // A result's gradient is whole when the node that made it runs (every consumer ran before).
+  const captured = new Map<number, Tensor | null>(wanted.filter((t) => t.node).map((t) => [t.id, null]));
   const found: (Tensor | null)[] = wanted.map(() => null);
-  propagate(loss, dy, false, (_leaves, grads) => {
-    wanted.forEach((t, i) => {
-      const g = grads.get(t.id);
-      if (!g) return;
-      found[i] = g;
-      grads.delete(t.id);
+  const first = new Map<Tensor, number>();
+  wanted.forEach((t, i) => first.set(t, first.get(t) ?? i));
+  try {
+    propagate(loss, dy, retainGraph, captured, (_leaves, grads) => {
+      wanted.forEach((t, i) => {
+        const j = first.get(t)!;
+        if (j !== i) {
+          // Asked for twice: the same gradient, a handle each.
+          found[i] = found[j]?.share() ?? null;
+          return;
+        }
+        if (t.node) {
+          found[i] = captured.get(t.id) ?? null;
+          captured.delete(t.id);
+          return;
+        }
+        const g = grads.get(t.id);
+        if (!g) return;
+        found[i] = g;
+        grads.delete(t.id);
+      });
     });
-  });
+  } finally {
+    for (const g of captured.values()) g?.dispose();
+  }
+  // Results like any op's: an enclosing dn.scope disposes them unless they are returned.
+  for (const g of found) if (g) trackInScope(g);
   return found;
 }
 
 /**
- * One backward pass: runs every node from `loss` down, then gives the leaves' summed gradients
- * to `take`, which removes from `grads` those it keeps; the rest are disposed.
+ * One backward pass: runs every node from `loss` down, keeping in `capture` the gradient of each
+ * output it lists, then gives the leaves' summed gradients to `take`, which removes from `grads`
+ * those it keeps; the rest are disposed.
  */
-function propagate(loss: Tensor, dy: Tensor | null, retainGraph: boolean, take: (leaves: Tensor[], grads: Map<number, Tensor>) => void): void {
+function propagate(
+  loss: Tensor,
+  dy: Tensor | null,
+  retainGraph: boolean,
+  capture: Map<number, Tensor | null> | null,
+  take: (leaves: Tensor[], grads: Map<number, Tensor>) => void,
+): void {
   if (!loss.requiresGrad) throw new ShapeError(`backward: ${loss.describe()} does not require a gradient`);
   if (!dy && loss.size !== 1) throw new ShapeError(`backward: ${loss.describe()} is not a scalar; pass dy`);
   const { nodes, leaves } = topoOrder(loss);
@@ -351,7 +380,15 @@ function propagate(loss: Tensor, dy: Tensor | null, retainGraph: boolean, take: 
   const before = recording;
   recording = false;
   try {
-    for (const node of nodes) runNode(node, grads, retainGraph);
+    for (const node of nodes) {
+      if (capture) {
+        for (const id of node.outputs) {
+          const g = grads.get(id);
+          if (g && capture.has(id)) capture.set(id, keep(g.share()));
+        }
+      }
+      runNode(node, grads, retainGraph);
+    }
     take(leaves, grads);
   } finally {
     recording = before;

@@ -429,10 +429,21 @@ export class Sequential extends Module {
    * (conv and Adam dominate there). Conv2d: the ReLU's pass each way (VGG16's 13 conv layers).
    */
   forward(x: Tensor): Tensor {
+    return this.forwardRange(x, 0, this.layers.length);
+  }
+
+  /**
+   * Runs layers `from` to `to` - 1 only (PyTorch's `seq[from:to](x)`): a feature map taken from
+   * the middle, the rest run on it later. A pair is fused only within the range.
+   */
+  forwardRange(x: Tensor, from: number, to: number): Tensor {
+    if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to > this.layers.length || from > to) {
+      throw new RangeError(`Sequential.forwardRange: layers ${from} to ${to} are not a range of its ${this.layers.length}`);
+    }
     let h = x;
-    for (let i = 0; i < this.layers.length; i++) {
+    for (let i = from; i < to; i++) {
       const layer = this.layers[i];
-      const fuse = (layer.constructor === BatchNorm2d || layer.constructor === Conv2d) && this.layers[i + 1]?.constructor === ReLU;
+      const fuse = (layer.constructor === BatchNorm2d || layer.constructor === Conv2d) && i + 1 < to && this.layers[i + 1]?.constructor === ReLU;
       const next = fuse ? (layer as BatchNorm2d | Conv2d).forwardRelu(h) : layer.forward(h);
       if (fuse) i++;
       // A layer may hand its input back (an identity, a skip it chose not to take): keep it then.

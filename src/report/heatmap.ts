@@ -1,0 +1,31 @@
+// A Grad-CAM map laid over its slice, as the Grad-CAM paper and most tools draw it: the map in the
+// 'jet' colours (blue for little evidence, through cyan and yellow, to red for the most), blended
+// over the MRI in proportion to the map, so where the map is 0 the slice shows unchanged.
+
+import { ShapeError } from '../errors.js';
+import type { Rgb, RgbImage } from './overlay.js';
+
+/** Jet's colour for t in [0, 1], as 0..255 channels. */
+export function jet(t: number): Rgb {
+  const v = Math.min(1, Math.max(0, t));
+  const channel = (centre: number) => Math.round(255 * Math.min(1, Math.max(0, 1.5 - Math.abs(4 * v - centre))));
+  return [channel(3), channel(2), channel(1)];
+}
+
+/** The most a pixel moves towards the map's colour, where the map is 1: the MRI stays readable. */
+export const HEATMAP_ALPHA = 0.6;
+
+/** A copy of `rgb` with `map` ([H, W] in 0..1) blended over it, each pixel by HEATMAP_ALPHA · map. */
+export function heatmapOverlay(rgb: RgbImage, map: Float32Array): RgbImage {
+  const { width, height } = rgb;
+  if (map.length !== width * height) throw new ShapeError(`heatmapOverlay: the map has ${map.length} values but the ${height}x${width} image needs ${width * height}`);
+  const data = rgb.data.slice();
+  for (let p = 0; p < width * height; p++) {
+    const m = Math.min(1, Math.max(0, map[p]));
+    if (m === 0) continue;
+    const color = jet(m);
+    const alpha = HEATMAP_ALPHA * m;
+    for (let k = 0; k < 3; k++) data[p * 3 + k] = Math.round(data[p * 3 + k] * (1 - alpha) + color[k] * alpha);
+  }
+  return { width, height, channels: 3, data };
+}
