@@ -1,6 +1,6 @@
 // Gathers what the run report shows: curves from metrics.jsonl, class counts per split, a grid of
-// validation slices with truth and prediction, the confusion matrix or Dice distribution, and an
-// augmentation preview, then renders RUN/report.html.
+// validation slices with truth and prediction (a classifier's with its Grad-CAM map), the confusion
+// matrix or Dice distribution, and an augmentation preview, then renders RUN/report.html.
 
 import { augmentBatch } from '../data/augment.js';
 import { loadSlice, type LggSlice } from '../data/lgg.js';
@@ -9,7 +9,9 @@ import { adapterName } from '../gpu/device.js';
 import { runtime } from '../gpu/runtime.js';
 import { noGrad } from '../graph/autograd.js';
 import { tensor } from '../graph/tensor.js';
+import { VggClassifier } from '../models/vgg16.js';
 import type { Module } from '../nn/module.js';
+import { gradCam } from '../train/grad-cam.js';
 import { writeReport, type ReportData } from '../report/html.js';
 import { binaryReport, diceOf, overlap, type EmptyPolicy, type SurfaceReport } from '../train/metrics.js';
 import type { TrainConfig } from './config.js';
@@ -45,12 +47,20 @@ async function predictSamples(c: TrainConfig, model: Module, slices: LggSlice[],
   const x = tensor(input, [decoded.length, size, size, 3]);
   const y = noGrad(() => model.forward(x));
   const out = await y.toArray();
-  x.dispose();
   y.dispose();
+  // The classifier's evidence beside the tumour's outline: does it look where the tumour is?
+  let heat: Float32Array | null = null;
+  if (c.task === 'classify' && model instanceof VggClassifier) {
+    const cam = gradCam(model, x);
+    heat = await cam.toArray();
+    cam.dispose();
+  }
+  x.dispose();
   return decoded.map((d, i) => {
     const image = images.subarray(i * size * size * 3, (i + 1) * size * size * 3);
     if (c.task === 'classify') {
-      return { image, height: size, width: size, truth: d.mask, caption: `${slices[i].id}: p(tumour) ${out[i].toFixed(3)}, label ${d.label}` };
+      const map = heat?.subarray(i * size * size, (i + 1) * size * size);
+      return { image, height: size, width: size, truth: d.mask, ...(map ? { heat: map } : {}), caption: `${slices[i].id}: p(tumour) ${out[i].toFixed(3)}, label ${d.label}` };
     }
     const pred = out.subarray(i * size * size, (i + 1) * size * size);
     return { image, height: size, width: size, truth: d.mask, pred, caption: `${slices[i].id}: ${sliceDiceText(pred, d.mask, c.emptyPolicy)}` };

@@ -8,6 +8,7 @@
 // page says so in a visible banner instead of showing empty boxes; the tables still carry the numbers.
 // Rendering is async: PNG compression and the lazy loading of node:fs (for Chart.js) both are.
 
+import { heatmapOverlay } from './heatmap.js';
 import { makeFolder, nodePath, writeFileAtomic } from '../io/files.js';
 import { pngDataUri } from '../io/png.js';
 import { meanOf, medianOf } from '../train/metrics.js';
@@ -24,6 +25,8 @@ export interface ReportSample {
   truth?: Float32Array;
   /** [H, W] prediction (probabilities, thresholded at 0.5), outlined in red. */
   pred?: Float32Array;
+  /** [H, W] Grad-CAM map in 0..1 (a classifier's evidence), drawn under the outlines in jet colours. */
+  heat?: Float32Array;
   caption: string;
 }
 
@@ -103,7 +106,7 @@ function settingsSection(data: ReportData): string {
 
 async function sampleFigure(s: ReportSample, testid: string): Promise<string> {
   const rgb = toRgb8(s.image, s.height, s.width, { stretch: !inUnitRange(s.image) });
-  const uri = await pngDataUri(overlay(rgb, s.truth, s.pred));
+  const uri = await pngDataUri(overlay(s.heat ? heatmapOverlay(rgb, s.heat) : rgb, s.truth, s.pred));
   const small = s.width < 160 ? ' class="pixelated"' : '';
   return `<figure><img${small} data-testid="${testid}" src="${uri}" width="${s.width}" height="${s.height}" alt="${escapeHtml(s.caption)}"><figcaption>${escapeHtml(s.caption)}</figcaption></figure>`;
 }
@@ -117,9 +120,13 @@ const LEGEND = `<p class="legend"><span class="swatch" style="background:#00e640
 <span class="swatch" style="background:#ff2020"></span>prediction (p &ge; 0.5)
 <span class="swatch" style="background:#ffe600"></span>both</p>`;
 
+const HEAT_LEGEND = `<p class="legend" data-testid="heat-legend"><span class="swatch" style="background:linear-gradient(90deg,#000080,#00ffff,#ffff00,#800000)"></span>Grad-CAM:
+where p(tumour) comes from, from little (blue) to most (red); none where the slice shows plain</p>`;
+
 async function samplesSection(samples: ReportSample[]): Promise<string> {
   const figures = await Promise.all(samples.map((s) => sampleFigure(s, 'sample-image')));
-  return section('samples', 'Validation slices', `${LEGEND}<div class="gallery">${figures.join('')}</div>`);
+  const heat = samples.some((s) => s.heat) ? HEAT_LEGEND : '';
+  return section('samples', 'Validation slices', `${LEGEND}${heat}<div class="gallery">${figures.join('')}</div>`);
 }
 
 async function augmentSection(pairs: NonNullable<ReportData['augmentPreview']>): Promise<string> {

@@ -84,5 +84,7 @@ describe('train classify', () => {
     const total = e.tp + e.fn + e.tn + e.fp;
     const majority = Math.max(positives, total - positives) / total;
     expect(e.accuracy).toBeGreaterThan(majority + 0.08);
+    // The report shows each validation slice under the classifier's Grad-CAM map.
+    expect(readFileSync(join(run, 'report.html'), 'utf8')).toContain('data-testid="heat-legend"');
   }, 420_000);
 });

@@ -293,6 +293,20 @@ describe('report html', () => {
     expect(html).not.toMatch(/<(script|link|img)[^>]+(src|href)="https?:/); // nothing from the network
   });
 
+  it("draws a classifier's Grad-CAM maps under the outlines, with their legend, only where samples have them", async () => {
+    const plain = syntheticReport('classify');
+    const S = 32;
+    // Evidence on the left half of every slice.
+    const heat = Float32Array.from({ length: S * S }, (_, p) => (p % S < S / 2 ? 1 : 0));
+    const withHeat = { ...plain, samples: plain.samples!.map((s) => ({ ...s, heat })), chartJsSource: '' };
+    const [a, b] = await Promise.all([renderReport({ ...plain, chartJsSource: '' }), renderReport(withHeat)]);
+    const images = (html: string) => [...html.matchAll(/data-testid="sample-image" src="([^"]+)"/g)].map((m) => m[1]);
+    expect(a).not.toContain('data-testid="heat-legend"');
+    expect(b).toContain('data-testid="heat-legend"');
+    expect(images(a).length).toBe(4);
+    images(b).forEach((uri, i) => expect(uri).not.toBe(images(a)[i]));
+  });
+
   it('inlines Chart.js from node_modules when no source is given', async () => {
     const html = await renderReport({ ...syntheticReport('classify'), samples: undefined, augmentPreview: undefined });
     expect(html.length).toBeGreaterThan(150_000);
