@@ -33,6 +33,7 @@ import type { TrainConfig } from './config.js';
 import { checkSameInput, warnRepeatedMembers } from './ensemble-job.js';
 import { fileExists, readConfig, readJson, useRunTuning, writeJson } from './run-dir.js';
 import { loadRunModel } from './run-model.js';
+import { VolumeStacker, type VolumeFiles } from './predict-volumes.js';
 
 export interface Prediction {
   file: string;
@@ -54,6 +55,10 @@ export interface PredictOptions {
   ensemble?: string[];
   /** classify: also write NAME_gradcam.png, where in the slice p(tumour) comes from (dn.train.gradCam). */
   explain?: boolean;
+  /** segment: also stack each patient folder's predictions into NIfTI volumes (predict-volumes.ts). */
+  nifti?: boolean;
+  /** The volumes' voxel size [dz, dy, dx] in mm, as eval's --spacing (default 1, 1, 1). */
+  spacing?: [number, number, number];
 }
 
 /**
@@ -67,6 +72,12 @@ function checkOptions(opts: PredictOptions): void {
   if (opts.minLesionSize !== undefined) expectNumber('predict', 'minLesionSize', opts.minLesionSize, { integer: true, min: 0 });
   if (opts.keepLargest !== undefined && typeof opts.keepLargest !== 'boolean') throw new ArgumentError(`predict: keepLargest must be a boolean, got ${describeValue(opts.keepLargest)}`);
   if (opts.explain !== undefined && typeof opts.explain !== 'boolean') throw new ArgumentError(`predict: explain must be a boolean, got ${describeValue(opts.explain)}`);
+  if (opts.nifti !== undefined && typeof opts.nifti !== 'boolean') throw new ArgumentError(`predict: nifti must be a boolean, got ${describeValue(opts.nifti)}`);
+  const spacing = opts.spacing;
+  if (spacing !== undefined && !(Array.isArray(spacing) && spacing.length === 3 && spacing.every((d) => typeof d === 'number' && Number.isFinite(d) && d > 0))) {
+    throw new ArgumentError(`predict: spacing must be three positive numbers [dz, dy, dx], got ${describeValue(spacing)}`);
+  }
+  if (spacing !== undefined && !opts.nifti) throw new ArgumentError('predict: spacing sizes the NIfTI volumes; it does nothing without nifti');
   if (opts.ensemble !== undefined && !(Array.isArray(opts.ensemble) && opts.ensemble.every((r) => typeof r === 'string'))) {
     throw new ArgumentError(`predict: ensemble must be a list of run folders, got ${describeValue(opts.ensemble)}`);
   }
@@ -203,6 +214,9 @@ export interface FolderSummary {
   slices: number;
   slicesWithTumour: number;
   tumourPixels?: number;
+  /** With nifti: the folder's volume files, and the slice numbers it lacks (blank planes there). */
+  volumes?: string[];
+  missingSlices?: number[];
 }
 
 function summarise(folders: Map<string, string[]>, results: Prediction[]): FolderSummary[] {
@@ -221,11 +235,13 @@ interface SliceOptions {
   minLesionSize: number;
   keepLargest: boolean;
   explain: boolean;
+  volumes: VolumeStacker | null;
 }
 
 /** Each slice through `model`: classify, p(tumour); segment, the three PNGs and the pixel count. */
-async function predictSlices(model: Module, groups: readonly InputGroup[], outDir: string, log: (m: string) => void, c: TrainConfig, opts: SliceOptions): Promise<Prediction[]> {
-  const { tta, minLesionSize, keepLargest, explain } = opts;
+async function predictSlices(model: Module, groups: readonly InputGroup[], outDir: string, log: (m: string) => void, c: TrainConfig, opts: SliceOptions, written: VolumeFiles[]): Promise<Prediction[]> {
+  const { tta, minLesionSize, keepLargest, explain, volumes } = opts;
+  const folderOf = new Map(groups.flatMap((g) => g.slices.map((path) => [path, g.folder] as const)));
   const postprocessing = minLesionSize > 0 || keepLargest;
   const size = c.size;
   const results: Prediction[] = [];
@@ -271,6 +287,12 @@ async function predictSlices(model: Module, groups: readonly InputGroup[], outDi
     const tumourPixels = mask.reduce((a, b) => a + b, 0);
     results.push({ file: path, tumourPixels, removedPixels, outputs });
     log(`${path}: ${tumourPixels} tumour pixels -> ${outputs.join(', ')}`);
+    const stacked = await volumes?.add(folderOf.get(path) ?? null, path, out, mask, rgb);
+    if (stacked) {
+      written.push(stacked);
+      const gaps = stacked.missingSlices.length ? ` (slices ${stacked.missingSlices.join(', ')} missing: blank planes)` : '';
+      log(`${stacked.folder}: volumes -> ${stacked.files.join(', ')}${gaps}`);
+    }
   }
   return results;
 }
@@ -282,11 +304,14 @@ export async function runPredict(runDir: string, paths: string[], outDir: string
   const minLesionSize = opts.minLesionSize ?? 0;
   const keepLargest = opts.keepLargest ?? false;
   const explain = opts.explain ?? false;
+  const nifti = opts.nifti ?? false;
   const postprocessing = minLesionSize > 0 || keepLargest;
   const c = await readConfig(runDir);
   if (c.task === 'classify' && postprocessing) {
     throw new ArgumentError('predict: minLesionSize and keepLargest post-process segmentation masks, and this run is classify');
   }
+  if (nifti && c.task !== 'segment') throw new ArgumentError('predict: nifti stacks segmentation masks into volumes, and this run is classify');
+  if (nifti && !folders.size) throw new ArgumentError('predict: nifti writes one volume per patient folder; give a folder (kaggle_3m/<patient>), not slices alone');
   if (c.task === 'segment' && explain) {
     throw new ArgumentError("predict: explain draws a classifier's Grad-CAM, and this run is segment: its probability map (NAME_prob.png) already shows where it sees tumour");
   }
@@ -302,6 +327,7 @@ export async function runPredict(runDir: string, paths: string[], outDir: string
     tta,
     ...(c.task === 'segment' ? { postprocess: { minLesionSize, keepLargest, connectivity: PREDICT_CONNECTIVITY } } : {}),
     ...(explain ? { explain: 'grad-cam' } : {}),
+    ...(nifti ? { nifti: { spacing: opts.spacing ?? [1, 1, 1] } } : {}),
   };
   const earlier = await earlierPredictions(outDir, settings);
   const configs = [c];
@@ -310,6 +336,13 @@ export async function runPredict(runDir: string, paths: string[], outDir: string
     checkSameInput(runDir, c, run, configs.at(-1)!);
   }
   // The files loaded, as predictions.json records them.
+  // Planned before the model loads: a folder that cannot make a volume is refused before anything runs.
+  const written: VolumeFiles[] = [];
+  const [dz, dy, dx] = opts.spacing ?? [1, 1, 1];
+  const folderPaths = [...folders.keys()];
+  const names = outputNames(folderPaths.map((f) => f.replace(/\/+$/, '')));
+  const volumeNames = new Map(folderPaths.map((f, i) => [f, names[i]!]));
+  const volumes = nifti ? new VolumeStacker(folders, volumeNames, c.size, [dx, dy, dz], outDir) : null;
   const checkpoints: string[] = [];
   const model = await loadRunModel(runs, configs, log, checkpoints);
   let results: Prediction[];
@@ -317,11 +350,14 @@ export async function runPredict(runDir: string, paths: string[], outDir: string
     await useRunTuning(runDir, log);
     model.eval();
     await makeFolder(outDir);
-    results = await predictSlices(model, groups, outDir, log, c, { tta, minLesionSize, keepLargest, explain });
+    results = await predictSlices(model, groups, outDir, log, c, { tta, minLesionSize, keepLargest, explain, volumes }, written);
   } finally {
     model.dispose();
   }
-  const summary = summarise(folders, results);
+  const summary = summarise(folders, results).map((s) => {
+    const v = written.find((w) => w.folder === s.folder);
+    return v ? { ...s, volumes: v.files, missingSlices: v.missingSlices } : s;
+  });
   for (const s of summary) {
     log(`${s.folder}: tumour in ${s.slicesWithTumour} of ${s.slices} slices${s.tumourPixels !== undefined ? `, ${s.tumourPixels} tumour pixels in all` : ''}`);
   }
@@ -339,7 +375,7 @@ export async function runPredict(runDir: string, paths: string[], outDir: string
 }
 
 /** The settings predictions.json records only when they are on. */
-const OPTIONAL_SETTINGS = ['ensemble', 'explain'];
+const OPTIONAL_SETTINGS = ['ensemble', 'explain', 'nifti'];
 
 /**
  * The predictions already in `outDir`'s predictions.json, when they were made as `settings` say

@@ -1,10 +1,10 @@
-// `dawnet predict RUN IMAGE.tif... --out DIR [--tta flip] [--min-lesion-size N] [--keep-largest] [--ensemble RUN,RUN...] [--explain]`.
+// `dawnet predict RUN IMAGE.tif... --out DIR [--tta flip] [--min-lesion-size N] [--keep-largest] [--ensemble RUN,RUN...] [--explain] [--nifti [--spacing DZ,DY,DX]]`.
 
 import { runPredict } from '../app/predict-job.js';
 import * as dn from '../index.js';
 import { TTA_MODES, type TtaMode } from '../train/tta.js';
 import { parseArgs, UsageError, type CommandSpec } from './args.js';
-import { parseMinLesionSize } from './eval.js';
+import { parseMinLesionSize, parseSpacing } from './eval.js';
 
 export const predictSpec: CommandSpec = {
   name: 'predict',
@@ -31,6 +31,11 @@ export const predictSpec: CommandSpec = {
     },
     'keep-largest': { type: 'boolean', help: "keep only each slice's largest predicted lesion (after --min-lesion-size; a tie keeps the topmost, then leftmost)" },
     ensemble: { type: 'list', help: "more runs whose best checkpoints are averaged with RUN's (the folds of dawnet cv): the ensemble's probabilities" },
+    nifti: {
+      type: 'boolean',
+      help: "segment: also stack each patient folder's predictions into NAME_prob.nii.gz, NAME_mask.nii.gz and NAME_flair.nii.gz\n(NIfTI-1, for 3D Slicer, ITK-SNAP, nibabel; slice n at z = n - 1, a missing number a blank plane)",
+    },
+    spacing: { type: 'list', help: 'with --nifti: voxel size dz,dy,dx in mm, as eval takes it (default 1,1,1; kaggle_3m records none)' },
     explain: { type: 'boolean', help: 'classify: also write NAME_gradcam.png, the slice under a Grad-CAM heat map of where p(tumour) comes from (with --tta and --ensemble as p(tumour))' },
   },
   examples: [
@@ -39,6 +44,7 @@ export const predictSpec: CommandSpec = {
     'dawnet predict runs/unet kaggle_3m/TCGA_CS_4941_19960909 --out pred/TCGA_CS_4941',
     'dawnet predict runs/cv/fold-1 slice.tif --ensemble runs/cv/fold-2,runs/cv/fold-3 --out pred',
     'dawnet predict runs/vgg slice.tif --explain --out pred',
+    'dawnet predict runs/unet kaggle_3m/TCGA_CS_4941_19960909 --nifti --spacing 2.5,1,1 --out pred',
   ],
 };
 
@@ -58,6 +64,8 @@ export async function runPredictCommand(args: string[]): Promise<void> {
       keepLargest: parsed.flags['keep-largest'] === true,
       ensemble: parsed.flags.ensemble as string[] | undefined,
       explain: parsed.flags.explain === true,
+      nifti: parsed.flags.nifti === true,
+      spacing: parseSpacing(parsed.flags.spacing as string[] | undefined) as [number, number, number] | undefined,
     });
   } finally {
     dn.shutdown();

@@ -6,3 +6,5 @@ export { encodeWeights, saveWeights } from './save-weights.js';
 export { encodeSafetensors, decodeSafetensors } from './safetensors.js';
 export type { HostTensor, DecodedSafetensors } from './safetensors.js';
 export { saveConvTuning, loadConvTuning } from './conv-tuning.js';
+export { encodeNifti, encodeNiftiGz } from './nifti.js';
+export type { NiftiVolume } from './nifti.js';
