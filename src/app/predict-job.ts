@@ -20,7 +20,7 @@ import { resizeBilinear, sliceRgb } from '../data/slice-decode.js';
 import { noGrad } from '../graph/autograd.js';
 import { ArgumentError } from '../errors.js';
 import { describeValue, expectChoice, expectNumber } from '../graph/args.js';
-import { tensor } from '../graph/tensor.js';
+import { type Tensor, tensor } from '../graph/tensor.js';
 import { makeFolder, nodeFs, readFileBytes, writeFileAtomic } from '../io/files.js';
 import { encodePng } from '../io/png.js';
 import type { Module } from '../nn/module.js';
@@ -248,27 +248,15 @@ async function predictSlices(model: Module, groups: readonly InputGroup[], outDi
   const names = outputNames(groups.flatMap((g) => g.slices));
   let done = 0;
   for await (const { path, rgb, input } of preparedSlices(groups, c)) {
-    const x = tensor(input, [1, size, size, 3]);
-    const y = noGrad(() => predictWithTta(model, x, tta));
-    const out = await y.toArray();
-    y.dispose();
+    const { out, map } = await predictOne(model, tensor(input, [1, size, size, 3]), tta, explain && c.task === 'classify');
     const name = names[done++]!;
     if (c.task === 'classify') {
-      const outputs: string[] = [];
-      if (explain) {
-        // The same TTA and ensemble as p(tumour): the map shows where the printed figure comes from.
-        const cam = gradCam(model, x, { tta });
-        const map = await cam.toArray();
-        cam.dispose();
-        outputs.push(`${outDir}/${name}_gradcam.png`);
-        await writeFileAtomic(outputs[0], await encodePng(heatmapOverlay(toRgb8(rgb, size, size), map)));
-      }
-      x.dispose();
+      const outputs = map ? [`${outDir}/${name}_gradcam.png`] : [];
+      if (map) await writeFileAtomic(outputs[0], await encodePng(heatmapOverlay(toRgb8(rgb, size, size), map)));
       results.push({ file: path, probability: out[0], outputs });
       log(`${path}: p(tumour) = ${out[0].toFixed(4)}${outputs.length ? ` -> ${outputs[0]}` : ''}`);
       continue;
     }
-    x.dispose();
     let mask = out.map((p) => (p >= 0.5 ? 1 : 0));
     let removedPixels: number | undefined;
     // The overlay draws from probabilities: removed pixels go to 0 there, the rest keep theirs.
@@ -295,6 +283,25 @@ async function predictSlices(model: Module, groups: readonly InputGroup[], outDi
     }
   }
   return results;
+}
+
+/**
+ * One slice's output, and with `explain` its Grad-CAM map under the same TTA (and ensemble) as the
+ * printed p(tumour); x is disposed however this ends.
+ */
+async function predictOne(model: Module, x: Tensor, tta: TtaMode, explain: boolean): Promise<{ out: Float32Array; map: Float32Array | null }> {
+  try {
+    const y = noGrad(() => predictWithTta(model, x, tta));
+    const out = await y.toArray();
+    y.dispose();
+    if (!explain) return { out, map: null };
+    const cam = gradCam(model, x, { tta });
+    const map = await cam.toArray();
+    cam.dispose();
+    return { out, map };
+  } finally {
+    x.dispose();
+  }
 }
 
 export async function runPredict(runDir: string, paths: string[], outDir: string, log: (m: string) => void, opts: PredictOptions = {}): Promise<Prediction[]> {

@@ -248,13 +248,13 @@ function accumulate(grads: Map<number, Tensor>, x: Tensor, g: Tensor): void {
  * Runs one node's backward with its outputs' gradients, once all have arrived, and passes the
  * results on to its inputs. What it cannot pass on is disposed before an error leaves.
  */
-function runNode(node: TapeNode, grads: Map<number, Tensor>, retainGraph: boolean): void {
+function runNode(node: TapeNode, grads: Map<number, Tensor>, retainGraph: boolean, wanted: ((x: Tensor) => boolean) | null = null): void {
   const dys = node.outputs.map((id) => grads.get(id) ?? null);
   if (dys.every((g) => !g)) return;
   if (node.consumed) {
     throw new ShapeError(`backward: the graph through ${node.op} was already freed by an earlier backward(); pass { retainGraph: true } to the first`);
   }
-  const needs = node.inputs.map((x) => x.requiresGrad);
+  const needs = node.inputs.map((x) => x.requiresGrad && (!wanted || wanted(x)));
   // The dys stay in grads until the backward has run: if it throws, backward()'s finally frees them.
   const inputGrads = scope(() => node.backward(dys, needs, node.saved));
   for (const id of node.outputs) grads.delete(id);
@@ -310,7 +310,7 @@ function settleLeaf(t: Tensor, g: Tensor): void {
  */
 export function backward(loss: Tensor, dyArg?: unknown, retainGraphArg: unknown = false): void {
   const { dy, retainGraph } = seedOf(loss, dyArg, retainGraphArg);
-  propagate(loss, dy, retainGraph, null, (leaves, grads) => {
+  propagate(loss, dy, retainGraph, null, null, (leaves, grads) => {
     for (const t of leaves) {
       const g = grads.get(t.id);
       if (!g) continue;
@@ -333,7 +333,7 @@ export function gradientsOf(loss: Tensor, dy: Tensor | null, wanted: readonly Te
   const first = new Map<Tensor, number>();
   wanted.forEach((t, i) => first.set(t, first.get(t) ?? i));
   try {
-    propagate(loss, dy, retainGraph, captured, (_leaves, grads) => {
+    propagate(loss, dy, retainGraph, captured, new Set(wanted.map((t) => t.id)), (_leaves, grads) => {
       wanted.forEach((t, i) => {
         const j = first.get(t)!;
         if (j !== i) {
@@ -341,11 +341,12 @@ export function gradientsOf(loss: Tensor, dy: Tensor | null, wanted: readonly Te
           found[i] = found[j]?.share() ?? null;
           return;
         }
-        if (t.node) {
-          found[i] = captured.get(t.id) ?? null;
+        if (t.node && captured.get(t.id)) {
+          found[i] = captured.get(t.id)!;
           captured.delete(t.id);
           return;
         }
+        // A leaf, or a result whose node did not run (nothing asked for lies below it).
         const g = grads.get(t.id);
         if (!g) return;
         found[i] = g;
@@ -370,11 +371,20 @@ function propagate(
   dy: Tensor | null,
   retainGraph: boolean,
   capture: Map<number, Tensor | null> | null,
+  stopAt: ReadonlySet<number> | null,
   take: (leaves: Tensor[], grads: Map<number, Tensor>) => void,
 ): void {
   if (!loss.requiresGrad) throw new ShapeError(`backward: ${loss.describe()} does not require a gradient`);
   if (!dy && loss.size !== 1) throw new ShapeError(`backward: ${loss.describe()} is not a scalar; pass dy`);
-  const { nodes, leaves } = topoOrder(loss);
+  const order = topoOrder(loss);
+  const { leaves } = order;
+  // torch.autograd.grad's pruning: only nodes that lead to a tensor asked for run (and are freed).
+  const leads = new Set<TapeNode>();
+  const wanted = stopAt && ((x: Tensor): boolean => stopAt.has(x.id) || (x.node !== null && leads.has(x.node)));
+  if (wanted) {
+    for (let k = order.nodes.length - 1; k >= 0; k--) if (order.nodes[k].inputs.some((x) => x.requiresGrad && wanted(x))) leads.add(order.nodes[k]);
+  }
+  const nodes = wanted ? order.nodes.filter((n) => leads.has(n)) : order.nodes;
   const grads = new Map<number, Tensor>();
   grads.set(loss.id, keep(dy ? dy.share() : full(loss.shape, 1)));
   const before = recording;
@@ -387,7 +397,7 @@ function propagate(
           if (g && capture.has(id)) capture.set(id, keep(g.share()));
         }
       }
-      runNode(node, grads, retainGraph);
+      runNode(node, grads, retainGraph, wanted);
     }
     take(leaves, grads);
   } finally {

@@ -1,8 +1,12 @@
 // Central differences of gradcheck's probe L = Σ_k Σ r_k · f_k, one element of one argument at a
 // time, by the float64 reference or by fn itself on the GPU in float32.
 
+import { ArgumentError } from '../errors.js';
+
 /** How gradcheck evaluates f with one argument's values replaced. */
 export interface Probe {
+  /** Names the check in messages ('gradcheck NAME'). */
+  what: string;
   /** r, one array per output. */
   weights: readonly Float64Array[];
   /** fn on the GPU (float32 values of the argument). */
@@ -29,8 +33,8 @@ export interface Differences {
  */
 const ROUNDING = 32 * 2 ** -24;
 
-/** The differences at `picks` (flat indices into `values`) with the step eps · max(1, |x|). */
-export async function differences(probe: Probe, argIndex: number, values: Float32Array, picks: readonly number[], eps: number): Promise<Differences> {
+/** The differences at `picks` (flat indices into `values`) with the step eps · max(1, |x|); `given` is the caller's eps, for messages. */
+export async function differences(probe: Probe, argIndex: number, values: Float32Array, picks: readonly number[], eps: number, given = eps): Promise<Differences> {
   const numeric = new Float64Array(picks.length);
   const roundoff = new Float64Array(picks.length);
   let evaluations = 0;
@@ -52,14 +56,21 @@ export async function differences(probe: Probe, argIndex: number, values: Float3
   for (const [p, i] of picks.entries()) {
     const h = eps * Math.max(1, Math.abs(values[i]));
     // The step actually taken is between the float32 values either side, not 2h.
-    x[i] = values[i] + h;
-    const xUp = x[i];
+    const xUp = Math.fround(values[i] + h);
+    const xDown = Math.fround(values[i] - h);
+    const step = xUp - xDown;
+    // Below float32's spacing at x, x ± h round to x: the difference would be 0 / 0, not a kink.
+    if (!(step > 0)) {
+      throw new ArgumentError(
+        `${probe.what}: eps ${given} is too small for float32 differences: argument ${argIndex}'s element ${i} (${values[i]}) ± ${h.toExponential(2)} rounds to itself ` +
+          `(the step is eps × max(1, |x|), a quarter of it where an element is measured again); use eps of 1e-3 or more, or a reference`,
+      );
+    }
+    x[i] = xUp;
     const up = await probe.outputsOf(argIndex, x);
-    x[i] = values[i] - h;
-    const xDown = x[i];
+    x[i] = xDown;
     const down = await probe.outputsOf(argIndex, x);
     x[i] = values[i];
-    const step = xUp - xDown;
     let changed = 0;
     for (const [k, r] of probe.weights.entries()) {
       for (let e = 0; e < r.length; e++) {
@@ -91,7 +102,7 @@ export async function remeasure(
   backward: Float32Array,
   tol: { eps: number; atol: number; rtol: number },
 ): Promise<{ evaluations: number }> {
-  const again = await differences(probe, argIndex, values, failing.map((p) => picks[p]), tol.eps / 4);
+  const again = await differences(probe, argIndex, values, failing.map((p) => picks[p]), tol.eps / 4, tol.eps);
   let scale = 1;
   for (const d of found.numeric) if (Number.isFinite(d)) scale = Math.max(scale, Math.abs(d));
   const allowance = (d: number, roundoff: number): number => tol.atol * scale + tol.rtol * Math.abs(d) + roundoff;

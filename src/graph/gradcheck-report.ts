@@ -38,6 +38,11 @@ export interface GradcheckInput {
   worst: GradcheckElement | null;
   /** The largest difference between two backward passes. */
   nondeterminism: number;
+  /**
+   * Whether any gradient reached it. false: its gradient is taken as 0, right where fn does not
+   * depend on it, wrong where a backward returned null for it or part of fn ran under dn.noGrad.
+   */
+  reached: boolean;
 }
 
 export interface GradcheckForward {
@@ -93,7 +98,7 @@ export function judgeInput(argument: number, x: Tensor, picks: readonly number[]
       worst = { index: unravel(i, x.shape), backward: a, differences: d, allowed };
     }
   });
-  const input: GradcheckInput = { argument, tensor: x.describe(), checked: picks.length, of: x.size, failed: failing.length, remeasured: 0, unsettled: unsettled.size, maxError, worst, nondeterminism: 0 };
+  const input: GradcheckInput = { argument, tensor: x.describe(), checked: picks.length, of: x.size, failed: failing.length, remeasured: 0, unsettled: unsettled.size, maxError, worst, nondeterminism: 0, reached: true };
   return { input, failing };
 }
 
@@ -134,7 +139,8 @@ export function describeFailure(what: string, report: GradcheckReport, nondetTol
     if (input.failed && w) {
       lines.push(
         `the gradient of argument ${input.argument} (${input.tensor}) is off at ${input.failed} of ${input.checked} element(s) checked; ` +
-          `worst at [${w.index.join(', ')}]: backward ${w.backward}, differences ${w.differences} (allowed ±${w.allowed.toExponential(2)})`,
+          `worst at [${w.index.join(', ')}]: backward ${w.backward}, differences ${w.differences} (allowed ±${w.allowed.toExponential(2)})` +
+          (input.reached ? '' : '; no gradient reached it at all (a backward returned null for it, or part of fn ran under dn.noGrad?)'),
       );
     }
     if (input.unsettled > input.checked / 2) {

@@ -1,8 +1,8 @@
 // dn.gradcheck(fn, args, options): checks the gradients autograd gives `fn` (built-in ops,
 // customOps, runKernels, layers) against central finite differences, as PyTorch's
 // torch.autograd.gradcheck does. The scalar probed is L = Σ_k Σ r_k · fn(args)_k for a seeded random
-// r, so dL/dx is the backward of dy = r: every output element counts, with weights that make
-// cancelling mistakes unlikely.
+// r (signs at random, sizes in [0.5, 1]), so dL/dx is the backward of dy = r: every output element
+// counts at least half as much as any other, with signs that make cancelling mistakes unlikely.
 //
 // Two ways to take the differences:
 // - with `reference`, a float64 function of the same arguments on the host (the house rule for
@@ -12,10 +12,10 @@
 //   for rounding not to swamp the difference, so only mistakes of a percent or more show.
 
 import { ArgumentError, GradcheckError } from '../errors.js';
-import { describeValue, expectFunction, expectKnownOptions, expectNumber, expectOptionalBoolean, expectOptions, expectReturnedTensors } from './args.js';
+import { describeValue, expectFunction, expectKnownOptions, expectNumber, expectOptionalBoolean, expectOptions, expectReturnedTensors, isPlainObject } from './args.js';
 import { enableGrad, gradientsOf, noGrad } from './autograd.js';
 import { scope } from './scope.js';
-import { Tensor, tensor } from './tensor.js';
+import { nextTensorId, Tensor, tensor } from './tensor.js';
 import { binary } from '../kernels/elementwise.js';
 import { sum } from '../kernels/reduce.js';
 import { mulberry32 } from '../util/random.js';
@@ -54,6 +54,8 @@ export interface GradcheckOptions<A extends readonly unknown[] = unknown[]> {
 
 const OPTIONS = ['reference', 'eps', 'atol', 'rtol', 'elements', 'seed', 'nondetTol', 'forwardTolerance', 'name', 'throwOnFailure'];
 
+const SYNC_ONLY = 'fn must be synchronous (not async, returning no promise): gradcheck calls it many times and frees what each call made as soon as it returns';
+
 /**
  * Checks the gradient of `fn(...args)` with respect to every tensor argument that requires one.
  * Resolves to a report; a mismatch throws a GradcheckError naming the argument and the element.
@@ -63,9 +65,12 @@ const OPTIONS = ['reference', 'eps', 'atol', 'rtol', 'elements', 'seed', 'nondet
  */
 export async function gradcheck<A extends unknown[]>(fn: (...args: A) => Tensor | Tensor[], args: readonly [...A], options: GradcheckOptions<A> = {}): Promise<GradcheckReport> {
   expectFunction('gradcheck', 'fn', fn);
+  // Refused before it runs: an async fn's tensors made after its first await escape every scope.
+  if (fn.constructor?.name === 'AsyncFunction') throw new ArgumentError(`gradcheck ${fn.name || 'fn'}: ${SYNC_ONLY}`);
   if (!Array.isArray(args)) throw new ArgumentError(`gradcheck: args must be an array of fn's arguments, got ${describeValue(args)}`);
   expectOptions('gradcheck', options, '{ reference, eps, atol, rtol }');
   expectKnownOptions('gradcheck', options, OPTIONS);
+  if (options.name !== undefined && (typeof options.name !== 'string' || !options.name)) throw new ArgumentError(`gradcheck: name must be a non-empty string, got ${describeValue(options.name)}`);
   const name = options.name ?? (fn.name || 'fn');
   const what = `gradcheck ${name}`;
   const reference = options.reference as GradcheckReference | undefined;
@@ -78,12 +83,23 @@ export async function gradcheck<A extends unknown[]>(fn: (...args: A) => Tensor 
   });
   if (!checked.length) throw new ArgumentError(`${what}: no argument is a Tensor that requires a gradient: nothing to check`);
 
-  const call = (values: readonly unknown[]): Tensor[] => expectReturnedTensors(what, 'fn', (fn as (...a: unknown[]) => Tensor | Tensor[])(...values));
+  const call = (values: readonly unknown[]): Tensor[] => {
+    const result = (fn as (...a: unknown[]) => unknown)(...values);
+    if (typeof (result as { then?: unknown } | null)?.then === 'function') {
+      // Its rejection, if any, follows the tensors the enclosing scope frees: nobody else sees it.
+      Promise.resolve(result).catch(() => undefined);
+      throw new ArgumentError(`${what}: ${SYNC_ONLY}`);
+    }
+    return expectReturnedTensors(what, 'fn', result);
+  };
   const rand = mulberry32(options.seed ?? 20261128);
 
   // The forward as it runs unrecorded, which the differences perturb.
-  const base = await evaluate(() => noGrad(() => scope(() => call(args))), args);
-  const weights = base.map((f) => Float64Array.from(f, () => 2 * rand() - 1));
+  const base = await evaluate(() => noGrad(() => scope(() => call(args))));
+  // r: a random sign each, so that mistakes in two outputs do not cancel, and a size in [0.5, 1],
+  // so that no output's mistake is weighed down under the tolerance (uniform in [-1, 1], 5% of
+  // the outputs would count less than a twentieth).
+  const weights = base.map((f) => Float64Array.from(f, () => (rand() < 0.5 ? -1 : 1) * (0.5 + 0.5 * rand())));
   const first = await analytic(call, args, checked, weights);
   const second = await analytic(call, args, checked, weights);
   const drift = firstDifference(first.outputs, base);
@@ -91,10 +107,11 @@ export async function gradcheck<A extends unknown[]>(fn: (...args: A) => Tensor 
 
   const data = await Promise.all(args.map(async (a) => (a instanceof Tensor ? await a.toArray() : null)));
   const probe: Probe = {
+    what,
     weights,
     outputsOf: (argIndex, values) => {
       const perturbed = args.map((a, i) => (i === argIndex ? tensor(values, (a as Tensor).shape) : a));
-      return evaluate(() => noGrad(() => scope(() => call(perturbed))), args).finally(() => (perturbed[argIndex] as Tensor).dispose());
+      return evaluate(() => noGrad(() => scope(() => call(perturbed)))).finally(() => (perturbed[argIndex] as Tensor).dispose());
     },
     reference: reference && ((argIndex, values) => referenceOutputs(what, reference, args, data, argIndex, values, base)),
   };
@@ -120,6 +137,7 @@ export async function gradcheck<A extends unknown[]>(fn: (...args: A) => Tensor 
       verdict.input.remeasured = again.evaluations / 2;
     }
     verdict.input.nondeterminism = maxDifference(first.grads[j], second.grads[j]);
+    verdict.input.reached = first.reached[j];
     report.inputs.push(verdict.input);
   }
   report.ok = (report.forward?.ok ?? true) && report.inputs.every((i) => i.failed === 0 && i.unsettled <= i.checked / 2 && i.nondeterminism <= nondetTol);
@@ -138,7 +156,11 @@ function settingsOf(what: string, options: Omit<GradcheckOptions, 'reference'>, 
   for (const [key, v] of Object.entries(settings)) expectNumber(what, key, v, { min: key === 'eps' ? Number.MIN_VALUE : 0 });
   const elements = options.elements ?? 64;
   if (elements !== Infinity) expectNumber(what, 'elements', elements, { integer: true, min: 1 });
-  const forwardTolerance: Tolerance = { atol: options.forwardTolerance?.atol ?? 1e-5, rtol: options.forwardTolerance?.rtol ?? 1e-4 };
+  if (options.seed !== undefined) expectNumber(what, 'seed', options.seed, { integer: true, min: 0 });
+  const given = options.forwardTolerance ?? {};
+  if (!isPlainObject(given)) throw new ArgumentError(`${what}: forwardTolerance must be an object such as { atol: 1e-5, rtol: 1e-4 }, got ${describeValue(given)}`);
+  expectKnownOptions(`${what}: forwardTolerance`, given, ['atol', 'rtol']);
+  const forwardTolerance: Tolerance = { atol: given.atol ?? 1e-5, rtol: given.rtol ?? 1e-4 };
   expectNumber(what, 'forwardTolerance.atol', forwardTolerance.atol, { min: 0 });
   expectNumber(what, 'forwardTolerance.rtol', forwardTolerance.rtol, { min: 0 });
   const nondetTol = options.nondetTol ?? 0;
@@ -147,13 +169,17 @@ function settingsOf(what: string, options: Omit<GradcheckOptions, 'reference'>, 
   return { settings, elements, forwardTolerance, nondetTol };
 }
 
-/** Runs a forward that returns tensors, reads them, and disposes those it made (fn may return an argument). */
-async function evaluate(run: () => Tensor[], args: readonly unknown[]): Promise<Float32Array[]> {
+/**
+ * Runs a forward that returns tensors, reads them, and disposes those it made: fn may return a
+ * tensor it did not make (an argument, a constant it closes over), which stays its owner's.
+ */
+async function evaluate(run: () => Tensor[]): Promise<Float32Array[]> {
+  const firstNew = nextTensorId();
   const outs = run();
   try {
     return await Promise.all(outs.map((t) => t.toArray()));
   } finally {
-    for (const t of outs) if (!args.includes(t)) t.dispose();
+    for (const t of outs) if (t.id >= firstNew) t.dispose();
   }
 }
 
@@ -161,9 +187,10 @@ async function evaluate(run: () => Tensor[], args: readonly unknown[]): Promise<
  * The backward's gradients of L with respect to the checked arguments, on leaves that share their
  * storage (the caller's tensors keep their `.grad`), and the recorded forward's outputs.
  */
-async function analytic(call: (values: readonly unknown[]) => Tensor[], args: readonly unknown[], checked: number[], weights: Float64Array[]): Promise<{ outputs: Float32Array[]; grads: Float32Array[] }> {
+async function analytic(call: (values: readonly unknown[]) => Tensor[], args: readonly unknown[], checked: number[], weights: Float64Array[]): Promise<{ outputs: Float32Array[]; grads: Float32Array[]; reached: boolean[] }> {
   const leaves = args.map((a) => (a instanceof Tensor ? Object.assign(a.share(), { requiresGrad: a.requiresGrad }) : a));
   const wanted = checked.map((i) => leaves[i] as Tensor);
+  const firstNew = nextTensorId();
   try {
     const { outs, grads } = enableGrad(() =>
       scope(() => {
@@ -177,9 +204,9 @@ async function analytic(call: (values: readonly unknown[]) => Tensor[], args: re
     try {
       const outputs = await Promise.all(outs.map((t) => t.toArray()));
       const read = await Promise.all(grads.map((g, j) => (g ? g.toArray() : new Float32Array(wanted[j].size))));
-      return { outputs, grads: read };
+      return { outputs, grads: read, reached: grads.map((g) => g !== null) };
     } finally {
-      for (const t of [...outs, ...grads]) t?.dispose();
+      for (const t of [...outs, ...grads]) if (t && t.id >= firstNew) t.dispose();
     }
   } finally {
     for (const l of leaves) if (l instanceof Tensor) l.dispose();
@@ -203,6 +230,13 @@ function referenceOutputs(
   return list.map((out, k) => {
     if (!isNumberArray(out)) throw new ArgumentError(`${what}: reference must return an array of numbers (or one per output of fn), got ${describeValue(out)}`);
     if (out.length !== base[k].length) throw new ArgumentError(`${what}: reference's output ${k} has ${out.length} values, fn's ${base[k].length}`);
+    // A NaN would be judged as a forward or a gradient off by NaN: it is the reference that broke.
+    for (let i = 0; i < out.length; i++) {
+      if (!Number.isFinite(out[i]) && Number.isFinite(base[k][i])) {
+        const where = argIndex < 0 ? '' : ` with argument ${argIndex} moved by the step (an element within eps of the edge of its domain?)`;
+        throw new ArgumentError(`${what}: reference's output ${k} is ${out[i]} at ${i}${where}, where fn gives ${base[k][i]}`);
+      }
+    }
     return Float64Array.from(out);
   });
 }
@@ -216,7 +250,7 @@ const isArrayOfArrays = (v: unknown): v is unknown[] => Array.isArray(v) && v.le
  */
 function pickElements(size: number, count: number, rand: () => number): number[] {
   if (size <= count) return Array.from({ length: size }, (_, i) => i);
-  const picked = new Set<number>([0, size - 1]);
+  const picked = new Set<number>([0, size - 1].slice(0, count));
   while (picked.size < count) picked.add(Math.floor(rand() * size));
   return [...picked].sort((a, b) => a - b);
 }

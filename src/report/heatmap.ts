@@ -7,7 +7,8 @@ import type { Rgb, RgbImage } from './overlay.js';
 
 /** Jet's colour for t in [0, 1], as 0..255 channels. */
 export function jet(t: number): Rgb {
-  const v = Math.min(1, Math.max(0, t));
+  // NaN fails both comparisons: it takes 0's colour rather than NaN channels.
+  const v = t >= 1 ? 1 : t > 0 ? t : 0;
   const channel = (centre: number) => Math.round(255 * Math.min(1, Math.max(0, 1.5 - Math.abs(4 * v - centre))));
   return [channel(3), channel(2), channel(1)];
 }
@@ -21,8 +22,9 @@ export function heatmapOverlay(rgb: RgbImage, map: Float32Array): RgbImage {
   if (map.length !== width * height) throw new ShapeError(`heatmapOverlay: the map has ${map.length} values but the ${height}x${width} image needs ${width * height}`);
   const data = rgb.data.slice();
   for (let p = 0; p < width * height; p++) {
-    const m = Math.min(1, Math.max(0, map[p]));
-    if (m === 0) continue;
+    // Not above 0, NaN included (a model whose score overflowed): no evidence, the slice unchanged.
+    if (!(map[p] > 0)) continue;
+    const m = Math.min(1, map[p]);
     const color = jet(m);
     const alpha = HEATMAP_ALPHA * m;
     for (let k = 0; k < 3; k++) data[p * 3 + k] = Math.round(data[p * 3 + k] * (1 - alpha) + color[k] * alpha);

@@ -10,7 +10,7 @@
 // no weight's .grad changes (dn.gradients hands the gradient back).
 
 import { ArgumentError, ShapeError } from '../errors.js';
-import { describeValue, expectChoice, expectKnownOptions, expectOptions, expectTensor } from '../graph/args.js';
+import { describeValue, expectChoice, expectKnownOptions, expectOptions, expectTensor, nchwHint } from '../graph/args.js';
 import { enableGrad, noGrad } from '../graph/autograd.js';
 import { gradients } from '../graph/gradients.js';
 import { reshape } from '../graph/reshape.js';
@@ -71,6 +71,7 @@ export function gradCam(model: Module | GradCamParts, x: Tensor, options: GradCa
         const maps = members.map((m) =>
           scope(() => {
             const parts = partsOf(m, options.layer);
+            if (m instanceof Module) expectInput(m, x);
             const direct = mapOf(parts, x, output);
             if ((options.tta ?? 'none') === 'none') return direct;
             const mirrored = mapOf(parts, flip(x, { horizontal: true }), output);
@@ -106,6 +107,22 @@ function mapOf(parts: GradCamParts, x: Tensor, output: number): Tensor {
   // A map with no positive evidence stays 0 (0 / tiny), not NaN.
   const scaled = arithmetic('div', cam, arithmetic('add', peak, 1e-30));
   return upsample2d(scaled, { size: [x.shape[1], x.shape[2]], mode: 'bilinear' });
+}
+
+/**
+ * The checks the model's forward makes of x, which gradCam runs in two parts around: else a wrong
+ * size surfaces as a dense layer's mismatch, and NCHW data as a conv's, saying nothing of x.
+ */
+function expectInput(model: Module, x: Tensor): void {
+  if (model instanceof VggClassifier) {
+    const { inputSize, inChannels } = model;
+    const side = Math.floor(inputSize / 32);
+    if (x.shape[3] !== inChannels || Math.floor(x.shape[1] / 32) !== side || Math.floor(x.shape[2] / 32) !== side) {
+      throw new ShapeError(`gradCam: the classifier takes [N, ${inputSize}, ${inputSize}, ${inChannels}] images (inputSize), got x ${x.describe()}${nchwHint(x.shape, inChannels)}`);
+    }
+  } else if (model instanceof Vgg16 && model.top && (x.shape[1] !== 224 || x.shape[2] !== 224)) {
+    throw new ShapeError(`gradCam: VGG16 with its top takes 224x224 images, got x ${x.describe()}`);
+  }
 }
 
 /** The classifier and VGG16 cut at `layer`; other modules must be given as parts. */
