@@ -3,31 +3,16 @@
 // arguments of every kind; and misused. A misuse must be a DawnetError naming the problem with
 // nothing left allocated, and a tensor gradcheck did not make must never be disposed by it.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
-import { fromNd as upload, useGpu } from '../helpers/gpu.js';
+import { disposeAfterEach, useGpu } from '../helpers/gpu.js';
+import { rejection } from '../helpers/errors.js';
 import { uniform } from '../helpers/rng.js';
 
 useGpu();
 
-const made: { dispose(): void }[] = [];
-const fromNd = (data: ArrayLike<number>, shape: number[], requiresGrad = false): dn.Tensor => {
-  const t = upload(data, shape, requiresGrad);
-  made.push(t);
-  return t;
-};
-afterEach(() => {
-  for (const t of made.splice(0)) t.dispose();
-});
+const { track, fromNd } = disposeAfterEach();
 
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 /**
  * Lets work whose promise nobody awaits any more run out (an async fn's body, a gradcheck a scope
@@ -164,7 +149,7 @@ describe('gradcheck with arguments of every kind', () => {
   it('passes numbers, options and tensors needing no gradient through, leaves an intermediate argument and its graph as they were, inside noGrad too', async () => {
     const leaf = fromNd(uniform(6, 4), [6], true);
     const x = dn.scale(leaf, 2);
-    made.push(x);
+    track(x);
     const c = fromNd(uniform(6, 5), [6]);
     const fn = (t: dn.Tensor, k: number, opts: { squared: boolean }, u: dn.Tensor) => dn.mul(opts.squared ? dn.square(t) : t, dn.scale(u, k));
     const reference = (t: Float64Array, k: number, opts: { squared: boolean }, u: Float64Array) => t.map((v, i) => (opts.squared ? v * v : v) * u[i] * k);
@@ -196,7 +181,7 @@ describe('gradcheck with arguments of every kind', () => {
       ['flat', new dn.nn.Flatten()],
       ['fc', new dn.nn.Linear(4 * 4 * 3, 2)],
     );
-    made.push(net);
+    track(net);
     net.eval();
     const x = fromNd(uniform(2 * 4 * 4 * 2, 7), [2, 4, 4, 2], true);
     const whole = await dn.gradcheck((t: dn.Tensor) => net.forward(t), [x], { elements: 16 });

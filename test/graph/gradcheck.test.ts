@@ -3,24 +3,16 @@
 // ops', a layer's) and catch wrong ones with the argument and element named; it must leave every
 // .grad as it was and nothing allocated, and refuse a random fn or a reference of the wrong size.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
-import { fromNd as upload, useGpu } from '../helpers/gpu.js';
+import { disposeAfterEach, useGpu } from '../helpers/gpu.js';
+import { rejection } from '../helpers/errors.js';
 import { awayFromZero, uniform } from '../helpers/rng.js';
 
 useGpu();
 
-// Every tensor a test makes, disposed after it (the pool must be empty at the end of the file).
-const made: dn.Tensor[] = [];
-const fromNd = (data: ArrayLike<number>, shape: number[], requiresGrad = false): dn.Tensor => {
-  const t = upload(data, shape, requiresGrad);
-  made.push(t);
-  return t;
-};
+const { fromNd } = disposeAfterEach();
 const constant = (data: number[], shape: number[]): dn.Tensor => fromNd(data, shape);
-afterEach(() => {
-  for (const t of made.splice(0)) t.dispose();
-});
 
 /** y = x² · a + b with a backward of the user's; `slip` puts a mistake in a's gradient. */
 function squareScale(slip: (da: dn.Tensor) => dn.Tensor = (da) => da) {
@@ -40,14 +32,6 @@ function squareScale(slip: (da: dn.Tensor) => dn.Tensor = (da) => da) {
 /** The float64 reference of squareScale. */
 const squareScaleRef = (x: Float64Array, a: Float64Array, b: number) => x.map((v, i) => v * v * a[i] + b);
 
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('gradcheck with a float64 reference', () => {
   it('passes a correct backward, checks the forward too, and leaves every .grad and the pool as they were', async () => {

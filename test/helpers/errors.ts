@@ -17,3 +17,13 @@ export function expectThrows(fn: () => unknown, cls: new (...args: never[]) => E
   const message = (thrown as Error).message;
   expect(message.startsWith(start), `${what}: message "${message}" should start with "${start}"`).toBe(true);
 }
+
+/** What `p` rejects with; fails the test when it resolves. */
+export async function rejection(p: Promise<unknown>): Promise<Error> {
+  try {
+    await p;
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected a rejection');
+}

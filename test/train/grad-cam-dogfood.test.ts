@@ -3,35 +3,23 @@
 // were left in train mode, calls inside noGrad and scope, and repeated calls that must not grow
 // the pool; wrong inputs named as the model's forward names them; the heat map over a slice.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import { heatmapOverlay } from '../../src/report/heatmap.js';
 import { expectClose } from '../helpers/close.js';
-import { fromNd as upload, useGpu } from '../helpers/gpu.js';
+import { disposeAfterEach, useGpu } from '../helpers/gpu.js';
 import { uniform } from '../helpers/rng.js';
 
 useGpu();
 
-const made: { dispose(): void }[] = [];
-const fromNd = (data: ArrayLike<number>, shape: number[]): dn.Tensor => {
-  const t = upload(data, shape);
-  made.push(t);
-  return t;
-};
-const keep = <T extends { dispose(): void }>(t: T): T => {
-  made.push(t);
-  return t;
-};
-afterEach(() => {
-  for (const t of made.splice(0)) t.dispose();
-});
+const { track, fromNd } = disposeAfterEach();
 
 const PIXELS = 32 * 32;
 
 /** The tiny tumour classifier (VGG16 at 1/16 width, 32x32 inputs); trainable base, so weights have grads to leak. */
 function classifier(seed: number, preprocess: 'none' | 'caffe' = 'none'): dn.models.VggClassifier {
   dn.setInitSeed(seed);
-  return keep(dn.models.vggClassifier({ inputSize: 32, widthScale: 1 / 16, hidden: 8, freezeBase: false, preprocess }));
+  return track(dn.models.vggClassifier({ inputSize: 32, widthScale: 1 / 16, hidden: 8, freezeBase: false, preprocess }));
 }
 
 /**
@@ -59,7 +47,7 @@ describe('gradCam on a batch', () => {
     const [xa, xb] = [fromNd(a, [3, 32, 32, 3]), fromNd(b, [3, 32, 32, 3])];
     const alone = fromNd(a.subarray(2 * PIXELS * 3), [1, 32, 32, 3]);
     for (const layer of [undefined, 'block3_relu3']) {
-      const [ma, mb, m2] = await Promise.all([xa, xb, alone].map((x) => keep(dn.train.gradCam(model, x, { layer })).toArray()));
+      const [ma, mb, m2] = await Promise.all([xa, xb, alone].map((x) => track(dn.train.gradCam(model, x, { layer })).toArray()));
       const image = (m: Float32Array, k: number) => Array.from(m.subarray(k * PIXELS, (k + 1) * PIXELS));
       expect(image(mb, 0), `${layer}: image 0`).toEqual(image(ma, 0));
       expect(image(mb, 2), `${layer}: image 2`).toEqual(image(ma, 2));
@@ -77,7 +65,7 @@ describe('gradCam on a batch', () => {
     const x = fromNd(uniform(2 * PIXELS * 3, 6, 0, 1), [2, 32, 32, 3]);
     model.eval();
     for (const layer of ['block4_conv1', 'block3_pool', 'block2_relu2']) {
-      const [got, want] = await Promise.all([dn.train.gradCam(model, x, { layer }), dn.train.gradCam(handCut(model, layer), x)].map((t) => keep(t).toArray()));
+      const [got, want] = await Promise.all([dn.train.gradCam(model, x, { layer }), dn.train.gradCam(handCut(model, layer), x)].map((t) => track(t).toArray()));
       expectClose(layer, got, want);
     }
   });
@@ -87,16 +75,16 @@ describe('gradCam and the model around it', () => {
   it("runs an ensemble's members in eval mode whatever their modes, restores them, and touches no .grad", async () => {
     const [m1, m2] = [classifier(7), classifier(8)];
     const x = fromNd(uniform(PIXELS * 3, 9, 0, 1), [1, 32, 32, 3]);
-    const [e1, e2] = await Promise.all([m1, m2].map((m) => keep(dn.train.gradCam(m.eval(), x)).toArray()));
+    const [e1, e2] = await Promise.all([m1, m2].map((m) => track(dn.train.gradCam(m.eval(), x)).toArray()));
     m1.train();
     const ensemble = new dn.train.EnsembleModel([m1, m2]);
     // Twice: dropout left on would draw two different maps.
-    const [first, second] = await Promise.all([0, 1].map(() => keep(dn.train.gradCam(ensemble, x, { layer: 'block4_relu3' })).toArray()));
+    const [first, second] = await Promise.all([0, 1].map(() => track(dn.train.gradCam(ensemble, x, { layer: 'block4_relu3' })).toArray()));
     expect(Array.from(second)).toEqual(Array.from(first));
-    const [f1, f2] = await Promise.all([m1, m2].map((m) => keep(dn.train.gradCam(m, x, { layer: 'block4_relu3' })).toArray()));
+    const [f1, f2] = await Promise.all([m1, m2].map((m) => track(dn.train.gradCam(m, x, { layer: 'block4_relu3' })).toArray()));
     expectClose('ensemble', first, f1.map((v, i) => (v + f2[i]) / 2));
     expect([m1.training, (m1.module('head.dropout1') as dn.nn.Dropout).training, m2.training]).toEqual([true, true, false]);
-    const mean = keep(dn.train.gradCam(ensemble, x));
+    const mean = track(dn.train.gradCam(ensemble, x));
     expectClose('ensemble at the last ReLU', await mean.toArray(), e1.map((v, i) => (v + e2[i]) / 2));
     expect([...m1.parameters(), ...m2.parameters()].every((p) => p.grad === null)).toBe(true);
   });
@@ -104,10 +92,10 @@ describe('gradCam and the model around it', () => {
   it('gives the same map inside noGrad, inside a scope (which frees all but what it returns), and does not grow the pool over calls', async () => {
     const model = classifier(10);
     const x = fromNd(uniform(2 * PIXELS * 3, 11, 0, 1), [2, 32, 32, 3]);
-    const plain = await keep(dn.train.gradCam(model, x, { tta: 'flip' })).toArray();
+    const plain = await track(dn.train.gradCam(model, x, { tta: 'flip' })).toArray();
     const before = dn.memory().bytesInUse;
-    const inNoGrad = keep(dn.noGrad(() => dn.train.gradCam(model, x, { tta: 'flip' })));
-    const inScope = keep(dn.scope(() => dn.train.gradCam(model, x, { tta: 'flip' })));
+    const inNoGrad = track(dn.noGrad(() => dn.train.gradCam(model, x, { tta: 'flip' })));
+    const inScope = track(dn.scope(() => dn.train.gradCam(model, x, { tta: 'flip' })));
     dn.scope(() => {
       dn.train.gradCam(model, x);
     });

@@ -4,31 +4,23 @@
 // mean: it points at the channel the score reads, averages mirrors and ensembles as predict does,
 // works where the sigmoid saturates, and leaves the model's mode and every .grad as they were.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import { nd } from '../../src/reference/array.js';
 import { upsample2dRef } from '../../src/reference/upsample.js';
 import { expectClose } from '../helpers/close.js';
-import { fromNd as upload, useGpu } from '../helpers/gpu.js';
+import { disposeAfterEach, useGpu } from '../helpers/gpu.js';
 import { uniform } from '../helpers/rng.js';
 
 useGpu();
 
-const made: { dispose(): void }[] = [];
-const fromNd = (data: ArrayLike<number>, shape: number[]): dn.Tensor => {
-  const t = upload(data, shape);
-  made.push(t);
-  return t;
-};
-afterEach(() => {
-  for (const t of made.splice(0)) t.dispose();
-});
+const { track, fromNd } = disposeAfterEach();
 
 /** A small tumour classifier: VGG16 at 1/16 of its widths (4..32 channels) on 32x32 inputs. */
 function classifier(seed: number): dn.models.VggClassifier {
   dn.setInitSeed(seed);
   const m = dn.models.vggClassifier({ inputSize: 32, widthScale: 1 / 16, hidden: 8 });
-  made.push(m);
+  track(m);
   return m;
 }
 
@@ -56,7 +48,7 @@ describe('gradCam', () => {
     const model = classifier(3);
     const x = fromNd(uniform(2 * 32 * 32 * 3, 4, 0, 1), [2, 32, 32, 3]);
     const cam = dn.train.gradCam(model, x);
-    made.push(cam);
+    track(cam);
     expect(cam.shape).toEqual([2, 32, 32]);
     // The same cut by hand, in eval mode as gradCam runs it (no dropout): features to block5_relu3,
     // then the rest and the head but its sigmoid.
@@ -89,13 +81,13 @@ describe('gradCam', () => {
     const x = fromNd(img, [1, 8, 8, 2]);
     const parts = { features: (t: dn.Tensor) => dn.scale(t, 1), score: (a: dn.Tensor) => dn.reshape(dn.sum(dn.slice(a, [0, 0, 0, 0], [1, 8, 8, 1])), [1, 1]) };
     const cam = dn.train.gradCam(parts, x);
-    made.push(cam);
+    track(cam);
     const v = await cam.toArray();
     expect(v[0]).toBeCloseTo(1, 6);
     expect(v[63]).toBe(0);
     // A score that reads nothing but a constant: no evidence anywhere.
     const flat = dn.train.gradCam({ features: parts.features, score: (a: dn.Tensor) => dn.reshape(dn.sum(dn.scale(a, -1)), [1, 1]) }, x);
-    made.push(flat);
+    track(flat);
     expect(Math.max(...(await flat.toArray()))).toBe(0);
   });
 
@@ -103,16 +95,16 @@ describe('gradCam', () => {
     const [m1, m2] = [classifier(5), classifier(6)];
     const x = fromNd(uniform(32 * 32 * 3, 7, 0, 1), [1, 32, 32, 3]);
     const mirrored = dn.augment.flip(x, { horizontal: true });
-    made.push(mirrored);
+    track(mirrored);
     const maps = [dn.train.gradCam(m1, x), dn.train.gradCam(m1, mirrored), dn.train.gradCam(m2, x), dn.train.gradCam(m1, x, { tta: 'flip' })];
-    made.push(...maps);
+    maps.forEach(track);
     const back = dn.scope(() => dn.augment.flip(dn.reshape(maps[1], [1, 32, 32, 1]), { horizontal: true }));
-    made.push(back);
+    track(back);
     const [direct, flipped, other, tta] = await Promise.all([maps[0], back, maps[2], maps[3]].map((t) => t.toArray()));
     expectClose('tta', tta, direct.map((v, i) => (v + flipped[i]) / 2));
     const ensemble = new dn.train.EnsembleModel([m1, m2]);
     const both = dn.train.gradCam(ensemble, x);
-    made.push(both);
+    track(both);
     expectClose('ensemble', await both.toArray(), direct.map((v, i) => (v + other[i]) / 2));
   });
 
@@ -123,11 +115,11 @@ describe('gradCam', () => {
     dn.noGrad(() => dn.runKernel({ name: 'setBias', code: '@compute @workgroup_size(1) fn main() { b[0] = 100.0; }', outputs: { b: { tensor: out.bias! } }, workgroups: 1 }));
     const x = fromNd(uniform(32 * 32 * 3, 9, 0, 1), [1, 32, 32, 3]);
     const p = dn.noGrad(() => model.eval().forward(x));
-    made.push(p);
+    track(p);
     expect(await p.item()).toBe(1);
     model.train();
     const cam = dn.train.gradCam(model, x);
-    made.push(cam);
+    track(cam);
     expect(Math.max(...(await cam.toArray()))).toBeCloseTo(1, 5);
     expect((model.module('head.dropout1') as dn.nn.Dropout).training).toBe(true);
   });
@@ -137,10 +129,10 @@ describe('gradCam', () => {
     const x = fromNd(uniform(32 * 32 * 3, 11, 0, 1), [1, 32, 32, 3]);
     expect(() => dn.train.gradCam(model, x, { layer: 'block6_relu1' })).toThrow(/^gradCam: VGG16 has no layer 'block6_relu1'; its features are block1_conv1, block1_relu1,/);
     const base = dn.models.vgg16({ widthScale: 1 / 16 });
-    made.push(base);
+    track(base);
     expect(() => dn.train.gradCam(base, x)).toThrow('gradCam: VGG16 without its top gives no scores');
     const unet = dn.models.unet({ features: 2, depth: 1 });
-    made.push(unet);
+    track(unet);
     expect(() => dn.train.gradCam(unet, x)).toThrow(/^gradCam: cannot cut UNet into features and scores/);
     expect(() => dn.train.gradCam(model, x, { output: 1 })).toThrow('gradCam: output 1 is not one of the 1 score column(s)');
   });
