@@ -194,7 +194,11 @@ net.useCheckpointing();
 const checked: dn.GradcheckReport = await dn.gradcheck(sq, [x], { reference: (v) => v.map((e) => e * e) });
 // @ts-expect-error the reference gets a Float64Array where the op takes a tensor
 await dn.gradcheck(sq, [x], { reference: (v: string) => [v.length] });
-export type Custom = [dn.CustomOpContext, dn.RunKernelSpec<{ y: dn.Shape }>, dn.KernelParam, dn.KernelOutput, dn.KernelInput, typeof z, typeof checked, dn.GradcheckError, dn.GradcheckInput];
+// A gradient handed back, a Grad-CAM map of the classifier, a volume for the viewers.
+const [gx]: (dn.Tensor | null)[] = dn.gradients(dn.sum(sq(x)), [x]);
+const cam: dn.Tensor = dn.train.gradCam(dn.models.vggClassifier({ inputSize: 32, widthScale: 0.125 }), x, { tta: 'flip' });
+const nii: Uint8Array = dn.io.encodeNiftiGz({ data: new Uint8Array(8), shape: [2, 2, 2], spacing: [1, 1, 2.5] });
+export type Custom = [dn.CustomOpContext, dn.RunKernelSpec<{ y: dn.Shape }>, dn.KernelParam, dn.KernelOutput, dn.KernelInput, typeof z, typeof checked, dn.GradcheckError, dn.GradcheckInput, typeof gx, typeof cam, typeof nii, dn.train.GradCamOptions, dn.io.NiftiVolume, dn.GradientsOptions];
 // @ts-expect-error a param needs its WGSL type
 dn.runKernel({ name: 'k', code: '', outputs: { y: [1] }, params: { n: 3 }, workgroups: 1 });
 // @ts-expect-error a string is not a tensor (were the API typed any, this line would be an error)
