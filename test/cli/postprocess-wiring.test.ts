@@ -1,4 +1,5 @@
-// The eval and predict commands hand --min-lesion-size and --keep-largest to their jobs: the jobs
+// The eval and predict commands hand --min-lesion-size and --keep-largest (and predict its --explain,
+// --nifti and --spacing) to their jobs: the jobs
 // and the GPU are replaced by recorders, so this runs without a device or a trained run.
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 
@@ -26,5 +27,13 @@ describe('post-processing flags reach the jobs', () => {
     expect(runPredict).toHaveBeenCalledWith('runs/u', ['a.tif'], 'p', expect.any(Function), expect.objectContaining({ minLesionSize: 7, keepLargest: true }));
     await runPredictCommand(['runs/u', 'a.tif']);
     expect(runPredict).toHaveBeenLastCalledWith('runs/u', ['a.tif'], 'predictions', expect.any(Function), expect.objectContaining({ minLesionSize: 0, keepLargest: false }));
+  });
+
+  it('predict --explain, --nifti and --spacing (dz,dy,dx as given)', async () => {
+    await runPredictCommand(['runs/c', 'a.tif', '--explain']);
+    expect(runPredict).toHaveBeenLastCalledWith('runs/c', ['a.tif'], 'predictions', expect.any(Function), expect.objectContaining({ explain: true, nifti: false, spacing: undefined }));
+    await runPredictCommand(['runs/u', 'patient', '--nifti', '--spacing', '2.5,0.9,0.8']);
+    expect(runPredict).toHaveBeenLastCalledWith('runs/u', ['patient'], 'predictions', expect.any(Function), expect.objectContaining({ explain: false, nifti: true, spacing: [2.5, 0.9, 0.8] }));
+    await expect(runPredictCommand(['runs/u', 'patient', '--nifti', '--spacing', '2.5,0'])).rejects.toThrow('--spacing expects three positive numbers dz,dy,dx');
   });
 });
