@@ -1,6 +1,8 @@
 // `dawnet predict`: runs a trained run's model on TIFF slices. Segmentation writes, per slice,
 // the probability map, the binary mask and an overlay of the predicted outline (red) on the MRI,
-// as the notebook draws with OpenCV contours; classification prints and saves p(tumour).
+// as the notebook draws with OpenCV contours; classification prints and saves p(tumour), and with
+// explain draws its Grad-CAM map over the slice. With nifti, each patient folder's predictions are
+// stacked into NIfTI volumes as well (predict-volumes.ts).
 // With tta 'flip' each probability is the mean over the slice and its left-right mirror.
 // minLesionSize and keepLargest post-process the binary mask per slice in 2-D (8-connected) before
 // the mask and the overlay are written; the probability map stays the model's. With more runs in
@@ -229,7 +231,7 @@ function summarise(folders: Map<string, string[]>, results: Prediction[]): Folde
   });
 }
 
-/** Test-time augmentation, post-processing and Grad-CAM, as runPredict resolved them. */
+/** Test-time augmentation, post-processing, Grad-CAM and the volumes, as runPredict resolved them. */
 interface SliceOptions {
   tta: TtaMode;
   minLesionSize: number;
@@ -386,7 +388,7 @@ const OPTIONAL_SETTINGS = ['ensemble', 'explain', 'nifti'];
 
 /**
  * The predictions already in `outDir`'s predictions.json, when they were made as `settings` say
- * (run, ensemble, task, TTA, post-processing, explain); none when there is no such file. Made otherwise,
+ * (run, ensemble, task, TTA, post-processing, explain, nifti); none when there is no such file. Made otherwise,
  * they are refused: one file would list images of two models or settings as one.
  */
 async function earlierPredictions(outDir: string, settings: Record<string, unknown>): Promise<{ predictions: Prediction[]; folders: FolderSummary[] }> {

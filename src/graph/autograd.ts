@@ -362,9 +362,9 @@ export function gradientsOf(loss: Tensor, dy: Tensor | null, wanted: readonly Te
 }
 
 /**
- * One backward pass: runs every node from `loss` down, keeping in `capture` the gradient of each
- * output it lists, then gives the leaves' summed gradients to `take`, which removes from `grads`
- * those it keeps; the rest are disposed.
+ * One backward pass: runs the nodes from `loss` down (with `stopAt`, only those that lead to one of
+ * its tensors), keeping in `capture` the gradient of each output it lists, then gives the leaves'
+ * summed gradients to `take`, which removes from `grads` those it keeps; the rest are disposed.
  */
 function propagate(
   loss: Tensor,
