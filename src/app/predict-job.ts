@@ -35,7 +35,7 @@ import type { TrainConfig } from './config.js';
 import { checkSameInput, warnRepeatedMembers } from './ensemble-job.js';
 import { fileExists, readConfig, readJson, useRunTuning, writeJson } from './run-dir.js';
 import { loadRunModel } from './run-model.js';
-import { VolumeStacker, type VolumeFiles } from './predict-volumes.js';
+import { VolumeStacker } from './predict-volumes.js';
 
 export interface Prediction {
   file: string;
@@ -241,7 +241,7 @@ interface SliceOptions {
 }
 
 /** Each slice through `model`: classify, p(tumour); segment, the three PNGs and the pixel count. */
-async function predictSlices(model: Module, groups: readonly InputGroup[], outDir: string, log: (m: string) => void, c: TrainConfig, opts: SliceOptions, written: VolumeFiles[]): Promise<Prediction[]> {
+async function predictSlices(model: Module, groups: readonly InputGroup[], outDir: string, log: (m: string) => void, c: TrainConfig, opts: SliceOptions): Promise<Prediction[]> {
   const { tta, minLesionSize, keepLargest, explain, volumes } = opts;
   const folderOf = new Map(groups.flatMap((g) => g.slices.map((path) => [path, g.folder] as const)));
   const postprocessing = minLesionSize > 0 || keepLargest;
@@ -279,7 +279,6 @@ async function predictSlices(model: Module, groups: readonly InputGroup[], outDi
     log(`${path}: ${tumourPixels} tumour pixels -> ${outputs.join(', ')}`);
     const stacked = await volumes?.add(folderOf.get(path) ?? null, path, out, mask, rgb);
     if (stacked) {
-      written.push(stacked);
       const gaps = stacked.missingSlices.length ? ` (slices ${stacked.missingSlices.join(', ')} missing: blank planes)` : '';
       log(`${stacked.folder}: volumes -> ${stacked.files.join(', ')}${gaps}`);
     }
@@ -346,7 +345,6 @@ export async function runPredict(runDir: string, paths: string[], outDir: string
   }
   // The files loaded, as predictions.json records them.
   // Planned before the model loads: a folder that cannot make a volume is refused before anything runs.
-  const written: VolumeFiles[] = [];
   const [dz, dy, dx] = opts.spacing ?? [1, 1, 1];
   const folderPaths = [...folders.keys()];
   const names = outputNames(folderPaths.map((f) => f.replace(/\/+$/, '')));
@@ -359,12 +357,12 @@ export async function runPredict(runDir: string, paths: string[], outDir: string
     await useRunTuning(runDir, log);
     model.eval();
     await makeFolder(outDir);
-    results = await predictSlices(model, groups, outDir, log, c, { tta, minLesionSize, keepLargest, explain, volumes }, written);
+    results = await predictSlices(model, groups, outDir, log, c, { tta, minLesionSize, keepLargest, explain, volumes });
   } finally {
     model.dispose();
   }
   const summary = summarise(folders, results).map((s) => {
-    const v = written.find((w) => w.folder === s.folder);
+    const v = volumes?.written.find((w) => w.folder === s.folder);
     return v ? { ...s, volumes: v.files, missingSlices: v.missingSlices } : s;
   });
   for (const s of summary) {

@@ -33,6 +33,8 @@ export interface VolumeFiles {
 
 export class VolumeStacker {
   private readonly byPath = new Map<string, Volume>();
+  /** The folders written so far, in order. */
+  readonly written: VolumeFiles[] = [];
 
   /**
    * Plans a volume per folder; a folder holding two slices of one number is refused here, before
@@ -91,6 +93,8 @@ export class VolumeStacker {
     await writeFileAtomic(files[0], encodeNiftiGz({ data: v.prob, shape, spacing: this.spacing, description: description('p(tumour)') }));
     await writeFileAtomic(files[1], encodeNiftiGz({ data: v.mask, shape, spacing: this.spacing, description: description('mask, p >= 0.5') }));
     await writeFileAtomic(files[2], encodeNiftiGz({ data: v.flair, shape, spacing: this.spacing, description: description('FLAIR, 0..1') }));
-    return { folder, files, missingSlices: v.missing } as VolumeFiles;
+    const done: VolumeFiles = { folder: folder!, files, missingSlices: v.missing };
+    this.written.push(done);
+    return done;
   }
 }

@@ -87,12 +87,15 @@ export class Vgg16 extends Module {
     }
   }
 
+  /** Whether x's sides suit the top (any size without one): the check forward makes, for gradCam too. */
+  takesSize(x: Tensor): boolean {
+    return !this.top || (x.shape[1] === 224 && x.shape[2] === 224);
+  }
+
   forward(x: Tensor): Tensor {
     expectTensor('VGG16', 'input x', x);
     if (x.rank !== 4) throw new ShapeError(`VGG16: expects [N, H, W, C] input, got ${x.describe()}`);
-    if (this.top && (x.shape[1] !== 224 || x.shape[2] !== 224)) {
-      throw new ShapeError(`VGG16: with includeTop the input must be 224x224, got ${x.describe()}`);
-    }
+    if (!this.takesSize(x)) throw new ShapeError(`VGG16: with includeTop the input must be 224x224, got ${x.describe()}`);
     const pre = this.preprocess === 'none' ? x : imagenetPreprocess(x, this.preprocess);
     const f = this.features.forward(pre);
     if (pre !== x) pre.dispose();
@@ -163,18 +166,24 @@ export class VggClassifier extends Module {
     if (opts.freezeBase ?? true) this.base.freeze();
   }
 
+  /**
+   * What is wrong with x for this classifier, or null: 'layout' (not [N, H, W, inChannels]; NCHW
+   * data would otherwise be told its size is wrong) or 'size' (the head's first dense layer was
+   * sized for inputSize, and would fail on the flatten). Forward's check, and gradCam's.
+   */
+  inputProblem(x: Tensor): 'layout' | 'size' | null {
+    if (x.rank !== 4 || x.shape[3] !== this.inChannels) return 'layout';
+    const side = Math.floor(this.inputSize / 32);
+    return Math.floor(x.shape[1] / 32) !== side || Math.floor(x.shape[2] / 32) !== side ? 'size' : null;
+  }
+
   forward(x: Tensor): Tensor {
     expectTensor('VggClassifier', 'input x', x);
-    // The head's first dense layer was sized for inputSize: say so before it fails on the flatten.
-    const side = Math.floor(this.inputSize / 32);
-    const channels = this.inChannels;
-    // NCHW data would otherwise be told its size is wrong: say which layout is wanted first.
-    if (x.rank !== 4 || x.shape[3] !== channels) {
-      throw new ShapeError(`VggClassifier: expects [N, ${this.inputSize}, ${this.inputSize}, ${channels}] input, got ${x.describe()}${nchwHint(x.shape, channels)}`);
+    const problem = this.inputProblem(x);
+    if (problem === 'layout') {
+      throw new ShapeError(`VggClassifier: expects [N, ${this.inputSize}, ${this.inputSize}, ${this.inChannels}] input, got ${x.describe()}${nchwHint(x.shape, this.inChannels)}`);
     }
-    if (Math.floor(x.shape[1] / 32) !== side || Math.floor(x.shape[2] / 32) !== side) {
-      throw new ShapeError(`VggClassifier: built for ${this.inputSize}x${this.inputSize} inputs (inputSize), got ${x.describe()}`);
-    }
+    if (problem === 'size') throw new ShapeError(`VggClassifier: built for ${this.inputSize}x${this.inputSize} inputs (inputSize), got ${x.describe()}`);
     const f = this.base.forward(x);
     const y = this.head.forward(f);
     f.dispose();

@@ -3,7 +3,7 @@
 // over the MRI in proportion to the map, so where the map is 0 the slice shows unchanged.
 
 import { ShapeError } from '../errors.js';
-import type { Rgb, RgbImage } from './overlay.js';
+import { blend, type Rgb, type RgbImage } from './overlay.js';
 
 /** Jet's colour for t in [0, 1], as 0..255 channels. */
 export function jet(t: number): Rgb {
@@ -25,9 +25,7 @@ export function heatmapOverlay(rgb: RgbImage, map: Float32Array): RgbImage {
     // Not above 0, NaN included (a model whose score overflowed): no evidence, the slice unchanged.
     if (!(map[p] > 0)) continue;
     const m = Math.min(1, map[p]);
-    const color = jet(m);
-    const alpha = HEATMAP_ALPHA * m;
-    for (let k = 0; k < 3; k++) data[p * 3 + k] = Math.round(data[p * 3 + k] * (1 - alpha) + color[k] * alpha);
+    blend(data, p, jet(m), HEATMAP_ALPHA * m);
   }
   return { width, height, channels: 3, data };
 }

@@ -100,7 +100,8 @@ const GREEN: Rgb = [0, 230, 64];
 const RED: Rgb = [255, 32, 32];
 const YELLOW: Rgb = [255, 230, 0];
 
-function blend(data: Uint8Array, p: number, color: Rgb, alpha: number): void {
+/** Moves pixel p of an RGB image towards `color` by `alpha` (0 unchanged, 1 the colour). */
+export function blend(data: Uint8Array, p: number, color: Rgb, alpha: number): void {
   for (let k = 0; k < 3; k++) data[p * 3 + k] = Math.round(data[p * 3 + k] * (1 - alpha) + color[k] * alpha);
 }
 

@@ -114,15 +114,11 @@ function mapOf(parts: GradCamParts, x: Tensor, output: number): Tensor {
  * size surfaces as a dense layer's mismatch, and NCHW data as a conv's, saying nothing of x.
  */
 function expectInput(model: Module, x: Tensor): void {
-  if (model instanceof VggClassifier) {
+  if (model instanceof VggClassifier && model.inputProblem(x)) {
     const { inputSize, inChannels } = model;
-    const side = Math.floor(inputSize / 32);
-    if (x.shape[3] !== inChannels || Math.floor(x.shape[1] / 32) !== side || Math.floor(x.shape[2] / 32) !== side) {
-      throw new ShapeError(`gradCam: the classifier takes [N, ${inputSize}, ${inputSize}, ${inChannels}] images (inputSize), got x ${x.describe()}${nchwHint(x.shape, inChannels)}`);
-    }
-  } else if (model instanceof Vgg16 && model.top && (x.shape[1] !== 224 || x.shape[2] !== 224)) {
-    throw new ShapeError(`gradCam: VGG16 with its top takes 224x224 images, got x ${x.describe()}`);
+    throw new ShapeError(`gradCam: the classifier takes [N, ${inputSize}, ${inputSize}, ${inChannels}] images (inputSize), got x ${x.describe()}${nchwHint(x.shape, inChannels)}`);
   }
+  if (model instanceof Vgg16 && !model.takesSize(x)) throw new ShapeError(`gradCam: VGG16 with its top takes 224x224 images, got x ${x.describe()}`);
 }
 
 /** The classifier and VGG16 cut at `layer`; other modules must be given as parts. */
