@@ -45,7 +45,9 @@ export function initValues(name: InitName, shape: readonly number[], seed: numbe
   return out;
 }
 
-let seedCounter = 1;
+/** Where the counter starts in a fresh process (test/helpers/shared-worker-state.ts resets it). */
+export const FIRST_INIT_SEED = 1;
+let seedCounter = FIRST_INIT_SEED;
 
 /** Seeds layers created without an explicit seed: same creation order, same weights. */
 export function setInitSeed(seed: number): void {

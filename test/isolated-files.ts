@@ -1,0 +1,27 @@
+// The test files that need a process of their own (vitest.config.ts runs them with `isolate: true`;
+// every other file shares its worker with the files before it, which saves re-importing the library
+// and tfjs for each of 340 files, about a third of the suite's time on 2 cores). A file belongs
+// here when what it changes outlives it in the module graph or when it needs one untouched:
+// - it replaces modules (`vi.mock`, `vi.doMock`) or globals (`vi.stubGlobal`), or resets modules;
+// - it loads TensorFlow.js, whose WebGPU backend registers once per module graph, on the device
+//   of the first file that imports it;
+// - it checks what happens before the first `dn.init()` of a process.
+// test/meta/isolated-files.test.ts scans the test files for the first two and fails on a file
+// missing from this list.
+export const ISOLATED_TEST_FILES = [
+  // modules or globals replaced
+  'test/app/postprocess-jobs.test.ts',
+  'test/cli/postprocess-wiring.test.ts',
+  'test/cli/predict-inputs.test.ts',
+  'test/cli/smoke-mismatch.test.ts',
+  'test/docs/readme-examples.test.ts',
+  'test/web/slice-input.test.ts',
+  // TensorFlow.js loaded
+  'test/bench/augment-case.test.ts',
+  'test/bench/e2e-check.test.ts',
+  'test/bench/gpu-bundle.test.ts',
+  'test/bench/harness.test.ts',
+  'test/bench/output-check.test.ts',
+  // no device yet in the process
+  'test/gpu/before-init.test.ts',
+];
