@@ -267,7 +267,9 @@ struct Params { groups: u32, smoothing: f32 }
 fn main(${LINEAR_MAIN_ARGS}) {
   let g = ${linearIndex()};
   if (g >= params.groups) { return; }
-  loss[g] = 1.0 - (2.0 * sums[2u * g] + params.smoothing) / (sums[2u * g + 1u] + params.smoothing);
+  let den = sums[2u * g + 1u] + params.smoothing;
+  // den is 0 only with smooth 0 and a group empty in p and y: scored perfect, as any smooth > 0 scores it.
+  loss[g] = select(1.0 - (2.0 * sums[2u * g] + params.smoothing) / den, 0.0, den == 0.0);
 }`,
 };
 
@@ -291,7 +293,8 @@ fn main(${LINEAR_MAIN_ARGS}) {
   let g = (i / (params.groupSize * c)) * c + i % c;
   let num = 2.0 * sums[2u * g] + params.smoothing;
   let den = sums[2u * g + 1u] + params.smoothing;
-  dp[i] = -dy[0] * params.scale * (2.0 * y[i] * den - num) / (den * den);
+  // A group scored perfect by 0/0 (see dice.loss) keeps gradient 0: nothing lowers its loss.
+  dp[i] = select(-dy[0] * params.scale * (2.0 * y[i] * den - num) / (den * den), 0.0, den == 0.0);
 }`,
 };
 
@@ -406,7 +409,10 @@ export function bceWithLogits(z: Tensor, y: Tensor, options: { reduction?: Reduc
 }
 
 export interface DiceOptions {
-  /** Added to numerator and denominator: keeps empty masks finite (loss 0 when both are empty). */
+  /**
+   * Added to numerator and denominator: keeps empty masks finite (loss 0 when both are empty).
+   * With 0, a group empty in both is scored 0 too (the limit as smooth goes to 0), gradient 0.
+   */
   smooth?: number;
   /** Dice per sample (leading dimension), then averaged; default: one Dice over the whole batch. */
   perSample?: boolean;

@@ -28,16 +28,21 @@ import { reshape } from '../graph/reshape.js';
 import { scope } from '../graph/scope.js';
 import type { Tensor } from '../graph/tensor.js';
 import { binary, unary } from './elementwise.js';
+import { greater } from './elementwise-more.js';
 import { focalPower } from './focal-loss.js';
 import { expectLossOptions, PROBABILITIES } from './loss-options.js';
 import { mean, sum } from './reduce.js';
+import { where } from './where.js';
 
 export interface TverskyOptions {
   /** Weight of false positives, Σ p(1 − y); ≥ 0. Default 0.5 (0.3 in focalTverskyLoss). */
   alpha?: number;
   /** Weight of false negatives, Σ (1 − p)y; ≥ 0. Default 0.5 (0.7 in focalTverskyLoss). */
   beta?: number;
-  /** Added to TP in numerator and denominator: an empty mask predicted empty scores 0. Default 1. */
+  /**
+   * Added to TP in numerator and denominator: an empty mask predicted empty scores 0. Default 1.
+   * With 0, such a group (0/0) is scored 0 too, the limit as smooth goes to 0, with gradient 0.
+   */
   smooth?: number;
   /** One index per sample (leading axis), then averaged; default: one over the whole batch. */
   perSample?: boolean;
@@ -87,7 +92,13 @@ function missFraction(p: Tensor, y: Tensor, alpha: number, beta: number, smooth:
   const offset = unary('scale', y, beta);
   const tp = groupSum(binary('mul', p, y));
   const miss = groupSum(binary('add', binary('mul', p, slope), offset));
-  return binary('div', miss, unary('addScalar', binary('add', tp, miss), smooth));
+  const den = unary('addScalar', binary('add', tp, miss), smooth);
+  if (smooth > 0) return binary('div', miss, den);
+  // With smooth 0, a group with TP = M = 0 (nothing to find and nothing wrongly found, or only what
+  // a zero α or β ignores) is 0/0: scored 0, what every smooth > 0 gives it, with gradient 0, since
+  // no prediction scores better. The inner where keeps the division's backward free of 0/0 there.
+  const defined = greater(den, 0);
+  return where(defined, binary('div', miss, where(defined, den, 1)), 0);
 }
 
 /**

@@ -127,7 +127,8 @@ function diceSums(p: NdArray, y: NdArray, perSample: boolean, perChannel: boolea
 export function diceForwardRef(p: NdArray, y: NdArray, smooth = 1, perSample = false, perChannel = false): number {
   const { groups, intersection, total } = diceSums(p, y, perSample, perChannel);
   let loss = 0;
-  for (let g = 0; g < groups; g++) loss += 1 - (2 * intersection[g] + smooth) / (total[g] + smooth);
+  // A group empty in p and y with smooth 0 is 0/0: scored perfect, the limit as smooth goes to 0.
+  for (let g = 0; g < groups; g++) if (total[g] + smooth !== 0) loss += 1 - (2 * intersection[g] + smooth) / (total[g] + smooth);
   return loss / groups;
 }
 
@@ -138,7 +139,8 @@ export function diceBackwardRef(p: NdArray, y: NdArray, dy: number, smooth = 1, 
     const g = groupOf(i);
     const num = 2 * intersection[g] + smooth;
     const den = total[g] + smooth;
-    dp.data[i] = (-dy / groups) * (2 * y.data[i] * den - num) / (den * den);
+    // Gradient 0 where the group was scored perfect by 0/0 (see diceForwardRef).
+    dp.data[i] = den === 0 ? 0 : (-dy / groups) * (2 * y.data[i] * den - num) / (den * den);
   }
   return dp;
 }

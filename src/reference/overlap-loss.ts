@@ -57,7 +57,8 @@ export function tverskyForwardRef(p: NdArray, y: NdArray, o: TverskyRefOptions):
   const { num, den } = tverskyIndex(p, y, o);
   const { f } = term(o);
   let loss = 0;
-  for (let g = 0; g < num.length; g++) loss += f(1 - num[g] / den[g]);
+  // den = 0 only with smooth 0 and TP = M = 0: scored 0, the limit as smooth goes to 0.
+  for (let g = 0; g < num.length; g++) if (den[g] !== 0) loss += f(1 - num[g] / den[g]);
   return loss / num.length;
 }
 
@@ -72,7 +73,7 @@ export function tverskyBackwardRef(p: NdArray, y: NdArray, dy: number, o: Tversk
     const yv = y.data[i];
     const dDen = yv + o.alpha * (1 - yv) - o.beta * yv;
     const dIndex = (yv * den[g] - num[g] * dDen) / (den[g] * den[g]);
-    dp.data[i] = (-dy / groups) * df(1 - num[g] / den[g]) * dIndex;
+    dp.data[i] = den[g] === 0 ? 0 : (-dy / groups) * df(1 - num[g] / den[g]) * dIndex;
   }
   return dp;
 }
