@@ -54,9 +54,19 @@ export function releaseNode(node: TapeNode): void {
 }
 
 let recording = true;
+/**
+ * True while recording is off only because a dn.checkpoint's first run is under way: its backward
+ * runs the function again, recording, so what would be refused there is refused now (runKernel).
+ */
+let recordedOnRecompute = false;
 
 export function isRecording(): boolean {
   return recording;
+}
+
+/** Whether the ops run now are recorded, now or when dn.checkpoint's backward runs them again. */
+export function isRecordingOrDeferred(): boolean {
+  return recording || recordedOnRecompute;
 }
 
 /** Runs fn without recording any op for autograd. */
@@ -74,13 +84,16 @@ export function enableGrad<T>(fn: () => T): T {
   return withRecording(true, fn);
 }
 
-function withRecording<T>(on: boolean, fn: () => T): T {
+function withRecording<T>(on: boolean, fn: () => T, deferred = false): T {
   const before = recording;
+  const deferredBefore = recordedOnRecompute;
   recording = on;
+  recordedOnRecompute = deferred;
   try {
     return fn();
   } finally {
     recording = before;
+    recordedOnRecompute = deferredBefore;
   }
 }
 
@@ -106,7 +119,8 @@ const probes: UnrecordedProbe[] = [];
 export function probeUnrecorded<T>(probe: UnrecordedProbe, fn: () => T): T {
   probes.push(probe);
   try {
-    return noGrad(fn);
+    // A noGrad inside fn ends the deferral for its own ops, as it ends recording in the recomputation.
+    return withRecording(false, fn, recording || recordedOnRecompute);
   } finally {
     probes.pop();
   }
@@ -388,7 +402,9 @@ function propagate(
   const grads = new Map<number, Tensor>();
   grads.set(loss.id, keep(dy ? dy.share() : full(loss.shape, 1)));
   const before = recording;
+  const deferredBefore = recordedOnRecompute;
   recording = false;
+  recordedOnRecompute = false;
   try {
     for (const node of nodes) {
       if (capture) {
@@ -402,6 +418,7 @@ function propagate(
     take(leaves, grads);
   } finally {
     recording = before;
+    recordedOnRecompute = deferredBefore;
     for (const g of grads.values()) g.dispose();
   }
 }

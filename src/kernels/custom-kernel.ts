@@ -22,7 +22,7 @@ import { ArgumentError } from '../errors.js';
 import { packParams, type ParamValue } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { describeValue, expectKnownOptions, expectNumber, expectTensor, isPlainObject } from '../graph/args.js';
-import { isRecording } from '../graph/autograd.js';
+import { isRecording, isRecordingOrDeferred } from '../graph/autograd.js';
 import { checkShapeArg, emptyTensor, full, shapeSize, Tensor, type Shape } from '../graph/tensor.js';
 
 /** How a binding sees its tensor's float32 elements. */
@@ -93,10 +93,12 @@ export function runKernel<O extends Record<string, KernelOutput>>(spec: RunKerne
   checkInPlaceAliasing(op, inputs, outputs);
   // A kernel's output has no gradient: used on a tensor that wants one, the graph would be cut
   // without a word. customOp runs its forward without recording, so this never fires there.
+  // Inside dn.checkpoint's first run it fires too: the backward's recomputation would refuse it.
   const wanting = inputs.find((b) => b.tensor.requiresGrad);
-  if (wanting && isRecording()) {
+  if (wanting && isRecordingOrDeferred()) {
     throw new ArgumentError(
-      `${op}: input '${wanting.name}' (${wanting.tensor.describe()}) requires a gradient, and a kernel's outputs have none: ` +
+      `${op}: input '${wanting.name}' (${wanting.tensor.describe()}) requires a gradient, and a kernel's outputs have none` +
+        `${isRecording() ? '' : " (inside dn.checkpoint, whose backward runs fn again, recording)"}: ` +
         'give the kernel a backward with dn.customOp({ forward, backward }), or run it under dn.noGrad(() => ...)',
     );
   }
@@ -181,7 +183,7 @@ function inPlaceOutput(op: string, name: string, v: Record<string, unknown>): Ou
   if (tensor.node) {
     throw new ArgumentError(`${op}: output '${name}' (${tensor.describe()}) is an op's result on the autograd tape; writing it in place would change what its backward reads. Write into a copy, or a tensor made under dn.noGrad`);
   }
-  if (tensor.requiresGrad && isRecording()) {
+  if (tensor.requiresGrad && isRecordingOrDeferred()) {
     throw new ArgumentError(`${op}: output '${name}' (${tensor.describe()}) requires a gradient; update it in place under dn.noGrad(() => ...), as an optimiser step does`);
   }
   const type = checkElement(op, `output '${name}'`, v.type, tensor.size);
