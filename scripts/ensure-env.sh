@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
 # Makes a fresh Debian 12 + Node 20 machine able to run dawnet:
 #  1. npm dependencies, when node_modules is missing or older than the lock file;
-#  2. with --browser (the test suite): Debian's Chromium, for the report and browser tests;
+#  2. with --browser: Debian's Chromium, for the report and browser tests and the browser bench;
+#     with --tests (the test suite): that and Debian's python3-nibabel, which reads back the NIfTI
+#     volumes `predict --nifti` writes as neuroimaging's Python tools read them;
 #  3. a WebGPU adapter: when Dawn finds none, Mesa's lavapipe (Mesa 25 from bookworm-backports,
 #     because bookworm's own Mesa 22.3 lacks features Dawn requires).
 # System packages are installed when running as root; otherwise the exact command is printed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WANT_BROWSER=0
-[ "${1:-}" = "--browser" ] && WANT_BROWSER=1
+WANT_TEST_TOOLS=0
+case "${1:-}" in
+  --browser) WANT_BROWSER=1 ;;
+  --tests) WANT_BROWSER=1; WANT_TEST_TOOLS=1 ;;
+esac
 
 # The registry and Debian's mirrors sometimes stall: CI once lost a whole run to one stalled
 # connection to registry.npmjs.org (npm's EIDLETIMEOUT after its default 5-minute idle limit).
@@ -48,16 +54,28 @@ if [ ! -d node_modules/webgpu ] || [ package-lock.json -nt node_modules/.package
   with_retries "installing npm dependencies" npm_install
 fi
 
-if [ "$WANT_BROWSER" = 1 ] && [ ! -x /usr/bin/chromium ]; then
+# A Debian package that some tests use: installed as root, else the command is printed; without it
+# those tests are skipped with a message. $1 the package, $2 what needs it, then a command that
+# succeeds once it is there.
+test_package() {
+  local pkg=$1 why=$2; shift 2
+  "$@" >/dev/null 2>&1 && return 0
   if [ "$(id -u)" = "0" ] && grep -qs '^ID=debian' /etc/os-release; then
-    echo "[dawnet setup] installing Debian's chromium for the browser tests" >&2
+    echo "[dawnet setup] installing Debian's $pkg for $why" >&2
     export DEBIAN_FRONTEND=noninteractive
-    if ! { apt_update && with_retries "apt-get install chromium" apt-get "${APT_OPTS[@]}" install -y chromium >&2; }; then
-      echo "[dawnet setup] chromium could not be installed; browser tests will be skipped" >&2
+    if ! { apt_update && with_retries "apt-get install $pkg" apt-get "${APT_OPTS[@]}" install -y "$pkg" >&2; }; then
+      echo "[dawnet setup] $pkg could not be installed; $why will be skipped" >&2
     fi
   else
-    echo "[dawnet setup] no /usr/bin/chromium: browser tests will be skipped. Install it with: sudo apt-get install -y chromium" >&2
+    echo "[dawnet setup] no $pkg: $why will be skipped. Install it with: sudo apt-get install -y $pkg" >&2
   fi
+}
+
+if [ "$WANT_BROWSER" = 1 ]; then
+  test_package chromium "the browser tests" test -x /usr/bin/chromium
+fi
+if [ "$WANT_TEST_TOOLS" = 1 ]; then
+  test_package python3-nibabel "the NIfTI check in nibabel" /usr/bin/python3 -c 'import nibabel'
 fi
 
 if node scripts/probe-adapter.mjs >/dev/null 2>&1; then
