@@ -65,7 +65,7 @@ export class Tensor {
   readonly size: number;
   requiresGrad: boolean;
   grad: Tensor | null = null;
-  /** The op that produced this tensor, when it was made with gradients enabled. */
+  /** @internal The op that produced this tensor, when it was made with gradients enabled. */
   node: TapeNode | null = null;
   name: string | undefined;
   private storage: Storage | null;
@@ -93,30 +93,31 @@ export class Tensor {
     return `${this.name ?? `tensor#${this.id}`} ${formatShape(this.shape)}`;
   }
 
+  /** @internal The GPUBuffer holding the values (the pool rounds its size up); refused after dispose(). */
   get buffer(): GPUBuffer {
     if (!this.storage) throw new DisposedError(`${this.describe()} was used after dispose()`);
     if (this.storage.owner.ended) throw staleError(this);
     return this.storage.buffer;
   }
 
-  /** The loss of this tensor's device while its runtime is still the current one, else null. */
+  /** @internal The loss of this tensor's device while its runtime is still the current one, else null. */
   ownerLost(): DawnetError | null {
     const owner = this.storage?.owner;
     return owner && owner.ctx.lost && isCurrentRuntime(owner) ? owner.ctx.lost : null;
   }
 
-  /** Made on a device that dn.shutdown() or a device loss has since ended (see Storage.owner). */
+  /** @internal Made on a device that dn.shutdown() or a device loss has since ended (see Storage.owner). */
   get stale(): boolean {
     return this.storage !== null && this.storage.owner.ended;
   }
 
-  /** The binding a kernel sees: exactly this tensor's bytes (the pool rounds buffers up). */
+  /** @internal The binding a kernel sees: exactly this tensor's bytes (the pool rounds buffers up). */
   get slice(): BufferSlice {
     return { buffer: this.buffer, size: Math.max(4, this.size * 4) };
   }
 
   /**
-   * A binding over `bytes` of this tensor from byte `offsetBytes`: one chunk, for kernels that split
+   * @internal A binding over `bytes` of this tensor from byte `offsetBytes`: one chunk, for kernels that split
    * their work to stay under the binding limit. The offset must suit the device's alignment
    * (runtime().offsetAlignment); dispatch checks it.
    */
@@ -152,7 +153,7 @@ export class Tensor {
   }
 
   /**
-   * A new tensor over the same storage (no copy, no gradient link). The shape is checked whole:
+   * @internal A new tensor over the same storage (no copy, no gradient link). The shape is checked whole:
    * sizes such as [-2, -2] multiply to the right count but describe no tensor.
    */
   share(shape: Shape = this.shape): Tensor {

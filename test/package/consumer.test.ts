@@ -205,6 +205,13 @@ dn.runKernel({ name: 'k', code: '', outputs: { y: [1] }, params: { n: 3 }, workg
 dn.conv2d('x', w);
 // @ts-expect-error grad may be null under strict
 await w.grad.toArray();
+// The engine's own handles on a tensor are left out of the declarations (stripInternal):
+// @ts-expect-error the tape node
+console.log(x.node);
+// @ts-expect-error the buffer, whose device the API does not hand out
+console.log(x.buffer);
+// @ts-expect-error a second handle on the same storage, the reference count's business
+x.share();
 `;
 
 const CJS_CONSUMER = `import dn = require('dawnet');
