@@ -48,6 +48,8 @@ describe('benchmark summary', () => {
   it('says where a conv row failed or its outputs differed', () => {
     const rec = structuredClone(record('mesa-software-llvmpipe-llvm-15-0-6-256-bits'));
     const row = (id: string) => rec.rows.find((r) => r.id === id)!;
+    // Every U-Net conv clear of the bar first, so the two rows below are its only misses whatever the record measured.
+    for (const r of rec.rows) if (/^conv2d\.\w+\/unet-l\d$/.test(r.id) && typeof r.ratio === 'number') r.ratio = Math.max(r.ratio, 5);
     row('conv2d.forward/unet-l1').dawnet = { error: 'device lost' };
     row('conv2d.forward/unet-l1').ratio = null;
     row('conv2d.forward/unet-l2').check = { ok: false, maxRelErr: 0.5, tolerance: 1e-3 };
