@@ -268,7 +268,8 @@ fn main(${LINEAR_MAIN_ARGS}) {
   let g = ${linearIndex()};
   if (g >= params.groups) { return; }
   let den = sums[2u * g + 1u] + params.smoothing;
-  // den is 0 only with smooth 0 and a group empty in p and y: scored perfect, as any smooth > 0 scores it.
+  // den is 0 only with smooth 0 and a group empty in p and y: scored perfect, as any smooth > 0
+  // scores it, and given gradient 0 by dice.backward (no prediction scores better).
   loss[g] = select(1.0 - (2.0 * sums[2u * g] + params.smoothing) / den, 0.0, den == 0.0);
 }`,
 };
@@ -293,7 +294,6 @@ fn main(${LINEAR_MAIN_ARGS}) {
   let g = (i / (params.groupSize * c)) * c + i % c;
   let num = 2.0 * sums[2u * g] + params.smoothing;
   let den = sums[2u * g + 1u] + params.smoothing;
-  // A group scored perfect by 0/0 (see dice.loss) keeps gradient 0: nothing lowers its loss.
   dp[i] = select(-dy[0] * params.scale * (2.0 * y[i] * den - num) / (den * den), 0.0, den == 0.0);
 }`,
 };
@@ -409,10 +409,7 @@ export function bceWithLogits(z: Tensor, y: Tensor, options: { reduction?: Reduc
 }
 
 export interface DiceOptions {
-  /**
-   * Added to numerator and denominator: keeps empty masks finite (loss 0 when both are empty).
-   * With 0, a group empty in both is scored 0 too (the limit as smooth goes to 0), gradient 0.
-   */
+  /** Added to numerator and denominator: keeps empty masks finite (loss 0 when both are empty, also at 0). */
   smooth?: number;
   /** Dice per sample (leading dimension), then averaged; default: one Dice over the whole batch. */
   perSample?: boolean;
