@@ -75,6 +75,7 @@ export type { GeluOptions } from './kernels/elementwise-more.js';
 export { where } from './kernels/where.js';
 export { runKernel, type RunKernelSpec, type KernelInput, type KernelOutput, type KernelElement, type KernelParamsSpec, type KernelParam } from './kernels/custom-kernel.js';
 export { customOp, type CustomOpContext, type CustomOpDefinition } from './graph/custom-op.js';
+export { gpuDevice, toGPUBuffer, fromGPUBuffer, type GPUBufferCopy, type FromGPUBufferOptions } from './graph/gpu-buffers.js';
 
 // Layers, optimisers, training, models, augmentation.
 export * as nn from './nn/index.js';

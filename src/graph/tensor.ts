@@ -294,7 +294,7 @@ export function checkShapeArg(op: string, shape: unknown): asserts shape is Shap
  * otherwise be truthy and record gradients, and a name that is not a string would label buffers
  * and errors with whatever it is.
  */
-function checkTensorOptions(op: string, options: unknown): asserts options is TensorOptions {
+export function checkTensorOptions(op: string, options: unknown): asserts options is TensorOptions {
   expectOptions(op, options, "{ requiresGrad: true, name: 'w' }");
   expectKnownOptions(op, options as object, TENSOR_OPTIONS, {});
   const { requiresGrad, name } = options as Record<string, unknown>;

@@ -27,6 +27,7 @@ describe('a call without a device names itself', () => {
     expectNamed(() => dn.tensor([1, 2], [2], { name: 'w' }), 'tensor');
     expectNamed(() => dn.zeros([2]), 'zeros');
     expectNamed(() => dn.full([2], 3), 'full');
+    expectNamed(() => dn.gpuDevice(), 'gpuDevice');
     // A layer's parameters are made by dn.tensor, which is what the message names.
     expectNamed(() => new dn.nn.BatchNorm2d(2), 'tensor');
     await expect(readTensors([])).rejects.toThrow(/^readTensors: no device yet: call `await dn\.init\(\)`/);

@@ -199,6 +199,11 @@ const [gx]: (dn.Tensor | null)[] = dn.gradients(dn.sum(sq(x)), [x]);
 const cam: dn.Tensor = dn.train.gradCam(dn.models.vggClassifier({ inputSize: 32, widthScale: 0.125 }), x, { tta: 'flip' });
 const nii: Uint8Array = dn.io.encodeNiftiGz({ data: new Uint8Array(8), shape: [2, 2, 2], spacing: [1, 1, 2.5] });
 export type Custom = [dn.CustomOpContext, dn.RunKernelSpec<{ y: dn.Shape }>, dn.KernelParam, dn.KernelOutput, dn.KernelInput, typeof z, typeof checked, dn.GradcheckError, dn.GradcheckInput, typeof gx, typeof cam, typeof nii, dn.train.GradCamOptions, dn.io.NiftiVolume, dn.GradientsOptions];
+// WebGPU code of one's own beside the tensors: the device, a copy out, a tensor back.
+const device: GPUDevice = dn.gpuDevice();
+const copied: dn.GPUBufferCopy = dn.toGPUBuffer(x, { usage: 0x20 });
+const back: dn.Tensor = dn.fromGPUBuffer(copied.buffer, [copied.bytes / 4], { offset: 0, requiresGrad: false } satisfies dn.FromGPUBufferOptions);
+console.log(device.label, back.shape);
 // @ts-expect-error a param needs its WGSL type
 dn.runKernel({ name: 'k', code: '', outputs: { y: [1] }, params: { n: 3 }, workgroups: 1 });
 // @ts-expect-error a string is not a tensor (were the API typed any, this line would be an error)
