@@ -1,5 +1,6 @@
 // What the page exposes on `window.__dawnet` for scripts and the browser test: the adapter, the
-// Segment panel's options and its last probability map and mask, and the Train panel's losses.
+// Segment panel's options, its last probability map and mask (a classifier's: p(tumour) and its
+// Grad-CAM map), and the Train panel's losses.
 // Plain data only.
 
 import type { TtaMode } from '../src/train/tta.js';
@@ -11,10 +12,12 @@ export interface SliceResult {
   /** Upload, forward pass(es) and readback, in milliseconds: both passes with flip TTA. */
   inferenceMs: number;
   tta: TtaMode;
-  /** Pixels of the drawn mask, after post-processing. */
-  tumourPixels: number;
-  /** Pixels post-processing took out of the thresholded mask (0 when it is off). */
-  removedPixels: number;
+  /** Segmentation: pixels of the drawn mask, after post-processing. */
+  tumourPixels?: number;
+  /** Segmentation: pixels post-processing took out of the thresholded mask (0 when it is off). */
+  removedPixels?: number;
+  /** Classification: the classifier's p(tumour) (under the TTA in force). */
+  pTumour?: number;
 }
 
 /** What `dawnet predict` calls --tta, --min-lesion-size and --keep-largest. */
@@ -36,6 +39,8 @@ export interface PageState {
   lastProbabilities: Float32Array | null;
   /** The drawn mask of that slice, 0 or 1 per pixel, after post-processing. */
   lastMask: Uint8Array | null;
+  /** The Grad-CAM map, row-major [size, size] in [0, 1], of the slice classified last. */
+  lastHeatMap: Float32Array | null;
   results: SliceResult[];
   /** Passes of the Segment panel over its slices, so a script can wait for the next one. */
   renders: number;
@@ -49,6 +54,7 @@ export const pageState: PageState = {
   segmentOptions: { tta: 'none', minLesionSize: 0, keepLargest: false },
   lastProbabilities: null,
   lastMask: null,
+  lastHeatMap: null,
   results: [],
   renders: 0,
   losses: [],

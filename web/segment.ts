@@ -8,7 +8,8 @@
 // The options (segment-options.ts) redraw the slices shown when they change: a new TTA setting
 // runs the model again, post-processing alone works on the kept probabilities. Several checkpoints
 // at once (the folds of `dawnet cv`) run as their ensemble, as `dawnet predict --ensemble` does:
-// their probabilities averaged.
+// their probabilities averaged. A classifier's checkpoint (`dawnet train classify`) runs here too
+// (classify.ts): p(tumour) and the Grad-CAM map of each slice instead of a mask.
 
 import * as dn from '../src/index.js';
 import { decodeSafetensors } from '../src/io/safetensors.js';
@@ -22,6 +23,7 @@ import { maskSlice, setupSegmentOptions } from './segment-options.js';
 import { MASK_FILE } from '../src/data/lgg-names.js';
 import { describeInput, givenFile, inputSentence, pickedFiles, readInputSpec, readSlices, sameInput, type GivenFile, type InputSpec, type SliceInput } from './slice-input.js';
 import { droppedFiles } from './dropped-files.js';
+import { buildClassifier, classifiedFigures, classifiedWords, classifySlice, CLASSIFIER_DEPTH, describeClassifier, readClassifierArchitecture, type Classified, type ClassifierArchitecture } from './classify.js';
 
 interface UNetArchitecture {
   name: 'unet';
@@ -39,7 +41,9 @@ interface UNetArchitecture {
 
 interface LoadedModel {
   model: dn.Module;
-  arch: UNetArchitecture;
+  arch: UNetArchitecture | ClassifierArchitecture;
+  /** Halvings of the input: a slice's side is a multiple of 2^depth (a U-Net's depth, VGG16's 5). */
+  depth: number;
   input: InputSpec;
   file: string;
   /** The TTA modes a slice has gone through: the first pass in a mode also compiles its shaders. */
@@ -48,7 +52,10 @@ interface LoadedModel {
 
 /** A slice on show: its input, kept so that new options need no new decoding, and its probabilities. */
 interface ShownSlice extends SliceInput {
+  /** Segmentation: p(tumour) per pixel. */
   prob: Float32Array;
+  /** Classification: p(tumour) and the Grad-CAM map. */
+  classified: Classified | null;
   tta: TtaMode;
   inferenceMs: number;
   first: boolean;
@@ -61,7 +68,8 @@ let shown: ShownSlice[] = [];
 let queue: Promise<void> = Promise.resolve();
 
 interface Checkpoint {
-  arch: UNetArchitecture;
+  arch: UNetArchitecture | ClassifierArchitecture;
+  depth: number;
   input: InputSpec;
 }
 
@@ -77,10 +85,18 @@ function readCheckpoint(bytes: Uint8Array, file: string): Checkpoint {
     const tag = metadata.format === undefined ? 'no format tag' : `the format tag '${metadata.format}'`;
     throw new dn.FormatError(`${file}: not a dawnet checkpoint (its metadata has ${tag}, not dawnet-checkpoint-1)`);
   }
-  const meta = JSON.parse(metadata.meta ?? '{}') as { architecture?: Partial<UNetArchitecture> & { name?: string }; size?: unknown; normalize?: unknown };
+  const meta = JSON.parse(metadata.meta ?? '{}') as { architecture?: Omit<Partial<UNetArchitecture>, 'name'> & { name?: string }; size?: unknown; normalize?: unknown };
   const a = meta.architecture;
+  if (a?.name === 'vggClassifier') {
+    const arch = readClassifierArchitecture(a as Record<string, unknown>, file);
+    const input = readInputSpec(meta, CLASSIFIER_DEPTH, file);
+    if (input.size !== null && input.size !== arch.inputSize) {
+      throw new dn.FormatError(`${file}: the checkpoint's input size ${input.size} is not its classifier's ${arch.inputSize}`);
+    }
+    return { arch, depth: CLASSIFIER_DEPTH, input: { ...input, size: arch.inputSize } };
+  }
   if (!a || a.name !== 'unet') {
-    throw new dn.FormatError(`${file}: the checkpoint's model is '${a?.name ?? 'unknown'}', but this panel segments with U-Net checkpoints only`);
+    throw new dn.FormatError(`${file}: the checkpoint's model is '${a?.name ?? 'unknown'}', but this panel runs U-Net (segment) and VGG16 classifier (classify) checkpoints only`);
   }
   const whole = (v: unknown): v is number => Number.isInteger(v) && (v as number) > 0;
   if (!whole(a.features) || !whole(a.depth) || !whole(a.inChannels) || !whole(a.outChannels)) {
@@ -89,22 +105,33 @@ function readCheckpoint(bytes: Uint8Array, file: string): Checkpoint {
   if (a.inChannels !== 3 || a.outChannels !== 1) {
     throw new dn.FormatError(`${file}: this U-Net takes ${a.inChannels} channel(s) to ${a.outChannels}; the page feeds RGB slices (3) and shows one mask (1)`);
   }
-  return { arch: a as UNetArchitecture, input: readInputSpec(meta, a.depth, file) };
+  return { arch: a as UNetArchitecture, depth: a.depth, input: readInputSpec(meta, a.depth, file) };
+}
+
+function buildUNet(arch: UNetArchitecture): dn.Module {
+  const { features, depth, inChannels, outChannels, up, batchNorm, norm, attention } = arch;
+  return dn.models.unet({ features, depth, inChannels, outChannels, attention: attention === true, ...(up ? { up } : {}), ...(norm ? { norm } : batchNorm !== undefined ? { batchNorm } : {}) });
+}
+
+/** The model-info words for one checkpoint's model, and any note on what the page assumes of it. */
+function describeModel(arch: UNetArchitecture | ClassifierArchitecture): { kind: string; note: string | null } {
+  if (arch.name === 'vggClassifier') return describeClassifier(arch);
+  return { kind: `${arch.attention ? 'Attention U-Net' : 'U-Net'}, ${arch.features} features, depth ${arch.depth}`, note: null };
 }
 
 /** The U-Net of one checkpoint file, its weights loaded; nothing is left allocated on an error. */
 async function modelOf(file: File): Promise<Checkpoint & { model: dn.Module }> {
   const bytes = new Uint8Array(await file.arrayBuffer());
-  const { arch, input } = readCheckpoint(bytes, file.name);
-  const { features, depth, inChannels, outChannels, up, batchNorm, norm, attention } = arch;
-  const model = dn.models.unet({ features, depth, inChannels, outChannels, attention: attention === true, ...(up ? { up } : {}), ...(norm ? { norm } : batchNorm !== undefined ? { batchNorm } : {}) });
+  const checkpoint = readCheckpoint(bytes, file.name);
+  const { arch } = checkpoint;
+  const model = arch.name === 'vggClassifier' ? buildClassifier(arch) : buildUNet(arch);
   try {
     applyCheckpoint(bytes, file.name, model);
   } catch (e) {
     model.dispose();
     throw e;
   }
-  return { model, arch, input };
+  return { ...checkpoint, model };
 }
 
 /**
@@ -118,8 +145,11 @@ async function loadCheckpointFiles(files: File[]): Promise<void> {
     for (const file of files) {
       const m = await modelOf(file);
       members.push(m);
-      if (m.arch.depth !== members[0].arch.depth) {
-        throw new dn.FormatError(`${file.name}: a U-Net of depth ${m.arch.depth}, and ${files[0].name} of depth ${members[0].arch.depth}: an ensemble's members must take slices of one size`);
+      if (m.arch.name !== members[0].arch.name) {
+        throw new dn.FormatError(`${file.name} holds a ${m.arch.name === 'unet' ? 'U-Net' : 'classifier'}, and ${files[0].name} a ${members[0].arch.name === 'unet' ? 'U-Net' : 'classifier'}: an ensemble's members must do the same task`);
+      }
+      if (m.depth !== members[0].depth) {
+        throw new dn.FormatError(`${file.name}: a U-Net of depth ${m.depth}, and ${files[0].name} of depth ${members[0].depth}: an ensemble's members must take slices of one size`);
       }
       if (!sameInput(m.input, members[0].input)) {
         throw new dn.FormatError(`${file.name} reads its slices ${describeInput(m.input)}, and ${files[0].name} ${describeInput(members[0].input)}: an ensemble's members must see the same input`);
@@ -132,15 +162,16 @@ async function loadCheckpointFiles(files: File[]): Promise<void> {
   const model = members.length === 1 ? members[0].model : new dn.train.EnsembleModel(members.map((m) => m.model));
   model.eval();
   loaded?.model.dispose();
-  const { arch, input } = members[0];
+  const { arch, depth, input } = members[0];
   const names = files.map((f) => f.name).join(', ');
-  loaded = { model, arch, input, file: names, ran: new Set() };
-  const kind = `${arch.attention ? 'Attention U-Net' : 'U-Net'}, ${arch.features} features, depth ${arch.depth}`;
-  const { info, note } = inputSentence(input, arch.depth);
+  loaded = { model, arch, depth, input, file: names, ran: new Set() };
+  const { kind, note: modelNote } = describeModel(arch);
+  const { info, note } = inputSentence(input, depth);
   byId('model-info').textContent =
     (members.length === 1 ? `${names}: ${kind}, ` : `Ensemble of ${members.length} checkpoints (${names}), their probabilities averaged: the first a ${kind}; `) +
     `${model.parameterCount().toLocaleString('en')} parameters. ${info}`;
-  showMessage(byId('model-note'), note);
+  const notes = [modelNote, note].filter((n): n is string => n !== null);
+  showMessage(byId('model-note'), notes.length ? notes.join(' ') : null);
 }
 
 /** Runs the model on the slice with the TTA setting in force, timing the pass (both, with flip). */
@@ -148,14 +179,22 @@ async function infer(s: SliceInput, m: LoadedModel): Promise<ShownSlice> {
   const tta = pageState.segmentOptions.tta;
   const first = !m.ran.has(tta);
   const started = performance.now();
-  const prob = await forwardOnce(m.model, s.input, [1, s.size, s.size, 3], tta);
+  const classifier = m.arch.name === 'vggClassifier';
+  const classified = classifier ? await classifySlice(m.model, s, tta) : null;
+  const prob = classifier ? new Float32Array(0) : await forwardOnce(m.model, s.input, [1, s.size, s.size, 3], tta);
   const inferenceMs = performance.now() - started;
   m.ran.add(tta);
-  return { ...s, prob, tta, inferenceMs, first };
+  return { ...s, prob, classified, tta, inferenceMs, first };
 }
 
 /** The slice's card under the options in force; also what the page state says of it. */
 function renderSlice(s: ShownSlice): HTMLElement {
+  if (s.classified) {
+    const result: SliceResult = { file: s.file, size: s.size, inferenceMs: s.inferenceMs, tta: s.tta, pTumour: s.classified.pTumour };
+    pageState.lastHeatMap = s.classified.heat;
+    pageState.results.push(result);
+    return resultCard(result, s, classifiedWords(s.classified), classifiedFigures(s, s.classified));
+  }
   const opts = pageState.segmentOptions;
   const { mask, shown: drawn, removedPixels } = maskSlice(s.prob, s.size, opts);
   const result: SliceResult = { file: s.file, size: s.size, inferenceMs: s.inferenceMs, tta: s.tta, tumourPixels: mask.reduce((n, v) => n + v, 0), removedPixels };
@@ -163,7 +202,8 @@ function renderSlice(s: ShownSlice): HTMLElement {
   pageState.lastMask = mask;
   pageState.results.push(result);
   const rgb8 = toRgb8(s.rgb, s.size, s.size);
-  return resultCard(result, s, [
+  const removed = removedPixels ? ` · post-processing removed ${removedPixels} pixel${removedPixels === 1 ? '' : 's'}` : '';
+  return resultCard(result, s, `${result.tumourPixels} tumour pixels${removed}`, [
     figure(rgb8, 'MRI (pre-contrast, FLAIR, post-contrast as RGB)', 'mri'),
     figure(probabilityToGray(s.prob, s.size, s.size), 'p(tumour)', 'probability'),
     figure(maskImage(drawn, s.size), opts.minLesionSize > 0 || opts.keepLargest ? 'mask (p ≥ 0.5, post-processed)' : 'mask (p ≥ 0.5)', 'mask'),
@@ -171,7 +211,8 @@ function renderSlice(s: ShownSlice): HTMLElement {
   ]);
 }
 
-function resultCard(r: SliceResult, s: ShownSlice, figures: HTMLElement[]): HTMLElement {
+/** A slice's card: its file, how it was read and run, what the model found (`found`), the figures. */
+function resultCard(r: SliceResult, s: ShownSlice, found: string, figures: HTMLElement[]): HTMLElement {
   const card = document.createElement('article');
   card.className = 'result';
   card.dataset.testid = 'result';
@@ -184,8 +225,7 @@ function resultCard(r: SliceResult, s: ShownSlice, figures: HTMLElement[]): HTML
   const resized = width === r.size && height === r.size ? `${r.size}×${r.size}` : `${width}×${height} resized to ${r.size}×${r.size}`;
   const passes = r.tta === 'flip' ? ' (flip TTA: both passes)' : '';
   const ms = `${r.inferenceMs.toFixed(1)} ms${s.first ? ' (first run, includes compiling the shaders)' : ''}`;
-  const removed = r.removedPixels ? ` · post-processing removed ${r.removedPixels} pixel${r.removedPixels === 1 ? '' : 's'}` : '';
-  details.textContent = `${resized}, ${s.normalised} · inference${passes} ${ms} · ${r.tumourPixels} tumour pixels${removed}`;
+  details.textContent = `${resized}, ${s.normalised} · inference${passes} ${ms} · ${found}`;
   const row = document.createElement('div');
   row.className = 'figures';
   row.append(...figures);
@@ -202,7 +242,7 @@ async function runSlices(): Promise<void> {
   pageState.results = [];
   shown = [];
   // Each card is drawn as soon as its slice is through, not after the whole batch.
-  for await (const input of readSlices(slices, m.input, m.arch.depth)) {
+  for await (const input of readSlices(slices, m.input, m.depth)) {
     const s = await infer(input, m);
     shown.push(s);
     results.append(renderSlice(s));

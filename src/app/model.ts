@@ -65,8 +65,11 @@ export function optimizerFor(c: TrainConfig, params: NamedParameter[]): Optimize
 export function buildModel(c: TrainConfig): RunModel {
   setInitSeed(c.seed);
   if (c.task === 'classify') {
-    const architecture = { name: 'vggClassifier', inputSize: c.size, widthScale: c.widthScale, hidden: 256, dropout: 0.3 };
-    const model = vggClassifier({ inputSize: c.size, widthScale: c.widthScale, freezeBase: c.weights !== null, preprocess: c.normalize === 'imagenet' && c.weights ? 'caffe' : 'none' });
+    // ImageNet's preprocessing is inside the model where the base has ImageNet weights: recorded, so
+    // that a checkpoint without its run folder (the web page) rebuilds the same model.
+    const preprocess = c.normalize === 'imagenet' && c.weights ? 'caffe' : 'none';
+    const architecture = { name: 'vggClassifier', inputSize: c.size, widthScale: c.widthScale, hidden: 256, dropout: 0.3, preprocess };
+    const model = vggClassifier({ inputSize: c.size, widthScale: c.widthScale, freezeBase: c.weights !== null, preprocess });
     const metrics: Record<string, MetricFn> = {
       accuracy: (s) => binaryReport(s.pred, s.target).accuracy,
       auc: (s) => binaryReport(s.pred, s.target).auc,

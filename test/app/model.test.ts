@@ -143,3 +143,20 @@ describe('classify loss selection', () => {
     for (const t of [p, y, bce, focal, wantBce, wantFocal]) t.dispose();
   });
 });
+
+describe('the classifier architecture a checkpoint records', () => {
+  it("says whether ImageNet's preprocessing is inside the model, as buildModel builds it", () => {
+    const cases = [
+      { weights: 'vgg.h5', normalize: 'imagenet', preprocess: 'caffe' },
+      { weights: null, normalize: 'imagenet', preprocess: 'none' },
+      { weights: 'vgg.h5', normalize: 'zscore', preprocess: 'none' },
+    ] as const;
+    for (const { weights, normalize, preprocess } of cases) {
+      const c: TrainConfig = { ...defaultConfig('classify'), size: 32, widthScale: 0.125, weights, normalize };
+      const built = buildModel(c);
+      expect(built.architecture, `${weights} ${normalize}`).toEqual({ name: 'vggClassifier', inputSize: 32, widthScale: 0.125, hidden: 256, dropout: 0.3, preprocess });
+      expect((built.model as dn.models.VggClassifier).base.preprocess, `${weights} ${normalize}`).toBe(preprocess);
+      built.model.dispose();
+    }
+  });
+});
