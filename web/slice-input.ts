@@ -8,8 +8,8 @@
 // the folder input, whose files carry a webkitRelativePath); where it gives none (files picked one
 // by one), the prefix alone, and the slice's card says so. Each file is decoded once. Hidden files
 // (macOS's `._X_1.tif` AppleDouble copies, `.git/`) are left out, as the data scan leaves them.
-// 'imagenet' and 'none': the 0..1 values as they are (a U-Net run normalises nothing on the host
-// for either; ImageNet preprocessing belongs to the VGG classifier). The size and normalisation
+// 'imagenet' and 'none': the 0..1 values as they are (nothing is normalised on the host for either;
+// ImageNet's preprocessing is inside the VGG classifier where its run had ImageNet weights). The size and normalisation
 // come from the checkpoint's metadata (`dawnet train` and the Train panel write them); an older
 // checkpoint has neither, and the page then assumes what it always did, and says so: the slice's
 // own side rounded to a multiple of 2^depth, and a z-score per slice.
@@ -62,7 +62,7 @@ export function describeInput(spec: InputSpec): string {
 const MODE_TEXT: Record<Normalize, string> = {
   zscore: 'z-scored per slice and channel',
   'zscore-volume': "z-scored per channel with the statistics of the patient's slices given together, per folder where the browser gives folders (a slice given alone: its own)",
-  imagenet: "not normalised ('imagenet': a U-Net run feeds the 0..1 values, as dawnet predict does)",
+  imagenet: "not normalised here ('imagenet': the 0..1 values, as dawnet predict feeds them; a classifier with ImageNet's preprocessing inside applies it itself)",
   none: 'not normalised (0..1 values)',
 };
 
