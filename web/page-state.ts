@@ -5,6 +5,14 @@
 
 import type { TtaMode } from '../src/train/tta.js';
 
+/** A patient's NIfTI downloads: the file names offered, and the slice numbers left blank. */
+export interface PatientVolumes {
+  patient: string;
+  slices: number;
+  missing: number[];
+  files: string[];
+}
+
 export interface SliceResult {
   file: string;
   /** Side of the square the slice was resized to before inference. */
@@ -41,6 +49,8 @@ export interface PageState {
   lastMask: Uint8Array | null;
   /** The Grad-CAM map, row-major [size, size] in [0, 1], of the slice classified last. */
   lastHeatMap: Float32Array | null;
+  /** The patients whose segmented slices are offered as NIfTI volumes (volumes.ts). */
+  volumes: PatientVolumes[];
   results: SliceResult[];
   /** Passes of the Segment panel over its slices, so a script can wait for the next one. */
   renders: number;
@@ -55,6 +65,7 @@ export const pageState: PageState = {
   lastProbabilities: null,
   lastMask: null,
   lastHeatMap: null,
+  volumes: [],
   results: [],
   renders: 0,
   losses: [],

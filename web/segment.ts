@@ -23,6 +23,7 @@ import { maskSlice, setupSegmentOptions } from './segment-options.js';
 import { MASK_FILE } from '../src/data/lgg-names.js';
 import { describeInput, givenFile, inputSentence, pickedFiles, readInputSpec, readSlices, sameInput, type GivenFile, type InputSpec, type SliceInput } from './slice-input.js';
 import { droppedFiles } from './dropped-files.js';
+import { offerVolumes } from './volumes.js';
 import { buildClassifier, classifiedFigures, classifiedWords, classifySlice, CLASSIFIER_DEPTH, describeClassifier, readClassifierArchitecture, type Classified, type ClassifierArchitecture } from './classify.js';
 
 interface UNetArchitecture {
@@ -247,6 +248,7 @@ async function runSlices(): Promise<void> {
     shown.push(s);
     results.append(renderSlice(s));
   }
+  offerShownVolumes();
   pageState.renders++;
   setStage('segment', 'done');
 }
@@ -261,8 +263,15 @@ async function redraw(): Promise<void> {
   }
   pageState.results = [];
   byId('results').replaceChildren(...shown.map(renderSlice));
+  offerShownVolumes();
   pageState.renders++;
   setStage('segment', 'done');
+}
+
+/** The segmented slices on show as NIfTI downloads, by patient, their masks as drawn (volumes.ts). */
+function offerShownVolumes(): void {
+  const opts = pageState.segmentOptions;
+  offerVolumes(shown.filter((s) => !s.classified).map((s) => ({ ...s, mask: maskSlice(s.prob, s.size, opts).mask })));
 }
 
 /** Runs `job` after the work queued before it (files and option changes alike); a failure is shown in the panel. */

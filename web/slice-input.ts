@@ -38,6 +38,8 @@ export interface SliceInput {
   input: Float32Array;
   /** How `input` was normalised, as the slice's card says it. */
   normalised: string;
+  /** The patient volume the slice belongs to (its folder and kaggle_3m prefix). */
+  volume: VolumeOf;
 }
 
 /** The size and normalisation in a checkpoint's metadata, checked; FormatError for values no run writes. */
@@ -192,7 +194,7 @@ function normalise(f: GivenFile, d: Decoded, mode: Normalize, volumes: Map<strin
     applyStats(input, size * size, count > 1 ? volume!.stats : channelStats([input], size * size, 3));
     if (mode === 'zscore-volume') normalised = volumeText(v, count);
   }
-  return { file: f.file.name, info, size, rgb, input, normalised };
+  return { file: f.file.name, info, size, rgb, input, normalised, volume: volumeOf(f) };
 }
 
 /**
