@@ -231,14 +231,6 @@ describe.skipIf(!hasChromium)('the page in headless Chromium', () => {
     await context.close();
   });
 
-  /** Runs `change` and waits for the Segment panel's next pass over its slices, which must not fail. */
-  async function nextRender(page: Page, change: () => Promise<unknown>): Promise<void> {
-    const before = await page.evaluate(() => window.__dawnet.renders);
-    await change();
-    await page.waitForFunction((n) => window.__dawnet.renders > n || document.body.dataset.segment === 'error', before, { timeout: 30_000 });
-    expect(await page.locator('#segment-error').textContent()).toBe('');
-  }
-
   /** What the page drew and holds for its (only) slice: the mask canvas's pixels as 0/1 and its state. */
   const shown = (page: Page) =>
     page.evaluate(() => {
@@ -277,21 +269,21 @@ describe.skipIf(!hasChromium)('the page in headless Chromium', () => {
     await openPage(page);
     await page.setInputFiles('#checkpoint-input', path);
     await page.waitForSelector('body[data-segment="model-loaded"], body[data-segment="error"]');
-    await nextRender(page, () => page.setInputFiles('#slice-input', { name: 'slice.tif', mimeType: 'image/tiff', buffer: Buffer.from(tiff) }));
+    await fx.nextRender(page, () => page.setInputFiles('#slice-input', { name: 'slice.tif', mimeType: 'image/tiff', buffer: Buffer.from(tiff) }));
     expectClose('page probabilities without TTA vs Node', (await shown(page)).prob, plain, { atol: 1e-4, rtol: 0 });
 
     // (a) TTA re-runs the model: the page must now give predictWithTta's average, and lose it again.
-    await nextRender(page, () => page.check('#tta-input'));
+    await fx.nextRender(page, () => page.check('#tta-input'));
     let got = await shown(page);
     expect(got.result.tta).toBe('flip');
     expect(got.details).toContain('flip TTA: both passes');
     expectClose('page probabilities with flip TTA vs Node predictWithTta', got.prob, flip, { atol: 1e-4, rtol: 0 });
-    await nextRender(page, () => page.uncheck('#tta-input'));
+    await fx.nextRender(page, () => page.uncheck('#tta-input'));
     expectClose('page probabilities after TTA is off again vs Node', (await shown(page)).prob, plain, { atol: 1e-4, rtol: 0 });
 
     // (b) The threshold U-Net's mask is the planted slice's; post-processing must match postprocessMask's.
-    await nextRender(page, () => page.setInputFiles('#checkpoint-input', thresholdPath));
-    await nextRender(page, () => page.setInputFiles('#slice-input', { name: 'planted.tif', mimeType: 'image/tiff', buffer: Buffer.from(planted) }));
+    await fx.nextRender(page, () => page.setInputFiles('#checkpoint-input', thresholdPath));
+    await fx.nextRender(page, () => page.setInputFiles('#slice-input', { name: 'planted.tif', mimeType: 'image/tiff', buffer: Buffer.from(planted) }));
     got = await shown(page);
     expect(got.drawn).toEqual(thresholded);
     expect(got.result.removedPixels).toBe(0);
@@ -300,7 +292,7 @@ describe.skipIf(!hasChromium)('the page in headless Chromium', () => {
       { change: () => page.check('#keep-largest-input'), opts: { minSize: 10, keepLargest: true }, removed: 16 },
     ];
     for (const { change, opts, removed } of cases) {
-      await nextRender(page, change);
+      await fx.nextRender(page, change);
       const want = postprocessMask(thresholded, square, { ...opts, connectivity: 8 });
       expect(want.removedVoxels, 'the fixture').toBe(removed);
       got = await shown(page);

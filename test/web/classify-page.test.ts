@@ -75,14 +75,6 @@ async function openPage(): Promise<{ page: Page; problems: string[] }> {
   return { page, problems };
 }
 
-/** Runs `change` and waits for the panel's next pass over its slices, which must not fail. */
-async function nextRender(page: Page, change: () => Promise<unknown>): Promise<void> {
-  const before = await page.evaluate(() => window.__dawnet.renders);
-  await change();
-  await page.waitForFunction((n) => window.__dawnet.renders > n || document.body.dataset.segment === 'error', before, { timeout: 60_000 });
-  expect(await page.locator('#segment-error').textContent()).toBe('');
-}
-
 const shown = (page: Page) => page.evaluate(() => ({ result: window.__dawnet.results[0], heat: Array.from(window.__dawnet.lastHeatMap ?? []) }));
 
 describe.skipIf(!fx.hasChromium)('a classifier checkpoint in the page', () => {
@@ -94,7 +86,7 @@ describe.skipIf(!fx.hasChromium)('a classifier checkpoint in the page', () => {
     expect(await page.locator('#model-info').textContent()).toMatch(/^classifier\.safetensors: VGG16 classifier, width 0\.125, 32×32, [\d,]+ parameters\. Slices are resized to 32×32 and z-scored per slice and channel, as the checkpoint records/);
     expect(await page.locator('#model-note').isHidden()).toBe(true);
 
-    await nextRender(page, () => page.setInputFiles('#slice-input', { name: 'slice.tif', mimeType: 'image/tiff', buffer: Buffer.from(tiff) }));
+    await fx.nextRender(page, () => page.setInputFiles('#slice-input', { name: 'slice.tif', mimeType: 'image/tiff', buffer: Buffer.from(tiff) }), 60_000);
     let got = await shown(page);
     expect(got.result).toMatchObject({ file: 'slice.tif', size: SIDE, tta: 'none' });
     expect(got.result.tumourPixels).toBeUndefined();
@@ -106,7 +98,7 @@ describe.skipIf(!fx.hasChromium)('a classifier checkpoint in the page', () => {
     expect(await page.locator('[data-testid="result"] canvas').count()).toBe(2);
     expect(await page.locator('canvas[data-testid="gradcam"]').count()).toBe(1);
 
-    await nextRender(page, () => page.check('#tta-input'));
+    await fx.nextRender(page, () => page.check('#tta-input'), 60_000);
     got = await shown(page);
     expect(got.result.tta).toBe('flip');
     expectClose('page p(tumour), flip TTA', [got.result.pTumour!], [want.flip!.p], { atol: 1e-4, rtol: 0 });

@@ -9,6 +9,9 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
+import { expect } from 'vitest';
+// For the type of window.__dawnet inside page.evaluate (the file declares it globally).
+import type {} from '../../web/page-state.js';
 import { startServer, type StartedServer } from '../../src/cli/serve.js';
 import * as dn from '../../src/index.js';
 import { zscoreImages } from '../../src/data/normalize.js';
@@ -142,6 +145,17 @@ export async function thresholdProbabilities(bytes: Uint8Array, tiff: Uint8Array
   } finally {
     model.dispose();
   }
+}
+
+/**
+ * Runs `change` and waits for the Segment panel's next pass over its slices (`window.__dawnet.renders`),
+ * which must not fail.
+ */
+export async function nextRender(page: Page, change: () => Promise<unknown>, timeout = 30_000): Promise<void> {
+  const before = await page.evaluate(() => window.__dawnet.renders);
+  await change();
+  await page.waitForFunction((n) => window.__dawnet.renders > n || document.body.dataset.segment === 'error', before, { timeout });
+  expect(await page.locator('#segment-error').textContent()).toBe('');
 }
 
 export function watchProblems(page: Page): string[] {

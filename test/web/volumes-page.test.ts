@@ -38,14 +38,6 @@ afterAll(async () => {
 
 const slice = (n: number) => ({ name: `${PATIENT}_${n}.tif`, mimeType: 'image/tiff', buffer: Buffer.from(fx.makePlantedSlice()) });
 
-/** Runs `change` and waits for the panel's next pass over its slices, which must not fail. */
-async function nextRender(page: Page, change: () => Promise<unknown>): Promise<void> {
-  const before = await page.evaluate(() => window.__dawnet.renders);
-  await change();
-  await page.waitForFunction((n) => window.__dawnet.renders > n || document.body.dataset.segment === 'error', before, { timeout: 60_000 });
-  expect(await page.locator('#segment-error').textContent()).toBe('');
-}
-
 /** The mask volume the page offers, downloaded and read: its dims and voxels. */
 async function downloadedMask(page: Page): Promise<{ dims: number[]; voxels: number[] }> {
   const [download] = await Promise.all([page.waitForEvent('download'), page.click(`a[download="${PATIENT}_mask.nii.gz"]`)]);
@@ -64,7 +56,7 @@ describe.skipIf(!fx.hasChromium)('NIfTI volumes from the page', () => {
     await page.setInputFiles('#checkpoint-input', checkpoint);
     await page.waitForSelector('body[data-segment="model-loaded"], body[data-segment="error"]');
 
-    await nextRender(page, () => page.setInputFiles('#slice-input', [slice(1), slice(2), slice(4)]));
+    await fx.nextRender(page, () => page.setInputFiles('#slice-input', [slice(1), slice(2), slice(4)]));
     const offered = await page.evaluate(() => window.__dawnet.volumes);
     expect(offered).toEqual([{ patient: PATIENT, slices: 3, missing: [3], files: ['prob', 'mask', 'flair'].map((k) => `${PATIENT}_${k}.nii.gz`) }]);
     expect(await page.locator('[data-testid="volume-link"]').count()).toBe(3);
@@ -82,14 +74,14 @@ describe.skipIf(!fx.hasChromium)('NIfTI volumes from the page', () => {
 
     // Lesions under 10 pixels go (the 4-pixel speck; the staircase is one 12-pixel lesion, 8-connected):
     // the volume's masks go with them.
-    await nextRender(page, async () => (await page.fill('#min-lesion-input', '10'), await page.press('#min-lesion-input', 'Enter')));
+    await fx.nextRender(page, async () => (await page.fill('#min-lesion-input', '10'), await page.press('#min-lesion-input', 'Enter')));
     mask = await drawn();
     expect(mask.filter((v) => v === 1).length).toBe(36 + 12);
     got = await downloadedMask(page);
     for (const z of [0, 1, 3]) expect(got.voxels.slice(z * plane, (z + 1) * plane), `plane ${z}, post-processed`).toEqual(mask);
 
     // One slice of a patient on show: no volume is offered.
-    await nextRender(page, () => page.setInputFiles('#slice-input', [slice(2)]));
+    await fx.nextRender(page, () => page.setInputFiles('#slice-input', [slice(2)]));
     expect(await page.evaluate(() => window.__dawnet.volumes)).toEqual([]);
     expect(await page.locator('#volumes').isHidden()).toBe(true);
     expect(problems).toEqual([]);
