@@ -4,7 +4,7 @@
 // for the same input, without and with flip TTA; an older checkpoint that does not record ImageNet
 // preprocessing gets a note; a U-Net beside a classifier is refused as an ensemble.
 
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -103,6 +103,8 @@ describe.skipIf(!fx.hasChromium)('a classifier checkpoint in the page', () => {
     expect(got.result.tta).toBe('flip');
     expectClose('page p(tumour), flip TTA', [got.result.pTumour!], [want.flip!.p], { atol: 1e-4, rtol: 0 });
     expectClose('page Grad-CAM, flip TTA', got.heat, want.flip!.heat, { atol: 1e-3, rtol: 0 });
+    await mkdir(join(fx.ROOT, 'test-results'), { recursive: true });
+    await page.screenshot({ path: join(fx.ROOT, 'test-results', 'web-classify.png'), fullPage: true });
     expect(problems).toEqual([]);
     await page.close();
   });

@@ -4,7 +4,7 @@
 // mask as the page drew it at z = number - 1 and a blank plane at z = 2; post-processing redraws
 // the masks and the volumes with them; a patient with one slice on show is not offered.
 
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as nifti from 'nifti-reader-js';
@@ -79,6 +79,8 @@ describe.skipIf(!fx.hasChromium)('NIfTI volumes from the page', () => {
     expect(mask.filter((v) => v === 1).length).toBe(36 + 12);
     got = await downloadedMask(page);
     for (const z of [0, 1, 3]) expect(got.voxels.slice(z * plane, (z + 1) * plane), `plane ${z}, post-processed`).toEqual(mask);
+    await mkdir(join(fx.ROOT, 'test-results'), { recursive: true });
+    await page.screenshot({ path: join(fx.ROOT, 'test-results', 'web-volumes.png'), fullPage: true });
 
     // One slice of a patient on show: no volume is offered.
     await fx.nextRender(page, () => page.setInputFiles('#slice-input', [slice(2)]));
