@@ -12,9 +12,16 @@ export interface InitOptions {
   dawnOptions?: string[];
   /** Upper bound on bytes the buffer pool may hold; default: no bound beyond the device's. */
   memoryBudget?: number;
+  /**
+   * A device of your own (a WebGPU app's, or one from Dawn's `create()` in Node) for dawnet to run
+   * on instead of acquiring one: its buffers then mix with yours. dawnet never destroys it:
+   * shutdown() frees dawnet's buffers and lets go. Its features and limits are what it was
+   * requested with; dawnet uses subgroups and timestamp queries where they are there.
+   */
+  device?: GPUDevice;
 }
 
-const INIT_OPTIONS = ['powerPreference', 'dawnOptions', 'memoryBudget'];
+const INIT_OPTIONS = ['powerPreference', 'dawnOptions', 'memoryBudget', 'device'];
 
 /**
  * init's options, checked whether or not a device is already held: a misspelt key or a budget
@@ -35,6 +42,14 @@ export function checkInitOptions(options: unknown): asserts options is InitOptio
   if (o.dawnOptions !== undefined && !(Array.isArray(o.dawnOptions) && o.dawnOptions.every((d) => typeof d === 'string'))) {
     throw new ArgumentError(`init: dawnOptions must be an array of strings such as ['backend=vulkan'], got ${shown(o.dawnOptions)}`);
   }
+  if (o.device !== undefined) {
+    const d = o.device as Partial<GPUDevice> | null;
+    if (typeof d !== 'object' || d === null || typeof d.createBuffer !== 'function' || typeof d.queue !== 'object' || !(d.lost instanceof Promise)) {
+      throw new ArgumentError(`init: device must be a GPUDevice, got ${shown(o.device)}`);
+    }
+    const acquiring = ['powerPreference', 'dawnOptions'].filter((k) => o[k] !== undefined);
+    if (acquiring.length) throw new ArgumentError(`init: ${acquiring.join(' and ')} ${acquiring.length > 1 ? 'choose' : 'chooses'} the device dawnet acquires, and a device was given`);
+  }
   const budget = o.memoryBudget;
   if (budget !== undefined && !(typeof budget === 'number' && Number.isFinite(budget) && budget > 0)) {
     throw new ArgumentError(`init: memoryBudget must be a positive number of bytes, got ${shown(budget)}`);
@@ -53,7 +68,10 @@ export interface AdapterReport {
 
 export interface GpuContext {
   device: GPUDevice;
-  adapter: GPUAdapter;
+  /** The adapter's info (subgroup sizes among it); null where a given device does not say. */
+  adapterInfo: GPUAdapterInfo | null;
+  /** A device given to init(): never destroyed by dawnet. */
+  borrowed: boolean;
   report: AdapterReport;
   /** Set once the device is lost; every later call throws it. */
   lost: DeviceLostError | null;
@@ -105,6 +123,7 @@ async function getGpu(options: InitOptions): Promise<{ gpu: GPU; nodeGpu: GPU | 
 }
 
 export async function acquireDevice(options: InitOptions = {}): Promise<GpuContext> {
+  if (options.device) return contextOf(options.device, (options.device as { adapterInfo?: GPUAdapterInfo }).adapterInfo ?? null, null, true);
   const { gpu, nodeGpu } = await getGpu(options);
   const adapter = await gpu.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
   if (!adapter) {
@@ -131,7 +150,13 @@ export async function acquireDevice(options: InitOptions = {}): Promise<GpuConte
   // std::system_error): init() then shutdown() with nothing read in between, as a test or a CLI
   // run refused early does. The raw API showed it in 3 runs of 3, and none in 8 with this wait.
   if (nodeGpu) await device.queue.onSubmittedWorkDone();
-  const info = adapter.info ?? ({} as GPUAdapterInfo);
+  return contextOf(device, adapter.info ?? null, nodeGpu, false);
+}
+
+/** What the runtime keeps of a device, acquired (nodeGpu: Dawn's GPU object in Node) or given. */
+function contextOf(device: GPUDevice, adapterInfo: GPUAdapterInfo | null, nodeGpu: GPU | null, borrowed: boolean): GpuContext {
+  const info = adapterInfo ?? ({} as GPUAdapterInfo);
+  const isNode = typeof process !== 'undefined' && !!process.versions?.node;
   const limits: Record<string, number> = {};
   for (const key in device.limits) {
     const v = (device.limits as unknown as Record<string, unknown>)[key];
@@ -139,7 +164,8 @@ export async function acquireDevice(options: InitOptions = {}): Promise<GpuConte
   }
   const ctx: GpuContext = {
     device,
-    adapter,
+    adapterInfo,
+    borrowed,
     nodeGpu,
     lost: null,
     whenLost: device.lost.then((info) => {
@@ -156,7 +182,7 @@ export async function acquireDevice(options: InitOptions = {}): Promise<GpuConte
       architecture: info.architecture ?? '',
       device: info.device ?? '',
       description: info.description ?? '',
-      backend: nodeGpu ? 'dawn-node' : 'browser',
+      backend: isNode ? 'dawn-node' : 'browser',
       features: [...device.features].sort(),
       limits,
     },

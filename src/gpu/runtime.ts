@@ -5,7 +5,7 @@
 // an error scope named after the kernel; submits run inside one too. Their results are awaited at
 // the next readback or sync(), which rethrows the first as a KernelError naming the kernel.
 
-import { KernelError, LimitError, NoDeviceError } from '../errors.js';
+import { ArgumentError, KernelError, LimitError, NoDeviceError } from '../errors.js';
 import { BufferPool, largestBufferSize } from './buffer-pool.js';
 import { BindGroupCache } from './bind-group-cache.js';
 import { checkBindings } from './binding-checks.js';
@@ -350,7 +350,7 @@ export class Runtime {
 
   /** Awaits one of Dawn's promises; in Node without spinning a core while the GPU works. */
   private gpuWait<T>(pending: Promise<T>): Promise<T> {
-    return patientAwait(pending, this.ctx.nodeGpu !== null);
+    return patientAwait(pending, this.ctx.report.backend === 'dawn-node');
   }
 
   /** What a failed GPU wait throws: DeviceLostError if the device is (or soon says it is) lost. */
@@ -407,7 +407,10 @@ export class Runtime {
     if (this.released) return;
     this.released = true;
     this.gpuTimer.destroy();
-    this.device.destroy();
+    // A device given to init() stays its owner's: only dawnet's free buffers go (a live tensor's
+    // buffer goes when the tensor is disposed, graph/tensor.ts).
+    if (this.ctx.borrowed) this.pool.trim();
+    else this.device.destroy();
     // dawn.node holds a device that has listeners from the native side: this listener's closure
     // (the runtime, and through it the device) kept every shut-down device, its pool's buffers
     // and its Dawn instance alive for the life of the process, about 2 MB of RSS per init().
@@ -429,7 +432,12 @@ let released = false;
 
 export function initRuntime(options: InitOptions = {}): Promise<Runtime> {
   checkInitOptions(options);
-  if (current && !current.ctx.lost) return Promise.resolve(current);
+  if (current && !current.ctx.lost) {
+    if (options.device && options.device !== current.device) {
+      throw new ArgumentError('init: dawnet already runs on another device; call dn.shutdown() first to move it to the one given');
+    }
+    return Promise.resolve(current);
+  }
   if (acquiring) return acquiring;
   // A lost device's runtime is ended as shutdown() ends one: left as it was, it stayed reachable
   // from its device's listener (see release()) with all it held, once per loss of a long run.
@@ -438,7 +446,7 @@ export function initRuntime(options: InitOptions = {}): Promise<Runtime> {
   const pending = acquireDevice(options)
     .then((ctx) => {
       if (shutdowns !== generation) {
-        ctx.device.destroy();
+        if (!ctx.borrowed) ctx.device.destroy();
         throw new NoDeviceError('init: shutdown() was called before the device was acquired');
       }
       current = new Runtime(ctx);

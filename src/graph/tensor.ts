@@ -187,7 +187,11 @@ export class Tensor {
     const s = this.storage;
     if (!s) return;
     this.storage = null;
-    if (--s.refs === 0 && !s.owner.ended) s.owner.pool.release(s.buffer);
+    if (--s.refs === 0) {
+      if (!s.owner.ended) s.owner.pool.release(s.buffer);
+      // A device given to init() outlives dawnet's use of it: its buffers are freed one by one.
+      else if (s.owner.ctx.borrowed) s.buffer.destroy();
+    }
     if (this.grad) {
       this.grad.dispose();
       this.grad = null;

@@ -34,7 +34,7 @@ export function subgroupLanes(): number {
   const forced = lanesOverride.get(rt.device);
   if (forced) return forced;
   if (!rt.device.features.has('subgroups')) return 0;
-  const min = rt.ctx.adapter.info?.subgroupMinSize ?? 0;
+  const min = rt.ctx.adapterInfo?.subgroupMinSize ?? 0;
   return min >= SUBGROUP_LANES ? SUBGROUP_LANES : min >= 4 ? 4 : 0;
 }
 
