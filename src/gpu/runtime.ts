@@ -432,13 +432,14 @@ let released = false;
 
 export function initRuntime(options: InitOptions = {}): Promise<Runtime> {
   checkInitOptions(options);
-  if (current && !current.ctx.lost) {
-    if (options.device && options.device !== current.device) {
-      throw new ArgumentError('init: dawnet already runs on another device; call dn.shutdown() first to move it to the one given');
-    }
-    return Promise.resolve(current);
-  }
-  if (acquiring) return acquiring;
+  const given = options.device;
+  const onGiven = (r: Runtime): Runtime => {
+    if (given && given !== r.device) throw new ArgumentError('init: dawnet already runs on another device; call dn.shutdown() first to move it to the one given');
+    return r;
+  };
+  if (current && !current.ctx.lost) return Promise.resolve(onGiven(current));
+  // An init() still acquiring: a device given meanwhile must be the one it ends with.
+  if (acquiring) return given ? acquiring.then(onGiven) : acquiring;
   // A lost device's runtime is ended as shutdown() ends one: left as it was, it stayed reachable
   // from its device's listener (see release()) with all it held, once per loss of a long run.
   current?.destroy();

@@ -95,6 +95,14 @@ describe('init({ device })', () => {
     expect(await roundTrip([1])).toEqual([1]);
   });
 
+  it('refuses the device given while init() is still acquiring another', async () => {
+    const acquiring = dn.init();
+    await expect(dn.init({ device })).rejects.toThrow(/^init: dawnet already runs on another device/);
+    await acquiring;
+    expect(dn.gpuDevice()).not.toBe(device);
+    dn.shutdown();
+  });
+
   it('refuses what is not a device, and acquiring options beside one', async () => {
     await expect(dn.init({ device: {} as GPUDevice })).rejects.toThrow(/^init: device must be a GPUDevice, got \[object Object\]/);
     await expect(dn.init({ device, powerPreference: 'low-power' })).rejects.toThrow(/^init: powerPreference chooses the device dawnet acquires, and a device was given/);
