@@ -5,9 +5,12 @@
 // - it replaces modules (`vi.mock`, `vi.doMock`) or globals (`vi.stubGlobal`), or resets modules;
 // - it loads TensorFlow.js, whose WebGPU backend registers once per module graph, on the device
 //   of the first file that imports it;
-// - it checks what happens before the first `dn.init()` of a process.
-// test/meta/isolated-files.test.ts scans the test files for the first two and fails on a file
-// missing from this list.
+// - it checks what happens before the first `dn.init()` of a process;
+// - it makes a Dawn instance of its own (`webgpu`'s create), whose garbage collection dawn.node
+//   can crash a process on (a device destroyed before any wait on its queue): a crash then ends
+//   this file's worker, not another file's run.
+// test/meta/isolated-files.test.ts scans the test files for the markers of all but the third and
+// fails on a file missing from this list.
 export const ISOLATED_TEST_FILES = [
   // modules or globals replaced
   'test/app/postprocess-jobs.test.ts',
@@ -24,4 +27,6 @@ export const ISOLATED_TEST_FILES = [
   'test/bench/output-check.test.ts',
   // no device yet in the process
   'test/gpu/before-init.test.ts',
+  // a Dawn instance of its own
+  'test/gpu/init-device.test.ts',
 ];

@@ -12,6 +12,7 @@ const root = join(import.meta.dirname, '..', '..');
 const MARKERS: [RegExp, string][] = [
   [/\bvi\.(mock|doMock|stubGlobal|stubEnv|resetModules)\(/, 'replaces a module or global'],
   [/from '[^']*(@tensorflow\/|tfjs-peer|peer-tfjs)[^']*'|import\('[^']*(@tensorflow\/|peer-tfjs)/, 'loads TensorFlow.js'],
+  [/from 'webgpu'/, 'makes a Dawn instance of its own'],
 ];
 
 function testFiles(dir: string): string[] {
@@ -34,6 +35,7 @@ describe('test files that change the process run isolated', () => {
     expect(isolationReasons("vi.mock('../../src/app/run-model.js', () => ({}));")).toEqual(['replaces a module or global']);
     expect(isolationReasons("import { makePeer } from '../helpers/tfjs-peer.js';")).toEqual(['loads TensorFlow.js']);
     expect(isolationReasons("const tf = await import('@tensorflow/tfjs-core');")).toEqual(['loads TensorFlow.js']);
+    expect(isolationReasons("import { create, globals } from 'webgpu';")).toEqual(['makes a Dawn instance of its own']);
     expect(isolationReasons("const spy = vi.spyOn(module, 'run'); // restored by the set-up file")).toEqual([]);
   });
 
