@@ -7,11 +7,11 @@
 // for an older checkpoint the page takes it as absent, and says so.
 
 import * as dn from '../src/index.js';
+import { predictOne } from '../src/app/predict-job.js';
 import { heatmapOverlay } from '../src/report/heatmap.js';
 import { toRgb8 } from '../src/report/overlay.js';
 import type { TtaMode } from '../src/train/tta.js';
 import { figure } from './canvas.js';
-import { forwardOnce } from './infer.js';
 import type { SliceInput } from './slice-input.js';
 
 export interface ClassifierArchitecture {
@@ -62,21 +62,10 @@ export interface Classified {
   heat: Float32Array;
 }
 
-/** p(tumour) and the Grad-CAM map of one slice, both under `tta` (and the ensemble, where it is one). */
+/** p(tumour) and the Grad-CAM map of one slice, both under `tta` (and the ensemble, where it is one), as predict --explain computes them. */
 export async function classifySlice(model: dn.Module, s: SliceInput, tta: TtaMode): Promise<Classified> {
-  const shape = [1, s.size, s.size, 3];
-  const [pTumour] = await forwardOnce(model, s.input, shape, tta);
-  const x = dn.tensor(s.input, shape);
-  try {
-    const cam = dn.train.gradCam(model, x, { tta });
-    try {
-      return { pTumour, heat: await cam.toArray() };
-    } finally {
-      cam.dispose();
-    }
-  } finally {
-    x.dispose();
-  }
+  const { out, map } = await predictOne(model, dn.tensor(s.input, [1, s.size, s.size, 3]), tta, true);
+  return { pTumour: out[0], heat: map! };
 }
 
 /** The card's figures for a classified slice: the MRI, and the MRI under its Grad-CAM map. */

@@ -57,6 +57,8 @@ interface ShownSlice extends SliceInput {
   prob: Float32Array;
   /** Classification: p(tumour) and the Grad-CAM map. */
   classified: Classified | null;
+  /** Segmentation: the mask as last drawn (post-processed), for the NIfTI volumes. */
+  mask?: Uint8Array;
   tta: TtaMode;
   inferenceMs: number;
   first: boolean;
@@ -201,6 +203,7 @@ function renderSlice(s: ShownSlice): HTMLElement {
   const result: SliceResult = { file: s.file, size: s.size, inferenceMs: s.inferenceMs, tta: s.tta, tumourPixels: mask.reduce((n, v) => n + v, 0), removedPixels };
   pageState.lastProbabilities = s.prob;
   pageState.lastMask = mask;
+  s.mask = mask;
   pageState.results.push(result);
   const rgb8 = toRgb8(s.rgb, s.size, s.size);
   const removed = removedPixels ? ` · post-processing removed ${removedPixels} pixel${removedPixels === 1 ? '' : 's'}` : '';
@@ -270,8 +273,7 @@ async function redraw(): Promise<void> {
 
 /** The segmented slices on show as NIfTI downloads, by patient, their masks as drawn (volumes.ts). */
 function offerShownVolumes(): void {
-  const opts = pageState.segmentOptions;
-  offerVolumes(shown.filter((s) => !s.classified).map((s) => ({ ...s, mask: maskSlice(s.prob, s.size, opts).mask })));
+  offerVolumes(shown.filter((s): s is ShownSlice & { mask: Uint8Array } => !s.classified && s.mask !== undefined));
 }
 
 /** Runs `job` after the work queued before it (files and option changes alike); a failure is shown in the panel. */

@@ -290,7 +290,7 @@ async function predictSlices(model: Module, groups: readonly InputGroup[], outDi
  * One slice's output, and with `explain` its Grad-CAM map under the same TTA (and ensemble) as the
  * printed p(tumour); x is disposed however this ends.
  */
-async function predictOne(model: Module, x: Tensor, tta: TtaMode, explain: boolean): Promise<{ out: Float32Array; map: Float32Array | null }> {
+export async function predictOne(model: Module, x: Tensor, tta: TtaMode, explain: boolean): Promise<{ out: Float32Array; map: Float32Array | null }> {
   try {
     const y = noGrad(() => predictWithTta(model, x, tta));
     const out = await y.toArray();

@@ -6,13 +6,14 @@
 import * as nifti from 'nifti-reader-js';
 import { describe, expect, it } from 'vitest';
 import { encodeNiftiGz } from '../../src/io/nifti.js';
+import { PROB_AFFINE, PROB_VOLUME } from '../helpers/nifti-expected.js';
 
 const arrayBuffer = (b: Uint8Array): ArrayBuffer => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
 
 describe('NIfTI read by nifti-reader-js', () => {
   it('reads a float32 volume: dims, spacing, voxels, and one orientation in both transforms', () => {
     const data = Float32Array.from({ length: 3 * 2 * 4 }, (_, i) => i * 0.5);
-    const gz = arrayBuffer(encodeNiftiGz({ data, shape: [3, 2, 4], spacing: [0.5, 0.75, 2.5], description: 'p(tumour)' }));
+    const gz = arrayBuffer(encodeNiftiGz({ data, ...PROB_VOLUME }));
     expect(nifti.isCompressed(gz)).toBe(true);
     const raw = nifti.decompress(gz) as ArrayBuffer;
     expect(nifti.isNIFTI1(raw)).toBe(true);
@@ -20,12 +21,7 @@ describe('NIfTI read by nifti-reader-js', () => {
     expect(h.dims.slice(0, 4)).toEqual([3, 3, 2, 4]);
     expect(h.pixDims.slice(1, 4)).toEqual([0.5, 0.75, 2.5]);
     expect([h.datatypeCode, h.numBitsPerVoxel, h.vox_offset, h.description]).toEqual([16, 32, 352, 'p(tumour)']);
-    const sform = [
-      [-0.5, 0, 0, 1],
-      [0, -0.75, 0, 0.75],
-      [0, 0, 2.5, 0],
-      [0, 0, 0, 1],
-    ];
+    const sform = PROB_AFFINE;
     expect(h.affine).toEqual(sform);
     const fromQuaternion = h.convertNiftiQFormToNiftiSForm(h.quatern_b, h.quatern_c, h.quatern_d, h.qoffset_x, h.qoffset_y, h.qoffset_z, h.pixDims[1], h.pixDims[2], h.pixDims[3], h.pixDims[0]);
     expect(fromQuaternion).toEqual(sform);

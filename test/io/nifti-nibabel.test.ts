@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeNiftiGz } from '../../src/io/nifti.js';
+import { PROB_AFFINE, PROB_VOLUME } from '../helpers/nifti-expected.js';
 
 const PYTHON = '/usr/bin/python3';
 const hasNibabel = spawnSync(PYTHON, ['-c', 'import nibabel'], { stdio: 'ignore' }).status === 0;
@@ -57,7 +58,7 @@ describe.skipIf(!hasNibabel)('NIfTI read by nibabel', () => {
     const mask = Uint8Array.from([0, 1, 1, 0, 1, 0, 0, 1]);
     const probPath = join(dir, 'p_prob.nii.gz');
     const maskPath = join(dir, 'p_mask.nii.gz');
-    writeFileSync(probPath, encodeNiftiGz({ data: prob, shape: [3, 2, 4], spacing: [0.5, 0.75, 2.5], description: 'p(tumour)' }));
+    writeFileSync(probPath, encodeNiftiGz({ data: prob, ...PROB_VOLUME }));
     writeFileSync(maskPath, encodeNiftiGz({ data: mask, shape: [2, 2, 2] }));
     const [p, m] = readWithNibabel(probPath, maskPath);
 
@@ -65,13 +66,7 @@ describe.skipIf(!hasNibabel)('NIfTI read by nibabel', () => {
     expect(p.shape).toEqual([3, 2, 4]);
     expect(p.zooms).toEqual([0.5, 0.75, 2.5]);
     expect([p.dtype, p.units, p.codes, p.description]).toEqual(['float32', ['mm', 'unknown'], [2, 2], 'p(tumour)']);
-    // Voxel (0, 0, 0) at the right-anterior corner, columns going left, rows posterior, slices up.
-    const affine = [
-      [-0.5, 0, 0, 1],
-      [0, -0.75, 0, 0.75],
-      [0, 0, 2.5, 0],
-      [0, 0, 0, 1],
-    ];
+    const affine = PROB_AFFINE;
     expect(p.sform).toEqual(affine);
     // nibabel's qform, from the quaternion by its own arithmetic (in float64 from float32 fields).
     (p.qform as number[][]).forEach((row, r) => row.forEach((v, c) => expect(v).toBeCloseTo(affine[r][c], 6)));
