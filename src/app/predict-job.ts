@@ -30,7 +30,7 @@ import { postprocessMask } from '../train/components.js';
 import { predictWithTta, TTA_MODES, type TtaMode } from '../train/tta.js';
 import { heatmapOverlay } from '../report/heatmap.js';
 import { overlay, probabilityToGray, toRgb8 } from '../report/overlay.js';
-import { gradCam } from '../train/grad-cam.js';
+import { gradCamWithOutput } from '../train/grad-cam.js';
 import type { TrainConfig } from './config.js';
 import { checkSameInput, warnRepeatedMembers } from './ensemble-job.js';
 import { fileExists, readConfig, readJson, useRunTuning, writeJson } from './run-dir.js';
@@ -292,14 +292,20 @@ async function predictSlices(model: Module, groups: readonly InputGroup[], outDi
  */
 export async function predictOne(model: Module, x: Tensor, tta: TtaMode, explain: boolean): Promise<{ out: Float32Array; map: Float32Array | null }> {
   try {
-    const y = noGrad(() => predictWithTta(model, x, tta));
-    const out = await y.toArray();
-    y.dispose();
-    if (!explain) return { out, map: null };
-    const cam = gradCam(model, x, { tta });
-    const map = await cam.toArray();
-    cam.dispose();
-    return { out, map };
+    if (!explain) {
+      const y = noGrad(() => predictWithTta(model, x, tta));
+      const out = await y.toArray();
+      y.dispose();
+      return { out, map: null };
+    }
+    // One forward per view for both: gradCamWithOutput's output is predictWithTta's, to the bit.
+    const { map, output } = gradCamWithOutput(model, x, { tta });
+    try {
+      return { out: await output.toArray(), map: await map.toArray() };
+    } finally {
+      output.dispose();
+      map.dispose();
+    }
   } finally {
     x.dispose();
   }

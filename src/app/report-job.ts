@@ -11,7 +11,7 @@ import { noGrad } from '../graph/autograd.js';
 import { tensor } from '../graph/tensor.js';
 import { VggClassifier } from '../models/vgg16.js';
 import type { Module } from '../nn/module.js';
-import { gradCam } from '../train/grad-cam.js';
+import { gradCamWithOutput } from '../train/grad-cam.js';
 import { writeReport, type ReportData } from '../report/html.js';
 import { binaryReport, diceOf, overlap, type EmptyPolicy, type SurfaceReport } from '../train/metrics.js';
 import type { TrainConfig } from './config.js';
@@ -45,16 +45,14 @@ async function predictSamples(c: TrainConfig, model: Module, slices: LggSlice[],
   }
   model.eval();
   const x = tensor(input, [decoded.length, size, size, 3]);
-  const y = noGrad(() => model.forward(x));
+  // The classifier's evidence beside the tumour's outline: does it look where the tumour is? Its
+  // p(tumour) comes from the same forward (gradCamWithOutput), not a second one.
+  const explained = c.task === 'classify' && model instanceof VggClassifier ? gradCamWithOutput(model, x) : null;
+  const y = explained?.output ?? noGrad(() => model.forward(x));
   const out = await y.toArray();
   y.dispose();
-  // The classifier's evidence beside the tumour's outline: does it look where the tumour is?
-  let heat: Float32Array | null = null;
-  if (c.task === 'classify' && model instanceof VggClassifier) {
-    const cam = gradCam(model, x);
-    heat = await cam.toArray();
-    cam.dispose();
-  }
+  const heat = explained ? await explained.map.toArray() : null;
+  explained?.map.dispose();
   x.dispose();
   return decoded.map((d, i) => {
     const image = images.subarray(i * size * size * 3, (i + 1) * size * size * 3);

@@ -8,6 +8,10 @@
 // factor per image, which the scaling removes, except where the probability saturates at 1 in
 // float32 and the gradient underflows to zero. Everything runs on the GPU; nothing is recorded and
 // no weight's .grad changes (dn.gradients hands the gradient back).
+//
+// gradCamWithOutput also hands back the model's output from the same forwards (the head's last
+// layer run on the scores), which is what predict --explain prints: a second forward through
+// VGG16 for p(tumour) would double the work of explaining a slice.
 
 import { ArgumentError, ShapeError } from '../errors.js';
 import { describeValue, expectChoice, expectKnownOptions, expectOptions, expectTensor, nchwHint } from '../graph/args.js';
@@ -34,6 +38,16 @@ export interface GradCamParts {
   features: (x: Tensor) => Tensor;
   /** The feature map to the scores [N, classes]: logits, not probabilities. */
   score: (a: Tensor) => Tensor;
+  /** The scores to the model's output (the classifier's sigmoid); without it the output is the scores. */
+  output?: (scores: Tensor) => Tensor;
+}
+
+/** A Grad-CAM map and the model's output, from the same forward passes (gradCamWithOutput). */
+export interface GradCamWithOutput {
+  /** [N, H, W] in [0, 1], as gradCam returns it. */
+  map: Tensor;
+  /** What predictWithTta(model, x, tta) gives: the forward's output, averaged as it averages. */
+  output: Tensor;
 }
 
 export interface GradCamOptions {
@@ -53,7 +67,21 @@ const LAST_RELU = 'block5_relu3';
  * A module runs in eval mode (no dropout), whatever its mode, which is restored afterwards.
  */
 export function gradCam(model: Module | GradCamParts, x: Tensor, options: GradCamOptions = {}): Tensor {
-  const op = 'gradCam';
+  const { map, output } = explain('gradCam', model, x, options);
+  output.dispose();
+  return map;
+}
+
+/**
+ * gradCam's map and, from the same forwards, the model's output as predictWithTta(model, x, tta)
+ * gives it (the same values: the head's last layer run on the scores, members and mirrors averaged
+ * in the same order), so a caller who shows both runs the model once per view instead of twice.
+ */
+export function gradCamWithOutput(model: Module | GradCamParts, x: Tensor, options: GradCamOptions = {}): GradCamWithOutput {
+  return explain('gradCamWithOutput', model, x, options);
+}
+
+function explain(op: string, model: Module | GradCamParts, x: Tensor, options: GradCamOptions): GradCamWithOutput {
   expectTensor(op, 'x', x);
   if (x.rank !== 4) throw new ShapeError(`${op}: x must be images [N, H, W, C], got ${x.describe()}`);
   expectOptions(op, options, "{ layer: 'block5_relu3', output: 0 }");
@@ -64,23 +92,25 @@ export function gradCam(model: Module | GradCamParts, x: Tensor, options: GradCa
   const members = model instanceof EnsembleModel ? model.members : [model];
   const restore = model instanceof Module ? model.saveTrainingModes() : null;
   if (model instanceof Module) model.eval();
+  const tta = (options.tta ?? 'none') !== 'none';
   try {
     return noGrad(() =>
       scope(() => {
         // A scope each: one member's activations are freed before the next member runs.
-        const maps = members.map((m) =>
+        const perMember = members.map((m) =>
           scope(() => {
             const parts = partsOf(m, options.layer);
             if (m instanceof Module) expectInput(m, x);
-            const direct = mapOf(parts, x, output);
-            if ((options.tta ?? 'none') === 'none') return direct;
-            const mirrored = mapOf(parts, flip(x, { horizontal: true }), output);
-            return arithmetic('mul', arithmetic('add', direct, flip(mirrored, { horizontal: true })), 0.5);
+            const direct = mapOf(op, parts, x, output);
+            if (!tta) return { map: direct.map, outputs: [direct.output] };
+            const mirrored = mapOf(op, parts, flip(x, { horizontal: true }), output);
+            return { map: arithmetic('mul', arithmetic('add', direct.map, flip(mirrored.map, { horizontal: true })), 0.5), outputs: [direct.output, mirrored.output] };
           }),
         );
-        const total = maps.reduce((a, b) => arithmetic('add', a, b));
+        const total = perMember.map((v) => v.map).reduce((a, b) => arithmetic('add', a, b));
         const [n, h, w] = x.shape;
-        return reshape(maps.length > 1 ? arithmetic('mul', total, 1 / maps.length) : total, [n, h, w]);
+        const map = reshape(perMember.length > 1 ? arithmetic('mul', total, 1 / perMember.length) : total, [n, h, w]);
+        return { map, output: averageAsPredicted(perMember.map((v) => v.outputs), tta) };
       }),
     );
   } finally {
@@ -88,16 +118,36 @@ export function gradCam(model: Module | GradCamParts, x: Tensor, options: GradCa
   }
 }
 
-/** One model's map [N, H, W, 1], scaled to [0, 1] per image. */
-function mapOf(parts: GradCamParts, x: Tensor, output: number): Tensor {
+/**
+ * The members' outputs ([member][view]: the image, then its mirror) averaged in the order
+ * predictWithTta over an EnsembleModel averages them, so the values are the same to the bit: each
+ * view's mean over the members (summed in turn, times 1/members), then the views' mean, a map's
+ * mirror flipped back first.
+ */
+function averageAsPredicted(outputs: (readonly Tensor[])[], tta: boolean): Tensor {
+  const overMembers = (view: number): Tensor => {
+    if (outputs.length === 1) return outputs[0][view];
+    const total = outputs.map((o) => o[view]).reduce((a, b) => arithmetic('add', a, b));
+    return arithmetic('mul', total, 1 / outputs.length);
+  };
+  const direct = overMembers(0);
+  if (!tta) return direct;
+  const mirrored = overMembers(1);
+  const aligned = mirrored.rank === 4 ? flip(mirrored, { horizontal: true }) : mirrored;
+  return arithmetic('mul', arithmetic('add', direct, aligned), 0.5);
+}
+
+/** One model's map [N, H, W, 1], scaled to [0, 1] per image, and its output for x. */
+function mapOf(op: string, parts: GradCamParts, x: Tensor, output: number): { map: Tensor; output: Tensor } {
   const a = parts.features(x);
-  if (a.rank !== 4 || a.shape[0] !== x.shape[0]) throw new ShapeError(`gradCam: the features must be a map [N, h, w, K] for the ${x.shape[0]} images, got ${a.describe()}`);
+  if (a.rank !== 4 || a.shape[0] !== x.shape[0]) throw new ShapeError(`${op}: the features must be a map [N, h, w, K] for the ${x.shape[0]} images, got ${a.describe()}`);
   const leaf = a.share();
   leaf.requiresGrad = true;
   const scores = enableGrad(() => parts.score(leaf));
   const [n, classes] = scores.shape;
-  if (scores.rank !== 2 || n !== x.shape[0]) throw new ShapeError(`gradCam: the scores must be [N, classes] for the ${x.shape[0]} images, got ${scores.describe()}`);
-  if (output >= classes) throw new ArgumentError(`gradCam: output ${output} is not one of the ${classes} score column(s)`);
+  if (scores.rank !== 2 || n !== x.shape[0]) throw new ShapeError(`${op}: the scores must be [N, classes] for the ${x.shape[0]} images, got ${scores.describe()}`);
+  if (output >= classes) throw new ArgumentError(`${op}: output ${output} is not one of the ${classes} score column(s)`);
+  const modelOutput = parts.output ? parts.output(scores) : scores.share();
   // Each image's score depends on its own map only: one backward of their sum gives every image's.
   const picked = enableGrad(() => sum(slice(scores, [0, output], [n, 1])));
   const g = picked.requiresGrad ? gradients(picked, leaf) : null;
@@ -106,7 +156,7 @@ function mapOf(parts: GradCamParts, x: Tensor, output: number): Tensor {
   const peak = max(cam, [1, 2, 3], true);
   // A map with no positive evidence stays 0 (0 / tiny), not NaN.
   const scaled = arithmetic('div', cam, arithmetic('add', peak, 1e-30));
-  return upsample2d(scaled, { size: [x.shape[1], x.shape[2]], mode: 'bilinear' });
+  return { map: upsample2d(scaled, { size: [x.shape[1], x.shape[2]], mode: 'bilinear' }), output: modelOutput };
 }
 
 /**
@@ -144,5 +194,6 @@ function partsOf(model: Module | GradCamParts, layer: string | undefined): GradC
       // The classifier's head ends in its sigmoid: the logit is the layer before.
       return head ? head.forwardRange(f, 0, head.layers.length - 1) : vgg.top!.forward(f);
     },
+    ...(head ? { output: (scores: Tensor) => head.forwardRange(scores, head.layers.length - 1, head.layers.length) } : {}),
   };
 }

@@ -23,5 +23,5 @@ export { multiClassReport } from './multiclass-metrics.js';
 export type { MultiClassReport, MultiClassOptions } from './multiclass-metrics.js';
 export { labelComponents, postprocessMask, postprocessVolumes } from './components.js';
 export type { Components, Connectivity, PostprocessOptions, PostprocessResult, VolumePostprocess } from './components.js';
-export { gradCam } from './grad-cam.js';
-export type { GradCamOptions, GradCamParts } from './grad-cam.js';
+export { gradCam, gradCamWithOutput } from './grad-cam.js';
+export type { GradCamOptions, GradCamParts, GradCamWithOutput } from './grad-cam.js';

@@ -5,7 +5,7 @@
 
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as dn from '../../src/index.js';
 import { defaultConfig, type TrainConfig } from '../../src/app/config.js';
 import { buildModel } from '../../src/app/model.js';
@@ -14,6 +14,7 @@ import { runFiles } from '../../src/app/run-dir.js';
 import { scanLgg } from '../../src/data/lgg.js';
 import { writeSyntheticDataset } from '../../src/data/synth.js';
 import { decodePng } from '../../src/io/png.js';
+import { Conv2d } from '../../src/nn/layers.js';
 import type { Module } from '../../src/nn/module.js';
 import { heatmapOverlay } from '../../src/report/heatmap.js';
 import { toRgb8 } from '../../src/report/overlay.js';
@@ -49,7 +50,12 @@ afterAll(() => {
 describe('predict --explain', () => {
   it('writes each slice under its Grad-CAM map, the same TTA as p(tumour), which it leaves as it was', async () => {
     const out = join(work, 'explained');
+    // The model runs once per view for p(tumour) and the map together: VGG16's 13 convs (each
+    // fused with its ReLU) per view, two views (flip), two slices.
+    const convs = vi.spyOn(Conv2d.prototype, 'forwardRelu');
     const results = await runPredict(config.out, slices, out, () => {}, { explain: true, tta: 'flip' });
+    expect(convs).toHaveBeenCalledTimes(2 * 2 * 13);
+    convs.mockRestore();
     const plain = await runPredict(config.out, slices, join(work, 'plain'), () => {}, { tta: 'flip' });
     expect(results.map((r) => r.probability)).toEqual(plain.map((r) => r.probability));
     model.eval();
