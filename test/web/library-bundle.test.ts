@@ -4,7 +4,8 @@
 // web/app.ts's own bundle; this is the published one, and the paths a page reaches only through
 // it: weights fetched as bytes (safetensors, a PyTorch .pt, a Keras .h5 through h5wasm, a chunk
 // loaded on the first .h5), encodeWeights for a download, TIFF slices decoded from fetched bytes, init() after
-// shutdown(), and the file-system functions saying what to use in a browser instead.
+// shutdown(), init({ device }) on the page's own device, and the file-system functions saying what
+// to use in a browser instead.
 
 import { execFileSync } from 'node:child_process';
 import { copyFile, cp, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
@@ -260,6 +261,55 @@ describe.skipIf(!hasChromium)('dist/browser/dawnet.js in a page', () => {
       return { afterShutdown: afterShutdown?.name, stale: stale?.name, sum };
     });
     expect(got).toEqual({ afterShutdown: 'NoDeviceError', stale: 'NoDeviceError', sum: 9 });
+  });
+
+  it("runs on the page's own device (init({ device })), and shutdown() leaves that device working", async () => {
+    const got = await page.evaluate(async () => {
+      const { dn, failure } = window;
+      dn.shutdown();
+      // The device a page's own WebGPU code made, as a framework would make it.
+      const adapter = (await navigator.gpu.requestAdapter())!;
+      const requiredFeatures = (['subgroups'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
+      const device = await adapter.requestDevice({ label: "the page's", requiredFeatures });
+      let lost = false;
+      void device.lost.then(() => (lost = true));
+      await dn.init({ device });
+      const same = dn.gpuDevice() === device;
+      // A conv over a 4x4 image, every tap of a 3x3 kernel 1 ('valid'): each output sums its patch.
+      const x = dn.tensor(Array.from({ length: 16 }, (_, i) => i), [1, 4, 4, 1]);
+      const w = dn.full([3, 3, 1, 1], 1);
+      const conv = Array.from(await dn.conv2d(x, w, null, { padding: 'valid' }).toArray());
+      // The page's buffer into a tensor, multiplied by dawnet on the same device.
+      const mine = device.createBuffer({ size: 16, usage: GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+      device.queue.writeBuffer(mine, 0, Float32Array.of(1, 2, 3, 4));
+      const t = dn.fromGPUBuffer(mine, [2, 2]);
+      const product = Array.from(await dn.matmul(t, t).toArray());
+      const other = await (await navigator.gpu.requestAdapter())!.requestDevice();
+      const another = await failure(() => dn.init({ device: other }));
+      other.destroy();
+      dn.shutdown();
+      // The page's own round trip on its device after dawnet let go of it.
+      const dst = device.createBuffer({ size: 16, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+      const encoder = device.createCommandEncoder();
+      encoder.copyBufferToBuffer(mine, 0, dst, 0, 16);
+      device.queue.submit([encoder.finish()]);
+      await dst.mapAsync(GPUMapMode.READ);
+      const roundTrip = Array.from(new Float32Array(dst.getMappedRange().slice(0)));
+      dst.unmap();
+      await device.queue.onSubmittedWorkDone();
+      const lostAfterShutdown = lost;
+      mine.destroy();
+      dst.destroy();
+      device.destroy();
+      await dn.init();
+      return { same, conv, product, another: another?.message ?? null, roundTrip, lostAfterShutdown };
+    });
+    expect(got.same).toBe(true);
+    expect(got.conv).toEqual([45, 54, 81, 90]);
+    expect(got.product).toEqual([7, 10, 15, 22]);
+    expect(got.another).toMatch(/^init: /);
+    expect(got.roundTrip).toEqual([1, 2, 3, 4]);
+    expect(got.lostAfterShutdown).toBe(false);
   });
 
   it('left nothing on the console', () => {
