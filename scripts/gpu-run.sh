@@ -80,6 +80,9 @@ note "node: $("$NODE" -v) from $BUNDLE ($(tr '\n' ';' <"$BUNDLE/VERSIONS"))"
 
 # The Vulkan loader and glvnd: the machine's own where it has them.
 # (ldconfig's list is read first: grep -q would stop early and fail the pipe under pipefail.)
+# ldconfig lives in /sbin, which a PATH set for a plain user lacks: without it every library would
+# look missing and the packages below would be unpacked over the machine's own.
+PATH=$PATH:/usr/sbin:/sbin
 LIBS=$(ldconfig -p 2>/dev/null || true)
 has_lib() { grep -q "^[[:space:]]*$1 " <<<"$LIBS"; }
 # As root on a machine without them, the bundle's Debian packages go into / (what the device
