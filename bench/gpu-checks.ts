@@ -29,7 +29,7 @@ import { tverskyBackwardRef, tverskyForwardRef, type TverskyRefOptions } from '.
 import { sigmoidFocalBackwardRef, sigmoidFocalForwardRef } from '../src/reference/focal-loss.js';
 import { argExtremumRef, extremumBackwardRef, extremumRef } from '../src/reference/extrema.js';
 import { binaryMoreForwardRef, maximumBackwardRef, whereBackwardRef, whereRef } from '../src/reference/elementwise-more.js';
-import { gatherBackwardRef, gatherRef, stridedSliceIndices, tileIndices } from '../src/reference/slice.js';
+import { gatherBackwardRef, gatherRef, indexGatherIndices, stridedSliceIndices, tileIndices } from '../src/reference/slice.js';
 import { groupNormBackwardRef, groupNormForwardRef } from '../src/reference/groupnorm.js';
 import { softmaxBackwardRef, softmaxCrossEntropyBackwardRef, softmaxCrossEntropyRef, softmaxRef } from '../src/reference/softmax.js';
 import { upsample2dBackwardRef, upsample2dRef } from '../src/reference/upsample.js';
@@ -359,6 +359,16 @@ function libraryOpChecks(): GpuCheck[] {
       gpu: ([x]) => dn.tile(x, [2, 1, 3]),
       cpu: ([x], dy) => {
         const index = tileIndices(x.shape, [2, 1, 3]);
+        return { y: gatherRef(x, index), grads: [gatherBackwardRef(dy, x.shape, index)] };
+      },
+    },
+    {
+      // Repeated and unordered ids on a middle axis, in vec4s (8 channels).
+      name: 'gather [3,10,5,8] axis 1 ids [7,0,7,3,9,7]',
+      inputs: [{ shape: [3, 10, 5, 8], grad: true }],
+      gpu: ([x]) => dn.gather(x, [7, 0, 7, 3, 9, 7], 1),
+      cpu: ([x], dy) => {
+        const index = indexGatherIndices(x.shape, [7, 0, 7, 3, 9, 7], 1);
         return { y: gatherRef(x, index), grads: [gatherBackwardRef(dy, x.shape, index)] };
       },
     },

@@ -1,11 +1,13 @@
 // The general-purpose ops beside the model kernels, at the U-Net's l1 activations (batch 16,
 // 256x256x32 at scale 1) and a multi-class map (4 classes): a global max over space, argmax over
 // the classes (a multi-class prediction), a centre crop, a 2x2 tile, a selection and a pairwise
-// maximum, and a layer norm over 768-wide rows (a transformer's width; 8192 rows at scale 1). All
-// are memory bound: the work is the bytes the op must read and write at least.
+// maximum, an embedding table's lookup (gather), and a layer norm over 768-wide rows (a
+// transformer's width; 8192 rows at scale 1). All are memory bound: the work is the bytes the op
+// must read and write at least.
 //
 // tfjs: tf.max, tf.argMax, tf.slice, tf.tile, tf.where (its condition a bool tensor, made untimed
-// from the same comparison dawnet's float mask is), tf.maximum; the layer norm written with
+// from the same comparison dawnet's float mask is), tf.maximum, tf.gather (int32 ids, made untimed
+// from the same numbers as dawnet's float ids); the layer norm written with
 // tf.moments as tf.layers.layerNormalization computes it. tfjs has no gelu op, so none is timed.
 
 import { count, dims, f32Bytes, family, scaled, type BenchCase } from '../case.js';
@@ -21,6 +23,8 @@ function cases(dn: Ops, scale: number): BenchCase[] {
   const crop = [x[0], half, half, 32];
   const small = [scaled(16, scale), half, half, 32];
   const rows = [scaled(8192, scale), 768];
+  const table = [scaled(32768, scale), 256];
+  const ids = scaled(4096, scale);
   const out: BenchCase[] = [
     {
       id: 'max-hw/unet-l1',
@@ -83,6 +87,19 @@ function cases(dn: Ops, scale: number): BenchCase[] {
       inputs: [{ name: 'a', shape: x }, { name: 'b', shape: x }],
       dawnet: ([a, b]) => dn.maximum(a, b),
       tfjs: (tf, [a, b]) => tf.maximum(a, b),
+    },
+    {
+      // An embedding table's lookup: 4096 ids into 32768 rows of 256 (8 MiB of 32 MiB read at scale 1).
+      id: 'gather-rows/embedding',
+      group: 'library',
+      shape: `${dims(table)} [${ids}]`,
+      metric: 'bytes',
+      work: f32Bytes(ids, ids * 256, ids * 256),
+      inputs: [{ name: 'table', shape: table }, { name: 'u', shape: [ids] }],
+      dawnetSetup: ([, u]) => [dn.floor(dn.scale(dn.addScalar(u, 1), table[0] / 2))],
+      tfjsSetup: (tf, [, u]) => [tf.cast(tf.floor(tf.mul(tf.add(u, 1), table[0] / 2)), 'int32')],
+      dawnet: ([t, , id]) => dn.gather(t, id, 0),
+      tfjs: (tf, [t, , id]) => tf.gather(t, id, 0),
     },
     {
       id: 'layerNorm/rows-768',

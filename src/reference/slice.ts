@@ -1,9 +1,10 @@
-// CPU references (float64) for slice, stridedSlice, reverse, tile, stack and unstack.
+// CPU references (float64) for slice, stridedSlice, reverse, tile, gather, stack and unstack.
 //
-// The first four are gathers: y[c_0, …, c_k] = x[index_0[c_0], …, index_k[c_k]], with one list of
+// The first five are gathers: y[c_0, …, c_k] = x[index_0[c_0], …, index_k[c_k]], with one list of
 // x indices per axis, written out below the way each op is documented (tf.slice, Python slicing,
-// tf.reverse, tf.tile). The backward of a gather is its adjoint: dx[j] = Σ dy[c] over every c
-// that reads j (at most one c for a slice or a reverse, one per tile for tile).
+// tf.reverse, tf.tile, tf.gather). The backward of a gather is its adjoint: dx[j] = Σ dy[c] over
+// every c that reads j (at most one c for a slice or a reverse, one per tile for tile, one per
+// time an id is listed for gather).
 
 import { ndZeros, type NdArray } from './array.js';
 
@@ -64,6 +65,11 @@ export function reverseIndices(shape: number[], axes: number[]): number[][] {
 /** tf.tile: axis d is 0…n−1 over again, reps[d] times. */
 export function tileIndices(shape: number[], reps: number[]): number[][] {
   return shape.map((n, d) => Array.from({ length: n * reps[d] }, (_, i) => i % n));
+}
+
+/** tf.gather along `axis` with a list of ids (whole numbers in range): that axis is the list, the others whole. */
+export function indexGatherIndices(shape: number[], ids: number[], axis: number): number[][] {
+  return shape.map((n, d) => (d === axis ? ids.slice() : count(0, n)));
 }
 
 export function gatherRef(x: NdArray, index: number[][]): NdArray {
