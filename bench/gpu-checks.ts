@@ -328,6 +328,8 @@ function lesionLossChecks(): GpuCheck[] {
 }
 
 /** The general-purpose ops: extrema, gathers, selections, gelu, layer norm. */
+const FORTY_IDS = Array.from({ length: 40 }, (_, i) => (i * 7) % 3);
+
 function libraryOpChecks(): GpuCheck[] {
   const sliced = { begin: [1, -2, 0, 1], end: [4, 0, 11, 6], strides: [2, -3, 4, 2] };
   return [
@@ -369,6 +371,16 @@ function libraryOpChecks(): GpuCheck[] {
       gpu: ([x]) => dn.gather(x, [7, 0, 7, 3, 9, 7], 1),
       cpu: ([x], dy) => {
         const index = indexGatherIndices(x.shape, [7, 0, 7, 3, 9, 7], 1);
+        return { y: gatherRef(x, index), grads: [gatherBackwardRef(dy, x.shape, index)] };
+      },
+    },
+    {
+      // 40 ids into 3 rows: its gradient scans the ids (the case above sorts them).
+      name: 'gather [2,3,2] axis 1, 40 ids',
+      inputs: [{ shape: [2, 3, 2], grad: true }],
+      gpu: ([x]) => dn.gather(x, FORTY_IDS, 1),
+      cpu: ([x], dy) => {
+        const index = indexGatherIndices(x.shape, FORTY_IDS, 1);
         return { y: gatherRef(x, index), grads: [gatherBackwardRef(dy, x.shape, index)] };
       },
     },

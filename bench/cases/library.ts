@@ -1,15 +1,18 @@
 // The general-purpose ops beside the model kernels, at the U-Net's l1 activations (batch 16,
 // 256x256x32 at scale 1) and a multi-class map (4 classes): a global max over space, argmax over
 // the classes (a multi-class prediction), a centre crop, a 2x2 tile, a selection and a pairwise
-// maximum, an embedding table's lookup (gather), and a layer norm over 768-wide rows (a
+// maximum, an embedding table's lookup (gather) and its gradient, and a layer norm over 768-wide rows (a
 // transformer's width; 8192 rows at scale 1). All are memory bound: the work is the bytes the op
 // must read and write at least.
 //
 // tfjs: tf.max, tf.argMax, tf.slice, tf.tile, tf.where (its condition a bool tensor, made untimed
 // from the same comparison dawnet's float mask is), tf.maximum, tf.gather (int32 ids, made untimed
-// from the same numbers as dawnet's float ids); the layer norm written with
+// from the same numbers as dawnet's float ids) and tf.unsortedSegmentSum (gather's gradient in
+// tfjs); the layer norm written with
 // tf.moments as tf.layers.layerNormalization computes it. tfjs has no gelu op, so none is timed.
 
+import type * as TF from '@tensorflow/tfjs-core';
+import { backwardWay, gatherBackward, withBackwardWay } from '../../src/kernels/index-gather-backward.js';
 import { count, dims, f32Bytes, family, scaled, type BenchCase } from '../case.js';
 
 type Ops = typeof import('../../src/index.js');
@@ -25,6 +28,7 @@ function cases(dn: Ops, scale: number): BenchCase[] {
   const rows = [scaled(8192, scale), 768];
   const table = [scaled(32768, scale), 256];
   const ids = scaled(4096, scale);
+  const layout = { outer: 1, n: table[0], inner: 256 };
   const out: BenchCase[] = [
     {
       id: 'max-hw/unet-l1',
@@ -100,6 +104,22 @@ function cases(dn: Ops, scale: number): BenchCase[] {
       tfjsSetup: (tf, [, u]) => [tf.cast(tf.floor(tf.mul(tf.add(u, 1), table[0] / 2)), 'int32')],
       dawnet: ([t, , id]) => dn.gather(t, id, 0),
       tfjs: (tf, [t, , id]) => tf.gather(t, id, 0),
+    },
+    {
+      // Its gradient: each of the table's rows summed over the ids that picked it (tfjs: gather's
+      // own gradient, tf.unsortedSegmentSum), both ways of dawnet's timed beside each other.
+      id: 'gather-rows.backward/embedding',
+      group: 'library',
+      shape: `[${ids},256] -> ${dims(table)}`,
+      metric: 'bytes',
+      work: f32Bytes(ids, ids * 256, count(table)),
+      inputs: [{ name: 'dy', shape: [ids, 256] }, { name: 'u', shape: [ids] }],
+      dawnetSetup: ([, u]) => [dn.floor(dn.scale(dn.addScalar(u, 1), table[0] / 2))],
+      tfjsSetup: (tf, [, u]) => [tf.cast(tf.floor(tf.mul(tf.add(u, 1), table[0] / 2)), 'int32')],
+      dawnet: ([dy, , id]) => gatherBackward(dy, id, table, layout, ids),
+      tfjs: (tf, [dy, , id]) => tf.unsortedSegmentSum(dy, id as TF.Tensor1D, table[0]),
+      algorithm: () => backwardWay(layout, ids),
+      alternatives: () => (['scan', 'sorted'] as const).filter((w) => w !== backwardWay(layout, ids)).map((w) => ({ algorithm: w, around: (step) => withBackwardWay(w, step) })),
     },
     {
       id: 'layerNorm/rows-768',

@@ -8,8 +8,8 @@
 // checked on the host instead, and one out of range is refused naming its position.
 //
 // Backward (to x; ids have no gradient): dx[o, j, k] = Σ dy[o, c, k] over every c whose id is j,
-// summed in the order of c by the thread that owns dx[o, j, k], which reads the whole id list:
-// |x|·L id reads, no atomics, the same sums on every run and adapter. Saves the ids (shared).
+// in the order of c, with no atomics: the same sums on every run and adapter
+// (index-gather-backward.ts). Saves the ids (shared).
 //
 // Past the binding limit both directions split along outer (kernels/chunking.ts): each chunk binds
 // its rows of x and y (or dy and dx), the ids whole. inner a multiple of 4 runs in vec4s.
@@ -21,80 +21,56 @@ import { describeValue, expectNumber, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { assertLive, emptyTensor, full, shapeSize, type Shape, Tensor, tensor, zeros } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
+import { gatherBackward, ID, type GatherLayout } from './index-gather-backward.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, type VecWidth } from './wgsl.js';
 
 /** Ids are float32: past 2^24 not every integer is one, so a longer axis cannot be addressed. */
 const MAX_AXIS = 2 ** 24;
 
-/** WGSL: `id` (a u32) and `ok` for ids[c], rounded as oneHot rounds (the range test before u32(), which clamps). */
-const ID = /* wgsl */ `let v = floor(ids[c] + 0.5);
-  let ok = v >= 0.0 && v < f32(params.n);
-  let id = u32(select(0.0, v, ok));`;
-
 const specs = new Map<string, KernelSpec>();
 
-function spec(direction: 'forward' | 'backward', width: VecWidth): KernelSpec {
-  const key = `${direction}.v${width}`;
+function forwardSpec(width: VecWidth): KernelSpec {
+  const key = `v${width}`;
   let s = specs.get(key);
   if (s) return s;
   const T = vecType(width);
-  // Both: params.total threads, inner counted in T's; y (dy) is [outer, l, inner], x (dx) [outer, n, inner].
-  const head = /* wgsl */ `
+  s = {
+    name: 'gather.forward',
+    key,
+    inputs: 2,
+    outputs: 1,
+    wgsl: () => /* wgsl */ `
 struct Params { total: u32, n: u32, l: u32, inner: u32, nan: f32 }
-@group(0) @binding(0) var<storage, read> src: array<${T}>;
+@group(0) @binding(0) var<storage, read> x: array<${T}>;
 @group(0) @binding(1) var<storage, read> ids: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dst: array<${T}>;
+@group(0) @binding(2) var<storage, read_write> y: array<${T}>;
 @group(0) @binding(3) var<uniform> params: Params;
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
   let i = ${linearIndex()};
   if (i >= params.total) { return; }
-  let k = i % params.inner;`;
-  const body =
-    direction === 'forward'
-      ? /* wgsl */ `
+  let k = i % params.inner;
   let c = (i / params.inner) % params.l;
   let o = i / (params.inner * params.l);
   ${ID}
-  dst[i] = select(${T}(params.nan), src[(o * params.n + id) * params.inner + k], ok);
-}`
-      : /* wgsl */ `
-  let j = (i / params.inner) % params.n;
-  let o = i / (params.inner * params.n);
-  var acc = ${T}();
-  for (var c = 0u; c < params.l; c++) {
-    ${ID}
-    if (ok && id == j) { acc += src[(o * params.l + c) * params.inner + k]; }
-  }
-  dst[i] = acc;
-}`;
-  s = { name: `gather.${direction}`, key, inputs: 2, outputs: 1, wgsl: () => head + body };
+  y[i] = select(${T}(params.nan), x[(o * params.n + id) * params.inner + k], ok);
+}`,
+  };
   specs.set(key, s);
   return s;
 }
 
-/** x as [outer, n, inner] around `axis`. */
-interface Layout {
-  outer: number;
-  n: number;
-  inner: number;
-}
-
-/**
- * One direction over all its chunks: `from` is [outer, fromAxis, inner] (x, or dy), `to` is
- * [outer, toAxis, inner] (y, or dx); ids are bound whole.
- */
-function run(direction: 'forward' | 'backward', from: Tensor, ids: Tensor, to: Tensor, g: Layout, l: number): void {
-  const [fromAxis, toAxis] = direction === 'forward' ? [g.n, l] : [l, g.n];
-  const perTo = toAxis * g.inner;
-  if (g.outer * perTo === 0) return;
+/** The forward over all its chunks: x [outer, n, inner] to y [outer, L, inner], ids bound whole. */
+function forward(x: Tensor, ids: Tensor, y: Tensor, g: GatherLayout, l: number): void {
+  const perY = l * g.inner;
+  if (g.outer * perY === 0) return;
   const width = vecWidth(g.inner);
-  const per = chunkItems(`gather.${direction}`, g.outer, [part(from, fromAxis * g.inner), part(to, perTo)], [ids]);
+  const per = chunkItems('gather.forward', g.outer, [part(x, g.n * g.inner), part(y, perY)], [ids]);
   forEachChunk(g.outer, per, (first, count) => {
-    const total = (count * perTo) / width;
+    const total = (count * perY) / width;
     const params = packParams([u32(total), u32(g.n), u32(l), u32(g.inner / width), f32(NaN)]);
-    const src = range(from, first * fromAxis * g.inner, count * fromAxis * g.inner);
-    dispatchChunk(spec(direction, width), [src, ids], [range(to, first * perTo, count * perTo)], params, linearGrid(total));
+    const src = range(x, first * g.n * g.inner, count * g.n * g.inner);
+    dispatchChunk(forwardSpec(width), [src, ids], [range(y, first * perY, count * perY)], params, linearGrid(total));
   });
 }
 
@@ -124,7 +100,7 @@ export function gather(x: Tensor, indices: Tensor | readonly number[] | ArrayLik
   if (x.rank === 0) throw new ShapeError(`${op}: x ${x.describe()} has no axis to gather along`);
   const ax = axis < 0 ? axis + x.rank : axis;
   if (ax < 0 || ax >= x.rank) throw new ShapeError(`${op}: axis ${axis} is out of range for ${x.describe()}`);
-  const g: Layout = { outer: shapeSize(x.shape.slice(0, ax)), n: x.shape[ax], inner: shapeSize(x.shape.slice(ax + 1)) };
+  const g: GatherLayout = { outer: shapeSize(x.shape.slice(0, ax)), n: x.shape[ax], inner: shapeSize(x.shape.slice(ax + 1)) };
   if (g.n > MAX_AXIS) throw new ShapeError(`${op}: axis ${ax} of ${x.describe()} is longer than 2^24, which float32 ids cannot all name`);
   const { ids, shape: idShape, made } = idTensor(op, indices, g.n, ax);
   assertLive(op, x, ids);
@@ -135,16 +111,10 @@ export function gather(x: Tensor, indices: Tensor | readonly number[] | ArrayLik
     chunkItems('gather.forward', g.outer, [part(x, g.n * g.inner), part(planned('gather.out', yShape), l * g.inner)], [ids]);
     // An empty axis: every id is outside it (and there is no x to bind).
     const y = g.n === 0 ? full(yShape, NaN) : emptyTensor(yShape, 'gather.out', op);
-    if (g.n > 0) run('forward', x, ids, y, g, l);
+    if (g.n > 0) forward(x, ids, y, g, l);
     const xShape = x.shape;
-    return record(op, [x], y, (dy, _needs, [saved]) => [l === 0 ? zeros(xShape) : backward(dy, saved, xShape, g, l)], [ids]);
+    return record(op, [x], y, (dy, _needs, [saved]) => [l === 0 ? zeros(xShape) : gatherBackward(dy, saved, xShape, g, l)], [ids]);
   } finally {
     if (made) ids.dispose();
   }
-}
-
-function backward(dy: Tensor, ids: Tensor, xShape: Shape, g: Layout, l: number): Tensor {
-  const dx = emptyTensor(xShape, 'gather.dx');
-  run('backward', dy, ids, dx, g, l);
-  return dx;
 }

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { gather } from '../../src/kernels/index-gather.js';
+import { backwardWay, gatherBackward } from '../../src/kernels/index-gather-backward.js';
 import type { NdArray } from '../../src/reference/array.js';
 import { gatherBackwardRef, gatherRef, indexGatherIndices } from '../../src/reference/slice.js';
 import { expectClose } from '../helpers/close.js';
@@ -87,6 +88,33 @@ describe('gather', () => {
     for (const t of [xt, idx, y, dy]) t.dispose();
   });
 
+  it('sums the gradient the same, to the bit, by scanning the ids and by sorting them, and picks the cheaper', async () => {
+    // Float data, ids repeated, unordered and some outside the axis (3 rows of x, 8 floats a row:
+    // vec4s; and 3 floats: scalars), two outer rows.
+    const list = [2, 0, 2, -1, 1.6, 7, 2, NaN, 0];
+    for (const inner of [8, 3]) {
+      const g = { outer: 2, n: 3, inner };
+      const dyData = f32Data([2, list.length, inner], 45 + inner);
+      const dy = fromNd(dyData.data, dyData.shape);
+      const idx = dn.tensor(list);
+      const xShape = [2, 3, inner];
+      const [scan, sorted] = (['scan', 'sorted'] as const).map((way) => gatherBackward(dy, idx, xShape, g, list.length, way));
+      const [a, b] = [await scan.toArray(), await sorted.toArray()];
+      expect(Array.from(b)).toEqual(Array.from(a));
+      // Against the reference: ids 1.6 -> 2, the rest outside add nothing.
+      const valid = [2, 0, 2, -1, 2, -1, 2, -1, 0];
+      const want = new Float64Array(2 * 3 * inner);
+      for (let o = 0; o < 2; o++) valid.forEach((j, c) => {
+        if (j >= 0) for (let k = 0; k < inner; k++) want[(o * 3 + j) * inner + k] += dyData.data[(o * list.length + c) * inner + k];
+      });
+      expectClose(`dx inner ${inner}`, a, want, { atol: 1e-6, rtol: 1e-6 });
+      for (const t of [dy, idx, scan, sorted]) t.dispose();
+    }
+    // An embedding table's rows, 512 ids: sorting; 4 rows of 2 picked by 64 ids: scanning.
+    expect(backwardWay({ outer: 1, n: 4096, inner: 256 }, 512)).toBe('sorted');
+    expect(backwardWay({ outer: 1, n: 4, inner: 2 }, 64)).toBe('scan');
+  });
+
   it('splits along the axes before it past the binding limit, with the same values', async () => {
     const x = f32Data([6, 5, 4], 42);
     const list = [4, 0, 4, 2];
@@ -100,7 +128,13 @@ describe('gather', () => {
     expectClose('chunked forward', await y.toArray(), gatherRef(x, index).data, EXACT);
     const dy = fromNd(dyData.data, dyData.shape);
     y.backward(dy);
-    expectClose('chunked backward', await xt.grad!.toArray(), gatherBackwardRef(dyData, x.shape, index).data, { atol: 1e-6, rtol: 1e-6 });
+    const wantDx = gatherBackwardRef(dyData, x.shape, index).data;
+    expectClose('chunked backward', await xt.grad!.toArray(), wantDx, { atol: 1e-6, rtol: 1e-6 });
+    for (const way of ['scan', 'sorted'] as const) {
+      const dx = gatherBackward(dy, idx, x.shape, { outer: 6, n: 5, inner: 4 }, list.length, way);
+      expectClose(`chunked backward (${way})`, await dx.toArray(), wantDx, { atol: 1e-6, rtol: 1e-6 });
+      dx.dispose();
+    }
     for (const t of [xt, idx, y, dy]) t.dispose();
     // One outer row of x bigger than the binding: refused before anything is allocated.
     runtime().setBindingLimit(64);
