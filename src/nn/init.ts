@@ -1,11 +1,12 @@
 // Weight initialisers, seeded so the same seed builds the same model. Keras's defaults: Glorot
 // uniform for kernels, zeros for biases; He (normal, fan-in) for ReLU stacks as PyTorch's
-// kaiming_normal_. Fans for conv kernels [kh, kw, cin, cout]: fanIn = kh*kw*cin, fanOut = kh*kw*cout.
+// kaiming_normal_; the standard normal for embedding tables, as PyTorch's nn.Embedding. Fans for
+// conv kernels [kh, kw, cin, cout]: fanIn = kh*kw*cin, fanOut = kh*kw*cout.
 
 import { mulberry32 } from '../util/random.js';
 import { repeatableDraw } from '../graph/recompute.js';
 
-export const INIT_NAMES = ['glorotUniform', 'heNormal', 'heUniform', 'zeros', 'ones'] as const;
+export const INIT_NAMES = ['glorotUniform', 'heNormal', 'heUniform', 'normal', 'zeros', 'ones'] as const;
 export type InitName = (typeof INIT_NAMES)[number];
 
 /** Seeded generator for initialisers (src/util/random.ts). */
@@ -32,7 +33,8 @@ export function initValues(name: InitName, shape: readonly number[], seed: numbe
     const limit = Math.sqrt(6 / fanIn);
     for (let i = 0; i < n; i++) out[i] = (2 * rand() - 1) * limit;
   } else {
-    const std = Math.sqrt(2 / fanIn);
+    // 'normal': N(0, 1), PyTorch's nn.Embedding; else He normal.
+    const std = name === 'normal' ? 1 : Math.sqrt(2 / fanIn);
     for (let i = 0; i < n; i += 2) {
       // Box-Muller: two normals per pair of uniforms.
       const u = Math.max(rand(), 1e-12);

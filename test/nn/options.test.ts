@@ -42,7 +42,7 @@ const REFUSED: [() => unknown, string][] = [
 
 // Values of known options that were taken without a look: [the call, the message's start].
 const BAD_VALUES: [() => unknown, string][] = [
-  [() => new dn.nn.Conv2d(1, 1, { init: 'he_normal' } as never), "Conv2d: init must be 'glorotUniform' or 'heNormal' or 'heUniform' or 'zeros' or 'ones', got the string 'he_normal'"],
+  [() => new dn.nn.Conv2d(1, 1, { init: 'he_normal' } as never), "Conv2d: init must be 'glorotUniform' or 'heNormal' or 'heUniform' or 'normal' or 'zeros' or 'ones', got the string 'he_normal'"],
   [() => new dn.nn.Linear(2, 2, { bias: 0 } as never), 'Linear: bias must be true or false, got the number 0'],
   [() => new dn.nn.Linear(2, 2, 5 as never), 'Linear: options must be an object'],
   [() => new dn.nn.GroupNorm(2, 4, 'eps' as never), 'GroupNorm: options must be an object'],
