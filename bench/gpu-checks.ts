@@ -30,6 +30,7 @@ import { sigmoidFocalBackwardRef, sigmoidFocalForwardRef } from '../src/referenc
 import { argExtremumRef, extremumBackwardRef, extremumRef } from '../src/reference/extrema.js';
 import { binaryMoreForwardRef, maximumBackwardRef, whereBackwardRef, whereRef } from '../src/reference/elementwise-more.js';
 import { gatherBackwardRef, gatherRef, indexGatherIndices, stridedSliceIndices, tileIndices } from '../src/reference/slice.js';
+import { cumsumRef } from '../src/reference/cumsum.js';
 import { groupNormBackwardRef, groupNormForwardRef } from '../src/reference/groupnorm.js';
 import { softmaxBackwardRef, softmaxCrossEntropyBackwardRef, softmaxCrossEntropyRef, softmaxRef } from '../src/reference/softmax.js';
 import { upsample2dBackwardRef, upsample2dRef } from '../src/reference/upsample.js';
@@ -383,6 +384,12 @@ function libraryOpChecks(): GpuCheck[] {
         const index = indexGatherIndices(x.shape, FORTY_IDS, 1);
         return { y: gatherRef(x, index), grads: [gatherBackwardRef(dy, x.shape, index)] };
       },
+    },
+    {
+      name: 'cumsum [3,40,8] axis 1 reverse',
+      inputs: [{ shape: [3, 40, 8], grad: true }],
+      gpu: ([x]) => dn.cumsum(x, 1, { reverse: true }),
+      cpu: ([x], dy) => ({ y: cumsumRef(x, 1, false, true), grads: [cumsumRef(dy, 1, false, false)] }),
     },
     {
       name: 'maximum [2,9,11,8] with [8]',

@@ -51,6 +51,7 @@ export { reverse, slice, stridedSlice } from './kernels/slice.js';
 export { stack, unstack } from './kernels/stack.js';
 export { tile } from './kernels/tile.js';
 export { gather } from './kernels/index-gather.js';
+export { cumsum, type CumsumOptions } from './kernels/cumsum.js';
 export type { Pad2dOptions, PadMode } from './kernels/pad.js';
 export { batchNorm2d } from './kernels/batchnorm.js';
 export { groupNorm } from './kernels/groupnorm.js';

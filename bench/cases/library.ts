@@ -1,15 +1,15 @@
 // The general-purpose ops beside the model kernels, at the U-Net's l1 activations (batch 16,
 // 256x256x32 at scale 1) and a multi-class map (4 classes): a global max over space, argmax over
 // the classes (a multi-class prediction), a centre crop, a 2x2 tile, a selection and a pairwise
-// maximum, an embedding table's lookup (gather) and its gradient, and a layer norm over 768-wide rows (a
-// transformer's width; 8192 rows at scale 1). All are memory bound: the work is the bytes the op
-// must read and write at least.
+// maximum, an embedding table's lookup (gather) and its gradient, running sums along W (cumsum, a
+// summed-area table's pass), and a layer norm over 768-wide rows (a transformer's width; 8192 rows
+// at scale 1). All are memory bound: the work is the bytes the op must read and write at least.
 //
 // tfjs: tf.max, tf.argMax, tf.slice, tf.tile, tf.where (its condition a bool tensor, made untimed
 // from the same comparison dawnet's float mask is), tf.maximum, tf.gather (int32 ids, made untimed
 // from the same numbers as dawnet's float ids) and tf.unsortedSegmentSum (gather's gradient in
-// tfjs); the layer norm written with
-// tf.moments as tf.layers.layerNormalization computes it. tfjs has no gelu op, so none is timed.
+// tfjs), tf.cumsum; the layer norm written with tf.moments as tf.layers.layerNormalization
+// computes it. tfjs has no gelu op, so none is timed.
 
 import type * as TF from '@tensorflow/tfjs-core';
 import { backwardWay, gatherBackward, withBackwardWay } from '../../src/kernels/index-gather-backward.js';
@@ -120,6 +120,17 @@ function cases(dn: Ops, scale: number): BenchCase[] {
       tfjs: (tf, [dy, , id]) => tf.unsortedSegmentSum(dy, id as TF.Tensor1D, table[0]),
       algorithm: () => backwardWay(layout, ids),
       alternatives: () => (['scan', 'sorted'] as const).filter((w) => w !== backwardWay(layout, ids)).map((w) => ({ algorithm: w, around: (step) => withBackwardWay(w, step) })),
+    },
+    {
+      // One pass of a summed-area table (an integral image, for box filters): running sums along W.
+      id: 'cumsum-w/unet-l1',
+      group: 'library',
+      shape: `${dims(x)} axis 2`,
+      metric: 'bytes',
+      work: f32Bytes(n, n),
+      inputs: [{ name: 'x', shape: x }],
+      dawnet: ([a]) => dn.cumsum(a, 2),
+      tfjs: (tf, [a]) => tf.cumsum(a, 2),
     },
     {
       id: 'layerNorm/rows-768',
