@@ -29,6 +29,7 @@ function cases(dn: Ops, scale: number): BenchCase[] {
   const table = [scaled(32768, scale), 256];
   const ids = scaled(4096, scale);
   const layout = { outer: 1, n: table[0], inner: 256 };
+  const vector = scaled(1048576, scale);
   const out: BenchCase[] = [
     {
       id: 'max-hw/unet-l1',
@@ -131,6 +132,19 @@ function cases(dn: Ops, scale: number): BenchCase[] {
       inputs: [{ name: 'x', shape: x }],
       dawnet: ([a]) => dn.cumsum(a, 2),
       tfjs: (tf, [a]) => tf.cumsum(a, 2),
+    },
+    {
+      // One long vector (a histogram's running total): the blocked passes.
+      id: 'cumsum/vector',
+      group: 'library',
+      shape: `[${vector}]`,
+      metric: 'bytes',
+      work: f32Bytes(vector, vector),
+      inputs: [{ name: 'x', shape: [vector] }],
+      dawnet: ([a]) => dn.cumsum(a),
+      tfjs: (tf, [a]) => tf.cumsum(a),
+      // A float32 running sum of 2^17 values in [-1, 1): the two engines add in different orders.
+      tolerance: 1e-4,
     },
     {
       id: 'layerNorm/rows-768',

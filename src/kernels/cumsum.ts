@@ -5,6 +5,12 @@
 // columns a thread in vec4s. The sum is float32 and sequential, as PyTorch's CPU cumsum: its error
 // grows with the axis's length (about n·2^-24 of the column's sum of |x|).
 //
+// Few columns along a long axis (a 1-D cumsum of a million values) would leave the GPU one thread
+// walking a million dependent loads. There the axis is cut into blocks, in three passes: each
+// block's total (a thread per block), each column's running sum of its block totals (a thread per
+// column, over the blocks), then each block's running sums from its offset (a thread per block).
+// The same additions, grouped by block: deterministic, and no less accurate.
+//
 // Backward: dx = cumsum(dy) with the direction reversed (exclusive kept): x[i] reaches every y[i']
 // that sums it. Nothing is saved. Past the binding limit it splits along outer.
 
@@ -60,6 +66,88 @@ fn main(${LINEAR_MAIN_ARGS}) {
   return s;
 }
 
+/** Threads the plain walk should have at least; below it a long axis runs in blocks. */
+const WANT_THREADS = 8192;
+/** The shortest block worth a thread of its own. */
+const MIN_BLOCK = 64;
+
+/** Blocks per column for `columns` threads along an axis of n: 1 where every column has its own thread enough. */
+export function cumsumBlocks(columns: number, n: number): number {
+  if (columns >= WANT_THREADS || n < 2 * MIN_BLOCK) return 1;
+  return Math.max(1, Math.min(Math.floor(n / MIN_BLOCK), Math.ceil(WANT_THREADS / columns)));
+}
+
+const blockSpecs = new Map<string, KernelSpec>();
+
+/**
+ * The blocked passes: 'totals' (a thread per column block: its sum), 'offsets' (a thread per
+ * column: the exclusive running sum of its block totals, in place), 'scan' (a thread per column
+ * block: its running sums from its offset). Positions are counted along the scan's direction, s,
+ * at (o·n + (reverse ? n − 1 − s : s))·inner + k.
+ */
+function blockSpec(pass: 'totals' | 'offsets' | 'scan', width: VecWidth, exclusive: boolean, reverse: boolean): KernelSpec {
+  const key = `${pass}.v${width}${exclusive ? '.excl' : ''}${reverse ? '.rev' : ''}`;
+  let s = blockSpecs.get(key);
+  if (s) return s;
+  const T = vecType(width);
+  const at = reverse ? '(params.n - 1u - s)' : 's';
+  const address = `(o * params.n + ${at}) * params.inner + k`;
+  const io =
+    pass === 'offsets'
+      ? `@group(0) @binding(0) var<storage, read_write> sums: array<${T}>;
+@group(0) @binding(1) var<uniform> params: Params;`
+      : pass === 'totals'
+        ? `@group(0) @binding(0) var<storage, read> x: array<${T}>;
+@group(0) @binding(1) var<storage, read_write> sums: array<${T}>;
+@group(0) @binding(2) var<uniform> params: Params;`
+        : `@group(0) @binding(0) var<storage, read> x: array<${T}>;
+@group(0) @binding(1) var<storage, read> sums: array<${T}>;
+@group(0) @binding(2) var<storage, read_write> y: array<${T}>;
+@group(0) @binding(3) var<uniform> params: Params;`;
+  const step = exclusive ? `y[${address}] = acc;
+    acc += x[${address}];` : `acc += x[${address}];
+    y[${address}] = acc;`;
+  const body =
+    pass === 'offsets'
+      ? `let column = ${linearIndex()};
+  if (column >= params.columns) { return; }
+  var acc = ${T}();
+  for (var b = 0u; b < params.blocks; b++) {
+    let total = sums[column * params.blocks + b];
+    sums[column * params.blocks + b] = acc;
+    acc += total;
+  }`
+      : `let t = ${linearIndex()};
+  if (t >= params.columns * params.blocks) { return; }
+  let column = t / params.blocks;
+  let b = t % params.blocks;
+  let o = column / params.inner;
+  let k = column % params.inner;
+  let first = b * params.block;
+  let last = min(first + params.block, params.n);
+  ${pass === 'totals' ? `var acc = ${T}();
+  for (var s = first; s < last; s++) { acc += x[${address}]; }
+  sums[t] = acc;` : `var acc = sums[t];
+  for (var s = first; s < last; s++) {
+    ${step}
+  }`}`;
+  s = {
+    name: `cumsum.${pass}`,
+    key,
+    inputs: pass === 'offsets' ? 0 : pass === 'totals' ? 1 : 2,
+    outputs: 1,
+    wgsl: () => /* wgsl */ `
+struct Params { columns: u32, n: u32, inner: u32, blocks: u32, block: u32 }
+${io}
+@compute @workgroup_size(256)
+fn main(${LINEAR_MAIN_ARGS}) {
+  ${body}
+}`,
+  };
+  blockSpecs.set(key, s);
+  return s;
+}
+
 function run(x: Tensor, axis: number, exclusive: boolean, reverse: boolean): Tensor {
   const [outer, n, inner] = [shapeSize(x.shape.slice(0, axis)), x.shape[axis], shapeSize(x.shape.slice(axis + 1))];
   const per = n * inner;
@@ -70,8 +158,20 @@ function run(x: Tensor, axis: number, exclusive: boolean, reverse: boolean): Ten
   const width = vecWidth(inner);
   forEachChunk(outer, rows, (first, count) => {
     const columns = (count * inner) / width;
-    const params = packParams([u32(columns), u32(n), u32(inner / width)]);
-    dispatchChunk(spec(width, exclusive, reverse), [range(x, first * per, count * per)], [range(y, first * per, count * per)], params, linearGrid(columns));
+    const [xs, ys] = [range(x, first * per, count * per), range(y, first * per, count * per)];
+    const blocks = cumsumBlocks(columns, n);
+    if (blocks === 1) {
+      dispatchChunk(spec(width, exclusive, reverse), [xs], [ys], packParams([u32(columns), u32(n), u32(inner / width)]), linearGrid(columns));
+      return;
+    }
+    const block = Math.ceil(n / blocks);
+    const params = packParams([u32(columns), u32(n), u32(inner / width), u32(blocks), u32(block)]);
+    const sums = emptyTensor([columns * blocks * width], 'cumsum.blockSums');
+    // The totals read along the scan's direction only; the offsets read neither flag.
+    dispatchChunk(blockSpec('totals', width, false, reverse), [xs], [sums], params, linearGrid(columns * blocks));
+    dispatchChunk(blockSpec('offsets', width, false, false), [], [sums], params, linearGrid(columns));
+    dispatchChunk(blockSpec('scan', width, exclusive, reverse), [xs, sums], [ys], params, linearGrid(columns * blocks));
+    sums.dispose();
   });
   return y;
 }

@@ -9,7 +9,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import { runtime } from '../../src/gpu/runtime.js';
-import { cumsum } from '../../src/kernels/cumsum.js';
+import { cumsum, cumsumBlocks } from '../../src/kernels/cumsum.js';
 import { nd } from '../../src/reference/array.js';
 import { cumsumRef } from '../../src/reference/cumsum.js';
 import { expectClose } from '../helpers/close.js';
@@ -49,6 +49,42 @@ describe('cumsum', () => {
         x.dispose();
       });
     }
+  });
+
+  it('runs a long axis with few columns in blocks: exact on integer data, its gradient checked', async () => {
+    // Integers from -8 to 8: every partial sum is a small integer, exact in float32 in any order,
+    // so the blocked sums must equal the reference exactly.
+    const integers = (n: number, seed: number) => uniform(n, seed).map((v) => Math.round(v * 8));
+    const cases: { shape: number[]; axis: number; blocks: number }[] = [
+      { shape: [5000], axis: 0, blocks: 78 },
+      { shape: [2, 700, 4], axis: 1, blocks: 10 },
+      { shape: [3, 1000], axis: 1, blocks: 15 },
+    ];
+    for (const [c, cs] of cases.entries()) {
+      const columns = cs.shape.reduce((p, d) => p * d, 1) / cs.shape[cs.axis] / (cs.shape[cs.shape.length - 1] % 4 === 0 && cs.axis < cs.shape.length - 1 ? 4 : 1);
+      expect(cumsumBlocks(columns, cs.shape[cs.axis]), JSON.stringify(cs)).toBe(cs.blocks);
+      const data = integers(cs.shape.reduce((p, d) => p * d, 1), 80 + c);
+      const x = fromNd(data, cs.shape);
+      for (const flags of FLAGS) {
+        const y = cumsum(x, cs.axis, flags);
+        const want = cumsumRef(nd(data, cs.shape), cs.axis, flags.exclusive, flags.reverse);
+        expectClose(`${JSON.stringify(cs.shape)} ${JSON.stringify(flags)}`, await y.toArray(), want.data, { atol: 0, rtol: 0 });
+        y.dispose();
+      }
+      x.dispose();
+    }
+    // 300 values in 4 blocks: the gradient of the blocked passes on every element.
+    expect(cumsumBlocks(1, 300)).toBe(4);
+    const data = uniform(300, 90);
+    const x = fromNd(data, [300], true);
+    for (const flags of [{ exclusive: true }, { reverse: true }]) {
+      const reference = (v: Float64Array) => cumsumRef(nd(v, [300]), 0, flags.exclusive, flags.reverse).data;
+      const report = await dn.gradcheck((t: dn.Tensor) => cumsum(t, 0, flags), [x], { reference, elements: Infinity, forwardTolerance: { atol: 300 * 2 ** -24 * 300, rtol: 0 } });
+      expect(report.ok).toBe(true);
+    }
+    x.dispose();
+    // Many columns walk the axis in one pass each.
+    expect(cumsumBlocks(8192, 100000)).toBe(1);
   });
 
   it('splits along the axes before it past the binding limit, to the same bits', async () => {
