@@ -312,6 +312,28 @@ describe.skipIf(!hasChromium)('dist/browser/dawnet.js in a page', () => {
     expect(got.lostAfterShutdown).toBe(false);
   });
 
+  it('gathers rows by id and sums along an axis on the page, with their gradients', async () => {
+    const got = await page.evaluate(async () => {
+      const { dn } = window;
+      const table = dn.tensor([[1, 2], [3, 4], [5, 6]], undefined, { requiresGrad: true });
+      const rows = dn.gather(table, dn.tensor([2, 0, 2]), 0);
+      const picked = Array.from(await rows.toArray());
+      const total = dn.sum(rows);
+      total.backward();
+      const counts = Array.from(await table.grad!.toArray());
+      // 300 values: the blocked passes; 1..300 sums exactly in float32.
+      const line = dn.tensor(Array.from({ length: 300 }, (_, i) => i + 1));
+      const cumulative = dn.cumsum(line, 0, { exclusive: true });
+      const running = await cumulative.toArray();
+      const sums = [running[0], running[1], running[299]];
+      for (const t of [table.grad!, table, rows, total, line, cumulative]) t.dispose();
+      return { picked, counts, sums };
+    });
+    expect(got.picked).toEqual([5, 6, 1, 2, 5, 6]);
+    expect(got.counts).toEqual([1, 1, 0, 0, 2, 2]);
+    expect(got.sums).toEqual([0, 1, (299 * 300) / 2]);
+  });
+
   it('left nothing on the console', () => {
     expect(problems).toEqual([]);
   });
