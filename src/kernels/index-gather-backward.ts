@@ -12,10 +12,10 @@
 //
 // Ids outside the axis sort after every row's run, so no row sums them.
 
-import { f32, packParams, u32 } from '../gpu/params.js';
+import { packParams, u32 } from '../gpu/params.js';
 import type { KernelSpec } from '../gpu/runtime.js';
 import { emptyTensor, type Shape, type Tensor } from '../graph/tensor.js';
-import { checkWhole, chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
+import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, type VecWidth } from './wgsl.js';
 
 /** x as [outer, n, inner] around gather's axis. */
@@ -118,7 +118,7 @@ function sumSpec(way: 'scan' | 'sorted', width: VecWidth): KernelSpec {
     inputs: way === 'scan' ? 2 : 3,
     outputs: 1,
     wgsl: () => /* wgsl */ `
-struct Params { total: u32, n: u32, l: u32, inner: u32, nan: f32 }
+struct Params { total: u32, n: u32, l: u32, inner: u32 }
 @group(0) @binding(0) var<storage, read> dy: array<${T}>;
 ${bindings}
 @group(0) @binding(${out}) var<storage, read_write> dx: array<${T}>;
@@ -168,9 +168,9 @@ export function withBackwardWay<T>(way: 'scan' | 'sorted', fn: () => T): T {
 /** dx of xShape from dy [outer, L, inner] and the ids (L > 0), by the cheaper way. */
 export function gatherBackward(dy: Tensor, ids: Tensor, xShape: Shape, g: GatherLayout, l: number, way = forced ?? backwardWay(g, l)): Tensor {
   const perDx = g.n * g.inner;
+  if (g.outer * perDx === 0) return emptyTensor(xShape, 'gather.dx');
   // Planned before anything is allocated, so a binding too small leaks nothing.
   const lists = way === 'sorted' ? [ids, planned('gather.order', [l]), planned('gather.starts', [g.n + 1])] : [ids];
-  checkWhole('gather.backward', lists);
   const per = chunkItems('gather.backward', g.outer, [part(dy, l * g.inner), part(planned('gather.dx', xShape), perDx)], lists);
   let sorted: { order: Tensor; starts: Tensor } | null = null;
   if (way === 'sorted') {
@@ -186,7 +186,7 @@ export function gatherBackward(dy: Tensor, ids: Tensor, xShape: Shape, g: Gather
   const width = vecWidth(g.inner);
   forEachChunk(g.outer, per, (first, count) => {
     const total = (count * perDx) / width;
-    const params = packParams([u32(total), u32(g.n), u32(l), u32(g.inner / width), f32(NaN)]);
+    const params = packParams([u32(total), u32(g.n), u32(l), u32(g.inner / width)]);
     const src = range(dy, first * l * g.inner, count * l * g.inner);
     dispatchChunk(sumSpec(way, width), [src, ...whole], [range(dx, first * perDx, count * perDx)], params, linearGrid(total));
   });

@@ -153,12 +153,15 @@ describe('gather', () => {
     const total = dn.sum(none);
     total.backward();
     expect(Array.from(await xt.grad!.toArray())).toEqual(new Array(12).fill(0));
-    const empty = dn.zeros([2, 0, 3]);
+    const empty = dn.zeros([2, 0, 3], { requiresGrad: true });
     const idx = dn.tensor([0, 1]);
     const nan = gather(empty, idx, 1);
     expect(nan.shape).toEqual([2, 2, 3]);
     expect(Array.from(await nan.toArray()).every(Number.isNaN)).toBe(true);
-    for (const t of [xt, none, total, empty, idx, nan]) t.dispose();
+    const dy = dn.zeros([2, 2, 3]);
+    nan.backward(dy);
+    expect(empty.grad!.shape).toEqual([2, 0, 3]);
+    for (const t of [xt, none, total, empty, idx, nan, dy]) t.dispose();
   });
 
   it('refuses ids given as numbers that name no slice, an axis out of range and a scalar x, allocating nothing', () => {
