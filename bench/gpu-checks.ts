@@ -31,6 +31,7 @@ import { argExtremumRef, extremumBackwardRef, extremumRef } from '../src/referen
 import { binaryMoreForwardRef, maximumBackwardRef, whereBackwardRef, whereRef } from '../src/reference/elementwise-more.js';
 import { gatherBackwardRef, gatherRef, indexGatherIndices, stridedSliceIndices, tileIndices } from '../src/reference/slice.js';
 import { cumsumRef } from '../src/reference/cumsum.js';
+import { topkRef } from '../src/reference/topk.js';
 import { groupNormBackwardRef, groupNormForwardRef } from '../src/reference/groupnorm.js';
 import { softmaxBackwardRef, softmaxCrossEntropyBackwardRef, softmaxCrossEntropyRef, softmaxRef } from '../src/reference/softmax.js';
 import { upsample2dBackwardRef, upsample2dRef } from '../src/reference/upsample.js';
@@ -390,6 +391,22 @@ function libraryOpChecks(): GpuCheck[] {
       inputs: [{ shape: [3, 40, 8], grad: true }],
       gpu: ([x]) => dn.cumsum(x, 1, { reverse: true }),
       cpu: ([x], dy) => ({ y: cumsumRef(x, 1, false, true), grads: [cumsumRef(dy, 1, false, false)] }),
+    },
+    {
+      // VGG16's top-5 over its 1000 classes.
+      name: 'topk 5 of [6,1000]',
+      inputs: [{ shape: [6, 1000], grad: true }],
+      gpu: ([x]) => {
+        const { values, indices } = dn.topk(x, 5);
+        indices.dispose();
+        return values;
+      },
+      cpu: ([x], dy) => {
+        const { values, indices } = topkRef(x, 5);
+        const dx = nd(new Float64Array(x.data.length), x.shape);
+        indices.data.forEach((i, p) => (dx.data[Math.floor(p / 5) * 1000 + i] = dy.data[p]));
+        return { y: values, grads: [dx] };
+      },
     },
     {
       name: 'maximum [2,9,11,8] with [8]',

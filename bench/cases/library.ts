@@ -2,13 +2,13 @@
 // 256x256x32 at scale 1) and a multi-class map (4 classes): a global max over space, argmax over
 // the classes (a multi-class prediction), a centre crop, a 2x2 tile, a selection and a pairwise
 // maximum, an embedding table's lookup (gather) and its gradient, running sums along W (cumsum, a
-// summed-area table's pass), and a layer norm over 768-wide rows (a transformer's width; 8192 rows
+// summed-area table's pass), VGG16's top-5 classes (topk), and a layer norm over 768-wide rows (a transformer's width; 8192 rows
 // at scale 1). All are memory bound: the work is the bytes the op must read and write at least.
 //
 // tfjs: tf.max, tf.argMax, tf.slice, tf.tile, tf.where (its condition a bool tensor, made untimed
 // from the same comparison dawnet's float mask is), tf.maximum, tf.gather (int32 ids, made untimed
 // from the same numbers as dawnet's float ids) and tf.unsortedSegmentSum (gather's gradient in
-// tfjs), tf.cumsum; the layer norm written with tf.moments as tf.layers.layerNormalization
+// tfjs), tf.cumsum, tf.topk; the layer norm written with tf.moments as tf.layers.layerNormalization
 // computes it. tfjs has no gelu op, so none is timed.
 
 import type * as TF from '@tensorflow/tfjs-core';
@@ -30,6 +30,7 @@ function cases(dn: Ops, scale: number): BenchCase[] {
   const ids = scaled(4096, scale);
   const layout = { outer: 1, n: table[0], inner: 256 };
   const vector = scaled(1048576, scale);
+  const topRows = scaled(32, scale);
   const out: BenchCase[] = [
     {
       id: 'max-hw/unet-l1',
@@ -145,6 +146,24 @@ function cases(dn: Ops, scale: number): BenchCase[] {
       tfjs: (tf, [a]) => tf.cumsum(a),
       // A float32 running sum of 2^17 values in [-1, 1): the two engines add in different orders.
       tolerance: 1e-4,
+    },
+    {
+      // VGG16's top-5 over ImageNet's 1000 classes, a batch of 32 at scale 1.
+      id: 'topk-5/vgg-classes',
+      group: 'library',
+      shape: `[${topRows},1000] k 5`,
+      metric: 'bytes',
+      work: f32Bytes(topRows * 1000, topRows * 5, topRows * 5),
+      inputs: [{ name: 'x', shape: [topRows, 1000] }],
+      dawnet: ([a]) => {
+        const { values, indices } = dn.topk(a, 5);
+        return [values, indices];
+      },
+      tfjs: (tf, [a]) => {
+        const { values, indices } = tf.topk(a, 5);
+        return [values, indices];
+      },
+      outputs: [{ name: 'values' }, { name: 'indices' }],
     },
     {
       id: 'layerNorm/rows-768',

@@ -201,10 +201,11 @@ const explained: dn.train.GradCamWithOutput = dn.train.gradCamWithOutput({ featu
 const probability: dn.Tensor = explained.output;
 const picked: dn.Tensor = dn.gather(x, dn.argmax(x, 0), 0);
 const rows: dn.Tensor = dn.gather(x, [0, 0], -1);
+const { values: top5, indices: top5Ids }: { values: dn.Tensor; indices: dn.Tensor } = dn.topk(x, 1);
 const running: dn.Tensor = dn.cumsum(x, 0, { exclusive: true, reverse: false } satisfies dn.CumsumOptions);
 const embedded: dn.Tensor = new dn.nn.Embedding(8, 4, { init: 'normal', seed: 1 } satisfies dn.nn.EmbeddingOptions).forward(rows);
 const nii: Uint8Array = dn.io.encodeNiftiGz({ data: new Uint8Array(8), shape: [2, 2, 2], spacing: [1, 1, 2.5] });
-export type Custom = [dn.CustomOpContext, dn.RunKernelSpec<{ y: dn.Shape }>, dn.KernelParam, dn.KernelOutput, dn.KernelInput, typeof z, typeof checked, dn.GradcheckError, dn.GradcheckInput, typeof gx, typeof cam, typeof probability, typeof picked, typeof rows, typeof embedded, typeof running, typeof nii, dn.train.GradCamOptions, dn.io.NiftiVolume, dn.GradientsOptions];
+export type Custom = [dn.CustomOpContext, dn.RunKernelSpec<{ y: dn.Shape }>, dn.KernelParam, dn.KernelOutput, dn.KernelInput, typeof z, typeof checked, dn.GradcheckError, dn.GradcheckInput, typeof gx, typeof cam, typeof probability, typeof picked, typeof rows, typeof embedded, typeof running, typeof top5, typeof top5Ids, typeof nii, dn.train.GradCamOptions, dn.io.NiftiVolume, dn.GradientsOptions];
 // WebGPU code of one's own beside the tensors: the device, a copy out, a tensor back.
 const device: GPUDevice = dn.gpuDevice();
 const copied: dn.GPUBufferCopy = dn.toGPUBuffer(x, { usage: 0x20 });

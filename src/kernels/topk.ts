@@ -1,0 +1,135 @@
+// topk(x, k) as tf.topk (PyTorch's torch.topk on the last axis, sorted): the k largest values of
+// each row of the last axis, largest first, and their indices (float32, as argmax gives them).
+// Ties go to the lower index first (tf.topk's rule); NaN counts as larger than every number
+// (PyTorch's), -0 and +0 as equal. Values are compared through their bits (extrema.ts's key), since
+// WGSL lets a compiler assume no NaN.
+//
+// One thread per row picks its k in k passes over the row: pass j takes the largest element that
+// comes after pick j - 1 in the order (value descending, index ascending). k·C reads a row and
+// nothing held in a private array, for any k: top-5 of VGG16's 1000 classes is 5000 reads.
+//
+// Backward (to x; indices have none): each x element gets the dy of the pick that took it, else 0,
+// by a thread per element over its row's k indices. Saves the indices.
+
+import { ArgumentError, ShapeError } from '../errors.js';
+import { packParams, u32 } from '../gpu/params.js';
+import type { KernelSpec } from '../gpu/runtime.js';
+import { expectNumber, expectTensor } from '../graph/args.js';
+import { recordMulti } from '../graph/autograd.js';
+import { emptyTensor, shapeSize, type Tensor, zeros } from '../graph/tensor.js';
+import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
+import { sameWgsl } from './extrema.js';
+import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
+
+/** WGSL: rank(v), the order key: NaN above every number, the numbers as floats order them. */
+const RANK = /* wgsl */ `${sameWgsl(1)}
+fn rank(v: f32) -> u32 { return select(key(v), 0xffffffffu, isNan(v)); }`;
+
+const forwardSpec: KernelSpec = {
+  name: 'topk.forward',
+  key: '',
+  inputs: 1,
+  outputs: 2,
+  wgsl: () => /* wgsl */ `
+struct Params { rows: u32, c: u32, k: u32 }
+@group(0) @binding(0) var<storage, read> x: array<f32>;
+@group(0) @binding(1) var<storage, read_write> values: array<f32>;
+@group(0) @binding(2) var<storage, read_write> indices: array<f32>;
+@group(0) @binding(3) var<uniform> params: Params;
+${RANK}
+@compute @workgroup_size(64)
+fn main(${LINEAR_MAIN_ARGS}) {
+  let row = ${linearIndex(64)};
+  if (row >= params.rows) { return; }
+  let base = row * params.c;
+  // The previous pick (its rank and index); before the first, a place above everything.
+  var prevRank = 0xffffffffu;
+  var prevIndex = -1;
+  var first = true;
+  for (var j = 0u; j < params.k; j++) {
+    var bestRank = 0u;
+    var best = -1;
+    for (var i = 0u; i < params.c; i++) {
+      let r = rank(x[base + i]);
+      let after = first || r < prevRank || (r == prevRank && i32(i) > prevIndex);
+      if (after && (best < 0 || r > bestRank)) {
+        bestRank = r;
+        best = i32(i);
+      }
+    }
+    values[row * params.k + j] = x[base + u32(best)];
+    indices[row * params.k + j] = f32(best);
+    prevRank = bestRank;
+    prevIndex = best;
+    first = false;
+  }
+}`,
+};
+
+const backwardSpec: KernelSpec = {
+  name: 'topk.backward',
+  key: '',
+  inputs: 2,
+  outputs: 1,
+  wgsl: () => /* wgsl */ `
+struct Params { total: u32, c: u32, k: u32 }
+@group(0) @binding(0) var<storage, read> dy: array<f32>;
+@group(0) @binding(1) var<storage, read> indices: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
+@group(0) @binding(3) var<uniform> params: Params;
+@compute @workgroup_size(256)
+fn main(${LINEAR_MAIN_ARGS}) {
+  let e = ${linearIndex()};
+  if (e >= params.total) { return; }
+  let row = e / params.c;
+  let i = f32(e % params.c);
+  var g = 0.0;
+  for (var j = 0u; j < params.k; j++) {
+    if (indices[row * params.k + j] == i) { g = dy[row * params.k + j]; }
+  }
+  dx[e] = g;
+}`,
+};
+
+/** Runs spec over the rows in chunks: `from` has `perFrom` floats a row, the outputs their own. */
+function overRows(op: string, spec: KernelSpec, inputs: [Tensor, number][], outputs: [Tensor, number][], rows: number, params: (count: number) => ArrayBuffer, threads: (count: number) => number): void {
+  const per = chunkItems(op, rows, [...inputs, ...outputs].map(([t, n]) => part(t, n)));
+  forEachChunk(rows, per, (first, count) => {
+    const bind = ([t, n]: [Tensor, number]) => range(t, first * n, count * n);
+    dispatchChunk(spec, inputs.map(bind), outputs.map(bind), params(count), linearGrid(threads(count), spec === forwardSpec ? 64 : 256));
+  });
+}
+
+/**
+ * The k largest values along the last axis of x, largest first, and their indices: { values,
+ * indices }, each x.shape with the last axis k. Differentiable in x through values.
+ */
+export function topk(x: Tensor, k = 1): { values: Tensor; indices: Tensor } {
+  const op = 'topk';
+  expectTensor(op, 'input x', x);
+  if (x.rank === 0) throw new ShapeError(`${op}: x ${x.describe()} has no last axis to pick from`);
+  expectNumber(op, 'k', k, { integer: true, min: 0 });
+  const c = x.shape[x.rank - 1];
+  if (k > c) throw new ArgumentError(`${op}: k is ${k}, more than the ${c} values of the last axis of ${x.describe()}`);
+  if (c > 2 ** 24) throw new ShapeError(`${op}: the last axis of ${x.describe()} is longer than 2^24, which float32 indices cannot all name`);
+  const rows = shapeSize(x.shape.slice(0, -1));
+  const outShape = [...x.shape.slice(0, -1), k];
+  chunkItems('topk.forward', rows, [part(x, c), part(planned('topk.values', outShape), k), part(planned('topk.indices', outShape), k)]);
+  const values = emptyTensor(outShape, 'topk.values', op);
+  const indices = emptyTensor(outShape, 'topk.indices', op);
+  if (rows * k > 0) {
+    overRows('topk.forward', forwardSpec, [[x, c]], [[values, k], [indices, k]], rows, (count) => packParams([u32(count), u32(c), u32(k)]), (count) => count);
+  }
+  const xShape = x.shape;
+  recordMulti(op, [x], [values], ([dy], _needs, [saved]) => [backward(dy!, saved, xShape, rows, c, k)], [indices]);
+  return { values, indices };
+}
+
+function backward(dy: Tensor, indices: Tensor, xShape: readonly number[], rows: number, c: number, k: number): Tensor {
+  // No picks (k = 0): nothing reaches x.
+  if (k === 0) return zeros(xShape);
+  const dx = emptyTensor(xShape, 'topk.dx');
+  if (rows * c === 0) return dx;
+  overRows('topk.backward', backwardSpec, [[dy, k], [indices, k]], [[dx, c]], rows, (count) => packParams([u32(count * c), u32(c), u32(k)]), (count) => count * c);
+  return dx;
+}
