@@ -91,12 +91,15 @@ fn main(${LINEAR_MAIN_ARGS}) {
 }`,
 };
 
-/** Runs spec over the rows in chunks: `from` has `perFrom` floats a row, the outputs their own. */
-function overRows(op: string, spec: KernelSpec, inputs: [Tensor, number][], outputs: [Tensor, number][], rows: number, params: (count: number) => ArrayBuffer, threads: (count: number) => number): void {
+/** A tensor bound a chunk of rows at a time, with its floats per row. */
+type RowBound = [Tensor, number];
+
+/** Runs spec over the rows in chunks; `threads` per chunk in workgroups of `wg`. */
+function overRows(op: string, spec: KernelSpec, wg: number, inputs: RowBound[], outputs: RowBound[], rows: number, params: (count: number) => ArrayBuffer, threads: (count: number) => number): void {
   const per = chunkItems(op, rows, [...inputs, ...outputs].map(([t, n]) => part(t, n)));
   forEachChunk(rows, per, (first, count) => {
-    const bind = ([t, n]: [Tensor, number]) => range(t, first * n, count * n);
-    dispatchChunk(spec, inputs.map(bind), outputs.map(bind), params(count), linearGrid(threads(count), spec === forwardSpec ? 64 : 256));
+    const bind = ([t, n]: RowBound) => range(t, first * n, count * n);
+    dispatchChunk(spec, inputs.map(bind), outputs.map(bind), params(count), linearGrid(threads(count), wg));
   });
 }
 
@@ -118,7 +121,7 @@ export function topk(x: Tensor, k = 1): { values: Tensor; indices: Tensor } {
   const values = emptyTensor(outShape, 'topk.values', op);
   const indices = emptyTensor(outShape, 'topk.indices', op);
   if (rows * k > 0) {
-    overRows('topk.forward', forwardSpec, [[x, c]], [[values, k], [indices, k]], rows, (count) => packParams([u32(count), u32(c), u32(k)]), (count) => count);
+    overRows('topk.forward', forwardSpec, 64, [[x, c]], [[values, k], [indices, k]], rows, (count) => packParams([u32(count), u32(c), u32(k)]), (count) => count);
   }
   const xShape = x.shape;
   recordMulti(op, [x], [values], ([dy], _needs, [saved]) => [backward(dy!, saved, xShape, rows, c, k)], [indices]);
@@ -130,6 +133,6 @@ function backward(dy: Tensor, indices: Tensor, xShape: readonly number[], rows: 
   if (k === 0) return zeros(xShape);
   const dx = emptyTensor(xShape, 'topk.dx');
   if (rows * c === 0) return dx;
-  overRows('topk.backward', backwardSpec, [[dy, k], [indices, k]], [[dx, c]], rows, (count) => packParams([u32(count * c), u32(c), u32(k)]), (count) => count * c);
+  overRows('topk.backward', backwardSpec, 256, [[dy, k], [indices, k]], [[dx, c]], rows, (count) => packParams([u32(count * c), u32(c), u32(k)]), (count) => count * c);
   return dx;
 }
