@@ -18,6 +18,7 @@ import { batchNormBackwardRef, batchNormForwardRef } from '../src/reference/batc
 import { concatRef, splitRef } from '../src/reference/concat.js';
 import { convTranspose2dBackwardRef, convTranspose2dForwardRef } from '../src/reference/conv.js';
 import { convChecks } from './gpu-checks-conv.js';
+import { libraryOpChecks } from './gpu-checks-library.js';
 import { binaryBackwardRef, binaryForwardRef, sumRef, unaryBackwardRef, unaryForwardRef } from '../src/reference/elementwise.js';
 import { bceBackwardRef, bceForwardRef, diceBackwardRef, diceForwardRef } from '../src/reference/loss.js';
 import { matmulBackwardRef, matmulRef } from '../src/reference/matmul.js';
@@ -27,11 +28,6 @@ import { pad2dBackwardRef, pad2dRef } from '../src/reference/pad.js';
 import { transposeRef } from '../src/reference/transpose.js';
 import { tverskyBackwardRef, tverskyForwardRef, type TverskyRefOptions } from '../src/reference/overlap-loss.js';
 import { sigmoidFocalBackwardRef, sigmoidFocalForwardRef } from '../src/reference/focal-loss.js';
-import { argExtremumRef, extremumBackwardRef, extremumRef } from '../src/reference/extrema.js';
-import { binaryMoreForwardRef, maximumBackwardRef, whereBackwardRef, whereRef } from '../src/reference/elementwise-more.js';
-import { gatherBackwardRef, gatherRef, indexGatherIndices, stridedSliceIndices, tileIndices } from '../src/reference/slice.js';
-import { cumsumRef } from '../src/reference/cumsum.js';
-import { topkRef } from '../src/reference/topk.js';
 import { groupNormBackwardRef, groupNormForwardRef } from '../src/reference/groupnorm.js';
 import { softmaxBackwardRef, softmaxCrossEntropyBackwardRef, softmaxCrossEntropyRef, softmaxRef } from '../src/reference/softmax.js';
 import { upsample2dBackwardRef, upsample2dRef } from '../src/reference/upsample.js';
@@ -330,121 +326,6 @@ function lesionLossChecks(): GpuCheck[] {
 }
 
 /** The general-purpose ops: extrema, gathers, selections, gelu, layer norm. */
-const FORTY_IDS = Array.from({ length: 40 }, (_, i) => (i * 7) % 3);
-
-function libraryOpChecks(): GpuCheck[] {
-  const sliced = { begin: [1, -2, 0, 1], end: [4, 0, 11, 6], strides: [2, -3, 4, 2] };
-  return [
-    {
-      // Two axes over a workgroup's rows per output (1320 values each).
-      name: 'max over H, W [3,40,33,8]',
-      inputs: [{ shape: [3, 40, 33, 8], grad: true }],
-      gpu: ([x]) => dn.max(x, [1, 2]),
-      cpu: ([x], dy) => ({ y: extremumRef('max', x, [1, 2]).value, grads: [extremumBackwardRef('max', x, dy, [1, 2])] }),
-    },
-    {
-      name: 'argmax over 1000 classes [37,1000]',
-      inputs: [{ shape: [37, 1000] }],
-      gpu: ([x]) => dn.argmax(x, -1),
-      cpu: ([x]) => ({ y: argExtremumRef('max', x, 1), grads: [] }),
-    },
-    {
-      name: `stridedSlice [4,9,11,6] ${JSON.stringify(sliced)}`,
-      inputs: [{ shape: [4, 9, 11, 6], grad: true }],
-      gpu: ([x]) => dn.stridedSlice(x, sliced.begin, sliced.end, sliced.strides),
-      cpu: ([x], dy) => {
-        const index = stridedSliceIndices(x.shape, sliced.begin, sliced.end, sliced.strides);
-        return { y: gatherRef(x, index), grads: [gatherBackwardRef(dy, x.shape, index)] };
-      },
-    },
-    {
-      name: 'tile [3,5,7] by [2,1,3]',
-      inputs: [{ shape: [3, 5, 7], grad: true }],
-      gpu: ([x]) => dn.tile(x, [2, 1, 3]),
-      cpu: ([x], dy) => {
-        const index = tileIndices(x.shape, [2, 1, 3]);
-        return { y: gatherRef(x, index), grads: [gatherBackwardRef(dy, x.shape, index)] };
-      },
-    },
-    {
-      // Repeated and unordered ids on a middle axis, in vec4s (8 channels).
-      name: 'gather [3,10,5,8] axis 1 ids [7,0,7,3,9,7]',
-      inputs: [{ shape: [3, 10, 5, 8], grad: true }],
-      gpu: ([x]) => dn.gather(x, [7, 0, 7, 3, 9, 7], 1),
-      cpu: ([x], dy) => {
-        const index = indexGatherIndices(x.shape, [7, 0, 7, 3, 9, 7], 1);
-        return { y: gatherRef(x, index), grads: [gatherBackwardRef(dy, x.shape, index)] };
-      },
-    },
-    {
-      // 40 ids into 3 rows: its gradient scans the ids (the case above sorts them).
-      name: 'gather [2,3,2] axis 1, 40 ids',
-      inputs: [{ shape: [2, 3, 2], grad: true }],
-      gpu: ([x]) => dn.gather(x, FORTY_IDS, 1),
-      cpu: ([x], dy) => {
-        const index = indexGatherIndices(x.shape, FORTY_IDS, 1);
-        return { y: gatherRef(x, index), grads: [gatherBackwardRef(dy, x.shape, index)] };
-      },
-    },
-    {
-      name: 'cumsum [3,40,8] axis 1 reverse',
-      inputs: [{ shape: [3, 40, 8], grad: true }],
-      gpu: ([x]) => dn.cumsum(x, 1, { reverse: true }),
-      cpu: ([x], dy) => ({ y: cumsumRef(x, 1, false, true), grads: [cumsumRef(dy, 1, false, false)] }),
-    },
-    {
-      // VGG16's top-5 over its 1000 classes.
-      name: 'topk 5 of [6,1000]',
-      inputs: [{ shape: [6, 1000], grad: true }],
-      gpu: ([x]) => {
-        const { values, indices } = dn.topk(x, 5);
-        indices.dispose();
-        return values;
-      },
-      cpu: ([x], dy) => {
-        const { values, indices } = topkRef(x, 5);
-        const dx = nd(new Float64Array(x.data.length), x.shape);
-        indices.data.forEach((i, p) => (dx.data[Math.floor(p / 5) * 1000 + i] = dy.data[p]));
-        return { y: values, grads: [dx] };
-      },
-    },
-    {
-      name: 'maximum [2,9,11,8] with [8]',
-      inputs: [{ shape: [2, 9, 11, 8], grad: true }, { shape: [8], grad: true }],
-      gpu: ([a, b]) => dn.maximum(a, b),
-      cpu: ([a, b], dy) => ({ y: binaryMoreForwardRef('maximum', a, b), grads: maximumBackwardRef('maximum', a, b, dy) }),
-    },
-    {
-      name: 'where [2,9,11,8]',
-      inputs: [{ shape: [2, 9, 11, 8], data: 'mask' }, { shape: [2, 9, 11, 8], grad: true }, { shape: [2, 9, 11, 8], grad: true }],
-      gpu: ([c, a, b]) => dn.where(c, a, b),
-      cpu: ([c, a, b], dy) => ({ y: whereRef(c, a, b), grads: whereBackwardRef(c, a.shape, b.shape, dy) }),
-    },
-    {
-      name: 'gelu (exact and tanh) [3,17,19]',
-      inputs: [{ shape: [3, 17, 19], grad: true }],
-      gpu: ([x]) => dn.add(dn.gelu(x), dn.gelu(x, { approximate: 'tanh' })),
-      cpu: ([x], dy) => {
-        // Each reference once, then summed: not once per element.
-        const [tanhY, tanhDx] = [unaryForwardRef('geluTanh', x).data, unaryBackwardRef('geluTanh', x, dy).data];
-        return {
-          y: nd(unaryForwardRef('gelu', x).data.map((v, i) => v + tanhY[i]), x.shape),
-          grads: [nd(unaryBackwardRef('gelu', x, dy).data.map((v, i) => v + tanhDx[i]), x.shape)],
-        };
-      },
-    },
-    {
-      name: 'layerNorm [37,96]',
-      inputs: [{ shape: [37, 96], grad: true }, { shape: [96], data: 'positive', grad: true }, { shape: [96], grad: true }],
-      gpu: ([x, g, b]) => dn.layerNorm(x, g, b),
-      cpu: ([x, g, b], dy) => {
-        const back = groupNormBackwardRef(x, g, dy, 1);
-        return { y: groupNormForwardRef(x, g, b, 1).y, grads: [back.dx, back.dgamma, back.dbeta] };
-      },
-    },
-  ];
-}
-
 /** Element-wise ops over 1.25x maxStorageBufferBindingSize, where that stays under 512 MiB. */
 function bindingLimitChecks(): GpuCheck[] {
   const limit = runtime().limits.maxStorageBufferBindingSize;

@@ -4,7 +4,7 @@
 // an ArgumentError that names the op and the argument and says what it got. They cost a type test
 // per argument, nothing on the GPU.
 
-import { ArgumentError, DisposedError } from '../errors.js';
+import { ArgumentError, DisposedError, ShapeError } from '../errors.js';
 import { staleError, Tensor } from './tensor.js';
 
 /** What a value is, for messages: "the number 2", "an array of 3", "an object with padding". */
@@ -180,4 +180,14 @@ export function expectOptionalBoolean(op: string, role: string, v: unknown): voi
 export function nchwHint(shape: readonly number[], channels: number): string {
   if (shape.length !== 4 || shape[1] !== channels || shape[3] === channels) return '';
   return `; activations are NHWC: if this is NCHW data (PyTorch's layout), dn.transpose(x, [0, 2, 3, 1]) makes it [N, H, W, C]`;
+}
+
+/**
+ * An axis of a tensor of `rank` axes, negative counting from the end, as an index; a ShapeError
+ * naming the op and `what` (the tensor) where it is not one of them.
+ */
+export function normaliseAxis(op: string, axis: number, rank: number, what: string): number {
+  const ax = axis < 0 ? axis + rank : axis;
+  if (!Number.isInteger(ax) || ax < 0 || ax >= rank) throw new ShapeError(`${op}: axis ${axis} is out of range for ${what}`);
+  return ax;
 }

@@ -22,7 +22,7 @@
 import { ArgumentError, ShapeError } from '../errors.js';
 import { packParams, u32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
-import { describeValue, expectNumber, expectTensor, expectTensorList } from '../graph/args.js';
+import { describeValue, expectNumber, expectTensor, expectTensorList, normaliseAxis } from '../graph/args.js';
 import { record, recordMulti } from '../graph/autograd.js';
 import { emptyTensor, formatShape, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, range } from './chunking.js';
@@ -114,11 +114,6 @@ function slabZero(dst: Slab, rows: number, width: number): void {
   });
 }
 
-function normaliseAxis(op: string, axis: number, rank: number, what: string): number {
-  const ax = axis < 0 ? axis + rank : axis;
-  if (!Number.isInteger(ax) || ax < 0 || ax >= rank) throw new ShapeError(`${op}: axis ${axis} is out of range for ${what}`);
-  return ax;
-}
 
 /** Validates the inputs; returns the normalised axis, each input's size on it, and the output shape. */
 export function concatShape(shapes: Shape[], axis: number): { axis: number; sizes: number[]; shape: number[] } {

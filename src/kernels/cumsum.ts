@@ -1,8 +1,8 @@
 // cumsum(x, axis, { exclusive, reverse }) as tf.cumsum (PyTorch's torch.cumsum is the plain one):
 // running sums along an axis, x viewed as [outer, n, inner] around it,
 //   y[o, i, k] = Σ x[o, i', k] over i' <= i   (exclusive: i' < i; reverse: i' >= i, or i' > i).
-// One thread per (o, k) column walks the axis, adding in order; inner a multiple of 4 runs four
-// columns a thread in vec4s. The sum is float32 and sequential, as PyTorch's CPU cumsum: its error
+// One thread per (o, k) column walks the axis ('walk', the scan pass below with one block and no
+// offsets), adding in order; inner a multiple of 4 runs four columns a thread in vec4s. The sum is float32 and sequential, as PyTorch's CPU cumsum: its error
 // grows with the axis's length (about n·2^-24 of the column's sum of |x|).
 //
 // Few columns along a long axis (a 1-D cumsum of a million values) would leave the GPU one thread
@@ -17,7 +17,7 @@
 import { ShapeError } from '../errors.js';
 import { packParams, u32 } from '../gpu/params.js';
 import type { KernelSpec } from '../gpu/runtime.js';
-import { expectKnownOptions, expectNumber, expectOptionalBoolean, expectOptions, expectTensor } from '../graph/args.js';
+import { expectKnownOptions, expectNumber, expectOptionalBoolean, expectOptions, expectTensor, normaliseAxis } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, shapeSize, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
@@ -28,42 +28,6 @@ export interface CumsumOptions {
   exclusive?: boolean;
   /** Sum from the end of the axis, as tf.cumsum's reverse. */
   reverse?: boolean;
-}
-
-const specs = new Map<string, KernelSpec>();
-
-function spec(width: VecWidth, exclusive: boolean, reverse: boolean): KernelSpec {
-  const key = `v${width}${exclusive ? '.excl' : ''}${reverse ? '.rev' : ''}`;
-  let s = specs.get(key);
-  if (s) return s;
-  const T = vecType(width);
-  const at = reverse ? 'params.n - 1u - step' : 'step';
-  const body = exclusive ? `y[i] = acc;\n    acc += x[i];` : `acc += x[i];\n    y[i] = acc;`;
-  s = {
-    name: 'cumsum',
-    key,
-    inputs: 1,
-    outputs: 1,
-    wgsl: () => /* wgsl */ `
-struct Params { columns: u32, n: u32, inner: u32 }
-@group(0) @binding(0) var<storage, read> x: array<${T}>;
-@group(0) @binding(1) var<storage, read_write> y: array<${T}>;
-@group(0) @binding(2) var<uniform> params: Params;
-@compute @workgroup_size(256)
-fn main(${LINEAR_MAIN_ARGS}) {
-  let column = ${linearIndex()};
-  if (column >= params.columns) { return; }
-  let o = column / params.inner;
-  let k = column % params.inner;
-  var acc = ${T}();
-  for (var step = 0u; step < params.n; step++) {
-    let i = (o * params.n + ${at}) * params.inner + k;
-    ${body}
-  }
-}`,
-  };
-  specs.set(key, s);
-  return s;
 }
 
 /** Threads the plain walk should have at least; below it a long axis runs in blocks. */
@@ -77,36 +41,30 @@ export function cumsumBlocks(columns: number, n: number): number {
   return Math.max(1, Math.min(Math.floor(n / MIN_BLOCK), Math.ceil(WANT_THREADS / columns)));
 }
 
-const blockSpecs = new Map<string, KernelSpec>();
-
 /**
- * The blocked passes: 'totals' (a thread per column block: its sum), 'offsets' (a thread per
- * column: the exclusive running sum of its block totals, in place), 'scan' (a thread per column
- * block: its running sums from its offset). Positions are counted along the scan's direction, s,
- * at (o·n + (reverse ? n − 1 − s : s))·inner + k.
+ * 'totals': a thread per column block, its sum. 'offsets': a thread per column, the exclusive
+ * running sum of its block totals, in place. 'scan': a thread per column block, its running sums
+ * from its offset. 'walk': the scan from 0 with one block a column, the plain walk. Positions
+ * are counted along the scan's direction, s, at (o·n + (reverse ? n − 1 − s : s))·inner + k.
  */
-function blockSpec(pass: 'totals' | 'offsets' | 'scan', width: VecWidth, exclusive: boolean, reverse: boolean): KernelSpec {
+type Pass = 'totals' | 'offsets' | 'scan' | 'walk';
+
+const specs = new Map<string, KernelSpec>();
+
+function spec(pass: Pass, width: VecWidth, exclusive: boolean, reverse: boolean): KernelSpec {
   const key = `${pass}.v${width}${exclusive ? '.excl' : ''}${reverse ? '.rev' : ''}`;
-  let s = blockSpecs.get(key);
+  let s = specs.get(key);
   if (s) return s;
   const T = vecType(width);
-  const at = reverse ? '(params.n - 1u - s)' : 's';
-  const address = `(o * params.n + ${at}) * params.inner + k`;
-  const io =
-    pass === 'offsets'
-      ? `@group(0) @binding(0) var<storage, read_write> sums: array<${T}>;
-@group(0) @binding(1) var<uniform> params: Params;`
-      : pass === 'totals'
-        ? `@group(0) @binding(0) var<storage, read> x: array<${T}>;
-@group(0) @binding(1) var<storage, read_write> sums: array<${T}>;
-@group(0) @binding(2) var<uniform> params: Params;`
-        : `@group(0) @binding(0) var<storage, read> x: array<${T}>;
-@group(0) @binding(1) var<storage, read> sums: array<${T}>;
-@group(0) @binding(2) var<storage, read_write> y: array<${T}>;
-@group(0) @binding(3) var<uniform> params: Params;`;
-  const step = exclusive ? `y[${address}] = acc;
-    acc += x[${address}];` : `acc += x[${address}];
-    y[${address}] = acc;`;
+  const address = `(o * params.n + ${reverse ? '(params.n - 1u - s)' : 's'}) * params.inner + k`;
+  const buffers: [string, 'read' | 'read_write'][] = {
+    totals: [['x', 'read'], ['sums', 'read_write']],
+    offsets: [['sums', 'read_write']],
+    scan: [['x', 'read'], ['sums', 'read'], ['y', 'read_write']],
+    walk: [['x', 'read'], ['y', 'read_write']],
+  }[pass] as [string, 'read' | 'read_write'][];
+  const bindings = [...buffers.map(([name, access], i) => `@group(0) @binding(${i}) var<storage, ${access}> ${name}: array<${T}>;`), `@group(0) @binding(${buffers.length}) var<uniform> params: Params;`].join('\n');
+  const step = exclusive ? `y[${address}] = acc;\n    acc += x[${address}];` : `acc += x[${address}];\n    y[${address}] = acc;`;
   const body =
     pass === 'offsets'
       ? `let column = ${linearIndex()};
@@ -125,26 +83,24 @@ function blockSpec(pass: 'totals' | 'offsets' | 'scan', width: VecWidth, exclusi
   let k = column % params.inner;
   let first = b * params.block;
   let last = min(first + params.block, params.n);
-  ${pass === 'totals' ? `var acc = ${T}();
-  for (var s = first; s < last; s++) { acc += x[${address}]; }
-  sums[t] = acc;` : `var acc = sums[t];
+  var acc = ${pass === 'scan' ? 'sums[t]' : `${T}()`};
   for (var s = first; s < last; s++) {
-    ${step}
-  }`}`;
+    ${pass === 'totals' ? `acc += x[${address}];` : step}
+  }${pass === 'totals' ? '\n  sums[t] = acc;' : ''}`;
   s = {
-    name: `cumsum.${pass}`,
+    name: pass === 'walk' ? 'cumsum' : `cumsum.${pass}`,
     key,
-    inputs: pass === 'offsets' ? 0 : pass === 'totals' ? 1 : 2,
+    inputs: buffers.length - 1,
     outputs: 1,
     wgsl: () => /* wgsl */ `
 struct Params { columns: u32, n: u32, inner: u32, blocks: u32, block: u32 }
-${io}
+${bindings}
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
   ${body}
 }`,
   };
-  blockSpecs.set(key, s);
+  specs.set(key, s);
   return s;
 }
 
@@ -160,17 +116,16 @@ function run(x: Tensor, axis: number, exclusive: boolean, reverse: boolean): Ten
     const columns = (count * inner) / width;
     const [xs, ys] = [range(x, first * per, count * per), range(y, first * per, count * per)];
     const blocks = cumsumBlocks(columns, n);
+    const params = packParams([u32(columns), u32(n), u32(inner / width), u32(blocks), u32(Math.ceil(n / blocks))]);
     if (blocks === 1) {
-      dispatchChunk(spec(width, exclusive, reverse), [xs], [ys], packParams([u32(columns), u32(n), u32(inner / width)]), linearGrid(columns));
+      dispatchChunk(spec('walk', width, exclusive, reverse), [xs], [ys], params, linearGrid(columns));
       return;
     }
-    const block = Math.ceil(n / blocks);
-    const params = packParams([u32(columns), u32(n), u32(inner / width), u32(blocks), u32(block)]);
     const sums = emptyTensor([columns * blocks * width], 'cumsum.blockSums');
     // The totals read along the scan's direction only; the offsets read neither flag.
-    dispatchChunk(blockSpec('totals', width, false, reverse), [xs], [sums], params, linearGrid(columns * blocks));
-    dispatchChunk(blockSpec('offsets', width, false, false), [], [sums], params, linearGrid(columns));
-    dispatchChunk(blockSpec('scan', width, exclusive, reverse), [xs, sums], [ys], params, linearGrid(columns * blocks));
+    dispatchChunk(spec('totals', width, false, reverse), [xs], [sums], params, linearGrid(columns * blocks));
+    dispatchChunk(spec('offsets', width, false, false), [], [sums], params, linearGrid(columns));
+    dispatchChunk(spec('scan', width, exclusive, reverse), [xs, sums], [ys], params, linearGrid(columns * blocks));
     sums.dispose();
   });
   return y;
@@ -189,8 +144,7 @@ export function cumsum(x: Tensor, axis = -1, options: CumsumOptions = {}): Tenso
   expectOptionalBoolean(op, 'exclusive', options.exclusive);
   expectOptionalBoolean(op, 'reverse', options.reverse);
   if (x.rank === 0) throw new ShapeError(`${op}: x ${x.describe()} has no axis to sum along`);
-  const ax = axis < 0 ? axis + x.rank : axis;
-  if (ax < 0 || ax >= x.rank) throw new ShapeError(`${op}: axis ${axis} is out of range for ${x.describe()}`);
+  const ax = normaliseAxis(op, axis, x.rank, x.describe());
   const exclusive = options.exclusive ?? false;
   const reverse = options.reverse ?? false;
   const y = run(x, ax, exclusive, reverse);

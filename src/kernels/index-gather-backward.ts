@@ -25,15 +25,13 @@ export interface GatherLayout {
   inner: number;
 }
 
-/** WGSL: `id` (a u32) and `ok` for ids[c], rounded as oneHot rounds (the range test before u32(), which clamps). */
-export const ID = /* wgsl */ `let v = floor(ids[c] + 0.5);
-  let ok = v >= 0.0 && v < f32(params.n);
-  let id = u32(select(0.0, v, ok));`;
-
-/** The sort key of position c: its id, or n (after every row) for an id outside the axis. */
-const KEY = (c: string) => `key(ids[${c}], params.n)`;
-const KEY_FN = /* wgsl */ `
-fn key(raw: f32, n: u32) -> u32 {
+/**
+ * WGSL: idOf(raw, n), the row an id names, rounded as oneHot rounds; n (past every row, which
+ * also sorts it after every row's run) for one outside [0, n) or NaN. The range test comes before
+ * u32(), which clamps.
+ */
+export const ID_FN = /* wgsl */ `
+fn idOf(raw: f32, n: u32) -> u32 {
   let v = floor(raw + 0.5);
   return select(n, u32(select(0.0, v, v >= 0.0)), v >= 0.0 && v < f32(n));
 }`;
@@ -49,15 +47,15 @@ struct Params { n: u32, l: u32 }
 @group(0) @binding(1) var<storage, read_write> order: array<f32>;
 @group(0) @binding(2) var<storage, read_write> keys: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
-${KEY_FN}
+${ID_FN}
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
   let c = ${linearIndex()};
   if (c >= params.l) { return; }
-  let mine = ${KEY('c')};
+  let mine = idOf(ids[c], params.n);
   var rank = 0u;
   for (var d = 0u; d < params.l; d++) {
-    let other = ${KEY('d')};
+    let other = idOf(ids[d], params.n);
     rank += select(0u, 1u, other < mine || (other == mine && d < c));
   }
   // Positions and ids under 2^24 (checked on the host) are exact in float32.
@@ -101,8 +99,7 @@ function sumSpec(way: 'scan' | 'sorted', width: VecWidth): KernelSpec {
   const loop =
     way === 'scan'
       ? /* wgsl */ `for (var c = 0u; c < params.l; c++) {
-    ${ID}
-    if (ok && id == j) { acc += dy[(o * params.l + c) * params.inner + k]; }
+    if (idOf(ids[c], params.n) == j) { acc += dy[(o * params.l + c) * params.inner + k]; }
   }`
       : /* wgsl */ `for (var p = u32(starts[j]); p < u32(starts[j + 1u]); p++) {
     acc += dy[(o * params.l + u32(order[p])) * params.inner + k];
@@ -120,7 +117,7 @@ function sumSpec(way: 'scan' | 'sorted', width: VecWidth): KernelSpec {
     wgsl: () => /* wgsl */ `
 struct Params { total: u32, n: u32, l: u32, inner: u32 }
 @group(0) @binding(0) var<storage, read> dy: array<${T}>;
-${bindings}
+${bindings}${way === 'scan' ? ID_FN : ''}
 @group(0) @binding(${out}) var<storage, read_write> dx: array<${T}>;
 @group(0) @binding(${out + 1}) var<uniform> params: Params;
 @compute @workgroup_size(256)

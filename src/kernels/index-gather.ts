@@ -17,11 +17,11 @@
 import { ArgumentError, ShapeError } from '../errors.js';
 import { f32, packParams, u32 } from '../gpu/params.js';
 import type { KernelSpec } from '../gpu/runtime.js';
-import { describeValue, expectNumber, expectTensor } from '../graph/args.js';
+import { describeValue, expectNumber, expectTensor, normaliseAxis } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { assertLive, emptyTensor, full, shapeSize, type Shape, Tensor, tensor, zeros } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
-import { gatherBackward, ID, type GatherLayout } from './index-gather-backward.js';
+import { gatherBackward, ID_FN, type GatherLayout } from './index-gather-backward.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, type VecWidth } from './wgsl.js';
 
 /** Ids are float32: past 2^24 not every integer is one, so a longer axis cannot be addressed. */
@@ -45,6 +45,7 @@ struct Params { total: u32, n: u32, l: u32, inner: u32, nan: f32 }
 @group(0) @binding(1) var<storage, read> ids: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<${T}>;
 @group(0) @binding(3) var<uniform> params: Params;
+${ID_FN}
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
   let i = ${linearIndex()};
@@ -52,8 +53,9 @@ fn main(${LINEAR_MAIN_ARGS}) {
   let k = i % params.inner;
   let c = (i / params.inner) % params.l;
   let o = i / (params.inner * params.l);
-  ${ID}
-  y[i] = select(${T}(params.nan), x[(o * params.n + id) * params.inner + k], ok);
+  let id = idOf(ids[c], params.n);
+  let ok = id < params.n;
+  y[i] = select(${T}(params.nan), x[(o * params.n + select(0u, id, ok)) * params.inner + k], ok);
 }`,
   };
   specs.set(key, s);
@@ -98,8 +100,7 @@ export function gather(x: Tensor, indices: Tensor | readonly number[] | ArrayLik
   expectTensor(op, 'input x', x);
   expectNumber(op, 'axis', axis, { integer: true });
   if (x.rank === 0) throw new ShapeError(`${op}: x ${x.describe()} has no axis to gather along`);
-  const ax = axis < 0 ? axis + x.rank : axis;
-  if (ax < 0 || ax >= x.rank) throw new ShapeError(`${op}: axis ${axis} is out of range for ${x.describe()}`);
+  const ax = normaliseAxis(op, axis, x.rank, x.describe());
   const g: GatherLayout = { outer: shapeSize(x.shape.slice(0, ax)), n: x.shape[ax], inner: shapeSize(x.shape.slice(ax + 1)) };
   if (g.n > MAX_AXIS) throw new ShapeError(`${op}: axis ${ax} of ${x.describe()} is longer than 2^24, which float32 ids cannot all name`);
   const { ids, shape: idShape, made } = idTensor(op, indices, g.n, ax);

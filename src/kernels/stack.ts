@@ -7,7 +7,7 @@
 // concat and split already chunk past the binding limit (kernels/concat.ts).
 
 import { ShapeError } from '../errors.js';
-import { expectNumber, expectTensor, expectTensorList } from '../graph/args.js';
+import { expectNumber, expectTensor, expectTensorList, normaliseAxis } from '../graph/args.js';
 import { reshape } from '../graph/reshape.js';
 import { scope } from '../graph/scope.js';
 import { formatShape, type Tensor } from '../graph/tensor.js';
@@ -32,8 +32,7 @@ export function unstack(x: Tensor, axis = 0): Tensor[] {
   const op = 'unstack';
   expectTensor(op, 'input x', x);
   expectNumber(op, 'axis', axis, { integer: true });
-  const ax = axis < 0 ? axis + x.rank : axis;
-  if (ax < 0 || ax >= x.rank) throw new ShapeError(`${op}: axis ${axis} is out of range for ${x.describe()}`);
+  const ax = normaliseAxis(op, axis, x.rank, x.describe());
   const n = x.shape[ax];
   const rest = x.shape.filter((_, d) => d !== ax);
   if (n === 0) return [];

@@ -36,16 +36,24 @@ export class EnsembleModel extends Module {
     }
     if (this.members.length === 1) return this.members[0].forward(x);
     return scope(() => {
-      let sum = this.members[0].forward(x);
+      const outputs: Tensor[] = [];
       for (const [i, m] of this.members.entries()) {
-        if (i === 0) continue;
         const y = m.forward(x);
-        if (formatShape(y.shape) !== formatShape(sum.shape)) {
-          throw new ShapeError(`EnsembleModel: member${i} gives ${formatShape(y.shape)} where member0 gives ${formatShape(sum.shape)}; the members must give outputs of one shape to be averaged`);
+        if (i > 0 && formatShape(y.shape) !== formatShape(outputs[0].shape)) {
+          throw new ShapeError(`EnsembleModel: member${i} gives ${formatShape(y.shape)} where member0 gives ${formatShape(outputs[0].shape)}; the members must give outputs of one shape to be averaged`);
         }
-        sum = arithmetic('add', sum, y);
+        outputs.push(y);
       }
-      return arithmetic('mul', sum, 1 / this.members.length);
+      return membersMean(outputs);
     });
   }
+}
+
+/**
+ * The members' mean, summed in turn, times 1/members (one member: its output as it is): the
+ * ensemble's average, which gradCam takes too so that its output is the ensemble's to the bit.
+ */
+export function membersMean(outputs: readonly Tensor[]): Tensor {
+  if (outputs.length === 1) return outputs[0];
+  return arithmetic('mul', outputs.reduce((a, b) => arithmetic('add', a, b)), 1 / outputs.length);
 }

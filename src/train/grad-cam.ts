@@ -29,8 +29,8 @@ import { slice } from '../kernels/slice.js';
 import { upsample2d } from '../kernels/upsample.js';
 import { Vgg16, VggClassifier } from '../models/vgg16.js';
 import { Module } from '../nn/module.js';
-import { EnsembleModel } from './ensemble.js';
-import { TTA_MODES, type TtaMode } from './tta.js';
+import { EnsembleModel, membersMean } from './ensemble.js';
+import { mirrorMean, TTA_MODES, type TtaMode } from './tta.js';
 
 /** A model cut in two at the feature map Grad-CAM reads. */
 export interface GradCamParts {
@@ -104,37 +104,20 @@ function explain(op: string, model: Module | GradCamParts, x: Tensor, options: G
             const direct = mapOf(op, parts, x, output);
             if (!tta) return { map: direct.map, outputs: [direct.output] };
             const mirrored = mapOf(op, parts, flip(x, { horizontal: true }), output);
-            return { map: arithmetic('mul', arithmetic('add', direct.map, flip(mirrored.map, { horizontal: true })), 0.5), outputs: [direct.output, mirrored.output] };
+            return { map: mirrorMean(direct.map, mirrored.map), outputs: [direct.output, mirrored.output] };
           }),
         );
-        const total = perMember.map((v) => v.map).reduce((a, b) => arithmetic('add', a, b));
         const [n, h, w] = x.shape;
-        const map = reshape(perMember.length > 1 ? arithmetic('mul', total, 1 / perMember.length) : total, [n, h, w]);
-        return { map, output: averageAsPredicted(perMember.map((v) => v.outputs), tta) };
+        const map = reshape(membersMean(perMember.map((v) => v.map)), [n, h, w]);
+        // The outputs as predictWithTta over an EnsembleModel averages them, with the same two
+        // helpers: each view's mean over the members, then the views' mean.
+        const overMembers = (view: number) => membersMean(perMember.map((v) => v.outputs[view]));
+        return { map, output: tta ? mirrorMean(overMembers(0), overMembers(1)) : overMembers(0) };
       }),
     );
   } finally {
     restore?.();
   }
-}
-
-/**
- * The members' outputs ([member][view]: the image, then its mirror) averaged in the order
- * predictWithTta over an EnsembleModel averages them, so the values are the same to the bit: each
- * view's mean over the members (summed in turn, times 1/members), then the views' mean, a map's
- * mirror flipped back first.
- */
-function averageAsPredicted(outputs: (readonly Tensor[])[], tta: boolean): Tensor {
-  const overMembers = (view: number): Tensor => {
-    if (outputs.length === 1) return outputs[0][view];
-    const total = outputs.map((o) => o[view]).reduce((a, b) => arithmetic('add', a, b));
-    return arithmetic('mul', total, 1 / outputs.length);
-  };
-  const direct = overMembers(0);
-  if (!tta) return direct;
-  const mirrored = overMembers(1);
-  const aligned = mirrored.rank === 4 ? flip(mirrored, { horizontal: true }) : mirrored;
-  return arithmetic('mul', arithmetic('add', direct, aligned), 0.5);
 }
 
 /** One model's map [N, H, W, 1], scaled to [0, 1] per image, and its output for x. */

@@ -29,12 +29,16 @@ export function predictWithTta(model: Module, x: Tensor, mode: TtaMode = 'flip')
   expectChoice('predictWithTta', 'mode', mode, TTA_MODES, false);
   expectTensor('predictWithTta', 'x', x);
   if (mode === 'none') return model.forward(x);
-  return scope(() => {
-    const direct = model.forward(x);
-    const mirrored = model.forward(flip(x, { horizontal: true }));
-    const aligned = mirrored.rank === 4 ? flip(mirrored, { horizontal: true }) : mirrored;
-    return arithmetic('mul', arithmetic('add', direct, aligned), 0.5);
-  });
+  return scope(() => mirrorMean(model.forward(x), model.forward(flip(x, { horizontal: true }))));
+}
+
+/**
+ * (direct + mirrored) / 2, a map's mirror flipped back first: TTA's average, which gradCam takes
+ * too so that its output is predictWithTta's to the bit.
+ */
+export function mirrorMean(direct: Tensor, mirrored: Tensor): Tensor {
+  const aligned = mirrored.rank === 4 ? flip(mirrored, { horizontal: true }) : mirrored;
+  return arithmetic('mul', arithmetic('add', direct, aligned), 0.5);
 }
 
 /**
