@@ -53,6 +53,7 @@ export { tile } from './kernels/tile.js';
 export { gather } from './kernels/index-gather.js';
 export { cumsum, type CumsumOptions } from './kernels/cumsum.js';
 export { topk } from './kernels/topk.js';
+export { argsort, sort, type SortOptions } from './kernels/sort.js';
 export type { Pad2dOptions, PadMode } from './kernels/pad.js';
 export { batchNorm2d } from './kernels/batchnorm.js';
 export { groupNorm } from './kernels/groupnorm.js';
