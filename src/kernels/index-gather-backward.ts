@@ -4,9 +4,9 @@
 // - 'scan': the thread of each dx element reads the whole id list (|x|·L reads). Best when x is
 //   small beside the ids.
 // - 'sorted': the ids' positions sorted by (id, position) first, then each dx element sums just
-//   its own run of them. The sort is a rank per position, counting the ids that come before it
-//   (L² compares, no atomics, so the order is fixed); each row's run starts where a binary search
-//   of the sorted ids finds its id (n·log L). An embedding table's rows (n = 4096, 256 wide, 512
+//   its own run of them. The sort is sort-merge.ts's (L·log²L/2 reads, no atomics, so the order
+//   is fixed; until 2026-11-28 a rank per position, L² compares); each
+//   row's run starts where a binary search of the sorted ids finds its id (n·log L). An embedding table's rows (n = 4096, 256 wide, 512
 //   ids) took 265 ms by scanning on lavapipe: most rows are picked by no id, and every row's
 //   thread still read all 512.
 //
@@ -16,6 +16,7 @@ import { packParams, u32 } from '../gpu/params.js';
 import type { KernelSpec } from '../gpu/runtime.js';
 import { emptyTensor, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
+import { mergePasses, sortRows, type SortKey } from './sort-merge.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, type VecWidth } from './wgsl.js';
 
 /** x as [outer, n, inner] around gather's axis. */
@@ -36,33 +37,8 @@ fn idOf(raw: f32, n: u32) -> u32 {
   return select(n, u32(select(0.0, v, v >= 0.0)), v >= 0.0 && v < f32(n));
 }`;
 
-const rankSpec: KernelSpec = {
-  name: 'gather.sortIds',
-  key: '',
-  inputs: 1,
-  outputs: 2,
-  wgsl: () => /* wgsl */ `
-struct Params { n: u32, l: u32 }
-@group(0) @binding(0) var<storage, read> ids: array<f32>;
-@group(0) @binding(1) var<storage, read_write> order: array<f32>;
-@group(0) @binding(2) var<storage, read_write> keys: array<f32>;
-@group(0) @binding(3) var<uniform> params: Params;
-${ID_FN}
-@compute @workgroup_size(256)
-fn main(${LINEAR_MAIN_ARGS}) {
-  let c = ${linearIndex()};
-  if (c >= params.l) { return; }
-  let mine = idOf(ids[c], params.n);
-  var rank = 0u;
-  for (var d = 0u; d < params.l; d++) {
-    let other = idOf(ids[d], params.n);
-    rank += select(0u, 1u, other < mine || (other == mine && d < c));
-  }
-  // Positions and ids under 2^24 (checked on the host) are exact in float32.
-  order[rank] = f32(c);
-  keys[rank] = f32(mine);
-}`,
-};
+/** The sort's key of an id: its row, n for one outside the axis (after every row's run). */
+const ID_KEY = (n: number): SortKey => ({ name: 'gather-id', wgsl: `${ID_FN}\nfn sortKey(v: f32, extra: u32) -> u32 { return idOf(v, extra); }`, extra: n });
 
 const startsSpec: KernelSpec = {
   name: 'gather.rowStarts',
@@ -71,7 +47,7 @@ const startsSpec: KernelSpec = {
   outputs: 1,
   wgsl: () => /* wgsl */ `
 struct Params { n: u32, l: u32 }
-@group(0) @binding(0) var<storage, read> keys: array<f32>;
+@group(0) @binding(0) var<storage, read> keys: array<u32>;
 @group(0) @binding(1) var<storage, read_write> starts: array<f32>;
 @group(0) @binding(2) var<uniform> params: Params;
 @compute @workgroup_size(256)
@@ -83,7 +59,7 @@ fn main(${LINEAR_MAIN_ARGS}) {
   var hi = params.l;
   while (lo < hi) {
     let mid = (lo + hi) / 2u;
-    if (u32(keys[mid]) < j) { lo = mid + 1u; } else { hi = mid; }
+    if (keys[mid] < j) { lo = mid + 1u; } else { hi = mid; }
   }
   starts[j] = f32(lo);
 }`,
@@ -102,12 +78,12 @@ function sumSpec(way: 'scan' | 'sorted', width: VecWidth): KernelSpec {
     if (idOf(ids[c], params.n) == j) { acc += dy[(o * params.l + c) * params.inner + k]; }
   }`
       : /* wgsl */ `for (var p = u32(starts[j]); p < u32(starts[j + 1u]); p++) {
-    acc += dy[(o * params.l + u32(order[p])) * params.inner + k];
+    acc += dy[(o * params.l + order[p]) * params.inner + k];
   }`;
   const bindings =
     way === 'scan'
       ? `@group(0) @binding(1) var<storage, read> ids: array<f32>;`
-      : `@group(0) @binding(1) var<storage, read> order: array<f32>;\n@group(0) @binding(2) var<storage, read> starts: array<f32>;`;
+      : `@group(0) @binding(1) var<storage, read> order: array<u32>;\n@group(0) @binding(2) var<storage, read> starts: array<f32>;`;
   const out = way === 'scan' ? 2 : 3;
   s = {
     name: 'gather.backward',
@@ -136,16 +112,19 @@ fn main(${LINEAR_MAIN_ARGS}) {
   return s;
 }
 
-/** Positions past which float32 counts stop being exact: 'sorted' stores them as floats. */
+/** Positions past which float32 counts stop being exact: 'sorted' stores its runs' starts as floats. */
 const EXACT_COUNT = 2 ** 24;
 
-/** 'sorted' where its passes cost less than scanning: x's threads times L, against L² + n·log L + |x| + L·inner. */
+/**
+ * 'sorted' where its passes cost less than scanning: x's threads times L, against the sort's
+ * reads (L·log²L/2) + n·log L + |x| + L·inner.
+ */
 export function backwardWay(g: GatherLayout, l: number): 'scan' | 'sorted' {
   if (l >= EXACT_COUNT) return 'scan';
   const width = vecWidth(g.inner);
   const threads = (g.outer * g.n * g.inner) / width;
   const scan = threads * l;
-  const sorted = l * l + (g.n + 1) * Math.log2(l + 1) + threads + (g.outer * l * g.inner) / width;
+  const sorted = (l * mergePasses(l) ** 2) / 2 + (g.n + 1) * Math.log2(l + 1) + threads + (g.outer * l * g.inner) / width;
   return sorted < scan ? 'sorted' : 'scan';
 }
 
@@ -167,14 +146,14 @@ export function gatherBackward(dy: Tensor, ids: Tensor, xShape: Shape, g: Gather
   const perDx = g.n * g.inner;
   if (g.outer * perDx === 0) return emptyTensor(xShape, 'gather.dx');
   // Planned before anything is allocated, so a binding too small leaks nothing.
-  const lists = way === 'sorted' ? [ids, planned('gather.order', [l]), planned('gather.starts', [g.n + 1])] : [ids];
+  const sortBuffers = ['keys', 'order', 'keys', 'order'].map((n) => planned(`sort.${n}`, [l]));
+  const lists = way === 'sorted' ? [ids, ...sortBuffers, planned('gather.starts', [g.n + 1])] : [ids];
   const per = chunkItems('gather.backward', g.outer, [part(dy, l * g.inner), part(planned('gather.dx', xShape), perDx)], lists);
   let sorted: { order: Tensor; starts: Tensor } | null = null;
   if (way === 'sorted') {
-    const [order, keys, starts] = [emptyTensor([l], 'gather.order'), emptyTensor([l], 'gather.keys'), emptyTensor([g.n + 1], 'gather.starts')];
-    const sizes = packParams([u32(g.n), u32(l)]);
-    dispatchChunk(rankSpec, [ids], [order, keys], sizes, linearGrid(l));
-    dispatchChunk(startsSpec, [keys], [starts], sizes, linearGrid(g.n + 1));
+    const { keys, order } = sortRows(ids, 1, l, ID_KEY(g.n));
+    const starts = emptyTensor([g.n + 1], 'gather.starts');
+    dispatchChunk(startsSpec, [keys], [starts], packParams([u32(g.n), u32(l)]), linearGrid(g.n + 1));
     keys.dispose();
     sorted = { order, starts };
   }

@@ -5,7 +5,7 @@
 // users call tf.topk with k = the axis).
 //
 // Along the last axis each row's values are keyed by their bits (extrema.ts's key) and sorted with
-// their positions by the bitonic network of sort-bitonic.ts; another axis is moved last and back
+// their positions by the merge passes of sort-merge.ts; another axis is moved last and back
 // by transposes. A write pass then copies each value from x at its sorted position.
 //
 // Backward (to x; indices have none): a permutation's, each dy put back where its value came from,
@@ -19,7 +19,7 @@ import { noGrad, recordMulti } from '../graph/autograd.js';
 import { emptyTensor, shapeSize, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
 import { sameWgsl } from './extrema.js';
-import { paddedLength, SORT_BLOCK, sortRows, type SortKey } from './sort-bitonic.js';
+import { sortRows, type SortKey } from './sort-merge.js';
 import { transpose } from './transpose.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
 
@@ -40,7 +40,7 @@ const writeSpec: KernelSpec = {
   inputs: 2,
   outputs: 2,
   wgsl: () => /* wgsl */ `
-struct Params { total: u32, c: u32, p: u32, k: u32 }
+struct Params { total: u32, c: u32, k: u32 }
 @group(0) @binding(0) var<storage, read> x: array<f32>;
 @group(0) @binding(1) var<storage, read> order: array<u32>;
 @group(0) @binding(2) var<storage, read_write> values: array<f32>;
@@ -51,7 +51,7 @@ fn main(${LINEAR_MAIN_ARGS}) {
   let e = ${linearIndex()};
   if (e >= params.total) { return; }
   let row = e / params.k;
-  let i = order[row * params.p + e % params.k];
+  let i = order[row * params.c + e - row * params.k];
   values[e] = x[row * params.c + i];
   indices[e] = f32(i);
 }`,
@@ -85,19 +85,18 @@ export function sortedPrefix(op: string, x: Tensor, k: number, key: SortKey): { 
   const c = x.shape[x.rank - 1];
   if (c > 2 ** 24) throw new ShapeError(`${op}: the axis of ${x.describe()} is longer than 2^24, which float32 indices cannot all name`);
   const rows = shapeSize(x.shape.slice(0, -1));
-  const p = paddedLength(c);
   const outShape = [...x.shape.slice(0, -1), k];
   const outs = [part(planned(`${op}.values`, outShape), k), part(planned(`${op}.indices`, outShape), k)];
-  const scratch = [part(planned('sort.keys', [rows, p]), p), part(planned('sort.order', [rows, p]), p)];
-  // Chunks of whole blocks where rows share one, so a chunk's places are exactly its rows'.
-  const per = chunkItems(op, rows, [part(x, c), ...outs, ...scratch], [], Math.max(1, SORT_BLOCK / p));
+  // The sort's two pairs of buffers.
+  const scratch = ['keys', 'order', 'keys', 'order'].map((n) => part(planned(`sort.${n}`, [rows, c]), c));
+  const per = chunkItems(op, rows, [part(x, c), ...outs, ...scratch]);
   const values = emptyTensor(outShape, `${op}.values`, op);
   const indices = emptyTensor(outShape, `${op}.indices`, op);
   if (rows * k === 0) return { values, indices };
   forEachChunk(rows, per, (first, count) => {
     const src = range(x, first * c, count * c);
     const sorted = sortRows(src, count, c, key);
-    const params = packParams([u32(count * k), u32(c), u32(p), u32(k)]);
+    const params = packParams([u32(count * k), u32(c), u32(k)]);
     dispatchChunk(writeSpec, [src, sorted.order], [range(values, first * k, count * k), range(indices, first * k, count * k)], params, linearGrid(count * k));
     sorted.keys.dispose();
     sorted.order.dispose();

@@ -18,12 +18,9 @@ import { expectNumber, expectTensor } from '../graph/args.js';
 import { recordMulti } from '../graph/autograd.js';
 import { emptyTensor, shapeSize, type Tensor, zeros } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
-import { sameWgsl } from './extrema.js';
+import { mergePasses } from './sort-merge.js';
+import { RANK_WGSL, scatterPicks, sortedPrefix, VALUE_KEYS } from './sort.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
-
-/** WGSL: rank(v), the order key: NaN above every number, the numbers as floats order them. */
-const RANK = /* wgsl */ `${sameWgsl(1)}
-fn rank(v: f32) -> u32 { return select(key(v), 0xffffffffu, isNan(v)); }`;
 
 const forwardSpec: KernelSpec = {
   name: 'topk.forward',
@@ -36,7 +33,7 @@ struct Params { rows: u32, c: u32, k: u32 }
 @group(0) @binding(1) var<storage, read_write> values: array<f32>;
 @group(0) @binding(2) var<storage, read_write> indices: array<f32>;
 @group(0) @binding(3) var<uniform> params: Params;
-${RANK}
+${RANK_WGSL}
 @compute @workgroup_size(64)
 fn main(${LINEAR_MAIN_ARGS}) {
   let row = ${linearIndex(64)};
@@ -103,6 +100,35 @@ function overRows(op: string, spec: KernelSpec, wg: number, inputs: RowBound[], 
   });
 }
 
+export type TopkWay = 'passes' | 'sort';
+
+/** 'sort' where the passes would read more than the sort's merges (c·log²c/2 a row), times SORT_MARGIN. */
+export function topkWay(c: number, k: number): TopkWay {
+  return k * c > SORT_MARGIN * ((c * mergePasses(c) ** 2) / 2) ? 'sort' : 'passes';
+}
+
+/**
+ * How many times the sort's reads the passes may read. On lavapipe (wall clock, best of 5, the two
+ * ways interleaved; the rule's picks marked *): rows of 1000, k 5: 0.8* against 2.6 ms; k 100:
+ * 1.3* against 1.8-2.1; k 1000: 10.5 against 1.8-2.8*; [1, 65536] k 10: 5.5* against 22-35;
+ * [8, 4096] k 50: 2.7* against 8-12. Not yet timed on a GPU, where one thread a row reading k·C
+ * values in turn may lose sooner (bench: topk-5/vgg-classes times the other way beside).
+ */
+const SORT_MARGIN = 4;
+
+let forced: TopkWay | null = null;
+
+/** Runs fn with every topk taking `way` (tests and the bench compare the two). */
+export function withTopkWay<T>(way: TopkWay, fn: () => T): T {
+  const before = forced;
+  forced = way;
+  try {
+    return fn();
+  } finally {
+    forced = before;
+  }
+}
+
 /**
  * The k largest values along the last axis of x, largest first, and their indices: { values,
  * indices }, each x.shape with the last axis k. Differentiable in x through values.
@@ -116,21 +142,32 @@ export function topk(x: Tensor, k = 1): { values: Tensor; indices: Tensor } {
   if (k > c) throw new ArgumentError(`${op}: k is ${k}, more than the ${c} values of the last axis of ${x.describe()}`);
   if (c > 2 ** 24) throw new ShapeError(`${op}: the last axis of ${x.describe()} is longer than 2^24, which float32 indices cannot all name`);
   const rows = shapeSize(x.shape.slice(0, -1));
-  const outShape = [...x.shape.slice(0, -1), k];
-  chunkItems('topk.forward', rows, [part(x, c), part(planned('topk.values', outShape), k), part(planned('topk.indices', outShape), k)]);
-  const values = emptyTensor(outShape, 'topk.values', op);
-  const indices = emptyTensor(outShape, 'topk.indices', op);
-  if (rows * k > 0) {
-    overRows('topk.forward', forwardSpec, 64, [[x, c]], [[values, k], [indices, k]], rows, (count) => packParams([u32(count), u32(c), u32(k)]), (count) => count);
-  }
+  const way = forced ?? topkWay(c, k);
+  const { values, indices } = way === 'sort' ? sortedPrefix(op, x, k, VALUE_KEYS.descending) : byPasses(x, k, rows, c);
   const xShape = x.shape;
-  recordMulti(op, [x], [values], ([dy], _needs, [saved]) => [backward(dy!, saved, xShape, rows, c, k)], [indices]);
+  recordMulti(op, [x], [values], ([dy], _needs, [saved]) => [backward(dy!, saved, xShape, rows, c, k, way)], [indices]);
   return { values, indices };
 }
 
-function backward(dy: Tensor, indices: Tensor, xShape: readonly number[], rows: number, c: number, k: number): Tensor {
+function byPasses(x: Tensor, k: number, rows: number, c: number): { values: Tensor; indices: Tensor } {
+  const outShape = [...x.shape.slice(0, -1), k];
+  chunkItems('topk.forward', rows, [part(x, c), part(planned('topk.values', outShape), k), part(planned('topk.indices', outShape), k)]);
+  const values = emptyTensor(outShape, 'topk.values', 'topk');
+  const indices = emptyTensor(outShape, 'topk.indices', 'topk');
+  if (rows * k > 0) {
+    overRows('topk.forward', forwardSpec, 64, [[x, c]], [[values, k], [indices, k]], rows, (count) => packParams([u32(count), u32(c), u32(k)]), (count) => count);
+  }
+  return { values, indices };
+}
+
+function backward(dy: Tensor, indices: Tensor, xShape: readonly number[], rows: number, c: number, k: number, way: TopkWay): Tensor {
   // No picks (k = 0): nothing reaches x.
   if (k === 0) return zeros(xShape);
+  if (way === 'sort') {
+    const dx = zeros(xShape);
+    if (rows > 0) scatterPicks(dy, indices, dx, rows, c, k);
+    return dx;
+  }
   const dx = emptyTensor(xShape, 'topk.dx');
   if (rows * c === 0) return dx;
   overRows('topk.backward', backwardSpec, 256, [[dy, k], [indices, k]], [[dx, c]], rows, (count) => packParams([u32(count * c), u32(c), u32(k)]), (count) => count * c);

@@ -1,8 +1,7 @@
-// sort and argsort (src/kernels/sort.ts, the bitonic passes of src/kernels/sort-bitonic.ts) against
+// sort and argsort (src/kernels/sort.ts, the merge passes of src/kernels/sort-merge.ts) against
 // the reference (src/reference/sort.ts): values and indices exactly (a sort copies floats), for
-// rows shorter than a workgroup's block (many rows a block), rows of one block, of several (the
-// global passes) and one long row; ties kept in index order (integer data, and a row of NaN, ±0 and
-// ±inf); other axes; the gradient by gradcheck against the reference's finite differences (distinct
+// rows of 1 to 3000 (powers of two and not: a last run short or alone), many rows, one long row;
+// ties kept in index order (integer data, and a row of NaN, ±0 and ±inf); other axes; the gradient by gradcheck against the reference's finite differences (distinct
 // values, so a step moves no value past another); the split past the binding limit; errors.
 
 import { afterEach, describe, expect, it } from 'vitest';
@@ -33,8 +32,7 @@ async function expectSorted(data: ArrayLike<number>, shape: number[], axis: numb
 }
 
 describe('sort', () => {
-  // Rows of 3 and 7 share blocks of 512 places; 512 is one block; 1000 and 3000 need the global
-  // passes (P = 1024, 4096); 700 rows of 3 cover several blocks of rows.
+  // Rows of 512 merge whole runs; 3, 7, 1000 and 3000 end in a short run or one with no partner.
   const shapes: number[][] = [[9], [4, 1], [3, 7], [700, 3], [2, 512], [5, 1000], [2, 3000]];
   for (const shape of shapes) {
     for (const descending of [false, true]) {
@@ -51,7 +49,7 @@ describe('sort', () => {
     await expectSorted(data, shape, -1, true);
   });
 
-  it('one long row (2^17 values: 36 global passes)', async () => {
+  it('one long row (2^17 values: 17 merge passes)', async () => {
     await expectSorted(uniform(2 ** 17, 8), [2 ** 17], 0, false);
   });
 
@@ -105,9 +103,8 @@ describe('sort', () => {
       return out;
     };
     const whole = await run();
-    // A binding of 1024 floats holds 32 rows' 32 padded places each: two chunks of 16 rows (the
-    // granule keeps chunks to whole blocks of 512 places).
-    runtime().setBindingLimit(1024 * 4);
+    // A binding of 100 floats holds 3 rows of 30: 14 chunks, the last of one row.
+    runtime().setBindingLimit(100 * 4);
     expect(await run()).toEqual(whole);
   });
 

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import { runtime } from '../../src/gpu/runtime.js';
-import { topk } from '../../src/kernels/topk.js';
+import { topk, topkWay, withTopkWay } from '../../src/kernels/topk.js';
 import { nd } from '../../src/reference/array.js';
 import { topkRef } from '../../src/reference/topk.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
@@ -70,6 +70,35 @@ describe('topk', () => {
     // Three rows of x (3·50 floats) fit a binding: four chunks.
     runtime().setBindingLimit(3 * 50 * 4);
     expect(await run()).toEqual(whole);
+  });
+
+  it('picks the same by sorting as by passes: values, indices and gradient, bit for bit', async () => {
+    // Integer data: ties, which both must break to the lower index.
+    const data = Array.from(uniform(6 * 300, 113), (v) => Math.floor(v * 20));
+    data[7] = NaN;
+    for (const k of [1, 17, 300]) {
+      const results = [];
+      for (const way of ['passes', 'sort'] as const) {
+        const x = fromNd(data, [6, 300], true);
+        const { values, indices } = withTopkWay(way, () => topk(x, k));
+        const dy = fromNd(uniform(6 * k, 114), [6, k]);
+        values.backward(dy);
+        results.push([await values.toArray(), await indices.toArray(), await x.grad!.toArray()].map((a) => Array.from(a)));
+        for (const t of [x, values, indices, dy]) t.dispose();
+      }
+      expect(results[1]).toEqual(results[0]);
+    }
+    const want = topkRef(nd(Float32Array.from(data), [6, 300]), 300);
+    const x = fromNd(data, [6, 300]);
+    const { values, indices } = withTopkWay('sort', () => topk(x, 300));
+    expect(Array.from(await indices.toArray())).toEqual(Array.from(want.indices.data));
+    for (const t of [x, values, indices]) t.dispose();
+  });
+
+  it('sorts where k passes over a row would read more than a sort', () => {
+    expect(topkWay(1000, 5)).toBe('passes');
+    expect(topkWay(1000, 1000)).toBe('sort');
+    expect(topkWay(65536, 10)).toBe('passes');
   });
 
   it('refuses k past the axis, a k that is not a count, and a scalar, allocating nothing', () => {
