@@ -1,5 +1,5 @@
 // bench --checks' general-purpose ops (gpu-checks.ts runs them with the rest): reductions over
-// space and classes, the gathers (strided slices, tiles, ids), cumsum, topk, the element-wise
+// space and classes, the gathers (strided slices, tiles, ids), cumsum, topk, sort, the element-wise
 // selections and layer norm, each against the CPU reference forward and backward.
 
 import * as dn from '../src/index.js';
@@ -10,6 +10,7 @@ import { unaryBackwardRef, unaryForwardRef } from '../src/reference/elementwise.
 import { argExtremumRef, extremumBackwardRef, extremumRef } from '../src/reference/extrema.js';
 import { groupNormBackwardRef, groupNormForwardRef } from '../src/reference/groupnorm.js';
 import { gatherBackwardRef, gatherRef, indexGatherIndices, stridedSliceIndices, tileIndices } from '../src/reference/slice.js';
+import { sortBackwardRef, sortRef } from '../src/reference/sort.js';
 import { topkRef } from '../src/reference/topk.js';
 import type { GpuCheck } from './gpu-checks.js';
 
@@ -89,6 +90,20 @@ export function libraryOpChecks(): GpuCheck[] {
         const dx = nd(new Float64Array(x.data.length), x.shape);
         indices.data.forEach((i, p) => (dx.data[Math.floor(p / 5) * 1000 + i] = dy.data[p]));
         return { y: values, grads: [dx] };
+      },
+    },
+    {
+      // Rows of 700 (merge passes ending in a short run), along the middle axis, largest first.
+      name: 'sort [3,700,4] axis 1 descending',
+      inputs: [{ shape: [3, 700, 4], grad: true }],
+      gpu: ([x]) => {
+        const { values, indices } = dn.sort(x, 1, { descending: true });
+        indices.dispose();
+        return values;
+      },
+      cpu: ([x], dy) => {
+        const { values, indices } = sortRef(x, 1, true);
+        return { y: values, grads: [sortBackwardRef(dy, indices, 1)] };
       },
     },
     {

@@ -2,17 +2,19 @@
 // 256x256x32 at scale 1) and a multi-class map (4 classes): a global max over space, argmax over
 // the classes (a multi-class prediction), a centre crop, a 2x2 tile, a selection and a pairwise
 // maximum, an embedding table's lookup (gather) and its gradient, running sums along W (cumsum, a
-// summed-area table's pass), VGG16's top-5 classes (topk), and a layer norm over 768-wide rows (a transformer's width; 8192 rows
+// summed-area table's pass), VGG16's top-5 classes (topk), its 1000 scores sorted and a long
+// vector sorted (sort; tfjs's way to sort is tf.topk with k the whole axis), and a layer norm over 768-wide rows (a transformer's width; 8192 rows
 // at scale 1). All are memory bound: the work is the bytes the op must read and write at least.
 //
 // tfjs: tf.max, tf.argMax, tf.slice, tf.tile, tf.where (its condition a bool tensor, made untimed
 // from the same comparison dawnet's float mask is), tf.maximum, tf.gather (int32 ids, made untimed
 // from the same numbers as dawnet's float ids) and tf.unsortedSegmentSum (gather's gradient in
-// tfjs), tf.cumsum, tf.topk; the layer norm written with tf.moments as tf.layers.layerNormalization
+// tfjs), tf.cumsum, tf.topk (also as the sort); the layer norm written with tf.moments as tf.layers.layerNormalization
 // computes it. tfjs has no gelu op, so none is timed.
 
 import type * as TF from '@tensorflow/tfjs-core';
 import { backwardWay, gatherBackward, withBackwardWay } from '../../src/kernels/index-gather-backward.js';
+import { topkWay, withTopkWay } from '../../src/kernels/topk.js';
 import { count, dims, f32Bytes, family, scaled, type BenchCase } from '../case.js';
 
 type Ops = typeof import('../../src/index.js');
@@ -164,7 +166,28 @@ function cases(dn: Ops, scale: number): BenchCase[] {
         return [values, indices];
       },
       outputs: [{ name: 'values' }, { name: 'indices' }],
+      algorithm: () => topkWay(1000, 5),
+      alternatives: () => (['passes', 'sort'] as const).filter((w) => w !== topkWay(1000, 5)).map((w) => ({ algorithm: w, around: (step) => withTopkWay(w, step) })),
     },
+    // Sorts, largest first: each image's 1000 scores, and one long vector (the merge passes at
+    // their longest). tfjs sorts by tf.topk with k the whole axis.
+    ...([['sort/vgg-classes', [topRows, 1000]], ['sort/vector', [vector]]] as const).map(([id, shape]): BenchCase => ({
+      id,
+      group: 'library',
+      shape: `${dims([...shape])} descending`,
+      metric: 'bytes',
+      work: f32Bytes(count([...shape]), count([...shape]), count([...shape])),
+      inputs: [{ name: 'x', shape: [...shape] }],
+      dawnet: ([a]) => {
+        const { values, indices } = dn.sort(a, -1, { descending: true });
+        return [values, indices];
+      },
+      tfjs: (tf, [a]) => {
+        const { values, indices } = tf.topk(a, shape[shape.length - 1]);
+        return [values, indices];
+      },
+      outputs: [{ name: 'values' }, { name: 'indices' }],
+    })),
     {
       id: 'layerNorm/rows-768',
       group: 'library',

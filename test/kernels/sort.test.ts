@@ -7,7 +7,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import { runtime } from '../../src/gpu/runtime.js';
-import { sort } from '../../src/kernels/sort.js';
+import { sort, VALUE_KEYS } from '../../src/kernels/sort.js';
+import { mergePasses, sortRows } from '../../src/kernels/sort-merge.js';
 import { nd } from '../../src/reference/array.js';
 import { sortRef } from '../../src/reference/sort.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
@@ -124,6 +125,16 @@ describe('sort', () => {
       expect(indices.shape).toEqual(shape);
       for (const t of [x, values, indices]) t.dispose();
     }
+  });
+
+  it('sortRows gives each row its keys in order and their positions, in ⌈log₂c⌉ merge passes', async () => {
+    expect([0, 1, 2, 3, 4, 5, 1000, 1024, 1025].map(mergePasses)).toEqual([0, 0, 1, 2, 2, 3, 10, 10, 11]);
+    const x = dn.tensor([3, 1, 2, 1, 0, 5, -1, 5, 4, 2], [2, 5]);
+    const { keys, order } = sortRows(x, 2, 5, VALUE_KEYS.ascending);
+    expect(Array.from(new Uint32Array((await order.toArray()).buffer))).toEqual([4, 1, 3, 2, 0, 1, 4, 3, 0, 2]);
+    const k = new Uint32Array((await keys.toArray()).buffer);
+    for (const r of [0, 1]) for (let i = 1; i < 5; i++) expect(k[r * 5 + i]).toBeGreaterThanOrEqual(k[r * 5 + i - 1]);
+    for (const t of [x, keys, order]) t.dispose();
   });
 
   it('refuses a scalar, an axis out of range, unknown or mistyped options, allocating nothing', () => {

@@ -334,6 +334,30 @@ describe.skipIf(!hasChromium)('dist/browser/dawnet.js in a page', () => {
     expect(got.sums).toEqual([0, 1, (299 * 300) / 2]);
   });
 
+  it('sorts on the page (merge passes), with the gradient back to where each value came from', async () => {
+    const got = await page.evaluate(async () => {
+      const { dn } = window;
+      // 300 values (i·7 mod 300: a permutation of 0..299) in 9 merge passes, the last run short.
+      const x = dn.tensor(Array.from({ length: 300 }, (_, i) => (i * 7) % 300), undefined, { requiresGrad: true });
+      const { values, indices } = dn.sort(x, -1, { descending: true });
+      const top = Array.from((await values.toArray()).slice(0, 3));
+      const from = Array.from((await indices.toArray()).slice(0, 3));
+      const places = dn.tensor(Array.from({ length: 300 }, (_, i) => i));
+      const product = dn.mul(values, places);
+      const weighted = dn.sum(product);
+      weighted.backward();
+      // x's gradient at value v is the place v was sorted to: 299 - v.
+      const grad = await x.grad!.toArray();
+      const placed = Array.from({ length: 300 }, (_, i) => grad[i] === 299 - ((i * 7) % 300)).every(Boolean);
+      for (const t of [x.grad!, x, values, indices, places, product, weighted]) t.dispose();
+      return { top, from, placed };
+    });
+    expect(got.top).toEqual([299, 298, 297]);
+    // 7i ≡ 299, 298, 297 (mod 300): i = 257, 214, 171.
+    expect(got.from).toEqual([257, 214, 171]);
+    expect(got.placed).toBe(true);
+  });
+
   it('left nothing on the console', () => {
     expect(problems).toEqual([]);
   });
