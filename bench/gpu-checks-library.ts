@@ -1,5 +1,5 @@
 // bench --checks' general-purpose ops (gpu-checks.ts runs them with the rest): reductions over
-// space and classes, the gathers (strided slices, tiles, ids), cumsum, topk, sort, the element-wise
+// space and classes, the gathers (strided slices, tiles, ids), segment sums, cumsum, topk, sort, the element-wise
 // selections and layer norm, each against the CPU reference forward and backward.
 
 import * as dn from '../src/index.js';
@@ -10,6 +10,7 @@ import { unaryBackwardRef, unaryForwardRef } from '../src/reference/elementwise.
 import { argExtremumRef, extremumBackwardRef, extremumRef } from '../src/reference/extrema.js';
 import { groupNormBackwardRef, groupNormForwardRef } from '../src/reference/groupnorm.js';
 import { gatherBackwardRef, gatherRef, indexGatherIndices, stridedSliceIndices, tileIndices } from '../src/reference/slice.js';
+import { unsortedSegmentSumBackwardRef, unsortedSegmentSumRef } from '../src/reference/segment-sum.js';
 import { sortBackwardRef, sortRef } from '../src/reference/sort.js';
 import { topkRef } from '../src/reference/topk.js';
 import type { GpuCheck } from './gpu-checks.js';
@@ -90,6 +91,16 @@ export function libraryOpChecks(): GpuCheck[] {
         const dx = nd(new Float64Array(x.data.length), x.shape);
         indices.data.forEach((i, p) => (dx.data[Math.floor(p / 5) * 1000 + i] = dy.data[p]));
         return { y: values, grads: [dx] };
+      },
+    },
+    {
+      // 40 rows into 3 segments and one dropped id (-1), by sorted ids (the cost model's way here).
+      name: 'unsortedSegmentSum [40,6,4] into 3',
+      inputs: [{ shape: [40, 6, 4], grad: true }],
+      gpu: ([x]) => dn.unsortedSegmentSum(x, [...FORTY_IDS.slice(0, 39), -1], 3),
+      cpu: ([x], dy) => {
+        const ids = [...FORTY_IDS.slice(0, 39), -1];
+        return { y: unsortedSegmentSumRef(x, ids, 1, 3), grads: [unsortedSegmentSumBackwardRef(dy, ids, x.shape)] };
       },
     },
     {

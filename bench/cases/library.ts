@@ -13,7 +13,7 @@
 // computes it. tfjs has no gelu op, so none is timed.
 
 import type * as TF from '@tensorflow/tfjs-core';
-import { backwardWay, gatherBackward, withBackwardWay } from '../../src/kernels/index-gather-backward.js';
+import { backwardWay, withBackwardWay } from '../../src/kernels/index-gather-backward.js';
 import { topkWay, withTopkWay } from '../../src/kernels/topk.js';
 import { count, dims, f32Bytes, family, scaled, type BenchCase } from '../case.js';
 
@@ -110,8 +110,9 @@ function cases(dn: Ops, scale: number): BenchCase[] {
       tfjs: (tf, [t, , id]) => tf.gather(t, id, 0),
     },
     {
-      // Its gradient: each of the table's rows summed over the ids that picked it (tfjs: gather's
-      // own gradient, tf.unsortedSegmentSum), both ways of dawnet's timed beside each other.
+      // Its gradient: each of the table's rows summed over the ids that picked it, by
+      // dn.unsortedSegmentSum (gather's gradient run forward) against tf.unsortedSegmentSum (gather's
+      // gradient in tfjs), both ways of dawnet's timed beside each other.
       id: 'gather-rows.backward/embedding',
       group: 'library',
       shape: `[${ids},256] -> ${dims(table)}`,
@@ -120,7 +121,7 @@ function cases(dn: Ops, scale: number): BenchCase[] {
       inputs: [{ name: 'dy', shape: [ids, 256] }, { name: 'u', shape: [ids] }],
       dawnetSetup: ([, u]) => [dn.floor(dn.scale(dn.addScalar(u, 1), table[0] / 2))],
       tfjsSetup: (tf, [, u]) => [tf.cast(tf.floor(tf.mul(tf.add(u, 1), table[0] / 2)), 'int32')],
-      dawnet: ([dy, , id]) => gatherBackward(dy, id, table, layout, ids),
+      dawnet: ([dy, , id]) => dn.unsortedSegmentSum(dy, id, table[0]),
       tfjs: (tf, [dy, , id]) => tf.unsortedSegmentSum(dy, id as TF.Tensor1D, table[0]),
       algorithm: () => backwardWay(layout, ids),
       alternatives: () => (['scan', 'sorted'] as const).filter((w) => w !== backwardWay(layout, ids)).map((w) => ({ algorithm: w, around: (step) => withBackwardWay(w, step) })),

@@ -40,7 +40,7 @@ function forwardSpec(width: VecWidth): KernelSpec {
     inputs: 2,
     outputs: 1,
     wgsl: () => /* wgsl */ `
-struct Params { total: u32, n: u32, l: u32, inner: u32, nan: f32 }
+struct Params { total: u32, n: u32, l: u32, inner: u32, fill: f32 }
 @group(0) @binding(0) var<storage, read> x: array<${T}>;
 @group(0) @binding(1) var<storage, read> ids: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<${T}>;
@@ -55,22 +55,25 @@ fn main(${LINEAR_MAIN_ARGS}) {
   let o = i / (params.inner * params.l);
   let id = idOf(ids[c], params.n);
   let ok = id < params.n;
-  y[i] = select(${T}(params.nan), x[(o * params.n + select(0u, id, ok)) * params.inner + k], ok);
+  y[i] = select(${T}(params.fill), x[(o * params.n + select(0u, id, ok)) * params.inner + k], ok);
 }`,
   };
   specs.set(key, s);
   return s;
 }
 
-/** The forward over all its chunks: x [outer, n, inner] to y [outer, L, inner], ids bound whole. */
-function forward(x: Tensor, ids: Tensor, y: Tensor, g: GatherLayout, l: number): void {
+/**
+ * The forward over all its chunks: x [outer, n, inner] to y [outer, L, inner], ids bound whole;
+ * `fill` across the slice of an id outside the axis (gather's NaN; unsortedSegmentSum's gradient's 0).
+ */
+export function gatherSlices(x: Tensor, ids: Tensor, y: Tensor, g: GatherLayout, l: number, fill = NaN): void {
   const perY = l * g.inner;
   if (g.outer * perY === 0) return;
   const width = vecWidth(g.inner);
   const per = chunkItems('gather.forward', g.outer, [part(x, g.n * g.inner), part(y, perY)], [ids]);
   forEachChunk(g.outer, per, (first, count) => {
     const total = (count * perY) / width;
-    const params = packParams([u32(total), u32(g.n), u32(l), u32(g.inner / width), f32(NaN)]);
+    const params = packParams([u32(total), u32(g.n), u32(l), u32(g.inner / width), f32(fill)]);
     const src = range(x, first * g.n * g.inner, count * g.n * g.inner);
     dispatchChunk(forwardSpec(width), [src, ids], [range(y, first * perY, count * perY)], params, linearGrid(total));
   });
@@ -112,7 +115,7 @@ export function gather(x: Tensor, indices: Tensor | readonly number[] | ArrayLik
     chunkItems('gather.forward', g.outer, [part(x, g.n * g.inner), part(planned('gather.out', yShape), l * g.inner)], [ids]);
     // An empty axis: every id is outside it (and there is no x to bind).
     const y = g.n === 0 ? full(yShape, NaN) : emptyTensor(yShape, 'gather.out', op);
-    if (g.n > 0) forward(x, ids, y, g, l);
+    if (g.n > 0) gatherSlices(x, ids, y, g, l);
     const xShape = x.shape;
     return record(op, [x], y, (dy, _needs, [saved]) => [l === 0 ? zeros(xShape) : gatherBackward(dy, saved, xShape, g, l)], [ids]);
   } finally {
