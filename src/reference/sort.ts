@@ -1,7 +1,8 @@
-// CPU reference for sort: each row along one axis put in order by value (ascending: the numbers as
-// floats order them, -0 and +0 equal, NaN after all of them; descending: the reverse, NaN first),
-// equal values keeping their index order (a stable sort, torch.sort's stable=True); the gradient
-// puts each place's dy back at the index its value came from.
+// CPU reference for sort, and for quantile, read from it: each row along one axis put in order by
+// value (ascending: the numbers as floats order them, -0 and +0 equal, NaN after all of them;
+// descending: the reverse, NaN first), equal values keeping their index order (a stable sort,
+// torch.sort's stable=True); the gradient puts each place's dy back at the index its value came
+// from.
 
 import { ndZeros, type NdArray } from './array.js';
 
@@ -41,4 +42,30 @@ export function sortBackwardRef(dy: NdArray, indices: NdArray, axis: number): Nd
     dx.data[(o * n + indices.data[e]) * inner + k] = dy.data[e];
   }
   return dx;
+}
+
+/**
+ * quantile's reference ('linear', torch.quantile's and NumPy's default): each q at place q·(n − 1)
+ * of the row sorted ascending, between its two neighbours by the fraction; NaN for a row holding
+ * NaN. Along `axis`, the result with that axis replaced by the q's (size 1 for each).
+ */
+export function quantileRef(x: NdArray, qs: readonly number[], axis: number): NdArray {
+  const { values } = sortRef(x, axis);
+  const n = x.shape[axis];
+  const inner = x.shape.slice(axis + 1).reduce((p, d) => p * d, 1);
+  const outer = x.shape.slice(0, axis).reduce((p, d) => p * d, 1);
+  const y = ndZeros(x.shape.map((d, i) => (i === axis ? qs.length : d)));
+  for (let o = 0; o < outer; o++) {
+    for (let k = 0; k < inner; k++) {
+      const at = (i: number) => values.data[(o * n + i) * inner + k];
+      qs.forEach((q, j) => {
+        const place = q * (n - 1);
+        const lo = Math.floor(place);
+        const f = place - lo;
+        const v = f === 0 ? at(lo) : at(lo) + (at(lo + 1) - at(lo)) * f;
+        y.data[(o * qs.length + j) * inner + k] = Number.isNaN(at(n - 1)) ? NaN : v;
+      });
+    }
+  }
+  return y;
 }
