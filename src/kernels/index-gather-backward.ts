@@ -16,6 +16,7 @@ import { packParams, u32 } from '../gpu/params.js';
 import type { KernelSpec } from '../gpu/runtime.js';
 import { emptyTensor, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
+import { forcedWay } from './forced-way.js';
 import { mergePasses, sortRows, type SortKey } from './sort-merge.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, type VecWidth } from './wgsl.js';
 
@@ -128,21 +129,13 @@ export function backwardWay(g: GatherLayout, l: number): 'scan' | 'sorted' {
   return sorted < scan ? 'sorted' : 'scan';
 }
 
-let forced: 'scan' | 'sorted' | null = null;
+const forced = forcedWay<'scan' | 'sorted'>();
 
 /** Runs fn with every gather backward taking `way` (the bench times both ways beside each other). */
-export function withBackwardWay<T>(way: 'scan' | 'sorted', fn: () => T): T {
-  const before = forced;
-  forced = way;
-  try {
-    return fn();
-  } finally {
-    forced = before;
-  }
-}
+export const withBackwardWay = <T>(way: 'scan' | 'sorted', fn: () => T): T => forced.with(way, fn);
 
 /** dx of xShape from dy [outer, L, inner] and the ids (L > 0), by the cheaper way. */
-export function gatherBackward(dy: Tensor, ids: Tensor, xShape: Shape, g: GatherLayout, l: number, way = forced ?? backwardWay(g, l)): Tensor {
+export function gatherBackward(dy: Tensor, ids: Tensor, xShape: Shape, g: GatherLayout, l: number, way = forced.current ?? backwardWay(g, l)): Tensor {
   const perDx = g.n * g.inner;
   if (g.outer * perDx === 0) return emptyTensor(xShape, 'gather.dx');
   // Planned before anything is allocated, so a binding too small leaks nothing.

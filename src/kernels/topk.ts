@@ -18,6 +18,7 @@ import { expectNumber, expectTensor } from '../graph/args.js';
 import { recordMulti } from '../graph/autograd.js';
 import { emptyTensor, shapeSize, type Tensor, zeros } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
+import { forcedWay } from './forced-way.js';
 import { mergePasses } from './sort-merge.js';
 import { RANK_WGSL, scatterPicks, sortedPrefix, VALUE_KEYS } from './sort.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex } from './wgsl.js';
@@ -63,31 +64,6 @@ fn main(${LINEAR_MAIN_ARGS}) {
 }`,
 };
 
-const backwardSpec: KernelSpec = {
-  name: 'topk.backward',
-  key: '',
-  inputs: 2,
-  outputs: 1,
-  wgsl: () => /* wgsl */ `
-struct Params { total: u32, c: u32, k: u32 }
-@group(0) @binding(0) var<storage, read> dy: array<f32>;
-@group(0) @binding(1) var<storage, read> indices: array<f32>;
-@group(0) @binding(2) var<storage, read_write> dx: array<f32>;
-@group(0) @binding(3) var<uniform> params: Params;
-@compute @workgroup_size(256)
-fn main(${LINEAR_MAIN_ARGS}) {
-  let e = ${linearIndex()};
-  if (e >= params.total) { return; }
-  let row = e / params.c;
-  let i = f32(e % params.c);
-  var g = 0.0;
-  for (var j = 0u; j < params.k; j++) {
-    if (indices[row * params.k + j] == i) { g = dy[row * params.k + j]; }
-  }
-  dx[e] = g;
-}`,
-};
-
 /** A tensor bound a chunk of rows at a time, with its floats per row. */
 type RowBound = [Tensor, number];
 
@@ -116,18 +92,10 @@ export function topkWay(c: number, k: number): TopkWay {
  */
 const SORT_MARGIN = 4;
 
-let forced: TopkWay | null = null;
+const forced = forcedWay<TopkWay>();
 
 /** Runs fn with every topk taking `way` (tests and the bench compare the two). */
-export function withTopkWay<T>(way: TopkWay, fn: () => T): T {
-  const before = forced;
-  forced = way;
-  try {
-    return fn();
-  } finally {
-    forced = before;
-  }
-}
+export const withTopkWay = <T>(way: TopkWay, fn: () => T): T => forced.with(way, fn);
 
 /**
  * The k largest values along the last axis of x, largest first, and their indices: { values,
@@ -142,10 +110,10 @@ export function topk(x: Tensor, k = 1): { values: Tensor; indices: Tensor } {
   if (k > c) throw new ArgumentError(`${op}: k is ${k}, more than the ${c} values of the last axis of ${x.describe()}`);
   if (c > 2 ** 24) throw new ShapeError(`${op}: the last axis of ${x.describe()} is longer than 2^24, which float32 indices cannot all name`);
   const rows = shapeSize(x.shape.slice(0, -1));
-  const way = forced ?? topkWay(c, k);
+  const way = forced.current ?? topkWay(c, k);
   const { values, indices } = way === 'sort' ? sortedPrefix(op, x, k, VALUE_KEYS.descending) : byPasses(x, k, rows, c);
   const xShape = x.shape;
-  recordMulti(op, [x], [values], ([dy], _needs, [saved]) => [backward(dy!, saved, xShape, rows, c, k, way)], [indices]);
+  recordMulti(op, [x], [values], ([dy], _needs, [saved]) => [backward(dy!, saved, xShape, rows, c, k)], [indices]);
   return { values, indices };
 }
 
@@ -160,16 +128,9 @@ function byPasses(x: Tensor, k: number, rows: number, c: number): { values: Tens
   return { values, indices };
 }
 
-function backward(dy: Tensor, indices: Tensor, xShape: readonly number[], rows: number, c: number, k: number, way: TopkWay): Tensor {
-  // No picks (k = 0): nothing reaches x.
-  if (k === 0) return zeros(xShape);
-  if (way === 'sort') {
-    const dx = zeros(xShape);
-    if (rows > 0) scatterPicks(dy, indices, dx, rows, c, k);
-    return dx;
-  }
-  const dx = emptyTensor(xShape, 'topk.dx');
-  if (rows * c === 0) return dx;
-  overRows('topk.backward', backwardSpec, 256, [[dy, k], [indices, k]], [[dx, c]], rows, (count) => packParams([u32(count * c), u32(c), u32(k)]), (count) => count * c);
+/** Each pick's dy put back at its index in zeros (nothing for k = 0). */
+function backward(dy: Tensor, indices: Tensor, xShape: readonly number[], rows: number, c: number, k: number): Tensor {
+  const dx = zeros(xShape);
+  if (rows * k > 0) scatterPicks(dy, indices, dx, rows, c, k);
   return dx;
 }
