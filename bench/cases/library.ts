@@ -3,7 +3,8 @@
 // the classes (a multi-class prediction), a centre crop, a 2x2 tile, a selection and a pairwise
 // maximum, an embedding table's lookup (gather) and its gradient, running sums along W (cumsum, a
 // summed-area table's pass), VGG16's top-5 classes (topk), its 1000 scores sorted and a long
-// vector sorted (sort; tfjs's way to sort is tf.topk with k the whole axis), and a layer norm over 768-wide rows (a transformer's width; 8192 rows
+// vector sorted (sort; tfjs's way to sort is tf.topk with k the whole axis), an intensity
+// histogram, and a layer norm over 768-wide rows (a transformer's width; 8192 rows
 // at scale 1). All are memory bound: the work is the bytes the op must read and write at least.
 //
 // tfjs: tf.max, tf.argMax, tf.slice, tf.tile, tf.where (its condition a bool tensor, made untimed
@@ -33,6 +34,7 @@ function cases(dn: Ops, scale: number): BenchCase[] {
   const layout = { outer: 1, n: table[0], inner: 256 };
   const vector = scaled(1048576, scale);
   const topRows = scaled(32, scale);
+  const image = [scaled(16, scale), s, s, 3];
   const out: BenchCase[] = [
     {
       id: 'max-hw/unet-l1',
@@ -189,6 +191,23 @@ function cases(dn: Ops, scale: number): BenchCase[] {
       },
       outputs: [{ name: 'values' }, { name: 'indices' }],
     })),
+    {
+      // The intensity histogram of a batch of MRI slices (the U-Net's input, 256 bins over
+      // [-1, 1]). tfjs has no histogram op; its way is tf.unsortedSegmentSum of ones by bin.
+      id: 'histogram-256/unet-input',
+      group: 'library',
+      shape: `${dims(image)} 256 bins`,
+      metric: 'bytes',
+      work: f32Bytes(count(image), 256),
+      inputs: [{ name: 'x', shape: image }],
+      dawnet: ([a]) => dn.histogram(a, { bins: 256, min: -1, max: 1 }),
+      tfjs: (tf, [a]) =>
+        tf.tidy(() => {
+          const flat = tf.reshape(a, [-1]);
+          const bins = tf.cast(tf.minimum(tf.floor(tf.div(tf.mul(tf.sub(flat, -1), 256), 2)), 255), 'int32');
+          return tf.unsortedSegmentSum(tf.onesLike(flat), bins as TF.Tensor1D, 256);
+        }),
+    },
     {
       id: 'layerNorm/rows-768',
       group: 'library',
