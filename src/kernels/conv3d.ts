@@ -1,0 +1,100 @@
+// 3-D convolution, NDHWC (TensorFlow's conv3d layout; PyTorch's Conv3d in channels-last).
+// x [N, D, H, W, Cin], w [kd, kh, kw, Cin, Cout] (Keras's Conv3D kernel), b [Cout]:
+//
+//   y[n, do, ho, wo, co] = b[co] + Σ_{a, i, j, ci} x[n, do·sd − front + a, ho·sh − top + i, wo·sw − left + j, ci] · w[a, i, j, ci, co]
+//
+// with x read as zero outside the volume. 'same' padding as TensorFlow's on each axis (Do =
+// ceil(D / sd), the odd plane at the back), 'valid', or PyTorch's symmetric padding per axis.
+//
+// Composed of 2-D convolutions, one per depth tap a: the tap's planes of the (depth-padded) input
+// for every output plane, do·sd + a, gathered by a strided slice into a batch of N·Do images, are
+// convolved with w[a] by conv2d's own kernels (its tiled, subgroup and Winograd GEMMs, whatever the
+// adapter runs best), and the kd results summed. Its gradients are those of the slices, the 2-D
+// convolutions and the sum. Memory: each tap's planes are copied once (the input's size), against
+// the im2col a 3-D GEMM would need (kd·kh·kw times it).
+
+import { ArgumentError, ShapeError } from '../errors.js';
+import { describeValue, expectKnownOptions, expectOptionalTensor, expectOptions, expectTensor } from '../graph/args.js';
+import { reshape } from '../graph/reshape.js';
+import { scope } from '../graph/scope.js';
+import { formatShape, type Tensor } from '../graph/tensor.js';
+import { conv2d, resolveExplicitPadding, samePadding } from './conv2d.js';
+import { arithmetic } from './elementwise.js';
+import { pad2d } from './pad.js';
+import { slice, stridedSlice } from './slice.js';
+
+export interface Conv3dOptions {
+  /** A number, or [sd, sh, sw]. Default 1. */
+  stride?: number | readonly [number, number, number];
+  /** 'same' (TensorFlow's), 'valid' (the default, as tf.conv3d's), or PyTorch's padding=p: a number or [pd, ph, pw]. */
+  padding?: 'same' | 'valid' | number | readonly [number, number, number];
+}
+
+const OPTIONS = ['stride', 'padding'] as const;
+
+function triple(op: string, what: string, v: unknown, min: number): [number, number, number] {
+  const t: unknown[] = Array.isArray(v) ? [...v] : [v, v, v];
+  if (t.length !== 3 || !t.every((e) => typeof e === 'number' && Number.isInteger(e) && e >= min)) {
+    throw new ShapeError(`${op}: ${what} must be ${min > 0 ? 'a positive' : 'a non-negative'} integer or three of them [depth, height, width], got ${describeValue(v)}${Array.isArray(v) ? ` ${JSON.stringify(v)}` : ''}`);
+  }
+  return t as [number, number, number];
+}
+
+/** [before, after] per axis (depth, height, width) and the output's size on it. */
+function geometry(op: string, x: Tensor, w: Tensor, opts: Conv3dOptions): { pads: [number, number][]; strides: number[]; out: number[] } {
+  const strides = triple(op, 'stride', opts.stride ?? 1, 1);
+  const sizes = x.shape.slice(1, 4);
+  const kernel = w.shape.slice(0, 3);
+  const padding = opts.padding ?? 'valid';
+  const pads = sizes.map((size, i): [number, number] => {
+    if (padding === 'same') return samePadding(size, kernel[i], strides[i]);
+    if (padding === 'valid') return [0, 0];
+    const p = triple(op, 'padding', padding, 0)[i];
+    return [p, p];
+  });
+  const out = sizes.map((size, i) => Math.floor((size + pads[i][0] + pads[i][1] - kernel[i]) / strides[i]) + 1);
+  if (out.some((o) => o < 1)) {
+    throw new ShapeError(`${op}: the ${kernel.join('x')} kernel does not fit the ${sizes.join('x')} volume padded by ${JSON.stringify(pads)} (x ${x.describe()}, w ${w.describe()})`);
+  }
+  return { pads, strides, out };
+}
+
+function checkArgs(op: string, x: Tensor, w: Tensor, b: Tensor | null, opts: Conv3dOptions): void {
+  expectTensor(op, 'input x', x);
+  expectTensor(op, 'weight w', w);
+  expectOptionalTensor(op, 'bias b', b);
+  expectOptions(op, opts, "{ stride: 2, padding: 'same' }");
+  expectKnownOptions(op, opts, OPTIONS);
+  if (x.rank !== 5) throw new ShapeError(`${op}: x must be [N, D, H, W, Cin] (rank 5) but is ${x.describe()}`);
+  if (w.rank !== 5) throw new ShapeError(`${op}: w must be [kd, kh, kw, Cin, Cout] (rank 5) but is ${w.describe()}`);
+  if (x.shape[4] !== w.shape[3]) throw new ShapeError(`${op}: input has ${x.shape[4]} channels but the weight expects ${w.shape[3]} (input ${formatShape(x.shape)}, weight ${formatShape(w.shape)})`);
+  if (b && (b.rank !== 1 || b.shape[0] !== w.shape[4])) throw new ShapeError(`${op}: bias must be [${w.shape[4]}] but is ${b.describe()}`);
+  if (opts.padding !== undefined && typeof opts.padding === 'string' && opts.padding !== 'same' && opts.padding !== 'valid') {
+    throw new ArgumentError(`${op}: padding must be 'same', 'valid', a non-negative integer or [pd, ph, pw], got ${describeValue(opts.padding)}`);
+  }
+}
+
+/** Differentiable tf.conv3d: x [N, D, H, W, Cin] and w [kd, kh, kw, Cin, Cout] to [N, Do, Ho, Wo, Cout]. */
+export function conv3d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: Conv3dOptions = {}): Tensor {
+  const op = 'conv3d';
+  checkArgs(op, x, w, b, opts);
+  const { pads, strides, out } = geometry(op, x, w, opts);
+  const [n, d, h, wd, cin] = x.shape;
+  const [kd, kh, kw, , cout] = w.shape;
+  const [sd, sh, sw] = strides;
+  const [dOut, hOut, wOut] = out;
+  const plane = resolveExplicitPadding(op, [...pads[1], ...pads[2]]);
+  return scope(() => {
+    // Depth padding: the volume as [N, D, H·W, C] images, padded along their first spatial axis.
+    const padded = pads[0][0] + pads[0][1] > 0 ? reshape(pad2d(reshape(x, [n, d, h * wd, cin]), [pads[0][0], pads[0][1], 0, 0]), [n, d + pads[0][0] + pads[0][1], h, wd, cin]) : x;
+    let sum: Tensor | null = null;
+    for (let a = 0; a < kd; a++) {
+      // Planes a, a + sd, ..., a + sd·(Do − 1): one per output plane.
+      const planes = sd === 1 ? slice(padded, [0, a, 0, 0, 0], [n, dOut, h, wd, cin]) : stridedSlice(padded, [0, a, 0, 0, 0], [n, a + sd * (dOut - 1) + 1, h, wd, cin], [1, sd, 1, 1, 1]);
+      const tap = reshape(slice(w, [a, 0, 0, 0, 0], [1, kh, kw, cin, cout]), [kh, kw, cin, cout]);
+      const y = conv2d(reshape(planes, [n * dOut, h, wd, cin]), tap, a === 0 ? b : null, { stride: [sh, sw], padding: plane });
+      sum = sum ? arithmetic('add', sum, y) : y;
+    }
+    return reshape(sum!, [n, dOut, hOut, wOut, cout]);
+  });
+}

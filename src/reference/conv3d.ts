@@ -1,0 +1,42 @@
+// CPU reference for conv3d (float64), written from the definition:
+//   y[n, do, ho, wo, co] = b[co] + Σ x[n, do·sd − front + a, ho·sh − top + i, wo·sw − left + j, ci] · w[a, i, j, ci, co]
+// x [N, D, H, W, Cin], w [kd, kh, kw, Cin, Cout]; x is zero outside the volume. Padding as explicit
+// [before, after] per axis (the tests work out 'same' themselves, as TensorFlow documents it).
+
+import { ndZeros, type NdArray } from './array.js';
+
+export function conv3dRef(x: NdArray, w: NdArray, b: NdArray | null, strides: number[], pads: [number, number][]): NdArray {
+  const [n, dIn, hIn, wIn, cin] = x.shape;
+  const [kd, kh, kw, , cout] = w.shape;
+  const sizes = [dIn, hIn, wIn];
+  const out = sizes.map((s, i) => Math.floor((s + pads[i][0] + pads[i][1] - [kd, kh, kw][i]) / strides[i]) + 1);
+  const y = ndZeros([n, ...out, cout]);
+  const xAt = (b0: number, z: number, r: number, c: number, ci: number) => x.data[(((b0 * dIn + z) * hIn + r) * wIn + c) * cin + ci];
+  let o = 0;
+  for (let b0 = 0; b0 < n; b0++) {
+    for (let od = 0; od < out[0]; od++) {
+      for (let oh = 0; oh < out[1]; oh++) {
+        for (let ow = 0; ow < out[2]; ow++) {
+          for (let co = 0; co < cout; co++, o++) {
+            let s = b ? b.data[co] : 0;
+            for (let a = 0; a < kd; a++) {
+              const z = od * strides[0] - pads[0][0] + a;
+              if (z < 0 || z >= dIn) continue;
+              for (let i = 0; i < kh; i++) {
+                const r = oh * strides[1] - pads[1][0] + i;
+                if (r < 0 || r >= hIn) continue;
+                for (let j = 0; j < kw; j++) {
+                  const c = ow * strides[2] - pads[2][0] + j;
+                  if (c < 0 || c >= wIn) continue;
+                  for (let ci = 0; ci < cin; ci++) s += xAt(b0, z, r, c, ci) * w.data[(((a * kh + i) * kw + j) * cin + ci) * cout + co];
+                }
+              }
+            }
+            y.data[o] = s;
+          }
+        }
+      }
+    }
+  }
+  return y;
+}
