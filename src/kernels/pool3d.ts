@@ -1,0 +1,110 @@
+// 3-D pooling and nearest upsampling, NDHWC, for volumes (a 3-D U-Net's down and up steps), each
+// the 2-D op on the N·D planes followed by the same along depth, so their kernels and gradients
+// are the 2-D ones' and those of a few slices:
+//
+// - maxPool3d(x, {size, stride}): windows of kd×kh×kw, 'valid' (PyTorch's default padding 0):
+//   maxPool2d on every plane, then the maximum of each window's kd planes (dn.maximum). The
+//   gradient goes to the winner, as max_pool3d's; where values tie exactly along depth it is split
+//   between them (dn.maximum's rule), where within a plane the first takes it (maxPool2d's).
+// - avgPool3d(x, {size, stride}): avgPool2d on every plane, then the mean of each window's planes:
+//   PyTorch's avg_pool3d without padding.
+// - upsample3d(x, {scale}): nearest, an integer scale per axis: upsample2d on every plane, then
+//   each plane repeated sd times (tile): PyTorch's interpolate(mode='nearest') on a volume.
+
+import { ShapeError } from '../errors.js';
+import { describeValue, expectKnownOptions, expectOptions, expectTensor } from '../graph/args.js';
+import { reshape } from '../graph/reshape.js';
+import { scope } from '../graph/scope.js';
+import type { Tensor } from '../graph/tensor.js';
+import { arithmetic } from './elementwise.js';
+import { maximum } from './elementwise-more.js';
+import { avgPool2d, maxPool2d } from './pool.js';
+import { slice, stridedSlice } from './slice.js';
+import { tile } from './tile.js';
+import { upsample2d } from './upsample.js';
+
+type Triple = number | readonly [number, number, number];
+
+export interface Pool3dOptions {
+  /** The window: a number, or [kd, kh, kw]. */
+  size: Triple;
+  /** Default: the window (non-overlapping windows). */
+  stride?: Triple;
+}
+
+export interface Upsample3dOptions {
+  /** A positive integer, or [sd, sh, sw]. */
+  scale: Triple;
+}
+
+function triple(op: string, what: string, v: unknown): [number, number, number] {
+  const t: unknown[] = Array.isArray(v) ? [...v] : [v, v, v];
+  if (t.length !== 3 || !t.every((e) => typeof e === 'number' && Number.isInteger(e) && e >= 1)) {
+    throw new ShapeError(`${op}: ${what} must be a positive integer or three of them [depth, height, width], got ${describeValue(v)}${Array.isArray(v) ? ` ${JSON.stringify(v)}` : ''}`);
+  }
+  return t as [number, number, number];
+}
+
+function checkVolume(op: string, x: Tensor): void {
+  expectTensor(op, 'input x', x);
+  if (x.rank !== 5) throw new ShapeError(`${op}: x must be [N, D, H, W, C] (rank 5) but is ${x.describe()}`);
+}
+
+function poolArgs(op: string, x: Tensor, opts: Pool3dOptions): { size: number[]; stride: number[]; depthOut: number } {
+  checkVolume(op, x);
+  expectOptions(op, opts, '{ size: 2 }', true);
+  expectKnownOptions(op, opts, ['size', 'stride']);
+  const size = triple(op, 'size', opts.size);
+  const stride = opts.stride === undefined ? size : triple(op, 'stride', opts.stride);
+  const dims = x.shape.slice(1, 4);
+  if (dims.some((d, i) => d < size[i])) throw new ShapeError(`${op}: the ${size.join('x')} window does not fit the ${dims.join('x')} volume of x ${x.describe()}`);
+  return { size, stride, depthOut: Math.floor((dims[0] - size[0]) / stride[0]) + 1 };
+}
+
+/** The planes a, a + sd, ... of y ([N, D, H, W, C]) that window position do takes at its a-th. */
+function depthTap(y: Tensor, a: number, sd: number, depthOut: number): Tensor {
+  const [n, , h, w, c] = y.shape;
+  if (sd === 1) return slice(y, [0, a, 0, 0, 0], [n, depthOut, h, w, c]);
+  return stridedSlice(y, [0, a, 0, 0, 0], [n, a + sd * (depthOut - 1) + 1, h, w, c], [1, sd, 1, 1, 1]);
+}
+
+/** The 2-D pool on every plane, then `combine` over each depth window's planes. */
+function pool3d(op: string, x: Tensor, opts: Pool3dOptions, plane: (p: Tensor, size: [number, number], stride: [number, number]) => Tensor, mean: boolean): Tensor {
+  const { size, stride, depthOut } = poolArgs(op, x, opts);
+  const [n, d, h, w, c] = x.shape;
+  return scope(() => {
+    const pooled = plane(reshape(x, [n * d, h, w, c]), [size[1], size[2]], [stride[1], stride[2]]);
+    const planes = reshape(pooled, [n, d, ...pooled.shape.slice(1)]);
+    let y = depthTap(planes, 0, stride[0], depthOut);
+    for (let a = 1; a < size[0]; a++) {
+      const tap = depthTap(planes, a, stride[0], depthOut);
+      y = mean ? arithmetic('add', y, tap) : maximum(y, tap);
+    }
+    return mean && size[0] > 1 ? arithmetic('mul', y, 1 / size[0]) : y;
+  });
+}
+
+/** Differentiable 3-D max pool, 'valid' windows of `size` (a number or [kd, kh, kw]) `stride` apart. */
+export function maxPool3d(x: Tensor, opts: Pool3dOptions): Tensor {
+  return pool3d('maxPool3d', x, opts, (p, size, stride) => maxPool2d(p, { size, stride }), false);
+}
+
+/** Differentiable 3-D average pool, 'valid' windows of `size` `stride` apart. */
+export function avgPool3d(x: Tensor, opts: Pool3dOptions): Tensor {
+  return pool3d('avgPool3d', x, opts, (p, size, stride) => avgPool2d(p, { size, stride }), true);
+}
+
+/** Differentiable nearest upsampling of a volume by whole factors: [N, D·sd, H·sh, W·sw, C]. */
+export function upsample3d(x: Tensor, opts: Upsample3dOptions): Tensor {
+  const op = 'upsample3d';
+  checkVolume(op, x);
+  expectOptions(op, opts, '{ scale: 2 }', true);
+  expectKnownOptions(op, opts, ['scale']);
+  const [sd, sh, sw] = triple(op, 'scale', opts.scale);
+  const [n, d, h, w, c] = x.shape;
+  return scope(() => {
+    const planes = upsample2d(reshape(x, [n * d, h, w, c]), { scale: [sh, sw], mode: 'nearest' });
+    const stacked = reshape(planes, [n, d, 1, h * sh, w * sw, c]);
+    return reshape(sd === 1 ? stacked : tile(stacked, [1, 1, sd, 1, 1, 1]), [n, d * sd, h * sh, w * sw, c]);
+  });
+}

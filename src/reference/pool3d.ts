@@ -1,0 +1,54 @@
+// CPU references (float64) for the 3-D pools and nearest upsampling, from the definitions: x
+// [N, D, H, W, C]; a pool's window at (do, ho, wo) covers planes do·sd .. do·sd + kd − 1 and the
+// same on H and W ('valid'), taking their maximum or mean; upsample3d copies x[n, z / sd, r / sh,
+// c / sw] (integer division) to every output voxel.
+
+import { ndZeros, type NdArray } from './array.js';
+
+function pool3dRef(x: NdArray, size: number[], stride: number[], mean: boolean): NdArray {
+  const [n, d, h, w, c] = x.shape;
+  const out = [d, h, w].map((s, i) => Math.floor((s - size[i]) / stride[i]) + 1);
+  const y = ndZeros([n, ...out, c]);
+  let o = 0;
+  for (let b = 0; b < n; b++) {
+    for (let z = 0; z < out[0]; z++) {
+      for (let r = 0; r < out[1]; r++) {
+        for (let q = 0; q < out[2]; q++) {
+          for (let ch = 0; ch < c; ch++, o++) {
+            let acc = mean ? 0 : -Infinity;
+            for (let a = 0; a < size[0]; a++) {
+              for (let i = 0; i < size[1]; i++) {
+                for (let j = 0; j < size[2]; j++) {
+                  const v = x.data[(((b * d + z * stride[0] + a) * h + r * stride[1] + i) * w + q * stride[2] + j) * c + ch];
+                  acc = mean ? acc + v : Math.max(acc, v);
+                }
+              }
+            }
+            y.data[o] = mean ? acc / (size[0] * size[1] * size[2]) : acc;
+          }
+        }
+      }
+    }
+  }
+  return y;
+}
+
+export const maxPool3dRef = (x: NdArray, size: number[], stride: number[]): NdArray => pool3dRef(x, size, stride, false);
+export const avgPool3dRef = (x: NdArray, size: number[], stride: number[]): NdArray => pool3dRef(x, size, stride, true);
+
+export function upsample3dRef(x: NdArray, scale: number[]): NdArray {
+  const [n, d, h, w, c] = x.shape;
+  const y = ndZeros([n, d * scale[0], h * scale[1], w * scale[2], c]);
+  let o = 0;
+  for (let b = 0; b < n; b++) {
+    for (let z = 0; z < d * scale[0]; z++) {
+      for (let r = 0; r < h * scale[1]; r++) {
+        for (let q = 0; q < w * scale[2]; q++) {
+          const src = (((b * d + Math.floor(z / scale[0])) * h + Math.floor(r / scale[1])) * w + Math.floor(q / scale[2])) * c;
+          for (let ch = 0; ch < c; ch++, o++) y.data[o] = x.data[src + ch];
+        }
+      }
+    }
+  }
+  return y;
+}

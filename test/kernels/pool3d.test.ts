@@ -1,0 +1,79 @@
+// maxPool3d, avgPool3d and upsample3d (src/kernels/pool3d.ts) against their float64 references
+// (src/reference/pool3d.ts): the max and the upsampling exactly (they copy floats), the mean within
+// F32 (a sum of at most 12 values in [-1, 1]); overlapping and uneven windows; the gradients by
+// gradcheck against the references' finite differences (distinct values: no ties); errors.
+
+import { describe, expect, it } from 'vitest';
+import * as dn from '../../src/index.js';
+import { avgPool3d, maxPool3d, upsample3d, type Pool3dOptions } from '../../src/kernels/pool3d.js';
+import { nd } from '../../src/reference/array.js';
+import { avgPool3dRef, maxPool3dRef, upsample3dRef } from '../../src/reference/pool3d.js';
+import { expectClose, F32 } from '../helpers/close.js';
+import { fromNd, useGpu } from '../helpers/gpu.js';
+import { EXACT } from '../helpers/linear-op.js';
+import { uniform } from '../helpers/rng.js';
+
+useGpu();
+
+const size = (shape: number[]) => shape.reduce((p, d) => p * d, 1);
+const three = (v: number | readonly number[]) => (typeof v === 'number' ? [v, v, v] : [...v]);
+
+const POOLS: [string, number[], Pool3dOptions][] = [
+  ['2x2x2 (a 3-D U-Net step)', [2, 4, 6, 4, 3], { size: 2 }],
+  ['3x2x2 stride [1, 2, 2] (overlapping along depth)', [1, 5, 4, 6, 2], { size: [3, 2, 2], stride: [1, 2, 2] }],
+  ['2x3x1 stride [2, 1, 1], uneven', [1, 5, 5, 3, 2], { size: [2, 3, 1], stride: [2, 1, 1] }],
+];
+
+describe('3-D pooling and upsampling', () => {
+  for (const [name, shape, opts] of POOLS) {
+    it(`maxPool3d and avgPool3d ${name}: as the references compute them, with their gradients`, async () => {
+      const data = Float32Array.from(uniform(size(shape), 1));
+      const stride = three(opts.stride ?? opts.size);
+      const x = fromNd(data, shape, true);
+      const m = maxPool3d(x, opts);
+      const a = avgPool3d(x, opts);
+      expectClose('max', await m.toArray(), maxPool3dRef(nd(data, shape), three(opts.size), stride).data, EXACT);
+      expectClose('mean', await a.toArray(), avgPool3dRef(nd(data, shape), three(opts.size), stride).data, F32);
+      for (const [fn, ref] of [[maxPool3d, maxPool3dRef], [avgPool3d, avgPool3dRef]] as const) {
+        const report = await dn.gradcheck((t: dn.Tensor) => fn(t, opts), [x], {
+          reference: (v: Float64Array) => ref(nd(v, shape), three(opts.size), stride).data,
+          elements: Infinity,
+        });
+        expect(report.ok).toBe(true);
+      }
+      for (const t of [x, m, a]) t.dispose();
+    });
+  }
+
+  for (const scale of [2, [2, 1, 3]] as const) {
+    it(`upsample3d by ${JSON.stringify(scale)}: nearest, as the reference copies, with its gradient`, async () => {
+      const shape = [2, 3, 2, 3, 2];
+      const data = uniform(size(shape), 2);
+      const x = fromNd(data, shape, true);
+      const y = upsample3d(x, { scale });
+      const want = upsample3dRef(nd(data, shape), three(scale));
+      expect(y.shape).toEqual(want.shape);
+      expectClose('upsample3d', await y.toArray(), Float32Array.from(want.data), EXACT);
+      const report = await dn.gradcheck((t: dn.Tensor) => upsample3d(t, { scale }), [x], {
+        reference: (v: Float64Array) => upsample3dRef(nd(v, shape), three(scale)).data,
+        elements: Infinity,
+      });
+      expect(report.ok).toBe(true);
+      for (const t of [x, y]) t.dispose();
+    });
+  }
+
+  it('refuses a non-volume, a window larger than it, bad sizes and unknown options', () => {
+    const x = dn.zeros([1, 2, 4, 4, 1]);
+    const flat = dn.zeros([1, 4, 4, 1]);
+    const before = dn.memory().bytesInUse;
+    expect(() => maxPool3d(flat, { size: 2 })).toThrow(/^maxPool3d: x must be \[N, D, H, W, C\]/);
+    expect(() => avgPool3d(x, { size: 3 })).toThrow(/^avgPool3d: the 3x3x3 window does not fit the 2x4x4 volume/);
+    expect(() => maxPool3d(x, { size: [2, 2] as never })).toThrow(dn.ShapeError);
+    expect(() => maxPool3d(x, { size: 2, padding: 1 } as never)).toThrow(dn.ArgumentError);
+    expect(() => upsample3d(x, { scale: 1.5 })).toThrow(/^upsample3d: scale must be a positive integer/);
+    expect(() => upsample3d(x, undefined as never)).toThrow(dn.ArgumentError);
+    expect(dn.memory().bytesInUse).toBe(before);
+    for (const t of [x, flat]) t.dispose();
+  });
+});
