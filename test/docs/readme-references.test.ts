@@ -157,20 +157,20 @@ describe('the checks find what they look for', () => {
   });
 
   it('name a dn.* that is no export, a constructed function, a non-class layer and a bad list entry', () => {
-    const bad = ['x', 'call `dn.notAnExport(x)` here', 'const o = new dn.optim.clipGradNorm(p, 1);', '- `dn.nn`: `Conv2d, Conv3d, ReLU`', 'and `dn.train.fitt(model)`'].join('\n');
+    const bad = ['x', 'call `dn.notAnExport(x)` here', 'const o = new dn.optim.clipGradNorm(p, 1);', '- `dn.nn`: `Conv2d, Conv4d, ReLU`', 'and `dn.train.fitt(model)`'].join('\n');
     expect(checkDnReferences(bad, DN)).toEqual([
       'README.md line 2: dn.notAnExport: dn.notAnExport is not an export of src/index.ts',
       'README.md line 3: new dn.optim.clipGradNorm: not a class',
-      "README.md line 4: `dn.nn`'s list names Conv3d: dn.nn.Conv3d is not an export of src/index.ts",
+      "README.md line 4: `dn.nn`'s list names Conv4d: dn.nn.Conv4d is not an export of src/index.ts",
       'README.md line 5: dn.train.fitt: dn.train.fitt is not an export of src/index.ts',
     ]);
     expect(checkDnReferences('`dn.nn.relu` and `dn.optim.adam`', DN)).toHaveLength(2);
   });
 
   it('name a bare call that is not dawnet\'s, but not a method, a WGSL attribute or a call in a code block', () => {
-    const bad = 'one `maxPool3d(x, {size})` and `t.whatever()`\n\n`@binding(0)`, `net.forward(x)`, `toArray()`\n```js\nlocalFn(1)\n```\nand `fit(model,\nsoftmaxCrossEntropyy(z, y))`';
+    const bad = 'one `maxPool4d(x, {size})` and `t.whatever()`\n\n`@binding(0)`, `net.forward(x)`, `toArray()`\n```js\nlocalFn(1)\n```\nand `fit(model,\nsoftmaxCrossEntropyy(z, y))`';
     expect(checkBareCalls(bad, callableNames(DN), CALL_ALLOW)).toEqual([
-      'README.md line 1: `maxPool3d(x, {size})` calls maxPool3d(, which is no export or method of dawnet',
+      'README.md line 1: `maxPool4d(x, {size})` calls maxPool4d(, which is no export or method of dawnet',
       'README.md line 7: `fit(model, softmaxCrossEntropyy(z, y))` calls softmaxCrossEntropyy(, which is no export or method of dawnet',
     ]);
   });
