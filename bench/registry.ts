@@ -17,6 +17,7 @@ import { softmaxFamily } from './cases/softmax.js';
 import { unetTrainCases } from './cases/unet-train.js';
 import { upsampleFamily } from './cases/upsample.js';
 import { vggForwardCases } from './cases/vgg-forward.js';
+import { volumeFamily } from './cases/volume.js';
 
 export const FAMILIES: readonly CaseFamily[] = [
   elementwiseFamily,
@@ -29,6 +30,7 @@ export const FAMILIES: readonly CaseFamily[] = [
   batchnormFamily,
   softmaxFamily,
   libraryFamily,
+  volumeFamily,
   augmentFamily,
 ];
 
