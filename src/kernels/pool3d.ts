@@ -1,13 +1,11 @@
-// 3-D pooling and nearest upsampling, NDHWC, for volumes (a 3-D U-Net's down and up steps), each
-// the 2-D op on the N·D planes followed by the same along depth, so their kernels and gradients
-// are the 2-D ones' and those of a few slices:
+// 3-D pooling and nearest upsampling, NDHWC, for volumes (a 3-D U-Net's down and up steps):
 //
-// - maxPool3d(x, {size, stride}): windows of kd×kh×kw, 'valid' (PyTorch's default padding 0):
-//   maxPool2d on every plane, then the maximum of each window's kd planes (dn.maximum). The
-//   gradient goes to the winner, as max_pool3d's; where values tie exactly along depth it is split
-//   between them (dn.maximum's rule), where within a plane the first takes it (maxPool2d's).
+// - maxPool3d(x, {size, stride}): windows of kd×kh×kw, 'valid' (PyTorch's default padding 0), by
+//   its own kernels (max-pool3d.ts): the first maximum in scan order wins and takes the gradient,
+//   as max_pool3d's. (Composed as maxPool2d on every plane and dn.maximum along depth it ran at
+//   1.1-1.4x tf.maxPool3d on lavapipe, four passes, and split a tie along depth.)
 // - avgPool3d(x, {size, stride}): avgPool2d on every plane, then the mean of each window's planes:
-//   PyTorch's avg_pool3d without padding.
+//   PyTorch's avg_pool3d without padding; its kernels and gradient are those ops'.
 // - upsample3d(x, {scale}): nearest, an integer scale per axis: upsample2d on every plane, then
 //   each plane repeated sd times (tile): PyTorch's interpolate(mode='nearest') on a volume.
 
@@ -17,8 +15,8 @@ import { reshape } from '../graph/reshape.js';
 import { scope } from '../graph/scope.js';
 import type { Tensor } from '../graph/tensor.js';
 import { arithmetic } from './elementwise.js';
-import { maximum } from './elementwise-more.js';
-import { avgPool2d, maxPool2d } from './pool.js';
+import { maxPool3dKernels } from './max-pool3d.js';
+import { avgPool2d } from './pool.js';
 import { slice, stridedSlice } from './slice.js';
 import { tile } from './tile.js';
 import { upsample2d } from './upsample.js';
@@ -50,7 +48,7 @@ function checkVolume(op: string, x: Tensor): void {
   if (x.rank !== 5) throw new ShapeError(`${op}: x must be [N, D, H, W, C] (rank 5) but is ${x.describe()}`);
 }
 
-function poolArgs(op: string, x: Tensor, opts: Pool3dOptions): { size: number[]; stride: number[]; depthOut: number } {
+function poolArgs(op: string, x: Tensor, opts: Pool3dOptions): { size: [number, number, number]; stride: [number, number, number]; depthOut: number } {
   checkVolume(op, x);
   expectOptions(op, opts, '{ size: 2 }', true);
   expectKnownOptions(op, opts, ['size', 'stride']);
@@ -68,31 +66,27 @@ function depthTap(y: Tensor, a: number, sd: number, depthOut: number): Tensor {
   return stridedSlice(y, [0, a, 0, 0, 0], [n, a + sd * (depthOut - 1) + 1, h, w, c], [1, sd, 1, 1, 1]);
 }
 
-/** The 2-D pool on every plane, then `combine` over each depth window's planes. */
-function pool3d(op: string, x: Tensor, opts: Pool3dOptions, plane: (p: Tensor, size: [number, number], stride: [number, number]) => Tensor, mean: boolean): Tensor {
-  const { size, stride, depthOut } = poolArgs(op, x, opts);
+/** Differentiable 3-D average pool, 'valid' windows of `size` `stride` apart: avgPool2d on every plane, then the mean of each depth window's planes. */
+export function avgPool3d(x: Tensor, opts: Pool3dOptions): Tensor {
+  const { size, stride, depthOut } = poolArgs('avgPool3d', x, opts);
   const [n, d, h, w, c] = x.shape;
   return scope(() => {
-    const pooled = plane(reshape(x, [n * d, h, w, c]), [size[1], size[2]], [stride[1], stride[2]]);
+    const pooled = avgPool2d(reshape(x, [n * d, h, w, c]), { size: [size[1], size[2]], stride: [stride[1], stride[2]] });
     const planes = reshape(pooled, [n, d, ...pooled.shape.slice(1)]);
     let y = depthTap(planes, 0, stride[0], depthOut);
-    for (let a = 1; a < size[0]; a++) {
-      const tap = depthTap(planes, a, stride[0], depthOut);
-      y = mean ? arithmetic('add', y, tap) : maximum(y, tap);
-    }
-    return mean && size[0] > 1 ? arithmetic('mul', y, 1 / size[0]) : y;
+    for (let a = 1; a < size[0]; a++) y = arithmetic('add', y, depthTap(planes, a, stride[0], depthOut));
+    return size[0] > 1 ? arithmetic('mul', y, 1 / size[0]) : y;
   });
 }
 
 /** Differentiable 3-D max pool, 'valid' windows of `size` (a number or [kd, kh, kw]) `stride` apart. */
 export function maxPool3d(x: Tensor, opts: Pool3dOptions): Tensor {
-  return pool3d('maxPool3d', x, opts, (p, size, stride) => maxPool2d(p, { size, stride }), false);
+  const { size, stride, depthOut } = poolArgs('maxPool3d', x, opts);
+  const [n, d, h, w, c] = x.shape;
+  const out: [number, number, number] = [depthOut, Math.floor((h - size[1]) / stride[1]) + 1, Math.floor((w - size[2]) / stride[2]) + 1];
+  return maxPool3dKernels(x, { n, d, h, w, c, k: size, s: stride, out });
 }
 
-/** Differentiable 3-D average pool, 'valid' windows of `size` `stride` apart. */
-export function avgPool3d(x: Tensor, opts: Pool3dOptions): Tensor {
-  return pool3d('avgPool3d', x, opts, (p, size, stride) => avgPool2d(p, { size, stride }), true);
-}
 
 /** Differentiable nearest upsampling of a volume by whole factors: [N, D·sd, H·sh, W·sw, C]. */
 export function upsample3d(x: Tensor, opts: Upsample3dOptions): Tensor {

@@ -1,10 +1,13 @@
 // maxPool3d, avgPool3d and upsample3d (src/kernels/pool3d.ts) against their float64 references
 // (src/reference/pool3d.ts): the max and the upsampling exactly (they copy floats), the mean within
 // F32 (a sum of at most 12 values in [-1, 1]); overlapping and uneven windows; the gradients by
-// gradcheck against the references' finite differences (distinct values: no ties); errors.
+// gradcheck against the references' finite differences (distinct values: no ties); the max pool's
+// tie and NaN rules and its split past the binding limit; errors.
 
 import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
+import { runtime } from '../../src/gpu/runtime.js';
+import { maxPool3dKernels } from '../../src/kernels/max-pool3d.js';
 import { avgPool3d, maxPool3d, upsample3d, type Pool3dOptions } from '../../src/kernels/pool3d.js';
 import { nd } from '../../src/reference/array.js';
 import { avgPool3dRef, maxPool3dRef, upsample3dRef } from '../../src/reference/pool3d.js';
@@ -19,7 +22,7 @@ const size = (shape: number[]) => shape.reduce((p, d) => p * d, 1);
 const three = (v: number | readonly number[]) => (typeof v === 'number' ? [v, v, v] : [...v]);
 
 const POOLS: [string, number[], Pool3dOptions][] = [
-  ['2x2x2 (a 3-D U-Net step)', [2, 4, 6, 4, 3], { size: 2 }],
+  ['2x2x2 (a 3-D U-Net step), four channels a thread', [2, 4, 6, 4, 4], { size: 2 }],
   ['3x2x2 stride [1, 2, 2] (overlapping along depth)', [1, 5, 4, 6, 2], { size: [3, 2, 2], stride: [1, 2, 2] }],
   ['2x3x1 stride [2, 1, 1], uneven', [1, 5, 5, 3, 2], { size: [2, 3, 1], stride: [2, 1, 1] }],
 ];
@@ -62,6 +65,48 @@ describe('3-D pooling and upsampling', () => {
       for (const t of [x, y]) t.dispose();
     });
   }
+
+  for (const channels of [1, 4]) {
+    it(`maxPool3d gives a tie to the first voxel in scan order and NaN to its window, as PyTorch (${channels} channel(s))`, async () => {
+      // Voxel (z, r, q) at (z·2 + r)·4 + q. The first window (columns 0-1) holds 5 at (0, 1, 1) and
+      // (1, 0, 1), scan order putting voxel 5 first; the second (columns 2-3) NaN at voxel 10 and 9.
+      const vals = [1, 2, 3, 4, 0, 5, 0, 1, 0, 5, NaN, 0, 0, 1, 9, 0].flatMap((v) => new Array(channels).fill(v));
+      const x = dn.tensor(vals, [1, 2, 2, 4, channels], { requiresGrad: true });
+      const y = maxPool3d(x, { size: 2 });
+      const got = Array.from(await y.toArray());
+      expect(got.slice(0, channels)).toEqual(new Array(channels).fill(5));
+      expect(got.slice(channels).every(Number.isNaN)).toBe(true);
+      const dy = dn.tensor([...new Array(channels).fill(10), ...new Array(channels).fill(20)], [1, 1, 1, 2, channels]);
+      y.backward(dy);
+      const dx = Array.from(await x.grad!.toArray());
+      const winners = dx.map((g, i) => (g ? Math.floor(i / channels) : -1)).filter((i) => i >= 0);
+      expect(winners).toEqual([...new Array(channels).fill(5), ...new Array(channels).fill(10)]);
+      expect(dx.filter((g) => g)).toEqual([...new Array(channels).fill(10), ...new Array(channels).fill(20)]);
+      for (const t of [x, y, dy]) t.dispose();
+    });
+  }
+
+  it('maxPool3d splits samples past the binding limit, to the same values and gradient', async () => {
+    const shape = [5, 4, 4, 4, 2];
+    const data = uniform(size(shape), 7);
+    const run = async () => {
+      const x = fromNd(data, shape, true);
+      const y = maxPool3dKernels(x, { n: 5, d: 4, h: 4, w: 4, c: 2, k: [2, 2, 2], s: [2, 2, 2], out: [2, 2, 2] });
+      const dy = fromNd(uniform(5 * 16, 8), [5, 2, 2, 2, 2]);
+      y.backward(dy);
+      const out = [await y.toArray(), await x.grad!.toArray()].map((a) => Array.from(a));
+      for (const t of [x, y, dy]) t.dispose();
+      return out;
+    };
+    const whole = await run();
+    // Two samples of x (2·128 floats) fit a binding: three chunks.
+    runtime().setBindingLimit(2 * 128 * 4);
+    try {
+      expect(await run()).toEqual(whole);
+    } finally {
+      runtime().setBindingLimit(null);
+    }
+  });
 
   it('refuses a non-volume, a window larger than it, bad sizes and unknown options', () => {
     const x = dn.zeros([1, 2, 4, 4, 1]);
