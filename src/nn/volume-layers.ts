@@ -1,5 +1,5 @@
-// The layers for volumes, NDHWC [N, D, H, W, C] (a 3-D U-Net's): Conv3d, MaxPool3d, AvgPool3d,
-// Upsample3d and BatchNorm3d, each checking its arguments when built (naming the layer) and
+// The layers for volumes, NDHWC [N, D, H, W, C] (a 3-D U-Net's): Conv3d, ConvTranspose3d, MaxPool3d,
+// AvgPool3d, Upsample3d and BatchNorm3d, each checking its arguments when built (naming the layer) and
 // calling its op (kernels/conv3d.ts, kernels/pool3d.ts) in forward(). BatchNorm3d is BatchNorm2d
 // over the volume's D·H planes: the same statistics per channel, over N, D, H and W.
 
@@ -9,6 +9,7 @@ import { reshape } from '../graph/reshape.js';
 import { scope } from '../graph/scope.js';
 import { tensor, type Tensor } from '../graph/tensor.js';
 import { conv3d, type Conv3dOptions } from '../kernels/conv3d.js';
+import { convTranspose3d } from '../kernels/conv-transpose3d.js';
 import { avgPool3d, maxPool3d, upsample3d } from '../kernels/pool3d.js';
 import { INIT_NAMES, initValues, nextSeed, type InitName } from './init.js';
 import { BatchNorm2d } from './layers.js';
@@ -53,6 +54,44 @@ export class Conv3d extends Module {
   }
   forward(x: Tensor): Tensor {
     return conv3d(x, this.weight, this.bias, { stride: this.opts.stride ?? 1, padding: this.opts.padding ?? 'same' });
+  }
+}
+
+export interface ConvTranspose3dLayerOptions {
+  /** A cube's side (default 2). */
+  kernelSize?: number;
+  /** Default 2: the U-Net's up step, each voxel becoming a 2x2x2 block. */
+  stride?: number;
+  bias?: boolean;
+  init?: InitName;
+  seed?: number;
+}
+
+/** ConvTranspose3d(inChannels, outChannels, { kernelSize, stride, bias, init, seed }): weight [k, k, k, out, in] (Keras's Conv3DTranspose), 'valid'. */
+export class ConvTranspose3d extends Module {
+  readonly weight: Tensor;
+  readonly bias: Tensor | null;
+  constructor(readonly inChannels: number, readonly outChannels: number, readonly opts: ConvTranspose3dLayerOptions = {}) {
+    super();
+    count('ConvTranspose3d', 'inChannels', inChannels);
+    count('ConvTranspose3d', 'outChannels', outChannels);
+    expectLayerOptions('ConvTranspose3d', opts, ['kernelSize', 'stride', 'bias', 'init', 'seed'], '{ kernelSize: 2, stride: 2 }');
+    if (opts.kernelSize !== undefined) count('ConvTranspose3d', 'kernelSize', opts.kernelSize);
+    if (opts.stride !== undefined) count('ConvTranspose3d', 'stride', opts.stride);
+    expectOptionalBoolean('ConvTranspose3d', 'bias', opts.bias);
+    expectChoice('ConvTranspose3d', 'init', opts.init, INIT_NAMES);
+    expectOptionalNumber('ConvTranspose3d', 'seed', opts.seed);
+    const k = opts.kernelSize ?? 2;
+    const shape = [k, k, k, outChannels, inChannels];
+    this.weight = this.addParameter('weight', tensor(initValues(opts.init ?? 'glorotUniform', shape, opts.seed ?? nextSeed()), shape, { requiresGrad: true }));
+    this.bias = opts.bias === false ? null : this.addParameter('bias', tensor(new Float32Array(outChannels), [outChannels], { requiresGrad: true }));
+  }
+  override extraRepr(): string {
+    const k = this.opts.kernelSize ?? 2;
+    return `${this.inChannels}→${this.outChannels}, ${k}x${k}x${k}, stride ${this.opts.stride ?? 2}`;
+  }
+  forward(x: Tensor): Tensor {
+    return convTranspose3d(x, this.weight, this.bias, { stride: this.opts.stride ?? 2 });
   }
 }
 

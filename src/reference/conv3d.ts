@@ -1,4 +1,4 @@
-// CPU reference for conv3d (float64), written from the definition:
+// CPU references for conv3d and convTranspose3d (float64), written from the definitions; conv3d:
 //   y[n, do, ho, wo, co] = b[co] + Σ x[n, do·sd − front + a, ho·sh − top + i, wo·sw − left + j, ci] · w[a, i, j, ci, co]
 // x [N, D, H, W, Cin], w [kd, kh, kw, Cin, Cout]; x is zero outside the volume. Padding as explicit
 // [before, after] per axis (the tests work out 'same' themselves, as TensorFlow documents it).
@@ -38,5 +38,40 @@ export function conv3dRef(x: NdArray, w: NdArray, b: NdArray | null, strides: nu
       }
     }
   }
+  return y;
+}
+
+/**
+ * convTranspose3d's reference ('valid', Keras's Conv3DTranspose): every input voxel scatters
+ * x[n, z, r, q, ci] · w[a, i, j, co, ci] to y[n, z·sd + a, r·sh + i, q·sw + j, co], plus b[co];
+ * each output side is in·s + max(k − s, 0).
+ */
+export function convTranspose3dRef(x: NdArray, w: NdArray, b: NdArray | null, strides: number[]): NdArray {
+  const [n, dIn, hIn, wIn, cin] = x.shape;
+  const [kd, kh, kw, cout] = w.shape;
+  const k = [kd, kh, kw];
+  const out = [dIn, hIn, wIn].map((s, i) => s * strides[i] + Math.max(k[i] - strides[i], 0));
+  const y = ndZeros([n, ...out, cout]);
+  const yAt = (b0: number, z: number, r: number, q: number) => (((b0 * out[0] + z) * out[1] + r) * out[2] + q) * cout;
+  for (let b0 = 0; b0 < n; b0++) {
+    for (let z = 0; z < dIn; z++) {
+      for (let r = 0; r < hIn; r++) {
+        for (let q = 0; q < wIn; q++) {
+          const xs = (((b0 * dIn + z) * hIn + r) * wIn + q) * cin;
+          for (let a = 0; a < kd; a++) {
+            for (let i = 0; i < kh; i++) {
+              for (let j = 0; j < kw; j++) {
+                const base = yAt(b0, z * strides[0] + a, r * strides[1] + i, q * strides[2] + j);
+                for (let co = 0; co < cout; co++) {
+                  for (let ci = 0; ci < cin; ci++) y.data[base + co] += x.data[xs + ci] * w.data[(((a * kh + i) * kw + j) * cout + co) * cin + ci];
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  if (b) for (let o = 0; o < y.data.length; o++) y.data[o] += b.data[o % cout];
   return y;
 }

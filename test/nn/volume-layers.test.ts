@@ -1,5 +1,5 @@
 // The volume layers (src/nn/volume-layers.ts): Conv3d's weight (shape, Glorot bounds, names) and
-// forward (dn.conv3d with them); BatchNorm3d's training statistics over N, D, H and W against a
+// forward (dn.conv3d with them); ConvTranspose3d's likewise; BatchNorm3d's training statistics over N, D, H and W against a
 // float64 computation; the pools' and Upsample3d's shapes; a small 3-D encoder-decoder of them
 // learning to segment a ball in noise with Dice loss and Adam; errors naming the layer.
 
@@ -26,6 +26,18 @@ describe('volume layers', () => {
     expect(Array.from(await y.toArray())).toEqual(Array.from(await want.toArray()));
     for (const t of [x, y, want]) t.dispose();
     conv.dispose();
+  });
+
+  it('ConvTranspose3d holds a [k, k, k, out, in] weight and doubles each side by default, as dn.convTranspose3d', async () => {
+    const up = new dn.nn.ConvTranspose3d(4, 2, { seed: 5 });
+    expect(up.namedParameters().map((p) => [p.name, p.tensor.shape])).toEqual([['weight', [2, 2, 2, 2, 4]], ['bias', [2]]]);
+    const x = fromNd(uniform(2 * 3 * 2 * 3 * 4, 6), [2, 3, 2, 3, 4]);
+    const y = up.forward(x);
+    const want = dn.convTranspose3d(x, up.weight, up.bias, { stride: 2 });
+    expect(y.shape).toEqual([2, 6, 4, 6, 2]);
+    expect(Array.from(await y.toArray())).toEqual(Array.from(await want.toArray()));
+    for (const t of [x, y, want]) t.dispose();
+    up.dispose();
   });
 
   it('BatchNorm3d normalises each channel over N, D, H and W while training', async () => {
@@ -94,6 +106,7 @@ describe('volume layers', () => {
     expect(() => new dn.nn.Conv3d(0, 4)).toThrow(/^Conv3d: inChannels must be/);
     expect(() => new dn.nn.Conv3d(2, 4, { kernel_size: 3 } as never)).toThrow(dn.ArgumentError);
     expect(() => new dn.nn.MaxPool3d(0)).toThrow(/^MaxPool3d: size must be/);
+    expect(() => new dn.nn.ConvTranspose3d(2, 2, { padding: 'same' } as never)).toThrow(/^ConvTranspose3d: /);
     expect(() => new dn.nn.Upsample3d(1.5)).toThrow(/^Upsample3d: scale must be/);
     const bn = new dn.nn.BatchNorm3d(2);
     const flat = dn.zeros([1, 4, 4, 2]);
