@@ -19,6 +19,7 @@ import { concatRef, splitRef } from '../src/reference/concat.js';
 import { convTranspose2dBackwardRef, convTranspose2dForwardRef } from '../src/reference/conv.js';
 import { convChecks } from './gpu-checks-conv.js';
 import { libraryOpChecks } from './gpu-checks-library.js';
+import { volumeChecks } from './gpu-checks-volume.js';
 import { binaryBackwardRef, binaryForwardRef, sumRef, unaryBackwardRef, unaryForwardRef } from '../src/reference/elementwise.js';
 import { bceBackwardRef, bceForwardRef, diceBackwardRef, diceForwardRef } from '../src/reference/loss.js';
 import { matmulBackwardRef, matmulRef } from '../src/reference/matmul.js';
@@ -290,6 +291,7 @@ export function gpuChecks(): GpuCheck[] {
     },
     ...lesionLossChecks(),
     ...libraryOpChecks(),
+    ...volumeChecks(),
     ...bindingLimitChecks(),
   ];
 }

@@ -52,3 +52,32 @@ export function upsample3dRef(x: NdArray, scale: number[]): NdArray {
   }
   return y;
 }
+
+/** maxPool3d's gradient: each window's dy to its first maximum in scan order (PyTorch's winner). */
+export function maxPool3dBackwardRef(x: NdArray, dy: NdArray, size: number[], stride: number[]): NdArray {
+  const [n, d, h, w, c] = x.shape;
+  const out = dy.shape.slice(1, 4);
+  const dx = ndZeros(x.shape);
+  let o = 0;
+  for (let b = 0; b < n; b++) {
+    for (let z = 0; z < out[0]; z++) {
+      for (let r = 0; r < out[1]; r++) {
+        for (let q = 0; q < out[2]; q++) {
+          for (let ch = 0; ch < c; ch++, o++) {
+            let best = -1;
+            for (let a = 0; a < size[0]; a++) {
+              for (let i = 0; i < size[1]; i++) {
+                for (let j = 0; j < size[2]; j++) {
+                  const at = (((b * d + z * stride[0] + a) * h + r * stride[1] + i) * w + q * stride[2] + j) * c + ch;
+                  if (best < 0 || x.data[at] > x.data[best]) best = at;
+                }
+              }
+            }
+            dx.data[best] += dy.data[o];
+          }
+        }
+      }
+    }
+  }
+  return dx;
+}

@@ -1,0 +1,46 @@
+// bench --checks' volume ops (gpu-checks.ts runs them with the rest): conv3d and convTranspose3d
+// (their 2-D kernels on this adapter, composed), the 3-D pools and nearest upsampling, each
+// against the CPU reference; the max pool's gradient too (the others' come from the 2-D ops that
+// gpu-checks.ts checks already).
+
+import * as dn from '../src/index.js';
+import { samePadding } from '../src/kernels/conv2d.js';
+import { conv3dRef, convTranspose3dRef } from '../src/reference/conv3d.js';
+import { avgPool3dRef, maxPool3dBackwardRef, maxPool3dRef, upsample3dRef } from '../src/reference/pool3d.js';
+import type { GpuCheck } from './gpu-checks.js';
+
+export function volumeChecks(): GpuCheck[] {
+  return [
+    {
+      // 'same' at stride 2: the odd plane, row and column at the back.
+      name: "conv3d [2,7,6,9,8] 3x3x3 ->16 'same' stride 2",
+      inputs: [{ shape: [2, 7, 6, 9, 8] }, { shape: [3, 3, 3, 8, 16] }],
+      gpu: ([x, w]) => dn.conv3d(x, w, null, { padding: 'same', stride: 2 }),
+      cpu: ([x, w]) => ({ y: conv3dRef(x, w, null, [2, 2, 2], [7, 6, 9].map((s) => samePadding(s, 3, 2))), grads: [] }),
+    },
+    {
+      name: 'convTranspose3d [2,3,5,4,16] 2x2x2 stride 2 ->8',
+      inputs: [{ shape: [2, 3, 5, 4, 16] }, { shape: [2, 2, 2, 8, 16] }],
+      gpu: ([x, w]) => dn.convTranspose3d(x, w, null, { stride: 2 }),
+      cpu: ([x, w]) => ({ y: convTranspose3dRef(x, w, null, [2, 2, 2]), grads: [] }),
+    },
+    {
+      name: 'maxPool3d [2,6,8,6,8] 2x2x2',
+      inputs: [{ shape: [2, 6, 8, 6, 8], grad: true }],
+      gpu: ([x]) => dn.maxPool3d(x, { size: 2 }),
+      cpu: ([x], dy) => ({ y: maxPool3dRef(x, [2, 2, 2], [2, 2, 2]), grads: [maxPool3dBackwardRef(x, dy, [2, 2, 2], [2, 2, 2])] }),
+    },
+    {
+      name: 'avgPool3d [2,5,6,6,4] 3x2x2 stride [1, 2, 2]',
+      inputs: [{ shape: [2, 5, 6, 6, 4] }],
+      gpu: ([x]) => dn.avgPool3d(x, { size: [3, 2, 2], stride: [1, 2, 2] }),
+      cpu: ([x]) => ({ y: avgPool3dRef(x, [3, 2, 2], [1, 2, 2]), grads: [] }),
+    },
+    {
+      name: 'upsample3d [2,3,4,3,8] x [2, 2, 2]',
+      inputs: [{ shape: [2, 3, 4, 3, 8] }],
+      gpu: ([x]) => dn.upsample3d(x, { scale: 2 }),
+      cpu: ([x]) => ({ y: upsample3dRef(x, [2, 2, 2]), grads: [] }),
+    },
+  ];
+}
