@@ -358,6 +358,29 @@ describe.skipIf(!hasChromium)('dist/browser/dawnet.js in a page', () => {
     expect(got.placed).toBe(true);
   });
 
+  it('counts a histogram and runs the volume ops on the page (atomics in workgroup memory, the 3-D pool kernels)', async () => {
+    const got = await page.evaluate(async () => {
+      const { dn } = window;
+      const x = dn.tensor([0.1, 0.3, 0.35, 0.9, 0.95, 0.99, -1, 2]);
+      const hist = dn.histogram(x, { bins: 4, min: 0, max: 1 });
+      const counts = Array.from(await hist.toArray());
+      // A 2x2x2 volume of 0..7 (one channel, then four): the pool takes 7; a 1x1x1 conv of ones sums the channels.
+      const volume = dn.tensor(Array.from({ length: 8 }, (_, i) => i), [1, 2, 2, 2, 1]);
+      const pool = dn.maxPool3d(volume, { size: 2 });
+      const pooled = (await pool.toArray())[0];
+      const four = dn.tensor(Array.from({ length: 32 }, (_, i) => i % 4), [1, 2, 2, 2, 4]);
+      const ones = dn.full([1, 1, 1, 4, 1], 1);
+      const conv = dn.conv3d(four, ones);
+      const summed = Array.from(await conv.toArray());
+      for (const t of [x, hist, volume, pool, four, ones, conv]) t.dispose();
+      return { counts, pooled, summed };
+    });
+    // 0.1 | 0.3, 0.35 | - | 0.9, 0.95, 0.99; -1 and 2 outside.
+    expect(got.counts).toEqual([1, 2, 0, 3]);
+    expect(got.pooled).toBe(7);
+    expect(got.summed).toEqual(new Array(8).fill(6));
+  });
+
   it('left nothing on the console', () => {
     expect(problems).toEqual([]);
   });
