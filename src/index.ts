@@ -57,6 +57,7 @@ export { argsort, sort, type SortOptions } from './kernels/sort.js';
 export { unsortedSegmentSum } from './kernels/segment-sum.js';
 export { quantile, type QuantileOptions } from './kernels/quantile.js';
 export { histogram, type HistogramOptions } from './kernels/histogram.js';
+export { conv1d, type Conv1dOptions } from './kernels/conv1d.js';
 export { conv3d, type Conv3dOptions } from './kernels/conv3d.js';
 export { convTranspose3d, type ConvTranspose3dOptions } from './kernels/conv-transpose3d.js';
 export { avgPool3d, maxPool3d, upsample3d, type Pool3dOptions, type Upsample3dOptions } from './kernels/pool3d.js';

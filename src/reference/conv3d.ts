@@ -1,4 +1,4 @@
-// CPU references for conv3d and convTranspose3d (float64), written from the definitions; conv3d:
+// CPU references for conv1d, conv3d and convTranspose3d (float64), written from the definitions; conv3d:
 //   y[n, do, ho, wo, co] = b[co] + Σ x[n, do·sd − front + a, ho·sh − top + i, wo·sw − left + j, ci] · w[a, i, j, ci, co]
 // x [N, D, H, W, Cin], w [kd, kh, kw, Cin, Cout]; x is zero outside the volume. Padding as explicit
 // [before, after] per axis (the tests work out 'same' themselves, as TensorFlow documents it).
@@ -73,5 +73,30 @@ export function convTranspose3dRef(x: NdArray, w: NdArray, b: NdArray | null, st
     }
   }
   if (b) for (let o = 0; o < y.data.length; o++) y.data[o] += b.data[o % cout];
+  return y;
+}
+
+/**
+ * conv1d's reference: y[n, o, co] = b[co] + Σ x[n, o·s − left + j·d, ci] · w[j, ci, co], x zero
+ * outside [0, L), with explicit [left, right] padding.
+ */
+export function conv1dRef(x: NdArray, w: NdArray, b: NdArray | null, stride: number, pad: [number, number], dilation = 1): NdArray {
+  const [n, l, cin] = x.shape;
+  const [k, , cout] = w.shape;
+  const lo = Math.floor((l + pad[0] + pad[1] - (k - 1) * dilation - 1) / stride) + 1;
+  const y = ndZeros([n, lo, cout]);
+  for (let b0 = 0; b0 < n; b0++) {
+    for (let o = 0; o < lo; o++) {
+      for (let co = 0; co < cout; co++) {
+        let s = b ? b.data[co] : 0;
+        for (let j = 0; j < k; j++) {
+          const p = o * stride - pad[0] + j * dilation;
+          if (p < 0 || p >= l) continue;
+          for (let ci = 0; ci < cin; ci++) s += x.data[(b0 * l + p) * cin + ci] * w.data[(j * cin + ci) * cout + co];
+        }
+        y.data[(b0 * lo + o) * cout + co] = s;
+      }
+    }
+  }
   return y;
 }
