@@ -6,7 +6,7 @@
 import * as dn from '../src/index.js';
 import { samePadding } from '../src/kernels/conv2d.js';
 import { conv3dRef, convTranspose3dRef } from '../src/reference/conv3d.js';
-import { avgPool3dRef, maxPool3dBackwardRef, maxPool3dRef, upsample3dRef } from '../src/reference/pool3d.js';
+import { avgPool3dRef, maxPool3dBackwardRef, maxPool3dRef, upsample3dRef, upsample3dTrilinearRef } from '../src/reference/pool3d.js';
 import type { GpuCheck } from './gpu-checks.js';
 
 export function volumeChecks(): GpuCheck[] {
@@ -41,6 +41,12 @@ export function volumeChecks(): GpuCheck[] {
       inputs: [{ shape: [2, 3, 4, 3, 8] }],
       gpu: ([x]) => dn.upsample3d(x, { scale: 2 }),
       cpu: ([x]) => ({ y: upsample3dRef(x, [2, 2, 2]), grads: [] }),
+    },
+    {
+      name: 'upsample3d trilinear [2,3,4,3,8] x [2, 2, 2]',
+      inputs: [{ shape: [2, 3, 4, 3, 8] }],
+      gpu: ([x]) => dn.upsample3d(x, { scale: 2, mode: 'trilinear' }),
+      cpu: ([x]) => ({ y: upsample3dTrilinearRef(x, [2, 2, 2]), grads: [] }),
     },
   ];
 }

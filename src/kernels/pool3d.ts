@@ -6,15 +6,19 @@
 //   1.1-1.4x tf.maxPool3d on lavapipe, four passes, and split a tie along depth.)
 // - avgPool3d(x, {size, stride}): avgPool2d on every plane, then the mean of each window's planes:
 //   PyTorch's avg_pool3d without padding; its kernels and gradient are those ops'.
-// - upsample3d(x, {scale}): nearest, an integer scale per axis: upsample2d on every plane, then
-//   each plane repeated sd times (tile): PyTorch's interpolate(mode='nearest') on a volume.
+// - upsample3d(x, {scale, mode}): an integer scale per axis. 'nearest' (default): upsample2d on
+//   every plane, then each plane repeated sd times (tile): PyTorch's interpolate(mode='nearest').
+//   'trilinear': bilinear upsample2d on every plane, then each output plane the lerp of the two
+//   input planes around it (gathered), PyTorch's interpolate(mode='trilinear',
+//   align_corners=False), which is separable into those two steps.
 
 import { ShapeError } from '../errors.js';
-import { describeValue, expectKnownOptions, expectOptions, expectTensor } from '../graph/args.js';
+import { describeValue, expectChoice, expectKnownOptions, expectOptions, expectTensor } from '../graph/args.js';
 import { reshape } from '../graph/reshape.js';
 import { scope } from '../graph/scope.js';
-import type { Tensor } from '../graph/tensor.js';
+import { tensor, type Tensor } from '../graph/tensor.js';
 import { arithmetic } from './elementwise.js';
+import { gather } from './index-gather.js';
 import { maxPool3dKernels } from './max-pool3d.js';
 import { avgPool2d } from './pool.js';
 import { slice, stridedSlice } from './slice.js';
@@ -33,6 +37,8 @@ export interface Pool3dOptions {
 export interface Upsample3dOptions {
   /** A positive integer, or [sd, sh, sw]. */
   scale: Triple;
+  /** 'nearest' (default) or 'trilinear' (PyTorch's align_corners=False). */
+  mode?: 'nearest' | 'trilinear';
 }
 
 function triple(op: string, what: string, v: unknown): [number, number, number] {
@@ -88,17 +94,41 @@ export function maxPool3d(x: Tensor, opts: Pool3dOptions): Tensor {
 }
 
 
-/** Differentiable nearest upsampling of a volume by whole factors: [N, D·sd, H·sh, W·sw, C]. */
+/**
+ * Where output plane z of `out` reads along an axis of `size` at scale s (PyTorch's
+ * align_corners=False: src = (z + 0.5) / s − 0.5, clamped at 0): the planes below and above it and
+ * the weight of the one above.
+ */
+export function linearTaps(size: number, scale: number): { below: number[]; above: number[]; weight: number[] } {
+  const taps = Array.from({ length: size * scale }, (_, z) => {
+    const src = Math.max((z + 0.5) / scale - 0.5, 0);
+    const below = Math.min(Math.floor(src), size - 1);
+    return { below, above: Math.min(below + 1, size - 1), weight: src - below };
+  });
+  return { below: taps.map((t) => t.below), above: taps.map((t) => t.above), weight: taps.map((t) => t.weight) };
+}
+
+/** Differentiable upsampling of a volume by whole factors: [N, D·sd, H·sh, W·sw, C]. */
 export function upsample3d(x: Tensor, opts: Upsample3dOptions): Tensor {
   const op = 'upsample3d';
   checkVolume(op, x);
-  expectOptions(op, opts, '{ scale: 2 }', true);
-  expectKnownOptions(op, opts, ['scale']);
+  expectOptions(op, opts, "{ scale: 2, mode: 'trilinear' }", true);
+  expectKnownOptions(op, opts, ['scale', 'mode']);
+  expectChoice(op, 'mode', opts.mode, ['nearest', 'trilinear']);
   const [sd, sh, sw] = triple(op, 'scale', opts.scale);
   const [n, d, h, w, c] = x.shape;
+  const trilinear = opts.mode === 'trilinear';
   return scope(() => {
-    const planes = upsample2d(reshape(x, [n * d, h, w, c]), { scale: [sh, sw], mode: 'nearest' });
-    const stacked = reshape(planes, [n, d, 1, h * sh, w * sw, c]);
-    return reshape(sd === 1 ? stacked : tile(stacked, [1, 1, sd, 1, 1, 1]), [n, d * sd, h * sh, w * sw, c]);
+    const planes = upsample2d(reshape(x, [n * d, h, w, c]), { scale: [sh, sw], mode: trilinear ? 'bilinear' : 'nearest', alignCorners: false });
+    if (!trilinear) {
+      const stacked = reshape(planes, [n, d, 1, h * sh, w * sw, c]);
+      return reshape(sd === 1 ? stacked : tile(stacked, [1, 1, sd, 1, 1, 1]), [n, d * sd, h * sh, w * sw, c]);
+    }
+    const volume = reshape(planes, [n, d, h * sh, w * sw, c]);
+    if (sd === 1) return volume;
+    const { below, above, weight } = linearTaps(d, sd);
+    const lower = gather(volume, below, 1);
+    const step = arithmetic('sub', gather(volume, above, 1), lower);
+    return arithmetic('add', lower, arithmetic('mul', step, tensor(weight, [1, d * sd, 1, 1, 1])));
   });
 }

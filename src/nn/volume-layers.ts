@@ -127,17 +127,18 @@ export class AvgPool3d extends Pool3d {
   }
 }
 
-/** Upsample3d(scale = 2): nearest, a whole factor on every axis (PyTorch's nn.Upsample on a volume). */
+/** Upsample3d(scale = 2, mode = 'nearest'): a whole factor on every axis, 'nearest' or 'trilinear' (PyTorch's nn.Upsample on a volume, align_corners=False). */
 export class Upsample3d extends Module {
-  constructor(readonly scale = 2) {
+  constructor(readonly scale = 2, readonly mode: 'nearest' | 'trilinear' = 'nearest') {
     super();
     count('Upsample3d', 'scale', scale);
+    expectChoice('Upsample3d', 'mode', mode, ['nearest', 'trilinear']);
   }
   override extraRepr(): string {
-    return `scale ${this.scale}`;
+    return `scale ${this.scale}, ${this.mode}`;
   }
   forward(x: Tensor): Tensor {
-    return upsample3d(x, { scale: this.scale });
+    return upsample3d(x, { scale: this.scale, mode: this.mode });
   }
 }
 

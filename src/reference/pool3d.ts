@@ -81,3 +81,41 @@ export function maxPool3dBackwardRef(x: NdArray, dy: NdArray, size: number[], st
   }
   return dx;
 }
+
+/**
+ * Trilinear upsampling (PyTorch's align_corners=False): each output voxel the weighted mean of
+ * the 8 input voxels around src = (o + 0.5) / s − 0.5 on each axis (clamped at 0; the upper
+ * neighbour clamped at the last voxel).
+ */
+export function upsample3dTrilinearRef(x: NdArray, scale: number[]): NdArray {
+  const [n, d, h, w, c] = x.shape;
+  const sizes = [d, h, w];
+  const y = ndZeros([n, d * scale[0], h * scale[1], w * scale[2], c]);
+  const axis = (o: number, i: number): [number, number, number] => {
+    const src = Math.max((o + 0.5) / scale[i] - 0.5, 0);
+    const lo = Math.min(Math.floor(src), sizes[i] - 1);
+    return [lo, Math.min(lo + 1, sizes[i] - 1), src - lo];
+  };
+  let o = 0;
+  for (let b = 0; b < n; b++) {
+    for (let z = 0; z < d * scale[0]; z++) {
+      for (let r = 0; r < h * scale[1]; r++) {
+        for (let q = 0; q < w * scale[2]; q++) {
+          const [az, ar, aq] = [axis(z, 0), axis(r, 1), axis(q, 2)];
+          for (let ch = 0; ch < c; ch++, o++) {
+            let v = 0;
+            for (const [zi, wz] of [[az[0], 1 - az[2]], [az[1], az[2]]]) {
+              for (const [ri, wr] of [[ar[0], 1 - ar[2]], [ar[1], ar[2]]]) {
+                for (const [qi, wq] of [[aq[0], 1 - aq[2]], [aq[1], aq[2]]]) {
+                  v += wz * wr * wq * x.data[(((b * d + zi) * h + ri) * w + qi) * c + ch];
+                }
+              }
+            }
+            y.data[o] = v;
+          }
+        }
+      }
+    }
+  }
+  return y;
+}

@@ -10,7 +10,7 @@ import { runtime } from '../../src/gpu/runtime.js';
 import { maxPool3dKernels } from '../../src/kernels/max-pool3d.js';
 import { avgPool3d, maxPool3d, upsample3d, type Pool3dOptions } from '../../src/kernels/pool3d.js';
 import { nd } from '../../src/reference/array.js';
-import { avgPool3dRef, maxPool3dRef, upsample3dRef } from '../../src/reference/pool3d.js';
+import { avgPool3dRef, maxPool3dRef, upsample3dRef, upsample3dTrilinearRef } from '../../src/reference/pool3d.js';
 import { expectClose, F32 } from '../helpers/close.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
 import { EXACT } from '../helpers/linear-op.js';
@@ -59,6 +59,24 @@ describe('3-D pooling and upsampling', () => {
       expectClose('upsample3d', await y.toArray(), Float32Array.from(want.data), EXACT);
       const report = await dn.gradcheck((t: dn.Tensor) => upsample3d(t, { scale }), [x], {
         reference: (v: Float64Array) => upsample3dRef(nd(v, shape), three(scale)).data,
+        elements: Infinity,
+      });
+      expect(report.ok).toBe(true);
+      for (const t of [x, y]) t.dispose();
+    });
+  }
+
+  for (const scale of [2, [3, 1, 2]] as const) {
+    it(`upsample3d trilinear by ${JSON.stringify(scale)}: as PyTorch's align_corners=False, with its gradient`, async () => {
+      const shape = [2, 3, 2, 4, 2];
+      const data = uniform(size(shape), 9);
+      const x = fromNd(data, shape, true);
+      const y = upsample3d(x, { scale, mode: 'trilinear' });
+      const want = upsample3dTrilinearRef(nd(data, shape), three(scale));
+      expect(y.shape).toEqual(want.shape);
+      expectClose('trilinear', await y.toArray(), want.data, F32);
+      const report = await dn.gradcheck((t: dn.Tensor) => upsample3d(t, { scale, mode: 'trilinear' }), [x], {
+        reference: (v: Float64Array) => upsample3dTrilinearRef(nd(v, shape), three(scale)).data,
         elements: Infinity,
       });
       expect(report.ok).toBe(true);
@@ -118,6 +136,7 @@ describe('3-D pooling and upsampling', () => {
     expect(() => maxPool3d(x, { size: 2, padding: 1 } as never)).toThrow(dn.ArgumentError);
     expect(() => upsample3d(x, { scale: 1.5 })).toThrow(/^upsample3d: scale must be a positive integer/);
     expect(() => upsample3d(x, undefined as never)).toThrow(dn.ArgumentError);
+    expect(() => upsample3d(x, { scale: 2, mode: 'bilinear' as never })).toThrow(/^upsample3d: mode must be/);
     expect(dn.memory().bytesInUse).toBe(before);
     for (const t of [x, flat]) t.dispose();
   });

@@ -96,18 +96,19 @@ describe('volume layers', () => {
 
   it('the pools and Upsample3d give the shapes PyTorch does, and every layer names itself in errors', () => {
     const x = dn.zeros([1, 4, 6, 6, 2]);
-    const shapes = [new dn.nn.MaxPool3d(2), new dn.nn.AvgPool3d(3, 1), new dn.nn.Upsample3d(2)].map((m) => {
+    const shapes = [new dn.nn.MaxPool3d(2), new dn.nn.AvgPool3d(3, 1), new dn.nn.Upsample3d(2), new dn.nn.Upsample3d(2, 'trilinear')].map((m) => {
       const y = m.forward(x);
       const s = y.shape;
       y.dispose();
       return s;
     });
-    expect(shapes).toEqual([[1, 2, 3, 3, 2], [1, 2, 4, 4, 2], [1, 8, 12, 12, 2]]);
+    expect(shapes).toEqual([[1, 2, 3, 3, 2], [1, 2, 4, 4, 2], [1, 8, 12, 12, 2], [1, 8, 12, 12, 2]]);
     expect(() => new dn.nn.Conv3d(0, 4)).toThrow(/^Conv3d: inChannels must be/);
     expect(() => new dn.nn.Conv3d(2, 4, { kernel_size: 3 } as never)).toThrow(dn.ArgumentError);
     expect(() => new dn.nn.MaxPool3d(0)).toThrow(/^MaxPool3d: size must be/);
     expect(() => new dn.nn.ConvTranspose3d(2, 2, { padding: 'same' } as never)).toThrow(/^ConvTranspose3d: /);
     expect(() => new dn.nn.Upsample3d(1.5)).toThrow(/^Upsample3d: scale must be/);
+    expect(() => new dn.nn.Upsample3d(2, 'bilinear' as never)).toThrow(/^Upsample3d: mode must be/);
     const bn = new dn.nn.BatchNorm3d(2);
     const flat = dn.zeros([1, 4, 4, 2]);
     expect(() => bn.forward(flat)).toThrow(/^BatchNorm3d: expects \[N, D, H, W, C\]/);
