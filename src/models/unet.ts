@@ -17,15 +17,13 @@
 import { ArgumentError, ShapeError } from '../errors.js';
 import { expectChoice, expectOptionalBoolean, expectOptionalNumber, expectTensor, nchwHint } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
-import { concat } from '../kernels/concat.js';
-import { unary } from '../kernels/elementwise.js';
 import { maxPool2d } from '../kernels/pool.js';
-import { softmax } from '../kernels/softmax.js';
 import { upsample2d } from '../kernels/upsample.js';
 import { BatchNorm2d, Conv2d, ConvTranspose2d, GroupNorm, InstanceNorm2d, LeakyReLU, ReLU, Sequential } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import { expectLayerOptions } from '../nn/options.js';
 import { AttentionGate } from './attention-gate.js';
+import { unetForward } from './unet-forward.js';
 import { withDefaults } from '../util/defaults.js';
 
 export interface UNetOptions {
@@ -187,35 +185,17 @@ export class UNet extends Module {
     if (x.shape[1] % step || x.shape[2] % step) {
       throw new ShapeError(`UNet: height and width must be multiples of ${step} for depth ${o.depth}, got ${x.describe()}`);
     }
-    const skips: Tensor[] = [];
-    let h = x;
-    for (const enc of this.encoders) {
-      const e = enc.forward(h);
-      if (h !== x) h.dispose();
-      skips.push(e);
-      h = maxPool2d(e, { size: 2, stride: 2 });
-    }
-    let b = this.bottleneck.forward(h);
-    h.dispose();
-    for (let i = 0; i < this.decoders.length; i++) {
-      const skip = skips.pop()!;
-      const u = this.ups[i].forward(b);
-      b.dispose();
+    return unetForward(x, {
+      encoders: this.encoders,
+      down: (e) => maxPool2d(e, { size: 2, stride: 2 }),
+      bottleneck: this.bottleneck,
+      ups: this.ups,
+      decoders: this.decoders,
+      head: this.head,
+      output: o.output,
       // The gate's g is the up-sampled feature, already at the skip's size and width.
-      const gated = o.attention ? this.gates[i].gate(skip, u) : skip;
-      if (gated !== skip) skip.dispose();
-      const cat = concat([u, gated], -1);
-      u.dispose();
-      gated.dispose();
-      b = this.decoders[i].forward(cat);
-      cat.dispose();
-    }
-    const logits = this.head.forward(b);
-    b.dispose();
-    if (o.output === 'logits') return logits;
-    const y = o.output === 'softmax' ? softmax(logits) : unary('sigmoid', logits);
-    logits.dispose();
-    return y;
+      gate: o.attention ? (i, skip, up) => this.gates[i].gate(skip, up) : undefined,
+    });
   }
 }
 

@@ -9,15 +9,13 @@
 import { ShapeError } from '../errors.js';
 import { expectChoice, expectOptionalNumber, expectTensor } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
-import { concat } from '../kernels/concat.js';
-import { unary } from '../kernels/elementwise.js';
 import { maxPool3d } from '../kernels/pool3d.js';
-import { softmax } from '../kernels/softmax.js';
 import { ReLU, Sequential } from '../nn/layers.js';
 import { Module } from '../nn/module.js';
 import { expectLayerOptions } from '../nn/options.js';
 import { BatchNorm3d, Conv3d, ConvTranspose3d } from '../nn/volume-layers.js';
 import { withDefaults } from '../util/defaults.js';
+import { unetForward } from './unet-forward.js';
 
 export interface UNet3dOptions {
   features?: number;
@@ -92,32 +90,15 @@ export class UNet3d extends Module {
     if (x.rank !== 5 || x.shape[4] !== o.inChannels) throw new ShapeError(`UNet3d: expects [N, D, H, W, ${o.inChannels}] input, got ${x.describe()}`);
     const step = 2 ** o.depth;
     if (x.shape.slice(1, 4).some((s) => s % step)) throw new ShapeError(`UNet3d: depth, height and width must be multiples of ${step} for depth ${o.depth}, got ${x.describe()}`);
-    const skips: Tensor[] = [];
-    let h = x;
-    for (const enc of this.encoders) {
-      const e = enc.forward(h);
-      if (h !== x) h.dispose();
-      skips.push(e);
-      h = maxPool3d(e, { size: 2 });
-    }
-    let b = this.bottleneck.forward(h);
-    h.dispose();
-    for (let i = 0; i < this.decoders.length; i++) {
-      const skip = skips.pop()!;
-      const u = this.ups[i].forward(b);
-      b.dispose();
-      const cat = concat([u, skip], -1);
-      u.dispose();
-      skip.dispose();
-      b = this.decoders[i].forward(cat);
-      cat.dispose();
-    }
-    const logits = this.head.forward(b);
-    b.dispose();
-    if (o.output === 'logits') return logits;
-    const y = o.output === 'softmax' ? softmax(logits) : unary('sigmoid', logits);
-    logits.dispose();
-    return y;
+    return unetForward(x, {
+      encoders: this.encoders,
+      down: (e) => maxPool3d(e, { size: 2 }),
+      bottleneck: this.bottleneck,
+      ups: this.ups,
+      decoders: this.decoders,
+      head: this.head,
+      output: o.output,
+    });
   }
 }
 

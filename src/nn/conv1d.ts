@@ -4,10 +4,11 @@
 // Conv2d's here. A Conv1d followed by a ReLU in a Sequential stays two layers (forwardRelu fuses it
 // for whoever calls it).
 
-import { expectChoice, expectNumber, expectOptionalBoolean, expectOptionalNumber } from '../graph/args.js';
-import { tensor, type Tensor } from '../graph/tensor.js';
+import { expectNumber } from '../graph/args.js';
+import type { Tensor } from '../graph/tensor.js';
 import { conv1d, type Conv1dOptions } from '../kernels/conv1d.js';
-import { INIT_NAMES, initValues, nextSeed, type InitName } from './init.js';
+import { convParams } from './conv-params.js';
+import type { InitName } from './init.js';
 import { Module } from './module.js';
 import { expectLayerOptions } from './options.js';
 
@@ -32,12 +33,9 @@ export class Conv1d extends Module {
     count('outChannels', outChannels);
     expectLayerOptions('Conv1d', opts, ['kernelSize', 'stride', 'padding', 'dilation', 'bias', 'init', 'seed'], "{ kernelSize: 5, padding: 'same' }");
     for (const role of ['kernelSize', 'stride', 'dilation'] as const) if (opts[role] !== undefined) count(role, opts[role]);
-    expectOptionalBoolean('Conv1d', 'bias', opts.bias);
-    expectChoice('Conv1d', 'init', opts.init, INIT_NAMES);
-    expectOptionalNumber('Conv1d', 'seed', opts.seed);
-    const shape = [opts.kernelSize ?? 3, inChannels, outChannels];
-    this.weight = this.addParameter('weight', tensor(initValues(opts.init ?? 'glorotUniform', shape, opts.seed ?? nextSeed()), shape, { requiresGrad: true }));
-    this.bias = opts.bias === false ? null : this.addParameter('bias', tensor(new Float32Array(outChannels), [outChannels], { requiresGrad: true }));
+    const p = convParams('Conv1d', [opts.kernelSize ?? 3, inChannels, outChannels], outChannels, opts);
+    this.weight = this.addParameter('weight', p.weight);
+    this.bias = p.bias && this.addParameter('bias', p.bias);
   }
   override extraRepr(): string {
     return `${this.inChannels}→${this.outChannels}, k ${this.opts.kernelSize ?? 3}, stride ${this.opts.stride ?? 1}, padding ${JSON.stringify(this.opts.padding ?? 'same')}`;

@@ -4,14 +4,15 @@
 // over the volume's D·H planes: the same statistics per channel, over N, D, H and W.
 
 import { ShapeError } from '../errors.js';
-import { expectChoice, expectNumber, expectOptionalBoolean, expectOptionalNumber, expectTensor } from '../graph/args.js';
+import { expectChoice, expectNumber, expectTensor } from '../graph/args.js';
 import { reshape } from '../graph/reshape.js';
 import { scope } from '../graph/scope.js';
-import { tensor, type Tensor } from '../graph/tensor.js';
+import type { Tensor } from '../graph/tensor.js';
 import { conv3d, type Conv3dOptions } from '../kernels/conv3d.js';
 import { convTranspose3d } from '../kernels/conv-transpose3d.js';
 import { avgPool3d, maxPool3d, upsample3d } from '../kernels/pool3d.js';
-import { INIT_NAMES, initValues, nextSeed, type InitName } from './init.js';
+import { convParams } from './conv-params.js';
+import type { InitName } from './init.js';
 import { BatchNorm2d } from './layers.js';
 import { Module } from './module.js';
 import { expectLayerOptions } from './options.js';
@@ -40,13 +41,10 @@ export class Conv3d extends Module {
     expectLayerOptions('Conv3d', opts, ['kernelSize', 'stride', 'padding', 'bias', 'init', 'seed'], "{ kernelSize: 3, padding: 'same' }");
     if (opts.kernelSize !== undefined) count('Conv3d', 'kernelSize', opts.kernelSize);
     if (opts.stride !== undefined) count('Conv3d', 'stride', opts.stride);
-    expectOptionalBoolean('Conv3d', 'bias', opts.bias);
-    expectChoice('Conv3d', 'init', opts.init, INIT_NAMES);
-    expectOptionalNumber('Conv3d', 'seed', opts.seed);
     const k = opts.kernelSize ?? 3;
-    const shape = [k, k, k, inChannels, outChannels];
-    this.weight = this.addParameter('weight', tensor(initValues(opts.init ?? 'glorotUniform', shape, opts.seed ?? nextSeed()), shape, { requiresGrad: true }));
-    this.bias = opts.bias === false ? null : this.addParameter('bias', tensor(new Float32Array(outChannels), [outChannels], { requiresGrad: true }));
+    const p = convParams('Conv3d', [k, k, k, inChannels, outChannels], outChannels, opts);
+    this.weight = this.addParameter('weight', p.weight);
+    this.bias = p.bias && this.addParameter('bias', p.bias);
   }
   override extraRepr(): string {
     const k = this.opts.kernelSize ?? 3;
@@ -78,13 +76,10 @@ export class ConvTranspose3d extends Module {
     expectLayerOptions('ConvTranspose3d', opts, ['kernelSize', 'stride', 'bias', 'init', 'seed'], '{ kernelSize: 2, stride: 2 }');
     if (opts.kernelSize !== undefined) count('ConvTranspose3d', 'kernelSize', opts.kernelSize);
     if (opts.stride !== undefined) count('ConvTranspose3d', 'stride', opts.stride);
-    expectOptionalBoolean('ConvTranspose3d', 'bias', opts.bias);
-    expectChoice('ConvTranspose3d', 'init', opts.init, INIT_NAMES);
-    expectOptionalNumber('ConvTranspose3d', 'seed', opts.seed);
     const k = opts.kernelSize ?? 2;
-    const shape = [k, k, k, outChannels, inChannels];
-    this.weight = this.addParameter('weight', tensor(initValues(opts.init ?? 'glorotUniform', shape, opts.seed ?? nextSeed()), shape, { requiresGrad: true }));
-    this.bias = opts.bias === false ? null : this.addParameter('bias', tensor(new Float32Array(outChannels), [outChannels], { requiresGrad: true }));
+    const p = convParams('ConvTranspose3d', [k, k, k, outChannels, inChannels], outChannels, opts);
+    this.weight = this.addParameter('weight', p.weight);
+    this.bias = p.bias && this.addParameter('bias', p.bias);
   }
   override extraRepr(): string {
     const k = this.opts.kernelSize ?? 2;

@@ -4,6 +4,7 @@
 
 import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
+import { ballVolumes, diceSteps } from '../helpers/dice-steps.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
 import { uniform } from '../helpers/rng.js';
 
@@ -57,31 +58,13 @@ describe('unet3d', () => {
 
   it('learns to segment a ball in noise (Dice loss falls by more than half in 40 Adam steps)', async () => {
     const shape = [2, 8, 8, 8, 1];
-    const noise = uniform(2 * 512, 2);
-    const mask = Array.from({ length: noise.length }, (_, i) => {
-      const [b, z, r, c] = [Math.floor(i / 512), Math.floor(i / 64) % 8, Math.floor(i / 8) % 8, i % 8];
-      const [cz, cr, cc] = b === 0 ? [3, 3, 4] : [4, 5, 3];
-      return (z - cz) ** 2 + (r - cr) ** 2 + (c - cc) ** 2 <= 5 ? 1 : 0;
-    });
-    const x = fromNd(mask.map((m, i) => m + 0.4 * noise[i]), shape);
+    const { x: data, mask } = ballVolumes([8, 8, 8], [[3, 3, 4], [4, 5, 3]], 5, uniform(2 * 512, 2));
+    const x = fromNd(data, shape);
     const target = fromNd(mask, shape);
     const net = dn.models.unet3d({ features: 4, depth: 2 });
-    const opt = new dn.optim.Adam(net.parameters(), { lr: 0.01 });
-    const losses: number[] = [];
-    for (let step = 0; step < 40; step++) {
-      const loss = dn.scope(() => {
-        opt.zeroGrad();
-        const l = dn.diceLoss(net.forward(x), target);
-        l.backward();
-        opt.step();
-        return l;
-      });
-      losses.push((await loss.toArray())[0]);
-      loss.dispose();
-    }
+    const losses = await diceSteps(net, x, target, 40, 0.01);
     expect(losses[39]).toBeLessThan(losses[0] / 2);
     for (const t of [x, target]) t.dispose();
-    opt.dispose();
     net.dispose();
   });
 

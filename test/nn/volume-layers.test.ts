@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import { expectClose } from '../helpers/close.js';
+import { ballVolumes, diceSteps } from '../helpers/dice-steps.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
 import { uniform } from '../helpers/rng.js';
 
@@ -67,30 +68,12 @@ describe('volume layers', () => {
     );
     // A bright ball in each noisy volume (centred apart in the two), to be segmented.
     const shape = [2, 4, 8, 8, 1];
-    const noise = uniform(2 * 4 * 8 * 8, 3);
-    const mask = Array.from({ length: noise.length }, (_, i) => {
-      const [b, z, r, c] = [Math.floor(i / 256), Math.floor(i / 64) % 4, Math.floor(i / 8) % 8, i % 8];
-      const [cz, cr, cc] = b === 0 ? [1.5, 3, 3] : [2, 5, 4];
-      return (z - cz) ** 2 + (r - cr) ** 2 + (c - cc) ** 2 <= 6 ? 1 : 0;
-    });
-    const x = fromNd(mask.map((m, i) => m + 0.4 * noise[i]), shape);
+    const { x: data, mask } = ballVolumes([4, 8, 8], [[1.5, 3, 3], [2, 5, 4]], 6, uniform(2 * 4 * 8 * 8, 3));
+    const x = fromNd(data, shape);
     const target = fromNd(mask, shape);
-    const opt = new dn.optim.Adam(net.parameters(), { lr: 0.01 });
-    const losses: number[] = [];
-    for (let step = 0; step < 40; step++) {
-      const loss = dn.scope(() => {
-        opt.zeroGrad();
-        const l = dn.diceLoss(net.forward(x), target);
-        l.backward();
-        opt.step();
-        return l;
-      });
-      losses.push((await loss.toArray())[0]);
-      loss.dispose();
-    }
+    const losses = await diceSteps(net, x, target, 40, 0.01);
     expect(losses[39]).toBeLessThan(losses[0] / 2);
     for (const t of [x, target]) t.dispose();
-    opt.dispose();
     net.dispose();
   });
 
