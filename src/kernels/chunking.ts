@@ -21,7 +21,8 @@
 
 import { LimitError } from '../errors.js';
 import { runtime, type BufferSlice, type KernelSpec } from '../gpu/runtime.js';
-import { formatShape, shapeSize, Tensor, TENSOR_USAGE, type Shape } from '../graph/tensor.js';
+import { emptyTensor, formatShape, shapeSize, Tensor, TENSOR_USAGE, type Shape } from '../graph/tensor.js';
+import { linearGrid } from './wgsl.js';
 
 /** What an op binds: a tensor, or (while planning) an output it has yet to allocate. */
 export type Bound = Tensor | { size: number; describe(): string };
@@ -145,4 +146,31 @@ export function dispatchChunk(
     // next submit would take a fresh scratch buffer of up to the binding limit.
     if (staged.length) rt.submit();
   }
+}
+
+/**
+ * Runs a per-sample kernel over chunks of n samples into new outputs of the given shapes (labels
+ * first): `inputs` and outputs are [n, ...] tensors. Each chunk gets `params(threads)` and
+ * `threads` threads: one per `width` elements of the first output unless `threadsPerSample` says
+ * otherwise (the pools' kernels, pool.ts and max-pool3d.ts).
+ */
+export function runPerSample(
+  spec: KernelSpec,
+  n: number,
+  inputs: Tensor[],
+  outputs: [string, Shape][],
+  params: (threads: number) => ArrayBuffer,
+  threadsPerSample?: number,
+  width = 1,
+): Tensor[] {
+  const perSample = (t: Bound) => (n === 0 ? 0 : t.size / n);
+  const planOut = outputs.map(([label, shape]) => planned(label, shape));
+  const per = chunkItems(spec.name, n, [...inputs, ...planOut].map((t) => part(t, perSample(t))));
+  const outs = outputs.map(([label, shape]) => emptyTensor(shape, label));
+  forEachChunk(n, per, (first, count) => {
+    const chunk = (t: Tensor) => range(t, first * perSample(t), count * perSample(t));
+    const threads = (count * (threadsPerSample ?? perSample(outs[0]))) / width;
+    dispatchChunk(spec, inputs.map(chunk), outs.map(chunk), params(threads), linearGrid(threads));
+  });
+  return outs;
 }

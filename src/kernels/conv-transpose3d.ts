@@ -10,27 +10,19 @@
 // after) and the kd summed. The gradients are those ops'.
 
 import { ShapeError } from '../errors.js';
-import { describeValue, expectKnownOptions, expectOptionalTensor, expectOptions, expectTensor } from '../graph/args.js';
+import { expectKnownOptions, expectOptionalTensor, expectOptions, expectTensor } from '../graph/args.js';
 import { reshape } from '../graph/reshape.js';
 import { scope } from '../graph/scope.js';
 import { formatShape, zeros, type Tensor } from '../graph/tensor.js';
 import { convTranspose2d } from './conv-transpose2d.js';
 import { arithmetic } from './elementwise.js';
-import { pad2d } from './pad.js';
 import { slice } from './slice.js';
 import { stack } from './stack.js';
+import { padDepth, volumeTriple } from './volume-axes.js';
 
 export interface ConvTranspose3dOptions {
   /** A number, or [sd, sh, sw]. Default 1. */
   stride?: number | readonly [number, number, number];
-}
-
-function strides(op: string, v: unknown): [number, number, number] {
-  const t: unknown[] = Array.isArray(v) ? [...v] : [v, v, v];
-  if (t.length !== 3 || !t.every((e) => typeof e === 'number' && Number.isInteger(e) && e >= 1)) {
-    throw new ShapeError(`${op}: stride must be a positive integer or three of them [depth, height, width], got ${describeValue(v)}${Array.isArray(v) ? ` ${JSON.stringify(v)}` : ''}`);
-  }
-  return t as [number, number, number];
 }
 
 function checkArgs(op: string, x: Tensor, w: Tensor, b: Tensor | null, opts: ConvTranspose3dOptions): void {
@@ -49,7 +41,7 @@ function checkArgs(op: string, x: Tensor, w: Tensor, b: Tensor | null, opts: Con
 export function convTranspose3d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: ConvTranspose3dOptions = {}): Tensor {
   const op = 'convTranspose3d';
   checkArgs(op, x, w, b, opts);
-  const [sd, sh, sw] = strides(op, opts.stride ?? 1);
+  const [sd, sh, sw] = volumeTriple(op, 'stride', opts.stride ?? 1);
   const [n, d, h, wd, cin] = x.shape;
   const [kd, kh, kw, cout] = w.shape;
   const depth = d * sd + Math.max(kd - sd, 0);
@@ -70,7 +62,7 @@ export function convTranspose3d(x: Tensor, w: Tensor, b: Tensor | null = null, o
       // Input plane z at z·sd: the tap's planes with sd − 1 zero planes after each, the last's dropped.
       const spread = sd === 1 ? t : slice(reshape(stack([t, ...Array.from({ length: sd - 1 }, () => zeros(t.shape))], 2), [n, d * sd, hy, wy, cout]), [0, 0, 0, 0, 0], [n, (d - 1) * sd + 1, hy, wy, cout]);
       const length = (d - 1) * sd + 1;
-      const placed = reshape(pad2d(reshape(spread, [n, length, hy * wy, cout]), [a, depth - a - length, 0, 0]), [n, depth, hy, wy, cout]);
+      const placed = padDepth(spread, a, depth - a - length);
       sum = sum ? arithmetic('add', sum, placed) : placed;
     });
     return withBias(sum!);

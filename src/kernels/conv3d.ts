@@ -20,8 +20,8 @@ import { scope } from '../graph/scope.js';
 import { formatShape, type Tensor } from '../graph/tensor.js';
 import { conv2d, resolveExplicitPadding, samePadding } from './conv2d.js';
 import { arithmetic } from './elementwise.js';
-import { pad2d } from './pad.js';
-import { slice, stridedSlice } from './slice.js';
+import { slice } from './slice.js';
+import { depthPlanes, padDepth, volumeTriple } from './volume-axes.js';
 
 export interface Conv3dOptions {
   /** A number, or [sd, sh, sw]. Default 1. */
@@ -32,24 +32,16 @@ export interface Conv3dOptions {
 
 const OPTIONS = ['stride', 'padding'] as const;
 
-function triple(op: string, what: string, v: unknown, min: number): [number, number, number] {
-  const t: unknown[] = Array.isArray(v) ? [...v] : [v, v, v];
-  if (t.length !== 3 || !t.every((e) => typeof e === 'number' && Number.isInteger(e) && e >= min)) {
-    throw new ShapeError(`${op}: ${what} must be ${min > 0 ? 'a positive' : 'a non-negative'} integer or three of them [depth, height, width], got ${describeValue(v)}${Array.isArray(v) ? ` ${JSON.stringify(v)}` : ''}`);
-  }
-  return t as [number, number, number];
-}
-
 /** [before, after] per axis (depth, height, width) and the output's size on it. */
 function geometry(op: string, x: Tensor, w: Tensor, opts: Conv3dOptions): { pads: [number, number][]; strides: number[]; out: number[] } {
-  const strides = triple(op, 'stride', opts.stride ?? 1, 1);
+  const strides = volumeTriple(op, 'stride', opts.stride ?? 1);
   const sizes = x.shape.slice(1, 4);
   const kernel = w.shape.slice(0, 3);
   const padding = opts.padding ?? 'valid';
   const pads = sizes.map((size, i): [number, number] => {
     if (padding === 'same') return samePadding(size, kernel[i], strides[i]);
     if (padding === 'valid') return [0, 0];
-    const p = triple(op, 'padding', padding, 0)[i];
+    const p = volumeTriple(op, 'padding', padding, 0)[i];
     return [p, p];
   });
   const out = sizes.map((size, i) => Math.floor((size + pads[i][0] + pads[i][1] - kernel[i]) / strides[i]) + 1);
@@ -79,18 +71,17 @@ export function conv3d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: Conv
   const op = 'conv3d';
   checkArgs(op, x, w, b, opts);
   const { pads, strides, out } = geometry(op, x, w, opts);
-  const [n, d, h, wd, cin] = x.shape;
+  const [n, , h, wd, cin] = x.shape;
   const [kd, kh, kw, , cout] = w.shape;
   const [sd, sh, sw] = strides;
   const [dOut, hOut, wOut] = out;
   const plane = resolveExplicitPadding(op, [...pads[1], ...pads[2]]);
   return scope(() => {
-    // Depth padding: the volume as [N, D, H·W, C] images, padded along their first spatial axis.
-    const padded = pads[0][0] + pads[0][1] > 0 ? reshape(pad2d(reshape(x, [n, d, h * wd, cin]), [pads[0][0], pads[0][1], 0, 0]), [n, d + pads[0][0] + pads[0][1], h, wd, cin]) : x;
+    const padded = padDepth(x, pads[0][0], pads[0][1]);
     let sum: Tensor | null = null;
     for (let a = 0; a < kd; a++) {
       // Planes a, a + sd, ..., a + sd·(Do − 1): one per output plane.
-      const planes = sd === 1 ? slice(padded, [0, a, 0, 0, 0], [n, dOut, h, wd, cin]) : stridedSlice(padded, [0, a, 0, 0, 0], [n, a + sd * (dOut - 1) + 1, h, wd, cin], [1, sd, 1, 1, 1]);
+      const planes = depthPlanes(padded, a, sd, dOut);
       const tap = reshape(slice(w, [a, 0, 0, 0, 0], [1, kh, kw, cin, cout]), [kh, kw, cin, cout]);
       const y = conv2d(reshape(planes, [n * dOut, h, wd, cin]), tap, a === 0 ? b : null, { stride: [sh, sw], padding: plane });
       sum = sum ? arithmetic('add', sum, y) : y;

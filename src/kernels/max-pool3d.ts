@@ -13,9 +13,9 @@
 import { packParams, u32 } from '../gpu/params.js';
 import type { KernelSpec } from '../gpu/runtime.js';
 import { record } from '../graph/autograd.js';
-import { emptyTensor, type Shape, type Tensor } from '../graph/tensor.js';
-import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
-import { isNanBits, LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, type VecWidth } from './wgsl.js';
+import type { Shape, Tensor } from '../graph/tensor.js';
+import { runPerSample } from './chunking.js';
+import { isNanBits, LINEAR_MAIN_ARGS, linearIndex, vecType, vecWidth, type VecWidth } from './wgsl.js';
 
 /** x's volume [D, H, W, C], the window, stride and the output's [Do, Ho, Wo]. */
 export interface Pool3dGeometry {
@@ -31,9 +31,9 @@ export interface Pool3dGeometry {
 
 const PARAMS = 'struct Params { total: u32, d: u32, h: u32, w: u32, c: u32, kd: u32, kh: u32, kw: u32, sd: u32, sh: u32, sw: u32, od: u32, oh: u32, ow: u32 }';
 
-/** Params for `total` threads, each taking `width` channels. */
-const params = (g: Pool3dGeometry, total: number, width: VecWidth): ArrayBuffer =>
-  packParams([total / width, g.d, g.h, g.w, g.c / width, ...g.k, ...g.s, ...g.out].map(u32));
+/** Params for `threads` threads, each taking `width` channels. */
+const params = (g: Pool3dGeometry, threads: number, width: VecWidth): ArrayBuffer =>
+  packParams([threads, g.d, g.h, g.w, g.c / width, ...g.k, ...g.s, ...g.out].map(u32));
 
 const forwardSpecs = new Map<VecWidth, KernelSpec>();
 
@@ -141,27 +141,14 @@ fn main(${LINEAR_MAIN_ARGS}) {
   return spec;
 }
 
-/** Runs spec a chunk of whole samples at a time into a new tensor of outShape (and argmax's, forward). */
-function overSamples(spec: KernelSpec, width: VecWidth, g: Pool3dGeometry, inputs: Tensor[], outputs: [string, Shape][]): Tensor[] {
-  const perSample = (size: number) => (g.n === 0 ? 0 : size / g.n);
-  const planOut = outputs.map(([label, shape]) => planned(label, shape));
-  const per = chunkItems(spec.name, g.n, [...inputs, ...planOut].map((t) => part(t, perSample(t.size))));
-  const outs = outputs.map(([label, shape]) => emptyTensor(shape, label));
-  forEachChunk(g.n, per, (first, count) => {
-    const chunk = (t: Tensor) => range(t, first * perSample(t.size), count * perSample(t.size));
-    const total = count * perSample(outs[0].size);
-    dispatchChunk(spec, inputs.map(chunk), outs.map(chunk), params({ ...g, n: count }, total, width), linearGrid(total / width));
-  });
-  return outs;
-}
-
 /** Differentiable 3-D max pool by its own kernels; the argmax lives on the tape until the backward. */
 export function maxPool3dKernels(x: Tensor, g: Pool3dGeometry): Tensor {
   const yShape = [g.n, ...g.out, g.c];
   const width = vecWidth(g.c);
-  const [y, argmax] = overSamples(forwardSpec(width), width, g, [x], [['maxPool3d.out', yShape], ['maxPool3d.argmax', yShape]]);
+  const run = (spec: KernelSpec, inputs: Tensor[], outputs: [string, Shape][]) => runPerSample(spec, g.n, inputs, outputs, (threads) => params(g, threads, width), undefined, width);
+  const [y, argmax] = run(forwardSpec(width), [x], [['maxPool3d.out', yShape], ['maxPool3d.argmax', yShape]]);
   const xShape = x.shape;
-  record('maxPool3d', [x], y, (dy, _needs, [winners]) => overSamples(backwardSpec(width), width, g, [dy, winners], [['maxPool3d.dx', xShape]]), [argmax]);
+  record('maxPool3d', [x], y, (dy, _needs, [winners]) => run(backwardSpec(width), [dy, winners], [['maxPool3d.dx', xShape]]), [argmax]);
   argmax.dispose();
   return y;
 }

@@ -30,9 +30,9 @@ import type { KernelSpec } from '../gpu/runtime.js';
 import { describeValue, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { emptyTensor, formatShape, type Shape, type Tensor } from '../graph/tensor.js';
-import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Bound } from './chunking.js';
+import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, runPerSample } from './chunking.js';
 import { expandMiddle } from './reduce.js';
-import { decodeNhwc, isNanBits, LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecWidth, workgroupGrid, type VecWidth } from './wgsl.js';
+import { decodeNhwc, isNanBits, LINEAR_MAIN_ARGS, linearIndex, vecWidth, workgroupGrid, type VecWidth } from './wgsl.js';
 import {
   AVG_POOL_OPTIONS,
   COVERING,
@@ -50,22 +50,9 @@ import {
 
 export { pool2dGeometry, type AvgPool2dOptions, type Pool2dGeometry, type Pool2dOptions } from './pool-geometry.js';
 
-/**
- * Runs a windowed pool kernel over chunks of samples into new outputs of the given shapes (labels
- * first): `inputs` and outputs are [N, ...] tensors, one thread per element of the first output
- * unless `threadsPerSample` says otherwise.
- */
+/** A windowed pool kernel over chunks of samples (chunking.ts's runPerSample), with the pool's params. */
 function poolPass(spec: KernelSpec, g: Pool2dGeometry, inputs: Tensor[], outputs: [string, Shape][], threadsPerSample?: number, width: VecWidth = 1): Tensor[] {
-  const perSample = (t: Bound) => (g.n === 0 ? 0 : t.size / g.n);
-  const planOut = outputs.map(([label, shape]) => planned(label, shape));
-  const per = chunkItems(spec.name, g.n, [...inputs, ...planOut].map((t) => part(t, perSample(t))));
-  const outs = outputs.map(([label, shape]) => emptyTensor(shape, label));
-  forEachChunk(g.n, per, (n0, count) => {
-    const chunk = (t: Tensor) => range(t, n0 * perSample(t), count * perSample(t));
-    const total = (count * (threadsPerSample ?? perSample(outs[0]))) / width;
-    dispatchChunk(spec, inputs.map(chunk), outs.map(chunk), poolParams(g, total, width), linearGrid(total));
-  });
-  return outs;
+  return runPerSample(spec, g.n, inputs, outputs, (threads) => poolParams(g, threads, width), threadsPerSample, width);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@
 //   align_corners=False), which is separable into those two steps.
 
 import { ShapeError } from '../errors.js';
-import { describeValue, expectChoice, expectKnownOptions, expectOptions, expectTensor } from '../graph/args.js';
+import { expectChoice, expectKnownOptions, expectOptions, expectTensor } from '../graph/args.js';
 import { reshape } from '../graph/reshape.js';
 import { scope } from '../graph/scope.js';
 import { tensor, type Tensor } from '../graph/tensor.js';
@@ -21,9 +21,9 @@ import { arithmetic } from './elementwise.js';
 import { gather } from './index-gather.js';
 import { maxPool3dKernels } from './max-pool3d.js';
 import { avgPool2d } from './pool.js';
-import { slice, stridedSlice } from './slice.js';
 import { tile } from './tile.js';
 import { upsample2d } from './upsample.js';
+import { depthPlanes, volumeTriple } from './volume-axes.js';
 
 type Triple = number | readonly [number, number, number];
 
@@ -41,14 +41,6 @@ export interface Upsample3dOptions {
   mode?: 'nearest' | 'trilinear';
 }
 
-function triple(op: string, what: string, v: unknown): [number, number, number] {
-  const t: unknown[] = Array.isArray(v) ? [...v] : [v, v, v];
-  if (t.length !== 3 || !t.every((e) => typeof e === 'number' && Number.isInteger(e) && e >= 1)) {
-    throw new ShapeError(`${op}: ${what} must be a positive integer or three of them [depth, height, width], got ${describeValue(v)}${Array.isArray(v) ? ` ${JSON.stringify(v)}` : ''}`);
-  }
-  return t as [number, number, number];
-}
-
 function checkVolume(op: string, x: Tensor): void {
   expectTensor(op, 'input x', x);
   if (x.rank !== 5) throw new ShapeError(`${op}: x must be [N, D, H, W, C] (rank 5) but is ${x.describe()}`);
@@ -58,18 +50,11 @@ function poolArgs(op: string, x: Tensor, opts: Pool3dOptions): { size: [number, 
   checkVolume(op, x);
   expectOptions(op, opts, '{ size: 2 }', true);
   expectKnownOptions(op, opts, ['size', 'stride']);
-  const size = triple(op, 'size', opts.size);
-  const stride = opts.stride === undefined ? size : triple(op, 'stride', opts.stride);
+  const size = volumeTriple(op, 'size', opts.size);
+  const stride = opts.stride === undefined ? size : volumeTriple(op, 'stride', opts.stride);
   const dims = x.shape.slice(1, 4);
   if (dims.some((d, i) => d < size[i])) throw new ShapeError(`${op}: the ${size.join('x')} window does not fit the ${dims.join('x')} volume of x ${x.describe()}`);
   return { size, stride, depthOut: Math.floor((dims[0] - size[0]) / stride[0]) + 1 };
-}
-
-/** The planes a, a + sd, ... of y ([N, D, H, W, C]) that window position do takes at its a-th. */
-function depthTap(y: Tensor, a: number, sd: number, depthOut: number): Tensor {
-  const [n, , h, w, c] = y.shape;
-  if (sd === 1) return slice(y, [0, a, 0, 0, 0], [n, depthOut, h, w, c]);
-  return stridedSlice(y, [0, a, 0, 0, 0], [n, a + sd * (depthOut - 1) + 1, h, w, c], [1, sd, 1, 1, 1]);
 }
 
 /** Differentiable 3-D average pool, 'valid' windows of `size` `stride` apart: avgPool2d on every plane, then the mean of each depth window's planes. */
@@ -79,8 +64,8 @@ export function avgPool3d(x: Tensor, opts: Pool3dOptions): Tensor {
   return scope(() => {
     const pooled = avgPool2d(reshape(x, [n * d, h, w, c]), { size: [size[1], size[2]], stride: [stride[1], stride[2]] });
     const planes = reshape(pooled, [n, d, ...pooled.shape.slice(1)]);
-    let y = depthTap(planes, 0, stride[0], depthOut);
-    for (let a = 1; a < size[0]; a++) y = arithmetic('add', y, depthTap(planes, a, stride[0], depthOut));
+    let y = depthPlanes(planes, 0, stride[0], depthOut);
+    for (let a = 1; a < size[0]; a++) y = arithmetic('add', y, depthPlanes(planes, a, stride[0], depthOut));
     return size[0] > 1 ? arithmetic('mul', y, 1 / size[0]) : y;
   });
 }
@@ -115,7 +100,7 @@ export function upsample3d(x: Tensor, opts: Upsample3dOptions): Tensor {
   expectOptions(op, opts, "{ scale: 2, mode: 'trilinear' }", true);
   expectKnownOptions(op, opts, ['scale', 'mode']);
   expectChoice(op, 'mode', opts.mode, ['nearest', 'trilinear']);
-  const [sd, sh, sw] = triple(op, 'scale', opts.scale);
+  const [sd, sh, sw] = volumeTriple(op, 'scale', opts.scale);
   const [n, d, h, w, c] = x.shape;
   const trilinear = opts.mode === 'trilinear';
   return scope(() => {

@@ -122,14 +122,16 @@ fn main(${LINEAR_MAIN_ARGS}) {
 export function sortRows(src: Tensor | Range, rows: number, c: number, key: SortKey): SortedPairs {
   const total = rows * c;
   const made = () => ({ keys: emptyTensor([total], 'sort.keys'), order: emptyTensor([total], 'sort.order') });
-  // Two buffers of each, read and written in turn: the pool reuses a freed buffer only after a submit.
-  let [from, to]: SortedPairs[] = [made(), mergePasses(c) > 0 ? made() : null!];
+  let from = made();
   dispatchChunk(keySpec(key), [src], [from.keys, from.order], packParams([u32(total), u32(c), u32(key.extra ?? 0)]), linearGrid(total));
+  if (mergePasses(c) === 0) return from;
+  // Two buffers of each, read and written in turn: the pool reuses a freed buffer only after a submit.
+  let to = made();
   for (let shift = 0; shift < mergePasses(c); shift++) {
     const params = packParams([u32(total), u32(c), u32(2 ** shift), u32(shift)]);
     dispatchChunk(mergeSpec, [from.keys, from.order], [to.keys, to.order], params, linearGrid(total));
     [from, to] = [to, from];
   }
-  if (to) for (const t of [to.keys, to.order]) t.dispose();
+  for (const t of [to.keys, to.order]) t.dispose();
   return from;
 }

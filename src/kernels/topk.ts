@@ -64,18 +64,6 @@ fn main(${LINEAR_MAIN_ARGS}) {
 }`,
 };
 
-/** A tensor bound a chunk of rows at a time, with its floats per row. */
-type RowBound = [Tensor, number];
-
-/** Runs spec over the rows in chunks; `threads` per chunk in workgroups of `wg`. */
-function overRows(op: string, spec: KernelSpec, wg: number, inputs: RowBound[], outputs: RowBound[], rows: number, params: (count: number) => ArrayBuffer, threads: (count: number) => number): void {
-  const per = chunkItems(op, rows, [...inputs, ...outputs].map(([t, n]) => part(t, n)));
-  forEachChunk(rows, per, (first, count) => {
-    const bind = ([t, n]: RowBound) => range(t, first * n, count * n);
-    dispatchChunk(spec, inputs.map(bind), outputs.map(bind), params(count), linearGrid(threads(count), wg));
-  });
-}
-
 export type TopkWay = 'passes' | 'sort';
 
 /** 'sort' where the passes would read more than the sort's merges (c·log²c/2 a row), times SORT_MARGIN. */
@@ -119,12 +107,15 @@ export function topk(x: Tensor, k = 1): { values: Tensor; indices: Tensor } {
 
 function byPasses(x: Tensor, k: number, rows: number, c: number): { values: Tensor; indices: Tensor } {
   const outShape = [...x.shape.slice(0, -1), k];
-  chunkItems('topk.forward', rows, [part(x, c), part(planned('topk.values', outShape), k), part(planned('topk.indices', outShape), k)]);
+  // Planned before the outputs exist, so a binding too small for one row leaks nothing.
+  const per = chunkItems('topk.forward', rows, [part(x, c), part(planned('topk.values', outShape), k), part(planned('topk.indices', outShape), k)]);
   const values = emptyTensor(outShape, 'topk.values', 'topk');
   const indices = emptyTensor(outShape, 'topk.indices', 'topk');
-  if (rows * k > 0) {
-    overRows('topk.forward', forwardSpec, 64, [[x, c]], [[values, k], [indices, k]], rows, (count) => packParams([u32(count), u32(c), u32(k)]), (count) => count);
-  }
+  if (rows * k === 0) return { values, indices };
+  forEachChunk(rows, per, (first, count) => {
+    const outs = [range(values, first * k, count * k), range(indices, first * k, count * k)];
+    dispatchChunk(forwardSpec, [range(x, first * c, count * c)], outs, packParams([u32(count), u32(c), u32(k)]), linearGrid(count, 64));
+  });
   return { values, indices };
 }
 

@@ -1,6 +1,6 @@
 // The forward pass both U-Nets share (unet.ts, unet3d.ts): encoders with a pool after each, the
 // bottleneck, then per level the up-sampled feature concatenated with the (optionally gated) skip
-// and the decoder block, a 1-channel-per-output head and the output's activation. Intermediates
+// and the decoder block, the head (a 1x1 conv to the output channels) and the output's activation. Intermediates
 // are disposed as soon as the next step has used them.
 
 import type { Tensor } from '../graph/tensor.js';

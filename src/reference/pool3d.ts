@@ -5,31 +5,42 @@
 
 import { ndZeros, type NdArray } from './array.js';
 
-function pool3dRef(x: NdArray, size: number[], stride: number[], mean: boolean): NdArray {
+/**
+ * Calls visit(o, at) for every output element o of a 'valid' pool over x, in output order, with
+ * the flat indices into x of its window, in scan order (depth, rows, columns).
+ */
+function eachWindow(x: NdArray, size: number[], stride: number[], visit: (o: number, at: number[]) => void): number[] {
   const [n, d, h, w, c] = x.shape;
   const out = [d, h, w].map((s, i) => Math.floor((s - size[i]) / stride[i]) + 1);
-  const y = ndZeros([n, ...out, c]);
   let o = 0;
   for (let b = 0; b < n; b++) {
     for (let z = 0; z < out[0]; z++) {
       for (let r = 0; r < out[1]; r++) {
         for (let q = 0; q < out[2]; q++) {
           for (let ch = 0; ch < c; ch++, o++) {
-            let acc = mean ? 0 : -Infinity;
+            const at: number[] = [];
             for (let a = 0; a < size[0]; a++) {
               for (let i = 0; i < size[1]; i++) {
-                for (let j = 0; j < size[2]; j++) {
-                  const v = x.data[(((b * d + z * stride[0] + a) * h + r * stride[1] + i) * w + q * stride[2] + j) * c + ch];
-                  acc = mean ? acc + v : Math.max(acc, v);
-                }
+                for (let j = 0; j < size[2]; j++) at.push((((b * d + z * stride[0] + a) * h + r * stride[1] + i) * w + q * stride[2] + j) * c + ch);
               }
             }
-            y.data[o] = mean ? acc / (size[0] * size[1] * size[2]) : acc;
+            visit(o, at);
           }
         }
       }
     }
   }
+  return [n, ...out, c];
+}
+
+function pool3dRef(x: NdArray, size: number[], stride: number[], mean: boolean): NdArray {
+  const values: number[] = [];
+  const shape = eachWindow(x, size, stride, (_, at) => {
+    const v = at.map((i) => x.data[i]);
+    values.push(mean ? v.reduce((s, e) => s + e, 0) / v.length : Math.max(...v));
+  });
+  const y = ndZeros(shape);
+  y.data.set(values);
   return y;
 }
 
@@ -55,30 +66,11 @@ export function upsample3dRef(x: NdArray, scale: number[]): NdArray {
 
 /** maxPool3d's gradient: each window's dy to its first maximum in scan order (PyTorch's winner). */
 export function maxPool3dBackwardRef(x: NdArray, dy: NdArray, size: number[], stride: number[]): NdArray {
-  const [n, d, h, w, c] = x.shape;
-  const out = dy.shape.slice(1, 4);
   const dx = ndZeros(x.shape);
-  let o = 0;
-  for (let b = 0; b < n; b++) {
-    for (let z = 0; z < out[0]; z++) {
-      for (let r = 0; r < out[1]; r++) {
-        for (let q = 0; q < out[2]; q++) {
-          for (let ch = 0; ch < c; ch++, o++) {
-            let best = -1;
-            for (let a = 0; a < size[0]; a++) {
-              for (let i = 0; i < size[1]; i++) {
-                for (let j = 0; j < size[2]; j++) {
-                  const at = (((b * d + z * stride[0] + a) * h + r * stride[1] + i) * w + q * stride[2] + j) * c + ch;
-                  if (best < 0 || x.data[at] > x.data[best]) best = at;
-                }
-              }
-            }
-            dx.data[best] += dy.data[o];
-          }
-        }
-      }
-    }
-  }
+  eachWindow(x, size, stride, (o, at) => {
+    const best = at.reduce((win, i) => (x.data[i] > x.data[win] ? i : win), at[0]);
+    dx.data[best] += dy.data[o];
+  });
   return dx;
 }
 

@@ -1,0 +1,35 @@
+// What the volume ops (conv3d.ts, conv-transpose3d.ts, pool3d.ts) share about an NDHWC volume's
+// depth axis: a size or stride given as one number or [depth, height, width], the planes a
+// depth step takes, and zero planes before and after (a pad2d of the volume seen as
+// [N, D, H·W, C] images).
+
+import { ShapeError } from '../errors.js';
+import { describeValue } from '../graph/args.js';
+import { reshape } from '../graph/reshape.js';
+import { scope } from '../graph/scope.js';
+import type { Tensor } from '../graph/tensor.js';
+import { pad2d } from './pad.js';
+import { slice, stridedSlice } from './slice.js';
+
+/** [depth, height, width] from a number or three of them, each an integer >= min. */
+export function volumeTriple(op: string, what: string, v: unknown, min = 1): [number, number, number] {
+  const t: unknown[] = Array.isArray(v) ? [...v] : [v, v, v];
+  if (t.length !== 3 || !t.every((e) => typeof e === 'number' && Number.isInteger(e) && e >= min)) {
+    throw new ShapeError(`${op}: ${what} must be ${min > 0 ? 'a positive' : 'a non-negative'} integer or three of them [depth, height, width], got ${describeValue(v)}${Array.isArray(v) ? ` ${JSON.stringify(v)}` : ''}`);
+  }
+  return t as [number, number, number];
+}
+
+/** Planes first, first + step, ... (count of them) of x [N, D, H, W, C]. */
+export function depthPlanes(x: Tensor, first: number, step: number, count: number): Tensor {
+  const [n, , h, w, c] = x.shape;
+  if (step === 1) return slice(x, [0, first, 0, 0, 0], [n, count, h, w, c]);
+  return stridedSlice(x, [0, first, 0, 0, 0], [n, first + step * (count - 1) + 1, h, w, c], [1, step, 1, 1, 1]);
+}
+
+/** x [N, D, H, W, C] with `before` and `after` zero planes. */
+export function padDepth(x: Tensor, before: number, after: number): Tensor {
+  if (before + after === 0) return x;
+  const [n, d, h, w, c] = x.shape;
+  return scope(() => reshape(pad2d(reshape(x, [n, d, h * w, c]), [before, after, 0, 0]), [n, d + before + after, h, w, c]));
+}
