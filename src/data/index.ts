@@ -1,6 +1,7 @@
 // dn.data: the LGG data set as a script trains on it, the pieces the CLI's runs are made of.
 // scanLgg checks a kaggle_3m folder; splitDataset / kFoldSplits split it by patient; lggDataset
-// serves one side to fit() (decoded ahead on worker threads, augmented on the GPU); BatchLoader
+// serves one side to fit() (decoded ahead on worker threads, augmented on the GPU), and
+// lggVolumeDataset the same as patches of each patient's stacked slices for a 3-D U-Net; BatchLoader
 // is the host batches beneath it; the TIFF codec and writeSyntheticDataset make test data.
 export { scanLgg, loadSlice } from './lgg.js';
 export type { LggDataset, LggSlice, LggPatient, LggProblem, LggSummary, ScanLggOptions } from './lgg.js';
@@ -8,6 +9,8 @@ export { splitDataset, kFoldSplits, checkNoPatientLeak, classCounts } from './sp
 export type { DataSplit, SplitOptions, KFoldOptions, ClassCounts, SliceLike } from './split.js';
 export { lggDataset, DATASET_NORMALIZATIONS } from './lgg-dataset.js';
 export type { LggDatasetOptions, LggFitDataset, DatasetNormalization } from './lgg-dataset.js';
+export { lggVolumes, volumePatches, lggVolumeDataset, VOLUME_NORMALIZATIONS } from './lgg-volumes.js';
+export type { LggVolume, VolumePatch, PatchOptions, LggVolumeDataset, LggVolumeDatasetOptions, VolumeNormalization } from './lgg-volumes.js';
 export { BatchLoader } from './batches.js';
 export type { Batch as HostBatch, BatchOptions, BatchSample, LoaderStats } from './batches.js';
 export { channelStats, applyStats, zscoreImages } from './normalize.js';

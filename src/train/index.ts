@@ -17,6 +17,8 @@ export type { BinaryReport, Confusion, SegmentationReport, EmptyPolicy, SurfaceR
 export { surfaceDistance } from './surface-distance.js';
 export type { SurfaceDistance } from './surface-distance.js';
 export { predictWithTta, TtaModel, TTA_MODES } from './tta.js';
+export { slidingWindowDepth, windowStarts } from './sliding-window.js';
+export type { SlidingWindowOptions } from './sliding-window.js';
 export { EnsembleModel } from './ensemble.js';
 export type { TtaMode } from './tta.js';
 export { multiClassReport } from './multiclass-metrics.js';
