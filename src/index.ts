@@ -60,7 +60,7 @@ export { histogram, type HistogramOptions } from './kernels/histogram.js';
 export { conv1d, type Conv1dOptions } from './kernels/conv1d.js';
 export { conv3d, type Conv3dOptions } from './kernels/conv3d.js';
 export { convTranspose3d, type ConvTranspose3dOptions } from './kernels/conv-transpose3d.js';
-export { avgPool3d, maxPool3d, upsample3d, type Pool3dOptions, type Upsample3dOptions } from './kernels/pool3d.js';
+export { avgPool3d, maxPool3d, upsample3d, type Pool3dOptions, type AvgPool3dOptions, type Upsample3dOptions } from './kernels/pool3d.js';
 export type { Pad2dOptions, PadMode } from './kernels/pad.js';
 export { batchNorm2d } from './kernels/batchnorm.js';
 export { groupNorm } from './kernels/groupnorm.js';

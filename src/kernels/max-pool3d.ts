@@ -1,14 +1,19 @@
-// maxPool3d's kernels, NDHWC, 'valid' windows (pool3d.ts checks the arguments):
+// maxPool3d's kernels, NDHWC (pool3d.ts checks the arguments and works out the padding):
 //
-//   y[n, z, r, q, c] = max over a < kd, i < kh, j < kw of x[n, z·sd + a, r·sh + i, q·sw + j, c]
+//   y[n, z, r, q, c] = max over a < kd, i < kh, j < kw of x[n, z·sd − pd + a, r·sh − ph + i, q·sw − pw + j, c]
 //
+// taken over the window's voxels inside the volume alone: padding (pd, ph, pw before each axis,
+// uniform params) is never read, which is PyTorch's −inf padding and TensorFlow's 'same' without
+// a padded copy of x. Every window holds a real voxel (pool3d.ts says why), so the scan starts
+// from one.
 // Forward: a thread per output element (four channels of it where C allows: on CPU adapters a
 // vec4 pays one bounds check and one index decoding for four) scans its window, keeping the first maximum in scan order
 // (depth, then rows, then columns: PyTorch's max_pool3d's order) and where it lies (argmax: the
 // voxel's (z·H + r)·W + q in its sample's channel volume, u32 bits in a float tensor, as
 // maxPool2d's). A NaN wins its window, the first one, read from its bits as pool.ts does.
 // Backward: a gather, a thread per input voxel summing dy over the few windows whose winner it is
-// (overlapping windows included), so no atomics and the same bits every run. Saves the argmax.
+// (overlapping windows included; the voxel's position counted from the padding's start, as the
+// windows are), so no atomics and the same bits every run. Saves the argmax.
 
 import { packParams, u32 } from '../gpu/params.js';
 import type { KernelSpec } from '../gpu/runtime.js';
@@ -17,7 +22,7 @@ import type { Shape, Tensor } from '../graph/tensor.js';
 import { runPerSample } from './chunking.js';
 import { isNanBits, LINEAR_MAIN_ARGS, linearIndex, vecType, vecWidth, type VecWidth } from './wgsl.js';
 
-/** x's volume [D, H, W, C], the window, stride and the output's [Do, Ho, Wo]. */
+/** x's volume [D, H, W, C], the window, stride, the padding before each axis and the output's [Do, Ho, Wo]. */
 export interface Pool3dGeometry {
   n: number;
   d: number;
@@ -26,14 +31,15 @@ export interface Pool3dGeometry {
   c: number;
   k: [number, number, number];
   s: [number, number, number];
+  p: [number, number, number];
   out: [number, number, number];
 }
 
-const PARAMS = 'struct Params { total: u32, d: u32, h: u32, w: u32, c: u32, kd: u32, kh: u32, kw: u32, sd: u32, sh: u32, sw: u32, od: u32, oh: u32, ow: u32 }';
+const PARAMS = 'struct Params { total: u32, d: u32, h: u32, w: u32, c: u32, kd: u32, kh: u32, kw: u32, sd: u32, sh: u32, sw: u32, pd: u32, ph: u32, pw: u32, od: u32, oh: u32, ow: u32 }';
 
 /** Params for `threads` threads, each taking `width` channels. */
 const params = (g: Pool3dGeometry, threads: number, width: VecWidth): ArrayBuffer =>
-  packParams([threads, g.d, g.h, g.w, g.c / width, ...g.k, ...g.s, ...g.out].map(u32));
+  packParams([threads, g.d, g.h, g.w, g.c / width, ...g.k, ...g.s, ...g.p, ...g.out].map(u32));
 
 const forwardSpecs = new Map<VecWidth, KernelSpec>();
 
@@ -69,10 +75,20 @@ fn main(${LINEAR_MAIN_ARGS}) {
   var at = ${U}(0u);
   var nan = ${B}(false);
   var first = true;
-  for (var a = 0u; a < params.kd; a++) {
-    for (var i = 0u; i < params.kh; i++) {
-      for (var j = 0u; j < params.kw; j++) {
-        let place = ((z * params.sd + a) * params.h + r * params.sh + i) * params.w + q * params.sw + j;
+  // The window's corner, and its voxels inside the volume: planes [z0, z1), rows [r0, r1), columns [q0, q1).
+  let front = i32(z * params.sd) - i32(params.pd);
+  let top = i32(r * params.sh) - i32(params.ph);
+  let left = i32(q * params.sw) - i32(params.pw);
+  let z0 = u32(max(front, 0));
+  let r0 = u32(max(top, 0));
+  let q0 = u32(max(left, 0));
+  let z1 = u32(min(front + i32(params.kd), i32(params.d)));
+  let r1 = u32(min(top + i32(params.kh), i32(params.h)));
+  let q1 = u32(min(left + i32(params.kw), i32(params.w)));
+  for (var zz = z0; zz < z1; zz++) {
+    for (var rr = r0; rr < r1; rr++) {
+      for (var qq = q0; qq < q1; qq++) {
+        let place = (zz * params.h + rr) * params.w + qq;
         let v = x[(sample + place) * params.c + c];
         let isNan = ${isNanBits('v', U)};
         let take = !nan & (${B}(first) | isNan | (v > best));
@@ -91,7 +107,7 @@ fn main(${LINEAR_MAIN_ARGS}) {
   return spec;
 }
 
-/** The first and one past the last window index along an axis whose windows (k, stride s, out of them) contain position p. */
+/** The first and one past the last window index along an axis whose windows (k, stride s, out of them) contain position p, counted from the padding's start. */
 const WINDOWS = /* wgsl */ `
 fn firstWindow(p: u32, k: u32, s: u32) -> u32 { return select(0u, (p - k + s) / s, p + 1u > k); }
 fn endWindow(p: u32, s: u32, out: u32) -> u32 { return min(p / s + 1u, out); }`;
@@ -122,9 +138,10 @@ fn main(${LINEAR_MAIN_ARGS}) {
   let voxel = e / params.c;
   let place = voxel % (params.d * params.h * params.w);
   let n = voxel / (params.d * params.h * params.w);
-  let col = place % params.w;
-  let row = (place / params.w) % params.h;
-  let dep = place / (params.w * params.h);
+  // The voxel counted from the padding's start on each axis, as the windows are.
+  let dep = place / (params.w * params.h) + params.pd;
+  let row = (place / params.w) % params.h + params.ph;
+  let col = place % params.w + params.pw;
   var g = ${T}(0.0);
   for (var z = firstWindow(dep, params.kd, params.sd); z < endWindow(dep, params.sd, params.od); z++) {
     for (var r = firstWindow(row, params.kh, params.sh); r < endWindow(row, params.sh, params.oh); r++) {

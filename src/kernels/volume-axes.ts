@@ -1,9 +1,9 @@
 // What the volume ops (conv3d.ts, conv-transpose3d.ts, pool3d.ts) share about an NDHWC volume's
-// depth axis: a size or stride given as one number or [depth, height, width], the planes a
-// depth step takes, and zero planes before and after (a pad2d of the volume seen as
-// [N, D, H·W, C] images).
+// depth axis: a size or stride given as one number or [depth, height, width], a padding option
+// ('valid', 'same' or PyTorch's p per axis), the planes a depth step takes, and zero planes before
+// and after (a pad2d of the volume seen as [N, D, H·W, C] images).
 
-import { ShapeError } from '../errors.js';
+import { ArgumentError, ShapeError } from '../errors.js';
 import { describeValue } from '../graph/args.js';
 import { reshape } from '../graph/reshape.js';
 import { scope } from '../graph/scope.js';
@@ -18,6 +18,18 @@ export function volumeTriple(op: string, what: string, v: unknown, min = 1): [nu
     throw new ShapeError(`${op}: ${what} must be ${min > 0 ? 'a positive' : 'a non-negative'} integer or three of them [depth, height, width], got ${describeValue(v)}${Array.isArray(v) ? ` ${JSON.stringify(v)}` : ''}`);
   }
   return t as [number, number, number];
+}
+
+/**
+ * A volume op's padding option, checked: 'valid' (also for undefined, the default) or 'same' as
+ * they are, PyTorch's p (a number or [pd, ph, pw]) as three counts; any other string an
+ * ArgumentError.
+ */
+export function volumePadding(op: string, padding: unknown): 'valid' | 'same' | [number, number, number] {
+  if (padding === undefined) return 'valid';
+  if (padding === 'same' || padding === 'valid') return padding;
+  if (typeof padding === 'string') throw new ArgumentError(`${op}: padding must be 'valid', 'same', a non-negative integer or [pd, ph, pw], got ${describeValue(padding)}`);
+  return volumeTriple(op, 'padding', padding, 0);
 }
 
 /** Planes first, first + step, ... (count of them) of x [N, D, H, W, C]. */

@@ -1,16 +1,19 @@
 // The layers for volumes, NDHWC [N, D, H, W, C] (a 3-D U-Net's): Conv3d, ConvTranspose3d, MaxPool3d,
 // AvgPool3d, Upsample3d and BatchNorm3d, each checking its arguments when built (naming the layer) and
-// calling its op (kernels/conv3d.ts, kernels/pool3d.ts) in forward(). BatchNorm3d is BatchNorm2d
-// over the volume's D·H planes: the same statistics per channel, over N, D, H and W.
+// calling its op (kernels/conv3d.ts, kernels/conv-transpose3d.ts, kernels/pool3d.ts) in forward().
+// The pools and ConvTranspose3d take their op's padding: 'valid' (their default, as PyTorch's 0),
+// 'same' or PyTorch's p; AvgPool3d also countIncludePad. BatchNorm3d is BatchNorm2d over the
+// volume's D·H planes: the same statistics per channel, over N, D, H and W.
 
-import { ShapeError } from '../errors.js';
-import { expectChoice, expectNumber, expectTensor } from '../graph/args.js';
+import { ArgumentError, ShapeError } from '../errors.js';
+import { expectChoice, expectNumber, expectTensor, isPlainObject } from '../graph/args.js';
 import { reshape } from '../graph/reshape.js';
 import { scope } from '../graph/scope.js';
 import type { Tensor } from '../graph/tensor.js';
 import { conv3d, type Conv3dOptions } from '../kernels/conv3d.js';
-import { convTranspose3d } from '../kernels/conv-transpose3d.js';
-import { avgPool3d, maxPool3d, upsample3d } from '../kernels/pool3d.js';
+import { convTranspose3d, type ConvTranspose3dOptions } from '../kernels/conv-transpose3d.js';
+import { AVG_POOL3D_OPTIONS, avgPool3d, MAX_POOL3D_OPTIONS, maxPool3d, pool3dWindow, upsample3d, type AvgPool3dOptions, type Pool3dOptions } from '../kernels/pool3d.js';
+import { volumePadding } from '../kernels/volume-axes.js';
 import { convParams } from './conv-params.js';
 import type { InitName } from './init.js';
 import { BatchNorm2d } from './layers.js';
@@ -60,12 +63,14 @@ export interface ConvTranspose3dLayerOptions {
   kernelSize?: number;
   /** Default 2: the U-Net's up step, each voxel becoming a 2x2x2 block. */
   stride?: number;
+  /** Default 'valid' (Keras's Conv3DTranspose's); 'same' (each side in·stride) or PyTorch's p. */
+  padding?: ConvTranspose3dOptions['padding'];
   bias?: boolean;
   init?: InitName;
   seed?: number;
 }
 
-/** ConvTranspose3d(inChannels, outChannels, { kernelSize, stride, bias, init, seed }): weight [k, k, k, out, in] (Keras's Conv3DTranspose), 'valid'. */
+/** ConvTranspose3d(inChannels, outChannels, { kernelSize, stride, padding, bias, init, seed }): weight [k, k, k, out, in] (Keras's Conv3DTranspose). */
 export class ConvTranspose3d extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
@@ -73,9 +78,10 @@ export class ConvTranspose3d extends Module {
     super();
     count('ConvTranspose3d', 'inChannels', inChannels);
     count('ConvTranspose3d', 'outChannels', outChannels);
-    expectLayerOptions('ConvTranspose3d', opts, ['kernelSize', 'stride', 'bias', 'init', 'seed'], '{ kernelSize: 2, stride: 2 }');
+    expectLayerOptions('ConvTranspose3d', opts, ['kernelSize', 'stride', 'padding', 'bias', 'init', 'seed'], '{ kernelSize: 2, stride: 2 }');
     if (opts.kernelSize !== undefined) count('ConvTranspose3d', 'kernelSize', opts.kernelSize);
     if (opts.stride !== undefined) count('ConvTranspose3d', 'stride', opts.stride);
+    volumePadding('ConvTranspose3d', opts.padding);
     const k = opts.kernelSize ?? 2;
     const p = convParams('ConvTranspose3d', [k, k, k, outChannels, inChannels], outChannels, opts);
     this.weight = this.addParameter('weight', p.weight);
@@ -83,42 +89,58 @@ export class ConvTranspose3d extends Module {
   }
   override extraRepr(): string {
     const k = this.opts.kernelSize ?? 2;
-    return `${this.inChannels}→${this.outChannels}, ${k}x${k}x${k}, stride ${this.opts.stride ?? 2}`;
+    const padding = this.opts.padding ?? 'valid';
+    return `${this.inChannels}→${this.outChannels}, ${k}x${k}x${k}, stride ${this.opts.stride ?? 2}${padding === 'valid' ? '' : `, padding ${JSON.stringify(padding)}`}`;
   }
   forward(x: Tensor): Tensor {
-    return convTranspose3d(x, this.weight, this.bias, { stride: this.opts.stride ?? 2 });
+    return convTranspose3d(x, this.weight, this.bias, { stride: this.opts.stride ?? 2, padding: this.opts.padding ?? 'valid' });
   }
 }
 
-/** A 3-D pool layer: its window (a cube's side) and stride (default the window), checked when built. */
-abstract class Pool3d extends Module {
-  constructor(layer: string, readonly size = 2, readonly stride = size) {
+/** The pool layers' options: their op's, less the window and stride (the first two arguments). */
+export type MaxPool3dLayerOptions = Pick<Pool3dOptions, 'padding'>;
+export type AvgPool3dLayerOptions = Pick<AvgPool3dOptions, 'padding' | 'countIncludePad'>;
+
+/** A 3-D pool layer: its window (a cube's side), stride (default the window) and options, checked when built. */
+abstract class Pool3d<O extends AvgPool3dLayerOptions> extends Module {
+  constructor(layer: string, readonly size: number, readonly stride: number, readonly opts: O, known: readonly string[]) {
     super();
     count(layer, 'size', size);
+    // new MaxPool3d(3, { padding: 1 }) would otherwise read as a stride that is not a number.
+    if (isPlainObject(stride)) throw new ArgumentError(`${layer}: options go third, after the stride: new ${layer}(${size}, ${size}, { padding: 1 })`);
     count(layer, 'stride', stride);
+    const options = known.filter((k) => k !== 'size' && k !== 'stride');
+    expectLayerOptions(layer, opts, options, "{ padding: 'same' }");
+    pool3dWindow(layer, { ...opts, size, stride }, known);
   }
   override extraRepr(): string {
-    return `${this.size}x${this.size}x${this.size}, stride ${this.stride}`;
+    const parts = [`${this.size}x${this.size}x${this.size}`, `stride ${this.stride}`];
+    if (this.opts.padding !== undefined && this.opts.padding !== 'valid') parts.push(`padding ${JSON.stringify(this.opts.padding)}`);
+    if (this.opts.countIncludePad === false) parts.push('countIncludePad false');
+    return parts.join(', ');
   }
 }
 
-/** MaxPool3d(size = 2, stride = size): PyTorch's nn.MaxPool3d without padding. */
-export class MaxPool3d extends Pool3d {
-  constructor(size = 2, stride = size) {
-    super('MaxPool3d', size, stride);
+/** MaxPool3d(size = 2, stride = size, { padding }): PyTorch's nn.MaxPool3d, padding 'valid' (its 0, the default), TensorFlow's 'same', or p. */
+export class MaxPool3d extends Pool3d<MaxPool3dLayerOptions> {
+  constructor(size = 2, stride = size, opts: MaxPool3dLayerOptions = {}) {
+    super('MaxPool3d', size, stride, opts, MAX_POOL3D_OPTIONS);
   }
   forward(x: Tensor): Tensor {
-    return maxPool3d(x, { size: this.size, stride: this.stride });
+    return maxPool3d(x, { ...this.opts, size: this.size, stride: this.stride });
   }
 }
 
-/** AvgPool3d(size = 2, stride = size): PyTorch's nn.AvgPool3d without padding. */
-export class AvgPool3d extends Pool3d {
-  constructor(size = 2, stride = size) {
-    super('AvgPool3d', size, stride);
+/**
+ * AvgPool3d(size = 2, stride = size, { padding, countIncludePad }): PyTorch's nn.AvgPool3d with the
+ * same defaults (countIncludePad true, which counts only explicit padding); 'same' is TensorFlow's.
+ */
+export class AvgPool3d extends Pool3d<AvgPool3dLayerOptions> {
+  constructor(size = 2, stride = size, opts: AvgPool3dLayerOptions = {}) {
+    super('AvgPool3d', size, stride, opts, AVG_POOL3D_OPTIONS);
   }
   forward(x: Tensor): Tensor {
-    return avgPool3d(x, { size: this.size, stride: this.stride });
+    return avgPool3d(x, { ...this.opts, size: this.size, stride: this.stride });
   }
 }
 

@@ -42,16 +42,21 @@ export function conv3dRef(x: NdArray, w: NdArray, b: NdArray | null, strides: nu
 }
 
 /**
- * convTranspose3d's reference ('valid', Keras's Conv3DTranspose): every input voxel scatters
- * x[n, z, r, q, ci] · w[a, i, j, co, ci] to y[n, z·sd + a, r·sh + i, q·sw + j, co], plus b[co];
- * each output side is in·s + max(k − s, 0).
+ * convTranspose3d's reference (Keras's Conv3DTranspose): every input voxel scatters
+ * x[n, z, r, q, ci] · w[a, i, j, co, ci] to y[n, z·sd + a − front, r·sh + i − top, q·sw + j − left,
+ * co], plus b[co], dropping what lands outside y. `crop` gives [front, top, left] and y's sizes
+ * [Dy, Hy, Wy]; without it, 'valid': nothing cropped, each side in·s + max(k − s, 0). (The tests work
+ * out 'same' and PyTorch's p: Keras's in·s cropping floor(max(k − s, 0) / 2) before, and
+ * (in − 1)·s + k − 2p cropping p.)
  */
-export function convTranspose3dRef(x: NdArray, w: NdArray, b: NdArray | null, strides: number[]): NdArray {
+export function convTranspose3dRef(x: NdArray, w: NdArray, b: NdArray | null, strides: number[], crop?: { front: number[]; out: number[] }): NdArray {
   const [n, dIn, hIn, wIn, cin] = x.shape;
   const [kd, kh, kw, cout] = w.shape;
   const k = [kd, kh, kw];
-  const out = [dIn, hIn, wIn].map((s, i) => s * strides[i] + Math.max(k[i] - strides[i], 0));
+  const out = crop?.out ?? [dIn, hIn, wIn].map((s, i) => s * strides[i] + Math.max(k[i] - strides[i], 0));
+  const front = crop?.front ?? [0, 0, 0];
   const y = ndZeros([n, ...out, cout]);
+  const inside = (v: number, i: number) => v >= 0 && v < out[i];
   const yAt = (b0: number, z: number, r: number, q: number) => (((b0 * out[0] + z) * out[1] + r) * out[2] + q) * cout;
   for (let b0 = 0; b0 < n; b0++) {
     for (let z = 0; z < dIn; z++) {
@@ -61,7 +66,9 @@ export function convTranspose3dRef(x: NdArray, w: NdArray, b: NdArray | null, st
           for (let a = 0; a < kd; a++) {
             for (let i = 0; i < kh; i++) {
               for (let j = 0; j < kw; j++) {
-                const base = yAt(b0, z * strides[0] + a, r * strides[1] + i, q * strides[2] + j);
+                const [yz, yr, yq] = [z * strides[0] + a - front[0], r * strides[1] + i - front[1], q * strides[2] + j - front[2]];
+                if (!inside(yz, 0) || !inside(yr, 1) || !inside(yq, 2)) continue;
+                const base = yAt(b0, yz, yr, yq);
                 for (let co = 0; co < cout; co++) {
                   for (let ci = 0; ci < cin; ci++) y.data[base + co] += x.data[xs + ci] * w.data[(((a * kh + i) * kw + j) * cout + co) * cin + ci];
                 }

@@ -1,17 +1,29 @@
 // CPU references (float64) for the 3-D pools and nearest upsampling, from the definitions: x
-// [N, D, H, W, C]; a pool's window at (do, ho, wo) covers planes do·sd .. do·sd + kd − 1 and the
-// same on H and W ('valid'), taking their maximum or mean; upsample3d copies x[n, z / sd, r / sh,
-// c / sw] (integer division) to every output voxel.
+// [N, D, H, W, C]; with padding [before, after] on each axis (none by default: 'valid'), a pool's
+// window at (do, ho, wo) covers planes do·sd − before .. do·sd − before + kd − 1 and the same on H
+// and W, out = floor((in + before + after − k) / s) + 1 per axis (TensorFlow's 'same' and PyTorch's
+// p are both such pads; the tests work them out). A window's voxels outside the volume are
+// padding: never its maximum; in a mean counted in the divisor only with countIncludePad, and then
+// only those inside the padding (PyTorch's (min(start + k, in + p) − max(start, −p)) per axis).
+// upsample3d copies x[n, z / sd, r / sh, c / sw] (integer division) to every output voxel.
 
 import { ndZeros, type NdArray } from './array.js';
 
+type Pads = readonly (readonly [number, number])[];
+
+const NO_PADS: Pads = [[0, 0], [0, 0], [0, 0]];
+
 /**
- * Calls visit(o, at) for every output element o of a 'valid' pool over x, in output order, with
- * the flat indices into x of its window, in scan order (depth, rows, columns).
+ * Calls visit(o, at, counted) for every output element o of a pool over x, in output order, with
+ * the flat indices into x of its window's voxels inside the volume, in scan order (depth, rows,
+ * columns), and how many of its positions lie inside the padded volume.
  */
-function eachWindow(x: NdArray, size: number[], stride: number[], visit: (o: number, at: number[]) => void): number[] {
+function eachWindow(x: NdArray, size: number[], stride: number[], pads: Pads, visit: (o: number, at: number[], counted: number) => void): number[] {
   const [n, d, h, w, c] = x.shape;
-  const out = [d, h, w].map((s, i) => Math.floor((s - size[i]) / stride[i]) + 1);
+  const dims = [d, h, w];
+  const out = dims.map((s, i) => Math.floor((s + pads[i][0] + pads[i][1] - size[i]) / stride[i]) + 1);
+  const inside = (v: number, i: number) => v >= 0 && v < dims[i];
+  const padded = (v: number, i: number) => v >= -pads[i][0] && v < dims[i] + pads[i][1];
   let o = 0;
   for (let b = 0; b < n; b++) {
     for (let z = 0; z < out[0]; z++) {
@@ -19,12 +31,17 @@ function eachWindow(x: NdArray, size: number[], stride: number[], visit: (o: num
         for (let q = 0; q < out[2]; q++) {
           for (let ch = 0; ch < c; ch++, o++) {
             const at: number[] = [];
+            let counted = 0;
             for (let a = 0; a < size[0]; a++) {
               for (let i = 0; i < size[1]; i++) {
-                for (let j = 0; j < size[2]; j++) at.push((((b * d + z * stride[0] + a) * h + r * stride[1] + i) * w + q * stride[2] + j) * c + ch);
+                for (let j = 0; j < size[2]; j++) {
+                  const [zz, rr, qq] = [z * stride[0] - pads[0][0] + a, r * stride[1] - pads[1][0] + i, q * stride[2] - pads[2][0] + j];
+                  if (padded(zz, 0) && padded(rr, 1) && padded(qq, 2)) counted++;
+                  if (inside(zz, 0) && inside(rr, 1) && inside(qq, 2)) at.push((((b * d + zz) * h + rr) * w + qq) * c + ch);
+                }
               }
             }
-            visit(o, at);
+            visit(o, at, counted);
           }
         }
       }
@@ -33,19 +50,23 @@ function eachWindow(x: NdArray, size: number[], stride: number[], visit: (o: num
   return [n, ...out, c];
 }
 
-function pool3dRef(x: NdArray, size: number[], stride: number[], mean: boolean): NdArray {
+function pool3dRef(x: NdArray, size: number[], stride: number[], pads: Pads, mean: boolean, countIncludePad: boolean): NdArray {
   const values: number[] = [];
-  const shape = eachWindow(x, size, stride, (_, at) => {
+  const shape = eachWindow(x, size, stride, pads, (_, at, counted) => {
     const v = at.map((i) => x.data[i]);
-    values.push(mean ? v.reduce((s, e) => s + e, 0) / v.length : Math.max(...v));
+    values.push(mean ? v.reduce((s, e) => s + e, 0) / (countIncludePad ? counted : v.length) : Math.max(...v));
   });
   const y = ndZeros(shape);
   y.data.set(values);
   return y;
 }
 
-export const maxPool3dRef = (x: NdArray, size: number[], stride: number[]): NdArray => pool3dRef(x, size, stride, false);
-export const avgPool3dRef = (x: NdArray, size: number[], stride: number[]): NdArray => pool3dRef(x, size, stride, true);
+/** The max of each window's voxels inside the volume (padding never wins). */
+export const maxPool3dRef = (x: NdArray, size: number[], stride: number[], pads: Pads = NO_PADS): NdArray => pool3dRef(x, size, stride, pads, false, false);
+
+/** The mean of each window: its voxels' sum over their count, or with countIncludePad over the positions inside the padded volume. */
+export const avgPool3dRef = (x: NdArray, size: number[], stride: number[], pads: Pads = NO_PADS, countIncludePad = false): NdArray =>
+  pool3dRef(x, size, stride, pads, true, countIncludePad);
 
 export function upsample3dRef(x: NdArray, scale: number[]): NdArray {
   const [n, d, h, w, c] = x.shape;
@@ -65,9 +86,9 @@ export function upsample3dRef(x: NdArray, scale: number[]): NdArray {
 }
 
 /** maxPool3d's gradient: each window's dy to its first maximum in scan order (PyTorch's winner). */
-export function maxPool3dBackwardRef(x: NdArray, dy: NdArray, size: number[], stride: number[]): NdArray {
+export function maxPool3dBackwardRef(x: NdArray, dy: NdArray, size: number[], stride: number[], pads: Pads = NO_PADS): NdArray {
   const dx = ndZeros(x.shape);
-  eachWindow(x, size, stride, (o, at) => {
+  eachWindow(x, size, stride, pads, (o, at) => {
     const best = at.reduce((win, i) => (x.data[i] > x.data[win] ? i : win), at[0]);
     dx.data[best] += dy.data[o];
   });

@@ -1,9 +1,9 @@
 // The volume ops' depth-axis helpers (src/kernels/volume-axes.ts): a size given as one number or
-// three, the planes a depth step takes, and zero planes around a volume.
+// three, a padding option, the planes a depth step takes, and zero planes around a volume.
 
 import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
-import { depthPlanes, padDepth, volumeTriple } from '../../src/kernels/volume-axes.js';
+import { depthPlanes, padDepth, volumePadding, volumeTriple } from '../../src/kernels/volume-axes.js';
 import { useGpu } from '../helpers/gpu.js';
 
 useGpu();
@@ -15,6 +15,14 @@ describe('volume axes', () => {
     expect(() => volumeTriple('op', 'size', 0)).toThrow(/^op: size must be a positive integer or three of them/);
     expect(() => volumeTriple('op', 'padding', -1, 0)).toThrow(/^op: padding must be a non-negative integer/);
     expect(() => volumeTriple('op', 'size', [1, 2])).toThrow(dn.ShapeError);
+  });
+
+  it("reads padding as 'valid' (the default), 'same' or PyTorch's p per axis, refusing others by name", () => {
+    expect([undefined, 'valid', 'same', 1, [0, 2, 1]].map((p) => volumePadding('op', p))).toEqual(['valid', 'valid', 'same', [1, 1, 1], [0, 2, 1]]);
+    expect(() => volumePadding('op', 'full')).toThrow(dn.ArgumentError);
+    expect(() => volumePadding('op', 'full')).toThrow(/^op: padding must be 'valid', 'same', a non-negative integer or \[pd, ph, pw\]/);
+    expect(() => volumePadding('op', -1)).toThrow(dn.ShapeError);
+    expect(() => volumePadding('op', [1, 1])).toThrow(dn.ShapeError);
   });
 
   it('takes every step-th plane from a first one, and pads planes of zeros before and after', async () => {

@@ -1,6 +1,7 @@
 // The volume layers (src/nn/volume-layers.ts): Conv3d's weight (shape, Glorot bounds, names) and
 // forward (dn.conv3d with them); ConvTranspose3d's likewise; BatchNorm3d's training statistics over N, D, H and W against a
-// float64 computation; the pools' and Upsample3d's shapes; a small 3-D encoder-decoder of them
+// float64 computation; the pools' and Upsample3d's shapes; the pools' and ConvTranspose3d's padding
+// options passed to their ops; a small 3-D encoder-decoder of them
 // learning to segment a ball in noise with Dice loss and Adam; errors naming the layer.
 
 import { describe, expect, it } from 'vitest';
@@ -77,6 +78,27 @@ describe('volume layers', () => {
     net.dispose();
   });
 
+  it("the pools and ConvTranspose3d pass their padding (and AvgPool3d's countIncludePad) to their ops", async () => {
+    const x = fromNd(uniform(1 * 3 * 5 * 4 * 2, 7), [1, 3, 5, 4, 2]);
+    const up = new dn.nn.ConvTranspose3d(2, 3, { kernelSize: 3, padding: 'same', seed: 8 });
+    const pairs: [dn.nn.Module, (x: dn.Tensor) => dn.Tensor][] = [
+      [new dn.nn.MaxPool3d(3, 2, { padding: 'same' }), (t) => dn.maxPool3d(t, { size: 3, stride: 2, padding: 'same' })],
+      [new dn.nn.AvgPool3d(3, 1, { padding: 1, countIncludePad: false }), (t) => dn.avgPool3d(t, { size: 3, stride: 1, padding: 1, countIncludePad: false })],
+      [up, (t) => dn.convTranspose3d(t, up.weight, up.bias, { stride: 2, padding: 'same' })],
+    ];
+    const shapes = [];
+    for (const [layer, op] of pairs) {
+      const [y, want] = [layer.forward(x), op(x)];
+      shapes.push(y.shape);
+      expect(Array.from(await y.toArray())).toEqual(Array.from(await want.toArray()));
+      for (const t of [y, want]) t.dispose();
+    }
+    expect(shapes).toEqual([[1, 2, 3, 2, 2], [1, 3, 5, 4, 2], [1, 6, 10, 8, 3]]);
+    expect(up.extraRepr()).toContain('padding "same"');
+    x.dispose();
+    up.dispose();
+  });
+
   it('the pools and Upsample3d give the shapes PyTorch does, and every layer names itself in errors', () => {
     const x = dn.zeros([1, 4, 6, 6, 2]);
     const shapes = [new dn.nn.MaxPool3d(2), new dn.nn.AvgPool3d(3, 1), new dn.nn.Upsample3d(2), new dn.nn.Upsample3d(2, 'trilinear')].map((m) => {
@@ -89,7 +111,13 @@ describe('volume layers', () => {
     expect(() => new dn.nn.Conv3d(0, 4)).toThrow(/^Conv3d: inChannels must be/);
     expect(() => new dn.nn.Conv3d(2, 4, { kernel_size: 3 } as never)).toThrow(dn.ArgumentError);
     expect(() => new dn.nn.MaxPool3d(0)).toThrow(/^MaxPool3d: size must be/);
-    expect(() => new dn.nn.ConvTranspose3d(2, 2, { padding: 'same' } as never)).toThrow(/^ConvTranspose3d: /);
+    expect(() => new dn.nn.ConvTranspose3d(2, 2, { output_padding: 1 } as never)).toThrow(/^ConvTranspose3d: /);
+    expect(() => new dn.nn.ConvTranspose3d(2, 2, { padding: 'full' } as never)).toThrow(/^ConvTranspose3d: padding must be/);
+    expect(() => new dn.nn.MaxPool3d(2, { padding: 1 } as never)).toThrow(/^MaxPool3d: options go third/);
+    expect(() => new dn.nn.MaxPool3d(2, 2, { countIncludePad: false } as never)).toThrow(dn.ArgumentError);
+    expect(() => new dn.nn.MaxPool3d(2, 2, { padding: 2 })).toThrow(/^MaxPool3d: padding 2x2x2 is more than half/);
+    expect(() => new dn.nn.AvgPool3d(2, 2, { count_include_pad: false } as never)).toThrow(/^AvgPool3d: unknown option 'count_include_pad'.*count_include_pad is countIncludePad in dawnet/);
+    expect(() => new dn.nn.AvgPool3d(3, 1, { padding: 'same', countIncludePad: true })).toThrow(/^AvgPool3d: countIncludePad needs explicit padding/);
     expect(() => new dn.nn.Upsample3d(1.5)).toThrow(/^Upsample3d: scale must be/);
     expect(() => new dn.nn.Upsample3d(2, 'bilinear' as never)).toThrow(/^Upsample3d: mode must be/);
     const bn = new dn.nn.BatchNorm3d(2);
