@@ -88,6 +88,14 @@ export interface TrainConfig {
    */
   checkpointActivations?: boolean;
   /**
+   * segment: planes per training patch of each patient's stacked slices, for a 3-D U-Net
+   * (lggVolumeDataset, models.unet3d; eval predicts whole volumes by sliding windows of this
+   * depth). 0 (and absent, in older runs): the 2-D U-Net on slices.
+   */
+  volumeDepth?: number;
+  /** With volumeDepth: training patches each patient volume gives per epoch; absent: 1. */
+  patchesPerVolume?: number;
+  /**
    * Decay of an exponential moving average of the weights (WeightEma, with warmup), which
    * validation, best.safetensors and so eval and predict use; 0 (and absent, in older runs) is off.
    */
@@ -110,6 +118,8 @@ export const OLDER_RUN_DEFAULTS = {
   norm: 'batch',
   attention: false,
   checkpointActivations: false,
+  volumeDepth: 0,
+  patchesPerVolume: 1,
   ema: 0,
 } as const satisfies Partial<TrainConfig>;
 
@@ -224,6 +234,8 @@ const CONFIG_FIELDS: Record<string, { rule: FieldRule; required: boolean }> = {
   norm: { rule: ['batch', 'instance', 'group'], required: false },
   attention: { rule: 'boolean', required: false },
   checkpointActivations: { rule: 'boolean', required: false },
+  volumeDepth: { rule: 'number', required: false },
+  patchesPerVolume: { rule: 'whole', required: false },
   ema: { rule: 'number', required: false },
 };
 

@@ -3,6 +3,7 @@
 // ahead on worker threads, normalisation on the host, augmentation on the GPU for training only).
 
 import { lggDataset } from '../data/lgg-dataset.js';
+import { lggVolumeDataset, type VolumeNormalization } from '../data/lgg-volumes.js';
 import { scanLgg, type LggDataset, type LggSlice } from '../data/lgg.js';
 import { kFoldSplits, splitByPatients, splitDataset, type DataSplit } from '../data/split.js';
 import { FormatError } from '../errors.js';
@@ -133,6 +134,19 @@ export interface RunDataset extends Dataset {
 }
 
 export function makeDataset(slices: LggSlice[], c: TrainConfig, opts: { train: boolean }): RunDataset {
+  if ((c.volumeDepth ?? 0) > 0) {
+    return lggVolumeDataset(slices, {
+      batchSize: c.batch,
+      size: c.size,
+      depth: c.volumeDepth!,
+      train: opts.train,
+      augment: c.augment,
+      normalize: c.normalize as VolumeNormalization,
+      seed: c.seed,
+      patchesPerVolume: c.patchesPerVolume ?? 1,
+      workers: c.workers >= 0 ? c.workers : undefined,
+    });
+  }
   return lggDataset(slices, {
     batchSize: c.batch,
     size: c.size,

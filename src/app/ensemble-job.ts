@@ -74,6 +74,12 @@ export function checkSameInput(firstRun: string, first: TrainConfig, run: string
   if (c.size !== first.size || c.normalize !== first.normalize) {
     throw new DataError(`ensemble: ${run} reads its slices at ${c.size}x${c.size}, normalised '${c.normalize}', and ${firstRun} at ${first.size}x${first.size}, '${first.normalize}': the members must see the same input`);
   }
+  // A 3-D run's model takes volumes, a 2-D run's slices; windows of two depths would not average plane by plane.
+  const [a, b] = [first.volumeDepth ?? 0, c.volumeDepth ?? 0];
+  if (a !== b) {
+    const what = (d: number) => (d ? `volume patches of ${d} planes (a 3-D U-Net)` : 'slices (a 2-D U-Net)');
+    throw new DataError(`ensemble: ${run} was trained on ${what(b)} and ${firstRun} on ${what(a)}: the members must see the same input`);
+  }
 }
 
 /** `dawnet eval RUN RUN...`: evaluateEnsemble with eval's checks of its options. */

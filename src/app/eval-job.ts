@@ -27,6 +27,7 @@ import { evaluationSlices, makeDataset } from './data.js';
 import { lossFor } from './model.js';
 import { readConfig, runFiles, useRunTuning, writeJson } from './run-dir.js';
 import { loadRunModel } from './run-model.js';
+import { predictVolumeSet } from './volume-eval.js';
 
 export interface EvalResult {
   json: Record<string, unknown>;
@@ -231,6 +232,12 @@ function positionsInVolume(volumes: readonly string[] | undefined, n: number): n
 
 export async function evaluateRun(c: TrainConfig, model: Module, slices: LggSlice[], log: (m: string) => void, opts: EvalOptions = {}): Promise<EvalResult> {
   refuseForClassify(c, opts);
+  if ((c.volumeDepth ?? 0) > 0) {
+    // A 3-D run: whole volumes by sliding windows, scored slice by slice as a 2-D run.
+    const v = await predictVolumeSet(c, model, slices, opts.tta ?? 'none');
+    log(`volumes: ${new Set(v.set.volumes).size} predicted whole, windows of ${c.volumeDepth} planes ${Math.ceil(c.volumeDepth! / 2)} apart`);
+    return scoreSet(c, v.set, v.loss, v.slices, log, opts);
+  }
   const { loss, set } = await predictSet(c, model, slices, opts.tta ?? 'none');
   return scoreSet(c, set, loss, slices, log, opts);
 }

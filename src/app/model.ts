@@ -5,6 +5,7 @@ import { bceDiceLoss, bceLoss, diceLoss } from '../kernels/loss.js';
 import { focalLoss } from '../kernels/focal-loss.js';
 import { focalTverskyLoss, tverskyLoss } from '../kernels/overlap-loss.js';
 import { unet } from '../models/unet.js';
+import { unet3d } from '../models/unet3d.js';
 import { vggClassifier } from '../models/vgg16.js';
 import type { Module } from '../nn/module.js';
 import { setInitSeed } from '../nn/init.js';
@@ -82,11 +83,19 @@ export function buildModel(c: TrainConfig): RunModel {
   }
   const norm = c.norm ?? 'batch';
   const attention = c.attention === true;
-  const architecture = { name: 'unet', features: c.features, depth: c.depth, inChannels: 3, outChannels: 1, norm, ...(attention ? { attention } : {}) };
+  const volumes = (c.volumeDepth ?? 0) > 0;
+  const architecture = volumes
+    ? { name: 'unet3d', features: c.features, depth: c.depth, inChannels: 3, outChannels: 1, norm }
+    : { name: 'unet', features: c.features, depth: c.depth, norm, inChannels: 3, outChannels: 1, ...(attention ? { attention } : {}) };
   // Not part of the architecture: the weights are the same either way, only the memory differs.
-  const model = unet({ features: c.features, depth: c.depth, norm, attention, checkpoint: c.checkpointActivations === true });
+  const model = volumes
+    ? unet3d({ features: c.features, depth: c.depth, inChannels: 3, norm: 'batch' })
+    : unet({ features: c.features, depth: c.depth, norm, attention, checkpoint: c.checkpointActivations === true });
   const loss = lossFor(c);
-  const seg = (s: Parameters<MetricFn>[0]) => segmentationReport(s.pred, s.target, s.sampleSize, { emptyPolicy: c.emptyPolicy, volumes: s.volumes });
+  const seg = (s: Parameters<MetricFn>[0]) => {
+    const { sampleSize, volumes } = perPlane(s, c);
+    return segmentationReport(s.pred, s.target, sampleSize, { emptyPolicy: c.emptyPolicy, volumes });
+  };
   const metrics: Record<string, MetricFn> = {
     dice: (s) => seg(s).dicePerSlice,
     dice_volume: (s) => seg(s).dicePerVolume,
@@ -95,4 +104,17 @@ export function buildModel(c: TrainConfig): RunModel {
   // Soft Dice of the batch, 1 - diceLoss: one reduction on the GPU, read back with the loss.
   const softDice: TrainMetric = { name: 'soft_dice', tensors: (p, y) => [diceLoss(p, y)], value: ([l]) => 1 - l[0] };
   return { model, loss, trainMetric: softDice, metrics, architecture };
+}
+
+/**
+ * A validation set's samples as the metrics count them: slices. A 3-D run's samples are patches
+ * of volumeDepth planes, so each is split into its planes, each plane under its patch's volume:
+ * val_dice is then per plane as a 2-D run's (an evaluation tile overlapping the one before counts
+ * its shared planes twice; eval scores each slice once, from whole-volume predictions).
+ */
+function perPlane(s: Parameters<MetricFn>[0], c: TrainConfig): { sampleSize: number; volumes?: string[] } {
+  if (!((c.volumeDepth ?? 0) > 0)) return { sampleSize: s.sampleSize, volumes: s.volumes };
+  const plane = c.size * c.size;
+  const planes = s.sampleSize / plane;
+  return { sampleSize: plane, volumes: s.volumes?.flatMap((v) => Array<string>(planes).fill(v)) };
 }

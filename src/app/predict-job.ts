@@ -13,6 +13,9 @@
 // its statistics and its decoded slices kept until they are predicted, one folder at a time.
 // Slices that share a file name (x/s.tif, y/s.tif) get their own output names: s_*.png for the
 // first, s-2_*.png, s-3_*.png ... for the later ones, in the order given.
+// A 3-D run (train --volume-depth) predicts whole patient folders: each folder's slices stacked by
+// slice number and predicted by sliding windows (volume-eval.ts predictStack), then written slice
+// by slice as a 2-D run's; a slice given on its own is refused.
 
 import { applyStats, channelStats, zscoreImages, type ChannelStats } from '../data/normalize.js';
 import { decodeTiff } from '../data/tiff.js';
@@ -36,6 +39,8 @@ import { checkSameInput, warnRepeatedMembers } from './ensemble-job.js';
 import { fileExists, readConfig, readJson, useRunTuning, writeJson } from './run-dir.js';
 import { loadRunModel } from './run-model.js';
 import { VolumeStacker } from './predict-volumes.js';
+import { predictStack } from './volume-eval.js';
+import { sliceNumber } from '../io/nifti-stack.js';
 
 export interface Prediction {
   file: string;
@@ -249,8 +254,7 @@ async function predictSlices(model: Module, groups: readonly InputGroup[], outDi
   const results: Prediction[] = [];
   const names = outputNames(groups.flatMap((g) => g.slices));
   let done = 0;
-  for await (const { path, rgb, input } of preparedSlices(groups, c)) {
-    const { out, map } = await predictOne(model, tensor(input, [1, size, size, 3]), tta, explain && c.task === 'classify');
+  for await (const { path, rgb, out, map } of predictedSlices(model, groups, c, tta, explain && c.task === 'classify')) {
     const name = names[done++]!;
     if (c.task === 'classify') {
       const outputs = map ? [`${outDir}/${name}_gradcam.png`] : [];
@@ -284,6 +288,52 @@ async function predictSlices(model: Module, groups: readonly InputGroup[], outDi
     }
   }
   return results;
+}
+
+/** A slice with the model's output for it (and its Grad-CAM map, when asked). */
+interface PredictedSlice {
+  path: string;
+  rgb: Float32Array;
+  out: Float32Array;
+  map: Float32Array | null;
+}
+
+/**
+ * The slices of `groups` in order with the model's outputs: a 2-D run's slice by slice; a 3-D
+ * run's (volumeDepth > 0) a patient folder at a time, its slices stacked by slice number (a
+ * missing number a blank plane) and predicted whole by sliding windows, as eval does.
+ */
+async function* predictedSlices(model: Module, groups: readonly InputGroup[], c: TrainConfig, tta: TtaMode, explain: boolean): AsyncGenerator<PredictedSlice> {
+  const size = c.size;
+  if (!((c.volumeDepth ?? 0) > 0)) {
+    for await (const { path, rgb, input } of preparedSlices(groups, c)) {
+      yield { path, rgb, ...(await predictOne(model, tensor(input, [1, size, size, 3]), tta, explain)) };
+    }
+    return;
+  }
+  const plane = size * size;
+  for (const { folder, slices } of groups) {
+    const planeOf = stackPlanes(folder!, slices);
+    const rgbs = await Promise.all(slices.map(async (path) => sliceToRgb(await readFileBytes(path), path, size)));
+    const stats = c.normalize === 'zscore-volume' ? channelStats(rgbs, plane, 3) : null;
+    // Planes 0 to the highest number's; a number the folder lacks stays a blank (0) plane.
+    const images = new Float32Array((Math.max(...planeOf) + 1) * plane * 3);
+    rgbs.forEach((rgb, i) => images.set(normaliseSlice(rgb, c, stats), planeOf[i] * plane * 3));
+    const { pred } = await predictStack(c, model, images, tta);
+    for (const [i, path] of slices.entries()) yield { path, rgb: rgbs[i], out: pred.slice(planeOf[i] * plane, (planeOf[i] + 1) * plane), map: null };
+  }
+}
+
+/** Each slice's plane in its folder's volume (slice number − 1), for a 3-D run; a name without a number, or a number twice, refused. */
+function stackPlanes(folder: string, slices: readonly string[]): number[] {
+  const seen = new Map<number, string>();
+  return slices.map((path) => {
+    const n = sliceNumber(path.split('/').pop()!);
+    if (n === null || n < 1) throw new ArgumentError(`predict: ${path} has no slice number (<folder>_<n>.tif), so a 3-D run cannot place it in ${folder}'s volume`);
+    if (seen.has(n)) throw new ArgumentError(`predict: ${folder} has two slices numbered ${n} (${seen.get(n)} and ${path}): a 3-D run cannot stack them`);
+    seen.set(n, path);
+    return n - 1;
+  });
 }
 
 /**
@@ -326,6 +376,10 @@ export async function runPredict(runDir: string, paths: string[], outDir: string
   }
   if (nifti && c.task !== 'segment') throw new ArgumentError('predict: nifti stacks segmentation masks into volumes, and this run is classify');
   if (nifti && !folders.size) throw new ArgumentError('predict: nifti writes one volume per patient folder; give a folder (kaggle_3m/<patient>), not slices alone');
+  if ((c.volumeDepth ?? 0) > 0 && groups.some((g) => g.folder === null)) {
+    const lone = groups.find((g) => g.folder === null)!.slices[0];
+    throw new ArgumentError(`predict: ${runDir} is a 3-D run (patches of ${c.volumeDepth} planes): it predicts whole patient folders, and ${lone} is a slice on its own; give its folder (kaggle_3m/<patient>)`);
+  }
   if (c.task === 'segment' && explain) {
     throw new ArgumentError("predict: explain draws a classifier's Grad-CAM, and this run is segment: its probability map (NAME_prob.png) already shows where it sees tumour");
   }

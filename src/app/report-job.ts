@@ -18,6 +18,7 @@ import type { TrainConfig } from './config.js';
 import { applyStats, volumeStats, zscoreImages } from '../data/normalize.js';
 import type { EvalResult } from './eval-job.js';
 import { readMetrics, runFiles } from './run-dir.js';
+import { predictVolumeSet } from './volume-eval.js';
 
 type Sample = NonNullable<ReportData['samples']>[number];
 
@@ -43,17 +44,7 @@ async function predictSamples(c: TrainConfig, model: Module, slices: LggSlice[],
     const stats = await volumeStats(volumeSlices, size);
     slices.forEach((s, i) => applyStats(input.subarray(i * size * size * 3, (i + 1) * size * size * 3), size * size, stats.get(s.patient)!));
   }
-  model.eval();
-  const x = tensor(input, [decoded.length, size, size, 3]);
-  // The classifier's evidence beside the tumour's outline: does it look where the tumour is? Its
-  // p(tumour) comes from the same forward (gradCamWithOutput), not a second one.
-  const explained = c.task === 'classify' && model instanceof VggClassifier ? gradCamWithOutput(model, x) : null;
-  const y = explained?.output ?? noGrad(() => model.forward(x));
-  const out = await y.toArray();
-  y.dispose();
-  const heat = explained ? await explained.map.toArray() : null;
-  explained?.map.dispose();
-  x.dispose();
+  const { out, heat } = (c.volumeDepth ?? 0) > 0 ? await fromVolumes(c, model, slices, volumeSlices) : await forwardSlices(c, model, input, decoded.length);
   return decoded.map((d, i) => {
     const image = images.subarray(i * size * size * 3, (i + 1) * size * size * 3);
     if (c.task === 'classify') {
@@ -63,6 +54,33 @@ async function predictSamples(c: TrainConfig, model: Module, slices: LggSlice[],
     const pred = out.subarray(i * size * size, (i + 1) * size * size);
     return { image, height: size, width: size, truth: d.mask, pred, caption: `${slices[i].id}: ${sliceDiceText(pred, d.mask, c.emptyPolicy)}` };
   });
+}
+
+/** The model's output for the slices `input` holds; a classifier's Grad-CAM maps with it. */
+async function forwardSlices(c: TrainConfig, model: Module, input: Float32Array, count: number): Promise<{ out: Float32Array; heat: Float32Array | null }> {
+  model.eval();
+  const x = tensor(input, [count, c.size, c.size, 3]);
+  // The classifier's evidence beside the tumour's outline: does it look where the tumour is? Its
+  // p(tumour) comes from the same forward (gradCamWithOutput), not a second one.
+  const explained = c.task === 'classify' && model instanceof VggClassifier ? gradCamWithOutput(model, x) : null;
+  const y = explained?.output ?? noGrad(() => model.forward(x));
+  const out = await y.toArray();
+  y.dispose();
+  const heat = explained ? await explained.map.toArray() : null;
+  explained?.map.dispose();
+  x.dispose();
+  return { out, heat };
+}
+
+/** A 3-D run's output for the slices, each taken from its whole volume's prediction (as eval makes it). */
+async function fromVolumes(c: TrainConfig, model: Module, slices: LggSlice[], volumeSlices: LggSlice[]): Promise<{ out: Float32Array; heat: null }> {
+  const folders = new Set(slices.map((s) => s.folder));
+  const v = await predictVolumeSet(c, model, volumeSlices.filter((s) => folders.has(s.folder)), 'none');
+  const plane = c.size * c.size;
+  const at = new Map(v.slices.map((s, i) => [s.id, i]));
+  const out = new Float32Array(slices.length * plane);
+  slices.forEach((s, i) => out.set(v.set.pred.subarray(at.get(s.id)! * plane, (at.get(s.id)! + 1) * plane), i * plane));
+  return { out, heat: null };
 }
 
 /**

@@ -41,6 +41,8 @@ export const trainSpec: CommandSpec = {
     depth: { type: 'number', help: 'segment: U-Net levels', default: 4 },
     attention: { type: 'boolean', help: "segment: Attention U-Net (Oktay et al.): an attention gate on every skip connection, following --norm" },
     'checkpoint-activations': { type: 'boolean', help: "segment: recompute each U-Net block's activations in the backward instead of keeping them from the forward (activation checkpointing): less GPU memory per batch for about a third more compute; the same gradients bit for bit" },
+    'volume-depth': { type: 'number', help: "segment: train a 3-D U-Net (Çiçek et al.; --features, --depth as the 2-D one's) on patches of this many planes of each patient's stacked slices, a multiple of 2^depth; eval then predicts whole volumes by sliding windows of that depth (0: the 2-D U-Net on slices)", default: 0 },
+    'patches-per-volume': { type: 'number', help: 'with --volume-depth: training patches each patient volume gives per epoch, at seeded random depths, a third of them over a tumour plane', default: 1 },
     norm: { type: 'string', help: "segment: U-Net normalisation: 'batch' (Buda's), 'instance' (nnU-Net's: independent of the batch size) or 'group' (8 groups)", choices: ['batch', 'instance', 'group'], default: 'batch' },
     'width-scale': { type: 'number', help: 'classify: VGG width multiplier (1 = VGG16; smaller for tiny tests)', default: 1 },
     weights: { type: 'string', help: 'classify: ImageNet VGG16 weights (.h5 Keras, .pth torchvision, .safetensors)' },
@@ -94,7 +96,9 @@ export function configFromFlags(task: Task, f: Record<string, unknown>): TrainCo
     checkpointActivations: task === 'segment' && f['checkpoint-activations'] === true,
     widthScale: num('width-scale') ?? c.widthScale,
     weights: str('weights') ?? null,
-    normalize: (str('normalize') ?? (task === 'classify' && !str('weights') ? 'zscore' : c.normalize)) as TrainConfig['normalize'],
+    normalize: (str('normalize') ?? (task === 'classify' && !str('weights') ? 'zscore' : num('volume-depth') ? 'zscore-volume' : c.normalize)) as TrainConfig['normalize'],
+    volumeDepth: task === 'segment' ? (num('volume-depth') ?? 0) : 0,
+    patchesPerVolume: num('patches-per-volume') ?? 1,
     emptyPolicy: (str('empty-policy') ?? c.emptyPolicy) as TrainConfig['emptyPolicy'],
     patience: num('patience') ?? c.patience,
     minDelta: num('min-delta') ?? c.minDelta,
@@ -144,8 +148,30 @@ export function validateTrainConfig(c: TrainConfig, resume: boolean): void {
   if (c.task === 'segment' && c.attention && c.norm === 'group' && c.features % 16) {
     throw new UsageError(`--attention with --norm group: the first gate's ${c.features / 2} channels (half of --features) split into 8 groups, so --features ${c.features} must be a multiple of 16`);
   }
+  checkVolumeFlags(c);
   if (c.task === 'segment' && c.size % 2 ** c.depth) throw new UsageError(`--size ${c.size} must be a multiple of ${2 ** c.depth} for a U-Net of depth ${c.depth}`);
   if (c.task === 'classify' && c.size % 32) throw new UsageError(`--size ${c.size} must be a multiple of 32 for VGG16's five poolings`);
+}
+
+/** --volume-depth and what a 3-D U-Net on volume patches cannot combine with. */
+function checkVolumeFlags(c: TrainConfig): void {
+  const depth = c.volumeDepth ?? 0;
+  if (!Number.isInteger(depth) || depth < 0) throw new UsageError(`--volume-depth must be 0 (slices) or a whole number of planes, got ${depth}`);
+  if (!Number.isInteger(c.patchesPerVolume) || c.patchesPerVolume! < 1) throw new UsageError(`--patches-per-volume must be a positive whole number, got ${c.patchesPerVolume}`);
+  if (!depth) {
+    if (c.patchesPerVolume !== 1) throw new UsageError('--patches-per-volume is for --volume-depth N (patches of stacked slices); slices are served one by one');
+    return;
+  }
+  if (depth % 2 ** c.depth) throw new UsageError(`--volume-depth ${depth} must be a multiple of ${2 ** c.depth}: the 3-D U-Net of --depth ${c.depth} halves the planes ${c.depth} times`);
+  const refused: [boolean, string][] = [
+    [c.attention === true, '--attention (the 3-D U-Net has no attention gates)'],
+    [c.checkpointActivations === true, '--checkpoint-activations (the 3-D U-Net keeps its activations)'],
+    [(c.norm ?? 'batch') !== 'batch', `--norm ${c.norm} (the 3-D U-Net normalises with BatchNorm3d)`],
+    [c.split === 'slice', '--split slice (a volume is one patient: its slices cannot be split)'],
+    [c.normalize === 'imagenet', '--normalize imagenet (for the classifier\'s VGG16 weights)'],
+  ];
+  const bad = refused.find(([is]) => is);
+  if (bad) throw new UsageError(`--volume-depth trains a 3-D U-Net, which does not take ${bad[1]}`);
 }
 
 /** Flags --resume takes: a new target, the data folder where it has moved, and decoding threads. */
@@ -165,6 +191,8 @@ const TASK_FLAGS: Record<string, { task: Task; why: string }> = {
   attention: { task: 'segment', why: "the U-Net's attention gates" },
   'checkpoint-activations': { task: 'segment', why: "the U-Net's blocks; the classifier's VGG16 base is frozen and keeps no activations for backward" },
   norm: { task: 'segment', why: "the U-Net's normalisation" },
+  'volume-depth': { task: 'segment', why: 'the 3-D U-Net on stacked slices' },
+  'patches-per-volume': { task: 'segment', why: 'the 3-D U-Net on stacked slices' },
 };
 
 /**

@@ -9,8 +9,8 @@ export { splitDataset, kFoldSplits, checkNoPatientLeak, classCounts } from './sp
 export type { DataSplit, SplitOptions, KFoldOptions, ClassCounts, SliceLike } from './split.js';
 export { lggDataset, DATASET_NORMALIZATIONS } from './lgg-dataset.js';
 export type { LggDatasetOptions, LggFitDataset, DatasetNormalization } from './lgg-dataset.js';
-export { lggVolumes, volumePatches, lggVolumeDataset, VOLUME_NORMALIZATIONS } from './lgg-volumes.js';
-export type { LggVolume, VolumePatch, PatchOptions, LggVolumeDataset, LggVolumeDatasetOptions, VolumeNormalization } from './lgg-volumes.js';
+export { lggVolumes, volumePatches, lggVolumeDataset, loadLggVolume, VOLUME_NORMALIZATIONS } from './lgg-volumes.js';
+export type { LggVolume, VolumePatch, PatchOptions, LggVolumeDataset, LggVolumeDatasetOptions, LoadedVolume, VolumeNormalization } from './lgg-volumes.js';
 export { BatchLoader } from './batches.js';
 export type { Batch as HostBatch, BatchOptions, BatchSample, LoaderStats } from './batches.js';
 export { channelStats, applyStats, zscoreImages } from './normalize.js';

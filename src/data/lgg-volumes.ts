@@ -28,8 +28,8 @@ import { AUGMENT_PRESETS, type AugmentPreset } from './augment.js';
 import { augmentVolumes } from './augment-volumes.js';
 import { BatchLoader, type BatchSample } from './batches.js';
 import { DataError } from './errors.js';
-import type { LggSlice } from './lgg.js';
-import { applyStats, volumeStats, zscoreImages, type ChannelStats } from './normalize.js';
+import { loadSlice, type LggSlice } from './lgg.js';
+import { applyStats, channelStats, volumeStats, zscoreImages, type ChannelStats } from './normalize.js';
 import { deriveSeed, seededRandom, shuffled } from './split.js';
 
 /** One patient folder's slices as planes: planes[n − 1] is slice n, null where the folder has none. */
@@ -107,6 +107,43 @@ export function volumePatches(volumes: readonly LggVolume[], depth: number, o: P
 
 export type VolumeNormalization = 'zscore-volume' | 'zscore' | 'none';
 export const VOLUME_NORMALIZATIONS: readonly VolumeNormalization[] = ['zscore-volume', 'zscore', 'none'];
+
+export interface LoadedVolume {
+  /** [depth, S, S, 3], normalised; blank planes 0. */
+  images: Float32Array;
+  /** [depth, S, S], 0 or 1; blank planes 0. */
+  masks: Float32Array;
+  depth: number;
+}
+
+/**
+ * A whole volume's planes decoded at `size` and normalised as lggVolumeDataset serves them
+ * ('zscore-volume': the channel statistics over the volume's slices, a kaggle_3m patient's), for
+ * prediction with slidingWindowDepth.
+ */
+export async function loadLggVolume(volume: LggVolume, size: number, options: { normalize?: VolumeNormalization; read?: (path: string) => Promise<Uint8Array> } = {}): Promise<LoadedVolume> {
+  const op = 'loadLggVolume';
+  if (!Array.isArray(volume?.planes)) throw new ArgumentError(`${op}: volume must be one of lggVolumes' volumes, got ${describeValue(volume)}`);
+  expectNumber(op, 'size', size, { integer: true, min: 1 });
+  const { normalize = 'zscore-volume' } = options;
+  expectChoice(op, 'normalize', normalize, VOLUME_NORMALIZATIONS, false);
+  const plane = size * size;
+  const depth = volume.planes.length;
+  const images = new Float32Array(depth * plane * 3);
+  const masks = new Float32Array(depth * plane);
+  const decoded = await Promise.all(volume.planes.map((s) => (s ? loadSlice(s, size, options.read) : null)));
+  const real = decoded.filter((d) => d !== null).map((d) => d.image);
+  const stats = normalize === 'zscore-volume' ? channelStats(real, plane, 3) : null;
+  decoded.forEach((d, z) => {
+    if (!d) return;
+    const image = images.subarray(z * plane * 3, (z + 1) * plane * 3);
+    image.set(d.image);
+    masks.set(d.mask, z * plane);
+    if (stats) applyStats(image, plane, stats);
+    if (normalize === 'zscore') zscoreImages(image, 1, plane, 3);
+  });
+  return { images, masks, depth };
+}
 
 export interface LggVolumeDatasetOptions {
   /** Patches per batch (B). */

@@ -131,6 +131,15 @@ describe('lggVolumeDataset', () => {
         const got = first.x.subarray(z * S * S * 3, (z + 1) * S * S * 3);
         for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(want[i])));
       }
+      // loadLggVolume: the whole volume as the dataset serves its planes, to the bit; masks as decoded.
+      const loaded = await dn.data.loadLggVolume(vol, S);
+      expect(loaded.depth).toBe(vol.planes.length);
+      expect([...loaded.images.subarray(0, 4 * S * S * 3)]).toEqual([...first.x]);
+      const decodedMasks = await Promise.all(vol.planes.map(async (p) => [...(await dn.data.loadSlice(p!, S)).mask]));
+      expect([...loaded.masks]).toEqual(decodedMasks.flat());
+      const raw = await dn.data.loadLggVolume(vol, S, { normalize: 'none' });
+      expect([...raw.images.subarray(0, S * S * 3)]).toEqual([...images[0]]);
+      await expect(dn.data.loadLggVolume({} as never, S)).rejects.toThrow(/loadLggVolume: volume must be one of lggVolumes' volumes/);
     } finally {
       await ds.close();
     }

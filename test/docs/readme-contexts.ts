@@ -147,6 +147,12 @@ export async function lggContext(dir: string): Promise<Record<string, unknown>> 
   return {};
 }
 
+/** The 3-D example's data: synthetic patients of 10-12 slices, so that 8-plane patches fit and a test patient is a volume. */
+export async function lggVolumeContext(dir: string): Promise<Record<string, unknown>> {
+  await dn.data.writeSyntheticDataset(join(dir, 'kaggle_3m'), { patients: 4, seed: 2, size: 32, slicesPerPatient: [10, 12] });
+  return {};
+}
+
 /** A U-Net of `features` saved as `unet.safetensors`, its biases set to 0.25 so that a load is visible: a fresh model's are 0. */
 export async function writeUnetWeights(path: string, features: number): Promise<Map<string, number>> {
   dn.setInitSeed(12345);

@@ -23,7 +23,7 @@ import { conv2dBackwardRef, conv2dForwardRef } from '../../src/reference/conv.js
 import { startServer } from '../../src/cli/serve.js';
 import { BROWSER_ARGS, CHROMIUM, hasChromium, watchProblems, WEBGPU_ARGS } from '../web/page-fixture.js';
 import { dnReferences, moduleScript, readmeBlocks, ROOT, runBlock, RUNNABLE_FENCE, type ReadmeBlock } from './readme-blocks.js';
-import { lggContext, multiClassContext, profileContext, squareScaleOp, tuneContext, vggContext, VGG16_CONVS, writeUnetWeights, writeVggNotopH5 } from './readme-contexts.js';
+import { lggContext, lggVolumeContext, multiClassContext, profileContext, squareScaleOp, tuneContext, vggContext, VGG16_CONVS, writeUnetWeights, writeVggNotopH5 } from './readme-contexts.js';
 
 /** What a block did besides its locals: console.log calls, fit's histories, shutdown() calls. */
 interface BlockRun {
@@ -211,7 +211,7 @@ const EXAMPLES: Example[] = [
   },
   {
     name: 'the LGG data in a script',
-    key: /dn\.data\.scanLgg\(/,
+    key: /dn\.data\.lggDataset\(/,
     context: lggContext,
     expose: ['split', 'net'],
     check({ split }, rec) {
@@ -226,6 +226,28 @@ const EXAMPLES: Example[] = [
       const lines = rec.logs.map((l) => String(l[0])).filter((l) => l.startsWith('epoch '));
       expect(lines.length).toBe(20);
       expect(lines[19]).toMatch(/^epoch 20\/20 - [\d.]+s - loss: \d\.\d{4} - val_loss: \d\.\d{4}/);
+    },
+  },
+  {
+    name: 'the LGG data as volumes for a 3-D U-Net',
+    key: /dn\.data\.lggVolumeDataset\(/,
+    context: lggVolumeContext,
+    expose: ['split', 'volume', 'prob', 'x'],
+    async check({ split, volume, prob, x }, rec) {
+      const s = split as dn.data.DataSplit<dn.data.LggSlice>;
+      expect(rec.fits.length).toBe(1);
+      const losses = rec.fits[0]!.logs.map((l) => l.loss!);
+      expect(losses.length).toBe(4);
+      expect(finite(losses)).toBe(true);
+      // The test patient's volume: its slices, stacked whole, and one probability per voxel.
+      const v = volume as dn.data.LggVolume;
+      expect(v.planes.length).toBe(s.test.length);
+      const p = prob as dn.Tensor;
+      expect(p.shape).toEqual([1, v.planes.length, 32, 32, 1]);
+      const values = await p.toArray();
+      expect(values.every((q) => q >= 0 && q <= 1)).toBe(true);
+      p.dispose();
+      (x as dn.Tensor).dispose();
     },
   },
 ];

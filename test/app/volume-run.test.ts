@@ -1,0 +1,158 @@
+// train segment --volume-depth N: a 3-D U-Net trained on patches of each patient's stacked slices,
+// validated per plane, and evaluated on whole test volumes by sliding windows (app/volume-eval.ts),
+// scored slice by slice as a 2-D run. The eval's predictions are checked against the model run by
+// hand on windows of the stacked, normalised volume; the flags it cannot combine with are refused.
+
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildModel } from '../../src/app/model.js';
+import { runEval } from '../../src/app/eval-job.js';
+import { runTraining } from '../../src/app/train-job.js';
+import { runPredict } from '../../src/app/predict-job.js';
+import { loadRunModel } from '../../src/app/run-model.js';
+import { checkSameInput } from '../../src/app/ensemble-job.js';
+import { predictVolumeSet } from '../../src/app/volume-eval.js';
+import { UsageError } from '../../src/cli/args.js';
+import { checkTaskFlags, configFromFlags, givenFlags, validateTrainConfig } from '../../src/cli/train.js';
+import * as dn from '../../src/index.js';
+import { decodePng } from '../../src/io/png.js';
+import { useGpu } from '../helpers/gpu.js';
+
+useGpu();
+
+const S = 16;
+let work = '';
+let data = '';
+const quiet = () => {};
+const flagsFor = (out: string, more: Record<string, unknown> = {}) => ({ data, out, epochs: 2, size: S, features: 4, depth: 1, batch: 2, augment: 'hflip', workers: 0, 'volume-depth': 4, 'test-fraction': 0.25, 'val-fraction': 0.34, ...more });
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'dawnet-volume-run-'));
+  data = join(work, 'kaggle_3m');
+  // Every volume 6 planes: windows of 4 at planes 0 and 2, so planes 2-3 are the mean of two.
+  await dn.data.writeSyntheticDataset(data, { patients: 5, seed: 4, size: S, slicesPerPatient: [6, 6] });
+}, 120_000);
+
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+describe('train segment --volume-depth', () => {
+  it('trains a 3-D U-Net on volume patches, validates per plane and evaluates whole test volumes slice by slice', async () => {
+    const out = join(work, 'run');
+    const config = configFromFlags('segment', flagsFor(out));
+    validateTrainConfig(config, false);
+    expect(config.normalize).toBe('zscore-volume');
+    const result = await runTraining(config, { log: quiet });
+    const saved = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+    expect([saved.volumeDepth, saved.patchesPerVolume]).toEqual([4, 1]);
+    const records = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(records.length).toBe(2);
+    for (const r of records) for (const k of ['loss', 'val_loss', 'val_dice', 'val_dice_volume']) expect(Number.isFinite(r[k]), `${k} ${r[k]}`).toBe(true);
+    // The test split: whole patients, each slice scored once.
+    const split = JSON.parse(readFileSync(join(out, 'split.json'), 'utf8'));
+    expect(result.test!.json.slices).toBe(split.patients.test.length * 6);
+
+    const evaluated = await runEval(out, { log: quiet });
+    expect(evaluated.json.slices).toBe(split.patients.test.length * 6);
+    expect(evaluated.set.volumes!.length).toBe(split.patients.test.length * 6);
+    expect(Number.isFinite(evaluated.json.dicePerSlice as number)).toBe(true);
+    expect(evaluated.json.volumeGeometry).toMatchObject({ complete: split.patients.test.length, incomplete: [] });
+    expect(evaluated.json.loss).toBeCloseTo(result.test!.json.loss as number, 6);
+  }, 300_000);
+
+  it("eval's predictions are the model's on windows of the stacked, normalised volume, each plane the mean of its windows", async () => {
+    const config = configFromFlags('segment', flagsFor(join(work, 'unused')));
+    const scanned = await dn.data.scanLgg(data, { size: S });
+    const slices = scanned.slices.filter((s) => s.folder === scanned.patients[1].folder);
+    // Given out of order: the set comes back by slice number.
+    const shuffled = [...slices].reverse();
+    dn.setInitSeed(2);
+    const { model } = buildModel(config);
+    try {
+      const got = await predictVolumeSet(config, model, shuffled, 'none');
+      expect(got.slices.map((s) => s.index)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(got.set.sampleSize).toBe(S * S);
+      expect(new Set(got.set.volumes)).toEqual(new Set([slices[0].patient]));
+      // By hand: decode, standardise by the patient's statistics, windows at planes 0 and 2.
+      const images = await Promise.all(slices.map(async (s) => (await dn.data.loadSlice(s, S)).image));
+      const stats = dn.data.channelStats(images, S * S, 3);
+      const stacked = new Float32Array(6 * S * S * 3);
+      images.forEach((img, z) => {
+        const copy = img.slice();
+        dn.data.applyStats(copy, S * S, stats);
+        stacked.set(copy, z * S * S * 3);
+      });
+      model.eval();
+      const windowOut = async (start: number) => {
+        const x = dn.tensor(stacked.slice(start * S * S * 3, (start + 4) * S * S * 3), [1, 4, S, S, 3]);
+        const y = model.forward(x);
+        const host = await y.toArray();
+        x.dispose();
+        y.dispose();
+        return host;
+      };
+      const [a, b] = [await windowOut(0), await windowOut(2)];
+      const P = S * S;
+      for (let z = 0; z < 6; z++) {
+        for (let i = 0; i < P; i++) {
+          const inA = z < 4 ? a[z * P + i] : null;
+          const inB = z >= 2 ? b[(z - 2) * P + i] : null;
+          const want = inA !== null && inB !== null ? (inA + inB) / 2 : (inA ?? inB)!;
+          expect(Math.abs(got.set.pred[z * P + i] - want), `plane ${z} pixel ${i}`).toBeLessThanOrEqual(1e-6);
+        }
+      }
+      const flipped = await predictVolumeSet(config, model, slices, 'flip');
+      expect([...flipped.set.pred]).not.toEqual([...got.set.pred]);
+      expect(flipped.set.pred.every((v) => v >= 0 && v <= 1)).toBe(true);
+    } finally {
+      model.dispose();
+    }
+  }, 120_000);
+
+  it('predict: a patient folder predicted whole, slice by slice as eval predicts it; a lone slice refused; no 2-D ensemble member', async () => {
+    const out = join(work, 'run');
+    const c = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));
+    const scanned = await dn.data.scanLgg(data, { size: S });
+    const patient = scanned.patients[0];
+    const folder = join(data, patient.folder);
+    const predicted = await runPredict(out, [folder], join(work, 'pred'), quiet, { nifti: true });
+    expect(predicted.map((p) => p.file)).toEqual(patient.slices.map((s) => s.imagePath));
+    // The same model and volumes as eval: each slice's tumour pixels are eval's prediction's.
+    const model = await loadRunModel([out], [{ ...c, out }], quiet);
+    try {
+      const byEval = await predictVolumeSet({ ...c, out }, model, patient.slices, 'none');
+      // The probability maps, 8-bit: eval's probabilities rounded, pixel for pixel.
+      let spread = 0;
+      for (const [i, s] of patient.slices.entries()) {
+        const pred = byEval.set.pred.subarray(i * S * S, (i + 1) * S * S);
+        expect(predicted[i].tumourPixels, s.id).toBe(pred.filter((p) => p >= 0.5).length);
+        const png = await decodePng(readFileSync(predicted[i].outputs[0]));
+        expect([...png.data], s.id).toEqual(Array.from(pred, (p) => Math.round(p * 255)));
+        spread = Math.max(spread, Math.max(...png.data) - Math.min(...png.data));
+      }
+      // Maps that vary: a constant map would match any model.
+      expect(spread).toBeGreaterThan(10);
+    } finally {
+      model.dispose();
+    }
+    const files = JSON.parse(readFileSync(join(work, 'pred', 'predictions.json'), 'utf8')).folders[0].volumes;
+    expect(files.map((f: string) => f.split('_').pop())).toEqual(['prob.nii.gz', 'mask.nii.gz', 'flair.nii.gz']);
+    await expect(runPredict(out, [patient.slices[0].imagePath], join(work, 'pred2'), quiet)).rejects.toThrow(/is a 3-D run \(patches of 4 planes\): it predicts whole patient folders/);
+    const flat = { ...c, volumeDepth: 0 };
+    expect(() => checkSameInput('a', c, 'b', flat)).toThrow(/ensemble: b was trained on slices \(a 2-D U-Net\) and a on volume patches of 4 planes/);
+  }, 120_000);
+
+  it('refuses what a 3-D U-Net on volume patches cannot take, naming the flag', () => {
+    const check = (more: Record<string, unknown>) => () => validateTrainConfig(configFromFlags('segment', flagsFor(join(work, 'x'), more)), false);
+    expect(check({ 'volume-depth': 6, depth: 2 })).toThrow(/--volume-depth 6 must be a multiple of 4/);
+    expect(check({ attention: true })).toThrow(/--volume-depth trains a 3-D U-Net, which does not take --attention/);
+    expect(check({ norm: 'instance' })).toThrow(/does not take --norm instance/);
+    expect(check({ split: 'slice' })).toThrow(/does not take --split slice/);
+    expect(check({ 'volume-depth': -4 })).toThrow(/--volume-depth must be 0 \(slices\) or a whole number/);
+    expect(check({ 'volume-depth': 0, 'patches-per-volume': 3 })).toThrow(/--patches-per-volume is for --volume-depth N/);
+    expect(check({ 'volume-depth': 0 })).not.toThrow();
+    expect(() => checkTaskFlags('classify', givenFlags(['--volume-depth', '8']))).toThrow(UsageError);
+    expect(() => checkTaskFlags('classify', givenFlags(['--volume-depth', '8']))).toThrow(/^--volume-depth is for segment/);
+  });
+});
