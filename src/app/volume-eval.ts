@@ -7,26 +7,17 @@
 // is the mean over volumes of the run's loss on the whole volume. predict (predict-job.ts) runs
 // its patient folders through predictStack the same way.
 
-import { flip } from '../data/augment.js';
 import { lggVolumes, loadLggVolume, type VolumeNormalization } from '../data/lgg-volumes.js';
 import type { LggSlice } from '../data/lgg.js';
 import { noGrad } from '../graph/autograd.js';
-import { reshape } from '../graph/reshape.js';
 import { scope } from '../graph/scope.js';
 import { tensor, type Tensor } from '../graph/tensor.js';
-import { arithmetic } from '../kernels/elementwise.js';
 import type { Module } from '../nn/module.js';
 import type { EvalSet } from '../train/fit.js';
 import { slidingWindowDepth } from '../train/sliding-window.js';
-import type { TtaMode } from '../train/tta.js';
+import { predictWithTta, type TtaMode } from '../train/tta.js';
 import type { TrainConfig } from './config.js';
 import { lossFor } from './model.js';
-
-/** Volumes [N, D, H, W, C] mirrored left to right: augmentation's flip on their planes. */
-function mirror(x: Tensor): Tensor {
-  const [n, d, h, w, c] = x.shape;
-  return scope(() => reshape(flip(reshape(x, [n * d, h, w, c]), { horizontal: true }), x.shape));
-}
 
 /**
  * One stacked volume through the model: `images` [d, S, S, 3] as the run's input (normalised;
@@ -37,7 +28,7 @@ function mirror(x: Tensor): Tensor {
 export async function predictStack(c: TrainConfig, model: Module, images: Float32Array, tta: TtaMode, masks?: Float32Array): Promise<{ pred: Float32Array; loss: number | null }> {
   const s = c.size;
   const d = images.length / (s * s * 3);
-  const forward = (p: Tensor): Tensor => (tta === 'flip' ? arithmetic('mul', arithmetic('add', model.forward(p), mirror(model.forward(mirror(p)))), 0.5) : model.forward(p));
+  const forward = (p: Tensor): Tensor => predictWithTta(model, p, tta);
   const made = noGrad(() => scope(() => {
     const pred = slidingWindowDepth(forward, tensor(images, [1, d, s, s, 3]), { window: c.volumeDepth! });
     return { pred, loss: masks ? lossFor(c)(pred, tensor(masks, [1, d, s, s, 1])) : null };

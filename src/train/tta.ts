@@ -1,5 +1,6 @@
 // Test-time augmentation (TTA): the model's probability averaged over the image and its mirror
-// image. With 'flip', for an output map [N, H, W, C] (segmentation)
+// image (a volume [N, D, H, W, C]: every plane mirrored). With 'flip', for an output map
+// [N, H, W, C] or [N, D, H, W, C] (segmentation)
 //   p = (f(x) + flipW(f(flipW(x)))) / 2,
 // the second pass flipped back so both terms speak of the same pixel; for an output without a
 // width axis (a classifier's p(tumour), [N, 1]) p = (f(x) + f(flipW(x))) / 2. The average is of
@@ -11,6 +12,7 @@
 import { flip } from '../data/augment.js';
 import { ArgumentError } from '../errors.js';
 import { describeValue, expectChoice, expectTensor } from '../graph/args.js';
+import { reshape } from '../graph/reshape.js';
 import { scope } from '../graph/scope.js';
 import type { Tensor } from '../graph/tensor.js';
 import { arithmetic } from '../kernels/elementwise.js';
@@ -29,7 +31,19 @@ export function predictWithTta(model: Module, x: Tensor, mode: TtaMode = 'flip')
   expectChoice('predictWithTta', 'mode', mode, TTA_MODES, false);
   expectTensor('predictWithTta', 'x', x);
   if (mode === 'none') return model.forward(x);
-  return scope(() => mirrorMean(model.forward(x), model.forward(flip(x, { horizontal: true }))));
+  return scope(() => mirrorMean(model.forward(x), model.forward(mirrorImages(x))));
+}
+
+/**
+ * Images [N, H, W, C], or volumes [N, D, H, W, C] plane by plane, mirrored left to right (the
+ * flip kernel on [N·D, H, W, C], the same memory); any other rank is returned as it is (a
+ * classifier's [N, 1] has no width to mirror).
+ */
+export function mirrorImages(x: Tensor): Tensor {
+  if (x.rank === 4) return flip(x, { horizontal: true });
+  if (x.rank !== 5) return x;
+  const [n, d, h, w, c] = x.shape;
+  return scope(() => reshape(flip(reshape(x, [n * d, h, w, c]), { horizontal: true }), x.shape));
 }
 
 /**
@@ -37,7 +51,7 @@ export function predictWithTta(model: Module, x: Tensor, mode: TtaMode = 'flip')
  * too so that its output is predictWithTta's to the bit.
  */
 export function mirrorMean(direct: Tensor, mirrored: Tensor): Tensor {
-  const aligned = mirrored.rank === 4 ? flip(mirrored, { horizontal: true }) : mirrored;
+  const aligned = mirrorImages(mirrored);
   return arithmetic('mul', arithmetic('add', direct, aligned), 0.5);
 }
 

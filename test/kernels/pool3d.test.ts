@@ -35,6 +35,8 @@ const POOLS: [string, number[], Pool3dOptions][] = [
 const PADDED: [string, number[], AvgPool3dOptions, [number, number][]][] = [
   // Depth 5, window 4: 3 planes of padding, 1 before and 2 after; rows and columns 1 after.
   ["'same' 4x3x2 stride 2 on 5x6x5 (asymmetric: the extra after)", [1, 5, 6, 5, 3], { size: [4, 3, 2], stride: 2, padding: 'same' }, [[1, 2], [0, 1], [0, 1]]],
+  // Padding after only: the max pool's kernel must still clamp the last windows (none is padded before).
+  ["'same' 2x2x2 stride 2 on 3x5x3 (padding after only)", [2, 3, 5, 3, 4], { size: 2, stride: 2, padding: 'same' }, [[0, 1], [0, 1], [0, 1]]],
   ["'same' 3x3x3 stride 1, four channels a thread", [2, 4, 5, 3, 4], { size: 3, stride: 1, padding: 'same' }, [[1, 1], [1, 1], [1, 1]]],
   ['p = 1, 3x3x3 stride 2, countIncludePad (PyTorch default)', [1, 5, 6, 4, 2], { size: 3, stride: 2, padding: 1 }, [[1, 1], [1, 1], [1, 1]]],
   ['p = 1, 3x3x3 stride 2, countIncludePad false', [1, 5, 6, 4, 2], { size: 3, stride: 2, padding: 1, countIncludePad: false }, [[1, 1], [1, 1], [1, 1]]],

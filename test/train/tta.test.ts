@@ -7,6 +7,7 @@ import { ArgumentError } from '../../src/errors.js';
 import { noGrad } from '../../src/graph/autograd.js';
 import { Conv2d, Flatten, Linear, Sequential, Sigmoid } from '../../src/nn/layers.js';
 import type { Module } from '../../src/nn/module.js';
+import { Conv3d } from '../../src/nn/volume-layers.js';
 import { predictWithTta, TtaModel, type TtaMode } from '../../src/train/tta.js';
 import { expectClose } from '../helpers/close.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
@@ -64,6 +65,22 @@ describe('predictWithTta', () => {
     const want = direct.map((d, i) => (d + mirrored[i]) / 2);
     expectClose('tta flip segment', await forwardOn(model, image, SHAPE, 'flip'), want);
     expectClose('tta none', await forwardOn(model, image, SHAPE, 'none'), direct, { atol: 0, rtol: 0 });
+    model.dispose();
+  });
+
+  it("'flip' on volumes [N, D, H, W, C] mirrors every plane and un-mirrors the output map's", async () => {
+    // An asymmetric 3x3x3 convolution and a sigmoid: a 3-D probability map that is not flip-equivariant.
+    const model = new Sequential(new Conv3d(3, 1, { seed: 6 }), new Sigmoid());
+    model.eval();
+    const shape = [1, 2, 5, 7, 3];
+    const planes = [2, 5, 7, 3];
+    const volume = Float32Array.from(uniform(2 * 5 * 7 * 3, 12, 0, 1));
+    const direct = await forwardOn(model, volume, shape);
+    const mirrored = flipW(await forwardOn(model, flipW(volume, planes), shape), [2, 5, 7, 1]);
+    let differs = 0;
+    for (let i = 0; i < direct.length; i++) differs = Math.max(differs, Math.abs(direct[i] - mirrored[i]));
+    expect(differs, 'the model must not be flip-equivariant, or the test proves nothing').toBeGreaterThan(1e-2);
+    expectClose('tta flip volume', await forwardOn(model, volume, shape, 'flip'), direct.map((d, i) => (d + mirrored[i]) / 2));
     model.dispose();
   });
 
