@@ -89,7 +89,7 @@ export function buildModel(c: TrainConfig): RunModel {
     : { name: 'unet', features: c.features, depth: c.depth, norm, inChannels: 3, outChannels: 1, ...(attention ? { attention } : {}) };
   // Not part of the architecture: the weights are the same either way, only the memory differs.
   const model = volumes
-    ? unet3d({ features: c.features, depth: c.depth, inChannels: 3, norm: 'batch' })
+    ? unet3d({ features: c.features, depth: c.depth, inChannels: 3, norm, checkpoint: c.checkpointActivations === true })
     : unet({ features: c.features, depth: c.depth, norm, attention, checkpoint: c.checkpointActivations === true });
   const loss = lossFor(c);
   const seg = (s: Parameters<MetricFn>[0]) => {

@@ -165,8 +165,6 @@ function checkVolumeFlags(c: TrainConfig): void {
   if (depth % 2 ** c.depth) throw new UsageError(`--volume-depth ${depth} must be a multiple of ${2 ** c.depth}: the 3-D U-Net of --depth ${c.depth} halves the planes ${c.depth} times`);
   const refused: [boolean, string][] = [
     [c.attention === true, '--attention (the 3-D U-Net has no attention gates)'],
-    [c.checkpointActivations === true, '--checkpoint-activations (the 3-D U-Net keeps its activations)'],
-    [(c.norm ?? 'batch') !== 'batch', `--norm ${c.norm} (the 3-D U-Net normalises with BatchNorm3d)`],
     [c.split === 'slice', '--split slice (a volume is one patient: its slices cannot be split)'],
     [c.normalize === 'imagenet', '--normalize imagenet (for the classifier\'s VGG16 weights)'],
   ];

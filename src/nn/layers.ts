@@ -305,7 +305,7 @@ export class LayerNorm extends Module {
 export class InstanceNorm2d extends GroupNorm {
   constructor(channels: number, opts: { eps?: number } = {}) {
     // Checked here, so that a slip names channels and not GroupNorm's groups.
-    count('InstanceNorm2d', 'channels', channels);
+    count(new.target.name, 'channels', channels);
     super(channels, channels, opts);
   }
   override extraRepr(): string {

@@ -16,7 +16,7 @@ import { AVG_POOL3D_OPTIONS, avgPool3d, MAX_POOL3D_OPTIONS, maxPool3d, pool3dWin
 import { volumePadding } from '../kernels/volume-axes.js';
 import { convParams } from './conv-params.js';
 import type { InitName } from './init.js';
-import { BatchNorm2d } from './layers.js';
+import { BatchNorm2d, InstanceNorm2d } from './layers.js';
 import { Module } from './module.js';
 import { expectLayerOptions } from './options.js';
 
@@ -172,5 +172,18 @@ export class BatchNorm3d extends BatchNorm2d {
     if (x.rank !== 5) throw new ShapeError(`BatchNorm3d: expects [N, D, H, W, C] input (rank 5), got ${x.describe()}`);
     const [n, d, h, w, c] = x.shape;
     return scope(() => reshape(norm(reshape(x, [n, d * h, w, c])), x.shape));
+  }
+}
+
+/**
+ * InstanceNorm3d(channels, { eps }): statistics per sample and channel over D, H and W (the
+ * groupNorm kernels take any rank), affine as nnU-Net configures it (PyTorch's default is not).
+ * GroupNorm itself already normalises a volume's groups over D, H and W.
+ */
+export class InstanceNorm3d extends InstanceNorm2d {
+  override forward(x: Tensor): Tensor {
+    expectTensor('InstanceNorm3d', 'input x', x);
+    if (x.rank !== 5 || x.shape[4] !== this.channels) throw new ShapeError(`InstanceNorm3d: expects [N, D, H, W, ${this.channels}] input, got ${x.describe()}`);
+    return super.forward(x);
   }
 }

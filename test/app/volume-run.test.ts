@@ -143,11 +143,23 @@ describe('train segment --volume-depth', () => {
     expect(() => checkSameInput('a', c, 'b', flat)).toThrow(/ensemble: b was trained on slices \(a 2-D U-Net\) and a on volume patches of 4 planes/);
   }, 120_000);
 
+  it("--norm instance and --checkpoint-activations build nnU-Net's norm and a checkpointed 3-D U-Net, recorded in the architecture", () => {
+    const config = configFromFlags('segment', flagsFor(join(work, 'x'), { norm: 'instance', 'checkpoint-activations': true }));
+    validateTrainConfig(config, false);
+    const built = buildModel(config);
+    try {
+      expect(built.architecture).toMatchObject({ name: 'unet3d', norm: 'instance', features: 4, depth: 1 });
+      const net = built.model as dn.models.UNet3d;
+      expect(net.options).toMatchObject({ norm: 'instance', checkpoint: true });
+    } finally {
+      built.model.dispose();
+    }
+  });
+
   it('refuses what a 3-D U-Net on volume patches cannot take, naming the flag', () => {
     const check = (more: Record<string, unknown>) => () => validateTrainConfig(configFromFlags('segment', flagsFor(join(work, 'x'), more)), false);
     expect(check({ 'volume-depth': 6, depth: 2 })).toThrow(/--volume-depth 6 must be a multiple of 4/);
     expect(check({ attention: true })).toThrow(/--volume-depth trains a 3-D U-Net, which does not take --attention/);
-    expect(check({ norm: 'instance' })).toThrow(/does not take --norm instance/);
     expect(check({ split: 'slice' })).toThrow(/does not take --split slice/);
     expect(check({ 'volume-depth': -4 })).toThrow(/--volume-depth must be 0 \(slices\) or a whole number/);
     expect(check({ 'volume-depth': 0, 'patches-per-volume': 3 })).toThrow(/--patches-per-volume is for --volume-depth N/);
