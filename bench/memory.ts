@@ -46,7 +46,7 @@ export interface NetOp {
 
 export interface NetGraph {
   name: string;
-  /** Elements of every tensor by name; shapes are NHWC. */
+  /** Elements of every tensor by name; shapes are NHWC (NDHWC for volumes). */
   tensors: Map<string, number[]>;
   ops: NetOp[];
   /** The step's inputs: the batch and, when training, the target. They need no gradient. */
@@ -97,20 +97,26 @@ export class GraphBuilder {
     return name;
   }
 
-  /** 'same' padding, stride 1. */
+  // Shapes are [N, ...spatial, C]: images (two spatial axes) or volumes (three), the op the same.
+
+  /** 'same' padding, stride 1, a k-wide window on every spatial axis. */
   conv(name: string, x: string, cout: number, k: number, bias: boolean): string {
-    const [n, h, w, cin] = this.shape(x);
-    return this.add('conv', name, [x], [n, h, w, cout], k * k * cin * cout + (bias ? cout : 0), n * h * w * k * k * cin * cout);
+    const [n, ...rest] = this.shape(x);
+    const cin = rest.pop()!;
+    const taps = k ** rest.length;
+    return this.add('conv', name, [x], [n, ...rest, cout], taps * cin * cout + (bias ? cout : 0), n * product(rest) * taps * cin * cout);
   }
 
-  /** k x k, stride k (the U-Net's 2x2 up-convolution), with bias. */
+  /** k wide, stride k on every spatial axis (the U-Net's 2x2 or 2x2x2 up-convolution), with bias. */
   convTranspose(name: string, x: string, cout: number, k: number): string {
-    const [n, h, w, cin] = this.shape(x);
-    return this.add('convTranspose', name, [x], [n, h * k, w * k, cout], k * k * cin * cout + cout, n * h * w * k * k * cin * cout);
+    const [n, ...rest] = this.shape(x);
+    const cin = rest.pop()!;
+    const taps = k ** rest.length;
+    return this.add('convTranspose', name, [x], [n, ...rest.map((d) => d * k), cout], taps * cin * cout + cout, n * product(rest) * taps * cin * cout);
   }
 
   batchNorm(name: string, x: string): string {
-    const c = this.shape(x)[3];
+    const c = this.shape(x).at(-1)!;
     return this.add('batchNorm', name, [x], this.shape(x), 2 * c, 0, 2 * c);
   }
 
@@ -122,20 +128,24 @@ export class GraphBuilder {
     return this.add('sigmoid', name, [x], this.shape(x));
   }
 
+  /** 2 wide, stride 2, on every spatial axis. */
   maxPool(name: string, x: string): string {
-    const [n, h, w, c] = this.shape(x);
-    return this.add('maxPool', name, [x], [n, Math.floor(h / 2), Math.floor(w / 2), c]);
+    const [n, ...rest] = this.shape(x);
+    const c = rest.pop()!;
+    return this.add('maxPool', name, [x], [n, ...rest.map((d) => Math.floor(d / 2)), c]);
   }
 
   concat(name: string, xs: string[]): string {
-    const [n, h, w] = this.shape(xs[0]);
-    return this.add('concat', name, xs, [n, h, w, xs.reduce((s, x) => s + this.shape(x)[3], 0)]);
+    const first = this.shape(xs[0]);
+    return this.add('concat', name, xs, [...first.slice(0, -1), xs.reduce((s, x) => s + this.shape(x).at(-1)!, 0)]);
   }
 
   dice(name: string, p: string, target: string): string {
     return this.add('dice', name, [p, target], [1]);
   }
 }
+
+const product = (xs: readonly number[]) => xs.reduce((p, d) => p * d, 1);
 
 export interface UNetGraphOptions {
   batch: number;
@@ -148,11 +158,21 @@ export interface UNetGraphOptions {
 
 /** dn.models.unet (batch norm, transposed up-convolutions, sigmoid) and its Dice loss. */
 export function unetGraph(o: UNetGraphOptions): NetGraph {
+  return uNetGraphOf(`unet f${o.features} d${o.depth}`, [o.size, o.size], o);
+}
+
+/** dn.models.unet3d at its defaults' layers (BatchNorm3d, 2x2x2 up-convolutions, sigmoid) on cubes of side `size`, and its Dice loss. */
+export function unet3dGraph(o: UNetGraphOptions): NetGraph {
+  return uNetGraphOf(`unet3d f${o.features} d${o.depth}`, [o.size, o.size, o.size], o);
+}
+
+/** The U-Net's graph on inputs of the given spatial sides: the two U-Nets have one layout. */
+function uNetGraphOf(name: string, sides: number[], o: UNetGraphOptions): NetGraph {
   const cin = o.inChannels ?? 3;
   const cout = o.outChannels ?? 1;
-  const b = new GraphBuilder(`unet f${o.features} d${o.depth}`, [
-    ['x', [o.batch, o.size, o.size, cin]],
-    ['target', [o.batch, o.size, o.size, cout]],
+  const b = new GraphBuilder(name, [
+    ['x', [o.batch, ...sides, cin]],
+    ['target', [o.batch, ...sides, cout]],
   ]);
   const block = (prefix: string, name: string, x: string, width: number) => {
     let h = x;

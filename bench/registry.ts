@@ -15,6 +15,7 @@ import { poolFamily } from './cases/pool.js';
 import { reduceFamily } from './cases/reduce.js';
 import { softmaxFamily } from './cases/softmax.js';
 import { unetTrainCases } from './cases/unet-train.js';
+import { unet3dTrainCases } from './cases/unet3d-train.js';
 import { upsampleFamily } from './cases/upsample.js';
 import { vggForwardCases } from './cases/vgg-forward.js';
 import { volumeFamily } from './cases/volume.js';
@@ -66,5 +67,5 @@ export async function loadCases(scale: number, filter: CaseFilter = {}): Promise
 
 /** The end-to-end cases (group 'e2e'): U-Net training steps, then VGG16 forwards, two batch sizes each. */
 export function loadE2eCases(scale: number, filter: CaseFilter = {}): E2eCase[] {
-  return [...unetTrainCases(scale), ...vggForwardCases(scale)].filter((c) => keepCase(c, filter));
+  return [...unetTrainCases(scale), ...vggForwardCases(scale), ...unet3dTrainCases(scale)].filter((c) => keepCase(c, filter));
 }

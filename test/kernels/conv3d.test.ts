@@ -41,6 +41,13 @@ const CASES: [string, number[], number[], Conv3dOptions, boolean][] = [
   ['padding 1, stride 2 (PyTorch)', [2, 6, 5, 6, 2], [3, 3, 3, 2, 2], { padding: 1, stride: 2 }, true],
   ["1x3x3 'same' (a 2-D conv a plane)", [1, 4, 5, 5, 3], [1, 3, 3, 3, 2], { padding: 'same' }, true],
   ["2x1x1 'valid', padding [1, 0, 0]", [2, 3, 4, 4, 2], [2, 1, 1, 2, 3], { padding: [1, 0, 0] }, false],
+  // Depth stride 1 takes a tap's result shifted: here no tap's planes cover all four output
+  // planes, so the bias is added after the sum.
+  ['2x1x1, padding [1, 0, 0], with bias', [2, 3, 4, 4, 2], [2, 1, 1, 2, 3], { padding: [1, 0, 0] }, true],
+  ["3x3x3 'valid' stride [1, 2, 1], with bias (kd − 1 planes of each tap unused)", [2, 6, 5, 5, 2], [3, 3, 3, 2, 3], { stride: [1, 2, 1] }, true],
+  ['padding [2, 1, 1] on a 3-plane volume (taps reaching past both ends)', [1, 3, 4, 4, 2], [3, 3, 3, 2, 2], { padding: [2, 1, 1] }, true],
+  // One plane: the outer taps read only padding and are left out (a 3-D U-Net's bottleneck at 1 plane).
+  ["3x3x3 'same' on one plane", [2, 1, 3, 3, 2], [3, 3, 3, 2, 3], { padding: 'same' }, true],
 ];
 
 describe('conv3d', () => {
@@ -63,6 +70,8 @@ describe('conv3d', () => {
   for (const [name, xShape, wShape, opts] of [
     ["3x3x3 'same'", [1, 3, 4, 3, 2], [3, 3, 3, 2, 2], { padding: 'same' }],
     ['stride [2, 1, 2], padding 1', [2, 4, 3, 4, 1], [3, 2, 3, 1, 2], { stride: [2, 1, 2], padding: 1 }],
+    // The outer taps left out: their weights' gradient must come out 0, the centre's in full.
+    ["3x3x3 'same' on one plane", [2, 1, 3, 3, 2], [3, 3, 3, 2, 2], { padding: 'same' }],
   ] as [string, number[], number[], Conv3dOptions][]) {
     it(`${name}: gradients to x, w and b (gradcheck against the reference)`, async () => {
       const x = fromNd(uniform(size(xShape), 4), xShape, true);
@@ -77,6 +86,28 @@ describe('conv3d', () => {
       for (const t of [x, w, b]) t.dispose();
     });
   }
+
+  it("keeps no copy of the input for its backward at depth stride 1: what a training step holds after the forward is the output and the weight's taps", async () => {
+    const [xShape, wShape] = [[2, 8, 8, 8, 8], [3, 3, 3, 8, 4]];
+    const x = fromNd(uniform(size(xShape), 7), xShape, true);
+    const w = fromNd(uniform(size(wShape), 8), wShape, true);
+    await dn.sync();
+    const before = dn.memory().bytesInUse;
+    const y = conv3d(x, w, null, { padding: 'same' });
+    await dn.sync();
+    const held = dn.memory().bytesInUse - before;
+    // y (2·8·8·8·4 floats) and the three [3, 3, 8, 4] tap slices conv2d saves, in the pool's
+    // size classes; a copy of x per tap would add 3 · 32 KiB.
+    const xBytes = 4 * size(xShape);
+    expect(held, `held ${held} bytes, x is ${xBytes}`).toBeLessThan(4 * size([...y.shape]) + 4 * size(wShape) + xBytes / 2);
+    const loss = dn.scope(() => {
+      const l = dn.sum(y);
+      l.backward();
+      return l;
+    });
+    expect(x.grad!.shape).toEqual(xShape);
+    for (const t of [x, w, y, loss]) t.dispose();
+  });
 
   it('an empty batch gives an empty result', async () => {
     const x = dn.zeros([0, 4, 4, 4, 2]);

@@ -1,0 +1,93 @@
+// One 3-D U-Net training step: forward, soft Dice loss, backward, Adam, on a batch of volumes:
+// dn.models.unet3d (features 16, depth 3, BatchNorm3d, 2x2x2 transposed up-convolutions, sigmoid;
+// 3 input channels, the LGG slices' MRI sequences) with diceLoss and optim.Adam. Batch 2 of 128³
+// volumes (nnU-Net's 3d_fullres patch) with sides divided by --scale, kept a multiple of 8 and at
+// least 16, so the bottleneck is 2³ or more and batch norm has more than one value a channel.
+// Timed and its memory held against the minimum, dawnet alone: TensorFlow.js 4.22 cannot train
+// this network. tf.conv3dTranspose has no gradient in tfjs-core ("gradient function not found for
+// Conv3DBackpropInputV2"), and the same network with the up-convolution written as
+// tf.conv2dTranspose per depth tap (2026-11-28, lavapipe, 16³) ran, its first two losses within
+// 1e-3 of dawnet's, but left every decoder convolution's and up-convolution's weights where they
+// started after two Adam steps, where dawnet's moved them as its gradients say (checked against
+// central differences of its loss, 1-7% in float32): a step whose time would not be of the same
+// work.
+
+import * as dn from '../../src/index.js';
+import { dims, hostData } from '../case.js';
+import type { DawnetSide, E2eCase } from '../e2e.js';
+import { unet3dGraph } from '../memory.js';
+import { readWeights, type Batch } from './unet-train.js';
+
+const FEATURES = 16;
+const DEPTH = 3;
+const BATCH = 2;
+const LR = 1e-3;
+const SMOOTH = 1;
+
+/** 128 / scale, a multiple of 2^depth, at least 2·2^depth. */
+export function volumeSide(scale: number): number {
+  const step = 2 ** DEPTH;
+  return Math.max(2 * step, Math.round(128 / scale / step) * step);
+}
+
+function volumeData(side: number, seed: number): Batch {
+  const xShape = [BATCH, side, side, side, 3];
+  const targetShape = [BATCH, side, side, side, 1];
+  const x = hostData({ name: 'x', shape: xShape }, seed);
+  const target = hostData({ name: 'target', shape: targetShape }, seed + 1).map((v) => (v > 0 ? 1 : 0));
+  return { x, target, xShape, targetShape };
+}
+
+function dawnetSide(data: Batch, seed: number): DawnetSide {
+  dn.setInitSeed(seed);
+  const model = dn.models.unet3d({ features: FEATURES, depth: DEPTH, inChannels: 3 });
+  const optimizer = new dn.optim.Adam(model.trainableParameters(), { lr: LR });
+  const x = dn.tensor(data.x, data.xShape);
+  const target = dn.tensor(data.target, data.targetShape);
+  let loss: dn.Tensor | null = null;
+  return {
+    step: () => {
+      loss?.dispose();
+      loss = dn.scope(() => {
+        const l = dn.diceLoss(model.forward(x), target, { smooth: SMOOTH });
+        dn.keep(l);
+        l.backward();
+        return l;
+      });
+      optimizer.step();
+      optimizer.zeroGrad();
+    },
+    last: async () => (loss ? loss.toArray() : new Float32Array(0)),
+    weights: () => readWeights(model),
+    dispose: () => {
+      loss?.dispose();
+      x.dispose();
+      target.dispose();
+      optimizer.dispose();
+      model.dispose();
+    },
+  };
+}
+
+/** The 3-D U-Net's step at batch 2 (one case: a GPU run's budget goes further on the 2-D rows). */
+export function unet3dTrainCases(scale: number): E2eCase[] {
+  const side = volumeSide(scale);
+  let data: Batch | null = null;
+  const get = () => (data ??= volumeData(side, 700));
+  return [
+    {
+      id: `unet3d.train/b${BATCH}`,
+      group: 'e2e',
+      shape: `${dims([BATCH, side, side, side, 3])} f${FEATURES} d${DEPTH}`,
+      batch: BATCH,
+      mode: 'train',
+      graph: unet3dGraph({ batch: BATCH, size: side, features: FEATURES, depth: DEPTH }),
+      dawnet: () => dawnetSide(get(), 9),
+      alone: true,
+      // No peer to check the step against.
+      checkSteps: 0,
+      tolerance: 0,
+      note: 'volumes; dawnet alone (tfjs 4.22 cannot train this network: see bench/cases/unet3d-train.ts); dawnet also updates the batch norm running statistics',
+    },
+  ];
+}
