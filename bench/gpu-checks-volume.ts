@@ -19,6 +19,13 @@ export function volumeChecks(): GpuCheck[] {
       cpu: ([x, w]) => ({ y: conv3dRef(x, w, null, [2, 2, 2], [7, 6, 9].map((s) => samePadding(s, 3, 2))), grads: [] }),
     },
     {
+      // Depth stride 1, a 3-D U-Net's conv: each tap convolves every plane, its result shifted.
+      name: "conv3d [2,6,8,7,16] 3x3x3 ->16 'same' with bias",
+      inputs: [{ shape: [2, 6, 8, 7, 16] }, { shape: [3, 3, 3, 16, 16] }, { shape: [16] }],
+      gpu: ([x, w, b]) => dn.conv3d(x, w, b, { padding: 'same' }),
+      cpu: ([x, w, b]) => ({ y: conv3dRef(x, w, b, [1, 1, 1], [[1, 1], [1, 1], [1, 1]]), grads: [] }),
+    },
+    {
       name: 'convTranspose3d [2,3,5,4,16] 2x2x2 stride 2 ->8',
       inputs: [{ shape: [2, 3, 5, 4, 16] }, { shape: [2, 2, 2, 8, 16] }],
       gpu: ([x, w]) => dn.convTranspose3d(x, w, null, { stride: 2 }),
