@@ -81,7 +81,11 @@ export interface UnetSize {
 
 function dawnetSide(data: Batch, seed: number, net: UnetSize): DawnetSide {
   dn.setInitSeed(seed);
-  const model = dn.models.unet(net);
+  return diceTrainingSide(dn.models.unet(net), data);
+}
+
+/** dawnet's side of a segmentation step: `model` on the batch, soft Dice (smoothing 1), Adam; the model is the side's to dispose. */
+export function diceTrainingSide(model: dn.Module, data: Batch): DawnetSide {
   const optimizer = new dn.optim.Adam(model.trainableParameters(), { lr: LR });
   const x = dn.tensor(data.x, data.xShape);
   const target = dn.tensor(data.target, data.targetShape);

@@ -16,13 +16,11 @@ import * as dn from '../../src/index.js';
 import { dims, hostData } from '../case.js';
 import type { DawnetSide, E2eCase } from '../e2e.js';
 import { unet3dGraph } from '../memory.js';
-import { readWeights, type Batch } from './unet-train.js';
+import { diceTrainingSide, type Batch } from './unet-train.js';
 
 const FEATURES = 16;
 const DEPTH = 3;
 const BATCH = 2;
-const LR = 1e-3;
-const SMOOTH = 1;
 
 /** 128 / scale, a multiple of 2^depth, at least 2·2^depth. */
 export function volumeSide(scale: number): number {
@@ -40,33 +38,7 @@ function volumeData(side: number, seed: number): Batch {
 
 function dawnetSide(data: Batch, seed: number): DawnetSide {
   dn.setInitSeed(seed);
-  const model = dn.models.unet3d({ features: FEATURES, depth: DEPTH, inChannels: 3 });
-  const optimizer = new dn.optim.Adam(model.trainableParameters(), { lr: LR });
-  const x = dn.tensor(data.x, data.xShape);
-  const target = dn.tensor(data.target, data.targetShape);
-  let loss: dn.Tensor | null = null;
-  return {
-    step: () => {
-      loss?.dispose();
-      loss = dn.scope(() => {
-        const l = dn.diceLoss(model.forward(x), target, { smooth: SMOOTH });
-        dn.keep(l);
-        l.backward();
-        return l;
-      });
-      optimizer.step();
-      optimizer.zeroGrad();
-    },
-    last: async () => (loss ? loss.toArray() : new Float32Array(0)),
-    weights: () => readWeights(model),
-    dispose: () => {
-      loss?.dispose();
-      x.dispose();
-      target.dispose();
-      optimizer.dispose();
-      model.dispose();
-    },
-  };
+  return diceTrainingSide(dn.models.unet3d({ features: FEATURES, depth: DEPTH, inChannels: 3 }), data);
 }
 
 /** The 3-D U-Net's step at batch 2 (one case: a GPU run's budget goes further on the 2-D rows). */

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
+import { stepState } from '../helpers/step-state.js';
 import { uniform } from '../helpers/rng.js';
 
 useGpu();
@@ -12,26 +13,10 @@ useGpu();
 async function trainingStep(checkpoint: boolean, attention = false) {
   dn.setInitSeed(21);
   const net = dn.models.unet({ features: 4, depth: 2, checkpoint, attention });
-  net.train();
   const x = fromNd(uniform(2 * 32 * 32 * 3, 1, 0, 1), [2, 32, 32, 3]);
   const y = fromNd(uniform(2 * 32 * 32, 2).map((v) => (v > 0.3 ? 1 : 0)), [2, 32, 32, 1]);
-  await dn.sync();
-  const before = dn.memory().bytesInUse;
-  dn.resetPeakMemory();
-  const loss = dn.scope(() => {
-    const l = dn.diceLoss(net.forward(x), y);
-    l.backward();
-    return l;
-  });
-  const peak = dn.memory().peakBytesInUse - before;
-  const out = {
-    loss: await loss.item(),
-    grads: await Promise.all(net.parameters().map((p) => p.grad!.toArray())),
-    state: await Promise.all([...net.stateDict().values()].map((t) => t.toArray())),
-    peak,
-  };
-  for (const t of [x, y, loss]) t.dispose();
-  net.dispose();
+  const out = await stepState(net, x, y);
+  for (const t of [x, y]) t.dispose();
   return out;
 }
 

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import { ballVolumes, diceSteps } from '../helpers/dice-steps.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
+import { stepState } from '../helpers/step-state.js';
 import { uniform } from '../helpers/rng.js';
 
 useGpu();
@@ -94,27 +95,9 @@ describe('unet3d', () => {
   it('checkpoint: a training step gives the plain model\'s loss, gradients and statistics bit for bit, with a lower peak', async () => {
     const x = fromNd(uniform(2 * 8 * 8 * 8 * 2, 3, 0, 1), [2, 8, 8, 8, 2]);
     const y = fromNd(uniform(2 * 512, 4).map((v) => (v > 0.3 ? 1 : 0)), [2, 8, 8, 8, 1]);
-    const step = async (checkpoint: boolean, norm: 'batch' | 'instance') => {
+    const step = (checkpoint: boolean, norm: 'batch' | 'instance') => {
       dn.setInitSeed(31);
-      const net = dn.models.unet3d({ features: 4, depth: 2, inChannels: 2, norm, checkpoint });
-      net.train();
-      await dn.sync();
-      const before = dn.memory().bytesInUse;
-      dn.resetPeakMemory();
-      const loss = dn.scope(() => {
-        const l = dn.diceLoss(net.forward(x), y);
-        l.backward();
-        return l;
-      });
-      const out = {
-        peak: dn.memory().peakBytesInUse - before,
-        loss: await loss.item(),
-        grads: await Promise.all(net.parameters().map((p) => p.grad!.toArray())),
-        state: await Promise.all([...net.stateDict().values()].map((t) => t.toArray())),
-      };
-      loss.dispose();
-      net.dispose();
-      return out;
+      return stepState(dn.models.unet3d({ features: 4, depth: 2, inChannels: 2, norm, checkpoint }), x, y);
     };
     for (const norm of ['batch', 'instance'] as const) {
       const plain = await step(false, norm);
