@@ -38,13 +38,7 @@ async function predictSamples(c: TrainConfig, model: Module, slices: LggSlice[],
   const decoded = await Promise.all(slices.map((s) => loadSlice(s, size)));
   const images = new Float32Array(decoded.length * size * size * 3);
   decoded.forEach((d, i) => images.set(d.image, i * size * size * 3));
-  const input = Float32Array.from(images);
-  if (c.normalize === 'zscore') zscoreImages(input, decoded.length, size * size, 3);
-  if (c.normalize === 'zscore-volume') {
-    const stats = await volumeStats(volumeSlices, size);
-    slices.forEach((s, i) => applyStats(input.subarray(i * size * size * 3, (i + 1) * size * size * 3), size * size, stats.get(s.patient)!));
-  }
-  const { out, heat } = (c.volumeDepth ?? 0) > 0 ? await fromVolumes(c, model, slices, volumeSlices) : await forwardSlices(c, model, input, decoded.length);
+  const { out, heat } = (c.volumeDepth ?? 0) > 0 ? await fromVolumes(c, model, slices, volumeSlices) : await forwardSlices(c, model, await normalised(c, images, slices, volumeSlices), decoded.length);
   return decoded.map((d, i) => {
     const image = images.subarray(i * size * size * 3, (i + 1) * size * size * 3);
     if (c.task === 'classify') {
@@ -54,6 +48,18 @@ async function predictSamples(c: TrainConfig, model: Module, slices: LggSlice[],
     const pred = out.subarray(i * size * size, (i + 1) * size * size);
     return { image, height: size, width: size, truth: d.mask, pred, caption: `${slices[i].id}: ${sliceDiceText(pred, d.mask, c.emptyPolicy)}` };
   });
+}
+
+/** A copy of the slices' `images` normalised as the run trained. */
+async function normalised(c: TrainConfig, images: Float32Array, slices: LggSlice[], volumeSlices: LggSlice[]): Promise<Float32Array> {
+  const plane = c.size * c.size;
+  const input = Float32Array.from(images);
+  if (c.normalize === 'zscore') zscoreImages(input, slices.length, plane, 3);
+  if (c.normalize === 'zscore-volume') {
+    const stats = await volumeStats(volumeSlices, c.size);
+    slices.forEach((s, i) => applyStats(input.subarray(i * plane * 3, (i + 1) * plane * 3), plane, stats.get(s.patient)!));
+  }
+  return input;
 }
 
 /** The model's output for the slices `input` holds; a classifier's Grad-CAM maps with it. */

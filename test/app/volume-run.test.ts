@@ -53,6 +53,10 @@ describe('train segment --volume-depth', () => {
     const split = JSON.parse(readFileSync(join(out, 'split.json'), 'utf8'));
     expect(result.test!.json.slices).toBe(split.patients.test.length * 6);
 
+    // The report's validation samples, taken from their volumes' predictions.
+    const report = readFileSync(join(out, 'report.html'), 'utf8');
+    const valPatient = split.patients.val[0] as string;
+    expect(report).toMatch(new RegExp(`${valPatient}_\\d+_\\d+: Dice \\d\\.\\d{3}|${valPatient}_\\d+_\\d+: Dice n/a`));
     const evaluated = await runEval(out, { log: quiet });
     expect(evaluated.json.slices).toBe(split.patients.test.length * 6);
     expect(evaluated.set.volumes!.length).toBe(split.patients.test.length * 6);
