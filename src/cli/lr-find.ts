@@ -19,6 +19,7 @@ import { configFromFlags, trainSpec, validateTrainConfig } from './train.js';
 const MODEL_AND_DATA = [
   'data', 'batch', 'size', 'optimizer', 'loss', 'seed', 'augment', 'split', 'test-fraction', 'val-fraction',
   'features', 'depth', 'attention', 'norm', 'width-scale', 'weights', 'normalize', 'limit', 'workers', 'strict',
+  'volume-depth', 'patches-per-volume',
 ] as const;
 
 export const lrFindSpec: CommandSpec = {

@@ -22,6 +22,12 @@ describe('lr-find flags', () => {
     expect([t.steps, t.minLr, t.maxLr, t.config.out, t.config.widthScale, t.config.loss]).toEqual([40, 1e-5, 0.1, 'o', 0.125, 'bce']);
   });
 
+  it("takes --volume-depth: the range test of the 3-D U-Net on volume patches, as train would build it", () => {
+    const s = settingsOf(['segment', '--data', 'd', '--size', '32', '--depth', '2', '--volume-depth', '8', '--patches-per-volume', '3']);
+    expect(s.config).toMatchObject({ volumeDepth: 8, patchesPerVolume: 3, normalize: 'zscore-volume' });
+    expect(() => settingsOf(['segment', '--data', 'd', '--depth', '2', '--volume-depth', '6'])).toThrow(/--volume-depth 6 must be a multiple of 4/);
+  });
+
   it('refuses bad flags with a one-line UsageError naming the flag', () => {
     const cases: [string[], RegExp][] = [
       [['segment', '--data', 'd', '--steps', '1'], /--steps/],
