@@ -147,6 +147,23 @@ describe('train segment --volume-depth', () => {
     expect(() => checkSameInput('a', c, 'b', flat)).toThrow(/ensemble: b was trained on slices \(a 2-D U-Net\) and a on volume patches of 4 planes/);
   }, 120_000);
 
+  it('a 3-D run stopped part-way through an epoch resumes as if never stopped: the same weights, Adam and metrics', async () => {
+    // 3 training patients x 2 patches, 2 a batch: 3 batches an epoch; stopped after the second epoch's first.
+    const flags = { epochs: 3, 'patches-per-volume': 2, augment: 'hflip+elastic' };
+    const whole = join(work, 'whole');
+    await runTraining(configFromFlags('segment', flagsFor(whole, flags)), { log: quiet });
+    const cut = join(work, 'cut');
+    const signal = { stop: false };
+    const first = await runTraining(configFromFlags('segment', flagsFor(cut, flags)), { log: quiet, signal, onBatch: (p) => void (p.epoch === 1 && p.batch === 1 && (signal.stop = true)) });
+    expect(first.interrupted).toBe(true);
+    const logs: string[] = [];
+    await runTraining(configFromFlags('segment', flagsFor(cut, flags)), { log: (m) => logs.push(m) }, true);
+    expect(logs.some((l) => l.startsWith(`resume: continuing ${cut} from epoch 2 of 3, after its first 1 batches`))).toBe(true);
+    expect(readFileSync(join(cut, 'last.safetensors')).equals(readFileSync(join(whole, 'last.safetensors')))).toBe(true);
+    const metrics = (run: string) => readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => ({ ...JSON.parse(l), seconds: 0 }));
+    expect(metrics(cut)).toEqual(metrics(whole));
+  }, 300_000);
+
   it("--norm instance and --checkpoint-activations build nnU-Net's norm and a checkpointed 3-D U-Net, recorded in the architecture", () => {
     const config = configFromFlags('segment', flagsFor(join(work, 'x'), { norm: 'instance', 'checkpoint-activations': true }));
     validateTrainConfig(config, false);
