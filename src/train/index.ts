@@ -17,7 +17,7 @@ export type { BinaryReport, Confusion, SegmentationReport, EmptyPolicy, SurfaceR
 export { surfaceDistance } from './surface-distance.js';
 export type { SurfaceDistance } from './surface-distance.js';
 export { predictWithTta, TtaModel, TTA_MODES } from './tta.js';
-export { slidingWindowDepth, windowStarts } from './sliding-window.js';
+export { slidingWindowDepth, windowStarts, windowWeights } from './sliding-window.js';
 export type { SlidingWindowOptions } from './sliding-window.js';
 export { EnsembleModel } from './ensemble.js';
 export type { TtaMode } from './tta.js';

@@ -1,15 +1,17 @@
 // Whole-volume prediction with a model trained on patches of a few planes (a 3-D U-Net on
 // lggVolumeDataset's patches): windows of `window` planes, `stride` apart along depth, the last
 // ending at the volume's last plane, each plane's output the mean over the windows that hold it
-// (nnU-Net's sliding window along one axis, with uniform weights). A volume thinner than the
-// window is padded with zero planes after its last, and the output cropped back.
+// (nnU-Net's sliding window along one axis; uniform weights, or nnU-Net's Gaussian importance
+// weighting). A volume thinner than the window is padded with zero planes after its last, and the
+// output cropped back.
 //
-// The windows' outputs are padded to the volume's depth at their place and summed on the GPU, then
-// scaled plane by plane by 1 / (windows holding it), counted on the host. Memory: the sum, one
+// The windows' outputs (times their planes' weights) are padded to the volume's depth at their
+// place and summed on the GPU, then scaled plane by plane by 1 / (the weights of the windows
+// holding it), summed on the host. Memory: the sum, one
 // window's input and output, beyond the model's own.
 
 import { ArgumentError, ShapeError } from '../errors.js';
-import { describeValue, expectNumber, expectTensor } from '../graph/args.js';
+import { describeValue, expectChoice, expectNumber, expectTensor } from '../graph/args.js';
 import { scope } from '../graph/scope.js';
 import { tensor, type Tensor } from '../graph/tensor.js';
 import { arithmetic } from '../kernels/elementwise.js';
@@ -21,6 +23,27 @@ export interface SlidingWindowOptions {
   window: number;
   /** Planes between windows' starts; default half the window (rounded up), nnU-Net's overlap. */
   stride?: number;
+  /**
+   * How a plane's windows are averaged: 'uniform' (the default, each window alike) or 'gaussian'
+   * (nnU-Net's importance weighting: a window's plane z weighs exp(−(z − c)² / 2σ²) about its
+   * centre c, σ = window / 8, so a plane leans on the windows it lies deep inside, whose context
+   * reaches furthest both ways).
+   */
+  weighting?: 'uniform' | 'gaussian';
+}
+
+/**
+ * Each plane's weight within a window: 1 ('uniform'), or the Gaussian about the window's centre
+ * (σ = window / 8, nnU-Net's sigma_scale), scaled to 1 at the centre and floored at its smallest
+ * value above 0, as nnU-Net floors its map, so that no plane's weights sum to 0 in float32.
+ */
+export function windowWeights(window: number, weighting: 'uniform' | 'gaussian'): Float32Array {
+  if (weighting === 'uniform') return new Float32Array(window).fill(1);
+  const sigma = window / 8;
+  const centre = (window - 1) / 2;
+  const w = Float32Array.from({ length: window }, (_, z) => Math.exp(-((z - centre) ** 2) / (2 * sigma * sigma)));
+  const floor = Math.min(...w.filter((v) => v > 0));
+  return w.map((v) => Math.max(v, floor));
 }
 
 /** The windows' first planes over a depth of d: 0, stride, ..., and d − window last. */
@@ -48,6 +71,8 @@ export function slidingWindowDepth(model: Module | ((x: Tensor) => Tensor), x: T
   expectNumber(op, 'window', window, { integer: true, min: 1 });
   const stride = options.stride ?? Math.ceil(window / 2);
   expectNumber(op, 'stride', stride, { integer: true, min: 1, max: window });
+  const weighting = options.weighting ?? 'uniform';
+  expectChoice(op, 'weighting', weighting, ['uniform', 'gaussian'], false);
   const depth = x.shape[1];
   return scope(() => {
     if (depth <= window) {
@@ -56,16 +81,18 @@ export function slidingWindowDepth(model: Module | ((x: Tensor) => Tensor), x: T
       return depth === window ? y : depthPlanes(y, 0, 1, depth);
     }
     const starts = windowStarts(depth, window, stride);
-    const count = new Float32Array(depth);
+    const weights = windowWeights(window, weighting);
+    const perWindow = weighting === 'uniform' ? null : tensor(weights, [1, window, 1, 1, 1]);
+    const total = new Float64Array(depth);
     let sum: Tensor | null = null;
     for (const s of starts) {
       const y = forward(depthPlanes(x, s, 1, window));
       checkOutput(op, y, x, window);
-      const placed = padDepth(y, s, depth - s - window);
+      const placed = padDepth(perWindow ? arithmetic('mul', y, perWindow) : y, s, depth - s - window);
       sum = sum ? arithmetic('add', sum, placed) : placed;
-      for (let z = s; z < s + window; z++) count[z]++;
+      for (let z = s; z < s + window; z++) total[z] += weights[z - s];
     }
-    const scale = tensor(count.map((c) => 1 / c), [1, depth, 1, 1, 1]);
+    const scale = tensor(Float32Array.from(total, (t) => 1 / t), [1, depth, 1, 1, 1]);
     return arithmetic('mul', sum!, scale);
   });
 }

@@ -40,6 +40,35 @@ describe('slidingWindowDepth', () => {
     }
   });
 
+  it("'gaussian': each plane the mean of its windows weighted by nnU-Net's Gaussian about each window's centre (σ = window / 8)", async () => {
+    const depth = 14;
+    const [window, stride] = [8, 4];
+    const starts = dn.train.windowStarts(depth, window, stride);
+    expect(starts).toEqual([0, 4, 6]);
+    // The weights as nnU-Net builds them: 1 at the centre, symmetric, floored at the smallest.
+    const g = Array.from({ length: window }, (_, z) => Math.exp(-((z - 3.5) ** 2) / (2 * 1 * 1)));
+    const weights = dn.train.windowWeights(window, 'gaussian');
+    weights.forEach((w, z) => expect(w).toBeCloseTo(Math.max(g[z], Math.min(...g)), 6));
+    expect([...dn.train.windowWeights(3, 'uniform')]).toEqual([1, 1, 1]);
+    const data = uniform(depth * PLANE, 3);
+    const x = fromNd(data, [1, depth, H, W, C]);
+    let k = 0;
+    const y = track(dn.train.slidingWindowDepth((p: dn.Tensor) => dn.addScalar(p, 10 ** k++), x, { window, stride, weighting: 'gaussian' }));
+    const got = await y.toArray();
+    for (let i = 0; i < got.length; i++) {
+      const z = Math.floor(i / PLANE);
+      const held = starts.map((s, j) => [s, j]).filter(([s]) => z >= s && z < s + window);
+      const weight = (s: number) => Math.max(g[z - s], Math.min(...g));
+      const want = data[i] + held.reduce((a, [s, j]) => a + weight(s) * 10 ** j, 0) / held.reduce((a, [s]) => a + weight(s), 0);
+      expect(Math.abs(got[i] - want), `voxel ${i} (plane ${z})`).toBeLessThanOrEqual(2e-5 * Math.abs(want));
+    }
+    // Uniform weighting would give plane 5 (in windows 0 and 1, marked 1 and 10) the plain mean
+    // 5.5 over x; the Gaussian leans on window 0, whose centre it is nearer (1.5 planes, not 2.5).
+    const plane5 = got[5 * PLANE] - data[5 * PLANE];
+    expect(plane5).toBeLessThan(3);
+    expect(() => dn.train.slidingWindowDepth((p: dn.Tensor) => p, x, { window, weighting: 'cosine' as never })).toThrow(/slidingWindowDepth: weighting must be 'uniform' or 'gaussian'/);
+  });
+
   it('a volume thinner than the window is padded with zero planes after its last and cropped back', async () => {
     const data = uniform(3 * PLANE, 2);
     const x = fromNd(data, [1, 3, H, W, C]);
