@@ -11,6 +11,10 @@
 // (every up-convolution's weight, the two deepest decoder blocks but one bias, decoder 1's first
 // conv) and moved the rest about half as far as dawnet's, whose gradients agree with central
 // differences of its loss (1-7% in float32): a step whose time would not be of the same work.
+// Traced at 8³ (features 4, depth 2): tfjs's second encoder output read back correctly after its
+// pooling, but at the decoder it held the up-convolution's values (its buffer handed out again
+// while the skip still referred to it), and every gradient but the head's bias came out 0. The ops
+// in isolation, and short chains of them, kept the skip intact; the cause is not found.
 
 import * as dn from '../../src/index.js';
 import { dims, hostData } from '../case.js';
