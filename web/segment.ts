@@ -98,6 +98,11 @@ function readCheckpoint(bytes: Uint8Array, file: string): Checkpoint {
     }
     return { arch, depth: CLASSIFIER_DEPTH, input: { ...input, size: arch.inputSize } };
   }
+  if (a?.name === 'unet3d') {
+    // A volume model: the panel runs slice by slice, and a window of planes is not a slice.
+    const planes = (a as { patchDepth?: unknown }).patchDepth;
+    throw new dn.FormatError(`${file}: the checkpoint's model is a 3-D U-Net (unet3d), trained on patches of ${typeof planes === 'number' ? `${planes} planes` : 'planes'}; this panel segments slices one by one, so predict its patients' volumes with \`dawnet predict RUN FOLDER\``);
+  }
   if (!a || a.name !== 'unet') {
     throw new dn.FormatError(`${file}: the checkpoint's model is '${a?.name ?? 'unknown'}', but this panel runs U-Net (segment) and VGG16 classifier (classify) checkpoints only`);
   }

@@ -85,7 +85,7 @@ export function buildModel(c: TrainConfig): RunModel {
   const attention = c.attention === true;
   const volumes = (c.volumeDepth ?? 0) > 0;
   const architecture = volumes
-    ? { name: 'unet3d', features: c.features, depth: c.depth, inChannels: 3, outChannels: 1, norm }
+    ? { name: 'unet3d', features: c.features, depth: c.depth, inChannels: 3, outChannels: 1, norm, patchDepth: c.volumeDepth }
     : { name: 'unet', features: c.features, depth: c.depth, norm, inChannels: 3, outChannels: 1, ...(attention ? { attention } : {}) };
   // Not part of the architecture: the weights are the same either way, only the memory differs.
   const model = volumes

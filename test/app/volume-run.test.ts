@@ -169,7 +169,7 @@ describe('train segment --volume-depth', () => {
     validateTrainConfig(config, false);
     const built = buildModel(config);
     try {
-      expect(built.architecture).toMatchObject({ name: 'unet3d', norm: 'instance', features: 4, depth: 1 });
+      expect(built.architecture).toMatchObject({ name: 'unet3d', norm: 'instance', features: 4, depth: 1, patchDepth: 4 });
       const net = built.model as dn.models.UNet3d;
       expect(net.options).toMatchObject({ norm: 'instance', checkpoint: true });
     } finally {

@@ -227,6 +227,14 @@ describe.skipIf(!hasChromium)('the page in headless Chromium', () => {
     ]);
     await page.waitForSelector('body[data-segment="error"]');
     expect(await page.locator('#segment-error').textContent()).toBe("deeper.safetensors: a U-Net of depth 3, and fold-1.safetensors of depth 2: an ensemble's members must take slices of one size");
+    // A 3-D U-Net's checkpoint (train --volume-depth) is refused, saying where its volumes are predicted.
+    const volumeNet = dn.models.unet3d({ features: 2, depth: 1, inChannels: 3 });
+    const volumePath = join(workDir, 'unet3d.safetensors');
+    await saveCheckpoint(volumePath, volumeNet, null, { architecture: { name: 'unet3d', features: 2, depth: 1, inChannels: 3, outChannels: 1, norm: 'batch', patchDepth: 8 }, seed: 1, task: 'segment' });
+    volumeNet.dispose();
+    await page.setInputFiles('#checkpoint-input', { name: 'unet3d.safetensors', mimeType: 'application/octet-stream', buffer: await readFile(volumePath) });
+    await page.waitForSelector('body[data-segment="error"]');
+    expect(await page.locator('#segment-error').textContent()).toBe('unet3d.safetensors: the checkpoint\'s model is a 3-D U-Net (unet3d), trained on patches of 8 planes; this panel segments slices one by one, so predict its patients\' volumes with `dawnet predict RUN FOLDER`');
     expect(problems).toEqual([]);
     await context.close();
   });
