@@ -14,7 +14,8 @@
 // Traced at 8³ (features 4, depth 2): tfjs's second encoder output read back correctly after its
 // pooling, but at the decoder it held the up-convolution's values (its buffer handed out again
 // while the skip still referred to it), and every gradient but the head's bias came out 0. The ops
-// in isolation, and short chains of them, kept the skip intact; the cause is not found.
+// in isolation, and short chains of them, kept the skip intact, and copying each skip as it is
+// made did not help (the check then failed on the bottleneck's second conv); the cause is not found.
 
 import * as dn from '../../src/index.js';
 import { dims, hostData } from '../case.js';
