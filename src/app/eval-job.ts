@@ -22,6 +22,7 @@ import { postprocessVolumes } from '../train/components.js';
 import { evaluate, type EvalSet } from '../train/fit.js';
 import { binaryReport, segmentationReport, type SegmentationReport, type SurfaceReport } from '../train/metrics.js';
 import { TTA_MODES, TtaModel, type TtaMode } from '../train/tta.js';
+import { WINDOW_WEIGHTINGS, type WindowWeighting } from '../train/sliding-window.js';
 import type { TrainConfig } from './config.js';
 import { evaluationSlices, makeDataset } from './data.js';
 import { lossFor } from './model.js';
@@ -45,6 +46,8 @@ export interface EvalOptions {
   minLesionSize?: number;
   /** Keep only each patient volume's largest predicted lesion, after minLesionSize. */
   keepLargest?: boolean;
+  /** A 3-D run's sliding windows averaged alike ('uniform', the default) or by nnU-Net's Gaussian. */
+  windowWeighting?: WindowWeighting;
 }
 
 /**
@@ -232,11 +235,14 @@ function positionsInVolume(volumes: readonly string[] | undefined, n: number): n
 
 export async function evaluateRun(c: TrainConfig, model: Module, slices: LggSlice[], log: (m: string) => void, opts: EvalOptions = {}): Promise<EvalResult> {
   refuseForClassify(c, opts);
+  refuseWeightingForSlices(c, opts.windowWeighting);
   if ((c.volumeDepth ?? 0) > 0) {
     // A 3-D run: whole volumes by sliding windows, scored slice by slice as a 2-D run.
-    const v = await predictVolumeSet(c, model, slices, opts.tta ?? 'none');
-    log(`volumes: ${new Set(v.set.volumes).size} predicted whole, windows of ${c.volumeDepth} planes ${Math.ceil(c.volumeDepth! / 2)} apart`);
-    return scoreSet(c, v.set, v.loss, v.slices, log, opts);
+    const weighting = opts.windowWeighting ?? 'uniform';
+    const v = await predictVolumeSet(c, model, slices, opts.tta ?? 'none', weighting);
+    log(`volumes: ${new Set(v.set.volumes).size} predicted whole, windows of ${c.volumeDepth} planes ${Math.ceil(c.volumeDepth! / 2)} apart, ${weighting} weights`);
+    const result = scoreSet(c, v.set, v.loss, v.slices, log, opts);
+    return { ...result, json: { ...result.json, windowWeighting: weighting } };
   }
   const { loss, set } = await predictSet(c, model, slices, opts.tta ?? 'none');
   return scoreSet(c, set, loss, slices, log, opts);
@@ -283,6 +289,13 @@ function scoreSet(c: TrainConfig, set: EvalSet, testLoss: number, slices: LggSli
   return { json, table, set: scored };
 }
 
+/** Window weighting asked of a run of slices (2-D): an ArgumentError, before any work. */
+export function refuseWeightingForSlices(c: TrainConfig, weighting: WindowWeighting | undefined): void {
+  if (weighting === 'gaussian' && !((c.volumeDepth ?? 0) > 0)) {
+    throw new ArgumentError(`windowWeighting 'gaussian' weighs a 3-D run's sliding windows (train --volume-depth), and ${c.out} predicts slice by slice`);
+  }
+}
+
 /** Post-processing asked of a classify run: an ArgumentError, before any work. */
 export function refuseForClassify(c: TrainConfig, opts: EvalOptions): void {
   if (c.task === 'classify' && postprocessing(opts)) {
@@ -293,6 +306,7 @@ export function refuseForClassify(c: TrainConfig, opts: EvalOptions): void {
 /** eval's options checked, each fault an ArgumentError naming it (what a caller in code may pass). */
 export function checkEvalOptions(opts: EvalOptions & { data?: string; allPatients?: boolean }): void {
   expectChoice('eval', 'tta', opts.tta, TTA_MODES);
+  expectChoice('eval', 'windowWeighting', opts.windowWeighting, WINDOW_WEIGHTINGS);
   const sp = opts.spacing;
   if (sp !== undefined && !(Array.isArray(sp) && sp.length === 3 && sp.every((d) => Number.isFinite(d) && d > 0))) {
     throw new ArgumentError(`eval: spacing must be three positive numbers [dz, dy, dx], got ${describeValue(sp)}`);
@@ -316,6 +330,7 @@ export async function runEval(runDir: string, opts: EvalRunOptions): Promise<Eva
   checkEvalOptions(opts);
   const c = await readConfig(runDir);
   refuseForClassify(c, opts);
+  refuseWeightingForSlices(c, opts.windowWeighting);
   if (opts.data) c.data = opts.data;
   const files = runFiles(runDir);
   const test = await evaluationSlices(c, runDir, opts.log, opts.allPatients);

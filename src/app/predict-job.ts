@@ -40,6 +40,8 @@ import { fileExists, readConfig, readJson, useRunTuning, writeJson } from './run
 import { loadRunModel } from './run-model.js';
 import { VolumeStacker } from './predict-volumes.js';
 import { predictStack } from './volume-eval.js';
+import { refuseWeightingForSlices } from './eval-job.js';
+import { WINDOW_WEIGHTINGS, type WindowWeighting } from '../train/sliding-window.js';
 import { sliceNumber } from '../io/nifti-stack.js';
 
 export interface Prediction {
@@ -66,6 +68,8 @@ export interface PredictOptions {
   nifti?: boolean;
   /** The volumes' voxel size [dz, dy, dx] in mm, as eval's --spacing (default 1, 1, 1). */
   spacing?: [number, number, number];
+  /** A 3-D run's sliding windows averaged alike ('uniform', the default) or by nnU-Net's Gaussian. */
+  windowWeighting?: WindowWeighting;
 }
 
 /**
@@ -76,6 +80,7 @@ export const PREDICT_CONNECTIVITY = 8;
 
 function checkOptions(opts: PredictOptions): void {
   expectChoice('predict', 'tta', opts.tta, TTA_MODES);
+  expectChoice('predict', 'windowWeighting', opts.windowWeighting, WINDOW_WEIGHTINGS);
   if (opts.minLesionSize !== undefined) expectNumber('predict', 'minLesionSize', opts.minLesionSize, { integer: true, min: 0 });
   if (opts.keepLargest !== undefined && typeof opts.keepLargest !== 'boolean') throw new ArgumentError(`predict: keepLargest must be a boolean, got ${describeValue(opts.keepLargest)}`);
   if (opts.explain !== undefined && typeof opts.explain !== 'boolean') throw new ArgumentError(`predict: explain must be a boolean, got ${describeValue(opts.explain)}`);
@@ -243,18 +248,19 @@ interface SliceOptions {
   keepLargest: boolean;
   explain: boolean;
   volumes: VolumeStacker | null;
+  weighting: WindowWeighting;
 }
 
 /** Each slice through `model`: classify, p(tumour); segment, the three PNGs and the pixel count. */
 async function predictSlices(model: Module, groups: readonly InputGroup[], outDir: string, log: (m: string) => void, c: TrainConfig, opts: SliceOptions): Promise<Prediction[]> {
-  const { tta, minLesionSize, keepLargest, explain, volumes } = opts;
+  const { tta, minLesionSize, keepLargest, explain, volumes, weighting } = opts;
   const folderOf = new Map(groups.flatMap((g) => g.slices.map((path) => [path, g.folder] as const)));
   const postprocessing = minLesionSize > 0 || keepLargest;
   const size = c.size;
   const results: Prediction[] = [];
   const names = outputNames(groups.flatMap((g) => g.slices));
   let done = 0;
-  for await (const { path, rgb, out, map } of predictedSlices(model, groups, c, tta, explain && c.task === 'classify')) {
+  for await (const { path, rgb, out, map } of predictedSlices(model, groups, c, tta, explain && c.task === 'classify', weighting)) {
     const name = names[done++]!;
     if (c.task === 'classify') {
       const outputs = map ? [`${outDir}/${name}_gradcam.png`] : [];
@@ -303,7 +309,7 @@ interface PredictedSlice {
  * run's (volumeDepth > 0) a patient folder at a time, its slices stacked by slice number (a
  * missing number a blank plane) and predicted whole by sliding windows, as eval does.
  */
-async function* predictedSlices(model: Module, groups: readonly InputGroup[], c: TrainConfig, tta: TtaMode, explain: boolean): AsyncGenerator<PredictedSlice> {
+async function* predictedSlices(model: Module, groups: readonly InputGroup[], c: TrainConfig, tta: TtaMode, explain: boolean, weighting: WindowWeighting): AsyncGenerator<PredictedSlice> {
   const size = c.size;
   if (!((c.volumeDepth ?? 0) > 0)) {
     for await (const { path, rgb, input } of preparedSlices(groups, c)) {
@@ -319,7 +325,7 @@ async function* predictedSlices(model: Module, groups: readonly InputGroup[], c:
     // Planes 0 to the highest number's; a number the folder lacks stays a blank (0) plane.
     const images = new Float32Array((Math.max(...planeOf) + 1) * plane * 3);
     rgbs.forEach((rgb, i) => images.set(normaliseSlice(rgb, c, stats), planeOf[i] * plane * 3));
-    const { pred } = await predictStack(c, model, images, tta);
+    const { pred } = await predictStack(c, model, images, tta, undefined, weighting);
     for (const [i, path] of slices.entries()) yield { path, rgb: rgbs[i], out: pred.slice(planeOf[i] * plane, (planeOf[i] + 1) * plane), map: null };
   }
 }
@@ -376,6 +382,8 @@ export async function runPredict(runDir: string, paths: string[], outDir: string
   }
   if (nifti && c.task !== 'segment') throw new ArgumentError('predict: nifti stacks segmentation masks into volumes, and this run is classify');
   if (nifti && !folders.size) throw new ArgumentError('predict: nifti writes one volume per patient folder; give a folder (kaggle_3m/<patient>), not slices alone');
+  refuseWeightingForSlices(c, opts.windowWeighting);
+  const weighting = opts.windowWeighting ?? 'uniform';
   if ((c.volumeDepth ?? 0) > 0 && groups.some((g) => g.folder === null)) {
     const lone = groups.find((g) => g.folder === null)!.slices[0];
     throw new ArgumentError(`predict: ${runDir} is a 3-D run (patches of ${c.volumeDepth} planes): it predicts whole patient folders, and ${lone} is a slice on its own; give its folder (kaggle_3m/<patient>)`);
@@ -396,6 +404,7 @@ export async function runPredict(runDir: string, paths: string[], outDir: string
     ...(c.task === 'segment' ? { postprocess: { minLesionSize, keepLargest, connectivity: PREDICT_CONNECTIVITY } } : {}),
     ...(explain ? { explain: 'grad-cam' } : {}),
     ...(nifti ? { nifti: { spacing: opts.spacing ?? [1, 1, 1] } } : {}),
+    ...((c.volumeDepth ?? 0) > 0 ? { windowWeighting: weighting } : {}),
   };
   const earlier = await earlierPredictions(outDir, settings);
   const configs = [c];
@@ -417,7 +426,7 @@ export async function runPredict(runDir: string, paths: string[], outDir: string
     await useRunTuning(runDir, log);
     model.eval();
     await makeFolder(outDir);
-    results = await predictSlices(model, groups, outDir, log, c, { tta, minLesionSize, keepLargest, explain, volumes });
+    results = await predictSlices(model, groups, outDir, log, c, { tta, minLesionSize, keepLargest, explain, volumes, weighting });
   } finally {
     model.dispose();
   }
@@ -442,7 +451,7 @@ export async function runPredict(runDir: string, paths: string[], outDir: string
 }
 
 /** The settings predictions.json records only when they are on. */
-const OPTIONAL_SETTINGS = ['ensemble', 'explain', 'nifti'];
+const OPTIONAL_SETTINGS = ['ensemble', 'explain', 'nifti', 'windowWeighting'];
 
 /**
  * The predictions already in `outDir`'s predictions.json, when they were made as `settings` say

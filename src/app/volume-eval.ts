@@ -14,23 +14,23 @@ import { scope } from '../graph/scope.js';
 import { tensor, type Tensor } from '../graph/tensor.js';
 import type { Module } from '../nn/module.js';
 import type { EvalSet } from '../train/fit.js';
-import { slidingWindowDepth } from '../train/sliding-window.js';
+import { slidingWindowDepth, type WindowWeighting } from '../train/sliding-window.js';
 import { predictWithTta, type TtaMode } from '../train/tta.js';
 import type { TrainConfig } from './config.js';
 import { lossFor } from './model.js';
 
 /**
  * One stacked volume through the model: `images` [d, S, S, 3] as the run's input (normalised;
- * blank planes 0), predicted whole by windows of the run's patch depth half a window apart, with
- * `tta` 'flip' averaged with its mirror image. The probabilities [d, S, S], and with `masks` the
+ * blank planes 0), predicted whole by windows of the run's patch depth half a window apart
+ * (averaged as `weighting` says), with `tta` 'flip' averaged with its mirror image. The probabilities [d, S, S], and with `masks` the
  * run's loss on the whole volume. The model must be in eval mode.
  */
-export async function predictStack(c: TrainConfig, model: Module, images: Float32Array, tta: TtaMode, masks?: Float32Array): Promise<{ pred: Float32Array; loss: number | null }> {
+export async function predictStack(c: TrainConfig, model: Module, images: Float32Array, tta: TtaMode, masks?: Float32Array, weighting: WindowWeighting = 'uniform'): Promise<{ pred: Float32Array; loss: number | null }> {
   const s = c.size;
   const d = images.length / (s * s * 3);
   const forward = (p: Tensor): Tensor => predictWithTta(model, p, tta);
   const made = noGrad(() => scope(() => {
-    const pred = slidingWindowDepth(forward, tensor(images, [1, d, s, s, 3]), { window: c.volumeDepth! });
+    const pred = slidingWindowDepth(forward, tensor(images, [1, d, s, s, 3]), { window: c.volumeDepth!, weighting });
     return { pred, loss: masks ? lossFor(c)(pred, tensor(masks, [1, d, s, s, 1])) : null };
   }));
   try {
@@ -46,7 +46,7 @@ export async function predictStack(c: TrainConfig, model: Module, images: Float3
  * mean loss, as predictSet gives a 2-D run's; `slices` comes back in the set's order (volume by
  * volume, by slice number).
  */
-export async function predictVolumeSet(c: TrainConfig, model: Module, slices: LggSlice[], tta: TtaMode): Promise<{ loss: number; set: EvalSet; slices: LggSlice[] }> {
+export async function predictVolumeSet(c: TrainConfig, model: Module, slices: LggSlice[], tta: TtaMode, weighting: WindowWeighting = 'uniform'): Promise<{ loss: number; set: EvalSet; slices: LggSlice[] }> {
   const volumes = lggVolumes(slices);
   const plane = c.size * c.size;
   const order: LggSlice[] = [];
@@ -59,7 +59,7 @@ export async function predictVolumeSet(c: TrainConfig, model: Module, slices: Lg
   try {
     for (const v of volumes) {
       const { images, masks } = await loadLggVolume(v, c.size, { normalize: c.normalize as VolumeNormalization });
-      const { pred, loss } = await predictStack(c, model, images, tta, masks);
+      const { pred, loss } = await predictStack(c, model, images, tta, masks, weighting);
       total += loss!;
       for (const [z, s] of v.planes.entries()) {
         if (!s) continue;

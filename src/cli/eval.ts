@@ -1,4 +1,4 @@
-// `dawnet eval RUN [RUN...] [--data DIR] [--tta flip] [--spacing DZ,DY,DX] [--min-lesion-size N] [--keep-largest] [--json] [--out FILE]`.
+// `dawnet eval RUN [RUN...] [--data DIR] [--tta flip] [--spacing DZ,DY,DX] [--min-lesion-size N] [--keep-largest] [--window-weighting gaussian] [--json] [--out FILE]`.
 // Several runs: their ensemble (app/ensemble-job.ts) on the test patients they all held out.
 
 import { runEnsembleEval } from '../app/ensemble-job.js';
@@ -9,6 +9,7 @@ import { runFiles, writeJson } from '../app/run-dir.js';
 import { makeParentFolder } from '../io/files.js';
 import * as dn from '../index.js';
 import { TTA_MODES, type TtaMode } from '../train/tta.js';
+import { WINDOW_WEIGHTINGS, type WindowWeighting } from '../train/sliding-window.js';
 import { parseArgs, UsageError, type CommandSpec } from './args.js';
 
 export const evalSpec: CommandSpec = {
@@ -22,6 +23,7 @@ export const evalSpec: CommandSpec = {
   flags: {
     data: { type: 'string', help: "kaggle_3m folder (default: the one the run was trained on)" },
     tta: { type: 'string', help: 'test-time augmentation: flip averages the image and its left-right mirror', choices: TTA_MODES, default: 'none' },
+    'window-weighting': { type: 'string', help: "a 3-D run's (train --volume-depth) sliding windows: 'uniform' averages a plane's windows alike, 'gaussian' weighs each by nnU-Net's Gaussian about its centre", choices: WINDOW_WEIGHTINGS, default: 'uniform' },
     spacing: { type: 'list', help: 'voxel spacing dz,dy,dx for HD95 and ASSD (default 1,1,1: pixels)' },
     'min-lesion-size': {
       type: 'number',
@@ -89,6 +91,7 @@ export async function runEvalCommand(args: string[]): Promise<void> {
     const opts = {
       data: parsed.flags.data as string | undefined,
       tta: parsed.flags.tta as TtaMode,
+      windowWeighting: parsed.flags['window-weighting'] as WindowWeighting,
       spacing,
       minLesionSize,
       keepLargest: parsed.flags['keep-largest'] === true,

@@ -1,8 +1,9 @@
-// `dawnet predict RUN IMAGE.tif... --out DIR [--tta flip] [--min-lesion-size N] [--keep-largest] [--ensemble RUN,RUN...] [--explain] [--nifti [--spacing DZ,DY,DX]]`.
+// `dawnet predict RUN IMAGE.tif... --out DIR [--tta flip] [--min-lesion-size N] [--keep-largest] [--ensemble RUN,RUN...] [--explain] [--nifti [--spacing DZ,DY,DX]] [--window-weighting gaussian]`.
 
 import { runPredict } from '../app/predict-job.js';
 import * as dn from '../index.js';
 import { TTA_MODES, type TtaMode } from '../train/tta.js';
+import { WINDOW_WEIGHTINGS, type WindowWeighting } from '../train/sliding-window.js';
 import { parseArgs, UsageError, type CommandSpec } from './args.js';
 import { parseMinLesionSize, parseSpacing } from './eval.js';
 
@@ -24,6 +25,7 @@ export const predictSpec: CommandSpec = {
   flags: {
     out: { type: 'string', help: 'output folder', default: 'predictions' },
     tta: { type: 'string', help: 'test-time augmentation: flip averages the slice and its left-right mirror', choices: TTA_MODES, default: 'none' },
+    'window-weighting': { type: 'string', help: "a 3-D run's (train --volume-depth) sliding windows: 'uniform' averages a plane's windows alike, 'gaussian' weighs each by nnU-Net's Gaussian about its centre", choices: WINDOW_WEIGHTINGS, default: 'uniform' },
     'min-lesion-size': {
       type: 'number',
       help: 'drop predicted lesions under N pixels from the mask and overlay: 2-D components of each slice, 8-connected (corners join)',
@@ -60,6 +62,7 @@ export async function runPredictCommand(args: string[]): Promise<void> {
   try {
     await runPredict(run, images, parsed.flags.out as string, (m) => console.log(m), {
       tta: parsed.flags.tta as TtaMode,
+      windowWeighting: parsed.flags['window-weighting'] as WindowWeighting,
       minLesionSize,
       keepLargest: parsed.flags['keep-largest'] === true,
       ensemble: parsed.flags.ensemble as string[] | undefined,

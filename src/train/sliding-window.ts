@@ -29,8 +29,11 @@ export interface SlidingWindowOptions {
    * centre c, σ = window / 8, so a plane leans on the windows it lies deep inside, whose context
    * reaches furthest both ways).
    */
-  weighting?: 'uniform' | 'gaussian';
+  weighting?: WindowWeighting;
 }
+
+export type WindowWeighting = 'uniform' | 'gaussian';
+export const WINDOW_WEIGHTINGS: readonly WindowWeighting[] = ['uniform', 'gaussian'];
 
 /**
  * Each plane's weight within a window: 1 ('uniform'), or the Gaussian about the window's centre

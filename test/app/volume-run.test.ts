@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildModel } from '../../src/app/model.js';
-import { runEval } from '../../src/app/eval-job.js';
+import { refuseWeightingForSlices, runEval } from '../../src/app/eval-job.js';
 import { runTraining } from '../../src/app/train-job.js';
 import { runPredict } from '../../src/app/predict-job.js';
 import { loadRunModel } from '../../src/app/run-model.js';
@@ -176,6 +176,35 @@ describe('train segment --volume-depth', () => {
       built.model.dispose();
     }
   });
+
+  it("--window-weighting gaussian: eval's and predict's windows weighted as slidingWindowDepth weighs them; refused for a run of slices", async () => {
+    const out = join(work, 'run');
+    const c = { ...JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')), out };
+    const scanned = await dn.data.scanLgg(data, { size: S });
+    const patient = scanned.patients[2];
+    const model = await loadRunModel([out], [c], quiet);
+    try {
+      const [uniformSet, gaussianSet] = [await predictVolumeSet(c, model, patient.slices, 'none'), await predictVolumeSet(c, model, patient.slices, 'none', 'gaussian')];
+      const [volume] = dn.data.lggVolumes(patient.slices);
+      const { images, depth } = await dn.data.loadLggVolume(volume, S);
+      const x = dn.tensor(images, [1, depth, S, S, 3]);
+      model.eval();
+      const y = dn.noGrad(() => dn.train.slidingWindowDepth(model, x, { window: 4, weighting: 'gaussian' }));
+      expect([...gaussianSet.set.pred]).toEqual([...(await y.toArray())]);
+      expect([...gaussianSet.set.pred]).not.toEqual([...uniformSet.set.pred]);
+      for (const t of [x, y]) t.dispose();
+    } finally {
+      model.dispose();
+    }
+    const evaluated = await runEval(out, { log: quiet, windowWeighting: 'gaussian' });
+    expect(evaluated.json.windowWeighting).toBe('gaussian');
+    const predOut = join(work, 'pred-gaussian');
+    await runPredict(out, [join(data, patient.folder)], predOut, quiet, { windowWeighting: 'gaussian' });
+    expect(JSON.parse(readFileSync(join(predOut, 'predictions.json'), 'utf8')).windowWeighting).toBe('gaussian');
+    await expect(runPredict(out, [join(data, patient.folder)], predOut, quiet)).rejects.toThrow(/holds predictions made with another windowWeighting/);
+    expect(() => refuseWeightingForSlices({ ...c, volumeDepth: 0 }, 'gaussian')).toThrow(/windowWeighting 'gaussian' weighs a 3-D run's sliding windows/);
+    expect(() => refuseWeightingForSlices({ ...c, volumeDepth: 0 }, 'uniform')).not.toThrow();
+  }, 120_000);
 
   it('refuses what a 3-D U-Net on volume patches cannot take, naming the flag', () => {
     const check = (more: Record<string, unknown>) => () => validateTrainConfig(configFromFlags('segment', flagsFor(join(work, 'x'), more)), false);
