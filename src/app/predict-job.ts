@@ -388,6 +388,8 @@ export async function runPredict(runDir: string, paths: string[], outDir: string
     const lone = groups.find((g) => g.folder === null)!.slices[0];
     throw new ArgumentError(`predict: ${runDir} is a 3-D run (patches of ${c.volumeDepth} planes): it predicts whole patient folders, and ${lone} is a slice on its own; give its folder (kaggle_3m/<patient>)`);
   }
+  // A folder that cannot be stacked is refused before the model loads or anything is written.
+  if ((c.volumeDepth ?? 0) > 0) for (const g of groups) stackPlanes(g.folder!, g.slices);
   if (c.task === 'segment' && explain) {
     throw new ArgumentError("predict: explain draws a classifier's Grad-CAM, and this run is segment: its probability map (NAME_prob.png) already shows where it sees tumour");
   }

@@ -3,7 +3,7 @@
 // scored slice by slice as a 2-D run. The eval's predictions are checked against the model run by
 // hand on windows of the stacked, normalised volume; the flags it cannot combine with are refused.
 
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -143,6 +143,12 @@ describe('train segment --volume-depth', () => {
     const files = JSON.parse(readFileSync(join(work, 'pred', 'predictions.json'), 'utf8')).folders[0].volumes;
     expect(files.map((f: string) => f.split('_').pop())).toEqual(['prob.nii.gz', 'mask.nii.gz', 'flair.nii.gz']);
     await expect(runPredict(out, [patient.slices[0].imagePath], join(work, 'pred2'), quiet)).rejects.toThrow(/is a 3-D run \(patches of 4 planes\): it predicts whole patient folders/);
+    // Two files of one slice number (_1 and _01) cannot be stacked: refused before anything is written.
+    const twice = join(work, 'twice', patient.folder);
+    cpSync(folder, twice, { recursive: true });
+    copyFileSync(join(twice, `${patient.folder}_1.tif`), join(twice, `${patient.folder}_01.tif`));
+    await expect(runPredict(out, [twice], join(work, 'pred3'), quiet)).rejects.toThrow(/has two slices numbered 1 .*a 3-D run cannot stack them/);
+    expect(existsSync(join(work, 'pred3'))).toBe(false);
     const flat = { ...c, volumeDepth: 0 };
     expect(() => checkSameInput('a', c, 'b', flat)).toThrow(/ensemble: b was trained on slices \(a 2-D U-Net\) and a on volume patches of 4 planes/);
   }, 120_000);
