@@ -249,18 +249,20 @@ interface SliceOptions {
   explain: boolean;
   volumes: VolumeStacker | null;
   weighting: WindowWeighting;
+  /** A 3-D run's: each folder's slices' planes (stackPlanes); null for a 2-D run. */
+  planes: Map<string, number[]> | null;
 }
 
 /** Each slice through `model`: classify, p(tumour); segment, the three PNGs and the pixel count. */
 async function predictSlices(model: Module, groups: readonly InputGroup[], outDir: string, log: (m: string) => void, c: TrainConfig, opts: SliceOptions): Promise<Prediction[]> {
-  const { tta, minLesionSize, keepLargest, explain, volumes, weighting } = opts;
+  const { tta, minLesionSize, keepLargest, explain, volumes } = opts;
   const folderOf = new Map(groups.flatMap((g) => g.slices.map((path) => [path, g.folder] as const)));
   const postprocessing = minLesionSize > 0 || keepLargest;
   const size = c.size;
   const results: Prediction[] = [];
   const names = outputNames(groups.flatMap((g) => g.slices));
   let done = 0;
-  for await (const { path, rgb, out, map } of predictedSlices(model, groups, c, tta, explain && c.task === 'classify', weighting)) {
+  for await (const { path, rgb, out, map } of predictedSlices(model, groups, c, { ...opts, explain: explain && c.task === 'classify' })) {
     const name = names[done++]!;
     if (c.task === 'classify') {
       const outputs = map ? [`${outDir}/${name}_gradcam.png`] : [];
@@ -309,9 +311,10 @@ interface PredictedSlice {
  * run's (volumeDepth > 0) a patient folder at a time, its slices stacked by slice number (a
  * missing number a blank plane) and predicted whole by sliding windows, as eval does.
  */
-async function* predictedSlices(model: Module, groups: readonly InputGroup[], c: TrainConfig, tta: TtaMode, explain: boolean, weighting: WindowWeighting): AsyncGenerator<PredictedSlice> {
+async function* predictedSlices(model: Module, groups: readonly InputGroup[], c: TrainConfig, o: Pick<SliceOptions, 'tta' | 'explain' | 'weighting' | 'planes'>): AsyncGenerator<PredictedSlice> {
+  const { tta, explain, weighting, planes } = o;
   const size = c.size;
-  if (!((c.volumeDepth ?? 0) > 0)) {
+  if (!planes) {
     for await (const { path, rgb, input } of preparedSlices(groups, c)) {
       yield { path, rgb, ...(await predictOne(model, tensor(input, [1, size, size, 3]), tta, explain)) };
     }
@@ -319,13 +322,13 @@ async function* predictedSlices(model: Module, groups: readonly InputGroup[], c:
   }
   const plane = size * size;
   for (const { folder, slices } of groups) {
-    const planeOf = stackPlanes(folder!, slices);
+    const planeOf = planes.get(folder!)!;
     const rgbs = await Promise.all(slices.map(async (path) => sliceToRgb(await readFileBytes(path), path, size)));
     const stats = c.normalize === 'zscore-volume' ? channelStats(rgbs, plane, 3) : null;
     // Planes 0 to the highest number's; a number the folder lacks stays a blank (0) plane.
     const images = new Float32Array((Math.max(...planeOf) + 1) * plane * 3);
     rgbs.forEach((rgb, i) => images.set(normaliseSlice(rgb, c, stats), planeOf[i] * plane * 3));
-    const { pred } = await predictStack(c, model, images, tta, undefined, weighting);
+    const { pred } = await predictStack(c, model, images, { tta, weighting });
     for (const [i, path] of slices.entries()) yield { path, rgb: rgbs[i], out: pred.slice(planeOf[i] * plane, (planeOf[i] + 1) * plane), map: null };
   }
 }
@@ -389,7 +392,7 @@ export async function runPredict(runDir: string, paths: string[], outDir: string
     throw new ArgumentError(`predict: ${runDir} is a 3-D run (patches of ${c.volumeDepth} planes): it predicts whole patient folders, and ${lone} is a slice on its own; give its folder (kaggle_3m/<patient>)`);
   }
   // A folder that cannot be stacked is refused before the model loads or anything is written.
-  if ((c.volumeDepth ?? 0) > 0) for (const g of groups) stackPlanes(g.folder!, g.slices);
+  const planes = (c.volumeDepth ?? 0) > 0 ? new Map(groups.map((g) => [g.folder!, stackPlanes(g.folder!, g.slices)])) : null;
   if (c.task === 'segment' && explain) {
     throw new ArgumentError("predict: explain draws a classifier's Grad-CAM, and this run is segment: its probability map (NAME_prob.png) already shows where it sees tumour");
   }
@@ -428,7 +431,7 @@ export async function runPredict(runDir: string, paths: string[], outDir: string
     await useRunTuning(runDir, log);
     model.eval();
     await makeFolder(outDir);
-    results = await predictSlices(model, groups, outDir, log, c, { tta, minLesionSize, keepLargest, explain, volumes, weighting });
+    results = await predictSlices(model, groups, outDir, log, c, { tta, minLesionSize, keepLargest, explain, volumes, weighting, planes });
   } finally {
     model.dispose();
   }

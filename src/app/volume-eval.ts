@@ -25,7 +25,8 @@ import { lossFor } from './model.js';
  * (averaged as `weighting` says), with `tta` 'flip' averaged with its mirror image. The probabilities [d, S, S], and with `masks` the
  * run's loss on the whole volume. The model must be in eval mode.
  */
-export async function predictStack(c: TrainConfig, model: Module, images: Float32Array, tta: TtaMode, masks?: Float32Array, weighting: WindowWeighting = 'uniform'): Promise<{ pred: Float32Array; loss: number | null }> {
+export async function predictStack(c: TrainConfig, model: Module, images: Float32Array, o: { tta: TtaMode; weighting: WindowWeighting; masks?: Float32Array }): Promise<{ pred: Float32Array; loss: number | null }> {
+  const { tta, weighting, masks } = o;
   const s = c.size;
   const d = images.length / (s * s * 3);
   const forward = (p: Tensor): Tensor => predictWithTta(model, p, tta);
@@ -59,7 +60,7 @@ export async function predictVolumeSet(c: TrainConfig, model: Module, slices: Lg
   try {
     for (const v of volumes) {
       const { images, masks } = await loadLggVolume(v, c.size, { normalize: c.normalize as VolumeNormalization });
-      const { pred, loss } = await predictStack(c, model, images, tta, masks, weighting);
+      const { pred, loss } = await predictStack(c, model, images, { tta, weighting, masks });
       total += loss!;
       for (const [z, s] of v.planes.entries()) {
         if (!s) continue;

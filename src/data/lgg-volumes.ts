@@ -15,12 +15,13 @@
 // - A volume with fewer planes than `depth` is padded with blank planes after its last: image 0
 //   (after normalisation, the mean), mask 0.
 //
-// Decoding is BatchLoader's (worker threads, prefetch): a loader per epoch over the epoch's planes
-// in patch order, B·depth planes a batch, so its batches are whole patches. A blank plane is
+// Decoding is BatchLoader's (worker threads, prefetch): a loader per training epoch over the
+// epoch's planes in patch order (evaluation's one for every epoch), B·depth planes a batch, so its
+// batches are whole patches. A blank plane is
 // decoded from a neighbour and then zeroed, which keeps every batch the same size of planes.
 
 import { ArgumentError, ShapeError } from '../errors.js';
-import { describeValue, expectChoice, expectNumber } from '../graph/args.js';
+import { describeValue, expectChoice, expectKnownOptions, expectNumber, expectOptions } from '../graph/args.js';
 import { tensor } from '../graph/tensor.js';
 import type { Batch, Dataset } from '../train/fit.js';
 import { windowStarts } from '../train/sliding-window.js';
@@ -180,9 +181,8 @@ export interface LggVolumeDataset extends Dataset {
 
 function checkOptions(o: LggVolumeDatasetOptions): void {
   const op = 'lggVolumeDataset';
-  if (typeof o !== 'object' || o === null) throw new ArgumentError(`${op}: options must be an object such as { batchSize: 2, size: 64, depth: 16 }, got ${describeValue(o)}`);
-  const unknown = Object.keys(o).find((k) => !OPTIONS.includes(k));
-  if (unknown) throw new ArgumentError(`${op}: unknown option '${unknown}' (known: ${OPTIONS.join(', ')})`);
+  expectOptions(op, o, '{ batchSize: 2, size: 64, depth: 16 }', true);
+  expectKnownOptions(op, o, OPTIONS);
   expectNumber(op, 'batchSize', o.batchSize, { integer: true, min: 1 });
   expectNumber(op, 'size', o.size, { integer: true, min: 1 });
   expectNumber(op, 'depth', o.depth, { integer: true, min: 1 });
@@ -205,7 +205,8 @@ export function lggVolumeDataset(slices: readonly LggSlice[], options: LggVolume
   let stats: Promise<Map<string, ChannelStats>> | null = null;
   const open = new Set<BatchLoader>();
 
-  async function* batches(epoch: number, from = 0): AsyncGenerator<Batch> {
+  /** An epoch's patches, their planes' loader and which planes are blank. */
+  function planOf(epoch: number) {
     const patches = volumePatches(volumes, depth, { ...patchOptions, epoch });
     // Each patch's planes; a blank one decodes the volume's first real slice and is zeroed after.
     const samples: BatchSample[] = [];
@@ -221,6 +222,13 @@ export function lggVolumeDataset(slices: readonly LggSlice[], options: LggVolume
     const workers = options.read ? 0 : options.workers;
     const loader = new BatchLoader(samples, { batchSize: batchSize * depth, size, shuffle: false, workers, read: options.read });
     open.add(loader);
+    return { patches, blank, loader };
+  }
+  // Evaluation serves the same patches every epoch: one plan (and one loader's threads) for all.
+  let evaluation: ReturnType<typeof planOf> | null = null;
+
+  async function* batches(epoch: number, from = 0): AsyncGenerator<Batch> {
+    const { patches, blank, loader } = train ? planOf(epoch) : (evaluation ??= planOf(0));
     try {
       for await (const b of loader.epoch(0, from)) {
         const plane = size * size;
@@ -253,8 +261,11 @@ export function lggVolumeDataset(slices: readonly LggSlice[], options: LggVolume
         yield { x, y, volumes: mine.map((p) => volumes[p.volume].patient) };
       }
     } finally {
-      open.delete(loader);
-      await loader.close();
+      // A training epoch's loader is its own; the evaluation's stays open until close().
+      if (train) {
+        open.delete(loader);
+        await loader.close();
+      }
     }
   }
   return {
@@ -265,6 +276,7 @@ export function lggVolumeDataset(slices: readonly LggSlice[], options: LggVolume
     close: async () => {
       await Promise.all([...open].map((l) => l.close()));
       open.clear();
+      evaluation = null;
     },
   };
 }

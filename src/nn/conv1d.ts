@@ -4,13 +4,11 @@
 // Conv2d's here. A Conv1d followed by a ReLU in a Sequential stays two layers (forwardRelu fuses it
 // for whoever calls it).
 
-import { expectNumber } from '../graph/args.js';
 import type { Tensor } from '../graph/tensor.js';
 import { conv1d, type Conv1dOptions } from '../kernels/conv1d.js';
-import { convParams } from './conv-params.js';
+import { checkConvLayer, convParams } from './conv-params.js';
 import type { InitName } from './init.js';
 import { Module } from './module.js';
-import { expectLayerOptions } from './options.js';
 
 export interface Conv1dLayerOptions {
   kernelSize?: number;
@@ -22,17 +20,12 @@ export interface Conv1dLayerOptions {
   seed?: number;
 }
 
-const count = (role: string, v: unknown): void => expectNumber('Conv1d', role, v, { integer: true, min: 1 });
-
 export class Conv1d extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
   constructor(readonly inChannels: number, readonly outChannels: number, readonly opts: Conv1dLayerOptions = {}) {
     super();
-    count('inChannels', inChannels);
-    count('outChannels', outChannels);
-    expectLayerOptions('Conv1d', opts, ['kernelSize', 'stride', 'padding', 'dilation', 'bias', 'init', 'seed'], "{ kernelSize: 5, padding: 'same' }");
-    for (const role of ['kernelSize', 'stride', 'dilation'] as const) if (opts[role] !== undefined) count(role, opts[role]);
+    checkConvLayer('Conv1d', inChannels, outChannels, opts, ['kernelSize', 'stride', 'padding', 'dilation', 'bias', 'init', 'seed'], "{ kernelSize: 5, padding: 'same' }", ['kernelSize', 'stride', 'dilation']);
     const p = convParams('Conv1d', [opts.kernelSize ?? 3, inChannels, outChannels], outChannels, opts);
     this.weight = this.addParameter('weight', p.weight);
     this.bias = p.bias && this.addParameter('bias', p.bias);

@@ -14,7 +14,7 @@ import { conv3d, type Conv3dOptions } from '../kernels/conv3d.js';
 import { convTranspose3d, type ConvTranspose3dOptions } from '../kernels/conv-transpose3d.js';
 import { AVG_POOL3D_OPTIONS, avgPool3d, MAX_POOL3D_OPTIONS, maxPool3d, pool3dWindow, upsample3d, type AvgPool3dOptions, type Pool3dOptions } from '../kernels/pool3d.js';
 import { volumePadding } from '../kernels/volume-axes.js';
-import { convParams } from './conv-params.js';
+import { checkConvLayer, convParams } from './conv-params.js';
 import type { InitName } from './init.js';
 import { BatchNorm2d, InstanceNorm2d } from './layers.js';
 import { Module } from './module.js';
@@ -33,17 +33,15 @@ export interface Conv3dLayerOptions {
 
 const count = (layer: string, role: string, v: unknown): void => expectNumber(layer, role, v, { integer: true, min: 1 });
 
+const CONV_OPTIONS = ['kernelSize', 'stride', 'padding', 'bias', 'init', 'seed'];
+
 /** Conv3d(inChannels, outChannels, { kernelSize, stride, padding, bias, init, seed }): weight [k, k, k, in, out] (Keras's Conv3D). */
 export class Conv3d extends Module {
   readonly weight: Tensor;
   readonly bias: Tensor | null;
   constructor(readonly inChannels: number, readonly outChannels: number, readonly opts: Conv3dLayerOptions = {}) {
     super();
-    count('Conv3d', 'inChannels', inChannels);
-    count('Conv3d', 'outChannels', outChannels);
-    expectLayerOptions('Conv3d', opts, ['kernelSize', 'stride', 'padding', 'bias', 'init', 'seed'], "{ kernelSize: 3, padding: 'same' }");
-    if (opts.kernelSize !== undefined) count('Conv3d', 'kernelSize', opts.kernelSize);
-    if (opts.stride !== undefined) count('Conv3d', 'stride', opts.stride);
+    checkConvLayer('Conv3d', inChannels, outChannels, opts, CONV_OPTIONS, "{ kernelSize: 3, padding: 'same' }", ['kernelSize', 'stride']);
     const k = opts.kernelSize ?? 3;
     const p = convParams('Conv3d', [k, k, k, inChannels, outChannels], outChannels, opts);
     this.weight = this.addParameter('weight', p.weight);
@@ -76,11 +74,7 @@ export class ConvTranspose3d extends Module {
   readonly bias: Tensor | null;
   constructor(readonly inChannels: number, readonly outChannels: number, readonly opts: ConvTranspose3dLayerOptions = {}) {
     super();
-    count('ConvTranspose3d', 'inChannels', inChannels);
-    count('ConvTranspose3d', 'outChannels', outChannels);
-    expectLayerOptions('ConvTranspose3d', opts, ['kernelSize', 'stride', 'padding', 'bias', 'init', 'seed'], '{ kernelSize: 2, stride: 2 }');
-    if (opts.kernelSize !== undefined) count('ConvTranspose3d', 'kernelSize', opts.kernelSize);
-    if (opts.stride !== undefined) count('ConvTranspose3d', 'stride', opts.stride);
+    checkConvLayer('ConvTranspose3d', inChannels, outChannels, opts, CONV_OPTIONS, '{ kernelSize: 2, stride: 2 }', ['kernelSize', 'stride']);
     volumePadding('ConvTranspose3d', opts.padding);
     const k = opts.kernelSize ?? 2;
     const p = convParams('ConvTranspose3d', [k, k, k, outChannels, inChannels], outChannels, opts);

@@ -11,7 +11,7 @@
 // window's input and output, beyond the model's own.
 
 import { ArgumentError, ShapeError } from '../errors.js';
-import { describeValue, expectChoice, expectNumber, expectTensor } from '../graph/args.js';
+import { describeValue, expectChoice, expectNumber, expectOptions, expectTensor } from '../graph/args.js';
 import { scope } from '../graph/scope.js';
 import { tensor, type Tensor } from '../graph/tensor.js';
 import { arithmetic } from '../kernels/elementwise.js';
@@ -69,7 +69,7 @@ export function slidingWindowDepth(model: Module | ((x: Tensor) => Tensor), x: T
   if (typeof forward !== 'function') throw new ArgumentError(`${op}: model must be a Module or a function of a patch, got ${describeValue(model)}`);
   expectTensor(op, 'volume x', x);
   if (x.rank !== 5) throw new ShapeError(`${op}: x must be volumes [N, D, H, W, C] (rank 5) but is ${x.describe()}`);
-  if (typeof options !== 'object' || options === null) throw new ArgumentError(`${op}: options must be an object such as { window: 16 }, got ${describeValue(options)}`);
+  expectOptions(op, options, '{ window: 16 }', true);
   const { window } = options;
   expectNumber(op, 'window', window, { integer: true, min: 1 });
   const stride = options.stride ?? Math.ceil(window / 2);
