@@ -1,5 +1,6 @@
 // Builds a run's model, loss and validation metrics from its config.
 
+import { ArgumentError } from '../errors.js';
 import type { Tensor } from '../graph/tensor.js';
 import { bceDiceLoss, bceLoss, diceLoss } from '../kernels/loss.js';
 import { focalLoss } from '../kernels/focal-loss.js';
@@ -93,8 +94,8 @@ export function buildModel(c: TrainConfig): RunModel {
     : unet({ features: c.features, depth: c.depth, norm, attention, checkpoint: c.checkpointActivations === true });
   const loss = lossFor(c);
   const seg = (s: Parameters<MetricFn>[0]) => {
-    const { sampleSize, volumes } = perPlane(s, c);
-    return segmentationReport(s.pred, s.target, sampleSize, { emptyPolicy: c.emptyPolicy, volumes });
+    const { pred, target, sampleSize, volumes } = scoredSlices(s, c);
+    return segmentationReport(pred, target, sampleSize, { emptyPolicy: c.emptyPolicy, volumes });
   };
   const metrics: Record<string, MetricFn> = {
     dice: (s) => seg(s).dicePerSlice,
@@ -108,13 +109,24 @@ export function buildModel(c: TrainConfig): RunModel {
 
 /**
  * A validation set's samples as the metrics count them: slices. A 3-D run's samples are patches
- * of volumeDepth planes, so each is split into its planes, each plane under its patch's volume:
- * val_dice is then per plane as a 2-D run's (an evaluation tile overlapping the one before counts
- * its shared planes twice; eval scores each slice once, from whole-volume predictions).
+ * of volumeDepth planes, so each is split into its planes, each plane under its patch's volume, and
+ * only the planes the set's `counted` flags are kept: evaluation tiles overlap and thin volumes are
+ * padded (lggVolumeDataset), and a plane seen twice, or a blank padding plane that scores a
+ * perfect empty slice, would skew the mean. val_dice is then per slice, each slice once, as a 2-D
+ * run's (eval scores each slice once too, from whole-volume predictions).
  */
-function perPlane(s: Parameters<MetricFn>[0], c: TrainConfig): { sampleSize: number; volumes?: string[] } {
-  if (!((c.volumeDepth ?? 0) > 0)) return { sampleSize: s.sampleSize, volumes: s.volumes };
-  const plane = c.size * c.size;
-  const planes = s.sampleSize / plane;
-  return { sampleSize: plane, volumes: s.volumes?.flatMap((v) => Array<string>(planes).fill(v)) };
+function scoredSlices(s: Parameters<MetricFn>[0], c: TrainConfig): { pred: Float32Array; target: Float32Array; sampleSize: number; volumes?: string[] } {
+  const slice = (c.volumeDepth ?? 0) > 0 ? c.size * c.size : s.sampleSize;
+  const perSample = s.sampleSize / slice;
+  const volumes = perSample === 1 ? s.volumes : s.volumes?.flatMap((v) => Array<string>(perSample).fill(v));
+  if (!s.counted) return { pred: s.pred, target: s.target, sampleSize: slice, volumes };
+  const n = s.pred.length / slice;
+  if (s.counted.length !== n) throw new ArgumentError(`validation metrics: the set's counted has ${s.counted.length} flags but its predictions hold ${n} slices of ${slice} values`);
+  const kept = s.counted.flatMap((keep, i) => (keep ? [i] : []));
+  const take = (values: Float32Array) => {
+    const out = new Float32Array(kept.length * slice);
+    kept.forEach((i, k) => out.set(values.subarray(i * slice, (i + 1) * slice), k * slice));
+    return out;
+  };
+  return { pred: take(s.pred), target: take(s.target), sampleSize: slice, volumes: volumes && kept.map((i) => volumes[i]) };
 }

@@ -11,7 +11,10 @@
 // - Evaluation: the same patches every epoch, tiling each volume from its first plane `stride`
 //   apart (default `depth`), the last one ending at its last plane, so every plane is covered and
 //   planes near the end may be seen twice. slidingWindowDepth (train/sliding-window.ts) stitches
-//   whole volumes' predictions instead.
+//   whole volumes' predictions instead. Each batch's `counted` says which of its planes the
+//   validation metrics score, so that each slice counts once, as in a 2-D run: a plane two tiles
+//   share is scored in the one it is nearer the middle of, and blank planes (padding, a slice
+//   number the folder lacks) in none, as they are no slice at all.
 // - A volume with fewer planes than `depth` is padded with blank planes after its last: image 0
 //   (after normalisation, the mean), mask 0.
 //
@@ -104,6 +107,29 @@ export function volumePatches(volumes: readonly LggVolume[], depth: number, o: P
     }
   });
   return shuffled(patches, rand);
+}
+
+/**
+ * For each plane of each evaluation patch, in order, whether the metrics score it: a real slice's
+ * plane, in the one patch of its volume whose middle it is nearest (the earlier on a tie), since a
+ * plane near a patch's edge is predicted with fewer neighbours. The nearest middle is always that
+ * of a patch holding the plane, as the patches tile the volume.
+ */
+function countedPlanes(volumes: readonly LggVolume[], patches: readonly VolumePatch[], depth: number): boolean[] {
+  const startsOf = new Map<number, number[]>();
+  for (const { volume, start } of patches) {
+    if (!startsOf.has(volume)) startsOf.set(volume, []);
+    startsOf.get(volume)!.push(start);
+  }
+  const middle = (depth - 1) / 2;
+  return patches.flatMap(({ volume, start }) => {
+    const starts = startsOf.get(volume)!;
+    return Array.from({ length: depth }, (_, k) => {
+      const z = start + k;
+      const owner = starts.reduce((best, s) => (Math.abs(z - s - middle) < Math.abs(z - best - middle) ? s : best));
+      return volumes[volume].planes[z] != null && owner === start;
+    });
+  });
 }
 
 export type VolumeNormalization = 'zscore-volume' | 'zscore' | 'none';
@@ -205,7 +231,7 @@ export function lggVolumeDataset(slices: readonly LggSlice[], options: LggVolume
   let stats: Promise<Map<string, ChannelStats>> | null = null;
   const open = new Set<BatchLoader>();
 
-  /** An epoch's patches, their planes' loader and which planes are blank. */
+  /** An epoch's patches, their planes' loader, which planes are blank and (evaluation) which are scored. */
   function planOf(epoch: number) {
     const patches = volumePatches(volumes, depth, { ...patchOptions, epoch });
     // Each patch's planes; a blank one decodes the volume's first real slice and is zeroed after.
@@ -222,13 +248,14 @@ export function lggVolumeDataset(slices: readonly LggSlice[], options: LggVolume
     const workers = options.read ? 0 : options.workers;
     const loader = new BatchLoader(samples, { batchSize: batchSize * depth, size, shuffle: false, workers, read: options.read });
     open.add(loader);
-    return { patches, blank, loader };
+    // Training's random patches are no tiling and are not scored: they carry no flags.
+    return { patches, blank, loader, counted: train ? null : countedPlanes(volumes, patches, depth) };
   }
   // Evaluation serves the same patches every epoch: one plan (and one loader's threads) for all.
   let evaluation: ReturnType<typeof planOf> | null = null;
 
   async function* batches(epoch: number, from = 0): AsyncGenerator<Batch> {
-    const { patches, blank, loader } = train ? planOf(epoch) : (evaluation ??= planOf(0));
+    const { patches, blank, loader, counted } = train ? planOf(epoch) : (evaluation ??= planOf(0));
     try {
       for await (const b of loader.epoch(0, from)) {
         const plane = size * size;
@@ -258,7 +285,7 @@ export function lggVolumeDataset(slices: readonly LggSlice[], options: LggVolume
           y = aug.masks!;
         }
         const mine = patches.slice(first / depth, first / depth + count);
-        yield { x, y, volumes: mine.map((p) => volumes[p.volume].patient) };
+        yield { x, y, volumes: mine.map((p) => volumes[p.volume].patient), counted: counted?.slice(first, first + b.count) };
       }
     } finally {
       // A training epoch's loader is its own; the evaluation's stays open until close().

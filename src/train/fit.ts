@@ -26,6 +26,12 @@ export interface Batch {
   y: Tensor;
   /** Volume (patient) of each sample, for per-volume metrics. */
   volumes?: string[];
+  /**
+   * For samples made of parts (a 3-D patch's planes), whether the metrics score each part, the
+   * samples' parts in order: false for a part another sample also holds or for padding, so that
+   * overlapping samples count each part once. Absent: every part counts.
+   */
+  counted?: boolean[];
 }
 
 /** Batches are handed over: fit() disposes them after use. */
@@ -65,6 +71,8 @@ export interface EvalSet {
   /** Values per sample (1 for classification, H*W for masks). */
   sampleSize: number;
   volumes?: string[];
+  /** The batches' `counted`, gathered as `volumes` is; left to the metrics to apply. */
+  counted?: boolean[];
 }
 
 export type MetricFn = (set: EvalSet) => number;
@@ -344,6 +352,7 @@ export async function evaluate(model: Module, data: Dataset, lossFn: FitOptions[
   const preds: Float32Array[] = [];
   const targets: Float32Array[] = [];
   const volumes: string[] = [];
+  const counted: boolean[] = [];
   let total = 0;
   let samples = 0;
   let sampleSize = 1;
@@ -365,6 +374,7 @@ export async function evaluate(model: Module, data: Dataset, lossFn: FitOptions[
         preds.push(predHost);
         targets.push(targetHost);
         volumes.push(...(b.volumes ?? []));
+        counted.push(...(b.counted ?? []));
       } finally {
         for (const t of [...made, b.x, b.y]) t.dispose();
       }
@@ -383,7 +393,7 @@ export async function evaluate(model: Module, data: Dataset, lossFn: FitOptions[
   };
   return {
     loss: samples ? total / samples : NaN,
-    set: { pred: concat(preds), target: concat(targets), sampleSize, volumes: volumes.length ? volumes : undefined },
+    set: { pred: concat(preds), target: concat(targets), sampleSize, volumes: volumes.length ? volumes : undefined, counted: counted.length ? counted : undefined },
   };
 }
 

@@ -2,12 +2,13 @@
 // validated per plane, and evaluated on whole test volumes by sliding windows (app/volume-eval.ts),
 // scored slice by slice as a 2-D run. The eval's predictions are checked against the model run by
 // hand on windows of the stacked, normalised volume; the flags it cannot combine with are refused.
+// val_dice scores each real plane once, however the evaluation tiles overlap or pad.
 
 import { copyFileSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildModel } from '../../src/app/model.js';
+import { buildModel, lossFor } from '../../src/app/model.js';
 import { refuseWeightingForSlices, runEval } from '../../src/app/eval-job.js';
 import { runTraining } from '../../src/app/train-job.js';
 import { runPredict } from '../../src/app/predict-job.js';
@@ -22,6 +23,14 @@ import { decodePng } from '../../src/io/png.js';
 import { useGpu } from '../helpers/gpu.js';
 
 useGpu();
+
+/** Predicts no tumour anywhere: each slice's Dice is then 1 where its mask is empty, else 0. */
+class Blank extends dn.Module {
+  forward(x: dn.Tensor): dn.Tensor {
+    const [n, depth, h, w] = x.shape;
+    return dn.tensor(new Float32Array(n * depth * h * w), [n, depth, h, w, 1]);
+  }
+}
 
 const S = 16;
 let work = '';
@@ -171,6 +180,38 @@ describe('train segment --volume-depth', () => {
     const metrics = async (run: string) => (await readMetrics(run)).map((r) => ({ ...r, seconds: 0 }));
     expect(await metrics(cut)).toEqual(await metrics(whole));
   }, 300_000);
+
+  it("val_dice scores each real plane once: not twice where evaluation tiles overlap, not at all where a thin volume is padded", async () => {
+    // Patches of 8 planes: a 10-plane volume gives tiles at planes 0 and 2, sharing planes 2-7;
+    // a 5-plane volume one tile with 3 blank planes, which a blank prediction would score as perfect.
+    const slices: dn.data.LggSlice[] = [];
+    for (const planes of [10, 5]) {
+      const dir = join(work, `val-dice-${planes}`);
+      await dn.data.writeSyntheticDataset(dir, { patients: 1, seed: planes, size: S, slicesPerPatient: [planes, planes] });
+      slices.push(...(await dn.data.scanLgg(dir, { size: S })).slices);
+    }
+    const config = configFromFlags('segment', flagsFor(join(work, 'unused'), { 'volume-depth': 8 }));
+    const built = buildModel(config);
+    built.model.dispose();
+    const ds = dn.data.lggVolumeDataset(slices, { batchSize: 2, size: S, depth: 8, workers: 0 });
+    try {
+      const { set } = await dn.train.evaluate(new Blank(), ds, lossFor(config));
+      expect(set.pred.length).toBe(3 * 8 * S * S);
+      // The slices scored once each, by hand: a blank prediction against each decoded mask.
+      const masks = new Float32Array(slices.length * S * S);
+      for (const [i, s] of slices.entries()) masks.set((await dn.data.loadSlice(s, S)).mask, i * S * S);
+      const want = dn.train.segmentationReport(new Float32Array(masks.length), masks, S * S, { emptyPolicy: config.emptyPolicy, volumes: slices.map((s) => s.patient) });
+      expect(built.metrics.dice(set)).toBeCloseTo(want.dicePerSlice, 12);
+      expect(built.metrics.iou(set)).toBeCloseTo(want.iouPerSlice, 12);
+      expect(built.metrics.dice_volume(set)).toBeCloseTo(want.dicePerVolume, 12);
+      expect(set.counted?.filter(Boolean).length).toBe(15);
+      // Every plane of every patch scored: a different figure, so the flags are what this tests.
+      const everyPlane = dn.train.segmentationReport(set.pred, set.target, S * S, { emptyPolicy: config.emptyPolicy });
+      expect(Math.abs(everyPlane.dicePerSlice - want.dicePerSlice)).toBeGreaterThan(0.01);
+    } finally {
+      await ds.close();
+    }
+  });
 
   it("--norm instance and --checkpoint-activations build nnU-Net's norm and a checkpointed 3-D U-Net, recorded in the architecture", () => {
     const config = configFromFlags('segment', flagsFor(join(work, 'x'), { norm: 'instance', 'checkpoint-activations': true }));

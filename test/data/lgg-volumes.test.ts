@@ -1,7 +1,8 @@
 // The LGG slices as volumes (dn.data.lggVolumes, volumePatches, lggVolumeDataset): planes in slice
 // number order with blanks for missing numbers, the evaluation tiling and the seeded training
 // patches (foreground oversampling included), and the batches' values against the slices decoded
-// one by one, normalised by hand; replay and resume by seed; a 3-D U-Net fitted on them.
+// one by one, normalised by hand, each real plane flagged for scoring once; replay and resume by
+// seed; a 3-D U-Net fitted on them.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,9 +27,9 @@ const fake = (folder: string, index: number, label: 0 | 1 = 0) =>
   ({ id: `${folder}_${index}`, patient: folder.slice(0, 12), folder, index, imagePath: `${folder}/${folder}_${index}.tif`, maskPath: `${folder}/${folder}_${index}_mask.tif`, width: S, height: S, label, tumourPixels: label }) as dn.data.LggSlice;
 
 async function collect(batches: AsyncIterable<dn.train.Batch> | Iterable<dn.train.Batch>) {
-  const out: { x: Float32Array; y: Float32Array; shape: number[]; volumes: string[] }[] = [];
+  const out: { x: Float32Array; y: Float32Array; shape: number[]; volumes: string[]; counted?: boolean[] }[] = [];
   for await (const b of batches) {
-    out.push({ x: await b.x.toArray(), y: await b.y.toArray(), shape: [...b.x.shape], volumes: b.volumes! });
+    out.push({ x: await b.x.toArray(), y: await b.y.toArray(), shape: [...b.x.shape], volumes: b.volumes!, counted: b.counted });
     b.x.dispose();
     b.y.dispose();
   }
@@ -76,7 +77,7 @@ describe('lggVolumes and volumePatches', () => {
 });
 
 describe('lggVolumeDataset', () => {
-  it('evaluation batches: x [B, depth, S, S, 3], y the masks, each plane the decoded slice; blank planes after a thin volume', async () => {
+  it('evaluation batches: x [B, depth, S, S, 3], y the masks, each plane the decoded slice; blank planes after a thin volume; each real plane counted once', async () => {
     const vols = dn.data.lggVolumes(slices);
     const depth = 6;
     const ds = dn.data.lggVolumeDataset(slices, { batchSize: 2, size: S, depth, normalize: 'none', workers: 0 });
@@ -88,14 +89,21 @@ describe('lggVolumeDataset', () => {
       const plane = S * S;
       let k = 0;
       let blanks = 0;
+      // How often the metrics would score each plane (volume:plane), and how often tiles hold it.
+      const scored = new Map<string, number>();
+      const held = new Map<string, number>();
       for (const b of batches) {
         expect(b.shape.slice(1)).toEqual([depth, S, S, 3]);
+        expect(b.counted?.length).toBe(b.shape[0] * depth);
         for (let i = 0; i < b.shape[0]; i++, k++) {
           const { volume, start } = patches[k];
           expect(b.volumes[i]).toBe(vols[volume].patient);
           for (let z = 0; z < depth; z++) {
             const at = (i * depth + z) * plane;
             const s = vols[volume].planes[start + z];
+            const key = `${volume}:${start + z}`;
+            held.set(key, (held.get(key) ?? 0) + 1);
+            if (b.counted![i * depth + z]) scored.set(key, (scored.get(key) ?? 0) + 1);
             const x = b.x.subarray(at * 3, (at + plane) * 3);
             const y = b.y.subarray(at, at + plane);
             if (!s) {
@@ -113,6 +121,11 @@ describe('lggVolumeDataset', () => {
       // The synthetic volumes have 5 to 9 planes: one thinner than the 6-plane patch is padded.
       expect(vols.map((v) => v.planes.length).some((n) => n < depth)).toBe(true);
       expect(blanks).toBeGreaterThan(0);
+      // Some planes are in two tiles, yet each real plane is scored once and the blank ones never.
+      expect([...held.values()].some((n) => n > 1)).toBe(true);
+      const real = vols.flatMap((v, volume) => v.planes.flatMap((p, z) => (p ? [`${volume}:${z}`] : [])));
+      expect([...scored.keys()].sort()).toEqual([...real].sort());
+      expect([...scored.values()].every((n) => n === 1)).toBe(true);
     } finally {
       await ds.close();
     }
@@ -157,6 +170,8 @@ describe('lggVolumeDataset', () => {
       expect(ep.map((x) => x.volumes)).toEqual(ea.map((x) => x.volumes));
       expect(ep.map((x) => [...x.x])).not.toEqual(ea.map((x) => [...x.x]));
       for (const batch of ea) expect(batch.y.every((v) => v === 0 || v === 1)).toBe(true);
+      // Random patches are no tiling: nothing to score once, so no flags.
+      expect(ea.every((batch) => batch.counted === undefined)).toBe(true);
       const resumed = await collect(a.batchesFrom!(1, 1));
       expect(resumed.map((x) => [...x.x])).toEqual(ea.slice(1).map((x) => [...x.x]));
     } finally {
