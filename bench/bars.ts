@@ -173,9 +173,9 @@ function convLimit(r: CaseResult, rec: BenchRecord): string {
   const tfjsPct = timed(r.tfjs) && r.tfjs.pctPeak !== null ? `; tfjs runs at ${r.tfjs.pctPeak.toFixed(1)}% of peak` : '';
   const measured = r.dawnet.timing.medianMs;
   const winograd = r.algorithm === 'winograd' || r.algorithm === 'winograd-fused' || r.algorithm === 'winograd-uniform';
-  // The uniform-weights and channel-lanes kernels have no GEMM tiles: their floors alone.
+  // The uniform-weights, channel-lanes and row-patch kernels have no GEMM tiles: their floors alone.
   const kind = r.algorithm === 'winograd-fused' ? 'fused' : r.algorithm === 'winograd-uniform' ? 'uniform' : 'staged';
-  const limit = winograd ? winogradLimit(measured, dir, l, rec, kind, r.kernels) : limitOf(measured, floors, r.algorithm === 'uniform-weights' || r.algorithm === 'channel-lanes' ? undefined : gemm);
+  const limit = winograd ? winogradLimit(measured, dir, l, rec, kind, r.kernels) : limitOf(measured, floors, r.algorithm === 'uniform-weights' || r.algorithm === 'channel-lanes' || r.algorithm === 'row-patch' ? undefined : gemm);
   return limit + operandProbeNote(r, rec) + alternativeNote(r) + tfjsPct;
 }
 

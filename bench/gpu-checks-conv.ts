@@ -57,6 +57,10 @@ export function convChecks(): GpuCheck[] {
     // the last ones partial; the second's dx (20 channels) and forward (12) in 5 and 3 vec4s.
     conv('3x3 same by fused Winograd', [2, 18, 21, 32], [3, 3, 32, 40], { padding: 'same' }, 'winograd-fused'),
     conv('3x3 valid by fused Winograd, 12 output channels', [3, 11, 10, 20], [3, 3, 20, 12], { padding: 'valid' }, 'winograd-fused'),
+    // F(2x2) in one kernel (not yet picked by convAlgorithm): blocks past a workgroup's 32, odd
+    // sides, 5 input channels (a partial slice), two workgroups of 32 channels; dx has 32.
+    conv('3x3 same by fused Winograd F(2x2)', [2, 19, 23, 5], [3, 3, 5, 64], { padding: 'same' }, 'winograd-f2'),
+    conv('3x3 valid by fused Winograd F(2x2), dx of 32 channels', [3, 11, 10, 32], [3, 3, 32, 32], { padding: 'valid' }, 'winograd-f2'),
     conv('1x1 head', [2, 9, 11, 32], [1, 1, 32, 1], { padding: 'valid' }),
     // The weights in a uniform buffer (not yet picked by convAlgorithm): VGG's first conv (3
     // channels, scalar loads, taps unrolled), a U-Net level 1 (vec4 loads, a loop over taps, 4
@@ -68,6 +72,10 @@ export function convChecks(): GpuCheck[] {
     // not a multiple of the 8-pixel strips) with its fused ReLU, and one grey channel at stride 2.
     conv('3x3 same, 3 channels, channel lanes, fused ReLU', [2, 13, 13, 3], [3, 3, 3, 64], { padding: 'same', activation: 'relu' }, 'channel-lanes'),
     conv('3x3 valid stride 2, 1 channel, channel lanes', [2, 17, 15, 1], [3, 3, 1, 32], { padding: 'valid', stride: 2 }, 'channel-lanes'),
+    // A strip of a row a workgroup, staged in workgroup memory (not yet picked by convAlgorithm):
+    // VGG's first conv over rows of 139 (a strip of 128 and a partial one), and the grey stride 2.
+    conv('3x3 same, 3 channels, row patch, fused ReLU', [2, 13, 139, 3], [3, 3, 3, 64], { padding: 'same', activation: 'relu' }, 'row-patch'),
+    conv('3x3 valid stride 2, 1 channel, row patch', [2, 17, 15, 1], [3, 3, 1, 32], { padding: 'valid', stride: 2 }, 'row-patch'),
     // Winograd's 36 GEMMs by the uniform-weights kernel, forward and backward input (the weight
     // gradient by the staged Winograd): 32 channels each way, and 16 -> 64 with its fused ReLU.
     conv('3x3 same by Winograd with uniform-weights GEMMs', [2, 18, 21, 32], [3, 3, 32, 32], { padding: 'same' }, 'winograd-uniform'),

@@ -98,7 +98,7 @@ function e2eTable(rows: E2eResult[], runClock: Clock): string {
 }
 
 /** The case id, marked where it ran Winograd (its rate and % of peak count direct flops). */
-const ALGORITHM_LABELS: Record<string, string> = { winograd: 'Winograd', 'winograd-fused': 'fused Winograd', 'uniform-weights': 'uniform weights', 'winograd-uniform': 'Winograd, uniform-weights GEMMs', 'channel-lanes': 'channel lanes' };
+const ALGORITHM_LABELS: Record<string, string> = { winograd: 'Winograd', 'winograd-fused': 'fused Winograd', 'uniform-weights': 'uniform weights', 'winograd-uniform': 'Winograd, uniform-weights GEMMs', 'channel-lanes': 'channel lanes', 'row-patch': 'row patch', 'winograd-f2': 'fused Winograd F(2x2)' };
 const caseCell = (r: CaseResult): string => (r.algorithm && ALGORITHM_LABELS[r.algorithm] ? `${r.id} (${ALGORITHM_LABELS[r.algorithm]})` : r.id);
 
 function groupTable(rows: CaseResult[], runClock: Clock): string {

@@ -65,7 +65,10 @@ options:
                     output channels: VGG16's conv1_1, the U-Net's first level) or
                     winograd-uniform (the staged Winograd, its GEMMs by the uniform-weights
                     kernel: the U-Net's l1 and l2) or channel-lanes (forwards with few
-                    inputs a pixel, K*Cin <= 36, and output channels in vec4s); the others
+                    inputs a pixel, K*Cin <= 36, and output channels in vec4s) or row-patch
+                    (the same convs up to 64 output channels, a strip of a row a workgroup)
+                    or winograd-f2 (Winograd F(2x2, 3x3) in one kernel, output channels in
+                    32s); the others
                     are timed beside each conv either way, unless --no-beside; with auto
                     the end-to-end steps are also timed after tuneConvs ('tuned')
   --list            print the case ids and exit

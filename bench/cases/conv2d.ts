@@ -25,6 +25,7 @@ import {
 
 type Kernels = typeof import('../../src/kernels/conv2d.js') &
   typeof import('../../src/kernels/conv2d-uniform-weights.js') &
+  typeof import('../../src/kernels/conv2d-row-patch.js') &
   typeof import('../../src/kernels/conv2d-naive.js') &
   typeof import('../../src/kernels/conv2d-winograd-run.js') &
   typeof import('../../src/kernels/conv2d-winograd-fused.js') &
@@ -90,8 +91,9 @@ function convCase(k: Kernels, dir: Direction, l: ConvLayer, naive: boolean): Ben
  * What the case runs (convAlgorithm) and, where another algorithm fits, the others, timed beside it
  * in the same run: direct, Winograd staged through memory (3x3 stride 1, every direction), fused
  * where its output channels come in vec4s (not for the weight gradient), and the uniform-weights
- * kernel (forwards whose weights fit a uniform buffer, Cout <= 64) and Winograd by it; on GPUs
- * also those two at the other pixel counts a thread (pixelVariants: 'uniform-weights P=1'); and the
+ * kernel (forwards whose weights fit a uniform buffer, Cout <= 64) and Winograd by it, the
+ * channel-lanes and row-patch kernels (few inputs a pixel); on GPUs also the uniform-weights
+ * ones and row-patch at their other pixel counts a thread ('uniform-weights P=1'); and the
  * conv as tuneConvs would run it ('tuned: ALGORITHM [TILE]', tuned just before, its choice in force
  * for its own samples only).
  */
@@ -113,32 +115,39 @@ function algorithms(k: Kernels, dir: Direction, l: ConvLayer): Pick<BenchCase, '
   };
 }
 
+/** The algorithms the benchmark times at other pixel counts a thread. */
+type PixelAlgorithm = 'uniform-weights' | 'winograd-uniform' | 'row-patch';
+
 /**
- * The uniform-weights kernel, and Winograd by it, at each other pixel count a thread
- * (pixelVariants) where they run this conv: on GPUs only, whose registers decide the best count
- * (CPU adapters run one pixel a thread, conv2d-uniform-weights.ts).
+ * The uniform-weights kernel, Winograd by it, and the row-patch kernel at each other pixel count a
+ * thread (pixelVariants, ROW_PATCH_PIXEL_VARIANTS) where they run this conv: on GPUs only, whose
+ * registers decide the best count (CPU adapters run one pixel a thread by the uniform weights,
+ * conv2d-uniform-weights.ts, and tune neither kernel).
  */
-export function pixelSides(k: Kernels, dir: Direction, g: ReturnType<Kernels['conv2dGeometry']>, gpu: boolean): { algorithm: 'uniform-weights' | 'winograd-uniform'; pixels: number }[] {
+export function pixelSides(k: Kernels, dir: Direction, g: ReturnType<Kernels['conv2dGeometry']>, gpu: boolean): { algorithm: PixelAlgorithm; pixels: number }[] {
   if (!gpu) return [];
-  return (['uniform-weights', 'winograd-uniform'] as const)
+  const uniform = (['uniform-weights', 'winograd-uniform'] as const)
     .filter((a) => k.algorithmRuns(a, dir, g))
     .flatMap((algorithm) => {
       // The kernel's outputs: the conv's, or for Winograd its GEMM's N (dx has Cin).
       const outputs = algorithm === 'winograd-uniform' && dir === 'backwardInput' ? g.cin : g.cout;
       return k.pixelVariants(outputs).map((pixels) => ({ algorithm, pixels }));
     });
+  const rowPatch = k.algorithmRuns('row-patch', dir, g) ? k.ROW_PATCH_PIXEL_VARIANTS.filter((p) => k.rowPatchLayout(g, p)).map((pixels) => ({ algorithm: 'row-patch' as const, pixels })) : [];
+  return [...uniform, ...rowPatch];
 }
 
-/** A side that runs the step with `algorithm` forced (and the uniform-weights kernel at `pixels` a thread). */
+/** A side that runs the step with `algorithm` forced (and its kernel at `pixels` a thread). */
 function forcing(k: Kernels, algorithm: Parameters<Kernels['setConvAlgorithm']>[0], pixels?: number) {
+  const setPixels = algorithm === 'row-patch' ? k.setRowPatchPixels : k.setUniformWeightsPixels;
   return <T>(step: () => T): T => {
     const before = k.setConvAlgorithm(algorithm);
-    if (pixels) k.setUniformWeightsPixels(pixels);
+    if (pixels) setPixels(pixels);
     try {
       return step();
     } finally {
       k.setConvAlgorithm(before);
-      if (pixels) k.setUniformWeightsPixels(null);
+      if (pixels) setPixels(null);
     }
   };
 }
@@ -171,6 +180,7 @@ export async function load(): Promise<Kernels> {
   return {
     ...(await import('../../src/kernels/conv2d.js')),
     ...(await import('../../src/kernels/conv2d-uniform-weights.js')),
+    ...(await import('../../src/kernels/conv2d-row-patch.js')),
     ...(await import('../../src/kernels/conv2d-naive.js')),
     ...(await import('../../src/kernels/conv2d-winograd-run.js')),
     ...(await import('../../src/kernels/conv2d-winograd-fused.js')),

@@ -164,7 +164,7 @@ function gemmRows(call: ConvCall, algorithm: ConvAlgorithm): number {
 }
 
 /** What tuneConvs leaves out on CPU adapters unless asked (TuneOptions.algorithms). */
-const CPU_UNTUNED: readonly ConvAlgorithm[] = ['winograd-fused', 'uniform-weights', 'winograd-uniform', 'channel-lanes'];
+const CPU_UNTUNED: readonly ConvAlgorithm[] = ['winograd-fused', 'uniform-weights', 'winograd-uniform', 'channel-lanes', 'row-patch', 'winograd-f2'];
 
 /**
  * The ways to time: each wanted algorithm that fits, and for the tiled family's GEMMs each tile

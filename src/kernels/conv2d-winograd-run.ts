@@ -17,8 +17,10 @@ import { convTile, defaultConvFamily, gemmTile, launch, launchedKernel } from '.
 import type { GemmTile } from './conv2d-tiled.js';
 import { bindableSamples, inputTransformSpec, outputTransformSpec, transformWeights, winogradBlocks, winogradPlan, winogradShape, WINO_R, WINO_XI, WORKSPACE_BYTES } from './conv2d-winograd.js';
 import { fusedFits } from './conv2d-winograd-fused.js';
+import { winograd2Fits } from './conv2d-winograd-f2.js';
 import { uniformWeightsChunk, uniformWeightsFits, UNIFORM_WEIGHTS_MAX_COUT } from './conv2d-uniform-weights.js';
 import { channelLanesFits } from './conv2d-channel-lanes.js';
+import { rowPatchFits } from './conv2d-row-patch.js';
 import { noteConv, tunedConv } from './conv2d-tuned.js';
 import { linearGrid, vecWidth, type VecWidth } from './wgsl.js';
 
@@ -30,12 +32,16 @@ import { linearGrid, vecWidth, type VecWidth } from './wgsl.js';
  * and stride; 'winograd-uniform': the staged Winograd with its 36 GEMMs run by the uniform-weights
  * kernel, U[ξ] in a uniform buffer, where that fits (winogradUniformFits); 'channel-lanes': forwards
  * with few inputs a pixel (K·Cin <= 36) and output channels in vec4s, a lane per 4 of them
- * (conv2d-channel-lanes.ts).
+ * (conv2d-channel-lanes.ts); 'row-patch': the same convs (K·Cin <= 36, Cout <= 64), a workgroup a
+ * strip of an output row with its input rows and the weights staged in workgroup memory
+ * (conv2d-row-patch.ts); 'winograd-f2': Winograd F(2x2, 3x3) in one kernel, a register tile of
+ * blocks and channels per transform position, where the output channels come in 32s
+ * (conv2d-winograd-f2.ts).
  */
-export type ConvAlgorithm = 'direct' | 'winograd' | 'winograd-fused' | 'uniform-weights' | 'winograd-uniform' | 'channel-lanes';
+export type ConvAlgorithm = 'direct' | 'winograd' | 'winograd-fused' | 'uniform-weights' | 'winograd-uniform' | 'channel-lanes' | 'row-patch' | 'winograd-f2';
 
 /** Every algorithm, in the order the benchmark times them beside one another. */
-export const CONV_ALGORITHMS: readonly ConvAlgorithm[] = ['direct', 'winograd', 'winograd-fused', 'uniform-weights', 'winograd-uniform', 'channel-lanes'];
+export const CONV_ALGORITHMS: readonly ConvAlgorithm[] = ['direct', 'winograd', 'winograd-fused', 'uniform-weights', 'winograd-uniform', 'channel-lanes', 'row-patch', 'winograd-f2'];
 
 /** Whether an algorithm runs its GEMM by the direct GEMM kernels (so a tile of the tiled family applies). */
 export const usesGemmTiles = (algorithm: ConvAlgorithm): boolean => algorithm === 'direct' || algorithm === 'winograd';
@@ -130,14 +136,16 @@ export function algorithmRuns(algorithm: ConvAlgorithm, dir: ConvDirection, g: C
   if (algorithm === 'direct') return true;
   if (algorithm === 'uniform-weights') return uniformWeightsFits(dir, g);
   if (algorithm === 'channel-lanes') return channelLanesFits(dir, g);
+  if (algorithm === 'row-patch') return rowPatchFits(dir, g);
   if (!winogradFits(dir, g)) return false;
   if (algorithm === 'winograd-uniform') return dir !== 'backwardWeight' && winogradUniformFits(winogradShape(dir, g));
+  if (algorithm === 'winograd-f2') return dir !== 'backwardWeight' && winograd2Fits(winogradShape(dir, g).n);
   return algorithm === 'winograd' || (dir !== 'backwardWeight' && fusedFits(winogradShape(dir, g).n));
 }
 
 /**
  * What a forced algorithm falls back to where it cannot run this conv: the Winograd variants to
- * the staged Winograd where it runs, else (and null) to direct; the uniform-weights and channel-lanes kernels to what would run unforced, so
+ * the staged Winograd where it runs, else (and null) to direct; the uniform-weights, channel-lanes and row-patch kernels to what would run unforced, so
  * that a step forced to it differs from the step as it is only where it fits (the benchmark's
  * end-to-end sides).
  */
@@ -146,8 +154,10 @@ const FORCED_FALLBACK: Record<ConvAlgorithm, ConvAlgorithm | 'unforced' | null> 
   winograd: null,
   'winograd-fused': 'winograd',
   'winograd-uniform': 'winograd',
+  'winograd-f2': 'winograd',
   'uniform-weights': 'unforced',
   'channel-lanes': 'unforced',
+  'row-patch': 'unforced',
 };
 
 /** Whether some algorithm besides 'direct' can run this conv direction on this device. */

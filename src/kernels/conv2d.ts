@@ -42,8 +42,10 @@ import { groupedConv, groupedConvBackwardInput, groupedConvBackwardWeight, group
 import { dilatedConv, dilatedConvBackwardInput, dilatedConvBackwardWeight, dilatedConvForward, dilatedPlan, isDilated, resolveDilation } from './conv2d-dilated.js';
 import { convAlgorithm, winogradConv } from './conv2d-winograd-run.js';
 import { winogradFusedConv } from './conv2d-winograd-fused.js';
+import { winograd2Conv } from './conv2d-winograd-f2.js';
 import { uniformWeightsChunk } from './conv2d-uniform-weights.js';
 import { channelLanesChunk } from './conv2d-channel-lanes.js';
+import { rowPatchChunk } from './conv2d-row-patch.js';
 import { winogradWeightGrad } from './conv2d-winograd-wgrad.js';
 import { unary, unaryBackward, unaryForward } from './elementwise.js';
 import { sumLeading } from './reduce.js';
@@ -247,6 +249,7 @@ function forEachSampleChunk(g: ConvGeometry, per: number, xLike: Tensor, yLike: 
 export function forwardGemm(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | null, family = defaultConvFamily(), algorithm = convAlgorithm('forward', g, family), relu = false): Tensor {
   if (algorithm === 'winograd' || algorithm === 'winograd-uniform') return winogradConv('forward', g, x, w, b, family, relu, algorithm === 'winograd' ? 'tiles' : 'uniform');
   if (algorithm === 'winograd-fused') return winogradFusedConv('forward', g, x, w, b, family, relu);
+  if (algorithm === 'winograd-f2') return winograd2Conv('forward', g, x, w, b, relu);
   const yShape = [g.n, g.ho, g.wo, g.cout];
   const per = samplesPerChunk('conv2d.forward', g, x, planned('conv2d.y', yShape), [w, b]);
   const y = emptyTensor(yShape, 'conv2d.y');
@@ -256,6 +259,7 @@ export function forwardGemm(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | n
   forEachSampleChunk(g, per, x, y, (gc, xc, yc) => {
     if (algorithm === 'uniform-weights') return uniformWeightsChunk(gc, xc, w, b, yc, relu);
     if (algorithm === 'channel-lanes') return channelLanesChunk(gc, xc, w, b, yc, relu);
+    if (algorithm === 'row-patch') return rowPatchChunk(gc, xc, w, b, yc, relu);
     const m = gc.n * g.ho * g.wo;
     launch('forward', family, tile, gc, b ? [xc, w, b] : [xc, w], yc, m, g.cout, 1, {
       m, k: g.kh * g.kw * g.cin, dCi: bk % g.cin, dTapW: dTap % g.kw, dTapH: Math.floor(dTap / g.kw),
@@ -268,6 +272,7 @@ export function forwardGemm(g: ConvGeometry, x: Tensor, w: Tensor, b: Tensor | n
 export function backwardInputGemm(g: ConvGeometry, dy: Tensor, w: Tensor, b: Tensor | null, family = defaultConvFamily(), algorithm = convAlgorithm('backwardInput', g, family)): Tensor {
   if (algorithm === 'winograd' || algorithm === 'winograd-uniform') return winogradConv('backwardInput', g, dy, w, b, family, false, algorithm === 'winograd' ? 'tiles' : 'uniform');
   if (algorithm === 'winograd-fused') return winogradFusedConv('backwardInput', g, dy, w, b, family);
+  if (algorithm === 'winograd-f2') return winograd2Conv('backwardInput', g, dy, w, b);
   const dxShape = [g.n, g.h, g.w, g.cin];
   const per = samplesPerChunk('conv2d.backwardInput', g, planned('conv2d.dx', dxShape), dy, [w, b]);
   const dx = emptyTensor(dxShape, 'conv2d.dx');

@@ -92,7 +92,7 @@ describe('bench --compare', () => {
     expect(parseBenchArgs(['--conv-algorithm', 'winograd'])!.convAlgorithm).toBe('winograd');
     expect(parseBenchArgs(['--conv-algorithm', 'winograd-fused'])!.convAlgorithm).toBe('winograd-fused');
     expect(parseBenchArgs(['--conv-algorithm', 'uniform-weights'])!.convAlgorithm).toBe('uniform-weights');
-    expect(() => parseBenchArgs(['--conv-algorithm', 'fft'])).toThrow(/--conv-algorithm needs auto, direct, winograd, winograd-fused, uniform-weights, winograd-uniform or channel-lanes, got 'fft'/);
+    expect(() => parseBenchArgs(['--conv-algorithm', 'fft'])).toThrow(/--conv-algorithm needs auto, direct, winograd, winograd-fused, uniform-weights, winograd-uniform, channel-lanes, row-patch or winograd-f2, got 'fft'/);
     expect([parseBenchArgs([])!.beside, parseBenchArgs(['--no-beside'])!.beside]).toEqual([true, false]);
     expect([parseBenchArgs([])!.fusedGroups, parseBenchArgs(['--fused-groups', '4'])!.fusedGroups]).toEqual([null, 4]);
     expect(() => parseBenchArgs(['--fused-groups', '3'])).toThrow(/--fused-groups needs 1, 2, 4 or 8, got '3'/);

@@ -1,5 +1,5 @@
 // Checks shared by the tests of the forward-only conv kernels that setConvAlgorithm forces
-// (uniform-weights, channel-lanes): a batch past the binding limit runs in chunks of samples, and
+// (uniform-weights, channel-lanes, row-patch): a batch past the binding limit runs in chunks of samples, and
 // the gradients stay the direct kernels', the reference's.
 import { expect } from 'vitest';
 import * as dn from '../../src/index.js';

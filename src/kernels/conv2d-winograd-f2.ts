@@ -1,0 +1,275 @@
+// Winograd F(2x2, 3x3) in one kernel ('winograd-f2'), for 3x3 stride-1 forwards and backward
+// inputs whose output channels come in 32s: each 2x2 block of outputs is Aᵀ [Σ_c U_c ⊙ V_c] A
+// with V = Bᵀ d B of its 4x4 input patch and U = G g Gᵀ, 16 GEMMs (one per transform position ξ)
+// of 4/9 the direct multiply-adds, V and M never reaching memory.
+//
+// Why another fused kernel: at the U-Net's first level (batch 16, 256x256, 32 -> 32) the staged
+// F(4x4) Winograd moves 1.2 GB of V and M and sits at 0.61 ms on an H200, its memory floor 0.37;
+// the fused F(4x4) kernel (conv2d-winograd-fused.ts) moves none of it but ran at about a tenth of
+// the FMA peak (0.72 ms): each thread holds one block's 36 positions for 4 channels, 144
+// accumulators, and per input channel reads 36 values of V and 36 vec4s of U for 36 vec4
+// multiply-adds. F(2x2) has 16 positions, which a workgroup of 256 threads splits one per 16
+// threads: each thread owns one ξ and a register tile of 8 blocks × 8 output channels, like a
+// GEMM's, and per input channel reads 2 vec4s of V and 2 of U for 16 vec4 multiply-adds. It does
+// 1.78x the multiply-adds of F(4x4) (16 per 4 outputs against 36 per 16), 4/9 of direct's.
+//
+// A workgroup owns 32 consecutive blocks and 32 output channels and walks the input channels CK at
+// a time: it stages V (its threads transform the 32 blocks' 4x4 patches) and the slice of U
+// (transformed once per conv, as the staged kernels do) in workgroup memory, then each thread
+// multiplies. After the last slice the threads hand M through workgroup memory, 8 channels a round,
+// and 64 threads apply Aᵀ M A, the bias and the fused ReLU and store 2x2 pixels as vec4s.
+//
+// Accuracy: Bᵀ and Aᵀ hold only 0 and ±1, G halves; float32 rounding stays within a few times
+// direct convolution's, well inside the staged F(4x4)'s (test/helpers/close.ts winogradTolerance).
+//
+// Not yet timed on a GPU when written (2026-11-28): the benchmark times it beside every conv it
+// fits, tuneConvs on GPUs times it too; no rule picks it.
+
+import { packParams, i32 } from '../gpu/params.js';
+import { runtime, type KernelSpec } from '../gpu/runtime.js';
+import { emptyTensor, type Tensor } from '../graph/tensor.js';
+import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
+import type { ConvGeometry } from './conv2d.js';
+import { rep } from './conv2d-gemm-common.js';
+import { sandwich, winogradPlan } from './conv2d-winograd.js';
+import { reluKeepingNan } from './elementwise-math.js';
+import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, workgroupGrid } from './wgsl.js';
+
+/** Outputs per block side, transform side, and transform positions. */
+const M2 = 2;
+const A2 = 4;
+const XI2 = A2 * A2;
+
+/** Bᵀ (4x4), G (4x3) and Aᵀ (2x4) of F(2x2, 3x3) (Lavin and Gray, 2016). */
+export const WINO2_BT: readonly (readonly number[])[] = [
+  [1, 0, -1, 0],
+  [0, 1, 1, 0],
+  [0, -1, 1, 0],
+  [0, 1, 0, -1],
+];
+export const WINO2_G: readonly (readonly number[])[] = [
+  [1, 0, 0],
+  [1 / 2, 1 / 2, 1 / 2],
+  [1 / 2, -1 / 2, 1 / 2],
+  [0, 0, 1],
+];
+export const WINO2_AT: readonly (readonly number[])[] = [
+  [1, 1, 1, 0],
+  [0, 1, -1, -1],
+];
+
+/** Blocks and output channels per workgroup, and a thread's register tile (blocks × channels). */
+const BLOCKS = 32;
+const CHANNELS = 32;
+const TILE = 8;
+const THREADS = XI2 * (BLOCKS / TILE) * (CHANNELS / TILE);
+/** Workgroup memory every adapter offers: M's hand-over takes all of it (16 ξ × 32 blocks × 8 channels). */
+const HANDOVER_BYTES = XI2 * BLOCKS * TILE * 4;
+
+/** Whether the kernel runs a Winograd conv of `n` output channels (its GEMM's N): whole workgroups of 32. */
+export const winograd2Fits = (n: number): boolean => n % CHANNELS === 0;
+
+/** vec4s of one staged ξ (CK channels of 32 values) with a vec4 of padding that staggers the banks. */
+const xiStride = (ck: number): number => (ck * BLOCKS) / 4 + 1;
+const stagingBytes = (ck: number): number => 2 * XI2 * xiStride(ck) * 16;
+
+const SLICE_DEPTHS = [8, 4, 2];
+const depthOverride = new WeakMap<GPUDevice, number>();
+const fitting = (limit: number): number[] => SLICE_DEPTHS.filter((ck) => Math.max(stagingBytes(ck), HANDOVER_BYTES) <= limit);
+
+/** Input channels a slice on this device: the most of 8, 4 and 2 whose staged V and U fit its workgroup memory (or the override). */
+export function winograd2SliceDepth(): number {
+  const rt = runtime();
+  return depthOverride.get(rt.device) ?? fitting(rt.limits.maxComputeWorkgroupStorageSize)[0] ?? 2;
+}
+
+/** Forces the slice depth on this device (tests: the staging of another adapter), one that fits its workgroup memory; null restores it. */
+export function setWinograd2SliceDepth(ck: number | null): void {
+  const rt = runtime();
+  if (ck === null) {
+    depthOverride.delete(rt.device);
+    return;
+  }
+  const fits = fitting(rt.limits.maxComputeWorkgroupStorageSize);
+  if (!fits.includes(ck)) throw new RangeError(`setWinograd2SliceDepth: ${ck} channels a slice; this device takes ${fits.join(', ')}`);
+  depthOverride.set(rt.device, ck);
+}
+
+/**
+ * U[ξ, k, n] = (G g Gᵀ)[ξ], one thread per (k, n). Forward: k = ci, n = co, g[i][j] = w[i, j, ci,
+ * co]. Backward input ('flipped'): k = co, n = ci, g[i][j] = w[2 − i, 2 − j, ci, co].
+ */
+function weightSpec(flipped: boolean): KernelSpec {
+  const tap = (i: number, j: number) => (flipped ? (2 - i) * 3 + (2 - j) : i * 3 + j);
+  return {
+    name: 'conv2d.winograd2Weights',
+    key: flipped ? 'flipped' : '',
+    inputs: 1,
+    outputs: 1,
+    wgsl: () => /* wgsl */ `
+struct Params { cin: i32, cout: i32 }
+@group(0) @binding(0) var<storage, read> w: array<f32>;
+@group(0) @binding(1) var<storage, read_write> u: array<f32>;
+@group(0) @binding(2) var<uniform> params: Params;
+@compute @workgroup_size(256)
+fn main(${LINEAR_MAIN_ARGS}) {
+  let i = i32(${linearIndex()});
+  let kn = params.cin * params.cout;
+  if (i >= kn) { return; }
+  ${flipped ? 'let ci = i % params.cin;\n  let co = i / params.cin;' : 'let co = i % params.cout;\n  let ci = i / params.cout;'}
+  ${rep(9, (t) => `let g${Math.floor(t / 3)}_${t % 3} = w[(${tap(Math.floor(t / 3), t % 3)} * params.cin + ci) * params.cout + co];`)}
+  ${sandwich(WINO2_G, WINO2_G, 'g', 'h', 'v', 'f32')}
+  ${rep(XI2, (xi) => `u[${xi} * kn + i] = v${Math.floor(xi / A2)}_${xi % A2};`)}
+}`,
+  };
+}
+
+/** Staging of V: pair p of the slice (channel p mod CK of block p / CK), its 4x4 patch transformed into sh. */
+function stageV(ck: number): string {
+  const stride = xiStride(ck);
+  return `let c = p % ${ck};
+      let tb = p / ${ck};
+      let t = t0 + tb;
+      let ci = ci0 + c;
+      let live = t < params.blocks && ci < params.k;
+      let n = t / (params.rows * params.cols);
+      let h0 = ((t / params.cols) % params.rows) * ${M2} - params.padTop;
+      let w0 = (t % params.cols) * ${M2} - params.padLeft;
+      let base = n * params.h * params.w;
+      ${rep(A2, (r) => `let inH${r} = live && h0 + ${r} >= 0 && h0 + ${r} < params.h;`, '\n      ')}
+      ${rep(A2, (q) => `let inW${q} = w0 + ${q} >= 0 && w0 + ${q} < params.w;`, '\n      ')}
+      ${rep(XI2, (e) => {
+        const [r, q] = [Math.floor(e / A2), e % A2];
+        return `var d${r}_${q} = 0.0;
+      if (inH${r} && inW${q}) { d${r}_${q} = src[(base + (h0 + ${r}) * params.w + w0 + ${q}) * params.k + ci]; }`;
+      }, '\n      ')}
+      ${sandwich(WINO2_BT, WINO2_BT, 'd', 'e', 'x', 'f32').replace(/\n {2}/g, '\n      ')}
+      let at = c * ${BLOCKS / 4} + tb / 4;
+      let lane = tb % 4;
+      ${rep(XI2, (xi) => `sh[${xi * stride} + at][lane] = x${Math.floor(xi / A2)}_${xi % A2};`, '\n      ')}`;
+}
+
+function kernelSpec(ck: number, hasBias: boolean, relu: boolean): KernelSpec {
+  const stride = xiStride(ck);
+  const uBase = XI2 * stride;
+  const shVec4s = Math.max(stagingBytes(ck), HANDOVER_BYTES) / 16;
+  const uVec4s = XI2 * ck * (CHANNELS / 4);
+  // The thread's tile: blocks bg·8 .. bg·8 + 7 (a0, a1), channels cg·8 .. cg·8 + 7 (b0, b1).
+  const accs = rep(TILE * 2, (i) => `var acc${i >> 1}_${i & 1} = vec4<f32>(0.0);`);
+  const madds = rep(TILE * 2, (i) => {
+    const [j, v] = [i >> 1, i & 1];
+    return `acc${j}_${v} = fma(vec4<f32>(a${j >> 2}.${'xyzw'[j & 3]}), b${v}, acc${j}_${v});`;
+  }, '\n        ');
+  return {
+    name: 'conv2d.winograd2Fused',
+    key: `ck${ck}${hasBias ? 'b' : ''}${relu ? 'relu' : ''}`,
+    inputs: hasBias ? 3 : 2,
+    outputs: 1,
+    wgsl: () => /* wgsl */ `
+struct Params { h: i32, w: i32, k: i32, ho: i32, wo: i32, n4: i32, padTop: i32, padLeft: i32, rows: i32, cols: i32, blocks: i32, coTiles: i32, groups: i32 }
+@group(0) @binding(0) var<storage, read> src: array<f32>;
+@group(0) @binding(1) var<storage, read> u: array<vec4<f32>>;
+${hasBias ? '@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;' : ''}
+@group(0) @binding(${hasBias ? 3 : 2}) var<storage, read_write> y: array<vec4<f32>>;
+@group(0) @binding(${hasBias ? 4 : 3}) var<uniform> params: Params;
+var<workgroup> sh: array<vec4<f32>, ${shVec4s}>;
+@compute @workgroup_size(${THREADS})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lidx: u32) {
+  let g = i32(wid.x + wid.y * nwg.x);
+  if (g >= params.groups) { return; }
+  let l = i32(lidx);
+  let t0 = (g / params.coTiles) * ${BLOCKS};
+  let co4 = (g % params.coTiles) * ${CHANNELS / 4};
+  // Neighbouring lanes: channel groups, then block groups, then ξ (two a warp).
+  let cg = l % 4;
+  let bg = (l / 4) % 4;
+  let xi = l / 16;
+  let vAt = xi * ${stride} + bg * 2;
+  let uAt = ${uBase} + xi * ${stride} + cg * 2;
+  ${accs}
+  for (var ci0 = 0; ci0 < params.k; ci0 += ${ck}) {
+    for (var p = l; p < ${BLOCKS * ck}; p += ${THREADS}) {
+      ${stageV(ck)}
+    }
+    // U's slice: (ξ, c, 8 vec4s of channels), zeros past K.
+    for (var e = l; e < ${uVec4s}; e += ${THREADS}) {
+      let q = e % ${CHANNELS / 4};
+      let c = (e / ${CHANNELS / 4}) % ${ck};
+      let x = e / ${ck * (CHANNELS / 4)};
+      var val = vec4<f32>(0.0);
+      if (ci0 + c < params.k) { val = u[(x * params.k + ci0 + c) * params.n4 + co4 + q]; }
+      sh[${uBase} + x * ${stride} + c * ${CHANNELS / 4} + q] = val;
+    }
+    workgroupBarrier();
+    for (var c = 0; c < ${ck}; c++) {
+      let a0 = sh[vAt + c * ${BLOCKS / 4}];
+      let a1 = sh[vAt + c * ${BLOCKS / 4} + 1];
+      let b0 = sh[uAt + c * ${CHANNELS / 4}];
+      let b1 = sh[uAt + c * ${CHANNELS / 4} + 1];
+      ${madds}
+    }
+    workgroupBarrier();
+  }
+  // M handed over 8 channels (one cg) a round: sh[(ξ·32 + block)·2 + v].
+  for (var round = 0; round < 4; round++) {
+    if (cg == round) {
+      ${rep(TILE * 2, (i) => `sh[(xi * ${BLOCKS} + bg * ${TILE} + ${i >> 1}) * 2 + ${i & 1}] = acc${i >> 1}_${i & 1};`, '\n      ')}
+    }
+    workgroupBarrier();
+    if (l < ${BLOCKS * 2}) {
+      let tb = l / 2;
+      let v = l % 2;
+      let t = t0 + tb;
+      let at = tb * 2 + v;
+      ${rep(XI2, (x) => `let m${Math.floor(x / A2)}_${x % A2} = sh[${x * BLOCKS * 2} + at];`, '\n      ')}
+      ${sandwich(WINO2_AT, WINO2_AT, 'm', 'p', 'o', 'vec4<f32>').replace(/\n {2}/g, '\n      ')}
+      let ch = co4 + round * 2 + v;
+      let bias = ${hasBias ? 'b[ch]' : 'vec4<f32>(0.0)'};
+      let n = t / (params.rows * params.cols);
+      let h0 = ((t / params.cols) % params.rows) * ${M2};
+      let w0 = (t % params.cols) * ${M2};
+      let base = n * params.ho * params.wo;
+      if (t < params.blocks) {
+        ${rep(M2 * M2, (e) => {
+          const [r, q] = [Math.floor(e / M2), e % M2];
+          const yAt = `y[(base + (h0 + ${r}) * params.wo + w0 + ${q}) * params.n4 + ch]`;
+          const value = relu ? reluKeepingNan(`(o${r}_${q} + bias)`, 'vec4<f32>') : `o${r}_${q} + bias`;
+          return `if (h0 + ${r} < params.ho && w0 + ${q} < params.wo) { ${yAt} = ${value}; }`;
+        }, '\n        ')}
+      }
+    }
+    workgroupBarrier();
+  }
+}`,
+  };
+}
+
+/**
+ * A forward (y from x) or backward input (dx from dy, + b for convTranspose2d) by F(2x2, 3x3) in
+ * one kernel: the weights transformed once, then one dispatch per chunk of samples that fits the
+ * storage bindings; `relu` stores max(y, 0), NaN kept (conv2d's fused ReLU).
+ */
+export function winograd2Conv(dir: 'forward' | 'backwardInput', g: ConvGeometry, src: Tensor, w: Tensor, b: Tensor | null, relu = false): Tensor {
+  const plan = winogradPlan(dir, g);
+  const { op, s, perSample } = plan;
+  if (!winograd2Fits(s.n)) throw new RangeError(`${op}: the F(2x2) Winograd kernel needs output channels in multiples of ${CHANNELS}, got ${s.n}`);
+  const [rows, cols] = [Math.ceil(s.hOut / M2), Math.ceil(s.wOut / M2)];
+  const uShape = [XI2, s.k, s.n];
+  const per = chunkItems(op, g.n, [part(src, perSample.src), part(planned(plan.outLabel, plan.outShape), perSample.out)], [w, b, planned('conv2d.winograd2.u', uShape)]);
+  const out = emptyTensor(plan.outShape, plan.outLabel);
+  const u = emptyTensor(uShape, 'conv2d.winograd2.u');
+  dispatchChunk(weightSpec(dir === 'backwardInput'), [w], [u], packParams([i32(g.cin), i32(g.cout)]), linearGrid(s.k * s.n));
+  const n4 = s.n / 4;
+  const coTiles = s.n / CHANNELS;
+  const spec = kernelSpec(winograd2SliceDepth(), b !== null, relu);
+  forEachChunk(g.n, per, (n0, count) => {
+    const blocks = count * rows * cols;
+    const groups = Math.ceil(blocks / BLOCKS) * coTiles;
+    const inputs = [range(src, n0 * perSample.src, count * perSample.src), u, ...(b ? [b] : [])];
+    const params = packParams([s.hIn, s.wIn, s.k, s.hOut, s.wOut, n4, s.padTop, s.padLeft, rows, cols, blocks, coTiles, groups].map(i32));
+    dispatchChunk(spec, inputs, [range(out, n0 * perSample.out, count * perSample.out)], params, workgroupGrid(groups));
+  });
+  u.dispose();
+  return out;
+}
