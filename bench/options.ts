@@ -58,7 +58,8 @@ options:
                     algorithm, ruleGemmTile): compare tiles on one machine in one sitting
   --conv-algorithm A  auto (default: on GPUs Winograd F(4x4, 3x3) for the 3x3 stride-1 forwards
                     and backward inputs it suits and their weight gradients from 32 input
-                    channels, see convAlgorithm), direct, winograd,
+                    channels, and row-patch for forwards over at most 4 channels, see
+                    convAlgorithm), direct, winograd,
                     winograd-fused (Winograd in one kernel; both wherever they fit, and the
                     weight gradients of 3x3 stride-1 convs by the staged Winograd) or
                     uniform-weights (forwards whose weights fit a uniform buffer, at most 64

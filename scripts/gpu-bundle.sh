@@ -68,6 +68,18 @@ node scripts/build.mjs
 rm -rf "$OUT/dist" "$OUT/node_modules" "$OUT/lib"
 mkdir -p "$OUT/dist"
 cp dist/index.js dist/cli.js dist/decode-worker.js "$OUT/dist/"
+# The probes (bench/probes/*.ts): one-off timings of kernel knobs for a lease, run by gpu-run.sh's
+# DAWNET_PROBE, built as scripts/build.mjs builds the CLI.
+mkdir -p "$OUT/dist/probes"
+for probe in bench/probes/*.ts; do
+  node --input-type=module -e "
+import { build } from 'esbuild';
+import { buildDefine } from './scripts/build-info.mjs';
+await build({ entryPoints: ['$probe'], outfile: '$OUT/dist/probes/$(basename "$probe" .ts).js', bundle: true, format: 'esm', platform: 'node',
+  target: 'es2022', external: ['webgpu'], define: buildDefine(), logLevel: 'warning',
+  banner: { js: \"import { createRequire as __dawnetRequire } from 'node:module'; const require = __dawnetRequire(import.meta.url);\" } });
+" || fail "building $probe failed"
+done
 
 NM=$OUT/node_modules
 mkdir -p "$NM/webgpu"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # scripts/gpu-run.sh for a machine that sends back only a few files: runs it into a scratch folder
 # under a time limit, then leaves in OUTDIR at most 8 files (what the device tool sends back):
-# status.txt, the six that exist first of bars.md, bench.md, tuning.txt, checks.log, env.txt,
-# bench.json, bars.json, fused-compare.txt and tile-compare.txt, and every log and record as
+# status.txt, the six that exist first of probe.log, bars.md, bench.md, tuning.txt, checks.log,
+# env.txt, bench.json, bars.json, probe.json, fused-compare.txt and tile-compare.txt, and every log and record as
 # results.tgz (gpu-run.sh's own output in gpu-run.log).
 #
 #   scripts/gpu-run-packed.sh OUTDIR [LIMIT_S]     (LIMIT_S: gpu-run.sh's limit, default 530)
@@ -64,7 +64,7 @@ render bars.md bars.json --markdown
 # The device tool sends back at most 8 files: status.txt, results.tgz (every file), and the first
 # six of these that exist, the ones a reader looks at first.
 copied=0
-for f in bars.md bench.md tuning.txt checks.log env.txt bench.json bars.json fused-compare.txt tile-compare.txt; do
+for f in probe.log bars.md bench.md tuning.txt checks.log env.txt bench.json bars.json probe.json fused-compare.txt tile-compare.txt; do
   [[ -f "$RESULTS/$f" ]] || continue
   if ((copied < 6)); then
     cp "$RESULTS/$f" "$OUTDIR/"

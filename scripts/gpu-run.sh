@@ -32,6 +32,8 @@
 # --group e2e,conv2d --only unet|vgg-conv1_1, unquoted, for a short second run), DAWNET_CHECKS=no (skip
 # the checks: a second run on a build whose checks already passed),
 # DAWNET_VULKAN_LOADER=bundled|system (default: bundled only where the machine has none),
+# DAWNET_PROBE=NAME (run bench/probes/NAME.ts after the checks: probe.log, probe.json),
+# DAWNET_BENCH=no (no bench: a probe's lease),
 # DAWNET_TILE (the tiles to compare, space-separated; default empty: skip), DAWNET_TOTAL_S (the
 # run's deadline in seconds from its start, default 500; gpu-run-packed.sh sets it inside its limit).
 # Each step has a limit of its own (info and smoke 1 minute, the checks 2, the bars 2.5, the bench
@@ -215,14 +217,32 @@ if [[ "${DAWNET_CHECKS:-yes}" != no ]]; then
 else
   note "gpu-run: checks skipped (DAWNET_CHECKS=no)"
 fi
+# DAWNET_PROBE=NAME runs dist/probes/NAME.js (bench/probes/NAME.ts: kernel knobs the bench does
+# not time beside a conv), its output to probe.log and its record to probe.json, limit 3 minutes.
+if [[ -n "${DAWNET_PROBE:-}" ]]; then
+  limit=$(cap 180)
+  if ((limit < 10)); then
+    note "gpu-run: no time left for the probe ${DAWNET_PROBE}: skipped"
+    fail 124
+  else
+    echo "== probe ${DAWNET_PROBE} (limit ${limit} s)"
+    (cd "$ROOT" && timeout --foreground -k 10 "$limit" "$NODE" "$BUNDLE/dist/probes/${DAWNET_PROBE}.js" "$OUTDIR/probe.json") 2>&1 | tee "$OUTDIR/probe.log"
+    rc=${PIPESTATUS[0]}
+    [[ $rc -eq 0 ]] || { echo "== probe ${DAWNET_PROBE} failed with status $rc" | tee -a "$OUTDIR/probe.log"; fail "$rc"; }
+  fi
+fi
 if [[ "${DAWNET_BARS_FIRST:-yes}" != no ]]; then
   step bars 150 bench --scale "$SCALE" --reps "$REPS" --budget "$(budget_within "$(cap 150)" 60)" --no-e2e --group conv2d --only 'forward/(unet-l[12]|vgg-conv1_1)$' --out "$OUTDIR/bars.json" --markdown
   [[ -f "$OUTDIR/bars.json" ]] && render "$OUTDIR/bars.md" bench --markdown "$OUTDIR/bars.json"
 fi
-budget=$(budget_within "$(cap $((BUDGET + 120)))" "$BUDGET")
-((budget == BUDGET)) || note "gpu-run: $((TOTAL_S - SECONDS)) s left for the bench: its budget is ${budget} s instead of ${BUDGET} s"
-# shellcheck disable=SC2086
-step bench $((BUDGET + 120)) bench --scale "$SCALE" --reps "$REPS" --budget "$budget" --out "$OUTDIR/bench.json" --markdown ${DAWNET_BENCH_ARGS:-}
+if [[ "${DAWNET_BENCH:-yes}" != no ]]; then
+  budget=$(budget_within "$(cap $((BUDGET + 120)))" "$BUDGET")
+  ((budget == BUDGET)) || note "gpu-run: $((TOTAL_S - SECONDS)) s left for the bench: its budget is ${budget} s instead of ${BUDGET} s"
+  # shellcheck disable=SC2086
+  step bench $((BUDGET + 120)) bench --scale "$SCALE" --reps "$REPS" --budget "$budget" --out "$OUTDIR/bench.json" --markdown ${DAWNET_BENCH_ARGS:-}
+else
+  note "gpu-run: the bench skipped (DAWNET_BENCH=no)"
+fi
 if [[ -f "$OUTDIR/bench.json" ]]; then
   render "$OUTDIR/bench.md" bench --markdown "$OUTDIR/bench.json"
   render "$OUTDIR/tuning.txt" bench --tuning "$OUTDIR/bench.json"

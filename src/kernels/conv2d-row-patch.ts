@@ -17,8 +17,9 @@
 // pixel's Cout·4 contiguous bytes, and the lanes of a pixel read one workgroup address
 // (a broadcast).
 //
-// Not yet timed on a GPU when written (2026-11-28): the benchmark times it beside every forward
-// it fits (and at other P), tuneConvs on GPUs times it too; no rule picks it until a GPU says so.
+// On an H200 (2026-11-28, bench/results/nvidia-h200-2026-11-28/run11-candidates.json) it ran
+// conv1_1 in 0.289 ms at 4 pixels a thread (41% of the FMA peak) and 0.317 at 8, against the
+// implicit GEMM's 0.488 and the channel-lanes kernel's 0.389; GPU tuning chose it there.
 
 import { ArgumentError } from '../errors.js';
 import { describeValue } from '../graph/args.js';
@@ -36,8 +37,11 @@ import type { Tensor } from '../graph/tensor.js';
 export const ROW_PATCH_MAX_TAPS = 36;
 /** Most output channels: 16 lanes a pixel, and with 36 taps 9 KiB of weights. */
 export const ROW_PATCH_MAX_COUT = 64;
-/** Output pixels a thread by default: 8 vec4 accumulators, and an input row of P + 2 values at 3x3. */
-export const ROW_PATCH_PIXELS = 8;
+/**
+ * Output pixels a thread by default: 4 vec4 accumulators, and an input row of P + 2 values at 3x3.
+ * On an H200 (2026-11-28, run 11) VGG16's conv1_1 took 0.289 ms at 4, 0.317 at 8 and 0.342 at 16.
+ */
+export const ROW_PATCH_PIXELS = 4;
 /** Threads a workgroup at most. */
 const MAX_THREADS = 256;
 /** Workgroup memory the kernel plans within: what every WebGPU adapter offers. */
@@ -89,7 +93,7 @@ export function setRowPatchPixels(pixels: number | null): void {
 export const rowPatchPixels = (): number => pixelsOverride.get(runtime().device) ?? ROW_PATCH_PIXELS;
 
 /** The other pixel counts the benchmark times beside the default on GPUs. */
-export const ROW_PATCH_PIXEL_VARIANTS: readonly number[] = [4, 16];
+export const ROW_PATCH_PIXEL_VARIANTS: readonly number[] = [2, 8];
 
 interface Shape {
   kh: number;

@@ -77,10 +77,14 @@ const SLICE_DEPTHS = [8, 4, 2];
 const depthOverride = new WeakMap<GPUDevice, number>();
 const fitting = (limit: number): number[] => SLICE_DEPTHS.filter((ck) => Math.max(stagingBytes(ck), HANDOVER_BYTES) <= limit);
 
-/** Input channels a slice on this device: the most of 8, 4 and 2 whose staged V and U fit its workgroup memory (or the override). */
+/**
+ * Input channels a slice on this device (or the override): 4 where its staging fits (17 KiB), else
+ * 2. On an H200 4 ran U-Net l1 in 0.80x the time of 8 (2026-11-28, run 12, timed cold), whose
+ * staging (33 KiB) leaves fewer workgroups an SM; setWinograd2SliceDepth(8) runs 8.
+ */
 export function winograd2SliceDepth(): number {
   const rt = runtime();
-  return depthOverride.get(rt.device) ?? fitting(rt.limits.maxComputeWorkgroupStorageSize)[0] ?? 2;
+  return depthOverride.get(rt.device) ?? (fitting(rt.limits.maxComputeWorkgroupStorageSize).includes(4) ? 4 : 2);
 }
 
 /** Forces the slice depth on this device (tests: the staging of another adapter), one that fits its workgroup memory; null restores it. */
@@ -124,7 +128,22 @@ fn main(${LINEAR_MAIN_ARGS}) {
   };
 }
 
-/** Staging of V: pair p of the slice (channel p mod CK of block p / CK), its 4x4 patch transformed into sh. */
+const prefetchOverride = new WeakMap<GPUDevice, boolean>();
+/** Sets whether the next slice's reads are issued before the current one's GEMM (the benchmark's probes; null restores false). */
+export function setWinograd2Prefetch(on: boolean | null): void {
+  const device = runtime().device;
+  if (on === null) prefetchOverride.delete(device);
+  else prefetchOverride.set(device, on);
+}
+const prefetching = (): boolean => prefetchOverride.get(runtime().device) ?? false;
+
+/**
+ * Staging of V: pair p of the slice (channel p mod CK of block p / CK), its 4x4 patch transformed
+ * into sh. Neighbouring threads take neighbouring channels of one block: their global reads are
+ * adjacent, though their workgroup writes land CK·32 words apart, in one bank. The other way round
+ * (neighbouring blocks of one channel, writes to 32 consecutive words) ran 1.2-1.5x slower on an
+ * H200 (2026-11-28, run 12, at U-Net l1 and l2).
+ */
 function stageV(ck: number): string {
   const stride = xiStride(ck);
   return `let c = p % ${ck};
@@ -149,11 +168,98 @@ function stageV(ck: number): string {
       ${rep(XI2, (xi) => `sh[${xi * stride} + at][lane] = x${Math.floor(xi / A2)}_${xi % A2};`, '\n      ')}`;
 }
 
-function kernelSpec(ck: number, hasBias: boolean, relu: boolean): KernelSpec {
+/** The slices, each staged (global reads, transform, workgroup writes) then multiplied. */
+function plainSlices(ck: number, madds: string): string {
+  const stride = xiStride(ck);
+  const uBase = XI2 * stride;
+  const uVec4s = XI2 * ck * (CHANNELS / 4);
+  return `  for (var ci0 = 0; ci0 < params.k; ci0 += ${ck}) {
+    for (var p = l; p < ${BLOCKS * ck}; p += ${THREADS}) {
+      ${stageV(ck)}
+    }
+    // U's slice: (ξ, c, 8 vec4s of channels), zeros past K.
+    for (var e = l; e < ${uVec4s}; e += ${THREADS}) {
+      let q = e % ${CHANNELS / 4};
+      let c = (e / ${CHANNELS / 4}) % ${ck};
+      let x = e / ${ck * (CHANNELS / 4)};
+      var val = vec4<f32>(0.0);
+      if (ci0 + c < params.k) { val = u[(x * params.k + ci0 + c) * params.n4 + co4 + q]; }
+      sh[${uBase} + x * ${stride} + c * ${CHANNELS / 4} + q] = val;
+    }
+    workgroupBarrier();
+    for (var c = 0; c < ${ck}; c++) {
+      let a0 = sh[vAt + c * ${BLOCKS / 4}];
+      let a1 = sh[vAt + c * ${BLOCKS / 4} + 1];
+      let b0 = sh[uAt + c * ${CHANNELS / 4}];
+      let b1 = sh[uAt + c * ${CHANNELS / 4} + 1];
+      ${madds}
+    }
+    workgroupBarrier();
+  }`;
+}
+
+/**
+ * The slices with the next one's reads in flight during the current one's multiply-adds: each
+ * thread holds its block's 16 patch values and its vec4s of U in registers, writes them (V
+ * transformed) after the barrier that ends the last slice's GEMM, then issues the next reads and
+ * multiplies. Every thread stages at most one (block, channel) pair: BLOCKS·CK <= THREADS.
+ */
+function prefetchedSlices(ck: number, madds: string): string {
+  const stride = xiStride(ck);
+  const uBase = XI2 * stride;
+  const uPer = (XI2 * ck * (CHANNELS / 4)) / THREADS;
+  const load = (ci0: string) => `{
+      let ci = ${ci0} + c;
+      let live = staging && ci < params.k;
+      ${rep(XI2, (e) => {
+        const [r, q] = [Math.floor(e / A2), e % A2];
+        return `d${r}_${q} = 0.0;
+      if (live && inH${r} && inW${q}) { d${r}_${q} = src[(base + (h0 + ${r}) * params.w + w0 + ${q}) * params.k + ci]; }`;
+      }, '\n      ')}
+      ${rep(uPer, (j) => `uv${j} = vec4<f32>(0.0);
+      if (${ci0} + uc${j} < params.k) { uv${j} = u[(ux${j} * params.k + ${ci0} + uc${j}) * params.n4 + co4 + uq${j}]; }`, '\n      ')}
+    }`;
+  return `  let staging = l < ${BLOCKS * ck};
+  let c = l % ${ck};
+  let tb = min(l / ${ck}, ${BLOCKS - 1});
+  let t = t0 + tb;
+  let n = t / (params.rows * params.cols);
+  let h0 = ((t / params.cols) % params.rows) * ${M2} - params.padTop;
+  let w0 = (t % params.cols) * ${M2} - params.padLeft;
+  let base = n * params.h * params.w;
+  ${rep(A2, (r) => `let inH${r} = t < params.blocks && h0 + ${r} >= 0 && h0 + ${r} < params.h;`)}
+  ${rep(A2, (q) => `let inW${q} = w0 + ${q} >= 0 && w0 + ${q} < params.w;`)}
+  let vStore = c * ${BLOCKS / 4} + tb / 4;
+  let vLane = tb % 4;
+  ${rep(uPer, (j) => `let uq${j} = (l + ${j * THREADS}) % ${CHANNELS / 4};
+  let uc${j} = ((l + ${j * THREADS}) / ${CHANNELS / 4}) % ${ck};
+  let ux${j} = (l + ${j * THREADS}) / ${ck * (CHANNELS / 4)};`)}
+  ${rep(XI2, (e) => `var d${Math.floor(e / A2)}_${e % A2} = 0.0;`)}
+  ${rep(uPer, (j) => `var uv${j} = vec4<f32>(0.0);`)}
+  ${load('0')}
+  for (var ci0 = 0; ci0 < params.k; ci0 += ${ck}) {
+    if (staging) {
+      ${sandwich(WINO2_BT, WINO2_BT, 'd', 'e', 'x', 'f32').replace(/\n {2}/g, '\n      ')}
+      ${rep(XI2, (xi) => `sh[${xi * stride} + vStore][vLane] = x${Math.floor(xi / A2)}_${xi % A2};`, '\n      ')}
+    }
+    ${rep(uPer, (j) => `sh[${uBase} + ux${j} * ${stride} + uc${j} * ${CHANNELS / 4} + uq${j}] = uv${j};`, '\n    ')}
+    workgroupBarrier();
+    if (ci0 + ${ck} < params.k) ${load(`(ci0 + ${ck})`)}
+    for (var c = 0; c < ${ck}; c++) {
+      let a0 = sh[vAt + c * ${BLOCKS / 4}];
+      let a1 = sh[vAt + c * ${BLOCKS / 4} + 1];
+      let b0 = sh[uAt + c * ${CHANNELS / 4}];
+      let b1 = sh[uAt + c * ${CHANNELS / 4} + 1];
+      ${madds}
+    }
+    workgroupBarrier();
+  }`;
+}
+
+function kernelSpec(ck: number, prefetch: boolean, hasBias: boolean, relu: boolean): KernelSpec {
   const stride = xiStride(ck);
   const uBase = XI2 * stride;
   const shVec4s = Math.max(stagingBytes(ck), HANDOVER_BYTES) / 16;
-  const uVec4s = XI2 * ck * (CHANNELS / 4);
   // The thread's tile: blocks bg·8 .. bg·8 + 7 (a0, a1), channels cg·8 .. cg·8 + 7 (b0, b1).
   const accs = rep(TILE * 2, (i) => `var acc${i >> 1}_${i & 1} = vec4<f32>(0.0);`);
   const madds = rep(TILE * 2, (i) => {
@@ -162,7 +268,7 @@ function kernelSpec(ck: number, hasBias: boolean, relu: boolean): KernelSpec {
   }, '\n        ');
   return {
     name: 'conv2d.winograd2Fused',
-    key: `ck${ck}${hasBias ? 'b' : ''}${relu ? 'relu' : ''}`,
+    key: `ck${ck}${prefetch ? 'p' : ''}${hasBias ? 'b' : ''}${relu ? 'relu' : ''}`,
     inputs: hasBias ? 3 : 2,
     outputs: 1,
     wgsl: () => /* wgsl */ `
@@ -188,29 +294,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let vAt = xi * ${stride} + bg * 2;
   let uAt = ${uBase} + xi * ${stride} + cg * 2;
   ${accs}
-  for (var ci0 = 0; ci0 < params.k; ci0 += ${ck}) {
-    for (var p = l; p < ${BLOCKS * ck}; p += ${THREADS}) {
-      ${stageV(ck)}
-    }
-    // U's slice: (ξ, c, 8 vec4s of channels), zeros past K.
-    for (var e = l; e < ${uVec4s}; e += ${THREADS}) {
-      let q = e % ${CHANNELS / 4};
-      let c = (e / ${CHANNELS / 4}) % ${ck};
-      let x = e / ${ck * (CHANNELS / 4)};
-      var val = vec4<f32>(0.0);
-      if (ci0 + c < params.k) { val = u[(x * params.k + ci0 + c) * params.n4 + co4 + q]; }
-      sh[${uBase} + x * ${stride} + c * ${CHANNELS / 4} + q] = val;
-    }
-    workgroupBarrier();
-    for (var c = 0; c < ${ck}; c++) {
-      let a0 = sh[vAt + c * ${BLOCKS / 4}];
-      let a1 = sh[vAt + c * ${BLOCKS / 4} + 1];
-      let b0 = sh[uAt + c * ${CHANNELS / 4}];
-      let b1 = sh[uAt + c * ${CHANNELS / 4} + 1];
-      ${madds}
-    }
-    workgroupBarrier();
-  }
+${prefetch ? prefetchedSlices(ck, madds) : plainSlices(ck, madds)}
   // M handed over 8 channels (one cg) a round: sh[(ξ·32 + block)·2 + v].
   for (var round = 0; round < 4; round++) {
     if (cg == round) {
@@ -262,7 +346,7 @@ export function winograd2Conv(dir: 'forward' | 'backwardInput', g: ConvGeometry,
   dispatchChunk(weightSpec(dir === 'backwardInput'), [w], [u], packParams([i32(g.cin), i32(g.cout)]), linearGrid(s.k * s.n));
   const n4 = s.n / 4;
   const coTiles = s.n / CHANNELS;
-  const spec = kernelSpec(winograd2SliceDepth(), b !== null, relu);
+  const spec = kernelSpec(winograd2SliceDepth(), prefetching(), b !== null, relu);
   forEachChunk(g.n, per, (n0, count) => {
     const blocks = count * rows * cols;
     const groups = Math.ceil(blocks / BLOCKS) * coTiles;

@@ -186,7 +186,18 @@ export const CPU_WINOGRAD_MIN_K = 128;
 export const CPU_WINOGRAD_MIN_BLOCKS = 16;
 
 /**
- * The rule for a conv no one has tuned: on GPUs Winograd where it fits, K (channels summed) is at
+ * The most input channels at which GPUs run a forward by the row-patch kernel untuned (where it
+ * fits: K·Cin <= 36, Cout <= 64 in vec4s): the first conv of VGG16 and of the U-Net, 3 channels.
+ * On an H200 (2026-11-28, run 11) VGG16's conv1_1 took 0.289 ms by it against the implicit GEMM's
+ * 0.488 (1.69x; the channel-lanes kernel 0.389), and a probe of the U-Net's first conv (16 of
+ * 256x256x3 to 32) found it faster than direct by the same margin (run 12, 0.52 against 0.85 ms,
+ * timed cold). CPU adapters stay direct: on lavapipe it ran 2-3x slower than direct at conv1_1.
+ */
+export const ROW_PATCH_RULE_MAX_CIN = 4;
+
+/**
+ * The rule for a conv no one has tuned: on GPUs the row-patch kernel for forwards over at most
+ * ROW_PATCH_RULE_MAX_CIN channels where it fits, then Winograd where it fits, K (channels summed) is at
  * least 16, so that its transforms are small next to the GEMM (VGG16's first conv, K = 3, stays
  * direct), and its GEMM rows, padded to whole tiles of `family`, take at most half the
  * multiply-adds of the direct GEMM (images of 4x4 outputs or more; a 2x2 output fills a quarter of
@@ -207,6 +218,7 @@ export const CPU_WINOGRAD_MIN_BLOCKS = 16;
  * faster ran 0.93-1.04x as fast (interleaved, 21-41 rounds): noise, so CPU adapters stay direct.
  */
 export function ruleConvAlgorithm(dir: ConvDirection, g: ConvGeometry, family: ConvFamily, cpu: boolean): ConvAlgorithm {
+  if (!cpu && dir === 'forward' && g.cin <= ROW_PATCH_RULE_MAX_CIN && rowPatchFits(dir, g)) return 'row-patch';
   if (!winogradFits(dir, g)) return 'direct';
   if (dir === 'backwardWeight') return !cpu && winogradWeightGradPays(g) ? 'winograd' : 'direct';
   const s = winogradShape(dir, g);

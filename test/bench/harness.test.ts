@@ -116,21 +116,21 @@ describe('bench harness', () => {
   });
 
   it('a conv forward: the algorithm it ran, the others timed beside it, and its kernels one by one', async () => {
-    // Scale 32: U-Net l2 is [1, 8, 8, 64]. On lavapipe convAlgorithm keeps it direct, so the three
+    // Scale 32: U-Net l2 is [1, 8, 8, 64]. On lavapipe convAlgorithm keeps it direct, so the four
     // Winograds are the alternatives (its weights are too many for the uniform-weights kernel
-    // itself, but 64 x 64 channels fit Winograd's U[ξ] in a uniform buffer); forced, Winograd and
-    // direct swap.
+    // itself, but 64 x 64 channels fit Winograd's U[ξ] in a uniform buffer, and 64 output channels
+    // the F(2x2) kernel's workgroups of 32); forced, Winograd and direct swap.
     const c = (await conv2dFamily.cases(32))!.find((x) => x.id === 'conv2d.forward/unet-l2')!;
     const clocks = gpuClocks();
     const env = { timing: { warmup: 1, reps: 2, minSampleMs: 0, maxInner: 1 }, peak: { gflops: 1, gbps: 1, clock: clocks.dawnet }, tfjs: null, check: false, seed: 3, clocks };
     const row = await runCase(c, env);
     expect(row.algorithm).toBe(dn.convAlgorithm('forward', conv2dGeometry([1, 8, 8, 64], [3, 3, 64, 64], { padding: 'same' })));
-    const others = ['direct', 'winograd', 'winograd-fused', 'winograd-uniform'].filter((a) => a !== row.algorithm);
+    const others = ['direct', 'winograd', 'winograd-fused', 'winograd-uniform', 'winograd-f2'].filter((a) => a !== row.algorithm);
     if (clocks.dawnet !== 'gpu-timestamp') return;
     // The forced algorithms, then the conv as tuneConvs would run it (no fused on a CPU adapter).
     const names = row.alternatives!.map((a) => a.algorithm);
     expect(names.slice(0, -1)).toEqual(others);
-    expect(names.at(-1)).toMatch(/^tuned: (direct|winograd|winograd-fused|winograd-uniform)( \d+x\d+x\d+\/\d+x\d+)?$/);
+    expect(names.at(-1)).toMatch(/^tuned: (direct|winograd|winograd-fused|winograd-uniform|winograd-f2)( \d+x\d+x\d+\/\d+x\d+)?$/);
     expect(dn.convTuning().convs, 'the tuning is in force for the tuned side only').toEqual([]);
     for (const a of row.alternatives!) expect(a.ms, a.algorithm).toBeGreaterThan(0);
     const alone = await runCase(c, { ...env, alternatives: false });
@@ -143,7 +143,7 @@ describe('bench harness', () => {
     } finally {
       dn.setConvAlgorithm(before);
     }
-    expect([forced.algorithm, ...forced.alternatives!.map((a) => a.algorithm)], 'no tuned side under a forced algorithm').toEqual(['winograd', 'direct', 'winograd-fused', 'winograd-uniform']);
+    expect([forced.algorithm, ...forced.alternatives!.map((a) => a.algorithm)], 'no tuned side under a forced algorithm').toEqual(['winograd', 'direct', 'winograd-fused', 'winograd-uniform', 'winograd-f2']);
     // Winograd's four kernels, each timed in its own pass.
     const gemm = runtime().device.features.has('subgroups') ? 'conv2d.forwardBatchedSubgroup' : 'conv2d.forwardBatched';
     expect(forced.kernels!.map((k) => k.name).sort()).toEqual([gemm, 'conv2d.winogradInput', 'conv2d.winogradOutput', 'conv2d.winogradWeights'].sort());

@@ -9,8 +9,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import { runtime } from '../../src/gpu/runtime.js';
+import { isCpuAdapterReport } from '../../src/gpu/adapter-kind.js';
 import { conv2dGeometry } from '../../src/kernels/conv2d.js';
-import { algorithmRuns, convAlgorithm } from '../../src/kernels/conv2d-winograd-run.js';
+import { algorithmRuns, convAlgorithm, ROW_PATCH_RULE_MAX_CIN, ruleConvAlgorithm } from '../../src/kernels/conv2d-winograd-run.js';
 import { rowPatchChunk, rowPatchFits, rowPatchLayout, setRowPatchPixels, ROW_PATCH_MAX_TAPS, ROW_PATCH_PIXELS } from '../../src/kernels/conv2d-row-patch.js';
 import { emptyTensor } from '../../src/graph/tensor.js';
 import { nd, type NdArray } from '../../src/reference/array.js';
@@ -96,7 +97,7 @@ describe("conv2d forward by 'row-patch'", () => {
       expectClose(`${pixels} pixels a thread`, await y.toArray(), want, TOL);
       y.dispose();
     }
-    expect(ROW_PATCH_PIXELS).toBe(8);
+    expect(ROW_PATCH_PIXELS).toBe(4);
     setRowPatchPixels(3);
     dn.setConvAlgorithm('row-patch');
     const y = dn.conv2d(x, w, b, d.opts);
@@ -127,7 +128,7 @@ describe("conv2d forward by 'row-patch'", () => {
 
   it('leaves the gradients to the direct kernels: the reference backward', () => expectReferenceGradients('row-patch', 3, 95));
 
-  it('fits forwards of K·Cin <= 36 to at most 64 channels in vec4s, falls back to what runs unforced elsewhere, and no rule picks it', () => {
+  it('fits forwards of K·Cin <= 36 to at most 64 channels in vec4s, falls back to what runs unforced elsewhere; the GPU rule takes it up to 4 channels in', () => {
     const geometry = (cin: number, cout: number, k = 3) => conv2dGeometry([1, 8, 8, cin], [k, k, cin, cout], { padding: 'same' });
     expect(ROW_PATCH_MAX_TAPS).toBe(36);
     expect(rowPatchFits('forward', geometry(3, 64))).toBe(true);
@@ -145,6 +146,14 @@ describe("conv2d forward by 'row-patch'", () => {
     dn.setConvAlgorithm('row-patch');
     expect([convAlgorithm('forward', geometry(3, 6)), convAlgorithm('backwardInput', geometry(3, 64)), convAlgorithm('forward', geometry(5, 8))]).toEqual(unforced);
     dn.setConvAlgorithm('auto');
-    expect(convAlgorithm('forward', geometry(3, 64))).not.toBe('row-patch');
+    // GPUs: the first convs of VGG16 and the U-Net (3 channels), and anything it fits up to 4 in.
+    expect(ROW_PATCH_RULE_MAX_CIN).toBe(4);
+    const rule = (g: ReturnType<typeof geometry>, cpu: boolean) => ruleConvAlgorithm('forward', g, 'tiled', cpu);
+    expect([rule(geometry(3, 64), false), rule(geometry(3, 32), false), rule(geometry(4, 8), false), rule(geometry(1, 4, 5), false)]).toEqual(['row-patch', 'row-patch', 'row-patch', 'row-patch']);
+    expect(rule(geometry(8, 8, 1), false), '1x1 over 8 channels: fits, but past 4 in').not.toBe('row-patch');
+    expect(rule(geometry(3, 128), false), '128 outputs: does not fit').not.toBe('row-patch');
+    expect(rule(geometry(3, 64), true), 'CPU adapters stay direct').toBe('direct');
+    expect(ruleConvAlgorithm('backwardInput', geometry(3, 64), 'tiled', false)).not.toBe('row-patch');
+    expect(convAlgorithm('forward', geometry(3, 64)), 'untuned, this adapter runs the rule').toBe(rule(geometry(3, 64), isCpuAdapterReport(runtime().ctx.report)));
   });
 });

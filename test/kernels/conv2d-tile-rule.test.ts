@@ -1,6 +1,7 @@
 // The GPU rules for an untuned conv (ruleConvAlgorithm's weight gradient, ruleGemmTile's tiles),
 // at their edges, and against what tuning chose for every conv of the H200 run they were written
-// from (bench/results/nvidia-h200-2026-11-27/run8-full.json).
+// from (bench/results/nvidia-h200-2026-11-27/run8-full.json), and the row-patch kernel's first
+// conv against run 11 (bench/results/nvidia-h200-2026-11-28/run11-candidates.json).
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -65,9 +66,10 @@ interface TunedEntry {
 }
 
 describe('the rules against the H200 run they come from', () => {
-  it('pick what tuning picked at each of its 100 3x3 stride-1 convs', () => {
+  it('pick what tuning picked at each of its 100 3x3 stride-1 convs, but the 3-channel forwards, now row-patch (run 11)', () => {
     const rec = JSON.parse(readFileSync(new URL('../../bench/results/nvidia-h200-2026-11-27/run8-full.json', import.meta.url), 'utf8')) as { e2e: { id: string; tuning: TunedEntry[] }[] };
     const differ: string[] = [];
+    const rowPatch: string[] = [];
     let convs = 0;
     for (const step of rec.e2e) {
       for (const t of step.tuning) {
@@ -81,12 +83,32 @@ describe('the rules against the H200 run they come from', () => {
         const [cin, cout] = dir === 'backwardInput' ? [to, from] : [from, to];
         const g = same(n, h, w, cin, cout);
         const algorithm = ruleConvAlgorithm(dir, g, 'tiled', false);
-        const tile = formatGemmTile(ruleGemmTile(dir, g, algorithm));
         convs++;
+        // The row-patch kernel came after run 8, which tuned without it: run 11 timed it (below).
+        if (algorithm === 'row-patch') {
+          rowPatch.push(`${step.id} ${t.conv}`);
+          continue;
+        }
+        const tile = formatGemmTile(ruleGemmTile(dir, g, algorithm));
         if (algorithm !== t.algorithm || tile !== t.tile) differ.push(`${step.id} ${t.conv}: rule ${algorithm} ${tile}, tuned ${t.algorithm} ${t.tile}`);
       }
     }
     expect(convs).toBe(100);
     expect(differ).toEqual([]);
+    // Each of the four steps' first conv (3 channels in) and nothing else.
+    expect(rowPatch).toEqual(rec.e2e.map((s) => expect.stringMatching(new RegExp(`^${s.id.replace('.', '\\.')} forward \\d+x256x256 3->(32|64)$`))));
+  });
+
+  it("run 11 (2026-11-28): at VGG16's conv1_1 row-patch beat every other way and tuning chose it", () => {
+    const rec = JSON.parse(readFileSync(new URL('../../bench/results/nvidia-h200-2026-11-28/run11-candidates.json', import.meta.url), 'utf8')) as { rows: { id: string; algorithm: string; dawnet: { timing: { medianMs: number } }; alternatives: { algorithm: string; ms: number }[] }[] };
+    const row = rec.rows.find((r) => r.id === 'conv2d.forward/vgg-conv1_1')!;
+    expect(row.algorithm, 'the rule before row-patch').toBe('direct');
+    const ms = new Map(row.alternatives.map((a) => [a.algorithm, a.ms]));
+    const rowPatch = Math.min(ms.get('row-patch')!, ms.get('row-patch P=4')!);
+    for (const [a, t] of [['direct', row.dawnet.timing.medianMs], ...ms] as [string, number][]) {
+      if (!a.startsWith('row-patch') && !a.startsWith('tuned')) expect(rowPatch, a).toBeLessThan(t);
+    }
+    expect(rowPatch / row.dawnet.timing.medianMs).toBeLessThan(0.6);
+    expect(ms.has('tuned: row-patch')).toBe(true);
   });
 });

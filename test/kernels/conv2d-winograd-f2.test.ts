@@ -10,7 +10,7 @@ import * as dn from '../../src/index.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { conv2dGeometry } from '../../src/kernels/conv2d.js';
 import { algorithmRuns, convAlgorithm } from '../../src/kernels/conv2d-winograd-run.js';
-import { setWinograd2SliceDepth, winograd2SliceDepth, WINO2_AT, WINO2_BT, WINO2_G } from '../../src/kernels/conv2d-winograd-f2.js';
+import { setWinograd2Prefetch, setWinograd2SliceDepth, winograd2SliceDepth, WINO2_AT, WINO2_BT, WINO2_G } from '../../src/kernels/conv2d-winograd-f2.js';
 import { nd, type NdArray } from '../../src/reference/array.js';
 import { conv2dBackwardRef, conv2dForwardRef, convTranspose2dForwardRef } from '../../src/reference/conv.js';
 import { expectClose, winogradTolerance } from '../helpers/close.js';
@@ -26,6 +26,7 @@ const KERNEL = 'conv2d.winograd2Fused';
 afterEach(() => {
   dn.setConvAlgorithm('auto');
   setWinograd2SliceDepth(null);
+  setWinograd2Prefetch(null);
   runtime().setBindingLimit(null);
 });
 
@@ -66,7 +67,7 @@ describe("conv2d by 'winograd-f2' (F(2x2, 3x3) in one kernel)", () => {
     await expectForward({ x: [1, 6, 9, 3], k: [3, 3], cout: 32, opts: { padding: [2, 0, 1, 1] } }, 103, false, 'relu');
   });
 
-  it('every slice depth this adapter takes gives the same output', async () => {
+  it('every slice depth this adapter takes, with and without the reads of the next slice ahead, gives the same output', async () => {
     const cs: ConvCase = { x: [1, 6, 10, 9], k: [3, 3], cout: 32, opts: { padding: 'same' } };
     const depths = [8, 4, 2].filter((ck) => {
       try {
@@ -77,11 +78,19 @@ describe("conv2d by 'winograd-f2' (F(2x2, 3x3) in one kernel)", () => {
       }
     });
     expect(depths, 'every adapter takes 2').toContain(2);
-    expect(depths[0]).toBe((setWinograd2SliceDepth(null), winograd2SliceDepth()));
+    setWinograd2SliceDepth(null);
+    expect(winograd2SliceDepth(), 'the default: 4 where it fits').toBe(depths.includes(4) ? 4 : 2);
     for (const ck of depths) {
       setWinograd2SliceDepth(ck);
       await expectForward(cs, 104, true, 'none');
     }
+    setWinograd2Prefetch(true);
+    for (const ck of depths) {
+      setWinograd2SliceDepth(ck);
+      await expectForward(cs, 104, true, 'none');
+    }
+    // 5 channels: the last slice partial; 64 outputs: two workgroups of channels, each its own U.
+    await expectForward({ x: [1, 8, 7, 5], k: [3, 3], cout: 64, opts: { padding: 'valid' } }, 102, false, 'relu');
     expect(() => setWinograd2SliceDepth(3)).toThrow(/setWinograd2SliceDepth: 3 channels a slice; this device takes/);
   });
 
