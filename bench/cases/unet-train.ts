@@ -153,27 +153,35 @@ function tfjsUnet(tf: typeof TF, weights: Map<string, NamedWeight>, depth: numbe
     }
     return tf.sigmoid(tf.add(tf.conv2d(h, v<TF.Rank.R4>('conv.weight'), 1, 'valid'), v('conv.bias')));
   };
-  const dice = (p: TF.Tensor, target: TF.Tensor): TF.Scalar => {
-    const twiceInter = tf.mul(tf.sum(tf.mul(p, target)), 2);
-    const total = tf.add(tf.sum(p), tf.sum(target));
-    return tf.sub(1, tf.div(tf.add(twiceInter, SMOOTH), tf.add(total, SMOOTH)));
-  };
-  return { vars, forward, dice };
+  return { vars, forward };
 }
 
-async function tfjsSide(peer: TfjsPeer, weights: Map<string, NamedWeight>, data: Batch, depth: number): Promise<E2eSide> {
-  await peer.gradients();
-  const { tf } = peer;
-  const net = tfjsUnet(tf, weights, depth);
+/** dn.diceLoss with its smoothing written in tfjs ops: 1 − (2·Σ p·t + 1) / (Σ p + Σ t + 1). */
+function tfjsDice(tf: typeof TF, p: TF.Tensor, target: TF.Tensor): TF.Scalar {
+  const twiceInter = tf.mul(tf.sum(tf.mul(p, target)), 2);
+  const total = tf.add(tf.sum(p), tf.sum(target));
+  return tf.sub(1, tf.div(tf.add(twiceInter, SMOOTH), tf.add(total, SMOOTH)));
+}
+
+/** A U-Net written in tfjs ops: its weights by dawnet's names, and its forward. */
+export interface TfjsNet<X extends TF.Tensor> {
+  vars: Map<string, TF.Variable>;
+  forward: (x: X) => TF.Tensor;
+}
+
+/**
+ * tfjs's training step of `net` on one batch (x, target), both U-Net cases' peer: the Dice loss's
+ * gradients by tf.variableGrads, then tf.train.adam with dawnet's settings. The side owns x, target
+ * and the weights, and disposes them.
+ */
+export function tfjsDiceTrainingSide<X extends TF.Tensor>(tf: typeof TF, net: TfjsNet<X>, x: X, target: TF.Tensor): E2eSide {
   const vars = [...net.vars.values()];
-  const x = tf.tensor4d(data.x, data.xShape as [number, number, number, number]);
-  const target = tf.tensor(data.target, data.targetShape, 'float32');
   const optimizer = tf.train.adam(LR, 0.9, 0.999, 1e-8);
   let loss: TF.Scalar | null = null;
   return {
     step: () => {
       loss?.dispose();
-      const { value, grads } = tf.variableGrads(() => net.dice(net.forward(x), target), vars);
+      const { value, grads } = tf.variableGrads(() => tfjsDice(tf, net.forward(x), target), vars);
       optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
       tf.dispose(Object.values(grads));
       loss = value;
@@ -189,6 +197,14 @@ async function tfjsSide(peer: TfjsPeer, weights: Map<string, NamedWeight>, data:
       optimizer.dispose();
     },
   };
+}
+
+async function tfjsSide(peer: TfjsPeer, weights: Map<string, NamedWeight>, data: Batch, depth: number): Promise<E2eSide> {
+  await peer.gradients();
+  const { tf } = peer;
+  const x = tf.tensor4d(data.x, data.xShape as [number, number, number, number]);
+  const target = tf.tensor(data.target, data.targetShape, 'float32');
+  return tfjsDiceTrainingSide(tf, tfjsUnet(tf, weights, depth), x, target);
 }
 
 /**

@@ -29,12 +29,10 @@
 import type * as TF from '@tensorflow/tfjs-core';
 import type { E2eSide, NamedWeight } from '../e2e.js';
 import type { TfjsPeer } from '../peer-tfjs.js';
-import type { Batch } from './unet-train.js';
+import { tfjsDiceTrainingSide, type Batch } from './unet-train.js';
 
-// dawnet's BatchNorm3d eps, and the 2-D case's Adam rate and Dice smoothing.
+// dawnet's BatchNorm3d eps (the step's Adam and Dice are the 2-D case's: tfjsDiceTrainingSide).
 const EPS = 1e-5;
-const LR = 1e-3;
-const SMOOTH = 1;
 
 type T5 = TF.Tensor5D;
 
@@ -98,42 +96,15 @@ function tfjsUnet3d(tf: typeof TF, weights: Map<string, NamedWeight>, depth: num
     for (let level = depth; level >= 1; level--) h = block(`decoder${level}.dec${level}`, tf.concat([up(h, level), skips.pop()!], 4));
     return tf.sigmoid(addBias(tf.conv3d(h, v<TF.Rank.R5>('conv.weight'), 1, 'valid'), 'conv.bias'));
   };
-  const dice = (p: TF.Tensor, target: TF.Tensor): TF.Scalar => {
-    const twiceInter = tf.mul(tf.sum(tf.mul(p, target)), 2);
-    const total = tf.add(tf.sum(p), tf.sum(target));
-    return tf.sub(1, tf.div(tf.add(twiceInter, SMOOTH), tf.add(total, SMOOTH)));
-  };
-  return { vars, forward, dice };
+  return { vars, forward };
 }
 
-/** tfjs's training step on the batch, from dawnet's starting weights. */
+/** tfjs's training step on the batch, from dawnet's starting weights (the 2-D case's step). */
 export async function tfjsUnet3dSide(peer: TfjsPeer, weights: Map<string, NamedWeight>, data: Batch, depth: number): Promise<E2eSide> {
   await peer.gradients();
   const { tf } = peer;
   registerConv3dTransposeGradient(tf);
-  const net = tfjsUnet3d(tf, weights, depth);
-  const vars = [...net.vars.values()];
   const x = tf.tensor5d(data.x, data.xShape as [number, number, number, number, number]);
   const target = tf.tensor(data.target, data.targetShape, 'float32');
-  const optimizer = tf.train.adam(LR, 0.9, 0.999, 1e-8);
-  let loss: TF.Scalar | null = null;
-  return {
-    step: () => {
-      loss?.dispose();
-      const { value, grads } = tf.variableGrads(() => net.dice(net.forward(x), target), vars);
-      optimizer.applyGradients(Object.entries(grads).map(([name, tensor]) => ({ name, tensor })));
-      tf.dispose(Object.values(grads));
-      loss = value;
-    },
-    last: async () => (loss ? ((await loss.data()) as Float32Array) : new Float32Array(0)),
-    weights: async () => {
-      const out = new Map<string, NamedWeight>();
-      for (const [name, t] of net.vars) out.set(name, { shape: [...t.shape], data: (await t.data()) as Float32Array });
-      return out;
-    },
-    dispose: () => {
-      tf.dispose([x, target, ...vars, ...(loss ? [loss] : [])]);
-      optimizer.dispose();
-    },
-  };
+  return tfjsDiceTrainingSide(tf, tfjsUnet3d(tf, weights, depth), x, target);
 }
