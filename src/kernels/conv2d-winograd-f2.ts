@@ -31,9 +31,9 @@ import { emptyTensor, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
 import type { ConvGeometry } from './conv2d.js';
 import { rep } from './conv2d-gemm-common.js';
-import { sandwich, winogradPlan } from './conv2d-winograd.js';
+import { gWeightTransformSpec, sandwich, winogradPlan } from './conv2d-winograd.js';
 import { reluKeepingNan } from './elementwise-math.js';
-import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, workgroupGrid } from './wgsl.js';
+import { linearGrid, workgroupGrid } from './wgsl.js';
 
 /** Outputs per block side, transform side, and transform positions. */
 const M2 = 2;
@@ -99,35 +99,6 @@ export function setWinograd2SliceDepth(ck: number | null): void {
   depthOverride.set(rt.device, ck);
 }
 
-/**
- * U[ξ, k, n] = (G g Gᵀ)[ξ], one thread per (k, n). Forward: k = ci, n = co, g[i][j] = w[i, j, ci,
- * co]. Backward input ('flipped'): k = co, n = ci, g[i][j] = w[2 − i, 2 − j, ci, co].
- */
-function weightSpec(flipped: boolean): KernelSpec {
-  const tap = (i: number, j: number) => (flipped ? (2 - i) * 3 + (2 - j) : i * 3 + j);
-  return {
-    name: 'conv2d.winograd2Weights',
-    key: flipped ? 'flipped' : '',
-    inputs: 1,
-    outputs: 1,
-    wgsl: () => /* wgsl */ `
-struct Params { cin: i32, cout: i32 }
-@group(0) @binding(0) var<storage, read> w: array<f32>;
-@group(0) @binding(1) var<storage, read_write> u: array<f32>;
-@group(0) @binding(2) var<uniform> params: Params;
-@compute @workgroup_size(256)
-fn main(${LINEAR_MAIN_ARGS}) {
-  let i = i32(${linearIndex()});
-  let kn = params.cin * params.cout;
-  if (i >= kn) { return; }
-  ${flipped ? 'let ci = i % params.cin;\n  let co = i / params.cin;' : 'let co = i % params.cout;\n  let ci = i / params.cout;'}
-  ${rep(9, (t) => `let g${Math.floor(t / 3)}_${t % 3} = w[(${tap(Math.floor(t / 3), t % 3)} * params.cin + ci) * params.cout + co];`)}
-  ${sandwich(WINO2_G, WINO2_G, 'g', 'h', 'v', 'f32')}
-  ${rep(XI2, (xi) => `u[${xi} * kn + i] = v${Math.floor(xi / A2)}_${xi % A2};`)}
-}`,
-  };
-}
-
 const prefetchOverride = new WeakMap<GPUDevice, boolean>();
 /** Sets whether the next slice's reads are issued before the current one's GEMM (the benchmark's probes; null restores false). */
 export function setWinograd2Prefetch(on: boolean | null): void {
@@ -168,8 +139,26 @@ function stageV(ck: number): string {
       ${rep(XI2, (xi) => `sh[${xi * stride} + at][lane] = x${Math.floor(xi / A2)}_${xi % A2};`, '\n      ')}`;
 }
 
+/**
+ * The GEMM of one staged slice: per channel, the thread's 8 blocks (a0, a1) and 8 output channels
+ * (b0, b1) of its ξ, 16 vec4 multiply-adds into acc{block}_{channel vec4}.
+ */
+function multiplySlice(ck: number): string {
+  const madds = rep(TILE * 2, (i) => {
+    const [j, v] = [i >> 1, i & 1];
+    return `acc${j}_${v} = fma(vec4<f32>(a${j >> 2}.${'xyzw'[j & 3]}), b${v}, acc${j}_${v});`;
+  }, '\n      ');
+  return `    for (var c = 0; c < ${ck}; c++) {
+      let a0 = sh[vAt + c * ${BLOCKS / 4}];
+      let a1 = sh[vAt + c * ${BLOCKS / 4} + 1];
+      let b0 = sh[uAt + c * ${CHANNELS / 4}];
+      let b1 = sh[uAt + c * ${CHANNELS / 4} + 1];
+      ${madds}
+    }`;
+}
+
 /** The slices, each staged (global reads, transform, workgroup writes) then multiplied. */
-function plainSlices(ck: number, madds: string): string {
+function plainSlices(ck: number): string {
   const stride = xiStride(ck);
   const uBase = XI2 * stride;
   const uVec4s = XI2 * ck * (CHANNELS / 4);
@@ -187,13 +176,7 @@ function plainSlices(ck: number, madds: string): string {
       sh[${uBase} + x * ${stride} + c * ${CHANNELS / 4} + q] = val;
     }
     workgroupBarrier();
-    for (var c = 0; c < ${ck}; c++) {
-      let a0 = sh[vAt + c * ${BLOCKS / 4}];
-      let a1 = sh[vAt + c * ${BLOCKS / 4} + 1];
-      let b0 = sh[uAt + c * ${CHANNELS / 4}];
-      let b1 = sh[uAt + c * ${CHANNELS / 4} + 1];
-      ${madds}
-    }
+${multiplySlice(ck)}
     workgroupBarrier();
   }`;
 }
@@ -204,7 +187,7 @@ function plainSlices(ck: number, madds: string): string {
  * transformed) after the barrier that ends the last slice's GEMM, then issues the next reads and
  * multiplies. Every thread stages at most one (block, channel) pair: BLOCKS·CK <= THREADS.
  */
-function prefetchedSlices(ck: number, madds: string): string {
+function prefetchedSlices(ck: number): string {
   const stride = xiStride(ck);
   const uBase = XI2 * stride;
   const uPer = (XI2 * ck * (CHANNELS / 4)) / THREADS;
@@ -245,13 +228,7 @@ function prefetchedSlices(ck: number, madds: string): string {
     ${rep(uPer, (j) => `sh[${uBase} + ux${j} * ${stride} + uc${j} * ${CHANNELS / 4} + uq${j}] = uv${j};`, '\n    ')}
     workgroupBarrier();
     if (ci0 + ${ck} < params.k) ${load(`(ci0 + ${ck})`)}
-    for (var c = 0; c < ${ck}; c++) {
-      let a0 = sh[vAt + c * ${BLOCKS / 4}];
-      let a1 = sh[vAt + c * ${BLOCKS / 4} + 1];
-      let b0 = sh[uAt + c * ${CHANNELS / 4}];
-      let b1 = sh[uAt + c * ${CHANNELS / 4} + 1];
-      ${madds}
-    }
+${multiplySlice(ck)}
     workgroupBarrier();
   }`;
 }
@@ -262,10 +239,6 @@ function kernelSpec(ck: number, prefetch: boolean, hasBias: boolean, relu: boole
   const shVec4s = Math.max(stagingBytes(ck), HANDOVER_BYTES) / 16;
   // The thread's tile: blocks bg·8 .. bg·8 + 7 (a0, a1), channels cg·8 .. cg·8 + 7 (b0, b1).
   const accs = rep(TILE * 2, (i) => `var acc${i >> 1}_${i & 1} = vec4<f32>(0.0);`);
-  const madds = rep(TILE * 2, (i) => {
-    const [j, v] = [i >> 1, i & 1];
-    return `acc${j}_${v} = fma(vec4<f32>(a${j >> 2}.${'xyzw'[j & 3]}), b${v}, acc${j}_${v});`;
-  }, '\n        ');
   return {
     name: 'conv2d.winograd2Fused',
     key: `ck${ck}${prefetch ? 'p' : ''}${hasBias ? 'b' : ''}${relu ? 'relu' : ''}`,
@@ -294,7 +267,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let vAt = xi * ${stride} + bg * 2;
   let uAt = ${uBase} + xi * ${stride} + cg * 2;
   ${accs}
-${prefetch ? prefetchedSlices(ck, madds) : plainSlices(ck, madds)}
+${prefetch ? prefetchedSlices(ck) : plainSlices(ck)}
   // M handed over 8 channels (one cg) a round: sh[(ξ·32 + block)·2 + v].
   for (var round = 0; round < 4; round++) {
     if (cg == round) {
@@ -343,7 +316,8 @@ export function winograd2Conv(dir: 'forward' | 'backwardInput', g: ConvGeometry,
   const per = chunkItems(op, g.n, [part(src, perSample.src), part(planned(plan.outLabel, plan.outShape), perSample.out)], [w, b, planned('conv2d.winograd2.u', uShape)]);
   const out = emptyTensor(plan.outShape, plan.outLabel);
   const u = emptyTensor(uShape, 'conv2d.winograd2.u');
-  dispatchChunk(weightSpec(dir === 'backwardInput'), [w], [u], packParams([i32(g.cin), i32(g.cout)]), linearGrid(s.k * s.n));
+  const flipped = dir === 'backwardInput';
+  dispatchChunk(gWeightTransformSpec(WINO2_G, flipped ? 'conv2d.winograd2WeightsFlipped' : 'conv2d.winograd2Weights', flipped), [w], [u], packParams([i32(g.cin), i32(g.cout)]), linearGrid(s.k * s.n));
   const n4 = s.n / 4;
   const coTiles = s.n / CHANNELS;
   const spec = kernelSpec(winograd2SliceDepth(), prefetching(), b !== null, relu);

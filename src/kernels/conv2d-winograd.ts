@@ -178,9 +178,18 @@ export function blockThread(zeroed: { buffer: string; type: string } | null = nu
  * co, n = ci, g[i][j] = w[2 − i, 2 − j, ci, co].
  */
 export function weightTransformSpec(flipped: boolean): KernelSpec {
+  return gWeightTransformSpec(WINO_G, flipped ? 'conv2d.winogradWeightsFlipped' : 'conv2d.winogradWeights', flipped);
+}
+
+/**
+ * weightTransformSpec's kernel for any G (a × 3, a² positions ξ, a row-major: ξ = i·a + j): F(4x4)'s
+ * and F(2x2)'s (conv2d-winograd-f2.ts).
+ */
+export function gWeightTransformSpec(g: readonly (readonly number[])[], name: string, flipped: boolean): KernelSpec {
+  const a = g.length;
   const tap = (i: number, j: number) => (flipped ? (2 - i) * 3 + (2 - j) : i * 3 + j);
   return {
-    name: flipped ? 'conv2d.winogradWeightsFlipped' : 'conv2d.winogradWeights',
+    name,
     key: '',
     inputs: 1,
     outputs: 1,
@@ -200,8 +209,8 @@ fn main(${LINEAR_MAIN_ARGS}) {
     : `let co = i % params.cout;
   let ci = i / params.cout;`}
   ${rep(9, (t) => `let g${Math.floor(t / 3)}_${t % 3} = w[(${tap(Math.floor(t / 3), t % 3)} * params.cin + ci) * params.cout + co];`)}
-  ${sandwich(WINO_G, WINO_G, 'g', 'h', 'v', 'f32')}
-  ${rep(WINO_XI, (xi) => `u[${xi} * kn + i] = v${Math.floor(xi / WINO_A)}_${xi % WINO_A};`)}
+  ${sandwich(g, g, 'g', 'h', 'v', 'f32')}
+  ${rep(a * a, (xi) => `u[${xi} * kn + i] = v${Math.floor(xi / a)}_${xi % a};`)}
 }`,
   };
 }

@@ -1,9 +1,10 @@
 // Checks shared by the tests of the forward-only conv kernels that setConvAlgorithm forces
-// (uniform-weights, channel-lanes, row-patch): a batch past the binding limit runs in chunks of samples, and
-// the gradients stay the direct kernels', the reference's.
+// (uniform-weights, channel-lanes, row-patch): a batch past the binding limit runs in chunks of
+// samples, the fused ReLU keeps NaN, and the gradients stay the direct kernels', the reference's.
 import { expect } from 'vitest';
 import * as dn from '../../src/index.js';
 import { runtime } from '../../src/gpu/runtime.js';
+import { nd } from '../../src/reference/array.js';
 import { conv2dBackwardRef, conv2dForwardRef } from '../../src/reference/conv.js';
 import type { ConvAlgorithm } from '../../src/kernels/conv2d-winograd-run.js';
 import { expectClose } from './close.js';
@@ -46,4 +47,27 @@ export async function expectReferenceGradients(algorithm: ConvAlgorithm, cin: nu
     t.grad?.dispose();
     t.dispose();
   }
+}
+
+/**
+ * One NaN in a 4x6 image of 3 channels (pixel (1, 2), channel 1), a 3x3 'same' conv to 4 channels
+ * with its fused ReLU, `algorithm` forced: NaN at the 3x3 outputs around it, as relu keeps it, and
+ * max(y, 0) of the reference elsewhere, both sides of the kink among them.
+ */
+export async function expectReluKeepsNan(algorithm: ConvAlgorithm, seed: number): Promise<void> {
+  const d = convCaseData({ x: [1, 4, 6, 3], k: [3, 3], cout: 4, opts: { padding: 'same' } }, seed);
+  const xs = Float32Array.from(d.x.data);
+  xs[(1 * 6 + 2) * 3 + 1] = Number.NaN;
+  const [x, w, b] = [dn.tensor(xs, d.x.shape), fromNd(d.w.data, d.w.shape), fromNd(d.b.data, d.b.shape)];
+  dn.setConvAlgorithm(algorithm);
+  const y = dn.conv2d(x, w, b, { ...d.opts, activation: 'relu' });
+  const got = await y.toArray();
+  const ref = conv2dForwardRef(nd(Float64Array.from(xs), d.x.shape), d.w, d.b, d.opts).data;
+  const nans = [...ref.keys()].filter((i) => Number.isNaN(ref[i]));
+  expect(nans.length, 'the 3x3 outputs around the NaN, every channel').toBe(9 * 4);
+  expect([...got].map(Number.isNaN)).toEqual([...ref].map(Number.isNaN));
+  const numbers = [...ref.keys()].filter((i) => !Number.isNaN(ref[i]));
+  expectClose('numbers', numbers.map((i) => got[i]), numbers.map((i) => Math.max(ref[i], 0)), TOL);
+  expect(numbers.some((i) => got[i] === 0) && numbers.some((i) => got[i] > 0), 'both sides of the kink').toBe(true);
+  for (const t of [x, w, b, y]) t.dispose();
 }

@@ -17,7 +17,7 @@ import { conv2dForwardRef } from '../../src/reference/conv.js';
 import { expectClose } from '../helpers/close.js';
 import { convCaseData, type ConvCase } from '../helpers/conv-case.js';
 import { fromNd as fromData, useGpu } from '../helpers/gpu.js';
-import { expectChunkedForward, expectReferenceGradients } from '../helpers/forced-conv.js';
+import { expectChunkedForward, expectReferenceGradients, expectReluKeepsNan } from '../helpers/forced-conv.js';
 
 useGpu();
 
@@ -87,23 +87,7 @@ describe("conv2d forward by 'channel-lanes'", () => {
     for (const t of [x, w, b]) t.dispose();
   });
 
-  it('keeps NaN through its fused ReLU, as relu does, and max(y, 0) elsewhere', async () => {
-    const d = convCaseData({ x: [1, 4, 6, 3], k: [3, 3], cout: 4, opts: { padding: 'same' } }, 83);
-    const xs = Float32Array.from(d.x.data);
-    xs[(1 * 6 + 2) * 3 + 1] = Number.NaN; // pixel (1, 2), channel 1
-    const [x, w, b] = [dn.tensor(xs, d.x.shape), fromNd(d.w), fromNd(d.b)];
-    dn.setConvAlgorithm('channel-lanes');
-    const y = dn.conv2d(x, w, b, { ...d.opts, activation: 'relu' });
-    const got = await y.toArray();
-    const ref = conv2dForwardRef(nd(Float64Array.from(xs), d.x.shape), d.w, d.b, d.opts).data;
-    const nans = [...ref.keys()].filter((i) => Number.isNaN(ref[i]));
-    expect(nans.length, 'the 3x3 outputs around the NaN, every channel').toBe(9 * 4);
-    expect([...got].map(Number.isNaN)).toEqual([...ref].map(Number.isNaN));
-    const numbers = [...ref.keys()].filter((i) => !Number.isNaN(ref[i]));
-    expectClose('numbers', numbers.map((i) => got[i]), numbers.map((i) => Math.max(ref[i], 0)), TOL);
-    expect(numbers.some((i) => got[i] === 0) && numbers.some((i) => got[i] > 0), 'both sides of the kink').toBe(true);
-    for (const t of [x, w, b, y]) t.dispose();
-  });
+  it('keeps NaN through its fused ReLU, as relu does, and max(y, 0) elsewhere', () => expectReluKeepsNan('channel-lanes', 83));
 
   it('splits a batch past the binding limit into chunks of samples', () => expectChunkedForward('channel-lanes', KERNEL, 3, 84));
 

@@ -128,7 +128,7 @@ describe('conv2d by Winograd', () => {
     for (const t of [x, w, b, dy, y]) t.dispose();
   });
 
-  it('convAlgorithm: on GPUs Winograd for the U-Net and VGG16 3x3 convs with K >= 16 and outputs of 4x4 or more (weight gradients from Cin = 32); on CPU adapters from K = 128 over 16 blocks; direct elsewhere', () => {
+  it('convAlgorithm: on GPUs Winograd for the U-Net and VGG16 3x3 convs with K >= 16 and outputs of 4x4 or more (weight gradients from Cin = 32) and row-patch for forwards over 3 channels; on CPU adapters from K = 128 over 16 blocks; direct elsewhere', () => {
     const geometry = (x: number[], k: number, cout: number, opts: Conv2dOptions = { padding: 'same' }) => conv2dGeometry(x, [k, k, x[3], cout], opts);
     // The rule for a GPU (the tiled family, not a CPU adapter), asked on whatever adapter runs this.
     const gpu = (dir: 'forward' | 'backwardInput' | 'backwardWeight', g: ConvGeometry) => convAlgorithm(dir, g, 'tiled', false);
@@ -151,7 +151,7 @@ describe('conv2d by Winograd', () => {
     expect(gpu('forward', geometry([16, 4, 4, 256], 3, 256)), 'sixteen 4x4 outputs').toBe('direct');
     expect(gpu('forward', geometry([128, 4, 4, 256], 3, 256)), '128 4x4 outputs').toBe('winograd');
     const conv1_1 = geometry([32, 256, 256, 3], 3, 64);
-    expect(gpu('forward', conv1_1), 'K = 3').toBe('direct');
+    expect(gpu('forward', conv1_1), 'K = 3: the row-patch kernel (ROW_PATCH_RULE_MAX_CIN)').toBe('row-patch');
     expect(gpu('backwardInput', conv1_1), 'dx of conv1_1: K = 64').toBe('winograd');
     // The weight gradient on GPUs from Cin = 32 (conv2d-tile-rule.test.ts has its edges).
     expect(gpu('backwardWeight', geometry([16, 64, 64, 32], 3, 32)), 'weight gradient, Cin 32').toBe('winograd');
@@ -168,7 +168,7 @@ describe('conv2d by Winograd', () => {
     } finally {
       setConvAlgorithm('auto');
     }
-    expect(gpu('forward', conv1_1)).toBe('direct');
+    expect(gpu('forward', conv1_1)).toBe('row-patch');
     expect(gpu('forward', geometry([16, 64, 64, 128], 3, 128)), 'auto again').toBe('winograd');
   });
 
