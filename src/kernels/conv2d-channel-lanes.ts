@@ -14,8 +14,10 @@
 // whose window covers it: about kh·Cin loads a pixel (9 at conv1_1) for K·Cin vec4 multiply-adds
 // (27). No workgroup memory, no barriers.
 //
-// Not yet timed on a GPU; the benchmark times it beside every forward it fits, and tuneConvs on
-// GPUs times it too, so the next GPU run says whether a rule should pick it. On lavapipe it lost:
+// On an H200 (2026-11-28, run 11) it ran conv1_1 in 0.389 ms, faster than the implicit GEMM
+// (0.488) but slower than the row-patch kernel (0.289, conv2d-row-patch.ts), which the GPU rule
+// picks there; the benchmark times it beside every forward it fits, and tuneConvs on GPUs times it
+// too. On lavapipe it lost:
 // conv1_1 at scale 8 took 2.52 ms against the implicit GEMM's 0.99 (GPU timestamps, `dawnet bench
 // --group conv2d --only conv2d.forward/vgg-conv1_1`, 2026-11-27), likely for its registers: 35
 // vec4s live a lane, which LLVM spills when it runs 8 lanes in a 256-bit register.
