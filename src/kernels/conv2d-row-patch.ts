@@ -5,11 +5,11 @@
 //
 // Why: the implicit GEMM runs VGG16's conv1_1 at 24% of an H200's FMA peak (0.49 ms; floors 0.12
 // ms of compute, 0.14 of stores). Its 128x64 tile walks a K of 27 in four 8-deep slices, the last
-// five-eighths empty, decoding an im2col index for every value it stages; the two kernels built for
-// the conv so far hold the weights in registers or a uniform buffer and read the input through
-// the cache (conv2d-channel-lanes.ts, conv2d-uniform-weights.ts). Here the input is staged as it
-// lies: a strip of S output pixels needs kh rows of (S − 1)·sw + kw columns, 1170 floats at
-// conv1_1 for S = 128, read once by the workgroup in memory order, with no index decoding; each
+// five-eighths empty, decoding an im2col index for every value it stages; the two kernels built
+// for the conv before this one hold the weights in registers or a uniform buffer and read the input
+// through the cache (conv2d-channel-lanes.ts, conv2d-uniform-weights.ts). Here the input is staged
+// as it lies: a strip of S output pixels needs kh rows of (S − 1)·sw + kw columns, 594 floats at
+// conv1_1 for S = 64, read once by the workgroup in memory order, with no index decoding; each
 // thread then reads, per kernel row and input channel, the (P − 1)·sw + kw values its pixels'
 // windows span and adds each into every pixel whose window holds it: about 14 workgroup reads for
 // 3·P vec4 multiply-adds at conv1_1. The K of 27 is walked exactly, with one barrier a strip.
@@ -18,8 +18,9 @@
 // (a broadcast).
 //
 // On an H200 (2026-11-28, bench/results/nvidia-h200-2026-11-28/run11-candidates.json) it ran
-// conv1_1 in 0.289 ms at 4 pixels a thread (41% of the FMA peak) and 0.317 at 8, against the
-// implicit GEMM's 0.488 and the channel-lanes kernel's 0.389; GPU tuning chose it there.
+// conv1_1 in 0.289 ms at 4 pixels a thread and 0.317 at 8, against the implicit GEMM's 0.488 and
+// the channel-lanes kernel's 0.389; GPU tuning chose it there, and the GPU rule now does
+// (ruleConvAlgorithm): 0.292 ms, 40.6% of the FMA peak, in run 13.
 
 import { ArgumentError } from '../errors.js';
 import { describeValue } from '../graph/args.js';
