@@ -1,7 +1,7 @@
 // conv3d (src/kernels/conv3d.ts, 2-D convolutions one per depth tap) against its float64 reference
 // (src/reference/conv3d.ts): 'same' and 'valid', strides on every axis, PyTorch's padding, a 1-deep
 // kernel, with and without bias; the gradients to x, w and b by gradcheck against the reference's
-// finite differences; an empty batch; errors.
+// finite differences; the memory it holds for backward and at its peak; an empty batch; errors.
 //
 // Tolerance F32 (1e-5 + 1e-4·|y|): each output sums at most 3·3·3·4 = 108 products of values in
 // [-1, 1], whose float32 rounding is about √108·2⁻²⁴·|terms| ≈ 1e-6, well inside it.
@@ -107,6 +107,30 @@ describe('conv3d', () => {
     });
     expect(x.grad!.shape).toEqual(xShape);
     for (const t of [x, w, y, loss]) t.dispose();
+  });
+
+  it("holds at most the sum so far, one tap's result and the new sum at once during a forward at depth stride 1", async () => {
+    const [xShape, wShape] = [[2, 8, 8, 8, 8], [3, 3, 3, 8, 8]];
+    const x = fromNd(uniform(size(xShape), 9), xShape, true);
+    const w = fromNd(uniform(size(wShape), 10), wShape, true);
+    // The direct kernels: the workspace a GPU's Winograd would take is not conv3d's to bound.
+    const algorithm = dn.setConvAlgorithm('direct');
+    let y: dn.Tensor | null = null;
+    try {
+      await dn.sync();
+      const before = dn.memory().bytesInUse;
+      dn.resetPeakMemory();
+      y = conv3d(x, w, null, { padding: 'same' });
+      await dn.sync();
+      const peak = dn.memory().peakBytesInUse - before;
+      // Three output-sized tensors and the weight's taps (108 KiB on lavapipe). A slice, a
+      // zero-padded copy and a sum per tap, all kept until conv3d returned, took 292 KiB there.
+      const yBytes = 4 * size([...y.shape]);
+      expect(peak, `peak ${peak} bytes, y is ${yBytes}`).toBeLessThan(4 * yBytes + 4 * size(wShape));
+    } finally {
+      dn.setConvAlgorithm(algorithm);
+      for (const t of [x, w, y]) t?.dispose();
+    }
   });
 
   it('an empty batch gives an empty result', async () => {
