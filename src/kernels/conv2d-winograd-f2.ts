@@ -19,11 +19,15 @@
 // multiplies. After the last slice the threads hand M through workgroup memory, 8 channels a round,
 // and 64 threads apply Aᵀ M A, the bias and the fused ReLU and store 2x2 pixels as vec4s.
 //
-// Accuracy: Bᵀ and Aᵀ hold only 0 and ±1, G halves; float32 rounding stays within a few times
-// direct convolution's, well inside the staged F(4x4)'s (test/helpers/close.ts winogradTolerance).
+// Accuracy: Bᵀ and Aᵀ hold only 0 and ±1 and G halves, where F(4x4)'s scale by up to 5 and 8; the
+// tests hold it to the staged F(4x4)'s tolerance (test/helpers/close.ts winogradTolerance).
 //
-// Not yet timed on a GPU when written (2026-11-28): the benchmark times it beside every conv it
-// fits, tuneConvs on GPUs times it too; no rule picks it.
+// On an H200 (2026-11-28, runs 11 and 13, bench/results/nvidia-h200-2026-11-28/) it lost at every
+// conv it fits: U-Net l1 0.969 ms with 8-channel slices and 0.775 with 4 (18% of the FMA peak on
+// its own multiply-adds), against the staged F(4x4)'s 0.604; l2 0.698 against 0.374; l3-l5
+// 0.85-0.88 against 0.24-0.26. So no rule picks it; the benchmark times it beside every conv it
+// fits and tuneConvs on GPUs times it too. What holds it at 18% is not established (see
+// bench/README.md's H200 section for the candidates).
 
 import { packParams, i32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
