@@ -73,18 +73,26 @@ const HANDOVER_BYTES = XI2 * BLOCKS * TILE * 4;
 /** Whether the kernel runs a Winograd conv of `n` output channels (its GEMM's N): whole workgroups of 32. */
 export const winograd2Fits = (n: number): boolean => n % CHANNELS === 0;
 
-/** vec4s of one staged ξ (CK channels of 32 values) with a vec4 of padding that staggers the banks. */
-const xiStride = (ck: number): number => (ck * BLOCKS) / 4 + 1;
-const stagingBytes = (ck: number): number => 2 * XI2 * xiStride(ck) * 16;
+/**
+ * V's staging: a row of 32 blocks per channel, padded to 9 vec4s (36 words) so that the 8 channels
+ * of one block that neighbouring threads write land in 8 banks 4 apart (unpadded, all in one
+ * bank), its vec4 reads staying aligned; and a vec4 more per ξ, which staggers the banks that the
+ * GEMM's two ξ a warp read. U's: 8 vec4s of channels per input channel, a vec4 more per ξ.
+ */
+const V_ROW = BLOCKS / 4 + 1;
+const vStride = (ck: number): number => ck * V_ROW + 1;
+const uStride = (ck: number): number => (ck * CHANNELS) / 4 + 1;
+const stagingBytes = (ck: number): number => XI2 * (vStride(ck) + uStride(ck)) * 16;
 
 const SLICE_DEPTHS = [8, 4, 2];
 const depthOverride = new WeakMap<GPUDevice, number>();
 const fitting = (limit: number): number[] => SLICE_DEPTHS.filter((ck) => Math.max(stagingBytes(ck), HANDOVER_BYTES) <= limit);
 
 /**
- * Input channels a slice on this device (or the override): 4 where its staging fits (17 KiB), else
- * 2. On an H200 4 ran U-Net l1 in 0.80x the time of 8 (2026-11-28, run 12, timed cold), whose
- * staging (33 KiB) leaves fewer workgroups an SM; setWinograd2SliceDepth(8) runs 8.
+ * Input channels a slice on this device (or the override): 4 where its staging fits (17.5 KiB),
+ * else 2. On an H200 4 ran U-Net l1 in 0.80x the time of 8 (2026-11-28, run 12, timed cold; the
+ * bench in runs 11 and 13: 0.969 ms at 8, 0.775 at 4), whose staging (34.5 KiB; 33 when timed)
+ * leaves fewer workgroups an SM; setWinograd2SliceDepth(8) runs 8.
  */
 export function winograd2SliceDepth(): number {
   const rt = runtime();
@@ -115,12 +123,13 @@ const prefetching = (): boolean => prefetchOverride.get(runtime().device) ?? fal
 /**
  * Staging of V: pair p of the slice (channel p mod CK of block p / CK), its 4x4 patch transformed
  * into sh. Neighbouring threads take neighbouring channels of one block: their global reads are
- * adjacent, though their workgroup writes land CK·32 words apart, in one bank. The other way round
- * (neighbouring blocks of one channel, writes to 32 consecutive words) ran 1.2-1.5x slower on an
- * H200 (2026-11-28, run 12, at U-Net l1 and l2).
+ * adjacent, and V's padded rows keep their workgroup writes in distinct banks. The other way
+ * round (neighbouring blocks of one channel, unpadded rows) ran 1.2-1.5x slower on an H200
+ * (2026-11-28, run 12, at U-Net l1 and l2), when the rows were unpadded and these writes landed
+ * CK·32 words apart, in one bank; the padding came after that run and is not yet timed.
  */
 function stageV(ck: number): string {
-  const stride = xiStride(ck);
+  const stride = vStride(ck);
   return `let c = p % ${ck};
       let tb = p / ${ck};
       let t = t0 + tb;
@@ -138,7 +147,7 @@ function stageV(ck: number): string {
       if (inH${r} && inW${q}) { d${r}_${q} = src[(base + (h0 + ${r}) * params.w + w0 + ${q}) * params.k + ci]; }`;
       }, '\n      ')}
       ${sandwich(WINO2_BT, WINO2_BT, 'd', 'e', 'x', 'f32').replace(/\n {2}/g, '\n      ')}
-      let at = c * ${BLOCKS / 4} + tb / 4;
+      let at = c * ${V_ROW} + tb / 4;
       let lane = tb % 4;
       ${rep(XI2, (xi) => `sh[${xi * stride} + at][lane] = x${Math.floor(xi / A2)}_${xi % A2};`, '\n      ')}`;
 }
@@ -153,8 +162,8 @@ function multiplySlice(ck: number): string {
     return `acc${j}_${v} = fma(vec4<f32>(a${j >> 2}.${'xyzw'[j & 3]}), b${v}, acc${j}_${v});`;
   }, '\n      ');
   return `    for (var c = 0; c < ${ck}; c++) {
-      let a0 = sh[vAt + c * ${BLOCKS / 4}];
-      let a1 = sh[vAt + c * ${BLOCKS / 4} + 1];
+      let a0 = sh[vAt + c * ${V_ROW}];
+      let a1 = sh[vAt + c * ${V_ROW} + 1];
       let b0 = sh[uAt + c * ${CHANNELS / 4}];
       let b1 = sh[uAt + c * ${CHANNELS / 4} + 1];
       ${madds}
@@ -163,8 +172,8 @@ function multiplySlice(ck: number): string {
 
 /** The slices, each staged (global reads, transform, workgroup writes) then multiplied. */
 function plainSlices(ck: number): string {
-  const stride = xiStride(ck);
-  const uBase = XI2 * stride;
+  const stride = uStride(ck);
+  const uBase = XI2 * vStride(ck);
   const uVec4s = XI2 * ck * (CHANNELS / 4);
   return `  for (var ci0 = 0; ci0 < params.k; ci0 += ${ck}) {
     for (var p = l; p < ${BLOCKS * ck}; p += ${THREADS}) {
@@ -192,8 +201,8 @@ ${multiplySlice(ck)}
  * multiplies. Every thread stages at most one (block, channel) pair: BLOCKS·CK <= THREADS.
  */
 function prefetchedSlices(ck: number): string {
-  const stride = xiStride(ck);
-  const uBase = XI2 * stride;
+  const [vs, us] = [vStride(ck), uStride(ck)];
+  const uBase = XI2 * vs;
   const uPer = (XI2 * ck * (CHANNELS / 4)) / THREADS;
   const load = (ci0: string) => `{
       let ci = ${ci0} + c;
@@ -216,7 +225,7 @@ function prefetchedSlices(ck: number): string {
   let base = n * params.h * params.w;
   ${rep(A2, (r) => `let inH${r} = t < params.blocks && h0 + ${r} >= 0 && h0 + ${r} < params.h;`)}
   ${rep(A2, (q) => `let inW${q} = w0 + ${q} >= 0 && w0 + ${q} < params.w;`)}
-  let vStore = c * ${BLOCKS / 4} + tb / 4;
+  let vStore = c * ${V_ROW} + tb / 4;
   let vLane = tb % 4;
   ${rep(uPer, (j) => `let uq${j} = (l + ${j * THREADS}) % ${CHANNELS / 4};
   let uc${j} = ((l + ${j * THREADS}) / ${CHANNELS / 4}) % ${ck};
@@ -227,9 +236,9 @@ function prefetchedSlices(ck: number): string {
   for (var ci0 = 0; ci0 < params.k; ci0 += ${ck}) {
     if (staging) {
       ${sandwich(WINO2_BT, WINO2_BT, 'd', 'e', 'x', 'f32').replace(/\n {2}/g, '\n      ')}
-      ${rep(XI2, (xi) => `sh[${xi * stride} + vStore][vLane] = x${Math.floor(xi / A2)}_${xi % A2};`, '\n      ')}
+      ${rep(XI2, (xi) => `sh[${xi * vs} + vStore][vLane] = x${Math.floor(xi / A2)}_${xi % A2};`, '\n      ')}
     }
-    ${rep(uPer, (j) => `sh[${uBase} + ux${j} * ${stride} + uc${j} * ${CHANNELS / 4} + uq${j}] = uv${j};`, '\n    ')}
+    ${rep(uPer, (j) => `sh[${uBase} + ux${j} * ${us} + uc${j} * ${CHANNELS / 4} + uq${j}] = uv${j};`, '\n    ')}
     workgroupBarrier();
     if (ci0 + ${ck} < params.k) ${load(`(ci0 + ${ck})`)}
 ${multiplySlice(ck)}
@@ -238,8 +247,7 @@ ${multiplySlice(ck)}
 }
 
 function kernelSpec(ck: number, prefetch: boolean, hasBias: boolean, relu: boolean): KernelSpec {
-  const stride = xiStride(ck);
-  const uBase = XI2 * stride;
+  const uBase = XI2 * vStride(ck);
   const shVec4s = Math.max(stagingBytes(ck), HANDOVER_BYTES) / 16;
   // The thread's tile: blocks bg·8 .. bg·8 + 7 (a0, a1), channels cg·8 .. cg·8 + 7 (b0, b1).
   const accs = rep(TILE * 2, (i) => `var acc${i >> 1}_${i & 1} = vec4<f32>(0.0);`);
@@ -268,8 +276,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let cg = l % 4;
   let bg = (l / 4) % 4;
   let xi = l / 16;
-  let vAt = xi * ${stride} + bg * 2;
-  let uAt = ${uBase} + xi * ${stride} + cg * 2;
+  let vAt = xi * ${vStride(ck)} + bg * 2;
+  let uAt = ${uBase} + xi * ${uStride(ck)} + cg * 2;
   ${accs}
 ${prefetch ? prefetchedSlices(ck) : plainSlices(ck)}
   // M handed over 8 channels (one cg) a round: sh[(ξ·32 + block)·2 + v].
