@@ -10,6 +10,10 @@
 // in its own timestamped pass) as fill about INNER_MS of GPU time, their GPU total over the runs;
 // the median of the samples. A first version timed one run a sample: with the GPU idle between
 // samples every time came out about 5x the benchmark's (run 12, 2026-11-28; its ratios held).
+// This version, against `dawnet bench --group conv2d --only 'forward/vgg-conv1_1$' --scale 8` on
+// lavapipe minutes apart (2026-11-28): row-patch P=4 1.50 ms against the bench's 1.57, channel
+// lanes 1.24 against 1.18, but the direct conv 0.87 against 0.62, a gap not yet explained (each
+// dispatch gets a timestamped pass of its own here, the bench's whole run one). Not yet run on a GPU.
 
 import { writeFileSync } from 'node:fs';
 import * as dn from '../../src/index.js';
