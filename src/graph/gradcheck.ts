@@ -16,6 +16,7 @@
 import { ArgumentError, GradcheckError } from '../errors.js';
 import { describeValue, expectFunction, expectKnownOptions, expectNumber, expectOptionalBoolean, expectOptions, expectReturnedTensors, isPlainObject } from './args.js';
 import { enableGrad, gradientsOf, noGrad } from './autograd.js';
+import { holdingState } from './recompute.js';
 import { scope } from './scope.js';
 import { nextTensorId, Tensor, tensor } from './tensor.js';
 import { binary } from '../kernels/elementwise.js';
@@ -63,7 +64,7 @@ const SYNC_ONLY = 'fn must be synchronous (not async, returning no promise): gra
  * Resolves to a report; a mismatch throws a GradcheckError naming the argument and the element.
  * `fn` must be synchronous and deterministic (no dropout) and leave no state changed that a
  * later call reads; it runs about 2 × elements times per argument checked. No argument's
- * `.grad`, nor any weight's it closes over, is changed.
+ * `.grad`, nor any weight's it closes over, is changed, nor a BatchNorm2d's running statistics.
  */
 export async function gradcheck<A extends unknown[]>(fn: (...args: A) => Tensor | Tensor[], args: readonly [...A], options: GradcheckOptions<A> = {}): Promise<GradcheckReport> {
   expectFunction('gradcheck', 'fn', fn);
@@ -85,8 +86,10 @@ export async function gradcheck<A extends unknown[]>(fn: (...args: A) => Tensor 
   });
   if (!checked.length) throw new ArgumentError(`${what}: no argument is a Tensor that requires a gradient: nothing to check`);
 
+  // Every call holds the model's state: a BatchNorm2d in train() leaves its running statistics as
+  // they were (their update reads none of what the gradient depends on).
   const call = (values: readonly unknown[]): Tensor[] => {
-    const result = (fn as (...a: unknown[]) => unknown)(...values);
+    const result = holdingState(() => (fn as (...a: unknown[]) => unknown)(...values));
     if (typeof (result as { then?: unknown } | null)?.then === 'function') {
       // Its rejection, if any, follows the tensors the enclosing scope frees: nobody else sees it.
       Promise.resolve(result).catch(() => undefined);

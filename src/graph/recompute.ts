@@ -4,6 +4,7 @@
 //   first run and replayed, in order, by the second, so a dropout mask is the same mask;
 // - running statistics (BatchNorm2d in train()) are updated by the first run only: PyTorch's
 //   checkpoint updates them twice, moving them faster than the momentum says.
+// dn.gradcheck holds the state the same way for every call it makes (holdingState).
 // Checkpoints nest: each keeps its own log, which holds the draws of the checkpoints inside it.
 
 import { DawnetError } from '../errors.js';
@@ -70,3 +71,22 @@ export function repeatableDraw(draw: () => number): number {
 export function isRecomputing(): boolean {
   return frames.some((f) => f.mode === 'replay');
 }
+
+let holds = 0;
+
+/**
+ * Runs fn (synchronous) with the model's state held: dn.gradcheck calls its function a few
+ * hundred times to take differences, and each call must leave the running statistics as the
+ * caller had them, as its report promises. Nests.
+ */
+export function holdingState<T>(fn: () => T): T {
+  holds++;
+  try {
+    return fn();
+  } finally {
+    holds--;
+  }
+}
+
+/** Whether a forward must leave state (running statistics) alone: a checkpoint's recomputation or a held call. */
+export const stateHeld = (): boolean => holds > 0 || isRecomputing();

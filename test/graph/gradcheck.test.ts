@@ -106,6 +106,24 @@ describe('gradcheck with a float64 reference', () => {
     expect([passThrough.ok, u.disposed]).toEqual([true, false]);
   });
 
+  it("leaves a BatchNorm2d's running statistics as they were in train(), and the layer updates them again afterwards", async () => {
+    const bn = new dn.nn.BatchNorm2d(3);
+    bn.train();
+    const x = fromNd(uniform(4 * 2 * 2 * 3, 41).map((v) => 2 * v + 1), [4, 2, 2, 3], true);
+    const before = [await bn.runningMean.toArray(), await bn.runningVar.toArray()];
+    const report = await dn.gradcheck((input: dn.Tensor) => bn.forward(input), [x]);
+    expect(report.ok).toBe(true);
+    expect(report.evaluations, 'fn ran many times').toBeGreaterThan(50);
+    expect([await bn.runningMean.toArray(), await bn.runningVar.toArray()]).toEqual(before);
+    // The hold ends with gradcheck: a forward of the model's own moves them by the momentum.
+    dn.scope(() => {
+      bn.forward(x);
+    });
+    expect(await bn.runningMean.toArray()).not.toEqual(before[0]);
+    bn.dispose();
+    x.dispose();
+  });
+
   it('refuses a reference whose outputs do not match fn, a fn with nothing to check, and unknown options', async () => {
     const x = fromNd(uniform(4, 8), [4], true);
     const a = fromNd(uniform(4, 9), [4]);
