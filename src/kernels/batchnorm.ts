@@ -34,6 +34,7 @@
 // themselves are too big to bind); normalising and the input gradient are per row, so their chunks
 // are independent.
 
+import { stateHeld } from '../graph/recompute.js';
 import { ShapeError } from '../errors.js';
 import { f32, packParams, u32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
@@ -385,7 +386,9 @@ export function batchNorm2dForward(
   const rt = runtime();
   if (options.training) {
     channelSums('mean', [x], [], [], [mean], rows, c);
-    const running = runningMean && runningVar ? [runningMean, runningVar] : [];
+    // Left alone while state is held: a checkpoint's recomputation (the first run updated them) or
+    // a call of dn.gradcheck's. Training reads only the batch's statistics, so nothing else changes.
+    const running = runningMean && runningVar && !stateHeld() ? [runningMean, runningVar] : [];
     channelSums('var', [x], [mean], [], [mean, invStd, ...running], rows, c, { eps, momentum: options.momentum ?? 0.1 });
   } else {
     rt.dispatch(

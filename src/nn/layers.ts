@@ -4,7 +4,7 @@
 import { ArgumentError, ShapeError } from '../errors.js';
 import { describeValue, expectChoice, expectNumber, expectOptionalBoolean, expectOptionalNumber, expectTensor, isPlainObject, nchwHint } from '../graph/args.js';
 import { reshape } from '../graph/reshape.js';
-import { repeatableDraw, stateHeld } from '../graph/recompute.js';
+import { repeatableDraw } from '../graph/recompute.js';
 import { Tensor, tensor } from '../graph/tensor.js';
 import { batchNorm2d } from '../kernels/batchnorm.js';
 import { groupNorm } from '../kernels/groupnorm.js';
@@ -217,11 +217,9 @@ export class BatchNorm2d extends Module {
   }
   private normalise(x: Tensor, relu: boolean): Tensor {
     const training = this.usesBatchStatistics();
-    // dn.checkpoint's recomputation of a training forward (the first run updated the running
-    // statistics already), or a call of dn.gradcheck's: training reads only the batch's statistics,
-    // so leaving the running ones out changes nothing else.
-    const skipStats = training && stateHeld();
-    return batchNorm2d(x, this.weight, this.bias, skipStats ? null : this.runningMean, skipStats ? null : this.runningVar, {
+    // The op leaves the running statistics alone where state is held (a checkpoint's recomputation,
+    // a call of dn.gradcheck's: graph/recompute.ts).
+    return batchNorm2d(x, this.weight, this.bias, this.runningMean, this.runningVar, {
       training,
       momentum: this.opts.momentum ?? 0.1,
       eps: this.opts.eps ?? 1e-5,

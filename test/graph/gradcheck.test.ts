@@ -120,8 +120,14 @@ describe('gradcheck with a float64 reference', () => {
       bn.forward(x);
     });
     expect(await bn.runningMean.toArray()).not.toEqual(before[0]);
+    // The op itself, running statistics given: held alike.
+    const [rm, rv] = [dn.zeros([3]), dn.full([3], 1)];
+    const [gamma, beta] = [fromNd(uniform(3, 42), [3]), fromNd(uniform(3, 43), [3])];
+    const op = await dn.gradcheck((input: dn.Tensor) => dn.batchNorm2d(input, gamma, beta, rm, rv, { training: true }), [x]);
+    expect(op.ok).toBe(true);
+    expect([Array.from(await rm.toArray()), Array.from(await rv.toArray())]).toEqual([[0, 0, 0], [1, 1, 1]]);
+    for (const t of [rm, rv, gamma, beta, x]) t.dispose();
     bn.dispose();
-    x.dispose();
   });
 
   it('refuses a reference whose outputs do not match fn, a fn with nothing to check, and unknown options', async () => {
