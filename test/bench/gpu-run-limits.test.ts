@@ -20,11 +20,12 @@ const BUNDLE = join(dir, 'bundle');
 const PIDS = join(dir, 'pids');
 
 /**
- * The bundle's `node`: `-v`, then `cli.js COMMAND ...`. A bench with --out writes its record once
+ * The bundle's `node`: `-v`, a probe (`dist/probes/NAME.js OUT.json`), then `cli.js COMMAND ...`. A bench with --out writes its record once
  * a second and prints nothing meanwhile, like a long case: a killed tee cannot end it by SIGPIPE.
  */
 const FAKE_NODE = `#!/usr/bin/env bash
 [[ "\${1:-}" == -v ]] && { echo v0-fake; exit 0; }
+[[ "$1" == */dist/probes/*.js ]] && { echo "fake probe: $*"; echo '{"probe":true}' >"$2"; exit 0; }
 shift
 echo "fake node: $*"
 case "$1" in info|smoke) exit 0;; esac
@@ -110,6 +111,16 @@ describe.skipIf(!usable)('gpu-run limits', () => {
     // The device tool sends back 8 files at most.
     expect(r.files.length).toBeLessThanOrEqual(8);
     expect(r.files).toContain('results.tgz');
+  }, 60_000);
+
+  it('runs a probe (DAWNET_PROBE) and skips the bench (DAWNET_BENCH=no), and sends back its log and record', () => {
+    const r = packed('probe', 30, { DAWNET_PROBE: 'conv-variants', DAWNET_BENCH: 'no' });
+    expect(r.status, r.log).toBe(0);
+    expect(r.file('probe.log')).toMatch(/^fake probe: .*\/dist\/probes\/conv-variants\.js .*\/probe\.json\n/);
+    expect(r.file('probe.json')).toBe('{"probe":true}\n');
+    expect(r.file('env.txt')).toContain('the bench skipped (DAWNET_BENCH=no)');
+    expect(r.files).not.toContain('bench.json');
+    expect(r.log).not.toMatch(/fake node: bench --scale/);
   }, 60_000);
 
   it('stops everything gpu-run.sh started when the limit strikes, and still leaves bench.md and tuning.txt', async () => {
