@@ -30,6 +30,8 @@ describe('gpu bundle', () => {
         'node.xz',
         'dawn.node.xz',
         'dist/cli.js',
+        // gpu-run.sh's DAWNET_PROBE runs these (bench/probes/*.ts).
+        'dist/probes/conv-variants.js',
         'node_modules/webgpu/index.js',
         'node_modules/@tensorflow/tfjs-core/dist/tf-core.node.js',
         'node_modules/@tensorflow/tfjs-core/dist/register_all_gradients.js',
