@@ -1,7 +1,8 @@
 // Builds dist/: the Node library (dist/index.js), the CLI (dist/cli.js), the browser bundle
-// (dist/browser/dawnet.js, no Node built-ins) and the type declarations (dist/types, what
-// package.json's "types" names). `webgpu` stays external: Dawn's native module is loaded at run
-// time, in Node only. package.json's "files" ships exactly these (`npm pack` runs this first).
+// (dist/browser/dawnet.js, no Node built-ins), the type declarations (dist/types, what
+// package.json's "types" names) and the GPU lease's probes (dist/probes/). `webgpu` stays
+// external: Dawn's native module is loaded at run time, in Node only. package.json's "files"
+// ships all of these but the probes (`npm pack` runs this first).
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -18,6 +19,9 @@ const [, , browser] = await Promise.all([
   build({ ...node, entryPoints: { index: 'src/index.ts', 'decode-worker': 'src/data/decode-worker.ts', 'keras-h5-worker': 'src/io/keras-h5-worker.ts' }, banner: { js: requireShim } }),
   // npm links package.json's "bin" as an executable file: without the hashbang the shell runs it.
   build({ ...node, entryPoints: { cli: 'src/cli/main.ts' }, banner: { js: `#!/usr/bin/env node\n${requireShim}` } }),
+  // The GPU lease's probes (bench/probes/*.ts, run by scripts/gpu-run.sh's DAWNET_PROBE): in
+  // dist/probes/, which package.json's "files" (dist/*.js) leaves out of the package.
+  build({ ...node, entryPoints: readdirSync('bench/probes').filter((f) => f.endsWith('.ts')).map((f) => `bench/probes/${f}`), outdir: 'dist/probes', sourcemap: false, banner: { js: requireShim } }),
   build({
     ...common,
     entryPoints: { dawnet: 'src/index.ts' },

@@ -4,7 +4,8 @@
 #   node.xz                     this machine's Node binary, xz -9e
 #   dawn.node.xz                Dawn (node_modules/webgpu/dist/linux-x64/dawn.node), xz -9e;
 #                               gpu-run.sh unpacks it into node_modules/webgpu/dist/linux-x64/
-#   dist/                       the built library and CLI (dist/cli.js bundles bench/), no source maps
+#   dist/                       the built library and CLI (dist/cli.js bundles bench/), and the
+#                               probes (dist/probes/), no source maps
 #   node_modules/               what dist/cli.js imports at run time for info, smoke and bench:
 #     webgpu/                   index.js and package.json
 #     @tensorflow/tfjs-core/    the Node bundle, plus the ES modules its gradient registrations
@@ -68,18 +69,8 @@ node scripts/build.mjs
 rm -rf "$OUT/dist" "$OUT/node_modules" "$OUT/lib"
 mkdir -p "$OUT/dist"
 cp dist/index.js dist/cli.js dist/decode-worker.js "$OUT/dist/"
-# The probes (bench/probes/*.ts): one-off timings of kernel knobs for a lease, run by gpu-run.sh's
-# DAWNET_PROBE, built as scripts/build.mjs builds the CLI.
-mkdir -p "$OUT/dist/probes"
-for probe in bench/probes/*.ts; do
-  node --input-type=module -e "
-import { build } from 'esbuild';
-import { buildDefine } from './scripts/build-info.mjs';
-await build({ entryPoints: ['$probe'], outfile: '$OUT/dist/probes/$(basename "$probe" .ts).js', bundle: true, format: 'esm', platform: 'node',
-  target: 'es2022', external: ['webgpu'], define: buildDefine(), logLevel: 'warning',
-  banner: { js: \"import { createRequire as __dawnetRequire } from 'node:module'; const require = __dawnetRequire(import.meta.url);\" } });
-" || fail "building $probe failed"
-done
+# The probes (bench/probes/*.ts, which scripts/build.mjs builds): run by gpu-run.sh's DAWNET_PROBE.
+cp -r dist/probes "$OUT/dist/probes"
 
 NM=$OUT/node_modules
 mkdir -p "$NM/webgpu"

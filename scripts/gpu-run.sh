@@ -149,8 +149,14 @@ budget_within() {
 # step NAME SECONDS ARGS...: runs the CLI with a time limit (SECONDS, cut to the deadline), its
 # output to OUTDIR/NAME.log and here.
 step() {
-  local name=$1 seconds=$2 limit
+  local name=$1 seconds=$2
   shift 2
+  step_js "$name" "$seconds" "$BUNDLE/dist/cli.js" "$@"
+}
+# step_js NAME SECONDS SCRIPT ARGS...: step's run of any of the bundle's scripts (a probe's).
+step_js() {
+  local name=$1 seconds=$2 script=$3 limit
+  shift 3
   limit=$(cap "$seconds")
   if ((limit < 10)); then
     note "gpu-run: no time left for $name (${SECONDS} s of DAWNET_TOTAL_S=$TOTAL_S): skipped"
@@ -158,10 +164,12 @@ step() {
     return
   fi
   ((limit == seconds)) || note "gpu-run: $name limited to ${limit} s instead of ${seconds} s (${SECONDS} s of DAWNET_TOTAL_S=$TOTAL_S)"
-  echo "== dawnet $* (limit ${limit} s)"
-  (cd "$ROOT" && timeout --foreground -k 10 "$limit" "$NODE" "$BUNDLE/dist/cli.js" "$@") 2>&1 | tee "$OUTDIR/$name.log"
+  local what="dawnet $*"
+  [[ "$script" == */dist/cli.js ]] || what="dawnet probe $(basename "$script") $*"
+  echo "== $what (limit ${limit} s)"
+  (cd "$ROOT" && timeout --foreground -k 10 "$limit" "$NODE" "$script" "$@") 2>&1 | tee "$OUTDIR/$name.log"
   local rc=${PIPESTATUS[0]}
-  [[ $rc -eq 0 ]] || echo "== dawnet $* failed with status $rc" | tee -a "$OUTDIR/$name.log"
+  [[ $rc -eq 0 ]] || echo "== $what failed with status $rc" | tee -a "$OUTDIR/$name.log"
   [[ $rc -eq 0 ]] || fail "$rc"
 }
 # render OUT ARGS...: a record's rendering (bench --markdown FILE, --tuning FILE, --compare A B) into OUT.
@@ -220,16 +228,7 @@ fi
 # DAWNET_PROBE=NAME runs dist/probes/NAME.js (bench/probes/NAME.ts: kernel knobs the bench does
 # not time beside a conv), its output to probe.log and its record to probe.json, limit 3 minutes.
 if [[ -n "${DAWNET_PROBE:-}" ]]; then
-  limit=$(cap 180)
-  if ((limit < 10)); then
-    note "gpu-run: no time left for the probe ${DAWNET_PROBE}: skipped"
-    fail 124
-  else
-    echo "== probe ${DAWNET_PROBE} (limit ${limit} s)"
-    (cd "$ROOT" && timeout --foreground -k 10 "$limit" "$NODE" "$BUNDLE/dist/probes/${DAWNET_PROBE}.js" "$OUTDIR/probe.json") 2>&1 | tee "$OUTDIR/probe.log"
-    rc=${PIPESTATUS[0]}
-    [[ $rc -eq 0 ]] || { echo "== probe ${DAWNET_PROBE} failed with status $rc" | tee -a "$OUTDIR/probe.log"; fail "$rc"; }
-  fi
+  step_js probe 180 "$BUNDLE/dist/probes/${DAWNET_PROBE}.js" "$OUTDIR/probe.json"
 fi
 if [[ "${DAWNET_BARS_FIRST:-yes}" != no ]]; then
   step bars 150 bench --scale "$SCALE" --reps "$REPS" --budget "$(budget_within "$(cap 150)" 60)" --no-e2e --group conv2d --only 'forward/(unet-l[12]|vgg-conv1_1)$' --out "$OUTDIR/bars.json" --markdown

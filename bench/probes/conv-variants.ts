@@ -5,24 +5,22 @@
 //
 //   node dist/probes/conv-variants.js [OUT.json]     (scripts/gpu-bundle.sh builds it; gpu-run.sh's DAWNET_PROBE runs it)
 //
-// Each variant: two untimed runs (pipelines compiled, buffers pooled, the output compared with the
-// rule's), then REPS samples, each as many runs back to back inside one dn.profile (every dispatch
-// in its own timestamped pass) as fill about INNER_MS of GPU time, their GPU total over the runs;
-// the median of the samples. A first version timed one run a sample: with the GPU idle between
-// samples every time came out about 5x the benchmark's (run 12, 2026-11-28; its ratios held).
-// This version, against `dawnet bench --group conv2d --only 'forward/vgg-conv1_1$' --scale 8` on
-// lavapipe minutes apart (2026-11-28): row-patch P=4 1.50 ms against the bench's 1.57, channel
-// lanes 1.24 against 1.18, but the direct conv 0.87 against 0.62, a gap not yet explained (each
-// dispatch gets a timestamped pass of its own here, the bench's whole run one). Not yet run on a GPU.
+// Each variant: one untimed run (its output compared with the rule's), then the benchmark's own
+// timing (bench/timing.ts timeClocked at DEFAULT_TIMING: warm-up, runs back to back until a sample
+// lasts 20 ms, 7 samples on dawnet's GPU clock, the median), so its times are the bench's; and one
+// run with each dispatch in a pass of its own (dn.profile) for the split by kernel. Its first
+// version timed lone runs on an idle GPU, about 5x the benchmark's times (run 12, 2026-11-28;
+// its ratios held); a second, its own loop of runs inside dn.profile, put the direct conv 1.4x
+// over the bench on lavapipe.
 
 import { writeFileSync } from 'node:fs';
 import * as dn from '../../src/index.js';
 import { setRowPatchPixels } from '../../src/kernels/conv2d-row-patch.js';
 import { setWinograd2Prefetch, setWinograd2SliceDepth } from '../../src/kernels/conv2d-winograd-f2.js';
 import type { ConvAlgorithm } from '../../src/kernels/conv2d-winograd-run.js';
+import { runtime } from '../../src/gpu/runtime.js';
+import { dawnetGpuClock, DEFAULT_TIMING, timeClocked } from '../timing.js';
 
-const REPS = 7;
-const INNER_MS = 20;
 /** DAWNET_PROBE_SCALE divides the batch and sides (a CPU adapter's smoke run: 8). */
 const SCALE = Number(process.env.DAWNET_PROBE_SCALE ?? 1);
 
@@ -53,7 +51,6 @@ interface Timed {
 /** The rule's output of the conv being probed, which each variant's is compared with. */
 let reference: Float32Array | null = null;
 
-const median = (v: number[]): number => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)];
 const filled = (n: number, seed: number): Float32Array => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed) * 0.5);
 
 async function time(conv: Conv, v: Variant): Promise<Timed> {
@@ -66,37 +63,25 @@ async function time(conv: Conv, v: Variant): Promise<Timed> {
   v.set?.();
   const run = () => dn.conv2d(x, wt, b, { padding: 'same' });
   try {
-    let relDiff = 0;
-    for (let i = 0; i < 2; i++) {
-      const y = run();
-      const got = await y.toArray();
-      y.dispose();
-      if (v.label === 'rule') reference = got;
-      let [diff, scale] = [0, 0];
-      for (let j = 0; j < got.length; j++) {
-        diff = Math.max(diff, Math.abs(got[j] - reference![j]));
-        scale = Math.max(scale, Math.abs(reference![j]));
-      }
-      relDiff = Number.isNaN(diff) ? Infinity : diff / scale;
+    // One untimed run (pipelines compiled, buffers pooled), its output compared with the rule's.
+    const y = run();
+    const got = await y.toArray();
+    y.dispose();
+    if (v.label === 'rule') reference = got;
+    let [diff, scale] = [0, 0];
+    for (let j = 0; j < got.length; j++) {
+      diff = Math.max(diff, Math.abs(got[j] - reference![j]));
+      scale = Math.max(scale, Math.abs(reference![j]));
     }
-    const sample = async (runs: number) => {
-      const p = await dn.profile(() => {
-        for (let r = 0; r < runs; r++) run().dispose();
-      });
-      if (!p) throw new Error('conv-variants: this adapter gives no GPU timestamps');
-      return { ms: p.totalMs / runs, kernels: p.kernels.map((k) => ({ name: k.name, ms: k.ms / runs })) };
-    };
-    const once = await sample(1);
-    const inner = Math.max(1, Math.min(200, Math.ceil(INNER_MS / Math.max(once.ms, 1e-3))));
-    const totals: number[] = [];
-    let kernels: { name: string; ms: number }[] = [];
-    for (let i = 0; i < REPS; i++) {
-      const t = await sample(inner);
-      totals.push(t.ms);
-      if (t.ms === median(totals)) kernels = t.kernels;
-    }
-    const ms = median(totals);
-    return { conv: conv.name, variant: v.label, medianMs: ms, minMs: Math.min(...totals), maxMs: Math.max(...totals), gflops: (2 * n * h * w * 9 * cin * conv.cout) / (ms * 1e6), relDiff, kernels };
+    const relDiff = Number.isNaN(diff) ? Infinity : diff / scale;
+    const gpu = dawnetGpuClock();
+    if (!gpu) throw new Error('conv-variants: this adapter gives no GPU timestamps');
+    const { timing } = await timeClocked({ step: () => run().dispose(), sync: () => runtime().sync() }, DEFAULT_TIMING, gpu);
+    // Where the time goes: one more run with each dispatch in a timestamped pass of its own.
+    const p = await dn.profile(() => run().dispose());
+    const kernels = (p?.kernels ?? []).map((k) => ({ name: k.name, ms: k.ms }));
+    const ms = timing.medianMs;
+    return { conv: conv.name, variant: v.label, medianMs: ms, minMs: timing.minMs, maxMs: timing.maxMs, gflops: (2 * n * h * w * 9 * cin * conv.cout) / (ms * 1e6), relDiff, kernels };
   } finally {
     dn.setConvAlgorithm('auto');
     setRowPatchPixels(null);
@@ -138,5 +123,5 @@ for (const [conv, variants] of PLAN) {
     }
   }
 }
-if (process.argv[2]) writeFileSync(process.argv[2], JSON.stringify({ date: new Date().toISOString(), adapter: report, reps: REPS, results }, null, 2));
+if (process.argv[2]) writeFileSync(process.argv[2], JSON.stringify({ date: new Date().toISOString(), adapter: report, reps: DEFAULT_TIMING.reps, results }, null, 2));
 dn.shutdown();

@@ -68,7 +68,7 @@ export function repeatableDraw(draw: () => number): number {
 }
 
 /** True while a checkpoint recomputes: state (running statistics) must not be updated again. */
-export function isRecomputing(): boolean {
+function isRecomputing(): boolean {
   return frames.some((f) => f.mode === 'replay');
 }
 

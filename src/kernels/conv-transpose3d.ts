@@ -24,9 +24,10 @@ import { scope } from '../graph/scope.js';
 import { formatShape, zeros, type Tensor } from '../graph/tensor.js';
 import { convTranspose2d, type ConvTranspose2dOptions } from './conv-transpose2d.js';
 import { arithmetic } from './elementwise.js';
+import { addShiftedPlanes } from './shifted-planes.js';
 import { slice } from './slice.js';
 import { stack } from './stack.js';
-import { padDepth, volumePadding, volumeTriple } from './volume-axes.js';
+import { volumePadding, volumeTriple } from './volume-axes.js';
 
 export interface ConvTranspose3dOptions {
   /** A number, or [sd, sh, sw]. Default 1. */
@@ -88,9 +89,8 @@ export function convTranspose3d(x: Tensor, w: Tensor, b: Tensor | null = null, o
       taps.forEach((t, a) => {
         // Input plane z at z·sd: the tap's planes with sd − 1 zero planes after each, the last's dropped.
         const spread = sd === 1 ? t : slice(reshape(stack([t, ...Array.from({ length: sd - 1 }, () => zeros(t.shape))], 2), [n, d * sd, hy, wy, cout]), [0, 0, 0, 0, 0], [n, (d - 1) * sd + 1, hy, wy, cout]);
-        const length = (d - 1) * sd + 1;
-        const placed = padDepth(spread, a, depth - a - length);
-        sum = sum ? arithmetic('add', sum, placed) : placed;
+        // Placed from plane a on, zero planes elsewhere, and added: one kernel (shifted-planes.ts).
+        sum = addShiftedPlanes(sum, spread, -a, depth);
       });
       full = sum!;
     }

@@ -13,6 +13,7 @@
 import { ArgumentError, ShapeError } from '../errors.js';
 import { describeValue, expectChoice, expectNumber, expectOptions, expectTensor } from '../graph/args.js';
 import { scope } from '../graph/scope.js';
+import { addShiftedPlanes } from '../kernels/shifted-planes.js';
 import { tensor, type Tensor } from '../graph/tensor.js';
 import { arithmetic } from '../kernels/elementwise.js';
 import { depthPlanes, padDepth } from '../kernels/volume-axes.js';
@@ -89,10 +90,15 @@ export function slidingWindowDepth(model: Module | ((x: Tensor) => Tensor), x: T
     const total = new Float64Array(depth);
     let sum: Tensor | null = null;
     for (const s of starts) {
-      const y = forward(depthPlanes(x, s, 1, window));
-      checkOutput(op, y, x, window);
-      const placed = padDepth(perWindow ? arithmetic('mul', y, perWindow) : y, s, depth - s - window);
-      sum = sum ? arithmetic('add', sum, placed) : placed;
+      // Each window's prediction added into the volume's sum at its planes (shifted-planes.ts), in
+      // a scope of its own, and the sum before freed: one volume-sized sum held, not one a window.
+      const next: Tensor = scope(() => {
+        const y = forward(depthPlanes(x, s, 1, window));
+        checkOutput(op, y, x, window);
+        return addShiftedPlanes(sum, perWindow ? arithmetic('mul', y, perWindow) : y, -s, depth);
+      });
+      sum?.dispose();
+      sum = next;
       for (let z = s; z < s + window; z++) total[z] += weights[z - s];
     }
     const scale = tensor(Float32Array.from(total, (t) => 1 / t), [1, depth, 1, 1, 1]);

@@ -6,7 +6,9 @@ import * as dn from '../../src/index.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { nd } from '../../src/reference/array.js';
 import { conv2dBackwardRef, conv2dForwardRef } from '../../src/reference/conv.js';
-import type { ConvAlgorithm } from '../../src/kernels/conv2d-winograd-run.js';
+import { conv2dGeometry, type ConvGeometry } from '../../src/kernels/conv2d.js';
+import type { ConvDirection } from '../../src/kernels/conv2d-gemm-common.js';
+import { algorithmRuns, convAlgorithm, type ConvAlgorithm } from '../../src/kernels/conv2d-winograd-run.js';
 import { expectClose } from './close.js';
 import { convCaseData } from './conv-case.js';
 import { fromNd } from './gpu.js';
@@ -70,4 +72,33 @@ export async function expectReluKeepsNan(algorithm: ConvAlgorithm, seed: number)
   expectClose('numbers', numbers.map((i) => got[i]), numbers.map((i) => Math.max(ref[i], 0)), TOL);
   expect(numbers.some((i) => got[i] === 0) && numbers.some((i) => got[i] > 0), 'both sides of the kink').toBe(true);
   for (const t of [x, w, b, y]) t.dispose();
+}
+
+/** A 3x3 'same' (or `k`x`k`) conv of an 8x8 image, `cin` channels to `cout`. */
+export const fewInputsGeometry = (cin: number, cout: number, k = 3): ConvGeometry => conv2dGeometry([1, 8, 8, cin], [k, k, cin, cout], { padding: 'same' });
+
+/**
+ * What the kernels for few inputs a pixel (channel-lanes, row-patch) share: `fits` takes forwards
+ * of K·Cin <= 36 with output channels in vec4s (3x3 over 3 and 4 channels, 1x1 over 36) and
+ * nothing else, `algorithm` runs where it fits, and forcing it leaves the convs it does not fit
+ * as they run unforced. The caller resets the algorithm afterwards.
+ */
+export function expectFewInputsFits(algorithm: ConvAlgorithm, fits: (dir: ConvDirection, g: ConvGeometry) => boolean): void {
+  const geometry = fewInputsGeometry;
+  expect(fits('forward', geometry(3, 64))).toBe(true);
+  expect(fits('forward', geometry(4, 8))).toBe(true);
+  expect(fits('forward', geometry(5, 8)), 'K·Cin 45').toBe(false);
+  expect(fits('forward', geometry(36, 8, 1))).toBe(true);
+  expect(fits('forward', geometry(37, 8, 1))).toBe(false);
+  expect(fits('forward', geometry(3, 6)), 'Cout not in vec4s').toBe(false);
+  expect(fits('backwardInput', geometry(3, 64))).toBe(false);
+  expect(fits('backwardWeight', geometry(3, 64))).toBe(false);
+  expect(algorithmRuns(algorithm, 'forward', geometry(3, 64))).toBe(true);
+  const others = [geometry(3, 6), geometry(5, 8)].map((g) => ['forward', g] as const);
+  const ways = () => [...others, ['backwardInput', geometry(3, 64)] as const].map(([dir, g]) => convAlgorithm(dir, g));
+  const unforced = ways();
+  expect(unforced).not.toContain(algorithm);
+  dn.setConvAlgorithm(algorithm);
+  expect(ways()).toEqual(unforced);
+  dn.setConvAlgorithm('auto');
 }

@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { conv2dGeometry } from '../../src/kernels/conv2d.js';
-import { algorithmRuns, convAlgorithm } from '../../src/kernels/conv2d-winograd-run.js';
+import { convAlgorithm } from '../../src/kernels/conv2d-winograd-run.js';
 import { channelLanesChunk, channelLanesFits, CHANNEL_LANES_MAX_TAPS, CHANNEL_LANES_PIXELS } from '../../src/kernels/conv2d-channel-lanes.js';
 import { emptyTensor } from '../../src/graph/tensor.js';
 import { nd, type NdArray } from '../../src/reference/array.js';
@@ -17,7 +17,7 @@ import { conv2dForwardRef } from '../../src/reference/conv.js';
 import { expectClose } from '../helpers/close.js';
 import { convCaseData, type ConvCase } from '../helpers/conv-case.js';
 import { fromNd as fromData, useGpu } from '../helpers/gpu.js';
-import { expectChunkedForward, expectReferenceGradients, expectReluKeepsNan } from '../helpers/forced-conv.js';
+import { expectChunkedForward, expectFewInputsFits, expectReferenceGradients, expectReluKeepsNan, fewInputsGeometry } from '../helpers/forced-conv.js';
 
 useGpu();
 
@@ -94,22 +94,8 @@ describe("conv2d forward by 'channel-lanes'", () => {
   it('leaves the gradients to the direct kernels: the reference backward', () => expectReferenceGradients('channel-lanes', 3, 85));
 
   it('fits forwards of K·Cin <= 36 with output channels in vec4s, falls back to what runs unforced elsewhere, and no rule picks it', () => {
-    const geometry = (cin: number, cout: number, k = 3) => conv2dGeometry([1, 8, 8, cin], [k, k, cin, cout], { padding: 'same' });
     expect(CHANNEL_LANES_MAX_TAPS).toBe(36);
-    expect(channelLanesFits('forward', geometry(3, 64))).toBe(true);
-    expect(channelLanesFits('forward', geometry(4, 8))).toBe(true);
-    expect(channelLanesFits('forward', geometry(5, 8)), 'K·Cin 45').toBe(false);
-    expect(channelLanesFits('forward', geometry(36, 8, 1))).toBe(true);
-    expect(channelLanesFits('forward', geometry(37, 8, 1))).toBe(false);
-    expect(channelLanesFits('forward', geometry(3, 6)), 'Cout not in vec4s').toBe(false);
-    expect(channelLanesFits('backwardInput', geometry(3, 64))).toBe(false);
-    expect(channelLanesFits('backwardWeight', geometry(3, 64))).toBe(false);
-    expect(algorithmRuns('channel-lanes', 'forward', geometry(3, 64))).toBe(true);
-    const unforced = [convAlgorithm('forward', geometry(3, 6)), convAlgorithm('backwardInput', geometry(3, 64)), convAlgorithm('forward', geometry(5, 8))];
-    expect(unforced).not.toContain('channel-lanes');
-    dn.setConvAlgorithm('channel-lanes');
-    expect([convAlgorithm('forward', geometry(3, 6)), convAlgorithm('backwardInput', geometry(3, 64)), convAlgorithm('forward', geometry(5, 8))]).toEqual(unforced);
-    dn.setConvAlgorithm('auto');
-    expect(convAlgorithm('forward', geometry(3, 64))).not.toBe('channel-lanes');
+    expectFewInputsFits('channel-lanes', channelLanesFits);
+    expect(convAlgorithm('forward', fewInputsGeometry(3, 64))).not.toBe('channel-lanes');
   });
 });

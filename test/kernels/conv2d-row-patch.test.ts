@@ -11,7 +11,7 @@ import * as dn from '../../src/index.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { isCpuAdapterReport } from '../../src/gpu/adapter-kind.js';
 import { conv2dGeometry } from '../../src/kernels/conv2d.js';
-import { algorithmRuns, convAlgorithm, ROW_PATCH_RULE_MAX_CIN, ruleConvAlgorithm } from '../../src/kernels/conv2d-winograd-run.js';
+import { convAlgorithm, ROW_PATCH_RULE_MAX_CIN, ruleConvAlgorithm } from '../../src/kernels/conv2d-winograd-run.js';
 import { rowPatchChunk, rowPatchFits, rowPatchLayout, setRowPatchPixels, ROW_PATCH_MAX_TAPS, ROW_PATCH_PIXELS } from '../../src/kernels/conv2d-row-patch.js';
 import { emptyTensor } from '../../src/graph/tensor.js';
 import { nd, type NdArray } from '../../src/reference/array.js';
@@ -19,7 +19,7 @@ import { conv2dForwardRef } from '../../src/reference/conv.js';
 import { expectClose } from '../helpers/close.js';
 import { convCaseData, type ConvCase } from '../helpers/conv-case.js';
 import { fromNd as fromData, useGpu } from '../helpers/gpu.js';
-import { expectChunkedForward, expectReferenceGradients, expectReluKeepsNan } from '../helpers/forced-conv.js';
+import { expectChunkedForward, expectFewInputsFits, expectReferenceGradients, expectReluKeepsNan, fewInputsGeometry } from '../helpers/forced-conv.js';
 
 useGpu();
 
@@ -113,23 +113,10 @@ describe("conv2d forward by 'row-patch'", () => {
   it('leaves the gradients to the direct kernels: the reference backward', () => expectReferenceGradients('row-patch', 3, 95));
 
   it('fits forwards of K·Cin <= 36 to at most 64 channels in vec4s, falls back to what runs unforced elsewhere; the GPU rule takes it up to 4 channels in', () => {
-    const geometry = (cin: number, cout: number, k = 3) => conv2dGeometry([1, 8, 8, cin], [k, k, cin, cout], { padding: 'same' });
+    const geometry = fewInputsGeometry;
     expect(ROW_PATCH_MAX_TAPS).toBe(36);
-    expect(rowPatchFits('forward', geometry(3, 64))).toBe(true);
-    expect(rowPatchFits('forward', geometry(4, 8))).toBe(true);
-    expect(rowPatchFits('forward', geometry(5, 8)), 'K·Cin 45').toBe(false);
-    expect(rowPatchFits('forward', geometry(36, 8, 1))).toBe(true);
-    expect(rowPatchFits('forward', geometry(37, 8, 1))).toBe(false);
-    expect(rowPatchFits('forward', geometry(3, 6)), 'Cout not in vec4s').toBe(false);
+    expectFewInputsFits('row-patch', rowPatchFits);
     expect(rowPatchFits('forward', geometry(3, 68)), 'Cout past 64').toBe(false);
-    expect(rowPatchFits('backwardInput', geometry(3, 64))).toBe(false);
-    expect(rowPatchFits('backwardWeight', geometry(3, 64))).toBe(false);
-    expect(algorithmRuns('row-patch', 'forward', geometry(3, 64))).toBe(true);
-    const unforced = [convAlgorithm('forward', geometry(3, 6)), convAlgorithm('backwardInput', geometry(3, 64)), convAlgorithm('forward', geometry(5, 8))];
-    expect(unforced).not.toContain('row-patch');
-    dn.setConvAlgorithm('row-patch');
-    expect([convAlgorithm('forward', geometry(3, 6)), convAlgorithm('backwardInput', geometry(3, 64)), convAlgorithm('forward', geometry(5, 8))]).toEqual(unforced);
-    dn.setConvAlgorithm('auto');
     // GPUs: the first convs of VGG16 and the U-Net (3 channels), and anything it fits up to 4 in.
     expect(ROW_PATCH_RULE_MAX_CIN).toBe(4);
     const rule = (g: ReturnType<typeof geometry>, cpu: boolean) => ruleConvAlgorithm('forward', g, 'tiled', cpu);
