@@ -19,9 +19,6 @@ const [, , browser] = await Promise.all([
   build({ ...node, entryPoints: { index: 'src/index.ts', 'decode-worker': 'src/data/decode-worker.ts', 'keras-h5-worker': 'src/io/keras-h5-worker.ts' }, banner: { js: requireShim } }),
   // npm links package.json's "bin" as an executable file: without the hashbang the shell runs it.
   build({ ...node, entryPoints: { cli: 'src/cli/main.ts' }, banner: { js: `#!/usr/bin/env node\n${requireShim}` } }),
-  // The GPU lease's probes (bench/probes/*.ts, run by scripts/gpu-run.sh's DAWNET_PROBE): in
-  // dist/probes/, which package.json's "files" (dist/*.js) leaves out of the package.
-  build({ ...node, entryPoints: readdirSync('bench/probes').filter((f) => f.endsWith('.ts')).map((f) => `bench/probes/${f}`), outdir: 'dist/probes', sourcemap: false, banner: { js: requireShim } }),
   build({
     ...common,
     entryPoints: { dawnet: 'src/index.ts' },
@@ -34,6 +31,10 @@ const [, , browser] = await Promise.all([
     splitting: true,
     chunkNames: 'chunks/[name]-[hash]',
   }),
+  // The GPU lease's probes (bench/probes/*.ts, run by scripts/gpu-run.sh's DAWNET_PROBE), last:
+  // the results above are read by position. In dist/probes/, which package.json's "files"
+  // (dist/*.js) leaves out of the package.
+  build({ ...node, entryPoints: readdirSync('bench/probes').filter((f) => f.endsWith('.ts')).map((f) => `bench/probes/${f}`), outdir: 'dist/probes', sourcemap: false, banner: { js: requireShim } }),
 ]);
 
 // A chunk with none of dawnet's code (h5wasm's) gets no source map: h5wasm ships none, so its map
