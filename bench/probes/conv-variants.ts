@@ -7,17 +7,19 @@
 //
 // Each variant: one untimed run (its output compared with the rule's), then the benchmark's own
 // timing (bench/timing.ts timeClocked at DEFAULT_TIMING: warm-up, runs back to back until a sample
-// lasts 20 ms, 7 samples on dawnet's GPU clock, the median), so its times are the bench's; and one
-// run with each dispatch in a pass of its own (dn.profile) for the split by kernel. Its first
-// version timed lone runs on an idle GPU, about 5x the benchmark's times (run 12, 2026-11-28;
-// its ratios held); a second, its own loop of runs inside dn.profile, put the direct conv 1.4x
-// over the bench on lavapipe.
+// lasts 20 ms, 7 samples on dawnet's GPU clock, the median) of the raw forward the benchmark's conv
+// cases run, so its times are the bench's; and one run with each dispatch in a pass of its own
+// (dn.profile) for the split by kernel. On lavapipe at scale 8 (2026-11-28) it gave conv1_1 0.626
+// ms by direct and 1.39 by row-patch against the bench's 0.582 and 1.57 minutes before, within
+// that host's spread. Its first version timed lone runs on an idle GPU: about 5x the bench's
+// times on the H200 (run 12), though its ratios held. Not yet run on a GPU in this form.
 
 import { writeFileSync } from 'node:fs';
 import * as dn from '../../src/index.js';
 import { setRowPatchPixels } from '../../src/kernels/conv2d-row-patch.js';
 import { setWinograd2Prefetch, setWinograd2SliceDepth } from '../../src/kernels/conv2d-winograd-f2.js';
 import type { ConvAlgorithm } from '../../src/kernels/conv2d-winograd-run.js';
+import { conv2dForward } from '../../src/kernels/conv2d.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { dawnetGpuClock, DEFAULT_TIMING, timeClocked } from '../timing.js';
 
@@ -58,10 +60,10 @@ async function time(conv: Conv, v: Variant): Promise<Timed> {
   const cin = conv.x[3];
   const x = dn.tensor(filled(n * h * w * cin, 1), [n, h, w, cin]);
   const wt = dn.tensor(filled(9 * cin * conv.cout, 2), [3, 3, cin, conv.cout]);
-  const b = dn.tensor(filled(conv.cout, 3), [conv.cout]);
   dn.setConvAlgorithm(v.algorithm);
   v.set?.();
-  const run = () => dn.conv2d(x, wt, b, { padding: 'same' });
+  // The raw forward with no bias, as the benchmark's conv cases run it (bench/cases/conv2d.ts).
+  const run = () => conv2dForward(x, wt, null, { stride: 1, padding: 'same' });
   try {
     // One untimed run (pipelines compiled, buffers pooled), its output compared with the rule's.
     const y = run();
@@ -87,7 +89,7 @@ async function time(conv: Conv, v: Variant): Promise<Timed> {
     setRowPatchPixels(null);
     setWinograd2SliceDepth(null);
     setWinograd2Prefetch(null);
-    for (const t of [x, wt, b]) t.dispose();
+    for (const t of [x, wt]) t.dispose();
   }
 }
 
