@@ -181,9 +181,18 @@ export function convAlgorithm(dir: ConvDirection, g: ConvGeometry, family = defa
   return tunedConv(runtime().device, dir, g, family)?.algorithm ?? ruleConvAlgorithm(dir, g, family, cpu);
 }
 
-/** CPU adapters' Winograd threshold: channels summed, and 4x4 blocks over the batch (ruleConvAlgorithm). */
+/**
+ * CPU adapters' Winograd thresholds (ruleConvAlgorithm): channels summed, and 4x4 blocks over the
+ * batch; from CPU_WINOGRAD_MIN_K channels over CPU_WINOGRAD_MIN_BLOCKS blocks, or from half as
+ * many channels over CPU_WINOGRAD_HALF_K_MIN_BLOCKS.
+ */
 export const CPU_WINOGRAD_MIN_K = 128;
 export const CPU_WINOGRAD_MIN_BLOCKS = 16;
+export const CPU_WINOGRAD_HALF_K_MIN_BLOCKS = 64;
+
+/** Whether a CPU adapter's rule runs a conv of K channels summed over `blocks` 4x4 blocks by Winograd. */
+export const cpuWinogradPays = (k: number, blocks: number): boolean =>
+  (k >= CPU_WINOGRAD_MIN_K && blocks >= CPU_WINOGRAD_MIN_BLOCKS) || (k >= CPU_WINOGRAD_MIN_K / 2 && blocks >= CPU_WINOGRAD_HALF_K_MIN_BLOCKS);
 
 /**
  * The most input channels at which GPUs run a forward by the row-patch kernel untuned (where it
@@ -202,14 +211,20 @@ export const ROW_PATCH_RULE_MAX_CIN = 4;
  * direct), and its GEMM rows, padded to whole tiles of `family`, take at most half the
  * multiply-adds of the direct GEMM (images of 4x4 outputs or more; a 2x2 output fills a quarter of
  * its 4x4 block). On an H200 it was 1.3-3.4x faster than the direct GEMMs wherever this picks it.
- * CPU adapters (`cpu`) take Winograd only for K >= 128 over at least 16 blocks
- * (CPU_WINOGRAD_MIN_K, CPU_WINOGRAD_MIN_BLOCKS): on lavapipe the transforms alone took about as
- * long as the direct conv at the U-Net's l1-l3 at scale 8 (1.04-1.55x slower in all), and a
- * short-K GEMM ran at half the direct kernel's rate, but from 128 channels the GEMM's 4x fewer
- * multiply-adds win: VGG16 forwards ran 1.13x faster at batch 4 of 32x32, 1.19-1.21x at batch 2
- * of 64x64 and 1.53-1.55x at 128x128 (batch 2 of 32x32 0.97-1.04x), and U-Net training steps
- * (features 32, batch 2 of 32x32 and 1 of 64x64) 1.01-1.05x, in two interleaved runs each
- * (2026-11-27, wall clock, 7-15 rounds). The weight gradient: by Winograd on GPUs where
+ * CPU adapters (`cpu`) take Winograd only for K >= 128 over at least 16 blocks, or K >= 64 over
+ * at least 64 (cpuWinogradPays): on lavapipe the transforms alone took about as long as the
+ * direct conv at the U-Net's l1-l3 at scale 8 (1.04-1.55x slower in all), and a short-K GEMM ran
+ * at half the direct kernel's rate, but from 128 channels the GEMM's 4x fewer multiply-adds win:
+ * VGG16 forwards ran 1.13x faster at batch 4 of 32x32, 1.19-1.21x at batch 2 of 64x64 and
+ * 1.53-1.55x at 128x128 (batch 2 of 32x32 0.97-1.04x), and U-Net training steps (features 32,
+ * batch 2 of 32x32 and 1 of 64x64) 1.01-1.05x, in two interleaved runs each (2026-11-27, wall
+ * clock, 7-15 rounds). With 64 channels it takes more blocks to win (2026-11-28, GPU timestamps,
+ * two alternating runs, scale 8): VGG16's conv1_2 (256 blocks) forward 3.5-4.8 ms against 5.3
+ * direct and dx 3.5 against 5.2, conv2_1 (64 blocks) 1.85 against 2.56 and 1.7 against 2.4, but
+ * the U-Net's l2 (32 blocks) 0.75-0.89 against 0.69-0.72. Taking K = 64 over 64 blocks made
+ * VGG16 forwards 1.11x faster at batch 8 and 4 of 64x64 (three alternating runs) and 1.04-1.07x at
+ * batch 4 and 2 of 32x32 (seven), U-Net steps 1.05-1.08x at batch 4 and 2 of 64x64 and 0.99-1.11x
+ * at 32x32, medians of the wall clock. The weight gradient: by Winograd on GPUs where
  * winogradWeightGradPays (the kernels: conv2d-winograd-wgrad.ts; 1.16-3.9x faster on an H200),
  * direct on CPU adapters. It never picks the fused kernel, the fastest at no conv of the four
  * steps an H200 tuned (2026-11-27); tuneConvs does where it measures faster. On lavapipe the Winograd weight gradient ran 1.15x
@@ -223,7 +238,7 @@ export function ruleConvAlgorithm(dir: ConvDirection, g: ConvGeometry, family: C
   if (dir === 'backwardWeight') return !cpu && winogradWeightGradPays(g) ? 'winograd' : 'direct';
   const s = winogradShape(dir, g);
   const [rows, cols] = winogradBlocks(s.hOut, s.wOut);
-  if (cpu) return s.k >= CPU_WINOGRAD_MIN_K && g.n * rows * cols >= CPU_WINOGRAD_MIN_BLOCKS ? 'winograd' : 'direct';
+  if (cpu) return cpuWinogradPays(s.k, g.n * rows * cols) ? 'winograd' : 'direct';
   if (s.k < 16) return 'direct';
   const tPad = paddedBlocks(g.n * rows * cols, s.k, s.n, family);
   return WINO_XI * tPad <= 0.5 * WINO_R * WINO_R * g.n * s.hOut * s.wOut ? 'winograd' : 'direct';
