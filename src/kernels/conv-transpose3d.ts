@@ -27,7 +27,7 @@ import { arithmetic } from './elementwise.js';
 import { addShiftedPlanes } from './shifted-planes.js';
 import { slice } from './slice.js';
 import { stack } from './stack.js';
-import { volumePadding, volumeTriple } from './volume-axes.js';
+import { depthTaps, volumePadding, volumeTriple } from './volume-axes.js';
 
 export interface ConvTranspose3dOptions {
   /** A number, or [sd, sh, sw]. Default 1. */
@@ -70,14 +70,13 @@ export function convTranspose3d(x: Tensor, w: Tensor, b: Tensor | null = null, o
   const padding = volumePadding(op, opts.padding);
   const { out, front } = geometry(op, x, w, [sd, sh, sw], padding);
   const [n, d, h, wd, cin] = x.shape;
-  const [kd, kh, kw, cout] = w.shape;
+  const [kd, , , cout] = w.shape;
   const depth = d * sd + Math.max(kd - sd, 0);
   const plane: ConvTranspose2dOptions['padding'] = typeof padding === 'string' ? padding : [padding[1], padding[1], padding[2], padding[2]];
   return scope(() => {
     const planes = reshape(x, [n * d, h, wd, cin]);
     // Tap a's 2-D transposed convolution of every input plane: [N, D, Hy, Wy, Cout].
-    const taps = Array.from({ length: kd }, (_, a) => {
-      const wa = reshape(slice(w, [a, 0, 0, 0, 0], [1, kh, kw, cout, cin]), [kh, kw, cout, cin]);
+    const taps = depthTaps(w).map((wa) => {
       const y = convTranspose2d(planes, wa, null, { stride: [sh, sw], padding: plane });
       return reshape(y, [n, d, ...y.shape.slice(1)]);
     });

@@ -22,7 +22,8 @@
 // - depth stride sd > 1: the tap's planes for every output plane, a + do·sd of the depth-padded
 //   input, gathered by a strided slice (a copy) and convolved, as convolving every plane would do
 //   sd times the work.
-// Its gradients are those of the 2-D convolutions, the slices and the sums.
+// Its gradients are those of the 2-D convolutions, the slices and the sums; the weight's taps are
+// one split of w (depthTaps), so its gradient is assembled once from theirs.
 
 import { ArgumentError, ShapeError } from '../errors.js';
 import { describeValue, expectKnownOptions, expectOptionalTensor, expectOptions, expectTensor } from '../graph/args.js';
@@ -32,8 +33,7 @@ import { formatShape, type Tensor } from '../graph/tensor.js';
 import { conv2d, resolveExplicitPadding, samePadding } from './conv2d.js';
 import { arithmetic } from './elementwise.js';
 import { addShiftedPlanes } from './shifted-planes.js';
-import { slice } from './slice.js';
-import { depthPlanes, padDepth, volumeTriple } from './volume-axes.js';
+import { depthPlanes, depthTaps, padDepth, volumeTriple } from './volume-axes.js';
 
 export interface Conv3dOptions {
   /** A number, or [sd, sh, sw]. Default 1. */
@@ -84,12 +84,13 @@ export function conv3d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: Conv
   checkArgs(op, x, w, b, opts);
   const { pads, strides, out } = geometry(op, x, w, opts);
   const [n, , h, wd, cin] = x.shape;
-  const [kd, kh, kw, , cout] = w.shape;
+  const [kd, , , , cout] = w.shape;
   const [sd, sh, sw] = strides;
   const [dOut, hOut, wOut] = out;
   const plane = resolveExplicitPadding(op, [...pads[1], ...pads[2]]);
   return scope(() => {
-    const tapOf = (a: number) => reshape(slice(w, [a, 0, 0, 0, 0], [1, kh, kw, cin, cout]), [kh, kw, cin, cout]);
+    const taps = depthTaps(w);
+    const tapOf = (a: number) => taps[a];
     const planeOpts = { stride: [sh, sw] as [number, number], padding: plane };
     let sum: Tensor | null = null;
     // Each tap's terms are made in a scope of their own, and the sum before it is freed at once

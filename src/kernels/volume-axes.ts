@@ -1,13 +1,14 @@
 // What the volume ops (conv3d.ts, conv-transpose3d.ts, pool3d.ts) share about an NDHWC volume's
 // depth axis: a size or stride given as one number or [depth, height, width], a padding option
-// ('valid', 'same' or PyTorch's p per axis), the planes a depth step takes, and zero planes before
-// and after (a pad2d of the volume seen as [N, D, H·W, C] images).
+// ('valid', 'same' or PyTorch's p per axis), the planes a depth step takes, zero planes before
+// and after (a pad2d of the volume seen as [N, D, H·W, C] images), and a 3-D kernel's depth taps.
 
 import { ArgumentError, ShapeError } from '../errors.js';
 import { describeValue } from '../graph/args.js';
 import { reshape } from '../graph/reshape.js';
 import { scope } from '../graph/scope.js';
 import type { Tensor } from '../graph/tensor.js';
+import { split } from './concat.js';
 import { pad2d } from './pad.js';
 import { slice, stridedSlice } from './slice.js';
 
@@ -44,4 +45,15 @@ export function padDepth(x: Tensor, before: number, after: number): Tensor {
   if (before + after === 0) return x;
   const [n, d, h, w, c] = x.shape;
   return scope(() => reshape(pad2d(reshape(x, [n, d, h * w, c]), [before, after, 0, 0]), [n, d + before + after, h, w, c]));
+}
+
+/**
+ * The kd depth taps of a 3-D kernel w [kd, kh, kw, a, b], each [kh, kw, a, b]: one split, so the
+ * weight's gradient is made once from the taps' gradients (a tap left unused gets zeros), where a
+ * slice per tap gave kd weight-sized gradients, each the tap's padded with zeros, summed by kd − 1
+ * adds.
+ */
+export function depthTaps(w: Tensor): Tensor[] {
+  const [kd, ...tap] = w.shape;
+  return split(w, Array.from({ length: kd }, () => 1), 0).map((t) => reshape(t, tap));
 }

@@ -15,6 +15,7 @@ import { convTranspose3d, type ConvTranspose3dOptions } from '../../src/kernels/
 import { nd } from '../../src/reference/array.js';
 import { convTranspose3dRef } from '../../src/reference/conv3d.js';
 import { expectClose, F32 } from '../helpers/close.js';
+import { dispatched } from '../helpers/dispatched.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
 import { uniform } from '../helpers/rng.js';
 
@@ -85,6 +86,19 @@ describe('convTranspose3d', () => {
       for (const t of [y, want]) t.dispose();
     }
     for (const t of [x, w, x2, w2]) t.dispose();
+  });
+
+  it("assembles the weight's gradient once from its depth taps' (one split), with no zero-padded copy or sum per tap", async () => {
+    const x = fromNd(uniform(2 * 3 * 4 * 4 * 2, 21), [2, 3, 4, 4, 2], true);
+    const w = fromNd(uniform(3 * 3 * 3 * 3 * 2, 22), [3, 3, 3, 3, 2], true);
+    const y = convTranspose3d(x, w, null, { stride: 2, padding: 'same' });
+    const loss = dn.sum(y);
+    const names = dispatched(() => loss.backward());
+    // Each tap's gradient copied into its slab of one tensor; the adds are x's gradient's (kd − 1).
+    expect(names.filter((k) => k === 'split.backward')).toHaveLength(3);
+    expect(names.filter((k) => k === 'add.forward'), names.join(' ')).toHaveLength(2);
+    expect(w.grad!.shape).toEqual([3, 3, 3, 3, 2]);
+    for (const t of [x, w, y, loss]) t.dispose();
   });
 
   it('refuses wrong ranks, channels, bias, strides, paddings and unknown options, allocating nothing', () => {

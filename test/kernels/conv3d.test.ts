@@ -1,7 +1,8 @@
 // conv3d (src/kernels/conv3d.ts, 2-D convolutions one per depth tap) against its float64 reference
 // (src/reference/conv3d.ts): 'same' and 'valid', strides on every axis, PyTorch's padding, a 1-deep
 // kernel, with and without bias; the gradients to x, w and b by gradcheck against the reference's
-// finite differences; the memory it holds for backward and at its peak; an empty batch; errors.
+// finite differences; the memory it holds for backward and at its peak; the weight gradient's
+// assembly; an empty batch; errors.
 //
 // Tolerance F32 (1e-5 + 1e-4·|y|): each output sums at most 3·3·3·4 = 108 products of values in
 // [-1, 1], whose float32 rounding is about √108·2⁻²⁴·|terms| ≈ 1e-6, well inside it.
@@ -13,6 +14,7 @@ import { samePadding } from '../../src/kernels/conv2d.js';
 import { nd } from '../../src/reference/array.js';
 import { conv3dRef } from '../../src/reference/conv3d.js';
 import { expectClose, F32 } from '../helpers/close.js';
+import { dispatched } from '../helpers/dispatched.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
 import { uniform } from '../helpers/rng.js';
 
@@ -106,6 +108,21 @@ describe('conv3d', () => {
       return l;
     });
     expect(x.grad!.shape).toEqual(xShape);
+    for (const t of [x, w, y, loss]) t.dispose();
+  });
+
+  it("assembles the weight's gradient once from its depth taps' (one split), with no zero-padded copy or sum per tap", async () => {
+    const x = fromNd(uniform(2 * 4 * 4 * 4 * 2, 11), [2, 4, 4, 4, 2], true);
+    const w = fromNd(uniform(3 * 3 * 3 * 2 * 3, 12), [3, 3, 3, 2, 3], true);
+    const y = conv3d(x, w, null, { padding: 'same' });
+    const loss = dn.sum(y);
+    const names = dispatched(() => loss.backward());
+    // The split's backward copies each tap's gradient into its slab of one tensor; x's gradient,
+    // made by each tap's conv2d, is the only sum (kd − 1 adds).
+    expect(names.filter((k) => k === 'split.backward')).toHaveLength(3);
+    expect(names.filter((k) => k.startsWith('slice.')), names.join(' ')).toEqual([]);
+    expect(names.filter((k) => k === 'add.forward'), names.join(' ')).toHaveLength(2);
+    expect(w.grad!.shape).toEqual([3, 3, 3, 2, 3]);
     for (const t of [x, w, y, loss]) t.dispose();
   });
 
