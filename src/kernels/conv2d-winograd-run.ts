@@ -13,7 +13,7 @@ import { dispatchChunk, forEachChunk, range } from './chunking.js';
 import type { ConvGeometry } from './conv2d.js';
 import type { ConvDirection } from './conv2d-gemm-common.js';
 import type { ConvFamily } from './conv2d-gemm.js';
-import { convTile, defaultConvFamily, gemmTile, launch, launchedKernel } from './conv2d-launch.js';
+import { convTile, defaultConvFamily, familyLanes, gemmTile, launch, launchedKernel } from './conv2d-launch.js';
 import type { GemmTile } from './conv2d-tiled.js';
 import { bindableSamples, inputTransformSpec, outputTransformSpec, transformWeights, winogradBlocks, winogradPlan, winogradShape, WINO_R, WINO_XI, WORKSPACE_BYTES } from './conv2d-winograd.js';
 import { fusedFits } from './conv2d-winograd-fused.js';
@@ -190,6 +190,27 @@ export const CPU_WINOGRAD_MIN_K = 128;
 export const CPU_WINOGRAD_MIN_BLOCKS = 16;
 export const CPU_WINOGRAD_HALF_K_MIN_BLOCKS = 64;
 
+/**
+ * The thresholds where the subgroup family runs 4-lane workgroups (SwiftShader's 128-bit SIMD, in
+ * Chromium): Winograd from 32 channels summed over 8 blocks, the weight gradient too (where
+ * winogradWeightGradPays). There the direct kernels run at half lavapipe's share of the FMA peak
+ * and Winograd wins wider (2026-11-28, GPU timestamps, scale 8): the forward and dx 2.0x faster at
+ * the U-Net's l1 (K 32, 128 blocks), 2.3x at l2 (K 64, 32 blocks), 1.9x at l3 (K 128, 8 blocks),
+ * 2.5x at VGG16's conv1_2 and conv2_1, but 0.66x at l4 (2 blocks); the weight gradient 2.3-3.3x
+ * faster at l1, l2, conv1_2 and conv2_1, 1.5x at l3 and 2.4x at conv3_1 (16 blocks), 0.58x at l4.
+ */
+export const FOUR_LANE_WINOGRAD_MIN_K = 32;
+export const FOUR_LANE_WINOGRAD_MIN_BLOCKS = 8;
+
+/** A CPU adapter whose subgroup family runs 4-lane workgroups (SwiftShader's): its own thresholds. */
+const fourLaneCpu = (family: ConvFamily, cpu: boolean): boolean => cpu && family === 'subgroup' && familyLanes(family) === 4;
+
+/** 4x4 blocks over the batch of a conv's output (its Winograd GEMM's rows, unpadded). */
+const outputBlocks = (g: ConvGeometry): number => {
+  const [rows, cols] = winogradBlocks(g.ho, g.wo);
+  return g.n * rows * cols;
+};
+
 /** Whether a CPU adapter's rule runs a conv of K channels summed over `blocks` 4x4 blocks by Winograd. */
 export const cpuWinogradPays = (k: number, blocks: number): boolean =>
   (k >= CPU_WINOGRAD_MIN_K && blocks >= CPU_WINOGRAD_MIN_BLOCKS) || (k >= CPU_WINOGRAD_MIN_K / 2 && blocks >= CPU_WINOGRAD_HALF_K_MIN_BLOCKS);
@@ -224,9 +245,11 @@ export const ROW_PATCH_RULE_MAX_CIN = 4;
  * the U-Net's l2 (32 blocks) 0.75-0.89 against 0.69-0.72. Taking K = 64 over 64 blocks made
  * VGG16 forwards 1.11x faster at batch 8 and 4 of 64x64 (three alternating runs) and 1.04-1.07x at
  * batch 4 and 2 of 32x32 (seven), U-Net steps 1.05-1.08x at batch 4 and 2 of 64x64 and 0.99-1.11x
- * at 32x32, medians of the wall clock. The weight gradient: by Winograd on GPUs where
+ * at 32x32, medians of the wall clock. CPU adapters whose subgroup family runs 4-lane workgroups
+ * (SwiftShader's) take it from K = 32 over 8 blocks, the weight gradient too
+ * (FOUR_LANE_WINOGRAD_MIN_K, FOUR_LANE_WINOGRAD_MIN_BLOCKS). The weight gradient: by Winograd on GPUs where
  * winogradWeightGradPays (the kernels: conv2d-winograd-wgrad.ts; 1.16-3.9x faster on an H200),
- * direct on CPU adapters. It never picks the fused kernel, the fastest at no conv of the four
+ * direct on other CPU adapters. It never picks the fused kernel, the fastest at no conv of the four
  * steps an H200 tuned (2026-11-27); tuneConvs does where it measures faster. On lavapipe the Winograd weight gradient ran 1.15x
  * faster than direct at U-Net l1 and 1.6-1.9x at VGG16's conv1_2 to conv2_2 alone (scale 8), but
  * 1.5-6x slower on 8x8 images and smaller, and whole U-Net steps taking it where tuning found it
@@ -235,10 +258,16 @@ export const ROW_PATCH_RULE_MAX_CIN = 4;
 export function ruleConvAlgorithm(dir: ConvDirection, g: ConvGeometry, family: ConvFamily, cpu: boolean): ConvAlgorithm {
   if (!cpu && dir === 'forward' && g.cin <= ROW_PATCH_RULE_MAX_CIN && rowPatchFits(dir, g)) return 'row-patch';
   if (!winogradFits(dir, g)) return 'direct';
-  if (dir === 'backwardWeight') return !cpu && winogradWeightGradPays(g) ? 'winograd' : 'direct';
+  const fourLanes = fourLaneCpu(family, cpu);
+  if (dir === 'backwardWeight') {
+    const pays = cpu ? fourLanes && outputBlocks(g) >= FOUR_LANE_WINOGRAD_MIN_BLOCKS : true;
+    return pays && winogradWeightGradPays(g) ? 'winograd' : 'direct';
+  }
   const s = winogradShape(dir, g);
   const [rows, cols] = winogradBlocks(s.hOut, s.wOut);
-  if (cpu) return cpuWinogradPays(s.k, g.n * rows * cols) ? 'winograd' : 'direct';
+  const blocks = g.n * rows * cols;
+  if (fourLanes) return s.k >= FOUR_LANE_WINOGRAD_MIN_K && blocks >= FOUR_LANE_WINOGRAD_MIN_BLOCKS ? 'winograd' : 'direct';
+  if (cpu) return cpuWinogradPays(s.k, blocks) ? 'winograd' : 'direct';
   if (s.k < 16) return 'direct';
   const tPad = paddedBlocks(g.n * rows * cols, s.k, s.n, family);
   return WINO_XI * tPad <= 0.5 * WINO_R * WINO_R * g.n * s.hOut * s.wOut ? 'winograd' : 'direct';
@@ -257,8 +286,7 @@ export const WINOGRAD_WGRAD_MIN_CIN = 32;
  * (the U-Net's first conv, VGG16's conv1_1) it was 4-6x slower.
  */
 function winogradWeightGradPays(g: ConvGeometry): boolean {
-  const [rows, cols] = winogradBlocks(g.ho, g.wo);
-  const blocks = g.n * rows * cols;
+  const blocks = outputBlocks(g);
   return g.cin >= WINOGRAD_WGRAD_MIN_CIN && WINO_XI * blocks <= 0.5 * WINO_R * WINO_R * g.n * g.ho * g.wo && WINO_XI * g.cin * g.cout * 4 <= runtime().bindingLimit;
 }
 

@@ -4,7 +4,7 @@ import { backwardInputGemm, conv2d, conv2dGeometry, forwardGemm, type Conv2dOpti
 import { convAlgorithm, setConvAlgorithm, setWinogradWorkspace, winogradChunkBytes, winogradFits } from '../../src/kernels/conv2d-winograd-run.js';
 import type { ConvFamily } from '../../src/kernels/conv2d-gemm.js';
 import { WINO_AT, WINO_BT, WINO_G } from '../../src/kernels/conv2d-winograd.js';
-import { setConvTile } from '../../src/kernels/conv2d-launch.js';
+import { overrideSubgroupLanes, setConvTile } from '../../src/kernels/conv2d-launch.js';
 import { parseGemmTile } from '../../src/kernels/conv2d-tiled.js';
 import { LimitError } from '../../src/errors.js';
 import { conv2dBackwardRef, conv2dForwardRef } from '../../src/reference/conv.js';
@@ -177,6 +177,27 @@ describe('conv2d by Winograd', () => {
     }
     expect(gpu('forward', conv1_1)).toBe('row-patch');
     expect(gpu('forward', geometry([16, 64, 64, 128], 3, 128)), 'auto again').toBe('winograd');
+  });
+
+  it("convAlgorithm on a CPU adapter whose subgroup family runs 4 lanes (SwiftShader's): Winograd from K = 32 over 8 blocks, the weight gradient too", () => {
+    const geometry = (x: number[], cout: number) => conv2dGeometry(x, [3, 3, x[3], cout], { padding: 'same' });
+    const cpu4 = (dir: 'forward' | 'backwardInput' | 'backwardWeight', x: number[], cout: number) => convAlgorithm(dir, geometry(x, cout), 'subgroup', true);
+    overrideSubgroupLanes(4);
+    try {
+      // The U-Net's levels at scale 8 (batch 2): l1-l3 by Winograd, l4's 2 blocks direct.
+      for (const [h, c, want] of [[32, 32, 'winograd'], [16, 64, 'winograd'], [8, 128, 'winograd'], [4, 256, 'direct']] as const) {
+        for (const dir of ['forward', 'backwardInput', 'backwardWeight'] as const) expect(cpu4(dir, [2, h, h, c], c), `U-Net ${h}x${h}x${c} ${dir}`).toBe(want);
+      }
+      expect(cpu4('forward', [1, 16, 16, 16], 16), 'K 16').toBe('direct');
+      expect(cpu4('forward', [1, 12, 8, 32], 32), '6 blocks').toBe('direct');
+      expect(cpu4('backwardWeight', [2, 32, 32, 16], 32), 'weight gradient, Cin 16 (winogradWeightGradPays)').toBe('direct');
+      expect(cpu4('forward', [4, 32, 32, 3], 64), "VGG16's conv1_1: K 3").toBe('direct');
+    } finally {
+      overrideSubgroupLanes(null);
+    }
+    // lavapipe's 8 lanes keep their own rule: l1 and l2 at scale 8 direct, no weight gradient by it.
+    expect(cpu4('forward', [2, 32, 32, 32], 32)).toBe('direct');
+    expect(cpu4('backwardWeight', [4, 32, 32, 64], 64)).toBe('direct');
   });
 
   it('a sample too large for the workspace is a LimitError naming the op, and nothing leaks', async () => {
