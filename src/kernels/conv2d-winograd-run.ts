@@ -183,12 +183,14 @@ export function convAlgorithm(dir: ConvDirection, g: ConvGeometry, family = defa
 
 /**
  * CPU adapters' Winograd thresholds (ruleConvAlgorithm): channels summed, and 4x4 blocks over the
- * batch; from CPU_WINOGRAD_MIN_K channels over CPU_WINOGRAD_MIN_BLOCKS blocks, or from half as
- * many channels over CPU_WINOGRAD_HALF_K_MIN_BLOCKS.
+ * batch. From CPU_WINOGRAD_MIN_K channels over CPU_WINOGRAD_MIN_BLOCKS blocks; with fewer
+ * channels, down to CPU_WINOGRAD_LEAST_K, over 4x the blocks for each halving (64 over 64, 32 over
+ * 256): the measured points, below which the GEMM's short K costs what its 4x fewer multiply-adds
+ * save.
  */
 export const CPU_WINOGRAD_MIN_K = 128;
 export const CPU_WINOGRAD_MIN_BLOCKS = 16;
-export const CPU_WINOGRAD_HALF_K_MIN_BLOCKS = 64;
+export const CPU_WINOGRAD_LEAST_K = 32;
 
 /**
  * The thresholds where the subgroup family runs 4-lane workgroups (SwiftShader's 128-bit SIMD, in
@@ -213,7 +215,7 @@ const outputBlocks = (g: ConvGeometry): number => {
 
 /** Whether a CPU adapter's rule runs a conv of K channels summed over `blocks` 4x4 blocks by Winograd. */
 export const cpuWinogradPays = (k: number, blocks: number): boolean =>
-  (k >= CPU_WINOGRAD_MIN_K && blocks >= CPU_WINOGRAD_MIN_BLOCKS) || (k >= CPU_WINOGRAD_MIN_K / 2 && blocks >= CPU_WINOGRAD_HALF_K_MIN_BLOCKS);
+  k >= CPU_WINOGRAD_LEAST_K && blocks >= CPU_WINOGRAD_MIN_BLOCKS * (CPU_WINOGRAD_MIN_K / Math.min(k, CPU_WINOGRAD_MIN_K)) ** 2;
 
 /**
  * The most input channels at which GPUs run a forward by the row-patch kernel untuned (where it
@@ -232,8 +234,9 @@ export const ROW_PATCH_RULE_MAX_CIN = 4;
  * direct), and its GEMM rows, padded to whole tiles of `family`, take at most half the
  * multiply-adds of the direct GEMM (images of 4x4 outputs or more; a 2x2 output fills a quarter of
  * its 4x4 block). On an H200 it was 1.3-3.4x faster than the direct GEMMs wherever this picks it.
- * CPU adapters (`cpu`) take Winograd only for K >= 128 over at least 16 blocks, or K >= 64 over
- * at least 64 (cpuWinogradPays): on lavapipe the transforms alone took about as long as the
+ * CPU adapters (`cpu`) take Winograd only for K >= 128 over at least 16 blocks, K >= 64 over at
+ * least 64 or K >= 32 over at least 256 (cpuWinogradPays): on lavapipe the transforms alone took
+ * about as long as the
  * direct conv at the U-Net's l1-l3 at scale 8 (1.04-1.55x slower in all), and a short-K GEMM ran
  * at half the direct kernel's rate, but from 128 channels the GEMM's 4x fewer multiply-adds win:
  * VGG16 forwards ran 1.13x faster at batch 4 of 32x32, 1.19-1.21x at batch 2 of 64x64 and
@@ -243,9 +246,13 @@ export const ROW_PATCH_RULE_MAX_CIN = 4;
  * two alternating runs, scale 8): VGG16's conv1_2 (256 blocks) forward 3.5-4.8 ms against 5.3
  * direct and dx 3.5 against 5.2, conv2_1 (64 blocks) 1.85 against 2.56 and 1.7 against 2.4, but
  * the U-Net's l2 (32 blocks) 0.75-0.89 against 0.69-0.72. Taking K = 64 over 64 blocks made
- * VGG16 forwards 1.11x faster at batch 8 and 4 of 64x64 (three alternating runs) and 1.04-1.07x at
- * batch 4 and 2 of 32x32 (seven), U-Net steps 1.05-1.08x at batch 4 and 2 of 64x64 and 0.99-1.11x
- * at 32x32, medians of the wall clock. CPU adapters whose subgroup family runs 4-lane workgroups
+ * VGG16 forwards 1.10-1.13x faster at batch 8 and 4 of 64x64 (medians of four runs in ABBA
+ * order, wall clock); U-Net steps moved 1.02-1.03x, inside the ±10% that runs of the same code
+ * differ by. With 32 channels (U-Net l1's 32 to 32, GPU timestamps, two
+ * rounds, 2026-11-28), forward and dx were level at 128 blocks (0.72-1.03 ms against 0.73-0.82)
+ * and 1.1-1.2x faster from 256 (1.24-1.41 against 1.45-1.51 ms; 1024 blocks 4.6-4.7 against
+ * 5.4-5.9); U-Net steps at 64x64 then moved 1.02-1.06x, again inside the noise. CPU adapters
+ * whose subgroup family runs 4-lane workgroups
  * (SwiftShader's) take it from K = 32 over 8 blocks, the weight gradient too
  * (FOUR_LANE_WINOGRAD_MIN_K, FOUR_LANE_WINOGRAD_MIN_BLOCKS). The weight gradient: by Winograd on GPUs where
  * winogradWeightGradPays (the kernels: conv2d-winograd-wgrad.ts; 1.16-3.9x faster on an H200),
