@@ -136,28 +136,31 @@ describe('conv2d by Winograd', () => {
       const g = geometry([16, h, h, c], 3, c);
       expect(gpu('forward', g), `U-Net ${h}x${h}x${c} forward`).toBe('winograd');
       expect(gpu('backwardInput', g), `U-Net ${h}x${h}x${c} dx`).toBe('winograd');
-      // CPU adapters: from 128 channels summed (l3 on; 16x16 outputs are 16 blocks a sample), 64
-      // over 64 blocks (l2: 16 samples of 32x32 blocks) or 32 over 256 (l1: 16 of 64x64).
-      const cpuWants = 'winograd';
-      expect(convAlgorithm('forward', g, 'subgroup', true), `U-Net ${h}x${h}x${c} on a CPU adapter`).toBe(cpuWants);
-      expect(convAlgorithm('forward', g, 'tiled', true), `U-Net ${h}x${h}x${c} on a CPU adapter without subgroups`).toBe(cpuWants);
+      // CPU adapters too: from 128 channels summed (l3 on; 16x16 outputs are 16 blocks a sample),
+      // 64 over 64 blocks (l2: 16 samples of 32x32 blocks) or 32 over 256 (l1: 16 of 64x64).
+      expect(convAlgorithm('forward', g, 'subgroup', true), `U-Net ${h}x${h}x${c} on a CPU adapter`).toBe('winograd');
+      expect(convAlgorithm('forward', g, 'tiled', true), `U-Net ${h}x${h}x${c} on a CPU adapter without subgroups`).toBe('winograd');
     }
     const cpu = (x: number[], c: number) => convAlgorithm('forward', geometry(x, 3, c), 'subgroup', true);
-    expect(cpu([1, 16, 16, 128], 128), '16 blocks, K 128').toBe('winograd');
-    expect(cpu([1, 16, 12, 128], 128), '12 blocks').toBe('direct');
-    expect(cpu([1, 16, 16, 127], 128), 'K 127 over 16 blocks (16·(128/127)² = 16.3)').toBe('direct');
-    // Half the channels over 64 blocks (VGG16's conv1_2 and conv2_1 at scale 8: 256 and 64 blocks).
-    expect(cpu([4, 16, 16, 64], 128), '64 blocks, K 64').toBe('winograd');
-    expect(cpu([4, 32, 32, 64], 64), '256 blocks, K 64').toBe('winograd');
-    expect(cpu([2, 16, 16, 64], 64), '32 blocks, K 64 (the U-Net l2 at scale 8)').toBe('direct');
-    expect(cpu([1, 32, 28, 64], 64), '56 blocks, K 64').toBe('direct');
-    expect(cpu([4, 16, 16, 63], 64), 'K 63 over 64 blocks').toBe('direct');
-    // A quarter of the channels over 256 blocks (the U-Net's l1 at scale 4: 1024 blocks).
-    expect(cpu([1, 64, 64, 32], 32), '256 blocks, K 32').toBe('winograd');
-    expect(cpu([2, 32, 32, 32], 32), '128 blocks, K 32 (the U-Net l1 at scale 8)').toBe('direct');
-    expect(cpu([4, 64, 64, 31], 32), 'K 31 over 1024 blocks').toBe('direct');
-    expect(cpu([1, 40, 40, 48], 48), 'K 48: 16·(128/48)² = 114 blocks, 100 here').toBe('direct');
-    expect(cpu([2, 32, 32, 48], 48), 'K 48 over 128 blocks').toBe('winograd');
+    // [x, cout, what the rule picks, why]: 16 blocks a K of 128, 4x as many for each halving.
+    const cpuCases: [number[], number, 'winograd' | 'direct', string][] = [
+      [[1, 16, 16, 128], 128, 'winograd', '16 blocks, K 128'],
+      [[1, 16, 12, 128], 128, 'direct', '12 blocks'],
+      [[1, 16, 16, 127], 128, 'direct', 'K 127 over 16 blocks (16·(128/127)² = 16.3)'],
+      // VGG16's conv1_2 and conv2_1 at scale 8: 256 and 64 blocks.
+      [[4, 16, 16, 64], 128, 'winograd', '64 blocks, K 64'],
+      [[4, 32, 32, 64], 64, 'winograd', '256 blocks, K 64'],
+      [[2, 16, 16, 64], 64, 'direct', '32 blocks, K 64 (the U-Net l2 at scale 8)'],
+      [[1, 32, 28, 64], 64, 'direct', '56 blocks, K 64'],
+      [[4, 16, 16, 63], 64, 'direct', 'K 63 over 64 blocks'],
+      // The U-Net's l1: 1024 blocks at scale 4, 128 at scale 8.
+      [[1, 64, 64, 32], 32, 'winograd', '256 blocks, K 32'],
+      [[2, 32, 32, 32], 32, 'direct', '128 blocks, K 32 (the U-Net l1 at scale 8)'],
+      [[4, 64, 64, 31], 32, 'direct', 'K 31 over 1024 blocks'],
+      [[1, 40, 40, 48], 48, 'direct', 'K 48: 16·(128/48)² = 114 blocks, 100 here'],
+      [[2, 32, 32, 48], 48, 'winograd', 'K 48 over 128 blocks'],
+    ];
+    for (const [x, cout, want, why] of cpuCases) expect(cpu(x, cout), why).toBe(want);
     expect(convAlgorithm('backwardInput', geometry([1, 16, 16, 64], 3, 128), 'subgroup', true), 'dx: K is Cout, 128').toBe('winograd');
     expect(convAlgorithm('backwardWeight', geometry([4, 32, 32, 256], 3, 256), 'subgroup', true), 'never the weight gradient').toBe('direct');
     // Sixteen 4x4 images: 16 blocks, padded to a whole 128-row tile, 2x the direct multiply-adds.
