@@ -18,6 +18,7 @@ import type { Optimizer } from '../optim/optimizer.js';
 import type { Callback, Logs, TrainingControl } from './callbacks.js';
 import { restoreState, saveCheckpoint, snapshotState } from './checkpoint.js';
 import { checkFitArgs } from './fit-args.js';
+import { countedPlanes } from './counted-planes.js';
 import { emaForFit, WeightEma, type WeightEmaOptions } from './ema.js';
 import { epochLine, lostInFit, tuningSummary, validationMetrics, type SavedCheckpoint } from './fit-messages.js';
 
@@ -342,7 +343,8 @@ function scaleGradients(params: Tensor[], factor: number): void {
  * Runs the model over a dataset without gradients: mean loss and the gathered predictions. The loss
  * is each batch's loss weighted by its samples, as Keras's evaluate reports it: for a loss that
  * pools over its batch (Dice over the whole batch) it depends on the batch size; the metrics
- * computed from the gathered predictions do not.
+ * computed from the gathered predictions do not. A batch with `counted` flags has its loss taken
+ * over the planes they count (countedPlanes), weighted by those planes in samples.
  */
 export async function evaluate(model: Module, data: Dataset, lossFn: FitOptions['loss']): Promise<{ loss: number; set: EvalSet }> {
   // Each module's training flag is put back afterwards, so that a custom loop that validates
@@ -361,16 +363,20 @@ export async function evaluate(model: Module, data: Dataset, lossFn: FitOptions[
       expectFreshBatch('evaluate', b, 0, preds.length);
       const made: Tensor[] = [];
       try {
-        const { pred, loss } = noGrad(() => scope(() => {
+        const { pred, loss, weight } = noGrad(() => scope(() => {
           const p = model.forward(b.x);
-          return { pred: p, loss: lossFn(p, b.y) };
+          const part = countedPlanes(p, b.y, b.counted);
+          if (!part) return { pred: p, loss: lossFn(p, b.y), weight: b.x.shape[0] };
+          return { pred: p, loss: part.planes ? lossFn(part.pred, part.target) : null, weight: part.samples };
         }));
-        made.push(pred, loss);
+        made.push(pred, ...(loss ? [loss] : []));
         const n = b.x.shape[0];
         sampleSize = pred.size / n;
-        const [lossHost, predHost, targetHost] = await readTensors([loss, pred, b.y]);
-        total += lossHost[0] * n;
-        samples += n;
+        const [predHost, targetHost, lossHost] = await readTensors([pred, b.y, ...(loss ? [loss] : [])]);
+        if (loss) {
+          total += lossHost[0] * weight;
+          samples += weight;
+        }
         preds.push(predHost);
         targets.push(targetHost);
         volumes.push(...(b.volumes ?? []));

@@ -181,7 +181,7 @@ describe('train segment --volume-depth', () => {
     expect(await metrics(cut)).toEqual(await metrics(whole));
   }, 300_000);
 
-  it("val_dice scores each real plane once: not twice where evaluation tiles overlap, not at all where a thin volume is padded", async () => {
+  it("val_dice and val_loss score each real plane once: not twice where evaluation tiles overlap, not at all where a thin volume is padded", async () => {
     // Patches of 8 planes: a 10-plane volume gives tiles at planes 0 and 2, sharing planes 2-7;
     // a 5-plane volume one tile with 3 blank planes, which a blank prediction would score as perfect.
     const slices: dn.data.LggSlice[] = [];
@@ -208,6 +208,18 @@ describe('train segment --volume-depth', () => {
       // Every plane of every patch scored: a different figure, so the flags are what this tests.
       const everyPlane = dn.train.segmentationReport(set.pred, set.target, S * S, { emptyPolicy: config.emptyPolicy });
       expect(Math.abs(everyPlane.dicePerSlice - want.dicePerSlice)).toBeGreaterThan(0.01);
+      // val_loss over the same 15 planes: a mean over pixels (BCE), so the batches' losses weighted
+      // by their counted planes are the loss of the 15 planes at once.
+      const bce = lossFor({ ...config, loss: 'bce' });
+      const lossOf = async (pred: Float32Array, target: Float32Array, planes: number) => {
+        const l = dn.scope(() => bce(dn.tensor(pred, [1, planes, S, S, 1]), dn.tensor(target, [1, planes, S, S, 1])));
+        const [v] = await l.toArray();
+        l.dispose();
+        return v;
+      };
+      const wantLoss = await lossOf(new Float32Array(masks.length), masks, 15);
+      expect((await dn.train.evaluate(new Blank(), ds, bce)).loss).toBeCloseTo(wantLoss, 5);
+      expect(Math.abs((await lossOf(set.pred, set.target, 24)) - wantLoss), 'every plane of every patch').toBeGreaterThan(1e-3);
     } finally {
       await ds.close();
     }
