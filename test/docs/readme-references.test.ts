@@ -58,6 +58,7 @@ const FLAG_ALLOW = new Set([
   'name', // "`--name value` or `--name=value`": the form of any option, a placeholder
   'no-name', // "`--no-name` turns a switch off": likewise a placeholder
   'pack-destination', // `npm pack --pack-destination /tmp`: npm's, in "In another project"
+  'rounds', // `node scripts/bench-ab.mjs BASE [--rounds N]`: that script's, in bench/README.md
 ]);
 
 /** The flag tables of the dawnet commands, from each src/cli/*.ts's CommandSpec (what `--help` prints). */
