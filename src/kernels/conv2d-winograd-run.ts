@@ -236,31 +236,30 @@ export const ROW_PATCH_RULE_MAX_CIN = 4;
  * its 4x4 block). On an H200 it was 1.3-3.4x faster than the direct GEMMs wherever this picks it.
  * CPU adapters (`cpu`) take Winograd only for K >= 128 over at least 16 blocks, K >= 64 over at
  * least 64 or K >= 32 over at least 256 (cpuWinogradPays): on lavapipe the transforms alone took
- * about as long as the
- * direct conv at the U-Net's l1-l3 at scale 8 (1.04-1.55x slower in all), and a short-K GEMM ran
- * at half the direct kernel's rate, but from 128 channels the GEMM's 4x fewer multiply-adds win:
- * VGG16 forwards ran 1.13x faster at batch 4 of 32x32, 1.19-1.21x at batch 2 of 64x64 and
- * 1.53-1.55x at 128x128 (batch 2 of 32x32 0.97-1.04x), and U-Net training steps (features 32,
- * batch 2 of 32x32 and 1 of 64x64) 1.01-1.05x, in two interleaved runs each (2026-11-27, wall
+ * about as long as the direct conv at the U-Net's l1-l3 at scale 8 (1.04-1.55x slower in all), and
+ * a short-K GEMM ran at half the direct kernel's rate, but from 128 channels the GEMM's 4x fewer
+ * multiply-adds win: VGG16 forwards ran 1.13x faster at batch 4 of 32x32, 1.19-1.21x at batch 2 of
+ * 64x64 and 1.53-1.55x at 128x128 (batch 2 of 32x32 0.97-1.04x), and U-Net training steps (features
+ * 32, batch 2 of 32x32 and 1 of 64x64) 1.01-1.05x, in two interleaved runs each (2026-11-27, wall
  * clock, 7-15 rounds). With 64 channels it takes more blocks to win (2026-11-28, GPU timestamps,
  * two alternating runs, scale 8): VGG16's conv1_2 (256 blocks) forward 3.5-4.8 ms against 5.3
- * direct and dx 3.5 against 5.2, conv2_1 (64 blocks) 1.85 against 2.56 and 1.7 against 2.4, but
- * the U-Net's l2 (32 blocks) 0.75-0.89 against 0.69-0.72. Taking K = 64 over 64 blocks made
- * VGG16 forwards 1.10-1.13x faster at batch 8 and 4 of 64x64 (medians of four runs in ABBA
- * order, wall clock); U-Net steps moved 1.02-1.03x, inside the ±10% that runs of the same code
- * differ by. With 32 channels (U-Net l1's 32 to 32, GPU timestamps, two
- * rounds, 2026-11-28), forward and dx were level at 128 blocks (0.72-1.03 ms against 0.73-0.82)
- * and 1.1-1.2x faster from 256 (1.24-1.41 against 1.45-1.51 ms; 1024 blocks 4.6-4.7 against
- * 5.4-5.9); U-Net steps at 64x64 then moved 1.02-1.06x, again inside the noise. CPU adapters
- * whose subgroup family runs 4-lane workgroups
+ * direct and dx 3.5 against 5.2, conv2_1 (64 blocks) 1.85 against 2.56 and 1.7 against 2.4, but the
+ * U-Net's l2 (32 blocks) 0.75-0.89 against 0.69-0.72. Taking K = 64 over 64 blocks made VGG16
+ * forwards 1.10-1.13x faster at batch 8 and 4 of 64x64 (medians of four runs in ABBA order, wall
+ * clock); U-Net steps moved 1.02-1.03x, inside the ±10% that runs of the same code differ by. With
+ * 32 channels (U-Net l1's 32 to 32, GPU timestamps, two rounds, 2026-11-28), forward and dx were
+ * level at 128 blocks (0.72-1.03 ms against 0.73-0.82) and 1.1-1.2x faster from 256 (1.24-1.41
+ * against 1.45-1.51 ms; 1024 blocks 4.6-4.7 against 5.4-5.9); U-Net steps at 64x64 then moved
+ * 1.02-1.06x, again inside the noise. CPU adapters whose subgroup family runs 4-lane workgroups
  * (SwiftShader's) take it from K = 32 over 8 blocks, the weight gradient too
- * (FOUR_LANE_WINOGRAD_MIN_K, FOUR_LANE_WINOGRAD_MIN_BLOCKS). The weight gradient: by Winograd on GPUs where
- * winogradWeightGradPays (the kernels: conv2d-winograd-wgrad.ts; 1.16-3.9x faster on an H200),
- * direct on other CPU adapters. It never picks the fused kernel, the fastest at no conv of the four
- * steps an H200 tuned (2026-11-27); tuneConvs does where it measures faster. On lavapipe the Winograd weight gradient ran 1.15x
- * faster than direct at U-Net l1 and 1.6-1.9x at VGG16's conv1_2 to conv2_2 alone (scale 8), but
- * 1.5-6x slower on 8x8 images and smaller, and whole U-Net steps taking it where tuning found it
- * faster ran 0.93-1.04x as fast (interleaved, 21-41 rounds): noise, so CPU adapters stay direct.
+ * (FOUR_LANE_WINOGRAD_MIN_K, FOUR_LANE_WINOGRAD_MIN_BLOCKS). The weight gradient: by Winograd on
+ * GPUs where winogradWeightGradPays (the kernels: conv2d-winograd-wgrad.ts; 1.16-3.9x faster on an
+ * H200), direct on other CPU adapters. It never picks the fused kernel, the fastest at no conv of
+ * the four steps an H200 tuned (2026-11-27); tuneConvs does where it measures faster. On lavapipe
+ * the Winograd weight gradient ran 1.15x faster than direct at U-Net l1 and 1.6-1.9x at VGG16's
+ * conv1_2 to conv2_2 alone (scale 8), but 1.5-6x slower on 8x8 images and smaller, and whole U-Net
+ * steps taking it where tuning found it faster ran 0.93-1.04x as fast (interleaved, 21-41 rounds):
+ * noise, so 8-lane CPU adapters stay direct.
  */
 export function ruleConvAlgorithm(dir: ConvDirection, g: ConvGeometry, family: ConvFamily, cpu: boolean): ConvAlgorithm {
   if (!cpu && dir === 'forward' && g.cin <= ROW_PATCH_RULE_MAX_CIN && rowPatchFits(dir, g)) return 'row-patch';
@@ -276,7 +275,7 @@ export function ruleConvAlgorithm(dir: ConvDirection, g: ConvGeometry, family: C
   if (fourLanes) return s.k >= FOUR_LANE_WINOGRAD_MIN_K && blocks >= FOUR_LANE_WINOGRAD_MIN_BLOCKS ? 'winograd' : 'direct';
   if (cpu) return cpuWinogradPays(s.k, blocks) ? 'winograd' : 'direct';
   if (s.k < 16) return 'direct';
-  const tPad = paddedBlocks(g.n * rows * cols, s.k, s.n, family);
+  const tPad = paddedBlocks(blocks, s.k, s.n, family);
   return WINO_XI * tPad <= 0.5 * WINO_R * WINO_R * g.n * s.hOut * s.wOut ? 'winograd' : 'direct';
 }
 

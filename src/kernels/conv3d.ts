@@ -90,7 +90,6 @@ export function conv3d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: Conv
   const plane = resolveExplicitPadding(op, [...pads[1], ...pads[2]]);
   return scope(() => {
     const taps = depthTaps(w);
-    const tapOf = (a: number) => taps[a];
     const planeOpts = { stride: [sh, sw] as [number, number], padding: plane };
     let sum: Tensor | null = null;
     // Each tap's terms are made in a scope of their own, and the sum before it is freed at once
@@ -115,7 +114,7 @@ export function conv3d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: Conv
         // A tap that only ever reads padding (a thin volume, 'same' or a wide p) adds nothing.
         if (shift >= d || shift + dOut <= 0) continue;
         addTap(() => {
-          const y = reshape(conv2d(images, tapOf(a), a === biasTap ? b : null, planeOpts), [n, d, hOut, wOut, cout]);
+          const y = reshape(conv2d(images, taps[a], a === biasTap ? b : null, planeOpts), [n, d, hOut, wOut, cout]);
           return !sum && shift === 0 && d === dOut ? y : addShiftedPlanes(sum, y, shift, dOut);
         });
       }
@@ -126,7 +125,7 @@ export function conv3d(x: Tensor, w: Tensor, b: Tensor | null = null, opts: Conv
       // Planes a, a + sd, ..., a + sd·(Do − 1): one per output plane.
       addTap(() => {
         const planes = depthPlanes(padded, a, sd, dOut);
-        const y = conv2d(reshape(planes, [n * dOut, h, wd, cin]), tapOf(a), a === 0 ? b : null, planeOpts);
+        const y = conv2d(reshape(planes, [n * dOut, h, wd, cin]), taps[a], a === 0 ? b : null, planeOpts);
         return sum ? arithmetic('add', sum, y) : y;
       });
     }
