@@ -26,8 +26,8 @@ import { packParams, i32 } from '../gpu/params.js';
 import type { KernelSpec } from '../gpu/runtime.js';
 import type { Range } from './chunking.js';
 import { dispatchChunk } from './chunking.js';
+import { fixedGeometry, type ConvDirection, type FixedGeometry } from './conv2d-gemm-common.js';
 import type { ConvGeometry } from './conv2d.js';
-import type { ConvDirection } from './conv2d-gemm-common.js';
 import { reluKeepingNan } from './elementwise-math.js';
 import { linearGrid, LINEAR_MAIN_ARGS, linearIndex } from './wgsl.js';
 import type { Tensor } from '../graph/tensor.js';
@@ -52,18 +52,8 @@ export function channelLanesFits(dir: ConvDirection, g: ConvGeometry): boolean {
   return dir === 'forward' && g.cout % 4 === 0 && g.kh * g.kw * g.cin <= CHANNEL_LANES_MAX_TAPS;
 }
 
-interface Shape {
-  kh: number;
-  kw: number;
-  cin: number;
-  cout: number;
-  sh: number;
-  sw: number;
-  padTop: number;
-  padLeft: number;
+interface Shape extends FixedGeometry {
   pixels: number;
-  bias: boolean;
-  relu: boolean;
 }
 
 function spec(s: Shape): KernelSpec {
@@ -162,7 +152,7 @@ ${lines.join('\n')}
 export function channelLanesChunk(gc: ConvGeometry, x: Tensor | Range, w: Tensor | Range, b: Tensor | null, y: Tensor | Range, relu: boolean, pixels = CHANNEL_LANES_PIXELS): void {
   const stripsPerRow = Math.ceil(gc.wo / pixels);
   const lanes = gc.n * gc.ho * stripsPerRow * (gc.cout / 4);
-  const s: Shape = { kh: gc.kh, kw: gc.kw, cin: gc.cin, cout: gc.cout, sh: gc.sh, sw: gc.sw, padTop: gc.padTop, padLeft: gc.padLeft, pixels, bias: b !== null, relu };
+  const s: Shape = { ...fixedGeometry(gc, b !== null, relu), pixels };
   const params = packParams([gc.h, gc.w, gc.ho, gc.wo, stripsPerRow, lanes].map(i32));
   dispatchChunk(spec(s), b ? [x, w, b] : [x, w], [y], params, linearGrid(lanes, WG));
 }

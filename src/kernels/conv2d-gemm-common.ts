@@ -2,6 +2,7 @@
 // and conv2d-subgroup.ts are the two families): the params every kernel declares, the bindings,
 // each direction's inputs and output, where a row's patch starts, and the store of one output.
 
+import type { ConvGeometry } from './conv2d.js';
 import { reluKeepingNan } from './elementwise-math.js';
 
 export type ConvDirection = 'forward' | 'backwardInput' | 'backwardWeight';
@@ -104,3 +105,25 @@ export function storeOne(dir: ConvDirection, hasBias: boolean, col: string, valu
   if (dir === 'backwardInput') return guard('m < mp', `dx[${at(`px * params.cin + ${col}`)}] = ${value}${b};`);
   return guard('m < params.mw', `dw[(batch * params.mw + m) * params.cout + ${col}] = ${value};`);
 }
+
+/**
+ * What the forward-only kernels that compile a conv's geometry into their WGSL (uniform-weights,
+ * channel-lanes, row-patch) all take from it: the kernel, channels, strides and the top-left
+ * padding, and whether a bias is added and the ReLU fused. Each adds its own layout fields.
+ */
+export interface FixedGeometry {
+  kh: number;
+  kw: number;
+  cin: number;
+  cout: number;
+  sh: number;
+  sw: number;
+  padTop: number;
+  padLeft: number;
+  bias: boolean;
+  relu: boolean;
+}
+
+export const fixedGeometry = (g: ConvGeometry, bias: boolean, relu: boolean): FixedGeometry => ({
+  kh: g.kh, kw: g.kw, cin: g.cin, cout: g.cout, sh: g.sh, sw: g.sw, padTop: g.padTop, padLeft: g.padLeft, bias, relu,
+});

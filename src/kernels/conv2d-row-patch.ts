@@ -24,12 +24,13 @@
 
 import { ArgumentError } from '../errors.js';
 import { describeValue } from '../graph/args.js';
+import { deviceSetting } from '../gpu/device-setting.js';
 import { packParams, i32 } from '../gpu/params.js';
-import { runtime, type KernelSpec } from '../gpu/runtime.js';
+import type { KernelSpec } from '../gpu/runtime.js';
 import type { Range } from './chunking.js';
 import { dispatchChunk } from './chunking.js';
+import { fixedGeometry, type ConvDirection, type FixedGeometry } from './conv2d-gemm-common.js';
 import type { ConvGeometry } from './conv2d.js';
-import type { ConvDirection } from './conv2d-gemm-common.js';
 import { reluKeepingNan } from './elementwise-math.js';
 import { workgroupGrid } from './wgsl.js';
 import type { Tensor } from '../graph/tensor.js';
@@ -77,7 +78,7 @@ export function rowPatchLayout(g: ConvGeometry, pixels: number): RowPatchLayout 
   return groups >= 1 ? { lanes, groups, pixels, columns: columnsFor(groups) } : null;
 }
 
-const pixelsOverride = new WeakMap<GPUDevice, number>();
+const pixelsSetting = deviceSetting<number>();
 
 /**
  * Runs the kernel with `pixels` output pixels a thread on this device (null restores
@@ -85,29 +86,17 @@ const pixelsOverride = new WeakMap<GPUDevice, number>();
  */
 export function setRowPatchPixels(pixels: number | null): void {
   if (pixels !== null && !(Number.isInteger(pixels) && pixels >= 1 && pixels <= 32)) throw new ArgumentError(`setRowPatchPixels: expected a whole number from 1 to 32 or null, got ${describeValue(pixels)} (pixels a thread)`);
-  const device = runtime().device;
-  if (pixels === null) pixelsOverride.delete(device);
-  else pixelsOverride.set(device, pixels);
+  pixelsSetting.set(pixels);
 }
 
 /** The pixels a thread the kernel runs with on this device. */
-export const rowPatchPixels = (): number => pixelsOverride.get(runtime().device) ?? ROW_PATCH_PIXELS;
+export const rowPatchPixels = (): number => pixelsSetting.get() ?? ROW_PATCH_PIXELS;
 
 /** The other pixel counts the benchmark times beside the default on GPUs. */
 export const ROW_PATCH_PIXEL_VARIANTS: readonly number[] = [2, 8];
 
-interface Shape {
-  kh: number;
-  kw: number;
-  cin: number;
-  cout: number;
-  sh: number;
-  sw: number;
-  padTop: number;
-  padLeft: number;
+interface Shape extends FixedGeometry {
   layout: RowPatchLayout;
-  bias: boolean;
-  relu: boolean;
 }
 
 function spec(s: Shape): KernelSpec {
@@ -221,7 +210,7 @@ export function rowPatchChunk(gc: ConvGeometry, x: Tensor | Range, w: Tensor | R
   if (!layout) throw new ArgumentError(`conv2d 'row-patch': a ${gc.kh}x${gc.kw} conv over ${gc.cin} channels to ${gc.cout} does not fit ${WORKGROUP_BYTES} bytes of workgroup memory at ${pixels} pixels a thread`);
   const stripsPerRow = Math.ceil(gc.wo / (layout.groups * pixels));
   const strips = gc.n * gc.ho * stripsPerRow;
-  const s: Shape = { kh: gc.kh, kw: gc.kw, cin: gc.cin, cout: gc.cout, sh: gc.sh, sw: gc.sw, padTop: gc.padTop, padLeft: gc.padLeft, layout, bias: b !== null, relu };
+  const s: Shape = { ...fixedGeometry(gc, b !== null, relu), layout };
   const params = packParams([gc.h, gc.w, gc.ho, gc.wo, stripsPerRow, strips].map(i32));
   dispatchChunk(spec(s), b ? [x, w, b] : [x, w], [y], params, workgroupGrid(strips));
 }

@@ -25,13 +25,14 @@
 
 import { ArgumentError } from '../errors.js';
 import { describeValue } from '../graph/args.js';
+import { deviceSetting } from '../gpu/device-setting.js';
 import { packParams, i32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { isCpuAdapterReport } from '../gpu/adapter-kind.js';
 import type { Range } from './chunking.js';
 import { dispatchChunk } from './chunking.js';
+import { fixedGeometry, type ConvDirection, type FixedGeometry } from './conv2d-gemm-common.js';
 import type { ConvGeometry } from './conv2d.js';
-import type { ConvDirection } from './conv2d-gemm-common.js';
 import { reluKeepingNan } from './elementwise-math.js';
 import { linearGrid, LINEAR_MAIN_ARGS, linearIndex } from './wgsl.js';
 import type { Tensor } from '../graph/tensor.js';
@@ -67,7 +68,7 @@ export interface UniformWeightsLayout {
  * (a few thousand vec4 multiply-adds in straight lines) and would only run them slower.
  */
 export function uniformWeightsLayout(g: ConvGeometry, cpu = isCpuAdapterReport(runtime().ctx.report)): UniformWeightsLayout {
-  const forced = pixelsOverride.get(runtime().device);
+  const forced = pixelsSetting.get();
   if (cpu) return { pixels: forced ?? 1, unrollTaps: false };
   const pixels = forced ?? defaultPixels(g.cout);
   return { pixels, unrollTaps: g.kh * g.kw * g.cin * (g.cout / 4) * pixels <= MAX_UNROLLED };
@@ -76,7 +77,7 @@ export function uniformWeightsLayout(g: ConvGeometry, cpu = isCpuAdapterReport(r
 /** GPUs' pixels a thread for `cout` outputs: as many as keep the accumulators within MAX_ACCUMULATORS vec4s, 1 to 8. */
 const defaultPixels = (cout: number): number => Math.max(1, Math.min(8, Math.floor(MAX_ACCUMULATORS / (cout / 4))));
 
-const pixelsOverride = new WeakMap<GPUDevice, number>();
+const pixelsSetting = deviceSetting<number>();
 
 /**
  * Runs the kernel with `pixels` output pixels a thread on this device (null restores the choice by
@@ -85,9 +86,7 @@ const pixelsOverride = new WeakMap<GPUDevice, number>();
  */
 export function setUniformWeightsPixels(pixels: number | null): void {
   if (pixels !== null && !(Number.isInteger(pixels) && pixels >= 1 && pixels <= 16)) throw new ArgumentError(`setUniformWeightsPixels: expected a whole number from 1 to 16 or null, got ${describeValue(pixels)} (pixels a thread)`);
-  const device = runtime().device;
-  if (pixels === null) pixelsOverride.delete(device);
-  else pixelsOverride.set(device, pixels);
+  pixelsSetting.set(pixels);
 }
 
 /**
@@ -98,19 +97,9 @@ export function pixelVariants(cout: number): number[] {
   return [1, 2, 4, 8].filter((p) => p !== defaultPixels(cout) && p * (cout / 4) <= 2 * MAX_ACCUMULATORS);
 }
 
-interface Shape {
-  kh: number;
-  kw: number;
-  cin: number;
-  cout: number;
-  sh: number;
-  sw: number;
-  padTop: number;
-  padLeft: number;
+interface Shape extends FixedGeometry {
   pixels: number;
   unrollTaps: boolean;
-  bias: boolean;
-  relu: boolean;
 }
 
 function spec(s: Shape): KernelSpec {
@@ -250,7 +239,7 @@ export function uniformWeightsChunk(gc: ConvGeometry, x: Tensor | Range, w: Tens
   const { pixels, unrollTaps } = layout;
   const stripsPerRow = Math.ceil(gc.wo / pixels);
   const strips = gc.n * gc.ho * stripsPerRow;
-  const s: Shape = { kh: gc.kh, kw: gc.kw, cin: gc.cin, cout: gc.cout, sh: gc.sh, sw: gc.sw, padTop: gc.padTop, padLeft: gc.padLeft, pixels, unrollTaps, bias: b !== null, relu };
+  const s: Shape = { ...fixedGeometry(gc, b !== null, relu), pixels, unrollTaps };
   const params = packParams([gc.h, gc.w, gc.ho, gc.wo, stripsPerRow, strips].map(i32));
   dispatchChunk(spec(s), b ? [x, w, b] : [x, w], [y], params, linearGrid(strips, WG));
 }

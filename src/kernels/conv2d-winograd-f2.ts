@@ -29,15 +29,16 @@
 // fits and tuneConvs on GPUs times it too. What holds it at 18% is not established (see
 // bench/README.md's H200 section for the candidates).
 
+import { deviceSetting } from '../gpu/device-setting.js';
 import { packParams, i32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { emptyTensor, type Tensor } from '../graph/tensor.js';
-import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
+import { chunkItems, dispatchChunk, part, planned } from './chunking.js';
 import type { ConvGeometry } from './conv2d.js';
 import { rep } from './conv2d-gemm-common.js';
-import { gWeightTransformSpec, sandwich, winogradPlan } from './conv2d-winograd.js';
+import { dispatchFused, fusedBindings, gWeightTransformSpec, patchOrigin, sandwich, winogradPlan } from './conv2d-winograd.js';
 import { reluKeepingNan } from './elementwise-math.js';
-import { linearGrid, workgroupGrid } from './wgsl.js';
+import { linearGrid } from './wgsl.js';
 
 /** Outputs per block side, transform side, and transform positions. */
 const M2 = 2;
@@ -85,7 +86,7 @@ const uStride = (ck: number): number => (ck * CHANNELS) / 4 + 1;
 const stagingBytes = (ck: number): number => XI2 * (vStride(ck) + uStride(ck)) * 16;
 
 const SLICE_DEPTHS = [8, 4, 2];
-const depthOverride = new WeakMap<GPUDevice, number>();
+const depthSetting = deviceSetting<number>();
 const fitting = (limit: number): number[] => SLICE_DEPTHS.filter((ck) => Math.max(stagingBytes(ck), HANDOVER_BYTES) <= limit);
 
 /**
@@ -96,29 +97,20 @@ const fitting = (limit: number): number[] => SLICE_DEPTHS.filter((ck) => Math.ma
  */
 export function winograd2SliceDepth(): number {
   const rt = runtime();
-  return depthOverride.get(rt.device) ?? (fitting(rt.limits.maxComputeWorkgroupStorageSize).includes(4) ? 4 : 2);
+  return depthSetting.get() ?? (fitting(rt.limits.maxComputeWorkgroupStorageSize).includes(4) ? 4 : 2);
 }
 
 /** Forces the slice depth on this device (tests: the staging of another adapter), one that fits its workgroup memory; null restores it. */
 export function setWinograd2SliceDepth(ck: number | null): void {
-  const rt = runtime();
-  if (ck === null) {
-    depthOverride.delete(rt.device);
-    return;
-  }
-  const fits = fitting(rt.limits.maxComputeWorkgroupStorageSize);
-  if (!fits.includes(ck)) throw new RangeError(`setWinograd2SliceDepth: ${ck} channels a slice; this device takes ${fits.join(', ')}`);
-  depthOverride.set(rt.device, ck);
+  const fits = fitting(runtime().limits.maxComputeWorkgroupStorageSize);
+  if (ck !== null && !fits.includes(ck)) throw new RangeError(`setWinograd2SliceDepth: ${ck} channels a slice; this device takes ${fits.join(', ')}`);
+  depthSetting.set(ck);
 }
 
-const prefetchOverride = new WeakMap<GPUDevice, boolean>();
+const prefetchSetting = deviceSetting<boolean>();
 /** Sets whether the next slice's reads are issued before the current one's GEMM (the benchmark's probes; null restores false). */
-export function setWinograd2Prefetch(on: boolean | null): void {
-  const device = runtime().device;
-  if (on === null) prefetchOverride.delete(device);
-  else prefetchOverride.set(device, on);
-}
-const prefetching = (): boolean => prefetchOverride.get(runtime().device) ?? false;
+export const setWinograd2Prefetch = (on: boolean | null): void => prefetchSetting.set(on);
+const prefetching = (): boolean => prefetchSetting.get() ?? false;
 
 /**
  * Staging of V: pair p of the slice (channel p mod CK of block p / CK), its 4x4 patch transformed
@@ -130,17 +122,7 @@ const prefetching = (): boolean => prefetchOverride.get(runtime().device) ?? fal
  */
 function stageV(ck: number): string {
   const stride = vStride(ck);
-  return `let c = p % ${ck};
-      let tb = p / ${ck};
-      let t = t0 + tb;
-      let ci = ci0 + c;
-      let live = t < params.blocks && ci < params.k;
-      let n = t / (params.rows * params.cols);
-      let h0 = ((t / params.cols) % params.rows) * ${M2} - params.padTop;
-      let w0 = (t % params.cols) * ${M2} - params.padLeft;
-      let base = n * params.h * params.w;
-      ${rep(A2, (r) => `let inH${r} = live && h0 + ${r} >= 0 && h0 + ${r} < params.h;`, '\n      ')}
-      ${rep(A2, (q) => `let inW${q} = w0 + ${q} >= 0 && w0 + ${q} < params.w;`, '\n      ')}
+  return `${patchOrigin(ck, M2)}
       ${rep(XI2, (e) => {
         const [r, q] = [Math.floor(e / A2), e % A2];
         return `var d${r}_${q} = 0.0;
@@ -257,12 +239,7 @@ function kernelSpec(ck: number, prefetch: boolean, hasBias: boolean, relu: boole
     inputs: hasBias ? 3 : 2,
     outputs: 1,
     wgsl: () => /* wgsl */ `
-struct Params { h: i32, w: i32, k: i32, ho: i32, wo: i32, n4: i32, padTop: i32, padLeft: i32, rows: i32, cols: i32, blocks: i32, coTiles: i32, groups: i32 }
-@group(0) @binding(0) var<storage, read> src: array<f32>;
-@group(0) @binding(1) var<storage, read> u: array<vec4<f32>>;
-${hasBias ? '@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;' : ''}
-@group(0) @binding(${hasBias ? 3 : 2}) var<storage, read_write> y: array<vec4<f32>>;
-@group(0) @binding(${hasBias ? 4 : 3}) var<uniform> params: Params;
+${fusedBindings(hasBias)}
 var<workgroup> sh: array<vec4<f32>, ${shVec4s}>;
 @compute @workgroup_size(${THREADS})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -330,16 +307,9 @@ export function winograd2Conv(dir: 'forward' | 'backwardInput', g: ConvGeometry,
   const u = emptyTensor(uShape, 'conv2d.winograd2.u');
   const flipped = dir === 'backwardInput';
   dispatchChunk(gWeightTransformSpec(WINO2_G, flipped ? 'conv2d.winograd2WeightsFlipped' : 'conv2d.winograd2Weights', flipped), [w], [u], packParams([i32(g.cin), i32(g.cout)]), linearGrid(s.k * s.n));
-  const n4 = s.n / 4;
   const coTiles = s.n / CHANNELS;
   const spec = kernelSpec(winograd2SliceDepth(), prefetching(), b !== null, relu);
-  forEachChunk(g.n, per, (n0, count) => {
-    const blocks = count * rows * cols;
-    const groups = Math.ceil(blocks / BLOCKS) * coTiles;
-    const inputs = [range(src, n0 * perSample.src, count * perSample.src), u, ...(b ? [b] : [])];
-    const params = packParams([s.hIn, s.wIn, s.k, s.hOut, s.wOut, n4, s.padTop, s.padLeft, rows, cols, blocks, coTiles, groups].map(i32));
-    dispatchChunk(spec, inputs, [range(out, n0 * perSample.out, count * perSample.out)], params, workgroupGrid(groups));
-  });
+  dispatchFused(spec, plan, [rows, cols], g.n, per, src, u, b, out, BLOCKS, coTiles);
   u.dispose();
   return out;
 }

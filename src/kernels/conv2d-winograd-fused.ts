@@ -27,14 +27,12 @@
 // never picks it; tuneConvs (conv2d-tuning.ts) does on a conv where it times fastest,
 // setConvAlgorithm('winograd-fused') forces it, and the benchmark times it beside every conv it fits.
 
-import { packParams, i32 } from '../gpu/params.js';
+import { i32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { emptyTensor, type Tensor } from '../graph/tensor.js';
-import { dispatchChunk, forEachChunk, range } from './chunking.js';
 import type { ConvGeometry } from './conv2d.js';
 import { rep } from './conv2d-gemm-common.js';
-import { bindableSamples, combination, outputBlock, transformWeights, winogradPlan, WINO_A, WINO_BT, WINO_M, WINO_XI } from './conv2d-winograd.js';
-import { workgroupGrid } from './wgsl.js';
+import { bindableSamples, combination, dispatchFused, fusedBindings, outputBlock, patchOrigin, transformWeights, winogradPlan, WINO_A, WINO_BT, WINO_M, WINO_XI } from './conv2d-winograd.js';
 import type { ConvFamily } from './conv2d-gemm.js';
 import { tunedConv } from './conv2d-tuned.js';
 import { defaultConvFamily } from './conv2d-launch.js';
@@ -125,12 +123,7 @@ function fusedSpec(ck: number, cg: number, hasBias: boolean, relu: boolean): Ker
     inputs: hasBias ? 3 : 2,
     outputs: 1,
     wgsl: () => /* wgsl */ `
-struct Params { h: i32, w: i32, k: i32, ho: i32, wo: i32, n4: i32, padTop: i32, padLeft: i32, rows: i32, cols: i32, blocks: i32, coTiles: i32, groups: i32 }
-@group(0) @binding(0) var<storage, read> src: array<f32>;
-@group(0) @binding(1) var<storage, read> u: array<vec4<f32>>;
-${hasBias ? '@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;' : ''}
-@group(0) @binding(${hasBias ? 3 : 2}) var<storage, read_write> y: array<vec4<f32>>;
-@group(0) @binding(${hasBias ? 4 : 3}) var<uniform> params: Params;
+${fusedBindings(hasBias)}
 var<workgroup> vs: array<f32, ${WINO_XI * bt * s}>;
 @compute @workgroup_size(${threads})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
@@ -171,17 +164,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
  * only keeps their reads inside the tensor.
  */
 function stage(ck: number, vAt: (xi: number, block: string, c: string) => string): string {
-  return `let c = p % ${ck};
-      let tb = p / ${ck};
-      let t = t0 + tb;
-      let ci = ci0 + c;
-      let live = t < params.blocks && ci < params.k;
-      let n = t / (params.rows * params.cols);
-      let h0 = ((t / params.cols) % params.rows) * ${WINO_M} - params.padTop;
-      let w0 = (t % params.cols) * ${WINO_M} - params.padLeft;
-      let base = n * params.h * params.w;
-      ${rep(WINO_A, (r) => `let inH${r} = live && h0 + ${r} >= 0 && h0 + ${r} < params.h;`, '\n      ')}
-      ${rep(WINO_A, (q) => `let inW${q} = w0 + ${q} >= 0 && w0 + ${q} < params.w;`, '\n      ')}
+  return `${patchOrigin(ck, WINO_M)}
       ${rep(WINO_A, (q) => patchColumn(q), '\n      ')}
       ${rep(WINO_A, (i) => transformRow(i, vAt), '\n      ')}`;
 }
@@ -209,7 +192,7 @@ function transformRow(i: number, vAt: (xi: number, block: string, c: string) => 
  */
 export function winogradFusedConv(dir: 'forward' | 'backwardInput', g: ConvGeometry, src: Tensor, w: Tensor, b: Tensor | null, family = defaultConvFamily(), relu = false): Tensor {
   const plan = winogradPlan(dir, g);
-  const { op, s, rows, cols, perSample } = plan;
+  const { op, s } = plan;
   if (!fusedFits(s.n)) throw new RangeError(`${op}: the fused Winograd kernel needs output channels in multiples of 4, got ${s.n}`);
   const per = bindableSamples(plan, g.n, src, w, b);
   const out = emptyTensor(plan.outShape, plan.outLabel);
@@ -218,13 +201,7 @@ export function winogradFusedConv(dir: 'forward' | 'backwardInput', g: ConvGeome
   const cg = Math.min(fusedGroups(dir, g, family), n4);
   const coTiles = Math.ceil(n4 / cg);
   const spec = fusedSpec(fusedSliceDepth(), cg, b !== null, relu);
-  forEachChunk(g.n, per, (n0, count) => {
-    const blocks = count * rows * cols;
-    const groups = Math.ceil(blocks / FUSED_BLOCKS) * coTiles;
-    const inputs = [range(src, n0 * perSample.src, count * perSample.src), u, ...(b ? [b] : [])];
-    const params = packParams([s.hIn, s.wIn, s.k, s.hOut, s.wOut, n4, s.padTop, s.padLeft, rows, cols, blocks, coTiles, groups].map(i32));
-    dispatchChunk(spec, inputs, [range(out, n0 * perSample.out, count * perSample.out)], params, workgroupGrid(groups));
-  });
+  dispatchFused(spec, plan, [plan.rows, plan.cols], g.n, per, src, u, b, out, FUSED_BLOCKS, coTiles);
   u.dispose();
   return out;
 }

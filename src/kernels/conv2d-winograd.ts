@@ -29,11 +29,11 @@
 import { packParams, i32 } from '../gpu/params.js';
 import type { KernelSpec } from '../gpu/runtime.js';
 import { emptyTensor, type Tensor } from '../graph/tensor.js';
-import { chunkItems, dispatchChunk, part, planned } from './chunking.js';
+import { chunkItems, dispatchChunk, forEachChunk, part, planned, range } from './chunking.js';
 import type { ConvGeometry } from './conv2d.js';
 import { rep } from './conv2d-gemm-common.js';
 import { reluKeepingNan } from './elementwise-math.js';
-import { f32Literal, LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, type VecWidth } from './wgsl.js';
+import { f32Literal, LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, workgroupGrid, type VecWidth } from './wgsl.js';
 
 /** Outputs per block side (m), filter side (r) and transform side (m + r − 1). */
 export const WINO_M = 4;
@@ -252,6 +252,56 @@ fn main(${LINEAR_MAIN_ARGS}) {
   ${rep(WINO_XI, (xi) => `v[${xi} * plane + i] = x${Math.floor(xi / WINO_A)}_${xi % WINO_A};`)}
 }`,
   };
+}
+
+/**
+ * WGSL: a fused Winograd kernel's parameters and bindings (conv2d-winograd-fused.ts and
+ * conv2d-winograd-f2.ts): the input, U and the bias as vec4s of output channels, the output y.
+ */
+export function fusedBindings(hasBias: boolean): string {
+  return `struct Params { h: i32, w: i32, k: i32, ho: i32, wo: i32, n4: i32, padTop: i32, padLeft: i32, rows: i32, cols: i32, blocks: i32, coTiles: i32, groups: i32 }
+@group(0) @binding(0) var<storage, read> src: array<f32>;
+@group(0) @binding(1) var<storage, read> u: array<vec4<f32>>;
+${hasBias ? '@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;' : ''}
+@group(0) @binding(${hasBias ? 3 : 2}) var<storage, read_write> y: array<vec4<f32>>;
+@group(0) @binding(${hasBias ? 4 : 3}) var<uniform> params: Params;`;
+}
+
+/**
+ * Runs a fused Winograd kernel (its bindings fusedBindings's) over the batch's n samples, `per` a
+ * dispatch, each sample's output in rows x cols blocks (of the kernel's own size): a workgroup per
+ * `blocksPerGroup` blocks and tile of output channels (coTiles a block).
+ */
+export function dispatchFused(spec: KernelSpec, p: WinogradPlan, [rows, cols]: readonly [number, number], n: number, per: number, src: Tensor, u: Tensor, b: Tensor | null, out: Tensor, blocksPerGroup: number, coTiles: number): void {
+  const { s, perSample } = p;
+  forEachChunk(n, per, (n0, count) => {
+    const blocks = count * rows * cols;
+    const groups = Math.ceil(blocks / blocksPerGroup) * coTiles;
+    const inputs = [range(src, n0 * perSample.src, count * perSample.src), u, ...(b ? [b] : [])];
+    const params = packParams([s.hIn, s.wIn, s.k, s.hOut, s.wOut, s.n / 4, s.padTop, s.padLeft, rows, cols, blocks, coTiles, groups].map(i32));
+    dispatchChunk(spec, inputs, [range(out, n0 * perSample.out, count * perSample.out)], params, workgroupGrid(groups));
+  });
+}
+
+/**
+ * WGSL, inside a fused kernel's staging loop over pairs p (conv2d-winograd-fused.ts, F(4x4), and
+ * conv2d-winograd-f2.ts, F(2x2)): pair p's channel c of the slice of `ck` from ci0 and its block t
+ * from t0, `live` where both exist, the top-left input pixel (h0, w0) of the block's (m + 2)-wide
+ * patch and `base`, its sample's first pixel, and inH{r} and inW{q}: whether patch row r (false
+ * where not live) and column q lie inside the input.
+ */
+export function patchOrigin(ck: number, m: number): string {
+  return `let c = p % ${ck};
+      let tb = p / ${ck};
+      let t = t0 + tb;
+      let ci = ci0 + c;
+      let live = t < params.blocks && ci < params.k;
+      let n = t / (params.rows * params.cols);
+      let h0 = ((t / params.cols) % params.rows) * ${m} - params.padTop;
+      let w0 = (t % params.cols) * ${m} - params.padLeft;
+      let base = n * params.h * params.w;
+      ${rep(m + WINO_R - 1, (r) => `let inH${r} = live && h0 + ${r} >= 0 && h0 + ${r} < params.h;`, '\n      ')}
+      ${rep(m + WINO_R - 1, (q) => `let inW${q} = w0 + ${q} >= 0 && w0 + ${q} < params.w;`, '\n      ')}`;
 }
 
 /**

@@ -1,6 +1,7 @@
 // Checks shared by the tests of the forward-only conv kernels that setConvAlgorithm forces
-// (uniform-weights, channel-lanes, row-patch): a batch past the binding limit runs in chunks of
-// samples, the fused ReLU keeps NaN, and the gradients stay the direct kernels', the reference's.
+// (uniform-weights, channel-lanes, row-patch): a case's output with each bias and activation
+// variant, a batch past the binding limit runs in chunks of samples, the fused ReLU keeps NaN,
+// and the gradients stay the direct kernels', the reference's.
 import { expect } from 'vitest';
 import * as dn from '../../src/index.js';
 import { runtime } from '../../src/gpu/runtime.js';
@@ -10,10 +11,44 @@ import { conv2dGeometry, type ConvGeometry } from '../../src/kernels/conv2d.js';
 import type { ConvDirection } from '../../src/kernels/conv2d-gemm-common.js';
 import { algorithmRuns, convAlgorithm, type ConvAlgorithm } from '../../src/kernels/conv2d-winograd-run.js';
 import { expectClose } from './close.js';
-import { convCaseData } from './conv-case.js';
+import { convCaseData, type ConvCase } from './conv-case.js';
 import { fromNd } from './gpu.js';
 
 const TOL = { atol: 1e-4, rtol: 1e-4 };
+
+/** A bias and activation variant of a case: each is a kernel of its own to compile. */
+export type Variant = readonly [bias: boolean, activation: 'none' | 'relu'];
+export const BIAS: Variant = [true, 'none'];
+export const RELU: Variant = [false, 'relu'];
+export type ForcedCase = ConvCase & { name: string; variants: Variant[] };
+
+/** A case's test title: its name and its variants. */
+export const forcedCaseTitle = (cs: ForcedCase): string => `${cs.name}: the reference's output (${cs.variants.map(([bias, activation]) => (bias ? 'bias' : activation)).join(', ')})`;
+
+/**
+ * `cs` with `algorithm` forced, which convAlgorithm must then name: each variant's output (run by
+ * `kernel`, where the adapter profiles) is the reference's within `tol`. The caller resets the
+ * algorithm afterwards.
+ */
+export async function expectForcedForward(algorithm: ConvAlgorithm, kernel: string, cs: ForcedCase, seed: number, tol: { atol: number; rtol: number }): Promise<void> {
+  const d = convCaseData(cs, seed);
+  const [x, w, b] = [fromNd(d.x.data, d.x.shape), fromNd(d.w.data, d.w.shape), fromNd(d.b.data, d.b.shape)];
+  dn.setConvAlgorithm(algorithm);
+  expect(convAlgorithm('forward', conv2dGeometry(x.shape, w.shape, d.opts))).toBe(algorithm);
+  for (const [bias, activation] of cs.variants) {
+    const label = `${bias ? 'bias' : 'no bias'}, ${activation}`;
+    let y: dn.Tensor | undefined;
+    const p = await dn.profile(() => {
+      y = dn.conv2d(x, w, bias ? b : null, { ...d.opts, activation });
+    });
+    if (p) expect(p.kernels.map((k) => k.name), label).toContain(kernel);
+    const ref = conv2dForwardRef(d.x, d.w, bias ? d.b : null, d.opts);
+    const want = activation === 'relu' ? ref.data.map((v) => Math.max(v, 0)) : ref.data;
+    expectClose(label, await y!.toArray(), want, tol);
+    y!.dispose();
+  }
+  for (const t of [x, w, b]) t.dispose();
+}
 
 /**
  * 5 samples of 8x8 with `cin` channels to 12: one sample's output is 8·8·12·4 = 3072 bytes, so a

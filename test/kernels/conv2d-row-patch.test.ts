@@ -14,12 +14,12 @@ import { conv2dGeometry } from '../../src/kernels/conv2d.js';
 import { convAlgorithm, ROW_PATCH_RULE_MAX_CIN, ruleConvAlgorithm } from '../../src/kernels/conv2d-winograd-run.js';
 import { rowPatchChunk, rowPatchFits, rowPatchLayout, setRowPatchPixels, ROW_PATCH_MAX_TAPS, ROW_PATCH_PIXELS } from '../../src/kernels/conv2d-row-patch.js';
 import { emptyTensor } from '../../src/graph/tensor.js';
-import { nd, type NdArray } from '../../src/reference/array.js';
+import type { NdArray } from '../../src/reference/array.js';
 import { conv2dForwardRef } from '../../src/reference/conv.js';
 import { expectClose } from '../helpers/close.js';
-import { convCaseData, type ConvCase } from '../helpers/conv-case.js';
+import { convCaseData } from '../helpers/conv-case.js';
 import { fromNd as fromData, useGpu } from '../helpers/gpu.js';
-import { expectChunkedForward, expectFewInputsFits, expectReferenceGradients, expectReluKeepsNan, fewInputsGeometry } from '../helpers/forced-conv.js';
+import { BIAS, expectChunkedForward, expectFewInputsFits, expectForcedForward, expectReferenceGradients, expectReluKeepsNan, fewInputsGeometry, forcedCaseTitle, RELU, type ForcedCase } from '../helpers/forced-conv.js';
 
 useGpu();
 
@@ -29,7 +29,6 @@ useGpu();
 const TOL = { atol: 1e-4, rtol: 1e-4 };
 
 const fromNd = (a: NdArray, requiresGrad = false): dn.Tensor => fromData(a.data, a.shape, requiresGrad);
-const relu = (a: NdArray): NdArray => nd(a.data.map((v) => Math.max(v, 0)), a.shape);
 const KERNEL = 'conv2d.forwardRowPatch';
 
 afterEach(() => {
@@ -38,10 +37,7 @@ afterEach(() => {
   runtime().setBindingLimit(null);
 });
 
-type Variant = readonly [bias: boolean, activation: 'none' | 'relu'];
-const BIAS: Variant = [true, 'none'];
-const RELU: Variant = [false, 'relu'];
-const CASES: (ConvCase & { name: string; variants: Variant[] })[] = [
+const CASES: ForcedCase[] = [
   { name: "VGG16's conv1_1 shape over rows of 139: a strip of 128 and a partial one", x: [2, 4, 139, 3], k: [3, 3], cout: 64, opts: { padding: 'same' }, variants: [BIAS, RELU] },
   { name: 'one channel in (a grey image), 32 out, a row of 13', x: [2, 7, 13, 1], k: [3, 3], cout: 32, opts: { padding: 'same' }, variants: [RELU] },
   { name: '3x3 stride 2 valid over 4 channels: K·Cin = 36, the most it takes', x: [1, 9, 10, 4], k: [3, 3], cout: 4, opts: { padding: 'valid', stride: 2 }, variants: [BIAS] },
@@ -51,27 +47,7 @@ const CASES: (ConvCase & { name: string; variants: Variant[] })[] = [
 ];
 
 describe("conv2d forward by 'row-patch'", () => {
-  for (const cs of CASES) {
-    it(`${cs.name}: the reference's output (${cs.variants.map(([bias, activation]) => (bias ? 'bias' : activation)).join(', ')})`, async () => {
-      const d = convCaseData(cs, 91);
-      const [x, w, b] = [fromNd(d.x), fromNd(d.w), fromNd(d.b)];
-      dn.setConvAlgorithm('row-patch');
-      const g = conv2dGeometry(x.shape, w.shape, d.opts);
-      expect(convAlgorithm('forward', g)).toBe('row-patch');
-      for (const [bias, activation] of cs.variants) {
-        const label = `${bias ? 'bias' : 'no bias'}, ${activation}`;
-        let y: dn.Tensor | undefined;
-        const p = await dn.profile(() => {
-          y = dn.conv2d(x, w, bias ? b : null, { ...d.opts, activation });
-        });
-        if (p) expect(p.kernels.map((k) => k.name), label).toContain(KERNEL);
-        const ref = conv2dForwardRef(d.x, d.w, bias ? d.b : null, d.opts);
-        expectClose(label, await y!.toArray(), (activation === 'relu' ? relu(ref) : ref).data, TOL);
-        y!.dispose();
-      }
-      for (const t of [x, w, b]) t.dispose();
-    });
-  }
+  for (const cs of CASES) it(forcedCaseTitle(cs), () => expectForcedForward('row-patch', KERNEL, cs, 91, TOL));
 
   it('lays a strip out within 16 KiB of workgroup memory: conv1_1 16 groups of 8 pixels, the 1x1 over 36 channels 4', () => {
     const conv11 = conv2dGeometry([1, 256, 256, 3], [3, 3, 3, 64], { padding: 'same' });
