@@ -1,5 +1,6 @@
 // A probe for a GPU lease: the kernels' own knobs that the benchmark does not time beside a conv
-// (the row-patch kernel's pixels a thread, the F(2x2) Winograd kernel's slice depth and staging),
+// (the row-patch kernel's pixels a thread, the fused F(4x4) Winograd kernel's tiles, the F(2x2)
+// Winograd kernel's slice depth and staging),
 // each timed on the GPU's clock at the shapes whose bars they were made for, beside the way the
 // rules run them. The numbers choose defaults; the bars are claimed from `dawnet bench` alone.
 //
@@ -18,6 +19,8 @@ import { writeFileSync } from 'node:fs';
 import * as dn from '../../src/index.js';
 import { setRowPatchPixels } from '../../src/kernels/conv2d-row-patch.js';
 import { setWinograd2Prefetch, setWinograd2SliceDepth } from '../../src/kernels/conv2d-winograd-f2.js';
+import { setFusedGroups, setFusedSliceDepth, setFusedTile } from '../../src/kernels/conv2d-winograd-fused.js';
+import type { FusedTile } from '../../src/kernels/conv2d-winograd-fused-layout.js';
 import type { ConvAlgorithm } from '../../src/kernels/conv2d-winograd-run.js';
 import { conv2dForward } from '../../src/kernels/conv2d.js';
 import { runtime } from '../../src/gpu/runtime.js';
@@ -89,6 +92,9 @@ async function time(conv: Conv, v: Variant): Promise<Timed> {
     setRowPatchPixels(null);
     setWinograd2SliceDepth(null);
     setWinograd2Prefetch(null);
+    setFusedTile(null);
+    setFusedGroups(null);
+    setFusedSliceDepth(null);
     for (const t of [x, wt]) t.dispose();
   }
 }
@@ -104,11 +110,36 @@ const f2 = (ck: number, prefetch: boolean): Variant => ({
 });
 const f2s = (depths: number[]): Variant[] => depths.flatMap((ck) => [f2(ck, false), f2(ck, true)]);
 
+/** The fused F(4x4) kernel at a tile (blocks, thread tile blocks x channels, U staged or cached), channel vec4s a workgroup, slice depth. */
+const fused = ([blocks, threadBlocks, threadChannels]: [FusedTile['blocks'], FusedTile['threadBlocks'], FusedTile['threadChannels']], sharedU: boolean, groups: 4 | 8 = 8, ck: number | null = null): Variant => ({
+  label: `winograd-fused ${blocks}b ${threadBlocks}x${threadChannels}${sharedU ? ' U shared' : ''}${groups === 8 ? '' : ` G=${groups}`}${ck ? ` CK=${ck}` : ''}`,
+  algorithm: 'winograd-fused',
+  set: () => {
+    setFusedTile({ blocks, threadBlocks, threadChannels, sharedU });
+    setFusedGroups(groups);
+    setFusedSliceDepth(ck);
+  },
+});
+/** The fused kernel's tiles worth a GPU's clock: the default, U staged, bigger thread tiles, fewer threads a workgroup, deeper slices. */
+const FUSED: Variant[] = [
+  fused([16, 4, 8], false),
+  fused([16, 4, 8], true),
+  fused([32, 8, 8], false),
+  fused([32, 8, 8], true),
+  fused([16, 4, 16], false),
+  fused([16, 8, 16], true),
+  fused([8, 4, 8], false),
+  fused([8, 4, 8], false, 8, 16),
+  fused([16, 4, 8], false, 4),
+  fused([32, 8, 8], true, 4),
+];
+
 const PLAN: [Conv, Variant[]][] = [
   [{ name: 'vgg-conv1_1', x: [32, 256, 256, 3], cout: 64 }, [{ label: 'rule', algorithm: 'auto' }, { label: 'direct', algorithm: 'direct' }, ...[2, 3, 4, 6, 8].map(rowPatch), { label: 'channel-lanes', algorithm: 'channel-lanes' }]],
   [{ name: 'unet-conv0', x: [16, 256, 256, 3], cout: 32 }, [{ label: 'rule', algorithm: 'auto' }, { label: 'direct', algorithm: 'direct' }, ...[2, 4, 8].map(rowPatch), { label: 'channel-lanes', algorithm: 'channel-lanes' }]],
-  [{ name: 'unet-l1', x: [16, 256, 256, 32], cout: 32 }, [{ label: 'rule', algorithm: 'auto' }, ...f2s([8, 4])]],
-  [{ name: 'unet-l2', x: [16, 128, 128, 64], cout: 64 }, [{ label: 'rule', algorithm: 'auto' }, ...f2s([8])]],
+  [{ name: 'unet-l1', x: [16, 256, 256, 32], cout: 32 }, [{ label: 'rule', algorithm: 'auto' }, ...FUSED, ...f2s([4])]],
+  [{ name: 'unet-l2', x: [16, 128, 128, 64], cout: 64 }, [{ label: 'rule', algorithm: 'auto' }, ...FUSED, ...f2s([4])]],
+  [{ name: 'vgg-conv1_2', x: [32, 256, 256, 64], cout: 64 }, [{ label: 'rule', algorithm: 'auto' }, fused([16, 4, 8], false), fused([32, 8, 8], true), fused([16, 8, 16], true)]],
 ];
 
 const report = await dn.init();

@@ -2,62 +2,58 @@
 // conv2d-winograd.ts): input transform, the 36 GEMMs and output transform without V and M ever
 // reaching memory. The staged version writes V and M, 2.25x the input and output each, and reads
 // them back: at the U-Net's first level (batch 16, 256x256x32) that is 1.2 GB of its 1.5 GB of
-// traffic, and its batched GEMM, whose K is only the 32 channels, took three times its memory
-// floor on an H200 (0.47 of the forward's 0.67 ms).
+// traffic, and on an H200 it sits at 0.60 ms where tfjs takes 1.14 and its memory floor is 0.37.
 //
-// A workgroup owns BT = 32 consecutive 4x4 blocks and CG vec4s of output channels (CG ≤ 8, so up
-// to 32 channels), and walks the input channels CK at a time:
-//   1. stage: each (block, channel) pair of the slice is one thread's: it reads the block's 6x6
-//      patch (eight threads side by side read eight adjacent channels of a pixel, 32 bytes) and
-//      writes the 36 values of Bᵀ d B to workgroup memory;
-//   2. GEMM: thread (lane bt, group cg) adds V[ξ][bt][c] · U[ξ][c][4 channels] into 36 vec4
-//      accumulators, one per ξ. The 32 lanes of a warp are 32 blocks of one channel group, so
-//      their U reads are one address (a broadcast) and their V reads 32 consecutive banks (the
-//      row stride S is odd);
-//   3. after the last slice the thread holds all 36 ξ of its block and 4 channels: Aᵀ M A, the
-//      bias, and 16 vec4 stores.
-// The cost is registers (144 accumulators a thread) and, per slice, 36·BT·S floats of workgroup
-// memory: CK = 8 needs 41 KiB (an H200 offers 48), lavapipe's 32 KiB get CK = 6, the 16 KiB every
-// adapter offers CK = 2. Outputs need channels in multiples of 4 (vec4 weights and stores).
+// A workgroup owns bt consecutive 4x4 blocks and nt4 vec4s of output channels, and walks the
+// input channels ck at a time (the geometry: conv2d-winograd-fused-layout.ts):
+//   1. stage: each (block, channel) pair of the slice is one thread's turn: it reads the block's
+//      6x6 patch (neighbouring threads read neighbouring channels of a pixel) and writes the 36
+//      values of Bᵀ d B to V's slice in workgroup memory, blocks contiguous;
+//   2. GEMM: the threads come in 36 groups, one per ξ, and each holds a register tile of tb
+//      blocks × nb4 vec4s of channels of its ξ, like a GEMM's: per input channel it reads tb/4
+//      vec4s of V and nb4 of U for tb · nb4 vec4 multiply-adds (4 + 8 floats for 32 at the
+//      default tile);
+//   3. after the last slice the threads hand M over through workgroup memory, a pass of channel
+//      subtiles at a time, and one thread per (block, output channel) applies Aᵀ M A, the bias
+//      and the fused ReLU and stores the block's pixels.
 //
-// On an H200 (2026-11-27) it was the fastest way at none of the U-Net's and VGG16's convs: 1.18x
-// the staged Winograd's time at U-Net l1 (0.72 against 0.61 ms, where it moves 0.27 GB to the
-// staged one's 1.5), 1.8x at l2 and up to 4.5x at VGG16's conv4_2 (512 channels), while its
-// compute floor at l1 is 0.08 ms: it runs at about a tenth of the FMA peak. convAlgorithm's rule
-// never picks it; tuneConvs (conv2d-tuning.ts) does on a conv where it times fastest,
-// setConvAlgorithm('winograd-fused') forces it, and the benchmark times it beside every conv it fits.
+// Why this shape: the first version of this kernel (until 2026-11-29) gave each thread one block's
+// 36 ξ for 4 channels, 144 accumulators, and read 36 values of V and 36 vec4s of U per channel
+// for 36 vec4 multiply-adds. On an H200 it ran U-Net l1 at about a tenth of the FMA peak (0.72
+// ms against the staged version's 0.61; 1.8x at l2, 4.5x at VGG16's conv4_2), and on lavapipe
+// 5x slower than direct. Here each thread's loads per multiply-add are a quarter of that. The
+// F(2x2) kernel (conv2d-winograd-f2.ts) has the same shape and ran at 18% of the FMA peak on an
+// H200; F(4x4) needs 0.56x its multiply-adds, so at the same efficiency l1 would take ~0.44 ms.
+// The tile (blocks, thread tile, U staged or not) is setFusedTile's, for the probes to time;
+// no rule picks the kernel before a GPU has timed it.
 
-import { i32 } from '../gpu/params.js';
+import { deviceSetting } from '../gpu/device-setting.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { emptyTensor, type Tensor } from '../graph/tensor.js';
 import type { ConvGeometry } from './conv2d.js';
-import { rep } from './conv2d-gemm-common.js';
+import { rep, XYZW } from './conv2d-gemm-common.js';
 import { bindableSamples, combination, dispatchFused, fusedBindings, outputBlock, patchOrigin, transformWeights, winogradPlan, WINO_A, WINO_BT, WINO_M, WINO_XI } from './conv2d-winograd.js';
+import { DEFAULT_FUSED_TILE, FUSED_SLICE_DEPTHS, fusedLayout, type FusedLayout, type FusedTile } from './conv2d-winograd-fused-layout.js';
 import type { ConvFamily } from './conv2d-gemm.js';
 import { tunedConv } from './conv2d-tuned.js';
 import { defaultConvFamily } from './conv2d-launch.js';
 
-/** Blocks per workgroup: a warp's worth, one per lane in the GEMM. */
-export const FUSED_BLOCKS = 32;
 /**
- * Channel vec4s per workgroup at most: 8 (256 threads, 32 channels) stages each slice once for 32
- * output channels; 4 (128 threads) stages it twice as often, but two workgroups fit an SM where
- * one of 256 threads × ~200 registers leaves it idle at every barrier. Which wins is for a GPU to
- * say (setFusedGroups, bench --fused-groups).
+ * Channel vec4s per workgroup at most: 8 (32 channels) stages each slice once for 32 output
+ * channels; 4 stages it twice as often with half the threads. Which wins is for a GPU to say
+ * (setFusedGroups, bench --fused-groups, tuneConvs).
  */
 const MAX_GROUPS = 8;
-const groupsOverride = new WeakMap<GPUDevice, number>();
+const groupsSetting = deviceSetting<number>();
 
 /** Runs the fused kernel with at most `groups` channel vec4s per workgroup on this device; null restores 8. */
 export function setFusedGroups(groups: 1 | 2 | 4 | 8 | null): void {
-  const device = runtime().device;
-  if (groups === null) groupsOverride.delete(device);
-  else groupsOverride.set(device, groups);
+  groupsSetting.set(groups);
 }
 
 /** setFusedGroups's setting on this device, or null where none is forced. */
 export function fusedGroupsOverride(): number | null {
-  return groupsOverride.get(runtime().device) ?? null;
+  return groupsSetting.get() ?? null;
 }
 
 /** The channel vec4s per workgroup the fused kernel may take, most first: what tuneConvs times. */
@@ -68,121 +64,169 @@ export const FUSED_GROUP_CHOICES = [MAX_GROUPS, MAX_GROUPS / 2] as const;
  * else the number tuneConvs chose for this very conv (conv2d-tuning.ts), else 8.
  */
 export function fusedGroups(dir: 'forward' | 'backwardInput', g: ConvGeometry, family: ConvFamily): number {
-  const device = runtime().device;
-  const forced = groupsOverride.get(device);
+  const forced = groupsSetting.get();
   if (forced) return forced;
-  const tuned = tunedConv(device, dir, g, family);
+  const tuned = tunedConv(runtime().device, dir, g, family);
   return (tuned?.algorithm === 'winograd-fused' ? tuned.groups : undefined) ?? MAX_GROUPS;
 }
 
-/** Channels per slice to try, most first. */
-const SLICE_DEPTHS = [8, 6, 4, 2, 1];
+const tileSetting = deviceSetting<FusedTile>();
+const depthSetting = deviceSetting<number>();
 
-/** Row stride of V's slice in workgroup memory: odd, so 32 lanes reading one c hit 32 banks. */
-const sliceStride = (ck: number): number => (ck % 2 === 0 ? ck + 1 : ck);
-const sliceBytes = (ck: number): number => WINO_XI * FUSED_BLOCKS * sliceStride(ck) * 4;
-
-const depthOverride = new WeakMap<GPUDevice, number>();
-
-/** Channels per slice on this device: the deepest whose V fits its workgroup memory (or the override). */
-export function fusedSliceDepth(): number {
-  const rt = runtime();
-  const forced = depthOverride.get(rt.device);
-  if (forced) return forced;
-  const limit = rt.limits.maxComputeWorkgroupStorageSize;
-  return SLICE_DEPTHS.find((ck) => sliceBytes(ck) <= limit) ?? 1;
+/** Forces the kernel's tile on this device (the probes; tests: every code path on one adapter); null restores DEFAULT_FUSED_TILE. */
+export function setFusedTile(tile: FusedTile | null): void {
+  tileSetting.set(tile);
 }
 
+/** The layout a conv of n4 output channel vec4s over `blocks` 4x4 blocks gets on this device, at most `groups` channel vec4s a workgroup. */
+export function currentFusedLayout(n4: number, groups: number = MAX_GROUPS, blocks = Infinity): FusedLayout {
+  return fusedLayout(n4, groups, tileSetting.get() ?? DEFAULT_FUSED_TILE, depthSetting.get() ?? null, runtime().limits, blocks);
+}
+
+/** Input channels a slice on this device at 32 output channels: the deepest (of 8, 4, 2, 1) that fits its workgroup memory, or the override. */
+export const fusedSliceDepth = (): number => currentFusedLayout(MAX_GROUPS).ck;
+
 /**
- * Forces the slice depth on this device (tests: every staging pattern on one adapter), one of 8,
- * 6, 4, 2 or 1 that fits its workgroup memory; null restores it.
+ * Forces the slice depth on this device (tests: every staging pattern on one adapter; probes: 16),
+ * one of 16, 8, 4, 2 or 1 that fits its workgroup memory at the current tile; null restores it.
  */
 export function setFusedSliceDepth(ck: number | null): void {
-  const rt = runtime();
-  if (ck === null) {
-    depthOverride.delete(rt.device);
-    return;
+  if (ck !== null) {
+    const limits = runtime().limits;
+    const tile = tileSetting.get() ?? DEFAULT_FUSED_TILE;
+    const fits = FUSED_SLICE_DEPTHS.filter((d) => {
+      try {
+        return fusedLayout(MAX_GROUPS, MAX_GROUPS, tile, d, limits).ck === d;
+      } catch {
+        return false;
+      }
+    });
+    if (!fits.includes(ck as (typeof FUSED_SLICE_DEPTHS)[number])) throw new RangeError(`setFusedSliceDepth: ${ck} channels a slice; this device takes ${fits.join(', ')}`);
   }
-  const limit = rt.limits.maxComputeWorkgroupStorageSize;
-  if (!SLICE_DEPTHS.includes(ck) || sliceBytes(ck) > limit) {
-    throw new RangeError(`setFusedSliceDepth: ${ck} channels a slice; this device takes ${SLICE_DEPTHS.filter((d) => sliceBytes(d) <= limit).join(', ')}`);
-  }
-  depthOverride.set(rt.device, ck);
+  depthSetting.set(ck);
 }
 
 /** Whether the fused kernel can run a Winograd conv: output channels in whole vec4s. */
 export const fusedFits = (n: number): boolean => n % 4 === 0;
 
-function fusedSpec(ck: number, cg: number, hasBias: boolean, relu: boolean): KernelSpec {
-  const [bt, s] = [FUSED_BLOCKS, sliceStride(ck)];
-  const threads = bt * cg;
-  const vAt = (xi: number, block: string, c: string) => `(${xi * bt} + ${block}) * ${s} + ${c}`;
-  return {
-    name: 'conv2d.winogradFused',
-    key: `ck${ck}cg${cg}${hasBias ? 'b' : ''}${relu ? 'relu' : ''}`,
-    inputs: hasBias ? 3 : 2,
-    outputs: 1,
-    wgsl: () => /* wgsl */ `
-${fusedBindings(hasBias)}
-var<workgroup> vs: array<f32, ${WINO_XI * bt * s}>;
-@compute @workgroup_size(${threads})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) lidx: u32) {
-  let g = i32(wid.x + wid.y * nwg.x);
-  if (g >= params.groups) { return; }
-  let l = i32(lidx);
-  let t0 = (g / params.coTiles) * ${bt};
-  // The GEMM's roles: lane bt (a block), channel group cg (four output channels).
-  let bt = l % ${bt};
-  let cg = (g % params.coTiles) * ${cg} + l / ${bt};
-  let cgSafe = min(cg, params.n4 - 1);
-  ${rep(WINO_XI, (xi) => `var acc${xi} = vec4<f32>(0.0);`)}
-  for (var ci0 = 0; ci0 < params.k; ci0 += ${ck}) {
-    for (var p = l; p < ${bt * ck}; p += ${threads}) {
-      ${stage(ck, vAt)}
-    }
-    workgroupBarrier();
-    let kc = min(${ck}, params.k - ci0);
-    for (var c = 0; c < kc; c++) {
-      let uRow = (ci0 + c) * params.n4 + cgSafe;
-      let uPlane = params.k * params.n4;
-      ${rep(WINO_XI, (xi) => `acc${xi} = fma(vec4<f32>(vs[${vAt(xi, 'bt', 'c')}]), u[${xi} * uPlane + uRow], acc${xi});`, '\n      ')}
-    }
-    workgroupBarrier();
-  }
-  let t = t0 + bt;
-  if (t >= params.blocks || cg >= params.n4) { return; }
-  ${rep(WINO_XI, (xi) => `let m${Math.floor(xi / WINO_A)}_${xi % WINO_A} = acc${xi};`)}
-  ${outputBlock('vec4<f32>', hasBias ? 'b[cg]' : null, 'params.n4', 'cg', relu)}
-}`,
-  };
-}
-
 /**
- * Staging pair p of the slice: channel ci0 + p mod CK of block t0 + p / CK, transformed into vs
- * (zeros past the last block). Channels past K are never multiplied (the GEMM stops at kc); `live`
- * only keeps their reads inside the tensor.
+ * Staging pair p of the slice: channel c of block tb, its 6x6 patch transformed into V's slice
+ * (zeros past the last block and past K: the GEMM stops at the slice's channels, and the blocks
+ * past the last are never stored).
  */
-function stage(ck: number, vAt: (xi: number, block: string, c: string) => string): string {
-  return `${patchOrigin(ck, WINO_M)}
+function stageV(L: FusedLayout): string {
+  return `${patchOrigin(L.ck, WINO_M)}
+      let vRow = c * ${L.rs4} + tb / 4;
+      let lane = tb % 4;
       ${rep(WINO_A, (q) => patchColumn(q), '\n      ')}
-      ${rep(WINO_A, (i) => transformRow(i, vAt), '\n      ')}`;
+      ${rep(WINO_A, (i) => rep(WINO_A, (j) => `sh[${(i * WINO_A + j) * L.xs4} + vRow][lane] = ${combination(WINO_BT[j], WINO_BT.map((_, q) => `e${i}_${q}`))};`, '\n      '), '\n      ')}`;
 }
 
-/**
- * Column q of the patch, d{r}_q, and its Bᵀ d column e{i}_q: the six loads die as soon as they are
- * used, so at most the 36 values of e are live beside the thread's 144 accumulators (all 36 loads
- * first, then Bᵀ d, kept up to 72).
- */
+/** Column q of the patch, d{r}_q, and its Bᵀ d column e{i}_q (the loads die as soon as they are combined). */
 function patchColumn(q: number): string {
   return `${rep(WINO_A, (r) => `var d${r}_${q} = 0.0;
       if (inH${r} && inW${q}) { d${r}_${q} = src[(base + (h0 + ${r}) * params.w + w0 + ${q}) * params.k + ci]; }`, '\n      ')}
       ${rep(WINO_A, (i) => `let e${i}_${q} = ${combination(WINO_BT[i], WINO_BT.map((_, r) => `d${r}_${q}`))};`, '\n      ')}`;
 }
 
-/** Row i of Bᵀ d B, from row i of e, stored to vs as it is made. */
-function transformRow(i: number, vAt: (xi: number, block: string, c: string) => string): string {
-  return rep(WINO_A, (j) => `vs[${vAt(i * WINO_A + j, 'tb', 'c')}] = ${combination(WINO_BT[j], WINO_BT.map((_, q) => `e${i}_${q}`))};`, '\n      ');
+/** U's slice into workgroup memory: (ξ, c, channel vec4), zeros past K; channels past N repeat the last (never stored). */
+function stageU(L: FusedLayout): string {
+  const per = L.ck * L.nt4;
+  return `for (var e = l; e < ${WINO_XI * per}; e += ${L.threads}) {
+      let q = e % ${L.nt4};
+      let c = (e / ${L.nt4}) % ${L.ck};
+      let x = e / ${per};
+      var val = vec4<f32>(0.0);
+      if (ci0 + c < params.k) { val = u[(x * params.k + ci0 + c) * params.n4 + min(co4 + q, params.n4 - 1)]; }
+      sh[${WINO_XI * L.xs4} + x * ${L.us4} + c * ${L.nt4} + q] = val;
+    }`;
+}
+
+/** The GEMM of one staged slice: per channel, the thread's tb blocks (a·) and nb4 channel vec4s (b·) of its ξ. */
+function multiplySlice(L: FusedLayout): string {
+  const loadsU = L.sharedU
+    ? rep(L.nb4, (v) => `let b${v} = sh[uAt + c * ${L.nt4} + ${v}];`, '\n      ')
+    : `let uRow = (xi * params.k + ci0 + c) * params.n4;
+      ${rep(L.nb4, (v) => `let b${v} = u[uRow + cq${v}];`, '\n      ')}`;
+  return `let kc = min(${L.ck}, params.k - ci0);
+    for (var c = 0; c < kc; c++) {
+      ${rep(L.tb / 4, (i) => `let a${i} = sh[vAt + c * ${L.rs4} + ${i}];`, '\n      ')}
+      ${loadsU}
+      ${rep(L.tb * L.nb4, (i) => {
+        const [j, v] = [Math.floor(i / L.nb4), i % L.nb4];
+        return `acc${j}_${v} = fma(vec4<f32>(a${j >> 2}.${XYZW[j & 3]}), b${v}, acc${j}_${v});`;
+      }, '\n      ')}
+    }`;
+}
+
+/**
+ * M handed over, snp channel subtiles a pass: the threads of those subtiles write their tiles to
+ * sh[(ξ·bt + block)·pw4 + vec4], then a thread per (block, channel) of the pass reads its 36
+ * values and stores Aᵀ M A (+ bias, ReLU). The passes cover the subtiles exactly (snp divides
+ * sn); channels past N and blocks past the last are skipped.
+ */
+function handOver(L: FusedLayout, hasBias: boolean, relu: boolean): string {
+  const pw4 = L.snp * L.nb4;
+  return `for (var round = 0; round < ${L.passes}; round++) {
+    if (sni / ${L.snp} == round) {
+      let at = (xi * ${L.bt} + sbi * ${L.tb}) * ${pw4} + (sni % ${L.snp}) * ${L.nb4};
+      ${rep(L.tb * L.nb4, (i) => {
+        const [j, v] = [Math.floor(i / L.nb4), i % L.nb4];
+        return `sh[at + ${j * pw4 + v}] = acc${j}_${v};`;
+      }, '\n      ')}
+    }
+    workgroupBarrier();
+    for (var it = l; it < ${L.bt * pw4 * 4}; it += ${L.threads}) {
+      let ch = it % ${pw4 * 4};
+      let tb = it / ${pw4 * 4};
+      let t = t0 + tb;
+      let co = co4 * 4 + round * ${pw4 * 4} + ch;
+      if (t < params.blocks && co < params.n4 * 4) {
+        ${rep(WINO_XI, (x) => `let m${Math.floor(x / WINO_A)}_${x % WINO_A} = sh[(${x * L.bt} + tb) * ${pw4} + ch / 4][ch % 4];`, '\n        ')}
+        ${outputBlock('f32', hasBias ? 'b[co]' : null, 'params.n4 * 4', 'co', relu).replace(/\n {2}/g, '\n        ')}
+      }
+    }
+    workgroupBarrier();
+  }`;
+}
+
+function fusedSpec(L: FusedLayout, hasBias: boolean, relu: boolean): KernelSpec {
+  const sb = L.bt / L.tb;
+  return {
+    name: 'conv2d.winogradFused',
+    key: `bt${L.bt}tb${L.tb}nb${L.nb4}sn${L.sn}ck${L.ck}p${L.snp}${L.sharedU ? 'su' : ''}${hasBias ? 'b' : ''}${relu ? 'relu' : ''}`,
+    inputs: hasBias ? 3 : 2,
+    outputs: 1,
+    wgsl: () => /* wgsl */ `
+${fusedBindings(hasBias, true)}
+var<workgroup> sh: array<vec4<f32>, ${L.shVec4s}>;
+@compute @workgroup_size(${L.threads})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lidx: u32) {
+  let g = i32(wid.x + wid.y * nwg.x);
+  if (g >= params.groups) { return; }
+  let l = i32(lidx);
+  let t0 = (g / params.coTiles) * ${L.bt};
+  let co4 = (g % params.coTiles) * ${L.nt4};
+  // The GEMM's roles: neighbouring lanes take channel subtiles, then block subtiles, then ξ.
+  let sni = l % ${L.sn};
+  let sbi = (l / ${L.sn}) % ${sb};
+  let xi = l / ${L.sn * sb};
+  let vAt = xi * ${L.xs4} + sbi * ${L.tb / 4};
+  ${L.sharedU ? `let uAt = ${WINO_XI * L.xs4} + xi * ${L.us4} + sni * ${L.nb4};` : rep(L.nb4, (v) => `let cq${v} = min(co4 + sni * ${L.nb4} + ${v}, params.n4 - 1);`)}
+  ${rep(L.tb * L.nb4, (i) => `var acc${Math.floor(i / L.nb4)}_${i % L.nb4} = vec4<f32>(0.0);`)}
+  for (var ci0 = 0; ci0 < params.k; ci0 += ${L.ck}) {
+    for (var p = l; p < ${L.bt * L.ck}; p += ${L.threads}) {
+      ${stageV(L)}
+    }
+    ${L.sharedU ? stageU(L) : ''}
+    workgroupBarrier();
+    ${multiplySlice(L)}
+    workgroupBarrier();
+  }
+  ${handOver(L, hasBias, relu)}
+}`,
+  };
 }
 
 /**
@@ -195,13 +239,11 @@ export function winogradFusedConv(dir: 'forward' | 'backwardInput', g: ConvGeome
   const { op, s } = plan;
   if (!fusedFits(s.n)) throw new RangeError(`${op}: the fused Winograd kernel needs output channels in multiples of 4, got ${s.n}`);
   const per = bindableSamples(plan, g.n, src, w, b);
+  const n4 = s.n / 4;
+  const layout = currentFusedLayout(n4, fusedGroups(dir, g, family), Math.min(per, g.n) * plan.rows * plan.cols);
   const out = emptyTensor(plan.outShape, plan.outLabel);
   const u = transformWeights(plan, g, w);
-  const n4 = s.n / 4;
-  const cg = Math.min(fusedGroups(dir, g, family), n4);
-  const coTiles = Math.ceil(n4 / cg);
-  const spec = fusedSpec(fusedSliceDepth(), cg, b !== null, relu);
-  dispatchFused(spec, plan, [plan.rows, plan.cols], g.n, per, src, u, b, out, FUSED_BLOCKS, coTiles);
+  dispatchFused(fusedSpec(layout, b !== null, relu), plan, [plan.rows, plan.cols], g.n, per, src, u, b, out, layout.bt, Math.ceil(n4 / layout.nt4));
   u.dispose();
   return out;
 }

@@ -256,14 +256,16 @@ fn main(${LINEAR_MAIN_ARGS}) {
 
 /**
  * WGSL: a fused Winograd kernel's parameters and bindings (conv2d-winograd-fused.ts and
- * conv2d-winograd-f2.ts): the input, U and the bias as vec4s of output channels, the output y.
+ * conv2d-winograd-f2.ts): the input, U as vec4s of output channels, the bias and the output y as
+ * vec4s too, or with `scalarOut` as single channels (a kernel whose threads store one channel).
  */
-export function fusedBindings(hasBias: boolean): string {
+export function fusedBindings(hasBias: boolean, scalarOut = false): string {
+  const out = scalarOut ? 'f32' : 'vec4<f32>';
   return `struct Params { h: i32, w: i32, k: i32, ho: i32, wo: i32, n4: i32, padTop: i32, padLeft: i32, rows: i32, cols: i32, blocks: i32, coTiles: i32, groups: i32 }
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var<storage, read> u: array<vec4<f32>>;
-${hasBias ? '@group(0) @binding(2) var<storage, read> b: array<vec4<f32>>;' : ''}
-@group(0) @binding(${hasBias ? 3 : 2}) var<storage, read_write> y: array<vec4<f32>>;
+${hasBias ? `@group(0) @binding(2) var<storage, read> b: array<${out}>;` : ''}
+@group(0) @binding(${hasBias ? 3 : 2}) var<storage, read_write> y: array<${out}>;
 @group(0) @binding(${hasBias ? 4 : 3}) var<uniform> params: Params;`;
 }
 

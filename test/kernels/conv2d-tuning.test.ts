@@ -10,7 +10,7 @@ import { backwardWeightGemm, conv2dGeometry, forwardGemm, type ConvGeometry } fr
 import { defaultConvFamily } from '../../src/kernels/conv2d-launch.js';
 import { choose, defaultMargin, fusedCandidates, ruleCandidate, runsPerSample, stillRunning } from '../../src/kernels/conv2d-tuning.js';
 import { applyConvTuning } from '../../src/kernels/conv2d-tuning-saved.js';
-import { fusedGroups, setFusedGroups } from '../../src/kernels/conv2d-winograd-fused.js';
+import { currentFusedLayout, fusedGroups, setFusedGroups } from '../../src/kernels/conv2d-winograd-fused.js';
 import { convKey } from '../../src/kernels/conv2d-tuned.js';
 import { convTile, setConvTile } from '../../src/kernels/conv2d-launch.js';
 import { formatGemmTile, parseGemmTile, tiledTileFor } from '../../src/kernels/conv2d-tiled.js';
@@ -257,7 +257,11 @@ describe('the fused kernel\'s channel groups', () => {
       const [t] = await dn.tuneConvs(() => forwardGemm(g, x, w, null, defaultConvFamily()).dispose(), { reps: 1, algorithms: ['direct', 'winograd-fused'] });
       expect(t.timed!.filter((c) => c.algorithm === 'winograd-fused').map((c) => c.groups)).toEqual([undefined, 4]);
       const fused = runtime().compiledKernels().filter((k) => k.startsWith('conv2d.winogradFused|'));
-      for (const cg of ['cg8', 'cg4']) expect(fused.some((k) => k.endsWith(cg)), `${cg} in ${fused}`).toBe(true);
+      // The kernel's key names its channel subtiles a workgroup: 4 of 8 channels at 8 groups, 2 at 4.
+      for (const groups of [8, 4]) {
+        const { nb4, sn } = currentFusedLayout(8, groups);
+        expect(fused.some((k) => k.includes(`nb${nb4}sn${sn}ck`)), `${groups} groups in ${fused}`).toBe(true);
+      }
     } finally {
       x.dispose();
       w.dispose();

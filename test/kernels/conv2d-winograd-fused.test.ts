@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import { backwardInputGemm, conv2d, conv2dGeometry, forwardGemm, type Conv2dOptions } from '../../src/kernels/conv2d.js';
 import { convAlgorithm, setConvAlgorithm } from '../../src/kernels/conv2d-winograd-run.js';
-import { fusedSliceDepth, setFusedGroups, setFusedSliceDepth, winogradFusedConv } from '../../src/kernels/conv2d-winograd-fused.js';
+import { currentFusedLayout, fusedSliceDepth, setFusedGroups, setFusedSliceDepth, setFusedTile, winogradFusedConv } from '../../src/kernels/conv2d-winograd-fused.js';
+import { DEFAULT_FUSED_TILE, fusedLayout, type FusedTile } from '../../src/kernels/conv2d-winograd-fused-layout.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { conv2dBackwardRef, conv2dForwardRef } from '../../src/reference/conv.js';
 import { expectClose, winogradTolerance, winogradWeightGradTolerance } from '../helpers/close.js';
@@ -32,14 +33,50 @@ const CASES = [
 const caseData = (cs: (typeof CASES)[number], seed: number) => winogradCaseData(cs as WinogradCase, seed);
 
 describe('conv2d by fused Winograd', () => {
-  it('takes the deepest slice whose V fits the workgroup memory', () => {
-    const limit = runtime().limits.maxComputeWorkgroupStorageSize;
-    const ck = fusedSliceDepth();
-    const bytes = (c: number) => 36 * 32 * (c % 2 === 0 ? c + 1 : c) * 4;
-    expect(bytes(ck)).toBeLessThanOrEqual(limit);
-    if (ck < 8) expect(bytes([8, 6, 4, 2, 1][[8, 6, 4, 2, 1].indexOf(ck) - 1])).toBeGreaterThan(limit);
+  it('takes the deepest slice that fits the workgroup memory, and refuses a depth that does not', () => {
+    const limits = runtime().limits;
+    const layout = currentFusedLayout(8);
+    const bytes = layout.shVec4s * 16;
+    expect(bytes).toBeLessThanOrEqual(limits.maxComputeWorkgroupStorageSize);
+    expect(layout.threads).toBeLessThanOrEqual(limits.maxComputeInvocationsPerWorkgroup);
+    expect(layout.threads, '36 groups of threads, one per ξ').toBe(36 * (layout.bt / layout.tb) * layout.sn);
+    const deeper = [8, 4, 2, 1][[8, 4, 2, 1].indexOf(layout.ck) - 1];
+    if (deeper) expect(() => fusedLayout(8, 8, DEFAULT_FUSED_TILE, deeper, limits)).toThrow(RangeError);
+    expect(fusedSliceDepth()).toBe(layout.ck);
     expect(() => setFusedSliceDepth(3)).toThrow(RangeError);
-    expect(fusedSliceDepth(), 'unchanged by the refused call').toBe(ck);
+    expect(fusedSliceDepth(), 'unchanged by the refused call').toBe(layout.ck);
+  });
+
+  it('fits any device: halves the blocks (then widens the thread tile) until threads and memory fit', () => {
+    // An H200's limits: the default tile as it is, 576 threads for 32 channels.
+    const h200 = { maxComputeWorkgroupStorageSize: 49152, maxComputeInvocationsPerWorkgroup: 1024 };
+    expect(fusedLayout(8, 8, DEFAULT_FUSED_TILE, null, h200)).toMatchObject({ bt: 16, tb: 4, nb4: 2, sn: 4, nt4: 8, ck: 8, threads: 576, passes: 2 });
+    // SwiftShader's 256 threads: 16 blocks -> 4 (144 threads).
+    expect(fusedLayout(8, 8, DEFAULT_FUSED_TILE, null, { maxComputeWorkgroupStorageSize: 32768, maxComputeInvocationsPerWorkgroup: 256 })).toMatchObject({ bt: 4, sn: 4, threads: 144 });
+    // 256 threads with 4-channel thread tiles: one block subtile is still 36 · 8 = 288, so the tile widens to 8 channels.
+    expect(fusedLayout(8, 8, { ...DEFAULT_FUSED_TILE, threadChannels: 4 }, null, { maxComputeWorkgroupStorageSize: 32768, maxComputeInvocationsPerWorkgroup: 256 })).toMatchObject({ bt: 4, nb4: 2, sn: 4, threads: 144 });
+    // WebGPU's minimum 16 KiB: M's hand-over of 16 blocks x 8 channels (18 KiB) does not fit, 8 blocks do.
+    const small = fusedLayout(8, 8, DEFAULT_FUSED_TILE, null, { maxComputeWorkgroupStorageSize: 16384, maxComputeInvocationsPerWorkgroup: 1024 });
+    expect(small).toMatchObject({ bt: 8, snp: 1, passes: 4 });
+    expect(small.shVec4s * 16).toBeLessThanOrEqual(16384);
+    // No more blocks a workgroup than the conv has: 2 blocks (2x2 images) -> 4, 9 -> 16 (the default), never below a thread's.
+    expect(fusedLayout(8, 8, DEFAULT_FUSED_TILE, null, h200, 2).bt).toBe(4);
+    expect(fusedLayout(8, 8, DEFAULT_FUSED_TILE, null, h200, 9).bt).toBe(16);
+    expect(fusedLayout(8, 8, { ...DEFAULT_FUSED_TILE, threadBlocks: 8 }, null, h200, 1).bt).toBe(8);
+    // M's hand-over in whole passes: room for 3 of 8 one-vec4 subtiles a pass, so 2 a pass, 4 passes.
+    expect(fusedLayout(8, 8, { ...DEFAULT_FUSED_TILE, threadBlocks: 8, threadChannels: 4 }, null, { maxComputeWorkgroupStorageSize: 32768, maxComputeInvocationsPerWorkgroup: 1024 })).toMatchObject({ bt: 16, nb4: 1, sn: 8, snp: 2, passes: 4 });
+    // Fewer output channels than a workgroup's: the tile narrows to them (12 channels: 8 + 4, one subtile partly past N).
+    expect(fusedLayout(3, 8, DEFAULT_FUSED_TILE, null, h200)).toMatchObject({ nb4: 2, sn: 2, nt4: 4 });
+    expect(fusedLayout(1, 8, DEFAULT_FUSED_TILE, null, h200)).toMatchObject({ nb4: 1, sn: 1, nt4: 1, threads: 144 });
+    // V's planes: xs4 ≡ bt/4 (mod 8), so two ξ a warp read sit side by side in the banks.
+    // (32 blocks at 16 channels a workgroup: 36 · 8 · 2 = 576 threads; at 32 channels 1152 would not fit.)
+    expect(fusedLayout(8, 8, { ...DEFAULT_FUSED_TILE, blocks: 32 }, null, h200).bt).toBe(16);
+    for (const bt of [8, 16, 32] as const) {
+      const l = fusedLayout(8, 4, { ...DEFAULT_FUSED_TILE, blocks: bt }, 4, h200);
+      expect(l.bt).toBe(bt);
+      expect(l.xs4 % 8, `bt ${bt}`).toBe((bt / 4) % 8);
+      expect(l.xs4).toBeGreaterThanOrEqual(4 * l.rs4);
+    }
   });
 
   for (const [k, cs] of CASES.entries()) {
@@ -82,6 +119,40 @@ describe('conv2d by fused Winograd', () => {
     }
     expectClose(`slice depth ${ck}`, await y.toArray(), conv2dForwardRef(d.x, d.w, null, d.opts).data, winogradTolerance(g.cin));
     for (const t of [x, w, y]) t.dispose();
+  });
+
+  // The tiles the probes time (setFusedTile), each on the two-channel-tile case (K 64, N 40): y
+  // with bias and the fused ReLU, and dx + bias. Thread tiles of 8 blocks (two vec4s of V) and of
+  // 4 or 16 channels, U staged in workgroup memory or read through the caches, workgroups of 4 to
+  // 32 blocks, and 16-channel slices (with 8 blocks, where lavapipe's 32 KiB hold them).
+  const TILES: [FusedTile, number | null][] = [
+    [{ blocks: 32, threadBlocks: 8, threadChannels: 4, sharedU: true }, null],
+    [{ blocks: 8, threadBlocks: 4, threadChannels: 16, sharedU: false }, 16],
+    [{ blocks: 4, threadBlocks: 4, threadChannels: 8, sharedU: true }, 2],
+    [{ blocks: 16, threadBlocks: 8, threadChannels: 16, sharedU: true }, null],
+  ];
+  it.each(TILES)('tile %o, slices of %s: y (bias, ReLU) and dx + bias match CPU', async (tile, depth) => {
+    const d = caseData(CASES[4], 9400);
+    const g = conv2dGeometry(d.xShape, d.wShape, d.opts);
+    const [x, w, b, bIn, dy] = [fromNd(d.x.data, d.xShape), fromNd(d.w.data, d.wShape), fromNd(d.b.data, [g.cout]), fromNd(d.bIn.data, [g.cin]), fromNd(d.dy.data, d.yShape)];
+    setFusedTile(tile);
+    let y: dn.Tensor, dx: dn.Tensor;
+    try {
+      if (depth !== null) setFusedSliceDepth(depth);
+      const layout = currentFusedLayout(g.cout / 4);
+      expect(layout.ck).toBe(depth ?? fusedSliceDepth());
+      expect(layout.sharedU).toBe(tile.sharedU);
+      y = forwardGemm(g, x, w, b, undefined, 'winograd-fused', true);
+      dx = backwardInputGemm(g, dy, w, bIn, undefined, 'winograd-fused');
+    } finally {
+      setFusedSliceDepth(null);
+      setFusedTile(null);
+    }
+    const yRef = conv2dForwardRef(d.x, d.w, d.b, d.opts).data.map((v) => Math.max(v, 0));
+    expectClose('y', await y.toArray(), yRef, winogradTolerance(g.cin));
+    const dxRef = conv2dBackwardRef(d.x, d.w, d.dy, d.opts).dx.data.map((v, i) => v + d.bIn.data[i % g.cin]);
+    expectClose('dx + bias', await dx.toArray(), dxRef, winogradTolerance(g.cout));
+    for (const t of [x, w, b, bIn, dy, y, dx]) t.dispose();
   });
 
   // 40 output channels in workgroups of at most 4 channel vec4s: three channel tiles (4, 4, 2).

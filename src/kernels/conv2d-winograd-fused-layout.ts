@@ -1,0 +1,114 @@
+// The geometry of the fused Winograd kernel (conv2d-winograd-fused.ts): how many blocks and
+// output channels a workgroup owns, each thread's register tile, the input channels a slice, and
+// where V, U and the hand-over of M sit in workgroup memory. Kept apart from the kernel so that
+// the fitting rules (workgroup memory, threads a workgroup) can be read and tested on their own.
+
+/** Transform positions ξ of F(4x4, 3x3): the kernel's threads come in 36 groups, one per ξ. */
+const XI = 36;
+
+/** What a benchmark or a test may choose of the kernel's tiling (setFusedTile). */
+export interface FusedTile {
+  /** 4x4 blocks a workgroup owns. */
+  blocks: 4 | 8 | 16 | 32;
+  /** Blocks in a thread's register tile. */
+  threadBlocks: 4 | 8;
+  /** Output channels in a thread's register tile. */
+  threadChannels: 4 | 8 | 16;
+  /** Whether each slice of U is staged in workgroup memory; else each thread reads its own through the caches. */
+  sharedU: boolean;
+}
+
+/**
+ * The default, a first guess not yet timed on a GPU: 16 blocks, 4 blocks × 8 channels a thread
+ * (32 accumulators), U through the caches. With 32 output channels a workgroup that is
+ * 36 · 4 · 4 = 576 threads.
+ */
+export const DEFAULT_FUSED_TILE: FusedTile = { blocks: 16, threadBlocks: 4, threadChannels: 8, sharedU: false };
+
+/** Input channels a slice, deepest first; 16 only when forced (setFusedSliceDepth). */
+export const FUSED_SLICE_DEPTHS = [16, 8, 4, 2, 1] as const;
+const DEFAULT_MAX_DEPTH = 8;
+
+export interface FusedLayout {
+  /** Blocks a workgroup (bt), a thread (tb); channel vec4s a thread (nb4); channel subtiles a workgroup (sn); channel vec4s a workgroup (nt4 = sn · nb4). */
+  bt: number;
+  tb: number;
+  nb4: number;
+  sn: number;
+  nt4: number;
+  /** Input channels a slice. */
+  ck: number;
+  sharedU: boolean;
+  threads: number;
+  /**
+   * V's slice in workgroup memory, in vec4s: (ξ, c, block) at ξ·xs4 + c·rs4 + block / 4. A row of
+   * blocks is padded by a vec4 (rs4 = bt/4 + 1) so that the staging writes of 8 neighbouring
+   * channels land in distinct banks; a ξ's plane is padded so that xs4 ≡ bt/4 (mod 8): the
+   * GEMM's reads of two ξ by one warp then fall side by side in the banks, not on each other.
+   */
+  rs4: number;
+  xs4: number;
+  /** U's slice, when staged: after V, (ξ, c, channel vec4) at 36·xs4 + ξ·us4 + c·nt4 + q. */
+  us4: number;
+  /** Channel subtiles whose M one hand-over pass takes (36 · bt · snp · nb4 vec4s; snp divides sn), and the passes. */
+  snp: number;
+  passes: number;
+  /** The workgroup array's size in vec4s: the larger of the slice's staging and a pass of M. */
+  shVec4s: number;
+}
+
+interface Limits {
+  maxComputeWorkgroupStorageSize: number;
+  maxComputeInvocationsPerWorkgroup: number;
+}
+
+function sliceVec4s(bt: number, ck: number, nt4: number, sharedU: boolean) {
+  const rs4 = bt / 4 + 1;
+  const plain = ck * rs4;
+  const xs4 = plain + ((((bt / 4 - plain) % 8) + 8) % 8);
+  const us4 = ck * nt4 + 1;
+  return { rs4, xs4, us4, vec4s: XI * xs4 + (sharedU ? XI * us4 : 0) };
+}
+
+/**
+ * The layout for a conv of n4 output channel vec4s, at most `groups` of them a workgroup, over
+ * `blocks` 4x4 blocks in all (a sample chunk's): the tile's blocks are halved (down to a thread's) until the threads and the workgroup memory fit
+ * the device; the slice is `depth` deep where given (RangeError where it cannot fit), else the
+ * deepest of 8, 4, 2 and 1 that fits.
+ */
+export function fusedLayout(n4: number, groups: number, tile: FusedTile, depth: number | null, limits: Limits, blocks = Infinity): FusedLayout {
+  const tb = tile.threadBlocks;
+  const want4 = Math.min(groups, n4);
+  let nb4 = Math.min(tile.threadChannels / 4, want4);
+  let sn = Math.ceil(want4 / nb4);
+  // No more blocks a workgroup than the conv has (rounded up to a power of 2): at 2x2 images a
+  // 16-block workgroup would multiply 15 blocks of zeros.
+  let bt = Math.max(Math.min(tile.blocks, 2 ** Math.ceil(Math.log2(Math.max(blocks, 1)))), tb);
+  const floats = limits.maxComputeWorkgroupStorageSize / 16;
+  for (;;) {
+    const threads = XI * (bt / tb) * sn;
+    if (threads > limits.maxComputeInvocationsPerWorkgroup) {
+      if (bt > tb) bt /= 2;
+      else if (nb4 < 4 && sn > 1) {
+        nb4 *= 2;
+        sn = Math.ceil(want4 / nb4);
+      } else throw new RangeError(`the fused Winograd kernel needs ${threads} threads a workgroup; this device allows ${limits.maxComputeInvocationsPerWorkgroup}`);
+      continue;
+    }
+    const nt4 = sn * nb4;
+    const depths = depth !== null ? [depth] : FUSED_SLICE_DEPTHS.filter((d) => d <= DEFAULT_MAX_DEPTH);
+    const ck = depths.find((d) => sliceVec4s(bt, d, nt4, tile.sharedU).vec4s <= floats);
+    // Whole passes: snp divides sn, so that no pass reads subtiles that nobody wrote.
+    const fit = Math.min(sn, Math.floor(floats / (XI * bt * nb4)));
+    const snp = Array.from({ length: Math.max(fit, 0) }, (_, i) => fit - i).find((d) => sn % d === 0) ?? 0;
+    if (ck === undefined || snp < 1) {
+      if (bt > tb) {
+        bt /= 2;
+        continue;
+      }
+      throw new RangeError(`the fused Winograd kernel's ${depth ?? 1}-channel slices do not fit this device's ${limits.maxComputeWorkgroupStorageSize} bytes of workgroup memory`);
+    }
+    const s = sliceVec4s(bt, ck, nt4, tile.sharedU);
+    return { bt, tb, nb4, sn, nt4, ck, sharedU: tile.sharedU, threads, rs4: s.rs4, xs4: s.xs4, us4: s.us4, snp, passes: sn / snp, shVec4s: Math.max(s.vec4s, XI * bt * snp * nb4) };
+  }
+}
