@@ -110,28 +110,34 @@ const f2 = (ck: number, prefetch: boolean): Variant => ({
 });
 const f2s = (depths: number[]): Variant[] => depths.flatMap((ck) => [f2(ck, false), f2(ck, true)]);
 
-/** The fused F(4x4) kernel at a tile (blocks, thread tile blocks x channels, U staged or cached), channel vec4s a workgroup, slice depth. */
-const fused = ([blocks, threadBlocks, threadChannels]: [FusedTile['blocks'], FusedTile['threadBlocks'], FusedTile['threadChannels']], sharedU: boolean, groups: 4 | 8 = 8, ck: number | null = null): Variant => ({
-  label: `winograd-fused ${blocks}b ${threadBlocks}x${threadChannels}${sharedU ? ' U shared' : ''}${groups === 8 ? '' : ` G=${groups}`}${ck ? ` CK=${ck}` : ''}`,
+/** The fused F(4x4) kernel at a tile (blocks, thread tile blocks x channels), U staged or cached, split staging, channel vec4s a workgroup, slice depth. */
+const fused = ([blocks, threadBlocks, threadChannels]: [FusedTile['blocks'], FusedTile['threadBlocks'], FusedTile['threadChannels']], o: { sharedU?: boolean; split?: boolean; groups?: 4 | 8; ck?: number } = {}): Variant => ({
+  label: `winograd-fused ${blocks}b ${threadBlocks}x${threadChannels}${o.sharedU ? ' U shared' : ''}${o.split ? ' split' : ''}${o.groups ? ` G=${o.groups}` : ''}${o.ck ? ` CK=${o.ck}` : ''}`,
   algorithm: 'winograd-fused',
   set: () => {
-    setFusedTile({ blocks, threadBlocks, threadChannels, sharedU });
-    setFusedGroups(groups);
-    setFusedSliceDepth(ck);
+    setFusedTile({ blocks, threadBlocks, threadChannels, sharedU: o.sharedU ?? false, splitStaging: o.split ?? false });
+    setFusedGroups(o.groups ?? null);
+    setFusedSliceDepth(o.ck ?? null);
   },
 });
-/** The fused kernel's tiles worth a GPU's clock: the default, U staged, bigger thread tiles, fewer threads a workgroup, deeper slices. */
+/**
+ * The fused kernel's tiles worth a GPU's clock: the default, U staged, bigger thread tiles, fewer
+ * threads a workgroup, deeper slices, each staging.
+ */
 const FUSED: Variant[] = [
-  fused([16, 4, 8], false),
-  fused([16, 4, 8], true),
-  fused([32, 8, 8], false),
-  fused([32, 8, 8], true),
-  fused([16, 4, 16], false),
-  fused([16, 8, 16], true),
-  fused([8, 4, 8], false),
-  fused([8, 4, 8], false, 8, 16),
-  fused([16, 4, 8], false, 4),
-  fused([32, 8, 8], true, 4),
+  fused([16, 4, 8]),
+  fused([16, 4, 8], { split: true }),
+  fused([16, 4, 8], { sharedU: true }),
+  fused([32, 8, 8]),
+  fused([32, 8, 8], { split: true }),
+  fused([32, 8, 8], { sharedU: true, split: true }),
+  fused([16, 4, 16]),
+  fused([16, 4, 16], { split: true }),
+  fused([16, 8, 16], { sharedU: true }),
+  fused([8, 4, 8], { split: true }),
+  fused([8, 4, 8], { ck: 16 }),
+  fused([16, 4, 8], { groups: 4, split: true }),
+  fused([32, 8, 8], { groups: 4, sharedU: true }),
 ];
 
 const PLAN: [Conv, Variant[]][] = [
@@ -139,7 +145,7 @@ const PLAN: [Conv, Variant[]][] = [
   [{ name: 'unet-conv0', x: [16, 256, 256, 3], cout: 32 }, [{ label: 'rule', algorithm: 'auto' }, { label: 'direct', algorithm: 'direct' }, ...[2, 4, 8].map(rowPatch), { label: 'channel-lanes', algorithm: 'channel-lanes' }]],
   [{ name: 'unet-l1', x: [16, 256, 256, 32], cout: 32 }, [{ label: 'rule', algorithm: 'auto' }, ...FUSED, ...f2s([4])]],
   [{ name: 'unet-l2', x: [16, 128, 128, 64], cout: 64 }, [{ label: 'rule', algorithm: 'auto' }, ...FUSED, ...f2s([4])]],
-  [{ name: 'vgg-conv1_2', x: [32, 256, 256, 64], cout: 64 }, [{ label: 'rule', algorithm: 'auto' }, fused([16, 4, 8], false), fused([32, 8, 8], true), fused([16, 8, 16], true)]],
+  [{ name: 'vgg-conv1_2', x: [32, 256, 256, 64], cout: 64 }, [{ label: 'rule', algorithm: 'auto' }, fused([16, 4, 8]), fused([16, 4, 8], { split: true }), fused([32, 8, 8], { split: true }), fused([16, 8, 16], { sharedU: true })]],
 ];
 
 const report = await dn.init();

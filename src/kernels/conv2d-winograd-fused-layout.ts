@@ -16,6 +16,13 @@ export interface FusedTile {
   threadChannels: 4 | 8 | 16;
   /** Whether each slice of U is staged in workgroup memory; else each thread reads its own through the caches. */
   sharedU: boolean;
+  /**
+   * Whether V's staging is split in two rounds (Bᵀ d by (block, channel, column), then · B by
+   * (block, channel, row), through workgroup memory), the next slice's reads in flight during
+   * the second round and the GEMM; else a thread per (block, channel) reads and transforms the
+   * whole 6x6 patch, the slice's reads waited for at once.
+   */
+  splitStaging?: boolean;
 }
 
 /**
@@ -39,6 +46,7 @@ export interface FusedLayout {
   /** Input channels a slice. */
   ck: number;
   sharedU: boolean;
+  splitStaging: boolean;
   threads: number;
   /**
    * V's slice in workgroup memory, in vec4s: (ξ, c, block) at ξ·xs4 + c·rs4 + block / 4. A row of
@@ -50,6 +58,8 @@ export interface FusedLayout {
   xs4: number;
   /** U's slice, when staged: after V, (ξ, c, channel vec4) at 36·xs4 + ξ·us4 + c·nt4 + q. */
   us4: number;
+  /** The split staging's Bᵀ d, after V and U, in floats from es4·4: (column q, row i, pair) at (6q + i)·bt·ck + pair. */
+  es4: number;
   /** Channel subtiles whose M one hand-over pass takes (36 · bt · snp · nb4 vec4s; snp divides sn), and the passes. */
   snp: number;
   passes: number;
@@ -62,12 +72,13 @@ interface Limits {
   maxComputeInvocationsPerWorkgroup: number;
 }
 
-function sliceVec4s(bt: number, ck: number, nt4: number, sharedU: boolean) {
+function sliceVec4s(bt: number, ck: number, nt4: number, sharedU: boolean, split: boolean) {
   const rs4 = bt / 4 + 1;
   const plain = ck * rs4;
   const xs4 = plain + ((((bt / 4 - plain) % 8) + 8) % 8);
   const us4 = ck * nt4 + 1;
-  return { rs4, xs4, us4, vec4s: XI * xs4 + (sharedU ? XI * us4 : 0) };
+  const es4 = XI * xs4 + (sharedU ? XI * us4 : 0);
+  return { rs4, xs4, us4, es4, vec4s: es4 + (split ? (XI * bt * ck) / 4 : 0) };
 }
 
 /**
@@ -97,7 +108,8 @@ export function fusedLayout(n4: number, groups: number, tile: FusedTile, depth: 
     }
     const nt4 = sn * nb4;
     const depths = depth !== null ? [depth] : FUSED_SLICE_DEPTHS.filter((d) => d <= DEFAULT_MAX_DEPTH);
-    const ck = depths.find((d) => sliceVec4s(bt, d, nt4, tile.sharedU).vec4s <= floats);
+    const split = tile.splitStaging ?? false;
+    const ck = depths.find((d) => sliceVec4s(bt, d, nt4, tile.sharedU, split).vec4s <= floats);
     // Whole passes: snp divides sn, so that no pass reads subtiles that nobody wrote.
     const fit = Math.min(sn, Math.floor(floats / (XI * bt * nb4)));
     const snp = Array.from({ length: Math.max(fit, 0) }, (_, i) => fit - i).find((d) => sn % d === 0) ?? 0;
@@ -108,7 +120,7 @@ export function fusedLayout(n4: number, groups: number, tile: FusedTile, depth: 
       }
       throw new RangeError(`the fused Winograd kernel's ${depth ?? 1}-channel slices do not fit this device's ${limits.maxComputeWorkgroupStorageSize} bytes of workgroup memory`);
     }
-    const s = sliceVec4s(bt, ck, nt4, tile.sharedU);
-    return { bt, tb, nb4, sn, nt4, ck, sharedU: tile.sharedU, threads, rs4: s.rs4, xs4: s.xs4, us4: s.us4, snp, passes: sn / snp, shVec4s: Math.max(s.vec4s, XI * bt * snp * nb4) };
+    const s = sliceVec4s(bt, ck, nt4, tile.sharedU, split);
+    return { bt, tb, nb4, sn, nt4, ck, sharedU: tile.sharedU, splitStaging: split, threads, rs4: s.rs4, xs4: s.xs4, us4: s.us4, es4: s.es4, snp, passes: sn / snp, shVec4s: Math.max(s.vec4s, XI * bt * snp * nb4) };
   }
 }

@@ -6,9 +6,9 @@
 //
 // A workgroup owns bt consecutive 4x4 blocks and nt4 vec4s of output channels, and walks the
 // input channels ck at a time (the geometry: conv2d-winograd-fused-layout.ts):
-//   1. stage: each (block, channel) pair of the slice is one thread's turn: it reads the block's
-//      6x6 patch (neighbouring threads read neighbouring channels of a pixel) and writes the 36
-//      values of Bᵀ d B to V's slice in workgroup memory, blocks contiguous;
+//   1. stage: the slice's 6x6 patches, transformed (Bᵀ d B), into V's slice in workgroup memory,
+//      blocks contiguous: a thread per (block, channel) or, split, in two rounds spread over all
+//      threads with the next slice's reads in flight (conv2d-winograd-fused-staging.ts);
 //   2. GEMM: the threads come in 36 groups, one per ξ, and each holds a register tile of tb
 //      blocks × nb4 vec4s of channels of its ξ, like a GEMM's: per input channel it reads tb/4
 //      vec4s of V and nb4 of U for tb · nb4 vec4 multiply-adds (4 + 8 floats for 32 at the
@@ -32,7 +32,8 @@ import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { emptyTensor, type Tensor } from '../graph/tensor.js';
 import type { ConvGeometry } from './conv2d.js';
 import { rep, XYZW } from './conv2d-gemm-common.js';
-import { bindableSamples, combination, dispatchFused, fusedBindings, outputBlock, patchOrigin, transformWeights, winogradPlan, WINO_A, WINO_BT, WINO_M, WINO_XI } from './conv2d-winograd.js';
+import { bindableSamples, dispatchFused, fusedBindings, outputBlock, transformWeights, winogradPlan, WINO_A, WINO_XI } from './conv2d-winograd.js';
+import { splitSetup, stageSplit, stageWhole } from './conv2d-winograd-fused-staging.js';
 import { DEFAULT_FUSED_TILE, FUSED_SLICE_DEPTHS, fusedLayout, type FusedLayout, type FusedTile } from './conv2d-winograd-fused-layout.js';
 import type { ConvFamily } from './conv2d-gemm.js';
 import { tunedConv } from './conv2d-tuned.js';
@@ -109,39 +110,6 @@ export function setFusedSliceDepth(ck: number | null): void {
 /** Whether the fused kernel can run a Winograd conv: output channels in whole vec4s. */
 export const fusedFits = (n: number): boolean => n % 4 === 0;
 
-/**
- * Staging pair p of the slice: channel c of block tb, its 6x6 patch transformed into V's slice
- * (zeros past the last block and past K: the GEMM stops at the slice's channels, and the blocks
- * past the last are never stored).
- */
-function stageV(L: FusedLayout): string {
-  return `${patchOrigin(L.ck, WINO_M)}
-      let vRow = c * ${L.rs4} + tb / 4;
-      let lane = tb % 4;
-      ${rep(WINO_A, (q) => patchColumn(q), '\n      ')}
-      ${rep(WINO_A, (i) => rep(WINO_A, (j) => `sh[${(i * WINO_A + j) * L.xs4} + vRow][lane] = ${combination(WINO_BT[j], WINO_BT.map((_, q) => `e${i}_${q}`))};`, '\n      '), '\n      ')}`;
-}
-
-/** Column q of the patch, d{r}_q, and its Bᵀ d column e{i}_q (the loads die as soon as they are combined). */
-function patchColumn(q: number): string {
-  return `${rep(WINO_A, (r) => `var d${r}_${q} = 0.0;
-      if (inH${r} && inW${q}) { d${r}_${q} = src[(base + (h0 + ${r}) * params.w + w0 + ${q}) * params.k + ci]; }`, '\n      ')}
-      ${rep(WINO_A, (i) => `let e${i}_${q} = ${combination(WINO_BT[i], WINO_BT.map((_, r) => `d${r}_${q}`))};`, '\n      ')}`;
-}
-
-/** U's slice into workgroup memory: (ξ, c, channel vec4), zeros past K; channels past N repeat the last (never stored). */
-function stageU(L: FusedLayout): string {
-  const per = L.ck * L.nt4;
-  return `for (var e = l; e < ${WINO_XI * per}; e += ${L.threads}) {
-      let q = e % ${L.nt4};
-      let c = (e / ${L.nt4}) % ${L.ck};
-      let x = e / ${per};
-      var val = vec4<f32>(0.0);
-      if (ci0 + c < params.k) { val = u[(x * params.k + ci0 + c) * params.n4 + min(co4 + q, params.n4 - 1)]; }
-      sh[${WINO_XI * L.xs4} + x * ${L.us4} + c * ${L.nt4} + q] = val;
-    }`;
-}
-
 /** The GEMM of one staged slice: per channel, the thread's tb blocks (a·) and nb4 channel vec4s (b·) of its ξ. */
 function multiplySlice(L: FusedLayout): string {
   const loadsU = L.sharedU
@@ -194,7 +162,7 @@ function fusedSpec(L: FusedLayout, hasBias: boolean, relu: boolean): KernelSpec 
   const sb = L.bt / L.tb;
   return {
     name: 'conv2d.winogradFused',
-    key: `bt${L.bt}tb${L.tb}nb${L.nb4}sn${L.sn}ck${L.ck}p${L.snp}${L.sharedU ? 'su' : ''}${hasBias ? 'b' : ''}${relu ? 'relu' : ''}`,
+    key: `bt${L.bt}tb${L.tb}nb${L.nb4}sn${L.sn}ck${L.ck}p${L.snp}${L.sharedU ? 'su' : ''}${L.splitStaging ? 'split' : ''}${hasBias ? 'b' : ''}${relu ? 'relu' : ''}`,
     inputs: hasBias ? 3 : 2,
     outputs: 1,
     wgsl: () => /* wgsl */ `
@@ -215,11 +183,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let vAt = xi * ${L.xs4} + sbi * ${L.tb / 4};
   ${L.sharedU ? `let uAt = ${WINO_XI * L.xs4} + xi * ${L.us4} + sni * ${L.nb4};` : rep(L.nb4, (v) => `let cq${v} = min(co4 + sni * ${L.nb4} + ${v}, params.n4 - 1);`)}
   ${rep(L.tb * L.nb4, (i) => `var acc${Math.floor(i / L.nb4)}_${i % L.nb4} = vec4<f32>(0.0);`)}
+  ${L.splitStaging ? splitSetup(L) : ''}
   for (var ci0 = 0; ci0 < params.k; ci0 += ${L.ck}) {
-    for (var p = l; p < ${L.bt * L.ck}; p += ${L.threads}) {
-      ${stageV(L)}
-    }
-    ${L.sharedU ? stageU(L) : ''}
+    ${L.splitStaging ? stageSplit(L) : stageWhole(L)}
     workgroupBarrier();
     ${multiplySlice(L)}
     workgroupBarrier();

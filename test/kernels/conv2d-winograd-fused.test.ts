@@ -130,6 +130,11 @@ describe('conv2d by fused Winograd', () => {
     [{ blocks: 8, threadBlocks: 4, threadChannels: 16, sharedU: false }, 16],
     [{ blocks: 4, threadBlocks: 4, threadChannels: 8, sharedU: true }, 2],
     [{ blocks: 16, threadBlocks: 8, threadChannels: 16, sharedU: true }, null],
+    // Split staging: two column items a thread (16 blocks x 8 channels x 6 columns over 576
+    // threads), one with U staged too and slices of 2, one with 8 blocks and 16-channel slices.
+    [{ ...DEFAULT_FUSED_TILE, splitStaging: true }, null],
+    [{ blocks: 32, threadBlocks: 8, threadChannels: 8, sharedU: true, splitStaging: true }, 2],
+    [{ blocks: 8, threadBlocks: 4, threadChannels: 8, sharedU: false, splitStaging: true }, 16],
   ];
   it.each(TILES)('tile %o, slices of %s: y (bias, ReLU) and dx + bias match CPU', async (tile, depth) => {
     const d = caseData(CASES[4], 9400);
@@ -142,6 +147,7 @@ describe('conv2d by fused Winograd', () => {
       const layout = currentFusedLayout(g.cout / 4);
       expect(layout.ck).toBe(depth ?? fusedSliceDepth());
       expect(layout.sharedU).toBe(tile.sharedU);
+      expect(layout.splitStaging).toBe(tile.splitStaging ?? false);
       y = forwardGemm(g, x, w, b, undefined, 'winograd-fused', true);
       dx = backwardInputGemm(g, dy, w, bIn, undefined, 'winograd-fused');
     } finally {
