@@ -19,7 +19,7 @@ import { writeFileSync } from 'node:fs';
 import * as dn from '../../src/index.js';
 import { setRowPatchPixels } from '../../src/kernels/conv2d-row-patch.js';
 import { setWinograd2Prefetch, setWinograd2SliceDepth } from '../../src/kernels/conv2d-winograd-f2.js';
-import { setFusedGroups, setFusedSliceDepth, setFusedTile } from '../../src/kernels/conv2d-winograd-fused.js';
+import { currentFusedLayout, setFusedGroups, setFusedSliceDepth, setFusedTile } from '../../src/kernels/conv2d-winograd-fused.js';
 import type { FusedTile } from '../../src/kernels/conv2d-winograd-fused-layout.js';
 import type { ConvAlgorithm } from '../../src/kernels/conv2d-winograd-run.js';
 import { conv2dForward } from '../../src/kernels/conv2d.js';
@@ -39,11 +39,14 @@ interface Variant {
   label: string;
   algorithm: ConvAlgorithm | 'auto';
   set?: () => void;
+  /** What the knobs became on this device for this conv (a tile fitted to its limits), after set. */
+  detail?: (conv: Conv, blocks: number) => string;
 }
 
 interface Timed {
   conv: string;
   variant: string;
+  detail?: string;
   medianMs: number;
   minMs: number;
   maxMs: number;
@@ -65,6 +68,7 @@ async function time(conv: Conv, v: Variant): Promise<Timed> {
   const wt = dn.tensor(filled(9 * cin * conv.cout, 2), [3, 3, cin, conv.cout]);
   dn.setConvAlgorithm(v.algorithm);
   v.set?.();
+  const detail = v.detail?.(conv, n * Math.ceil(h / 4) * Math.ceil(w / 4));
   // The raw forward with no bias, as the benchmark's conv cases run it (bench/cases/conv2d.ts).
   const run = () => conv2dForward(x, wt, null, { stride: 1, padding: 'same' });
   try {
@@ -86,7 +90,7 @@ async function time(conv: Conv, v: Variant): Promise<Timed> {
     const p = await dn.profile(() => run().dispose());
     const kernels = (p?.kernels ?? []).map((k) => ({ name: k.name, ms: k.ms }));
     const ms = timing.medianMs;
-    return { conv: conv.name, variant: v.label, medianMs: ms, minMs: timing.minMs, maxMs: timing.maxMs, gflops: (2 * n * h * w * 9 * cin * conv.cout) / (ms * 1e6), relDiff, kernels };
+    return { conv: conv.name, variant: v.label, detail, medianMs: ms, minMs: timing.minMs, maxMs: timing.maxMs, gflops: (2 * n * h * w * 9 * cin * conv.cout) / (ms * 1e6), relDiff, kernels };
   } finally {
     dn.setConvAlgorithm('auto');
     setRowPatchPixels(null);
@@ -119,6 +123,10 @@ const fused = ([blocks, threadBlocks, threadChannels]: [FusedTile['blocks'], Fus
     setFusedGroups(o.groups ?? null);
     setFusedSliceDepth(o.ck ?? null);
   },
+  detail: (conv, blocks) => {
+    const L = currentFusedLayout(conv.cout / 4, o.groups ?? 8, blocks);
+    return `${L.bt} blocks, ${L.tb}x${L.nb4 * 4} a thread, ${L.threads} threads, CK=${L.ck}, ${L.passes} passes`;
+  },
 });
 /**
  * The fused kernel's tiles worth a GPU's clock: the default, U staged, bigger thread tiles, fewer
@@ -133,6 +141,8 @@ const FUSED: Variant[] = [
   fused([32, 8, 8], { sharedU: true, split: true }),
   fused([16, 4, 16]),
   fused([16, 4, 16], { split: true }),
+  fused([16, 8, 16]),
+  fused([16, 8, 16], { split: true }),
   fused([16, 8, 16], { sharedU: true }),
   fused([8, 4, 8], { split: true }),
   fused([8, 4, 8], { ck: 16 }),
@@ -156,7 +166,7 @@ for (const [conv, variants] of PLAN) {
     try {
       const r = await time(conv, v);
       results.push(r);
-      console.log(`${conv.name.padEnd(12)} ${v.label.padEnd(36)} ${r.medianMs.toFixed(3)} ms [${r.minMs.toFixed(3)}-${r.maxMs.toFixed(3)}] ${r.gflops.toFixed(0)} GFLOP/s  diff ${r.relDiff.toExponential(1)}  ${r.kernels.map((k) => `${k.name} ${k.ms.toFixed(3)}`).join(', ')}`);
+      console.log(`${conv.name.padEnd(12)} ${v.label.padEnd(36)}${r.detail ? ` (${r.detail})` : ''} ${r.medianMs.toFixed(3)} ms [${r.minMs.toFixed(3)}-${r.maxMs.toFixed(3)}] ${r.gflops.toFixed(0)} GFLOP/s  diff ${r.relDiff.toExponential(1)}  ${r.kernels.map((k) => `${k.name} ${k.ms.toFixed(3)}`).join(', ')}`);
     } catch (e) {
       console.log(`${conv.name.padEnd(12)} ${v.label.padEnd(36)} failed: ${(e as Error).message}`);
     }

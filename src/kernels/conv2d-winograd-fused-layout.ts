@@ -60,8 +60,12 @@ export interface FusedLayout {
   us4: number;
   /** The split staging's Bᵀ d, after V and U, in floats from es4·4: (column q, row i, pair) at (6q + i)·bt·ck + pair. */
   es4: number;
-  /** Channel subtiles whose M one hand-over pass takes (36 · bt · snp · nb4 vec4s; snp divides sn), and the passes. */
-  snp: number;
+  /**
+   * Channel vec4s of the workgroup's whose M one hand-over pass takes (36 · bt · pw4 vec4s of
+   * workgroup memory; pw4 divides nt4, and may split a thread's tile between passes), and the
+   * passes, nt4 / pw4.
+   */
+  pw4: number;
   passes: number;
   /** The workgroup array's size in vec4s: the larger of the slice's staging and a pass of M. */
   shVec4s: number;
@@ -110,10 +114,10 @@ export function fusedLayout(n4: number, groups: number, tile: FusedTile, depth: 
     const depths = depth !== null ? [depth] : FUSED_SLICE_DEPTHS.filter((d) => d <= DEFAULT_MAX_DEPTH);
     const split = tile.splitStaging ?? false;
     const ck = depths.find((d) => sliceVec4s(bt, d, nt4, tile.sharedU, split).vec4s <= floats);
-    // Whole passes: snp divides sn, so that no pass reads subtiles that nobody wrote.
-    const fit = Math.min(sn, Math.floor(floats / (XI * bt * nb4)));
-    const snp = Array.from({ length: Math.max(fit, 0) }, (_, i) => fit - i).find((d) => sn % d === 0) ?? 0;
-    if (ck === undefined || snp < 1) {
+    // Whole passes: pw4 divides nt4, so that no pass reads channels that nobody wrote.
+    const fit = Math.min(nt4, Math.floor(floats / (XI * bt)));
+    const pw4 = Array.from({ length: Math.max(fit, 0) }, (_, i) => fit - i).find((d) => nt4 % d === 0) ?? 0;
+    if (ck === undefined || pw4 < 1) {
       if (bt > tb) {
         bt /= 2;
         continue;
@@ -121,6 +125,6 @@ export function fusedLayout(n4: number, groups: number, tile: FusedTile, depth: 
       throw new RangeError(`the fused Winograd kernel's ${depth ?? 1}-channel slices do not fit this device's ${limits.maxComputeWorkgroupStorageSize} bytes of workgroup memory`);
     }
     const s = sliceVec4s(bt, ck, nt4, tile.sharedU, split);
-    return { bt, tb, nb4, sn, nt4, ck, sharedU: tile.sharedU, splitStaging: split, threads, rs4: s.rs4, xs4: s.xs4, us4: s.us4, es4: s.es4, snp, passes: sn / snp, shVec4s: Math.max(s.vec4s, XI * bt * snp * nb4) };
+    return { bt, tb, nb4, sn, nt4, ck, sharedU: tile.sharedU, splitStaging: split, threads, rs4: s.rs4, xs4: s.xs4, us4: s.us4, es4: s.es4, pw4, passes: nt4 / pw4, shVec4s: Math.max(s.vec4s, XI * bt * pw4) };
   }
 }

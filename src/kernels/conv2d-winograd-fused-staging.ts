@@ -56,7 +56,7 @@ function stageU(L: FusedLayout): string {
 }
 
 /** Column items a thread of the split staging holds: item a = l + k·threads, k below this. */
-const columnItems = (L: FusedLayout): number => Math.ceil((WINO_A * L.bt * L.ck) / L.threads);
+export const columnItems = (L: FusedLayout): number => Math.ceil((WINO_A * L.bt * L.ck) / L.threads);
 
 /**
  * WGSL before the slice loop: each of the thread's column items k, s{k}a = (block · 6 + q) · ck + c

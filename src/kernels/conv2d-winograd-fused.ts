@@ -128,21 +128,19 @@ function multiplySlice(L: FusedLayout): string {
 }
 
 /**
- * M handed over, snp channel subtiles a pass: the threads of those subtiles write their tiles to
- * sh[(ξ·bt + block)·pw4 + vec4], then a thread per (block, channel) of the pass reads its 36
- * values and stores Aᵀ M A (+ bias, ReLU). The passes cover the subtiles exactly (snp divides
- * sn); channels past N and blocks past the last are skipped.
+ * M handed over, pw4 of the workgroup's channel vec4s a pass: each thread writes the accumulators
+ * of its tile whose channels fall in the pass to sh[(ξ·bt + block)·pw4 + vec4], then a thread per
+ * (block, channel) of the pass reads its 36 values and stores Aᵀ M A (+ bias, ReLU). The passes
+ * cover the workgroup's channels exactly (pw4 divides nt4); channels past N and blocks past the
+ * last are skipped.
  */
 function handOver(L: FusedLayout, hasBias: boolean, relu: boolean): string {
-  const pw4 = L.snp * L.nb4;
+  const pw4 = L.pw4;
   return `for (var round = 0; round < ${L.passes}; round++) {
-    if (sni / ${L.snp} == round) {
-      let at = (xi * ${L.bt} + sbi * ${L.tb}) * ${pw4} + (sni % ${L.snp}) * ${L.nb4};
-      ${rep(L.tb * L.nb4, (i) => {
-        const [j, v] = [Math.floor(i / L.nb4), i % L.nb4];
-        return `sh[at + ${j * pw4 + v}] = acc${j}_${v};`;
-      }, '\n      ')}
-    }
+    ${rep(L.nb4, (v) => `if ((sni * ${L.nb4} + ${v}) / ${pw4} == round) {
+      let at = (xi * ${L.bt} + sbi * ${L.tb}) * ${pw4} + (sni * ${L.nb4} + ${v}) % ${pw4};
+      ${rep(L.tb, (j) => `sh[at + ${j * pw4}] = acc${j}_${v};`, '\n      ')}
+    }`, '\n    ')}
     workgroupBarrier();
     for (var it = l; it < ${L.bt * pw4 * 4}; it += ${L.threads}) {
       let ch = it % ${pw4 * 4};
@@ -162,7 +160,7 @@ function fusedSpec(L: FusedLayout, hasBias: boolean, relu: boolean): KernelSpec 
   const sb = L.bt / L.tb;
   return {
     name: 'conv2d.winogradFused',
-    key: `bt${L.bt}tb${L.tb}nb${L.nb4}sn${L.sn}ck${L.ck}p${L.snp}${L.sharedU ? 'su' : ''}${L.splitStaging ? 'split' : ''}${hasBias ? 'b' : ''}${relu ? 'relu' : ''}`,
+    key: `bt${L.bt}tb${L.tb}nb${L.nb4}sn${L.sn}ck${L.ck}p${L.pw4}${L.sharedU ? 'su' : ''}${L.splitStaging ? 'split' : ''}${hasBias ? 'b' : ''}${relu ? 'relu' : ''}`,
     inputs: hasBias ? 3 : 2,
     outputs: 1,
     wgsl: () => /* wgsl */ `

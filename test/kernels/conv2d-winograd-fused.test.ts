@@ -4,6 +4,7 @@ import { backwardInputGemm, conv2d, conv2dGeometry, forwardGemm, type Conv2dOpti
 import { convAlgorithm, setConvAlgorithm } from '../../src/kernels/conv2d-winograd-run.js';
 import { currentFusedLayout, fusedSliceDepth, setFusedGroups, setFusedSliceDepth, setFusedTile, winogradFusedConv } from '../../src/kernels/conv2d-winograd-fused.js';
 import { DEFAULT_FUSED_TILE, fusedLayout, type FusedTile } from '../../src/kernels/conv2d-winograd-fused-layout.js';
+import { columnItems } from '../../src/kernels/conv2d-winograd-fused-staging.js';
 import { runtime } from '../../src/gpu/runtime.js';
 import { conv2dBackwardRef, conv2dForwardRef } from '../../src/reference/conv.js';
 import { expectClose, winogradTolerance, winogradWeightGradTolerance } from '../helpers/close.js';
@@ -55,16 +56,25 @@ describe('conv2d by fused Winograd', () => {
     expect(fusedLayout(8, 8, DEFAULT_FUSED_TILE, null, { maxComputeWorkgroupStorageSize: 32768, maxComputeInvocationsPerWorkgroup: 256 })).toMatchObject({ bt: 4, sn: 4, threads: 144 });
     // 256 threads with 4-channel thread tiles: one block subtile is still 36 · 8 = 288, so the tile widens to 8 channels.
     expect(fusedLayout(8, 8, { ...DEFAULT_FUSED_TILE, threadChannels: 4 }, null, { maxComputeWorkgroupStorageSize: 32768, maxComputeInvocationsPerWorkgroup: 256 })).toMatchObject({ bt: 4, nb4: 2, sn: 4, threads: 144 });
-    // WebGPU's minimum 16 KiB: M's hand-over of 16 blocks x 8 channels (18 KiB) does not fit, 8 blocks do.
+    // WebGPU's minimum 16 KiB: 16 blocks, M handed over a vec4 of channels (9 KiB) a pass.
     const small = fusedLayout(8, 8, DEFAULT_FUSED_TILE, null, { maxComputeWorkgroupStorageSize: 16384, maxComputeInvocationsPerWorkgroup: 1024 });
-    expect(small).toMatchObject({ bt: 8, snp: 1, passes: 4 });
+    expect(small).toMatchObject({ bt: 16, ck: 4, pw4: 1, passes: 8 });
     expect(small.shVec4s * 16).toBeLessThanOrEqual(16384);
+    // The split staging's column items a thread: 16 blocks x 8 channels x 6 columns over 576
+    // threads, 2 (12 floats held across the GEMM). 32 blocks of 8x16 tiles: 288 threads, whose
+    // V and E fit in slices of 4 (41 KiB), 3 items each; M handed over 8 channels a pass, so that
+    // a thread's 16 channels go in two.
+    const split = { ...DEFAULT_FUSED_TILE, splitStaging: true };
+    const l576 = fusedLayout(8, 8, split, null, h200);
+    expect([l576.threads, l576.ck, columnItems(l576)]).toEqual([576, 8, 2]);
+    const l288 = fusedLayout(8, 8, { ...split, blocks: 32, threadBlocks: 8, threadChannels: 16 }, null, h200);
+    expect([l288.bt, l288.threads, l288.ck, columnItems(l288), l288.pw4]).toEqual([32, 288, 4, 3, 2]);
     // No more blocks a workgroup than the conv has: 2 blocks (2x2 images) -> 4, 9 -> 16 (the default), never below a thread's.
     expect(fusedLayout(8, 8, DEFAULT_FUSED_TILE, null, h200, 2).bt).toBe(4);
     expect(fusedLayout(8, 8, DEFAULT_FUSED_TILE, null, h200, 9).bt).toBe(16);
     expect(fusedLayout(8, 8, { ...DEFAULT_FUSED_TILE, threadBlocks: 8 }, null, h200, 1).bt).toBe(8);
-    // M's hand-over in whole passes: room for 3 of 8 one-vec4 subtiles a pass, so 2 a pass, 4 passes.
-    expect(fusedLayout(8, 8, { ...DEFAULT_FUSED_TILE, threadBlocks: 8, threadChannels: 4 }, null, { maxComputeWorkgroupStorageSize: 32768, maxComputeInvocationsPerWorkgroup: 1024 })).toMatchObject({ bt: 16, nb4: 1, sn: 8, snp: 2, passes: 4 });
+    // M's hand-over in whole passes: room for 3 of 8 channel vec4s a pass, so 2 a pass, 4 passes.
+    expect(fusedLayout(8, 8, { ...DEFAULT_FUSED_TILE, threadBlocks: 8, threadChannels: 4 }, null, { maxComputeWorkgroupStorageSize: 32768, maxComputeInvocationsPerWorkgroup: 1024 })).toMatchObject({ bt: 16, nb4: 1, sn: 8, pw4: 2, passes: 4 });
     // Fewer output channels than a workgroup's: the tile narrows to them (12 channels: 8 + 4, one subtile partly past N).
     expect(fusedLayout(3, 8, DEFAULT_FUSED_TILE, null, h200)).toMatchObject({ nb4: 2, sn: 2, nt4: 4 });
     expect(fusedLayout(1, 8, DEFAULT_FUSED_TILE, null, h200)).toMatchObject({ nb4: 1, sn: 1, nt4: 1, threads: 144 });
@@ -121,7 +131,7 @@ describe('conv2d by fused Winograd', () => {
     for (const t of [x, w, y]) t.dispose();
   });
 
-  // The tiles the probes time (setFusedTile), each on the two-channel-tile case (K 64, N 40): y
+  // The tiles the probes time (setFusedTile), each on a case of two channel tiles: y
   // with bias and the fused ReLU, and dx + bias. Thread tiles of 8 blocks (two vec4s of V) and of
   // 4 or 16 channels, U staged in workgroup memory or read through the caches, workgroups of 4 to
   // 32 blocks, and 16-channel slices (with 8 blocks, where lavapipe's 32 KiB hold them).
@@ -136,15 +146,19 @@ describe('conv2d by fused Winograd', () => {
     [{ blocks: 32, threadBlocks: 8, threadChannels: 8, sharedU: true, splitStaging: true }, 2],
     [{ blocks: 8, threadBlocks: 4, threadChannels: 8, sharedU: false, splitStaging: true }, 16],
   ];
+  // 50 blocks (2 samples of 5x5), so that no tile is cut down to the conv's blocks; K 24 (a
+  // partial slice of 16), N 40 (two channel tiles, the second partial; dx: 24 channels).
+  const TILE_CASE = { name: 'tiles', x: [2, 18, 20, 24], cout: 40, opts: { padding: 'same' }, runs: [] } as const;
   it.each(TILES)('tile %o, slices of %s: y (bias, ReLU) and dx + bias match CPU', async (tile, depth) => {
-    const d = caseData(CASES[4], 9400);
+    const d = winogradCaseData(TILE_CASE, 9400);
     const g = conv2dGeometry(d.xShape, d.wShape, d.opts);
     const [x, w, b, bIn, dy] = [fromNd(d.x.data, d.xShape), fromNd(d.w.data, d.wShape), fromNd(d.b.data, [g.cout]), fromNd(d.bIn.data, [g.cin]), fromNd(d.dy.data, d.yShape)];
     setFusedTile(tile);
     let y: dn.Tensor, dx: dn.Tensor;
     try {
       if (depth !== null) setFusedSliceDepth(depth);
-      const layout = currentFusedLayout(g.cout / 4);
+      const layout = currentFusedLayout(g.cout / 4, 8, 50);
+      expect(layout.bt, 'the tile\'s blocks, where they fit').toBe(fusedLayout(10, 8, tile, depth, runtime().limits).bt);
       expect(layout.ck).toBe(depth ?? fusedSliceDepth());
       expect(layout.sharedU).toBe(tile.sharedU);
       expect(layout.splitStaging).toBe(tile.splitStaging ?? false);
