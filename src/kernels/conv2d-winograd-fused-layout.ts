@@ -58,7 +58,10 @@ export interface FusedLayout {
   xs4: number;
   /** U's slice, when staged: after V, (ξ, c, channel vec4) at 36·xs4 + ξ·us4 + c·nt4 + q. */
   us4: number;
-  /** The split staging's Bᵀ d, after V and U, in floats from es4·4: (column q, row i, pair) at (6q + i)·bt·ck + pair. */
+  /**
+   * The split staging's Bᵀ d, after V and U, in floats from es4·4: (column q, row i, pair) at
+   * (6q + i)·(bt·ck + 4) + pair. The 4 staggers the banks of the columns that one warp writes.
+   */
   es4: number;
   /**
    * Channel vec4s of the workgroup's whose M one hand-over pass takes (36 · bt · pw4 vec4s of
@@ -82,7 +85,7 @@ function sliceVec4s(bt: number, ck: number, nt4: number, sharedU: boolean, split
   const xs4 = plain + ((((bt / 4 - plain) % 8) + 8) % 8);
   const us4 = ck * nt4 + 1;
   const es4 = XI * xs4 + (sharedU ? XI * us4 : 0);
-  return { rs4, xs4, us4, es4, vec4s: es4 + (split ? (XI * bt * ck) / 4 : 0) };
+  return { rs4, xs4, us4, es4, vec4s: es4 + (split ? (XI * (bt * ck + 4)) / 4 : 0) };
 }
 
 /**

@@ -97,7 +97,7 @@ function splitLoads(L: FusedLayout, ci0: string): string {
 export function stageSplit(L: FusedLayout): string {
   const pairs = L.bt * L.ck;
   const items = WINO_A * pairs;
-  const eAt = (q: string, i: string | number, pair: string) => `sh[${L.es4} + ((${q} * ${WINO_A} + ${i}) * ${pairs} + ${pair}) / 4][(${pair}) % 4]`;
+  const eAt = (q: string, i: string | number, pair: string) => `sh[${L.es4} + ((${q} * ${WINO_A} + ${i}) * ${pairs + 4} + ${pair}) / 4][(${pair}) % 4]`;
   return `${rep(columnItems(L), (k) => `if (s${k}a < ${items}) {
       let pair = s${k}tb * ${L.ck} + s${k}c;
       ${rep(WINO_A, (i) => `${eAt(`s${k}q`, i, 'pair')} = ${combination(WINO_BT[i], WINO_BT.map((_, r) => `s${k}d${r}`))};`, '\n      ')}
