@@ -34,7 +34,7 @@ export interface TuneOptions {
    * The algorithms to time. Default: all of them on GPUs; on CPU adapters direct and staged
    * Winograd only (CPU_UNTUNED): the fused kernel ran 5-37x slower than direct on lavapipe in its
    * first design (bench/results/lavapipe-2026-11-27/tuned.json) and 3-26x slower than the rules'
-   * kernels in its register-tiled one (2026-11-29, scale 8, GPU timestamps); the uniform-weights kernel ran 1.2x slower at
+   * kernels in its register-tiled one (2026-11-28, scale 8, GPU timestamps); the uniform-weights kernel ran 1.2x slower at
    * VGG16's conv1_1 and the U-Net's first conv and 4.6x at U-Net l1 (scale 8), and no faster at
    * two 1x1 convs (GPU timestamps, 2026-11-27): lavapipe loads a uniform value per lane group
    * with a bounds check, as it does a storage one (bench/README.md, lavapipe); the channel-lanes

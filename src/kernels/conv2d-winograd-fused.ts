@@ -14,18 +14,18 @@
 //      vec4s of V and nb4 of U for tb · nb4 vec4 multiply-adds (4 + 8 floats for 32 at the
 //      default tile);
 //   3. after the last slice the threads hand M over through workgroup memory, a pass of channel
-//      subtiles at a time, and one thread per (block, output channel) applies Aᵀ M A, the bias
-//      and the fused ReLU and stores the block's pixels.
+//      vec4s at a time, and one thread per (block, output channel) applies Aᵀ M A, the bias and
+//      the fused ReLU and stores the block's pixels.
 //
-// Why this shape: the first version of this kernel (until 2026-11-29) gave each thread one block's
+// Why this shape: the first version of this kernel (until 2026-11-28) gave each thread one block's
 // 36 ξ for 4 channels, 144 accumulators, and read 36 values of V and 36 vec4s of U per channel
 // for 36 vec4 multiply-adds. On an H200 it ran U-Net l1 at about a tenth of the FMA peak (0.72
 // ms against the staged version's 0.61; 1.8x at l2, 4.5x at VGG16's conv4_2), and on lavapipe
 // 5x slower than direct. Here each thread's loads per multiply-add are a quarter of that. The
 // F(2x2) kernel (conv2d-winograd-f2.ts) has the same shape and ran at 18% of the FMA peak on an
 // H200; F(4x4) needs 0.56x its multiply-adds, so at the same efficiency l1 would take ~0.44 ms.
-// The tile (blocks, thread tile, U staged or not) is setFusedTile's, for the probes to time;
-// no rule picks the kernel before a GPU has timed it.
+// The tile (blocks, thread tile, U staged or not, the staging) is setFusedTile's, for the probes
+// to time; no rule picks the kernel before a GPU has timed it.
 
 import { deviceSetting } from '../gpu/device-setting.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
