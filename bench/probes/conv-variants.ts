@@ -1,6 +1,7 @@
 // A probe for a GPU lease: the kernels' own knobs that the benchmark does not time beside a conv
-// (the row-patch kernel's pixels a thread, the fused F(4x4) Winograd kernel's tiles, the F(2x2)
-// Winograd kernel's slice depth and staging),
+// (the row-patch kernel's pixels a thread, the fused F(4x4) Winograd kernel's tiles and, by
+// leaving one part out at a time, where its time goes; the F(2x2) Winograd kernel's slice depth
+// and staging),
 // each timed on the GPU's clock at the shapes whose bars they were made for, beside the way the
 // rules run them. The numbers choose defaults; the bars are claimed from `dawnet bench` alone.
 //
@@ -115,11 +116,11 @@ const f2 = (ck: number, prefetch: boolean): Variant => ({
 const f2s = (depths: number[]): Variant[] => depths.flatMap((ck) => [f2(ck, false), f2(ck, true)]);
 
 /** The fused F(4x4) kernel at a tile (blocks, thread tile blocks x channels), U staged or cached, split staging, channel vec4s a workgroup, slice depth. */
-const fused = ([blocks, threadBlocks, threadChannels]: [FusedTile['blocks'], FusedTile['threadBlocks'], FusedTile['threadChannels']], o: { sharedU?: boolean; split?: boolean; groups?: 4 | 8; ck?: number } = {}): Variant => ({
-  label: `winograd-fused ${blocks}b ${threadBlocks}x${threadChannels}${o.sharedU ? ' U shared' : ''}${o.split ? ' split' : ''}${o.groups ? ` G=${o.groups}` : ''}${o.ck ? ` CK=${o.ck}` : ''}`,
+const fused = ([blocks, threadBlocks, threadChannels]: [FusedTile['blocks'], FusedTile['threadBlocks'], FusedTile['threadChannels']], o: { sharedU?: boolean; split?: boolean; groups?: 4 | 8; ck?: number; ablate?: FusedTile['ablate'] } = {}): Variant => ({
+  label: `winograd-fused ${blocks}b ${threadBlocks}x${threadChannels}${o.sharedU ? ' U shared' : ''}${o.split ? ' split' : ''}${o.groups ? ` G=${o.groups}` : ''}${o.ck ? ` CK=${o.ck}` : ''}${o.ablate ? ` without ${o.ablate}` : ''}`,
   algorithm: 'winograd-fused',
   set: () => {
-    setFusedTile({ blocks, threadBlocks, threadChannels, sharedU: o.sharedU ?? false, splitStaging: o.split ?? false });
+    setFusedTile({ blocks, threadBlocks, threadChannels, sharedU: o.sharedU ?? false, splitStaging: o.split ?? false, ablate: o.ablate });
     setFusedGroups(o.groups ?? null);
     setFusedSliceDepth(o.ck ?? null);
   },
@@ -150,10 +151,16 @@ const FUSED: Variant[] = [
   fused([32, 8, 8], { groups: 4, sharedU: true }),
 ];
 
+/**
+ * Where the default tile's time goes, each staging: the same kernel without its input reads, its
+ * multiply-adds or its output transform (wrong outputs, so their diff is large by design).
+ */
+const ABLATIONS: Variant[] = [false, true].flatMap((split) => (['input-reads', 'gemm', 'output'] as const).map((ablate) => fused([16, 4, 8], { split, ablate })));
+
 const PLAN: [Conv, Variant[]][] = [
   [{ name: 'vgg-conv1_1', x: [32, 256, 256, 3], cout: 64 }, [{ label: 'rule', algorithm: 'auto' }, { label: 'direct', algorithm: 'direct' }, ...[2, 3, 4, 6, 8].map(rowPatch), { label: 'channel-lanes', algorithm: 'channel-lanes' }]],
   [{ name: 'unet-conv0', x: [16, 256, 256, 3], cout: 32 }, [{ label: 'rule', algorithm: 'auto' }, { label: 'direct', algorithm: 'direct' }, ...[2, 4, 8].map(rowPatch), { label: 'channel-lanes', algorithm: 'channel-lanes' }]],
-  [{ name: 'unet-l1', x: [16, 256, 256, 32], cout: 32 }, [{ label: 'rule', algorithm: 'auto' }, ...FUSED, ...f2s([4])]],
+  [{ name: 'unet-l1', x: [16, 256, 256, 32], cout: 32 }, [{ label: 'rule', algorithm: 'auto' }, ...FUSED, ...ABLATIONS, ...f2s([4])]],
   [{ name: 'unet-l2', x: [16, 128, 128, 64], cout: 64 }, [{ label: 'rule', algorithm: 'auto' }, ...FUSED, ...f2s([4])]],
   [{ name: 'vgg-conv1_2', x: [32, 256, 256, 64], cout: 64 }, [{ label: 'rule', algorithm: 'auto' }, fused([16, 4, 8]), fused([16, 4, 8], { split: true }), fused([32, 8, 8], { split: true }), fused([16, 8, 16], { sharedU: true })]],
 ];

@@ -23,6 +23,13 @@ export interface FusedTile {
    * whole 6x6 patch, the slice's reads waited for at once.
    */
   splitStaging?: boolean;
+  /**
+   * For the probes only, to show what one part of the work costs on a GPU without a profiler:
+   * leaves it out, and the output is then wrong. 'input-reads': the patches are made up from
+   * their indices instead of read (the transform and V's staging stay); 'gemm': no multiply-adds;
+   * 'output': M is handed over but no thread transforms or stores it.
+   */
+  ablate?: 'input-reads' | 'gemm' | 'output';
 }
 
 /**
@@ -47,6 +54,7 @@ export interface FusedLayout {
   ck: number;
   sharedU: boolean;
   splitStaging: boolean;
+  ablate: FusedTile['ablate'];
   threads: number;
   /**
    * V's slice in workgroup memory, in vec4s: (ξ, c, block) at ξ·xs4 + c·rs4 + block / 4. A row of
@@ -128,6 +136,6 @@ export function fusedLayout(n4: number, groups: number, tile: FusedTile, depth: 
       throw new RangeError(`the fused Winograd kernel's ${depth ?? 1}-channel slices do not fit this device's ${limits.maxComputeWorkgroupStorageSize} bytes of workgroup memory`);
     }
     const s = sliceVec4s(bt, ck, nt4, tile.sharedU, split);
-    return { bt, tb, nb4, sn, nt4, ck, sharedU: tile.sharedU, splitStaging: split, threads, rs4: s.rs4, xs4: s.xs4, us4: s.us4, es4: s.es4, pw4, passes: nt4 / pw4, shVec4s: Math.max(s.vec4s, XI * bt * pw4) };
+    return { bt, tb, nb4, sn, nt4, ck, sharedU: tile.sharedU, splitStaging: split, ablate: tile.ablate, threads, rs4: s.rs4, xs4: s.xs4, us4: s.us4, es4: s.es4, pw4, passes: nt4 / pw4, shVec4s: Math.max(s.vec4s, XI * bt * pw4) };
   }
 }

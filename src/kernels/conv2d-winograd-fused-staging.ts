@@ -14,6 +14,9 @@ import { rep } from './conv2d-gemm-common.js';
 import { combination, patchOrigin, WINO_A, WINO_BT, WINO_M, WINO_XI } from './conv2d-winograd.js';
 import type { FusedLayout } from './conv2d-winograd-fused-layout.js';
 
+/** WGSL: the input value at `index`, or under the 'input-reads' ablation one made up from it. */
+const read = (L: FusedLayout, index: string): string => (L.ablate === 'input-reads' ? `f32((${index}) % 7) * 0.125` : `src[${index}]`);
+
 /** WGSL: the slice's V (and U where staged) in workgroup memory, ending before the barrier that precedes the GEMM. */
 export function stageWhole(L: FusedLayout): string {
   return `for (var p = l; p < ${L.bt * L.ck}; p += ${L.threads}) {
@@ -31,14 +34,14 @@ function stagePair(L: FusedLayout): string {
   return `${patchOrigin(L.ck, WINO_M)}
       let vRow = c * ${L.rs4} + tb / 4;
       let lane = tb % 4;
-      ${rep(WINO_A, (q) => patchColumn(q), '\n      ')}
+      ${rep(WINO_A, (q) => patchColumn(L, q), '\n      ')}
       ${rep(WINO_A, (i) => rep(WINO_A, (j) => `sh[${(i * WINO_A + j) * L.xs4} + vRow][lane] = ${combination(WINO_BT[j], WINO_BT.map((_, q) => `e${i}_${q}`))};`, '\n      '), '\n      ')}`;
 }
 
 /** Column q of the patch, d{r}_q, and its Bᵀ d column e{i}_q (the loads die as soon as they are combined). */
-function patchColumn(q: number): string {
+function patchColumn(L: FusedLayout, q: number): string {
   return `${rep(WINO_A, (r) => `var d${r}_${q} = 0.0;
-      if (inH${r} && inW${q}) { d${r}_${q} = src[(base + (h0 + ${r}) * params.w + w0 + ${q}) * params.k + ci]; }`, '\n      ')}
+      if (inH${r} && inW${q}) { d${r}_${q} = ${read(L, `(base + (h0 + ${r}) * params.w + w0 + ${q}) * params.k + ci`)}; }`, '\n      ')}
       ${rep(WINO_A, (i) => `let e${i}_${q} = ${combination(WINO_BT[i], WINO_BT.map((_, r) => `d${r}_${q}`))};`, '\n      ')}`;
 }
 
@@ -85,7 +88,7 @@ function splitLoads(L: FusedLayout, ci0: string): string {
     let ci = ${ci0} + s${k}c;
     let live = s${k}inW && ci < params.k;
     ${rep(WINO_A, (r) => `s${k}d${r} = 0.0;
-    if (live && s${k}h + ${r} >= 0 && s${k}h + ${r} < params.h) { s${k}d${r} = src[(s${k}base + (s${k}h + ${r}) * params.w + s${k}w) * params.k + ci]; }`, '\n    ')}
+    if (live && s${k}h + ${r} >= 0 && s${k}h + ${r} < params.h) { s${k}d${r} = ${read(L, `(s${k}base + (s${k}h + ${r}) * params.w + s${k}w) * params.k + ci`)}; }`, '\n    ')}
   }`, '\n  ');
 }
 

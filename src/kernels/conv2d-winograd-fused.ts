@@ -116,6 +116,7 @@ function multiplySlice(L: FusedLayout): string {
     ? rep(L.nb4, (v) => `let b${v} = sh[uAt + c * ${L.nt4} + ${v}];`, '\n      ')
     : `let uRow = (xi * params.k + ci0 + c) * params.n4;
       ${rep(L.nb4, (v) => `let b${v} = u[uRow + cq${v}];`, '\n      ')}`;
+  if (L.ablate === 'gemm') return '';
   return `let kc = min(${L.ck}, params.k - ci0);
     for (var c = 0; c < kc; c++) {
       ${rep(L.tb / 4, (i) => `let a${i} = sh[vAt + c * ${L.rs4} + ${i}];`, '\n      ')}
@@ -147,7 +148,7 @@ function handOver(L: FusedLayout, hasBias: boolean, relu: boolean): string {
       let tb = it / ${pw4 * 4};
       let t = t0 + tb;
       let co = co4 * 4 + round * ${pw4 * 4} + ch;
-      if (t < params.blocks && co < params.n4 * 4) {
+      if (t < params.blocks && co < params.n4 * 4${L.ablate === 'output' ? ' && params.groups < 0' : ''}) {
         ${rep(WINO_XI, (x) => `let m${Math.floor(x / WINO_A)}_${x % WINO_A} = sh[(${x * L.bt} + tb) * ${pw4} + ch / 4][ch % 4];`, '\n        ')}
         ${outputBlock('f32', hasBias ? 'b[co]' : null, 'params.n4 * 4', 'co', relu).replace(/\n {2}/g, '\n        ')}
       }
@@ -156,11 +157,14 @@ function handOver(L: FusedLayout, hasBias: boolean, relu: boolean): string {
   }`;
 }
 
+/** WGSL for an ablated kernel, which may leave src or u unread: a store that never runs keeps both bound. */
+const KEEP_BINDINGS = 'if (params.groups < 0) { y[0] = src[0] + u[0].x; }';
+
 function fusedSpec(L: FusedLayout, hasBias: boolean, relu: boolean): KernelSpec {
   const sb = L.bt / L.tb;
   return {
     name: 'conv2d.winogradFused',
-    key: `bt${L.bt}tb${L.tb}nb${L.nb4}sn${L.sn}ck${L.ck}p${L.pw4}${L.sharedU ? 'su' : ''}${L.splitStaging ? 'split' : ''}${hasBias ? 'b' : ''}${relu ? 'relu' : ''}`,
+    key: `bt${L.bt}tb${L.tb}nb${L.nb4}sn${L.sn}ck${L.ck}p${L.pw4}${L.sharedU ? 'su' : ''}${L.splitStaging ? 'split' : ''}${L.ablate ? `-${L.ablate}` : ''}${hasBias ? 'b' : ''}${relu ? 'relu' : ''}`,
     inputs: hasBias ? 3 : 2,
     outputs: 1,
     wgsl: () => /* wgsl */ `
@@ -172,6 +176,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let g = i32(wid.x + wid.y * nwg.x);
   if (g >= params.groups) { return; }
   let l = i32(lidx);
+  ${L.ablate ? KEEP_BINDINGS : ''}
   let t0 = (g / params.coTiles) * ${L.bt};
   let co4 = (g % params.coTiles) * ${L.nt4};
   // The GEMM's roles: neighbouring lanes take channel subtiles, then block subtiles, then ξ.

@@ -175,6 +175,40 @@ describe('conv2d by fused Winograd', () => {
     for (const t of [x, w, b, bIn, dy, y, dx]) t.dispose();
   });
 
+  // The probes' ablations run and leave out what they say: without the GEMM every output is its
+  // bias (Aᵀ 0 A + b); with made-up inputs the output is finite and not the conv's; without the
+  // output transform y is not the conv either.
+  it('ablations for the probes: no GEMM gives the bias, made-up inputs or no output transform another output', async () => {
+    const d = winogradCaseData(TILE_CASE, 9500);
+    const g = conv2dGeometry(d.xShape, d.wShape, d.opts);
+    const [x, w, b] = [fromNd(d.x.data, d.xShape), fromNd(d.w.data, d.wShape), fromNd(d.b.data, [g.cout])];
+    const run = async (ablate: FusedTile['ablate']) => {
+      setFusedTile({ ...DEFAULT_FUSED_TILE, ablate });
+      try {
+        const y = forwardGemm(g, x, w, b, undefined, 'winograd-fused');
+        const got = await y.toArray();
+        y.dispose();
+        return got;
+      } finally {
+        setFusedTile(null);
+      }
+    };
+    try {
+      const noGemm = await run('gemm');
+      expect(Array.from(noGemm)).toEqual(Array.from(noGemm, (_, i) => Math.fround(d.b.data[i % g.cout])));
+      const madeUp = await run('input-reads');
+      const ref = conv2dForwardRef(d.x, d.w, d.b, d.opts).data;
+      expect(madeUp.every(Number.isFinite), "made-up inputs: finite").toBe(true);
+      expect(Math.max(...madeUp.map((v, i) => Math.abs(v - ref[i])))).toBeGreaterThan(0.1);
+      // No output transform: y keeps whatever its pooled buffer held (here the made-up run's), not the conv.
+      const noOutput = await run('output');
+      expect(noOutput.some((v, i) => !(Math.abs(v - ref[i]) <= 0.1)), 'some output is not the conv').toBe(true);
+      expect(runtime().compiledKernels().some((k) => k.startsWith('conv2d.winogradFused|') && k.includes('-output'))).toBe(true);
+    } finally {
+      for (const t of [x, w, b]) t.dispose();
+    }
+  });
+
   // 40 output channels in workgroups of at most 4 channel vec4s: three channel tiles (4, 4, 2).
   it('at most 4 channel vec4s per workgroup (setFusedGroups): forward matches CPU', async () => {
     const d = caseData(CASES[4], 9300);
