@@ -34,7 +34,8 @@ options:
   --no-e2e          skip the end-to-end cases (U-Net training step, VGG16 forward)
   --no-memory       do not measure the end-to-end cases' peak GPU memory
   --fused-groups G  the fused Winograd kernel's channel vec4s per workgroup at most: 1, 2, 4 or
-                    8 (default 8: 32 channels, 256 threads)
+                    8 (default 8: 32 channels; 576 threads at the default tile, fewer where the
+                    device allows fewer)
   --no-beside       time neither the operand probe nor the other conv algorithms beside the
                     conv cases, nor the end-to-end steps under them or tuned (what the tile
                     comparisons of scripts/gpu-run.sh need)
