@@ -98,9 +98,9 @@ function sliceVec4s(bt: number, ck: number, nt4: number, sharedU: boolean, split
 
 /**
  * The layout for a conv of n4 output channel vec4s, at most `groups` of them a workgroup, over
- * `blocks` 4x4 blocks in all (a sample chunk's): the tile's blocks are halved (down to a thread's) until the threads and the workgroup memory fit
- * the device; the slice is `depth` deep where given (RangeError where it cannot fit), else the
- * deepest of 8, 4, 2 and 1 that fits.
+ * `blocks` 4x4 blocks in all (a sample chunk's): the tile's blocks are halved (down to a
+ * thread's) until the threads and the workgroup memory fit the device; the slice is `depth` deep
+ * where given (RangeError where it cannot fit), else the deepest of 8, 4, 2 and 1 that fits.
  */
 export function fusedLayout(n4: number, groups: number, tile: FusedTile, depth: number | null, limits: Limits, blocks = Infinity): FusedLayout {
   const tb = tile.threadBlocks;
@@ -110,7 +110,7 @@ export function fusedLayout(n4: number, groups: number, tile: FusedTile, depth: 
   // No more blocks a workgroup than the conv has (rounded up to a power of 2): at 2x2 images a
   // 16-block workgroup would multiply 15 blocks of zeros.
   let bt = Math.max(Math.min(tile.blocks, 2 ** Math.ceil(Math.log2(Math.max(blocks, 1)))), tb);
-  const floats = limits.maxComputeWorkgroupStorageSize / 16;
+  const room = limits.maxComputeWorkgroupStorageSize / 16; // in vec4s
   for (;;) {
     const threads = XI * (bt / tb) * sn;
     if (threads > limits.maxComputeInvocationsPerWorkgroup) {
@@ -124,9 +124,9 @@ export function fusedLayout(n4: number, groups: number, tile: FusedTile, depth: 
     const nt4 = sn * nb4;
     const depths = depth !== null ? [depth] : FUSED_SLICE_DEPTHS.filter((d) => d <= DEFAULT_MAX_DEPTH);
     const split = tile.splitStaging ?? false;
-    const ck = depths.find((d) => sliceVec4s(bt, d, nt4, tile.sharedU, split).vec4s <= floats);
+    const ck = depths.find((d) => sliceVec4s(bt, d, nt4, tile.sharedU, split).vec4s <= room);
     // Whole passes: pw4 divides nt4, so that no pass reads channels that nobody wrote.
-    const fit = Math.min(nt4, Math.floor(floats / (XI * bt)));
+    const fit = Math.min(nt4, Math.floor(room / (XI * bt)));
     const pw4 = Array.from({ length: Math.max(fit, 0) }, (_, i) => fit - i).find((d) => nt4 % d === 0) ?? 0;
     if (ck === undefined || pw4 < 1) {
       if (bt > tb) {

@@ -112,11 +112,11 @@ export const fusedFits = (n: number): boolean => n % 4 === 0;
 
 /** The GEMM of one staged slice: per channel, the thread's tb blocks (a·) and nb4 channel vec4s (b·) of its ξ. */
 function multiplySlice(L: FusedLayout): string {
+  if (L.ablate === 'gemm') return '';
   const loadsU = L.sharedU
     ? rep(L.nb4, (v) => `let b${v} = sh[uAt + c * ${L.nt4} + ${v}];`, '\n      ')
     : `let uRow = (xi * params.k + ci0 + c) * params.n4;
       ${rep(L.nb4, (v) => `let b${v} = u[uRow + cq${v}];`, '\n      ')}`;
-  if (L.ablate === 'gemm') return '';
   return `let kc = min(${L.ck}, params.k - ci0);
     for (var c = 0; c < kc; c++) {
       ${rep(L.tb / 4, (i) => `let a${i} = sh[vAt + c * ${L.rs4} + ${i}];`, '\n      ')}
