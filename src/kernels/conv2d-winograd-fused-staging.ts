@@ -6,9 +6,9 @@
 //     values live, and the slice's reads are waited for at once;
 //   - split: a thread per (pair, column q) reads 6 values and writes their Bᵀ column to E; after a
 //     barrier a thread per (pair, row i) reads row i of E and writes V's row i. 6·bt·ck items a
-//     round spread over all threads, about 12 values live, and each thread's next reads (at most
-//     two items, 12 floats) are issued before the second round and the GEMM, so they land while
-//     those run. One more barrier a slice.
+//     round spread over all threads, and each thread's next reads (6 floats an item: 2 items, 12
+//     floats, at the default tile) are issued before the second round and the GEMM, so they land
+//     while those run. One more barrier a slice.
 
 import { rep } from './conv2d-gemm-common.js';
 import { combination, patchOrigin, WINO_A, WINO_BT, WINO_M, WINO_XI } from './conv2d-winograd.js';
