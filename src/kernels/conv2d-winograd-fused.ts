@@ -81,7 +81,16 @@ export function setFusedTile(tile: FusedTile | null): void {
 
 /** The layout a conv of n4 output channel vec4s over `blocks` 4x4 blocks gets on this device, at most `groups` channel vec4s a workgroup. */
 export function currentFusedLayout(n4: number, groups: number = MAX_GROUPS, blocks = Infinity): FusedLayout {
-  return fusedLayout(n4, groups, tileSetting.get() ?? DEFAULT_FUSED_TILE, depthSetting.get() ?? null, runtime().limits, blocks);
+  return fusedLayout(n4, groups, tileSetting.get() ?? DEFAULT_FUSED_TILE, depthSetting.get() ?? null, fusedLimits(), blocks);
+}
+
+/** The device's limits as the layout needs them: its threads a workgroup, which the kernel lays along x. */
+function fusedLimits() {
+  const limits = runtime().limits;
+  return {
+    maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
+    maxComputeInvocationsPerWorkgroup: Math.min(limits.maxComputeInvocationsPerWorkgroup, limits.maxComputeWorkgroupSizeX),
+  };
 }
 
 /** Input channels a slice on this device at 32 output channels: the deepest (of 8, 4, 2, 1) that fits its workgroup memory, or the override. */
@@ -93,7 +102,7 @@ export const fusedSliceDepth = (): number => currentFusedLayout(MAX_GROUPS).ck;
  */
 export function setFusedSliceDepth(ck: number | null): void {
   if (ck !== null) {
-    const limits = runtime().limits;
+    const limits = fusedLimits();
     const tile = tileSetting.get() ?? DEFAULT_FUSED_TILE;
     const fits = FUSED_SLICE_DEPTHS.filter((d) => {
       try {
