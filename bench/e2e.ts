@@ -167,6 +167,8 @@ export interface TuningChoice {
   tile?: string;
   /** The fused kernel's channel vec4s per workgroup it chose, where not 8. */
   groups?: number;
+  /** The fused kernel's tile it chose, where not the default. */
+  fusedTile?: string;
   ms: Partial<Record<ConvAlgorithm, number>>;
   /** What the rule runs it with (formatCandidate's 'ALGORITHM [TILE]') and that way's time, as tuning measured it. */
   rule?: string;
@@ -184,6 +186,7 @@ const tuningChoice = (t: TunedConv): TuningChoice => {
     algorithm: t.algorithm,
     ...(t.tile ? { tile: t.tile } : {}),
     ...(t.groups ? { groups: t.groups } : {}),
+    ...(t.fusedTile ? { fusedTile: t.fusedTile } : {}),
     ms: t.ms,
     rule: formatCandidate(rule),
     ...(ruleMs === undefined ? {} : { ruleMs }),

@@ -17,12 +17,14 @@ export interface ConvCall {
 
 /**
  * One way to run a conv: an algorithm and, for the tiled family's GEMMs, a tile ('BMxBNxBK/TMxTN'),
- * or for the fused kernel its channel vec4s per workgroup at most (absent: 8).
+ * or for the fused kernel its channel vec4s per workgroup at most (absent: 8) and its tile
+ * (formatFusedTile's, absent: DEFAULT_FUSED_TILE; conv2d-winograd-fused-layout.ts).
  */
 export interface ConvCandidate {
   algorithm: ConvAlgorithm;
   tile?: string;
   groups?: number;
+  fusedTile?: string;
 }
 
 /** One conv's timing: the fastest sample of each algorithm timed, and the one chosen. */
@@ -35,6 +37,8 @@ export interface TunedConv extends ConvCall {
   tile?: string;
   /** The fused kernel's channel vec4s per workgroup at most, where it chose 'winograd-fused' and not 8. */
   groups?: number;
+  /** The fused kernel's tile, where it chose 'winograd-fused' at another than the default. */
+  fusedTile?: string;
   /** Milliseconds per algorithm, its fastest sample at its best tile (algorithms that could not run are left out). */
   ms: Partial<Record<ConvAlgorithm, number>>;
   /** Every candidate timed, with its fastest sample: what the choice was made from. */

@@ -11,6 +11,7 @@ import { formatGemmTile, parseGemmTile } from './conv2d-tiled.js';
 import { clearTunedConvs, GEOMETRY_FIELDS, setTunedConv, tunedConvs, type ConvCandidate, type TunedConv } from './conv2d-tuned.js';
 import { algorithmRuns, CONV_ALGORITHMS, hasAlgorithmChoice, usesGemmTiles, type ConvAlgorithm } from './conv2d-winograd-run.js';
 import { fusedFits } from './conv2d-winograd-fused.js';
+import { formatFusedTile, parseFusedTile } from './conv2d-winograd-fused-layout.js';
 import { winogradShape } from './conv2d-winograd.js';
 
 /** The tuned choices of this device, as saveConvTuning writes them. */
@@ -85,13 +86,14 @@ function parseConv(c: unknown, where: string): TunedConv {
   }
   const tile = c.tile === undefined ? undefined : parseTile(c.tile, family === 'tiled' && usesGemmTiles(algorithm as ConvAlgorithm), where);
   const groups = c.groups === undefined ? undefined : parseGroups(c.groups, algorithm === 'winograd-fused', where);
+  const fusedTile = c.fusedTile === undefined ? undefined : parseSavedFusedTile(c.fusedTile, algorithm === 'winograd-fused', where);
   const times: Partial<Record<ConvAlgorithm, number>> = {};
   for (const [a, t] of Object.entries(isObject(ms) ? ms : {})) if (CONV_ALGORITHMS.includes(a as ConvAlgorithm) && typeof t === 'number') times[a as ConvAlgorithm] = t;
   // What the choice was made from: kept where well formed, for reading; nothing runs by it.
   const timed = Array.isArray(c.timed)
     ? c.timed.filter((t): t is ConvCandidate & { ms: number } => isObject(t) && CONV_ALGORITHMS.includes(t.algorithm as ConvAlgorithm) && typeof t.ms === 'number' && (t.tile === undefined || typeof t.tile === 'string'))
     : undefined;
-  return { direction, family, algorithm: algorithm as ConvAlgorithm, ...(tile ? { tile } : {}), ...(groups ? { groups } : {}), geometry: g, ms: times, ...(timed ? { timed } : {}), clock: clock === 'wall' ? 'wall' : 'gpu' };
+  return { direction, family, algorithm: algorithm as ConvAlgorithm, ...(tile ? { tile } : {}), ...(groups ? { groups } : {}), ...(fusedTile ? { fusedTile } : {}), geometry: g, ms: times, ...(timed ? { timed } : {}), clock: clock === 'wall' ? 'wall' : 'gpu' };
 }
 
 /** A saved number of channel groups: what setFusedGroups takes, for the fused kernel only. */
@@ -99,6 +101,17 @@ function parseGroups(groups: unknown, fused: boolean, where: string): number {
   if (!fused) throw new FormatError(`${where}: channel groups (${JSON.stringify(groups)}) for a conv that is not run by the fused kernel`);
   if (groups !== 1 && groups !== 2 && groups !== 4 && groups !== 8) throw new FormatError(`${where}: groups ${JSON.stringify(groups)} is not 1, 2, 4 or 8`);
   return groups;
+}
+
+/** A saved tile of the fused kernel (formatFusedTile's), for the fused kernel only. */
+function parseSavedFusedTile(tile: unknown, fused: boolean, where: string): string {
+  if (!fused) throw new FormatError(`${where}: a fused kernel tile (${JSON.stringify(tile)}) for a conv that is not run by the fused kernel`);
+  if (typeof tile !== 'string') throw new FormatError(`${where}: fusedTile ${JSON.stringify(tile)} is not a string`);
+  try {
+    return formatFusedTile(parseFusedTile(tile));
+  } catch (e) {
+    throw new FormatError(`${where}: ${(e as Error).message}`);
+  }
 }
 
 /** A saved tile, checked as setConvTile's are; only the tiled family's direct and staged Winograd GEMMs take one. */

@@ -14,7 +14,8 @@ import { noGrad } from '../graph/autograd.js';
 import { full, type Tensor } from '../graph/tensor.js';
 import { backwardInputGemm, backwardWeightGemm, forwardGemm } from './conv2d.js';
 import { algorithmRuns, CONV_ALGORITHMS, ruleConvAlgorithm, usesGemmTiles, type ConvAlgorithm } from './conv2d-winograd-run.js';
-import { FUSED_GROUP_CHOICES, fusedGroupsOverride, setFusedGroups } from './conv2d-winograd-fused.js';
+import { FUSED_GROUP_CHOICES, fusedGroupsOverride, fusedTileOverride, setFusedGroups, setFusedTile } from './conv2d-winograd-fused.js';
+import { DEFAULT_FUSED_TILE, FUSED_TUNING_TILES, formatFusedTile, parseFusedTile } from './conv2d-winograd-fused-layout.js';
 import { convTileOverride, setConvTile } from './conv2d-launch.js';
 import { gemmColumns, ruleGemmTile } from './conv2d-tile-rule.js';
 import { formatGemmTile, parseGemmTile, TUNING_TILES } from './conv2d-tiled.js';
@@ -200,24 +201,27 @@ function candidates(call: ConvCall, options: TuneOptions): ConvCandidate[] {
 
 /**
  * The fused kernel at each of FUSED_GROUP_CHOICES that gives it another workgroup (8 is the
- * default, written as no groups), or as it is where setFusedGroups forces a number.
+ * default, written as no groups), or as it is where setFusedGroups forces a number; each at every
+ * tile of FUSED_TUNING_TILES (the default written as no tile), or as it is where setFusedTile
+ * forces one.
  */
 export function fusedCandidates(n: number): ConvCandidate[] {
-  if (fusedGroupsOverride()) return [{ algorithm: 'winograd-fused' }];
   const n4 = n / 4;
   const seen = new Set<number>();
-  const out: ConvCandidate[] = [];
-  for (const groups of FUSED_GROUP_CHOICES) {
+  const groupChoices: (number | undefined)[] = [];
+  for (const groups of fusedGroupsOverride() ? [FUSED_GROUP_CHOICES[0]] : FUSED_GROUP_CHOICES) {
     if (seen.has(Math.min(groups, n4))) continue;
     seen.add(Math.min(groups, n4));
-    out.push(groups === FUSED_GROUP_CHOICES[0] ? { algorithm: 'winograd-fused' } : { algorithm: 'winograd-fused', groups });
+    groupChoices.push(groups === FUSED_GROUP_CHOICES[0] ? undefined : groups);
   }
-  return out;
+  const defaultTile = formatFusedTile(DEFAULT_FUSED_TILE);
+  const tiles = fusedTileOverride() ? [defaultTile] : FUSED_TUNING_TILES;
+  return groupChoices.flatMap((groups) => tiles.map((t) => ({ algorithm: 'winograd-fused' as const, ...(groups ? { groups } : {}), ...(t === defaultTile ? {} : { fusedTile: t }) })));
 }
 
-/** A way to run a conv as the bench and saved tunings write it: 'ALGORITHM [TILE] [cgGROUPS]'. */
+/** A way to run a conv as the bench and saved tunings write it: 'ALGORITHM [TILE] [cgGROUPS] [FUSED TILE]'. */
 export function formatCandidate(c: ConvCandidate): string {
-  return `${c.algorithm}${c.tile ? ` ${c.tile}` : ''}${c.groups ? ` cg${c.groups}` : ''}`;
+  return `${c.algorithm}${c.tile ? ` ${c.tile}` : ''}${c.groups ? ` cg${c.groups}` : ''}${c.fusedTile ? ` ${c.fusedTile}` : ''}`;
 }
 
 /**
@@ -228,10 +232,12 @@ function runner(call: ConvCall, c: ConvCandidate, src: Tensor, w: Tensor): () =>
   const { direction, geometry: g, family } = call;
   const tile = c.tile !== undefined && !convTileOverride() ? parseGemmTile(c.tile) : null;
   const groups = c.groups !== undefined && !fusedGroupsOverride() ? (c.groups as 1 | 2 | 4 | 8) : null;
+  const fused = c.fusedTile !== undefined && !fusedTileOverride() ? parseFusedTile(c.fusedTile) : null;
   return () =>
     noGrad(() => {
       if (tile) setConvTile(tile);
       if (groups) setFusedGroups(groups);
+      if (fused) setFusedTile(fused);
       try {
         const out =
           direction === 'forward' ? forwardGemm(g, src, w, null, family, c.algorithm)
@@ -241,6 +247,7 @@ function runner(call: ConvCall, c: ConvCandidate, src: Tensor, w: Tensor): () =>
       } finally {
         if (tile) setConvTile(null);
         if (groups) setFusedGroups(null);
+        if (fused) setFusedTile(null);
       }
     });
 }
@@ -349,7 +356,7 @@ async function tuneOne(call: ConvCall, options: TuneOptions): Promise<TunedConv 
   }
 }
 
-const sameCandidate = (a: ConvCandidate, b: ConvCandidate): boolean => a.algorithm === b.algorithm && a.tile === b.tile && a.groups === b.groups;
+const sameCandidate = (a: ConvCandidate, b: ConvCandidate): boolean => a.algorithm === b.algorithm && a.tile === b.tile && a.groups === b.groups && a.fusedTile === b.fusedTile;
 
 /** Which candidates, by their first sample, are sampled again: within DROP_AFTER_FIRST of the best, and the rule's. */
 export function stillRunning(first: readonly (ConvCandidate & { ms: number })[], rule: ConvCandidate): boolean[] {
@@ -363,5 +370,5 @@ export function choose(timed: readonly (ConvCandidate & { ms: number })[], rule:
   const best = timed.reduce((a, b) => (b.ms < a.ms ? b : a));
   const ruleMs = timed.find((t) => sameCandidate(t, rule))?.ms;
   const pick = ruleMs !== undefined && best.ms > ruleMs * (1 - margin) ? rule : best;
-  return { algorithm: pick.algorithm, ...(pick.tile === undefined ? {} : { tile: pick.tile }), ...(pick.groups === undefined ? {} : { groups: pick.groups }) };
+  return { algorithm: pick.algorithm, ...(pick.tile === undefined ? {} : { tile: pick.tile }), ...(pick.groups === undefined ? {} : { groups: pick.groups }), ...(pick.fusedTile === undefined ? {} : { fusedTile: pick.fusedTile }) };
 }

@@ -39,6 +39,25 @@ export interface FusedTile {
  */
 export const DEFAULT_FUSED_TILE: FusedTile = { blocks: 16, threadBlocks: 4, threadChannels: 8, sharedU: false };
 
+/**
+ * The tiles tuneConvs times on GPUs (conv2d-tuning.ts), as formatFusedTile writes them: the
+ * default, it split, 8x8 thread tiles over 32 blocks, and 8x16 ones split. Four of the probe's,
+ * not yet timed on a GPU; the tunings of a GPU say which of them win where.
+ */
+export const FUSED_TUNING_TILES = ['16b4x8', '16b4x8s', '32b8x8', '16b8x16s'] as const;
+
+/** A tile as tunings save it: blocks 'b' thread blocks 'x' thread channels, then 'u' where U is staged and 's' where the staging is split ('32b8x8us'). */
+export function formatFusedTile(t: FusedTile): string {
+  return `${t.blocks}b${t.threadBlocks}x${t.threadChannels}${t.sharedU ? 'u' : ''}${t.splitStaging ? 's' : ''}`;
+}
+
+/** formatFusedTile's string back as a tile; RangeError naming it where it is not one. */
+export function parseFusedTile(text: string): FusedTile {
+  const m = /^(4|8|16|32)b(4|8)x(4|8|16)(u?)(s?)$/.exec(text);
+  if (!m) throw new RangeError(`fused Winograd tile '${text}': expected BLOCKSbTBxTN[u][s], blocks 4, 8, 16 or 32, a thread's blocks 4 or 8 and its channels 4, 8 or 16 (e.g. '16b4x8', '32b8x8us')`);
+  return { blocks: Number(m[1]) as FusedTile['blocks'], threadBlocks: Number(m[2]) as FusedTile['threadBlocks'], threadChannels: Number(m[3]) as FusedTile['threadChannels'], sharedU: m[4] === 'u', splitStaging: m[5] === 's' };
+}
+
 /** Input channels a slice, deepest first; 16 only when forced (setFusedSliceDepth). */
 export const FUSED_SLICE_DEPTHS = [16, 8, 4, 2, 1] as const;
 const DEFAULT_MAX_DEPTH = 8;

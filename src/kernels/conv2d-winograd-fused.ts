@@ -34,7 +34,7 @@ import type { ConvGeometry } from './conv2d.js';
 import { rep, XYZW } from './conv2d-gemm-common.js';
 import { bindableSamples, dispatchFused, fusedBindings, outputBlock, transformWeights, winogradPlan, WINO_A, WINO_XI } from './conv2d-winograd.js';
 import { splitSetup, stageSplit, stageWhole } from './conv2d-winograd-fused-staging.js';
-import { DEFAULT_FUSED_TILE, FUSED_SLICE_DEPTHS, fusedLayout, type FusedLayout, type FusedTile } from './conv2d-winograd-fused-layout.js';
+import { DEFAULT_FUSED_TILE, FUSED_SLICE_DEPTHS, fusedLayout, parseFusedTile, type FusedLayout, type FusedTile } from './conv2d-winograd-fused-layout.js';
 import type { ConvFamily } from './conv2d-gemm.js';
 import { tunedConv } from './conv2d-tuned.js';
 import { defaultConvFamily } from './conv2d-launch.js';
@@ -79,9 +79,28 @@ export function setFusedTile(tile: FusedTile | null): void {
   tileSetting.set(tile);
 }
 
-/** The layout a conv of n4 output channel vec4s over `blocks` 4x4 blocks gets on this device, at most `groups` channel vec4s a workgroup. */
-export function currentFusedLayout(n4: number, groups: number = MAX_GROUPS, blocks = Infinity): FusedLayout {
-  return fusedLayout(n4, groups, tileSetting.get() ?? DEFAULT_FUSED_TILE, depthSetting.get() ?? null, fusedLimits(), blocks);
+/** setFusedTile's tile on this device, or null where none is forced. */
+export function fusedTileOverride(): FusedTile | null {
+  return tileSetting.get() ?? null;
+}
+
+/**
+ * The tile this conv's fused kernel takes: setFusedTile's, else the one tuneConvs chose for this
+ * very conv, else DEFAULT_FUSED_TILE.
+ */
+export function fusedTile(dir: 'forward' | 'backwardInput', g: ConvGeometry, family: ConvFamily): FusedTile {
+  const forced = tileSetting.get();
+  if (forced) return forced;
+  const tuned = tunedConv(runtime().device, dir, g, family);
+  return tuned?.algorithm === 'winograd-fused' && tuned.fusedTile ? parseFusedTile(tuned.fusedTile) : DEFAULT_FUSED_TILE;
+}
+
+/**
+ * The layout a conv of n4 output channel vec4s over `blocks` 4x4 blocks gets on this device, at
+ * most `groups` channel vec4s a workgroup, at `tile` (default: setFusedTile's, else the default).
+ */
+export function currentFusedLayout(n4: number, groups: number = MAX_GROUPS, blocks = Infinity, tile = tileSetting.get() ?? DEFAULT_FUSED_TILE): FusedLayout {
+  return fusedLayout(n4, groups, tile, depthSetting.get() ?? null, fusedLimits(), blocks);
 }
 
 /** The device's limits as the layout needs them: its threads a workgroup, which the kernel lays along x. */
@@ -218,7 +237,7 @@ export function winogradFusedConv(dir: 'forward' | 'backwardInput', g: ConvGeome
   if (!fusedFits(s.n)) throw new RangeError(`${op}: the fused Winograd kernel needs output channels in multiples of 4, got ${s.n}`);
   const per = bindableSamples(plan, g.n, src, w, b);
   const n4 = s.n / 4;
-  const layout = currentFusedLayout(n4, fusedGroups(dir, g, family), Math.min(per, g.n) * plan.rows * plan.cols);
+  const layout = currentFusedLayout(n4, fusedGroups(dir, g, family), Math.min(per, g.n) * plan.rows * plan.cols, fusedTile(dir, g, family));
   const out = emptyTensor(plan.outShape, plan.outLabel);
   const u = transformWeights(plan, g, w);
   dispatchFused(fusedSpec(layout, b !== null, relu), plan, [plan.rows, plan.cols], g.n, per, src, u, b, out, layout.bt, Math.ceil(n4 / layout.nt4));
