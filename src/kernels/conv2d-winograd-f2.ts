@@ -36,7 +36,7 @@ import { emptyTensor, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, part, planned } from './chunking.js';
 import type { ConvGeometry } from './conv2d.js';
 import { rep } from './conv2d-gemm-common.js';
-import { dispatchFused, fusedBindings, gWeightTransformSpec, patchOrigin, sandwich, winogradPlan } from './conv2d-winograd.js';
+import { dispatchFused, fusedBindings, gWeightTransformSpec, patchCorner, patchOrigin, sandwich, winogradPlan } from './conv2d-winograd.js';
 import { reluKeepingNan } from './elementwise-math.js';
 import { linearGrid } from './wgsl.js';
 
@@ -201,10 +201,7 @@ function prefetchedSlices(ck: number): string {
   let c = l % ${ck};
   let tb = min(l / ${ck}, ${BLOCKS - 1});
   let t = t0 + tb;
-  let n = t / (params.rows * params.cols);
-  let h0 = ((t / params.cols) % params.rows) * ${M2} - params.padTop;
-  let w0 = (t % params.cols) * ${M2} - params.padLeft;
-  let base = n * params.h * params.w;
+  ${patchCorner('t', M2)}
   ${rep(A2, (r) => `let inH${r} = t < params.blocks && h0 + ${r} >= 0 && h0 + ${r} < params.h;`)}
   ${rep(A2, (q) => `let inW${q} = w0 + ${q} >= 0 && w0 + ${q} < params.w;`)}
   let vStore = c * ${V_ROW} + tb / 4;

@@ -11,7 +11,7 @@
 //     while those run. One more barrier a slice.
 
 import { rep } from './conv2d-gemm-common.js';
-import { combination, patchOrigin, WINO_A, WINO_BT, WINO_M, WINO_XI } from './conv2d-winograd.js';
+import { combination, patchCorner, patchOrigin, WINO_A, WINO_BT, WINO_M, WINO_XI } from './conv2d-winograd.js';
 import type { FusedLayout } from './conv2d-winograd-fused-layout.js';
 
 /** WGSL: the input value at `index`, or under the 'input-reads' ablation one made up from it. */
@@ -73,11 +73,9 @@ export function splitSetup(L: FusedLayout): string {
   let s${k}q = (s${k}a / ${L.ck}) % ${WINO_A};
   let s${k}tb = s${k}a / ${WINO_A * L.ck};
   let s${k}t = t0 + s${k}tb;
-  let s${k}n = s${k}t / (params.rows * params.cols);
-  let s${k}h = ((s${k}t / params.cols) % params.rows) * ${WINO_M} - params.padTop;
-  let s${k}w = (s${k}t % params.cols) * ${WINO_M} - params.padLeft + s${k}q;
+  ${patchCorner(`s${k}t`, WINO_M, `s${k}`)}
+  let s${k}w = s${k}w0 + s${k}q;
   let s${k}inW = s${k}a < ${items} && s${k}t < params.blocks && s${k}w >= 0 && s${k}w < params.w;
-  let s${k}base = s${k}n * params.h * params.w;
   ${rep(WINO_A, (r) => `var s${k}d${r} = 0.0;`)}`)}
   ${splitLoads(L, '0')}`;
 }
@@ -88,7 +86,7 @@ function splitLoads(L: FusedLayout, ci0: string): string {
     let ci = ${ci0} + s${k}c;
     let live = s${k}inW && ci < params.k;
     ${rep(WINO_A, (r) => `s${k}d${r} = 0.0;
-    if (live && s${k}h + ${r} >= 0 && s${k}h + ${r} < params.h) { s${k}d${r} = ${read(L, `(s${k}base + (s${k}h + ${r}) * params.w + s${k}w) * params.k + ci`)}; }`, '\n    ')}
+    if (live && s${k}h0 + ${r} >= 0 && s${k}h0 + ${r} < params.h) { s${k}d${r} = ${read(L, `(s${k}base + (s${k}h0 + ${r}) * params.w + s${k}w) * params.k + ci`)}; }`, '\n    ')}
   }`, '\n  ');
 }
 

@@ -237,10 +237,7 @@ struct Params { h: i32, w: i32, c: i32, padTop: i32, padLeft: i32, rows: i32, co
 @compute @workgroup_size(256)
 fn main(${LINEAR_MAIN_ARGS}) {
   ${blockThread(zeroPadding ? { buffer: 'v', type: T } : null)}
-  let n = t / (params.rows * params.cols);
-  let h0 = ((t / params.cols) % params.rows) * ${WINO_M} - params.padTop;
-  let w0 = (t % params.cols) * ${WINO_M} - params.padLeft;
-  let base = n * params.h * params.w;
+  ${patchCorner('t', WINO_M)}
   ${rep(WINO_A, (r) => `let inH${r} = h0 + ${r} >= 0 && h0 + ${r} < params.h;`)}
   ${rep(WINO_A, (s) => `let inW${s} = w0 + ${s} >= 0 && w0 + ${s} < params.w;`)}
   ${rep(WINO_XI, (e) => {
@@ -286,6 +283,18 @@ export function dispatchFused(spec: KernelSpec, p: WinogradPlan, [rows, cols]: r
 }
 
 /**
+ * WGSL lets: block `t`'s sample `{prefix}n`, the top-left input pixel (`{prefix}h0`, `{prefix}w0`) of
+ * the patch under its m x m outputs (params.rows x params.cols blocks a sample, the input padded by
+ * params.padTop and params.padLeft), and `{prefix}base`, its sample's first input pixel.
+ */
+export function patchCorner(t: string, m: number, prefix = ''): string {
+  return `let ${prefix}n = ${t} / (params.rows * params.cols);
+  let ${prefix}h0 = ((${t} / params.cols) % params.rows) * ${m} - params.padTop;
+  let ${prefix}w0 = (${t} % params.cols) * ${m} - params.padLeft;
+  let ${prefix}base = ${prefix}n * params.h * params.w;`;
+}
+
+/**
  * WGSL, inside a fused kernel's staging loop over pairs p (conv2d-winograd-fused.ts, F(4x4), and
  * conv2d-winograd-f2.ts, F(2x2)): pair p's channel c of the slice of `ck` from ci0 and its block t
  * from t0, `live` where both exist, the top-left input pixel (h0, w0) of the block's (m + 2)-wide
@@ -298,10 +307,7 @@ export function patchOrigin(ck: number, m: number): string {
       let t = t0 + tb;
       let ci = ci0 + c;
       let live = t < params.blocks && ci < params.k;
-      let n = t / (params.rows * params.cols);
-      let h0 = ((t / params.cols) % params.rows) * ${m} - params.padTop;
-      let w0 = (t % params.cols) * ${m} - params.padLeft;
-      let base = n * params.h * params.w;
+      ${patchCorner('t', m)}
       ${rep(m + WINO_R - 1, (r) => `let inH${r} = live && h0 + ${r} >= 0 && h0 + ${r} < params.h;`, '\n      ')}
       ${rep(m + WINO_R - 1, (q) => `let inW${q} = w0 + ${q} >= 0 && w0 + ${q} < params.w;`, '\n      ')}`;
 }

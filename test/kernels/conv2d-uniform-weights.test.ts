@@ -19,9 +19,9 @@ import { emptyTensor } from '../../src/graph/tensor.js';
 import { nd, type NdArray } from '../../src/reference/array.js';
 import { conv2dForwardRef } from '../../src/reference/conv.js';
 import { expectClose } from '../helpers/close.js';
-import { convCaseData, type ConvCase } from '../helpers/conv-case.js';
+import { convCaseData } from '../helpers/conv-case.js';
 import { fromNd as fromData, useGpu } from '../helpers/gpu.js';
-import { expectChunkedForward, expectReferenceGradients } from '../helpers/forced-conv.js';
+import { BIAS, expectChunkedForward, expectForcedForward, expectReferenceGradients, forcedCaseTitle, RELU, type ForcedCase } from '../helpers/forced-conv.js';
 
 useGpu();
 
@@ -39,38 +39,18 @@ afterEach(() => {
   runtime().setBindingLimit(null);
 });
 
-const CASES: (ConvCase & { name: string })[] = [
-  { name: "VGG's conv1_1 shape: 3 channels, 64 out, taps unrolled", x: [2, 9, 11, 3], k: [3, 3], cout: 64, opts: { padding: 'same' } },
-  { name: "U-Net level 1 shape: 32 -> 32, a loop over taps, vec4 loads", x: [2, 10, 7, 32], k: [3, 3], cout: 32, opts: { padding: 'same' } },
-  { name: '3x3 stride 2 valid, 8 -> 12', x: [1, 9, 10, 8], k: [3, 3], cout: 12, opts: { padding: 'valid', stride: 2 } },
-  { name: 'explicit pads [2, 0, 1, 3], 5 channels', x: [2, 6, 5, 5], k: [3, 3], cout: 8, opts: { padding: [2, 0, 1, 3] } },
-  { name: '1x1, 20 -> 4', x: [3, 5, 6, 20], k: [1, 1], cout: 4, opts: {} },
-  { name: '5x5 stride [1, 2], 4 -> 16', x: [1, 11, 13, 4], k: [5, 5], cout: 16, opts: { padding: 'same', stride: [1, 2] } },
+const CASES: ForcedCase[] = [
+  { name: "VGG's conv1_1 shape: 3 channels, 64 out, taps unrolled", x: [2, 9, 11, 3], k: [3, 3], cout: 64, opts: { padding: 'same' }, variants: [BIAS, RELU] },
+  { name: "U-Net level 1 shape: 32 -> 32, a loop over taps, vec4 loads", x: [2, 10, 7, 32], k: [3, 3], cout: 32, opts: { padding: 'same' }, variants: [BIAS, RELU] },
+  { name: '3x3 stride 2 valid, 8 -> 12', x: [1, 9, 10, 8], k: [3, 3], cout: 12, opts: { padding: 'valid', stride: 2 }, variants: [BIAS, RELU] },
+  { name: 'explicit pads [2, 0, 1, 3], 5 channels', x: [2, 6, 5, 5], k: [3, 3], cout: 8, opts: { padding: [2, 0, 1, 3] }, variants: [BIAS, RELU] },
+  { name: '1x1, 20 -> 4', x: [3, 5, 6, 20], k: [1, 1], cout: 4, opts: {}, variants: [BIAS, RELU] },
+  { name: '5x5 stride [1, 2], 4 -> 16', x: [1, 11, 13, 4], k: [5, 5], cout: 16, opts: { padding: 'same', stride: [1, 2] }, variants: [BIAS, RELU] },
 ];
 
 describe("conv2d forward by 'uniform-weights'", () => {
-  for (const cs of CASES) {
-    it(`${cs.name}: the reference's output, with bias, and without bias with its fused ReLU`, async () => {
-      const d = convCaseData(cs, 71);
-      const [x, w, b] = [fromNd(d.x), fromNd(d.w), fromNd(d.b)];
-      dn.setConvAlgorithm('uniform-weights');
-      const g = conv2dGeometry(x.shape, w.shape, d.opts);
-      expect(convAlgorithm('forward', g)).toBe('uniform-weights');
-      // Each combination is a kernel of its own for lavapipe to compile: two cover both flags.
-      for (const [bias, activation] of [[true, 'none'], [false, 'relu']] as const) {
-        const label = `${bias ? 'bias' : 'no bias'}, ${activation}`;
-        let y: dn.Tensor | undefined;
-        const p = await dn.profile(() => {
-          y = dn.conv2d(x, w, bias ? b : null, { ...d.opts, activation });
-        });
-        if (p) expect(p.kernels.map((k) => k.name), label).toContain(KERNEL);
-        const ref = conv2dForwardRef(d.x, d.w, bias ? d.b : null, d.opts);
-        expectClose(label, await y!.toArray(), (activation === 'relu' ? relu(ref) : ref).data, TOL);
-        y!.dispose();
-      }
-      for (const t of [x, w, b]) t.dispose();
-    });
-  }
+  // Each combination is a kernel of its own for lavapipe to compile: two cover both flags.
+  for (const cs of CASES) it(forcedCaseTitle(cs), () => expectForcedForward('uniform-weights', KERNEL, cs, 71, TOL));
 
   it("the GPU layouts (pixels a thread, taps unrolled or looped), rows not a multiple of the pixels: the same output", async () => {
     // Small channel counts keep lavapipe's compiles short; 4 channels take vec4 loads, 3 scalar ones.
