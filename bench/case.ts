@@ -18,8 +18,13 @@ export type Metric = 'flops' | 'bytes' | 'images';
 export interface InputSpec {
   name: string;
   shape: number[];
-  /** 'uniform' in [-1, 1); 'positive' in [0.5, 1.5) (variances, scales). */
-  data?: 'uniform' | 'positive';
+  /**
+   * 'uniform' in [-1, 1); 'positive' in [0.5, 1.5) (variances, scales); 'slices', NHWC images
+   * shaped like the MRI slices a U-Net takes: a disc of uniform values in [-1, 1) in the middle
+   * of each image (radius 0.4 of its side) on a background of exactly -1, half the pixels,
+   * so that ops whose cost depends on the values (a histogram's counts into one bin) meet it.
+   */
+  data?: 'uniform' | 'positive' | 'slices';
 }
 
 /** What an op returns: a tensor, or several in an array or object (each compared, in order, with tfjs's). */
@@ -209,7 +214,23 @@ export function hostData(spec: InputSpec, seed: number): Float32Array {
     s >>>= 0;
     out[i] = lo + (span * s) / 4294967296;
   }
+  if (spec.data === 'slices') paintBackground(out, spec.shape);
   return out;
+}
+
+/** Sets every pixel of NHWC images outside a centred disc of radius 0.4 of the side to -1. */
+function paintBackground(values: Float32Array, shape: readonly number[]): void {
+  const [n, h, w, c] = shape;
+  if (shape.length !== 4) throw new Error(`hostData: 'slices' data is NHWC images, got shape [${shape.join(', ')}]`);
+  const radius = 0.4 * Math.min(h, w);
+  for (let b = 0; b < n; b++) {
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        if (Math.hypot(y + 0.5 - h / 2, x + 0.5 - w / 2) <= radius) continue;
+        values.fill(-1, ((b * h + y) * w + x) * c, ((b * h + y) * w + x + 1) * c);
+      }
+    }
+  }
 }
 
 /** Multiply-adds of a conv over its output, counted as 2 flops each (all three directions). */

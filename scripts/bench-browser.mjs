@@ -8,7 +8,8 @@
 //
 // Chromium: CHROMIUM or /usr/bin/chromium (Debian's package; scripts/ensure-env.sh --browser
 // installs it). Its flags: WebGPU on Vulkan with SwiftShader's adapter unless DAWNET_BROWSER_GPU=1,
-// and --enable-webgpu-developer-features so timestamps are not rounded to 100 us.
+// and --enable-webgpu-developer-features so timestamps are not rounded to 100 us; DAWNET_BROWSER_FLAGS
+// adds more.
 import { build } from 'esbuild';
 import { buildDefine } from './build-info.mjs';
 import { existsSync } from 'node:fs';
@@ -29,6 +30,9 @@ const FLAGS = [
   '--enable-features=Vulkan',
   '--enable-webgpu-developer-features',
   ...(process.env.DAWNET_BROWSER_GPU === '1' ? [] : ['--use-webgpu-adapter=swiftshader']),
+  // More flags for a diagnosis, space-separated: e.g. a Dawn toggle to see what it costs
+  // (--enable-dawn-features=disable_workgroup_init,allow_unsafe_apis).
+  ...(process.env.DAWNET_BROWSER_FLAGS ?? '').split(' ').filter(Boolean),
 ];
 
 /**

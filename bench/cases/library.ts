@@ -14,6 +14,7 @@
 // computes it. tfjs has no gelu op, so none is timed.
 
 import type * as TF from '@tensorflow/tfjs-core';
+import { histogramWay, withHistogramWay } from '../../src/kernels/histogram.js';
 import { backwardWay, withBackwardWay } from '../../src/kernels/index-gather-backward.js';
 import { topkWay, withTopkWay } from '../../src/kernels/topk.js';
 import { count, dims, f32Bytes, family, scaled, type BenchCase } from '../case.js';
@@ -191,23 +192,31 @@ function cases(dn: Ops, scale: number): BenchCase[] {
       },
       outputs: [{ name: 'values' }, { name: 'indices' }],
     })),
-    {
-      // The intensity histogram of a batch of MRI slices (the U-Net's input, 256 bins over
-      // [-1, 1]). tfjs has no histogram op; its way is tf.unsortedSegmentSum of ones by bin.
-      id: 'histogram-256/unet-input',
-      group: 'library',
-      shape: `${dims(image)} 256 bins`,
-      metric: 'bytes',
-      work: f32Bytes(count(image), 256),
-      inputs: [{ name: 'x', shape: image }],
-      dawnet: ([a]) => dn.histogram(a, { bins: 256, min: -1, max: 1 }),
-      tfjs: (tf, [a]) =>
-        tf.tidy(() => {
-          const flat = tf.reshape(a, [-1]);
-          const bins = tf.cast(tf.minimum(tf.floor(tf.div(tf.mul(tf.sub(flat, -1), 256), 2)), 255), 'int32');
-          return tf.unsortedSegmentSum(tf.onesLike(flat), bins as TF.Tensor1D, 256);
-        }),
-    },
+    ...(['uniform', 'slices'] as const).map(
+      (data): BenchCase => ({
+        // The intensity histogram of a batch of MRI slices (the U-Net's input, 256 bins over
+        // [-1, 1]): values spread evenly ('unet-input'), and slices whose background, half of
+        // the pixels, all falls in the first bin ('unet-slices'), which serialises the atomic
+        // adds into that bin. tfjs has no histogram op; its way is tf.unsortedSegmentSum of ones
+        // by bin.
+        id: `histogram-256/unet-${data === 'slices' ? 'slices' : 'input'}`,
+        group: 'library',
+        shape: `${dims(image)} 256 bins`,
+        metric: 'bytes',
+        work: f32Bytes(count(image), 256),
+        inputs: [{ name: 'x', shape: image, data }],
+        dawnet: ([a]) => dn.histogram(a, { bins: 256, min: -1, max: 1 }),
+        tfjs: (tf, [a]) =>
+          tf.tidy(() => {
+            const flat = tf.reshape(a, [-1]);
+            const bins = tf.cast(tf.minimum(tf.floor(tf.div(tf.mul(tf.sub(flat, -1), 256), 2)), 255), 'int32');
+            return tf.unsortedSegmentSum(tf.onesLike(flat), bins as TF.Tensor1D, 256);
+          }),
+        algorithm: () => histogramWay(256),
+        alternatives: () =>
+          (['local', 'direct'] as const).filter((w) => w !== histogramWay(256)).map((w) => ({ algorithm: w, around: (step) => withHistogramWay(w, step) })),
+      }),
+    ),
     {
       id: 'layerNorm/rows-768',
       group: 'library',

@@ -2,12 +2,16 @@
 // exactly (integers), with values placed a third of a bin from either edge so that WGSL's division
 // (2.5 ulp, not correctly rounded) cannot move one across; a given range with values outside it
 // and NaN; x's own range (its minimum in the first bin, its maximum in the last); a constant x; more
-// bins than workgroup memory holds; the split past the binding limit; errors.
+// bins than workgroup memory holds; both ways of counting ('local' and 'direct'), on values spread
+// over the bins and on half of them in one, at bin counts that fill their workgroup array and that
+// leave most of it unused; the rule's way; the split past the binding limit; errors.
 
 import { afterEach, describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
 import { runtime } from '../../src/gpu/runtime.js';
-import { histogram, LOCAL_BINS } from '../../src/kernels/histogram.js';
+import { isSwiftShaderReport } from '../../src/gpu/adapter-kind.js';
+import type { AdapterReport } from '../../src/gpu/device.js';
+import { histogram, histogramWay, LOCAL_BINS, localArrayBins, withHistogramWay } from '../../src/kernels/histogram.js';
 import { histogramRef } from '../../src/reference/histogram.js';
 import { useGpu } from '../helpers/gpu.js';
 import { rng } from '../helpers/rng.js';
@@ -63,6 +67,31 @@ describe('histogram', () => {
     const x = dn.tensor(data);
     expect(await counts(x, { bins, min: 0, max: 10 })).toEqual(Array.from(histogramRef(data, bins, 0, 10).data));
     x.dispose();
+  });
+
+  describe.each(['local', 'direct'] as const)("counting '%s'", (way) => {
+    // 65 bins leave 63 of the array's 128 unused; 64 and 4096 fill theirs.
+    it.each([1, 64, 65, 256, LOCAL_BINS])('%i bins, values spread over them and half of them in the first bin', async (bins) => {
+      const spread = binValues(20000, bins, -1, 1, bins);
+      const background = spread.map((v, i) => (i % 2 === 0 ? -1 : v));
+      for (const data of [spread, background]) {
+        const x = dn.tensor(data);
+        const got = await withHistogramWay(way, () => counts(x, { bins, min: -1, max: 1 }));
+        expect(got).toEqual(Array.from(histogramRef(data, bins, -1, 1).data));
+        x.dispose();
+      }
+    });
+  });
+
+  it("counts in workgroup memory ('local') up to LOCAL_BINS bins in an array of the next power of two, but on SwiftShader", () => {
+    expect([1, 63, 64, 65, 256, 257, LOCAL_BINS].map(localArrayBins)).toEqual([64, 64, 64, 128, 256, 512, LOCAL_BINS]);
+    expect(histogramWay(LOCAL_BINS + 1), 'more bins than workgroup memory holds').toBe('direct');
+    expect(withHistogramWay('local', () => histogramWay(LOCAL_BINS + 1)), 'whatever is forced').toBe('direct');
+    expect(histogramWay(256), 'this adapter').toBe(isSwiftShaderReport(runtime().ctx.report) ? 'direct' : 'local');
+    const report = (vendor: string, architecture: string): AdapterReport => ({ vendor, architecture, device: '', description: '', backend: 'browser', features: [], limits: {} });
+    expect(isSwiftShaderReport(report('google', 'swiftshader'))).toBe(true);
+    expect(isSwiftShaderReport(report('mesa', 'llvmpipe'))).toBe(false);
+    expect(isSwiftShaderReport(report('nvidia', 'hopper'))).toBe(false);
   });
 
   it('splits x past the binding limit, to the same counts', async () => {
