@@ -59,6 +59,7 @@ const FLAG_ALLOW = new Set([
   'no-name', // "`--no-name` turns a switch off": likewise a placeholder
   'pack-destination', // `npm pack --pack-destination /tmp`: npm's, in "In another project"
   'rounds', // `node scripts/bench-ab.mjs BASE [--rounds N]`: that script's, in bench/README.md
+  'enable-dawn-features', // Chromium's, for DAWNET_BROWSER_FLAGS, in bench/README.md's SwiftShader section
 ]);
 
 /** The flag tables of the dawnet commands, from each src/cli/*.ts's CommandSpec (what `--help` prints). */
