@@ -1,6 +1,7 @@
 // Matrix products: a square one, the U-Net level-3 conv seen as a GEMM (M = N·H·W, K = 9·Cin,
 // N = Cout), and VGG's classifier head [32, 32768] x [32768, 256] (few output tiles, long K: the
-// split-K path). `scale` divides M (the batch-like dimension). 2 flops per multiply-add.
+// split-K path). `scale` divides M (the batch-like dimension). 2 flops per multiply-add. The way
+// the adapter does not take (matmul.ts's tiles or conv2d's GEMM) is timed beside each.
 
 import { dims, scaled, family, type BenchCase, type CaseFamily } from '../case.js';
 
@@ -37,6 +38,8 @@ function cases(k: Kernels, scale: number): BenchCase[] {
     tfjs: (tf, [a, b]) => tf.matMul(a, b),
     // K up to 32768 terms summed in different orders.
     tolerance: 1e-3,
+    algorithm: () => k.matmulWay(),
+    alternatives: () => (['tiles', 'conv-gemm'] as const).filter((w) => w !== k.matmulWay()).map((w) => ({ algorithm: w, around: (step) => k.withMatmulWay(w, step) })),
   }));
 }
 

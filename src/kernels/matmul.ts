@@ -11,7 +11,12 @@
 //
 // On CPU adapters (lavapipe), where workgroup memory is slow, the product runs on conv2d's
 // subgroup GEMM instead (a matmul is a 1x1 convolution over a 1 x M image): A·B is conv2d's
-// forward, A·B^T its backward-input and A^T·B its backward-weight (see viaConvGemm).
+// forward, A·B^T its backward-input and A^T·B its backward-weight (see viaConvGemm). That is the
+// 'conv-gemm' way (MatmulWay); GPUs take 'tiles', this file's kernel, by default. On an H200 the
+// conv GEMM's tiles ran the U-Net's l3 conv, the same 65536x1152x128 product as the bench's
+// matmul/conv-gemm-unet-l3, in 0.673 ms where the matmul took 0.953 (bench/README, runs 8-10):
+// the bench times 'conv-gemm' beside every matmul case, so a GPU run can show whether GPUs
+// should take it too.
 //
 // A zero-size M, N or K runs no kernel (emptyProduct): C is empty, or zeros plus the bias.
 //
@@ -31,6 +36,7 @@ import { batchedMatmul } from './matmul-batched.js';
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward } from './conv2d.js';
 import { defaultConvFamily } from './conv2d-launch.js';
 import type { ConvFamily } from './conv2d-gemm.js';
+import { forcedWay } from './forced-way.js';
 import { sumLeading } from './reduce.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, workgroupGrid } from './wgsl.js';
 
@@ -53,8 +59,21 @@ export interface MatmulForwardOptions extends MatmulOptions {
   bias?: Tensor | null;
   /** Number of K chunks; default: chosen from the shape (1 = no split). Implies the tiled kernel. */
   splitK?: number;
-  /** 'tiled' (workgroup memory) or 'subgroup' (conv2d's GEMM); default: what suits the adapter. */
+  /** 'tiled' (this file's tiles) or 'subgroup' (conv2d's GEMM, of the adapter's family); default: matmulWay(). */
   family?: ConvFamily;
+}
+
+/** 'tiles': this file's kernel (split-K where C has few tiles); 'conv-gemm': conv2d's GEMM (viaConvGemm). */
+export type MatmulWay = 'tiles' | 'conv-gemm';
+
+const forced = forcedWay<MatmulWay>();
+
+/** Runs fn with every 2-D product taking `way` where it can (tests and the bench compare the two). */
+export const withMatmulWay = <T>(way: MatmulWay, fn: () => T): T => forced.with(way, fn);
+
+/** The way a product takes unless its options say: the forced one, else 'conv-gemm' where convs run the subgroup family (CPU adapters). */
+export function matmulWay(): MatmulWay {
+  return forced.current ?? (defaultConvFamily() === 'subgroup' ? 'conv-gemm' : 'tiles');
 }
 
 function tileSpec(transposeA: boolean, transposeB: boolean, withBias: boolean): KernelSpec {
@@ -188,8 +207,9 @@ export function matmulForward(a: Tensor, b: Tensor, options: MatmulForwardOption
   if (m === 0 || n === 0 || k === 0) return emptyProduct(m, n, bias);
   const ta0 = options.transposeA ?? false;
   const tb0 = options.transposeB ?? false;
-  const family = options.family ?? (options.splitK === undefined ? defaultConvFamily() : 'tiled');
-  if (family === 'subgroup' && !(ta0 && tb0)) return viaConvGemm(a, b, m, k, n, ta0, tb0, bias);
+  const way: MatmulWay = options.family ? (options.family === 'subgroup' ? 'conv-gemm' : 'tiles') : options.splitK === undefined ? matmulWay() : 'tiles';
+  // conv2d's GEMM has no product of two transposed operands.
+  if (way === 'conv-gemm' && !(ta0 && tb0)) return viaConvGemm(a, b, m, k, n, ta0, tb0, bias);
   // Chunks are whole K steps; recount so no chunk is empty.
   const kChunk = Math.max(TILE_K, Math.ceil(Math.ceil(k / requested) / TILE_K) * TILE_K);
   const splits = Math.max(1, Math.ceil(k / kChunk));

@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
-import { chooseSplitK, linear, matmul, matmulForward } from '../../src/kernels/matmul.js';
+import { defaultConvFamily } from '../../src/kernels/conv2d-launch.js';
+import { chooseSplitK, linear, matmul, matmulForward, matmulWay, withMatmulWay } from '../../src/kernels/matmul.js';
 import { nd } from '../../src/reference/array.js';
 import { linearBackwardRef, linearRef, matmulBackwardRef, matmulRef } from '../../src/reference/matmul.js';
 import { expectClose } from '../helpers/close.js';
+import { dispatched } from '../helpers/dispatched.js';
 import { checkGrad } from '../helpers/finite-diff.js';
 import { fromNd, useGpu } from '../helpers/gpu.js';
 import { uniform } from '../helpers/rng.js';
@@ -174,4 +176,42 @@ describe('matmul kernel families', () => {
       });
     }
   }
+});
+
+describe('matmul ways', () => {
+  // withMatmulWay forces the way every product takes (the bench times the other beside each
+  // matmul case): a differentiable product and its gradients, under each, against float64.
+  for (const way of ['tiles', 'conv-gemm'] as const) {
+    it(`'${way}': a product [19, 45] x [45, 27] and both gradients match float64`, async () => {
+      const [m, k, n] = [19, 45, 27];
+      const [a, b, dc] = [uniform(m * k, 1800), uniform(k * n, 1801), uniform(m * n, 1802)];
+      const [at, bt, dct] = [fromNd(a, [m, k], true), fromNd(b, [k, n], true), fromNd(dc, [m, n])];
+      const c = withMatmulWay(way, () => {
+        const out = matmul(at, bt);
+        out.backward(dct);
+        return out;
+      });
+      const [da, db] = matmulBackwardRef(nd(a, [m, k]), nd(b, [k, n]), nd(dc, [m, n]), {});
+      // dC sums over K terms, dA over N, dB over M (tolFor, as above).
+      expectClose(`matmul ${way}`, await c.toArray(), matmulRef(nd(a, [m, k]), nd(b, [k, n]), {}).data, tolFor(k));
+      expectClose(`dA ${way}`, await at.grad!.toArray(), da.data, tolFor(n));
+      expectClose(`dB ${way}`, await bt.grad!.toArray(), db.data, tolFor(m));
+      for (const t of [at, bt, dct, c]) t.dispose();
+    });
+  }
+
+  it("defaults to conv2d's GEMM where convs run the subgroup family (CPU adapters), else to its tiles, and runs the way forced", () => {
+    expect(matmulWay()).toBe(defaultConvFamily() === 'subgroup' ? 'conv-gemm' : 'tiles');
+    const [a, b] = [dn.zeros([8, 16]), dn.zeros([16, 12])];
+    const kernels = (way: 'tiles' | 'conv-gemm') =>
+      dispatched(() => withMatmulWay(way, () => matmulForward(a, b).dispose()));
+    expect(kernels('tiles')).toEqual(['matmul.forward']);
+    expect(kernels('conv-gemm')).not.toContain('matmul.forward');
+    expect(kernels('conv-gemm').length).toBeGreaterThan(0);
+    // Options name a way themselves; two transposed operands have only the tiles.
+    expect(dispatched(() => withMatmulWay('conv-gemm', () => matmulForward(a, b, { family: 'tiled' }).dispose()))).toEqual(['matmul.forward']);
+    const [at, bt] = [dn.zeros([16, 8]), dn.zeros([12, 16])];
+    expect(dispatched(() => withMatmulWay('conv-gemm', () => matmulForward(at, bt, { transposeA: true, transposeB: true }).dispose()))).toEqual(['matmul.forward']);
+    for (const t of [a, b, at, bt]) t.dispose();
+  });
 });
