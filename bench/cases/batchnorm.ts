@@ -8,9 +8,16 @@
 // same training-mode formula is written here with tfjs ops.
 
 import type * as TF from '@tensorflow/tfjs-core';
+import { batchnormSumsWay, withBatchnormSumsWay } from '../../src/kernels/batchnorm-sums.js';
 import { count, dims, f32Bytes, unetLevels, family, type BenchCase, type CaseFamily } from '../case.js';
 
 type Kernels = typeof import('../../src/kernels/batchnorm.js');
+
+/** The way the adapter combines the sums' row lanes (batchnorm-sums.ts), and the other beside it. */
+const sumsWays = {
+  algorithm: () => batchnormSumsWay(),
+  alternatives: () => (['tree', 'lanes'] as const).filter((w) => w !== batchnormSumsWay()).map((w) => ({ algorithm: w, around: <T>(step: () => T) => withBatchnormSumsWay(w, step) })),
+};
 
 const EPS = 1e-5;
 
@@ -64,6 +71,7 @@ function cases(k: Kernels, scale: number): BenchCase[] {
       tfjs: tfjsForward,
       tfjsOutputs: tfjsForwardOutputs,
       outputs: [{ name: 'y' }, { name: 'mean' }, { name: 'invStd' }],
+      ...sumsWays,
     });
     out.push({
       id: `batchNorm2d.backward/${l.name}`,
@@ -83,6 +91,7 @@ function cases(k: Kernels, scale: number): BenchCase[] {
       outputs: [{ name: 'dx' }, { name: 'dgamma' }, { name: 'dbeta' }],
       // Two per-channel sums over N·H·W rows feed every output.
       tolerance: 1e-3,
+      ...sumsWays,
     });
   }
   return out;

@@ -20,7 +20,8 @@
 // its variance and its mean to float32's rounding. Each pass is a grid of workgroups, 32 channels
 // by up to maxRowChunks row chunks (row-chunks.ts: 128 on a CPU adapter, more on a GPU); 8 row
 // lanes per channel stride the chunk (neighbouring threads read neighbouring channels, so loads
-// coalesce) and a tree in workgroup memory combines them. A thread per channel then adds the
+// coalesce) and a tree in workgroup memory combines them (on SwiftShader each row lane writes its
+// own partial instead: batchnorm-sums.ts). A thread per channel then adds the
 // chunks' partials, which also finishes the statistics (past 128 chunks, reduce.ts adds them first).
 //
 // With C a multiple of 4 (every layer of the models here) each thread takes four adjacent channels
@@ -42,14 +43,11 @@ import { expectKnownOptions, expectOptionalBoolean, expectOptionalNumber, expect
 import { record } from '../graph/autograd.js';
 import { assertLive, emptyTensor, formatShape, zeros, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, range } from './chunking.js';
+import { batchnormSumsWay, CH_LANES, partialsPerChunk, sumsSpec, type SumsMode } from './batchnorm-sums.js';
 import { reluKeepingNan, reluPasses } from './elementwise-math.js';
 import { reduceMiddle } from './reduce.js';
 import { maxRowChunks } from './row-chunks.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, vecType, vecWidth, type VecWidth } from './wgsl.js';
-
-/** Channel lanes per workgroup (each 1 channel, or 4 as a vec4) and row lanes per channel. */
-const CH_LANES: Record<VecWidth, number> = { 1: 32, 4: 8 };
-const ROW_LANES = 8;
 
 /** Rows per chunk at least this (chunks at most maxRowChunks): partials stay small. */
 const MIN_ROWS_PER_CHUNK = 256;
@@ -67,70 +65,6 @@ export interface BatchNormOptions {
 
 // ---------------------------------------------------------------------------------------------
 // Kernels
-
-/** Per-chunk channel sums. 'mean': Σx. 'var': Σ(x - mean)² and Σ(x - mean). 'grad': Σdy and Σdy * xhat. */
-type SumsMode = 'mean' | 'var' | 'grad';
-
-/**
- * Per-chunk channel sums; params.c counts channels in units of the width (vec4s for width 4).
- * `relu` ('grad' only): the gradient arrives through a fused ReLU, so dy counts only where the
- * forward's output y is positive or NaN (reluPasses, as relu's backward).
- */
-function sumsSpec(mode: SumsMode, width: VecWidth, relu = false): KernelSpec {
-  const inputs = { mean: ['x'], var: ['x', 'mean'], grad: relu ? ['x', 'dy', 'y', 'mean', 'invStd'] : ['x', 'dy', 'mean', 'invStd'] }[mode];
-  const T = vecType(width);
-  const dyAt = (at: string) => (relu ? `select(${T}(0.0), dy[${at}], ${reluPasses(`y[${at}]`, vecType(width, 'u32'))})` : `dy[${at}]`);
-  const body = {
-    mean: 'a0 += x[r * params.c + ch];',
-    var: 'let d = x[r * params.c + ch] - mu; a0 += d * d; a1 += d;',
-    grad: `let g = ${dyAt('r * params.c + ch')}; a0 += g; a1 += g * (x[r * params.c + ch] - mu) * istd;`,
-  }[mode];
-  const perChannel = mode === 'mean' ? 1 : 2;
-  const lanes = CH_LANES[width];
-  return {
-    name: 'batchnorm.sums',
-    key: `${mode}${relu ? 'Relu' : ''}c${lanes}r${ROW_LANES}w${width}`,
-    inputs: inputs.length,
-    outputs: 1,
-    wgsl: () => /* wgsl */ `
-struct Params { rows: u32, c: u32, rowsPerChunk: u32 }
-${inputs.map((name, i) => `@group(0) @binding(${i}) var<storage, read> ${name}: array<${T}>;`).join('\n')}
-@group(0) @binding(${inputs.length}) var<storage, read_write> partial: array<${T}>;
-@group(0) @binding(${inputs.length + 1}) var<uniform> params: Params;
-var<workgroup> s0: array<${T}, ${lanes * ROW_LANES}>;
-var<workgroup> s1: array<${T}, ${lanes * ROW_LANES}>;
-@compute @workgroup_size(${lanes}, ${ROW_LANES})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {
-  let ch = wid.x * ${lanes}u + lid.x;
-  let chunk = wid.y;
-  let r1 = min((chunk + 1u) * params.rowsPerChunk, params.rows);
-  var a0 = ${T}(0.0);
-  var a1 = ${T}(0.0);
-  if (ch < params.c) {
-    ${mode === 'mean' ? '' : 'let mu = mean[ch];'}
-    ${mode === 'grad' ? 'let istd = invStd[ch];' : ''}
-    for (var r = chunk * params.rowsPerChunk + lid.y; r < r1; r += ${ROW_LANES}u) {
-      ${body}
-    }
-  }
-  let slot = lid.y * ${lanes}u + lid.x;
-  s0[slot] = a0;
-  s1[slot] = a1;
-  workgroupBarrier();
-  for (var h = ${ROW_LANES / 2}u; h > 0u; h >>= 1u) {
-    if (lid.y < h) {
-      s0[slot] += s0[slot + h * ${lanes}u];
-      s1[slot] += s1[slot + h * ${lanes}u];
-    }
-    workgroupBarrier();
-  }
-  if (lid.y == 0u && ch < params.c) {
-    partial[chunk * ${perChannel}u * params.c + ch] = s0[lid.x];
-    ${mode === 'mean' ? '' : 'partial[(chunk * 2u + 1u) * params.c + ch] = s1[lid.x];'}
-  }
-}`,
-  };
-}
 
 /**
  * A thread per channel adds the chunks' partials and finishes:
@@ -285,20 +219,22 @@ function channelSums(
 ): void {
   const rt = runtime();
   const width = vecWidth(c);
-  const spec = sumsSpec(mode, width, extra.relu);
+  const way = batchnormSumsWay();
+  const spec = sumsSpec(mode, width, extra.relu, way);
+  const perChunk = partialsPerChunk(way);
   const per = chunkItems(spec.name, rows, rowInputs.map((t) => part(t, c)), channelInputs);
   const columnGroups = Math.ceil(c / width / CH_LANES[width]);
   const plans: { first: number; count: number; chunks: number; rowsPerChunk: number }[] = [];
   forEachChunk(rows, per, (first, count) => plans.push({ first, count, ...chunking(count, columnGroups) }));
   const perChannel = mode === 'mean' ? 1 : 2;
-  let total = plans.reduce((n, p) => n + p.chunks, 0);
+  let total = plans.reduce((n, p) => n + p.chunks * perChunk, 0);
   let partial = emptyTensor([total, perChannel, c], 'batchnorm.partial');
   let firstChunk = 0;
   for (const p of plans) {
     const inputs = [...rowInputs.map((t) => range(t, p.first * c, p.count * c)), ...channelInputs];
-    const out = range(partial, firstChunk * perChannel * c, p.chunks * perChannel * c);
+    const out = range(partial, firstChunk * perChannel * c, p.chunks * perChunk * perChannel * c);
     dispatchChunk(spec, inputs, [out], packParams([u32(p.count), u32(c / width), u32(p.rowsPerChunk)]), [columnGroups, p.chunks]);
-    firstChunk += p.chunks;
+    firstChunk += p.chunks * perChunk;
   }
   // A thread per channel would add thousands of chunks one by one (a GPU's many chunks), or the
   // partials may be too big to bind: reduce.ts adds them first, many workgroups wide.
