@@ -10,9 +10,9 @@
 // - 'local': each workgroup counts its share of x in workgroup memory with integer atomics, then
 //   adds its counts to the output's. Its array holds the bins rounded up to a power of two, not
 //   the most workgroup memory allows: Dawn zeroes workgroup memory at every workgroup's start,
-//   and on SwiftShader (Chromium's CPU adapter) that cost 1.3 ms a workgroup for 16 KiB against
-//   0.1 ms for 4 KiB (a loop microbenchmark, wall clock; gone with Dawn's disable_workgroup_init
-//   toggle), so 256 bins in a 16 KiB array took 2.6x tfjs's time.
+//   and on SwiftShader (Chromium's CPU adapter) that cost 1.3 ms a workgroup of 256 threads for
+//   16 KiB against 0.1-0.2 ms for 4 KiB (a microbenchmark, wall clock; gone with Dawn's
+//   disable_workgroup_init toggle), so 256 bins in a 16 KiB array took 2.6x tfjs's time.
 // - 'direct': every value's atomic add goes straight into the output: no workgroup memory and no
 //   barriers, but adds into one bin wait on each other (a background's bin).
 // More bins than workgroup memory holds count directly. A last pass turns the u32 counts into
@@ -49,11 +49,12 @@ export const withHistogramWay = <T>(way: HistogramWay, fn: () => T): T => forced
 /**
  * The way a histogram of `bins` bins counts: 'direct' past LOCAL_BINS; else 'direct' on
  * SwiftShader and 'local' elsewhere. On SwiftShader (in Chromium, GPU timestamps) 'direct' took
- * 0.14-0.16 ms against 'local''s 0.50 at 2x32x32x3 values and 256 bins, and 4.1-4.3 against 11.4-11.8
- * at 8x128x128x3, with the values spread evenly or half of them in one bin (the bench's
+ * 0.14-0.16 ms against 'local''s 0.50 at 2x32x32x3 values and 256 bins, and 4.1-4.3 against
+ * 11.4-11.8 at 8x128x128x3, with the values spread evenly or half of them in one bin (the bench's
  * histogram-256 cases). On lavapipe 'local' took 1.66-1.76 ms against 2.48-3.06 at 8x128x128x3
- * (at 2x32x32x3 the two were within the noise, both near the launch floor). On a GPU, adds into one global bin from
- * thousands of threads wait on each other; workgroup memory is what GPUs' histograms count in.
+ * (at 2x32x32x3 the two were within the noise, both near the launch floor). On a GPU, adds into
+ * one global bin from thousands of threads wait on each other; workgroup memory is what GPUs'
+ * histograms count in.
  */
 export function histogramWay(bins: number): HistogramWay {
   if (bins > LOCAL_BINS) return 'direct';
