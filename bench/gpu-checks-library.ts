@@ -1,5 +1,5 @@
 // bench --checks' general-purpose ops (gpu-checks.ts runs them with the rest): reductions over
-// space and classes, the gathers (strided slices, tiles, ids), segment sums, cumsum, topk, sort, the element-wise
+// space and classes, a histogram, the gathers (strided slices, tiles, ids), segment sums, cumsum, topk, sort, the element-wise
 // selections and layer norm, each against the CPU reference forward and backward.
 
 import * as dn from '../src/index.js';
@@ -9,6 +9,7 @@ import { binaryMoreForwardRef, maximumBackwardRef, whereBackwardRef, whereRef } 
 import { unaryBackwardRef, unaryForwardRef } from '../src/reference/elementwise.js';
 import { argExtremumRef, extremumBackwardRef, extremumRef } from '../src/reference/extrema.js';
 import { groupNormBackwardRef, groupNormForwardRef } from '../src/reference/groupnorm.js';
+import { histogramRef } from '../src/reference/histogram.js';
 import { gatherBackwardRef, gatherRef, indexGatherIndices, stridedSliceIndices, tileIndices } from '../src/reference/slice.js';
 import { unsortedSegmentSumBackwardRef, unsortedSegmentSumRef } from '../src/reference/segment-sum.js';
 import { sortBackwardRef, sortRef } from '../src/reference/sort.js';
@@ -26,6 +27,15 @@ export function libraryOpChecks(): GpuCheck[] {
       inputs: [{ shape: [3, 40, 33, 8], grad: true }],
       gpu: ([x]) => dn.max(x, [1, 2]),
       cpu: ([x], dy) => ({ y: extremumRef('max', x, [1, 2]).value, grads: [extremumBackwardRef('max', x, dy, [1, 2])] }),
+    },
+    {
+      // Whole values, so that the kernel's float32 bin arithmetic (v + 128)·256 / 256 is exact and
+      // the counts must equal the reference's: 256 bins of the adapter's way (workgroup counts, or
+      // atomic adds straight into the output on SwiftShader).
+      name: 'histogram of [2,24,24,3] as whole values in [-128, 128), 256 bins',
+      inputs: [{ shape: [2, 24, 24, 3] }],
+      gpu: ([x]) => dn.histogram(dn.floor(dn.scale(x, 128)), { bins: 256, min: -128, max: 128 }),
+      cpu: ([x]) => ({ y: histogramRef(Array.from(x.data, (v) => Math.floor(v * 128)), 256, -128, 128), grads: [] }),
     },
     {
       name: 'argmax over 1000 classes [37,1000]',
