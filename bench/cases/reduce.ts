@@ -1,7 +1,7 @@
 // Reductions: the whole tensor to one number (a loss), and [N, H, W, C] -> [C] (batch-norm
 // statistics, bias gradients). Memory bound: the input is read once.
 
-import { sum } from '../../src/kernels/reduce.js';
+import { columnSumsWay, sum, withColumnSumsWay } from '../../src/kernels/reduce.js';
 import { count, dims, f32Bytes, scaled, family, type BenchCase, type CaseFamily } from '../case.js';
 
 type Kernels = { sum: typeof sum };
@@ -34,6 +34,9 @@ function cases(k: Kernels, scale: number): BenchCase[] {
       dawnet: ([a]) => k.sum(a, [0, 1, 2]),
       tfjs: (tf, [a]) => tf.sum(a, [0, 1, 2]),
       tolerance: 1e-3,
+      // The column kernel or the general route: the one the adapter does not take, beside.
+      algorithm: () => columnSumsWay(n / 32),
+      alternatives: () => (['columns', 'threads'] as const).filter((w) => w !== columnSumsWay(n / 32)).map((w) => ({ algorithm: w, around: (step) => withColumnSumsWay(w, step) })),
     },
   ];
 }

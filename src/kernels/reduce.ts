@@ -21,12 +21,14 @@
 // With R = 1 (a scaling) the op is element-wise and splits into flat chunks.
 
 import { ArgumentError, ShapeError } from '../errors.js';
+import { isSwiftShaderReport } from '../gpu/adapter-kind.js';
 import { packParams, u32, f32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { describeValue, expectTensor } from '../graph/args.js';
 import { record } from '../graph/autograd.js';
 import { assertLive, emptyTensor, shapeSize, type Shape, type Tensor } from '../graph/tensor.js';
 import { chunkItems, dispatchChunk, forEachChunk, part, planned, range, type Range } from './chunking.js';
+import { forcedWay } from './forced-way.js';
 import { rowParts, rowsSpec, SUM_BINDINGS_WGSL, threadPerOutput } from './reduce-rows.js';
 import { maxRowChunks } from './row-chunks.js';
 import { LINEAR_MAIN_ARGS, linearGrid, linearIndex, workgroupGrid } from './wgsl.js';
@@ -120,6 +122,31 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 }`,
 };
 
+export type ColumnSumsWay = 'columns' | 'threads';
+
+const forcedColumns = forcedWay<ColumnSumsWay>();
+
+/** Runs fn with every column sum taking `way` (tests and the bench compare the two). */
+export const withColumnSumsWay = <T>(way: ColumnSumsWay, fn: () => T): T => forcedColumns.with(way, fn);
+
+/** SwiftShader's [1, R, B] sums of at most this many rows take the general route (columnSumsWay). */
+export const SWIFTSHADER_THREAD_ROWS = 32768;
+
+/**
+ * How [1, R, B] sums with B a multiple of 4 run: 'columns' (columnSums), or 'threads', the
+ * general route (a thread per output on CPU adapters, reduce-rows.ts), on SwiftShader for up to
+ * SWIFTSHADER_THREAD_ROWS rows. Dawn zeroes the column kernel's 1 KiB of workgroup memory at
+ * every workgroup's start, which SwiftShader does slowly (bench/README's SwiftShader section);
+ * more rows a workgroup make up for it. sum-nhw/unet-l1 in Chromium (GPU timestamps, 2026-11-28):
+ * 2048 rows of 32 columns 0.38-0.40 ms by threads against 0.53-0.66 by columns (two runs), 16384
+ * rows 2.85 against 3.26, 131072 rows 11.5 against 10.9; the bound lies between the last two. On
+ * lavapipe the columns won from 16384 rows (0.30 against 0.58 ms; 1.52 against 2.34 at 131072);
+ * at 2048 the threads (0.084 against 0.14 ms), both near the launch floor.
+ */
+export function columnSumsWay(r: number): ColumnSumsWay {
+  return forcedColumns.current ?? (isSwiftShaderReport(runtime().ctx.report) && r <= SWIFTSHADER_THREAD_ROWS ? 'threads' : 'columns');
+}
+
 /** Sums the rows of an [r, b] tensor (b a multiple of 4, bound whole): partial sums per chunk of rows, then their sum. */
 function columnSums(x: Tensor, r: number, b: number, outShape: Shape, scale: number): Tensor {
   const columnGroups = Math.ceil(b / 32);
@@ -171,7 +198,7 @@ export function reduceMiddle(x: Tensor, a: number, r: number, b: number, outShap
   assertLive('reduce', x);
   const op = reduceSpec.name;
   if (r * b * 4 > runtime().bindingLimit && r > 1) return reduceSplitR(x, a, r, b, outShape, scale);
-  if (a === 1 && r > 1 && b % 4 === 0) return columnSums(x, r, b, outShape, scale);
+  if (a === 1 && r > 1 && b % 4 === 0 && columnSumsWay(r) === 'columns') return columnSums(x, r, b, outShape, scale);
   if (a * b < FEW_OUTPUTS && r >= 2 * MIN_CHUNK_ROWS && a * r * b * 4 <= runtime().bindingLimit) return reduceInChunks(x, a, r, b, outShape, scale);
   // r = 1 is a scaling, element-wise: flat chunks. Otherwise chunks of whole [r, b] rows, each
   // row summed in `parts` (a thread's rows on CPU adapters, reduce-rows.ts): [a, parts, b] partial

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import * as dn from '../../src/index.js';
-import { mean, reduceMiddle, sum } from '../../src/kernels/reduce.js';
+import { columnSumsWay, mean, reduceMiddle, sum, SWIFTSHADER_THREAD_ROWS, withColumnSumsWay } from '../../src/kernels/reduce.js';
+import { isSwiftShaderReport } from '../../src/gpu/adapter-kind.js';
+import { dispatched } from '../helpers/dispatched.js';
 import { overrideRowChunkSizing } from '../../src/kernels/row-chunks.js';
 import { nd } from '../../src/reference/array.js';
 import { sumRef } from '../../src/reference/elementwise.js';
@@ -37,6 +39,28 @@ const REDUCE_CASES = [
 const sumTolerance = (terms: number): number => (terms > 1000 ? 2e-3 : 1e-4);
 
 describe('sum and mean', () => {
+  // [1, R, B] sums with B a multiple of 4 run by the column kernel, or on SwiftShader by the
+  // general route (columnSumsWay); each forced: the same sums as the reference, by its kernels.
+  for (const way of ['columns', 'threads'] as const) {
+    it(`column sums forced '${way}': [4, 15, 20, 36] over N, H, W and [2, 3, 4, 8] match CPU, by ${way === 'columns' ? 'the column kernel' : 'the row sums'}`, async () => {
+      for (const [shape, seed] of [[[4, 15, 20, 36], 61], [[2, 3, 4, 8], 62]] as const) {
+        const x = uniform(shape.reduce((p, d) => p * d, 1), seed);
+        const xt = fromNd(x, [...shape]);
+        let s: dn.Tensor | undefined;
+        const kernels = dispatched(() => withColumnSumsWay(way, () => void (s = sum(xt, [0, 1, 2]))));
+        expect(kernels.includes('reduce.columns'), kernels.join(', ')).toBe(way === 'columns');
+        expectClose(`${way} ${shape}`, await s!.toArray(), sumRef(nd(x, [...shape]), [0, 1, 2]).data, { atol: sumTolerance(1200) });
+        for (const t of [xt, s!]) t.dispose();
+      }
+    });
+  }
+
+  it('column sums take the column kernel, but on SwiftShader up to SWIFTSHADER_THREAD_ROWS rows', () => {
+    const swift = isSwiftShaderReport(runtime().ctx.report);
+    expect([columnSumsWay(2048), columnSumsWay(SWIFTSHADER_THREAD_ROWS), columnSumsWay(SWIFTSHADER_THREAD_ROWS + 1)]).toEqual([swift ? 'threads' : 'columns', swift ? 'threads' : 'columns', 'columns']);
+    expect(withColumnSumsWay('threads', () => columnSumsWay(10 ** 6))).toBe('threads');
+  });
+
   // Column sums with a GPU's row chunks (row-chunks.ts): 40,000 rows of 8 columns in 157 chunks.
   it('column sums with a GPU\'s row chunks match CPU', async () => {
     const shape = [40000, 8];
