@@ -193,6 +193,17 @@ export function vggLayers(scale: number): ConvLayer[] {
   });
 }
 
+/**
+ * A case's algorithm and alternatives for an op with a few named ways (a forcedWay's, as topk's or
+ * the histogram's): the way its rule takes, and each other way run under `withWay`, timed beside.
+ */
+export function ways<W extends string>(all: readonly W[], rule: () => W, withWay: <T>(way: W, fn: () => T) => T): Pick<BenchCase, 'algorithm' | 'alternatives'> {
+  return {
+    algorithm: rule,
+    alternatives: () => all.filter((w) => w !== rule()).map((w) => ({ algorithm: w, around: (step) => withWay(w, step) })),
+  };
+}
+
 export function dims(shape: readonly number[]): string {
   return shape.join('x');
 }

@@ -9,15 +9,12 @@
 
 import type * as TF from '@tensorflow/tfjs-core';
 import { batchnormSumsWay, withBatchnormSumsWay } from '../../src/kernels/batchnorm-sums.js';
-import { count, dims, f32Bytes, unetLevels, family, type BenchCase, type CaseFamily } from '../case.js';
+import { count, dims, f32Bytes, unetLevels, family, ways, type BenchCase, type CaseFamily } from '../case.js';
 
 type Kernels = typeof import('../../src/kernels/batchnorm.js');
 
 /** The way the adapter combines the sums' row lanes (batchnorm-sums.ts), and the other beside it. */
-const sumsWays = {
-  algorithm: () => batchnormSumsWay(),
-  alternatives: () => (['tree', 'lanes'] as const).filter((w) => w !== batchnormSumsWay()).map((w) => ({ algorithm: w, around: <T>(step: () => T) => withBatchnormSumsWay(w, step) })),
-};
+const sumsWays = ways(['tree', 'lanes'], batchnormSumsWay, withBatchnormSumsWay);
 
 const EPS = 1e-5;
 

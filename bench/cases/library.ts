@@ -17,7 +17,7 @@ import type * as TF from '@tensorflow/tfjs-core';
 import { histogramWay, withHistogramWay } from '../../src/kernels/histogram.js';
 import { backwardWay, withBackwardWay } from '../../src/kernels/index-gather-backward.js';
 import { topkWay, withTopkWay } from '../../src/kernels/topk.js';
-import { count, dims, f32Bytes, family, scaled, type BenchCase } from '../case.js';
+import { count, dims, f32Bytes, family, scaled, ways, type BenchCase } from '../case.js';
 
 type Ops = typeof import('../../src/index.js');
 
@@ -126,8 +126,7 @@ function cases(dn: Ops, scale: number): BenchCase[] {
       tfjsSetup: (tf, [, u]) => [tf.cast(tf.floor(tf.mul(tf.add(u, 1), table[0] / 2)), 'int32')],
       dawnet: ([dy, , id]) => dn.unsortedSegmentSum(dy, id, table[0]),
       tfjs: (tf, [dy, , id]) => tf.unsortedSegmentSum(dy, id as TF.Tensor1D, table[0]),
-      algorithm: () => backwardWay(layout, ids),
-      alternatives: () => (['scan', 'sorted'] as const).filter((w) => w !== backwardWay(layout, ids)).map((w) => ({ algorithm: w, around: (step) => withBackwardWay(w, step) })),
+      ...ways(['scan', 'sorted'], () => backwardWay(layout, ids), withBackwardWay),
     },
     {
       // One pass of a summed-area table (an integral image, for box filters): running sums along W.
@@ -170,8 +169,7 @@ function cases(dn: Ops, scale: number): BenchCase[] {
         return [values, indices];
       },
       outputs: [{ name: 'values' }, { name: 'indices' }],
-      algorithm: () => topkWay(1000, 5),
-      alternatives: () => (['passes', 'sort'] as const).filter((w) => w !== topkWay(1000, 5)).map((w) => ({ algorithm: w, around: (step) => withTopkWay(w, step) })),
+      ...ways(['passes', 'sort'], () => topkWay(1000, 5), withTopkWay),
     },
     // Sorts, largest first: each image's 1000 scores, and one long vector (the merge passes at
     // their longest). tfjs sorts by tf.topk with k the whole axis.
@@ -212,9 +210,7 @@ function cases(dn: Ops, scale: number): BenchCase[] {
             const bins = tf.cast(tf.minimum(tf.floor(tf.div(tf.mul(tf.sub(flat, -1), 256), 2)), 255), 'int32');
             return tf.unsortedSegmentSum(tf.onesLike(flat), bins as TF.Tensor1D, 256);
           }),
-        algorithm: () => histogramWay(256),
-        alternatives: () =>
-          (['local', 'direct'] as const).filter((w) => w !== histogramWay(256)).map((w) => ({ algorithm: w, around: (step) => withHistogramWay(w, step) })),
+        ...ways(['local', 'direct'], () => histogramWay(256), withHistogramWay),
       }),
     ),
     {

@@ -3,7 +3,7 @@
 // split-K path). `scale` divides M (the batch-like dimension). 2 flops per multiply-add. The way
 // the adapter does not take (matmul.ts's tiles or conv2d's GEMM) is timed beside each.
 
-import { dims, scaled, family, type BenchCase, type CaseFamily } from '../case.js';
+import { dims, scaled, family, ways, type BenchCase, type CaseFamily } from '../case.js';
 
 type Kernels = typeof import('../../src/kernels/matmul.js');
 
@@ -38,8 +38,7 @@ function cases(k: Kernels, scale: number): BenchCase[] {
     tfjs: (tf, [a, b]) => tf.matMul(a, b),
     // K up to 32768 terms summed in different orders.
     tolerance: 1e-3,
-    algorithm: () => k.matmulWay(),
-    alternatives: () => (['tiles', 'conv-gemm'] as const).filter((w) => w !== k.matmulWay()).map((w) => ({ algorithm: w, around: (step) => k.withMatmulWay(w, step) })),
+    ...ways(['tiles', 'conv-gemm'], k.matmulWay, k.withMatmulWay),
   }));
 }
 

@@ -2,7 +2,7 @@
 // statistics, bias gradients). Memory bound: the input is read once.
 
 import { columnSumsWay, sum, withColumnSumsWay } from '../../src/kernels/reduce.js';
-import { count, dims, f32Bytes, scaled, family, type BenchCase, type CaseFamily } from '../case.js';
+import { count, dims, f32Bytes, scaled, family, ways, type BenchCase, type CaseFamily } from '../case.js';
 
 type Kernels = { sum: typeof sum };
 
@@ -35,8 +35,7 @@ function cases(k: Kernels, scale: number): BenchCase[] {
       tfjs: (tf, [a]) => tf.sum(a, [0, 1, 2]),
       tolerance: 1e-3,
       // The column kernel or the general route: the one the adapter does not take, beside.
-      algorithm: () => columnSumsWay(n / 32),
-      alternatives: () => (['columns', 'threads'] as const).filter((w) => w !== columnSumsWay(n / 32)).map((w) => ({ algorithm: w, around: (step) => withColumnSumsWay(w, step) })),
+      ...ways(['columns', 'threads'], () => columnSumsWay(n / 32), withColumnSumsWay),
     },
   ];
 }
