@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { conv2dGeometry, type ConvGeometry } from '../../src/kernels/conv2d.js';
 import { CONV_TILE, formatGemmTile, GRID_TILE, SLIM_DEEP_TILE, SQUARE_TILE, WIDE_TILE } from '../../src/kernels/conv2d-tiled.js';
 import { GRID_TILE_MAX_WIDE_WORKGROUPS, ruleGemmTile } from '../../src/kernels/conv2d-tile-rule.js';
-import { ruleConvAlgorithm, WINOGRAD_WGRAD_MIN_CIN } from '../../src/kernels/conv2d-winograd-run.js';
+import { CPU_WINOGRAD_WGRAD_MIN_BLOCKS, ruleConvAlgorithm, WINOGRAD_WGRAD_MIN_CIN } from '../../src/kernels/conv2d-winograd-run.js';
 import { useGpu } from '../helpers/gpu.js';
 
 useGpu();
@@ -47,11 +47,20 @@ describe('ruleGemmTile', () => {
 });
 
 describe("ruleConvAlgorithm's weight gradient", () => {
-  it(`takes Winograd on GPUs from Cin = ${WINOGRAD_WGRAD_MIN_CIN} and 4x4 outputs, direct on CPU adapters`, () => {
+  it(`takes Winograd on GPUs from Cin = ${WINOGRAD_WGRAD_MIN_CIN} and 4x4 outputs, on 8-lane CPU adapters from ${CPU_WINOGRAD_WGRAD_MIN_BLOCKS} blocks`, () => {
     const wgrad = (g: ConvGeometry, cpu = false) => ruleConvAlgorithm('backwardWeight', g, 'tiled', cpu);
     expect(wgrad(same(2, 16, 16, 32, 8))).toBe('winograd');
     expect(wgrad(same(2, 16, 16, 31, 8))).toBe('direct');
     expect(wgrad(same(2, 16, 16, 32, 8), true)).toBe('direct');
+    // The bench's U-Net l1 at scale 8: 2 x 8 x 8 = 128 blocks, left direct; 256 blocks and more by Winograd.
+    expect(wgrad(same(2, 32, 32, 32, 32), true)).toBe('direct');
+    expect(wgrad(same(4, 32, 32, 32, 32), true)).toBe('winograd');
+    expect(wgrad(same(255, 4, 4, 64, 64), true)).toBe('direct');
+    expect(wgrad(same(256, 4, 4, 64, 64), true)).toBe('winograd');
+    expect(wgrad(same(16, 256, 256, 32, 32), true)).toBe('winograd');
+    // winogradWeightGradPays still has the last word: Cin under 32, or outputs under 4x4.
+    expect(wgrad(same(16, 256, 256, 16, 32), true)).toBe('direct');
+    expect(wgrad(same(1024, 2, 2, 64, 64), true)).toBe('direct');
     // A 2x2 output fills a quarter of its 4x4 block: 36 products a block for 4 outputs.
     expect(wgrad(same(2, 2, 2, 64, 64))).toBe('direct');
     expect(wgrad(conv2dGeometry([2, 16, 16, 64], [3, 3, 64, 64], { padding: 'same', stride: 2 }))).toBe('direct');
