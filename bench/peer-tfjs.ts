@@ -181,6 +181,33 @@ async function memoryPeak(backend: WebGpuBackend, sync: () => Promise<void>, ste
   return { peakBytes, baselineBytes, allocatedBytes: manager.numBytesAllocated };
 }
 
+/**
+ * The errors tfjs's device reports without an error scope. tfjs opens none, so a kernel WebGPU
+ * refuses (a binding past maxStorageBufferBindingSize: on lavapipe, 128 MiB, which the U-Net's
+ * decoder passes at batch 16 of 256x256) is only logged, its command buffer dropped, and the step
+ * would be timed without that work. throwIfAny() (after each sync) throws the first message and
+ * how many came, once, so that the side is recorded as an error instead of a time.
+ */
+function deviceErrors(device: GPUDevice): { throwIfAny(): void; detach(): void } {
+  let count = 0;
+  let first = '';
+  const listener = (e: Event) => {
+    const error = (e as GPUUncapturedErrorEvent).error;
+    if (count++ === 0) first = error?.message ?? String(error);
+  };
+  device.addEventListener('uncapturederror', listener);
+  return {
+    throwIfAny() {
+      if (count === 0) return;
+      const message = `tfjs's WebGPU device reported ${count} error(s), so its work did not all run; the first: ${first.split('\n')[0]}`;
+      count = 0;
+      first = '';
+      throw new Error(message);
+    },
+    detach: () => device.removeEventListener('uncapturederror', listener),
+  };
+}
+
 function namespace<T>(mod: T & { default?: T }, probe: string): T {
   return probe in (mod as object) ? mod : (mod.default ?? mod);
 }
@@ -214,12 +241,14 @@ export async function tfjsPeer(tf: Tfjs, restore: () => void, gradients: () => P
     throw new Error(`bench: tfjs ${tf.version_core}'s WebGPU backend lacks submitQueue(); update peer-tfjs.ts`);
   }
   const info = backend.adapterInfo ?? {};
+  const errors = deviceErrors(backend.device);
   const sync = async () => {
     backend.endComputePassEncoder();
     if (backend.commandEncoder) backend.submitQueue();
     // The same wait as dawnet's runtime.sync(): without it dawn.node's tick spins a core that
     // lavapipe's kernels need, and the two sides would not be timed alike.
     await patientAwait(backend.queue.onSubmittedWorkDone());
+    errors.throwIfAny();
   };
   return {
     tf,
@@ -234,6 +263,7 @@ export async function tfjsPeer(tf: Tfjs, restore: () => void, gradients: () => P
       const factory = tf.findBackendFactory('webgpu');
       tf.removeBackend('webgpu');
       if (factory) tf.registerBackend('webgpu', factory, 3);
+      errors.detach();
       backend.device.destroy();
       restore();
     },

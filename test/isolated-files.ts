@@ -25,6 +25,7 @@ export const ISOLATED_TEST_FILES = [
   'test/bench/gpu-bundle.test.ts',
   'test/bench/harness.test.ts',
   'test/bench/output-check.test.ts',
+  'test/bench/peer-errors.test.ts',
   'test/bench/unet3d-peer.test.ts',
   // no device yet in the process
   'test/gpu/before-init.test.ts',
