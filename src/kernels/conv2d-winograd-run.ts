@@ -209,13 +209,14 @@ export const FOUR_LANE_WINOGRAD_MIN_BLOCKS = 8;
  * weight gradient by Winograd, where winogradWeightGradPays. Alone, from 64 blocks it ran faster
  * than direct at every U-Net and VGG16 conv the bench times with Cin >= 32, at scales 8 to 1
  * (2026-11-29, GPU timestamps): 1.1-3.3x, the most at few pixels and many channels (the U-Net's
- * l4 and l5 at scale 1, 3.1 and 3.3x); with fewer blocks it lost (8x8 images of batch 2, 1.6-7.6x
- * slower) or broke even. Whole U-Net training steps (features 32, depth 4; medians of 3-5 steps,
- * alternating processes, two rounds): batch 16 of 256x256 13.2-13.6 s against 16.0-16.5 direct,
- * batch 8 of 128x128 1.78-1.81 s against 1.98-2.07 (1.71 at 64 blocks), batch 4 of 64x64 0.30-0.32
- * against 0.32-0.34. At batch 2 of 32x32, where the bench's l1 has 128 blocks, steps taking it there
- * came out 0.90-0.99x as fast in an earlier study (five runs, 2026-11-28), and level in this one:
- * 256 leaves those shapes, and the demo's, as they were.
+ * l4 and l5 at scale 1, 3.1 and 3.3x). At 16 to 32 blocks it went either way (1.7-1.8x faster at
+ * 256 and 512 channels, 1.05-1.3x slower at the U-Net's l2 at scale 8), at 8 or fewer it lost
+ * (1.5-7.6x slower). Whole U-Net training steps (features 32, depth 4; medians of 3-9 steps,
+ * alternating processes, two or three rounds): batch 16 of 256x256 13.2-13.6 s against 16.0-16.5
+ * direct, batch 8 of 128x128 1.78-1.81 s against 1.98-2.07 (1.71 from 64 blocks), batch 4 of
+ * 64x64 0.30-0.32 against 0.32-0.34. At batch 2 of 32x32, where the bench's l1 has 128 blocks,
+ * steps taking it there came out 0.90-0.99x as fast in an earlier study (five runs, 2026-11-28)
+ * and level in this one: 256 leaves those shapes as they were.
  */
 export const CPU_WINOGRAD_WGRAD_MIN_BLOCKS = 256;
 
@@ -269,13 +270,13 @@ export const ROW_PATCH_RULE_MAX_CIN = 4;
  * (SwiftShader's) take it from K = 32 over 8 blocks, the weight gradient too
  * (FOUR_LANE_WINOGRAD_MIN_K, FOUR_LANE_WINOGRAD_MIN_BLOCKS). The weight gradient: by Winograd on
  * GPUs where winogradWeightGradPays (the kernels: conv2d-winograd-wgrad.ts; 1.16-3.9x faster on an
- * H200), on other CPU adapters only over enough blocks (below). It never picks the fused kernel, the fastest at no conv of
- * the four steps an H200 tuned (2026-11-27); tuneConvs does where it measures faster. On lavapipe
- * the Winograd weight gradient ran 1.15x faster than direct at U-Net l1 and 1.6-1.9x at VGG16's
- * conv1_2 to conv2_2 alone (scale 8), but 1.5-6x slower on 8x8 images and smaller, and whole U-Net
- * steps at 32x32 taking it where tuning found it faster ran 0.93-1.04x as fast (interleaved, 21-41
- * rounds); at 128x128 and 256x256 they ran 1.1-1.25x faster, so 8-lane CPU adapters take it from
- * CPU_WINOGRAD_WGRAD_MIN_BLOCKS blocks.
+ * H200), on other CPU adapters only over enough blocks (below). It never picks the fused kernel,
+ * the fastest at no conv of the four steps an H200 tuned (2026-11-27); tuneConvs does where it
+ * measures faster. On lavapipe the Winograd weight gradient ran 1.15x faster than direct at U-Net
+ * l1 and 1.6-1.9x at VGG16's conv1_2 to conv2_2 alone (scale 8), but 1.5-6x slower on 8x8 images
+ * and smaller, and whole U-Net steps at 32x32 taking it where tuning found it faster ran
+ * 0.93-1.04x as fast (interleaved, 21-41 rounds); at 128x128 and 256x256 they ran 1.1-1.25x
+ * faster, so 8-lane CPU adapters take it from CPU_WINOGRAD_WGRAD_MIN_BLOCKS blocks.
  */
 export function ruleConvAlgorithm(dir: ConvDirection, g: ConvGeometry, family: ConvFamily, cpu: boolean): ConvAlgorithm {
   if (!cpu && dir === 'forward' && g.cin <= ROW_PATCH_RULE_MAX_CIN && rowPatchFits(dir, g)) return 'row-patch';
