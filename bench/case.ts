@@ -231,8 +231,8 @@ export function hostData(spec: InputSpec, seed: number): Float32Array {
 
 /** Sets every pixel of NHWC images outside a centred disc of radius 0.4 of the side to -1. */
 function paintBackground(values: Float32Array, shape: readonly number[]): void {
-  const [n, h, w, c] = shape;
   if (shape.length !== 4) throw new Error(`hostData: 'slices' data is NHWC images, got shape [${shape.join(', ')}]`);
+  const [n, h, w, c] = shape;
   const radius = 0.4 * Math.min(h, w);
   for (let b = 0; b < n; b++) {
     for (let y = 0; y < h; y++) {

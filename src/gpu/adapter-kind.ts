@@ -26,9 +26,15 @@ function perReport(test: (report: AdapterReport) => boolean): (report: AdapterRe
 /** The adapter runs on the CPU: by its reported architecture or its name. */
 export const isCpuAdapterReport = perReport((report) => report.architecture === 'software' || isCpuAdapterName(adapterName(report)));
 
-/**
- * The adapter is SwiftShader (Chromium's CPU adapter), where Dawn zeroes a workgroup's memory at
- * every workgroup's start at a cost that grows with the array (1.3 ms a workgroup for 16 KiB):
- * kernels that can do without workgroup memory (the histogram's counts) ask.
- */
+/** The adapter is SwiftShader (Chromium's CPU adapter). */
 export const isSwiftShaderReport = perReport((report) => /swiftshader/i.test(adapterName(report)));
+
+/**
+ * Whether Dawn's zeroing of workgroup memory (WGSL gives every workgroup its memory zeroed, at
+ * every workgroup's start) is slow enough on this adapter that kernels with a way that does
+ * without workgroup memory should take it: the histogram's direct counts, batch norm's lane
+ * partials, the short column sums. So far SwiftShader: for a workgroup of 256 threads 0.055 ms
+ * with a 1 KiB array and 1.3 ms with 16 KiB, gone with Dawn's disable_workgroup_init toggle;
+ * lavapipe shows none of it (bench/README, "Workgroup memory on SwiftShader").
+ */
+export const zeroesWorkgroupMemorySlowly = (report: AdapterReport): boolean => isSwiftShaderReport(report);

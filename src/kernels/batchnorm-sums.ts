@@ -9,7 +9,7 @@
 //   256 threads 0.055 ms with a 1 KiB array, 1.3 ms with 16 KiB), so there the sums do without it.
 
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
-import { isSwiftShaderReport } from '../gpu/adapter-kind.js';
+import { zeroesWorkgroupMemorySlowly } from '../gpu/adapter-kind.js';
 import { reluPasses } from './elementwise-math.js';
 import { forcedWay } from './forced-way.js';
 import { vecType, type VecWidth } from './wgsl.js';
@@ -29,7 +29,7 @@ const forced = forcedWay<BatchnormSumsWay>();
 export const withBatchnormSumsWay = <T>(way: BatchnormSumsWay, fn: () => T): T => forced.with(way, fn);
 
 /**
- * 'lanes' on SwiftShader, 'tree' elsewhere. The bench's batchnorm cases (the U-Net's levels at
+ * 'lanes' on SwiftShader (zeroesWorkgroupMemorySlowly), 'tree' elsewhere. The bench's batchnorm cases (the U-Net's levels at
  * batch 2 of 32x32, GPU timestamps, 2026-11-28), in Chromium's SwiftShader: 'lanes' took 0.14-0.86
  * ms against 'tree''s 0.47-1.34, 1.3x to 6.4x faster at every level both ways (the deep levels'
  * few rows most: their time is the zeroing). On lavapipe, three runs: forwards 0.63-1.19x
@@ -37,7 +37,7 @@ export const withBatchnormSumsWay = <T>(way: BatchnormSumsWay, fn: () => T): T =
  * GPUs keep it too: a tree in workgroup memory is cheap there, and fewer partials are written.
  */
 export function batchnormSumsWay(): BatchnormSumsWay {
-  return forced.current ?? (isSwiftShaderReport(runtime().ctx.report) ? 'lanes' : 'tree');
+  return forced.current ?? (zeroesWorkgroupMemorySlowly(runtime().ctx.report) ? 'lanes' : 'tree');
 }
 
 /** Partials a chunk writes per channel sum: 1 ('tree') or one per row lane ('lanes'). */

@@ -20,7 +20,7 @@
 
 import { ArgumentError } from '../errors.js';
 import { packParams, u32 } from '../gpu/params.js';
-import { isSwiftShaderReport } from '../gpu/adapter-kind.js';
+import { zeroesWorkgroupMemorySlowly } from '../gpu/adapter-kind.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { expectKnownOptions, expectNumber, expectOptionalNumber, expectOptions, expectTensor } from '../graph/args.js';
 import { noGrad } from '../graph/autograd.js';
@@ -48,7 +48,7 @@ export const withHistogramWay = <T>(way: HistogramWay, fn: () => T): T => forced
 
 /**
  * The way a histogram of `bins` bins counts: 'direct' past LOCAL_BINS; else 'direct' on
- * SwiftShader and 'local' elsewhere. On SwiftShader (in Chromium, GPU timestamps) 'direct' took
+ * SwiftShader (zeroesWorkgroupMemorySlowly) and 'local' elsewhere. On SwiftShader (in Chromium, GPU timestamps) 'direct' took
  * 0.14-0.16 ms against 'local''s 0.50 at 2x32x32x3 values and 256 bins, and 4.1-4.3 against
  * 11.4-11.8 at 8x128x128x3, with the values spread evenly or half of them in one bin (the bench's
  * histogram-256 cases). On lavapipe 'local' took 1.66-1.76 ms against 2.48-3.06 at 8x128x128x3
@@ -58,7 +58,7 @@ export const withHistogramWay = <T>(way: HistogramWay, fn: () => T): T => forced
  */
 export function histogramWay(bins: number): HistogramWay {
   if (bins > LOCAL_BINS) return 'direct';
-  return forced.current ?? (isSwiftShaderReport(runtime().ctx.report) ? 'direct' : 'local');
+  return forced.current ?? (zeroesWorkgroupMemorySlowly(runtime().ctx.report) ? 'direct' : 'local');
 }
 
 /** The workgroup array for `bins` bins: the next power of two, at least 64 (few pipelines). */

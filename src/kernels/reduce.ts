@@ -21,7 +21,7 @@
 // With R = 1 (a scaling) the op is element-wise and splits into flat chunks.
 
 import { ArgumentError, ShapeError } from '../errors.js';
-import { isSwiftShaderReport } from '../gpu/adapter-kind.js';
+import { zeroesWorkgroupMemorySlowly } from '../gpu/adapter-kind.js';
 import { packParams, u32, f32 } from '../gpu/params.js';
 import { runtime, type KernelSpec } from '../gpu/runtime.js';
 import { describeValue, expectTensor } from '../graph/args.js';
@@ -134,8 +134,8 @@ export const SWIFTSHADER_THREAD_ROWS = 32768;
 
 /**
  * How [1, R, B] sums with B a multiple of 4 run: 'columns' (columnSums), or 'threads', the
- * general route (a thread per output on CPU adapters, reduce-rows.ts), on SwiftShader for up to
- * SWIFTSHADER_THREAD_ROWS rows. Dawn zeroes the column kernel's 1 KiB of workgroup memory at
+ * general route (a thread per output on CPU adapters, reduce-rows.ts), on SwiftShader
+ * (zeroesWorkgroupMemorySlowly) for up to SWIFTSHADER_THREAD_ROWS rows. Dawn zeroes the column kernel's 1 KiB of workgroup memory at
  * every workgroup's start, which SwiftShader does slowly (bench/README's SwiftShader section);
  * more rows a workgroup make up for it. sum-nhw/unet-l1 in Chromium (GPU timestamps, 2026-11-28):
  * 2048 rows of 32 columns 0.38-0.40 ms by threads against 0.53-0.66 by columns (two runs), 16384
@@ -144,7 +144,7 @@ export const SWIFTSHADER_THREAD_ROWS = 32768;
  * at 2048 the threads (0.084 against 0.14 ms), both near the launch floor.
  */
 export function columnSumsWay(r: number): ColumnSumsWay {
-  return forcedColumns.current ?? (isSwiftShaderReport(runtime().ctx.report) && r <= SWIFTSHADER_THREAD_ROWS ? 'threads' : 'columns');
+  return forcedColumns.current ?? (zeroesWorkgroupMemorySlowly(runtime().ctx.report) && r <= SWIFTSHADER_THREAD_ROWS ? 'threads' : 'columns');
 }
 
 /** Sums the rows of an [r, b] tensor (b a multiple of 4, bound whole): partial sums per chunk of rows, then their sum. */
