@@ -18,8 +18,12 @@ import { bindings, direction, forwardRow, GEOM, PHASE, PHASE_PIXEL, phaseRow, re
  * vec4 loads per second against 2.6G float loads, 1.7x fewer seconds per float.
  * nVec4 (TN = 4): a lane owns four adjacent columns instead of every W-th, so its four values of B
  * at one K position are one vec4: the forward's weights (w is [K, Cout], with kVec4) and the
- * weight gradient's dy ([pixels, Cout]), for Cout a multiple of 4; the weight gradient then also
- * stores each row's four columns as one vec4.
+ * weight gradient's dy ([pixels, Cout]), for Cout a multiple of 4; both then also store each
+ * row's four columns as one vec4 (the forward's bias read as one too): for the forward a quarter
+ * of the store instructions, each paying lavapipe's per-lane cost once. Its gain is small: the
+ * bench's scale-8 forwards ran 0.98-1.05x as fast as with scalar stores in medians (beyond the
+ * runs' spread at VGG16's conv1_2, conv2_2 and conv4_1 only), the U-Net's l1 at scale 1 1.05x
+ * (interleaved A/B, 2026-11-29).
  * mVec4 (weight gradient, TM = 4W): a lane owns four adjacent rows, four input channels of one
  * tap, so its four values of A at one pixel are one vec4 of x, for Cin a multiple of 4.
  * pixelPairs (weight gradient with mVec4 and nVec4): K walked two pixels of a row at a time, each
@@ -81,7 +85,7 @@ function wideColumns(w: number, tm: number, n: number, fit: TileFit): boolean {
 
 /** The bindings a direction declares as vec4 arrays for the tile's vec4 reads and writes. */
 function vec4Bindings(dir: ConvDirection, t: SubgroupTile): string[] {
-  if (dir === 'forward') return t.kVec4 ? (t.nVec4 ? ['x', 'w'] : ['x']) : [];
+  if (dir === 'forward') return t.kVec4 ? (t.nVec4 ? ['x', 'w', 'y', 'b'] : ['x']) : [];
   if (dir === 'backwardInput') return t.kVec4 ? ['dy', 'w'] : [];
   return [...(t.mVec4 ? ['x'] : []), ...(t.nVec4 ? ['dy', 'dw'] : [])];
 }
@@ -320,6 +324,8 @@ function columnTile(dir: ConvDirection, hasBias: boolean, t: SubgroupTile, d: Di
     ${dir === 'backwardInput' ? PHASE_PIXEL : ''}
     ${dir === 'backwardWeight' && t.nVec4
       ? `if (lcol0 < ${d.cols} && m < params.mw) { dw[((batch * params.mw + m) * params.cout + c4) / 4] = vec4<f32>(${rep(4, (j) => `acc${r}_${j}`, ', ')}); }`
+      : dir === 'forward' && t.nVec4
+      ? `if (lcol0 < ${d.cols}) { ${storeOne(dir, hasBias, 'c4', `vec4<f32>(${rep(4, (j) => `acc${r}_${j}`, ', ')})`, true, relu)} }`
       : rep(t.tn, (j) => `if (lcol${j} < ${d.cols}) { ${storeOne(dir, hasBias, `lcol${j}`, `acc${r}_${j}`, false, relu)} }`, '\n    ')}
   }`)}
 `;
