@@ -25,6 +25,7 @@ import { CONV_TILE, parseGemmTile, tiledTileFor, type GemmTile } from '../src/ke
 import type { ConvGeometry } from '../src/kernels/conv2d.js';
 import { ruleGemmTile } from '../src/kernels/conv2d-tile-rule.js';
 import type { ConvAlgorithm } from '../src/kernels/conv2d-winograd-run.js';
+import { GEMM_OUT_BLOCKS, GEMM_OUT_KERNEL } from '../src/kernels/conv2d-winograd-gemm-out.js';
 import { columnTilesPerGroup, splitKCount } from '../src/kernels/conv2d-wgrad-split.js';
 import { unetLevels, vggLayers, type ConvLayer } from './case.js';
 import { convLaneAccesses, laneAccessMs } from './lane-access.js';
@@ -186,7 +187,9 @@ function convLimit(r: CaseResult, rec: BenchRecord): string {
  * multiply-adds over the blocks at the FMA peak (staged: padded to whole GEMM tiles; fused:
  * 32-block tiles, the last one partial, and uniform: the blocks alone, so unpadded), and its memory
  * traffic at the copy bandwidth (input, output, the weights and their transform; staged and
- * uniform, also V and M written and read).
+ * uniform, also V and M written and read). Where its kernels show the staged GEMMs and output
+ * transform run as one (conv2d-winograd-gemm-out.ts, lavapipe's), its GEMM rows are that kernel's
+ * tiles of GEMM_OUT_BLOCKS blocks, and only V goes through memory.
  */
 function winogradLimit(measuredMs: number, dir: ConvDirection, l: ConvLayer, rec: BenchRecord, kind: 'staged' | 'fused' | 'uniform', kernels?: KernelTime[]): string {
   const fused = kind === 'fused';
@@ -195,13 +198,15 @@ function winogradLimit(measuredMs: number, dir: ConvDirection, l: ConvLayer, rec
   const blocks = l.n * Math.ceil(l.h / 4) * Math.ceil(l.w / 4);
   if (dir === 'backwardWeight') return `${winogradWeightGradLimit(measuredMs, l, blocks, rec)}${byKernel}`;
   const [k, n] = dir === 'forward' ? [l.cin, l.cout] : [l.cout, l.cin];
-  const rows = kind === 'staged' ? stagedGemmRows(blocks, k, n, dir, l, rec) : blocks;
+  const gemmOut = kind === 'staged' && (kernels ?? []).some((kt) => kt.name === GEMM_OUT_KERNEL);
+  const rows = gemmOut ? Math.ceil(blocks / GEMM_OUT_BLOCKS) * GEMM_OUT_BLOCKS : kind === 'staged' ? stagedGemmRows(blocks, k, n, dir, l, rec) : blocks;
   const flops = 2 * 36 * rows * k * n;
-  const bytes = 4 * (l.n * l.h * l.w * (k + n) + (fused ? 0 : 2 * 36 * rows * (k + n)) + 45 * k * n);
-  const dispatches = fused ? 2 : kind === 'uniform' ? 3 + 36 : 4;
+  const staging = fused ? 0 : gemmOut ? 2 * 36 * rows * k : 2 * 36 * rows * (k + n);
+  const bytes = 4 * (l.n * l.h * l.w * (k + n) + staging + 45 * k * n);
+  const dispatches = fused ? 2 : kind === 'uniform' ? 3 + 36 : gemmOut ? 3 : 4;
   const floors = { compute: flops / (peak.gflops * 1e6), memory: bytes / (peak.gbps * 1e6), launch: dispatches * launchMs(rec) };
   const share = (100 * flops) / (2 * l.n * l.h * l.w * 9 * k * n);
-  const gemms = fused ? ' in one kernel' : kind === 'uniform' ? ' by the uniform-weights kernel' : '';
+  const gemms = fused ? ' in one kernel' : kind === 'uniform' ? ' by the uniform-weights kernel' : gemmOut ? ' and the output transform in one kernel' : '';
   const what = `${fused ? 'fused ' : ''}Winograd F(4x4, 3x3), ${share.toFixed(0)}% of the direct multiply-adds (36 GEMMs ${rows}x${n}x${k}${gemms}, ${dispatches} dispatches)`;
   return `${what}: ${limitOf(measuredMs, floors)}${byKernel}`;
 }

@@ -1,7 +1,8 @@
 // When conv2d runs by Winograd F(4x4, 3x3) (the transforms and the algorithm are in
 // conv2d-winograd.ts), and how: the weights transformed once, then per chunk of samples the input
 // transform, the 36 GEMMs as one batched dispatch of the direct GEMM kernels (conv2d-launch.ts),
-// and the output transform.
+// and the output transform; on lavapipe, for K up to 128, the GEMMs and the output transform as
+// one kernel instead (conv2d-winograd-gemm-out.ts).
 
 import { LimitError } from '../errors.js';
 import { packParams, i32 } from '../gpu/params.js';
@@ -17,6 +18,7 @@ import { convTile, defaultConvFamily, familyLanes, gemmTile, launch, launchedKer
 import type { GemmTile } from './conv2d-tiled.js';
 import { bindableSamples, inputTransformSpec, outputTransformSpec, transformWeights, winogradBlocks, winogradPlan, winogradShape, WINO_R, WINO_XI, WORKSPACE_BYTES } from './conv2d-winograd.js';
 import { fusedFits } from './conv2d-winograd-fused.js';
+import { dispatchGemmOut, gemmOutFits } from './conv2d-winograd-gemm-out.js';
 import { winograd2Fits } from './conv2d-winograd-f2.js';
 import { uniformWeightsChunk, uniformWeightsFits, UNIFORM_WEIGHTS_MAX_COUT } from './conv2d-uniform-weights.js';
 import { channelLanesFits } from './conv2d-channel-lanes.js';
@@ -380,7 +382,9 @@ function uniformBatchedGemm(v: Tensor, u: Tensor, rows: number, blocks: number, 
 /**
  * A forward (y from x) or backward input (dx from dy, + b for convTranspose2d) by Winograd: the
  * weights transformed once, then per chunk of samples the input transform, the batched GEMM and
- * the output transform, with V and M (2.25x the chunk's input and output) freed after each chunk.
+ * the output transform, with V and M (2.25x the chunk's input and output) freed after each chunk;
+ * where gemmOutFits, the GEMMs and the output transform in one kernel, M never made (the chunks
+ * are still sized for it).
  * `relu`: the output transform stores max(y, 0) (conv2d's fused ReLU). `gemm`: the GEMMs by the
  * direct GEMM kernels' batched variant ('tiles'), or by the uniform-weights kernel ('uniform',
  * where winogradUniformFits: the 'winograd-uniform' algorithm).
@@ -390,6 +394,8 @@ export function winogradConv(dir: 'forward' | 'backwardInput', g: ConvGeometry, 
   const { op, s, rows, cols, perSample } = plan;
   const tile = convTile(dir, g, family, 'winograd');
   const uniform = gemm === 'uniform';
+  // On lavapipe the GEMMs and the output transform in one kernel, M never written.
+  const gemmOut = !uniform && gemmOutFits(family, s);
   const vm = WINO_XI * rows * cols * (s.k + s.n) * 4; // V and M of one sample, unpadded
   const per = workspaceSamples(op, g.n, vm, bindableSamples(plan, g.n, src, w, b), (samples) => {
     const { v, m } = winogradChunkBytes(dir, g, samples, family, tile, gemm);
@@ -406,6 +412,11 @@ export function winogradConv(dir: 'forward' | 'backwardInput', g: ConvGeometry, 
     const v = emptyTensor([WINO_XI, tPad, s.k], 'conv2d.winograd.v');
     dispatchChunk(inputTransformSpec(inW), [range(src, n0 * perSample.src, count * perSample.src)], [v],
       packParams([s.hIn, s.wIn, s.k / inW, s.padTop, s.padLeft, rows, cols, blocks, tPad].map(i32)), linearGrid(blocks * (s.k / inW)));
+    if (gemmOut) {
+      dispatchGemmOut(v, u, b, range(out, n0 * perSample.out, count * perSample.out), relu, { k: s.k, n: s.n, tPad, blocks, ho: s.hOut, wo: s.wOut, rows, cols });
+      v.dispose();
+      return;
+    }
     const m = uniform ? uniformBatchedGemm(v, u, tPad, blocks, s.k, s.n) : batchedGemm(v, u, tPad, s.k, s.n, family, tile);
     v.dispose();
     dispatchChunk(outputTransformSpec(outW, b !== null, relu), b ? [m, b] : [m], [range(out, n0 * perSample.out, count * perSample.out)],

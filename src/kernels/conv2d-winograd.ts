@@ -14,8 +14,9 @@
 // convolution" whose weights change with the sample (their batchedWeights variant); each ξ's rows
 // are padded to whole GEMM tiles, so that a tile never spans two ξ. Three small kernels around it:
 // the weight transform U = G g Gᵀ, the input transform V = Bᵀ d B (one thread per block and
-// channel), and
-// the output transform Aᵀ M A, which adds the bias and writes the block's in-range pixels.
+// channel), and the output transform Aᵀ M A, which adds the bias and writes the block's in-range
+// pixels. On lavapipe the GEMMs and the output transform run as one kernel for K up to 128
+// (conv2d-winograd-gemm-out.ts), so that M is never written.
 //
 // The backward input of a stride-1 3x3 conv is the forward of dy with the filters turned by 180°
 // and their channel axes swapped, padded by 2 − pad: the same kernels with a flipped weight

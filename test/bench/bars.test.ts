@@ -132,6 +132,26 @@ describe('bench bars', () => {
     expect(markdownReport(rec)).toContain('| conv2d.backwardWeight/unet-l1 (Winograd) |');
   });
 
+  it("reads the GEMMs and output transform in one kernel (lavapipe's) from a conv's kernels: 16-block tiles, 3 dispatches, only V through memory", () => {
+    // l1 at scale 8: 128 blocks, 36·128·32·32 multiply-adds either way; V is 36·128·32 floats.
+    const kernels = [
+      { name: 'conv2d.winogradGemmOut', dispatches: 1, ms: 1.1 },
+      { name: 'conv2d.winogradInput', dispatches: 1, ms: 0.3 },
+    ];
+    const row: CaseResult = { ...convRow(1, 1.5, 3), algorithm: 'winograd', kernels };
+    const limitOf = (r: CaseResult) => evaluateBars(record([r])).find((b) => b.name.startsWith('conv2d (all directions)'))!.misses[0].limit;
+    const oneKernel = limitOf(row);
+    expect(oneKernel).toMatch(/^Winograd F\(4x4, 3x3\), 25% of the direct multiply-adds \(36 GEMMs 128x32x32 and the output transform in one kernel, 3 dispatches\): 1\.50 ms; floors: compute /);
+    const staged = limitOf({ ...row, kernels: [{ name: 'conv2d.forwardBatchedSubgroup', dispatches: 1, ms: 1.1 }, ...kernels.slice(1)] });
+    expect(staged).toMatch(/\(36 GEMMs 128x32x32, 4 dispatches\)/);
+    // Memory floor: x and y (2·32·32·64 floats), 45·32·32 for w and U, and V twice (one kernel)
+    // or V and M twice (staged), at the record's copy bandwidth.
+    const memoryMs = (text: string) => Number(/memory ([\d.]+)/.exec(text)![1]);
+    const base = 2 * 32 * 32 * 64 + 45 * 32 * 32;
+    const ratio = (base + 2 * 36 * 128 * 32) / (base + 2 * 36 * 128 * 64);
+    expect(memoryMs(oneKernel) / memoryMs(staged)).toBeCloseTo(ratio, 1);
+  });
+
   it('gives Winograd with uniform-weights GEMMs its own floors: unpadded blocks, 39 dispatches', () => {
     const row: CaseResult = { ...convRow(1, 1.5, 3), algorithm: 'winograd-uniform' };
     const rec = { ...record([row]), adapter: 'nvidia nvidia-h200 (test)', convTileRule: 'by-shape' as const };
