@@ -17,7 +17,9 @@ import { bindings, direction, forwardRow, GEOM, PHASE, PHASE_PIXEL, phaseRow, re
  * and a mask test per lane; a vec4 pays that once for four floats: the bench measures about 1.1G
  * vec4 loads per second against 2.6G float loads, 1.7x fewer seconds per float.
  * nVec4 (TN = 4): a lane owns four adjacent columns instead of every W-th, so its four values of B
- * at one K position are one vec4: the forward's weights (w is [K, Cout], with kVec4) and the
+ * at one K position are one vec4: the forward's weights (w is [K, Cout], whether or not K is
+ * walked by four: over 3 channels in, VGG16's conv1_1 ran 1.07x as fast as with four scalar
+ * loads, at scales 8 and 1, interleaved A/B on lavapipe, 2026-11-29) and the
  * weight gradient's dy ([pixels, Cout]), for Cout a multiple of 4; both then also store each
  * row's four columns as one vec4 (the forward's bias read as one too): for the forward a quarter
  * of the store instructions, each paying lavapipe's per-lane cost once. Its gain is small: the
@@ -85,21 +87,21 @@ function wideColumns(w: number, tm: number, n: number, fit: TileFit): boolean {
 
 /** The bindings a direction declares as vec4 arrays for the tile's vec4 reads and writes. */
 function vec4Bindings(dir: ConvDirection, t: SubgroupTile): string[] {
-  if (dir === 'forward') return t.kVec4 ? (t.nVec4 ? ['x', 'w', 'y', 'b'] : ['x']) : [];
+  if (dir === 'forward') return [...(t.kVec4 ? ['x'] : []), ...(t.nVec4 ? ['w', 'y', 'b'] : [])];
   if (dir === 'backwardInput') return t.kVec4 ? ['dy', 'w'] : [];
   return [...(t.mVec4 ? ['x'] : []), ...(t.nVec4 ? ['dy', 'dw'] : [])];
 }
 
 /**
  * What a direction's operands allow (see SubgroupTile): k, its contiguous K axis is a multiple
- * of 4; n, the columns of B four at a time (forward: only while walking K by four); m, the rows
+ * of 4; n, the columns of B four at a time (forward: Cout a multiple of 4); m, the rows
  * of A (weight gradient); pairs, the weight gradient's pixels two at a time, for output rows of
  * 8 pixels or more: 1.1-1.3x faster there, 1.1-1.2x slower on rows of 2 and 4 (interleaved A/B on
  * lavapipe).
  */
 export function tileFit(dir: ConvDirection, g: { cin: number; cout: number; wo: number }): TileFit {
   const { cin, cout } = g;
-  if (dir === 'forward') return { k: cin % 4 === 0, n: cin % 4 === 0 && cout % 4 === 0, m: false, pairs: false };
+  if (dir === 'forward') return { k: cin % 4 === 0, n: cout % 4 === 0, m: false, pairs: false };
   if (dir === 'backwardInput') return { k: cout % 4 === 0, n: false, m: false, pairs: false };
   return { k: false, n: cout % 4 === 0, m: cin % 4 === 0, pairs: g.wo >= 8 };
 }
@@ -130,7 +132,7 @@ function kLoop(t: SubgroupTile, fmas: string, r: KReads): string {
   const { k, end } = r;
   if (!t.kVec4) {
     return `for (var ${k} = 0; ${k} < ${end}; ${k}++) {
-        ${rep(t.tn, (j) => `let b${j} = ${r.b(j, k)};`, '\n        ')}
+        ${r.bN4 ? `let bn = ${r.bN4(k)}; ${rep(t.tn, (j) => `let b${j} = bn.${XYZW[j]};`, ' ')}` : rep(t.tn, (j) => `let b${j} = ${r.b(j, k)};`, '\n        ')}
         ${rep(Q, (q) => `let a${q} = select(0.0, ${r.a(q, k)}, ok${q});`, '\n        ')}
         ${fmas}
       }`;
