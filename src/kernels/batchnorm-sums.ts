@@ -29,12 +29,13 @@ const forced = forcedWay<BatchnormSumsWay>();
 export const withBatchnormSumsWay = <T>(way: BatchnormSumsWay, fn: () => T): T => forced.with(way, fn);
 
 /**
- * 'lanes' on SwiftShader (zeroesWorkgroupMemorySlowly), 'tree' elsewhere. The bench's batchnorm cases (the U-Net's levels at
- * batch 2 of 32x32, GPU timestamps, 2026-11-28), in Chromium's SwiftShader: 'lanes' took 0.14-0.86
- * ms against 'tree''s 0.47-1.34, 1.3x to 6.4x faster at every level both ways (the deep levels'
- * few rows most: their time is the zeroing). On lavapipe, three runs: forwards 0.63-1.19x
- * 'tree''s time, backwards 0.76-1.49x (l2's slower in all three), so lavapipe keeps 'tree'.
- * GPUs keep it too: a tree in workgroup memory is cheap there, and fewer partials are written.
+ * 'lanes' on SwiftShader (zeroesWorkgroupMemorySlowly), 'tree' elsewhere. The bench's batchnorm
+ * cases (the U-Net's levels at batch 2 of 32x32, GPU timestamps, 2026-11-28), in Chromium's
+ * SwiftShader: 'lanes' took 0.14-0.86 ms against 'tree''s 0.47-1.34, 1.3x to 6.4x faster at every
+ * level both ways (the deep levels' few rows most: their time is the zeroing). On lavapipe, three
+ * runs: forwards 0.63-1.19x 'tree''s time, backwards 0.76-1.49x (l2's slower in all three), so
+ * lavapipe keeps 'tree'. GPUs keep it too: a tree in workgroup memory is cheap there, and fewer
+ * partials are written.
  */
 export function batchnormSumsWay(): BatchnormSumsWay {
   return forced.current ?? (zeroesWorkgroupMemorySlowly(runtime().ctx.report) ? 'lanes' : 'tree');

@@ -18,7 +18,7 @@
 // draft also gave wrong outputs, which I did not chase).
 
 import { packParams, i32 } from '../gpu/params.js';
-import { runtime, type KernelSpec } from '../gpu/runtime.js';
+import type { KernelSpec } from '../gpu/runtime.js';
 import type { Tensor } from '../graph/tensor.js';
 import { dispatchChunk, type Range } from './chunking.js';
 import { rep, XYZW } from './conv2d-gemm-common.js';
@@ -27,6 +27,7 @@ import { familyLanes } from './conv2d-launch.js';
 import { SUBGROUP_LANES } from './conv2d-subgroup.js';
 import { BLOCK_ORIGIN, WINO_A, WINO_AT, WINO_M } from './conv2d-winograd.js';
 import { reluKeepingNan } from './elementwise-math.js';
+import { forcedWay } from './forced-way.js';
 import { f32Literal, workgroupGrid } from './wgsl.js';
 
 /** The kernel's name (the benchmark's analysis looks for it among a conv's kernels). */
@@ -35,7 +36,7 @@ export const GEMM_OUT_KERNEL = 'conv2d.winogradGemmOut';
 /** Output channels a lane owns (one vec4). */
 const LANE_COLS = 4;
 
-/** WGSL: Aᵀ[s][j] for a runtime j in 0..5, as selects on it (the column's non-zero entries only). */
+/** WGSL: Aᵀ[s][j] for a runtime j in 0..5, as selects on it (row s's non-zero entries only). */
 function atColumnValue(s: number, j: string): string {
   return WINO_AT[s].reduce((e, c, jj) => (c === 0 ? e : `select(${e}, ${f32Literal(c)}, ${j} == ${jj})`), '0.0');
 }
@@ -120,16 +121,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   };
 }
 
-/** Blocks per workgroup: 8 ran the U-Net's l1 forward at scale 1 in 273 ms, 16 in 228, 32 in 232 (and compiled for two minutes). */
+/**
+ * Blocks per workgroup: 8 ran the U-Net's l1 forward at scale 1 in 273 ms, 16 in 228, 32 in 232
+ * (and compiled for two minutes).
+ */
 export const GEMM_OUT_BLOCKS = 16;
 
-const disabled = new WeakSet<GPUDevice>();
+/** 'staged' forced: Winograd writes M and runs the output transform even where this kernel fits. */
+export type WinogradGemmOutWay = 'one-kernel' | 'staged';
 
-/** Turns the kernel off (false) on this device, so that Winograd runs staged there too (tests, A/B runs); true restores it. */
-export function setWinogradGemmOut(on: boolean): void {
-  if (on) disabled.delete(runtime().device);
-  else disabled.add(runtime().device);
-}
+const forced = forcedWay<WinogradGemmOutWay>();
+
+/** Runs fn with the way forced ('staged': tests comparing the two paths on the same inputs). */
+export const withWinogradGemmOutWay = <T>(way: WinogradGemmOutWay, fn: () => T): T => forced.with(way, fn);
 
 /**
  * The most channels summed (K) at which the kernel runs. M's round trip costs in proportion to N
@@ -146,15 +150,16 @@ export const GEMM_OUT_MAX_K = 128;
  * Whether the staged Winograd of a conv with K channels summed and N out runs its GEMMs and
  * output transform by this kernel: on the subgroup family with 8 lanes (lavapipe's, where it was
  * measured), K and N in vec4s, K at most GEMM_OUT_MAX_K, GEMMs by tiles (the caller: not by the
- * uniform-weights kernel).
+ * uniform-weights kernel), unless 'staged' is forced.
  */
 export function gemmOutFits(family: ConvFamily, s: { k: number; n: number }): boolean {
-  return family === 'subgroup' && familyLanes(family) === SUBGROUP_LANES && s.k % 4 === 0 && s.n % 4 === 0 && s.k <= GEMM_OUT_MAX_K && !disabled.has(runtime().device);
+  return forced.current !== 'staged' && family === 'subgroup' && familyLanes(family) === SUBGROUP_LANES && s.k % 4 === 0 && s.n % 4 === 0 && s.k <= GEMM_OUT_MAX_K;
 }
 
 /**
  * y (a chunk's range) from V [36, tPad, K] and U [36, K, N] for `blocks` blocks of rows x cols a
- * sample: one dispatch of gemmOutSpec, a workgroup per GEMM_OUT_BLOCKS blocks and 32 output channels.
+ * sample: one dispatch of gemmOutSpec, a workgroup per GEMM_OUT_BLOCKS blocks and 32 output
+ * channels.
  */
 export function dispatchGemmOut(v: Tensor, u: Tensor, b: Tensor | null, out: Range, relu: boolean,
   shape: { k: number; n: number; tPad: number; blocks: number; ho: number; wo: number; rows: number; cols: number }): void {

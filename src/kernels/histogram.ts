@@ -47,14 +47,14 @@ const forced = forcedWay<HistogramWay>();
 export const withHistogramWay = <T>(way: HistogramWay, fn: () => T): T => forced.with(way, fn);
 
 /**
- * The way a histogram of `bins` bins counts: 'direct' past LOCAL_BINS; else 'direct' on
- * SwiftShader (zeroesWorkgroupMemorySlowly) and 'local' elsewhere. On SwiftShader (in Chromium, GPU timestamps) 'direct' took
- * 0.14-0.16 ms against 'local''s 0.50 at 2x32x32x3 values and 256 bins, and 4.1-4.3 against
- * 11.4-11.8 at 8x128x128x3, with the values spread evenly or half of them in one bin (the bench's
- * histogram-256 cases). On lavapipe 'local' took 1.66-1.76 ms against 2.48-3.06 at 8x128x128x3
- * (at 2x32x32x3 the two were within the noise, both near the launch floor). On a GPU, adds into
- * one global bin from thousands of threads wait on each other; workgroup memory is what GPUs'
- * histograms count in.
+ * The way a histogram of `bins` bins counts: 'direct' past LOCAL_BINS; else 'direct' on SwiftShader
+ * (zeroesWorkgroupMemorySlowly) and 'local' elsewhere. On SwiftShader (in Chromium, GPU timestamps)
+ * 'direct' took 0.14-0.16 ms against 'local''s 0.50 at 2x32x32x3 values and 256 bins, and 4.1-4.3
+ * against 11.4-11.8 at 8x128x128x3, with the values spread evenly or half of them in one bin (the
+ * bench's histogram-256 cases). On lavapipe 'local' took 1.66-1.76 ms against 2.48-3.06 at
+ * 8x128x128x3 (at 2x32x32x3 the two were within the noise, both near the launch floor). On a GPU,
+ * adds into one global bin from thousands of threads wait on each other; workgroup memory is what
+ * GPUs' histograms count in.
  */
 export function histogramWay(bins: number): HistogramWay {
   if (bins > LOCAL_BINS) return 'direct';

@@ -133,15 +133,16 @@ export const withColumnSumsWay = <T>(way: ColumnSumsWay, fn: () => T): T => forc
 export const SWIFTSHADER_THREAD_ROWS = 32768;
 
 /**
- * How [1, R, B] sums with B a multiple of 4 run: 'columns' (columnSums), or 'threads', the
- * general route (a thread per output on CPU adapters, reduce-rows.ts), on SwiftShader
- * (zeroesWorkgroupMemorySlowly) for up to SWIFTSHADER_THREAD_ROWS rows. Dawn zeroes the column kernel's 1 KiB of workgroup memory at
- * every workgroup's start, which SwiftShader does slowly (bench/README's SwiftShader section);
- * more rows a workgroup make up for it. sum-nhw/unet-l1 in Chromium (GPU timestamps, 2026-11-28):
- * 2048 rows of 32 columns 0.38-0.40 ms by threads against 0.53-0.66 by columns (two runs), 16384
- * rows 2.85 against 3.26, 131072 rows 11.5 against 10.9; the bound lies between the last two. On
- * lavapipe the columns won from 16384 rows (0.30 against 0.58 ms; 1.52 against 2.34 at 131072);
- * at 2048 the threads (0.084 against 0.14 ms), both near the launch floor.
+ * How [1, R, B] sums with B a multiple of 4 run: 'columns' (columnSums), or 'threads', the general
+ * route (a thread per output on CPU adapters, reduce-rows.ts), on SwiftShader
+ * (zeroesWorkgroupMemorySlowly) for up to SWIFTSHADER_THREAD_ROWS rows. Dawn zeroes the column
+ * kernel's 1 KiB of workgroup memory at every workgroup's start, which SwiftShader does slowly
+ * (bench/README's SwiftShader section); more rows a workgroup make up for it. sum-nhw/unet-l1 in
+ * Chromium (GPU timestamps, 2026-11-28): 2048 rows of 32 columns 0.38-0.40 ms by threads against
+ * 0.53-0.66 by columns (two runs), 16384 rows 2.85 against 3.26, 131072 rows 11.5 against 10.9; the
+ * bound lies between the last two. On lavapipe the columns won from 16384 rows (0.30 against 0.58
+ * ms; 1.52 against 2.34 at 131072); at 2048 the threads (0.084 against 0.14 ms), both near the
+ * launch floor.
  */
 export function columnSumsWay(r: number): ColumnSumsWay {
   return forcedColumns.current ?? (zeroesWorkgroupMemorySlowly(runtime().ctx.report) && r <= SWIFTSHADER_THREAD_ROWS ? 'threads' : 'columns');

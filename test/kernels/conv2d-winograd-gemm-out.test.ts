@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type * as dn from '../../src/index.js';
 import { backwardInputGemm, conv2dGeometry, forwardGemm, type ConvGeometry } from '../../src/kernels/conv2d.js';
 import { setWinogradWorkspace, winogradChunkBytes } from '../../src/kernels/conv2d-winograd-run.js';
-import { gemmOutFits, GEMM_OUT_MAX_K, setWinogradGemmOut } from '../../src/kernels/conv2d-winograd-gemm-out.js';
+import { gemmOutFits, GEMM_OUT_MAX_K, withWinogradGemmOutWay } from '../../src/kernels/conv2d-winograd-gemm-out.js';
 import { defaultConvFamily, familyLanes } from '../../src/kernels/conv2d-launch.js';
 import { SUBGROUP_LANES } from '../../src/kernels/conv2d-subgroup.js';
 import { conv2dBackwardRef, conv2dForwardRef } from '../../src/reference/conv.js';
@@ -21,7 +21,6 @@ import { winogradCaseData, type WinogradCase } from '../helpers/winograd-case.js
 useGpu();
 
 afterEach(() => {
-  setWinogradGemmOut(true);
   setWinogradWorkspace(null);
 });
 
@@ -49,8 +48,7 @@ describe('gemmOutFits', () => {
     expect(gemmOutFits('subgroup', { k: 6, n: 32 })).toBe(false);
     expect(gemmOutFits('subgroup', { k: 32, n: 6 })).toBe(false);
     expect(gemmOutFits('tiled', { k: 32, n: 32 })).toBe(false);
-    setWinogradGemmOut(false);
-    expect(gemmOutFits('subgroup', { k: 32, n: 32 })).toBe(false);
+    withWinogradGemmOutWay('staged', () => expect(gemmOutFits('subgroup', { k: 32, n: 32 })).toBe(false));
   });
 });
 
@@ -89,14 +87,16 @@ describe('Winograd with its GEMMs and output transform in one kernel', () => {
       };
       try {
         for (const [label, on, workspace] of [['whole', true, null], ['in chunks of a sample', true, 'sample'], ['staged', false, null]] as const) {
-          setWinogradGemmOut(on);
-          setWinogradWorkspace(workspace ? oneSample('forward', g) : null);
-          const outs: [string, dn.Tensor, ArrayLike<number>, number][] = [
-            ['forward + bias', run(`forward ${label}`, () => forwardGemm(g, x, w, b, family, 'winograd'), on), wantY, g.cin],
-            ['forward + bias, ReLU', run(`relu ${label}`, () => forwardGemm(g, x, w, b, family, 'winograd', true), on), wantRelu, g.cin],
-          ];
-          setWinogradWorkspace(workspace ? oneSample('backwardInput', g) : null);
-          outs.push(['dx', run(`dx ${label}`, () => backwardInputGemm(g, dy, w, null, family, 'winograd'), on && dxFits), wantDx, g.cout]);
+          const outs = withWinogradGemmOutWay(on ? 'one-kernel' : 'staged', () => {
+            setWinogradWorkspace(workspace ? oneSample('forward', g) : null);
+            const made: [string, dn.Tensor, ArrayLike<number>, number][] = [
+              ['forward + bias', run(`forward ${label}`, () => forwardGemm(g, x, w, b, family, 'winograd'), on), wantY, g.cin],
+              ['forward + bias, ReLU', run(`relu ${label}`, () => forwardGemm(g, x, w, b, family, 'winograd', true), on), wantRelu, g.cin],
+            ];
+            setWinogradWorkspace(workspace ? oneSample('backwardInput', g) : null);
+            made.push(['dx', run(`dx ${label}`, () => backwardInputGemm(g, dy, w, null, family, 'winograd'), on && dxFits), wantDx, g.cout]);
+            return made;
+          });
           for (const [what, got, want, kSum] of outs) {
             expectClose(`${cs.name} ${what} (${label})`, await got.toArray(), want, winogradTolerance(kSum));
             got.dispose();
